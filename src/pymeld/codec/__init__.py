@@ -1,0 +1,1 @@
+"""Binary formats of WebAssembly core modules and components: read and write, nothing else."""
