@@ -1,0 +1,1 @@
+"""Core WebAssembly module codec: model, parser, encoder, instruction scanner/rewriter."""
