@@ -1,0 +1,935 @@
+"""In-memory model of a component binary, mirroring Binary.md production by production.
+
+Why this shape: fusion needs to rebuild index spaces exactly as a validator would, and index
+spaces are built in *section order*, so a `Component` is an ordered list of sections and each
+section item can say which sort (index space) it adds an entry to (`item_sort` /
+`defined_sorts`). Nothing here is semantic: type indices are plain ints, never resolved.
+
+Conventions
+-----------
+* A component-level sort is `ComponentSort` (func, value, type, component, instance) or a
+  `CoreSort` (the ``0x00 <core:sort>`` form: core func/table/memory/global/tag/type/module/
+  instance). The enum member itself is the index-space key.
+* A value type (`ValType`) is either an ``int`` (a type index) or a `Prim` member; `Prim` is
+  *not* an int so indices and primitives can never compare equal by accident.
+* A core value type (`CoreValType`) is an ``int`` opcode byte (0x7f i32 ... 0x7b v128, and the
+  one-byte reference shorthands 0x70 funcref, 0x6f externref, ...) or a `CoreRefType`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+from typing import Any, TypeAlias
+
+# ---------------------------------------------------------------------------------------------
+# Sorts
+# ---------------------------------------------------------------------------------------------
+
+
+class CoreSort(IntEnum):
+    """``core:sort``; values are the binary opcodes."""
+
+    FUNC = 0x00
+    TABLE = 0x01
+    MEMORY = 0x02
+    GLOBAL = 0x03
+    TAG = 0x04
+    TYPE = 0x10
+    MODULE = 0x11
+    INSTANCE = 0x12
+
+
+class ComponentSort(IntEnum):
+    """``sort`` (component level); CORE (0x00) never appears in the model: a `CoreSort` does."""
+
+    CORE = 0x00
+    FUNC = 0x01
+    VALUE = 0x02
+    TYPE = 0x03
+    COMPONENT = 0x04
+    INSTANCE = 0x05
+
+
+Sort: TypeAlias = CoreSort | ComponentSort
+
+
+def sort_name(sort: Sort) -> str:
+    """Text-format name, e.g. ``core func`` or ``instance``."""
+    if isinstance(sort, CoreSort):
+        return "core " + sort.name.lower()
+    return sort.name.lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# Component value types
+# ---------------------------------------------------------------------------------------------
+
+
+class Prim(Enum):
+    """``primvaltype``; ``.code`` is the binary opcode, ``.value`` the text name."""
+
+    BOOL = "bool"
+    S8 = "s8"
+    U8 = "u8"
+    S16 = "s16"
+    U16 = "u16"
+    S32 = "s32"
+    U32 = "u32"
+    S64 = "s64"
+    U64 = "u64"
+    F32 = "f32"
+    F64 = "f64"
+    CHAR = "char"
+    STRING = "string"
+    ERROR_CONTEXT = "error-context"
+
+    @property
+    def code(self) -> int:
+        return PRIM_CODE[self]
+
+
+PRIM_CODE: dict[Prim, int] = {
+    Prim.BOOL: 0x7F,
+    Prim.S8: 0x7E,
+    Prim.U8: 0x7D,
+    Prim.S16: 0x7C,
+    Prim.U16: 0x7B,
+    Prim.S32: 0x7A,
+    Prim.U32: 0x79,
+    Prim.S64: 0x78,
+    Prim.U64: 0x77,
+    Prim.F32: 0x76,
+    Prim.F64: 0x75,
+    Prim.CHAR: 0x74,
+    Prim.STRING: 0x73,
+    Prim.ERROR_CONTEXT: 0x64,
+}
+PRIM_BY_CODE: dict[int, Prim] = {v: k for k, v in PRIM_CODE.items()}
+
+ValType: TypeAlias = "int | Prim"
+
+
+@dataclass(slots=True)
+class RecordType:
+    fields: list[tuple[str, ValType]]
+
+
+@dataclass(slots=True)
+class Case:
+    name: str
+    type: ValType | None
+
+
+@dataclass(slots=True)
+class VariantType:
+    cases: list[Case]
+
+
+@dataclass(slots=True)
+class ListType:
+    """``list<T>`` (0x70) or fixed-length ``list<T, N>`` (0x67) when ``length`` is set."""
+
+    element: ValType
+    length: int | None = None
+
+
+@dataclass(slots=True)
+class TupleType:
+    types: list[ValType]
+
+
+@dataclass(slots=True)
+class FlagsType:
+    names: list[str]
+
+
+@dataclass(slots=True)
+class EnumType:
+    names: list[str]
+
+
+@dataclass(slots=True)
+class OptionType:
+    type: ValType
+
+
+@dataclass(slots=True)
+class ResultType:
+    ok: ValType | None
+    err: ValType | None
+
+
+@dataclass(slots=True)
+class OwnType:
+    resource: int
+
+
+@dataclass(slots=True)
+class BorrowType:
+    resource: int
+
+
+@dataclass(slots=True)
+class StreamType:
+    element: ValType | None
+
+
+@dataclass(slots=True)
+class FutureType:
+    element: ValType | None
+
+
+@dataclass(slots=True)
+class MapType:
+    key: ValType
+    value: ValType
+
+
+DefValType: TypeAlias = (
+    "Prim | RecordType | VariantType | ListType | TupleType | FlagsType | EnumType | OptionType"
+    " | ResultType | OwnType | BorrowType | StreamType | FutureType | MapType"
+)
+
+
+@dataclass(slots=True)
+class FuncType:
+    """``functype``: 0x40 (sync) or 0x43 (``async``); ``result`` None means no result."""
+
+    params: list[tuple[str, ValType]]
+    result: ValType | None
+    is_async: bool = False
+
+
+@dataclass(slots=True)
+class ResourceType:
+    """``resourcetype``: 0x3f rep dtor? (sync), or 0x3e rep dtor callback? (async dtor)."""
+
+    rep: CoreValType
+    dtor: int | None
+    is_async: bool = False
+    callback: int | None = None
+
+
+# -- extern descriptors / names -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ExternDesc:
+    """``externtype``. ``sort`` is CoreSort.MODULE or a ComponentSort.
+
+    * module/func/component/instance: ``index`` is the (core) type index.
+    * type: ``index`` set means ``(eq index)``; ``index is None`` means ``(sub resource)``.
+    * value: ``valtype`` set means a value of that type, else ``(eq index)`` of a value.
+    """
+
+    sort: Sort
+    index: int | None = None
+    valtype: ValType | None = None
+
+    @property
+    def is_sub_resource(self) -> bool:
+        return self.sort is ComponentSort.TYPE and self.index is None
+
+
+class AttributeKind(IntEnum):
+    IMPLEMENTS = 0x00
+    VERSION_SUFFIX = 0x01
+    EXTERNAL_ID = 0x02
+
+
+@dataclass(slots=True)
+class Attribute:
+    kind: AttributeKind
+    value: str
+
+
+@dataclass(slots=True)
+class ExternName:
+    """``nameattributes``: ``tag`` is the leading byte (0x00/0x01 plain, 0x02 with attributes)."""
+
+    name: str
+    tag: int = 0x00
+    attributes: list[Attribute] = field(default_factory=list)
+
+    def attribute(self, kind: AttributeKind) -> str | None:
+        for a in self.attributes:
+            if a.kind == kind:
+                return a.value
+        return None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# ---------------------------------------------------------------------------------------------
+# Core types (inside components)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CoreRefType:
+    """``(ref null? ht)`` in its long form (0x63/0x64). ``heap`` is the s33 heap type: >= 0 a type
+    index, < 0 an abstract heap type (e.g. -0x10 = 0x70 func). ``shared`` = 0x65 prefix."""
+
+    nullable: bool
+    heap: int
+    shared: bool = False
+
+
+CoreValType: TypeAlias = "int | CoreRefType"
+# Storage types add the packed opcodes 0x78 (i8) / 0x77 (i16) as plain ints.
+CoreStorageType: TypeAlias = "int | CoreRefType"
+
+
+@dataclass(slots=True)
+class CoreFuncType:
+    params: list[CoreValType]
+    results: list[CoreValType]
+
+
+@dataclass(slots=True)
+class CoreFieldType:
+    storage: CoreStorageType
+    mutable: bool
+
+
+@dataclass(slots=True)
+class CoreStructType:
+    fields: list[CoreFieldType]
+
+
+@dataclass(slots=True)
+class CoreArrayType:
+    field: CoreFieldType
+
+
+CoreCompType: TypeAlias = "CoreFuncType | CoreStructType | CoreArrayType"
+
+
+@dataclass(slots=True)
+class CoreSubType:
+    """A GC ``subtype``. ``form``: None = bare comptype, 0x50 = ``sub``, 0x4f = ``sub final``.
+    ``prefixed`` records the component-level ``0x00 0x50`` disambiguation prefix."""
+
+    comp: CoreCompType
+    form: int | None = None
+    supertypes: list[int] = field(default_factory=list)
+    shared: bool = False
+    prefixed: bool = False
+
+    @property
+    def is_final(self) -> bool:
+        return self.form != 0x50
+
+
+@dataclass(slots=True)
+class CoreRecType:
+    """A ``rectype``: ``explicit`` = written as ``0x4e vec(subtype)`` (else a lone subtype)."""
+
+    subtypes: list[CoreSubType]
+    explicit: bool = False
+
+
+@dataclass(slots=True)
+class CoreLimits:
+    """Table/memory limits; ``flags`` is the raw flags byte (max / shared / 64-bit / page size)."""
+
+    flags: int
+    minimum: int
+    maximum: int | None = None
+    page_size_log2: int | None = None
+
+
+@dataclass(slots=True)
+class CoreExternType:
+    """``core:externtype``: kind 0 func(type index) 1 table 2 memory 3 global 4 tag(type index)."""
+
+    kind: CoreSort
+    index: int | None = None  # func / tag type index
+    valtype: CoreValType | None = None  # table element / global type
+    limits: CoreLimits | None = None  # table / memory
+    mutable: int | None = None  # global mutability byte (0 const, 1 var; shared bits kept)
+
+
+@dataclass(slots=True)
+class CoreImportDecl:
+    module: str
+    name: str
+    type: CoreExternType
+
+
+@dataclass(slots=True)
+class CoreExportDecl:
+    name: str
+    type: CoreExternType
+
+
+@dataclass(slots=True)
+class CoreOuterAlias:
+    """``core:alias`` inside a module type: ``(alias outer count index (type))``."""
+
+    count: int
+    index: int
+
+
+@dataclass(slots=True)
+class CoreTypeDecl:
+    type: CoreType
+
+
+CoreModuleDecl: TypeAlias = "CoreImportDecl | CoreTypeDecl | CoreOuterAlias | CoreExportDecl"
+
+
+@dataclass(slots=True)
+class CoreModuleType:
+    decls: list[CoreModuleDecl]
+
+
+CoreType: TypeAlias = "CoreRecType | CoreModuleType"
+
+
+# ---------------------------------------------------------------------------------------------
+# Component / instance types and their declarators
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CoreTypeDeclarator:
+    """``instancedecl 0x00 core:type``."""
+
+    type: CoreType
+
+
+@dataclass(slots=True)
+class TypeDeclarator:
+    """``instancedecl 0x01 type``."""
+
+    type: Type
+
+
+@dataclass(slots=True)
+class AliasDeclarator:
+    """``instancedecl 0x02 alias``."""
+
+    alias: Alias
+
+
+@dataclass(slots=True)
+class ImportDecl:
+    """``componentdecl 0x03 importdecl``."""
+
+    name: ExternName
+    desc: ExternDesc
+
+
+@dataclass(slots=True)
+class ExportDecl:
+    """``instancedecl 0x04 exportdecl`` (adds an index in ``desc.sort``'s space)."""
+
+    name: ExternName
+    desc: ExternDesc
+
+
+Declarator: TypeAlias = (
+    "CoreTypeDeclarator | TypeDeclarator | AliasDeclarator | ImportDecl | ExportDecl"
+)
+
+
+@dataclass(slots=True)
+class ComponentType:
+    decls: list[Declarator]
+
+
+@dataclass(slots=True)
+class InstanceType:
+    decls: list[Declarator]
+
+
+Type: TypeAlias = "DefValType | FuncType | ComponentType | InstanceType | ResourceType"
+
+
+# ---------------------------------------------------------------------------------------------
+# Instances and aliases
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CoreInstantiateArg:
+    name: str
+    instance: int  # core instance index (the 0x12 sort is implied)
+
+
+@dataclass(slots=True)
+class CoreInstantiate:
+    module: int
+    args: list[CoreInstantiateArg]
+
+
+@dataclass(slots=True)
+class CoreInlineExport:
+    name: str
+    sort: CoreSort
+    index: int
+
+
+@dataclass(slots=True)
+class CoreInlineExports:
+    exports: list[CoreInlineExport]
+
+
+CoreInstance: TypeAlias = "CoreInstantiate | CoreInlineExports"
+
+
+@dataclass(slots=True)
+class InstantiateArg:
+    name: str
+    sort: Sort
+    index: int
+
+
+@dataclass(slots=True)
+class Instantiate:
+    component: int
+    args: list[InstantiateArg]
+
+
+@dataclass(slots=True)
+class InlineExport:
+    name: ExternName
+    sort: Sort
+    index: int
+
+
+@dataclass(slots=True)
+class InlineExports:
+    exports: list[InlineExport]
+
+
+Instance: TypeAlias = "Instantiate | InlineExports"
+
+
+@dataclass(slots=True)
+class AliasExport:
+    """``(alias export instance name (sort))`` of a component instance."""
+
+    sort: Sort
+    instance: int
+    name: str
+
+
+@dataclass(slots=True)
+class AliasCoreExport:
+    """``(alias core export instance name (core sort))`` of a core instance."""
+
+    sort: CoreSort
+    instance: int
+    name: str
+
+
+@dataclass(slots=True)
+class AliasOuter:
+    sort: Sort
+    count: int
+    index: int
+
+
+Alias: TypeAlias = "AliasExport | AliasCoreExport | AliasOuter"
+
+
+# ---------------------------------------------------------------------------------------------
+# Canonical definitions
+# ---------------------------------------------------------------------------------------------
+
+
+class CanonOptKind(IntEnum):
+    UTF8 = 0x00
+    UTF16 = 0x01
+    LATIN1_UTF16 = 0x02
+    MEMORY = 0x03
+    REALLOC = 0x04
+    POST_RETURN = 0x05
+    ASYNC = 0x06
+    CALLBACK = 0x07
+    CORE_TYPE = 0x08
+    GC = 0x09
+
+
+CANON_OPT_WITH_INDEX = frozenset(
+    {
+        CanonOptKind.MEMORY,
+        CanonOptKind.REALLOC,
+        CanonOptKind.POST_RETURN,
+        CanonOptKind.CALLBACK,
+        CanonOptKind.CORE_TYPE,
+    }
+)
+
+
+@dataclass(slots=True)
+class CanonOpt:
+    kind: CanonOptKind
+    index: int | None = None  # memory / func / core type index for the kinds that carry one
+
+
+@dataclass(slots=True)
+class CanonLift:
+    """``canon lift``: defines a component func (ComponentSort.FUNC)."""
+
+    core_func: int
+    options: list[CanonOpt]
+    type: int
+
+
+@dataclass(slots=True)
+class CanonLower:
+    """``canon lower``: defines a core func."""
+
+    func: int
+    options: list[CanonOpt]
+
+
+@dataclass(slots=True)
+class CanonBuiltin:
+    """Every other canon definition (all define one core func).
+
+    ``op`` is the text name (``resource.new``, ``stream.read``, ``thread.spawn-ref`` ...), see
+    `CANON_BUILTINS` for the opcode and which immediates it carries:
+
+    * ``type``: component type index (resource/stream/future) or core type index (thread.*)
+    * ``options``: canon options (task.return, stream/future read/write, error-context.*)
+    * ``flag``: the ``async?`` / ``cancel?`` / ``shared?`` byte as a bool
+    * ``memory`` (waitable-set.wait/poll), ``table`` (thread.*-indirect)
+    * ``valtype`` + ``index`` (context.get/set), ``result`` (task.return's resultlist)
+    """
+
+    op: str
+    type: int | None = None
+    options: list[CanonOpt] | None = None
+    flag: bool | None = None
+    memory: int | None = None
+    table: int | None = None
+    valtype: CoreValType | None = None
+    index: int | None = None
+    result: ValType | None = None
+
+
+# opcode -> (name, immediates). Immediates, in binary order: "type" (u32), "result"
+# (resultlist), "opts", "flag" (0x00/0x01 byte), "flag_first" (flag before the type index),
+# "valtype" (core valtype), "index" (u32), "memory" (u32), "table" (u32).
+CANON_BUILTINS: dict[int, tuple[str, tuple[str, ...]]] = {
+    0x02: ("resource.new", ("type",)),
+    0x03: ("resource.drop", ("type",)),
+    0x07: ("resource.drop async", ("type",)),
+    0x04: ("resource.rep", ("type",)),
+    0x24: ("backpressure.inc", ()),
+    0x25: ("backpressure.dec", ()),
+    0x08: ("backpressure.set", ()),
+    0x09: ("task.return", ("result", "opts")),
+    0x05: ("task.cancel", ()),
+    0x0A: ("context.get", ("valtype", "index")),
+    0x0B: ("context.set", ("valtype", "index")),
+    0x0C: ("thread.yield", ("flag",)),
+    0x06: ("subtask.cancel", ("flag",)),
+    0x0D: ("subtask.drop", ()),
+    0x0E: ("stream.new", ("type",)),
+    0x0F: ("stream.read", ("type", "opts")),
+    0x10: ("stream.write", ("type", "opts")),
+    0x11: ("stream.cancel-read", ("type", "flag")),
+    0x12: ("stream.cancel-write", ("type", "flag")),
+    0x13: ("stream.drop-readable", ("type",)),
+    0x14: ("stream.drop-writable", ("type",)),
+    0x15: ("future.new", ("type",)),
+    0x16: ("future.read", ("type", "opts")),
+    0x17: ("future.write", ("type", "opts")),
+    0x18: ("future.cancel-read", ("type", "flag")),
+    0x19: ("future.cancel-write", ("type", "flag")),
+    0x1A: ("future.drop-readable", ("type",)),
+    0x1B: ("future.drop-writable", ("type",)),
+    0x1C: ("error-context.new", ("opts",)),
+    0x1D: ("error-context.debug-message", ("opts",)),
+    0x1E: ("error-context.drop", ()),
+    0x1F: ("waitable-set.new", ()),
+    0x20: ("waitable-set.wait", ("flag", "memory")),
+    0x21: ("waitable-set.poll", ("flag", "memory")),
+    0x22: ("waitable-set.drop", ()),
+    0x23: ("waitable.join", ()),
+    0x26: ("thread.index", ()),
+    0x27: ("thread.new-indirect", ("type", "table")),
+    0x28: ("thread.resume-later", ()),
+    0x29: ("thread.suspend", ("flag",)),
+    0x2A: ("thread.suspend-then-resume", ("flag",)),
+    0x2B: ("thread.yield-then-resume", ("flag",)),
+    0x2C: ("thread.suspend-then-promote", ("flag",)),
+    0x2D: ("thread.yield-then-promote", ("flag",)),
+    0x40: ("thread.spawn-ref", ("flag_first", "type")),
+    0x41: ("thread.spawn-indirect", ("flag_first", "type", "table")),
+    0x42: ("thread.available-parallelism", ("flag_first",)),
+}
+CANON_BUILTIN_CODE: dict[str, int] = {name: code for code, (name, _) in CANON_BUILTINS.items()}
+
+Canon: TypeAlias = "CanonLift | CanonLower | CanonBuiltin"
+
+
+# ---------------------------------------------------------------------------------------------
+# Imports, exports, start, values
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Import:
+    name: ExternName
+    desc: ExternDesc
+
+    @property
+    def sort(self) -> Sort:
+        return self.desc.sort
+
+
+@dataclass(slots=True)
+class Export:
+    """An export also adds a new index (aliasing ``sort``/``index``) to ``sort``'s space."""
+
+    name: ExternName
+    sort: Sort
+    index: int
+    desc: ExternDesc | None = None
+
+
+@dataclass(slots=True)
+class Value:
+    """🪙 ``value``: type plus the raw ``val(t)`` bytes (decoding them needs type resolution)."""
+
+    type: ValType
+    data: bytes
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CustomSection:
+    """Section 0, kept verbatim (``data`` is everything after the name)."""
+
+    name: str
+    data: bytes | memoryview
+    offset: int = 0
+
+    id = 0
+
+
+@dataclass(slots=True)
+class CoreModuleSection:
+    """Section 1. ``data`` is the raw module (a zero-copy slice of the input); ``offset`` is its
+    absolute offset in the outermost file so core-codec errors point at the right byte.
+
+    The encoder writes ``data`` verbatim; to substitute a rebuilt module call `replace` (with
+    bytes, or with a core-codec module object which is encoded on output)."""
+
+    data: bytes | memoryview | None
+    offset: int = 0
+    file: str | None = None
+    _module: Any = field(default=None, repr=False)
+
+    id = 1
+
+    @property
+    def module(self) -> Any:
+        """The parsed core module (``pymeld.codec.core.parse_module``), parsed once on demand."""
+        if self._module is None:
+            from pymeld.codec.core import parse_module  # another engineer's codec
+
+            assert self.data is not None
+            self._module = parse_module(bytes(self.data), file=self.file, base=self.offset)
+        return self._module
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.data is not None else -1
+
+    def replace(self, module: Any) -> None:
+        """Replace the module: ``bytes`` are emitted as-is, anything else via the core encoder."""
+        if isinstance(module, bytes | bytearray | memoryview):
+            self.data, self._module = module, None
+        else:
+            self.data, self._module = None, module
+
+    def encoded(self) -> bytes | memoryview:
+        if self.data is not None:
+            return self.data
+        from pymeld.codec.core import encode_module
+
+        return encode_module(self._module)
+
+
+@dataclass(slots=True)
+class CoreInstanceSection:
+    items: list[CoreInstance]
+    id = 2
+
+
+@dataclass(slots=True)
+class CoreTypeSection:
+    items: list[CoreType]
+    id = 3
+
+
+@dataclass(slots=True)
+class ComponentSection:
+    """Section 4: a nested component (parsed in place)."""
+
+    component: Component
+    id = 4
+
+
+@dataclass(slots=True)
+class InstanceSection:
+    items: list[Instance]
+    id = 5
+
+
+@dataclass(slots=True)
+class AliasSection:
+    items: list[Alias]
+    id = 6
+
+
+@dataclass(slots=True)
+class TypeSection:
+    items: list[Type]
+    id = 7
+
+
+@dataclass(slots=True)
+class CanonSection:
+    items: list[Canon]
+    id = 8
+
+
+@dataclass(slots=True)
+class StartSection:
+    """🪙 Section 9: ``func`` applied to value ``args``; appends ``results`` values."""
+
+    func: int
+    args: list[int]
+    results: int
+    id = 9
+
+
+@dataclass(slots=True)
+class ImportSection:
+    items: list[Import]
+    id = 10
+
+
+@dataclass(slots=True)
+class ExportSection:
+    items: list[Export]
+    id = 11
+
+
+@dataclass(slots=True)
+class ValueSection:
+    items: list[Value]
+    id = 12
+
+
+Section: TypeAlias = (
+    "CustomSection | CoreModuleSection | CoreInstanceSection | CoreTypeSection | ComponentSection"
+    " | InstanceSection | AliasSection | TypeSection | CanonSection | StartSection"
+    " | ImportSection | ExportSection | ValueSection"
+)
+
+
+@dataclass(slots=True)
+class Component:
+    """A component: preamble version/layer plus its sections in binary order."""
+
+    sections: list[Section] = field(default_factory=list)
+    version: int = 0x0D
+    offset: int = 0  # absolute offset of the preamble in the outermost file
+    file: str | None = None
+
+    def iter_sections(self, kind: type) -> Iterator[Any]:
+        return (s for s in self.sections if isinstance(s, kind))
+
+    @property
+    def imports(self) -> list[Import]:
+        return [i for s in self.iter_sections(ImportSection) for i in s.items]
+
+    @property
+    def exports(self) -> list[Export]:
+        return [e for s in self.iter_sections(ExportSection) for e in s.items]
+
+    @property
+    def core_modules(self) -> list[CoreModuleSection]:
+        return list(self.iter_sections(CoreModuleSection))
+
+    @property
+    def components(self) -> list[Component]:
+        return [s.component for s in self.iter_sections(ComponentSection)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Index-space walking
+# ---------------------------------------------------------------------------------------------
+
+
+def item_sort(item: object) -> Sort:
+    """The index space one section item (or declarator) adds an entry to."""
+    match item:
+        case CanonLift():
+            return ComponentSort.FUNC
+        case CanonLower() | CanonBuiltin():
+            return CoreSort.FUNC
+        case AliasExport() | AliasCoreExport() | AliasOuter():
+            return item.sort
+        case Import() | ImportDecl() | ExportDecl():
+            return item.desc.sort
+        case Export():
+            return item.sort
+        case CoreInstantiate() | CoreInlineExports():
+            return CoreSort.INSTANCE
+        case Instantiate() | InlineExports():
+            return ComponentSort.INSTANCE
+        case CoreRecType() | CoreModuleType() | CoreTypeDeclarator():
+            return CoreSort.TYPE
+        case CoreModuleSection():
+            return CoreSort.MODULE
+        case ComponentSection():
+            return ComponentSort.COMPONENT
+        case AliasDeclarator():
+            return item.alias.sort
+        case _:
+            # Everything left in a type section / TypeDeclarator is a component type.
+            return ComponentSort.TYPE
+
+
+def defined_sorts(section: Section) -> Iterator[tuple[Sort, object]]:
+    """Yield ``(sort, item)`` for every index a section adds, in order.
+
+    Note a core rec group adds one core type index *per subtype*; this yields it once per
+    subtype (the same `CoreRecType` item repeated). Custom sections add nothing.
+    """
+    match section:
+        case CoreModuleSection() | ComponentSection():
+            yield item_sort(section), section
+        case StartSection():
+            for _ in range(section.results):
+                yield ComponentSort.VALUE, section
+        case ValueSection():
+            for v in section.items:
+                yield ComponentSort.VALUE, v
+        case CustomSection():
+            return
+        case CoreTypeSection():
+            for t in section.items:
+                n = len(t.subtypes) if isinstance(t, CoreRecType) else 1
+                for _ in range(n):
+                    yield CoreSort.TYPE, t
+        case _:
+            for it in section.items:
+                yield item_sort(it), it
