@@ -1,0 +1,183 @@
+"""Command line: ``pymeld inspect``, ``pymeld roundtrip`` (and, later, ``pymeld fuse``).
+
+Error policy lives in one place, :func:`main`, so every command gets it for free:
+
+* :class:`PymeldError` (bad input, unsupported feature, I/O problem) → one line
+  ``pymeld: error: <message>`` on stderr, exit 1;
+* usage errors → one line, exit 2;
+* anything else is a pymeld bug → one line ``pymeld: internal error: ...``, exit 70;
+* ``--debug`` (or ``PYMELD_DEBUG=1``) re-raises instead, with the full traceback.
+
+Adding a command: decorate a function with ``@cli.command()``, take inputs with
+``@input_argument`` / outputs with ``@output_option``, read with :func:`read_input`, do the work
+inside ``with progress("...")`` and write with :func:`write_atomic`. Raise PymeldError for
+anything the user can fix; never print tracebacks or call ``sys.exit`` in a command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from pymeld import __version__, api
+from pymeld.errors import PymeldError
+from pymeld.io import read_input, write_atomic
+
+__all__ = ["cli", "input_argument", "main", "output_option", "progress"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in pymeld, not in the input
+EXIT_INTERRUPTED = 130
+
+_state = {"debug": bool(os.environ.get("PYMELD_DEBUG"))}
+
+
+def _err(line: str) -> None:
+    click.echo(f"pymeld: {line}", err=True)
+
+
+# -- shared building blocks for commands -------------------------------------------------------
+def input_argument(name: str = "input", *, nargs: int = 1) -> Callable[[F], F]:
+    """A path argument; existence is checked by :func:`read_input` (one-line error, exit 1)."""
+    return click.argument(name, nargs=nargs, required=True, type=click.Path(dir_okay=False))
+
+
+def output_option(f: F) -> F:
+    """``-o/--output PATH`` (required), written atomically by the command."""
+    return click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False, writable=False),
+        help="Output file (written atomically: complete or not at all).",
+    )(f)
+
+
+@contextlib.contextmanager
+def progress(label: str) -> Iterator[Callable[[str], None]]:
+    """Show a spinner with ``label`` on an interactive stderr; yields ``update(stage)``.
+
+    Only on a TTY: in CI logs, pipes and tests the output stays byte-for-byte quiet.
+    """
+    if not sys.stderr.isatty() or _state.get("quiet"):
+        yield lambda _stage: None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status(f"{label}…") as status:
+        yield lambda stage: status.update(f"{label}: {stage}…")
+
+
+# -- the command group -------------------------------------------------------------------------
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "-V", "--version", prog_name="pymeld", message="%(prog)s %(version)s"
+)
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+def cli(debug: bool, quiet: bool) -> None:
+    """Static WebAssembly component fusion: a composition in, one core module out."""
+    _state["debug"] = _state["debug"] or debug
+    _state["quiet"] = quiet
+
+
+@cli.command()
+@input_argument()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON instead of a tree.")
+def inspect(input: str, as_json: bool) -> None:
+    """Show the structure of a core module or component (sections, nesting, imports/exports)."""
+    data = read_input(input)
+    with progress(f"parsing {input}"):
+        tree = api.decode(data, file=input)
+    from pymeld import inspect as render
+
+    if as_json:
+        click.echo(json.dumps(render.to_json(tree), indent=2))
+    else:
+        render.print_tree(tree)
+
+
+@cli.command()
+@input_argument()
+@output_option
+@click.option(
+    "--check", is_flag=True, help="Fail unless the output is byte-identical to the input."
+)
+def roundtrip(input: str, output: str, check: bool) -> None:
+    """Decode and re-encode INPUT (developer tool: the identity transform for the oracle)."""
+    data = read_input(input)
+    with progress(f"round-tripping {input}"):
+        out = api.roundtrip(data, file=input)
+    if check and out != data:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(data, out)) if a != b), min(len(data), len(out))
+        )
+        raise PymeldError(
+            f"{input}: re-encoding is not byte-identical "
+            f"({len(data)} -> {len(out)} bytes, first difference at offset 0x{at:x})"
+        )
+    write_atomic(output, out)
+
+
+# `pymeld fuse IN... -o OUT [--component] [--stats]` goes here (fusion stage).
+
+
+# -- entry point -------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Console-script entry: run :data:`cli` and map every failure to one line + exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if "--debug" in args:  # before parsing, so even usage-level failures can be debugged
+        _state["debug"] = True
+    code = 0
+    try:
+        rv = cli.main(args=args, prog_name="pymeld", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+        _err(f"error: {e.format_message()}{hint}")
+        code = EXIT_USAGE
+    except click.ClickException as e:
+        _err(f"error: {e.format_message()}")
+        code = e.exit_code
+    except (KeyboardInterrupt, click.Abort):
+        _err("interrupted")
+        code = EXIT_INTERRUPTED
+    except PymeldError as e:
+        if _state["debug"]:
+            traceback.print_exc()
+        _err(f"error: {_one_line(str(e))}")
+        code = EXIT_ERROR
+    except BrokenPipeError:  # `pymeld inspect x | head`
+        with contextlib.suppress(OSError):
+            sys.stderr.close()
+        code = EXIT_ERROR
+    except Exception as e:  # a bug: say so in one line; --debug shows where
+        if _state["debug"]:
+            traceback.print_exc()
+        _err(
+            f"internal error: {type(e).__name__}: {_one_line(str(e))}"
+            " (this is a pymeld bug; rerun with --debug for a traceback)"
+        )
+        code = EXIT_INTERNAL
+    sys.exit(code)
+
+
+def _one_line(msg: str) -> str:
+    return " ".join(msg.split()) or "(no message)"
+
+
+if __name__ == "__main__":
+    main()
