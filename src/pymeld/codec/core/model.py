@@ -296,7 +296,7 @@ class Data:
     flags: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Local:
     count: int
     type: ValType

@@ -1,0 +1,691 @@
+"""Table-driven instruction scanner and index rewriter for function bodies and const exprs.
+
+Fusion renumbers every index space, so each call/global.get/memarg/... immediate must be
+remapped while everything else is copied verbatim.  One walker (`_walk`) knows the shape of the
+immediates of every WebAssembly 3.0 opcode (plus legacy exception handling and threads) and is
+used three ways: validity scan, index rewrite (slice-copying unchanged runs), and usage report.
+It is written as one flat loop because it runs over tens of megabytes of code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pymeld.codec.binary import sleb, uleb
+from pymeld.errors import DecodeError
+
+from .model import (
+    ArrayType,
+    FieldType,
+    FuncType,
+    HeapType,
+    RecGroup,
+    RefType,
+    StorageType,
+    StructType,
+    SubType,
+    ValType,
+)
+
+# -- immediate kinds -----------------------------------------------------------------------------
+# 0..7 are remappable index kinds, in `IndexMaps` field order.
+K_TYPE, K_FUNC, K_TABLE, K_MEM, K_GLOBAL, K_ELEM, K_DATA, K_TAG = range(8)
+INDEX_KIND_NAMES = ("type", "func", "table", "memory", "global", "elem", "data", "tag")
+U32 = 8  # an unmapped u32 (local, label, field, count)
+LEB = 9  # any signed/unsigned LEB constant
+B1 = 10  # one raw byte (lane index)
+B4 = 11
+B8 = 12
+B16 = 13
+BLOCK = 14  # block type (s33)
+BRTABLE = 15
+MEMARG = 16
+SELECTT = 17  # vec(valtype)
+HEAP = 18  # heap type (s33)
+BRCAST = 19  # castflags label heaptype heaptype
+CATCHES = 20  # vec(catch) of try_table
+ZERO = 21  # a reserved 0x00 byte
+
+_NONE: tuple[int, ...] = ()
+_ABSTRACT_HEAP = frozenset(range(0x68, 0x76))
+_SIMPLE_VALTYPE = frozenset({0x7F, 0x7E, 0x7D, 0x7C, 0x7B}) | _ABSTRACT_HEAP
+
+
+def _single_table() -> list[tuple[int, ...] | None]:
+    t: list[tuple[int, ...] | None] = [None] * 256
+    for op in (0x00, 0x01, 0x05, 0x0A, 0x0B, 0x0F, 0x19, 0x1A, 0x1B, 0xD1, 0xD3, 0xD4):
+        t[op] = _NONE
+    for op in range(0x45, 0xC5):
+        t[op] = _NONE
+    for op in (0x02, 0x03, 0x04, 0x06):  # block loop if try
+        t[op] = (BLOCK,)
+    t[0x07] = (K_TAG,)  # catch
+    t[0x08] = (K_TAG,)  # throw
+    t[0x18] = (LEB,)  # delegate (label; not on the fast path: it closes a block)
+    for op in (0x09, 0x0C, 0x0D, 0x20, 0x21, 0x22, 0xD5, 0xD6):
+        t[op] = (U32,)  # rethrow br br_if delegate local.* br_on_null br_on_non_null
+    t[0x0E] = (BRTABLE,)
+    t[0x10] = t[0x12] = (K_FUNC,)  # call return_call
+    t[0x11] = t[0x13] = (K_TYPE, K_TABLE)  # call_indirect return_call_indirect
+    t[0x14] = t[0x15] = (K_TYPE,)  # call_ref return_call_ref
+    t[0x1C] = (SELECTT,)
+    t[0x1F] = (BLOCK, CATCHES)  # try_table
+    t[0x23] = t[0x24] = (K_GLOBAL,)
+    t[0x25] = t[0x26] = (K_TABLE,)
+    for op in range(0x28, 0x3F):
+        t[op] = (MEMARG,)
+    t[0x3F] = t[0x40] = (K_MEM,)  # memory.size memory.grow
+    t[0x41] = t[0x42] = (LEB,)
+    t[0x43] = (B4,)
+    t[0x44] = (B8,)
+    t[0xD0] = (HEAP,)  # ref.null
+    t[0xD2] = (K_FUNC,)  # ref.func
+    return t
+
+
+def _fc_table() -> dict[int, tuple[int, ...]]:
+    t: dict[int, tuple[int, ...]] = {i: _NONE for i in range(8)}  # trunc_sat
+    t.update(
+        {
+            8: (K_DATA, K_MEM),  # memory.init
+            9: (K_DATA,),  # data.drop
+            10: (K_MEM, K_MEM),  # memory.copy
+            11: (K_MEM,),  # memory.fill
+            12: (K_ELEM, K_TABLE),  # table.init
+            13: (K_ELEM,),  # elem.drop
+            14: (K_TABLE, K_TABLE),  # table.copy
+            15: (K_TABLE,),  # table.grow
+            16: (K_TABLE,),  # table.size
+            17: (K_TABLE,),  # table.fill
+        }
+    )
+    for i in range(0x13, 0x17):  # wide arithmetic
+        t[i] = _NONE
+    return t
+
+
+def _fd_table() -> dict[int, tuple[int, ...]]:
+    valid = set(range(0x00, 0x9A)) | set(range(0x9B, 0xA2)) | {0xA3, 0xA4}
+    valid |= set(range(0xA7, 0xAF)) | {0xB1} | set(range(0xB5, 0xBB)) | set(range(0xBC, 0xC2))
+    valid |= {0xC3, 0xC4} | set(range(0xC7, 0xCF)) | {0xD1} | set(range(0xD5, 0xE2))
+    valid |= set(range(0xE3, 0xEE)) | set(range(0xEF, 0x114))
+    t: dict[int, tuple[int, ...]] = {i: _NONE for i in valid}
+    for i in (*range(0x00, 0x0C), 0x5C, 0x5D):
+        t[i] = (MEMARG,)
+    t[0x0C] = t[0x0D] = (B16,)  # v128.const i8x16.shuffle
+    for i in range(0x15, 0x23):
+        t[i] = (B1,)  # extract/replace lane
+    for i in range(0x54, 0x5C):
+        t[i] = (MEMARG, B1)  # load/store lane
+    return t
+
+
+def _fe_table() -> dict[int, tuple[int, ...]]:
+    t: dict[int, tuple[int, ...]] = {0: (MEMARG,), 1: (MEMARG,), 2: (MEMARG,), 3: (ZERO,)}
+    for i in range(0x10, 0x4F):
+        t[i] = (MEMARG,)
+    return t
+
+
+def _fb_table() -> dict[int, tuple[int, ...]]:
+    T = (K_TYPE,)
+    t: dict[int, tuple[int, ...]] = {
+        0: T,  # struct.new
+        1: T,  # struct.new_default
+        2: (K_TYPE, U32),
+        3: (K_TYPE, U32),
+        4: (K_TYPE, U32),
+        5: (K_TYPE, U32),  # struct.get/_s/_u/set
+        6: T,  # array.new
+        7: T,
+        8: (K_TYPE, U32),  # array.new_fixed
+        9: (K_TYPE, K_DATA),  # array.new_data
+        10: (K_TYPE, K_ELEM),  # array.new_elem
+        11: T,
+        12: T,
+        13: T,
+        14: T,  # array.get/_s/_u/set
+        15: _NONE,  # array.len
+        16: T,  # array.fill
+        17: (K_TYPE, K_TYPE),  # array.copy
+        18: (K_TYPE, K_DATA),  # array.init_data
+        19: (K_TYPE, K_ELEM),  # array.init_elem
+        20: (HEAP,),
+        21: (HEAP,),  # ref.test
+        22: (HEAP,),
+        23: (HEAP,),  # ref.cast
+        24: (BRCAST,),
+        25: (BRCAST,),  # br_on_cast(_fail)
+    }
+    for i in range(26, 31):
+        t[i] = _NONE  # conversions, i31
+    return t
+
+
+SINGLE = _single_table()
+PREFIXED: dict[int, dict[int, tuple[int, ...]]] = {
+    0xFB: _fb_table(),
+    0xFC: _fc_table(),
+    0xFD: _fd_table(),
+    0xFE: _fe_table(),
+}
+for _p in PREFIXED:
+    SINGLE[_p] = (-1,)  # marker: prefixed
+
+# Opcodes that open a block (matched by `end`).
+_OPENERS = frozenset({0x02, 0x03, 0x04, 0x06, 0x1F})
+
+# -- public maps / usage ---------------------------------------------------------------------------
+
+IndexMap = Sequence[int] | Callable[[int], int] | None
+
+
+@dataclass(slots=True)
+class IndexMaps:
+    """Optional remap per index kind (list: ``new = m[old]``; callable: ``new = m(old)``)."""
+
+    type: IndexMap = None
+    func: IndexMap = None
+    table: IndexMap = None
+    memory: IndexMap = None
+    global_: IndexMap = None
+    elem: IndexMap = None
+    data: IndexMap = None
+    tag: IndexMap = None
+
+    def as_list(self) -> list[Callable[[int], int] | None]:
+        out: list[Callable[[int], int] | None] = []
+        for m in (
+            self.type,
+            self.func,
+            self.table,
+            self.memory,
+            self.global_,
+            self.elem,
+            self.data,
+            self.tag,
+        ):
+            if m is None or callable(m):
+                out.append(m)  # type: ignore[arg-type]
+            else:
+                out.append(m.__getitem__)
+        return out
+
+
+@dataclass(slots=True)
+class Uses:
+    """Indices referenced by a body, per kind, plus memories hit by memory.size/grow."""
+
+    indices: list[set[int]] = field(default_factory=lambda: [set() for _ in range(8)])
+    memory_grow: set[int] = field(default_factory=set)
+    memory_size: set[int] = field(default_factory=set)
+
+    @property
+    def types(self) -> set[int]:
+        return self.indices[K_TYPE]
+
+    @property
+    def funcs(self) -> set[int]:
+        return self.indices[K_FUNC]
+
+    @property
+    def tables(self) -> set[int]:
+        return self.indices[K_TABLE]
+
+    @property
+    def memories(self) -> set[int]:
+        return self.indices[K_MEM]
+
+    @property
+    def globals(self) -> set[int]:
+        return self.indices[K_GLOBAL]
+
+    @property
+    def elems(self) -> set[int]:
+        return self.indices[K_ELEM]
+
+    @property
+    def datas(self) -> set[int]:
+        return self.indices[K_DATA]
+
+    @property
+    def tags(self) -> set[int]:
+        return self.indices[K_TAG]
+
+
+class _Bad(Exception):
+    """Internal: malformed code at a body-relative position (converted to DecodeError)."""
+
+    def __init__(self, msg: str, pos: int) -> None:
+        self.msg = msg
+        self.pos = pos
+
+
+def _read_u(data: bytes, pos: int, bits: int = 32) -> tuple[int, int]:
+    """Decode an unsigned LEB at ``pos``; returns (value, new_pos)."""
+    result = 0
+    shift = 0
+    start = pos
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            break
+        shift += 7
+        if shift >= (bits + 6) // 7 * 7:
+            raise _Bad("LEB128 too long", start)
+    if result >> bits:
+        raise _Bad(f"u{bits} LEB128 out of range", start)
+    return result, pos
+
+
+def _read_s33(data: bytes, pos: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    start = pos
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+        if shift >= 35:
+            raise _Bad("s33 LEB128 too long", start)
+    if b & 0x40:
+        result -= 1 << shift
+    return result, pos
+
+
+def _skip_leb(data: bytes, pos: int) -> int:
+    start = pos
+    while data[pos] & 0x80:
+        pos += 1
+        if pos - start >= 10:
+            raise _Bad("LEB128 too long", start)
+    return pos + 1
+
+
+def _walk(
+    data: bytes,
+    pos: int,
+    end: int,
+    maps: list[Callable[[int], int] | None] | None,
+    uses: Uses | None,
+    expr: bool,
+) -> tuple[int, list[bytes] | None, int]:
+    """Walk instructions from ``pos``; stop after the ``end`` closing the outermost block.
+
+    Returns (position after the final end, output chunks or None if unchanged, last copied pos).
+    """
+    single = SINGLE
+    prefixed = PREFIXED
+    out: list[bytes] | None = None
+    last = pos
+    depth = 0
+    need = [False] * 8
+    if maps is not None:
+        need = [m is not None for m in maps]
+    if uses is not None:
+        need = [True] * 8
+    coll = uses.indices if uses is not None else None
+    while True:
+        if pos >= end:
+            raise _Bad("unexpected end of code, expected an instruction", pos)
+        op_at = pos
+        op = data[pos]
+        pos += 1
+        imms = single[op]
+        if imms is None:
+            raise _Bad(f"unknown opcode 0x{op:02x}", op_at)
+        if expr and op not in _CONST_OPS:
+            raise _Bad(f"opcode 0x{op:02x} not allowed in a constant expression", op_at)
+        if not imms:
+            if op == 0x0B:
+                if depth == 0:
+                    return pos, out, last
+                depth -= 1
+            continue
+        if op in _OPENERS:
+            depth += 1
+        k0 = imms[0]
+        if k0 == U32:  # fast path: local.* / br / br_if
+            if data[pos] & 0x80:
+                pos = _skip_leb(data, pos)
+            else:
+                pos += 1
+            continue
+        if k0 == -1:
+            sub, pos = _read_u(data, pos)
+            imms = prefixed[op].get(sub)
+            if imms is None:
+                raise _Bad(f"unknown opcode 0x{op:02x} 0x{sub:x}", op_at)
+        elif op == 0x18:  # delegate closes a legacy try block
+            if depth == 0:
+                raise _Bad("delegate outside of a try block", op_at)
+            depth -= 1
+        for k in imms:
+            if k < 8:
+                if not need[k]:
+                    if data[pos] & 0x80:
+                        pos = _skip_leb(data, pos)
+                    else:
+                        pos += 1
+                    continue
+                at = pos
+                v, pos = _read_u(data, pos)
+                if coll is not None:
+                    coll[k].add(v)
+                    if op == 0x40:
+                        uses.memory_grow.add(v)  # type: ignore[union-attr]
+                    elif op == 0x3F:
+                        uses.memory_size.add(v)  # type: ignore[union-attr]
+                if maps is not None and (m := maps[k]) is not None:
+                    try:
+                        nv = m(v)
+                    except (IndexError, KeyError):
+                        raise _Bad(f"{INDEX_KIND_NAMES[k]} index {v} has no mapping", at) from None
+                    if nv != v:
+                        if out is None:
+                            out = []
+                        out.append(data[last:at])
+                        out.append(uleb(nv))
+                        last = pos
+                continue
+            if k == LEB:
+                pos = _skip_leb(data, pos)
+            elif k == MEMARG:
+                at = pos
+                flags, pos = _read_u(data, pos)
+                if flags & 0x40:
+                    mat = pos
+                    mem, pos = _read_u(data, pos)
+                else:
+                    mat = -1
+                    mem = 0
+                pos = _skip_leb(data, pos)  # offset (u64)
+                if coll is not None:
+                    coll[K_MEM].add(mem)
+                if maps is not None and (m := maps[K_MEM]) is not None:
+                    try:
+                        nm = m(mem)
+                    except (IndexError, KeyError):
+                        raise _Bad(f"memory index {mem} has no mapping", at) from None
+                    if nm != mem:
+                        if out is None:
+                            out = []
+                        if mat >= 0:
+                            out.append(data[last:mat])
+                            out.append(uleb(nm))
+                            last = _skip_leb(data, mat)
+                        else:
+                            out.append(data[last:at])
+                            out.append(uleb(flags | 0x40))
+                            out.append(uleb(nm))
+                            last = _skip_leb(data, at)
+            elif k == BLOCK:
+                b = data[pos]
+                if b == 0x40 or b in _SIMPLE_VALTYPE:
+                    pos += 1
+                elif b == 0x63 or b == 0x64:
+                    pos, out, last = _heap(data, pos + 1, maps, coll, out, last)
+                else:
+                    pos, out, last = _typeidx_s33(data, pos, maps, coll, out, last)
+            elif k == U32:
+                pos = _skip_leb(data, pos)
+            elif k == B1:
+                pos += 1
+            elif k == B4:
+                pos += 4
+            elif k == B8:
+                pos += 8
+            elif k == B16:
+                pos += 16
+            elif k == BRTABLE:
+                n, pos = _read_u(data, pos)
+                if n > end - pos:
+                    raise _Bad(f"br_table length {n} exceeds the code size", pos)
+                for _ in range(n + 1):
+                    pos = _skip_leb(data, pos)
+            elif k == HEAP:
+                pos, out, last = _heap(data, pos, maps, coll, out, last)
+            elif k == SELECTT:
+                n, pos = _read_u(data, pos)
+                if n > end - pos:
+                    raise _Bad(f"select type count {n} exceeds the code size", pos)
+                for _ in range(n):
+                    pos, out, last = _valtype(data, pos, maps, coll, out, last)
+            elif k == BRCAST:
+                pos += 1  # cast flags
+                pos = _skip_leb(data, pos)  # label
+                pos, out, last = _heap(data, pos, maps, coll, out, last)
+                pos, out, last = _heap(data, pos, maps, coll, out, last)
+            elif k == CATCHES:
+                n, pos = _read_u(data, pos)
+                if n > end - pos:
+                    raise _Bad(f"catch count {n} exceeds the code size", pos)
+                for _ in range(n):
+                    ck = data[pos]
+                    pos += 1
+                    if ck <= 1:
+                        pos, out, last = _index(data, pos, K_TAG, maps, coll, out, last)
+                    elif ck > 3:
+                        raise _Bad(f"unknown catch kind 0x{ck:02x}", pos - 1)
+                    pos = _skip_leb(data, pos)
+            elif k == ZERO:
+                if data[pos] != 0:
+                    raise _Bad("expected a zero byte", pos)
+                pos += 1
+
+
+_CONST_OPS = frozenset({0x23, 0x41, 0x42, 0x43, 0x44, 0xD0, 0xD2, 0xFB, 0xFD, 0x6A, 0x6B, 0x6C})
+_CONST_OPS = _CONST_OPS | {0x7C, 0x7D, 0x7E, 0x0B}
+
+
+def _index(data, pos, k, maps, coll, out, last):  # type: ignore[no-untyped-def]
+    at = pos
+    v, pos = _read_u(data, pos)
+    if coll is not None:
+        coll[k].add(v)
+    if maps is not None and (m := maps[k]) is not None:
+        try:
+            nv = m(v)
+        except (IndexError, KeyError):
+            raise _Bad(f"{INDEX_KIND_NAMES[k]} index {v} has no mapping", at) from None
+        if nv != v:
+            if out is None:
+                out = []
+            out.append(data[last:at])
+            out.append(uleb(nv))
+            last = pos
+    return pos, out, last
+
+
+def _typeidx_s33(data, pos, maps, coll, out, last):  # type: ignore[no-untyped-def]
+    at = pos
+    v, pos = _read_s33(data, pos)
+    if v < 0:
+        raise _Bad(f"invalid block type {v}", at)
+    if coll is not None:
+        coll[K_TYPE].add(v)
+    if maps is not None and (m := maps[K_TYPE]) is not None:
+        try:
+            nv = m(v)
+        except (IndexError, KeyError):
+            raise _Bad(f"type index {v} has no mapping", at) from None
+        if nv != v:
+            if out is None:
+                out = []
+            out.append(data[last:at])
+            out.append(sleb(nv))
+            last = pos
+    return pos, out, last
+
+
+def _heap(data, pos, maps, coll, out, last):  # type: ignore[no-untyped-def]
+    b = data[pos]
+    if b in _ABSTRACT_HEAP:
+        return pos + 1, out, last
+    if b == 0x65:  # shared
+        if data[pos + 1] not in _ABSTRACT_HEAP:
+            raise _Bad("expected an abstract heap type after 0x65", pos + 1)
+        return pos + 2, out, last
+    return _typeidx_s33(data, pos, maps, coll, out, last)
+
+
+def _valtype(data, pos, maps, coll, out, last):  # type: ignore[no-untyped-def]
+    b = data[pos]
+    if b in _SIMPLE_VALTYPE:
+        return pos + 1, out, last
+    if b == 0x63 or b == 0x64:
+        return _heap(data, pos + 1, maps, coll, out, last)
+    raise _Bad(f"invalid value type 0x{b:02x}", pos)
+
+
+def _run(
+    body: bytes,
+    maps: list[Callable[[int], int] | None] | None,
+    uses: Uses | None,
+    expr: bool,
+    file: str | None,
+    base: int,
+    section: str | None,
+) -> bytes:
+    what = "constant expression" if expr else "function body"
+    try:
+        pos, out, last = _walk(body, 0, len(body), maps, uses, expr)
+    except _Bad as e:
+        raise DecodeError(e.msg, offset=base + e.pos, file=file, section=section) from None
+    except IndexError:
+        raise DecodeError(
+            f"unexpected end of {what}", offset=base + len(body), file=file, section=section
+        ) from None
+    if pos > len(body):
+        raise DecodeError(
+            f"unexpected end of {what}", offset=base + len(body), file=file, section=section
+        )
+    if pos != len(body):
+        raise DecodeError(
+            f"{len(body) - pos} bytes after the final end of the {what}",
+            offset=base + pos,
+            file=file,
+            section=section,
+        )
+    if out is None:
+        return body
+    out.append(body[last:])
+    return b"".join(out)
+
+
+def scan_body(
+    body: bytes, *, file: str | None = None, base: int = 0, section: str | None = "code"
+) -> None:
+    """Check that ``body`` (instructions incl. final end) decodes; raise DecodeError otherwise.
+
+    ``base`` is the absolute offset of ``body[0]`` so errors point into the outer file.
+    """
+    _run(body, None, None, False, file, base, section)
+
+
+def rewrite_body(
+    body: bytes,
+    maps: IndexMaps,
+    *,
+    file: str | None = None,
+    base: int = 0,
+    section: str | None = "code",
+) -> bytes:
+    """Return ``body`` with every index immediate remapped; unchanged runs are sliced verbatim.
+
+    Returns the very same object when nothing changes.  Labels and locals are never touched.
+    """
+    return _run(body, maps.as_list(), None, False, file, base, section)
+
+
+def rewrite_const_expr(
+    expr: bytes,
+    maps: IndexMaps,
+    *,
+    file: str | None = None,
+    base: int = 0,
+    section: str | None = None,
+) -> bytes:
+    """Like `rewrite_body` for a const expr (global init, segment offset, elem item)."""
+    return _run(expr, maps.as_list(), None, True, file, base, section)
+
+
+def scan_const_expr(
+    expr: bytes, *, file: str | None = None, base: int = 0, section: str | None = None
+) -> None:
+    _run(expr, None, None, True, file, base, section)
+
+
+def scan_uses(body: bytes, *, file: str | None = None, base: int = 0) -> Uses:
+    """Indices of every kind referenced by ``body`` and memories grown/sized by it."""
+    uses = Uses()
+    _run(body, None, uses, False, file, base, "code")
+    return uses
+
+
+def expr_end(
+    data: bytes, pos: int, end: int, *, file: str | None, base: int, section: str | None
+) -> int:
+    """Position just after the const expr starting at ``data[pos]`` (used by the parser)."""
+    try:
+        npos, _, _ = _walk(data, pos, end, None, None, True)
+    except _Bad as e:
+        raise DecodeError(e.msg, offset=base + e.pos, file=file, section=section) from None
+    except IndexError:
+        raise DecodeError(
+            "unexpected end of constant expression", offset=base + end, file=file, section=section
+        ) from None
+    if npos > end:
+        raise DecodeError(
+            "unexpected end of constant expression", offset=base + end, file=file, section=section
+        )
+    return npos
+
+
+# -- type-level remapping --------------------------------------------------------------------------
+
+
+def remap_heap(h: HeapType, tmap: Callable[[int], int]) -> HeapType:
+    if h.index is None:
+        return h
+    return HeapType(index=tmap(h.index))
+
+
+def remap_valtype(t: StorageType, tmap: Callable[[int], int]) -> StorageType:
+    """Remap the concrete type index inside a value/storage type (others returned as is)."""
+    if isinstance(t, RefType) and t.heap.index is not None:
+        return RefType(t.nullable, HeapType(index=tmap(t.heap.index)), short=False)
+    return t
+
+
+def remap_subtype(st: SubType, tmap: Callable[[int], int]) -> SubType:
+    c = st.composite
+    nc: FuncType | StructType | ArrayType
+    if isinstance(c, FuncType):
+        nc = FuncType(
+            [remap_valtype(p, tmap) for p in c.params],  # type: ignore[misc]
+            [remap_valtype(r, tmap) for r in c.results],  # type: ignore[misc]
+        )
+    elif isinstance(c, StructType):
+        nc = StructType([FieldType(remap_valtype(f.storage, tmap), f.mutable) for f in c.fields])
+    else:
+        nc = ArrayType(FieldType(remap_valtype(c.element.storage, tmap), c.element.mutable))
+    return SubType(nc, st.final, [tmap(s) for s in st.supers], st.explicit, st.shared)
+
+
+def remap_rec_group(g: RecGroup, tmap: IndexMap) -> RecGroup:
+    """Copy of ``g`` with every type index (supertypes, concrete heap types) remapped."""
+    if tmap is None:
+        return g
+    f = tmap if callable(tmap) else tmap.__getitem__
+    return RecGroup([remap_subtype(st, f) for st in g.types], g.explicit)
+
+
+def remap_valtypes(ts: Sequence[ValType], tmap: Callable[[int], int]) -> list[ValType]:
+    return [remap_valtype(t, tmap) for t in ts]  # type: ignore[misc]
