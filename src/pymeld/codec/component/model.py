@@ -204,12 +204,10 @@ class FuncType:
 
 @dataclass(slots=True)
 class ResourceType:
-    """``resourcetype``: 0x3f rep dtor? (sync), or 0x3e rep dtor callback? (async dtor)."""
+    """``resourcetype``: ``0x3f rep dtor?`` (``dtor`` is a core func index)."""
 
     rep: CoreValType
     dtor: int | None
-    is_async: bool = False
-    callback: int | None = None
 
 
 # -- extern descriptors / names -----------------------------------------------------------------
@@ -625,7 +623,6 @@ CANON_BUILTINS: dict[int, tuple[str, tuple[str, ...]]] = {
     0x04: ("resource.rep", ("type",)),
     0x24: ("backpressure.inc", ()),
     0x25: ("backpressure.dec", ()),
-    0x08: ("backpressure.set", ()),
     0x09: ("task.return", ("result", "opts")),
     0x05: ("task.cancel", ()),
     0x0A: ("context.get", ("valtype", "index")),
@@ -852,6 +849,9 @@ class Component:
     version: int = 0x0D
     offset: int = 0  # absolute offset of the preamble in the outermost file
     file: str | None = None
+    # Section position -> byte width of its size LEB128, recorded only when the input used a
+    # padded (non-minimal) width, so such hand-made binaries still re-encode byte for byte.
+    size_widths: dict[int, int] = field(default_factory=dict)
 
     def iter_sections(self, kind: type) -> Iterator[Any]:
         return (s for s in self.sections if isinstance(s, kind))

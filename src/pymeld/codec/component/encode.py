@@ -1,0 +1,562 @@
+"""Encoder: `model.Component` -> component binary (inverse of `parse`).
+
+Output uses canonical (minimal) LEB128 everywhere; core modules and custom sections are written
+verbatim from their stored bytes, so parse -> encode reproduces toolchain output byte for byte.
+"""
+
+from __future__ import annotations
+
+from pymeld.codec.binary import Writer, sleb, uleb_padded
+from pymeld.codec.component.model import (
+    CANON_BUILTIN_CODE,
+    CANON_BUILTINS,
+    CANON_OPT_WITH_INDEX,
+    AliasCoreExport,
+    AliasDeclarator,
+    AliasExport,
+    AliasOuter,
+    AliasSection,
+    BorrowType,
+    CanonBuiltin,
+    CanonLift,
+    CanonLower,
+    CanonOpt,
+    CanonSection,
+    Component,
+    ComponentSection,
+    ComponentSort,
+    ComponentType,
+    CoreArrayType,
+    CoreExportDecl,
+    CoreExternType,
+    CoreFieldType,
+    CoreFuncType,
+    CoreImportDecl,
+    CoreInlineExports,
+    CoreInstanceSection,
+    CoreInstantiate,
+    CoreModuleSection,
+    CoreModuleType,
+    CoreOuterAlias,
+    CoreRefType,
+    CoreSort,
+    CoreStructType,
+    CoreSubType,
+    CoreTypeDecl,
+    CoreTypeDeclarator,
+    CoreTypeSection,
+    CustomSection,
+    EnumType,
+    ExportDecl,
+    ExportSection,
+    ExternDesc,
+    ExternName,
+    FlagsType,
+    FuncType,
+    FutureType,
+    ImportDecl,
+    ImportSection,
+    InlineExports,
+    InstanceSection,
+    InstanceType,
+    Instantiate,
+    ListType,
+    MapType,
+    OptionType,
+    OwnType,
+    Prim,
+    RecordType,
+    ResourceType,
+    ResultType,
+    StartSection,
+    StreamType,
+    TupleType,
+    TypeDeclarator,
+    TypeSection,
+    ValueSection,
+    VariantType,
+)
+from pymeld.codec.component.parse import MAGIC
+
+
+def encode_component(c: Component) -> bytes:
+    """Encode ``c`` (including nested components and core modules) to bytes."""
+    w = Writer()
+    _component(w, c)
+    return w.getvalue()
+
+
+def _component(w: Writer, c: Component) -> None:
+    w.raw(MAGIC)
+    w.raw(bytes([c.version & 0xFF, c.version >> 8, 0x01, 0x00]))
+    widths = c.size_widths
+    for pos, s in enumerate(c.sections):
+        sid = s.id
+        if isinstance(s, CoreModuleSection):
+            data = s.encoded()
+            w.byte(1)
+            _size(w, len(data), widths.get(pos))
+            w.raw(data)
+            continue
+        p = Writer()
+        if isinstance(s, CustomSection):
+            p.name(s.name)
+            p.raw(s.data)
+        elif isinstance(s, ComponentSection):
+            _component(p, s.component)
+        elif isinstance(s, StartSection):
+            p.u32(s.func)
+            p.u32(len(s.args))
+            for a in s.args:
+                p.u32(a)
+            p.u32(s.results)
+        else:
+            enc = _ITEM_ENCODERS[type(s)]
+            p.u32(len(s.items))
+            for it in s.items:
+                enc(p, it)
+        w.byte(sid)
+        _size(w, len(p.buf), widths.get(pos))
+        w.raw(p.buf)
+
+
+def _size(w: Writer, n: int, width: int | None) -> None:
+    """Section size; a recorded padded width is honoured when ``n`` still fits in it."""
+    if width is not None and n < 1 << (7 * width):
+        w.raw(uleb_padded(n, width))
+    else:
+        w.u32(n)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _sort(w: Writer, s) -> None:
+    if isinstance(s, CoreSort):
+        w.byte(0)
+    w.byte(int(s))
+
+
+def _valtype(w: Writer, t) -> None:
+    if isinstance(t, Prim):
+        w.byte(t.code)
+    else:
+        w.raw(sleb(t))
+
+
+def _opt_valtype(w: Writer, t) -> None:
+    if t is None:
+        w.byte(0)
+    else:
+        w.byte(1)
+        _valtype(w, t)
+
+
+def _extern_name(w: Writer, n: ExternName) -> None:
+    w.byte(n.tag)
+    w.name(n.name)
+    if n.tag == 2:
+        w.u32(len(n.attributes))
+        for a in n.attributes:
+            w.byte(int(a.kind))
+            w.name(a.value)
+
+
+def _extern_desc(w: Writer, d: ExternDesc) -> None:
+    s = d.sort
+    if s is CoreSort.MODULE:
+        w.byte(0x00)
+        w.byte(0x11)
+        w.u32(d.index)
+    elif s is ComponentSort.VALUE:
+        w.byte(0x02)
+        if d.valtype is not None:
+            w.byte(0x01)
+            _valtype(w, d.valtype)
+        else:
+            w.byte(0x00)
+            w.u32(d.index)
+    elif s is ComponentSort.TYPE:
+        w.byte(0x03)
+        if d.index is None:
+            w.byte(0x01)
+        else:
+            w.byte(0x00)
+            w.u32(d.index)
+    else:
+        w.byte(int(s))
+        w.u32(d.index)
+
+
+# -- core types ---------------------------------------------------------------------------------
+
+
+def _core_valtype(w: Writer, t) -> None:
+    if isinstance(t, CoreRefType):
+        w.byte(0x63 if t.nullable else 0x64)
+        if t.shared:
+            w.byte(0x65)
+        w.raw(sleb(t.heap))
+    else:
+        w.byte(t)
+
+
+def _field(w: Writer, f: CoreFieldType) -> None:
+    _core_valtype(w, f.storage)
+    w.byte(1 if f.mutable else 0)
+
+
+def _subtype(w: Writer, s: CoreSubType) -> None:
+    if s.prefixed:
+        w.byte(0x00)
+    if s.form is not None:
+        w.byte(s.form)
+        w.u32(len(s.supertypes))
+        for i in s.supertypes:
+            w.u32(i)
+    if s.shared:
+        w.byte(0x65)
+    ct = s.comp
+    if isinstance(ct, CoreFuncType):
+        w.byte(0x60)
+        for vec in (ct.params, ct.results):
+            w.u32(len(vec))
+            for t in vec:
+                _core_valtype(w, t)
+    elif isinstance(ct, CoreStructType):
+        w.byte(0x5F)
+        w.u32(len(ct.fields))
+        for f in ct.fields:
+            _field(w, f)
+    elif isinstance(ct, CoreArrayType):
+        w.byte(0x5E)
+        _field(w, ct.field)
+    else:
+        raise TypeError(f"not a core composite type: {ct!r}")
+
+
+def _core_type(w: Writer, t) -> None:
+    if isinstance(t, CoreModuleType):
+        w.byte(0x50)
+        w.u32(len(t.decls))
+        for d in t.decls:
+            _module_decl(w, d)
+    elif t.explicit:
+        w.byte(0x4E)
+        w.u32(len(t.subtypes))
+        for s in t.subtypes:
+            _subtype(w, s)
+    else:
+        (s,) = t.subtypes
+        _subtype(w, s)
+
+
+def _limits(w: Writer, lim) -> None:
+    w.byte(lim.flags)
+    w.u32(lim.minimum)
+    if lim.maximum is not None:
+        w.u32(lim.maximum)
+    if lim.page_size_log2 is not None:
+        w.u32(lim.page_size_log2)
+
+
+def _core_externtype(w: Writer, t: CoreExternType) -> None:
+    k = t.kind
+    if k is CoreSort.FUNC:
+        w.byte(0x00)
+        w.u32(t.index)
+    elif k is CoreSort.TABLE:
+        w.byte(0x01)
+        _core_valtype(w, t.valtype)
+        _limits(w, t.limits)
+    elif k is CoreSort.MEMORY:
+        w.byte(0x02)
+        _limits(w, t.limits)
+    elif k is CoreSort.GLOBAL:
+        w.byte(0x03)
+        _core_valtype(w, t.valtype)
+        w.byte(t.mutable or 0)
+    elif k is CoreSort.TAG:
+        w.byte(0x04)
+        w.byte(0x00)
+        w.u32(t.index)
+    else:
+        raise TypeError(f"not a core extern type kind: {k!r}")
+
+
+def _module_decl(w: Writer, d) -> None:
+    if isinstance(d, CoreImportDecl):
+        w.byte(0x00)
+        w.name(d.module)
+        w.name(d.name)
+        _core_externtype(w, d.type)
+    elif isinstance(d, CoreTypeDecl):
+        w.byte(0x01)
+        _core_type(w, d.type)
+    elif isinstance(d, CoreOuterAlias):
+        w.raw(b"\x02\x10\x01")
+        w.u32(d.count)
+        w.u32(d.index)
+    elif isinstance(d, CoreExportDecl):
+        w.byte(0x03)
+        w.name(d.name)
+        _core_externtype(w, d.type)
+    else:
+        raise TypeError(f"not a module type declaration: {d!r}")
+
+
+# -- component types ----------------------------------------------------------------------------
+
+
+def _labelled(w: Writer, items) -> None:
+    w.u32(len(items))
+    for name, t in items:
+        w.name(name)
+        _valtype(w, t)
+
+
+def _names(w: Writer, names) -> None:
+    w.u32(len(names))
+    for n in names:
+        w.name(n)
+
+
+def _resultlist(w: Writer, t) -> None:
+    if t is None:
+        w.raw(b"\x01\x00")
+    else:
+        w.byte(0x00)
+        _valtype(w, t)
+
+
+def _decl(w: Writer, d) -> None:
+    if isinstance(d, CoreTypeDeclarator):
+        w.byte(0x00)
+        _core_type(w, d.type)
+    elif isinstance(d, TypeDeclarator):
+        w.byte(0x01)
+        _type(w, d.type)
+    elif isinstance(d, AliasDeclarator):
+        w.byte(0x02)
+        _alias(w, d.alias)
+    elif isinstance(d, ImportDecl | ExportDecl):
+        w.byte(0x03 if isinstance(d, ImportDecl) else 0x04)
+        _extern_name(w, d.name)
+        _extern_desc(w, d.desc)
+    else:
+        raise TypeError(f"not a declarator: {d!r}")
+
+
+def _type(w: Writer, t) -> None:
+    match t:
+        case Prim():
+            w.byte(t.code)
+        case RecordType():
+            w.byte(0x72)
+            _labelled(w, t.fields)
+        case VariantType():
+            w.byte(0x71)
+            w.u32(len(t.cases))
+            for c in t.cases:
+                w.name(c.name)
+                _opt_valtype(w, c.type)
+                w.byte(0x00)
+        case ListType():
+            if t.length is None:
+                w.byte(0x70)
+                _valtype(w, t.element)
+            else:
+                w.byte(0x67)
+                _valtype(w, t.element)
+                w.u32(t.length)
+        case TupleType():
+            w.byte(0x6F)
+            w.u32(len(t.types))
+            for x in t.types:
+                _valtype(w, x)
+        case FlagsType():
+            w.byte(0x6E)
+            _names(w, t.names)
+        case EnumType():
+            w.byte(0x6D)
+            _names(w, t.names)
+        case OptionType():
+            w.byte(0x6B)
+            _valtype(w, t.type)
+        case ResultType():
+            w.byte(0x6A)
+            _opt_valtype(w, t.ok)
+            _opt_valtype(w, t.err)
+        case OwnType():
+            w.byte(0x69)
+            w.u32(t.resource)
+        case BorrowType():
+            w.byte(0x68)
+            w.u32(t.resource)
+        case StreamType():
+            w.byte(0x66)
+            _opt_valtype(w, t.element)
+        case FutureType():
+            w.byte(0x65)
+            _opt_valtype(w, t.element)
+        case MapType():
+            w.byte(0x63)
+            _valtype(w, t.key)
+            _valtype(w, t.value)
+        case FuncType():
+            w.byte(0x43 if t.is_async else 0x40)
+            _labelled(w, t.params)
+            _resultlist(w, t.result)
+        case ComponentType() | InstanceType():
+            w.byte(0x41 if isinstance(t, ComponentType) else 0x42)
+            w.u32(len(t.decls))
+            for d in t.decls:
+                _decl(w, d)
+        case ResourceType():
+            w.byte(0x3F)
+            _core_valtype(w, t.rep)
+            if t.dtor is None:
+                w.byte(0x00)
+            else:
+                w.byte(0x01)
+                w.u32(t.dtor)
+        case _:
+            raise TypeError(f"not a component type: {t!r}")
+
+
+# -- other items --------------------------------------------------------------------------------
+
+
+def _alias(w: Writer, a) -> None:
+    _sort(w, a.sort)
+    if isinstance(a, AliasExport):
+        w.byte(0x00)
+        w.u32(a.instance)
+        w.name(a.name)
+    elif isinstance(a, AliasCoreExport):
+        w.byte(0x01)
+        w.u32(a.instance)
+        w.name(a.name)
+    elif isinstance(a, AliasOuter):
+        w.byte(0x02)
+        w.u32(a.count)
+        w.u32(a.index)
+    else:
+        raise TypeError(f"not an alias: {a!r}")
+
+
+def _core_instance(w: Writer, i) -> None:
+    if isinstance(i, CoreInstantiate):
+        w.byte(0x00)
+        w.u32(i.module)
+        w.u32(len(i.args))
+        for a in i.args:
+            w.name(a.name)
+            w.byte(0x12)
+            w.u32(a.instance)
+    elif isinstance(i, CoreInlineExports):
+        w.byte(0x01)
+        w.u32(len(i.exports))
+        for e in i.exports:
+            w.name(e.name)
+            w.byte(int(e.sort))
+            w.u32(e.index)
+    else:
+        raise TypeError(f"not a core instance: {i!r}")
+
+
+def _instance(w: Writer, i) -> None:
+    if isinstance(i, Instantiate):
+        w.byte(0x00)
+        w.u32(i.component)
+        w.u32(len(i.args))
+        for a in i.args:
+            w.name(a.name)
+            _sort(w, a.sort)
+            w.u32(a.index)
+    elif isinstance(i, InlineExports):
+        w.byte(0x01)
+        w.u32(len(i.exports))
+        for e in i.exports:
+            _extern_name(w, e.name)
+            _sort(w, e.sort)
+            w.u32(e.index)
+    else:
+        raise TypeError(f"not an instance: {i!r}")
+
+
+def _opts(w: Writer, opts: list[CanonOpt]) -> None:
+    w.u32(len(opts))
+    for o in opts:
+        w.byte(int(o.kind))
+        if o.kind in CANON_OPT_WITH_INDEX:
+            w.u32(o.index)
+
+
+def _canon(w: Writer, c) -> None:
+    if isinstance(c, CanonLift):
+        w.raw(b"\x00\x00")
+        w.u32(c.core_func)
+        _opts(w, c.options)
+        w.u32(c.type)
+        return
+    if isinstance(c, CanonLower):
+        w.raw(b"\x01\x00")
+        w.u32(c.func)
+        _opts(w, c.options)
+        return
+    if not isinstance(c, CanonBuiltin):
+        raise TypeError(f"not a canonical definition: {c!r}")
+    op = CANON_BUILTIN_CODE[c.op]
+    w.byte(op)
+    for imm in CANON_BUILTINS[op][1]:
+        if imm == "type":
+            w.u32(c.type)
+        elif imm == "opts":
+            _opts(w, c.options or [])
+        elif imm == "flag" or imm == "flag_first":
+            w.byte(1 if c.flag else 0)
+        elif imm == "result":
+            _resultlist(w, c.result)
+        elif imm == "valtype":
+            _core_valtype(w, c.valtype)
+        elif imm == "index":
+            w.u32(c.index)
+        elif imm == "memory":
+            w.u32(c.memory)
+        elif imm == "table":
+            w.u32(c.table)
+
+
+def _import(w: Writer, i) -> None:
+    _extern_name(w, i.name)
+    _extern_desc(w, i.desc)
+
+
+def _export(w: Writer, e) -> None:
+    _extern_name(w, e.name)
+    _sort(w, e.sort)
+    w.u32(e.index)
+    if e.desc is None:
+        w.byte(0x00)
+    else:
+        w.byte(0x01)
+        _extern_desc(w, e.desc)
+
+
+def _value(w: Writer, v) -> None:
+    _valtype(w, v.type)
+    w.sized(v.data)
+
+
+_ITEM_ENCODERS = {
+    CoreInstanceSection: _core_instance,
+    CoreTypeSection: _core_type,
+    InstanceSection: _instance,
+    AliasSection: _alias,
+    TypeSection: _type,
+    CanonSection: _canon,
+    ImportSection: _import,
+    ExportSection: _export,
+    ValueSection: _value,
+}
