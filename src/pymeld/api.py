@@ -7,9 +7,10 @@ stay fast and do not depend on every stage being importable.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["COMPONENT_LAYER", "decode", "is_component", "roundtrip"]
+__all__ = ["COMPONENT_LAYER", "core_module_sections", "decode", "is_component", "roundtrip"]
 
 #: The ``layer`` field of the preamble (bytes 6..8): 0 = core module, 1 = component.
 COMPONENT_LAYER = b"\x01\x00"
@@ -35,12 +36,32 @@ def decode(data: bytes, *, file: str | None = None) -> Any:
     return parse_module(data, file=file)
 
 
-def roundtrip(data: bytes, *, file: str | None = None) -> bytes:
-    """Decode then encode: the identity transform the oracle checks the codec with."""
+def roundtrip(data: bytes, *, file: str | None = None, deep: bool = True) -> bytes:
+    """Decode then encode: the identity transform the oracle checks the codecs with.
+
+    The component codec keeps embedded core modules as raw bytes until someone asks for them;
+    ``deep`` (the default) parses every one of them (at any nesting depth) and re-encodes it
+    with the core encoder, so the round trip exercises both codecs, as fusion will.
+    """
     if is_component(data):
         from pymeld.codec.component import encode_component, parse_component
 
-        return encode_component(parse_component(data, file=file))
+        component = parse_component(data, file=file)
+        if deep:
+            for section in core_module_sections(component):
+                section.replace(section.module)
+        return encode_component(component)
     from pymeld.codec.core import encode_module, parse_module
 
     return encode_module(parse_module(data, file=file))
+
+
+def core_module_sections(component: Any) -> Iterator[Any]:
+    """Every core-module section of ``component`` and its nested components, in binary order."""
+    from pymeld.codec.component import ComponentSection, CoreModuleSection
+
+    for section in component.sections:
+        if isinstance(section, CoreModuleSection):
+            yield section
+        elif isinstance(section, ComponentSection):
+            yield from core_module_sections(section.component)

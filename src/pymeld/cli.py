@@ -49,7 +49,7 @@ def _err(line: str) -> None:
 # -- shared building blocks for commands -------------------------------------------------------
 def input_argument(name: str = "input", *, nargs: int = 1) -> Callable[[F], F]:
     """A path argument; existence is checked by :func:`read_input` (one-line error, exit 1)."""
-    return click.argument(name, nargs=nargs, required=True, type=click.Path(dir_okay=False))
+    return click.argument(name, nargs=nargs, required=True, type=click.Path())
 
 
 def output_option(f: F) -> F:
@@ -58,7 +58,7 @@ def output_option(f: F) -> F:
         "-o",
         "--output",
         required=True,
-        type=click.Path(dir_okay=False, writable=False),
+        type=click.Path(),
         help="Output file (written atomically: complete or not at all).",
     )(f)
 
