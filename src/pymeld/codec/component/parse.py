@@ -189,6 +189,11 @@ def _component(r: Reader, depth: int) -> Component:
         size = r.u32()
         if r.pos - size_at != len(uleb(size)):
             size_widths[len(sections)] = r.pos - size_at
+        if size > r.remaining():
+            raise r.error(
+                f"section size {size} exceeds the {r.remaining()} bytes left in the component",
+                size_at,
+            )
         s = r.sub(size, name)
         if sid == 1:
             if data[s.pos : s.pos + 8] != CORE_PREAMBLE:
