@@ -1,0 +1,449 @@
+"""Symbolic instantiation: walk a component the way a runtime instantiates it.
+
+Each component definition is evaluated section by section, building the index spaces a
+validator builds. Values in those spaces are symbolic: a core function is a `CoreRef`, a
+component function is `Lifted` or `HostFunc`, an instance is a name → item map. Instantiating
+a nested component evaluates its body in a fresh scope whose imports are the `with` arguments,
+so the same component instantiated twice yields two sets of module instances (own state each).
+What remains unresolved at the root (its imports) becomes `HostFunc`s: imports of the output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymeld.codec.component import model as cm
+from pymeld.codec.core.model import ExternKind, Module
+from pymeld.errors import LinkError, UnsupportedFeature
+from pymeld.graph import types as gt
+from pymeld.graph.model import (
+    Builtin,
+    BuiltinRef,
+    CanonOpts,
+    ComponentInstanceInfo,
+    CoreRef,
+    DefRef,
+    ExportItem,
+    FlatGraph,
+    HostFunc,
+    InstanceExport,
+    Lifted,
+    Lowered,
+    LoweredRef,
+    ModuleInstance,
+    ResourceType,
+    TypeExport,
+)
+
+CS = cm.ComponentSort
+KS = cm.CoreSort
+
+_CORE_KIND: dict[cm.CoreSort, ExternKind] = {
+    KS.FUNC: ExternKind.FUNC,
+    KS.TABLE: ExternKind.TABLE,
+    KS.MEMORY: ExternKind.MEMORY,
+    KS.GLOBAL: ExternKind.GLOBAL,
+    KS.TAG: ExternKind.TAG,
+}
+
+
+# -- symbolic values ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ModuleDef:
+    """A core module definition (shared by all its instantiations)."""
+
+    id: int
+    section: cm.CoreModuleSection
+    label: str
+
+    @property
+    def module(self) -> Module:
+        return self.section.module
+
+
+@dataclass(slots=True)
+class CoreModuleInst:
+    """A core instance made by instantiating a module: index into `FlatGraph.instances`."""
+
+    index: int
+
+
+@dataclass(slots=True)
+class CoreBag:
+    """A core instance made from inline exports."""
+
+    exports: dict[str, tuple[ExternKind, CoreRef]]
+
+
+CoreInst = CoreModuleInst | CoreBag
+
+
+@dataclass(slots=True)
+class CompInst:
+    """A component instance: its exports by name as (sort, value)."""
+
+    exports: dict[str, tuple[cm.Sort, Any]]
+
+
+@dataclass(slots=True)
+class ComponentDef:
+    """A component definition closed over the scope it was defined in (for outer aliases)."""
+
+    component: cm.Component
+    scope: Scope
+    label: str
+
+
+@dataclass(slots=True)
+class Scope:
+    """The index spaces of one component being instantiated."""
+
+    parent: Scope | None
+    instance_id: int
+    label: str
+    spaces: dict[cm.Sort, list[Any]] = field(default_factory=dict)
+    exports: dict[str, tuple[cm.Sort, Any]] = field(default_factory=dict)
+
+    def space(self, sort: cm.Sort) -> list[Any]:
+        s = self.spaces.get(sort)
+        if s is None:
+            s = self.spaces[sort] = []
+        return s
+
+    def get(self, sort: cm.Sort, index: int) -> Any:
+        s = self.spaces.get(sort, [])
+        if index >= len(s):
+            raise LinkError(
+                f"{self.label}: {cm.sort_name(sort)} index {index} out of range ({len(s)} defined)"
+            )
+        return s[index]
+
+    def outer(self, count: int) -> Scope:
+        scope: Scope | None = self
+        for _ in range(count):
+            scope = scope.parent if scope else None
+        if scope is None:
+            raise LinkError(f"{self.label}: outer alias count {count} exceeds the nesting depth")
+        return scope
+
+
+# -- the instantiator ------------------------------------------------------------------------------
+
+
+class Flattener:
+    """Builds a `FlatGraph` by instantiating the root component symbolically."""
+
+    def __init__(self, root: cm.Component, name: str = "root") -> None:
+        self.root = root
+        self.name = name
+        self.graph = FlatGraph()
+        self.module_ids: dict[int, int] = {}
+        self.resource_count = 0
+        self.types = gt.TypeResolver(self)
+
+    # -- entry point -------------------------------------------------------------------------
+    def run(self) -> FlatGraph:
+        scope = self._new_scope(None, self.name, parent_instance=None)
+        self.root_scope = scope
+        self._evaluate(self.root, scope, args=None)
+        for name, (sort, value) in scope.exports.items():
+            self.graph.exports.append((name, self._export_item(sort, value, name)))
+        return self.graph
+
+    def _new_scope(self, parent: Scope | None, label: str, parent_instance: int | None) -> Scope:
+        iid = len(self.graph.components)
+        self.graph.components.append(ComponentInstanceInfo(iid, parent_instance, label))
+        return Scope(parent, iid, label)
+
+    def new_resource(
+        self, name: str, owner: int | None, dtor: CoreRef | None, host_path: tuple[str, ...] | None
+    ) -> ResourceType:
+        self.resource_count += 1
+        return ResourceType(self.resource_count, name, owner, dtor, host_path)
+
+    # -- evaluating a component body ----------------------------------------------------------
+    def _evaluate(
+        self, comp: cm.Component, scope: Scope, args: dict[str, tuple[cm.Sort, Any]] | None
+    ) -> None:
+        for section in comp.sections:
+            match section:
+                case cm.CustomSection():
+                    continue
+                case cm.CoreModuleSection():
+                    mid = self.module_ids.setdefault(id(section), len(self.module_ids))
+                    n = len(scope.space(KS.MODULE))
+                    scope.space(KS.MODULE).append(
+                        ModuleDef(mid, section, f"{scope.label}/module{n}")
+                    )
+                case cm.ComponentSection():
+                    n = len(scope.space(CS.COMPONENT))
+                    scope.space(CS.COMPONENT).append(
+                        ComponentDef(section.component, scope, f"{scope.label}/component{n}")
+                    )
+                case cm.CoreInstanceSection():
+                    for item in section.items:
+                        scope.space(KS.INSTANCE).append(self._core_instance(item, scope))
+                case cm.CoreTypeSection():
+                    for t in section.items:
+                        n = len(t.subtypes) if isinstance(t, cm.CoreRecType) else 1
+                        scope.space(KS.TYPE).extend([t] * n)
+                case cm.InstanceSection():
+                    for item in section.items:
+                        scope.space(CS.INSTANCE).append(self._instance(item, scope))
+                case cm.AliasSection():
+                    for alias in section.items:
+                        scope.space(alias.sort).append(self._alias(alias, scope))
+                case cm.TypeSection():
+                    for t in section.items:
+                        scope.space(CS.TYPE).append(self.types.define(t, scope))
+                case cm.CanonSection():
+                    for canon in section.items:
+                        self._canon(canon, scope)
+                case cm.ImportSection():
+                    for imp in section.items:
+                        value = self._import(imp, scope, args)
+                        scope.space(imp.desc.sort).append(value)
+                case cm.ExportSection():
+                    for exp in section.items:
+                        value = scope.get(exp.sort, exp.index)
+                        if exp.desc is not None and exp.sort is CS.FUNC:
+                            value = self._ascribe_func(value, exp.desc, scope)
+                        if exp.sort is CS.TYPE and isinstance(value, ResourceType):
+                            value = self.types.name_resource(value, exp.name.name)
+                        scope.space(exp.sort).append(value)
+                        scope.exports[exp.name.name] = (exp.sort, value)
+                case cm.StartSection():
+                    raise UnsupportedFeature(f"{scope.label}: component start functions (values)")
+                case cm.ValueSection():
+                    raise UnsupportedFeature(f"{scope.label}: component value definitions")
+                case _:
+                    raise UnsupportedFeature(f"{scope.label}: section {type(section).__name__}")
+
+    # -- imports --------------------------------------------------------------------------------
+    def _import(
+        self, imp: cm.Import, scope: Scope, args: dict[str, tuple[cm.Sort, Any]] | None
+    ) -> Any:
+        name = imp.name.name
+        sort = imp.desc.sort
+        if args is not None:
+            if name not in args:
+                raise LinkError(f"{scope.label}: import `{name}` not supplied by instantiation")
+            arg_sort, value = args[name]
+            if arg_sort != sort:
+                raise LinkError(
+                    f"{scope.label}: import `{name}` is a {cm.sort_name(sort)} "
+                    f"but a {cm.sort_name(arg_sort)} was supplied"
+                )
+            if sort is CS.TYPE and imp.desc.index is not None:
+                # (eq T): the supplied type must be the declared one; it is, by validation.
+                return value
+            return value
+        # Root import: stays an import of the output.
+        path = (name,)
+        if sort is CS.FUNC:
+            ft = self.types.func_type(scope.get(CS.TYPE, _req(imp.desc.index)), scope)
+            return self._host_func(path, ft)
+        if sort is CS.INSTANCE:
+            itype = scope.get(CS.TYPE, _req(imp.desc.index))
+            return self._host_instance(path, itype)
+        if sort is CS.TYPE:
+            if imp.desc.index is None:
+                return self.new_resource(name, None, None, path)
+            return scope.get(CS.TYPE, imp.desc.index)
+        raise UnsupportedFeature(
+            f"{scope.label}: root import `{name}` of sort {cm.sort_name(sort)} "
+            "(only functions, instances and types can stay imports)"
+        )
+
+    def _host_func(self, path: tuple[str, ...], ft: Any) -> HostFunc:
+        hf = HostFunc(path, ft)
+        self.graph.host_funcs.append(hf)
+        return hf
+
+    def _host_instance(self, path: tuple[str, ...], itype: Any) -> CompInst:
+        """Materialise an imported instance's exports from its instance type."""
+        exports: dict[str, tuple[cm.Sort, Any]] = {}
+        for name, (sort, value) in self.types.instance_exports(itype, path).items():
+            if sort is CS.FUNC:
+                value = self._host_func((*path, name), value)
+            elif sort is CS.INSTANCE:
+                value = self._host_instance((*path, name), value)
+            exports[name] = (sort, value)
+        return CompInst(exports)
+
+    def _ascribe_func(self, value: Any, desc: cm.ExternDesc, scope: Scope) -> Any:
+        """An export with an explicit type keeps the function; only the visible type changes."""
+        ft = self.types.func_type(scope.get(CS.TYPE, _req(desc.index)), scope)
+        if isinstance(value, Lifted):
+            return Lifted(value.core_func, ft, value.opts, value.owner)
+        if isinstance(value, HostFunc):
+            return HostFunc(value.path, ft)
+        return value
+
+    # -- core instances -----------------------------------------------------------------------
+    def _core_instance(self, item: cm.CoreInstance, scope: Scope) -> CoreInst:
+        if isinstance(item, cm.CoreInlineExports):
+            bag: dict[str, tuple[ExternKind, CoreRef]] = {}
+            for e in item.exports:
+                kind = _CORE_KIND.get(e.sort)
+                if kind is None:
+                    raise UnsupportedFeature(
+                        f"{scope.label}: core instance export of sort {cm.sort_name(e.sort)}"
+                    )
+                bag[e.name] = (kind, scope.get(e.sort, e.index))
+            return CoreBag(bag)
+        mdef: ModuleDef = scope.get(KS.MODULE, item.module)
+        module = mdef.module
+        args: dict[str, CoreInst] = {a.name: scope.get(KS.INSTANCE, a.instance) for a in item.args}
+        index = len(self.graph.instances)
+        label = f"{scope.label}/core{len(scope.space(KS.INSTANCE))}"
+        mi = ModuleInstance(index, module, mdef.id, scope.instance_id, label)
+        for imp in module.imports:
+            src = args.get(imp.module)
+            if src is None:
+                raise LinkError(
+                    f"{label}: module import `{imp.module}` `{imp.name}` has no instance argument"
+                )
+            kind, ref = self._core_export(src, imp.name, label)
+            if kind != imp.kind:
+                raise LinkError(
+                    f"{label}: import `{imp.module}` `{imp.name}` expects a {imp.kind.name.lower()},"
+                    f" found a {kind.name.lower()}"
+                )
+            mi.imports.append(ref)
+        self.graph.instances.append(mi)
+        return CoreModuleInst(index)
+
+    def _core_export(self, inst: CoreInst, name: str, where: str) -> tuple[ExternKind, CoreRef]:
+        if isinstance(inst, CoreBag):
+            if name not in inst.exports:
+                raise LinkError(f"{where}: core instance has no export `{name}`")
+            return inst.exports[name]
+        mi = self.graph.instances[inst.index]
+        for e in mi.module.exports:
+            if e.name == name:
+                return e.kind, self._resolve_index(mi, e.kind, e.index)
+        raise LinkError(f"{where}: core instance {mi.label} has no export `{name}`")
+
+    def _resolve_index(self, mi: ModuleInstance, kind: ExternKind, index: int) -> CoreRef:
+        """Chase an index of ``mi`` through its imports to the definition it denotes."""
+        n = 0
+        for imp, ref in zip(mi.module.imports, mi.imports):
+            if imp.kind == kind:
+                if n == index:
+                    return ref
+                n += 1
+        return DefRef(mi.index, kind, index)
+
+    # -- component instances ------------------------------------------------------------------
+    def _instance(self, item: cm.Instance, scope: Scope) -> CompInst:
+        if isinstance(item, cm.InlineExports):
+            return CompInst(
+                {e.name.name: (e.sort, scope.get(e.sort, e.index)) for e in item.exports}
+            )
+        cdef: ComponentDef = scope.get(CS.COMPONENT, item.component)
+        args = {a.name: (a.sort, scope.get(a.sort, a.index)) for a in item.args}
+        n = len(scope.space(CS.INSTANCE))
+        child = self._new_scope(cdef.scope, f"{scope.label}/instance{n}", scope.instance_id)
+        self._evaluate(cdef.component, child, args)
+        return CompInst(dict(child.exports))
+
+    def _alias(self, alias: cm.Alias, scope: Scope) -> Any:
+        if isinstance(alias, cm.AliasExport):
+            inst: CompInst = scope.get(CS.INSTANCE, alias.instance)
+            if alias.name not in inst.exports:
+                raise LinkError(f"{scope.label}: instance has no export `{alias.name}`")
+            sort, value = inst.exports[alias.name]
+            if sort != alias.sort:
+                raise LinkError(
+                    f"{scope.label}: export `{alias.name}` is a {cm.sort_name(sort)}, "
+                    f"not a {cm.sort_name(alias.sort)}"
+                )
+            return value
+        if isinstance(alias, cm.AliasCoreExport):
+            cinst: CoreInst = scope.get(KS.INSTANCE, alias.instance)
+            kind, ref = self._core_export(cinst, alias.name, scope.label)
+            if _CORE_KIND.get(alias.sort) != kind:
+                raise LinkError(
+                    f"{scope.label}: core export `{alias.name}` is a {kind.name.lower()}, "
+                    f"not a {cm.sort_name(alias.sort)}"
+                )
+            return ref
+        return scope.outer(alias.count).get(alias.sort, alias.index)
+
+    # -- canonical definitions ------------------------------------------------------------------
+    def _canon(self, canon: cm.Canon, scope: Scope) -> None:
+        if isinstance(canon, cm.CanonLift):
+            opts = self._opts(canon.options, scope)
+            ft = self.types.func_type(scope.get(CS.TYPE, canon.type), scope)
+            core = scope.get(KS.FUNC, canon.core_func)
+            scope.space(CS.FUNC).append(Lifted(core, ft, opts, scope.instance_id))
+        elif isinstance(canon, cm.CanonLower):
+            callee = scope.get(CS.FUNC, canon.func)
+            opts = self._opts(canon.options, scope)
+            self.graph.lowers.append(Lowered(callee, opts, scope.instance_id))
+            scope.space(KS.FUNC).append(LoweredRef(len(self.graph.lowers) - 1))
+        else:
+            resource = None
+            if canon.op.startswith("resource.") and canon.type is not None:
+                resource = scope.get(CS.TYPE, canon.type)
+                if not isinstance(resource, ResourceType):
+                    raise LinkError(f"{scope.label}: {canon.op} of a non-resource type")
+            self.graph.builtins.append(Builtin(canon.op, scope.instance_id, resource))
+            scope.space(KS.FUNC).append(BuiltinRef(len(self.graph.builtins) - 1))
+
+    def _opts(self, options: list[cm.CanonOpt], scope: Scope) -> CanonOpts:
+        enc = "utf8"
+        memory: DefRef | None = None
+        realloc = post_return = callback = None
+        is_async = False
+        for o in options:
+            k = o.kind
+            if k is cm.CanonOptKind.UTF8:
+                enc = "utf8"
+            elif k is cm.CanonOptKind.UTF16:
+                enc = "utf16"
+            elif k is cm.CanonOptKind.LATIN1_UTF16:
+                enc = "latin1+utf16"
+            elif k is cm.CanonOptKind.MEMORY:
+                ref = scope.get(KS.MEMORY, _req(o.index))
+                if not isinstance(ref, DefRef):
+                    raise UnsupportedFeature(f"{scope.label}: memory option is not a core memory")
+                memory = ref
+            elif k is cm.CanonOptKind.REALLOC:
+                realloc = scope.get(KS.FUNC, _req(o.index))
+            elif k is cm.CanonOptKind.POST_RETURN:
+                post_return = scope.get(KS.FUNC, _req(o.index))
+            elif k is cm.CanonOptKind.ASYNC:
+                is_async = True
+            elif k is cm.CanonOptKind.CALLBACK:
+                callback = scope.get(KS.FUNC, _req(o.index))
+            else:
+                raise UnsupportedFeature(f"{scope.label}: canonical option {k.name.lower()}")
+        return CanonOpts(enc, memory, realloc, post_return, is_async, callback)
+
+    # -- root exports -----------------------------------------------------------------------------
+    def _export_item(self, sort: cm.Sort, value: Any, name: str) -> ExportItem:
+        if sort is CS.FUNC:
+            return value  # type: ignore[no-any-return]
+        if sort is CS.TYPE:
+            return TypeExport(value)
+        if sort is CS.INSTANCE:
+            return InstanceExport(
+                [(n, self._export_item(s, v, f"{name}/{n}")) for n, (s, v) in value.exports.items()]
+            )
+        raise UnsupportedFeature(f"root export `{name}` of sort {cm.sort_name(sort)}")
+
+
+def _req(index: int | None) -> int:
+    if index is None:
+        raise LinkError("missing type index in extern descriptor")
+    return index
+
+
+def flatten(component: cm.Component, name: str = "root") -> FlatGraph:
+    """Instantiate ``component`` symbolically and return its flat graph."""
+    return Flattener(component, name).run()

@@ -1,0 +1,163 @@
+"""The flat graph: what a runtime would have after instantiating a composed component.
+
+Every core module instance appears once, in instantiation order, with each of its imports bound
+to a concrete definition: an item defined by another module instance, a `canon lower` of some
+component function (a lifted export of another component instance, or a host import), or a
+canonical built-in. Nothing here refers to the nesting that produced it; that is the point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pymeld.abi.types import FuncType, ValType
+from pymeld.codec.core.model import ExternKind, Module
+
+
+@dataclass(frozen=True, slots=True)
+class DefRef:
+    """An item *defined* (not imported) by module instance ``instance``.
+
+    ``index`` is in that module's own index space of ``kind`` (imports included), and always
+    names a definition: graph construction chases re-exported imports to their source.
+    """
+
+    instance: int
+    kind: ExternKind
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoweredRef:
+    """A core function made by ``canon lower``; ``lower`` indexes `FlatGraph.lowers`."""
+
+    lower: int
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinRef:
+    """A core function made by a canonical built-in; indexes `FlatGraph.builtins`."""
+
+    builtin: int
+
+
+CoreRef = DefRef | LoweredRef | BuiltinRef
+
+
+@dataclass(frozen=True, slots=True)
+class CanonOpts:
+    """Canonical options with every index resolved to a flat-graph definition."""
+
+    string_encoding: str = "utf8"
+    memory: DefRef | None = None
+    realloc: CoreRef | None = None
+    post_return: CoreRef | None = None
+    is_async: bool = False
+    callback: CoreRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    """A resource type's identity: one object per `(type (resource ...))` evaluation.
+
+    ``owner`` is the component instance that defined it (None for one imported from the host),
+    ``rep`` its core representation type code, ``dtor`` the destructor if any.
+    """
+
+    id: int
+    name: str
+    owner: int | None
+    dtor: CoreRef | None = None
+    host_path: tuple[str, ...] | None = None
+
+
+@dataclass(slots=True)
+class Lifted:
+    """A component function made by `canon lift` inside component instance ``owner``."""
+
+    core_func: CoreRef
+    type: FuncType
+    opts: CanonOpts
+    owner: int
+
+
+@dataclass(slots=True)
+class HostFunc:
+    """A component function imported from outside the root: it stays an import of the output.
+
+    ``path`` is the root import name followed by the export names leading to the function.
+    """
+
+    path: tuple[str, ...]
+    type: FuncType
+
+
+ComponentFunc = Lifted | HostFunc
+
+
+@dataclass(slots=True)
+class Lowered:
+    """`canon lower` of ``callee`` inside component instance ``owner`` with options ``opts``."""
+
+    callee: ComponentFunc
+    opts: CanonOpts
+    owner: int
+
+
+@dataclass(slots=True)
+class Builtin:
+    """A canonical built-in core function (resource.new/rep/drop and friends)."""
+
+    op: str
+    owner: int
+    resource: ResourceType | None = None
+
+
+@dataclass(slots=True)
+class ModuleInstance:
+    """One `(core instance (instantiate m ...))`, with its imports bound one to one."""
+
+    index: int
+    module: Module
+    module_id: int
+    owner: int
+    label: str
+    imports: list[CoreRef] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ComponentInstanceInfo:
+    """A component instance in the flattened tree (the root is id 0)."""
+
+    id: int
+    parent: int | None
+    label: str
+
+
+@dataclass(slots=True)
+class TypeExport:
+    """An exported type (``(export "name" (type ...))``)."""
+
+    type: ValType | ResourceType
+
+
+@dataclass(slots=True)
+class InstanceExport:
+    """An exported instance: its exports in definition order."""
+
+    exports: list[tuple[str, ExportItem]]
+
+
+ExportItem = Lifted | HostFunc | TypeExport | InstanceExport
+
+
+@dataclass(slots=True)
+class FlatGraph:
+    """Everything merge needs; all lists are in deterministic (instantiation) order."""
+
+    instances: list[ModuleInstance] = field(default_factory=list)
+    lowers: list[Lowered] = field(default_factory=list)
+    builtins: list[Builtin] = field(default_factory=list)
+    components: list[ComponentInstanceInfo] = field(default_factory=list)
+    exports: list[tuple[str, ExportItem]] = field(default_factory=list)
+    host_funcs: list[HostFunc] = field(default_factory=list)

@@ -1,0 +1,74 @@
+"""Index-space layout of the fused module: where each instance's definitions land.
+
+The output's function index space is: host imports, then each module instance's defined
+functions in instantiation order, then generated functions (adapters, helpers, the start
+sequence). Tables, memories, globals and tags have no imports in the output, so each is just
+the instances' definitions concatenated. Computing all bases first lets every body be rewritten
+in one pass with final indices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pymeld.codec.core.model import ExternKind, Module
+
+
+@dataclass(slots=True)
+class InstanceLayout:
+    """Bases of one module instance's *defined* items in the output index spaces."""
+
+    func: int = 0
+    table: int = 0
+    memory: int = 0
+    global_: int = 0
+    tag: int = 0
+    elem: int = 0
+    data: int = 0
+    imported: dict[ExternKind, int] = field(default_factory=dict)
+
+    def base(self, kind: ExternKind) -> int:
+        return {
+            ExternKind.FUNC: self.func,
+            ExternKind.TABLE: self.table,
+            ExternKind.MEMORY: self.memory,
+            ExternKind.GLOBAL: self.global_,
+            ExternKind.TAG: self.tag,
+        }[kind]
+
+    def defined(self, kind: ExternKind, index: int) -> int:
+        """Output index of local index ``index`` (which must be a definition)."""
+        return self.base(kind) + index - self.imported.get(kind, 0)
+
+
+def count_imports(module: Module) -> dict[ExternKind, int]:
+    counts: dict[ExternKind, int] = {}
+    for imp in module.imports:
+        counts[imp.kind] = counts.get(imp.kind, 0) + 1
+    return counts
+
+
+def lay_out(modules: list[Module], first_func: int) -> tuple[list[InstanceLayout], dict[str, int]]:
+    """Assign bases for each instance; returns the layouts and the totals per kind."""
+    layouts: list[InstanceLayout] = []
+    func, table, memory, global_, tag, elem, data = first_func, 0, 0, 0, 0, 0, 0
+    for m in modules:
+        lay = InstanceLayout(func, table, memory, global_, tag, elem, data, count_imports(m))
+        layouts.append(lay)
+        func += len(m.funcs)
+        table += len(m.tables)
+        memory += len(m.memories)
+        global_ += len(m.globals)
+        tag += len(m.tags)
+        elem += len(m.elems)
+        data += len(m.datas)
+    totals = {
+        "func": func,
+        "table": table,
+        "memory": memory,
+        "global": global_,
+        "tag": tag,
+        "elem": elem,
+        "data": data,
+    }
+    return layouts, totals

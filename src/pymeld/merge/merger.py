@@ -1,0 +1,572 @@
+"""Merge every module instance of a flat graph into one core module.
+
+Each instance's definitions are appended to the output index spaces (see `layout`), each import
+is replaced by the definition it was bound to, and every body is rewritten once with the final
+index maps. Cross-component lowers become generated adapter functions; host lowers become the
+output's imports. Instantiation order is kept exactly: active segments stay active only up to the
+first start function, after which segments become passive and are initialised by a synthesized
+start sequence, interleaved with the original start calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pymeld.abi import types as at
+from pymeld.codec.core import instructions as ins
+from pymeld.codec.core.model import (
+    Code,
+    Data,
+    Elem,
+    Export,
+    ExternKind,
+    FuncImport,
+    Import,
+    Local,
+    Module,
+    NumType,
+    SegmentMode,
+)
+from pymeld.errors import LinkError, UnsupportedFeature
+from pymeld.graph.model import (
+    CanonOpts,
+    CoreRef,
+    DefRef,
+    ExportItem,
+    FlatGraph,
+    HostFunc,
+    InstanceExport,
+    Lifted,
+    Lowered,
+    LoweredRef,
+    TypeExport,
+)
+from pymeld.merge.layout import InstanceLayout, lay_out
+from pymeld.merge.types import TypeInterner
+
+
+@dataclass(slots=True)
+class HostImport:
+    """An output import: a host function lowered with ``opts`` (indices in the output)."""
+
+    func: HostFunc
+    opts: at.CanonOptions
+    module: str
+    name: str
+    index: int
+
+
+@dataclass(slots=True)
+class FuncExport:
+    """A root export function: its core export name and lift options in output indices."""
+
+    path: tuple[str, ...]
+    lifted: Lifted
+    core_name: str
+    func_index: int
+    opts: at.CanonOptions
+
+
+@dataclass(slots=True)
+class MergeResult:
+    module: Module
+    host_imports: list[HostImport]
+    exports: list[FuncExport]
+    export_tree: list[tuple[str, ExportItem]]
+    memory_exports: dict[int, str] = field(default_factory=dict)
+    func_exports: dict[int, str] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Generated:
+    """A function the merger adds: core signature and code."""
+
+    params: list[NumType]
+    results: list[NumType]
+    code: Code
+
+
+_VT = {"i32": NumType.I32, "i64": NumType.I64, "f32": NumType.F32, "f64": NumType.F64}
+
+
+class Merger:
+    def __init__(self, graph: FlatGraph) -> None:
+        self.g = graph
+        self.types = TypeInterner()
+        self.host_imports: list[HostImport] = []
+        self._host_by_key: dict[tuple[object, ...], int] = {}
+        self.adapters: dict[int, int] = {}  # lower index → output func index
+        self.generated: list[_Generated] = []
+        self.layouts: list[InstanceLayout] = []
+        self.first_generated = 0
+
+    # -- references → output indices -------------------------------------------------------------
+    def func_index(self, ref: CoreRef) -> int:
+        if isinstance(ref, DefRef):
+            if ref.kind != ExternKind.FUNC:
+                raise LinkError(f"expected a function, found a {ref.kind.name.lower()}")
+            return self.layouts[ref.instance].defined(ExternKind.FUNC, ref.index)
+        if isinstance(ref, LoweredRef):
+            lowered = self.g.lowers[ref.lower]
+            if isinstance(lowered.callee, HostFunc):
+                return self._host_index(ref.lower)
+            idx = self.adapters.get(ref.lower)
+            if idx is None:
+                raise LinkError(f"internal: adapter for lower {ref.lower} was not planned")
+            return idx
+        builtin = self.g.builtins[ref.builtin]
+        raise UnsupportedFeature(
+            f"canonical built-in `{builtin.op}` (component instance "
+            f"{self.g.components[builtin.owner].label}) is not supported yet"
+        )
+
+    def item_index(self, ref: CoreRef, kind: ExternKind) -> int:
+        if kind == ExternKind.FUNC:
+            return self.func_index(ref)
+        if not isinstance(ref, DefRef) or ref.kind != kind:
+            raise LinkError(f"expected a core {kind.name.lower()} definition")
+        return self.layouts[ref.instance].defined(kind, ref.index)
+
+    def canon_options(self, opts: CanonOpts) -> at.CanonOptions:
+        if opts.is_async or opts.callback is not None:
+            raise UnsupportedFeature("async canonical options (async lift/lower, callback)")
+        return at.CanonOptions(
+            opts.string_encoding,  # type: ignore[arg-type]
+            None if opts.memory is None else self.item_index(opts.memory, ExternKind.MEMORY),
+            None if opts.realloc is None else self.func_index(opts.realloc),
+            None if opts.post_return is None else self.func_index(opts.post_return),
+        )
+
+    def _host_index(self, lower: int) -> int:
+        lowered = self.g.lowers[lower]
+        assert isinstance(lowered.callee, HostFunc)
+        key = (lowered.callee.path, lowered.callee.type, lowered.opts)
+        return self.host_imports[self._host_by_key[key]].index
+
+    # -- planning -------------------------------------------------------------------------------------
+    def _reachable_lowers(self) -> list[int]:
+        """Lowers referenced by anything that survives into the output, in index order."""
+        seen: set[int] = set()
+        work: list[CoreRef] = []
+        for mi in self.g.instances:
+            work.extend(mi.imports)
+        for _, item in self.g.exports:
+            work.extend(_export_refs(item))
+        while work:
+            ref = work.pop()
+            if isinstance(ref, LoweredRef) and ref.lower not in seen:
+                seen.add(ref.lower)
+                lowered = self.g.lowers[ref.lower]
+                work.extend(_opts_refs(lowered.opts))
+                if isinstance(lowered.callee, Lifted):
+                    work.append(lowered.callee.core_func)
+                    work.extend(_opts_refs(lowered.callee.opts))
+        return sorted(seen)
+
+    def _plan_host_imports(self, lowers: list[int]) -> None:
+        names: set[tuple[str, str]] = set()
+        for li in lowers:
+            lowered = self.g.lowers[li]
+            hf = lowered.callee
+            if not isinstance(hf, HostFunc):
+                continue
+            key = (hf.path, hf.type, lowered.opts)
+            if key in self._host_by_key:
+                continue
+            module, name = (
+                ("$root", hf.path[0])
+                if len(hf.path) == 1
+                else (
+                    hf.path[0],
+                    "/".join(hf.path[1:]),
+                )
+            )
+            base, n = name, 2
+            while (module, name) in names:
+                name, n = f"{base}#{n}", n + 1
+            names.add((module, name))
+            self._host_by_key[key] = len(self.host_imports)
+            # opts are mapped later, once memories/functions have output indices
+            self.host_imports.append(HostImport(hf, at.CanonOptions(), module, name, 0))
+        for i, hi in enumerate(self.host_imports):
+            hi.index = i
+
+    # -- main ---------------------------------------------------------------------------------------
+    def run(self) -> MergeResult:
+        g = self.g
+        lowers = self._reachable_lowers()
+        self._plan_host_imports(lowers)
+        modules = [mi.module for mi in g.instances]
+        self.layouts, totals = lay_out(modules, len(self.host_imports))
+        next_func = totals["func"]
+        cross = [li for li in lowers if isinstance(g.lowers[li].callee, Lifted)]
+        for li in cross:
+            self.adapters[li] = next_func
+            next_func += 1
+        self.first_generated = totals["func"]
+
+        out = Module()
+        # types: each distinct module once
+        type_maps: dict[int, list[int]] = {}
+        for mi in g.instances:
+            if mi.module_id not in type_maps:
+                type_maps[mi.module_id] = self.types.add_module(mi.module)
+
+        # host imports (types interned from their lowered core signature)
+        for hi in self.host_imports:
+            key = next(k for k, v in self._host_by_key.items() if v == hi.index)
+            opts = key[2]
+            assert isinstance(opts, CanonOpts)
+            hi.opts = self.canon_options(opts)
+            params, results = _lower_signature(hi.func.type)
+            tidx = self.types.func_type(params, results)
+            out.imports.append(Import(hi.module, hi.name, FuncImport(tidx)))
+
+        # adapters (generated after layout so every index they use is final)
+        for li in cross:
+            self._generate_adapter(li)
+
+        start_calls = self._copy_instances(out, type_maps)
+        self._emit_generated(out)
+        self._emit_start(out, start_calls)
+        exports = self._emit_exports(out)
+        out.types = self.types.groups
+        if any(d.mode == SegmentMode.PASSIVE for d in out.datas) or self._uses_data_count:
+            out.data_count = len(out.datas)
+        result = MergeResult(out, self.host_imports, exports, list(g.exports))
+        result.stats = {
+            "module_instances": len(g.instances),
+            "functions": len(out.funcs) + len(out.imports),
+            "adapters": len(cross),
+            "host_imports": len(self.host_imports),
+        }
+        return result
+
+    # -- adapters -----------------------------------------------------------------------------------
+    def _generate_adapter(self, li: int) -> None:
+        from pymeld.abi.adapter import generate_adapter
+
+        lowered: Lowered = self.g.lowers[li]
+        callee = lowered.callee
+        assert isinstance(callee, Lifted)
+        adapter = generate_adapter(
+            callee.type,
+            self.canon_options(lowered.opts),
+            self.canon_options(callee.opts),
+            self.func_index(callee.core_func),
+        )
+        if adapter.helpers:
+            raise UnsupportedFeature("outlined adapter helpers")
+        self._add_generated(adapter.params, adapter.results, adapter.locals, adapter.body)
+
+    _uses_data_count = False
+
+    def _add_generated(
+        self,
+        params: tuple[str, ...],
+        results: tuple[str, ...],
+        locals_: tuple[str, ...],
+        body: bytes,
+    ) -> None:
+        runs: list[Local] = []
+        for t in locals_:
+            if runs and runs[-1].type == _VT[t]:
+                runs[-1].count += 1
+            else:
+                runs.append(Local(1, _VT[t]))
+        code = Code(runs, body)
+        self.generated.append(_Generated([_VT[p] for p in params], [_VT[r] for r in results], code))
+
+    # -- copying instances --------------------------------------------------------------------------
+    def _copy_instances(self, out: Module, type_maps: dict[int, list[int]]) -> list[list[bytes]]:
+        """Append every instance's definitions with bodies rewritten; returns start sequences."""
+        start_seqs: list[list[bytes]] = []
+        deferred = False  # once some code has run at instantiation, segments must be ordered
+        for mi, lay in zip(self.g.instances, self.layouts):
+            m = mi.module
+            tmap = type_maps[mi.module_id]
+            maps = self._index_maps(mi.index, lay, tmap)
+            seq: list[bytes] = []
+            file = mi.label
+            out.funcs.extend(tmap[t] for t in m.funcs)
+            for t in m.tables:
+                tt = _remap_table(t, maps)
+                out.tables.append(tt)
+            out.memories.extend(m.memories)
+            for tag in m.tags:
+                out.tags.append(type(tag)(tmap[tag.type_index], tag.attribute))
+            for gl in m.globals:
+                out.globals.append(
+                    type(gl)(
+                        type(gl.type)(
+                            ins.remap_valtype(gl.type.content, tmap.__getitem__),  # type: ignore[arg-type]
+                            gl.type.mutable,
+                        ),
+                        ins.rewrite_const_expr(gl.init, maps, file=file),
+                    )
+                )
+            for code in m.codes:
+                body = ins.rewrite_body(code.body, maps, file=file)
+                locals_ = [Local(lc.count, _remap_vt(lc.type, tmap)) for lc in code.locals]
+                raw = code.locals_raw if locals_ == code.locals else None
+                out.codes.append(Code(locals_, body, None, raw))
+            for i, e in enumerate(m.elems):
+                out.elems.append(self._elem(e, maps, lay.elem + i, deferred, seq, file))
+            for i, d in enumerate(m.datas):
+                out.datas.append(self._data(d, maps, lay.data + i, deferred, seq, file))
+            if m.start is not None:
+                seq.append(
+                    _call(
+                        lay.defined(ExternKind.FUNC, m.start)
+                        if m.start >= lay.imported.get(ExternKind.FUNC, 0)
+                        else self.func_index(mi.imports[_import_pos(m, ExternKind.FUNC, m.start)])
+                    )
+                )
+                deferred = True
+            start_seqs.append(seq)
+        return start_seqs
+
+    def _index_maps(self, inst: int, lay: InstanceLayout, tmap: list[int]) -> ins.IndexMaps:
+        mi = self.g.instances[inst]
+        imported: dict[ExternKind, list[int]] = {k: [] for k in ExternKind}
+        for imp, ref in zip(mi.module.imports, mi.imports):
+            imported[imp.kind].append(self.item_index(ref, imp.kind))
+
+        def space(kind: ExternKind, n_defined: int) -> list[int]:
+            base = lay.base(kind)
+            return imported[kind] + list(range(base, base + n_defined))
+
+        m = mi.module
+        return ins.IndexMaps(
+            type=tmap,
+            func=space(ExternKind.FUNC, len(m.funcs)),
+            table=space(ExternKind.TABLE, len(m.tables)),
+            memory=space(ExternKind.MEMORY, len(m.memories)),
+            global_=space(ExternKind.GLOBAL, len(m.globals)),
+            elem=list(range(lay.elem, lay.elem + len(m.elems))),
+            data=list(range(lay.data, lay.data + len(m.datas))),
+            tag=space(ExternKind.TAG, len(m.tags)),
+        )
+
+    def _elem(
+        self,
+        e: Elem,
+        maps: ins.IndexMaps,
+        out_index: int,
+        deferred: bool,
+        seq: list[bytes],
+        file: str,
+    ) -> Elem:
+        fmap = maps.func
+        assert (
+            isinstance(fmap, list) and isinstance(maps.table, list) and isinstance(maps.type, list)
+        )
+        funcs = None if e.funcs is None else [fmap[f] for f in e.funcs]
+        exprs = (
+            None
+            if e.exprs is None
+            else [ins.rewrite_const_expr(x, maps, file=file) for x in e.exprs]
+        )
+        etype = _remap_ref(e.type, maps.type)
+        if e.mode != SegmentMode.ACTIVE:
+            return Elem(e.mode, etype, funcs, exprs, 0, None, None)
+        table = maps.table[e.table]
+        offset = ins.rewrite_const_expr(e.offset or b"", maps, file=file)
+        if not deferred:
+            return Elem(SegmentMode.ACTIVE, etype, funcs, exprs, table, offset, None)
+        n = len(funcs) if funcs is not None else len(exprs or [])
+        # table.init dst src len ; elem.drop
+        seq.append(
+            offset[:-1]
+            + b"\x41\x00"
+            + b"\x41"
+            + _sleb(n)
+            + b"\xfc\x0c"
+            + _uleb(out_index)
+            + _uleb(table)
+            + b"\xfc\x0d"
+            + _uleb(out_index)
+        )
+        return Elem(SegmentMode.PASSIVE, etype, funcs, exprs, 0, None, None)
+
+    def _data(
+        self,
+        d: Data,
+        maps: ins.IndexMaps,
+        out_index: int,
+        deferred: bool,
+        seq: list[bytes],
+        file: str,
+    ) -> Data:
+        if d.mode != SegmentMode.ACTIVE:
+            return Data(d.mode, d.init, 0, None, None)
+        assert isinstance(maps.memory, list)
+        mem = maps.memory[d.memory]
+        offset = ins.rewrite_const_expr(d.offset or b"", maps, file=file)
+        if not deferred:
+            return Data(SegmentMode.ACTIVE, d.init, mem, offset, None)
+        self._uses_data_count = True
+        seq.append(
+            offset[:-1]
+            + b"\x41\x00"
+            + b"\x41"
+            + _sleb(len(d.init))
+            + b"\xfc\x08"
+            + _uleb(out_index)
+            + _uleb(mem)
+            + b"\xfc\x09"
+            + _uleb(out_index)
+        )
+        return Data(SegmentMode.PASSIVE, d.init, 0, None, None)
+
+    # -- generated functions, start, exports --------------------------------------------------------
+    def _emit_generated(self, out: Module) -> None:
+        for gen in self.generated:
+            out.funcs.append(self.types.func_type(gen.params, gen.results))
+            out.codes.append(gen.code)
+
+    def _emit_start(self, out: Module, seqs: list[list[bytes]]) -> None:
+        body = b"".join(b"".join(s) for s in seqs)
+        if not body:
+            return
+        out.funcs.append(self.types.func_type([], []))
+        out.codes.append(Code([], body + b"\x0b"))
+        out.start = len(out.imports) + len(out.funcs) - 1
+
+    def _emit_exports(self, out: Module) -> list[FuncExport]:
+        exports: list[FuncExport] = []
+        used: set[str] = set()
+        mem_names: dict[int, str] = {}
+        func_names: dict[int, str] = {}
+
+        def walk(path: tuple[str, ...], item: ExportItem) -> None:
+            if isinstance(item, Lifted):
+                opts = self.canon_options(item.opts)
+                idx = self.func_index(item.core_func)
+                name = path[0] if len(path) == 1 else f"{'/'.join(path[:-1])}#{path[-1]}"
+                used.add(name)
+                out.exports.append(Export(name, ExternKind.FUNC, idx))
+                exports.append(FuncExport(path, item, name, idx, opts))
+            elif isinstance(item, InstanceExport):
+                for n, sub in item.exports:
+                    walk((*path, n), sub)
+            elif isinstance(item, TypeExport):
+                return
+            elif isinstance(item, HostFunc):
+                raise UnsupportedFeature(
+                    f"root export `{'/'.join(path)}` re-exports the host import "
+                    f"`{'/'.join(item.path)}`"
+                )
+
+        for name, item in self.g.exports:
+            walk((name,), item)
+        # Memories and helpers the wrapper's canon lift needs (and a core-level caller too).
+        for fe in exports:
+            o = fe.opts
+            if o.memory is not None and o.memory not in mem_names:
+                mem_names[o.memory] = "memory" if not mem_names else f"memory{len(mem_names)}"
+            if o.realloc is not None and o.realloc not in func_names:
+                func_names[o.realloc] = _unique("cabi_realloc", used)
+            if o.post_return is not None and o.post_return not in func_names:
+                func_names[o.post_return] = _unique(f"cabi_post_{fe.core_name}", used)
+        for hi in self.host_imports:
+            o = hi.opts
+            if o.memory is not None and o.memory not in mem_names:
+                mem_names[o.memory] = "memory" if not mem_names else f"memory{len(mem_names)}"
+            if o.realloc is not None and o.realloc not in func_names:
+                func_names[o.realloc] = _unique("cabi_realloc", used)
+        for idx, name in sorted(mem_names.items()):
+            out.exports.append(Export(name, ExternKind.MEMORY, idx))
+        for idx, name in sorted(func_names.items()):
+            out.exports.append(Export(name, ExternKind.FUNC, idx))
+        self._mem_names = mem_names
+        self._func_names = func_names
+        return exports
+
+
+def merge(graph: FlatGraph) -> MergeResult:
+    m = Merger(graph)
+    result = m.run()
+    result.memory_exports = m._mem_names
+    result.func_exports = m._func_names
+    return result
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def _unique(name: str, used: set[str]) -> str:
+    base, n = name, 1
+    while name in used:
+        n += 1
+        name = f"{base}{n}"
+    used.add(name)
+    return name
+
+
+def _lower_signature(ft: at.FuncType) -> tuple[list[NumType], list[NumType]]:
+    from pymeld.abi.layout import flatten_functype
+
+    core = flatten_functype(ft, "lower")
+    return [_VT[p] for p in core.params], [_VT[r] for r in core.results]
+
+
+def _export_refs(item: ExportItem) -> list[CoreRef]:
+    if isinstance(item, Lifted):
+        return [item.core_func, *_opts_refs(item.opts)]
+    if isinstance(item, InstanceExport):
+        return [r for _, sub in item.exports for r in _export_refs(sub)]
+    return []
+
+
+def _opts_refs(opts: CanonOpts) -> list[CoreRef]:
+    return [r for r in (opts.realloc, opts.post_return, opts.callback) if r is not None]
+
+
+def _import_pos(m: Module, kind: ExternKind, index: int) -> int:
+    """Position in ``m.imports`` of the ``index``-th import of ``kind``."""
+    n = 0
+    for pos, imp in enumerate(m.imports):
+        if imp.kind == kind:
+            if n == index:
+                return pos
+            n += 1
+    raise LinkError(f"import index {index} out of range")
+
+
+def _call(func: int) -> bytes:
+    return b"\x10" + _uleb(func)
+
+
+def _uleb(v: int) -> bytes:
+    from pymeld.codec.binary import uleb
+
+    return uleb(v)
+
+
+def _sleb(v: int) -> bytes:
+    from pymeld.codec.binary import sleb
+
+    return sleb(v)
+
+
+def _remap_vt(t: object, tmap: list[int]) -> object:
+    return ins.remap_valtype(t, tmap.__getitem__)  # type: ignore[arg-type]
+
+
+def _remap_ref(t: object, tmap: list[int]) -> object:
+    return ins.remap_valtype(t, tmap.__getitem__)  # type: ignore[arg-type]
+
+
+def _remap_table(t: object, maps: ins.IndexMaps) -> object:
+    tbl = t  # Table
+    tt = tbl.type  # type: ignore[attr-defined]
+    assert isinstance(maps.type, list)
+    elem = ins.remap_valtype(tt.element, maps.type.__getitem__)
+    init = None if tbl.init is None else ins.rewrite_const_expr(tbl.init, maps)  # type: ignore[attr-defined]
+    return type(tbl)(type(tt)(elem, tt.limits), init)
+
+
+Fn = Callable[[int], int]

@@ -1,0 +1,345 @@
+"""Re-wrap the fused core module as a single-module component with the original's interface.
+
+Layout of the output component:
+
+1. The original root's import prefix (its leading type, core-type, import and alias sections),
+   copied verbatim, so imports keep their exact names and types and every imported item keeps
+   its root index.
+2. The fused module, plus — when some host import must be lowered with the fused module's own
+   memory or realloc — the classic indirection: a shim module whose functions `call_indirect`
+   through a table, so the fused module can be instantiated before those lowers exist, and a
+   fixup module that fills the table once they do.
+3. One `canon lift` per exported function, with signatures re-emitted from resolved types, and
+   exports rebuilt in the original structure (functions, types, and instances of them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pymeld.abi import types as at
+from pymeld.codec.binary import uleb
+from pymeld.codec.component import model as cm
+from pymeld.codec.core.encode import encode_module
+from pymeld.codec.core.model import FUNCREF as CORE_FUNCREF
+from pymeld.codec.core.model import (
+    Code,
+    Elem,
+    Export,
+    ExternKind,
+    FuncImport,
+    Import,
+    Limits,
+    Module,
+    NumType,
+    SegmentMode,
+    Table,
+    TableType,
+)
+from pymeld.errors import UnsupportedFeature
+from pymeld.graph.flatten import CompInst, Flattener
+from pymeld.graph.model import (
+    ExportItem,
+    HostFunc,
+    InstanceExport,
+    Lifted,
+    ResourceType,
+    TypeExport,
+)
+from pymeld.merge.merger import FuncExport, HostImport, MergeResult, _lower_signature
+from pymeld.merge.types import TypeInterner
+from pymeld.wrap.typeemit import TypeEmitter
+
+CS = cm.ComponentSort
+KS = cm.CoreSort
+_PREFIX_SECTIONS = (cm.TypeSection, cm.ImportSection, cm.CoreTypeSection, cm.CustomSection)
+
+
+@dataclass(slots=True)
+class _Builder:
+    """Appends definitions to a component while counting its index spaces."""
+
+    comp: cm.Component = field(default_factory=cm.Component)
+    counts: dict[cm.Sort, int] = field(default_factory=dict)
+
+    def add(self, section: cm.Section) -> None:
+        self.comp.sections.append(section)
+        for sort, _ in cm.defined_sorts(section):
+            self.counts[sort] = self.counts.get(sort, 0) + 1
+
+    def one(self, section: cm.Section, sort: cm.Sort) -> int:
+        """Add a one-item section and return the index it defined in ``sort``."""
+        idx = self.counts.get(sort, 0)
+        self.add(section)
+        return idx
+
+    def type(self, t: cm.Type) -> int:
+        return self.one(cm.TypeSection([t]), CS.TYPE)
+
+    def alias_core(self, inst: int, name: str, sort: cm.CoreSort) -> int:
+        return self.one(cm.AliasSection([cm.AliasCoreExport(sort, inst, name)]), sort)
+
+    def alias(self, inst: int, name: str, sort: cm.Sort) -> int:
+        return self.one(cm.AliasSection([cm.AliasExport(sort, inst, name)]), sort)
+
+
+def _root_prefix(root: cm.Component) -> list[cm.Section]:
+    """The leading sections that only declare types and imports (aliases of imports included)."""
+    prefix: list[cm.Section] = []
+    imported_instances: set[int] = set()
+    n_instances = 0
+    for section in root.sections:
+        if isinstance(section, cm.AliasSection):
+            ok = all(
+                isinstance(a, cm.AliasExport)
+                and a.instance in imported_instances
+                and a.sort in (CS.TYPE, CS.INSTANCE, CS.FUNC)
+                for a in section.items
+            )
+            if not ok:
+                break
+            for a in section.items:
+                if a.sort is CS.INSTANCE:
+                    imported_instances.add(n_instances)
+                    n_instances += 1
+        elif isinstance(section, _PREFIX_SECTIONS):
+            if isinstance(section, cm.ImportSection):
+                for imp in section.items:
+                    if imp.desc.sort is CS.INSTANCE:
+                        imported_instances.add(n_instances)
+                        n_instances += 1
+            if isinstance(section, cm.CustomSection):
+                continue
+        else:
+            break
+        prefix.append(section)
+    rest = root.sections[len(prefix) :]
+    if any(isinstance(s, cm.ImportSection) for s in rest):
+        raise UnsupportedFeature(
+            "root imports that follow other definitions cannot be re-wrapped yet"
+        )
+    return prefix
+
+
+def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Component:
+    """Build the single-module component around ``merged.module``."""
+    b = _Builder()
+    for section in _root_prefix(root):
+        b.add(section)
+    root_scope = flattener.root_scope
+    # Root type index of every resource type the prefix made visible.
+    resource_index: dict[int, int] = {}
+    for i, value in enumerate(root_scope.space(CS.TYPE)[: b.counts.get(CS.TYPE, 0)]):
+        if isinstance(value, ResourceType):
+            resource_index.setdefault(value.id, i)
+    instance_index: dict[tuple[str, ...], int] = {}
+    for i, value in enumerate(root_scope.space(CS.INSTANCE)[: b.counts.get(CS.INSTANCE, 0)]):
+        path = _host_instance_path(value)
+        if path is not None:
+            instance_index.setdefault(path, i)
+    func_index: dict[tuple[str, ...], int] = {}
+    for i, value in enumerate(root_scope.space(CS.FUNC)[: b.counts.get(CS.FUNC, 0)]):
+        if isinstance(value, HostFunc):
+            func_index.setdefault(value.path, i)
+
+    def host_func(path: tuple[str, ...]) -> int:
+        if path in func_index:
+            return func_index[path]
+        inst = host_instance(path[:-1])
+        idx = b.alias(inst, path[-1], CS.FUNC)
+        func_index[path] = idx
+        return idx
+
+    def host_instance(path: tuple[str, ...]) -> int:
+        if path in instance_index:
+            return instance_index[path]
+        if len(path) < 2:
+            raise UnsupportedFeature(
+                f"host instance `{'/'.join(path)}` is not imported at the root"
+            )
+        idx = b.alias(host_instance(path[:-1]), path[-1], CS.INSTANCE)
+        instance_index[path] = idx
+        return idx
+
+    def resource(r: ResourceType) -> int:
+        if r.id in resource_index:
+            return resource_index[r.id]
+        if r.host_path is None:
+            raise UnsupportedFeature(
+                f"exported resource type `{r.name}` defined inside the composition "
+                "(resources are not fused yet)"
+            )
+        idx = b.alias(host_instance(r.host_path[:-1]), r.host_path[-1], CS.TYPE)
+        resource_index[r.id] = idx
+        return idx
+
+    emitter = TypeEmitter(b.type, resource)
+
+    # -- the fused module and the imports it needs ------------------------------------------------
+    direct = [hi for hi in merged.host_imports if not _needs_memory(hi)]
+    indirect = [hi for hi in merged.host_imports if _needs_memory(hi)]
+    lowered: dict[int, int] = {}  # host import position → core func index
+    for hi in direct:
+        lowered[hi.index] = b.one(
+            cm.CanonSection([cm.CanonLower(host_func(hi.func.path), _lower_opts(hi, {}))]),
+            KS.FUNC,
+        )
+    shim_inst = None
+    if indirect:
+        shim = _shim_module(indirect)
+        shim_mod = b.one(_module_section(shim), KS.MODULE)
+        shim_inst = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(shim_mod, [])]), KS.INSTANCE)
+        for k, hi in enumerate(indirect):
+            lowered[hi.index] = b.alias_core(shim_inst, str(k), KS.FUNC)
+
+    fused_mod = b.one(_module_section(merged.module), KS.MODULE)
+    args: list[cm.CoreInstantiateArg] = []
+    by_module: dict[str, list[cm.CoreInlineExport]] = {}
+    for hi in merged.host_imports:
+        by_module.setdefault(hi.module, []).append(
+            cm.CoreInlineExport(hi.name, KS.FUNC, lowered[hi.index])
+        )
+    for module_name, exports in by_module.items():
+        bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(exports)]), KS.INSTANCE)
+        args.append(cm.CoreInstantiateArg(module_name, bag))
+    fused = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(fused_mod, args)]), KS.INSTANCE)
+
+    core_mem: dict[int, int] = {}
+    core_fn: dict[int, int] = {}
+
+    def mem(index: int) -> int:
+        if index not in core_mem:
+            core_mem[index] = b.alias_core(fused, merged.memory_exports[index], KS.MEMORY)
+        return core_mem[index]
+
+    def fn(index: int) -> int:
+        if index not in core_fn:
+            core_fn[index] = b.alias_core(fused, merged.func_exports[index], KS.FUNC)
+        return core_fn[index]
+
+    def opts_of(o: at.CanonOptions) -> list[cm.CanonOpt]:
+        out = [cm.CanonOpt(_ENC[o.string_encoding])]
+        if o.memory is not None:
+            out.append(cm.CanonOpt(cm.CanonOptKind.MEMORY, mem(o.memory)))
+        if o.realloc is not None:
+            out.append(cm.CanonOpt(cm.CanonOptKind.REALLOC, fn(o.realloc)))
+        if o.post_return is not None:
+            out.append(cm.CanonOpt(cm.CanonOptKind.POST_RETURN, fn(o.post_return)))
+        return out
+
+    if indirect:
+        assert shim_inst is not None
+        fix_args: list[cm.CoreInlineExport] = [
+            cm.CoreInlineExport("$imports", KS.TABLE, b.alias_core(shim_inst, "$imports", KS.TABLE))
+        ]
+        for k, hi in enumerate(indirect):
+            f = b.one(
+                cm.CanonSection([cm.CanonLower(host_func(hi.func.path), opts_of(hi.opts))]),
+                KS.FUNC,
+            )
+            fix_args.append(cm.CoreInlineExport(str(k), KS.FUNC, f))
+        bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(fix_args)]), KS.INSTANCE)
+        fix_mod = b.one(_module_section(_fixup_module(indirect)), KS.MODULE)
+        b.add(
+            cm.CoreInstanceSection([cm.CoreInstantiate(fix_mod, [cm.CoreInstantiateArg("", bag)])])
+        )
+
+    # -- exports ------------------------------------------------------------------------------------
+    lifted_by_path = {fe.path: fe for fe in merged.exports}
+
+    def lift(fe: FuncExport) -> int:
+        ft = emitter.index(fe.lifted.type)
+        core = b.alias_core(fused, fe.core_name, KS.FUNC)
+        return b.one(cm.CanonSection([cm.CanonLift(core, opts_of(fe.opts), ft)]), CS.FUNC)
+
+    def build(path: tuple[str, ...], item: ExportItem) -> tuple[cm.Sort, int]:
+        if isinstance(item, Lifted):
+            return CS.FUNC, lift(lifted_by_path[path])
+        if isinstance(item, TypeExport):
+            return CS.TYPE, emitter.index(item.type)
+        if isinstance(item, InstanceExport):
+            inline: list[cm.InlineExport] = []
+            for name, sub in item.exports:
+                sort, idx = build((*path, name), sub)
+                inline.append(cm.InlineExport(cm.ExternName(name), sort, idx))
+            return CS.INSTANCE, b.one(cm.InstanceSection([cm.InlineExports(inline)]), CS.INSTANCE)
+        if isinstance(item, HostFunc):
+            return CS.FUNC, host_func(item.path)
+        raise UnsupportedFeature(f"root export `{'/'.join(path)}`")
+
+    for name, item in merged.export_tree:
+        sort, idx = build((name,), item)
+        new = b.one(cm.ExportSection([cm.Export(cm.ExternName(name), sort, idx)]), sort)
+        if sort is CS.TYPE and isinstance(item, TypeExport):
+            emitter.name(item.type, new)
+    return b.comp
+
+
+_ENC = {
+    "utf8": cm.CanonOptKind.UTF8,
+    "utf16": cm.CanonOptKind.UTF16,
+    "latin1+utf16": cm.CanonOptKind.LATIN1_UTF16,
+}
+
+
+def _needs_memory(hi: HostImport) -> bool:
+    return hi.opts.memory is not None or hi.opts.realloc is not None
+
+
+def _lower_opts(hi: HostImport, _: dict[int, int]) -> list[cm.CanonOpt]:
+    return [cm.CanonOpt(_ENC[hi.opts.string_encoding])]
+
+
+def _host_instance_path(value: object) -> tuple[str, ...] | None:
+    if isinstance(value, CompInst):
+        for _, (sort, v) in value.exports.items():
+            if sort is CS.FUNC and isinstance(v, HostFunc):
+                return v.path[:-1]
+    return None
+
+
+def _module_section(m: Module) -> cm.CoreModuleSection:
+    return cm.CoreModuleSection(encode_module(m))
+
+
+def _shim_module(imports: list[HostImport]) -> Module:
+    """Functions that forward through a table the fixup module fills after instantiation."""
+    types = TypeInterner()
+    m = Module()
+    n = len(imports)
+    m.tables.append(Table(TableType(CORE_FUNCREF, Limits(n, n))))
+    for k, hi in enumerate(imports):
+        params, results = _lower_signature(hi.func.type)
+        t = types.func_type(params, results)
+        m.funcs.append(t)
+        body = bytearray()
+        for p in range(len(params)):
+            body += b"\x20" + uleb(p)
+        body += b"\x41" + _sleb(k) + b"\x11" + uleb(t) + b"\x00\x0b"
+        m.codes.append(Code([], bytes(body)))
+        m.exports.append(Export(str(k), ExternKind.FUNC, k))
+    m.exports.append(Export("$imports", ExternKind.TABLE, 0))
+    m.types = types.groups
+    return m
+
+
+def _fixup_module(imports: list[HostImport]) -> Module:
+    types = TypeInterner()
+    m = Module()
+    n = len(imports)
+    m.imports.append(Import("", "$imports", TableType(CORE_FUNCREF, Limits(n, n))))
+    for k, hi in enumerate(imports):
+        params, results = _lower_signature(hi.func.type)
+        m.imports.append(Import("", str(k), FuncImport(types.func_type(params, results))))
+    m.elems.append(Elem(SegmentMode.ACTIVE, CORE_FUNCREF, list(range(n)), None, 0, b"\x41\x00\x0b"))
+    m.types = types.groups
+    return m
+
+
+def _sleb(v: int) -> bytes:
+    from pymeld.codec.binary import sleb
+
+    return sleb(v)
+
+
+__all__ = ["NumType", "wrap"]
