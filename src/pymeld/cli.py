@@ -130,7 +130,42 @@ def roundtrip(input: str, output: str, check: bool) -> None:
     write_atomic(output, out)
 
 
-# `pymeld fuse IN... -o OUT [--component] [--stats]` goes here (fusion stage).
+@cli.command()
+@input_argument("inputs", nargs=-1)
+@output_option
+@click.option(
+    "--component",
+    "as_component",
+    is_flag=True,
+    help="Wrap the fused core module as a single-module component with the original interface.",
+)
+@click.option("--stats", is_flag=True, help="Print counts, sizes and time per stage.")
+def fuse(inputs: tuple[str, ...], output: str, as_component: bool, stats: bool) -> None:
+    """Fuse a composed component into one core module (or, with --component, a component)."""
+    from pymeld.fuse import FuseOptions, fuse_bytes
+
+    if len(inputs) != 1:
+        raise PymeldError("fusing several input files is not supported yet; compose them first")
+    data = read_input(inputs[0])
+    with progress(f"fusing {inputs[0]}"):
+        result = fuse_bytes(data, file=inputs[0], options=FuseOptions(component=as_component))
+    write_atomic(output, result.output)
+    if stats:
+        _print_stats(result.stats)
+
+
+def _print_stats(stats: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="pymeld fuse", show_header=False)
+    for key, value in stats.items():
+        if key == "times":
+            for stage, secs in value.items():
+                table.add_row(f"time: {stage}", f"{secs * 1000:.1f} ms")
+        else:
+            table.add_row(key.replace("_", " "), str(value))
+    Console(stderr=True).print(table)
 
 
 # -- entry point -------------------------------------------------------------------------------
