@@ -18,6 +18,8 @@ venv-test: $(BIN)/python
 
 demo: venv
 	$(BIN)/pymeld inspect examples/calculator.composed.wasm
+	$(BIN)/pymeld roundtrip examples/calculator.composed.wasm -o $(VENV)/calculator.roundtrip.wasm --check
+	@echo "demo: examples/calculator.composed.wasm decoded, inspected and re-encoded byte for byte"
 
 lint: venv-test
 	$(BIN)/ruff check src tests benchmarks
