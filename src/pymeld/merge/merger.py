@@ -77,6 +77,9 @@ class MergeResult:
     memory_exports: dict[int, str] = field(default_factory=dict)
     func_exports: dict[int, str] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
+    # Provenance for emit/names: per-instance output bases, and lower index → adapter function.
+    layouts: list[InstanceLayout] = field(default_factory=list)
+    adapters: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -491,6 +494,8 @@ def merge(graph: FlatGraph) -> MergeResult:
     result = m.run()
     result.memory_exports = m._mem_names
     result.func_exports = m._func_names
+    result.layouts = m.layouts
+    result.adapters = dict(m.adapters)
     return result
 
 
