@@ -48,6 +48,11 @@ _CORE_KIND: dict[cm.CoreSort, ExternKind] = {
 }
 
 
+def sort_key(sort: cm.Sort) -> tuple[bool, int]:
+    """Index-space key: core and component sorts are distinct IntEnums with clashing values."""
+    return (isinstance(sort, cm.CoreSort), int(sort))
+
+
 # -- symbolic values ------------------------------------------------------------------------------
 
 
@@ -104,17 +109,18 @@ class Scope:
     parent: Scope | None
     instance_id: int
     label: str
-    spaces: dict[cm.Sort, list[Any]] = field(default_factory=dict)
+    spaces: dict[tuple[bool, int], list[Any]] = field(default_factory=dict)
     exports: dict[str, tuple[cm.Sort, Any]] = field(default_factory=dict)
 
     def space(self, sort: cm.Sort) -> list[Any]:
-        s = self.spaces.get(sort)
+        key = sort_key(sort)
+        s = self.spaces.get(key)
         if s is None:
-            s = self.spaces[sort] = []
+            s = self.spaces[key] = []
         return s
 
     def get(self, sort: cm.Sort, index: int) -> Any:
-        s = self.spaces.get(sort, [])
+        s = self.spaces.get(sort_key(sort), [])
         if index >= len(s):
             raise LinkError(
                 f"{self.label}: {cm.sort_name(sort)} index {index} out of range ({len(s)} defined)"

@@ -30,6 +30,8 @@ from pymeld.codec.core.model import (
 )
 from pymeld.errors import LinkError, UnsupportedFeature
 from pymeld.graph.model import (
+    Builtin,
+    BuiltinRef,
     CanonOpts,
     CoreRef,
     DefRef,
@@ -40,6 +42,7 @@ from pymeld.graph.model import (
     Lifted,
     Lowered,
     LoweredRef,
+    ResourceType,
     TypeExport,
 )
 from pymeld.merge.layout import InstanceLayout, lay_out
@@ -48,13 +51,21 @@ from pymeld.merge.types import TypeInterner
 
 @dataclass(slots=True)
 class HostImport:
-    """An output import: a host function lowered with ``opts`` (indices in the output)."""
+    """An output import: a host function lowered with ``opts`` (indices in the output), or
+    (``func`` None) the `resource.drop` of a host resource type ``resource``."""
 
-    func: HostFunc
+    func: HostFunc | None
     opts: at.CanonOptions
     module: str
     name: str
     index: int
+    resource: ResourceType | None = None
+    key: object = None
+
+    def core_signature(self) -> tuple[list[NumType], list[NumType]]:
+        if self.func is None:
+            return [NumType.I32], []
+        return _lower_signature(self.func.type)
 
 
 @dataclass(slots=True)
@@ -97,6 +108,7 @@ _VT = {"i32": NumType.I32, "i64": NumType.I64, "f32": NumType.F32, "f64": NumTyp
 class Merger:
     def __init__(self, graph: FlatGraph) -> None:
         self.g = graph
+        self._builtins_used = set()
         self.types = TypeInterner()
         self.host_imports: list[HostImport] = []
         self._host_by_key: dict[tuple[object, ...], int] = {}
@@ -120,6 +132,9 @@ class Merger:
                 raise LinkError(f"internal: adapter for lower {ref.lower} was not planned")
             return idx
         builtin = self.g.builtins[ref.builtin]
+        key = _builtin_key(builtin)
+        if key is not None and key in self._host_by_key:
+            return self.host_imports[self._host_by_key[key]].index
         raise UnsupportedFeature(
             f"canonical built-in `{builtin.op}` (component instance "
             f"{self.g.components[builtin.owner].label}) is not supported yet"
@@ -150,7 +165,10 @@ class Merger:
 
     # -- planning -------------------------------------------------------------------------------------
     def _reachable_lowers(self) -> list[int]:
-        """Lowers referenced by anything that survives into the output, in index order."""
+        """Lowers referenced by anything that survives into the output, in index order.
+
+        Built-ins reached on the way are recorded in ``self._builtins_used``.
+        """
         seen: set[int] = set()
         work: list[CoreRef] = []
         for mi in self.g.instances:
@@ -159,6 +177,8 @@ class Merger:
             work.extend(_export_refs(item))
         while work:
             ref = work.pop()
+            if isinstance(ref, BuiltinRef):
+                self._builtins_used.add(ref.builtin)
             if isinstance(ref, LoweredRef) and ref.lower not in seen:
                 seen.add(ref.lower)
                 lowered = self.g.lowers[ref.lower]
@@ -168,8 +188,21 @@ class Merger:
                     work.extend(_opts_refs(lowered.callee.opts))
         return sorted(seen)
 
+    _builtins_used: set[int]
+
     def _plan_host_imports(self, lowers: list[int]) -> None:
         names: set[tuple[str, str]] = set()
+        self._host_opts: list[CanonOpts | None] = []
+
+        def add(key: object, hi: HostImport, opts: CanonOpts | None) -> None:
+            base, n = hi.name, 2
+            while (hi.module, hi.name) in names:
+                hi.name, n = f"{base}#{n}", n + 1
+            names.add((hi.module, hi.name))
+            self._host_by_key[key] = len(self.host_imports)
+            self.host_imports.append(hi)  # opts are mapped once indices are final
+            self._host_opts.append(opts)
+
         for li in lowers:
             lowered = self.g.lowers[li]
             hf = lowered.callee
@@ -218,12 +251,10 @@ class Merger:
                 type_maps[mi.module_id] = self.types.add_module(mi.module)
 
         # host imports (types interned from their lowered core signature)
-        for hi in self.host_imports:
-            key = next(k for k, v in self._host_by_key.items() if v == hi.index)
-            opts = key[2]
-            assert isinstance(opts, CanonOpts)
-            hi.opts = self.canon_options(opts)
-            params, results = _lower_signature(hi.func.type)
+        for hi, opts in zip(self.host_imports, self._host_opts):
+            if opts is not None:
+                hi.opts = self.canon_options(opts)
+            params, results = hi.core_signature()
             tidx = self.types.func_type(params, results)
             out.imports.append(Import(hi.module, hi.name, FuncImport(tidx)))
 
@@ -500,6 +531,21 @@ def merge(graph: FlatGraph) -> MergeResult:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def _core_import_name(path: tuple[str, ...]) -> tuple[str, str]:
+    """Core import (module, name) for a host item, as wit-component names them."""
+    if len(path) == 1:
+        return "$root", path[0]
+    return path[0], "/".join(path[1:])
+
+
+def _builtin_key(builtin: Builtin) -> object | None:
+    """Host-resource drops stay imports of the output; other built-ins are fused."""
+    res = builtin.resource
+    if builtin.op == "resource.drop" and res is not None and res.host_path is not None:
+        return ("resource.drop", res.id)
+    return None
 
 
 def _unique(name: str, used: set[str]) -> str:

@@ -37,7 +37,7 @@ from pymeld.codec.core.model import (
     TableType,
 )
 from pymeld.errors import UnsupportedFeature
-from pymeld.graph.flatten import CompInst, Flattener
+from pymeld.graph.flatten import CompInst, Flattener, sort_key
 from pymeld.graph.model import (
     ExportItem,
     HostFunc,
@@ -46,7 +46,7 @@ from pymeld.graph.model import (
     ResourceType,
     TypeExport,
 )
-from pymeld.merge.merger import FuncExport, HostImport, MergeResult, _lower_signature
+from pymeld.merge.merger import FuncExport, HostImport, MergeResult
 from pymeld.merge.types import TypeInterner
 from pymeld.wrap.typeemit import TypeEmitter
 
@@ -60,16 +60,20 @@ class _Builder:
     """Appends definitions to a component while counting its index spaces."""
 
     comp: cm.Component = field(default_factory=cm.Component)
-    counts: dict[cm.Sort, int] = field(default_factory=dict)
+    counts: dict[tuple[bool, int], int] = field(default_factory=dict)
+
+    def count(self, sort: cm.Sort) -> int:
+        return self.counts.get(sort_key(sort), 0)
 
     def add(self, section: cm.Section) -> None:
         self.comp.sections.append(section)
         for sort, _ in cm.defined_sorts(section):
-            self.counts[sort] = self.counts.get(sort, 0) + 1
+            key = sort_key(sort)
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def one(self, section: cm.Section, sort: cm.Sort) -> int:
         """Add a one-item section and return the index it defined in ``sort``."""
-        idx = self.counts.get(sort, 0)
+        idx = self.count(sort)
         self.add(section)
         return idx
 
@@ -129,16 +133,16 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
     root_scope = flattener.root_scope
     # Root type index of every resource type the prefix made visible.
     resource_index: dict[int, int] = {}
-    for i, value in enumerate(root_scope.space(CS.TYPE)[: b.counts.get(CS.TYPE, 0)]):
+    for i, value in enumerate(root_scope.space(CS.TYPE)[: b.count(CS.TYPE)]):
         if isinstance(value, ResourceType):
             resource_index.setdefault(value.id, i)
     instance_index: dict[tuple[str, ...], int] = {}
-    for i, value in enumerate(root_scope.space(CS.INSTANCE)[: b.counts.get(CS.INSTANCE, 0)]):
+    for i, value in enumerate(root_scope.space(CS.INSTANCE)[: b.count(CS.INSTANCE)]):
         path = _host_instance_path(value)
         if path is not None:
             instance_index.setdefault(path, i)
     func_index: dict[tuple[str, ...], int] = {}
-    for i, value in enumerate(root_scope.space(CS.FUNC)[: b.counts.get(CS.FUNC, 0)]):
+    for i, value in enumerate(root_scope.space(CS.FUNC)[: b.count(CS.FUNC)]):
         if isinstance(value, HostFunc):
             func_index.setdefault(value.path, i)
 
@@ -180,10 +184,12 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
     indirect = [hi for hi in merged.host_imports if _needs_memory(hi)]
     lowered: dict[int, int] = {}  # host import position → core func index
     for hi in direct:
-        lowered[hi.index] = b.one(
-            cm.CanonSection([cm.CanonLower(host_func(hi.func.path), _lower_opts(hi, {}))]),
-            KS.FUNC,
-        )
+        if hi.func is None:
+            assert hi.resource is not None
+            canon: cm.Canon = cm.CanonBuiltin("resource.drop", type=resource(hi.resource))
+        else:
+            canon = cm.CanonLower(host_func(hi.func.path), _lower_opts(hi, {}))
+        lowered[hi.index] = b.one(cm.CanonSection([canon]), KS.FUNC)
     shim_inst = None
     if indirect:
         shim = _shim_module(indirect)
@@ -233,6 +239,7 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
             cm.CoreInlineExport("$imports", KS.TABLE, b.alias_core(shim_inst, "$imports", KS.TABLE))
         ]
         for k, hi in enumerate(indirect):
+            assert hi.func is not None
             f = b.one(
                 cm.CanonSection([cm.CanonLower(host_func(hi.func.path), opts_of(hi.opts))]),
                 KS.FUNC,
@@ -309,7 +316,7 @@ def _shim_module(imports: list[HostImport]) -> Module:
     n = len(imports)
     m.tables.append(Table(TableType(CORE_FUNCREF, Limits(n, n))))
     for k, hi in enumerate(imports):
-        params, results = _lower_signature(hi.func.type)
+        params, results = hi.core_signature()
         t = types.func_type(params, results)
         m.funcs.append(t)
         body = bytearray()
@@ -329,7 +336,7 @@ def _fixup_module(imports: list[HostImport]) -> Module:
     n = len(imports)
     m.imports.append(Import("", "$imports", TableType(CORE_FUNCREF, Limits(n, n))))
     for k, hi in enumerate(imports):
-        params, results = _lower_signature(hi.func.type)
+        params, results = hi.core_signature()
         m.imports.append(Import("", str(k), FuncImport(types.func_type(params, results))))
     m.elems.append(Elem(SegmentMode.ACTIVE, CORE_FUNCREF, list(range(n)), None, 0, b"\x41\x00\x0b"))
     m.types = types.groups
