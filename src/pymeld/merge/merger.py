@@ -211,21 +211,20 @@ class Merger:
             key = (hf.path, hf.type, lowered.opts)
             if key in self._host_by_key:
                 continue
-            module, name = (
-                ("$root", hf.path[0])
-                if len(hf.path) == 1
-                else (
-                    hf.path[0],
-                    "/".join(hf.path[1:]),
-                )
+            module, name = _core_import_name(hf.path)
+            add(key, HostImport(hf, at.CanonOptions(), module, name, 0, None, key), lowered.opts)
+        for bi in sorted(self._builtins_used):
+            builtin = self.g.builtins[bi]
+            bkey = _builtin_key(builtin)
+            if bkey is None or bkey in self._host_by_key:
+                continue
+            res = builtin.resource
+            assert res is not None and res.host_path is not None
+            module, name = _core_import_name(res.host_path)
+            drop = HostImport(
+                None, at.CanonOptions(), module, f"[resource-drop]{name}", 0, res, bkey
             )
-            base, n = name, 2
-            while (module, name) in names:
-                name, n = f"{base}#{n}", n + 1
-            names.add((module, name))
-            self._host_by_key[key] = len(self.host_imports)
-            # opts are mapped later, once memories/functions have output indices
-            self.host_imports.append(HostImport(hf, at.CanonOptions(), module, name, 0))
+            add(bkey, drop, None)
         for i, hi in enumerate(self.host_imports):
             hi.index = i
 
@@ -307,7 +306,7 @@ class Merger:
         runs: list[Local] = []
         for t in locals_:
             if runs and runs[-1].type == _VT[t]:
-                runs[-1].count += 1
+                runs[-1] = Local(runs[-1].count + 1, _VT[t])
             else:
                 runs.append(Local(1, _VT[t]))
         code = Code(runs, body)
