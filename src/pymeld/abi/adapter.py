@@ -1,0 +1,642 @@
+"""Fused adapters: one core function doing `lower` (caller side) ∘ `lift` (callee side).
+
+What a component runtime does at a cross-component call (wasmtime's FACT compiles the same thing),
+but emitted once, statically, into the fused module. The adapter has the caller's lowered core
+signature, translates parameters from the caller's flat values / linear memory into the callee's
+(calling the callee's `realloc` for strings, lists and spilled parameters), calls the callee's
+lifted core function, translates the results back (calling the caller's `realloc`), then calls the
+callee's `post-return` with the callee's raw results.
+
+Every validation the spec's `lift_*`/`load_*` performs becomes an explicit check that executes
+`unreachable`: bool normalisation, integer narrowing, char ranges, discriminants, flags masking,
+pointer alignment, `ptr + len*size <= memory.size * 65536` (computed in i64, so it cannot wrap),
+the 2^28-1 byte caps on strings/lists, UTF-8/UTF-16 well-formedness while transcoding.
+
+Floats pass through bit-for-bit: the spec canonicalises NaNs on lift but then lowers them to a
+*nondeterministic* NaN, so any NaN is conforming; wasmtime passes them through too (unless NaN
+canonicalisation is configured), which is also the cheapest.
+
+Caller and callee layouts differ only in string encoding (both memories are 32-bit), so a type has
+the same flat shape and memory layout on both sides; translation is flat→flat or memory→memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pymeld.abi.emit import Body
+from pymeld.abi.layout import (
+    MAX_FLAT_PARAMS,
+    MAX_LIST_BYTE_LENGTH,
+    CoreFuncType,
+    alignment,
+    despecialize,
+    discriminant_type,
+    elem_size,
+    field_offsets,
+    flat_count,
+    flatten_functype,
+    flatten_type,
+    flatten_variant_payload,
+    payload_offset,
+)
+from pymeld.abi.types import (
+    F32,
+    F64,
+    S8,
+    S16,
+    S32,
+    S64,
+    U8,
+    U16,
+    U32,
+    U64,
+    Bool,
+    Borrow,
+    CanonOptions,
+    Char,
+    CoreValType,
+    Flags,
+    FuncType,
+    List,
+    Own,
+    Record,
+    String,
+    Tuple,
+    ValType,
+    Variant,
+)
+from pymeld.errors import LinkError, UnsupportedFeature
+
+__all__ = ["Adapter", "generate_adapter"]
+
+# Fixed-length lists / records with at most this many leaves are unrolled, larger ones loop.
+_UNROLL_LEAVES = 16
+# Plain (pointer-free, padding-free, validation-free) values this large are copied with memory.copy.
+_MEMCPY_MIN = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter:
+    """One generated core function, ready to append to the fused module.
+
+    `params`/`results` are its core signature (the caller's lowered signature). `locals` are the
+    declared locals *after* the params. `body` is the instruction sequence including the final
+    `end`. The body references only indices that were passed in: the callee function, the memories,
+    realloc and post-return functions of `CanonOptions`. `helpers` is reserved for outlined helper
+    functions and is currently always empty (all translation is emitted inline).
+    """
+
+    params: tuple[CoreValType, ...]
+    results: tuple[CoreValType, ...]
+    locals: tuple[CoreValType, ...]
+    body: bytes
+    locals_encoding: bytes
+    helpers: tuple[Adapter, ...] = ()
+
+    @property
+    def core_type(self) -> CoreFuncType:
+        return CoreFuncType(self.params, self.results)
+
+    def code_entry(self) -> bytes:
+        """Locals declarations + expression: a code-section entry minus its size prefix."""
+        return self.locals_encoding + self.body
+
+
+def generate_adapter(
+    ft: FuncType,
+    caller: CanonOptions,
+    callee: CanonOptions,
+    callee_func: int,
+    callee_type: CoreFuncType | None = None,
+) -> Adapter:
+    """Build the adapter for a call from `caller` (lowered import) to `callee` (lifted export).
+
+    `callee_type` (the callee core function's signature) is checked against the spec's lift-side
+    flattening when given; a mismatch is a `LinkError`.
+    """
+    for t in [*ft.param_types(), *ft.result_type()]:
+        _reject_unsupported(t)
+    lower = flatten_functype(ft, "lower")
+    lift = flatten_functype(ft, "lift")
+    if callee_type is not None and (
+        tuple(callee_type.params) != lift.params or tuple(callee_type.results) != lift.results
+    ):
+        raise LinkError(
+            f"callee core signature {callee_type.params}->{callee_type.results} does not match "
+            f"the canonical lift signature {lift.params}->{lift.results}"
+        )
+    b = Body(lower.params)
+    caller_side = _Side("caller", caller)
+    callee_side = _Side("callee", callee)
+    fwd = _Translator(b, src=caller_side, dst=callee_side)
+    back = _Translator(b, src=callee_side, dst=caller_side)
+
+    # -- parameters ---------------------------------------------------------------------------
+    pts = ft.param_types()
+    if sum(flat_count(t) for t in pts) > MAX_FLAT_PARAMS:
+        tup = Tuple(tuple(pts))
+        size, align = elem_size(tup), alignment(tup)
+        fwd.check_ptr(caller_side, 0, align, size)
+        buf = fwd.alloc(callee_side, 0, 0, align, size)
+        fwd.check_ptr(callee_side, buf, align, size)
+        fwd.mem(tup, (0, 0), (buf, 0))
+        b.get(buf)
+    else:
+        src = _FlatSrc(b, [(i, t) for i, t in enumerate(lower.params)])
+        for t in pts:
+            fwd.flat(t, src, _STACK)
+
+    b.call(callee_func)
+
+    # -- results ------------------------------------------------------------------------------
+    raw: list[int] = []
+    if ft.result is not None:
+        rt = ft.result
+        r = b.local(lift.results[0])
+        b.set(r)
+        raw = [r]
+        if lower.results:  # one flat value
+            back.flat(rt, _FlatSrc(b, [(r, lift.results[0])]), _STACK)
+            if callee.post_return is not None:
+                out = b.local(lower.results[0])
+                b.set(out)
+        else:  # returned through memory: callee's pointer -> caller's retptr
+            size, align = elem_size(rt), alignment(rt)
+            retptr = len(lower.params) - 1
+            back.check_ptr(callee_side, r, align, size)
+            back.check_ptr(caller_side, retptr, align, size)
+            back.mem(rt, (r, 0), (retptr, 0))
+    if callee.post_return is not None:
+        for r in raw:
+            b.get(r)
+        b.call(callee.post_return)
+        if lower.results:
+            b.get(out)
+    b.end()
+    return Adapter(
+        params=lower.params,
+        results=lower.results,
+        locals=tuple(b.locals),
+        body=bytes(b.code),
+        locals_encoding=b.encode_locals(),
+    )
+
+
+def _reject_unsupported(t: ValType) -> None:
+    match despecialize(t):
+        case Own() | Borrow():
+            raise UnsupportedFeature(f"resource handle type {t!r} in an adapted function")
+        case List(e, _):
+            _reject_unsupported(e)
+        case Record(fields):
+            for _, f in fields:
+                _reject_unsupported(f)
+        case Variant(cases):
+            for _, c in cases:
+                if c is not None:
+                    _reject_unsupported(c)
+    if elem_size(t) >= 1 << 32:
+        raise UnsupportedFeature(f"type {t!r} is larger than a 32-bit memory")
+
+
+class _Side:
+    """Options of one side, with errors that say which side lacked a needed option."""
+
+    def __init__(self, name: str, opts: CanonOptions) -> None:
+        self.name = name
+        self.opts = opts
+        self.enc = opts.string_encoding
+
+    @property
+    def mem(self) -> int:
+        if self.opts.memory is None:
+            raise LinkError(f"{self.name} has no `memory` canonical option but the type needs one")
+        return self.opts.memory
+
+    @property
+    def realloc(self) -> int:
+        if self.opts.realloc is None:
+            raise LinkError(f"{self.name} has no `realloc` canonical option but the type needs one")
+        return self.opts.realloc
+
+
+# -- flat sources and sinks -------------------------------------------------------------------
+
+_COERCE_IN = {  # slot type -> natural type (lift_flat_variant's CoerceValueIter)
+    ("i32", "f32"): ("f32.reinterpret_i32",),
+    ("i64", "i32"): ("i32.wrap_i64",),
+    ("i64", "f32"): ("i32.wrap_i64", "f32.reinterpret_i32"),
+    ("i64", "f64"): ("f64.reinterpret_i64",),
+}
+_COERCE_OUT = {  # natural type -> slot type (lower_flat_variant)
+    ("f32", "i32"): ("i32.reinterpret_f32",),
+    ("i32", "i64"): ("i64.extend_i32_u",),
+    ("f32", "i64"): ("i32.reinterpret_f32", "i64.extend_i32_u"),
+    ("f64", "i64"): ("i64.reinterpret_f64",),
+}
+
+
+class _FlatSrc:
+    """Flat values held in locals, with the slot type each is stored as (joined in variants)."""
+
+    def __init__(self, b: Body, slots: list[tuple[int, CoreValType]]) -> None:
+        self.b = b
+        self.slots = slots
+        self.i = 0
+
+    def take(self, n: int) -> _FlatSrc:
+        sub = _FlatSrc(self.b, self.slots[self.i : self.i + n])
+        self.i += n
+        return sub
+
+    def push(self, want: CoreValType) -> None:
+        idx, have = self.slots[self.i]
+        self.i += 1
+        self.b.get(idx)
+        if have != want:
+            self.b.op(*_COERCE_IN[(have, want)])
+
+    def local(self, want: CoreValType) -> tuple[int, bool]:
+        """A local holding the next value as `want`; the flag says whether the caller owns it."""
+        idx, have = self.slots[self.i]
+        if have == want:
+            self.i += 1
+            return idx, False
+        self.push(want)
+        t = self.b.local(want)
+        self.b.set(t)
+        return t, True
+
+
+class _Sink:
+    def push(self, t: CoreValType) -> None:
+        """A value of natural type `t` is on the stack; consume it."""
+
+
+_STACK = _Sink()  # leave values on the operand stack (they become the callee's/caller's args)
+
+
+class _SlotSink(_Sink):
+    def __init__(self, b: Body, slots: list[tuple[int, CoreValType]]) -> None:
+        self.b = b
+        self.slots = slots
+        self.i = 0
+
+    def push(self, t: CoreValType) -> None:
+        idx, want = self.slots[self.i]
+        self.i += 1
+        if t != want:
+            self.b.op(*_COERCE_OUT[(t, want)])
+        self.b.set(idx)
+
+
+# -- type predicates ----------------------------------------------------------------------------
+
+_INT_COPY = {1: ("i32.load8_u", "i32.store8"), 2: ("i32.load16_u", "i32.store16")}
+_INT_COPY |= {4: ("i32.load", "i32.store"), 8: ("i64.load", "i64.store")}
+
+
+def _is_plain(t: ValType) -> bool:
+    """Bytes can be copied verbatim: no validation, no pointers, no padding holes."""
+    match despecialize(t):
+        case S8() | U8() | S16() | U16() | S32() | U32() | S64() | U64() | F32() | F64():
+            return True
+        case List(e, n):
+            return n is not None and _is_plain(e)
+        case Record(fields):
+            return all(_is_plain(f) for _, f in fields) and elem_size(t) == sum(
+                elem_size(f) for _, f in fields
+            )
+    return False
+
+
+def _leaves(t: ValType) -> int:
+    match despecialize(t):
+        case List(e, n) if n is not None:
+            return n * _leaves(e)
+        case Record(fields):
+            return sum(_leaves(f) for _, f in fields)
+        case Variant(cases):
+            return 1 + sum(_leaves(c) for _, c in cases if c is not None)
+    return 1
+
+
+Loc = tuple[int, int]  # (local holding a base address, static offset)
+Operand = int | tuple[str, int]  # an i32 constant, or ("local", idx)
+
+
+def _L(idx: int) -> tuple[str, int]:
+    return ("local", idx)
+
+
+class _Translator:
+    """Emits the translation of values from `src`'s conventions to `dst`'s."""
+
+    def __init__(self, b: Body, src: _Side, dst: _Side) -> None:
+        self.b = b
+        self.src = src
+        self.dst = dst
+
+    # -- shared checks ------------------------------------------------------------------------
+    def operand(self, v: Operand) -> None:
+        if isinstance(v, tuple):
+            self.b.get(v[1])
+        else:
+            self.b.i32(v)
+
+    def check_align(self, ptr: int, align: int) -> None:
+        if align > 1:
+            self.b.get(ptr).i32(align - 1).op("i32.and").trap_if()
+
+    def check_bounds(self, side: _Side, ptr: int, size: Operand) -> None:
+        """Trap unless ptr + size <= memory.size * 65536, computed without 32-bit wrap-around."""
+        b = self.b
+        b.get(ptr).op("i64.extend_i32_u")
+        if isinstance(size, tuple):
+            b.get(size[1]).op("i64.extend_i32_u")
+        else:
+            b.i64(size)
+        b.op("i64.add").memory_size(side.mem).op("i64.extend_i32_u").i64(16).op("i64.shl")
+        b.op("i64.gt_u").trap_if()
+
+    def check_ptr(self, side: _Side, ptr: int, align: int, size: Operand) -> None:
+        self.check_align(ptr, align)
+        self.check_bounds(side, ptr, size)
+
+    def alloc(self, side: _Side, old: Operand, old_size: Operand, align: int, size: Operand) -> int:
+        """Call `side`'s realloc(old, old_size, align, size); returns a fresh local."""
+        for v in (old, old_size, align, size):
+            self.operand(v)
+        self.b.call(side.realloc)
+        r = self.b.local("i32")
+        self.b.set(r)
+        return r
+
+    def realloc_into(
+        self, side: _Side, ptr: int, old_size: Operand, align: int, size: Operand
+    ) -> None:
+        """ptr = realloc(ptr, old_size, align, size) (a shrink or grow of our own buffer)."""
+        self.operand(_L(ptr))
+        for v in (old_size, align, size):
+            self.operand(v)
+        self.b.call(side.realloc).set(ptr)
+
+    # -- flat -> flat -----------------------------------------------------------------------
+    def flat(self, t: ValType, src: _FlatSrc, sink: _Sink) -> None:
+        b = self.b
+        match despecialize(t):
+            case Bool():
+                src.push("i32")
+                b.i32(0).op("i32.ne")
+                sink.push("i32")
+            case U8() | U16():
+                src.push("i32")
+                b.i32(0xFF if isinstance(t, U8) else 0xFFFF).op("i32.and")
+                sink.push("i32")
+            case S8():
+                src.push("i32")
+                b.op("i32.extend8_s")
+                sink.push("i32")
+            case S16():
+                src.push("i32")
+                b.op("i32.extend16_s")
+                sink.push("i32")
+            case S32() | U32() | S64() | U64() | F32() | F64():
+                ct = flatten_type(t)[0]
+                src.push(ct)
+                sink.push(ct)
+            case Char():
+                c, owned = src.local("i32")
+                self._check_char(c)
+                b.get(c)
+                sink.push("i32")
+                if owned:
+                    b.free(c)
+            case Flags(labels):
+                src.push("i32")
+                if len(labels) < 32:
+                    b.i32((1 << len(labels)) - 1).op("i32.and")
+                sink.push("i32")
+            case Record(fields):
+                for _, f in fields:
+                    self.flat(f, src, sink)
+            case List(e, n) if n is not None:
+                for _ in range(n):
+                    self.flat(e, src, sink)
+            case Variant(cases):
+                self._flat_variant(cases, src, sink)
+            case String() | List():
+                ptr, own_p = src.local("i32")
+                ln, own_l = src.local("i32")
+                if isinstance(t, String):
+                    dptr, dlen = self.string(ptr, ln)
+                else:
+                    dptr, dlen = self.list(t.elem, ptr, ln), ln  # type: ignore[attr-defined]
+                b.get(dptr)
+                sink.push("i32")
+                b.get(dlen)
+                sink.push("i32")
+                b.free(*[x for x, o in ((ptr, own_p), (ln, own_l)) if o])
+                b.free(dptr)
+                if dlen != ln:
+                    b.free(dlen)
+            case _:
+                raise UnsupportedFeature(f"cannot adapt values of type {t!r}")
+
+    def _check_char(self, c: int) -> None:
+        # trap if c >= 0x110000 or 0xD800 <= c <= 0xDFFF (convert_i32_to_char)
+        self.b.get(c).i32(0x110000).op("i32.ge_u")
+        self.b.get(c).i32(0xD800).op("i32.sub").i32(0x800).op("i32.lt_u", "i32.or").trap_if()
+
+    def _check_disc(self, d: int, n: int, width: int) -> None:
+        if n < (1 << (8 * width)):
+            self.b.get(d).i32(n).op("i32.ge_u").trap_if()
+
+    def _flat_variant(self, cases, src: _FlatSrc, sink: _Sink) -> None:
+        b = self.b
+        slot_types = flatten_variant_payload(cases)
+        d, own_d = src.local("i32")
+        self._check_disc(d, len(cases), 4)
+        payload = src.take(len(slot_types))
+        if slot_types:
+            outs = [(b.local(st), st) for st in slot_types]
+            self._switch(d, cases, lambda i, c: self._flat_case(c, payload, outs))
+        b.get(d)
+        sink.push("i32")
+        if slot_types:
+            for idx, st in outs:
+                b.get(idx)
+                sink.push(st)
+            b.free(*[idx for idx, _ in outs])
+        if own_d:
+            b.free(d)
+
+    def _flat_case(self, c, payload: _FlatSrc, outs) -> None:
+        payload.i = 0
+        out = _SlotSink(self.b, outs)
+        if c is not None:
+            self.flat(c, payload, out)
+        for idx, st in outs[out.i :]:  # lower_flat_variant zero-fills unused slots
+            self.b.zero(st).set(idx)
+
+    def _switch(self, d: int, cases, emit: Callable[[int, ValType | None], None]) -> None:
+        """Branch on case index `d` (already validated); `emit(i, case_type)` per case."""
+        b = self.b
+        n = len(cases)
+        if n == 1:
+            emit(0, cases[0][1])
+            return
+        if n == 2:
+            b.get(d).if_()
+            emit(1, cases[1][1])
+            b.op("else")
+            emit(0, cases[0][1])
+            b.end()
+            return
+        b.block()
+        for _ in range(n):
+            b.block()
+        b.get(d).br_table(list(range(n)), n - 1)
+        for i, (_, c) in enumerate(cases):
+            b.end()
+            emit(i, c)
+            if i < n - 1:
+                b.br(n - 1 - i)
+        b.end()
+
+    # -- memory -> memory ---------------------------------------------------------------------
+    def mem(self, t: ValType, s: Loc, d: Loc) -> None:
+        b = self.b
+        sm, dm = self.src.mem, self.dst.mem
+        (sa, so), (da, do) = s, d
+        dt = despecialize(t)
+        size = elem_size(t)
+        if _is_plain(dt) and size >= _MEMCPY_MIN:
+            b.get(da)
+            if do:
+                b.i32(do).op("i32.add")
+            b.get(sa)
+            if so:
+                b.i32(so).op("i32.add")
+            b.i32(size).memory_copy(dm, sm)
+            return
+        match dt:
+            case S8() | U8() | S16() | U16() | S32() | U32() | S64() | U64() | F32() | F64():
+                ld, stn = _INT_COPY[size]
+                b.get(da).get(sa).load(ld, sm, so).store(stn, dm, do)
+            case Bool():
+                b.get(da).get(sa).load("i32.load8_u", sm, so).i32(0).op("i32.ne")
+                b.store("i32.store8", dm, do)
+            case Char():
+                c = b.local("i32")
+                b.get(sa).load("i32.load", sm, so).set(c)
+                self._check_char(c)
+                b.get(da).get(c).store("i32.store", dm, do)
+                b.free(c)
+            case Flags(labels):
+                ld, stn = _INT_COPY[size]
+                b.get(da).get(sa).load(ld, sm, so)
+                if len(labels) < 8 * size:
+                    b.i32((1 << len(labels)) - 1).op("i32.and")
+                b.store(stn, dm, do)
+            case Record(fields):
+                for (_, f), off in zip(fields, field_offsets(fields)):
+                    self.mem(f, (sa, so + off), (da, do + off))
+            case List(e, n) if n is not None:
+                es = elem_size(e)
+                if n * _leaves(e) <= _UNROLL_LEAVES:
+                    for i in range(n):
+                        self.mem(e, (sa, so + i * es), (da, do + i * es))
+                else:
+                    sc, dc, cnt = b.local("i32"), b.local("i32"), b.local("i32")
+                    b.get(sa).i32(so).op("i32.add").set(sc)
+                    b.get(da).i32(do).op("i32.add").set(dc)
+                    b.i32(n).set(cnt)
+                    self._loop(e, sc, dc, cnt)
+                    b.free(sc, dc, cnt)
+            case Variant(cases):
+                self._mem_variant(cases, s, d)
+            case String() | List():
+                ptr, ln = b.local("i32"), b.local("i32")
+                b.get(sa).load("i32.load", sm, so).set(ptr)
+                b.get(sa).load("i32.load", sm, so + 4).set(ln)
+                if isinstance(dt, String):
+                    dptr, dlen = self.string(ptr, ln)
+                else:
+                    dptr, dlen = self.list(dt.elem, ptr, ln), ln
+                b.get(da).get(dptr).store("i32.store", dm, do)
+                b.get(da).get(dlen).store("i32.store", dm, do + 4)
+                b.free(ptr, ln, dptr)
+                if dlen != ln:
+                    b.free(dlen)
+            case _:
+                raise UnsupportedFeature(f"cannot adapt values of type {t!r}")
+
+    def _mem_variant(self, cases, s: Loc, d: Loc) -> None:
+        b = self.b
+        sm, dm = self.src.mem, self.dst.mem
+        (sa, so), (da, do) = s, d
+        width = elem_size(discriminant_type(cases))
+        ld, stn = _INT_COPY[width]
+        disc = b.local("i32")
+        b.get(sa).load(ld, sm, so).set(disc)
+        self._check_disc(disc, len(cases), width)
+        b.get(da).get(disc).store(stn, dm, do)
+        po = payload_offset(cases)
+        if any(c is not None for _, c in cases):
+
+            def case(i: int, c: ValType | None) -> None:
+                if c is not None:
+                    self.mem(c, (sa, so + po), (da, do + po))
+
+            with_payload = [i for i, (_, c) in enumerate(cases) if c is not None]
+            if len(with_payload) == 1 and len(cases) > 2:
+                (k,) = with_payload
+                b.get(disc).i32(k).op("i32.eq").if_()
+                case(k, cases[k][1])
+                b.end()
+            else:
+                self._switch(disc, cases, case)
+        b.free(disc)
+
+    def _loop(self, elem: ValType, sc: int, dc: int, cnt: int) -> None:
+        """Translate `cnt` (> 0 not required) elements from sc.. to dc.. advancing both cursors."""
+        b = self.b
+        es = elem_size(elem)
+        b.block().get(cnt).op("i32.eqz").br_if(0).loop()
+        self.mem(elem, (sc, 0), (dc, 0))
+        b.get(sc).i32(es).op("i32.add").set(sc)
+        b.get(dc).i32(es).op("i32.add").set(dc)
+        b.get(cnt).i32(1).op("i32.sub").tee(cnt).br_if(0)
+        b.end().end()
+
+    # -- lists ------------------------------------------------------------------------------
+    def list(self, elem: ValType, ptr: int, ln: int) -> int:
+        """load_list_from_range on src + store_list_into_range on dst; returns the dst pointer."""
+        b = self.b
+        es, align = elem_size(elem), alignment(elem)
+        b.get(ln).i32(MAX_LIST_BYTE_LENGTH // es).op("i32.gt_u").trap_if()
+        nbytes = b.local("i32")
+        b.get(ln)
+        if es != 1:
+            b.i32(es).op("i32.mul")
+        b.set(nbytes)
+        self.check_ptr(self.src, ptr, align, _L(nbytes))
+        dptr = self.alloc(self.dst, 0, 0, align, _L(nbytes))
+        self.check_ptr(self.dst, dptr, align, _L(nbytes))
+        if _is_plain(elem):
+            b.get(dptr).get(ptr).get(nbytes).memory_copy(self.dst.mem, self.src.mem)
+        else:
+            sc, dc, cnt = b.local("i32"), b.local("i32"), b.local("i32")
+            b.get(ptr).set(sc).get(dptr).set(dc).get(ln).set(cnt)
+            self._loop(elem, sc, dc, cnt)
+            b.free(sc, dc, cnt)
+        b.free(nbytes)
+        return dptr
+
+    # -- strings ----------------------------------------------------------------------------
+    def string(self, ptr: int, ln: int) -> tuple[int, int]:
+        """load_string_from_range on src + store_string_into_range on dst."""
+        raise UnsupportedFeature("string adaptation is not implemented yet")

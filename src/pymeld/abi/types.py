@@ -1,0 +1,196 @@
+"""Resolved component value types, independent of any binary codec.
+
+The adapter generator only needs the *shape* of a type (after the component codec has resolved
+type indices and aliases), so these are plain frozen dataclasses: hashable (usable as cache keys for
+layouts) and comparable. Names mirror the Canonical ABI's `definitions.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Literal
+
+CoreValType = Literal["i32", "i64", "f32", "f64"]
+StringEncoding = Literal["utf8", "utf16", "latin1+utf16"]
+
+
+class ValType:
+    """Base of every component value type."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Bool(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class S8(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class U8(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class S16(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class U16(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class S32(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class U32(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class S64(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class U64(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class F32(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class F64(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Char(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class String(ValType):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class List(ValType):
+    """`list<elem>`, or the fixed-length `list<elem, N>` when `fixed_len` is set (N > 0)."""
+
+    elem: ValType
+    fixed_len: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.fixed_len is not None and self.fixed_len <= 0:
+            raise ValueError(f"fixed-length list needs a length > 0, got {self.fixed_len}")
+
+
+@dataclass(frozen=True, slots=True)
+class Record(ValType):
+    fields: tuple[tuple[str, ValType], ...]
+
+    def __post_init__(self) -> None:
+        if not self.fields:
+            raise ValueError("record must have at least one field")
+
+
+@dataclass(frozen=True, slots=True)
+class Tuple(ValType):
+    types: tuple[ValType, ...]
+
+    def __post_init__(self) -> None:
+        if not self.types:
+            raise ValueError("tuple must have at least one element")
+
+
+@dataclass(frozen=True, slots=True)
+class Variant(ValType):
+    cases: tuple[tuple[str, ValType | None], ...]
+
+    def __post_init__(self) -> None:
+        if not self.cases:
+            raise ValueError("variant must have at least one case")
+
+
+@dataclass(frozen=True, slots=True)
+class Enum(ValType):
+    labels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.labels:
+            raise ValueError("enum must have at least one label")
+
+
+@dataclass(frozen=True, slots=True)
+class Option(ValType):
+    t: ValType
+
+
+@dataclass(frozen=True, slots=True)
+class Result(ValType):
+    ok: ValType | None = None
+    err: ValType | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Flags(ValType):
+    labels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        # The current Canonical ABI caps flags at 32 labels (one i32).
+        if not 0 < len(self.labels) <= 32:
+            raise ValueError(f"flags must have 1..32 labels, got {len(self.labels)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Own(ValType):
+    """Owned handle; `resource` is an opaque, hashable identity chosen by the resolver."""
+
+    resource: Hashable
+
+
+@dataclass(frozen=True, slots=True)
+class Borrow(ValType):
+    resource: Hashable
+
+
+@dataclass(frozen=True, slots=True)
+class FuncType:
+    params: tuple[tuple[str, ValType], ...]
+    result: ValType | None = None
+
+    def param_types(self) -> list[ValType]:
+        return [t for _, t in self.params]
+
+    def result_type(self) -> list[ValType]:
+        return [] if self.result is None else [self.result]
+
+
+@dataclass(frozen=True, slots=True)
+class CanonOptions:
+    """Canonical options of one side, with indices already resolved in the *fused* module.
+
+    `memory` is a memory index, `realloc` / `post_return` are function indices; all opaque here.
+    """
+
+    string_encoding: StringEncoding = "utf8"
+    memory: int | None = None
+    realloc: int | None = None
+    post_return: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.string_encoding not in ("utf8", "utf16", "latin1+utf16"):
+            raise ValueError(f"unknown string encoding {self.string_encoding!r}")

@@ -1,0 +1,57 @@
+"""Generated adapters behave exactly like the spec's lift∘lower (definitions.py) in wasmtime."""
+
+from __future__ import annotations
+
+import os
+
+from abi_harness import Case, check
+from abi_oracle import val_types, values
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+from pymeld.abi import types as T
+
+SLOW = bool(os.environ.get("PYMELD_SLOW"))
+SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=not SLOW)
+
+
+def _n(fast: int) -> int:
+    return fast * 20 if SLOW else fast
+
+
+def _case(data, memory: bool, hostile: bool, encs=None) -> Case:
+    ps = data.draw(st.lists(val_types(memory=memory), max_size=5), label="params")
+    r = data.draw(st.none() | val_types(memory=memory), label="result")
+    ft = T.FuncType(tuple((f"p{i}", p) for i, p in enumerate(ps)), r)
+    case = Case(ft)
+    case.args = [data.draw(values(p), label=f"arg{i}") for i, p in enumerate(ps)]
+    case.result = None if r is None else data.draw(values(r), label="result value")
+    case.swap = data.draw(st.booleans(), label="swap memories")
+    if encs is None:
+        enc = st.sampled_from(["utf8", "utf16", "latin1+utf16"])
+        case.caller_enc, case.callee_enc = data.draw(enc), data.draw(enc)
+    else:
+        case.caller_enc, case.callee_enc = encs
+    if hostile:
+        word = st.integers(0, 2**32 - 1) | st.sampled_from([0, 1, 2, 3, 0x7F, 0x80, 0xFF, 0x100])
+        word |= st.sampled_from([0xD800, 0xDFFF, 0x10FFFF, 0x110000, 0x3FFFE, 0x3FFFF, 0x80000000])
+        case.flat_mut = data.draw(st.dictionaries(st.integers(0, 40), word, max_size=2))
+        byte = st.integers(0, 255)
+        case.caller_mem_mut = data.draw(st.dictionaries(st.integers(0, 96), byte, max_size=3))
+        case.callee_mem_mut = data.draw(st.dictionaries(st.integers(0, 96), byte, max_size=3))
+        case.callee_result_mut = data.draw(st.none() | word)
+    return case
+
+
+@seed(11)
+@settings(max_examples=_n(150), **SETTINGS)
+@given(st.data())
+def test_flat_values_valid(data):
+    check(_case(data, memory=False, hostile=False))
+
+
+@seed(12)
+@settings(max_examples=_n(150), **SETTINGS)
+@given(st.data())
+def test_flat_values_hostile(data):
+    check(_case(data, memory=False, hostile=True))
