@@ -108,6 +108,10 @@ def test_output_is_a_directory(
     assert leftovers(tmp_path) == []
 
 
+# (module (func (export "f") (result i32) i32.const 42))
+CORE_42 = bytes.fromhex("0061736d010000000105016000017f03020100070501016600000a06010400412a0b")
+
+
 # -- malformed input: file + offset in one line, no output file ---------------------------------
 MALFORMED = {
     "empty": b"",
@@ -192,13 +196,28 @@ def test_roundtrip_core_module(capsys: pytest.CaptureFixture[str], tmp_path: Pat
 
 
 def test_inspect_example(capsys: pytest.CaptureFixture[str], example_wasm: Path) -> None:
-    pytest.importorskip("pymeld.inspect", reason="inspect renderer not landed yet")
     code, out, err = run(capsys, "inspect", str(example_wasm))
     assert code == 0, err
-    assert "run" in out
+    for needle in ("$calc", "$app", "enum { add, sub, mul }", "run: func"):
+        assert needle in out, needle
     code, out, err = run(capsys, "inspect", "--json", str(example_wasm))
     assert code == 0, err
-    assert isinstance(json.loads(out), dict | list)
+    info = json.loads(out)
+    assert info["size"] == example_wasm.stat().st_size
+    assert [e["name"] for e in info["exports"]] == ["run"]
+    assert [c["name"] for c in info["components"]] == ["calc", "app"]
+
+
+def test_inspect_core_module(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    src = tmp_path / "m.wasm"
+    src.write_bytes(CORE_42)
+    code, out, err = run(capsys, "inspect", str(src))
+    assert code == 0, err
+    assert "core module" in out and "export func 'f' = func 0" in out
+    code, out, _ = run(capsys, "inspect", "--json", str(src))
+    info = json.loads(out)
+    assert info["exports"] == [{"name": "f", "kind": "func", "index": 0}]
+    assert info["counts"]["functions"] == 1
 
 
 def test_no_progress_output_off_tty(tmp_path: Path, example_wasm: Path, pymeld: list[str]) -> None:

@@ -96,16 +96,64 @@ def cli(debug: bool, quiet: bool) -> None:
 @input_argument()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON instead of a tree.")
 def inspect(input: str, as_json: bool) -> None:
-    """Show the structure of a core module or component (sections, nesting, imports/exports)."""
+    """Show the structure of a component (nesting, instances, imports/exports) or core module."""
     data = read_input(input)
     with progress(f"parsing {input}"):
         tree = api.decode(data, file=input)
-    from pymeld import inspect as render
+        if api.is_component(data):
+            from pymeld.inspect import inspect_tree
 
+            info = inspect_tree(tree)
+        else:
+            info = _core_module_info(tree)
+        info.update(file=input, size=len(data))
     if as_json:
-        click.echo(json.dumps(render.to_json(tree), indent=2))
+        click.echo(json.dumps(info, indent=2, default=str))
+    elif api.is_component(data):
+        from rich.console import Console
+
+        from pymeld.inspect import rich_tree
+
+        Console(highlight=False).print(rich_tree(info, title=f"{input} ({len(data)} bytes)"))
     else:
-        render.print_tree(tree)
+        _print_core_module(info)
+
+
+def _core_module_info(m: Any) -> dict[str, Any]:
+    """The few facts about a core module a user checks first: its interface and its size."""
+    return {
+        "kind": "core module",
+        "imports": [
+            {"module": i.module, "name": i.name, "kind": i.kind.name.lower()} for i in m.imports
+        ],
+        "exports": [
+            {"name": e.name, "kind": e.kind.name.lower(), "index": e.index} for e in m.exports
+        ],
+        "counts": {
+            "types": sum(len(g.types) for g in m.types),
+            "functions": m.num_funcs(),
+            "tables": m.num_tables(),
+            "memories": m.num_memories(),
+            "globals": m.num_globals(),
+            "tags": m.num_tags(),
+            "elem segments": len(m.elems),
+            "data segments": len(m.datas),
+            "custom sections": len(m.customs),
+            "code bytes": sum(len(c.body) for c in m.codes),
+        },
+        "start": m.start,
+    }
+
+
+def _print_core_module(info: dict[str, Any]) -> None:
+    click.echo(f"{info['file']} ({info['size']} bytes): core module")
+    click.echo("  " + ", ".join(f"{v} {k}" for k, v in info["counts"].items()))
+    for i in info["imports"]:
+        click.echo(f"  import {i['kind']} {i['module']!r} {i['name']!r}")
+    for e in info["exports"]:
+        click.echo(f"  export {e['kind']} {e['name']!r} = {e['kind']} {e['index']}")
+    if info["start"] is not None:
+        click.echo(f"  start func {info['start']}")
 
 
 @cli.command()

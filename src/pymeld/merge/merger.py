@@ -47,6 +47,7 @@ from pymeld.graph.model import (
 )
 from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.types import TypeInterner
+from pymeld.resources.runtime import RuntimePlan, plan_runtime
 
 
 @dataclass(slots=True)
@@ -61,10 +62,11 @@ class HostImport:
     index: int
     resource: ResourceType | None = None
     key: object = None
+    op: str = "resource.drop"
 
     def core_signature(self) -> tuple[list[NumType], list[NumType]]:
         if self.func is None:
-            return [NumType.I32], []
+            return [NumType.I32], ([] if self.op == "resource.drop" else [NumType.I32])
         return _lower_signature(self.func.type)
 
 
@@ -91,6 +93,7 @@ class MergeResult:
     # Provenance for emit/names: per-instance output bases, and lower index → adapter function.
     layouts: list[InstanceLayout] = field(default_factory=list)
     adapters: dict[int, int] = field(default_factory=dict)
+    runtime: RuntimePlan | None = None  # resource built-ins left to the component runtime
 
 
 @dataclass(slots=True)
@@ -116,6 +119,8 @@ class Merger:
         self.generated: list[_Generated] = []
         self.layouts: list[InstanceLayout] = []
         self.first_generated = 0
+        self._builtin_keys: dict[int, object] = {}
+        self.runtime = RuntimePlan(None)
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -132,7 +137,7 @@ class Merger:
                 raise LinkError(f"internal: adapter for lower {ref.lower} was not planned")
             return idx
         builtin = self.g.builtins[ref.builtin]
-        key = _builtin_key(builtin)
+        key = self._builtin_keys.get(ref.builtin) or _builtin_key(builtin)
         if key is not None and key in self._host_by_key:
             return self.host_imports[self._host_by_key[key]].index
         raise UnsupportedFeature(
@@ -213,9 +218,19 @@ class Merger:
                 continue
             module, name = _core_import_name(hf.path)
             add(key, HostImport(hf, at.CanonOptions(), module, name, 0, None, key), lowered.opts)
+        # Resource built-ins the runtime keeps doing (pymeld.resources.runtime).
+        self.runtime = plan_runtime(self.g, sorted(self._builtins_used))
         for bi in sorted(self._builtins_used):
             builtin = self.g.builtins[bi]
             bkey = _builtin_key(builtin)
+            if bkey is None and bi in self.runtime.imports:
+                bimp = self.runtime.imports[bi]
+                self._builtin_keys[bi] = bkey = ("builtin", bimp.module, bimp.name)
+                if bkey not in self._host_by_key:
+                    hi = HostImport(None, at.CanonOptions(), bimp.module, bimp.name, 0, bimp.resource)
+                    hi.key, hi.op = bkey, bimp.op
+                    add(bkey, hi, None)
+                continue
             if bkey is None or bkey in self._host_by_key:
                 continue
             res = builtin.resource
@@ -265,10 +280,15 @@ class Merger:
         self._emit_generated(out)
         self._emit_start(out, start_calls)
         exports = self._emit_exports(out)
+        for rr in self.runtime.resources:
+            if rr.dtor_export is not None and rr.resource.dtor is not None:
+                dtor = self.func_index(rr.resource.dtor)
+                out.exports.append(Export(rr.dtor_export, ExternKind.FUNC, dtor))
         out.types = self.types.groups
         if any(d.mode == SegmentMode.PASSIVE for d in out.datas) or self._uses_data_count:
             out.data_count = len(out.datas)
         result = MergeResult(out, self.host_imports, exports, list(g.exports))
+        result.runtime = self.runtime
         result.stats = {
             "module_instances": len(g.instances),
             "functions": len(out.funcs) + len(out.imports),
