@@ -1,0 +1,208 @@
+"""Which resource built-ins the component runtime keeps doing after fusion (the host-facing table).
+
+A fused component is one component instance, so the runtime gives it exactly one handle table.
+That table can stand for exactly one original component instance, the *host-facing* one: the
+instance whose lifted exports hand `own`/`borrow` handles to the host (or, when no export carries
+a handle, the single instance that uses resource built-ins). Its `resource.new/rep/drop` become
+imports of the fused core module, named as wit-component names them, so that the wrapper can
+satisfy them with `canon resource.*` of resource types it defines itself:
+
+* `[export]<iface>` / `[resource-new|rep|drop]<name>` for a type the composition defines and
+  exports as `<iface>/<name>` (`$root` for a top-level export); the destructor is exported from
+  the core module as `<iface>#[dtor]<name>` (`[dtor]<name>` at top level).
+
+Drops of host-imported resource types stay imports too (planned by the merger, any owner: the host
+lowers such handles into the one runtime table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pymeld.abi import types as at
+from pymeld.errors import UnsupportedFeature
+from pymeld.graph.model import (
+    Builtin,
+    ExportItem,
+    FlatGraph,
+    InstanceExport,
+    Lifted,
+    ResourceType,
+    TypeExport,
+)
+
+_OPS = {
+    "resource.new": "resource-new",
+    "resource.rep": "resource-rep",
+    "resource.drop": "resource-drop",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeResource:
+    """A composition-defined resource type the wrapper must define (`(type (resource ...))`)."""
+
+    resource: ResourceType
+    module: str  # core import module of its built-ins, `[export]<iface>`
+    name: str  # the name it is exported under (or a synthetic one when not exported)
+    dtor_export: str | None  # core export name of its destructor in the fused module
+    exported: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltinImport:
+    """A resource built-in that stays an import of the fused core module."""
+
+    module: str
+    name: str
+    op: str
+    resource: ResourceType
+
+
+@dataclass(slots=True)
+class RuntimePlan:
+    host_instance: int | None
+    resources: list[RuntimeResource] = field(default_factory=list)
+    imports: dict[int, BuiltinImport] = field(default_factory=dict)  # builtin index → import
+
+    def runtime_resource(self, r: ResourceType) -> RuntimeResource | None:
+        for rr in self.resources:
+            if rr.resource.id == r.id:
+                return rr
+        return None
+
+
+def exported_resources(graph: FlatGraph) -> dict[int, tuple[str, ...]]:
+    """Resource id → first root export path naming it."""
+    out: dict[int, tuple[str, ...]] = {}
+
+    def walk(path: tuple[str, ...], item: ExportItem) -> None:
+        if isinstance(item, TypeExport) and isinstance(item.type, ResourceType):
+            out.setdefault(item.type.id, path)
+        elif isinstance(item, InstanceExport):
+            for n, sub in item.exports:
+                walk((*path, n), sub)
+
+    for name, item in graph.exports:
+        walk((name,), item)
+    return out
+
+
+def handle_resources(t: object) -> list[ResourceType]:
+    """Resource types of every own/borrow inside a (function or value) type, in order."""
+    found: list[ResourceType] = []
+
+    def walk(v: object) -> None:
+        match v:
+            case at.Own(r) | at.Borrow(r):
+                if isinstance(r, ResourceType):
+                    found.append(r)
+            case at.FuncType():
+                for _, p in v.params:
+                    walk(p)
+                if v.result is not None:
+                    walk(v.result)
+            case at.List(e, _) | at.Option(e):
+                walk(e)
+            case at.Record(fields):
+                for _, f in fields:
+                    walk(f)
+            case at.Tuple(ts):
+                for x in ts:
+                    walk(x)
+            case at.Variant(cases):
+                for _, c in cases:
+                    if c is not None:
+                        walk(c)
+            case at.Result(ok, err):
+                for x in (ok, err):
+                    if x is not None:
+                        walk(x)
+
+    walk(t)
+    return found
+
+
+def _exported_lifts(graph: FlatGraph) -> list[Lifted]:
+    out: list[Lifted] = []
+
+    def walk(item: ExportItem) -> None:
+        if isinstance(item, Lifted):
+            out.append(item)
+        elif isinstance(item, InstanceExport):
+            for _, sub in item.exports:
+                walk(sub)
+
+    for _, item in graph.exports:
+        walk(item)
+    return out
+
+
+def host_facing_instance(graph: FlatGraph, used: list[int]) -> int | None:
+    """The component instance whose handle table becomes the runtime's table (see module doc)."""
+    owners = sorted(
+        {
+            lf.owner
+            for lf in _exported_lifts(graph)
+            if any(r.host_path is None for r in handle_resources(lf.type))
+        }
+    )
+    if len(owners) > 1:
+        labels = ", ".join(graph.components[o].label for o in owners)
+        raise UnsupportedFeature(
+            f"resource handles reach the host from several component instances ({labels}); "
+            "the fused component has one handle table"
+        )
+    if owners:
+        return owners[0]
+    users = sorted(
+        {
+            graph.builtins[b].owner
+            for b in used
+            if (r := graph.builtins[b].resource) is not None and r.host_path is None
+        }
+    )
+    return users[0] if users else None
+
+
+def plan_runtime(graph: FlatGraph, used: list[int]) -> RuntimePlan:
+    """Decide which used built-ins (indices into `graph.builtins`) stay core imports."""
+    h = host_facing_instance(graph, used)
+    plan = RuntimePlan(h)
+    paths = exported_resources(graph)
+    for bi in sorted(used):
+        b = graph.builtins[bi]
+        r = b.resource
+        # Host resources are the merger's (their drops stay imports); other instances' built-ins
+        # need in-module tables.
+        if b.op not in _OPS or r is None or r.host_path is not None or b.owner != h:
+            continue
+        rr = plan.runtime_resource(r) or _add_resource(plan, r, paths.get(r.id))
+        plan.imports[bi] = BuiltinImport(rr.module, f"[{_OPS[b.op]}]{rr.name}", b.op, r)
+    return plan
+
+
+def _add_resource(
+    plan: RuntimePlan, r: ResourceType, path: tuple[str, ...] | None
+) -> RuntimeResource:
+    if path is None:
+        iface, name = "$root", f"$resource{r.id}"
+    else:
+        iface, name = ("/".join(path[:-1]) or "$root"), path[-1]
+    taken = {(x.module, x.name) for x in plan.resources}
+    base, n = name, 2
+    while (f"[export]{iface}", name) in taken:
+        name, n = f"{base}#{n}", n + 1
+    dtor = None
+    if r.dtor is not None:
+        dtor = f"[dtor]{name}" if iface == "$root" else f"{iface}#[dtor]{name}"
+    rr = RuntimeResource(r, f"[export]{iface}", name, dtor, path is not None)
+    plan.resources.append(rr)
+    return rr
+
+
+def _internal_message(graph: FlatGraph, b: Builtin) -> str:
+    return (
+        f"`{b.op}` in component instance {graph.components[b.owner].label}, which is not the "
+        "host-facing instance (in-module handle tables are not implemented yet)"
+    )
