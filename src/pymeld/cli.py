@@ -1,4 +1,4 @@
-"""Command line: ``pymeld inspect``, ``pymeld roundtrip`` (and, later, ``pymeld fuse``).
+"""Command line: ``pymeld inspect``, ``roundtrip``, ``fuse`` and ``verify``.
 
 Error policy lives in one place, :func:`main`, so every command gets it for free:
 
@@ -95,65 +95,134 @@ def cli(debug: bool, quiet: bool) -> None:
 @cli.command()
 @input_argument()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON instead of a tree.")
-def inspect(input: str, as_json: bool) -> None:
-    """Show the structure of a component (nesting, instances, imports/exports) or core module."""
+@click.option(
+    "--graph",
+    type=click.Choice(["dot"]),
+    help="Print a Graphviz graph instead: composition wiring, or provenance of a fused output.",
+)
+def inspect(input: str, as_json: bool, graph: str | None) -> None:
+    """Show the structure of a core module or component (sections, nesting, imports/exports).
+
+    A fused output's ``pymeld.attestation`` is shown and verified: its recorded code hash is
+    recomputed from the file. A mismatch exits with status 1.
+    """
+    from pymeld.emit.attestation import find_attestations
+
     data = read_input(input)
     with progress(f"parsing {input}"):
         tree = api.decode(data, file=input)
-        if api.is_component(data):
-            from pymeld.inspect import inspect_tree
-
-            info = inspect_tree(tree)
-        else:
-            info = _core_module_info(tree)
-        info.update(file=input, size=len(data))
-    if as_json:
-        click.echo(json.dumps(info, indent=2, default=str))
-    elif api.is_component(data):
-        from rich.console import Console
-
-        from pymeld.inspect import rich_tree
-
-        Console(highlight=False).print(rich_tree(info, title=f"{input} ({len(data)} bytes)"))
+        attestations = find_attestations(data, file=input)
+    if graph == "dot":
+        click.echo(_graph_dot(tree, data, attestations, input), nl=False)
+    elif as_json:
+        info = _tree_json(tree, data, input)
+        info["attestations"] = [
+            {
+                "where": a.where,
+                "verified": a.ok,
+                "actual_code_sha256": a.actual,
+                "error": a.error,
+                "record": a.record,
+            }
+            for a in attestations
+        ]
+        click.echo(json.dumps(info, indent=2, ensure_ascii=False))
     else:
-        _print_core_module(info)
+        _print_tree(tree, data, input)
+        for a in attestations:
+            _print_attestation(a)
+    bad = [a for a in attestations if not a.ok]
+    if bad:
+        raise PymeldError(
+            f"{input}: attestation does not match ({bad[0].where}): "
+            f"{bad[0].error or f'recorded {bad[0].recorded}, actual {bad[0].actual}'}"
+        )
 
 
-def _core_module_info(m: Any) -> dict[str, Any]:
-    """The few facts about a core module a user checks first: its interface and its size."""
+def _tree_json(tree: Any, data: bytes, file: str) -> dict[str, Any]:
+    if api.is_component(data):
+        from pymeld.inspect import render_inspect
+
+        info = render_inspect(data, json=True)
+        assert isinstance(info, dict)
+        info["file"] = file
+        return info
+    return _core_summary(tree, data, file)
+
+
+def _core_summary(m: Any, data: bytes, file: str) -> dict[str, Any]:
+    from pymeld.codec.core.model import ExternKind
+
     return {
+        "file": file,
         "kind": "core module",
-        "imports": [
-            {"module": i.module, "name": i.name, "kind": i.kind.name.lower()} for i in m.imports
-        ],
-        "exports": [
-            {"name": e.name, "kind": e.kind.name.lower(), "index": e.index} for e in m.exports
-        ],
-        "counts": {
-            "types": sum(len(g.types) for g in m.types),
-            "functions": m.num_funcs(),
-            "tables": m.num_tables(),
-            "memories": m.num_memories(),
-            "globals": m.num_globals(),
-            "tags": m.num_tags(),
-            "elem segments": len(m.elems),
-            "data segments": len(m.datas),
-            "custom sections": len(m.customs),
-            "code bytes": sum(len(c.body) for c in m.codes),
-        },
-        "start": m.start,
+        "size": len(data),
+        "types": len(m.subtypes()),
+        "imports": [f"{i.module}.{i.name}" for i in m.imports],
+        "functions": m.num_funcs(),
+        "memories": m.num_memories(),
+        "tables": m.num_tables(),
+        "globals": m.num_globals(),
+        "exports": [f"{e.name} ({ExternKind(e.kind).name.lower()} {e.index})" for e in m.exports],
+        "data_segments": len(m.datas),
+        "custom_sections": [f"{c.name} ({len(c.data)} bytes)" for c in m.customs],
     }
 
 
-def _print_core_module(info: dict[str, Any]) -> None:
-    click.echo(f"{info['file']} ({info['size']} bytes): core module")
-    click.echo("  " + ", ".join(f"{v} {k}" for k, v in info["counts"].items()))
-    for i in info["imports"]:
-        click.echo(f"  import {i['kind']} {i['module']!r} {i['name']!r}")
-    for e in info["exports"]:
-        click.echo(f"  export {e['kind']} {e['name']!r} = {e['kind']} {e['index']}")
-    if info["start"] is not None:
-        click.echo(f"  start func {info['start']}")
+def _print_tree(tree: Any, data: bytes, file: str) -> None:
+    if api.is_component(data):
+        from pymeld.inspect import render_inspect
+
+        click.echo(render_inspect(data), nl=False)
+        return
+    info = _core_summary(tree, data, file)
+    click.echo(f"{file}: core module ({info['size']} bytes)")
+    for key in ("types", "functions", "memories", "tables", "globals", "data_segments"):
+        click.echo(f"  {key.replace('_', ' ')}: {info[key]}")
+    for key in ("imports", "exports", "custom_sections"):
+        click.echo(f"  {key.replace('_', ' ')} ({len(info[key])}):")
+        for item in info[key]:
+            click.echo(f"    {item}")
+
+
+def _print_attestation(a: Any) -> None:
+    status = "VERIFIED" if a.ok else "MISMATCH"
+    click.echo(f"pymeld.attestation in the {a.where}: code hash {status}")
+    if a.error:
+        click.echo(f"  error: {a.error}")
+    rec = a.record or {}
+    tool = rec.get("tool", {})
+    click.echo(f"  tool: {tool.get('name')} {tool.get('version')}")
+    click.echo(f"  options: {json.dumps(rec.get('options', {}), sort_keys=True)}")
+    for i in rec.get("inputs", []):
+        click.echo(f"  input: {i.get('name')} ({i.get('size')} bytes) sha256 {i.get('sha256')}")
+    click.echo(f"  components fused: {', '.join(rec.get('components', []))}")
+    click.echo(f"  module instances: {', '.join(rec.get('module_instances', []))}")
+    click.echo(f"  adapters: {rec.get('adapters')}")
+    click.echo(f"  code sha256 recorded: {a.recorded}")
+    click.echo(f"  code sha256 actual:   {a.actual}")
+
+
+def _graph_dot(tree: Any, data: bytes, attestations: list[Any], file: str) -> str:
+    from pathlib import Path
+
+    from pymeld.emit.dot import composition_dot, fused_dot
+
+    title = Path(file).name
+    if attestations or not api.is_component(data):
+        module = tree
+        if api.is_component(data):  # the fused core module inside a --component output
+            from pymeld.emit.attestation import SECTION
+
+            module = next(
+                s.module
+                for s in api.core_module_sections(tree)
+                if any(c.name == SECTION for c in s.module.customs)
+            )
+        return fused_dot(module, attestations, title)
+    from pymeld.graph.flatten import Flattener
+
+    return composition_dot(Flattener(tree).run(), title)
 
 
 @cli.command()
@@ -187,19 +256,91 @@ def roundtrip(input: str, output: str, check: bool) -> None:
     is_flag=True,
     help="Wrap the fused core module as a single-module component with the original interface.",
 )
+@click.option(
+    "--preserve-names",
+    is_flag=True,
+    help="Emit a merged `name` section: every function named `<module instance>::<name>`.",
+)
+@click.option(
+    "--keep-dwarf",
+    is_flag=True,
+    help="Copy `.debug_*` sections verbatim (dropped by default: offsets are not remapped).",
+)
+@click.option(
+    "--no-attestation", is_flag=True, help="Leave out the `pymeld.attestation` custom section."
+)
+@click.option("--validate", is_flag=True, help="Validate the output with wasmtime before writing.")
+@click.option(
+    "--verify",
+    "run_verify",
+    is_flag=True,
+    help="Run every export of the input and the output side by side before writing (wasmtime).",
+)
 @click.option("--stats", is_flag=True, help="Print counts, sizes and time per stage.")
-def fuse(inputs: tuple[str, ...], output: str, as_component: bool, stats: bool) -> None:
+@click.option(
+    "--stats-json",
+    type=click.Path(allow_dash=True),
+    help="Write the statistics as JSON to PATH ('-' = stdout).",
+)
+def fuse(
+    inputs: tuple[str, ...],
+    output: str,
+    as_component: bool,
+    preserve_names: bool,
+    keep_dwarf: bool,
+    no_attestation: bool,
+    validate: bool,
+    run_verify: bool,
+    stats: bool,
+    stats_json: str | None,
+) -> None:
     """Fuse a composed component into one core module (or, with --component, a component)."""
     from pymeld.fuse import FuseOptions, fuse_bytes
 
     if len(inputs) != 1:
         raise PymeldError("fusing several input files is not supported yet; compose them first")
+    options = FuseOptions(
+        component=as_component,
+        preserve_names=preserve_names,
+        keep_dwarf=keep_dwarf,
+        attestation=not no_attestation,
+        validate=validate,
+        verify=run_verify,
+    )
     data = read_input(inputs[0])
     with progress(f"fusing {inputs[0]}"):
-        result = fuse_bytes(data, file=inputs[0], options=FuseOptions(component=as_component))
+        result = fuse_bytes(data, file=inputs[0], options=options)
     write_atomic(output, result.output)
     if stats:
         _print_stats(result.stats)
+    if stats_json is not None:
+        text = json.dumps(result.stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        if stats_json == "-":
+            click.echo(text, nl=False)
+        else:
+            write_atomic(stats_json, text.encode())
+
+
+@cli.command()
+@click.argument("original", type=click.Path())
+@click.argument("fused", type=click.Path())
+@click.option("--seed", type=int, default=0, show_default=True, help="Argument generator seed.")
+@click.option("--calls", type=int, default=24, show_default=True, help="Calls per export.")
+def verify(original: str, fused: str, seed: int, calls: int) -> None:
+    """Differential test: call every export of ORIGINAL and FUSED with generated arguments.
+
+    Exits 1 if any export behaves differently (result, trap, stdout/stderr); exports that
+    cannot be exercised from outside (resources, missing imports) are listed as not checked.
+    """
+    from pymeld.verify import verify as run
+
+    a, b = read_input(original), read_input(fused)
+    with progress(f"verifying {fused}"):
+        report = run(a, b, seed=seed, calls=calls)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        raise PymeldError(f"{fused} does not behave like {original}")
 
 
 def _print_stats(stats: dict[str, Any]) -> None:

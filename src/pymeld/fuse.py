@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.encode import encode_component
 from pymeld.codec.component.parse import parse_component
-from pymeld.codec.core.encode import encode_module
 from pymeld.errors import PymeldError
 from pymeld.graph.flatten import Flattener
 from pymeld.merge.merger import merge
@@ -18,6 +18,21 @@ from pymeld.wrap.wrapper import wrap
 @dataclass(slots=True)
 class FuseOptions:
     component: bool = False
+    preserve_names: bool = False  # merged, remapped `name` section with provenance prefixes
+    keep_dwarf: bool = False  # copy `.debug_*` verbatim (offsets are not remapped)
+    attestation: bool = True  # `pymeld.attestation` custom section
+    validate: bool = False  # check the output with wasmtime before returning it
+    verify: bool = False  # differential run of original vs fused (needs wasmtime)
+
+
+#: Options that check the output but do not change its bytes: not recorded in the attestation.
+CHECK_ONLY = frozenset({"validate", "verify"})
+
+
+def attested_options(options: FuseOptions) -> dict[str, object]:
+    return {
+        f.name: getattr(options, f.name) for f in fields(options) if f.name not in CHECK_ONLY
+    }
 
 
 @dataclass(slots=True)
@@ -45,15 +60,43 @@ def fuse_bytes(
     merged = merge(graph)
     times["merge"] = time.perf_counter() - t
     t = time.perf_counter()
+    from pymeld.emit import finish_module
+
+    finished = finish_module(
+        root,
+        graph,
+        merged,
+        inputs=[(os.path.basename(file or "<input>"), data)],
+        options=attested_options(options),
+        preserve_names=options.preserve_names,
+        keep_dwarf=options.keep_dwarf,
+        attest=options.attestation,
+    )
     if options.component:
         out = encode_component(wrap(root, flattener, merged))
     else:
-        out = encode_module(merged.module)
+        out = finished.core
     times["encode"] = time.perf_counter() - t
+    if options.validate:
+        from pymeld.emit.validate import validate
+
+        t = time.perf_counter()
+        validate(out, component=options.component)
+        times["validate"] = time.perf_counter() - t
+    verified: dict[str, object] = {}
+    if options.verify:
+        from pymeld.verify import require_equivalent
+
+        t = time.perf_counter()
+        fused = out if options.component else encode_component(wrap(root, flattener, merged))
+        verified = require_equivalent(data, fused)
+        times["verify"] = time.perf_counter() - t
     stats: dict[str, object] = {
         "components": len(graph.components),
         "modules": len({mi.module_id for mi in graph.instances}),
         **merged.stats,
+        **finished.stats,
+        **verified,
         "bytes_in": len(data),
         "bytes_out": len(out),
         "times": times,
@@ -61,4 +104,4 @@ def fuse_bytes(
     return FuseResult(out, stats)
 
 
-__all__ = ["FuseOptions", "FuseResult", "cm", "fuse_bytes"]
+__all__ = ["FuseOptions", "FuseResult", "attested_options", "cm", "fuse_bytes"]

@@ -1,0 +1,66 @@
+"""Output finishing: custom sections (names, producers, features, DWARF policy), attestation,
+and reports about the output (validation, Graphviz wiring).
+
+Runs after merge and before encode/wrap; it only adds custom sections, so the code pymeld
+produced is untouched by whatever options are chosen here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymeld.codec.component import model as cm
+from pymeld.codec.core.encode import encode_module
+from pymeld.emit.attestation import attestation_section, make_record, section_bytes
+from pymeld.emit.customs import plan_customs
+from pymeld.emit.names import build_name_section
+from pymeld.graph.model import FlatGraph
+from pymeld.merge.merger import MergeResult
+
+__all__ = ["Finished", "finish_module"]
+
+
+@dataclass(slots=True)
+class Finished:
+    """The encoded fused core module (customs and attestation included) and stats to report."""
+
+    core: bytes
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def finish_module(
+    root: cm.Component,
+    graph: FlatGraph,
+    merged: MergeResult,
+    *,
+    inputs: list[tuple[str, bytes]],
+    options: dict[str, Any],
+    preserve_names: bool,
+    keep_dwarf: bool,
+    attest: bool,
+) -> Finished:
+    """Set ``merged.module.customs`` and return the module's final encoding."""
+    names = build_name_section(graph, merged) if preserve_names else None
+    plan = plan_customs(graph, root, name_section=names, keep_dwarf=keep_dwarf)
+    merged.module.customs = list(plan.sections)
+    core = encode_module(merged.module)
+    stats: dict[str, Any] = {}
+    if plan.dropped:
+        stats["custom_sections_dropped"] = ", ".join(f"{n} ({c})" for n, c in plan.dropped.items())
+    if plan.dwarf == "dropped":
+        stats["dwarf"] = "dropped (code offsets are not remapped; --keep-dwarf keeps it as is)"
+    elif plan.dwarf == "kept":
+        stats["dwarf"] = "kept verbatim (--keep-dwarf): code offsets are NOT remapped"
+    if attest:
+        record = make_record(
+            inputs=inputs,
+            options=options,
+            components=[c.label for c in graph.components],
+            module_instances=[mi.label for mi in graph.instances],
+            adapters=len(merged.adapters),
+        )
+        section = attestation_section(record, core)
+        merged.module.customs.append(section)
+        core += section_bytes(section)
+    return Finished(core, stats)

@@ -1,0 +1,166 @@
+"""The ``pymeld.attestation`` custom section: what was fused, by which tool, with which options.
+
+The record is compact JSON with sorted keys and no timestamp or random id, so the same inputs
+and options give the same bytes (a build can be checked by rebuilding it). It binds itself to
+the code it describes through ``output.code_sha256``:
+
+    SHA-256 of the fused core module's bytes with every ``pymeld.attestation`` custom section
+    removed (section id byte, size, name and payload).
+
+pymeld appends the section last, so that is exactly the module as encoded before attesting.
+For a ``--component`` output the hash is of the embedded fused core module; the wrapper
+around it is derived from the inputs' interface and carries no code of its own.
+Verification (``pymeld inspect``) recomputes the hash from the file, so any edit to the code,
+data, imports or exports after fusion is detected. It is an integrity record, not a signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pymeld import __version__
+from pymeld.codec.binary import Reader, uleb
+from pymeld.codec.core.model import CustomSection, SectionId
+from pymeld.errors import DecodeError
+
+__all__ = [
+    "SECTION",
+    "Attestation",
+    "attestation_section",
+    "code_sha256",
+    "find_attestations",
+    "make_record",
+]
+
+SECTION = "pymeld.attestation"
+FORMAT = "pymeld.attestation/1"
+HASH_DEFINITION = (
+    "sha256 of the fused core module bytes with the pymeld.attestation custom section removed"
+)
+
+
+def _sections(module: bytes) -> list[tuple[str | None, int, int]]:
+    """``(custom name or None, start, end)`` of each section of a core module, by bytes alone."""
+    r = Reader(module, 8, section="module")
+    out: list[tuple[str | None, int, int]] = []
+    while not r.eof():
+        start = r.pos
+        sid = r.byte()
+        body = r.sub(r.u32())
+        out.append((body.name() if sid == 0 else None, start, r.pos))
+    return out
+
+
+def code_sha256(module: bytes) -> str:
+    """The attested hash of a core module (see the module docstring for the definition)."""
+    h = hashlib.sha256()
+    pos = 0
+    for name, start, end in _sections(module):
+        if name == SECTION:
+            h.update(module[pos:start])
+            pos = end
+    h.update(module[pos:])
+    return h.hexdigest()
+
+
+def make_record(
+    *,
+    inputs: list[tuple[str, bytes]],
+    options: dict[str, Any],
+    components: list[str],
+    module_instances: list[str],
+    adapters: int,
+) -> dict[str, Any]:
+    """The attestation record minus ``output`` (filled in by `attestation_section`)."""
+    return {
+        "format": FORMAT,
+        "tool": {"name": "pymeld", "version": __version__},
+        "transformation": "fusion",
+        "options": dict(sorted(options.items())),
+        "inputs": [
+            {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            for name, data in inputs
+        ],
+        "components": components,
+        "module_instances": module_instances,
+        "adapters": adapters,
+    }
+
+
+def _encode(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def attestation_section(record: dict[str, Any], module: bytes) -> CustomSection:
+    """The section attesting ``module`` (the fused core module encoded without it)."""
+    full = {
+        **record,
+        "output": {
+            "code_sha256": code_sha256(module),
+            "code_size": len(module),
+            "hash_of": HASH_DEFINITION,
+        },
+    }
+    return CustomSection(SECTION, _encode(full), after=SectionId.DATA)
+
+
+def section_bytes(section: CustomSection) -> bytes:
+    """The encoded custom section (id, size, name, payload): what the encoder appends."""
+    name = section.name.encode()
+    payload = uleb(len(name)) + name + bytes(section.data)
+    return b"\x00" + uleb(len(payload)) + payload
+
+
+@dataclass(slots=True)
+class Attestation:
+    """An attestation found in a file, with the result of recomputing the code hash."""
+
+    where: str  # "core module" or "core module #k of the component"
+    record: dict[str, Any] | None
+    recorded: str | None
+    actual: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.recorded == self.actual
+
+
+def _from_module(module: bytes, where: str) -> list[Attestation]:
+    found: list[Attestation] = []
+    for name, start, end in _sections(module):
+        if name != SECTION:
+            continue
+        r = Reader(module, start + 1)
+        r.u32()
+        r.name()
+        payload = module[r.pos : end]
+        actual = code_sha256(module)
+        try:
+            record = json.loads(payload)
+            recorded = record["output"]["code_sha256"]
+        except (ValueError, KeyError, TypeError) as e:
+            found.append(Attestation(where, None, None, actual, f"unreadable record: {e}"))
+            continue
+        found.append(Attestation(where, record, recorded, actual))
+    return found
+
+
+def find_attestations(data: bytes, *, file: str | None = None) -> list[Attestation]:
+    """Every attestation in a core module, or in any core module nested in a component."""
+    from pymeld.api import core_module_sections, is_component
+
+    try:
+        if not is_component(data):
+            return _from_module(data, "core module")
+        from pymeld.codec.component import parse_component
+
+        found: list[Attestation] = []
+        for k, section in enumerate(core_module_sections(parse_component(data, file=file))):
+            found.extend(_from_module(bytes(section.data), f"core module #{k} of the component"))
+        return found
+    except DecodeError:
+        return []

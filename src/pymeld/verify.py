@@ -1,0 +1,381 @@
+"""``pymeld verify ORIGINAL FUSED``: differential testing of a fused component against its input.
+
+For every exported function of the original component, argument values are generated from its
+component-level type (seeded, so a failure reproduces): first the edge cases of every type
+(empty and non-ASCII strings, empty and long lists, min/max integers, NaN and signed zeros,
+every enum/variant/option/result case, empty and full flags), then random values. Each call
+runs in a fresh Store for both components (a trap poisons a wasmtime store), with WASI p2
+linked and stdout/stderr captured to files. Results, traps and output are compared; the first
+difference per export is reported.
+
+What cannot be checked is listed with the reason instead of being silently skipped: functions
+whose types involve resources/futures/streams (no way to make values from the outside), and
+calls that reach an import that is neither WASI nor satisfiable (linked as traps; a call that
+hits one in the original is not a comparison).
+
+Traps are compared by occurrence only: where the original traps, the fused one must trap too
+(and not vice versa); the trap messages may legitimately differ (a fused adapter traps with
+`unreachable` where the runtime reports a specific reason), so a differing message is a note.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pymeld.errors import PymeldError
+
+__all__ = ["ExportReport", "VerifyReport", "require_equivalent", "verify"]
+
+DEFAULT_CALLS = 24
+LONG_LIST = 300
+MAX_DEPTH = 4
+
+_INT_RANGES = {
+    "S8": (-(1 << 7), (1 << 7) - 1),
+    "S16": (-(1 << 15), (1 << 15) - 1),
+    "S32": (-(1 << 31), (1 << 31) - 1),
+    "S64": (-(1 << 63), (1 << 63) - 1),
+    "U8": (0, (1 << 8) - 1),
+    "U16": (0, (1 << 16) - 1),
+    "U32": (0, (1 << 32) - 1),
+    "U64": (0, (1 << 64) - 1),
+}
+_STRINGS = ["", "hello", "ü日本語🎉", "\0", "a" * 1000, "ÿ" * 33, "\U0010ffff𝄞"]
+_CHARS = ["a", "\0", "é", "日", "🎉", "\U0010ffff", "\ud7ff"]
+_FLOATS = [0.0, -0.0, math.nan, math.inf, -math.inf, 1.5, -1e-310, 3.4028234663852886e38]
+
+
+class _Unsupported(Exception):
+    """A type pymeld cannot make values of from outside (resources, futures, streams)."""
+
+
+def _f32(x: float) -> float:
+    return struct.unpack("<f", struct.pack("<f", x))[0] if math.isfinite(x) else x
+
+
+def _tname(ty: Any) -> str:
+    return type(ty).__name__
+
+
+def make_value(ty: Any, rng: random.Random, i: int, depth: int = 0) -> Any:
+    """Value number ``i`` of type ``ty``: the ``i``-th edge case while there are any, then random."""
+    from wasmtime.component import Record, Variant
+
+    name = _tname(ty)
+    if name == "Bool":
+        return [False, True][i] if i < 2 else rng.random() < 0.5
+    if name in _INT_RANGES:
+        lo, hi = _INT_RANGES[name]
+        edges = [0, 1, hi, lo, hi - 1] + ([-1, lo + 1] if lo else [])
+        return edges[i] if i < len(edges) else rng.randint(lo, hi)
+    if name in ("F32", "F64"):
+        x = _FLOATS[i] if i < len(_FLOATS) else rng.uniform(-1e6, 1e6)
+        return _f32(x) if name == "F32" else x
+    if name == "Char":
+        if i < len(_CHARS):
+            return _CHARS[i]
+        c = rng.randint(0, 0x10FFFF - 0x800)
+        return chr(c + 0x800 if c >= 0xD800 else c)
+    if name == "String":
+        if i < len(_STRINGS):
+            return _STRINGS[i]
+        alphabet = "abcxyz 0123ü日🎉\n\t"
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+    if name == "ListType":
+        elem = ty.element
+        n = (
+            0
+            if depth >= MAX_DEPTH or i == 0
+            else 1
+            if i == 1
+            else LONG_LIST
+            if i == 2 and depth == 0
+            else rng.randint(0, 5)
+        )
+        if _tname(elem) == "U8":
+            return bytes(rng.randint(0, 255) for _ in range(n))
+        return [make_value(elem, rng, (i + k) if depth == 0 else 99, depth + 1) for k in range(n)]
+    if name == "RecordType":
+        r = Record()
+        for fname, fty in ty.fields:
+            setattr(r, fname, make_value(fty, rng, i, depth + 1))
+        return r
+    if name == "TupleType":
+        return tuple(make_value(e, rng, i, depth + 1) for e in ty.elements)
+    if name == "EnumType":
+        names = ty.names
+        return names[i] if i < len(names) else rng.choice(names)
+    if name == "FlagsType":
+        names = ty.names
+        edges = [set(), set(names), *({n} for n in names)]
+        return edges[i] if i < len(edges) else {n for n in names if rng.random() < 0.5}
+    if name in ("VariantType", "OptionType", "ResultType"):
+        cases = ty._cases()
+        k = i if i < len(cases) else rng.randrange(len(cases))
+        case, pty = cases[k]
+        inner = i // len(cases) if i < len(cases) * 4 else 99
+        payload = None if pty is None else make_value(pty, rng, inner, depth + 1)
+        return Variant(case, payload) if ty._tagged() else payload
+    raise _Unsupported(name.removesuffix("Type").lower())
+
+
+def _check_makeable(ty: Any, depth: int = 0) -> None:
+    """Raise _Unsupported if some nested type cannot be produced or compared from outside."""
+    name = _tname(ty)
+    if name in ("OwnType", "BorrowType", "FutureType", "StreamType", "ErrorContext"):
+        raise _Unsupported(name.removesuffix("Type").lower())
+    if depth > 32:
+        return
+    if name == "ListType":
+        _check_makeable(ty.element, depth + 1)
+    elif name == "RecordType":
+        for _, f in ty.fields:
+            _check_makeable(f, depth + 1)
+    elif name == "TupleType":
+        for e in ty.elements:
+            _check_makeable(e, depth + 1)
+    elif name in ("VariantType", "OptionType", "ResultType"):
+        for _, p in ty._cases():
+            if p is not None:
+                _check_makeable(p, depth + 1)
+
+
+def normalize(v: Any) -> Any:
+    """A comparable form of a lifted value (NaNs equal each other, -0.0 differs from 0.0)."""
+    from wasmtime.component import Record, Variant
+
+    if isinstance(v, float):
+        return ("nan",) if math.isnan(v) else ("float", v.hex())
+    if isinstance(v, Variant):
+        return ("variant", v.tag, normalize(v.payload))
+    if isinstance(v, Record):
+        return ("record", tuple((k, normalize(x)) for k, x in sorted(vars(v).items())))
+    if isinstance(v, (list, tuple)):
+        return (type(v).__name__, tuple(normalize(x) for x in v))
+    if isinstance(v, (set, frozenset)):
+        return ("set", tuple(sorted(v)))
+    return v
+
+
+@dataclass(slots=True)
+class ExportReport:
+    """Outcome for one exported function: ``status`` is ok, differs or not-checked."""
+
+    name: str
+    status: str
+    calls: int = 0
+    detail: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    exports: list[ExportReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(e.status != "differs" for e in self.exports)
+
+    def lines(self) -> list[str]:
+        out = []
+        for e in self.exports:
+            head = f"{e.status:<11} {e.name}"
+            if e.status == "ok":
+                head += f" ({e.calls} calls)"
+            out.append(head + (f": {e.detail}" if e.detail else ""))
+            out.extend(f"            note: {n}" for n in e.notes)
+        return out
+
+
+def _exports(
+    engine: Any, ty: Any, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """``(path, FuncType)`` of every exported function, nested instances included."""
+    for name, ext in ty.exports(engine).items():
+        item = ext.ty
+        if _tname(item) == "FuncType":
+            yield (*path, name), item
+        elif _tname(item) == "ComponentInstanceType":
+            yield from _exports(engine, item, (*path, name))
+
+
+class _Runner:
+    """One component under test: engine-level objects shared by every call."""
+
+    def __init__(self, engine: Any, data: bytes, what: str, tmp: Path) -> None:
+        import wasmtime
+        from wasmtime.component import Component, Linker
+
+        self.wasmtime = wasmtime
+        try:
+            self.component = Component(engine, data)
+        except wasmtime.WasmtimeError as e:
+            raise PymeldError(f"verify: the {what} component does not load: {_short(e)}") from None
+        self.engine = engine
+        self.tmp = tmp
+        self.what = what
+        self.linker = Linker(engine)
+        self.linker.add_wasip2()
+        self.linker.define_unknown_imports_as_traps(self.component)
+        self.n = 0
+
+    def func_index(self, path: tuple[str, ...]) -> Any:
+        idx = None
+        for name in path:
+            idx = self.component.get_export_index(name, idx)
+            if idx is None:
+                return None
+        return idx
+
+    def call(self, path: tuple[str, ...], args: list[Any]) -> tuple[str, Any, bytes, bytes]:
+        """``(kind, value, stdout, stderr)``; kind is ok, trap or host (Python-side error)."""
+        wasmtime = self.wasmtime
+        self.n += 1
+        out = self.tmp / f"{self.what}-{self.n}.out"
+        err = self.tmp / f"{self.what}-{self.n}.err"
+        store = wasmtime.Store(self.engine)
+        wasi = wasmtime.WasiConfig()
+        wasi.stdout_file = str(out)
+        wasi.stderr_file = str(err)
+        store.set_wasi(wasi)
+        kind: str
+        value: Any
+        try:
+            inst = self.linker.instantiate(store, self.component)
+            func = inst.get_func(store, self.func_index(path))
+            if func is None:
+                raise PymeldError(f"verify: {self.what} has no exported function {_show(path)}")
+            kind, value = "ok", normalize(func(store, *args))
+        except wasmtime.WasmtimeError as e:
+            kind, value = "trap", _trap_reason(e)
+        except (TypeError, ValueError) as e:
+            kind, value = "host", f"{type(e).__name__}: {e}"
+        stdout = out.read_bytes() if out.exists() else b""
+        stderr = err.read_bytes() if err.exists() else b""
+        return kind, value, stdout, stderr
+
+
+def _short(e: BaseException) -> str:
+    return " ".join(str(e).split())[:300]
+
+
+def _trap_reason(e: BaseException) -> str:
+    """The cause line of a wasmtime error (backtraces name functions that fusion renumbers)."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    causes = [ln for ln in lines if "wasm trap:" in ln or "unknown import" in ln]
+    return (causes[-1] if causes else lines[-1] if lines else type(e).__name__).lstrip(
+        "0123456789: "
+    )
+
+
+def _show(path: tuple[str, ...]) -> str:
+    return "#".join(path) if len(path) == 2 else "/".join(path)
+
+
+def verify(
+    original: bytes, fused: bytes, *, seed: int = 0, calls: int = DEFAULT_CALLS
+) -> VerifyReport:
+    """Call every export of ``original`` and ``fused`` side by side; see the module docstring."""
+    from pymeld.emit.validate import require_wasmtime
+
+    wasmtime = require_wasmtime("verify")
+    cfg = wasmtime.Config()
+    cfg.wasm_multi_memory = True
+    engine = wasmtime.Engine(cfg)
+    report = VerifyReport()
+    with tempfile.TemporaryDirectory(prefix="pymeld-verify-") as tmpdir:
+        tmp = Path(tmpdir)
+        orig = _Runner(engine, original, "original", tmp)
+        fuse = _Runner(engine, fused, "fused", tmp)
+        fused_exports = {p for p, _ in _exports(engine, fuse.component.type)}
+        for path, ft in _exports(engine, orig.component.type):
+            report.exports.append(_check_export(orig, fuse, path, ft, fused_exports, seed, calls))
+    return report
+
+
+def _check_export(
+    orig: _Runner,
+    fuse: _Runner,
+    path: tuple[str, ...],
+    ft: Any,
+    fused_exports: set[tuple[str, ...]],
+    seed: int,
+    calls: int,
+) -> ExportReport:
+    name = _show(path)
+    if path not in fused_exports:
+        return ExportReport(name, "differs", detail="missing from the fused component")
+    params = [t for _, t in ft.params]
+    try:
+        for t in [*params, *([ft.result] if ft.result is not None else [])]:
+            _check_makeable(t)
+    except _Unsupported as e:
+        return ExportReport(name, "not-checked", detail=f"its type involves a {e} value")
+    rng = random.Random(f"{seed}:{name}")
+    rep = ExportReport(name, "ok")
+    import_traps = 0
+    for i in range(calls):
+        args = [make_value(t, rng, i) for t in params]
+        a = orig.call(path, args)
+        if a[0] == "host":
+            return ExportReport(name, "not-checked", detail=f"cannot pass arguments: {a[1]}")
+        if a[0] == "trap" and "unknown import" in str(a[1]):
+            import_traps += 1
+            continue
+        b = fuse.call(path, args)
+        rep.calls += 1
+        diff = _difference(a, b)
+        if diff is not None:
+            rep.status = "differs"
+            rep.detail = f"call #{i} with {_args_repr(args)}: {diff}"
+            return rep
+        if a[0] == "trap" and a[1] != b[1] and len(rep.notes) < 3:
+            rep.notes.append(f"call #{i}: both trap; original `{a[1]}`, fused `{b[1]}`")
+    if rep.calls == 0 and import_traps:
+        return ExportReport(
+            name, "not-checked", detail="every call reached an import that is not available"
+        )
+    if import_traps:
+        rep.notes.append(f"{import_traps} calls reached an unavailable import and were skipped")
+    return rep
+
+
+def _difference(a: tuple[str, Any, bytes, bytes], b: tuple[str, Any, bytes, bytes]) -> str | None:
+    if a[0] != b[0]:
+        return f"original {_outcome(a)}, fused {_outcome(b)}"
+    if a[0] == "ok" and a[1] != b[1]:
+        return f"original returned {a[1]!r}, fused returned {b[1]!r}"
+    if a[2] != b[2]:
+        return f"stdout differs: original {a[2][:80]!r}, fused {b[2][:80]!r}"
+    if a[3] != b[3]:
+        return f"stderr differs: original {a[3][:80]!r}, fused {b[3][:80]!r}"
+    return None
+
+
+def _outcome(r: tuple[str, Any, bytes, bytes]) -> str:
+    return {"ok": f"returned {r[1]!r}", "trap": f"trapped ({r[1]})"}.get(r[0], f"failed: {r[1]}")
+
+
+def _args_repr(args: list[Any]) -> str:
+    s = repr([normalize(a) for a in args])
+    return s if len(s) <= 160 else s[:157] + "..."
+
+
+def require_equivalent(original: bytes, fused: bytes) -> dict[str, object]:
+    """Run `verify` and raise PymeldError on the first difference; returns stats for --stats."""
+    report = verify(original, fused)
+    bad = [e for e in report.exports if e.status == "differs"]
+    if bad:
+        raise PymeldError(f"--verify: {bad[0].name} differs after fusion: {bad[0].detail}")
+    checked = sum(1 for e in report.exports if e.status == "ok")
+    return {
+        "verified_exports": f"{checked} of {len(report.exports)}",
+        "verified_calls": sum(e.calls for e in report.exports),
+    }
