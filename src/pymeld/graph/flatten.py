@@ -88,9 +88,14 @@ CoreInst = CoreModuleInst | CoreBag
 
 @dataclass(slots=True)
 class CompInst:
-    """A component instance: its exports by name as (sort, value)."""
+    """A component instance: its exports by name as (sort, value).
+
+    ``host_path`` is set for an instance imported from the host (root import name + export
+    names), so the wrapper can alias into the same import.
+    """
 
     exports: dict[str, tuple[cm.Sort, Any]]
+    host_path: tuple[str, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -278,7 +283,7 @@ class Flattener:
             elif sort is CS.INSTANCE:
                 value = self._host_instance((*path, name), value)
             exports[name] = (sort, value)
-        return CompInst(exports)
+        return CompInst(exports, path)
 
     def _ascribe_func(self, value: Any, desc: cm.ExternDesc, scope: Scope) -> Any:
         """An export with an explicit type keeps the function; only the visible type changes."""

@@ -14,6 +14,7 @@ from pymeld.abi import types as at
 from pymeld.codec.component import model as cm
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import ResourceType
+from pymeld.graph.types import TypeClosure
 
 _PRIM: dict[type, cm.Prim] = {
     at.Bool: cm.Prim.BOOL,
@@ -98,6 +99,8 @@ class TypeEmitter:
                 )
             case _ if type(t) in _PRIM:
                 return _PRIM[type(t)]
+            case TypeClosure() if _self_contained(t.type):
+                return t.type
             case _:
                 raise UnsupportedFeature(f"cannot re-emit type {t!r}")
 
@@ -105,4 +108,19 @@ class TypeEmitter:
 def _key(t: object) -> object:
     if isinstance(t, ResourceType):
         return ("resource", t.id)
+    if isinstance(t, TypeClosure):
+        return ("closure", id(t))
     return t
+
+
+def _self_contained(t: cm.ComponentType | cm.InstanceType) -> bool:
+    """A component/instance type with no outer aliases means the same anywhere: copy it."""
+    for d in t.decls:
+        if isinstance(d, cm.AliasDeclarator) and isinstance(d.alias, cm.AliasOuter):
+            return False
+        nested = isinstance(d, cm.TypeDeclarator) and isinstance(
+            d.type, cm.ComponentType | cm.InstanceType
+        )
+        if nested and not _self_contained(d.type):  # type: ignore[union-attr]
+            return False
+    return True

@@ -48,6 +48,7 @@ from pymeld.graph.model import (
 )
 from pymeld.merge.merger import FuncExport, HostImport, MergeResult
 from pymeld.merge.types import TypeInterner
+from pymeld.resources.shim import TABLE, dtor_fixup_module, dtor_shim_module
 from pymeld.wrap.typeemit import TypeEmitter
 
 CS = cm.ComponentSort
@@ -179,6 +180,24 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
 
     emitter = TypeEmitter(b.type, resource)
 
+    # -- resource types the composition defines and the runtime keeps (pymeld.resources) -------
+    runtime = merged.runtime.resources if merged.runtime is not None else []
+    dtors = [rr for rr in runtime if rr.dtor_export is not None]
+    dtor_shim = None
+    if dtors:
+        shim_m = b.one(_module_section(dtor_shim_module(len(dtors))), KS.MODULE)
+        dtor_shim = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(shim_m, [])]), KS.INSTANCE)
+    for rr in runtime:
+        dtor = None
+        if rr.dtor_export is not None:
+            assert dtor_shim is not None
+            dtor = b.alias_core(dtor_shim, str(dtors.index(rr)), KS.FUNC)
+        resource_index[rr.resource.id] = b.type(cm.ResourceType(0x7F, dtor))
+    for i in _imported_type_indices(b.comp.sections):
+        value = root_scope.space(CS.TYPE)[i]
+        if not isinstance(value, ResourceType):
+            emitter.name(value, i)
+
     # -- the fused module and the imports it needs ------------------------------------------------
     direct = [hi for hi in merged.host_imports if not _needs_memory(hi)]
     indirect = [hi for hi in merged.host_imports if _needs_memory(hi)]
@@ -186,7 +205,7 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
     for hi in direct:
         if hi.func is None:
             assert hi.resource is not None
-            canon: cm.Canon = cm.CanonBuiltin("resource.drop", type=resource(hi.resource))
+            canon: cm.Canon = cm.CanonBuiltin(hi.op, type=resource(hi.resource))
         else:
             canon = cm.CanonLower(host_func(hi.func.path), _lower_opts(hi, {}))
         lowered[hi.index] = b.one(cm.CanonSection([canon]), KS.FUNC)
@@ -209,6 +228,17 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
         bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(exports)]), KS.INSTANCE)
         args.append(cm.CoreInstantiateArg(module_name, bag))
     fused = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(fused_mod, args)]), KS.INSTANCE)
+
+    if dtors:
+        assert dtor_shim is not None
+        dtor_args = [cm.CoreInlineExport(TABLE, KS.TABLE, b.alias_core(dtor_shim, TABLE, KS.TABLE))]
+        for k, rr in enumerate(dtors):
+            assert rr.dtor_export is not None
+            f = b.alias_core(fused, rr.dtor_export, KS.FUNC)
+            dtor_args.append(cm.CoreInlineExport(str(k), KS.FUNC, f))
+        bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(dtor_args)]), KS.INSTANCE)
+        fix_m = b.one(_module_section(dtor_fixup_module(len(dtors))), KS.MODULE)
+        b.add(cm.CoreInstanceSection([cm.CoreInstantiate(fix_m, [cm.CoreInstantiateArg("", bag)])]))
 
     core_mem: dict[int, int] = {}
     core_fn: dict[int, int] = {}
@@ -297,12 +327,22 @@ def _lower_opts(hi: HostImport, _: dict[int, int]) -> list[cm.CanonOpt]:
     return [cm.CanonOpt(_ENC[hi.opts.string_encoding])]
 
 
+def _imported_type_indices(prefix: list[cm.Section]) -> list[int]:
+    """Type indices the prefix's imports and aliases of imports define: the *named* types."""
+    out: list[int] = []
+    n = 0
+    for section in prefix:
+        for sort, item in cm.defined_sorts(section):
+            if sort is not CS.TYPE:
+                continue
+            if isinstance(item, cm.Import | cm.AliasExport):
+                out.append(n)
+            n += 1
+    return out
+
+
 def _host_instance_path(value: object) -> tuple[str, ...] | None:
-    if isinstance(value, CompInst):
-        for _, (sort, v) in value.exports.items():
-            if sort is CS.FUNC and isinstance(v, HostFunc):
-                return v.path[:-1]
-    return None
+    return value.host_path if isinstance(value, CompInst) else None
 
 
 def _module_section(m: Module) -> cm.CoreModuleSection:
