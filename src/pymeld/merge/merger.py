@@ -22,6 +22,8 @@ from pymeld.codec.core.model import (
     Export,
     ExternKind,
     FuncImport,
+    Global,
+    GlobalType,
     Import,
     Local,
     Module,
@@ -227,7 +229,9 @@ class Merger:
                 bimp = self.runtime.imports[bi]
                 self._builtin_keys[bi] = bkey = ("builtin", bimp.module, bimp.name)
                 if bkey not in self._host_by_key:
-                    hi = HostImport(None, at.CanonOptions(), bimp.module, bimp.name, 0, bimp.resource)
+                    hi = HostImport(
+                        None, at.CanonOptions(), bimp.module, bimp.name, 0, bimp.resource
+                    )
                     hi.key, hi.op = bkey, bimp.op
                     add(bkey, hi, None)
                 continue
@@ -256,6 +260,10 @@ class Merger:
             self.adapters[li] = next_func
             next_func += 1
         self.first_generated = totals["func"]
+        # One "may enter" flag per component instance that some adapter calls into: the
+        # runtime traps on re-entering an instance, so the fused code must too.
+        callee_owners = sorted({g.lowers[li].callee.owner for li in cross})  # type: ignore[union-attr]
+        self.enter_flags = {c: totals["global"] + k for k, c in enumerate(callee_owners)}
 
         out = Module()
         # types: each distinct module once
@@ -277,6 +285,8 @@ class Merger:
             self._generate_adapter(li)
 
         start_calls = self._copy_instances(out, type_maps)
+        for _ in self.enter_flags:
+            out.globals.append(Global(GlobalType(NumType.I32, True), b"\x41\x01\x0b"))
         self._emit_generated(out)
         self._emit_start(out, start_calls)
         exports = self._emit_exports(out)
@@ -312,7 +322,13 @@ class Merger:
         )
         if adapter.helpers:
             raise UnsupportedFeature("outlined adapter helpers")
-        self._add_generated(adapter.params, adapter.results, adapter.locals, adapter.body)
+        body = adapter.body
+        if lowered.owner == callee.owner:
+            body = b"\x00\x0b"  # an instance calling its own lifted export: wasmtime traps
+        else:
+            flag = self.enter_flags[callee.owner]
+            body = _enter(flag) + body[:-1] + _leave(flag) + b"\x0b"
+        self._add_generated(adapter.params, adapter.results, adapter.locals, body)
 
     _uses_data_count = False
 
@@ -488,6 +504,20 @@ class Merger:
         out.codes.append(Code([], body + b"\x0b"))
         out.start = len(out.imports) + len(out.funcs) - 1
 
+    def _entry_trampoline(self, out: Module, item: Lifted, target: int, flag: int) -> int:
+        """Host → instance entry: clear the instance's flag for the call, as the runtime does."""
+        from pymeld.abi.layout import flatten_functype
+
+        core = flatten_functype(item.type, "lift")
+        params = [_VT[p] for p in core.params]
+        body = _enter(flag)
+        for i in range(len(params)):
+            body += b"\x20" + _uleb(i)
+        body += _call(target) + _leave(flag) + b"\x0b"
+        out.funcs.append(self.types.func_type(params, [_VT[r] for r in core.results]))
+        out.codes.append(Code([], body))
+        return len(out.imports) + len(out.funcs) - 1
+
     def _emit_exports(self, out: Module) -> list[FuncExport]:
         exports: list[FuncExport] = []
         used: set[str] = set()
@@ -498,6 +528,9 @@ class Merger:
             if isinstance(item, Lifted):
                 opts = self.canon_options(item.opts)
                 idx = self.func_index(item.core_func)
+                flag = self.enter_flags.get(item.owner)
+                if flag is not None:
+                    idx = self._entry_trampoline(out, item, idx, flag)
                 name = path[0] if len(path) == 1 else f"{'/'.join(path[:-1])}#{path[-1]}"
                 used.add(name)
                 out.exports.append(Export(name, ExternKind.FUNC, idx))
@@ -604,6 +637,16 @@ def _import_pos(m: Module, kind: ExternKind, index: int) -> int:
                 return pos
             n += 1
     raise LinkError(f"import index {index} out of range")
+
+
+def _enter(flag: int) -> bytes:
+    """Trap unless the instance may be entered, then mark it entered."""
+    g = _uleb(flag)
+    return b"\x23" + g + b"\x45\x04\x40\x00\x0b\x41\x00\x24" + g
+
+
+def _leave(flag: int) -> bytes:
+    return b"\x41\x01\x24" + _uleb(flag)
 
 
 def _call(func: int) -> bytes:
