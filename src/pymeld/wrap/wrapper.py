@@ -49,6 +49,7 @@ from pymeld.graph.model import (
 from pymeld.merge.merger import FuncExport, HostImport, MergeResult
 from pymeld.merge.types import TypeInterner
 from pymeld.resources.shim import TABLE, dtor_fixup_module, dtor_shim_module
+from pymeld.wrap.ascribe import ascribed_instance, needs_ascription
 from pymeld.wrap.typeemit import TypeEmitter
 
 CS = cm.ComponentSort
@@ -294,6 +295,11 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
             return CS.FUNC, lift(lifted_by_path[path])
         if isinstance(item, TypeExport):
             return CS.TYPE, emitter.index(item.type)
+        if isinstance(item, InstanceExport) and needs_ascription(item.exports):
+            idx = ascribed_instance(
+                b, emitter, item.exports, lambda n, _: lift(lifted_by_path[(*path, n)]), "/".join(path)
+            )
+            return CS.INSTANCE, idx
         if isinstance(item, InstanceExport):
             inline: list[cm.InlineExport] = []
             for name, sub in item.exports:
