@@ -37,7 +37,14 @@ class DecodeError(PymeldError):
 
 
 class UnsupportedFeature(PymeldError):
-    """Input is valid but uses something pymeld cannot (yet) fuse; never a silent wrong output."""
+    """Input is valid but uses something pymeld cannot (yet) fuse; never a silent wrong output.
+
+    The message starts with ``unsupported:`` so scripts (and our oracle tests) can tell a known
+    limitation from a bug or a bad input.
+    """
+
+    def __str__(self) -> str:
+        return f"unsupported: {super().__str__()}"
 
 
 class LinkError(PymeldError):
