@@ -153,16 +153,7 @@ def host_facing_instance(graph: FlatGraph, used: list[int]) -> int | None:
             f"resource handles reach the host from several component instances ({labels}); "
             "the fused component has one handle table"
         )
-    if owners:
-        return owners[0]
-    users = sorted(
-        {
-            graph.builtins[b].owner
-            for b in used
-            if (r := graph.builtins[b].resource) is not None and r.host_path is None
-        }
-    )
-    return users[0] if users else None
+    return owners[0] if owners else None
 
 
 def plan_runtime(graph: FlatGraph, used: list[int]) -> RuntimePlan:
@@ -179,7 +170,28 @@ def plan_runtime(graph: FlatGraph, used: list[int]) -> RuntimePlan:
             continue
         rr = plan.runtime_resource(r) or _add_resource(plan, r, paths.get(r.id))
         plan.imports[bi] = BuiltinImport(rr.module, f"[{_OPS[b.op]}]{rr.name}", b.op, r)
+    # Exported types no handle ever reaches still need a definition in the wrapper.
+    for rid, path in sorted(paths.items(), key=lambda kv: kv[1]):
+        r = _find_resource(graph, rid)
+        if r is not None and r.host_path is None and plan.runtime_resource(r) is None:
+            _add_resource(plan, r, path)
     return plan
+
+
+def _find_resource(graph: FlatGraph, rid: int) -> ResourceType | None:
+    def walk(item: ExportItem) -> ResourceType | None:
+        if isinstance(item, TypeExport) and isinstance(item.type, ResourceType):
+            return item.type if item.type.id == rid else None
+        if isinstance(item, InstanceExport):
+            for _, sub in item.exports:
+                if (hit := walk(sub)) is not None:
+                    return hit
+        return None
+
+    for _, item in graph.exports:
+        if (hit := walk(item)) is not None:
+            return hit
+    return None
 
 
 def _add_resource(

@@ -1,0 +1,159 @@
+"""The merger's single entry point into `pymeld.resources` (keeps merge-stage edits small)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pymeld.abi import types as at
+from pymeld.codec.core.model import Global, GlobalType, Limits, MemoryType, NumType
+from pymeld.errors import UnsupportedFeature
+from pymeld.graph.model import CoreRef, FlatGraph, Lifted, Lowered, ResourceType
+from pymeld.resources.runtime import RuntimePlan, handle_resources
+from pymeld.resources.tables import BORROW, OWN, Generated, InnerTables
+
+
+class _Ops:
+    """`abi.adapter.ResourceOps` for one (lower, lift) pair."""
+
+    def __init__(self, tables: InnerTables, caller: int, callee: int) -> None:
+        self.tables, self.caller, self.callee = tables, caller, callee
+
+    def transfer(self, t: at.Own | at.Borrow, to_callee: bool) -> int | None:
+        r = t.resource
+        assert isinstance(r, ResourceType)
+        src, dst = (self.caller, self.callee) if to_callee else (self.callee, self.caller)
+        kind = OWN if isinstance(t, at.Own) else BORROW
+        return self.tables.transfer(r, kind, src, dst)
+
+
+class ResourceFusion:
+    def __init__(self, graph: FlatGraph, runtime: RuntimePlan | None = None) -> None:
+        self.g = graph
+        self.runtime = runtime or RuntimePlan(None)
+        self.tables = InnerTables()
+        self._builtins: dict[int, int] = {}
+
+    def plan(
+        self,
+        used: list[int],
+        cross: list[int],
+        first_func: int,
+        first_memory: int,
+        first_global: int,
+    ) -> None:
+        """Fix every generated function's index before any code referring to it is emitted."""
+        t = self.tables
+        t.first_func, t.first_memory, t.first_global = first_func, first_memory, first_global
+        h = self.runtime.host_instance
+        for bi in sorted(used):
+            b = self.g.builtins[bi]
+            r = b.resource
+            if bi in self.runtime.imports or r is None or r.host_path is not None:
+                continue
+            if b.op in ("resource.new", "resource.rep", "resource.drop") and b.owner != h:
+                self._builtins[bi] = t.builtin(b.op, b.owner, r)
+        for li in cross:
+            lowered: Lowered = self.g.lowers[li]
+            callee = lowered.callee
+            assert isinstance(callee, Lifted)
+            if lowered.owner == callee.owner:
+                continue
+            ops = _Ops(t, lowered.owner, callee.owner)
+            rs = handle_resources(callee.type)
+            if not rs:
+                continue
+            for r in rs:
+                if r.host_path is not None:
+                    raise UnsupportedFeature(
+                        f"host resource `{'/'.join(r.host_path)}` passed between components"
+                    )
+            if h in (lowered.owner, callee.owner):
+                raise UnsupportedFeature(
+                    "resource handles crossing between the host-facing instance "
+                    f"{self.g.components[h].label} and another component instance"  # type: ignore[index]
+                )
+            _walk(callee.type, ops)
+
+    def builtin_func(self, bi: int) -> int | None:
+        return self._builtins.get(bi)
+
+    def ops_for(self, lowered: Lowered) -> _Ops | None:
+        callee = lowered.callee
+        assert isinstance(callee, Lifted)
+        if not handle_resources(callee.type):
+            return None
+        return _Ops(self.tables, lowered.owner, callee.owner)
+
+    def scope(
+        self, ft: at.FuncType, params: tuple[str, ...], locals_: tuple[str, ...], body: bytes
+    ) -> tuple[tuple[str, ...], bytes]:
+        """Wrap an adapter body in a borrow scope when its parameters lend borrows: every
+        borrow handle the callee received must be dropped before it returns (else trap)."""
+        if not any(isinstance(x, at.Borrow) for _, p in ft.params for x in _leaves(p)):
+            return locals_, body
+        if not self.tables.tables:
+            return locals_, body
+        g = self.tables.borrow_global
+        save = len(params) + len(locals_)
+        enter = b"\x23" + _u(g) + b"\x21" + _u(save) + b"\x41\x00\x24" + _u(g)
+        leave = b"\x23" + _u(g) + b"\x04\x40\x00\x0b" + b"\x20" + _u(save) + b"\x24" + _u(g)
+        return (*locals_, "i32"), enter + body[:-1] + leave + b"\x0b"
+
+    def emit(self, func_index: Callable[[CoreRef], int]) -> list[Generated]:
+        return self.tables.emit(func_index)
+
+    def memories(self) -> list[MemoryType]:
+        return [MemoryType(Limits(0)) for _ in self.tables.tables]
+
+    def globals(self) -> list[Global]:
+        out: list[Global] = []
+        for _ in self.tables.tables:
+            out.append(Global(GlobalType(NumType.I32, True), b"\x41\x01\x0b"))  # next index
+            out.append(Global(GlobalType(NumType.I32, True), b"\x41\x00\x0b"))  # free head
+        if self.tables.tables:
+            out.append(Global(GlobalType(NumType.I32, True), b"\x41\x00\x0b"))  # num_borrows
+        return out
+
+
+def _walk(ft: at.FuncType, ops: _Ops) -> None:
+    """Plan the transfer functions an adapter for ``ft`` will ask for."""
+    for _, p in ft.params:
+        for x in _leaves(p):
+            ops.transfer(x, True)
+    if ft.result is not None:
+        for x in _leaves(ft.result):
+            ops.transfer(x, False)
+
+
+def _leaves(t: object) -> list[at.Own | at.Borrow]:
+    out: list[at.Own | at.Borrow] = []
+
+    def walk(v: object) -> None:
+        match v:
+            case at.Own() | at.Borrow():
+                out.append(v)
+            case at.List(e, _) | at.Option(e):
+                walk(e)
+            case at.Record(fields):
+                for _, f in fields:
+                    walk(f)
+            case at.Tuple(ts):
+                for x in ts:
+                    walk(x)
+            case at.Variant(cases):
+                for _, c in cases:
+                    if c is not None:
+                        walk(c)
+            case at.Result(ok, err):
+                for x in (ok, err):
+                    if x is not None:
+                        walk(x)
+
+    walk(t)
+    return out
+
+
+def _u(v: int) -> bytes:
+    from pymeld.codec.binary import uleb
+
+    return uleb(v)

@@ -1,0 +1,246 @@
+"""In-module handle tables: `resource.new/rep/drop` and own/borrow transfer inside the fused module.
+
+Every component instance that holds handles of composition-defined resources, other than the
+host-facing one (see `runtime`), gets one table, as in the spec (`ComponentInstance.table`): one
+index space shared by all resource types of that instance, index 0 reserved, fresh indices
+allocated sequentially, freed ones reused LIFO (observable, so reproduced exactly).
+
+State: one dedicated memory per table (entry ``i`` at ``16*i``: rep, resource tag (0 = free),
+kind (1 own, 2 borrow), free-list link) grown a page at a time, two globals per table (next fresh
+index, free-list head), and one global counting the borrow handles lent out by the current call
+(`num_borrows` of the spec's borrow scope). Generated functions, per table: `add`, `get` (checks
+the index and the resource tag), `remove`; per (table, resource): `new`, `rep`, `drop` (runs the
+destructor after removal when an own is dropped; a borrow drop ends the loan); per crossing
+(resource, own|borrow, from-instance, to-instance): one transfer function used by adapters.
+
+Not modelled: `num_lends` on an own lent as a borrow (only observable by re-entering the lender
+during the call, which the fused adapters trap on anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pymeld.abi.emit import Body
+from pymeld.graph.model import CoreRef, ResourceType
+
+OWN, BORROW = 1, 2
+_MAX = (1 << 28) - 1  # Table.MAX_LENGTH
+
+
+@dataclass(slots=True)
+class Generated:
+    params: tuple[str, ...]
+    results: tuple[str, ...]
+    locals: tuple[str, ...]
+    body: bytes
+
+
+@dataclass(slots=True)
+class InnerTables:
+    """Plans (stable function/memory/global indices) and then emits the table functions."""
+
+    tables: list[int] = field(default_factory=list)  # component instance per table
+    keys: list[tuple[object, ...]] = field(default_factory=list)  # function keys, in order
+    resources: dict[int, ResourceType] = field(default_factory=dict)
+    first_func: int = 0
+    first_memory: int = 0
+    first_global: int = 0
+
+    # -- planning ----------------------------------------------------------------------------
+    def table(self, inst: int) -> int:
+        if inst not in self.tables:
+            self.tables.append(inst)
+            for op in ("add", "get", "remove"):
+                self.keys.append((op, inst))
+        return self.tables.index(inst)
+
+    def _func(self, key: tuple[object, ...]) -> int:
+        if key not in self.keys:
+            self.keys.append(key)
+        return self.first_func + self.keys.index(key)
+
+    def builtin(self, op: str, inst: int, r: ResourceType) -> int:
+        """Function for `canon resource.{new,rep,drop}` of ``r`` in instance ``inst``."""
+        self.table(inst)
+        self.resources[r.id] = r
+        return self._func((op.removeprefix("resource."), inst, r.id))
+
+    def transfer(self, r: ResourceType, kind: int, src: int, dst: int) -> int | None:
+        """i32 → i32 function moving a handle of ``r`` from ``src``'s table into ``dst``'s.
+
+        None when the value passes unchanged (a borrow into the instance defining ``r``, which
+        receives the rep — its own table is not involved on the receiving side but the source
+        handle is still checked, so only `src is dst`... never happens across components).
+        """
+        self.table(src)
+        if not (kind == BORROW and r.owner == dst):
+            self.table(dst)
+        self.resources[r.id] = r
+        return self._func(("xfer", kind, r.id, src, dst))
+
+    @property
+    def borrow_global(self) -> int:
+        return self.first_global + 2 * len(self.tables)
+
+    @property
+    def n_globals(self) -> int:
+        return 2 * len(self.tables) + 1 if self.tables else 0
+
+    # -- emission ----------------------------------------------------------------------------
+    def _mem(self, t: int) -> int:
+        return self.first_memory + t
+
+    def _next(self, t: int) -> int:
+        return self.first_global + 2 * t
+
+    def _free(self, t: int) -> int:
+        return self.first_global + 2 * t + 1
+
+    def _fn(self, *key: object) -> int:
+        return self.first_func + self.keys.index(tuple(key))
+
+    def emit(self, func_index: Callable[[CoreRef], int]) -> list[Generated]:
+        out: list[Generated] = []
+        for key in list(self.keys):
+            out.append(self._emit(key, func_index))
+        return out
+
+    def _emit(self, key: tuple[object, ...], func_index: Callable[[CoreRef], int]) -> Generated:
+        op = key[0]
+        if op == "add":  # (tag, rep, kind) -> idx
+            t = self.tables.index(key[1])  # type: ignore[arg-type]
+            return self._add(t)
+        if op == "get":  # (tag, idx) -> addr
+            return self._get(self.tables.index(key[1]))  # type: ignore[arg-type]
+        if op == "remove":  # (addr) -> ()
+            return self._remove(self.tables.index(key[1]))  # type: ignore[arg-type]
+        if op in ("new", "rep", "drop"):
+            inst, rid = key[1], key[2]
+            assert isinstance(inst, int) and isinstance(rid, int)
+            return self._builtin(op, inst, self.resources[rid], func_index)
+        assert op == "xfer"
+        kind, rid, src, dst = key[1:]
+        assert isinstance(kind, int) and isinstance(rid, int)
+        assert isinstance(src, int) and isinstance(dst, int)
+        return self._xfer(kind, self.resources[rid], src, dst)
+
+    def _add(self, t: int) -> Generated:
+        b = Body(["i32", "i32", "i32"])
+        idx, addr = b.local("i32"), b.local("i32")
+        m = self._mem(t)
+        # idx = free head, or a fresh index (growing the memory a page when needed)
+        b.code += _gget(self._free(t))
+        b.if_()
+        b.code += _gget(self._free(t))
+        b.set(idx)
+        b.get(idx).i32(4).op("i32.shl").load("i32.load", m, 12)
+        b.code += _gset(self._free(t))
+        b.op("else")
+        b.code += _gget(self._next(t))
+        b.tee(idx).i32(_MAX).op("i32.gt_u").trap_if()
+        b.get(idx).i32(1).op("i32.add")
+        b.code += _gset(self._next(t))
+        b.get(idx).i32(1).op("i32.add").i32(4).op("i32.shl")
+        b.memory_size(m).i32(16).op("i32.shl").op("i32.gt_u")
+        b.if_()
+        b.i32(1)
+        b.code += b"\x40" + _uleb(m)  # memory.grow
+        b.i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
+        b.end()
+        b.end()
+        b.get(idx).i32(4).op("i32.shl").set(addr)
+        b.get(addr).get(1).store("i32.store", m, 0)
+        b.get(addr).get(0).store("i32.store", m, 4)
+        b.get(addr).get(2).store("i32.store", m, 8)
+        b.get(addr).i32(0).store("i32.store", m, 12)
+        b.get(idx).end()
+        return _gen(b, ("i32", "i32", "i32"), ("i32",))
+
+    def _get(self, t: int) -> Generated:
+        b = Body(["i32", "i32"])
+        m = self._mem(t)
+        b.get(1).op("i32.eqz").trap_if()
+        b.get(1)
+        b.code += _gget(self._next(t))
+        b.op("i32.ge_u").trap_if()
+        b.get(1).i32(4).op("i32.shl").load("i32.load", m, 4).get(0).op("i32.ne").trap_if()
+        b.get(1).i32(4).op("i32.shl").end()
+        return _gen(b, ("i32", "i32"), ("i32",))
+
+    def _remove(self, t: int) -> Generated:
+        b = Body(["i32"])
+        m = self._mem(t)
+        b.get(0).i32(0).store("i32.store", m, 4)
+        b.get(0)
+        b.code += _gget(self._free(t))
+        b.store("i32.store", m, 12)
+        b.get(0).i32(4).op("i32.shr_u")
+        b.code += _gset(self._free(t))
+        b.end()
+        return _gen(b, ("i32",), ())
+
+    def _builtin(
+        self, op: str, inst: int, r: ResourceType, func_index: Callable[[CoreRef], int]
+    ) -> Generated:
+        t = self.tables.index(inst)
+        m = self._mem(t)
+        b = Body(["i32"])
+        if op == "new":
+            b.i32(r.id).get(0).i32(OWN).call(self._fn("add", inst)).end()
+            return _gen(b, ("i32",), ("i32",))
+        if op == "rep":
+            b.i32(r.id).get(0).call(self._fn("get", inst)).load("i32.load", m, 0).end()
+            return _gen(b, ("i32",), ("i32",))
+        addr, rep = b.local("i32"), b.local("i32")
+        b.i32(r.id).get(0).call(self._fn("get", inst)).tee(addr).load("i32.load", m, 0).set(rep)
+        b.get(addr).load("i32.load", m, 8).i32(OWN).op("i32.eq").if_()
+        b.get(addr).call(self._fn("remove", inst))
+        if r.dtor is not None:
+            b.get(rep).call(func_index(r.dtor))
+        b.op("else")
+        b.get(addr).call(self._fn("remove", inst))
+        b.code += _gget(self.borrow_global)
+        b.i32(1).op("i32.sub")
+        b.code += _gset(self.borrow_global)
+        b.end().end()
+        return _gen(b, ("i32",), ())
+
+    def _xfer(self, kind: int, r: ResourceType, src: int, dst: int) -> Generated:
+        m = self._mem(self.tables.index(src))
+        b = Body(["i32"])
+        addr = b.local("i32")
+        b.i32(r.id).get(0).call(self._fn("get", src)).set(addr)
+        if kind == OWN:  # lift_own: must be an own; removed from the source table
+            b.get(addr).load("i32.load", m, 8).i32(OWN).op("i32.ne").trap_if()
+            b.i32(r.id).get(addr).load("i32.load", m, 0).i32(OWN).call(self._fn("add", dst))
+            b.get(addr).call(self._fn("remove", src))
+        else:  # lift_borrow: the rep; lower_borrow: the rep itself for the definer, else a loan
+            b.get(addr).load("i32.load", m, 0)
+            if r.owner != dst:
+                b.set(addr)
+                b.i32(r.id).get(addr).i32(BORROW).call(self._fn("add", dst))
+                b.code += _gget(self.borrow_global)
+                b.i32(1).op("i32.add")
+                b.code += _gset(self.borrow_global)
+        b.end()
+        return _gen(b, ("i32",), ("i32",))
+
+
+def _gen(b: Body, params: tuple[str, ...], results: tuple[str, ...]) -> Generated:
+    return Generated(params, results, tuple(b.locals), bytes(b.code))
+
+
+def _gget(g: int) -> bytes:
+    return b"\x23" + _uleb(g)
+
+
+def _gset(g: int) -> bytes:
+    return b"\x24" + _uleb(g)
+
+
+def _uleb(v: int) -> bytes:
+    from pymeld.codec.binary import uleb
+
+    return uleb(v)
