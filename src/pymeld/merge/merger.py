@@ -49,6 +49,7 @@ from pymeld.graph.model import (
 )
 from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.types import TypeInterner
+from pymeld.resources.fusion import ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime
 
 
@@ -123,6 +124,7 @@ class Merger:
         self.first_generated = 0
         self._builtin_keys: dict[int, object] = {}
         self.runtime = RuntimePlan(None)
+        self.res = ResourceFusion(graph)
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -142,6 +144,9 @@ class Merger:
         key = self._builtin_keys.get(ref.builtin) or _builtin_key(builtin)
         if key is not None and key in self._host_by_key:
             return self.host_imports[self._host_by_key[key]].index
+        inner = self.res.builtin_func(ref.builtin)  # in-module handle table (pymeld.resources)
+        if inner is not None:
+            return inner
         raise UnsupportedFeature(
             f"canonical built-in `{builtin.op}` (component instance "
             f"{self.g.components[builtin.owner].label}) is not supported yet"
@@ -264,6 +269,14 @@ class Merger:
         # runtime traps on re-entering an instance, so the fused code must too.
         callee_owners = sorted({g.lowers[li].callee.owner for li in cross})  # type: ignore[union-attr]
         self.enter_flags = {c: totals["global"] + k for k, c in enumerate(callee_owners)}
+        self.res = ResourceFusion(g, self.runtime)
+        self.res.plan(
+            sorted(self._builtins_used),
+            cross,
+            next_func,
+            totals["memory"],
+            totals["global"] + len(self.enter_flags),
+        )
 
         out = Module()
         # types: each distinct module once
@@ -283,10 +296,14 @@ class Merger:
         # adapters (generated after layout so every index they use is final)
         for li in cross:
             self._generate_adapter(li)
+        for gen in self.res.emit(self.func_index):
+            self._add_generated(gen.params, gen.results, gen.locals, gen.body)
 
         start_calls = self._copy_instances(out, type_maps)
         for _ in self.enter_flags:
             out.globals.append(Global(GlobalType(NumType.I32, True), b"\x41\x01\x0b"))
+        out.globals.extend(self.res.globals())
+        out.memories.extend(self.res.memories())
         self._emit_generated(out)
         self._emit_start(out, start_calls)
         exports = self._emit_exports(out)
@@ -319,6 +336,7 @@ class Merger:
             self.canon_options(lowered.opts),
             self.canon_options(callee.opts),
             self.func_index(callee.core_func),
+            resources=self.res.ops_for(lowered),
         )
         if adapter.helpers:
             raise UnsupportedFeature("outlined adapter helpers")
@@ -328,7 +346,8 @@ class Merger:
         else:
             flag = self.enter_flags[callee.owner]
             body = _enter(flag) + body[:-1] + _leave(flag) + b"\x0b"
-        self._add_generated(adapter.params, adapter.results, adapter.locals, body)
+        locals_, body = self.res.scope(callee.type, adapter.params, adapter.locals, body)
+        self._add_generated(adapter.params, adapter.results, locals_, body)
 
     _uses_data_count = False
 
