@@ -93,17 +93,22 @@ class ResourceFusion:
             return locals_, body
         if not self.tables.tables:
             return locals_, body
-        g = self.tables.borrow_global
+        g, sp = self.tables.borrow_global, self.tables.lend_sp_global
         save = len(params) + len(locals_)
+        saved_sp = save + 1
+        unlend = self.tables.first_func + self.tables.keys.index(("unlend",))
         enter = b"\x23" + _u(g) + b"\x21" + _u(save) + b"\x41\x00\x24" + _u(g)
+        enter += b"\x23" + _u(sp) + b"\x21" + _u(saved_sp)
         leave = b"\x23" + _u(g) + b"\x04\x40\x00\x0b" + b"\x20" + _u(save) + b"\x24" + _u(g)
-        return (*locals_, "i32"), enter + body[:-1] + leave + b"\x0b"
+        leave += b"\x20" + _u(saved_sp) + b"\x10" + _u(unlend)
+        return (*locals_, "i32", "i32"), enter + body[:-1] + leave + b"\x0b"
 
     def emit(self, func_index: Callable[[CoreRef], int]) -> list[Generated]:
         return self.tables.emit(func_index)
 
     def memories(self) -> list[MemoryType]:
-        return [MemoryType(Limits(0)) for _ in self.tables.tables]
+        n = len(self.tables.tables)
+        return [MemoryType(Limits(0)) for _ in range(n + 1 if n else 0)]  # tables, lend stack
 
     def globals(self) -> list[Global]:
         out: list[Global] = []
@@ -112,6 +117,7 @@ class ResourceFusion:
             out.append(Global(GlobalType(NumType.I32, True), b"\x41\x00\x0b"))  # free head
         if self.tables.tables:
             out.append(Global(GlobalType(NumType.I32, True), b"\x41\x00\x0b"))  # num_borrows
+            out.append(Global(GlobalType(NumType.I32, True), b"\x41\x00\x0b"))  # lend sp
         return out
 
 

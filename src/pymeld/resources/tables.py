@@ -13,8 +13,9 @@ the index and the resource tag), `remove`; per (table, resource): `new`, `rep`, 
 destructor after removal when an own is dropped; a borrow drop ends the loan); per crossing
 (resource, own|borrow, from-instance, to-instance): one transfer function used by adapters.
 
-Not modelled: `num_lends` on an own lent as a borrow (only observable by re-entering the lender
-during the call, which the fused adapters trap on anyway).
+Lends: lending an own as a borrow bumps its `num_lends` and pushes it on a lend stack (its own
+memory, one stack pointer global); the adapter's borrow scope pops back to its entry depth on
+return. Dropping or moving out a lent own traps, as in the spec.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class InnerTables:
 
     # -- planning ----------------------------------------------------------------------------
     def table(self, inst: int) -> int:
+        if not self.tables:
+            self.keys += [("lend",), ("unlend",)]
         if inst not in self.tables:
             self.tables.append(inst)
             for op in ("add", "get", "remove"):
@@ -85,8 +88,12 @@ class InnerTables:
         return self.first_global + 2 * len(self.tables)
 
     @property
-    def n_globals(self) -> int:
-        return 2 * len(self.tables) + 1 if self.tables else 0
+    def lend_sp_global(self) -> int:
+        return self.first_global + 2 * len(self.tables) + 1
+
+    @property
+    def lend_memory(self) -> int:
+        return self.first_memory + len(self.tables)
 
     # -- emission ----------------------------------------------------------------------------
     def _mem(self, t: int) -> int:
@@ -120,6 +127,10 @@ class InnerTables:
             inst, rid = key[1], key[2]
             assert isinstance(inst, int) and isinstance(rid, int)
             return self._builtin(op, inst, self.resources[rid], func_index)
+        if op == "lend":
+            return self._lend()
+        if op == "unlend":
+            return self._unlend()
         assert op == "xfer"
         kind, rid, src, dst = key[1:]
         assert isinstance(kind, int) and isinstance(rid, int)
@@ -196,6 +207,7 @@ class InnerTables:
         addr, rep = b.local("i32"), b.local("i32")
         b.i32(r.id).get(0).call(self._fn("get", inst)).tee(addr).load("i32.load", m, 0).set(rep)
         b.get(addr).load("i32.load", m, 8).i32(OWN).op("i32.eq").if_()
+        b.get(addr).load("i32.load", m, 12).trap_if()  # dropping a lent own
         b.get(addr).call(self._fn("remove", inst))
         if r.dtor is not None:
             b.get(rep).call(func_index(r.dtor))
@@ -212,11 +224,18 @@ class InnerTables:
         b = Body(["i32"])
         addr = b.local("i32")
         b.i32(r.id).get(0).call(self._fn("get", src)).set(addr)
-        if kind == OWN:  # lift_own: must be an own; removed from the source table
+        if kind == OWN:  # lift_own: an own, not lent out; removed from the source table
             b.get(addr).load("i32.load", m, 8).i32(OWN).op("i32.ne").trap_if()
+            b.get(addr).load("i32.load", m, 12).trap_if()
             b.i32(r.id).get(addr).load("i32.load", m, 0).i32(OWN).call(self._fn("add", dst))
             b.get(addr).call(self._fn("remove", src))
         else:  # lift_borrow: the rep; lower_borrow: the rep itself for the definer, else a loan
+            # An own lent for the call: num_lends += 1 until the scope ends (`unlend`).
+            b.get(addr).load("i32.load", m, 8).i32(OWN).op("i32.eq").if_()
+            b.get(addr).get(addr).load("i32.load", m, 12).i32(1).op("i32.add")
+            b.store("i32.store", m, 12)
+            b.i32(self.tables.index(src)).get(addr).call(self._fn("lend"))
+            b.end()
             b.get(addr).load("i32.load", m, 0)
             if r.owner != dst:
                 b.set(addr)
@@ -226,6 +245,45 @@ class InnerTables:
                 b.code += _gset(self.borrow_global)
         b.end()
         return _gen(b, ("i32",), ("i32",))
+
+    def _lend(self) -> Generated:
+        """(table, addr): push a lent own onto the lend stack (8 bytes per entry)."""
+        b = Body(["i32", "i32"])
+        m, sp = self.lend_memory, b.local("i32")
+        b.code += _gget(self.lend_sp_global)
+        b.tee(sp).i32(8).op("i32.add").memory_size(m).i32(16).op("i32.shl").op("i32.gt_u").if_()
+        b.i32(1)
+        b.code += b"\x40" + _uleb(m)
+        b.i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
+        b.end()
+        b.get(sp).get(0).store("i32.store", m, 0)
+        b.get(sp).get(1).store("i32.store", m, 4)
+        b.get(sp).i32(8).op("i32.add")
+        b.code += _gset(self.lend_sp_global)
+        b.end()
+        return _gen(b, ("i32", "i32"), ())
+
+    def _unlend(self) -> Generated:
+        """(saved sp): end the loans made since ``saved``: num_lends -= 1 on each lender."""
+        b = Body(["i32"])
+        m, sp, t, addr = self.lend_memory, b.local("i32"), b.local("i32"), b.local("i32")
+        b.code += _gget(self.lend_sp_global)
+        b.set(sp)
+        b.block().loop()
+        b.get(sp).get(0).op("i32.le_u").br_if(1)
+        b.get(sp).i32(8).op("i32.sub").tee(sp).load("i32.load", m, 0).set(t)
+        b.get(sp).load("i32.load", m, 4).set(addr)
+        for k in range(len(self.tables)):
+            tm = self._mem(k)
+            b.get(t).i32(k).op("i32.eq").if_()
+            b.get(addr).get(addr).load("i32.load", tm, 12).i32(1).op("i32.sub")
+            b.store("i32.store", tm, 12)
+            b.end()
+        b.br(0).end().end()
+        b.get(0)
+        b.code += _gset(self.lend_sp_global)
+        b.end()
+        return _gen(b, ("i32",), ())
 
 
 def _gen(b: Body, params: tuple[str, ...], results: tuple[str, ...]) -> Generated:
