@@ -101,7 +101,7 @@ def cli(debug: bool, quiet: bool) -> None:
     help="Print a Graphviz graph instead: composition wiring, or provenance of a fused output.",
 )
 def inspect(input: str, as_json: bool, graph: str | None) -> None:
-    """Show the structure of a core module or component (sections, nesting, imports/exports).
+    """Show the structure of a component (nesting, instances, imports/exports) or core module.
 
     A fused output's ``pymeld.attestation`` is shown and verified: its recorded code hash is
     recomputed from the file. A mismatch exits with status 1.
@@ -112,10 +112,16 @@ def inspect(input: str, as_json: bool, graph: str | None) -> None:
     with progress(f"parsing {input}"):
         tree = api.decode(data, file=input)
         attestations = find_attestations(data, file=input)
+        if api.is_component(data):
+            from pymeld.inspect import inspect_tree
+
+            info = inspect_tree(tree)
+        else:
+            info = _core_module_info(tree)
+        info.update(file=input, size=len(data))
     if graph == "dot":
         click.echo(_graph_dot(tree, data, attestations, input), nl=False)
     elif as_json:
-        info = _tree_json(tree, data, input)
         info["attestations"] = [
             {
                 "where": a.where,
@@ -126,9 +132,16 @@ def inspect(input: str, as_json: bool, graph: str | None) -> None:
             }
             for a in attestations
         ]
-        click.echo(json.dumps(info, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(info, indent=2, default=str, ensure_ascii=False))
     else:
-        _print_tree(tree, data, input)
+        if api.is_component(data):
+            from rich.console import Console
+
+            from pymeld.inspect import rich_tree
+
+            Console(highlight=False).print(rich_tree(info, title=f"{input} ({len(data)} bytes)"))
+        else:
+            _print_core_module(info)
         for a in attestations:
             _print_attestation(a)
     bad = [a for a in attestations if not a.ok]
@@ -139,50 +152,41 @@ def inspect(input: str, as_json: bool, graph: str | None) -> None:
         )
 
 
-def _tree_json(tree: Any, data: bytes, file: str) -> dict[str, Any]:
-    if api.is_component(data):
-        from pymeld.inspect import render_inspect
-
-        info = render_inspect(data, json=True)
-        assert isinstance(info, dict)
-        info["file"] = file
-        return info
-    return _core_summary(tree, data, file)
-
-
-def _core_summary(m: Any, data: bytes, file: str) -> dict[str, Any]:
-    from pymeld.codec.core.model import ExternKind
-
+def _core_module_info(m: Any) -> dict[str, Any]:
+    """The few facts about a core module a user checks first: its interface and its size."""
     return {
-        "file": file,
         "kind": "core module",
-        "size": len(data),
-        "types": len(m.subtypes()),
-        "imports": [f"{i.module}.{i.name}" for i in m.imports],
-        "functions": m.num_funcs(),
-        "memories": m.num_memories(),
-        "tables": m.num_tables(),
-        "globals": m.num_globals(),
-        "exports": [f"{e.name} ({ExternKind(e.kind).name.lower()} {e.index})" for e in m.exports],
-        "data_segments": len(m.datas),
-        "custom_sections": [f"{c.name} ({len(c.data)} bytes)" for c in m.customs],
+        "imports": [
+            {"module": i.module, "name": i.name, "kind": i.kind.name.lower()} for i in m.imports
+        ],
+        "exports": [
+            {"name": e.name, "kind": e.kind.name.lower(), "index": e.index} for e in m.exports
+        ],
+        "counts": {
+            "types": sum(len(g.types) for g in m.types),
+            "functions": m.num_funcs(),
+            "tables": m.num_tables(),
+            "memories": m.num_memories(),
+            "globals": m.num_globals(),
+            "tags": m.num_tags(),
+            "elem segments": len(m.elems),
+            "data segments": len(m.datas),
+            "custom sections": len(m.customs),
+            "code bytes": sum(len(c.body) for c in m.codes),
+        },
+        "start": m.start,
     }
 
 
-def _print_tree(tree: Any, data: bytes, file: str) -> None:
-    if api.is_component(data):
-        from pymeld.inspect import render_inspect
-
-        click.echo(render_inspect(data), nl=False)
-        return
-    info = _core_summary(tree, data, file)
-    click.echo(f"{file}: core module ({info['size']} bytes)")
-    for key in ("types", "functions", "memories", "tables", "globals", "data_segments"):
-        click.echo(f"  {key.replace('_', ' ')}: {info[key]}")
-    for key in ("imports", "exports", "custom_sections"):
-        click.echo(f"  {key.replace('_', ' ')} ({len(info[key])}):")
-        for item in info[key]:
-            click.echo(f"    {item}")
+def _print_core_module(info: dict[str, Any]) -> None:
+    click.echo(f"{info['file']} ({info['size']} bytes): core module")
+    click.echo("  " + ", ".join(f"{v} {k}" for k, v in info["counts"].items()))
+    for i in info["imports"]:
+        click.echo(f"  import {i['kind']} {i['module']!r} {i['name']!r}")
+    for e in info["exports"]:
+        click.echo(f"  export {e['kind']} {e['name']!r} = {e['kind']} {e['index']}")
+    if info["start"] is not None:
+        click.echo(f"  start func {info['start']}")
 
 
 def _print_attestation(a: Any) -> None:
