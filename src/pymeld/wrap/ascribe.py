@@ -99,3 +99,24 @@ def _kebab(name: str) -> str:
     """`[method]x.get-a` → `method-x-get-a` (wit-component's import names for these)."""
     out = name.replace("[", "").replace("]", "-").replace(".", "-")
     return "-".join(w for w in out.split("-") if w)
+
+
+def name_exported_resources(b: _Builder, emitter: TypeEmitter, inst: int, item: object) -> None:
+    """Point later signatures at resources through the exported instance ``inst`` (aliases),
+    which is what gives them a name outside it."""
+    from pymeld.graph.model import InstanceExport
+
+    assert isinstance(item, InstanceExport)
+    for n, sub in item.exports:
+        if isinstance(sub, TypeExport) and isinstance(sub.type, ResourceType):
+            emitter.name(sub.type, b.alias(inst, n, CS.TYPE))
+        elif isinstance(sub, InstanceExport) and _has_resource(sub):
+            name_exported_resources(b, emitter, b.alias(inst, n, CS.INSTANCE), sub)
+
+
+def _has_resource(item: object) -> bool:
+    from pymeld.graph.model import InstanceExport
+
+    if isinstance(item, TypeExport):
+        return isinstance(item.type, ResourceType)
+    return isinstance(item, InstanceExport) and any(_has_resource(s) for _, s in item.exports)
