@@ -49,7 +49,7 @@ from pymeld.graph.model import (
 from pymeld.merge.merger import FuncExport, HostImport, MergeResult
 from pymeld.merge.types import TypeInterner
 from pymeld.resources.shim import TABLE, dtor_fixup_module, dtor_shim_module
-from pymeld.wrap.ascribe import ascribed_instance, needs_ascription
+from pymeld.wrap.ascribe import ascribed_instance, name_exported_resources, needs_ascription
 from pymeld.wrap.typeemit import TypeEmitter
 
 CS = cm.ComponentSort
@@ -315,6 +315,8 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
         new = b.one(cm.ExportSection([cm.Export(cm.ExternName(name), sort, idx)]), sort)
         if sort is CS.TYPE and isinstance(item, TypeExport):
             emitter.name(item.type, new)
+        if sort is CS.INSTANCE and isinstance(item, InstanceExport):
+            name_exported_resources(b, emitter, new, item)
     return b.comp
 
 
