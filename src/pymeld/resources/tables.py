@@ -71,12 +71,8 @@ class InnerTables:
         return self._func((op.removeprefix("resource."), inst, r.id))
 
     def transfer(self, r: ResourceType, kind: int, src: int, dst: int) -> int | None:
-        """i32 → i32 function moving a handle of ``r`` from ``src``'s table into ``dst``'s.
-
-        None when the value passes unchanged (a borrow into the instance defining ``r``, which
-        receives the rep — its own table is not involved on the receiving side but the source
-        handle is still checked, so only `src is dst`... never happens across components).
-        """
+        """i32 → i32 function moving a handle of ``r`` from ``src``'s table into ``dst``'s (for a
+        borrow into the instance defining ``r``: checking the handle and returning its rep)."""
         self.table(src)
         if not (kind == BORROW and r.owner == dst):
             self.table(dst)
