@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections import Counter
 from dataclasses import dataclass, field
 
 import wasmtime
@@ -332,12 +333,18 @@ def run_wasm(case: Case, flat_args, flat_results, caller_mem, callee_mem, lower,
     return out
 
 
+STATS: Counter[str] = Counter()
+
+
 def check(case: Case) -> Outcome:
     """Run both and assert identical observable behaviour; returns the wasm outcome."""
     lower, lift, flat_args, flat_results, caller_mem, callee_mem = prepare(case)
     exp = run_oracle(case, flat_args, flat_results, caller_mem, callee_mem, lift)
     got = run_wasm(case, flat_args, flat_results, caller_mem, callee_mem, lower, lift)
     assert got.trap == exp.trap, f"trap: wasm {got.trap} vs spec {exp.trap}"
+    STATS[f"trap:{exp.trap}"] += 1
+    STATS["with-strings" if "String()" in repr(case.ft) else "no-strings"] += 1
+    STATS[f"enc:{case.caller_enc}->{case.callee_enc}"] += 1
     if exp.trap is None:
         exp_ret = [_bits(t, v) for t, v in zip(lower.results, exp.ret)]
         assert got.ret == exp_ret, "adapter results"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from abi_harness import Case, check
+from abi_harness import STATS, Case, check
 from abi_oracle import val_types, values
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
@@ -55,3 +55,25 @@ def test_flat_values_valid(data):
 @given(st.data())
 def test_flat_values_hostile(data):
     check(_case(data, memory=False, hostile=True))
+
+
+ENCS = ["utf8", "utf16", "latin1+utf16"]
+
+
+@seed(13)
+@settings(max_examples=_n(120), **SETTINGS)
+@given(st.data())
+def test_memory_values_valid(data):
+    check(_case(data, memory=True, hostile=False))
+
+
+@seed(14)
+@settings(max_examples=_n(120), **SETTINGS)
+@given(st.data())
+def test_memory_values_hostile(data):
+    check(_case(data, memory=True, hostile=True))
+
+
+def teardown_module() -> None:
+    if os.environ.get("PYMELD_ABI_STATS"):
+        print("\nabi adapter stats:", dict(sorted(STATS.items())))

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from pymeld.abi.emit import Body
 from pymeld.abi.layout import (
     MAX_FLAT_PARAMS,
     MAX_LIST_BYTE_LENGTH,
+    MAX_STRING_BYTE_LENGTH,
+    UTF16_TAG,
     CoreFuncType,
     alignment,
     despecialize,
@@ -70,7 +71,7 @@ from pymeld.abi.types import (
 )
 from pymeld.errors import LinkError, UnsupportedFeature
 
-__all__ = ["Adapter", "ResourceOps", "generate_adapter"]
+__all__ = ["Adapter", "generate_adapter"]
 
 # Fixed-length lists / records with at most this many leaves are unrolled, larger ones loop.
 _UNROLL_LEAVES = 16
@@ -111,7 +112,6 @@ def generate_adapter(
     callee: CanonOptions,
     callee_func: int,
     callee_type: CoreFuncType | None = None,
-    resources: ResourceOps | None = None,
 ) -> Adapter:
     """Build the adapter for a call from `caller` (lowered import) to `callee` (lifted export).
 
@@ -119,7 +119,7 @@ def generate_adapter(
     flattening when given; a mismatch is a `LinkError`.
     """
     for t in [*ft.param_types(), *ft.result_type()]:
-        _reject_unsupported(t, resources is not None)
+        _reject_unsupported(t)
     lower = flatten_functype(ft, "lower")
     lift = flatten_functype(ft, "lift")
     if callee_type is not None and (
@@ -134,7 +134,6 @@ def generate_adapter(
     callee_side = _Side("callee", callee)
     fwd = _Translator(b, src=caller_side, dst=callee_side)
     back = _Translator(b, src=callee_side, dst=caller_side)
-    fwd.resources = back.resources = resources
 
     # -- parameters ---------------------------------------------------------------------------
     pts = ft.param_types()
@@ -187,19 +186,19 @@ def generate_adapter(
     )
 
 
-def _reject_unsupported(t: ValType, handles: bool = False) -> None:
+def _reject_unsupported(t: ValType) -> None:
     match despecialize(t):
-        case Own() | Borrow() if not handles:
+        case Own() | Borrow():
             raise UnsupportedFeature(f"resource handle type {t!r} in an adapted function")
         case List(e, _):
-            _reject_unsupported(e, handles)
+            _reject_unsupported(e)
         case Record(fields):
             for _, f in fields:
-                _reject_unsupported(f, handles)
+                _reject_unsupported(f)
         case Variant(cases):
             for _, c in cases:
                 if c is not None:
-                    _reject_unsupported(c, handles)
+                    _reject_unsupported(c)
     if elem_size(t) >= 1 << 32:
         raise UnsupportedFeature(f"type {t!r} is larger than a 32-bit memory")
 
@@ -334,23 +333,8 @@ def _L(idx: int) -> tuple[str, int]:
     return ("local", idx)
 
 
-class ResourceOps(Protocol):
-    """Own/borrow leaves (implemented by `pymeld.resources`): ``transfer`` gives an (i32)->(i32)
-    function moving a handle from the caller's table to the callee's (``to_callee``) or back,
-    or None when the value passes unchanged."""
-
-    def transfer(self, t: Own | Borrow, to_callee: bool) -> int | None: ...
-
-
 class _Translator:
     """Emits the translation of values from `src`'s conventions to `dst`'s."""
-
-    resources: ResourceOps | None = None
-
-    def handle(self, t: Own | Borrow) -> None:
-        f = None if self.resources is None else self.resources.transfer(t, self.src.name == "caller")
-        if f is not None:
-            self.b.call(f)
 
     def __init__(self, b: Body, src: _Side, dst: _Side) -> None:
         self.b = b
@@ -460,10 +444,6 @@ class _Translator:
                 b.free(dptr)
                 if dlen != ln:
                     b.free(dlen)
-            case Own() | Borrow() as h:
-                src.push("i32")
-                self.handle(h)
-                sink.push("i32")
             case _:
                 raise UnsupportedFeature(f"cannot adapt values of type {t!r}")
 
@@ -593,10 +573,6 @@ class _Translator:
                 b.free(ptr, ln, dptr)
                 if dlen != ln:
                     b.free(dlen)
-            case Own() | Borrow() as h:
-                b.get(da).get(sa).load("i32.load", sm, so)
-                self.handle(h)
-                b.store("i32.store", dm, do)
             case _:
                 raise UnsupportedFeature(f"cannot adapt values of type {t!r}")
 
@@ -664,5 +640,359 @@ class _Translator:
 
     # -- strings ----------------------------------------------------------------------------
     def string(self, ptr: int, ln: int) -> tuple[int, int]:
-        """load_string_from_range on src + store_string_into_range on dst."""
-        raise UnsupportedFeature("string adaptation is not implemented yet")
+        """load_string_from_range on src + store_string_into_range on dst.
+
+        Returns fresh locals (dst pointer, dst tagged length). Source validation happens while
+        transcoding, so a malformed string may trap after a destination realloc; since a trap
+        aborts the whole call this is indistinguishable from the spec's validate-first order.
+        """
+        b = self.b
+        dptr, dlen = b.local("i32"), b.local("i32")
+        match self.src.enc:
+            case "utf8":
+                self._src_range(ptr, ln, 1, 1)
+                self._store(dptr, dlen, "utf8", ptr, ln, compact=False)
+            case "utf16":
+                self._src_range(ptr, ln, 2, 2)
+                self._store(dptr, dlen, "utf16", ptr, ln, compact=False)
+            case "latin1+utf16":
+                units = b.local("i32")
+                b.get(ln).i32(UTF16_TAG).op("i32.and").if_()
+                b.get(ln).i32(UTF16_TAG).op("i32.xor").set(units)
+                self._src_range(ptr, units, 2, 2)
+                self._store(dptr, dlen, "utf16", ptr, units, compact=True)
+                b.op("else")
+                self._src_range(ptr, ln, 1, 2)
+                self._store(dptr, dlen, "latin1", ptr, ln, compact=True)
+                b.end()
+                b.free(units)
+        return dptr, dlen
+
+    def _src_range(self, ptr: int, units: int, unit: int, align: int) -> None:
+        """The byte-length cap, alignment and bounds checks of load_string_from_range."""
+        b = self.b
+        b.get(units).i32(MAX_STRING_BYTE_LENGTH // unit).op("i32.gt_u").trap_if()
+        self.check_align(ptr, align)
+        if unit == 1:
+            self.check_bounds(self.src, ptr, _L(units))
+        else:
+            nbytes = b.local("i32")
+            b.get(units).i32(1).op("i32.shl").set(nbytes)
+            self.check_bounds(self.src, ptr, _L(nbytes))
+            b.free(nbytes)
+
+    def _store(self, dptr: int, dlen: int, simple: str, ptr: int, n: int, compact: bool) -> None:
+        """store_string_into_range's dispatch, for a source of `simple` encoding and n units."""
+        match self.dst.enc, simple:
+            case "utf8", "utf8":
+                self._validate(simple, ptr, n)
+                self._copy(dptr, dlen, ptr, n, 1, 1)
+            case "utf8", _:
+                self._to_utf8(dptr, dlen, simple, ptr, n)
+            case "utf16", "utf8":
+                self._utf8_to_utf16(dptr, dlen, ptr, n)
+            case "utf16", "utf16":
+                self._validate(simple, ptr, n)
+                self._copy(dptr, dlen, ptr, n, 2, 2)
+            case "utf16", "latin1":
+                self._copy(dptr, dlen, ptr, n, 2, 2, inflate=True)
+            case "latin1+utf16", "latin1":
+                self._copy(dptr, dlen, ptr, n, 1, 2)
+            case "latin1+utf16", "utf16" if compact:
+                self._probably_utf16_to_compact(dptr, dlen, ptr, n)
+            case "latin1+utf16", _:
+                self._to_compact(dptr, dlen, simple, ptr, n)
+            case _:
+                raise AssertionError((self.dst.enc, simple))
+
+    # decoding / encoding one code point ------------------------------------------------------
+    def _decode(self, simple: str, base: int, i: int, n: int, cp: int) -> None:
+        """cp = code point at unit index i of the source (i advances); traps if malformed."""
+        b = self.b
+        sm = self.src.mem
+        if simple == "latin1":
+            b.get(base).get(i).op("i32.add").load("i32.load8_u", sm).set(cp)
+            b.get(i).i32(1).op("i32.add").set(i)
+        elif simple == "utf16":
+            t = b.local("i32")
+            b.get(base).get(i).i32(1).op("i32.shl", "i32.add").load("i32.load16_u", sm).set(cp)
+            b.get(i).i32(1).op("i32.add").set(i)
+            b.get(cp).i32(0xF800).op("i32.and").i32(0xD800).op("i32.eq").if_()
+            b.get(cp).i32(0xDC00).op("i32.ge_u").trap_if()  # unpaired low surrogate
+            b.get(i).get(n).op("i32.ge_u").trap_if()  # high surrogate at the end
+            b.get(base).get(i).i32(1).op("i32.shl", "i32.add").load("i32.load16_u", sm).tee(t)
+            b.i32(0xFC00).op("i32.and").i32(0xDC00).op("i32.ne").trap_if()
+            b.get(cp).i32(10).op("i32.shl").get(t).op("i32.add").i32(0x35FDC00).op("i32.sub")
+            b.set(cp)
+            b.get(i).i32(1).op("i32.add").set(i)
+            b.end()
+            b.free(t)
+        else:
+            self._decode_utf8(base, i, n, cp)
+
+    def _decode_utf8(self, base: int, i: int, n: int, cp: int) -> None:
+        """Strict UTF-8 (no overlongs, surrogates or > U+10FFFF), as Python's decoder."""
+        b = self.b
+        sm = self.src.mem
+        p, k, lo, hi, t = (b.local("i32") for _ in range(5))
+        b.get(base).get(i).op("i32.add").tee(p).load("i32.load8_u", sm).tee(cp)
+        b.i32(0x80).op("i32.lt_u").if_()
+        b.get(i).i32(1).op("i32.add").set(i)
+        b.op("else")
+        b.get(cp).i32(0xC2).op("i32.sub").i32(0xF5 - 0xC2).op("i32.ge_u").trap_if()
+        b.i32(0x80).set(lo).i32(0xBF).set(hi)
+        b.get(cp).i32(0xE0).op("i32.lt_u").if_()
+        b.i32(1).set(k).get(cp).i32(0x1F).op("i32.and").set(cp)
+        b.op("else")
+        b.get(cp).i32(0xF0).op("i32.lt_u").if_()
+        b.i32(2).set(k)
+        b.get(cp).i32(0xE0).op("i32.eq").if_().i32(0xA0).set(lo).end()
+        b.get(cp).i32(0xED).op("i32.eq").if_().i32(0x9F).set(hi).end()
+        b.get(cp).i32(0x0F).op("i32.and").set(cp)
+        b.op("else")
+        b.i32(3).set(k)
+        b.get(cp).i32(0xF0).op("i32.eq").if_().i32(0x90).set(lo).end()
+        b.get(cp).i32(0xF4).op("i32.eq").if_().i32(0x8F).set(hi).end()
+        b.get(cp).i32(0x07).op("i32.and").set(cp)
+        b.end().end()
+        b.get(i).get(k).op("i32.add").get(n).op("i32.ge_u").trap_if()  # truncated sequence
+        b.get(p).load("i32.load8_u", sm, 1).tee(t).get(lo).op("i32.sub")
+        b.get(hi).get(lo).op("i32.sub", "i32.gt_u").trap_if()
+        self._utf8_accumulate(cp, t)
+        for extra in (2, 3):
+            b.get(k).i32(extra).op("i32.ge_u").if_()
+            b.get(p).load("i32.load8_u", sm, extra).tee(t)
+            b.i32(0xC0).op("i32.and").i32(0x80).op("i32.ne").trap_if()
+            self._utf8_accumulate(cp, t)
+        b.end().end()
+        b.get(i).get(k).op("i32.add").i32(1).op("i32.add").set(i)
+        b.end()
+        b.free(p, k, lo, hi, t)
+
+    def _utf8_accumulate(self, cp: int, t: int) -> None:
+        self.b.get(cp).i32(6).op("i32.shl").get(t).i32(0x3F).op("i32.and", "i32.or").set(cp)
+
+    def _encode_utf8(self, base: int, j: int, cp: int) -> None:
+        """Write cp as UTF-8 at dst base+j (j advances by 1..4)."""
+        b = self.b
+        dm = self.dst.mem
+        p = b.local("i32")
+        b.get(base).get(j).op("i32.add").set(p)
+
+        def byte(off: int, shift: int, tag: int, mask: int) -> None:
+            b.get(p).get(cp)
+            if shift:
+                b.i32(shift).op("i32.shr_u")
+            if mask != 0xFF:
+                b.i32(mask).op("i32.and")
+            if tag:
+                b.i32(tag).op("i32.or")
+            b.store("i32.store8", dm, off)
+
+        def advance(k: int) -> None:
+            b.get(j).i32(k).op("i32.add").set(j)
+
+        b.get(cp).i32(0x80).op("i32.lt_u").if_()
+        byte(0, 0, 0, 0xFF)
+        advance(1)
+        b.op("else").get(cp).i32(0x800).op("i32.lt_u").if_()
+        byte(0, 6, 0xC0, 0xFF)
+        byte(1, 0, 0x80, 0x3F)
+        advance(2)
+        b.op("else").get(cp).i32(0x10000).op("i32.lt_u").if_()
+        byte(0, 12, 0xE0, 0xFF)
+        byte(1, 6, 0x80, 0x3F)
+        byte(2, 0, 0x80, 0x3F)
+        advance(3)
+        b.op("else")
+        byte(0, 18, 0xF0, 0xFF)
+        byte(1, 12, 0x80, 0x3F)
+        byte(2, 6, 0x80, 0x3F)
+        byte(3, 0, 0x80, 0x3F)
+        advance(4)
+        b.end().end().end()
+        b.free(p)
+
+    def _encode_utf16(self, base: int, j: int, cp: int) -> None:
+        """Write cp as UTF-16LE at dst unit index j (j advances by 1 or 2)."""
+        b = self.b
+        dm = self.dst.mem
+        p = b.local("i32")
+        b.get(base).get(j).i32(1).op("i32.shl", "i32.add").set(p)
+        b.get(cp).i32(0x10000).op("i32.lt_u").if_()
+        b.get(p).get(cp).store("i32.store16", dm)
+        b.get(j).i32(1).op("i32.add").set(j)
+        b.op("else")
+        b.get(p).get(cp).i32(10).op("i32.shr_u").i32(0xD7C0).op("i32.add")
+        b.store("i32.store16", dm)
+        b.get(p).get(cp).i32(0x3FF).op("i32.and").i32(0xDC00).op("i32.or")
+        b.store("i32.store16", dm, 2)
+        b.get(j).i32(2).op("i32.add").set(j)
+        b.end()
+        b.free(p)
+
+    def _each_cp(self, simple: str, base: int, i: int, n: int, cp: int, body) -> None:
+        """while i < n: decode cp; body()  (i must be initialised by the caller)."""
+        b = self.b
+        b.block().loop()
+        b.get(i).get(n).op("i32.ge_u").br_if(1)
+        self._decode(simple, base, i, n, cp)
+        body()
+        b.br(0).end().end()
+
+    # the spec's store_* routines -------------------------------------------------------------
+    def _validate(self, simple: str, ptr: int, n: int) -> None:
+        if simple == "latin1":
+            return
+        b = self.b
+        i, cp = b.local("i32"), b.local("i32")
+        b.i32(0).set(i)
+        self._each_cp(simple, ptr, i, n, cp, lambda: None)
+        b.free(i, cp)
+
+    def _dst_alloc(self, dptr: int, old: Operand, old_size: Operand, align: int, size: Operand):
+        """dptr = realloc(...); then the spec's alignment and bounds checks on the result."""
+        self.operand(old)
+        for v in (old_size, align, size):
+            self.operand(v)
+        self.b.call(self.dst.realloc).set(dptr)
+        self.check_ptr(self.dst, dptr, align, size)
+
+    def _copy(self, dptr, dlen, ptr, n, dst_unit, align, inflate: bool = False) -> None:
+        """store_string_copy: same code units, byte copy (or latin1 -> utf16 widening)."""
+        b = self.b
+        nbytes = b.local("i32")
+        b.get(n)
+        if dst_unit == 2:
+            b.i32(1).op("i32.shl")
+        b.set(nbytes)
+        self._dst_alloc(dptr, 0, 0, align, _L(nbytes))
+        if inflate:
+            i = b.local("i32")
+            b.i32(0).set(i)
+            b.block().loop()
+            b.get(i).get(n).op("i32.ge_u").br_if(1)
+            b.get(dptr).get(i).i32(1).op("i32.shl", "i32.add")
+            b.get(ptr).get(i).op("i32.add").load("i32.load8_u", self.src.mem)
+            b.store("i32.store16", self.dst.mem)
+            b.get(i).i32(1).op("i32.add").set(i)
+            b.br(0).end().end()
+            b.free(i)
+        else:
+            b.get(dptr).get(ptr).get(nbytes).memory_copy(self.dst.mem, self.src.mem)
+        b.get(n).set(dlen)
+        b.free(nbytes)
+
+    def _to_utf8(self, dptr: int, dlen: int, simple: str, ptr: int, n: int) -> None:
+        """store_utf16_to_utf8 / store_latin1_to_utf8: ASCII fast loop, then grow to worst case."""
+        b = self.b
+        i, cp, worst = b.local("i32"), b.local("i32"), b.local("i32")
+        self._dst_alloc(dptr, 0, 0, 1, _L(n))
+        b.i32(0).set(i).i32(0).set(dlen)
+        b.block().block().loop()  # $done $wide $ascii
+        b.get(i).get(n).op("i32.ge_u").br_if(2)
+        self._decode(simple, ptr, i, n, cp)
+        b.get(cp).i32(0x80).op("i32.ge_u").br_if(1)
+        b.get(dptr).get(dlen).op("i32.add").get(cp).store("i32.store8", self.dst.mem)
+        b.get(dlen).i32(1).op("i32.add").set(dlen)
+        b.br(0).end().end()
+        # first non-ASCII code point is in cp
+        b.get(n).i32(3 if simple == "utf16" else 2).op("i32.mul").set(worst)
+        self.realloc_into(self.dst, dptr, _L(n), 1, _L(worst))
+        self.check_bounds(self.dst, dptr, _L(worst))
+        b.block().loop()
+        self._encode_utf8(dptr, dlen, cp)
+        b.get(i).get(n).op("i32.ge_u").br_if(1)
+        self._decode(simple, ptr, i, n, cp)
+        b.br(0).end().end()
+        b.get(worst).get(dlen).op("i32.gt_u").if_()
+        self.realloc_into(self.dst, dptr, _L(worst), 1, _L(dlen))
+        self.check_bounds(self.dst, dptr, _L(dlen))
+        b.end()
+        b.end()  # $done
+        b.free(i, cp, worst)
+
+    def _utf8_to_utf16(self, dptr: int, dlen: int, ptr: int, n: int) -> None:
+        """store_utf8_to_utf16: allocate 2*bytes, transcode, shrink if shorter."""
+        b = self.b
+        i, cp, worst, nbytes = (b.local("i32") for _ in range(4))
+        b.get(n).i32(1).op("i32.shl").set(worst)
+        self._dst_alloc(dptr, 0, 0, 2, _L(worst))
+        b.i32(0).set(i).i32(0).set(dlen)
+        self._each_cp("utf8", ptr, i, n, cp, lambda: self._encode_utf16(dptr, dlen, cp))
+        b.get(dlen).i32(1).op("i32.shl").tee(nbytes).get(worst).op("i32.lt_u").if_()
+        self.realloc_into(self.dst, dptr, _L(worst), 2, _L(nbytes))
+        self.check_ptr(self.dst, dptr, 2, _L(nbytes))
+        b.end()
+        b.free(i, cp, worst, nbytes)
+
+    def _to_compact(self, dptr: int, dlen: int, simple: str, ptr: int, n: int) -> None:
+        """store_string_to_latin1_or_utf16: latin1 while possible, else inflate to UTF-16."""
+        b = self.b
+        dm = self.dst.mem
+        i, cp, worst, j = (b.local("i32") for _ in range(4))
+        self._dst_alloc(dptr, 0, 0, 2, _L(n))
+        b.i32(0).set(i).i32(0).set(dlen)
+        b.block().block().block().loop()  # $end $wide $narrow_done $narrow
+        b.get(i).get(n).op("i32.ge_u").br_if(1)
+        self._decode(simple, ptr, i, n, cp)
+        b.get(cp).i32(0x100).op("i32.ge_u").br_if(2)
+        b.get(dptr).get(dlen).op("i32.add").get(cp).store("i32.store8", dm)
+        b.get(dlen).i32(1).op("i32.add").set(dlen)
+        b.br(0).end().end()
+        # all latin1: shrink if the source had multi-unit code points
+        b.get(dlen).get(n).op("i32.lt_u").if_()
+        self.realloc_into(self.dst, dptr, _L(n), 2, _L(dlen))
+        self.check_ptr(self.dst, dptr, 2, _L(dlen))
+        b.end()
+        b.br(1).end()
+        # wide: cp >= 256 pending; grow to the worst case and inflate what we have in place
+        b.get(n).i32(1).op("i32.shl").set(worst)
+        self.realloc_into(self.dst, dptr, _L(n), 2, _L(worst))
+        self.check_ptr(self.dst, dptr, 2, _L(worst))
+        b.get(dlen).set(j)
+        b.block().get(j).op("i32.eqz").br_if(0).loop()
+        b.get(j).i32(1).op("i32.sub").set(j)
+        b.get(dptr).get(j).i32(1).op("i32.shl", "i32.add")
+        b.get(dptr).get(j).op("i32.add").load("i32.load8_u", dm)
+        b.store("i32.store16", dm)
+        b.get(j).br_if(0).end().end()
+        b.block().loop()
+        self._encode_utf16(dptr, dlen, cp)
+        b.get(i).get(n).op("i32.ge_u").br_if(1)
+        self._decode(simple, ptr, i, n, cp)
+        b.br(0).end().end()
+        b.get(dlen).i32(1).op("i32.shl").tee(j).get(worst).op("i32.lt_u").if_()
+        self.realloc_into(self.dst, dptr, _L(worst), 2, _L(j))
+        self.check_ptr(self.dst, dptr, 2, _L(j))
+        b.end()
+        b.get(dlen).i32(UTF16_TAG).op("i32.or").set(dlen)
+        b.end()  # $end
+        b.free(i, cp, worst, j)
+
+    def _probably_utf16_to_compact(self, dptr: int, dlen: int, ptr: int, n: int) -> None:
+        """store_probably_utf16_to_latin1_or_utf16: copy as UTF-16, compress if all latin1."""
+        b = self.b
+        dm = self.dst.mem
+        i, cp, acc, nbytes = (b.local("i32") for _ in range(4))
+        b.get(n).i32(1).op("i32.shl").set(nbytes)
+        self._dst_alloc(dptr, 0, 0, 2, _L(nbytes))
+        b.i32(0).set(i).i32(0).set(acc)
+        self._each_cp("utf16", ptr, i, n, cp, lambda: b.get(acc).get(cp).op("i32.or").set(acc))
+        b.get(dptr).get(ptr).get(nbytes).memory_copy(dm, self.src.mem)
+        b.get(acc).i32(0x100).op("i32.ge_u").if_()
+        b.get(n).i32(UTF16_TAG).op("i32.or").set(dlen)
+        b.op("else")
+        b.i32(0).set(i)
+        b.block().loop()
+        b.get(i).get(n).op("i32.ge_u").br_if(1)
+        b.get(dptr).get(i).op("i32.add")
+        b.get(dptr).get(i).i32(1).op("i32.shl", "i32.add").load("i32.load8_u", dm)
+        b.store("i32.store8", dm)
+        b.get(i).i32(1).op("i32.add").set(i)
+        b.br(0).end().end()
+        self.realloc_into(self.dst, dptr, _L(nbytes), 1, _L(n))
+        self.check_bounds(self.dst, dptr, _L(n))
+        b.get(n).set(dlen)
+        b.end()
+        b.free(i, cp, acc, nbytes)
