@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from pymeld.abi.emit import Body
 from pymeld.abi.layout import (
@@ -71,7 +72,7 @@ from pymeld.abi.types import (
 )
 from pymeld.errors import LinkError, UnsupportedFeature
 
-__all__ = ["Adapter", "generate_adapter"]
+__all__ = ["Adapter", "ResourceOps", "generate_adapter"]
 
 # Fixed-length lists / records with at most this many leaves are unrolled, larger ones loop.
 _UNROLL_LEAVES = 16
@@ -112,6 +113,7 @@ def generate_adapter(
     callee: CanonOptions,
     callee_func: int,
     callee_type: CoreFuncType | None = None,
+    resources: ResourceOps | None = None,
 ) -> Adapter:
     """Build the adapter for a call from `caller` (lowered import) to `callee` (lifted export).
 
@@ -119,7 +121,7 @@ def generate_adapter(
     flattening when given; a mismatch is a `LinkError`.
     """
     for t in [*ft.param_types(), *ft.result_type()]:
-        _reject_unsupported(t)
+        _reject_unsupported(t, resources is not None)
     lower = flatten_functype(ft, "lower")
     lift = flatten_functype(ft, "lift")
     if callee_type is not None and (
@@ -134,6 +136,7 @@ def generate_adapter(
     callee_side = _Side("callee", callee)
     fwd = _Translator(b, src=caller_side, dst=callee_side)
     back = _Translator(b, src=callee_side, dst=caller_side)
+    fwd.resources = back.resources = resources
 
     # -- parameters ---------------------------------------------------------------------------
     pts = ft.param_types()
@@ -186,19 +189,19 @@ def generate_adapter(
     )
 
 
-def _reject_unsupported(t: ValType) -> None:
+def _reject_unsupported(t: ValType, handles: bool = False) -> None:
     match despecialize(t):
-        case Own() | Borrow():
+        case Own() | Borrow() if not handles:
             raise UnsupportedFeature(f"resource handle type {t!r} in an adapted function")
         case List(e, _):
-            _reject_unsupported(e)
+            _reject_unsupported(e, handles)
         case Record(fields):
             for _, f in fields:
-                _reject_unsupported(f)
+                _reject_unsupported(f, handles)
         case Variant(cases):
             for _, c in cases:
                 if c is not None:
-                    _reject_unsupported(c)
+                    _reject_unsupported(c, handles)
     if elem_size(t) >= 1 << 32:
         raise UnsupportedFeature(f"type {t!r} is larger than a 32-bit memory")
 
@@ -333,8 +336,23 @@ def _L(idx: int) -> tuple[str, int]:
     return ("local", idx)
 
 
+class ResourceOps(Protocol):
+    """Own/borrow leaves (implemented by `pymeld.resources`): ``transfer`` gives an (i32)->(i32)
+    function moving a handle from the caller's table to the callee's (``to_callee``) or back,
+    or None when the value passes unchanged."""
+
+    def transfer(self, t: Own | Borrow, to_callee: bool) -> int | None: ...
+
+
 class _Translator:
     """Emits the translation of values from `src`'s conventions to `dst`'s."""
+
+    resources: ResourceOps | None = None
+
+    def handle(self, t: Own | Borrow) -> None:
+        f = None if self.resources is None else self.resources.transfer(t, self.src.name == "caller")
+        if f is not None:
+            self.b.call(f)
 
     def __init__(self, b: Body, src: _Side, dst: _Side) -> None:
         self.b = b
@@ -444,6 +462,10 @@ class _Translator:
                 b.free(dptr)
                 if dlen != ln:
                     b.free(dlen)
+            case Own() | Borrow() as h:
+                src.push("i32")
+                self.handle(h)
+                sink.push("i32")
             case _:
                 raise UnsupportedFeature(f"cannot adapt values of type {t!r}")
 
@@ -573,6 +595,10 @@ class _Translator:
                 b.free(ptr, ln, dptr)
                 if dlen != ln:
                     b.free(dlen)
+            case Own() | Borrow() as h:
+                b.get(da).get(sa).load("i32.load", sm, so)
+                self.handle(h)
+                b.store("i32.store", dm, do)
             case _:
                 raise UnsupportedFeature(f"cannot adapt values of type {t!r}")
 
