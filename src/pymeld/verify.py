@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -50,6 +51,14 @@ _INT_RANGES = {
 _STRINGS = ["", "hello", "ü日本語🎉", "\0", "a" * 1000, "ÿ" * 33, "\U0010ffff𝄞"]
 _CHARS = ["a", "\0", "é", "日", "🎉", "\U0010ffff", "\ud7ff"]
 _FLOATS = [0.0, -0.0, math.nan, math.inf, -math.inf, 1.5, -1e-310, 3.4028234663852886e38]
+
+
+def _no_dtor(_store: Any, _rep: int) -> None:
+    return None
+
+
+class _ImportUnavailable(Exception):
+    """Raised by the stand-in for an import verify cannot provide (not WASI)."""
 
 
 class _Unsupported(Exception):
@@ -223,8 +232,44 @@ class _Runner:
         self.what = what
         self.linker = Linker(engine)
         self.linker.add_wasip2()
-        self.linker.define_unknown_imports_as_traps(self.component)
+        self._stub_imports()
         self.n = 0
+
+    def _stub_imports(self) -> None:
+        """Define every non-WASI import function as one raising `_ImportUnavailable`.
+
+        (`define_unknown_imports_as_traps` would also shadow WASI interfaces that
+        `add_wasip2` satisfies only by semver, e.g. ``@0.2.1``.) Imported resource types get
+        fresh host resource types; their handles can only come from the stubs, which trap.
+        """
+        from wasmtime.component import ResourceType
+
+        imports = self.component.type.imports(self.engine)
+        foreign = {n: ext.ty for n, ext in imports.items() if not n.startswith("wasi:")}
+        if not foreign:
+            return
+
+        def stub(name: str) -> Any:
+            def f(_store: Any, *_args: Any) -> Any:
+                raise _ImportUnavailable(name)
+
+            return f
+
+        resource_ids = iter(range(1 << 20, 1 << 21))
+        with self.linker.root() as root:
+            for name, ty in foreign.items():
+                if _tname(ty) == "FuncType":
+                    root.add_func(name, stub(name))
+                elif _tname(ty) == "ResourceType":
+                    root.add_resource(name, ResourceType.host(next(resource_ids)), _no_dtor)
+                elif _tname(ty) == "ComponentInstanceType":
+                    with root.add_instance(name) as inst:
+                        for item, ext in ty.exports(self.engine).items():
+                            if _tname(ext.ty) == "FuncType":
+                                inst.add_func(item, stub(f"{name}#{item}"))
+                            elif _tname(ext.ty) == "ResourceType":
+                                rt = ResourceType.host(next(resource_ids))
+                                inst.add_resource(item, rt, _no_dtor)
 
     def func_index(self, path: tuple[str, ...]) -> Any:
         idx = None
@@ -235,7 +280,8 @@ class _Runner:
         return idx
 
     def call(self, path: tuple[str, ...], args: list[Any]) -> tuple[str, Any, bytes, bytes]:
-        """``(kind, value, stdout, stderr)``; kind is ok, trap or host (Python-side error)."""
+        """``(kind, value, stdout, stderr)``; kind is ok, trap, import (an unavailable import
+        was called) or host (Python-side error before entering wasm)."""
         wasmtime = self.wasmtime
         self.n += 1
         out = self.tmp / f"{self.what}-{self.n}.out"
@@ -253,8 +299,13 @@ class _Runner:
             if func is None:
                 raise PymeldError(f"verify: {self.what} has no exported function {_show(path)}")
             kind, value = "ok", normalize(func(store, *args))
+        except _ImportUnavailable as e:
+            kind, value = "import", str(e)
         except wasmtime.WasmtimeError as e:
             kind, value = "trap", _trap_reason(e)
+            m = re.search(r"unknown import: `([^`]*)`", value)
+            if m:
+                kind, value = "import", m.group(1)
         except (TypeError, ValueError) as e:
             kind, value = "host", f"{type(e).__name__}: {e}"
         stdout = out.read_bytes() if out.exists() else b""
@@ -323,13 +374,15 @@ def _check_export(
     rng = random.Random(f"{seed}:{name}")
     rep = ExportReport(name, "ok")
     import_traps = 0
+    missing: set[str] = set()
     for i in range(calls if params else 1):  # a fresh store per call: no params, one outcome
         args = [make_value(t, rng, i) for t in params]
         a = orig.call(path, args)
         if a[0] == "host":
             return ExportReport(name, "not-checked", detail=f"cannot pass arguments: {a[1]}")
-        if a[0] == "trap" and "unknown import" in str(a[1]):
+        if a[0] == "import":
             import_traps += 1
+            missing.add(str(a[1]))
             continue
         b = fuse.call(path, args)
         rep.calls += 1
@@ -340,12 +393,13 @@ def _check_export(
             return rep
         if a[0] == "trap" and a[1] != b[1] and len(rep.notes) < 3:
             rep.notes.append(f"call #{i}: both trap; original `{a[1]}`, fused `{b[1]}`")
+    unavailable = ", ".join(sorted(missing))
     if rep.calls == 0 and import_traps:
         return ExportReport(
-            name, "not-checked", detail="every call reached an import that is not available"
+            name, "not-checked", detail=f"calls the unavailable import {unavailable}"
         )
     if import_traps:
-        rep.notes.append(f"{import_traps} calls reached an unavailable import and were skipped")
+        rep.notes.append(f"{import_traps} calls skipped: they call the unavailable {unavailable}")
     return rep
 
 
