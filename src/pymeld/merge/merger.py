@@ -162,6 +162,11 @@ class Merger:
     def canon_options(self, opts: CanonOpts) -> at.CanonOptions:
         if opts.is_async or opts.callback is not None:
             raise UnsupportedFeature("async canonical options (async lift/lower, callback)")
+        if opts.memory is not None:
+            mi = self.g.instances[opts.memory.instance]
+            local = opts.memory.index - mi.module.num_imported(ExternKind.MEMORY)
+            if mi.module.memories[local].memory64:
+                raise UnsupportedFeature(f"{mi.label}: 64-bit memory in canonical options (cm64)")
         return at.CanonOptions(
             opts.string_encoding,  # type: ignore[arg-type]
             None if opts.memory is None else self.item_index(opts.memory, ExternKind.MEMORY),
