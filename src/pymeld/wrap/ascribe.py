@@ -24,10 +24,8 @@ CS = cm.ComponentSort
 
 
 def needs_ascription(items: list[tuple[str, ExportItem]]) -> bool:
-    """True when the instance exports a resource type (its methods need named resources)."""
-    return any(
-        isinstance(item, TypeExport) and isinstance(item.type, ResourceType) for _, item in items
-    )
+    """True when the instance exports types: its functions' signatures must name them."""
+    return any(isinstance(item, TypeExport) for _, item in items)
 
 
 def ascribed_instance(
@@ -63,14 +61,20 @@ def ascribed_instance(
         if not isinstance(item, TypeExport):
             continue
         t = item.type
+        imp = f"import-type-{_kebab(name)}"
         if isinstance(t, ResourceType):
-            imp = f"import-type-{_kebab(name)}"
-            idx = inner.one(
-                cm.ImportSection([cm.Import(cm.ExternName(imp), cm.ExternDesc(CS.TYPE))]), CS.TYPE
-            )
-            imported[t.id] = idx
-            args.append(cm.InstantiateArg(imp, CS.TYPE, outer.index(t)))
+            desc = cm.ExternDesc(CS.TYPE)
         else:
+            # Value types are imported `(eq <same structure>)`, as wit-component does, so the
+            # imported functions' signatures name them.
+            desc = cm.ExternDesc(CS.TYPE, imp_types.index(t))
+        idx = inner.one(cm.ImportSection([cm.Import(cm.ExternName(imp), desc)]), CS.TYPE)
+        args.append(cm.InstantiateArg(imp, CS.TYPE, outer.index(t)))
+        if isinstance(t, ResourceType):
+            imported[t.id] = idx
+        else:
+            imp_types.name(t, idx)
+            # The export is written against the exported names, so it names nothing imported.
             idx = exp_types.index(t)
         new = inner.one(cm.ExportSection([cm.Export(cm.ExternName(name), CS.TYPE, idx)]), CS.TYPE)
         if isinstance(t, ResourceType):
