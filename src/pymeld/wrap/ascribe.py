@@ -106,13 +106,13 @@ def _kebab(name: str) -> str:
 
 
 def name_exported_resources(b: _Builder, emitter: TypeEmitter, inst: int, item: object) -> None:
-    """Point later signatures at resources through the exported instance ``inst`` (aliases),
-    which is what gives them a name outside it."""
+    """Point later signatures at the types (resources and value types) of the exported instance
+    ``inst`` through aliases, which is what gives them a name outside it."""
     from pymeld.graph.model import InstanceExport
 
     assert isinstance(item, InstanceExport)
     for n, sub in item.exports:
-        if isinstance(sub, TypeExport) and isinstance(sub.type, ResourceType):
+        if isinstance(sub, TypeExport):
             emitter.name(sub.type, b.alias(inst, n, CS.TYPE))
         elif isinstance(sub, InstanceExport) and _has_resource(sub):
             name_exported_resources(b, emitter, b.alias(inst, n, CS.INSTANCE), sub)
@@ -122,5 +122,5 @@ def _has_resource(item: object) -> bool:
     from pymeld.graph.model import InstanceExport
 
     if isinstance(item, TypeExport):
-        return isinstance(item.type, ResourceType)
+        return True
     return isinstance(item, InstanceExport) and any(_has_resource(s) for _, s in item.exports)
