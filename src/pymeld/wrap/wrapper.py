@@ -297,7 +297,11 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
             return CS.TYPE, emitter.index(item.type)
         if isinstance(item, InstanceExport) and needs_ascription(item.exports):
             idx = ascribed_instance(
-                b, emitter, item.exports, lambda n, _: lift(lifted_by_path[(*path, n)]), "/".join(path)
+                b,
+                emitter,
+                item.exports,
+                lambda n, _: lift(lifted_by_path[(*path, n)]),
+                "/".join(path),
             )
             return CS.INSTANCE, idx
         if isinstance(item, InstanceExport):
