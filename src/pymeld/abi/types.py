@@ -194,3 +194,31 @@ class CanonOptions:
     def __post_init__(self) -> None:
         if self.string_encoding not in ("utf8", "utf16", "latin1+utf16"):
             raise ValueError(f"unknown string encoding {self.string_encoding!r}")
+
+
+def children(t: object) -> tuple[ValType, ...]:
+    """The value types directly inside ``t`` (a value type or `FuncType`), in order.
+
+    One place that knows every constructor's parts, for walks such as "every handle inside".
+    """
+    match t:
+        case FuncType():
+            return (*t.param_types(), *t.result_type())
+        case List(e, _) | Option(e):
+            return (e,)
+        case Record(fields):
+            return tuple(f for _, f in fields)
+        case Tuple(ts):
+            return ts
+        case Variant(cases):
+            return tuple(c for _, c in cases if c is not None)
+        case Result(ok, err):
+            return tuple(x for x in (ok, err) if x is not None)
+    return ()
+
+
+def handles(t: object) -> list[Own | Borrow]:
+    """Every own/borrow inside ``t`` (depth first, in order)."""
+    if isinstance(t, Own | Borrow):
+        return [t]
+    return [h for c in children(t) for h in handles(c)]

@@ -132,31 +132,7 @@ def _walk(ft: at.FuncType, ops: _Ops) -> None:
 
 
 def _leaves(t: object) -> list[at.Own | at.Borrow]:
-    out: list[at.Own | at.Borrow] = []
-
-    def walk(v: object) -> None:
-        match v:
-            case at.Own() | at.Borrow():
-                out.append(v)
-            case at.List(e, _) | at.Option(e):
-                walk(e)
-            case at.Record(fields):
-                for _, f in fields:
-                    walk(f)
-            case at.Tuple(ts):
-                for x in ts:
-                    walk(x)
-            case at.Variant(cases):
-                for _, c in cases:
-                    if c is not None:
-                        walk(c)
-            case at.Result(ok, err):
-                for x in (ok, err):
-                    if x is not None:
-                        walk(x)
-
-    walk(t)
-    return out
+    return at.handles(t)
 
 
 def _u(v: int) -> bytes:

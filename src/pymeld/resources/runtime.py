@@ -90,37 +90,7 @@ def exported_resources(graph: FlatGraph) -> dict[int, tuple[str, ...]]:
 
 def handle_resources(t: object) -> list[ResourceType]:
     """Resource types of every own/borrow inside a (function or value) type, in order."""
-    found: list[ResourceType] = []
-
-    def walk(v: object) -> None:
-        match v:
-            case at.Own(r) | at.Borrow(r):
-                if isinstance(r, ResourceType):
-                    found.append(r)
-            case at.FuncType():
-                for _, p in v.params:
-                    walk(p)
-                if v.result is not None:
-                    walk(v.result)
-            case at.List(e, _) | at.Option(e):
-                walk(e)
-            case at.Record(fields):
-                for _, f in fields:
-                    walk(f)
-            case at.Tuple(ts):
-                for x in ts:
-                    walk(x)
-            case at.Variant(cases):
-                for _, c in cases:
-                    if c is not None:
-                        walk(c)
-            case at.Result(ok, err):
-                for x in (ok, err):
-                    if x is not None:
-                        walk(x)
-
-    walk(t)
-    return found
+    return [h.resource for h in at.handles(t) if isinstance(h.resource, ResourceType)]
 
 
 def _exported_lifts(graph: FlatGraph) -> list[Lifted]:
