@@ -82,7 +82,10 @@ def run_case(case: Case, transform: str, harness: Path, workdir: Path) -> Case:
         failed, why = True, f"timeout after {TRANSFORM_TIMEOUT_S} s"
     case.t_transform = time.monotonic() - t0
     if failed:
-        case.status, case.reason = "transform-failed", why
+        refused = transform in oracle_transforms.MAY_REFUSE and oracle_transforms.is_named_refusal(
+            xf.stderr if "xf" in locals() else ""
+        )
+        case.status, case.reason = ("unsupported" if refused else "transform-failed"), why
         return case
     t0 = time.monotonic()
     ok, case.summary, detail = _check(harness, case.expected, out)
@@ -107,7 +110,7 @@ def render(cases: list[Case]) -> str:
             f"{c.name:<42} {c.summary}{'  ' + c.reason if c.reason else ''}"
         )
     tally = Counter(c.status for c in cases)
-    statuses = ("passed", "diverged", "transform-failed", "original-failed")
+    statuses = ("passed", "diverged", "transform-failed", "unsupported", "original-failed")
     rows.append(f"TOTAL {len(cases)} cases: " + ", ".join(f"{tally[s]} {s}" for s in statuses))
     return "\n".join(rows)
 

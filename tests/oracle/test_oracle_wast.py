@@ -74,9 +74,28 @@ def test_wast_oracle(
     table = render(data, wast_dir.resolve(), elapsed)
     report(f"wast oracle, transform {transform!r}: {oracle_transforms.command(transform)}", table)
 
+    def refused(r: dict) -> bool:
+        failures = r.get("transform_failures") or [{"error": r.get("reason", "")}]
+        return transform in oracle_transforms.MAY_REFUSE and all(
+            oracle_transforms.is_named_refusal(str(f.get("error", ""))) for f in failures
+        )
+
+    known = oracle_transforms.KNOWN_DIVERGENT.get(transform, {})
+
+    def rel(p: str) -> str:
+        return str(Path(p).resolve().relative_to(wast_dir.resolve()))
+
     bad = {
-        p: r for p, r in data["files"].items() if r["status"] in ("diverged", "transform-failed")
+        p: r
+        for p, r in data["files"].items()
+        if rel(p) not in known
+        and (r["status"] == "diverged" or (r["status"] == "transform-failed" and not refused(r)))
     }
+    fixed = [
+        rel(p) for p, r in data["files"].items() if rel(p) in known and r["status"] == "equivalent"
+    ]
+    assert not fixed, f"known divergences now pass, remove them from KNOWN_DIVERGENT: {fixed}"
     assert not bad, f"{len(bad)} file(s) diverged or failed to transform:\n{table}"
     assert data["counts"]["equivalent"] > 0, f"nothing was compared:\n{table}"
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    if transform not in oracle_transforms.MAY_REFUSE:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -257,10 +257,38 @@ class Merger:
         for i, hi in enumerate(self.host_imports):
             hi.index = i
 
+    def _refuse_shared_host_handles(self, lowers: list[int]) -> None:
+        """Host resource handles held by two component instances would share the output's one
+        runtime table, so their numbering (observable, e.g. "unknown handle index") would differ
+        from the original's per-instance tables: refuse rather than emit a different program."""
+        holders: dict[int, set[int]] = {}
+        names: dict[int, str] = {}
+        for li in lowers:
+            lowered = self.g.lowers[li]
+            if isinstance(lowered.callee, HostFunc):
+                for h in at.handles(lowered.callee.type):
+                    r = h.resource
+                    if isinstance(r, ResourceType) and r.host_path is not None:
+                        holders.setdefault(r.id, set()).add(lowered.owner)
+                        names[r.id] = "/".join(r.host_path)
+        for bi in sorted(self._builtins_used):
+            b = self.g.builtins[bi]
+            if b.resource is not None and b.resource.host_path is not None:
+                holders.setdefault(b.resource.id, set()).add(b.owner)
+                names[b.resource.id] = "/".join(b.resource.host_path)
+        for rid, owners in sorted(holders.items()):
+            if len(owners) > 1:
+                labels = ", ".join(self.g.components[o].label for o in sorted(owners))
+                raise UnsupportedFeature(
+                    f"handles of host resource `{names[rid]}` are held by several component "
+                    f"instances ({labels}); their separate handle tables are not fused yet"
+                )
+
     # -- main ---------------------------------------------------------------------------------------
     def run(self) -> MergeResult:
         g = self.g
         lowers = self._reachable_lowers()
+        self._refuse_shared_host_handles(lowers)
         self._plan_host_imports(lowers)
         modules = [mi.module for mi in g.instances]
         self.layouts, totals = lay_out(modules, len(self.host_imports))
