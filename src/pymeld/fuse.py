@@ -30,9 +30,7 @@ CHECK_ONLY = frozenset({"validate", "verify"})
 
 
 def attested_options(options: FuseOptions) -> dict[str, object]:
-    return {
-        f.name: getattr(options, f.name) for f in fields(options) if f.name not in CHECK_ONLY
-    }
+    return {f.name: getattr(options, f.name) for f in fields(options) if f.name not in CHECK_ONLY}
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Protocol
 
 from pymeld.abi.emit import Body
@@ -303,6 +304,7 @@ _INT_COPY = {1: ("i32.load8_u", "i32.store8"), 2: ("i32.load16_u", "i32.store16"
 _INT_COPY |= {4: ("i32.load", "i32.store"), 8: ("i64.load", "i64.store")}
 
 
+@cache
 def _is_plain(t: ValType) -> bool:
     """Bytes can be copied verbatim: no validation, no pointers, no padding holes."""
     match despecialize(t):
@@ -317,6 +319,7 @@ def _is_plain(t: ValType) -> bool:
     return False
 
 
+@cache
 def _leaves(t: ValType) -> int:
     match despecialize(t):
         case List(e, n) if n is not None:
@@ -350,7 +353,11 @@ class _Translator:
     resources: ResourceOps | None = None
 
     def handle(self, t: Own | Borrow) -> None:
-        f = None if self.resources is None else self.resources.transfer(t, self.src.name == "caller")
+        f = (
+            None
+            if self.resources is None
+            else self.resources.transfer(t, self.src.name == "caller")
+        )
         if f is not None:
             self.b.call(f)
 
