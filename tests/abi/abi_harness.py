@@ -223,6 +223,15 @@ def _from_bits(t: str, bits: int):
     return bits
 
 
+def _as_core(t: str, v):
+    """A mutated flat value as the oracle wants it: float slots get the float of those bits
+    (NaNs canonical, since the adapter passes NaN payloads through and the spec may not)."""
+    if t in ("f32", "f64") and isinstance(v, int):
+        v = _from_bits(t, v & ((1 << (32 if t == "f32" else 64)) - 1))
+        return math.nan if math.isnan(v) else v
+    return v
+
+
 def prepare(case: Case):
     """Lower args into caller memory / results into callee memory exactly like a guest would."""
     ts = [to_spec(t) for t in case.ft.param_types()]
@@ -240,11 +249,12 @@ def prepare(case: Case):
         flat_results = D.lower_flat_values(prep_b, 1, [case.result], [to_spec(case.ft.result)])
     for k, v in case.flat_mut.items():
         if flat_args:
-            flat_args[k % len(flat_args)] = v
+            k %= len(flat_args)
+            flat_args[k] = _as_core(lower.params[k], v)
     for k, v in case.caller_mem_mut.items():
         caller_mem.bytes[PREP_BASE + k] = v
     if case.callee_result_mut is not None and flat_results:
-        flat_results[0] = case.callee_result_mut
+        flat_results[0] = _as_core(lift.results[0], case.callee_result_mut)
     for k, v in case.callee_mem_mut.items():
         callee_mem.bytes[PREP_BASE + k] = v
     return lower, lift, flat_args, flat_results, caller_mem, callee_mem
@@ -363,6 +373,3 @@ def _mem_eq(got: bytes, exp: bytes, what: str) -> None:
             f"{what} memory differs at 0x{diff:x}: wasm {got[diff : diff + 16].hex()} "
             f"spec {exp[diff : diff + 16].hex()}"
         )
-
-
-_ = math
