@@ -299,10 +299,8 @@ def fuse(
     stats_json: str | None,
 ) -> None:
     """Fuse a composed component into one core module (or, with --component, a component)."""
-    from pymeld.fuse import FuseOptions, fuse_bytes
+    from pymeld.fuse import FuseOptions, fuse_files
 
-    if len(inputs) != 1:
-        raise PymeldError("fusing several input files is not supported yet; compose them first")
     options = FuseOptions(
         component=as_component,
         preserve_names=preserve_names,
@@ -311,9 +309,9 @@ def fuse(
         validate=validate,
         verify=run_verify,
     )
-    data = read_input(inputs[0])
-    with progress(f"fusing {inputs[0]}"):
-        result = fuse_bytes(data, file=inputs[0], options=options)
+    files = [(path, read_input(path)) for path in inputs]
+    with progress(f"fusing {', '.join(inputs)}"):
+        result = fuse_files(files, options=options)
     write_atomic(output, result.output)
     if stats:
         _print_stats(result.stats)

@@ -39,8 +39,31 @@ class FuseResult:
     stats: dict[str, object] = field(default_factory=dict)
 
 
+def fuse_files(
+    inputs: list[tuple[str, bytes]], *, options: FuseOptions | None = None
+) -> FuseResult:
+    """Fuse one composed component, or several components wired together by name first."""
+    if len(inputs) == 1:
+        name, data = inputs[0]
+        return fuse_bytes(data, file=name, options=options)
+    from pymeld.compose import compose
+
+    parts = []
+    for name, data in inputs:
+        if data[4:8] != b"\x0d\x00\x01\x00":
+            raise PymeldError(f"{name}: not a component (fusion needs components)")
+        parts.append((name, parse_component(data, file=name)))
+    composed = encode_component(compose(parts))
+    label = "composition of " + ", ".join(os.path.basename(n) for n, _ in inputs)
+    return fuse_bytes(composed, file=label, options=options, attest_inputs=inputs)
+
+
 def fuse_bytes(
-    data: bytes, *, file: str | None = None, options: FuseOptions | None = None
+    data: bytes,
+    *,
+    file: str | None = None,
+    options: FuseOptions | None = None,
+    attest_inputs: list[tuple[str, bytes]] | None = None,
 ) -> FuseResult:
     """Fuse one composed component given as bytes."""
     options = options or FuseOptions()
@@ -64,7 +87,9 @@ def fuse_bytes(
         root,
         graph,
         merged,
-        inputs=[(os.path.basename(file or "<input>"), data)],
+        inputs=[(os.path.basename(n), d) for n, d in attest_inputs]
+        if attest_inputs
+        else [(os.path.basename(file or "<input>"), data)],
         options=attested_options(options),
         preserve_names=options.preserve_names,
         keep_dwarf=options.keep_dwarf,
