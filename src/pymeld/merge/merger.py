@@ -10,10 +10,11 @@ start sequence, interleaved with the original start calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pymeld.abi import types as at
+from pymeld.codec.binary import sleb as _sleb
+from pymeld.codec.binary import uleb as _uleb
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.model import (
     Code,
@@ -490,7 +491,7 @@ class Merger:
             if e.exprs is None
             else [ins.rewrite_const_expr(x, maps, file=file) for x in e.exprs]
         )
-        etype = _remap_ref(e.type, maps.type)
+        etype = _remap_vt(e.type, maps.type)
         if e.mode != SegmentMode.ACTIVE:
             return Elem(e.mode, etype, funcs, exprs, 0, None, None)
         table = maps.table[e.table]
@@ -705,23 +706,8 @@ def _call(func: int) -> bytes:
     return b"\x10" + _uleb(func)
 
 
-def _uleb(v: int) -> bytes:
-    from pymeld.codec.binary import uleb
-
-    return uleb(v)
-
-
-def _sleb(v: int) -> bytes:
-    from pymeld.codec.binary import sleb
-
-    return sleb(v)
-
-
 def _remap_vt(t: object, tmap: list[int]) -> object:
-    return ins.remap_valtype(t, tmap.__getitem__)  # type: ignore[arg-type]
-
-
-def _remap_ref(t: object, tmap: list[int]) -> object:
+    """A value/ref type with its concrete type index (if any) moved to the output space."""
     return ins.remap_valtype(t, tmap.__getitem__)  # type: ignore[arg-type]
 
 
@@ -732,6 +718,3 @@ def _remap_table(t: object, maps: ins.IndexMaps) -> object:
     elem = ins.remap_valtype(tt.element, maps.type.__getitem__)
     init = None if tbl.init is None else ins.rewrite_const_expr(tbl.init, maps)  # type: ignore[attr-defined]
     return type(tbl)(type(tt)(elem, tt.limits), init)
-
-
-Fn = Callable[[int], int]

@@ -208,7 +208,7 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
             assert hi.resource is not None
             canon: cm.Canon = cm.CanonBuiltin(hi.op, type=resource(hi.resource))
         else:
-            canon = cm.CanonLower(host_func(hi.func.path), _lower_opts(hi, {}))
+            canon = cm.CanonLower(host_func(hi.func.path), _lower_opts(hi))
         lowered[hi.index] = b.one(cm.CanonSection([canon]), KS.FUNC)
     shim_inst = None
     if indirect:
@@ -335,7 +335,7 @@ def _needs_memory(hi: HostImport) -> bool:
     return hi.opts.memory is not None or hi.opts.realloc is not None
 
 
-def _lower_opts(hi: HostImport, _: dict[int, int]) -> list[cm.CanonOpt]:
+def _lower_opts(hi: HostImport) -> list[cm.CanonOpt]:
     return [cm.CanonOpt(_ENC[hi.opts.string_encoding])]
 
 
