@@ -28,7 +28,7 @@ lint: venv-test
 	$(BIN)/ruff format --check src tests benchmarks
 
 test: venv-test lint
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q
 
 bench: venv-test
 	$(BIN)/pip install -q -e '.[bench]'
