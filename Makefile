@@ -18,10 +18,9 @@ venv-test: $(BIN)/python
 
 demo: venv
 	$(BIN)/pymeld inspect examples/calculator.composed.wasm
-	$(BIN)/pymeld roundtrip examples/calculator.composed.wasm -o $(VENV)/calculator.roundtrip.wasm --check
-	@echo "demo: examples/calculator.composed.wasm decoded, inspected and re-encoded byte for byte"
-# When fusion passes the oracle, replace the roundtrip line with:
-#	$(BIN)/pymeld fuse examples/calculator.composed.wasm --component --stats -o $(VENV)/calculator.fused.wasm
+	$(BIN)/pymeld fuse examples/calculator.composed.wasm --component --stats -o $(VENV)/calculator.fused.wasm
+	$(BIN)/pymeld inspect $(VENV)/calculator.fused.wasm
+	@echo "demo: examples/calculator.composed.wasm (2 components) fused into $(VENV)/calculator.fused.wasm (1 core module)"
 
 lint: venv-test
 	$(BIN)/ruff check src tests benchmarks
