@@ -280,6 +280,19 @@ def roundtrip(input: str, output: str, check: bool) -> None:
     is_flag=True,
     help="Run every export of the input and the output side by side before writing (wasmtime).",
 )
+@click.option(
+    "--memory",
+    type=click.Choice(["multi", "shared", "auto"]),
+    default="multi",
+    show_default=True,
+    help="multi: one memory per module-instance memory; shared: one memory; auto: shared "
+    "when provably sound, else multi (--stats says why).",
+)
+@click.option(
+    "--address-rebase",
+    is_flag=True,
+    help="With --memory shared: each memory gets its own region; every access is translated.",
+)
 @click.option("--stats", is_flag=True, help="Print counts, sizes and time per stage.")
 @click.option(
     "--stats-json",
@@ -295,6 +308,8 @@ def fuse(
     no_attestation: bool,
     validate: bool,
     run_verify: bool,
+    memory: str,
+    address_rebase: bool,
     stats: bool,
     stats_json: str | None,
 ) -> None:
@@ -308,6 +323,8 @@ def fuse(
         attestation=not no_attestation,
         validate=validate,
         verify=run_verify,
+        memory=memory,
+        address_rebase=address_rebase,
     )
     files = [(path, read_input(path)) for path in inputs]
     with progress(f"fusing {', '.join(inputs)}"):

@@ -23,6 +23,8 @@ class FuseOptions:
     attestation: bool = True  # `pymeld.attestation` custom section
     validate: bool = False  # check the output with wasmtime before returning it
     verify: bool = False  # differential run of original vs fused (needs wasmtime)
+    memory: str = "multi"  # multi | shared | auto (pymeld.merge.memory)
+    address_rebase: bool = False  # shared: each memory in its own region of the one memory
 
 
 #: Options that check the output but do not change its bytes: not recorded in the attestation.
@@ -79,6 +81,9 @@ def fuse_bytes(
     times["flatten"] = time.perf_counter() - t
     t = time.perf_counter()
     merged = merge(graph)
+    from pymeld.merge.memory import apply_memory_strategy
+
+    memory = apply_memory_strategy(graph, merged, options.memory, options.address_rebase)  # type: ignore[arg-type]
     times["merge"] = time.perf_counter() - t
     t = time.perf_counter()
     from pymeld.emit import finish_module
@@ -118,6 +123,7 @@ def fuse_bytes(
         "components": len(graph.components),
         "modules": len({mi.module_id for mi in graph.instances}),
         **merged.stats,
+        **memory.stats(),
         **finished.stats,
         **verified,
         "bytes_in": len(data),
