@@ -460,7 +460,7 @@ class _Translator:
                 if isinstance(t, String):
                     dptr, dlen = self.string(ptr, ln)
                 else:
-                    dptr, dlen = self.list(t.elem, ptr, ln), ln  # type: ignore[attr-defined]
+                    dptr, dlen = self.list(despecialize(t).elem, ptr, ln), ln  # type: ignore[attr-defined]
                 b.get(dptr)
                 sink.push("i32")
                 b.get(dlen)

@@ -30,6 +30,7 @@ from pymeld.abi.types import (
     Flags,
     FuncType,
     List,
+    Map,
     Option,
     Own,
     Record,
@@ -67,6 +68,8 @@ def despecialize(t: ValType) -> ValType:
             return Variant((("none", None), ("some", u)))
         case Result(ok, err):
             return Variant((("ok", ok), ("error", err)))
+        case Map(k, v):
+            return List(Record((("0", k), ("1", v))))
     return t
 
 

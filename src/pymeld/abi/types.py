@@ -156,6 +156,14 @@ class Flags(ValType):
 
 
 @dataclass(frozen=True, slots=True)
+class Map(ValType):
+    """`map<key, value>`: the canonical ABI treats it as `list<tuple<key, value>>`."""
+
+    key: ValType
+    value: ValType
+
+
+@dataclass(frozen=True, slots=True)
 class Own(ValType):
     """Owned handle; `resource` is an opaque, hashable identity chosen by the resolver."""
 
@@ -206,6 +214,8 @@ def children(t: object) -> tuple[ValType, ...]:
             return (*t.param_types(), *t.result_type())
         case List(e, _) | Option(e):
             return (e,)
+        case Map(k, v):
+            return (k, v)
         case Record(fields):
             return tuple(f for _, f in fields)
         case Tuple(ts):

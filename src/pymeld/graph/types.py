@@ -128,6 +128,8 @@ class TypeResolver:
                     None if t.ok is None else vt(t.ok, scope),
                     None if t.err is None else vt(t.err, scope),
                 )
+            case cm.MapType():
+                return at.Map(vt(t.key, scope), vt(t.value, scope))
             case cm.OwnType():
                 return at.Own(self._resource(scope, t.resource))
             case cm.BorrowType():

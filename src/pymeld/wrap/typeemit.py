@@ -89,6 +89,8 @@ class TypeEmitter:
                 return cm.ResultType(
                     None if t.ok is None else v(t.ok), None if t.err is None else v(t.err)
                 )
+            case at.Map():
+                return cm.MapType(v(t.key), v(t.value))
             case at.Own():
                 return cm.OwnType(self.index(t.resource))
             case at.Borrow():
