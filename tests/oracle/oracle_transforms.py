@@ -30,12 +30,7 @@ MAY_REFUSE: frozenset[str] = frozenset({"fuse"})
 #: Files whose divergence under a transform is understood and tracked in an issue; the wast
 #: test still prints them and fails if they start passing (so the entry gets removed).
 KNOWN_DIVERGENT: dict[str, dict[str, str]] = {
-    "fuse": {
-        "wasmtime/tests/misc_testsuite/component-model/resources.wast": (
-            "host resource handles held by two component instances are refused (one runtime "
-            "table after fusion); the host drop counter then differs in a later component"
-        ),
-    },
+    "fuse": {},
 }
 
 

@@ -22,10 +22,10 @@ CORPUS = [
     "component-model/test/resources/handle-table.wast",
     "wasmtime/tests/misc_testsuite/component-model/resources.wast",
 ]
-# Known: host resources held by several component instances share the runtime's one table
-# (the merger keeps host-resource drops as imports), so per-instance handle numbering of a
-# *host* resource differs (resources.wast line 595, "alloc-in2").
-KNOWN = {"wasmtime/tests/misc_testsuite/component-model/resources.wast"}
+# The original itself cannot run everything: wasmtime-py 50 traps on a host resource call in a
+# start function (resources.wast line 812, "deferred host scope has no call context"); every
+# command before it must agree.
+ORIGINAL_BROKEN = {"wasmtime/tests/misc_testsuite/component-model/resources.wast"}
 
 
 def _oracle(oracle_py: Path, pymeld: list[str], wast: Path, tmp_path: Path) -> dict:
@@ -56,6 +56,6 @@ def test_corpus(
     if not wast.exists():
         pytest.skip(f"{rel} not in the corpus")
     r = _oracle(oracle_py, pymeld, wast, tmp_path)
-    if rel in KNOWN and r["status"] == "diverged":
-        pytest.xfail(str(r.get("reason", ""))[:200])
+    if rel in ORIGINAL_BROKEN and r["status"] == "original-failed":
+        return
     assert r["status"] == "equivalent", r

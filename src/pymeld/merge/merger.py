@@ -136,18 +136,19 @@ class Merger:
         if isinstance(ref, LoweredRef):
             lowered = self.g.lowers[ref.lower]
             if isinstance(lowered.callee, HostFunc):
-                return self._host_index(ref.lower)
+                stand_in = self.res.host_call(ref.lower)  # handles translated (resources)
+                return self._host_index(ref.lower) if stand_in is None else stand_in
             idx = self.adapters.get(ref.lower)
             if idx is None:
                 raise LinkError(f"internal: adapter for lower {ref.lower} was not planned")
             return idx
         builtin = self.g.builtins[ref.builtin]
-        key = self._builtin_keys.get(ref.builtin) or _builtin_key(builtin)
-        if key is not None and key in self._host_by_key:
-            return self.host_imports[self._host_by_key[key]].index
         inner = self.res.builtin_func(ref.builtin)  # in-module handle table (pymeld.resources)
         if inner is not None:
             return inner
+        key = self._builtin_keys.get(ref.builtin) or _builtin_key(builtin)
+        if key is not None and key in self._host_by_key:
+            return self.host_imports[self._host_by_key[key]].index
         raise UnsupportedFeature(
             f"canonical built-in `{builtin.op}` (component instance "
             f"{self.g.components[builtin.owner].label}) is not supported yet"
@@ -232,7 +233,7 @@ class Merger:
             module, name = _core_import_name(hf.path)
             add(key, HostImport(hf, at.CanonOptions(), module, name, 0, None, key), lowered.opts)
         # Resource built-ins the runtime keeps doing (pymeld.resources.runtime).
-        self.runtime = plan_runtime(self.g, sorted(self._builtins_used))
+        self.runtime = plan_runtime(self.g, sorted(self._builtins_used), lowers)
         for bi in sorted(self._builtins_used):
             builtin = self.g.builtins[bi]
             bkey = _builtin_key(builtin)
@@ -255,41 +256,19 @@ class Merger:
                 None, at.CanonOptions(), module, f"[resource-drop]{name}", 0, res, bkey
             )
             add(bkey, drop, None)
+        for bimp in self.runtime.extra:  # runtime-boundary `new/rep/drop` (pymeld.resources)
+            bkey = ("builtin", bimp.module, bimp.name)
+            if bkey not in self._host_by_key:
+                hi = HostImport(None, at.CanonOptions(), bimp.module, bimp.name, 0, bimp.resource)
+                hi.key, hi.op = bkey, bimp.op
+                add(bkey, hi, None)
         for i, hi in enumerate(self.host_imports):
             hi.index = i
-
-    def _refuse_shared_host_handles(self, lowers: list[int]) -> None:
-        """Host resource handles held by two component instances would share the output's one
-        runtime table, so their numbering (observable, e.g. "unknown handle index") would differ
-        from the original's per-instance tables: refuse rather than emit a different program."""
-        holders: dict[int, set[int]] = {}
-        names: dict[int, str] = {}
-        for li in lowers:
-            lowered = self.g.lowers[li]
-            if isinstance(lowered.callee, HostFunc):
-                for h in at.handles(lowered.callee.type):
-                    r = h.resource
-                    if isinstance(r, ResourceType) and r.host_path is not None:
-                        holders.setdefault(r.id, set()).add(lowered.owner)
-                        names[r.id] = "/".join(r.host_path)
-        for bi in sorted(self._builtins_used):
-            b = self.g.builtins[bi]
-            if b.resource is not None and b.resource.host_path is not None:
-                holders.setdefault(b.resource.id, set()).add(b.owner)
-                names[b.resource.id] = "/".join(b.resource.host_path)
-        for rid, owners in sorted(holders.items()):
-            if len(owners) > 1:
-                labels = ", ".join(self.g.components[o].label for o in sorted(owners))
-                raise UnsupportedFeature(
-                    f"handles of host resource `{names[rid]}` are held by several component "
-                    f"instances ({labels}); their separate handle tables are not fused yet"
-                )
 
     # -- main ---------------------------------------------------------------------------------------
     def run(self) -> MergeResult:
         g = self.g
         lowers = self._reachable_lowers()
-        self._refuse_shared_host_handles(lowers)
         self._plan_host_imports(lowers)
         modules = [mi.module for mi in g.instances]
         self.layouts, totals = lay_out(modules, len(self.host_imports))
@@ -303,13 +282,14 @@ class Merger:
         # runtime traps on re-entering an instance, so the fused code must too.
         callee_owners = sorted({g.lowers[li].callee.owner for li in cross})  # type: ignore[union-attr]
         self.enter_flags = {c: totals["global"] + k for k, c in enumerate(callee_owners)}
-        self.res = ResourceFusion(g, self.runtime)
+        self.res = ResourceFusion(g, self.runtime, self)
         self.res.plan(
             sorted(self._builtins_used),
             cross,
             next_func,
             totals["memory"],
             totals["global"] + len(self.enter_flags),
+            lowers,
         )
 
         out = Module()
@@ -343,7 +323,7 @@ class Merger:
         exports = self._emit_exports(out)
         for rr in self.runtime.resources:
             if rr.dtor_export is not None and rr.resource.dtor is not None:
-                dtor = self.func_index(rr.resource.dtor)
+                dtor = self.res.runtime_dtor(rr.resource, self.func_index)
                 out.exports.append(Export(rr.dtor_export, ExternKind.FUNC, dtor))
         out.types = self.types.groups
         if any(d.mode == SegmentMode.PASSIVE for d in out.datas) or self._uses_data_count:
@@ -580,7 +560,7 @@ class Merger:
         def walk(path: tuple[str, ...], item: ExportItem) -> None:
             if isinstance(item, Lifted):
                 opts = self.canon_options(item.opts)
-                idx = self.func_index(item.core_func)
+                idx = self.res.export_func(item) or self.func_index(item.core_func)
                 flag = self.enter_flags.get(item.owner)
                 if flag is not None:
                     idx = self._entry_trampoline(out, item, idx, flag)

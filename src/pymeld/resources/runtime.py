@@ -13,6 +13,13 @@ satisfy them with `canon resource.*` of resource types it defines itself:
 
 Drops of host-imported resource types stay imports too (planned by the merger, any owner: the host
 lowers such handles into the one runtime table).
+
+That is exact only while one instance holds handles. When several do (host resources used by two
+components, handles crossing between the exporting instance and another, ...), the runtime
+table would mix their numbering, so *every* instance gets an in-module table (`inmodule`) and
+the runtime table is only a transport: handles are translated at lowered host calls, lifted root
+exports and host-resource drops (`boundary`, `tables`), and each exported type's `new/rep/drop`
+become imports for that (`extra`).
 """
 
 from __future__ import annotations
@@ -64,6 +71,8 @@ class RuntimePlan:
     host_instance: int | None
     resources: list[RuntimeResource] = field(default_factory=list)
     imports: dict[int, BuiltinImport] = field(default_factory=dict)  # builtin index → import
+    inmodule: bool = False  # every instance has an in-module table (see module doc)
+    extra: list[BuiltinImport] = field(default_factory=list)  # boundary `new/rep/drop` imports
 
     def runtime_resource(self, r: ResourceType) -> RuntimeResource | None:
         for rr in self.resources:
@@ -126,11 +135,51 @@ def host_facing_instance(graph: FlatGraph, used: list[int]) -> int | None:
     return owners[0] if owners else None
 
 
-def plan_runtime(graph: FlatGraph, used: list[int]) -> RuntimePlan:
+def handle_holders(graph: FlatGraph, used: list[int], lowers: list[int]) -> set[int]:
+    """Component instances whose handle table would hold any handle."""
+    out = {
+        graph.builtins[bi].owner
+        for bi in used
+        if graph.builtins[bi].op in _OPS and graph.builtins[bi].resource is not None
+    }
+    for li in lowers:
+        lowered = graph.lowers[li]
+        if at.handles(lowered.callee.type):
+            out.add(lowered.owner)
+            if isinstance(lowered.callee, Lifted):
+                out.add(lowered.callee.owner)
+    out |= {lf.owner for lf in _exported_lifts(graph) if at.handles(lf.type)}
+    return out
+
+
+def _mixes(graph: FlatGraph, used: list[int], lowers: list[int]) -> bool:
+    """Whether handles of host resources and of composition-defined ones would share a table
+    (without an exporting instance those would be split between runtime and in-module)."""
+    kinds = {
+        graph.builtins[bi].resource.host_path is None  # type: ignore[union-attr]
+        for bi in used
+        if graph.builtins[bi].op in _OPS and graph.builtins[bi].resource is not None
+    }
+    for li in lowers:
+        kinds |= {r.host_path is None for r in handle_resources(graph.lowers[li].callee.type)}
+    return len(kinds) > 1
+
+
+def plan_runtime(graph: FlatGraph, used: list[int], lowers: list[int] = ()) -> RuntimePlan:  # type: ignore[assignment]
     """Decide which used built-ins (indices into `graph.builtins`) stay core imports."""
-    h = host_facing_instance(graph, used)
-    plan = RuntimePlan(h)
+    holders = handle_holders(graph, used, list(lowers))
     paths = exported_resources(graph)
+    h = host_facing_instance(graph, used) if len(holders) <= 1 else None
+    if len(holders) > 1 or (holders and h is None and _mixes(graph, used, list(lowers))):
+        plan = RuntimePlan(None, inmodule=True)
+        for rid, path in sorted(paths.items(), key=lambda kv: kv[1]):
+            r = _find_resource(graph, rid)
+            if r is not None and r.host_path is None:
+                rr = _add_resource(plan, r, path)
+                for op, tag in _OPS.items():
+                    plan.extra.append(BuiltinImport(rr.module, f"[{tag}]{rr.name}", op, r))
+        return plan
+    plan = RuntimePlan(h)
     for bi in sorted(used):
         b = graph.builtins[bi]
         r = b.resource

@@ -16,6 +16,14 @@ destructor after removal when an own is dropped; a borrow drop ends the loan); p
 Lends: lending an own as a borrow bumps its `num_lends` and pushes it on a lend stack (its own
 memory, one stack pointer global); the adapter's borrow scope pops back to its entry depth on
 return. Dropping or moving out a lent own traps, as in the spec.
+
+Runtime boundary (when several instances hold handles, see `runtime`): an entry of a host
+resource keeps the *runtime* handle as its rep; kind 3 marks a borrow the runtime lent us (its
+runtime handle is dropped with it). `out`/`in` functions translate one handle at the boundary
+(local → runtime value and back); for a wrapper-defined type the runtime value is a handle of it
+(`resource.new` out; `resource.rep` + a `resource.drop` whose destructor is suppressed by a
+flag, in). A save stack (own memory) keeps the guest's values of handles rewritten in place in
+host-call argument memory, to restore them after the call.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from dataclasses import dataclass, field
 from pymeld.abi.emit import Body
 from pymeld.graph.model import CoreRef, ResourceType
 
-OWN, BORROW = 1, 2
+OWN, BORROW, RT_BORROW = 1, 2, 3
 _MAX = (1 << 28) - 1  # Table.MAX_LENGTH
 
 
@@ -48,6 +56,9 @@ class InnerTables:
     first_func: int = 0
     first_memory: int = 0
     first_global: int = 0
+    # runtime boundary: key → core function index of a runtime import (set before emission)
+    runtime_func: Callable[[object], int] | None = None
+    runtime_names: dict[int, tuple[str, str]] = field(default_factory=dict)  # rid → module, name
 
     # -- planning ----------------------------------------------------------------------------
     def table(self, inst: int) -> int:
@@ -91,6 +102,40 @@ class InnerTables:
     def lend_memory(self) -> int:
         return self.first_memory + len(self.tables)
 
+    @property
+    def suppress_global(self) -> int:
+        return self.first_global + 2 * len(self.tables) + 2
+
+    @property
+    def save_sp_global(self) -> int:
+        return self.first_global + 2 * len(self.tables) + 3
+
+    @property
+    def save_memory(self) -> int:
+        return self.first_memory + len(self.tables) + 1
+
+    def leaf(self, direction: str, kind: int, r: ResourceType, inst: int) -> int | None:
+        """i32 → i32 function for one handle of ``inst`` crossing the runtime boundary:
+        ``out`` (local handle → runtime value) or ``in`` (runtime value → local handle); None
+        when the value passes unchanged (a borrow lowered into the resource's definer is its rep).
+        """
+        self.table(inst)
+        self.resources[r.id] = r
+        if direction == "in" and kind == BORROW and r.host_path is None and r.owner == inst:
+            return None
+        return self._func((direction, kind, r.id, inst))
+
+    def extra(self, *key: object) -> int:
+        """Plan another generated function (host-call / export translation, dtor guard)."""
+        return self._func(tuple(key))
+
+    def _rt(self, op: str, r: ResourceType) -> int:
+        assert self.runtime_func is not None
+        if r.host_path is not None:
+            return self.runtime_func(("resource.drop", r.id))
+        module, name = self.runtime_names[r.id]
+        return self.runtime_func(("builtin", module, f"[resource-{op}]{name}"))
+
     # -- emission ----------------------------------------------------------------------------
     def _mem(self, t: int) -> int:
         return self.first_memory + t
@@ -103,6 +148,8 @@ class InnerTables:
 
     def _fn(self, *key: object) -> int:
         return self.first_func + self.keys.index(tuple(key))
+
+    emit_extra: Callable[[tuple[object, ...], Callable[[CoreRef], int]], Generated] | None = None
 
     def emit(self, func_index: Callable[[CoreRef], int]) -> list[Generated]:
         out: list[Generated] = []
@@ -127,6 +174,19 @@ class InnerTables:
             return self._lend()
         if op == "unlend":
             return self._unlend()
+        if op in ("in", "out"):
+            kind, rid, inst = key[1:]
+            assert isinstance(kind, int) and isinstance(rid, int) and isinstance(inst, int)
+            return self._boundary(op, kind, self.resources[rid], inst)
+        if op == "push":
+            return self._push()
+        if op == "dtor":
+            rid = key[1]
+            assert isinstance(rid, int)
+            return self._dtor_guard(self.resources[rid], func_index)
+        if op in ("hostcall", "lift"):
+            assert self.emit_extra is not None
+            return self.emit_extra(key, func_index)
         assert op == "xfer"
         kind, rid, src, dst = key[1:]
         assert isinstance(kind, int) and isinstance(rid, int)
@@ -205,9 +265,15 @@ class InnerTables:
         b.get(addr).load("i32.load", m, 8).i32(OWN).op("i32.eq").if_()
         b.get(addr).load("i32.load", m, 12).trap_if()  # dropping a lent own
         b.get(addr).call(self._fn("remove", inst))
-        if r.dtor is not None:
+        if r.host_path is not None:  # the runtime handle goes with it
+            b.get(rep).call(self._rt("drop", r))
+        elif r.dtor is not None:
             b.get(rep).call(func_index(r.dtor))
         b.op("else")
+        if r.host_path is not None:  # a borrow the runtime lent: end it there too
+            b.get(addr).load("i32.load", m, 8).i32(RT_BORROW).op("i32.eq").if_()
+            b.get(rep).call(self._rt("drop", r))
+            b.end()
         b.get(addr).call(self._fn("remove", inst))
         b.code += _gget(self.borrow_global)
         b.i32(1).op("i32.sub")
@@ -241,6 +307,68 @@ class InnerTables:
                 b.code += _gset(self.borrow_global)
         b.end()
         return _gen(b, ("i32",), ("i32",))
+
+    def _boundary(self, op: str, kind: int, r: ResourceType, inst: int) -> Generated:
+        m = self._mem(self.tables.index(inst))
+        host = r.host_path is not None
+        b = Body(["i32"])
+        addr, rep = b.local("i32"), b.local("i32")
+        if op == "out":  # lift from our table for the runtime (host call argument, export result)
+            b.i32(r.id).get(0).call(self._fn("get", inst)).tee(addr).load("i32.load", m, 0)
+            b.set(rep)
+            if kind == OWN:
+                b.get(addr).load("i32.load", m, 8).i32(OWN).op("i32.ne").trap_if()
+                b.get(addr).load("i32.load", m, 12).trap_if()
+                b.get(addr).call(self._fn("remove", inst))
+                b.get(rep)
+                if not host:
+                    b.call(self._rt("new", r))
+            else:
+                b.get(rep)
+        elif kind == OWN:  # an own the runtime handed us (host call result, export argument)
+            if host:
+                b.get(0).set(rep)
+            else:  # take it out of the runtime table without running the destructor
+                b.get(0).call(self._rt("rep", r)).set(rep)
+                b.i32(1)
+                b.code += _gset(self.suppress_global)
+                b.get(0).call(self._rt("drop", r))
+                b.i32(0)
+                b.code += _gset(self.suppress_global)
+            b.i32(r.id).get(rep).i32(OWN).call(self._fn("add", inst))
+        else:  # a borrow for the call: a loan in our table (a host one ends in the runtime too)
+            b.i32(r.id).get(0).i32(RT_BORROW if host else BORROW).call(self._fn("add", inst))
+            b.code += _gget(self.borrow_global)
+            b.i32(1).op("i32.add")
+            b.code += _gset(self.borrow_global)
+        b.end()
+        return _gen(b, ("i32",), ("i32",))
+
+    def _dtor_guard(self, r: ResourceType, func_index: Callable[[CoreRef], int]) -> Generated:
+        """Destructor the runtime calls for a wrapper-defined type: skipped while an own is only
+        being moved out of the runtime table into ours."""
+        assert r.dtor is not None
+        b = Body(["i32"])
+        b.code += _gget(self.suppress_global)
+        b.if_().op("return").end()
+        b.get(0).call(func_index(r.dtor)).end()
+        return _gen(b, ("i32",), ())
+
+    def _push(self) -> Generated:
+        """(value): push one i32 on the save stack."""
+        b = Body(["i32"])
+        m, sp = self.save_memory, b.local("i32")
+        b.code += _gget(self.save_sp_global)
+        b.tee(sp).i32(4).op("i32.add").memory_size(m).i32(16).op("i32.shl").op("i32.gt_u").if_()
+        b.i32(1)
+        b.code += b"\x40" + _uleb(m)
+        b.i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
+        b.end()
+        b.get(sp).get(0).store("i32.store", m, 0)
+        b.get(sp).i32(4).op("i32.add")
+        b.code += _gset(self.save_sp_global)
+        b.end()
+        return _gen(b, ("i32",), ())
 
     def _lend(self) -> Generated:
         """(table, addr): push a lent own onto the lend stack (8 bytes per entry)."""
