@@ -13,16 +13,11 @@ Fusion then treats it like any other composition.
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pymeld.codec.component import model as cm
-from pymeld.errors import LinkError, UnsupportedFeature
-
-CS = cm.ComponentSort
-KS = cm.CoreSort
-_PREFIX = (cm.TypeSection, cm.ImportSection, cm.AliasSection, cm.CoreTypeSection, cm.CustomSection)
+from pymeld.errors import LinkError
+from pymeld.interface import copy_imports, sort_key
 
 
 @dataclass(slots=True)
@@ -31,10 +26,6 @@ class _Input:
     component: cm.Component
     imports: dict[str, cm.Import] = field(default_factory=dict)
     exports: dict[str, cm.Export] = field(default_factory=dict)
-
-
-def _key(sort: cm.Sort) -> tuple[bool, int]:
-    return (isinstance(sort, cm.CoreSort), int(sort))
 
 
 class _Root:
@@ -49,7 +40,7 @@ class _Root:
         self.comp.sections.append(section)
         out = []
         for sort, _ in cm.defined_sorts(section):
-            k = _key(sort)
+            k = sort_key(sort)
             out.append(self.counts.get(k, 0))
             self.counts[k] = out[-1] + 1
         return out
@@ -78,7 +69,8 @@ def compose(inputs: list[tuple[str, cm.Component]]) -> cm.Component:
     root = _Root()
     external: dict[str, tuple[cm.Sort, int]] = {}
     for i in order:
-        _copy_prefix(root, ins[i], {n for (k, n) in provider if k == i}, external)
+        internal = {n for (k, n) in provider if k == i}
+        copy_imports(root.add, ins[i].component, ins[i].name, internal=internal, external=external)
 
     instances: dict[int, int] = {}
     for i in order:
@@ -131,144 +123,3 @@ def _topological(ins: list[_Input], provider: dict[tuple[int, str], int]) -> lis
     for i in range(len(ins)):
         visit(i, [])
     return order
-
-
-def _copy_prefix(
-    root: _Root, inp: _Input, internal: set[str], external: dict[str, tuple[cm.Sort, int]]
-) -> None:
-    """Copy ``inp``'s leading type/import/alias sections into the root, remapping indices.
-
-    Imports another input provides are dropped; one already declared by an earlier input is
-    shared. Anything that depends on a dropped item is dropped too, unless an external import
-    needs it, which is refused: the root could not declare that import.
-    """
-    maps: dict[tuple[bool, int], list[int | None]] = {}
-
-    def space(sort: cm.Sort) -> list[int | None]:
-        return maps.setdefault(_key(sort), [])
-
-    def idx(sort: cm.Sort, i: int) -> int:
-        m = space(sort)
-        if i >= len(m) or m[i] is None:
-            raise _Dropped
-        return m[i]  # type: ignore[return-value]
-
-    body = [s for s in inp.component.sections]
-    for pos, section in enumerate(body):
-        if not isinstance(section, _PREFIX):
-            rest = body[pos:]
-            if any(isinstance(s, cm.ImportSection) for s in rest):
-                raise UnsupportedFeature(
-                    f"{inp.name}: imports after other definitions cannot be composed yet"
-                )
-            break
-        if isinstance(section, cm.CustomSection):
-            continue
-        if isinstance(section, cm.ImportSection):
-            for imp in section.items:
-                name, sort = imp.name.name, imp.desc.sort
-                if name in internal:
-                    space(sort).append(None)
-                    continue
-                if name in external:
-                    prev_sort, prev = external[name]
-                    if _key(prev_sort) != _key(sort):
-                        raise LinkError(f"import `{name}` is declared with different kinds")
-                    space(sort).append(prev)
-                    continue
-                try:
-                    desc = _remap_desc(imp.desc, idx)
-                except _Dropped:
-                    raise UnsupportedFeature(
-                        f"{inp.name}: import `{name}` depends on an import another input provides"
-                    ) from None
-                (new,) = root.add(cm.ImportSection([cm.Import(imp.name, desc)]))
-                external[name] = (sort, new)
-                space(sort).append(new)
-            continue
-        for item in section.items:
-            sort = cm.item_sort(item)
-            n = len(item.subtypes) if isinstance(item, cm.CoreRecType) else 1
-            try:
-                new_item = _remap_item(item, idx)
-            except _Dropped:
-                space(sort).extend([None] * n)
-                continue
-            new = root.add(type(section)([new_item]))
-            space(sort).extend(new)
-
-
-class _Dropped(Exception):
-    """Internal: an item refers to something that is not copied to the root."""
-
-
-Idx = Callable[[cm.Sort, int], int]
-
-
-def _remap_desc(d: cm.ExternDesc, idx: Idx) -> cm.ExternDesc:
-    d = copy.copy(d)
-    if d.index is not None:
-        d.index = idx(KS.TYPE if d.sort is KS.MODULE else CS.TYPE, d.index)
-    if d.valtype is not None:
-        d.valtype = _vt(d.valtype, idx)
-    return d
-
-
-def _vt(v: cm.ValType, idx: Idx) -> cm.ValType:
-    return v if isinstance(v, cm.Prim) else idx(CS.TYPE, v)
-
-
-def _remap_item(item: object, idx: Idx) -> object:
-    if isinstance(item, cm.AliasExport):
-        return cm.AliasExport(item.sort, idx(CS.INSTANCE, item.instance), item.name)
-    if isinstance(item, cm.AliasCoreExport | cm.AliasOuter):
-        raise UnsupportedFeature("core or outer alias in a root import prefix")
-    if isinstance(item, cm.CoreRecType | cm.CoreModuleType):
-        return item  # core types only refer to their own index spaces here
-    return _remap_type(item, idx, 0)
-
-
-def _remap_type(t: object, idx: Idx, depth: int) -> object:
-    """Copy of a component type with root-level type references remapped.
-
-    Inside component/instance types only `outer` aliases reaching the root change.
-    """
-    vt = (lambda v: _vt(v, idx)) if depth == 0 else (lambda v: v)
-    t = copy.deepcopy(t)
-    match t:
-        case cm.RecordType():
-            t.fields = [(n, vt(f)) for n, f in t.fields]
-        case cm.VariantType():
-            for c in t.cases:
-                c.type = None if c.type is None else vt(c.type)
-        case cm.ListType():
-            t.element = vt(t.element)
-        case cm.TupleType():
-            t.types = [vt(x) for x in t.types]
-        case cm.OptionType():
-            t.type = vt(t.type)
-        case cm.ResultType():
-            t.ok = None if t.ok is None else vt(t.ok)
-            t.err = None if t.err is None else vt(t.err)
-        case cm.OwnType() | cm.BorrowType():
-            t.resource = idx(CS.TYPE, t.resource) if depth == 0 else t.resource
-        case cm.FuncType():
-            t.params = [(n, vt(p)) for n, p in t.params]
-            t.result = None if t.result is None else vt(t.result)
-        case cm.ComponentType() | cm.InstanceType():
-            for d in t.decls:
-                _remap_decl(d, idx, depth + 1)
-        case cm.StreamType() | cm.FutureType() | cm.MapType():
-            raise UnsupportedFeature(f"{type(t).__name__} in a root import")
-    return t
-
-
-def _remap_decl(d: object, idx: Idx, depth: int) -> None:
-    if isinstance(d, cm.AliasDeclarator) and isinstance(d.alias, cm.AliasOuter):
-        if d.alias.count == depth:
-            d.alias.index = idx(d.alias.sort, d.alias.index)
-    elif isinstance(d, cm.TypeDeclarator):
-        t = d.type
-        if isinstance(t, cm.ComponentType | cm.InstanceType):
-            for sub in t.decls:
-                _remap_decl(sub, idx, depth + 1)

@@ -2,9 +2,9 @@
 
 Layout of the output component:
 
-1. The original root's import prefix (its leading type, core-type, import and alias sections),
-   copied verbatim, so imports keep their exact names and types and every imported item keeps
-   its root index.
+1. The original root's import declarations (`pymeld.interface.copy_imports`: imports and the
+   types and aliases they rely on, indices remapped), so imports keep their exact names and
+   types wherever the root declared them.
 2. The fused module, plus — when some host import must be lowered with the fused module's own
    memory or realloc — the classic indirection: a shim module whose functions `call_indirect`
    through a table, so the fused module can be instantiated before those lowers exist, and a
@@ -46,6 +46,7 @@ from pymeld.graph.model import (
     ResourceType,
     TypeExport,
 )
+from pymeld.interface import copy_imports
 from pymeld.merge.merger import FuncExport, HostImport, MergeResult
 from pymeld.merge.types import TypeInterner
 from pymeld.resources.shim import TABLE, dtor_fixup_module, dtor_shim_module
@@ -67,11 +68,15 @@ class _Builder:
     def count(self, sort: cm.Sort) -> int:
         return self.counts.get(sort_key(sort), 0)
 
-    def add(self, section: cm.Section) -> None:
+    def add(self, section: cm.Section) -> list[int]:
+        """Append ``section``; returns the indices it defined, in item order."""
         self.comp.sections.append(section)
+        out = []
         for sort, _ in cm.defined_sorts(section):
             key = sort_key(sort)
-            self.counts[key] = self.counts.get(key, 0) + 1
+            out.append(self.counts.get(key, 0))
+            self.counts[key] = out[-1] + 1
+        return out
 
     def one(self, section: cm.Section, sort: cm.Sort) -> int:
         """Add a one-item section and return the index it defined in ``sort``."""
@@ -89,64 +94,38 @@ class _Builder:
         return self.one(cm.AliasSection([cm.AliasExport(sort, inst, name)]), sort)
 
 
-def _root_prefix(root: cm.Component) -> list[cm.Section]:
-    """The leading sections that only declare types and imports (aliases of imports included)."""
-    prefix: list[cm.Section] = []
-    imported_instances: set[int] = set()
-    n_instances = 0
-    for section in root.sections:
-        if isinstance(section, cm.AliasSection):
-            ok = all(
-                isinstance(a, cm.AliasExport)
-                and a.instance in imported_instances
-                and a.sort in (CS.TYPE, CS.INSTANCE, CS.FUNC)
-                for a in section.items
-            )
-            if not ok:
-                break
-            for a in section.items:
-                if a.sort is CS.INSTANCE:
-                    imported_instances.add(n_instances)
-                    n_instances += 1
-        elif isinstance(section, _PREFIX_SECTIONS):
-            if isinstance(section, cm.ImportSection):
-                for imp in section.items:
-                    if imp.desc.sort is CS.INSTANCE:
-                        imported_instances.add(n_instances)
-                        n_instances += 1
-            if isinstance(section, cm.CustomSection):
-                continue
-        else:
-            break
-        prefix.append(section)
-    rest = root.sections[len(prefix) :]
-    if any(isinstance(s, cm.ImportSection) for s in rest):
-        raise UnsupportedFeature(
-            "root imports that follow other definitions cannot be re-wrapped yet"
-        )
-    return prefix
-
-
 def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Component:
     """Build the single-module component around ``merged.module``."""
     b = _Builder()
-    for section in _root_prefix(root):
-        b.add(section)
+    copied = copy_imports(b.add, root, "root")
     root_scope = flattener.root_scope
-    # Root type index of every resource type the prefix made visible.
+
+    def carried(sort: cm.Sort) -> list[tuple[int, object]]:
+        """(new index, resolved value) of each root item of ``sort`` the copy re-declared."""
+        out = []
+        for i, value in enumerate(root_scope.space(sort)):
+            new = copied.get(sort, i)
+            if new is not None:
+                out.append((new, value))
+        return out
+
+    # Where the re-declared imports put every host resource, instance and function.
     resource_index: dict[int, int] = {}
-    for i, value in enumerate(root_scope.space(CS.TYPE)[: b.count(CS.TYPE)]):
+    named: list[tuple[int, object]] = []
+    for new, value in carried(CS.TYPE):
         if isinstance(value, ResourceType):
-            resource_index.setdefault(value.id, i)
+            resource_index.setdefault(value.id, new)
+        elif new in copied.named_types:
+            named.append((new, value))
     instance_index: dict[tuple[str, ...], int] = {}
-    for i, value in enumerate(root_scope.space(CS.INSTANCE)[: b.count(CS.INSTANCE)]):
+    for new, value in carried(CS.INSTANCE):
         path = _host_instance_path(value)
         if path is not None:
-            instance_index.setdefault(path, i)
+            instance_index.setdefault(path, new)
     func_index: dict[tuple[str, ...], int] = {}
-    for i, value in enumerate(root_scope.space(CS.FUNC)[: b.count(CS.FUNC)]):
+    for new, value in carried(CS.FUNC):
         if isinstance(value, HostFunc):
-            func_index.setdefault(value.path, i)
+            func_index.setdefault(value.path, new)
 
     def host_func(path: tuple[str, ...]) -> int:
         if path in func_index:
@@ -194,10 +173,8 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
             assert dtor_shim is not None
             dtor = b.alias_core(dtor_shim, str(dtors.index(rr)), KS.FUNC)
         resource_index[rr.resource.id] = b.type(cm.ResourceType(0x7F, dtor))
-    for i in _imported_type_indices(b.comp.sections):
-        value = root_scope.space(CS.TYPE)[i]
-        if not isinstance(value, ResourceType):
-            emitter.name(value, i)
+    for new, value in named:
+        emitter.name(value, new)
 
     # -- the fused module and the imports it needs ------------------------------------------------
     direct = [hi for hi in merged.host_imports if not _needs_memory(hi)]
@@ -337,20 +314,6 @@ def _needs_memory(hi: HostImport) -> bool:
 
 def _lower_opts(hi: HostImport) -> list[cm.CanonOpt]:
     return [cm.CanonOpt(_ENC[hi.opts.string_encoding])]
-
-
-def _imported_type_indices(prefix: list[cm.Section]) -> list[int]:
-    """Type indices the prefix's imports and aliases of imports define: the *named* types."""
-    out: list[int] = []
-    n = 0
-    for section in prefix:
-        for sort, item in cm.defined_sorts(section):
-            if sort is not CS.TYPE:
-                continue
-            if isinstance(item, cm.Import | cm.AliasExport):
-                out.append(n)
-            n += 1
-    return out
 
 
 def _host_instance_path(value: object) -> tuple[str, ...] | None:

@@ -1,0 +1,190 @@
+"""Copy a component's import declarations into another component, remapping indices.
+
+Both multi-input composition and the fusion wrapper must re-declare imports exactly as an input
+declared them: same names, same types. Import declarations refer to earlier type definitions,
+aliases of imported instances and (inside instance types) outer aliases, all by index; this walks
+a component's root sections, copies what declares the imports and drops everything else (and
+whatever depends on a dropped item), returning where each original index went.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+from pymeld.codec.component import model as cm
+from pymeld.errors import LinkError, UnsupportedFeature
+
+CS = cm.ComponentSort
+KS = cm.CoreSort
+_DECL = (cm.TypeSection, cm.ImportSection, cm.AliasSection, cm.CoreTypeSection)
+
+#: index-space key → original index → new index (None: not copied)
+Maps = dict[tuple[bool, int], list[int | None]]
+
+
+def sort_key(sort: cm.Sort) -> tuple[bool, int]:
+    """Core and component sorts are distinct IntEnums with clashing values: key them apart."""
+    return (isinstance(sort, cm.CoreSort), int(sort))
+
+
+class Copied:
+    """Result of `copy_imports`: index maps and which new type indices are *named* (imported)."""
+
+    def __init__(self) -> None:
+        self.maps: Maps = {}
+        self.named_types: set[int] = set()
+
+    def space(self, sort: cm.Sort) -> list[int | None]:
+        return self.maps.setdefault(sort_key(sort), [])
+
+    def get(self, sort: cm.Sort, i: int) -> int | None:
+        m = self.maps.get(sort_key(sort), [])
+        return m[i] if i < len(m) else None
+
+
+def copy_imports(
+    add: Callable[[cm.Section], list[int]],
+    component: cm.Component,
+    label: str,
+    *,
+    internal: frozenset[str] | set[str] = frozenset(),
+    external: dict[str, tuple[cm.Sort, int]] | None = None,
+) -> Copied:
+    """Re-declare ``component``'s root imports through ``add`` (which appends a section to the
+    target and returns the indices it defined).
+
+    Imports named in ``internal`` are dropped (another input provides them); one already in
+    ``external`` (declared earlier into the same target) is shared, not declared twice.
+    """
+    external = {} if external is None else external
+    out = Copied()
+
+    def idx(sort: cm.Sort, i: int) -> int:
+        new = out.get(sort, i)
+        if new is None:
+            raise _Dropped
+        return new
+
+    for section in component.sections:
+        if isinstance(section, cm.CustomSection):
+            continue
+        if not isinstance(section, _DECL):
+            for sort, _ in cm.defined_sorts(section):
+                out.space(sort).append(None)
+            continue
+        if isinstance(section, cm.ImportSection):
+            for imp in section.items:
+                name, sort = imp.name.name, imp.desc.sort
+                if name in internal:
+                    out.space(sort).append(None)
+                    continue
+                if name in external:
+                    prev_sort, prev = external[name]
+                    if sort_key(prev_sort) != sort_key(sort):
+                        raise LinkError(f"import `{name}` is declared with different kinds")
+                    out.space(sort).append(prev)
+                    continue
+                try:
+                    desc = _remap_desc(imp.desc, idx)
+                except _Dropped:
+                    raise UnsupportedFeature(
+                        f"{label}: import `{name}` depends on a definition that is not an import"
+                    ) from None
+                (new,) = add(cm.ImportSection([cm.Import(imp.name, desc)]))
+                external[name] = (sort, new)
+                out.space(sort).append(new)
+                if sort is CS.TYPE:
+                    out.named_types.add(new)
+            continue
+        for item in section.items:
+            sort = cm.item_sort(item)
+            n = len(item.subtypes) if isinstance(item, cm.CoreRecType) else 1
+            try:
+                new_item = _remap_item(item, idx)
+            except _Dropped:
+                out.space(sort).extend([None] * n)
+                continue
+            new = add(type(section)([new_item]))
+            out.space(sort).extend(new)
+            if isinstance(item, cm.AliasExport) and sort is CS.TYPE:
+                out.named_types.update(new)
+    return out
+
+
+class _Dropped(Exception):
+    """Internal: an item refers to something that is not copied to the root."""
+
+
+Idx = Callable[[cm.Sort, int], int]
+
+
+def _remap_desc(d: cm.ExternDesc, idx: Idx) -> cm.ExternDesc:
+    d = copy.copy(d)
+    if d.index is not None:
+        d.index = idx(KS.TYPE if d.sort is KS.MODULE else CS.TYPE, d.index)
+    if d.valtype is not None:
+        d.valtype = _vt(d.valtype, idx)
+    return d
+
+
+def _vt(v: cm.ValType, idx: Idx) -> cm.ValType:
+    return v if isinstance(v, cm.Prim) else idx(CS.TYPE, v)
+
+
+def _remap_item(item: object, idx: Idx) -> object:
+    if isinstance(item, cm.ResourceType):
+        raise _Dropped  # a definition, not a declaration: the caller re-creates what it needs
+    if isinstance(item, cm.AliasExport):
+        return cm.AliasExport(item.sort, idx(CS.INSTANCE, item.instance), item.name)
+    if isinstance(item, cm.AliasCoreExport | cm.AliasOuter):
+        raise _Dropped
+    if isinstance(item, cm.CoreRecType | cm.CoreModuleType):
+        return item  # core types only refer to their own index spaces here
+    return _remap_type(item, idx, 0)
+
+
+def _remap_type(t: object, idx: Idx, depth: int) -> object:
+    """Copy of a component type with root-level type references remapped.
+
+    Inside component/instance types only `outer` aliases reaching the root change.
+    """
+    vt = (lambda v: _vt(v, idx)) if depth == 0 else (lambda v: v)
+    t = copy.deepcopy(t)
+    match t:
+        case cm.RecordType():
+            t.fields = [(n, vt(f)) for n, f in t.fields]
+        case cm.VariantType():
+            for c in t.cases:
+                c.type = None if c.type is None else vt(c.type)
+        case cm.ListType():
+            t.element = vt(t.element)
+        case cm.TupleType():
+            t.types = [vt(x) for x in t.types]
+        case cm.OptionType():
+            t.type = vt(t.type)
+        case cm.ResultType():
+            t.ok = None if t.ok is None else vt(t.ok)
+            t.err = None if t.err is None else vt(t.err)
+        case cm.OwnType() | cm.BorrowType():
+            t.resource = idx(CS.TYPE, t.resource) if depth == 0 else t.resource
+        case cm.FuncType():
+            t.params = [(n, vt(p)) for n, p in t.params]
+            t.result = None if t.result is None else vt(t.result)
+        case cm.ComponentType() | cm.InstanceType():
+            for d in t.decls:
+                _remap_decl(d, idx, depth + 1)
+        case cm.StreamType() | cm.FutureType() | cm.MapType():
+            raise UnsupportedFeature(f"{type(t).__name__} in a root import")
+    return t
+
+
+def _remap_decl(d: object, idx: Idx, depth: int) -> None:
+    if isinstance(d, cm.AliasDeclarator) and isinstance(d.alias, cm.AliasOuter):
+        if d.alias.count == depth:
+            d.alias.index = idx(d.alias.sort, d.alias.index)
+    elif isinstance(d, cm.TypeDeclarator):
+        t = d.type
+        if isinstance(t, cm.ComponentType | cm.InstanceType):
+            for sub in t.decls:
+                _remap_decl(sub, idx, depth + 1)
