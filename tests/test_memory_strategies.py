@@ -60,6 +60,11 @@ ISOLATION_WAT = r"""
         (local.get $p))
       (func (export "grow") (result i32) (GROW))
       (data $d "xyz")
+      (func (export "cas") (param i32 i64 i64) (result i64)
+        (i64.atomic.rmw.cmpxchg (local.get 0) (local.get 1) (local.get 2)))
+      (func (export "lane") (param i32) (result i32)
+        (i8x16.extract_lane_u 3 (v128.load8_lane 3 (local.get 0) (v128.const i64x2 0 0))))
+      (func (export "vst") (param i32) (v128.store offset=16 (local.get 0) (v128.const i32x4 1 2 3 4)))
       (func (export "init") (param i32) (memory.init $d (local.get 0) (i32.const 0) (i32.const 3)))
     )
     (core instance $i (instantiate $m))
@@ -73,6 +78,10 @@ ISOLATION_WAT = r"""
     (func (export "fill") (param "a" u32) (param "n" u32) (canon lift (core func $i "fill")))
     (func (export "grow") (result s32) (canon lift (core func $i "grow")))
     (func (export "init") (param "a" u32) (canon lift (core func $i "init")))
+    (func (export "cas") (param "a" u32) (param "e" u64) (param "r" u64) (result u64)
+      (canon lift (core func $i "cas")))
+    (func (export "lane") (param "a" u32) (result u32) (canon lift (core func $i "lane")))
+    (func (export "vst") (param "a" u32) (canon lift (core func $i "vst")))
     (func (export "sum") (param "s" string) (result u32)
       (canon lift (core func $i "sum") (memory (core memory $i "mem"))
         (realloc (core func $i "realloc"))))
@@ -128,6 +137,9 @@ ISOLATION_WAT = r"""
   (export "get-b" (func $b "get"))
   (export "grow-b" (func $b "grow"))
   (export "init-b" (func $b "init"))
+  (export "cas-b" (func $b "cas"))
+  (export "lane-b" (func $b "lane"))
+  (export "vst-b" (func $b "vst"))
 )
 """
 
@@ -150,6 +162,11 @@ SESSIONS: list[list[tuple[str, tuple[Any, ...]]]] = [
     [("copy-a", (0, 65535, 2))],
     [("copy-a", (0xFFFFFFF0, 0, 0x20))],
     [("init-b", (65533,)), ("peek-b", (65535,)), ("init-b", (65534,))],
+    [("vst-b", (65504,)), ("peek-b", (65532,)), ("lane-b", (65532,)), ("vst-b", (65505,))],
+    [("run", (7,)), ("cas-b", (1024, 7, 9)), ("cas-b", (1024, 7, 1)), ("get-b", ())],
+    [("cas-b", (65528, 0, 5)), ("cas-b", (65528, 5, 6)), ("cas-b", (65521, 0, 0))],
+    [("cas-b", (65536, 0, 0))],
+    [("lane-b", (65535,)), ("lane-b", (65536,))],
 ]
 
 
@@ -193,7 +210,8 @@ def run_sessions(data: bytes) -> list[list[tuple[str, object]]]:
             try:
                 got.append(("ok", func(store, *args)))
             except wasmtime.WasmtimeError as e:
-                kind = "oob" if "out of bounds memory access" in str(e) else str(e)
+                msg = str(e).strip().splitlines()[-1].strip()
+                kind = "oob" if "out of bounds memory access" in msg else msg
                 got.append(("trap", kind))
                 break
         out.append(got)

@@ -156,6 +156,13 @@ def plan_regions(graph: FlatGraph, merged: MergeResult) -> list[Region]:
             raise UnsupportedFeature(f"{owners[i]}: shared (threads) memory cannot be rebased")
         if lim.page_size_log2 not in (None, 16):
             raise UnsupportedFeature(f"{owners[i]}: custom page size cannot be rebased")
+    host = _host_facing(merged)
+    if host:
+        mem, where = min(host.items())
+        raise UnsupportedFeature(
+            f"{owners[mem]}: its memory is read/written by the host through canonical options "
+            f"({where}); the host would see region-absolute addresses without region bounds"
+        )
     n_imports = len(m.imports)
     for k, code in enumerate(m.codes):
         grown = ins.scan_uses(code.body).memory_grow
@@ -166,13 +173,6 @@ def plan_regions(graph: FlatGraph, merged: MergeResult) -> list[Region]:
                 f"{_func_owner(graph, merged, n_imports + k)}); a shared memory needs "
                 "fixed-size regions"
             )
-    host = _host_facing(merged)
-    if host:
-        mem, where = min(host.items())
-        raise UnsupportedFeature(
-            f"{owners[mem]}: its memory is read/written by the host through canonical options "
-            f"({where}); the host would see region-absolute addresses without region bounds"
-        )
     regions: list[Region] = []
     base = 0
     for i, mt in enumerate(m.memories):
@@ -391,6 +391,8 @@ def _rewrite_body(body: bytes, regions: dict[int, Region], scratch: _Scratch) ->
             out += (body[last:at], _bulk(key[1], a, b, regions, scratch))
             last = pos
             continue
+        if ins.MEMARG in imms:  # a memory access this table does not know: never skip it
+            raise UnsupportedFeature(f"memory access opcode {key} cannot be rebased")
         pos = _skip(body, pos, imms)
     if not out:
         return body
