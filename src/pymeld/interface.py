@@ -174,8 +174,10 @@ def _remap_type(t: object, idx: Idx, depth: int) -> object:
         case cm.ComponentType() | cm.InstanceType():
             for d in t.decls:
                 _remap_decl(d, idx, depth + 1)
-        case cm.StreamType() | cm.FutureType() | cm.MapType():
-            raise UnsupportedFeature(f"{type(t).__name__} in a root import")
+        case cm.MapType():
+            t.key, t.value = vt(t.key), vt(t.value)
+        case cm.StreamType() | cm.FutureType():
+            t.element = None if t.element is None else vt(t.element)
     return t
 
 

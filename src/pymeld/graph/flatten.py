@@ -31,6 +31,7 @@ from pymeld.graph.model import (
     Lifted,
     Lowered,
     LoweredRef,
+    ModuleExport,
     ModuleInstance,
     ResourceType,
     TypeExport,
@@ -446,6 +447,8 @@ class Flattener:
             return InstanceExport(
                 [(n, self._export_item(s, v, f"{name}/{n}")) for n, (s, v) in value.exports.items()]
             )
+        if sort is KS.MODULE and isinstance(value, ModuleDef) and value.section.data is not None:
+            return ModuleExport(bytes(value.section.data))
         raise UnsupportedFeature(f"root export `{name}` of sort {cm.sort_name(sort)}")
 
 

@@ -142,13 +142,20 @@ class TypeExport:
 
 
 @dataclass(slots=True)
+class ModuleExport:
+    """An exported core module: a definition, not state, so it is carried over unchanged."""
+
+    data: bytes
+
+
+@dataclass(slots=True)
 class InstanceExport:
     """An exported instance: its exports in definition order."""
 
     exports: list[tuple[str, ExportItem]]
 
 
-ExportItem = Lifted | HostFunc | TypeExport | InstanceExport
+ExportItem = Lifted | HostFunc | TypeExport | InstanceExport | ModuleExport
 
 
 @dataclass(slots=True)

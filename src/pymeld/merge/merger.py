@@ -45,6 +45,7 @@ from pymeld.graph.model import (
     Lifted,
     Lowered,
     LoweredRef,
+    ModuleExport,
     ResourceType,
     TypeExport,
 )
@@ -571,7 +572,7 @@ class Merger:
             elif isinstance(item, InstanceExport):
                 for n, sub in item.exports:
                     walk((*path, n), sub)
-            elif isinstance(item, TypeExport):
+            elif isinstance(item, TypeExport | ModuleExport):
                 return
             elif isinstance(item, HostFunc):
                 raise UnsupportedFeature(

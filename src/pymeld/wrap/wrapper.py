@@ -43,6 +43,7 @@ from pymeld.graph.model import (
     HostFunc,
     InstanceExport,
     Lifted,
+    ModuleExport,
     ResourceType,
     TypeExport,
 )
@@ -289,6 +290,8 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
             return CS.INSTANCE, b.one(cm.InstanceSection([cm.InlineExports(inline)]), CS.INSTANCE)
         if isinstance(item, HostFunc):
             return CS.FUNC, host_func(item.path)
+        if isinstance(item, ModuleExport):
+            return KS.MODULE, b.one(cm.CoreModuleSection(item.data), KS.MODULE)
         raise UnsupportedFeature(f"root export `{'/'.join(path)}`")
 
     for name, item in merged.export_tree:
