@@ -659,6 +659,29 @@ def test_strings_every_encoding_pair(enc_a: str, enc_b: str, data: st.DataObject
     check(t, data.draw(values(t), label="value"), enc_a, enc_b)
 
 
+SINGLE = (
+    st.sampled_from([p for p in PRIMS if p != "string"]).map(lambda p: ("prim", p))
+    | st.integers(1, 32).map(lambda n: ("flags", n))
+    | st.integers(1, 300).map(lambda n: ("enum", n))
+)
+SPILLED = (
+    st.lists(types(4), min_size=9, max_size=14)
+    .map(lambda ts: ("record", tuple((f"f{i}", t) for i, t in enumerate(ts))))
+    .filter(lambda t: len(flatten(t)) > 16)
+)
+
+
+@seed(34)
+@settings(max_examples=_n(40), **SETTINGS)
+@given(st.data())
+def test_single_flat_and_spilled(data: st.DataObject) -> None:
+    """The two shapes random types rarely hit: one flat value (returned directly) and more than
+    16 flat params (passed as a pointer to a tuple in memory, echoed back as the pointer)."""
+    t = data.draw(SINGLE | SPILLED, label="T")
+    v = data.draw(values(t), label="value")
+    check(t, v, data.draw(ENC, label="caller enc"), data.draw(ENC, label="callee enc"))
+
+
 WORD = st.integers(0, 2**32 - 1) | st.sampled_from(
     [0, 1, 2, 3, 0xFF, 0x100, 0xD800, 0xDFFF, 0x10FFFF, 0x110000, 0x7FFFFFFF, 0xFFFFFFFF]
 )
@@ -670,7 +693,7 @@ WORD = st.integers(0, 2**32 - 1) | st.sampled_from(
 def test_hostile_callee(data: st.DataObject) -> None:
     """A callee corrupting its result (pointer, bytes, string data, flat value) behaves the same
     (trap or value) in original and fused."""
-    t = data.draw(types(), label="T")
+    t = data.draw(types() | SINGLE | SPILLED, label="T")
     v = data.draw(values(t), label="value")
     kind = data.draw(st.sampled_from(["ret", "mem", "data", "flat"]), label="kind")
     h = Hostile(kind, data.draw(st.integers(0, 64), label="off"), data.draw(WORD, label="value"))
