@@ -87,6 +87,12 @@
         (call $digit (call $take (local.get $r2)))
         (call $digit (call $make (i32.const 5)))
         (global.get $acc))
+      ;; reps are opaque to every handle table: 0 and 0xffffffff are ordinary reps
+      (func (export "opaque") (result i32)
+        (if (i32.ne (call $get-rep (call $make (i32.const 0))) (i32.const 0)) (then unreachable))
+        (if (i32.ne (call $take (call $make (i32.const 0))) (i32.const 0)) (then unreachable))
+        (drop (call $newA (call $make (i32.const -1))))
+        (call $get-rep (call $make (i32.const -1))))
       (func (export "use-after-move") (result i32)
         (local $r i32)
         (local.set $r (call $make (i32.const 1)))
@@ -101,6 +107,7 @@
     (func (export "[method]a.get") (param "self" (borrow $A)) (result u32) (canon lift (core func $dm "get")))
     (func (export "dropped") (result u32) (canon lift (core func $dm "dropped")))
     (func (export "run") (result u32) (canon lift (core func $dm "run")))
+    (func (export "opaque") (result u32) (canon lift (core func $dm "opaque")))
     (func (export "use-after-move") (result u32) (canon lift (core func $dm "use-after-move"))))
   (instance $c (instantiate $C))
   (instance $d (instantiate $D (with "c" (instance $c))))
@@ -109,6 +116,7 @@
   (export "[method]a.get" (func $d "[method]a.get") (func (param "self" (borrow $a)) (result u32)))
   (export "dropped" (func $d "dropped"))
   (export "run" (func $d "run"))
+  (export "opaque" (func $d "opaque"))
   (export "use-after-move" (func $d "use-after-move")))
 
 (component instance $e1 $Exporting)
@@ -119,6 +127,7 @@
 (invoke "[constructor]a" (u32.const 3))
 (assert_return (invoke "run") (u32.const 23741284))
 (component instance $e3 $Exporting)
+(assert_return (invoke "opaque") (u32.const 4294967295))
 (assert_trap (invoke "use-after-move") "unknown handle index")
 
 ;; (2) A host resource held by several component instances: each instance numbers its handles
