@@ -21,10 +21,17 @@ instance, so the runtime keeps exactly one table for it. pymeld therefore splits
   the call's borrow scope (trap on return if not dropped); owns lent for the call are tracked
   (`num_lends`) and cannot be dropped or moved meanwhile.
 
-Where they meet: a handle crossing between H (runtime table) and an in-module table would need
-the runtime's own table operations inside the adapter (lift = `resource.rep` + a destructor-
-suppressed `resource.drop`, lower = `resource.new` of the wrapper-defined type). That is not
-implemented: such a crossing is an explicit `UnsupportedFeature`, as is a host resource handle
-passed between components (its rep is not ours to read). Without handle-carrying exports there
-is no H and every instance uses an in-module table, which is exact.
+Where they meet: the runtime table is exact only while a single instance holds handles. As soon
+as several do (a host resource used by two components, handles crossing between the exporting
+instance and another), *every* instance gets an in-module table and the runtime's table becomes
+a transport (`runtime.RuntimePlan.inmodule`): host-resource entries keep the runtime handle as
+their rep; `boundary` generates stand-ins for lowered host calls and lifted root exports that
+translate each own/borrow leaf (flat or in memory; host-call argument memory is restored after
+the call); an own of a wrapper-defined type enters through `resource.rep` + a `resource.drop`
+whose destructor a flag suppresses (`tables._dtor_guard`). Reps are opaque everywhere: no table
+reads through one, so any u32 (0 and 0xffffffff included) is a valid rep.
+
+Still refused: a composition-defined resource in a host call's signature, a borrow in an export
+result. Not reproduced: lends of handles passed to the host (unobservable while calls are
+synchronous); export results in memory are rewritten in place before post-return runs.
 """
