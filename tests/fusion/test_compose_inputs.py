@@ -95,3 +95,16 @@ def test_cycle_is_an_error(wasm_tools: str, tmp_path: Path) -> None:
     cb = parse_component(_component(wasm_tools, tmp_path, b, "b"))
     with pytest.raises(LinkError, match="cycle"):
         compose([("a", ca), ("b", cb)])
+
+
+def test_invalid_type_is_a_clean_error(wasm_tools: str, tmp_path: Path) -> None:
+    """33 flags parse (the binary allows any count) but no validator accepts them."""
+    labels = " ".join(f'"g{i}"' for i in range(33))
+    wat = f"""(component
+      (core module $m (func (export "f") (param i32 i32) (result i32) local.get 0))
+      (core instance $i (instantiate $m))
+      (type $f (flags {labels}))
+      (func (export "f") (param "x" $f) (result u32) (canon lift (core func $i "f"))))"""
+    data = _component(wasm_tools, tmp_path, wat, "flags33")
+    with pytest.raises(LinkError, match="flags must have 1..32 labels"):
+        fuse_files([("flags33.wasm", data)])

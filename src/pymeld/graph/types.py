@@ -89,7 +89,10 @@ class TypeResolver:
             )
         if isinstance(t, cm.ComponentType | cm.InstanceType):
             return TypeClosure(t, scope)
-        return self.defvaltype(t, scope)
+        try:
+            return self.defvaltype(t, scope)
+        except ValueError as e:  # a shape the binary format allows but validation rejects
+            raise LinkError(f"invalid component type: {e}") from None
 
     def valtype(self, v: cm.ValType, scope: Any) -> Any:
         if isinstance(v, cm.Prim):
