@@ -223,6 +223,11 @@ def _from_bits(t: str, bits: int):
     return bits
 
 
+def _poke(mem, addr: int, t: str, bits: int) -> None:
+    n = 4 if t in ("i32", "f32") else 8
+    mem.bytes[addr : addr + n] = bits.to_bytes(n, "little")
+
+
 def _as_core(t: str, v):
     """A mutated flat value as the oracle wants it: float slots get the float of those bits
     (NaNs canonical, since the adapter passes NaN payloads through and the spec may not)."""
@@ -257,6 +262,9 @@ def prepare(case: Case):
         flat_results[0] = _as_core(lift.results[0], case.callee_result_mut)
     for k, v in case.callee_mem_mut.items():
         callee_mem.bytes[PREP_BASE + k] = v
+    if flat_results:  # what the callee will return (also readable by hostile pointers)
+        t = lift.results[0]
+        _poke(callee_mem, REC_RESULT, t, _bits(t, flat_results[0]))
     return lower, lift, flat_args, flat_results, caller_mem, callee_mem
 
 
@@ -273,6 +281,8 @@ def run_oracle(case: Case, flat_args, flat_results, caller_mem, callee_mem, lift
     except D.Trap:
         return Outcome("params")
     out = Outcome(None, callee_args=[_bits(t, v) for t, v in zip(lift.params, callee_args)])
+    for i, (t, v) in enumerate(zip(lift.params, out.callee_args)):  # the callee's own records
+        _poke(b_mem, REC_ARGS + 8 * i, t, v)
     if case.ft.result is not None:
         rts = [to_spec(case.ft.result)]
         try:

@@ -77,3 +77,19 @@ def test_memory_values_hostile(data):
 def teardown_module() -> None:
     if os.environ.get("PYMELD_ABI_STATS"):
         print("\nabi adapter stats:", dict(sorted(STATS.items())))
+
+
+def test_regression_hostile_pointer_reads_callee_scratch():
+    """Found by PYMELD_SLOW: a corrupted list pointer makes a string alias other callee memory."""
+    s = T.String()
+    rt = T.Record((("r0", T.List(T.Record((("r0", s), ("r1", s))))), ("r1", T.Bool())))
+    elem = {"r0": ("", "utf8", 0), "r1": ("", "utf8", 0)}
+    check(Case(T.FuncType((), rt), result={"r0": [elem], "r1": False}, callee_mem_mut={0: 0}))
+
+
+def test_regression_f32_bits_in_joined_slot():
+    """An f32 payload slot holding a denormal bit pattern passes through unchanged."""
+    rec = T.Record((("a", T.Variant((("c0", T.F32()), ("c1", None)))),))
+    case = Case(T.FuncType((("p", T.Option(rec)),)), args=[{"some": {"a": {"c0": 0.0}}}])
+    case.flat_mut = {3: 1}
+    check(case)
