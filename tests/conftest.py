@@ -182,3 +182,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 title, _, body = value.partition("\n")
                 terminalreporter.write_sep("-", title)
                 terminalreporter.write_line(body)
+
+
+def run_fuse_oracle(oracle_py: Path, pymeld: list[str], wast: Path, tmp_path: Path) -> dict:
+    """The wast oracle on one file with `pymeld fuse --component`; that file's JSON result."""
+    import json
+
+    report = tmp_path / "report.json"
+    fuse = " ".join([*pymeld, "fuse", "{in}", "--component", "-o", "{out}"])
+    subprocess.run(
+        [sys.executable, str(oracle_py), "--transform", fuse, "--json", str(report), str(wast)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    (result,) = json.loads(report.read_text())["files"].values()
+    return result

@@ -8,12 +8,11 @@ counting, and double-drop / use-after-drop / use-after-move / wrong-type traps.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import run_fuse_oracle
 
 HERE = Path(__file__).parent
 LOCAL = sorted((HERE / "wast").glob("*.wast"))
@@ -29,17 +28,7 @@ ORIGINAL_BROKEN = {"wasmtime/tests/misc_testsuite/component-model/resources.wast
 
 
 def _oracle(oracle_py: Path, pymeld: list[str], wast: Path, tmp_path: Path) -> dict:
-    report = tmp_path / "report.json"
-    fuse = " ".join([*pymeld, "fuse", "{in}", "--component", "-o", "{out}"])
-    subprocess.run(
-        [sys.executable, str(oracle_py), "--transform", fuse, "--json", str(report), str(wast)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    files = json.loads(report.read_text())["files"]
-    (result,) = files.values()
-    return result
+    return run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
 
 
 @pytest.mark.parametrize("wast", LOCAL, ids=[p.name for p in LOCAL])

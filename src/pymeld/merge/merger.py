@@ -50,6 +50,7 @@ from pymeld.graph.model import (
     TypeExport,
 )
 from pymeld.merge.layout import InstanceLayout, lay_out
+from pymeld.merge.leave import LeaveGuards, guard_body
 from pymeld.merge.types import TypeInterner
 from pymeld.resources.fusion import ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime
@@ -275,21 +276,24 @@ class Merger:
         self.layouts, totals = lay_out(modules, len(self.host_imports))
         next_func = totals["func"]
         cross = [li for li in lowers if isinstance(g.lowers[li].callee, Lifted)]
-        for li in cross:
-            self.adapters[li] = next_func
-            next_func += 1
         self.first_generated = totals["func"]
         # One "may enter" flag per component instance that some adapter calls into: the
         # runtime traps on re-entering an instance, so the fused code must too.
         callee_owners = sorted({g.lowers[li].callee.owner for li in cross})  # type: ignore[union-attr]
         self.enter_flags = {c: totals["global"] + k for k, c in enumerate(callee_owners)}
+        self.leave = self._plan_leave(cross, lowers, totals["global"] + len(self.enter_flags))
+        self.leave.first_func = next_func
+        next_func += len(self.leave.guards)
+        for k, li in enumerate(cross):
+            self.adapters[li] = next_func + k
+        next_func += len(cross)
         self.res = ResourceFusion(g, self.runtime, self)
         self.res.plan(
             sorted(self._builtins_used),
             cross,
             next_func,
             totals["memory"],
-            totals["global"] + len(self.enter_flags),
+            totals["global"] + len(self.enter_flags) + len(self.leave.flags),
             lowers,
         )
 
@@ -303,19 +307,22 @@ class Merger:
         # host imports (types interned from their lowered core signature)
         for hi, opts in zip(self.host_imports, self._host_opts):
             if opts is not None:
-                hi.opts = self.canon_options(opts)
+                hi.opts = self._guarded(self.canon_options(opts), opts)
             params, results = hi.core_signature()
             tidx = self.types.func_type(params, results)
             out.imports.append(Import(hi.module, hi.name, FuncImport(tidx)))
 
-        # adapters (generated after layout so every index they use is final)
+        # may-leave guards, then adapters (generated after layout so every index is final)
+        for guard in self.leave.guards:
+            body = guard_body(guard, self.func_index(guard.target))
+            self._add_generated(tuple(guard.params), tuple(guard.results), (), body)
         for li in cross:
             self._generate_adapter(li)
         for gen in self.res.emit(self.func_index):
             self._add_generated(gen.params, gen.results, gen.locals, gen.body)
 
         start_calls = self._copy_instances(out, type_maps)
-        for _ in self.enter_flags:
+        for _ in [*self.enter_flags, *self.leave.flags]:
             out.globals.append(Global(GlobalType(NumType.I32, True), b"\x41\x01\x0b"))
         out.globals.extend(self.res.globals())
         out.memories.extend(self.res.memories())
@@ -340,6 +347,44 @@ class Merger:
         return result
 
     # -- adapters -----------------------------------------------------------------------------------
+    def _owner_of(self, ref: CoreRef) -> int | None:
+        """Component instance whose code ``ref`` is (None if not a plain definition)."""
+        return self.g.instances[ref.instance].owner if isinstance(ref, DefRef) else None
+
+    def _plan_leave(self, cross: list[int], lowers: list[int], first_global: int) -> LeaveGuards:
+        """Flags and guards for every realloc/post-return run on an instance's behalf."""
+        leave = LeaveGuards(first_global)
+
+        def plan(realloc: CoreRef | None) -> None:
+            owner = None if realloc is None else self._owner_of(realloc)
+            if owner is not None:
+                leave.plan_realloc(realloc, owner)  # type: ignore[arg-type]
+
+        for li in lowers:
+            lowered = self.g.lowers[li]
+            plan(lowered.opts.realloc)
+            if isinstance(lowered.callee, Lifted) and li in cross:
+                plan(lowered.callee.opts.realloc)
+        for lf in _exported_lifts(self.g.exports):
+            plan(lf.opts.realloc)
+        for mi in self.g.instances:
+            for ref in mi.imports:
+                if isinstance(ref, LoweredRef) and isinstance(
+                    self.g.lowers[ref.lower].callee, HostFunc
+                ):
+                    hf = self.g.lowers[ref.lower].callee
+                    core = _lower_signature(hf.type)  # type: ignore[union-attr]
+                    sig = ([_VT_NAME[t] for t in core[0]], [_VT_NAME[t] for t in core[1]])
+                    leave.plan_call(ref, mi.owner, sig)
+                elif isinstance(ref, BuiltinRef) and _builtin_key(self.g.builtins[ref.builtin]):
+                    leave.plan_call(ref, mi.owner, (["i32"], []))
+        return leave
+
+    def _guarded(self, resolved: at.CanonOptions, opts: CanonOpts) -> at.CanonOptions:
+        """Canonical options whose realloc clears its instance's may-leave flag."""
+        owner = None if opts.realloc is None else self._owner_of(opts.realloc)
+        return resolved if owner is None else self.leave.options(resolved, opts, owner)
+
     def _generate_adapter(self, li: int) -> None:
         from pymeld.abi.adapter import generate_adapter
 
@@ -348,8 +393,8 @@ class Merger:
         assert isinstance(callee, Lifted)
         adapter = generate_adapter(
             callee.type,
-            self.canon_options(lowered.opts),
-            self.canon_options(callee.opts),
+            self._guarded(self.canon_options(lowered.opts), lowered.opts),
+            self._guarded(self.canon_options(callee.opts), callee.opts),
             self.func_index(callee.core_func),
             resources=self.res.ops_for(lowered),
         )
@@ -360,7 +405,8 @@ class Merger:
             body = b"\x00\x0b"  # an instance calling its own lifted export: wasmtime traps
         else:
             flag = self.enter_flags[callee.owner]
-            body = _enter(flag) + body[:-1] + _leave(flag) + b"\x0b"
+            check = self.leave.check(lowered.owner)
+            body = check + _enter(flag) + body[:-1] + _leave(flag) + b"\x0b"
         locals_, body = self.res.scope(callee.type, adapter.params, adapter.locals, body)
         self._add_generated(adapter.params, adapter.results, locals_, body)
 
@@ -435,7 +481,10 @@ class Merger:
         mi = self.g.instances[inst]
         imported: dict[ExternKind, list[int]] = {k: [] for k in ExternKind}
         for imp, ref in zip(mi.module.imports, mi.imports):
-            imported[imp.kind].append(self.item_index(ref, imp.kind))
+            guarded = self.leave.index(ref, mi.owner, False)  # type: ignore[arg-type]
+            imported[imp.kind].append(
+                guarded if guarded is not None else self.item_index(ref, imp.kind)
+            )
 
         def space(kind: ExternKind, n_defined: int) -> list[int]:
             base = lay.base(kind)
@@ -560,7 +609,7 @@ class Merger:
 
         def walk(path: tuple[str, ...], item: ExportItem) -> None:
             if isinstance(item, Lifted):
-                opts = self.canon_options(item.opts)
+                opts = self._guarded(self.canon_options(item.opts), item.opts)
                 idx = self.res.export_func(item) or self.func_index(item.core_func)
                 flag = self.enter_flags.get(item.owner)
                 if flag is not None:
@@ -617,6 +666,19 @@ def merge(graph: FlatGraph) -> MergeResult:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+_VT_NAME = {NumType.I32: "i32", NumType.I64: "i64", NumType.F32: "f32", NumType.F64: "f64"}
+
+
+def _exported_lifts(items: list[tuple[str, ExportItem]]) -> list[Lifted]:
+    out: list[Lifted] = []
+    for _, item in items:
+        if isinstance(item, Lifted):
+            out.append(item)
+        elif isinstance(item, InstanceExport):
+            out.extend(_exported_lifts(item.exports))
+    return out
 
 
 def _core_import_name(path: tuple[str, ...]) -> tuple[str, str]:

@@ -1,0 +1,21 @@
+"""Hand-built compositions in `wast/` through the differential oracle (original vs fused).
+
+`may-leave.wast`: a callee's realloc calling out of its instance traps as in wasmtime (for an
+adapter and for a host call into a root export), while a post-return calling out does not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import run_fuse_oracle
+
+CASES = sorted((Path(__file__).parent / "wast").glob("*.wast"))
+
+
+@pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
+def test_wast_case(wast: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path) -> None:
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "equivalent", r

@@ -1,0 +1,95 @@
+(component
+  (component $C
+    (core module $m (func (export "ping")))
+    (core instance $i (instantiate $m))
+    (func (export "ping") (canon lift (core func $i "ping"))))
+  (instance $c (instantiate $C))
+  (component $B
+    (import "ping" (func $ping))
+    (core func $ping (canon lower (func $ping)))
+    (core module $m
+      (import "" "ping" (func $ping))
+      (memory (export "mem") 1)
+      (global $calls (mut i32) (i32.const 0))
+      (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+        (if (global.get $calls) (then call $ping))
+        i32.const 64)
+      (func (export "arm") (global.set $calls (i32.const 1)))
+      (func (export "take") (param i32 i32) (result i32) local.get 1))
+    (core instance $i (instantiate $m (with "" (instance (export "ping" (func $ping))))))
+    (func (export "take") (param "s" string) (result u32)
+      (canon lift (core func $i "take") (memory $i "mem") (realloc (func $i "realloc"))))
+    (func (export "arm") (canon lift (core func $i "arm"))))
+  (instance $b (instantiate $B (with "ping" (func $c "ping"))))
+  (component $A
+    (import "take" (func $take (param "s" string) (result u32)))
+    (core module $mem (memory (export "mem") 1) (data (i32.const 0) "hello"))
+    (core instance $mi (instantiate $mem))
+    (core func $take (canon lower (func $take) (memory $mi "mem")))
+    (core module $m (import "" "take" (func $take (param i32 i32) (result i32)))
+      (func (export "run") (result i32) i32.const 0 i32.const 5 call $take))
+    (core instance $i (instantiate $m (with "" (instance (export "take" (func $take))))))
+    (func (export "run") (result u32) (canon lift (core func $i "run"))))
+  (instance $a (instantiate $A (with "take" (func $b "take"))))
+  (export "run" (func $a "run"))
+  (export "arm" (func $b "arm")))
+(assert_return (invoke "run") (u32.const 5))
+(assert_return (invoke "arm"))
+(assert_trap (invoke "run") "cannot leave component instance")
+
+;; wasmtime's adapters run post-return without clearing may-leave: calling out works there
+(component
+  (component $C
+    (core module $m (func (export "ping")))
+    (core instance $i (instantiate $m))
+    (func (export "ping") (canon lift (core func $i "ping"))))
+  (instance $c (instantiate $C))
+  (component $B
+    (import "ping" (func $ping))
+    (core func $ping (canon lower (func $ping)))
+    (core module $m
+      (import "" "ping" (func $ping))
+      (global $armed (mut i32) (i32.const 0))
+      (func (export "get") (result i32) i32.const 7)
+      (func (export "post") (param i32) (if (global.get $armed) (then call $ping)))
+      (func (export "arm") (global.set $armed (i32.const 1))))
+    (core instance $i (instantiate $m (with "" (instance (export "ping" (func $ping))))))
+    (func (export "get") (result u32)
+      (canon lift (core func $i "get") (post-return (func $i "post"))))
+    (func (export "arm") (canon lift (core func $i "arm"))))
+  (instance $b (instantiate $B (with "ping" (func $c "ping"))))
+  (component $A
+    (import "get" (func $get (result u32)))
+    (core func $get (canon lower (func $get)))
+    (core module $m (import "" "get" (func $get (result i32)))
+      (func (export "run") (result i32) call $get))
+    (core instance $i (instantiate $m (with "" (instance (export "get" (func $get))))))
+    (func (export "run") (result u32) (canon lift (core func $i "run"))))
+  (instance $a (instantiate $A (with "get" (func $b "get"))))
+  (export "run" (func $a "run"))
+  (export "arm" (func $b "arm")))
+(assert_return (invoke "run") (u32.const 7))
+(assert_return (invoke "arm"))
+(assert_return (invoke "run") (u32.const 7))
+
+;; a root export's realloc calling into another component while the host lowers a string
+(component
+  (component $C
+    (core module $m (func (export "ping")))
+    (core instance $i (instantiate $m))
+    (func (export "ping") (canon lift (core func $i "ping"))))
+  (instance $c (instantiate $C))
+  (component $B
+    (import "ping" (func $ping))
+    (core func $ping (canon lower (func $ping)))
+    (core module $m
+      (import "" "ping" (func $ping))
+      (memory (export "mem") 1)
+      (func (export "realloc") (param i32 i32 i32 i32) (result i32) call $ping i32.const 64)
+      (func (export "take") (param i32 i32) (result i32) local.get 1))
+    (core instance $i (instantiate $m (with "" (instance (export "ping" (func $ping))))))
+    (func (export "take") (param "s" string) (result u32)
+      (canon lift (core func $i "take") (memory $i "mem") (realloc (func $i "realloc")))))
+  (instance $b (instantiate $B (with "ping" (func $c "ping"))))
+  (export "take" (func $b "take")))
+(assert_trap (invoke "take" (str.const "hi")) "cannot leave component instance")
