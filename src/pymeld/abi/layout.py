@@ -27,14 +27,17 @@ from pymeld.abi.types import (
     Char,
     CoreValType,
     Enum,
+    ErrorContext,
     Flags,
     FuncType,
+    Future,
     List,
     Map,
     Option,
     Own,
     Record,
     Result,
+    Stream,
     String,
     Tuple,
     ValType,
@@ -93,7 +96,9 @@ def alignment(t: ValType, ptr_type: str = "i32") -> int:
             return 1
         case S16() | U16():
             return 2
-        case S32() | U32() | F32() | Char() | Own() | Borrow():
+        case (
+            S32() | U32() | F32() | Char() | Own() | Borrow() | Stream() | Future() | ErrorContext()
+        ):
             return 4
         case S64() | U64() | F64():
             return 8
@@ -131,7 +136,9 @@ def elem_size(t: ValType, ptr_type: str = "i32") -> int:
             return 1
         case S16() | U16():
             return 2
-        case S32() | U32() | F32() | Char() | Own() | Borrow():
+        case (
+            S32() | U32() | F32() | Char() | Own() | Borrow() | Stream() | Future() | ErrorContext()
+        ):
             return 4
         case S64() | U64() | F64():
             return 8
@@ -189,7 +196,7 @@ def _flatten(t: ValType) -> tuple[CoreValType, ...]:
     match despecialize(t):
         case Bool() | S8() | U8() | S16() | U16() | S32() | U32() | Char() | Flags():
             return ("i32",)
-        case Own() | Borrow():
+        case Own() | Borrow() | Stream() | Future() | ErrorContext():
             return ("i32",)
         case S64() | U64():
             return ("i64",)
@@ -261,3 +268,26 @@ def flatten_functype(ft: FuncType, context: str, ptr_type: str = "i32") -> CoreF
             return CoreFuncType(tuple(params), ("i32",))
         return CoreFuncType((*params, "i32"), ())
     return CoreFuncType(tuple(params), tuple(flatten_types(rts)))
+
+
+MAX_FLAT_ASYNC_PARAMS = 4
+
+
+def flatten_async_functype(ft: FuncType, context: str, callback: bool = False) -> CoreFuncType:
+    """Core signature of an `async` lift or lower (`definitions.py` flatten_functype, async arm).
+
+    A lift returns the callback code (i32) with a callback and nothing without; a lower passes
+    spilled params by pointer beyond 4 flat values, the result through an out-pointer, and
+    returns the subtask status.
+    """
+    pts, rts = ft.param_types(), ft.result_type()
+    n_params = sum(flat_count(t) for t in pts)
+    if context == "lift":
+        params = ["i32"] if n_params > MAX_FLAT_PARAMS else flatten_types(pts)
+        return CoreFuncType(tuple(params), ("i32",) if callback else ())
+    if context != "lower":
+        raise ValueError(f"context must be 'lift' or 'lower', got {context!r}")
+    params = ["i32"] if n_params > MAX_FLAT_ASYNC_PARAMS else flatten_types(pts)
+    if rts:
+        params.append("i32")
+    return CoreFuncType(tuple(params), ("i32",))  # type: ignore[arg-type]

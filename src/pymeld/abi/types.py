@@ -176,9 +176,33 @@ class Borrow(ValType):
 
 
 @dataclass(frozen=True, slots=True)
+class Stream(ValType):
+    """`stream<elem>` (``elem`` None: no payload); a handle in the owning instance's table."""
+
+    elem: ValType | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Future(ValType):
+    """`future<elem>` (``elem`` None: no payload); a handle like `Stream`."""
+
+    elem: ValType | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorContext(ValType):
+    """`error-context`: a handle into the instance's error-context table."""
+
+
+#: Values that are handles into per-instance async tables (flatten to one i32 like own/borrow).
+AsyncHandle = Stream | Future | ErrorContext
+
+
+@dataclass(frozen=True, slots=True)
 class FuncType:
     params: tuple[tuple[str, ValType], ...]
     result: ValType | None = None
+    is_async: bool = False  # `async func`: callers may lower it async without blocking
 
     def param_types(self) -> list[ValType]:
         return [t for _, t in self.params]
@@ -198,6 +222,8 @@ class CanonOptions:
     memory: int | None = None
     realloc: int | None = None
     post_return: int | None = None
+    is_async: bool = False  # only passed through (pymeld.merge.asyncpass), never adapted
+    callback: int | None = None
 
     def __post_init__(self) -> None:
         if self.string_encoding not in ("utf8", "utf16", "latin1+utf16"):
@@ -214,6 +240,8 @@ def children(t: object) -> tuple[ValType, ...]:
             return (*t.param_types(), *t.result_type())
         case List(e, _) | Option(e):
             return (e,)
+        case Stream(e) | Future(e):
+            return () if e is None else (e,)
         case Map(k, v):
             return (k, v)
         case Record(fields):
@@ -225,6 +253,12 @@ def children(t: object) -> tuple[ValType, ...]:
         case Result(ok, err):
             return tuple(x for x in (ok, err) if x is not None)
     return ()
+
+
+def async_values(t: object) -> list[ValType]:
+    """Every stream/future/error-context inside ``t`` (outermost first)."""
+    own = [t] if isinstance(t, Stream | Future | ErrorContext) else []
+    return own + [h for c in children(t) for h in async_values(c)]
 
 
 def handles(t: object) -> list[Own | Borrow]:

@@ -404,8 +404,28 @@ class Flattener:
                 resource = scope.get(CS.TYPE, canon.type)
                 if not isinstance(resource, ResourceType):
                     raise LinkError(f"{scope.label}: {canon.op} of a non-resource type")
-            self.graph.builtins.append(Builtin(canon.op, scope.instance_id, resource))
+            builtin = Builtin(canon.op, scope.instance_id, resource)
+            if not canon.op.startswith("resource."):
+                self._async_immediates(canon, builtin, scope)
+            self.graph.builtins.append(builtin)
             scope.space(KS.FUNC).append(BuiltinRef(len(self.graph.builtins) - 1))
+
+    def _async_immediates(self, canon: cm.CanonBuiltin, b: Builtin, scope: Scope) -> None:
+        """Resolve an async built-in's immediates (thread.* core types and tables stay unread)."""
+        if canon.op.startswith("thread.") and canon.op != "thread.yield":
+            return
+        if canon.type is not None:
+            b.type = scope.get(CS.TYPE, canon.type)
+        if canon.result is not None:
+            b.result = self.types.valtype(canon.result, scope)
+        if canon.options is not None:
+            b.opts = self._opts(canon.options, scope)
+        if canon.memory is not None:
+            mem = scope.get(KS.MEMORY, canon.memory)
+            if not isinstance(mem, DefRef):
+                raise UnsupportedFeature(f"{scope.label}: {canon.op} memory is not a core memory")
+            b.memory = mem
+        b.flag, b.valtype, b.index = canon.flag, canon.valtype, canon.index
 
     def _opts(self, options: list[cm.CanonOpt], scope: Scope) -> CanonOpts:
         enc = "utf8"

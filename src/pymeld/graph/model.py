@@ -106,11 +106,25 @@ class Lowered:
 
 @dataclass(slots=True)
 class Builtin:
-    """A canonical built-in core function (resource.new/rep/drop and friends)."""
+    """A canonical built-in core function (resource.new/rep/drop and friends).
+
+    The async built-ins keep their immediates resolved, so the wrapper can re-create the same
+    built-in at its level (pymeld.merge.asyncpass): ``type`` the stream/future type, ``result``
+    task.return's result type (``has_result`` tells `none` from a result), ``opts`` the canon
+    options, ``memory`` waitable-set.wait/poll's memory, ``flag`` the async/cancel byte,
+    ``valtype``/``index`` context.get/set's slot.
+    """
 
     op: str
     owner: int
     resource: ResourceType | None = None
+    type: ValType | None = None
+    result: ValType | None = None
+    opts: CanonOpts | None = None
+    memory: DefRef | None = None
+    flag: bool | None = None
+    valtype: object | None = None  # a core value type code (cm.CoreValType)
+    index: int | None = None
 
 
 @dataclass(slots=True)

@@ -37,6 +37,7 @@ _PRIMS: dict[cm.Prim, Any] = {
     cm.Prim.F64: at.F64(),
     cm.Prim.CHAR: at.Char(),
     cm.Prim.STRING: at.String(),
+    cm.Prim.ERROR_CONTEXT: at.ErrorContext(),
 }
 
 
@@ -81,11 +82,10 @@ class TypeResolver:
                 f"{scope.label}/type{n}", scope.instance_id, dtor, None
             )
         if isinstance(t, cm.FuncType):
-            if t.is_async:
-                raise UnsupportedFeature("async function types")
             return at.FuncType(
                 tuple((n, self.valtype(v, scope)) for n, v in t.params),
                 None if t.result is None else self.valtype(t.result, scope),
+                t.is_async,
             )
         if isinstance(t, cm.ComponentType | cm.InstanceType):
             return TypeClosure(t, scope)
@@ -133,6 +133,10 @@ class TypeResolver:
                 )
             case cm.MapType():
                 return at.Map(vt(t.key, scope), vt(t.value, scope))
+            case cm.StreamType():
+                return at.Stream(None if t.element is None else vt(t.element, scope))
+            case cm.FutureType():
+                return at.Future(None if t.element is None else vt(t.element, scope))
             case cm.OwnType():
                 return at.Own(self._resource(scope, t.resource))
             case cm.BorrowType():

@@ -49,6 +49,8 @@ from pymeld.graph.model import (
     ResourceType,
     TypeExport,
 )
+from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
+from pymeld.merge.asyncpass import async_lower_signature, builtin_signature, plan_async
 from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.leave import LeaveGuards, guard_body
 from pymeld.merge.types import TypeInterner
@@ -69,10 +71,16 @@ class HostImport:
     resource: ResourceType | None = None
     key: object = None
     op: str = "resource.drop"
+    builtin: Builtin | None = None  # an async built-in the wrapper re-creates (merge.asyncpass)
+    lower_async: bool = False  # the host function is lowered `async`
 
     def core_signature(self) -> tuple[list[NumType], list[NumType]]:
+        if self.builtin is not None:
+            return builtin_signature(self.builtin)
         if self.func is None:
             return [NumType.I32], ([] if self.op == "resource.drop" else [NumType.I32])
+        if self.lower_async:
+            return async_lower_signature(self.func.type)
         return _lower_signature(self.func.type)
 
 
@@ -164,8 +172,6 @@ class Merger:
         return self.layouts[ref.instance].defined(kind, ref.index)
 
     def canon_options(self, opts: CanonOpts) -> at.CanonOptions:
-        if opts.is_async or opts.callback is not None:
-            raise UnsupportedFeature("async canonical options (async lift/lower, callback)")
         if opts.memory is not None:
             mi = self.g.instances[opts.memory.instance]
             local = opts.memory.index - mi.module.num_imported(ExternKind.MEMORY)
@@ -176,6 +182,8 @@ class Merger:
             None if opts.memory is None else self.item_index(opts.memory, ExternKind.MEMORY),
             None if opts.realloc is None else self.func_index(opts.realloc),
             None if opts.post_return is None else self.func_index(opts.post_return),
+            opts.is_async,  # passed through only: merge.asyncpass refuses async adapters
+            None if opts.callback is None else self.func_index(opts.callback),
         )
 
     def _host_index(self, lower: int) -> int:
@@ -233,7 +241,9 @@ class Merger:
             if key in self._host_by_key:
                 continue
             module, name = _core_import_name(hf.path)
-            add(key, HostImport(hf, at.CanonOptions(), module, name, 0, None, key), lowered.opts)
+            hi = HostImport(hf, at.CanonOptions(), module, name, 0, None, key)
+            hi.lower_async = lowered.opts.is_async
+            add(key, hi, lowered.opts)
         # Resource built-ins the runtime keeps doing (pymeld.resources.runtime).
         self.runtime = plan_runtime(self.g, sorted(self._builtins_used), lowers)
         for bi in sorted(self._builtins_used):
@@ -258,6 +268,14 @@ class Merger:
                 None, at.CanonOptions(), module, f"[resource-drop]{name}", 0, res, bkey
             )
             add(bkey, drop, None)
+        # Async built-ins of the one async instance: imports the wrapper re-creates.
+        for bi in plan_async(self.g, sorted(self._builtins_used), lowers).builtins:
+            builtin = self.g.builtins[bi]
+            self._builtin_keys[bi] = bkey = ("async", bi)
+            hi = HostImport(None, at.CanonOptions(), ASYNC_MODULE, builtin.op, 0, None, bkey)
+            hi.op, hi.builtin = builtin.op, builtin
+            mem = CanonOpts(memory=builtin.memory) if builtin.memory is not None else None
+            add(bkey, hi, builtin.opts or mem)
         for bimp in self.runtime.extra:  # runtime-boundary `new/rep/drop` (pymeld.resources)
             bkey = ("builtin", bimp.module, bimp.name)
             if bkey not in self._host_by_key:
@@ -640,6 +658,8 @@ class Merger:
                 func_names[o.realloc] = _unique("cabi_realloc", used)
             if o.post_return is not None and o.post_return not in func_names:
                 func_names[o.post_return] = _unique(f"cabi_post_{fe.core_name}", used)
+            if o.callback is not None and o.callback not in func_names:
+                func_names[o.callback] = _unique(f"cabi_callback_{fe.core_name}", used)
         for hi in self.host_imports:
             o = hi.opts
             if o.memory is not None and o.memory not in mem_names:

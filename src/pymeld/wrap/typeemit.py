@@ -30,6 +30,7 @@ _PRIM: dict[type, cm.Prim] = {
     at.F64: cm.Prim.F64,
     at.Char: cm.Prim.CHAR,
     at.String: cm.Prim.STRING,
+    at.ErrorContext: cm.Prim.ERROR_CONTEXT,
 }
 
 
@@ -91,13 +92,19 @@ class TypeEmitter:
                 )
             case at.Map():
                 return cm.MapType(v(t.key), v(t.value))
+            case at.Stream():
+                return cm.StreamType(None if t.elem is None else v(t.elem))
+            case at.Future():
+                return cm.FutureType(None if t.elem is None else v(t.elem))
             case at.Own():
                 return cm.OwnType(self.index(t.resource))
             case at.Borrow():
                 return cm.BorrowType(self.index(t.resource))
             case at.FuncType():
                 return cm.FuncType(
-                    [(n, v(p)) for n, p in t.params], None if t.result is None else v(t.result)
+                    [(n, v(p)) for n, p in t.params],
+                    None if t.result is None else v(t.result),
+                    t.is_async,
                 )
             case _ if type(t) in _PRIM:
                 return _PRIM[type(t)]

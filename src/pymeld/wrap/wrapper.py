@@ -39,6 +39,7 @@ from pymeld.codec.core.model import (
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.flatten import CompInst, Flattener, sort_key
 from pymeld.graph.model import (
+    Builtin,
     ExportItem,
     HostFunc,
     InstanceExport,
@@ -182,9 +183,11 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
     indirect = [hi for hi in merged.host_imports if _needs_memory(hi)]
     lowered: dict[int, int] = {}  # host import position → core func index
     for hi in direct:
-        if hi.func is None:
+        if hi.builtin is not None:
+            canon: cm.Canon = _async_builtin(hi.builtin, emitter, _plain_opts(hi.builtin), None)
+        elif hi.func is None:
             assert hi.resource is not None
-            canon: cm.Canon = cm.CanonBuiltin(hi.op, type=resource(hi.resource))
+            canon = cm.CanonBuiltin(hi.op, type=resource(hi.resource))
         else:
             canon = cm.CanonLower(host_func(hi.func.path), _lower_opts(hi))
         lowered[hi.index] = b.one(cm.CanonSection([canon]), KS.FUNC)
@@ -240,6 +243,10 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
             out.append(cm.CanonOpt(cm.CanonOptKind.REALLOC, fn(o.realloc)))
         if o.post_return is not None:
             out.append(cm.CanonOpt(cm.CanonOptKind.POST_RETURN, fn(o.post_return)))
+        if o.is_async:
+            out.append(cm.CanonOpt(cm.CanonOptKind.ASYNC))
+        if o.callback is not None:
+            out.append(cm.CanonOpt(cm.CanonOptKind.CALLBACK, fn(o.callback)))
         return out
 
     if indirect:
@@ -248,11 +255,18 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
             cm.CoreInlineExport("$imports", KS.TABLE, b.alias_core(shim_inst, "$imports", KS.TABLE))
         ]
         for k, hi in enumerate(indirect):
-            assert hi.func is not None
-            f = b.one(
-                cm.CanonSection([cm.CanonLower(host_func(hi.func.path), opts_of(hi.opts))]),
-                KS.FUNC,
-            )
+            if hi.builtin is not None:
+                bt = hi.builtin
+                memory = None if bt.memory is None else mem(_req(hi.opts.memory))
+                bopts = None if bt.opts is None else _builtin_opts(bt, opts_of(hi.opts))
+                c: cm.Canon = _async_builtin(bt, emitter, bopts, memory)
+            else:
+                assert hi.func is not None
+                lower_opts = opts_of(hi.opts)
+                if hi.lower_async and not hi.opts.is_async:
+                    lower_opts.append(cm.CanonOpt(cm.CanonOptKind.ASYNC))
+                c = cm.CanonLower(host_func(hi.func.path), lower_opts)
+            f = b.one(cm.CanonSection([c]), KS.FUNC)
             fix_args.append(cm.CoreInlineExport(str(k), KS.FUNC, f))
         bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(fix_args)]), KS.INSTANCE)
         fix_mod = b.one(_module_section(_fixup_module(indirect)), KS.MODULE)
@@ -316,7 +330,50 @@ def _needs_memory(hi: HostImport) -> bool:
 
 
 def _lower_opts(hi: HostImport) -> list[cm.CanonOpt]:
-    return [cm.CanonOpt(_ENC[hi.opts.string_encoding])]
+    out = [cm.CanonOpt(_ENC[hi.opts.string_encoding])]
+    if hi.lower_async:
+        out.append(cm.CanonOpt(cm.CanonOptKind.ASYNC))
+    return out
+
+
+def _req(index: int | None) -> int:
+    assert index is not None
+    return index
+
+
+def _plain_opts(b: Builtin) -> list[cm.CanonOpt] | None:
+    """Options of a built-in that needs neither memory nor realloc (encoding, `async`)."""
+    if b.opts is None:
+        return None
+    out = [] if b.opts.string_encoding == "utf8" else [cm.CanonOpt(_ENC[b.opts.string_encoding])]
+    if b.opts.is_async:
+        out.append(cm.CanonOpt(cm.CanonOptKind.ASYNC))
+    return out
+
+
+def _builtin_opts(b: Builtin, mapped: list[cm.CanonOpt]) -> list[cm.CanonOpt]:
+    """``mapped`` (memory/realloc re-targeted) with the built-in's own `async` flag kept."""
+    assert b.opts is not None
+    kinds = {o.kind for o in mapped}
+    if b.opts.is_async and cm.CanonOptKind.ASYNC not in kinds:
+        mapped.append(cm.CanonOpt(cm.CanonOptKind.ASYNC))
+    return mapped
+
+
+def _async_builtin(
+    b: Builtin, emitter: TypeEmitter, options: list[cm.CanonOpt] | None, memory: int | None
+) -> cm.CanonBuiltin:
+    """The wrapper-level ``canon <op>`` equal to the original built-in (merge.asyncpass)."""
+    return cm.CanonBuiltin(
+        b.op,
+        type=None if b.type is None else emitter.index(b.type),
+        options=options,
+        flag=b.flag,
+        memory=memory,
+        valtype=b.valtype,  # type: ignore[arg-type]
+        index=b.index,
+        result=None if b.result is None else emitter.valtype(b.result),
+    )
 
 
 def _host_instance_path(value: object) -> tuple[str, ...] | None:
