@@ -12,7 +12,7 @@ so post-return is left alone: the oracle in tests/fusion/wast/may-leave.wast pin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pymeld.abi import types as at
 from pymeld.codec.binary import uleb
@@ -78,9 +78,7 @@ class LeaveGuards:
         realloc = self.index(opts.realloc, owner, True)
         if realloc is None:
             return resolved
-        return at.CanonOptions(
-            resolved.string_encoding, resolved.memory, realloc, resolved.post_return
-        )
+        return replace(resolved, realloc=realloc)  # keeps every other option (async, callback)
 
     def check(self, owner: int) -> bytes:
         """Code trapping unless ``owner`` may leave (nothing if it never has to)."""
