@@ -23,11 +23,26 @@ def _load_defs():
     mod = importlib.util.module_from_spec(spec)
     sys.modules["cabi_definitions"] = mod
     spec.loader.exec_module(mod)
-    mod.DETERMINISTIC_PROFILE = True  # canonical NaNs on lower: makes float bits comparable
+    # The spec canonicalises NaNs on lift and lowers them to a *nondeterministic* NaN; passing the
+    # payload through unchanged is one allowed outcome (and what the adapter does). Model exactly
+    # that choice so float bits are comparable: f32 values remember their bit pattern.
+    mod.core_f32_reinterpret_i32 = _f32_from_bits
+    mod.core_i32_reinterpret_f32 = f32_bits
+    mod.canonicalize_nan32 = mod.canonicalize_nan64 = lambda f: f
+    mod.maybe_scramble_nan32 = mod.maybe_scramble_nan64 = lambda f: f
     return mod
 
 
-D = _load_defs()
+class F32Bits(float):
+    """A float that came from f32 bits (Python floats cannot hold an f32 sNaN payload)."""
+
+    bits: int
+
+
+def _f32_from_bits(i: int) -> float:
+    v = F32Bits(struct.unpack("<f", struct.pack("<I", i))[0])
+    v.bits = i
+    return v
 
 
 def to_spec(t: T.ValType | None):
@@ -198,8 +213,13 @@ def values(t: T.ValType, *, max_list: int = 4) -> st.SearchStrategy:
 
 
 def f32_bits(x: float) -> int:
+    if isinstance(x, F32Bits):
+        return x.bits
     return struct.unpack("<I", struct.pack("<f", x))[0]
 
 
 def f64_bits(x: float) -> int:
     return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+D = _load_defs()

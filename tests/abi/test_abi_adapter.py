@@ -93,3 +93,11 @@ def test_regression_f32_bits_in_joined_slot():
     case = Case(T.FuncType((("p", T.Option(rec)),)), args=[{"some": {"a": {"c0": 0.0}}}])
     case.flat_mut = {3: 1}
     check(case)
+
+
+def test_regression_nan_payload_in_memory_passes_through():
+    """A non-canonical NaN in a list<f64>/list<f32> element reaches the callee bit-for-bit."""
+    ft = T.FuncType((("a", T.List(T.F64())), ("b", T.List(T.F32()))))
+    case = Case(ft, args=[[float("nan")], [float("nan")]])
+    case.caller_mem_mut = {0: 1, 8: 1}  # f64 payload 0x7ff8...01, f32 0x7fc00001
+    check(case)
