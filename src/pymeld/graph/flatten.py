@@ -153,6 +153,8 @@ class Flattener:
         self.name = name
         self.graph = FlatGraph()
         self.module_ids: dict[int, int] = {}
+        # module instance → its import bindings per kind (exports are resolved through them)
+        self._imports_by_kind: dict[int, dict[ExternKind, list[CoreRef]]] = {}
         self.resource_count = 0
         self.types = gt.TypeResolver(self)
 
@@ -342,13 +344,13 @@ class Flattener:
 
     def _resolve_index(self, mi: ModuleInstance, kind: ExternKind, index: int) -> CoreRef:
         """Chase an index of ``mi`` through its imports to the definition it denotes."""
-        n = 0
-        for imp, ref in zip(mi.module.imports, mi.imports):
-            if imp.kind == kind:
-                if n == index:
-                    return ref
-                n += 1
-        return DefRef(mi.index, kind, index)
+        by_kind = self._imports_by_kind.get(mi.index)
+        if by_kind is None:
+            by_kind = self._imports_by_kind[mi.index] = {}
+            for imp, ref in zip(mi.module.imports, mi.imports):
+                by_kind.setdefault(imp.kind, []).append(ref)
+        refs = by_kind.get(kind, ())
+        return refs[index] if index < len(refs) else DefRef(mi.index, kind, index)
 
     # -- component instances ------------------------------------------------------------------
     def _instance(self, item: cm.Instance, scope: Scope) -> CompInst:

@@ -193,8 +193,14 @@ class IndexMaps:
     elem: IndexMap = None
     data: IndexMap = None
     tag: IndexMap = None
+    _callables: list[Callable[[int], int] | None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def as_list(self) -> list[Callable[[int], int] | None]:
+        """The maps as callables in kind order; computed once (rewrites call it per body)."""
+        if self._callables is not None:
+            return self._callables
         out: list[Callable[[int], int] | None] = []
         for m in (
             self.type,
@@ -210,6 +216,7 @@ class IndexMaps:
                 out.append(m)  # type: ignore[arg-type]
             else:
                 out.append(m.__getitem__)
+        self._callables = out
         return out
 
 
