@@ -1,0 +1,154 @@
+"""Component-model async passed through fusion when one instance owns it (merge.asyncpass).
+
+* Hand-built cases in `wast_async/` through the differential oracle: an async export with a
+  callback (task.return with memory, context slots, a fused adapter to a sync helper) and a
+  stream round trip inside one instance (waitable sets, drops).
+* Refusals: async machinery in two instances, an async call across instances, an adapter into
+  the async instance — each a named `UnsupportedFeature`, never an output.
+* The corpus async wast files: none may diverge, every transform failure is a named refusal,
+  and the files fused today stay equivalent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_fuse_oracle
+from pymeld.errors import UnsupportedFeature
+from pymeld.fuse import FuseOptions, fuse_bytes
+
+CASES = sorted((Path(__file__).parent / "wast_async").glob("*.wast"))
+
+
+@pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
+def test_async_case_is_equivalent(
+    wast: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "equivalent", r
+
+
+def _user(name: str, builtin: str, sig: str, body: str, export: str) -> str:
+    """A nested component whose one export calls one context built-in."""
+    return f"""(component ${name}
+    (core func $b (canon {builtin}))
+    (core module $m
+      (import "" "b" (func $b {sig}))
+      (func (export "f") (result i32) {body}))
+    (core instance $i (instantiate $m (with "" (instance (export "b" (func $b))))))
+    (func (export "{export}") (result u32) (canon lift (core func $i "f"))))"""
+
+
+TWO_ASYNC = f"""(component
+  {_user("A", "context.set i32 0", "(param i32)", "(call $b (i32.const 1)) (i32.const 1)", "a")}
+  {_user("B", "context.get i32 0", "(result i32)", "(call $b)", "b")}
+  (instance $a (instantiate $A))
+  (instance $b (instantiate $B))
+  (export "a" (func $a "a"))
+  (export "b" (func $b "b")))"""
+
+ASYNC_EDGE = """(component
+  (component $A
+    (core func $tr (canon task.return (result u32)))
+    (core module $m
+      (import "" "tr" (func $tr (param i32)))
+      (func (export "f") (result i32) (call $tr (i32.const 5)) (i32.const 0))
+      (func (export "cb") (param i32 i32 i32) (result i32) (i32.const 0)))
+    (core instance $i (instantiate $m (with "" (instance (export "tr" (func $tr))))))
+    (func (export "f") async (result u32)
+      (canon lift (core func $i "f") async (callback (core func $i "cb")))))
+  (component $B
+    (import "f" (func $f async (result u32)))
+    (core func $f (canon lower (func $f)))
+    (core module $m
+      (import "" "f" (func $f (result i32)))
+      (func (export "g") (result i32) (call $f)))
+    (core instance $i (instantiate $m (with "" (instance (export "f" (func $f))))))
+    (func (export "g") (result u32) (canon lift (core func $i "g"))))
+  (instance $a (instantiate $A))
+  (instance $b (instantiate $B (with "f" (func $a "f"))))
+  (export "g" (func $b "g")))"""
+
+INTO_ASYNC = f"""(component
+  {_user("A", "context.get i32 0", "(result i32)", "(call $b)", "a")}
+  (component $B
+    (import "a" (func $a (result u32)))
+    (core func $a (canon lower (func $a)))
+    (core module $m
+      (import "" "a" (func $a (result i32)))
+      (func (export "g") (result i32) (call $a)))
+    (core instance $i (instantiate $m (with "" (instance (export "a" (func $a))))))
+    (func (export "g") (result u32) (canon lift (core func $i "g"))))
+  (instance $a (instantiate $A))
+  (instance $b (instantiate $B (with "a" (func $a "a"))))
+  (export "g" (func $b "g")))"""
+
+
+@pytest.mark.parametrize(
+    ("wat", "message"),
+    [
+        (TWO_ASYNC, r"async machinery in 2 component instances: root/instance0 .*context\.set"),
+        (ASYNC_EDGE, r"async call from component instance root/instance1 to root/instance0"),
+        (INTO_ASYNC, r"calls the async instance root/instance0 through a fused adapter"),
+    ],
+    ids=["two-async-instances", "async-adapter-edge", "adapter-into-async-instance"],
+)
+def test_async_outside_one_instance_is_refused(
+    wat: str, message: str, wasm_tools: str, tmp_path: Path
+) -> None:
+    src, binary = tmp_path / "c.wat", tmp_path / "c.wasm"
+    src.write_text(wat)
+    subprocess.run([wasm_tools, "parse", str(src), "-o", str(binary)], check=True)
+    with pytest.raises(UnsupportedFeature, match=message):
+        fuse_bytes(binary.read_bytes(), options=FuseOptions(component=True))
+
+
+#: Corpus async files fused equivalently (pinned: a regression shows up as a missing name).
+EQUIVALENT = {
+    "component-model/test/async/builtin-trap-poisons-instance.wast",
+    "component-model/test/async/same-component-stream-future.wast",
+    "component-model/test/async/wait-during-callback.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/async-builtins.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/backpressure-overflow.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/drop-deadlock.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/future-cancel-read-dropped.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/future-cancel-write-dropped.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/futures.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/intra-futures.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/intra-streams.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/lift.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/stream-big-read-and-writes.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/streams.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/trap-if-transfer-in-waitable-set.wast",
+    "wasmtime/tests/misc_testsuite/component-model/async/waitable-set-stale-entry.wast",
+}
+
+
+def test_corpus_async_files(
+    oracle_py: Path, wast_dir: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    files = sorted(p for p in wast_dir.rglob("*.wast") if "async" in p.parent.name)
+    assert files, "no async wast files in the corpus"
+    report = tmp_path / "report.json"
+    fuse = " ".join([*pymeld, "fuse", "{in}", "--component", "-o", "{out}"])
+    args = ["--transform", fuse, "-j", "2", "--json", str(report), *map(str, files)]
+    subprocess.run(
+        [sys.executable, str(oracle_py), *args],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    results = json.loads(report.read_text())["files"]
+    status = {str(Path(p).resolve().relative_to(wast_dir.resolve())): r for p, r in results.items()}
+    diverged = {p: r for p, r in status.items() if r["status"] == "diverged"}
+    assert not diverged, diverged
+    failed = {p: r.get("reason") for p, r in status.items() if r["status"] == "transform-failed"}
+    unnamed = {p: why for p, why in failed.items() if "unsupported:" not in str(why)}
+    assert not unnamed, unnamed
+    equivalent = {p for p, r in status.items() if r["status"] == "equivalent"}
+    assert equivalent >= EQUIVALENT, sorted(EQUIVALENT - equivalent)

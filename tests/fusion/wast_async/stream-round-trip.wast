@@ -1,0 +1,85 @@
+;;! component_model_async = true
+;;! component_model_more_async_builtins = true
+;; A stream round trip inside one (nested) instance: a pending read, a write that completes it,
+;; the write's completion observed through a waitable set; a sync helper instance computes the
+;; value sent (fused adapter). Also drops both ends and the set.
+
+(component
+  (component $Helper
+    (core module $m
+      (func (export "inc") (param i64) (result i64) (i64.add (local.get 0) (i64.const 1))))
+    (core instance $i (instantiate $m))
+    (func (export "inc") (param "x" u64) (result u64) (canon lift (core func $i "inc")))
+  )
+  (component $A
+    (import "inc" (func $inc (param "x" u64) (result u64)))
+    (core module $libc (memory (export "m") 1))
+    (core instance $libc (instantiate $libc))
+    (type $s (stream u64))
+    (core func $inc (canon lower (func $inc)))
+    (core func $stream.new (canon stream.new $s))
+    (core func $stream.read (canon stream.read $s async (memory (core memory $libc "m"))))
+    (core func $stream.write (canon stream.write $s async (memory (core memory $libc "m"))))
+    (core func $drop-r (canon stream.drop-readable $s))
+    (core func $drop-w (canon stream.drop-writable $s))
+    (core func $ws.new (canon waitable-set.new))
+    (core func $ws.poll (canon waitable-set.poll (memory $libc "m")))
+    (core func $ws.drop (canon waitable-set.drop))
+    (core func $join (canon waitable.join))
+    (core module $m
+      (import "" "m" (memory 1))
+      (import "" "inc" (func $inc (param i64) (result i64)))
+      (import "" "stream.new" (func $stream.new (result i64)))
+      (import "" "stream.read" (func $stream.read (param i32 i32 i32) (result i32)))
+      (import "" "stream.write" (func $stream.write (param i32 i32 i32) (result i32)))
+      (import "" "drop-r" (func $drop-r (param i32)))
+      (import "" "drop-w" (func $drop-w (param i32)))
+      (import "" "ws.new" (func $ws.new (result i32)))
+      (import "" "ws.poll" (func $ws.poll (param i32 i32) (result i32)))
+      (import "" "ws.drop" (func $ws.drop (param i32)))
+      (import "" "join" (func $join (param i32 i32)))
+      (func (export "run") (param $x i64) (result i64)
+        (local $tmp i64) (local $r i32) (local $w i32) (local $ws i32)
+        (local.set $tmp (call $stream.new))
+        (local.set $r (i32.wrap_i64 (local.get $tmp)))
+        (local.set $w (i32.wrap_i64 (i64.shr_u (local.get $tmp) (i64.const 32))))
+        ;; write first: nobody reads yet, so it blocks
+        (i64.store (i32.const 8) (call $inc (local.get $x)))
+        (if (i32.ne (call $stream.write (local.get $w) (i32.const 8) (i32.const 1)) (i32.const -1))
+          (then unreachable))
+        ;; the read completes the rendezvous: one element, COMPLETED
+        (if (i32.ne (call $stream.read (local.get $r) (i32.const 16) (i32.const 1)) (i32.const 0x10))
+          (then unreachable))
+        ;; the writer's completion is an event on a waitable set
+        (local.set $ws (call $ws.new))
+        (call $join (local.get $w) (local.get $ws))
+        (if (i32.ne (call $ws.poll (local.get $ws) (i32.const 32)) (i32.const 3))  ;; STREAM_WRITE
+          (then unreachable))
+        (if (i32.ne (i32.load (i32.const 32)) (local.get $w)) (then unreachable))
+        (if (i32.ne (i32.load (i32.const 36)) (i32.const 0x10)) (then unreachable))
+        (call $join (local.get $w) (i32.const 0))
+        (call $ws.drop (local.get $ws))
+        (call $drop-w (local.get $w))
+        (call $drop-r (local.get $r))
+        (i64.load (i32.const 16)))
+    )
+    (core instance $i (instantiate $m (with "" (instance
+      (export "m" (memory $libc "m"))
+      (export "inc" (func $inc))
+      (export "stream.new" (func $stream.new))
+      (export "stream.read" (func $stream.read))
+      (export "stream.write" (func $stream.write))
+      (export "drop-r" (func $drop-r))
+      (export "drop-w" (func $drop-w))
+      (export "ws.new" (func $ws.new))
+      (export "ws.poll" (func $ws.poll))
+      (export "ws.drop" (func $ws.drop))
+      (export "join" (func $join))))))
+    (func (export "run") (param "x" u64) (result u64) (canon lift (core func $i "run")))
+  )
+  (instance $h (instantiate $Helper))
+  (instance $a (instantiate $A (with "inc" (func $h "inc"))))
+  (export "run" (func $a "run"))
+)
+(assert_return (invoke "run" (u64.const 41)) (u64.const 42))
+(assert_return (invoke "run" (u64.const 0)) (u64.const 1))
