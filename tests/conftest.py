@@ -198,3 +198,15 @@ def run_fuse_oracle(oracle_py: Path, pymeld: list[str], wast: Path, tmp_path: Pa
     )
     (result,) = json.loads(report.read_text())["files"].values()
     return result
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the console-script entry in-process: (exit code, stdout, stderr)."""
+    from pymeld import cli
+
+    cli._state["debug"] = False
+    with pytest.raises(SystemExit) as exc:
+        cli.main(list(argv))
+    out, err = capsys.readouterr()
+    code = exc.value.code
+    return (code if isinstance(code, int) else 1), out, err

@@ -11,20 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, run_cli
 from pymeld import cli
 from pymeld.errors import PymeldError
 from pymeld.io import read_input, write_atomic
 
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the console-script entry in-process: (exit code, stdout, stderr)."""
-    cli._state["debug"] = False
-    with pytest.raises(SystemExit) as exc:
-        cli.main(list(argv))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 1), out, err
+run = run_cli
 
 
 def assert_one_error_line(err: str, *needles: str) -> None:

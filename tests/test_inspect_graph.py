@@ -8,19 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pymeld import cli
+from conftest import run_cli
 from pymeld.fuse import FuseOptions, fuse_bytes
 
 CALC = "repo-prebuilt/calculator.composed.wasm"
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    cli._state["debug"] = False
-    with pytest.raises(SystemExit) as exc:
-        cli.main(list(argv))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 1), out, err
+run = run_cli
 
 
 def _check_dot_syntax(text: str, tmp_path: Path) -> None:

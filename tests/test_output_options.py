@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pymeld import __version__, cli
+from conftest import run_cli
+from pymeld import __version__
 from pymeld.api import core_module_sections
 from pymeld.codec.component import encode_component, parse_component
 from pymeld.codec.core import parse_module
@@ -30,13 +31,7 @@ from pymeld.fuse import FuseOptions, fuse_bytes
 CALC = "repo-prebuilt/calculator.composed.wasm"
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    cli._state["debug"] = False
-    with pytest.raises(SystemExit) as exc:
-        cli.main(list(argv))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 1), out, err
+run = run_cli
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pymeld import cli
+from conftest import run_cli
 from pymeld.api import core_module_sections
 from pymeld.codec.component import encode_component, parse_component
 from pymeld.errors import PymeldError
@@ -22,13 +22,7 @@ from pymeld.verify import make_value, verify  # noqa: E402
 CALC = "repo-prebuilt/calculator.composed.wasm"
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    cli._state["debug"] = False
-    with pytest.raises(SystemExit) as exc:
-        cli.main(list(argv))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 1), out, err
+run = run_cli
 
 
 @pytest.fixture(scope="module", params=["calculator", "example"])
