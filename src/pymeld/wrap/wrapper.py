@@ -18,23 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pymeld.abi import types as at
-from pymeld.codec.binary import uleb
 from pymeld.codec.component import model as cm
 from pymeld.codec.core.encode import encode_module
-from pymeld.codec.core.model import FUNCREF as CORE_FUNCREF
 from pymeld.codec.core.model import (
-    Code,
-    Elem,
-    Export,
-    ExternKind,
-    FuncImport,
-    Import,
-    Limits,
     Module,
     NumType,
-    SegmentMode,
-    Table,
-    TableType,
 )
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.flatten import CompInst, Flattener, sort_key
@@ -50,9 +38,9 @@ from pymeld.graph.model import (
 )
 from pymeld.interface import copy_imports
 from pymeld.merge.merger import FuncExport, HostImport, MergeResult
-from pymeld.merge.types import TypeInterner
-from pymeld.resources.shim import TABLE, dtor_fixup_module, dtor_shim_module
+from pymeld.resources.shim import TABLE
 from pymeld.wrap.ascribe import ascribed_instance, name_exported_resources, needs_ascription
+from pymeld.wrap.indirect import Signature, fixup_module, shim_module
 from pymeld.wrap.typeemit import TypeEmitter
 
 CS = cm.ComponentSort
@@ -167,7 +155,7 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
     dtors = [rr for rr in runtime if rr.dtor_export is not None]
     dtor_shim = None
     if dtors:
-        shim_m = b.one(_module_section(dtor_shim_module(len(dtors))), KS.MODULE)
+        shim_m = b.one(_module_section(shim_module(_DTOR_SIGS * len(dtors), TABLE)), KS.MODULE)
         dtor_shim = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(shim_m, [])]), KS.INSTANCE)
     for rr in runtime:
         dtor = None
@@ -193,7 +181,7 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
         lowered[hi.index] = b.one(cm.CanonSection([canon]), KS.FUNC)
     shim_inst = None
     if indirect:
-        shim = _shim_module(indirect)
+        shim = shim_module([hi.core_signature() for hi in indirect], "$imports")
         shim_mod = b.one(_module_section(shim), KS.MODULE)
         shim_inst = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(shim_mod, [])]), KS.INSTANCE)
         for k, hi in enumerate(indirect):
@@ -219,7 +207,7 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
             f = b.alias_core(fused, rr.dtor_export, KS.FUNC)
             dtor_args.append(cm.CoreInlineExport(str(k), KS.FUNC, f))
         bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(dtor_args)]), KS.INSTANCE)
-        fix_m = b.one(_module_section(dtor_fixup_module(len(dtors))), KS.MODULE)
+        fix_m = b.one(_module_section(fixup_module(_DTOR_SIGS * len(dtors), TABLE)), KS.MODULE)
         b.add(cm.CoreInstanceSection([cm.CoreInstantiate(fix_m, [cm.CoreInstantiateArg("", bag)])]))
 
     core_mem: dict[int, int] = {}
@@ -269,7 +257,10 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
             f = b.one(cm.CanonSection([c]), KS.FUNC)
             fix_args.append(cm.CoreInlineExport(str(k), KS.FUNC, f))
         bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(fix_args)]), KS.INSTANCE)
-        fix_mod = b.one(_module_section(_fixup_module(indirect)), KS.MODULE)
+        fix_mod = b.one(
+            _module_section(fixup_module([hi.core_signature() for hi in indirect], "$imports")),
+            KS.MODULE,
+        )
         b.add(
             cm.CoreInstanceSection([cm.CoreInstantiate(fix_mod, [cm.CoreInstantiateArg("", bag)])])
         )
@@ -317,6 +308,8 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
             name_exported_resources(b, emitter, new, item)
     return b.comp
 
+
+_DTOR_SIGS: list[Signature] = [([NumType.I32], [])]
 
 _ENC = {
     "utf8": cm.CanonOptKind.UTF8,
@@ -384,44 +377,4 @@ def _module_section(m: Module) -> cm.CoreModuleSection:
     return cm.CoreModuleSection(encode_module(m))
 
 
-def _shim_module(imports: list[HostImport]) -> Module:
-    """Functions that forward through a table the fixup module fills after instantiation."""
-    types = TypeInterner()
-    m = Module()
-    n = len(imports)
-    m.tables.append(Table(TableType(CORE_FUNCREF, Limits(n, n))))
-    for k, hi in enumerate(imports):
-        params, results = hi.core_signature()
-        t = types.func_type(params, results)
-        m.funcs.append(t)
-        body = bytearray()
-        for p in range(len(params)):
-            body += b"\x20" + uleb(p)
-        body += b"\x41" + _sleb(k) + b"\x11" + uleb(t) + b"\x00\x0b"
-        m.codes.append(Code([], bytes(body)))
-        m.exports.append(Export(str(k), ExternKind.FUNC, k))
-    m.exports.append(Export("$imports", ExternKind.TABLE, 0))
-    m.types = types.groups
-    return m
-
-
-def _fixup_module(imports: list[HostImport]) -> Module:
-    types = TypeInterner()
-    m = Module()
-    n = len(imports)
-    m.imports.append(Import("", "$imports", TableType(CORE_FUNCREF, Limits(n, n))))
-    for k, hi in enumerate(imports):
-        params, results = hi.core_signature()
-        m.imports.append(Import("", str(k), FuncImport(types.func_type(params, results))))
-    m.elems.append(Elem(SegmentMode.ACTIVE, CORE_FUNCREF, list(range(n)), None, 0, b"\x41\x00\x0b"))
-    m.types = types.groups
-    return m
-
-
-def _sleb(v: int) -> bytes:
-    from pymeld.codec.binary import sleb
-
-    return sleb(v)
-
-
-__all__ = ["NumType", "wrap"]
+__all__ = ["wrap"]
