@@ -3,6 +3,7 @@
 * Hand-built cases in `wast_async/` through the differential oracle: an async export with a
   callback (task.return with memory, context slots, a fused adapter to a sync helper) and a
   stream round trip inside one instance (waitable sets, drops).
+* Host `async func` imports lowered async and sync: the output validates and keeps the WIT.
 * Refusals: async machinery in two instances, an async call across instances, an adapter into
   the async instance — each a named `UnsupportedFeature`, never an output.
 * The corpus async wast files: none may diverge, every transform failure is a named refusal,
@@ -106,6 +107,62 @@ def test_async_outside_one_instance_is_refused(
     subprocess.run([wasm_tools, "parse", str(src), "-o", str(binary)], check=True)
     with pytest.raises(UnsupportedFeature, match=message):
         fuse_bytes(binary.read_bytes(), options=FuseOptions(component=True))
+
+
+#: Host `async func`s lowered async (spilled params, result out-pointer, realloc: shim path),
+#: and sync; wasmtime-py has no concurrent host functions, so this one is checked statically.
+HOST_ASYNC = """(component
+  (import "h" (instance $h
+    (export "f" (func async (param "x" u32) (result string)))
+    (export "g" (func async (param "a" u32) (param "b" u32) (param "c" u32) (param "d" u32) (param "e" u32)))))
+  (alias export $h "f" (func $f))
+  (alias export $h "g" (func $g))
+  (component $A
+    (import "f" (func $f async (param "x" u32) (result string)))
+    (import "g" (func $g async (param "a" u32) (param "b" u32) (param "c" u32) (param "d" u32) (param "e" u32)))
+    (core module $libc
+      (memory (export "memory") 1)
+      (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 64)))
+    (core instance $libc (instantiate $libc))
+    (core func $f-async (canon lower (func $f) async (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+    (core func $f-sync (canon lower (func $f) (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+    (core func $g-async (canon lower (func $g) async (memory (core memory $libc "memory"))))
+    (core func $g-async-nomem (canon lower (func $f) async (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+    (core func $ws.new (canon waitable-set.new))
+    (core func $drop (canon subtask.drop))
+    (core module $m
+      (import "" "f" (func (param i32 i32) (result i32)))
+      (import "" "fs" (func (param i32 i32)))
+      (import "" "g" (func (param i32) (result i32)))
+      (import "" "ws" (func (result i32)))
+      (import "" "drop" (func (param i32)))
+      (func (export "run") (param i32) (result i32) (i32.const 0))
+      (func (export "cb") (param i32 i32 i32) (result i32) (i32.const 0)))
+    (core instance $i (instantiate $m (with "" (instance
+      (export "f" (func $f-async)) (export "fs" (func $f-sync)) (export "g" (func $g-async))
+      (export "ws" (func $ws.new)) (export "drop" (func $drop))))))
+    (func (export "run") async (param "x" u32) (result u32)
+      (canon lift (core func $i "run") async (callback (core func $i "cb")))))
+  (instance $a (instantiate $A (with "f" (func $f)) (with "g" (func $g))))
+  (export "run" (func $a "run")))"""
+
+
+def test_async_host_lowers_validate_with_the_same_interface(
+    wasm_tools: str, tmp_path: Path
+) -> None:
+    src, original, fused = tmp_path / "c.wat", tmp_path / "c.wasm", tmp_path / "f.wasm"
+    src.write_text(HOST_ASYNC)
+    subprocess.run([wasm_tools, "parse", str(src), "-o", str(original)], check=True)
+    out = fuse_bytes(original.read_bytes(), options=FuseOptions(component=True)).output
+    fused.write_bytes(out)
+    subprocess.run([wasm_tools, "validate", "--features", "all", str(fused)], check=True)
+
+    def wit(p: Path) -> str:
+        r = subprocess.run([wasm_tools, "component", "wit", str(p)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    assert wit(fused) == wit(original)
 
 
 #: Corpus async files fused equivalently (pinned: a regression shows up as a missing name).

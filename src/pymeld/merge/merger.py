@@ -391,7 +391,12 @@ class Merger:
                     self.g.lowers[ref.lower].callee, HostFunc
                 ):
                     hf = self.g.lowers[ref.lower].callee
-                    core = _lower_signature(hf.type)  # type: ignore[union-attr]
+                    sign = (
+                        async_lower_signature
+                        if self.g.lowers[ref.lower].opts.is_async
+                        else _lower_signature
+                    )
+                    core = sign(hf.type)  # type: ignore[union-attr]
                     sig = ([_VT_NAME[t] for t in core[0]], [_VT_NAME[t] for t in core[1]])
                     leave.plan_call(ref, mi.owner, sig)
                 elif isinstance(ref, BuiltinRef) and _builtin_key(self.g.builtins[ref.builtin]):
