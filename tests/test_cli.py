@@ -274,3 +274,38 @@ def test_module_entry_point() -> None:
         [sys.executable, "-m", "pymeld.cli", "--version"], capture_output=True, text=True, cwd=REPO
     )
     assert p.returncode == 0 and p.stdout.startswith("pymeld ")
+
+
+def _fuse_fails(capsys: pytest.CaptureFixture[str], out: Path, *inputs: str) -> str:
+    code, stdout, err = run(capsys, "fuse", *inputs, "-o", str(out))
+    assert code == 1 and not stdout
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists(), "no output file on error"
+    return err
+
+
+def test_fuse_refuses_a_core_module(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    core = tmp_path / "core.wasm"
+    core.write_bytes(b"\0asm\x01\0\0\0")
+    err = _fuse_fails(capsys, tmp_path / "out.wasm", str(core))
+    assert "not a component" in err
+
+
+def test_fuse_unsupported_feature_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, wasm_tools: str
+) -> None:
+    src = tmp_path / "m.wat"
+    src.write_text('(component (import "m" (core module)))')
+    wasm = tmp_path / "m.wasm"
+    subprocess.run([wasm_tools, "parse", str(src), "-o", str(wasm)], check=True)
+    err = _fuse_fails(capsys, tmp_path / "out.wasm", str(wasm))
+    assert "pymeld: error: unsupported:" in err and "core module" in err
+
+
+def test_fuse_ambiguous_link_is_an_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, corpus_components: Path
+) -> None:
+    case = corpus_components / "c-compose-text"
+    consumer, provider = str(case / "cconsumer.wasm"), str(case / "cprovider.wasm")
+    err = _fuse_fails(capsys, tmp_path / "out.wasm", consumer, provider, provider)
+    assert "exported by both" in err
