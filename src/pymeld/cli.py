@@ -293,6 +293,13 @@ def roundtrip(input: str, output: str, check: bool) -> None:
     is_flag=True,
     help="With --memory shared: each memory gets its own region; every access is translated.",
 )
+@click.option(
+    "--opaque-rep",
+    multiple=True,
+    metavar="IFACE.RESOURCE",
+    help="Resource whose rep is an opaque integer (repeatable). pymeld never reads reps; the "
+    "name is checked against the composition and recorded in the attestation.",
+)
 @click.option("--stats", is_flag=True, help="Print counts, sizes and time per stage.")
 @click.option(
     "--stats-json",
@@ -310,6 +317,7 @@ def fuse(
     run_verify: bool,
     memory: str,
     address_rebase: bool,
+    opaque_rep: tuple[str, ...],
     stats: bool,
     stats_json: str | None,
 ) -> None:
@@ -325,6 +333,7 @@ def fuse(
         verify=run_verify,
         memory=memory,
         address_rebase=address_rebase,
+        opaque_rep=opaque_rep,
     )
     files = [(path, read_input(path)) for path in inputs]
     with progress(f"fusing {', '.join(inputs)}"):

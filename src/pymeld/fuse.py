@@ -25,6 +25,7 @@ class FuseOptions:
     verify: bool = False  # differential run of original vs fused (needs wasmtime)
     memory: str = "multi"  # multi | shared | auto (pymeld.merge.memory)
     address_rebase: bool = False  # shared: each memory in its own region of the one memory
+    opaque_rep: tuple[str, ...] = ()  # IFACE.RESOURCE names (checked; reps are never read)
 
 
 #: Options that check the output but do not change its bytes: not recorded in the attestation.
@@ -78,6 +79,10 @@ def fuse_bytes(
     t = time.perf_counter()
     flattener = Flattener(root)
     graph = flattener.run()
+    if options.opaque_rep:
+        from pymeld.resources.opaque import check_opaque_reps
+
+        check_opaque_reps(graph, options.opaque_rep)
     times["flatten"] = time.perf_counter() - t
     t = time.perf_counter()
     merged = merge(graph)
