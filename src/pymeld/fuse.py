@@ -106,7 +106,7 @@ def fuse_bytes(
         attest=options.attestation,
     )
     if options.component:
-        out = encode_component(wrap(root, flattener, merged))
+        out = encode_component(wrap(root, flattener, merged, finished.core))
     else:
         out = finished.core
     times["encode"] = time.perf_counter() - t
@@ -121,7 +121,11 @@ def fuse_bytes(
         from pymeld.verify import require_equivalent
 
         t = time.perf_counter()
-        fused = out if options.component else encode_component(wrap(root, flattener, merged))
+        fused = (
+            out
+            if options.component
+            else encode_component(wrap(root, flattener, merged, finished.core))
+        )
         verified = require_equivalent(data, fused)
         times["verify"] = time.perf_counter() - t
     stats: dict[str, object] = {

@@ -84,8 +84,11 @@ class _Builder:
         return self.one(cm.AliasSection([cm.AliasExport(sort, inst, name)]), sort)
 
 
-def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Component:
-    """Build the single-module component around ``merged.module``."""
+def wrap(
+    root: cm.Component, flattener: Flattener, merged: MergeResult, core: bytes | None = None
+) -> cm.Component:
+    """Build the single-module component around ``merged.module`` (``core``: its encoding, when
+    the caller already has it — the fused module is the bulk of the output)."""
     b = _Builder()
     copied = copy_imports(b.add, root, "root")
     root_scope = flattener.root_scope
@@ -187,7 +190,10 @@ def wrap(root: cm.Component, flattener: Flattener, merged: MergeResult) -> cm.Co
         for k, hi in enumerate(indirect):
             lowered[hi.index] = b.alias_core(shim_inst, str(k), KS.FUNC)
 
-    fused_mod = b.one(_module_section(merged.module), KS.MODULE)
+    fused_mod = b.one(
+        cm.CoreModuleSection(core) if core is not None else _module_section(merged.module),
+        KS.MODULE,
+    )
     args: list[cm.CoreInstantiateArg] = []
     by_module: dict[str, list[cm.CoreInlineExport]] = {}
     for hi in merged.host_imports:
