@@ -106,3 +106,18 @@ def test_fusion_is_deterministic(corpus_components: Path, flag: bool) -> None:
     a = fuse_bytes(data, options=FuseOptions(component=flag)).output
     b = fuse_bytes(data, options=FuseOptions(component=flag)).output
     assert a == b
+
+
+def test_parallel_rewrite_gives_the_serial_bytes(
+    corpus_components: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Body rewriting fans out to worker processes on big inputs; the output must not change."""
+    from pymeld.merge import bodies
+
+    data = (corpus_components / "c-compose-text" / "composed.wasm").read_bytes()
+    monkeypatch.setattr(bodies, "PARALLEL_MIN_BYTES", 1 << 40)
+    serial = fuse_bytes(data, options=FuseOptions(component=True)).output
+    monkeypatch.setattr(bodies, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(bodies.os, "cpu_count", lambda: 2)
+    parallel = fuse_bytes(data, options=FuseOptions(component=True)).output
+    assert parallel == serial

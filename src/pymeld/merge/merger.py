@@ -51,6 +51,7 @@ from pymeld.graph.model import (
 )
 from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
 from pymeld.merge.asyncpass import async_lower_signature, builtin_signature, plan_async
+from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.leave import LeaveGuards, guard_body
 from pymeld.merge.types import TypeInterner
@@ -456,10 +457,19 @@ class Merger:
         """Append every instance's definitions with bodies rewritten; returns start sequences."""
         start_seqs: list[list[bytes]] = []
         deferred = False  # once some code has run at instantiation, segments must be ordered
-        for mi, lay in zip(self.g.instances, self.layouts):
+        all_maps = [
+            self._index_maps(mi.index, lay, type_maps[mi.module_id])
+            for mi, lay in zip(self.g.instances, self.layouts)
+        ]
+        rewritten = rewrite_all(
+            [
+                ([c.body for c in mi.module.codes], maps, mi.label)
+                for mi, maps in zip(self.g.instances, all_maps)
+            ]
+        )
+        for mi, lay, maps, bodies in zip(self.g.instances, self.layouts, all_maps, rewritten):
             m = mi.module
             tmap = type_maps[mi.module_id]
-            maps = self._index_maps(mi.index, lay, tmap)
             seq: list[bytes] = []
             file = mi.label
             out.funcs.extend(tmap[t] for t in m.funcs)
@@ -479,8 +489,7 @@ class Merger:
                         ins.rewrite_const_expr(gl.init, maps, file=file),
                     )
                 )
-            for code in m.codes:
-                body = ins.rewrite_body(code.body, maps, file=file)
+            for code, body in zip(m.codes, bodies):
                 locals_ = [Local(lc.count, _remap_vt(lc.type, tmap)) for lc in code.locals]
                 raw = code.locals_raw if locals_ == code.locals else None
                 out.codes.append(Code(locals_, body, None, raw))

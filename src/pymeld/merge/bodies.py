@@ -1,0 +1,66 @@
+"""Rewriting every function body with its instance's index maps, on all cores when it pays.
+
+This is fusion's hot loop (the instruction walk in `codec.core.instructions`). Bodies are
+independent, so a large input is split into contiguous chunks rewritten by forked worker
+processes; results come back in order, so the output is the same bytes as a serial run.
+Small inputs, platforms without `fork` and single-core machines run serially.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+from pymeld.codec.core import instructions as ins
+
+#: Below this much code, starting workers costs more than it saves.
+PARALLEL_MIN_BYTES = 4 << 20
+
+# (bodies, maps, file) per job; set before the pool forks so workers inherit it, not pickle it.
+_JOBS: list[tuple[list[bytes], ins.IndexMaps, str]] = []
+
+
+def _rewrite(job: int) -> list[bytes]:
+    bodies, maps, file = _JOBS[job]
+    return [ins.rewrite_body(b, maps, file=file) for b in bodies]
+
+
+def rewrite_all(work: list[tuple[list[bytes], ins.IndexMaps, str]]) -> list[list[bytes]]:
+    """Rewritten bodies for each (bodies, maps, file) entry of ``work``, in order."""
+    total = sum(len(b) for bodies, _, _ in work for b in bodies)
+    workers = min(os.cpu_count() or 1, 4)
+    if (
+        total < PARALLEL_MIN_BYTES
+        or workers < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return [
+            [ins.rewrite_body(b, maps, file=file) for b in bodies] for bodies, maps, file in work
+        ]
+    # Split into chunks of about total/(4*workers) bytes, never across entries.
+    target = max(total // (4 * workers), 1)
+    chunks: list[tuple[int, list[bytes]]] = []  # (entry, bodies)
+    for entry, (bodies, _, _) in enumerate(work):
+        current: list[bytes] = []
+        size = 0
+        for b in bodies:
+            current.append(b)
+            size += len(b)
+            if size >= target:
+                chunks.append((entry, current))
+                current, size = [], 0
+        if current or not bodies:
+            chunks.append((entry, current))
+    global _JOBS
+    _JOBS = [(bodies, work[entry][1], work[entry][2]) for entry, bodies in chunks]
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            results = list(pool.map(_rewrite, range(len(_JOBS))))
+    finally:
+        _JOBS = []
+    out: list[list[bytes]] = [[] for _ in work]
+    for (entry, _), rewritten in zip(chunks, results):
+        out[entry].extend(rewritten)
+    return out
