@@ -3,7 +3,8 @@
 This is fusion's hot loop (the instruction walk in `codec.core.instructions`). Bodies are
 independent, so a large input is split into contiguous chunks rewritten by forked worker
 processes; results come back in order, so the output is the same bytes as a serial run.
-Small inputs, platforms without `fork` and single-core machines run serially.
+Small inputs, platforms without `fork`, single-core machines and `PYMELD_JOBS=1` (the variable
+caps the worker count; set it to 1 when embedding pymeld in a threaded program) run serially.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def _rewrite(job: int) -> list[bytes]:
 def rewrite_all(work: list[tuple[list[bytes], ins.IndexMaps, str]]) -> list[list[bytes]]:
     """Rewritten bodies for each (bodies, maps, file) entry of ``work``, in order."""
     total = sum(len(b) for bodies, _, _ in work for b in bodies)
-    workers = min(os.cpu_count() or 1, 4)
+    workers = min(os.cpu_count() or 1, 4, int(os.environ.get("PYMELD_JOBS", "4") or 4))
     if (
         total < PARALLEL_MIN_BYTES
         or workers < 2
