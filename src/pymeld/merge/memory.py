@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pymeld.codec.binary import sleb, uleb
+from pymeld.codec.binary import Reader, sleb, uleb
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.model import (
     Code,
@@ -43,7 +43,7 @@ from pymeld.codec.core.model import (
     NumType,
     SegmentMode,
 )
-from pymeld.errors import PymeldError, UnsupportedFeature
+from pymeld.errors import DecodeError, PymeldError, UnsupportedFeature
 from pymeld.graph.model import FlatGraph
 from pymeld.merge.merger import MergeResult
 
@@ -213,22 +213,12 @@ def _const_i32(expr: bytes) -> int | None:
     """The u32 value of ``i32.const k; end``, else None."""
     if len(expr) < 3 or expr[0] != 0x41 or expr[-1] != 0x0B:
         return None
-    v, pos = _sleb_at(expr, 1)
-    return v & 0xFFFFFFFF if pos == len(expr) - 1 else None
-
-
-def _sleb_at(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            break
-    if b & 0x40:
-        result -= 1 << shift
-    return result, pos
+    r = Reader(expr, 1)
+    try:
+        v = r.s32()
+    except DecodeError:
+        return None
+    return v & 0xFFFFFFFF if r.pos == len(expr) - 1 else None
 
 
 # -- applying ----------------------------------------------------------------------------------
