@@ -462,7 +462,7 @@ class Flattener:
     # -- root exports -----------------------------------------------------------------------------
     def _export_item(self, sort: cm.Sort, value: Any, name: str) -> ExportItem:
         if sort is CS.FUNC:
-            return value  # type: ignore[no-any-return]
+            return value
         if sort is CS.TYPE:
             return TypeExport(value)
         if sort is CS.INSTANCE:

@@ -397,7 +397,7 @@ class Merger:
                         if self.g.lowers[ref.lower].opts.is_async
                         else _lower_signature
                     )
-                    core = sign(hf.type)  # type: ignore[union-attr]
+                    core = sign(hf.type)
                     sig = ([_VT_NAME[t] for t in core[0]], [_VT_NAME[t] for t in core[1]])
                     leave.plan_call(ref, mi.owner, sig)
                 elif isinstance(ref, BuiltinRef) and _builtin_key(self.g.builtins[ref.builtin]):
@@ -513,7 +513,7 @@ class Merger:
         mi = self.g.instances[inst]
         imported: dict[ExternKind, list[int]] = {k: [] for k in ExternKind}
         for imp, ref in zip(mi.module.imports, mi.imports):
-            guarded = self.leave.index(ref, mi.owner, False)  # type: ignore[arg-type]
+            guarded = self.leave.index(ref, mi.owner, False)
             imported[imp.kind].append(
                 guarded if guarded is not None else self.item_index(ref, imp.kind)
             )

@@ -73,9 +73,9 @@ def _key(group: RecGroup, start: int, n: int) -> object:
         if isinstance(c, FuncType):
             comp: object = ("func", tuple(vt(p) for p in c.params), tuple(vt(r) for r in c.results))
         elif hasattr(c, "fields"):
-            comp = ("struct", tuple((vt(f.storage), f.mutable) for f in c.fields))  # type: ignore[union-attr]
+            comp = ("struct", tuple((vt(f.storage), f.mutable) for f in c.fields))
         else:
-            comp = ("array", vt(c.element.storage), c.element.mutable)  # type: ignore[union-attr]
+            comp = ("array", vt(c.element.storage), c.element.mutable)
         supers = tuple(("rec", s - start) if start <= s < start + n else s for s in st.supers)
         out.append((comp, st.final, supers, st.shared))
     return tuple(out)

@@ -84,7 +84,7 @@ class ResourceFusion:
             if h in (lowered.owner, callee.owner):
                 raise UnsupportedFeature(
                     "resource handles crossing between the host-facing instance "
-                    f"{self.g.components[h].label} and another component instance"  # type: ignore[index]
+                    f"{self.g.components[h].label} and another component instance"
                 )
             _walk(callee.type, ops)
         if inmodule:

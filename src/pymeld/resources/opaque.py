@@ -54,7 +54,7 @@ def check_opaque_reps(graph: FlatGraph, specs: tuple[str, ...]) -> list[str]:
     return accepted
 
 
-def _handles(t: object) -> list:  # type: ignore[type-arg]
+def _handles(t: object) -> list:
     from pymeld.abi import types as at
 
     return at.handles(t)

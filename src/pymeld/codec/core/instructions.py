@@ -213,7 +213,7 @@ class IndexMaps:
             self.tag,
         ):
             if m is None or callable(m):
-                out.append(m)  # type: ignore[arg-type]
+                out.append(m)
             else:
                 out.append(m.__getitem__)
         self._callables = out
@@ -491,7 +491,7 @@ _CONST_OPS = frozenset({0x23, 0x41, 0x42, 0x43, 0x44, 0xD0, 0xD2, 0xFB, 0xFD, 0x
 _CONST_OPS = _CONST_OPS | {0x7C, 0x7D, 0x7E, 0x0B}
 
 
-def _index(data, pos, k, maps, coll, out, last):  # type: ignore[no-untyped-def]
+def _index(data, pos, k, maps, coll, out, last):
     at = pos
     v, pos = _read_u(data, pos)
     if coll is not None:
@@ -510,7 +510,7 @@ def _index(data, pos, k, maps, coll, out, last):  # type: ignore[no-untyped-def]
     return pos, out, last
 
 
-def _typeidx_s33(data, pos, maps, coll, out, last):  # type: ignore[no-untyped-def]
+def _typeidx_s33(data, pos, maps, coll, out, last):
     at = pos
     v, pos = _read_s33(data, pos)
     if v < 0:
@@ -531,7 +531,7 @@ def _typeidx_s33(data, pos, maps, coll, out, last):  # type: ignore[no-untyped-d
     return pos, out, last
 
 
-def _heap(data, pos, maps, coll, out, last):  # type: ignore[no-untyped-def]
+def _heap(data, pos, maps, coll, out, last):
     b = data[pos]
     if b in _ABSTRACT_HEAP:
         return pos + 1, out, last
@@ -542,7 +542,7 @@ def _heap(data, pos, maps, coll, out, last):  # type: ignore[no-untyped-def]
     return _typeidx_s33(data, pos, maps, coll, out, last)
 
 
-def _valtype(data, pos, maps, coll, out, last):  # type: ignore[no-untyped-def]
+def _valtype(data, pos, maps, coll, out, last):
     b = data[pos]
     if b in _SIMPLE_VALTYPE:
         return pos + 1, out, last
