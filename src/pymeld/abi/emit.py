@@ -204,7 +204,7 @@ class Body:
     # -- output ---------------------------------------------------------------------------
     def encode_locals(self) -> bytes:
         """Run-length encoded local declarations, as the code section wants them."""
-        runs: list[tuple[int, str]] = []
+        runs: list[tuple[int, CoreValType]] = []
         for t in self.locals:
             if runs and runs[-1][1] == t:
                 runs[-1] = (runs[-1][0] + 1, t)

@@ -282,6 +282,7 @@ def flatten_async_functype(ft: FuncType, context: str, callback: bool = False) -
     """
     pts, rts = ft.param_types(), ft.result_type()
     n_params = sum(flat_count(t) for t in pts)
+    params: list[CoreValType]
     if context == "lift":
         params = ["i32"] if n_params > MAX_FLAT_PARAMS else flatten_types(pts)
         return CoreFuncType(tuple(params), ("i32",) if callback else ())
@@ -290,4 +291,4 @@ def flatten_async_functype(ft: FuncType, context: str, callback: bool = False) -
     params = ["i32"] if n_params > MAX_FLAT_ASYNC_PARAMS else flatten_types(pts)
     if rts:
         params.append("i32")
-    return CoreFuncType(tuple(params), ("i32",))  # type: ignore[arg-type]
+    return CoreFuncType(tuple(params), ("i32",))
