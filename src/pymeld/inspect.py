@@ -259,7 +259,7 @@ def _opts(opts: list[CanonOpt]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _core_module_counts(data: bytes | memoryview) -> dict[str, int]:
+def _core_module_counts(data: bytes | bytearray | memoryview) -> dict[str, int]:
     """Import/export counts read from the core module's section headers (cheap, no full parse)."""
     r = Reader(data, 8)  # type: ignore[arg-type]  # memoryview indexes like bytes
     counts = {"imports": 0, "exports": 0, "funcs": 0}

@@ -7,6 +7,7 @@ LEB128 decoding enforces the spec's length and unused-bit rules; `Writer` emits 
 
 from __future__ import annotations
 
+import builtins
 import struct
 
 from pymeld.errors import DecodeError
@@ -95,10 +96,11 @@ class Reader:
         self.pos = pos + n
         return bytes(self.data[pos : pos + n])
 
-    def f32_bits(self) -> bytes:
+    # `bytes` below is the method above, not the builtin, inside the class body.
+    def f32_bits(self) -> builtins.bytes:
         return self.bytes(4)
 
-    def f64_bits(self) -> bytes:
+    def f64_bits(self) -> builtins.bytes:
         return self.bytes(8)
 
     # -- LEB128 ------------------------------------------------------------------------------

@@ -128,6 +128,13 @@ def _size(w: Writer, n: int, width: int | None) -> None:
         w.u32(n)
 
 
+def _present(v: int | None, what: str) -> int:
+    """An index the sort/kind/opcode requires; a model without it cannot be encoded."""
+    if v is None:
+        raise ValueError(f"cannot encode: {what} is missing")
+    return v
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -167,7 +174,7 @@ def _extern_desc(w: Writer, d: ExternDesc) -> None:
     if s is CoreSort.MODULE:
         w.byte(0x00)
         w.byte(0x11)
-        w.u32(d.index)
+        w.u32(_present(d.index, "core module type index"))
     elif s is ComponentSort.VALUE:
         w.byte(0x02)
         if d.valtype is not None:
@@ -175,7 +182,7 @@ def _extern_desc(w: Writer, d: ExternDesc) -> None:
             _valtype(w, d.valtype)
         else:
             w.byte(0x00)
-            w.u32(d.index)
+            w.u32(_present(d.index, "value index"))
     elif s is ComponentSort.TYPE:
         w.byte(0x03)
         if d.index is None:
@@ -185,7 +192,7 @@ def _extern_desc(w: Writer, d: ExternDesc) -> None:
             w.u32(d.index)
     else:
         w.byte(int(s))
-        w.u32(d.index)
+        w.u32(_present(d.index, "extern type index"))
 
 
 # -- core types ---------------------------------------------------------------------------------
@@ -264,7 +271,7 @@ def _core_externtype(w: Writer, t: CoreExternType) -> None:
     k = t.kind
     if k is CoreSort.FUNC:
         w.byte(0x00)
-        w.u32(t.index)
+        w.u32(_present(t.index, "core func type index"))
     elif k is CoreSort.TABLE:
         w.byte(0x01)
         _core_valtype(w, t.valtype)
@@ -279,7 +286,7 @@ def _core_externtype(w: Writer, t: CoreExternType) -> None:
     elif k is CoreSort.TAG:
         w.byte(0x04)
         w.byte(0x00)
-        w.u32(t.index)
+        w.u32(_present(t.index, "core tag type index"))
     else:
         raise TypeError(f"not a core extern type kind: {k!r}")
 
@@ -490,7 +497,7 @@ def _opts(w: Writer, opts: list[CanonOpt]) -> None:
     for o in opts:
         w.byte(int(o.kind))
         if o.kind in CANON_OPT_WITH_INDEX:
-            w.u32(o.index)
+            w.u32(_present(o.index, "canon option index"))
 
 
 def _canon(w: Writer, c) -> None:
@@ -511,7 +518,7 @@ def _canon(w: Writer, c) -> None:
     w.byte(op)
     for imm in CANON_BUILTINS[op][1]:
         if imm == "type":
-            w.u32(c.type)
+            w.u32(_present(c.type, "canon built-in type index"))
         elif imm == "opts":
             _opts(w, c.options or [])
         elif imm == "flag" or imm == "flag_first":
@@ -521,11 +528,11 @@ def _canon(w: Writer, c) -> None:
         elif imm == "valtype":
             _core_valtype(w, c.valtype)
         elif imm == "index":
-            w.u32(c.index)
+            w.u32(_present(c.index, "canon built-in index"))
         elif imm == "memory":
-            w.u32(c.memory)
+            w.u32(_present(c.memory, "canon built-in memory index"))
         elif imm == "table":
-            w.u32(c.table)
+            w.u32(_present(c.table, "canon built-in table index"))
 
 
 def _import(w: Writer, i) -> None:

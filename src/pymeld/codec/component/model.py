@@ -726,7 +726,7 @@ class CoreModuleSection:
     The encoder writes ``data`` verbatim; to substitute a rebuilt module call `replace` (with
     bytes, or with a core-codec module object which is encoded on output)."""
 
-    data: bytes | memoryview | None
+    data: bytes | bytearray | memoryview | None
     offset: int = 0
     file: str | None = None
     _module: Any = field(default=None, repr=False)
@@ -754,7 +754,7 @@ class CoreModuleSection:
         else:
             self.data, self._module = None, module
 
-    def encoded(self) -> bytes | memoryview:
+    def encoded(self) -> bytes | bytearray | memoryview:
         if self.data is not None:
             return self.data
         from pymeld.codec.core import encode_module

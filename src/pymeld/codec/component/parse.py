@@ -7,6 +7,8 @@ zero-copy ``memoryview`` slices and only parsed on demand by the core codec.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pymeld.codec.binary import Reader, uleb
 from pymeld.codec.component.model import (
     CANON_BUILTINS,
@@ -87,6 +89,7 @@ from pymeld.codec.component.model import (
     TupleType,
     TypeDeclarator,
     TypeSection,
+    ValType,
     Value,
     ValueSection,
     VariantType,
@@ -270,7 +273,7 @@ def _extern_name(r: Reader) -> ExternName:
     return ExternName(name, 2, attrs)
 
 
-def _valtype(r: Reader) -> int | object:
+def _valtype(r: Reader) -> ValType:
     b = r.peek()
     p = PRIM_BY_CODE.get(b)
     if p is not None:
@@ -632,9 +635,9 @@ def _instance(r: Reader):
     if k == 0x01:
         exports = []
         for _ in range(r.vec_len(4)):
-            nm = _extern_name(r)
+            en = _extern_name(r)
             s = _sort(r)
-            exports.append(InlineExport(nm, s, r.u32()))
+            exports.append(InlineExport(en, s, r.u32()))
         return InlineExports(exports)
     raise r.error(f"unknown instance form 0x{k:02x}", at)
 
@@ -722,7 +725,7 @@ def _start(r: Reader) -> StartSection:
     return StartSection(f, args, r.u32())
 
 
-_SECTION_PARSERS = {
+_SECTION_PARSERS: dict[int, Callable[[Reader], Section]] = {
     2: lambda r: CoreInstanceSection(_vec(r, _core_instance, 2)),
     3: lambda r: CoreTypeSection(_vec(r, _core_type)),
     5: lambda r: InstanceSection(_vec(r, _instance, 2)),
