@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pymeld.abi.types import FuncType, ValType
+from pymeld.codec.component.model import CoreValType
 from pymeld.codec.core.model import ExternKind, Module
 
 
@@ -123,7 +124,7 @@ class Builtin:
     opts: CanonOpts | None = None
     memory: DefRef | None = None
     flag: bool | None = None
-    valtype: object | None = None  # a core value type code (cm.CoreValType)
+    valtype: CoreValType | None = None  # context.get/set: a core value type code
     index: int | None = None
 
 

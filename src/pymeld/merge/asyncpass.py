@@ -85,7 +85,7 @@ def builtin_signature(b: Builtin) -> tuple[list[NumType], list[NumType]]:
             return [I32], []
         return [_VT[v] for v in flatten_types(rts)], []
     if b.op in ("context.get", "context.set"):
-        vt = _CONTEXT_VT.get(b.valtype)  # type: ignore[arg-type]
+        vt = _CONTEXT_VT.get(b.valtype) if isinstance(b.valtype, int) else None
         if vt is None:
             raise UnsupportedFeature(f"`{b.op}` of core value type {b.valtype!r}")
         return ([], [vt]) if b.op == "context.get" else ([vt], [])

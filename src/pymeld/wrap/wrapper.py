@@ -369,7 +369,7 @@ def _async_builtin(
         options=options,
         flag=b.flag,
         memory=memory,
-        valtype=b.valtype,  # type: ignore[arg-type]
+        valtype=b.valtype,
         index=b.index,
         result=None if b.result is None else emitter.valtype(b.result),
     )
