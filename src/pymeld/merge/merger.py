@@ -11,6 +11,7 @@ start sequence, interleaved with the original start calls.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import overload
 
 from pymeld.abi import types as at
 from pymeld.codec.binary import sleb as _sleb
@@ -29,7 +30,10 @@ from pymeld.codec.core.model import (
     Local,
     Module,
     NumType,
+    RefType,
     SegmentMode,
+    Table,
+    ValType,
 )
 from pymeld.errors import LinkError, UnsupportedFeature
 from pymeld.graph.model import (
@@ -134,7 +138,7 @@ class Merger:
         self.generated: list[_Generated] = []
         self.layouts: list[InstanceLayout] = []
         self.first_generated = 0
-        self._builtin_keys: dict[int, object] = {}
+        self._builtin_keys: dict[int, tuple[object, ...]] = {}
         self.runtime = RuntimePlan(None)
         self.res = ResourceFusion(graph)
 
@@ -224,7 +228,7 @@ class Merger:
         names: set[tuple[str, str]] = set()
         self._host_opts: list[CanonOpts | None] = []
 
-        def add(key: object, hi: HostImport, opts: CanonOpts | None) -> None:
+        def add(key: tuple[object, ...], hi: HostImport, opts: CanonOpts | None) -> None:
             base, n = hi.name, 2
             while (hi.module, hi.name) in names:
                 hi.name, n = f"{base}#{n}", n + 1
@@ -483,7 +487,7 @@ class Merger:
                 out.globals.append(
                     type(gl)(
                         type(gl.type)(
-                            ins.remap_valtype(gl.type.content, tmap.__getitem__),  # type: ignore[arg-type]
+                            ins.remap_valtype(gl.type.content, tmap.__getitem__),
                             gl.type.mutable,
                         ),
                         ins.rewrite_const_expr(gl.init, maps, file=file),
@@ -722,7 +726,7 @@ def _core_import_name(path: tuple[str, ...]) -> tuple[str, str]:
     return path[0], "/".join(path[1:])
 
 
-def _builtin_key(builtin: Builtin) -> object | None:
+def _builtin_key(builtin: Builtin) -> tuple[object, ...] | None:
     """Host-resource drops stay imports of the output; other built-ins are fused."""
     res = builtin.resource
     if builtin.op == "resource.drop" and res is not None and res.host_path is not None:
@@ -783,15 +787,18 @@ def _call(func: int) -> bytes:
     return b"\x10" + _uleb(func)
 
 
-def _remap_vt(t: object, tmap: list[int]) -> object:
+@overload
+def _remap_vt(t: RefType, tmap: list[int]) -> RefType: ...
+@overload
+def _remap_vt(t: ValType, tmap: list[int]) -> ValType: ...
+def _remap_vt(t: ValType, tmap: list[int]) -> ValType:
     """A value/ref type with its concrete type index (if any) moved to the output space."""
-    return ins.remap_valtype(t, tmap.__getitem__)  # type: ignore[arg-type]
+    return ins.remap_valtype(t, tmap.__getitem__)
 
 
-def _remap_table(t: object, maps: ins.IndexMaps) -> object:
-    tbl = t  # Table
-    tt = tbl.type  # type: ignore[attr-defined]
+def _remap_table(tbl: Table, maps: ins.IndexMaps) -> Table:
+    tt = tbl.type
     assert isinstance(maps.type, list)
     elem = ins.remap_valtype(tt.element, maps.type.__getitem__)
-    init = None if tbl.init is None else ins.rewrite_const_expr(tbl.init, maps)  # type: ignore[attr-defined]
+    init = None if tbl.init is None else ins.rewrite_const_expr(tbl.init, maps)
     return type(tbl)(type(tt)(elem, tt.limits), init)

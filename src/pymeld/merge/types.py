@@ -7,6 +7,8 @@ GC rec groups that are iso-recursively equal collapse too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pymeld.codec.core.instructions import remap_rec_group
 from pymeld.codec.core.model import FuncType, Module, RecGroup, SubType, ValType
 
@@ -42,7 +44,7 @@ class TypeInterner:
             tmap.extend(range(base, base + n))
         return tmap
 
-    def func_type(self, params: list[ValType], results: list[ValType]) -> int:
+    def func_type(self, params: Sequence[ValType], results: Sequence[ValType]) -> int:
         """Index of a plain (final, non-recursive) function type, added if new."""
         group = RecGroup([SubType(FuncType(list(params), list(results)))])
         key = _key(group, self.count, 1)

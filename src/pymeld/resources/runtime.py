@@ -24,6 +24,7 @@ become imports for that (`extra`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pymeld.abi import types as at
@@ -165,7 +166,7 @@ def _mixes(graph: FlatGraph, used: list[int], lowers: list[int]) -> bool:
     return len(kinds) > 1
 
 
-def plan_runtime(graph: FlatGraph, used: list[int], lowers: list[int] = ()) -> RuntimePlan:  # type: ignore[assignment]
+def plan_runtime(graph: FlatGraph, used: list[int], lowers: Sequence[int] = ()) -> RuntimePlan:
     """Decide which used built-ins (indices into `graph.builtins`) stay core imports."""
     holders = handle_holders(graph, used, list(lowers))
     paths = exported_resources(graph)

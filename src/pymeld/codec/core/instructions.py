@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from pymeld.codec.binary import sleb, uleb
 from pymeld.errors import DecodeError
@@ -664,6 +665,12 @@ def remap_heap(h: HeapType, tmap: Callable[[int], int]) -> HeapType:
     return HeapType(index=tmap(h.index))
 
 
+@overload
+def remap_valtype(t: RefType, tmap: Callable[[int], int]) -> RefType: ...
+@overload
+def remap_valtype(t: ValType, tmap: Callable[[int], int]) -> ValType: ...
+@overload
+def remap_valtype(t: StorageType, tmap: Callable[[int], int]) -> StorageType: ...
 def remap_valtype(t: StorageType, tmap: Callable[[int], int]) -> StorageType:
     """Remap the concrete type index inside a value/storage type (others returned as is)."""
     if isinstance(t, RefType) and t.heap.index is not None:
@@ -676,8 +683,8 @@ def remap_subtype(st: SubType, tmap: Callable[[int], int]) -> SubType:
     nc: FuncType | StructType | ArrayType
     if isinstance(c, FuncType):
         nc = FuncType(
-            [remap_valtype(p, tmap) for p in c.params],  # type: ignore[misc]
-            [remap_valtype(r, tmap) for r in c.results],  # type: ignore[misc]
+            [remap_valtype(p, tmap) for p in c.params],
+            [remap_valtype(r, tmap) for r in c.results],
         )
     elif isinstance(c, StructType):
         nc = StructType([FieldType(remap_valtype(f.storage, tmap), f.mutable) for f in c.fields])
@@ -695,4 +702,4 @@ def remap_rec_group(g: RecGroup, tmap: IndexMap) -> RecGroup:
 
 
 def remap_valtypes(ts: Sequence[ValType], tmap: Callable[[int], int]) -> list[ValType]:
-    return [remap_valtype(t, tmap) for t in ts]  # type: ignore[misc]
+    return [remap_valtype(t, tmap) for t in ts]
