@@ -341,15 +341,15 @@ def inspect_tree(c: Component, *, name: str | None = None, _parent: _Scope | Non
                         e["exports"] = {x.name: label(x.sort, x.index) for x in it.exports}
                     info["core_instances"].append(e)
             case InstanceSection():
-                for it in sec.items:
-                    i = idx_of[id(it)]
+                for inst in sec.items:
+                    i = idx_of[id(inst)]
                     e = {"index": i, "name": names.get(ComponentSort.INSTANCE, i)}
-                    if isinstance(it, Instantiate):
-                        e["instantiate"] = label(ComponentSort.COMPONENT, it.component)
-                        e["with"] = {a.name: label(a.sort, a.index) for a in it.args}
+                    if isinstance(inst, Instantiate):
+                        e["instantiate"] = label(ComponentSort.COMPONENT, inst.component)
+                        e["with"] = {a.name: label(a.sort, a.index) for a in inst.args}
                     else:
-                        assert isinstance(it, InlineExports)
-                        e["exports"] = {x.name.name: label(x.sort, x.index) for x in it.exports}
+                        assert isinstance(inst, InlineExports)
+                        e["exports"] = {x.name.name: label(x.sort, x.index) for x in inst.exports}
                     info["instances"].append(e)
             case AliasSection():
                 for a in sec.items:
@@ -415,11 +415,11 @@ def inspect_tree(c: Component, *, name: str | None = None, _parent: _Scope | Non
             case _:
                 info["custom_sections"].append({"name": sec.name, "size": len(sec.data)})
         if isinstance(sec, ImportSection | ExportSection):
-            for it in sec.items:
-                if isinstance(it, Import) and it.sort is ComponentSort.FUNC:
-                    func_labels[idx_of[id(it)]] = it.name.name
-                if isinstance(it, Export) and it.sort is ComponentSort.FUNC:
-                    func_labels[idx_of[id(it)]] = it.name.name
+            for ie in sec.items:
+                if isinstance(ie, Import) and ie.sort is ComponentSort.FUNC:
+                    func_labels[idx_of[id(ie)]] = ie.name.name
+                if isinstance(ie, Export) and ie.sort is ComponentSort.FUNC:
+                    func_labels[idx_of[id(ie)]] = ie.name.name
     info["index_spaces"] = {sort_name(s): n for s, n in counters.items()}
     return info
 

@@ -105,10 +105,11 @@ def copy_imports(
             except _Dropped:
                 out.space(sort).extend([None] * n)
                 continue
-            new = add(type(section)([new_item]))
-            out.space(sort).extend(new)
+            # _remap_item keeps the item's kind, so it fits type(section); mypy cannot relate them.
+            added = add(type(section)([new_item]))  # type: ignore[list-item]
+            out.space(sort).extend(added)
             if isinstance(item, cm.AliasExport) and sort is CS.TYPE:
-                out.named_types.update(new)
+                out.named_types.update(added)
     return out
 
 

@@ -180,8 +180,8 @@ def fused_dot(module: Module, attestations: list[Attestation], title: str = "fus
     for g, (origin, items) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0][0])):
         first, last = items[0][0], items[-1][0]
         body = [f"{i}: {n}" for i, n in items]
-        label = f"{origin}\nfuncs {first}..{last} ({len(items)})\n" + _join(body)
-        lines.append(f"  g{g} [label={_q(label)}];")
+        group_label = f"{origin}\nfuncs {first}..{last} ({len(items)})\n" + _join(body)
+        lines.append(f"  g{g} [label={_q(group_label)}];")
         for k in range(len(attestations)):
             lines.append(f"  att{k} -> g{g} [style=dotted, arrowhead=none];")
     lines.append("}")

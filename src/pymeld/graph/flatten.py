@@ -205,14 +205,14 @@ class Flattener:
                         n = len(t.subtypes) if isinstance(t, cm.CoreRecType) else 1
                         scope.space(KS.TYPE).extend([t] * n)
                 case cm.InstanceSection():
-                    for item in section.items:
-                        scope.space(CS.INSTANCE).append(self._instance(item, scope))
+                    for inst in section.items:
+                        scope.space(CS.INSTANCE).append(self._instance(inst, scope))
                 case cm.AliasSection():
                     for alias in section.items:
                         scope.space(alias.sort).append(self._alias(alias, scope))
                 case cm.TypeSection():
-                    for t in section.items:
-                        scope.space(CS.TYPE).append(self.types.define(t, scope))
+                    for deftype in section.items:
+                        scope.space(CS.TYPE).append(self.types.define(deftype, scope))
                 case cm.CanonSection():
                     for canon in section.items:
                         self._canon(canon, scope)

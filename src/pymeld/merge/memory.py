@@ -185,14 +185,14 @@ def plan_regions(graph: FlatGraph, merged: MergeResult) -> list[Region]:
         if d.mode != SegmentMode.ACTIVE:
             continue
         r = regions[d.memory]
-        k = _const_i32(d.offset or b"")
-        if k is None:
+        at = _const_i32(d.offset or b"")
+        if at is None:
             raise UnsupportedFeature(
                 f"{r.owner}: data segment with a non-constant offset cannot be rebased"
             )
-        if k + len(d.init) > r.size:
+        if at + len(d.init) > r.size:
             raise UnsupportedFeature(
-                f"{r.owner}: data segment at {k:#x}+{len(d.init)} is out of bounds "
+                f"{r.owner}: data segment at {at:#x}+{len(d.init)} is out of bounds "
                 "(the original fails to instantiate)"
             )
     return regions
@@ -243,9 +243,9 @@ def rebase(merged: MergeResult, regions: list[Region]) -> None:
     for d in m.datas:
         if d.mode == SegmentMode.ACTIVE:
             r = by_mem[d.memory]
-            k = _const_i32(d.offset or b"")
-            assert k is not None
-            d.offset = b"\x41" + sleb(_s32(k + r.base)) + b"\x0b"
+            at = _const_i32(d.offset or b"")
+            assert at is not None  # plan_regions refused non-constant offsets
+            d.offset = b"\x41" + sleb(_s32(at + r.base)) + b"\x0b"
             d.memory = 0
             d.flags = None
     total = sum(r.pages for r in regions)
