@@ -123,8 +123,8 @@ def make_value(ty: Any, rng: random.Random, i: int, depth: int = 0) -> Any:
         return names[i] if i < len(names) else rng.choice(names)
     if name == "FlagsType":
         names = ty.names
-        edges = [set(), set(names), *({n} for n in names)]
-        return edges[i] if i < len(edges) else {n for n in names if rng.random() < 0.5}
+        flag_sets: list[set[str]] = [set(), set(names), *({n} for n in names)]
+        return flag_sets[i] if i < len(flag_sets) else {n for n in names if rng.random() < 0.5}
     if name in ("VariantType", "OptionType", "ResultType"):
         cases = ty._cases()
         k = i if i < len(cases) else rng.randrange(len(cases))
@@ -242,7 +242,7 @@ class _Runner:
         `add_wasip2` satisfies only by semver, e.g. ``@0.2.1``.) Imported resource types get
         fresh host resource types; their handles can only come from the stubs, which trap.
         """
-        from wasmtime.component import ResourceType
+        from wasmtime.component import ComponentInstanceType, ResourceType
 
         imports = self.component.type.imports(self.engine)
         foreign = {n: ext.ty for n, ext in imports.items() if not n.startswith("wasi:")}
@@ -262,7 +262,7 @@ class _Runner:
                     root.add_func(name, stub(name))
                 elif _tname(ty) == "ResourceType":
                     root.add_resource(name, ResourceType.host(next(resource_ids)), _no_dtor)
-                elif _tname(ty) == "ComponentInstanceType":
+                elif isinstance(ty, ComponentInstanceType):
                     with root.add_instance(name) as inst:
                         for item, ext in ty.exports(self.engine).items():
                             if _tname(ext.ty) == "FuncType":

@@ -127,9 +127,10 @@ def _self_contained(t: cm.ComponentType | cm.InstanceType) -> bool:
     for d in t.decls:
         if isinstance(d, cm.AliasDeclarator) and isinstance(d.alias, cm.AliasOuter):
             return False
-        nested = isinstance(d, cm.TypeDeclarator) and isinstance(
-            d.type, cm.ComponentType | cm.InstanceType
-        )
-        if nested and not _self_contained(d.type):  # type: ignore[union-attr]
+        if (
+            isinstance(d, cm.TypeDeclarator)
+            and isinstance(d.type, cm.ComponentType | cm.InstanceType)
+            and not _self_contained(d.type)
+        ):
             return False
     return True
