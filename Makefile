@@ -25,6 +25,7 @@ demo: venv
 lint: venv-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy src/pymeld
 
 test: venv-test lint
 	$(BIN)/python -m pytest -n 2 --dist worksteal -q
