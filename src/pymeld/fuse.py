@@ -42,6 +42,26 @@ class FuseResult:
     stats: dict[str, object] = field(default_factory=dict)
 
 
+class Fuser:
+    """meld's library shape: configure, add components (optionally named), fuse.
+
+    >>> result = Fuser(FuseOptions(component=True)).add("app.wasm", app).add("lib.wasm", lib).fuse()
+    """
+
+    def __init__(self, options: FuseOptions | None = None) -> None:
+        self.options = options or FuseOptions()
+        self.inputs: list[tuple[str, bytes]] = []
+
+    def add(self, name: str, data: bytes) -> Fuser:
+        self.inputs.append((name, bytes(data)))
+        return self
+
+    def fuse(self) -> FuseResult:
+        if not self.inputs:
+            raise PymeldError("nothing to fuse: add at least one component")
+        return fuse_files(self.inputs, options=self.options)
+
+
 def fuse_files(
     inputs: list[tuple[str, bytes]], *, options: FuseOptions | None = None
 ) -> FuseResult:
