@@ -877,11 +877,68 @@ class _Translator:
     def _validate(self, simple: str, ptr: int, n: int) -> None:
         if simple == "latin1":
             return
+        if simple == "utf8":
+            self._validate_utf8(ptr, n)
+            return
         b = self.b
         i, cp = b.local("i32"), b.local("i32")
         b.i32(0).set(i)
         self._each_cp(simple, ptr, i, n, cp, lambda: None)
         b.free(i, cp)
+
+    def _validate_utf8(self, ptr: int, n: int) -> None:
+        """The checks of `_decode_utf8` without building code points (utf8 -> utf8 copies are
+        validated, then copied with `memory.copy`): ASCII bytes take one compare and a branch
+        back; the second byte's range (no overlongs, surrogates or > U+10FFFF) is computed
+        branch-free from the lead byte."""
+        b = self.b
+        sm = self.src.mem
+        i, p, c, lo = (b.local("i32") for _ in range(4))
+
+        def need(extra: int) -> None:  # the sequence must fit in the string
+            b.get(i).i32(extra).op("i32.add").get(n).op("i32.ge_u").trap_if()
+
+        def cont(off: int) -> None:  # a continuation byte: 10xxxxxx
+            b.get(p).load("i32.load8_u", sm, off).i32(0xC0).op("i32.and")
+            b.i32(0x80).op("i32.ne").trap_if()
+
+        def second() -> None:  # lo..hi: E0 A0.., ED ..9F, F0 90.., F4 ..8F, else 80..BF
+            b.i32(0x80).get(c).i32(0xE0).op("i32.eq").i32(5).op("i32.shl", "i32.add")
+            b.get(c).i32(0xF0).op("i32.eq").i32(4).op("i32.shl", "i32.add").set(lo)
+            b.get(p).load("i32.load8_u", sm, 1).get(lo).op("i32.sub")
+            b.i32(0xBF).get(c).i32(0xED).op("i32.eq").i32(5).op("i32.shl", "i32.sub")
+            b.get(c).i32(0xF4).op("i32.eq").i32(0x30).op("i32.mul", "i32.sub")
+            b.get(lo).op("i32.sub", "i32.gt_u").trap_if()
+
+        def advance(k: int, depth: int) -> None:
+            b.get(i).i32(k).op("i32.add").set(i).br(depth)
+
+        b.i32(0).set(i)
+        b.block().loop()
+        b.get(i).get(n).op("i32.ge_u").br_if(1)
+        b.get(ptr).get(i).op("i32.add").tee(p).load("i32.load8_u", sm).tee(c)
+        b.i32(0x80).op("i32.lt_u").if_()
+        advance(1, 1)
+        b.end()
+        b.get(c).i32(0xC2).op("i32.sub").i32(0xF5 - 0xC2).op("i32.ge_u").trap_if()
+        b.get(c).i32(0xE0).op("i32.lt_u").if_()
+        need(1)
+        cont(1)
+        advance(2, 1)
+        b.end()
+        b.get(c).i32(0xF0).op("i32.lt_u").if_()
+        need(2)
+        second()
+        cont(2)
+        advance(3, 1)
+        b.end()
+        need(3)
+        second()
+        cont(2)
+        cont(3)
+        advance(4, 0)
+        b.end().end()
+        b.free(i, p, c, lo)
 
     def _dst_alloc(self, dptr: int, old: Operand, old_size: Operand, align: int, size: Operand):
         """dptr = realloc(...); then the spec's alignment and bounds checks on the result."""
