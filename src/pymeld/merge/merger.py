@@ -14,13 +14,10 @@ from dataclasses import dataclass, field
 from typing import overload
 
 from pymeld.abi import types as at
-from pymeld.codec.binary import sleb as _sleb
 from pymeld.codec.binary import uleb as _uleb
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.model import (
     Code,
-    Data,
-    Elem,
     Export,
     ExternKind,
     FuncImport,
@@ -58,6 +55,7 @@ from pymeld.merge.asyncpass import async_lower_signature, builtin_signature, pla
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.leave import LeaveGuards, guard_body
+from pymeld.merge.segments import copy_data, copy_elem
 from pymeld.merge.types import TypeInterner
 from pymeld.resources.fusion import ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime
@@ -357,7 +355,7 @@ class Merger:
                 dtor = self.res.runtime_dtor(rr.resource, self.func_index)
                 out.exports.append(Export(rr.dtor_export, ExternKind.FUNC, dtor))
         out.types = self.types.groups
-        if any(d.mode == SegmentMode.PASSIVE for d in out.datas) or self._uses_data_count:
+        if any(d.mode == SegmentMode.PASSIVE for d in out.datas):
             out.data_count = len(out.datas)
         result = MergeResult(out, self.host_imports, exports, list(g.exports))
         result.runtime = self.runtime
@@ -438,8 +436,6 @@ class Merger:
         locals_, body = self.res.scope(callee.type, adapter.params, adapter.locals, body)
         self._add_generated(adapter.params, adapter.results, locals_, body)
 
-    _uses_data_count = False
-
     def _add_generated(
         self,
         params: tuple[str, ...],
@@ -498,9 +494,9 @@ class Merger:
                 raw = code.locals_raw if locals_ == code.locals else None
                 out.codes.append(Code(locals_, body, None, raw))
             for i, e in enumerate(m.elems):
-                out.elems.append(self._elem(e, maps, lay.elem + i, deferred, seq, file))
+                out.elems.append(copy_elem(e, maps, lay.elem + i, deferred, seq, file))
             for i, d in enumerate(m.datas):
-                out.datas.append(self._data(d, maps, lay.data + i, deferred, seq, file))
+                out.datas.append(copy_data(d, maps, lay.data + i, deferred, seq, file))
             if m.start is not None:
                 seq.append(
                     _call(
@@ -537,77 +533,6 @@ class Merger:
             data=list(range(lay.data, lay.data + len(m.datas))),
             tag=space(ExternKind.TAG, len(m.tags)),
         )
-
-    def _elem(
-        self,
-        e: Elem,
-        maps: ins.IndexMaps,
-        out_index: int,
-        deferred: bool,
-        seq: list[bytes],
-        file: str,
-    ) -> Elem:
-        fmap = maps.func
-        assert (
-            isinstance(fmap, list) and isinstance(maps.table, list) and isinstance(maps.type, list)
-        )
-        funcs = None if e.funcs is None else [fmap[f] for f in e.funcs]
-        exprs = (
-            None
-            if e.exprs is None
-            else [ins.rewrite_const_expr(x, maps, file=file) for x in e.exprs]
-        )
-        etype = _remap_vt(e.type, maps.type)
-        if e.mode != SegmentMode.ACTIVE:
-            return Elem(e.mode, etype, funcs, exprs, 0, None, None)
-        table = maps.table[e.table]
-        offset = ins.rewrite_const_expr(e.offset or b"", maps, file=file)
-        if not deferred:
-            return Elem(SegmentMode.ACTIVE, etype, funcs, exprs, table, offset, None)
-        n = len(funcs) if funcs is not None else len(exprs or [])
-        # table.init dst src len ; elem.drop
-        seq.append(
-            offset[:-1]
-            + b"\x41\x00"
-            + b"\x41"
-            + _sleb(n)
-            + b"\xfc\x0c"
-            + _uleb(out_index)
-            + _uleb(table)
-            + b"\xfc\x0d"
-            + _uleb(out_index)
-        )
-        return Elem(SegmentMode.PASSIVE, etype, funcs, exprs, 0, None, None)
-
-    def _data(
-        self,
-        d: Data,
-        maps: ins.IndexMaps,
-        out_index: int,
-        deferred: bool,
-        seq: list[bytes],
-        file: str,
-    ) -> Data:
-        if d.mode != SegmentMode.ACTIVE:
-            return Data(d.mode, d.init, 0, None, None)
-        assert isinstance(maps.memory, list)
-        mem = maps.memory[d.memory]
-        offset = ins.rewrite_const_expr(d.offset or b"", maps, file=file)
-        if not deferred:
-            return Data(SegmentMode.ACTIVE, d.init, mem, offset, None)
-        self._uses_data_count = True
-        seq.append(
-            offset[:-1]
-            + b"\x41\x00"
-            + b"\x41"
-            + _sleb(len(d.init))
-            + b"\xfc\x08"
-            + _uleb(out_index)
-            + _uleb(mem)
-            + b"\xfc\x09"
-            + _uleb(out_index)
-        )
-        return Data(SegmentMode.PASSIVE, d.init, 0, None, None)
 
     # -- generated functions, start, exports --------------------------------------------------------
     def _emit_generated(self, out: Module) -> None:
