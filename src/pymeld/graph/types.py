@@ -208,7 +208,9 @@ def local_alias(resolver: TypeResolver, local: _DeclScope, alias: cm.Alias) -> N
     if isinstance(alias, cm.AliasOuter):
         scope: Any = local
         for _ in range(alias.count):
-            scope = scope.parent
+            scope = scope.parent if scope is not None else None
+        if scope is None:
+            raise LinkError(f"outer alias count {alias.count} exceeds the type's nesting depth")
         value = _lookup(scope, alias.sort, alias.index)
     elif isinstance(alias, cm.AliasExport):
         raise UnsupportedFeature("export alias inside an instance type")
