@@ -99,7 +99,7 @@ def compose(inputs: list[tuple[str, cm.Component]]) -> cm.Component:
                 raise LinkError(f"export `{name}` is provided by both {seen[name]} and {inp.name}")
             seen[name] = inp.name
             (idx,) = root.add(cm.AliasSection([cm.AliasExport(exp.sort, instances[i], name)]))
-            root.add(cm.ExportSection([cm.Export(cm.ExternName(name), exp.sort, idx)]))
+            root.add(cm.ExportSection([cm.Export(exp.name, exp.sort, idx)]))
     return root.comp
 
 

@@ -108,3 +108,19 @@ def test_invalid_type_is_a_clean_error(wasm_tools: str, tmp_path: Path) -> None:
     data = _component(wasm_tools, tmp_path, wat, "flags33")
     with pytest.raises(LinkError, match=r"flags must have 1\.\.32 labels"):
         fuse_files([("flags33.wasm", data)])
+
+
+def test_root_export_attributes_are_kept(wasm_tools: str, tmp_path: Path) -> None:
+    """`(export "label" (implements "ns:pkg/iface") ...)` keeps its attribute after fusion."""
+    wat = """(component
+      (core module $m (func (export "f") (result i32) i32.const 1))
+      (core instance $i (instantiate $m))
+      (func $f (result u32) (canon lift (core func $i "f")))
+      (instance $a (export "f" (func $f)))
+      (export "my-label" (implements "ns:pkg/iface") (instance $a)))"""
+    data = _component(wasm_tools, tmp_path, wat, "implements")
+    provider = _component(wasm_tools, tmp_path, PROVIDER, "p")
+    for inputs in ([("x.wasm", data)], [("x.wasm", data), ("p.wasm", provider)]):
+        fused = fuse_files(inputs, options=FuseOptions(component=True)).output
+        export = next(e for e in parse_component(fused).exports if e.name.name == "my-label")
+        assert [a.value for a in export.name.attributes] == ["ns:pkg/iface"]

@@ -153,6 +153,7 @@ class Flattener:
         self.name = name
         self.graph = FlatGraph()
         self.module_ids: dict[int, int] = {}
+        self.root_export_names: dict[str, cm.ExternName] = {}
         # module instance → its import bindings per kind (exports are resolved through them)
         self._imports_by_kind: dict[int, dict[ExternKind, list[CoreRef]]] = {}
         self.resource_count = 0
@@ -229,6 +230,8 @@ class Flattener:
                             value = self.types.name_resource(value, exp.name.name)
                         scope.space(exp.sort).append(value)
                         scope.exports[exp.name.name] = (exp.sort, value)
+                        if scope.parent is None:  # keep `implements`/version attributes
+                            self.root_export_names[exp.name.name] = exp.name
                 case cm.StartSection():
                     raise UnsupportedFeature(f"{scope.label}: component start functions (values)")
                 case cm.ValueSection():

@@ -307,7 +307,8 @@ def wrap(
 
     for name, item in merged.export_tree:
         sort, idx = build((name,), item)
-        new = b.one(cm.ExportSection([cm.Export(cm.ExternName(name), sort, idx)]), sort)
+        ename = flattener.root_export_names.get(name, cm.ExternName(name))
+        new = b.one(cm.ExportSection([cm.Export(ename, sort, idx)]), sort)
         if sort is CS.TYPE and isinstance(item, TypeExport):
             emitter.name(item.type, new)
         if sort is CS.INSTANCE and isinstance(item, InstanceExport):
