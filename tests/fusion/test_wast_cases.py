@@ -2,6 +2,7 @@
 
 `may-leave.wast`: a callee's realloc calling out of its instance traps as in wasmtime (for an
 adapter and for a host call into a root export), while a post-return calling out does not.
+`no-core-modules.wast`: compositions without any core module (types, instances of types).
 """
 
 from __future__ import annotations

@@ -582,13 +582,10 @@ class Merger:
             elif isinstance(item, InstanceExport):
                 for n, sub in item.exports:
                     walk((*path, n), sub)
-            elif isinstance(item, TypeExport | ModuleExport):
+            elif isinstance(item, TypeExport | ModuleExport | HostFunc):
+                # Types, modules and re-exported host functions involve no fused code: the
+                # wrapper exports them directly; a core module has no form for them.
                 return
-            elif isinstance(item, HostFunc):
-                raise UnsupportedFeature(
-                    f"root export `{'/'.join(path)}` re-exports the host import "
-                    f"`{'/'.join(item.path)}`"
-                )
 
         for name, item in self.g.exports:
             walk((name,), item)
