@@ -300,6 +300,15 @@ def roundtrip(input: str, output: str, check: bool) -> None:
     help="Resource whose rep is an opaque integer (repeatable). pymeld never reads reps; the "
     "name is checked against the composition and recorded in the attestation.",
 )
+@click.option(
+    "--emit-import-map",
+    type=click.Path(),
+    help="Write the imports the output still has as JSON (tagged wasi / resource / p3-builtin "
+    "/ function).",
+)
+@click.option(
+    "--explain", is_flag=True, help="Print each adapter's boundary and where each memory went."
+)
 @click.option("--stats", is_flag=True, help="Print counts, sizes and time per stage.")
 @click.option(
     "--stats-json",
@@ -318,6 +327,8 @@ def fuse(
     memory: str,
     address_rebase: bool,
     opaque_rep: tuple[str, ...],
+    emit_import_map: str | None,
+    explain: bool,
     stats: bool,
     stats_json: str | None,
 ) -> None:
@@ -339,6 +350,12 @@ def fuse(
     with progress(f"fusing {', '.join(inputs)}"):
         result = fuse_files(files, options=options)
     write_atomic(output, result.output)
+    if emit_import_map is not None:
+        text = json.dumps(result.import_map, indent=2, sort_keys=True) + "\n"
+        write_atomic(emit_import_map, text.encode())
+    if explain:
+        for line in result.explain:
+            click.echo(line, err=True)
     if stats:
         _print_stats(result.stats)
     if stats_json is not None:

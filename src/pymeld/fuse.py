@@ -40,6 +40,10 @@ def attested_options(options: FuseOptions) -> dict[str, object]:
 class FuseResult:
     output: bytes
     stats: dict[str, object] = field(default_factory=dict)
+    #: imports the fused core module still has, tagged (`--emit-import-map`)
+    import_map: list[dict[str, object]] = field(default_factory=list)
+    #: one line per adapter and memory (`--explain`)
+    explain: list[str] = field(default_factory=list)
 
 
 class Fuser:
@@ -159,7 +163,9 @@ def fuse_bytes(
         "bytes_out": len(out),
         "times": times,
     }
-    return FuseResult(out, stats)
+    from pymeld.emit.report import explain, import_map
+
+    return FuseResult(out, stats, import_map(merged.module), explain(graph, merged))
 
 
 __all__ = ["FuseOptions", "FuseResult", "attested_options", "cm", "fuse_bytes"]

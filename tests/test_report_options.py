@@ -1,0 +1,56 @@
+"""`fuse --emit-import-map PATH` and `fuse --explain` (meld's reporting flags)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+C_COMPOSE = "c-compose-text/composed.wasm"
+
+
+def test_import_map_lists_what_the_host_must_provide(
+    capsys: pytest.CaptureFixture[str], corpus_components: Path, tmp_path: Path
+) -> None:
+    out, imap = tmp_path / "out.wasm", tmp_path / "imports.json"
+    code, _, err = run_cli(
+        capsys, "fuse", str(corpus_components / C_COMPOSE), "-o", str(out),
+        "--emit-import-map", str(imap),
+    )  # fmt: skip
+    assert code == 0, err
+    entries = json.loads(imap.read_text())
+    kinds = {e["kind"] for e in entries}
+    assert kinds == {"wasi", "resource"}
+    stdout = next(e for e in entries if e["name"] == "get-stdout")
+    assert stdout["module"].startswith("wasi:cli/stdout@") and stdout["results"] == ["i32"]
+    assert all(e["name"].startswith("[resource-drop]") for e in entries if e["kind"] == "resource")
+
+
+def test_import_map_of_a_self_contained_composition_is_empty(
+    capsys: pytest.CaptureFixture[str], example_wasm: Path, tmp_path: Path
+) -> None:
+    imap = tmp_path / "imports.json"
+    code, _, err = run_cli(
+        capsys, "fuse", str(example_wasm), "-o", str(tmp_path / "o.wasm"),
+        "--emit-import-map", str(imap),
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(imap.read_text()) == []
+
+
+def test_explain_names_each_boundary_and_memory(
+    capsys: pytest.CaptureFixture[str], corpus_components: Path, tmp_path: Path
+) -> None:
+    src = str(corpus_components / C_COMPOSE)
+    code, _, err = run_cli(capsys, "fuse", src, "-o", str(tmp_path / "o.wasm"), "--explain")
+    assert code == 0
+    adapters = [line for line in err.splitlines() if line.startswith("adapter func")]
+    assert len(adapters) == 8
+    assert all("strings/lists copied between memories" in line for line in adapters)
+    assert sum("return pointer" in line for line in adapters) == 5
+    assert "memory 1: root/instance15/core3 memory 0" in err
+    code, _, quiet = run_cli(capsys, "fuse", src, "-o", str(tmp_path / "o.wasm"))
+    assert code == 0 and "adapter func" not in quiet
