@@ -54,3 +54,19 @@ def test_explain_names_each_boundary_and_memory(
     assert "memory 1: root/instance15/core3 memory 0" in err
     code, _, quiet = run_cli(capsys, "fuse", src, "-o", str(tmp_path / "o.wasm"))
     assert code == 0 and "adapter func" not in quiet
+
+
+def test_inspect_interfaces_and_types(
+    capsys: pytest.CaptureFixture[str], corpus_components: Path
+) -> None:
+    src = str(corpus_components / C_COMPOSE)
+    code, out, _ = run_cli(capsys, "inspect", src, "--interfaces")
+    assert code == 0
+    lines = out.splitlines()
+    assert "export instance corpus:cmini/report@0.1.0" in lines
+    assert any(line.startswith("import instance wasi:cli/stdout@") for line in lines)
+    assert not any(line.startswith("core module") for line in lines)
+    code, out, _ = run_cli(capsys, "inspect", src, "--types")
+    assert code == 0
+    counts = out.splitlines()
+    assert len(counts) == 6 and all(line.startswith("core module ") for line in counts)

@@ -100,7 +100,11 @@ def cli(debug: bool, quiet: bool) -> None:
     type=click.Choice(["dot"]),
     help="Print a Graphviz graph instead: composition wiring, or provenance of a fused output.",
 )
-def inspect(input: str, as_json: bool, graph: str | None) -> None:
+@click.option("--interfaces", is_flag=True, help="Only list the import and export names.")
+@click.option(
+    "--types", "counts", is_flag=True, help="Only print per-core-module counts (types, funcs...)."
+)
+def inspect(input: str, as_json: bool, graph: str | None, interfaces: bool, counts: bool) -> None:
     """Show the structure of a component (nesting, instances, imports/exports) or core module.
 
     A fused output's ``pymeld.attestation`` is shown and verified: its recorded code hash is
@@ -119,7 +123,10 @@ def inspect(input: str, as_json: bool, graph: str | None) -> None:
         else:
             info = _core_module_info(tree)
         info.update(file=input, size=len(data))
-    if graph == "dot":
+    if interfaces or counts:
+        for line in (_interfaces(tree) if interfaces else []) + (_counts(tree) if counts else []):
+            click.echo(line)
+    elif graph == "dot":
         click.echo(_graph_dot(tree, data, attestations, input), nl=False)
     elif as_json:
         info["attestations"] = [
@@ -386,6 +393,36 @@ def verify(original: str, fused: str, seed: int, calls: int) -> None:
         click.echo(line)
     if not report.ok:
         raise PymeldError(f"{fused} does not behave like {original}")
+
+
+def _interfaces(tree: Any) -> list[str]:
+    """`import`/`export` lines: sort and name (component) or kind, module and name (core)."""
+    from pymeld.codec.component import model as cm
+
+    if isinstance(tree, cm.Component):
+        return [f"import {cm.sort_name(i.desc.sort)} {i.name.name}" for i in tree.imports] + [
+            f"export {cm.sort_name(e.sort)} {e.name.name}" for e in tree.exports
+        ]
+    return [f"import {i.kind.name.lower()} {i.module} {i.name}" for i in tree.imports] + [
+        f"export {e.kind.name.lower()} {e.name}" for e in tree.exports
+    ]
+
+
+def _counts(tree: Any) -> list[str]:
+    """One line per core module (nested ones in binary order) with its index-space sizes."""
+    from pymeld.codec.component import model as cm
+
+    modules = (
+        [s.module for s in api.core_module_sections(tree)]
+        if isinstance(tree, cm.Component)
+        else [tree]
+    )
+    return [
+        f"core module {k}: {len(m.subtypes())} types, {len(m.imports)} imports, "
+        f"{m.num_funcs()} funcs, {m.num_tables()} tables, {m.num_memories()} memories, "
+        f"{m.num_globals()} globals, {len(m.exports)} exports, {len(m.codes)} bodies"
+        for k, m in enumerate(modules)
+    ]
 
 
 def _print_stats(stats: dict[str, Any]) -> None:
