@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pymeld.codec.component import model as cm
+from pymeld.codec.component.builder import ComponentBuilder
 from pymeld.errors import LinkError
-from pymeld.interface import copy_imports, sort_key
+from pymeld.interface import copy_imports
 
 
 @dataclass(slots=True)
@@ -26,24 +27,6 @@ class _Input:
     component: cm.Component
     imports: dict[str, cm.Import] = field(default_factory=dict)
     exports: dict[str, cm.Export] = field(default_factory=dict)
-
-
-class _Root:
-    """The composition being built, with its index-space counters."""
-
-    def __init__(self) -> None:
-        self.comp = cm.Component()
-        self.counts: dict[tuple[bool, int], int] = {}
-
-    def add(self, section: cm.Section) -> list[int]:
-        """Append a section; returns the indices it defined, in item order."""
-        self.comp.sections.append(section)
-        out = []
-        for sort, _ in cm.defined_sorts(section):
-            k = sort_key(sort)
-            out.append(self.counts.get(k, 0))
-            self.counts[k] = out[-1] + 1
-        return out
 
 
 def compose(inputs: list[tuple[str, cm.Component]]) -> cm.Component:
@@ -66,7 +49,7 @@ def compose(inputs: list[tuple[str, cm.Component]]) -> cm.Component:
     order = _topological(ins, provider)
     consumed = {(j, name) for (_, name), j in provider.items()}
 
-    root = _Root()
+    root = ComponentBuilder()
     external: dict[str, tuple[cm.Sort, int]] = {}
     for i in order:
         internal = {n for (k, n) in provider if k == i}

@@ -13,6 +13,7 @@ import copy
 from collections.abc import Callable
 
 from pymeld.codec.component import model as cm
+from pymeld.codec.component.builder import sort_key
 from pymeld.errors import LinkError, UnsupportedFeature
 
 CS = cm.ComponentSort
@@ -21,11 +22,6 @@ _DECL = (cm.TypeSection, cm.ImportSection, cm.AliasSection, cm.CoreTypeSection)
 
 #: index-space key → original index → new index (None: not copied)
 Maps = dict[tuple[bool, int], list[int | None]]
-
-
-def sort_key(sort: cm.Sort) -> tuple[bool, int]:
-    """Core and component sorts are distinct IntEnums with clashing values: key them apart."""
-    return (isinstance(sort, cm.CoreSort), int(sort))
 
 
 class Copied:

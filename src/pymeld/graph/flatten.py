@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pymeld.codec.component import model as cm
+from pymeld.codec.component.builder import sort_key
 from pymeld.codec.core.model import ExternKind, Module
 from pymeld.errors import LinkError, UnsupportedFeature
 from pymeld.graph import types as gt
@@ -47,11 +48,6 @@ _CORE_KIND: dict[cm.CoreSort, ExternKind] = {
     KS.GLOBAL: ExternKind.GLOBAL,
     KS.TAG: ExternKind.TAG,
 }
-
-
-def sort_key(sort: cm.Sort) -> tuple[bool, int]:
-    """Index-space key: core and component sorts are distinct IntEnums with clashing values."""
-    return (isinstance(sort, cm.CoreSort), int(sort))
 
 
 # -- symbolic values ------------------------------------------------------------------------------

@@ -10,15 +10,12 @@ resource, and exports each function with a type written against the exported res
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from pymeld.codec.component import model as cm
+from pymeld.codec.component.builder import ComponentBuilder
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import ExportItem, Lifted, ResourceType, TypeExport
 from pymeld.wrap.typeemit import TypeEmitter
-
-if TYPE_CHECKING:
-    from pymeld.wrap.wrapper import _Builder
 
 CS = cm.ComponentSort
 
@@ -29,16 +26,14 @@ def needs_ascription(items: list[tuple[str, ExportItem]]) -> bool:
 
 
 def ascribed_instance(
-    b: _Builder,
+    b: ComponentBuilder,
     outer: TypeEmitter,
     items: list[tuple[str, ExportItem]],
     func_index: Callable[[str, Lifted], int],
     where: str,
 ) -> int:
     """Instantiate a type-ascribing component over ``items``; returns the outer instance index."""
-    from pymeld.wrap.wrapper import _Builder
-
-    inner = _Builder()
+    inner = ComponentBuilder()
     imported: dict[int, int] = {}  # resource id -> import index (for the import signatures)
     exported: dict[int, int] = {}  # resource id -> export index (for the ascribed exports)
 
@@ -105,7 +100,9 @@ def _kebab(name: str) -> str:
     return "-".join(w for w in out.split("-") if w)
 
 
-def name_exported_resources(b: _Builder, emitter: TypeEmitter, inst: int, item: object) -> None:
+def name_exported_resources(
+    b: ComponentBuilder, emitter: TypeEmitter, inst: int, item: object
+) -> None:
     """Point later signatures at the types (resources and value types) of the exported instance
     ``inst`` through aliases, which is what gives them a name outside it."""
     from pymeld.graph.model import InstanceExport

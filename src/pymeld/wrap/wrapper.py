@@ -15,17 +15,16 @@ Layout of the output component:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from pymeld.abi import types as at
 from pymeld.codec.component import model as cm
+from pymeld.codec.component.builder import ComponentBuilder
 from pymeld.codec.core.encode import encode_module
 from pymeld.codec.core.model import (
     Module,
     NumType,
 )
 from pymeld.errors import UnsupportedFeature
-from pymeld.graph.flatten import CompInst, Flattener, sort_key
+from pymeld.graph.flatten import CompInst, Flattener
 from pymeld.graph.model import (
     Builtin,
     ExportItem,
@@ -48,48 +47,12 @@ KS = cm.CoreSort
 _PREFIX_SECTIONS = (cm.TypeSection, cm.ImportSection, cm.CoreTypeSection, cm.CustomSection)
 
 
-@dataclass(slots=True)
-class _Builder:
-    """Appends definitions to a component while counting its index spaces."""
-
-    comp: cm.Component = field(default_factory=cm.Component)
-    counts: dict[tuple[bool, int], int] = field(default_factory=dict)
-
-    def count(self, sort: cm.Sort) -> int:
-        return self.counts.get(sort_key(sort), 0)
-
-    def add(self, section: cm.Section) -> list[int]:
-        """Append ``section``; returns the indices it defined, in item order."""
-        self.comp.sections.append(section)
-        out = []
-        for sort, _ in cm.defined_sorts(section):
-            key = sort_key(sort)
-            out.append(self.counts.get(key, 0))
-            self.counts[key] = out[-1] + 1
-        return out
-
-    def one(self, section: cm.Section, sort: cm.Sort) -> int:
-        """Add a one-item section and return the index it defined in ``sort``."""
-        idx = self.count(sort)
-        self.add(section)
-        return idx
-
-    def type(self, t: cm.Type) -> int:
-        return self.one(cm.TypeSection([t]), CS.TYPE)
-
-    def alias_core(self, inst: int, name: str, sort: cm.CoreSort) -> int:
-        return self.one(cm.AliasSection([cm.AliasCoreExport(sort, inst, name)]), sort)
-
-    def alias(self, inst: int, name: str, sort: cm.Sort) -> int:
-        return self.one(cm.AliasSection([cm.AliasExport(sort, inst, name)]), sort)
-
-
 def wrap(
     root: cm.Component, flattener: Flattener, merged: MergeResult, core: bytes | None = None
 ) -> cm.Component:
     """Build the single-module component around ``merged.module`` (``core``: its encoding, when
     the caller already has it — the fused module is the bulk of the output)."""
-    b = _Builder()
+    b = ComponentBuilder()
     copied = copy_imports(b.add, root, "root")
     root_scope = flattener.root_scope
 
