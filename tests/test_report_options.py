@@ -21,7 +21,10 @@ def test_import_map_lists_what_the_host_must_provide(
         "--emit-import-map", str(imap),
     )  # fmt: skip
     assert code == 0, err
-    entries = json.loads(imap.read_text())
+    doc = json.loads(imap.read_text())
+    assert doc["version"] == 2
+    entries = doc["imports"]
+    assert [e["index"] for e in entries] == list(range(len(entries)))
     kinds = {e["kind"] for e in entries}
     assert kinds == {"wasi", "resource"}
     stdout = next(e for e in entries if e["name"] == "get-stdout")
@@ -38,7 +41,7 @@ def test_import_map_of_a_self_contained_composition_is_empty(
         "--emit-import-map", str(imap),
     )  # fmt: skip
     assert code == 0, err
-    assert json.loads(imap.read_text()) == []
+    assert json.loads(imap.read_text()) == {"version": 2, "imports": []}
 
 
 def test_explain_names_each_boundary_and_memory(

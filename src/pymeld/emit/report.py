@@ -1,8 +1,14 @@
 """What a fusion left to the host and what it did at each former boundary.
 
-`import_map` (meld's `--emit-import-map`): every import the fused core module still has, tagged
-`wasi`, `resource` (a runtime resource built-in), `p3-builtin` (a component-model async built-in
-the wrapper re-creates) or `function` (any other host function), with its core signature.
+`import_map` (meld's `--emit-import-map`, schema version 2): every import the fused core module
+still has, as meld writes it — `index`, `kind`, `module`, `name`, the owning `component`, the
+`memory` its pointers index and the `realloc` it allocates with (each `{index|func, export}` or
+null), the string `encoding` (null for resource built-ins) and, for resource built-ins, a
+`resource` object — plus pymeld's own `component_name` and core signature (`params`,
+`results`). `kind` is `wasi`, `resource` (a runtime resource built-in), `p3-builtin` (a
+component-model async built-in the wrapper re-creates) or `function` (any other host function).
+`component` is pymeld's flat component index (its numbering of nested components may differ from
+meld's); the rest is the same for the same input (tests/test_meld_compat.py).
 `explain` (meld's `--explain`): one line per generated adapter — caller and callee instance, the
 function type, how its values cross (flat, through memory, spilled, return pointer, handles) and
 between which memories — plus where every memory went.
@@ -15,8 +21,11 @@ from typing import Any
 from pymeld.abi import types as at
 from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count, flatten_functype
 from pymeld.codec.core.model import FuncImport, FuncType, Module, NumType, RefType
-from pymeld.graph.model import FlatGraph, Lifted
-from pymeld.merge.merger import MergeResult
+from pymeld.graph.model import FlatGraph, HostFunc, Lifted
+from pymeld.merge.merger import HostImport, MergeResult
+
+#: The ``version`` of the import-map schema written (meld's, since meld 0.5x: version 2).
+IMPORT_MAP_VERSION = 2
 
 _VT = {NumType.I32: "i32", NumType.I64: "i64", NumType.F32: "f32", NumType.F64: "f64"}
 
@@ -43,16 +52,81 @@ def _sig(module: Module, type_index: int) -> dict[str, list[str]]:
     return {"params": [name(p) for p in ft.params], "results": [name(r) for r in ft.results]}
 
 
-def import_map(module: Module) -> list[dict[str, Any]]:
-    """The remaining imports of a fused core module, in import order."""
+def _owners(graph: FlatGraph) -> dict[object, int]:
+    """Host-import key → the component instance whose `canon lower` made it (first one)."""
+    owners: dict[object, int] = {}
+    for lowered in graph.lowers:
+        hf = lowered.callee
+        if isinstance(hf, HostFunc):
+            owners.setdefault((hf.path, hf.type, lowered.opts), lowered.owner)
+    return owners
+
+
+def _resource(hi: HostImport, merged: MergeResult) -> dict[str, Any] | None:
+    res = hi.resource
+    if res is None or hi.func is not None:
+        return None
+    path = res.host_path or ()
+    definer = hi.module.startswith("[export]")
+    dtor_export = None
+    if definer and res.dtor is not None:
+        wanted = f"[dtor]{res.name}"
+        dtor_export = wanted if wanted in merged.func_exports.values() else None
+    return {
+        "interface": "/".join(path[:-1]) if path else hi.module.removeprefix("[export]"),
+        "resource": path[-1] if path else res.name,
+        "operation": hi.op.removeprefix("resource."),
+        "definer": definer,
+        "dtor_export": dtor_export,
+    }
+
+
+def import_map(
+    module: Module, graph: FlatGraph | None = None, merged: MergeResult | None = None
+) -> dict[str, Any]:
+    """The remaining imports of a fused core module, in import order, in meld's schema."""
+    by_name = {(hi.module, hi.name): hi for hi in merged.host_imports} if merged else {}
+    owners = _owners(graph) if graph is not None else {}
     out = []
-    for imp in module.imports:
-        entry: dict[str, Any] = {"module": imp.module, "name": imp.name}
+    for index, imp in enumerate(module.imports):
+        entry: dict[str, Any] = {"index": index, "module": imp.module, "name": imp.name}
         entry["kind"] = _kind(imp.module, imp.name)
+        hi = by_name.get((imp.module, imp.name))
+        if merged is not None and graph is not None:
+            entry.update(_meld_fields(hi, graph, merged, owners))
         if isinstance(imp.desc, FuncImport):
             entry.update(_sig(module, imp.desc.type_index))
         out.append(entry)
-    return out
+    return {"version": IMPORT_MAP_VERSION, "imports": out}
+
+
+def _meld_fields(
+    hi: HostImport | None, graph: FlatGraph, merged: MergeResult, owners: dict[object, int]
+) -> dict[str, Any]:
+    """meld's per-import fields: owner, memory, realloc, encoding, resource."""
+    if hi is None:
+        return {"component": None, "memory": None, "realloc": None, "encoding": None}
+    owner: int | None = owners.get(hi.key)
+    if owner is None and hi.builtin is not None:
+        owner = hi.builtin.owner
+    if owner is None and hi.resource is not None:
+        owner = hi.resource.owner if hi.resource.owner is not None else 0
+    opts = hi.opts
+    mem = opts.memory
+    realloc = opts.realloc
+    fields: dict[str, Any] = {
+        "component": owner,
+        "component_name": graph.components[owner].label if owner is not None else None,
+        "memory": None if mem is None else {"index": mem, "export": merged.memory_exports.get(mem)},
+        "realloc": None
+        if realloc is None
+        else {"func": realloc, "export": merged.func_exports.get(realloc)},
+        "encoding": opts.string_encoding if hi.func is not None else None,
+    }
+    resource = _resource(hi, merged)
+    if resource is not None:
+        fields["resource"] = resource
+    return fields
 
 
 def _has(t: object, kinds: tuple[type, ...]) -> bool:
