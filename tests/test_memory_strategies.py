@@ -23,7 +23,7 @@ import pytest
 from conftest import REPO, pymeld_exe, shared_root, slow_enabled
 from pymeld.api import core_module_sections
 from pymeld.codec.component import parse_component
-from pymeld.errors import PymeldError, UnsupportedFeature
+from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 
 wasmtime = pytest.importorskip("wasmtime")
