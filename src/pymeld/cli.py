@@ -91,24 +91,33 @@ def progress(label: str) -> Iterator[Callable[[str], None]]:
         yield log
         return
     from rich.console import Console
+    from rich.live import Live
+    from rich.spinner import Spinner
     from rich.text import Text
 
     current = [""]
 
+    spinner = Spinner("dots", style="status.spinner")
+
     class _Line:
-        """Re-rendered by the spinner's refresh, so the elapsed time keeps moving."""
+        """Re-rendered at every refresh, so the spinner turns and the elapsed time moves."""
 
         def __rich__(self) -> Text:
+            now = time.monotonic()
             stage = f": {current[0]}" if current[0] else ""
-            return Text(f"{label}{stage}… {time.monotonic() - t0:.1f} s")
+            frame = spinner.render(now)
+            assert isinstance(frame, Text)
+            # time first: a narrow terminal crops the end of the line, not the clock
+            return Text.assemble(frame, f" {now - t0:.1f} s  {label}{stage}…", no_wrap=True)
 
-    line = _Line()
-    with Console(stderr=True).status(line) as status:
+    with Live(_Line(), console=Console(stderr=True), transient=True) as live:
 
         def update(stage: str) -> None:
+            new_stage = stage.split(", call ")[0] != current[0].split(", call ")[0]
             log(stage)
             current[0] = stage
-            status.update(line)
+            if new_stage:  # a stage or export shows at once, however short; calls at refreshes
+                live.refresh()
 
         yield update
 

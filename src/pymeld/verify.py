@@ -28,6 +28,9 @@ from __future__ import annotations
 import math
 import random
 import re
+import select
+import signal
+import socket
 import struct
 import tempfile
 import threading
@@ -349,25 +352,52 @@ class _Ticker:
     """Advances the engine's epoch every `_TICK` seconds, so each store's deadline is time.
 
     A thread, because the call it must stop never returns to Python by itself (wasmtime-py
-    releases the GIL while wasm runs).
+    releases the GIL while wasm runs). Python runs signal handlers only between bytecodes, so a
+    Ctrl-C or SIGTERM during a long call would wait for its deadline; the ticker hears of the
+    signal through `signal.set_wakeup_fd` (main thread only) and from then on ends every call at
+    once, so the handler's exception comes promptly and the temp folder is removed on the way.
     """
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, deadline_ticks: int) -> None:
         self.engine = engine
+        self.deadline_ticks = deadline_ticks
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="pymeld-verify-ticker", daemon=True)
+        self.wake: tuple[socket.socket, socket.socket] | None = None
+        self.old_fd = -1
 
     def _run(self) -> None:
-        while not self.stop.wait(_TICK):
-            self.engine.increment_epoch()
+        signalled = False
+        while not self.stop.is_set():
+            if self.wake is not None and not signalled:
+                if select.select([self.wake[0]], [], [], _TICK)[0]:
+                    signalled = True
+            else:
+                self.stop.wait(_TICK)
+            for _ in range(self.deadline_ticks + 1 if signalled else 1):
+                self.engine.increment_epoch()
 
     def __enter__(self) -> _Ticker:
+        if threading.current_thread() is threading.main_thread():
+            r, w = socket.socketpair()
+            r.setblocking(False)
+            w.setblocking(False)
+            try:
+                self.old_fd = signal.set_wakeup_fd(w.fileno(), warn_on_full_buffer=False)
+                self.wake = (r, w)
+            except (ValueError, OSError):
+                r.close()
+                w.close()
         self.thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.stop.set()
         self.thread.join()
+        if self.wake is not None:
+            signal.set_wakeup_fd(self.old_fd)
+            for sock in self.wake:
+                sock.close()
 
 
 def _short(e: BaseException) -> str:
@@ -414,7 +444,7 @@ def verify(
     report = VerifyReport()
     with (
         tempfile.TemporaryDirectory(prefix="pymeld-verify-") as tmpdir,
-        _Ticker(engine),
+        _Ticker(engine, ticks),
     ):
         tmp = Path(tmpdir)
         orig = _Runner(engine, original, "original", tmp, ticks)
