@@ -63,22 +63,30 @@ def _owners(graph: FlatGraph) -> dict[object, int]:
 
 
 def _resource(hi: HostImport, merged: MergeResult) -> dict[str, Any] | None:
+    """meld's `resource` object for a resource built-in that stays an import."""
     res = hi.resource
     if res is None or hi.func is not None:
         return None
-    path = res.host_path or ()
     definer = hi.module.startswith("[export]")
-    dtor_export = None
-    if definer and res.dtor is not None:
-        wanted = f"[dtor]{res.name}"
-        dtor_export = wanted if wanted in merged.func_exports.values() else None
+    runtime = merged.runtime.resources if merged.runtime is not None else []
+    rr = next((r for r in runtime if r.resource.id == res.id), None)
+    path = res.host_path or ()
     return {
         "interface": "/".join(path[:-1]) if path else hi.module.removeprefix("[export]"),
-        "resource": path[-1] if path else res.name,
+        "resource": hi.name.split("]", 1)[1] if hi.name.startswith("[") else res.name,
         "operation": hi.op.removeprefix("resource."),
         "definer": definer,
-        "dtor_export": dtor_export,
+        "dtor_export": rr.dtor_export if rr is not None else None,
     }
+
+
+def _builtin_owners(graph: FlatGraph) -> dict[int, int]:
+    """Resource type id → the first component instance that uses a built-in of it."""
+    owners: dict[int, int] = {}
+    for b in graph.builtins:
+        if b.resource is not None:
+            owners.setdefault(b.resource.id, b.owner)
+    return owners
 
 
 def import_map(
@@ -87,13 +95,14 @@ def import_map(
     """The remaining imports of a fused core module, in import order, in meld's schema."""
     by_name = {(hi.module, hi.name): hi for hi in merged.host_imports} if merged else {}
     owners = _owners(graph) if graph is not None else {}
+    by_resource = _builtin_owners(graph) if graph is not None else {}
     out = []
     for index, imp in enumerate(module.imports):
         entry: dict[str, Any] = {"index": index, "module": imp.module, "name": imp.name}
         entry["kind"] = _kind(imp.module, imp.name)
         hi = by_name.get((imp.module, imp.name))
         if merged is not None and graph is not None:
-            entry.update(_meld_fields(hi, graph, merged, owners))
+            entry.update(_meld_fields(hi, graph, merged, owners, by_resource))
         if isinstance(imp.desc, FuncImport):
             entry.update(_sig(module, imp.desc.type_index))
         out.append(entry)
@@ -101,7 +110,11 @@ def import_map(
 
 
 def _meld_fields(
-    hi: HostImport | None, graph: FlatGraph, merged: MergeResult, owners: dict[object, int]
+    hi: HostImport | None,
+    graph: FlatGraph,
+    merged: MergeResult,
+    owners: dict[object, int],
+    by_resource: dict[int, int],
 ) -> dict[str, Any]:
     """meld's per-import fields: owner, memory, realloc, encoding, resource."""
     if hi is None:
@@ -110,7 +123,7 @@ def _meld_fields(
     if owner is None and hi.builtin is not None:
         owner = hi.builtin.owner
     if owner is None and hi.resource is not None:
-        owner = hi.resource.owner if hi.resource.owner is not None else 0
+        owner = by_resource.get(hi.resource.id, hi.resource.owner)
     opts = hi.opts
     mem = opts.memory
     realloc = opts.realloc
