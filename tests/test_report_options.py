@@ -73,3 +73,18 @@ def test_inspect_interfaces_and_types(
     assert code == 0
     counts = out.splitlines()
     assert len(counts) == 6 and all(line.startswith("core module ") for line in counts)
+
+
+def test_explain_names_the_function_and_the_components(
+    capsys: pytest.CaptureFixture[str], corpus_components: Path, tmp_path: Path
+) -> None:
+    """As meld does: the function each adapter carries, and components by what they provide."""
+    src = str(corpus_components / C_COMPOSE)
+    code, _, err = run_cli(capsys, "fuse", src, "-o", str(tmp_path / "o.wasm"), "--explain")
+    assert code == 0
+    first = err.splitlines()[0]
+    assert first.startswith("adapter func 187 corpus:cmini/text@0.1.0#analyze: ")
+    assert (
+        "root/instance15 (corpus:cmini/report@0.1.0) -> root/instance13 (corpus:cmini/text@0.1.0)"
+        in first
+    )

@@ -176,11 +176,23 @@ def version() -> None:
     type=click.Choice(["dot"]),
     help="Print a Graphviz graph instead: composition wiring, or provenance of a fused output.",
 )
+@click.option(
+    "--collapse",
+    is_flag=True,
+    help="With --graph dot on a composition: one node per component, not per core module.",
+)
 @click.option("--interfaces", is_flag=True, help="Only list the import and export names.")
 @click.option(
     "--types", "counts", is_flag=True, help="Only print per-core-module counts (types, funcs...)."
 )
-def inspect(input: str, as_json: bool, graph: str | None, interfaces: bool, counts: bool) -> None:
+def inspect(
+    input: str,
+    as_json: bool,
+    graph: str | None,
+    collapse: bool,
+    interfaces: bool,
+    counts: bool,
+) -> None:
     """Show the structure of a component (nesting, instances, imports/exports) or core module.
 
     A fused output's ``pymeld.attestation`` is shown and verified: its recorded code hash is
@@ -202,6 +214,8 @@ def inspect(input: str, as_json: bool, graph: str | None, interfaces: bool, coun
             f"{' and '.join(chosen)} choose different outputs; use one",
             ctx=click.get_current_context(),
         )
+    if collapse and graph is None:
+        raise click.UsageError("--collapse needs --graph dot", ctx=click.get_current_context())
     data = read_input(input)
     with progress(f"parsing {input}"):
         tree = api.decode(data, file=input)
@@ -217,7 +231,7 @@ def inspect(input: str, as_json: bool, graph: str | None, interfaces: bool, coun
         for line in (_interfaces(tree) if interfaces else []) + (_counts(tree) if counts else []):
             click.echo(line)
     elif graph == "dot":
-        click.echo(_graph_dot(tree, data, attestations, input), nl=False)
+        click.echo(_graph_dot(tree, data, attestations, input, collapse), nl=False)
     elif as_json:
         info["attestations"] = [
             {
@@ -302,13 +316,19 @@ def _print_attestation(a: Any) -> None:
     click.echo(f"  code sha256 actual:   {a.actual}")
 
 
-def _graph_dot(tree: Any, data: bytes, attestations: list[Any], file: str) -> str:
+def _graph_dot(
+    tree: Any, data: bytes, attestations: list[Any], file: str, collapse: bool = False
+) -> str:
     from pathlib import Path
 
     from pymeld.emit.dot import composition_dot, fused_dot
 
     title = Path(file).name
     if attestations or not api.is_component(data):
+        if collapse:
+            raise PymeldError(
+                f"{file}: --collapse draws a composition's components; this is a fused output"
+            )
         module = tree
         if api.is_component(data):  # the fused core module inside a --component output
             from pymeld.emit.attestation import SECTION
@@ -321,7 +341,7 @@ def _graph_dot(tree: Any, data: bytes, attestations: list[Any], file: str) -> st
         return fused_dot(module, attestations, title)
     from pymeld.graph.flatten import Flattener
 
-    return composition_dot(Flattener(tree).run(), title)
+    return composition_dot(Flattener(tree).run(), title, components_only=collapse)
 
 
 @cli.command()

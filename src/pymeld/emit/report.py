@@ -21,7 +21,7 @@ from typing import Any
 from pymeld.abi import types as at
 from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count, flatten_functype
 from pymeld.codec.core.model import FuncImport, FuncType, Module, NumType, RefType
-from pymeld.graph.model import FlatGraph, HostFunc, Lifted
+from pymeld.graph.model import FlatGraph, HostFunc, InstanceExport, Lifted
 from pymeld.merge.merger import HostImport, MergeResult
 
 #: The ``version`` of the import-map schema written (meld's, since meld 0.5x: version 2).
@@ -160,18 +160,55 @@ def boundary_class(ft: at.FuncType) -> str:
     return ", ".join(parts) if parts else "flat values only"
 
 
+def component_names(graph: FlatGraph) -> dict[int, str]:
+    """A readable name per component instance: its flat label plus the interfaces it provides.
+
+    Compositions rarely name their instances (no `component-name` entries in the corpus), but
+    what a component exports says what it is: ``root/instance13 (corpus:cmini/text@0.1.0)``.
+    """
+    from pymeld.emit.names import _callee_name
+
+    provides: dict[int, set[str]] = {}
+    for lowered in graph.lowers:
+        callee = lowered.callee
+        if isinstance(callee, Lifted):
+            name = _callee_name(graph, callee)
+            if name and "#" in name:
+                provides.setdefault(callee.owner, set()).add(name.split("#", 1)[0])
+
+    def walk(top: str, item: object) -> None:
+        if isinstance(item, Lifted):
+            provides.setdefault(item.owner, set()).add(top)
+        elif isinstance(item, InstanceExport):
+            for _, sub in item.exports:
+                walk(top, sub)
+
+    for name, item in graph.exports:
+        if isinstance(item, InstanceExport):
+            walk(name, item)
+    out = {}
+    for c in graph.components:
+        ifaces = sorted(provides.get(c.id, ()))
+        more = f" +{len(ifaces) - 1}" if len(ifaces) > 1 else ""
+        out[c.id] = f"{c.label} ({ifaces[0]}{more})" if ifaces else c.label
+    return out
+
+
 def explain(graph: FlatGraph, merged: MergeResult) -> list[str]:
-    """Human-readable lines: one per adapter, then the memory placement."""
+    """Human-readable lines: one per adapter (the function it carries first), then memories."""
+    from pymeld.emit.names import _callee_name
+
+    names = component_names(graph)
     lines = []
     for li, func in sorted(merged.adapters.items(), key=lambda kv: kv[1]):
         lowered = graph.lowers[li]
         callee = lowered.callee
         assert isinstance(callee, Lifted)
-        caller_label = graph.components[lowered.owner].label
-        callee_label = graph.components[callee.owner].label
+        target = _callee_name(graph, callee) or f"lower{li}"
         enc = lowered.opts.string_encoding, callee.opts.string_encoding
         lines.append(
-            f"adapter func {func}: {caller_label} -> {callee_label}: {boundary_class(callee.type)}"
+            f"adapter func {func} {target}: {names[lowered.owner]} -> {names[callee.owner]}: "
+            f"{boundary_class(callee.type)}"
             + (f"; strings {enc[0]} -> {enc[1]}" if enc[0] != enc[1] else "")
         )
     for mi, lay in zip(graph.instances, merged.layouts):
