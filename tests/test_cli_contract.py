@@ -250,3 +250,21 @@ def test_demo_footer_counts_components_as_stats_do(
     assert code == 0
     n = json.loads(stats.read_text())["components"]
     assert f"({n} components" in footer
+
+
+def test_several_inputs_keep_the_exports_the_readme_says(
+    capsys: pytest.CaptureFixture[str], corpus_components: Path, tmp_path: Path
+) -> None:
+    """Root's exports, plus other inputs' exports nobody consumes (README, compose.py)."""
+    c = corpus_components / "c-compose-text"
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert "each export of another input that no input consumes" in readme
+    got = {}
+    for order in (("cprovider", "cconsumer"), ("cconsumer", "cprovider")):
+        out = tmp_path / f"{order[0]}.wasm"
+        argv = ["fuse", *(str(c / f"{n}.wasm") for n in order), "-o", str(out), "--component"]
+        assert run_cli(capsys, *argv)[0] == 0
+        code, text, _ = run_cli(capsys, "inspect", "--interfaces", str(out))
+        got[order[0]] = {ln.split()[-1] for ln in text.splitlines() if ln.startswith("export ")}
+    assert got["cprovider"] == {"corpus:cmini/text@0.1.0", "corpus:cmini/report@0.1.0"}
+    assert got["cconsumer"] == {"corpus:cmini/report@0.1.0"}
