@@ -265,6 +265,7 @@ def test_several_inputs_keep_the_exports_the_readme_says(
         argv = ["fuse", *(str(c / f"{n}.wasm") for n in order), "-o", str(out), "--component"]
         assert run_cli(capsys, *argv)[0] == 0
         code, text, _ = run_cli(capsys, "inspect", "--interfaces", str(out))
+        assert code == 0
         got[order[0]] = {ln.split()[-1] for ln in text.splitlines() if ln.startswith("export ")}
     assert got["cprovider"] == {"corpus:cmini/text@0.1.0", "corpus:cmini/report@0.1.0"}
     assert got["cconsumer"] == {"corpus:cmini/report@0.1.0"}

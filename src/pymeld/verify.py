@@ -348,6 +348,10 @@ def _is_interrupt(wasmtime: Any, e: BaseException) -> bool:
     return "interrupt" in str(e)
 
 
+#: Signals after which a running verify call is cut short (their handlers end the run).
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
 class _Ticker:
     """Advances the engine's epoch every `_TICK` seconds, so each store's deadline is time.
 
@@ -371,7 +375,9 @@ class _Ticker:
         while not self.stop.is_set():
             if self.wake is not None and not signalled:
                 if select.select([self.wake[0]], [], [], _TICK)[0]:
-                    signalled = True
+                    # the wakeup fd carries signal numbers; others (SIGWINCH...) are no stop
+                    got = self.wake[0].recv(64)
+                    signalled = any(n in _STOP_SIGNALS for n in got)
             else:
                 self.stop.wait(_TICK)
             for _ in range(self.deadline_ticks + 1 if signalled else 1):
