@@ -14,11 +14,10 @@ from typing import Any
 
 from pymeld.abi import types as at
 from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count, flatten_functype
-from pymeld.codec.core.model import FuncImport, FuncType, Module, NumType, RefType
+from pymeld.codec.core.emitter import VALTYPE_NAME as _VT
+from pymeld.codec.core.model import FuncImport, FuncType, Module, RefType
 from pymeld.graph.model import FlatGraph, Lifted
 from pymeld.merge.merger import MergeResult
-
-_VT = {NumType.I32: "i32", NumType.I64: "i64", NumType.F32: "f32", NumType.F64: "f64"}
 
 
 def _kind(module: str, name: str) -> str:

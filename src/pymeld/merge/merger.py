@@ -17,6 +17,8 @@ from typing import overload
 from pymeld.abi import types as at
 from pymeld.abi.adapter import CallGuards, generate_adapter
 from pymeld.codec.core import instructions as ins
+from pymeld.codec.core.emitter import NUMTYPE as _VT
+from pymeld.codec.core.emitter import VALTYPE_NAME as _VT_NAME
 from pymeld.codec.core.emitter import Body, CoreValType, Instrs, const_i32
 from pymeld.codec.core.model import (
     Code,
@@ -116,9 +118,6 @@ class MergeResult:
     layouts: list[InstanceLayout] = field(default_factory=list)
     adapters: dict[int, int] = field(default_factory=dict)
     runtime: RuntimePlan | None = None  # resource built-ins left to the component runtime
-
-
-_VT = {"i32": NumType.I32, "i64": NumType.I64, "f32": NumType.F32, "f64": NumType.F64}
 
 
 class Merger:
@@ -487,10 +486,11 @@ class Merger:
                 locals_ = [Local(lc.count, _remap_vt(lc.type, tmap)) for lc in code.locals]
                 raw = code.locals_raw if locals_ == code.locals else None
                 out.codes.append(Code(locals_, body, None, raw))
+            elems, datas = lay.segments("elem", len(m.elems)), lay.segments("data", len(m.datas))
             for i, e in enumerate(m.elems):
-                out.elems.append(copy_elem(e, maps, lay.elem + i, deferred, seq, file))
+                out.elems.append(copy_elem(e, maps, elems[i], deferred, seq, file))
             for i, d in enumerate(m.datas):
-                out.datas.append(copy_data(d, maps, lay.data + i, deferred, seq, file))
+                out.datas.append(copy_data(d, maps, datas[i], deferred, seq, file))
             if m.start is not None:
                 seq.call(
                     lay.defined(ExternKind.FUNC, m.start)
@@ -509,21 +509,18 @@ class Merger:
             imported[imp.kind].append(
                 guarded if guarded is not None else self.item_index(ref, imp.kind)
             )
-
-        def space(kind: ExternKind, n_defined: int) -> list[int]:
-            base = lay.base(kind)
-            return imported[kind] + list(range(base, base + n_defined))
-
         m = mi.module
         return ins.IndexMaps(
             type=tmap,
-            func=space(ExternKind.FUNC, len(m.funcs)),
-            table=space(ExternKind.TABLE, len(m.tables)),
-            memory=space(ExternKind.MEMORY, len(m.memories)),
-            global_=space(ExternKind.GLOBAL, len(m.globals)),
-            elem=list(range(lay.elem, lay.elem + len(m.elems))),
-            data=list(range(lay.data, lay.data + len(m.datas))),
-            tag=space(ExternKind.TAG, len(m.tags)),
+            func=imported[ExternKind.FUNC] + lay.definitions(ExternKind.FUNC, len(m.funcs)),
+            table=imported[ExternKind.TABLE] + lay.definitions(ExternKind.TABLE, len(m.tables)),
+            memory=imported[ExternKind.MEMORY]
+            + lay.definitions(ExternKind.MEMORY, len(m.memories)),
+            global_=imported[ExternKind.GLOBAL]
+            + lay.definitions(ExternKind.GLOBAL, len(m.globals)),
+            elem=lay.segments("elem", len(m.elems)),
+            data=lay.segments("data", len(m.datas)),
+            tag=imported[ExternKind.TAG] + lay.definitions(ExternKind.TAG, len(m.tags)),
         )
 
     # -- start, entries, exports ----------------------------------------------------------------------
@@ -629,14 +626,6 @@ def merge(graph: FlatGraph) -> MergeResult:
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-_VT_NAME: dict[NumType, CoreValType] = {
-    NumType.I32: "i32",
-    NumType.I64: "i64",
-    NumType.F32: "f32",
-    NumType.F64: "f64",
-}
-
-
 def _exported_lifts(items: list[tuple[str, ExportItem]]) -> list[Lifted]:
     out: list[Lifted] = []
     for _, item in items:
@@ -701,11 +690,11 @@ def _import_pos(m: Module, kind: ExternKind, index: int) -> int:
     raise LinkError(f"import index {index} out of range")
 
 
-def _nums(ts: tuple[str, ...]) -> list[NumType]:
+def _nums(ts: tuple[CoreValType, ...]) -> list[NumType]:
     return [_VT[t] for t in ts]
 
 
-def _local_runs(ts: tuple[str, ...]) -> list[Local]:
+def _local_runs(ts: tuple[CoreValType, ...]) -> list[Local]:
     """Local declarations: runs of one type."""
     runs: list[Local] = []
     for t in ts:

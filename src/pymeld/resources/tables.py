@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pymeld.codec.core.emitter import Body
+from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.graph.model import CoreRef, ResourceType
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
 
@@ -424,5 +424,5 @@ class InnerTables:
         return _gen(b, ("i32",), ())
 
 
-def _gen(b: Body, params: tuple[str, ...], results: tuple[str, ...]) -> FuncCode:
-    return FuncCode(params, results, tuple(b.locals), bytes(b.code))  # type: ignore[arg-type]
+def _gen(b: Body, params: tuple[CoreValType, ...], results: tuple[CoreValType, ...]) -> FuncCode:
+    return FuncCode(params, results, tuple(b.locals), bytes(b.code))

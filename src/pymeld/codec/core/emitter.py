@@ -14,11 +14,23 @@ from typing import Literal, Self
 
 from pymeld.codec.binary import sleb as _sleb
 from pymeld.codec.binary import uleb as _uleb
+from pymeld.codec.core.model import NumType
 
-#: A core number type as generated code names it (the codec's `NumType` without v128).
+#: A core number type as generated code (and the canonical ABI's `flatten`) names it: the text
+#: format's name of a `NumType` (v128 never occurs in generated code). The core codec's model
+#: uses `NumType`; the component codec keeps the binary code (it also covers reference types).
 CoreValType = Literal["i32", "i64", "f32", "f64"]
 
-VALTYPE_BYTE: dict[str, int] = {"i32": 0x7F, "i64": 0x7E, "f32": 0x7D, "f64": 0x7C}
+#: `CoreValType` ↔ the codec's `NumType`, the one translation between the two names.
+NUMTYPE: dict[CoreValType, NumType] = {
+    "i32": NumType.I32,
+    "i64": NumType.I64,
+    "f32": NumType.F32,
+    "f64": NumType.F64,
+}
+VALTYPE_NAME: dict[NumType, CoreValType] = {n: t for t, n in NUMTYPE.items()}
+
+VALTYPE_BYTE: dict[str, int] = {t: int(n) for t, n in NUMTYPE.items()}
 
 # opcode tables: name -> (opcode, natural log2 alignment)
 LOADS = {
