@@ -17,7 +17,7 @@ from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import sort_key
 from pymeld.codec.core.model import ExternKind, Module
 from pymeld.errors import LinkError, UnsupportedFeature
-from pymeld.graph import types as gt
+from pymeld.graph import type_resolution as gt
 from pymeld.graph.model import (
     Builtin,
     BuiltinRef,

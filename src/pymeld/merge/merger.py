@@ -62,7 +62,7 @@ from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.leave import LeaveGuards
 from pymeld.merge.segments import copy_data, copy_elem
-from pymeld.merge.types import TypeInterner
+from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan, Space
 from pymeld.resources.fusion import Lookups, ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime

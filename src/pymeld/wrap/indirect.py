@@ -26,7 +26,7 @@ from pymeld.codec.core.model import (
     Table,
     TableType,
 )
-from pymeld.merge.types import TypeInterner
+from pymeld.merge.type_section import TypeInterner
 
 Signature = tuple[Sequence[NumType], Sequence[NumType]]
 
