@@ -5,7 +5,7 @@ will generate here, and `merge` emits it.
 
 The fused module holds the input modules' definitions (placed by `layout`) followed by what
 fusion generates: may-leave guards, adapters, handle-table functions, flag globals, table
-memories, the start function, entry trampolines. Code refers to generated items before they are
+memories, the start function. Code refers to generated items before they are
 emitted (an adapter calls a table function planned after it), so indices must be fixed first.
 
 `Plan` is the one allocator for them. Planning registers items under a *group*; the order of
@@ -35,8 +35,8 @@ class Space(Enum):
 
 #: Group order per index space: the output layout of generated items, first to last.
 GROUPS: dict[Space, tuple[str, ...]] = {
-    Space.FUNC: ("may-leave-guard", "adapter", "resource", "start", "entry"),
-    Space.GLOBAL: ("may-enter", "may-leave", "handle-table", "resource-state"),
+    Space.FUNC: ("may-leave-guard", "adapter", "resource", "start"),
+    Space.GLOBAL: ("may-leave", "handle-table", "resource-state"),
     Space.MEMORY: ("handle-table", "resource-state"),
 }
 

@@ -126,13 +126,11 @@ class CallGuards:
     * ``same_instance``: the lower and the lift belong to one component instance; wasmtime
       compiles that adapter to a trap (it cannot enter the instance it is leaving).
     * ``may_leave``: the caller's flag, cleared while its `realloc` runs: trap unless set.
-    * ``may_enter``: the callee's flag: trap unless set, cleared for the call (no re-entry).
     * ``borrow_scope``: when parameters lend borrows, each must be dropped before return.
     """
 
     same_instance: bool = False
     may_leave: int | None = None
-    may_enter: int | None = None
     borrow_scope: BorrowScope | None = None
 
 
@@ -232,12 +230,7 @@ def _guard(b: Body, guards: CallGuards, ft: FuncType) -> None:
         scope = None
     if guards.may_leave is not None:
         b.global_get(guards.may_leave).op("i32.eqz").trap_if()
-    if guards.may_enter is not None:
-        b.global_get(guards.may_enter).op("i32.eqz").trap_if()
-        b.i32(0).global_set(guards.may_enter)
     b.extend(core)
-    if guards.may_enter is not None:
-        b.i32(1).global_set(guards.may_enter)
     if scope is not None:
         b.global_get(scope.num_borrows).trap_if()
         b.get(saved_borrows).global_set(scope.num_borrows)

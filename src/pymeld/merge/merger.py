@@ -63,7 +63,7 @@ from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.leave import LeaveGuards
 from pymeld.merge.segments import copy_data, copy_elem
 from pymeld.merge.type_section import TypeInterner
-from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan, Space
+from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.fusion import Lookups, ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime
 
@@ -128,8 +128,6 @@ class Merger:
         self.host_imports: list[HostImport] = []
         self._host_by_key: dict[tuple[object, ...], int] = {}
         self.adapters: dict[int, FuncItem] = {}  # lower index → adapter
-        self.enter_flags: dict[int, GlobalItem] = {}  # component instance → may-enter flag
-        self._entries: dict[tuple[str, ...], FuncItem] = {}  # export path → entry trampoline
         self._start: FuncItem | None = None
         self._start_seqs: list[Instrs] = []
         self.layouts: list[InstanceLayout] = []
@@ -304,11 +302,9 @@ class Merger:
             }
         )
         cross = [li for li in lowers if isinstance(g.lowers[li].callee, Lifted)]
-        # One "may enter" flag per component instance that some adapter calls into: the
-        # runtime traps on re-entering an instance, so the fused code must too.
-        callee_owners = sorted({g.lowers[li].callee.owner for li in cross})  # type: ignore[union-attr]
-        for c in callee_owners:
-            self.enter_flags[c] = plan.add_global("may-enter", c, init=1)
+        # No "may enter" flags: wasmtime (the oracle) checks no re-entrance on synchronous
+        # calls between instances, only that an instance does not lower its own lift (the
+        # same-instance trap below). tests/fusion/wast/reentrance.wast pins both.
         self.leave = self._plan_leave(cross, lowers)
         for li in cross:
             self.adapters[li] = plan.add_func("adapter", li, partial(self._adapter, li))
@@ -326,7 +322,6 @@ class Merger:
         self.res.plan(sorted(self._builtins_used), cross, lowers)
         if any(mi.module.start is not None for mi in g.instances):
             self._start = plan.add_func("start", "start", self._start_code)
-        self._plan_entries()
         plan.freeze()
 
         out = Module()
@@ -432,7 +427,6 @@ class Merger:
         guards = CallGuards(
             same_instance=same,
             may_leave=None if same else self.leave.flag_index(lowered.owner),
-            may_enter=None if same else self.enter_flags[callee.owner].index,
             borrow_scope=None if same else self.res.borrow_scope(),
         )
         adapter = generate_adapter(
@@ -523,7 +517,7 @@ class Merger:
             tag=imported[ExternKind.TAG] + lay.definitions(ExternKind.TAG, len(m.tags)),
         )
 
-    # -- start, entries, exports ----------------------------------------------------------------------
+    # -- start, exports ----------------------------------------------------------------------
     def _start_code(self) -> FuncCode:
         """The start function: every instance's start sequence, in instantiation order."""
         b = Body([])
@@ -531,33 +525,6 @@ class Merger:
             b.extend(seq)
         b.end()
         return FuncCode((), (), (), bytes(b.code))
-
-    def _plan_entries(self) -> None:
-        """Host → instance entry trampolines for root exports of instances with a may-enter
-        flag (the runtime clears the flag for the call, and so must the fused module)."""
-
-        def walk(path: tuple[str, ...], item: ExportItem) -> None:
-            if isinstance(item, Lifted) and item.owner in self.enter_flags:
-                self._entries[path] = self.plan.add_func(
-                    "entry", path, partial(self._entry_code, item)
-                )
-            elif isinstance(item, InstanceExport):
-                for n, sub in item.exports:
-                    walk((*path, n), sub)
-
-        for name, item in self.g.exports:
-            walk((name,), item)
-
-    def _entry_code(self, item: Lifted) -> FuncCode:
-        from pymeld.abi.layout import flatten_functype
-
-        core = flatten_functype(item.type, "lift")
-        flag = self.enter_flags[item.owner].index
-        target = self.res.export_func(item) or self.func_index(item.core_func)
-        b = Body(core.params)
-        b.global_get(flag).op("i32.eqz").trap_if().i32(0).global_set(flag)
-        b.forward_args().call(target).i32(1).global_set(flag).end()
-        return FuncCode(core.params, core.results, (), bytes(b.code))
 
     def _emit_exports(self, out: Module) -> list[FuncExport]:
         exports: list[FuncExport] = []
@@ -568,11 +535,7 @@ class Merger:
         def walk(path: tuple[str, ...], item: ExportItem) -> None:
             if isinstance(item, Lifted):
                 opts = self._guarded(self.canon_options(item.opts), item.opts)
-                entry = self._entries.get(path)
-                if entry is not None:
-                    idx = entry.index
-                else:
-                    idx = self.res.export_func(item) or self.func_index(item.core_func)
+                idx = self.res.export_func(item) or self.func_index(item.core_func)
                 name = path[0] if len(path) == 1 else f"{'/'.join(path[:-1])}#{path[-1]}"
                 used.add(name)
                 out.exports.append(Export(name, ExternKind.FUNC, idx))
