@@ -231,9 +231,9 @@ def _graph_dot(tree: Any, data: bytes, attestations: list[Any], file: str) -> st
                 if any(c.name == SECTION for c in s.module.customs)
             )
         return fused_dot(module, attestations, title)
-    from pymeld.graph.flatten import Flattener
+    from pymeld.graph.flatten import flatten
 
-    return composition_dot(Flattener(tree).run(), title)
+    return composition_dot(flatten(tree), title)
 
 
 @cli.command()

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -44,8 +41,7 @@ from pymeld.codec.core.model import (
 )
 from pymeld.codec.core.parse import parse_module
 from pymeld.errors import DecodeError
-
-WASM_TOOLS = shutil.which("wasm-tools") or str(Path(sys.executable).parent / "wasm-tools")
+from support import require_wasm_tools, wat_to_wasm
 
 WAT = r"""
 (module
@@ -90,11 +86,10 @@ WAT = r"""
 
 @pytest.fixture(scope="module")
 def small() -> bytes:
-    res = subprocess.run([WASM_TOOLS, "parse", "-"], input=WAT.encode(), capture_output=True)
-    assert res.returncode == 0, res.stderr.decode()
-    val = subprocess.run([WASM_TOOLS, "validate", "-"], input=res.stdout, capture_output=True)
+    wasm = wat_to_wasm(WAT)
+    val = subprocess.run([require_wasm_tools(), "validate", "-"], input=wasm, capture_output=True)
     assert val.returncode == 0, val.stderr.decode()
-    return res.stdout
+    return wasm
 
 
 def test_roundtrip_and_uses(small: bytes) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_fuse_oracle
+from support import run_fuse_oracle
 
 CASES = sorted((Path(__file__).parent / "wast").glob("*.wast"))
 

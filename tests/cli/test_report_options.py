@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from support import run_cli
 
 C_COMPOSE = "c-compose-text/composed.wasm"
 
