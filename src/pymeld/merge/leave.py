@@ -8,6 +8,9 @@ guard functions that clear it around the call (adapters, root exports and host i
 guard's index instead of the realloc's), and a check at the start of every adapter and host
 import reached from such an instance. (wasmtime's adapters run post-return with the flag set,
 so post-return is left alone: the oracle in tests/fusion/wast/may-leave.wast pins both.)
+
+A realloc that cannot reach a call out of its instance can never meet a check, so it gets no
+guard, and an instance with no guarded realloc no flag and no checks (`may_call_out`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from dataclasses import dataclass, field, replace
 
 from pymeld.abi import types as at
 from pymeld.codec.core.emitter import Body, CoreValType
-from pymeld.graph.model import CanonOpts, CoreRef
+from pymeld.codec.core.instructions import scan_uses
+from pymeld.codec.core.model import ExternKind, FuncImport
+from pymeld.graph.model import CanonOpts, CoreRef, DefRef, FlatGraph
 from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan
 
 REALLOC_SIG: tuple[list[CoreValType], list[CoreValType]] = (["i32", "i32", "i32", "i32"], ["i32"])
@@ -99,3 +104,36 @@ class LeaveGuards:
             b.i32(1).global_set(flag.index)
         b.end()
         return FuncCode(tuple(sig[0]), tuple(sig[1]), (), bytes(b.code))
+
+
+def may_call_out(graph: FlatGraph, start: CoreRef) -> bool:
+    """Whether running ``start`` can reach a call out of its component instance: a lowered
+    function or a canonical built-in, the calls a cleared may-leave flag traps.
+
+    Follows direct calls and `ref.func` through the module instance's bodies and into other
+    module instances its imports are bound to. Conservative: any table or typed-reference use
+    (an indirect call may reach anything) counts as a call out.
+    """
+    if not isinstance(start, DefRef):
+        return True
+    seen: set[tuple[int, int]] = set()
+    work = [(start.instance, start.index)]
+    while work:
+        inst, f = work.pop()
+        if (inst, f) in seen:
+            continue
+        seen.add((inst, f))
+        mi = graph.instances[inst]
+        m = mi.module
+        imported = [k for k, imp in enumerate(m.imports) if isinstance(imp.desc, FuncImport)]
+        if f < len(imported):
+            ref = mi.imports[imported[f]]
+            if not (isinstance(ref, DefRef) and ref.kind == ExternKind.FUNC):
+                return True
+            work.append((ref.instance, ref.index))
+            continue
+        uses = scan_uses(m.codes[f - len(imported)].body)
+        if uses.tables or uses.types:
+            return True
+        work.extend((inst, g) for g in sorted(uses.funcs))
+    return False

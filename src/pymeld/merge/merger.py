@@ -60,7 +60,7 @@ from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
 from pymeld.merge.asyncpass import async_lower_signature, builtin_signature, plan_async
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.layout import InstanceLayout, lay_out
-from pymeld.merge.leave import LeaveGuards
+from pymeld.merge.leave import LeaveGuards, may_call_out
 from pymeld.merge.segments import copy_data, copy_elem
 from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
@@ -386,7 +386,7 @@ class Merger:
 
         def plan(realloc: CoreRef | None) -> None:
             owner = None if realloc is None else self._owner_of(realloc)
-            if owner is not None:
+            if owner is not None and may_call_out(self.g, realloc):  # type: ignore[arg-type]
                 leave.plan_realloc(realloc, owner)  # type: ignore[arg-type]
 
         for li in lowers:
