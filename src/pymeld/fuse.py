@@ -12,7 +12,7 @@ from pymeld.codec.component import model as cm
 from pymeld.codec.component.encode import encode_component
 from pymeld.codec.component.parse import parse_component
 from pymeld.errors import PymeldError
-from pymeld.graph.flatten import Flattener
+from pymeld.graph.flatten import flatten
 from pymeld.merge.merger import merge
 from pymeld.wrap.wrapper import wrap
 
@@ -181,8 +181,7 @@ def fuse_bytes(
     times["parse"] = time.perf_counter() - t0
     t = time.perf_counter()
     stage("flatten")
-    flattener = Flattener(root)
-    graph = flattener.run()
+    graph = flatten(root)
     if options.opaque_rep:
         from pymeld.resources.opaque import check_opaque_reps
 
@@ -212,7 +211,7 @@ def fuse_bytes(
         attest=options.attestation,
     )
     if options.component:
-        out = encode_component(wrap(root, flattener, merged, finished.core))
+        out = encode_component(wrap(root, graph.root, merged, finished.core))
     else:
         out = finished.core
     times["encode"] = time.perf_counter() - t
@@ -232,7 +231,7 @@ def fuse_bytes(
         fused = (
             out
             if options.component
-            else encode_component(wrap(root, flattener, merged, finished.core))
+            else encode_component(wrap(root, graph.root, merged, finished.core))
         )
         verified = require_equivalent(
             data,

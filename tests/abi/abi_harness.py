@@ -22,6 +22,7 @@ from abi_oracle import D, f32_bits, f64_bits, to_spec
 from pymeld.abi import layout as L
 from pymeld.abi import types as T
 from pymeld.abi.adapter import Adapter, generate_adapter
+from support import read_uleb, uleb
 
 PAGES = 4
 MEM_BYTES = PAGES * 65536
@@ -92,44 +93,23 @@ def build_module(adapter: Adapter, lift: L.CoreFuncType, callee_mem: int) -> byt
     return _patch_code(bytes(wasm), 4, adapter.code_entry())
 
 
-def _uleb_read(b: bytes, i: int) -> tuple[int, int]:
-    v = shift = 0
-    while True:
-        x = b[i]
-        i += 1
-        v |= (x & 0x7F) << shift
-        shift += 7
-        if not x & 0x80:
-            return v, i
-
-
-def _uleb(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        x = v & 0x7F
-        v >>= 7
-        out.append(x | (0x80 if v else 0))
-        if not v:
-            return bytes(out)
-
-
 def _patch_code(wasm: bytes, func: int, entry: bytes) -> bytes:
     """Replace the body of defined function `func` (no imports) in the code section."""
     i = 8
     while i < len(wasm):
         sid = wasm[i]
-        size, j = _uleb_read(wasm, i + 1)
+        size, j = read_uleb(wasm, i + 1)
         if sid == 10:
             body = wasm[j : j + size]
-            n, k = _uleb_read(body, 0)
+            n, k = read_uleb(body, 0)
             entries = []
             for _ in range(n):
-                sz, k2 = _uleb_read(body, k)
+                sz, k2 = read_uleb(body, k)
                 entries.append(body[k2 : k2 + sz])
                 k = k2 + sz
             entries[func] = entry
-            new = _uleb(n) + b"".join(_uleb(len(e)) + e for e in entries)
-            return wasm[:i] + bytes([10]) + _uleb(len(new)) + new + wasm[j + size :]
+            new = uleb(n) + b"".join(uleb(len(e)) + e for e in entries)
+            return wasm[:i] + bytes([10]) + uleb(len(new)) + new + wasm[j + size :]
         i = j + size
     raise AssertionError("no code section")
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 import struct
 import sys
-from pathlib import Path
 
 from hypothesis import strategies as st
 
 from pymeld.abi import types as T
+from support import shared_root
 
-_SHARED = Path(os.environ.get("PYMELD_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-DEFS_PATH = _SHARED / "reference/component-model/canonical-abi/definitions.py"
+DEFS_PATH = shared_root() / "reference/component-model/canonical-abi/definitions.py"
 
 
 def _load_defs():

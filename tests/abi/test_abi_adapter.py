@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from pymeld.abi import types as T
+from support import SLOW
 
-SLOW = bool(os.environ.get("PYMELD_SLOW"))
 SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=not SLOW)
 
 

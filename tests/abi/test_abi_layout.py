@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from abi_oracle import D, to_spec, val_types
 from hypothesis import given, seed, settings
@@ -12,8 +10,9 @@ from hypothesis import strategies as st
 from pymeld.abi import layout as L
 from pymeld.abi import types as T
 from pymeld.errors import UnsupportedFeature
+from support import SLOW
 
-N = 2000 if os.environ.get("PYMELD_SLOW") else 300
+N = 2000 if SLOW else 300
 
 
 class _Opts:

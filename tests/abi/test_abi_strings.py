@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from abi_harness import PREP_BASE, STATS, Case, check
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from pymeld.abi import types as T
+from support import SLOW
 
-SLOW = bool(os.environ.get("PYMELD_SLOW"))
 SETTINGS = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=not SLOW)
 ENCS = ["utf8", "utf16", "latin1+utf16"]
 PAIRS = [(a, b) for a in ENCS for b in ENCS]

@@ -6,7 +6,6 @@ other exception escaping the decoder would be a crash report instead of a diagno
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from pymeld.codec.component import encode_component, parse_any, parse_component
 from pymeld.codec.component.parse import PREAMBLE
 from pymeld.errors import DecodeError
+from support import read_uleb, uleb, wast_commands
 
 # A small but varied component (wasm-tools 1.262 from WAT): record + func types, func import,
 # core module, core instance, core export alias, canon lift/lower with memory, export, names.
@@ -46,15 +46,7 @@ def section_ends(data: bytes) -> set[int]:
     """Offsets where a top-level section ends: truncating there leaves a valid component."""
     ends, pos = {8}, 8
     while pos < len(data):
-        pos += 1
-        size = shift = 0
-        while True:
-            b = data[pos]
-            pos += 1
-            size |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                break
+        size, pos = read_uleb(data, pos + 1)
         pos += size
         ends.add(pos)
     return ends
@@ -133,18 +125,9 @@ def test_deep_nesting_is_rejected_not_crashing() -> None:
     depth = 5000
     body = b"\x42\x01\x01" * depth + b"\x42\x00"
     sec = b"\x01" + body
-    data = PREAMBLE + b"\x07" + _uleb(len(sec)) + sec
+    data = PREAMBLE + b"\x07" + uleb(len(sec)) + sec
     with pytest.raises(DecodeError, match="too deeply"):
         parse_component(data)
-
-
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def test_wast_assert_malformed(wast_binaries: list[Path], report) -> None:
@@ -152,21 +135,19 @@ def test_wast_assert_malformed(wast_binaries: list[Path], report) -> None:
     malformations inside a nested core module (the core codec's job, parsed lazily)."""
     core_level = {"section out of order"}
     n = rejected = 0
-    for d in sorted({p.parent for p in wast_binaries}):
-        for j in d.glob("*.json"):
-            for cmd in json.loads(j.read_text())["commands"]:
-                if cmd["type"] != "assert_malformed" or cmd.get("module_type") != "binary":
-                    continue
-                data = (d / cmd["filename"]).read_bytes()
-                if len(data) >= 8 and data[6:8] == b"\0\0":
-                    continue  # a core module test
-                n += 1
-                try:
-                    parse_component(data)
-                except DecodeError:
-                    rejected += 1
-                else:
-                    assert cmd["text"] in core_level, (j, cmd)
+    for cmd, path in wast_commands(wast_binaries):
+        if cmd["type"] != "assert_malformed" or cmd.get("module_type") != "binary":
+            continue
+        data = path.read_bytes()
+        if len(data) >= 8 and data[6:8] == b"\0\0":
+            continue  # a core module test
+        n += 1
+        try:
+            parse_component(data)
+        except DecodeError:
+            rejected += 1
+        else:
+            assert cmd["text"] in core_level, (path, cmd)
     report("component assert_malformed", f"{rejected}/{n} rejected by the component decoder")
     assert n >= 60 and rejected >= n - len(core_level)
 

@@ -6,7 +6,6 @@ be a faithful inverse of the decoder, and exact bytes are the strictest cheap or
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -20,21 +19,19 @@ from pymeld.codec.component import (
     parse_component,
 )
 from pymeld.codec.component.parse import PREAMBLE
+from support import wast_commands
 
 
 def wast_components(wast_binaries: list[Path]) -> list[Path]:
     """Components defined by ``module``/``module_definition`` commands (not negative tests)."""
     out: list[Path] = []
-    for d in sorted({p.parent for p in wast_binaries}):
-        for j in d.glob("*.json"):
-            for cmd in json.loads(j.read_text())["commands"]:
-                if cmd["type"] not in ("module", "module_definition"):
-                    continue
-                if cmd.get("module_type") != "binary":
-                    continue
-                p = d / cmd["filename"]
-                if p.exists() and p.read_bytes()[:8] == PREAMBLE:
-                    out.append(p)
+    for cmd, p in wast_commands(wast_binaries):
+        if cmd["type"] not in ("module", "module_definition"):
+            continue
+        if cmd.get("module_type") != "binary":
+            continue
+        if p.exists() and p.read_bytes()[:8] == PREAMBLE:
+            out.append(p)
     return out
 
 

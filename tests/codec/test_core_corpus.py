@@ -2,20 +2,15 @@
 
 Core modules are found inside components with a tiny local walker (the component codec is
 developed separately) and in the binaries `wasm-tools json-from-wast` produces from the .wast
-corpus (converted once per session into a temp dir).
+corpus (conftest's ``wast_binaries``, converted once per session into a temp dir).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -24,24 +19,12 @@ from pymeld.codec.core.encode import encode_module
 from pymeld.codec.core.instructions import IndexMaps, rewrite_body, scan_body, scan_uses
 from pymeld.codec.core.model import ExternKind, FuncImport, Module
 from pymeld.codec.core.parse import parse_module
+from support import read_uleb, shared_root, wast_commands
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-CORPUS = SHARED / "corpus"
+CORPUS = shared_root() / "corpus"
 BIG = CORPUS / "components" / "py-compose-rich" / "composed.wasm"
-WASM_TOOLS = shutil.which("wasm-tools") or str(Path(sys.executable).parent / "wasm-tools")
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not available")
-
-
-def _leb(d: bytes, p: int) -> tuple[int, int]:
-    r = s = 0
-    while True:
-        b = d[p]
-        p += 1
-        r |= (b & 0x7F) << s
-        s += 7
-        if not b & 0x80:
-            return r, p
 
 
 def core_modules(data: bytes, base: int = 0) -> Iterator[tuple[int, bytes]]:
@@ -52,7 +35,7 @@ def core_modules(data: bytes, base: int = 0) -> Iterator[tuple[int, bytes]]:
     p = 8
     while p < len(data):
         sid = data[p]
-        n, p2 = _leb(data, p + 1)
+        n, p2 = read_uleb(data, p + 1)
         payload = data[p2 : p2 + n]
         if sid == 1:
             yield base + p2, payload
@@ -61,46 +44,25 @@ def core_modules(data: bytes, base: int = 0) -> Iterator[tuple[int, bytes]]:
         p = p2 + n
 
 
-def _convert(wast: Path, out: Path) -> list[Path]:
-    """Run json-from-wast for one file; return the binary module/component files it wrote."""
-    out.mkdir(parents=True, exist_ok=True)
-    js = out / "spec.json"
-    for strict in ("1", "0"):
-        env = dict(os.environ, WAST_STRICT_COMPONENT_INDICES=strict)
-        res = subprocess.run(
-            [WASM_TOOLS, "json-from-wast", str(wast), "-o", str(js), "--wasm-dir", str(out)],
-            capture_output=True,
-            env=env,
-            timeout=60,
-        )
-        if res.returncode == 0:
-            break
-    else:
-        return []
-    files = []
+@pytest.fixture(scope="session")
+def wast_modules(wast_binaries: list[Path]) -> list[Path]:
+    """The binaries of the wast corpus's module commands and positive assertions (the
+    negative tests' binaries are meant not to decode)."""
     skip = ("assert_malformed", "assert_invalid")
-    for cmd in json.loads(js.read_text())["commands"]:
-        if cmd.get("module_type") != "binary" or "filename" not in cmd or cmd["type"] in skip:
+    files = []
+    for cmd, path in wast_commands(wast_binaries):
+        if cmd.get("module_type") != "binary" or cmd["type"] in skip or not path.exists():
             continue
         if cmd["type"] in ("module", "module_definition") or cmd["type"].startswith("assert_"):
-            files.append(out / cmd["filename"])
+            files.append(path)
     return files
 
 
-@pytest.fixture(scope="session")
-def wast_binaries(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    root = tmp_path_factory.mktemp("wast-bin")
-    wasts = sorted((CORPUS / "wast").rglob("*.wast"))
-    with ThreadPoolExecutor(max_workers=4) as ex:
-        results = ex.map(lambda iw: _convert(iw[1], root / str(iw[0])), enumerate(wasts))
-        return [f for fs in results for f in fs if f.exists()]
-
-
-def _corpus_modules(wast_binaries: list[Path]) -> Iterator[tuple[str, int, bytes]]:
+def _corpus_modules(wast_modules: list[Path]) -> Iterator[tuple[str, int, bytes]]:
     for f in sorted(CORPUS.rglob("*.wasm")):
         for off, mb in core_modules(f.read_bytes()):
             yield str(f), off, mb
-    for f in wast_binaries:
+    for f in wast_modules:
         data = f.read_bytes()
         if len(data) < 8 or data[:4] != b"\0asm":
             continue
@@ -113,9 +75,9 @@ def _corpus_modules(wast_binaries: list[Path]) -> Iterator[tuple[str, int, bytes
 
 
 @pytest.fixture(scope="session")
-def parsed(wast_binaries: list[Path]) -> list[tuple[str, int, bytes, Module]]:
+def parsed(wast_modules: list[Path]) -> list[tuple[str, int, bytes, Module]]:
     out = []
-    for name, off, mb in _corpus_modules(wast_binaries):
+    for name, off, mb in _corpus_modules(wast_modules):
         out.append((name, off, mb, parse_module(mb, file=name, base=off)))
     return out
 
@@ -188,7 +150,9 @@ def _shift_funcs(m: Module, k: int) -> Module:
     return m
 
 
-def test_shifted_function_map_validates(parsed: list[tuple[str, int, bytes, Module]]) -> None:
+def test_shifted_function_map_validates(
+    parsed: list[tuple[str, int, bytes, Module]], wasm_tools: str
+) -> None:
     wasmtime = pytest.importorskip("wasmtime")
     engine = wasmtime.Engine()
     rng = random.Random(1234)
@@ -207,7 +171,7 @@ def test_shifted_function_map_validates(parsed: list[tuple[str, int, bytes, Modu
         m = _shift_funcs(parse_module(mb), 3)
         out = encode_module(m)
         wasmtime.Module.validate(engine, out)  # raises on failure
-        res = subprocess.run([WASM_TOOLS, "validate", "-"], input=out, capture_output=True)
+        res = subprocess.run([wasm_tools, "validate", "-"], input=out, capture_output=True)
         assert res.returncode == 0, (name, res.stderr.decode())
 
 

@@ -19,6 +19,7 @@ import wasmtime.component
 
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
+from support import WAST_JSON, wast_commands
 
 
 def _engine() -> wasmtime.Engine:
@@ -31,20 +32,17 @@ def _engine() -> wasmtime.Engine:
 def valid_wast_components(wast_binaries: list[Path]) -> list[Path]:
     """Binaries of `module`/`module_definition` commands that are components."""
     out: list[Path] = []
-    for js in sorted({p.parent / "x.json" for p in wast_binaries}):
-        if not js.exists():
+    for cmd, p in wast_commands(wast_binaries):
+        if cmd.get("type") not in ("module", "module_definition") or not p.exists():
             continue
-        for cmd in json.loads(js.read_text()).get("commands", []):
-            if cmd.get("type") in ("module", "module_definition") and cmd.get("filename"):
-                p = js.parent / cmd["filename"]
-                if p.exists() and p.read_bytes()[4:8] == b"\x0d\x00\x01\x00":
-                    out.append(p)
+        if p.read_bytes()[4:8] == b"\x0d\x00\x01\x00":
+            out.append(p)
     return out
 
 
 def _wast_name(p: Path) -> str:
     """`<wast file>:<binary>` for a json-from-wast output (its json names the source)."""
-    js = p.parent / "x.json"
+    js = p.parent / WAST_JSON
     src = json.loads(js.read_text()).get("source_filename", "?") if js.exists() else "?"
     return f"{Path(src).name}:{p.name}"
 

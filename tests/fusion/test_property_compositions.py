@@ -11,7 +11,7 @@ valid value must come back unchanged. Hostile callees (bad/misaligned result poi
 corrupted result bytes or string data, out-of-range flat values) must trap (or not) alike.
 
 The layout code here is written from the spec independently of ``pymeld.abi`` on purpose.
-CI: fixed seed, few examples; ``PYMELD_SLOW=1`` runs many more (randomised).
+CI: fixed seed, few examples; ``--slow`` / ``PYMELD_SLOW=1`` runs many more (randomised).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from wasmtime.component import (
 )
 
 from pymeld.fuse import FuseOptions, fuse_bytes
+from support import SLOW
 
-SLOW = os.environ.get("PYMELD_SLOW", "") not in ("", "0")
 SETTINGS: dict[str, Any] = dict(
     deadline=None, suppress_health_check=list(HealthCheck), derandomize=not SLOW
 )

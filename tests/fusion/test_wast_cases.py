@@ -3,6 +3,8 @@
 `may-leave.wast`: a callee's realloc calling out of its instance traps as in wasmtime (for an
 adapter and for a host call into a root export), while a post-return calling out does not.
 `no-core-modules.wast`: compositions without any core module (types, instances of types).
+`reentrance.wast`: synchronous re-entrance between instances is allowed as in wasmtime (no
+may-enter flags), an instance lowering its own lift traps.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_fuse_oracle
+from support import run_fuse_oracle
 
 CASES = sorted((Path(__file__).parent / "wast").glob("*.wast"))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 
-from conftest import pymeld_exe
+from support import pymeld_exe
 
 #: Every transform the oracle knows; ``{pymeld}`` is the installed CLI of this venv.
 TRANSFORMS: dict[str, str] = {

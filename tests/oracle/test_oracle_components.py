@@ -22,7 +22,7 @@ from pathlib import Path
 import oracle_transforms
 import pytest
 
-from conftest import REPO, shared_root
+from support import REPO, shared_root
 
 TRANSFORM_TIMEOUT_S = 600  # the 36.7 MB python composition is the slow one
 CHECK_TIMEOUT_S = 300

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_fuse_oracle
+from support import run_fuse_oracle
 
 HERE = Path(__file__).parent
 LOCAL = sorted((HERE / "wast").glob("*.wast"))

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
-from pymeld.abi.emit import Body
 from pymeld.abi.layout import (
     MAX_FLAT_PARAMS,
     MAX_LIST_BYTE_LENGTH,
@@ -70,10 +69,12 @@ from pymeld.abi.types import (
     Tuple,
     ValType,
     Variant,
+    handles,
 )
+from pymeld.codec.core.emitter import Body
 from pymeld.errors import LinkError, UnsupportedFeature
 
-__all__ = ["Adapter", "ResourceOps", "generate_adapter"]
+__all__ = ["Adapter", "BorrowScope", "CallGuards", "ResourceOps", "generate_adapter"]
 
 # Fixed-length lists / records with at most this many leaves are unrolled, larger ones loop.
 _UNROLL_LEAVES = 16
@@ -88,8 +89,8 @@ class Adapter:
     `params`/`results` are its core signature (the caller's lowered signature). `locals` are the
     declared locals *after* the params. `body` is the instruction sequence including the final
     `end`. The body references only indices that were passed in: the callee function, the memories,
-    realloc and post-return functions of `CanonOptions`. `helpers` is reserved for outlined helper
-    functions and is currently always empty (all translation is emitted inline).
+    realloc and post-return functions of `CanonOptions`, and the globals and functions of
+    `CallGuards`. All translation is emitted inline (no helper functions).
     """
 
     params: tuple[CoreValType, ...]
@@ -97,7 +98,6 @@ class Adapter:
     locals: tuple[CoreValType, ...]
     body: bytes
     locals_encoding: bytes
-    helpers: tuple[Adapter, ...] = ()
 
     @property
     def core_type(self) -> CoreFuncType:
@@ -108,6 +108,32 @@ class Adapter:
         return self.locals_encoding + self.body
 
 
+@dataclass(frozen=True, slots=True)
+class BorrowScope:
+    """The callee's borrow scope (spec: `Task.num_borrows` must be 0 when it returns): the
+    global counting borrows handed to the current call, the lend-stack pointer global, and the
+    function ending the loans of owns lent since a saved stack depth."""
+
+    num_borrows: int
+    lend_sp: int
+    unlend: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallGuards:
+    """What the runtime checks around a cross-instance call, as fused state (global indices).
+
+    * ``same_instance``: the lower and the lift belong to one component instance; wasmtime
+      compiles that adapter to a trap (it cannot enter the instance it is leaving).
+    * ``may_leave``: the caller's flag, cleared while its `realloc` runs: trap unless set.
+    * ``borrow_scope``: when parameters lend borrows, each must be dropped before return.
+    """
+
+    same_instance: bool = False
+    may_leave: int | None = None
+    borrow_scope: BorrowScope | None = None
+
+
 def generate_adapter(
     ft: FuncType,
     caller: CanonOptions,
@@ -115,11 +141,13 @@ def generate_adapter(
     callee_func: int,
     callee_type: CoreFuncType | None = None,
     resources: ResourceOps | None = None,
+    guards: CallGuards = CallGuards(),
 ) -> Adapter:
     """Build the adapter for a call from `caller` (lowered import) to `callee` (lifted export).
 
     `callee_type` (the callee core function's signature) is checked against the spec's lift-side
-    flattening when given; a mismatch is a `LinkError`.
+    flattening when given; a mismatch is a `LinkError`. `guards` adds the runtime's checks
+    around the call (see `CallGuards`), as wasmtime's FACT compiler does in its trampolines.
     """
     for t in [*ft.param_types(), *ft.result_type()]:
         _reject_unsupported(t, resources is not None)
@@ -133,6 +161,9 @@ def generate_adapter(
             f"the canonical lift signature {lift.params}->{lift.results}"
         )
     b = Body(lower.params)
+    if guards.same_instance:
+        b.unreachable().end()
+        return _finish(b, lower)
     caller_side = _Side("caller", caller)
     callee_side = _Side("callee", callee)
     fwd = _Translator(b, src=caller_side, dst=callee_side)
@@ -180,7 +211,34 @@ def generate_adapter(
         b.call(callee.post_return)
         if lower.results:
             b.get(out)
+    _guard(b, guards, ft)
+    return _finish(b, lower)
+
+
+def _guard(b: Body, guards: CallGuards, ft: FuncType) -> None:
+    """Wrap the translation in ``b`` in the call's checks and close the body."""
+    core = bytes(b.code)
+    b.code.clear()
+    scope = guards.borrow_scope
+    if scope is not None and any(
+        isinstance(h, Borrow) for t in ft.param_types() for h in handles(t)
+    ):
+        saved_borrows, saved_sp = b.fresh_local("i32"), b.fresh_local("i32")
+        b.global_get(scope.num_borrows).set(saved_borrows).i32(0).global_set(scope.num_borrows)
+        b.global_get(scope.lend_sp).set(saved_sp)
+    else:
+        scope = None
+    if guards.may_leave is not None:
+        b.global_get(guards.may_leave).op("i32.eqz").trap_if()
+    b.extend(core)
+    if scope is not None:
+        b.global_get(scope.num_borrows).trap_if()
+        b.get(saved_borrows).global_set(scope.num_borrows)
+        b.get(saved_sp).call(scope.unlend)
     b.end()
+
+
+def _finish(b: Body, lower: CoreFuncType) -> Adapter:
     return Adapter(
         params=lower.params,
         results=lower.results,

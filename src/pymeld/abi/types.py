@@ -11,7 +11,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Literal
 
-CoreValType = Literal["i32", "i64", "f32", "f64"]
+from pymeld.codec.core.emitter import CoreValType as CoreValType  # re-exported
+
 StringEncoding = Literal["utf8", "utf16", "latin1+utf16"]
 
 

@@ -8,7 +8,7 @@ null), the string `encoding` (null for resource built-ins) and, for resource bui
 `results`). `kind` is `wasi`, `resource` (a runtime resource built-in), `p3-builtin` (a
 component-model async built-in the wrapper re-creates) or `function` (any other host function).
 `component` is pymeld's flat component index (its numbering of nested components may differ from
-meld's); the rest is the same for the same input (tests/test_meld_compat.py).
+meld's); the rest is the same for the same input (tests/cli/test_meld_compat.py).
 `explain` (meld's `--explain`): one line per generated adapter — caller and callee instance, the
 function type, how its values cross (flat, through memory, spilled, return pointer, handles) and
 between which memories — plus where every memory went.
@@ -20,14 +20,13 @@ from typing import Any
 
 from pymeld.abi import types as at
 from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count, flatten_functype
-from pymeld.codec.core.model import FuncImport, FuncType, Module, NumType, RefType
+from pymeld.codec.core.emitter import VALTYPE_NAME as _VT
+from pymeld.codec.core.model import FuncImport, FuncType, Module, RefType
 from pymeld.graph.model import FlatGraph, HostFunc, InstanceExport, Lifted
 from pymeld.merge.merger import HostImport, MergeResult
 
 #: The ``version`` of the import-map schema written (meld's, since meld 0.5x: version 2).
 IMPORT_MAP_VERSION = 2
-
-_VT = {NumType.I32: "i32", NumType.I64: "i64", NumType.F32: "f32", NumType.F64: "f64"}
 
 
 def _kind(module: str, name: str) -> str:

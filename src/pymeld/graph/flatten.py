@@ -17,7 +17,7 @@ from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import sort_key
 from pymeld.codec.core.model import ExternKind, Module
 from pymeld.errors import LinkError, UnsupportedFeature
-from pymeld.graph import types as gt
+from pymeld.graph import type_resolution as gt
 from pymeld.graph.model import (
     Builtin,
     BuiltinRef,
@@ -88,7 +88,7 @@ class CompInst:
     """A component instance: its exports by name as (sort, value).
 
     ``host_path`` is set for an instance imported from the host (root import name + export
-    names), so the wrapper can alias into the same import.
+    names), so the wrapper can alias into the same import (`FlatGraph.root`).
     """
 
     exports: dict[str, tuple[cm.Sort, Any]]
@@ -149,7 +149,6 @@ class Flattener:
         self.name = name
         self.graph = FlatGraph()
         self.module_ids: dict[int, int] = {}
-        self.root_export_names: dict[str, cm.ExternName] = {}
         # module instance → its import bindings per kind (exports are resolved through them)
         self._imports_by_kind: dict[int, dict[ExternKind, list[CoreRef]]] = {}
         self.resource_count = 0
@@ -158,10 +157,17 @@ class Flattener:
     # -- entry point -------------------------------------------------------------------------
     def run(self) -> FlatGraph:
         scope = self._new_scope(None, self.name, parent_instance=None)
-        self.root_scope = scope
         self._evaluate(self.root, scope, args=None)
         for name, (sort, value) in scope.exports.items():
             self.graph.exports.append((name, self._export_item(sort, value, name)))
+        root = self.graph.root
+        root.types = scope.space(CS.TYPE)
+        root.host_instances = [
+            v.host_path if isinstance(v, CompInst) else None for v in scope.space(CS.INSTANCE)
+        ]
+        root.host_funcs = [
+            v.path if isinstance(v, HostFunc) else None for v in scope.space(CS.FUNC)
+        ]
         return self.graph
 
     def _new_scope(self, parent: Scope | None, label: str, parent_instance: int | None) -> Scope:
@@ -227,7 +233,7 @@ class Flattener:
                         scope.space(exp.sort).append(value)
                         scope.exports[exp.name.name] = (exp.sort, value)
                         if scope.parent is None:  # keep `implements`/version attributes
-                            self.root_export_names[exp.name.name] = exp.name
+                            self.graph.root.export_names[exp.name.name] = exp.name
                 case cm.StartSection():
                     raise UnsupportedFeature(f"{scope.label}: component start functions (values)")
                 case cm.ValueSection():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pymeld.abi.types import FuncType, ValType
-from pymeld.codec.component.model import CoreValType
+from pymeld.codec.component.model import CoreValType, ExternName
 from pymeld.codec.core.model import ExternKind, Module
 
 
@@ -174,8 +174,28 @@ ExportItem = Lifted | HostFunc | TypeExport | InstanceExport | ModuleExport
 
 
 @dataclass(slots=True)
+class RootSpaces:
+    """The root component's own index spaces as flattening resolved them: what the wrapper needs.
+
+    The wrapper re-declares the root's imports (`pymeld.interface.copy_imports`), which says where
+    each root index went; this says what each index denotes, so the wrapper can find the host
+    resources, instances and functions behind the copies without flattening's scopes.
+    ``types[i]`` is root type ``i`` resolved (a `ResourceType` for a resource);
+    ``host_instances[i]`` / ``host_funcs[i]`` the host path of root instance / function ``i``
+    (None where it is not imported from the host); ``export_names`` each root export's full
+    name, so `implements` and version attributes survive.
+    """
+
+    types: list[object] = field(default_factory=list)
+    host_instances: list[tuple[str, ...] | None] = field(default_factory=list)
+    host_funcs: list[tuple[str, ...] | None] = field(default_factory=list)
+    export_names: dict[str, ExternName] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
 class FlatGraph:
-    """Everything merge needs; all lists are in deterministic (instantiation) order."""
+    """Everything merge needs; all lists are in deterministic (instantiation) order. ``root``
+    is what the wrapper needs of the root component's own index spaces."""
 
     instances: list[ModuleInstance] = field(default_factory=list)
     lowers: list[Lowered] = field(default_factory=list)
@@ -183,3 +203,4 @@ class FlatGraph:
     components: list[ComponentInstanceInfo] = field(default_factory=list)
     exports: list[tuple[str, ExportItem]] = field(default_factory=list)
     host_funcs: list[HostFunc] = field(default_factory=list)
+    root: RootSpaces = field(default_factory=RootSpaces)

@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 
 from pymeld.abi import types as at
 from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count, flatten_async_functype, flatten_types
+from pymeld.codec.core.emitter import NUMTYPE as _VT
 from pymeld.codec.core.model import NumType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, ExportItem, FlatGraph, HostFunc, InstanceExport, Lifted
 
 MODULE = "[async]"
 
-_VT = {"i32": NumType.I32, "i64": NumType.I64, "f32": NumType.F32, "f64": NumType.F64}
 I32, I64 = NumType.I32, NumType.I64
 
 #: Core signatures of the fixed-shape async built-ins (`definitions.py`, canon_* functions).

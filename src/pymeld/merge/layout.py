@@ -1,15 +1,16 @@
 """Index-space layout of the fused module: where each instance's definitions land.
 
 The output's function index space is: host imports, then each module instance's defined
-functions in instantiation order, then generated functions (adapters, helpers, the start
-sequence). Tables, memories, globals and tags have no imports in the output, so each is just
-the instances' definitions concatenated. Computing all bases first lets every body be rewritten
+functions in instantiation order, then generated functions (`pymeld.plan`, which starts where
+this layout ends). Tables, memories, globals and tags have no imports in the output, so each is
+the instances' definitions concatenated (then, for globals and memories, generated ones). Computing all bases first lets every body be rewritten
 in one pass with final indices.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pymeld.codec.core.model import ExternKind, Module
 
@@ -39,6 +40,16 @@ class InstanceLayout:
     def defined(self, kind: ExternKind, index: int) -> int:
         """Output index of local index ``index`` (which must be a definition)."""
         return self.base(kind) + index - self.imported.get(kind, 0)
+
+    def definitions(self, kind: ExternKind, n: int) -> list[int]:
+        """Output indices of the instance's ``n`` definitions of ``kind``, in order."""
+        base = self.base(kind)
+        return list(range(base, base + n))
+
+    def segments(self, kind: Literal["elem", "data"], n: int) -> list[int]:
+        """Output indices of the instance's ``n`` element or data segments."""
+        base = self.elem if kind == "elem" else self.data
+        return list(range(base, base + n))
 
 
 def count_imports(module: Module) -> dict[ExternKind, int]:

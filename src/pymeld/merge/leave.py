@@ -8,62 +8,63 @@ guard functions that clear it around the call (adapters, root exports and host i
 guard's index instead of the realloc's), and a check at the start of every adapter and host
 import reached from such an instance. (wasmtime's adapters run post-return with the flag set,
 so post-return is left alone: the oracle in tests/fusion/wast/may-leave.wast pins both.)
+
+A realloc that cannot reach a call out of its instance can never meet a check, so it gets no
+guard, and an instance with no guarded realloc no flag and no checks (`may_call_out`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from pymeld.abi import types as at
-from pymeld.codec.binary import uleb
-from pymeld.graph.model import CanonOpts, CoreRef
+from pymeld.codec.core.emitter import Body, CoreValType
+from pymeld.codec.core.instructions import scan_uses
+from pymeld.codec.core.model import ExternKind, FuncImport
+from pymeld.graph.model import CanonOpts, CoreRef, DefRef, FlatGraph
+from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan
 
-REALLOC_SIG = (["i32", "i32", "i32", "i32"], ["i32"])
-
-
-@dataclass(slots=True)
-class Guard:
-    """A generated function calling ``target`` with the owner's flag cleared (``clear``), or
-    checking the owner's flag first (``not clear``). ``target`` is resolved at emission."""
-
-    index: int
-    target: CoreRef
-    flag: int
-    params: list[str]
-    results: list[str]
-    clear: bool
+REALLOC_SIG: tuple[list[CoreValType], list[CoreValType]] = (["i32", "i32", "i32", "i32"], ["i32"])
 
 
 @dataclass(slots=True)
 class LeaveGuards:
-    """Plans flags and guards before any index is handed out, so adapters can call them."""
+    """Plans flags (group ``may-leave``) and guards (group ``may-leave-guard``) in ``plan``;
+    ``func_index`` resolves a guard's target when the plan is emitted."""
 
-    first_global: int
-    flags: dict[int, int] = field(default_factory=dict)  # component instance → global
-    guards: list[Guard] = field(default_factory=list)
-    first_func: int = 0
-    _by_key: dict[tuple[CoreRef, bool, int], Guard] = field(default_factory=dict)
+    plan: Plan
+    func_index: Callable[[CoreRef], int]
+    flags: dict[int, GlobalItem] = field(default_factory=dict)  # component instance → flag
+    _by_key: dict[tuple[CoreRef, bool, int], FuncItem] = field(default_factory=dict)
 
-    def flag(self, owner: int) -> int:
+    def flag(self, owner: int) -> GlobalItem:
         if owner not in self.flags:
-            self.flags[owner] = self.first_global + len(self.flags)
+            self.flags[owner] = self.plan.add_global("may-leave", owner, init=1)
         return self.flags[owner]
 
     def _guard(
-        self, target: CoreRef, owner: int, sig: tuple[list[str], list[str]], clear: bool
+        self,
+        target: CoreRef,
+        owner: int,
+        sig: tuple[list[CoreValType], list[CoreValType]],
+        clear: bool,
     ) -> None:
         key = (target, clear, owner)
         if key not in self._by_key:
-            g = Guard(len(self.guards), target, self.flag(owner), *sig, clear)
-            self.guards.append(g)
-            self._by_key[key] = g
+            flag = self.flag(owner)
+            self._by_key[key] = self.plan.add_func(
+                "may-leave-guard", key, lambda: self._guard_code(target, flag, sig, clear)
+            )
 
     # -- planning (symbolic) ---------------------------------------------------------------------
     def plan_realloc(self, realloc: CoreRef, owner: int) -> None:
         """Guard a realloc that runs on behalf of ``owner``."""
         self._guard(realloc, owner, REALLOC_SIG, True)
 
-    def plan_call(self, target: CoreRef, owner: int, sig: tuple[list[str], list[str]]) -> None:
+    def plan_call(
+        self, target: CoreRef, owner: int, sig: tuple[list[CoreValType], list[CoreValType]]
+    ) -> None:
         """Check ``owner``'s flag before it calls the import ``target`` (if it has a flag)."""
         if owner in self.flags:
             self._guard(target, owner, sig, False)
@@ -71,7 +72,7 @@ class LeaveGuards:
     # -- after planning: indices -------------------------------------------------------------------
     def index(self, target: CoreRef | None, owner: int, clear: bool) -> int | None:
         g = None if target is None else self._by_key.get((target, clear, owner))
-        return None if g is None else self.first_func + g.index
+        return None if g is None else g.index
 
     def options(self, resolved: at.CanonOptions, opts: CanonOpts, owner: int) -> at.CanonOptions:
         """``resolved`` with its realloc replaced by the guard, where one was planned."""
@@ -80,19 +81,59 @@ class LeaveGuards:
             return resolved
         return replace(resolved, realloc=realloc)  # keeps every other option (async, callback)
 
-    def check(self, owner: int) -> bytes:
-        """Code trapping unless ``owner`` may leave (nothing if it never has to)."""
+    def flag_index(self, owner: int) -> int | None:
+        """``owner``'s flag global, when it ever has to be checked."""
         flag = self.flags.get(owner)
-        if flag is None:
-            return b""
-        return b"\x23" + uleb(flag) + b"\x45\x04\x40\x00\x0b"
+        return None if flag is None else flag.index
+
+    def _guard_code(
+        self,
+        target: CoreRef,
+        flag: GlobalItem,
+        sig: tuple[list[CoreValType], list[CoreValType]],
+        clear: bool,
+    ) -> FuncCode:
+        """Clear/restore (``clear``) or check the flag around the forwarded call."""
+        b = Body(sig[0])
+        if clear:
+            b.i32(0).global_set(flag.index)
+        else:
+            b.global_get(flag.index).op("i32.eqz").trap_if()
+        b.forward_args().call(self.func_index(target))
+        if clear:
+            b.i32(1).global_set(flag.index)
+        b.end()
+        return FuncCode(tuple(sig[0]), tuple(sig[1]), (), bytes(b.code))
 
 
-def guard_body(g: Guard, target: int) -> bytes:
-    """Body of a guard: clear/restore or check the flag around the forwarded call."""
-    flag = uleb(g.flag)
-    args = b"".join(b"\x20" + uleb(i) for i in range(len(g.params)))
-    call = b"\x10" + uleb(target)
-    if g.clear:
-        return b"\x41\x00\x24" + flag + args + call + b"\x41\x01\x24" + flag + b"\x0b"
-    return b"\x23" + flag + b"\x45\x04\x40\x00\x0b" + args + call + b"\x0b"
+def may_call_out(graph: FlatGraph, start: CoreRef) -> bool:
+    """Whether running ``start`` can reach a call out of its component instance: a lowered
+    function or a canonical built-in, the calls a cleared may-leave flag traps.
+
+    Follows direct calls and `ref.func` through the module instance's bodies and into other
+    module instances its imports are bound to. Conservative: any table or typed-reference use
+    (an indirect call may reach anything) counts as a call out.
+    """
+    if not isinstance(start, DefRef):
+        return True
+    seen: set[tuple[int, int]] = set()
+    work = [(start.instance, start.index)]
+    while work:
+        inst, f = work.pop()
+        if (inst, f) in seen:
+            continue
+        seen.add((inst, f))
+        mi = graph.instances[inst]
+        m = mi.module
+        imported = [k for k, imp in enumerate(m.imports) if isinstance(imp.desc, FuncImport)]
+        if f < len(imported):
+            ref = mi.imports[imported[f]]
+            if not (isinstance(ref, DefRef) and ref.kind == ExternKind.FUNC):
+                return True
+            work.append((ref.instance, ref.index))
+            continue
+        uses = scan_uses(m.codes[f - len(imported)].body)
+        if uses.tables or uses.types:
+            return True
+        work.extend((inst, g) for g in sorted(uses.funcs))
+    return False

@@ -27,12 +27,12 @@ falls back to ``multi`` with the refusal as its reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pymeld.codec.binary import Reader, sleb, uleb
+from pymeld.codec.binary import Reader, uleb
 from pymeld.codec.core import instructions as ins
+from pymeld.codec.core.emitter import Instrs, const_i32
 from pymeld.codec.core.model import (
     Code,
     ExternKind,
@@ -245,7 +245,7 @@ def rebase(merged: MergeResult, regions: list[Region]) -> None:
             r = by_mem[d.memory]
             at = _const_i32(d.offset or b"")
             assert at is not None  # plan_regions refused non-constant offsets
-            d.offset = b"\x41" + sleb(_s32(at + r.base)) + b"\x0b"
+            d.offset = const_i32(_s32(at + r.base))
             d.memory = 0
             d.flags = None
     total = sum(r.pages for r in regions)
@@ -272,12 +272,12 @@ class _Scratch:
         self.types: list[NumType] = []
         self._slots: dict[tuple[str, NumType], int] = {}
 
-    def get(self, role: str, t: NumType) -> bytes:
+    def get(self, role: str, t: NumType) -> int:
         idx = self._slots.get((role, t))
         if idx is None:
             idx = self._slots[(role, t)] = self.first + len(self.types)
             self.types.append(t)
-        return uleb(idx)
+        return idx
 
 
 # Memory-access opcodes: (prefix or -1, opcode) → (access width, operand types above the address).
@@ -317,185 +317,123 @@ for _k, (_w, _t) in enumerate(_ATOMIC_SHAPES):
     for _g in range(6):  # add sub and or xor xchg
         _ACCESS[(0xFE, 0x1E + 7 * _g + _k)] = (_w, (_t,))
     _ACCESS[(0xFE, 0x48 + _k)] = (_w, (_t, _t))  # cmpxchg
-
-#: Traps with "out of bounds memory access": one byte at 2^32 is past any 32-bit memory.
-#: `unreachable` after it makes the stack polymorphic for whatever follows.
-_TRAP = b"\x41\x7f\x2d\x00\x01\x00"
-_IF = b"\x04\x40"
-_END = b"\x0b"
+_LANE = frozenset((0xFD, op) for op in range(0x54, 0x5C))  # a lane byte follows the memarg
+_MEMARG = ins.opcode_keys(ins.MEMARG)
 
 
-def _check_range(x: bytes, n: bytes, size: int) -> bytes:
+def _check_range(c: Instrs, x: int, n: int, size: int) -> None:
     """Trap unless local x + local n <= size (64-bit, no wrap-around)."""
-    return (
-        b"\x20" + x + b"\xad\x20" + n + b"\xad\x7c\x42" + sleb(size) + b"\x56" + _IF + _TRAP + _END
-    )
+    c.get(x).op("i64.extend_i32_u").get(n).op("i64.extend_i32_u", "i64.add")
+    c.i64(size).op("i64.gt_u").if_().trap_oob().end()
+
+
+def _hooks(regions: dict[int, Region], scratch: _Scratch) -> ins.Hooks:
+    """What `rewrite_instructions` replaces: every memory access (moved into its region),
+    `memory.size`, the bulk-memory operations; `memory.grow` and accesses this module does not
+    know are refused rather than skipped."""
+
+    def access(key: ins.OpKey) -> ins.Hook:
+        shape = _ACCESS[key]
+        opcode = bytes([key[1]]) if key[0] < 0 else bytes([key[0]]) + uleb(key[1])
+        lane = key in _LANE
+
+        def hook(body: bytes, at: int, pos: int) -> tuple[bytes, int]:
+            align, mem, offset, pos = ins.read_memarg(body, pos)
+            new = _access(opcode, align, offset, shape, regions[mem], scratch)
+            if lane:
+                new, pos = new + body[pos : pos + 1], pos + 1
+            return new, pos
+
+        return hook
+
+    def size(body: bytes, at: int, pos: int) -> tuple[bytes, int]:
+        mem, pos = ins.read_u(body, pos)
+        return bytes(Instrs().i32(regions[mem].pages).code), pos
+
+    def grow(body: bytes, at: int, pos: int) -> tuple[bytes, int]:
+        mem, _ = ins.read_u(body, pos)
+        raise UnsupportedFeature(f"{regions[mem].owner}: memory.grow on a shared memory")
+
+    def bulk(sub: int) -> ins.Hook:
+        def hook(body: bytes, at: int, pos: int) -> tuple[bytes, int]:
+            a, pos = ins.read_u(body, pos)
+            b = 0
+            if sub != 11:
+                b, pos = ins.read_u(body, pos)
+            return _bulk(sub, a, b, regions, scratch), pos
+
+        return hook
+
+    def unknown(key: ins.OpKey) -> ins.Hook:
+        def hook(body: bytes, at: int, pos: int) -> tuple[bytes, int]:
+            raise UnsupportedFeature(f"memory access opcode {key} cannot be rebased")
+
+        return hook
+
+    hooks: ins.Hooks = {key: access(key) if key in _ACCESS else unknown(key) for key in _MEMARG}
+    hooks[(-1, 0x3F)] = size
+    hooks[(-1, 0x40)] = grow
+    for sub in (8, 10, 11):
+        hooks[(0xFC, sub)] = bulk(sub)
+    return hooks
 
 
 def _rewrite_body(body: bytes, regions: dict[int, Region], scratch: _Scratch) -> bytes:
     """``body`` with every memory access translated into its region (same object if none)."""
-    single, prefixed = ins.SINGLE, ins.PREFIXED
-    out: list[bytes] = []
-    last = 0
-    pos = 0
-    end = len(body)
-    while pos < end:
-        at = pos
-        op = body[pos]
-        pos += 1
-        imms = single[op]
-        assert imms is not None, f"opcode 0x{op:02x} passed the merger's scan"
-        key = (-1, op)
-        if imms and imms[0] == -1:
-            sub, pos = ins._read_u(body, pos)
-            key = (op, sub)
-            imms = prefixed[op][sub]
-        access = _ACCESS.get(key)
-        if access is not None:
-            flags, p = ins._read_u(body, pos)
-            mem = 0
-            if flags & 0x40:
-                mem, p = ins._read_u(body, p)
-            offset, p = ins._read_u(body, p, 64)
-            trailing = body[p : p + (1 if len(imms) > 1 else 0)]  # lane index
-            pos = p + len(trailing)
-            opcode = bytes([op]) if key[0] < 0 else bytes([op]) + uleb(key[1])
-            new = _access(opcode, flags & ~0x40, offset, access, regions[mem], scratch)
-            out += (body[last:at], new + trailing)
-            last = pos
-            continue
-        if key == (-1, 0x3F):  # memory.size
-            mem, pos = ins._read_u(body, pos)
-            out += (body[last:at], b"\x41" + sleb(regions[mem].pages))
-            last = pos
-            continue
-        if key == (-1, 0x40):
-            mem, _ = ins._read_u(body, pos)
-            raise UnsupportedFeature(f"{regions[mem].owner}: memory.grow on a shared memory")
-        if key in ((0xFC, 8), (0xFC, 10), (0xFC, 11)):
-            a, p = ins._read_u(body, pos)
-            b = 0
-            if key[1] != 11:
-                b, p = ins._read_u(body, p)
-            pos = p
-            out += (body[last:at], _bulk(key[1], a, b, regions, scratch))
-            last = pos
-            continue
-        if ins.MEMARG in imms:  # a memory access this table does not know: never skip it
-            raise UnsupportedFeature(f"memory access opcode {key} cannot be rebased")
-        pos = _skip(body, pos, imms)
-    if not out:
-        return body
-    out.append(body[last:])
-    return b"".join(out)
+    return ins.rewrite_instructions(body, _hooks(regions, scratch))
 
 
 def _access(
     opcode: bytes,
-    flags: int,
+    align: int,
     offset: int,
     shape: tuple[int, tuple[NumType, ...]],
     r: Region,
     scratch: _Scratch,
 ) -> bytes:
     width, extras = shape
+    c = Instrs()
     if offset + width > r.size:  # traps whatever the address: keep the trap, drop the access
-        return _TRAP + opcode + uleb(flags) + b"\x00"
-    memarg = opcode + uleb(flags) + uleb(offset + r.base)
-    if r.last:  # the memory's end is the region's end: the access bounds-checks itself
-        return memarg
-    a = scratch.get("addr", _I32)
-    spill = b"".join(
-        b"\x21" + scratch.get(f"x{j}", t) for j, t in reversed(list(enumerate(extras)))
-    )
-    reload = b"".join(b"\x20" + scratch.get(f"x{j}", t) for j, t in enumerate(extras))
-    limit = _s32(r.size - offset - width)
-    check = b"\x22" + a + b"\x41" + sleb(limit) + b"\x4b" + _IF + _TRAP + _END
-    return spill + check + b"\x20" + a + reload + memarg
+        return bytes(c.trap_oob().access(opcode, align, 0, 0).code)
+    if not r.last:  # the region ends before the memory does: check the access first
+        a = scratch.get("addr", _I32)
+        for j, t in reversed(list(enumerate(extras))):
+            c.set(scratch.get(f"x{j}", t))
+        c.tee(a).i32(_s32(r.size - offset - width)).op("i32.gt_u").if_().trap_oob().end()
+        c.get(a)
+        for j, t in enumerate(extras):
+            c.get(scratch.get(f"x{j}", t))
+    return bytes(c.access(opcode, align, 0, offset + r.base).code)
 
 
 def _bulk(sub: int, a: int, b: int, regions: dict[int, Region], scratch: _Scratch) -> bytes:
     """memory.init (8: data a, memory b), memory.copy (10: dst a, src b), memory.fill (11: a)."""
     d, s, n = (scratch.get(x, _I32) for x in ("bulk_d", "bulk_s", "bulk_n"))
-    code = b"\x21" + n + b"\x21" + s + b"\x21" + d
+    c = Instrs().set(n).set(s).set(d)
 
-    def moved(x: bytes, r: Region) -> bytes:
-        return b"\x20" + x + (b"\x41" + sleb(_s32(r.base)) + b"\x6a" if r.base else b"")
+    def moved(x: int, r: Region) -> None:
+        c.get(x)
+        if r.base:
+            c.i32(_s32(r.base)).op("i32.add")
 
     if sub == 8:
         r = regions[b]
-        code += _check_range(d, n, r.size)
-        code += moved(d, r) + b"\x20" + s + b"\x20" + n + b"\xfc\x08" + uleb(a) + b"\x00"
+        _check_range(c, d, n, r.size)
+        moved(d, r)
+        c.get(s).get(n).memory_init(a, 0)
     elif sub == 10:
         rd, rs = regions[a], regions[b]
-        code += _check_range(d, n, rd.size) + _check_range(s, n, rs.size)
-        code += moved(d, rd) + moved(s, rs) + b"\x20" + n + b"\xfc\x0a\x00\x00"
+        _check_range(c, d, n, rd.size)
+        _check_range(c, s, n, rs.size)
+        moved(d, rd)
+        moved(s, rs)
+        c.get(n).memory_copy(0, 0)
     else:
         r = regions[a]
-        code += _check_range(d, n, r.size)
-        code += moved(d, r) + b"\x20" + s + b"\x20" + n + b"\xfc\x0b\x00"
-    return code
-
-
-def _skip(data: bytes, pos: int, imms: Iterable[int]) -> int:
-    """Position after the immediates ``imms`` (kinds of `codec.core.instructions`)."""
-    skip = ins._skip_leb
-    for k in imms:
-        if k < 8 or k in (ins.U32, ins.LEB):
-            pos = skip(data, pos)
-        elif k == ins.MEMARG:
-            flags, pos = ins._read_u(data, pos)
-            if flags & 0x40:
-                pos = skip(data, pos)
-            pos = skip(data, pos)
-        elif k == ins.BLOCK:
-            b = data[pos]
-            if b == 0x40 or b in ins._SIMPLE_VALTYPE:
-                pos += 1
-            elif b in (0x63, 0x64):
-                pos = _skip_heap(data, pos + 1)
-            else:
-                pos = skip(data, pos)
-        elif k == ins.B1 or k == ins.ZERO:
-            pos += 1
-        elif k == ins.B4:
-            pos += 4
-        elif k == ins.B8:
-            pos += 8
-        elif k == ins.B16:
-            pos += 16
-        elif k == ins.BRTABLE:
-            n, pos = ins._read_u(data, pos)
-            for _ in range(n + 1):
-                pos = skip(data, pos)
-        elif k == ins.HEAP:
-            pos = _skip_heap(data, pos)
-        elif k == ins.SELECTT:
-            n, pos = ins._read_u(data, pos)
-            for _ in range(n):
-                b = data[pos]
-                pos = _skip_heap(data, pos + 1) if b in (0x63, 0x64) else pos + 1
-        elif k == ins.BRCAST:
-            pos = skip(data, pos + 1)
-            pos = _skip_heap(data, _skip_heap(data, pos))
-        elif k == ins.CATCHES:
-            n, pos = ins._read_u(data, pos)
-            for _ in range(n):
-                kind = data[pos]
-                pos += 1
-                if kind <= 1:
-                    pos = skip(data, pos)
-                pos = skip(data, pos)
-    return pos
-
-
-def _skip_heap(data: bytes, pos: int) -> int:
-    b = data[pos]
-    if b in ins._ABSTRACT_HEAP:
-        return pos + 1
-    if b == 0x65:
-        return pos + 2
-    return ins._skip_leb(data, pos)
+        _check_range(c, d, n, r.size)
+        moved(d, r)
+        c.get(s).get(n).memory_fill(0)
+    return bytes(c.code)
 
 
 __all__ = [

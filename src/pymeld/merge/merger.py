@@ -11,11 +11,15 @@ start sequence, interleaved with the original start calls.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import overload
 
 from pymeld.abi import types as at
-from pymeld.codec.binary import uleb as _uleb
+from pymeld.abi.adapter import CallGuards, generate_adapter
 from pymeld.codec.core import instructions as ins
+from pymeld.codec.core.emitter import NUMTYPE as _VT
+from pymeld.codec.core.emitter import VALTYPE_NAME as _VT_NAME
+from pymeld.codec.core.emitter import Body, CoreValType, Instrs, const_i32
 from pymeld.codec.core.model import (
     Code,
     Export,
@@ -24,7 +28,9 @@ from pymeld.codec.core.model import (
     Global,
     GlobalType,
     Import,
+    Limits,
     Local,
+    MemoryType,
     Module,
     NumType,
     RefType,
@@ -54,10 +60,11 @@ from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
 from pymeld.merge.asyncpass import async_lower_signature, builtin_signature, plan_async
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.layout import InstanceLayout, lay_out
-from pymeld.merge.leave import LeaveGuards, guard_body
+from pymeld.merge.leave import LeaveGuards, may_call_out
 from pymeld.merge.segments import copy_data, copy_elem
-from pymeld.merge.types import TypeInterner
-from pymeld.resources.fusion import ResourceFusion
+from pymeld.merge.type_section import TypeInterner
+from pymeld.plan import FuncCode, FuncItem, Plan, Space
+from pymeld.resources.fusion import Lookups, ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime
 
 
@@ -113,18 +120,6 @@ class MergeResult:
     runtime: RuntimePlan | None = None  # resource built-ins left to the component runtime
 
 
-@dataclass(slots=True)
-class _Generated:
-    """A function the merger adds: core signature and code."""
-
-    params: list[NumType]
-    results: list[NumType]
-    code: Code
-
-
-_VT = {"i32": NumType.I32, "i64": NumType.I64, "f32": NumType.F32, "f64": NumType.F64}
-
-
 class Merger:
     def __init__(self, graph: FlatGraph) -> None:
         self.g = graph
@@ -132,13 +127,12 @@ class Merger:
         self.types = TypeInterner()
         self.host_imports: list[HostImport] = []
         self._host_by_key: dict[tuple[object, ...], int] = {}
-        self.adapters: dict[int, int] = {}  # lower index → output func index
-        self.generated: list[_Generated] = []
+        self.adapters: dict[int, FuncItem] = {}  # lower index → adapter
+        self._start: FuncItem | None = None
+        self._start_seqs: list[Instrs] = []
         self.layouts: list[InstanceLayout] = []
-        self.first_generated = 0
         self._builtin_keys: dict[int, tuple[object, ...]] = {}
         self.runtime = RuntimePlan(None)
-        self.res = ResourceFusion(graph)
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -151,10 +145,10 @@ class Merger:
             if isinstance(lowered.callee, HostFunc):
                 stand_in = self.res.host_call(ref.lower)  # handles translated (resources)
                 return self._host_index(ref.lower) if stand_in is None else stand_in
-            idx = self.adapters.get(ref.lower)
-            if idx is None:
+            adapter = self.adapters.get(ref.lower)
+            if adapter is None:
                 raise LinkError(f"internal: adapter for lower {ref.lower} was not planned")
-            return idx
+            return adapter.index
         builtin = self.g.builtins[ref.builtin]
         inner = self.res.builtin_func(ref.builtin)  # in-module handle table (pymeld.resources)
         if inner is not None:
@@ -188,6 +182,11 @@ class Merger:
             opts.is_async,  # passed through only: merge.asyncpass refuses async adapters
             None if opts.callback is None else self.func_index(opts.callback),
         )
+
+    def _runtime_import(self, key: object) -> int:
+        """The output import of a resource built-in the runtime keeps (by its import key)."""
+        assert isinstance(key, tuple)
+        return self.host_imports[self._host_by_key[key]].index
 
     def _host_index(self, lower: int) -> int:
         lowered = self.g.lowers[lower]
@@ -295,28 +294,35 @@ class Merger:
         self._plan_host_imports(lowers)
         modules = [mi.module for mi in g.instances]
         self.layouts, totals = lay_out(modules, len(self.host_imports))
-        next_func = totals["func"]
-        cross = [li for li in lowers if isinstance(g.lowers[li].callee, Lifted)]
-        self.first_generated = totals["func"]
-        # One "may enter" flag per component instance that some adapter calls into: the
-        # runtime traps on re-entering an instance, so the fused code must too.
-        callee_owners = sorted({g.lowers[li].callee.owner for li in cross})  # type: ignore[union-attr]
-        self.enter_flags = {c: totals["global"] + k for k, c in enumerate(callee_owners)}
-        self.leave = self._plan_leave(cross, lowers, totals["global"] + len(self.enter_flags))
-        self.leave.first_func = next_func
-        next_func += len(self.leave.guards)
-        for k, li in enumerate(cross):
-            self.adapters[li] = next_func + k
-        next_func += len(cross)
-        self.res = ResourceFusion(g, self.runtime, self)
-        self.res.plan(
-            sorted(self._builtins_used),
-            cross,
-            next_func,
-            totals["memory"],
-            totals["global"] + len(self.enter_flags) + len(self.leave.flags),
-            lowers,
+        plan = self.plan = Plan(
+            {
+                Space.FUNC: totals["func"],
+                Space.GLOBAL: totals["global"],
+                Space.MEMORY: totals["memory"],
+            }
         )
+        cross = [li for li in lowers if isinstance(g.lowers[li].callee, Lifted)]
+        # No "may enter" flags: wasmtime (the oracle) checks no re-entrance on synchronous
+        # calls between instances, only that an instance does not lower its own lift (the
+        # same-instance trap below). tests/fusion/wast/reentrance.wast pins both.
+        self.leave = self._plan_leave(cross, lowers)
+        for li in cross:
+            self.adapters[li] = plan.add_func("adapter", li, partial(self._adapter, li))
+        self.res = ResourceFusion(
+            g,
+            self.runtime,
+            plan,
+            Lookups(
+                self.func_index,
+                self._runtime_import,
+                self._host_index,
+                lambda opts: self.canon_options(opts).memory,
+            ),
+        )
+        self.res.plan(sorted(self._builtins_used), cross, lowers)
+        if any(mi.module.start is not None for mi in g.instances):
+            self._start = plan.add_func("start", "start", self._start_code)
+        plan.freeze()
 
         out = Module()
         # types: each distinct module once
@@ -333,26 +339,12 @@ class Merger:
             tidx = self.types.func_type(params, results)
             out.imports.append(Import(hi.module, hi.name, FuncImport(tidx)))
 
-        # may-leave guards, then adapters (generated after layout so every index is final)
-        for guard in self.leave.guards:
-            body = guard_body(guard, self.func_index(guard.target))
-            self._add_generated(tuple(guard.params), tuple(guard.results), (), body)
-        for li in cross:
-            self._generate_adapter(li)
-        for gen in self.res.emit(self.func_index):
-            self._add_generated(gen.params, gen.results, gen.locals, gen.body)
-
-        start_calls = self._copy_instances(out, type_maps)
-        for _ in [*self.enter_flags, *self.leave.flags]:
-            out.globals.append(Global(GlobalType(NumType.I32, True), b"\x41\x01\x0b"))
-        out.globals.extend(self.res.globals())
-        out.memories.extend(self.res.memories())
-        self._emit_generated(out)
-        self._emit_start(out, start_calls)
+        self._start_seqs = self._copy_instances(out, type_maps)
+        self._emit_plan(out)
         exports = self._emit_exports(out)
         for rr in self.runtime.resources:
             if rr.dtor_export is not None and rr.resource.dtor is not None:
-                dtor = self.res.runtime_dtor(rr.resource, self.func_index)
+                dtor = self.res.runtime_dtor(rr.resource)
                 out.exports.append(Export(rr.dtor_export, ExternKind.FUNC, dtor))
         out.types = self.types.groups
         if any(d.mode == SegmentMode.PASSIVE for d in out.datas):
@@ -367,18 +359,34 @@ class Merger:
         }
         return result
 
+    def _emit_plan(self, out: Module) -> None:
+        """Append every planned global, memory and function, in index order."""
+        plan = self.plan
+        for gi in plan.globals():
+            out.globals.append(Global(GlobalType(NumType.I32, True), const_i32(gi.init)))
+        for _ in plan.memories():
+            out.memories.append(MemoryType(Limits(0)))
+        for fi in plan.funcs():
+            assert fi.build is not None, f"generated function {fi.group}:{fi.key!r} has no code"
+            code = fi.build()
+            out.funcs.append(self.types.func_type(_nums(code.params), _nums(code.results)))
+            out.codes.append(Code(_local_runs(code.locals), code.body))
+            assert len(out.imports) + len(out.funcs) - 1 == fi.index
+        if self._start is not None:
+            out.start = self._start.index
+
     # -- adapters -----------------------------------------------------------------------------------
     def _owner_of(self, ref: CoreRef) -> int | None:
         """Component instance whose code ``ref`` is (None if not a plain definition)."""
         return self.g.instances[ref.instance].owner if isinstance(ref, DefRef) else None
 
-    def _plan_leave(self, cross: list[int], lowers: list[int], first_global: int) -> LeaveGuards:
+    def _plan_leave(self, cross: list[int], lowers: list[int]) -> LeaveGuards:
         """Flags and guards for every realloc/post-return run on an instance's behalf."""
-        leave = LeaveGuards(first_global)
+        leave = LeaveGuards(self.plan, self.func_index)
 
         def plan(realloc: CoreRef | None) -> None:
             owner = None if realloc is None else self._owner_of(realloc)
-            if owner is not None:
+            if owner is not None and may_call_out(self.g, realloc):  # type: ignore[arg-type]
                 leave.plan_realloc(realloc, owner)  # type: ignore[arg-type]
 
         for li in lowers:
@@ -411,51 +419,30 @@ class Merger:
         owner = None if opts.realloc is None else self._owner_of(opts.realloc)
         return resolved if owner is None else self.leave.options(resolved, opts, owner)
 
-    def _generate_adapter(self, li: int) -> None:
-        from pymeld.abi.adapter import generate_adapter
-
+    def _adapter(self, li: int) -> FuncCode:
         lowered: Lowered = self.g.lowers[li]
         callee = lowered.callee
         assert isinstance(callee, Lifted)
+        same = lowered.owner == callee.owner
+        guards = CallGuards(
+            same_instance=same,
+            may_leave=None if same else self.leave.flag_index(lowered.owner),
+            borrow_scope=None if same else self.res.borrow_scope(),
+        )
         adapter = generate_adapter(
             callee.type,
             self._guarded(self.canon_options(lowered.opts), lowered.opts),
             self._guarded(self.canon_options(callee.opts), callee.opts),
             self.func_index(callee.core_func),
-            resources=self.res.ops_for(lowered),
+            resources=None if same else self.res.ops_for(lowered),
+            guards=guards,
         )
-        if adapter.helpers:
-            raise UnsupportedFeature("outlined adapter helpers")
-        body = adapter.body
-        if lowered.owner == callee.owner:
-            body = b"\x00\x0b"  # an instance calling its own lifted export: wasmtime traps
-        else:
-            flag = self.enter_flags[callee.owner]
-            check = self.leave.check(lowered.owner)
-            body = check + _enter(flag) + body[:-1] + _leave(flag) + b"\x0b"
-        locals_, body = self.res.scope(callee.type, adapter.params, adapter.locals, body)
-        self._add_generated(adapter.params, adapter.results, locals_, body)
-
-    def _add_generated(
-        self,
-        params: tuple[str, ...],
-        results: tuple[str, ...],
-        locals_: tuple[str, ...],
-        body: bytes,
-    ) -> None:
-        runs: list[Local] = []
-        for t in locals_:
-            if runs and runs[-1].type == _VT[t]:
-                runs[-1] = Local(runs[-1].count + 1, _VT[t])
-            else:
-                runs.append(Local(1, _VT[t]))
-        code = Code(runs, body)
-        self.generated.append(_Generated([_VT[p] for p in params], [_VT[r] for r in results], code))
+        return FuncCode(adapter.params, adapter.results, adapter.locals, adapter.body)
 
     # -- copying instances --------------------------------------------------------------------------
-    def _copy_instances(self, out: Module, type_maps: dict[int, list[int]]) -> list[list[bytes]]:
+    def _copy_instances(self, out: Module, type_maps: dict[int, list[int]]) -> list[Instrs]:
         """Append every instance's definitions with bodies rewritten; returns start sequences."""
-        start_seqs: list[list[bytes]] = []
+        start_seqs: list[Instrs] = []
         deferred = False  # once some code has run at instantiation, segments must be ordered
         all_maps = [
             self._index_maps(mi.index, lay, type_maps[mi.module_id])
@@ -470,7 +457,7 @@ class Merger:
         for mi, lay, maps, bodies in zip(self.g.instances, self.layouts, all_maps, rewritten):
             m = mi.module
             tmap = type_maps[mi.module_id]
-            seq: list[bytes] = []
+            seq = Instrs()
             file = mi.label
             out.funcs.extend(tmap[t] for t in m.funcs)
             for t in m.tables:
@@ -493,17 +480,16 @@ class Merger:
                 locals_ = [Local(lc.count, _remap_vt(lc.type, tmap)) for lc in code.locals]
                 raw = code.locals_raw if locals_ == code.locals else None
                 out.codes.append(Code(locals_, body, None, raw))
+            elems, datas = lay.segments("elem", len(m.elems)), lay.segments("data", len(m.datas))
             for i, e in enumerate(m.elems):
-                out.elems.append(copy_elem(e, maps, lay.elem + i, deferred, seq, file))
+                out.elems.append(copy_elem(e, maps, elems[i], deferred, seq, file))
             for i, d in enumerate(m.datas):
-                out.datas.append(copy_data(d, maps, lay.data + i, deferred, seq, file))
+                out.datas.append(copy_data(d, maps, datas[i], deferred, seq, file))
             if m.start is not None:
-                seq.append(
-                    _call(
-                        lay.defined(ExternKind.FUNC, m.start)
-                        if m.start >= lay.imported.get(ExternKind.FUNC, 0)
-                        else self.func_index(mi.imports[_import_pos(m, ExternKind.FUNC, m.start)])
-                    )
+                seq.call(
+                    lay.defined(ExternKind.FUNC, m.start)
+                    if m.start >= lay.imported.get(ExternKind.FUNC, 0)
+                    else self.func_index(mi.imports[_import_pos(m, ExternKind.FUNC, m.start)])
                 )
                 deferred = True
             start_seqs.append(seq)
@@ -517,50 +503,28 @@ class Merger:
             imported[imp.kind].append(
                 guarded if guarded is not None else self.item_index(ref, imp.kind)
             )
-
-        def space(kind: ExternKind, n_defined: int) -> list[int]:
-            base = lay.base(kind)
-            return imported[kind] + list(range(base, base + n_defined))
-
         m = mi.module
         return ins.IndexMaps(
             type=tmap,
-            func=space(ExternKind.FUNC, len(m.funcs)),
-            table=space(ExternKind.TABLE, len(m.tables)),
-            memory=space(ExternKind.MEMORY, len(m.memories)),
-            global_=space(ExternKind.GLOBAL, len(m.globals)),
-            elem=list(range(lay.elem, lay.elem + len(m.elems))),
-            data=list(range(lay.data, lay.data + len(m.datas))),
-            tag=space(ExternKind.TAG, len(m.tags)),
+            func=imported[ExternKind.FUNC] + lay.definitions(ExternKind.FUNC, len(m.funcs)),
+            table=imported[ExternKind.TABLE] + lay.definitions(ExternKind.TABLE, len(m.tables)),
+            memory=imported[ExternKind.MEMORY]
+            + lay.definitions(ExternKind.MEMORY, len(m.memories)),
+            global_=imported[ExternKind.GLOBAL]
+            + lay.definitions(ExternKind.GLOBAL, len(m.globals)),
+            elem=lay.segments("elem", len(m.elems)),
+            data=lay.segments("data", len(m.datas)),
+            tag=imported[ExternKind.TAG] + lay.definitions(ExternKind.TAG, len(m.tags)),
         )
 
-    # -- generated functions, start, exports --------------------------------------------------------
-    def _emit_generated(self, out: Module) -> None:
-        for gen in self.generated:
-            out.funcs.append(self.types.func_type(gen.params, gen.results))
-            out.codes.append(gen.code)
-
-    def _emit_start(self, out: Module, seqs: list[list[bytes]]) -> None:
-        body = b"".join(b"".join(s) for s in seqs)
-        if not body:
-            return
-        out.funcs.append(self.types.func_type([], []))
-        out.codes.append(Code([], body + b"\x0b"))
-        out.start = len(out.imports) + len(out.funcs) - 1
-
-    def _entry_trampoline(self, out: Module, item: Lifted, target: int, flag: int) -> int:
-        """Host → instance entry: clear the instance's flag for the call, as the runtime does."""
-        from pymeld.abi.layout import flatten_functype
-
-        core = flatten_functype(item.type, "lift")
-        params = [_VT[p] for p in core.params]
-        body = _enter(flag)
-        for i in range(len(params)):
-            body += b"\x20" + _uleb(i)
-        body += _call(target) + _leave(flag) + b"\x0b"
-        out.funcs.append(self.types.func_type(params, [_VT[r] for r in core.results]))
-        out.codes.append(Code([], body))
-        return len(out.imports) + len(out.funcs) - 1
+    # -- start, exports ----------------------------------------------------------------------
+    def _start_code(self) -> FuncCode:
+        """The start function: every instance's start sequence, in instantiation order."""
+        b = Body([])
+        for seq in self._start_seqs:
+            b.extend(seq)
+        b.end()
+        return FuncCode((), (), (), bytes(b.code))
 
     def _emit_exports(self, out: Module) -> list[FuncExport]:
         exports: list[FuncExport] = []
@@ -572,9 +536,6 @@ class Merger:
             if isinstance(item, Lifted):
                 opts = self._guarded(self.canon_options(item.opts), item.opts)
                 idx = self.res.export_func(item) or self.func_index(item.core_func)
-                flag = self.enter_flags.get(item.owner)
-                if flag is not None:
-                    idx = self._entry_trampoline(out, item, idx, flag)
                 name = path[0] if len(path) == 1 else f"{'/'.join(path[:-1])}#{path[-1]}"
                 used.add(name)
                 out.exports.append(Export(name, ExternKind.FUNC, idx))
@@ -621,14 +582,11 @@ def merge(graph: FlatGraph) -> MergeResult:
     result.memory_exports = m._mem_names
     result.func_exports = m._func_names
     result.layouts = m.layouts
-    result.adapters = dict(m.adapters)
+    result.adapters = {li: item.index for li, item in m.adapters.items()}
     return result
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-
-
-_VT_NAME = {NumType.I32: "i32", NumType.I64: "i64", NumType.F32: "f32", NumType.F64: "f64"}
 
 
 def _exported_lifts(items: list[tuple[str, ExportItem]]) -> list[Lifted]:
@@ -695,18 +653,19 @@ def _import_pos(m: Module, kind: ExternKind, index: int) -> int:
     raise LinkError(f"import index {index} out of range")
 
 
-def _enter(flag: int) -> bytes:
-    """Trap unless the instance may be entered, then mark it entered."""
-    g = _uleb(flag)
-    return b"\x23" + g + b"\x45\x04\x40\x00\x0b\x41\x00\x24" + g
+def _nums(ts: tuple[CoreValType, ...]) -> list[NumType]:
+    return [_VT[t] for t in ts]
 
 
-def _leave(flag: int) -> bytes:
-    return b"\x41\x01\x24" + _uleb(flag)
-
-
-def _call(func: int) -> bytes:
-    return b"\x10" + _uleb(func)
+def _local_runs(ts: tuple[CoreValType, ...]) -> list[Local]:
+    """Local declarations: runs of one type."""
+    runs: list[Local] = []
+    for t in ts:
+        if runs and runs[-1].type == _VT[t]:
+            runs[-1] = Local(runs[-1].count + 1, _VT[t])
+        else:
+            runs.append(Local(1, _VT[t]))
+    return runs
 
 
 @overload

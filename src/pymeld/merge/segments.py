@@ -9,13 +9,13 @@ segments become passive and are initialised by the synthesized start sequence in
 
 from __future__ import annotations
 
-from pymeld.codec.binary import sleb, uleb
 from pymeld.codec.core import instructions as ins
+from pymeld.codec.core.emitter import Instrs
 from pymeld.codec.core.model import Data, Elem, SegmentMode
 
 
 def copy_elem(
-    e: Elem, maps: ins.IndexMaps, out_index: int, deferred: bool, seq: list[bytes], file: str
+    e: Elem, maps: ins.IndexMaps, out_index: int, deferred: bool, seq: Instrs, file: str
 ) -> Elem:
     """``e`` with indices remapped; active and ``deferred`` → passive plus a `table.init`."""
     fmap = maps.func
@@ -32,23 +32,12 @@ def copy_elem(
     if not deferred:
         return Elem(SegmentMode.ACTIVE, etype, funcs, exprs, table, offset, None)
     n = len(funcs) if funcs is not None else len(exprs or [])
-    # table.init dst src len ; elem.drop
-    seq.append(
-        offset[:-1]
-        + b"\x41\x00"
-        + b"\x41"
-        + sleb(n)
-        + b"\xfc\x0c"
-        + uleb(out_index)
-        + uleb(table)
-        + b"\xfc\x0d"
-        + uleb(out_index)
-    )
+    seq.extend(offset[:-1]).i32(0).i32(n).table_init(out_index, table).elem_drop(out_index)
     return Elem(SegmentMode.PASSIVE, etype, funcs, exprs, 0, None, None)
 
 
 def copy_data(
-    d: Data, maps: ins.IndexMaps, out_index: int, deferred: bool, seq: list[bytes], file: str
+    d: Data, maps: ins.IndexMaps, out_index: int, deferred: bool, seq: Instrs, file: str
 ) -> Data:
     """``d`` with its memory remapped; active and ``deferred`` → passive plus a `memory.init`."""
     if d.mode != SegmentMode.ACTIVE:
@@ -58,15 +47,6 @@ def copy_data(
     offset = ins.rewrite_const_expr(d.offset or b"", maps, file=file)
     if not deferred:
         return Data(SegmentMode.ACTIVE, d.init, mem, offset, None)
-    seq.append(
-        offset[:-1]
-        + b"\x41\x00"
-        + b"\x41"
-        + sleb(len(d.init))
-        + b"\xfc\x08"
-        + uleb(out_index)
-        + uleb(mem)
-        + b"\xfc\x09"
-        + uleb(out_index)
-    )
+    seq.extend(offset[:-1]).i32(0).i32(len(d.init)).memory_init(out_index, mem)
+    seq.data_drop(out_index)
     return Data(SegmentMode.PASSIVE, d.init, 0, None, None)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pymeld.abi import types as at
-from pymeld.abi.emit import Body
 from pymeld.abi.layout import (
     MAX_FLAT_PARAMS,
     despecialize,
@@ -24,9 +23,11 @@ from pymeld.abi.layout import (
     flatten_functype,
     payload_offset,
 )
+from pymeld.codec.core.emitter import Body
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import ResourceType
-from pymeld.resources.tables import BORROW, OWN, Generated, InnerTables
+from pymeld.plan import FuncCode
+from pymeld.resources.tables import BORROW, OWN, InnerTables
 
 Leaf = Callable[[at.Own | at.Borrow], int | None]
 
@@ -104,7 +105,7 @@ class Walk:
                     return
                 f = self.leaf(h)
                 if self.mode == "save":
-                    b.get(base).load("i32.load", m, off).call(self.t.extra("push"))
+                    b.get(base).load("i32.load", m, off).call(self.t.push().index)
                 if f is None:
                     return
                 b.get(base).get(base).load("i32.load", m, off).call(f).store("i32.store", m, off)
@@ -164,25 +165,18 @@ def _params(w: Walk, ft: at.FuncType, n_flat: int) -> None:
 
 def host_call(
     tables: InnerTables, ft: at.FuncType, inst: int, mem: int | None, target: int
-) -> Generated:
+) -> FuncCode:
     """Stand-in for a lowered host import: arguments out of ``inst``'s table, results in."""
 
-    def out(h: at.Own | at.Borrow) -> int | None:
-        return tables.leaf("out", OWN if isinstance(h, at.Own) else BORROW, _res(h), inst)
-
-    def into(h: at.Own | at.Borrow) -> int | None:
-        return tables.leaf("in", OWN if isinstance(h, at.Own) else BORROW, _res(h), inst)
+    out, into = _leaf(tables, "out", inst), _leaf(tables, "in", inst)
 
     core = flatten_functype(ft, "lower")
     b = Body(core.params)
     n_args = len(core.params) - (1 if _retptr(ft) else 0)
     base = b.local("i32")
-    b.code += b"\x23" + _u(tables.save_sp_global)
-    b.set(base)
+    b.global_get(tables.save_sp_global).set(base)
     _params(Walk(b, tables, mem, out, "save"), ft, n_args if not _spilled(ft) else 0)
-    for i in range(len(core.params)):
-        b.get(i)
-    b.call(target)
+    b.forward_args().call(target)
     if ft.result is not None and at.handles(ft.result):
         if core.results:
             r = b.local(core.results[0])
@@ -195,36 +189,27 @@ def host_call(
     restore.cursor = b.local("i32")
     b.get(base).set(restore.cursor)
     _params(restore, ft, n_args if not _spilled(ft) else 0)
-    b.get(base)
-    b.code += b"\x24" + _u(tables.save_sp_global)
+    b.get(base).global_set(tables.save_sp_global)
     b.end()
-    return Generated(core.params, core.results, tuple(b.locals), bytes(b.code))
+    return FuncCode(core.params, core.results, tuple(b.locals), bytes(b.code))
 
 
 def lifted_export(
     tables: InnerTables, ft: at.FuncType, inst: int, mem: int | None, target: int
-) -> Generated:
+) -> FuncCode:
     """Stand-in for an exported core function: arguments into ``inst``'s table, results out,
     inside a borrow scope when arguments lend borrows (each must be dropped before return)."""
 
-    def out(h: at.Own | at.Borrow) -> int | None:
-        return tables.leaf("out", OWN if isinstance(h, at.Own) else BORROW, _res(h), inst)
-
-    def into(h: at.Own | at.Borrow) -> int | None:
-        return tables.leaf("in", OWN if isinstance(h, at.Own) else BORROW, _res(h), inst)
+    out, into = _leaf(tables, "out", inst), _leaf(tables, "in", inst)
 
     core = flatten_functype(ft, "lift")
     b = Body(core.params)
     scoped = any(isinstance(h, at.Borrow) for h in leaves(ft)[0])
     saved = b.local("i32")
     if scoped:
-        b.code += b"\x23" + _u(tables.borrow_global)
-        b.set(saved).i32(0)
-        b.code += b"\x24" + _u(tables.borrow_global)
+        b.global_get(tables.borrow_global).set(saved).i32(0).global_set(tables.borrow_global)
     _params(Walk(b, tables, mem, into), ft, 0 if _spilled(ft) else len(core.params))
-    for i in range(len(core.params)):
-        b.get(i)
-    b.call(target)
+    b.forward_args().call(target)
     r = None
     if core.results:
         r = b.local(core.results[0])
@@ -235,14 +220,12 @@ def lifted_export(
             else:
                 Walk(b, tables, mem, out).flat(ft.result, [r])
     if scoped:
-        b.code += b"\x23" + _u(tables.borrow_global)
-        b.trap_if()
-        b.get(saved)
-        b.code += b"\x24" + _u(tables.borrow_global)
+        b.global_get(tables.borrow_global).trap_if()
+        b.get(saved).global_set(tables.borrow_global)
     if r is not None:
         b.get(r)
     b.end()
-    return Generated(core.params, core.results, tuple(b.locals), bytes(b.code))
+    return FuncCode(core.params, core.results, tuple(b.locals), bytes(b.code))
 
 
 def plan(tables: InnerTables, ft: at.FuncType, inst: int, host_call: bool) -> None:
@@ -257,7 +240,18 @@ def plan(tables: InnerTables, ft: at.FuncType, inst: int, host_call: bool) -> No
         if host_call and r.host_path is None:
             raise UnsupportedFeature(f"resource `{r.name}` of the composition in a host call")
         tables.leaf(d, OWN if isinstance(h, at.Own) else BORROW, r, inst)
-    tables.extra("push")
+    tables.push()
+
+
+def _leaf(tables: InnerTables, direction: str, inst: int) -> Leaf:
+    """The planned translation function of each handle leaf (None: passes unchanged)."""
+
+    def leaf(h: at.Own | at.Borrow) -> int | None:
+        kind = OWN if isinstance(h, at.Own) else BORROW
+        item = tables.leaf(direction, kind, _res(h), inst)
+        return None if item is None else item.index
+
+    return leaf
 
 
 def _res(h: at.Own | at.Borrow) -> ResourceType:
@@ -272,9 +266,3 @@ def _spilled(ft: at.FuncType) -> bool:
 
 def _retptr(ft: at.FuncType) -> bool:
     return ft.result is not None and flat_count(ft.result) > 1
-
-
-def _u(v: int) -> bytes:
-    from pymeld.codec.binary import uleb
-
-    return uleb(v)

@@ -1,17 +1,40 @@
-"""The merger's single entry point into `pymeld.resources` (keeps merge-stage edits small)."""
+"""The merger's single entry point into `pymeld.resources`: plans every handle-table item in the
+shared `Plan` and answers which generated function stands in for a built-in, a host call or an
+export. What it needs from the merger comes in as `Lookups`, read only while the plan is emitted.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
 
 from pymeld.abi import types as at
-from pymeld.codec.core.model import Global, GlobalType, Limits, MemoryType, NumType
+from pymeld.abi.adapter import BorrowScope
 from pymeld.errors import UnsupportedFeature
-from pymeld.graph.model import CoreRef, FlatGraph, HostFunc, Lifted, Lowered, ResourceType
+from pymeld.graph.model import (
+    CanonOpts,
+    CoreRef,
+    FlatGraph,
+    HostFunc,
+    Lifted,
+    Lowered,
+    ResourceType,
+)
+from pymeld.plan import FuncCode, FuncItem, Plan
 from pymeld.resources import boundary
 from pymeld.resources.runtime import RuntimePlan, _exported_lifts, handle_resources
-from pymeld.resources.tables import BORROW, OWN, Generated, InnerTables
+from pymeld.resources.tables import BORROW, OWN, InnerTables
+
+
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """Output indices the merger resolves (valid once the plan is frozen)."""
+
+    func_index: Callable[[CoreRef], int]  # a core function of the graph
+    runtime_import: Callable[[object], int]  # a kept resource built-in, by its import key
+    host_import: Callable[[int], int]  # the output import a host lower `li` calls
+    memory: Callable[[CanonOpts], int | None]  # the memory of canonical options
 
 
 class _Ops:
@@ -21,6 +44,9 @@ class _Ops:
         self.tables, self.caller, self.callee = tables, caller, callee
 
     def transfer(self, t: at.Own | at.Borrow, to_callee: bool) -> int | None:
+        return self.item(t, to_callee).index
+
+    def item(self, t: at.Own | at.Borrow, to_callee: bool) -> FuncItem:
         r = t.resource
         assert isinstance(r, ResourceType)
         src, dst = (self.caller, self.callee) if to_callee else (self.callee, self.caller)
@@ -30,29 +56,20 @@ class _Ops:
 
 class ResourceFusion:
     def __init__(
-        self, graph: FlatGraph, runtime: RuntimePlan | None = None, merger: Any = None
+        self, graph: FlatGraph, runtime: RuntimePlan, plan: Plan, lookups: Lookups
     ) -> None:
         self.g = graph
-        self.runtime = runtime or RuntimePlan(None)
-        self.tables = InnerTables()
-        self._builtins: dict[int, int] = {}
-        self.merger = merger  # `Merger`: host import indices and canonical options
-        self._host_calls: dict[int, int] = {}  # lower index → stand-in function
-        self._lifts: list[Lifted] = []  # root exports translated at the boundary
-        self._dtors: dict[int, int] = {}  # resource id → guarded destructor
+        self.runtime = runtime
+        self.lookups = lookups
+        self.tables = InnerTables(plan, lookups.func_index, lookups.runtime_import)
+        self._builtins: dict[int, FuncItem] = {}
+        self._host_calls: dict[int, FuncItem] = {}  # lower index → stand-in function
+        self._lifts: list[tuple[Lifted, FuncItem]] = []  # root exports translated at the boundary
+        self._dtors: dict[int, FuncItem] = {}  # resource id → guarded destructor
 
-    def plan(
-        self,
-        used: list[int],
-        cross: list[int],
-        first_func: int,
-        first_memory: int,
-        first_global: int,
-        host_lowers: list[int] = [],  # noqa: B006
-    ) -> None:
-        """Fix every generated function's index before any code referring to it is emitted."""
+    def plan(self, used: list[int], cross: list[int], host_lowers: list[int]) -> None:
+        """Register every generated item before any code referring to it is emitted."""
         t = self.tables
-        t.first_func, t.first_memory, t.first_global = first_func, first_memory, first_global
         h = self.runtime.host_instance
         inmodule = self.runtime.inmodule
         for bi in sorted(used):
@@ -99,55 +116,54 @@ class ResourceFusion:
             lowered = self.g.lowers[li]
             if isinstance(lowered.callee, HostFunc) and handle_resources(lowered.callee.type):
                 boundary.plan(t, lowered.callee.type, lowered.owner, True)
-                self._host_calls[li] = t.extra("hostcall", li)
+                self._host_calls[li] = t.plan.add_func(
+                    "resource", ("hostcall", li), partial(self._host_call, li)
+                )
         for lf in _exported_lifts(self.g):
             if handle_resources(lf.type):
                 boundary.plan(t, lf.type, lf.owner, False)
-                t.extra("lift", len(self._lifts))
-                self._lifts.append(lf)
+                k = len(self._lifts)
+                item = t.plan.add_func("resource", ("lift", k), partial(self._lift, lf))
+                self._lifts.append((lf, item))
         for rr in self.runtime.resources:
             if rr.resource.dtor is not None:
-                self._dtors[rr.resource.id] = t.extra("dtor", rr.resource.id)
-        t.emit_extra = self._emit_extra
+                self._dtors[rr.resource.id] = t.dtor_guard(rr.resource)
 
-    def _emit_extra(
-        self, key: tuple[object, ...], func_index: Callable[[CoreRef], int]
-    ) -> Generated:
-        m = self.merger
-        if key[0] == "hostcall":
-            li = key[1]
-            assert isinstance(li, int)
-            lowered = self.g.lowers[li]
-            assert isinstance(lowered.callee, HostFunc)
-            mem = m.canon_options(lowered.opts).memory
-            target = m._host_index(li)
-            return boundary.host_call(self.tables, lowered.callee.type, lowered.owner, mem, target)
-        k = key[1]
-        assert isinstance(k, int)
-        lf = self._lifts[k]
-        mem = m.canon_options(lf.opts).memory
-        return boundary.lifted_export(self.tables, lf.type, lf.owner, mem, func_index(lf.core_func))
+    def _host_call(self, li: int) -> FuncCode:
+        lowered = self.g.lowers[li]
+        assert isinstance(lowered.callee, HostFunc)
+        mem = self.lookups.memory(lowered.opts)
+        target = self.lookups.host_import(li)
+        return boundary.host_call(self.tables, lowered.callee.type, lowered.owner, mem, target)
 
+    def _lift(self, lf: Lifted) -> FuncCode:
+        mem = self.lookups.memory(lf.opts)
+        target = self.lookups.func_index(lf.core_func)
+        return boundary.lifted_export(self.tables, lf.type, lf.owner, mem, target)
+
+    # -- answers (after the plan is frozen) --------------------------------------------------------
     def host_call(self, li: int) -> int | None:
         """Stand-in for the lowered host import ``li`` (handles translated), if any."""
-        return self._host_calls.get(li)
+        item = self._host_calls.get(li)
+        return None if item is None else item.index
 
     def export_func(self, lf: Lifted) -> int | None:
         """Stand-in for the core function of the root export ``lf``, if any."""
-        for k, x in enumerate(self._lifts):
+        for x, item in self._lifts:
             if x is lf:
-                return self.tables._fn("lift", k)
+                return item.index
         return None
 
-    def runtime_dtor(self, r: ResourceType, func_index: Callable[[CoreRef], int]) -> int:
+    def runtime_dtor(self, r: ResourceType) -> int:
         """What the wrapper-defined type's destructor export points at."""
         if r.id in self._dtors:
-            return self._dtors[r.id]
+            return self._dtors[r.id].index
         assert r.dtor is not None
-        return func_index(r.dtor)
+        return self.lookups.func_index(r.dtor)
 
     def builtin_func(self, bi: int) -> int | None:
-        return self._builtins.get(bi)
+        item = self._builtins.get(bi)
+        return None if item is None else item.index
 
     def ops_for(self, lowered: Lowered) -> _Ops | None:
         callee = lowered.callee
@@ -156,63 +172,19 @@ class ResourceFusion:
             return None
         return _Ops(self.tables, lowered.owner, callee.owner)
 
-    def scope(
-        self, ft: at.FuncType, params: tuple[str, ...], locals_: tuple[str, ...], body: bytes
-    ) -> tuple[tuple[str, ...], bytes]:
-        """Wrap an adapter body in a borrow scope when its parameters lend borrows: every
-        borrow handle the callee received must be dropped before it returns (else trap)."""
-        if not any(isinstance(x, at.Borrow) for _, p in ft.params for x in _leaves(p)):
-            return locals_, body
-        if not self.tables.tables:
-            return locals_, body
-        g, sp = self.tables.borrow_global, self.tables.lend_sp_global
-        save = len(params) + len(locals_)
-        saved_sp = save + 1
-        unlend = self.tables.first_func + self.tables.keys.index(("unlend",))
-        enter = b"\x23" + _u(g) + b"\x21" + _u(save) + b"\x41\x00\x24" + _u(g)
-        enter += b"\x23" + _u(sp) + b"\x21" + _u(saved_sp)
-        leave = b"\x23" + _u(g) + b"\x04\x40\x00\x0b" + b"\x20" + _u(save) + b"\x24" + _u(g)
-        leave += b"\x20" + _u(saved_sp) + b"\x10" + _u(unlend)
-        return (*locals_, "i32", "i32"), enter + body[:-1] + leave + b"\x0b"
-
-    def emit(self, func_index: Callable[[CoreRef], int]) -> list[Generated]:
-        if self.merger is not None:
-            m = self.merger
-            self.tables.runtime_func = lambda key: m.host_imports[m._host_by_key[key]].index
-        return self.tables.emit(func_index)
-
-    def memories(self) -> list[MemoryType]:
-        n = len(self.tables.tables)
-        return [MemoryType(Limits(0)) for _ in range(n + 2 if n else 0)]  # tables, lend, save
-
-    def globals(self) -> list[Global]:
-        out: list[Global] = []
-        for _ in self.tables.tables:
-            out.append(Global(GlobalType(NumType.I32, True), b"\x41\x01\x0b"))  # next index
-            out.append(Global(GlobalType(NumType.I32, True), b"\x41\x00\x0b"))  # free head
-        if self.tables.tables:
-            out.append(Global(GlobalType(NumType.I32, True), b"\x41\x00\x0b"))  # num_borrows
-            out.append(Global(GlobalType(NumType.I32, True), b"\x41\x00\x0b"))  # lend sp
-            out.append(Global(GlobalType(NumType.I32, True), b"\x41\x00\x0b"))  # dtor suppressed
-            out.append(Global(GlobalType(NumType.I32, True), b"\x41\x00\x0b"))  # save sp
-        return out
+    def borrow_scope(self) -> BorrowScope | None:
+        """The state an adapter's borrow scope uses (None when there are no in-module tables)."""
+        t = self.tables
+        if not t.tables:
+            return None
+        return BorrowScope(t.borrow_global, t.lend_sp_global, t.unlend)
 
 
 def _walk(ft: at.FuncType, ops: _Ops) -> None:
     """Plan the transfer functions an adapter for ``ft`` will ask for."""
     for _, p in ft.params:
-        for x in _leaves(p):
-            ops.transfer(x, True)
+        for x in at.handles(p):
+            ops.item(x, True)
     if ft.result is not None:
-        for x in _leaves(ft.result):
-            ops.transfer(x, False)
-
-
-def _leaves(t: object) -> list[at.Own | at.Borrow]:
-    return at.handles(t)
-
-
-def _u(v: int) -> bytes:
-    from pymeld.codec.binary import uleb
-
-    return uleb(v)
+        for x in at.handles(ft.result):
+            ops.item(x, False)

@@ -31,90 +31,104 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pymeld.abi.emit import Body
+from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.graph.model import CoreRef, ResourceType
+from pymeld.plan import FuncCode, FuncItem, Plan, Space
 
 OWN, BORROW, RT_BORROW = 1, 2, 3
 _MAX = (1 << 28) - 1  # Table.MAX_LENGTH
-
-
-@dataclass(slots=True)
-class Generated:
-    params: tuple[str, ...]
-    results: tuple[str, ...]
-    locals: tuple[str, ...]
-    body: bytes
+_GROUP = "resource"
 
 
 @dataclass(slots=True)
 class InnerTables:
-    """Plans (stable function/memory/global indices) and then emits the table functions."""
+    """Plans the tables' functions, globals and memories in ``plan``, then builds the code.
 
+    ``func_index`` resolves a core reference of the graph (a destructor) to its output index;
+    ``runtime_func`` a runtime import key to its import index. Both are read only while the
+    plan is emitted.
+    """
+
+    plan: Plan
+    func_index: Callable[[CoreRef], int]
+    runtime_func: Callable[[object], int]
     tables: list[int] = field(default_factory=list)  # component instance per table
-    keys: list[tuple[object, ...]] = field(default_factory=list)  # function keys, in order
     resources: dict[int, ResourceType] = field(default_factory=dict)
-    first_func: int = 0
-    first_memory: int = 0
-    first_global: int = 0
-    # runtime boundary: key → core function index of a runtime import (set before emission)
-    runtime_func: Callable[[object], int] | None = None
     runtime_names: dict[int, tuple[str, str]] = field(default_factory=dict)  # rid → module, name
 
     # -- planning ----------------------------------------------------------------------------
     def table(self, inst: int) -> int:
+        p = self.plan
         if not self.tables:
-            self.keys += [("lend",), ("unlend",)]
+            self._func("lend")
+            self._func("unlend")
+            for name in ("num_borrows", "lend_sp", "dtor_suppressed", "save_sp"):
+                p.add_global("resource-state", name)
+            p.add_memory("resource-state", "lend")
+            p.add_memory("resource-state", "save")
         if inst not in self.tables:
             self.tables.append(inst)
             for op in ("add", "get", "remove"):
-                self.keys.append((op, inst))
+                self._func(op, inst)
+            p.add_global("handle-table", ("next", inst), init=1)
+            p.add_global("handle-table", ("free", inst))
+            p.add_memory("handle-table", inst)
         return self.tables.index(inst)
 
-    def _func(self, key: tuple[object, ...]) -> int:
-        if key not in self.keys:
-            self.keys.append(key)
-        return self.first_func + self.keys.index(key)
+    def _func(self, *key: object) -> FuncItem:
+        return self.plan.add_func(_GROUP, key, lambda: self._emit(key))
 
-    def builtin(self, op: str, inst: int, r: ResourceType) -> int:
+    def builtin(self, op: str, inst: int, r: ResourceType) -> FuncItem:
         """Function for `canon resource.{new,rep,drop}` of ``r`` in instance ``inst``."""
         self.table(inst)
         self.resources[r.id] = r
-        return self._func((op.removeprefix("resource."), inst, r.id))
+        return self._func(op.removeprefix("resource."), inst, r.id)
 
-    def transfer(self, r: ResourceType, kind: int, src: int, dst: int) -> int | None:
+    def transfer(self, r: ResourceType, kind: int, src: int, dst: int) -> FuncItem:
         """i32 → i32 function moving a handle of ``r`` from ``src``'s table into ``dst``'s (for a
         borrow into the instance defining ``r``: checking the handle and returning its rep)."""
         self.table(src)
         if not (kind == BORROW and r.owner == dst):
             self.table(dst)
         self.resources[r.id] = r
-        return self._func(("xfer", kind, r.id, src, dst))
+        return self._func("xfer", kind, r.id, src, dst)
+
+    def _global(self, name: str) -> int:
+        item = self.plan.find(Space.GLOBAL, "resource-state", name)
+        assert item is not None, "no handle table planned"
+        return item.index
 
     @property
     def borrow_global(self) -> int:
-        return self.first_global + 2 * len(self.tables)
+        """`num_borrows` of the current call's borrow scope."""
+        return self._global("num_borrows")
 
     @property
     def lend_sp_global(self) -> int:
-        return self.first_global + 2 * len(self.tables) + 1
-
-    @property
-    def lend_memory(self) -> int:
-        return self.first_memory + len(self.tables)
+        return self._global("lend_sp")
 
     @property
     def suppress_global(self) -> int:
-        return self.first_global + 2 * len(self.tables) + 2
+        return self._global("dtor_suppressed")
 
     @property
     def save_sp_global(self) -> int:
-        return self.first_global + 2 * len(self.tables) + 3
+        return self._global("save_sp")
+
+    @property
+    def lend_memory(self) -> int:
+        return self._memory("resource-state", "lend")
 
     @property
     def save_memory(self) -> int:
-        return self.first_memory + len(self.tables) + 1
+        return self._memory("resource-state", "save")
 
-    def leaf(self, direction: str, kind: int, r: ResourceType, inst: int) -> int | None:
+    def _memory(self, group: str, key: object) -> int:
+        item = self.plan.find(Space.MEMORY, group, key)
+        assert item is not None, "no handle table planned"
+        return item.index
+
+    def leaf(self, direction: str, kind: int, r: ResourceType, inst: int) -> FuncItem | None:
         """i32 → i32 function for one handle of ``inst`` crossing the runtime boundary:
         ``out`` (local handle → runtime value) or ``in`` (runtime value → local handle); None
         when the value passes unchanged (a borrow lowered into the resource's definer is its rep).
@@ -123,14 +137,18 @@ class InnerTables:
         self.resources[r.id] = r
         if direction == "in" and kind == BORROW and r.host_path is None and r.owner == inst:
             return None
-        return self._func((direction, kind, r.id, inst))
+        return self._func(direction, kind, r.id, inst)
 
-    def extra(self, *key: object) -> int:
-        """Plan another generated function (host-call / export translation, dtor guard)."""
-        return self._func(tuple(key))
+    @property
+    def unlend(self) -> int:
+        """(saved sp): end the loans made since ``saved`` (an adapter's borrow scope exit)."""
+        return self._fn("unlend")
+
+    def push(self) -> FuncItem:
+        """(value): push one i32 on the save stack."""
+        return self._func("push")
 
     def _rt(self, op: str, r: ResourceType) -> int:
-        assert self.runtime_func is not None
         if r.host_path is not None:
             return self.runtime_func(("resource.drop", r.id))
         module, name = self.runtime_names[r.id]
@@ -138,26 +156,26 @@ class InnerTables:
 
     # -- emission ----------------------------------------------------------------------------
     def _mem(self, t: int) -> int:
-        return self.first_memory + t
+        return self._memory("handle-table", self.tables[t])
 
     def _next(self, t: int) -> int:
-        return self.first_global + 2 * t
+        return self._table_global("next", t)
 
     def _free(self, t: int) -> int:
-        return self.first_global + 2 * t + 1
+        return self._table_global("free", t)
+
+    def _table_global(self, name: str, t: int) -> int:
+        item = self.plan.find(Space.GLOBAL, "handle-table", (name, self.tables[t]))
+        assert item is not None
+        return item.index
 
     def _fn(self, *key: object) -> int:
-        return self.first_func + self.keys.index(tuple(key))
+        item = self.plan.find(Space.FUNC, _GROUP, key)
+        assert item is not None, f"table function {key} was not planned"
+        return item.index
 
-    emit_extra: Callable[[tuple[object, ...], Callable[[CoreRef], int]], Generated] | None = None
-
-    def emit(self, func_index: Callable[[CoreRef], int]) -> list[Generated]:
-        out: list[Generated] = []
-        for key in list(self.keys):
-            out.append(self._emit(key, func_index))
-        return out
-
-    def _emit(self, key: tuple[object, ...], func_index: Callable[[CoreRef], int]) -> Generated:
+    def _emit(self, key: tuple[object, ...]) -> FuncCode:
+        func_index = self.func_index
         op = key[0]
         if op == "add":  # (tag, rep, kind) -> idx
             t = self.tables.index(key[1])  # type: ignore[arg-type]
@@ -180,40 +198,38 @@ class InnerTables:
             return self._boundary(op, kind, self.resources[rid], inst)
         if op == "push":
             return self._push()
-        if op == "dtor":
-            rid = key[1]
-            assert isinstance(rid, int)
-            return self._dtor_guard(self.resources[rid], func_index)
-        if op in ("hostcall", "lift"):
-            assert self.emit_extra is not None
-            return self.emit_extra(key, func_index)
         assert op == "xfer"
         kind, rid, src, dst = key[1:]
         assert isinstance(kind, int) and isinstance(rid, int)
         assert isinstance(src, int) and isinstance(dst, int)
         return self._xfer(kind, self.resources[rid], src, dst)
 
-    def _add(self, t: int) -> Generated:
+    def dtor_guard(self, r: ResourceType) -> FuncItem:
+        """Destructor the runtime calls for a wrapper-defined type: skipped while an own is only
+        being moved out of the runtime table into ours."""
+        return self.plan.add_func(_GROUP, ("dtor", r.id), lambda: self._dtor_guard(r))
+
+    def _add(self, t: int) -> FuncCode:
         b = Body(["i32", "i32", "i32"])
         idx, addr = b.local("i32"), b.local("i32")
         m = self._mem(t)
         # idx = free head, or a fresh index (growing the memory a page when needed)
-        b.code += _gget(self._free(t))
+        b.global_get(self._free(t))
         b.if_()
-        b.code += _gget(self._free(t))
+        b.global_get(self._free(t))
         b.set(idx)
         b.get(idx).i32(4).op("i32.shl").load("i32.load", m, 12)
-        b.code += _gset(self._free(t))
+        b.global_set(self._free(t))
         b.op("else")
-        b.code += _gget(self._next(t))
+        b.global_get(self._next(t))
         b.tee(idx).i32(_MAX).op("i32.gt_u").trap_if()
         b.get(idx).i32(1).op("i32.add")
-        b.code += _gset(self._next(t))
+        b.global_set(self._next(t))
         b.get(idx).i32(1).op("i32.add").i32(4).op("i32.shl")
         b.memory_size(m).i32(16).op("i32.shl").op("i32.gt_u")
         b.if_()
         b.i32(1)
-        b.code += b"\x40" + _uleb(m)  # memory.grow
+        b.memory_grow(m)
         b.i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
         b.end()
         b.end()
@@ -225,32 +241,32 @@ class InnerTables:
         b.get(idx).end()
         return _gen(b, ("i32", "i32", "i32"), ("i32",))
 
-    def _get(self, t: int) -> Generated:
+    def _get(self, t: int) -> FuncCode:
         b = Body(["i32", "i32"])
         m = self._mem(t)
         b.get(1).op("i32.eqz").trap_if()
         b.get(1)
-        b.code += _gget(self._next(t))
+        b.global_get(self._next(t))
         b.op("i32.ge_u").trap_if()
         b.get(1).i32(4).op("i32.shl").load("i32.load", m, 4).get(0).op("i32.ne").trap_if()
         b.get(1).i32(4).op("i32.shl").end()
         return _gen(b, ("i32", "i32"), ("i32",))
 
-    def _remove(self, t: int) -> Generated:
+    def _remove(self, t: int) -> FuncCode:
         b = Body(["i32"])
         m = self._mem(t)
         b.get(0).i32(0).store("i32.store", m, 4)
         b.get(0)
-        b.code += _gget(self._free(t))
+        b.global_get(self._free(t))
         b.store("i32.store", m, 12)
         b.get(0).i32(4).op("i32.shr_u")
-        b.code += _gset(self._free(t))
+        b.global_set(self._free(t))
         b.end()
         return _gen(b, ("i32",), ())
 
     def _builtin(
         self, op: str, inst: int, r: ResourceType, func_index: Callable[[CoreRef], int]
-    ) -> Generated:
+    ) -> FuncCode:
         t = self.tables.index(inst)
         m = self._mem(t)
         b = Body(["i32"])
@@ -275,13 +291,13 @@ class InnerTables:
             b.get(rep).call(self._rt("drop", r))
             b.end()
         b.get(addr).call(self._fn("remove", inst))
-        b.code += _gget(self.borrow_global)
+        b.global_get(self.borrow_global)
         b.i32(1).op("i32.sub")
-        b.code += _gset(self.borrow_global)
+        b.global_set(self.borrow_global)
         b.end().end()
         return _gen(b, ("i32",), ())
 
-    def _xfer(self, kind: int, r: ResourceType, src: int, dst: int) -> Generated:
+    def _xfer(self, kind: int, r: ResourceType, src: int, dst: int) -> FuncCode:
         m = self._mem(self.tables.index(src))
         b = Body(["i32"])
         addr = b.local("i32")
@@ -302,13 +318,13 @@ class InnerTables:
             if r.owner != dst:
                 b.set(addr)
                 b.i32(r.id).get(addr).i32(BORROW).call(self._fn("add", dst))
-                b.code += _gget(self.borrow_global)
+                b.global_get(self.borrow_global)
                 b.i32(1).op("i32.add")
-                b.code += _gset(self.borrow_global)
+                b.global_set(self.borrow_global)
         b.end()
         return _gen(b, ("i32",), ("i32",))
 
-    def _boundary(self, op: str, kind: int, r: ResourceType, inst: int) -> Generated:
+    def _boundary(self, op: str, kind: int, r: ResourceType, inst: int) -> FuncCode:
         m = self._mem(self.tables.index(inst))
         host = r.host_path is not None
         b = Body(["i32"])
@@ -331,67 +347,65 @@ class InnerTables:
             else:  # take it out of the runtime table without running the destructor
                 b.get(0).call(self._rt("rep", r)).set(rep)
                 b.i32(1)
-                b.code += _gset(self.suppress_global)
+                b.global_set(self.suppress_global)
                 b.get(0).call(self._rt("drop", r))
                 b.i32(0)
-                b.code += _gset(self.suppress_global)
+                b.global_set(self.suppress_global)
             b.i32(r.id).get(rep).i32(OWN).call(self._fn("add", inst))
         else:  # a borrow for the call: a loan in our table (a host one ends in the runtime too)
             b.i32(r.id).get(0).i32(RT_BORROW if host else BORROW).call(self._fn("add", inst))
-            b.code += _gget(self.borrow_global)
+            b.global_get(self.borrow_global)
             b.i32(1).op("i32.add")
-            b.code += _gset(self.borrow_global)
+            b.global_set(self.borrow_global)
         b.end()
         return _gen(b, ("i32",), ("i32",))
 
-    def _dtor_guard(self, r: ResourceType, func_index: Callable[[CoreRef], int]) -> Generated:
-        """Destructor the runtime calls for a wrapper-defined type: skipped while an own is only
-        being moved out of the runtime table into ours."""
+    def _dtor_guard(self, r: ResourceType) -> FuncCode:
         assert r.dtor is not None
         b = Body(["i32"])
-        b.code += _gget(self.suppress_global)
+        b.global_get(self.suppress_global)
         b.if_().op("return").end()
-        b.get(0).call(func_index(r.dtor)).end()
+        b.get(0).call(self.func_index(r.dtor)).end()
         return _gen(b, ("i32",), ())
 
-    def _push(self) -> Generated:
+    def _push(self) -> FuncCode:
         """(value): push one i32 on the save stack."""
         b = Body(["i32"])
         m, sp = self.save_memory, b.local("i32")
-        b.code += _gget(self.save_sp_global)
+        b.global_get(self.save_sp_global)
         b.tee(sp).i32(4).op("i32.add").memory_size(m).i32(16).op("i32.shl").op("i32.gt_u").if_()
         b.i32(1)
-        b.code += b"\x40" + _uleb(m)
+        b.memory_grow(m)
         b.i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
         b.end()
         b.get(sp).get(0).store("i32.store", m, 0)
         b.get(sp).i32(4).op("i32.add")
-        b.code += _gset(self.save_sp_global)
+        b.global_set(self.save_sp_global)
         b.end()
         return _gen(b, ("i32",), ())
 
-    def _lend(self) -> Generated:
+    def _lend(self) -> FuncCode:
         """(table, addr): push a lent own onto the lend stack (8 bytes per entry)."""
         b = Body(["i32", "i32"])
         m, sp = self.lend_memory, b.local("i32")
-        b.code += _gget(self.lend_sp_global)
+        b.global_get(self.lend_sp_global)
         b.tee(sp).i32(8).op("i32.add").memory_size(m).i32(16).op("i32.shl").op("i32.gt_u").if_()
         b.i32(1)
-        b.code += b"\x40" + _uleb(m)
+        b.memory_grow(m)
         b.i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
         b.end()
         b.get(sp).get(0).store("i32.store", m, 0)
         b.get(sp).get(1).store("i32.store", m, 4)
         b.get(sp).i32(8).op("i32.add")
-        b.code += _gset(self.lend_sp_global)
+        b.global_set(self.lend_sp_global)
         b.end()
         return _gen(b, ("i32", "i32"), ())
 
-    def _unlend(self) -> Generated:
+    def _unlend(self) -> FuncCode:
         """(saved sp): end the loans made since ``saved``: num_lends -= 1 on each lender."""
         b = Body(["i32"])
         m, sp, t, addr = self.lend_memory, b.local("i32"), b.local("i32"), b.local("i32")
-        b.code += _gget(self.lend_sp_global)
+        b.global_get(self.lend_sp_global)
         b.set(sp)
         b.block().loop()
         b.get(sp).get(0).op("i32.le_u").br_if(1)
@@ -405,24 +419,10 @@ class InnerTables:
             b.end()
         b.br(0).end().end()
         b.get(0)
-        b.code += _gset(self.lend_sp_global)
+        b.global_set(self.lend_sp_global)
         b.end()
         return _gen(b, ("i32",), ())
 
 
-def _gen(b: Body, params: tuple[str, ...], results: tuple[str, ...]) -> Generated:
-    return Generated(params, results, tuple(b.locals), bytes(b.code))
-
-
-def _gget(g: int) -> bytes:
-    return b"\x23" + _uleb(g)
-
-
-def _gset(g: int) -> bytes:
-    return b"\x24" + _uleb(g)
-
-
-def _uleb(v: int) -> bytes:
-    from pymeld.codec.binary import uleb
-
-    return uleb(v)
+def _gen(b: Body, params: tuple[CoreValType, ...], results: tuple[CoreValType, ...]) -> FuncCode:
+    return FuncCode(params, results, tuple(b.locals), bytes(b.code))

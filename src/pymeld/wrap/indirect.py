@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pymeld.codec.binary import sleb, uleb
+from pymeld.codec.core.emitter import Instrs, const_i32
 from pymeld.codec.core.model import (
     FUNCREF,
     Code,
@@ -26,7 +26,7 @@ from pymeld.codec.core.model import (
     Table,
     TableType,
 )
-from pymeld.merge.types import TypeInterner
+from pymeld.merge.type_section import TypeInterner
 
 Signature = tuple[Sequence[NumType], Sequence[NumType]]
 
@@ -40,8 +40,10 @@ def shim_module(sigs: list[Signature], table: str) -> Module:
     for k, (params, results) in enumerate(sigs):
         t = types.func_type(list(params), list(results))
         m.funcs.append(t)
-        body = b"".join(b"\x20" + uleb(p) for p in range(len(params)))
-        m.codes.append(Code([], body + b"\x41" + sleb(k) + b"\x11" + uleb(t) + b"\x00\x0b"))
+        b = Instrs()
+        for p in range(len(params)):
+            b.get(p)
+        m.codes.append(Code([], bytes(b.i32(k).call_indirect(t, 0).end().code)))
         m.exports.append(Export(str(k), ExternKind.FUNC, k))
     m.exports.append(Export(table, ExternKind.TABLE, 0))
     m.types = types.groups
@@ -58,6 +60,6 @@ def fixup_module(sigs: list[Signature], table: str) -> Module:
         m.imports.append(
             Import("", str(k), FuncImport(types.func_type(list(params), list(results))))
         )
-    m.elems.append(Elem(SegmentMode.ACTIVE, FUNCREF, list(range(n)), None, 0, b"\x41\x00\x0b"))
+    m.elems.append(Elem(SegmentMode.ACTIVE, FUNCREF, list(range(n)), None, 0, const_i32(0)))
     m.types = types.groups
     return m

@@ -14,7 +14,7 @@ from pymeld.abi import types as at
 from pymeld.codec.component import model as cm
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import ResourceType
-from pymeld.graph.types import TypeClosure
+from pymeld.graph.type_resolution import TypeClosure
 
 _PRIM: dict[type, cm.Prim] = {
     at.Bool: cm.Prim.BOOL,

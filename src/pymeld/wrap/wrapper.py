@@ -1,19 +1,27 @@
 """Re-wrap the fused core module as a single-module component with the original's interface.
 
-Layout of the output component:
+The output component is built in four steps, each a function here, in this order:
 
-1. The original root's import declarations (`pymeld.interface.copy_imports`: imports and the
-   types and aliases they rely on, indices remapped), so imports keep their exact names and
-   types wherever the root declared them.
-2. The fused module, plus — when some host import must be lowered with the fused module's own
-   memory or realloc — the classic indirection: a shim module whose functions `call_indirect`
-   through a table, so the fused module can be instantiated before those lowers exist, and a
-   fixup module that fills the table once they do.
-3. One `canon lift` per exported function, with signatures re-emitted from resolved types, and
-   exports rebuilt in the original structure (functions, types, and instances of them).
+1. `copy_root_imports`: the original root's import declarations (`pymeld.interface`: imports
+   and the types and aliases they rely on, indices remapped), so imports keep their exact names
+   and types wherever the root declared them; `HostIndices` then finds every host item.
+2. `define_kept_resources`: resource types the composition defines and the component runtime
+   keeps (`pymeld.resources`).
+3. `lower_host_imports` and `instantiate_fused`: the fused module and the imports it needs. A
+   destructor, or a host import lowered with the fused module's own memory or realloc, exists
+   only once the fused module does: the classic indirection (`Shim`) gives the fused module a
+   shim function that `call_indirect`s through a table, filled by a fixup module afterwards
+   (`Shim.fill`, with `lower_late_import` for the imports).
+4. `export_root`: one `canon lift` per exported function (`lift_export`), signatures re-emitted
+   from resolved types, and exports rebuilt in the original structure (functions, types, and
+   instances of them).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pymeld.abi import types as at
 from pymeld.codec.component import model as cm
@@ -24,7 +32,6 @@ from pymeld.codec.core.model import (
     NumType,
 )
 from pymeld.errors import UnsupportedFeature
-from pymeld.graph.flatten import CompInst, Flattener
 from pymeld.graph.model import (
     Builtin,
     ExportItem,
@@ -33,10 +40,12 @@ from pymeld.graph.model import (
     Lifted,
     ModuleExport,
     ResourceType,
+    RootSpaces,
     TypeExport,
 )
-from pymeld.interface import copy_imports
+from pymeld.interface import Copied, copy_imports
 from pymeld.merge.merger import FuncExport, HostImport, MergeResult
+from pymeld.resources.runtime import RuntimeResource
 from pymeld.resources.shim import TABLE
 from pymeld.wrap.ascribe import ascribed_instance, name_exported_resources, needs_ascription
 from pymeld.wrap.indirect import Signature, fixup_module, shim_module
@@ -44,217 +53,288 @@ from pymeld.wrap.typeemit import TypeEmitter
 
 CS = cm.ComponentSort
 KS = cm.CoreSort
-_PREFIX_SECTIONS = (cm.TypeSection, cm.ImportSection, cm.CoreTypeSection, cm.CustomSection)
+T = TypeVar("T")
 
 
 def wrap(
-    root: cm.Component, flattener: Flattener, merged: MergeResult, core: bytes | None = None
+    root: cm.Component, spaces: RootSpaces, merged: MergeResult, core: bytes | None = None
 ) -> cm.Component:
     """Build the single-module component around ``merged.module`` (``core``: its encoding, when
-    the caller already has it — the fused module is the bulk of the output)."""
+    the caller already has it — the fused module is the bulk of the output). ``spaces`` is
+    `FlatGraph.root` of the graph ``merged`` came from."""
     b = ComponentBuilder()
-    copied = copy_imports(b.add, root, "root")
-    root_scope = flattener.root_scope
+    host = copy_root_imports(b, root, spaces)
+    types = TypeEmitter(b.type, host.resource)
+    for index, t in host.named_types:
+        types.name(t, index)
+    dtor_shim = define_kept_resources(b, host, merged)
+    lowered, import_shim = lower_host_imports(b, host, types, merged.host_imports)
+    fused = instantiate_fused(b, merged, core, lowered)
+    if dtor_shim is not None:
+        dtors = _dtor_exports(merged)
+        dtor_shim.fill(b, lambda k: b.alias_core(fused.instance, dtors[k], KS.FUNC))
+    if import_shim is not None:
+        late = _late_imports(merged.host_imports)
+        import_shim.fill(b, lambda k: lower_late_import(b, host, types, fused, late[k]))
+    export_root(b, host, types, fused, merged, spaces.export_names)
+    return b.comp
 
-    def carried(sort: cm.Sort) -> list[tuple[int, object]]:
-        """(new index, resolved value) of each root item of ``sort`` the copy re-declared."""
-        out = []
-        for i, value in enumerate(root_scope.space(sort)):
-            new = copied.get(sort, i)
-            if new is not None:
-                out.append((new, value))
-        return out
 
-    # Where the re-declared imports put every host resource, instance and function.
-    resource_index: dict[int, int] = {}
-    named: list[tuple[int, object]] = []
-    for new, value in carried(CS.TYPE):
-        if isinstance(value, ResourceType):
-            resource_index.setdefault(value.id, new)
-        elif new in copied.named_types:
-            named.append((new, value))
-    instance_index: dict[tuple[str, ...], int] = {}
-    for new, value in carried(CS.INSTANCE):
-        path = _host_instance_path(value)
-        if path is not None:
-            instance_index.setdefault(path, new)
-    func_index: dict[tuple[str, ...], int] = {}
-    for new, value in carried(CS.FUNC):
-        if isinstance(value, HostFunc):
-            func_index.setdefault(value.path, new)
+# -- step 1: the root's imports, and where they put each host item ------------------------------
+@dataclass(slots=True)
+class HostIndices:
+    """Where the output component has each host resource, instance and function.
 
-    def host_func(path: tuple[str, ...]) -> int:
-        if path in func_index:
-            return func_index[path]
-        inst = host_instance(path[:-1])
-        idx = b.alias(inst, path[-1], CS.FUNC)
-        func_index[path] = idx
-        return idx
+    Starts with what the copied import declarations define; an item not there yet is aliased out
+    of the nearest imported instance on first use. Resource types the wrapper itself defines
+    (`define_kept_resources`) are added to ``resources`` too.
+    """
 
-    def host_instance(path: tuple[str, ...]) -> int:
-        if path in instance_index:
-            return instance_index[path]
+    b: ComponentBuilder
+    resources: dict[int, int] = field(default_factory=dict)  # ResourceType.id → type index
+    instances: dict[tuple[str, ...], int] = field(default_factory=dict)
+    funcs: dict[tuple[str, ...], int] = field(default_factory=dict)
+    #: (type index, resolved type) of each copied type an import declaration names
+    named_types: list[tuple[int, object]] = field(default_factory=list)
+
+    def func(self, path: tuple[str, ...]) -> int:
+        if path not in self.funcs:
+            self.funcs[path] = self.b.alias(self.instance(path[:-1]), path[-1], CS.FUNC)
+        return self.funcs[path]
+
+    def instance(self, path: tuple[str, ...]) -> int:
+        if path in self.instances:
+            return self.instances[path]
         if len(path) < 2:
             raise UnsupportedFeature(
                 f"host instance `{'/'.join(path)}` is not imported at the root"
             )
-        idx = b.alias(host_instance(path[:-1]), path[-1], CS.INSTANCE)
-        instance_index[path] = idx
+        idx = self.b.alias(self.instance(path[:-1]), path[-1], CS.INSTANCE)
+        self.instances[path] = idx
         return idx
 
-    def resource(r: ResourceType) -> int:
-        if r.id in resource_index:
-            return resource_index[r.id]
+    def resource(self, r: ResourceType) -> int:
+        if r.id in self.resources:
+            return self.resources[r.id]
         if r.host_path is None:
             raise UnsupportedFeature(
                 f"exported resource type `{r.name}` defined inside the composition "
                 "(resources are not fused yet)"
             )
-        idx = b.alias(host_instance(r.host_path[:-1]), r.host_path[-1], CS.TYPE)
-        resource_index[r.id] = idx
+        idx = self.b.alias(self.instance(r.host_path[:-1]), r.host_path[-1], CS.TYPE)
+        self.resources[r.id] = idx
         return idx
 
-    emitter = TypeEmitter(b.type, resource)
 
-    # -- resource types the composition defines and the runtime keeps (pymeld.resources) -------
-    runtime = merged.runtime.resources if merged.runtime is not None else []
-    dtors = [rr for rr in runtime if rr.dtor_export is not None]
-    dtor_shim = None
-    if dtors:
-        shim_m = b.one(_module_section(shim_module(_DTOR_SIGS * len(dtors), TABLE)), KS.MODULE)
-        dtor_shim = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(shim_m, [])]), KS.INSTANCE)
-    for rr in runtime:
+def copy_root_imports(b: ComponentBuilder, root: cm.Component, spaces: RootSpaces) -> HostIndices:
+    """Re-declare the root's imports (exact names and types) and index what they define."""
+    copied = copy_imports(b.add, root, "root")
+    host = HostIndices(b)
+    for new, value in _carried(copied, CS.TYPE, spaces.types):
+        if isinstance(value, ResourceType):
+            host.resources.setdefault(value.id, new)
+        elif new in copied.named_types:
+            host.named_types.append((new, value))
+    for new, path in _carried(copied, CS.INSTANCE, spaces.host_instances):
+        if path is not None:
+            host.instances.setdefault(path, new)
+    for new, path in _carried(copied, CS.FUNC, spaces.host_funcs):
+        if path is not None:
+            host.funcs.setdefault(path, new)
+    return host
+
+
+def _carried(copied: Copied, sort: cm.Sort, values: Sequence[T]) -> list[tuple[int, T]]:
+    """(new index, value) of each root item of ``sort`` the copy re-declared."""
+    return [(new, v) for i, v in enumerate(values) if (new := copied.get(sort, i)) is not None]
+
+
+# -- the shim/fixup pair: functions that exist only after the fused module does ----------------
+@dataclass(slots=True)
+class Shim:
+    """An instantiated shim module (`wrap.indirect`): exports ``"0"``, ``"1"``, … call through
+    ``table``, which a fixup module fills once the real functions exist (`fill`)."""
+
+    instance: int
+    sigs: list[Signature]
+    table: str
+
+    @staticmethod
+    def add(b: ComponentBuilder, sigs: list[Signature], table: str) -> Shim:
+        module = b.one(_module_section(shim_module(sigs, table)), KS.MODULE)
+        instance = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(module, [])]), KS.INSTANCE)
+        return Shim(instance, sigs, table)
+
+    def func(self, b: ComponentBuilder, k: int) -> int:
+        return b.alias_core(self.instance, str(k), KS.FUNC)
+
+    def fill(self, b: ComponentBuilder, real: Callable[[int], int]) -> None:
+        """Instantiate the fixup module with ``real(k)`` for each shim function ``k``; ``real``
+        may add sections itself, and is called in order after the table's alias."""
+        table = b.alias_core(self.instance, self.table, KS.TABLE)
+        args = [cm.CoreInlineExport(self.table, KS.TABLE, table)]
+        args += [cm.CoreInlineExport(str(k), KS.FUNC, real(k)) for k in range(len(self.sigs))]
+        bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(args)]), KS.INSTANCE)
+        fixup = b.one(_module_section(fixup_module(self.sigs, self.table)), KS.MODULE)
+        b.add(cm.CoreInstanceSection([cm.CoreInstantiate(fixup, [cm.CoreInstantiateArg("", bag)])]))
+
+
+# -- step 2: resource types the composition defines and the runtime keeps (pymeld.resources) ----
+def define_kept_resources(
+    b: ComponentBuilder, host: HostIndices, merged: MergeResult
+) -> Shim | None:
+    """Define each kept resource type; destructors go through a shim, as they live in the
+    fused module that imports these very types. Returns that shim, to fill once it exists."""
+    n_dtors = len(_dtor_exports(merged))
+    shim = Shim.add(b, _DTOR_SIGS * n_dtors, TABLE) if n_dtors else None
+    k = 0
+    for rr in _kept_resources(merged):
         dtor = None
         if rr.dtor_export is not None:
-            assert dtor_shim is not None
-            dtor = b.alias_core(dtor_shim, str(dtors.index(rr)), KS.FUNC)
-        resource_index[rr.resource.id] = b.type(cm.ResourceType(0x7F, dtor))
-    for new, value in named:
-        emitter.name(value, new)
+            assert shim is not None
+            dtor = shim.func(b, k)
+            k += 1
+        host.resources[rr.resource.id] = b.type(cm.ResourceType(0x7F, dtor))
+    return shim
 
-    # -- the fused module and the imports it needs ------------------------------------------------
-    direct = [hi for hi in merged.host_imports if not _needs_memory(hi)]
-    indirect = [hi for hi in merged.host_imports if _needs_memory(hi)]
-    lowered: dict[int, int] = {}  # host import position → core func index
-    for hi in direct:
+
+# -- step 3: the fused module's imports, then the fused instance --------------------------------
+def lower_host_imports(
+    b: ComponentBuilder, host: HostIndices, types: TypeEmitter, imports: list[HostImport]
+) -> tuple[dict[int, int], Shim | None]:
+    """Core functions for the fused module's imports, by host import position: lowered now, or
+    (when the lower needs the fused module's own memory or realloc) a shim function to be
+    filled by `lower_late_import`. Returns those and the shim, if any."""
+    lowered: dict[int, int] = {}
+    for hi in imports:
+        if _needs_memory(hi):
+            continue  # lowered late, through the shim
         if hi.builtin is not None:
-            canon: cm.Canon = _async_builtin(hi.builtin, emitter, _plain_opts(hi.builtin), None)
+            canon: cm.Canon = _async_builtin(hi.builtin, types, _plain_opts(hi.builtin), None)
         elif hi.func is None:
             assert hi.resource is not None
-            canon = cm.CanonBuiltin(hi.op, type=resource(hi.resource))
+            canon = cm.CanonBuiltin(hi.op, type=host.resource(hi.resource))
         else:
-            canon = cm.CanonLower(host_func(hi.func.path), _lower_opts(hi))
+            canon = cm.CanonLower(host.func(hi.func.path), _lower_opts(hi))
         lowered[hi.index] = b.one(cm.CanonSection([canon]), KS.FUNC)
-    shim_inst = None
-    if indirect:
-        shim = shim_module([hi.core_signature() for hi in indirect], "$imports")
-        shim_mod = b.one(_module_section(shim), KS.MODULE)
-        shim_inst = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(shim_mod, [])]), KS.INSTANCE)
-        for k, hi in enumerate(indirect):
-            lowered[hi.index] = b.alias_core(shim_inst, str(k), KS.FUNC)
+    late = _late_imports(imports)
+    if not late:
+        return lowered, None
+    shim = Shim.add(b, [hi.core_signature() for hi in late], "$imports")
+    for k, hi in enumerate(late):
+        lowered[hi.index] = shim.func(b, k)
+    return lowered, shim
 
-    fused_mod = b.one(
-        cm.CoreModuleSection(core) if core is not None else _module_section(merged.module),
-        KS.MODULE,
-    )
-    args: list[cm.CoreInstantiateArg] = []
+
+@dataclass(slots=True)
+class FusedInstance:
+    """The instantiated fused module; its memories and functions are aliased on first use."""
+
+    b: ComponentBuilder
+    instance: int
+    merged: MergeResult
+    memories: dict[int, int] = field(default_factory=dict)
+    funcs: dict[int, int] = field(default_factory=dict)
+
+    def memory(self, index: int) -> int:
+        if index not in self.memories:
+            name = self.merged.memory_exports[index]
+            self.memories[index] = self.b.alias_core(self.instance, name, KS.MEMORY)
+        return self.memories[index]
+
+    def func(self, index: int) -> int:
+        if index not in self.funcs:
+            name = self.merged.func_exports[index]
+            self.funcs[index] = self.b.alias_core(self.instance, name, KS.FUNC)
+        return self.funcs[index]
+
+    def options(self, o: at.CanonOptions) -> list[cm.CanonOpt]:
+        """``o`` (indices into the fused module) as canonical options of the wrapper."""
+        out = [cm.CanonOpt(_ENC[o.string_encoding])]
+        if o.memory is not None:
+            out.append(cm.CanonOpt(cm.CanonOptKind.MEMORY, self.memory(o.memory)))
+        if o.realloc is not None:
+            out.append(cm.CanonOpt(cm.CanonOptKind.REALLOC, self.func(o.realloc)))
+        if o.post_return is not None:
+            out.append(cm.CanonOpt(cm.CanonOptKind.POST_RETURN, self.func(o.post_return)))
+        if o.is_async:
+            out.append(cm.CanonOpt(cm.CanonOptKind.ASYNC))
+        if o.callback is not None:
+            out.append(cm.CanonOpt(cm.CanonOptKind.CALLBACK, self.func(o.callback)))
+        return out
+
+
+def instantiate_fused(
+    b: ComponentBuilder, merged: MergeResult, core: bytes | None, lowered: dict[int, int]
+) -> FusedInstance:
+    """Embed the fused module and instantiate it with one instance of imports per module name."""
+    section = cm.CoreModuleSection(core) if core is not None else _module_section(merged.module)
+    module = b.one(section, KS.MODULE)
     by_module: dict[str, list[cm.CoreInlineExport]] = {}
     for hi in merged.host_imports:
         by_module.setdefault(hi.module, []).append(
             cm.CoreInlineExport(hi.name, KS.FUNC, lowered[hi.index])
         )
+    args: list[cm.CoreInstantiateArg] = []
     for module_name, exports in by_module.items():
         bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(exports)]), KS.INSTANCE)
         args.append(cm.CoreInstantiateArg(module_name, bag))
-    fused = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(fused_mod, args)]), KS.INSTANCE)
+    instance = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(module, args)]), KS.INSTANCE)
+    return FusedInstance(b, instance, merged)
 
-    if dtors:
-        assert dtor_shim is not None
-        dtor_args = [cm.CoreInlineExport(TABLE, KS.TABLE, b.alias_core(dtor_shim, TABLE, KS.TABLE))]
-        for k, rr in enumerate(dtors):
-            assert rr.dtor_export is not None
-            f = b.alias_core(fused, rr.dtor_export, KS.FUNC)
-            dtor_args.append(cm.CoreInlineExport(str(k), KS.FUNC, f))
-        bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(dtor_args)]), KS.INSTANCE)
-        fix_m = b.one(_module_section(fixup_module(_DTOR_SIGS * len(dtors), TABLE)), KS.MODULE)
-        b.add(cm.CoreInstanceSection([cm.CoreInstantiate(fix_m, [cm.CoreInstantiateArg("", bag)])]))
 
-    core_mem: dict[int, int] = {}
-    core_fn: dict[int, int] = {}
+def lower_late_import(
+    b: ComponentBuilder, host: HostIndices, types: TypeEmitter, fused: FusedInstance, hi: HostImport
+) -> int:
+    """The core function for a host import whose lower needs the fused module's memory or
+    realloc: the shim's table is filled with it."""
+    if hi.builtin is not None:
+        bt = hi.builtin
+        memory = None if bt.memory is None else fused.memory(_req(hi.opts.memory))
+        bopts = None if bt.opts is None else _builtin_opts(bt, fused.options(hi.opts))
+        canon: cm.Canon = _async_builtin(bt, types, bopts, memory)
+    else:
+        assert hi.func is not None
+        lower_opts = fused.options(hi.opts)
+        if hi.lower_async and not hi.opts.is_async:
+            lower_opts.append(cm.CanonOpt(cm.CanonOptKind.ASYNC))
+        canon = cm.CanonLower(host.func(hi.func.path), lower_opts)
+    return b.one(cm.CanonSection([canon]), KS.FUNC)
 
-    def mem(index: int) -> int:
-        if index not in core_mem:
-            core_mem[index] = b.alias_core(fused, merged.memory_exports[index], KS.MEMORY)
-        return core_mem[index]
 
-    def fn(index: int) -> int:
-        if index not in core_fn:
-            core_fn[index] = b.alias_core(fused, merged.func_exports[index], KS.FUNC)
-        return core_fn[index]
+# -- step 4: exports, lifted and rebuilt in the root's structure --------------------------------
+def lift_export(
+    b: ComponentBuilder, types: TypeEmitter, fused: FusedInstance, fe: FuncExport
+) -> int:
+    """`canon lift` of one exported function, its signature re-emitted from resolved types."""
+    ft = types.index(fe.lifted.type)
+    core = b.alias_core(fused.instance, fe.core_name, KS.FUNC)
+    return b.one(cm.CanonSection([cm.CanonLift(core, fused.options(fe.opts), ft)]), CS.FUNC)
 
-    def opts_of(o: at.CanonOptions) -> list[cm.CanonOpt]:
-        out = [cm.CanonOpt(_ENC[o.string_encoding])]
-        if o.memory is not None:
-            out.append(cm.CanonOpt(cm.CanonOptKind.MEMORY, mem(o.memory)))
-        if o.realloc is not None:
-            out.append(cm.CanonOpt(cm.CanonOptKind.REALLOC, fn(o.realloc)))
-        if o.post_return is not None:
-            out.append(cm.CanonOpt(cm.CanonOptKind.POST_RETURN, fn(o.post_return)))
-        if o.is_async:
-            out.append(cm.CanonOpt(cm.CanonOptKind.ASYNC))
-        if o.callback is not None:
-            out.append(cm.CanonOpt(cm.CanonOptKind.CALLBACK, fn(o.callback)))
-        return out
 
-    if indirect:
-        assert shim_inst is not None
-        fix_args: list[cm.CoreInlineExport] = [
-            cm.CoreInlineExport("$imports", KS.TABLE, b.alias_core(shim_inst, "$imports", KS.TABLE))
-        ]
-        for k, hi in enumerate(indirect):
-            if hi.builtin is not None:
-                bt = hi.builtin
-                memory = None if bt.memory is None else mem(_req(hi.opts.memory))
-                bopts = None if bt.opts is None else _builtin_opts(bt, opts_of(hi.opts))
-                c: cm.Canon = _async_builtin(bt, emitter, bopts, memory)
-            else:
-                assert hi.func is not None
-                lower_opts = opts_of(hi.opts)
-                if hi.lower_async and not hi.opts.is_async:
-                    lower_opts.append(cm.CanonOpt(cm.CanonOptKind.ASYNC))
-                c = cm.CanonLower(host_func(hi.func.path), lower_opts)
-            f = b.one(cm.CanonSection([c]), KS.FUNC)
-            fix_args.append(cm.CoreInlineExport(str(k), KS.FUNC, f))
-        bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(fix_args)]), KS.INSTANCE)
-        fix_mod = b.one(
-            _module_section(fixup_module([hi.core_signature() for hi in indirect], "$imports")),
-            KS.MODULE,
-        )
-        b.add(
-            cm.CoreInstanceSection([cm.CoreInstantiate(fix_mod, [cm.CoreInstantiateArg("", bag)])])
-        )
-
-    # -- exports ------------------------------------------------------------------------------------
+def export_root(
+    b: ComponentBuilder,
+    host: HostIndices,
+    types: TypeEmitter,
+    fused: FusedInstance,
+    merged: MergeResult,
+    names: dict[str, cm.ExternName],
+) -> None:
+    """Export what the root exported, in its structure: functions, types, instances of them,
+    host functions passed through and core modules; ``names`` keeps each export's full name."""
     lifted_by_path = {fe.path: fe for fe in merged.exports}
 
-    def lift(fe: FuncExport) -> int:
-        ft = emitter.index(fe.lifted.type)
-        core = b.alias_core(fused, fe.core_name, KS.FUNC)
-        return b.one(cm.CanonSection([cm.CanonLift(core, opts_of(fe.opts), ft)]), CS.FUNC)
+    def lift(path: tuple[str, ...]) -> int:
+        return lift_export(b, types, fused, lifted_by_path[path])
 
     def build(path: tuple[str, ...], item: ExportItem) -> tuple[cm.Sort, int]:
         if isinstance(item, Lifted):
-            return CS.FUNC, lift(lifted_by_path[path])
+            return CS.FUNC, lift(path)
         if isinstance(item, TypeExport):
-            return CS.TYPE, emitter.index(item.type)
+            return CS.TYPE, types.index(item.type)
         if isinstance(item, InstanceExport) and needs_ascription(item.exports):
-            idx = ascribed_instance(
-                b,
-                emitter,
-                item.exports,
-                lambda n, _: lift(lifted_by_path[(*path, n)]),
-                "/".join(path),
-            )
+            where = "/".join(path)
+            idx = ascribed_instance(b, types, item.exports, lambda n, _: lift((*path, n)), where)
             return CS.INSTANCE, idx
         if isinstance(item, InstanceExport):
             inline: list[cm.InlineExport] = []
@@ -263,20 +343,19 @@ def wrap(
                 inline.append(cm.InlineExport(cm.ExternName(name), sort, idx))
             return CS.INSTANCE, b.one(cm.InstanceSection([cm.InlineExports(inline)]), CS.INSTANCE)
         if isinstance(item, HostFunc):
-            return CS.FUNC, host_func(item.path)
+            return CS.FUNC, host.func(item.path)
         if isinstance(item, ModuleExport):
             return KS.MODULE, b.one(cm.CoreModuleSection(item.data), KS.MODULE)
         raise UnsupportedFeature(f"root export `{'/'.join(path)}`")
 
     for name, item in merged.export_tree:
         sort, idx = build((name,), item)
-        ename = flattener.root_export_names.get(name, cm.ExternName(name))
+        ename = names.get(name, cm.ExternName(name))
         new = b.one(cm.ExportSection([cm.Export(ename, sort, idx)]), sort)
         if sort is CS.TYPE and isinstance(item, TypeExport):
-            emitter.name(item.type, new)
+            types.name(item.type, new)
         if sort is CS.INSTANCE and isinstance(item, InstanceExport):
-            name_exported_resources(b, emitter, new, item)
-    return b.comp
+            name_exported_resources(b, types, new, item)
 
 
 _DTOR_SIGS: list[Signature] = [([NumType.I32], [])]
@@ -290,6 +369,20 @@ _ENC = {
 
 def _needs_memory(hi: HostImport) -> bool:
     return hi.opts.memory is not None or hi.opts.realloc is not None
+
+
+def _late_imports(imports: list[HostImport]) -> list[HostImport]:
+    """The host imports lowered only once the fused module exists (through a shim)."""
+    return [hi for hi in imports if _needs_memory(hi)]
+
+
+def _kept_resources(merged: MergeResult) -> list[RuntimeResource]:
+    return merged.runtime.resources if merged.runtime is not None else []
+
+
+def _dtor_exports(merged: MergeResult) -> list[str]:
+    """The fused module's destructor exports, in kept-resource order (the dtor shim's order)."""
+    return [rr.dtor_export for rr in _kept_resources(merged) if rr.dtor_export is not None]
 
 
 def _lower_opts(hi: HostImport) -> list[cm.CanonOpt]:
@@ -337,10 +430,6 @@ def _async_builtin(
         index=b.index,
         result=None if b.result is None else emitter.valtype(b.result),
     )
-
-
-def _host_instance_path(value: object) -> tuple[str, ...] | None:
-    return value.host_path if isinstance(value, CompInst) else None
 
 
 def _module_section(m: Module) -> cm.CoreModuleSection:

@@ -323,10 +323,12 @@ def _walk(
     maps: list[Callable[[int], int] | None] | None,
     uses: Uses | None,
     expr: bool,
+    hooks: Hooks | None = None,
 ) -> tuple[int, list[bytes] | None, int]:
     """Walk instructions from ``pos``; stop after the ``end`` closing the outermost block.
 
     Returns (position after the final end, output chunks or None if unchanged, last copied pos).
+    ``hooks`` replace the instructions whose opcode key they name (see `rewrite_instructions`).
     """
     single = SINGLE
     prefixed = PREFIXED
@@ -370,6 +372,18 @@ def _walk(
             imms = prefixed[op].get(sub)
             if imms is None:
                 raise _Bad(f"unknown opcode 0x{op:02x} 0x{sub:x}", op_at)
+            if hooks is not None and (hook := hooks.get((op, sub))) is not None:
+                new, pos = hook(data, op_at, pos)
+                out = [] if out is None else out
+                out += (data[last:op_at], new)
+                last = pos
+                continue
+        elif hooks is not None and (hook := hooks.get((-1, op))) is not None:
+            new, pos = hook(data, op_at, pos)
+            out = [] if out is None else out
+            out += (data[last:op_at], new)
+            last = pos
+            continue
         elif op == 0x18:  # delegate closes a legacy try block
             if depth == 0:
                 raise _Bad("delegate outside of a try block", op_at)
@@ -560,10 +574,11 @@ def _run(
     file: str | None,
     base: int,
     section: str | None,
+    hooks: Hooks | None = None,
 ) -> bytes:
     what = "constant expression" if expr else "function body"
     try:
-        pos, out, last = _walk(body, 0, len(body), maps, uses, expr)
+        pos, out, last = _walk(body, 0, len(body), maps, uses, expr, hooks)
     except _Bad as e:
         raise DecodeError(e.msg, offset=base + e.pos, file=file, section=section) from None
     except IndexError:
@@ -610,6 +625,53 @@ def rewrite_body(
     Returns the very same object when nothing changes.  Labels and locals are never touched.
     """
     return _run(body, maps.as_list(), None, False, file, base, section)
+
+
+#: An opcode key: ``(-1, opcode)`` for a one-byte opcode, ``(prefix, sub-opcode)`` otherwise.
+OpKey = tuple[int, int]
+#: ``hook(body, at, pos) -> (replacement, end)``: called for an instruction starting at ``at``
+#: whose opcode (and sub-opcode) end at ``pos``; the instruction's bytes up to ``end`` (after
+#: its immediates, which the hook decodes with `read_u`/`read_memarg`) become ``replacement``.
+Hook = Callable[[bytes, int, int], tuple[bytes, int]]
+Hooks = dict[OpKey, Hook]
+
+
+def rewrite_instructions(
+    body: bytes, hooks: Hooks, *, file: str | None = None, base: int = 0
+) -> bytes:
+    """``body`` with every instruction named in ``hooks`` replaced by what its hook returns.
+
+    The same walk as `rewrite_body` (one decoder of instructions and immediates): block
+    structure, every immediate and the final `end` are checked; bytes outside the hooked
+    instructions are copied verbatim. Returns the very same object when no hook fired.
+    """
+    return _run(body, None, None, False, file, base, "code", hooks)
+
+
+def opcode_keys(immediate: int) -> list[OpKey]:
+    """Every opcode whose immediates include the kind ``immediate`` (e.g. `MEMARG`)."""
+    keys = [(-1, op) for op, imms in enumerate(SINGLE) if imms and immediate in imms]
+    for prefix, table in PREFIXED.items():
+        keys += [(prefix, sub) for sub, imms in table.items() if immediate in imms]
+    return sorted(keys)
+
+
+def read_u(data: bytes, pos: int, bits: int = 32) -> tuple[int, int]:
+    """An unsigned LEB128 at ``pos``: (value, position after it)."""
+    try:
+        return _read_u(data, pos, bits)
+    except _Bad as e:
+        raise DecodeError(e.msg, offset=e.pos) from None
+
+
+def read_memarg(data: bytes, pos: int) -> tuple[int, int, int, int]:
+    """A memarg at ``pos``: (alignment exponent, memory index, offset, position after it)."""
+    flags, pos = read_u(data, pos)
+    mem = 0
+    if flags & 0x40:
+        mem, pos = read_u(data, pos)
+    offset, pos = read_u(data, pos, 64)
+    return flags & ~0x40, mem, offset, pos
 
 
 def rewrite_const_expr(

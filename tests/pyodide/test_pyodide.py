@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 
 #: The npm `pyodide` release the test (and the README recipe) pins.
 PYODIDE_VERSION = "314.0.8"
 #: pymeld's runtime dependencies and theirs, all pure Python.
 DEPENDENCIES = ("click", "rich", "markdown-it-py", "mdurl", "pygments")
-RUNNER = Path(__file__).parent / "pyodide" / "run_pymeld.mjs"
+RUNNER = Path(__file__).parent / "run_pymeld.mjs"
 
 
 def _cache() -> Path:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
 from pymeld import cli
 from pymeld.errors import PymeldError
 from pymeld.io import read_input, write_atomic
+from support import REPO, run_cli
 
 run = run_cli
 

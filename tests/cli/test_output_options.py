@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
 from pymeld import __version__
 from pymeld.api import core_module_sections
 from pymeld.codec.component import encode_component, parse_component
@@ -27,6 +26,7 @@ from pymeld.emit.customs import decode_producers, decode_target_features
 from pymeld.emit.names import decode_names
 from pymeld.errors import PymeldError
 from pymeld.fuse import FuseOptions, fuse_bytes
+from support import run_cli
 
 CALC = "repo-prebuilt/calculator.composed.wasm"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
 from pymeld.api import core_module_sections
 from pymeld.codec.component import encode_component, parse_component
 from pymeld.errors import PymeldError
 from pymeld.fuse import FuseOptions, fuse_bytes
+from support import require_wasm_tools, run_cli
 
 wasmtime = pytest.importorskip("wasmtime")
 pytest.importorskip("wasmtime.component")  # a submodule: `wasmtime.component` needs the import
@@ -75,18 +75,9 @@ def test_verify_catches_missing_export(example_wasm: Path, tmp_path: Path) -> No
     wat = tmp_path / "other.wat"
     wat.write_text(text)
     out = tmp_path / "other.wasm"
-    subprocess.run([_wasm_tools(), "parse", str(wat), "-o", str(out)], check=True)
+    subprocess.run([require_wasm_tools(), "parse", str(wat), "-o", str(out)], check=True)
     report = verify(original, out.read_bytes())
     assert not report.ok and "missing" in report.exports[0].detail
-
-
-def _wasm_tools() -> str:
-    from conftest import wasm_tools_exe
-
-    exe = wasm_tools_exe()
-    if exe is None:
-        pytest.skip("wasm-tools not available")
-    return exe
 
 
 def test_cli_verify_and_fuse_verify(
@@ -138,7 +129,7 @@ def types_component(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> b
     if not wat.exists():
         pytest.skip("wasmtime-py reference examples not available")
     out = tmp_path_factory.mktemp("types") / "types.wasm"
-    subprocess.run([_wasm_tools(), "parse", str(wat), "-o", str(out)], check=True)
+    subprocess.run([require_wasm_tools(), "parse", str(wat), "-o", str(out)], check=True)
     return out.read_bytes()
 
 

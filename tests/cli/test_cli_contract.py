@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
 from pymeld import __version__
+from support import REPO, run_cli
 
 C_COMPOSE = "c-compose-text/composed.wasm"
 

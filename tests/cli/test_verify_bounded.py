@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
 from pymeld.fuse import FuseOptions, fuse_bytes
+from support import run_cli
 
 pytest.importorskip("wasmtime")
 pytest.importorskip("wasmtime.component")
@@ -38,7 +38,7 @@ def transcode(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
 
 def _wat_component(tmp_path: Path, name: str, body: str) -> bytes:
     """A one-function component `f: func(x: u32) -> u32` whose core body is ``body``."""
-    from conftest import wasm_tools_exe
+    from support import wasm_tools_exe
 
     exe = wasm_tools_exe()
     if exe is None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
 from pymeld.fuse import FuseOptions, fuse_bytes
+from support import run_cli
 
 CALC = "repo-prebuilt/calculator.composed.wasm"
 

