@@ -20,7 +20,7 @@ demo: venv
 	$(BIN)/pymeld inspect examples/calculator.composed.wasm
 	$(BIN)/pymeld fuse examples/calculator.composed.wasm --component --stats -o $(VENV)/calculator.fused.wasm
 	$(BIN)/pymeld inspect $(VENV)/calculator.fused.wasm
-	@echo "demo: examples/calculator.composed.wasm (2 components) fused into $(VENV)/calculator.fused.wasm (1 core module)"
+	@echo "demo: examples/calculator.composed.wasm (3 components: a root composing 2) fused into $(VENV)/calculator.fused.wasm (1 core module)"
 
 lint: venv-test
 	$(BIN)/ruff check src tests benchmarks

@@ -5,10 +5,10 @@ exactly the same behaviour. Codec imports are local so that ``pymeld --version``
 stay fast and do not depend on every stage being importable.
 """
 
-from __future__ import annotations
-
-from collections.abc import Iterator
-from typing import Any
+# No `from __future__ import annotations` and no bare `Any`/`Iterator`: every name a module
+# binds shows in `dir()` and `help()`, and this module's names are its API.
+from collections.abc import Iterator as _Iterator
+from typing import Any as _Any
 
 __all__ = ["COMPONENT_LAYER", "core_module_sections", "decode", "is_component", "roundtrip"]
 
@@ -25,7 +25,7 @@ def is_component(data: bytes) -> bool:
     return len(data) >= 8 and data[:4] == b"\0asm" and data[6:8] == COMPONENT_LAYER
 
 
-def decode(data: bytes, *, file: str | None = None) -> Any:
+def decode(data: bytes, *, file: str | None = None) -> _Any:
     """Parse a core module or a component; malformed input raises ``DecodeError``."""
     if is_component(data):
         from pymeld.codec.component import parse_component
@@ -56,7 +56,7 @@ def roundtrip(data: bytes, *, file: str | None = None, deep: bool = True) -> byt
     return encode_module(parse_module(data, file=file))
 
 
-def core_module_sections(component: Any) -> Iterator[Any]:
+def core_module_sections(component: _Any) -> _Iterator[_Any]:
     """Every core-module section of ``component`` and its nested components, in binary order."""
     from pymeld.codec.component import ComponentSection, CoreModuleSection
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
@@ -38,8 +40,13 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in pymeld, not in the input
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 _state = {"debug": bool(os.environ.get("PYMELD_DEBUG"))}
+
+
+class _Terminated(BaseException):
+    """SIGTERM as an exception, so `finally` and context managers (temp files) run."""
 
 
 def _err(line: str) -> None:
@@ -65,31 +72,100 @@ def output_option(f: F) -> F:
 
 @contextlib.contextmanager
 def progress(label: str) -> Iterator[Callable[[str], None]]:
-    """Show a spinner with ``label`` on an interactive stderr; yields ``update(stage)``.
+    """Show ``label``, the current stage and the elapsed time on an interactive stderr; yields
+    ``update(stage)``.
 
-    Only on a TTY: in CI logs, pipes and tests the output stays byte-for-byte quiet.
+    Only on a TTY: in CI logs, pipes and tests the output stays byte-for-byte quiet. With
+    ``-v`` each new stage is also logged as a line (any stderr), with the time it started.
     """
+    t0 = time.monotonic()
+    last = [""]
+
+    def log(stage: str) -> None:
+        head = stage.split(":", 1)[0]  # "verify: export 1/3 ..." logs once, as "verify"
+        if _state.get("verbose") and head != last[0]:
+            last[0] = head
+            _err(f"{label}: {head} (at {time.monotonic() - t0:.2f} s)")
+
     if not sys.stderr.isatty() or _state.get("quiet"):
-        yield lambda _stage: None
+        yield log
         return
     from rich.console import Console
+    from rich.live import Live
+    from rich.spinner import Spinner
+    from rich.text import Text
 
-    console = Console(stderr=True)
-    with console.status(f"{label}…") as status:
-        yield lambda stage: status.update(f"{label}: {stage}…")
+    current = [""]
+
+    spinner = Spinner("dots", style="status.spinner")
+
+    class _Line:
+        """Re-rendered at every refresh, so the spinner turns and the elapsed time moves."""
+
+        def __rich__(self) -> Text:
+            now = time.monotonic()
+            stage = f": {current[0]}" if current[0] else ""
+            frame = spinner.render(now)
+            assert isinstance(frame, Text)
+            # time first: a narrow terminal crops the end of the line, not the clock
+            return Text.assemble(frame, f" {now - t0:.1f} s  {label}{stage}…", no_wrap=True)
+
+    with Live(_Line(), console=Console(stderr=True), transient=True) as live:
+
+        def update(stage: str) -> None:
+            new_stage = stage.split(", call ")[0] != current[0].split(", call ")[0]
+            log(stage)
+            current[0] = stage
+            if new_stage:  # a stage or export shows at once, however short; calls at refreshes
+                live.refresh()
+
+        yield update
+
+
+def _console(*, stderr: bool = False) -> Any:
+    """A rich console that wraps at the terminal's width, and not at all into a pipe or file."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 10_000)
 
 
 # -- the command group -------------------------------------------------------------------------
+def _verbose_option(f: F) -> F:
+    """``-v/--verbose`` (meld's spelling), accepted before or after the command name."""
+
+    def remember(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            _state["verbose"] = True
+        return value
+
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        callback=remember,
+        help="Log each stage on stderr as it starts, with the elapsed time.",
+    )(f)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
     __version__, "-V", "--version", prog_name="pymeld", message="%(prog)s %(version)s"
 )
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display and no summary line.")
+@_verbose_option
 def cli(debug: bool, quiet: bool) -> None:
     """Static WebAssembly component fusion: a composition in, one core module out."""
     _state["debug"] = _state["debug"] or debug
     _state["quiet"] = quiet
+
+
+@cli.command()
+def version() -> None:
+    """Print the version (meld's `meld version`; same as `pymeld --version`)."""
+    click.echo(f"pymeld {__version__}")
 
 
 @cli.command()
@@ -100,11 +176,23 @@ def cli(debug: bool, quiet: bool) -> None:
     type=click.Choice(["dot"]),
     help="Print a Graphviz graph instead: composition wiring, or provenance of a fused output.",
 )
+@click.option(
+    "--collapse",
+    is_flag=True,
+    help="With --graph dot on a composition: one node per component, not per core module.",
+)
 @click.option("--interfaces", is_flag=True, help="Only list the import and export names.")
 @click.option(
     "--types", "counts", is_flag=True, help="Only print per-core-module counts (types, funcs...)."
 )
-def inspect(input: str, as_json: bool, graph: str | None, interfaces: bool, counts: bool) -> None:
+def inspect(
+    input: str,
+    as_json: bool,
+    graph: str | None,
+    collapse: bool,
+    interfaces: bool,
+    counts: bool,
+) -> None:
     """Show the structure of a component (nesting, instances, imports/exports) or core module.
 
     A fused output's ``pymeld.attestation`` is shown and verified: its recorded code hash is
@@ -112,6 +200,22 @@ def inspect(input: str, as_json: bool, graph: str | None, interfaces: bool, coun
     """
     from pymeld.emit.attestation import find_attestations
 
+    chosen = [
+        flag
+        for flag, on in (
+            ("--json", as_json),
+            ("--graph", graph is not None),
+            ("--interfaces/--types", interfaces or counts),
+        )
+        if on
+    ]
+    if len(chosen) > 1:
+        raise click.UsageError(
+            f"{' and '.join(chosen)} choose different outputs; use one",
+            ctx=click.get_current_context(),
+        )
+    if collapse and graph is None:
+        raise click.UsageError("--collapse needs --graph dot", ctx=click.get_current_context())
     data = read_input(input)
     with progress(f"parsing {input}"):
         tree = api.decode(data, file=input)
@@ -127,7 +231,7 @@ def inspect(input: str, as_json: bool, graph: str | None, interfaces: bool, coun
         for line in (_interfaces(tree) if interfaces else []) + (_counts(tree) if counts else []):
             click.echo(line)
     elif graph == "dot":
-        click.echo(_graph_dot(tree, data, attestations, input), nl=False)
+        click.echo(_graph_dot(tree, data, attestations, input, collapse), nl=False)
     elif as_json:
         info["attestations"] = [
             {
@@ -142,11 +246,9 @@ def inspect(input: str, as_json: bool, graph: str | None, interfaces: bool, coun
         click.echo(json.dumps(info, indent=2, default=str, ensure_ascii=False))
     else:
         if api.is_component(data):
-            from rich.console import Console
-
             from pymeld.inspect import rich_tree
 
-            Console(highlight=False).print(rich_tree(info, title=f"{input} ({len(data)} bytes)"))
+            _console().print(rich_tree(info, title=f"{input} ({len(data)} bytes)"))
         else:
             _print_core_module(info)
         for a in attestations:
@@ -214,13 +316,19 @@ def _print_attestation(a: Any) -> None:
     click.echo(f"  code sha256 actual:   {a.actual}")
 
 
-def _graph_dot(tree: Any, data: bytes, attestations: list[Any], file: str) -> str:
+def _graph_dot(
+    tree: Any, data: bytes, attestations: list[Any], file: str, collapse: bool = False
+) -> str:
     from pathlib import Path
 
     from pymeld.emit.dot import composition_dot, fused_dot
 
     title = Path(file).name
     if attestations or not api.is_component(data):
+        if collapse:
+            raise PymeldError(
+                f"{file}: --collapse draws a composition's components; this is a fused output"
+            )
         module = tree
         if api.is_component(data):  # the fused core module inside a --component output
             from pymeld.emit.attestation import SECTION
@@ -233,7 +341,7 @@ def _graph_dot(tree: Any, data: bytes, attestations: list[Any], file: str) -> st
         return fused_dot(module, attestations, title)
     from pymeld.graph.flatten import flatten
 
-    return composition_dot(flatten(tree), title)
+    return composition_dot(flatten(tree), title, components_only=collapse)
 
 
 @cli.command()
@@ -242,8 +350,10 @@ def _graph_dot(tree: Any, data: bytes, attestations: list[Any], file: str) -> st
 @click.option(
     "--check", is_flag=True, help="Fail unless the output is byte-identical to the input."
 )
-def roundtrip(input: str, output: str, check: bool) -> None:
+@click.option("--force", is_flag=True, help="Allow -o to name the input (replacing it).")
+def roundtrip(input: str, output: str, check: bool, force: bool) -> None:
     """Decode and re-encode INPUT (developer tool: the identity transform for the oracle)."""
+    _refuse_overwriting_input(output, (input,), force)
     data = read_input(input)
     with progress(f"round-tripping {input}"):
         out = api.roundtrip(data, file=input)
@@ -256,6 +366,19 @@ def roundtrip(input: str, output: str, check: bool) -> None:
             f"({len(data)} -> {len(out)} bytes, first difference at offset 0x{at:x})"
         )
     write_atomic(output, out)
+
+
+def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool) -> None:
+    """`-o` naming an input would silently destroy it: a usage error unless ``--force``."""
+    if force or not os.path.exists(output):
+        return
+    for path in inputs:
+        with contextlib.suppress(OSError):
+            if os.path.samefile(output, path):
+                raise click.UsageError(
+                    f"-o {output} is also an input; pass --force to replace it",
+                    ctx=click.get_current_context(),
+                )
 
 
 @cli.command()
@@ -278,14 +401,33 @@ def roundtrip(input: str, output: str, check: bool) -> None:
     help="Copy `.debug_*` sections verbatim (dropped by default: offsets are not remapped).",
 )
 @click.option(
+    "--dwarf",
+    type=click.Choice(["strip", "passthrough", "remap"]),
+    help="meld's spelling: strip (the default: drop `.debug_*`), passthrough (= --keep-dwarf); "
+    "remap is not supported yet and is refused.",
+)
+@click.option(
     "--no-attestation", is_flag=True, help="Leave out the `pymeld.attestation` custom section."
 )
-@click.option("--validate", is_flag=True, help="Validate the output with wasmtime before writing.")
+@click.option(
+    "--validate/--no-validate",
+    default=False,
+    help="Validate the output with wasmtime before writing (--no-validate, meld's spelling, "
+    "is the default).",
+)
 @click.option(
     "--verify",
     "run_verify",
     is_flag=True,
     help="Run every export of the input and the output side by side before writing (wasmtime).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --verify: how long one call may run (longer on the input: not checked).",
 )
 @click.option(
     "--memory",
@@ -310,52 +452,79 @@ def roundtrip(input: str, output: str, check: bool) -> None:
 @click.option(
     "--emit-import-map",
     type=click.Path(),
-    help="Write the imports the output still has as JSON (tagged wasi / resource / p3-builtin "
-    "/ function).",
+    help="Write the imports the output still has as JSON, in meld's schema (version 2).",
 )
 @click.option(
     "--explain", is_flag=True, help="Print each adapter's boundary and where each memory went."
 )
+@click.option(
+    "--reproducible",
+    is_flag=True,
+    help="Accepted for meld compatibility and ignored: pymeld's output is always "
+    "byte-reproducible (no timestamps, no random ids).",
+)
+@click.option("--force", is_flag=True, help="Allow -o to name an input (replacing it).")
 @click.option("--stats", is_flag=True, help="Print counts, sizes and time per stage.")
 @click.option(
     "--stats-json",
     type=click.Path(allow_dash=True),
     help="Write the statistics as JSON to PATH ('-' = stdout).",
 )
+@_verbose_option
 def fuse(
     inputs: tuple[str, ...],
     output: str,
     as_component: bool,
     preserve_names: bool,
     keep_dwarf: bool,
+    dwarf: str | None,
     no_attestation: bool,
     validate: bool,
     run_verify: bool,
+    timeout: float,
     memory: str,
     address_rebase: bool,
     opaque_rep: tuple[str, ...],
     emit_import_map: str | None,
     explain: bool,
+    reproducible: bool,
+    force: bool,
     stats: bool,
     stats_json: str | None,
 ) -> None:
-    """Fuse a composed component into one core module (or, with --component, a component)."""
-    from pymeld.fuse import FuseOptions, fuse_files
+    """Fuse a composed component into one core module (or, with --component, a component).
 
+    Several INPUTS are first composed by name; the output keeps the first input's exports.
+    """
+    from pymeld.errors import UnsupportedFeature
+    from pymeld.fuse import FuseOptions, MemoryStrategy, fuse_files
+
+    ctx = click.get_current_context()
+    if address_rebase and memory == "multi":
+        raise click.UsageError("--address-rebase needs --memory shared or auto", ctx=ctx)
+    if dwarf == "strip" and keep_dwarf:
+        raise click.UsageError("--dwarf strip and --keep-dwarf contradict each other", ctx=ctx)
+    if dwarf == "remap":
+        raise UnsupportedFeature(
+            "--dwarf remap (rewriting DWARF addresses for the fused code) is not implemented; "
+            "use --dwarf strip (the default) or --dwarf passthrough"
+        )
+    _refuse_overwriting_input(output, inputs, force)
     options = FuseOptions(
         component=as_component,
         preserve_names=preserve_names,
-        keep_dwarf=keep_dwarf,
+        keep_dwarf=keep_dwarf or dwarf == "passthrough",
         attestation=not no_attestation,
         validate=validate,
         verify=run_verify,
-        memory=memory,
+        verify_timeout=timeout,
+        memory=cast(MemoryStrategy, memory),
         address_rebase=address_rebase,
         opaque_rep=opaque_rep,
     )
     files = [(path, read_input(path)) for path in inputs]
-    with progress(f"fusing {', '.join(inputs)}"):
-        result = fuse_files(files, options=options)
+    with progress(f"fusing {', '.join(inputs)}") as update:
+        result = fuse_files(files, options=options, on_stage=update)
     write_atomic(output, result.output)
     if emit_import_map is not None:
         text = json.dumps(result.import_map, indent=2, sort_keys=True) + "\n"
@@ -365,6 +534,8 @@ def fuse(
             click.echo(line, err=True)
     if stats:
         _print_stats(result.stats)
+    elif (validate or run_verify) and not _state.get("quiet"):
+        _err(_summary(output, result.stats, validate, run_verify))
     if stats_json is not None:
         text = json.dumps(result.stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         if stats_json == "-":
@@ -373,22 +544,54 @@ def fuse(
             write_atomic(stats_json, text.encode())
 
 
+def _summary(output: str, stats: dict[str, Any], validated: bool, verified: bool) -> str:
+    """The one line that says a requested check ran and passed (silence would not say so)."""
+    parts = [f"wrote {output} ({stats.get('bytes_out')} bytes)"]
+    if validated:
+        parts.append("valid (wasmtime)")
+    if verified:
+        line = (
+            f"verified: {stats.get('verified_exports')} exports agree "
+            f"over {stats.get('verified_calls')} calls"
+        )
+        if stats.get("verify_timeouts"):
+            line += f"; not checked (timeout): {stats['verify_timeouts']}"
+        parts.append(line)
+    return "; ".join(parts)
+
+
 @cli.command()
 @click.argument("original", type=click.Path())
 @click.argument("fused", type=click.Path())
 @click.option("--seed", type=int, default=0, show_default=True, help="Argument generator seed.")
 @click.option("--calls", type=int, default=24, show_default=True, help="Calls per export.")
-def verify(original: str, fused: str, seed: int, calls: int) -> None:
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long one call may run; longer on ORIGINAL: not checked (timeout), longer on "
+    "FUSED only: a difference.",
+)
+def verify(original: str, fused: str, seed: int, calls: int, timeout: float) -> None:
     """Differential test: call every export of ORIGINAL and FUSED with generated arguments.
 
     Exits 1 if any export behaves differently (result, trap, stdout/stderr); exports that
-    cannot be exercised from outside (resources, missing imports) are listed as not checked.
+    cannot be exercised from outside (resources, missing imports, a call that does not finish
+    within --timeout on ORIGINAL) are listed as not checked. A core-module FUSED is wrapped
+    as `fuse --component` would wrap it.
     """
     from pymeld.verify import verify as run
 
     a, b = read_input(original), read_input(fused)
-    with progress(f"verifying {fused}"):
-        report = run(a, b, seed=seed, calls=calls)
+    with progress(f"verifying {fused}") as update:
+        if not api.is_component(b) and b[:4] == b"\0asm":
+            from pymeld.fuse import wrap_fused_core
+
+            update("wrapping the core module as a component")
+            b = wrap_fused_core(a, b, file=original)
+        report = run(a, b, seed=seed, calls=calls, timeout=timeout, on_progress=lambda s: update(s))
     for line in report.lines():
         click.echo(line)
     if not report.ok:
@@ -426,7 +629,6 @@ def _counts(tree: Any) -> list[str]:
 
 
 def _print_stats(stats: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="pymeld fuse", show_header=False)
@@ -436,7 +638,7 @@ def _print_stats(stats: dict[str, Any]) -> None:
                 table.add_row(f"time: {stage}", f"{secs * 1000:.1f} ms")
         else:
             table.add_row(key.replace("_", " "), str(value))
-    Console(stderr=True).print(table)
+    _console(stderr=True).print(table)
 
 
 # -- entry point -------------------------------------------------------------------------------
@@ -445,7 +647,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
     if "--debug" in args:  # before parsing, so even usage-level failures can be debugged
         _state["debug"] = True
+    _state["verbose"] = False
+    if not args:  # plain `pymeld`: the help, as asked for, not a usage error
+        with click.Context(cli, info_name="pymeld") as ctx:
+            click.echo(cli.get_help(ctx))
+        sys.exit(0)
     code = 0
+    previous = _on_sigterm()
     try:
         rv = cli.main(args=args, prog_name="pymeld", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
@@ -461,6 +669,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except (KeyboardInterrupt, click.Abort):
         _err("interrupted")
         code = EXIT_INTERRUPTED
+    except _Terminated:
+        _err("terminated")
+        code = EXIT_TERMINATED
     except PymeldError as e:
         if _state["debug"]:
             traceback.print_exc()
@@ -478,7 +689,22 @@ def main(argv: list[str] | None = None) -> NoReturn:
             " (this is a pymeld bug; rerun with --debug for a traceback)"
         )
         code = EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     sys.exit(code)
+
+
+def _on_sigterm() -> Any:
+    """Turn SIGTERM into :class:`_Terminated` (main thread only), so temp files go with us."""
+
+    def terminated(_signum: int, _frame: object) -> None:
+        raise _Terminated
+
+    try:
+        return signal.signal(signal.SIGTERM, terminated)
+    except (ValueError, OSError, AttributeError):  # not the main thread, or no signals here
+        return None
 
 
 def _one_line(msg: str) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import Literal
 
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.encode import encode_component
@@ -14,22 +16,64 @@ from pymeld.graph.flatten import flatten
 from pymeld.merge.merger import merge
 from pymeld.wrap.wrapper import wrap
 
+#: How memories are laid out in the fused module (see :mod:`pymeld.merge.memory`).
+MemoryStrategy = Literal["multi", "shared", "auto"]
+
+#: Stages of one fusion, in order, as reported to ``on_stage``.
+STAGES = ("parse", "flatten", "merge", "encode", "validate", "verify")
+
 
 @dataclass(slots=True)
 class FuseOptions:
+    """How to fuse; every field has a CLI flag of the same name (``_`` → ``-``).
+
+    Attributes:
+        component: wrap the fused core module as a single-module component with the
+            original's imports and exports (otherwise the output is a core module).
+        preserve_names: emit a merged, remapped ``name`` section whose names say which
+            module instance each function came from.
+        keep_dwarf: copy ``.debug_*`` sections verbatim; they are dropped by default because
+            their code offsets are not remapped.
+        attestation: add the ``pymeld.attestation`` custom section (inputs' hashes, options,
+            the fused code's hash).
+        validate: check the output with wasmtime before returning it (needs wasmtime).
+        verify: run every export of the input and the output side by side before returning
+            (needs wasmtime); a difference raises :class:`~pymeld.errors.PymeldError`.
+        verify_timeout: seconds one verify call may run; longer on the input is
+            ``not-checked (timeout)``, on the output only a difference.
+        memory: ``"multi"`` keeps one memory per module-instance memory; ``"shared"`` puts all
+            in one; ``"auto"`` shares only where that is provably sound.
+        address_rebase: with ``memory="shared"``/``"auto"``, give each memory its own region
+            of the one memory and translate every access.
+        opaque_rep: ``IFACE.RESOURCE`` names (one string or several) accepted for meld
+            compatibility: checked against the composition and recorded; reps are never read.
+    """
+
     component: bool = False
-    preserve_names: bool = False  # merged, remapped `name` section with provenance prefixes
-    keep_dwarf: bool = False  # copy `.debug_*` verbatim (offsets are not remapped)
-    attestation: bool = True  # `pymeld.attestation` custom section
-    validate: bool = False  # check the output with wasmtime before returning it
-    verify: bool = False  # differential run of original vs fused (needs wasmtime)
-    memory: str = "multi"  # multi | shared | auto (pymeld.merge.memory)
-    address_rebase: bool = False  # shared: each memory in its own region of the one memory
-    opaque_rep: tuple[str, ...] = ()  # IFACE.RESOURCE names (checked; reps are never read)
+    preserve_names: bool = False
+    keep_dwarf: bool = False
+    attestation: bool = True
+    validate: bool = False
+    verify: bool = False
+    verify_timeout: float = 5.0
+    memory: MemoryStrategy = "multi"
+    address_rebase: bool = False
+    opaque_rep: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # A single name is one resource, not a sequence of one-character names.
+        if isinstance(self.opaque_rep, str):
+            self.opaque_rep = (self.opaque_rep,)
+        else:
+            self.opaque_rep = tuple(self.opaque_rep)
+        if self.memory not in ("multi", "shared", "auto"):
+            raise ValueError(f"memory must be 'multi', 'shared' or 'auto', not {self.memory!r}")
+        if self.address_rebase and self.memory == "multi":
+            raise ValueError("address_rebase needs memory='shared' or 'auto'")
 
 
 #: Options that check the output but do not change its bytes: not recorded in the attestation.
-CHECK_ONLY = frozenset({"validate", "verify"})
+CHECK_ONLY = frozenset({"validate", "verify", "verify_timeout"})
 
 
 def attested_options(options: FuseOptions) -> dict[str, object]:
@@ -40,8 +84,8 @@ def attested_options(options: FuseOptions) -> dict[str, object]:
 class FuseResult:
     output: bytes
     stats: dict[str, object] = field(default_factory=dict)
-    #: imports the fused core module still has, tagged (`--emit-import-map`)
-    import_map: list[dict[str, object]] = field(default_factory=list)
+    #: imports the fused core module still has, in meld's schema (`--emit-import-map`)
+    import_map: dict[str, object] = field(default_factory=dict)
     #: one line per adapter and memory (`--explain`)
     explain: list[str] = field(default_factory=list)
 
@@ -57,6 +101,7 @@ class Fuser:
         self.inputs: list[tuple[str, bytes]] = []
 
     def add(self, name: str, data: bytes) -> Fuser:
+        _require_bytes(data, "Fuser.add")
         self.inputs.append((name, bytes(data)))
         return self
 
@@ -66,23 +111,49 @@ class Fuser:
         return fuse_files(self.inputs, options=self.options)
 
 
+def _require_bytes(data: object, where: str) -> None:
+    """A path where bytes belong is a caller's mistake: say so instead of "bad magic"."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"{where} takes the component's bytes, not {type(data).__name__}"
+            + (" (read the file first, e.g. Path(p).read_bytes())" if isinstance(data, str) else "")
+        )
+
+
+def _require_component(data: bytes, file: str | None) -> None:
+    """Fusion needs a component: a core module or a non-wasm file is a one-line error."""
+    name = file or "<input>"
+    if data[:4] != b"\0asm":  # the core decoder's words, so `inspect` and `fuse` agree
+        from pymeld.codec.core import parse_module
+
+        parse_module(data, file=name)
+    if data[4:8] != b"\x0d\x00\x01\x00":
+        raise PymeldError(f"{name}: not a component (fusion needs a component, not a core module)")
+
+
 def fuse_files(
-    inputs: list[tuple[str, bytes]], *, options: FuseOptions | None = None
+    inputs: list[tuple[str, bytes]],
+    *,
+    options: FuseOptions | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> FuseResult:
     """Fuse one composed component, or several components wired together by name first."""
+    for _name, data in inputs:
+        _require_bytes(data, "fuse_files")
     if len(inputs) == 1:
         name, data = inputs[0]
-        return fuse_bytes(data, file=name, options=options)
+        return fuse_bytes(data, file=name, options=options, on_stage=on_stage)
     from pymeld.compose import compose
 
     parts = []
     for name, data in inputs:
-        if data[4:8] != b"\x0d\x00\x01\x00":
-            raise PymeldError(f"{name}: not a component (fusion needs components)")
+        _require_component(data, name)
         parts.append((name, parse_component(data, file=name)))
     composed = encode_component(compose(parts))
     label = "composition of " + ", ".join(os.path.basename(n) for n, _ in inputs)
-    return fuse_bytes(composed, file=label, options=options, attest_inputs=inputs)
+    return fuse_bytes(
+        composed, file=label, options=options, attest_inputs=inputs, on_stage=on_stage
+    )
 
 
 def fuse_bytes(
@@ -91,16 +162,25 @@ def fuse_bytes(
     file: str | None = None,
     options: FuseOptions | None = None,
     attest_inputs: list[tuple[str, bytes]] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> FuseResult:
-    """Fuse one composed component given as bytes."""
+    """Fuse one composed component given as bytes.
+
+    ``on_stage`` is called with each stage name of :data:`STAGES` as it starts (and, during
+    verify, with the export and call being run), so a front end can say what is happening.
+    """
+    _require_bytes(data, "fuse_bytes")
+    data = bytes(data)
     options = options or FuseOptions()
+    stage = on_stage or (lambda _name: None)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
-    if data[4:8] != b"\x0d\x00\x01\x00":
-        raise PymeldError(f"{file or '<input>'}: not a component (fusion needs a component)")
+    _require_component(data, file)
+    stage("parse")
     root = parse_component(data, file=file)
     times["parse"] = time.perf_counter() - t0
     t = time.perf_counter()
+    stage("flatten")
     graph = flatten(root)
     if options.opaque_rep:
         from pymeld.resources.opaque import check_opaque_reps
@@ -108,12 +188,14 @@ def fuse_bytes(
         check_opaque_reps(graph, options.opaque_rep)
     times["flatten"] = time.perf_counter() - t
     t = time.perf_counter()
+    stage("merge")
     merged = merge(graph)
     from pymeld.merge.memory import apply_memory_strategy
 
-    memory = apply_memory_strategy(graph, merged, options.memory, options.address_rebase)  # type: ignore[arg-type]
+    memory = apply_memory_strategy(graph, merged, options.memory, options.address_rebase)
     times["merge"] = time.perf_counter() - t
     t = time.perf_counter()
+    stage("encode")
     from pymeld.emit import finish_module
 
     finished = finish_module(
@@ -137,6 +219,7 @@ def fuse_bytes(
         from pymeld.emit.validate import validate
 
         t = time.perf_counter()
+        stage("validate")
         validate(out, component=options.component)
         times["validate"] = time.perf_counter() - t
     verified: dict[str, object] = {}
@@ -144,12 +227,18 @@ def fuse_bytes(
         from pymeld.verify import require_equivalent
 
         t = time.perf_counter()
+        stage("verify")
         fused = (
             out
             if options.component
             else encode_component(wrap(root, graph.root, merged, finished.core))
         )
-        verified = require_equivalent(data, fused)
+        verified = require_equivalent(
+            data,
+            fused,
+            timeout=options.verify_timeout,
+            on_progress=lambda what: stage(f"verify: {what}"),
+        )
         times["verify"] = time.perf_counter() - t
     stats: dict[str, object] = {
         "components": len(graph.components),
@@ -164,7 +253,48 @@ def fuse_bytes(
     }
     from pymeld.emit.report import explain, import_map
 
-    return FuseResult(out, stats, import_map(merged.module), explain(graph, merged))
+    return FuseResult(out, stats, import_map(merged.module, graph, merged), explain(graph, merged))
 
 
-__all__ = ["FuseOptions", "FuseResult", "attested_options", "cm", "fuse_bytes"]
+def wrap_fused_core(original: bytes, core: bytes, *, file: str | None = None) -> bytes:
+    """``core`` (a fused core module of ``original``) wrapped as ``fuse --component`` does.
+
+    The wrapper is rebuilt by fusing ``original`` again with the options the core's
+    attestation records (defaults without one), then the fused module inside it is swapped for
+    ``core``. A core fused with other options, or edited, may then not fit its wrapper: the
+    component fails to load, which is the answer verify needs.
+    """
+    from pymeld.emit.attestation import find_attestations
+
+    recorded: dict[str, object] = {}
+    for a in find_attestations(core, file=file):
+        if isinstance(a.record, dict):
+            recorded = dict(a.record.get("options") or {})
+    known = {f.name for f in fields(FuseOptions)} - CHECK_ONLY - {"component"}
+    kwargs = {k: v for k, v in recorded.items() if k in known}
+    if "opaque_rep" in kwargs and isinstance(kwargs["opaque_rep"], list):
+        kwargs["opaque_rep"] = tuple(kwargs["opaque_rep"])
+    wrapper = parse_component(
+        fuse_bytes(original, file=file, options=FuseOptions(component=True, **kwargs)).output  # type: ignore[arg-type]
+    )
+    for section in wrapper.sections:
+        if (
+            isinstance(section, cm.CoreModuleSection)
+            and section.data is not None
+            and b"pymeld.attestation" in bytes(section.data)
+        ):
+            section.replace(core)
+            return encode_component(wrapper)
+    raise PymeldError("verify: cannot find the fused module in its wrapper (fuse --component)")
+
+
+__all__ = [
+    "STAGES",
+    "FuseOptions",
+    "FuseResult",
+    "MemoryStrategy",
+    "attested_options",
+    "cm",
+    "fuse_bytes",
+    "wrap_fused_core",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -42,14 +43,22 @@ def _umask() -> int:
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same directory and ``os.replace``.
 
-    Same directory so the rename is atomic (same filesystem). The result gets the mode a plain
-    ``open(path, "wb")`` would have given (mkstemp makes 0600). On any error, including
-    KeyboardInterrupt, the temp file is removed and the previous ``path`` (if any) is untouched.
+    Same directory so the rename is atomic (same filesystem). A ``path`` that is a symlink is
+    followed: its target is replaced and the link stays a link. The result keeps the mode of the
+    file it replaces, or gets the mode a plain ``open(path, "wb")`` would have given (mkstemp
+    makes 0600). On any error, including KeyboardInterrupt, the temp file is removed and the
+    previous ``path`` (if any) is untouched.
     """
     p = Path(path)
+    if p.is_symlink():
+        p = Path(os.path.realpath(p))
     parent = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
         raise PymeldError(f"cannot write {p}: is a directory")
+    try:
+        mode = stat.S_IMODE(p.stat().st_mode)
+    except OSError:
+        mode = 0o666 & ~_umask()
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=parent)
     except OSError as e:
@@ -59,7 +68,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, mode)
         os.replace(tmp, p)
     except BaseException as e:
         with contextlib.suppress(OSError):

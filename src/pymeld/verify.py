@@ -13,6 +13,11 @@ whose types involve resources/futures/streams (no way to make values from the ou
 calls that reach an import that is neither WASI nor satisfiable (linked as traps; a call that
 hits one in the original is not a comparison).
 
+Every call runs under a deadline (wasmtime epoch interruption, ``timeout`` seconds): a call that
+runs out of time on the original is not a comparison, so its export is reported `not-checked
+(timeout)` and not called again; one that finishes on the original but not on the fused side
+is a difference. So verify always ends, in about ``timeout`` seconds per hanging export.
+
 Traps are compared by occurrence only: where the original traps, the fused one must trap too
 (and not vice versa); the trap messages may legitimately differ (a fused adapter traps with
 `unreachable` where the runtime reports a specific reason), so a differing message is a note.
@@ -23,9 +28,13 @@ from __future__ import annotations
 import math
 import random
 import re
+import select
+import signal
+import socket
 import struct
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +44,10 @@ from pymeld.errors import PymeldError
 __all__ = ["ExportReport", "VerifyReport", "require_equivalent", "verify"]
 
 DEFAULT_CALLS = 24
+#: Seconds one call may run (original or fused) before it counts as not finishing.
+DEFAULT_TIMEOUT = 5.0
+#: Epoch tick: the deadline's resolution.
+_TICK = 0.02
 LONG_LIST = 300
 MAX_DEPTH = 4
 
@@ -175,13 +188,18 @@ def normalize(v: Any) -> Any:
 
 @dataclass(slots=True)
 class ExportReport:
-    """Outcome for one exported function: ``status`` is ok, differs or not-checked."""
+    """Outcome for one exported function: ``status`` is ok, differs or not-checked.
+
+    ``reason`` qualifies a status in one word where scripts need to tell cases apart
+    (``timeout``: the original did not finish a call within the deadline).
+    """
 
     name: str
     status: str
     calls: int = 0
     detail: str = ""
     notes: list[str] = field(default_factory=list)
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -195,7 +213,8 @@ class VerifyReport:
     def lines(self) -> list[str]:
         out = []
         for e in self.exports:
-            head = f"{e.status:<11} {e.name}"
+            status = f"{e.status} ({e.reason})" if e.reason else e.status
+            head = f"{status:<11} {e.name}"
             if e.status == "ok":
                 head += f" ({e.calls} calls)"
             out.append(head + (f": {e.detail}" if e.detail else ""))
@@ -218,7 +237,7 @@ def _exports(
 class _Runner:
     """One component under test: engine-level objects shared by every call."""
 
-    def __init__(self, engine: Any, data: bytes, what: str, tmp: Path) -> None:
+    def __init__(self, engine: Any, data: bytes, what: str, tmp: Path, deadline_ticks: int) -> None:
         import wasmtime
         from wasmtime.component import Component, Linker
 
@@ -230,6 +249,7 @@ class _Runner:
         self.engine = engine
         self.tmp = tmp
         self.what = what
+        self.deadline_ticks = deadline_ticks
         self.linker = Linker(engine)
         self.linker.add_wasip2()
         self._stub_imports()
@@ -280,13 +300,14 @@ class _Runner:
         return idx
 
     def call(self, path: tuple[str, ...], args: list[Any]) -> tuple[str, Any, bytes, bytes]:
-        """``(kind, value, stdout, stderr)``; kind is ok, trap, import (an unavailable import
-        was called) or host (Python-side error before entering wasm)."""
+        """``(kind, value, stdout, stderr)``; kind is ok, trap, timeout (the deadline passed),
+        import (an unavailable import was called) or host (Python-side error before wasm)."""
         wasmtime = self.wasmtime
         self.n += 1
         out = self.tmp / f"{self.what}-{self.n}.out"
         err = self.tmp / f"{self.what}-{self.n}.err"
         store = wasmtime.Store(self.engine)
+        store.set_epoch_deadline(self.deadline_ticks)
         wasi = wasmtime.WasiConfig()
         wasi.stdout_file = str(out)
         wasi.stderr_file = str(err)
@@ -306,11 +327,83 @@ class _Runner:
             m = re.search(r"unknown import: `([^`]*)`", value)
             if m:
                 kind, value = "import", m.group(1)
+            elif _is_interrupt(wasmtime, e):
+                kind = "timeout"
         except (TypeError, ValueError) as e:
             kind, value = "host", f"{type(e).__name__}: {e}"
+        finally:
+            del store  # the store holds the capture files open
         stdout = out.read_bytes() if out.exists() else b""
         stderr = err.read_bytes() if err.exists() else b""
+        for f in (out, err):  # a long run must not pile up two files per call
+            f.unlink(missing_ok=True)
         return kind, value, stdout, stderr
+
+
+def _is_interrupt(wasmtime: Any, e: BaseException) -> bool:
+    """The epoch deadline passed (wasmtime reports it as the `interrupt` trap)."""
+    code = getattr(e, "trap_code", None)
+    if code is not None:
+        return bool(code == wasmtime.TrapCode.INTERRUPT)
+    return "interrupt" in str(e)
+
+
+#: Signals after which a running verify call is cut short (their handlers end the run).
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+class _Ticker:
+    """Advances the engine's epoch every `_TICK` seconds, so each store's deadline is time.
+
+    A thread, because the call it must stop never returns to Python by itself (wasmtime-py
+    releases the GIL while wasm runs). Python runs signal handlers only between bytecodes, so a
+    Ctrl-C or SIGTERM during a long call would wait for its deadline; the ticker hears of the
+    signal through `signal.set_wakeup_fd` (main thread only) and from then on ends every call at
+    once, so the handler's exception comes promptly and the temp folder is removed on the way.
+    """
+
+    def __init__(self, engine: Any, deadline_ticks: int) -> None:
+        self.engine = engine
+        self.deadline_ticks = deadline_ticks
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="pymeld-verify-ticker", daemon=True)
+        self.wake: tuple[socket.socket, socket.socket] | None = None
+        self.old_fd = -1
+
+    def _run(self) -> None:
+        signalled = False
+        while not self.stop.is_set():
+            if self.wake is not None and not signalled:
+                if select.select([self.wake[0]], [], [], _TICK)[0]:
+                    # the wakeup fd carries signal numbers; others (SIGWINCH...) are no stop
+                    got = self.wake[0].recv(64)
+                    signalled = any(n in _STOP_SIGNALS for n in got)
+            else:
+                self.stop.wait(_TICK)
+            for _ in range(self.deadline_ticks + 1 if signalled else 1):
+                self.engine.increment_epoch()
+
+    def __enter__(self) -> _Ticker:
+        if threading.current_thread() is threading.main_thread():
+            r, w = socket.socketpair()
+            r.setblocking(False)
+            w.setblocking(False)
+            try:
+                self.old_fd = signal.set_wakeup_fd(w.fileno(), warn_on_full_buffer=False)
+                self.wake = (r, w)
+            except (ValueError, OSError):
+                r.close()
+                w.close()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        if self.wake is not None:
+            signal.set_wakeup_fd(self.old_fd)
+            for sock in self.wake:
+                sock.close()
 
 
 def _short(e: BaseException) -> str:
@@ -331,24 +424,56 @@ def _show(path: tuple[str, ...]) -> str:
 
 
 def verify(
-    original: bytes, fused: bytes, *, seed: int = 0, calls: int = DEFAULT_CALLS
+    original: bytes,
+    fused: bytes,
+    *,
+    seed: int = 0,
+    calls: int = DEFAULT_CALLS,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_progress: Callable[[str], None] | None = None,
 ) -> VerifyReport:
-    """Call every export of ``original`` and ``fused`` side by side; see the module docstring."""
+    """Call every export of ``original`` and ``fused`` side by side; see the module docstring.
+
+    ``timeout``: seconds one call may run; ``on_progress`` gets "export k/N NAME, call i"
+    before each call (the CLI's progress line).
+    """
     from pymeld.emit.validate import require_wasmtime
 
+    if not timeout > 0:
+        raise PymeldError(f"verify: the per-call timeout must be positive, not {timeout}")
     wasmtime = require_wasmtime("verify")
     cfg = wasmtime.Config()
     cfg.wasm_multi_memory = True
+    cfg.epoch_interruption = True
     engine = wasmtime.Engine(cfg)
+    ticks = max(1, math.ceil(timeout / _TICK))
     report = VerifyReport()
-    with tempfile.TemporaryDirectory(prefix="pymeld-verify-") as tmpdir:
+    with (
+        tempfile.TemporaryDirectory(prefix="pymeld-verify-") as tmpdir,
+        _Ticker(engine, ticks),
+    ):
         tmp = Path(tmpdir)
-        orig = _Runner(engine, original, "original", tmp)
-        fuse = _Runner(engine, fused, "fused", tmp)
+        orig = _Runner(engine, original, "original", tmp, ticks)
+        fuse = _Runner(engine, fused, "fused", tmp, ticks)
         fused_exports = {p for p, _ in _exports(engine, fuse.component.type)}
-        for path, ft in _exports(engine, orig.component.type):
-            report.exports.append(_check_export(orig, fuse, path, ft, fused_exports, seed, calls))
+        exports = list(_exports(engine, orig.component.type))
+        for k, (path, ft) in enumerate(exports, 1):
+            tell = _teller(on_progress, f"export {k}/{len(exports)} {_show(path)}")
+            report.exports.append(
+                _check_export(orig, fuse, path, ft, fused_exports, seed, calls, timeout, tell)
+            )
     return report
+
+
+def _teller(on_progress: Callable[[str], None] | None, label: str) -> Callable[[int], None] | None:
+    if on_progress is None:
+        return None
+    report = on_progress
+
+    def tell(i: int) -> None:
+        report(f"{label}, call {i}")
+
+    return tell
 
 
 def _check_export(
@@ -359,6 +484,8 @@ def _check_export(
     fused_exports: set[tuple[str, ...]],
     seed: int,
     calls: int,
+    timeout: float = DEFAULT_TIMEOUT,
+    tell: Callable[[int], None] | None = None,
 ) -> ExportReport:
     name = _show(path)
     if path not in fused_exports:
@@ -377,9 +504,22 @@ def _check_export(
     missing: set[str] = set()
     for i in range(calls if params else 1):  # a fresh store per call: no params, one outcome
         args = [make_value(t, rng, i) for t in params]
+        if tell is not None:
+            tell(i + 1)
         a = orig.call(path, args)
         if a[0] == "host":
             return ExportReport(name, "not-checked", detail=f"cannot pass arguments: {a[1]}")
+        if a[0] == "timeout":  # no outcome to compare; more calls would only hang as well
+            agreed = f"; {rep.calls} earlier calls agreed" if rep.calls else ""
+            return ExportReport(
+                name,
+                "not-checked",
+                calls=rep.calls,
+                reason="timeout",
+                detail=f"call #{i} with {_args_repr(args)} did not finish within {timeout:g} s "
+                f"on the original{agreed}",
+                notes=rep.notes,
+            )
         if a[0] == "import":
             import_traps += 1
             missing.add(str(a[1]))
@@ -416,7 +556,11 @@ def _difference(a: tuple[str, Any, bytes, bytes], b: tuple[str, Any, bytes, byte
 
 
 def _outcome(r: tuple[str, Any, bytes, bytes]) -> str:
-    return {"ok": f"returned {r[1]!r}", "trap": f"trapped ({r[1]})"}.get(r[0], f"failed: {r[1]}")
+    return {
+        "ok": f"returned {r[1]!r}",
+        "trap": f"trapped ({r[1]})",
+        "timeout": "did not finish within the timeout",
+    }.get(r[0], f"failed: {r[1]}")
 
 
 def _args_repr(args: list[Any]) -> str:
@@ -424,14 +568,24 @@ def _args_repr(args: list[Any]) -> str:
     return s if len(s) <= 160 else s[:157] + "..."
 
 
-def require_equivalent(original: bytes, fused: bytes) -> dict[str, object]:
-    """Run `verify` and raise PymeldError on the first difference; returns stats for --stats."""
-    report = verify(original, fused)
+def require_equivalent(
+    original: bytes,
+    fused: bytes,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_progress: Callable[[str], None] | None = None,
+) -> dict[str, object]:
+    """Run `verify` and raise PymeldError on the first difference; returns its statistics."""
+    report = verify(original, fused, timeout=timeout, on_progress=on_progress)
     bad = [e for e in report.exports if e.status == "differs"]
     if bad:
-        raise PymeldError(f"--verify: {bad[0].name} differs after fusion: {bad[0].detail}")
+        raise PymeldError(f"verify: {bad[0].name} differs after fusion: {bad[0].detail}")
     checked = sum(1 for e in report.exports if e.status == "ok")
-    return {
+    stats: dict[str, object] = {
         "verified_exports": f"{checked} of {len(report.exports)}",
         "verified_calls": sum(e.calls for e in report.exports),
     }
+    timed_out = [e.name for e in report.exports if e.reason == "timeout"]
+    if timed_out:
+        stats["verify_timeouts"] = ", ".join(timed_out)
+    return stats

@@ -220,7 +220,7 @@ def test_validate_rejects_invalid_output(calc: bytes, monkeypatch: pytest.Monkey
     _corrupting_merge(monkeypatch)
     fuse_bytes(calc)  # without --validate the broken module goes through
     for component in (False, True):
-        with pytest.raises(PymeldError, match=r"--validate: the fused .* is invalid"):
+        with pytest.raises(PymeldError, match=r"^validation: the fused .* is invalid"):
             fuse_bytes(calc, options=FuseOptions(validate=True, component=component))
 
 

@@ -21,7 +21,10 @@ def test_import_map_lists_what_the_host_must_provide(
         "--emit-import-map", str(imap),
     )  # fmt: skip
     assert code == 0, err
-    entries = json.loads(imap.read_text())
+    doc = json.loads(imap.read_text())
+    assert doc["version"] == 2
+    entries = doc["imports"]
+    assert [e["index"] for e in entries] == list(range(len(entries)))
     kinds = {e["kind"] for e in entries}
     assert kinds == {"wasi", "resource"}
     stdout = next(e for e in entries if e["name"] == "get-stdout")
@@ -38,7 +41,7 @@ def test_import_map_of_a_self_contained_composition_is_empty(
         "--emit-import-map", str(imap),
     )  # fmt: skip
     assert code == 0, err
-    assert json.loads(imap.read_text()) == []
+    assert json.loads(imap.read_text()) == {"version": 2, "imports": []}
 
 
 def test_explain_names_each_boundary_and_memory(
@@ -70,3 +73,18 @@ def test_inspect_interfaces_and_types(
     assert code == 0
     counts = out.splitlines()
     assert len(counts) == 6 and all(line.startswith("core module ") for line in counts)
+
+
+def test_explain_names_the_function_and_the_components(
+    capsys: pytest.CaptureFixture[str], corpus_components: Path, tmp_path: Path
+) -> None:
+    """As meld does: the function each adapter carries, and components by what they provide."""
+    src = str(corpus_components / C_COMPOSE)
+    code, _, err = run_cli(capsys, "fuse", src, "-o", str(tmp_path / "o.wasm"), "--explain")
+    assert code == 0
+    first = err.splitlines()[0]
+    assert first.startswith("adapter func 187 corpus:cmini/text@0.1.0#analyze: ")
+    assert (
+        "root/instance15 (corpus:cmini/report@0.1.0) -> root/instance13 (corpus:cmini/text@0.1.0)"
+        in first
+    )

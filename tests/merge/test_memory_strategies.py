@@ -21,7 +21,7 @@ import pytest
 
 from pymeld.api import core_module_sections
 from pymeld.codec.component import parse_component
-from pymeld.errors import PymeldError, UnsupportedFeature
+from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 from support import REPO, SLOW, pymeld_exe, shared_root, wat_to_wasm
 
@@ -280,11 +280,12 @@ def test_cli_flags_and_stats_json(iso: bytes, tmp_path: Path) -> None:
     p = subprocess.run([*base, "--memory", "shared"], capture_output=True, text=True)
     assert p.returncode == 1 and "pymeld: error: unsupported:" in p.stderr
     p = subprocess.run([*base, "--address-rebase"], capture_output=True, text=True)
-    assert p.returncode == 1 and "--address-rebase needs --memory shared" in p.stderr
+    assert p.returncode == 2 and "--address-rebase needs --memory shared" in p.stderr
 
 
 def test_multi_with_rebase_is_an_error(iso: bytes) -> None:
-    with pytest.raises(PymeldError, match="address-rebase"):
+    """An impossible option combination is the caller's error, found before any work."""
+    with pytest.raises(ValueError, match="address_rebase needs memory='shared'"):
         fused(iso, memory="multi", address_rebase=True)
 
 

@@ -53,8 +53,61 @@ def _export_name(module: Module, index: int) -> str | None:
     )
 
 
-def composition_dot(graph: FlatGraph, title: str = "composition") -> str:
-    """DOT of component instances, core module instances and their import/lift/lower edges."""
+def _shims(graph: FlatGraph) -> tuple[set[int], dict[tuple[int, str], list[tuple[int, str]]]]:
+    """wit-component's indirection pairs, to fold them into the module they serve.
+
+    A *shim* module exports functions ``"0"``, ``"1"``... that `call_indirect` through its
+    exported ``$imports`` table; a *fixup* module imports that table plus the lowered functions
+    (same names ``"0"``, ``"1"``...) and fills the table, so the main module can be
+    instantiated before the lowers exist. Returns (both instances of every pair, and
+    ``(fixup, name) → (module instance, import name)`` of each import of the shim's `name`).
+    """
+    hidden: set[int] = set()
+    redirect: dict[tuple[int, str], list[tuple[int, str]]] = {}
+    for mi in graph.instances:
+        table = next(
+            (
+                ref
+                for imp, ref in zip(mi.module.imports, mi.imports)
+                if imp.kind == ExternKind.TABLE and imp.name == "$imports"
+            ),
+            None,
+        )
+        if not isinstance(table, DefRef) or mi.module.funcs:
+            continue
+        shim = table.instance
+        hidden |= {mi.index, shim}
+        by_index = {
+            e.index: e.name
+            for e in graph.instances[shim].module.exports
+            if e.kind == ExternKind.FUNC
+        }
+        for user in graph.instances:
+            if user.index in (mi.index, shim):
+                continue
+            for imp, ref in zip(user.module.imports, user.imports):
+                if isinstance(ref, DefRef) and ref.instance == shim and ref.index in by_index:
+                    redirect.setdefault((mi.index, by_index[ref.index]), []).append(
+                        (user.index, f"{imp.module}.{imp.name}")
+                    )
+    return hidden, redirect
+
+
+def composition_dot(
+    graph: FlatGraph, title: str = "composition", *, components_only: bool = False
+) -> str:
+    """DOT of component instances, core module instances and their import/lift/lower edges.
+
+    Clusters are titled with readable component names (the interfaces each provides);
+    wit-component's shim/fixup modules are folded, so a lift∘lower edge ends at the module that
+    calls the function. ``components_only`` draws one node per component instead.
+    """
+    from pymeld.emit.report import component_names
+
+    names = component_names(graph)
+    if components_only:
+        return _components_dot(graph, title, names)
+    hidden, redirect = _shims(graph)
     lines = [f"digraph {_q(title)} {{", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
     children: dict[int | None, list[int]] = defaultdict(list)
     for c in graph.components:
@@ -63,16 +116,27 @@ def composition_dot(graph: FlatGraph, title: str = "composition") -> str:
     for mi in graph.instances:
         modules_of[mi.owner].append(mi.index)
 
+    def has_code(cid: int) -> bool:
+        return any(i not in hidden for i in modules_of.get(cid, [])) or any(
+            has_code(sub) for sub in children.get(cid, [])
+        )
+
     def cluster(cid: int, indent: str) -> None:
-        c = graph.components[cid]
+        if not has_code(cid):  # instances of type-only components: nothing to draw
+            return
         lines.append(f"{indent}subgraph {_q(f'cluster_c{cid}')} {{")
-        label = _q(f"component {c.label}")
+        label = _q(f"component {names[cid]}")
         lines.append(f"{indent}  label={label}; style=rounded;")
+        folded = [i for i in modules_of.get(cid, []) if i in hidden]
         for mi_index in modules_of.get(cid, []):
+            if mi_index in hidden:
+                continue
             mi = graph.instances[mi_index]
             m = mi.module
             label = f"{mi.label}\n{len(m.funcs)} funcs, {len(m.memories)} mem"
             lines.append(f"{indent}  m{mi_index} [label={_q(label)}];")
+        if folded:
+            lines.append(f"{indent}  // folded shim/fixup module instances: {folded}")
         for sub in children.get(cid, []):
             cluster(sub, indent + "  ")
         lines.append(f"{indent}}}")
@@ -84,25 +148,34 @@ def composition_dot(graph: FlatGraph, title: str = "composition") -> str:
     hosts: dict[str, str] = {}
     builtins: set[int] = set()
     for mi in graph.instances:
-        dst = f"m{mi.index}"
         for imp, ref in zip(mi.module.imports, mi.imports):
-            name = f"{imp.module}.{imp.name}"
+            if mi.index in hidden:  # what a fixup puts behind the shim goes to the shim's callers
+                targets = redirect.get((mi.index, imp.name), [])
+            else:
+                targets = [(mi.index, f"{imp.module}.{imp.name}")]
+            dsts = [f"m{u}" for u, _ in targets]
             if isinstance(ref, DefRef):
-                edges[(f"m{ref.instance}", dst, "import")].append(name)
+                if ref.instance in hidden:
+                    continue  # calls into the shim: drawn from what the fixup put behind them
+                for u, name in targets:
+                    edges[(f"m{ref.instance}", f"m{u}", "import")].append(name)
             elif isinstance(ref, LoweredRef):
                 lowered = graph.lowers[ref.lower]
                 callee = lowered.callee
                 if isinstance(callee, Lifted) and isinstance(callee.core_func, DefRef):
                     src_mi = callee.core_func.instance
                     fn = _export_name(graph.instances[src_mi].module, callee.core_func.index)
-                    edges[(f"m{src_mi}", dst, "lift-lower")].append(fn or name)
+                    for u, name in targets:
+                        edges[(f"m{src_mi}", f"m{u}", "lift-lower")].append(fn or name)
                 elif isinstance(callee, HostFunc):
                     host = "/".join(callee.path[:-1]) or callee.path[0]
                     hosts.setdefault(host, f"h{len(hosts)}")
-                    edges[(hosts[host], dst, "host")].append(callee.path[-1])
+                    for dst in dsts:
+                        edges[(hosts[host], dst, "host")].append(callee.path[-1])
             elif isinstance(ref, BuiltinRef):
                 builtins.add(ref.builtin)
-                edges[(f"b{ref.builtin}", dst, "builtin")].append(name)
+                for u, name in targets:
+                    edges[(f"b{ref.builtin}", f"m{u}", "builtin")].append(name)
     for host, node in sorted(hosts.items(), key=lambda hn: hn[1]):
         label = _q("host import\n" + host)
         lines.append(f"  {node} [label={label}, shape=cds];")
@@ -127,17 +200,67 @@ def composition_dot(graph: FlatGraph, title: str = "composition") -> str:
         lines.append(f"  exports [label={_q('root exports')}, shape=note];")
         for path, inst in exports:
             edges[(f"m{inst}", "exports", "export")].append(path)
+    lines.extend(_edge_lines(edges))
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
-    style = {
-        "import": "",
-        "lift-lower": ", style=bold, color=blue",
-        "host": ", style=dashed",
-        "builtin": ", style=dotted",
-        "export": ", color=darkgreen",
-    }
+
+_STYLE = {
+    "import": "",
+    "lift-lower": ", style=bold, color=blue",
+    "host": ", style=dashed",
+    "builtin": ", style=dotted",
+    "export": ", color=darkgreen",
+}
+
+
+def _edge_lines(edges: dict[tuple[str, str, str], list[str]]) -> list[str]:
+    out = []
     for (src, dst, kind), labels in sorted(edges.items()):
         prefix = "lift∘lower: " if kind == "lift-lower" else ""
-        lines.append(f"  {src} -> {dst} [label={_q(prefix + _join(labels))}{style[kind]}];")
+        unique = list(dict.fromkeys(labels))
+        out.append(f"  {src} -> {dst} [label={_q(prefix + _join(unique))}{_STYLE[kind]}];")
+    return out
+
+
+def _components_dot(graph: FlatGraph, title: str, names: dict[int, str]) -> str:
+    """One node per component instance that has code; calls between them, host, exports."""
+    lines = [f"digraph {_q(title)} {{", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
+    owners = sorted({mi.owner for mi in graph.instances})
+    for cid in owners:
+        n = sum(1 for mi in graph.instances if mi.owner == cid)
+        label = f"{names[cid]}\n{n} core module instance{'s' if n != 1 else ''}"
+        lines.append(f"  c{cid} [label={_q(label)}];")
+    edges: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    hosts: dict[str, str] = {}
+    for lowered in graph.lowers:
+        callee = lowered.callee
+        if isinstance(callee, Lifted):
+            fn = None
+            if isinstance(callee.core_func, DefRef):
+                ref = callee.core_func
+                fn = _export_name(graph.instances[ref.instance].module, ref.index)
+            edges[(f"c{callee.owner}", f"c{lowered.owner}", "lift-lower")].append(fn or "?")
+        elif isinstance(callee, HostFunc):
+            host = "/".join(callee.path[:-1]) or callee.path[0]
+            hosts.setdefault(host, f"h{len(hosts)}")
+            edges[(hosts[host], f"c{lowered.owner}", "host")].append(callee.path[-1])
+    for host, node in sorted(hosts.items(), key=lambda hn: hn[1]):
+        lines.append(f"  {node} [label={_q('host import' + chr(10) + host)}, shape=cds];")
+    tops: list[tuple[str, int]] = []
+    for name, item in graph.exports:
+        stack: list[ExportItem] = [item]
+        while stack:
+            it = stack.pop()
+            if isinstance(it, Lifted):
+                tops.append((name, it.owner))
+            elif isinstance(it, InstanceExport):
+                stack.extend(sub for _, sub in it.exports)
+    if tops:
+        lines.append(f"  exports [label={_q('root exports')}, shape=note];")
+        for name, owner in tops:
+            edges[(f"c{owner}", "exports", "export")].append(name)
+    lines.extend(_edge_lines(edges))
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -180,7 +303,8 @@ def fused_dot(module: Module, attestations: list[Attestation], title: str = "fus
     for g, (origin, items) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0][0])):
         first, last = items[0][0], items[-1][0]
         body = [f"{i}: {n}" for i, n in items]
-        group_label = f"{origin}\nfuncs {first}..{last} ({len(items)})\n" + _join(body)
+        shown = _join_all(body) if origin == "generated by pymeld" else _join(body)
+        group_label = f"{origin}\nfuncs {first}..{last} ({len(items)})\n" + shown
         lines.append(f"  g{g} [label={_q(group_label)}];")
         for k in range(len(attestations)):
             lines.append(f"  att{k} -> g{g} [style=dotted, arrowhead=none];")

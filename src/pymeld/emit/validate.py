@@ -26,7 +26,7 @@ def require_wasmtime(flag: str) -> ModuleType:
 
 def validate(data: bytes, *, component: bool) -> None:
     """Raise PymeldError if wasmtime rejects ``data`` (a core module or a component)."""
-    wasmtime = require_wasmtime("--validate")
+    wasmtime = require_wasmtime("validation")
     cfg = wasmtime.Config()
     cfg.wasm_multi_memory = True
     engine = wasmtime.Engine(cfg)
@@ -40,4 +40,4 @@ def validate(data: bytes, *, component: bool) -> None:
     except wasmtime.WasmtimeError as e:
         what = "component" if component else "core module"
         msg = " ".join(str(e).split())
-        raise PymeldError(f"--validate: the fused {what} is invalid: {msg}") from None
+        raise PymeldError(f"validation: the fused {what} is invalid: {msg}") from None

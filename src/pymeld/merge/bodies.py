@@ -5,13 +5,15 @@ independent, so a large input is split into contiguous chunks rewritten by forke
 processes; results come back in order, so the output is the same bytes as a serial run.
 Small inputs, platforms without `fork`, single-core machines and `PYMELD_JOBS=1` (the variable
 caps the worker count; set it to 1 when embedding pymeld in a threaded program) run serially.
+So do Pyodide and WASI (`sys.platform` emscripten/wasi), whose `multiprocessing` lists `fork`
+but cannot start a process, and any platform where the pool cannot be created: the serial
+result is the same bytes. `multiprocessing` is imported only when workers are really used.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import sys
 
 from pymeld.codec.core import instructions as ins
 
@@ -27,18 +29,31 @@ def _rewrite(job: int) -> list[bytes]:
     return [ins.rewrite_body(b, maps, file=file) for b in bodies]
 
 
+#: Platforms that report `fork` but cannot run a second process (Pyodide, WASI).
+NO_PROCESSES = ("emscripten", "wasi")
+
+
+def _serial(work: list[tuple[list[bytes], ins.IndexMaps, str]]) -> list[list[bytes]]:
+    return [[ins.rewrite_body(b, maps, file=file) for b in bodies] for bodies, maps, file in work]
+
+
 def rewrite_all(work: list[tuple[list[bytes], ins.IndexMaps, str]]) -> list[list[bytes]]:
     """Rewritten bodies for each (bodies, maps, file) entry of ``work``, in order."""
     total = sum(len(b) for bodies, _, _ in work for b in bodies)
     workers = min(os.cpu_count() or 1, 4, int(os.environ.get("PYMELD_JOBS", "4") or 4))
-    if (
-        total < PARALLEL_MIN_BYTES
-        or workers < 2
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
-        return [
-            [ins.rewrite_body(b, maps, file=file) for b in bodies] for bodies, maps, file in work
-        ]
+    if total < PARALLEL_MIN_BYTES or workers < 2 or sys.platform in NO_PROCESSES:
+        return _serial(work)
+    try:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        if "fork" not in multiprocessing.get_all_start_methods():
+            return _serial(work)
+        ctx = multiprocessing.get_context("fork")
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    except (ImportError, NotImplementedError, OSError, ValueError):
+        return _serial(work)  # no usable process pool here: same bytes, one core
     # Split into chunks of about total/(4*workers) bytes, never across entries.
     target = max(total // (4 * workers), 1)
     chunks: list[tuple[int, list[bytes]]] = []  # (entry, bodies)
@@ -56,9 +71,11 @@ def rewrite_all(work: list[tuple[list[bytes], ins.IndexMaps, str]]) -> list[list
     global _JOBS
     _JOBS = [(bodies, work[entry][1], work[entry][2]) for entry, bodies in chunks]
     try:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            results = list(pool.map(_rewrite, range(len(_JOBS))))
+        try:
+            with pool:
+                results = list(pool.map(_rewrite, range(len(_JOBS))))
+        except (OSError, NotImplementedError, BrokenProcessPool):  # workers would not start
+            results = [_rewrite(job) for job in range(len(_JOBS))]
     finally:
         _JOBS = []
     out: list[list[bytes]] = [[] for _ in work]

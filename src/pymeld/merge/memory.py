@@ -95,7 +95,7 @@ def apply_memory_strategy(
         raise PymeldError(f"unknown memory strategy `{strategy}` (expected multi, shared or auto)")
     if strategy == "multi":
         if address_rebase:
-            raise PymeldError("--address-rebase needs --memory shared (or auto)")
+            raise PymeldError("address rebasing needs the shared (or auto) memory strategy")
         return MemoryDecision("multi", "requested: one memory per module-instance memory")
     n = len(merged.module.memories)
     if n <= 1:
@@ -105,7 +105,7 @@ def apply_memory_strategy(
     if strategy == "shared" and not address_rebase:
         owners = ", ".join(_owners(graph, merged)[:n])
         raise UnsupportedFeature(
-            f"--memory shared without --address-rebase: {n} memories ({owners}) would overlap "
+            f"one shared memory without address rebasing: {n} memories ({owners}) would overlap "
             "at the same addresses"
         )
     try:

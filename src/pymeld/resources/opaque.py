@@ -41,14 +41,14 @@ def check_opaque_reps(graph: FlatGraph, specs: tuple[str, ...]) -> list[str]:
     for spec in specs:
         iface, dot, res = spec.rpartition(".")
         if not dot or not iface or not res:
-            raise LinkError(f"--opaque-rep {spec!r}: expected IFACE.RESOURCE")
+            raise LinkError(f"opaque rep {spec!r}: expected IFACE.RESOURCE")
         matches = [
             (i, r) for i, r in known if r == res and (i == iface or i.split("@")[0] == iface)
         ]
         if not matches:
             listing = ", ".join(sorted(f"{i}.{r}" for i, r in known)) or "none"
             raise LinkError(
-                f"--opaque-rep {spec!r}: no such resource (the composition has: {listing})"
+                f"opaque rep {spec!r}: no such resource (the composition has: {listing})"
             )
         accepted.append(spec)
     return accepted

@@ -1,0 +1,97 @@
+"""The library as a Python user meets it: clear types, documented options, no CLI words."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from pathlib import Path
+
+import pytest
+
+import pymeld
+import pymeld.api
+from pymeld.errors import LinkError, PymeldError
+from pymeld.fuse import FuseOptions, Fuser, fuse_bytes, fuse_files
+
+
+def test_a_path_where_bytes_belong_is_a_type_error(example_wasm: Path) -> None:
+    for call in (
+        lambda: fuse_bytes(str(example_wasm)),  # type: ignore[arg-type]
+        lambda: fuse_bytes(example_wasm),  # type: ignore[arg-type]
+        lambda: fuse_files([("x.wasm", str(example_wasm))]),  # type: ignore[list-item]
+        lambda: Fuser().add("x.wasm", str(example_wasm)),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(TypeError, match="takes the component's bytes"):
+            call()
+    with pytest.raises(TypeError, match=r"read_bytes\(\)"):
+        fuse_bytes("x.wasm")  # type: ignore[arg-type]
+    # bytes-like objects are fine
+    assert fuse_bytes(bytearray(example_wasm.read_bytes())).output[:4] == b"\0asm"
+
+
+def test_one_opaque_rep_string_is_one_name(corpus_components: Path) -> None:
+    assert FuseOptions(opaque_rep="a:b/c.d").opaque_rep == ("a:b/c.d",)
+    assert FuseOptions(opaque_rep=["x:y/z.r", "a:b/c.d"]).opaque_rep == ("x:y/z.r", "a:b/c.d")  # type: ignore[arg-type]
+    data = (corpus_components / "py-compose-rich" / "provider.wasm").read_bytes()
+    with pytest.raises(LinkError, match=r"^opaque rep 'a:b/c\.d': no such resource"):
+        fuse_bytes(data, options=FuseOptions(opaque_rep="a:b/c.d"))
+
+
+def test_option_values_are_checked_at_construction() -> None:
+    with pytest.raises(ValueError, match="memory must be"):
+        FuseOptions(memory="single")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="address_rebase needs memory='shared'"):
+        FuseOptions(address_rebase=True)
+    FuseOptions(memory="auto", address_rebase=True)
+
+
+def test_fuse_options_are_documented_and_typed() -> None:
+    doc = inspect.getdoc(FuseOptions) or ""
+    for f in FuseOptions.__dataclass_fields__:
+        assert f"    {f}:" in doc or f"\n{f}:" in doc or f" {f}: " in doc, f
+    hints = typing.get_type_hints(FuseOptions)
+    assert typing.get_args(hints["memory"]) == ("multi", "shared", "auto")
+    assert "memory" in pydoc_text()
+
+
+def pydoc_text() -> str:
+    import pydoc
+
+    return pydoc.render_doc(FuseOptions, renderer=pydoc.plaintext)
+
+
+def test_library_errors_do_not_quote_cli_flags(
+    corpus_components: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library caller never typed `--verify`; the messages name the thing, not the flag."""
+    import pymeld.fuse as fuse_mod
+
+    data = (corpus_components / "repo-prebuilt" / "calculator.composed.wasm").read_bytes()
+    messages = []
+    real = fuse_mod.merge
+
+    def wrong(graph):  # type: ignore[no-untyped-def]
+        result = real(graph)
+        for code in result.module.codes:
+            for pat in (b"\x20\x00\x20\x01\x6a", b"\x20\x01\x20\x00\x6a"):
+                code.body = code.body.replace(pat, pat[:-1] + b"\x6b")
+        return result
+
+    monkeypatch.setattr(fuse_mod, "merge", wrong)
+    pytest.importorskip("wasmtime")
+    with pytest.raises(PymeldError) as e:
+        fuse_bytes(data, options=FuseOptions(component=True, verify=True))
+    messages.append(str(e.value))
+    monkeypatch.setattr(fuse_mod, "merge", real)
+    with pytest.raises(PymeldError) as e:
+        fuse_bytes(data, options=FuseOptions(opaque_rep="nope"))
+    messages.append(str(e.value))
+    for m in messages:
+        assert "--" not in m, m
+
+
+def test_api_module_exports_only_its_api() -> None:
+    public = {n for n in vars(pymeld.api) if not n.startswith("_")}
+    assert public == set(pymeld.api.__all__)
+    assert not {"Any", "Iterator", "annotations"} & set(vars(pymeld.api))
+    assert pymeld.FuseOptions is FuseOptions

@@ -1,0 +1,68 @@
+"""`merge.bodies` picks serial rewriting where processes cannot run (Pyodide, WASI, no pool)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from pymeld.codec.core import instructions as ins
+from pymeld.merge import bodies
+
+# `i32.const 1; drop; end` twice: enough to split into chunks once the threshold is 0.
+WORK = [([b"\x00\x41\x01\x1a\x0b", b"\x00\x41\x02\x1a\x0b"], ins.IndexMaps(), "t.wasm")]
+
+
+@pytest.fixture
+def parallel_wanted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several cores and no size threshold: only the platform can keep it serial."""
+    monkeypatch.setattr(bodies, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(bodies.os, "cpu_count", lambda: 4)
+    monkeypatch.delenv("PYMELD_JOBS", raising=False)
+
+
+def _no_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """multiprocessing as Pyodide has it: `fork` listed, but nothing can be started."""
+
+    def refuse(*_a: object, **_k: object) -> None:
+        raise NotImplementedError("This Python build lacks multiprocessing.synchronize")
+
+    fake = types.ModuleType("multiprocessing")
+    fake.get_all_start_methods = lambda: ["forkserver", "fork", "spawn"]  # type: ignore[attr-defined]
+    fake.get_context = refuse  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "multiprocessing", fake)
+    if hasattr(bodies, "multiprocessing"):  # a module-level import would bypass sys.modules
+        monkeypatch.setattr(bodies, "multiprocessing", fake)
+
+
+@pytest.mark.parametrize("platform", ["emscripten", "wasi"])
+def test_serial_on_platforms_without_processes(
+    platform: str, parallel_wanted: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = bodies._serial(WORK)
+    monkeypatch.setattr(bodies.sys, "platform", platform)
+    _no_processes(monkeypatch)
+    assert bodies.rewrite_all(WORK) == expected
+
+
+def test_serial_when_the_pool_cannot_be_created(
+    parallel_wanted: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = bodies._serial(WORK)
+    monkeypatch.setattr(bodies.sys, "platform", "linux")
+    _no_processes(monkeypatch)
+    assert bodies.rewrite_all(WORK) == expected
+
+
+def test_multiprocessing_not_imported_for_serial_work() -> None:
+    """Importing and using the module on a small input must not load multiprocessing."""
+    import subprocess
+
+    code = (
+        "import sys; from pymeld.merge import bodies; from pymeld.codec.core import "
+        "instructions as ins; bodies.rewrite_all([([b'\\x00\\x0b'], ins.IndexMaps(), 'x')]); "
+        "print('multiprocessing' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
