@@ -273,10 +273,14 @@ def roundtrip(input: str, output: str, check: bool) -> None:
     help="Emit a merged `name` section: every function named `<module instance>::<name>`.",
 )
 @click.option(
-    "--keep-dwarf",
-    is_flag=True,
-    help="Copy `.debug_*` sections verbatim (dropped by default: offsets are not remapped).",
+    "--dwarf",
+    "dwarf",
+    type=click.Choice(["remap", "strip", "passthrough"]),
+    default=None,
+    help="DWARF of the inputs: remap its code addresses onto the fused code (default), strip "
+    "it, or pass it through verbatim (addresses NOT remapped).",
 )
+@click.option("--keep-dwarf", is_flag=True, help="Alias of --dwarf passthrough.")
 @click.option(
     "--no-attestation", is_flag=True, help="Leave out the `pymeld.attestation` custom section."
 )
@@ -327,6 +331,7 @@ def fuse(
     output: str,
     as_component: bool,
     preserve_names: bool,
+    dwarf: str | None,
     keep_dwarf: bool,
     no_attestation: bool,
     validate: bool,
@@ -342,10 +347,13 @@ def fuse(
     """Fuse a composed component into one core module (or, with --component, a component)."""
     from pymeld.fuse import FuseOptions, fuse_files
 
+    if keep_dwarf and dwarf not in (None, "passthrough"):
+        raise PymeldError(f"--keep-dwarf is --dwarf passthrough; it contradicts --dwarf {dwarf}")
     options = FuseOptions(
         component=as_component,
         preserve_names=preserve_names,
         keep_dwarf=keep_dwarf,
+        dwarf=dwarf or ("passthrough" if keep_dwarf else "remap"),
         attestation=not no_attestation,
         validate=validate,
         verify=run_verify,

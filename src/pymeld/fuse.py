@@ -19,7 +19,8 @@ from pymeld.wrap.wrapper import wrap
 class FuseOptions:
     component: bool = False
     preserve_names: bool = False  # merged, remapped `name` section with provenance prefixes
-    keep_dwarf: bool = False  # copy `.debug_*` verbatim (offsets are not remapped)
+    keep_dwarf: bool = False  # alias of dwarf="passthrough" (kept for the library API)
+    dwarf: str = "remap"  # remap | strip | passthrough (pymeld.dwarf; no-op without DWARF)
     attestation: bool = True  # `pymeld.attestation` custom section
     validate: bool = False  # check the output with wasmtime before returning it
     verify: bool = False  # differential run of original vs fused (needs wasmtime)
@@ -30,10 +31,30 @@ class FuseOptions:
 
 #: Options that check the output but do not change its bytes: not recorded in the attestation.
 CHECK_ONLY = frozenset({"validate", "verify"})
+#: Recorded only when they change the output (`finish_module` adds ``dwarf`` for DWARF inputs).
+RECORDED_WHEN_USED = frozenset({"dwarf"})
+DWARF_POLICIES = ("remap", "strip", "passthrough")
 
 
 def attested_options(options: FuseOptions) -> dict[str, object]:
-    return {f.name: getattr(options, f.name) for f in fields(options) if f.name not in CHECK_ONLY}
+    return {
+        f.name: getattr(options, f.name)
+        for f in fields(options)
+        if f.name not in CHECK_ONLY and f.name not in RECORDED_WHEN_USED
+    }
+
+
+def dwarf_policy(options: FuseOptions) -> str:
+    """The effective DWARF policy; ``keep_dwarf`` is an alias of ``passthrough``."""
+    if options.dwarf not in DWARF_POLICIES:
+        raise PymeldError(
+            f"unknown DWARF policy {options.dwarf!r} (one of {', '.join(DWARF_POLICIES)})"
+        )
+    if options.keep_dwarf:
+        if options.dwarf not in ("remap", "passthrough"):
+            raise PymeldError(f"--keep-dwarf (passthrough) contradicts --dwarf {options.dwarf}")
+        return "passthrough"
+    return options.dwarf
 
 
 @dataclass(slots=True)
@@ -94,6 +115,7 @@ def fuse_bytes(
 ) -> FuseResult:
     """Fuse one composed component given as bytes."""
     options = options or FuseOptions()
+    policy = dwarf_policy(options)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     if data[4:8] != b"\x0d\x00\x01\x00":
@@ -126,7 +148,7 @@ def fuse_bytes(
         else [(os.path.basename(file or "<input>"), data)],
         options=attested_options(options),
         preserve_names=options.preserve_names,
-        keep_dwarf=options.keep_dwarf,
+        dwarf=policy,
         attest=options.attestation,
     )
     if options.component:

@@ -1,0 +1,344 @@
+"""One set of ``.debug_*`` sections for the fused module, remapped from every input instance's.
+
+Each module instance that carries DWARF contributes its own copy of its compilation units
+(two instances of one module give two copies, each pointing at its own code), concatenated in
+instance order. Within a copy:
+
+* code addresses (``DW_FORM_addr`` values, ``DW_AT_high_pc`` lengths, ``.debug_ranges``,
+  ``.debug_loc`` and ``.debug_aranges`` entries, line rows) go through the instance's exact
+  `InstanceMap`; entries that cannot be mapped are dropped (lists are compacted in place, so
+  every other offset stays valid) and counted;
+* offsets into another section are shifted by where that section's copy starts in the output
+  (``DW_FORM_strp``, ``DW_FORM_ref_addr``, abbreviation offsets, range and location list
+  pointers), and ``DW_AT_stmt_list`` follows the re-encoded line table.
+
+DWARF 2-4 in the 32-bit format is rewritten; anything else (DWARF 5, split DWARF, macro
+sections) is dropped for that instance with the reason in the statistics — never copied with
+stale addresses. Sections other than the ones above (``.debug_pubnames``, ``.debug_frame``, ...)
+are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pymeld.dwarf.lines import LineStats, rewrite_lines
+from pymeld.dwarf.reader import (
+    FORM_ADDR,
+    FORM_DATA4,
+    FORM_REF_ADDR,
+    FORM_SEC_OFFSET,
+    FORM_STRP,
+    FORM_UDATA,
+    Cur,
+    DwarfError,
+    Unit,
+    read_units,
+)
+
+__all__ = ["DwarfStats", "remap_dwarf"]
+
+AddrMap = Callable[[int], int | None]
+
+#: Rewritten sections, in the order clang/wasm-ld emit them.
+SECTIONS = (
+    ".debug_info",
+    ".debug_loc",
+    ".debug_ranges",
+    ".debug_aranges",
+    ".debug_abbrev",
+    ".debug_line",
+    ".debug_str",
+)
+
+_AT_LOW_PC = 0x11
+_AT_HIGH_PC = 0x12
+_AT_STMT_LIST = 0x10
+_AT_RANGES = 0x55
+#: attributes whose section-offset value points into .debug_loc
+_LOC_ATTRS = frozenset({0x02, 0x19, 0x2A, 0x2E, 0x38, 0x40, 0x48, 0x4A, 0x4D})
+_TOMBSTONE = 0xFFFFFFFF
+
+
+@dataclass(slots=True)
+class DwarfStats:
+    """What the remap did, for ``--stats``."""
+
+    instances: int = 0
+    line: LineStats = field(default_factory=LineStats)
+    pcs: int = 0
+    pcs_dropped: int = 0
+    ranges: int = 0
+    ranges_dropped: int = 0
+    locs: int = 0
+    locs_dropped: int = 0
+    aranges: int = 0
+    aranges_dropped: int = 0
+    functions_uncovered: int = 0
+    sections_dropped: dict[str, int] = field(default_factory=dict)
+    instances_dropped: list[str] = field(default_factory=list)
+
+    def add(self, other: DwarfStats) -> None:
+        for name in (
+            "instances",
+            "pcs",
+            "pcs_dropped",
+            "ranges",
+            "ranges_dropped",
+            "locs",
+            "locs_dropped",
+            "aranges",
+            "aranges_dropped",
+            "functions_uncovered",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("rows", "rows_dropped", "sequences", "sequences_dropped"):
+            setattr(self.line, name, getattr(self.line, name) + getattr(other.line, name))
+
+
+@dataclass(slots=True)
+class DwarfInput:
+    """One module instance's DWARF: its label, its ``.debug_*`` sections, its address map."""
+
+    label: str
+    sections: dict[str, bytes]
+    amap: AddrMap
+    functions_uncovered: int = 0
+
+
+def remap_dwarf(inputs: list[DwarfInput], stats: DwarfStats) -> list[tuple[str, bytes]]:
+    """The fused module's DWARF sections (name, bytes), in `SECTIONS` order, empty ones left out."""
+    acc: dict[str, bytearray] = {name: bytearray() for name in SECTIONS}
+    for inp in inputs:
+        for name in sorted(inp.sections):
+            if name not in SECTIONS:
+                stats.sections_dropped[name] = stats.sections_dropped.get(name, 0) + 1
+        local = DwarfStats(instances=1, functions_uncovered=inp.functions_uncovered)
+        bases = {name: len(acc[name]) for name in SECTIONS}
+        try:
+            out = _rewrite_instance(inp.sections, inp.amap, bases, local)
+        except DwarfError as e:
+            stats.instances_dropped.append(f"{inp.label}: {e}")
+            continue
+        for name, data in out.items():
+            acc[name].extend(data)
+        stats.add(local)
+    return [(name, bytes(acc[name])) for name in SECTIONS if acc[name]]
+
+
+def _put(buf: bytearray, pos: int, width: int, form: int, value: int) -> None:
+    """Overwrite a value in place, keeping its byte width (LEBs are padded to it)."""
+    if value < 0:
+        raise DwarfError(f"negative value {value} at 0x{pos:x}")
+    if form == FORM_UDATA:
+        if value >> (7 * width):
+            raise DwarfError(f"value 0x{value:x} does not fit its {width}-byte LEB at 0x{pos:x}")
+        for i in range(width):
+            byte = (value >> (7 * i)) & 0x7F
+            buf[pos + i] = byte | (0x80 if i < width - 1 else 0)
+        return
+    if value >> (8 * width):
+        raise DwarfError(f"value 0x{value:x} does not fit {width} bytes at 0x{pos:x}")
+    buf[pos : pos + width] = value.to_bytes(width, "little")
+
+
+@dataclass(slots=True)
+class _ListRef:
+    offset: int
+    old_base: int
+    new_base: int
+
+
+def _rewrite_instance(
+    secs: dict[str, bytes], amap: AddrMap, bases: dict[str, int], st: DwarfStats
+) -> dict[str, bytes]:
+    info = secs.get(".debug_info")
+    if not info:
+        raise DwarfError("no .debug_info section")
+    units = read_units(info, secs.get(".debug_abbrev", b""))
+    lines, line_offsets = rewrite_lines(secs.get(".debug_line", b""), amap, st.line)
+    out_info = bytearray(info)
+    range_refs: dict[int, _ListRef] = {}
+    loc_refs: dict[int, _ListRef] = {}
+    for unit in units:
+        _put(out_info, unit.abbrev_offset_pos, 4, FORM_DATA4, unit.abbrev_offset + bases[".debug_abbrev"])
+        _rewrite_unit(unit, out_info, amap, bases, line_offsets, range_refs, loc_refs, st)
+    out: dict[str, bytes] = {
+        ".debug_info": bytes(out_info),
+        ".debug_abbrev": secs.get(".debug_abbrev", b""),
+        ".debug_str": secs.get(".debug_str", b""),
+        ".debug_line": lines,
+    }
+    if ".debug_ranges" in secs:
+        out[".debug_ranges"] = _rewrite_lists(secs[".debug_ranges"], range_refs, amap, st, False)
+    if ".debug_loc" in secs:
+        out[".debug_loc"] = _rewrite_lists(secs[".debug_loc"], loc_refs, amap, st, True)
+    if ".debug_aranges" in secs:
+        out[".debug_aranges"] = _rewrite_aranges(secs[".debug_aranges"], amap, bases, st)
+    return out
+
+
+def _rewrite_unit(
+    unit: Unit,
+    buf: bytearray,
+    amap: AddrMap,
+    bases: dict[str, int],
+    line_offsets: dict[int, int],
+    range_refs: dict[int, _ListRef],
+    loc_refs: dict[int, _ListRef],
+    st: DwarfStats,
+) -> None:
+    old_base = new_base = 0
+    for n, die in enumerate(unit.dies):
+        low = next((a for a in die if a.attr == _AT_LOW_PC and a.form == FORM_ADDR), None)
+        new_low: int | None = None
+        if low is not None:
+            if n == 0 and low.value == 0:
+                new_low = 0  # a CU base of 0: its ranges are absolute, nothing to move
+            else:
+                new_low = amap(low.value)
+                st.pcs += 1
+                if new_low is None:
+                    st.pcs_dropped += 1
+            _put(buf, low.pos, 4, FORM_ADDR, _TOMBSTONE if new_low is None else new_low)
+            if n == 0:
+                old_base = low.value
+                new_base = low.value if new_low is None else new_low
+        for a in die:
+            if a is low:
+                continue
+            if a.form == FORM_ADDR:
+                if a.attr == _AT_HIGH_PC and low is not None and new_low is None:
+                    _put(buf, a.pos, 4, FORM_ADDR, _TOMBSTONE)
+                    continue
+                v = amap(a.value)
+                st.pcs += 1
+                if v is None:
+                    st.pcs_dropped += 1
+                _put(buf, a.pos, 4, FORM_ADDR, _TOMBSTONE if v is None else v)
+            elif a.attr == _AT_HIGH_PC:
+                if low is None:
+                    raise DwarfError("DW_AT_high_pc as a length without DW_AT_low_pc")
+                end = None if new_low is None else amap(low.value + a.value)
+                _put(buf, a.pos, a.width, a.form, 0 if end is None or new_low is None else end - new_low)
+            elif a.form == FORM_STRP:
+                _put(buf, a.pos, 4, a.form, a.value + bases[".debug_str"])
+            elif a.form == FORM_REF_ADDR:
+                _put(buf, a.pos, a.width, a.form, a.value + bases[".debug_info"])
+            elif a.form == FORM_SEC_OFFSET or (unit.version < 4 and a.form == FORM_DATA4):
+                _section_offset(unit, a.attr, a.pos, a.value, buf, bases, line_offsets,
+                                range_refs, loc_refs, _ListRef(a.value, old_base, new_base))
+
+
+def _section_offset(
+    unit: Unit,
+    attr: int,
+    pos: int,
+    value: int,
+    buf: bytearray,
+    bases: dict[str, int],
+    line_offsets: dict[int, int],
+    range_refs: dict[int, _ListRef],
+    loc_refs: dict[int, _ListRef],
+    ref: _ListRef,
+) -> None:
+    if attr == _AT_STMT_LIST:
+        if value not in line_offsets:
+            raise DwarfError(f"DW_AT_stmt_list 0x{value:x} is not the start of a line table")
+        _put(buf, pos, 4, FORM_DATA4, line_offsets[value] + bases[".debug_line"])
+    elif attr == _AT_RANGES:
+        range_refs.setdefault(value, ref)
+        _put(buf, pos, 4, FORM_DATA4, value + bases[".debug_ranges"])
+    elif attr in _LOC_ATTRS:
+        loc_refs.setdefault(value, ref)
+        _put(buf, pos, 4, FORM_DATA4, value + bases[".debug_loc"])
+    elif unit.version >= 4:
+        raise DwarfError(f"section offset in attribute 0x{attr:x} is not supported")
+    # DWARF 2/3: a data4 of any other attribute is a plain constant
+
+
+def _rewrite_lists(
+    data: bytes, refs: dict[int, _ListRef], amap: AddrMap, st: DwarfStats, loc: bool
+) -> bytes:
+    """``.debug_ranges`` / ``.debug_loc`` (DWARF 2-4): each referenced list remapped in place.
+
+    Unmappable entries are removed and the list closed early; the bytes it no longer uses
+    become end-of-list entries, so no other list moves.
+    """
+    what = ".debug_loc" if loc else ".debug_ranges"
+    buf = bytearray(data)
+    for offset in sorted(refs):
+        ref = refs[offset]
+        c = Cur(data, offset, what=what)
+        old_base, new_base = ref.old_base, ref.new_base
+        kept = bytearray()
+        while True:
+            begin, end = c.u32(), c.u32()
+            if begin == 0 and end == 0:
+                break
+            if begin == 0xFFFFFFFF:  # base address selection
+                old_base = end
+                mapped = amap(end)
+                new_base = end if mapped is None else mapped
+                kept += struct.pack("<II", begin, new_base)
+                continue
+            tail = b""
+            if loc:
+                n = c.u16()
+                tail = struct.pack("<H", n) + data[c.pos : c.pos + n]
+                c.skip(n)
+            nb = amap(old_base + begin)
+            ne = amap(old_base + end)
+            if loc:
+                st.locs += 1
+            else:
+                st.ranges += 1
+            if nb is None or ne is None or ne < nb or nb < new_base:
+                if loc:
+                    st.locs_dropped += 1
+                else:
+                    st.ranges_dropped += 1
+                continue
+            kept += struct.pack("<II", nb - new_base, ne - new_base) + tail
+        kept += bytes(8)
+        if len(kept) > c.pos - offset:
+            raise DwarfError(f"{what}: list at 0x{offset:x} grew")  # cannot: entries only go
+        buf[offset : c.pos] = kept + bytes(c.pos - offset - len(kept))
+    return bytes(buf)
+
+
+def _rewrite_aranges(data: bytes, amap: AddrMap, bases: dict[str, int], st: DwarfStats) -> bytes:
+    buf = bytearray(data)
+    pos = 0
+    while pos < len(data):
+        c = Cur(data, pos, what=".debug_aranges")
+        length = c.u32()
+        if length >= 0xFFFFFFF0:
+            raise DwarfError("64-bit DWARF is not supported")
+        end = c.pos + length
+        c.end = end
+        c.u16()
+        info_pos = c.pos
+        info_off = c.u32()
+        addr_size, seg_size = c.u8(), c.u8()
+        if addr_size != 4 or seg_size != 0:
+            raise DwarfError(f".debug_aranges: address size {addr_size}, segment size {seg_size}")
+        _put(buf, info_pos, 4, FORM_DATA4, info_off + bases[".debug_info"])
+        # tuples start at a multiple of twice the address size from the start of the set
+        first = c.pos = pos + (c.pos - pos + 7) // 8 * 8
+        kept = bytearray()
+        while c.pos + 8 <= end:
+            addr, size = c.u32(), c.u32()
+            if addr == 0 and size == 0:
+                break
+            st.aranges += 1
+            nb, ne = amap(addr), amap(addr + size)
+            if nb is None or ne is None or ne < nb:
+                st.aranges_dropped += 1
+                continue
+            kept += struct.pack("<II", nb, ne - nb)
+        buf[first:end] = kept + bytes(end - first - len(kept))
+        pos = end
+    return bytes(buf)

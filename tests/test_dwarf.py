@@ -1,0 +1,285 @@
+"""DWARF remapping (`--dwarf remap`): a real clang ``-g`` build still maps each instruction to
+the same file:line after fusion.
+
+Inputs: tests/data/dwarf (two C components, ``build.sh`` pins how they were built). The oracle
+is independent of pymeld's own maps: instructions are paired by position in the function as
+``wasm-tools print --print-offsets`` lists them in the original and the fused module (functions
+paired by name through ``--preserve-names``), and each side's address is looked up in its own
+DWARF, with pyelftools (pure Python, runs everywhere) and with ``llvm-addr2line`` /
+``llvm-dwarfdump --verify`` where Debian's llvm package is installed.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pymeld.api import core_module_sections
+from pymeld.codec.component.parse import parse_component
+from pymeld.codec.core.parse import parse_module
+from pymeld.fuse import FuseOptions, fuse_bytes
+
+DATA = Path(__file__).parent / "data" / "dwarf"
+COMPOSED = DATA / "composed.wasm"
+
+elftools = pytest.importorskip("elftools", reason="pyelftools (test extra) reads DWARF")
+from elftools.dwarf.dwarfinfo import (  # noqa: E402
+    DebugSectionDescriptor,
+    DWARFInfo,
+    DwarfConfig,
+)
+
+
+# -- helpers: wasm sections, DWARF line lookup, instruction offsets ---------------------------------
+def _uleb(data: bytes, pos: int) -> tuple[int, int]:
+    v = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, pos
+
+
+def sections(wasm: bytes) -> Iterator[tuple[int, str, int, int]]:
+    """(id, custom name or "", payload start, payload end) of each section."""
+    pos = 8
+    while pos < len(wasm):
+        sid = wasm[pos]
+        size, start = _uleb(wasm, pos + 1)
+        end = start + size
+        name = ""
+        if sid == 0:
+            n, p = _uleb(wasm, start)
+            name = wasm[p : p + n].decode()
+            start = p + n
+        yield sid, name, start, end
+        pos = end
+
+
+def code_start(wasm: bytes) -> int:
+    return next(start for sid, _, start, _ in sections(wasm) if sid == 10)
+
+
+def dwarf_sections(wasm: bytes) -> dict[str, bytes]:
+    return {n: wasm[s:e] for sid, n, s, e in sections(wasm) if n.startswith(".debug_")}
+
+
+class Lines:
+    """Address → (file, line) from the line tables, as a debugger reads them (pyelftools)."""
+
+    def __init__(self, wasm: bytes) -> None:
+        secs = dwarf_sections(wasm)
+
+        def desc(name: str) -> DebugSectionDescriptor | None:
+            data = secs.get(name)
+            if data is None:
+                return None
+            return DebugSectionDescriptor(io.BytesIO(data), name, None, len(data), 0)
+
+        names = (
+            "info aranges abbrev frame eh_frame str loc ranges line pubtypes pubnames addr "
+            "str_offsets line_str loclists rnglists sup gnu_debugaltlink types"
+        ).split()
+        args = [desc(".debug_" + n) for n in names]
+        dw = DWARFInfo(DwarfConfig(True, "wasm", 4), *args)
+        self.seqs: list[tuple[int, int, list[tuple[int, str, int]]]] = []
+        for cu in dw.iter_CUs():
+            lp = dw.line_program_for_CU(cu)
+            if lp is None:
+                continue
+            files = lp.header["file_entry"]
+            rows: list[tuple[int, str, int]] = []
+            for entry in lp.get_entries():
+                s = entry.state
+                if s is None:
+                    continue
+                if s.end_sequence:
+                    if rows:
+                        self.seqs.append((rows[0][0], s.address, rows))
+                    rows = []
+                    continue
+                fname = files[s.file - 1].name.decode()
+                rows.append((s.address, fname, s.line))
+        self.seqs.sort(key=lambda t: t[0])
+
+    def rows(self) -> int:
+        return sum(len(r) for _, _, r in self.seqs)
+
+    def lookup(self, addr: int) -> tuple[str, int] | None:
+        for lo, hi, rows in self.seqs:
+            if lo <= addr < hi:
+                best = None
+                for a, f, line in rows:
+                    if a <= addr:
+                        best = (f, line)
+                    else:
+                        break
+                return best
+        return None
+
+
+_FUNC = re.compile(r"^\(;@([0-9a-f]+)\s*;\)\s+\(func \$(\S+)")
+_INSN = re.compile(r"^\(;@([0-9a-f]+)\s*;\)\s+(?!\(local|\(param|\(result)(\S+)")
+
+
+def functions(wasm_tools: str, wasm: bytes, tmp: Path) -> dict[str, list[tuple[int, str]]]:
+    """Function name → [(code-relative offset, mnemonic)] of its instructions (wasm-tools)."""
+    path = tmp / "m.wasm"
+    path.write_bytes(wasm)
+    text = subprocess.run(
+        [wasm_tools, "print", "--print-offsets", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    base = code_start(wasm)
+    out: dict[str, list[tuple[int, str]]] = {}
+    current: list[tuple[int, str]] | None = None
+    for line in text.splitlines():
+        if m := _FUNC.match(line):
+            current = out.setdefault(m.group(2), [])
+            continue
+        if line.startswith(("(;@", "  ")) and current is not None and (m := _INSN.match(line)):
+            if m.group(2).startswith("("):
+                current = None  # the next module field
+                continue
+            current.append((int(m.group(1), 16) - base, m.group(2)))
+    return out
+
+
+@dataclass
+class Case:
+    originals: list[bytes]  # the DWARF-carrying core modules of the composition
+    fused: bytes
+    stats: dict[str, object]
+
+
+@pytest.fixture(scope="module")
+def case() -> Case:
+    composed = COMPOSED.read_bytes()
+    originals = [
+        bytes(s.data)
+        for s in core_module_sections(parse_component(composed))
+        if any(c.name == ".debug_info" for c in parse_module(bytes(s.data)).customs)
+    ]
+    res = fuse_bytes(composed, options=FuseOptions(preserve_names=True))
+    return Case(originals, res.output, res.stats)
+
+
+def _pairs(
+    case: Case, wasm_tools: str, tmp: Path
+) -> Iterator[tuple[bytes, str, list[tuple[int, int]]]]:
+    """Per original module: (its bytes, its label, [(old address, fused address)])."""
+    fused = functions(wasm_tools, case.fused, tmp)
+    for orig in case.originals:
+        funcs = functions(wasm_tools, orig, tmp)
+        labels = {name.split("::")[0] for name in fused if "::" in name}
+        (label,) = [lb for lb in labels if all(f"{lb}::{n}" in fused for n in funcs)]
+        pairs: list[tuple[int, int]] = []
+        for name, insns in funcs.items():
+            new = fused[f"{label}::{name}"]
+            assert [m for _, m in new] == [m for _, m in insns], name  # same instructions
+            pairs.extend((a, b) for (a, _), (b, _) in zip(insns, new))
+        yield orig, label, pairs
+
+
+# -- tests -----------------------------------------------------------------------------------------
+def test_every_sampled_instruction_keeps_its_line(
+    case: Case, wasm_tools: str, tmp_path: Path
+) -> None:
+    new_lines = Lines(case.fused)
+    per_input = []
+    for orig, label, pairs in _pairs(case, wasm_tools, tmp_path):
+        old_lines = Lines(orig)
+        covered = [(a, b) for a, b in pairs if old_lines.lookup(a) is not None]
+        assert len(covered) >= 100, (label, len(covered))
+        mismatched = [
+            (hex(a), hex(b), old_lines.lookup(a), new_lines.lookup(b))
+            for a, b in covered
+            if old_lines.lookup(a) != new_lines.lookup(b)
+        ]
+        assert not mismatched, mismatched[:5]
+        per_input.append((label, len(covered)))
+    print("sampled and matched per input:", per_input)
+    assert len(per_input) == 2
+    assert new_lines.rows() == sum(Lines(o).rows() for o in case.originals)
+
+
+def test_fused_addresses_moved(case: Case, wasm_tools: str, tmp_path: Path) -> None:
+    """The consumer's calls are re-encoded (other indices, other LEB widths): its code moved
+    by varying amounts, so an unchanged line table could not pass the test above."""
+    deltas = {b - a for _, _, pairs in _pairs(case, wasm_tools, tmp_path) for a, b in pairs}
+    assert len(deltas) > 2
+
+
+def _llvm(tool: str) -> str:
+    exe = shutil.which(tool)
+    if exe is None:
+        pytest.skip(f"{tool} not installed (Debian package llvm)")
+    return exe
+
+
+def test_llvm_dwarfdump_verify(case: Case, tmp_path: Path) -> None:
+    exe = _llvm("llvm-dwarfdump")
+    path = tmp_path / "fused.wasm"
+    path.write_bytes(case.fused)
+    res = subprocess.run([exe, "--verify", str(path)], capture_output=True, text=True)
+    assert res.returncode == 0 and "No errors." in res.stdout, res.stdout + res.stderr
+
+
+def test_llvm_addr2line_agrees(case: Case, wasm_tools: str, tmp_path: Path) -> None:
+    exe = _llvm("llvm-addr2line")
+
+    def resolve(wasm: bytes, addrs: list[int], name: str) -> list[str]:
+        path = tmp_path / name
+        path.write_bytes(wasm)
+        res = subprocess.run(
+            [exe, "-f", "-e", str(path)],
+            input="".join(f"0x{a:x}\n" for a in addrs),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        lines = res.stdout.splitlines()
+        return [f"{lines[i]} {lines[i + 1]}" for i in range(0, len(lines), 2)]
+
+    for orig, label, pairs in _pairs(case, wasm_tools, tmp_path):
+        old = resolve(orig, [a for a, _ in pairs], "orig.wasm")
+        new = resolve(case.fused, [b for _, b in pairs], "fused.wasm")
+        known = [(o, n) for o, n in zip(old, new) if "??" not in o]
+        assert len(known) >= 100, label
+        assert [o for o, _ in known] == [n for _, n in known]
+
+
+def test_stats_report_policy_and_counts(case: Case) -> None:
+    assert str(case.stats["dwarf"]).startswith("remap: 2 module instance")
+    assert re.match(r"\d+ remapped, 0 dropped", str(case.stats["dwarf_line_rows"]))
+    assert "dwarf_instances_dropped" not in case.stats
+
+
+def test_remap_is_deterministic(case: Case) -> None:
+    again = fuse_bytes(COMPOSED.read_bytes(), options=FuseOptions(preserve_names=True))
+    assert again.output == case.fused
+
+
+def test_strip_and_passthrough(case: Case) -> None:
+    composed = COMPOSED.read_bytes()
+    stripped = fuse_bytes(composed, options=FuseOptions(dwarf="strip")).output
+    assert not dwarf_sections(stripped)
+    opts = {"attestation": False}  # the attestation records which spelling was used
+    passed = fuse_bytes(composed, options=FuseOptions(dwarf="passthrough", **opts)).output
+    alias = fuse_bytes(composed, options=FuseOptions(keep_dwarf=True, **opts)).output
+    assert passed == alias
+    def listed(wasm: bytes) -> list[tuple[str, bytes]]:
+        return [(n, wasm[s:e]) for _, n, s, e in sections(wasm) if n.startswith(".debug_")]
+
+    assert sorted(listed(passed)) == sorted(p for o in case.originals for p in listed(o))
