@@ -32,8 +32,8 @@ COMPOSED = DATA / "composed.wasm"
 elftools = pytest.importorskip("elftools", reason="pyelftools (test extra) reads DWARF")
 from elftools.dwarf.dwarfinfo import (  # noqa: E402
     DebugSectionDescriptor,
-    DWARFInfo,
     DwarfConfig,
+    DWARFInfo,
 )
 
 
@@ -85,10 +85,11 @@ class Lines:
                 return None
             return DebugSectionDescriptor(io.BytesIO(data), name, None, len(data), 0)
 
-        names = (
-            "info aranges abbrev frame eh_frame str loc ranges line pubtypes pubnames addr "
-            "str_offsets line_str loclists rnglists sup gnu_debugaltlink types"
-        ).split()
+        names = [  # DWARFInfo's section parameters, in order
+            *("info", "aranges", "abbrev", "frame", "eh_frame", "str", "loc", "ranges", "line"),
+            *("pubtypes", "pubnames", "addr", "str_offsets", "line_str", "loclists"),
+            *("rnglists", "sup", "gnu_debugaltlink", "types"),
+        ]
         args = [desc(".debug_" + n) for n in names]
         dw = DWARFInfo(DwarfConfig(True, "wasm", 4), *args)
         self.seqs: list[tuple[int, int, list[tuple[int, str, int]]]] = []
@@ -279,7 +280,52 @@ def test_strip_and_passthrough(case: Case) -> None:
     passed = fuse_bytes(composed, options=FuseOptions(dwarf="passthrough", **opts)).output
     alias = fuse_bytes(composed, options=FuseOptions(keep_dwarf=True, **opts)).output
     assert passed == alias
+
     def listed(wasm: bytes) -> list[tuple[str, bytes]]:
         return [(n, wasm[s:e]) for _, n, s, e in sections(wasm) if n.startswith(".debug_")]
 
     assert sorted(listed(passed)) == sorted(p for o in case.originals for p in listed(o))
+
+
+_FRAME = re.compile(r"^\s+\d+:\s+0x[0-9a-f]+ - (.+)\n\s+at (\S+)$", re.M)
+
+
+def _source_frames(message: str) -> list[tuple[str, str]]:
+    """(function, file:line:column) of each backtrace frame that has source information."""
+    return _FRAME.findall(message)
+
+
+def test_trap_backtrace_names_same_source(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wasmtime = pytest.importorskip("wasmtime")
+    from wasmtime import component as wc
+
+    monkeypatch.setenv("WASMTIME_BACKTRACE_DETAILS", "1")
+    cfg = wasmtime.Config()
+    cfg.debug_info = True
+    cfg.wasm_multi_memory = True
+    engine = wasmtime.Engine(cfg)
+
+    store = wasmtime.Store(engine)
+    comp = wc.Component(engine, COMPOSED.read_bytes())
+    inst = wc.Linker(engine).instantiate(store, comp)
+    iface = inst.get_export_index(store, "test:dwarf/app@0.1.0")
+    divide = inst.get_func(store, inst.get_export_index(store, "divide", iface))
+    with pytest.raises((wasmtime.Trap, wasmtime.WasmtimeError)) as orig:
+        divide(store, 1, 0)
+
+    def fused_trap(wasm: bytes) -> str:
+        store = wasmtime.Store(engine)
+        module = wasmtime.Instance(store, wasmtime.Module(engine, wasm), [])
+        with pytest.raises(wasmtime.Trap) as trap:
+            module.exports(store)["test:dwarf/app@0.1.0#divide"](store, 1, 0)
+        return str(trap.value.message)
+
+    want = _source_frames(str(orig.value))
+    assert [f for f, _ in want] == ["calc_checked_div", "app_divide"], str(orig.value)
+    assert want[0][1].startswith("./src/provider.c:45:")
+    assert _source_frames(fused_trap(case.fused)) == want
+    # the same check fails on the verbatim copy, whose consumer addresses are stale
+    passthrough = fuse_bytes(COMPOSED.read_bytes(), options=FuseOptions(dwarf="passthrough"))
+    assert _source_frames(fused_trap(passthrough.output)) != want

@@ -69,7 +69,7 @@ def _replay_maps(new_body: bytes) -> ins.IndexMaps | None:
         return rec
 
     try:
-        ins.rewrite_body(new_body, ins.IndexMaps(*(recorder(k) for k in range(8))))
+        ins.rewrite_body(new_body, _maps([recorder(k) for k in range(8)]))
     except DecodeError:
         return None
     it = iter(seen)
@@ -83,7 +83,11 @@ def _replay_maps(new_body: bytes) -> ins.IndexMaps | None:
 
         return play
 
-    return ins.IndexMaps(*(player(k) for k in range(8)))
+    return _maps([player(k) for k in range(8)])
+
+
+def _maps(fs: list[Callable[[int], int]]) -> ins.IndexMaps:
+    return ins.IndexMaps(fs[0], fs[1], fs[2], fs[3], fs[4], fs[5], fs[6], fs[7])
 
 
 @dataclass(slots=True)
@@ -105,7 +109,11 @@ class FunctionMap:
         if addr == o.end:
             return n.end
         if addr < o.instr:
-            return n.body if addr == o.body else None
+            # Inside the local declarations: no instruction is there, but some producers'
+            # rows point there; while the declarations kept their length, keep the offset.
+            if addr == o.body or o.instr - o.body == n.instr - n.body:
+                return n.body + addr - o.body
+            return None
         rel = addr - o.instr
         k = bisect.bisect_right(self._starts, rel) - 1
         delta = 0
@@ -120,7 +128,9 @@ class FunctionMap:
         return n.instr + rel + delta
 
 
-def function_map(old: Code, new: Code, old_lay: CodeLayout, new_lay: CodeLayout) -> FunctionMap | None:
+def function_map(
+    old: Code, new: Code, old_lay: CodeLayout, new_lay: CodeLayout
+) -> FunctionMap | None:
     """The exact map for one body, or None when ``new`` is not the index rewrite of ``old``."""
     if new.body is old.body:
         return FunctionMap(old_lay, new_lay)
@@ -156,6 +166,10 @@ class InstanceMap:
     def unmapped(self) -> int:
         """Bodies without an exact map (their addresses are left uncovered)."""
         return sum(1 for f in self.functions if f is None)
+
+    def dead(self, addr: int) -> bool:
+        """Outside the input's code: a linker tombstone for code it removed (or garbage)."""
+        return not self.layouts or not self.layouts[0].body <= addr <= self.layouts[-1].end
 
     def map(self, addr: int) -> int | None:
         # An end address is smaller than the next body's start (its size LEB lies between).

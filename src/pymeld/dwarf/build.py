@@ -39,29 +39,29 @@ def fused_dwarf(graph: FlatGraph, merged: MergeResult) -> tuple[list[CustomSecti
             chosen.append((mi, secs, first_code_index(out, lay.func)))
     maps = instance_maps([(mi.module, first) for mi, _, first in chosen], out)
     inputs = [
-        DwarfInput(mi.label, secs, amap.map, amap.unmapped)
-        for (mi, secs, _), amap in zip(chosen, maps)
+        DwarfInput(mi.label, secs, amap, amap.unmapped) for (mi, secs, _), amap in zip(chosen, maps)
     ]
     sections = remap_dwarf(inputs, stats)
     return [CustomSection(name, data, after=SectionId.DATA) for name, data in sections], stats
 
 
 def summary(stats: DwarfStats) -> dict[str, object]:
-    """``--stats`` entries: the policy and what was remapped or dropped."""
+    """``--stats`` entries: the policy and what was remapped, dropped or already dead.
+
+    "dropped": the input described that code but it has no exact map in the fused module;
+    "dead": the input's linker had already tombstoned it (code it removed).
+    """
     ln = stats.line
     out: dict[str, object] = {
         "dwarf": f"remap: {stats.instances} module instance(s), one copy of their units each",
-        "dwarf_line_rows": f"{ln.rows} remapped, {ln.rows_dropped} dropped "
+        "dwarf_line_rows": f"{ln.rows} remapped, {ln.rows_dropped} dropped, {ln.rows_dead} dead "
         f"({ln.sequences - ln.sequences_dropped} of {ln.sequences} sequences kept)",
-        "dwarf_pcs": f"{stats.pcs - stats.pcs_dropped} remapped, {stats.pcs_dropped} dropped",
-        "dwarf_ranges": f"{stats.ranges - stats.ranges_dropped} remapped, "
-        f"{stats.ranges_dropped} dropped",
-        "dwarf_locations": f"{stats.locs - stats.locs_dropped} remapped, {stats.locs_dropped} dropped",
+        "dwarf_pcs": str(stats.pcs),
+        "dwarf_ranges": str(stats.ranges),
+        "dwarf_locations": str(stats.locs),
     }
-    if stats.aranges:
-        out["dwarf_aranges"] = (
-            f"{stats.aranges - stats.aranges_dropped} remapped, {stats.aranges_dropped} dropped"
-        )
+    if stats.aranges.mapped or stats.aranges.dropped or stats.aranges.dead:
+        out["dwarf_aranges"] = str(stats.aranges)
     if stats.functions_uncovered:
         out["dwarf_functions_uncovered"] = stats.functions_uncovered
     if stats.sections_dropped:

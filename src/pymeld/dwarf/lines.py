@@ -10,15 +10,22 @@ whole, so no row ever points at an instruction it did not describe.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from pymeld.codec.binary import uleb
 from pymeld.dwarf.reader import Cur, DwarfError
 
 __all__ = ["LineStats", "rewrite_lines"]
 
-AddrMap = Callable[[int], int | None]
+
+class AddrMap(Protocol):
+    """Old code address → new one (None: not mapped); ``dead``: it described no code."""
+
+    def map(self, addr: int) -> int | None: ...
+
+    def dead(self, addr: int) -> bool: ...
+
 
 _LNS_COPY = 1
 _LNS_ADVANCE_PC = 2
@@ -32,13 +39,17 @@ _LNE_SET_ADDRESS = 2
 @dataclass(slots=True)
 class LineStats:
     rows: int = 0
-    rows_dropped: int = 0
+    rows_dropped: int = 0  # in code that has no exact map in the fused module
+    rows_dead: int = 0  # in sequences the linker had already tombstoned (removed code)
     sequences: int = 0
     sequences_dropped: int = 0
 
 
 class _Drop(Exception):
-    """This sequence cannot be mapped (rows are counted as dropped)."""
+    """This sequence cannot be mapped (rows are counted as dropped or dead)."""
+
+    def __init__(self, addr: int) -> None:
+        self.addr = addr
 
 
 def rewrite_lines(data: bytes, amap: AddrMap, stats: LineStats) -> tuple[bytes, dict[int, int]]:
@@ -70,7 +81,7 @@ def _unit(data: bytes, start: int, amap: AddrMap, out: bytearray, stats: LineSta
     if version >= 4:
         c.u8()  # maximum_operations_per_instruction (1: no VLIW)
     c.u8()  # default_is_stmt
-    line_base = c.s8()
+    c.s8()  # line_base: line deltas are copied inside the opcodes, never re-derived
     line_range = c.u8()
     opcode_base = c.u8()
     if min_inst != 1 or line_range == 0 or opcode_base == 0:
@@ -88,11 +99,13 @@ def _unit(data: bytes, start: int, amap: AddrMap, out: bytearray, stats: LineSta
     addr = 0  # decoder state: old address
     new = 0  # encoder state: new address of the last emitted address change
     dropping = False
+    dead = False
 
-    def advance(to: int | None) -> None:
+    def advance(old: int) -> None:
         nonlocal new
+        to = amap.map(old)
         if to is None or to < new:
-            raise _Drop
+            raise _Drop(old)
         if to > new:
             seq.append(_LNS_ADVANCE_PC)
             seq.extend(uleb(to - new))
@@ -108,15 +121,15 @@ def _unit(data: bytes, start: int, amap: AddrMap, out: bytearray, stats: LineSta
                 rows += 1
                 if dropping:
                     continue
-                target = amap(addr)
+                target = amap.map(addr)
                 if target is None or target < new:
-                    raise _Drop
+                    raise _Drop(addr)
                 line_adv = adj % line_range  # (line delta - line_base)
                 d = target - new
                 if d * line_range + line_adv + opcode_base <= 255:
                     seq.append(d * line_range + line_adv + opcode_base)
                 else:
-                    advance(target)
+                    advance(addr)
                     seq.append(line_adv + opcode_base)
                 new = target
             elif op == 0:
@@ -130,25 +143,28 @@ def _unit(data: bytes, start: int, amap: AddrMap, out: bytearray, stats: LineSta
                     rows += 1
                     stats.sequences += 1
                     if not dropping:
-                        advance(amap(addr))
+                        advance(addr)
                         seq.extend(data[op_at : c.pos])
                         body.extend(seq)
                         stats.rows += rows
                     else:
-                        stats.rows_dropped += rows
+                        if dead:
+                            stats.rows_dead += rows
+                        else:
+                            stats.rows_dropped += rows
                         stats.sequences_dropped += 1
                     seq.clear()
                     rows = addr = new = 0
-                    dropping = False
+                    dropping = dead = False
                 elif sub == _LNE_SET_ADDRESS:
                     if n != 5:
                         raise DwarfError(f".debug_line: set_address of {n - 1} bytes")
                     addr = int(struct.unpack_from("<I", data, ext_at + 1)[0])
                     if dropping:
                         continue
-                    target = amap(addr)
+                    target = amap.map(addr)
                     if target is None or target < new:
-                        raise _Drop
+                        raise _Drop(addr)
                     seq.extend(b"\x00\x05\x02" + struct.pack("<I", target))
                     new = target
                 elif not dropping:
@@ -163,7 +179,7 @@ def _unit(data: bytes, start: int, amap: AddrMap, out: bytearray, stats: LineSta
                 if op == _LNS_COPY:
                     rows += 1
                     if not dropping:
-                        advance(amap(addr))
+                        advance(addr)
                 elif op == _LNS_ADVANCE_LINE:
                     c.sleb()
                 else:
@@ -171,8 +187,9 @@ def _unit(data: bytes, start: int, amap: AddrMap, out: bytearray, stats: LineSta
                         c.uleb()
                 if not dropping:
                     seq.extend(data[op_at : c.pos])
-        except _Drop:
+        except _Drop as e:
             dropping = True
+            dead = amap.dead(e.addr)
             seq.clear()
     if rows:  # a last sequence without DW_LNE_end_sequence is dropped
         stats.rows_dropped += rows

@@ -21,10 +21,9 @@ are dropped and counted.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pymeld.dwarf.lines import LineStats, rewrite_lines
+from pymeld.dwarf.lines import AddrMap, LineStats, rewrite_lines
 from pymeld.dwarf.reader import (
     FORM_ADDR,
     FORM_DATA4,
@@ -38,9 +37,7 @@ from pymeld.dwarf.reader import (
     read_units,
 )
 
-__all__ = ["DwarfStats", "remap_dwarf"]
-
-AddrMap = Callable[[int], int | None]
+__all__ = ["DwarfInput", "DwarfStats", "Tally", "remap_dwarf"]
 
 #: Rewritten sections, in the order clang/wasm-ld emit them.
 SECTIONS = (
@@ -63,38 +60,51 @@ _TOMBSTONE = 0xFFFFFFFF
 
 
 @dataclass(slots=True)
+class Tally:
+    """Addresses of one kind: moved onto fused code, dropped (their code has no exact map in
+    the fused module), or dead (outside the input's code already: linker tombstones)."""
+
+    mapped: int = 0
+    dropped: int = 0
+    dead: int = 0
+
+    def count(self, amap: AddrMap, old: int, new: int | None) -> None:
+        if new is not None:
+            self.mapped += 1
+        elif amap.dead(old):
+            self.dead += 1
+        else:
+            self.dropped += 1
+
+    def add(self, other: Tally) -> None:
+        self.mapped += other.mapped
+        self.dropped += other.dropped
+        self.dead += other.dead
+
+    def __str__(self) -> str:
+        return f"{self.mapped} remapped, {self.dropped} dropped, {self.dead} dead"
+
+
+@dataclass(slots=True)
 class DwarfStats:
     """What the remap did, for ``--stats``."""
 
     instances: int = 0
     line: LineStats = field(default_factory=LineStats)
-    pcs: int = 0
-    pcs_dropped: int = 0
-    ranges: int = 0
-    ranges_dropped: int = 0
-    locs: int = 0
-    locs_dropped: int = 0
-    aranges: int = 0
-    aranges_dropped: int = 0
+    pcs: Tally = field(default_factory=Tally)
+    ranges: Tally = field(default_factory=Tally)
+    locs: Tally = field(default_factory=Tally)
+    aranges: Tally = field(default_factory=Tally)
     functions_uncovered: int = 0
     sections_dropped: dict[str, int] = field(default_factory=dict)
     instances_dropped: list[str] = field(default_factory=list)
 
     def add(self, other: DwarfStats) -> None:
-        for name in (
-            "instances",
-            "pcs",
-            "pcs_dropped",
-            "ranges",
-            "ranges_dropped",
-            "locs",
-            "locs_dropped",
-            "aranges",
-            "aranges_dropped",
-            "functions_uncovered",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("rows", "rows_dropped", "sequences", "sequences_dropped"):
+        self.instances += other.instances
+        self.functions_uncovered += other.functions_uncovered
+        for t in ("pcs", "ranges", "locs", "aranges"):
+            getattr(self, t).add(getattr(other, t))
+        for name in ("rows", "rows_dropped", "rows_dead", "sequences", "sequences_dropped"):
             setattr(self.line, name, getattr(self.line, name) + getattr(other.line, name))
 
 
@@ -163,7 +173,13 @@ def _rewrite_instance(
     range_refs: dict[int, _ListRef] = {}
     loc_refs: dict[int, _ListRef] = {}
     for unit in units:
-        _put(out_info, unit.abbrev_offset_pos, 4, FORM_DATA4, unit.abbrev_offset + bases[".debug_abbrev"])
+        _put(
+            out_info,
+            unit.abbrev_offset_pos,
+            4,
+            FORM_DATA4,
+            unit.abbrev_offset + bases[".debug_abbrev"],
+        )
         _rewrite_unit(unit, out_info, amap, bases, line_offsets, range_refs, loc_refs, st)
     out: dict[str, bytes] = {
         ".debug_info": bytes(out_info),
@@ -198,10 +214,8 @@ def _rewrite_unit(
             if n == 0 and low.value == 0:
                 new_low = 0  # a CU base of 0: its ranges are absolute, nothing to move
             else:
-                new_low = amap(low.value)
-                st.pcs += 1
-                if new_low is None:
-                    st.pcs_dropped += 1
+                new_low = amap.map(low.value)
+                st.pcs.count(amap, low.value, new_low)
             _put(buf, low.pos, 4, FORM_ADDR, _TOMBSTONE if new_low is None else new_low)
             if n == 0:
                 old_base = low.value
@@ -213,23 +227,37 @@ def _rewrite_unit(
                 if a.attr == _AT_HIGH_PC and low is not None and new_low is None:
                     _put(buf, a.pos, 4, FORM_ADDR, _TOMBSTONE)
                     continue
-                v = amap(a.value)
-                st.pcs += 1
-                if v is None:
-                    st.pcs_dropped += 1
+                v = amap.map(a.value)
+                st.pcs.count(amap, a.value, v)
                 _put(buf, a.pos, 4, FORM_ADDR, _TOMBSTONE if v is None else v)
             elif a.attr == _AT_HIGH_PC:
                 if low is None:
                     raise DwarfError("DW_AT_high_pc as a length without DW_AT_low_pc")
-                end = None if new_low is None else amap(low.value + a.value)
-                _put(buf, a.pos, a.width, a.form, 0 if end is None or new_low is None else end - new_low)
+                end = None if new_low is None else amap.map(low.value + a.value)
+                _put(
+                    buf,
+                    a.pos,
+                    a.width,
+                    a.form,
+                    0 if end is None or new_low is None else end - new_low,
+                )
             elif a.form == FORM_STRP:
                 _put(buf, a.pos, 4, a.form, a.value + bases[".debug_str"])
             elif a.form == FORM_REF_ADDR:
                 _put(buf, a.pos, a.width, a.form, a.value + bases[".debug_info"])
             elif a.form == FORM_SEC_OFFSET or (unit.version < 4 and a.form == FORM_DATA4):
-                _section_offset(unit, a.attr, a.pos, a.value, buf, bases, line_offsets,
-                                range_refs, loc_refs, _ListRef(a.value, old_base, new_base))
+                _section_offset(
+                    unit,
+                    a.attr,
+                    a.pos,
+                    a.value,
+                    buf,
+                    bases,
+                    line_offsets,
+                    range_refs,
+                    loc_refs,
+                    _ListRef(a.value, old_base, new_base),
+                )
 
 
 def _section_offset(
@@ -280,7 +308,7 @@ def _rewrite_lists(
                 break
             if begin == 0xFFFFFFFF:  # base address selection
                 old_base = end
-                mapped = amap(end)
+                mapped = amap.map(end)
                 new_base = end if mapped is None else mapped
                 kept += struct.pack("<II", begin, new_base)
                 continue
@@ -289,17 +317,11 @@ def _rewrite_lists(
                 n = c.u16()
                 tail = struct.pack("<H", n) + data[c.pos : c.pos + n]
                 c.skip(n)
-            nb = amap(old_base + begin)
-            ne = amap(old_base + end)
-            if loc:
-                st.locs += 1
-            else:
-                st.ranges += 1
-            if nb is None or ne is None or ne < nb or nb < new_base:
-                if loc:
-                    st.locs_dropped += 1
-                else:
-                    st.ranges_dropped += 1
+            nb = amap.map(old_base + begin)
+            ne = amap.map(old_base + end)
+            ok = nb is not None and ne is not None and new_base <= nb <= ne
+            (st.locs if loc else st.ranges).count(amap, old_base + begin, nb if ok else None)
+            if not ok or nb is None or ne is None:
                 continue
             kept += struct.pack("<II", nb - new_base, ne - new_base) + tail
         kept += bytes(8)
@@ -333,10 +355,10 @@ def _rewrite_aranges(data: bytes, amap: AddrMap, bases: dict[str, int], st: Dwar
             addr, size = c.u32(), c.u32()
             if addr == 0 and size == 0:
                 break
-            st.aranges += 1
-            nb, ne = amap(addr), amap(addr + size)
-            if nb is None or ne is None or ne < nb:
-                st.aranges_dropped += 1
+            nb, ne = amap.map(addr), amap.map(addr + size)
+            ok = nb is not None and ne is not None and nb <= ne
+            st.aranges.count(amap, addr, nb if ok else None)
+            if not ok or nb is None or ne is None:
                 continue
             kept += struct.pack("<II", nb, ne - nb)
         buf[first:end] = kept + bytes(end - first - len(kept))

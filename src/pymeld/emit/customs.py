@@ -77,16 +77,20 @@ def encode_producers(p: Producers) -> bytes:
 
 
 def merge_producers(sections: Iterable[bytes]) -> Producers:
-    """Union in first-seen order; pymeld is appended to ``processed-by``."""
-    merged: Producers = {}
+    """Union by name in first-seen order, the last version seen winning (as wasm-metadata
+    merges); pymeld is appended to ``processed-by``.
+
+    Names stay unique within a field: LLVM's object reader (llvm-dwarfdump, lldb) rejects a
+    producers section that repeats one, which made fused DWARF unreadable to them.
+    """
+    merged: dict[str, dict[str, str]] = {}
     for data in sections:
         for f, values in decode_producers(data).items():
-            dst = merged.setdefault(f, [])
-            dst.extend(v for v in values if v not in dst)
-    pb = merged.setdefault("processed-by", [])
-    if ("pymeld", __version__) not in pb:
-        pb.append(("pymeld", __version__))
-    return merged
+            dst = merged.setdefault(f, {})
+            for name, version in values:
+                dst[name] = version
+    merged.setdefault("processed-by", {})["pymeld"] = __version__
+    return {f: list(values.items()) for f, values in merged.items()}
 
 
 def decode_target_features(data: bytes) -> list[tuple[str, str]]:

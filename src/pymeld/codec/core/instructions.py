@@ -632,7 +632,7 @@ def rewrite_body_edits(
         rewrite_body(body, maps, file=file)
     if out is None:
         return body, []
-    out.append(view[last:])
+    out.append(view[last:])  # type: ignore[arg-type]
     edits: list[tuple[int, int, int]] = []
     old = 0
     i = 0
