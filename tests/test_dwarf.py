@@ -128,7 +128,8 @@ class Lines:
         return None
 
 
-_FUNC = re.compile(r"^\(;@([0-9a-f]+)\s*;\)\s+\(func \$(\S+)")
+_FUNC = re.compile(r'^\(;@([0-9a-f]+)\s*;\)\s+\(func \$("(?:[^"\\]|\\.)*"|\S+)')
+_NAME_ANNOTATION = re.compile(r'^[^"]*(?:"[^"]*")?\s*\(@name "((?:[^"\\]|\\.)*)"\)')
 _INSN = re.compile(r"^\(;@([0-9a-f]+)\s*;\)\s+(?!\(local|\(param|\(result)(\S+)")
 
 
@@ -147,7 +148,12 @@ def functions(wasm_tools: str, wasm: bytes, tmp: Path) -> dict[str, list[tuple[i
     current: list[tuple[int, str]] | None = None
     for line in text.splitlines():
         if m := _FUNC.match(line):
-            current = out.setdefault(m.group(2), [])
+            name = m.group(2).strip('"')
+            if a := _NAME_ANNOTATION.search(line):  # a repeated name, printed as "#funcN name"
+                name = a.group(1)
+            while name in out:  # repeated names pair up in order
+                name += "'"
+            current = out[name] = []
             continue
         if line.startswith(("(;@", "  ")) and current is not None and (m := _INSN.match(line)):
             if m.group(2).startswith("("):
