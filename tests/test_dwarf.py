@@ -363,3 +363,20 @@ def test_trap_backtrace_names_same_source(
     # the same check fails on the verbatim copy, whose consumer addresses are stale
     passthrough = fuse_bytes(COMPOSED.read_bytes(), options=FuseOptions(dwarf="passthrough"))
     assert _source_frames(fused_trap(passthrough.output)) != want
+
+
+def test_cli_dwarf_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import run_cli
+
+    out = tmp_path / "o.wasm"
+    code, stdout, _ = run_cli(
+        capsys, "fuse", str(COMPOSED), "-o", str(out), "--dwarf", "strip", "--stats-json", "-"
+    )
+    assert code == 0 and '"dwarf": "strip: dropped' in stdout
+    assert not dwarf_sections(out.read_bytes())
+    code, stdout, _ = run_cli(capsys, "fuse", str(COMPOSED), "-o", str(out), "--stats-json", "-")
+    assert code == 0 and '"dwarf": "remap: 2 module instance' in stdout
+    code, _, err = run_cli(
+        capsys, "fuse", str(COMPOSED), "-o", str(out), "--keep-dwarf", "--dwarf", "remap"
+    )
+    assert code == 1 and "contradicts --dwarf remap" in err
