@@ -52,18 +52,56 @@ class _Drop(Exception):
         self.addr = addr
 
 
-def rewrite_lines(data: bytes, amap: AddrMap, stats: LineStats) -> tuple[bytes, dict[int, int]]:
-    """The re-encoded section and the map old unit offset → new unit offset."""
+def rewrite_lines(
+    data: bytes, amap: AddrMap, stats: LineStats, str_base: int = 0, line_str_base: int = 0
+) -> tuple[bytes, dict[int, int]]:
+    """The re-encoded section and the map old unit offset → new unit offset.
+
+    DWARF 5 headers name files through ``.debug_str``/``.debug_line_str`` offsets, which move
+    by ``str_base``/``line_str_base`` when the string sections are concatenated.
+    """
     out = bytearray()
     offsets: dict[int, int] = {}
     pos = 0
+    bases = {_FORM_STRP: str_base, _FORM_LINE_STRP: line_str_base}
     while pos < len(data):
         offsets[pos] = len(out)
-        pos = _unit(data, pos, amap, out, stats)
+        pos = _unit(data, pos, amap, out, stats, bases)
     return bytes(out), offsets
 
 
-def _unit(data: bytes, start: int, amap: AddrMap, out: bytearray, stats: LineStats) -> int:
+_FORM_STRP = 0x0E
+_FORM_LINE_STRP = 0x1F
+_ENTRY_FIXED = {0x0B: 1, 0x05: 2, 0x06: 4, 0x07: 8, 0x1E: 16, 0x0E: 4, 0x1F: 4}
+
+
+def _entries(c: Cur, patches: list[tuple[int, int]]) -> None:
+    """Skip a DWARF 5 directory or file-name table, noting string offsets to move."""
+    formats = [(c.uleb(), c.uleb()) for _ in range(c.u8())]
+    for _ in range(c.uleb()):
+        for _, form in formats:
+            if form in (_FORM_STRP, _FORM_LINE_STRP):
+                patches.append((c.pos, form))
+            if form in _ENTRY_FIXED:
+                c.skip(_ENTRY_FIXED[form])
+            elif form == 0x08:
+                c.cstr()
+            elif form == 0x0F:
+                c.uleb()
+            elif form == 0x09:
+                c.skip(c.uleb())
+            else:
+                raise DwarfError(f".debug_line: entry form 0x{form:x} is not supported")
+
+
+def _unit(
+    data: bytes,
+    start: int,
+    amap: AddrMap,
+    out: bytearray,
+    stats: LineStats,
+    bases: dict[int, int],
+) -> int:
     c = Cur(data, start, what=".debug_line")
     length = c.u32()
     if length >= 0xFFFFFFF0:
@@ -73,8 +111,12 @@ def _unit(data: bytes, start: int, amap: AddrMap, out: bytearray, stats: LineSta
         raise DwarfError(f".debug_line: unit at 0x{start:x} runs past the section")
     c.end = end
     version = c.u16()
-    if not 2 <= version <= 4:
-        raise DwarfError(f"line table version {version} is not supported (2-4 are)")
+    if not 2 <= version <= 5:
+        raise DwarfError(f"line table version {version} is not supported (2-5 are)")
+    if version == 5:
+        addr_size, seg_size = c.u8(), c.u8()
+        if addr_size != 4 or seg_size != 0:
+            raise DwarfError(f".debug_line: address size {addr_size}, segment size {seg_size}")
     header_length = c.u32()
     program = c.pos + header_length
     min_inst = c.u8()
@@ -92,6 +134,12 @@ def _unit(data: bytes, start: int, amap: AddrMap, out: bytearray, stats: LineSta
     lengths = [c.u8() for _ in range(opcode_base - 1)]
     if program > end:
         raise DwarfError(f".debug_line unit at 0x{start:x}: header runs past the unit")
+    patches: list[tuple[int, int]] = []
+    if version == 5:
+        c.end = program
+        _entries(c, patches)  # directories
+        _entries(c, patches)  # file names
+        c.end = end
     body = bytearray()
     c.pos = program
     seq = bytearray()
@@ -195,6 +243,11 @@ def _unit(data: bytes, start: int, amap: AddrMap, out: bytearray, stats: LineSta
         stats.rows_dropped += rows
         stats.sequences_dropped += 1
     out.extend(struct.pack("<I", program - (start + 4) + len(body)))
-    out.extend(data[start + 4 : program])
+    header = bytearray(data[start + 4 : program])
+    for pos, form in patches:
+        at = pos - (start + 4)
+        value = int(struct.unpack_from("<I", header, at)[0]) + bases[form]
+        struct.pack_into("<I", header, at, value)
+    out.extend(header)
     out.extend(body)
     return end

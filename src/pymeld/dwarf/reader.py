@@ -1,4 +1,4 @@
-"""Just enough DWARF (versions 2-4, 32-bit format) decoding to find every code address and
+"""Just enough DWARF (versions 2-5, 32-bit format) decoding to find every code address and
 every cross-section offset: abbreviation tables, DIE attribute walking, LEB128 helpers.
 
 Values are located, not interpreted: the rewriter needs each attribute's position, width and
@@ -10,7 +10,16 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-__all__ = ["Abbrev", "Attr", "Cur", "DwarfError", "Unit", "parse_abbrevs", "read_units"]
+__all__ = [
+    "ADDRX_FORMS",
+    "Abbrev",
+    "Attr",
+    "Cur",
+    "DwarfError",
+    "Unit",
+    "parse_abbrevs",
+    "read_units",
+]
 
 
 class DwarfError(Exception):
@@ -118,8 +127,29 @@ _FIXED = {
     0x21: 0,  # implicit_const (value in the abbreviation)
     0x1E: 16,  # data16
     0x1F: 4,  # line_strp
+    0x25: 1,  # strx1 .. strx4
+    0x26: 2,
+    0x27: 3,
+    0x28: 4,
+    0x29: 1,  # addrx1 .. addrx4
+    0x2A: 2,
+    0x2B: 3,
+    0x2C: 4,
 }
-_LEB = {0x0D, 0x0F, 0x15}  # sdata udata ref_udata
+_LEB = {
+    0x0D,
+    0x0F,
+    0x15,
+    0x1A,
+    0x1B,
+    0x22,
+    0x23,
+}  # sdata udata ref_udata strx addrx loclistx rnglistx
+#: forms whose value indexes .debug_addr
+ADDRX_FORMS = frozenset({0x1B, 0x29, 0x2A, 0x2B, 0x2C})
+FORM_LOCLISTX = 0x22
+FORM_RNGLISTX = 0x23
+_UNSUPPORTED = {0x1C: "ref_sup4", 0x1D: "strp_sup", 0x24: "ref_sup8"}
 _BLOCK = {0x09: 0, 0x0A: 1, 0x03: 2, 0x04: 4, 0x18: 0}  # block(uleb) block1 block2 block4 exprloc
 
 
@@ -182,7 +212,7 @@ def _read_value(c: Cur, form: int, unit: Unit) -> tuple[int, int, int, int] | No
         if size == -1 or (form == FORM_REF_ADDR and unit.version <= 2):
             size = unit.addr_size
         pos = c.pos
-        if size in (1, 2, 4, 8):
+        if size in (1, 2, 3, 4, 8):
             return form, pos, size, c.uint(size)
         c.skip(size)
         return None
@@ -201,7 +231,8 @@ def _read_value(c: Cur, form: int, unit: Unit) -> tuple[int, int, int, int] | No
     if form == 0x08:  # string
         c.cstr()
         return None
-    raise DwarfError(f"attribute form 0x{form:x} is not supported")
+    name = _UNSUPPORTED.get(form, f"0x{form:x}")
+    raise DwarfError(f"attribute form {name} is not supported")
 
 
 def read_units(info: bytes, abbrev: bytes) -> list[Unit]:
@@ -219,11 +250,19 @@ def read_units(info: bytes, abbrev: bytes) -> list[Unit]:
             raise DwarfError(f".debug_info: unit at 0x{pos:x} runs past the section")
         c.end = end
         version = c.u16()
-        if not 2 <= version <= 4:
-            raise DwarfError(f"DWARF version {version} is not supported (2-4 are)")
-        ab_pos = c.pos
-        ab_off = c.u32()
-        addr_size = c.u8()
+        if not 2 <= version <= 5:
+            raise DwarfError(f"DWARF version {version} is not supported (2-5 are)")
+        if version == 5:
+            unit_type = c.u8()
+            if unit_type not in (1, 3):  # DW_UT_compile, DW_UT_partial
+                raise DwarfError(f"unit type {unit_type} (split or type units) is not supported")
+            addr_size = c.u8()
+            ab_pos = c.pos
+            ab_off = c.u32()
+        else:
+            ab_pos = c.pos
+            ab_off = c.u32()
+            addr_size = c.u8()
         if addr_size != 4:
             raise DwarfError(f"address size {addr_size} (wasm32 DWARF uses 4)")
         unit = Unit(pos, end, version, addr_size, ab_pos, ab_off)

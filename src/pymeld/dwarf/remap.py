@@ -4,18 +4,20 @@ Each module instance that carries DWARF contributes its own copy of its compilat
 (two instances of one module give two copies, each pointing at its own code), concatenated in
 instance order. Within a copy:
 
-* code addresses (``DW_FORM_addr`` values, ``DW_AT_high_pc`` lengths, ``.debug_ranges``,
-  ``.debug_loc`` and ``.debug_aranges`` entries, line rows) go through the instance's exact
+* code addresses (``DW_FORM_addr``/``addrx`` values, ``DW_AT_high_pc`` lengths, range and
+  location list entries, ``.debug_aranges`` entries, line rows) go through the instance's exact
   `InstanceMap`; entries that cannot be mapped are dropped (lists are compacted in place, so
   every other offset stays valid) and counted;
 * offsets into another section are shifted by where that section's copy starts in the output
-  (``DW_FORM_strp``, ``DW_FORM_ref_addr``, abbreviation offsets, range and location list
-  pointers), and ``DW_AT_stmt_list`` follows the re-encoded line table.
+  (``DW_FORM_strp``/``line_strp``, ``DW_FORM_ref_addr``, abbreviation offsets, list pointers,
+  ``DW_AT_*_base``), and ``DW_AT_stmt_list`` and DWARF 5 list references follow the rebuilt
+  line tables and lists.
 
-DWARF 2-4 in the 32-bit format is rewritten; anything else (DWARF 5, split DWARF, macro
-sections) is dropped for that instance with the reason in the statistics — never copied with
-stale addresses. Sections other than the ones above (``.debug_pubnames``, ``.debug_frame``, ...)
-are dropped and counted.
+DWARF 2-5 in the 32-bit format is rewritten (the DWARF 5 tables in `pymeld.dwarf.v5`);
+anything else (split or type units, 64-bit DWARF, unknown forms) is dropped for that instance
+with the reason in the statistics — never copied with stale addresses. Sections other than
+the ones in `SECTIONS` (``.debug_pubnames``, ``.debug_names``, ``.debug_frame``, ...) are
+dropped and counted.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from dataclasses import dataclass, field
 
 from pymeld.dwarf.lines import AddrMap, LineStats, rewrite_lines
 from pymeld.dwarf.reader import (
+    ADDRX_FORMS,
     FORM_ADDR,
     FORM_DATA4,
+    FORM_LINE_STRP,
     FORM_REF_ADDR,
     FORM_SEC_OFFSET,
     FORM_STRP,
@@ -36,6 +40,8 @@ from pymeld.dwarf.reader import (
     Unit,
     read_units,
 )
+from pymeld.dwarf.tally import Tally
+from pymeld.dwarf.v5 import AddrTable, ListContext, Lists, rewrite_lists5, rewrite_str_offsets
 
 __all__ = ["DwarfInput", "DwarfStats", "Tally", "remap_dwarf"]
 
@@ -43,46 +49,29 @@ __all__ = ["DwarfInput", "DwarfStats", "Tally", "remap_dwarf"]
 SECTIONS = (
     ".debug_info",
     ".debug_loc",
+    ".debug_loclists",
     ".debug_ranges",
     ".debug_aranges",
     ".debug_abbrev",
     ".debug_line",
     ".debug_str",
+    ".debug_line_str",
+    ".debug_str_offsets",
+    ".debug_rnglists",
+    ".debug_addr",
 )
 
 _AT_LOW_PC = 0x11
 _AT_HIGH_PC = 0x12
 _AT_STMT_LIST = 0x10
 _AT_RANGES = 0x55
+_AT_STR_OFFSETS_BASE = 0x72
+_AT_ADDR_BASE = 0x73
+_AT_RNGLISTS_BASE = 0x74
+_AT_LOCLISTS_BASE = 0x8C
 #: attributes whose section-offset value points into .debug_loc
 _LOC_ATTRS = frozenset({0x02, 0x19, 0x2A, 0x2E, 0x38, 0x40, 0x48, 0x4A, 0x4D})
 _TOMBSTONE = 0xFFFFFFFF
-
-
-@dataclass(slots=True)
-class Tally:
-    """Addresses of one kind: moved onto fused code, dropped (their code has no exact map in
-    the fused module), or dead (outside the input's code already: linker tombstones)."""
-
-    mapped: int = 0
-    dropped: int = 0
-    dead: int = 0
-
-    def count(self, amap: AddrMap, old: int, new: int | None) -> None:
-        if new is not None:
-            self.mapped += 1
-        elif amap.dead(old):
-            self.dead += 1
-        else:
-            self.dropped += 1
-
-    def add(self, other: Tally) -> None:
-        self.mapped += other.mapped
-        self.dropped += other.dropped
-        self.dead += other.dead
-
-    def __str__(self) -> str:
-        return f"{self.mapped} remapped, {self.dropped} dropped, {self.dead} dead"
 
 
 @dataclass(slots=True)
@@ -161,6 +150,33 @@ class _ListRef:
     new_base: int
 
 
+@dataclass(slots=True)
+class _Ctx:
+    """Per-instance state of one rewrite: bases, maps and the tables being rewritten."""
+
+    amap: AddrMap
+    bases: dict[str, int]
+    st: DwarfStats
+    addr: AddrTable
+    line_offsets: dict[int, int] = field(default_factory=dict)
+    range_refs: dict[int, _ListRef] = field(default_factory=dict)  # DWARF 2-4
+    loc_refs: dict[int, _ListRef] = field(default_factory=dict)
+    rnglists: Lists | None = None  # DWARF 5
+    loclists: Lists | None = None
+
+
+def _unit_facts(unit: Unit, addr: AddrTable) -> tuple[int | None, int]:
+    """(DW_AT_addr_base, base address) of a unit, from its unit DIE."""
+    die = unit.dies[0] if unit.dies else []
+    addr_base = next((a.value for a in die if a.attr == _AT_ADDR_BASE), None)
+    low = next((a for a in die if a.attr == _AT_LOW_PC), None)
+    if low is None:
+        return addr_base, 0
+    if low.form in ADDRX_FORMS:
+        return addr_base, addr.get(addr_base, low.value)
+    return addr_base, low.value
+
+
 def _rewrite_instance(
     secs: dict[str, bytes], amap: AddrMap, bases: dict[str, int], st: DwarfStats
 ) -> dict[str, bytes]:
@@ -168,10 +184,39 @@ def _rewrite_instance(
     if not info:
         raise DwarfError("no .debug_info section")
     units = read_units(info, secs.get(".debug_abbrev", b""))
-    lines, line_offsets = rewrite_lines(secs.get(".debug_line", b""), amap, st.line)
+    cx = _Ctx(amap, bases, st, AddrTable(secs.get(".debug_addr", b"")))
+    # DWARF 5 lists first: their new offsets are patched into .debug_info below
+    rng_ctx: dict[int, ListContext] = {}
+    loc_ctx: dict[int, ListContext] = {}
+    for unit in units:
+        if unit.version < 5:
+            continue
+        addr_base, base = _unit_facts(unit, cx.addr)
+        lc = ListContext(base, addr_base)
+        for die in unit.dies:
+            for a in die:
+                if a.attr == _AT_RNGLISTS_BASE or (
+                    a.attr == _AT_RANGES and a.form == FORM_SEC_OFFSET
+                ):
+                    rng_ctx.setdefault(a.value, lc)
+                elif a.attr == _AT_LOCLISTS_BASE or (
+                    a.attr in _LOC_ATTRS and a.form == FORM_SEC_OFFSET
+                ):
+                    loc_ctx.setdefault(a.value, lc)
+    if ".debug_rnglists" in secs:
+        cx.rnglists = rewrite_lists5(
+            secs[".debug_rnglists"], False, rng_ctx, cx.addr, amap, st.ranges
+        )
+    if ".debug_loclists" in secs:
+        cx.loclists = rewrite_lists5(secs[".debug_loclists"], True, loc_ctx, cx.addr, amap, st.locs)
+    lines, cx.line_offsets = rewrite_lines(
+        secs.get(".debug_line", b""),
+        amap,
+        st.line,
+        bases[".debug_str"],
+        bases[".debug_line_str"],
+    )
     out_info = bytearray(info)
-    range_refs: dict[int, _ListRef] = {}
-    loc_refs: dict[int, _ListRef] = {}
     for unit in units:
         _put(
             out_info,
@@ -180,111 +225,134 @@ def _rewrite_instance(
             FORM_DATA4,
             unit.abbrev_offset + bases[".debug_abbrev"],
         )
-        _rewrite_unit(unit, out_info, amap, bases, line_offsets, range_refs, loc_refs, st)
+        _rewrite_unit(unit, out_info, cx)
     out: dict[str, bytes] = {
         ".debug_info": bytes(out_info),
         ".debug_abbrev": secs.get(".debug_abbrev", b""),
         ".debug_str": secs.get(".debug_str", b""),
+        ".debug_line_str": secs.get(".debug_line_str", b""),
         ".debug_line": lines,
     }
     if ".debug_ranges" in secs:
-        out[".debug_ranges"] = _rewrite_lists(secs[".debug_ranges"], range_refs, amap, st, False)
+        out[".debug_ranges"] = _rewrite_lists(secs[".debug_ranges"], cx.range_refs, amap, st, False)
     if ".debug_loc" in secs:
-        out[".debug_loc"] = _rewrite_lists(secs[".debug_loc"], loc_refs, amap, st, True)
+        out[".debug_loc"] = _rewrite_lists(secs[".debug_loc"], cx.loc_refs, amap, st, True)
     if ".debug_aranges" in secs:
         out[".debug_aranges"] = _rewrite_aranges(secs[".debug_aranges"], amap, bases, st)
+    if cx.rnglists is not None:
+        out[".debug_rnglists"] = cx.rnglists.data
+    if cx.loclists is not None:
+        out[".debug_loclists"] = cx.loclists.data
+    if ".debug_str_offsets" in secs:
+        out[".debug_str_offsets"] = rewrite_str_offsets(
+            secs[".debug_str_offsets"], bases[".debug_str"]
+        )
+    if ".debug_addr" in secs:
+        out[".debug_addr"] = cx.addr.rewrite(amap)[0]
     return out
 
 
-def _rewrite_unit(
-    unit: Unit,
-    buf: bytearray,
-    amap: AddrMap,
-    bases: dict[str, int],
-    line_offsets: dict[int, int],
-    range_refs: dict[int, _ListRef],
-    loc_refs: dict[int, _ListRef],
-    st: DwarfStats,
-) -> None:
-    old_base = new_base = 0
+def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
+    amap, st, bases = cx.amap, cx.st, cx.bases
+    addr_base, old_base = _unit_facts(unit, cx.addr)
+    new_base = old_base if old_base == 0 else amap.map(old_base)
+    if new_base is None:
+        new_base = old_base
     for n, die in enumerate(unit.dies):
-        low = next((a for a in die if a.attr == _AT_LOW_PC and a.form == FORM_ADDR), None)
-        new_low: int | None = None
+        low = next((a for a in die if a.attr == _AT_LOW_PC), None)
+        if low is not None and low.form not in ADDRX_FORMS and low.form != FORM_ADDR:
+            low = None
+        old_low = new_low = None
         if low is not None:
-            if n == 0 and low.value == 0:
-                new_low = 0  # a CU base of 0: its ranges are absolute, nothing to move
+            old_low = (
+                cx.addr.mark_code(addr_base, low.value) if low.form in ADDRX_FORMS else low.value
+            )
+            if n == 0 and old_low == 0:
+                new_low = 0  # a unit base of 0: its ranges are absolute, nothing to move
             else:
-                new_low = amap.map(low.value)
-                st.pcs.count(amap, low.value, new_low)
-            _put(buf, low.pos, 4, FORM_ADDR, _TOMBSTONE if new_low is None else new_low)
-            if n == 0:
-                old_base = low.value
-                new_base = low.value if new_low is None else new_low
+                new_low = amap.map(old_low)
+                st.pcs.count(amap, old_low, new_low)
+            if low.form == FORM_ADDR:
+                _put(buf, low.pos, 4, FORM_ADDR, _TOMBSTONE if new_low is None else new_low)
         for a in die:
             if a is low:
                 continue
-            if a.form == FORM_ADDR:
-                if a.attr == _AT_HIGH_PC and low is not None and new_low is None:
-                    _put(buf, a.pos, 4, FORM_ADDR, _TOMBSTONE)
-                    continue
-                v = amap.map(a.value)
-                st.pcs.count(amap, a.value, v)
-                _put(buf, a.pos, 4, FORM_ADDR, _TOMBSTONE if v is None else v)
-            elif a.attr == _AT_HIGH_PC:
-                if low is None:
-                    raise DwarfError("DW_AT_high_pc as a length without DW_AT_low_pc")
-                end = None if new_low is None else amap.map(low.value + a.value)
-                _put(
-                    buf,
-                    a.pos,
-                    a.width,
-                    a.form,
-                    0 if end is None or new_low is None else end - new_low,
+            if a.form == FORM_ADDR or a.form in ADDRX_FORMS:
+                if a.form in ADDRX_FORMS:
+                    old = cx.addr.mark_code(addr_base, a.value)
+                else:
+                    old = a.value
+                v = (
+                    None
+                    if a.attr == _AT_HIGH_PC and low is not None and new_low is None
+                    else amap.map(old)
                 )
+                st.pcs.count(amap, old, v)
+                if a.form == FORM_ADDR:
+                    _put(buf, a.pos, 4, FORM_ADDR, _TOMBSTONE if v is None else v)
+            elif a.attr == _AT_HIGH_PC:
+                if old_low is None:
+                    raise DwarfError("DW_AT_high_pc as a length without DW_AT_low_pc")
+                end = None if new_low is None else amap.map(old_low + a.value)
+                length = 0 if end is None or new_low is None else end - new_low
+                _put(buf, a.pos, a.width, a.form, length)
             elif a.form == FORM_STRP:
                 _put(buf, a.pos, 4, a.form, a.value + bases[".debug_str"])
+            elif a.form == FORM_LINE_STRP:
+                _put(buf, a.pos, 4, a.form, a.value + bases[".debug_line_str"])
             elif a.form == FORM_REF_ADDR:
                 _put(buf, a.pos, a.width, a.form, a.value + bases[".debug_info"])
             elif a.form == FORM_SEC_OFFSET or (unit.version < 4 and a.form == FORM_DATA4):
-                _section_offset(
-                    unit,
-                    a.attr,
-                    a.pos,
-                    a.value,
-                    buf,
-                    bases,
-                    line_offsets,
-                    range_refs,
-                    loc_refs,
-                    _ListRef(a.value, old_base, new_base),
-                )
+                ref = _ListRef(a.value, old_base, new_base)
+                _section_offset(unit, a.attr, a.pos, a.value, buf, cx, ref)
+
+
+def _moved(lists: Lists | None, table: dict[int, int] | None, value: int, what: str) -> int:
+    if lists is None or table is None or value not in table:
+        raise DwarfError(f"{what} 0x{value:x} points at no list or list table")
+    return table[value]
 
 
 def _section_offset(
-    unit: Unit,
-    attr: int,
-    pos: int,
-    value: int,
-    buf: bytearray,
-    bases: dict[str, int],
-    line_offsets: dict[int, int],
-    range_refs: dict[int, _ListRef],
-    loc_refs: dict[int, _ListRef],
-    ref: _ListRef,
+    unit: Unit, attr: int, pos: int, value: int, buf: bytearray, cx: _Ctx, ref: _ListRef
 ) -> None:
+    bases = cx.bases
+    v5 = unit.version >= 5
     if attr == _AT_STMT_LIST:
-        if value not in line_offsets:
+        if value not in cx.line_offsets:
             raise DwarfError(f"DW_AT_stmt_list 0x{value:x} is not the start of a line table")
-        _put(buf, pos, 4, FORM_DATA4, line_offsets[value] + bases[".debug_line"])
+        new = cx.line_offsets[value] + bases[".debug_line"]
+    elif attr == _AT_RANGES and v5:
+        r = cx.rnglists
+        new = _moved(r, r.lists if r else None, value, "DW_AT_ranges") + bases[".debug_rnglists"]
+    elif attr == _AT_RNGLISTS_BASE:
+        r = cx.rnglists
+        new = _moved(r, r.tables if r else None, value, "DW_AT_rnglists_base")
+        new += bases[".debug_rnglists"]
+    elif attr in _LOC_ATTRS and v5:
+        lc = cx.loclists
+        new = (
+            _moved(lc, lc.lists if lc else None, value, "location list") + bases[".debug_loclists"]
+        )
+    elif attr == _AT_LOCLISTS_BASE:
+        lc = cx.loclists
+        new = _moved(lc, lc.tables if lc else None, value, "DW_AT_loclists_base")
+        new += bases[".debug_loclists"]
     elif attr == _AT_RANGES:
-        range_refs.setdefault(value, ref)
-        _put(buf, pos, 4, FORM_DATA4, value + bases[".debug_ranges"])
+        cx.range_refs.setdefault(value, ref)
+        new = value + bases[".debug_ranges"]
     elif attr in _LOC_ATTRS:
-        loc_refs.setdefault(value, ref)
-        _put(buf, pos, 4, FORM_DATA4, value + bases[".debug_loc"])
+        cx.loc_refs.setdefault(value, ref)
+        new = value + bases[".debug_loc"]
+    elif attr == _AT_STR_OFFSETS_BASE:
+        new = value + bases[".debug_str_offsets"]
+    elif attr == _AT_ADDR_BASE:
+        new = value + bases[".debug_addr"]
     elif unit.version >= 4:
         raise DwarfError(f"section offset in attribute 0x{attr:x} is not supported")
-    # DWARF 2/3: a data4 of any other attribute is a plain constant
+    else:
+        return  # DWARF 2/3: a data4 of any other attribute is a plain constant
+    _put(buf, pos, 4, FORM_DATA4, new)
 
 
 def _rewrite_lists(
