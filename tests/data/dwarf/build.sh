@@ -6,6 +6,7 @@
 # provider: -O2 -g (inlining: DW_AT_ranges, location lists); consumer: -O0 -g (plain line rows).
 # composed.wasm: clang's default for wasm (DWARF 4); composed-dwarf5.wasm: the same with -gdwarf-5
 # (.debug_addr, .debug_str_offsets, .debug_rnglists/.debug_loclists, DW_FORM_*x).
+# twice.wasm (twice.py): the provider module instantiated twice in one component.
 set -eu
 cd "$(dirname "$0")"
 WT=${WASM_TOOLS:-wasm-tools}
@@ -24,5 +25,7 @@ for v in 4 5; do
   out=composed.wasm
   [ $v = 5 ] && out=composed-dwarf5.wasm
   $WT compose "$T/consumer.wasm" -d "$T/provider.wasm" -o $out
+  # twice.wasm: one component instantiating the DWARF 4 provider module twice
+  [ $v = 4 ] && ${PYTHON:-python3} twice.py "$WT" "$T/provider.core.wasm" twice.wasm
 done
 rm -rf "$T"
