@@ -8,6 +8,7 @@ module section is then replaced by the original bytes.
 
 import subprocess
 import sys
+from pathlib import Path
 
 wt, core, out = sys.argv[1:4]
 
@@ -38,11 +39,11 @@ stand_in = subprocess.run(
 ).stdout
 iface = "test:dwarf/calc@0.1.0#"
 funcs = {
-    "fib": "(param \"n\" u32) (result u64)",
-    "checked-div": "(param \"a\" s32) (param \"b\" s32) (result s32)",
-    "digest": "(param \"seed\" u32) (param \"rounds\" u32) (result u32)",
+    "fib": '(param "n" u32) (result u64)',
+    "checked-div": '(param "a" s32) (param "b" s32) (result s32)',
+    "digest": '(param "seed" u32) (param "rounds" u32) (result u32)',
 }
-parts = [f"(component\n(core module $m {stand_in.strip()[len('(module'):]}"]
+parts = [f"(component\n(core module $m {stand_in.strip()[len('(module') :]}"]
 parts += ["(core instance $a (instantiate $m))", "(core instance $b (instantiate $m))"]
 for inst in "ab":
     for name, sig in funcs.items():
@@ -57,7 +58,7 @@ wasm = subprocess.run(
     capture_output=True,
     check=True,
 ).stdout
-original = open(core, "rb").read()
+original = Path(core).read_bytes()
 pos = 8
 while pos < len(wasm):
     sid = wasm[pos]
@@ -69,4 +70,4 @@ while pos < len(wasm):
 else:
     sys.exit("no core module section")
 subprocess.run([wt, "validate", "-"], input=wasm, check=True)
-open(out, "wb").write(wasm)
+Path(out).write_bytes(wasm)
