@@ -418,6 +418,8 @@ def _rewrite_aranges(data: bytes, amap: AddrMap, bases: dict[str, int], st: Dwar
         _put(buf, info_pos, 4, FORM_DATA4, info_off + bases[".debug_info"])
         # tuples start at a multiple of twice the address size from the start of the set
         first = c.pos = pos + (c.pos - pos + 7) // 8 * 8
+        if first > end:
+            raise DwarfError(f".debug_aranges: set at 0x{pos:x} is shorter than its header")
         kept = bytearray()
         while c.pos + 8 <= end:
             addr, size = c.u32(), c.u32()
