@@ -309,6 +309,8 @@ def test_stats_report_policy_and_counts(case: Case) -> None:
     assert str(case.stats["dwarf"]).startswith("remap: 2 module instance")
     assert re.match(r"\d+ remapped, 0 dropped", str(case.stats["dwarf_line_rows"]))
     assert "dwarf_instances_dropped" not in case.stats
+    if any(".debug_aranges" in dwarf_sections(o) for o in case.originals):
+        assert re.match(r"[1-9]\d* remapped, 0 dropped", str(case.stats["dwarf_aranges"]))
 
 
 def test_remap_is_deterministic(case: Case) -> None:

@@ -26,6 +26,9 @@ class Shift:
     def dead(self, addr: int) -> bool:
         return addr >= 0x400
 
+    def spans_code(self, start: int, end: int) -> bool:
+        return 3 <= start <= end < 0x400
+
 
 @cache
 def sections(name: str) -> dict[str, bytes]:

@@ -171,6 +171,12 @@ class InstanceMap:
         """Outside the input's code: a linker tombstone for code it removed (or garbage)."""
         return not self.layouts or not self.layouts[0].body <= addr <= self.layouts[-1].end
 
+    def spans_code(self, start: int, end: int) -> bool:
+        """``[start, end)`` is part of one function from its body start (a code range as
+        compilers describe one, as opposed to a data object's)."""
+        k = bisect.bisect_right(self._bodies, start) - 1
+        return k >= 0 and self.layouts[k].body == start and start <= end <= self.layouts[k].end
+
     def map(self, addr: int) -> int | None:
         # An end address is smaller than the next body's start (its size LEB lies between).
         k = bisect.bisect_right(self._bodies, addr) - 1

@@ -20,11 +20,14 @@ __all__ = ["LineStats", "rewrite_lines"]
 
 
 class AddrMap(Protocol):
-    """Old code address → new one (None: not mapped); ``dead``: it described no code."""
+    """Old code address → new one (None: not mapped); ``dead``: it described no code;
+    ``spans_code``: ``[start, end)`` is part of one function, from its body start."""
 
     def map(self, addr: int) -> int | None: ...
 
     def dead(self, addr: int) -> bool: ...
+
+    def spans_code(self, start: int, end: int) -> bool: ...
 
 
 _LNS_COPY = 1

@@ -400,7 +400,13 @@ def _rewrite_lists(
 
 
 def _rewrite_aranges(data: bytes, amap: AddrMap, bases: dict[str, int], st: DwarfStats) -> bytes:
-    buf = bytearray(data)
+    """Rebuilt sets (nothing refers to a set by offset, so they may shrink).
+
+    Aranges also cover data objects (linear-memory addresses): an entry is code only when it
+    spans part of one function from its body start, as compilers emit them; other entries
+    are kept as they are.
+    """
+    out = bytearray()
     pos = 0
     while pos < len(data):
         c = Cur(data, pos, what=".debug_aranges")
@@ -409,28 +415,30 @@ def _rewrite_aranges(data: bytes, amap: AddrMap, bases: dict[str, int], st: Dwar
             raise DwarfError("64-bit DWARF is not supported")
         end = c.pos + length
         c.end = end
-        c.u16()
-        info_pos = c.pos
+        version = c.u16()
         info_off = c.u32()
         addr_size, seg_size = c.u8(), c.u8()
         if addr_size != 4 or seg_size != 0:
             raise DwarfError(f".debug_aranges: address size {addr_size}, segment size {seg_size}")
-        _put(buf, info_pos, 4, FORM_DATA4, info_off + bases[".debug_info"])
         # tuples start at a multiple of twice the address size from the start of the set
-        first = c.pos = pos + (c.pos - pos + 7) // 8 * 8
-        if first > end:
+        c.pos = pos + (c.pos - pos + 7) // 8 * 8
+        if c.pos > end:
             raise DwarfError(f".debug_aranges: set at 0x{pos:x} is shorter than its header")
         kept = bytearray()
-        while c.pos + 8 <= end:
+        while True:
             addr, size = c.u32(), c.u32()
             if addr == 0 and size == 0:
                 break
+            if not amap.spans_code(addr, addr + size):
+                kept += struct.pack("<II", addr, size)  # a data object, or not ours to move
+                continue
             nb, ne = amap.map(addr), amap.map(addr + size)
             ok = nb is not None and ne is not None and nb <= ne
             st.aranges.count(amap, addr, nb if ok else None)
-            if not ok or nb is None or ne is None:
-                continue
-            kept += struct.pack("<II", nb, ne - nb)
-        buf[first:end] = kept + bytes(end - first - len(kept))
+            if ok and nb is not None and ne is not None:
+                kept += struct.pack("<II", nb, ne - nb)
+        kept += bytes(8)
+        out += struct.pack("<IHIBB", 12 + len(kept), version, info_off + bases[".debug_info"], 4, 0)
+        out += bytes(4) + kept  # header padding to 16 bytes
         pos = end
-    return bytes(buf)
+    return bytes(out)
