@@ -39,7 +39,7 @@ class Cur:
 
     def _need(self, n: int) -> int:
         p = self.pos
-        if p + n > self.end:
+        if p + n > self.end or p + n > len(self.data):
             raise DwarfError(f"{self.what}: unexpected end at offset 0x{p:x}")
         self.pos = p + n
         return p
