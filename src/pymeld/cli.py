@@ -507,7 +507,6 @@ def fuse(
     options = FuseOptions(
         component=as_component,
         preserve_names=preserve_names,
-        keep_dwarf=keep_dwarf,
         dwarf=cast(DwarfPolicy, dwarf or ("passthrough" if keep_dwarf else "remap")),
         attestation=not no_attestation,
         validate=validate,

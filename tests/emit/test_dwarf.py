@@ -397,4 +397,4 @@ def test_cli_dwarf_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     code, _, err = run_cli(
         capsys, "fuse", str(COMPOSED), "-o", str(out), "--keep-dwarf", "--dwarf", "remap"
     )
-    assert code == 1 and "contradicts --dwarf remap" in err
+    assert code == 2 and "contradicts --dwarf remap" in err  # a usage error
