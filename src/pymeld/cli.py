@@ -396,16 +396,14 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
     help="Emit a merged `name` section: every function named `<module instance>::<name>`.",
 )
 @click.option(
-    "--keep-dwarf",
-    is_flag=True,
-    help="Copy `.debug_*` sections verbatim (dropped by default: offsets are not remapped).",
-)
-@click.option(
     "--dwarf",
-    type=click.Choice(["strip", "passthrough", "remap"]),
-    help="meld's spelling: strip (the default: drop `.debug_*`), passthrough (= --keep-dwarf); "
-    "remap is not supported yet and is refused.",
+    "dwarf",
+    type=click.Choice(["remap", "strip", "passthrough"]),
+    default=None,
+    help="DWARF of the inputs: remap its code addresses onto the fused code (default), strip "
+    "it, or pass it through verbatim (addresses NOT remapped).",
 )
+@click.option("--keep-dwarf", is_flag=True, help="Alias of --dwarf passthrough.")
 @click.option(
     "--no-attestation", is_flag=True, help="Leave out the `pymeld.attestation` custom section."
 )
@@ -476,8 +474,8 @@ def fuse(
     output: str,
     as_component: bool,
     preserve_names: bool,
-    keep_dwarf: bool,
     dwarf: str | None,
+    keep_dwarf: bool,
     no_attestation: bool,
     validate: bool,
     run_verify: bool,
@@ -496,24 +494,20 @@ def fuse(
 
     Several INPUTS are first composed by name; the output keeps the first input's exports.
     """
-    from pymeld.errors import UnsupportedFeature
-    from pymeld.fuse import FuseOptions, MemoryStrategy, fuse_files
+    from pymeld.fuse import DwarfPolicy, FuseOptions, MemoryStrategy, fuse_files
 
     ctx = click.get_current_context()
     if address_rebase and memory == "multi":
         raise click.UsageError("--address-rebase needs --memory shared or auto", ctx=ctx)
-    if dwarf == "strip" and keep_dwarf:
-        raise click.UsageError("--dwarf strip and --keep-dwarf contradict each other", ctx=ctx)
-    if dwarf == "remap":
-        raise UnsupportedFeature(
-            "--dwarf remap (rewriting DWARF addresses for the fused code) is not implemented; "
-            "use --dwarf strip (the default) or --dwarf passthrough"
+    if keep_dwarf and dwarf not in (None, "passthrough"):
+        raise click.UsageError(
+            f"--keep-dwarf is --dwarf passthrough; it contradicts --dwarf {dwarf}", ctx=ctx
         )
     _refuse_overwriting_input(output, inputs, force)
     options = FuseOptions(
         component=as_component,
         preserve_names=preserve_names,
-        keep_dwarf=keep_dwarf or dwarf == "passthrough",
+        dwarf=cast(DwarfPolicy, dwarf or ("passthrough" if keep_dwarf else "remap")),
         attestation=not no_attestation,
         validate=validate,
         verify=run_verify,

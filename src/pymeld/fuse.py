@@ -18,6 +18,8 @@ from pymeld.wrap.wrapper import wrap
 
 #: How memories are laid out in the fused module (see :mod:`pymeld.merge.memory`).
 MemoryStrategy = Literal["multi", "shared", "auto"]
+DwarfPolicy = Literal["remap", "strip", "passthrough"]
+DWARF_POLICIES: tuple[DwarfPolicy, ...] = ("remap", "strip", "passthrough")
 
 #: Stages of one fusion, in order, as reported to ``on_stage``.
 STAGES = ("parse", "flatten", "merge", "encode", "validate", "verify")
@@ -32,8 +34,10 @@ class FuseOptions:
             original's imports and exports (otherwise the output is a core module).
         preserve_names: emit a merged, remapped ``name`` section whose names say which
             module instance each function came from.
-        keep_dwarf: copy ``.debug_*`` sections verbatim; they are dropped by default because
-            their code offsets are not remapped.
+        keep_dwarf: alias of ``dwarf="passthrough"``.
+        dwarf: DWARF of the inputs: ``"remap"`` its code addresses onto the fused code (the
+            default; nothing changes without DWARF), ``"strip"`` it, or ``"passthrough"``
+            (copied verbatim, addresses not remapped).
         attestation: add the ``pymeld.attestation`` custom section (inputs' hashes, options,
             the fused code's hash).
         validate: check the output with wasmtime before returning it (needs wasmtime).
@@ -52,6 +56,7 @@ class FuseOptions:
     component: bool = False
     preserve_names: bool = False
     keep_dwarf: bool = False
+    dwarf: DwarfPolicy = "remap"
     attestation: bool = True
     validate: bool = False
     verify: bool = False
@@ -74,10 +79,29 @@ class FuseOptions:
 
 #: Options that check the output but do not change its bytes: not recorded in the attestation.
 CHECK_ONLY = frozenset({"validate", "verify", "verify_timeout"})
+#: Recorded only when they change the output (`finish_module` adds ``dwarf`` for DWARF inputs).
+RECORDED_WHEN_USED = frozenset({"dwarf"})
 
 
 def attested_options(options: FuseOptions) -> dict[str, object]:
-    return {f.name: getattr(options, f.name) for f in fields(options) if f.name not in CHECK_ONLY}
+    return {
+        f.name: getattr(options, f.name)
+        for f in fields(options)
+        if f.name not in CHECK_ONLY and f.name not in RECORDED_WHEN_USED
+    }
+
+
+def dwarf_policy(options: FuseOptions) -> str:
+    """The effective DWARF policy; ``keep_dwarf`` is an alias of ``passthrough``."""
+    if options.dwarf not in DWARF_POLICIES:
+        raise PymeldError(
+            f"unknown DWARF policy {options.dwarf!r} (one of {', '.join(DWARF_POLICIES)})"
+        )
+    if options.keep_dwarf:
+        if options.dwarf not in ("remap", "passthrough"):
+            raise PymeldError(f"--keep-dwarf (passthrough) contradicts --dwarf {options.dwarf}")
+        return "passthrough"
+    return options.dwarf
 
 
 @dataclass(slots=True)
@@ -173,6 +197,7 @@ def fuse_bytes(
     data = bytes(data)
     options = options or FuseOptions()
     stage = on_stage or (lambda _name: None)
+    policy = dwarf_policy(options)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     _require_component(data, file)
@@ -207,7 +232,7 @@ def fuse_bytes(
         else [(os.path.basename(file or "<input>"), data)],
         options=attested_options(options),
         preserve_names=options.preserve_names,
-        keep_dwarf=options.keep_dwarf,
+        dwarf=policy,
         attest=options.attestation,
     )
     if options.component:

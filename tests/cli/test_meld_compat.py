@@ -1,6 +1,6 @@
 """`--emit-import-map` writes meld's schema: compared with meld 0.65.1's own output.
 
-meld's maps for four corpus inputs are kept in tests/cli/data/meld-0.65.1 (and re-made here when
+meld's maps for four corpus inputs are kept in tests/data/meld-0.65.1 (and re-made here when
 meld 0.65.1 is installed, so the files are known to be meld's). For every import both tools
 leave, the fields meld defines must agree: kind, string encoding, which memory (by index) and
 whether a realloc is passed, the resource object, and which imports belong to one component.
@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from pymeld.fuse import fuse_bytes
-from support import REPO, run_cli
+from support import run_cli
 
-DATA = Path(__file__).parent / "data" / "meld-0.65.1"
+DATA = Path(__file__).parent.parent / "data" / "meld-0.65.1"
 INPUTS = {
     "c-compose-text.composed": "c-compose-text/composed.wasm",
     "jco-utf8-utf16.composed": "repo-prebuilt/jco-utf8-utf16.composed.wasm",
@@ -82,7 +82,7 @@ def test_cli_writes_the_same_map(
 def _meld_0_65_1() -> str | None:
     exe = shutil.which("meld")
     if exe is None:
-        venv = REPO / ".venv" / "bin" / "meld"
+        venv = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "meld"
         exe = str(venv) if venv.exists() else None
     if exe is None:
         return None

@@ -22,7 +22,12 @@ from pymeld.codec.component import encode_component, parse_component
 from pymeld.codec.core import parse_module
 from pymeld.codec.core.model import CustomSection, Module
 from pymeld.emit.attestation import SECTION, code_sha256, find_attestations, section_bytes
-from pymeld.emit.customs import decode_producers, decode_target_features
+from pymeld.emit.customs import (
+    decode_producers,
+    decode_target_features,
+    encode_producers,
+    merge_producers,
+)
 from pymeld.emit.names import decode_names
 from pymeld.errors import PymeldError
 from pymeld.fuse import FuseOptions, fuse_bytes
@@ -110,9 +115,19 @@ def test_producers_merged_with_pymeld(calc: bytes) -> None:
     assert ("pymeld", __version__) in merged["processed-by"]
     for data in input_customs(calc, "producers"):
         for field_name, values in decode_producers(data).items():
-            assert set(values) <= set(merged[field_name])
+            assert {n for n, _ in values} <= {n for n, _ in merged[field_name]}
     for values in merged.values():
-        assert len(values) == len(set(values))  # deduplicated
+        assert len(values) == len({n for n, _ in values})  # one version per name
+
+
+def test_producers_one_version_per_name() -> None:
+    """LLVM's readers reject a repeated producer name: the last version seen wins."""
+    a = encode_producers({"processed-by": [("wit-component", "0.1"), ("clang", "18")]})
+    b = encode_producers({"processed-by": [("wit-component", "0.2")], "language": [("C11", "")]})
+    assert merge_producers([a, b]) == {
+        "processed-by": [("wit-component", "0.2"), ("clang", "18"), ("pymeld", __version__)],
+        "language": [("C11", "")],
+    }
 
 
 def test_target_features_union(calc: bytes) -> None:
@@ -124,18 +139,35 @@ def test_target_features_union(calc: bytes) -> None:
     assert merged == inputs and merged
 
 
-def test_dwarf_dropped_unless_keep_dwarf(example_wasm: Path) -> None:
+def test_dwarf_policies(example_wasm: Path) -> None:
+    """Malformed DWARF: remap (default) drops it and says why, strip drops it, --keep-dwarf
+    (passthrough) copies it verbatim. Real DWARF is remapped in tests/test_dwarf.py."""
     data = with_extra_customs(
         example_wasm.read_bytes(), [(".debug_info", b"\x01\x02"), (".debug_line", b"\x03")]
     )
-    result = fuse_bytes(data)
-    assert not [c for c in parse_module(result.output).customs if c.name.startswith(".debug")]
-    assert "not remapped" in str(result.stats["dwarf"])
+    for options in (FuseOptions(), FuseOptions(dwarf="strip")):
+        result = fuse_bytes(data, options=options)
+        assert not [c for c in parse_module(result.output).customs if c.name.startswith(".debug")]
+    remapped = fuse_bytes(data).stats
+    assert "unexpected end" in str(remapped["dwarf_instances_dropped"])
+    assert str(remapped["dwarf"]).startswith("remap: 0 module instance")
+    assert "strip" in str(fuse_bytes(data, options=FuseOptions(dwarf="strip")).stats["dwarf"])
     kept = parse_module(fuse_bytes(data, options=FuseOptions(keep_dwarf=True)).output)
     assert [(c.name, bytes(c.data)) for c in kept.customs if c.name.startswith(".debug")] == [
         (".debug_info", b"\x01\x02"),
         (".debug_line", b"\x03"),
     ]
+
+
+def test_dwarf_policy_changes_nothing_without_dwarf(calc: bytes) -> None:
+    """No DWARF in the inputs: every policy gives the same bytes, and none is recorded."""
+    outs = {
+        fuse_bytes(calc, options=FuseOptions(dwarf=p)).output
+        for p in ("remap", "strip", "passthrough")
+    }
+    assert len(outs) == 1
+    (att,) = find_attestations(outs.pop())
+    assert att.record is not None and "dwarf" not in att.record["options"]
 
 
 def test_unknown_custom_sections_dropped_and_reported(example_wasm: Path) -> None:

@@ -84,7 +84,7 @@ def test_explain_names_the_function_and_the_components(
     code, _, err = run_cli(capsys, "fuse", src, "-o", str(tmp_path / "o.wasm"), "--explain")
     assert code == 0
     first = err.splitlines()[0]
-    assert re.match(r"adapter func \d+ corpus:cmini/text@0\.1\.0#analyze: ", first)
+    assert re.match(r"adapter func \d+ corpus:cmini/text@0\.1\.0#analyze: ", first), first
     assert (
         "root/instance15 (corpus:cmini/report@0.1.0) -> root/instance13 (corpus:cmini/text@0.1.0)"
         in first

@@ -7,11 +7,13 @@ produced is untouched by whatever options are chosen here.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from pymeld.codec.component import model as cm
 from pymeld.codec.core.encode import encode_module
+from pymeld.dwarf.build import fused_dwarf, has_dwarf, summary
 from pymeld.emit.attestation import attestation_section, make_record, section_bytes
 from pymeld.emit.customs import plan_customs
 from pymeld.emit.names import build_name_section
@@ -37,21 +39,35 @@ def finish_module(
     inputs: list[tuple[str, bytes]],
     options: dict[str, Any],
     preserve_names: bool,
-    keep_dwarf: bool,
+    dwarf: str,
     attest: bool,
 ) -> Finished:
-    """Set ``merged.module.customs`` and return the module's final encoding."""
+    """Set ``merged.module.customs`` and return the module's final encoding.
+
+    ``dwarf`` is the DWARF policy (remap | strip | passthrough); it is recorded in the
+    attestation only when an input carries DWARF, since otherwise it changes nothing.
+    """
     names = build_name_section(graph, merged) if preserve_names else None
-    plan = plan_customs(graph, root, name_section=names, keep_dwarf=keep_dwarf)
+    stats: dict[str, Any] = {}
+    remapped = None
+    if has_dwarf(graph):
+        options = {**options, "dwarf": dwarf}
+        if dwarf == "remap":
+            t = time.perf_counter()
+            remapped, dstats = fused_dwarf(graph, merged)
+            stats.update(summary(dstats))
+            stats["dwarf_remap_ms"] = round((time.perf_counter() - t) * 1000, 1)
+    plan = plan_customs(
+        graph, root, name_section=names, dwarf_policy=dwarf, remapped_dwarf=remapped
+    )
     merged.module.customs = list(plan.sections)
     core = encode_module(merged.module)
-    stats: dict[str, Any] = {}
     if plan.dropped:
         stats["custom_sections_dropped"] = ", ".join(f"{n} ({c})" for n, c in plan.dropped.items())
     if plan.dwarf == "dropped":
-        stats["dwarf"] = "dropped (code offsets are not remapped; --keep-dwarf keeps it as is)"
+        stats["dwarf"] = "strip: dropped (--dwarf remap keeps it with remapped code offsets)"
     elif plan.dwarf == "kept":
-        stats["dwarf"] = "kept verbatim (--keep-dwarf): code offsets are NOT remapped"
+        stats["dwarf"] = "passthrough: kept verbatim, code offsets are NOT remapped"
     if attest:
         record = make_record(
             inputs=inputs,

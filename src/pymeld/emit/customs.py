@@ -6,9 +6,10 @@ The rule (also in README, "Custom sections"):
 * ``producers`` — merged field by field from every input module and component, duplicates
   removed, ``processed-by: pymeld <version>`` added. Always emitted.
 * ``target_features`` — union of all inputs, sorted by feature name.
-* ``.debug_*`` (DWARF) — dropped: pymeld does not remap DWARF's code offsets, so kept DWARF
-  would point debuggers at the wrong instructions. ``--keep-dwarf`` copies every module's
-  sections verbatim anyway (one copy per module), for tools that only read type information.
+* ``.debug_*`` (DWARF) — by policy (``--dwarf``): ``remap`` (default) replaces them with one
+  set whose code addresses point into the fused code (`pymeld.dwarf`); ``strip`` drops them;
+  ``passthrough`` (alias ``--keep-dwarf``) copies every module's sections verbatim (one copy
+  per module, addresses NOT remapped), for tools that only read type information.
 * everything else (``linking``, ``reloc.*``, ``dylink.0``, ``component-type:*``, toolchain
   metadata, ...) — dropped: its contents refer to the input module's own indices and offsets,
   which no longer exist in the fused module, and pymeld cannot know how to remap an unknown
@@ -76,16 +77,20 @@ def encode_producers(p: Producers) -> bytes:
 
 
 def merge_producers(sections: Iterable[bytes]) -> Producers:
-    """Union in first-seen order; pymeld is appended to ``processed-by``."""
-    merged: Producers = {}
+    """Union by name in first-seen order, the last version seen winning (as wasm-metadata
+    merges); pymeld is appended to ``processed-by``.
+
+    Names stay unique within a field: LLVM's object reader (llvm-dwarfdump, lldb) rejects a
+    producers section that repeats one, which made fused DWARF unreadable to them.
+    """
+    merged: dict[str, dict[str, str]] = {}
     for data in sections:
         for f, values in decode_producers(data).items():
-            dst = merged.setdefault(f, [])
-            dst.extend(v for v in values if v not in dst)
-    pb = merged.setdefault("processed-by", [])
-    if ("pymeld", __version__) not in pb:
-        pb.append(("pymeld", __version__))
-    return merged
+            dst = merged.setdefault(f, {})
+            for name, version in values:
+                dst[name] = version
+    merged.setdefault("processed-by", {})["pymeld"] = __version__
+    return {f: list(values.items()) for f, values in merged.items()}
 
 
 def decode_target_features(data: bytes) -> list[tuple[str, str]]:
@@ -126,7 +131,7 @@ class CustomPlan:
 
     sections: list[CustomSection] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
-    dwarf: str = "none"  # none | dropped | kept
+    dwarf: str = "none"  # none | dropped | kept | remapped
 
 
 def _component_customs(c: cm.Component) -> Iterable[cm.CustomSection]:
@@ -142,9 +147,14 @@ def plan_customs(
     root: cm.Component | None,
     *,
     name_section: CustomSection | None,
-    keep_dwarf: bool,
+    dwarf_policy: str,
+    remapped_dwarf: list[CustomSection] | None = None,
 ) -> CustomPlan:
-    """Decide the fused module's custom sections from every distinct input module's."""
+    """Decide the fused module's custom sections from every distinct input module's.
+
+    ``dwarf_policy`` is ``remap`` (``remapped_dwarf`` replaces the inputs' sections), ``strip``
+    or ``passthrough``.
+    """
     plan = CustomPlan()
     producers: list[bytes] = []
     features: list[bytes] = []
@@ -164,9 +174,9 @@ def plan_customs(
             elif c.name == TARGET_FEATURES:
                 features.append(bytes(c.data))
             elif c.name.startswith(DWARF_PREFIX):
-                if keep_dwarf:
+                if dwarf_policy == "passthrough":
                     dwarf.append(CustomSection(c.name, bytes(c.data), after=SectionId.DATA))
-                else:
+                elif dwarf_policy == "strip":
                     plan.dropped[c.name] = plan.dropped.get(c.name, 0) + 1
             elif c.name != "name":
                 plan.dropped[c.name] = plan.dropped.get(c.name, 0) + 1
@@ -177,6 +187,9 @@ def plan_customs(
         plan.dwarf = "dropped"
     elif dwarf:
         plan.dwarf = "kept"
+    elif remapped_dwarf is not None:
+        plan.dwarf = "remapped"
+        dwarf = list(remapped_dwarf)
     plan.sections.extend(dwarf)
     if name_section is not None:
         plan.sections.append(name_section)

@@ -8,7 +8,7 @@ null), the string `encoding` (null for resource built-ins) and, for resource bui
 `results`). `kind` is `wasi`, `resource` (a runtime resource built-in), `p3-builtin` (a
 component-model async built-in the wrapper re-creates) or `function` (any other host function).
 `component` is pymeld's flat component index (its numbering of nested components may differ from
-meld's); the rest is the same for the same input (tests/cli/test_meld_compat.py).
+meld's); the rest is the same for the same input (tests/test_meld_compat.py).
 `explain` (meld's `--explain`): one line per generated adapter — caller and callee instance, the
 function type, how its values cross (flat, through memory, spilled, return pointer, handles) and
 between which memories — plus where every memory went.

@@ -674,6 +674,48 @@ def read_memarg(data: bytes, pos: int) -> tuple[int, int, int, int]:
     return flags & ~0x40, mem, offset, pos
 
 
+def rewrite_body_edits(
+    body: bytes, maps: IndexMaps, *, file: str | None = None
+) -> tuple[bytes, list[tuple[int, int, int]]]:
+    """`rewrite_body`, plus the exact edits made: ``(old_pos, old_len, new_len)`` in order.
+
+    DWARF remapping needs the old→new offset of every instruction, and a remapped index can
+    change its LEB width. The walker copies unchanged runs as slices of its input and emits
+    each replaced immediate as new ``bytes``; walking a memoryview makes the two tell apart
+    (slices stay memoryviews), and each run of new chunks replaces exactly one LEB of the input.
+    """
+    view = memoryview(body)
+    try:
+        pos, out, last = _walk(view, 0, len(body), maps.as_list(), None, False)  # type: ignore[arg-type]
+    except (_Bad, IndexError):
+        rewrite_body(body, maps, file=file)  # raises the DecodeError with its position
+        raise
+    if pos != len(body):
+        rewrite_body(body, maps, file=file)
+    if out is None:
+        return body, []
+    out.append(view[last:])  # type: ignore[arg-type]
+    edits: list[tuple[int, int, int]] = []
+    old = 0
+    i = 0
+    while i < len(out):
+        chunk = out[i]
+        if isinstance(chunk, memoryview):
+            old += len(chunk)
+            i += 1
+            continue
+        new_len = 0
+        while i < len(out) and not isinstance(out[i], memoryview):
+            new_len += len(out[i])
+            i += 1
+        old_len = _skip_leb(body, old) - old
+        edits.append((old, old_len, new_len))
+        old += old_len
+    if old != len(body):
+        raise AssertionError("rewrite_body_edits: walker output does not cover the body")
+    return b"".join(out), edits
+
+
 def rewrite_const_expr(
     expr: bytes,
     maps: IndexMaps,

@@ -26,7 +26,7 @@ from support import REPO
 PYODIDE_VERSION = "314.0.8"
 #: pymeld's runtime dependencies and theirs, all pure Python.
 DEPENDENCIES = ("click", "rich", "markdown-it-py", "mdurl", "pygments")
-RUNNER = Path(__file__).parent / "run_pymeld.mjs"
+RUNNER = Path(__file__).parent.parent / "pyodide" / "run_pymeld.mjs"
 
 
 def _cache() -> Path:
@@ -102,8 +102,6 @@ CASES = {
     "calculator-component": ("examples/calculator.composed.wasm", ("--component",)),
     "c-compose-text": ("c-compose-text/composed.wasm", ("--preserve-names",)),
     "c-compose-text-component": ("c-compose-text/composed.wasm", ("--component",)),
-    # 18 MB, over 4 MiB of code: the size where CPython rewrites bodies in worker processes
-    "py-compose-rich-provider": ("py-compose-rich/provider.wasm", ()),
 }
 
 

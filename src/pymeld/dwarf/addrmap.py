@@ -1,0 +1,210 @@
+"""Where each input function's code went: exact code-offset maps from input to fused module.
+
+WebAssembly DWARF addresses are offsets from the start of the Code section's payload (the
+function-count LEB is at offset 0). A function's ``DW_AT_low_pc`` is its body start (just after
+the body-size LEB, where the local declarations begin) and its ``high_pc`` the body's end.
+Fusion keeps each body's instructions but may re-encode remapped index immediates with other
+LEB widths, so the map inside a body comes from the rewriter's own edit list
+(`rewrite_body_edits`), replayed against the body that was actually emitted; a body that is
+not exactly the rewrite of its input (e.g. instrumented by ``--address-rebase``) gets no map,
+and its addresses are left uncovered.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pymeld.codec.binary import uleb
+from pymeld.codec.core import instructions as ins
+from pymeld.codec.core.encode import encode_locals
+from pymeld.codec.core.model import Code, ExternKind, Module
+from pymeld.errors import DecodeError
+
+__all__ = [
+    "CodeLayout",
+    "FunctionMap",
+    "InstanceMap",
+    "code_layout",
+    "first_code_index",
+    "function_map",
+    "instance_maps",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CodeLayout:
+    """One function body in a code section: payload-relative ``[body, end)``, ``instr`` where
+    its instructions start (after the local declarations)."""
+
+    body: int
+    instr: int
+    end: int
+
+
+def code_layout(codes: list[Code]) -> list[CodeLayout]:
+    """Payload-relative layout of ``codes`` as `encode_module` writes them (byte-exact)."""
+    out: list[CodeLayout] = []
+    pos = len(uleb(len(codes)))
+    for c in codes:
+        locals_ = c.locals_raw if c.locals_raw is not None else encode_locals(c.locals)
+        size = len(locals_) + len(c.body)
+        width = c.size_width or len(uleb(size))
+        body = pos + width
+        out.append(CodeLayout(body, body + len(locals_), body + size))
+        pos = body + size
+    return out
+
+
+def _replay_maps(new_body: bytes) -> ins.IndexMaps | None:
+    """Index maps that answer, in walk order, the immediates found in ``new_body``."""
+    seen: list[tuple[int, int]] = []
+
+    def recorder(kind: int) -> Callable[[int], int]:
+        def rec(v: int) -> int:
+            seen.append((kind, v))
+            return v
+
+        return rec
+
+    try:
+        ins.rewrite_body(new_body, _maps([recorder(k) for k in range(8)]))
+    except DecodeError:
+        return None
+    it = iter(seen)
+
+    def player(kind: int) -> Callable[[int], int]:
+        def play(_: int) -> int:
+            k, v = next(it, (-1, 0))
+            if k != kind:
+                raise KeyError(kind)
+            return v
+
+        return play
+
+    return _maps([player(k) for k in range(8)])
+
+
+def _maps(fs: list[Callable[[int], int]]) -> ins.IndexMaps:
+    return ins.IndexMaps(fs[0], fs[1], fs[2], fs[3], fs[4], fs[5], fs[6], fs[7])
+
+
+@dataclass(slots=True)
+class FunctionMap:
+    """Old → new offsets inside one body (old and new layouts, sorted edits)."""
+
+    old: CodeLayout
+    new: CodeLayout
+    #: (old_pos, old_len, delta_after) relative to the instruction start, sorted by old_pos
+    edits: list[tuple[int, int, int]] = field(default_factory=list)
+    _starts: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._starts = [e[0] for e in self.edits]
+
+    def map(self, addr: int) -> int | None:
+        """New offset of old ``addr`` (an instruction start, the body start or its end)."""
+        o, n = self.old, self.new
+        if addr == o.end:
+            return n.end
+        if addr < o.instr:
+            # Inside the local declarations: no instruction is there, but some producers'
+            # rows point there; while the declarations kept their length, keep the offset.
+            if addr == o.body or o.instr - o.body == n.instr - n.body:
+                return n.body + addr - o.body
+            return None
+        rel = addr - o.instr
+        k = bisect.bisect_right(self._starts, rel) - 1
+        delta = 0
+        if k >= 0:
+            pos, length, after = self.edits[k]
+            if rel < pos + length:
+                if rel != pos:
+                    return None  # inside a rewritten immediate: not an instruction boundary
+                delta = self.edits[k - 1][2] if k > 0 else 0
+            else:
+                delta = after
+        return n.instr + rel + delta
+
+
+def function_map(
+    old: Code, new: Code, old_lay: CodeLayout, new_lay: CodeLayout
+) -> FunctionMap | None:
+    """The exact map for one body, or None when ``new`` is not the index rewrite of ``old``."""
+    if new.body is old.body:
+        return FunctionMap(old_lay, new_lay)
+    maps = _replay_maps(new.body)
+    if maps is None:
+        return None
+    try:
+        rewritten, edits = ins.rewrite_body_edits(old.body, maps)
+    except (DecodeError, KeyError, StopIteration):
+        return None
+    if rewritten != new.body:
+        return None
+    acc = 0
+    out: list[tuple[int, int, int]] = []
+    for pos, old_len, new_len in edits:
+        acc += new_len - old_len
+        out.append((pos, old_len, acc))
+    return FunctionMap(old_lay, new_lay, out)
+
+
+@dataclass(slots=True)
+class InstanceMap:
+    """Old code offset → fused code offset for one module instance's functions."""
+
+    layouts: list[CodeLayout]
+    functions: list[FunctionMap | None]
+    _bodies: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._bodies = [lay.body for lay in self.layouts]
+
+    @property
+    def unmapped(self) -> int:
+        """Bodies without an exact map (their addresses are left uncovered)."""
+        return sum(1 for f in self.functions if f is None)
+
+    def dead(self, addr: int) -> bool:
+        """Outside the input's code: a linker tombstone for code it removed (or garbage)."""
+        return not self.layouts or not self.layouts[0].body <= addr <= self.layouts[-1].end
+
+    def spans_code(self, start: int, end: int) -> bool:
+        """``[start, end)`` is part of one function from its body start (a code range as
+        compilers describe one, as opposed to a data object's)."""
+        k = bisect.bisect_right(self._bodies, start) - 1
+        return k >= 0 and self.layouts[k].body == start and start <= end <= self.layouts[k].end
+
+    def map(self, addr: int) -> int | None:
+        # An end address is smaller than the next body's start (its size LEB lies between).
+        k = bisect.bisect_right(self._bodies, addr) - 1
+        if k < 0 or addr > self.layouts[k].end:
+            return None
+        f = self.functions[k]
+        return f.map(addr) if f is not None else None
+
+
+def instance_maps(instances: list[tuple[Module, int]], out: Module) -> list[InstanceMap]:
+    """One map per ``(input module, first output code index)``."""
+    new_layout = code_layout(out.codes)
+    result: list[InstanceMap] = []
+    for module, first in instances:
+        old_layout = code_layout(module.codes)
+        funcs: list[FunctionMap | None] = []
+        for k, (code, lay) in enumerate(zip(module.codes, old_layout)):
+            j = first + k
+            fm = (
+                function_map(code, out.codes[j], lay, new_layout[j])
+                if 0 <= j < len(out.codes)
+                else None
+            )
+            funcs.append(fm)
+        result.append(InstanceMap(old_layout, funcs))
+    return result
+
+
+def first_code_index(out: Module, func_base: int) -> int:
+    """Output code index of the defined function whose function index is ``func_base``."""
+    return func_base - out.num_imported(ExternKind.FUNC)

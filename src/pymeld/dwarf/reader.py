@@ -1,0 +1,290 @@
+"""Just enough DWARF (versions 2-5, 32-bit format) decoding to find every code address and
+every cross-section offset: abbreviation tables, DIE attribute walking, LEB128 helpers.
+
+Values are located, not interpreted: the rewriter needs each attribute's position, width and
+form so it can patch it in place.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ADDRX_FORMS",
+    "Abbrev",
+    "Attr",
+    "Cur",
+    "DwarfError",
+    "Unit",
+    "parse_abbrevs",
+    "read_units",
+]
+
+
+class DwarfError(Exception):
+    """DWARF this remapper cannot rewrite exactly (the message becomes the drop reason)."""
+
+
+class Cur:
+    """A little-endian cursor that raises `DwarfError` instead of IndexError."""
+
+    __slots__ = ("data", "end", "pos", "what")
+
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None, what: str = "") -> None:
+        self.data = data
+        self.pos = pos
+        self.end = len(data) if end is None else end
+        self.what = what
+
+    def _need(self, n: int) -> int:
+        p = self.pos
+        if p + n > self.end or p + n > len(self.data):
+            raise DwarfError(f"{self.what}: unexpected end at offset 0x{p:x}")
+        self.pos = p + n
+        return p
+
+    def u8(self) -> int:
+        return self.data[self._need(1)]
+
+    def u16(self) -> int:
+        p = self._need(2)
+        return int(struct.unpack_from("<H", self.data, p)[0])
+
+    def u32(self) -> int:
+        p = self._need(4)
+        return int(struct.unpack_from("<I", self.data, p)[0])
+
+    def uint(self, n: int) -> int:
+        p = self._need(n)
+        return int.from_bytes(self.data[p : p + n], "little")
+
+    def s8(self) -> int:
+        v = self.u8()
+        return v - 256 if v >= 128 else v
+
+    def uleb(self) -> int:
+        result = shift = 0
+        while True:
+            b = self.u8()
+            result |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return result
+
+    def sleb(self) -> int:
+        result = shift = 0
+        while True:
+            b = self.u8()
+            result |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                if b & 0x40:
+                    result -= 1 << shift
+                return result
+
+    def cstr(self) -> bytes:
+        end = self.data.find(b"\0", self.pos, self.end)
+        if end < 0:
+            raise DwarfError(f"{self.what}: unterminated string at offset 0x{self.pos:x}")
+        s = self.data[self.pos : end]
+        self.pos = end + 1
+        return bytes(s)
+
+    def skip(self, n: int) -> None:
+        self._need(n)
+
+
+# -- forms ---------------------------------------------------------------------------------------
+FORM_ADDR = 0x01
+FORM_DATA2 = 0x05
+FORM_DATA4 = 0x06
+FORM_DATA8 = 0x07
+FORM_DATA1 = 0x0B
+FORM_UDATA = 0x0F
+FORM_STRP = 0x0E
+FORM_REF_ADDR = 0x10
+FORM_INDIRECT = 0x16
+FORM_SEC_OFFSET = 0x17
+FORM_IMPLICIT_CONST = 0x21
+FORM_LINE_STRP = 0x1F
+
+_FIXED = {
+    0x01: -1,  # addr: address size
+    0x05: 2,
+    0x06: 4,
+    0x07: 8,
+    0x0B: 1,
+    0x0C: 1,  # flag
+    0x0E: 4,  # strp
+    0x11: 1,  # ref1
+    0x12: 2,
+    0x13: 4,
+    0x14: 8,
+    0x17: 4,  # sec_offset
+    0x19: 0,  # flag_present
+    0x20: 8,  # ref_sig8
+    0x21: 0,  # implicit_const (value in the abbreviation)
+    0x1E: 16,  # data16
+    0x1F: 4,  # line_strp
+    0x25: 1,  # strx1 .. strx4
+    0x26: 2,
+    0x27: 3,
+    0x28: 4,
+    0x29: 1,  # addrx1 .. addrx4
+    0x2A: 2,
+    0x2B: 3,
+    0x2C: 4,
+}
+_LEB = {
+    0x0D,
+    0x0F,
+    0x15,
+    0x1A,
+    0x1B,
+    0x22,
+    0x23,
+}  # sdata udata ref_udata strx addrx loclistx rnglistx
+#: forms whose value indexes .debug_addr
+ADDRX_FORMS = frozenset({0x1B, 0x29, 0x2A, 0x2B, 0x2C})
+FORM_LOCLISTX = 0x22
+FORM_RNGLISTX = 0x23
+_UNSUPPORTED = {0x1C: "ref_sup4", 0x1D: "strp_sup", 0x24: "ref_sup8"}
+_BLOCK = {0x09: 0, 0x0A: 1, 0x03: 2, 0x04: 4, 0x18: 0}  # block(uleb) block1 block2 block4 exprloc
+
+
+@dataclass(frozen=True, slots=True)
+class Abbrev:
+    tag: int
+    children: bool
+    attrs: tuple[tuple[int, int, int], ...]  # (attribute, form, implicit_const)
+
+
+def parse_abbrevs(data: bytes, offset: int) -> dict[int, Abbrev]:
+    """The abbreviation table at ``offset`` of ``.debug_abbrev``."""
+    c = Cur(data, offset, what=".debug_abbrev")
+    out: dict[int, Abbrev] = {}
+    while True:
+        code = c.uleb()
+        if code == 0:
+            return out
+        tag = c.uleb()
+        children = c.u8() != 0
+        attrs: list[tuple[int, int, int]] = []
+        while True:
+            at, form = c.uleb(), c.uleb()
+            if at == 0 and form == 0:
+                break
+            attrs.append((at, form, c.sleb() if form == FORM_IMPLICIT_CONST else 0))
+        out[code] = Abbrev(tag, children, tuple(attrs))
+
+
+@dataclass(slots=True)
+class Attr:
+    """One attribute value in ``.debug_info``: its position, byte width and decoded value."""
+
+    attr: int
+    form: int
+    pos: int
+    width: int
+    value: int
+
+
+@dataclass(slots=True)
+class Unit:
+    """A compilation unit: header facts and, per DIE, the attributes that hold numbers."""
+
+    offset: int
+    end: int
+    version: int
+    addr_size: int
+    abbrev_offset_pos: int
+    abbrev_offset: int
+    dies: list[list[Attr]] = field(default_factory=list)
+
+
+def _read_value(c: Cur, form: int, unit: Unit) -> tuple[int, int, int, int] | None:
+    """(form, pos, width, value) of a numeric value; None for strings, blocks and flags."""
+    if form == FORM_INDIRECT:
+        return _read_value(c, c.uleb(), unit)
+    size = _FIXED.get(form)
+    if size is not None:
+        if size == -1 or (form == FORM_REF_ADDR and unit.version <= 2):
+            size = unit.addr_size
+        pos = c.pos
+        if size in (1, 2, 3, 4, 8):
+            return form, pos, size, c.uint(size)
+        c.skip(size)
+        return None
+    if form == FORM_REF_ADDR:
+        pos = c.pos
+        size = unit.addr_size if unit.version <= 2 else 4
+        return form, pos, size, c.uint(size)
+    if form in _LEB:
+        pos = c.pos
+        v = c.sleb() if form == 0x0D else c.uleb()
+        return form, pos, c.pos - pos, v
+    if form in _BLOCK:
+        n = _BLOCK[form]
+        c.skip(c.uleb() if n == 0 else c.uint(n))
+        return None
+    if form == 0x08:  # string
+        c.cstr()
+        return None
+    name = _UNSUPPORTED.get(form, f"0x{form:x}")
+    raise DwarfError(f"attribute form {name} is not supported")
+
+
+def read_units(info: bytes, abbrev: bytes) -> list[Unit]:
+    """Every unit of ``.debug_info`` with its numeric attributes, DIE by DIE."""
+    units: list[Unit] = []
+    pos = 0
+    tables: dict[int, dict[int, Abbrev]] = {}
+    while pos < len(info):
+        c = Cur(info, pos, what=".debug_info")
+        length = c.u32()
+        if length >= 0xFFFFFFF0:
+            raise DwarfError("64-bit DWARF is not supported")
+        end = c.pos + length
+        if end > len(info):
+            raise DwarfError(f".debug_info: unit at 0x{pos:x} runs past the section")
+        c.end = end
+        version = c.u16()
+        if not 2 <= version <= 5:
+            raise DwarfError(f"DWARF version {version} is not supported (2-5 are)")
+        if version == 5:
+            unit_type = c.u8()
+            if unit_type not in (1, 3):  # DW_UT_compile, DW_UT_partial
+                raise DwarfError(f"unit type {unit_type} (split or type units) is not supported")
+            addr_size = c.u8()
+            ab_pos = c.pos
+            ab_off = c.u32()
+        else:
+            ab_pos = c.pos
+            ab_off = c.u32()
+            addr_size = c.u8()
+        if addr_size != 4:
+            raise DwarfError(f"address size {addr_size} (wasm32 DWARF uses 4)")
+        unit = Unit(pos, end, version, addr_size, ab_pos, ab_off)
+        if ab_off not in tables:
+            tables[ab_off] = parse_abbrevs(abbrev, ab_off)
+        table = tables[ab_off]
+        while c.pos < end:
+            code = c.uleb()
+            if code == 0:
+                continue
+            ab = table.get(code)
+            if ab is None:
+                raise DwarfError(f".debug_info: unknown abbreviation {code} at 0x{c.pos:x}")
+            die: list[Attr] = []
+            for at, form, _ in ab.attrs:
+                if at == 0x12 and form == FORM_IMPLICIT_CONST:
+                    raise DwarfError("DW_AT_high_pc as an implicit constant cannot be remapped")
+                v = _read_value(c, form, unit)
+                if v is not None:
+                    die.append(Attr(at, *v))
+            if die:
+                unit.dies.append(die)
+        units.append(unit)
+        pos = end
+    return units

@@ -1,0 +1,444 @@
+"""One set of ``.debug_*`` sections for the fused module, remapped from every input instance's.
+
+Each module instance that carries DWARF contributes its own copy of its compilation units
+(two instances of one module give two copies, each pointing at its own code), concatenated in
+instance order. Within a copy:
+
+* code addresses (``DW_FORM_addr``/``addrx`` values, ``DW_AT_high_pc`` lengths, range and
+  location list entries, ``.debug_aranges`` entries, line rows) go through the instance's exact
+  `InstanceMap`; entries that cannot be mapped are dropped (lists are compacted in place, so
+  every other offset stays valid) and counted;
+* offsets into another section are shifted by where that section's copy starts in the output
+  (``DW_FORM_strp``/``line_strp``, ``DW_FORM_ref_addr``, abbreviation offsets, list pointers,
+  ``DW_AT_*_base``), and ``DW_AT_stmt_list`` and DWARF 5 list references follow the rebuilt
+  line tables and lists.
+
+DWARF 2-5 in the 32-bit format is rewritten (the DWARF 5 tables in `pymeld.dwarf.v5`);
+anything else (split or type units, 64-bit DWARF, unknown forms) is dropped for that instance
+with the reason in the statistics — never copied with stale addresses. Sections other than
+the ones in `SECTIONS` (``.debug_pubnames``, ``.debug_names``, ``.debug_frame``, ...) are
+dropped and counted.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from pymeld.dwarf.lines import AddrMap, LineStats, rewrite_lines
+from pymeld.dwarf.reader import (
+    ADDRX_FORMS,
+    FORM_ADDR,
+    FORM_DATA4,
+    FORM_LINE_STRP,
+    FORM_REF_ADDR,
+    FORM_SEC_OFFSET,
+    FORM_STRP,
+    FORM_UDATA,
+    Cur,
+    DwarfError,
+    Unit,
+    read_units,
+)
+from pymeld.dwarf.tally import Tally
+from pymeld.dwarf.v5 import AddrTable, ListContext, Lists, rewrite_lists5, rewrite_str_offsets
+
+__all__ = ["DwarfInput", "DwarfStats", "Tally", "remap_dwarf"]
+
+#: Rewritten sections, in the order clang/wasm-ld emit them.
+SECTIONS = (
+    ".debug_info",
+    ".debug_loc",
+    ".debug_loclists",
+    ".debug_ranges",
+    ".debug_aranges",
+    ".debug_abbrev",
+    ".debug_line",
+    ".debug_str",
+    ".debug_line_str",
+    ".debug_str_offsets",
+    ".debug_rnglists",
+    ".debug_addr",
+)
+
+_AT_LOW_PC = 0x11
+_AT_HIGH_PC = 0x12
+_AT_STMT_LIST = 0x10
+_AT_RANGES = 0x55
+_AT_STR_OFFSETS_BASE = 0x72
+_AT_ADDR_BASE = 0x73
+_AT_RNGLISTS_BASE = 0x74
+_AT_LOCLISTS_BASE = 0x8C
+#: attributes whose section-offset value points into .debug_loc
+_LOC_ATTRS = frozenset({0x02, 0x19, 0x2A, 0x2E, 0x38, 0x40, 0x48, 0x4A, 0x4D})
+_TOMBSTONE = 0xFFFFFFFF
+
+
+@dataclass(slots=True)
+class DwarfStats:
+    """What the remap did, for ``--stats``."""
+
+    instances: int = 0
+    line: LineStats = field(default_factory=LineStats)
+    pcs: Tally = field(default_factory=Tally)
+    ranges: Tally = field(default_factory=Tally)
+    locs: Tally = field(default_factory=Tally)
+    aranges: Tally = field(default_factory=Tally)
+    functions_uncovered: int = 0
+    sections_dropped: dict[str, int] = field(default_factory=dict)
+    instances_dropped: list[str] = field(default_factory=list)
+
+    def add(self, other: DwarfStats) -> None:
+        self.instances += other.instances
+        self.functions_uncovered += other.functions_uncovered
+        for t in ("pcs", "ranges", "locs", "aranges"):
+            getattr(self, t).add(getattr(other, t))
+        for name in ("rows", "rows_dropped", "rows_dead", "sequences", "sequences_dropped"):
+            setattr(self.line, name, getattr(self.line, name) + getattr(other.line, name))
+
+
+@dataclass(slots=True)
+class DwarfInput:
+    """One module instance's DWARF: its label, its ``.debug_*`` sections, its address map."""
+
+    label: str
+    sections: dict[str, bytes]
+    amap: AddrMap
+    functions_uncovered: int = 0
+
+
+def remap_dwarf(inputs: list[DwarfInput], stats: DwarfStats) -> list[tuple[str, bytes]]:
+    """The fused module's DWARF sections (name, bytes), in `SECTIONS` order, empty ones left out."""
+    acc: dict[str, bytearray] = {name: bytearray() for name in SECTIONS}
+    for inp in inputs:
+        for name in sorted(inp.sections):
+            if name not in SECTIONS:
+                stats.sections_dropped[name] = stats.sections_dropped.get(name, 0) + 1
+        local = DwarfStats(instances=1, functions_uncovered=inp.functions_uncovered)
+        bases = {name: len(acc[name]) for name in SECTIONS}
+        try:
+            out = _rewrite_instance(inp.sections, inp.amap, bases, local)
+        except DwarfError as e:
+            stats.instances_dropped.append(f"{inp.label}: {e}")
+            continue
+        for name, data in out.items():
+            acc[name].extend(data)
+        stats.add(local)
+    return [(name, bytes(acc[name])) for name in SECTIONS if acc[name]]
+
+
+def _put(buf: bytearray, pos: int, width: int, form: int, value: int) -> None:
+    """Overwrite a value in place, keeping its byte width (LEBs are padded to it)."""
+    if value < 0:
+        raise DwarfError(f"negative value {value} at 0x{pos:x}")
+    if form == FORM_UDATA:
+        if value >> (7 * width):
+            raise DwarfError(f"value 0x{value:x} does not fit its {width}-byte LEB at 0x{pos:x}")
+        for i in range(width):
+            byte = (value >> (7 * i)) & 0x7F
+            buf[pos + i] = byte | (0x80 if i < width - 1 else 0)
+        return
+    if value >> (8 * width):
+        raise DwarfError(f"value 0x{value:x} does not fit {width} bytes at 0x{pos:x}")
+    buf[pos : pos + width] = value.to_bytes(width, "little")
+
+
+@dataclass(slots=True)
+class _ListRef:
+    offset: int
+    old_base: int
+    new_base: int
+
+
+@dataclass(slots=True)
+class _Ctx:
+    """Per-instance state of one rewrite: bases, maps and the tables being rewritten."""
+
+    amap: AddrMap
+    bases: dict[str, int]
+    st: DwarfStats
+    addr: AddrTable
+    line_offsets: dict[int, int] = field(default_factory=dict)
+    range_refs: dict[int, _ListRef] = field(default_factory=dict)  # DWARF 2-4
+    loc_refs: dict[int, _ListRef] = field(default_factory=dict)
+    rnglists: Lists | None = None  # DWARF 5
+    loclists: Lists | None = None
+
+
+def _unit_facts(unit: Unit, addr: AddrTable) -> tuple[int | None, int]:
+    """(DW_AT_addr_base, base address) of a unit, from its unit DIE."""
+    die = unit.dies[0] if unit.dies else []
+    addr_base = next((a.value for a in die if a.attr == _AT_ADDR_BASE), None)
+    low = next((a for a in die if a.attr == _AT_LOW_PC), None)
+    if low is None:
+        return addr_base, 0
+    if low.form in ADDRX_FORMS:
+        return addr_base, addr.get(addr_base, low.value)
+    return addr_base, low.value
+
+
+def _rewrite_instance(
+    secs: dict[str, bytes], amap: AddrMap, bases: dict[str, int], st: DwarfStats
+) -> dict[str, bytes]:
+    info = secs.get(".debug_info")
+    if not info:
+        raise DwarfError("no .debug_info section")
+    units = read_units(info, secs.get(".debug_abbrev", b""))
+    cx = _Ctx(amap, bases, st, AddrTable(secs.get(".debug_addr", b"")))
+    # DWARF 5 lists first: their new offsets are patched into .debug_info below
+    rng_ctx: dict[int, ListContext] = {}
+    loc_ctx: dict[int, ListContext] = {}
+    for unit in units:
+        if unit.version < 5:
+            continue
+        addr_base, base = _unit_facts(unit, cx.addr)
+        lc = ListContext(base, addr_base)
+        for die in unit.dies:
+            for a in die:
+                if a.attr == _AT_RNGLISTS_BASE or (
+                    a.attr == _AT_RANGES and a.form == FORM_SEC_OFFSET
+                ):
+                    rng_ctx.setdefault(a.value, lc)
+                elif a.attr == _AT_LOCLISTS_BASE or (
+                    a.attr in _LOC_ATTRS and a.form == FORM_SEC_OFFSET
+                ):
+                    loc_ctx.setdefault(a.value, lc)
+    if ".debug_rnglists" in secs:
+        cx.rnglists = rewrite_lists5(
+            secs[".debug_rnglists"], False, rng_ctx, cx.addr, amap, st.ranges
+        )
+    if ".debug_loclists" in secs:
+        cx.loclists = rewrite_lists5(secs[".debug_loclists"], True, loc_ctx, cx.addr, amap, st.locs)
+    lines, cx.line_offsets = rewrite_lines(
+        secs.get(".debug_line", b""),
+        amap,
+        st.line,
+        bases[".debug_str"],
+        bases[".debug_line_str"],
+    )
+    out_info = bytearray(info)
+    for unit in units:
+        _put(
+            out_info,
+            unit.abbrev_offset_pos,
+            4,
+            FORM_DATA4,
+            unit.abbrev_offset + bases[".debug_abbrev"],
+        )
+        _rewrite_unit(unit, out_info, cx)
+    out: dict[str, bytes] = {
+        ".debug_info": bytes(out_info),
+        ".debug_abbrev": secs.get(".debug_abbrev", b""),
+        ".debug_str": secs.get(".debug_str", b""),
+        ".debug_line_str": secs.get(".debug_line_str", b""),
+        ".debug_line": lines,
+    }
+    if ".debug_ranges" in secs:
+        out[".debug_ranges"] = _rewrite_lists(secs[".debug_ranges"], cx.range_refs, amap, st, False)
+    if ".debug_loc" in secs:
+        out[".debug_loc"] = _rewrite_lists(secs[".debug_loc"], cx.loc_refs, amap, st, True)
+    if ".debug_aranges" in secs:
+        out[".debug_aranges"] = _rewrite_aranges(secs[".debug_aranges"], amap, bases, st)
+    if cx.rnglists is not None:
+        out[".debug_rnglists"] = cx.rnglists.data
+    if cx.loclists is not None:
+        out[".debug_loclists"] = cx.loclists.data
+    if ".debug_str_offsets" in secs:
+        out[".debug_str_offsets"] = rewrite_str_offsets(
+            secs[".debug_str_offsets"], bases[".debug_str"]
+        )
+    if ".debug_addr" in secs:
+        out[".debug_addr"] = cx.addr.rewrite(amap)[0]
+    return out
+
+
+def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
+    amap, st, bases = cx.amap, cx.st, cx.bases
+    addr_base, old_base = _unit_facts(unit, cx.addr)
+    new_base = old_base if old_base == 0 else amap.map(old_base)
+    if new_base is None:
+        new_base = old_base
+    for n, die in enumerate(unit.dies):
+        low = next((a for a in die if a.attr == _AT_LOW_PC), None)
+        if low is not None and low.form not in ADDRX_FORMS and low.form != FORM_ADDR:
+            low = None
+        old_low = new_low = None
+        if low is not None:
+            old_low = (
+                cx.addr.mark_code(addr_base, low.value) if low.form in ADDRX_FORMS else low.value
+            )
+            if n == 0 and old_low == 0:
+                new_low = 0  # a unit base of 0: its ranges are absolute, nothing to move
+            else:
+                new_low = amap.map(old_low)
+                st.pcs.count(amap, old_low, new_low)
+            if low.form == FORM_ADDR:
+                _put(buf, low.pos, 4, FORM_ADDR, _TOMBSTONE if new_low is None else new_low)
+        for a in die:
+            if a is low:
+                continue
+            if a.form == FORM_ADDR or a.form in ADDRX_FORMS:
+                if a.form in ADDRX_FORMS:
+                    old = cx.addr.mark_code(addr_base, a.value)
+                else:
+                    old = a.value
+                v = (
+                    None
+                    if a.attr == _AT_HIGH_PC and low is not None and new_low is None
+                    else amap.map(old)
+                )
+                st.pcs.count(amap, old, v)
+                if a.form == FORM_ADDR:
+                    _put(buf, a.pos, 4, FORM_ADDR, _TOMBSTONE if v is None else v)
+            elif a.attr == _AT_HIGH_PC:
+                if old_low is None:
+                    raise DwarfError("DW_AT_high_pc as a length without DW_AT_low_pc")
+                end = None if new_low is None else amap.map(old_low + a.value)
+                length = 0 if end is None or new_low is None else end - new_low
+                _put(buf, a.pos, a.width, a.form, length)
+            elif a.form == FORM_STRP:
+                _put(buf, a.pos, 4, a.form, a.value + bases[".debug_str"])
+            elif a.form == FORM_LINE_STRP:
+                _put(buf, a.pos, 4, a.form, a.value + bases[".debug_line_str"])
+            elif a.form == FORM_REF_ADDR:
+                _put(buf, a.pos, a.width, a.form, a.value + bases[".debug_info"])
+            elif a.form == FORM_SEC_OFFSET or (unit.version < 4 and a.form == FORM_DATA4):
+                ref = _ListRef(a.value, old_base, new_base)
+                _section_offset(unit, a.attr, a.pos, a.value, buf, cx, ref)
+
+
+def _moved(lists: Lists | None, table: dict[int, int] | None, value: int, what: str) -> int:
+    if lists is None or table is None or value not in table:
+        raise DwarfError(f"{what} 0x{value:x} points at no list or list table")
+    return table[value]
+
+
+def _section_offset(
+    unit: Unit, attr: int, pos: int, value: int, buf: bytearray, cx: _Ctx, ref: _ListRef
+) -> None:
+    bases = cx.bases
+    v5 = unit.version >= 5
+    if attr == _AT_STMT_LIST:
+        if value not in cx.line_offsets:
+            raise DwarfError(f"DW_AT_stmt_list 0x{value:x} is not the start of a line table")
+        new = cx.line_offsets[value] + bases[".debug_line"]
+    elif attr == _AT_RANGES and v5:
+        r = cx.rnglists
+        new = _moved(r, r.lists if r else None, value, "DW_AT_ranges") + bases[".debug_rnglists"]
+    elif attr == _AT_RNGLISTS_BASE:
+        r = cx.rnglists
+        new = _moved(r, r.tables if r else None, value, "DW_AT_rnglists_base")
+        new += bases[".debug_rnglists"]
+    elif attr in _LOC_ATTRS and v5:
+        lc = cx.loclists
+        new = (
+            _moved(lc, lc.lists if lc else None, value, "location list") + bases[".debug_loclists"]
+        )
+    elif attr == _AT_LOCLISTS_BASE:
+        lc = cx.loclists
+        new = _moved(lc, lc.tables if lc else None, value, "DW_AT_loclists_base")
+        new += bases[".debug_loclists"]
+    elif attr == _AT_RANGES:
+        cx.range_refs.setdefault(value, ref)
+        new = value + bases[".debug_ranges"]
+    elif attr in _LOC_ATTRS:
+        cx.loc_refs.setdefault(value, ref)
+        new = value + bases[".debug_loc"]
+    elif attr == _AT_STR_OFFSETS_BASE:
+        new = value + bases[".debug_str_offsets"]
+    elif attr == _AT_ADDR_BASE:
+        new = value + bases[".debug_addr"]
+    elif unit.version >= 4:
+        raise DwarfError(f"section offset in attribute 0x{attr:x} is not supported")
+    else:
+        return  # DWARF 2/3: a data4 of any other attribute is a plain constant
+    _put(buf, pos, 4, FORM_DATA4, new)
+
+
+def _rewrite_lists(
+    data: bytes, refs: dict[int, _ListRef], amap: AddrMap, st: DwarfStats, loc: bool
+) -> bytes:
+    """``.debug_ranges`` / ``.debug_loc`` (DWARF 2-4): each referenced list remapped in place.
+
+    Unmappable entries are removed and the list closed early; the bytes it no longer uses
+    become end-of-list entries, so no other list moves.
+    """
+    what = ".debug_loc" if loc else ".debug_ranges"
+    buf = bytearray(data)
+    for offset in sorted(refs):
+        ref = refs[offset]
+        c = Cur(data, offset, what=what)
+        old_base, new_base = ref.old_base, ref.new_base
+        kept = bytearray()
+        while True:
+            begin, end = c.u32(), c.u32()
+            if begin == 0 and end == 0:
+                break
+            if begin == 0xFFFFFFFF:  # base address selection
+                old_base = end
+                mapped = amap.map(end)
+                new_base = end if mapped is None else mapped
+                kept += struct.pack("<II", begin, new_base)
+                continue
+            tail = b""
+            if loc:
+                n = c.u16()
+                tail = struct.pack("<H", n) + data[c.pos : c.pos + n]
+                c.skip(n)
+            nb = amap.map(old_base + begin)
+            ne = amap.map(old_base + end)
+            ok = nb is not None and ne is not None and new_base <= nb <= ne
+            (st.locs if loc else st.ranges).count(amap, old_base + begin, nb if ok else None)
+            if not ok or nb is None or ne is None:
+                continue
+            kept += struct.pack("<II", nb - new_base, ne - new_base) + tail
+        kept += bytes(8)
+        if len(kept) > c.pos - offset:
+            raise DwarfError(f"{what}: list at 0x{offset:x} grew")  # cannot: entries only go
+        buf[offset : c.pos] = kept + bytes(c.pos - offset - len(kept))
+    return bytes(buf)
+
+
+def _rewrite_aranges(data: bytes, amap: AddrMap, bases: dict[str, int], st: DwarfStats) -> bytes:
+    """Rebuilt sets (nothing refers to a set by offset, so they may shrink).
+
+    Aranges also cover data objects (linear-memory addresses): an entry is code only when it
+    spans part of one function from its body start, as compilers emit them; other entries
+    are kept as they are.
+    """
+    out = bytearray()
+    pos = 0
+    while pos < len(data):
+        c = Cur(data, pos, what=".debug_aranges")
+        length = c.u32()
+        if length >= 0xFFFFFFF0:
+            raise DwarfError("64-bit DWARF is not supported")
+        end = c.pos + length
+        c.end = end
+        version = c.u16()
+        info_off = c.u32()
+        addr_size, seg_size = c.u8(), c.u8()
+        if addr_size != 4 or seg_size != 0:
+            raise DwarfError(f".debug_aranges: address size {addr_size}, segment size {seg_size}")
+        # tuples start at a multiple of twice the address size from the start of the set
+        c.pos = pos + (c.pos - pos + 7) // 8 * 8
+        if c.pos > end:
+            raise DwarfError(f".debug_aranges: set at 0x{pos:x} is shorter than its header")
+        kept = bytearray()
+        while True:
+            addr, size = c.u32(), c.u32()
+            if addr == 0 and size == 0:
+                break
+            if not amap.spans_code(addr, addr + size):
+                kept += struct.pack("<II", addr, size)  # a data object, or not ours to move
+                continue
+            nb, ne = amap.map(addr), amap.map(addr + size)
+            ok = nb is not None and ne is not None and nb <= ne
+            st.aranges.count(amap, addr, nb if ok else None)
+            if ok and nb is not None and ne is not None:
+                kept += struct.pack("<II", nb, ne - nb)
+        kept += bytes(8)
+        out += struct.pack("<IHIBB", 12 + len(kept), version, info_off + bases[".debug_info"], 4, 0)
+        out += bytes(4) + kept  # header padding to 16 bytes
+        pos = end
+    return bytes(out)

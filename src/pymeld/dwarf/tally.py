@@ -1,0 +1,35 @@
+"""Counting what happened to each kind of code address, for ``--stats``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pymeld.dwarf.lines import AddrMap
+
+__all__ = ["Tally"]
+
+
+@dataclass(slots=True)
+class Tally:
+    """Addresses of one kind: moved onto fused code, dropped (their code has no exact map in
+    the fused module), or dead (outside the input's code already: linker tombstones)."""
+
+    mapped: int = 0
+    dropped: int = 0
+    dead: int = 0
+
+    def count(self, amap: AddrMap, old: int, new: int | None) -> None:
+        if new is not None:
+            self.mapped += 1
+        elif amap.dead(old):
+            self.dead += 1
+        else:
+            self.dropped += 1
+
+    def add(self, other: Tally) -> None:
+        self.mapped += other.mapped
+        self.dropped += other.dropped
+        self.dead += other.dead
+
+    def __str__(self) -> str:
+        return f"{self.mapped} remapped, {self.dropped} dropped, {self.dead} dead"

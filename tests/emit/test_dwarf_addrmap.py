@@ -1,0 +1,117 @@
+"""Exact code-offset maps (`pymeld.dwarf.addrmap`) and the rewriter's edit list they rest on.
+
+Bodies are built instruction by instruction, so the expected old and new start of every
+instruction is known independently of the walker: the map must send one to the other even
+when remapped indices change their LEB width (padded 5-byte LEBs from wasm-ld, memargs that
+gain a memory index).
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pymeld.codec.binary import uleb, uleb_padded
+from pymeld.codec.core import instructions as ins
+from pymeld.codec.core.model import Code, Local, NumType
+from pymeld.dwarf.addrmap import CodeLayout, InstanceMap, code_layout, function_map
+
+FUNCS = {0: 0, 1: 300, 2: 2, 5: 70000}  # identity, 1→2 bytes, unchanged, 1→3 bytes
+GLOBALS = {0: 1, 1: 0, 3: 200}
+MEMS = {0: 2, 1: 1}
+
+# (kind, index, padded): one instruction in old and new encodings
+Insn = tuple[str, int, bool]
+
+
+def encode(insn: Insn, new: bool) -> bytes:
+    kind, idx, padded = insn
+    leb = uleb_padded(idx, 5) if padded else uleb(idx)
+    if kind == "call":
+        nv = FUNCS[idx]
+        return b"\x10" + (uleb(nv) if new and nv != idx else leb)
+    if kind == "global.get":
+        nv = GLOBALS[idx]
+        return b"\x23" + (uleb(nv) if new and nv != idx else leb)
+    if kind == "i32.load":  # memory idx; memory 0 has no index byte in the input
+        nv = MEMS[idx]
+        if idx == 0:
+            flags_mem = b"\x02" if not new or nv == 0 else b"\x42" + uleb(nv)
+        else:
+            flags_mem = b"\x42" + (uleb(nv) if new and nv != idx else leb)
+        return b"\x41\x00\x28" + flags_mem + b"\x04"  # i32.const 0; i32.load offset=4
+    if kind == "local.get":
+        return b"\x20" + leb
+    return b"\x01"  # nop
+
+
+insn_st = st.one_of(
+    st.tuples(st.just("call"), st.sampled_from(sorted(FUNCS)), st.booleans()),
+    st.tuples(st.just("global.get"), st.sampled_from(sorted(GLOBALS)), st.booleans()),
+    st.tuples(st.just("i32.load"), st.sampled_from(sorted(MEMS)), st.booleans()),
+    st.tuples(st.just("local.get"), st.integers(0, 200), st.booleans()),
+    st.tuples(st.just("nop"), st.just(0), st.just(False)),
+)
+
+MAPS = ins.IndexMaps(func=FUNCS.__getitem__, global_=GLOBALS.__getitem__, memory=MEMS.__getitem__)
+
+
+def starts(insns: list[Insn], new: bool) -> list[int]:
+    out, pos = [], 0
+    for i in insns:
+        out.append(pos)
+        pos += len(encode(i, new))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(insn_st, max_size=30))
+def test_every_instruction_start_maps_exactly(insns: list[Insn]) -> None:
+    old = b"".join(encode(i, False) for i in insns) + b"\x0b"
+    new = b"".join(encode(i, True) for i in insns) + b"\x0b"
+    rewritten, edits = ins.rewrite_body_edits(old, MAPS)
+    assert rewritten == new == ins.rewrite_body(old, MAPS)
+    assert sum(n - o for _, o, n in edits) == len(new) - len(old)
+    # the map is replayed from the emitted body alone, as DWARF remapping does it
+    fm = function_map(
+        Code([], old),
+        Code([], new),
+        CodeLayout(0, 0, len(old)),
+        CodeLayout(7, 7, 7 + len(new)),
+    )
+    assert fm is not None
+    old_starts = [*starts(insns, False), len(old) - 1]  # the final `end` too
+    new_starts = [*starts(insns, True), len(new) - 1]
+    assert [fm.map(a) for a in old_starts] == [7 + b for b in new_starts]
+    assert fm.map(len(old)) == 7 + len(new)  # a function's end (high_pc)
+
+
+def test_edits_of_a_padded_call_and_a_memarg_that_gains_an_index() -> None:
+    old = b"\x10" + uleb_padded(5, 5) + b"\x41\x00\x28\x02\x04\x1a\x0b"
+    new, edits = ins.rewrite_body_edits(old, MAPS)
+    assert new == b"\x10\xf0\xa2\x04" + b"\x41\x00\x28\x42\x02\x04\x1a\x0b"
+    assert edits == [(1, 5, 3), (9, 1, 2)]
+    assert ins.rewrite_body_edits(b"\x01\x0b", MAPS) == (b"\x01\x0b", [])
+
+
+def test_a_body_that_is_not_the_rewrite_gets_no_map() -> None:
+    old = b"\x10\x01\x0b"
+    other = b"\x10\xac\x02\x01\x0b"  # call 300; nop: more than an index rewrite
+    lay = CodeLayout(0, 0, 3)
+    assert function_map(Code([], old), Code([], other), lay, CodeLayout(0, 0, 5)) is None
+
+
+def test_layout_and_instance_map_follow_size_lebs_and_locals() -> None:
+    big = b"\x01" * 200 + b"\x0b"  # a 2-byte size LEB
+    codes = [Code([], b"\x0b"), Code([Local(2, NumType.I32)], big), Code([], b"\x0b", size_width=5)]
+    lay = code_layout(codes)
+    assert lay[0] == CodeLayout(2, 3, 4)
+    assert lay[1] == CodeLayout(6, 9, 210)  # locals: 01 02 7f
+    assert lay[2] == CodeLayout(215, 216, 217)
+    moved = [CodeLayout(x.body + 10, x.instr + 10, x.end + 10) for x in lay]
+    fmaps = [function_map(c, c, a, b) for c, a, b in zip(codes, lay, moved)]
+    im = InstanceMap(lay, [fmaps[0], None, fmaps[2]])
+    assert im.map(2) == 12 and im.map(4) == 14  # low and high pc of body 0
+    assert im.map(9) is None and im.unmapped == 1  # body 1 has no map: uncovered
+    assert im.map(216) == 226
+    assert im.map(5) is None and im.dead(0xFFFFFFFF) and not im.dead(100)

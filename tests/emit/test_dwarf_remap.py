@@ -1,0 +1,99 @@
+"""`pymeld.dwarf.remap` on damaged and unusual DWARF: never an exception or a half-written
+section, only the instance's DWARF dropped with a reason."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pymeld.api import core_module_sections
+from pymeld.codec.component.parse import parse_component
+from pymeld.codec.core.parse import parse_module
+from pymeld.dwarf.remap import DwarfInput, DwarfStats, remap_dwarf
+
+DATA = Path(__file__).parent.parent / "data" / "dwarf"
+
+
+class Shift:
+    """A stand-in address map: every address in [3, 0x400) moves by 0x10."""
+
+    def map(self, addr: int) -> int | None:
+        return addr + 0x10 if 3 <= addr < 0x400 else None
+
+    def dead(self, addr: int) -> bool:
+        return addr >= 0x400
+
+    def spans_code(self, start: int, end: int) -> bool:
+        return 3 <= start <= end < 0x400
+
+
+@cache
+def sections(name: str) -> dict[str, bytes]:
+    comp = parse_component((DATA / name).read_bytes())
+    for s in core_module_sections(comp):
+        m = parse_module(bytes(s.data))
+        secs = {c.name: bytes(c.data) for c in m.customs if c.name.startswith(".debug_")}
+        if secs:
+            return secs
+    raise AssertionError("no DWARF")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["composed.wasm", "composed-dwarf5.wasm"]),
+    st.data(),
+)
+def test_damaged_dwarf_is_dropped_or_rewritten(name: str, data: st.DataObject) -> None:
+    secs = dict(sections(name))
+    target = data.draw(st.sampled_from(sorted(secs)))
+    raw = bytearray(secs[target])
+    how = data.draw(st.sampled_from(["truncate", "flip", "zero"]))
+    at = data.draw(st.integers(0, len(raw) - 1))
+    if how == "truncate":
+        del raw[at:]
+    elif how == "flip":
+        raw[at] ^= data.draw(st.integers(1, 255))
+    else:
+        raw[at : at + 4] = bytes(len(raw[at : at + 4]))
+    secs[target] = bytes(raw)
+    stats = DwarfStats()
+    out = remap_dwarf([DwarfInput("m", secs, Shift())], stats)
+    if stats.instances_dropped:
+        assert out == [] and stats.instances == 0
+    else:
+        assert stats.instances == 1 and dict(out)[".debug_info"]
+
+
+def test_intact_dwarf_moves_and_counts() -> None:
+    for name in ("composed.wasm", "composed-dwarf5.wasm"):
+        stats = DwarfStats()
+        out = dict(remap_dwarf([DwarfInput("m", sections(name), Shift())], stats))
+        assert not stats.instances_dropped and stats.line.rows > 50
+        assert stats.pcs.mapped > 0 and stats.pcs.dropped == 0
+        assert out[".debug_info"] != sections(name)[".debug_info"]
+
+
+def test_two_copies_concatenate_with_shifted_offsets() -> None:
+    secs = sections("composed.wasm")
+    stats = DwarfStats()
+    out = dict(remap_dwarf([DwarfInput("a", secs, Shift()), DwarfInput("b", secs, Shift())], stats))
+    assert stats.instances == 2
+    for name in (".debug_abbrev", ".debug_str"):
+        assert out[name] == secs[name] * 2
+    info = out[".debug_info"]
+    half = len(info) // 2
+    # the second unit's abbreviation offset points at the second copy of the table
+    assert int.from_bytes(info[half + 6 : half + 10], "little") == len(secs[".debug_abbrev"])
+
+
+def test_unsupported_dwarf_says_why() -> None:
+    secs = dict(sections("composed.wasm"))
+    info = bytearray(secs[".debug_info"])
+    info[4:6] = (6).to_bytes(2, "little")  # a future DWARF version
+    secs[".debug_info"] = bytes(info)
+    stats = DwarfStats()
+    assert remap_dwarf([DwarfInput("m", secs, Shift())], stats) == []
+    assert stats.instances_dropped == ["m: DWARF version 6 is not supported (2-5 are)"]
