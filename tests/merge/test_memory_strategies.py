@@ -228,7 +228,7 @@ def test_shared_rebase_isolates_components_using_the_same_addresses(iso: bytes) 
 
 
 def test_shared_without_rebase_refuses_two_memories(iso: bytes) -> None:
-    with pytest.raises(UnsupportedFeature, match="without --address-rebase: 2 memories"):
+    with pytest.raises(UnsupportedFeature, match="without address rebasing: 2 memories"):
         fused(iso, memory="shared")
 
 

@@ -176,7 +176,7 @@ def composition_dot(
                 builtins.add(ref.builtin)
                 for u, name in targets:
                     edges[(f"b{ref.builtin}", f"m{u}", "builtin")].append(name)
-    for host, node in sorted(hosts.items(), key=lambda hn: hn[1]):
+    for host, node in sorted(hosts.items(), key=lambda hn: int(hn[1][1:])):
         label = _q("host import\n" + host)
         lines.append(f"  {node} [label={label}, shape=cds];")
     for b in sorted(builtins):
@@ -245,7 +245,7 @@ def _components_dot(graph: FlatGraph, title: str, names: dict[int, str]) -> str:
             host = "/".join(callee.path[:-1]) or callee.path[0]
             hosts.setdefault(host, f"h{len(hosts)}")
             edges[(hosts[host], f"c{lowered.owner}", "host")].append(callee.path[-1])
-    for host, node in sorted(hosts.items(), key=lambda hn: hn[1]):
+    for host, node in sorted(hosts.items(), key=lambda hn: int(hn[1][1:])):
         lines.append(f"  {node} [label={_q('host import' + chr(10) + host)}, shape=cds];")
     tops: list[tuple[str, int]] = []
     for name, item in graph.exports:
