@@ -552,6 +552,217 @@ def _valtype(data, pos, maps, coll, out, last):
     raise _Bad(f"invalid value type 0x{b:02x}", pos)
 
 
+# -- fast rewrite ------------------------------------------------------------------------------
+# `rewrite_body` runs over every function body of the input (tens of megabytes), so the common
+# opcodes get a specialised loop: one small-int class per opcode, single-byte LEBs read inline,
+# no per-immediate table walk. It only finds the index immediates; mapping them is a second,
+# short loop. Anything it does not handle, and anything malformed, goes to `_walk`, which gives
+# the exact result or error, so the fast loop only has to be exact on the bodies it finishes.
+(_F_OTHER, _F_NONE, _F_END, _F_LEB, _F_MEMARG, _F_FUNC, _F_GLOBAL, _F_BLOCK, _F_B4, _F_B8) = range(
+    10
+)
+(_F_CALL_INDIRECT, _F_BR_TABLE, _F_FC, _F_INDEX) = range(10, 14)
+
+
+def _fast_classes() -> list[int]:
+    t = [_F_OTHER] * 256
+    for op in range(256):
+        imms = SINGLE[op]
+        if imms is None:
+            continue
+        if imms == _NONE:
+            t[op] = _F_NONE
+        elif imms in ((U32,), (LEB,)) and op != 0x18:
+            t[op] = _F_LEB
+        elif imms == (MEMARG,):
+            t[op] = _F_MEMARG
+        elif imms == (K_FUNC,):
+            t[op] = _F_FUNC
+        elif imms == (K_GLOBAL,):
+            t[op] = _F_GLOBAL
+        elif len(imms) == 1 and imms[0] < 8:
+            t[op] = _F_INDEX
+    t[0x0B] = _F_END
+    for op in (0x02, 0x03, 0x04):  # block loop if (legacy try: `_walk`)
+        t[op] = _F_BLOCK
+    t[0x43] = _F_B4
+    t[0x44] = _F_B8
+    t[0x11] = t[0x13] = _F_CALL_INDIRECT
+    t[0x0E] = _F_BR_TABLE
+    t[0xFC] = _F_FC
+    return t
+
+
+_FAST = _fast_classes()
+
+
+# A patch site: (start, end, kind, value) of one index immediate, in body order. Kinds 0..7 are
+# the index kinds (a ULEB); _P_MEM0 is a memarg without a memory index (value: its flags; the
+# memory is 0 and becomes `flags | 0x40, index` when remapped); _P_BLOCKTYPE a block type index.
+_P_MEM0 = 8
+_P_BLOCKTYPE = 9
+Patch = tuple[int, int, int, int]
+
+
+def patch_sites(data: bytes) -> list[Patch] | None:
+    """Every index immediate of the function body ``data`` (None: let the general walk decide).
+
+    Independent of any index map, so a body that occurs in several instances (two components
+    built with the same toolchain carry the same runtime) is decoded once and patched per map.
+    None for malformed bodies and rare opcodes (legacy exceptions, GC, SIMD, typed references).
+    """
+    try:
+        return _sites(data)
+    except Exception:
+        return None
+
+
+def _sites(data: bytes) -> list[Patch] | None:
+    cls = _FAST
+    simple_bt = _SIMPLE_VALTYPE
+    fc = PREFIXED[0xFC]
+    read_u = _read_u
+    skip_leb = _skip_leb
+    sites: list[Patch] = []
+    add = sites.append
+    pos = depth = 0
+    while True:
+        op = data[pos]
+        pos += 1
+        c = cls[op]
+        if c == _F_LEB:  # locals, br, br_if, i32/i64.const: about half of all instructions
+            if data[pos] < 0x80:
+                pos += 1
+            else:
+                pos = skip_leb(data, pos)
+        elif c == _F_NONE:
+            continue
+        elif c == _F_MEMARG:
+            at = pos
+            flags = data[pos]
+            if flags < 0x80:
+                pos += 1
+            else:
+                flags, pos = read_u(data, pos)
+            if flags & 0x40:
+                mat = pos
+                mem, pos = read_u(data, pos)
+                add((mat, pos, K_MEM, mem))
+            else:
+                add((at, pos, _P_MEM0, flags))
+            if data[pos] < 0x80:
+                pos += 1
+            else:
+                pos = skip_leb(data, pos)
+        elif c == _F_END:
+            if depth == 0:
+                return sites if pos == len(data) else None
+            depth -= 1
+        elif c == _F_GLOBAL:
+            at = pos
+            v = data[pos]
+            if v < 0x80:
+                pos += 1
+            else:
+                v, pos = read_u(data, pos)
+            add((at, pos, K_GLOBAL, v))
+        elif c == _F_FUNC:
+            at = pos
+            v = data[pos]
+            if v < 0x80:
+                pos += 1
+            else:
+                v, pos = read_u(data, pos)
+            add((at, pos, K_FUNC, v))
+        elif c == _F_BLOCK:
+            depth += 1
+            b = data[pos]
+            if b == 0x40 or b in simple_bt:
+                pos += 1
+            elif b == 0x63 or b == 0x64:
+                return None
+            else:
+                at = pos
+                v, pos = _read_s33(data, pos)
+                if v < 0:
+                    return None
+                add((at, pos, _P_BLOCKTYPE, v))
+        elif c == _F_B4:
+            pos += 4
+        elif c == _F_B8:
+            pos += 8
+        elif c == _F_CALL_INDIRECT:
+            at = pos
+            v, pos = read_u(data, pos)
+            add((at, pos, K_TYPE, v))
+            at = pos
+            v, pos = read_u(data, pos)
+            add((at, pos, K_TABLE, v))
+        elif c == _F_BR_TABLE:
+            n, pos = read_u(data, pos)
+            if n > len(data) - pos:
+                return None
+            for _ in range(n + 1):
+                pos = skip_leb(data, pos)
+        else:
+            if c == _F_FC:
+                sub, pos = read_u(data, pos)
+                imms = fc.get(sub)
+            elif c == _F_INDEX:
+                imms = SINGLE[op]
+            else:
+                return None
+            if imms is None:
+                return None
+            for k in imms:
+                at = pos
+                v, pos = read_u(data, pos)
+                add((at, pos, k, v))
+
+
+def apply_patches(
+    data: bytes, sites: list[Patch], maps: list[Callable[[int], int] | None]
+) -> bytes | None:
+    """``data`` with ``sites`` remapped, as `rewrite_body` would give (None: a missing mapping)."""
+    out: list[bytes] = []
+    last = 0
+    enc = uleb
+    mmap = maps[K_MEM]
+    tmap = maps[K_TYPE]
+    try:
+        for at, nxt, k, v in sites:
+            if k < 8:
+                m = maps[k]
+                if m is None:
+                    continue
+                nv = m(v)
+                if nv != v:
+                    out.append(data[last:at])
+                    out.append(enc(nv))
+                    last = nxt
+            elif k == _P_MEM0:
+                if mmap is None:
+                    continue
+                nv = mmap(0)
+                if nv != 0:
+                    out.append(data[last:at])
+                    out.append(enc(v | 0x40))
+                    out.append(enc(nv))
+                    last = nxt
+            elif tmap is not None:
+                nv = tmap(v)
+                if nv != v:
+                    out.append(data[last:at])
+                    out.append(sleb(nv))
+                    last = nxt
+    except (IndexError, KeyError):
+        return None
+    if not out:
+        return data
+    out.append(data[last:])
+    return b"".join(out)
+
+
 def _run(
     body: bytes,
     maps: list[Callable[[int], int] | None] | None,
@@ -609,7 +820,13 @@ def rewrite_body(
 
     Returns the very same object when nothing changes.  Labels and locals are never touched.
     """
-    return _run(body, maps.as_list(), None, False, file, base, section)
+    callables = maps.as_list()
+    sites = patch_sites(body)
+    if sites is not None:
+        out = apply_patches(body, sites, callables)
+        if out is not None:
+            return out
+    return _run(body, callables, None, False, file, base, section)
 
 
 def rewrite_const_expr(
