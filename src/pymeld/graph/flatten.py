@@ -152,6 +152,8 @@ class Flattener:
         self.root_export_names: dict[str, cm.ExternName] = {}
         # module instance → its import bindings per kind (exports are resolved through them)
         self._imports_by_kind: dict[int, dict[ExternKind, list[CoreRef]]] = {}
+        # per module instance: export name -> (kind, index), the first export of each name
+        self._exports_by_name: dict[int, dict[str, tuple[ExternKind, int]]] = {}
         self.resource_count = 0
         self.types = gt.TypeResolver(self)
 
@@ -336,9 +338,14 @@ class Flattener:
                 raise LinkError(f"{where}: core instance has no export `{name}`")
             return inst.exports[name]
         mi = self.graph.instances[inst.index]
-        for e in mi.module.exports:
-            if e.name == name:
-                return e.kind, self._resolve_index(mi, e.kind, e.index)
+        by_name = self._exports_by_name.get(mi.index)
+        if by_name is None:  # a dict, not a scan per name: runtimes export thousands of names
+            by_name = self._exports_by_name[mi.index] = {}
+            for e in mi.module.exports:
+                by_name.setdefault(e.name, (e.kind, e.index))
+        found = by_name.get(name)
+        if found is not None:
+            return found[0], self._resolve_index(mi, found[0], found[1])
         raise LinkError(f"{where}: core instance {mi.label} has no export `{name}`")
 
     def _resolve_index(self, mi: ModuleInstance, kind: ExternKind, index: int) -> CoreRef:

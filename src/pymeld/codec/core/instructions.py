@@ -721,12 +721,21 @@ def _sites(data: bytes) -> list[Patch] | None:
 
 
 def apply_patches(
-    data: bytes, sites: list[Patch], maps: list[Callable[[int], int] | None]
+    data: bytes,
+    sites: list[Patch],
+    maps: list[Callable[[int], int] | None],
+    cache: dict[int, bytes] | None = None,
 ) -> bytes | None:
-    """``data`` with ``sites`` remapped, as `rewrite_body` would give (None: a missing mapping)."""
+    """``data`` with ``sites`` remapped, as `rewrite_body` would give (None: a missing mapping).
+
+    ``cache`` keeps encoded immediates between calls with the same ``maps``: nearly every index
+    changes in fusion, and encoding is most of the cost here.
+    """
+    if cache is None:
+        cache = {}
     out: list[bytes] = []
+    add = out.append
     last = 0
-    enc = uleb
     mmap = maps[K_MEM]
     tmap = maps[K_TYPE]
     try:
@@ -737,29 +746,34 @@ def apply_patches(
                     continue
                 nv = m(v)
                 if nv != v:
-                    out.append(data[last:at])
-                    out.append(enc(nv))
+                    add(data[last:at])
+                    e = cache.get(nv)
+                    if e is None:
+                        e = cache[nv] = uleb(nv)
+                    add(e)
                     last = nxt
             elif k == _P_MEM0:
                 if mmap is None:
                     continue
-                nv = mmap(0)
-                if nv != 0:
-                    out.append(data[last:at])
-                    out.append(enc(v | 0x40))
-                    out.append(enc(nv))
+                e = cache.get(~v)  # keys < 0: flags with the memory index that 0 maps to
+                if e is None:
+                    nv = mmap(0)
+                    e = cache[~v] = uleb(v | 0x40) + uleb(nv) if nv != 0 else b""
+                if e:
+                    add(data[last:at])
+                    add(e)
                     last = nxt
             elif tmap is not None:
                 nv = tmap(v)
                 if nv != v:
-                    out.append(data[last:at])
-                    out.append(sleb(nv))
+                    add(data[last:at])
+                    add(sleb(nv))
                     last = nxt
     except (IndexError, KeyError):
         return None
     if not out:
         return data
-    out.append(data[last:])
+    add(data[last:])
     return b"".join(out)
 
 
