@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.encode import encode_component
 from pymeld.codec.component.parse import parse_component

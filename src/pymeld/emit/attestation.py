@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from pymeld import __version__
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import Reader, uleb
 from pymeld.codec.core.model import CustomSection, SectionId
 from pymeld.errors import DecodeError

@@ -10,9 +10,10 @@ What remains unresolved at the root (its imports) becomes `HostFunc`s: imports o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import sort_key
 from pymeld.codec.core.model import ExternKind, Module

@@ -9,8 +9,9 @@ in one pass with final indices.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.core.model import ExternKind, Module
 
 

@@ -10,9 +10,10 @@ It is written as one flat loop because it runs over tens of megabytes of code.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import overload
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import sleb, uleb
 from pymeld.errors import DecodeError
 
