@@ -17,10 +17,8 @@ anything the user can fix; never print tracebacks or call ``sys.exit`` in a comm
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
@@ -110,6 +108,8 @@ def inspect(input: str, as_json: bool, graph: str | None, interfaces: bool, coun
     A fused output's ``pymeld.attestation`` is shown and verified: its recorded code hash is
     recomputed from the file. A mismatch exits with status 1.
     """
+    import json
+
     from pymeld.emit.attestation import find_attestations
 
     data = read_input(input)
@@ -197,6 +197,8 @@ def _print_core_module(info: dict[str, Any]) -> None:
 
 
 def _print_attestation(a: Any) -> None:
+    import json
+
     status = "VERIFIED" if a.ok else "MISMATCH"
     click.echo(f"pymeld.attestation in the {a.where}: code hash {status}")
     if a.error:
@@ -340,6 +342,8 @@ def fuse(
     stats_json: str | None,
 ) -> None:
     """Fuse a composed component into one core module (or, with --component, a component)."""
+    import json
+
     from pymeld.fuse import FuseOptions, fuse_files
 
     options = FuseOptions(
@@ -463,6 +467,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = EXIT_INTERRUPTED
     except PymeldError as e:
         if _state["debug"]:
+            import traceback
+
             traceback.print_exc()
         _err(f"error: {_one_line(str(e))}")
         code = EXIT_ERROR
@@ -472,6 +478,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = EXIT_ERROR
     except Exception as e:  # a bug: say so in one line; --debug shows where
         if _state["debug"]:
+            import traceback
+
             traceback.print_exc()
         _err(
             f"internal error: {type(e).__name__}: {_one_line(str(e))}"

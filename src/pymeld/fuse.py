@@ -8,12 +8,10 @@ from dataclasses import field, fields
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
-from pymeld.codec.component.encode import encode_component
 from pymeld.codec.component.parse import parse_component
 from pymeld.errors import PymeldError
 from pymeld.graph.flatten import Flattener
 from pymeld.merge.merger import merge
-from pymeld.wrap.wrapper import wrap
 
 
 @dataclass(slots=True)
@@ -74,6 +72,7 @@ def fuse_files(
     if len(inputs) == 1:
         name, data = inputs[0]
         return fuse_bytes(data, file=name, options=options)
+    from pymeld.codec.component.encode import encode_component
     from pymeld.compose import compose
 
     parts = []
@@ -130,6 +129,9 @@ def fuse_bytes(
         keep_dwarf=options.keep_dwarf,
         attest=options.attestation,
     )
+    if options.component or options.verify:  # the wrapper is only loaded when it is used
+        from pymeld.codec.component.encode import encode_component
+        from pymeld.wrap.wrapper import wrap
     if options.component:
         out = encode_component(wrap(root, flattener, merged, finished.core))
     else:
