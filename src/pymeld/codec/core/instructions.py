@@ -620,6 +620,12 @@ def patch_sites(data: bytes) -> list[Patch] | None:
 
 def _sites(data: bytes) -> list[Patch] | None:
     cls = _FAST
+    # classes as locals: compared once or more per instruction
+    f_leb, f_none, f_memarg, f_end = _F_LEB, _F_NONE, _F_MEMARG, _F_END
+    f_global, f_func, f_block, f_b4, f_b8 = _F_GLOBAL, _F_FUNC, _F_BLOCK, _F_B4, _F_B8
+    f_call_indirect, f_br_table, f_fc, f_index = _F_CALL_INDIRECT, _F_BR_TABLE, _F_FC, _F_INDEX
+    k_mem, k_global, k_func, k_type, k_table = K_MEM, K_GLOBAL, K_FUNC, K_TYPE, K_TABLE
+    p_mem0, p_blocktype = _P_MEM0, _P_BLOCKTYPE
     simple_bt = _SIMPLE_VALTYPE
     fc = PREFIXED[0xFC]
     read_u = _read_u
@@ -631,14 +637,14 @@ def _sites(data: bytes) -> list[Patch] | None:
         op = data[pos]
         pos += 1
         c = cls[op]
-        if c == _F_LEB:  # locals, br, br_if, i32/i64.const: about half of all instructions
+        if c == f_leb:  # locals, br, br_if, i32/i64.const: about half of all instructions
             if data[pos] < 0x80:
                 pos += 1
             else:
                 pos = skip_leb(data, pos)
-        elif c == _F_NONE:
+        elif c == f_none:
             continue
-        elif c == _F_MEMARG:
+        elif c == f_memarg:
             at = pos
             flags = data[pos]
             if flags < 0x80:
@@ -648,34 +654,34 @@ def _sites(data: bytes) -> list[Patch] | None:
             if flags & 0x40:
                 mat = pos
                 mem, pos = read_u(data, pos)
-                add((mat, pos, K_MEM, mem))
+                add((mat, pos, k_mem, mem))
             else:
-                add((at, pos, _P_MEM0, flags))
+                add((at, pos, p_mem0, flags))
             if data[pos] < 0x80:
                 pos += 1
             else:
                 pos = skip_leb(data, pos)
-        elif c == _F_END:
+        elif c == f_end:
             if depth == 0:
                 return sites if pos == len(data) else None
             depth -= 1
-        elif c == _F_GLOBAL:
+        elif c == f_global:
             at = pos
             v = data[pos]
             if v < 0x80:
                 pos += 1
             else:
                 v, pos = read_u(data, pos)
-            add((at, pos, K_GLOBAL, v))
-        elif c == _F_FUNC:
+            add((at, pos, k_global, v))
+        elif c == f_func:
             at = pos
             v = data[pos]
             if v < 0x80:
                 pos += 1
             else:
                 v, pos = read_u(data, pos)
-            add((at, pos, K_FUNC, v))
-        elif c == _F_BLOCK:
+            add((at, pos, k_func, v))
+        elif c == f_block:
             depth += 1
             b = data[pos]
             if b == 0x40 or b in simple_bt:
@@ -687,29 +693,29 @@ def _sites(data: bytes) -> list[Patch] | None:
                 v, pos = _read_s33(data, pos)
                 if v < 0:
                     return None
-                add((at, pos, _P_BLOCKTYPE, v))
-        elif c == _F_B4:
+                add((at, pos, p_blocktype, v))
+        elif c == f_b4:
             pos += 4
-        elif c == _F_B8:
+        elif c == f_b8:
             pos += 8
-        elif c == _F_CALL_INDIRECT:
+        elif c == f_call_indirect:
             at = pos
             v, pos = read_u(data, pos)
-            add((at, pos, K_TYPE, v))
+            add((at, pos, k_type, v))
             at = pos
             v, pos = read_u(data, pos)
-            add((at, pos, K_TABLE, v))
-        elif c == _F_BR_TABLE:
+            add((at, pos, k_table, v))
+        elif c == f_br_table:
             n, pos = read_u(data, pos)
             if n > len(data) - pos:
                 return None
             for _ in range(n + 1):
                 pos = skip_leb(data, pos)
         else:
-            if c == _F_FC:
+            if c == f_fc:
                 sub, pos = read_u(data, pos)
                 imms = fc.get(sub)
-            elif c == _F_INDEX:
+            elif c == f_index:
                 imms = SINGLE[op]
             else:
                 return None
