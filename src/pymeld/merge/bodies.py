@@ -32,17 +32,18 @@ def _rewrite_units(units: list[Unit], work: Work) -> list[list[bytes | PymeldErr
     """Per unit, the rewritten body for each occurrence (or the error it raises, raised later
     in input order so the first error reported is the one a plain serial walk would report)."""
     results: list[list[bytes | PymeldError]] = []
-    caches: list[dict[int, bytes]] = [{} for _ in work]  # encoded immediates, per entry's maps
+    tables: list[ins.PatchTable | None] = [None] * len(work)  # per entry, made when first used
     for body, where in units:
         sites = ins.patch_sites(body)
         outs: list[bytes | PymeldError] = []
         for entry, _ in where:
             _, maps, file = work[entry]
-            out = (
-                None
-                if sites is None
-                else ins.apply_patches(body, sites, maps.as_list(), caches[entry])
-            )
+            out = None
+            if sites is not None:
+                table = tables[entry]
+                if table is None:
+                    table = tables[entry] = ins.PatchTable(maps)
+                out = ins.apply_patches(body, sites, table)
             if out is None:
                 try:
                     out = ins.rewrite_body(body, maps, file=file)

@@ -727,50 +727,73 @@ def _sites(data: bytes) -> list[Patch] | None:
                 add((at, pos, k, v))
 
 
-def apply_patches(
-    data: bytes,
-    sites: list[Patch],
-    maps: list[Callable[[int], int] | None],
-    cache: dict[int, bytes] | None = None,
-) -> bytes | None:
-    """``data`` with ``sites`` remapped, as `rewrite_body` would give (None: a missing mapping).
+_UNSET = object()
 
-    ``cache`` keeps encoded immediates between calls with the same ``maps``: nearly every index
-    changes in fusion, and encoding is most of the cost here.
+
+class PatchTable:
+    """What each index immediate becomes under one `IndexMaps`, encoded once and reused.
+
+    Per kind, a list indexed by the old index: the new index's LEB128, None when it does not
+    change, `_UNSET` until first needed (or a dict for a map given as a callable). Nearly every
+    index changes in fusion, and mapping plus encoding was most of the patching cost.
     """
-    if cache is None:
-        cache = {}
+
+    __slots__ = ("enc", "maps", "mem0")
+
+    def __init__(self, maps: IndexMaps) -> None:
+        self.maps = maps.as_list()
+        fields = [maps.type, maps.func, maps.table, maps.memory, maps.global_, maps.elem]
+        fields += [maps.data, maps.tag]
+        self.enc: list[list[object] | dict[int, bytes | None] | None] = [
+            None if m is None else {} if callable(m) else [_UNSET] * len(m) for m in fields
+        ]
+        self.mem0: dict[int, bytes] = {}  # memarg flags -> flags | 0x40 and the new memory
+
+
+def apply_patches(data: bytes, sites: list[Patch], table: PatchTable) -> bytes | None:
+    """``data`` with ``sites`` remapped, as `rewrite_body` would give (None: a missing mapping)."""
     out: list[bytes] = []
     add = out.append
     last = 0
-    mmap = maps[K_MEM]
-    tmap = maps[K_TYPE]
+    enc = table.enc
+    maps = table.maps
+    unset = _UNSET
     try:
         for at, nxt, k, v in sites:
             if k < 8:
-                m = maps[k]
-                if m is None:
+                t = enc[k]
+                if t is None:
                     continue
-                nv = m(v)
-                if nv != v:
+                if type(t) is list:
+                    e = t[v]
+                    if e is unset:
+                        nv = maps[k](v)  # type: ignore[misc]
+                        e = t[v] = None if nv == v else uleb(nv)
+                else:
+                    e = t.get(v, unset)  # type: ignore[union-attr]
+                    if e is unset:
+                        nv = maps[k](v)  # type: ignore[misc]
+                        e = t[v] = None if nv == v else uleb(nv)
+                if e is not None:
                     add(data[last:at])
-                    e = cache.get(nv)
-                    if e is None:
-                        e = cache[nv] = uleb(nv)
-                    add(e)
+                    add(e)  # type: ignore[arg-type]
                     last = nxt
             elif k == _P_MEM0:
+                mmap = maps[K_MEM]
                 if mmap is None:
                     continue
-                e = cache.get(~v)  # keys < 0: flags with the memory index that 0 maps to
+                e = table.mem0.get(v)
                 if e is None:
                     nv = mmap(0)
-                    e = cache[~v] = uleb(v | 0x40) + uleb(nv) if nv != 0 else b""
+                    e = table.mem0[v] = uleb(v | 0x40) + uleb(nv) if nv != 0 else b""
                 if e:
                     add(data[last:at])
                     add(e)
                     last = nxt
-            elif tmap is not None:
+            else:
+                tmap = maps[K_TYPE]
+                if tmap is None:
+                    continue
                 nv = tmap(v)
                 if nv != v:
                     add(data[last:at])
@@ -841,13 +864,12 @@ def rewrite_body(
 
     Returns the very same object when nothing changes.  Labels and locals are never touched.
     """
-    callables = maps.as_list()
     sites = patch_sites(body)
     if sites is not None:
-        out = apply_patches(body, sites, callables)
+        out = apply_patches(body, sites, PatchTable(maps))
         if out is not None:
             return out
-    return _run(body, callables, None, False, file, base, section)
+    return _run(body, maps.as_list(), None, False, file, base, section)
 
 
 def rewrite_const_expr(
