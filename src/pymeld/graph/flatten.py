@@ -155,6 +155,7 @@ class Flattener:
         self._imports_by_kind: dict[int, dict[ExternKind, list[CoreRef]]] = {}
         # per module instance: export name -> (kind, index), the first export of each name
         self._exports_by_name: dict[int, dict[str, tuple[ExternKind, int]]] = {}
+        self._modules_by_bytes: dict[bytes, Module] = {}
         self.resource_count = 0
         self.types = gt.TypeResolver(self)
 
@@ -312,7 +313,7 @@ class Flattener:
                 bag[e.name] = (kind, scope.get(e.sort, e.index))
             return CoreBag(bag)
         mdef: ModuleDef = scope.get(KS.MODULE, item.module)
-        module = mdef.module
+        module = self._parsed(mdef)
         args: dict[str, CoreInst] = {a.name: scope.get(KS.INSTANCE, a.instance) for a in item.args}
         index = len(self.graph.instances)
         label = f"{scope.label}/core{len(scope.space(KS.INSTANCE))}"
@@ -332,6 +333,18 @@ class Flattener:
             mi.imports.append(ref)
         self.graph.instances.append(mi)
         return CoreModuleInst(index)
+
+    def _parsed(self, mdef: ModuleDef) -> Module:
+        """The parsed module; sections with the same bytes share one parse (modules are read,
+        never changed, after parsing): components built by one toolchain embed the same runtime
+        modules, e.g. each Python component carries its own copy of the interpreter."""
+        data = mdef.section.data
+        if not isinstance(data, bytes):
+            return mdef.module
+        module = self._modules_by_bytes.get(data)
+        if module is None:
+            module = self._modules_by_bytes[data] = mdef.module
+        return module
 
     def _core_export(self, inst: CoreInst, name: str, where: str) -> tuple[ExternKind, CoreRef]:
         if isinstance(inst, CoreBag):
