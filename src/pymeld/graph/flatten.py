@@ -155,7 +155,7 @@ class Flattener:
         self._imports_by_kind: dict[int, dict[ExternKind, list[CoreRef]]] = {}
         # per module instance: export name -> (kind, index), the first export of each name
         self._exports_by_name: dict[int, dict[str, tuple[ExternKind, int]]] = {}
-        self._modules_by_bytes: dict[bytes, Module] = {}
+        self._modules_by_size: dict[int, list[tuple[bytes | memoryview | bytearray, Module]]] = {}
         self.resource_count = 0
         self.types = gt.TypeResolver(self)
 
@@ -337,13 +337,23 @@ class Flattener:
     def _parsed(self, mdef: ModuleDef) -> Module:
         """The parsed module; sections with the same bytes share one parse (modules are read,
         never changed, after parsing): components built by one toolchain embed the same runtime
-        modules, e.g. each Python component carries its own copy of the interpreter."""
+        modules, e.g. each Python component carries its own copy of the interpreter. Sections
+        are compared only with sections of the same size (the rest are never copied)."""
         data = mdef.section.data
-        if not isinstance(data, bytes):
+        if data is None:
             return mdef.module
-        module = self._modules_by_bytes.get(data)
-        if module is None:
-            module = self._modules_by_bytes[data] = mdef.module
+        bucket = self._modules_by_size.setdefault(len(data), [])
+        mine: bytes | memoryview | bytearray = data
+        if bucket:
+            mine = bytes(data)
+            for i, (other, module) in enumerate(bucket):
+                if not isinstance(other, bytes):
+                    other = bytes(other)
+                    bucket[i] = (other, module)
+                if other == mine:
+                    return module
+        module = mdef.module
+        bucket.append((mine, module))
         return module
 
     def _core_export(self, inst: CoreInst, name: str, where: str) -> tuple[ExternKind, CoreRef]:
