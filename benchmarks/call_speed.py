@@ -7,8 +7,9 @@ own runtime adapters (FACT trampolines) carry each call; in the fused output, py
 generated canonical-ABI adapter does. Both are instantiated in one process, must return the
 same checksum, and ``run(--calls)`` is timed ``--runs`` times each, interleaved (alternating
 which goes first), so drift on shared machines hits both alike. Reported: median fused/original
-(target <= 1.0x), wasmtime compile time and byte size of each. A case pymeld refuses is listed
-with its named refusal (and counts as a miss).
+with the goal beside it (<= 0.8x, stretch <= 0.5x: a fused call is a direct call, so it should
+clearly beat wasmtime's adapters), wasmtime compile time and byte size of each. A case pymeld
+refuses is listed with its named refusal (and counts as a miss).
 
     python benchmarks/call_speed.py [--runs 7] [--calls 1000000] [--json out.json] [FILE ...]
 """
@@ -32,7 +33,8 @@ from wasmtime.component import Component, Linker
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-TARGET = 1.0
+TARGET = 0.8  # fused / original, per case (the goal of the speed issue)
+STRETCH = 0.5
 
 
 def shared_root() -> Path:
@@ -145,7 +147,7 @@ def main() -> int:
         sys.exit(f"no cases (looked in {shared_root() / 'corpus' / 'bench'} and {HERE / 'cases'})")
     rows: list[Row] = []
     print(
-        f"{'case':<18} {'orig ms':>8} {'fused ms':>9} {'fused/orig':>10} "
+        f"{'case':<18} {'orig ms':>8} {'fused ms':>9} {'fused/orig':>10} {'goal':>20} "
         f"{'compile o/f ms':>15} {'bytes o/f':>12}  checksum"
     )
     with tempfile.TemporaryDirectory() as t:
@@ -157,16 +159,20 @@ def main() -> int:
                 print(f"{name:<18} {'-':>8} {'-':>9} {'-':>10}  not fused: {row.refusal}")
                 continue
             assert row.ratio is not None
-            flag = "" if row.ratio <= args.target else "  over target"
+            flag = "" if row.ratio <= args.target else "  over goal"
+            goal = f"<={args.target:.2f}x (stretch {STRETCH:.1f}x)"
             print(
-                f"{name:<18} {row.orig_ms:>8.1f} {row.fused_ms:>9.1f} {row.ratio:>9.2f}x "
+                f"{name:<18} {row.orig_ms:>8.1f} {row.fused_ms:>9.1f} {row.ratio:>9.2f}x {goal:>20} "
                 f"{row.orig_compile_ms:>7.1f}/{row.fused_compile_ms:<7.1f} "
                 f"{row.orig_bytes:>5}/{row.fused_bytes:<6}  {row.checksum}{flag}",
                 flush=True,
             )
     misses = [r for r in rows if r.refusal or (r.ratio or 0) > args.target]
     worst = max((r.ratio for r in rows if r.ratio is not None), default=float("nan"))
-    print(f"worst fused/original: {worst:.2f}x (target <= {args.target:.1f}x, {args.calls} calls)")
+    print(
+        f"worst fused/original: {worst:.2f}x (goal <= {args.target:.2f}x, stretch <= "
+        f"{STRETCH:.1f}x; {args.calls} calls)"
+    )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
     return 1 if misses else 0

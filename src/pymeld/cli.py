@@ -17,12 +17,10 @@ anything the user can fix; never print tracebacks or call ``sys.exit`` in a comm
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar, cast
 
@@ -198,6 +196,8 @@ def inspect(
     A fused output's ``pymeld.attestation`` is shown and verified: its recorded code hash is
     recomputed from the file. A mismatch exits with status 1.
     """
+    import json
+
     from pymeld.emit.attestation import find_attestations
 
     chosen = [
@@ -299,6 +299,8 @@ def _print_core_module(info: dict[str, Any]) -> None:
 
 
 def _print_attestation(a: Any) -> None:
+    import json
+
     status = "VERIFIED" if a.ok else "MISMATCH"
     click.echo(f"pymeld.attestation in the {a.where}: code hash {status}")
     if a.error:
@@ -494,6 +496,8 @@ def fuse(
 
     Several INPUTS are first composed by name; the output keeps the first input's exports.
     """
+    import json
+
     from pymeld.fuse import DwarfPolicy, FuseOptions, MemoryStrategy, fuse_files
 
     ctx = click.get_current_context()
@@ -668,6 +672,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = EXIT_TERMINATED
     except PymeldError as e:
         if _state["debug"]:
+            import traceback
+
             traceback.print_exc()
         _err(f"error: {_one_line(str(e))}")
         code = EXIT_ERROR
@@ -677,6 +683,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = EXIT_ERROR
     except Exception as e:  # a bug: say so in one line; --debug shows where
         if _state["debug"]:
+            import traceback
+
             traceback.print_exc()
         _err(
             f"internal error: {type(e).__name__}: {_one_line(str(e))}"

@@ -9,12 +9,10 @@ from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from pymeld.codec.component import model as cm
-from pymeld.codec.component.encode import encode_component
 from pymeld.codec.component.parse import parse_component
 from pymeld.errors import PymeldError
 from pymeld.graph.flatten import flatten
 from pymeld.merge.merger import merge
-from pymeld.wrap.wrapper import wrap
 
 #: How memories are laid out in the fused module (see :mod:`pymeld.merge.memory`).
 MemoryStrategy = Literal["multi", "shared", "auto"]
@@ -167,6 +165,7 @@ def fuse_files(
     if len(inputs) == 1:
         name, data = inputs[0]
         return fuse_bytes(data, file=name, options=options, on_stage=on_stage)
+    from pymeld.codec.component.encode import encode_component
     from pymeld.compose import compose
 
     parts = []
@@ -235,6 +234,9 @@ def fuse_bytes(
         dwarf=policy,
         attest=options.attestation,
     )
+    if options.component or options.verify:  # the wrapper is only loaded when it is used
+        from pymeld.codec.component.encode import encode_component
+        from pymeld.wrap.wrapper import wrap
     if options.component:
         out = encode_component(wrap(root, graph.root, merged, finished.core))
     else:
@@ -289,6 +291,7 @@ def wrap_fused_core(original: bytes, core: bytes, *, file: str | None = None) ->
     ``core``. A core fused with other options, or edited, may then not fit its wrapper: the
     component fails to load, which is the answer verify needs.
     """
+    from pymeld.codec.component.encode import encode_component
     from pymeld.emit.attestation import find_attestations
 
     recorded: dict[str, object] = {}

@@ -14,6 +14,10 @@ from pymeld.merge import bodies
 WORK = [([b"\x00\x41\x01\x1a\x0b", b"\x00\x41\x02\x1a\x0b"], ins.IndexMaps(), "t.wasm")]
 
 
+def _serial(work: bodies.Work) -> list[list[bytes]]:
+    return [[ins.rewrite_body(b, maps, file=file) for b in bs] for bs, maps, file in work]
+
+
 @pytest.fixture
 def parallel_wanted(monkeypatch: pytest.MonkeyPatch) -> None:
     """Several cores and no size threshold: only the platform can keep it serial."""
@@ -40,7 +44,7 @@ def _no_processes(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_serial_on_platforms_without_processes(
     platform: str, parallel_wanted: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    expected = bodies._serial(WORK)
+    expected = _serial(WORK)
     monkeypatch.setattr(bodies.sys, "platform", platform)
     _no_processes(monkeypatch)
     assert bodies.rewrite_all(WORK) == expected
@@ -49,7 +53,7 @@ def test_serial_on_platforms_without_processes(
 def test_serial_when_the_pool_cannot_be_created(
     parallel_wanted: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    expected = bodies._serial(WORK)
+    expected = _serial(WORK)
     monkeypatch.setattr(bodies.sys, "platform", "linux")
     _no_processes(monkeypatch)
     assert bodies.rewrite_all(WORK) == expected

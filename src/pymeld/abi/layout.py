@@ -8,9 +8,9 @@ without materialising the flat list of e.g. a huge fixed-length list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
+from pymeld._dataclass import dataclass
 from pymeld.abi.types import (
     F32,
     F64,

@@ -8,9 +8,9 @@ layouts) and comparable. Names mirror the Canonical ABI's `definitions.py`.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass
 from typing import Literal
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.core.emitter import CoreValType as CoreValType  # re-exported
 
 StringEncoding = Literal["utf8", "utf16", "latin1+utf16"]

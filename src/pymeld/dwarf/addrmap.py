@@ -69,7 +69,7 @@ def _replay_maps(new_body: bytes) -> ins.IndexMaps | None:
         return rec
 
     try:
-        ins.rewrite_body(new_body, _maps([recorder(k) for k in range(8)]))
+        ins.walk_body(new_body, _maps([recorder(k) for k in range(8)]))
     except DecodeError:
         return None
     it = iter(seen)

@@ -8,9 +8,10 @@ produced is untouched by whatever options are chosen here.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
 from pymeld.codec.core.encode import encode_module
 from pymeld.dwarf.build import fused_dwarf, has_dwarf, summary

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from pymeld import __version__
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import Reader, uleb
 from pymeld.codec.core.model import CustomSection, SectionId
 from pymeld.errors import DecodeError
@@ -58,11 +58,12 @@ def code_sha256(module: bytes) -> str:
     """The attested hash of a core module (see the module docstring for the definition)."""
     h = hashlib.sha256()
     pos = 0
+    view = memoryview(module)  # slices of a view are not copies (the module can be 40 MB)
     for name, start, end in _sections(module):
         if name == SECTION:
-            h.update(module[pos:start])
+            h.update(view[pos:start])
             pos = end
-    h.update(module[pos:])
+    h.update(view[pos:])
     return h.hexdigest()
 
 

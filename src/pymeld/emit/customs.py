@@ -22,9 +22,10 @@ the data section; the attestation (see `attestation`) is appended after them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from pymeld import __version__
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import Reader, Writer
 from pymeld.codec.component import model as cm
 from pymeld.codec.core.model import CustomSection, SectionId

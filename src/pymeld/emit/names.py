@@ -13,8 +13,9 @@ that module's names and what was read so far is kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import Reader, Writer
 from pymeld.codec.core.model import CustomSection, ExternKind, Module, SectionId
 from pymeld.errors import DecodeError

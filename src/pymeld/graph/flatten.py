@@ -10,9 +10,10 @@ What remains unresolved at the root (its imports) becomes `HostFunc`s: imports o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import sort_key
 from pymeld.codec.core.model import ExternKind, Module
@@ -151,6 +152,9 @@ class Flattener:
         self.module_ids: dict[int, int] = {}
         # module instance → its import bindings per kind (exports are resolved through them)
         self._imports_by_kind: dict[int, dict[ExternKind, list[CoreRef]]] = {}
+        # per module instance: export name -> (kind, index), the first export of each name
+        self._exports_by_name: dict[int, dict[str, tuple[ExternKind, int]]] = {}
+        self._modules_by_size: dict[int, list[tuple[bytes | memoryview | bytearray, Module]]] = {}
         self.resource_count = 0
         self.types = gt.TypeResolver(self)
 
@@ -315,7 +319,7 @@ class Flattener:
                 bag[e.name] = (kind, scope.get(e.sort, e.index))
             return CoreBag(bag)
         mdef: ModuleDef = scope.get(KS.MODULE, item.module)
-        module = mdef.module
+        module = self._parsed(mdef)
         args: dict[str, CoreInst] = {a.name: scope.get(KS.INSTANCE, a.instance) for a in item.args}
         index = len(self.graph.instances)
         label = f"{scope.label}/core{len(scope.space(KS.INSTANCE))}"
@@ -336,15 +340,42 @@ class Flattener:
         self.graph.instances.append(mi)
         return CoreModuleInst(index)
 
+    def _parsed(self, mdef: ModuleDef) -> Module:
+        """The parsed module; sections with the same bytes share one parse (modules are read,
+        never changed, after parsing): components built by one toolchain embed the same runtime
+        modules, e.g. each Python component carries its own copy of the interpreter. Sections
+        are compared only with sections of the same size (the rest are never copied)."""
+        data = mdef.section.data
+        if data is None:
+            return mdef.module
+        bucket = self._modules_by_size.setdefault(len(data), [])
+        mine: bytes | memoryview | bytearray = data
+        if bucket:
+            mine = bytes(data)
+            for i, (other, module) in enumerate(bucket):
+                if not isinstance(other, bytes):
+                    other = bytes(other)
+                    bucket[i] = (other, module)
+                if other == mine:
+                    return module
+        module = mdef.module
+        bucket.append((mine, module))
+        return module
+
     def _core_export(self, inst: CoreInst, name: str, where: str) -> tuple[ExternKind, CoreRef]:
         if isinstance(inst, CoreBag):
             if name not in inst.exports:
                 raise LinkError(f"{where}: core instance has no export `{name}`")
             return inst.exports[name]
         mi = self.graph.instances[inst.index]
-        for e in mi.module.exports:
-            if e.name == name:
-                return e.kind, self._resolve_index(mi, e.kind, e.index)
+        by_name = self._exports_by_name.get(mi.index)
+        if by_name is None:  # a dict, not a scan per name: runtimes export thousands of names
+            by_name = self._exports_by_name[mi.index] = {}
+            for e in mi.module.exports:
+                by_name.setdefault(e.name, (e.kind, e.index))
+        found = by_name.get(name)
+        if found is not None:
+            return found[0], self._resolve_index(mi, found[0], found[1])
         raise LinkError(f"{where}: core instance {mi.label} has no export `{name}`")
 
     def _resolve_index(self, mi: ModuleInstance, kind: ExternKind, index: int) -> CoreRef:

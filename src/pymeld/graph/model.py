@@ -8,8 +8,9 @@ canonical built-in. Nothing here refers to the nesting that produced it; that is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.abi.types import FuncType, ValType
 from pymeld.codec.component.model import CoreValType, ExternName
 from pymeld.codec.core.model import ExternKind, Module

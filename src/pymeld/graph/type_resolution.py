@@ -9,9 +9,9 @@ the spec makes imported resource types distinct.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.codec.component import model as cm
 from pymeld.errors import LinkError, UnsupportedFeature

@@ -26,8 +26,9 @@ async instance's backpressure and task lock); resource handles in async signatur
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count, flatten_async_functype, flatten_types
 from pymeld.codec.core.emitter import NUMTYPE as _VT

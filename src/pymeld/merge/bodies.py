@@ -1,13 +1,16 @@
 """Rewriting every function body with its instance's index maps, on all cores when it pays.
 
-This is fusion's hot loop (the instruction walk in `codec.core.instructions`). Bodies are
-independent, so a large input is split into contiguous chunks rewritten by forked worker
-processes; results come back in order, so the output is the same bytes as a serial run.
-Small inputs, platforms without `fork`, single-core machines and `PYMELD_JOBS=1` (the variable
-caps the worker count; set it to 1 when embedding pymeld in a threaded program) run serially.
-So do Pyodide and WASI (`sys.platform` emscripten/wasi), whose `multiprocessing` lists `fork`
-but cannot start a process, and any platform where the pool cannot be created: the serial
-result is the same bytes. `multiprocessing` is imported only when workers are really used.
+This is fusion's hot loop (the instruction walk in `codec.core.instructions`). A body that
+occurs more than once (the same module instantiated twice, or two components carrying the same
+language runtime) is decoded once: its index immediates are found by `patch_sites`, then patched
+with each instance's maps. Bodies are independent, so a large input is split into contiguous
+chunks rewritten by forked worker processes; results come back in order, so the output is the
+same bytes as a serial run. Small inputs, platforms without `fork`, single-core machines and
+`PYMELD_JOBS=1` (the variable caps the worker count; set it to 1 when embedding pymeld in a
+threaded program) run serially. So do Pyodide and WASI (`sys.platform` emscripten/wasi), whose
+`multiprocessing` lists `fork` but cannot start a process, and any platform where the pool
+cannot be created: the serial result is the same bytes. `multiprocessing` is imported only when
+workers are really used.
 """
 
 from __future__ import annotations
@@ -16,69 +19,121 @@ import os
 import sys
 
 from pymeld.codec.core import instructions as ins
+from pymeld.errors import PymeldError
 
-#: Below this much code, starting workers costs more than it saves.
+#: Below this much (distinct) code, starting workers costs more than it saves.
 PARALLEL_MIN_BYTES = 4 << 20
-
-# (bodies, maps, file) per job; set before the pool forks so workers inherit it, not pickle it.
-_JOBS: list[tuple[list[bytes], ins.IndexMaps, str]] = []
-
-
-def _rewrite(job: int) -> list[bytes]:
-    bodies, maps, file = _JOBS[job]
-    return [ins.rewrite_body(b, maps, file=file) for b in bodies]
-
-
 #: Platforms that report `fork` but cannot run a second process (Pyodide, WASI).
 NO_PROCESSES = ("emscripten", "wasi")
 
+Work = list[tuple[list[bytes], ins.IndexMaps, str]]
+#: One distinct body and where it occurs: (entry, position in that entry's bodies).
+Unit = tuple[bytes, list[tuple[int, int]]]
 
-def _serial(work: list[tuple[list[bytes], ins.IndexMaps, str]]) -> list[list[bytes]]:
-    return [[ins.rewrite_body(b, maps, file=file) for b in bodies] for bodies, maps, file in work]
+# (units, work) per job; set before the pool forks so workers inherit it, not pickle it.
+_JOBS: list[tuple[list[Unit], Work]] = []
 
 
-def rewrite_all(work: list[tuple[list[bytes], ins.IndexMaps, str]]) -> list[list[bytes]]:
+def _rewrite_units(units: list[Unit], work: Work) -> list[list[bytes | PymeldError]]:
+    """Per unit, the rewritten body for each occurrence (or the error it raises, raised later
+    in input order so the first error reported is the one a plain serial walk would report)."""
+    results: list[list[bytes | PymeldError]] = []
+    tables: list[ins.PatchTable | None] = [None] * len(work)  # per entry, made when first used
+    for body, where in units:
+        sites = ins.patch_sites(body)
+        outs: list[bytes | PymeldError] = []
+        for entry, _ in where:
+            _, maps, file = work[entry]
+            out = None
+            if sites is not None:
+                table = tables[entry]
+                if table is None:
+                    table = tables[entry] = ins.PatchTable(maps)
+                out = ins.apply_patches(body, sites, table)
+            if out is None:
+                try:
+                    out = ins.rewrite_body(body, maps, file=file)
+                except PymeldError as e:
+                    outs.append(e)
+                    continue
+            outs.append(out)
+        results.append(outs)
+    return results
+
+
+def _rewrite_job(job: int) -> list[list[bytes | PymeldError]]:
+    units, work = _JOBS[job]
+    return _rewrite_units(units, work)
+
+
+def rewrite_all(work: Work) -> list[list[bytes]]:
     """Rewritten bodies for each (bodies, maps, file) entry of ``work``, in order."""
-    total = sum(len(b) for bodies, _, _ in work for b in bodies)
+    index: dict[bytes, int] = {}
+    units: list[Unit] = []
+    for entry, (bodies, _, _) in enumerate(work):
+        for i, b in enumerate(bodies):
+            u = index.get(b)
+            if u is None:
+                index[b] = len(units)
+                units.append((b, [(entry, i)]))
+            else:
+                units[u][1].append((entry, i))
+    total = sum(len(b) for b, _ in units)
     workers = min(os.cpu_count() or 1, 4, int(os.environ.get("PYMELD_JOBS", "4") or 4))
-    if total < PARALLEL_MIN_BYTES or workers < 2 or sys.platform in NO_PROCESSES:
-        return _serial(work)
+    results = None
+    if total >= PARALLEL_MIN_BYTES and workers >= 2 and sys.platform not in NO_PROCESSES:
+        results = _parallel(units, work, total, workers)
+    if results is None:
+        results = _rewrite_units(units, work)
+    placed: list[list[bytes | PymeldError]] = [[b""] * len(bodies) for bodies, _, _ in work]
+    for (_, where), outs in zip(units, results):
+        for (entry, i), o in zip(where, outs):
+            placed[entry][i] = o
+    out: list[list[bytes]] = []
+    for row in placed:  # the first error in input order, as a serial walk would raise it
+        for o in row:
+            if isinstance(o, PymeldError):
+                raise o
+        out.append(row)  # type: ignore[arg-type]
+    return out
+
+
+def _parallel(
+    units: list[Unit], work: Work, total: int, workers: int
+) -> list[list[bytes | PymeldError]] | None:
+    """Contiguous chunks of about total/(4*workers) bytes, rewritten in forked workers (None:
+    no usable process pool here, rewrite serially: same bytes, one core)."""
     try:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
         if "fork" not in multiprocessing.get_all_start_methods():
-            return _serial(work)
+            return None
         ctx = multiprocessing.get_context("fork")
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     except (ImportError, NotImplementedError, OSError, ValueError):
-        return _serial(work)  # no usable process pool here: same bytes, one core
-    # Split into chunks of about total/(4*workers) bytes, never across entries.
+        return None
+
     target = max(total // (4 * workers), 1)
-    chunks: list[tuple[int, list[bytes]]] = []  # (entry, bodies)
-    for entry, (bodies, _, _) in enumerate(work):
-        current: list[bytes] = []
-        size = 0
-        for b in bodies:
-            current.append(b)
-            size += len(b)
-            if size >= target:
-                chunks.append((entry, current))
-                current, size = [], 0
-        if current or not bodies:
-            chunks.append((entry, current))
+    chunks: list[list[Unit]] = []
+    current: list[Unit] = []
+    size = 0
+    for unit in units:
+        current.append(unit)
+        size += len(unit[0])
+        if size >= target:
+            chunks.append(current)
+            current, size = [], 0
+    if current:
+        chunks.append(current)
     global _JOBS
-    _JOBS = [(bodies, work[entry][1], work[entry][2]) for entry, bodies in chunks]
+    _JOBS = [(chunk, work) for chunk in chunks]
     try:
-        try:
-            with pool:
-                results = list(pool.map(_rewrite, range(len(_JOBS))))
-        except (OSError, NotImplementedError, BrokenProcessPool):  # workers would not start
-            results = [_rewrite(job) for job in range(len(_JOBS))]
+        with pool:
+            parts = list(pool.map(_rewrite_job, range(len(_JOBS))))
+    except (OSError, NotImplementedError, BrokenProcessPool):  # workers would not start
+        parts = [_rewrite_job(job) for job in range(len(_JOBS))]
     finally:
         _JOBS = []
-    out: list[list[bytes]] = [[] for _ in work]
-    for (entry, _), rewritten in zip(chunks, results):
-        out[entry].extend(rewritten)
-    return out
+    return [r for part in parts for r in part]

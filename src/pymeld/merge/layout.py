@@ -9,9 +9,10 @@ in one pass with final indices.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.core.model import ExternKind, Module
 
 

@@ -80,44 +80,56 @@ from pymeld.codec.component.parse import MAGIC
 
 
 def encode_component(c: Component) -> bytes:
-    """Encode ``c`` (including nested components and core modules) to bytes."""
-    w = Writer()
-    _component(w, c)
-    return w.getvalue()
+    """Encode ``c`` (including nested components and core modules) to bytes.
+
+    Sections are collected as parts and joined once: embedded core modules (tens of megabytes
+    for a fused runtime) are not copied into a growing buffer and then copied out again.
+    """
+    parts: list[bytes | bytearray | memoryview] = []
+    _component(parts, c)
+    return b"".join(parts)
 
 
-def _component(w: Writer, c: Component) -> None:
-    w.raw(MAGIC)
-    w.raw(bytes([c.version & 0xFF, c.version >> 8, 0x01, 0x00]))
+def _component(out: list[bytes | bytearray | memoryview], c: Component) -> int:
+    """Append the encoding of ``c`` to ``out``; returns its length in bytes."""
+    head = MAGIC + bytes([c.version & 0xFF, c.version >> 8, 0x01, 0x00])
+    out.append(head)
+    total = len(head)
     widths = c.size_widths
     for pos, s in enumerate(c.sections):
         sid = s.id
+        body: list[bytes | bytearray | memoryview]
         if isinstance(s, CoreModuleSection):
-            data = s.encoded()
-            w.byte(1)
-            _size(w, len(data), widths.get(pos))
-            w.raw(data)
-            continue
-        p = Writer()
-        if isinstance(s, CustomSection):
-            p.name(s.name)
-            p.raw(s.data)
+            body = [s.encoded()]
+            n = len(body[0])
         elif isinstance(s, ComponentSection):
-            _component(p, s.component)
-        elif isinstance(s, StartSection):
-            p.u32(s.func)
-            p.u32(len(s.args))
-            for a in s.args:
-                p.u32(a)
-            p.u32(s.results)
+            body = []
+            n = _component(body, s.component)
         else:
-            enc = _ITEM_ENCODERS[type(s)]
-            p.u32(len(s.items))
-            for it in s.items:
-                enc(p, it)
-        w.byte(sid)
-        _size(w, len(p.buf), widths.get(pos))
-        w.raw(p.buf)
+            p = Writer()
+            if isinstance(s, CustomSection):
+                p.name(s.name)
+                p.raw(s.data)
+            elif isinstance(s, StartSection):
+                p.u32(s.func)
+                p.u32(len(s.args))
+                for a in s.args:
+                    p.u32(a)
+                p.u32(s.results)
+            else:
+                enc = _ITEM_ENCODERS[type(s)]
+                p.u32(len(s.items))
+                for it in s.items:
+                    enc(p, it)
+            body = [p.buf]
+            n = len(p.buf)
+        h = Writer()
+        h.byte(sid)
+        _size(h, n, widths.get(pos))
+        out.append(h.buf)
+        out.extend(body)
+        total += len(h.buf) + n
+    return total
 
 
 def _size(w: Writer, n: int, width: int | None) -> None:

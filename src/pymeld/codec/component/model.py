@@ -19,9 +19,11 @@ Conventions
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum, IntEnum
 from typing import Any, TypeAlias
+
+from pymeld._dataclass import dataclass
 
 # ---------------------------------------------------------------------------------------------
 # Sorts

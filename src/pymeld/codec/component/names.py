@@ -6,8 +6,9 @@ so a malformed subsection just ends decoding and what was read so far is kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import Reader, Writer
 from pymeld.codec.component.model import (
     Component,

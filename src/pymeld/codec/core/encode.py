@@ -37,13 +37,13 @@ from .model import (
 )
 
 
-def _sized(buf: bytearray, payload: bytes | bytearray, width: int | None) -> None:
+def _sized_parts(
+    parts: list[bytes | bytearray], payload: bytes | bytearray, width: int | None
+) -> None:
+    """`_sized` into a list of parts (the payload is not copied)."""
     n = len(payload)
-    if width is not None and width > len(uleb(n)):
-        buf += uleb_padded(n, width)
-    else:
-        buf += uleb(n)
-    buf += payload
+    parts.append(uleb_padded(n, width) if width is not None and width > len(uleb(n)) else uleb(n))
+    parts.append(payload)
 
 
 def heap_bytes(h: HeapType) -> bytes:
@@ -166,7 +166,8 @@ def _elem(e: Elem) -> bytes:
     return bytes(out)
 
 
-def _data(d: Data) -> bytes:
+def _data_head(d: Data) -> bytes:
+    """A data segment up to its bytes (which are appended as they are, not copied here)."""
     flags = d.flags
     if flags is None:
         flags = 1 if d.mode == SegmentMode.PASSIVE else (0 if d.memory == 0 else 2)
@@ -176,12 +177,11 @@ def _data(d: Data) -> bytes:
             out += uleb(d.memory)
         out += d.offset or b"\x41\x00\x0b"
     out += uleb(len(d.init))
-    out += d.init
     return bytes(out)
 
 
-def _code_section(codes: list[Code]) -> bytearray:
-    out = bytearray(uleb(len(codes)))
+def _code_section(codes: list[Code]) -> bytes:
+    out = [uleb(len(codes))]  # joined once: the section is tens of megabytes for big inputs
     cache: dict[tuple[Local, ...], bytes] = {}
     for c in codes:
         raw = c.locals_raw
@@ -193,12 +193,12 @@ def _code_section(codes: list[Code]) -> bytearray:
         n = len(raw) + len(c.body)
         w = c.size_width
         if w is not None and w > len(uleb(n)):
-            out += uleb_padded(n, w)
+            out.append(uleb_padded(n, w))
         else:
-            out += uleb(n)
-        out += raw
-        out += c.body
-    return out
+            out.append(uleb(n))
+        out.append(raw)
+        out.append(c.body)
+    return b"".join(out)
 
 
 def _section_payload(m: Module, sid: int) -> bytes | bytearray | None:
@@ -281,13 +281,20 @@ def _section_payload(m: Module, sid: int) -> bytes | bytearray | None:
     if sid == 11:
         if not m.datas and not present:
             return None
-        return uleb(len(m.datas)) + b"".join(_data(d) for d in m.datas)
+        parts = [uleb(len(m.datas))]
+        for seg in m.datas:
+            parts += (_data_head(seg), seg.init)
+        return b"".join(parts)
     raise ValueError(f"unknown section id {sid}")
 
 
 def encode_module(m: Module) -> bytes:
-    """Encode ``m``; custom sections go after the known section they followed in the input."""
-    buf = bytearray(b"\0asm\x01\x00\x00\x00")
+    """Encode ``m``; custom sections go after the known section they followed in the input.
+
+    Sections are collected and joined once (no growing buffer): a fused module is tens of
+    megabytes, and every extra copy of it costs about as much as encoding a small section.
+    """
+    buf: list[bytes | bytearray] = [b"\0asm\x01\x00\x00\x00"]
     customs = sorted(enumerate(m.customs), key=lambda ic: (SECTION_RANK.get(ic[1].after, 0), ic[0]))
     ci = 0
 
@@ -295,19 +302,19 @@ def encode_module(m: Module) -> bytes:
         nonlocal ci
         while ci < len(customs) and SECTION_RANK.get(customs[ci][1].after, 0) <= upto_rank:
             c = customs[ci][1]
-            buf.append(0)
-            _sized(buf, _name(c.name) + c.data, c.size_width)
+            buf.append(b"\x00")
+            _sized_parts(buf, _name(c.name) + c.data, c.size_width)
             ci += 1
 
     flush_customs(0)
     for sid in SECTION_ORDER:
         payload = _section_payload(m, sid)
         if payload is not None:
-            buf.append(sid)
-            _sized(buf, payload, m.size_widths.get(sid))
+            buf.append(bytes((sid,)))
+            _sized_parts(buf, payload, m.size_widths.get(sid))
         flush_customs(SECTION_RANK[sid])
     flush_customs(1 << 30)
-    return bytes(buf)
+    return b"".join(buf)
 
 
 __all__ = [

@@ -10,9 +10,10 @@ It is written as one flat loop because it runs over tens of megabytes of code.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import overload
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import sleb, uleb
 from pymeld.errors import DecodeError
 
@@ -566,6 +567,260 @@ def _valtype(data, pos, maps, coll, out, last):
     raise _Bad(f"invalid value type 0x{b:02x}", pos)
 
 
+# -- fast rewrite ------------------------------------------------------------------------------
+# `rewrite_body` runs over every function body of the input (tens of megabytes), so the common
+# opcodes get a specialised loop: one small-int class per opcode, single-byte LEBs read inline,
+# no per-immediate table walk. It only finds the index immediates; mapping them is a second,
+# short loop. Anything it does not handle, and anything malformed, goes to `_walk`, which gives
+# the exact result or error, so the fast loop only has to be exact on the bodies it finishes.
+(_F_OTHER, _F_NONE, _F_END, _F_LEB, _F_MEMARG, _F_FUNC, _F_GLOBAL, _F_BLOCK, _F_B4, _F_B8) = range(
+    10
+)
+(_F_CALL_INDIRECT, _F_BR_TABLE, _F_FC, _F_INDEX) = range(10, 14)
+
+
+def _fast_classes() -> list[int]:
+    t = [_F_OTHER] * 256
+    for op in range(256):
+        imms = SINGLE[op]
+        if imms is None:
+            continue
+        if imms == _NONE:
+            t[op] = _F_NONE
+        elif imms in ((U32,), (LEB,)) and op != 0x18:
+            t[op] = _F_LEB
+        elif imms == (MEMARG,):
+            t[op] = _F_MEMARG
+        elif imms == (K_FUNC,):
+            t[op] = _F_FUNC
+        elif imms == (K_GLOBAL,):
+            t[op] = _F_GLOBAL
+        elif len(imms) == 1 and imms[0] < 8:
+            t[op] = _F_INDEX
+    t[0x0B] = _F_END
+    for op in (0x02, 0x03, 0x04):  # block loop if (legacy try: `_walk`)
+        t[op] = _F_BLOCK
+    t[0x43] = _F_B4
+    t[0x44] = _F_B8
+    t[0x11] = t[0x13] = _F_CALL_INDIRECT
+    t[0x0E] = _F_BR_TABLE
+    t[0xFC] = _F_FC
+    return t
+
+
+_FAST = _fast_classes()
+
+
+# A patch site: (start, end, kind, value) of one index immediate, in body order. Kinds 0..7 are
+# the index kinds (a ULEB); _P_MEM0 is a memarg without a memory index (value: its flags; the
+# memory is 0 and becomes `flags | 0x40, index` when remapped); _P_BLOCKTYPE a block type index.
+_P_MEM0 = 8
+_P_BLOCKTYPE = 9
+Patch = tuple[int, int, int, int]
+
+
+def patch_sites(data: bytes) -> list[Patch] | None:
+    """Every index immediate of the function body ``data`` (None: let the general walk decide).
+
+    Independent of any index map, so a body that occurs in several instances (two components
+    built with the same toolchain carry the same runtime) is decoded once and patched per map.
+    None for malformed bodies and rare opcodes (legacy exceptions, GC, SIMD, typed references).
+    """
+    try:
+        return _sites(data)
+    except Exception:
+        return None
+
+
+def _sites(data: bytes) -> list[Patch] | None:
+    cls = _FAST
+    # classes as locals: compared once or more per instruction
+    f_leb, f_none, f_memarg, f_end = _F_LEB, _F_NONE, _F_MEMARG, _F_END
+    f_global, f_func, f_block, f_b4, f_b8 = _F_GLOBAL, _F_FUNC, _F_BLOCK, _F_B4, _F_B8
+    f_call_indirect, f_br_table, f_fc, f_index = _F_CALL_INDIRECT, _F_BR_TABLE, _F_FC, _F_INDEX
+    k_mem, k_global, k_func, k_type, k_table = K_MEM, K_GLOBAL, K_FUNC, K_TYPE, K_TABLE
+    p_mem0, p_blocktype = _P_MEM0, _P_BLOCKTYPE
+    simple_bt = _SIMPLE_VALTYPE
+    fc = PREFIXED[0xFC]
+    read_u = _read_u
+    skip_leb = _skip_leb
+    sites: list[Patch] = []
+    add = sites.append
+    pos = depth = 0
+    while True:
+        op = data[pos]
+        pos += 1
+        c = cls[op]
+        if c == f_leb:  # locals, br, br_if, i32/i64.const: about half of all instructions
+            if data[pos] < 0x80:
+                pos += 1
+            else:
+                pos = skip_leb(data, pos)
+        elif c == f_none:
+            continue
+        elif c == f_memarg:
+            at = pos
+            flags = data[pos]
+            if flags < 0x80:
+                pos += 1
+            else:
+                flags, pos = read_u(data, pos)
+            if flags & 0x40:
+                mat = pos
+                mem, pos = read_u(data, pos)
+                add((mat, pos, k_mem, mem))
+            else:
+                add((at, pos, p_mem0, flags))
+            if data[pos] < 0x80:
+                pos += 1
+            else:
+                pos = skip_leb(data, pos)
+        elif c == f_end:
+            if depth == 0:
+                return sites if pos == len(data) else None
+            depth -= 1
+        elif c == f_global:
+            at = pos
+            v = data[pos]
+            if v < 0x80:
+                pos += 1
+            else:
+                v, pos = read_u(data, pos)
+            add((at, pos, k_global, v))
+        elif c == f_func:
+            at = pos
+            v = data[pos]
+            if v < 0x80:
+                pos += 1
+            else:
+                v, pos = read_u(data, pos)
+            add((at, pos, k_func, v))
+        elif c == f_block:
+            depth += 1
+            b = data[pos]
+            if b == 0x40 or b in simple_bt:
+                pos += 1
+            elif b == 0x63 or b == 0x64:
+                return None
+            else:
+                at = pos
+                v, pos = _read_s33(data, pos)
+                if v < 0:
+                    return None
+                add((at, pos, p_blocktype, v))
+        elif c == f_b4:
+            pos += 4
+        elif c == f_b8:
+            pos += 8
+        elif c == f_call_indirect:
+            at = pos
+            v, pos = read_u(data, pos)
+            add((at, pos, k_type, v))
+            at = pos
+            v, pos = read_u(data, pos)
+            add((at, pos, k_table, v))
+        elif c == f_br_table:
+            n, pos = read_u(data, pos)
+            if n > len(data) - pos:
+                return None
+            for _ in range(n + 1):
+                pos = skip_leb(data, pos)
+        else:
+            if c == f_fc:
+                sub, pos = read_u(data, pos)
+                imms = fc.get(sub)
+            elif c == f_index:
+                imms = SINGLE[op]
+            else:
+                return None
+            if imms is None:
+                return None
+            for k in imms:
+                at = pos
+                v, pos = read_u(data, pos)
+                add((at, pos, k, v))
+
+
+_UNSET = object()
+
+
+class PatchTable:
+    """What each index immediate becomes under one `IndexMaps`, encoded once and reused.
+
+    Per kind, a list indexed by the old index: the new index's LEB128, None when it does not
+    change, `_UNSET` until first needed (or a dict for a map given as a callable). Nearly every
+    index changes in fusion, and mapping plus encoding was most of the patching cost.
+    """
+
+    __slots__ = ("enc", "maps", "mem0")
+
+    def __init__(self, maps: IndexMaps) -> None:
+        self.maps = maps.as_list()
+        fields = [maps.type, maps.func, maps.table, maps.memory, maps.global_, maps.elem]
+        fields += [maps.data, maps.tag]
+        self.enc: list[list[object] | dict[int, bytes | None] | None] = [
+            None if m is None else {} if callable(m) else [_UNSET] * len(m) for m in fields
+        ]
+        self.mem0: dict[int, bytes] = {}  # memarg flags -> flags | 0x40 and the new memory
+
+
+def apply_patches(data: bytes, sites: list[Patch], table: PatchTable) -> bytes | None:
+    """``data`` with ``sites`` remapped, as `rewrite_body` would give (None: a missing mapping)."""
+    out: list[bytes] = []
+    add = out.append
+    last = 0
+    enc = table.enc
+    maps = table.maps
+    unset = _UNSET
+    try:
+        for at, nxt, k, v in sites:
+            if k < 8:
+                t = enc[k]
+                if t is None:
+                    continue
+                if type(t) is list:
+                    e = t[v]
+                    if e is unset:
+                        nv = maps[k](v)  # type: ignore[misc]
+                        e = t[v] = None if nv == v else uleb(nv)
+                else:
+                    e = t.get(v, unset)  # type: ignore[union-attr]
+                    if e is unset:
+                        nv = maps[k](v)  # type: ignore[misc]
+                        e = t[v] = None if nv == v else uleb(nv)
+                if e is not None:
+                    add(data[last:at])
+                    add(e)  # type: ignore[arg-type]
+                    last = nxt
+            elif k == _P_MEM0:
+                mmap = maps[K_MEM]
+                if mmap is None:
+                    continue
+                e = table.mem0.get(v)
+                if e is None:
+                    nv = mmap(0)
+                    e = table.mem0[v] = uleb(v | 0x40) + uleb(nv) if nv != 0 else b""
+                if e:
+                    add(data[last:at])
+                    add(e)
+                    last = nxt
+            else:
+                tmap = maps[K_TYPE]
+                if tmap is None:
+                    continue
+                nv = tmap(v)
+                if nv != v:
+                    add(data[last:at])
+                    add(sleb(nv))
+                    last = nxt
+    except (IndexError, KeyError):
+        return None
+    if not out:
+        return data
+    add(data[last:])
+    return b"".join(out)
+
+
 def _run(
     body: bytes,
     maps: list[Callable[[int], int] | None] | None,
@@ -624,7 +879,19 @@ def rewrite_body(
 
     Returns the very same object when nothing changes.  Labels and locals are never touched.
     """
+    sites = patch_sites(body)
+    if sites is not None:
+        out = apply_patches(body, sites, PatchTable(maps))
+        if out is not None:
+            return out
     return _run(body, maps.as_list(), None, False, file, base, section)
+
+
+def walk_body(body: bytes, maps: IndexMaps, *, file: str | None = None) -> bytes:
+    """`rewrite_body` through the general walk only: each map is called once per immediate,
+    in body order, so a map may be stateful (a recorder or a replay). `rewrite_body` may call a
+    map once per distinct index instead (its patch tables cache the encodings)."""
+    return _run(body, maps.as_list(), None, False, file, 0, "code")
 
 
 #: An opcode key: ``(-1, opcode)`` for a one-byte opcode, ``(prefix, sub-opcode)`` otherwise.

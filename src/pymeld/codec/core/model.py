@@ -12,8 +12,10 @@ Const exprs and bodies are stored *including* their terminating ``end`` (0x0B) b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import IntEnum
+
+from pymeld._dataclass import dataclass
 
 # -- value types -----------------------------------------------------------------------------
 
