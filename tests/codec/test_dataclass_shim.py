@@ -152,7 +152,7 @@ MODULES = [
     "pymeld.abi.types",
     "pymeld.graph.model",
     "pymeld.graph.flatten",
-    "pymeld.graph.types",
+    "pymeld.graph.type_resolution",
     "pymeld.codec.core.instructions",
     "pymeld.emit",
     "pymeld.emit.names",
