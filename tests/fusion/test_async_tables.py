@@ -3,6 +3,7 @@
 * Hand-built cases in `wast_async_tables/` through the differential oracle: stream handle
   numbers of two instances (fresh and reused indices, a stale handle), readable ends moved
   through adapters and the traps of that move (write end, busy, done, future already read),
+  a waitable set in the receiving instance (the event names the local handle and ends the copy),
   context slots around adapters and their reallocs, an in-module backpressure counter and a
   `task.return` that traps in an instance running only synchronous tasks.
 * What stage 1 cannot make exact is refused with a message naming what it needs.
@@ -81,12 +82,35 @@ def _stream_pair(
 
 
 STRING_STREAM = _stream_pair("string")
-WAITABLE_SET = _stream_pair(
-    "u8",
-    "(core func $ws (canon waitable-set.new))",
-    '(export "ws" (func $ws))',
-    '(import "" "ws" (func (result i32)))',
-)
+CALLBACK_ROOT = """(component
+  (component $C
+    (type $ST (stream u8))
+    (core func $drop (canon stream.drop-readable $ST))
+    (core module $CM
+      (import "" "drop" (func $drop (param i32)))
+      (func (export "f") (param i32) (result i32) (call $drop (local.get 0)) (local.get 0)))
+    (core instance $cm (instantiate $CM (with "" (instance (export "drop" (func $drop))))))
+    (func (export "f") (param "s" (stream u8)) (result u32) (canon lift (core func $cm "f"))))
+  (component $D
+    (import "c" (instance $c (export "f" (func (param "s" (stream u8)) (result u32)))))
+    (type $ST (stream u8))
+    (core func $new (canon stream.new $ST))
+    (core func $f (canon lower (func $c "f")))
+    (core func $ret (canon task.return (result u32)))
+    (core module $DM
+      (import "" "new" (func $new (result i64)))
+      (import "" "f" (func $f (param i32) (result i32)))
+      (import "" "ret" (func $ret (param i32)))
+      (func (export "run") (result i32)
+        (call $ret (call $f (i32.wrap_i64 (call $new)))) (i32.const 0))
+      (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
+    (core instance $dm (instantiate $DM (with "" (instance
+      (export "new" (func $new)) (export "f" (func $f)) (export "ret" (func $ret))))))
+    (func (export "run") async (result u32)
+      (canon lift (core func $dm "run") async (callback (core func $dm "cb")))))
+  (instance $c (instantiate $C))
+  (instance $d (instantiate $D (with "c" (instance $c))))
+  (export "run" (func $d "run")))"""
 BLOCKING_READ = _stream_pair(
     "u8",
     '(core func $rd (canon stream.read $ST (memory (core memory $mem "mem"))))',
@@ -107,9 +131,11 @@ ROOT_STREAM = """(component
     (core func $f (canon lower (func $c "f")))
     (core module $DM
       (import "" "f" (func $f (result i32)))
-      (func (export "run") (result i32) (call $f)))
+      (func (export "run") (result i32) (call $f))
+      (func (export "post") (param i32)))
     (core instance $dm (instantiate $DM (with "" (instance (export "f" (func $f))))))
-    (func (export "run") (result (stream u8)) (canon lift (core func $dm "run"))))
+    (func (export "run") (result (stream u8))
+      (canon lift (core func $dm "run") (post-return (core func $dm "post")))))
   (instance $c (instantiate $C))
   (instance $d (instantiate $D (with "c" (instance $c))))
   (export "run" (func $d "run")))"""
@@ -124,9 +150,9 @@ ROOT_STREAM = """(component
             r"in-module rendezvous: issue 11 stage 4",
         ),
         (
-            WAITABLE_SET,
-            r"`waitable-set.new` in component instance root/instance0 beside "
-            r"stream/future ends of other instances .*issue 11 stage 2",
+            CALLBACK_ROOT,
+            r"callback of root export `run` \(events\) of component instance "
+            r"root/instance1, whose stream/future handles are numbered in-module",
         ),
         (
             BLOCKING_READ,
@@ -135,11 +161,16 @@ ROOT_STREAM = """(component
         ),
         (
             ROOT_STREAM,
-            r"stream/future/error-context in root export `run` of component instance "
-            r"root/instance1, whose stream/future handles are numbered in-module",
+            r"stream/future/error-context in root export `run` \(other than flat params and "
+            r"result without post-return\) of component instance root/instance1",
         ),
     ],
-    ids=["non-number-payload", "waitable-set", "blocking-in-sync-instance", "root-export-end"],
+    ids=[
+        "non-number-payload",
+        "callback-root-export",
+        "blocking-in-sync-instance",
+        "root-export-end",
+    ],
 )
 def test_refusals_name_what_is_needed(
     wat: str, message: str, wasm_tools: str, tmp_path: Path

@@ -52,7 +52,17 @@ GROUP = "async"
 
 # Local state bits of a stream/future entry (wasmtime `TransmitLocalState`, plus the future's
 # "value taken" that wasmtime keeps in the shared state but only the read end can observe).
-WRITE, BUSY, DONE, TAKEN = 1, 2, 4, 8
+WRITE, BUSY, DONE, TAKEN, JOINED = 1, 2, 4, 8, 16
+_SET = "waitable-set"  # the tag key of waitable-set entries
+_WAITABLE_OPS = frozenset(
+    {
+        "waitable-set.new",
+        "waitable-set.drop",
+        "waitable-set.wait",
+        "waitable-set.poll",
+        "waitable.join",
+    }
+)
 BLOCKED = 0xFFFFFFFF
 _MAX_HANDLE = (1 << 28) - 1
 _BACKPRESSURE_MAX = 0xFFFF  # wasmtime's counter is a u16
@@ -270,14 +280,14 @@ def plan_fused(
             continue
         inst = b.owner
         if b.owner in virtual:
-            if b.op.startswith("waitable") or b.op.startswith("subtask."):
+            if b.op.startswith("subtask."):
                 raise UnsupportedFeature(
                     f"`{b.op}` in component instance {label(inst)} beside stream/future ends "
-                    "of other instances (event and waitable indices need translation: issue "
-                    "11 stage 2)"
+                    "of other instances (subtask tables: issue 11 stage 2)"
                 )
             if (
                 b.op not in _COPY_OPS
+                and b.op not in _WAITABLE_OPS
                 and b.op not in _TASK_OPS
                 and not b.op.startswith(("context.", "backpressure."))
             ):
@@ -339,8 +349,16 @@ def _check_runtime_boundary(
             if any(True for _ in carried(lw.callee.type)):
                 raise refuse(f"stream/future/error-context in host import `{path}`", lw.owner)
     for path, lf in exported:
-        if lf.owner in virtual and any(True for _ in carried(lf.type)):
-            raise refuse(f"stream/future/error-context in root export `{path}`", lf.owner)
+        if lf.owner not in virtual:
+            continue
+        if lf.opts.callback is not None:
+            raise refuse(f"callback of root export `{path}` (events)", lf.owner)
+        if any(True for _ in carried(lf.type)) and not _flat_ends(lf):
+            raise refuse(
+                f"stream/future/error-context in root export `{path}` (other than flat "
+                "params and result without post-return)",
+                lf.owner,
+            )
     for b in builtins:
         if b.owner not in virtual:
             continue
@@ -349,6 +367,23 @@ def _check_runtime_boundary(
         elem = b.type.elem if isinstance(b.type, at.Stream | at.Future) else None
         if any(True for _ in carried(elem)):
             raise refuse(f"stream/future/error-context payload of `{b.op}`", b.owner)
+
+
+def _flat_ends(lf: Lifted) -> bool:
+    """The export's ends are all flat parameters or its flat result (translatable one by one
+    at the boundary), with no post-return that would see the translated result."""
+    from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count
+
+    ft = lf.type
+    if lf.opts.is_async or lf.opts.post_return is not None:
+        return False
+    if sum(flat_count(t) for t in ft.param_types()) > MAX_FLAT_PARAMS:
+        return False
+    for t in [*ft.param_types(), *ft.result_type()]:
+        ends = list(carried(t))
+        if ends and not (len(ends) == 1 and ends[0] is t and isinstance(t, at.Stream | at.Future)):
+            return False
+    return True
 
 
 # -- generated code -----------------------------------------------------------------------------
@@ -360,6 +395,8 @@ class AsyncLookups:
 
     host_builtin: Callable[[int], int]  # the runtime's built-in import for graph built-in bi
     context_import: Callable[[str, int, int], int]  # (op, valtype, slot) → import
+    memory: Callable[[Builtin], int]  # the memory of waitable-set.wait/poll (output index)
+    core_func: Callable[[Lifted], int]  # a root export's core function
 
 
 class _Ops:
@@ -393,12 +430,15 @@ class AsyncFusion:
 
     def __init__(self, g: FlatGraph, plan: Plan, fa: FusedAsync, lookups: AsyncLookups) -> None:
         self.g, self.p, self.fa, self.look = g, plan, fa, lookups
-        self.tags: dict[at.ValType, int] = {}
+        self.tags: dict[object, int] = {_SET: 1}
         self._builtins: dict[int, FuncItem] = {}
         self._counters: dict[int, GlobalItem] = {}
+        self._exports: list[tuple[Lifted, FuncItem]] = []
 
     # -- planning ------------------------------------------------------------------------------
-    def plan(self) -> None:
+    def plan(self, exported: list[Lifted]) -> None:
+        if self.fa.virtual:
+            self.p.add_memory(GROUP, "rev")  # runtime handle → local index (events)
         for inst in self.fa.virtual:
             for op in ("add", "get", "remove"):
                 self._func(op, inst)
@@ -418,8 +458,24 @@ class AsyncFusion:
                 assert isinstance(b.type, at.Stream | at.Future)
                 self.tag(b.type)
                 self._builtins[bi] = self._func("builtin", bi)
+            elif b.owner in self.fa.virtual and b.op in _WAITABLE_OPS:
+                self._builtins[bi] = self._func("waitable", bi)
+        for lf in exported:
+            if lf.owner in self.fa.virtual and any(True for _ in carried(lf.type)):
+                for t in [*lf.type.param_types(), *lf.type.result_type()]:
+                    if isinstance(t, at.Stream | at.Future):
+                        self.tag(t)
+                key = ("export", len(self._exports))
+                self._exports.append((lf, self.p.add_func(GROUP, key, partial(self._export, lf))))
 
-    def tag(self, t: at.Stream | at.Future) -> int:
+    def export_func(self, lf: Lifted) -> int | None:
+        """Stand-in for root export ``lf``'s core function (its ends translated), if any."""
+        for x, item in self._exports:
+            if x is lf:
+                return item.index
+        return None
+
+    def tag(self, t: object) -> int:
         return self.tags.setdefault(t, len(self.tags) + 1)
 
     def ops(self, caller: int, callee: int) -> _Ops:
@@ -497,6 +553,10 @@ class AsyncFusion:
             bi = key[1]
             assert isinstance(bi, int)
             return self._builtin(bi)
+        if op == "waitable":
+            bi = key[1]
+            assert isinstance(bi, int)
+            return self._waitable(bi)
         assert op == "transfer"
         tag, src, dst = key[1:]
         assert isinstance(tag, int) and isinstance(src, int) and isinstance(dst, int)
@@ -518,12 +578,25 @@ class AsyncFusion:
         b.i32(1).memory_grow(m).i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
         b.end()
         b.end()
+        # rev[runtime handle] = local index, growing a page at a time
+        rev = self._rev()
+        b.block().loop()
+        b.get(1).i32(1).op("i32.add").i32(2).op("i32.shl")
+        b.memory_size(rev).i32(16).op("i32.shl").op("i32.le_u").br_if(1)
+        b.i32(1).memory_grow(rev).i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
+        b.br(0).end().end()
+        b.get(1).i32(2).op("i32.shl").get(idx).store("i32.store", rev, 0)
         b.get(idx).i32(4).op("i32.shl").set(idx)
         b.get(idx).get(1).store("i32.store", m, 0)
         b.get(idx).get(0).store("i32.store", m, 4)
         b.get(idx).get(2).store("i32.store", m, 8)
         b.get(idx).i32(4).op("i32.shr_u").end()
         return _gen(b, ("i32", "i32", "i32"), ("i32",))
+
+    def _rev(self) -> int:
+        item = self.p.find(Space.MEMORY, GROUP, "rev")
+        assert item is not None
+        return item.index
 
     def _get(self, inst: int) -> FuncCode:
         """(local index) → entry address; traps on a free or unknown index."""
@@ -614,6 +687,92 @@ class AsyncFusion:
         b.get(addr).get(state).store("i32.store", m, 8)
         b.get(code).end()
         return _gen(b, params, results)
+
+    def _waitable(self, bi: int) -> FuncCode:
+        """waitable-set.new/drop/wait/poll and waitable.join of a fused-table instance. Events
+        name the runtime's handle: wait/poll rewrite it to the local one and end the copy it
+        reports (wasmtime: Busy → Read/Write{done: DROPPED}; a future read that completed has
+        taken the value)."""
+        bt = self.g.builtins[bi]
+        inst, op = bt.owner, bt.op
+        m = self._mem(inst)
+        host = self.look.host_builtin(bi)
+        add, get, remove = self._fn("add", inst), self._fn("get", inst), self._fn("remove", inst)
+        params, results = _sig(bt)
+        b = Body(params)
+        if op == "waitable-set.new":
+            b.i32(self.tags[_SET]).call(host).i32(0).call(add).end()
+            return _gen(b, params, results)
+        addr = b.local("i32")
+        b.get(0).call(get).set(addr)
+        if op == "waitable-set.drop":
+            b.get(addr).load("i32.load", m, 0).call(host)
+            b.get(addr).call(remove).end()
+            return _gen(b, params, results)
+        if op == "waitable.join":
+            st = b.local("i32")
+            b.get(addr).load("i32.load", m, 8).set(st)
+            b.get(1).op("i32.eqz").if_()
+            b.get(addr).load("i32.load", m, 0).i32(0).call(host)
+            b.get(st).i32(~JOINED & 0xFFFFFFFF).op("i32.and").set(st)
+            b.op("else")
+            b.get(addr).load("i32.load", m, 0)
+            b.get(1).call(get).load("i32.load", m, 0).call(host)
+            b.get(st).i32(JOINED).op("i32.or").set(st)
+            b.end()
+            b.get(addr).get(st).store("i32.store", m, 8).end()
+            return _gen(b, params, results)
+        # waitable-set.wait / poll: (set, event ptr) → event code
+        mem, rev = self.look.memory(bt), self._rev()
+        code, entry, st, pay = b.local("i32"), b.local("i32"), b.local("i32"), b.local("i32")
+        b.get(addr).load("i32.load", m, 0).get(1).call(host).set(code)
+        b.get(code).i32(2).op("i32.sub").i32(3).op("i32.le_u").if_()  # a stream/future event
+        b.get(1).get(1).load("i32.load", mem, 0).i32(2).op("i32.shl").load("i32.load", rev, 0)
+        b.tee(entry).store("i32.store", mem, 0)
+        b.get(entry).i32(4).op("i32.shl").set(entry)
+        b.get(1).load("i32.load", mem, 4).i32(0xF).op("i32.and").set(pay)
+        b.get(entry).load("i32.load", m, 8).i32(~BUSY & 0xFFFFFFFF).op("i32.and").set(st)
+        b.get(pay).i32(1).op("i32.eq").if_()
+        b.get(st).i32(DONE).op("i32.or").set(st)
+        b.end()
+        b.get(code).i32(4).op("i32.eq").get(pay).op("i32.eqz").op("i32.and").if_()
+        b.get(st).i32(TAKEN).op("i32.or").set(st)
+        b.end()
+        b.get(entry).get(st).store("i32.store", m, 8)
+        b.end()
+        b.get(code).end()
+        return _gen(b, params, results)
+
+    def _export(self, lf: Lifted) -> FuncCode:
+        """A root export of a fused-table instance: readable ends the runtime passes in join
+        the instance's table, an end returned leaves it (the checks of a transfer)."""
+        from pymeld.abi.layout import flat_count, flatten_functype
+
+        inst = lf.owner
+        core = flatten_functype(lf.type, "lift")
+        b = Body(core.params)
+        k = 0
+        for t in lf.type.param_types():
+            n = flat_count(t)
+            if isinstance(t, at.Stream | at.Future):
+                b.i32(self.tag(t)).get(k).i32(0).call(self._fn("add", inst))
+            else:
+                for j in range(n):
+                    b.get(k + j)
+            k += n
+        b.call(self.look.core_func(lf))
+        rt = lf.type.result
+        if isinstance(rt, at.Stream | at.Future):
+            m = self._mem(inst)
+            addr, host = b.local("i32"), b.local("i32")
+            b.call(self._fn("get", inst)).set(addr)
+            b.get(addr).load("i32.load", m, 4).i32(self.tag(rt)).op("i32.ne").trap_if()
+            b.get(addr).load("i32.load", m, 8).trap_if()
+            b.get(addr).load("i32.load", m, 0).set(host)
+            b.get(addr).call(self._fn("remove", inst))
+            b.get(host)
+        b.end()
+        return _gen(b, core.params, core.results)
 
     def _transfer(self, tag: int, src: int, dst: int) -> FuncCode:
         """(local index in src) → local index in dst: wasmtime's `lift_index_to_transmit` then

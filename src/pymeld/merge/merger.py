@@ -413,9 +413,11 @@ class Merger:
                 lambda op, vt, slot: (
                     self.host_imports[self._host_by_key[("async-context", op, vt, slot)]].index
                 ),
+                self._builtin_memory,
+                lambda lf: self.func_index(lf.core_func),
             ),
         )
-        af.plan()
+        af.plan(_exported_lifts(self.g.exports))
         from pymeld.abi.layout import flatten_functype
 
         for li in cross:
@@ -440,6 +442,18 @@ class Merger:
                     ("i32",),
                     partial(self._realloc_index, opts),
                 )
+
+    def _builtin_memory(self, b: Builtin) -> int:
+        assert b.memory is not None
+        return self.item_index(b.memory, ExternKind.MEMORY)
+
+    def _export_target(self, item: Lifted) -> int:
+        """The core function a root export calls: a stand-in translating handles, if any."""
+        if self.asyncf is not None:
+            f = self.asyncf.export_func(item)
+            if f is not None:
+                return f
+        return self.res.export_func(item) or self.func_index(item.core_func)
 
     def _adapter_index(self, li: int) -> int:
         return self.adapters[li].index
@@ -633,7 +647,7 @@ class Merger:
 
         core = flatten_functype(item.type, "lift")
         flag = self.enter_flags[item.owner].index
-        target = self.res.export_func(item) or self.func_index(item.core_func)
+        target = self._export_target(item)
         b = Body(core.params)
         b.global_get(flag).op("i32.eqz").trap_if().i32(0).global_set(flag)
         b.forward_args().call(target).i32(1).global_set(flag).end()
@@ -652,7 +666,7 @@ class Merger:
                 if entry is not None:
                     idx = entry.index
                 else:
-                    idx = self.res.export_func(item) or self.func_index(item.core_func)
+                    idx = self._export_target(item)
                 name = path[0] if len(path) == 1 else f"{'/'.join(path[:-1])}#{path[-1]}"
                 used.add(name)
                 out.exports.append(Export(name, ExternKind.FUNC, idx))
