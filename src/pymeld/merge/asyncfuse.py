@@ -171,8 +171,10 @@ def plan_fused(
         return g.components[c].label
 
     builtins = [g.builtins[bi] for bi in used if not g.builtins[bi].op.startswith("resource.")]
-    if any(g.builtins[bi].op.startswith("resource.") for bi in used) or any(
-        at.handles(lw.callee.type) for lw in (g.lowers[li] for li in lowers)
+    if (
+        any(g.builtins[bi].op.startswith("resource.") for bi in used)
+        or any(at.handles(lw.callee.type) for lw in (g.lowers[li] for li in lowers))
+        or any(at.handles(lf.type) for _, lf in exported)
     ):
         raise UnsupportedFeature(
             "resource handles beside async in several component instances (resource and "
