@@ -176,7 +176,6 @@ EQUIVALENT = {
     "component-model/test/async/cancel-stream.wast",
     "component-model/test/async/drop-stream.wast",
     "component-model/test/async/futures-must-write.wast",
-    "component-model/test/async/trap-if-done.wast",
     "component-model/test/async/same-component-stream-future.wast",
     "component-model/test/async/wait-during-callback.wast",
     "wasmtime/tests/misc_testsuite/component-model/async/async-builtins.wast",

@@ -3,7 +3,8 @@
 * Hand-built cases in `wast_async_tables/` through the differential oracle: stream handle
   numbers of two instances (fresh and reused indices, a stale handle), readable ends moved
   through adapters and the traps of that move (write end, busy, done, future already read),
-  a waitable set in the receiving instance (the event names the local handle and ends the copy),
+  a waitable set polled for an end that went away and came back (the event names the local
+  handle and ends the copy), a cancel that finds the writer gone,
   context slots around adapters and their reallocs, an in-module backpressure counter and a
   `task.return` that traps in an instance running only synchronous tasks.
 * What stage 1 cannot make exact is refused with a message naming what it needs.
@@ -82,6 +83,29 @@ def _stream_pair(
 
 
 STRING_STREAM = _stream_pair("string")
+CREATED_IN_CALL_AND_WAITED = (
+    _stream_pair(
+        "u8",
+        "(core func $ws (canon waitable-set.new))",
+        '(export "ws" (func $ws))',
+        '(import "" "ws" (func (result i32)))',
+    )
+    .replace(
+        "(core func $new (canon stream.new $ST))",
+        '(core func $new (canon stream.new $ST))\n    (core module $DMem (memory (export "mem") 1))'
+        "\n    (core instance $dmem (instantiate $DMem))\n    (core func $poll (canon "
+        'waitable-set.poll (memory (core memory $dmem "mem"))))',
+    )
+    .replace(
+        '(import "" "f" (func $f (param i32) (result i32)))',
+        '(import "" "f" (func $f (param i32) (result i32)))\n      (import "" "poll" (func (param i32 '
+        "i32) (result i32)))",
+    )
+    .replace(
+        '(export "new" (func $new)) (export "f" (func $f))',
+        '(export "new" (func $new)) (export "f" (func $f)) (export "poll" (func $poll))',
+    )
+)
 CALLBACK_ROOT = """(component
   (component $C
     (type $ST (stream u8))
@@ -155,6 +179,12 @@ ROOT_STREAM = """(component
             r"root/instance1, whose stream/future handles are numbered in-module",
         ),
         (
+            CREATED_IN_CALL_AND_WAITED,
+            r"waitable-set.poll beside streams, futures or waitable sets created inside calls "
+            r"to component instance root/instance0: simultaneous events are ordered by "
+            r"wasmtime's internal ids",
+        ),
+        (
             BLOCKING_READ,
             r"blocking `stream.read` \(no `async`\) in component instance "
             r"root/instance0",
@@ -168,6 +198,7 @@ ROOT_STREAM = """(component
     ids=[
         "non-number-payload",
         "callback-root-export",
+        "event-order",
         "blocking-in-sync-instance",
         "root-export-end",
     ],

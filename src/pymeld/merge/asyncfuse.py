@@ -103,6 +103,7 @@ _COPY_OPS = frozenset(
     }
 )
 _TASK_OPS = frozenset({"task.return", "task.cancel"})
+_CREATE_OPS = frozenset({"stream.new", "future.new", "waitable-set.new"})
 _NUMBERS = (
     at.Bool,
     at.S8,
@@ -228,6 +229,15 @@ def plan_fused(
             "called through a fused adapter (one task per call there: needs in-module tasks, "
             "issue 11 stage 2)"
         )
+    for caller, callee, _ in cross:
+        if callee.type.is_async and caller in sync_entries:
+            # wasmtime's sync→sync adapter traps (CannotBlockSyncTask) when the caller's task
+            # may not block; an instance entered synchronously runs such tasks.
+            raise UnsupportedFeature(
+                f"`async func` of component instance {label(callee.owner)} called from "
+                f"{label(caller)}, which also runs synchronous tasks (the task's may-block "
+                "state is not fused: issue 11 stage 2)"
+            )
     if async_entries and (not async_roots or len(async_roots) != len(exported)):
         raise UnsupportedFeature(
             "`async func` called through a fused adapter under a root export that is not "
@@ -272,6 +282,23 @@ def plan_fused(
             raise UnsupportedFeature(f"`{b.op}` beside async in several component instances")
         if b.op in _COPY_OPS or b.op.startswith("waitable") or b.op.startswith("subtask."):
             holders.add(b.owner)
+    # wasmtime hands out simultaneous events of one waitable set in the order of its internal
+    # table ids; the tasks of adapter calls take ids the fused calls do not, so waitables
+    # created inside an adapter call can be ordered differently after fusion.
+    callees = {callee.owner for _, callee, _ in cross}
+    makers = sorted(
+        {b.owner for b in builtins if b.owner in callees and b.op in _CREATE_OPS},
+    )
+    waits = [b.op for b in builtins if b.op in ("waitable-set.wait", "waitable-set.poll")] + [
+        f"callback of `{p}`" for p, lf in exported if lf.opts.callback is not None
+    ]
+    if makers and waits:
+        raise UnsupportedFeature(
+            f"{waits[0]} beside streams, futures or waitable sets created inside calls to "
+            f"component instance {label(makers[0])}: simultaneous events are ordered by "
+            "wasmtime's internal ids, which fused calls do not reproduce (needs in-module "
+            "waitable sets: issue 11 stage 3)"
+        )
     # One holder keeps the runtime's numbering; two or more need a table each.
     virtual = sorted(holders) if len(holders) > 1 else []
     fa.virtual = virtual
@@ -667,9 +694,18 @@ class AsyncFusion:
         b.call(host).set(code)
         b.get(addr).load("i32.load", m, 8).set(state)
         if what.startswith("cancel-"):
-            # A finished cancel ends the copy (wasmtime: Busy → Read/Write{done: false}).
+            # A finished cancel ends the copy; the pending event it consumes is delivered
+            # first (wasmtime: Busy → Read/Write{done: DROPPED}; a future read that completed
+            # took the value), else Busy → Read/Write{done: false}.
             b.get(code).i32(BLOCKED).op("i32.ne").if_()
             b.get(state).i32(~BUSY & 0xFFFFFFFF).op("i32.and").set(state)
+            b.get(code).i32(0xF).op("i32.and").i32(1).op("i32.eq").if_()
+            b.get(state).i32(DONE).op("i32.or").set(state)
+            b.end()
+            if op == "future.cancel-read":
+                b.get(code).i32(0xF).op("i32.and").op("i32.eqz").if_()
+                b.get(state).i32(TAKEN).op("i32.or").set(state)
+                b.end()
             b.end()
         else:
             b.get(code).i32(BLOCKED).op("i32.eq").if_()
