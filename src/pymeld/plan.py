@@ -35,9 +35,9 @@ class Space(Enum):
 
 #: Group order per index space: the output layout of generated items, first to last.
 GROUPS: dict[Space, tuple[str, ...]] = {
-    Space.FUNC: ("may-leave-guard", "adapter", "resource", "start"),
-    Space.GLOBAL: ("may-leave", "handle-table", "resource-state"),
-    Space.MEMORY: ("handle-table", "resource-state"),
+    Space.FUNC: ("may-leave-guard", "adapter", "resource", "start", "async"),
+    Space.GLOBAL: ("may-leave", "handle-table", "resource-state", "async"),
+    Space.MEMORY: ("handle-table", "resource-state", "async"),
 }
 
 

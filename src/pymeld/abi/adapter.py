@@ -62,9 +62,11 @@ from pymeld.abi.types import (
     CoreValType,
     Flags,
     FuncType,
+    Future,
     List,
     Own,
     Record,
+    Stream,
     String,
     Tuple,
     ValType,
@@ -398,11 +400,12 @@ def _L(idx: int) -> tuple[str, int]:
 
 
 class ResourceOps(Protocol):
-    """Own/borrow leaves (implemented by `pymeld.resources`): ``transfer`` gives an (i32)->(i32)
-    function moving a handle from the caller's table to the callee's (``to_callee``) or back,
-    or None when the value passes unchanged."""
+    """Handle leaves: own/borrow (implemented by `pymeld.resources`) and stream/future ends
+    (`pymeld.merge.asyncfuse`). ``transfer`` gives an (i32)->(i32) function moving a handle
+    from the caller's table to the callee's (``to_callee``) or back, or None when the value
+    passes unchanged."""
 
-    def transfer(self, t: Own | Borrow, to_callee: bool) -> int | None: ...
+    def transfer(self, t: Own | Borrow | Stream | Future, to_callee: bool) -> int | None: ...
 
 
 class _Translator:
@@ -410,7 +413,9 @@ class _Translator:
 
     resources: ResourceOps | None = None
 
-    def handle(self, t: Own | Borrow) -> None:
+    def handle(self, t: Own | Borrow | Stream | Future) -> None:
+        if self.resources is None and isinstance(t, Stream | Future):
+            raise UnsupportedFeature(f"cannot adapt values of type {t!r} without handle tables")
         f = (
             None
             if self.resources is None
@@ -527,7 +532,7 @@ class _Translator:
                 b.free(dptr)
                 if dlen != ln:
                     b.free(dlen)
-            case Own() | Borrow() as h:
+            case Own() | Borrow() | Stream() | Future() as h:
                 src.push("i32")
                 self.handle(h)
                 sink.push("i32")
@@ -660,7 +665,7 @@ class _Translator:
                 b.free(ptr, ln, dptr)
                 if dlen != ln:
                     b.free(dlen)
-            case Own() | Borrow() as h:
+            case Own() | Borrow() | Stream() | Future() as h:
                 b.get(da).get(sa).load("i32.load", sm, so)
                 self.handle(h)
                 b.store("i32.store", dm, do)

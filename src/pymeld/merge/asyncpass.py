@@ -35,6 +35,7 @@ from pymeld.codec.core.emitter import NUMTYPE as _VT
 from pymeld.codec.core.model import NumType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, ExportItem, FlatGraph, HostFunc, InstanceExport, Lifted
+from pymeld.merge.asyncfuse import FusedAsync, plan_fused
 
 MODULE = "[async]"
 
@@ -107,13 +108,40 @@ def _is_async_type(ft: at.FuncType) -> bool:
 
 @dataclass(slots=True)
 class AsyncPlan:
-    """The async instance (None: no async at all) and the async built-ins the output imports."""
+    """The async instance (None: no async at all) and the async built-ins the output imports;
+    ``fused`` when async spans instances and `merge.asyncfuse` restores their separate state."""
 
     owner: int | None = None
     builtins: list[int] = field(default_factory=list)
+    fused: FusedAsync | None = None
 
 
 def plan_async(g: FlatGraph, used: list[int], lowers: list[int]) -> AsyncPlan:
+    """Pass async through when one instance owns it; else fuse it (stage 1 of issue 11) or
+    refuse, naming what exact fusion would need."""
+    try:
+        return _plan_passthrough(g, used, lowers)
+    except UnsupportedFeature:
+        cross = [
+            (g.lowers[li].owner, callee, li)
+            for li in lowers
+            if isinstance(callee := g.lowers[li].callee, Lifted)
+            and callee.owner != g.lowers[li].owner
+        ]
+        for bi in used:
+            b = g.builtins[bi]
+            if is_async_builtin(b):
+                builtin_signature(b)  # refuses threading built-ins
+                if at.handles(b.type) or at.handles(b.result):
+                    raise UnsupportedFeature(
+                        f"resource handles in the payload of `{b.op}` (stream/future payloads "
+                        "with resources: issue 11 stage 4)"
+                    ) from None
+        fused = plan_fused(g, used, lowers, _exported_lifts(g.exports), cross)
+        return AsyncPlan(None, list(fused.builtins), fused)
+
+
+def _plan_passthrough(g: FlatGraph, used: list[int], lowers: list[int]) -> AsyncPlan:
     """Find the one async instance, or refuse what cannot be passed through exactly."""
     owners: dict[int, str] = {}  # instance → first reason it counts as async
     plan = AsyncPlan()

@@ -128,7 +128,7 @@ def apply_memory_strategy(
 
 def _owners(graph: FlatGraph, merged: MergeResult) -> list[str]:
     """Label of the module instance that defines each output memory (generated ones named)."""
-    out = ["pymeld resource tables"] * len(merged.module.memories)
+    out = ["pymeld handle tables (resources, async)"] * len(merged.module.memories)
     for mi, lay in zip(graph.instances, merged.layouts):
         for k in range(len(mi.module.memories)):
             out[lay.memory + k] = mi.label

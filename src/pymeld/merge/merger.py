@@ -10,12 +10,12 @@ start sequence, interleaved with the original start calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import overload
 
 from pymeld.abi import types as at
-from pymeld.abi.adapter import CallGuards, generate_adapter
+from pymeld.abi.adapter import CallGuards, ResourceOps, generate_adapter
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.emitter import NUMTYPE as _VT
 from pymeld.codec.core.emitter import VALTYPE_NAME as _VT_NAME
@@ -56,8 +56,9 @@ from pymeld.graph.model import (
     ResourceType,
     TypeExport,
 )
+from pymeld.merge.asyncfuse import AsyncFusion, AsyncLookups, EdgeOps
 from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
-from pymeld.merge.asyncpass import async_lower_signature, builtin_signature, plan_async
+from pymeld.merge.asyncpass import AsyncPlan, async_lower_signature, builtin_signature, plan_async
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.leave import LeaveGuards, may_call_out
@@ -133,6 +134,9 @@ class Merger:
         self.layouts: list[InstanceLayout] = []
         self._builtin_keys: dict[int, tuple[object, ...]] = {}
         self.runtime = RuntimePlan(None)
+        self.async_plan = AsyncPlan()
+        self.asyncf: AsyncFusion | None = None
+        self._fresh_tasks: dict[object, FuncItem] = {}  # adapter/realloc → context wrapper
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -145,12 +149,14 @@ class Merger:
             if isinstance(lowered.callee, HostFunc):
                 stand_in = self.res.host_call(ref.lower)  # handles translated (resources)
                 return self._host_index(ref.lower) if stand_in is None else stand_in
-            adapter = self.adapters.get(ref.lower)
+            adapter = self._fresh_tasks.get(("adapter", ref.lower)) or self.adapters.get(ref.lower)
             if adapter is None:
                 raise LinkError(f"internal: adapter for lower {ref.lower} was not planned")
             return adapter.index
         builtin = self.g.builtins[ref.builtin]
         inner = self.res.builtin_func(ref.builtin)  # in-module handle table (pymeld.resources)
+        if inner is None and self.asyncf is not None:
+            inner = self.asyncf.builtin_func(ref.builtin)  # in-module async state (asyncfuse)
         if inner is not None:
             return inner
         key = self._builtin_keys.get(ref.builtin) or _builtin_key(builtin)
@@ -270,14 +276,25 @@ class Merger:
                 None, at.CanonOptions(), module, f"[resource-drop]{name}", 0, res, bkey
             )
             add(bkey, drop, None)
-        # Async built-ins of the one async instance: imports the wrapper re-creates.
-        for bi in plan_async(self.g, sorted(self._builtins_used), lowers).builtins:
+        # Async built-ins (of the one async instance, or kept by merge.asyncfuse): imports the
+        # wrapper re-creates.
+        self.async_plan = plan_async(self.g, sorted(self._builtins_used), lowers)
+        for bi in self.async_plan.builtins:
             builtin = self.g.builtins[bi]
             self._builtin_keys[bi] = bkey = ("async", bi)
             hi = HostImport(None, at.CanonOptions(), ASYNC_MODULE, builtin.op, 0, None, bkey)
             hi.op, hi.builtin = builtin.op, builtin
             mem = CanonOpts(memory=builtin.memory) if builtin.memory is not None else None
             add(bkey, hi, builtin.opts or mem)
+        fused = self.async_plan.fused
+        if fused is not None:  # the context slots adapters save, zero and restore
+            for vt, slot in fused.context:
+                for op in ("context.get", "context.set"):
+                    ctx = Builtin(op, 0, valtype=vt, index=slot)
+                    bkey = ("async-context", op, vt, slot)
+                    hi = HostImport(None, at.CanonOptions(), ASYNC_MODULE, op, 0, None, bkey)
+                    hi.op, hi.builtin = op, ctx
+                    add(bkey, hi, None)
         for bimp in self.runtime.extra:  # runtime-boundary `new/rep/drop` (pymeld.resources)
             bkey = ("builtin", bimp.module, bimp.name)
             if bkey not in self._host_by_key:
@@ -320,6 +337,8 @@ class Merger:
             ),
         )
         self.res.plan(sorted(self._builtins_used), cross, lowers)
+        if self.async_plan.fused is not None:
+            self._plan_async(cross)
         if any(mi.module.start is not None for mi in g.instances):
             self._start = plan.add_func("start", "start", self._start_code)
         plan.freeze()
@@ -375,6 +394,70 @@ class Merger:
         if self._start is not None:
             out.start = self._start.index
 
+    def _plan_async(self, cross: list[int]) -> None:
+        """Stage-1 async state (merge.asyncfuse): tables, stand-ins, transfers, and a fresh
+        task's context slots around every adapter and every realloc it runs."""
+        fused = self.async_plan.fused
+        assert fused is not None
+        self.asyncf = af = AsyncFusion(
+            self.g,
+            self.plan,
+            fused,
+            AsyncLookups(
+                lambda bi: self.host_imports[self._host_by_key[("async", bi)]].index,
+                lambda op, vt, slot: (
+                    self.host_imports[self._host_by_key[("async-context", op, vt, slot)]].index
+                ),
+                self._builtin_memory,
+                lambda lf: self.func_index(lf.core_func),
+            ),
+        )
+        af.plan(_exported_lifts(self.g.exports))
+        from pymeld.abi.layout import flatten_functype
+
+        for li in cross:
+            lowered = self.g.lowers[li]
+            callee = lowered.callee
+            assert isinstance(callee, Lifted)
+            if lowered.owner == callee.owner:
+                continue
+            af.plan_edge(callee.type, lowered.owner, callee.owner)
+            if not fused.context:
+                continue
+            core = flatten_functype(callee.type, "lower")
+            self._fresh_tasks[("adapter", li)] = af.fresh_context(
+                ("adapter", li), core.params, core.results, partial(self._adapter_index, li)
+            )
+            for side, opts in (("caller", lowered.opts), ("callee", callee.opts)):
+                if opts.realloc is None:
+                    continue
+                self._fresh_tasks[("realloc", li, side)] = af.fresh_context(
+                    ("realloc", li, side),
+                    ("i32", "i32", "i32", "i32"),
+                    ("i32",),
+                    partial(self._realloc_index, opts),
+                )
+
+    def _builtin_memory(self, b: Builtin) -> int:
+        assert b.memory is not None
+        return self.item_index(b.memory, ExternKind.MEMORY)
+
+    def _export_target(self, item: Lifted) -> int:
+        """The core function a root export calls: a stand-in translating handles, if any."""
+        if self.asyncf is not None:
+            f = self.asyncf.export_func(item)
+            if f is not None:
+                return f
+        return self.res.export_func(item) or self.func_index(item.core_func)
+
+    def _adapter_index(self, li: int) -> int:
+        return self.adapters[li].index
+
+    def _realloc_index(self, opts: CanonOpts) -> int:
+        realloc = self._guarded(self.canon_options(opts), opts).realloc
+        assert realloc is not None
+        return realloc
+
     # -- adapters -----------------------------------------------------------------------------------
     def _owner_of(self, ref: CoreRef) -> int | None:
         """Component instance whose code ``ref`` is (None if not a plain definition)."""
@@ -429,15 +512,26 @@ class Merger:
             may_leave=None if same else self.leave.flag_index(lowered.owner),
             borrow_scope=None if same else self.res.borrow_scope(),
         )
+        caller_opts = self._guarded(self.canon_options(lowered.opts), lowered.opts)
+        callee_opts = self._guarded(self.canon_options(callee.opts), callee.opts)
+        ops: ResourceOps | None = None if same else self.res.ops_for(lowered)
+        if not same and self.asyncf is not None:
+            caller_opts = self._fresh_realloc(caller_opts, ("realloc", li, "caller"))
+            callee_opts = self._fresh_realloc(callee_opts, ("realloc", li, "callee"))
+            ops = EdgeOps(ops, self.asyncf.ops(lowered.owner, callee.owner))
         adapter = generate_adapter(
             callee.type,
-            self._guarded(self.canon_options(lowered.opts), lowered.opts),
-            self._guarded(self.canon_options(callee.opts), callee.opts),
+            caller_opts,
+            callee_opts,
             self.func_index(callee.core_func),
-            resources=None if same else self.res.ops_for(lowered),
+            resources=ops,
             guards=guards,
         )
         return FuncCode(adapter.params, adapter.results, adapter.locals, adapter.body)
+
+    def _fresh_realloc(self, opts: at.CanonOptions, key: object) -> at.CanonOptions:
+        item = self._fresh_tasks.get(key)
+        return opts if item is None else replace(opts, realloc=item.index)
 
     # -- copying instances --------------------------------------------------------------------------
     def _copy_instances(self, out: Module, type_maps: dict[int, list[int]]) -> list[Instrs]:
@@ -535,7 +629,7 @@ class Merger:
         def walk(path: tuple[str, ...], item: ExportItem) -> None:
             if isinstance(item, Lifted):
                 opts = self._guarded(self.canon_options(item.opts), item.opts)
-                idx = self.res.export_func(item) or self.func_index(item.core_func)
+                idx = self._export_target(item)
                 name = path[0] if len(path) == 1 else f"{'/'.join(path[:-1])}#{path[-1]}"
                 used.add(name)
                 out.exports.append(Export(name, ExternKind.FUNC, idx))

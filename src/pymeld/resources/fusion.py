@@ -43,7 +43,10 @@ class _Ops:
     def __init__(self, tables: InnerTables, caller: int, callee: int) -> None:
         self.tables, self.caller, self.callee = tables, caller, callee
 
-    def transfer(self, t: at.Own | at.Borrow, to_callee: bool) -> int | None:
+    def transfer(
+        self, t: at.Own | at.Borrow | at.Stream | at.Future, to_callee: bool
+    ) -> int | None:
+        assert isinstance(t, at.Own | at.Borrow), "stream/future ends are merge.asyncfuse's"
         return self.item(t, to_callee).index
 
     def item(self, t: at.Own | at.Borrow, to_callee: bool) -> FuncItem:
