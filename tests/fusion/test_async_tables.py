@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_fuse_oracle
+from support import run_fuse_oracle
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 
