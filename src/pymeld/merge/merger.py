@@ -61,7 +61,7 @@ from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
 from pymeld.merge.asyncpass import AsyncPlan, async_lower_signature, builtin_signature, plan_async
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.layout import InstanceLayout, lay_out
-from pymeld.merge.leave import LeaveGuards, may_call_out
+from pymeld.merge.leave import BodyCalls, LeaveGuards, may_call_out
 from pymeld.merge.segments import copy_data, copy_elem
 from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
@@ -466,10 +466,11 @@ class Merger:
     def _plan_leave(self, cross: list[int], lowers: list[int]) -> LeaveGuards:
         """Flags and guards for every realloc/post-return run on an instance's behalf."""
         leave = LeaveGuards(self.plan, self.func_index)
+        calls: dict[bytes, BodyCalls] = {}  # each body scanned once, whatever reaches it
 
         def plan(realloc: CoreRef | None) -> None:
             owner = None if realloc is None else self._owner_of(realloc)
-            if owner is not None and may_call_out(self.g, realloc):  # type: ignore[arg-type]
+            if owner is not None and may_call_out(self.g, realloc, calls):  # type: ignore[arg-type]
                 leave.plan_realloc(realloc, owner)  # type: ignore[arg-type]
 
         for li in lowers:
