@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from support import run_fuse_oracle
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
+from support import run_fuse_oracle
 
 CASES = sorted((Path(__file__).parent / "wast_async_tables").glob("*.wast"))
 
