@@ -46,6 +46,7 @@ NEVER = (
     "tempfile",
     "pathlib",
     "traceback",
+    "hashlib",
 )
 
 
@@ -92,3 +93,19 @@ def test_component_output_loads_the_encoder_and_wrapper(tmp_path: Path) -> None:
 def test_version_loads_no_fusion_stage() -> None:
     mods = _new_modules("--version")
     assert _loaded(mods, ("pymeld.fuse", "pymeld.merge", "pymeld.graph", "pymeld.codec")) == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, (1 << 20) - 1, 1 << 20, (1 << 20) + 7])
+def test_attestation_sha256_either_way(size: int) -> None:
+    """Small data is hashed without `hashlib` (no OpenSSL load); the digests are the same."""
+    import hashlib
+    import os
+
+    from pymeld.emit.attestation import _sha256
+
+    data = os.urandom(size)
+    assert _sha256(size)(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    h = _sha256(size)()
+    h.update(data[:3])
+    h.update(memoryview(data)[3:])
+    assert h.hexdigest() == hashlib.sha256(data).hexdigest()
