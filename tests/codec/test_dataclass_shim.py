@@ -163,6 +163,15 @@ MODULES = [
     "pymeld.abi.layout",
     "pymeld.codec.component.names",
     "pymeld.fuse",
+    "pymeld.codec.component.builder",
+    "pymeld.abi.adapter",
+    "pymeld.resources.fusion",
+    "pymeld.resources.runtime",
+    "pymeld.resources.tables",
+    "pymeld.merge.merger",
+    "pymeld.merge.leave",
+    "pymeld.merge.memory",
+    "pymeld.merge.asyncfuse",
 ]
 
 

@@ -16,8 +16,9 @@ guard, and an instance with no guarded realloc no flag and no checks (`may_call_
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
+from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.codec.core.instructions import (

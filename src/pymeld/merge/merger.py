@@ -10,10 +10,11 @@ start sequence, interleaved with the original start calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from functools import partial
 from typing import TYPE_CHECKING, overload
 
+from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.emitter import NUMTYPE as _VT

@@ -6,10 +6,10 @@ export. What it needs from the merger comes in as `Lookups`, read only while the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
+from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import (
