@@ -10,6 +10,10 @@ the same results (tuples of the fields, compared and hashed as the generated cod
 need no compiling. Only the options pymeld uses exist (``frozen``, ``slots``); a class with
 dataclass bases, ``ClassVar``, ``InitVar`` or keyword-only fields goes to the standard library.
 ``tests/test_dataclass_shim.py`` compares the results with the standard library's.
+
+``__init__`` is compiled when the class is first instantiated (or its signature is asked for),
+not when it is defined: one run of ``pymeld fuse`` on a small input instantiates about half of
+the model classes, and the compiles were most of the cost of building them.
 """
 
 from __future__ import annotations
@@ -155,8 +159,11 @@ def _process(cls: type, frozen: bool, slots: bool) -> type:
         if f._field_type is _FIELD
     ]
     methods: dict[str, Any] = {}
+    owner: list[type] = [cls]  # the final class (`_add_slots` makes a new one)
     if "__init__" not in own:
-        methods["__init__"] = _init_fn(cls, fields, frozen, slots)
+        methods["__init__"] = _lazy_init(owner, fields, frozen, slots)
+        if "__signature__" not in own:
+            methods["__signature__"] = _Signature(owner)
     if "__repr__" not in own:
         methods["__repr__"] = _make_repr(tuple(f.name for f in fields if f.repr))
     if "__eq__" not in own:
@@ -172,7 +179,8 @@ def _process(cls: type, frozen: bool, slots: bool) -> type:
     elif not explicit_hash:
         cls.__hash__ = None  # type: ignore[assignment]
     for name, fn in methods.items():
-        fn.__qualname__ = f"{cls.__qualname__}.{name}"
+        if name != "__signature__":
+            fn.__qualname__ = f"{cls.__qualname__}.{name}"
         setattr(cls, name, fn)
     if not body_doc:
         text_sig = _text_signature(fields)
@@ -186,8 +194,53 @@ def _process(cls: type, frozen: bool, slots: bool) -> type:
         cls.__doc__ = cls.__name__ + text_sig
     if slots:
         cls = _add_slots(cls, frozen)
+    owner[0] = cls
     abc.update_abstractmethods(cls)
     return cls
+
+
+def _lazy_init(
+    owner: list[type], fields: list[dataclasses.Field[Any]], frozen: bool, slots: bool
+) -> Callable[..., None]:
+    """A stand-in ``__init__`` that compiles the real one (`_init_fn`) when the class is first
+    instantiated, and puts it in its place: most model classes are never instantiated by one
+    run, and compiling was most of building them."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        _materialize(owner, fields, frozen, slots)(self, *args, **kwargs)
+
+    __init__._pymeld_lazy = (owner, fields, frozen, slots)  # type: ignore[attr-defined]
+    return __init__
+
+
+def _materialize(
+    owner: list[type], fields: list[dataclasses.Field[Any]], frozen: bool, slots: bool
+) -> Callable[..., None]:
+    cls = owner[0]
+    init = cls.__dict__["__init__"]
+    if getattr(init, "_pymeld_lazy", None) is None:
+        return init
+    init = _init_fn(cls, fields, frozen, slots)
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    type.__setattr__(cls, "__init__", init)
+    return init
+
+
+class _Signature:
+    """``cls.__signature__`` until the real ``__init__`` exists: compiles it and answers None,
+    so `inspect.signature(cls)` goes on to read the real ``__init__`` as for the stdlib's."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: list[type]) -> None:
+        self.owner = owner
+
+    def __get__(self, obj: object, objtype: type | None = None) -> None:
+        init = self.owner[0].__dict__.get("__init__")
+        lazy = getattr(init, "_pymeld_lazy", None)
+        if lazy is not None:
+            _materialize(*lazy)
+        return None
 
 
 def _init_fn(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Literal
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.parse import parse_component
 from pymeld.errors import PymeldError

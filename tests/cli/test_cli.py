@@ -269,6 +269,31 @@ def test_read_input_errors(tmp_path: Path) -> None:
         read_input(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["x.wasm", "./x.wasm", "a//b/./c/", "/", "//a/b", "///a", ".", "", "a/../b", "./", "a/."],
+)
+def test_pathname_is_pathlibs(path: str) -> None:
+    from pathlib import PurePosixPath
+
+    from pymeld.io import _pathname
+
+    if os.sep == "/":
+        assert _pathname(path) == str(PurePosixPath(path))
+
+
+def test_mkstemp_is_exclusive_and_private(tmp_path: Path) -> None:
+    from pymeld.io import _mkstemp
+
+    fd, tmp = _mkstemp(str(tmp_path), ".out.wasm.", ".tmp")
+    os.close(fd)
+    name = os.path.basename(tmp)
+    assert os.path.isabs(tmp) and name.startswith(".out.wasm.") and name.endswith(".tmp")
+    assert len(name) == len(".out.wasm.") + 8 + len(".tmp")
+    if os.name == "posix":
+        assert stat.S_IMODE(os.stat(tmp).st_mode) == 0o600
+
+
 def test_module_entry_point() -> None:
     p = subprocess.run(
         [sys.executable, "-m", "pymeld.cli", "--version"], capture_output=True, text=True, cwd=REPO

@@ -163,6 +163,15 @@ MODULES = [
     "pymeld.abi.layout",
     "pymeld.codec.component.names",
     "pymeld.fuse",
+    "pymeld.codec.component.builder",
+    "pymeld.abi.adapter",
+    "pymeld.resources.fusion",
+    "pymeld.resources.runtime",
+    "pymeld.resources.tables",
+    "pymeld.merge.merger",
+    "pymeld.merge.leave",
+    "pymeld.merge.memory",
+    "pymeld.merge.asyncfuse",
 ]
 
 
@@ -188,3 +197,21 @@ def test_model_classes_match_stdlib(module: str) -> None:
             sig = str(inspect.signature(obj)).replace(" -> None", "")
             assert obj.__doc__ == obj.__name__ + sig
     assert n > 0
+
+
+def test_init_compiled_on_first_use() -> None:
+    """``__init__`` is a stand-in until the class is first instantiated or inspected; the
+    signature and the instances are the standard library's either way."""
+    made = [
+        fast(frozen=frozen)(type("Lazy", (), {"__annotations__": {"a": "int", "b": "str"}}))
+        for frozen in (False, True)
+    ]
+    for cls in made:
+        assert getattr(cls.__dict__["__init__"], "_pymeld_lazy", None) is not None
+    assert str(inspect.signature(made[0])) == "(a: 'int', b: 'str') -> None"
+    assert getattr(made[0].__dict__["__init__"], "_pymeld_lazy", None) is None
+    x = made[1](1, "b")
+    assert getattr(made[1].__dict__["__init__"], "_pymeld_lazy", None) is None
+    assert (x.a, x.b) == (1, "b") and made[1](1, "b") == x
+    with pytest.raises(TypeError):
+        made[1](1)

@@ -23,10 +23,10 @@ the same flat shape and memory layout on both sides; translation is flat→flat 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
 
+from pymeld._dataclass import dataclass
 from pymeld.abi.layout import (
     MAX_FLAT_PARAMS,
     MAX_LIST_BYTE_LENGTH,
@@ -143,7 +143,7 @@ def generate_adapter(
     callee_func: int,
     callee_type: CoreFuncType | None = None,
     resources: ResourceOps | None = None,
-    guards: CallGuards = CallGuards(),
+    guards: CallGuards = CallGuards(),  # noqa: B008 (frozen: shared safely)
 ) -> Adapter:
     """Build the adapter for a call from `caller` (lowered import) to `callee` (lifted export).
 

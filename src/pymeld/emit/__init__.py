@@ -14,10 +14,8 @@ from typing import Any
 from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
 from pymeld.codec.core.encode import encode_module
-from pymeld.dwarf.build import fused_dwarf, has_dwarf, summary
 from pymeld.emit.attestation import attestation_section, make_record, section_bytes
-from pymeld.emit.customs import plan_customs
-from pymeld.emit.names import build_name_section
+from pymeld.emit.customs import DWARF_PREFIX, plan_customs
 from pymeld.graph.model import FlatGraph
 from pymeld.merge.merger import MergeResult
 
@@ -48,12 +46,19 @@ def finish_module(
     ``dwarf`` is the DWARF policy (remap | strip | passthrough); it is recorded in the
     attestation only when an input carries DWARF, since otherwise it changes nothing.
     """
-    names = build_name_section(graph, merged) if preserve_names else None
+    names = None
+    if preserve_names:
+        from pymeld.emit.names import build_name_section
+
+        names = build_name_section(graph, merged)
     stats: dict[str, Any] = {}
     remapped = None
-    if has_dwarf(graph):
+    # `pymeld.dwarf` is loaded only for inputs that carry DWARF (as `dwarf.build.has_dwarf`)
+    if any(c.name.startswith(DWARF_PREFIX) for mi in graph.instances for c in mi.module.customs):
         options = {**options, "dwarf": dwarf}
         if dwarf == "remap":
+            from pymeld.dwarf.build import fused_dwarf, summary
+
             t = time.perf_counter()
             remapped, dstats = fused_dwarf(graph, merged)
             stats.update(summary(dstats))

@@ -16,7 +16,6 @@ data, imports or exports after fusion is detected. It is an integrity record, no
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -54,9 +53,29 @@ def _sections(module: bytes) -> list[tuple[str | None, int, int]]:
     return out
 
 
+#: Below this many bytes, CPython's built-in SHA-256 (`_sha2`/`_sha256`) is used: importing
+#: `hashlib` loads OpenSSL, which costs more than its faster hashing saves on small inputs.
+BUILTIN_SHA256_BELOW = 1 << 20
+
+
+def _sha256(size: int) -> Any:
+    """A SHA-256 constructor for ``size`` bytes of data (every choice gives the same digest)."""
+    if size < BUILTIN_SHA256_BELOW:
+        from importlib import import_module
+
+        for name in ("_sha2", "_sha256"):  # Python 3.12+, 3.11
+            try:
+                return import_module(name).sha256
+            except ImportError:
+                continue
+    import hashlib
+
+    return hashlib.sha256
+
+
 def code_sha256(module: bytes) -> str:
     """The attested hash of a core module (see the module docstring for the definition)."""
-    h = hashlib.sha256()
+    h = _sha256(len(module))()
     pos = 0
     view = memoryview(module)  # slices of a view are not copies (the module can be 40 MB)
     for name, start, end in _sections(module):
@@ -82,7 +101,7 @@ def make_record(
         "transformation": "fusion",
         "options": dict(sorted(options.items())),
         "inputs": [
-            {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            {"name": name, "sha256": _sha256(len(data))(data).hexdigest(), "size": len(data)}
             for name, data in inputs
         ],
         "components": components,

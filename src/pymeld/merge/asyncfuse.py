@@ -38,9 +38,10 @@ crossing the host boundary from a fused table, resources beside async.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import partial
 
+from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.abi.adapter import ResourceOps
 from pymeld.codec.core.emitter import Body, CoreValType

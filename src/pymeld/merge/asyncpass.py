@@ -27,6 +27,7 @@ async instance's backpressure and task lock); resource handles in async signatur
 from __future__ import annotations
 
 from dataclasses import field
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
@@ -35,7 +36,9 @@ from pymeld.codec.core.emitter import NUMTYPE as _VT
 from pymeld.codec.core.model import NumType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, ExportItem, FlatGraph, HostFunc, InstanceExport, Lifted
-from pymeld.merge.asyncfuse import FusedAsync, plan_fused
+
+if TYPE_CHECKING:
+    from pymeld.merge.asyncfuse import FusedAsync
 
 MODULE = "[async]"
 
@@ -137,6 +140,8 @@ def plan_async(g: FlatGraph, used: list[int], lowers: list[int]) -> AsyncPlan:
                         f"resource handles in the payload of `{b.op}` (stream/future payloads "
                         "with resources: issue 11 stage 4)"
                     ) from None
+        from pymeld.merge.asyncfuse import plan_fused  # loaded only to fuse async
+
         fused = plan_fused(g, used, lowers, _exported_lifts(g.exports), cross)
         return AsyncPlan(None, list(fused.builtins), fused)
 

@@ -16,11 +16,19 @@ guard, and an instance with no guarded realloc no flag and no checks (`may_call_
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
+from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.codec.core.emitter import Body, CoreValType
-from pymeld.codec.core.instructions import scan_uses
+from pymeld.codec.core.instructions import (
+    _P_BLOCKTYPE,
+    K_FUNC,
+    K_TABLE,
+    K_TYPE,
+    patch_sites,
+    scan_uses,
+)
 from pymeld.codec.core.model import ExternKind, FuncImport
 from pymeld.graph.model import CanonOpts, CoreRef, DefRef, FlatGraph
 from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan
@@ -106,7 +114,31 @@ class LeaveGuards:
         return FuncCode(tuple(sig[0]), tuple(sig[1]), (), bytes(b.code))
 
 
-def may_call_out(graph: FlatGraph, start: CoreRef) -> bool:
+#: Per function body: the functions it calls or references, and whether it uses a table or a
+#: type index (an indirect call, a typed reference or a block type: conservatively a call out).
+BodyCalls = tuple[list[int], bool]
+
+
+def body_calls(body: bytes) -> BodyCalls:
+    """What `may_call_out` needs of one body: from the fast index scan (`patch_sites`, the
+    same index immediates the body rewrite patches), or the general walk when that declines."""
+    sites = patch_sites(body)
+    if sites is None:
+        uses = scan_uses(body)
+        return sorted(uses.funcs), bool(uses.tables or uses.types)
+    funcs: set[int] = set()
+    out = False
+    for _, _, k, v in sites:
+        if k == K_FUNC:
+            funcs.add(v)
+        elif k in (K_TABLE, K_TYPE, _P_BLOCKTYPE):
+            out = True
+    return sorted(funcs), out
+
+
+def may_call_out(
+    graph: FlatGraph, start: CoreRef, cache: dict[bytes, BodyCalls] | None = None
+) -> bool:
     """Whether running ``start`` can reach a call out of its component instance: a lowered
     function or a canonical built-in, the calls a cleared may-leave flag traps.
 
@@ -132,8 +164,14 @@ def may_call_out(graph: FlatGraph, start: CoreRef) -> bool:
                 return True
             work.append((ref.instance, ref.index))
             continue
-        uses = scan_uses(m.codes[f - len(imported)].body)
-        if uses.tables or uses.types:
+        body = m.codes[f - len(imported)].body
+        calls = None if cache is None else cache.get(body)
+        if calls is None:
+            calls = body_calls(body)
+            if cache is not None:
+                cache[body] = calls
+        funcs, out = calls
+        if out:
             return True
-        work.extend((inst, g) for g in sorted(uses.funcs))
+        work.extend((inst, g) for g in funcs)
     return False

@@ -27,9 +27,10 @@ falls back to ``multi`` with the refusal as its reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import Reader, uleb
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.emitter import Instrs, const_i32

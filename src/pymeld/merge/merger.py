@@ -10,12 +10,12 @@ start sequence, interleaved with the original start calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from functools import partial
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
+from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
-from pymeld.abi.adapter import CallGuards, ResourceOps, generate_adapter
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.emitter import NUMTYPE as _VT
 from pymeld.codec.core.emitter import VALTYPE_NAME as _VT_NAME
@@ -56,17 +56,20 @@ from pymeld.graph.model import (
     ResourceType,
     TypeExport,
 )
-from pymeld.merge.asyncfuse import AsyncFusion, AsyncLookups, EdgeOps
 from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
 from pymeld.merge.asyncpass import AsyncPlan, async_lower_signature, builtin_signature, plan_async
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.layout import InstanceLayout, lay_out
-from pymeld.merge.leave import LeaveGuards, may_call_out
+from pymeld.merge.leave import BodyCalls, LeaveGuards, may_call_out
 from pymeld.merge.segments import copy_data, copy_elem
 from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.fusion import Lookups, ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime
+
+if TYPE_CHECKING:  # loaded when used: adapters, async fusion
+    from pymeld.abi.adapter import ResourceOps
+    from pymeld.merge.asyncfuse import AsyncFusion
 
 
 @dataclass(slots=True)
@@ -399,6 +402,8 @@ class Merger:
         task's context slots around every adapter and every realloc it runs."""
         fused = self.async_plan.fused
         assert fused is not None
+        from pymeld.merge.asyncfuse import AsyncFusion, AsyncLookups
+
         self.asyncf = af = AsyncFusion(
             self.g,
             self.plan,
@@ -466,10 +471,11 @@ class Merger:
     def _plan_leave(self, cross: list[int], lowers: list[int]) -> LeaveGuards:
         """Flags and guards for every realloc/post-return run on an instance's behalf."""
         leave = LeaveGuards(self.plan, self.func_index)
+        calls: dict[bytes, BodyCalls] = {}  # each body scanned once, whatever reaches it
 
         def plan(realloc: CoreRef | None) -> None:
             owner = None if realloc is None else self._owner_of(realloc)
-            if owner is not None and may_call_out(self.g, realloc):  # type: ignore[arg-type]
+            if owner is not None and may_call_out(self.g, realloc, calls):  # type: ignore[arg-type]
                 leave.plan_realloc(realloc, owner)  # type: ignore[arg-type]
 
         for li in lowers:
@@ -503,6 +509,8 @@ class Merger:
         return resolved if owner is None else self.leave.options(resolved, opts, owner)
 
     def _adapter(self, li: int) -> FuncCode:
+        from pymeld.abi.adapter import CallGuards, generate_adapter
+
         lowered: Lowered = self.g.lowers[li]
         callee = lowered.callee
         assert isinstance(callee, Lifted)
@@ -518,6 +526,8 @@ class Merger:
         if not same and self.asyncf is not None:
             caller_opts = self._fresh_realloc(caller_opts, ("realloc", li, "caller"))
             callee_opts = self._fresh_realloc(callee_opts, ("realloc", li, "callee"))
+            from pymeld.merge.asyncfuse import EdgeOps
+
             ops = EdgeOps(ops, self.asyncf.ops(lowered.owner, callee.owner))
         adapter = generate_adapter(
             callee.type,

@@ -6,11 +6,11 @@ export. What it needs from the merger comes in as `Lookups`, read only while the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
+from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
-from pymeld.abi.adapter import BorrowScope
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import (
     CanonOpts,
@@ -22,9 +22,11 @@ from pymeld.graph.model import (
     ResourceType,
 )
 from pymeld.plan import FuncCode, FuncItem, Plan
-from pymeld.resources import boundary
 from pymeld.resources.runtime import RuntimePlan, _exported_lifts, handle_resources
 from pymeld.resources.tables import BORROW, OWN, InnerTables
+
+if TYPE_CHECKING:
+    from pymeld.abi.adapter import BorrowScope
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,8 @@ class ResourceFusion:
             self._plan_boundary(host_lowers)
 
     def _plan_boundary(self, host_lowers: list[int]) -> None:
+        from pymeld.resources import boundary  # handles translated at the host boundary
+
         t = self.tables
         for rr in self.runtime.resources:
             t.runtime_names[rr.resource.id] = (rr.module, rr.name)
@@ -137,11 +141,15 @@ class ResourceFusion:
         assert isinstance(lowered.callee, HostFunc)
         mem = self.lookups.memory(lowered.opts)
         target = self.lookups.host_import(li)
+        from pymeld.resources import boundary
+
         return boundary.host_call(self.tables, lowered.callee.type, lowered.owner, mem, target)
 
     def _lift(self, lf: Lifted) -> FuncCode:
         mem = self.lookups.memory(lf.opts)
         target = self.lookups.func_index(lf.core_func)
+        from pymeld.resources import boundary
+
         return boundary.lifted_export(self.tables, lf.type, lf.owner, mem, target)
 
     # -- answers (after the plan is frozen) --------------------------------------------------------
@@ -180,6 +188,8 @@ class ResourceFusion:
         t = self.tables
         if not t.tables:
             return None
+        from pymeld.abi.adapter import BorrowScope
+
         return BorrowScope(t.borrow_global, t.lend_sp_global, t.unlend)
 
 

@@ -25,8 +25,9 @@ become imports for that (`extra`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import (

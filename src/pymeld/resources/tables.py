@@ -29,8 +29,9 @@ host-call argument memory, to restore them after the call.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.graph.model import CoreRef, ResourceType
 from pymeld.plan import FuncCode, FuncItem, Plan, Space

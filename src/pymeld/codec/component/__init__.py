@@ -6,14 +6,25 @@ so callers get a `Component`, or a core module from the core codec, or a clear `
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymeld.codec.binary import Reader
-from pymeld.codec.component.encode import encode_component as encode_component
 from pymeld.codec.component.model import *  # noqa: F403
 from pymeld.codec.component.model import Component
 from pymeld.codec.component.parse import CORE_PREAMBLE, MAGIC, PREAMBLE
 from pymeld.codec.component.parse import parse_component as parse_component
+
+if TYPE_CHECKING:
+    from pymeld.codec.component.encode import encode_component as encode_component
+
+
+def __getattr__(name: str) -> Any:
+    """`encode_component` loads the encoder on first use (fusing to a core module needs none)."""
+    if name == "encode_component":
+        from pymeld.codec.component.encode import encode_component
+
+        return encode_component
+    raise AttributeError(f"module 'pymeld.codec.component' has no attribute {name!r}")
 
 
 def parse_any(data: bytes, file: str | None = None) -> Component | Any:

@@ -7,8 +7,9 @@ clash (core `table` and component `func` are both 1): they must never share a di
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
 
 CS = cm.ComponentSort

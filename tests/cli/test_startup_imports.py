@@ -1,0 +1,111 @@
+"""Start-up: `pymeld fuse` loads only what the composition needs (issue 12: small inputs in tens
+of milliseconds are mostly imports). Each case runs the CLI in a fresh interpreter, stderr not a
+terminal, and lists the modules that running it added to ``sys.modules``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import REPO, shared_root
+
+CALCULATOR = REPO / "examples" / "calculator.composed.wasm"
+#: One component, no cross-component call: fused without an adapter.
+NO_ADAPTERS = shared_root() / "corpus" / "components" / "c-compose-text" / "cprovider.wasm"
+
+PROBE = """
+import json, sys
+before = set(sys.modules)
+from pymeld.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+print(json.dumps({"code": code, "new": sorted(set(sys.modules) - before)}))
+"""
+
+#: Never on a plain `fuse X -o Y` of a composition without DWARF, resources or async.
+NEVER = (
+    "rich",
+    "pymeld.dwarf",
+    "pymeld.resources.boundary",
+    "pymeld.merge.asyncfuse",
+    "pymeld.wrap",
+    "pymeld.verify",
+    "pymeld.emit.dot",
+    "pymeld.emit.validate",
+    "pymeld.inspect",
+    "pymeld.compose",
+    "pymeld.codec.component.encode",
+    "wasmtime",
+    "multiprocessing",
+    "tempfile",
+    "pathlib",
+    "traceback",
+    "hashlib",
+)
+
+
+def _new_modules(*argv: str) -> list[str]:
+    p = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+    )
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout.splitlines()[-1])
+    assert out["code"] == 0, p.stderr
+    return list(out["new"])
+
+
+def _loaded(mods: list[str], prefixes: tuple[str, ...]) -> list[str]:
+    return [m for m in mods if any(m == p or m.startswith(p + ".") for p in prefixes)]
+
+
+def test_fuse_loads_only_what_it_uses(tmp_path: Path) -> None:
+    mods = _new_modules("fuse", str(CALCULATOR), "-o", str(tmp_path / "out.wasm"))
+    assert _loaded(mods, NEVER) == []
+    assert "pymeld.abi.adapter" in mods  # the calculator has cross-component calls
+    assert "pymeld.merge.merger" in mods  # the probe does see the fuse path
+
+
+def test_fuse_without_adapters_skips_the_adapter_generator(tmp_path: Path) -> None:
+    if not NO_ADAPTERS.exists():
+        pytest.skip(f"{NO_ADAPTERS} not present")
+    mods = _new_modules("fuse", str(NO_ADAPTERS), "-o", str(tmp_path / "out.wasm"))
+    assert _loaded(mods, (*NEVER, "pymeld.abi.adapter")) == []
+
+
+def test_component_output_loads_the_encoder_and_wrapper(tmp_path: Path) -> None:
+    """The lazy imports are where they are used: --component still finds them."""
+    out = tmp_path / "out.wasm"
+    mods = _new_modules("fuse", str(CALCULATOR), "--component", "-o", str(out))
+    assert "pymeld.wrap.wrapper" in mods and "pymeld.codec.component.encode" in mods
+    assert out.read_bytes()[4:8] == b"\x0d\x00\x01\x00"
+
+
+def test_version_loads_no_fusion_stage() -> None:
+    mods = _new_modules("--version")
+    assert _loaded(mods, ("pymeld.fuse", "pymeld.merge", "pymeld.graph", "pymeld.codec")) == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, (1 << 20) - 1, 1 << 20, (1 << 20) + 7])
+def test_attestation_sha256_either_way(size: int) -> None:
+    """Small data is hashed without `hashlib` (no OpenSSL load); the digests are the same."""
+    import hashlib
+    import os
+
+    from pymeld.emit.attestation import _sha256
+
+    data = os.urandom(size)
+    assert _sha256(size)(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    h = _sha256(size)()
+    h.update(data[:3])
+    h.update(memoryview(data)[3:])
+    assert h.hexdigest() == hashlib.sha256(data).hexdigest()
