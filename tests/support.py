@@ -157,3 +157,30 @@ def run_fuse_oracle(oracle_py: Path, pymeld: list[str], wast: Path, tmp_path: Pa
     )
     (result,) = json.loads(report.read_text())["files"].values()
     return result
+
+
+#: `local.get a; local.get b; i32.add` (either order): where the tests miscompile fused code.
+_ADD_PATTERNS = (b"\x20\x00\x20\x01\x6a", b"\x20\x01\x20\x00\x6a")
+
+
+def add_to_sub_body(body: bytes) -> bytes:
+    """``body`` with every `local.get a; local.get b; i32.add` turned into `i32.sub`."""
+    for pat in _ADD_PATTERNS:
+        body = body.replace(pat, pat[:-1] + b"\x6b")
+    return body
+
+
+def miscompile_merge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `pymeld.fuse`'s merge emit subtraction for addition: a wrong fused output that
+    only a differential check (verify) can notice."""
+    import pymeld.fuse as fuse_mod
+
+    real = fuse_mod.merge
+
+    def wrong(graph):  # type: ignore[no-untyped-def]
+        result = real(graph)
+        for code in result.module.codes:
+            code.body = add_to_sub_body(code.body)
+        return result
+
+    monkeypatch.setattr(fuse_mod, "merge", wrong)

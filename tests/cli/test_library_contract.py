@@ -12,6 +12,7 @@ import pymeld
 import pymeld.api
 from pymeld.errors import LinkError, PymeldError
 from pymeld.fuse import FuseOptions, Fuser, fuse_bytes, fuse_files
+from support import miscompile_merge
 
 
 def test_a_path_where_bytes_belong_is_a_type_error(example_wasm: Path) -> None:
@@ -69,15 +70,7 @@ def test_library_errors_do_not_quote_cli_flags(
     data = (corpus_components / "repo-prebuilt" / "calculator.composed.wasm").read_bytes()
     messages = []
     real = fuse_mod.merge
-
-    def wrong(graph):  # type: ignore[no-untyped-def]
-        result = real(graph)
-        for code in result.module.codes:
-            for pat in (b"\x20\x00\x20\x01\x6a", b"\x20\x01\x20\x00\x6a"):
-                code.body = code.body.replace(pat, pat[:-1] + b"\x6b")
-        return result
-
-    monkeypatch.setattr(fuse_mod, "merge", wrong)
+    miscompile_merge(monkeypatch)
     pytest.importorskip("wasmtime")
     with pytest.raises(PymeldError) as e:
         fuse_bytes(data, options=FuseOptions(component=True, verify=True))

@@ -13,7 +13,7 @@ from pymeld.api import core_module_sections
 from pymeld.codec.component import encode_component, parse_component
 from pymeld.errors import PymeldError
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import require_wasm_tools, run_cli
+from support import add_to_sub_body, miscompile_merge, require_wasm_tools, run_cli
 
 wasmtime = pytest.importorskip("wasmtime")
 pytest.importorskip("wasmtime.component")  # a submodule: `wasmtime.component` needs the import
@@ -39,10 +39,9 @@ def add_to_sub(fused: bytes) -> bytes:
     for section in core_module_sections(c):
         m = section.module
         for code in m.codes:
-            for pat in (b"\x20\x00\x20\x01\x6a", b"\x20\x01\x20\x00\x6a"):
-                if pat in code.body:
-                    n += code.body.count(pat)
-                    code.body = code.body.replace(pat, pat[:-1] + b"\x6b")
+            patched = add_to_sub_body(code.body)
+            n += patched != code.body
+            code.body = patched
         section.replace(m)
     assert n, "no i32.add to break"
     return encode_component(c)
@@ -102,18 +101,7 @@ def test_fuse_verify_rejects_wrong_output(
     corpus_components: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--verify runs before the output is returned: a miscompiled merge is caught (core too)."""
-    import pymeld.fuse as fuse_mod
-
-    real = fuse_mod.merge
-
-    def wrong(graph):  # type: ignore[no-untyped-def]
-        result = real(graph)
-        for code in result.module.codes:
-            for pat in (b"\x20\x00\x20\x01\x6a", b"\x20\x01\x20\x00\x6a"):
-                code.body = code.body.replace(pat, pat[:-1] + b"\x6b")
-        return result
-
-    monkeypatch.setattr(fuse_mod, "merge", wrong)
+    miscompile_merge(monkeypatch)
     data = (corpus_components / CALC).read_bytes()
     fuse_bytes(data)  # unnoticed without --verify
     for component in (False, True):

@@ -25,6 +25,7 @@ from pymeld.api import core_module_sections
 from pymeld.codec.component.parse import parse_component
 from pymeld.codec.core.parse import parse_module
 from pymeld.fuse import FuseOptions, fuse_bytes
+from support import read_uleb
 
 DATA = Path(__file__).parent.parent / "data" / "dwarf"
 COMPOSED = DATA / "composed.wasm"
@@ -38,27 +39,16 @@ from elftools.dwarf.dwarfinfo import (  # noqa: E402
 
 
 # -- helpers: wasm sections, DWARF line lookup, instruction offsets ---------------------------------
-def _uleb(data: bytes, pos: int) -> tuple[int, int]:
-    v = shift = 0
-    while True:
-        b = data[pos]
-        pos += 1
-        v |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return v, pos
-
-
 def sections(wasm: bytes) -> Iterator[tuple[int, str, int, int]]:
     """(id, custom name or "", payload start, payload end) of each section."""
     pos = 8
     while pos < len(wasm):
         sid = wasm[pos]
-        size, start = _uleb(wasm, pos + 1)
+        size, start = read_uleb(wasm, pos + 1)
         end = start + size
         name = ""
         if sid == 0:
-            n, p = _uleb(wasm, start)
+            n, p = read_uleb(wasm, start)
             name = wasm[p : p + n].decode()
             start = p + n
         yield sid, name, start, end
