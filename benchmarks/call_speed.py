@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -31,23 +29,12 @@ from pathlib import Path
 import wasmtime
 from wasmtime.component import Component, Linker
 
+from bench_support import shared_root, tool
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 TARGET = 0.8  # fused / original, per case (the goal of the speed issue)
 STRETCH = 0.5
-
-
-def shared_root() -> Path:
-    env = os.environ.get("PYMELD_SHARED")
-    return Path(env) if env else REPO.parent / "shared"
-
-
-def tool(name: str) -> str:
-    local = Path(sys.executable).with_name(name)
-    exe = str(local) if local.exists() else shutil.which(name)
-    if not exe:
-        sys.exit(f"{name} not found (make venv-test)")
-    return exe
 
 
 @dataclass

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -31,13 +30,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench_support import shared_root
+
 REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 10.0
-
-
-def shared_root() -> Path:
-    env = os.environ.get("PYMELD_SHARED")
-    return Path(env) if env else REPO.parent / "shared"
 
 
 def largest_components(n: int) -> list[Path]:

@@ -22,8 +22,6 @@ Exit status 1 if any ratio is over its goal or an input is not fused.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -35,22 +33,11 @@ import wasmtime
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker
 
+from bench_support import shared_root, tool
+
 REPO = Path(__file__).resolve().parent.parent
 GOAL = 1.0  # fused / original, for compile time, instantiation time and size
 LARGE = 4 << 20
-
-
-def shared_root() -> Path:
-    env = os.environ.get("PYMELD_SHARED")
-    return Path(env) if env else REPO.parent / "shared"
-
-
-def tool(name: str) -> str:
-    local = Path(sys.executable).with_name(name)
-    exe = str(local) if local.exists() else shutil.which(name)
-    if not exe:
-        sys.exit(f"{name} not found (make venv-test)")
-    return exe
 
 
 def compositions() -> list[Path]:
