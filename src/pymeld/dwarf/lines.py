@@ -106,10 +106,7 @@ def _unit(
     bases: dict[int, int],
 ) -> int:
     c = Cur(data, start, what=".debug_line")
-    length = c.u32()
-    if length >= 0xFFFFFFF0:
-        raise DwarfError("64-bit DWARF line tables are not supported")
-    end = c.pos + length
+    end = c.unit_end()
     if end > len(data):
         raise DwarfError(f".debug_line: unit at 0x{start:x} runs past the section")
     c.end = end

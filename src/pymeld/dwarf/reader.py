@@ -47,6 +47,13 @@ class Cur:
     def u8(self) -> int:
         return self.data[self._need(1)]
 
+    def unit_end(self) -> int:
+        """Read a unit's initial length; the offset where the unit ends (32-bit DWARF only)."""
+        length = self.u32()
+        if length >= 0xFFFFFFF0:
+            raise DwarfError(f"{self.what}: 64-bit DWARF is not supported")
+        return self.pos + length
+
     def u16(self) -> int:
         p = self._need(2)
         return int(struct.unpack_from("<H", self.data, p)[0])
@@ -242,10 +249,7 @@ def read_units(info: bytes, abbrev: bytes) -> list[Unit]:
     tables: dict[int, dict[int, Abbrev]] = {}
     while pos < len(info):
         c = Cur(info, pos, what=".debug_info")
-        length = c.u32()
-        if length >= 0xFFFFFFF0:
-            raise DwarfError("64-bit DWARF is not supported")
-        end = c.pos + length
+        end = c.unit_end()
         if end > len(info):
             raise DwarfError(f".debug_info: unit at 0x{pos:x} runs past the section")
         c.end = end

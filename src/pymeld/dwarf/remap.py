@@ -410,10 +410,7 @@ def _rewrite_aranges(data: bytes, amap: AddrMap, bases: dict[str, int], st: Dwar
     pos = 0
     while pos < len(data):
         c = Cur(data, pos, what=".debug_aranges")
-        length = c.u32()
-        if length >= 0xFFFFFFF0:
-            raise DwarfError("64-bit DWARF is not supported")
-        end = c.pos + length
+        end = c.unit_end()
         c.end = end
         version = c.u16()
         info_off = c.u32()

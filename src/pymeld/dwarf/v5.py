@@ -71,10 +71,7 @@ def rewrite_str_offsets(data: bytes, str_base: int) -> bytes:
     pos = 0
     while pos < len(data):
         c = Cur(data, pos, what=".debug_str_offsets")
-        length = c.u32()
-        if length >= 0xFFFFFFF0:
-            raise DwarfError("64-bit DWARF is not supported")
-        end = c.pos + length
+        end = c.unit_end()
         if end > len(data) or c.u16() != 5:
             raise DwarfError(f".debug_str_offsets: bad contribution at 0x{pos:x}")
         c.skip(2)
@@ -120,10 +117,7 @@ def rewrite_lists5(
     pos = 0
     while pos < len(data):
         c = Cur(data, pos, what=what)
-        length = c.u32()
-        if length >= 0xFFFFFFF0:
-            raise DwarfError("64-bit DWARF is not supported")
-        end = c.pos + length
+        end = c.unit_end()
         if end > len(data):
             raise DwarfError(f"{what}: contribution at 0x{pos:x} runs past the section")
         c.end = end
