@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,3 +24,17 @@ def tool(name: str) -> str:
     if not exe:
         sys.exit(f"{name} not found (make venv-test)")
     return exe
+
+
+def fuse_component(src: Path, out: Path) -> str | None:
+    """``pymeld fuse SRC --component -o OUT``; None on success, else pymeld's last line
+    (its named refusal or error)."""
+    p = subprocess.run(
+        [tool("pymeld"), "-q", "fuse", str(src), "--component", "-o", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    if p.returncode == 0:
+        return None
+    lines = (p.stderr or p.stdout).strip().splitlines()
+    return lines[-1] if lines else f"exit {p.returncode}"

@@ -29,7 +29,7 @@ from pathlib import Path
 import wasmtime
 from wasmtime.component import Component, Linker
 
-from bench_support import shared_root, tool
+from bench_support import fuse_component, shared_root, tool
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -79,14 +79,8 @@ def bench(name: str, wasm: Path, tmp: Path, runs: int, calls: int) -> Row:
     data = wasm.read_bytes()
     row = Row(name, orig_bytes=len(data))
     fused = tmp / f"{name}.fused.wasm"
-    p = subprocess.run(
-        [tool("pymeld"), "-q", "fuse", str(wasm), "--component", "-o", str(fused)],
-        capture_output=True,
-        text=True,
-    )
-    if p.returncode != 0:
-        msg = (p.stderr or p.stdout).strip().splitlines()
-        row.refusal = msg[-1] if msg else f"exit {p.returncode}"
+    row.refusal = fuse_component(wasm, fused)
+    if row.refusal is not None:
         return row
     fdata = fused.read_bytes()
     row.fused_bytes = len(fdata)

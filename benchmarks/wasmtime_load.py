@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ import wasmtime
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker
 
-from bench_support import shared_root, tool
+from bench_support import fuse_component, shared_root
 
 REPO = Path(__file__).resolve().parent.parent
 GOAL = 1.0  # fused / original, for compile time, instantiation time and size
@@ -118,14 +117,9 @@ def main() -> int:
                 str(f.relative_to(root.resolve())) if f.is_relative_to(root.resolve()) else str(f)
             )
             out = tmp / "fused.wasm"
-            p = subprocess.run(
-                [tool("pymeld"), "-q", "fuse", str(f), "--component", "-o", str(out)],
-                capture_output=True,
-                text=True,
-            )
-            if p.returncode != 0:
-                lines = (p.stderr or p.stdout).strip().splitlines()
-                print(f"{name:<38} not fused: {lines[-1] if lines else p.returncode}")
+            refusal = fuse_component(f, out)
+            if refusal is not None:
+                print(f"{name:<38} not fused: {refusal}")
                 misses += 1
                 continue
             orig, fused = f.read_bytes(), out.read_bytes()
