@@ -149,6 +149,7 @@ def may_call_out(
     if not isinstance(start, DefRef):
         return True
     seen: set[tuple[int, int]] = set()
+    func_imports: dict[int, list[int]] = {}  # instance → positions of its function imports
     work = [(start.instance, start.index)]
     while work:
         inst, f = work.pop()
@@ -157,7 +158,11 @@ def may_call_out(
         seen.add((inst, f))
         mi = graph.instances[inst]
         m = mi.module
-        imported = [k for k, imp in enumerate(m.imports) if isinstance(imp.desc, FuncImport)]
+        imported = func_imports.get(inst)
+        if imported is None:
+            imported = func_imports[inst] = [
+                k for k, imp in enumerate(m.imports) if isinstance(imp.desc, FuncImport)
+            ]
         if f < len(imported):
             ref = mi.imports[imported[f]]
             if not (isinstance(ref, DefRef) and ref.kind == ExternKind.FUNC):
