@@ -99,9 +99,6 @@ class Instrs:
     def __init__(self) -> None:
         self.code = bytearray()
 
-    def __bytes__(self) -> bytes:
-        return bytes(self.code)
-
     # -- raw ------------------------------------------------------------------------------
     def op(self, *names: str) -> Self:
         for n in names:
