@@ -22,6 +22,7 @@ import _thread
 import abc
 import dataclasses
 import sys
+import types
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform, overload
@@ -34,6 +35,8 @@ _MISSING = dataclasses.MISSING
 _FIELD = dataclasses._FIELD  # type: ignore[attr-defined]
 _HAS_DEFAULT_FACTORY = dataclasses._HAS_DEFAULT_FACTORY  # type: ignore[attr-defined]
 _FrozenInstanceError = dataclasses.FrozenInstanceError
+_DataclassParams = dataclasses._DataclassParams  # type: ignore[attr-defined]
+_DELETE = object()  # an attribute `_process` removes from the class
 
 
 def _getstate(self: Any) -> list[Any]:
@@ -47,8 +50,9 @@ def _setstate(self: Any, state: list[Any]) -> None:
 
 def _plain(cls: type) -> bool:
     """No dataclass bases, ClassVar, InitVar, KW_ONLY or kw_only fields (else: the stdlib)."""
-    if any("__dataclass_fields__" in b.__dict__ for b in cls.__mro__[1:]):
-        return False
+    for b in cls.__mro__[1:-1]:
+        if "__dataclass_fields__" in b.__dict__:
+            return False
     for name, ann in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063 (as stdlib)
         text = ann if isinstance(ann, str) else repr(ann)
         if "ClassVar" in text or "InitVar" in text or "KW_ONLY" in text:
@@ -139,31 +143,31 @@ def _text_signature(fields: list[dataclasses.Field[Any]]) -> str | None:
 
 
 def _process(cls: type, frozen: bool, slots: bool) -> type:
+    """The class ``dataclasses.dataclass(cls, frozen=frozen, slots=slots)`` makes. With slots,
+    the final class is made once from a dict holding everything (setting dunder methods on a
+    class one by one, then copying it, was most of the cost)."""
     if not _plain(cls):
         return dataclasses.dataclass(cls, frozen=frozen, slots=slots)
-    own = set(cls.__dict__)
+    own = cls.__dict__
     for name in ("__setattr__", "__delattr__"):
         if frozen and name in own:
             raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
-    body_doc = cls.__dict__.get("__doc__")
-    if not body_doc:
-        cls.__doc__ = "-"  # the standard library's doc would describe a class without __init__
-    cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False, match_args=True)
-    params = cls.__dataclass_params__  # type: ignore[attr-defined]
-    values = {n: getattr(params, n) for n in params.__slots__}
-    values.update(init=True, repr=True, eq=True, frozen=frozen)
-    cls.__dataclass_params__ = type(params)(**values)  # type: ignore[attr-defined]
-    fields = [
-        f
-        for f in cls.__dataclass_fields__.values()  # type: ignore[attr-defined]
-        if f._field_type is _FIELD
-    ]
+    annotations = own.get("__annotations__", {})
+    attrs: dict[str, Any] = {}  # what the class gets (_DELETE: loses)
+    table: dict[str, dataclasses.Field[Any]] = {}
+    for name, ann in annotations.items():
+        table[name] = _field(cls, name, ann, attrs)
+    for name, value in own.items():
+        if isinstance(value, dataclasses.Field) and name not in annotations:
+            raise TypeError(f"{name!r} is a field but has no type annotation")
+    attrs["__dataclass_fields__"] = table
+    attrs["__dataclass_params__"] = _DataclassParams(**_PARAMS[frozen, slots])
+    fields = list(table.values())
+    qualname = cls.__qualname__
     methods: dict[str, Any] = {}
-    owner: list[type] = [cls]  # the final class (`_add_slots` makes a new one)
+    owner: list[type] = [cls]  # the final class (with slots, a new one)
     if "__init__" not in own:
         methods["__init__"] = _lazy_init(owner, fields, frozen, slots)
-        if "__signature__" not in own:
-            methods["__signature__"] = _Signature(owner)
     if "__repr__" not in own:
         methods["__repr__"] = _make_repr(tuple(f.name for f in fields if f.repr))
     if "__eq__" not in own:
@@ -171,32 +175,89 @@ def _process(cls: type, frozen: bool, slots: bool) -> type:
     if frozen:
         names = tuple(f.name for f in fields)
         methods["__setattr__"], methods["__delattr__"] = _make_frozen(cls, names)
-    class_hash = cls.__dict__.get("__hash__", _MISSING)
+    class_hash = own.get("__hash__", _MISSING)
     explicit_hash = not (class_hash is _MISSING or (class_hash is None and "__eq__" in own))
     if frozen and not explicit_hash:
         hashed = [f for f in fields if (f.compare if f.hash is None else f.hash)]
         methods["__hash__"] = _make_hash(tuple(f.name for f in hashed))
     elif not explicit_hash:
-        cls.__hash__ = None  # type: ignore[assignment]
+        attrs["__hash__"] = None
     for name, fn in methods.items():
-        if name != "__signature__":
-            fn.__qualname__ = f"{cls.__qualname__}.{name}"
-        setattr(cls, name, fn)
-    if not body_doc:
+        fn.__qualname__ = f"{qualname}.{name}"
+    attrs.update(methods)
+    if "__init__" in methods and "__signature__" not in own:
+        attrs["__signature__"] = _Signature(owner)
+    text_sig: str | None = ""
+    if not own.get("__doc__"):
         text_sig = _text_signature(fields)
-        if text_sig is None:
-            import inspect
-
-            try:
-                text_sig = str(inspect.signature(cls)).replace(" -> None", "")
-            except (TypeError, ValueError):
-                text_sig = ""
-        cls.__doc__ = cls.__name__ + text_sig
+        if text_sig is not None:
+            attrs["__doc__"] = cls.__name__ + text_sig
+    if "__match_args__" not in own:
+        attrs["__match_args__"] = tuple(f.name for f in fields if f.init)
     if slots:
-        cls = _add_slots(cls, frozen)
+        cls = _with_slots(cls, attrs, tuple(table), frozen)
+    else:
+        for name, value in attrs.items():
+            if value is _DELETE:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, value)
     owner[0] = cls
+    if text_sig is None:  # annotations that are not strings: as the standard library does
+        import inspect
+
+        try:
+            text_sig = str(inspect.signature(cls)).replace(" -> None", "")
+        except (TypeError, ValueError):
+            text_sig = ""
+        cls.__doc__ = cls.__name__ + text_sig
     abc.update_abstractmethods(cls)
     return cls
+
+
+def _field(cls: type, name: str, ann: Any, attrs: dict[str, Any]) -> dataclasses.Field[Any]:
+    """The `Field` of one annotation, as ``dataclasses._get_field`` makes it for a plain field
+    (ClassVar, InitVar and KW_ONLY went to the standard library: see `_plain`)."""
+    default = getattr(cls, name, _MISSING)
+    if isinstance(default, dataclasses.Field):
+        f = default
+        # the class attribute goes, or becomes the default
+        attrs[name] = _DELETE if f.default is _MISSING else f.default
+    else:
+        if isinstance(default, types.MemberDescriptorType):  # a __slots__ entry: no default
+            default = _MISSING
+        f = dataclasses.field(default=default)
+    f.name = name
+    f.type = ann
+    f._field_type = _FIELD  # type: ignore[attr-defined]
+    if f.kw_only is _MISSING:
+        f.kw_only = False
+    if f.default.__class__.__hash__ is None:
+        raise ValueError(
+            f"mutable default {type(f.default)} for field {name} is not allowed: "
+            "use default_factory"
+        )
+    return f
+
+
+def _params(frozen: bool, slots: bool) -> dict[str, bool]:
+    """``__dataclass_params__`` arguments, as the standard library records them."""
+    values = {
+        "init": True,
+        "repr": True,
+        "eq": True,
+        "order": False,
+        "unsafe_hash": False,
+        "frozen": frozen,
+        "match_args": True,
+        "kw_only": False,
+        "slots": slots,
+        "weakref_slot": False,
+    }
+    return {n: values[n] for n in _DataclassParams.__slots__}
+
+
+_PARAMS = {(fr, sl): _params(fr, sl) for fr in (False, True) for sl in (False, True)}
 
 
 def _lazy_init(
@@ -243,19 +304,32 @@ class _Signature:
         return None
 
 
+#: Compiled ``__init__`` code per shape: the generated source with each field name replaced by
+#: a placeholder. Classes of one shape (most have a few plainly assigned fields) share one
+#: compile; their code objects differ only in the names, which `CodeType.replace` puts in.
+_SHAPES: dict[str, types.CodeType] = {}
+
+
+def _placeholder(i: int) -> str:
+    return f"__pymeld_f{i}__"
+
+
 def _init_fn(
     cls: type, fields: list[dataclasses.Field[Any]], frozen: bool, slots: bool
 ) -> Callable[..., None]:
-    """``__init__`` from the standard library's source text (``dataclasses._init_fn``)."""
+    """``__init__`` as the standard library's source text (``dataclasses._init_fn``) compiles
+    it: the same code, defaults, annotations and closure, from the code of its shape."""
     self_name = "__dataclass_self__" if "self" in cls.__dataclass_fields__ else "self"  # type: ignore[attr-defined]
-    env: dict[str, Any] = {
-        "MISSING": _MISSING,
+    cells: dict[str, Any] = {
         "_HAS_DEFAULT_FACTORY": _HAS_DEFAULT_FACTORY,
         "__dataclass_builtins_object__": object,
     }
-    params, lines, seen_default = [self_name], [], False
-    for f in fields:
-        env[f"_type_{f.name}"] = f.type
+    names: dict[str, str] = {}  # placeholder -> field name (also "_dflt_" + each)
+    params, lines, defaults, seen_default = [self_name], [], [], False
+    annotations: dict[str, Any] = {}
+    for i, f in enumerate(fields):
+        p = _placeholder(i)
+        names[p], names[f"_dflt_{p}"] = f.name, f"_dflt_{f.name}"
         has_default = f.default is not _MISSING or f.default_factory is not _MISSING
         if f.init:
             if has_default:
@@ -263,51 +337,58 @@ def _init_fn(
             elif seen_default:
                 raise TypeError(f"non-default argument {f.name!r} follows default argument")
         if f.default_factory is not _MISSING:
-            env[f"_dflt_{f.name}"] = f.default_factory
+            cells[f"_dflt_{p}"] = f.default_factory
             value = (
-                f"_dflt_{f.name}() if {f.name} is _HAS_DEFAULT_FACTORY else {f.name}"
-                if f.init
-                else f"_dflt_{f.name}()"
+                f"_dflt_{p}() if {p} is _HAS_DEFAULT_FACTORY else {p}" if f.init else f"_dflt_{p}()"
             )
         elif f.init:
-            if f.default is not _MISSING:
-                env[f"_dflt_{f.name}"] = f.default
-            value = f.name
+            value = p
         elif slots and f.default is not _MISSING:
-            env[f"_dflt_{f.name}"] = f.default
-            value = f"_dflt_{f.name}"
+            cells[f"_dflt_{p}"] = f.default
+            value = f"_dflt_{p}"
         else:
             value = ""
         if value and frozen:
-            lines.append(
-                f"__dataclass_builtins_object__.__setattr__({self_name},{f.name!r},{value})"
-            )
+            lines.append(f"__dataclass_builtins_object__.__setattr__({self_name},{p!r},{value})")
         elif value:
-            lines.append(f"{self_name}.{f.name}={value}")
+            lines.append(f"{self_name}.{p}={value}")
         if f.init:
-            default = (
-                f"=_dflt_{f.name}"
-                if f.default is not _MISSING
-                else "=_HAS_DEFAULT_FACTORY"
-                if f.default_factory is not _MISSING
-                else ""
-            )
-            params.append(f"{f.name}:_type_{f.name}{default}")
+            params.append(p)
+            annotations[f.name] = f.type
+            if f.default is not _MISSING:
+                defaults.append(f.default)
+            elif f.default_factory is not _MISSING:
+                defaults.append(_HAS_DEFAULT_FACTORY)
     if hasattr(cls, "__post_init__"):
         lines.append(f"{self_name}.__post_init__()")
-    env["_return_type"] = None
+    annotations["return"] = None
     body = "\n".join(f"  {line}" for line in lines or ["pass"])
-    text = (
-        f"def __create_fn__({', '.join(env)}):\n"
-        f" def __init__({','.join(params)})->_return_type:\n{body}\n"
-        " return __init__"
+    text = f"def __create_fn__({', '.join(cells)}):\n def __init__({','.join(params)}):\n{body}\n return __init__"
+    template = _SHAPES.get(text)
+    if template is None:
+        # dont_inherit: this module's `from __future__ import annotations` must not apply
+        outer = compile(text, "<string>", "exec", dont_inherit=True)
+        create = next(c for c in outer.co_consts if isinstance(c, types.CodeType))
+        template = next(c for c in create.co_consts if isinstance(c, types.CodeType))
+        _SHAPES[text] = template
+    code = template.replace(
+        co_varnames=tuple(names.get(n, n) for n in template.co_varnames),
+        co_names=tuple(names.get(n, n) for n in template.co_names),
+        co_consts=tuple(names.get(c, c) if isinstance(c, str) else c for c in template.co_consts),
+        co_freevars=tuple(names.get(n, n) for n in template.co_freevars),
+        co_qualname=f"{cls.__qualname__}.__init__",
     )
+    closure = tuple(types.CellType(cells[n]) for n in template.co_freevars)
     module = sys.modules.get(cls.__module__)
-    ns: dict[str, Any] = {}
-    # dont_inherit: this module's `from __future__ import annotations` must not apply
-    code = compile(text, "<string>", "exec", dont_inherit=True)
-    exec(code, module.__dict__ if module is not None else {}, ns)
-    return ns["__create_fn__"](**env)
+    fn = types.FunctionType(
+        code,
+        module.__dict__ if module is not None else {},
+        "__init__",
+        tuple(defaults) or None,
+        closure or None,
+    )
+    fn.__annotations__ = annotations
+    return fn
 
 
 def _tuple(obj: str, fields: list[dataclasses.Field[Any]]) -> str:
@@ -316,12 +397,19 @@ def _tuple(obj: str, fields: list[dataclasses.Field[Any]]) -> str:
     return f"({','.join(f'{obj}.{f.name}' for f in fields)},)"
 
 
-def _add_slots(cls: type, frozen: bool) -> type:
-    """The ``__slots__`` copy of ``cls`` (``dataclasses._add_slots``, without weakref_slot)."""
-    if "__slots__" in cls.__dict__:
+def _with_slots(
+    cls: type, attrs: dict[str, Any], field_names: tuple[str, ...], frozen: bool
+) -> type:
+    """The ``__slots__`` class ``dataclasses._add_slots`` makes of ``cls`` with ``attrs`` set."""
+    own = cls.__dict__
+    if "__slots__" in own:
         raise TypeError(f"{cls.__name__} already specifies __slots__")
-    cls_dict = dict(cls.__dict__)
-    field_names = tuple(f.name for f in dataclasses.fields(cls))
+    cls_dict = dict(own)
+    for name, value in attrs.items():
+        if value is _DELETE:
+            cls_dict.pop(name, None)
+        else:
+            cls_dict[name] = value
     inherited: set[str] = set()
     for base in cls.__mro__[1:-1]:
         s = base.__dict__.get("__slots__")
@@ -333,16 +421,11 @@ def _add_slots(cls: type, frozen: bool) -> type:
         cls_dict.pop(name, None)
     cls_dict.pop("__dict__", None)
     cls_dict.pop("__weakref__", None)
-    qualname = getattr(cls, "__qualname__", None)
-    new = type(cls)(cls.__name__, cls.__bases__, cls_dict)
-    if qualname is not None:
-        new.__qualname__ = qualname
+    cls_dict["__qualname__"] = cls.__qualname__
     if frozen:
-        if "__getstate__" not in cls_dict:
-            setattr(new, "__getstate__", _getstate)  # noqa: B010
-        if "__setstate__" not in cls_dict:
-            setattr(new, "__setstate__", _setstate)  # noqa: B010
-    return new
+        cls_dict.setdefault("__getstate__", _getstate)
+        cls_dict.setdefault("__setstate__", _setstate)
+    return type(cls)(cls.__name__, cls.__bases__, cls_dict)
 
 
 @overload
