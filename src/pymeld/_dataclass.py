@@ -1,19 +1,18 @@
-"""`dataclass` as the standard library makes it, with one compile per class instead of six.
+"""`dataclass` as the standard library makes it, built in a fraction of the time.
 
-Why: on Python 3.11 ``dataclasses.dataclass`` compiles every generated method from source, and
-the model modules define about 150 dataclasses, so building them was about 40% of the start-up
-of ``pymeld fuse`` on a small input (compiling is what costs, not the number of calls). Here the
-standard library still collects and checks the fields (with ``init``, ``repr`` and ``eq`` off),
-``__init__`` is generated from the same source text as the standard library's, and ``__repr__``,
-``__eq__``, ``__hash__`` and the frozen ``__setattr__``/``__delattr__`` are closures that compute
-the same results (tuples of the fields, compared and hashed as the generated code does), so they
-need no compiling. Only the options pymeld uses exist (``frozen``, ``slots``); a class with
+Why: on Python 3.11/3.12 ``dataclasses.dataclass`` compiles every generated method from source,
+checks each string annotation against ``ClassVar``/``InitVar`` with regular expressions, sets the
+methods on the class one by one and, for ``slots``, builds the class a second time; pymeld's
+model modules define about 180 dataclasses, so this was much of the start-up of ``pymeld fuse``
+on a small input. Here the fields are collected as ``dataclasses._get_field`` collects them for a
+plain field; ``__init__`` is the standard library's generated source, compiled once per *shape*
+(the source with the field names replaced by placeholders; `CodeType.replace` puts the names
+back) and only when the class is first instantiated; ``__repr__``, ``__eq__``, ``__hash__`` and
+the frozen ``__setattr__``/``__delattr__`` are closures computing the same results (tuples of
+the fields, compared and hashed as the generated code does); the slots class is made once from
+one dict. Only the options pymeld uses exist (``frozen``, ``slots``, ``eq``); a class with
 dataclass bases, ``ClassVar``, ``InitVar`` or keyword-only fields goes to the standard library.
-``tests/test_dataclass_shim.py`` compares the results with the standard library's.
-
-``__init__`` is compiled when the class is first instantiated (or its signature is asked for),
-not when it is defined: one run of ``pymeld fuse`` on a small input instantiates about half of
-the model classes, and the compiles were most of the cost of building them.
+``tests/codec/test_dataclass_shim.py`` compares the results with the standard library's.
 """
 
 from __future__ import annotations
@@ -142,12 +141,12 @@ def _text_signature(fields: list[dataclasses.Field[Any]]) -> str | None:
     return f"({', '.join(parts)})"
 
 
-def _process(cls: type, frozen: bool, slots: bool) -> type:
+def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
     """The class ``dataclasses.dataclass(cls, frozen=frozen, slots=slots)`` makes. With slots,
     the final class is made once from a dict holding everything (setting dunder methods on a
     class one by one, then copying it, was most of the cost)."""
     if not _plain(cls):
-        return dataclasses.dataclass(cls, frozen=frozen, slots=slots)
+        return dataclasses.dataclass(cls, frozen=frozen, slots=slots, eq=eq)
     own = cls.__dict__
     for name in ("__setattr__", "__delattr__"):
         if frozen and name in own:
@@ -161,7 +160,7 @@ def _process(cls: type, frozen: bool, slots: bool) -> type:
         if isinstance(value, dataclasses.Field) and name not in annotations:
             raise TypeError(f"{name!r} is a field but has no type annotation")
     attrs["__dataclass_fields__"] = table
-    attrs["__dataclass_params__"] = _DataclassParams(**_PARAMS[frozen, slots])
+    attrs["__dataclass_params__"] = _DataclassParams(**_PARAMS[frozen, slots, eq])
     fields = list(table.values())
     qualname = cls.__qualname__
     methods: dict[str, Any] = {}
@@ -170,18 +169,18 @@ def _process(cls: type, frozen: bool, slots: bool) -> type:
         methods["__init__"] = _lazy_init(owner, fields, frozen, slots)
     if "__repr__" not in own:
         methods["__repr__"] = _make_repr(tuple(f.name for f in fields if f.repr))
-    if "__eq__" not in own:
+    if eq and "__eq__" not in own:
         methods["__eq__"] = _make_eq(tuple(f.name for f in fields if f.compare))
     if frozen:
         names = tuple(f.name for f in fields)
         methods["__setattr__"], methods["__delattr__"] = _make_frozen(cls, names)
     class_hash = own.get("__hash__", _MISSING)
     explicit_hash = not (class_hash is _MISSING or (class_hash is None and "__eq__" in own))
-    if frozen and not explicit_hash:
+    if eq and frozen and not explicit_hash:
         hashed = [f for f in fields if (f.compare if f.hash is None else f.hash)]
         methods["__hash__"] = _make_hash(tuple(f.name for f in hashed))
-    elif not explicit_hash:
-        attrs["__hash__"] = None
+    elif eq and not explicit_hash:
+        attrs["__hash__"] = None  # (without eq the class keeps the hash it has)
     for name, fn in methods.items():
         fn.__qualname__ = f"{qualname}.{name}"
     attrs.update(methods)
@@ -240,12 +239,12 @@ def _field(cls: type, name: str, ann: Any, attrs: dict[str, Any]) -> dataclasses
     return f
 
 
-def _params(frozen: bool, slots: bool) -> dict[str, bool]:
+def _params(frozen: bool, slots: bool, eq: bool) -> dict[str, bool]:
     """``__dataclass_params__`` arguments, as the standard library records them."""
     values = {
         "init": True,
         "repr": True,
-        "eq": True,
+        "eq": eq,
         "order": False,
         "unsafe_hash": False,
         "frozen": frozen,
@@ -257,7 +256,9 @@ def _params(frozen: bool, slots: bool) -> dict[str, bool]:
     return {n: values[n] for n in _DataclassParams.__slots__}
 
 
-_PARAMS = {(fr, sl): _params(fr, sl) for fr in (False, True) for sl in (False, True)}
+_PARAMS = {
+    (f, s, e): _params(f, s, e) for f in (False, True) for s in (False, True) for e in (False, True)
+}
 
 
 def _lazy_init(
@@ -431,15 +432,18 @@ def _with_slots(
 @overload
 def dataclass(cls: T, /) -> T: ...
 @overload
-def dataclass(*, frozen: bool = False, slots: bool = False) -> Callable[[T], T]: ...
+def dataclass(
+    *, frozen: bool = False, slots: bool = False, eq: bool = True
+) -> Callable[[T], T]: ...
 @dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
 def dataclass(
-    cls: T | None = None, /, *, frozen: bool = False, slots: bool = False
+    cls: T | None = None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True
 ) -> T | Callable[[T], T]:
-    """``dataclasses.dataclass(cls, frozen=..., slots=...)``, faster to build on Python 3.11/3.12."""
+    """``dataclasses.dataclass(cls, frozen=..., slots=..., eq=...)``, faster to build on Python
+    3.11/3.12."""
 
     def wrap(c: T) -> T:
-        return _process(c, frozen, slots)  # type: ignore[return-value]
+        return _process(c, frozen, slots, eq)  # type: ignore[return-value]
 
     return wrap if cls is None else wrap(cls)
 

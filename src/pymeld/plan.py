@@ -21,9 +21,10 @@ in `GROUPS` if it belongs to none of the existing ones).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.core.emitter import CoreValType
 
 

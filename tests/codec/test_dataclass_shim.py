@@ -75,7 +75,27 @@ def bodies(dc: Any) -> list[type]:
     class SelfField:
         self: int
 
-    return [Plain, Frozen, Empty, Post, FrozenPost, Own, NoSlots, SelfField]
+    @dc(eq=False, slots=True)
+    class Identity:
+        a: int
+        b: list[int] = dataclasses.field(default_factory=list)
+
+    @dc(eq=False)
+    class IdentityNoSlots:
+        a: int
+
+    return [
+        Plain,
+        Frozen,
+        Empty,
+        Post,
+        FrozenPost,
+        Own,
+        NoSlots,
+        SelfField,
+        Identity,
+        IdentityNoSlots,
+    ]
 
 
 ARGS: dict[str, tuple[Any, ...]] = {
@@ -87,6 +107,8 @@ ARGS: dict[str, tuple[Any, ...]] = {
     "Own": (1,),
     "NoSlots": (1,),
     "SelfField": (1,),
+    "Identity": (1,),
+    "IdentityNoSlots": (2,),
 }
 
 
@@ -97,7 +119,7 @@ def _outcome(f: Any, *args: Any) -> Any:
         return (type(e).__name__, str(e))
 
 
-@pytest.mark.parametrize("i", range(8))
+@pytest.mark.parametrize("i", range(10))
 def test_same_behaviour(i: int) -> None:
     ours, std = bodies(fast)[i], bodies(dataclasses.dataclass)[i]
     args = ARGS[std.__name__]
@@ -172,6 +194,8 @@ MODULES = [
     "pymeld.merge.leave",
     "pymeld.merge.memory",
     "pymeld.merge.asyncfuse",
+    "pymeld.plan",
+    "pymeld.wrap.wrapper",
 ]
 
 
@@ -187,12 +211,13 @@ def test_model_classes_match_stdlib(module: str) -> None:
             continue
         n += 1
         p = obj.__dataclass_params__
-        assert p.init and p.repr and p.eq, obj
+        assert p.init and p.repr, obj
         assert "__init__" in obj.__dict__ and "__repr__" in obj.__dict__
+        assert ("__eq__" in obj.__dict__) == p.eq, obj
         assert obj.__init__.__qualname__ == f"{obj.__qualname__}.__init__"
         frozen = p.frozen
         assert ("__setattr__" in obj.__dict__) == frozen, obj
-        assert (obj.__dict__.get("__hash__") is None) == (not frozen), obj
+        assert (obj.__dict__.get("__hash__") is None) == (not frozen or not p.eq), obj
         if obj.__doc__.startswith(obj.__name__ + "("):  # generated: as inspect renders it
             sig = str(inspect.signature(obj)).replace(" -> None", "")
             assert obj.__doc__ == obj.__name__ + sig

@@ -20,9 +20,10 @@ The output component is built in four steps, each a function here, in this order
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TypeVar
 
+from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import ComponentBuilder
