@@ -73,7 +73,21 @@ def test_missing_mapping_is_the_walks_error() -> None:
         rewrite_body(body, MAPS)
 
 
-def test_unchanged_body_is_returned_as_is() -> None:
-    body = bytes.fromhex("2001 1a 0b")
-    sites = patch_sites(body)
-    assert sites is not None and apply_patches(body, sites, PatchTable(MAPS)) is body
+def test_unchanged_body_keeps_its_bytes() -> None:
+    for body in (bytes.fromhex("2001 1a 0b"), bytes.fromhex("2381808080 00 2401 0b")):
+        sites = patch_sites(body)
+        assert sites is not None and apply_patches(body, sites, PatchTable(MAPS)) == body
+
+
+@pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 1 << 20, (1 << 32) - 1])
+def test_padded_immediates_round_trip(value: int) -> None:
+    """An unchanged immediate is written from its value and length: every LEB length the
+    decoder accepts for the value comes back byte for byte."""
+    from pymeld.codec.binary import uleb
+
+    minimal = len(uleb(value))
+    for n in range(minimal, 6):
+        leb = bytes(((value >> 7 * i) & 0x7F) | (0x80 if i < n - 1 else 0) for i in range(n))
+        body = b"\x23" + leb + b"\x1a\x0b"  # global.get (global 1 maps to itself)
+        maps = IndexMaps(global_={value: value}.__getitem__)
+        assert rewrite_body(body, maps) == body == walk_body(body, maps)

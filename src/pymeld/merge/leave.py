@@ -128,7 +128,7 @@ def body_calls(body: bytes) -> BodyCalls:
         return sorted(uses.funcs), bool(uses.tables or uses.types)
     funcs: set[int] = set()
     out = False
-    for k, v in sites.kinds_values():
+    for _, _, k, v in sites:
         if k == K_FUNC:
             funcs.add(v)
         elif k in (K_TABLE, K_TYPE, _P_BLOCKTYPE):

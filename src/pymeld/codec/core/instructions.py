@@ -9,7 +9,7 @@ It is written as one flat loop because it runs over tens of megabytes of code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import field
 from typing import overload
 
@@ -611,38 +611,15 @@ def _fast_classes() -> list[int]:
 _FAST = _fast_classes()
 
 
-# A patch site is one index immediate: its key is ``value << 4 | kind``, kinds 0..7 the index
-# kinds (a ULEB); _P_MEM0 a memarg without a memory index (value: its flags; the memory is 0
-# and becomes `flags | 0x40, index` when remapped); _P_BLOCKTYPE a block type index.
+# A patch site: (start, end, kind, value) of one index immediate, in body order. Kinds 0..7 are
+# the index kinds (a ULEB); _P_MEM0 is a memarg without a memory index (value: its flags; the
+# memory is 0 and becomes `flags | 0x40, index` when remapped); _P_BLOCKTYPE a block type index.
 _P_MEM0 = 8
 _P_BLOCKTYPE = 9
+Patch = tuple[int, int, int, int]
 
 
-class Sites:
-    """Every index immediate of one function body, from `patch_sites`: ``keys[i]`` is
-    ``value << 4 | kind`` of the i-th, which spans ``cuts[2 * i]:cuts[2 * i + 1]`` of the body.
-
-    Keys, not tuples, so patching a body (`apply_patches`) looks all of them up in one call.
-    """
-
-    __slots__ = ("cuts", "keys", "pieces")
-
-    def __init__(self, keys: list[int], cuts: list[int]) -> None:
-        self.keys = keys
-        self.cuts = cuts
-        #: the body cut at every site: text between sites at even positions, sites at odd
-        self.pieces: list[bytes] | None = None
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def kinds_values(self) -> Iterator[tuple[int, int]]:
-        """(kind, value) of each site, in body order."""
-        for key in self.keys:
-            yield key & 15, key >> 4
-
-
-def patch_sites(data: bytes) -> Sites | None:
+def patch_sites(data: bytes) -> list[Patch] | None:
     """Every index immediate of the function body ``data`` (None: let the general walk decide).
 
     Independent of any index map, so a body that occurs in several instances (two components
@@ -655,7 +632,7 @@ def patch_sites(data: bytes) -> Sites | None:
         return None
 
 
-def _sites(data: bytes) -> Sites | None:
+def _sites(data: bytes) -> list[Patch] | None:
     cls = _FAST
     # classes as locals: compared once or more per instruction
     f_leb, f_none, f_memarg, f_end = _F_LEB, _F_NONE, _F_MEMARG, _F_END
@@ -667,10 +644,8 @@ def _sites(data: bytes) -> Sites | None:
     fc = PREFIXED[0xFC]
     read_u = _read_u
     skip_leb = _skip_leb
-    keys: list[int] = []
-    cuts: list[int] = []
-    key = keys.append
-    cut = cuts.extend
+    sites: list[Patch] = []
+    add = sites.append
     pos = depth = 0
     while True:
         op = data[pos]
@@ -693,18 +668,16 @@ def _sites(data: bytes) -> Sites | None:
             if flags & 0x40:
                 mat = pos
                 mem, pos = read_u(data, pos)
-                key(mem << 4 | k_mem)
-                cut((mat, pos))
+                add((mat, pos, k_mem, mem))
             else:
-                key(flags << 4 | p_mem0)
-                cut((at, pos))
+                add((at, pos, p_mem0, flags))
             if data[pos] < 0x80:
                 pos += 1
             else:
                 pos = skip_leb(data, pos)
         elif c == f_end:
             if depth == 0:
-                return Sites(keys, cuts) if pos == len(data) else None
+                return sites if pos == len(data) else None
             depth -= 1
         elif c == f_global:
             at = pos
@@ -713,8 +686,7 @@ def _sites(data: bytes) -> Sites | None:
                 pos += 1
             else:
                 v, pos = read_u(data, pos)
-            key(v << 4 | k_global)
-            cut((at, pos))
+            add((at, pos, k_global, v))
         elif c == f_func:
             at = pos
             v = data[pos]
@@ -722,8 +694,7 @@ def _sites(data: bytes) -> Sites | None:
                 pos += 1
             else:
                 v, pos = read_u(data, pos)
-            key(v << 4 | k_func)
-            cut((at, pos))
+            add((at, pos, k_func, v))
         elif c == f_block:
             depth += 1
             b = data[pos]
@@ -736,8 +707,7 @@ def _sites(data: bytes) -> Sites | None:
                 v, pos = _read_s33(data, pos)
                 if v < 0:
                     return None
-                key(v << 4 | p_blocktype)
-                cut((at, pos))
+                add((at, pos, p_blocktype, v))
         elif c == f_b4:
             pos += 4
         elif c == f_b8:
@@ -745,12 +715,10 @@ def _sites(data: bytes) -> Sites | None:
         elif c == f_call_indirect:
             at = pos
             v, pos = read_u(data, pos)
-            key(v << 4 | k_type)
-            cut((at, pos))
+            add((at, pos, k_type, v))
             at = pos
             v, pos = read_u(data, pos)
-            key(v << 4 | k_table)
-            cut((at, pos))
+            add((at, pos, k_table, v))
         elif c == f_br_table:
             n, pos = read_u(data, pos)
             if n > len(data) - pos:
@@ -770,73 +738,86 @@ def _sites(data: bytes) -> Sites | None:
             for k in imms:
                 at = pos
                 v, pos = read_u(data, pos)
-                key(v << 4 | k)
-                cut((at, pos))
+                add((at, pos, k, v))
+
+
+_UNSET = object()
 
 
 class PatchTable:
-    """What the index immediates become under one `IndexMaps`, worked out once per distinct
-    site key and reused by every body patched with the same maps.
+    """What each index immediate becomes under one `IndexMaps`, encoded once and reused.
 
-    ``new``: key → the replacement bytes, for the keys whose index changes (nearly all in
-    fusion); ``known``: every key worked out; ``bad``: keys without a mapping (a body using one
-    goes to the general walk, which reports the error).
+    Per kind, a list indexed by the old index: the new index's LEB128, None when it does not
+    change, `_UNSET` until first needed (or a dict for a map given as a callable). Nearly every
+    index changes in fusion, and mapping plus encoding was most of the patching cost.
     """
 
-    __slots__ = ("bad", "known", "maps", "new")
+    __slots__ = ("enc", "maps", "mem0")
 
     def __init__(self, maps: IndexMaps) -> None:
         self.maps = maps.as_list()
-        self.new: dict[int, bytes] = {}
-        self.known: set[int] = set()
-        self.bad: set[int] = set()
+        fields = [maps.type, maps.func, maps.table, maps.memory, maps.global_, maps.elem]
+        fields += [maps.data, maps.tag]
+        self.enc: list[list[object] | dict[int, bytes | None] | None] = [
+            None if m is None else {} if callable(m) else [_UNSET] * len(m) for m in fields
+        ]
+        self.mem0: dict[int, bytes] = {}  # memarg flags -> flags | 0x40 and the new memory
 
-    def learn(self, keys: set[int]) -> None:
-        maps, new = self.maps, self.new
-        for key in keys:
-            k, v = key & 15, key >> 4
-            try:
-                if k < 8:
-                    m = maps[k]
-                    if m is not None and (nv := m(v)) != v:
-                        new[key] = uleb(nv)
-                elif k == _P_MEM0:
-                    m = maps[K_MEM]
-                    if m is not None and (nv := m(0)) != 0:
-                        new[key] = uleb(v | 0x40) + uleb(nv)
+
+def apply_patches(data: bytes, sites: list[Patch], table: PatchTable) -> bytes | None:
+    """``data`` with ``sites`` remapped, as `rewrite_body` would give (None: a missing mapping)."""
+    out: list[bytes] = []
+    add = out.append
+    last = 0
+    enc = table.enc
+    maps = table.maps
+    unset = _UNSET
+    try:
+        for at, nxt, k, v in sites:
+            if k < 8:
+                t = enc[k]
+                if t is None:
+                    continue
+                if type(t) is list:
+                    e = t[v]
+                    if e is unset:
+                        nv = maps[k](v)  # type: ignore[misc]
+                        e = t[v] = None if nv == v else uleb(nv)
                 else:
-                    m = maps[K_TYPE]
-                    if m is not None and (nv := m(v)) != v:
-                        new[key] = sleb(nv)
-            except (IndexError, KeyError):
-                self.bad.add(key)
-        self.known |= keys
-
-
-def apply_patches(data: bytes, sites: Sites, table: PatchTable) -> bytes | None:
-    """``data`` with ``sites`` remapped, as `rewrite_body` would give (None: a missing mapping).
-
-    The lookups run in C (``map`` over the site keys with the original bytes as the default),
-    not in a Python loop per site: a large input patches about a million sites.
-    """
-    keys = sites.keys
-    if not keys:
-        return data
-    used = set(keys)
-    if not table.known.issuperset(used):
-        table.learn(used - table.known)
-    if table.bad and not table.bad.isdisjoint(used):
+                    e = t.get(v, unset)  # type: ignore[union-attr]
+                    if e is unset:
+                        nv = maps[k](v)  # type: ignore[misc]
+                        e = t[v] = None if nv == v else uleb(nv)
+                if e is not None:
+                    add(data[last:at])
+                    add(e)  # type: ignore[arg-type]
+                    last = nxt
+            elif k == _P_MEM0:
+                mmap = maps[K_MEM]
+                if mmap is None:
+                    continue
+                e = table.mem0.get(v)
+                if e is None:
+                    nv = mmap(0)
+                    e = table.mem0[v] = uleb(v | 0x40) + uleb(nv) if nv != 0 else b""
+                if e:
+                    add(data[last:at])
+                    add(e)
+                    last = nxt
+            else:
+                tmap = maps[K_TYPE]
+                if tmap is None:
+                    continue
+                nv = tmap(v)
+                if nv != v:
+                    add(data[last:at])
+                    add(sleb(nv))
+                    last = nxt
+    except (IndexError, KeyError):
         return None
-    pieces = sites.pieces
-    if pieces is None:
-        bounds = [0, *sites.cuts, len(data)]
-        pieces = sites.pieces = list(map(data.__getitem__, map(slice, bounds, bounds[1:])))
-    old = pieces[1::2]
-    new = list(map(table.new.get, keys, old))
-    if new == old:
+    if not out:
         return data
-    out = pieces.copy()
-    out[1::2] = new
+    add(data[last:])
     return b"".join(out)
 
 
