@@ -23,6 +23,7 @@ def parallel_wanted(monkeypatch: pytest.MonkeyPatch) -> None:
     """Several cores and no size threshold: only the platform can keep it serial."""
     monkeypatch.setattr(bodies, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(bodies.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(bodies.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     monkeypatch.delenv("PYMELD_JOBS", raising=False)
 
 
@@ -70,3 +71,27 @@ def test_multiprocessing_not_imported_for_serial_work() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "jobs", "expected"),
+    [
+        (2, 0.1, None, 2),  # idle machine: one worker per core
+        (2, 1.0, None, 2),  # the load is this process: the other core is idle
+        (2, 2.0, None, 1),  # another process has a core: serial
+        (2, 6.0, None, 1),
+        (8, 3.0, None, 4),  # at most 4
+        (2, 6.0, "2", 2),  # PYMELD_JOBS decides when set
+        (4, 0.0, "1", 1),
+    ],
+)
+def test_workers_follow_idle_cores(
+    cores: int, load: float, jobs: str | None, expected: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bodies.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(bodies.os, "getloadavg", lambda: (load, load, load))
+    if jobs is None:
+        monkeypatch.delenv("PYMELD_JOBS", raising=False)
+    else:
+        monkeypatch.setenv("PYMELD_JOBS", jobs)
+    assert bodies._workers() == expected

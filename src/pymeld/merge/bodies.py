@@ -5,11 +5,12 @@ occurs more than once (the same module instantiated twice, or two components car
 language runtime) is decoded once: its index immediates are found by `patch_sites`, then patched
 with each instance's maps. Bodies are independent, so a large input is split into contiguous
 chunks rewritten by forked worker processes; results come back in order, so the output is the
-same bytes as a serial run. Small inputs, platforms without `fork`, single-core machines and
-`PYMELD_JOBS=1` (the variable caps the worker count; set it to 1 when embedding pymeld in a
-threaded program) run serially. So do Pyodide and WASI (`sys.platform` emscripten/wasi), whose
-`multiprocessing` lists `fork` but cannot start a process, and any platform where the pool
-cannot be created: the serial result is the same bytes. `multiprocessing` is imported only when
+same bytes as a serial run. Small inputs, platforms without `fork`, single-core machines, busy
+machines (no idle core: see `_workers`) and `PYMELD_JOBS=1` (the variable caps the worker
+count; set it to 1 when embedding pymeld in a threaded program) run serially. So do Pyodide and
+WASI (`sys.platform` emscripten/wasi), whose `multiprocessing` lists `fork` but cannot start a
+process, and any platform where the pool cannot be created: the serial result is the same
+bytes. `multiprocessing` is imported only when
 workers are really used.
 """
 
@@ -79,7 +80,7 @@ def rewrite_all(work: Work) -> list[list[bytes]]:
             else:
                 units[u][1].append((entry, i))
     total = sum(len(b) for b, _ in units)
-    workers = min(os.cpu_count() or 1, 4, int(os.environ.get("PYMELD_JOBS", "4") or 4))
+    workers = _workers()
     results = None
     if total >= PARALLEL_MIN_BYTES and workers >= 2 and sys.platform not in NO_PROCESSES:
         results = _parallel(units, work, total, workers)
@@ -96,6 +97,25 @@ def rewrite_all(work: Work) -> list[list[bytes]]:
                 raise o
         out.append(row)  # type: ignore[arg-type]
     return out
+
+
+def _workers() -> int:
+    """Worker processes for a large input: one per core, at most 4, at most ``PYMELD_JOBS``.
+
+    Without ``PYMELD_JOBS``, only the cores other processes leave idle (the 1-minute load
+    average, less this process's own share): on a busy machine the workers would wait for a
+    core, and forking them and copying their results back cost more CPU (about 10% of fusing
+    py-compose-rich) than the parallel walk gives back. The output is the same either way.
+    """
+    cores = os.cpu_count() or 1
+    jobs = os.environ.get("PYMELD_JOBS")
+    if jobs:
+        return min(cores, 4, int(jobs))
+    try:
+        others = os.getloadavg()[0] - 1.0  # the load average counts this process too
+    except (AttributeError, OSError):  # no load average on this platform: assume idle
+        others = 0.0
+    return max(1, min(cores - max(0, int(others + 0.5)), 4))
 
 
 def _parallel(

@@ -547,6 +547,7 @@ class Merger:
     def _copy_instances(self, out: Module, type_maps: dict[int, list[int]]) -> list[Instrs]:
         """Append every instance's definitions with bodies rewritten; returns start sequences."""
         start_seqs: list[Instrs] = []
+        typed: dict[int, bool] = {}  # per module: does a local have a concrete reference type
         deferred = False  # once some code has run at instantiation, segments must be ordered
         all_maps = [
             self._index_maps(mi.index, lay, type_maps[mi.module_id])
@@ -580,7 +581,13 @@ class Merger:
                         ins.rewrite_const_expr(gl.init, maps, file=file),
                     )
                 )
+            typed_locals = typed.get(mi.module_id)
+            if typed_locals is None:
+                typed_locals = typed[mi.module_id] = _has_typed_locals(m)
             for code, body in zip(m.codes, bodies):
+                if not typed_locals:  # nothing to remap (the usual case): the same locals
+                    out.codes.append(Code(list(code.locals), body, None, code.locals_raw))
+                    continue
                 locals_ = [Local(lc.count, _remap_vt(lc.type, tmap)) for lc in code.locals]
                 raw = code.locals_raw if locals_ == code.locals else None
                 out.codes.append(Code(locals_, body, None, raw))
@@ -770,6 +777,15 @@ def _local_runs(ts: tuple[CoreValType, ...]) -> list[Local]:
         else:
             runs.append(Local(1, _VT[t]))
     return runs
+
+
+def _has_typed_locals(m: Module) -> bool:
+    """Whether some local of ``m`` has a type index to remap (typed function references, GC)."""
+    return any(
+        isinstance(lc.type, RefType) and lc.type.heap.index is not None
+        for code in m.codes
+        for lc in code.locals
+    )
 
 
 @overload
