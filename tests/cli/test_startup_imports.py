@@ -47,6 +47,9 @@ NEVER = (
     "pathlib",
     "traceback",
     "hashlib",
+    "concurrent",
+    "pymeld.interface",
+    "pymeld.resources.opaque",
 )
 
 
@@ -109,3 +112,18 @@ def test_attestation_sha256_either_way(size: int) -> None:
     h.update(data[:3])
     h.update(memoryview(data)[3:])
     assert h.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_console_entry_tunes_the_collector_then_runs_the_cli() -> None:
+    """``pymeld`` enters through `pymeld.__main__`: the cyclic collector's thresholds are raised
+    before the CLI loads (a library import of `pymeld` leaves them alone)."""
+    code = (
+        "import gc; d = gc.get_threshold(); import pymeld, pymeld.cli; assert gc.get_threshold()"
+        " == d; import pymeld.__main__ as m; print(gc.get_threshold(), m.main is pymeld.cli.main)"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert p.stdout.split() == ["(200000,", "30,", "30)", "True"]
+    p = subprocess.run(
+        [sys.executable, "-m", "pymeld", "--version"], capture_output=True, text=True, cwd=REPO
+    )
+    assert (p.returncode, p.stdout.strip()) == (0, "pymeld 0.1.0")
