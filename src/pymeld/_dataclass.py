@@ -225,7 +225,7 @@ def _field(cls: type, name: str, ann: Any, attrs: dict[str, Any]) -> dataclasses
     else:
         if isinstance(default, types.MemberDescriptorType):  # a __slots__ entry: no default
             default = _MISSING
-        f = dataclasses.field(default=default)
+        f = dataclasses.field(default=default)  # type: ignore[arg-type]
     f.name = name
     f.type = ann
     f._field_type = _FIELD  # type: ignore[attr-defined]
