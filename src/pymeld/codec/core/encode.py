@@ -182,11 +182,13 @@ def _data_head(d: Data) -> bytes:
 
 def _code_section(codes: list[Code]) -> bytes:
     out = [uleb(len(codes))]  # joined once: the section is tens of megabytes for big inputs
-    cache: dict[tuple[Local, ...], bytes] = {}
+    # keyed by the Local objects' ids (all alive in `codes` until the join): parsing shares one
+    # Local per declaration shape, and hashing ids is C work where a tuple of Locals is not
+    cache: dict[tuple[int, ...], bytes] = {}
     for c in codes:
         raw = c.locals_raw
         if raw is None:
-            key = tuple(c.locals)
+            key = tuple(map(id, c.locals))
             raw = cache.get(key)
             if raw is None:
                 raw = cache[key] = encode_locals(c.locals)
