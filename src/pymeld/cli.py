@@ -450,6 +450,13 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
     "name is checked against the composition and recorded in the attestation.",
 )
 @click.option(
+    "--keep-async-boundaries",
+    is_flag=True,
+    help="Where a call between component instances cannot be fused (async), keep it as a real "
+    "component boundary: one fused core module per cluster, nested components (implies "
+    "--component; not fully fused). Changes nothing when everything fuses.",
+)
+@click.option(
     "--emit-import-map",
     type=click.Path(),
     help="Write the imports the output still has as JSON, in meld's schema (version 2).",
@@ -485,6 +492,7 @@ def fuse(
     memory: str,
     address_rebase: bool,
     opaque_rep: tuple[str, ...],
+    keep_async_boundaries: bool,
     emit_import_map: str | None,
     explain: bool,
     reproducible: bool,
@@ -509,7 +517,7 @@ def fuse(
         )
     _refuse_overwriting_input(output, inputs, force)
     options = FuseOptions(
-        component=as_component,
+        component=as_component or keep_async_boundaries,
         preserve_names=preserve_names,
         dwarf=cast(DwarfPolicy, dwarf or ("passthrough" if keep_dwarf else "remap")),
         attestation=not no_attestation,
@@ -519,6 +527,7 @@ def fuse(
         memory=cast(MemoryStrategy, memory),
         address_rebase=address_rebase,
         opaque_rep=opaque_rep,
+        keep_async_boundaries=keep_async_boundaries,
     )
     files = [(path, read_input(path)) for path in inputs]
     with progress(f"fusing {', '.join(inputs)}") as update:

@@ -57,16 +57,29 @@ T = TypeVar("T")
 
 
 def wrap(
-    root: cm.Component, spaces: RootSpaces, merged: MergeResult, core: bytes | None = None
+    root: cm.Component,
+    spaces: RootSpaces,
+    merged: MergeResult,
+    core: bytes | None = None,
+    *,
+    imports: Sequence[HostFunc] = (),
 ) -> cm.Component:
     """Build the single-module component around ``merged.module`` (``core``: its encoding, when
     the caller already has it — the fused module is the bulk of the output). ``spaces`` is
-    `FlatGraph.root` of the graph ``merged`` came from."""
+    `FlatGraph.root` of the graph ``merged`` came from. ``imports`` are functions imported
+    beside the root's, each by its one-element path (`pymeld.split`: another cluster's export).
+    """
     b = ComponentBuilder()
     host = copy_root_imports(b, root, spaces)
     types = TypeEmitter(b.type, host.resource)
     for index, t in host.named_types:
         types.name(t, index)
+    for hf in imports:
+        (name,) = hf.path
+        desc = cm.ExternDesc(CS.FUNC, types.index(hf.type))
+        host.funcs[hf.path] = b.one(
+            cm.ImportSection([cm.Import(cm.ExternName(name), desc)]), CS.FUNC
+        )
     dtor_shim = define_kept_resources(b, host, merged)
     lowered, import_shim = lower_host_imports(b, host, types, merged.host_imports)
     fused = instantiate_fused(b, merged, core, lowered)

@@ -1,0 +1,431 @@
+"""Keep refused edges as real component boundaries (``--keep-async-boundaries``, issue 11).
+
+Some calls between former component instances cannot be fused exactly yet (an ``async`` lift or
+lower between instances, several async instances in one module, ...: `merge.asyncpass` and
+`merge.asyncfuse` refuse them). The component runtime carries such a call exactly as long as
+caller and callee stay separate component instances, each with its own tasks, handle tables and
+backpressure. So the composition's component instances are partitioned into *clusters*: each
+cluster is fused as usual into one core module and wrapped as its own nested component
+(`wrap.wrapper.wrap`, with the other clusters' functions as extra imports), and an outer
+component (`wrap_outer`) instantiates the clusters in dependency order, passing each the root's
+imports and the functions it calls in other clusters. Such a function is lifted by the callee's
+cluster with the callee's canonical options and lowered by the caller's with the caller's
+(async, callback, string encoding, memory/realloc/post-return of that cluster's fused module),
+exactly as the original component did. The output is therefore not fully fused.
+
+The partition starts from one cluster per component instance with core code and joins two
+clusters across a call edge when their union still fuses (a trial merge under the ordinary
+rules, with every call to or from another cluster treated as a host import or root export) and no
+call leaving the union can come back into it (so the clusters have an instantiation order and
+none is re-entered through another, which the original did not do either). Edges without async
+are tried first, then the others, each in `canon lower` order, until nothing joins: the result is
+deterministic, and every edge left between clusters was refused by a trial (its reason is kept
+for ``--stats`` and ``inspect``).
+"""
+
+from __future__ import annotations
+
+import json
+
+from pymeld._dataclass import dataclass
+from pymeld.abi import types as at
+from pymeld.codec.component import model as cm
+from pymeld.codec.component.builder import ComponentBuilder, sort_key
+from pymeld.codec.core.model import Module
+from pymeld.errors import UnsupportedFeature
+from pymeld.graph.model import (
+    CanonOpts,
+    CoreRef,
+    ExportItem,
+    FlatGraph,
+    HostFunc,
+    InstanceExport,
+    Lifted,
+    Lowered,
+    LoweredRef,
+    ModuleExport,
+    ModuleInstance,
+    ResourceType,
+    TypeExport,
+)
+from pymeld.interface import copy_imports
+from pymeld.merge.merger import merge
+
+CS = cm.ComponentSort
+KS = cm.CoreSort
+
+#: The outer component's custom section saying what was kept (read by `pymeld inspect`).
+SECTION = "pymeld.clusters"
+
+
+@dataclass(slots=True)
+class Edge:
+    """A reachable `canon lower` (index ``lower``) in component instance ``caller`` of a function
+    lifted by another instance ``callee``; ``name`` is the function's import/export name when
+    the edge crosses clusters (one per lifted function)."""
+
+    lower: int
+    caller: int
+    callee: int
+    func: Lifted
+    name: str
+    is_async: bool
+
+
+@dataclass(slots=True)
+class Cluster:
+    """Component instances fused together; ``imports``/``exports``: the functions it takes from
+    and gives to other clusters, by `Edge.name`."""
+
+    members: frozenset[int]
+    graph: FlatGraph
+    imports: list[HostFunc]
+    exports: list[str]
+    root_exports: list[str]
+
+
+@dataclass(slots=True)
+class Partition:
+    """Clusters in instantiation order, and each edge kept between two of them with the reason
+    its clusters could not be joined."""
+
+    clusters: list[Cluster]
+    kept: list[tuple[Edge, str]]
+
+    def summary(self, g: FlatGraph) -> dict[str, object]:
+        """What `--stats` and the ``pymeld.clusters`` section say."""
+
+        def label(c: int) -> str:
+            return g.components[c].label
+
+        return {
+            "clusters": [[label(c) for c in sorted(cl.members)] for cl in self.clusters],
+            "kept_edges": [
+                {"caller": label(e.caller), "callee": label(e.callee), "reason": why}
+                for e, why in self.kept
+            ],
+        }
+
+
+def reachable_lowers(g: FlatGraph) -> list[int]:
+    """Lowers that survive into the output (what `Merger` keeps), in index order."""
+    seen: set[int] = set()
+    work: list[CoreRef] = [r for mi in g.instances for r in mi.imports]
+    for _, item in g.exports:
+        work.extend(_export_refs(item))
+    while work:
+        ref = work.pop()
+        if isinstance(ref, LoweredRef) and ref.lower not in seen:
+            seen.add(ref.lower)
+            lw = g.lowers[ref.lower]
+            work.extend(_opts_refs(lw.opts))
+            if isinstance(lw.callee, Lifted):
+                work.append(lw.callee.core_func)
+                work.extend(_opts_refs(lw.callee.opts))
+    return sorted(seen)
+
+
+def call_edges(g: FlatGraph) -> list[Edge]:
+    """Every reachable call from one component instance into another, in lower order."""
+    names: dict[int, str] = {}  # id(Lifted) → name
+    out: list[Edge] = []
+    for li in reachable_lowers(g):
+        lw = g.lowers[li]
+        f = lw.callee
+        if not isinstance(f, Lifted) or f.owner == lw.owner:
+            continue
+        name = names.setdefault(id(f), f"pymeld-f{len(names)}")
+        is_async = (
+            lw.opts.is_async
+            or f.opts.is_async
+            or f.opts.callback is not None
+            or f.type.is_async
+            or bool(at.async_values(f.type))
+        )
+        out.append(Edge(li, lw.owner, f.owner, f, name, is_async))
+    return out
+
+
+class Partitioner:
+    """Finds the clusters of one flat graph (see the module docstring)."""
+
+    def __init__(self, root: cm.Component, g: FlatGraph) -> None:
+        self.root = root
+        self.g = g
+        self.edges = call_edges(g)
+        self._tried: dict[frozenset[int], str | None] = {}
+
+    def label(self, c: int) -> str:
+        return self.g.components[c].label
+
+    # -- one cluster ----------------------------------------------------------------------------
+    def cluster(self, members: frozenset[int], root_exports: list[str]) -> Cluster:
+        """The flat graph of ``members`` alone: other instances' module instances are empty
+        stand-ins (indices stay valid), calls out become host imports named after the edge,
+        calls in become exports of that name (besides ``root_exports``)."""
+        g = self.g
+        sub = FlatGraph(components=g.components, host_funcs=list(g.host_funcs), root=g.root)
+        for mi in g.instances:
+            if mi.owner in members:
+                sub.instances.append(mi)
+            else:
+                label = f"{mi.label} (in another cluster)"
+                sub.instances.append(
+                    ModuleInstance(mi.index, Module(), -1 - mi.index, mi.owner, label)
+                )
+        sub.lowers = list(g.lowers)
+        sub.builtins = g.builtins
+        imports: dict[str, HostFunc] = {}
+        exports: dict[str, Lifted] = {}
+        for e in self.edges:
+            inside = (e.caller in members, e.callee in members)
+            if inside == (True, False):
+                self._resources_cross(e)
+                hf = imports.setdefault(e.name, HostFunc((e.name,), e.func.type))
+                sub.lowers[e.lower] = Lowered(hf, g.lowers[e.lower].opts, e.caller)
+            elif inside == (False, True):
+                self._resources_cross(e)
+                exports.setdefault(e.name, e.func)
+        wanted = set(root_exports)
+        sub.exports = [(n, item) for n, item in g.exports if n in wanted]
+        sub.exports += sorted(exports.items())
+        return Cluster(
+            members, sub, [imports[n] for n in sorted(imports)], sorted(exports), root_exports
+        )
+
+    def _resources_cross(self, e: Edge) -> None:
+        for h in at.handles(e.func.type):
+            r = h.resource
+            if isinstance(r, ResourceType) and r.owner is not None:
+                raise UnsupportedFeature(
+                    f"resource type `{r.name}` of component instance {self.label(r.owner)} "
+                    f"would cross a kept boundary between {self.label(e.caller)} and "
+                    f"{self.label(e.callee)} (its handles live in fused in-module tables)"
+                )
+
+    def fuses(self, members: frozenset[int]) -> str | None:
+        """None if ``members`` fuse as one cluster, else why not (cached)."""
+        if members not in self._tried:
+            try:
+                cl = self.cluster(members, self._root_exports_of(members))
+                build_cluster(self.root, cl)  # the wrapper refuses some things too
+                self._tried[members] = None
+            except UnsupportedFeature as e:
+                self._tried[members] = str(e)
+        return self._tried[members]
+
+    def _root_exports_of(self, members: frozenset[int]) -> list[str]:
+        """Root exports whose functions all belong to ``members`` (at least one)."""
+        out = []
+        for name, item in self.g.exports:
+            owners = _owners(item)
+            if owners and owners <= members:
+                out.append(name)
+        return out
+
+    # -- the partition ---------------------------------------------------------------------------
+    def run(self) -> Partition:
+        g = self.g
+        groups: list[frozenset[int]] = [
+            frozenset([c]) for c in sorted({mi.owner for mi in g.instances})
+        ]
+
+        def find(c: int) -> int:
+            return next(i for i, grp in enumerate(groups) if c in grp)
+
+        reasons: dict[int, str] = {}
+        order = sorted(self.edges, key=lambda e: (e.is_async, e.lower))
+        changed = True
+        while changed:
+            changed = False
+            for e in order:
+                i, j = find(e.caller), find(e.callee)
+                if i == j:
+                    continue
+                union = groups[i] | groups[j]
+                rest = [grp for k, grp in enumerate(groups) if k not in (i, j)]
+                why = self._cycle_through(union, rest) or self.fuses(union)
+                if why is not None:
+                    reasons[e.lower] = why
+                    continue
+                groups = [*rest, union]
+                groups.sort(key=min)
+                changed = True
+        for grp in groups:
+            why = self.fuses(grp)
+            if why is not None:
+                raise UnsupportedFeature(
+                    f"component instances {', '.join(self.label(c) for c in sorted(grp))} do not "
+                    f"fuse even as their own cluster (kept async boundaries): {why}"
+                )
+        ordered = self._instantiation_order(groups)
+        where = {c: k for k, grp in enumerate(ordered) for c in grp}
+        assigned = self._assign_root_exports(where, len(ordered))
+        clusters = [self.cluster(grp, assigned[k]) for k, grp in enumerate(ordered)]
+        kept = [
+            (e, reasons.get(e.lower, "not tried"))
+            for e in self.edges
+            if where[e.caller] != where[e.callee]
+        ]
+        return Partition(clusters, kept)
+
+    def _succ(self, groups: list[frozenset[int]]) -> list[set[int]]:
+        """Caller group → callee groups."""
+        where = {c: k for k, grp in enumerate(groups) for c in grp}
+        succ: list[set[int]] = [set() for _ in groups]
+        for e in self.edges:
+            a, b = where[e.caller], where[e.callee]
+            if a != b:
+                succ[a].add(b)
+        return succ
+
+    def _cycle_through(self, union: frozenset[int], rest: list[frozenset[int]]) -> str | None:
+        """Why ``union`` may not be a cluster: a call out of it that comes back into it."""
+        groups = [union, *rest]
+        succ = self._succ(groups)
+        seen: set[int] = set()
+        work = sorted(succ[0])
+        while work:
+            k = work.pop()
+            if k == 0:
+                return (
+                    "a call out of the joined cluster would come back into it through "
+                    "another cluster (it would re-enter one component instance)"
+                )
+            if k not in seen:
+                seen.add(k)
+                work.extend(sorted(succ[k]))
+        return None
+
+    def _instantiation_order(self, groups: list[frozenset[int]]) -> list[frozenset[int]]:
+        """Callees before callers; ties by the first module instance (original order)."""
+        succ = self._succ(groups)
+        first = {
+            k: min(mi.index for mi in self.g.instances if mi.owner in grp)
+            for k, grp in enumerate(groups)
+        }
+        done: list[int] = []
+        left = set(range(len(groups)))
+        while left:
+            ready = [k for k in left if not (succ[k] & left)]
+            if not ready:
+                names = sorted(self.label(c) for k in left for c in groups[k])
+                raise UnsupportedFeature(
+                    f"component instances {', '.join(names)} call each other in a cycle across "
+                    "kept async boundaries"
+                )
+            k = min(ready, key=lambda k: first[k])
+            done.append(k)
+            left.remove(k)
+        return [groups[k] for k in done]
+
+    def _assign_root_exports(self, where: dict[int, int], n: int) -> list[list[str]]:
+        """Each root export to the cluster holding its functions; one without functions (a
+        type, a host function or a module passed through) goes with the next export that has
+        some (else the previous, else the last cluster)."""
+        homes: list[int | None] = []
+        for name, item in self.g.exports:
+            ks = sorted({where[c] for c in _owners(item)})
+            if len(ks) > 1:
+                raise UnsupportedFeature(
+                    f"root export `{name}` holds functions of {len(ks)} clusters (kept async "
+                    "boundaries): an instance export is re-exported from one cluster"
+                )
+            homes.append(ks[0] if ks else None)
+        out: list[list[str]] = [[] for _ in range(n)]
+        for pos, (name, _) in enumerate(self.g.exports):
+            home = homes[pos]
+            if home is None:
+                later = [h for h in homes[pos:] if h is not None]
+                earlier = [h for h in homes[:pos] if h is not None]
+                home = later[0] if later else earlier[-1] if earlier else n - 1
+            out[home].append(name)
+        return out
+
+
+def _owners(item: ExportItem) -> set[int]:
+    """Component instances whose lifted functions (or resource types) ``item`` holds."""
+    if isinstance(item, Lifted):
+        return {item.owner}
+    if isinstance(item, InstanceExport):
+        return {c for _, sub in item.exports for c in _owners(sub)}
+    if isinstance(item, TypeExport) and isinstance(item.type, ResourceType):
+        return set() if item.type.owner is None else {item.type.owner}
+    return set()
+
+
+def build_cluster(root: cm.Component, cl: Cluster) -> cm.Component:
+    """One cluster fused and wrapped plainly (a trial: no memory strategy, names, attestation)."""
+    from pymeld.wrap.wrapper import wrap
+
+    return wrap(root, cl.graph.root, merge(cl.graph), imports=cl.imports)
+
+
+def wrap_outer(
+    root: cm.Component, g: FlatGraph, parts: list[tuple[Cluster, cm.Component]], record: object
+) -> cm.Component:
+    """The output: the root's imports, each cluster's component instantiated in order with the
+    root's imports and the functions it imports from earlier clusters, the root's exports
+    aliased out of the clusters holding them, and a ``pymeld.clusters`` record."""
+    b = ComponentBuilder()
+    copy_imports(b.add, root, "root")
+    root_imports = _imported_items(b.comp)
+    funcs: dict[str, int] = {}
+    homes: dict[str, int] = {}
+    for cl, comp in parts:
+        cidx = b.one(cm.ComponentSection(comp), CS.COMPONENT)
+        args = [cm.InstantiateArg(name, sort, idx) for name, sort, idx in root_imports]
+        args += [cm.InstantiateArg(hf.path[0], CS.FUNC, funcs[hf.path[0]]) for hf in cl.imports]
+        inst = b.one(cm.InstanceSection([cm.Instantiate(cidx, args)]), CS.INSTANCE)
+        for name in cl.exports:
+            funcs[name] = b.alias(inst, name, CS.FUNC)
+        for name in cl.root_exports:
+            homes[name] = inst
+    for name, item in g.exports:
+        sort = _export_sort(item)
+        idx = b.alias(homes[name], name, sort)
+        ename = g.root.export_names.get(name, cm.ExternName(name))
+        b.add(cm.ExportSection([cm.Export(ename, sort, idx)]))
+    payload = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    b.add(cm.CustomSection(SECTION, payload))
+    return b.comp
+
+
+def _imported_items(comp: cm.Component) -> list[tuple[str, cm.Sort, int]]:
+    """(name, sort, index) of every import ``comp`` declares so far."""
+    counts: dict[tuple[bool, int], int] = {}
+    out: list[tuple[str, cm.Sort, int]] = []
+    for section in comp.sections:
+        for sort, item in cm.defined_sorts(section):
+            key = sort_key(sort)
+            index = counts.get(key, 0)
+            counts[key] = index + 1
+            if isinstance(section, cm.ImportSection) and isinstance(item, cm.Import):
+                out.append((item.name.name, sort, index))
+    return out
+
+
+def _export_sort(item: ExportItem) -> cm.Sort:
+    if isinstance(item, Lifted | HostFunc):
+        return CS.FUNC
+    if isinstance(item, TypeExport):
+        return CS.TYPE
+    if isinstance(item, InstanceExport):
+        return CS.INSTANCE
+    assert isinstance(item, ModuleExport)
+    return KS.MODULE
+
+
+def _export_refs(item: ExportItem) -> list[CoreRef]:
+    if isinstance(item, Lifted):
+        return [item.core_func, *_opts_refs(item.opts)]
+    if isinstance(item, InstanceExport):
+        return [r for _, sub in item.exports for r in _export_refs(sub)]
+    return []
+
+
+def _opts_refs(opts: CanonOpts) -> list[CoreRef]:
+    return [r for r in (opts.realloc, opts.post_return, opts.callback) if r is not None]
+
+
+__all__ = ["SECTION", "Cluster", "Partition", "Partitioner", "build_cluster", "wrap_outer"]
