@@ -221,9 +221,12 @@ def inspect(
         tree = api.decode(data, file=input)
         attestations = find_attestations(data, file=input)
         if api.is_component(data):
-            from pymeld.inspect import inspect_tree
+            from pymeld.inspect import inspect_tree, kept_boundaries
 
             info = inspect_tree(tree)
+            kept = kept_boundaries(tree)
+            if kept is not None:
+                info["kept_async_boundaries"] = kept
         else:
             info = _core_module_info(tree)
         info.update(file=input, size=len(data))
@@ -246,9 +249,12 @@ def inspect(
         click.echo(json.dumps(info, indent=2, default=str, ensure_ascii=False))
     else:
         if api.is_component(data):
-            from pymeld.inspect import rich_tree
+            from pymeld.inspect import kept_boundaries_lines, rich_tree
 
             _console().print(rich_tree(info, title=f"{input} ({len(data)} bytes)"))
+            if "kept_async_boundaries" in info:
+                for line in kept_boundaries_lines(info["kept_async_boundaries"]):
+                    click.echo(line)
         else:
             _print_core_module(info)
         for a in attestations:

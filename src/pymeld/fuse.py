@@ -375,9 +375,10 @@ def _fuse_clusters(
         "components": len(graph.components),
         "modules": len({mi.module_id for mi in graph.instances}),
         **stats,
+        "module_instances": len(graph.instances),  # each once, not once per cluster's stand-ins
         "clusters": len(partition.clusters),
         "kept_boundaries": "; ".join(
-            f"{e['caller']} -> {e['callee']}: {e['reason']}" for e in kept
+            f"{e['caller']} -> {e['callee']} ({len(e['calls'])} calls): {e['reason']}" for e in kept
         ),
         **verified,
         "bytes_in": len(data),

@@ -70,6 +70,7 @@ class Edge:
     func: Lifted
     name: str
     is_async: bool
+    via: str  # the caller's core import bound to the lower, for people
 
 
 @dataclass(slots=True)
@@ -98,12 +99,18 @@ class Partition:
         def label(c: int) -> str:
             return g.components[c].label
 
+        pairs: dict[tuple[int, int], dict[str, object]] = {}
+        for e, why in self.kept:
+            pair = pairs.setdefault(
+                (e.caller, e.callee),
+                {"caller": label(e.caller), "callee": label(e.callee), "calls": [], "reason": why},
+            )
+            calls = pair["calls"]
+            assert isinstance(calls, list)
+            calls.append(e.via)
         return {
             "clusters": [[label(c) for c in sorted(cl.members)] for cl in self.clusters],
-            "kept_edges": [
-                {"caller": label(e.caller), "callee": label(e.callee), "reason": why}
-                for e, why in self.kept
-            ],
+            "kept_edges": list(pairs.values()),
         }
 
 
@@ -128,6 +135,11 @@ def reachable_lowers(g: FlatGraph) -> list[int]:
 def call_edges(g: FlatGraph) -> list[Edge]:
     """Every reachable call from one component instance into another, in lower order."""
     names: dict[int, str] = {}  # id(Lifted) → name
+    via: dict[int, str] = {}  # lower → the first core import it is bound to
+    for mi in g.instances:
+        for imp, ref in zip(mi.module.imports, mi.imports):
+            if isinstance(ref, LoweredRef):
+                via.setdefault(ref.lower, f"{mi.label}: {imp.module}.{imp.name}")
     out: list[Edge] = []
     for li in reachable_lowers(g):
         lw = g.lowers[li]
@@ -142,7 +154,7 @@ def call_edges(g: FlatGraph) -> list[Edge]:
             or f.type.is_async
             or bool(at.async_values(f.type))
         )
-        out.append(Edge(li, lw.owner, f.owner, f, name, is_async))
+        out.append(Edge(li, lw.owner, f.owner, f, name, is_async, via.get(li, f"lower {li}")))
     return out
 
 
@@ -188,10 +200,8 @@ class Partitioner:
                 exports.setdefault(e.name, e.func)
         wanted = set(root_exports)
         sub.exports = [(n, item) for n, item in g.exports if n in wanted]
-        sub.exports += sorted(exports.items())
-        return Cluster(
-            members, sub, [imports[n] for n in sorted(imports)], sorted(exports), root_exports
-        )
+        sub.exports += list(exports.items())  # edge order: deterministic
+        return Cluster(members, sub, list(imports.values()), list(exports), root_exports)
 
     def _resources_cross(self, e: Edge) -> None:
         for h in at.handles(e.func.type):
