@@ -139,7 +139,7 @@ def call_edges(g: FlatGraph) -> list[Edge]:
     for mi in g.instances:
         for imp, ref in zip(mi.module.imports, mi.imports):
             if isinstance(ref, LoweredRef):
-                via.setdefault(ref.lower, f"{mi.label}: {imp.module}.{imp.name}")
+                via.setdefault(ref.lower, f'{mi.label} import "{imp.module}" "{imp.name}"')
     out: list[Edge] = []
     for li in reachable_lowers(g):
         lw = g.lowers[li]
