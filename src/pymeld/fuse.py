@@ -359,7 +359,15 @@ def _fuse_clusters(
         )
         maps.append(import_map(merged.module, cl.graph, merged))
         lines.extend(f"cluster {k}: {line}" for line in explain(cl.graph, merged))
-        parts.append((cl, wrap(root, cl.graph.root, merged, finished.core, imports=cl.imports)))
+        comp = wrap(
+            root,
+            cl.graph.root,
+            merged,
+            finished.core,
+            imports=cl.imports,
+            resources=cl.resource_imports,
+        )
+        parts.append((cl, comp))
         for key, value in {**merged.stats, **memory.stats(), **finished.stats}.items():
             prev = stats.get(key)
             if isinstance(value, int) and isinstance(prev, int):

@@ -11,7 +11,10 @@ component (`wrap_outer`) instantiates the clusters in dependency order, passing 
 imports and the functions it calls in other clusters. Such a function is lifted by the callee's
 cluster with the callee's canonical options and lowered by the caller's with the caller's
 (async, callback, string encoding, memory/realloc/post-return of that cluster's fused module),
-exactly as the original component did. The output is therefore not fully fused.
+exactly as the original component did. A resource type defined in one cluster and used by
+another is exported by its cluster (which keeps its destructor) and imported by the others as a
+host resource type, so the runtime owns its handles across clusters as it did across the
+original instances. The output is therefore not fully fused.
 
 The partition starts from one cluster per component instance with core code and joins two
 clusters across a call edge when their union still fuses (a trial merge under the ordinary
@@ -25,7 +28,10 @@ for ``--stats`` and ``inspect``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
+from typing import Any
 
 from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
@@ -34,6 +40,8 @@ from pymeld.codec.component.builder import ComponentBuilder, sort_key
 from pymeld.codec.core.model import Module
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import (
+    Builtin,
+    BuiltinRef,
     CanonOpts,
     CoreRef,
     ExportItem,
@@ -83,6 +91,10 @@ class Cluster:
     imports: list[HostFunc]
     exports: list[str]
     root_exports: list[str]
+    #: resource types defined by another cluster, as this one imports them (`resource_name`)
+    resource_imports: list[ResourceType]
+    #: names of the resource types this cluster defines and exports to others
+    resource_exports: list[str]
 
 
 @dataclass(slots=True)
@@ -165,6 +177,7 @@ class Partitioner:
         self.root = root
         self.g = g
         self.edges = call_edges(g)
+        self.refs = resource_refs(g)
         self._tried: dict[frozenset[int], str | None] = {}
 
     def label(self, c: int) -> str:
@@ -174,7 +187,9 @@ class Partitioner:
     def cluster(self, members: frozenset[int], root_exports: list[str]) -> Cluster:
         """The flat graph of ``members`` alone: other instances' module instances are empty
         stand-ins (indices stay valid), calls out become host imports named after the edge,
-        calls in become exports of that name (besides ``root_exports``)."""
+        calls in become exports of that name (besides ``root_exports``). A resource type
+        defined here and used by another cluster is exported (`resource_name`); one defined
+        elsewhere and used here becomes an imported (host) resource type of that name."""
         g = self.g
         sub = FlatGraph(components=g.components, host_funcs=list(g.host_funcs), root=g.root)
         for mi in g.instances:
@@ -185,33 +200,37 @@ class Partitioner:
                 sub.instances.append(
                     ModuleInstance(mi.index, Module(), -1 - mi.index, mi.owner, label)
                 )
-        sub.lowers = list(g.lowers)
-        sub.builtins = g.builtins
+        used = {r for c in members for r in self.refs.get(c, ())}
+        imported = sorted((r for r in used if r.owner not in members), key=lambda r: r.id)
+        given = {
+            r for c, rs in self.refs.items() if c not in members for r in rs if r.owner in members
+        }
+        exported_types = sorted(given, key=lambda r: r.id)
+        subst = _Subst({r.id: _imported(r) for r in imported})
+        sub.lowers = [subst.lowered(lw) if lw.owner in members else lw for lw in g.lowers]
+        sub.builtins = [subst.builtin(b) if b.owner in members else b for b in g.builtins]
         imports: dict[str, HostFunc] = {}
         exports: dict[str, Lifted] = {}
         for e in self.edges:
             inside = (e.caller in members, e.callee in members)
             if inside == (True, False):
-                self._resources_cross(e)
-                hf = imports.setdefault(e.name, HostFunc((e.name,), e.func.type))
+                hf = imports.setdefault(e.name, HostFunc((e.name,), subst.type(e.func.type)))
                 sub.lowers[e.lower] = Lowered(hf, g.lowers[e.lower].opts, e.caller)
             elif inside == (False, True):
-                self._resources_cross(e)
-                exports.setdefault(e.name, e.func)
+                exports.setdefault(e.name, subst.lifted(e.func))
         wanted = set(root_exports)
-        sub.exports = [(n, item) for n, item in g.exports if n in wanted]
+        sub.exports = [(n, subst.item(item)) for n, item in g.exports if n in wanted]
+        sub.exports += [(resource_name(r), TypeExport(r)) for r in exported_types]
         sub.exports += list(exports.items())  # edge order: deterministic
-        return Cluster(members, sub, list(imports.values()), list(exports), root_exports)
-
-    def _resources_cross(self, e: Edge) -> None:
-        for h in at.handles(e.func.type):
-            r = h.resource
-            if isinstance(r, ResourceType) and r.owner is not None:
-                raise UnsupportedFeature(
-                    f"resource type `{r.name}` of component instance {self.label(r.owner)} "
-                    f"would cross a kept boundary between {self.label(e.caller)} and "
-                    f"{self.label(e.callee)} (its handles live in fused in-module tables)"
-                )
+        return Cluster(
+            members,
+            sub,
+            list(imports.values()),
+            list(exports),
+            root_exports,
+            [subst.map[r.id] for r in imported],
+            [resource_name(r) for r in exported_types],
+        )
 
     def fuses(self, members: frozenset[int]) -> str | None:
         """None if ``members`` fuse as one cluster, else why not (cached)."""
@@ -280,11 +299,15 @@ class Partitioner:
         return Partition(clusters, kept)
 
     def _succ(self, groups: list[frozenset[int]]) -> list[set[int]]:
-        """Caller group → callee groups."""
+        """Caller group → callee groups (and user of a resource type → its definer)."""
         where = {c: k for k, grp in enumerate(groups) for c in grp}
         succ: list[set[int]] = [set() for _ in groups]
-        for e in self.edges:
-            a, b = where[e.caller], where[e.callee]
+        pairs = [(e.caller, e.callee) for e in self.edges]
+        pairs += [(c, r.owner) for c, rs in self.refs.items() for r in rs if r.owner is not None]
+        for caller, callee in pairs:
+            if caller not in where or callee not in where:
+                continue
+            a, b = where[caller], where[callee]
             if a != b:
                 succ[a].add(b)
         return succ
@@ -321,8 +344,8 @@ class Partitioner:
             if not ready:
                 names = sorted(self.label(c) for k in left for c in groups[k])
                 raise UnsupportedFeature(
-                    f"component instances {', '.join(names)} call each other in a cycle across "
-                    "kept async boundaries"
+                    f"component instances {', '.join(names)} call each other (or use each "
+                    "other's resource types) in a cycle across kept async boundaries"
                 )
             k = min(ready, key=lambda k: first[k])
             done.append(k)
@@ -353,6 +376,122 @@ class Partitioner:
         return out
 
 
+def resource_name(r: ResourceType) -> str:
+    """The name a resource type crossing clusters is exported and imported under."""
+    return f"pymeld-r{r.id}"
+
+
+def _imported(r: ResourceType) -> ResourceType:
+    """``r`` as the clusters that use but do not define it see it: a host resource type."""
+    return ResourceType(r.id, r.name, None, None, (resource_name(r),))
+
+
+def resource_refs(g: FlatGraph) -> dict[int, set[ResourceType]]:
+    """Component instance → the composition-defined resource types its reachable lowers,
+    lifts, built-ins and root exports name."""
+    out: dict[int, set[ResourceType]] = {}
+
+    def add(c: int, t: object) -> None:
+        for h in at.handles(t):
+            r = h.resource
+            if isinstance(r, ResourceType) and r.owner is not None:
+                out.setdefault(c, set()).add(r)
+
+    for li in reachable_lowers(g):
+        lw = g.lowers[li]
+        add(lw.owner, lw.callee.type)
+        if isinstance(lw.callee, Lifted):
+            add(lw.callee.owner, lw.callee.type)
+    used = {ref.builtin for mi in g.instances for ref in mi.imports if isinstance(ref, BuiltinRef)}
+    for bi in sorted(used):
+        b = g.builtins[bi]
+        if b.resource is not None and b.resource.owner is not None:
+            out.setdefault(b.owner, set()).add(b.resource)
+        add(b.owner, b.type)
+        add(b.owner, b.result)
+
+    def walk(item: ExportItem) -> None:
+        if isinstance(item, Lifted):
+            add(item.owner, item.type)
+        elif isinstance(item, InstanceExport):
+            for _, sub in item.exports:
+                walk(sub)
+
+    for _, item in g.exports:
+        walk(item)
+    return out
+
+
+class _Subst:
+    """Copies of graph items with resource types replaced by id (``map``); items are copied
+    once each, so what one object was to several others it stays in the copy."""
+
+    def __init__(self, mapping: dict[int, ResourceType]) -> None:
+        self.map = mapping
+        self._done: dict[int, object] = {}
+
+    def type(self, t: Any) -> Any:
+        if not self.map:
+            return t
+        if isinstance(t, ResourceType):
+            return self.map.get(t.id, t)
+        if isinstance(t, tuple):
+            new = tuple(self.type(x) for x in t)
+            return t if all(a is b for a, b in zip(new, t)) else new
+        if not isinstance(t, at.ValType | at.FuncType):
+            return t
+        obj: Any = t  # every value type is a frozen dataclass (pymeld.abi.types)
+        changes = {}
+        for f in dataclasses.fields(obj):
+            old = getattr(obj, f.name)
+            value = self.type(old)
+            if value is not old:
+                changes[f.name] = value
+        return dataclasses.replace(obj, **changes) if changes else t
+
+    def _once(self, obj: Any, make: Callable[[], Any]) -> Any:
+        if not self.map:
+            return obj
+        if id(obj) not in self._done:
+            self._done[id(obj)] = make()
+        return self._done[id(obj)]
+
+    def lifted(self, f: Lifted) -> Lifted:
+        new: Lifted = self._once(f, lambda: dataclasses.replace(f, type=self.type(f.type)))
+        return new
+
+    def func(self, f: Lifted | HostFunc) -> Lifted | HostFunc:
+        if isinstance(f, Lifted):
+            return self.lifted(f)
+        new: HostFunc = self._once(f, lambda: dataclasses.replace(f, type=self.type(f.type)))
+        return new
+
+    def lowered(self, lw: Lowered) -> Lowered:
+        new: Lowered = self._once(lw, lambda: dataclasses.replace(lw, callee=self.func(lw.callee)))
+        return new
+
+    def builtin(self, b: Builtin) -> Builtin:
+        def make() -> Builtin:
+            return dataclasses.replace(
+                b,
+                resource=self.type(b.resource),
+                type=self.type(b.type),
+                result=self.type(b.result),
+            )
+
+        new: Builtin = self._once(b, make)
+        return new
+
+    def item(self, item: ExportItem) -> ExportItem:
+        if isinstance(item, Lifted | HostFunc):
+            return self.func(item)
+        if isinstance(item, InstanceExport):
+            return InstanceExport([(n, self.item(sub)) for n, sub in item.exports])
+        if isinstance(item, TypeExport):
+            return TypeExport(self.type(item.type))
+        return item
+
+
 def _owners(item: ExportItem) -> set[int]:
     """Component instances whose lifted functions (or resource types) ``item`` holds."""
     if isinstance(item, Lifted):
@@ -368,7 +507,8 @@ def build_cluster(root: cm.Component, cl: Cluster) -> cm.Component:
     """One cluster fused and wrapped plainly (a trial: no memory strategy, names, attestation)."""
     from pymeld.wrap.wrapper import wrap
 
-    return wrap(root, cl.graph.root, merge(cl.graph), imports=cl.imports)
+    merged = merge(cl.graph)
+    return wrap(root, cl.graph.root, merged, imports=cl.imports, resources=cl.resource_imports)
 
 
 def wrap_outer(
@@ -381,12 +521,19 @@ def wrap_outer(
     copy_imports(b.add, root, "root")
     root_imports = _imported_items(b.comp)
     funcs: dict[str, int] = {}
+    types: dict[str, int] = {}
     homes: dict[str, int] = {}
     for cl, comp in parts:
         cidx = b.one(cm.ComponentSection(comp), CS.COMPONENT)
         args = [cm.InstantiateArg(name, sort, idx) for name, sort, idx in root_imports]
+        args += [
+            cm.InstantiateArg(name, CS.TYPE, types[name])
+            for name in (_only(r.host_path) for r in cl.resource_imports)
+        ]
         args += [cm.InstantiateArg(hf.path[0], CS.FUNC, funcs[hf.path[0]]) for hf in cl.imports]
         inst = b.one(cm.InstanceSection([cm.Instantiate(cidx, args)]), CS.INSTANCE)
+        for name in cl.resource_exports:
+            types[name] = b.alias(inst, name, CS.TYPE)
         for name in cl.exports:
             funcs[name] = b.alias(inst, name, CS.FUNC)
         for name in cl.root_exports:
@@ -399,6 +546,11 @@ def wrap_outer(
     payload = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
     b.add(cm.CustomSection(SECTION, payload))
     return b.comp
+
+
+def _only(path: tuple[str, ...] | None) -> str:
+    assert path is not None and len(path) == 1
+    return path[0]
 
 
 def _imported_items(comp: cm.Component) -> list[tuple[str, cm.Sort, int]]:

@@ -3,8 +3,9 @@
 * Hand-built cases in `wast_keepasync/` (each refused without the flag) are equivalent under
   the wast oracle with it, and split into exactly the clusters expected: two clusters with
   strings both ways, a chain A -> B (async) -> C whose sync edge B -> C is fused inside one
-  cluster, three clusters in dependency order.
-* A resource type that would cross a kept boundary is refused by name.
+  cluster, three clusters in dependency order, a resource type (with a destructor) defined by
+  one cluster whose handles the other makes, borrows and drops.
+* A root export instance holding functions of two clusters is refused by name.
 * Without a refusal the flag changes nothing (same bytes); the output is deterministic
   (twice, and across ``PYTHONHASHSEED``); core-module output is refused with it.
 * The corpus files refused without the flag: none diverges under it, every failure is a named
@@ -35,6 +36,7 @@ KEEP = FuseOptions(component=True, keep_async_boundaries=True)
 #: The clusters each case must split into, in instantiation order.
 CLUSTERS = {
     "chain-sync-inside.wast": [["root/instance0", "root/instance1"], ["root/instance2"]],
+    "resource-across.wast": [["root/instance0"], ["root/instance1"]],
     "three-clusters.wast": [["root/instance0"], ["root/instance1"], ["root/instance2"]],
     "two-clusters-strings.wast": [["root/instance0"], ["root/instance1"]],
 }
@@ -131,49 +133,35 @@ def test_core_output_is_refused() -> None:
         FuseOptions(keep_async_boundaries=True)
 
 
-#: $A defines resource `r`; $B gets one from A's sync `make` and hands it to A's async `use`.
-RESOURCE_ACROSS = """(component
+#: A root export instance holding one function of each of two clusters.
+SPLIT_EXPORT = """(component
   (component $A
-    (type $r (resource (rep i32)))
-    (core func $new (canon resource.new $r))
     (core func $tr (canon task.return (result u32)))
     (core module $m
-      (import "" "new" (func $new (param i32) (result i32)))
       (import "" "tr" (func $tr (param i32)))
-      (func (export "make") (param i32) (result i32) (call $new (local.get 0)))
-      (func (export "use") (param i32) (result i32) (call $tr (local.get 0)) (i32.const 0))
+      (func (export "f") (param i32) (result i32) (call $tr (local.get 0)) (i32.const 0))
       (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
-    (core instance $i (instantiate $m (with "" (instance
-      (export "new" (func $new)) (export "tr" (func $tr))))))
-    (export $r2 "r" (type $r))
-    (func (export "make") (param "x" u32) (result (own $r2)) (canon lift (core func $i "make")))
-    (func (export "use") async (param "h" (own $r2)) (result u32)
-      (canon lift (core func $i "use") async (callback (core func $i "cb")))))
+    (core instance $i (instantiate $m (with "" (instance (export "tr" (func $tr))))))
+    (func (export "f") async (param "x" u32) (result u32)
+      (canon lift (core func $i "f") async (callback (core func $i "cb")))))
   (component $B
-    (import "a" (instance $a
-      (export "r" (type $r (sub resource)))
-      (export "make" (func (param "x" u32) (result (own $r))))
-      (export "use" (func async (param "h" (own $r)) (result u32)))))
-    (core func $make (canon lower (func $a "make")))
-    (core func $use (canon lower (func $a "use")))
+    (import "f" (func $f async (param "x" u32) (result u32)))
+    (core func $f (canon lower (func $f)))
     (core module $m
-      (import "" "make" (func $make (param i32) (result i32)))
-      (import "" "use" (func $use (param i32) (result i32)))
-      (func (export "run") (param i32) (result i32) (call $use (call $make (local.get 0)))))
-    (core instance $i (instantiate $m (with "" (instance
-      (export "make" (func $make)) (export "use" (func $use))))))
-    (func (export "run") (param "x" u32) (result u32) (canon lift (core func $i "run"))))
+      (import "" "f" (func $f (param i32) (result i32)))
+      (func (export "g") (param i32) (result i32) (call $f (local.get 0))))
+    (core instance $i (instantiate $m (with "" (instance (export "f" (func $f))))))
+    (func (export "g") (param "x" u32) (result u32) (canon lift (core func $i "g"))))
   (instance $a (instantiate $A))
-  (instance $b (instantiate $B (with "a" (instance $a))))
-  (export "run" (func $b "run")))"""
+  (instance $b (instantiate $B (with "f" (func $a "f"))))
+  (instance $both (export "f" (func $a "f")) (export "g" (func $b "g")))
+  (export "both" (instance $both)))"""
 
 
-def test_resource_across_a_kept_boundary_is_refused(wasm_tools: str, tmp_path: Path) -> None:
-    data = _parse(wasm_tools, RESOURCE_ACROSS, tmp_path)
+def test_export_instance_across_clusters_is_refused(wasm_tools: str, tmp_path: Path) -> None:
+    data = _parse(wasm_tools, SPLIT_EXPORT, tmp_path)
     with pytest.raises(
-        UnsupportedFeature,
-        match=r"resource type `[^`]+` of component instance root/instance0 would cross a kept "
-        r"boundary between root/instance1 and root/instance0",
+        UnsupportedFeature, match=r"root export `both` holds functions of 2 clusters"
     ):
         fuse_bytes(data, options=KEEP)
 
@@ -204,8 +192,7 @@ EQUIVALENT = {
     "wasmtime/tests/misc_testsuite/component-model/async/yield-when-cancelled.wast",
     "wasmtime/tests/misc_testsuite/gc/component-async-suspended-fiber-roots.wast",
 }
-#: Refused with the flag too, by name (resource handles in stream payloads; the resource type
-#: would cross a kept boundary).
+#: Refused with the flag too, by name (resource handles in a stream payload: issue 11 stage 4).
 REFUSED = {"component-model/test/async/passing-resources.wast"}
 
 

@@ -63,17 +63,24 @@ def wrap(
     core: bytes | None = None,
     *,
     imports: Sequence[HostFunc] = (),
+    resources: Sequence[ResourceType] = (),
 ) -> cm.Component:
     """Build the single-module component around ``merged.module`` (``core``: its encoding, when
     the caller already has it — the fused module is the bulk of the output). ``spaces`` is
     `FlatGraph.root` of the graph ``merged`` came from. ``imports`` are functions imported
-    beside the root's, each by its one-element path (`pymeld.split`: another cluster's export).
+    beside the root's, each by its one-element path (`pymeld.split`: another cluster's export);
+    ``resources`` resource types imported the same way, before them.
     """
     b = ComponentBuilder()
     host = copy_root_imports(b, root, spaces)
     types = TypeEmitter(b.type, host.resource)
     for index, t in host.named_types:
         types.name(t, index)
+    for r in resources:
+        assert r.host_path is not None
+        (name,) = r.host_path
+        decl = cm.ImportSection([cm.Import(cm.ExternName(name), cm.ExternDesc(CS.TYPE))])
+        host.resources[r.id] = b.one(decl, CS.TYPE)
     for hf in imports:
         (name,) = hf.path
         desc = cm.ExternDesc(CS.FUNC, types.index(hf.type))
