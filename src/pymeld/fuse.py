@@ -366,6 +366,7 @@ def _fuse_clusters(
             finished.core,
             imports=cl.imports,
             resources=cl.resource_imports,
+            named=cl.type_imports,
         )
         parts.append((cl, comp))
         for key, value in {**merged.stats, **memory.stats(), **finished.stats}.items():

@@ -31,10 +31,11 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
+from pymeld.abi.types import ValType
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import ComponentBuilder, sort_key
 from pymeld.codec.core.model import Module
@@ -56,7 +57,6 @@ from pymeld.graph.model import (
     ResourceType,
     TypeExport,
 )
-from pymeld.interface import copy_imports
 from pymeld.merge.merger import merge
 
 CS = cm.ComponentSort
@@ -95,6 +95,10 @@ class Cluster:
     resource_imports: list[ResourceType]
     #: names of the resource types this cluster defines and exports to others
     resource_exports: list[str]
+    #: (name, type) of each nominal value type its imported functions need named (`named_parts`)
+    type_imports: list[tuple[str, object]]
+    #: names of the nominal value types its exported functions need named, exported for that
+    type_exports: list[str]
 
 
 @dataclass(slots=True)
@@ -178,6 +182,10 @@ class Partitioner:
         self.g = g
         self.edges = call_edges(g)
         self.refs = resource_refs(g)
+        self.tnames: dict[object, str] = {}  # nominal value type → its name across clusters
+        for e in self.edges:
+            for t in named_parts(e.func.type):
+                self.tnames.setdefault(t, f"pymeld-t{len(self.tnames)}")
         self._tried: dict[frozenset[int], str | None] = {}
 
     def label(self, c: int) -> str:
@@ -211,16 +219,23 @@ class Partitioner:
         sub.builtins = [subst.builtin(b) if b.owner in members else b for b in g.builtins]
         imports: dict[str, HostFunc] = {}
         exports: dict[str, Lifted] = {}
+        type_imports: dict[str, object] = {}
+        type_exports: dict[str, object] = {}
         for e in self.edges:
             inside = (e.caller in members, e.callee in members)
             if inside == (True, False):
                 hf = imports.setdefault(e.name, HostFunc((e.name,), subst.type(e.func.type)))
                 sub.lowers[e.lower] = Lowered(hf, g.lowers[e.lower].opts, e.caller)
+                for t in named_parts(e.func.type):
+                    type_imports.setdefault(self.tnames[t], subst.type(t))
             elif inside == (False, True):
                 exports.setdefault(e.name, subst.lifted(e.func))
+                for t in named_parts(e.func.type):
+                    type_exports.setdefault(self.tnames[t], subst.type(t))
         wanted = set(root_exports)
         sub.exports = [(n, subst.item(item)) for n, item in g.exports if n in wanted]
         sub.exports += [(resource_name(r), TypeExport(r)) for r in exported_types]
+        sub.exports += [(n, TypeExport(cast(ValType, t))) for n, t in type_exports.items()]
         sub.exports += list(exports.items())  # edge order: deterministic
         return Cluster(
             members,
@@ -230,6 +245,8 @@ class Partitioner:
             root_exports,
             [subst.map[r.id] for r in imported],
             [resource_name(r) for r in exported_types],
+            list(type_imports.items()),
+            list(type_exports),
         )
 
     def fuses(self, members: frozenset[int]) -> str | None:
@@ -356,9 +373,21 @@ class Partitioner:
         """Each root export to the cluster holding its functions; one without functions (a
         type, a host function or a module passed through) goes with the next export that has
         some (else the previous, else the last cluster)."""
+        users: dict[object, set[int]] = {}  # nominal type → clusters whose root exports use it
+        for _, item in self.g.exports:
+            for lf in _lifts(item):
+                for t in named_parts(lf.type):
+                    users.setdefault(t, set()).add(where[lf.owner])
         homes: list[int | None] = []
         for name, item in self.g.exports:
             ks = sorted({where[c] for c in _owners(item)})
+            if isinstance(item, TypeExport) and not isinstance(item.type, ResourceType):
+                ks = sorted(users.get(item.type, ()))
+                if len(ks) > 1:
+                    raise UnsupportedFeature(
+                        f"root export type `{name}` is used by root exports of {len(ks)} "
+                        "clusters (kept async boundaries): it is re-exported from one of them"
+                    )
             if len(ks) > 1:
                 raise UnsupportedFeature(
                     f"root export `{name}` holds functions of {len(ks)} clusters (kept async "
@@ -374,6 +403,25 @@ class Partitioner:
                 home = later[0] if later else earlier[-1] if earlier else n - 1
             out[home].append(name)
         return out
+
+
+#: Value types a component must name (import or export) before an exported or imported function
+#: may use them (wasmparser: "type not valid to be used as export").
+NOMINAL = (at.Record, at.Variant, at.Enum, at.Flags)
+
+
+def named_parts(t: object) -> list[object]:
+    """The nominal value types inside ``t`` (itself included), innermost first, once each."""
+    out: list[object] = []
+
+    def walk(x: object) -> None:
+        for c in at.children(x):
+            walk(c)
+        if isinstance(x, NOMINAL) and x not in out:
+            out.append(x)
+
+    walk(t)
+    return out
 
 
 def resource_name(r: ResourceType) -> str:
@@ -492,6 +540,14 @@ class _Subst:
         return item
 
 
+def _lifts(item: ExportItem) -> list[Lifted]:
+    if isinstance(item, Lifted):
+        return [item]
+    if isinstance(item, InstanceExport):
+        return [lf for _, sub in item.exports for lf in _lifts(sub)]
+    return []
+
+
 def _owners(item: ExportItem) -> set[int]:
     """Component instances whose lifted functions (or resource types) ``item`` holds."""
     if isinstance(item, Lifted):
@@ -508,7 +564,14 @@ def build_cluster(root: cm.Component, cl: Cluster) -> cm.Component:
     from pymeld.wrap.wrapper import wrap
 
     merged = merge(cl.graph)
-    return wrap(root, cl.graph.root, merged, imports=cl.imports, resources=cl.resource_imports)
+    return wrap(
+        root,
+        cl.graph.root,
+        merged,
+        imports=cl.imports,
+        resources=cl.resource_imports,
+        named=cl.type_imports,
+    )
 
 
 def wrap_outer(
@@ -517,8 +580,11 @@ def wrap_outer(
     """The output: the root's imports, each cluster's component instantiated in order with the
     root's imports and the functions it imports from earlier clusters, the root's exports
     aliased out of the clusters holding them, and a ``pymeld.clusters`` record."""
+    from pymeld.wrap.typeemit import TypeEmitter
+    from pymeld.wrap.wrapper import copy_root_imports
+
     b = ComponentBuilder()
-    copy_imports(b.add, root, "root")
+    host = copy_root_imports(b, root, g.root)
     root_imports = _imported_items(b.comp)
     funcs: dict[str, int] = {}
     types: dict[str, int] = {}
@@ -530,19 +596,35 @@ def wrap_outer(
             cm.InstantiateArg(name, CS.TYPE, types[name])
             for name in (_only(r.host_path) for r in cl.resource_imports)
         ]
+        args += [cm.InstantiateArg(name, CS.TYPE, types[name]) for name, _ in cl.type_imports]
         args += [cm.InstantiateArg(hf.path[0], CS.FUNC, funcs[hf.path[0]]) for hf in cl.imports]
         inst = b.one(cm.InstanceSection([cm.Instantiate(cidx, args)]), CS.INSTANCE)
         for name in cl.resource_exports:
             types[name] = b.alias(inst, name, CS.TYPE)
+        for name in cl.type_exports:
+            if name not in types:  # structural: the first cluster exporting it provides it
+                types[name] = b.alias(inst, name, CS.TYPE)
         for name in cl.exports:
             funcs[name] = b.alias(inst, name, CS.FUNC)
         for name in cl.root_exports:
             homes[name] = inst
+    emitter = TypeEmitter(b.type, host.resource)
+    for index, t in host.named_types:
+        emitter.name(t, index)
     for name, item in g.exports:
         sort = _export_sort(item)
-        idx = b.alias(homes[name], name, sort)
         ename = g.root.export_names.get(name, cm.ExternName(name))
-        b.add(cm.ExportSection([cm.Export(ename, sort, idx)]))
+        desc = None
+        if isinstance(item, HostFunc):
+            idx = host.func(item.path)
+        else:
+            idx = b.alias(homes[name], name, sort)
+        if isinstance(item, Lifted) and (named_parts(item.type) or at.handles(item.type)):
+            # its type names the cluster's types: re-state it with the ones exported here
+            desc = cm.ExternDesc(CS.FUNC, emitter.index(item.type))
+        new = b.one(cm.ExportSection([cm.Export(ename, sort, idx, desc)]), sort)
+        if isinstance(item, TypeExport):
+            emitter.name(item.type, new)
     payload = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
     b.add(cm.CustomSection(SECTION, payload))
     return b.comp

@@ -4,7 +4,8 @@
   the wast oracle with it, and split into exactly the clusters expected: two clusters with
   strings both ways, a chain A -> B (async) -> C whose sync edge B -> C is fused inside one
   cluster, three clusters in dependency order, a resource type (with a destructor) defined by
-  one cluster whose handles the other makes, borrows and drops.
+  one cluster whose handles the other makes, borrows and drops, records/enums/variants on a
+  kept boundary (each cluster names them).
 * A root export instance holding functions of two clusters is refused by name.
 * Without a refusal the flag changes nothing (same bytes); the output is deterministic
   (twice, and across ``PYTHONHASHSEED``); core-module output is refused with it.
@@ -36,6 +37,7 @@ KEEP = FuseOptions(component=True, keep_async_boundaries=True)
 #: The clusters each case must split into, in instantiation order.
 CLUSTERS = {
     "chain-sync-inside.wast": [["root/instance0", "root/instance1"], ["root/instance2"]],
+    "named-types-across.wast": [["root/instance0"], ["root/instance1"]],
     "resource-across.wast": [["root/instance0"], ["root/instance1"]],
     "three-clusters.wast": [["root/instance0"], ["root/instance1"], ["root/instance2"]],
     "two-clusters-strings.wast": [["root/instance0"], ["root/instance1"]],
