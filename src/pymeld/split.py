@@ -580,6 +580,7 @@ def wrap_outer(
     """The output: the root's imports, each cluster's component instantiated in order with the
     root's imports and the functions it imports from earlier clusters, the root's exports
     aliased out of the clusters holding them, and a ``pymeld.clusters`` record."""
+    from pymeld.wrap.ascribe import name_exported_resources
     from pymeld.wrap.typeemit import TypeEmitter
     from pymeld.wrap.wrapper import copy_root_imports
 
@@ -625,6 +626,8 @@ def wrap_outer(
         new = b.one(cm.ExportSection([cm.Export(ename, sort, idx, desc)]), sort)
         if isinstance(item, TypeExport):
             emitter.name(item.type, new)
+        if isinstance(item, InstanceExport):
+            name_exported_resources(b, emitter, new, item)
     payload = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
     b.add(cm.CustomSection(SECTION, payload))
     return b.comp

@@ -5,7 +5,8 @@
   strings both ways, a chain A -> B (async) -> C whose sync edge B -> C is fused inside one
   cluster, three clusters in dependency order, a resource type (with a destructor) defined by
   one cluster whose handles the other makes, borrows and drops, records/enums/variants on a
-  kept boundary (each cluster names them).
+  kept boundary (each cluster names them), a root export type that goes with the cluster whose
+  root exports use it.
 * A root export instance holding functions of two clusters is refused by name.
 * Without a refusal the flag changes nothing (same bytes); the output is deterministic
   (twice, and across ``PYTHONHASHSEED``); core-module output is refused with it.
@@ -39,6 +40,7 @@ CLUSTERS = {
     "chain-sync-inside.wast": [["root/instance0", "root/instance1"], ["root/instance2"]],
     "named-types-across.wast": [["root/instance0"], ["root/instance1"]],
     "resource-across.wast": [["root/instance0"], ["root/instance1"]],
+    "root-export-type.wast": [["root/instance0"], ["root/instance1"]],
     "three-clusters.wast": [["root/instance0"], ["root/instance1"], ["root/instance2"]],
     "two-clusters-strings.wast": [["root/instance0"], ["root/instance1"]],
 }
