@@ -8,22 +8,25 @@ backpressure. So the composition's component instances are partitioned into *clu
 cluster is fused as usual into one core module and wrapped as its own nested component
 (`wrap.wrapper.wrap`, with the other clusters' functions as extra imports), and an outer
 component (`wrap_outer`) instantiates the clusters in dependency order, passing each the root's
-imports and the functions it calls in other clusters. Such a function is lifted by the callee's
+imports and the functions (and the types they need named) it takes from other clusters. Such a function is lifted by the callee's
 cluster with the callee's canonical options and lowered by the caller's with the caller's
 (async, callback, string encoding, memory/realloc/post-return of that cluster's fused module),
 exactly as the original component did. A resource type defined in one cluster and used by
 another is exported by its cluster (which keeps its destructor) and imported by the others as a
 host resource type, so the runtime owns its handles across clusters as it did across the
-original instances. The output is therefore not fully fused.
+original instances; records, variants, enums and flags on a kept boundary are exported by the
+callee's cluster and imported (``eq``) by the caller's, since a function's type may only use
+named ones. The output is therefore not fully fused.
 
 The partition starts from one cluster per component instance with core code and joins two
 clusters across a call edge when their union still fuses (a trial merge under the ordinary
 rules, with every call to or from another cluster treated as a host import or root export) and no
-call leaving the union can come back into it (so the clusters have an instantiation order and
-none is re-entered through another, which the original did not do either). Edges without async
-are tried first, then the others, each in `canon lower` order, until nothing joins: the result is
-deterministic, and every edge left between clusters was refused by a trial (its reason is kept
-for ``--stats`` and ``inspect``).
+call leaving the union can come back into it (so the clusters have an instantiation order, and
+no call chain that passed through distinct original instances re-enters one cluster). Edges
+without async are tried first, then the others, each in `canon lower` order, until nothing
+joins: the result is deterministic, and every edge left between clusters was refused by a trial
+(its reason is kept for ``--stats`` and ``inspect``). Trials re-merge the union each time, so
+splitting a large composition costs a few merges; it only happens after a refusal.
 """
 
 from __future__ import annotations
@@ -290,7 +293,11 @@ class Partitioner:
                     continue
                 union = groups[i] | groups[j]
                 rest = [grp for k, grp in enumerate(groups) if k not in (i, j)]
-                why = self._cycle_through(union, rest) or self.fuses(union)
+                why = (
+                    self._cycle_through(union, rest)
+                    or self._order_problem([*rest, union])
+                    or self.fuses(union)
+                )
                 if why is not None:
                     reasons[e.lower] = why
                     continue
@@ -305,6 +312,9 @@ class Partitioner:
                     f"fuse even as their own cluster (kept async boundaries): {why}"
                 )
         ordered = self._instantiation_order(groups)
+        why = self._start_order(ordered)
+        if why is not None:
+            raise UnsupportedFeature(f"kept async boundaries: {why}")
         where = {c: k for k, grp in enumerate(ordered) for c in grp}
         assigned = self._assign_root_exports(where, len(ordered))
         clusters = [self.cluster(grp, assigned[k]) for k, grp in enumerate(ordered)]
@@ -368,6 +378,26 @@ class Partitioner:
             done.append(k)
             left.remove(k)
         return [groups[k] for k in done]
+
+    def _order_problem(self, groups: list[frozenset[int]]) -> str | None:
+        try:
+            return self._start_order(self._instantiation_order(groups))
+        except UnsupportedFeature:  # a cycle elsewhere: not this join's doing
+            return None
+
+    def _start_order(self, ordered: list[frozenset[int]]) -> str | None:
+        """Why clusters instantiated in ``ordered`` are not exact: start functions run when their
+        cluster is instantiated, and they may call out, so two must not swap."""
+        starts = [mi for mi in self.g.instances if mi.module.start is not None]
+        now = [mi.index for grp in ordered for mi in starts if mi.owner in grp]
+        if now == sorted(now):
+            return None
+        first = next(i for i, (a, b) in enumerate(zip(now, sorted(now))) if a != b)
+        a, b = self.g.instances[sorted(now)[first]], self.g.instances[now[first]]
+        return (
+            f"the start functions of {a.label} and {b.label} would run in another order "
+            "(clusters are instantiated callees first)"
+        )
 
     def _assign_root_exports(self, where: dict[int, int], n: int) -> list[list[str]]:
         """Each root export to the cluster holding its functions; one without functions (a

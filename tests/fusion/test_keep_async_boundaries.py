@@ -6,7 +6,7 @@
   cluster, three clusters in dependency order, a resource type (with a destructor) defined by
   one cluster whose handles the other makes, borrows and drops, records/enums/variants on a
   kept boundary (each cluster names them), a root export type that goes with the cluster whose
-  root exports use it.
+  root exports use it, a join refused because it would run two start functions out of order.
 * A root export instance holding functions of two clusters is refused by name.
 * Without a refusal the flag changes nothing (same bytes); the output is deterministic
   (twice, and across ``PYTHONHASHSEED``); core-module output is refused with it.
@@ -41,6 +41,7 @@ CLUSTERS = {
     "named-types-across.wast": [["root/instance0"], ["root/instance1"]],
     "resource-across.wast": [["root/instance0"], ["root/instance1"]],
     "root-export-type.wast": [["root/instance0"], ["root/instance1"]],
+    "start-order.wast": [["root/instance0"], ["root/instance1"], ["root/instance2"]],
     "three-clusters.wast": [["root/instance0"], ["root/instance1"], ["root/instance2"]],
     "two-clusters-strings.wast": [["root/instance0"], ["root/instance1"]],
 }
