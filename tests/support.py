@@ -145,10 +145,16 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return (code if isinstance(code, int) else 1), out, err
 
 
-def run_fuse_oracle(oracle_py: Path, pymeld: list[str], wast: Path, tmp_path: Path) -> dict:
-    """The wast oracle on one file with `pymeld fuse --component`; that file's JSON result."""
+def run_fuse_oracle(
+    oracle_py: Path,
+    pymeld: list[str],
+    wast: Path,
+    tmp_path: Path,
+    flags: tuple[str, ...] = ("--component",),
+) -> dict:
+    """The wast oracle on one file with `pymeld fuse` and ``flags``; that file's JSON result."""
     report = tmp_path / "report.json"
-    fuse = " ".join([*pymeld, "fuse", "{in}", "--component", "-o", "{out}"])
+    fuse = " ".join([*pymeld, "fuse", "{in}", *flags, "-o", "{out}"])
     subprocess.run(
         [sys.executable, str(oracle_py), "--transform", fuse, "--json", str(report), str(wast)],
         capture_output=True,

@@ -221,9 +221,12 @@ def inspect(
         tree = api.decode(data, file=input)
         attestations = find_attestations(data, file=input)
         if api.is_component(data):
-            from pymeld.inspect import inspect_tree
+            from pymeld.inspect import inspect_tree, kept_boundaries
 
             info = inspect_tree(tree)
+            kept = kept_boundaries(tree)
+            if kept is not None:
+                info["kept_async_boundaries"] = kept
         else:
             info = _core_module_info(tree)
         info.update(file=input, size=len(data))
@@ -246,9 +249,12 @@ def inspect(
         click.echo(json.dumps(info, indent=2, default=str, ensure_ascii=False))
     else:
         if api.is_component(data):
-            from pymeld.inspect import rich_tree
+            from pymeld.inspect import kept_boundaries_lines, rich_tree
 
             _console().print(rich_tree(info, title=f"{input} ({len(data)} bytes)"))
+            if "kept_async_boundaries" in info:
+                for line in kept_boundaries_lines(info["kept_async_boundaries"]):
+                    click.echo(line)
         else:
             _print_core_module(info)
         for a in attestations:
@@ -450,6 +456,13 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
     "name is checked against the composition and recorded in the attestation.",
 )
 @click.option(
+    "--keep-async-boundaries",
+    is_flag=True,
+    help="Where a call between component instances cannot be fused (async), keep it as a real "
+    "component boundary: one fused core module per cluster, nested components (implies "
+    "--component; not fully fused). Changes nothing when everything fuses.",
+)
+@click.option(
     "--emit-import-map",
     type=click.Path(),
     help="Write the imports the output still has as JSON, in meld's schema (version 2).",
@@ -485,6 +498,7 @@ def fuse(
     memory: str,
     address_rebase: bool,
     opaque_rep: tuple[str, ...],
+    keep_async_boundaries: bool,
     emit_import_map: str | None,
     explain: bool,
     reproducible: bool,
@@ -509,7 +523,7 @@ def fuse(
         )
     _refuse_overwriting_input(output, inputs, force)
     options = FuseOptions(
-        component=as_component,
+        component=as_component or keep_async_boundaries,
         preserve_names=preserve_names,
         dwarf=cast(DwarfPolicy, dwarf or ("passthrough" if keep_dwarf else "remap")),
         attestation=not no_attestation,
@@ -519,6 +533,7 @@ def fuse(
         memory=cast(MemoryStrategy, memory),
         address_rebase=address_rebase,
         opaque_rep=opaque_rep,
+        keep_async_boundaries=keep_async_boundaries,
     )
     files = [(path, read_input(path)) for path in inputs]
     with progress(f"fusing {', '.join(inputs)}") as update:

@@ -11,8 +11,9 @@ from typing import Literal
 from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.parse import parse_component
-from pymeld.errors import PymeldError
+from pymeld.errors import PymeldError, UnsupportedFeature
 from pymeld.graph.flatten import flatten
+from pymeld.graph.model import FlatGraph
 from pymeld.merge.merger import merge
 
 #: How memories are laid out in the fused module (see :mod:`pymeld.merge.memory`).
@@ -50,6 +51,11 @@ class FuseOptions:
             of the one memory and translate every access.
         opaque_rep: ``IFACE.RESOURCE`` names (one string or several) accepted for meld
             compatibility: checked against the composition and recorded; reps are never read.
+        keep_async_boundaries: where fusion refuses a call between component instances (async,
+            mostly), keep it as a real component boundary: each cluster of instances that does
+            fuse becomes one core module in its own nested component (`pymeld.split`); the
+            output is then not fully fused. Needs ``component``. Without a refusal the output
+            is the same as without it.
     """
 
     component: bool = False
@@ -63,6 +69,7 @@ class FuseOptions:
     memory: MemoryStrategy = "multi"
     address_rebase: bool = False
     opaque_rep: tuple[str, ...] = ()
+    keep_async_boundaries: bool = False
 
     def __post_init__(self) -> None:
         # A single name is one resource, not a sequence of one-character names.
@@ -74,12 +81,18 @@ class FuseOptions:
             raise ValueError(f"memory must be 'multi', 'shared' or 'auto', not {self.memory!r}")
         if self.address_rebase and self.memory == "multi":
             raise ValueError("address_rebase needs memory='shared' or 'auto'")
+        if self.keep_async_boundaries and not self.component:
+            raise ValueError(
+                "keep_async_boundaries needs component=True: kept boundaries are nested "
+                "components, which a core module cannot hold"
+            )
 
 
 #: Options that check the output but do not change its bytes: not recorded in the attestation.
 CHECK_ONLY = frozenset({"validate", "verify", "verify_timeout"})
-#: Recorded only when they change the output (`finish_module` adds ``dwarf`` for DWARF inputs).
-RECORDED_WHEN_USED = frozenset({"dwarf"})
+#: Recorded only when they change the output (`finish_module` adds ``dwarf`` for DWARF inputs,
+#: `_fuse_clusters` ``keep_async_boundaries`` when it kept one).
+RECORDED_WHEN_USED = frozenset({"dwarf", "keep_async_boundaries"})
 
 
 def attested_options(options: FuseOptions) -> dict[str, object]:
@@ -214,7 +227,12 @@ def fuse_bytes(
     times["flatten"] = time.perf_counter() - t
     t = time.perf_counter()
     stage("merge")
-    merged = merge(graph)
+    try:
+        merged = merge(graph)
+    except UnsupportedFeature:
+        if not options.keep_async_boundaries:
+            raise
+        return _fuse_clusters(data, file, options, attest_inputs, stage, root, graph, times)
     from pymeld.merge.memory import apply_memory_strategy
 
     memory = apply_memory_strategy(graph, merged, options.memory, options.address_rebase)
@@ -243,31 +261,10 @@ def fuse_bytes(
     else:
         out = finished.core
     times["encode"] = time.perf_counter() - t
-    if options.validate:
-        from pymeld.emit.validate import validate
-
-        t = time.perf_counter()
-        stage("validate")
-        validate(out, component=options.component)
-        times["validate"] = time.perf_counter() - t
-    verified: dict[str, object] = {}
-    if options.verify:
-        from pymeld.verify import require_equivalent
-
-        t = time.perf_counter()
-        stage("verify")
-        fused = (
-            out
-            if options.component
-            else encode_component(wrap(root, graph.root, merged, finished.core))
-        )
-        verified = require_equivalent(
-            data,
-            fused,
-            timeout=options.verify_timeout,
-            on_progress=lambda what: stage(f"verify: {what}"),
-        )
-        times["verify"] = time.perf_counter() - t
+    fused = out
+    if options.verify and not options.component:
+        fused = encode_component(wrap(root, graph.root, merged, finished.core))
+    verified = _check(data, out, fused, options, stage, times)
     stats: dict[str, object] = {
         "components": len(graph.components),
         "modules": len({mi.module_id for mi in graph.instances}),
@@ -282,6 +279,122 @@ def fuse_bytes(
     from pymeld.emit.report import explain, import_map
 
     return FuseResult(out, stats, import_map(merged.module, graph, merged), explain(graph, merged))
+
+
+def _check(
+    data: bytes,
+    out: bytes,
+    fused: bytes,
+    options: FuseOptions,
+    stage: Callable[[str], None],
+    times: dict[str, float],
+) -> dict[str, object]:
+    """``--validate`` the output and ``--verify`` its component form ``fused`` against ``data``."""
+    if options.validate:
+        from pymeld.emit.validate import validate
+
+        t = time.perf_counter()
+        stage("validate")
+        validate(out, component=options.component)
+        times["validate"] = time.perf_counter() - t
+    verified: dict[str, object] = {}
+    if options.verify:
+        from pymeld.verify import require_equivalent
+
+        t = time.perf_counter()
+        stage("verify")
+        verified = require_equivalent(
+            data,
+            fused,
+            timeout=options.verify_timeout,
+            on_progress=lambda what: stage(f"verify: {what}"),
+        )
+        times["verify"] = time.perf_counter() - t
+    return verified
+
+
+def _fuse_clusters(
+    data: bytes,
+    file: str | None,
+    options: FuseOptions,
+    attest_inputs: list[tuple[str, bytes]] | None,
+    stage: Callable[[str], None],
+    root: cm.Component,
+    graph: FlatGraph,
+    times: dict[str, float],
+) -> FuseResult:
+    """``keep_async_boundaries`` after a refusal: fuse each cluster on its own (`pymeld.split`)."""
+    from pymeld.codec.component.encode import encode_component
+    from pymeld.emit import finish_module
+    from pymeld.emit.report import explain, import_map
+    from pymeld.merge.memory import apply_memory_strategy
+    from pymeld.split import Partitioner, wrap_outer
+    from pymeld.wrap.wrapper import wrap
+
+    t = time.perf_counter()
+    partition = Partitioner(root, graph).run()
+    record = partition.summary(graph)
+    attested = {**attested_options(options), "keep_async_boundaries": True}
+    inputs = (
+        [(os.path.basename(n), d) for n, d in attest_inputs]
+        if attest_inputs
+        else [(os.path.basename(file or "<input>"), data)]
+    )
+    stats: dict[str, object] = {}
+    maps: list[dict[str, object]] = []
+    lines: list[str] = []
+    parts = []
+    for k, cl in enumerate(partition.clusters):
+        merged = merge(cl.graph)
+        memory = apply_memory_strategy(cl.graph, merged, options.memory, options.address_rebase)
+        finished = finish_module(
+            root,
+            cl.graph,
+            merged,
+            inputs=inputs,
+            options=attested,
+            preserve_names=options.preserve_names,
+            dwarf=dwarf_policy(options),
+            attest=options.attestation,
+        )
+        maps.append(import_map(merged.module, cl.graph, merged))
+        lines.extend(f"cluster {k}: {line}" for line in explain(cl.graph, merged))
+        comp = wrap(
+            root,
+            cl.graph.root,
+            merged,
+            finished.core,
+            imports=cl.imports,
+            resources=cl.resource_imports,
+            named=cl.type_imports,
+        )
+        parts.append((cl, comp))
+        for key, value in {**merged.stats, **memory.stats(), **finished.stats}.items():
+            prev = stats.get(key)
+            if isinstance(value, int) and isinstance(prev, int):
+                stats[key] = prev + value
+            else:
+                stats.setdefault(key, value)
+    out = encode_component(wrap_outer(root, graph, parts, record))
+    times["merge"] = time.perf_counter() - t
+    verified = _check(data, out, out, options, stage, times)
+    kept = record["kept_edges"]
+    assert isinstance(kept, list)
+    all_stats: dict[str, object] = {
+        "components": len(graph.components),
+        "modules": len({mi.module_id for mi in graph.instances}),
+        **stats,
+        "module_instances": len(graph.instances),  # each once, not once per cluster's stand-ins
+        "clusters": len(partition.clusters),
+        "kept_boundaries": "; ".join(
+            f"{e['caller']} -> {e['callee']} ({len(e['calls'])} calls): {e['reason']}" for e in kept
+        ),
+        **verified,
+        "bytes_in": len(data),
+        "bytes_out": len(out),
+        "times": times,
+    }
+    return FuseResult(out, all_stats, {"version": 2, "clusters": maps}, lines)
 
 
 def wrap_fused_core(original: bytes, core: bytes, *, file: str | None = None) -> bytes:

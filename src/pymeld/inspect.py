@@ -40,6 +40,7 @@ from pymeld.codec.component.model import (
     CoreModuleSection,
     CoreSort,
     CoreTypeSection,
+    CustomSection,
     EnumType,
     Export,
     ExportDecl,
@@ -530,6 +531,31 @@ def _instance_line(kind: str, e: dict) -> str:
         )
     exps = ", ".join(f"{k}: {v}" for k, v in e["exports"].items())
     return f"{kind} {e['index']}{nm} = {{{exps}}}"
+
+
+def kept_boundaries(c: Component) -> dict | None:
+    """The ``pymeld.clusters`` record of a ``fuse --keep-async-boundaries`` output that kept
+    boundaries: its clusters (component instances fused together) and each kept call edge with
+    the reason it was not fused; None for any other component."""
+    import json
+
+    for sec in c.sections:
+        if isinstance(sec, CustomSection) and sec.name == "pymeld.clusters":
+            record = json.loads(bytes(sec.data))
+            return record if isinstance(record, dict) else None
+    return None
+
+
+def kept_boundaries_lines(record: dict) -> list[str]:
+    """``record`` (`kept_boundaries`) as the lines `pymeld inspect` prints."""
+    clusters = record.get("clusters", [])
+    out = [f"kept async boundaries: {len(clusters)} clusters, each one fused core module"]
+    out += [f"  cluster {k}: {', '.join(members)}" for k, members in enumerate(clusters)]
+    for e in record.get("kept_edges", []):
+        calls = e.get("calls", [])
+        out.append(f"  kept: {e['caller']} -> {e['callee']} ({len(calls)} calls): {e['reason']}")
+        out += [f"    {c}" for c in calls]
+    return out
 
 
 def render_inspect(source: str | Path | bytes, json: bool = False, width: int = 120) -> str | dict:

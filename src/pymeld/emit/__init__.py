@@ -75,11 +75,13 @@ def finish_module(
     elif plan.dwarf == "kept":
         stats["dwarf"] = "passthrough: kept verbatim, code offsets are NOT remapped"
     if attest:
+        # A negative module id is a stand-in for another cluster's instance (pymeld.split).
+        elsewhere = {mi.owner for mi in graph.instances if mi.module_id < 0}
         record = make_record(
             inputs=inputs,
             options=options,
-            components=[c.label for c in graph.components],
-            module_instances=[mi.label for mi in graph.instances],
+            components=[c.label for c in graph.components if c.id not in elsewhere],
+            module_instances=[mi.label for mi in graph.instances if mi.module_id >= 0],
             adapters=len(merged.adapters),
         )
         section = attestation_section(record, core)

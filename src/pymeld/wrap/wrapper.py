@@ -58,16 +58,41 @@ T = TypeVar("T")
 
 
 def wrap(
-    root: cm.Component, spaces: RootSpaces, merged: MergeResult, core: bytes | None = None
+    root: cm.Component,
+    spaces: RootSpaces,
+    merged: MergeResult,
+    core: bytes | None = None,
+    *,
+    imports: Sequence[HostFunc] = (),
+    resources: Sequence[ResourceType] = (),
+    named: Sequence[tuple[str, object]] = (),
 ) -> cm.Component:
     """Build the single-module component around ``merged.module`` (``core``: its encoding, when
     the caller already has it — the fused module is the bulk of the output). ``spaces`` is
-    `FlatGraph.root` of the graph ``merged`` came from."""
+    `FlatGraph.root` of the graph ``merged`` came from. ``imports`` are functions imported
+    beside the root's, each by its one-element path (`pymeld.split`: another cluster's export);
+    ``resources`` resource types imported the same way, before them, and ``named`` value types
+    (records, variants, ...) those functions need named, each imported as ``(eq ...)``.
+    """
     b = ComponentBuilder()
     host = copy_root_imports(b, root, spaces)
     types = TypeEmitter(b.type, host.resource)
     for index, t in host.named_types:
         types.name(t, index)
+    for r in resources:
+        assert r.host_path is not None
+        (name,) = r.host_path
+        decl = cm.ImportSection([cm.Import(cm.ExternName(name), cm.ExternDesc(CS.TYPE))])
+        host.resources[r.id] = b.one(decl, CS.TYPE)
+    for name, t in named:
+        desc = cm.ExternDesc(CS.TYPE, types.index(t))
+        types.name(t, b.one(cm.ImportSection([cm.Import(cm.ExternName(name), desc)]), CS.TYPE))
+    for hf in imports:
+        (name,) = hf.path
+        desc = cm.ExternDesc(CS.FUNC, types.index(hf.type))
+        host.funcs[hf.path] = b.one(
+            cm.ImportSection([cm.Import(cm.ExternName(name), desc)]), CS.FUNC
+        )
     dtor_shim = define_kept_resources(b, host, merged)
     lowered, import_shim = lower_host_imports(b, host, types, merged.host_imports)
     fused = instantiate_fused(b, merged, core, lowered)
