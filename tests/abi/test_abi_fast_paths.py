@@ -183,3 +183,24 @@ def test_list_bounds_at_the_memory_end(n):
         case = _list_case(POINT, pts)
         case.flat_mut = {0: bad}
         assert check(case).trap == "params"
+
+
+@pytest.mark.parametrize("dst", ["utf8", "utf16"])
+@pytest.mark.parametrize("k", range(4))
+def test_split_halves_of_long_strings(dst, k):
+    """Strings of 32+ bytes are validated in two halves split near n / 2 at a sequence start:
+    sequences of every length straddle the middle, valid and not (continuation runs)."""
+    unit = ("😀€é" * 8).encode()
+    for n in range(32, 50):
+        raw = (_ascii(k) + unit)[:n]
+        while True:  # cut back to a whole sequence
+            try:
+                raw.decode()
+                break
+            except UnicodeDecodeError:
+                raw = raw[:-1]
+        assert check(_at(raw, dst, k)).trap is None, n
+        mid = len(raw) // 2
+        for bad in (b"\x80\x80\x80\x80", b"\xbf", b"\xf0\x9f\x98"):
+            broken = raw[:mid] + bad + raw[mid:]
+            assert check(_at(broken, dst)).trap == "params", (n, broken.hex())

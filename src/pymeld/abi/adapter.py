@@ -1027,30 +1027,61 @@ class _Translator:
         """The checks of `_decode_utf8` without building code points (utf8 -> utf8 copies are
         validated, then copied with `memory.copy`).
 
-        While 8 bytes remain, a word at a time: an all-ASCII word is skipped whole, otherwise
-        the ASCII bytes before its first high byte are (`i64.ctz`), and the sequence there is
-        checked from one 4-byte load (its bytes are all inside the string): its lead and
-        continuation bit patterns by one mask compare per length, and the code point bits
-        that decide overlongs, surrogates and > U+10FFFF (cp >> 11 for 3 bytes, cp >> 16
-        for 4) branch-free. The rest (and a sequence within 4 bytes of the end) goes byte by
-        byte, as `_validate_utf8_tail`. Both accept exactly well-formed UTF-8."""
+        Word at a time (`_utf8_word_step`), and for strings of 32 bytes or more in two
+        independent halves stepped alternately in one loop: each step's next index depends on
+        the bytes it loaded, so one cursor is bound by load latency, two overlap. The halves
+        split at the first byte that is not a continuation byte among the 4 from n / 2 (a
+        valid string has one there; if all 4 are continuation bytes the string is invalid and
+        the second half, starting with one, traps). A sequence never crosses the split: each
+        half's checks stop at its end. So the string is valid iff both halves are, and the
+        adapter traps exactly when the spec does. What a half's word steps leave (less than
+        8 bytes, or a sequence within 4 bytes of its end) goes byte by byte."""
         b = self.b
         sm = self.src.mem
-        i, w, v = (b.local("i32") for _ in range(3))
+        ia, ib, mid, w, v = (b.local("i32") for _ in range(5))
         m = b.local("i64")
+        b.i32(0).set(ia)
+        b.get(n).set(mid)
+        b.get(n).i32(32).op("i32.ge_u").if_()
+        b.get(n).i32(1).op("i32.shr_u").set(mid)
+        for _ in range(3):  # skip up to 3 continuation bytes
+            b.get(ptr).get(mid).op("i32.add").load("i32.load8_u", sm).i32(0xC0).op("i32.and")
+            b.i32(0x80).op("i32.eq").get(mid).op("i32.add").set(mid)
+        b.end()
+        b.get(mid).set(ib)
+        b.block().loop()  # $tails $steps
+        self._utf8_word_step(ptr, ia, mid, w, v, m)
+        self._utf8_word_step(ptr, ib, n, w, v, m)
+        b.get(ia).i32(8).op("i32.add").get(mid).op("i32.le_u")
+        b.get(ib).i32(8).op("i32.add").get(n).op("i32.le_u")
+        b.op("i32.or").br_if(0)
+        b.end().end()
+        b.free(w, v, m)
+        self._validate_utf8_tail(ptr, mid, ia)
+        self._validate_utf8_tail(ptr, n, ib)
+        b.free(ia, ib, mid)
+
+    def _utf8_word_step(self, ptr: int, i: int, end: int, w: int, v: int, m: int) -> None:
+        """One step of a cursor `i` (< `end`) while 8 bytes remain (else nothing): an
+        all-ASCII word is skipped whole; otherwise the ASCII bytes before its first high byte
+        are (`i64.ctz`), and the sequence there is checked from one 4-byte load (all inside
+        [i, end)): its lead and continuation bit patterns by one mask compare per length, and
+        the code point bits that decide overlongs, surrogates and > U+10FFFF (cp >> 11 for 3
+        bytes, cp >> 16 for 4) branch-free. Accepts exactly well-formed sequences."""
+        b = self.b
+        sm = self.src.mem
 
         def advance(k: int, depth: int) -> None:
             b.get(i).i32(k).op("i32.add").set(i).br(depth)
 
-        b.i32(0).set(i)
-        b.block().loop()  # $tail $word
-        b.get(i).i32(8).op("i32.add").get(n).op("i32.gt_u").br_if(1)
+        b.block()  # $step
+        b.get(i).i32(8).op("i32.add").get(end).op("i32.gt_u").br_if(0)
         b.get(ptr).get(i).op("i32.add").load("i64.load", sm)
         b.i64(0x8080808080808080).op("i64.and").tee(m).op("i64.eqz").if_()
         advance(8, 1)
         b.end()
         b.get(i).get(m).op("i64.ctz", "i32.wrap_i64").i32(3).op("i32.shr_u", "i32.add").tee(i)
-        b.i32(4).op("i32.add").get(n).op("i32.gt_u").br_if(1)
+        b.i32(4).op("i32.add").get(end).op("i32.gt_u").br_if(0)
         b.get(ptr).get(i).op("i32.add").load("i32.load", sm).set(w)
         # 110xxxxx 10xxxxxx, lead >= C2
         b.get(w).i32(0xC0E0).op("i32.and").i32(0x80C0).op("i32.eq").if_()
@@ -1070,10 +1101,7 @@ class _Translator:
         b.get(w).i32(12).op("i32.shr_u").i32(3).op("i32.and", "i32.or")
         b.i32(1).op("i32.sub").i32(0x10).op("i32.ge_u", "i32.or").trap_if()
         advance(4, 0)
-        b.end().end()
-        b.free(w, v, m)
-        self._validate_utf8_tail(ptr, n, i)
-        b.free(i)
+        b.end()
 
     def _validate_utf8_tail(self, ptr: int, n: int, i: int) -> None:
         """Byte-wise validation from index `i` to the end: ASCII bytes take one compare and a
