@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -67,6 +69,10 @@ class Row:
     orig_min_ms: float | None = None
     fused_min_ms: float | None = None
     min_ratio: float | None = None  # of the fastest runs
+    base_ms: float | None = None  # --baseline: the same with that tree's pymeld
+    base_ratio: float | None = None
+    base_min_ratio: float | None = None
+    base_refusal: str | None = None
     orig_compile_ms: float | None = None
     fused_compile_ms: float | None = None
     orig_bytes: int = 0
@@ -144,7 +150,25 @@ def call_concurrent(func: Func, store: wasmtime.Store, n: int) -> int:
         ffi.wasmtime_component_val_delete(ctypes.byref(params[0]))
 
 
-def bench(name: str, wasm: Path, tmp: Path, runs: int, calls: int) -> Row:
+def fuse_with(src: Path, wasm: Path, out: Path) -> str | None:
+    """Like `fuse_component`, but with the pymeld sources under ``src/`` of another tree (a
+    baseline checkout), run by this interpreter."""
+    code = "import sys; from pymeld.cli import main; sys.exit(main())"
+    p = subprocess.run(
+        [sys.executable, "-c", code, "-q", "fuse", str(wasm), "--component", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(src / "src")},
+    )
+    if p.returncode == 0:
+        return None
+    lines = (p.stderr or p.stdout).strip().splitlines()
+    return lines[-1] if lines else f"exit {p.returncode}"
+
+
+def bench(
+    name: str, wasm: Path, tmp: Path, runs: int, calls: int, baseline: Path | None = None
+) -> Row:
     data = wasm.read_bytes()
     opts = CASES.get(name, CaseOpts())
     calls = max(1, calls // opts.calls_div)
@@ -155,44 +179,56 @@ def bench(name: str, wasm: Path, tmp: Path, runs: int, calls: int) -> Row:
         return row
     fdata = fused.read_bytes()
     row.fused_bytes = len(fdata)
+    variants = [("orig", data), ("fused", fdata)]
+    if baseline is not None:
+        based = tmp / f"{name}.base.wasm"
+        row.base_refusal = fuse_with(baseline, wasm, based)
+        if row.base_refusal is None:
+            variants.append(("base", based.read_bytes()))
     engine = concurrent_engine() if opts.concurrent else wasmtime.Engine()
-    comp_o, row.orig_compile_ms = compile_ms(engine, data)
-    comp_f, row.fused_compile_ms = compile_ms(engine, fdata)
-    linker = Linker(engine)
     store = wasmtime.Store(engine)
-    func_o = linker.instantiate(store, comp_o).get_func(store, "run")
-    func_f = linker.instantiate(store, comp_f).get_func(store, "run")
-    assert func_o is not None and func_f is not None, "no `run` export"
-    if opts.concurrent:
-        fo, ff = func_o, func_f
-
-        def run_o(store: wasmtime.Store, n: int) -> int:
-            return call_concurrent(fo, store, n)
-
-        def run_f(store: wasmtime.Store, n: int) -> int:
-            return call_concurrent(ff, store, n)
-    else:
-        run_o, run_f = func_o, func_f
+    linker = Linker(engine)
+    runners = {}
+    for label, blob in variants:
+        comp, ms = compile_ms(engine, blob)
+        if label == "orig":
+            row.orig_compile_ms = ms
+        elif label == "fused":
+            row.fused_compile_ms = ms
+        func = linker.instantiate(store, comp).get_func(store, "run")
+        assert func is not None, "no `run` export"
+        runners[label] = _runner(func, opts.concurrent)
     for n in (0, 1, 7, 1000):
-        a, b = run_o(store, n), run_f(store, n)
-        if a != b:
-            raise AssertionError(f"{name}: run({n}) original {a} != fused {b}")
-    to, tf = [], []
+        got = {label: run(store, n) for label, run in runners.items()}
+        if len(set(got.values())) != 1:
+            raise AssertionError(f"{name}: run({n}) differs: {got}")
+    times: dict[str, list[float]] = {label: [] for label in runners}
+    order = list(runners)
     for r in range(runs):
-        order = [(run_o, to), (run_f, tf)] if r % 2 == 0 else [(run_f, tf), (run_o, to)]
         results = []
-        for fn, acc in order:
+        for label in order[r % len(order) :] + order[: r % len(order)]:  # rotate who goes first
             t0 = time.perf_counter()
-            results.append(fn(store, calls))
-            acc.append(time.perf_counter() - t0)
-        if results[0] != results[1]:
+            results.append(runners[label](store, calls))
+            times[label].append(time.perf_counter() - t0)
+        if len(set(results)) != 1:
             raise AssertionError(f"{name}: run({calls}) checksums differ: {results}")
         row.checksum = results[0]
+    to, tf = times["orig"], times["fused"]
     row.orig_ms, row.fused_ms = statistics.median(to) * 1e3, statistics.median(tf) * 1e3
     row.ratio = row.fused_ms / row.orig_ms
     row.orig_min_ms, row.fused_min_ms = min(to) * 1e3, min(tf) * 1e3
     row.min_ratio = row.fused_min_ms / row.orig_min_ms
+    if "base" in times:
+        row.base_ms = statistics.median(times["base"]) * 1e3
+        row.base_ratio = row.base_ms / row.orig_ms
+        row.base_min_ratio = min(times["base"]) * 1e3 / row.orig_min_ms
     return row
+
+
+def _runner(func: Func, concurrent: bool) -> Callable[[wasmtime.Store, int], int]:
+    if not concurrent:
+        return func  # type: ignore[return-value]
+    return lambda store, n: call_concurrent(func, store, n)
 
 
 def main() -> int:
@@ -201,6 +237,13 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=1_000_000)
     ap.add_argument("--target", type=float, default=TARGET)
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="TREE",
+        help="also time the output of the pymeld sources in TREE/src (e.g. a `git worktree` "
+        "of main), interleaved in the same runs: before/after from one run",
+    )
     ap.add_argument("files", nargs="*", type=Path)
     args = ap.parse_args()
     files = args.files or [
@@ -217,7 +260,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         for name, wasm in build_cases(files, tmp):
-            row = bench(name, wasm, tmp, args.runs, args.calls)
+            row = bench(name, wasm, tmp, args.runs, args.calls, args.baseline)
             rows.append(row)
             if row.refusal:
                 reason = row.refusal.removeprefix("pymeld: error: ")
@@ -233,6 +276,14 @@ def main() -> int:
                 f"{row.orig_bytes:>5}/{row.fused_bytes:<6}  {row.checksum}{flag}",
                 flush=True,
             )
+            if row.base_ratio is not None:
+                print(
+                    f"{'  baseline':<18} {'':>7} {'':>8} {row.base_ms:>9.1f} "
+                    f"{row.base_ratio:>9.2f}x {row.base_min_ratio:>5.2f}x",
+                    flush=True,
+                )
+            elif row.base_refusal is not None:
+                print(f"{'  baseline':<18} refused: {row.base_refusal}", flush=True)
     misses = [r for r in rows if r.refusal or (r.ratio or 0) > args.target]
     worst = max((r.ratio for r in rows if r.ratio is not None), default=float("nan"))
     print(
