@@ -121,6 +121,7 @@ class MergeResult:
     # Provenance for emit/names: per-instance output bases, and lower index → adapter function.
     layouts: list[InstanceLayout] = field(default_factory=list)
     adapters: dict[int, int] = field(default_factory=dict)
+    direct: dict[int, int] = field(default_factory=dict)  # lower index → callee (no adapter)
     runtime: RuntimePlan | None = None  # resource built-ins left to the component runtime
 
 
@@ -712,6 +713,7 @@ def merge(graph: FlatGraph) -> MergeResult:
     result.func_exports = m._func_names
     result.layouts = m.layouts
     result.adapters = {li: item.index for li, item in m.adapters.items()}
+    result.direct = {li: m.func_index(ref) for li, ref in m._forward.items()}
     return result
 
 
