@@ -1083,25 +1083,36 @@ class _Translator:
         b.get(i).get(m).op("i64.ctz", "i32.wrap_i64").i32(3).op("i32.shr_u", "i32.add").tee(i)
         b.i32(4).op("i32.add").get(end).op("i32.gt_u").br_if(0)
         b.get(ptr).get(i).op("i32.add").load("i32.load", sm).set(w)
+        self._utf8_seq(w, v, lambda k, inner: advance(k, inner))
+        b.end()
+
+    def _utf8_seq(self, w: int, v: int, take: Callable[[int, int], None]) -> None:
+        """Check the UTF-8 sequence in the low bytes of `w` (4 bytes loaded, all inside the
+        string; its first byte is not ASCII) and emit ``take(k, inner)`` for its length k
+        (2 and 3 inside one more `if`, which ``take`` must branch out of; 4 last, where
+        ``inner`` is 0). Lead and continuation bit patterns take one mask compare per length;
+        the code point bits that decide overlongs, surrogates and > U+10FFFF (cp >> 11 for 3
+        bytes, cp >> 16 for 4) are checked branch-free; anything else traps. Accepts exactly
+        the well-formed sequences."""
+        b = self.b
         # 110xxxxx 10xxxxxx, lead >= C2
         b.get(w).i32(0xC0E0).op("i32.and").i32(0x80C0).op("i32.eq").if_()
         b.get(w).i32(0x1E).op("i32.and", "i32.eqz").trap_if()
-        advance(2, 1)
+        take(2, 1)
         b.end()
         # 1110xxxx 10xxxxxx 10xxxxxx, cp >> 11 not 0 (overlong) nor 0x1B (surrogate)
         b.get(w).i32(0xC0C0F0).op("i32.and").i32(0x8080E0).op("i32.eq").if_()
         b.get(w).i32(0xF).op("i32.and").i32(1).op("i32.shl")
         b.get(w).i32(13).op("i32.shr_u").i32(1).op("i32.and", "i32.or").tee(v)
         b.op("i32.eqz").get(v).i32(0x1B).op("i32.eq", "i32.or").trap_if()
-        advance(3, 1)
+        take(3, 1)
         b.end()
-        # 11110xxx 10xxxxxx 10xxxxxx 10xxxxxx, 1 <= cp >> 16 <= 0x10; anything else traps
+        # 11110xxx 10xxxxxx 10xxxxxx 10xxxxxx, 1 <= cp >> 16 <= 0x10
         b.get(w).i32(0xC0C0C0F8).op("i32.and").i32(0x808080F0).op("i32.ne")
         b.get(w).i32(7).op("i32.and").i32(2).op("i32.shl")
         b.get(w).i32(12).op("i32.shr_u").i32(3).op("i32.and", "i32.or")
         b.i32(1).op("i32.sub").i32(0x10).op("i32.ge_u", "i32.or").trap_if()
-        advance(4, 0)
-        b.end()
+        take(4, 0)
 
     def _validate_utf8_tail(self, ptr: int, n: int, i: int) -> None:
         """Byte-wise validation from index `i` to the end: ASCII bytes take one compare and a
@@ -1258,6 +1269,43 @@ class _Translator:
         b.get(i).i32(1).op("i32.add").set(i)
         b.get(dlen).i32(1).op("i32.add").set(dlen)
         b.br(0).end().end()
+        b.end()
+        b.get(i).i32(4).op("i32.add").get(n).op("i32.le_u").if_()  # a whole sequence loads
+        b.get(ptr).get(i).op("i32.add").load("i32.load", sm).set(end)
+        b.get(end).i32(0x80).op("i32.and", "i32.eqz").if_()  # ASCII (near the end)
+        b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+        b.get(end).i32(0xFF).op("i32.and").store("i32.store16", dm)
+        b.get(i).i32(1).op("i32.add").set(i)
+        b.get(dlen).i32(1).op("i32.add").set(dlen)
+        b.br(2)
+        b.end()
+
+        def take(k: int, inner: int) -> None:
+            b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+            if k == 2:
+                b.get(end).i32(0x1F).op("i32.and").i32(6).op("i32.shl")
+                b.get(end).i32(8).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
+            elif k == 3:
+                b.get(end).i32(0xF).op("i32.and").i32(12).op("i32.shl")
+                b.get(end).i32(2).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
+                b.get(end).i32(16).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
+            else:
+                b.get(end).i32(7).op("i32.and").i32(18).op("i32.shl")
+                b.get(end).i32(4).op("i32.shl").i32(0x3F000).op("i32.and", "i32.or")
+                b.get(end).i32(10).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
+                b.get(end).i32(24).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or").tee(cp)
+                b.i32(10).op("i32.shr_u").i32(0xD7C0).op("i32.add").store("i32.store16", dm)
+                b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+                b.get(cp).i32(0x3FF).op("i32.and").i32(0xDC00).op("i32.or")
+                b.store("i32.store16", dm, 2)
+                b.get(dlen).i32(2).op("i32.add").set(dlen)
+                b.get(i).i32(4).op("i32.add").set(i).br(1 + inner)
+                return
+            b.store("i32.store16", dm)
+            b.get(dlen).i32(1).op("i32.add").set(dlen)
+            b.get(i).i32(k).op("i32.add").set(i).br(1 + inner)
+
+        self._utf8_seq(end, cp, take)
         b.end()
         self._decode("utf8", ptr, i, n, cp)
         self._encode_utf16(dptr, dlen, cp)
