@@ -5,7 +5,7 @@ one component boundary and returns a checksum (``/work/shared/corpus/bench/*.was
 ``benchmarks/cases/*.wat``, built with ``wasm-tools parse`` here). In the original, wasmtime's
 own runtime adapters (FACT trampolines) carry each call; in the fused output, pymeld's
 generated canonical-ABI adapter does. Both are instantiated in one process, must return the
-same checksum, and ``run(--calls)`` is timed ``--runs`` times each, interleaved (alternating
+same checksum, and ``run(--calls)`` is timed ``--runs`` times each, interleaved (rotating
 which goes first), so drift on shared machines hits both alike. Reported: median fused/original
 with the goal beside it (<= 0.8x, stretch <= 0.5x: a fused call is a direct call, so it should
 clearly beat wasmtime's adapters), wasmtime compile time and byte size of each. A case pymeld
@@ -16,9 +16,11 @@ Cases whose calls go through the runtime's async machinery run fewer calls (`CAS
 `concurrent` need wasmtime's event loop (an `async` lower into an `async` lift): both sides
 are called through the C API's async call on an engine with component-model async and
 concurrency support. Besides the ratio of medians, the ratio of the fastest runs is shown (on
-a loaded machine the minimum is the steadier number).
+a loaded machine the minimum is the steadier number). ``--baseline TREE`` adds a third
+contender, the output of the pymeld sources in ``TREE/src``, timed in the same rounds.
 
-    python benchmarks/call_speed.py [--runs 7] [--calls 1000000] [--json out.json] [FILE ...]
+    python benchmarks/call_speed.py [--runs 7] [--calls 1000000] [--baseline TREE]
+        [--json out.json] [FILE ...]
 """
 
 from __future__ import annotations
