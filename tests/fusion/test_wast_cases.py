@@ -1,5 +1,8 @@
 """Hand-built compositions in `wast/` through the differential oracle (original vs fused).
 
+`adapter-fast-paths.wast`: the adapters' word-at-a-time UTF-8 validation/transcoding and
+unrolled list copies at their edges (alignments, lengths, bad bytes, the end of memory, record
+padding the adapter must not write), against wasmtime's own adapters.
 `may-leave.wast`: a callee's realloc calling out of its instance traps as in wasmtime (for an
 adapter and for a host call into a root export), while a post-return calling out does not.
 `no-core-modules.wast`: compositions without any core module (types, instances of types).

@@ -76,7 +76,14 @@ from pymeld.abi.types import (
 from pymeld.codec.core.emitter import Body
 from pymeld.errors import LinkError, UnsupportedFeature
 
-__all__ = ["Adapter", "BorrowScope", "CallGuards", "ResourceOps", "generate_adapter"]
+__all__ = [
+    "Adapter",
+    "BorrowScope",
+    "CallGuards",
+    "ResourceOps",
+    "generate_adapter",
+    "passes_through",
+]
 
 # Fixed-length lists / records with at most this many leaves are unrolled, larger ones loop.
 _UNROLL_LEAVES = 16
@@ -215,6 +222,33 @@ def generate_adapter(
             b.get(out)
     _guard(b, guards, ft)
     return _finish(b, lower)
+
+
+def passes_through(ft: FuncType) -> bool:
+    """The adapter for ``ft`` would only forward its arguments and its result unchanged:
+    every flat value is a 32/64-bit integer or float (records and fixed lists of them) and
+    nothing spills to memory. Without guards, handle tables or a post-return, the caller may
+    then call the callee directly (one call instead of two)."""
+    lower = flatten_functype(ft, "lower")
+    pts = ft.param_types()
+    return (
+        sum(flat_count(t) for t in pts) <= MAX_FLAT_PARAMS
+        and len(lower.results) == len(ft.result_type())
+        and all(_identity(t) for t in [*pts, *ft.result_type()])
+    )
+
+
+@cache
+def _identity(t: ValType) -> bool:
+    """Lifting then lowering the flat values of ``t`` leaves them bit for bit unchanged."""
+    match despecialize(t):
+        case S32() | U32() | S64() | U64() | F32() | F64():
+            return True
+        case Record(fields):
+            return all(_identity(f) for _, f in fields)
+        case List(e, n):
+            return n is not None and _identity(e)
+    return False
 
 
 def _guard(b: Body, guards: CallGuards, ft: FuncType) -> None:
@@ -376,6 +410,30 @@ def _is_plain(t: ValType) -> bool:
             return all(_is_plain(f) for _, f in fields) and elem_size(t) == sum(
                 elem_size(f) for _, f in fields
             )
+    return False
+
+
+@cache
+def _unroll(t: ValType) -> int:
+    """Elements per iteration of a list-copy loop: small pointer- and handle-free elements
+    are unrolled (4 up to 4 leaves, 2 up to 8); others (which call realloc) are not."""
+    if _has_pointers(t):
+        return 1
+    n = _leaves(t)
+    return 4 if n <= 4 else 2 if n <= 8 else 1
+
+
+@cache
+def _has_pointers(t: ValType) -> bool:
+    match despecialize(t):
+        case String() | Own() | Borrow() | Stream() | Future():
+            return True
+        case List(e, n):
+            return n is None or _has_pointers(e)
+        case Record(fields):
+            return any(_has_pointers(f) for _, f in fields)
+        case Variant(cases):
+            return any(c is not None and _has_pointers(c) for _, c in cases)
     return False
 
 
@@ -700,9 +758,25 @@ class _Translator:
         b.free(disc)
 
     def _loop(self, elem: ValType, sc: int, dc: int, cnt: int) -> None:
-        """Translate `cnt` (> 0 not required) elements from sc.. to dc.. advancing both cursors."""
+        """Translate `cnt` (> 0 not required) elements from sc.. to dc.. advancing both cursors.
+
+        Elements without pointers or handles go `_unroll(elem)` at a time (static offsets from
+        the cursors), then one at a time for the rest: the per-element loop bookkeeping, not
+        the loads and stores, dominates a copy of small records (measured: list-record).
+        Elements are still translated one by one, in order, so padding stays untouched and
+        every check traps where it did."""
         b = self.b
         es = elem_size(elem)
+        u = _unroll(elem)
+        if u > 1:
+            b.block().loop()
+            b.get(cnt).i32(u).op("i32.lt_u").br_if(1)
+            for k in range(u):
+                self.mem(elem, (sc, k * es), (dc, k * es))
+            b.get(sc).i32(u * es).op("i32.add").set(sc)
+            b.get(dc).i32(u * es).op("i32.add").set(dc)
+            b.get(cnt).i32(u).op("i32.sub").set(cnt)
+            b.br(0).end().end()
         b.block().get(cnt).op("i32.eqz").br_if(0).loop()
         self.mem(elem, (sc, 0), (dc, 0))
         b.get(sc).i32(es).op("i32.add").set(sc)
@@ -951,12 +1025,102 @@ class _Translator:
 
     def _validate_utf8(self, ptr: int, n: int) -> None:
         """The checks of `_decode_utf8` without building code points (utf8 -> utf8 copies are
-        validated, then copied with `memory.copy`): ASCII bytes take one compare and a branch
-        back; the second byte's range (no overlongs, surrogates or > U+10FFFF) is computed
-        branch-free from the lead byte."""
+        validated, then copied with `memory.copy`).
+
+        Word at a time (`_utf8_word_step`), and for strings of 32 bytes or more in two
+        independent halves stepped alternately in one loop: each step's next index depends on
+        the bytes it loaded, so one cursor is bound by load latency, two overlap. The halves
+        split at the first byte that is not a continuation byte among the 4 from n / 2 (a
+        valid string has one there; if all 4 are continuation bytes the string is invalid and
+        the second half, starting with one, traps). A sequence never crosses the split: each
+        half's checks stop at its end. So the string is valid iff both halves are, and the
+        adapter traps exactly when the spec does. What a half's word steps leave (less than
+        8 bytes, or a sequence within 4 bytes of its end) goes byte by byte."""
         b = self.b
         sm = self.src.mem
-        i, p, c, lo = (b.local("i32") for _ in range(4))
+        ia, ib, mid, w, v = (b.local("i32") for _ in range(5))
+        m = b.local("i64")
+        b.i32(0).set(ia)
+        b.get(n).set(mid)
+        b.get(n).i32(32).op("i32.ge_u").if_()
+        b.get(n).i32(1).op("i32.shr_u").set(mid)
+        for _ in range(3):  # skip up to 3 continuation bytes
+            b.get(ptr).get(mid).op("i32.add").load("i32.load8_u", sm).i32(0xC0).op("i32.and")
+            b.i32(0x80).op("i32.eq").get(mid).op("i32.add").set(mid)
+        b.end()
+        b.get(mid).set(ib)
+        b.block().loop()  # $tails $steps
+        self._utf8_word_step(ptr, ia, mid, w, v, m)
+        self._utf8_word_step(ptr, ib, n, w, v, m)
+        b.get(ia).i32(8).op("i32.add").get(mid).op("i32.le_u")
+        b.get(ib).i32(8).op("i32.add").get(n).op("i32.le_u")
+        b.op("i32.or").br_if(0)
+        b.end().end()
+        b.free(w, v, m)
+        self._validate_utf8_tail(ptr, mid, ia)
+        self._validate_utf8_tail(ptr, n, ib)
+        b.free(ia, ib, mid)
+
+    def _utf8_word_step(self, ptr: int, i: int, end: int, w: int, v: int, m: int) -> None:
+        """One step of a cursor `i` (< `end`) while 8 bytes remain (else nothing): an
+        all-ASCII word is skipped whole; otherwise the ASCII bytes before its first high byte
+        are (`i64.ctz`), and the sequence there is checked from one 4-byte load (all inside
+        [i, end)): its lead and continuation bit patterns by one mask compare per length, and
+        the code point bits that decide overlongs, surrogates and > U+10FFFF (cp >> 11 for 3
+        bytes, cp >> 16 for 4) branch-free. Accepts exactly well-formed sequences."""
+        b = self.b
+        sm = self.src.mem
+
+        def advance(k: int, depth: int) -> None:
+            b.get(i).i32(k).op("i32.add").set(i).br(depth)
+
+        b.block()  # $step
+        b.get(i).i32(8).op("i32.add").get(end).op("i32.gt_u").br_if(0)
+        b.get(ptr).get(i).op("i32.add").load("i64.load", sm)
+        b.i64(0x8080808080808080).op("i64.and").tee(m).op("i64.eqz").if_()
+        advance(8, 1)
+        b.end()
+        b.get(i).get(m).op("i64.ctz", "i32.wrap_i64").i32(3).op("i32.shr_u", "i32.add").tee(i)
+        b.i32(4).op("i32.add").get(end).op("i32.gt_u").br_if(0)
+        b.get(ptr).get(i).op("i32.add").load("i32.load", sm).set(w)
+        self._utf8_seq(w, v, lambda k, inner: advance(k, inner))
+        b.end()
+
+    def _utf8_seq(self, w: int, v: int, take: Callable[[int, int], None]) -> None:
+        """Check the UTF-8 sequence in the low bytes of `w` (4 bytes loaded, all inside the
+        string; its first byte is not ASCII) and emit ``take(k, inner)`` for its length k
+        (2 and 3 inside one more `if`, which ``take`` must branch out of; 4 last, where
+        ``inner`` is 0). Lead and continuation bit patterns take one mask compare per length;
+        the code point bits that decide overlongs, surrogates and > U+10FFFF (cp >> 11 for 3
+        bytes, cp >> 16 for 4) are checked branch-free; anything else traps. Accepts exactly
+        the well-formed sequences."""
+        b = self.b
+        # 110xxxxx 10xxxxxx, lead >= C2
+        b.get(w).i32(0xC0E0).op("i32.and").i32(0x80C0).op("i32.eq").if_()
+        b.get(w).i32(0x1E).op("i32.and", "i32.eqz").trap_if()
+        take(2, 1)
+        b.end()
+        # 1110xxxx 10xxxxxx 10xxxxxx, cp >> 11 not 0 (overlong) nor 0x1B (surrogate)
+        b.get(w).i32(0xC0C0F0).op("i32.and").i32(0x8080E0).op("i32.eq").if_()
+        b.get(w).i32(0xF).op("i32.and").i32(1).op("i32.shl")
+        b.get(w).i32(13).op("i32.shr_u").i32(1).op("i32.and", "i32.or").tee(v)
+        b.op("i32.eqz").get(v).i32(0x1B).op("i32.eq", "i32.or").trap_if()
+        take(3, 1)
+        b.end()
+        # 11110xxx 10xxxxxx 10xxxxxx 10xxxxxx, 1 <= cp >> 16 <= 0x10
+        b.get(w).i32(0xC0C0C0F8).op("i32.and").i32(0x808080F0).op("i32.ne")
+        b.get(w).i32(7).op("i32.and").i32(2).op("i32.shl")
+        b.get(w).i32(12).op("i32.shr_u").i32(3).op("i32.and", "i32.or")
+        b.i32(1).op("i32.sub").i32(0x10).op("i32.ge_u", "i32.or").trap_if()
+        take(4, 0)
+
+    def _validate_utf8_tail(self, ptr: int, n: int, i: int) -> None:
+        """Byte-wise validation from index `i` to the end: ASCII bytes take one compare and a
+        branch back; the second byte's range (no overlongs, surrogates or > U+10FFFF) is
+        computed branch-free from the lead byte."""
+        b = self.b
+        sm = self.src.mem
+        p, c, lo = (b.local("i32") for _ in range(3))
 
         def need(extra: int) -> None:  # the sequence must fit in the string
             b.get(i).i32(extra).op("i32.add").get(n).op("i32.ge_u").trap_if()
@@ -976,7 +1140,6 @@ class _Translator:
         def advance(k: int, depth: int) -> None:
             b.get(i).i32(k).op("i32.add").set(i).br(depth)
 
-        b.i32(0).set(i)
         b.block().loop()
         b.get(i).get(n).op("i32.ge_u").br_if(1)
         b.get(ptr).get(i).op("i32.add").tee(p).load("i32.load8_u", sm).tee(c)
@@ -1001,7 +1164,7 @@ class _Translator:
         cont(3)
         advance(4, 0)
         b.end().end()
-        b.free(i, p, c, lo)
+        b.free(p, c, lo)
 
     def _dst_alloc(self, dptr: int, old: Operand, old_size: Operand, align: int, size: Operand):
         """dptr = realloc(...); then the spec's alignment and bounds checks on the result."""
@@ -1066,13 +1229,88 @@ class _Translator:
         b.free(i, cp, worst)
 
     def _utf8_to_utf16(self, dptr: int, dlen: int, ptr: int, n: int) -> None:
-        """store_utf8_to_utf16: allocate 2*bytes, transcode, shrink if shorter."""
+        """store_utf8_to_utf16: allocate 2*bytes, transcode, shrink if shorter.
+
+        While 8 bytes remain: an all-ASCII word is widened to 8 code units with two 64-bit
+        stores; otherwise the ASCII bytes before its first high byte are widened one by one and
+        the code point there is decoded as usual. Only the code units of the result are
+        written (the buffer past them keeps its bytes, as in a unit-by-unit transcoder)."""
         b = self.b
-        i, cp, worst, nbytes = (b.local("i32") for _ in range(4))
+        sm, dm = self.src.mem, self.dst.mem
+        i, cp, worst, nbytes, end = (b.local("i32") for _ in range(5))
+        w, m = b.local("i64"), b.local("i64")
         b.get(n).i32(1).op("i32.shl").set(worst)
         self._dst_alloc(dptr, 0, 0, 2, _L(worst))
         b.i32(0).set(i).i32(0).set(dlen)
-        self._each_cp("utf8", ptr, i, n, cp, lambda: self._encode_utf16(dptr, dlen, cp))
+        b.block().loop()  # $done $next
+        b.get(i).get(n).op("i32.ge_u").br_if(1)
+        b.get(i).i32(8).op("i32.add").get(n).op("i32.le_u").if_()
+        b.get(ptr).get(i).op("i32.add").load("i64.load", sm).tee(w)
+        b.i64(0x8080808080808080).op("i64.and").tee(m).op("i64.eqz").if_()
+        for half in (0, 8):  # 4 bytes -> 4 units: spread each byte to 16 bits
+            b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+            b.get(w)
+            if half:
+                b.i64(32).op("i64.shr_u")
+            else:
+                b.i64(0xFFFFFFFF).op("i64.and")
+            b.tee(m).get(m).i64(16).op("i64.shl", "i64.or").i64(0x0000FFFF0000FFFF)
+            b.op("i64.and").tee(m).get(m).i64(8).op("i64.shl", "i64.or")
+            b.i64(0x00FF00FF00FF00FF).op("i64.and").store("i64.store", dm, half)
+        b.get(i).i32(8).op("i32.add").set(i)
+        b.get(dlen).i32(8).op("i32.add").set(dlen)
+        b.br(2)
+        b.end()
+        b.get(i).get(m).op("i64.ctz", "i32.wrap_i64").i32(3).op("i32.shr_u", "i32.add").set(end)
+        b.block().loop()  # the ASCII prefix (maybe empty)
+        b.get(i).get(end).op("i32.ge_u").br_if(1)
+        b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+        b.get(ptr).get(i).op("i32.add").load("i32.load8_u", sm).store("i32.store16", dm)
+        b.get(i).i32(1).op("i32.add").set(i)
+        b.get(dlen).i32(1).op("i32.add").set(dlen)
+        b.br(0).end().end()
+        b.end()
+        b.get(i).i32(4).op("i32.add").get(n).op("i32.le_u").if_()  # a whole sequence loads
+        b.get(ptr).get(i).op("i32.add").load("i32.load", sm).set(end)
+        b.get(end).i32(0x80).op("i32.and", "i32.eqz").if_()  # ASCII (near the end)
+        b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+        b.get(end).i32(0xFF).op("i32.and").store("i32.store16", dm)
+        b.get(i).i32(1).op("i32.add").set(i)
+        b.get(dlen).i32(1).op("i32.add").set(dlen)
+        b.br(2)
+        b.end()
+
+        def take(k: int, inner: int) -> None:
+            b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+            if k == 2:
+                b.get(end).i32(0x1F).op("i32.and").i32(6).op("i32.shl")
+                b.get(end).i32(8).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
+            elif k == 3:
+                b.get(end).i32(0xF).op("i32.and").i32(12).op("i32.shl")
+                b.get(end).i32(2).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
+                b.get(end).i32(16).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
+            else:
+                b.get(end).i32(7).op("i32.and").i32(18).op("i32.shl")
+                b.get(end).i32(4).op("i32.shl").i32(0x3F000).op("i32.and", "i32.or")
+                b.get(end).i32(10).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
+                b.get(end).i32(24).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or").tee(cp)
+                b.i32(10).op("i32.shr_u").i32(0xD7C0).op("i32.add").store("i32.store16", dm)
+                b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+                b.get(cp).i32(0x3FF).op("i32.and").i32(0xDC00).op("i32.or")
+                b.store("i32.store16", dm, 2)
+                b.get(dlen).i32(2).op("i32.add").set(dlen)
+                b.get(i).i32(4).op("i32.add").set(i).br(1 + inner)
+                return
+            b.store("i32.store16", dm)
+            b.get(dlen).i32(1).op("i32.add").set(dlen)
+            b.get(i).i32(k).op("i32.add").set(i).br(1 + inner)
+
+        self._utf8_seq(end, cp, take)
+        b.end()
+        self._decode("utf8", ptr, i, n, cp)
+        self._encode_utf16(dptr, dlen, cp)
+        b.br(0).end().end()
+        b.free(w, m, end)
         b.get(dlen).i32(1).op("i32.shl").tee(nbytes).get(worst).op("i32.lt_u").if_()
         self.realloc_into(self.dst, dptr, _L(worst), 2, _L(nbytes))
         self.check_ptr(self.dst, dptr, 2, _L(nbytes))

@@ -194,7 +194,8 @@ def component_names(graph: FlatGraph) -> dict[int, str]:
 
 
 def explain(graph: FlatGraph, merged: MergeResult) -> list[str]:
-    """Human-readable lines: one per adapter (the function it carries first), then memories."""
+    """Human-readable lines: one per adapter (the function it carries first), one per call
+    that needs none (its values pass through: the caller calls the callee), then memories."""
     from pymeld.emit.names import _callee_name
 
     names = component_names(graph)
@@ -209,6 +210,15 @@ def explain(graph: FlatGraph, merged: MergeResult) -> list[str]:
             f"adapter func {func} {target}: {names[lowered.owner]} -> {names[callee.owner]}: "
             f"{boundary_class(callee.type)}"
             + (f"; strings {enc[0]} -> {enc[1]}" if enc[0] != enc[1] else "")
+        )
+    for li, func in sorted(merged.direct.items()):
+        lowered = graph.lowers[li]
+        callee = lowered.callee
+        assert isinstance(callee, Lifted)
+        target = _callee_name(graph, callee) or f"lower{li}"
+        lines.append(
+            f"direct call to func {func} {target}: {names[lowered.owner]} -> "
+            f"{names[callee.owner]}: flat values pass through unchanged (no adapter)"
         )
     for mi, lay in zip(graph.instances, merged.layouts):
         for k in range(len(mi.module.memories)):

@@ -121,6 +121,7 @@ class MergeResult:
     # Provenance for emit/names: per-instance output bases, and lower index → adapter function.
     layouts: list[InstanceLayout] = field(default_factory=list)
     adapters: dict[int, int] = field(default_factory=dict)
+    direct: dict[int, int] = field(default_factory=dict)  # lower index → callee (no adapter)
     runtime: RuntimePlan | None = None  # resource built-ins left to the component runtime
 
 
@@ -140,6 +141,7 @@ class Merger:
         self.async_plan = AsyncPlan()
         self.asyncf: AsyncFusion | None = None
         self._fresh_tasks: dict[object, FuncItem] = {}  # adapter/realloc → context wrapper
+        self._forward: dict[int, CoreRef] = {}  # lower index → callee core function (no adapter)
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -152,6 +154,9 @@ class Merger:
             if isinstance(lowered.callee, HostFunc):
                 stand_in = self.res.host_call(ref.lower)  # handles translated (resources)
                 return self._host_index(ref.lower) if stand_in is None else stand_in
+            forward = self._forward.get(ref.lower)
+            if forward is not None:
+                return self.func_index(forward)
             adapter = self._fresh_tasks.get(("adapter", ref.lower)) or self.adapters.get(ref.lower)
             if adapter is None:
                 raise LinkError(f"internal: adapter for lower {ref.lower} was not planned")
@@ -327,7 +332,10 @@ class Merger:
         # same-instance trap below). tests/fusion/wast/reentrance.wast pins both.
         self.leave = self._plan_leave(cross, lowers)
         for li in cross:
-            self.adapters[li] = plan.add_func("adapter", li, partial(self._adapter, li))
+            if self._forwards(li):
+                self._forward[li] = g.lowers[li].callee.core_func  # type: ignore[union-attr]
+            else:
+                self.adapters[li] = plan.add_func("adapter", li, partial(self._adapter, li))
         self.res = ResourceFusion(
             g,
             self.runtime,
@@ -507,6 +515,24 @@ class Merger:
         """Canonical options whose realloc clears its instance's may-leave flag."""
         owner = None if opts.realloc is None else self._owner_of(opts.realloc)
         return resolved if owner is None else self.leave.options(resolved, opts, owner)
+
+    def _forwards(self, li: int) -> bool:
+        """The call needs no adapter: `passes_through` values, no guard or post-return, no
+        async task state. (wasmtime's adapter for it does nothing observable either.)"""
+        from pymeld.abi.adapter import passes_through
+
+        lowered: Lowered = self.g.lowers[li]
+        callee = lowered.callee
+        assert isinstance(callee, Lifted)
+        return (
+            lowered.owner != callee.owner
+            and lowered.owner not in self.leave.flags
+            and callee.opts.post_return is None
+            and not lowered.opts.is_async
+            and not callee.opts.is_async
+            and self.async_plan.fused is None
+            and passes_through(callee.type)
+        )
 
     def _adapter(self, li: int) -> FuncCode:
         from pymeld.abi.adapter import CallGuards, generate_adapter
@@ -694,6 +720,7 @@ def merge(graph: FlatGraph) -> MergeResult:
     result.func_exports = m._func_names
     result.layouts = m.layouts
     result.adapters = {li: item.index for li, item in m.adapters.items()}
+    result.direct = {li: m.func_index(ref) for li, ref in m._forward.items()}
     return result
 
 
