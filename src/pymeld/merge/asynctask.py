@@ -47,7 +47,7 @@ STARTED, RETURNED = 1, 2  # Subtask.State
 RUNNING, YIELDING, WAITING, EXITED = 0, 1, 2, 3  # task modes
 SYNC_CALLER = 0xFFFFFFFF  # the record's subtask field while a sync caller waits for it
 _MAX_HANDLE = (1 << 28) - 1
-_REC = 64  # bytes per task record
+_REC = 64  # bytes per task record; a task is named by its record's address (never 0)
 # task record fields (byte offsets)
 _STATUS, _CB, _EDGE, _MODE, _WSET, _SUB, _EVENT, _DELIVERED, _RETPTR, _NEXT = range(0, 40, 4)
 _CTX = 40  # context slots 0 and 1
@@ -444,7 +444,7 @@ class TaskRuntime:
         b.get(h).i32(4).op("i32.shl").load("i32.load", m, 8).get(0).op("i32.eq").op("i32.and")
         b.if_()
         b.get(h).i32(4).op("i32.shl").load("i32.load", m, 4)
-        b.i32(_REC).op("i32.mul").load("i32.load", tasks, _EVENT).if_()
+        b.load("i32.load", tasks, _EVENT).if_()
         b.get(h).op("return")
         b.end().end()
         b.get(h).i32(1).op("i32.add").set(h)
@@ -463,8 +463,9 @@ class TaskRuntime:
         b.global_get(nxt).set(t)
         b.get(t).i32(1).op("i32.add").global_set(nxt)
         _grow(b, m, lambda: b.get(t).i32(1).op("i32.add").i32(_REC).op("i32.mul"))
+        b.get(t).i32(_REC).op("i32.mul").set(t)
         b.end()
-        b.get(t).i32(_REC).op("i32.mul").tee(t).i32(0).i32(_REC).memory_fill(m)
+        b.get(t).i32(0).i32(_REC).memory_fill(m)
         b.get(t).end()
         return _gen(b, (), ("i32",))
 
