@@ -1,10 +1,12 @@
-"""Random async call programs across two or three instances: the fused component must behave
+"""Random async call programs across two to four instances: the fused component must behave
 exactly like the original (merge.asynctask, issue 11 stage 2).
 
 Per seed, callee components C1 (and C2) export callback-lifted `async func`s that YIELD a
 random number of times before `task.return` (some keep yielding after it) and a sync-lifted
 `async func`; every step bumps the callee's tick counter, which goes into the results, so the
-order in which the tasks run is part of every value. The caller D runs straight-line random
+order in which the tasks run is part of every value. Half the seeds add a helper component E
+that the callees call synchronously at every step (a plain adapter out of an in-module task,
+with its own context slot). The caller D runs straight-line random
 programs: async calls (RETURNED or a subtask joined to a waitable set), sync calls that block
 until the callee returned, waits and polls that fold the event's handle and status in, drops,
 and a final drain. The programs run under the wast oracle (original vs `fuse --component`,
@@ -24,14 +26,37 @@ SEEDS = range(100) if SLOW else range(4)
 PROGRAMS, LENGTH = 3, 10
 
 
-def callee(name: str, rng: random.Random, n_exports: int) -> tuple[str, list[str]]:
-    """A callee component: callback-lifted exports e0.. and a sync-lifted `s`."""
+HELPER = """(component $E
+    (core func $get0 (canon context.get i32 0))
+    (core func $set0 (canon context.set i32 0))
+    (core module $M
+      (import "" "get0" (func $get0 (result i32)))
+      (import "" "set0" (func $set0 (param i32)))
+      (global $n (mut i32) (i32.const 0))
+      (func (export "h") (param $x i32) (result i32)
+        (if (call $get0) (then unreachable))
+        (call $set0 (i32.const 9))
+        (global.set $n (i32.add (global.get $n) (i32.const 1)))
+        (i32.add (i32.mul (global.get $n) (i32.const 2)) (i32.and (local.get $x) (i32.const 1)))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "get0" (func $get0)) (export "set0" (func $set0))))))
+    (func (export "h") (param "x" u32) (result u32) (canon lift (core func $m "h"))))"""
+
+
+def callee(name: str, rng: random.Random, n_exports: int, helper: bool) -> tuple[str, list[str]]:
+    """A callee component: callback-lifted exports e0.. and a sync-lifted `s`; with
+    ``helper``, every step also calls the helper component E synchronously."""
     funcs, lifts = [], []
+    tick = (
+        "(global.set $ticks (i32.add (global.get $ticks) (call $h (global.get $ticks))))"
+        if helper
+        else "(global.set $ticks (i32.add (global.get $ticks) (i32.const 1)))"
+    )
     for k in range(n_exports):
         yields, after, mult = rng.randint(0, 3), rng.choice([0, 0, 1, 2]), rng.randint(1, 9)
         funcs.append(
             f"""      (func $step{k} (result i32) (local $c i32)
-        (global.set $ticks (i32.add (global.get $ticks) (i32.const 1)))
+        {tick}
         (local.set $c (call $get0))
         (if (i32.and (local.get $c) (i32.const 0x7f000000)) (then
           (call $set0 (i32.sub (local.get $c) (i32.const 0x01000000)))
@@ -58,7 +83,13 @@ def callee(name: str, rng: random.Random, n_exports: int) -> tuple[str, list[str
         )
     names = [f"e{k}" for k in range(n_exports)] + ["s"]
     body = "\n".join(funcs)
+    h_import = '(import "h" (func $h (param "x" u32) (result u32)))' if helper else ""
+    h_lower = "(core func $h (canon lower (func $h)))" if helper else ""
+    h_core = '(import "" "h" (func $h (param i32) (result i32)))' if helper else ""
+    h_with = '(export "h" (func $h))' if helper else ""
     text = f"""(component ${name}
+    {h_import}
+    {h_lower}
     (core func $task.return (canon task.return (result u32)))
     (core func $get0 (canon context.get i32 0))
     (core func $set0 (canon context.set i32 0))
@@ -66,6 +97,7 @@ def callee(name: str, rng: random.Random, n_exports: int) -> tuple[str, list[str
       (import "" "task.return" (func $task.return (param i32)))
       (import "" "get0" (func $get0 (result i32)))
       (import "" "set0" (func $set0 (param i32)))
+      {h_core}
       (global $ticks (mut i32) (i32.const 0))
 {body}
       (func (export "s") (param $n i32) (result i32)
@@ -73,7 +105,7 @@ def callee(name: str, rng: random.Random, n_exports: int) -> tuple[str, list[str
         (i32.add (local.get $n) (i32.mul (global.get $ticks) (i32.const 100)))))
     (core instance $m (instantiate $M (with "" (instance
       (export "task.return" (func $task.return))
-      (export "get0" (func $get0)) (export "set0" (func $set0))))))
+      (export "get0" (func $get0)) (export "set0" (func $set0)) {h_with}))))
 {chr(10).join(lifts)}
     (func (export "s") async (param "n" u32) (result u32) (canon lift (core func $m "s"))))"""
     return text, names
@@ -144,9 +176,10 @@ def program(rng: random.Random, targets: list[str]) -> str:
 def composition(seed: int) -> str:
     rng = random.Random(seed)
     n_callees = rng.choice([1, 2])
+    helper = rng.random() < 0.5
     callees, targets = [], []
     for c in range(n_callees):
-        text, names = callee(f"C{c}", rng, rng.randint(1, 3))
+        text, names = callee(f"C{c}", rng, rng.randint(1, 3), helper)
         callees.append((f"C{c}", text, names))
         targets += [f"c{c}_{n}" for n in names]
     imports, lowers, core_imports, withs = [], [], [], []
@@ -207,12 +240,13 @@ def composition(seed: int) -> str:
       (export "wait" (func $wait)) (export "poll" (func $poll)) (export "drop" (func $drop))
       {" ".join(withs)}))))
 {chr(10).join(lifts)})"""
-    parts = [text for _, text, _ in callees]
-    insts = [f"  (instance $c{c} (instantiate $C{c}))" for c in range(n_callees)]
-    with_d = " ".join(f'(with "c{c}" (instance $c{c}))' for c in range(n_callees))
-    actions = [
-        f'(invoke "p{k}" (u32.const {n}))' for n in (1, 5) for k in range(PROGRAMS)
+    parts = ([HELPER] if helper else []) + [text for _, text, _ in callees]
+    with_e = ' (with "h" (func $e "h"))' if helper else ""
+    insts = (["  (instance $e (instantiate $E))"] if helper else []) + [
+        f"  (instance $c{c} (instantiate $C{c}{with_e}))" for c in range(n_callees)
     ]
+    with_d = " ".join(f'(with "c{c}" (instance $c{c}))' for c in range(n_callees))
+    actions = [f'(invoke "p{k}" (u32.const {n}))' for n in (1, 5) for k in range(PROGRAMS)]
     return (
         "(component\n  "
         + "\n  ".join(parts)
@@ -231,6 +265,8 @@ def test_random_async_call_programs(
     seed: int, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
     wast = tmp_path / f"tasks-{seed}.wast"
-    wast.write_text(";;! component_model_async = true\n;;! multi_memory = true\n" + composition(seed))
+    wast.write_text(
+        ";;! component_model_async = true\n;;! multi_memory = true\n" + composition(seed)
+    )
     r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
     assert r["status"] == "equivalent", (seed, r)

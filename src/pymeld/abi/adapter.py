@@ -145,13 +145,17 @@ class TaskHooks(Protocol):
     callee, ``start`` runs after the parameters were lowered into the callee and before its
     core function is called (``retptr``: the caller's result pointer local, if any), and
     ``finish`` after it returned (``code``: the local holding its callback code) and must leave
-    the lower's core results on the stack."""
+    the lower's core results on the stack; for other callees ``leave`` runs last (the results
+    on the stack)."""
 
     def enter(self, b: Body) -> None: ...
 
     def start(self, b: Body, retptr: int | None) -> None: ...
 
     def finish(self, b: Body, code: int) -> None: ...
+
+    def leave(self, b: Body) -> None:
+        """Runs last in an adapter to a callee lifted without a callback."""
 
 
 def generate_adapter(
@@ -276,6 +280,8 @@ def generate_adapter(
             b.get(out)
     if lower_async:
         b.i32(2)  # Subtask.State.RETURNED: a sync lift never blocks here
+    if task is not None:
+        task.leave(b)
     _guard(b, guards, ft)
     return _finish(b, lower)
 

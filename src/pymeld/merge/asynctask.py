@@ -6,7 +6,8 @@ the adapter calls the callee's core function directly and interprets its callbac
 the task's later callbacks run from a scheduler in wasm. What is fused here (`plan_tasks`):
 
 * The instance whose exports the host calls (the *task instance*, every root export lifted
-  synchronously) is the only caller across instances; it keeps the runtime's task. Its
+  synchronously) makes the async calls (other instances call only synchronously, as plain
+  adapters); it keeps the runtime's task. Its
   waitable sets and subtasks, and those of the callees, live in per-instance handle tables
   numbered as wasmtime numbers them (index 0 unused, fresh indices in order, freed ones reused
   last in first out). Context slots of every instance are in-module globals, saved, zeroed and
@@ -20,7 +21,7 @@ the task's later callbacks run from a scheduler in wasm. What is fused here (`pl
   task may block (wasmtime's `CannotBlockSyncTask`), then run queued tasks until the event is
   there; when nothing can run the original deadlocks, and so does the fused module (trap).
 
-What needs more is refused by name: calls out of a callee (nested in-module subtasks), a
+What needs more is refused by name: async calls out of a callee (nested subtasks), a
 stackful async lift or a blocking built-in in a callee ("needs a suspended core stack"),
 `subtask.cancel`, backpressure of an instance entered asynchronously, streams/futures beside
 tasks (stage 3), callback-lifted root exports (a driver callback).
@@ -113,11 +114,11 @@ def plan_tasks(
     entered_async: set[int] = set()
     for caller, callee, li in cross:
         lw = g.lowers[li]
-        if caller != task_inst:
+        if caller != task_inst and (lw.opts.is_async or callee.opts.is_async):
             raise UnsupportedFeature(
-                f"call from component instance {label(caller)} to {label(callee.owner)} beside "
-                "in-module tasks (calls out of a callee: nested in-module subtasks, issue 11 "
-                "stage 2)"
+                f"async call from component instance {label(caller)} to {label(callee.owner)} "
+                "beside in-module tasks (async calls out of a callee: nested in-module "
+                "subtasks, issue 11 stage 2)"
             )
         if callee.owner == task_inst:
             raise UnsupportedFeature(
@@ -220,11 +221,20 @@ class _Hooks:
 
     def __init__(self, rt: TaskRuntime, edge: Edge) -> None:
         self.rt, self.edge = rt, edge
-        self.t = self.prev = -1
+        self.t = self.prev = self.blocked = -1
 
     def enter(self, b: Body) -> None:
+        """wasmtime's checks: a sync lower of an `async func` traps unless the caller's task may
+        block; the callee's task may block when its function is `async`."""
+        mb = self.rt.glob("may_block")
         if not self.edge.lower_async and self.edge.callee.type.is_async:
-            b.global_get(self.rt.glob("may_block")).op("i32.eqz").trap_if()
+            b.global_get(mb).op("i32.eqz").trap_if()
+        self.blocked = b.local("i32")
+        b.global_get(mb).set(self.blocked)
+        b.i32(1 if self.edge.callee.type.is_async else 0).global_set(mb)
+
+    def leave(self, b: Body) -> None:
+        b.get(self.blocked).global_set(self.rt.glob("may_block"))
 
     def start(self, b: Body, retptr: int | None) -> None:
         rt, e = self.rt, self.edge
@@ -246,6 +256,7 @@ class _Hooks:
         m, t = rt.mem("tasks"), self.t
         rt.save_ctx(b, t)
         b.get(self.prev).global_set(rt.glob("cur_task"))
+        self.leave(b)
         status = b.local("i32")
         b.get(t).load("i32.load", m, _STATUS).set(status)
         b.get(t).get(code).call(rt.fn("handle", e.callee.owner))
@@ -527,10 +538,12 @@ class TaskRuntime:
         assert lf.opts.callback is not None
         b = Body(["i32", "i32", "i32", "i32"])
         m = self.mem("tasks")
-        saved = [(g, b.local("i32")) for g in [self.glob("cur_task"), *self.context_globals()]]
+        mb = self.glob("may_block")
+        saved = [(g, b.local("i32")) for g in [self.glob("cur_task"), mb, *self.context_globals()]]
         for g, s in saved:
             b.global_get(g).set(s)
         b.get(0).global_set(self.glob("cur_task"))
+        b.i32(1).global_set(mb)  # the task of an `async func` may block
         for slot in self.tp.slots:
             b.get(0).load("i32.load", m, _CTX + 4 * slot).global_set(self.glob(("ctx", slot)))
         code = b.local("i32")
