@@ -168,6 +168,7 @@ def generate_adapter(
     guards: CallGuards = CallGuards(),  # noqa: B008 (frozen: shared safely)
     lower_async: bool = False,
     lift_callback: bool = False,
+    lift_stackful: bool = False,
     task: TaskHooks | None = None,
 ) -> Adapter:
     """Build the adapter for a call from `caller` (lowered import) to `callee` (lifted export).
@@ -180,6 +181,8 @@ def generate_adapter(
     values, results through its out-pointer, the subtask status returned: RETURNED here unless
     ``task`` decides). ``lift_callback``: the callee is lifted `async` with a callback; its
     results arrive through `task.return` (`generate_return`), and ``task`` handles the code.
+    ``lift_stackful``: lifted `async` without a callback (one that never blocks: its return is
+    the task's exit, handed to ``task`` as the code EXIT).
     """
     for t in [*ft.param_types(), *ft.result_type()]:
         _reject_unsupported(t, resources is not None)
@@ -230,11 +233,13 @@ def generate_adapter(
             fwd.flat(t, src, _STACK)
 
     has_retptr = ft.result is not None and (lower_async or not lower.results)
-    if lift_callback:
+    if lift_callback or lift_stackful:
         assert task is not None
         task.start(b, len(lower.params) - 1 if has_retptr else None)
         b.call(callee_func)
         code = b.local("i32")
+        if lift_stackful:
+            b.i32(0)  # CallbackCode.EXIT
         b.set(code)
         task.finish(b, code)
         _guard(b, guards, ft)

@@ -21,8 +21,11 @@ the task's later callbacks run from a scheduler in wasm. What is fused here (`pl
   task may block (wasmtime's `CannotBlockSyncTask`), then run queued tasks until the event is
   there; when nothing can run the original deadlocks, and so does the fused module (trap).
 
+A callee lifted `async` without a callback (stackful) runs the same way: it never blocks here
+(blocking built-ins in callees are refused), so its return is its exit.
+
 What needs more is refused by name: async calls out of a callee (nested subtasks), a
-stackful async lift or a blocking built-in in a callee ("needs a suspended core stack"),
+blocking built-in in a callee ("needs a suspended core stack"),
 `subtask.cancel`, backpressure of an instance entered asynchronously, streams/futures beside
 tasks (stage 3), callback-lifted root exports (a driver callback).
 """
@@ -68,6 +71,12 @@ class Edge:
     callee: Lifted
     lower_async: bool
     callback: int | None
+    stackful: bool = False  # lifted `async` without a callback (never blocks: checked)
+
+    @property
+    def task(self) -> bool:
+        """The callee runs as an in-module task (its results come through `task.return`)."""
+        return self.callback is not None or self.stackful
 
 
 @dataclass(slots=True)
@@ -80,6 +89,10 @@ class TaskPlan:
     table_ops: list[int] = field(default_factory=list)  # built-ins acting on the tables
     returns: list[int] = field(default_factory=list)  # task.return built-ins of callees
     contexts: list[int] = field(default_factory=list)  # context.get/set built-ins
+
+    def task_instances(self) -> set[int]:
+        """Instances whose lifts run as in-module tasks."""
+        return {e.callee.owner for e in self.edges.values() if e.task}
 
 
 def plan_tasks(
@@ -132,23 +145,20 @@ def plan_tasks(
             )
         cb: int | None = None
         if callee.opts.is_async:
-            if callee.opts.callback is None:
-                raise UnsupportedFeature(
-                    f"stackful async lift in component instance {label(callee.owner)} called "
-                    f"from {label(caller)} (needs a suspended core stack, which fused code "
-                    "cannot have without stack switching)"
-                )
             if not callee.type.is_async:
                 raise UnsupportedFeature(
                     f"callback lift of a function that is not `async` in component instance "
                     f"{label(callee.owner)} (a task that may not block: not fused yet)"
                 )
-            if callee not in tp.callbacks:
-                tp.callbacks.append(callee)
-            cb = tp.callbacks.index(callee)
-        if cb is not None or lw.opts.is_async:
+            if callee.opts.callback is not None:
+                if callee not in tp.callbacks:
+                    tp.callbacks.append(callee)
+                cb = tp.callbacks.index(callee)
+        if callee.opts.is_async or lw.opts.is_async:
             entered_async.add(callee.owner)
-        tp.edges[li] = Edge(li, callee, lw.opts.is_async, cb)
+        tp.edges[li] = Edge(
+            li, callee, lw.opts.is_async, cb, callee.opts.is_async and callee.opts.callback is None
+        )
     for li in lowers:
         lw = g.lowers[li]
         if isinstance(lw.callee, HostFunc) and (
@@ -212,7 +222,7 @@ def plan_tasks(
         elif not op.startswith("resource."):
             raise UnsupportedFeature(f"`{op}` beside in-module tasks")
     tp.slots.sort()
-    tp.tables = sorted(tables | {task_inst} | {lf.owner for lf in tp.callbacks})
+    tp.tables = sorted(tables | {task_inst} | tp.task_instances())
     return tp
 
 
@@ -319,7 +329,7 @@ class TaskRuntime:
                 self._func(op, inst)
         for op in ("task.new", "task.free", "enqueue", "step", "run"):
             self._func(op)
-        for inst in sorted({lf.owner for lf in self.tp.callbacks}):
+        for inst in sorted(self.tp.task_instances()):
             self._func("handle", inst)
         for k in range(len(self.tp.callbacks)):
             self._func("run", k)
@@ -595,7 +605,7 @@ class TaskRuntime:
         return _gen(b, core.params, core.results)
 
     def _callback_edges(self) -> list[Edge]:
-        return [e for e in self.tp.edges.values() if e.callback is not None]
+        return [e for e in self.tp.edges.values() if e.task]
 
     def _returns_for(self, bi: int, e: Edge) -> bool:
         """Whether `task.return` built-in ``bi`` returns the results of edge ``e``'s task

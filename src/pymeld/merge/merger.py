@@ -545,6 +545,7 @@ class Merger:
             guards=guards,
             lower_async=edge is not None and edge.lower_async,
             lift_callback=edge is not None and edge.callback is not None,
+            lift_stackful=edge is not None and edge.stackful,
             task=None if tasks is None else tasks.hooks(li),
         )
         return FuncCode(adapter.params, adapter.results, adapter.locals, adapter.body)
