@@ -21,6 +21,12 @@ the task's later callbacks run from a scheduler in wasm. What is fused here (`pl
   task may block (wasmtime's `CannotBlockSyncTask`), then run queued tasks until the event is
   there; when nothing can run the original deadlocks, and so does the fused module (trap).
 
+Several subtasks of one waitable set with events at once are delivered by wasmtime in the
+order of its store-wide table ids, which depend on every object the runtime allocated and freed
+(tasks, threads, their sync-call sets, waitable sets, lazily made tasks of sync calls); that
+order is not reproduced, so the fused module traps there rather than guess (a refusal at run
+time; one subtask per set, or waits that take each event as it comes, are exact).
+
 A callee lifted `async` without a callback (stackful) runs the same way: it never blocks here
 (blocking built-ins in callees are refused), so its return is its exit.
 
@@ -454,10 +460,15 @@ class TaskRuntime:
         return _gen(b, ("i32",), ())
 
     def _ready(self, inst: int) -> FuncCode:
-        """(set) → the lowest subtask handle in the set with a pending event, or 0."""
+        """(set) → the subtask handle in the set with a pending event, or 0.
+
+        When several subtasks of the set have events at once, wasmtime delivers them in the
+        order of its store-wide table ids (a `BTreeSet` of ready waitables), which depend on
+        every object the runtime allocated and freed; that order is not reproduced here, so
+        the fused module traps instead of guessing (refused at run time)."""
         b = Body(["i32"])
         m, tasks = self.mem(("tbl", inst)), self.mem("tasks")
-        h = b.local("i32")
+        h, found = b.local("i32"), b.local("i32")
         b.i32(1).set(h)
         b.block().loop()
         b.get(h).global_get(self.glob(("tnext", inst))).op("i32.ge_u").br_if(1)
@@ -466,11 +477,12 @@ class TaskRuntime:
         b.if_()
         b.get(h).i32(4).op("i32.shl").load("i32.load", m, 4)
         b.load("i32.load", tasks, _EVENT).if_()
-        b.get(h).op("return")
+        b.get(found).trap_if()  # a second ready subtask: the order is wasmtime's internal one
+        b.get(h).set(found)
         b.end().end()
         b.get(h).i32(1).op("i32.add").set(h)
         b.br(0).end().end()
-        b.i32(0).end()
+        b.get(found).end()
         return _gen(b, ("i32",), ("i32",))
 
     def _task_new(self) -> FuncCode:
