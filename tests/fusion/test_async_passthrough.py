@@ -57,10 +57,13 @@ TWO_ASYNC = f"""(component
 ASYNC_EDGE = """(component
   (component $A
     (core func $tr (canon task.return (result u32)))
+    (core func $y (canon thread.yield))
     (core module $m
       (import "" "tr" (func $tr (param i32)))
-      (func (export "f") (call $tr (i32.const 5))))
-    (core instance $i (instantiate $m (with "" (instance (export "tr" (func $tr))))))
+      (import "" "y" (func $y (result i32)))
+      (func (export "f") (drop (call $y)) (call $tr (i32.const 5))))
+    (core instance $i (instantiate $m (with "" (instance
+      (export "tr" (func $tr)) (export "y" (func $y))))))
     (func (export "f") async (result u32)
       (canon lift (core func $i "f") async)))
   (component $B
@@ -96,8 +99,8 @@ def test_async_edge_is_refused(wasm_tools: str, tmp_path: Path) -> None:
     subprocess.run([wasm_tools, "parse", str(src), "-o", str(binary)], check=True)
     with pytest.raises(
         UnsupportedFeature,
-        match=r"stackful async lift in component instance root/instance0 called from "
-        r"root/instance1 \(needs a suspended core stack",
+        match=r"`thread.yield` in component instance root/instance0 beside in-module tasks "
+        r"\(needs a suspended core stack",
     ):
         fuse_bytes(binary.read_bytes(), options=FuseOptions(component=True))
 
