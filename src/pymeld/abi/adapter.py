@@ -28,6 +28,7 @@ from typing import Protocol
 
 from pymeld._dataclass import dataclass
 from pymeld.abi.layout import (
+    MAX_FLAT_ASYNC_PARAMS,
     MAX_FLAT_PARAMS,
     MAX_LIST_BYTE_LENGTH,
     MAX_STRING_BYTE_LENGTH,
@@ -39,6 +40,7 @@ from pymeld.abi.layout import (
     elem_size,
     field_offsets,
     flat_count,
+    flatten_async_functype,
     flatten_functype,
     flatten_type,
     flatten_variant_payload,
@@ -143,6 +145,26 @@ class CallGuards:
     borrow_scope: BorrowScope | None = None
 
 
+class TaskHooks(Protocol):
+    """In-module task code around an adapter whose lower or lift is `async` (merge.asynctask).
+
+    ``enter`` runs first (the runtime's checks before a call starts); for a callback-lifted
+    callee, ``start`` runs after the parameters were lowered into the callee and before its
+    core function is called (``retptr``: the caller's result pointer local, if any), and
+    ``finish`` after it returned (``code``: the local holding its callback code) and must leave
+    the lower's core results on the stack; for other callees ``leave`` runs last (the results
+    on the stack)."""
+
+    def enter(self, b: Body) -> None: ...
+
+    def start(self, b: Body, retptr: int | None) -> None: ...
+
+    def finish(self, b: Body, code: int) -> None: ...
+
+    def leave(self, b: Body) -> None:
+        """Runs last in an adapter to a callee lifted without a callback."""
+
+
 def generate_adapter(
     ft: FuncType,
     caller: CanonOptions,
@@ -151,17 +173,38 @@ def generate_adapter(
     callee_type: CoreFuncType | None = None,
     resources: ResourceOps | None = None,
     guards: CallGuards = CallGuards(),  # noqa: B008 (frozen: shared safely)
+    lower_async: bool = False,
+    lift_callback: bool = False,
+    lift_stackful: bool = False,
+    task: TaskHooks | None = None,
 ) -> Adapter:
     """Build the adapter for a call from `caller` (lowered import) to `callee` (lifted export).
 
     `callee_type` (the callee core function's signature) is checked against the spec's lift-side
     flattening when given; a mismatch is a `LinkError`. `guards` adds the runtime's checks
     around the call (see `CallGuards`), as wasmtime's FACT compiler does in its trampolines.
+
+    ``lower_async``: the caller lowered the import `async` (params by pointer beyond 4 flat
+    values, results through its out-pointer, the subtask status returned: RETURNED here unless
+    ``task`` decides). ``lift_callback``: the callee is lifted `async` with a callback; its
+    results arrive through `task.return` (`generate_return`), and ``task`` handles the code.
+    ``lift_stackful``: lifted `async` without a callback (one that never blocks: its return is
+    the task's exit, handed to ``task`` as the code EXIT).
     """
     for t in [*ft.param_types(), *ft.result_type()]:
         _reject_unsupported(t, resources is not None)
-    lower = flatten_functype(ft, "lower")
-    lift = flatten_functype(ft, "lift")
+    lower = flatten_async_functype(ft, "lower") if lower_async else flatten_functype(ft, "lower")
+    lift = (
+        flatten_async_functype(ft, "lift", callback=True)
+        if lift_callback
+        else flatten_functype(ft, "lift")
+    )
+    n_flat = sum(flat_count(t) for t in ft.param_types())
+    if lower_async and MAX_FLAT_ASYNC_PARAMS < n_flat <= MAX_FLAT_PARAMS:
+        raise UnsupportedFeature(
+            f"async lower of {n_flat} flat parameters to a lift taking them flat (loading "
+            "flat values from the caller's memory is not fused yet)"
+        )
     if callee_type is not None and (
         tuple(callee_type.params) != lift.params or tuple(callee_type.results) != lift.results
     ):
@@ -173,6 +216,8 @@ def generate_adapter(
     if guards.same_instance:
         b.unreachable().end()
         return _finish(b, lower)
+    if task is not None:
+        task.enter(b)
     caller_side = _Side("caller", caller)
     callee_side = _Side("callee", callee)
     fwd = _Translator(b, src=caller_side, dst=callee_side)
@@ -194,11 +239,36 @@ def generate_adapter(
         for t in pts:
             fwd.flat(t, src, _STACK)
 
+    has_retptr = ft.result is not None and (lower_async or not lower.results)
+    if lift_callback or lift_stackful:
+        assert task is not None
+        task.start(b, len(lower.params) - 1 if has_retptr else None)
+        b.call(callee_func)
+        code = b.local("i32")
+        if lift_stackful:
+            b.i32(0)  # CallbackCode.EXIT
+        b.set(code)
+        task.finish(b, code)
+        _guard(b, guards, ft)
+        return _finish(b, lower)
     b.call(callee_func)
 
     # -- results ------------------------------------------------------------------------------
     raw: list[int] = []
-    if ft.result is not None:
+    if ft.result is not None and lower_async:
+        rt = ft.result
+        r = b.local(lift.results[0])
+        b.set(r)
+        raw = [r]
+        retptr = len(lower.params) - 1
+        size, align = elem_size(rt), alignment(rt)
+        back.check_ptr(caller_side, retptr, align, size)
+        if lift.results == tuple(flatten_type(rt)):  # flat, stored at the caller's pointer
+            back.flat(rt, _FlatSrc(b, [(r, lift.results[0])]), _MemSink(b, caller_side, retptr, rt))
+        else:
+            back.check_ptr(callee_side, r, align, size)
+            back.mem(rt, (r, 0), (retptr, 0))
+    elif ft.result is not None:
         rt = ft.result
         r = b.local(lift.results[0])
         b.set(r)
@@ -218,8 +288,12 @@ def generate_adapter(
         for r in raw:
             b.get(r)
         b.call(callee.post_return)
-        if lower.results:
+        if lower.results and not lower_async:
             b.get(out)
+    if lower_async:
+        b.i32(2)  # Subtask.State.RETURNED: a sync lift never blocks here
+    if task is not None:
+        task.leave(b)
     _guard(b, guards, ft)
     return _finish(b, lower)
 
@@ -249,6 +323,49 @@ def _identity(t: ValType) -> bool:
         case List(e, n):
             return n is not None and _identity(e)
     return False
+
+
+def generate_return(
+    ft: FuncType,
+    callee: CanonOptions,
+    caller: CanonOptions,
+    to_memory: bool,
+    resources: ResourceOps | None = None,
+) -> Adapter:
+    """`task.return` of a callback-lifted callee, translated for one caller: params are the
+    `task.return` core params (the result flattened up to 16 values, else a pointer into the
+    callee's memory) plus, with ``to_memory``, the caller's result pointer; without it the
+    (at most one) flat result is returned."""
+    rt = ft.result
+    params: list[CoreValType] = []
+    if rt is not None:
+        params = ["i32"] if flat_count(rt) > MAX_FLAT_PARAMS else list(flatten_type(rt))
+    if to_memory:
+        params.append("i32")
+    b = Body(params)
+    callee_side, caller_side = _Side("callee", callee), _Side("caller", caller)
+    back = _Translator(b, src=callee_side, dst=caller_side)
+    back.resources = resources
+    results: tuple[CoreValType, ...] = ()
+    if rt is not None:
+        _reject_unsupported(rt, resources is not None)
+        size, align = elem_size(rt), alignment(rt)
+        flat = flat_count(rt) <= MAX_FLAT_PARAMS
+        if to_memory:
+            dst = len(params) - 1
+            back.check_ptr(caller_side, dst, align, size)
+            if flat:
+                src = _FlatSrc(b, [(i, t) for i, t in enumerate(params[:-1])])
+                back.flat(rt, src, _MemSink(b, caller_side, dst, rt))
+            else:
+                back.check_ptr(callee_side, 0, align, size)
+                back.mem(rt, (0, 0), (dst, 0))
+        else:
+            assert flat and flat_count(rt) == 1
+            back.flat(rt, _FlatSrc(b, [(0, params[0])]), _STACK)
+            results = tuple(flatten_type(rt))
+    b.end()
+    return Adapter(tuple(params), results, tuple(b.locals), bytes(b.code), b.encode_locals())
 
 
 def _guard(b: Body, guards: CallGuards, ft: FuncType) -> None:
@@ -390,6 +507,55 @@ class _SlotSink(_Sink):
         if t != want:
             self.b.op(*_COERCE_OUT[(t, want)])
         self.b.set(idx)
+
+
+class _MemSink(_Sink):
+    """Store translated flat values at ``ptr`` in ``side``'s memory, in ``t``'s layout (flat
+    order is memory order for every type without a payload-carrying variant)."""
+
+    def __init__(self, b: Body, side: _Side, ptr: int, t: ValType) -> None:
+        self.b, self.mem, self.ptr = b, side.mem, ptr
+        self.stores: list[tuple[int, str]] = []
+        _flat_stores(t, 0, self.stores)
+        self.i = 0
+
+    def push(self, t: CoreValType) -> None:
+        off, op = self.stores[self.i]
+        self.i += 1
+        v = self.b.local(t)
+        self.b.set(v).get(self.ptr).get(v).store(op, self.mem, off)
+        self.b.free(v)
+
+
+_STORE_BY_SIZE = {1: "i32.store8", 2: "i32.store16", 4: "i32.store", 8: "i64.store"}
+
+
+def _flat_stores(t: ValType, off: int, out: list[tuple[int, str]]) -> None:
+    match despecialize(t):
+        case F32():
+            out.append((off, "f32.store"))
+        case F64():
+            out.append((off, "f64.store"))
+        case Bool() | S8() | U8() | S16() | U16() | S32() | U32() | S64() | U64() | Char():
+            out.append((off, _STORE_BY_SIZE[elem_size(t)]))
+        case Own() | Borrow() | Stream() | Future():
+            out.append((off, "i32.store"))
+        case Flags(labels) if len(labels) <= 32:
+            out.append((off, _STORE_BY_SIZE[elem_size(t)]))
+        case Record(fields):
+            for (_, f), fo in zip(fields, field_offsets(fields)):
+                _flat_stores(f, off + fo, out)
+        case List(e, n) if n is not None:
+            for i in range(n):
+                _flat_stores(e, off + i * elem_size(e), out)
+        case String() | List():
+            out.extend(((off, "i32.store"), (off + 4, "i32.store")))
+        case Variant(cases) if all(c is None for _, c in cases):
+            out.append((off, _STORE_BY_SIZE[elem_size(discriminant_type(cases))]))
+        case _:
+            raise UnsupportedFeature(
+                f"storing flat values of type {t!r} at an async result pointer (not fused yet)"
+            )
 
 
 # -- type predicates ----------------------------------------------------------------------------

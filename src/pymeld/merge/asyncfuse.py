@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
@@ -48,6 +49,9 @@ from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, FlatGraph, HostFunc, Lifted
 from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan, Space
+
+if TYPE_CHECKING:
+    from pymeld.merge.asynctask import TaskPlan, TaskRuntime
 
 GROUP = "async"
 
@@ -154,6 +158,7 @@ class FusedAsync:
     context: list[tuple[int, int]] = field(default_factory=list)  # (valtype, slot) saved
     traps: list[int] = field(default_factory=list)  # built-ins that always trap here
     builtins: list[int] = field(default_factory=list)  # built-ins the runtime still provides
+    tasks: TaskPlan | None = None  # in-module tasks (merge.asynctask), stage 2
 
 
 def plan_fused(
@@ -195,6 +200,11 @@ def plan_fused(
             "per-instance task gating, issue 11 stage 2)"
         )
     task_inst = next(iter(roots)) if len(roots) == 1 else None
+    if any(
+        g.lowers[li].opts.is_async or callee.opts.is_async or callee.opts.callback is not None
+        for _, callee, li in cross
+    ):
+        return _plan_with_tasks(g, used, lowers, exported, cross, label)
     fa = FusedAsync(task_inst)
     # -- cross-instance calls: synchronous adapters only ---------------------------------------
     async_entries: set[int] = set()  # instances entered through an `async func` adapter
@@ -353,6 +363,34 @@ def plan_fused(
     return fa
 
 
+def _plan_with_tasks(
+    g: FlatGraph,
+    used: list[int],
+    lowers: list[int],
+    exported: list[tuple[str, Lifted]],
+    cross: list[tuple[int, Lifted, int]],
+    label: Callable[[int], str],
+) -> FusedAsync:
+    """Stage 2: async calls between instances as in-module tasks (`merge.asynctask`)."""
+    from pymeld.merge.asynctask import plan_tasks
+
+    tp = plan_tasks(g, used, lowers, exported, cross, label)
+    fa = FusedAsync(tp.task_instance, tasks=tp)
+    handled = {*tp.table_ops, *tp.contexts, *tp.returns}
+    for bi in used:
+        b = g.builtins[bi]
+        if bi in handled or b.op.startswith("resource."):
+            continue
+        if b.op in _TASK_OPS:
+            fa.traps.append(bi)  # no task there returns or is cancelled through it
+        elif b.op.startswith("backpressure.") and b.owner != tp.task_instance:
+            fa.counters.append(bi)  # nothing enters it asynchronously: the gate never closes
+        else:
+            fa.builtins.append(bi)  # the task instance's backpressure: the runtime's
+    fa.context = [(0x7F, slot) for slot in tp.slots]  # in-module globals (asynctask)
+    return fa
+
+
 def _check_runtime_boundary(
     g: FlatGraph,
     lowers: list[int],
@@ -427,6 +465,9 @@ class AsyncLookups:
     context_import: Callable[[str, int, int], int]  # (op, valtype, slot) → import
     memory: Callable[[Builtin], int]  # the memory of waitable-set.wait/poll (output index)
     core_func: Callable[[Lifted], int]  # a root export's core function
+    func: Callable[[object], int] | None = None  # any core function reference (stage 2)
+    # lower index → (caller, callee) canonical options as the edge's adapter uses them
+    edge_opts: Callable[[int], tuple[at.CanonOptions, at.CanonOptions]] | None = None
 
 
 class _Ops:
@@ -464,9 +505,18 @@ class AsyncFusion:
         self._builtins: dict[int, FuncItem] = {}
         self._counters: dict[int, GlobalItem] = {}
         self._exports: list[tuple[Lifted, FuncItem]] = []
+        self.tasks: TaskRuntime | None = None
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self, exported: list[Lifted]) -> None:
+        if self.fa.tasks is not None:
+            from pymeld.merge.asynctask import TaskRuntime
+
+            assert self.look.func is not None and self.look.edge_opts is not None
+            self.tasks = TaskRuntime(
+                self.g, self.p, self.fa.tasks, self.look.func, self.look.memory, self.look.edge_opts
+            )
+            self.tasks.plan(exported)
         if self.fa.virtual:
             self.p.add_memory(GROUP, "rev")  # runtime handle → local index (events)
         for inst in self.fa.virtual:
@@ -500,6 +550,8 @@ class AsyncFusion:
 
     def export_func(self, lf: Lifted) -> int | None:
         """Stand-in for root export ``lf``'s core function (its ends translated), if any."""
+        if self.tasks is not None:
+            return self.tasks.export_func(lf)
         for x, item in self._exports:
             if x is lf:
                 return item.index
@@ -540,6 +592,8 @@ class AsyncFusion:
         )
 
     def builtin_func(self, bi: int) -> int | None:
+        if self.tasks is not None and (f := self.tasks.builtin_func(bi)) is not None:
+            return f
         item = self._builtins.get(bi)
         return None if item is None else item.index
 
@@ -835,6 +889,22 @@ class AsyncFusion:
     ) -> FuncCode:
         b = Body(params)
         saved = []
+        if self.tasks is not None:  # in-module slots (stage 2): globals, not the runtime's
+            kept: list[tuple[int, int]] = []
+            for g in self.tasks.context_globals():
+                s = b.local("i32")
+                b.global_get(g).set(s).i32(0).global_set(g)
+                kept.append((g, s))
+            b.forward_args().call(target())
+            outs = [b.local(t) for t in results]
+            for o in reversed(outs):
+                b.set(o)
+            for g, s in kept:
+                b.get(s).global_set(g)
+            for o in outs:
+                b.get(o)
+            b.end()
+            return _gen(b, params, results)
         for vt, slot in self.fa.context:
             t: CoreValType = "i64" if vt == 0x7E else "i32"
             s = b.local(t)

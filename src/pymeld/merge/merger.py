@@ -423,10 +423,12 @@ class Merger:
                 ),
                 self._builtin_memory,
                 lambda lf: self.func_index(lf.core_func),
+                self.func_index,  # type: ignore[arg-type]
+                self._edge_opts,
             ),
         )
         af.plan(_exported_lifts(self.g.exports))
-        from pymeld.abi.layout import flatten_functype
+        from pymeld.abi.layout import flatten_async_functype, flatten_functype
 
         for li in cross:
             lowered = self.g.lowers[li]
@@ -437,7 +439,11 @@ class Merger:
             af.plan_edge(callee.type, lowered.owner, callee.owner)
             if not fused.context:
                 continue
-            core = flatten_functype(callee.type, "lower")
+            core = (
+                flatten_async_functype(callee.type, "lower")
+                if lowered.opts.is_async
+                else flatten_functype(callee.type, "lower")
+            )
             self._fresh_tasks[("adapter", li)] = af.fresh_context(
                 ("adapter", li), core.params, core.results, partial(self._adapter_index, li)
             )
@@ -550,11 +556,12 @@ class Merger:
         callee_opts = self._guarded(self.canon_options(callee.opts), callee.opts)
         ops: ResourceOps | None = None if same else self.res.ops_for(lowered)
         if not same and self.asyncf is not None:
-            caller_opts = self._fresh_realloc(caller_opts, ("realloc", li, "caller"))
-            callee_opts = self._fresh_realloc(callee_opts, ("realloc", li, "callee"))
+            caller_opts, callee_opts = self._edge_opts(li)
             from pymeld.merge.asyncfuse import EdgeOps
 
             ops = EdgeOps(ops, self.asyncf.ops(lowered.owner, callee.owner))
+        tasks = None if same or self.asyncf is None else self.asyncf.tasks
+        edge = None if tasks is None else tasks.edge(li)
         adapter = generate_adapter(
             callee.type,
             caller_opts,
@@ -562,8 +569,25 @@ class Merger:
             self.func_index(callee.core_func),
             resources=ops,
             guards=guards,
+            lower_async=edge is not None and edge.lower_async,
+            lift_callback=edge is not None and edge.callback is not None,
+            lift_stackful=edge is not None and edge.stackful,
+            task=None if tasks is None else tasks.hooks(li),
         )
         return FuncCode(adapter.params, adapter.results, adapter.locals, adapter.body)
+
+    def _edge_opts(self, li: int) -> tuple[at.CanonOptions, at.CanonOptions]:
+        """Caller and callee options of cross edge ``li`` as its adapter uses them: reallocs
+        guarded (may-leave) and run as fresh tasks (context slots)."""
+        lowered = self.g.lowers[li]
+        callee = lowered.callee
+        assert isinstance(callee, Lifted)
+        caller_opts = self._guarded(self.canon_options(lowered.opts), lowered.opts)
+        callee_opts = self._guarded(self.canon_options(callee.opts), callee.opts)
+        return (
+            self._fresh_realloc(caller_opts, ("realloc", li, "caller")),
+            self._fresh_realloc(callee_opts, ("realloc", li, "callee")),
+        )
 
     def _fresh_realloc(self, opts: at.CanonOptions, key: object) -> at.CanonOptions:
         item = self._fresh_tasks.get(key)

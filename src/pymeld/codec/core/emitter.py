@@ -232,8 +232,9 @@ class Instrs:
         self.code += b"\x03\x40"
         return self
 
-    def if_(self) -> Self:
-        self.code += b"\x04\x40"
+    def if_(self, result: CoreValType | None = None) -> Self:
+        """``if`` with no result, or one value of type ``result`` on both arms."""
+        self.code += b"\x04" + (b"\x40" if result is None else bytes([VALTYPE_BYTE[result]]))
         return self
 
     def end(self) -> Self:

@@ -1,0 +1,283 @@
+"""Random async call programs across two to four instances: the fused component must behave
+exactly like the original (merge.asynctask, issue 11 stage 2).
+
+Per seed, callee components C1 (and C2) export callback-lifted `async func`s that YIELD a
+random number of times before `task.return` (some keep yielding after it) and a sync-lifted
+`async func`; every step bumps the callee's tick counter, which goes into the results, so the
+order in which the tasks run is part of every value. Half the seeds add a helper component E
+that the callees call synchronously at every step (a plain adapter out of an in-module task,
+with its own context slot). The caller D runs straight-line random
+programs: async calls (RETURNED, or a subtask joined to a waitable set of its own), sync calls
+that block until the callee returned, waits and polls of the oldest set that fold the event's
+handle and status in, drops, and a final drain. (One subtask per set: when several subtasks of
+one set have events at once the fused module traps, see `test_async_tasks`.) The programs run under the wast oracle (original vs `fuse --component`,
+results compared command by command). CI: a few seeds; ``PYMELD_SLOW=1`` runs many more.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from support import SLOW, run_fuse_oracle
+
+SEEDS = range(100) if SLOW else range(4)
+PROGRAMS, LENGTH = 3, 10
+
+
+HELPER = """(component $E
+    (core func $get0 (canon context.get i32 0))
+    (core func $set0 (canon context.set i32 0))
+    (core module $M
+      (import "" "get0" (func $get0 (result i32)))
+      (import "" "set0" (func $set0 (param i32)))
+      (global $n (mut i32) (i32.const 0))
+      (func (export "h") (param $x i32) (result i32)
+        (if (call $get0) (then unreachable))
+        (call $set0 (i32.const 9))
+        (global.set $n (i32.add (global.get $n) (i32.const 1)))
+        (i32.add (i32.mul (global.get $n) (i32.const 2)) (i32.and (local.get $x) (i32.const 1)))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "get0" (func $get0)) (export "set0" (func $set0))))))
+    (func (export "h") (param "x" u32) (result u32) (canon lift (core func $m "h"))))"""
+
+
+def callee(name: str, rng: random.Random, n_exports: int, helper: bool) -> tuple[str, list[str]]:
+    """A callee component: callback-lifted exports e0.. and a sync-lifted `s`; with
+    ``helper``, every step also calls the helper component E synchronously."""
+    funcs, lifts = [], []
+    tick = (
+        "(global.set $ticks (i32.add (global.get $ticks) (call $h (global.get $ticks))))"
+        if helper
+        else "(global.set $ticks (i32.add (global.get $ticks) (i32.const 1)))"
+    )
+    for k in range(n_exports):
+        yields, after, mult = rng.randint(0, 3), rng.choice([0, 0, 1, 2]), rng.randint(1, 9)
+        funcs.append(
+            f"""      (func $step{k} (result i32) (local $c i32)
+        {tick}
+        (local.set $c (call $get0))
+        (if (i32.and (local.get $c) (i32.const 0x7f000000)) (then
+          (call $set0 (i32.sub (local.get $c) (i32.const 0x01000000)))
+          (return (i32.const 1))))
+        (if (i32.eqz (i32.and (local.get $c) (i32.const 0x80000000))) (then
+          (call $task.return (i32.add
+            (i32.mul (i32.and (local.get $c) (i32.const 0xffffff)) (i32.const {mult}))
+            (i32.mul (global.get $ticks) (i32.const 1000))))
+          (call $set0 (i32.or (local.get $c) (i32.const {0x80000000 | (after << 24)})))
+          (return (i32.const {1 if after else 0}))))
+        (i32.const 0))
+      (func (export "e{k}") (param $n i32) (result i32)
+        (if (call $get0) (then unreachable))
+        (call $set0 (i32.or (i32.and (local.get $n) (i32.const 0xffffff))
+          (i32.const {yields << 24})))
+        (call $step{k}))
+      (func (export "cb{k}") (param i32 i32 i32) (result i32)
+        (if (local.get 0) (then unreachable))
+        (call $step{k}))"""
+        )
+        lifts.append(
+            f"""    (func (export "e{k}") async (param "n" u32) (result u32)
+      (canon lift (core func $m "e{k}") async (callback (core func $m "cb{k}"))))"""
+        )
+    names = [f"e{k}" for k in range(n_exports)] + ["s"]
+    body = "\n".join(funcs)
+    h_import = '(import "h" (func $h (param "x" u32) (result u32)))' if helper else ""
+    h_lower = "(core func $h (canon lower (func $h)))" if helper else ""
+    h_core = '(import "" "h" (func $h (param i32) (result i32)))' if helper else ""
+    h_with = '(export "h" (func $h))' if helper else ""
+    text = f"""(component ${name}
+    {h_import}
+    {h_lower}
+    (core func $task.return (canon task.return (result u32)))
+    (core func $get0 (canon context.get i32 0))
+    (core func $set0 (canon context.set i32 0))
+    (core module $M
+      (import "" "task.return" (func $task.return (param i32)))
+      (import "" "get0" (func $get0 (result i32)))
+      (import "" "set0" (func $set0 (param i32)))
+      {h_core}
+      (global $ticks (mut i32) (i32.const 0))
+{body}
+      (func (export "s") (param $n i32) (result i32)
+        (global.set $ticks (i32.add (global.get $ticks) (i32.const 1)))
+        (i32.add (local.get $n) (i32.mul (global.get $ticks) (i32.const 100)))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "task.return" (func $task.return))
+      (export "get0" (func $get0)) (export "set0" (func $set0)) {h_with}))))
+{chr(10).join(lifts)}
+    (func (export "s") async (param "n" u32) (result u32) (canon lift (core func $m "s"))))"""
+    return text, names
+
+
+def program(rng: random.Random, targets: list[str]) -> str:
+    out = []
+    for i in range(LENGTH):
+        op = rng.choice(["acall", "acall", "acall", "scall", "wait", "poll"])
+        t = rng.choice(targets)
+        slot = 64 + 4 * i
+        if op == "acall":
+            out.append(
+                f"""(local.set $r (call $a_{t} (i32.add (local.get $n) (i32.const {i}))
+          (i32.const {slot})))
+        (if (i32.eq (i32.and (local.get $r) (i32.const 0xf)) (i32.const 2))
+          (then (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 3))
+            (i32.load (i32.const {slot})))))
+          (else
+            (local.set $ws (call $new))
+            (call $join (i32.shr_u (local.get $r) (i32.const 4)) (local.get $ws))
+            (i32.store (i32.add (i32.const 512) (i32.shl (local.get $tail) (i32.const 2)))
+              (local.get $ws))
+            (local.set $tail (i32.add (local.get $tail) (i32.const 1)))
+            (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 3)) (local.get $r)))))"""
+            )
+        elif op == "scall":
+            out.append(
+                f"""(local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 3))
+          (call $s_{t} (i32.add (local.get $n) (i32.const {i})))))"""
+            )
+        elif op == "wait":
+            out.append(
+                """(if (i32.lt_u (local.get $head) (local.get $tail)) (then
+          (local.set $ws (i32.load (i32.add (i32.const 512) (i32.shl (local.get $head) (i32.const 2)))))
+          (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 7))
+            (call $wait (local.get $ws) (i32.const 0))))
+          (local.set $acc (i32.add (local.get $acc)
+            (i32.add (i32.mul (i32.load (i32.const 0)) (i32.const 5)) (i32.load (i32.const 4)))))
+          (call $drop (i32.load (i32.const 0)))
+          (call $wsdrop (local.get $ws))
+          (local.set $head (i32.add (local.get $head) (i32.const 1)))))"""
+            )
+        else:
+            out.append(
+                """(if (i32.lt_u (local.get $head) (local.get $tail)) (then
+          (local.set $ws (i32.load (i32.add (i32.const 512) (i32.shl (local.get $head) (i32.const 2)))))
+          (local.set $r (call $poll (local.get $ws) (i32.const 0)))
+          (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 7)) (local.get $r)))
+          (if (local.get $r) (then
+            (local.set $acc (i32.add (local.get $acc)
+              (i32.add (i32.mul (i32.load (i32.const 0)) (i32.const 5)) (i32.load (i32.const 4)))))
+            (call $drop (i32.load (i32.const 0)))
+            (call $wsdrop (local.get $ws))
+            (local.set $head (i32.add (local.get $head) (i32.const 1)))))))"""
+            )
+    out.append(
+        """(block $done (loop $drain
+          (br_if $done (i32.ge_u (local.get $head) (local.get $tail)))
+          (local.set $ws (i32.load (i32.add (i32.const 512) (i32.shl (local.get $head) (i32.const 2)))))
+          (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 7))
+            (call $wait (local.get $ws) (i32.const 0))))
+          (local.set $acc (i32.add (local.get $acc)
+            (i32.add (i32.mul (i32.load (i32.const 0)) (i32.const 5)) (i32.load (i32.const 4)))))
+          (call $drop (i32.load (i32.const 0)))
+          (call $wsdrop (local.get $ws))
+          (local.set $head (i32.add (local.get $head) (i32.const 1)))
+          (br $drain)))"""
+    )
+    for i in range(LENGTH):
+        out.append(
+            f"(local.set $acc (i32.add (local.get $acc) (i32.load (i32.const {64 + 4 * i}))))"
+        )
+    out.extend(f"(i32.store (i32.const {64 + 4 * i}) (i32.const 0))" for i in range(LENGTH))
+    return "\n        ".join(out)
+
+
+def composition(seed: int) -> str:
+    rng = random.Random(seed)
+    n_callees = rng.choice([1, 2])
+    helper = rng.random() < 0.5
+    callees, targets = [], []
+    for c in range(n_callees):
+        text, names = callee(f"C{c}", rng, rng.randint(1, 3), helper)
+        callees.append((f"C{c}", text, names))
+        targets += [f"c{c}_{n}" for n in names]
+    imports, lowers, core_imports, withs = [], [], [], []
+    for c, (_, _, names) in enumerate(callees):
+        imports.append(
+            f'    (import "c{c}" (instance $c{c} '
+            + " ".join(f'(export "{n}" (func async (param "n" u32) (result u32)))' for n in names)
+            + "))"
+        )
+        for n in names:
+            t = f"c{c}_{n}"
+            lowers.append(
+                f'    (core func $a_{t} (canon lower (func $c{c} "{n}") async '
+                '(memory (core memory $mem "mem"))))\n'
+                f'    (core func $s_{t} (canon lower (func $c{c} "{n}")))'
+            )
+            core_imports.append(
+                f'      (import "" "a_{t}" (func $a_{t} (param i32 i32) (result i32)))\n'
+                f'      (import "" "s_{t}" (func $s_{t} (param i32) (result i32)))'
+            )
+            withs.append(f'(export "a_{t}" (func $a_{t})) (export "s_{t}" (func $s_{t}))')
+    funcs, lifts, exports = [], [], []
+    for k in range(PROGRAMS):
+        funcs.append(
+            f'      (func (export "p{k}") (param $n i32) (result i32) (local $acc i32) '
+            f"(local $r i32) (local $ws i32) (local $head i32) (local $tail i32)\n        "
+            f"{program(rng, targets)}\n        (local.get $acc))"
+        )
+        lifts.append(
+            f'    (func (export "p{k}") async (param "n" u32) (result u32) '
+            f'(canon lift (core func $dm "p{k}")))'
+        )
+        exports.append(f'  (export "p{k}" (func $d "p{k}"))')
+    d = f"""(component $D
+{chr(10).join(imports)}
+    (core module $Mem (memory (export "mem") 1))
+    (core instance $mem (instantiate $Mem))
+{chr(10).join(lowers)}
+    (core func $new (canon waitable-set.new))
+    (core func $wsdrop (canon waitable-set.drop))
+    (core func $join (canon waitable.join))
+    (core func $wait (canon waitable-set.wait (memory (core memory $mem "mem"))))
+    (core func $poll (canon waitable-set.poll (memory (core memory $mem "mem"))))
+    (core func $drop (canon subtask.drop))
+    (core module $DM
+      (import "" "mem" (memory 1))
+      (import "" "new" (func $new (result i32)))
+      (import "" "wsdrop" (func $wsdrop (param i32)))
+      (import "" "join" (func $join (param i32 i32)))
+      (import "" "wait" (func $wait (param i32 i32) (result i32)))
+      (import "" "poll" (func $poll (param i32 i32) (result i32)))
+      (import "" "drop" (func $drop (param i32)))
+{chr(10).join(core_imports)}
+{chr(10).join(funcs)})
+    (core instance $dm (instantiate $DM (with "" (instance
+      (export "mem" (memory $mem "mem"))
+      (export "new" (func $new)) (export "wsdrop" (func $wsdrop)) (export "join" (func $join))
+      (export "wait" (func $wait)) (export "poll" (func $poll)) (export "drop" (func $drop))
+      {" ".join(withs)}))))
+{chr(10).join(lifts)})"""
+    parts = ([HELPER] if helper else []) + [text for _, text, _ in callees]
+    with_e = ' (with "h" (func $e "h"))' if helper else ""
+    insts = (["  (instance $e (instantiate $E))"] if helper else []) + [
+        f"  (instance $c{c} (instantiate $C{c}{with_e}))" for c in range(n_callees)
+    ]
+    with_d = " ".join(f'(with "c{c}" (instance $c{c}))' for c in range(n_callees))
+    actions = [f'(invoke "p{k}" (u32.const {n}))' for n in (1, 5) for k in range(PROGRAMS)]
+    return (
+        "(component\n  "
+        + "\n  ".join(parts)
+        + f"\n  {d}\n"
+        + "\n".join(insts)
+        + f"\n  (instance $d (instantiate $D {with_d}))\n"
+        + "\n".join(exports)
+        + ")\n"
+        + "\n".join(actions)
+        + "\n"
+    )
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_async_call_programs(
+    seed: int, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    wast = tmp_path / f"tasks-{seed}.wast"
+    wast.write_text(
+        ";;! component_model_async = true\n;;! multi_memory = true\n" + composition(seed)
+    )
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "equivalent", (seed, r)
