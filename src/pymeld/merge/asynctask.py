@@ -17,9 +17,11 @@ the task's later callbacks run from a scheduler in wasm. What is fused here (`pl
   task waits in a FIFO queue (wasmtime's low-priority queue). `task.return` lifts the results
   into the caller's memory (or the task record, for a sync caller) and marks the subtask's
   RETURNED event.
-* A sync lower of an `async func`, and `waitable-set.wait` of the task instance, trap unless its
-  task may block (wasmtime's `CannotBlockSyncTask`), then run queued tasks until the event is
-  there; when nothing can run the original deadlocks, and so does the fused module (trap).
+* A sync lower whose callee does not return at once, and `waitable-set.wait` of the task
+  instance, trap unless the caller's task may block (wasmtime's `CannotBlockSyncTask`: a plain
+  `func` may call an `async func` that returns without blocking), then run queued tasks until
+  the event is there; when nothing can run the original deadlocks, and so does the fused module
+  (trap).
 
 Several subtasks of one waitable set with events at once are delivered by wasmtime in the
 order of its store-wide table ids, which depend on every object the runtime allocated and freed
@@ -240,11 +242,9 @@ class _Hooks:
         self.t = self.prev = self.blocked = -1
 
     def enter(self, b: Body) -> None:
-        """wasmtime's checks: a sync lower of an `async func` traps unless the caller's task may
-        block; the callee's task may block when its function is `async`."""
+        """The callee's task may block when its function is `async` (the caller's may-block is
+        checked only if the call actually blocks: `finish`)."""
         mb = self.rt.glob("may_block")
-        if not self.edge.lower_async and self.edge.callee.type.is_async:
-            b.global_get(mb).op("i32.eqz").trap_if()
         self.blocked = b.local("i32")
         b.global_get(mb).set(self.blocked)
         b.i32(1 if self.edge.callee.type.is_async else 0).global_set(mb)
@@ -286,7 +286,12 @@ class _Hooks:
             b.get(h).i32(4).op("i32.shl").i32(STARTED).op("i32.or")
             b.end()
             return
-        # A sync caller blocks until the task returned, running queued tasks meanwhile.
+        # A sync caller blocks until the task returned, running queued tasks meanwhile; a
+        # caller whose task may not block traps as soon as the callee did not return at once
+        # (wasmtime: "cannot block a synchronous task before returning").
+        b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
+        b.global_get(rt.glob("may_block")).op("i32.eqz").trap_if()
+        b.end()
         b.block().loop()
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.ge_u").br_if(1)
         b.call(rt.fn("step")).op("i32.eqz").trap_if()  # deadlock: nothing else can run

@@ -1,7 +1,8 @@
 ;;! component_model_async = true
-;; A chain $A -> $B (async) -> $C (sync): $A calls $B's callback-lifted `async func` through a sync
-;; lower (a kept boundary), while $B calls the sync helper $C through an ordinary fused adapter,
-;; so $B and $C are one cluster beside $A's: two clusters, a sync edge inside one of them.
+;; A chain $A -> $B (async) -> $C (sync): $A's callback-lifted root export calls $B's
+;; callback-lifted `async func` through a sync lower (a kept boundary: in-module tasks do not
+;; drive callback-lifted root exports yet), while $B calls the sync helper $C through an ordinary
+;; fused adapter, so $B and $C are one cluster beside $A's: two clusters, a sync edge inside one.
 
 (component
   (component $C
@@ -29,12 +30,18 @@
   (component $A
     (import "f" (func $f async (param "x" u32) (result u32)))
     (core func $f (canon lower (func $f)))
+    (core func $tr (canon task.return (result u32)))
     (core module $m
       (import "" "f" (func $f (param i32) (result i32)))
+      (import "" "tr" (func $tr (param i32)))
       (func (export "run") (param i32) (result i32)
-        (i32.mul (call $f (local.get 0)) (i32.const 10))))
-    (core instance $i (instantiate $m (with "" (instance (export "f" (func $f))))))
-    (func (export "run") (param "x" u32) (result u32) (canon lift (core func $i "run"))))
+        (call $tr (i32.mul (call $f (local.get 0)) (i32.const 10)))
+        (i32.const 0))  ;; EXIT
+      (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
+    (core instance $i (instantiate $m (with "" (instance
+      (export "f" (func $f)) (export "tr" (func $tr))))))
+    (func (export "run") async (param "x" u32) (result u32)
+      (canon lift (core func $i "run") async (callback (core func $i "cb")))))
   (instance $c (instantiate $C))
   (instance $b (instantiate $B (with "double" (func $c "double"))))
   (instance $a (instantiate $A (with "f" (func $b "f"))))

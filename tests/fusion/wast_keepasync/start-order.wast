@@ -1,6 +1,7 @@
 ;;! component_model_async = true
 ;; Start functions keep their order: $C (a sync helper) and $B (async) each have a start
-;; function, and $A calls $C (sync: fusable) and $B (async lift: kept). Joining $A with $C would
+;; function, and $A (a callback-lifted root export) calls $C (sync: fusable) and $B (async: kept,
+;; in-module tasks do not drive callback-lifted root exports yet). Joining $A with $C would
 ;; instantiate that cluster after $B's, running $C's start after $B's (the original runs $C, $B,
 ;; $A), so the join is refused and there are three clusters: $C, $B, $A.
 
@@ -30,12 +31,19 @@
     (import "g" (func $g async (param "x" u32) (result u32)))
     (core func $add (canon lower (func $add)))
     (core func $g (canon lower (func $g)))
+    (core func $tr (canon task.return (result u32)))
     (core module $m
       (import "" "add" (func $add (param i32) (result i32)))
       (import "" "g" (func $g (param i32) (result i32)))
-      (func (export "run") (param i32) (result i32) (call $add (call $g (local.get 0)))))
-    (core instance $i (instantiate $m (with "" (instance (export "add" (func $add)) (export "g" (func $g))))))
-    (func (export "run") (param "x" u32) (result u32) (canon lift (core func $i "run"))))
+      (import "" "tr" (func $tr (param i32)))
+      (func (export "run") (param i32) (result i32)
+        (call $tr (call $add (call $g (local.get 0))))
+        (i32.const 0))  ;; EXIT
+      (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
+    (core instance $i (instantiate $m (with "" (instance
+      (export "add" (func $add)) (export "g" (func $g)) (export "tr" (func $tr))))))
+    (func (export "run") async (param "x" u32) (result u32)
+      (canon lift (core func $i "run") async (callback (core func $i "cb")))))
   (instance $c (instantiate $C))
   (instance $b (instantiate $B))
   (instance $a (instantiate $A (with "add-base" (func $c "add-base")) (with "g" (func $b "g"))))
