@@ -7,7 +7,8 @@ fused module imports a foreign instance's exports (module name `module_name`), a
 instance's imports bound to fused code are exports of the fused module.
 
 Instantiation order is kept exactly. A foreign instance the fused code imports from is *early*:
-it must exist before the fused module, so it cannot import fused code (a cycle: refused), and
+it must exist before the fused module, so it cannot import fused code (a cycle: refused; host
+functions lowered without memory are lowered for it by the wrapper), and
 every module instance the original instantiated before it must be invisible to it at that
 point (no start function, no active segment that can trap: `silent`). Every other foreign
 instance is *late*: it is instantiated after the fused module, at its place in the original
@@ -19,6 +20,7 @@ point are initialised by their part, not at instantiation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import field
 
 from pymeld._dataclass import dataclass
@@ -50,8 +52,9 @@ class ForeignPlan:
     ``early``/``late``: foreign indices instantiated before/after the fused module, each in
     original order. ``imports``: the foreign exports the fused module imports, in import
     order. ``provided[(k, i)]``: the fused export bound to late instance ``k``'s ``i``-th
-    import. ``resume[k]``: the fused export running the start sequence's part after late
-    instance ``k`` (absent when that part is empty).
+    import. ``host[(k, i)]``: the host import (`HostImport.index`) early instance ``k``'s
+    ``i``-th import is, lowered by the wrapper itself. ``resume[k]``: the fused export running
+    the start sequence's part after late instance ``k`` (absent when that part is empty).
     """
 
     instances: list[ForeignInstance] = field(default_factory=list)
@@ -59,6 +62,7 @@ class ForeignPlan:
     late: list[int] = field(default_factory=list)
     imports: list[ForeignRef] = field(default_factory=list)
     provided: dict[tuple[int, int], str] = field(default_factory=dict)
+    host: dict[tuple[int, int], int] = field(default_factory=dict)
     resume: dict[int, str] = field(default_factory=dict)
 
     def chunk_of(self, instance: int) -> int:
@@ -67,10 +71,14 @@ class ForeignPlan:
         return sum(1 for k in self.late if self.instances[k].position <= instance)
 
 
-def plan_foreign(graph: FlatGraph, needed: dict[ForeignRef, str]) -> ForeignPlan:
+def plan_foreign(
+    graph: FlatGraph, needed: dict[ForeignRef, str], host: Callable[[CoreRef], int | None]
+) -> ForeignPlan:
     """Split the foreign instances into early and late; ``needed`` maps each foreign export the
-    fused code uses to a description of the use (for messages). Refuses, naming the instances,
-    what cannot be instantiated in the original order."""
+    fused code uses to a description of the use (for messages); ``host(ref)`` is the host
+    import a bound function is when the wrapper can lower it before the fused module exists
+    (else None). Refuses, naming the instances, what cannot be instantiated in the original
+    order."""
     plan = ForeignPlan(graph.foreign)
     if not graph.foreign:
         return plan
@@ -85,10 +93,14 @@ def plan_foreign(graph: FlatGraph, needed: dict[ForeignRef, str]) -> ForeignPlan
             continue
         early.add(k)
         fi = graph.foreign[k]
-        for imp, bound in zip(fi.sig.imports, fi.imports):
+        for i, (imp, bound) in enumerate(zip(fi.sig.imports, fi.imports)):
             if isinstance(bound, ForeignRef):
                 why.setdefault(bound.instance, f"{fi.label} (instantiated before the fused code)")
                 work.append(bound.instance)
+                continue
+            index = host(bound)
+            if index is not None:
+                plan.host[(k, i)] = index
                 continue
             raise UnsupportedFeature(
                 f"imported core module instance {fi.label} (of `{'/'.join(fi.path)}`) and the "
@@ -102,7 +114,14 @@ def plan_foreign(graph: FlatGraph, needed: dict[ForeignRef, str]) -> ForeignPlan
             if k in early:
                 continue
             fi = graph.foreign[k]
-            bad = next((r for r in fi.imports if not isinstance(r, ForeignRef)), None)
+            bad = None
+            for i, r in enumerate(fi.imports):
+                index = None if isinstance(r, ForeignRef) else host(r)
+                if index is not None:
+                    plan.host[(k, i)] = index
+                elif not isinstance(r, ForeignRef):
+                    bad = r
+                    break
             if bad is not None:
                 raise UnsupportedFeature(
                     f"imported core module instance {fi.label} imports {_describe(graph, bad)}, "
@@ -136,7 +155,10 @@ def _describe(graph: FlatGraph, ref: CoreRef) -> str:
         return f"a {ref.kind.name.lower()} of {graph.instances[ref.instance].label}"
     if isinstance(ref, ForeignRef):
         return f"export `{ref.name}` of {graph.foreign[ref.instance].label}"
-    return "a function made by the component (canon lower or a built-in)"
+    return (
+        "a function only the fused code can provide (a built-in, an adapter, or a host "
+        "function lowered with memory, handles or `async`)"
+    )
 
 
 # -- silent instantiation ----------------------------------------------------------------------

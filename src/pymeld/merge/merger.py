@@ -346,7 +346,7 @@ class Merger:
         g = self.g
         lowers = self._reachable_lowers()
         self._plan_host_imports(lowers)
-        self.foreign = plan_foreign(g, self._foreign_needs(lowers))
+        self.foreign = plan_foreign(g, self._foreign_needs(lowers), self._lowered_by_wrapper)
         imported = {k: 0 for k in ExternKind}
         imported[ExternKind.FUNC] = len(self.host_imports)
         for ref in self.foreign.imports:
@@ -366,6 +366,7 @@ class Merger:
         # calls between instances, only that an instance does not lower its own lift (the
         # same-instance trap below). tests/fusion/wast/reentrance.wast pins both.
         self.leave = self._plan_leave(cross, lowers)
+        self._check_early_calls()
         for li in cross:
             self.adapters[li] = plan.add_func("adapter", li, partial(self._adapter, li))
         self.res = ResourceFusion(
@@ -466,6 +467,33 @@ class Merger:
             if _has_handles(lf.type):
                 need(lf.core_func, "a root export with resource handles")
         return needed
+
+    def _lowered_by_wrapper(self, ref: CoreRef) -> int | None:
+        """The host import ``ref`` is, when the wrapper can lower it before the fused module
+        exists (no memory, realloc, handles or `async`), else None."""
+        if not isinstance(ref, LoweredRef):
+            return None
+        lowered = self.g.lowers[ref.lower]
+        o = lowered.opts
+        if not isinstance(lowered.callee, HostFunc) or _has_handles(lowered.callee.type):
+            return None
+        if o.memory or o.realloc or o.post_return or o.callback or o.is_async:
+            return None
+        return self._host_index(ref.lower)
+
+    def _check_early_calls(self) -> None:
+        """A host function the wrapper lowers for an early foreign instance is called without
+        the may-leave check the fused code would make: refuse where that check exists."""
+        for (k, i), _ in sorted(self.foreign.host.items()):
+            fi = self.g.foreign[k]
+            if self.leave.index(fi.imports[i], fi.owner, False) is not None:
+                imp = fi.sig.imports[i]
+                raise UnsupportedFeature(
+                    f"imported core module instance {fi.label} calls host function "
+                    f"`{imp.module}` `{imp.name}`, which its component instance may not call "
+                    "while its realloc runs; the check lives in the fused code, which is "
+                    "instantiated after it"
+                )
 
     def _foreign_imports(self, out: Module) -> None:
         """The fused module's imports of foreign exports (after the host imports)."""

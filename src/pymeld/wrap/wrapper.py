@@ -79,7 +79,7 @@ def wrap(
     lowered, import_shim = lower_host_imports(b, host, types, merged.host_imports)
     foreign: dict[int, int] = {}
     for k in merged.foreign.early:
-        foreign[k] = instantiate_foreign(b, host, merged, k, foreign, None)
+        foreign[k] = instantiate_foreign(b, host, merged, k, foreign, None, lowered)
     fused = instantiate_fused(b, merged, core, lowered, foreign)
     if dtor_shim is not None:
         dtors = _dtor_exports(merged)
@@ -88,7 +88,7 @@ def wrap(
         late = _late_imports(merged.host_imports)
         import_shim.fill(b, lambda k: lower_late_import(b, host, types, fused, late[k]))
     for k in merged.foreign.late:
-        foreign[k] = instantiate_foreign(b, host, merged, k, foreign, fused)
+        foreign[k] = instantiate_foreign(b, host, merged, k, foreign, fused, lowered)
         if k in merged.foreign.resume:
             run_at_instantiation(b, b.alias_core(fused.instance, merged.foreign.resume[k], KS.FUNC))
     export_root(b, host, types, fused, merged, spaces.export_names)
@@ -322,16 +322,20 @@ def instantiate_foreign(
     k: int,
     foreign: dict[int, int],
     fused: FusedInstance | None,
+    lowered: dict[int, int],
 ) -> int:
     """Instantiate imported module instance ``k`` (`pymeld.merge.foreign`) with what the original
-    bound to its declared imports: exports of foreign instances made before it (``foreign``), or
-    of the fused module (``fused``; None for an early instance, which imports none)."""
+    bound to its declared imports: exports of foreign instances made before it (``foreign``),
+    host functions lowered here (``lowered``, by host import), or exports of the fused module
+    (``fused``; None for an early instance, which imports none)."""
     fi = merged.foreign.instances[k]
     by_module: dict[str, list[cm.CoreInlineExport]] = {}
     for i, (imp, ref) in enumerate(zip(fi.sig.imports, fi.imports)):
         sort = _CORE_SORT[imp.kind]
         if isinstance(ref, ForeignRef):
             index = b.alias_core(foreign[ref.instance], ref.name, sort)
+        elif (k, i) in merged.foreign.host:
+            index = lowered[merged.foreign.host[(k, i)]]
         else:
             assert fused is not None, f"early foreign instance {fi.label} imports fused code"
             index = b.alias_core(fused.instance, merged.foreign.provided[(k, i)], sort)

@@ -1,0 +1,221 @@
+"""Compositions that instantiate core modules they import (pymeld.merge.foreign).
+
+The wast oracle's host has one module (`host/simple-module`, see `wast/imported-modules.wast`);
+here wasmtime runs original and fused against host modules that share memories, tables and
+globals with the composition and log, from their start functions, the order they run in:
+the host's log and every export's result must be the same. Then what cannot be exact is
+refused by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import pymeld
+from pymeld.errors import UnsupportedFeature
+from support import wat_to_wasm
+
+wasmtime = pytest.importorskip("wasmtime")
+component = pytest.importorskip("wasmtime.component")
+
+#: A host module sharing its memory (one page, "m" at 0), table and a mutable global, reading
+#: from what it imports; its start function logs its memory's first byte and the imported one.
+HOST_MODULES = {
+    "owner": """(module
+        (import "env" "log" (func $log (param i32)))
+        (memory (export "mem") 1)
+        (table (export "tbl") 2 funcref)
+        (global (export "g") (mut i32) (i32.const 40))
+        (data (i32.const 0) "m")
+        (func (export "peek") (param i32) (result i32) (i32.load8_u (local.get 0)))
+        (func (export "bump") (result i32)
+          (i32.store8 (i32.const 0) (i32.add (i32.load8_u (i32.const 0)) (i32.const 1)))
+          (i32.load8_u (i32.const 0)))
+        (func $start (call $log (i32.const 100)))
+        (start $start))""",
+    "borrower": """(module
+        (import "" "mem" (memory 1))
+        (import "" "tbl" (table 1 funcref))
+        (import "" "log" (func $log (param i32)))
+        (type $t (func (result i32)))
+        (func $start
+          (call $log (i32.add (i32.const 200) (i32.load8_u (i32.const 0))))
+          (i32.store8 (i32.const 1) (i32.const 9))
+          (call $log (call_indirect (type $t) (i32.const 0))))
+        (start $start)
+        (func (export "second") (result i32) (i32.load8_u (i32.const 1))))""",
+}
+
+HOST_TYPES = """
+  (import "host" (instance $host
+    (export "log" (func (param "v" u32)))
+    (export "owner" (core module
+      (import "env" "log" (func (param i32)))
+      (export "mem" (memory 1))
+      (export "tbl" (table 2 funcref))
+      (export "g" (global (mut i32)))
+      (export "peek" (func (param i32) (result i32)))
+      (export "bump" (func (result i32)))))
+    (export "borrower" (core module
+      (import "" "mem" (memory 1))
+      (import "" "tbl" (table 1 funcref))
+      (import "" "log" (func (param i32)))
+      (export "second" (func (result i32)))))))
+  (core func $log (canon lower (func $host "log")))
+  (core instance $env (export "log" (func $log)))
+"""
+
+
+def run(data: bytes, exports: list[str]) -> tuple[list[Any], list[int]]:
+    """Instantiate ``data`` against the host modules, call ``exports`` in order: the results
+    (or the trap's first line) and the host log."""
+    cfg = wasmtime.Config()
+    cfg.wasm_component_model = True
+    cfg.wasm_multi_memory = True
+    engine = wasmtime.Engine(cfg)
+    log: list[int] = []
+    linker = component.Linker(engine)
+    with linker.root() as root, root.add_instance("host") as host:
+        host.add_func("log", lambda _s, v: log.append(v))
+        for name, wat in HOST_MODULES.items():
+            host.add_module(name, wasmtime.Module(engine, wat))
+    store = wasmtime.Store(engine)
+    results: list[Any] = []
+    try:
+        inst = linker.instantiate(store, component.Component(engine, data))
+    except wasmtime.WasmtimeError as e:
+        return [f"trap: {str(e).splitlines()[0]}"], log
+    for name in exports:
+        f = inst.get_func(store, name)
+        try:
+            results.append(f(store))
+        except wasmtime.WasmtimeError as e:
+            results.append(f"trap: {str(e).splitlines()[0]}")
+    return results, log
+
+
+def fuse(wat: str) -> tuple[bytes, bytes]:
+    data = wat_to_wasm(wat)
+    return data, pymeld.fuse_bytes(data, options=pymeld.FuseOptions(component=True)).output
+
+
+def assert_same(wat: str, exports: list[str]) -> tuple[list[Any], list[int]]:
+    original, fused = fuse(wat)
+    expected = run(original, exports)
+    assert run(fused, exports) == expected
+    assert b"owner" in fused  # the module stays an import: nothing was guessed about it
+    return expected
+
+
+def test_memory_table_global_of_two_instances_used_by_fused_code() -> None:
+    """The fused code imports each instance's memory, table and global: two instances, two
+    sets; the host module's start runs before the fused code's (it is instantiated first)."""
+    wat = f"""(component {HOST_TYPES}
+      (core instance $o1 (instantiate (module $host "owner") (with "env" (instance $env))))
+      (core instance $o2 (instantiate (module $host "owner") (with "env" (instance $env))))
+      (core module $use
+        (import "a" "mem" (memory $a 1))
+        (import "b" "mem" (memory $b 1))
+        (import "a" "tbl" (table $ta 2 funcref))
+        (import "a" "g" (global $ga (mut i32)))
+        (import "b" "bump" (func $bump (result i32)))
+        (import "env" "log" (func $log (param i32)))
+        (type $t (func (param i32) (result i32)))
+        (import "a" "peek" (func $peek (type $t)))
+        (elem (table $ta) (i32.const 1) func $peek)
+        (func $start (call $log (i32.load8_u $a (i32.const 0))))
+        (start $start)
+        (func (export "run") (result i32)
+          (i32.store8 $a (i32.const 0) (i32.const 65))
+          (global.set $ga (i32.add (global.get $ga) (i32.const 2)))
+          (i32.add
+            (i32.add (call $bump) (i32.load8_u $b (i32.const 0)))
+            (i32.add (global.get $ga)
+              (call_indirect $ta (type $t) (i32.const 0) (i32.const 1))))))
+      (core instance $u (instantiate $use
+        (with "a" (instance $o1)) (with "b" (instance $o2)) (with "env" (instance $env))))
+      (func (export "run") (result u32) (canon lift (core func $u "run")))
+      (func (export "peek") (result u32) (canon lift (core func $o2 "bump"))))"""
+    results, log = assert_same(wat, ["run", "run", "peek"])
+    assert log == [100, 100, ord("m")]
+    assert results[0] == 110 + 110 + 42 + 65
+
+
+def test_fused_memory_and_table_lent_to_an_imported_module() -> None:
+    """The imported module instance imports the fused code's memory, table and a lowered host
+    function: it is instantiated after the fused module, and the start functions after it in
+    the original run after it (their segments too), in the original order."""
+    wat = f"""(component {HOST_TYPES}
+      (core module $a
+        (import "env" "log" (func $log (param i32)))
+        (memory (export "mem") 1)
+        (table (export "tbl") 1 funcref)
+        (func $seven (result i32) (i32.const 7))
+        (elem (i32.const 0) func $seven)
+        (data (i32.const 0) "\\05")
+        (func $start (call $log (i32.const 1)))
+        (start $start))
+      (core instance $a (instantiate $a (with "env" (instance $env))))
+      (core instance $b (instantiate (module $host "borrower")
+        (with "" (instance (export "mem" (memory $a "mem")) (export "tbl" (table $a "tbl"))
+                           (export "log" (func $log))))))
+      (core module $c
+        (import "env" "log" (func $log (param i32)))
+        (import "a" "mem" (memory 1))
+        (data (i32.const 0) "\\06")
+        (func $start (call $log (i32.add (i32.const 300) (i32.load8_u (i32.const 1)))))
+        (start $start)
+        (func (export "first") (result i32) (i32.load8_u (i32.const 0))))
+      (core instance $c (instantiate $c (with "env" (instance $env)) (with "a" (instance $a))))
+      (func (export "first") (result u32) (canon lift (core func $c "first")))
+      (func (export "second") (result u32) (canon lift (core func $b "second"))))"""
+    results, log = assert_same(wat, ["first", "second"])
+    assert log == [1, 205, 7, 309]
+    assert results == [6, 9]
+
+
+def test_cycle_refused_by_name() -> None:
+    """An imported module's instance that needs the fused code's memory while the fused code
+    imports its function cannot be instantiated before nor after the fused module."""
+    wat = f"""(component {HOST_TYPES}
+      (core module $a (memory (export "mem") 1) (table (export "tbl") 1 funcref))
+      (core instance $a (instantiate $a))
+      (core instance $b (instantiate (module $host "borrower")
+        (with "" (instance (export "mem" (memory $a "mem")) (export "tbl" (table $a "tbl"))
+                           (export "log" (func $log))))))
+      (core module $c (import "b" "second" (func (result i32))))
+      (core instance $c (instantiate $c (with "b" (instance $b)))))"""
+    with pytest.raises(UnsupportedFeature) as e:
+        fuse(wat)
+    msg = str(e.value)
+    assert "imported core module instance root/core3" in msg and "need each other" in msg
+    assert "root/core4 uses its export `second`" in msg
+    assert "memory of root/core1" in msg
+
+
+def test_start_before_an_early_instance_refused_by_name() -> None:
+    """The fused code imports from an instance made after a start function ran: moving that
+    instance before the fused module would reorder the start's host call and its start."""
+    wat = f"""(component {HOST_TYPES}
+      (core module $a
+        (import "env" "log" (func $log (param i32)))
+        (func $start (call $log (i32.const 1)))
+        (start $start))
+      (core instance $a (instantiate $a (with "env" (instance $env))))
+      (core instance $o (instantiate (module $host "owner") (with "env" (instance $env))))
+      (core module $c (import "o" "bump" (func (result i32))))
+      (core instance $c (instantiate $c (with "o" (instance $o)))))"""
+    with pytest.raises(UnsupportedFeature, match=r"root/core1 has a start function.*root/core3"):
+        fuse(wat)
+
+
+def test_core_output_refused() -> None:
+    data = wat_to_wasm(
+        f"""(component {HOST_TYPES}
+          (core instance (instantiate (module $host "owner") (with "env" (instance $env)))))"""
+    )
+    with pytest.raises(UnsupportedFeature, match=r"--component"):
+        pymeld.fuse_bytes(data)
+    assert pymeld.fuse_bytes(data, options=pymeld.FuseOptions(component=True)).output
