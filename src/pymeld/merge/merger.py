@@ -52,6 +52,7 @@ from pymeld.graph.model import (
     FlatGraph,
     ForeignRef,
     HostFunc,
+    HostModuleExport,
     InstanceExport,
     Lifted,
     Lowered,
@@ -495,6 +496,21 @@ class Merger:
                     "instantiated after it"
                 )
 
+    def _check_direct_lift(self, path: tuple[str, ...], item: Lifted, ref: ForeignRef) -> None:
+        """A root export the wrapper lifts straight from a foreign instance gets no stand-in:
+        refuse where the fused code would have put one (handles, async ends) or async options
+        that would tie the foreign function to fused-code callbacks."""
+        stand_in = self.res.export_func(item) is not None or (
+            self.asyncf is not None and self.asyncf.export_func(item) is not None
+        )
+        if stand_in or item.opts.is_async:
+            fi = self.g.foreign[ref.instance]
+            raise UnsupportedFeature(
+                f"root export `{'/'.join(path)}` lifts `{ref.name}` of imported core module "
+                f"instance {fi.label} {'with `async`' if item.opts.is_async else 'with handles'}"
+                ", which the fused code would have to translate"
+            )
+
     def _foreign_imports(self, out: Module) -> None:
         """The fused module's imports of foreign exports (after the host imports)."""
         tmaps: dict[int, list[int]] = {}
@@ -812,6 +828,7 @@ class Merger:
                 opts = self._guarded(self.canon_options(item.opts), item.opts)
                 ref = item.core_func
                 if isinstance(ref, ForeignRef) and ref not in self._foreign_index:
+                    self._check_direct_lift(path, item, ref)
                     exports.append(FuncExport(path, item, ref.name, -1, opts, ref))
                     return
                 idx = self._export_target(item)
@@ -822,7 +839,7 @@ class Merger:
             elif isinstance(item, InstanceExport):
                 for n, sub in item.exports:
                     walk((*path, n), sub)
-            elif isinstance(item, TypeExport | ModuleExport | HostFunc):
+            elif isinstance(item, TypeExport | ModuleExport | HostModuleExport | HostFunc):
                 # Types, modules and re-exported host functions involve no fused code: the
                 # wrapper exports them directly; a core module has no form for them.
                 return

@@ -102,3 +102,37 @@
   (import "m" (core module $m (type $mt)))
   (export "again" (core module $m))
 )
+
+;; the module type names an outer core type (an alias inside the module type)
+(component
+  (type $it (instance
+    (core type $ft (func (result i32)))
+    (core type $mt (module
+      (alias outer 1 $ft (type $f))
+      (export "f" (func (type $f)))
+      (export "g" (global i32))))
+    (export "simple-module" (core module (type $mt)))))
+  (import "host" (instance $host (type $it)))
+  (core instance $s (instantiate (module $host "simple-module")))
+  (core module $use
+    (import "s" "f" (func $f (result i32)))
+    (func (export "x") (result i32) (i32.mul (call $f) (i32.const 2))))
+  (core instance $u (instantiate $use (with "s" (instance $s))))
+  (func (export "x") (result u32) (canon lift (core func $u "x")))
+)
+(assert_return (invoke "x") (u32.const 202))
+
+;; a root-level module import whose type aliases a root core type; its instance imports the
+;; fused code's function, its function is re-exported (compiled only: no host module `m`)
+(component definition
+  (core type $ft (func (result i32)))
+  (core type $mt (module
+    (alias outer 1 $ft (type $f))
+    (import "" "one" (func (type $f)))
+    (export "two" (func (type $f)))))
+  (import "m" (core module $m (type $mt)))
+  (core module $own (func (export "one") (result i32) (i32.const 1)))
+  (core instance $o (instantiate $own))
+  (core instance $i (instantiate $m (with "" (instance $o))))
+  (func (export "two") (result u32) (canon lift (core func $i "two")))
+)
