@@ -9,13 +9,15 @@ refused by name.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import pymeld
 from pymeld.errors import UnsupportedFeature
-from support import wat_to_wasm
+from support import run_cli, wat_to_wasm
 
 wasmtime = pytest.importorskip("wasmtime")
 component = pytest.importorskip("wasmtime.component")
@@ -209,6 +211,33 @@ def test_start_before_an_early_instance_refused_by_name() -> None:
       (core instance $c (instantiate $c (with "o" (instance $o)))))"""
     with pytest.raises(UnsupportedFeature, match=r"root/core1 has a start function.*root/core3"):
         fuse(wat)
+
+
+def test_cli_inspect_and_stats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`inspect` (text, JSON, DOT) reads such a composition and its fused output; `--stats`
+    counts the module instances that were fused, not the imported module's instances."""
+    wat = f"""(component {HOST_TYPES}
+      (core instance $o (instantiate (module $host "owner") (with "env" (instance $env))))
+      (core module $m (import "o" "bump" (func (result i32))) (memory (export "mem") 1))
+      (core instance $m (instantiate $m (with "o" (instance $o))))
+      (core instance (instantiate (module $host "borrower")
+        (with "" (instance (export "mem" (memory $m "mem")) (export "tbl" (table $o "tbl"))
+                           (export "log" (func $log)))))))"""
+    src, out = tmp_path / "in.wasm", tmp_path / "out.wasm"
+    src.write_bytes(wat_to_wasm(wat))
+    for args in ([], ["--json"], ["--graph", "dot"], ["--graph", "dot", "--collapse"]):
+        code, text, err = run_cli(capsys, "inspect", str(src), *args)
+        assert code == 0 and text and not err
+    code, text, err = run_cli(
+        capsys, "fuse", str(src), "--component", "--stats-json", "-", "-o", str(out)
+    )
+    assert code == 0, err
+    stats = json.loads(text)
+    assert stats["module_instances"] == 1 and stats["host_imports"] == 1
+    code, text, err = run_cli(capsys, "inspect", str(out))
+    assert code == 0 and "attestation" in text
+    code, _, err = run_cli(capsys, "fuse", str(src), "-o", str(tmp_path / "core.wasm"))
+    assert code == 1 and "--component" in err and "host/owner" in err
 
 
 def test_core_output_refused() -> None:
