@@ -136,3 +136,28 @@
   (core instance $i (instantiate $m (with "" (instance $o))))
   (func (export "two") (result u32) (canon lift (core func $i "two")))
 )
+
+;; passed to a nested component (twice), which instantiates it
+(component
+  (import "host" (instance $host
+    (export "simple-module" (core module (export "f" (func (result i32)))))))
+  (alias export $host "simple-module" (core module $sm))
+  (component $inner
+    (import "m" (core module $m (export "f" (func (result i32)))))
+    (core instance $i (instantiate $m))
+    (core module $use
+      (import "i" "f" (func $f (result i32)))
+      (global $n (mut i32) (i32.const 0))
+      (func (export "y") (result i32)
+        (global.set $n (i32.add (global.get $n) (i32.const 1)))
+        (i32.add (call $f) (global.get $n))))
+    (core instance $u (instantiate $use (with "i" (instance $i))))
+    (func (export "y") (result u32) (canon lift (core func $u "y"))))
+  (instance $a (instantiate $inner (with "m" (core module $sm))))
+  (instance $b (instantiate $inner (with "m" (core module $sm))))
+  (export "ya" (func $a "y"))
+  (export "yb" (func $b "y"))
+)
+(assert_return (invoke "ya") (u32.const 102))
+(assert_return (invoke "ya") (u32.const 103))
+(assert_return (invoke "yb") (u32.const 102))
