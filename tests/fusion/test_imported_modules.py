@@ -228,6 +228,9 @@ def test_cli_inspect_and_stats(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     for args in ([], ["--json"], ["--graph", "dot"], ["--graph", "dot", "--collapse"]):
         code, text, err = run_cli(capsys, "inspect", str(src), *args)
         assert code == 0 and text and not err
+        if args == ["--graph", "dot"]:  # both instances drawn, with what they import
+            assert text.count("shape=box3d") == 2
+            assert "f0 -> m0" in text and "m0 -> f1" in text and "f0 -> f1" in text
     code, text, err = run_cli(
         capsys, "fuse", str(src), "--component", "--stats-json", "-", "-o", str(out)
     )
