@@ -213,6 +213,68 @@ def test_start_before_an_early_instance_refused_by_name() -> None:
         fuse(wat)
 
 
+def test_early_instance_after_silent_instances() -> None:
+    """Module instances whose instantiation does nothing observable (segments provably in
+    bounds, no start) may be instantiated after an instance the fused code imports from."""
+    wat = f"""(component {HOST_TYPES}
+      (core module $a
+        (memory (export "mem") 1)
+        (table 2 funcref)
+        (func $z (result i32) (i32.const 0))
+        (elem (i32.const 1) func $z)
+        (data (i32.const 65535) "z")
+        (func (export "last") (result i32) (i32.load8_u (i32.const 65535))))
+      (core instance $a (instantiate $a))
+      (core instance $o (instantiate (module $host "owner") (with "env" (instance $env))))
+      (core module $c
+        (import "o" "bump" (func $bump (result i32)))
+        (import "env" "log" (func $log (param i32)))
+        (func $start (call $log (call $bump)))
+        (start $start))
+      (core instance $c (instantiate $c (with "o" (instance $o)) (with "env" (instance $env))))
+      (func (export "last") (result u32) (canon lift (core func $a "last"))))"""
+    results, log = assert_same(wat, ["last"])
+    assert (results, log) == ([ord("z")], [100, ord("m") + 1])
+
+
+@pytest.mark.parametrize(
+    ("segment", "why"),
+    [
+        ('(data (i32.const 65535) "zz")', "active data segment 0, which may be out of bounds"),
+        ("(elem (i32.const 2) func $z)", "active element segment 0, which may be out of bounds"),
+    ],
+)
+def test_early_instance_after_a_segment_that_may_trap_refused(segment: str, why: str) -> None:
+    wat = f"""(component {HOST_TYPES}
+      (core module $a (memory 1) (table 2 funcref) (func $z) {segment})
+      (core instance $a (instantiate $a))
+      (core instance $o (instantiate (module $host "owner") (with "env" (instance $env))))
+      (core module $c (import "o" "bump" (func (result i32))))
+      (core instance $c (instantiate $c (with "o" (instance $o)))))"""
+    with pytest.raises(UnsupportedFeature, match=rf"root/core1 has {why}.*root/core2"):
+        fuse(wat)
+
+
+def test_late_instance_before_an_early_one_refused() -> None:
+    """An instance that imports fused code comes after the fused module; one the fused code
+    imports from comes before it: the original made them the other way round."""
+    wat = f"""(component {HOST_TYPES}
+      (core module $a (memory (export "mem") 1) (table (export "tbl") 1 funcref))
+      (core instance $a (instantiate $a))
+      (core instance $b (instantiate (module $host "borrower")
+        (with "" (instance (export "mem" (memory $a "mem")) (export "tbl" (table $a "tbl"))
+                           (export "log" (func $log))))))
+      (core instance $o (instantiate (module $host "owner") (with "env" (instance $env))))
+      (core module $c (import "o" "bump" (func (result i32))))
+      (core instance $c (instantiate $c (with "o" (instance $o)))))"""
+    with pytest.raises(
+        UnsupportedFeature,
+        match=r"root/core3 imports a memory of root/core1.*"
+        r"precedes root/core4",
+    ):
+        fuse(wat)
+
+
 def test_cli_inspect_and_stats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """`inspect` (text, JSON, DOT) reads such a composition and its fused output; `--stats`
     counts the module instances that were fused, not the imported module's instances."""
