@@ -48,6 +48,10 @@ HOST_MODULES = {
           (call $log (call_indirect (type $t) (i32.const 0))))
         (start $start)
         (func (export "second") (result i32) (i32.load8_u (i32.const 1))))""",
+    "lender": """(module
+        (import "" "double" (func $d (param i32) (result i32)))
+        (memory (export "mem") 1)
+        (func (export "quad") (param i32) (result i32) (call $d (call $d (local.get 0)))))""",
 }
 
 HOST_TYPES = """
@@ -64,7 +68,11 @@ HOST_TYPES = """
       (import "" "mem" (memory 1))
       (import "" "tbl" (table 1 funcref))
       (import "" "log" (func (param i32)))
-      (export "second" (func (result i32)))))))
+      (export "second" (func (result i32)))))
+    (export "lender" (core module
+      (import "" "double" (func (param i32) (result i32)))
+      (export "mem" (memory 1))
+      (export "quad" (func (param i32) (result i32)))))))
   (core func $log (canon lower (func $host "log")))
   (core instance $env (export "log" (func $log)))
 """
@@ -178,23 +186,45 @@ def test_fused_memory_and_table_lent_to_an_imported_module() -> None:
     assert results == [6, 9]
 
 
-def test_cycle_refused_by_name() -> None:
-    """An imported module's instance that needs the fused code's memory while the fused code
-    imports its function cannot be instantiated before nor after the fused module."""
+def test_function_cycle_through_a_shim() -> None:
+    """The imported module's instance imports a fused function and the fused code calls its
+    function (also from a start function after it): the fused module calls it through a shim
+    filled right after the instance is made."""
     wat = f"""(component {HOST_TYPES}
-      (core module $a (memory (export "mem") 1) (table (export "tbl") 1 funcref))
+      (core module $a
+        (import "env" "log" (func $log (param i32)))
+        (func (export "double") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+        (func $start (call $log (i32.const 1)))
+        (start $start))
+      (core instance $a (instantiate $a (with "env" (instance $env))))
+      (core instance $l (instantiate (module $host "lender") (with "" (instance $a))))
+      (core module $c
+        (import "env" "log" (func $log (param i32)))
+        (import "l" "quad" (func $quad (param i32) (result i32)))
+        (func $start (call $log (call $quad (i32.const 3))))
+        (start $start)
+        (func (export "run") (result i32) (call $quad (i32.const 5))))
+      (core instance $c (instantiate $c (with "env" (instance $env)) (with "l" (instance $l))))
+      (func (export "run") (result u32) (canon lift (core func $c "run"))))"""
+    results, log = assert_same(wat, ["run"])
+    assert (results, log) == ([20], [1, 12])
+
+
+def test_cycle_refused_by_name() -> None:
+    """An imported module's instance that needs the fused code while the fused code imports
+    its memory cannot be instantiated before nor after the fused module."""
+    wat = f"""(component {HOST_TYPES}
+      (core module $a (func (export "double") (param i32) (result i32) (local.get 0)))
       (core instance $a (instantiate $a))
-      (core instance $b (instantiate (module $host "borrower")
-        (with "" (instance (export "mem" (memory $a "mem")) (export "tbl" (table $a "tbl"))
-                           (export "log" (func $log))))))
-      (core module $c (import "b" "second" (func (result i32))))
-      (core instance $c (instantiate $c (with "b" (instance $b)))))"""
+      (core instance $l (instantiate (module $host "lender") (with "" (instance $a))))
+      (core module $c (import "l" "mem" (memory 1)))
+      (core instance $c (instantiate $c (with "l" (instance $l)))))"""
     with pytest.raises(UnsupportedFeature) as e:
         fuse(wat)
     msg = str(e.value)
-    assert "imported core module instance root/core3" in msg and "need each other" in msg
-    assert "root/core4 uses its export `second`" in msg
-    assert "memory of root/core1" in msg
+    assert "imported core module instance root/core2" in msg and "need each other" in msg
+    assert "root/core3 uses its export `mem`" in msg
+    assert "`` `double` is a func of root/core1" in msg
 
 
 def test_start_before_an_early_instance_refused_by_name() -> None:

@@ -7,15 +7,19 @@ fused module imports a foreign instance's exports (module name `module_name`), a
 instance's imports bound to fused code are exports of the fused module.
 
 Instantiation order is kept exactly. A foreign instance the fused code imports from is *early*:
-it must exist before the fused module, so it cannot import fused code (a cycle: refused; host
-functions lowered without memory are lowered for it by the wrapper), and
+it must exist before the fused module, so it cannot import fused code (host functions lowered
+without memory are lowered for it by the wrapper), and
 every module instance the original instantiated before it must be invisible to it at that
 point (no start function, no active segment that can trap: `silent`). Every other foreign
 instance is *late*: it is instantiated after the fused module, at its place in the original
 order, because the fused module's start sequence is split there: the part before runs as the
 fused module's start function, each part after a late instance as a fused export the wrapper
 calls (through a one-line start module) right after instantiating it. Segments after a split
-point are initialised by their part, not at instantiation.
+point are initialised by their part, not at instantiation. An instance that imports fused code
+while the fused code imports from it (a cycle) is late when the fused code only calls its
+functions: the fused module imports them from a shim (`pymeld.wrap.indirect`) whose table is
+filled right after the instance is made, before any code instantiated after it runs; sharing a
+memory, table or global both ways is refused by name.
 """
 
 from __future__ import annotations
@@ -28,8 +32,11 @@ from pymeld.codec.core.model import (
     Data,
     Elem,
     ExternKind,
+    FuncImport,
+    FuncType,
     MemoryType,
     Module,
+    NumType,
     SegmentMode,
     TableType,
 )
@@ -53,7 +60,9 @@ class ForeignPlan:
     original order. ``imports``: the foreign exports the fused module imports, in import
     order. ``provided[(k, i)]``: the fused export bound to late instance ``k``'s ``i``-th
     import. ``host[(k, i)]``: the host import (`HostImport.index`) early instance ``k``'s
-    ``i``-th import is, lowered by the wrapper itself. ``resume[k]``: the fused export running
+    ``i``-th import is, lowered by the wrapper itself. ``indirect[k]``: the functions (name,
+    params, results) the fused code imports from late instance ``k`` through a shim, filled
+    once ``k`` exists (its other imports would close a cycle). ``resume[k]``: the fused export running
     the start sequence's part after late instance ``k`` (absent when that part is empty).
     """
 
@@ -63,6 +72,9 @@ class ForeignPlan:
     imports: list[ForeignRef] = field(default_factory=list)
     provided: dict[tuple[int, int], str] = field(default_factory=dict)
     host: dict[tuple[int, int], int] = field(default_factory=dict)
+    indirect: dict[int, list[tuple[str, list[NumType], list[NumType]]]] = field(
+        default_factory=dict
+    )
     resume: dict[int, str] = field(default_factory=dict)
 
     def chunk_of(self, instance: int) -> int:
@@ -82,54 +94,52 @@ def plan_foreign(
     plan = ForeignPlan(graph.foreign)
     if not graph.foreign:
         return plan
-    early: set[int] = set()
+    # instances that need the fused module to exist: the first import that says so
+    blocked: dict[int, tuple[int, CoreRef]] = {}
+    for fi in graph.foreign:
+        for i, ref in enumerate(fi.imports):
+            if isinstance(ref, ForeignRef) and ref.instance not in blocked:
+                continue
+            if isinstance(ref, ForeignRef) or host(ref) is None:
+                blocked[fi.index] = (i, ref)
+                break
     why: dict[int, str] = {}
+    uses: dict[int, list[ForeignRef]] = {}
     for ref, use in sorted(needed.items(), key=lambda kv: (kv[0].instance, kv[0].name)):
         why.setdefault(ref.instance, f"{use} uses its export `{ref.name}`")
-    work = sorted(why)
-    while work:
-        k = work.pop()
-        if k in early:
-            continue
-        early.add(k)
+        uses.setdefault(ref.instance, []).append(ref)
+    early: set[int] = set()
+    for k in sorted(why):
         fi = graph.foreign[k]
-        for i, (imp, bound) in enumerate(zip(fi.sig.imports, fi.imports)):
-            if isinstance(bound, ForeignRef):
-                why.setdefault(bound.instance, f"{fi.label} (instantiated before the fused code)")
-                work.append(bound.instance)
-                continue
-            index = host(bound)
-            if index is not None:
-                plan.host[(k, i)] = index
-                continue
-            raise UnsupportedFeature(
-                f"imported core module instance {fi.label} (of `{'/'.join(fi.path)}`) and the "
-                f"fused code need each other: {why[k]}, and its import `{imp.module}` "
-                f"`{imp.name}` is {_describe(graph, bound)}; one instantiation order cannot "
-                "satisfy both"
-            )
+        if k not in blocked:
+            _make_early(graph, plan, k, early, host)
+            continue
+        sigs = [_plain_sig(fi, ref) for ref in uses[k]]
+        if all(sig is not None for sig in sigs):  # functions only: called through a shim
+            plan.indirect[k] = [(ref.name, *sig) for ref, sig in zip(uses[k], sigs) if sig]
+            continue
+        i, bound = blocked[k]
+        imp = fi.sig.imports[i]
+        raise UnsupportedFeature(
+            f"imported core module instance {fi.label} (of `{'/'.join(fi.path)}`) and the "
+            f"fused code need each other: {why[k]}, and its import `{imp.module}` "
+            f"`{imp.name}` is {_describe(graph, bound)}; one instantiation order cannot "
+            "satisfy both (only functions of such an instance can be called from fused code)"
+        )
     if early:
         last = max(early)
         for k in range(last):
             if k in early:
                 continue
             fi = graph.foreign[k]
-            bad = None
-            for i, r in enumerate(fi.imports):
-                index = None if isinstance(r, ForeignRef) else host(r)
-                if index is not None:
-                    plan.host[(k, i)] = index
-                elif not isinstance(r, ForeignRef):
-                    bad = r
-                    break
-            if bad is not None:
+            if k in blocked:
                 raise UnsupportedFeature(
-                    f"imported core module instance {fi.label} imports {_describe(graph, bad)}, "
-                    f"so it is instantiated after the fused code, but it precedes "
-                    f"{graph.foreign[last].label}, which is instantiated before the fused code "
-                    f"({why[last]})"
+                    f"imported core module instance {fi.label} imports "
+                    f"{_describe(graph, blocked[k][1])}, so it is instantiated after the fused "
+                    f"code, but it precedes {graph.foreign[last].label}, which is instantiated "
+                    f"before the fused code ({why[last]})"
                 )
-            early.add(k)
+            _make_early(graph, plan, k, early, host)
         first = graph.foreign[last]
         for mi in graph.instances[: first.position]:
             noise = _noise(graph, mi.index)
@@ -143,6 +153,42 @@ def plan_foreign(
     plan.late = [k for k in range(len(graph.foreign)) if k not in early]
     plan.imports = sorted(needed, key=lambda r: (r.instance, _export_pos(graph, r)))
     return plan
+
+
+def _make_early(
+    graph: FlatGraph,
+    plan: ForeignPlan,
+    k: int,
+    early: set[int],
+    host: Callable[[CoreRef], int | None],
+) -> None:
+    """Instantiate ``k`` (which needs no fused code) and what it imports from before the fused
+    module; the host functions it imports are lowered by the wrapper."""
+    if k in early:
+        return
+    early.add(k)
+    for i, ref in enumerate(graph.foreign[k].imports):
+        if isinstance(ref, ForeignRef):
+            _make_early(graph, plan, ref.instance, early, host)
+        else:
+            index = host(ref)
+            assert index is not None
+            plan.host[(k, i)] = index
+
+
+def _plain_sig(fi: ForeignInstance, ref: ForeignRef) -> tuple[list[NumType], list[NumType]] | None:
+    """A function export's signature when it has only number types (what a shim forwards)."""
+    exp = fi.sig.export(ref.name)
+    if exp is None or not isinstance(exp.desc, FuncImport):
+        return None
+    ft = fi.sig.stub.subtypes()[exp.desc.type_index].composite
+    if not isinstance(ft, FuncType):
+        return None
+    params = [t for t in ft.params if isinstance(t, NumType)]
+    results = [t for t in ft.results if isinstance(t, NumType)]
+    if len(params) != len(ft.params) or len(results) != len(ft.results):
+        return None
+    return params, results
 
 
 def _export_pos(graph: FlatGraph, ref: ForeignRef) -> int:

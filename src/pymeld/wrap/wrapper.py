@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from pymeld.abi import types as at
@@ -89,6 +90,8 @@ def wrap(
         import_shim.fill(b, lambda k: lower_late_import(b, host, types, fused, late[k]))
     for k in merged.foreign.late:
         foreign[k] = instantiate_foreign(b, host, merged, k, foreign, fused, lowered)
+        if k in fused.shims:
+            fused.shims[k].fill(b, partial(_alias_indirect, b, foreign[k], merged, k))
         if k in merged.foreign.resume:
             run_at_instantiation(b, b.alias_core(fused.instance, merged.foreign.resume[k], KS.FUNC))
     export_root(b, host, types, fused, merged, spaces.export_names)
@@ -260,6 +263,7 @@ class FusedInstance:
     memories: dict[int, int] = field(default_factory=dict)
     funcs: dict[int, int] = field(default_factory=dict)
     foreign: dict[int, int] = field(default_factory=dict)  # foreign index → its core instance
+    shims: dict[int, Shim] = field(default_factory=dict)  # foreign index → its functions' shim
 
     def memory(self, index: int) -> int:
         if index not in self.memories:
@@ -309,10 +313,21 @@ def instantiate_fused(
     for module_name, exports in by_module.items():
         bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(exports)]), KS.INSTANCE)
         args.append(cm.CoreInstantiateArg(module_name, bag))
+    shims: dict[int, Shim] = {}
     for k in sorted({ref.instance for ref in merged.foreign.imports}):
-        args.append(cm.CoreInstantiateArg(foreign_module_name(k), foreign[k]))
+        if k in merged.foreign.indirect:  # made after the fused module: called through a shim
+            funcs = merged.foreign.indirect[k]
+            shim = shims[k] = Shim.add(b, [(p, r) for _, p, r in funcs], "$functions")
+            inline = [
+                cm.CoreInlineExport(name, KS.FUNC, shim.func(b, j))
+                for j, (name, _, _) in enumerate(funcs)
+            ]
+            bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(inline)]), KS.INSTANCE)
+            args.append(cm.CoreInstantiateArg(foreign_module_name(k), bag))
+        else:
+            args.append(cm.CoreInstantiateArg(foreign_module_name(k), foreign[k]))
     instance = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(module, args)]), KS.INSTANCE)
-    return FusedInstance(b, instance, merged, foreign=foreign)
+    return FusedInstance(b, instance, merged, foreign=foreign, shims=shims)
 
 
 def instantiate_foreign(
@@ -346,6 +361,11 @@ def instantiate_foreign(
         args.append(cm.CoreInstantiateArg(module_name, bag))
     module = host.module(fi.path)
     return b.one(cm.CoreInstanceSection([cm.CoreInstantiate(module, args)]), KS.INSTANCE)
+
+
+def _alias_indirect(b: ComponentBuilder, instance: int, merged: MergeResult, k: int, j: int) -> int:
+    """Function ``j`` of late foreign instance ``k`` that the fused code calls through a shim."""
+    return b.alias_core(instance, merged.foreign.indirect[k][j][0], KS.FUNC)
 
 
 def run_at_instantiation(b: ComponentBuilder, func: int) -> None:
