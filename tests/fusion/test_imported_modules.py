@@ -36,7 +36,10 @@ HOST_MODULES = {
           (i32.store8 (i32.const 0) (i32.add (i32.load8_u (i32.const 0)) (i32.const 1)))
           (i32.load8_u (i32.const 0)))
         (func $start (call $log (i32.const 100)))
-        (start $start))""",
+        (start $start)
+        (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+          (call $log (i32.const 7)) (i32.const 16))
+        (func (export "takes") (param i32 i32) (result i32) (local.get 1)))""",
     "borrower": """(module
         (import "" "mem" (memory 1))
         (import "" "tbl" (table 1 funcref))
@@ -63,7 +66,9 @@ HOST_TYPES = """
       (export "tbl" (table 2 funcref))
       (export "g" (global (mut i32)))
       (export "peek" (func (param i32) (result i32)))
-      (export "bump" (func (result i32)))))
+      (export "bump" (func (result i32)))
+      (export "realloc" (func (param i32 i32 i32 i32) (result i32)))
+      (export "takes" (func (param i32 i32) (result i32)))))
     (export "borrower" (core module
       (import "" "mem" (memory 1))
       (import "" "tbl" (table 1 funcref))
@@ -78,9 +83,9 @@ HOST_TYPES = """
 """
 
 
-def run(data: bytes, exports: list[str]) -> tuple[list[Any], list[int]]:
-    """Instantiate ``data`` against the host modules, call ``exports`` in order: the results
-    (or the trap's first line) and the host log."""
+def run(data: bytes, exports: list[str], *args: Any) -> tuple[list[Any], list[int]]:
+    """Instantiate ``data`` against the host modules, call ``exports`` in order (with
+    ``args``): the results (or the trap's first line) and the host log."""
     cfg = wasmtime.Config()
     cfg.wasm_component_model = True
     cfg.wasm_multi_memory = True
@@ -100,7 +105,7 @@ def run(data: bytes, exports: list[str]) -> tuple[list[Any], list[int]]:
     for name in exports:
         f = inst.get_func(store, name)
         try:
-            results.append(f(store))
+            results.append(f(store, *args))
         except wasmtime.WasmtimeError as e:
             results.append(f"trap: {str(e).splitlines()[0]}")
     return results, log
@@ -303,6 +308,21 @@ def test_late_instance_before_an_early_one_refused() -> None:
         r"precedes root/core4",
     ):
         fuse(wat)
+
+
+def test_realloc_of_an_imported_module_calling_out_refused() -> None:
+    """wasmtime traps when a realloc calls out of its component instance; an imported module's
+    realloc calling a host function lowered for it directly would not: refused by name."""
+    wat = f"""(component {HOST_TYPES}
+      (core instance $o (instantiate (module $host "owner") (with "env" (instance $env))))
+      (func (export "len") (param "s" string) (result u32)
+        (canon lift (core func $o "takes") (memory (core memory $o "mem"))
+          (realloc (core func $o "realloc")))))"""
+    data = wat_to_wasm(wat)
+    results, log = run(data, ["len"], "abc")
+    assert results[0].startswith("trap:") and log == [100]  # the original traps
+    with pytest.raises(UnsupportedFeature, match=r"root/core1 calls host function `env` `log`"):
+        pymeld.fuse_bytes(data, options=pymeld.FuseOptions(component=True))
 
 
 def test_cli_inspect_and_stats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

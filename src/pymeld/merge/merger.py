@@ -487,7 +487,7 @@ class Merger:
         the may-leave check the fused code would make: refuse where that check exists."""
         for (k, i), _ in sorted(self.foreign.host.items()):
             fi = self.g.foreign[k]
-            if self.leave.index(fi.imports[i], fi.owner, False) is not None:
+            if fi.owner in self.leave.flags:  # its calls out are checked (a guarded realloc)
                 imp = fi.sig.imports[i]
                 raise UnsupportedFeature(
                     f"imported core module instance {fi.label} calls host function "
@@ -645,7 +645,10 @@ class Merger:
 
     # -- adapters -----------------------------------------------------------------------------------
     def _owner_of(self, ref: CoreRef) -> int | None:
-        """Component instance whose code ``ref`` is (None if not a plain definition)."""
+        """Component instance whose code ``ref`` is (None if not a plain definition or an
+        imported module's function)."""
+        if isinstance(ref, ForeignRef):
+            return self.g.foreign[ref.instance].owner
         return self.g.instances[ref.instance].owner if isinstance(ref, DefRef) else None
 
     def _plan_leave(self, cross: list[int], lowers: list[int]) -> LeaveGuards:
