@@ -220,6 +220,12 @@ def fuse_bytes(
     t = time.perf_counter()
     stage("flatten")
     graph = flatten(root)
+    if graph.foreign and not options.component:
+        fi = graph.foreign[0]
+        raise UnsupportedFeature(
+            f"{fi.label} instantiates the imported core module `{'/'.join(fi.path)}`, which a "
+            "core module cannot import: fuse it as a component (--component)"
+        )
     if options.opaque_rep:
         from pymeld.resources.opaque import check_opaque_reps
 

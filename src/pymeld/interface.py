@@ -136,7 +136,15 @@ def _remap_item(item: object, idx: Idx) -> object:
         return cm.AliasExport(item.sort, idx(CS.INSTANCE, item.instance), item.name)
     if isinstance(item, cm.AliasCoreExport | cm.AliasOuter):
         raise _Dropped
-    if isinstance(item, cm.CoreRecType | cm.CoreModuleType):
+    if isinstance(item, cm.CoreModuleType):  # its outer aliases name the root's core types
+        decls = [
+            cm.CoreOuterAlias(1, idx(KS.TYPE, d.index))
+            if isinstance(d, cm.CoreOuterAlias) and d.count == 1
+            else d
+            for d in item.decls
+        ]
+        return cm.CoreModuleType(decls)
+    if isinstance(item, cm.CoreRecType):
         return item  # core types only refer to their own index spaces here
     return _remap_type(item, idx, 0)
 

@@ -320,11 +320,11 @@ def test_fuse_unsupported_feature_is_named(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, wasm_tools: str
 ) -> None:
     src = tmp_path / "m.wat"
-    src.write_text('(component (import "m" (core module)))')
+    src.write_text('(component (import "c" (component)))')
     wasm = tmp_path / "m.wasm"
     subprocess.run([wasm_tools, "parse", str(src), "-o", str(wasm)], check=True)
     err = _fuse_fails(capsys, tmp_path / "out.wasm", str(wasm))
-    assert "pymeld: error: unsupported:" in err and "core module" in err
+    assert "pymeld: error: unsupported:" in err and "import `c` of sort component" in err
 
 
 def test_fuse_ambiguous_link_is_an_error(

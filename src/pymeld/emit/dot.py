@@ -4,7 +4,8 @@
   cluster per component instance (nested like the instances), a box per core module instance,
   solid edges for core imports satisfied by another module instance, bold edges for
   `canon lift` → `canon lower` pairs (the calls fusion turns into adapters), edges from host
-  imports, and the root exports.
+  imports, and the root exports; instances of imported core modules (kept, not fused) are
+  3-D boxes with their import edges.
 * `fused_dot`: a fused output — the attestation (with whether its code hash still matches) and,
   from the merged ``name`` section, which functions came from which module instance and which
   pymeld generated.
@@ -25,6 +26,7 @@ from pymeld.graph.model import (
     DefRef,
     ExportItem,
     FlatGraph,
+    ForeignRef,
     HostFunc,
     InstanceExport,
     Lifted,
@@ -115,10 +117,15 @@ def composition_dot(
     modules_of: dict[int, list[int]] = defaultdict(list)
     for mi in graph.instances:
         modules_of[mi.owner].append(mi.index)
+    foreign_of: dict[int, list[int]] = defaultdict(list)
+    for fi in graph.foreign:
+        foreign_of[fi.owner].append(fi.index)
 
     def has_code(cid: int) -> bool:
-        return any(i not in hidden for i in modules_of.get(cid, [])) or any(
-            has_code(sub) for sub in children.get(cid, [])
+        return (
+            any(i not in hidden for i in modules_of.get(cid, []))
+            or bool(foreign_of.get(cid))
+            or any(has_code(sub) for sub in children.get(cid, []))
         )
 
     def cluster(cid: int, indent: str) -> None:
@@ -135,6 +142,10 @@ def composition_dot(
             m = mi.module
             label = f"{mi.label}\n{len(m.funcs)} funcs, {len(m.memories)} mem"
             lines.append(f"{indent}  m{mi_index} [label={_q(label)}];")
+        for k in foreign_of.get(cid, []):
+            fi = graph.foreign[k]
+            label = f"{fi.label}\nimported module {'/'.join(fi.path)}"
+            lines.append(f"{indent}  f{k} [label={_q(label)}, shape=box3d];")
         if folded:
             lines.append(f"{indent}  // folded shim/fixup module instances: {folded}")
         for sub in children.get(cid, []):
@@ -176,6 +187,20 @@ def composition_dot(
                 builtins.add(ref.builtin)
                 for u, name in targets:
                     edges[(f"b{ref.builtin}", f"m{u}", "builtin")].append(name)
+            elif isinstance(ref, ForeignRef):
+                for u, name in targets:
+                    edges[(f"f{ref.instance}", f"m{u}", "import")].append(name)
+    for fi in graph.foreign:
+        for imp, ref in zip(fi.sig.imports, fi.imports):
+            src = (
+                f"m{ref.instance}"
+                if isinstance(ref, DefRef) and ref.instance not in hidden
+                else f"f{ref.instance}"
+                if isinstance(ref, ForeignRef)
+                else None
+            )
+            if src is not None:
+                edges[(src, f"f{fi.index}", "import")].append(f"{imp.module}.{imp.name}")
     for host, node in sorted(hosts.items(), key=lambda hn: int(hn[1][1:])):
         label = _q("host import\n" + host)
         lines.append(f"  {node} [label={label}, shape=cds];")
@@ -185,11 +210,13 @@ def composition_dot(
         label = _q(f"canon {bi.op}{res}")
         lines.append(f"  b{b} [label={label}, shape=diamond];")
 
-    exports: list[tuple[str, int]] = []
+    exports: list[tuple[str, str]] = []
 
     def walk(path: str, item: ExportItem) -> None:
         if isinstance(item, Lifted) and isinstance(item.core_func, DefRef):
-            exports.append((path, item.core_func.instance))
+            exports.append((path, f"m{item.core_func.instance}"))
+        elif isinstance(item, Lifted) and isinstance(item.core_func, ForeignRef):
+            exports.append((path, f"f{item.core_func.instance}"))
         elif isinstance(item, InstanceExport):
             for n, sub in item.exports:
                 walk(f"{path}#{n}" if "#" not in path else f"{path}/{n}", sub)
@@ -198,8 +225,8 @@ def composition_dot(
         walk(name, item)
     if exports:
         lines.append(f"  exports [label={_q('root exports')}, shape=note];")
-        for path, inst in exports:
-            edges[(f"m{inst}", "exports", "export")].append(path)
+        for path, node in exports:
+            edges[(node, "exports", "export")].append(path)
     lines.extend(_edge_lines(edges))
     lines.append("}")
     return "\n".join(lines) + "\n"

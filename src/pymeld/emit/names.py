@@ -139,6 +139,10 @@ def function_names(graph: FlatGraph, merged: MergeResult) -> ModuleNames:
     module = merged.module
     for imp_index, hi in enumerate(merged.host_imports):
         funcs[imp_index] = f"import:{hi.module}::{hi.name}"
+    fn_imports = [i for i in module.imports if i.kind == ExternKind.FUNC]
+    for imp_index in range(len(merged.host_imports), len(fn_imports)):  # foreign instances'
+        imp = fn_imports[imp_index]
+        funcs[imp_index] = f"import:{imp.module}::{imp.name}"
     for mi, lay in zip(graph.instances, merged.layouts):
         src = ModuleNames()
         for c in mi.module.customs:

@@ -30,6 +30,8 @@ IMPORT_MAP_VERSION = 2
 
 
 def _kind(module: str, name: str) -> str:
+    if module.startswith("[core-instance]"):  # an imported module's instance (merge.foreign)
+        return "core-instance"
     if module == "[async]":
         return "p3-builtin"
     if name.startswith(("[resource-drop]", "[resource-new]", "[resource-rep]")):

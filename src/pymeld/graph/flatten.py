@@ -28,13 +28,17 @@ from pymeld.graph.model import (
     DefRef,
     ExportItem,
     FlatGraph,
+    ForeignInstance,
+    ForeignRef,
     HostFunc,
+    HostModuleExport,
     InstanceExport,
     Lifted,
     Lowered,
     LoweredRef,
     ModuleExport,
     ModuleInstance,
+    ModuleSig,
     ResourceType,
     TypeExport,
 )
@@ -68,8 +72,24 @@ class ModuleDef:
 
 
 @dataclass(slots=True)
+class HostModule:
+    """A core module imported from outside the root (``path`` as in `ForeignInstance`): only
+    its type is known, so each instantiation becomes a `ForeignInstance`."""
+
+    path: tuple[str, ...]
+    sig: ModuleSig
+
+
+@dataclass(slots=True)
 class CoreModuleInst:
     """A core instance made by instantiating a module: index into `FlatGraph.instances`."""
+
+    index: int
+
+
+@dataclass(slots=True)
+class CoreForeignInst:
+    """A core instance of an imported module: index into `FlatGraph.foreign`."""
 
     index: int
 
@@ -81,7 +101,7 @@ class CoreBag:
     exports: dict[str, tuple[ExternKind, CoreRef]]
 
 
-CoreInst = CoreModuleInst | CoreBag
+CoreInst = CoreModuleInst | CoreBag | CoreForeignInst
 
 
 @dataclass(slots=True)
@@ -171,6 +191,9 @@ class Flattener:
         ]
         root.host_funcs = [
             v.path if isinstance(v, HostFunc) else None for v in scope.space(CS.FUNC)
+        ]
+        root.host_modules = [
+            v.path if isinstance(v, HostModule) else None for v in scope.space(KS.MODULE)
         ]
         return self.graph
 
@@ -276,9 +299,12 @@ class Flattener:
             if imp.desc.index is None:
                 return self.new_resource(name, None, None, path)
             return scope.get(CS.TYPE, imp.desc.index)
+        if sort is KS.MODULE:
+            mt = scope.get(KS.TYPE, _req(imp.desc.index))
+            return HostModule(path, gt.module_sig(mt, scope.space(KS.TYPE), name))
         raise UnsupportedFeature(
             f"{scope.label}: root import `{name}` of sort {cm.sort_name(sort)} "
-            "(only functions, instances and types can stay imports)"
+            "(only functions, instances, types and core modules can stay imports)"
         )
 
     def _host_func(self, path: tuple[str, ...], ft: Any) -> HostFunc:
@@ -294,6 +320,8 @@ class Flattener:
                 value = self._host_func((*path, name), value)
             elif sort is CS.INSTANCE:
                 value = self._host_instance((*path, name), value)
+            elif sort is KS.MODULE:
+                value = HostModule((*path, name), value)
             exports[name] = (sort, value)
         return CompInst(exports, path)
 
@@ -318,11 +346,13 @@ class Flattener:
                     )
                 bag[e.name] = (kind, scope.get(e.sort, e.index))
             return CoreBag(bag)
-        mdef: ModuleDef = scope.get(KS.MODULE, item.module)
-        module = self._parsed(mdef)
+        mdef: ModuleDef | HostModule = scope.get(KS.MODULE, item.module)
         args: dict[str, CoreInst] = {a.name: scope.get(KS.INSTANCE, a.instance) for a in item.args}
-        index = len(self.graph.instances)
         label = f"{scope.label}/core{len(scope.space(KS.INSTANCE))}"
+        if isinstance(mdef, HostModule):
+            return self._foreign_instance(mdef, args, scope, label)
+        module = self._parsed(mdef)
+        index = len(self.graph.instances)
         mi = ModuleInstance(index, module, mdef.id, scope.instance_id, label)
         for imp in module.imports:
             src = args.get(imp.module)
@@ -339,6 +369,30 @@ class Flattener:
             mi.imports.append(ref)
         self.graph.instances.append(mi)
         return CoreModuleInst(index)
+
+    def _foreign_instance(
+        self, hm: HostModule, args: dict[str, CoreInst], scope: Scope, label: str
+    ) -> CoreForeignInst:
+        """An instance of an imported module: its declared imports bound like a module's."""
+        index = len(self.graph.foreign)
+        fi = ForeignInstance(
+            index, hm.path, hm.sig, scope.instance_id, label, len(self.graph.instances)
+        )
+        for imp in hm.sig.imports:
+            src = args.get(imp.module)
+            if src is None:
+                raise LinkError(
+                    f"{label}: module import `{imp.module}` `{imp.name}` has no instance argument"
+                )
+            kind, ref = self._core_export(src, imp.name, label)
+            if kind != imp.kind:
+                raise LinkError(
+                    f"{label}: import `{imp.module}` `{imp.name}` expects a {imp.kind.name.lower()},"
+                    f" found a {kind.name.lower()}"
+                )
+            fi.imports.append(ref)
+        self.graph.foreign.append(fi)
+        return CoreForeignInst(index)
 
     def _parsed(self, mdef: ModuleDef) -> Module:
         """The parsed module; sections with the same bytes share one parse (modules are read,
@@ -367,6 +421,12 @@ class Flattener:
             if name not in inst.exports:
                 raise LinkError(f"{where}: core instance has no export `{name}`")
             return inst.exports[name]
+        if isinstance(inst, CoreForeignInst):
+            fi = self.graph.foreign[inst.index]
+            exp = fi.sig.export(name)
+            if exp is None:
+                raise LinkError(f"{where}: core instance {fi.label} has no export `{name}`")
+            return exp.kind, ForeignRef(fi.index, exp.kind, name)
         mi = self.graph.instances[inst.index]
         by_name = self._exports_by_name.get(mi.index)
         if by_name is None:  # a dict, not a scan per name: runtimes export thousands of names
@@ -467,7 +527,7 @@ class Flattener:
 
     def _opts(self, options: list[cm.CanonOpt], scope: Scope) -> CanonOpts:
         enc = "utf8"
-        memory: DefRef | None = None
+        memory: DefRef | ForeignRef | None = None
         realloc = post_return = callback = None
         is_async = False
         for o in options:
@@ -480,7 +540,7 @@ class Flattener:
                 enc = "latin1+utf16"
             elif k is cm.CanonOptKind.MEMORY:
                 ref = scope.get(KS.MEMORY, _req(o.index))
-                if not isinstance(ref, DefRef):
+                if not isinstance(ref, DefRef | ForeignRef):
                     raise UnsupportedFeature(f"{scope.label}: memory option is not a core memory")
                 memory = ref
             elif k is cm.CanonOptKind.REALLOC:
@@ -507,6 +567,8 @@ class Flattener:
             )
         if sort is KS.MODULE and isinstance(value, ModuleDef) and value.section.data is not None:
             return ModuleExport(bytes(value.section.data))
+        if sort is KS.MODULE and isinstance(value, HostModule):
+            return HostModuleExport(value.path)
         raise UnsupportedFeature(f"root export `{name}` of sort {cm.sort_name(sort)}")
 
 

@@ -13,7 +13,7 @@ from dataclasses import field
 from pymeld._dataclass import dataclass
 from pymeld.abi.types import FuncType, ValType
 from pymeld.codec.component.model import CoreValType, ExternName
-from pymeld.codec.core.model import ExternKind, Module
+from pymeld.codec.core.model import ExternKind, Import, Module
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,17 @@ class BuiltinRef:
     builtin: int
 
 
-CoreRef = DefRef | LoweredRef | BuiltinRef
+@dataclass(frozen=True, slots=True)
+class ForeignRef:
+    """Export ``name`` (a ``kind``) of foreign instance ``instance`` (`FlatGraph.foreign`): an
+    instance of a core module the composition imports, so nothing is known of it but its type."""
+
+    instance: int
+    kind: ExternKind
+    name: str
+
+
+CoreRef = DefRef | LoweredRef | BuiltinRef | ForeignRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +61,7 @@ class CanonOpts:
     """Canonical options with every index resolved to a flat-graph definition."""
 
     string_encoding: str = "utf8"
-    memory: DefRef | None = None
+    memory: DefRef | ForeignRef | None = None
     realloc: CoreRef | None = None
     post_return: CoreRef | None = None
     is_async: bool = False
@@ -142,6 +152,43 @@ class ModuleInstance:
 
 
 @dataclass(slots=True)
+class ModuleSig:
+    """An imported core module's declared type, in core form: ``stub`` is a core module whose
+    imports are the declared imports followed by the declared exports (as imports, so their
+    types are core import descriptors with type indices into ``stub.types``)."""
+
+    stub: Module
+    n_imports: int
+
+    @property
+    def imports(self) -> list[Import]:
+        return self.stub.imports[: self.n_imports]
+
+    @property
+    def exports(self) -> list[Import]:
+        return self.stub.imports[self.n_imports :]
+
+    def export(self, name: str) -> Import | None:
+        return next((e for e in self.exports if e.name == name), None)
+
+
+@dataclass(slots=True)
+class ForeignInstance:
+    """A core instance of a core module the root imports (``path``: the root import name and
+    the export names leading to the module): the output component keeps the module import and
+    instantiates it itself (`pymeld.wrap`). ``imports`` binds each declared import, in
+    declaration order; ``position`` is how many module instances were instantiated before it."""
+
+    index: int
+    path: tuple[str, ...]
+    sig: ModuleSig
+    owner: int
+    label: str
+    position: int
+    imports: list[CoreRef] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class ComponentInstanceInfo:
     """A component instance in the flattened tree (the root is id 0)."""
 
@@ -171,7 +218,14 @@ class InstanceExport:
     exports: list[tuple[str, ExportItem]]
 
 
-ExportItem = Lifted | HostFunc | TypeExport | InstanceExport | ModuleExport
+@dataclass(slots=True)
+class HostModuleExport:
+    """A re-exported imported core module (``path`` as in `ForeignInstance`)."""
+
+    path: tuple[str, ...]
+
+
+ExportItem = Lifted | HostFunc | TypeExport | InstanceExport | ModuleExport | HostModuleExport
 
 
 @dataclass(slots=True)
@@ -182,7 +236,8 @@ class RootSpaces:
     each root index went; this says what each index denotes, so the wrapper can find the host
     resources, instances and functions behind the copies without flattening's scopes.
     ``types[i]`` is root type ``i`` resolved (a `ResourceType` for a resource);
-    ``host_instances[i]`` / ``host_funcs[i]`` the host path of root instance / function ``i``
+    ``host_instances[i]`` / ``host_funcs[i]`` / ``host_modules[i]`` the host path of root
+    instance / function / core module ``i``
     (None where it is not imported from the host); ``export_names`` each root export's full
     name, so `implements` and version attributes survive.
     """
@@ -190,6 +245,7 @@ class RootSpaces:
     types: list[object] = field(default_factory=list)
     host_instances: list[tuple[str, ...] | None] = field(default_factory=list)
     host_funcs: list[tuple[str, ...] | None] = field(default_factory=list)
+    host_modules: list[tuple[str, ...] | None] = field(default_factory=list)
     export_names: dict[str, ExternName] = field(default_factory=dict)
 
 
@@ -204,4 +260,5 @@ class FlatGraph:
     components: list[ComponentInstanceInfo] = field(default_factory=list)
     exports: list[tuple[str, ExportItem]] = field(default_factory=list)
     host_funcs: list[HostFunc] = field(default_factory=list)
+    foreign: list[ForeignInstance] = field(default_factory=list)
     root: RootSpaces = field(default_factory=RootSpaces)

@@ -9,13 +9,14 @@ the spec makes imported resource types distinct.
 
 from __future__ import annotations
 
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.codec.component import model as cm
 from pymeld.errors import LinkError, UnsupportedFeature
-from pymeld.graph.model import ResourceType
+from pymeld.graph.model import ModuleSig, ResourceType
 
 if TYPE_CHECKING:
     from pymeld.graph.flatten import Flattener, Scope
@@ -56,9 +57,18 @@ class _DeclScope:
     parent: Any  # Scope or _DeclScope
     types: list[Any]
     instances: list[Any]
+    core_types: list[Any] = field(default_factory=list)
 
     def get(self, sort: cm.Sort, index: int) -> Any:
-        space = self.types if sort is CS.TYPE else self.instances if sort is CS.INSTANCE else None
+        space = (
+            self.types
+            if sort is CS.TYPE
+            else self.instances
+            if sort is CS.INSTANCE
+            else self.core_types
+            if sort is KS.TYPE
+            else None
+        )
         if space is None or index >= len(space):
             raise LinkError(f"type declarator index {index} of {cm.sort_name(sort)} out of range")
         return space[index]
@@ -172,7 +182,9 @@ class TypeResolver:
         for decl in closure.type.decls:
             match decl:
                 case cm.CoreTypeDeclarator():
-                    continue
+                    t = decl.type
+                    n = len(t.subtypes) if isinstance(t, cm.CoreRecType) else 1
+                    local.core_types.extend([t] * n)
                 case cm.TypeDeclarator():
                     local.types.append(self.define(decl.type, local))
                 case cm.AliasDeclarator():
@@ -200,6 +212,9 @@ class TypeResolver:
             return local.get(CS.TYPE, desc.index)
         if sort is CS.INSTANCE:
             return local.get(CS.TYPE, _idx(desc))
+        if sort is KS.MODULE:
+            mt = local.get(KS.TYPE, _idx(desc))
+            return module_sig(mt, local.core_types, "/".join(path))
         raise UnsupportedFeature(f"imported {cm.sort_name(sort)} `{'/'.join(path)}`")
 
 
@@ -220,6 +235,51 @@ def local_alias(resolver: TypeResolver, local: _DeclScope, alias: cm.Alias) -> N
         local.types.append(value)
     elif alias.sort is CS.INSTANCE:
         local.instances.append(value)
+    elif alias.sort is KS.TYPE:
+        local.core_types.append(value)
+
+
+def module_sig(mt: Any, outer: list[Any], where: str) -> ModuleSig:
+    """A core module type in core form (`ModuleSig`); ``outer`` is the enclosing core type
+    index space (rec types repeated once per subtype), which outer aliases refer to."""
+    from pymeld.codec.component.encode import module_type_stub
+    from pymeld.codec.core import parse_module
+
+    if not isinstance(mt, cm.CoreModuleType):
+        raise LinkError(f"`{where}`: core module of a type that is not a module type")
+    types: list[cm.CoreRecType] = []
+    imports: list[tuple[str, str, cm.CoreExternType]] = []
+    exports: list[tuple[str, str, cm.CoreExternType]] = []
+    for d in mt.decls:
+        if isinstance(d, cm.CoreTypeDecl):
+            if not isinstance(d.type, cm.CoreRecType):
+                raise LinkError(f"`{where}`: module type inside a module type")
+            types.append(d.type)
+        elif isinstance(d, cm.CoreOuterAlias):
+            t = outer[d.index] if d.count == 1 and d.index < len(outer) else None
+            if not (isinstance(t, cm.CoreRecType) and len(t.subtypes) == 1 and _closed(t)):
+                # another index space's numbering would be needed to read it here
+                raise UnsupportedFeature(
+                    f"imported core module `{where}`: its type aliases an outer type that is not "
+                    "a self-contained function type"
+                )
+            types.append(t)
+        elif isinstance(d, cm.CoreImportDecl):
+            imports.append((d.module, d.name, d.type))
+        else:
+            exports.append(("", d.name, d.type))
+    stub = parse_module(module_type_stub(types, imports + exports), file=f"module type of {where}")
+    return ModuleSig(stub, len(imports))
+
+
+def _closed(t: cm.CoreRecType) -> bool:
+    """A function type naming no other type (no concrete reference types)."""
+    comp = t.subtypes[0].comp
+    if not isinstance(comp, cm.CoreFuncType) or t.subtypes[0].supertypes:
+        return False
+    return not any(
+        isinstance(v, cm.CoreRefType) and v.heap >= 0 for v in (*comp.params, *comp.results)
+    )
 
 
 def _lookup(scope: Any, sort: cm.Sort, index: int) -> Any:

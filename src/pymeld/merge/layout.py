@@ -1,9 +1,11 @@
 """Index-space layout of the fused module: where each instance's definitions land.
 
-The output's function index space is: host imports, then each module instance's defined
-functions in instantiation order, then generated functions (`pymeld.plan`, which starts where
-this layout ends). Tables, memories, globals and tags have no imports in the output, so each is
-the instances' definitions concatenated (then, for globals and memories, generated ones). Computing all bases first lets every body be rewritten
+The output's function index space is: host imports, then the imported exports of foreign
+instances (`pymeld.merge.foreign`), then each module instance's defined functions in
+instantiation order, then generated functions (`pymeld.plan`, which starts where this layout
+ends). Tables, memories, globals and tags are imported only from foreign instances, so each is
+those imports, then the instances' definitions concatenated (then, for globals and memories,
+generated ones). Computing all bases first lets every body be rewritten
 in one pass with final indices.
 """
 
@@ -60,10 +62,15 @@ def count_imports(module: Module) -> dict[ExternKind, int]:
     return counts
 
 
-def lay_out(modules: list[Module], first_func: int) -> tuple[list[InstanceLayout], dict[str, int]]:
-    """Assign bases for each instance; returns the layouts and the totals per kind."""
+def lay_out(
+    modules: list[Module], imported: dict[ExternKind, int]
+) -> tuple[list[InstanceLayout], dict[str, int]]:
+    """Assign bases for each instance after the output's ``imported`` items of each kind;
+    returns the layouts and the totals per kind."""
     layouts: list[InstanceLayout] = []
-    func, table, memory, global_, tag, elem, data = first_func, 0, 0, 0, 0, 0, 0
+    n = {k: imported.get(k, 0) for k in ExternKind}
+    func, table, memory = n[ExternKind.FUNC], n[ExternKind.TABLE], n[ExternKind.MEMORY]
+    global_, tag, elem, data = n[ExternKind.GLOBAL], n[ExternKind.TAG], 0, 0
     for m in modules:
         lay = InstanceLayout(func, table, memory, global_, tag, elem, data, count_imports(m))
         layouts.append(lay)

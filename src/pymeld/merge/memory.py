@@ -99,6 +99,15 @@ def apply_memory_strategy(
             raise PymeldError("address rebasing needs the shared (or auto) memory strategy")
         return MemoryDecision("multi", "requested: one memory per module-instance memory")
     n = len(merged.module.memories)
+    imported = merged.module.num_imported(ExternKind.MEMORY)
+    if imported:
+        why = (
+            f"the fused module imports {imported} memor{'y' if imported == 1 else 'ies'} of "
+            "imported core module instances, which cannot move into one memory"
+        )
+        if strategy == "shared":
+            raise UnsupportedFeature(f"one shared memory: {why}")
+        return MemoryDecision("multi", f"shared memory is unsound here: {why}")
     if n <= 1:
         return MemoryDecision(
             "shared", f"{n} memor{'y' if n == 1 else 'ies'} in total: nothing to move"
@@ -157,6 +166,13 @@ def plan_regions(graph: FlatGraph, merged: MergeResult) -> list[Region]:
             raise UnsupportedFeature(f"{owners[i]}: shared (threads) memory cannot be rebased")
         if lim.page_size_log2 not in (None, 16):
             raise UnsupportedFeature(f"{owners[i]}: custom page size cannot be rebased")
+    foreign = _foreign_facing(merged)
+    if foreign:
+        mem, where = min(foreign.items())
+        raise UnsupportedFeature(
+            f"{owners[mem]}: its memory is imported by {where}, which would see region-absolute "
+            "addresses without region bounds"
+        )
     host = _host_facing(merged)
     if host:
         mem, where = min(host.items())
@@ -197,6 +213,17 @@ def plan_regions(graph: FlatGraph, merged: MergeResult) -> list[Region]:
                 "(the original fails to instantiate)"
             )
     return regions
+
+
+def _foreign_facing(merged: MergeResult) -> dict[int, str]:
+    """Memories the fused module exports to imported core modules' instances."""
+    plan = merged.foreign
+    users = {name: plan.instances[k].label for (k, _), name in plan.provided.items()}
+    out: dict[int, str] = {}
+    for e in merged.module.exports:
+        if e.kind == ExternKind.MEMORY and e.name in users:
+            out.setdefault(e.index, f"imported core module instance {users[e.name]}")
+    return out
 
 
 def _host_facing(merged: MergeResult) -> dict[int, str]:

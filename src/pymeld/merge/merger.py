@@ -28,6 +28,7 @@ from pymeld.codec.core.model import (
     Global,
     GlobalType,
     Import,
+    ImportDesc,
     Limits,
     Local,
     MemoryType,
@@ -36,6 +37,8 @@ from pymeld.codec.core.model import (
     RefType,
     SegmentMode,
     Table,
+    TableType,
+    TagType,
     ValType,
 )
 from pymeld.errors import LinkError, UnsupportedFeature
@@ -47,7 +50,9 @@ from pymeld.graph.model import (
     DefRef,
     ExportItem,
     FlatGraph,
+    ForeignRef,
     HostFunc,
+    HostModuleExport,
     InstanceExport,
     Lifted,
     Lowered,
@@ -59,6 +64,7 @@ from pymeld.graph.model import (
 from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
 from pymeld.merge.asyncpass import AsyncPlan, async_lower_signature, builtin_signature, plan_async
 from pymeld.merge.bodies import rewrite_all
+from pymeld.merge.foreign import ForeignPlan, module_name, plan_foreign
 from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.leave import BodyCalls, LeaveGuards, may_call_out
 from pymeld.merge.segments import copy_data, copy_elem
@@ -107,6 +113,9 @@ class FuncExport:
     core_name: str
     func_index: int
     opts: at.CanonOptions
+    #: set when the export lifts a function of an imported module's instance directly: the
+    #: wrapper lifts ``core_name`` of that instance (``func_index`` is then -1)
+    foreign: ForeignRef | None = None
 
 
 @dataclass(slots=True)
@@ -123,6 +132,7 @@ class MergeResult:
     adapters: dict[int, int] = field(default_factory=dict)
     direct: dict[int, int] = field(default_factory=dict)  # lower index → callee (no adapter)
     runtime: RuntimePlan | None = None  # resource built-ins left to the component runtime
+    foreign: ForeignPlan = field(default_factory=ForeignPlan)  # imported modules' instances
 
 
 class Merger:
@@ -142,6 +152,9 @@ class Merger:
         self.asyncf: AsyncFusion | None = None
         self._fresh_tasks: dict[object, FuncItem] = {}  # adapter/realloc → context wrapper
         self._forward: dict[int, CoreRef] = {}  # lower index → callee core function (no adapter)
+        self.foreign = ForeignPlan()
+        self._foreign_index: dict[ForeignRef, int] = {}  # fused import index per foreign export
+        self._chunks: dict[int, FuncItem] = {}  # late foreign index → start part after it
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -161,6 +174,8 @@ class Merger:
             if adapter is None:
                 raise LinkError(f"internal: adapter for lower {ref.lower} was not planned")
             return adapter.index
+        if isinstance(ref, ForeignRef):
+            return self._foreign(ref)
         builtin = self.g.builtins[ref.builtin]
         inner = self.res.builtin_func(ref.builtin)  # in-module handle table (pymeld.resources)
         if inner is None and self.asyncf is not None:
@@ -178,12 +193,30 @@ class Merger:
     def item_index(self, ref: CoreRef, kind: ExternKind) -> int:
         if kind == ExternKind.FUNC:
             return self.func_index(ref)
+        if isinstance(ref, ForeignRef) and ref.kind == kind:
+            return self._foreign(ref)
         if not isinstance(ref, DefRef) or ref.kind != kind:
             raise LinkError(f"expected a core {kind.name.lower()} definition")
         return self.layouts[ref.instance].defined(kind, ref.index)
 
+    def _foreign(self, ref: ForeignRef) -> int:
+        """The fused module's import of a foreign instance's export."""
+        index = self._foreign_index.get(ref)
+        if index is None:
+            fi = self.g.foreign[ref.instance]
+            raise UnsupportedFeature(
+                f"export `{ref.name}` of imported core module instance {fi.label} is needed by "
+                "generated code (a handle or async stand-in) that cannot import it"
+            )
+        return index
+
     def canon_options(self, opts: CanonOpts) -> at.CanonOptions:
-        if opts.memory is not None:
+        if isinstance(opts.memory, ForeignRef):
+            fi = self.g.foreign[opts.memory.instance]
+            exp = fi.sig.export(opts.memory.name)
+            if exp is not None and isinstance(exp.desc, MemoryType) and exp.desc.memory64:
+                raise UnsupportedFeature(f"{fi.label}: 64-bit memory in canonical options (cm64)")
+        elif opts.memory is not None:
             mi = self.g.instances[opts.memory.instance]
             local = opts.memory.index - mi.module.num_imported(ExternKind.MEMORY)
             if mi.module.memories[local].memory64:
@@ -218,6 +251,8 @@ class Merger:
         work: list[CoreRef] = []
         for mi in self.g.instances:
             work.extend(mi.imports)
+        for fi in self.g.foreign:
+            work.extend(fi.imports)
         for _, item in self.g.exports:
             work.extend(_export_refs(item))
         while work:
@@ -317,8 +352,14 @@ class Merger:
         g = self.g
         lowers = self._reachable_lowers()
         self._plan_host_imports(lowers)
+        self.foreign = plan_foreign(g, self._foreign_needs(lowers), self._lowered_by_wrapper)
+        imported = {k: 0 for k in ExternKind}
+        imported[ExternKind.FUNC] = len(self.host_imports)
+        for ref in self.foreign.imports:
+            self._foreign_index[ref] = imported[ref.kind]
+            imported[ref.kind] += 1
         modules = [mi.module for mi in g.instances]
-        self.layouts, totals = lay_out(modules, len(self.host_imports))
+        self.layouts, totals = lay_out(modules, imported)
         plan = self.plan = Plan(
             {
                 Space.FUNC: totals["func"],
@@ -331,6 +372,7 @@ class Merger:
         # calls between instances, only that an instance does not lower its own lift (the
         # same-instance trap below). tests/fusion/wast/reentrance.wast pins both.
         self.leave = self._plan_leave(cross, lowers)
+        self._check_early_calls()
         for li in cross:
             if self._forwards(li):
                 self._forward[li] = g.lowers[li].callee.core_func  # type: ignore[union-attr]
@@ -350,8 +392,12 @@ class Merger:
         self.res.plan(sorted(self._builtins_used), cross, lowers)
         if self.async_plan.fused is not None:
             self._plan_async(cross)
-        if any(mi.module.start is not None for mi in g.instances):
-            self._start = plan.add_func("start", "start", self._start_code)
+        parts = self._start_parts()
+        if 0 in parts:
+            self._start = plan.add_func("start", "start", partial(self._start_code, 0))
+        for c, k in enumerate(self.foreign.late, 1):
+            if c in parts:
+                self._chunks[k] = plan.add_func("start", ("after", k), partial(self._start_code, c))
         plan.freeze()
 
         out = Module()
@@ -368,10 +414,12 @@ class Merger:
             params, results = hi.core_signature()
             tidx = self.types.func_type(params, results)
             out.imports.append(Import(hi.module, hi.name, FuncImport(tidx)))
+        self._foreign_imports(out)
 
         self._start_seqs = self._copy_instances(out, type_maps)
         self._emit_plan(out)
         exports = self._emit_exports(out)
+        self._emit_foreign_exports(out)
         for rr in self.runtime.resources:
             if rr.dtor_export is not None and rr.resource.dtor is not None:
                 dtor = self.res.runtime_dtor(rr.resource)
@@ -381,13 +429,145 @@ class Merger:
             out.data_count = len(out.datas)
         result = MergeResult(out, self.host_imports, exports, list(g.exports))
         result.runtime = self.runtime
+        result.foreign = self.foreign
         result.stats = {
             "module_instances": len(g.instances),
-            "functions": len(out.funcs) + len(out.imports),
+            "functions": len(out.funcs) + out.num_imported(ExternKind.FUNC),
             "adapters": len(cross),
             "host_imports": len(self.host_imports),
         }
         return result
+
+    # -- imported modules' instances (pymeld.merge.foreign) ------------------------------------------
+    def _foreign_needs(self, lowers: list[int]) -> dict[ForeignRef, str]:
+        """Every foreign export the fused code uses, with the first use (for messages). A root
+        export lifting a foreign function is lifted by the wrapper from the foreign instance
+        itself, unless its handles need a stand-in in the fused module."""
+        g = self.g
+        needed: dict[ForeignRef, str] = {}
+
+        def need(ref: CoreRef | None, use: str) -> None:
+            if isinstance(ref, ForeignRef):
+                needed.setdefault(ref, use)
+
+        def opts(o: CanonOpts, use: str) -> None:
+            for ref in (o.memory, o.realloc, o.post_return, o.callback):
+                need(ref, use)
+
+        for mi in g.instances:
+            for ref in mi.imports:
+                need(ref, mi.label)
+        for li in lowers:
+            lowered = g.lowers[li]
+            use = f"a canon lower in {g.components[lowered.owner].label}"
+            opts(lowered.opts, use)
+            if isinstance(lowered.callee, Lifted):
+                need(lowered.callee.core_func, use)
+                opts(lowered.callee.opts, use)
+        for bi in sorted(self._builtins_used):
+            b = g.builtins[bi]
+            use = f"canon {b.op} in {g.components[b.owner].label}"
+            if b.resource is not None:
+                need(b.resource.dtor, use)
+            if b.opts is not None:
+                opts(b.opts, use)
+        for lf in _exported_lifts(g.exports):
+            opts(lf.opts, "a root export")
+            if _has_handles(lf.type):
+                need(lf.core_func, "a root export with resource handles")
+        return needed
+
+    def _lowered_by_wrapper(self, ref: CoreRef) -> int | None:
+        """The host import ``ref`` is, when the wrapper can lower it before the fused module
+        exists (no memory, realloc, handles or `async`), else None."""
+        if not isinstance(ref, LoweredRef):
+            return None
+        lowered = self.g.lowers[ref.lower]
+        o = lowered.opts
+        if not isinstance(lowered.callee, HostFunc) or _has_handles(lowered.callee.type):
+            return None
+        if o.memory or o.realloc or o.post_return or o.callback or o.is_async:
+            return None
+        return self._host_index(ref.lower)
+
+    def _check_early_calls(self) -> None:
+        """A host function the wrapper lowers for an early foreign instance is called without
+        the may-leave check the fused code would make: refuse where that check exists."""
+        for (k, i), _ in sorted(self.foreign.host.items()):
+            fi = self.g.foreign[k]
+            if fi.owner in self.leave.flags:  # its calls out are checked (a guarded realloc)
+                imp = fi.sig.imports[i]
+                raise UnsupportedFeature(
+                    f"imported core module instance {fi.label} calls host function "
+                    f"`{imp.module}` `{imp.name}`, which its component instance may not call "
+                    "while its realloc runs; the check lives in the fused code, which is "
+                    "instantiated after it"
+                )
+
+    def _check_direct_lift(self, path: tuple[str, ...], item: Lifted, ref: ForeignRef) -> None:
+        """A root export the wrapper lifts straight from a foreign instance gets no stand-in:
+        refuse where the fused code would have put one (handles, async ends) or async options
+        that would tie the foreign function to fused-code callbacks."""
+        stand_in = self.res.export_func(item) is not None or (
+            self.asyncf is not None and self.asyncf.export_func(item) is not None
+        )
+        if stand_in or item.opts.is_async:
+            fi = self.g.foreign[ref.instance]
+            raise UnsupportedFeature(
+                f"root export `{'/'.join(path)}` lifts `{ref.name}` of imported core module "
+                f"instance {fi.label} {'with `async`' if item.opts.is_async else 'with handles'}"
+                ", which the fused code would have to translate"
+            )
+
+    def _foreign_imports(self, out: Module) -> None:
+        """The fused module's imports of foreign exports (after the host imports)."""
+        tmaps: dict[int, list[int]] = {}
+        for ref in self.foreign.imports:
+            sig = self.g.foreign[ref.instance].sig
+            tmap = tmaps.get(ref.instance)
+            if tmap is None:
+                tmap = tmaps[ref.instance] = self.types.add_module(sig.stub)
+            exp = sig.export(ref.name)
+            assert exp is not None
+            out.imports.append(
+                Import(module_name(ref.instance), ref.name, _remap_desc(exp.desc, tmap))
+            )
+
+    def _emit_foreign_exports(self, out: Module) -> None:
+        """What late foreign instances import from the fused code, and the start parts the
+        wrapper runs after them, as exports of the fused module."""
+        for k in self.foreign.late:
+            fi = self.g.foreign[k]
+            for i, (imp, ref) in enumerate(zip(fi.sig.imports, fi.imports)):
+                if isinstance(ref, ForeignRef):
+                    continue  # the wrapper passes it from that instance directly
+                guarded = self.leave.index(ref, fi.owner, False)
+                index = guarded if guarded is not None else self.item_index(ref, imp.kind)
+                name = f"{module_name(k)}/{i}"
+                out.exports.append(Export(name, imp.kind, index))
+                self.foreign.provided[(k, i)] = name
+            chunk = self._chunks.get(k)
+            if chunk is not None:
+                name = f"[start-after]{module_name(k)}"
+                out.exports.append(Export(name, ExternKind.FUNC, chunk.index))
+                self.foreign.resume[k] = name
+
+    def _start_parts(self) -> set[int]:
+        """The parts of the start sequence that will hold code (`_copy_instances` order)."""
+        parts: set[int] = set()
+        ran = False
+        for mi in self.g.instances:
+            c = self.foreign.chunk_of(mi.index)
+            m = mi.module
+            active = any(d.mode == SegmentMode.ACTIVE for d in m.datas) or any(
+                e.mode == SegmentMode.ACTIVE for e in m.elems
+            )
+            if (ran or c > 0) and active:
+                parts.add(c)
+            if m.start is not None:
+                parts.add(c)
+                ran = True
+        return parts
 
     def _emit_plan(self, out: Module) -> None:
         """Append every planned global, memory and function, in index order."""
@@ -401,7 +581,7 @@ class Merger:
             code = fi.build()
             out.funcs.append(self.types.func_type(_nums(code.params), _nums(code.results)))
             out.codes.append(Code(_local_runs(code.locals), code.body))
-            assert len(out.imports) + len(out.funcs) - 1 == fi.index
+            assert out.num_imported(ExternKind.FUNC) + len(out.funcs) - 1 == fi.index
         if self._start is not None:
             out.start = self._start.index
 
@@ -479,7 +659,10 @@ class Merger:
 
     # -- adapters -----------------------------------------------------------------------------------
     def _owner_of(self, ref: CoreRef) -> int | None:
-        """Component instance whose code ``ref`` is (None if not a plain definition)."""
+        """Component instance whose code ``ref`` is (None if not a plain definition or an
+        imported module's function)."""
+        if isinstance(ref, ForeignRef):
+            return self.g.foreign[ref.instance].owner
         return self.g.instances[ref.instance].owner if isinstance(ref, DefRef) else None
 
     def _plan_leave(self, cross: list[int], lowers: list[int]) -> LeaveGuards:
@@ -499,8 +682,10 @@ class Merger:
                 plan(lowered.callee.opts.realloc)
         for lf in _exported_lifts(self.g.exports):
             plan(lf.opts.realloc)
-        for mi in self.g.instances:
-            for ref in mi.imports:
+        users = [(mi.owner, mi.imports) for mi in self.g.instances]
+        users += [(fi.owner, fi.imports) for fi in self.g.foreign]
+        for owner, refs in users:
+            for ref in refs:
                 if isinstance(ref, LoweredRef) and isinstance(
                     self.g.lowers[ref.lower].callee, HostFunc
                 ):
@@ -512,9 +697,9 @@ class Merger:
                     )
                     core = sign(hf.type)
                     sig = ([_VT_NAME[t] for t in core[0]], [_VT_NAME[t] for t in core[1]])
-                    leave.plan_call(ref, mi.owner, sig)
+                    leave.plan_call(ref, owner, sig)
                 elif isinstance(ref, BuiltinRef) and _builtin_key(self.g.builtins[ref.builtin]):
-                    leave.plan_call(ref, mi.owner, (["i32"], []))
+                    leave.plan_call(ref, owner, (["i32"], []))
         return leave
 
     def _guarded(self, resolved: at.CanonOptions, opts: CanonOpts) -> at.CanonOptions:
@@ -613,6 +798,8 @@ class Merger:
             m = mi.module
             tmap = type_maps[mi.module_id]
             seq = Instrs()
+            # after a late foreign instance, segments wait for their part of the start sequence
+            deferred = deferred or self.foreign.chunk_of(mi.index) > 0
             file = mi.label
             out.funcs.extend(tmap[t] for t in m.funcs)
             for t in m.tables:
@@ -679,11 +866,14 @@ class Merger:
         )
 
     # -- start, exports ----------------------------------------------------------------------
-    def _start_code(self) -> FuncCode:
-        """The start function: every instance's start sequence, in instantiation order."""
+    def _start_code(self, part: int) -> FuncCode:
+        """Part ``part`` of the start sequence: the start sequences of the instances between two
+        late foreign instances (`pymeld.merge.foreign`), in instantiation order. Part 0 is the
+        start function; without foreign instances it is all there is."""
         b = Body([])
-        for seq in self._start_seqs:
-            b.extend(seq)
+        for mi, seq in zip(self.g.instances, self._start_seqs):
+            if self.foreign.chunk_of(mi.index) == part:
+                b.extend(seq)
         b.end()
         return FuncCode((), (), (), bytes(b.code))
 
@@ -696,6 +886,11 @@ class Merger:
         def walk(path: tuple[str, ...], item: ExportItem) -> None:
             if isinstance(item, Lifted):
                 opts = self._guarded(self.canon_options(item.opts), item.opts)
+                ref = item.core_func
+                if isinstance(ref, ForeignRef) and ref not in self._foreign_index:
+                    self._check_direct_lift(path, item, ref)
+                    exports.append(FuncExport(path, item, ref.name, -1, opts, ref))
+                    return
                 idx = self._export_target(item)
                 name = path[0] if len(path) == 1 else f"{'/'.join(path[:-1])}#{path[-1]}"
                 used.add(name)
@@ -704,7 +899,7 @@ class Merger:
             elif isinstance(item, InstanceExport):
                 for n, sub in item.exports:
                     walk((*path, n), sub)
-            elif isinstance(item, TypeExport | ModuleExport | HostFunc):
+            elif isinstance(item, TypeExport | ModuleExport | HostModuleExport | HostFunc):
                 # Types, modules and re-exported host functions involve no fused code: the
                 # wrapper exports them directly; a core module has no form for them.
                 return
@@ -749,6 +944,26 @@ def merge(graph: FlatGraph) -> MergeResult:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def _has_handles(ft: at.FuncType) -> bool:
+    def has(t: object) -> bool:
+        return isinstance(t, at.Own | at.Borrow) or any(has(c) for c in at.children(t))
+
+    return any(has(t) for t in at.children(ft))
+
+
+def _remap_desc(desc: ImportDesc, tmap: list[int]) -> ImportDesc:
+    """A foreign export's type (`ModuleSig`) with type indices moved to the output."""
+    if isinstance(desc, FuncImport):
+        return FuncImport(tmap[desc.type_index])
+    if isinstance(desc, TagType):
+        return TagType(tmap[desc.type_index], desc.attribute)
+    if isinstance(desc, TableType):
+        return TableType(_remap_vt(desc.element, tmap), desc.limits)
+    if isinstance(desc, GlobalType):
+        return GlobalType(_remap_vt(desc.content, tmap), desc.mutable)
+    return desc
 
 
 def _exported_lifts(items: list[tuple[str, ExportItem]]) -> list[Lifted]:

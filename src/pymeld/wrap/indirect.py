@@ -63,3 +63,14 @@ def fixup_module(sigs: list[Signature], table: str) -> Module:
     m.elems.append(Elem(SegmentMode.ACTIVE, FUNCREF, list(range(n)), None, 0, const_i32(0)))
     m.types = types.groups
     return m
+
+
+def starter_module() -> Module:
+    """Imports one function (``"" "start"``, no params or results) and runs it as its start
+    function: how a component calls a core function while it is being instantiated."""
+    types = TypeInterner()
+    m = Module()
+    m.imports.append(Import("", "start", FuncImport(types.func_type([], []))))
+    m.start = 0
+    m.types = types.groups
+    return m

@@ -4,14 +4,18 @@ The output component is built in four steps, each a function here, in this order
 
 1. `copy_root_imports`: the original root's import declarations (`pymeld.interface`: imports
    and the types and aliases they rely on, indices remapped), so imports keep their exact names
-   and types wherever the root declared them; `HostIndices` then finds every host item.
+   and types wherever the root declared them; `HostIndices` then finds every host item,
+   imported core modules included.
 2. `define_kept_resources`: resource types the composition defines and the component runtime
    keeps (`pymeld.resources`).
 3. `lower_host_imports` and `instantiate_fused`: the fused module and the imports it needs. A
    destructor, or a host import lowered with the fused module's own memory or realloc, exists
    only once the fused module does: the classic indirection (`Shim`) gives the fused module a
    shim function that `call_indirect`s through a table, filled by a fixup module afterwards
-   (`Shim.fill`, with `lower_late_import` for the imports).
+   (`Shim.fill`, with `lower_late_import` for the imports). Instances of imported core modules
+   (`pymeld.merge.foreign`) are made around it by `instantiate_foreign`: the early ones before,
+   the late ones after, each followed by the part of the start sequence that comes after it in
+   the original (`run_at_instantiation`).
 4. `export_root`: one `canon lift` per exported function (`lift_export`), signatures re-emitted
    from resolved types, and exports rebuilt in the original structure (functions, types, and
    instances of them).
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import field
+from functools import partial
 from typing import TypeVar
 
 from pymeld._dataclass import dataclass
@@ -29,6 +34,7 @@ from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import ComponentBuilder
 from pymeld.codec.core.encode import encode_module
 from pymeld.codec.core.model import (
+    ExternKind,
     Module,
     NumType,
 )
@@ -36,7 +42,9 @@ from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import (
     Builtin,
     ExportItem,
+    ForeignRef,
     HostFunc,
+    HostModuleExport,
     InstanceExport,
     Lifted,
     ModuleExport,
@@ -45,11 +53,12 @@ from pymeld.graph.model import (
     TypeExport,
 )
 from pymeld.interface import Copied, copy_imports
+from pymeld.merge.foreign import module_name as foreign_module_name
 from pymeld.merge.merger import FuncExport, HostImport, MergeResult
 from pymeld.resources.runtime import RuntimeResource
 from pymeld.resources.shim import TABLE
 from pymeld.wrap.ascribe import ascribed_instance, name_exported_resources, needs_ascription
-from pymeld.wrap.indirect import Signature, fixup_module, shim_module
+from pymeld.wrap.indirect import Signature, fixup_module, shim_module, starter_module
 from pymeld.wrap.typeemit import TypeEmitter
 
 CS = cm.ComponentSort
@@ -95,13 +104,22 @@ def wrap(
         )
     dtor_shim = define_kept_resources(b, host, merged)
     lowered, import_shim = lower_host_imports(b, host, types, merged.host_imports)
-    fused = instantiate_fused(b, merged, core, lowered)
+    foreign: dict[int, int] = {}
+    for k in merged.foreign.early:
+        foreign[k] = instantiate_foreign(b, host, merged, k, foreign, None, lowered)
+    fused = instantiate_fused(b, merged, core, lowered, foreign)
     if dtor_shim is not None:
         dtors = _dtor_exports(merged)
         dtor_shim.fill(b, lambda k: b.alias_core(fused.instance, dtors[k], KS.FUNC))
     if import_shim is not None:
         late = _late_imports(merged.host_imports)
         import_shim.fill(b, lambda k: lower_late_import(b, host, types, fused, late[k]))
+    for k in merged.foreign.late:
+        foreign[k] = instantiate_foreign(b, host, merged, k, foreign, fused, lowered)
+        if k in fused.shims:
+            fused.shims[k].fill(b, partial(_alias_indirect, b, foreign[k], merged, k))
+        if k in merged.foreign.resume:
+            run_at_instantiation(b, b.alias_core(fused.instance, merged.foreign.resume[k], KS.FUNC))
     export_root(b, host, types, fused, merged, spaces.export_names)
     return b.comp
 
@@ -120,6 +138,7 @@ class HostIndices:
     resources: dict[int, int] = field(default_factory=dict)  # ResourceType.id → type index
     instances: dict[tuple[str, ...], int] = field(default_factory=dict)
     funcs: dict[tuple[str, ...], int] = field(default_factory=dict)
+    modules: dict[tuple[str, ...], int] = field(default_factory=dict)
     #: (type index, resolved type) of each copied type an import declaration names
     named_types: list[tuple[int, object]] = field(default_factory=list)
 
@@ -127,6 +146,11 @@ class HostIndices:
         if path not in self.funcs:
             self.funcs[path] = self.b.alias(self.instance(path[:-1]), path[-1], CS.FUNC)
         return self.funcs[path]
+
+    def module(self, path: tuple[str, ...]) -> int:
+        if path not in self.modules:
+            self.modules[path] = self.b.alias(self.instance(path[:-1]), path[-1], KS.MODULE)
+        return self.modules[path]
 
     def instance(self, path: tuple[str, ...]) -> int:
         if path in self.instances:
@@ -167,6 +191,9 @@ def copy_root_imports(b: ComponentBuilder, root: cm.Component, spaces: RootSpace
     for new, path in _carried(copied, CS.FUNC, spaces.host_funcs):
         if path is not None:
             host.funcs.setdefault(path, new)
+    for new, path in _carried(copied, KS.MODULE, spaces.host_modules):
+        if path is not None:
+            host.modules.setdefault(path, new)
     return host
 
 
@@ -261,6 +288,8 @@ class FusedInstance:
     merged: MergeResult
     memories: dict[int, int] = field(default_factory=dict)
     funcs: dict[int, int] = field(default_factory=dict)
+    foreign: dict[int, int] = field(default_factory=dict)  # foreign index → its core instance
+    shims: dict[int, Shim] = field(default_factory=dict)  # foreign index → its functions' shim
 
     def memory(self, index: int) -> int:
         if index not in self.memories:
@@ -291,9 +320,14 @@ class FusedInstance:
 
 
 def instantiate_fused(
-    b: ComponentBuilder, merged: MergeResult, core: bytes | None, lowered: dict[int, int]
+    b: ComponentBuilder,
+    merged: MergeResult,
+    core: bytes | None,
+    lowered: dict[int, int],
+    foreign: dict[int, int],
 ) -> FusedInstance:
-    """Embed the fused module and instantiate it with one instance of imports per module name."""
+    """Embed the fused module and instantiate it with one instance of imports per module name
+    (the foreign instances it imports from, ``foreign``, are passed as they are)."""
     section = cm.CoreModuleSection(core) if core is not None else _module_section(merged.module)
     module = b.one(section, KS.MODULE)
     by_module: dict[str, list[cm.CoreInlineExport]] = {}
@@ -305,8 +339,71 @@ def instantiate_fused(
     for module_name, exports in by_module.items():
         bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(exports)]), KS.INSTANCE)
         args.append(cm.CoreInstantiateArg(module_name, bag))
+    shims: dict[int, Shim] = {}
+    for k in sorted({ref.instance for ref in merged.foreign.imports}):
+        if k in merged.foreign.indirect:  # made after the fused module: called through a shim
+            funcs = merged.foreign.indirect[k]
+            shim = shims[k] = Shim.add(b, [(p, r) for _, p, r in funcs], "$functions")
+            inline = [
+                cm.CoreInlineExport(name, KS.FUNC, shim.func(b, j))
+                for j, (name, _, _) in enumerate(funcs)
+            ]
+            bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(inline)]), KS.INSTANCE)
+            args.append(cm.CoreInstantiateArg(foreign_module_name(k), bag))
+        else:
+            args.append(cm.CoreInstantiateArg(foreign_module_name(k), foreign[k]))
     instance = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(module, args)]), KS.INSTANCE)
-    return FusedInstance(b, instance, merged)
+    return FusedInstance(b, instance, merged, foreign=foreign, shims=shims)
+
+
+def instantiate_foreign(
+    b: ComponentBuilder,
+    host: HostIndices,
+    merged: MergeResult,
+    k: int,
+    foreign: dict[int, int],
+    fused: FusedInstance | None,
+    lowered: dict[int, int],
+) -> int:
+    """Instantiate imported module instance ``k`` (`pymeld.merge.foreign`) with what the original
+    bound to its declared imports: exports of foreign instances made before it (``foreign``),
+    host functions lowered here (``lowered``, by host import), or exports of the fused module
+    (``fused``; None for an early instance, which imports none)."""
+    fi = merged.foreign.instances[k]
+    by_module: dict[str, list[cm.CoreInlineExport]] = {}
+    for i, (imp, ref) in enumerate(zip(fi.sig.imports, fi.imports)):
+        sort = _CORE_SORT[imp.kind]
+        if isinstance(ref, ForeignRef):
+            index = b.alias_core(foreign[ref.instance], ref.name, sort)
+        elif (k, i) in merged.foreign.host:
+            index = lowered[merged.foreign.host[(k, i)]]
+        else:
+            assert fused is not None, f"early foreign instance {fi.label} imports fused code"
+            index = b.alias_core(fused.instance, merged.foreign.provided[(k, i)], sort)
+        by_module.setdefault(imp.module, []).append(cm.CoreInlineExport(imp.name, sort, index))
+    args: list[cm.CoreInstantiateArg] = []
+    for module_name, exports in by_module.items():
+        bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(exports)]), KS.INSTANCE)
+        args.append(cm.CoreInstantiateArg(module_name, bag))
+    module = host.module(fi.path)
+    return b.one(cm.CoreInstanceSection([cm.CoreInstantiate(module, args)]), KS.INSTANCE)
+
+
+def _alias_indirect(b: ComponentBuilder, instance: int, merged: MergeResult, k: int, j: int) -> int:
+    """Function ``j`` of late foreign instance ``k`` that the fused code calls through a shim."""
+    return b.alias_core(instance, merged.foreign.indirect[k][j][0], KS.FUNC)
+
+
+def run_at_instantiation(b: ComponentBuilder, func: int) -> None:
+    """Call core function ``func`` (no params, no results) now, as a start function does."""
+    module = b.one(_module_section(starter_module()), KS.MODULE)
+    bag = b.one(
+        cm.CoreInstanceSection(
+            [cm.CoreInlineExports([cm.CoreInlineExport("start", KS.FUNC, func)])]
+        ),
+        KS.INSTANCE,
+    )
+    b.add(cm.CoreInstanceSection([cm.CoreInstantiate(module, [cm.CoreInstantiateArg("", bag)])]))
 
 
 def lower_late_import(
@@ -334,7 +431,8 @@ def lift_export(
 ) -> int:
     """`canon lift` of one exported function, its signature re-emitted from resolved types."""
     ft = types.index(fe.lifted.type)
-    core = b.alias_core(fused.instance, fe.core_name, KS.FUNC)
+    source = fused.instance if fe.foreign is None else fused.foreign[fe.foreign.instance]
+    core = b.alias_core(source, fe.core_name, KS.FUNC)
     return b.one(cm.CanonSection([cm.CanonLift(core, fused.options(fe.opts), ft)]), CS.FUNC)
 
 
@@ -372,6 +470,8 @@ def export_root(
             return CS.FUNC, host.func(item.path)
         if isinstance(item, ModuleExport):
             return KS.MODULE, b.one(cm.CoreModuleSection(item.data), KS.MODULE)
+        if isinstance(item, HostModuleExport):
+            return KS.MODULE, host.module(item.path)
         raise UnsupportedFeature(f"root export `{'/'.join(path)}`")
 
     for name, item in merged.export_tree:
@@ -385,6 +485,14 @@ def export_root(
 
 
 _DTOR_SIGS: list[Signature] = [([NumType.I32], [])]
+
+_CORE_SORT = {
+    ExternKind.FUNC: KS.FUNC,
+    ExternKind.TABLE: KS.TABLE,
+    ExternKind.MEMORY: KS.MEMORY,
+    ExternKind.GLOBAL: KS.GLOBAL,
+    ExternKind.TAG: KS.TAG,
+}
 
 _ENC = {
     "utf8": cm.CanonOptKind.UTF8,

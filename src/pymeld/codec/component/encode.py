@@ -38,6 +38,7 @@ from pymeld.codec.component.model import (
     CoreModuleSection,
     CoreModuleType,
     CoreOuterAlias,
+    CoreRecType,
     CoreRefType,
     CoreSort,
     CoreStructType,
@@ -579,3 +580,29 @@ _ITEM_ENCODERS = {
     ExportSection: _export,
     ValueSection: _value,
 }
+
+
+def module_type_stub(
+    types: list[CoreRecType], externs: list[tuple[str, str, CoreExternType]]
+) -> bytes:
+    """A core module with type section ``types`` and imports ``externs``: a core module type's
+    declarations in the core binary form, so the core decoder can read them (exports go in as
+    imports too: only an import has a type without a definition)."""
+    from dataclasses import replace
+
+    ts = Writer()
+    ts.u32(len(types))
+    for t in types:  # the component-level 0x00 0x50 prefix does not exist in a core module
+        _core_type(ts, replace(t, subtypes=[replace(s, prefixed=False) for s in t.subtypes]))
+    im = Writer()
+    im.u32(len(externs))
+    for module, name, et in externs:
+        im.name(module)
+        im.name(name)
+        _core_externtype(im, et)
+    out = Writer()
+    out.raw(b"\0asm\x01\0\0\0")
+    for sid, w in ((1, ts), (2, im)):
+        out.byte(sid)
+        out.sized(w.buf)
+    return out.getvalue()
