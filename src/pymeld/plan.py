@@ -137,6 +137,12 @@ class Plan:
     def find(self, space: Space, group: str, key: object) -> Item | None:
         return self._items[space][group].get(key)
 
+    def index(self, space: Space, group: str, key: object) -> int:
+        """The index of a planned item; a key never planned is a bug in the planner."""
+        item = self.find(space, group, key)
+        assert item is not None, f"{space.name.lower()} {group} {key!r} was not planned"
+        return item.index
+
     def freeze(self) -> None:
         """Give every item its index: space base + groups in `GROUPS` order + registration
         order. The only index arithmetic on generated items."""

@@ -46,8 +46,6 @@ from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import (
     Builtin,
     BuiltinRef,
-    CanonOpts,
-    CoreRef,
     ExportItem,
     FlatGraph,
     HostFunc,
@@ -59,6 +57,7 @@ from pymeld.graph.model import (
     ModuleInstance,
     ResourceType,
     TypeExport,
+    reachable_lowers,
 )
 from pymeld.merge.merger import merge
 
@@ -131,24 +130,6 @@ class Partition:
             "clusters": [[label(c) for c in sorted(cl.members)] for cl in self.clusters],
             "kept_edges": list(pairs.values()),
         }
-
-
-def reachable_lowers(g: FlatGraph) -> list[int]:
-    """Lowers that survive into the output (what `Merger` keeps), in index order."""
-    seen: set[int] = set()
-    work: list[CoreRef] = [r for mi in g.instances for r in mi.imports]
-    for _, item in g.exports:
-        work.extend(_export_refs(item))
-    while work:
-        ref = work.pop()
-        if isinstance(ref, LoweredRef) and ref.lower not in seen:
-            seen.add(ref.lower)
-            lw = g.lowers[ref.lower]
-            work.extend(_opts_refs(lw.opts))
-            if isinstance(lw.callee, Lifted):
-                work.append(lw.callee.core_func)
-                work.extend(_opts_refs(lw.callee.opts))
-    return sorted(seen)
 
 
 def call_edges(g: FlatGraph) -> list[Edge]:
@@ -691,18 +672,6 @@ def _export_sort(item: ExportItem) -> cm.Sort:
         return CS.INSTANCE
     assert isinstance(item, ModuleExport)
     return KS.MODULE
-
-
-def _export_refs(item: ExportItem) -> list[CoreRef]:
-    if isinstance(item, Lifted):
-        return [item.core_func, *_opts_refs(item.opts)]
-    if isinstance(item, InstanceExport):
-        return [r for _, sub in item.exports for r in _export_refs(sub)]
-    return []
-
-
-def _opts_refs(opts: CanonOpts) -> list[CoreRef]:
-    return [r for r in (opts.realloc, opts.post_return, opts.callback) if r is not None]
 
 
 __all__ = ["SECTION", "Cluster", "Partition", "Partitioner", "build_cluster", "wrap_outer"]

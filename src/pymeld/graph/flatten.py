@@ -16,7 +16,7 @@ from typing import Any
 from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import sort_key
-from pymeld.codec.core.model import ExternKind, Module
+from pymeld.codec.core.model import ExternKind, Import, Module
 from pymeld.errors import LinkError, UnsupportedFeature
 from pymeld.graph import type_resolution as gt
 from pymeld.graph.model import (
@@ -354,19 +354,7 @@ class Flattener:
         module = self._parsed(mdef)
         index = len(self.graph.instances)
         mi = ModuleInstance(index, module, mdef.id, scope.instance_id, label)
-        for imp in module.imports:
-            src = args.get(imp.module)
-            if src is None:
-                raise LinkError(
-                    f"{label}: module import `{imp.module}` `{imp.name}` has no instance argument"
-                )
-            kind, ref = self._core_export(src, imp.name, label)
-            if kind != imp.kind:
-                raise LinkError(
-                    f"{label}: import `{imp.module}` `{imp.name}` expects a {imp.kind.name.lower()},"
-                    f" found a {kind.name.lower()}"
-                )
-            mi.imports.append(ref)
+        mi.imports.extend(self._bind_imports(module.imports, args, label))
         self.graph.instances.append(mi)
         return CoreModuleInst(index)
 
@@ -378,7 +366,16 @@ class Flattener:
         fi = ForeignInstance(
             index, hm.path, hm.sig, scope.instance_id, label, len(self.graph.instances)
         )
-        for imp in hm.sig.imports:
+        fi.imports.extend(self._bind_imports(hm.sig.imports, args, label))
+        self.graph.foreign.append(fi)
+        return CoreForeignInst(index)
+
+    def _bind_imports(
+        self, imports: list[Import], args: dict[str, CoreInst], label: str
+    ) -> list[CoreRef]:
+        """What each core import of a new instance is bound to, from its instance arguments."""
+        refs: list[CoreRef] = []
+        for imp in imports:
             src = args.get(imp.module)
             if src is None:
                 raise LinkError(
@@ -390,9 +387,8 @@ class Flattener:
                     f"{label}: import `{imp.module}` `{imp.name}` expects a {imp.kind.name.lower()},"
                     f" found a {kind.name.lower()}"
                 )
-            fi.imports.append(ref)
-        self.graph.foreign.append(fi)
-        return CoreForeignInst(index)
+            refs.append(ref)
+        return refs
 
     def _parsed(self, mdef: ModuleDef) -> Module:
         """The parsed module; sections with the same bytes share one parse (modules are read,

@@ -262,3 +262,38 @@ class FlatGraph:
     host_funcs: list[HostFunc] = field(default_factory=list)
     foreign: list[ForeignInstance] = field(default_factory=list)
     root: RootSpaces = field(default_factory=RootSpaces)
+
+
+def reachable_lowers(g: FlatGraph, builtins: set[int] | None = None) -> list[int]:
+    """Lowers referenced by anything that survives into the output (module and foreign
+    instances' imports, root exports, and what those reach through canon options and lifted
+    callees), in index order. Built-ins reached on the way are added to ``builtins``."""
+    seen: set[int] = set()
+    work: list[CoreRef] = [r for mi in g.instances for r in mi.imports]
+    work.extend(r for fi in g.foreign for r in fi.imports)
+    for _, item in g.exports:
+        work.extend(_export_refs(item))
+    while work:
+        ref = work.pop()
+        if builtins is not None and isinstance(ref, BuiltinRef):
+            builtins.add(ref.builtin)
+        if isinstance(ref, LoweredRef) and ref.lower not in seen:
+            seen.add(ref.lower)
+            lowered = g.lowers[ref.lower]
+            work.extend(_opts_refs(lowered.opts))
+            if isinstance(lowered.callee, Lifted):
+                work.append(lowered.callee.core_func)
+                work.extend(_opts_refs(lowered.callee.opts))
+    return sorted(seen)
+
+
+def _export_refs(item: ExportItem) -> list[CoreRef]:
+    if isinstance(item, Lifted):
+        return [item.core_func, *_opts_refs(item.opts)]
+    if isinstance(item, InstanceExport):
+        return [r for _, sub in item.exports for r in _export_refs(sub)]
+    return []
+
+
+def _opts_refs(opts: CanonOpts) -> list[CoreRef]:
+    return [r for r in (opts.realloc, opts.post_return, opts.callback) if r is not None]

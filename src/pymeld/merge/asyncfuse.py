@@ -601,19 +601,13 @@ class AsyncFusion:
         return self.p.add_func(GROUP, key, partial(self._emit, key))
 
     def _fn(self, *key: object) -> int:
-        item = self.p.find(Space.FUNC, GROUP, key)
-        assert item is not None, f"async function {key} was not planned"
-        return item.index
+        return self.p.index(Space.FUNC, GROUP, key)
 
     def _glob(self, *key: object) -> int:
-        item = self.p.find(Space.GLOBAL, GROUP, key)
-        assert item is not None, f"async global {key} was not planned"
-        return item.index
+        return self.p.index(Space.GLOBAL, GROUP, key)
 
     def _mem(self, inst: int) -> int:
-        item = self.p.find(Space.MEMORY, GROUP, inst)
-        assert item is not None
-        return item.index
+        return self.p.index(Space.MEMORY, GROUP, inst)
 
     # -- emission ------------------------------------------------------------------------------
     def _emit(self, key: tuple[object, ...]) -> FuncCode:

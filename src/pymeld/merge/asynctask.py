@@ -372,19 +372,13 @@ class TaskRuntime:
         return self.p.add_func(GROUP, key, partial(self._emit, key))
 
     def fn(self, *key: object) -> int:
-        item = self.p.find(Space.FUNC, GROUP, tuple(key))
-        assert item is not None, f"async function {key} was not planned"
-        return item.index
+        return self.p.index(Space.FUNC, GROUP, tuple(key))
 
     def glob(self, key: object) -> int:
-        item = self.p.find(Space.GLOBAL, GROUP, key)
-        assert item is not None, f"async global {key} was not planned"
-        return item.index
+        return self.p.index(Space.GLOBAL, GROUP, key)
 
     def mem(self, key: object) -> int:
-        item = self.p.find(Space.MEMORY, GROUP, key)
-        assert item is not None
-        return item.index
+        return self.p.index(Space.MEMORY, GROUP, key)
 
     # -- shared code ---------------------------------------------------------------------------
     def save_ctx(self, b: Body, t: int) -> None:

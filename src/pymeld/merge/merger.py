@@ -60,6 +60,7 @@ from pymeld.graph.model import (
     ModuleExport,
     ResourceType,
     TypeExport,
+    reachable_lowers,
 )
 from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
 from pymeld.merge.asyncpass import AsyncPlan, async_lower_signature, builtin_signature, plan_async
@@ -247,26 +248,7 @@ class Merger:
 
         Built-ins reached on the way are recorded in ``self._builtins_used``.
         """
-        seen: set[int] = set()
-        work: list[CoreRef] = []
-        for mi in self.g.instances:
-            work.extend(mi.imports)
-        for fi in self.g.foreign:
-            work.extend(fi.imports)
-        for _, item in self.g.exports:
-            work.extend(_export_refs(item))
-        while work:
-            ref = work.pop()
-            if isinstance(ref, BuiltinRef):
-                self._builtins_used.add(ref.builtin)
-            if isinstance(ref, LoweredRef) and ref.lower not in seen:
-                seen.add(ref.lower)
-                lowered = self.g.lowers[ref.lower]
-                work.extend(_opts_refs(lowered.opts))
-                if isinstance(lowered.callee, Lifted):
-                    work.append(lowered.callee.core_func)
-                    work.extend(_opts_refs(lowered.callee.opts))
-        return sorted(seen)
+        return reachable_lowers(self.g, self._builtins_used)
 
     _builtins_used: set[int]
 
@@ -1005,18 +987,6 @@ def _lower_signature(ft: at.FuncType) -> tuple[list[NumType], list[NumType]]:
 
     core = flatten_functype(ft, "lower")
     return [_VT[p] for p in core.params], [_VT[r] for r in core.results]
-
-
-def _export_refs(item: ExportItem) -> list[CoreRef]:
-    if isinstance(item, Lifted):
-        return [item.core_func, *_opts_refs(item.opts)]
-    if isinstance(item, InstanceExport):
-        return [r for _, sub in item.exports for r in _export_refs(sub)]
-    return []
-
-
-def _opts_refs(opts: CanonOpts) -> list[CoreRef]:
-    return [r for r in (opts.realloc, opts.post_return, opts.callback) if r is not None]
 
 
 def _import_pos(m: Module, kind: ExternKind, index: int) -> int:
