@@ -165,6 +165,33 @@ def run_fuse_oracle(
     return result
 
 
+def oracle_corpus_statuses(
+    oracle_py: Path,
+    pymeld: list[str],
+    wast_dir: Path,
+    files: list[Path],
+    tmp_path: Path,
+    flags: tuple[str, ...] = ("--component",),
+) -> tuple[set[str], dict[str, object]]:
+    """The wast oracle on ``files`` (paths relative to ``wast_dir`` in the result), asserting
+    that none diverged and every transform failure is a named refusal; returns the equivalent
+    files and the refused ones with their reasons."""
+    report = tmp_path / "report.json"
+    fuse = " ".join([*pymeld, "fuse", "{in}", *flags, "-o", "{out}"])
+    args = ["--transform", fuse, "-j", "2", "--json", str(report), *map(str, files)]
+    subprocess.run(
+        [sys.executable, str(oracle_py), *args], capture_output=True, text=True, timeout=1200
+    )
+    results = json.loads(report.read_text())["files"]
+    status = {str(Path(p).resolve().relative_to(wast_dir.resolve())): r for p, r in results.items()}
+    diverged = {p: r for p, r in status.items() if r["status"] == "diverged"}
+    assert not diverged, diverged
+    failed = {p: r.get("reason") for p, r in status.items() if r["status"] == "transform-failed"}
+    unnamed = {p: why for p, why in failed.items() if "unsupported:" not in str(why)}
+    assert not unnamed, unnamed
+    return {p for p, r in status.items() if r["status"] == "equivalent"}, failed
+
+
 #: `local.get a; local.get b; i32.add` (either order): where the tests miscompile fused code.
 _ADD_PATTERNS = (b"\x20\x00\x20\x01\x6a", b"\x20\x01\x20\x00\x6a")
 

@@ -13,16 +13,14 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import run_fuse_oracle
+from support import oracle_corpus_statuses, run_fuse_oracle
 
 CASES = sorted((Path(__file__).parent / "wast_async").glob("*.wast"))
 
@@ -210,21 +208,5 @@ def test_corpus_async_files(
 ) -> None:
     files = sorted(p for p in wast_dir.rglob("*.wast") if "async" in p.parent.name)
     assert files, "no async wast files in the corpus"
-    report = tmp_path / "report.json"
-    fuse = " ".join([*pymeld, "fuse", "{in}", "--component", "-o", "{out}"])
-    args = ["--transform", fuse, "-j", "2", "--json", str(report), *map(str, files)]
-    subprocess.run(
-        [sys.executable, str(oracle_py), *args],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    results = json.loads(report.read_text())["files"]
-    status = {str(Path(p).resolve().relative_to(wast_dir.resolve())): r for p, r in results.items()}
-    diverged = {p: r for p, r in status.items() if r["status"] == "diverged"}
-    assert not diverged, diverged
-    failed = {p: r.get("reason") for p, r in status.items() if r["status"] == "transform-failed"}
-    unnamed = {p: why for p, why in failed.items() if "unsupported:" not in str(why)}
-    assert not unnamed, unnamed
-    equivalent = {p for p, r in status.items() if r["status"] == "equivalent"}
+    equivalent, _ = oracle_corpus_statuses(oracle_py, pymeld, wast_dir, files, tmp_path)
     assert equivalent >= EQUIVALENT, sorted(EQUIVALENT - equivalent)

@@ -16,10 +16,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,7 +26,7 @@ from pymeld.codec.component.parse import parse_component
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 from pymeld.inspect import kept_boundaries
-from support import json_from_wast, run_fuse_oracle
+from support import json_from_wast, oracle_corpus_statuses, run_fuse_oracle
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_keepasync").glob("*.wast"))
@@ -206,19 +204,6 @@ def test_corpus_async_files_under_the_flag(
     oracle_py: Path, wast_dir: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
     files = [wast_dir / p for p in sorted(EQUIVALENT | REFUSED)]
-    report = tmp_path / "report.json"
-    fuse = " ".join([*pymeld, "fuse", "{in}", *FLAGS, "-o", "{out}"])
-    args = ["--transform", fuse, "-j", "2", "--json", str(report), *map(str, files)]
-    subprocess.run(
-        [sys.executable, str(oracle_py), *args], capture_output=True, text=True, timeout=1200
-    )
-    results = json.loads(report.read_text())["files"]
-    status = {str(Path(p).resolve().relative_to(wast_dir.resolve())): r for p, r in results.items()}
-    diverged = {p: r for p, r in status.items() if r["status"] == "diverged"}
-    assert not diverged, diverged
-    failed = {p: r.get("reason") for p, r in status.items() if r["status"] == "transform-failed"}
-    unnamed = {p: why for p, why in failed.items() if "unsupported:" not in str(why)}
-    assert not unnamed, unnamed
-    equivalent = {p for p, r in status.items() if r["status"] == "equivalent"}
+    equivalent, failed = oracle_corpus_statuses(oracle_py, pymeld, wast_dir, files, tmp_path, FLAGS)
     assert equivalent >= EQUIVALENT, sorted(EQUIVALENT - equivalent)
     assert set(failed) == REFUSED
