@@ -34,6 +34,8 @@ NEVER = (
     "pymeld.dwarf",
     "pymeld.resources.boundary",
     "pymeld.merge.asyncfuse",
+    "pymeld.merge.asynctask",
+    "pymeld.split",
     "pymeld.wrap",
     "pymeld.verify",
     "pymeld.emit.dot",
