@@ -39,9 +39,9 @@ import argparse
 import ctypes
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import lzma
-import math
 import os
 import sys
 import tempfile
@@ -133,98 +133,59 @@ class _Ticker:
 
 
 # ---------------------------------------------------------------- values
+def _shared_harness() -> Any:
+    """The shared corpus harness (``$PYMELD_SHARED`` or ``<repo>/../shared``): its JSON value
+    encoding is the one this harness records, so its converters are used as they are."""
+    env = os.environ.get("PYMELD_SHARED")
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "shared"
+    spec = importlib.util.spec_from_file_location(
+        "corpus_harness", root / "corpus" / "components" / "harness.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_HARNESS = _shared_harness()
+
+
 def _no_streams(ty: Any) -> None:
+    """Refuse, by name, a type that carries a stream/future/error-context anywhere."""
     if isinstance(ty, (C.StreamType, C.FutureType, C.ErrorContext)):
         raise HostStreamError(
             f"host-side {type(ty).__name__} values are not supported by wasmtime-py: "
             "keep streams and futures between guest components"
         )
+    if isinstance(ty, C.ListType):
+        inner = [ty.element]
+    elif isinstance(ty, C.RecordType):
+        inner = [t for _, t in ty.fields]
+    elif isinstance(ty, C.TupleType):
+        inner = list(ty.elements)
+    elif isinstance(ty, C.OptionType):
+        inner = [ty.payload]
+    elif isinstance(ty, C.ResultType):
+        inner = [ty.ok, ty.err]
+    elif isinstance(ty, C.VariantType):
+        inner = [t for _, t in ty.cases]
+    else:
+        inner = []
+    for t in inner:
+        if t is not None:
+            _no_streams(t)
 
 
 def to_py(ty: Any, v: Any) -> Any:
-    """JSON value -> wasmtime-py value of component type ``ty``."""
+    """JSON value -> wasmtime-py value of component type ``ty`` (the shared harness's)."""
     _no_streams(ty)
-    if isinstance(ty, (C.F32, C.F64)):
-        return float(v)
-    if isinstance(ty, C.ListType):
-        if isinstance(ty.element, C.U8):
-            return bytes(v)
-        return [to_py(ty.element, e) for e in v]
-    if isinstance(ty, C.RecordType):
-        rec = C.Record()
-        for name, fty in ty.fields:
-            setattr(rec, name, to_py(fty, v[name]))
-        return rec
-    if isinstance(ty, C.TupleType):
-        return tuple(to_py(t, e) for t, e in zip(ty.elements, v, strict=True))
-    if isinstance(ty, C.FlagsType):
-        return set(v)
-    if isinstance(ty, C.OptionType):
-        return None if v is None else to_py(ty.payload, v["some"])
-    if isinstance(ty, C.ResultType):
-        tag = "ok" if "ok" in v else "err"
-        pty = ty.ok if tag == "ok" else ty.err
-        inner = None if pty is None else to_py(pty, v[tag])
-        return C.Variant(tag, inner) if ty._tagged() else inner
-    if isinstance(ty, C.VariantType):
-        pty = dict(ty.cases)[v["tag"]]
-        inner = None if pty is None else to_py(pty, v.get("val"))
-        return C.Variant(v["tag"], inner) if ty._tagged() else inner
-    return v  # bool, ints, char, string, enum
-
-
-def _float_json(x: float) -> Any:
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
-def _case_of(cases: list[tuple[str, Any]], v: Any) -> str:
-    """The case an untagged variant/result value belongs to (wasmtime-py drops the tag when
-    the payload classes tell the cases apart)."""
-    for name, cty in cases:
-        if cty is None:
-            if v is None:
-                return name
-            continue
-        classes: set[type] = set()
-        cty.add_classes(classes)
-        if isinstance(v, tuple(classes)):
-            return name
-    raise ValueError(f"cannot tell which case {v!r} is")
+    return _HARNESS.to_py(ty, v, _HARNESS.Ctx())
 
 
 def from_py(ty: Any, v: Any) -> Any:
-    """wasmtime-py value -> JSON value of component type ``ty``."""
+    """wasmtime-py value -> JSON value of component type ``ty`` (the shared harness's)."""
     _no_streams(ty)
-    if isinstance(ty, (C.F32, C.F64)):
-        return _float_json(v)
-    if isinstance(ty, C.ListType):
-        if isinstance(ty.element, C.U8):
-            return list(v)
-        return [from_py(ty.element, e) for e in v]
-    if isinstance(ty, C.RecordType):
-        return {name: from_py(fty, getattr(v, name)) for name, fty in ty.fields}
-    if isinstance(ty, C.TupleType):
-        return [from_py(t, e) for t, e in zip(ty.elements, v, strict=True)]
-    if isinstance(ty, C.FlagsType):
-        return sorted(v)
-    if isinstance(ty, C.OptionType):
-        return None if v is None else {"some": from_py(ty.payload, v)}
-    if isinstance(ty, (C.ResultType, C.VariantType)):
-        cases = [("ok", ty.ok), ("err", ty.err)] if isinstance(ty, C.ResultType) else ty.cases
-        if ty._tagged():
-            tag, inner = v.tag, v.payload
-        else:
-            tag, inner = _case_of(cases, v), v
-        pty = dict(cases)[tag]
-        payload = None if pty is None else from_py(pty, inner)
-        if isinstance(ty, C.ResultType):
-            return {tag: payload}
-        return {"tag": tag} if pty is None else {"tag": tag, "val": payload}
-    return v
+    return _HARNESS.from_py(ty, v, _HARNESS.Ctx())
 
 
 # ---------------------------------------------------------------- calling
