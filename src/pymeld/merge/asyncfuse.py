@@ -564,6 +564,8 @@ class AsyncFusion:
         return _Ops(self, caller, callee)
 
     def transfer(self, t: at.Stream | at.Future, src: int, dst: int) -> FuncItem:
+        if self.tasks is not None and self.tasks.streams is not None:
+            return self.tasks.streams.transfer(t, src, dst)  # in-module ends (stage 3)
         key = ("transfer", self.tag(t), src, dst)
         item = self.p.find(Space.FUNC, GROUP, key)
         return item if isinstance(item, FuncItem) else self._func(*key)

@@ -43,6 +43,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
@@ -51,6 +52,9 @@ from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, CoreRef, FlatGraph, HostFunc, Lifted
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
+
+if TYPE_CHECKING:
+    from pymeld.merge.asyncstream import StreamRuntime
 
 GROUP = "async"
 
@@ -97,6 +101,8 @@ class TaskPlan:
     table_ops: list[int] = field(default_factory=list)  # built-ins acting on the tables
     returns: list[int] = field(default_factory=list)  # task.return built-ins of callees
     contexts: list[int] = field(default_factory=list)  # context.get/set built-ins
+    ends: list[int] = field(default_factory=list)  # stream/future built-ins (asyncstream)
+    streams: bool = False  # in-module streams/futures (merge.asyncstream, stage 3)
 
     def task_instances(self) -> set[int]:
         """Instances whose lifts run as in-module tasks."""
@@ -147,10 +153,10 @@ def plan_tasks(
                 "through an adapter beside in-module tasks"
             )
         if any(True for _ in carried(callee.type)):
-            raise UnsupportedFeature(
-                f"stream/future passed from component instance {label(caller)} to "
-                f"{label(callee.owner)} beside in-module tasks (issue 11 stage 3)"
-            )
+            from pymeld.merge.asyncstream import check_ends
+
+            check_ends(callee.type, f"passed from {label(caller)} to {label(callee.owner)}")
+            tp.streams = True
         cb: int | None = None
         if callee.opts.is_async:
             if not callee.type.is_async:
@@ -184,11 +190,13 @@ def plan_tasks(
         b = g.builtins[bi]
         op, inst = b.op, b.owner
         if op.startswith(("stream.", "future.", "error-context.")):
-            raise UnsupportedFeature(
-                f"`{op}` in component instance {label(inst)} beside in-module tasks (stream and "
-                "future events inside tasks: issue 11 stage 3)"
-            )
-        if op in _IN_TABLE or op == "waitable-set.wait":
+            from pymeld.merge.asyncstream import plan_builtin
+
+            plan_builtin(b, f"in component instance {label(inst)}")
+            tp.ends.append(bi)
+            tp.streams = True
+            tables.add(inst)
+        elif op in _IN_TABLE or op == "waitable-set.wait":
             if op == "waitable-set.wait" and inst != task_inst:
                 raise UnsupportedFeature(
                     f"`waitable-set.wait` in component instance {label(inst)}, entered through "
@@ -291,6 +299,8 @@ class _Hooks:
         # (wasmtime: "cannot block a synchronous task before returning").
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
         b.global_get(rt.glob("may_block")).op("i32.eqz").trap_if()
+        if rt.streams is not None:  # resumed in queue order (merge.asyncstream)
+            rt.streams.sync_block(b, t)
         b.end()
         b.block().loop()
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.ge_u").br_if(1)
@@ -322,6 +332,11 @@ class TaskRuntime:
         self.func, self.memory, self.edge_opts = func, memory, edge_opts
         self._builtins: dict[int, FuncItem] = {}
         self._exports: dict[int, FuncItem] = {}
+        self.streams: StreamRuntime | None = None
+        if tp.streams:
+            from pymeld.merge.asyncstream import StreamRuntime
+
+            self.streams = StreamRuntime(self, g, tp)
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self, exported: list[Lifted]) -> None:
@@ -352,6 +367,8 @@ class TaskRuntime:
                     self.p.add_func(GROUP, ("ret", bi, e.lower), partial(self._ret, e))
         for k, lf in enumerate(exported):
             self._exports[id(lf)] = self.p.add_func(GROUP, ("export", k), partial(self._export, lf))
+        if self.streams is not None:
+            self.streams.plan()
 
     def hooks(self, li: int) -> _Hooks | None:
         e = self.tp.edges.get(li)
@@ -361,6 +378,8 @@ class TaskRuntime:
         return self.tp.edges.get(li)
 
     def builtin_func(self, bi: int) -> int | None:
+        if self.streams is not None and (f := self.streams.builtin_func(bi)) is not None:
+            return f
         item = self._builtins.get(bi)
         return None if item is None else item.index
 
@@ -401,6 +420,12 @@ class TaskRuntime:
             (k,) = rest
             assert isinstance(k, int)
             return self._run_one(k)
+        if self.streams is not None and op in ("ready", "step"):
+            if op == "step":
+                return self.streams.step()
+            (inst,) = rest
+            assert isinstance(inst, int)
+            return self.streams.ready(inst)
         emit: dict[str, Callable[..., FuncCode]] = {
             "t.add": self._t_add,
             "t.get": self._t_get,
@@ -594,6 +619,9 @@ class TaskRuntime:
         b.get(0).call(self.fn("enqueue")).op("return")
         b.end()
         b.get(c).i32(2).op("i32.ne").trap_if()
+        if self.streams is not None:  # events wake it (merge.asyncstream)
+            b.get(0).get(1).i32(4).op("i32.shr_u").call(self.fn("x.wait_cb", inst)).end()
+            return _gen(b, ("i32", "i32"), ())
         # WAIT: the set must be one of the instance's; it counts the waiter (its drop traps).
         tbl, addr = self.mem(("tbl", inst)), b.local("i32")
         b.get(1).i32(4).op("i32.shr_u").i32(SET).call(self.fn("t.get", inst)).set(addr)
@@ -638,7 +666,8 @@ class TaskRuntime:
         caller_opts, callee_opts = self.edge_opts(e.lower)
         lower = flatten_functype(lf.type, "lower")
         to_memory = lf.type.result is not None and (e.lower_async or not lower.results)
-        r = generate_return(lf.type, callee_opts, caller_opts, to_memory)
+        ends = None if self.streams is None else self.streams.return_ops(e)
+        r = generate_return(lf.type, callee_opts, caller_opts, to_memory, ends)
         return FuncCode(r.params, r.results, r.locals, r.body)
 
     # -- built-ins -----------------------------------------------------------------------------
@@ -668,6 +697,8 @@ class TaskRuntime:
             b.get(0).i32(SET).call(get).tee(addr).load("i32.load", tbl, 4).trap_if()
             b.get(addr).load("i32.load", tbl, 8).trap_if()  # a task waits on it
             b.get(addr).call(self.fn("t.remove", inst)).end()
+        elif op == "waitable.join" and self.streams is not None:
+            self.streams.join(b, inst)
         elif op == "waitable.join":
             b.get(0).i32(SUBTASK).call(get).set(addr)
             self._leave_set(b, inst, addr)
@@ -688,6 +719,8 @@ class TaskRuntime:
             b.get(t).load("i32.load", self.mem("tasks"), _MODE).i32(EXITED).op("i32.eq").if_()
             b.get(t).call(self.fn("task.free"))
             b.end().end()
+        elif self.streams is not None:  # waitable-set.wait / poll of any waitable
+            self.streams.wait(b, bt)
         else:  # waitable-set.wait / poll: (set, event ptr) → event code
             self._wait(bt, b, addr)
         return _gen(b, params, results)
@@ -786,6 +819,8 @@ class TaskRuntime:
         b.get(t2).load("i32.load", tasks, _SUB).op("i32.eqz").if_()
         b.get(t2).i32(1).store("i32.store", tasks, _DELIVERED)
         b.end()
+        if self.streams is not None:
+            self.streams.on_return(b, t2)
         b.end()
         return _gen(b, params, results)
 

@@ -75,6 +75,7 @@ OPS = {
     "i32.shr_u": 0x76,
     "i64.ctz": 0x7A,
     "i64.add": 0x7C,
+    "i64.mul": 0x7E,
     "i64.and": 0x83,
     "i64.or": 0x84,
     "i64.shl": 0x86,

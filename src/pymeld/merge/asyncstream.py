@@ -1,0 +1,887 @@
+"""Async across former component instances, stage 3 (issue 11): streams and futures inside
+in-module tasks.
+
+Once async calls between instances run as in-module tasks (`merge.asynctask`), stream and
+future events must reach the in-module waitable sets and callbacks, so streams and futures
+whose ends all stay inside the fused module become in-module objects, modelled on wasmtime's
+`concurrent/futures_and_streams.rs` (the oracle):
+
+* **Ends** are entries of the per-instance handle tables the waitable sets and subtasks use
+  (handle numbers are shared with them, as in wasmtime's per-instance table): kind (readable
+  or writable, stream or future), the shared record, the set joined, and the local state
+  (`TransmitLocalState`: idle, done — notified that the other end dropped —, busy).
+* **The shared record** holds each side's `ReadState`/`WriteState` (open, a guest buffer ready
+  with its memory, address and count, dropped), the future's `done`, and each end's pending
+  event (code, payload, and whether its delivery ends a copy: `pending`).
+* **Copies** rendezvous as wasmtime's do, including its zero-length rules (a zero-length
+  read or write only signals readiness), partial copies that leave the rest of a buffer
+  pending while the event already counts what was copied, and the merging of a pending
+  "completed n" event into "dropped n" when the other end drops. Elements are numbers, laid
+  out alike in every memory, so a copy is `memory.copy` between the two instances' memories
+  (wasmtime's flat copy), after its bounds and alignment checks.
+* **Events** wake tasks as wasmtime's `mark_ready` does: a task waiting on a set (a callback
+  that returned WAIT) is queued at high priority when one of the set's waitables gets an
+  event, and so is the stack of the host-called export when it blocks (`waitable-set.wait`, a
+  sync call of a task that has not returned): it resumes when its marker comes out of the
+  queue, after the wake-ups queued before it, as wasmtime's fiber does.
+* **Ends crossing an adapter** move between instances' tables with wasmtime's transfer checks
+  (only readable ends; not busy, not done, not in a set, a future not read).
+
+Refused by name at fusion time: payloads other than none or numbers (an in-module rendezvous
+through the adapter generator: stage 4), blocking (not `async`) reads and writes and the
+cancel built-ins (not fused yet), streams and futures crossing the host boundary beside
+in-module tasks. Refused at run time by a trap: two tasks waiting on one set at once
+(wasmtime picks the waiter by its internal thread id), and several ready waitables in one
+set (see `TaskRuntime._ready`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING
+
+from pymeld.abi import types as at
+from pymeld.abi.layout import alignment, elem_size
+from pymeld.codec.core.emitter import Body
+from pymeld.errors import UnsupportedFeature
+from pymeld.graph.model import Builtin, FlatGraph
+from pymeld.plan import FuncCode, FuncItem, Space
+
+if TYPE_CHECKING:
+    from pymeld.merge.asynctask import Edge, TaskPlan, TaskRuntime
+
+GROUP = "async"
+
+SET, SUBTASK = 1, 2  # as in asynctask
+RS, WS, RF, WF = 3, 4, 5, 6  # end kinds: readable/writable stream, readable/writable future
+IDLE, DONE, BUSY = 0, 1, 2  # local state of an end (entry offset 12)
+OPEN, READY, GONE = 0, 1, 2  # a side's ReadState/WriteState: Open, GuestReady, Dropped
+COMPLETED, DROPPED = 0, 1
+STREAM_READ, STREAM_WRITE, FUTURE_READ, FUTURE_WRITE = 2, 3, 4, 5  # event codes
+PENDING = 0x100  # an event whose delivery ends the end's copy (wasmtime's `pending: Some`)
+BLOCKED = 0xFFFFFFFF
+_MAX_COUNT = (1 << 28) - 1
+# shared record: type tag, flags (future, done), element size and alignment, two sides
+_REC = 96
+_TAG, _FLAGS, _SIZE, _ALIGN, _LINK = 0, 4, 8, 12, 80
+FUT, XDONE = 1, 2
+READER, WRITER = 16, 48  # side blocks
+_ST, _SLOT, _ADDR, _COUNT, _INST, _H, _EV, _PAY = range(0, 32, 4)
+_NUMBERS = (at.S8, at.U8, at.S16, at.U16, at.S32, at.U32, at.S64, at.U64, at.F32, at.F64)
+
+_OPS = frozenset(
+    {
+        "new",
+        "read",
+        "write",
+        "drop-readable",
+        "drop-writable",
+    }
+)
+
+
+def number_payload(t: at.Stream | at.Future) -> bool:
+    """wasmtime copies these flat (`allow_intra_component_read_write`)."""
+    return t.elem is None or isinstance(t.elem, _NUMBERS)
+
+
+def check_ends(t: object, what: str) -> None:
+    """Refuse stream/future/error-context values ``t`` carries that in-module ends cannot be."""
+    from pymeld.merge.asyncfuse import carried
+
+    for v in carried(t):
+        if isinstance(v, at.ErrorContext):
+            raise UnsupportedFeature(f"error-context {what} beside in-module tasks")
+        assert isinstance(v, at.Stream | at.Future)
+        if not number_payload(v):
+            raise UnsupportedFeature(
+                f"{v!r} {what} beside in-module tasks (payloads other than none or numbers "
+                "need an in-module rendezvous through the adapter generator: issue 11 stage 4)"
+            )
+
+
+def plan_builtin(bt: Builtin, what: str) -> None:
+    """Refuse stream/future built-in ``bt`` unless this module fuses it."""
+    kind, op = bt.op.split(".", 1)
+    if kind == "error-context" or op not in _OPS:
+        raise UnsupportedFeature(f"`{bt.op}` {what} beside in-module tasks (not fused yet)")
+    assert isinstance(bt.type, at.Stream | at.Future)
+    check_ends(bt.type, f"in `{bt.op}`")
+    if op in ("read", "write") and not (bt.opts is not None and bt.opts.is_async):
+        raise UnsupportedFeature(
+            f"blocking `{bt.op}` (no `async`) {what} beside in-module tasks (not fused yet)"
+        )
+
+
+def _kinds(t: at.Stream | at.Future) -> tuple[int, int]:
+    return (RF, WF) if isinstance(t, at.Future) else (RS, WS)
+
+
+class StreamRuntime:
+    """Plans and emits the stage-3 state beside a `TaskRuntime`."""
+
+    def __init__(self, rt: TaskRuntime, g: FlatGraph, tp: TaskPlan) -> None:
+        self.rt, self.g, self.tp = rt, g, tp
+        self.tags: dict[object, int] = {}
+        self.slots: list[Builtin] = []  # a copy built-in of each memory copies use, by slot
+        self._builtins: dict[int, FuncItem] = {}
+
+    # -- planning ------------------------------------------------------------------------------
+    def plan(self) -> None:
+        p = self.rt.p
+        p.add_memory(GROUP, "xfer")
+        for key in ("x.next", "x.free", "hq_head", "hq_tail", "root", "root_wait", "x.pay"):
+            p.add_global(GROUP, key, init=1 if key == "x.next" else 0)
+        for inst in self.tp.tables:
+            for op in ("x.mark", "x.has", "x.take"):
+                self._func(op, inst)
+        for op in ("x.alloc", "x.free", "x.mark_end", "x.set_ev", "x.update", "x.copy"):
+            self._func(op)
+        for op in ("x.push", "x.deliver", "x.block", "x.root"):
+            self._func(op)
+        for inst in self.tp.task_instances():
+            self._func("x.wait_cb", inst)
+        p.add_func(GROUP, ("step.low",), self.rt._step)
+        from pymeld.merge.asyncfuse import carried
+
+        for e in self.tp.edges.values():
+            if e.task:
+                for v in carried(e.callee.type.result):
+                    assert isinstance(v, at.Stream | at.Future)
+                    self.transfer(v, e.callee.owner, self.g.lowers[e.lower].owner)
+        for bi in self.tp.ends:
+            bt = self.g.builtins[bi]
+            assert isinstance(bt.type, at.Stream | at.Future)
+            self.tag(bt.type)
+            self._builtins[bi] = self._func("x.builtin", bi)
+            if bt.op.endswith((".read", ".write")) and bt.type.elem is not None:
+                self.slot(bt)
+
+    def slot(self, bt: Builtin) -> int:
+        """The copy slot of ``bt``'s memory (by reference: indices are known when emitting)."""
+        assert bt.opts is not None
+        refs = [s.opts.memory for s in self.slots if s.opts is not None]
+        if bt.opts.memory not in refs:
+            self.slots.append(bt)
+            return len(self.slots) - 1
+        return refs.index(bt.opts.memory)
+
+    def memory(self, bt: Builtin) -> int:
+        assert bt.opts is not None and bt.opts.memory is not None
+        return self.rt.memory(replace(bt, memory=bt.opts.memory))  # type: ignore[arg-type]
+
+    def tag(self, t: object) -> int:
+        return self.tags.setdefault(t, len(self.tags) + 1)
+
+    def transfer(self, t: at.Stream | at.Future, src: int, dst: int) -> FuncItem:
+        key = ("x.transfer", self.tag(t), src, dst)
+        item = self.rt.p.find(Space.FUNC, GROUP, key)
+        if isinstance(item, FuncItem):
+            return item
+        return self.rt.p.add_func(GROUP, key, partial(self._transfer, t, src, dst))
+
+    def return_ops(self, e: Edge) -> _ReturnEnds | None:
+        """Transfers for the ends `task.return` of edge ``e`` hands to the caller."""
+        from pymeld.merge.asyncfuse import carried
+
+        if not any(True for _ in carried(e.callee.type.result)):
+            return None
+        return _ReturnEnds(self, e.callee.owner, self.g.lowers[e.lower].owner)
+
+    def builtin_func(self, bi: int) -> int | None:
+        item = self._builtins.get(bi)
+        return None if item is None else item.index
+
+    def _func(self, *key: object) -> FuncItem:
+        return self.rt.p.add_func(GROUP, key, partial(self._emit, key))
+
+    def fn(self, *key: object) -> int:
+        return self.rt.fn(*key)
+
+    def glob(self, key: str) -> int:
+        return self.rt.glob(key)
+
+    # -- emission ------------------------------------------------------------------------------
+    def _emit(self, key: tuple[object, ...]) -> FuncCode:
+        op, *rest = key
+        assert isinstance(op, str)
+        emit: dict[str, Callable[..., FuncCode]] = {
+            "x.mark": self._mark,
+            "x.has": self._has,
+            "x.take": self._take,
+            "x.alloc": self._alloc,
+            "x.free": self._free,
+            "x.mark_end": self._mark_end,
+            "x.set_ev": self._set_ev,
+            "x.update": self._update,
+            "x.copy": self._copy,
+            "x.push": self._push,
+            "x.deliver": self._deliver,
+            "x.block": self._block,
+            "x.root": self._root,
+            "x.wait_cb": self._wait_cb,
+            "x.builtin": self._builtin,
+        }
+        return emit[op](*rest)
+
+    def _tbl(self, inst: int) -> int:
+        return self.rt.mem(("tbl", inst))
+
+    def _xfer(self) -> int:
+        return self.rt.mem("xfer")
+
+    def _alloc(self) -> FuncCode:
+        """A zeroed shared record (freed ones reused)."""
+        from pymeld.merge.asynctask import _grow
+
+        b = Body([])
+        m, nxt, free = self._xfer(), self.glob("x.next"), self.glob("x.free")
+        r = b.local("i32")
+        b.global_get(free).if_()
+        b.global_get(free).set(r)
+        b.get(r).load("i32.load", m, _LINK).global_set(free)
+        b.op("else")
+        b.global_get(nxt).set(r)
+        b.get(r).i32(1).op("i32.add").global_set(nxt)
+        _grow(b, m, lambda: b.get(r).i32(1).op("i32.add").i32(_REC).op("i32.mul"))
+        b.get(r).i32(_REC).op("i32.mul").set(r)
+        b.end()
+        b.get(r).i32(0).i32(_REC).memory_fill(m)
+        b.get(r).end()
+        return _gen(b, (), ("i32",))
+
+    def _free(self) -> FuncCode:
+        b = Body(["i32"])
+        m, free = self._xfer(), self.glob("x.free")
+        b.get(0).global_get(free).store("i32.store", m, _LINK)
+        b.get(0).global_set(free).end()
+        return _gen(b, ("i32",), ())
+
+    def _push(self) -> FuncCode:
+        """(task record): queue it at high priority (wasmtime's `push_high_priority`)."""
+        from pymeld.merge.asynctask import _NEXT
+
+        b = Body(["i32"])
+        m, head, tail = self.rt.mem("tasks"), self.glob("hq_head"), self.glob("hq_tail")
+        b.get(0).i32(0).store("i32.store", m, _NEXT)
+        b.global_get(tail).if_()
+        b.global_get(tail).get(0).store("i32.store", m, _NEXT)
+        b.op("else")
+        b.get(0).global_set(head)
+        b.end()
+        b.get(0).global_set(tail).end()
+        return _gen(b, ("i32",), ())
+
+    def _root(self) -> FuncCode:
+        """The record standing for the host-called stack in the queue (made once)."""
+        b = Body([])
+        g = self.glob("root")
+        b.global_get(g).op("i32.eqz").if_()
+        b.call(self.fn("task.new")).global_set(g)
+        b.end()
+        b.global_get(g).end()
+        return _gen(b, (), ("i32",))
+
+    def step(self) -> FuncCode:
+        """Run one queued item: a high-priority wake-up first (2: the host-called stack's own
+        marker), else the oldest yielding task (`step.low`); 0 when nothing can run."""
+        from pymeld.merge.asynctask import _NEXT
+
+        b = Body([])
+        m, head, tail = self.rt.mem("tasks"), self.glob("hq_head"), self.glob("hq_tail")
+        t = b.local("i32")
+        b.global_get(head).tee(t).if_()
+        b.get(t).load("i32.load", m, _NEXT).global_set(head)
+        b.global_get(head).op("i32.eqz").if_()
+        b.i32(0).global_set(tail)
+        b.end()
+        b.get(t).global_get(self.glob("root")).op("i32.eq").if_()
+        b.i32(2).op("return")
+        b.end()
+        b.get(t).call(self.fn("x.deliver"))
+        b.i32(1).op("return")
+        b.end()
+        b.call(self.fn("step.low")).end()
+        return _gen(b, (), ("i32",))
+
+    def _block(self) -> FuncCode:
+        """The host-called stack blocks: run queued work until its marker comes out (a trap
+        when nothing can run: the original deadlocks)."""
+        b = Body([])
+        r = b.local("i32")
+        b.block().loop()
+        b.call(self.fn("step")).tee(r).op("i32.eqz").trap_if()
+        b.get(r).i32(2).op("i32.eq").br_if(1)
+        b.br(0).end().end()
+        b.end()
+        return _gen(b, (), ())
+
+    def _deliver(self) -> FuncCode:
+        """(task): a waiting task's callback gets the event of its set (`DeliverEvent`)."""
+        from pymeld.merge.asynctask import _CB, _MODE, _WSET, RUNNING
+
+        b = Body(["i32"])
+        m = self.rt.mem("tasks")
+        h, code = b.local("i32"), b.local("i32")
+        for k, lf in enumerate(self.tp.callbacks):
+            inst = lf.owner
+            b.get(0).load("i32.load", m, _CB).i32(k).op("i32.eq").if_()
+            b.get(0).load("i32.load", m, _WSET).call(self.fn("ready", inst)).tee(h)
+            b.op("i32.eqz").trap_if()
+            b.get(h).call(self.fn("x.take", inst)).set(code)
+            b.get(0).i32(RUNNING).store("i32.store", m, _MODE)
+            b.get(0).get(code).get(h).global_get(self.glob("x.pay")).call(self.fn("run"))
+            b.op("return")
+            b.end()
+        b.unreachable().end()
+        return _gen(b, ("i32",), ())
+
+    def _wait_cb(self, inst: int) -> FuncCode:
+        """(task, set): a callback returned WAIT: queued at once when the set has an event,
+        else the set's waiter (a second waiter traps: wasmtime orders them by thread id)."""
+        from pymeld.merge.asynctask import _MODE, _WSET, WAITING
+
+        b = Body(["i32", "i32"])
+        m, tbl = self.rt.mem("tasks"), self._tbl(inst)
+        addr = b.local("i32")
+        b.get(1).i32(SET).call(self.fn("t.get", inst)).set(addr)
+        b.get(0).i32(WAITING).store("i32.store", m, _MODE)
+        b.get(0).get(1).store("i32.store", m, _WSET)
+        b.get(1).call(self.fn("ready", inst)).if_()
+        b.get(0).call(self.fn("x.push"))
+        b.op("else")
+        self._add_waiter(b, tbl, addr, lambda: b.get(0))
+        b.end().end()
+        return _gen(b, ("i32", "i32"), ())
+
+    def _add_waiter(self, b: Body, tbl: int, addr: int, who: Callable[[], object]) -> None:
+        b.get(addr).load("i32.load", tbl, 12).trap_if()
+        b.get(addr)
+        who()
+        b.store("i32.store", tbl, 12)
+        b.get(addr).get(addr).load("i32.load", tbl, 8).i32(1).op("i32.add")
+        b.store("i32.store", tbl, 8)
+
+    def root_wait(self, b: Body, inst: int, set_local: int) -> int:
+        """Emit the host-called stack's `waitable-set.wait` on ``set_local``: the ready
+        handle, blocking first when there is none. Returns the local holding the handle."""
+        tbl = self._tbl(inst)
+        addr, h = b.local("i32"), b.local("i32")
+        b.get(set_local).i32(SET).call(self.fn("t.get", inst)).set(addr)
+        b.get(set_local).call(self.fn("ready", inst)).tee(h).op("i32.eqz").if_()
+        self._add_waiter(b, tbl, addr, lambda: b.call(self.fn("x.root")))
+        b.call(self.fn("x.block"))
+        b.get(set_local).call(self.fn("ready", inst)).tee(h).op("i32.eqz").trap_if()
+        b.end()
+        return h
+
+    def sync_block(self, b: Body, t: int) -> None:
+        """The host-called stack waits for task ``t`` (a sync call) to return."""
+        b.get(t).global_set(self.glob("root_wait"))
+        b.call(self.fn("x.block"))
+        b.i32(0).global_set(self.glob("root_wait"))
+
+    def on_return(self, b: Body, t: int) -> None:
+        """Task ``t`` returned: wake the host-called stack waiting for it, or mark its subtask
+        handle ready (its set's waiter wakes)."""
+        from pymeld.merge.asynctask import _SUB, SYNC_CALLER
+
+        m = self.rt.mem("tasks")
+        b.get(t).load("i32.load", m, _SUB).i32(SYNC_CALLER).op("i32.eq").if_()
+        b.global_get(self.glob("root_wait")).get(t).op("i32.eq").if_()
+        b.call(self.fn("x.root")).call(self.fn("x.push"))
+        b.end()
+        b.op("else")
+        b.get(t).load("i32.load", m, _SUB).if_()
+        b.get(t).load("i32.load", m, _SUB).i32(4).op("i32.shl")
+        b.call(self.fn("x.mark", self.tp.task_instance))
+        b.end()
+        b.end()
+
+    def _mark(self, inst: int) -> FuncCode:
+        """(entry address): its set's waiter, if any, is woken (wasmtime's `mark_ready`)."""
+        b = Body(["i32"])
+        tbl = self._tbl(inst)
+        s, w = b.local("i32"), b.local("i32")
+        b.get(0).load("i32.load", tbl, 8).tee(s).if_()
+        b.get(s).i32(4).op("i32.shl").tee(s).load("i32.load", tbl, 12).tee(w).if_()
+        b.get(s).i32(0).store("i32.store", tbl, 12)
+        b.get(s).get(s).load("i32.load", tbl, 8).i32(1).op("i32.sub").store("i32.store", tbl, 8)
+        b.get(w).call(self.fn("x.push"))
+        b.end().end().end()
+        return _gen(b, ("i32",), ())
+
+    def _mark_end(self) -> FuncCode:
+        """(record, side): mark the end on that side ready in whichever table holds it."""
+        b = Body(["i32", "i32"])
+        x = self._xfer()
+        a, h, i = b.local("i32"), b.local("i32"), b.local("i32")
+        b.get(0).get(1).op("i32.add").tee(a).load("i32.load", x, _H).tee(h).op("i32.eqz").if_()
+        b.op("return")
+        b.end()
+        b.get(a).load("i32.load", x, _INST).set(i)
+        for inst in self.tp.tables:
+            b.get(i).i32(inst).op("i32.eq").if_()
+            b.get(h).i32(4).op("i32.shl").call(self.fn("x.mark", inst)).op("return")
+            b.end()
+        b.unreachable().end()
+        return _gen(b, ("i32", "i32"), ())
+
+    def _set_ev(self) -> FuncCode:
+        """(record, side, code, payload): the end's event (`set_event`), then `mark_ready`."""
+        b = Body(["i32", "i32", "i32", "i32"])
+        x = self._xfer()
+        a = b.local("i32")
+        b.get(0).get(1).op("i32.add").tee(a).get(2).store("i32.store", x, _EV)
+        b.get(a).get(3).store("i32.store", x, _PAY)
+        b.get(0).get(1).call(self.fn("x.mark_end")).end()
+        return _gen(b, ("i32",) * 4, ())
+
+    def _update(self) -> FuncCode:
+        """(record, side, code): wasmtime's `update_event` with DROPPED and no count: a pending
+        stream event keeps its count (and its `pending`) and becomes DROPPED; a pending future
+        event stays as it was."""
+        b = Body(["i32", "i32", "i32"])
+        x = self._xfer()
+        a, old = b.local("i32"), b.local("i32")
+        b.get(0).get(1).op("i32.add").tee(a).load("i32.load", x, _EV).tee(old).op("i32.eqz")
+        b.if_()
+        b.get(0).get(1).get(2).i32(DROPPED).call(self.fn("x.set_ev"))
+        b.op("else")
+        b.get(old).i32(0xFF).op("i32.and").i32(FUTURE_READ).op("i32.ge_u").if_()
+        b.get(0).get(1).get(old).get(a).load("i32.load", x, _PAY).call(self.fn("x.set_ev"))
+        b.op("else")
+        b.get(0).get(1)
+        b.get(2).get(old).i32(PENDING).op("i32.and").op("i32.or")
+        b.get(a).load("i32.load", x, _PAY).i32(~0xF & 0xFFFFFFFF).op("i32.and")
+        b.i32(DROPPED).op("i32.or")
+        b.call(self.fn("x.set_ev"))
+        b.end().end().end()
+        return _gen(b, ("i32", "i32", "i32"), ())
+
+    def ready(self, inst: int) -> FuncCode:
+        """(set) → the handle of the one waitable of the set with a pending event, or 0 (a
+        second one traps: see `TaskRuntime._ready`)."""
+        b = Body(["i32"])
+        tbl = self._tbl(inst)
+        h, found = b.local("i32"), b.local("i32")
+        b.i32(1).set(h)
+        b.block().loop()
+        b.get(h).global_get(self.rt.glob(("tnext", inst))).op("i32.ge_u").br_if(1)
+        b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 0).i32(SUBTASK).op("i32.ge_u")
+        b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 8).get(0).op("i32.eq").op("i32.and")
+        b.if_()
+        b.get(h).i32(4).op("i32.shl").call(self.fn("x.has", inst)).if_()
+        b.get(found).trap_if()  # a second ready waitable: the order is wasmtime's internal one
+        b.get(h).set(found)
+        b.end().end()
+        b.get(h).i32(1).op("i32.add").set(h)
+        b.br(0).end().end()
+        b.get(found).end()
+        return _gen(b, ("i32",), ("i32",))
+
+    def join(self, b: Body, inst: int) -> None:
+        """`waitable.join` (handle, set) of any waitable: a subtask or an end; one with a
+        pending event wakes the set's waiter (wasmtime's `join`)."""
+        tbl = self._tbl(inst)
+        addr, s = b.local("i32"), b.local("i32")
+        b.get(0).op("i32.eqz").trap_if()
+        b.get(0).global_get(self.rt.glob(("tnext", inst))).op("i32.ge_u").trap_if()
+        b.get(0).i32(4).op("i32.shl").tee(addr).load("i32.load", tbl, 0).i32(SUBTASK)
+        b.op("i32.lt_u").trap_if()
+        self.rt._leave_set(b, inst, addr)
+        b.get(1).if_()
+        b.get(1).i32(SET).call(self.fn("t.get", inst)).set(s)
+        b.get(s).get(s).load("i32.load", tbl, 4).i32(1).op("i32.add").store("i32.store", tbl, 4)
+        b.end()
+        b.get(addr).get(1).store("i32.store", tbl, 8)
+        b.get(1).if_()
+        b.get(addr).call(self.fn("x.has", inst)).if_()
+        b.get(addr).call(self.fn("x.mark", inst))
+        b.end().end()
+        b.end()
+
+    def wait(self, b: Body, bt: Builtin) -> None:
+        """`waitable-set.wait`/`poll` (set, event address) → event code, in stream mode."""
+        inst = bt.owner
+        mem = self.rt.memory(bt)
+        if bt.op == "waitable-set.wait":
+            b.global_get(self.rt.glob("may_block")).op("i32.eqz").trap_if()
+            h = self.root_wait(b, inst, 0)
+        else:
+            h = b.local("i32")
+            b.get(0).i32(SET).call(self.fn("t.get", inst)).op("drop")
+            b.get(0).call(self.fn("ready", inst)).set(h)
+        b.get(1).i32(3).op("i32.and").trap_if()  # the event record is 4-byte aligned
+        b.get(h).op("i32.eqz").if_("i32")
+        b.get(1).i32(0).store("i32.store", mem, 0)
+        b.get(1).i32(0).store("i32.store", mem, 4)
+        b.i32(0)
+        b.op("else")
+        code = b.local("i32")
+        b.get(h).call(self.fn("x.take", inst)).set(code)
+        b.get(1).get(h).store("i32.store", mem, 0)
+        b.get(1).global_get(self.glob("x.pay")).store("i32.store", mem, 4)
+        b.get(code)
+        b.end().end()
+
+    def _has(self, inst: int) -> FuncCode:
+        """(entry address) → whether the waitable there has a pending event."""
+        from pymeld.merge.asynctask import _EVENT
+
+        b = Body(["i32"])
+        tbl, x = self._tbl(inst), self._xfer()
+        k = b.local("i32")
+        b.get(0).load("i32.load", tbl, 0).tee(k).i32(SUBTASK).op("i32.eq").if_("i32")
+        b.get(0).load("i32.load", tbl, 4).load("i32.load", self.rt.mem("tasks"), _EVENT)
+        b.op("else")
+        b.get(k).i32(RS).op("i32.ge_u").if_("i32")
+        b.get(0).load("i32.load", tbl, 4)
+        b.i32(READER).i32(WRITER).get(k).i32(1).op("i32.and").op("select")
+        b.op("i32.add").load("i32.load", x, _EV)
+        b.op("else")
+        b.i32(0)
+        b.end().end().end()
+        return _gen(b, ("i32",), ("i32",))
+
+    def _take(self, inst: int) -> FuncCode:
+        """(handle) → event code, its payload in `x.pay`: the event is taken (a subtask's as
+        stage 2 does; an end's ending its copy when pending: wasmtime's `on_delivery`)."""
+        from pymeld.merge.asynctask import _DELIVERED, _EVENT, _STATUS
+
+        b = Body(["i32"])
+        tbl, x, tasks = self._tbl(inst), self._xfer(), self.rt.mem("tasks")
+        pay = self.glob("x.pay")
+        addr, k, t, a, ev = (b.local("i32") for _ in range(5))
+        b.get(0).i32(4).op("i32.shl").tee(addr).load("i32.load", tbl, 0).tee(k)
+        b.i32(SUBTASK).op("i32.eq").if_()
+        b.get(addr).load("i32.load", tbl, 4).set(t)
+        b.get(t).i32(0).store("i32.store", tasks, _EVENT)
+        b.get(t).i32(1).store("i32.store", tasks, _DELIVERED)
+        b.get(t).load("i32.load", tasks, _STATUS).global_set(pay)
+        b.i32(1).op("return")  # EventCode.SUBTASK
+        b.end()
+        b.get(addr).load("i32.load", tbl, 4)
+        b.i32(READER).i32(WRITER).get(k).i32(1).op("i32.and").op("select")
+        b.op("i32.add").set(a)
+        b.get(a).load("i32.load", x, _EV).set(ev)
+        b.get(a).load("i32.load", x, _PAY).global_set(pay)
+        b.get(a).i32(0).store("i32.store", x, _EV)
+        b.get(ev).i32(PENDING).op("i32.and").if_()
+        b.get(addr).i32(DONE).i32(IDLE)
+        b.global_get(pay).i32(0xF).op("i32.and").i32(DROPPED).op("i32.eq").op("select")
+        b.store("i32.store", tbl, 12)
+        b.get(k).i32(WS).op("i32.le_u").if_()  # a stream's side is open again
+        b.get(a).i32(OPEN).store("i32.store", x, _ST)
+        b.end()
+        b.end()
+        b.get(ev).i32(0xFF).op("i32.and").end()
+        return _gen(b, ("i32",), ("i32",))
+
+    def _copy(self) -> FuncCode:
+        """(src slot, src address, dst slot, dst address, bytes, alignment): the flat copy
+        between two memories, after wasmtime's alignment checks."""
+        b = Body(["i32"] * 6)
+        b.get(4).if_()
+        b.get(1).get(5).i32(1).op("i32.sub").op("i32.and").trap_if()
+        b.get(3).get(5).i32(1).op("i32.sub").op("i32.and").trap_if()
+        mems = [self.memory(s) for s in self.slots]
+        for si, sm in enumerate(mems):
+            for di, dm in enumerate(mems):
+                b.get(0).i32(si).op("i32.eq").get(2).i32(di).op("i32.eq").op("i32.and").if_()
+                b.get(3).get(1).get(4).memory_copy(dm, sm).op("return")
+                b.end()
+        b.unreachable()
+        b.end().end()
+        return _gen(b, ("i32",) * 6, ())
+
+    # -- built-ins -----------------------------------------------------------------------------
+    def _builtin(self, bi: int) -> FuncCode:
+        from pymeld.merge.asyncfuse import _sig
+
+        bt = self.g.builtins[bi]
+        params, results = _sig(bt)
+        b = Body(params)
+        t = bt.type
+        assert isinstance(t, at.Stream | at.Future)
+        op = bt.op.split(".", 1)[1]
+        if op == "new":
+            self._new(b, bt, t)
+        elif op in ("read", "write"):
+            self._rw(b, bt, t, op == "write")
+        elif op == "drop-readable":
+            self._drop_readable(b, bt, t)
+        else:
+            self._drop_writable(b, bt, t)
+        return _gen(b, params, results)
+
+    def _end(self, b: Body, bt: Builtin, t: at.Stream | at.Future, kind: int) -> tuple[int, int]:
+        """(entry address, record) locals of handle param 0: a ``kind`` end of type ``t``."""
+        inst = bt.owner
+        addr, rec = b.local("i32"), b.local("i32")
+        b.get(0).i32(kind).call(self.fn("t.get", inst)).set(addr)
+        b.get(addr).load("i32.load", self._tbl(inst), 4).tee(rec)
+        b.load("i32.load", self._xfer(), _TAG).i32(self.tag(t)).op("i32.ne").trap_if()
+        return addr, rec
+
+    def _new(self, b: Body, bt: Builtin, t: at.Stream | at.Future) -> None:
+        inst, x, tbl = bt.owner, self._xfer(), self._tbl(bt.owner)
+        rk, wk = _kinds(t)
+        rec, rh, wh = b.local("i32"), b.local("i32"), b.local("i32")
+        b.call(self.fn("x.alloc")).set(rec)
+        b.get(rec).i32(self.tag(t)).store("i32.store", x, _TAG)
+        b.get(rec).i32(FUT if isinstance(t, at.Future) else 0).store("i32.store", x, _FLAGS)
+        size = 0 if t.elem is None else elem_size(t.elem)
+        align = 1 if t.elem is None else alignment(t.elem)
+        b.get(rec).i32(size).store("i32.store", x, _SIZE)
+        b.get(rec).i32(align).store("i32.store", x, _ALIGN)
+        for k, side, h in ((rk, READER, rh), (wk, WRITER, wh)):
+            b.i32(k).get(rec).i32(0).call(self.fn("t.add", inst)).set(h)
+            b.get(h).i32(4).op("i32.shl").i32(IDLE).store("i32.store", tbl, 12)
+            b.get(rec).i32(inst).store("i32.store", x, side + _INST)
+            b.get(rec).get(h).store("i32.store", x, side + _H)
+        b.get(rh).op("i64.extend_i32_u")
+        b.get(wh).op("i64.extend_i32_u").i64(32).op("i64.shl").op("i64.or").end()
+
+    def _rw(self, b: Body, bt: Builtin, t: at.Stream | at.Future, write: bool) -> None:
+        """stream/future read or write (async): wasmtime's `guest_read`/`guest_write`."""
+        x, tbl = self._xfer(), self._tbl(bt.owner)
+        future = isinstance(t, at.Future)
+        rk, wk = _kinds(t)
+        me, other = (WRITER, READER) if write else (READER, WRITER)
+        size = 0 if t.elem is None else elem_size(t.elem)
+        align = 1 if t.elem is None else alignment(t.elem)
+        mem = self.memory(bt) if size else None
+        slot = self.slot(bt) if size else 0
+        count = b.local("i32")
+        if future:
+            b.i32(1).set(count)
+        else:
+            b.get(2).set(count)
+            b.get(count).i32(_MAX_COUNT).op("i32.gt_u").trap_if()  # StreamOpTooBig
+        if mem is not None:
+            # check_bounds: the buffer lies inside the memory
+            b.get(count).if_()
+            b.get(1).op("i64.extend_i32_u").get(count).op("i64.extend_i32_u").i64(size)
+            b.op("i64.mul").op("i64.add")
+            b.memory_size(mem).op("i64.extend_i32_u").i64(16).op("i64.shl").op("i64.gt_u")
+            b.trap_if()
+            b.end()
+        addr, rec = self._end(b, bt, t, wk if write else rk)
+        b.get(addr).load("i32.load", tbl, 12).trap_if()  # busy, or done (notified of a drop)
+        b.get(addr).i32(BUSY).store("i32.store", tbl, 12)
+        if future:  # "cannot write/read future after previous write/read succeeded"
+            b.get(rec).load("i32.load", x, _FLAGS).i32(XDONE).op("i32.and").trap_if()
+        ost, result, n, ocount = b.local("i32"), b.local("i32"), b.local("i32"), b.local("i32")
+        b.get(rec).load("i32.load", x, other + _ST).set(ost)
+        b.get(rec).i32(GONE).i32(OPEN).get(ost).i32(GONE).op("i32.eq").op("select")
+        b.store("i32.store", x, other + _ST)
+
+        def set_done() -> None:
+            if future:
+                b.get(rec).get(rec).load("i32.load", x, _FLAGS).i32(XDONE).op("i32.or")
+                b.store("i32.store", x, _FLAGS)
+
+        def completed(local: int) -> None:
+            if future:
+                b.i32(COMPLETED)
+            else:
+                b.get(local).i32(4).op("i32.shl")
+
+        def guest_ready() -> None:
+            b.get(rec).i32(READY).store("i32.store", x, me + _ST)
+            b.get(rec).i32(slot).store("i32.store", x, me + _SLOT)
+            b.get(rec).get(1).store("i32.store", x, me + _ADDR)
+            b.get(rec).get(count).store("i32.store", x, me + _COUNT)
+
+        b.get(ost).i32(READY).op("i32.eq").if_()
+        set_done()
+        b.get(rec).load("i32.load", x, other + _COUNT).set(ocount)
+        b.get(count).get(ocount).get(count).get(ocount).op("i32.lt_u").op("select").set(n)
+        # the copy: writer's buffer → reader's buffer
+        if write:
+            b.i32(slot).get(1)
+            b.get(rec).load("i32.load", x, other + _SLOT).get(rec).load(
+                "i32.load", x, other + _ADDR
+            )
+        else:
+            b.get(rec).load("i32.load", x, other + _SLOT).get(rec).load(
+                "i32.load", x, other + _ADDR
+            )
+            b.i32(slot).get(1)
+        b.get(n).i32(size).op("i32.mul").i32(align).call(self.fn("x.copy"))
+        # the other side's event: a write completes a read that wanted items; a read completes
+        # a write when it had room or the write was zero-length
+        other_done = b.local("i32")
+        if write:
+            b.get(count).i32(0).op("i32.ne").set(other_done)
+        else:
+            b.get(ocount).op("i32.eqz").get(count).i32(0).op("i32.ne").op("i32.or").set(other_done)
+        ocode = (
+            (FUTURE_READ if write else FUTURE_WRITE)
+            if future
+            else (STREAM_READ if write else STREAM_WRITE)
+        )
+        b.get(other_done).if_()
+        total, old = b.local("i32"), b.local("i32")
+        b.get(n).set(total)
+        if not future:  # an undelivered "completed k" of the other end adds up
+            b.get(rec).load("i32.load", x, other + _EV).tee(old).i32(0xFF).op("i32.and")
+            b.i32(ocode).op("i32.eq")
+            b.get(rec).load("i32.load", x, other + _PAY).i32(0xF).op("i32.and").op("i32.eqz")
+            b.op("i32.and").if_()
+            b.get(rec).load("i32.load", x, other + _PAY).i32(4).op("i32.shr_u")
+            b.get(total).op("i32.add").set(total)
+            b.end()
+        b.get(rec).i32(other).i32(ocode | PENDING)
+        completed(total)
+        b.call(self.fn("x.set_ev"))
+        b.end()
+        # the rest of the other side's buffer stays ready
+        if write:  # read_buffer_remaining || zero-length rendezvous
+            b.get(count).get(ocount).op("i32.lt_u")
+            b.get(n).op("i32.eqz").get(ocount).op("i32.eqz").op("i32.and").op("i32.or")
+        else:
+            b.get(count).get(ocount).op("i32.lt_u")
+        b.if_()
+        b.get(rec).i32(READY).store("i32.store", x, other + _ST)
+        b.get(rec).get(rec).load("i32.load", x, other + _ADDR).get(n).i32(size).op("i32.mul")
+        b.op("i32.add").store("i32.store", x, other + _ADDR)
+        b.get(rec).get(ocount).get(n).op("i32.sub").store("i32.store", x, other + _COUNT)
+        b.end()
+        # this side: complete, or wait with its buffer ready
+        if write:
+            b.get(count).op("i32.eqz").get(ocount).i32(0).op("i32.ne").op("i32.or")
+        else:
+            b.get(ocount).i32(0).op("i32.ne")
+        b.if_()
+        completed(n)
+        b.set(result)
+        b.op("else")
+        guest_ready()
+        b.i32(BLOCKED).set(result)
+        b.end()
+        b.op("else")
+        b.get(ost).i32(OPEN).op("i32.eq").if_()
+        guest_ready()
+        b.i32(BLOCKED).set(result)
+        b.op("else")
+        set_done()
+        b.i32(DROPPED).set(result)
+        b.end()
+        b.end()
+        b.get(result).i32(BLOCKED).op("i32.ne").if_()
+        b.get(addr)
+        if write or not future:
+            b.i32(DONE).i32(IDLE).get(result).i32(0xF).op("i32.and").i32(DROPPED).op("i32.eq")
+            b.op("select")
+        else:
+            b.i32(IDLE)
+        b.store("i32.store", tbl, 12)
+        b.end()
+        b.get(result).end()
+
+    def _drop_common(
+        self, b: Body, bt: Builtin, t: at.Stream | at.Future, kind: int
+    ) -> tuple[int, int, int]:
+        inst, tbl, x = bt.owner, self._tbl(bt.owner), self._xfer()
+        side = READER if kind in (RS, RF) else WRITER
+        addr, rec = self._end(b, bt, t, kind)
+        ls = b.local("i32")
+        b.get(addr).load("i32.load", tbl, 12).tee(ls).i32(BUSY).op("i32.eq").trap_if()
+        self.rt._leave_set(b, inst, addr)
+        b.get(addr).call(self.fn("t.remove", inst))
+        b.get(rec).i32(0).store("i32.store", x, side + _H)
+        return addr, rec, ls
+
+    def _drop_readable(self, b: Body, bt: Builtin, t: at.Stream | at.Future) -> None:
+        """wasmtime's `host_drop_reader`: the writer learns of it (an event)."""
+        x = self._xfer()
+        rk, _ = _kinds(t)
+        _, rec, _ = self._drop_common(b, bt, t, rk)
+        wst = b.local("i32")
+        code = FUTURE_WRITE if isinstance(t, at.Future) else STREAM_WRITE
+        b.get(rec).i32(GONE).store("i32.store", x, READER + _ST)
+        b.get(rec).load("i32.load", x, WRITER + _ST).set(wst)
+        b.get(rec).i32(GONE).i32(OPEN).get(wst).i32(GONE).op("i32.eq").op("select")
+        b.store("i32.store", x, WRITER + _ST)
+        b.get(wst).i32(GONE).op("i32.eq").if_()
+        b.get(rec).call(self.fn("x.free"))
+        b.op("else")
+        b.get(rec).i32(WRITER).i32(code).i32(PENDING).i32(0).get(wst).i32(READY).op("i32.eq")
+        b.op("select").op("i32.or").call(self.fn("x.update"))
+        b.end().end()
+
+    def _drop_writable(self, b: Body, bt: Builtin, t: at.Stream | at.Future) -> None:
+        """wasmtime's `host_drop_writer` (a future must have been written or its reader seen
+        dropped); the reader learns of it (an event)."""
+        x = self._xfer()
+        _, wk = _kinds(t)
+        future = isinstance(t, at.Future)
+        _, rec, ls = self._drop_common(b, bt, t, wk)
+        rst = b.local("i32")
+        if future:  # "cannot drop future write end without first writing a value"
+            b.get(ls).i32(DONE).op("i32.ne")
+            b.get(rec).load("i32.load", x, _FLAGS).i32(XDONE).op("i32.and").op("i32.eqz")
+            b.op("i32.and").trap_if()
+        b.get(rec).i32(GONE).store("i32.store", x, WRITER + _ST)
+        b.get(rec).load("i32.load", x, READER + _ST).set(rst)
+        b.get(rec).i32(GONE).i32(OPEN).get(rst).i32(GONE).op("i32.eq").op("select")
+        b.store("i32.store", x, READER + _ST)
+        b.get(rst).i32(GONE).op("i32.eq").if_()
+        b.get(rec).call(self.fn("x.free"))
+        b.op("else")
+        # a pending read: its own kind; an open reader: FUTURE_READ only for a future whose
+        # writer was not done (wasmtime's `on_drop_open`), else STREAM_READ
+        b.get(rst).i32(READY).op("i32.eq").if_()
+        b.get(rec).i32(READER).i32((FUTURE_READ if future else STREAM_READ) | PENDING)
+        b.call(self.fn("x.update"))
+        b.op("else")
+        b.get(rec).i32(READER)
+        if future:
+            b.i32(FUTURE_READ).i32(STREAM_READ).get(ls).i32(DONE).op("i32.ne").op("select")
+        else:
+            b.i32(STREAM_READ)
+        b.call(self.fn("x.update"))
+        b.end().end().end()
+
+    def _transfer(self, t: at.Stream | at.Future, src: int, dst: int) -> FuncCode:
+        """(handle in src) → handle in dst: wasmtime's `lift_index_to_transmit` then
+        `lower_transmit_to_index` (only readable ends; not busy, done, in a set or read)."""
+        b = Body(["i32"])
+        x, ts, td = self._xfer(), self._tbl(src), self._tbl(dst)
+        rk, _ = _kinds(t)
+        addr, rec, h = b.local("i32"), b.local("i32"), b.local("i32")
+        b.get(0).i32(rk).call(self.fn("t.get", src)).set(addr)
+        b.get(addr).load("i32.load", ts, 4).tee(rec)
+        b.load("i32.load", x, _TAG).i32(self.tag(t)).op("i32.ne").trap_if()
+        b.get(addr).load("i32.load", ts, 12).trap_if()  # busy, or done
+        b.get(addr).load("i32.load", ts, 8).trap_if()  # in a waitable set
+        if isinstance(t, at.Future):  # "cannot lift future after previous read succeeded"
+            b.get(rec).load("i32.load", x, _FLAGS).i32(XDONE).op("i32.and").trap_if()
+        b.get(addr).call(self.fn("t.remove", src))
+        b.i32(rk).get(rec).i32(0).call(self.fn("t.add", dst)).set(h)
+        b.get(h).i32(4).op("i32.shl").i32(IDLE).store("i32.store", td, 12)
+        b.get(rec).i32(dst).store("i32.store", x, READER + _INST)
+        b.get(rec).get(h).store("i32.store", x, READER + _H)
+        b.get(h).end()
+        return _gen(b, ("i32",), ("i32",))
+
+
+class _ReturnEnds:
+    """`abi.adapter.ResourceOps` of a `task.return`: ends move from callee to caller."""
+
+    def __init__(self, sr: StreamRuntime, callee: int, caller: int) -> None:
+        self.sr, self.callee, self.caller = sr, callee, caller
+
+    def transfer(
+        self, t: at.Own | at.Borrow | at.Stream | at.Future, to_callee: bool
+    ) -> int | None:
+        assert isinstance(t, at.Stream | at.Future) and not to_callee
+        return self.sr.transfer(t, self.callee, self.caller).index
+
+
+def _gen(b: Body, params: tuple[str, ...], results: tuple[str, ...]) -> FuncCode:
+    return FuncCode(params, results, tuple(b.locals), bytes(b.code))  # type: ignore[arg-type]
