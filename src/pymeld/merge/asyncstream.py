@@ -78,6 +78,8 @@ _OPS = frozenset(
         "write",
         "drop-readable",
         "drop-writable",
+        "cancel-read",
+        "cancel-write",
     }
 )
 
@@ -611,6 +613,8 @@ class StreamRuntime:
             self._new(b, bt, t)
         elif op in ("read", "write"):
             self._rw(b, bt, t, op == "write")
+        elif op.startswith("cancel-"):
+            self._cancel(b, bt, t, op == "cancel-write")
         elif op == "drop-readable":
             self._drop_readable(b, bt, t)
         else:
@@ -782,6 +786,47 @@ class StreamRuntime:
         b.store("i32.store", tbl, 12)
         b.end()
         b.get(result).end()
+
+    def _cancel(self, b: Body, bt: Builtin, t: at.Stream | at.Future, write: bool) -> None:
+        """stream/future cancel-read or cancel-write: wasmtime's `guest_cancel_*` between
+        guests, which never blocks: the pending event if there is one (a stream's
+        "completed n" reported as "cancelled n"), else "cancelled 0"; the copy ends."""
+        x, tbl = self._xfer(), self._tbl(bt.owner)
+        rk, wk = _kinds(t)
+        me = WRITER if write else READER
+        sync = not bt.flag
+        if sync:  # a blocking form: the task must be allowed to block
+            b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
+        addr, rec = self._end(b, bt, t, wk if write else rk)
+        b.get(addr).load("i32.load", tbl, 12).i32(BUSY).op("i32.ne").trap_if()  # none pending
+        if sync:  # "waitable sync and async": in a set
+            b.get(addr).load("i32.load", tbl, 8).trap_if()
+        code, ev, a = b.local("i32"), b.local("i32"), b.local("i32")
+        b.get(rec).i32(me).op("i32.add").set(a)
+        b.get(a).load("i32.load", x, _EV).tee(ev).if_()
+        b.get(a).i32(0).store("i32.store", x, _EV)
+        b.get(a).load("i32.load", x, _PAY).set(code)
+        b.get(ev).i32(PENDING).op("i32.and").if_()  # on_delivery
+        b.get(addr).i32(DONE).i32(IDLE)
+        b.get(code).i32(0xF).op("i32.and").i32(DROPPED).op("i32.eq").op("select")
+        b.store("i32.store", tbl, 12)
+        if not isinstance(t, at.Future):
+            b.get(a).i32(OPEN).store("i32.store", x, _ST)
+        b.end()
+        if not isinstance(t, at.Future):
+            b.get(code).i32(0xF).op("i32.and").op("i32.eqz").if_()
+            b.get(code).i32(2).op("i32.or").set(code)  # CANCELLED with the count
+            b.end()
+        b.op("else")
+        b.i32(2).set(code)  # CANCELLED, nothing copied
+        b.end()
+        b.get(a).load("i32.load", x, _ST).i32(READY).op("i32.eq").if_()
+        b.get(a).i32(OPEN).store("i32.store", x, _ST)
+        b.end()
+        b.get(addr).load("i32.load", tbl, 12).i32(BUSY).op("i32.eq").if_()
+        b.get(addr).i32(IDLE).store("i32.store", tbl, 12)
+        b.end()
+        b.get(code).end()
 
     def _drop_common(
         self, b: Body, bt: Builtin, t: at.Stream | at.Future, kind: int
