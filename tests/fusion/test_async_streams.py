@@ -65,3 +65,4 @@ def test_blocking_stream_op_in_a_callee_is_refused_by_name(
     )
     assert r.returncode == 1, r.stderr
     assert "unsupported: blocking `stream.read` (no `async`)" in r.stderr, r.stderr
+    assert "needs a suspended core stack" in r.stderr, r.stderr

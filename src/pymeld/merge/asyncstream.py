@@ -104,16 +104,18 @@ def check_ends(t: object, what: str) -> None:
             )
 
 
-def plan_builtin(bt: Builtin, what: str) -> None:
-    """Refuse stream/future built-in ``bt`` unless this module fuses it."""
+def plan_builtin(bt: Builtin, what: str, root: bool) -> None:
+    """Refuse stream/future built-in ``bt`` unless this module fuses it (``root``: it is in
+    the instance whose code runs on the host-called stack, which may block)."""
     kind, op = bt.op.split(".", 1)
     if kind == "error-context" or op not in _OPS:
         raise UnsupportedFeature(f"`{bt.op}` {what} beside in-module tasks (not fused yet)")
     assert isinstance(bt.type, at.Stream | at.Future)
     check_ends(bt.type, f"in `{bt.op}`")
-    if op in ("read", "write") and not (bt.opts is not None and bt.opts.is_async):
+    if op in ("read", "write") and not (bt.opts is not None and bt.opts.is_async) and not root:
         raise UnsupportedFeature(
-            f"blocking `{bt.op}` (no `async`) {what} beside in-module tasks (not fused yet)"
+            f"blocking `{bt.op}` (no `async`) {what}, entered through an in-module task (needs "
+            "a suspended core stack, which fused code cannot have without stack switching)"
         )
 
 
@@ -134,7 +136,9 @@ class StreamRuntime:
     def plan(self) -> None:
         p = self.rt.p
         p.add_memory(GROUP, "xfer")
-        for key in ("x.next", "x.free", "hq_head", "hq_tail", "root", "root_wait", "x.pay"):
+        for key in ("x.next", "x.free", "hq_head", "hq_tail", "root", "root_wait", "root_end"):
+            p.add_global(GROUP, key)
+        for key in ("x.next", "x.pay"):
             p.add_global(GROUP, key, init=1 if key == "x.next" else 0)
         for inst in self.tp.tables:
             for op in ("x.mark", "x.has", "x.take"):
@@ -407,6 +411,11 @@ class StreamRuntime:
         b = Body(["i32"])
         tbl = self._tbl(inst)
         s, w = b.local("i32"), b.local("i32")
+        if inst == self.tp.task_instance:  # the host-called stack waits on this end alone
+            b.global_get(self.glob("root_end")).get(0).op("i32.eq").if_()
+            b.i32(0).global_set(self.glob("root_end"))
+            b.call(self.fn("x.root")).call(self.fn("x.push")).op("return")
+            b.end()
         b.get(0).load("i32.load", tbl, 8).tee(s).if_()
         b.get(s).i32(4).op("i32.shl").tee(s).load("i32.load", tbl, 12).tee(w).if_()
         b.get(s).i32(0).store("i32.store", tbl, 12)
@@ -659,6 +668,9 @@ class StreamRuntime:
         align = 1 if t.elem is None else alignment(t.elem)
         mem = self.memory(bt) if size else None
         slot = self.slot(bt) if size else 0
+        sync = not (bt.opts is not None and bt.opts.is_async)
+        if sync:  # `check_blocking`: only a task that may block may call the blocking form
+            b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
         count = b.local("i32")
         if future:
             b.i32(1).set(count)
@@ -776,6 +788,14 @@ class StreamRuntime:
         b.i32(DROPPED).set(result)
         b.end()
         b.end()
+        if sync:  # the host-called stack waits for this end's event (`wait_for_event`)
+            b.get(result).i32(BLOCKED).op("i32.eq").if_()
+            b.get(addr).load("i32.load", tbl, 8).trap_if()  # in a set: "sync and async"
+            b.get(addr).global_set(self.glob("root_end"))
+            b.call(self.fn("x.block"))
+            b.get(0).call(self.fn("x.take", bt.owner)).op("drop")
+            b.global_get(self.glob("x.pay")).set(result)
+            b.end()
         b.get(result).i32(BLOCKED).op("i32.ne").if_()
         b.get(addr)
         if write or not future:

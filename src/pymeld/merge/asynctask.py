@@ -192,7 +192,7 @@ def plan_tasks(
         if op.startswith(("stream.", "future.", "error-context.")):
             from pymeld.merge.asyncstream import plan_builtin
 
-            plan_builtin(b, f"in component instance {label(inst)}")
+            plan_builtin(b, f"in component instance {label(inst)}", inst == task_inst)
             tp.ends.append(bi)
             tp.streams = True
             tables.add(inst)
