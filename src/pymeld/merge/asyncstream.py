@@ -145,7 +145,7 @@ class StreamRuntime:
                 self._func(op, inst)
         for op in ("x.alloc", "x.free", "x.mark_end", "x.set_ev", "x.update", "x.copy"):
             self._func(op)
-        for op in ("x.push", "x.deliver", "x.block", "x.root"):
+        for op in ("x.push", "x.deliver", "x.block", "x.root", "x.drain"):
             self._func(op)
         for inst in self.tp.task_instances():
             self._func("x.wait_cb", inst)
@@ -227,6 +227,7 @@ class StreamRuntime:
             "x.deliver": self._deliver,
             "x.block": self._block,
             "x.root": self._root,
+            "x.drain": self._drain,
             "x.wait_cb": self._wait_cb,
             "x.builtin": self._builtin,
         }
@@ -311,6 +312,31 @@ class StreamRuntime:
         b.end()
         b.call(self.fn("step.low")).end()
         return _gen(b, (), ("i32",))
+
+    def _drain(self) -> FuncCode:
+        """Before a root call: the high-priority work queued when the last one returned runs
+        first (wasmtime queues the host's call behind it); what that work queues waits."""
+        from pymeld.merge.asynctask import _NEXT
+
+        b = Body([])
+        m, head, tail = self.rt.mem("tasks"), self.glob("hq_head"), self.glob("hq_tail")
+        last, t = b.local("i32"), b.local("i32")
+        b.global_get(tail).tee(last).op("i32.eqz").if_()
+        b.op("return")
+        b.end()
+        b.block().loop()
+        b.global_get(head).set(t)
+        b.get(t).load("i32.load", m, _NEXT).global_set(head)
+        b.global_get(head).op("i32.eqz").if_()
+        b.i32(0).global_set(tail)
+        b.end()
+        b.get(t).global_get(self.glob("root")).op("i32.ne").if_()
+        b.get(t).call(self.fn("x.deliver"))
+        b.end()
+        b.get(t).get(last).op("i32.ne").br_if(0)
+        b.end().end()
+        b.end()
+        return _gen(b, (), ())
 
     def _block(self) -> FuncCode:
         """The host-called stack blocks: run queued work until its marker comes out (a trap

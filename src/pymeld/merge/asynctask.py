@@ -637,6 +637,8 @@ class TaskRuntime:
         when its function is `async`."""
         core = flatten_functype(lf.type, "lift")
         b = Body(core.params)
+        if self.streams is not None:  # wake-ups left queued by the last root call run first
+            b.call(self.fn("x.drain"))
         for g in self.context_globals():
             b.i32(0).global_set(g)
         b.i32(1 if lf.type.is_async else 0).global_set(self.glob("may_block"))
