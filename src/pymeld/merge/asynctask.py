@@ -378,6 +378,8 @@ class TaskRuntime:
         for op in ("task.new", "task.free", "enqueue", "push_high", "step", "run", "notify"):
             self._func(op)
         self._func("marker")
+        self._func("unlink", "q_head", "q_tail")
+        self._func("unlink", "h_head", "h_tail")
         for inst in sorted(self.tp.task_instances()):
             self._func("handle", inst)
         for k in range(len(self.tp.callbacks)):
@@ -451,6 +453,7 @@ class TaskRuntime:
             "mark_ready": self._mark_ready,
             "notify": self._notify,
             "marker": self._marker,
+            "unlink": self._unlink,
             "step": self._step,
             "run": self._run,
             "handle": self._handle,
@@ -926,33 +929,41 @@ class TaskRuntime:
         b.free(ev)
 
     def _subtask_cancel(self, bt: Builtin, b: Body, addr: int) -> None:
-        """subtask.cancel (handle) → status, as wasmtime's `subtask_cancel`: a task that has
-        not returned gets TASK_CANCELLED as its next event; one WAITing on a set is woken at
-        once (queued high) and the canceller yields; then, unless it has returned or
-        cancelled, `async` gives BLOCKED and sync blocks until it has. The terminal event is
-        taken (cancelling after it was delivered traps)."""
+        """subtask.cancel (handle) → status, as wasmtime 50 does it (checked against it): a
+        subtask in a waitable set traps (with or without `async`); a task that has not
+        returned is sent TASK_CANCELLED, delivered at once when its callback is not running
+        (taken out of its queue or set); then, unless it has returned or cancelled, `async`
+        gives BLOCKED and sync blocks until it has. The terminal event is taken (cancelling
+        after it was delivered traps)."""
         inst = bt.owner
         tbl, m = self.mem(("tbl", inst)), self.mem("tasks")
-        t = b.local("i32")
+        t, mode = b.local("i32"), b.local("i32")
         if not bt.flag:
             b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
         b.get(0).i32(SUBTASK).call(self.fn("t.get", inst)).tee(addr)
         b.load("i32.load", tbl, 4).set(t)
-        if not bt.flag:
-            b.get(addr).load("i32.load", tbl, 8).trap_if()  # in a waitable set
+        b.get(addr).load("i32.load", tbl, 8).trap_if()  # in a waitable set
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
         b.get(t).i32(1).store("i32.store", m, _CANCEL_SENT)
         b.get(t).i32(2).store("i32.store", m, _TEVENT)
-        b.get(t).load("i32.load", m, _MODE).i32(WAITING).op("i32.eq").if_()  # wake_on_cancel
+        b.get(t).load("i32.load", m, _MODE).set(mode)
+        b.get(mode).i32(YIELDING).op("i32.eq").if_()
+        b.get(t).call(self.fn("unlink", "q_head", "q_tail"))
+        b.end()
+        b.get(mode).i32(QUEUED).op("i32.eq").if_()
+        b.get(t).call(self.fn("unlink", "h_head", "h_tail"))
+        b.end()
+        b.get(mode).i32(WAITING).op("i32.eq").if_()  # leaves the set it waits on
         for owner in sorted(self.tp.task_instances()):
             ot = self.mem(("tbl", owner))
             b.get(t).load("i32.load", m, _OWNER).i32(owner).op("i32.eq").if_()
             b.get(t).load("i32.load", m, _WSET).i32(4).op("i32.shl").i32(0)
             b.store("i32.store", ot, 8)
             b.end()
-        b.get(t).i32(QUEUED).store("i32.store", m, _MODE)
-        b.get(t).call(self.fn("push_high"))
-        self.block_on(b, lambda mk: b.get(mk).call(self.fn("enqueue")))
+        b.end()
+        b.get(mode).i32(YIELDING).op("i32.eq").get(mode).i32(QUEUED).op("i32.eq").op("i32.or")
+        b.get(mode).i32(WAITING).op("i32.eq").op("i32.or").if_()
+        b.get(t).call(self.fn("run"))
         b.end()
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
         if bt.flag:
@@ -965,6 +976,37 @@ class TaskRuntime:
         b.get(t).i32(0).store("i32.store", m, _EVENT)
         b.get(t).i32(1).store("i32.store", m, _DELIVERED)
         b.get(t).load("i32.load", m, _STATUS).end()
+
+    def _unlink(self, head_key: str, tail_key: str) -> FuncCode:
+        """(record): take it out of a FIFO (a cancelled task's pending turn); the batch being
+        run ends at its predecessor when it was the batch's last item."""
+        b = Body(["i32"])
+        m, head, tail = self.mem("tasks"), self.glob(head_key), self.glob(tail_key)
+        prev, cur = b.local("i32"), b.local("i32")
+        b.global_get(head).set(cur)
+        b.block().loop()
+        b.get(cur).op("i32.eqz").br_if(1)
+        b.get(cur).get(0).op("i32.eq").if_()
+        b.get(prev).if_()
+        b.get(prev).get(0).load("i32.load", m, _NEXT).store("i32.store", m, _NEXT)
+        b.op("else")
+        b.get(0).load("i32.load", m, _NEXT).global_set(head)
+        b.end()
+        b.global_get(tail).get(0).op("i32.eq").if_()
+        b.get(prev).global_set(tail)
+        b.end()
+        if head_key == "h_head":
+            b.global_get(self.glob("batch_end")).get(0).op("i32.eq").if_()
+            b.get(prev).global_set(self.glob("batch_end"))
+            b.end()
+        b.get(0).i32(0).store("i32.store", m, _NEXT)
+        b.br(2)
+        b.end()
+        b.get(cur).set(prev)
+        b.get(cur).load("i32.load", m, _NEXT).set(cur)
+        b.br(0).end().end()
+        b.end()
+        return _gen(b, ("i32",), ())
 
     def _task_cancel(self, b: Body, inst: int) -> None:
         """task.cancel: only by an in-module task of this instance that was sent a cancel and
