@@ -6,36 +6,48 @@ the adapter calls the callee's core function directly and interprets its callbac
 the task's later callbacks run from a scheduler in wasm. What is fused here (`plan_tasks`):
 
 * The instance whose exports the host calls (the *task instance*, every root export lifted
-  synchronously) makes the async calls (other instances call only synchronously, as plain
-  adapters); it keeps the runtime's task. Its
-  waitable sets and subtasks, and those of the callees, live in per-instance handle tables
-  numbered as wasmtime numbers them (index 0 unused, fresh indices in order, freed ones reused
-  last in first out). Context slots of every instance are in-module globals, saved, zeroed and
-  restored at each task boundary (root export, adapter, realloc, callback).
+  synchronously) keeps the runtime's task; any instance may make async calls into others
+  (nested subtasks). Waitable sets and subtasks live in per-instance handle tables (a
+  subtask's handle in its *caller's* table) numbered as wasmtime numbers them (index 0 unused,
+  fresh indices in order, freed ones reused last in first out). Context slots of every
+  instance are in-module globals, saved, zeroed and restored at each task boundary (root
+  export, adapter, realloc, callback).
 * Callees lifted `async` with a callback: ``EXIT`` after `task.return` is RETURNED with no
-  handle, ``YIELD``/``WAIT`` give the caller a subtask handle (``h<<4 | STARTED``); a YIELDing
-  task waits in a FIFO queue (wasmtime's low-priority queue). `task.return` lifts the results
-  into the caller's memory (or the task record, for a sync caller) and marks the subtask's
-  RETURNED event.
-* A sync lower whose callee does not return at once, and `waitable-set.wait` of the task
-  instance, trap unless the caller's task may block (wasmtime's `CannotBlockSyncTask`: a plain
-  `func` may call an `async func` that returns without blocking), then run queued tasks until
-  the event is there; when nothing can run the original deadlocks, and so does the fused module
-  (trap).
+  handle, ``YIELD``/``WAIT`` give the caller a subtask handle (``h<<4 | STARTED``).
+  `task.return` lifts the results into the caller's memory (or the task record, for a sync
+  caller) and sets the subtask's RETURNED event.
+* The scheduler has wasmtime's two work queues: YIELD queues the task's next turn (event NONE)
+  at low priority; an event for a subtask in a set that a task WAITs on queues that task's
+  delivery at high priority (`mark_ready`), as does a WAIT whose set already has one. High
+  items run first, in batches as wasmtime takes them; a root export that returns runs the rest
+  of the batch it resumed in, as wasmtime does before the call returns. A blocked core stack
+  (a sync lower whose callee did not return at once, `waitable-set.wait`, sync
+  `subtask.cancel`) is a *marker* record queued where wasmtime queues the fiber's resumption;
+  the stack runs queued work until its marker's turn. The marker of a stack below the running
+  one cannot resume before it (fused code has one stack): that traps. When nothing can run,
+  the original deadlocks and so does the fused module (trap). Blocking traps unless the task
+  may block (wasmtime's `CannotBlockSyncTask`).
+* `subtask.cancel` as wasmtime 50 does it (checked against it, not the spec's text): a
+  subtask in a waitable set traps even with `async`; an unresolved task gets TASK_CANCELLED
+  at once (its pending turn or wait is taken back and its callback runs), then `async` gives
+  BLOCKED or sync blocks until it resolves; the terminal event is taken. `task.cancel` only
+  after a cancel was sent and before a return: RETURNED_CANCELLED.
 
 Several subtasks of one waitable set with events at once are delivered by wasmtime in the
 order of its store-wide table ids, which depend on every object the runtime allocated and freed
 (tasks, threads, their sync-call sets, waitable sets, lazily made tasks of sync calls); that
 order is not reproduced, so the fused module traps there rather than guess (a refusal at run
-time; one subtask per set, or waits that take each event as it comes, are exact).
+time; one subtask per set, or waits that take each event as it comes, are exact). So does a
+second task waiting on one set (wasmtime orders waiters by thread id).
 
-A callee lifted `async` without a callback (stackful) runs the same way: it never blocks here
-(blocking built-ins in callees are refused), so its return is its exit.
+A callee lifted `async` without a callback (stackful) runs the same way; it must never block
+while its caller goes on, so its return is its exit.
 
-What needs more is refused by name: async calls out of a callee (nested subtasks), a
-blocking built-in in a callee ("needs a suspended core stack"),
-`subtask.cancel`, backpressure of an instance entered asynchronously, streams/futures beside
-tasks (stage 3), callback-lifted root exports (a driver callback).
+What needs more is refused by name: a blocking built-in or sync call to a task in an instance
+entered by an async call (its first call would have to return STARTED with its stack
+suspended: "needs a suspended core stack"), `thread.yield`, backpressure of an instance
+entered asynchronously, streams/futures beside tasks (stage 3), callback-lifted root exports
+(a driver callback).
 """
 
 from __future__ import annotations
