@@ -376,7 +376,7 @@ def _plan_with_tasks(
 
     tp = plan_tasks(g, used, lowers, exported, cross, label)
     fa = FusedAsync(tp.task_instance, tasks=tp)
-    handled = {*tp.table_ops, *tp.contexts, *tp.returns}
+    handled = {*tp.table_ops, *tp.contexts, *tp.returns, *tp.cancels}
     for bi in used:
         b = g.builtins[bi]
         if bi in handled or b.op.startswith("resource."):

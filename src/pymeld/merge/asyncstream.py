@@ -19,18 +19,17 @@ whose ends all stay inside the fused module become in-module objects, modelled o
   "completed n" event into "dropped n" when the other end drops. Elements are numbers, laid
   out alike in every memory, so a copy is `memory.copy` between the two instances' memories
   (wasmtime's flat copy), after its bounds and alignment checks.
-* **Events** wake tasks as wasmtime's `mark_ready` does: a task waiting on a set (a callback
-  that returned WAIT) is queued at high priority when one of the set's waitables gets an
-  event, and so is the stack of the host-called export when it blocks (`waitable-set.wait`, a
-  sync call of a task that has not returned): it resumes when its marker comes out of the
-  queue, after the wake-ups queued before it, as wasmtime's fiber does.
+* **Events** go through `merge.asynctask`'s scheduler as subtask events do: `mark_ready`
+  queues the waiter of the end's set at high priority (a callback that returned WAIT, or the
+  marker of a stack blocked in `waitable-set.wait`), and a blocking read or write of the
+  host-called instance blocks its stack as a marker that the end's event queues.
 * **Ends crossing an adapter** move between instances' tables with wasmtime's transfer checks
   (only readable ends; not busy, not done, not in a set, a future not read).
 
 Refused by name at fusion time: payloads other than none or numbers (an in-module rendezvous
-through the adapter generator: stage 4), blocking (not `async`) reads and writes and the
-cancel built-ins (not fused yet), streams and futures crossing the host boundary beside
-in-module tasks. Refused at run time by a trap: two tasks waiting on one set at once
+through the adapter generator: stage 4), blocking (not `async`) reads and writes outside the
+host-called instance (a suspended core stack), streams and futures crossing the host boundary
+beside in-module tasks. Refused at run time by a trap: two tasks waiting on one set at once
 (wasmtime picks the waiter by its internal thread id), and several ready waitables in one
 set (see `TaskRuntime._ready`).
 """
@@ -136,20 +135,14 @@ class StreamRuntime:
     def plan(self) -> None:
         p = self.rt.p
         p.add_memory(GROUP, "xfer")
-        for key in ("x.next", "x.free", "hq_head", "hq_tail", "root", "root_wait", "root_end"):
+        for key in ("x.free", "x.pay", "root_end", "root_mk"):
             p.add_global(GROUP, key)
-        for key in ("x.next", "x.pay"):
-            p.add_global(GROUP, key, init=1 if key == "x.next" else 0)
+        p.add_global(GROUP, "x.next", init=1)
         for inst in self.tp.tables:
             for op in ("x.mark", "x.has", "x.take"):
                 self._func(op, inst)
         for op in ("x.alloc", "x.free", "x.mark_end", "x.set_ev", "x.update", "x.copy"):
             self._func(op)
-        for op in ("x.push", "x.deliver", "x.block", "x.root", "x.drain"):
-            self._func(op)
-        for inst in self.tp.task_instances():
-            self._func("x.wait_cb", inst)
-        p.add_func(GROUP, ("step.low",), self.rt._step)
         from pymeld.merge.asyncfuse import carried
 
         for e in self.tp.edges.values():
@@ -223,12 +216,6 @@ class StreamRuntime:
             "x.set_ev": self._set_ev,
             "x.update": self._update,
             "x.copy": self._copy,
-            "x.push": self._push,
-            "x.deliver": self._deliver,
-            "x.block": self._block,
-            "x.root": self._root,
-            "x.drain": self._drain,
-            "x.wait_cb": self._wait_cb,
             "x.builtin": self._builtin,
         }
         return emit[op](*rest)
@@ -266,188 +253,16 @@ class StreamRuntime:
         b.get(0).global_set(free).end()
         return _gen(b, ("i32",), ())
 
-    def _push(self) -> FuncCode:
-        """(task record): queue it at high priority (wasmtime's `push_high_priority`)."""
-        from pymeld.merge.asynctask import _NEXT
-
-        b = Body(["i32"])
-        m, head, tail = self.rt.mem("tasks"), self.glob("hq_head"), self.glob("hq_tail")
-        b.get(0).i32(0).store("i32.store", m, _NEXT)
-        b.global_get(tail).if_()
-        b.global_get(tail).get(0).store("i32.store", m, _NEXT)
-        b.op("else")
-        b.get(0).global_set(head)
-        b.end()
-        b.get(0).global_set(tail).end()
-        return _gen(b, ("i32",), ())
-
-    def _root(self) -> FuncCode:
-        """The record standing for the host-called stack in the queue (made once)."""
-        b = Body([])
-        g = self.glob("root")
-        b.global_get(g).op("i32.eqz").if_()
-        b.call(self.fn("task.new")).global_set(g)
-        b.end()
-        b.global_get(g).end()
-        return _gen(b, (), ("i32",))
-
-    def step(self) -> FuncCode:
-        """Run one queued item: a high-priority wake-up first (2: the host-called stack's own
-        marker), else the oldest yielding task (`step.low`); 0 when nothing can run."""
-        from pymeld.merge.asynctask import _NEXT
-
-        b = Body([])
-        m, head, tail = self.rt.mem("tasks"), self.glob("hq_head"), self.glob("hq_tail")
-        t = b.local("i32")
-        b.global_get(head).tee(t).if_()
-        b.get(t).load("i32.load", m, _NEXT).global_set(head)
-        b.global_get(head).op("i32.eqz").if_()
-        b.i32(0).global_set(tail)
-        b.end()
-        b.get(t).global_get(self.glob("root")).op("i32.eq").if_()
-        b.i32(2).op("return")
-        b.end()
-        b.get(t).call(self.fn("x.deliver"))
-        b.i32(1).op("return")
-        b.end()
-        b.call(self.fn("step.low")).end()
-        return _gen(b, (), ("i32",))
-
-    def _drain(self) -> FuncCode:
-        """Before a root call: the high-priority work queued when the last one returned runs
-        first (wasmtime queues the host's call behind it); what that work queues waits."""
-        from pymeld.merge.asynctask import _NEXT
-
-        b = Body([])
-        m, head, tail = self.rt.mem("tasks"), self.glob("hq_head"), self.glob("hq_tail")
-        last, t = b.local("i32"), b.local("i32")
-        b.global_get(tail).tee(last).op("i32.eqz").if_()
-        b.op("return")
-        b.end()
-        b.block().loop()
-        b.global_get(head).set(t)
-        b.get(t).load("i32.load", m, _NEXT).global_set(head)
-        b.global_get(head).op("i32.eqz").if_()
-        b.i32(0).global_set(tail)
-        b.end()
-        b.get(t).global_get(self.glob("root")).op("i32.ne").if_()
-        b.get(t).call(self.fn("x.deliver"))
-        b.end()
-        b.get(t).get(last).op("i32.ne").br_if(0)
-        b.end().end()
-        b.end()
-        return _gen(b, (), ())
-
-    def _block(self) -> FuncCode:
-        """The host-called stack blocks: run queued work until its marker comes out (a trap
-        when nothing can run: the original deadlocks)."""
-        b = Body([])
-        r = b.local("i32")
-        b.block().loop()
-        b.call(self.fn("step")).tee(r).op("i32.eqz").trap_if()
-        b.get(r).i32(2).op("i32.eq").br_if(1)
-        b.br(0).end().end()
-        b.end()
-        return _gen(b, (), ())
-
-    def _deliver(self) -> FuncCode:
-        """(task): a waiting task's callback gets the event of its set (`DeliverEvent`)."""
-        from pymeld.merge.asynctask import _CB, _MODE, _WSET, RUNNING
-
-        b = Body(["i32"])
-        m = self.rt.mem("tasks")
-        h, code = b.local("i32"), b.local("i32")
-        for k, lf in enumerate(self.tp.callbacks):
-            inst = lf.owner
-            b.get(0).load("i32.load", m, _CB).i32(k).op("i32.eq").if_()
-            b.get(0).load("i32.load", m, _WSET).call(self.fn("ready", inst)).tee(h)
-            b.op("i32.eqz").trap_if()
-            b.get(h).call(self.fn("x.take", inst)).set(code)
-            b.get(0).i32(RUNNING).store("i32.store", m, _MODE)
-            b.get(0).get(code).get(h).global_get(self.glob("x.pay")).call(self.fn("run"))
-            b.op("return")
-            b.end()
-        b.unreachable().end()
-        return _gen(b, ("i32",), ())
-
-    def _wait_cb(self, inst: int) -> FuncCode:
-        """(task, set): a callback returned WAIT: queued at once when the set has an event,
-        else the set's waiter (a second waiter traps: wasmtime orders them by thread id)."""
-        from pymeld.merge.asynctask import _MODE, _WSET, WAITING
-
-        b = Body(["i32", "i32"])
-        m, tbl = self.rt.mem("tasks"), self._tbl(inst)
-        addr = b.local("i32")
-        b.get(1).i32(SET).call(self.fn("t.get", inst)).set(addr)
-        b.get(0).i32(WAITING).store("i32.store", m, _MODE)
-        b.get(0).get(1).store("i32.store", m, _WSET)
-        b.get(1).call(self.fn("ready", inst)).if_()
-        b.get(0).call(self.fn("x.push"))
-        b.op("else")
-        self._add_waiter(b, tbl, addr, lambda: b.get(0))
-        b.end().end()
-        return _gen(b, ("i32", "i32"), ())
-
-    def _add_waiter(self, b: Body, tbl: int, addr: int, who: Callable[[], object]) -> None:
-        b.get(addr).load("i32.load", tbl, 12).trap_if()
-        b.get(addr)
-        who()
-        b.store("i32.store", tbl, 12)
-        b.get(addr).get(addr).load("i32.load", tbl, 8).i32(1).op("i32.add")
-        b.store("i32.store", tbl, 8)
-
-    def root_wait(self, b: Body, inst: int, set_local: int) -> int:
-        """Emit the host-called stack's `waitable-set.wait` on ``set_local``: the ready
-        handle, blocking first when there is none. Returns the local holding the handle."""
-        tbl = self._tbl(inst)
-        addr, h = b.local("i32"), b.local("i32")
-        b.get(set_local).i32(SET).call(self.fn("t.get", inst)).set(addr)
-        b.get(set_local).call(self.fn("ready", inst)).tee(h).op("i32.eqz").if_()
-        self._add_waiter(b, tbl, addr, lambda: b.call(self.fn("x.root")))
-        b.call(self.fn("x.block"))
-        b.get(set_local).call(self.fn("ready", inst)).tee(h).op("i32.eqz").trap_if()
-        b.end()
-        return h
-
-    def sync_block(self, b: Body, t: int) -> None:
-        """The host-called stack waits for task ``t`` (a sync call) to return."""
-        b.get(t).global_set(self.glob("root_wait"))
-        b.call(self.fn("x.block"))
-        b.i32(0).global_set(self.glob("root_wait"))
-
-    def on_return(self, b: Body, t: int) -> None:
-        """Task ``t`` returned: wake the host-called stack waiting for it, or mark its subtask
-        handle ready (its set's waiter wakes)."""
-        from pymeld.merge.asynctask import _SUB, SYNC_CALLER
-
-        m = self.rt.mem("tasks")
-        b.get(t).load("i32.load", m, _SUB).i32(SYNC_CALLER).op("i32.eq").if_()
-        b.global_get(self.glob("root_wait")).get(t).op("i32.eq").if_()
-        b.call(self.fn("x.root")).call(self.fn("x.push"))
-        b.end()
-        b.op("else")
-        b.get(t).load("i32.load", m, _SUB).if_()
-        b.get(t).load("i32.load", m, _SUB).i32(4).op("i32.shl")
-        b.call(self.fn("x.mark", self.tp.task_instance))
-        b.end()
-        b.end()
-
     def _mark(self, inst: int) -> FuncCode:
-        """(entry address): its set's waiter, if any, is woken (wasmtime's `mark_ready`)."""
+        """(entry address): the stack blocked in a sync read/write of this end, else its set's
+        waiter, if any, is queued (`TaskRuntime._mark_ready`)."""
         b = Body(["i32"])
-        tbl = self._tbl(inst)
-        s, w = b.local("i32"), b.local("i32")
         if inst == self.tp.task_instance:  # the host-called stack waits on this end alone
             b.global_get(self.glob("root_end")).get(0).op("i32.eq").if_()
             b.i32(0).global_set(self.glob("root_end"))
-            b.call(self.fn("x.root")).call(self.fn("x.push")).op("return")
+            b.global_get(self.glob("root_mk")).call(self.fn("push_high")).op("return")
             b.end()
-        b.get(0).load("i32.load", tbl, 8).tee(s).if_()
-        b.get(s).i32(4).op("i32.shl").tee(s).load("i32.load", tbl, 12).tee(w).if_()
-        b.get(s).i32(0).store("i32.store", tbl, 12)
-        b.get(s).get(s).load("i32.load", tbl, 8).i32(1).op("i32.sub").store("i32.store", tbl, 8)
-        b.get(w).call(self.fn("x.push"))
-        b.end().end().end()
+        b.get(0).i32(4).op("i32.shr_u").call(self.fn("mark_ready", inst)).end()
         return _gen(b, ("i32",), ())
 
     def _mark_end(self) -> FuncCode:
@@ -539,30 +354,6 @@ class StreamRuntime:
         b.get(addr).call(self.fn("x.mark", inst))
         b.end().end()
         b.end()
-
-    def wait(self, b: Body, bt: Builtin) -> None:
-        """`waitable-set.wait`/`poll` (set, event address) → event code, in stream mode."""
-        inst = bt.owner
-        mem = self.rt.memory(bt)
-        if bt.op == "waitable-set.wait":
-            b.global_get(self.rt.glob("may_block")).op("i32.eqz").trap_if()
-            h = self.root_wait(b, inst, 0)
-        else:
-            h = b.local("i32")
-            b.get(0).i32(SET).call(self.fn("t.get", inst)).op("drop")
-            b.get(0).call(self.fn("ready", inst)).set(h)
-        b.get(1).i32(3).op("i32.and").trap_if()  # the event record is 4-byte aligned
-        b.get(h).op("i32.eqz").if_("i32")
-        b.get(1).i32(0).store("i32.store", mem, 0)
-        b.get(1).i32(0).store("i32.store", mem, 4)
-        b.i32(0)
-        b.op("else")
-        code = b.local("i32")
-        b.get(h).call(self.fn("x.take", inst)).set(code)
-        b.get(1).get(h).store("i32.store", mem, 0)
-        b.get(1).global_get(self.glob("x.pay")).store("i32.store", mem, 4)
-        b.get(code)
-        b.end().end()
 
     def _has(self, inst: int) -> FuncCode:
         """(entry address) → whether the waitable there has a pending event."""
@@ -817,8 +608,12 @@ class StreamRuntime:
         if sync:  # the host-called stack waits for this end's event (`wait_for_event`)
             b.get(result).i32(BLOCKED).op("i32.eq").if_()
             b.get(addr).load("i32.load", tbl, 8).trap_if()  # in a set: "sync and async"
-            b.get(addr).global_set(self.glob("root_end"))
-            b.call(self.fn("x.block"))
+
+            def arm(mk: int) -> None:
+                b.get(addr).global_set(self.glob("root_end"))
+                b.get(mk).global_set(self.glob("root_mk"))
+
+            self.rt.block_on(b, arm)
             b.get(0).call(self.fn("x.take", bt.owner)).op("drop")
             b.global_get(self.glob("x.pay")).set(result)
             b.end()

@@ -6,36 +6,49 @@ the adapter calls the callee's core function directly and interprets its callbac
 the task's later callbacks run from a scheduler in wasm. What is fused here (`plan_tasks`):
 
 * The instance whose exports the host calls (the *task instance*, every root export lifted
-  synchronously) makes the async calls (other instances call only synchronously, as plain
-  adapters); it keeps the runtime's task. Its
-  waitable sets and subtasks, and those of the callees, live in per-instance handle tables
-  numbered as wasmtime numbers them (index 0 unused, fresh indices in order, freed ones reused
-  last in first out). Context slots of every instance are in-module globals, saved, zeroed and
-  restored at each task boundary (root export, adapter, realloc, callback).
+  synchronously) keeps the runtime's task; any instance may make async calls into others
+  (nested subtasks). Waitable sets and subtasks live in per-instance handle tables (a
+  subtask's handle in its *caller's* table) numbered as wasmtime numbers them (index 0 unused,
+  fresh indices in order, freed ones reused last in first out). Context slots of every
+  instance are in-module globals, saved, zeroed and restored at each task boundary (root
+  export, adapter, realloc, callback).
 * Callees lifted `async` with a callback: ``EXIT`` after `task.return` is RETURNED with no
-  handle, ``YIELD``/``WAIT`` give the caller a subtask handle (``h<<4 | STARTED``); a YIELDing
-  task waits in a FIFO queue (wasmtime's low-priority queue). `task.return` lifts the results
-  into the caller's memory (or the task record, for a sync caller) and marks the subtask's
-  RETURNED event.
-* A sync lower whose callee does not return at once, and `waitable-set.wait` of the task
-  instance, trap unless the caller's task may block (wasmtime's `CannotBlockSyncTask`: a plain
-  `func` may call an `async func` that returns without blocking), then run queued tasks until
-  the event is there; when nothing can run the original deadlocks, and so does the fused module
-  (trap).
+  handle, ``YIELD``/``WAIT`` give the caller a subtask handle (``h<<4 | STARTED``).
+  `task.return` lifts the results into the caller's memory (or the task record, for a sync
+  caller) and sets the subtask's RETURNED event.
+* The scheduler has wasmtime's two work queues: YIELD queues the task's next turn (event NONE)
+  at low priority; an event for a subtask in a set that a task WAITs on queues that task's
+  delivery at high priority (`mark_ready`), as does a WAIT whose set already has one. High
+  items run first, in batches as wasmtime takes them; a root export that returns runs the rest
+  of the batch it resumed in, as wasmtime does before the call returns. A blocked core stack
+  (a sync lower whose callee did not return at once, `waitable-set.wait`, sync
+  `subtask.cancel`) is a *marker* record queued where wasmtime queues the fiber's resumption;
+  the stack runs queued work until its marker's turn. The marker of a stack below the running
+  one cannot resume before it (fused code has one stack): that traps. When nothing can run,
+  the original deadlocks and so does the fused module (trap). Blocking traps unless the task
+  may block (wasmtime's `CannotBlockSyncTask`).
+* `subtask.cancel` as wasmtime 50 does it (checked against it, not the spec's text): a
+  subtask in a waitable set traps even with `async`; an unresolved task gets TASK_CANCELLED
+  at once (its pending turn or wait is taken back and its callback runs), then `async` gives
+  BLOCKED or sync blocks until it resolves; the terminal event is taken. `task.cancel` only
+  after a cancel was sent and before a return: RETURNED_CANCELLED.
 
 Several subtasks of one waitable set with events at once are delivered by wasmtime in the
 order of its store-wide table ids, which depend on every object the runtime allocated and freed
 (tasks, threads, their sync-call sets, waitable sets, lazily made tasks of sync calls); that
 order is not reproduced, so the fused module traps there rather than guess (a refusal at run
-time; one subtask per set, or waits that take each event as it comes, are exact).
+time; one subtask per set, or waits that take each event as it comes, are exact). So does a
+second task waiting on one set (wasmtime orders waiters by thread id).
 
-A callee lifted `async` without a callback (stackful) runs the same way: it never blocks here
-(blocking built-ins in callees are refused), so its return is its exit.
+A callee lifted `async` without a callback (stackful) runs the same way; it must never block
+while its caller goes on, so its return is its exit.
 
-What needs more is refused by name: async calls out of a callee (nested subtasks), a
-blocking built-in in a callee ("needs a suspended core stack"),
-`subtask.cancel`, backpressure of an instance entered asynchronously, streams/futures beside
-tasks (stage 3), callback-lifted root exports (a driver callback).
+What needs more is refused by name: a blocking built-in or sync call to a task in an instance
+entered by an async call (its first call would have to return STARTED with its stack
+suspended: "needs a suspended core stack"), `thread.yield`, backpressure of an instance
+entered asynchronously, callback-lifted root exports (a driver callback). Streams and futures
+inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and their events
+wake waiters through this scheduler (`mark_ready`, markers).
 """
 
 from __future__ import annotations
@@ -59,31 +72,47 @@ if TYPE_CHECKING:
 GROUP = "async"
 
 SET, SUBTASK = 1, 2  # handle-table entry kinds
-STARTED, RETURNED = 1, 2  # Subtask.State
-RUNNING, YIELDING, WAITING, EXITED = 0, 1, 2, 3  # task modes
+STARTED, RETURNED, RETURNED_CANCELLED = 1, 2, 4  # Subtask.State
+# task modes; MARKER: a record standing for a blocked core stack (a scheduler loop) in a queue
+RUNNING, YIELDING, WAITING, EXITED, QUEUED, MARKER = 0, 1, 2, 3, 4, 5
 SYNC_CALLER = 0xFFFFFFFF  # the record's subtask field while a sync caller waits for it
+TASK_CANCELLED = 6  # EventCode
+BLOCKED = 0xFFFFFFFF
 _MAX_HANDLE = (1 << 28) - 1
-_REC = 64  # bytes per task record; a task is named by its record's address (never 0)
+_REC = 96  # bytes per task record; a task is named by its record's address (never 0)
 # task record fields (byte offsets)
 _STATUS, _CB, _EDGE, _MODE, _WSET, _SUB, _EVENT, _DELIVERED, _RETPTR, _NEXT = range(0, 40, 4)
 _CTX = 40  # context slots 0 and 1
 _STASH = 56  # a sync caller's one flat result
+# _TEVENT: the task's own pending event (1 NONE after YIELD, 2 TASK_CANCELLED); _CANCEL_SENT;
+# _WAITER: the marker of a stack blocked on this subtask (sync caller, sync `subtask.cancel`);
+# _CALLER/_OWNER: the caller's and the callee's component instance
+_TEVENT, _CANCEL_SENT, _WAITER, _CALLER, _OWNER = range(64, 84, 4)
 
 _IN_TABLE = frozenset(
-    {"waitable-set.new", "waitable-set.drop", "waitable-set.poll", "waitable.join", "subtask.drop"}
+    {
+        "waitable-set.new",
+        "waitable-set.drop",
+        "waitable-set.poll",
+        "waitable.join",
+        "subtask.drop",
+        "subtask.cancel",
+    }
 )
 
 
 @dataclass(slots=True)
 class Edge:
-    """An adapter edge from the task instance: ``lower_async`` the caller's lower, ``callback``
-    the callee's async lift (index into `TaskPlan.callbacks`, None for a sync lift)."""
+    """An adapter edge between instances beside in-module tasks: ``lower_async`` the caller's
+    lower, ``callback`` the callee's async lift (index into `TaskPlan.callbacks`, None for a
+    sync lift)."""
 
     lower: int
     callee: Lifted
     lower_async: bool
     callback: int | None
     stackful: bool = False  # lifted `async` without a callback (never blocks: checked)
+    caller: int = 0  # the lowering component instance (its table holds the subtask handle)
 
     @property
     def task(self) -> bool:
@@ -100,9 +129,11 @@ class TaskPlan:
     callbacks: list[Lifted] = field(default_factory=list)  # callback lifts, dispatch order
     table_ops: list[int] = field(default_factory=list)  # built-ins acting on the tables
     returns: list[int] = field(default_factory=list)  # task.return built-ins of callees
+    cancels: list[int] = field(default_factory=list)  # task.cancel built-ins of callees
     contexts: list[int] = field(default_factory=list)  # context.get/set built-ins
     ends: list[int] = field(default_factory=list)  # stream/future built-ins (asyncstream)
     streams: bool = False  # in-module streams/futures (merge.asyncstream, stage 3)
+    end_instances: set[int] = field(default_factory=set)  # instances ends cross adapters to
 
     def task_instances(self) -> set[int]:
         """Instances whose lifts run as in-module tasks."""
@@ -118,7 +149,7 @@ def plan_tasks(
     label: Callable[[int], str],
 ) -> TaskPlan:
     """The in-module task plan, or `UnsupportedFeature` naming what it would need."""
-    from pymeld.merge.asyncfuse import carried
+    from pymeld.merge.asyncfuse import blocks, carried
 
     roots = {lf.owner for _, lf in exported} or {caller for caller, _, _ in cross}
     if len(roots) != 1:
@@ -141,12 +172,6 @@ def plan_tasks(
     entered_async: set[int] = set()
     for caller, callee, li in cross:
         lw = g.lowers[li]
-        if caller != task_inst and (lw.opts.is_async or callee.opts.is_async):
-            raise UnsupportedFeature(
-                f"async call from component instance {label(caller)} to {label(callee.owner)} "
-                "beside in-module tasks (async calls out of a callee: nested in-module "
-                "subtasks, issue 11 stage 2)"
-            )
         if callee.owner == task_inst:
             raise UnsupportedFeature(
                 f"component instance {label(task_inst)}, whose exports the host calls, called "
@@ -157,6 +182,7 @@ def plan_tasks(
 
             check_ends(callee.type, f"passed from {label(caller)} to {label(callee.owner)}")
             tp.streams = True
+            tp.end_instances |= {caller, callee.owner}
         cb: int | None = None
         if callee.opts.is_async:
             if not callee.type.is_async:
@@ -171,8 +197,22 @@ def plan_tasks(
         if callee.opts.is_async or lw.opts.is_async:
             entered_async.add(callee.owner)
         tp.edges[li] = Edge(
-            li, callee, lw.opts.is_async, cb, callee.opts.is_async and callee.opts.callback is None
+            li,
+            callee,
+            lw.opts.is_async,
+            cb,
+            callee.opts.is_async and callee.opts.callback is None,
+            caller,
         )
+    no_block = _entered_by_async_lower(tp)
+    for e in tp.edges.values():
+        if e.caller in no_block and e.task and not e.lower_async:
+            raise UnsupportedFeature(
+                f"synchronous call from component instance {label(e.caller)}, entered by an "
+                f"async call, to the async task of {label(e.callee.owner)} (blocking there "
+                "needs a suspended core stack, which fused code cannot have without stack "
+                "switching)"
+            )
     for li in lowers:
         lw = g.lowers[li]
         if isinstance(lw.callee, HostFunc) and (
@@ -197,14 +237,12 @@ def plan_tasks(
             tp.streams = True
             tables.add(inst)
         elif op in _IN_TABLE or op == "waitable-set.wait":
-            if op == "waitable-set.wait" and inst != task_inst:
+            if blocks(b) and inst in no_block:
                 raise UnsupportedFeature(
-                    f"`waitable-set.wait` in component instance {label(inst)}, entered through "
-                    "an in-module task (needs a suspended core stack, which fused code cannot "
-                    "have without stack switching)"
+                    f"`{op}` in component instance {label(inst)}, entered by an async call "
+                    "from an in-module task (blocking there needs a suspended core stack, "
+                    "which fused code cannot have without stack switching)"
                 )
-            if op in ("waitable-set.wait", "waitable-set.poll") and b.flag:
-                raise UnsupportedFeature(f"cancellable `{op}` beside in-module tasks")
             tables.add(inst)
             tp.table_ops.append(bi)
         elif op == "thread.yield":
@@ -212,11 +250,6 @@ def plan_tasks(
                 f"`thread.yield` in component instance {label(inst)} beside in-module tasks "
                 "(needs a suspended core stack, which fused code cannot have without stack "
                 "switching)"
-            )
-        elif op == "subtask.cancel":
-            raise UnsupportedFeature(
-                f"`subtask.cancel` in component instance {label(inst)} (cancelling in-module "
-                "subtasks: not fused yet)"
             )
         elif op.startswith("context."):
             if b.valtype != 0x7F:
@@ -227,6 +260,8 @@ def plan_tasks(
             tp.contexts.append(bi)
         elif op == "task.return" and inst in callees:
             tp.returns.append(bi)
+        elif op == "task.cancel" and inst in callees:
+            tp.cancels.append(bi)
         elif op in ("task.return", "task.cancel"):
             pass  # traps: no task there ever returns or is cancelled through it (asyncfuse)
         elif op.startswith("backpressure."):
@@ -238,8 +273,24 @@ def plan_tasks(
         elif not op.startswith("resource."):
             raise UnsupportedFeature(f"`{op}` beside in-module tasks")
     tp.slots.sort()
-    tp.tables = sorted(tables | {task_inst} | tp.task_instances())
+    callers = {e.caller for e in tp.edges.values() if e.lower_async}
+    tp.tables = sorted(tables | {task_inst} | tp.task_instances() | callers | tp.end_instances)
     return tp
+
+
+def _entered_by_async_lower(tp: TaskPlan) -> set[int]:
+    """Instances whose code may run inside the first call of an async-lowered task (the
+    callees of async lowers and what they call synchronously): blocking there would have to
+    hand the caller its subtask while the callee's stack stays suspended."""
+    out = {e.callee.owner for e in tp.edges.values() if e.lower_async}
+    grown = True
+    while grown:
+        grown = False
+        for e in tp.edges.values():
+            if e.caller in out and not e.lower_async and e.callee.owner not in out:
+                out.add(e.callee.owner)
+                grown = True
+    return out
 
 
 class _Hooks:
@@ -272,6 +323,8 @@ class _Hooks:
             b.get(self.t).get(retptr).store("i32.store", m, _RETPTR)
         if not e.lower_async:
             b.get(self.t).i32(SYNC_CALLER).store("i32.store", m, _SUB)
+        b.get(self.t).i32(e.caller).store("i32.store", m, _CALLER)
+        b.get(self.t).i32(e.callee.owner).store("i32.store", m, _OWNER)
         b.global_get(rt.glob("cur_task")).set(self.prev)
         b.get(self.t).global_set(rt.glob("cur_task"))
 
@@ -289,7 +342,7 @@ class _Hooks:
             b.i32(RETURNED)
             b.op("else")
             h = b.local("i32")
-            b.i32(SUBTASK).get(t).i32(0).call(rt.fn("t.add", rt.tp.task_instance)).set(h)
+            b.i32(SUBTASK).get(t).i32(0).call(rt.fn("t.add", e.caller)).set(h)
             b.get(t).get(h).store("i32.store", m, _SUB)
             b.get(h).i32(4).op("i32.shl").i32(STARTED).op("i32.or")
             b.end()
@@ -299,13 +352,8 @@ class _Hooks:
         # (wasmtime: "cannot block a synchronous task before returning").
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
         b.global_get(rt.glob("may_block")).op("i32.eqz").trap_if()
-        if rt.streams is not None:  # resumed in queue order (merge.asyncstream)
-            rt.streams.sync_block(b, t)
+        rt.block_on(b, lambda mk: b.get(t).get(mk).store("i32.store", m, _WAITER))
         b.end()
-        b.block().loop()
-        b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.ge_u").br_if(1)
-        b.call(rt.fn("step")).op("i32.eqz").trap_if()  # deadlock: nothing else can run
-        b.br(0).end().end()
         lower = flatten_functype(e.callee.type, "lower")
         if lower.results:
             (vt,) = lower.results
@@ -342,24 +390,29 @@ class TaskRuntime:
     def plan(self, exported: list[Lifted]) -> None:
         p = self.p
         p.add_memory(GROUP, "tasks")
-        for key in ("task_free", "cur_task", "may_block", "q_head", "q_tail"):
+        for key in ("task_free", "cur_task", "may_block", "q_head", "q_tail", "h_head"):
             p.add_global(GROUP, key)
         p.add_global(GROUP, "task_next", init=1)
+        for key in ("h_tail", "batch_end"):
+            p.add_global(GROUP, key)
         for slot in self.tp.slots:
             p.add_global(GROUP, ("ctx", slot))
         for inst in self.tp.tables:
             p.add_memory(GROUP, ("tbl", inst))
             p.add_global(GROUP, ("tnext", inst), init=1)
             p.add_global(GROUP, ("tfree", inst))
-            for op in ("t.add", "t.get", "t.remove", "ready"):
+            for op in ("t.add", "t.get", "t.remove", "ready", "mark_ready"):
                 self._func(op, inst)
-        for op in ("task.new", "task.free", "enqueue", "step", "run"):
+        for op in ("task.new", "task.free", "enqueue", "push_high", "step", "run", "notify"):
             self._func(op)
+        self._func("marker")
+        self._func("unlink", "q_head", "q_tail")
+        self._func("unlink", "h_head", "h_tail")
         for inst in sorted(self.tp.task_instances()):
             self._func("handle", inst)
         for k in range(len(self.tp.callbacks)):
             self._func("run", k)
-        for bi in [*self.tp.table_ops, *self.tp.contexts, *self.tp.returns]:
+        for bi in [*self.tp.table_ops, *self.tp.contexts, *self.tp.returns, *self.tp.cancels]:
             self._builtins[bi] = self._func("builtin", bi)
         for bi in self.tp.returns:
             for e in self._callback_edges():
@@ -420,9 +473,7 @@ class TaskRuntime:
             (k,) = rest
             assert isinstance(k, int)
             return self._run_one(k)
-        if self.streams is not None and op in ("ready", "step"):
-            if op == "step":
-                return self.streams.step()
+        if self.streams is not None and op == "ready":
             (inst,) = rest
             assert isinstance(inst, int)
             return self.streams.ready(inst)
@@ -433,7 +484,12 @@ class TaskRuntime:
             "ready": self._ready,
             "task.new": self._task_new,
             "task.free": self._task_free,
-            "enqueue": self._enqueue,
+            "enqueue": partial(self._enqueue, "q_head", "q_tail"),
+            "push_high": partial(self._enqueue, "h_head", "h_tail"),
+            "mark_ready": self._mark_ready,
+            "notify": self._notify,
+            "marker": self._marker,
+            "unlink": self._unlink,
             "step": self._step,
             "run": self._run,
             "handle": self._handle,
@@ -535,9 +591,12 @@ class TaskRuntime:
         b.end()
         return _gen(b, ("i32",), ())
 
-    def _enqueue(self) -> FuncCode:
+    def _enqueue(self, head_key: str, tail_key: str) -> FuncCode:
+        """Append a record to a FIFO: the low-priority queue (``q_*``: YIELDed tasks, a
+        canceller's yield) or the high-priority one (``h_*``: event deliveries, woken stacks),
+        as wasmtime's two work queues."""
         b = Body(["i32"])
-        m, head, tail = self.mem("tasks"), self.glob("q_head"), self.glob("q_tail")
+        m, head, tail = self.mem("tasks"), self.glob(head_key), self.glob(tail_key)
         b.get(0).i32(0).store("i32.store", m, _NEXT)
         b.global_get(tail).if_()
         b.global_get(tail).get(0).store("i32.store", m, _NEXT)
@@ -547,61 +606,130 @@ class TaskRuntime:
         b.get(0).global_set(tail).end()
         return _gen(b, ("i32",), ())
 
-    def _step(self) -> FuncCode:
-        """Run the oldest yielding task's callback (event NONE); 0 when none is queued."""
+    def _marker(self) -> FuncCode:
+        """A fresh record standing for a blocked core stack in the queues."""
         b = Body([])
-        m, head, tail = self.mem("tasks"), self.glob("q_head"), self.glob("q_tail")
         t = b.local("i32")
-        b.global_get(head).tee(t).op("i32.eqz").if_()
-        b.i32(0).op("return")
-        b.end()
-        b.get(t).load("i32.load", m, _NEXT).global_set(head)
-        b.global_get(head).op("i32.eqz").if_()
-        b.i32(0).global_set(tail)
-        b.end()
-        b.get(t).i32(RUNNING).store("i32.store", m, _MODE)
-        b.get(t).i32(0).i32(0).i32(0).call(self.fn("run"))
-        b.i32(1).end()
+        b.call(self.fn("task.new")).tee(t).i32(MARKER).store("i32.store", self.mem("tasks"), _MODE)
+        b.get(t).end()
         return _gen(b, (), ("i32",))
 
+    def block_on(self, b: Body, arm: Callable[[int], object]) -> None:
+        """Block the current core stack as wasmtime suspends its fiber: a marker record is
+        made, ``arm(marker)`` registers it where its wake-up will queue it, and queued work
+        runs until the marker's turn (`step` 2); nothing left to run is the runtime's deadlock
+        (trap)."""
+        mk, r = b.local("i32"), b.local("i32")
+        b.call(self.fn("marker")).set(mk)
+        arm(mk)
+        b.block().loop()
+        b.get(mk).call(self.fn("step")).tee(r).op("i32.eqz").trap_if()  # deadlock
+        b.get(r).i32(2).op("i32.eq").br_if(1)
+        b.br(0).end().end()
+        b.get(mk).call(self.fn("task.free"))
+        b.free(mk, r)
+
+    def _step(self) -> FuncCode:
+        """(marker) → 0 when nothing is queued, 2 when it was ``marker``'s turn, else 1 after
+        running one queued item: high-priority items first, taken in batches as wasmtime takes
+        them (``batch_end``: the batch's last item, which a returning export drains), then one
+        low-priority item. Another stack's marker cannot resume under this one: trap."""
+        b = Body(["i32"])
+        m = self.mem("tasks")
+        hh, ht, be = self.glob("h_head"), self.glob("h_tail"), self.glob("batch_end")
+        lh, lt = self.glob("q_head"), self.glob("q_tail")
+        t = b.local("i32")
+        b.global_get(hh).if_()
+        b.global_get(be).op("i32.eqz").if_()
+        b.global_get(ht).global_set(be)
+        b.end()
+        b.global_get(hh).tee(t).load("i32.load", m, _NEXT).global_set(hh)
+        b.global_get(hh).op("i32.eqz").if_()
+        b.i32(0).global_set(ht)
+        b.end()
+        b.get(t).global_get(be).op("i32.eq").if_()
+        b.i32(0).global_set(be)
+        b.end()
+        b.op("else")
+        b.global_get(lh).tee(t).op("i32.eqz").if_()
+        b.i32(0).op("return")
+        b.end()
+        b.get(t).load("i32.load", m, _NEXT).global_set(lh)
+        b.global_get(lh).op("i32.eqz").if_()
+        b.i32(0).global_set(lt)
+        b.end()
+        b.end()
+        b.get(t).load("i32.load", m, _MODE).i32(MARKER).op("i32.eq").if_()
+        b.get(t).get(0).op("i32.ne").trap_if()  # an outer stack's turn: not reproducible
+        b.i32(2).op("return")
+        b.end()
+        b.get(t).call(self.fn("run"))
+        b.i32(1).end()
+        return _gen(b, ("i32",), ("i32",))
+
     def _run(self) -> FuncCode:
-        """(task, event, p1, p2): its callback, dispatched on the record's callback index."""
-        b = Body(["i32", "i32", "i32", "i32"])
+        """(task): its callback with its next event, dispatched on the callback index."""
+        b = Body(["i32"])
         n = len(self.tp.callbacks)
         for _ in range(n + 1):
             b.block()
         b.get(0).load("i32.load", self.mem("tasks"), _CB).br_table(list(range(n)), n)
         for k in range(n):
             b.end()
-            b.forward_args().call(self.fn("run", k)).op("return")
+            b.get(0).call(self.fn("run", k)).op("return")
         b.end()
         b.unreachable().end()
-        return _gen(b, ("i32",) * 4, ())
+        return _gen(b, ("i32",), ())
 
     def _run_one(self, k: int) -> FuncCode:
-        """Call callback ``k`` as task ``t``: its context slots and current task in place."""
+        """Run task ``t``'s callback ``k`` with its next event (wasmtime's `get_event`): its
+        own pending event first (TASK_CANCELLED, or NONE after a YIELD), else the subtask
+        event of the set it WAITs on; its context slots and current task in place."""
         lf = self.tp.callbacks[k]
         assert lf.opts.callback is not None
-        b = Body(["i32", "i32", "i32", "i32"])
-        m = self.mem("tasks")
+        inst = lf.owner
+        b = Body(["i32"])
+        m, tbl = self.mem("tasks"), self.mem(("tbl", inst))
         mb = self.glob("may_block")
+        ev, p1, p2, mode, u = (b.local("i32") for _ in range(5))
+        b.get(0).load("i32.load", m, _MODE).set(mode)
+        b.get(0).i32(RUNNING).store("i32.store", m, _MODE)
+        b.get(0).load("i32.load", m, _TEVENT).i32(2).op("i32.eq").if_()
+        b.i32(TASK_CANCELLED).set(ev)
+        b.op("else")
+        b.get(mode).i32(QUEUED).op("i32.eq").if_()  # woken from WAIT: the set's event
+        b.get(0).load("i32.load", m, _WSET).call(self.fn("ready", inst)).tee(p1)
+        b.op("i32.eqz").trap_if()
+        if self.streams is not None:  # a subtask's or an end's event (merge.asyncstream)
+            b.get(p1).call(self.fn("x.take", inst)).set(ev)
+            b.global_get(self.glob("x.pay")).set(p2)
+        else:
+            b.get(p1).i32(4).op("i32.shl").load("i32.load", tbl, 4).set(u)
+            b.get(u).i32(0).store("i32.store", m, _EVENT)
+            b.get(u).i32(1).store("i32.store", m, _DELIVERED)
+            b.get(u).load("i32.load", m, _STATUS).set(p2)
+            b.i32(1).set(ev)  # EventCode.SUBTASK
+        b.end()
+        b.end()
+        b.get(0).i32(0).store("i32.store", m, _TEVENT)
         saved = [(g, b.local("i32")) for g in [self.glob("cur_task"), mb, *self.context_globals()]]
-        for g, s in saved:
-            b.global_get(g).set(s)
+        for g, s_ in saved:
+            b.global_get(g).set(s_)
         b.get(0).global_set(self.glob("cur_task"))
         b.i32(1).global_set(mb)  # the task of an `async func` may block
         for slot in self.tp.slots:
             b.get(0).load("i32.load", m, _CTX + 4 * slot).global_set(self.glob(("ctx", slot)))
         code = b.local("i32")
-        b.get(1).get(2).get(3).call(self.func(lf.opts.callback)).set(code)
+        b.get(ev).get(p1).get(p2).call(self.func(lf.opts.callback)).set(code)
         self.save_ctx(b, 0)
-        for g, s in saved:
-            b.get(s).global_set(g)
-        b.get(0).get(code).call(self.fn("handle", lf.owner)).end()
-        return _gen(b, ("i32",) * 4, ())
+        for g, s_ in saved:
+            b.get(s_).global_set(g)
+        b.get(0).get(code).call(self.fn("handle", inst)).end()
+        return _gen(b, ("i32",), ())
 
     def _handle(self, inst: int) -> FuncCode:
-        """(task, callback code): EXIT, YIELD (queued) or WAIT on one of ``inst``'s sets."""
+        """(task, callback code): EXIT, YIELD (low-priority queue) or WAIT on one of
+        ``inst``'s sets: queued at once when an event is there, else the set's waiter."""
         b = Body(["i32", "i32"])
         m = self.mem("tasks")
         c = b.local("i32")
@@ -614,35 +742,99 @@ class TaskRuntime:
         b.end()
         b.op("return")
         b.end()
-        b.get(c).i32(1).op("i32.eq").if_()  # YIELD
+        b.get(c).i32(1).op("i32.eq").if_()  # YIELD: event NONE unless a cancel is pending
+        b.get(0).load("i32.load", m, _TEVENT).op("i32.eqz").if_()
+        b.get(0).i32(1).store("i32.store", m, _TEVENT)
+        b.end()
         b.get(0).i32(YIELDING).store("i32.store", m, _MODE)
         b.get(0).call(self.fn("enqueue")).op("return")
         b.end()
         b.get(c).i32(2).op("i32.ne").trap_if()
-        if self.streams is not None:  # events wake it (merge.asyncstream)
-            b.get(0).get(1).i32(4).op("i32.shr_u").call(self.fn("x.wait_cb", inst)).end()
-            return _gen(b, ("i32", "i32"), ())
-        # WAIT: the set must be one of the instance's; it counts the waiter (its drop traps).
         tbl, addr = self.mem(("tbl", inst)), b.local("i32")
         b.get(1).i32(4).op("i32.shr_u").i32(SET).call(self.fn("t.get", inst)).set(addr)
-        b.get(addr).get(addr).load("i32.load", tbl, 8).i32(1).op("i32.add")
-        b.store("i32.store", tbl, 8)
-        b.get(0).i32(WAITING).store("i32.store", m, _MODE)
         b.get(0).get(1).i32(4).op("i32.shr_u").store("i32.store", m, _WSET)
+        b.get(0).load("i32.load", m, _TEVENT).i32(2).op("i32.eq")
+        b.get(1).i32(4).op("i32.shr_u").call(self.fn("ready", inst)).op("i32.or").if_()
+        b.get(0).i32(QUEUED).store("i32.store", m, _MODE)
+        b.get(0).call(self.fn("push_high"))
+        b.op("else")
+        b.get(addr).load("i32.load", tbl, 8).trap_if()  # a second waiter: wasmtime's order
+        b.get(addr).get(0).store("i32.store", tbl, 8)
+        b.get(0).i32(WAITING).store("i32.store", m, _MODE)
+        b.end()
         b.end()
         return _gen(b, ("i32", "i32"), ())
 
+    def _mark_ready(self, inst: int) -> FuncCode:
+        """(subtask handle): its event is pending; the waiter of its set, if any, is queued
+        (high priority) and leaves the set, as wasmtime's `mark_ready`."""
+        b = Body(["i32"])
+        m, tbl = self.mem("tasks"), self.mem(("tbl", inst))
+        s, w = b.local("i32"), b.local("i32")
+        b.get(0).i32(4).op("i32.shl").load("i32.load", tbl, 8).tee(s).if_()
+        b.get(s).i32(4).op("i32.shl").load("i32.load", tbl, 8).tee(w).if_()
+        b.get(s).i32(4).op("i32.shl").i32(0).store("i32.store", tbl, 8)
+        b.get(w).load("i32.load", m, _MODE).i32(WAITING).op("i32.eq").if_()
+        b.get(w).i32(QUEUED).store("i32.store", m, _MODE)
+        b.end()
+        b.get(w).call(self.fn("push_high"))
+        b.end().end().end()
+        return _gen(b, ("i32",), ())
+
+    def _notify(self) -> FuncCode:
+        """(task): it returned or was cancelled; its caller's subtask event is set (a caller
+        with no handle yet takes the result at once) and whoever waits for it is woken."""
+        b = Body(["i32"])
+        m = self.mem("tasks")
+        w = b.local("i32")
+        b.get(0).load("i32.load", m, _SUB).op("i32.eqz").if_()
+        b.get(0).i32(1).store("i32.store", m, _DELIVERED)
+        b.op("return")
+        b.end()
+        b.get(0).i32(1).store("i32.store", m, _EVENT)
+        b.get(0).load("i32.load", m, _WAITER).tee(w).if_()
+        b.get(0).i32(0).store("i32.store", m, _WAITER)
+        b.get(w).call(self.fn("push_high")).op("return")
+        b.end()
+        b.get(0).load("i32.load", m, _SUB).i32(SYNC_CALLER).op("i32.eq").if_()
+        b.op("return")
+        b.end()
+        for inst in self.tp.tables:
+            b.get(0).load("i32.load", m, _CALLER).i32(inst).op("i32.eq").if_()
+            b.get(0).load("i32.load", m, _SUB).call(self.fn("mark_ready", inst))
+            b.end()
+        b.end()
+        return _gen(b, ("i32",), ())
+
     def _export(self, lf: Lifted) -> FuncCode:
         """A root export of the task instance: a new task (zero context slots) that may block
-        when its function is `async`."""
+        when its function is `async`. High-priority work left queued when the last root call
+        returned runs first, as one batch (wasmtime queues the host's call behind it; what
+        that work queues waits)."""
         core = flatten_functype(lf.type, "lift")
         b = Body(core.params)
-        if self.streams is not None:  # wake-ups left queued by the last root call run first
-            b.call(self.fn("x.drain"))
+        b.global_get(self.glob("h_head")).if_()
+        b.block().loop()
+        b.i32(0).call(self.fn("step")).op("drop")
+        b.global_get(self.glob("batch_end")).br_if(0)
+        b.end().end()
+        b.end()
         for g in self.context_globals():
             b.i32(0).global_set(g)
         b.i32(1 if lf.type.is_async else 0).global_set(self.glob("may_block"))
-        b.forward_args().call(self.func(lf.core_func)).end()
+        b.forward_args().call(self.func(lf.core_func))
+        res = [b.local(vt) for vt in core.results]
+        for r in reversed(res):
+            b.set(r)
+        # wasmtime runs the rest of the batch of high-priority work it resumed this task in
+        # before the call returns
+        b.block().loop()
+        b.global_get(self.glob("batch_end")).op("i32.eqz").br_if(1)
+        b.i32(0).call(self.fn("step")).op("drop")
+        b.br(0).end().end()
+        for r in res:
+            b.get(r)
+        b.end()
         return _gen(b, core.params, core.results)
 
     def _callback_edges(self) -> list[Edge]:
@@ -690,6 +882,9 @@ class TaskRuntime:
             return _gen(b, params, results)
         if op == "task.return":
             return self._task_return(bi, b, params, results)
+        if op == "task.cancel":
+            self._task_cancel(b, inst)
+            return _gen(b, params, results)
         tbl = self.mem(("tbl", inst))
         get = self.fn("t.get", inst)
         addr = b.local("i32")
@@ -709,7 +904,11 @@ class TaskRuntime:
             b.get(1).i32(SET).call(get).set(s)
             b.get(s).get(s).load("i32.load", tbl, 4).i32(1).op("i32.add").store("i32.store", tbl, 4)
             b.end()
-            b.get(addr).get(1).store("i32.store", tbl, 8).end()
+            b.get(addr).get(1).store("i32.store", tbl, 8)
+            b.get(1).get(addr).load("i32.load", tbl, 4).load("i32.load", self.mem("tasks"), _EVENT)
+            b.op("i32.and").if_()  # joined with its event pending: wake the set's waiter
+            b.get(0).call(self.fn("mark_ready", inst))
+            b.end().end()
         elif op == "subtask.drop":
             t = b.local("i32")
             b.get(0).i32(SUBTASK).call(get).set(addr)
@@ -721,8 +920,8 @@ class TaskRuntime:
             b.get(t).load("i32.load", self.mem("tasks"), _MODE).i32(EXITED).op("i32.eq").if_()
             b.get(t).call(self.fn("task.free"))
             b.end().end()
-        elif self.streams is not None:  # waitable-set.wait / poll of any waitable
-            self.streams.wait(b, bt)
+        elif op == "subtask.cancel":
+            self._subtask_cancel(bt, b, addr)
         else:  # waitable-set.wait / poll: (set, event ptr) → event code
             self._wait(bt, b, addr)
         return _gen(b, params, results)
@@ -737,36 +936,145 @@ class TaskRuntime:
         b.free(s)
 
     def _wait(self, bt: Builtin, b: Body, addr: int) -> None:
+        """waitable-set.wait/poll (set, event ptr) → event code. A cancellable one of an
+        in-module task of this instance first takes its pending TASK_CANCELLED; a wait with
+        no event blocks this core stack as the set's waiter (`block_on`)."""
         inst = bt.owner
         tbl, tasks, mem = self.mem(("tbl", inst)), self.mem("tasks"), self.memory(bt)
-        h, t = b.local("i32"), b.local("i32")
-        if bt.op == "waitable-set.wait":
+        h, t, ev = b.local("i32"), b.local("i32"), b.local("i32")
+        wait = bt.op == "waitable-set.wait"
+        if wait:
             b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
         b.get(0).i32(SET).call(self.fn("t.get", inst)).set(addr)
-        if bt.op == "waitable-set.wait":
-            b.get(addr).get(addr).load("i32.load", tbl, 8).i32(1).op("i32.add")
-            b.store("i32.store", tbl, 8)
-            b.block().loop()
-            b.get(0).call(self.fn("ready", inst)).tee(h).br_if(1)
-            b.call(self.fn("step")).op("i32.eqz").trap_if()  # deadlock: nothing else can run
-            b.br(0).end().end()
-            b.get(addr).get(addr).load("i32.load", tbl, 8).i32(1).op("i32.sub")
-            b.store("i32.store", tbl, 8)
-        else:
-            b.get(0).call(self.fn("ready", inst)).set(h)
         b.get(1).i32(3).op("i32.and").trap_if()  # the event record is 4-byte aligned
+        if bt.flag:  # cancellable
+            cur = self.glob("cur_task")
+            b.global_get(cur).if_()
+            b.global_get(cur).load("i32.load", tasks, _OWNER).i32(inst).op("i32.eq")
+            b.global_get(cur).load("i32.load", tasks, _TEVENT).i32(2).op("i32.eq")
+            b.op("i32.and").if_()
+            b.global_get(cur).i32(0).store("i32.store", tasks, _TEVENT)
+            b.get(1).i32(0).store("i32.store", mem, 0)
+            b.get(1).i32(0).store("i32.store", mem, 4)
+            b.i32(TASK_CANCELLED).op("return")
+            b.end().end()
+        b.get(0).call(self.fn("ready", inst)).set(h)
+        if wait:
+            b.get(h).op("i32.eqz").if_()
+            b.get(addr).load("i32.load", tbl, 8).trap_if()  # a second waiter: wasmtime's order
+            self.block_on(b, lambda mk: b.get(addr).get(mk).store("i32.store", tbl, 8))
+            b.get(0).call(self.fn("ready", inst)).tee(h).op("i32.eqz").trap_if()
+            b.end()
         b.get(h).op("i32.eqz").if_("i32")
         b.get(1).i32(0).store("i32.store", mem, 0)
         b.get(1).i32(0).store("i32.store", mem, 4)
         b.i32(0)
         b.op("else")
-        b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 4).set(t)
-        b.get(t).i32(0).store("i32.store", tasks, _EVENT)
-        b.get(t).i32(1).store("i32.store", tasks, _DELIVERED)
-        b.get(1).get(h).store("i32.store", mem, 0)
-        b.get(1).get(t).load("i32.load", tasks, _STATUS).store("i32.store", mem, 4)
-        b.i32(1)  # EventCode.SUBTASK
+        if self.streams is not None:  # a subtask's or an end's event (merge.asyncstream)
+            b.get(h).call(self.fn("x.take", inst)).set(ev)
+            b.get(1).get(h).store("i32.store", mem, 0)
+            b.get(1).global_get(self.glob("x.pay")).store("i32.store", mem, 4)
+            b.get(ev)
+        else:
+            b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 4).set(t)
+            b.get(t).i32(0).store("i32.store", tasks, _EVENT)
+            b.get(t).i32(1).store("i32.store", tasks, _DELIVERED)
+            b.get(1).get(h).store("i32.store", mem, 0)
+            b.get(1).get(t).load("i32.load", tasks, _STATUS).store("i32.store", mem, 4)
+            b.i32(1)  # EventCode.SUBTASK
         b.end().end()
+        b.free(ev)
+
+    def _subtask_cancel(self, bt: Builtin, b: Body, addr: int) -> None:
+        """subtask.cancel (handle) → status, as wasmtime 50 does it (checked against it): a
+        subtask in a waitable set traps (with or without `async`); a task that has not
+        returned is sent TASK_CANCELLED, delivered at once when its callback is not running
+        (taken out of its queue or set); then, unless it has returned or cancelled, `async`
+        gives BLOCKED and sync blocks until it has. The terminal event is taken (cancelling
+        after it was delivered traps)."""
+        inst = bt.owner
+        tbl, m = self.mem(("tbl", inst)), self.mem("tasks")
+        t, mode = b.local("i32"), b.local("i32")
+        if not bt.flag:
+            b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
+        b.get(0).i32(SUBTASK).call(self.fn("t.get", inst)).tee(addr)
+        b.load("i32.load", tbl, 4).set(t)
+        b.get(addr).load("i32.load", tbl, 8).trap_if()  # in a waitable set
+        b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
+        b.get(t).i32(1).store("i32.store", m, _CANCEL_SENT)
+        b.get(t).i32(2).store("i32.store", m, _TEVENT)
+        b.get(t).load("i32.load", m, _MODE).set(mode)
+        b.get(mode).i32(YIELDING).op("i32.eq").if_()
+        b.get(t).call(self.fn("unlink", "q_head", "q_tail"))
+        b.end()
+        b.get(mode).i32(QUEUED).op("i32.eq").if_()
+        b.get(t).call(self.fn("unlink", "h_head", "h_tail"))
+        b.end()
+        b.get(mode).i32(WAITING).op("i32.eq").if_()  # leaves the set it waits on
+        for owner in sorted(self.tp.task_instances()):
+            ot = self.mem(("tbl", owner))
+            b.get(t).load("i32.load", m, _OWNER).i32(owner).op("i32.eq").if_()
+            b.get(t).load("i32.load", m, _WSET).i32(4).op("i32.shl").i32(0)
+            b.store("i32.store", ot, 8)
+            b.end()
+        b.end()
+        b.get(mode).i32(YIELDING).op("i32.eq").get(mode).i32(QUEUED).op("i32.eq").op("i32.or")
+        b.get(mode).i32(WAITING).op("i32.eq").op("i32.or").if_()
+        b.get(t).call(self.fn("run"))
+        b.end()
+        b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
+        if bt.flag:
+            b.i32(BLOCKED).op("return")
+        else:
+            self.block_on(b, lambda mk: b.get(t).get(mk).store("i32.store", m, _WAITER))
+        b.end()
+        b.end()
+        b.get(t).load("i32.load", m, _EVENT).op("i32.eqz").trap_if()  # already delivered
+        b.get(t).i32(0).store("i32.store", m, _EVENT)
+        b.get(t).i32(1).store("i32.store", m, _DELIVERED)
+        b.get(t).load("i32.load", m, _STATUS).end()
+
+    def _unlink(self, head_key: str, tail_key: str) -> FuncCode:
+        """(record): take it out of a FIFO (a cancelled task's pending turn); the batch being
+        run ends at its predecessor when it was the batch's last item."""
+        b = Body(["i32"])
+        m, head, tail = self.mem("tasks"), self.glob(head_key), self.glob(tail_key)
+        prev, cur = b.local("i32"), b.local("i32")
+        b.global_get(head).set(cur)
+        b.block().loop()
+        b.get(cur).op("i32.eqz").br_if(1)
+        b.get(cur).get(0).op("i32.eq").if_()
+        b.get(prev).if_()
+        b.get(prev).get(0).load("i32.load", m, _NEXT).store("i32.store", m, _NEXT)
+        b.op("else")
+        b.get(0).load("i32.load", m, _NEXT).global_set(head)
+        b.end()
+        b.global_get(tail).get(0).op("i32.eq").if_()
+        b.get(prev).global_set(tail)
+        b.end()
+        if head_key == "h_head":
+            b.global_get(self.glob("batch_end")).get(0).op("i32.eq").if_()
+            b.get(prev).global_set(self.glob("batch_end"))
+            b.end()
+        b.get(0).i32(0).store("i32.store", m, _NEXT)
+        b.br(2)
+        b.end()
+        b.get(cur).set(prev)
+        b.get(cur).load("i32.load", m, _NEXT).set(cur)
+        b.br(0).end().end()
+        b.end()
+        return _gen(b, ("i32",), ())
+
+    def _task_cancel(self, b: Body, inst: int) -> None:
+        """task.cancel: only by an in-module task of this instance that was sent a cancel and
+        has not returned; its subtask resolves RETURNED_CANCELLED."""
+        m, t = self.mem("tasks"), b.local("i32")
+        b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
+        b.get(t).load("i32.load", m, _OWNER).i32(inst).op("i32.ne").trap_if()
+        b.get(t).load("i32.load", m, _CANCEL_SENT).op("i32.eqz").trap_if()
+        b.get(t).load("i32.load", m, _STATUS).i32(STARTED).op("i32.ne").trap_if()
+        b.get(t).i32(RETURNED_CANCELLED).store("i32.store", m, _STATUS)
+        b.get(t).call(self.fn("notify")).end()
 
     def _task_return(
         self,
@@ -815,15 +1123,7 @@ class TaskRuntime:
         t2 = b.local("i32")
         b.global_get(self.glob("cur_task")).set(t2)
         b.get(t2).i32(RETURNED).store("i32.store", tasks, _STATUS)
-        b.get(t2).load("i32.load", tasks, _SUB).if_()
-        b.get(t2).i32(1).store("i32.store", tasks, _EVENT)
-        b.end()
-        b.get(t2).load("i32.load", tasks, _SUB).op("i32.eqz").if_()
-        b.get(t2).i32(1).store("i32.store", tasks, _DELIVERED)
-        b.end()
-        if self.streams is not None:
-            self.streams.on_return(b, t2)
-        b.end()
+        b.get(t2).call(self.fn("notify")).end()
         return _gen(b, params, results)
 
 
