@@ -850,7 +850,7 @@ class TaskRuntime:
             and bt.result == lf.type.result
             and opts is not None
             and opts.string_encoding == lf.opts.string_encoding
-            and opts.memory == lf.opts.memory
+            and (opts.memory is None or opts.memory == lf.opts.memory)  # none: not checked
         )
 
     def _ret(self, e: Edge) -> FuncCode:
