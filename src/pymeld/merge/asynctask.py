@@ -20,7 +20,8 @@ the task's later callbacks run from a scheduler in wasm. What is fused here (`pl
   at low priority; an event for a subtask in a set that a task WAITs on queues that task's
   delivery at high priority (`mark_ready`), as does a WAIT whose set already has one. High
   items run first, in batches as wasmtime takes them; a root export that returns runs the rest
-  of the batch it resumed in, as wasmtime does before the call returns. A blocked core stack
+  of the batch it resumed in, as wasmtime does before the call returns, and high-priority work
+  left then runs before the next root call's code. A blocked core stack
   (a sync lower whose callee did not return at once, `waitable-set.wait`, sync
   `subtask.cancel`) is a *marker* record queued where wasmtime queues the fiber's resumption;
   the stack runs queued work until its marker's turn. The marker of a stack below the running
