@@ -934,15 +934,14 @@ class _Translator:
         b = self.b
         es = elem_size(elem)
         u = _unroll(elem)
-        if u > 1:
-            b.block().loop()
-            b.get(cnt).i32(u).op("i32.lt_u").br_if(1)
+        if u > 1:  # tested once before and then at the bottom: one branch per iteration
+            b.block().get(cnt).i32(u).op("i32.lt_u").br_if(0).loop()
             for k in range(u):
                 self.mem(elem, (sc, k * es), (dc, k * es))
             b.get(sc).i32(u * es).op("i32.add").set(sc)
             b.get(dc).i32(u * es).op("i32.add").set(dc)
-            b.get(cnt).i32(u).op("i32.sub").set(cnt)
-            b.br(0).end().end()
+            b.get(cnt).i32(u).op("i32.sub").tee(cnt).i32(u).op("i32.ge_u").br_if(0)
+            b.end().end()
         b.block().get(cnt).op("i32.eqz").br_if(0).loop()
         self.mem(elem, (sc, 0), (dc, 0))
         b.get(sc).i32(es).op("i32.add").set(sc)
