@@ -77,6 +77,7 @@ from pymeld.resources.runtime import RuntimePlan, plan_runtime
 if TYPE_CHECKING:  # loaded when used: adapters, async fusion
     from pymeld.abi.adapter import ResourceOps
     from pymeld.merge.asyncfuse import AsyncFusion
+    from pymeld.merge.inline import LeafFuncs
 
 
 @dataclass(slots=True)
@@ -156,6 +157,7 @@ class Merger:
         self.foreign = ForeignPlan()
         self._foreign_index: dict[ForeignRef, int] = {}  # fused import index per foreign export
         self._chunks: dict[int, FuncItem] = {}  # late foreign index → start part after it
+        self.leafs: LeafFuncs | None = None  # set when generated code is emitted
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -554,6 +556,10 @@ class Merger:
     def _emit_plan(self, out: Module) -> None:
         """Append every planned global, memory and function, in index order."""
         plan = self.plan
+        from pymeld.merge.inline import LeafFuncs
+
+        # adapters inline small leaf reallocs
+        self.leafs = LeafFuncs(out, plan.bases[Space.FUNC], self.types.groups)
         for gi in plan.globals():
             out.globals.append(Global(GlobalType(NumType.I32, True), const_i32(gi.init)))
         for _ in plan.memories():
@@ -740,6 +746,7 @@ class Merger:
             lift_callback=edge is not None and edge.callback is not None,
             lift_stackful=edge is not None and edge.stackful,
             task=None if tasks is None else tasks.hooks(li),
+            leaf=self.leafs,
         )
         return FuncCode(adapter.params, adapter.results, adapter.locals, adapter.body)
 
