@@ -30,9 +30,13 @@ state that is observable:
 * `task.return`/`task.cancel` of an instance that only ever runs synchronous tasks trap, as
   they do in the original.
 
+* Resource handles of the same instances (`merge.asyncres`): numbered with the waitables from
+  one index space per instance (`resources.space`), as wasmtime's one table does.
+
 Every other shape is refused by name (`UnsupportedFeature`) in `plan_fused`: async lifts or
 lowers between instances, waitable sets and subtasks beside fused tables, stream/future ends
-crossing the host boundary from a fused table, resources beside async.
+crossing the host boundary from a fused table, resource/waitable mixes `merge.asyncres` cannot
+number exactly.
 """
 
 from __future__ import annotations
@@ -401,14 +405,27 @@ def _check_resources(
     holders: list[int],
     label: Callable[[int], str],
 ) -> Tables:
-    """Stage 1 beside resources: one numbering per instance (`merge.asyncres`; a root export
-    of a virtual instance with handles is covered: its instance would hold both kinds)."""
+    """Stage 1 beside resources: one numbering per instance (`merge.asyncres`), and no root
+    export needing both a stream/future and a resource-handle stand-in."""
     from pymeld.merge.asyncres import Where, check_tables
 
     where: Where = "in-module" if virtual else "runtime"
-    return check_tables(
+    tables = check_tables(
         g, used, lowers, exported, dict.fromkeys(holders, where), bool(virtual), label
     )
+    for path, lf in exported:
+        if (
+            lf.owner in virtual
+            and tables.resources.get(lf.owner) == "in-module"
+            and at.handles(lf.type)
+            and any(True for _ in carried(lf.type))
+        ):
+            raise UnsupportedFeature(
+                f"root export `{path}` carries resource handles and stream/future ends of "
+                "in-module tables beside async (needs one stand-in translating both: not "
+                "fused yet, issue 11)"
+            )
+    return tables
 
 
 def _check_runtime_boundary(
