@@ -5,8 +5,9 @@ ends from one table. Hand-built cases in `wast_async_resources/` through the dif
 oracle make the numbers observable (a handle of one kind freed and its index reused by the
 other kind): in-module tasks with resources and sets in both instances, stream ends through
 sync adapters beside resources, host resources of the task instance beside a callee's sets,
-and host resources with sets and subtasks, or with stream ends, in one instance (its host
-handles moved in-module, sharing one index space with its waitables). The real
+host resources with sets and subtasks, or with stream ends, in one instance (its host handles
+moved in-module, sharing one index space with its waitables), and a single stream holder
+beside another instance's host resources (both moved off the runtime's table). The real
 `c-sync-root` composition (WASI resources in the root, async in the provider) must fuse and
 replay every recorded call; shapes that cannot be numbered exactly are refused by name.
 """

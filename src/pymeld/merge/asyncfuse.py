@@ -309,11 +309,18 @@ def plan_fused(
             "wasmtime's internal ids, which fused calls do not reproduce (needs in-module "
             "waitable sets: issue 11 stage 3)"
         )
-    # One holder keeps the runtime's numbering; two or more need a table each.
+    # One holder keeps the runtime's numbering; two or more need a table each. So does a single
+    # holder whose runtime numbers would be shifted by another instance's resource handles.
     virtual = sorted(holders) if len(holders) > 1 else []
+    try:
+        tables = _check_resources(g, used, lowers, exported, virtual, sorted(holders), label)
+    except UnsupportedFeature:
+        if virtual or not holders:
+            raise
+        virtual = sorted(holders)
+        tables = _check_resources(g, used, lowers, exported, virtual, virtual, label)
     fa.virtual = virtual
     _check_runtime_boundary(g, lowers, exported, builtins, set(virtual), label)
-    tables = _check_resources(g, used, lowers, exported, virtual, sorted(holders), label)
     fa.shared, fa.inmodule_resources = tables.shared, tables.inmodule
     for bi in used:
         b = g.builtins[bi]
