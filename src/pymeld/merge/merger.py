@@ -73,6 +73,7 @@ from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.fusion import Lookups, ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime
+from pymeld.resources.space import plan_spaces
 
 if TYPE_CHECKING:  # loaded when used: adapters, async fusion
     from pymeld.abi.adapter import ResourceOps
@@ -279,8 +280,16 @@ class Merger:
             hi = HostImport(hf, at.CanonOptions(), module, name, 0, None, key)
             hi.lower_async = lowered.opts.is_async
             add(key, hi, lowered.opts)
+        # Async first: fusing it may move every resource handle in-module (merge.asyncres).
+        self.async_plan = plan_async(self.g, sorted(self._builtins_used), lowers)
+        fused = self.async_plan.fused
         # Resource built-ins the runtime keeps doing (pymeld.resources.runtime).
-        self.runtime = plan_runtime(self.g, sorted(self._builtins_used), lowers)
+        self.runtime = plan_runtime(
+            self.g,
+            sorted(self._builtins_used),
+            lowers,
+            inmodule=fused is not None and fused.inmodule_resources,
+        )
         for bi in sorted(self._builtins_used):
             builtin = self.g.builtins[bi]
             bkey = _builtin_key(builtin)
@@ -305,7 +314,6 @@ class Merger:
             add(bkey, drop, None)
         # Async built-ins (of the one async instance, or kept by merge.asyncfuse): imports the
         # wrapper re-creates.
-        self.async_plan = plan_async(self.g, sorted(self._builtins_used), lowers)
         for bi in self.async_plan.builtins:
             builtin = self.g.builtins[bi]
             self._builtin_keys[bi] = bkey = ("async", bi)
@@ -351,6 +359,8 @@ class Merger:
                 Space.MEMORY: totals["memory"],
             }
         )
+        if self.async_plan.fused is not None:  # resources and waitables numbered together
+            plan_spaces(plan, self.async_plan.fused.shared)
         cross = [li for li in lowers if isinstance(g.lowers[li].callee, Lifted)]
         # No "may enter" flags: wasmtime (the oracle) checks no re-entrance on synchronous
         # calls between instances, only that an instance does not lower its own lift (the
