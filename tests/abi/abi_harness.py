@@ -15,13 +15,16 @@ import math
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 
 import wasmtime
 from abi_oracle import D, f32_bits, f64_bits, to_spec
 
 from pymeld.abi import layout as L
 from pymeld.abi import types as T
-from pymeld.abi.adapter import Adapter, generate_adapter
+from pymeld.abi.adapter import Adapter, LeafFunc, LeafLookup, generate_adapter
+from pymeld.codec.core.emitter import VALTYPE_NAME
+from pymeld.codec.core.parse import parse_module
 from support import read_uleb, uleb
 
 PAGES = 4
@@ -91,6 +94,29 @@ def build_module(adapter: Adapter, lift: L.CoreFuncType, callee_mem: int) -> byt
 )"""
     wasm = bytearray(wasmtime.wat2wasm(wat))
     return _patch_code(bytes(wasm), 4, adapter.code_entry())
+
+
+@cache
+def leaf_reallocs() -> dict[int, LeafFunc]:
+    """Funcs 0/1 as `LeafFunc`s, so adapters can be generated with the reallocs inlined as
+    fusion inlines small leaf reallocs (`pymeld.merge.inline`): read back from a module that
+    declares them with the same function and global indices as `build_module`."""
+    globals_ = "".join(
+        f"(global ${g}{m} (mut i32) (i32.const 0))" for g in ("bump", "log", "skew") for m in (0, 1)
+    )
+    wat = (
+        f"(module (memory {PAGES}) (memory {PAGES}) {globals_} {_realloc_wat(0)} {_realloc_wat(1)})"
+    )
+    module = parse_module(wasmtime.wat2wasm(wat))
+    return {
+        f: LeafFunc(
+            ("i32",) * 4,
+            tuple(VALTYPE_NAME[x.type] for x in module.codes[f].locals for _ in range(x.count)),
+            "i32",
+            module.codes[f].body,
+        )
+        for f in (0, 1)
+    }
 
 
 def _patch_code(wasm: bytes, func: int, entry: bytes) -> bytes:
@@ -281,7 +307,16 @@ def run_oracle(case: Case, flat_args, flat_results, caller_mem, callee_mem, lift
     return out
 
 
-def run_wasm(case: Case, flat_args, flat_results, caller_mem, callee_mem, lower, lift) -> Outcome:
+def run_wasm(
+    case: Case,
+    flat_args,
+    flat_results,
+    caller_mem,
+    callee_mem,
+    lower,
+    lift,
+    leaf: LeafLookup | None = None,
+) -> Outcome:
     am, bm = (1, 0) if case.swap else (0, 1)
     adapter = generate_adapter(
         case.ft,
@@ -289,6 +324,7 @@ def run_wasm(case: Case, flat_args, flat_results, caller_mem, callee_mem, lower,
         T.CanonOptions(case.callee_enc, memory=bm, realloc=bm, post_return=3),
         2,
         lift,
+        leaf=leaf,
     )
     store = wasmtime.Store(ENGINE)
     module = wasmtime.Module(ENGINE, build_module(adapter, lift, bm))
@@ -343,14 +379,29 @@ STATS: Counter[str] = Counter()
 
 
 def check(case: Case) -> Outcome:
-    """Run both and assert identical observable behaviour; returns the wasm outcome."""
+    """Run both and assert identical observable behaviour; returns the wasm outcome.
+
+    The wasm side runs twice: the adapter calling the reallocs, and with them inlined (as
+    fusion inlines small leaf reallocs); both must match the spec."""
     lower, lift, flat_args, flat_results, caller_mem, callee_mem = prepare(case)
     exp = run_oracle(case, flat_args, flat_results, caller_mem, callee_mem, lift)
     got = run_wasm(case, flat_args, flat_results, caller_mem, callee_mem, lower, lift)
-    assert got.trap == exp.trap, f"trap: wasm {got.trap} vs spec {exp.trap}"
     STATS[f"trap:{exp.trap}"] += 1
     STATS["with-strings" if "String()" in repr(case.ft) else "no-strings"] += 1
     STATS[f"enc:{case.caller_enc}->{case.callee_enc}"] += 1
+    _compare(got, exp, lower)
+    inlined = run_wasm(
+        case, flat_args, flat_results, caller_mem, callee_mem, lower, lift, leaf_reallocs().get
+    )
+    assert got.adapter is not None and inlined.adapter is not None
+    if inlined.adapter.body != got.adapter.body:
+        STATS["reallocs inlined"] += 1
+    _compare(inlined, exp, lower)
+    return got
+
+
+def _compare(got: Outcome, exp: Outcome, lower) -> None:
+    assert got.trap == exp.trap, f"trap: wasm {got.trap} vs spec {exp.trap}"
     if exp.trap is None:
         exp_ret = [_bits(t, v) for t, v in zip(lower.results, exp.ret)]
         if (
@@ -366,7 +417,6 @@ def check(case: Case) -> Outcome:
         assert got.post_args == exp.post_args, "post-return args"
         _mem_eq(got.callee_mem, exp.callee_mem, "callee")
         _mem_eq(got.caller_mem, exp.caller_mem, "caller")
-    return got
 
 
 def _mem_eq(got: bytes, exp: bytes, what: str) -> None:

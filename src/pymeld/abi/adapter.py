@@ -82,6 +82,7 @@ __all__ = [
     "Adapter",
     "BorrowScope",
     "CallGuards",
+    "LeafFunc",
     "ResourceOps",
     "generate_adapter",
     "passes_through",
@@ -117,6 +118,23 @@ class Adapter:
     def code_entry(self) -> bytes:
         """Locals declarations + expression: a code-section entry minus its size prefix."""
         return self.locals_encoding + self.body
+
+
+@dataclass(frozen=True, slots=True)
+class LeafFunc:
+    """A function of the fused module an adapter may inline instead of calling (a callee's
+    small leaf `realloc`, such as a bump allocator): its signature, declared locals and code
+    (final `end` included), indices already those of the fused module. See
+    `codec.core.inline`: a call costs more than such a body, and the engine does not inline."""
+
+    params: tuple[CoreValType, ...]
+    locals: tuple[CoreValType, ...]
+    result: CoreValType | None
+    body: bytes
+
+
+#: ``leaf(func)``: the `LeafFunc` for function index ``func``, or None (call it).
+LeafLookup = Callable[[int], LeafFunc | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +195,7 @@ def generate_adapter(
     lift_callback: bool = False,
     lift_stackful: bool = False,
     task: TaskHooks | None = None,
+    leaf: LeafLookup | None = None,
 ) -> Adapter:
     """Build the adapter for a call from `caller` (lowered import) to `callee` (lifted export).
 
@@ -189,7 +208,8 @@ def generate_adapter(
     ``task`` decides). ``lift_callback``: the callee is lifted `async` with a callback; its
     results arrive through `task.return` (`generate_return`), and ``task`` handles the code.
     ``lift_stackful``: lifted `async` without a callback (one that never blocks: its return is
-    the task's exit, handed to ``task`` as the code EXIT).
+    the task's exit, handed to ``task`` as the code EXIT). ``leaf`` names the reallocs that
+    are inlined rather than called (`LeafFunc`).
     """
     for t in [*ft.param_types(), *ft.result_type()]:
         _reject_unsupported(t, resources is not None)
@@ -223,6 +243,7 @@ def generate_adapter(
     fwd = _Translator(b, src=caller_side, dst=callee_side)
     back = _Translator(b, src=callee_side, dst=caller_side)
     fwd.resources = back.resources = resources
+    fwd.leaf = back.leaf = leaf
 
     # -- parameters ---------------------------------------------------------------------------
     pts = ft.param_types()
@@ -636,6 +657,7 @@ class _Translator:
     """Emits the translation of values from `src`'s conventions to `dst`'s."""
 
     resources: ResourceOps | None = None
+    leaf: LeafLookup | None = None
 
     def handle(self, t: Own | Borrow | Stream | Future) -> None:
         if self.resources is None and isinstance(t, Stream | Future):
@@ -679,11 +701,26 @@ class _Translator:
         self.check_align(ptr, align)
         self.check_bounds(side, ptr, size)
 
+    def call_realloc(self, side: _Side) -> None:
+        """`side`'s realloc on the four arguments on the stack: its code inline when it is a
+        small leaf (`LeafFunc`: the arguments stored into its parameters' locals, its other
+        locals zeroed as at a call's entry), else a call.
+
+        Used for list and spilled-parameter buffers only. Strings call: their adapters run a
+        validation or transcoding loop after the allocation, and an inlined allocator's
+        `memory.copy` branch (a runtime call in Cranelift, even where never taken) made the
+        register allocator spill in that loop (string-transcode 9% slower; list-record 5%
+        faster)."""
+        f = side.realloc
+        leaf = None if self.leaf is None else self.leaf(f)
+        if leaf is None or not self.b.inline_call(leaf.body, leaf.params, leaf.locals, leaf.result):
+            self.b.call(f)
+
     def alloc(self, side: _Side, old: Operand, old_size: Operand, align: int, size: Operand) -> int:
         """Call `side`'s realloc(old, old_size, align, size); returns a fresh local."""
         for v in (old, old_size, align, size):
             self.operand(v)
-        self.b.call(side.realloc)
+        self.call_realloc(side)
         r = self.b.local("i32")
         self.b.set(r)
         return r
@@ -934,15 +971,14 @@ class _Translator:
         b = self.b
         es = elem_size(elem)
         u = _unroll(elem)
-        if u > 1:
-            b.block().loop()
-            b.get(cnt).i32(u).op("i32.lt_u").br_if(1)
+        if u > 1:  # tested once before and then at the bottom: one branch per iteration
+            b.block().get(cnt).i32(u).op("i32.lt_u").br_if(0).loop()
             for k in range(u):
                 self.mem(elem, (sc, k * es), (dc, k * es))
             b.get(sc).i32(u * es).op("i32.add").set(sc)
             b.get(dc).i32(u * es).op("i32.add").set(dc)
-            b.get(cnt).i32(u).op("i32.sub").set(cnt)
-            b.br(0).end().end()
+            b.get(cnt).i32(u).op("i32.sub").tee(cnt).i32(u).op("i32.ge_u").br_if(0)
+            b.end().end()
         b.block().get(cnt).op("i32.eqz").br_if(0).loop()
         self.mem(elem, (sc, 0), (dc, 0))
         b.get(sc).i32(es).op("i32.add").set(sc)
@@ -1337,7 +1373,7 @@ class _Translator:
         self.operand(old)
         for v in (old_size, align, size):
             self.operand(v)
-        self.b.call(self.dst.realloc).set(dptr)
+        self.b.call(self.dst.realloc).set(dptr)  # strings: no inlining (`call_realloc`)
         self.check_ptr(self.dst, dptr, align, size)
 
     def _copy(self, dptr, dlen, ptr, n, dst_unit, align, inflate: bool = False) -> None:

@@ -30,9 +30,13 @@ state that is observable:
 * `task.return`/`task.cancel` of an instance that only ever runs synchronous tasks trap, as
   they do in the original.
 
+* Resource handles of the same instances (`merge.asyncres`): numbered with the waitables from
+  one index space per instance (`resources.space`), as wasmtime's one table does.
+
 Every other shape is refused by name (`UnsupportedFeature`) in `plan_fused`: async lifts or
 lowers between instances, waitable sets and subtasks beside fused tables, stream/future ends
-crossing the host boundary from a fused table, resources beside async.
+crossing the host boundary from a fused table, resource/waitable mixes `merge.asyncres` cannot
+number exactly.
 """
 
 from __future__ import annotations
@@ -49,8 +53,10 @@ from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, FlatGraph, HostFunc, Lifted
 from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan, Space
+from pymeld.resources.space import claim, shared_space
 
 if TYPE_CHECKING:
+    from pymeld.merge.asyncres import Tables
     from pymeld.merge.asynctask import TaskPlan, TaskRuntime
 
 GROUP = "async"
@@ -159,6 +165,8 @@ class FusedAsync:
     traps: list[int] = field(default_factory=list)  # built-ins that always trap here
     builtins: list[int] = field(default_factory=list)  # built-ins the runtime still provides
     tasks: TaskPlan | None = None  # in-module tasks (merge.asynctask), stage 2
+    shared: list[int] = field(default_factory=list)  # one index space for resources + waitables
+    inmodule_resources: bool = False  # every resource handle in-module (merge.asyncres)
 
 
 def plan_fused(
@@ -178,15 +186,6 @@ def plan_fused(
         return g.components[c].label
 
     builtins = [g.builtins[bi] for bi in used if not g.builtins[bi].op.startswith("resource.")]
-    if (
-        any(g.builtins[bi].op.startswith("resource.") for bi in used)
-        or any(at.handles(lw.callee.type) for lw in (g.lowers[li] for li in lowers))
-        or any(at.handles(lf.type) for _, lf in exported)
-    ):
-        raise UnsupportedFeature(
-            "resource handles beside async in several component instances (resource and "
-            "stream/future handles share one table per instance; not fused yet: issue 11)"
-        )
     roots = {lf.owner for _, lf in exported}
     async_roots = [
         (p, lf)
@@ -310,10 +309,19 @@ def plan_fused(
             "wasmtime's internal ids, which fused calls do not reproduce (needs in-module "
             "waitable sets: issue 11 stage 3)"
         )
-    # One holder keeps the runtime's numbering; two or more need a table each.
+    # One holder keeps the runtime's numbering; two or more need a table each. So does a single
+    # holder whose runtime numbers would be shifted by another instance's resource handles.
     virtual = sorted(holders) if len(holders) > 1 else []
+    try:
+        tables = _check_resources(g, used, lowers, exported, virtual, sorted(holders), label)
+    except UnsupportedFeature:
+        if virtual or not holders:
+            raise
+        virtual = sorted(holders)
+        tables = _check_resources(g, used, lowers, exported, virtual, virtual, label)
     fa.virtual = virtual
     _check_runtime_boundary(g, lowers, exported, builtins, set(virtual), label)
+    fa.shared, fa.inmodule_resources = tables.shared, tables.inmodule
     for bi in used:
         b = g.builtins[bi]
         if b.op.startswith("resource."):
@@ -375,7 +383,11 @@ def _plan_with_tasks(
     from pymeld.merge.asynctask import plan_tasks
 
     tp = plan_tasks(g, used, lowers, exported, cross, label)
-    fa = FusedAsync(tp.task_instance, tasks=tp)
+    from pymeld.merge.asyncres import check_task_resources
+
+    tables = check_task_resources(g, used, lowers, exported, tp, label)
+    fa = FusedAsync(tp.task_instance, tasks=tp, shared=tables.shared)
+    fa.inmodule_resources = tables.inmodule
     handled = {*tp.table_ops, *tp.contexts, *tp.returns, *tp.cancels}
     for bi in used:
         b = g.builtins[bi]
@@ -389,6 +401,38 @@ def _plan_with_tasks(
             fa.builtins.append(bi)  # the task instance's backpressure: the runtime's
     fa.context = [(0x7F, slot) for slot in tp.slots]  # in-module globals (asynctask)
     return fa
+
+
+def _check_resources(
+    g: FlatGraph,
+    used: list[int],
+    lowers: list[int],
+    exported: list[tuple[str, Lifted]],
+    virtual: list[int],
+    holders: list[int],
+    label: Callable[[int], str],
+) -> Tables:
+    """Stage 1 beside resources: one numbering per instance (`merge.asyncres`), and no root
+    export needing both a stream/future and a resource-handle stand-in."""
+    from pymeld.merge.asyncres import Where, check_tables
+
+    where: Where = "in-module" if virtual else "runtime"
+    tables = check_tables(
+        g, used, lowers, exported, dict.fromkeys(holders, where), bool(virtual), label
+    )
+    for path, lf in exported:
+        if (
+            lf.owner in virtual
+            and tables.resources.get(lf.owner) == "in-module"
+            and at.handles(lf.type)
+            and any(True for _ in carried(lf.type))
+        ):
+            raise UnsupportedFeature(
+                f"root export `{path}` carries resource handles and stream/future ends of "
+                "in-module tables beside async (needs one stand-in translating both: not "
+                "fused yet, issue 11)"
+            )
+    return tables
 
 
 def _check_runtime_boundary(
@@ -647,17 +691,21 @@ class AsyncFusion:
         b = Body(["i32", "i32", "i32"])
         idx = b.local("i32")
         m, nxt, free = self._mem(inst), self._glob("next", inst), self._glob("free", inst)
-        b.global_get(free).if_()
-        b.global_get(free).set(idx)
-        b.get(idx).i32(4).op("i32.shl").load("i32.load", m, 12).global_set(free)
-        b.op("else")
-        b.global_get(nxt).tee(idx).i32(_MAX_HANDLE).op("i32.gt_u").trap_if()
-        b.get(idx).i32(1).op("i32.add").global_set(nxt)
-        b.get(idx).i32(1).op("i32.add").i32(4).op("i32.shl")
-        b.memory_size(m).i32(16).op("i32.shl").op("i32.gt_u").if_()
-        b.i32(1).memory_grow(m).i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
-        b.end()
-        b.end()
+        space = shared_space(self.p, inst)
+        if space is not None:  # numbered with the instance's resource handles
+            claim(b, space, idx, m, nxt)
+        else:
+            b.global_get(free).if_()
+            b.global_get(free).set(idx)
+            b.get(idx).i32(4).op("i32.shl").load("i32.load", m, 12).global_set(free)
+            b.op("else")
+            b.global_get(nxt).tee(idx).i32(_MAX_HANDLE).op("i32.gt_u").trap_if()
+            b.get(idx).i32(1).op("i32.add").global_set(nxt)
+            b.get(idx).i32(1).op("i32.add").i32(4).op("i32.shl")
+            b.memory_size(m).i32(16).op("i32.shl").op("i32.gt_u").if_()
+            b.i32(1).memory_grow(m).i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
+            b.end()
+            b.end()
         # rev[runtime handle] = local index, growing a page at a time
         rev = self._rev()
         b.block().loop()
@@ -693,6 +741,10 @@ class AsyncFusion:
         b = Body(["i32"])
         m, free = self._mem(inst), self._glob("free", inst)
         b.get(0).i32(0).store("i32.store", m, 4)
+        space = shared_space(self.p, inst)
+        if space is not None:
+            b.get(0).i32(4).op("i32.shr_u").call(space.release).end()
+            return _gen(b, ("i32",), ())
         b.get(0).global_get(free).store("i32.store", m, 12)
         b.get(0).i32(4).op("i32.shr_u").global_set(free)
         b.end()

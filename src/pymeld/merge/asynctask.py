@@ -66,6 +66,7 @@ from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, CoreRef, FlatGraph, HostFunc, Lifted
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
+from pymeld.resources.space import claim, shared_space
 
 if TYPE_CHECKING:
     from pymeld.merge.asyncstream import StreamRuntime
@@ -507,14 +508,18 @@ class TaskRuntime:
             self.glob(("tnext", inst)),
             self.glob(("tfree", inst)),
         )
-        b.global_get(free).if_()
-        b.global_get(free).set(h)
-        b.get(h).i32(4).op("i32.shl").load("i32.load", m, 12).global_set(free)
-        b.op("else")
-        b.global_get(nxt).tee(h).i32(_MAX_HANDLE).op("i32.gt_u").trap_if()
-        b.get(h).i32(1).op("i32.add").global_set(nxt)
-        _grow(b, m, lambda: b.get(h).i32(1).op("i32.add").i32(4).op("i32.shl"))
-        b.end()
+        space = shared_space(self.p, inst)
+        if space is not None:  # numbered with the instance's resource handles
+            claim(b, space, h, m, nxt)
+        else:
+            b.global_get(free).if_()
+            b.global_get(free).set(h)
+            b.get(h).i32(4).op("i32.shl").load("i32.load", m, 12).global_set(free)
+            b.op("else")
+            b.global_get(nxt).tee(h).i32(_MAX_HANDLE).op("i32.gt_u").trap_if()
+            b.get(h).i32(1).op("i32.add").global_set(nxt)
+            _grow(b, m, lambda: b.get(h).i32(1).op("i32.add").i32(4).op("i32.shl"))
+            b.end()
         b.get(h).i32(4).op("i32.shl").get(0).store("i32.store", m, 0)
         b.get(h).i32(4).op("i32.shl").get(1).store("i32.store", m, 4)
         b.get(h).i32(4).op("i32.shl").get(2).store("i32.store", m, 8)
@@ -535,6 +540,9 @@ class TaskRuntime:
         b = Body(["i32"])
         m, free = self.mem(("tbl", inst)), self.glob(("tfree", inst))
         b.get(0).i32(0).store("i32.store", m, 0)
+        if (space := shared_space(self.p, inst)) is not None:
+            b.get(0).i32(4).op("i32.shr_u").call(space.release).end()
+            return _gen(b, ("i32",), ())
         b.get(0).global_get(free).store("i32.store", m, 12)
         b.get(0).i32(4).op("i32.shr_u").global_set(free)
         b.end()

@@ -73,10 +73,12 @@ from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.fusion import Lookups, ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime
+from pymeld.resources.space import plan_spaces
 
 if TYPE_CHECKING:  # loaded when used: adapters, async fusion
     from pymeld.abi.adapter import ResourceOps
     from pymeld.merge.asyncfuse import AsyncFusion
+    from pymeld.merge.inline import LeafFuncs
 
 
 @dataclass(slots=True)
@@ -156,6 +158,7 @@ class Merger:
         self.foreign = ForeignPlan()
         self._foreign_index: dict[ForeignRef, int] = {}  # fused import index per foreign export
         self._chunks: dict[int, FuncItem] = {}  # late foreign index → start part after it
+        self.leafs: LeafFuncs | None = None  # set when generated code is emitted
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -277,8 +280,16 @@ class Merger:
             hi = HostImport(hf, at.CanonOptions(), module, name, 0, None, key)
             hi.lower_async = lowered.opts.is_async
             add(key, hi, lowered.opts)
+        # Async first: fusing it may move every resource handle in-module (merge.asyncres).
+        self.async_plan = plan_async(self.g, sorted(self._builtins_used), lowers)
+        fused = self.async_plan.fused
         # Resource built-ins the runtime keeps doing (pymeld.resources.runtime).
-        self.runtime = plan_runtime(self.g, sorted(self._builtins_used), lowers)
+        self.runtime = plan_runtime(
+            self.g,
+            sorted(self._builtins_used),
+            lowers,
+            inmodule=fused is not None and fused.inmodule_resources,
+        )
         for bi in sorted(self._builtins_used):
             builtin = self.g.builtins[bi]
             bkey = _builtin_key(builtin)
@@ -303,7 +314,6 @@ class Merger:
             add(bkey, drop, None)
         # Async built-ins (of the one async instance, or kept by merge.asyncfuse): imports the
         # wrapper re-creates.
-        self.async_plan = plan_async(self.g, sorted(self._builtins_used), lowers)
         for bi in self.async_plan.builtins:
             builtin = self.g.builtins[bi]
             self._builtin_keys[bi] = bkey = ("async", bi)
@@ -349,6 +359,8 @@ class Merger:
                 Space.MEMORY: totals["memory"],
             }
         )
+        if self.async_plan.fused is not None:  # resources and waitables numbered together
+            plan_spaces(plan, self.async_plan.fused.shared)
         cross = [li for li in lowers if isinstance(g.lowers[li].callee, Lifted)]
         # No "may enter" flags: wasmtime (the oracle) checks no re-entrance on synchronous
         # calls between instances, only that an instance does not lower its own lift (the
@@ -554,6 +566,10 @@ class Merger:
     def _emit_plan(self, out: Module) -> None:
         """Append every planned global, memory and function, in index order."""
         plan = self.plan
+        from pymeld.merge.inline import LeafFuncs
+
+        # adapters inline small leaf reallocs
+        self.leafs = LeafFuncs(out, plan.bases[Space.FUNC], self.types.groups)
         for gi in plan.globals():
             out.globals.append(Global(GlobalType(NumType.I32, True), const_i32(gi.init)))
         for _ in plan.memories():
@@ -740,6 +756,7 @@ class Merger:
             lift_callback=edge is not None and edge.callback is not None,
             lift_stackful=edge is not None and edge.stackful,
             task=None if tasks is None else tasks.hooks(li),
+            leaf=self.leafs,
         )
         return FuncCode(adapter.params, adapter.results, adapter.locals, adapter.body)
 

@@ -31,6 +31,10 @@ the call); an own of a wrapper-defined type enters through `resource.rep` + a `r
 whose destructor a flag suppresses (`tables._dtor_guard`). Reps are opaque everywhere: no table
 reads through one, so any u32 (0 and 0xffffffff included) is a valid rep.
 
+Beside fused async (`merge.asyncres`): an instance's waitables share its numbering. When both
+its tables are in-module they draw indices from one `space`; when its waitables are in-module,
+its resources are made in-module too (`plan_runtime(inmodule=True)`).
+
 Still refused: a composition-defined resource in a host call's signature, a borrow in an export
 result. Not reproduced: lends of handles passed to the host (unobservable while calls are
 synchronous); export results in memory are rewritten in place before post-return runs.

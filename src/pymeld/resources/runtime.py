@@ -167,12 +167,20 @@ def _mixes(graph: FlatGraph, used: list[int], lowers: list[int]) -> bool:
     return len(kinds) > 1
 
 
-def plan_runtime(graph: FlatGraph, used: list[int], lowers: Sequence[int] = ()) -> RuntimePlan:
-    """Decide which used built-ins (indices into `graph.builtins`) stay core imports."""
+def plan_runtime(
+    graph: FlatGraph, used: list[int], lowers: Sequence[int] = (), *, inmodule: bool = False
+) -> RuntimePlan:
+    """Decide which used built-ins (indices into `graph.builtins`) stay core imports.
+    ``inmodule``: every holder gets an in-module table even when one alone holds handles
+    (async fusion asks for it when that instance's waitables are numbered in-module)."""
     holders = handle_holders(graph, used, list(lowers))
     paths = exported_resources(graph)
     h = host_facing_instance(graph, used) if len(holders) <= 1 else None
-    if len(holders) > 1 or (holders and h is None and _mixes(graph, used, list(lowers))):
+    if (
+        len(holders) > 1
+        or (holders and inmodule)
+        or (holders and h is None and _mixes(graph, used, list(lowers)))
+    ):
         plan = RuntimePlan(None, inmodule=True)
         for rid, path in sorted(paths.items(), key=lambda kv: kv[1]):
             r = _find_resource(graph, rid)

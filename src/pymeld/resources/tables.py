@@ -35,6 +35,7 @@ from pymeld._dataclass import dataclass
 from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.graph.model import CoreRef, ResourceType
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
+from pymeld.resources.space import claim, shared_space
 
 OWN, BORROW, RT_BORROW = 1, 2, 3
 _MAX = (1 << 28) - 1  # Table.MAX_LENGTH
@@ -214,7 +215,21 @@ class InnerTables:
         b = Body(["i32", "i32", "i32"])
         idx, addr = b.local("i32"), b.local("i32")
         m = self._mem(t)
-        # idx = free head, or a fresh index (growing the memory a page when needed)
+        space = shared_space(self.plan, self.tables[t])
+        if space is not None:  # numbered with the instance's waitables (resources.space)
+            claim(b, space, idx, m, self._next(t))
+        else:
+            self._fresh(b, t, idx, m)
+        b.get(idx).i32(4).op("i32.shl").set(addr)
+        b.get(addr).get(1).store("i32.store", m, 0)
+        b.get(addr).get(0).store("i32.store", m, 4)
+        b.get(addr).get(2).store("i32.store", m, 8)
+        b.get(addr).i32(0).store("i32.store", m, 12)
+        b.get(idx).end()
+        return _gen(b, ("i32", "i32", "i32"), ("i32",))
+
+    def _fresh(self, b: Body, t: int, idx: int, m: int) -> None:
+        """idx = free head, or a fresh index (growing the memory a page when needed)."""
         b.global_get(self._free(t))
         b.if_()
         b.global_get(self._free(t))
@@ -234,13 +249,6 @@ class InnerTables:
         b.i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
         b.end()
         b.end()
-        b.get(idx).i32(4).op("i32.shl").set(addr)
-        b.get(addr).get(1).store("i32.store", m, 0)
-        b.get(addr).get(0).store("i32.store", m, 4)
-        b.get(addr).get(2).store("i32.store", m, 8)
-        b.get(addr).i32(0).store("i32.store", m, 12)
-        b.get(idx).end()
-        return _gen(b, ("i32", "i32", "i32"), ("i32",))
 
     def _get(self, t: int) -> FuncCode:
         b = Body(["i32", "i32"])
@@ -257,6 +265,10 @@ class InnerTables:
         b = Body(["i32"])
         m = self._mem(t)
         b.get(0).i32(0).store("i32.store", m, 4)
+        space = shared_space(self.plan, self.tables[t])
+        if space is not None:
+            b.get(0).i32(4).op("i32.shr_u").call(space.release).end()
+            return _gen(b, ("i32",), ())
         b.get(0)
         b.global_get(self._free(t))
         b.store("i32.store", m, 12)

@@ -302,6 +302,32 @@ class Body(Instrs):
         n = len(self.params)
         return self.params[idx] if idx < n else self.locals[idx - n]
 
+    def inline_call(
+        self,
+        code: bytes,
+        params: Sequence[CoreValType],
+        locals_: Sequence[CoreValType],
+        result: CoreValType | None,
+    ) -> bool:
+        """What ``call f`` does on the arguments on the stack, with f's code inline: ``code``
+        (f's instructions, final `end` included) spliced by `codec.core.inline.splice_leaf`,
+        the arguments stored into fresh locals for f's parameters and f's other locals zeroed
+        first (as at a call's entry; the code may run more than once in this body). False,
+        with nothing emitted, when f is not a plain leaf: emit the call instead."""
+        from pymeld.codec.core.inline import splice_leaf
+
+        ps = [self.local(t) for t in params]
+        others = [self.local(t) for t in locals_]
+        spliced = splice_leaf(code, ps + others, None if result is None else VALTYPE_BYTE[result])
+        if spliced is not None:
+            for p in reversed(ps):
+                self.set(p)
+            for x, t in zip(others, locals_, strict=True):
+                self.zero(t).set(x)
+            self.code += spliced
+        self.free(*ps, *others)
+        return spliced is not None
+
     def forward_args(self) -> Self:
         """Push every parameter in order (a function forwarding its arguments)."""
         for i in range(len(self.params)):

@@ -1,0 +1,190 @@
+"""Resource handles beside fused async (issue 11): one handle table per component instance.
+
+In the spec (`ComponentInstance.table`) and in wasmtime (`HandleTable`) each component instance
+has *one* table: own/borrow handles of every resource type, waitable sets, subtasks and
+stream/future ends take their numbers from the same index space (0 never used, fresh indices in
+order, freed ones reused last in first out). Handle numbers are observable, so after fusion
+each instance's resources and waitables must still come from one numbering. pymeld keeps
+them in different places (`resources.runtime` decides the resource side, `merge.asyncfuse` /
+`merge.asynctask` the waitable side): each instance's handles of one kind live either in the
+fused component's one *runtime* table or in an *in-module* table of that kind.
+
+That is exact when (`check_tables`):
+
+* no instance holds both resource handles and waitables unless both live in the runtime table
+  (two in-module tables, or one of each, would number them independently);
+* at most one instance's handles live in the runtime table (it stands for exactly one
+  instance), and then nothing else allocates runtime handles behind the in-module tables (the
+  *transport* handles of in-module resource tables at the host boundary, or of stage-1
+  stream/future tables), since those would take numbers in between.
+
+So an instance that only uses host resources (WASI) beside async in other instances, whose own
+waitables (if any) are numbered in-module, fuses exactly. Every other mix is refused by name.
+Handles on async edges (in-module tasks: a borrow's scope is the task, not the adapter call)
+and root exports needing both a handle-translating and an async stand-in are refused too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
+
+from pymeld._dataclass import dataclass
+from pymeld.abi import types as at
+from pymeld.errors import UnsupportedFeature
+from pymeld.graph.model import FlatGraph, HostFunc, Lifted
+from pymeld.resources.runtime import handle_holders, plan_runtime
+
+if TYPE_CHECKING:
+    from pymeld.merge.asynctask import TaskPlan
+
+Where = Literal["runtime", "in-module"]
+
+
+def resource_tables(
+    g: FlatGraph, used: list[int], lowers: list[int], exported: list[Lifted], inmodule: bool
+) -> tuple[dict[int, Where], bool]:
+    """Where each instance's resource handles live, and whether in-module resource tables
+    allocate transport handles in the runtime table (mirrors `resources.runtime.plan_runtime`,
+    ``inmodule`` as it is given there)."""
+    rp = plan_runtime(g, used, lowers, inmodule=inmodule)
+    holders = handle_holders(g, used, lowers)
+    where: dict[int, Where] = {}
+    if rp.inmodule:
+        for x in holders:
+            where[x] = "in-module"
+        transport = any(
+            isinstance(g.lowers[li].callee, HostFunc) and at.handles(g.lowers[li].callee.type)
+            for li in lowers
+        ) or any(at.handles(lf.type) for lf in exported)
+        return where, transport
+    for x in holders:
+        host = any(
+            g.lowers[li].owner == x
+            and isinstance(g.lowers[li].callee, HostFunc)
+            and at.handles(g.lowers[li].callee.type)
+            for li in lowers
+        ) or any(
+            g.builtins[bi].owner == x
+            and g.builtins[bi].op.startswith("resource.")
+            and g.builtins[bi].resource is not None
+            and g.builtins[bi].resource.host_path is not None  # type: ignore[union-attr]
+            for bi in used
+        )
+        where[x] = "runtime" if host or x == rp.host_instance else "in-module"
+    return where, False
+
+
+@dataclass(slots=True)
+class Tables:
+    """The outcome of `check_tables`."""
+
+    resources: dict[int, Where]  # where each instance's resource handles live
+    shared: list[int]  # instances whose resource and waitable tables share one index space
+    inmodule: bool  # resources forced into in-module tables (`plan_runtime(inmodule=True)`)
+
+
+def check_tables(
+    g: FlatGraph,
+    used: list[int],
+    lowers: list[int],
+    exported: list[tuple[str, Lifted]],
+    waitables: dict[int, Where],
+    waitable_transport: bool,
+    label: Callable[[int], str],
+) -> Tables:
+    """Refuse (`UnsupportedFeature`) unless every instance's resource handles and waitables
+    are numbered from one table as in the original; ``waitables`` says where each instance's
+    waitables live. When every waitable is in-module but the resources' own plan would leave
+    some in the runtime table, all resource handles move in-module too (the runtime table
+    becomes a transport, as it does when several instances hold handles)."""
+    lifts = [lf for _, lf in exported]
+    resources, transport = resource_tables(g, used, lowers, lifts, False)
+    problem = _problem(resources, waitables, transport or waitable_transport, label)
+    if problem is None:
+        return Tables(resources, _shared(resources, waitables), False)
+    if waitables and all(w == "in-module" for w in waitables.values()):
+        forced, transport = resource_tables(g, used, lowers, lifts, True)
+        if _problem(forced, waitables, transport or waitable_transport, label) is None:
+            return Tables(forced, _shared(forced, waitables), True)
+    raise UnsupportedFeature(problem)
+
+
+def _shared(resources: dict[int, Where], waitables: dict[int, Where]) -> list[int]:
+    return sorted(
+        x for x in set(resources) & set(waitables) if resources[x] == waitables[x] == "in-module"
+    )
+
+
+def _problem(
+    resources: dict[int, Where],
+    waitables: dict[int, Where],
+    transport: bool,
+    label: Callable[[int], str],
+) -> str | None:
+    """Why this placement would number some instance's handles differently, or None."""
+    for x in sorted(set(resources) & set(waitables)):
+        r, w = resources[x], waitables[x]
+        if r != w:
+            return (
+                f"resource handles ({r} table) and async waitables ({w} table) in one "
+                f"component instance {label(x)}: wasmtime numbers them from one table per "
+                "instance (needs both kinds in-module: not fused yet, issue 11)"
+            )
+    observers = sorted(
+        {x for x, r in resources.items() if r == "runtime"}
+        | {x for x, w in waitables.items() if w == "runtime"}
+    )
+    if len(observers) > 1:
+        return (
+            f"resource handles and async waitables of component instances "
+            f"{label(observers[0])} and {label(observers[1])} would share the fused "
+            "component's one runtime handle table (needs in-module tables for both kinds: "
+            "not fused yet, issue 11)"
+        )
+    if observers and transport:
+        return (
+            f"handles of component instance {label(observers[0])} are numbered by the "
+            "runtime's table, where in-module tables of other instances also allocate handles "
+            "beside async (needs in-module tables for both kinds: not fused yet, issue 11)"
+        )
+    return None
+
+
+def check_task_resources(
+    g: FlatGraph,
+    used: list[int],
+    lowers: list[int],
+    exported: list[tuple[str, Lifted]],
+    tp: TaskPlan,
+    label: Callable[[int], str],
+) -> Tables:
+    """Stage 2 (in-module tasks) beside resources: refuse handles on async edges and in root
+    exports that would need a translating stand-in, then check the numbering. Waitables of
+    an instance are in-module; only `waitable-set.new`, `stream/future.new`, subtasks of its
+    async lowers and ends crossing adapters make any (an instance with a table that never
+    gets an entry shares nothing)."""
+    for li, e in sorted(tp.edges.items()):
+        if (e.task or e.lower_async) and at.handles(e.callee.type):
+            raise UnsupportedFeature(
+                f"resource handles passed from component instance {label(g.lowers[li].owner)} "
+                f"to {label(e.callee.owner)} through an async call (a borrow's scope is the "
+                "in-module task, not the adapter call: not fused yet, issue 11)"
+            )
+    makers = {
+        g.builtins[bi].owner
+        for bi in used
+        if g.builtins[bi].op in ("waitable-set.new", "stream.new", "future.new")
+    }
+    makers |= {e.caller for e in tp.edges.values() if e.lower_async and e.task}
+    makers |= tp.end_instances
+    tables = check_tables(
+        g, used, lowers, exported, dict.fromkeys(makers, "in-module"), False, label
+    )
+    for path, lf in exported:
+        if at.handles(lf.type) and tables.resources.get(lf.owner) == "in-module":
+            raise UnsupportedFeature(
+                f"resource handles in root export `{path}` beside in-module async tasks (one "
+                "stand-in translating handles and starting the task: not fused yet, issue 11)"
+            )
+    return tables
