@@ -193,18 +193,18 @@ def plan_fused(
         for p, lf in exported
         if lf.opts.is_async or lf.opts.callback is not None or lf.type.is_async
     ]
-    if len(roots) > 1 and async_roots:
-        raise UnsupportedFeature(
-            f"async root export `{async_roots[0][0]}` beside root exports of other component "
-            "instances: they would share one task lock and backpressure after fusion (needs "
-            "per-instance task gating, issue 11 stage 2)"
-        )
-    task_inst = next(iter(roots)) if len(roots) == 1 else None
     if any(
         g.lowers[li].opts.is_async or callee.opts.is_async or callee.opts.callback is not None
         for _, callee, li in cross
-    ):
+    ):  # per-instance gating of the root exports: merge.asyncroot
         return _plan_with_tasks(g, used, lowers, exported, cross, label)
+    if len(roots) > 1 and async_roots:
+        raise UnsupportedFeature(
+            f"async root export `{async_roots[0][0]}` beside root exports of other component "
+            "instances without async calls between instances: they would share one task lock "
+            "and backpressure after fusion (needs per-instance task gating in stage 1)"
+        )
+    task_inst = next(iter(roots)) if len(roots) == 1 else None
     fa = FusedAsync(task_inst)
     # -- cross-instance calls: synchronous adapters only ---------------------------------------
     async_entries: set[int] = set()  # instances entered through an `async func` adapter
@@ -381,9 +381,9 @@ def _plan_with_tasks(
         b = g.builtins[bi]
         if bi in handled or b.op.startswith("resource."):
             continue
-        if b.op in _TASK_OPS:
+        if b.op in _TASK_OPS and b.owner not in tp.roots:
             fa.traps.append(bi)  # no task there returns or is cancelled through it
-        elif b.op.startswith("backpressure.") and b.owner != tp.task_instance:
+        elif b.op.startswith("backpressure.") and b.owner not in tp.roots:
             fa.counters.append(bi)  # nothing enters it asynchronously: the gate never closes
         else:
             fa.builtins.append(bi)  # the task instance's backpressure: the runtime's

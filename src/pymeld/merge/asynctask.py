@@ -89,7 +89,8 @@ class Edge:
 
 @dataclass(slots=True)
 class TaskPlan:
-    task_instance: int
+    task_instance: int  # the first of `roots`
+    roots: list[int] = field(default_factory=list)  # instances whose exports the host calls
     edges: dict[int, Edge] = field(default_factory=dict)  # lower index → edge
     tables: list[int] = field(default_factory=list)  # instances with in-module handle tables
     slots: list[int] = field(default_factory=list)  # context slots in use (i32)
@@ -113,37 +114,29 @@ def plan_tasks(
 ) -> TaskPlan:
     """The in-module task plan, or `UnsupportedFeature` naming what it would need."""
     from pymeld.merge.asyncfuse import carried
+    from pymeld.merge.asyncroot import check_gating, check_root_export
 
-    roots = {lf.owner for _, lf in exported} or {caller for caller, _, _ in cross}
-    if len(roots) != 1:
-        raise UnsupportedFeature(
-            "async calls between component instances beside root exports of several instances "
-            "(needs per-instance task gating, issue 11 stage 2)"
-        )
-    (task_inst,) = roots
+    roots = sorted({lf.owner for _, lf in exported} or {caller for caller, _, _ in cross})
+    task_inst = roots[0]
     for path, lf in exported:
-        if lf.opts.is_async or lf.opts.callback is not None:
-            raise UnsupportedFeature(
-                f"async-lifted root export `{path}` beside in-module tasks (needs a driver "
-                "callback: issue 11 stage 2)"
-            )
+        check_root_export(path, lf, label)
         if any(True for _ in carried(lf.type)):
             raise UnsupportedFeature(
                 f"stream/future in root export `{path}` beside in-module tasks (issue 11 stage 3)"
             )
-    tp = TaskPlan(task_inst)
+    tp = TaskPlan(task_inst, roots=roots)
     entered_async: set[int] = set()
     for caller, callee, li in cross:
         lw = g.lowers[li]
-        if caller != task_inst and (lw.opts.is_async or callee.opts.is_async):
+        if caller not in roots and (lw.opts.is_async or callee.opts.is_async):
             raise UnsupportedFeature(
                 f"async call from component instance {label(caller)} to {label(callee.owner)} "
                 "beside in-module tasks (async calls out of a callee: nested in-module "
                 "subtasks, issue 11 stage 2)"
             )
-        if callee.owner == task_inst:
+        if callee.owner in roots:
             raise UnsupportedFeature(
-                f"component instance {label(task_inst)}, whose exports the host calls, called "
+                f"component instance {label(callee.owner)}, whose exports the host calls, called "
                 "through an adapter beside in-module tasks"
             )
         if any(True for _ in carried(callee.type)):
@@ -189,7 +182,7 @@ def plan_tasks(
                 "future events inside tasks: issue 11 stage 3)"
             )
         if op in _IN_TABLE or op == "waitable-set.wait":
-            if op == "waitable-set.wait" and inst != task_inst:
+            if op == "waitable-set.wait" and inst not in roots:
                 raise UnsupportedFeature(
                     f"`waitable-set.wait` in component instance {label(inst)}, entered through "
                     "an in-module task (needs a suspended core stack, which fused code cannot "
@@ -229,8 +222,10 @@ def plan_tasks(
                 )
         elif not op.startswith("resource."):
             raise UnsupportedFeature(f"`{op}` beside in-module tasks")
+    check_gating(g, used, roots, label)
     tp.slots.sort()
-    tp.tables = sorted(tables | {task_inst} | tp.task_instances())
+    callers = {g.lowers[e.lower].owner for e in tp.edges.values()}
+    tp.tables = sorted(tables | callers | {task_inst} | tp.task_instances())
     return tp
 
 
@@ -281,7 +276,8 @@ class _Hooks:
             b.i32(RETURNED)
             b.op("else")
             h = b.local("i32")
-            b.i32(SUBTASK).get(t).i32(0).call(rt.fn("t.add", rt.tp.task_instance)).set(h)
+            caller = rt.g.lowers[e.lower].owner
+            b.i32(SUBTASK).get(t).i32(0).call(rt.fn("t.add", caller)).set(h)
             b.get(t).get(h).store("i32.store", m, _SUB)
             b.get(h).i32(4).op("i32.shl").i32(STARTED).op("i32.or")
             b.end()
@@ -606,7 +602,11 @@ class TaskRuntime:
 
     def _export(self, lf: Lifted) -> FuncCode:
         """A root export of the task instance: a new task (zero context slots) that may block
-        when its function is `async`."""
+        when its function is `async`; an async lift's is `merge.asyncroot`'s driver."""
+        if lf.opts.is_async:
+            from pymeld.merge.asyncroot import export_code
+
+            return export_code(self, lf)
         core = flatten_functype(lf.type, "lift")
         b = Body(core.params)
         for g in self.context_globals():
@@ -628,7 +628,7 @@ class TaskRuntime:
             and bt.result == lf.type.result
             and opts is not None
             and opts.string_encoding == lf.opts.string_encoding
-            and opts.memory == lf.opts.memory
+            and (opts.memory is None or opts.memory == lf.opts.memory)  # wasmtime: unset is fine
         )
 
     def _ret(self, e: Edge) -> FuncCode:

@@ -1,0 +1,137 @@
+"""Root exports beside in-module tasks (issue 11 stage 2): async lifts and several root instances.
+
+The host enters the fused instance only through root exports, one call at a time (a host call
+returns before the next starts), and every async call between former instances runs in-module
+(`merge.asynctask`). What the runtime keeps per instance and the fused module must keep per
+former instance:
+
+* **Async-lifted root exports (the driver).** A root export lifted `async` with a callback
+  stays an async callback lift, but its core function is a generated *driver*: it calls the
+  original entry and interprets each callback code in-module, as wasmtime's event loop would,
+  since everything that can make progress is in-module. ``YIELD`` puts the root task at the
+  back of wasmtime's low-priority FIFO: the in-module tasks queued before it run once each
+  (re-yielding ones go behind it), then the callback gets ``NONE``. ``WAIT`` on one of the
+  instance's in-module sets runs queued tasks until a subtask of the set has its event, then
+  calls the callback with ``SUBTASK``; when nothing can run, the original is deadlocked and
+  wasmtime fails the call, so the driver traps. ``EXIT`` returns ``EXIT`` to the host, which
+  then sees the task end as in the original (it traps there if `task.return` was not called).
+  The original callback stays in the lift's options but the host never calls it (the driver
+  returns nothing but ``EXIT``). A stackful root lift needs no driver: its waits are the
+  in-module loops of `waitable-set.wait`.
+* **Per-instance gating of host calls.** The host's calls are sequential, so the one task lock
+  the fused instance has is never contended; what stays observable per former instance is the
+  handle table (in-module, `asynctask`), context slots (in-module, fresh per root call) and
+  backpressure, which gates the *start* of a host call into the instance that raised it. Several
+  root instances with backpressure built-ins are refused (`check_gating`): the fused instance
+  has one counter, and an in-module counter would need the host call to wait in-module.
+
+Known limit: after the root task's `task.return`, wasmtime lets the host call return and runs
+the task's remaining callbacks in later event loops; the driver runs them before returning
+``EXIT``, so a trap or deadlock after `task.return` fails the fused call where the original's
+call returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pymeld.abi.layout import flatten_async_functype
+from pymeld.codec.core.emitter import Body
+from pymeld.errors import UnsupportedFeature
+from pymeld.graph.model import FlatGraph, Lifted
+from pymeld.plan import FuncCode
+
+if TYPE_CHECKING:
+    from pymeld.merge.asynctask import TaskRuntime
+
+EXIT, YIELD, WAIT = 0, 1, 2  # callback codes
+EVENT_SUBTASK = 1
+
+
+def check_root_export(path: str, lf: Lifted, label: Callable[[int], str]) -> None:
+    """Refuse root export shapes the driver does not make exact."""
+    if lf.opts.is_async and not lf.type.is_async:
+        raise UnsupportedFeature(
+            f"async lift of root export `{path}`, whose function is not `async` (a task that "
+            "may not block) beside in-module tasks"
+        )
+
+
+def check_gating(
+    g: FlatGraph, used: list[int], roots: list[int], label: Callable[[int], str]
+) -> None:
+    """Backpressure of a root instance beside other root instances: refused by name."""
+    if len(roots) < 2:
+        return
+    for bi in used:
+        b = g.builtins[bi]
+        if b.op.startswith("backpressure.") and b.owner in roots:
+            raise UnsupportedFeature(
+                f"`{b.op}` in component instance {label(b.owner)}, whose exports the host "
+                "calls, beside root exports of other instances (its gate would close the "
+                "other instances' exports too: needs per-instance gating of host calls)"
+            )
+
+
+def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
+    """The core function of an async-lifted root export: fresh context slots, the task's
+    may-block state, and for a callback lift the driver loop."""
+    from pymeld.merge.asynctask import _DELIVERED, _EVENT, _NEXT, _STATUS, SET, _gen
+
+    callback = lf.opts.callback
+    core = flatten_async_functype(lf.type, "lift", callback is not None)
+    b = Body(list(core.params))
+    for g in rt.context_globals():
+        b.i32(0).global_set(g)
+    b.i32(1).global_set(rt.glob("may_block"))  # an `async func` (check_root_export)
+    b.forward_args().call(rt.func(lf.core_func))
+    if callback is None:
+        b.end()
+        return _gen(b, core.params, core.results)
+    inst, tasks = lf.owner, rt.mem("tasks")
+    cb = rt.func(callback)
+    code, n, t, h = b.local("i32"), b.local("i32"), b.local("i32"), b.local("i32")
+    b.set(code)
+    b.loop()
+    # EXIT: hand it to the host
+    b.get(code).i32(0xF).op("i32.and").op("i32.eqz").if_()
+    b.i32(EXIT).op("return")
+    b.end()
+    # YIELD: the tasks queued before this one run once each, then NONE
+    b.get(code).i32(0xF).op("i32.and").i32(YIELD).op("i32.eq").if_()
+    b.i32(0).set(n)
+    b.global_get(rt.glob("q_head")).set(t)
+    b.block().loop()
+    b.get(t).op("i32.eqz").br_if(1)
+    b.get(n).i32(1).op("i32.add").set(n)
+    b.get(t).load("i32.load", tasks, _NEXT).set(t)
+    b.br(0).end().end()
+    b.block().loop()
+    b.get(n).op("i32.eqz").br_if(1)
+    b.call(rt.fn("step")).op("drop")
+    b.get(n).i32(1).op("i32.sub").set(n)
+    b.br(0).end().end()
+    b.i32(0).i32(0).i32(0).call(cb).set(code)
+    b.br(1)  # the `if` is depth 0, the driver loop depth 1
+    b.end()
+    # anything but WAIT traps (wasmtime: unpack_callback_result)
+    b.get(code).i32(0xF).op("i32.and").i32(WAIT).op("i32.ne").trap_if()
+    if inst not in rt.tp.tables:  # the instance has no waitable sets: no handle is a set
+        b.unreachable().end()
+        b.unreachable().end()
+        return _gen(b, core.params, core.results)
+    b.get(code).i32(4).op("i32.shr_u").i32(SET).call(rt.fn("t.get", inst)).op("drop")
+    b.block().loop()
+    b.get(code).i32(4).op("i32.shr_u").call(rt.fn("ready", inst)).tee(h).br_if(1)
+    b.call(rt.fn("step")).op("i32.eqz").trap_if()  # deadlock: nothing else can run
+    b.br(0).end().end()
+    tbl = rt.mem(("tbl", inst))
+    b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 4).set(t)
+    b.get(t).i32(0).store("i32.store", tasks, _EVENT)
+    b.get(t).i32(1).store("i32.store", tasks, _DELIVERED)
+    b.i32(EVENT_SUBTASK).get(h).get(t).load("i32.load", tasks, _STATUS).call(cb).set(code)
+    b.br(0)
+    b.end()
+    b.unreachable().end()
+    return _gen(b, core.params, core.results)
