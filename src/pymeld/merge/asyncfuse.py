@@ -514,7 +514,13 @@ class AsyncFusion:
 
             assert self.look.func is not None and self.look.edge_opts is not None
             self.tasks = TaskRuntime(
-                self.g, self.p, self.fa.tasks, self.look.func, self.look.memory, self.look.edge_opts
+                self.g,
+                self.p,
+                self.fa.tasks,
+                self.look.func,
+                self.look.memory,
+                self.look.edge_opts,
+                self.look.host_builtin,
             )
             self.tasks.plan(exported)
         if self.fa.virtual:

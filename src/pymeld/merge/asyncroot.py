@@ -22,7 +22,7 @@ former instance:
   the fused instance has is never contended; what stays observable per former instance is the
   handle table (in-module, `asynctask`), context slots (in-module, fresh per root call) and
   backpressure, which gates the *start* of a host call into the instance that raised it. Several
-  root instances with backpressure built-ins are refused (`check_gating`): the fused instance
+  root instances with backpressure built-ins are refused (`plan_roots`): the fused instance
   has one counter, and an in-module counter would need the host call to wait in-module.
 
 Known limit: after the root task's `task.return`, wasmtime lets the host call return and runs
@@ -34,16 +34,19 @@ call returned.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from pymeld.abi.layout import flatten_async_functype
 from pymeld.codec.core.emitter import Body
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import FlatGraph, Lifted
-from pymeld.plan import FuncCode
+from pymeld.plan import FuncCode, FuncItem
 
 if TYPE_CHECKING:
-    from pymeld.merge.asynctask import TaskRuntime
+    from pymeld.merge.asynctask import TaskPlan, TaskRuntime
+
+GROUP = "async"
 
 EXIT, YIELD, WAIT = 0, 1, 2  # callback codes
 EVENT_SUBTASK = 1
@@ -58,20 +61,48 @@ def check_root_export(path: str, lf: Lifted, label: Callable[[int], str]) -> Non
         )
 
 
-def check_gating(
-    g: FlatGraph, used: list[int], roots: list[int], label: Callable[[int], str]
+def plan_roots(
+    g: FlatGraph,
+    used: list[int],
+    tp: TaskPlan,
+    exported: list[tuple[str, Lifted]],
+    label: Callable[[int], str],
 ) -> None:
-    """Backpressure of a root instance beside other root instances: refused by name."""
-    if len(roots) < 2:
-        return
+    """Refuse backpressure of a root instance beside other root instances; note the
+    `task.return` built-ins of instances with driven exports (the driver must know whether
+    its task returned)."""
+    driven = {lf.owner for _, lf in exported if lf.opts.callback is not None}
     for bi in used:
         b = g.builtins[bi]
-        if b.op.startswith("backpressure.") and b.owner in roots:
+        if b.op.startswith("backpressure.") and b.owner in tp.roots and len(tp.roots) > 1:
             raise UnsupportedFeature(
                 f"`{b.op}` in component instance {label(b.owner)}, whose exports the host "
                 "calls, beside root exports of other instances (its gate would close the "
                 "other instances' exports too: needs per-instance gating of host calls)"
             )
+        if b.op == "task.return" and b.owner in driven:
+            tp.root_returns.append(bi)
+
+
+def plan_root_returns(rt: TaskRuntime) -> dict[int, FuncItem]:
+    """Stand-ins for the driven roots' `task.return`: the runtime's, then the flag."""
+    rt.p.add_global(GROUP, "root_returned")
+    return {
+        bi: rt.p.add_func(GROUP, ("root-return", bi), partial(_root_return, rt, bi))
+        for bi in rt.tp.root_returns
+    }
+
+
+def _root_return(rt: TaskRuntime, bi: int) -> FuncCode:
+    from pymeld.merge.asyncfuse import _sig
+    from pymeld.merge.asynctask import _gen
+
+    assert rt.host_builtin is not None
+    params, results = _sig(rt.g.builtins[bi])
+    b = Body(list(params))
+    b.forward_args().call(rt.host_builtin(bi))
+    b.i32(1).global_set(rt.glob("root_returned")).end()
+    return _gen(b, params, results)
 
 
 def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
@@ -85,6 +116,8 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     for g in rt.context_globals():
         b.i32(0).global_set(g)
     b.i32(1).global_set(rt.glob("may_block"))  # an `async func` (check_root_export)
+    if callback is not None and rt.tp.root_returns:
+        b.i32(0).global_set(rt.glob("root_returned"))
     b.forward_args().call(rt.func(lf.core_func))
     if callback is None:
         b.end()
@@ -124,7 +157,13 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     b.get(code).i32(4).op("i32.shr_u").i32(SET).call(rt.fn("t.get", inst)).op("drop")
     b.block().loop()
     b.get(code).i32(4).op("i32.shr_u").call(rt.fn("ready", inst)).tee(h).br_if(1)
-    b.call(rt.fn("step")).op("i32.eqz").trap_if()  # deadlock: nothing else can run
+    b.call(rt.fn("step")).op("i32.eqz").if_()  # nothing else can run: a deadlock
+    if rt.tp.root_returns:  # after task.return the host call has its result; no one sees the
+        b.global_get(rt.glob("root_returned")).if_()  # task wait forever: let it end
+        b.i32(EXIT).op("return")
+        b.end()
+    b.unreachable()
+    b.end()
     b.br(0).end().end()
     tbl = rt.mem(("tbl", inst))
     b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 4).set(t)

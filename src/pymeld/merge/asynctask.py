@@ -98,6 +98,7 @@ class TaskPlan:
     table_ops: list[int] = field(default_factory=list)  # built-ins acting on the tables
     returns: list[int] = field(default_factory=list)  # task.return built-ins of callees
     contexts: list[int] = field(default_factory=list)  # context.get/set built-ins
+    root_returns: list[int] = field(default_factory=list)  # task.return of driven roots
 
     def task_instances(self) -> set[int]:
         """Instances whose lifts run as in-module tasks."""
@@ -114,7 +115,7 @@ def plan_tasks(
 ) -> TaskPlan:
     """The in-module task plan, or `UnsupportedFeature` naming what it would need."""
     from pymeld.merge.asyncfuse import carried
-    from pymeld.merge.asyncroot import check_gating, check_root_export
+    from pymeld.merge.asyncroot import check_root_export, plan_roots
 
     roots = sorted({lf.owner for _, lf in exported} or {caller for caller, _, _ in cross})
     task_inst = roots[0]
@@ -222,7 +223,7 @@ def plan_tasks(
                 )
         elif not op.startswith("resource."):
             raise UnsupportedFeature(f"`{op}` beside in-module tasks")
-    check_gating(g, used, roots, label)
+    plan_roots(g, used, tp, exported, label)
     tp.slots.sort()
     callers = {g.lowers[e.lower].owner for e in tp.edges.values()}
     tp.tables = sorted(tables | callers | {task_inst} | tp.task_instances())
@@ -313,9 +314,11 @@ class TaskRuntime:
         func: Callable[[CoreRef], int],
         memory: Callable[[Builtin], int],
         edge_opts: Callable[[int], tuple[at.CanonOptions, at.CanonOptions]],
+        host_builtin: Callable[[int], int] | None = None,
     ) -> None:
         self.g, self.p, self.tp = g, plan, tp
         self.func, self.memory, self.edge_opts = func, memory, edge_opts
+        self.host_builtin = host_builtin  # the runtime's import of a built-in (asyncroot)
         self._builtins: dict[int, FuncItem] = {}
         self._exports: dict[int, FuncItem] = {}
 
@@ -348,6 +351,10 @@ class TaskRuntime:
                     self.p.add_func(GROUP, ("ret", bi, e.lower), partial(self._ret, e))
         for k, lf in enumerate(exported):
             self._exports[id(lf)] = self.p.add_func(GROUP, ("export", k), partial(self._export, lf))
+        if self.tp.root_returns:
+            from pymeld.merge.asyncroot import plan_root_returns
+
+            self._builtins.update(plan_root_returns(self))
 
     def hooks(self, li: int) -> _Hooks | None:
         e = self.tp.edges.get(li)

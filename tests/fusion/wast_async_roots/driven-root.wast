@@ -4,7 +4,8 @@
 ;; events one by one. The provider's tick counter, read through a sync call at each callback,
 ;; records the interleaving; context slot 0 carries the root's state across callbacks. Traps:
 ;; WAIT on a handle that is no set, WAIT with nothing left to run (deadlock), an unknown
-;; callback code, EXIT before task.return.
+;; callback code, EXIT before task.return. A task that returned and then waits on a set nothing
+;; can wake is never seen again (the host call has its result), and calls go on after it.
 (component definition $C
   (component $P
     (core module $PM
@@ -109,6 +110,9 @@
         (if (i32.ne (call $get) (i32.const 7)) (then unreachable))
         (call $task.return (i32.const 77))
         (i32.const 0))
+      (func (export "return-then-wait") (result i32)
+        (call $task.return (i32.const 5))
+        (i32.or (i32.const 2) (i32.shl (call $new) (i32.const 4))))
       (func (export "never-cb") (param i32 i32 i32) (result i32) unreachable)
     )
     (canon task.return (result u32) (core func $task.return))
@@ -141,6 +145,8 @@
       (core func $rm "bad-code") async (callback (core func $rm "never-cb"))))
     (func (export "exit-early") async (result u32) (canon lift
       (core func $rm "exit-early") async (callback (core func $rm "never-cb"))))
+    (func (export "return-then-wait") async (result u32) (canon lift
+      (core func $rm "return-then-wait") async (callback (core func $rm "never-cb"))))
     (func (export "yield-then-return") async (result u32) (canon lift
       (core func $rm "yield-then-return") async (callback (core func $rm "yield-cb"))))
   )
@@ -152,12 +158,15 @@
   (func (export "bad-code") (alias export $r "bad-code"))
   (func (export "exit-early") (alias export $r "exit-early"))
   (func (export "yield-then-return") (alias export $r "yield-then-return"))
+  (func (export "return-then-wait") (alias export $r "return-then-wait"))
 )
 (component instance $i $C)
 (assert_return (invoke "run" (u32.const 1)) (u32.const 2230103))
 (assert_return (invoke "run" (u32.const 3)) (u32.const 35900810))
 (assert_return (invoke "yield-then-return") (u32.const 77))
 (assert_return (invoke "run" (u32.const 2)) (u32.const 113451315))
+(assert_return (invoke "return-then-wait") (u32.const 5))
+(assert_return (invoke "run" (u32.const 1)) (u32.const 168881618))
 (component instance $i $C)
 (assert_trap (invoke "wait-bad") "unknown handle index")
 (component instance $i $C)
