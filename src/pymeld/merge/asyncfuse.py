@@ -388,6 +388,8 @@ def _plan_with_tasks(
         else:
             fa.builtins.append(bi)  # the task instance's backpressure: the runtime's
     fa.context = [(0x7F, slot) for slot in tp.slots]  # in-module globals (asynctask)
+    if tp.root_returns and (0x7F, 0) not in fa.context:  # a driven root task's record
+        fa.context.insert(0, (0x7F, 0))
     return fa
 
 
@@ -521,6 +523,7 @@ class AsyncFusion:
                 self.look.memory,
                 self.look.edge_opts,
                 self.look.host_builtin,
+                self.look.context_import,
             )
             self.tasks.plan(exported)
         if self.fa.virtual:
@@ -553,6 +556,10 @@ class AsyncFusion:
                         self.tag(t)
                 key = ("export", len(self._exports))
                 self._exports.append((lf, self.p.add_func(GROUP, key, partial(self._export, lf))))
+
+    def export_callback(self, lf: Lifted) -> int | None:
+        """The callback of root export ``lf``'s lift when it is generated (a driven root)."""
+        return None if self.tasks is None else self.tasks.export_callback(lf)
 
     def export_func(self, lf: Lifted) -> int | None:
         """Stand-in for root export ``lf``'s core function (its ends translated), if any."""

@@ -84,11 +84,22 @@ def plan_roots(
             tp.root_returns.append(bi)
 
 
-def plan_root_returns(rt: TaskRuntime) -> dict[int, FuncItem]:
-    """Stand-ins for the driven roots' `task.return`: the runtime's, then the flag."""
-    rt.p.add_global(GROUP, "root_returned")
+def plan_driven(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, FuncItem]:
+    """The driver functions of each callback-lifted root export (its core function, its loop,
+    the callback the host calls after a hand-off) and stand-ins for the driven instances'
+    `task.return` (the runtime's, then the flag the hand-off needs)."""
+    p = rt.p
+    if rt.tp.root_returns:
+        p.add_global(GROUP, "root_returned")
+        p.add_global(GROUP, "handed")  # root tasks handed to the host, not yet ended
+    for k, lf in enumerate(exported):
+        if lf.opts.callback is None:
+            continue
+        p.add_func(GROUP, ("root-drive", k), partial(_drive, rt, lf))
+        rt.callbacks[id(lf)] = p.add_func(GROUP, ("root-cb", k), partial(_host_callback, rt, lf, k))
+        rt.driven[id(lf)] = k
     return {
-        bi: rt.p.add_func(GROUP, ("root-return", bi), partial(_root_return, rt, bi))
+        bi: p.add_func(GROUP, ("root-return", bi), partial(_root_return, rt, bi))
         for bi in rt.tp.root_returns
     }
 
@@ -107,8 +118,8 @@ def _root_return(rt: TaskRuntime, bi: int) -> FuncCode:
 
 def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     """The core function of an async-lifted root export: fresh context slots, the task's
-    may-block state, and for a callback lift the driver loop."""
-    from pymeld.merge.asynctask import _DELIVERED, _EVENT, _NEXT, _STATUS, SET, _gen
+    may-block state, and for a callback lift the driver loop on its first code."""
+    from pymeld.merge.asynctask import _gen
 
     callback = lf.opts.callback
     core = flatten_async_functype(lf.type, "lift", callback is not None)
@@ -119,20 +130,50 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     if callback is not None and rt.tp.root_returns:
         b.i32(0).global_set(rt.glob("root_returned"))
     b.forward_args().call(rt.func(lf.core_func))
-    if callback is None:
-        b.end()
-        return _gen(b, core.params, core.results)
+    if callback is not None:
+        b.call(rt.fn("root-drive", rt.driven[id(lf)]))
+    b.end()
+    return _gen(b, core.params, core.results)
+
+
+def _drive(rt: TaskRuntime, lf: Lifted) -> FuncCode:
+    """(callback code) → the code for the host: EXIT, or YIELD after a hand-off.
+
+    Before `task.return`, YIELD and WAIT run in-module (everything that can make progress is
+    in-module); after it, the host call has its result and wasmtime lets it return, running
+    the task's next callback only when its event loop gets to it: the task is handed to the
+    host (YIELD; `_host_callback` resumes it)."""
+    from pymeld.merge.asynctask import _NEXT, SET, _gen
+
     inst, tasks = lf.owner, rt.mem("tasks")
-    cb = rt.func(callback)
-    code, n, t, h = b.local("i32"), b.local("i32"), b.local("i32"), b.local("i32")
-    b.set(code)
+    assert lf.opts.callback is not None
+    cb = rt.func(lf.opts.callback)
+    handoff = bool(rt.tp.root_returns)
+    b = Body(["i32"])
+    code = 0
+    n, t, h = b.local("i32"), b.local("i32"), b.local("i32")
     b.loop()
-    # EXIT: hand it to the host
+    # EXIT: hand it to the host (after freeing a hand-off record)
     b.get(code).i32(0xF).op("i32.and").op("i32.eqz").if_()
+    if handoff:
+        get0 = _ctx(rt, "context.get")
+        b.call(get0).tee(t).if_()
+        _end_record(rt, b, t)
+        b.end()
     b.i32(EXIT).op("return")
     b.end()
     # YIELD: the tasks queued before this one run once each, then NONE
     b.get(code).i32(0xF).op("i32.and").i32(YIELD).op("i32.eq").if_()
+    if handoff:
+        # After task.return, or while other root tasks are with the host (the runtime's
+        # FIFO then orders this task among them): the host's. In-module tasks queued beside
+        # them would interleave in an order the fused module does not see: refused (trap).
+        b.global_get(rt.glob("root_returned")).global_get(rt.glob("handed")).op("i32.or").if_()
+        b.global_get(rt.glob("root_returned")).op("i32.eqz").if_()
+        b.global_get(rt.glob("q_head")).trap_if()
+        b.end()
+        _hand_off(rt, b, t, None)
+        b.end()
     b.i32(0).set(n)
     b.global_get(rt.glob("q_head")).set(t)
     b.block().loop()
@@ -153,24 +194,106 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     if inst not in rt.tp.tables:  # the instance has no waitable sets: no handle is a set
         b.unreachable().end()
         b.unreachable().end()
-        return _gen(b, core.params, core.results)
+        return _gen(b, ("i32",), ("i32",))
     b.get(code).i32(4).op("i32.shr_u").i32(SET).call(rt.fn("t.get", inst)).op("drop")
+    if handoff:  # after task.return: the host's, unless no event can ever come
+        b.global_get(rt.glob("root_returned")).if_()
+        b.get(code).i32(4).op("i32.shr_u").call(rt.fn("ready", inst))
+        b.global_get(rt.glob("q_head")).op("i32.or").op("i32.eqz").if_()
+        b.call(_ctx(rt, "context.get")).tee(t).if_()
+        _end_record(rt, b, t)
+        b.end()
+        b.i32(EXIT).op("return")  # it would wait forever where no one sees it
+        b.end()
+        _hand_off(rt, b, t, code)
+        b.end()
     b.block().loop()
     b.get(code).i32(4).op("i32.shr_u").call(rt.fn("ready", inst)).tee(h).br_if(1)
-    b.call(rt.fn("step")).op("i32.eqz").if_()  # nothing else can run: a deadlock
-    if rt.tp.root_returns:  # after task.return the host call has its result; no one sees the
-        b.global_get(rt.glob("root_returned")).if_()  # task wait forever: let it end
-        b.i32(EXIT).op("return")
-        b.end()
-    b.unreachable()
-    b.end()
+    b.call(rt.fn("step")).op("i32.eqz").trap_if()  # a deadlock: nothing else can run
     b.br(0).end().end()
-    tbl = rt.mem(("tbl", inst))
-    b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 4).set(t)
-    b.get(t).i32(0).store("i32.store", tasks, _EVENT)
-    b.get(t).i32(1).store("i32.store", tasks, _DELIVERED)
-    b.i32(EVENT_SUBTASK).get(h).get(t).load("i32.load", tasks, _STATUS).call(cb).set(code)
+    _deliver(rt, b, inst, h, t, cb)
+    b.set(code)
     b.br(0)
     b.end()
     b.unreachable().end()
-    return _gen(b, core.params, core.results)
+    return _gen(b, ("i32",), ("i32",))
+
+
+def _deliver(rt: TaskRuntime, b: Body, inst: int, h: int, t: int, cb: int) -> None:
+    """Call the callback with subtask ``h``'s event (it has one), leaving the code."""
+    from pymeld.merge.asynctask import _DELIVERED, _EVENT, _STATUS
+
+    tasks, tbl = rt.mem("tasks"), rt.mem(("tbl", inst))
+    b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 4).set(t)
+    b.get(t).i32(0).store("i32.store", tasks, _EVENT)
+    b.get(t).i32(1).store("i32.store", tasks, _DELIVERED)
+    b.i32(EVENT_SUBTASK).get(h).get(t).load("i32.load", tasks, _STATUS).call(cb)
+
+
+def _end_record(rt: TaskRuntime, b: Body, t: int) -> None:
+    """Free hand-off record ``t`` of the ending task."""
+    b.get(t).call(rt.fn("task.free"))
+    b.i32(0).call(_ctx(rt, "context.set"))
+    b.global_get(rt.glob("handed")).i32(1).op("i32.sub").global_set(rt.glob("handed"))
+
+
+def _ctx(rt: TaskRuntime, op: str) -> int:
+    assert rt.context_import is not None
+    return rt.context_import(op, 0x7F, 0)
+
+
+def _hand_off(rt: TaskRuntime, b: Body, t: int, code: int | None) -> None:
+    """Keep the task's context slots and the set it waits on (0: it yielded) in a record named
+    by the runtime's context slot 0 of the task, and return YIELD to the host."""
+    from pymeld.merge.asynctask import _STATUS, _WSET
+
+    tasks, handed = rt.mem("tasks"), rt.glob("handed")
+    b.call(_ctx(rt, "context.get")).tee(t).op("i32.eqz").if_()
+    b.call(rt.fn("task.new")).tee(t).call(_ctx(rt, "context.set"))
+    b.global_get(handed).i32(1).op("i32.add").global_set(handed)
+    b.end()
+    rt.save_ctx(b, t)
+    b.get(t).global_get(rt.glob("root_returned")).store("i32.store", tasks, _STATUS)
+    b.get(t)
+    if code is None:
+        b.i32(0)
+    else:
+        b.get(code).i32(4).op("i32.shr_u")
+    b.store("i32.store", tasks, _WSET)
+    b.i32(YIELD).op("return")
+
+
+def _host_callback(rt: TaskRuntime, lf: Lifted, k: int) -> FuncCode:
+    """The lift's callback: the host resumes a handed-off task (its record in the runtime's
+    context slot 0). A yielded task gets the host's event; a waiting one its set's event when
+    a subtask has one, else one queued in-module task runs and the task yields again; when
+    nothing can run it ends (it waits forever in the original, where no one sees it)."""
+    from pymeld.merge.asynctask import _CTX, _STATUS, _WSET, _gen
+
+    b = Body(["i32", "i32", "i32"])
+    assert lf.opts.callback is not None
+    cb = rt.func(lf.opts.callback)
+    drive = rt.fn("root-drive", k)
+    if not rt.tp.root_returns:  # never handed off: the host never calls it
+        b.unreachable().end()
+        return _gen(b, ("i32", "i32", "i32"), ("i32",))
+    tasks, inst = rt.mem("tasks"), lf.owner
+    t, s, h = b.local("i32"), b.local("i32"), b.local("i32")
+    b.call(_ctx(rt, "context.get")).tee(t).op("i32.eqz").trap_if()
+    for slot in rt.tp.slots:
+        b.get(t).load("i32.load", tasks, _CTX + 4 * slot).global_set(rt.glob(("ctx", slot)))
+    b.i32(1).global_set(rt.glob("may_block"))
+    b.get(t).load("i32.load", tasks, _STATUS).global_set(rt.glob("root_returned"))
+    b.global_get(rt.glob("q_head")).trap_if()  # in-module tasks would interleave: refused
+    b.get(t).load("i32.load", tasks, _WSET).tee(s).op("i32.eqz").if_()
+    b.get(0).get(1).get(2).call(cb).call(drive).op("return")
+    b.end()
+    if inst in rt.tp.tables:
+        b.get(s).call(rt.fn("ready", inst)).tee(h).if_()
+        _deliver(rt, b, inst, h, s, cb)
+        b.call(drive).op("return")
+        b.end()
+    # nothing in-module can run and no event is there: it waits forever where no one sees it
+    _end_record(rt, b, t)
+    b.i32(EXIT).end()
+    return _gen(b, ("i32", "i32", "i32"), ("i32",))

@@ -315,10 +315,14 @@ class TaskRuntime:
         memory: Callable[[Builtin], int],
         edge_opts: Callable[[int], tuple[at.CanonOptions, at.CanonOptions]],
         host_builtin: Callable[[int], int] | None = None,
+        context_import: Callable[[str, int, int], int] | None = None,
     ) -> None:
         self.g, self.p, self.tp = g, plan, tp
         self.func, self.memory, self.edge_opts = func, memory, edge_opts
-        self.host_builtin = host_builtin  # the runtime's import of a built-in (asyncroot)
+        # the runtime's imports of a built-in and of its own context slots (asyncroot)
+        self.host_builtin, self.context_import = host_builtin, context_import
+        self.callbacks: dict[int, FuncItem] = {}  # generated callbacks of driven root exports
+        self.driven: dict[int, int] = {}  # id(lift) → its index among the root exports
         self._builtins: dict[int, FuncItem] = {}
         self._exports: dict[int, FuncItem] = {}
 
@@ -351,10 +355,10 @@ class TaskRuntime:
                     self.p.add_func(GROUP, ("ret", bi, e.lower), partial(self._ret, e))
         for k, lf in enumerate(exported):
             self._exports[id(lf)] = self.p.add_func(GROUP, ("export", k), partial(self._export, lf))
-        if self.tp.root_returns:
-            from pymeld.merge.asyncroot import plan_root_returns
+        if any(lf.opts.callback is not None for lf in exported):
+            from pymeld.merge.asyncroot import plan_driven
 
-            self._builtins.update(plan_root_returns(self))
+            self._builtins.update(plan_driven(self, exported))
 
     def hooks(self, li: int) -> _Hooks | None:
         e = self.tp.edges.get(li)
@@ -365,6 +369,10 @@ class TaskRuntime:
 
     def builtin_func(self, bi: int) -> int | None:
         item = self._builtins.get(bi)
+        return None if item is None else item.index
+
+    def export_callback(self, lf: Lifted) -> int | None:
+        item = self.callbacks.get(id(lf))
         return None if item is None else item.index
 
     def export_func(self, lf: Lifted) -> int | None:
@@ -530,6 +538,8 @@ class TaskRuntime:
         b = Body([])
         m, head, tail = self.mem("tasks"), self.glob("q_head"), self.glob("q_tail")
         t = b.local("i32")
+        if self.tp.root_returns:  # a root task handed to the host would interleave: asyncroot
+            b.global_get(self.glob("handed")).trap_if()
         b.global_get(head).tee(t).op("i32.eqz").if_()
         b.i32(0).op("return")
         b.end()
