@@ -1,34 +1,37 @@
 """Root exports beside in-module tasks (issue 11 stage 2): async lifts and several root instances.
 
-The host enters the fused instance only through root exports, one call at a time (a host call
-returns before the next starts), and every async call between former instances runs in-module
-(`merge.asynctask`). What the runtime keeps per instance and the fused module must keep per
-former instance:
+The host enters the fused instance only through root exports, one call at a time, and every
+async call between former instances runs in-module (`merge.asynctask`). What the runtime keeps
+per instance, and the fused module must keep per former instance:
 
-* **Async-lifted root exports (the driver).** A root export lifted `async` with a callback
-  stays an async callback lift, but its core function is a generated *driver*: it calls the
-  original entry and interprets each callback code in-module, as wasmtime's event loop would,
-  since everything that can make progress is in-module. ``YIELD`` puts the root task at the
-  back of wasmtime's low-priority FIFO: the in-module tasks queued before it run once each
-  (re-yielding ones go behind it), then the callback gets ``NONE``. ``WAIT`` on one of the
-  instance's in-module sets runs queued tasks until a subtask of the set has its event, then
-  calls the callback with ``SUBTASK``; when nothing can run, the original is deadlocked and
-  wasmtime fails the call, so the driver traps. ``EXIT`` returns ``EXIT`` to the host, which
-  then sees the task end as in the original (it traps there if `task.return` was not called).
-  The original callback stays in the lift's options but the host never calls it (the driver
-  returns nothing but ``EXIT``). A stackful root lift needs no driver: its waits are the
-  in-module loops of `waitable-set.wait`.
+* **Async-lifted root exports (the driver).** A root export lifted `async` with a callback stays
+  an async callback lift; its core function is a generated driver that calls the original entry
+  and interprets each callback code in-module, as wasmtime's event loop would while the host
+  call waits for its result (everything that can make progress then is in-module). ``YIELD``
+  puts the root task at the back of wasmtime's low-priority FIFO: the in-module tasks queued
+  before it run once each (re-yielding ones go behind it), then the callback gets ``NONE``.
+  ``WAIT`` on one of the instance's in-module sets delivers a subtask's pending event at once,
+  else runs queued tasks until one is there; when nothing can run the original deadlocks and
+  wasmtime fails the call ("deadlock detected"), so the driver traps. ``EXIT`` goes to the host
+  (which traps if `task.return` was not called). A stackful root lift needs no driver: its waits
+  are the in-module loops of `waitable-set.wait`.
+* **After `task.return`** wasmtime lets the host call return and runs the task's next callback
+  only when its event loop gets to it (a later call that yields to it), so the driver hands the
+  task to the host: it returns ``YIELD``, keeping the task's context slots and the set it waits
+  on in a record named by the runtime's context slot 0 of the task (unused otherwise: in-module
+  tasks keep their slots in globals), and the lift's callback is a generated one resuming it. A
+  task that waits after returning on a set no event can reach (none pending, nothing queued)
+  ends instead: it would wait forever where no one sees it. While such a task is with the host,
+  a driven root's ``YIELD`` goes to the host too (the runtime's FIFO orders them), and in-module
+  scheduling (a wait, a blocked sync call, a ``YIELD`` beside queued in-module tasks) traps: the
+  runtime would interleave the handed task with in-module tasks in an order the fused module
+  does not see (a refusal at run time, like `asynctask`'s ambiguous event order).
 * **Per-instance gating of host calls.** The host's calls are sequential, so the one task lock
-  the fused instance has is never contended; what stays observable per former instance is the
+  of the fused instance is never contended; what stays observable per former instance is the
   handle table (in-module, `asynctask`), context slots (in-module, fresh per root call) and
-  backpressure, which gates the *start* of a host call into the instance that raised it. Several
-  root instances with backpressure built-ins are refused (`plan_roots`): the fused instance
-  has one counter, and an in-module counter would need the host call to wait in-module.
-
-Known limit: after the root task's `task.return`, wasmtime lets the host call return and runs
-the task's remaining callbacks in later event loops; the driver runs them before returning
-``EXIT``, so a trap or deadlock after `task.return` fails the fused call where the original's
-call returned.
+  backpressure, which gates the start of host calls into the instance that raised it. Several
+  root instances with backpressure built-ins are refused (`plan_roots`): the fused instance has
+  one gate, and an in-module one would need the host call to wait in-module.
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ instance to a trap, so an async call between two former instances becomes an *in
 the adapter calls the callee's core function directly and interprets its callback code, and
 the task's later callbacks run from a scheduler in wasm. What is fused here (`plan_tasks`):
 
-* The instance whose exports the host calls (the *task instance*, every root export lifted
-  synchronously) makes the async calls (other instances call only synchronously, as plain
-  adapters); it keeps the runtime's task. Its
+* The instances whose exports the host calls (the *roots*; async-lifted root exports are
+  driven by `merge.asyncroot`) make the async calls (other instances call only synchronously,
+  as plain adapters); they keep the runtime's task. Their
   waitable sets and subtasks, and those of the callees, live in per-instance handle tables
   numbered as wasmtime numbers them (index 0 unused, fresh indices in order, freed ones reused
   last in first out). Context slots of every instance are in-module globals, saved, zeroed and
@@ -35,7 +35,7 @@ A callee lifted `async` without a callback (stackful) runs the same way: it neve
 What needs more is refused by name: async calls out of a callee (nested subtasks), a
 blocking built-in in a callee ("needs a suspended core stack"),
 `subtask.cancel`, backpressure of an instance entered asynchronously, streams/futures beside
-tasks (stage 3), callback-lifted root exports (a driver callback).
+tasks (stage 3), backpressure of a root instance beside other root instances (`asyncroot`).
 """
 
 from __future__ import annotations
