@@ -123,7 +123,8 @@ def plan_tasks(
         check_root_export(path, lf, label)
         if any(True for _ in carried(lf.type)):
             raise UnsupportedFeature(
-                f"stream/future in root export `{path}` beside in-module tasks (issue 11 stage 3)"
+                f"stream/future in root export `{path}` beside in-module async tasks (needs "
+                "stream and future events inside tasks: issue 11 stage 3)"
             )
     tp = TaskPlan(task_inst, roots=roots)
     entered_async: set[int] = set()
@@ -143,7 +144,8 @@ def plan_tasks(
         if any(True for _ in carried(callee.type)):
             raise UnsupportedFeature(
                 f"stream/future passed from component instance {label(caller)} to "
-                f"{label(callee.owner)} beside in-module tasks (issue 11 stage 3)"
+                f"{label(callee.owner)} beside in-module async tasks (needs stream and future "
+                "events inside tasks: issue 11 stage 3)"
             )
         cb: int | None = None
         if callee.opts.is_async:
