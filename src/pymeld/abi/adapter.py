@@ -43,6 +43,7 @@ from pymeld.abi.layout import (
     flatten_async_functype,
     flatten_functype,
     flatten_type,
+    flatten_types,
     flatten_variant_payload,
     payload_offset,
 )
@@ -220,11 +221,7 @@ def generate_adapter(
         else flatten_functype(ft, "lift")
     )
     n_flat = sum(flat_count(t) for t in ft.param_types())
-    if lower_async and MAX_FLAT_ASYNC_PARAMS < n_flat <= MAX_FLAT_PARAMS:
-        raise UnsupportedFeature(
-            f"async lower of {n_flat} flat parameters to a lift taking them flat (loading "
-            "flat values from the caller's memory is not fused yet)"
-        )
+    spilled = lower_async and MAX_FLAT_ASYNC_PARAMS < n_flat <= MAX_FLAT_PARAMS
     if callee_type is not None and (
         tuple(callee_type.params) != lift.params or tuple(callee_type.results) != lift.results
     ):
@@ -255,6 +252,8 @@ def generate_adapter(
         fwd.check_ptr(callee_side, buf, align, size)
         fwd.mem(tup, (0, 0), (buf, 0))
         b.get(buf)
+    elif spilled:  # the async lower passed them by pointer; the lift takes them flat
+        _load_flat(b, fwd, caller_side, pts, n_flat)
     else:
         src = _FlatSrc(b, [(i, t) for i, t in enumerate(lower.params)])
         for t in pts:
@@ -577,6 +576,41 @@ def _flat_stores(t: ValType, off: int, out: list[tuple[int, str]]) -> None:
             raise UnsupportedFeature(
                 f"storing flat values of type {t!r} at an async result pointer (not fused yet)"
             )
+
+
+_LOAD_FOR_STORE = {
+    "i32.store8": "i32.load8_u",
+    "i32.store16": "i32.load16_u",
+    "i32.store": "i32.load",
+    "i64.store": "i64.load",
+    "f32.store": "f32.load",
+    "f64.store": "f64.load",
+}
+
+
+def _load_flat(b: Body, fwd: _Translator, side: _Side, pts: list[ValType], n_flat: int) -> None:
+    """Parameters an async lower spilled to ``side``'s memory (param 0 points at their tuple),
+    pushed as the lift's flat values: the spec's `load` of the tuple then `lower_flat`, with
+    the same pointer checks and value validation (flat order is memory order here)."""
+    tup = Tuple(tuple(pts))
+    size, align = elem_size(tup), alignment(tup)
+    leaves: list[tuple[int, str]] = []
+    try:
+        _flat_stores(tup, 0, leaves)
+    except UnsupportedFeature:
+        raise UnsupportedFeature(
+            f"async lower of {n_flat} flat parameters with a variant payload to a lift taking "
+            "them flat (loading such flat values from the caller's memory is not fused yet)"
+        ) from None
+    fwd.check_ptr(side, 0, align, size)
+    slots: list[tuple[int, CoreValType]] = []
+    for (off, op), ct in zip(leaves, flatten_types(list(pts)), strict=True):
+        v = b.local(ct)
+        b.get(0).load(_LOAD_FOR_STORE[op], side.mem, off).set(v)
+        slots.append((v, ct))
+    src = _FlatSrc(b, slots)
+    for t in pts:
+        fwd.flat(t, src, _STACK)
 
 
 # -- type predicates ----------------------------------------------------------------------------

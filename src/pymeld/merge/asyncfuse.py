@@ -192,18 +192,18 @@ def plan_fused(
         for p, lf in exported
         if lf.opts.is_async or lf.opts.callback is not None or lf.type.is_async
     ]
-    if len(roots) > 1 and async_roots:
-        raise UnsupportedFeature(
-            f"async root export `{async_roots[0][0]}` beside root exports of other component "
-            "instances: they would share one task lock and backpressure after fusion (needs "
-            "per-instance task gating, issue 11 stage 2)"
-        )
-    task_inst = next(iter(roots)) if len(roots) == 1 else None
     if any(
         g.lowers[li].opts.is_async or callee.opts.is_async or callee.opts.callback is not None
         for _, callee, li in cross
-    ):
+    ):  # per-instance gating of the root exports: merge.asyncroot
         return _plan_with_tasks(g, used, lowers, exported, cross, label)
+    if len(roots) > 1 and async_roots:
+        raise UnsupportedFeature(
+            f"async root export `{async_roots[0][0]}` beside root exports of other component "
+            "instances without async calls between instances: they would share one task lock "
+            "and backpressure after fusion (needs per-instance task gating in stage 1)"
+        )
+    task_inst = next(iter(roots)) if len(roots) == 1 else None
     fa = FusedAsync(task_inst)
     # -- cross-instance calls: synchronous adapters only ---------------------------------------
     async_entries: set[int] = set()  # instances entered through an `async func` adapter
@@ -393,13 +393,15 @@ def _plan_with_tasks(
         b = g.builtins[bi]
         if bi in handled or b.op.startswith("resource."):
             continue
-        if b.op in _TASK_OPS:
+        if b.op in _TASK_OPS and b.owner not in tp.roots:
             fa.traps.append(bi)  # no task there returns or is cancelled through it
-        elif b.op.startswith("backpressure.") and b.owner != tp.task_instance:
+        elif b.op.startswith("backpressure.") and b.owner not in tp.roots:
             fa.counters.append(bi)  # nothing enters it asynchronously: the gate never closes
         else:
             fa.builtins.append(bi)  # the task instance's backpressure: the runtime's
     fa.context = [(0x7F, slot) for slot in tp.slots]  # in-module globals (asynctask)
+    if tp.root_returns and (0x7F, 0) not in fa.context:  # a driven root task's record
+        fa.context.insert(0, (0x7F, 0))
     return fa
 
 
@@ -558,7 +560,14 @@ class AsyncFusion:
 
             assert self.look.func is not None and self.look.edge_opts is not None
             self.tasks = TaskRuntime(
-                self.g, self.p, self.fa.tasks, self.look.func, self.look.memory, self.look.edge_opts
+                self.g,
+                self.p,
+                self.fa.tasks,
+                self.look.func,
+                self.look.memory,
+                self.look.edge_opts,
+                self.look.host_builtin,
+                self.look.context_import,
             )
             self.tasks.plan(exported)
         if self.fa.virtual:
@@ -591,6 +600,10 @@ class AsyncFusion:
                         self.tag(t)
                 key = ("export", len(self._exports))
                 self._exports.append((lf, self.p.add_func(GROUP, key, partial(self._export, lf))))
+
+    def export_callback(self, lf: Lifted) -> int | None:
+        """The callback of root export ``lf``'s lift when it is generated (a driven root)."""
+        return None if self.tasks is None else self.tasks.export_callback(lf)
 
     def export_func(self, lf: Lifted) -> int | None:
         """Stand-in for root export ``lf``'s core function (its ends translated), if any."""

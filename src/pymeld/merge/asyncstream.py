@@ -94,12 +94,12 @@ def check_ends(t: object, what: str) -> None:
 
     for v in carried(t):
         if isinstance(v, at.ErrorContext):
-            raise UnsupportedFeature(f"error-context {what} beside in-module tasks")
+            raise UnsupportedFeature(f"error-context {what} beside in-module async tasks")
         assert isinstance(v, at.Stream | at.Future)
         if not number_payload(v):
             raise UnsupportedFeature(
-                f"{v!r} {what} beside in-module tasks (payloads other than none or numbers "
-                "need an in-module rendezvous through the adapter generator: issue 11 stage 4)"
+                f"{v!r} {what} beside in-module async tasks (a payload other than none or numbers "
+                "needs an in-module rendezvous through the adapter generator: issue 11 stage 4)"
             )
 
 
@@ -108,7 +108,7 @@ def plan_builtin(bt: Builtin, what: str, root: bool) -> None:
     the instance whose code runs on the host-called stack, which may block)."""
     kind, op = bt.op.split(".", 1)
     if kind == "error-context" or op not in _OPS:
-        raise UnsupportedFeature(f"`{bt.op}` {what} beside in-module tasks (not fused yet)")
+        raise UnsupportedFeature(f"`{bt.op}` {what} beside in-module async tasks (not fused yet)")
     assert isinstance(bt.type, at.Stream | at.Future)
     check_ends(bt.type, f"in `{bt.op}`")
     if op in ("read", "write") and not (bt.opts is not None and bt.opts.is_async) and not root:

@@ -5,9 +5,9 @@ instance to a trap, so an async call between two former instances becomes an *in
 the adapter calls the callee's core function directly and interprets its callback code, and
 the task's later callbacks run from a scheduler in wasm. What is fused here (`plan_tasks`):
 
-* The instance whose exports the host calls (the *task instance*, every root export lifted
-  synchronously) keeps the runtime's task; any instance may make async calls into others
-  (nested subtasks). Waitable sets and subtasks live in per-instance handle tables (a
+* The instances whose exports the host calls (the *roots*; callback-lifted root exports are
+  driven by `merge.asyncroot`) keep the runtime's task; any instance may make async calls
+  into others (nested subtasks). Waitable sets and subtasks live in per-instance handle tables (a
   subtask's handle in its *caller's* table) numbered as wasmtime numbers them (index 0 unused,
   fresh indices in order, freed ones reused last in first out). Context slots of every
   instance are in-module globals, saved, zeroed and restored at each task boundary (root
@@ -47,7 +47,7 @@ while its caller goes on, so its return is its exit.
 What needs more is refused by name: a blocking built-in or sync call to a task in an instance
 entered by an async call (its first call would have to return STARTED with its stack
 suspended: "needs a suspended core stack"), `thread.yield`, backpressure of an instance
-entered asynchronously, callback-lifted root exports (a driver callback). Streams and futures
+entered asynchronously, and the combinations `merge.asyncroot` refuses. Streams and futures
 inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and their events
 wake waiters through this scheduler (`mark_ready`, markers).
 """
@@ -124,7 +124,8 @@ class Edge:
 
 @dataclass(slots=True)
 class TaskPlan:
-    task_instance: int
+    task_instance: int  # the first of `roots`
+    roots: list[int] = field(default_factory=list)  # instances whose exports the host calls
     edges: dict[int, Edge] = field(default_factory=dict)  # lower index → edge
     tables: list[int] = field(default_factory=list)  # instances with in-module handle tables
     slots: list[int] = field(default_factory=list)  # context slots in use (i32)
@@ -136,6 +137,7 @@ class TaskPlan:
     ends: list[int] = field(default_factory=list)  # stream/future built-ins (asyncstream)
     streams: bool = False  # in-module streams/futures (merge.asyncstream, stage 3)
     end_instances: set[int] = field(default_factory=set)  # instances ends cross adapters to
+    root_returns: list[int] = field(default_factory=list)  # task.return of driven roots
 
     def task_instances(self) -> set[int]:
         """Instances whose lifts run as in-module tasks."""
@@ -152,31 +154,24 @@ def plan_tasks(
 ) -> TaskPlan:
     """The in-module task plan, or `UnsupportedFeature` naming what it would need."""
     from pymeld.merge.asyncfuse import blocks, carried
+    from pymeld.merge.asyncroot import check_root_export, plan_roots
 
-    roots = {lf.owner for _, lf in exported} or {caller for caller, _, _ in cross}
-    if len(roots) != 1:
-        raise UnsupportedFeature(
-            "async calls between component instances beside root exports of several instances "
-            "(needs per-instance task gating, issue 11 stage 2)"
-        )
-    (task_inst,) = roots
+    roots = sorted({lf.owner for _, lf in exported} or {caller for caller, _, _ in cross})
+    task_inst = roots[0]
     for path, lf in exported:
-        if lf.opts.is_async or lf.opts.callback is not None:
-            raise UnsupportedFeature(
-                f"async-lifted root export `{path}` beside in-module tasks (needs a driver "
-                "callback: issue 11 stage 2)"
-            )
+        check_root_export(path, lf, label)
         if any(True for _ in carried(lf.type)):
             raise UnsupportedFeature(
-                f"stream/future in root export `{path}` beside in-module tasks (issue 11 stage 3)"
+                f"stream/future in root export `{path}` beside in-module async tasks (needs "
+                "stream and future events inside tasks: issue 11 stage 3)"
             )
-    tp = TaskPlan(task_inst)
+    tp = TaskPlan(task_inst, roots=roots)
     entered_async: set[int] = set()
     for caller, callee, li in cross:
         lw = g.lowers[li]
-        if callee.owner == task_inst:
+        if callee.owner in roots:
             raise UnsupportedFeature(
-                f"component instance {label(task_inst)}, whose exports the host calls, called "
+                f"component instance {label(callee.owner)}, whose exports the host calls, called "
                 "through an adapter beside in-module tasks"
             )
         if any(True for _ in carried(callee.type)):
@@ -274,9 +269,10 @@ def plan_tasks(
                 )
         elif not op.startswith("resource."):
             raise UnsupportedFeature(f"`{op}` beside in-module tasks")
+    plan_roots(g, used, tp, exported, label)
     tp.slots.sort()
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
-    tp.tables = sorted(tables | {task_inst} | tp.task_instances() | callers | tp.end_instances)
+    tp.tables = sorted(tables | set(roots) | tp.task_instances() | callers | tp.end_instances)
     return tp
 
 
@@ -377,9 +373,15 @@ class TaskRuntime:
         func: Callable[[CoreRef], int],
         memory: Callable[[Builtin], int],
         edge_opts: Callable[[int], tuple[at.CanonOptions, at.CanonOptions]],
+        host_builtin: Callable[[int], int] | None = None,
+        context_import: Callable[[str, int, int], int] | None = None,
     ) -> None:
         self.g, self.p, self.tp = g, plan, tp
         self.func, self.memory, self.edge_opts = func, memory, edge_opts
+        # the runtime's imports of a built-in and of its own context slots (asyncroot)
+        self.host_builtin, self.context_import = host_builtin, context_import
+        self.callbacks: dict[int, FuncItem] = {}  # generated callbacks of driven root exports
+        self.driven: dict[int, int] = {}  # id(lift) → its index among the root exports
         self._builtins: dict[int, FuncItem] = {}
         self._exports: dict[int, FuncItem] = {}
         self.streams: StreamRuntime | None = None
@@ -424,6 +426,10 @@ class TaskRuntime:
             self._exports[id(lf)] = self.p.add_func(GROUP, ("export", k), partial(self._export, lf))
         if self.streams is not None:
             self.streams.plan()
+        if any(lf.opts.callback is not None for lf in exported):
+            from pymeld.merge.asyncroot import plan_driven
+
+            self._builtins.update(plan_driven(self, exported))
 
     def hooks(self, li: int) -> _Hooks | None:
         e = self.tp.edges.get(li)
@@ -436,6 +442,10 @@ class TaskRuntime:
         if self.streams is not None and (f := self.streams.builtin_func(bi)) is not None:
             return f
         item = self._builtins.get(bi)
+        return None if item is None else item.index
+
+    def export_callback(self, lf: Lifted) -> int | None:
+        item = self.callbacks.get(id(lf))
         return None if item is None else item.index
 
     def export_func(self, lf: Lifted) -> int | None:
@@ -648,6 +658,8 @@ class TaskRuntime:
         hh, ht, be = self.glob("h_head"), self.glob("h_tail"), self.glob("batch_end")
         lh, lt = self.glob("q_head"), self.glob("q_tail")
         t = b.local("i32")
+        if self.tp.root_returns:  # a root task handed to the host would interleave: asyncroot
+            b.global_get(self.glob("handed")).trap_if()
         b.global_get(hh).if_()
         b.global_get(be).op("i32.eqz").if_()
         b.global_get(ht).global_set(be)
@@ -817,17 +829,16 @@ class TaskRuntime:
 
     def _export(self, lf: Lifted) -> FuncCode:
         """A root export of the task instance: a new task (zero context slots) that may block
-        when its function is `async`. High-priority work left queued when the last root call
-        returned runs first, as one batch (wasmtime queues the host's call behind it; what
-        that work queues waits)."""
+        when its function is `async` (an async lift's is `merge.asyncroot`'s). High-priority
+        work left queued when the last root call returned runs first, as one batch (wasmtime
+        queues the host's call behind it; what that work queues waits)."""
+        if lf.opts.is_async:
+            from pymeld.merge.asyncroot import export_code
+
+            return export_code(self, lf)
         core = flatten_functype(lf.type, "lift")
         b = Body(core.params)
-        b.global_get(self.glob("h_head")).if_()
-        b.block().loop()
-        b.i32(0).call(self.fn("step")).op("drop")
-        b.global_get(self.glob("batch_end")).br_if(0)
-        b.end().end()
-        b.end()
+        self.leftover_batch(b)
         for g in self.context_globals():
             b.i32(0).global_set(g)
         b.i32(1 if lf.type.is_async else 0).global_set(self.glob("may_block"))
@@ -835,16 +846,29 @@ class TaskRuntime:
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)
-        # wasmtime runs the rest of the batch of high-priority work it resumed this task in
-        # before the call returns
-        b.block().loop()
-        b.global_get(self.glob("batch_end")).op("i32.eqz").br_if(1)
-        b.i32(0).call(self.fn("step")).op("drop")
-        b.br(0).end().end()
+        self.finish_batch(b)
         for r in res:
             b.get(r)
         b.end()
         return _gen(b, core.params, core.results)
+
+    def leftover_batch(self, b: Body) -> None:
+        """Emit, at a root call's start: high-priority work left queued when the last root
+        call returned runs first, as one batch (wasmtime queues the host's call behind it)."""
+        b.global_get(self.glob("h_head")).if_()
+        b.block().loop()
+        b.i32(0).call(self.fn("step")).op("drop")
+        b.global_get(self.glob("batch_end")).br_if(0)
+        b.end().end()
+        b.end()
+
+    def finish_batch(self, b: Body) -> None:
+        """Emit, before a root call returns: the rest of the batch of high-priority work it
+        was resumed in runs first, as wasmtime does before the call returns."""
+        b.block().loop()
+        b.global_get(self.glob("batch_end")).op("i32.eqz").br_if(1)
+        b.i32(0).call(self.fn("step")).op("drop")
+        b.br(0).end().end()
 
     def _callback_edges(self) -> list[Edge]:
         return [e for e in self.tp.edges.values() if e.task]

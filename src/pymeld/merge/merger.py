@@ -885,6 +885,8 @@ class Merger:
         def walk(path: tuple[str, ...], item: ExportItem) -> None:
             if isinstance(item, Lifted):
                 opts = self._guarded(self.canon_options(item.opts), item.opts)
+                if self.asyncf is not None and (cb := self.asyncf.export_callback(item)):
+                    opts = replace(opts, callback=cb)  # a driven root (asyncroot)
                 ref = item.core_func
                 if isinstance(ref, ForeignRef) and ref not in self._foreign_index:
                     self._check_direct_lift(path, item, ref)

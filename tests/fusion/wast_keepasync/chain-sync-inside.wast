@@ -1,8 +1,9 @@
 ;;! component_model_async = true
 ;; A chain $A -> $B (async) -> $C (sync): $A's callback-lifted root export calls $B's
-;; callback-lifted `async func` through a sync lower (a kept boundary: in-module tasks do not
-;; drive callback-lifted root exports yet), while $B calls the sync helper $C through an ordinary
-;; fused adapter, so $B and $C are one cluster beside $A's: two clusters, a sync edge inside one.
+;; callback-lifted `async func` through a sync lower (a kept boundary: $B may call
+;; `thread.yield`, which an in-module task cannot without a suspended core stack), while $B
+;; calls the sync helper $C through an ordinary fused adapter, so $B and $C are one cluster
+;; beside $A's: two clusters, a sync edge inside one.
 
 (component
   (component $C
@@ -16,15 +17,19 @@
     (import "double" (func $double (param "x" u32) (result u32)))
     (core func $double (canon lower (func $double)))
     (core func $tr (canon task.return (result u32)))
+    (core func $yield (canon thread.yield))
     (core module $m
       (import "" "double" (func $double (param i32) (result i32)))
       (import "" "tr" (func $tr (param i32)))
+      (import "" "yield" (func $yield (result i32)))
       (func (export "f") (param i32) (result i32)
+        (if (i32.eq (local.get 0) (i32.const 7777))  ;; never taken here
+          (then (drop (call $yield))))
         (call $tr (i32.add (call $double (local.get 0)) (i32.const 1)))
         (i32.const 0))  ;; EXIT
       (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
     (core instance $i (instantiate $m (with "" (instance
-      (export "double" (func $double)) (export "tr" (func $tr))))))
+      (export "double" (func $double)) (export "tr" (func $tr)) (export "yield" (func $yield))))))
     (func (export "f") async (param "x" u32) (result u32)
       (canon lift (core func $i "f") async (callback (core func $i "cb")))))
   (component $A

@@ -1,7 +1,8 @@
 ;;! component_model_async = true
 ;; Start functions keep their order: $C (a sync helper) and $B (async) each have a start
 ;; function, and $A (a callback-lifted root export) calls $C (sync: fusable) and $B (async: kept,
-;; in-module tasks do not drive callback-lifted root exports yet). Joining $A with $C would
+;; $B may call `thread.yield` inside its task: needs a suspended core stack). Joining
+;; $A with $C would
 ;; instantiate that cluster after $B's, running $C's start after $B's (the original runs $C, $B,
 ;; $A), so the join is refused and there are three clusters: $C, $B, $A.
 
@@ -16,14 +17,20 @@
     (func (export "add-base") (param "x" u32) (result u32) (canon lift (core func $i "add-base"))))
   (component $B
     (core func $tr (canon task.return (result u32)))
+    (core func $yield (canon thread.yield))
     (core module $m
       (import "" "tr" (func $tr (param i32)))
+      (import "" "yield" (func $yield (result i32)))
       (global $k (mut i32) (i32.const 0))
       (func $init (global.set $k (i32.const 7)))
       (start $init)
-      (func (export "g") (param i32) (result i32) (call $tr (i32.mul (local.get 0) (global.get $k))) (i32.const 0))
+      (func (export "g") (param i32) (result i32)
+        (if (i32.eq (local.get 0) (i32.const 7777))  ;; never taken here
+          (then (drop (call $yield))))
+        (call $tr (i32.mul (local.get 0) (global.get $k))) (i32.const 0))
       (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
-    (core instance $i (instantiate $m (with "" (instance (export "tr" (func $tr))))))
+    (core instance $i (instantiate $m (with "" (instance
+      (export "tr" (func $tr)) (export "yield" (func $yield))))))
     (func (export "g") async (param "x" u32) (result u32)
       (canon lift (core func $i "g") async (callback (core func $i "cb")))))
   (component $A

@@ -1,0 +1,340 @@
+"""Root exports beside in-module tasks (issue 11 stage 2): async lifts and several root instances.
+
+The host enters the fused instance only through root exports, one call at a time, and every
+async call between former instances runs in-module (`merge.asynctask`). What the runtime keeps
+per instance, and the fused module must keep per former instance:
+
+* **Async-lifted root exports (the driver).** A root export lifted `async` with a callback stays
+  an async callback lift; its core function is a generated driver that calls the original entry
+  and interprets each callback code in-module, as wasmtime's event loop would while the host
+  call waits for its result (everything that can make progress then is in-module), through
+  `asynctask`'s one scheduler: the root task is a stack *marker* there. ``YIELD`` queues it at
+  the back of the low-priority FIFO (high-priority work and the low items before it run
+  first), then the callback gets ``NONE``. ``WAIT`` on one of the instance's in-module sets
+  queues it at high priority when the set has an event, else makes it the set's waiter, as a
+  callback's ``WAIT`` does; when nothing can run the original deadlocks and wasmtime fails the
+  call ("deadlock detected"), so the driver traps. ``EXIT`` goes to the host (which traps if
+  `task.return` was not called) after the rest of the high-priority batch, as a sync root
+  export's return does. A stackful root lift needs no driver: its waits are `asynctask`'s
+  blocked stacks.
+* **After `task.return`** wasmtime lets the host call return and runs the task's next callback
+  only when its event loop gets to it (a later call that yields to it), so the driver hands the
+  task to the host: it returns ``YIELD``, keeping the task's context slots and the set it waits
+  on in a record named by the runtime's context slot 0 of the task (unused otherwise: in-module
+  tasks keep their slots in globals), and the lift's callback is a generated one resuming it. A
+  task that waits after returning on a set no event can reach (none pending, nothing queued)
+  ends instead: it would wait forever where no one sees it. While such a task is with the host,
+  a driven root's ``YIELD`` goes to the host too (the runtime's FIFO orders them), and in-module
+  scheduling (a wait, a blocked sync call, a ``YIELD`` beside queued in-module tasks) traps: the
+  runtime would interleave the handed task with in-module tasks in an order the fused module
+  does not see (a refusal at run time, like `asynctask`'s ambiguous event order).
+* **Per-instance gating of host calls.** The host's calls are sequential, so the one task lock
+  of the fused instance is never contended; what stays observable per former instance is the
+  handle table (in-module, `asynctask`), context slots (in-module, fresh per root call) and
+  backpressure, which gates the start of host calls into the instance that raised it. Several
+  root instances with backpressure built-ins are refused (`plan_roots`): the fused instance has
+  one gate, and an in-module one would need the host call to wait in-module.
+
+Refused by name (`plan_roots`), not made exact yet: a driven root export beside in-module
+streams/futures (the driver's waits would take their events), beside nested subtasks, or beside
+`subtask.cancel`/`task.cancel`; in-module streams/futures beside root exports of several
+instances (their blocking reads and writes assume one host-called instance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from pymeld.abi.layout import flatten_async_functype
+from pymeld.codec.core.emitter import Body
+from pymeld.errors import UnsupportedFeature
+from pymeld.graph.model import FlatGraph, Lifted
+from pymeld.plan import FuncCode, FuncItem
+
+if TYPE_CHECKING:
+    from pymeld.merge.asynctask import TaskPlan, TaskRuntime
+
+GROUP = "async"
+
+EXIT, YIELD, WAIT = 0, 1, 2  # callback codes
+EVENT_SUBTASK = 1
+
+
+def check_root_export(path: str, lf: Lifted, label: Callable[[int], str]) -> None:
+    """Refuse root export shapes the driver does not make exact."""
+    if lf.opts.is_async and not lf.type.is_async:
+        raise UnsupportedFeature(
+            f"async lift of root export `{path}`, whose function is not `async` (a task that "
+            "may not block) beside in-module tasks"
+        )
+
+
+def plan_roots(
+    g: FlatGraph,
+    used: list[int],
+    tp: TaskPlan,
+    exported: list[tuple[str, Lifted]],
+    label: Callable[[int], str],
+) -> None:
+    """Refuse backpressure of a root instance beside other root instances; note the
+    `task.return` built-ins of instances with driven exports (the driver must know whether
+    its task returned)."""
+    driven = {lf.owner for _, lf in exported if lf.opts.callback is not None}
+    driven_path = next((p for p, lf in exported if lf.opts.callback is not None), None)
+    if tp.streams and len(tp.roots) > 1:
+        raise UnsupportedFeature(
+            "in-module streams/futures beside root exports of several component instances "
+            "(their blocking reads and writes assume one host-called instance: not fused yet)"
+        )
+    if driven_path is not None:
+        what = None
+        if tp.streams:
+            what = "in-module streams/futures (their events in the driver's waits)"
+        elif any(e.caller not in tp.roots for e in tp.edges.values() if e.task or e.lower_async):
+            what = "nested in-module subtasks (async calls out of a callee)"
+        elif tp.cancels or any(g.builtins[bi].op == "subtask.cancel" for bi in used):
+            what = "`subtask.cancel`/`task.cancel` of in-module tasks"
+        if what is not None:
+            raise UnsupportedFeature(
+                f"callback-lifted root export `{driven_path}` driven in-module beside {what}: "
+                "not fused yet (issue 11)"
+            )
+    for bi in used:
+        b = g.builtins[bi]
+        if b.op.startswith("backpressure.") and b.owner in tp.roots and len(tp.roots) > 1:
+            raise UnsupportedFeature(
+                f"`{b.op}` in component instance {label(b.owner)}, whose exports the host "
+                "calls, beside root exports of other instances (its gate would close the "
+                "other instances' exports too: needs per-instance gating of host calls)"
+            )
+        if b.op == "task.return" and b.owner in driven:
+            tp.root_returns.append(bi)
+
+
+def plan_driven(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, FuncItem]:
+    """The driver functions of each callback-lifted root export (its core function, its loop,
+    the callback the host calls after a hand-off) and stand-ins for the driven instances'
+    `task.return` (the runtime's, then the flag the hand-off needs)."""
+    p = rt.p
+    if rt.tp.root_returns:
+        p.add_global(GROUP, "root_returned")
+        p.add_global(GROUP, "handed")  # root tasks handed to the host, not yet ended
+    for k, lf in enumerate(exported):
+        if lf.opts.callback is None:
+            continue
+        p.add_func(GROUP, ("root-drive", k), partial(_drive, rt, lf))
+        rt.callbacks[id(lf)] = p.add_func(GROUP, ("root-cb", k), partial(_host_callback, rt, lf, k))
+        rt.driven[id(lf)] = k
+    return {
+        bi: p.add_func(GROUP, ("root-return", bi), partial(_root_return, rt, bi))
+        for bi in rt.tp.root_returns
+    }
+
+
+def _root_return(rt: TaskRuntime, bi: int) -> FuncCode:
+    from pymeld.merge.asyncfuse import _sig
+    from pymeld.merge.asynctask import _gen
+
+    assert rt.host_builtin is not None
+    params, results = _sig(rt.g.builtins[bi])
+    b = Body(list(params))
+    b.forward_args().call(rt.host_builtin(bi))
+    b.i32(1).global_set(rt.glob("root_returned")).end()
+    return _gen(b, params, results)
+
+
+def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
+    """The core function of an async-lifted root export: fresh context slots, the task's
+    may-block state, and for a callback lift the driver loop on its first code."""
+    from pymeld.merge.asynctask import _gen
+
+    callback = lf.opts.callback
+    core = flatten_async_functype(lf.type, "lift", callback is not None)
+    b = Body(list(core.params))
+    rt.leftover_batch(b)  # wasmtime queues the host's call behind high-priority work left
+    for g in rt.context_globals():
+        b.i32(0).global_set(g)
+    b.i32(1).global_set(rt.glob("may_block"))  # an `async func` (check_root_export)
+    if callback is not None and rt.tp.root_returns:
+        b.i32(0).global_set(rt.glob("root_returned"))
+    b.forward_args().call(rt.func(lf.core_func))
+    if callback is not None:
+        b.call(rt.fn("root-drive", rt.driven[id(lf)]))
+    res = [b.local(vt) for vt in core.results]
+    for r in reversed(res):
+        b.set(r)
+    rt.finish_batch(b)  # wasmtime runs the rest of the batch before the call returns
+    for r in res:
+        b.get(r)
+    b.end()
+    return _gen(b, core.params, core.results)
+
+
+def _drive(rt: TaskRuntime, lf: Lifted) -> FuncCode:
+    """(callback code) → the code for the host: EXIT, or YIELD after a hand-off.
+
+    Before `task.return`, YIELD and WAIT run in-module (everything that can make progress is
+    in-module); after it, the host call has its result and wasmtime lets it return, running
+    the task's next callback only when its event loop gets to it: the task is handed to the
+    host (YIELD; `_host_callback` resumes it)."""
+    from pymeld.merge.asynctask import SET, _gen
+
+    inst = lf.owner
+    assert lf.opts.callback is not None
+    cb = rt.func(lf.opts.callback)
+    handoff = bool(rt.tp.root_returns)
+    b = Body(["i32"])
+    code = 0
+    t, h = b.local("i32"), b.local("i32")
+    b.loop()
+    # EXIT: hand it to the host (after freeing a hand-off record)
+    b.get(code).i32(0xF).op("i32.and").op("i32.eqz").if_()
+    if handoff:
+        get0 = _ctx(rt, "context.get")
+        b.call(get0).tee(t).if_()
+        _end_record(rt, b, t)
+        b.end()
+    b.i32(EXIT).op("return")
+    b.end()
+    # YIELD: the root task's next turn at low priority (a marker in the FIFO: high-priority
+    # work and the low items queued before it run first), then NONE
+    b.get(code).i32(0xF).op("i32.and").i32(YIELD).op("i32.eq").if_()
+    if handoff:
+        # After task.return, or while other root tasks are with the host (the runtime's
+        # FIFO then orders this task among them): the host's. In-module work queued beside
+        # them would interleave in an order the fused module does not see: refused (trap).
+        b.global_get(rt.glob("root_returned")).global_get(rt.glob("handed")).op("i32.or").if_()
+        b.global_get(rt.glob("root_returned")).op("i32.eqz").if_()
+        _queued(rt, b).trap_if()
+        b.end()
+        _hand_off(rt, b, t, None)
+        b.end()
+    rt.block_on(b, lambda mk: b.get(mk).call(rt.fn("enqueue")))
+    b.i32(0).i32(0).i32(0).call(cb).set(code)
+    b.br(1)  # the `if` is depth 0, the driver loop depth 1
+    b.end()
+    # anything but WAIT traps (wasmtime: unpack_callback_result)
+    b.get(code).i32(0xF).op("i32.and").i32(WAIT).op("i32.ne").trap_if()
+    if inst not in rt.tp.tables:  # the instance has no waitable sets: no handle is a set
+        b.unreachable().end()
+        b.unreachable().end()
+        return _gen(b, ("i32",), ("i32",))
+    tbl, addr, s = rt.mem(("tbl", inst)), b.local("i32"), b.local("i32")
+    b.get(code).i32(4).op("i32.shr_u").tee(s).i32(SET).call(rt.fn("t.get", inst)).set(addr)
+    if handoff:  # after task.return: the host's, unless no event can ever come
+        b.global_get(rt.glob("root_returned")).if_()
+        b.get(s).call(rt.fn("ready", inst))
+        _queued(rt, b).op("i32.or").op("i32.eqz").if_()
+        b.call(_ctx(rt, "context.get")).tee(t).if_()
+        _end_record(rt, b, t)
+        b.end()
+        b.i32(EXIT).op("return")  # it would wait forever where no one sees it
+        b.end()
+        _hand_off(rt, b, t, code)
+        b.end()
+
+    def arm(mk: int) -> None:
+        # as `TaskRuntime._handle`: an event already there queues the delivery at high
+        # priority, else the driver is the set's waiter (`mark_ready` queues it)
+        b.get(s).call(rt.fn("ready", inst)).if_()
+        b.get(mk).call(rt.fn("push_high"))
+        b.op("else")
+        b.get(addr).load("i32.load", tbl, 8).trap_if()  # a second waiter: wasmtime's order
+        b.get(addr).get(mk).store("i32.store", tbl, 8)
+        b.end()
+
+    rt.block_on(b, arm)
+    b.get(s).call(rt.fn("ready", inst)).tee(h).op("i32.eqz").trap_if()
+    _deliver(rt, b, inst, h, t, cb)
+    b.set(code)
+    b.br(0)
+    b.end()
+    b.unreachable().end()
+    return _gen(b, ("i32",), ("i32",))
+
+
+def _deliver(rt: TaskRuntime, b: Body, inst: int, h: int, t: int, cb: int) -> None:
+    """Call the callback with subtask ``h``'s event (it has one), leaving the code."""
+    from pymeld.merge.asynctask import _DELIVERED, _EVENT, _STATUS
+
+    tasks, tbl = rt.mem("tasks"), rt.mem(("tbl", inst))
+    b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 4).set(t)
+    b.get(t).i32(0).store("i32.store", tasks, _EVENT)
+    b.get(t).i32(1).store("i32.store", tasks, _DELIVERED)
+    b.i32(EVENT_SUBTASK).get(h).get(t).load("i32.load", tasks, _STATUS).call(cb)
+
+
+def _end_record(rt: TaskRuntime, b: Body, t: int) -> None:
+    """Free hand-off record ``t`` of the ending task."""
+    b.get(t).call(rt.fn("task.free"))
+    b.i32(0).call(_ctx(rt, "context.set"))
+    b.global_get(rt.glob("handed")).i32(1).op("i32.sub").global_set(rt.glob("handed"))
+
+
+def _queued(rt: TaskRuntime, b: Body) -> Body:
+    """Emit: whether in-module work is queued (either priority)."""
+    return b.global_get(rt.glob("q_head")).global_get(rt.glob("h_head")).op("i32.or")
+
+
+def _ctx(rt: TaskRuntime, op: str) -> int:
+    assert rt.context_import is not None
+    return rt.context_import(op, 0x7F, 0)
+
+
+def _hand_off(rt: TaskRuntime, b: Body, t: int, code: int | None) -> None:
+    """Keep the task's context slots and the set it waits on (0: it yielded) in a record named
+    by the runtime's context slot 0 of the task, and return YIELD to the host."""
+    from pymeld.merge.asynctask import _STATUS, _WSET
+
+    tasks, handed = rt.mem("tasks"), rt.glob("handed")
+    b.call(_ctx(rt, "context.get")).tee(t).op("i32.eqz").if_()
+    b.call(rt.fn("task.new")).tee(t).call(_ctx(rt, "context.set"))
+    b.global_get(handed).i32(1).op("i32.add").global_set(handed)
+    b.end()
+    rt.save_ctx(b, t)
+    b.get(t).global_get(rt.glob("root_returned")).store("i32.store", tasks, _STATUS)
+    b.get(t)
+    if code is None:
+        b.i32(0)
+    else:
+        b.get(code).i32(4).op("i32.shr_u")
+    b.store("i32.store", tasks, _WSET)
+    b.i32(YIELD).op("return")
+
+
+def _host_callback(rt: TaskRuntime, lf: Lifted, k: int) -> FuncCode:
+    """The lift's callback: the host resumes a handed-off task (its record in the runtime's
+    context slot 0). A yielded task gets the host's event; a waiting one its set's event when
+    a subtask has one, else one queued in-module task runs and the task yields again; when
+    nothing can run it ends (it waits forever in the original, where no one sees it)."""
+    from pymeld.merge.asynctask import _CTX, _STATUS, _WSET, _gen
+
+    b = Body(["i32", "i32", "i32"])
+    assert lf.opts.callback is not None
+    cb = rt.func(lf.opts.callback)
+    drive = rt.fn("root-drive", k)
+    if not rt.tp.root_returns:  # never handed off: the host never calls it
+        b.unreachable().end()
+        return _gen(b, ("i32", "i32", "i32"), ("i32",))
+    tasks, inst = rt.mem("tasks"), lf.owner
+    t, s, h = b.local("i32"), b.local("i32"), b.local("i32")
+    b.call(_ctx(rt, "context.get")).tee(t).op("i32.eqz").trap_if()
+    for slot in rt.tp.slots:
+        b.get(t).load("i32.load", tasks, _CTX + 4 * slot).global_set(rt.glob(("ctx", slot)))
+    b.i32(1).global_set(rt.glob("may_block"))
+    b.get(t).load("i32.load", tasks, _STATUS).global_set(rt.glob("root_returned"))
+    _queued(rt, b).trap_if()  # in-module work would interleave: refused
+    b.get(t).load("i32.load", tasks, _WSET).tee(s).op("i32.eqz").if_()
+    b.get(0).get(1).get(2).call(cb).call(drive).op("return")
+    b.end()
+    if inst in rt.tp.tables:
+        b.get(s).call(rt.fn("ready", inst)).tee(h).if_()
+        _deliver(rt, b, inst, h, s, cb)
+        b.call(drive).op("return")
+        b.end()
+    # nothing in-module can run and no event is there: it waits forever where no one sees it
+    _end_record(rt, b, t)
+    b.i32(EXIT).end()
+    return _gen(b, ("i32", "i32", "i32"), ("i32",))
