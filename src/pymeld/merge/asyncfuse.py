@@ -53,7 +53,7 @@ from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, FlatGraph, HostFunc, Lifted
 from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan, Space
-from pymeld.resources.space import claim, shared_space
+from pymeld.resources.space import shared_space
 
 if TYPE_CHECKING:
     from pymeld.merge.asyncres import Tables
@@ -75,7 +75,6 @@ _WAITABLE_OPS = frozenset(
     }
 )
 BLOCKED = 0xFFFFFFFF
-_MAX_HANDLE = (1 << 28) - 1
 _BACKPRESSURE_MAX = 0xFFFF  # wasmtime's counter is a u16
 
 #: Built-ins that may block the calling task (without `async`): the runtime checks the *current*
@@ -704,21 +703,9 @@ class AsyncFusion:
         b = Body(["i32", "i32", "i32"])
         idx = b.local("i32")
         m, nxt, free = self._mem(inst), self._glob("next", inst), self._glob("free", inst)
-        space = shared_space(self.p, inst)
-        if space is not None:  # numbered with the instance's resource handles
-            claim(b, space, idx, m, nxt)
-        else:
-            b.global_get(free).if_()
-            b.global_get(free).set(idx)
-            b.get(idx).i32(4).op("i32.shl").load("i32.load", m, 12).global_set(free)
-            b.op("else")
-            b.global_get(nxt).tee(idx).i32(_MAX_HANDLE).op("i32.gt_u").trap_if()
-            b.get(idx).i32(1).op("i32.add").global_set(nxt)
-            b.get(idx).i32(1).op("i32.add").i32(4).op("i32.shl")
-            b.memory_size(m).i32(16).op("i32.shl").op("i32.gt_u").if_()
-            b.i32(1).memory_grow(m).i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
-            b.end()
-            b.end()
+        from pymeld.merge.asynctask import take_entry
+
+        take_entry(b, idx, m, nxt, free, shared_space(self.p, inst))
         # rev[runtime handle] = local index, growing a page at a time
         rev = self._rev()
         b.block().loop()

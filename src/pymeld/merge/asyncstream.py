@@ -228,23 +228,9 @@ class StreamRuntime:
 
     def _alloc(self) -> FuncCode:
         """A zeroed shared record (freed ones reused)."""
-        from pymeld.merge.asynctask import _grow
+        from pymeld.merge.asynctask import alloc_record
 
-        b = Body([])
-        m, nxt, free = self._xfer(), self.glob("x.next"), self.glob("x.free")
-        r = b.local("i32")
-        b.global_get(free).if_()
-        b.global_get(free).set(r)
-        b.get(r).load("i32.load", m, _LINK).global_set(free)
-        b.op("else")
-        b.global_get(nxt).set(r)
-        b.get(r).i32(1).op("i32.add").global_set(nxt)
-        _grow(b, m, lambda: b.get(r).i32(1).op("i32.add").i32(_REC).op("i32.mul"))
-        b.get(r).i32(_REC).op("i32.mul").set(r)
-        b.end()
-        b.get(r).i32(0).i32(_REC).memory_fill(m)
-        b.get(r).end()
-        return _gen(b, (), ("i32",))
+        return alloc_record(self._xfer(), self.glob("x.next"), self.glob("x.free"), _LINK, _REC)
 
     def _free(self) -> FuncCode:
         b = Body(["i32"])

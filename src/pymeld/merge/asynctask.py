@@ -66,7 +66,7 @@ from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, CoreRef, FlatGraph, HostFunc, Lifted
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
-from pymeld.resources.space import claim, shared_space
+from pymeld.resources.space import SharedSpace, claim, shared_space
 
 if TYPE_CHECKING:
     from pymeld.merge.asyncstream import StreamRuntime
@@ -518,18 +518,7 @@ class TaskRuntime:
             self.glob(("tnext", inst)),
             self.glob(("tfree", inst)),
         )
-        space = shared_space(self.p, inst)
-        if space is not None:  # numbered with the instance's resource handles
-            claim(b, space, h, m, nxt)
-        else:
-            b.global_get(free).if_()
-            b.global_get(free).set(h)
-            b.get(h).i32(4).op("i32.shl").load("i32.load", m, 12).global_set(free)
-            b.op("else")
-            b.global_get(nxt).tee(h).i32(_MAX_HANDLE).op("i32.gt_u").trap_if()
-            b.get(h).i32(1).op("i32.add").global_set(nxt)
-            _grow(b, m, lambda: b.get(h).i32(1).op("i32.add").i32(4).op("i32.shl"))
-            b.end()
+        take_entry(b, h, m, nxt, free, shared_space(self.p, inst))
         b.get(h).i32(4).op("i32.shl").get(0).store("i32.store", m, 0)
         b.get(h).i32(4).op("i32.shl").get(1).store("i32.store", m, 4)
         b.get(h).i32(4).op("i32.shl").get(2).store("i32.store", m, 8)
@@ -585,21 +574,9 @@ class TaskRuntime:
         return _gen(b, ("i32",), ("i32",))
 
     def _task_new(self) -> FuncCode:
-        b = Body([])
-        m, nxt, free = self.mem("tasks"), self.glob("task_next"), self.glob("task_free")
-        t = b.local("i32")
-        b.global_get(free).if_()
-        b.global_get(free).set(t)
-        b.get(t).load("i32.load", m, _NEXT).global_set(free)
-        b.op("else")
-        b.global_get(nxt).set(t)
-        b.get(t).i32(1).op("i32.add").global_set(nxt)
-        _grow(b, m, lambda: b.get(t).i32(1).op("i32.add").i32(_REC).op("i32.mul"))
-        b.get(t).i32(_REC).op("i32.mul").set(t)
-        b.end()
-        b.get(t).i32(0).i32(_REC).memory_fill(m)
-        b.get(t).end()
-        return _gen(b, (), ("i32",))
+        return alloc_record(
+            self.mem("tasks"), self.glob("task_next"), self.glob("task_free"), _NEXT, _REC
+        )
 
     def _task_free(self) -> FuncCode:
         b = Body(["i32"])
@@ -1158,6 +1135,44 @@ class TaskRuntime:
         b.get(t2).i32(RETURNED).store("i32.store", tasks, _STATUS)
         b.get(t2).call(self.fn("notify")).end()
         return _gen(b, params, results)
+
+
+def alloc_record(m: int, nxt: int, free: int, link: int, size: int) -> FuncCode:
+    """() → the address of a zeroed ``size``-byte record of memory ``m`` (never 0): the last one
+    freed (its ``link`` field chains the free list headed by global ``free``), else the next
+    fresh one (global ``nxt`` counts records, starting at 1)."""
+    b = Body([])
+    r = b.local("i32")
+    b.global_get(free).if_()
+    b.global_get(free).set(r)
+    b.get(r).load("i32.load", m, link).global_set(free)
+    b.op("else")
+    b.global_get(nxt).set(r)
+    b.get(r).i32(1).op("i32.add").global_set(nxt)
+    _grow(b, m, lambda: b.get(r).i32(1).op("i32.add").i32(size).op("i32.mul"))
+    b.get(r).i32(size).op("i32.mul").set(r)
+    b.end()
+    b.get(r).i32(0).i32(size).memory_fill(m)
+    b.get(r).end()
+    return _gen(b, (), ("i32",))
+
+
+def take_entry(b: Body, h: int, m: int, nxt: int, free: int, space: SharedSpace | None) -> None:
+    """Set local ``h`` to a fresh index of a 16-byte-entry handle table in memory ``m``, as
+    wasmtime's `HandleTable::insert` numbers: the last freed (its entry's word 3 links the free
+    list headed by global ``free``), else the next (global ``nxt``; past 2^28-1 it traps). With
+    a shared index space the index is claimed there, numbered with the instance's resources."""
+    if space is not None:
+        claim(b, space, h, m, nxt)
+        return
+    b.global_get(free).if_()
+    b.global_get(free).set(h)
+    b.get(h).i32(4).op("i32.shl").load("i32.load", m, 12).global_set(free)
+    b.op("else")
+    b.global_get(nxt).tee(h).i32(_MAX_HANDLE).op("i32.gt_u").trap_if()
+    b.get(h).i32(1).op("i32.add").global_set(nxt)
+    _grow(b, m, lambda: b.get(h).i32(1).op("i32.add").i32(4).op("i32.shl"))
+    b.end()
 
 
 def _grow(b: Body, m: int, need: Callable[[], object]) -> None:
