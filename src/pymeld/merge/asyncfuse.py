@@ -740,14 +740,10 @@ class AsyncFusion:
         """(entry address): free it, last in first out."""
         b = Body(["i32"])
         m, free = self._mem(inst), self._glob("free", inst)
+        from pymeld.merge.asynctask import release_entry
+
         b.get(0).i32(0).store("i32.store", m, 4)
-        space = shared_space(self.p, inst)
-        if space is not None:
-            b.get(0).i32(4).op("i32.shr_u").call(space.release).end()
-            return _gen(b, ("i32",), ())
-        b.get(0).global_get(free).store("i32.store", m, 12)
-        b.get(0).i32(4).op("i32.shr_u").global_set(free)
-        b.end()
+        release_entry(b, m, free, shared_space(self.p, inst))
         return _gen(b, ("i32",), ())
 
     def _backpressure(self, bt: Builtin) -> FuncCode:

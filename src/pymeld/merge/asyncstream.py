@@ -299,27 +299,6 @@ class StreamRuntime:
         b.end().end().end()
         return _gen(b, ("i32", "i32", "i32"), ())
 
-    def ready(self, inst: int) -> FuncCode:
-        """(set) → the handle of the one waitable of the set with a pending event, or 0 (a
-        second one traps: see `TaskRuntime._ready`)."""
-        b = Body(["i32"])
-        tbl = self._tbl(inst)
-        h, found = b.local("i32"), b.local("i32")
-        b.i32(1).set(h)
-        b.block().loop()
-        b.get(h).global_get(self.rt.glob(("tnext", inst))).op("i32.ge_u").br_if(1)
-        b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 0).i32(SUBTASK).op("i32.ge_u")
-        b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 8).get(0).op("i32.eq").op("i32.and")
-        b.if_()
-        b.get(h).i32(4).op("i32.shl").call(self.fn("x.has", inst)).if_()
-        b.get(found).trap_if()  # a second ready waitable: the order is wasmtime's internal one
-        b.get(h).set(found)
-        b.end().end()
-        b.get(h).i32(1).op("i32.add").set(h)
-        b.br(0).end().end()
-        b.get(found).end()
-        return _gen(b, ("i32",), ("i32",))
-
     def join(self, b: Body, inst: int) -> None:
         """`waitable.join` (handle, set) of any waitable: a subtask or an end; one with a
         pending event wakes the set's waiter (wasmtime's `join`)."""

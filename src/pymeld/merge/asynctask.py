@@ -485,10 +485,6 @@ class TaskRuntime:
             (k,) = rest
             assert isinstance(k, int)
             return self._run_one(k)
-        if self.streams is not None and op == "ready":
-            (inst,) = rest
-            assert isinstance(inst, int)
-            return self.streams.ready(inst)
         emit: dict[str, Callable[..., FuncCode]] = {
             "t.add": self._t_add,
             "t.get": self._t_get,
@@ -539,16 +535,11 @@ class TaskRuntime:
         b = Body(["i32"])
         m, free = self.mem(("tbl", inst)), self.glob(("tfree", inst))
         b.get(0).i32(0).store("i32.store", m, 0)
-        if (space := shared_space(self.p, inst)) is not None:
-            b.get(0).i32(4).op("i32.shr_u").call(space.release).end()
-            return _gen(b, ("i32",), ())
-        b.get(0).global_get(free).store("i32.store", m, 12)
-        b.get(0).i32(4).op("i32.shr_u").global_set(free)
-        b.end()
+        release_entry(b, m, free, shared_space(self.p, inst))
         return _gen(b, ("i32",), ())
 
     def _ready(self, inst: int) -> FuncCode:
-        """(set) → the subtask handle in the set with a pending event, or 0.
+        """(set) → the handle of the one waitable of the set with a pending event, or 0.
 
         When several subtasks of the set have events at once, wasmtime delivers them in the
         order of its store-wide table ids (a `BTreeSet` of ready waitables), which depend on
@@ -557,15 +548,21 @@ class TaskRuntime:
         b = Body(["i32"])
         m, tasks = self.mem(("tbl", inst)), self.mem("tasks")
         h, found = b.local("i32"), b.local("i32")
+        # waitables are subtasks and, with in-module streams, the stream/future ends after them
+        kinds = "i32.eq" if self.streams is None else "i32.ge_u"
         b.i32(1).set(h)
         b.block().loop()
         b.get(h).global_get(self.glob(("tnext", inst))).op("i32.ge_u").br_if(1)
-        b.get(h).i32(4).op("i32.shl").load("i32.load", m, 0).i32(SUBTASK).op("i32.eq")
+        b.get(h).i32(4).op("i32.shl").load("i32.load", m, 0).i32(SUBTASK).op(kinds)
         b.get(h).i32(4).op("i32.shl").load("i32.load", m, 8).get(0).op("i32.eq").op("i32.and")
         b.if_()
-        b.get(h).i32(4).op("i32.shl").load("i32.load", m, 4)
-        b.load("i32.load", tasks, _EVENT).if_()
-        b.get(found).trap_if()  # a second ready subtask: the order is wasmtime's internal one
+        if self.streams is None:
+            b.get(h).i32(4).op("i32.shl").load("i32.load", m, 4)
+            b.load("i32.load", tasks, _EVENT)
+        else:
+            b.get(h).i32(4).op("i32.shl").call(self.fn("x.has", inst))
+        b.if_()
+        b.get(found).trap_if()  # a second ready waitable: the order is wasmtime's internal one
         b.get(h).set(found)
         b.end().end()
         b.get(h).i32(1).op("i32.add").set(h)
@@ -1172,6 +1169,17 @@ def take_entry(b: Body, h: int, m: int, nxt: int, free: int, space: SharedSpace 
     b.global_get(nxt).tee(h).i32(_MAX_HANDLE).op("i32.gt_u").trap_if()
     b.get(h).i32(1).op("i32.add").global_set(nxt)
     _grow(b, m, lambda: b.get(h).i32(1).op("i32.add").i32(4).op("i32.shl"))
+    b.end()
+
+
+def release_entry(b: Body, m: int, free: int, space: SharedSpace | None) -> None:
+    """Free the 16-byte entry whose address is param 0 (its tag already cleared): it heads the
+    table's free list (`take_entry` reuses it first), or goes back to the shared index space."""
+    if space is not None:
+        b.get(0).i32(4).op("i32.shr_u").call(space.release).end()
+        return
+    b.get(0).global_get(free).store("i32.store", m, 12)
+    b.get(0).i32(4).op("i32.shr_u").global_set(free)
     b.end()
 
 
