@@ -647,20 +647,27 @@ class StreamRuntime:
         b.get(rec).i32(0).store("i32.store", x, side + _H)
         return addr, rec, ls
 
-    def _drop_readable(self, b: Body, bt: Builtin, t: at.Stream | at.Future) -> None:
-        """wasmtime's `host_drop_reader`: the writer learns of it (an event)."""
-        x = self._xfer()
-        rk, _ = _kinds(t)
-        _, rec, _ = self._drop_common(b, bt, t, rk)
-        wst = b.local("i32")
-        code = FUTURE_WRITE if isinstance(t, at.Future) else STREAM_WRITE
-        b.get(rec).i32(GONE).store("i32.store", x, READER + _ST)
-        b.get(rec).load("i32.load", x, WRITER + _ST).set(wst)
-        b.get(rec).i32(GONE).i32(OPEN).get(wst).i32(GONE).op("i32.eq").op("select")
-        b.store("i32.store", x, WRITER + _ST)
-        b.get(wst).i32(GONE).op("i32.eq").if_()
+    def _gone(self, b: Body, rec: int, side: int, other: int) -> int:
+        """Mark ``side`` of shared record ``rec`` gone and return a local with the ``other``
+        side's previous state; the other side becomes GONE if it was, else OPEN. Opens an
+        if/else: the record is freed when both are gone, the caller's `else` part tells the
+        other side (it closes both with `end().end()`)."""
+        x, st = self._xfer(), b.local("i32")
+        b.get(rec).i32(GONE).store("i32.store", x, side + _ST)
+        b.get(rec).load("i32.load", x, other + _ST).set(st)
+        b.get(rec).i32(GONE).i32(OPEN).get(st).i32(GONE).op("i32.eq").op("select")
+        b.store("i32.store", x, other + _ST)
+        b.get(st).i32(GONE).op("i32.eq").if_()
         b.get(rec).call(self.fn("x.free"))
         b.op("else")
+        return st
+
+    def _drop_readable(self, b: Body, bt: Builtin, t: at.Stream | at.Future) -> None:
+        """wasmtime's `host_drop_reader`: the writer learns of it (an event)."""
+        rk, _ = _kinds(t)
+        _, rec, _ = self._drop_common(b, bt, t, rk)
+        code = FUTURE_WRITE if isinstance(t, at.Future) else STREAM_WRITE
+        wst = self._gone(b, rec, READER, WRITER)
         b.get(rec).i32(WRITER).i32(code).i32(PENDING).i32(0).get(wst).i32(READY).op("i32.eq")
         b.op("select").op("i32.or").call(self.fn("x.update"))
         b.end().end()
@@ -672,18 +679,11 @@ class StreamRuntime:
         _, wk = _kinds(t)
         future = isinstance(t, at.Future)
         _, rec, ls = self._drop_common(b, bt, t, wk)
-        rst = b.local("i32")
         if future:  # "cannot drop future write end without first writing a value"
             b.get(ls).i32(DONE).op("i32.ne")
             b.get(rec).load("i32.load", x, _FLAGS).i32(XDONE).op("i32.and").op("i32.eqz")
             b.op("i32.and").trap_if()
-        b.get(rec).i32(GONE).store("i32.store", x, WRITER + _ST)
-        b.get(rec).load("i32.load", x, READER + _ST).set(rst)
-        b.get(rec).i32(GONE).i32(OPEN).get(rst).i32(GONE).op("i32.eq").op("select")
-        b.store("i32.store", x, READER + _ST)
-        b.get(rst).i32(GONE).op("i32.eq").if_()
-        b.get(rec).call(self.fn("x.free"))
-        b.op("else")
+        rst = self._gone(b, rec, WRITER, READER)
         # a pending read: its own kind; an open reader: FUTURE_READ only for a future whose
         # writer was not done (wasmtime's `on_drop_open`), else STREAM_READ
         b.get(rst).i32(READY).op("i32.eq").if_()
