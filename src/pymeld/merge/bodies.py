@@ -20,6 +20,7 @@ import os
 import sys
 
 from pymeld.codec.core import instructions as ins
+from pymeld.codec.core import tokens as tok
 from pymeld.errors import PymeldError
 
 #: Below this much (distinct) code, starting workers costs more than it saves.
@@ -40,9 +41,26 @@ def _rewrite_units(units: list[Unit], work: Work) -> list[list[bytes | PymeldErr
     in input order so the first error reported is the one a plain serial walk would report)."""
     results: list[list[bytes | PymeldError]] = []
     tables: list[ins.PatchTable | None] = [None] * len(work)  # per entry, made when first used
+    rewriter = tok.Rewriter()
+    tokmaps: list[tok.TokenMap | None] = [None] * len(work)
     for body, where in units:
-        sites = ins.patch_sites(body)
         outs: list[bytes | PymeldError] = []
+        parts = tok.tokenize(body)
+        if parts is not None:
+            last = len(where) - 1
+            for n, (entry, _) in enumerate(where):
+                tm = tokmaps[entry]
+                if tm is None:
+                    tm = tokmaps[entry] = rewriter.table(work[entry][1])
+                out = tok.rewrite(parts, tm, reuse=n == last)
+                if out is None:
+                    break
+                outs.append(out)
+            else:
+                results.append(outs)
+                continue
+            outs = []
+        sites = ins.patch_sites(body)
         for entry, _ in where:
             _, maps, file = work[entry]
             out = None
