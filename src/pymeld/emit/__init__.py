@@ -13,8 +13,8 @@ from typing import Any
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
-from pymeld.codec.core.encode import encode_module
-from pymeld.emit.attestation import attestation_section, make_record, section_bytes
+from pymeld.codec.core.encode import encode_module_parts
+from pymeld.emit.attestation import SECTION, attestation_section, make_record, section_bytes
 from pymeld.emit.customs import DWARF_PREFIX, plan_customs
 from pymeld.graph.model import FlatGraph
 from pymeld.merge.merger import MergeResult
@@ -67,7 +67,7 @@ def finish_module(
         graph, root, name_section=names, dwarf_policy=dwarf, remapped_dwarf=remapped
     )
     merged.module.customs = list(plan.sections)
-    core = encode_module(merged.module)
+    parts = encode_module_parts(merged.module)  # joined once, with the attestation
     if plan.dropped:
         stats["custom_sections_dropped"] = ", ".join(f"{n} ({c})" for n, c in plan.dropped.items())
     if plan.dwarf == "dropped":
@@ -84,7 +84,9 @@ def finish_module(
             module_instances=[mi.label for mi in graph.instances if mi.module_id >= 0],
             adapters=len(merged.adapters),
         )
-        section = attestation_section(record, core)
+        # the plan keeps no input's attestation, so the parts are the module to hash
+        assert not any(c.name == SECTION for c in merged.module.customs)
+        section = attestation_section(record, parts)
         merged.module.customs.append(section)
-        core += section_bytes(section)
-    return Finished(core, stats)
+        parts.append(section_bytes(section))
+    return Finished(b"".join(parts), stats)

@@ -73,8 +73,16 @@ def _sha256(size: int) -> Any:
     return hashlib.sha256
 
 
-def code_sha256(module: bytes) -> str:
-    """The attested hash of a core module (see the module docstring for the definition)."""
+def code_sha256(module: bytes | list[bytes | bytearray]) -> str:
+    """The attested hash of a core module (see the module docstring for the definition).
+
+    ``module`` may be the parts its encoding is joined from, when it has no attestation
+    section: hashing them is hashing the module, without a copy of it."""
+    if isinstance(module, list):
+        h = _sha256(sum(map(len, module)))()
+        for part in module:
+            h.update(part)
+        return h.hexdigest()
     h = _sha256(len(module))()
     pos = 0
     view = memoryview(module)  # slices of a view are not copies (the module can be 40 MB)
@@ -114,13 +122,16 @@ def _encode(record: dict[str, Any]) -> bytes:
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def attestation_section(record: dict[str, Any], module: bytes) -> CustomSection:
-    """The section attesting ``module`` (the fused core module encoded without it)."""
+def attestation_section(
+    record: dict[str, Any], module: bytes | list[bytes | bytearray]
+) -> CustomSection:
+    """The section attesting ``module`` (the fused core module encoded without it, or the
+    parts of that encoding: see `code_sha256`)."""
     full = {
         **record,
         "output": {
             "code_sha256": code_sha256(module),
-            "code_size": len(module),
+            "code_size": sum(map(len, module)) if isinstance(module, list) else len(module),
             "hash_of": HASH_DEFINITION,
         },
     }

@@ -38,12 +38,16 @@ from .model import (
 
 
 def _sized_parts(
-    parts: list[bytes | bytearray], payload: bytes | bytearray, width: int | None
+    parts: list[bytes | bytearray], payload: bytes | bytearray | list[bytes], width: int | None
 ) -> None:
-    """`_sized` into a list of parts (the payload is not copied)."""
-    n = len(payload)
+    """`_sized` into a list of parts (the payload is not copied; a list is its parts)."""
+    if isinstance(payload, list):
+        n = sum(map(len, payload))
+    else:
+        n = len(payload)
+        payload = [payload]  # type: ignore[list-item]
     parts.append(uleb_padded(n, width) if width is not None and width > len(uleb(n)) else uleb(n))
-    parts.append(payload)
+    parts += payload
 
 
 def heap_bytes(h: HeapType) -> bytes:
@@ -180,8 +184,8 @@ def _data_head(d: Data) -> bytes:
     return bytes(out)
 
 
-def _code_section(codes: list[Code]) -> bytes:
-    out = [uleb(len(codes))]  # joined once: the section is tens of megabytes for big inputs
+def _code_section(codes: list[Code]) -> list[bytes]:
+    out = [uleb(len(codes))]  # parts, joined with the module: tens of megabytes for big inputs
     # keyed by the Local objects' ids (all alive in `codes` until the join): parsing shares one
     # Local per declaration shape, and hashing ids is C work where a tuple of Locals is not
     cache: dict[tuple[int, ...], bytes] = {}
@@ -200,11 +204,12 @@ def _code_section(codes: list[Code]) -> bytes:
             out.append(uleb(n))
         out.append(raw)
         out.append(c.body)
-    return b"".join(out)
+    return out
 
 
-def _section_payload(m: Module, sid: int) -> bytes | bytearray | None:
-    """Payload of known section ``sid`` or None if it should be omitted."""
+def _section_payload(m: Module, sid: int) -> bytes | bytearray | list[bytes] | None:
+    """Payload of known section ``sid`` (the code and data sections as a list of parts) or None
+    if it should be omitted."""
     present = sid in m.present
     if sid == 1:
         if not m.types and not present:
@@ -286,15 +291,22 @@ def _section_payload(m: Module, sid: int) -> bytes | bytearray | None:
         parts = [uleb(len(m.datas))]
         for seg in m.datas:
             parts += (_data_head(seg), seg.init)
-        return b"".join(parts)
+        return parts
     raise ValueError(f"unknown section id {sid}")
 
 
 def encode_module(m: Module) -> bytes:
-    """Encode ``m``; custom sections go after the known section they followed in the input.
+    """Encode ``m``; custom sections go after the known section they followed in the input."""
+    return b"".join(encode_module_parts(m))
+
+
+def encode_module_parts(m: Module) -> list[bytes | bytearray]:
+    """`encode_module` as the parts its bytes are joined from, in order.
 
     Sections are collected and joined once (no growing buffer): a fused module is tens of
-    megabytes, and every extra copy of it costs about as much as encoding a small section.
+    megabytes, and every copy of it costs about as much as encoding a small section (most of
+    it the page faults of a fresh buffer). A caller that adds to the module (an attestation)
+    or embeds it (a component) joins the parts with its own.
     """
     buf: list[bytes | bytearray] = [b"\0asm\x01\x00\x00\x00"]
     customs = sorted(enumerate(m.customs), key=lambda ic: (SECTION_RANK.get(ic[1].after, 0), ic[0]))
@@ -316,12 +328,13 @@ def encode_module(m: Module) -> bytes:
             _sized_parts(buf, payload, m.size_widths.get(sid))
         flush_customs(SECTION_RANK[sid])
     flush_customs(1 << 30)
-    return b"".join(buf)
+    return buf
 
 
 __all__ = [
     "encode_locals",
     "encode_module",
+    "encode_module_parts",
     "globaltype_bytes",
     "heap_bytes",
     "limits_bytes",

@@ -50,12 +50,13 @@ _END = 0x0B
 #: `try_table` are not in the subset: they need catch clauses).
 _OPENERS = (0x02, 0x03, 0x04)
 _SIMPLE_BLOCKTYPES = (0x40, 0x7B, 0x7C, 0x7D, 0x7E, 0x7F, *range(0x68, 0x76))
-#: A token piece: kept bytes, or (kind, value, original bytes) of one immediate; kind is an
-#: index kind (0..7), `_MEM0` (a memarg without a memory index: value = its flags) or
+#: A decoded token: the bytes before its first index immediate, then per immediate its key
+#: (``kind | value << 4``), its original bytes and the bytes after it. The kind is an index
+#: kind (0..7), `_MEM0` (a memarg without a memory index: the value is its flags) or
 #: `_BLOCKTYPE` (a block type index, signed LEB).
 _MEM0 = 8
 _BLOCKTYPE = 9
-Piece = bytes | tuple[int, int, bytes]
+Decoded = tuple[bytes, list[tuple[int, bytes, bytes]]]
 #: Added to the depth for a bad token: no run of openers makes the prefix sums whole again.
 _BAD = -(1 << 40)
 
@@ -156,15 +157,15 @@ def tokenize(body: bytes) -> list[bytes] | None:
     return parts
 
 
-def decode(token: bytes) -> list[Piece] | None:
-    """A token as kept bytes and index immediates (None: it is a bad token or out of range)."""
+def decode(token: bytes) -> Decoded | None:
+    """A token's index immediates (None: a bad token, or an immediate out of range)."""
     try:
         return _decode(token)
     except Exception:
         return None
 
 
-def _decode(token: bytes) -> list[Piece] | None:
+def _decode(token: bytes) -> Decoded | None:
     op = token[0]
     pos = 1
     if op == _FC:
@@ -174,35 +175,30 @@ def _decode(token: bytes) -> list[Piece] | None:
         imms = SINGLE[op]
     if imms is None:
         return None
-    out: list[Piece] = [token[:pos]]
+    head = token[:pos]
     if imms == (MEMARG,):
         flags, p = _read_u(token, pos)
         if flags & 0x40:
-            out.append(token[pos:p])
-            mem, q = _read_u(token, p)
-            out.append((K_MEM, mem, token[p:q]))
-            p = q
-        else:
-            out.append((_MEM0, flags, token[pos:p]))
-        out.append(token[p:])  # the offset: checked by the expression, kept as it is
-        return out
+            mem, q = _read_u(token, p)  # the offset after it: checked by the expression
+            return token[:p], [(K_MEM | mem << 4, token[p:q], token[q:])]
+        return head, [(_MEM0 | flags << 4, token[pos:p], token[p:])]
     if imms == (BLOCK,):
         if len(token) == 2 and token[1] in _SIMPLE_BLOCKTYPES:
-            return [token]
+            return token, []
         v, p = _read_s33(token, pos)
         if v < 0 or p != len(token):
             return None
-        out.append((_BLOCKTYPE, v, token[pos:]))
-        return out
+        return head, [(_BLOCKTYPE | v << 4, token[pos:], b"")]
     if op == _END:
-        return [token] if len(token) == 1 else None
+        return (token, []) if len(token) == 1 else None
+    out = []
     for k in imms:
         if not 0 <= k < 8:
             return None
         v, p = _read_u(token, pos)
-        out.append((k, v, token[pos:p]))
+        out.append((k | v << 4, token[pos:p], b""))
         pos = p
-    return out if pos == len(token) else None
+    return (head, out) if pos == len(token) and out else None
 
 
 class _Unmapped(Exception):
@@ -215,7 +211,7 @@ class Rewriter:
     __slots__ = ("decoded",)
 
     def __init__(self) -> None:
-        self.decoded: dict[bytes, list[Piece] | None] = {}
+        self.decoded: dict[bytes, Decoded | None] = {}
 
     def table(self, maps: IndexMaps) -> TokenMap:
         return TokenMap(self, maps)
@@ -224,44 +220,49 @@ class Rewriter:
 class TokenMap(dict[bytes, bytes]):
     """Token -> rewritten token under one `IndexMaps`, filled as tokens are first seen."""
 
-    __slots__ = ("maps", "rewriter")
+    __slots__ = ("maps", "new", "rewriter")
 
     def __init__(self, rewriter: Rewriter, maps: IndexMaps) -> None:
         super().__init__()
         self.rewriter = rewriter
         self.maps = maps.as_list()
+        #: immediate key -> its new encoding, or None when the index does not change
+        self.new: dict[int, bytes | None] = {}
 
     def __missing__(self, token: bytes) -> bytes:
         decoded = self.rewriter.decoded
-        pieces = decoded.get(token, decoded)
-        if pieces is decoded:
-            pieces = decoded[token] = decode(token)
-        if pieces is None:
+        d = decoded[token] if token in decoded else decoded.setdefault(token, decode(token))
+        if d is None:
             raise _Unmapped
+        out, imms = d
+        new = self.new
+        for key, orig, after in imms:
+            if key in new:
+                e = new[key]
+            else:
+                e = new[key] = self._encode(key)
+            out += (orig if e is None else e) + after
+        self[token] = out
+        return out
+
+    def _encode(self, key: int) -> bytes | None:
+        """The new encoding of the immediate ``key`` (None: unchanged, keep its bytes)."""
+        k, v = key & 15, key >> 4
         maps = self.maps
-        out: list[bytes] = []
         try:
-            for p in pieces:
-                if isinstance(p, bytes):
-                    out.append(p)
-                    continue
-                k, v, orig = p
-                if k < 8:
-                    m = maps[k]
-                    nv = v if m is None else m(v)
-                    out.append(orig if nv == v else uleb(nv))
-                elif k == _MEM0:
-                    m = maps[K_MEM]
-                    nv = 0 if m is None else m(0)
-                    out.append(orig if nv == 0 else uleb(v | 0x40) + uleb(nv))
-                else:
-                    m = maps[K_TYPE]
-                    nv = v if m is None else m(v)
-                    out.append(orig if nv == v else sleb(nv))
+            if k < 8:
+                m = maps[k]
+                nv = v if m is None else m(v)
+                return None if nv == v else uleb(nv)
+            if k == _MEM0:
+                m = maps[K_MEM]
+                nv = 0 if m is None else m(0)
+                return None if nv == 0 else uleb(v | 0x40) + uleb(nv)
+            m = maps[K_TYPE]
+            nv = v if m is None else m(v)
+            return None if nv == v else sleb(nv)
         except (IndexError, KeyError):
             raise _Unmapped from None
-        new = self[token] = b"".join(out)
-        return new
 
 
 def rewrite(parts: list[bytes], table: TokenMap, *, reuse: bool = False) -> bytes | None:
