@@ -1,9 +1,11 @@
 """Rewriting every function body with its instance's index maps, on all cores when it pays.
 
-This is fusion's hot loop (the instruction walk in `codec.core.instructions`). A body that
-occurs more than once (the same module instantiated twice, or two components carrying the same
-language runtime) is decoded once: its index immediates are found by `patch_sites`, then patched
-with each instance's maps. Bodies are independent, so a large input is split into contiguous
+This is fusion's hot loop. A body that occurs more than once (the same module instantiated
+twice, or two components carrying the same language runtime) is decoded once, then patched with
+each instance's maps. Large inputs are cut by the regular expression of `codec.core.tokens`
+(the walk in C; a body it declines takes the path below); small ones skip compiling it: their
+index immediates are found by `patch_sites` (`codec.core.instructions`, a Python loop), with
+`rewrite_body` for what that declines. Every path gives the same bytes. Bodies are independent, so a large input is split into contiguous
 chunks rewritten by forked worker processes; results come back in order, so the output is the
 same bytes as a serial run. Small inputs, platforms without `fork`, single-core machines, busy
 machines (no idle core: see `_workers`) and `PYMELD_JOBS=1` (the variable caps the worker
@@ -20,11 +22,13 @@ import os
 import sys
 
 from pymeld.codec.core import instructions as ins
-from pymeld.codec.core import tokens as tok
 from pymeld.errors import PymeldError
 
 #: Below this much (distinct) code, starting workers costs more than it saves.
 PARALLEL_MIN_BYTES = 4 << 20
+#: From this much (distinct) code on, bodies are cut by the regular expression of
+#: `codec.core.tokens` (compiling it costs what walking ~100 kB in Python does).
+TOKENS_MIN_BYTES = 256 << 10
 #: Platforms that report `fork` but cannot run a second process (Pyodide, WASI).
 NO_PROCESSES = ("emscripten", "wasi")
 
@@ -36,17 +40,23 @@ Unit = tuple[bytes, list[tuple[int, int]]]
 _JOBS: list[tuple[list[Unit], Work]] = []
 
 
-def _rewrite_units(units: list[Unit], work: Work) -> list[list[bytes | PymeldError]]:
+def _rewrite_units(
+    units: list[Unit], work: Work, tokens: bool = False
+) -> list[list[bytes | PymeldError]]:
     """Per unit, the rewritten body for each occurrence (or the error it raises, raised later
-    in input order so the first error reported is the one a plain serial walk would report)."""
+    in input order so the first error reported is the one a plain serial walk would report).
+    ``tokens``: cut bodies with `codec.core.tokens` first (the same bytes, faster in bulk)."""
     results: list[list[bytes | PymeldError]] = []
     tables: list[ins.PatchTable | None] = [None] * len(work)  # per entry, made when first used
-    rewriter = tok.Rewriter()
-    tokmaps: list[tok.TokenMap | None] = [None] * len(work)
+    if tokens:
+        from pymeld.codec.core import tokens as tok
+
+        rewriter = tok.Rewriter()
+        tokmaps: list[tok.TokenMap | None] = [None] * len(work)
     for body, where in units:
         outs: list[bytes | PymeldError] = []
-        parts = tok.tokenize(body)
-        if parts is not None:
+        parts = tok.tokenize(body) if tokens else None
+        if parts is not None:  # the general path below when a token does not map
             last = len(where) - 1
             for n, (entry, _) in enumerate(where):
                 tm = tokmaps[entry]
@@ -82,7 +92,7 @@ def _rewrite_units(units: list[Unit], work: Work) -> list[list[bytes | PymeldErr
 
 def _rewrite_job(job: int) -> list[list[bytes | PymeldError]]:
     units, work = _JOBS[job]
-    return _rewrite_units(units, work)
+    return _rewrite_units(units, work, tokens=True)
 
 
 def rewrite_all(work: Work) -> list[list[bytes]]:
@@ -103,7 +113,7 @@ def rewrite_all(work: Work) -> list[list[bytes]]:
     if total >= PARALLEL_MIN_BYTES and workers >= 2 and sys.platform not in NO_PROCESSES:
         results = _parallel(units, work, total, workers)
     if results is None:
-        results = _rewrite_units(units, work)
+        results = _rewrite_units(units, work, tokens=total >= TOKENS_MIN_BYTES)
     placed: list[list[bytes | PymeldError]] = [[b""] * len(bodies) for bodies, _, _ in work]
     for (_, where), outs in zip(units, results):
         for (entry, i), o in zip(where, outs):
