@@ -574,12 +574,14 @@ class Merger:
             out.globals.append(Global(GlobalType(NumType.I32, True), const_i32(gi.init)))
         for _ in plan.memories():
             out.memories.append(MemoryType(Limits(0)))
+        imported = out.num_imported(ExternKind.FUNC)  # (a scan of the imports: not per function)
         for fi in plan.funcs():
             assert fi.build is not None, f"generated function {fi.group}:{fi.key!r} has no code"
             code = fi.build()
             out.funcs.append(self.types.func_type(_nums(code.params), _nums(code.results)))
             out.codes.append(Code(_local_runs(code.locals), code.body))
-            assert out.num_imported(ExternKind.FUNC) + len(out.funcs) - 1 == fi.index
+            assert imported + len(out.funcs) - 1 == fi.index
+        assert out.num_imported(ExternKind.FUNC) == imported
         if self._start is not None:
             out.start = self._start.index
 
