@@ -13,6 +13,10 @@ Wall time includes waiting for a core on a loaded machine; the CPU column (user 
 process and its workers) is steadier there, and the goal column also gives the ratio of CPU
 times (`wasm-tools validate` checks function bodies on all cores: its CPU includes every thread).
 
+``--baseline TREE`` also times the pymeld sources of another tree (``TREE/src``, e.g. ``git
+worktree add /tmp/base main``) in the same rounds, both run as ``python -m pymeld``: before and
+after from one run, each with its ratio to validate.
+
 pymeld runs as an installed wheel would: with compiled bytecode. ``PYTHONDONTWRITEBYTECODE`` is
 removed from its environment and each input gets one untimed warm-up run, so an editable
 install does not recompile every module at each start. The floor of a small input, the
@@ -73,6 +77,7 @@ def _tool(name: str) -> str | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-n", "--runs", type=int, default=5)
+    ap.add_argument("--baseline", type=Path, metavar="TREE", help="also time TREE/src's pymeld")
     ap.add_argument("files", nargs="*", type=Path)
     args = ap.parse_args()
     files = args.files or [SHARED / c for c in CASES]
@@ -80,6 +85,12 @@ def main() -> int:
     if pymeld is None or validate is None:
         print("needs pymeld and wasm-tools on PATH (make venv-test)")
         return 2
+    base: list[str] | None = None
+    if args.baseline is not None:  # both trees started the same way
+        pymeld_argv = [str(BIN / "python"), "-m", "pymeld"]
+        base = ["env", f"PYTHONPATH={args.baseline.resolve() / 'src'}", *pymeld_argv]
+    else:
+        pymeld_argv = [pymeld]
     misses = 0
     print(
         f"{'input':<42} {'MB in':>7} {'MB out':>7} {'pymeld s':>9} {'cpu s':>7} "
@@ -92,14 +103,21 @@ def main() -> int:
             note = ""
             # small inputs as the start-up goal was stated (`pymeld fuse X`, like `meld fuse`)
             wrap = ["--component"] if f.stat().st_size > SMALL else []
-            _time([pymeld, "-q", "fuse", str(f), *wrap, "-o", str(out)])  # warm-up: bytecode
+            argv = ["-q", "fuse", str(f), *wrap, "-o", str(out)]
+            bases: list[tuple[float, float]] = []
+            _time([*pymeld_argv, *argv])  # warm-up: bytecode
+            if base is not None:
+                _time([*base, *argv])
             for _ in range(args.runs):
-                t, rc, err, cpu = _time([pymeld, "-q", "fuse", str(f), *wrap, "-o", str(out)])
+                t, rc, err, cpu = _time([*pymeld_argv, *argv])
                 if rc != 0:
                     note = err.splitlines()[-1] if err else f"exit {rc}"
                     break
                 ours.append(t)
                 cpus.append(cpu)
+                if base is not None:
+                    bt, brc, _, bcpu = _time([*base, *argv])
+                    bases.append((bt, bcpu) if brc == 0 else (float("nan"), float("nan")))
                 vt, _, _, vcpu = _time([validate, "validate", str(f)])
                 theirs.append(vt)
                 their_cpus.append(vcpu)
@@ -135,6 +153,15 @@ def main() -> int:
                 + ("" if ok else "  over goal"),
                 flush=True,
             )
+            if bases:
+                bo = statistics.median(b[0] for b in bases)
+                bc = statistics.median(b[1] for b in bases)
+                print(
+                    f"{'  baseline':<42} {'':>7} {'':>7} {bo:>9.3f} {bc:>7.3f} {'':>10} "
+                    f"{bo / v:>6.1f}x {'':>8}  (cpu {bc / vc if vc else float('nan'):.1f}x); "
+                    f"after/before: wall {o / bo:.2f}x, cpu {c / bc:.2f}x",
+                    flush=True,
+                )
     python = BIN / "python"
     for what, code in (("python", "pass"), ("python + import click", "import click")):
         runs = [_time([str(python), "-c", code]) for _ in range(args.runs + 1)][1:]
