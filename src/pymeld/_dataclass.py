@@ -48,10 +48,12 @@ def _setstate(self: Any, state: list[Any]) -> None:
 
 
 def _plain(cls: type) -> bool:
-    """No dataclass bases, ClassVar, InitVar, KW_ONLY or kw_only fields (else: the stdlib)."""
+    """No ClassVar, InitVar, KW_ONLY or kw_only fields, here or in a dataclass base (else: the
+    stdlib)."""
     for b in cls.__mro__[1:-1]:
-        if "__dataclass_fields__" in b.__dict__:
-            return False
+        for f in b.__dict__.get("__dataclass_fields__", {}).values():
+            if f._field_type is not _FIELD or f.kw_only is not False:
+                return False
     for name, ann in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063 (as stdlib)
         text = ann if isinstance(ann, str) else repr(ann)
         if "ClassVar" in text or "InitVar" in text or "KW_ONLY" in text:
@@ -154,6 +156,16 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
     annotations = own.get("__annotations__", {})
     attrs: dict[str, Any] = {}  # what the class gets (_DELETE: loses)
     table: dict[str, dataclasses.Field[Any]] = {}
+    frozen_bases = []  # as `dataclasses._process_class`: base fields first, by reverse MRO
+    for b in cls.__mro__[-1:0:-1]:
+        base_fields = b.__dict__.get("__dataclass_fields__")
+        if base_fields is not None:
+            table.update(base_fields)
+            frozen_bases.append(b.__dict__["__dataclass_params__"].frozen)
+    if frozen_bases and any(frozen_bases) and not frozen:
+        raise TypeError("cannot inherit non-frozen dataclass from a frozen one")
+    if frozen_bases and not all(frozen_bases) and frozen:
+        raise TypeError("cannot inherit frozen dataclass from a non-frozen one")
     for name, ann in annotations.items():
         table[name] = _field(cls, name, ann, attrs)
     for name, value in own.items():

@@ -9,6 +9,8 @@ import inspect
 import types
 from pathlib import Path
 
+import pytest
+
 from pymeld import _dataclass, _dataclass_shapes
 from pymeld._dataclass import dataclass as fast
 
@@ -60,3 +62,42 @@ def test_missing_shape_is_compiled_and_behaves_as_the_stdlib() -> None:
     for args in (list(range(8)), list(range(12)), list(range(23))):
         assert repr(ours(*args)) == repr(theirs(*args))
         assert ours(*args) == ours(*args) and hash(ours(*args)) == hash(theirs(*args))
+
+
+def _family(make: object, frozen: bool, slots: bool) -> tuple[type, type]:
+    """A base dataclass with a default and a subclass adding fields (one re-annotated)."""
+    deco = make(frozen=frozen, slots=slots)  # type: ignore[operator]
+    base = deco(type("Base", (), {"__annotations__": {"a": "int", "b": "str"}, "b": "x"}))
+    ns = {"__annotations__": {"c": "int", "b": "str"}, "c": 3, "b": "y"}
+    sub = deco(type("Sub", (base,), ns))
+    return base, sub
+
+
+def test_dataclass_bases_as_the_stdlib() -> None:
+    """Subclasses of dataclasses (as `pymeld.plan`'s items) are built here too, the same way."""
+    for frozen in (False, True):
+        for slots in (False, True):
+            ours = _family(fast, frozen, slots)
+            theirs = _family(dataclasses.dataclass, frozen, slots)
+            for o, t in zip(ours, theirs):
+                assert hasattr(o.__dict__["__init__"], "_pymeld_lazy")  # built here, not stdlib
+                assert str(inspect.signature(o)) == str(inspect.signature(t))
+                assert [f.name for f in dataclasses.fields(o)] == [
+                    f.name for f in dataclasses.fields(t)
+                ]
+                assert o.__doc__ == t.__doc__ and o.__match_args__ == t.__match_args__
+                assert getattr(o, "__slots__", None) == getattr(t, "__slots__", None)
+            sub, ref = ours[1](1), theirs[1](1)
+            assert repr(sub) == repr(ref)
+            assert sub == ours[1](1) and sub != ours[1](2)
+            assert (sub.a, sub.b, sub.c) == (ref.a, ref.b, ref.c) == (1, "y", 3)
+            if frozen:
+                assert hash(sub) == hash(ref)
+                with pytest.raises(dataclasses.FrozenInstanceError):
+                    sub.a = 2  # type: ignore[misc]
+    base = fast(frozen=True)(type("B", (), {"__annotations__": {"a": "int"}}))
+    with pytest.raises(TypeError, match="non-frozen dataclass from a frozen"):
+        fast(type("S", (base,), {"__annotations__": {"b": "int"}}))
+    base = fast(type("B", (), {"__annotations__": {"a": "int"}}))
+    with pytest.raises(TypeError, match="frozen dataclass from a non-frozen"):
+        fast(frozen=True)(type("S", (base,), {"__annotations__": {"b": "int"}}))
