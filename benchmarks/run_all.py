@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["codec_roundtrip.py", "fuse_speed.py", "call_speed.py", "wasmtime_load.py"]
+BENCHMARKS = [
+    "codec_roundtrip.py",
+    "fuse_speed.py",
+    "startup.py",
+    "call_speed.py",
+    "wasmtime_load.py",
+]
 
 
 def main() -> int:

@@ -7,9 +7,13 @@
 :mod:`pymeld.codec`. The fusion stages load on first use, so `pymeld --version` stays fast.
 """
 
-from typing import Any
+from __future__ import annotations
 
 from pymeld.errors import DecodeError, LinkError, PymeldError, UnsupportedFeature
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: `pymeld --version` loads no `typing`
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

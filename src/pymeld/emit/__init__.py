@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymeld._dataclass import dataclass
-from pymeld.codec.component import model as cm
 from pymeld.codec.core.encode import encode_module_parts
 from pymeld.emit.attestation import SECTION, attestation_section, make_record, section_bytes
 from pymeld.emit.customs import DWARF_PREFIX, plan_customs
-from pymeld.graph.model import FlatGraph
-from pymeld.merge.merger import MergeResult
+
+if TYPE_CHECKING:  # annotations only: `pymeld inspect` loads emit.attestation, not the merger
+    from pymeld.codec.component import model as cm
+    from pymeld.graph.model import FlatGraph
+    from pymeld.merge.merger import MergeResult
 
 __all__ = ["Finished", "finish_module"]
 

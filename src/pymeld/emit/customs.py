@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import field
+from typing import TYPE_CHECKING
 
 from pymeld import __version__
 from pymeld._dataclass import dataclass
@@ -30,7 +31,9 @@ from pymeld.codec.binary import Reader, Writer
 from pymeld.codec.component import model as cm
 from pymeld.codec.core.model import CustomSection, SectionId
 from pymeld.errors import DecodeError
-from pymeld.graph.model import FlatGraph
+
+if TYPE_CHECKING:
+    from pymeld.graph.model import FlatGraph
 
 __all__ = [
     "CustomPlan",

@@ -1,0 +1,103 @@
+"""`pymeld._dataclass_shapes`: the precompiled ``__init__`` shapes are exactly what compiling
+their texts gives, the module is what its generator writes, and a shape missing there still
+works (compiled at run time)."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+from pathlib import Path
+
+import pytest
+
+from pymeld import _dataclass, _dataclass_shapes
+from pymeld._dataclass import dataclass as fast
+
+
+def _compiled(text: str) -> types.CodeType:
+    outer = compile(text, "<string>", "exec", dont_inherit=True)
+    return _dataclass._inner(next(c for c in outer.co_consts if isinstance(c, types.CodeType)))
+
+
+def test_precompiled_shapes_are_what_compiling_gives() -> None:
+    assert len(_dataclass_shapes.SHAPES) > 20
+    for text, create in _dataclass_shapes.SHAPES:
+        code = _dataclass._inner(create.__code__).replace(co_filename="<string>", co_firstlineno=2)
+        ref = _compiled(text)
+        assert code == ref, text
+        assert (code.co_filename, code.co_firstlineno) == (ref.co_filename, ref.co_firstlineno)
+        assert list(code.co_positions()) == list(ref.co_positions()), text
+        assert code.co_freevars == ref.co_freevars and code.co_varnames == ref.co_varnames
+
+
+def test_module_is_what_its_generator_writes() -> None:
+    """Not edited by hand: regenerate with ``python -m pymeld._dataclass``."""
+    texts = [text for text, _ in _dataclass_shapes.SHAPES]
+    assert texts == sorted(set(texts))
+    source = Path(_dataclass_shapes.__file__).read_text()
+    assert source == _dataclass.shapes_module(texts)
+
+
+def test_shapes_are_loaded_not_compiled() -> None:
+    """A class whose shape is in the module gets its ``__init__`` without `compile`."""
+    _dataclass._load_shapes()
+    text = _dataclass_shapes.SHAPES[0][0]
+    assert _dataclass._template(text) is _dataclass._SHAPES[text]
+
+
+def _wide_namespace() -> dict[str, object]:
+    """23 fields, the last 15 alternating a default factory and a plain default: a shape no
+    pymeld class has."""
+    ns: dict[str, object] = {"__annotations__": {f"f{i}": "int" for i in range(23)}}
+    for i in range(8, 23):
+        ns[f"f{i}"] = dataclasses.field(default_factory=tuple) if i % 2 else i
+    return ns
+
+
+def test_missing_shape_is_compiled_and_behaves_as_the_stdlib() -> None:
+    ours = fast(frozen=True)(type("Wide", (), _wide_namespace()))
+    theirs = dataclasses.dataclass(frozen=True)(type("Wide", (), _wide_namespace()))
+    assert str(inspect.signature(ours)) == str(inspect.signature(theirs))
+    for args in (list(range(8)), list(range(12)), list(range(23))):
+        assert repr(ours(*args)) == repr(theirs(*args))
+        assert ours(*args) == ours(*args) and hash(ours(*args)) == hash(theirs(*args))
+
+
+def _family(make: object, frozen: bool, slots: bool) -> tuple[type, type]:
+    """A base dataclass with a default and a subclass adding fields (one re-annotated)."""
+    deco = make(frozen=frozen, slots=slots)  # type: ignore[operator]
+    base = deco(type("Base", (), {"__annotations__": {"a": "int", "b": "str"}, "b": "x"}))
+    ns = {"__annotations__": {"c": "int", "b": "str"}, "c": 3, "b": "y"}
+    sub = deco(type("Sub", (base,), ns))
+    return base, sub
+
+
+def test_dataclass_bases_as_the_stdlib() -> None:
+    """Subclasses of dataclasses (as `pymeld.plan`'s items) are built here too, the same way."""
+    for frozen in (False, True):
+        for slots in (False, True):
+            ours = _family(fast, frozen, slots)
+            theirs = _family(dataclasses.dataclass, frozen, slots)
+            for o, t in zip(ours, theirs):
+                assert hasattr(o.__dict__["__init__"], "_pymeld_lazy")  # built here, not stdlib
+                assert str(inspect.signature(o)) == str(inspect.signature(t))
+                assert [f.name for f in dataclasses.fields(o)] == [
+                    f.name for f in dataclasses.fields(t)
+                ]
+                assert o.__doc__ == t.__doc__ and o.__match_args__ == t.__match_args__
+                assert getattr(o, "__slots__", None) == getattr(t, "__slots__", None)
+            sub, ref = ours[1](1), theirs[1](1)
+            assert repr(sub) == repr(ref)
+            assert sub == ours[1](1) and sub != ours[1](2)
+            assert (sub.a, sub.b, sub.c) == (ref.a, ref.b, ref.c) == (1, "y", 3)
+            if frozen:
+                assert hash(sub) == hash(ref)
+                with pytest.raises(dataclasses.FrozenInstanceError):
+                    sub.a = 2  # type: ignore[misc]
+    base = fast(frozen=True)(type("B", (), {"__annotations__": {"a": "int"}}))
+    with pytest.raises(TypeError, match="non-frozen dataclass from a frozen"):
+        fast(type("S", (base,), {"__annotations__": {"b": "int"}}))
+    base = fast(type("B", (), {"__annotations__": {"a": "int"}}))
+    with pytest.raises(TypeError, match="frozen dataclass from a non-frozen"):
+        fast(frozen=True)(type("S", (base,), {"__annotations__": {"b": "int"}}))
