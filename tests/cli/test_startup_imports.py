@@ -124,7 +124,7 @@ def test_console_entry_tunes_the_collector_then_runs_the_cli() -> None:
         " == d; import pymeld.__main__ as m; print(gc.get_threshold())"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert p.stdout.split() == ["(200000,", "30,", "30)"]
+    assert p.stdout.split() == ["(500000,", "30,", "30)"]
     p = subprocess.run(
         [sys.executable, "-m", "pymeld", "--version"], capture_output=True, text=True, cwd=REPO
     )
