@@ -153,6 +153,15 @@ def _number_payload(t: at.Stream | at.Future) -> bool:
     return t.elem is None or isinstance(t.elem, _NUMBERS)
 
 
+def _payload_crosses(callee: Lifted) -> bool:
+    """Whether a stream/future end of another payload than none or numbers crosses a call to
+    ``callee``: its copies need the in-module rendezvous (`merge.asyncpayload`)."""
+    return any(
+        isinstance(v, at.Stream | at.Future) and not _number_payload(v)
+        for v in carried(callee.type)
+    )
+
+
 @dataclass(slots=True)
 class FusedAsync:
     """Stage-1 plan: which instances get tables, counters and trapping stand-ins."""
@@ -192,7 +201,10 @@ def plan_fused(
         if lf.opts.is_async or lf.opts.callback is not None or lf.type.is_async
     ]
     if any(
-        g.lowers[li].opts.is_async or callee.opts.is_async or callee.opts.callback is not None
+        g.lowers[li].opts.is_async
+        or callee.opts.is_async
+        or callee.opts.callback is not None
+        or _payload_crosses(callee)  # the runtime copies no such payload in one instance
         for _, callee, li in cross
     ):  # per-instance gating of the root exports: merge.asyncroot
         return _plan_with_tasks(g, used, lowers, exported, cross, label)

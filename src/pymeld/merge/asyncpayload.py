@@ -34,12 +34,15 @@ from pymeld.abi import types as at
 from pymeld.abi.adapter import _L, _Side, _Translator
 from pymeld.abi.layout import MAX_STRING_BYTE_LENGTH, UTF16_TAG, alignment
 from pymeld.codec.core.emitter import Body
+from pymeld.codec.core.model import ExternKind, FuncImport
 from pymeld.errors import UnsupportedFeature
-from pymeld.graph.model import Builtin
+from pymeld.graph.model import Builtin, BuiltinRef, CoreRef, DefRef, FlatGraph, LoweredRef
+from pymeld.merge.leave import BodyCalls, body_calls
 from pymeld.plan import FuncCode, FuncItem, Space
 
 if TYPE_CHECKING:
     from pymeld.merge.asyncstream import StreamRuntime
+    from pymeld.merge.asynctask import TaskPlan
 
 GROUP = "async"
 
@@ -69,6 +72,99 @@ def check_payload(t: at.Stream | at.Future, what: str) -> None:
 
     if t.elem is not None:
         walk(t.elem)
+
+
+READ_TASK = 84  # shared record: the task whose read is pending (0: the host-called stack)
+
+
+def needs_thread(t: at.Stream | at.Future) -> bool:
+    """wasmtime runs the copy on the reading thread (`set_thread(read_caller_thread)`) for a
+    non-flat stream payload and for any future value."""
+    return not flat_payload(t) or (isinstance(t, at.Future) and t.elem is not None)
+
+
+def note_reader(sr: StreamRuntime, b: Body, rec: int) -> None:
+    """Record the task whose read is left pending in shared record ``rec``."""
+    b.get(rec).global_get(sr.glob("cur_task")).store("i32.store", sr.rt.mem("xfer"), READ_TASK)
+
+
+def check_reader(sr: StreamRuntime, b: Body, rec: int) -> None:
+    """Trap when the task whose read is pending has exited: wasmtime's `set_thread` to its gone
+    thread fails ("resource not present"). (Not seen: a task record reused by a new task in
+    between, and a read left pending by a host call that has returned.)"""
+    from pymeld.merge.asynctask import _MODE, EXITED
+
+    t = b.local("i32")
+    b.get(rec).load("i32.load", sr.rt.mem("xfer"), READ_TASK).tee(t).if_()
+    b.get(t).load("i32.load", sr.rt.mem("tasks"), _MODE).i32(EXITED).op("i32.eq").trap_if()
+    b.end()
+
+
+def check_sync_readers(g: FlatGraph, tp: TaskPlan) -> None:
+    """Refuse a copying read in an instance entered through a synchronous lift: a read it
+    leaves pending when its call returns is copied by wasmtime on that call's thread, which is
+    gone by then (a trap), and fused sync calls keep no thread of their own to check."""
+    reads = {
+        bi
+        for bi in tp.ends
+        if g.builtins[bi].op.endswith(".read") and needs_thread(g.builtins[bi].type)  # type: ignore[arg-type]
+    }
+    cache: dict[bytes, BodyCalls] = {}
+    for e in sorted(tp.edges.values(), key=lambda e: e.lower):
+        if e.task or not reads:
+            continue
+        own = {bi for bi in reads if g.builtins[bi].owner == e.callee.owner}
+        hit = _reaches(g, e.callee.core_func, reads, cache) if own else None
+        if hit == -1:  # an indirect call may reach the instance's own reads
+            hit = min(own)
+        if hit is not None:
+            bt = g.builtins[hit]
+            raise UnsupportedFeature(
+                f"`{bt.op}` of {bt.type!r} in component instance {g.components[bt.owner].label}, "
+                "entered through a synchronous lift (wasmtime copies into a pending read on the "
+                "reading thread, gone once that call returned: fused sync calls keep no thread "
+                "to check; not fused yet)"
+            )
+
+
+def _reaches(
+    g: FlatGraph, start: CoreRef, targets: set[int], cache: dict[bytes, BodyCalls]
+) -> int | None:
+    """The built-in of ``targets`` that running ``start`` may call (-1: an indirect call or
+    typed reference, which may reach any), else None. Calls into other instances (lowered
+    functions) are not followed: code reached back through another adapter is that adapter's
+    callee, checked on its own."""
+    if not isinstance(start, DefRef):
+        return -1
+    seen: set[tuple[int, int]] = set()
+    work = [(start.instance, start.index)]
+    while work:
+        inst, f = work.pop()
+        if (inst, f) in seen:
+            continue
+        seen.add((inst, f))
+        mi = g.instances[inst]
+        m = mi.module
+        imported = [k for k, imp in enumerate(m.imports) if isinstance(imp.desc, FuncImport)]
+        if f < len(imported):
+            ref = mi.imports[imported[f]]
+            if isinstance(ref, BuiltinRef):
+                if ref.builtin in targets:
+                    return ref.builtin
+            elif isinstance(ref, DefRef) and ref.kind == ExternKind.FUNC:
+                work.append((ref.instance, ref.index))
+            elif not isinstance(ref, LoweredRef):
+                return -1
+            continue
+        body = m.codes[f - len(imported)].body
+        calls = cache.get(body)
+        if calls is None:
+            calls = cache[body] = body_calls(body)
+        funcs, out = calls
+        if out:
+            return -1
+        work.extend((inst, h) for h in funcs)
+    return None
 
 
 class _HostStrings(_Translator):

@@ -46,7 +46,15 @@ from pymeld.abi.layout import alignment, elem_size
 from pymeld.codec.core.emitter import Body
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, FlatGraph
-from pymeld.merge.asyncpayload import PayloadCopies, check_payload, flat_payload
+from pymeld.merge.asyncpayload import (
+    PayloadCopies,
+    check_payload,
+    check_reader,
+    check_sync_readers,
+    flat_payload,
+    needs_thread,
+    note_reader,
+)
 from pymeld.plan import FuncCode, FuncItem, Space
 
 if TYPE_CHECKING:
@@ -126,6 +134,7 @@ class StreamRuntime:
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self) -> None:
+        check_sync_readers(self.g, self.tp)
         p = self.rt.p
         p.add_memory(GROUP, "xfer")
         for key in ("x.free", "x.pay", "root_end", "root_mk"):
@@ -490,12 +499,16 @@ class StreamRuntime:
             b.get(rec).i32(slot).store("i32.store", x, me + _SLOT)
             b.get(rec).get(1).store("i32.store", x, me + _ADDR)
             b.get(rec).get(count).store("i32.store", x, me + _COUNT)
+            if not write and needs_thread(t):
+                note_reader(self, b, rec)
 
         b.get(ost).i32(READY).op("i32.eq").if_()
         set_done()
         b.get(rec).load("i32.load", x, other + _COUNT).set(ocount)
         b.get(count).get(ocount).get(count).get(ocount).op("i32.lt_u").op("select").set(n)
         # the copy: writer's buffer → reader's buffer
+        if write and needs_thread(t):
+            check_reader(self, b, rec)
         if write:
             b.i32(slot).get(1)
             b.get(rec).load("i32.load", x, other + _SLOT).get(rec).load(
