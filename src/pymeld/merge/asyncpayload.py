@@ -92,11 +92,12 @@ def check_reader(sr: StreamRuntime, b: Body, rec: int) -> None:
     """Trap when the task whose read is pending has exited: wasmtime's `set_thread` to its gone
     thread fails ("resource not present"). (Not seen: a task record reused by a new task in
     between, and a read left pending by a host call that has returned.)"""
-    from pymeld.merge.asynctask import _MODE, EXITED
+    from pymeld.merge.asynctask import _MODE, _STATUS, EXITED
 
-    t = b.local("i32")
+    t, m = b.local("i32"), sr.rt.mem("tasks")
     b.get(rec).load("i32.load", sr.rt.mem("xfer"), READ_TASK).tee(t).if_()
-    b.get(t).load("i32.load", sr.rt.mem("tasks"), _MODE).i32(EXITED).op("i32.eq").trap_if()
+    b.get(t).load("i32.load", m, _MODE).i32(EXITED).op("i32.eq")
+    b.get(t).load("i32.load", m, _STATUS).op("i32.eqz").op("i32.or").trap_if()  # freed: zeroed
     b.end()
 
 
