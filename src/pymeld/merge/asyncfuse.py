@@ -19,8 +19,8 @@ state that is observable:
   source instance's table to the destination's (wasmtime's `stream_transfer`: trap unless a
   readable end of that type that is not busy, not done, not read), keeping the runtime handle.
   The runtime allows both ends of one stream/future in one instance only for payloads of none
-  or numbers, so ends of other payload types never cross (refused: they need an in-module
-  rendezvous).
+  or numbers, so ends of other payload types never cross here: such a composition takes the
+  in-module path of stage 2 and later (`merge.asyncpayload`'s rendezvous).
 * **`context.*` around sync adapters.** Each adapter call is a new task in the original, and so
   is each `realloc` an adapter runs: the caller's slots are saved, the slots are zero for the
   callee (its post-return sees what it set), and restored when the call returns.
@@ -236,13 +236,7 @@ def plan_fused(
                     f"{label(callee.owner)} (error-context tables are not fused)"
                 )
             assert isinstance(v, at.Stream | at.Future)
-            if not _number_payload(v):
-                raise UnsupportedFeature(
-                    f"{v!r} passed between component instances {label(caller)} and "
-                    f"{label(callee.owner)}: the runtime copies only none/number payloads "
-                    "between ends in one instance (needs an in-module rendezvous: issue 11 "
-                    "stage 4)"
-                )
+            assert _number_payload(v)  # the others take the in-module path (_payload_crosses)
             holders.update((caller, callee.owner))
     if task_inst is not None and task_inst in async_entries | sync_entries:
         raise UnsupportedFeature(
