@@ -98,7 +98,7 @@ def plan_roots(
             what = "`subtask.cancel`/`task.cancel` of in-module tasks"
         if what is not None:
             raise UnsupportedFeature(
-                f"callback-lifted root export `{driven_path}` driven in-module beside {what}: "
+                f"async callback-lifted root export `{driven_path}` driven in-module beside {what}: "
                 "not fused yet (issue 11)"
             )
     for bi in used:
