@@ -1,7 +1,7 @@
-"""Combinations of a driven root export (merge.asyncroot) with the rest of issue 11 that are
-not exact yet and must be refused by name at build time, not fused with a guess: a
-callback-lifted root export beside in-module streams/futures, nested subtasks or
-cancellation, and in-module streams/futures beside root exports of several instances."""
+"""Combinations of root exports (merge.asyncroot) with the rest of issue 11 that are not exact
+yet and must be refused by name at build time, not fused with a guess: in-module
+streams/futures beside root exports of several instances. (A driven root beside streams,
+nested subtasks and cancellation fuses: `test_async_driven*.py`, `wast_async_driven/`.)"""
 
 from __future__ import annotations
 
@@ -87,18 +87,6 @@ def _two_roots_with_streams() -> str:
 
 
 CASES = {
-    "driven-beside-streams": (
-        _one_root(_STREAM, _STREAM_IMPORT),
-        r"callback-lifted root export `run` driven in-module beside in-module streams",
-    ),
-    "driven-beside-cancel": (
-        _one_root(_CANCEL, _CANCEL_IMPORT),
-        r"callback-lifted root export `run` driven in-module beside `subtask\.cancel`",
-    ),
-    "driven-beside-nested": (
-        _driven_beside_nested(),
-        r"callback-lifted root export `run` driven in-module beside nested in-module subtasks",
-    ),
     "streams-beside-two-roots": (
         _two_roots_with_streams(),
         r"in-module streams/futures beside root exports of several component instances",

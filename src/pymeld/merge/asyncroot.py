@@ -35,10 +35,12 @@ per instance, and the fused module must keep per former instance:
   root instances with backpressure built-ins are refused (`plan_roots`): the fused instance has
   one gate, and an in-module one would need the host call to wait in-module.
 
-Refused by name (`plan_roots`), not made exact yet: a driven root export beside in-module
-streams/futures (the driver's waits would take their events), beside nested subtasks, or beside
-`subtask.cancel`/`task.cancel`; in-module streams/futures beside root exports of several
-instances (their blocking reads and writes assume one host-called instance).
+A driven root's waits take whatever event its set has, a subtask's or an in-module
+stream/future end's (`merge.asyncstream`'s `x.take`), so it may sit beside in-module streams,
+nested subtasks and cancellation (all in the one scheduler; checked against wasmtime by
+`test_async_driven*.py`). Refused by name (`plan_roots`), not made exact yet: in-module
+streams/futures beside root exports of several instances (their blocking reads and writes
+assume one host-called instance).
 """
 
 from __future__ import annotations
@@ -82,25 +84,11 @@ def plan_roots(
     `task.return` built-ins of instances with driven exports (the driver must know whether
     its task returned)."""
     driven = {lf.owner for _, lf in exported if lf.opts.callback is not None}
-    driven_path = next((p for p, lf in exported if lf.opts.callback is not None), None)
     if tp.streams and len(tp.roots) > 1:
         raise UnsupportedFeature(
             "in-module streams/futures beside root exports of several component instances "
             "(their blocking reads and writes assume one host-called instance: not fused yet)"
         )
-    if driven_path is not None:
-        what = None
-        if tp.streams:
-            what = "in-module streams/futures (their events in the driver's waits)"
-        elif any(e.caller not in tp.roots for e in tp.edges.values() if e.task or e.lower_async):
-            what = "nested in-module subtasks (async calls out of a callee)"
-        elif tp.cancels or any(g.builtins[bi].op == "subtask.cancel" for bi in used):
-            what = "`subtask.cancel`/`task.cancel` of in-module tasks"
-        if what is not None:
-            raise UnsupportedFeature(
-                f"callback-lifted root export `{driven_path}` driven in-module beside {what}: "
-                "not fused yet (issue 11)"
-            )
     for bi in used:
         b = g.builtins[bi]
         if b.op.startswith("backpressure.") and b.owner in tp.roots and len(tp.roots) > 1:
@@ -256,9 +244,14 @@ def _drive(rt: TaskRuntime, lf: Lifted) -> FuncCode:
 
 
 def _deliver(rt: TaskRuntime, b: Body, inst: int, h: int, t: int, cb: int) -> None:
-    """Call the callback with subtask ``h``'s event (it has one), leaving the code."""
+    """Call the callback with waitable ``h``'s event (it has one), leaving the code; ``t`` is
+    a scratch local."""
     from pymeld.merge.asynctask import _DELIVERED, _EVENT, _STATUS
 
+    if rt.streams is not None:  # a subtask's or a stream/future end's (merge.asyncstream)
+        b.get(h).call(rt.fn("x.take", inst)).set(t)
+        b.get(t).get(h).global_get(rt.glob("x.pay")).call(cb)
+        return
     tasks, tbl = rt.mem("tasks"), rt.mem(("tbl", inst))
     b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 4).set(t)
     b.get(t).i32(0).store("i32.store", tasks, _EVENT)
