@@ -6,7 +6,8 @@ original's, so each pins wasmtime's behaviour too): a future<u32> a callee resol
 returning it, read by the root's driver WAIT or dropped unread; seeds of
 `test_async_driven_property.py` (nested subtasks, cancels, sync calls under the root's
 callbacks) and `test_async_driven_streams_property.py` (stream writes WAITed for by the
-driver, a deadlock). `wast_async_driven_refused/` pins the known run-time trap: two ends of one
+driver, a deadlock); a callee's `task.return` of payload-carrying variants stored per case at
+the root's result pointer. `wast_async_driven_refused/` pins the known run-time trap: two ends of one
 set ready at once (wasmtime's store-wide id order is not reproduced).
 """
 

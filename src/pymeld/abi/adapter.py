@@ -529,22 +529,82 @@ class _SlotSink(_Sink):
         self.b.set(idx)
 
 
+@dataclass(frozen=True, slots=True)
+class _Store:
+    """What `_MemSink` does with one flat value: store it at ``off`` with ``op``; a variant's
+    discriminant (``key`` ≥ 0) is kept too; a joined payload slot (``cases``) is stored as each
+    case lays it out, under that case's discriminant (index, offset, store op, its own type)."""
+
+    off: int = 0
+    op: str = ""
+    key: int = -1
+    cases: tuple[tuple[int, int, str, CoreValType], ...] | None = None
+
+
 class _MemSink(_Sink):
-    """Store translated flat values at ``ptr`` in ``side``'s memory, in ``t``'s layout (flat
-    order is memory order for every type without a payload-carrying variant)."""
+    """Store translated flat values at ``ptr`` in ``side``'s memory, in ``t``'s layout: flat
+    order is memory order, except in a variant with payloads, whose joined slots are stored
+    per case (as the spec's `store` of the lifted value: only the case's own bytes)."""
 
     def __init__(self, b: Body, side: _Side, ptr: int, t: ValType) -> None:
         self.b, self.mem, self.ptr = b, side.mem, ptr
-        self.stores: list[tuple[int, str]] = []
-        _flat_stores(t, 0, self.stores)
+        self.stores: list[_Store] = []
+        _flat_store_plan(t, 0, self.stores, [0])
+        self.discs: dict[int, int] = {}
         self.i = 0
 
     def push(self, t: CoreValType) -> None:
-        off, op = self.stores[self.i]
+        st = self.stores[self.i]
         self.i += 1
-        v = self.b.local(t)
-        self.b.set(v).get(self.ptr).get(v).store(op, self.mem, off)
-        self.b.free(v)
+        b = self.b
+        v = b.local(t)
+        b.set(v)
+        if st.cases is not None:
+            assert st.key in self.discs
+            for ci, off, op, ft in st.cases:
+                b.get(self.discs[st.key]).i32(ci).op("i32.eq").if_()
+                b.get(self.ptr).get(v)
+                if ft != t:
+                    b.op(*_COERCE_IN[(t, ft)])
+                b.store(op, self.mem, off).end()
+        else:
+            b.get(self.ptr).get(v).store(st.op, self.mem, st.off)
+            if st.key >= 0:
+                self.discs[st.key] = v
+                return
+        b.free(v)
+
+
+def _flat_store_plan(t: ValType, off: int, out: list[_Store], keys: list[int]) -> None:
+    """`_MemSink`'s plan for ``t`` at ``off``: `_flat_stores`, and variants with payloads whose
+    cases are laid out flat in memory order (no variant with payloads inside a case)."""
+    match despecialize(t):
+        case Variant(cases) if any(c is not None for _, c in cases):
+            key = keys[0]
+            keys[0] += 1
+            out.append(_Store(off, _STORE_BY_SIZE[elem_size(discriminant_type(cases))], key))
+            slots: list[list[tuple[int, int, str, CoreValType]]] = [
+                [] for _ in flatten_variant_payload(cases)
+            ]
+            base = off + payload_offset(cases)
+            for ci, (_, c) in enumerate(cases):
+                if c is None:
+                    continue
+                leaves: list[tuple[int, str]] = []
+                _flat_stores(c, base, leaves)
+                for j, ((o, op), ft) in enumerate(zip(leaves, flatten_type(c), strict=True)):
+                    slots[j].append((ci, o, op, ft))
+            out.extend(_Store(key=key, cases=tuple(s)) for s in slots)
+        case Record(fields):
+            for (_, f), fo in zip(fields, field_offsets(fields)):
+                _flat_store_plan(f, off + fo, out, keys)
+        case List(e, n) if n is not None:
+            for i in range(n):
+                _flat_store_plan(e, off + i * elem_size(e), out, keys)
+        case _:
+            leaves = []
+            _flat_stores(t, off, leaves)
+            out.extend(_Store(o, op) for o, op in leaves)
 
 
 _STORE_BY_SIZE = {1: "i32.store8", 2: "i32.store16", 4: "i32.store", 8: "i64.store"}
