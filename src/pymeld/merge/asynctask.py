@@ -539,21 +539,24 @@ class TaskRuntime:
         return _gen(b, ("i32",), ())
 
     def _ready(self, inst: int) -> FuncCode:
-        """(set) → the handle of the one waitable of the set with a pending event, or 0.
+        """(set) → the handle of the waitable of the set whose event wasmtime delivers next,
+        or 0 when none has one.
 
-        When several subtasks of the set have events at once, wasmtime delivers them in the
-        order of its store-wide table ids (a `BTreeSet` of ready waitables), which depend on
-        every object the runtime allocated and freed; that order is not reproduced here, so
-        the fused module traps instead of guessing (refused at run time)."""
+        wasmtime keeps a set's ready waitables in a `BTreeSet<Waitable>`: ordered by kind first
+        (host tasks, then guest tasks — subtasks —, then stream/future ends), then by
+        store-wide table id. So a ready subtask goes before any ready end, exactly. Two of the
+        first ready kind are ordered by ids that depend on every object the runtime allocated
+        and freed; that order is not reproduced here, so the fused module traps instead of
+        guessing (refused at run time)."""
         b = Body(["i32"])
         m, tasks = self.mem(("tbl", inst)), self.mem("tasks")
-        h, found = b.local("i32"), b.local("i32")
+        h, sub, end, k = b.local("i32"), b.local("i32"), b.local("i32"), b.local("i32")
         # waitables are subtasks and, with in-module streams, the stream/future ends after them
-        kinds = "i32.eq" if self.streams is None else "i32.ge_u"
         b.i32(1).set(h)
         b.block().loop()
         b.get(h).global_get(self.glob(("tnext", inst))).op("i32.ge_u").br_if(1)
-        b.get(h).i32(4).op("i32.shl").load("i32.load", m, 0).i32(SUBTASK).op(kinds)
+        b.get(h).i32(4).op("i32.shl").load("i32.load", m, 0).tee(k).i32(SUBTASK)
+        b.op("i32.eq" if self.streams is None else "i32.ge_u")
         b.get(h).i32(4).op("i32.shl").load("i32.load", m, 8).get(0).op("i32.eq").op("i32.and")
         b.if_()
         if self.streams is None:
@@ -562,12 +565,24 @@ class TaskRuntime:
         else:
             b.get(h).i32(4).op("i32.shl").call(self.fn("x.has", inst))
         b.if_()
-        b.get(found).trap_if()  # a second ready waitable: the order is wasmtime's internal one
-        b.get(h).set(found)
+        b.get(k).i32(SUBTASK).op("i32.eq").if_()
+        b.get(sub).trap_if()  # a second ready subtask: wasmtime's id order
+        b.get(h).set(sub)
+        b.op("else")
+        b.get(end).set(k)  # a second ready end: wasmtime's id order, unless a subtask is first
+        b.get(h).set(end)
+        b.get(k).if_()
+        b.i32(-1 & 0xFFFFFFFF).set(end)
+        b.end()
+        b.end()
         b.end().end()
         b.get(h).i32(1).op("i32.add").set(h)
         b.br(0).end().end()
-        b.get(found).end()
+        b.get(sub).if_()
+        b.get(sub).op("return")
+        b.end()
+        b.get(end).i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
+        b.get(end).end()
         return _gen(b, ("i32",), ("i32",))
 
     def _task_new(self) -> FuncCode:
