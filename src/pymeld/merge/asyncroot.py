@@ -53,7 +53,7 @@ from pymeld.abi.layout import flatten_async_functype
 from pymeld.codec.core.emitter import Body
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import FlatGraph, Lifted
-from pymeld.plan import FuncCode, FuncItem
+from pymeld.plan import FuncCode, FuncItem, Space
 
 if TYPE_CHECKING:
     from pymeld.merge.asynctask import TaskPlan, TaskRuntime
@@ -99,21 +99,25 @@ def plan_roots(
             )
         if b.op == "task.return" and b.owner in driven:
             tp.root_returns.append(bi)
+    for _, lf in exported:  # a task going on after `task.return` runs from the scheduler
+        if lf.opts.callback is not None and lf not in tp.callbacks:
+            tp.callbacks.append(lf)
 
 
 def plan_driven(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, FuncItem]:
-    """The driver functions of each callback-lifted root export (its core function, its loop,
-    the callback the host calls after a hand-off) and stand-ins for the driven instances'
-    `task.return` (the runtime's, then the flag the hand-off needs)."""
+    """The driver functions of each callback-lifted root export (its core function's loop, and
+    the lift's callback, which the host never calls: the driver never returns YIELD or WAIT)
+    and stand-ins for the driven instances' `task.return` (the runtime's, then a flag)."""
     p = rt.p
     if rt.tp.root_returns:
         p.add_global(GROUP, "root_returned")
-        p.add_global(GROUP, "handed")  # root tasks handed to the host, not yet ended
+        for inst in sorted({lf.owner for lf in exported if lf.opts.callback is not None}):
+            p.add_global(GROUP, ("root_in", inst))
     for k, lf in enumerate(exported):
         if lf.opts.callback is None:
             continue
         p.add_func(GROUP, ("root-drive", k), partial(_drive, rt, lf))
-        rt.callbacks[id(lf)] = p.add_func(GROUP, ("root-cb", k), partial(_host_callback, rt, lf, k))
+        rt.callbacks[id(lf)] = p.add_func(GROUP, ("root-cb", k), _never)
         rt.driven[id(lf)] = k
     return {
         bi: p.add_func(GROUP, ("root-return", bi), partial(_root_return, rt, bi))
@@ -121,16 +125,39 @@ def plan_driven(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, FuncItem]:
     }
 
 
+def _never() -> FuncCode:
+    from pymeld.merge.asynctask import _gen
+
+    b = Body(["i32", "i32", "i32"])
+    b.unreachable().end()
+    return _gen(b, ("i32", "i32", "i32"), ("i32",))
+
+
 def _root_return(rt: TaskRuntime, bi: int) -> FuncCode:
+    """The runtime's `task.return`, then the flag; a root task going on in-module after its
+    return (the current in-module task) has returned already: trap, as wasmtime does."""
     from pymeld.merge.asyncfuse import _sig
     from pymeld.merge.asynctask import _gen
 
     assert rt.host_builtin is not None
     params, results = _sig(rt.g.builtins[bi])
     b = Body(list(params))
+    b.global_get(rt.glob("cur_task")).trap_if()
     b.forward_args().call(rt.host_builtin(bi))
     b.i32(1).global_set(rt.glob("root_returned")).end()
     return _gen(b, params, results)
+
+
+def entered(rt: TaskRuntime, b: Body, inst: int, call: Callable[[], object]) -> None:
+    """Emit ``call()`` with root instance ``inst`` marked entered (wasmtime's `do_not_enter`:
+    its other tasks' callbacks wait meanwhile), when it has tasks going on in-module."""
+    key = ("root_in", inst)
+    if rt.p.find(Space.GLOBAL, GROUP, key) is None:
+        call()
+        return
+    b.i32(1).global_set(rt.glob(key))
+    call()
+    b.i32(0).global_set(rt.glob(key))
 
 
 def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
@@ -147,9 +174,11 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     b.i32(1).global_set(rt.glob("may_block"))  # an `async func` (check_root_export)
     if callback is not None and rt.tp.root_returns:
         b.i32(0).global_set(rt.glob("root_returned"))
-    b.forward_args().call(rt.func(lf.core_func))
     if callback is not None:
+        entered(rt, b, lf.owner, lambda: b.forward_args().call(rt.func(lf.core_func)))
         b.call(rt.fn("root-drive", rt.driven[id(lf)]))
+    else:  # stackful: wasmtime does not mark the instance entered
+        b.forward_args().call(rt.func(lf.core_func))
     res = [b.local(vt) for vt in core.results]
     for r in reversed(res):
         b.set(r)
@@ -161,46 +190,47 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
 
 
 def _drive(rt: TaskRuntime, lf: Lifted) -> FuncCode:
-    """(callback code) → the code for the host: EXIT, or YIELD after a hand-off.
+    """(callback code) → EXIT for the host.
 
     Before `task.return`, YIELD and WAIT run in-module (everything that can make progress is
-    in-module); after it, the host call has its result and wasmtime lets it return, running
-    the task's next callback only when its event loop gets to it: the task is handed to the
-    host (YIELD; `_host_callback` resumes it)."""
+    in-module). After it, the host call has its result and wasmtime lets it return, running
+    the task's next callbacks when its event loop gets to them, in its queues among every
+    other task's: the task becomes an in-module task of the scheduler (a record with its
+    context slots; its callback is one of the scheduler's), queued as its code says, and the
+    host is told EXIT (the task's result is in; what it does next is in-module)."""
     from pymeld.merge.asynctask import SET, _gen
 
     inst = lf.owner
     assert lf.opts.callback is not None
     cb = rt.func(lf.opts.callback)
-    handoff = bool(rt.tp.root_returns)
     b = Body(["i32"])
     code = 0
     t, h = b.local("i32"), b.local("i32")
+
+    def callback(*args: int) -> None:
+        def go() -> None:
+            for a in args:
+                b.get(a) if a >= 0 else b.i32(0)
+            b.call(cb)
+
+        entered(rt, b, inst, go)
+
     b.loop()
-    # EXIT: hand it to the host (after freeing a hand-off record)
+    # EXIT: to the host (which traps if the task did not return)
     b.get(code).i32(0xF).op("i32.and").op("i32.eqz").if_()
-    if handoff:
-        get0 = _ctx(rt, "context.get")
-        b.call(get0).tee(t).if_()
-        _end_record(rt, b, t)
-        b.end()
     b.i32(EXIT).op("return")
     b.end()
+    if rt.tp.root_returns:  # after task.return: an in-module task from now on
+        b.global_get(rt.glob("root_returned")).if_()
+        _adopt(rt, b, lf, code, t)
+        b.i32(EXIT).op("return")
+        b.end()
     # YIELD: the root task's next turn at low priority (a marker in the FIFO: high-priority
     # work and the low items queued before it run first), then NONE
     b.get(code).i32(0xF).op("i32.and").i32(YIELD).op("i32.eq").if_()
-    if handoff:
-        # After task.return, or while other root tasks are with the host (the runtime's
-        # FIFO then orders this task among them): the host's. In-module work queued beside
-        # them would interleave in an order the fused module does not see: refused (trap).
-        b.global_get(rt.glob("root_returned")).global_get(rt.glob("handed")).op("i32.or").if_()
-        b.global_get(rt.glob("root_returned")).op("i32.eqz").if_()
-        _queued(rt, b).trap_if()
-        b.end()
-        _hand_off(rt, b, t, None)
-        b.end()
     rt.block_on(b, lambda mk: b.get(mk).call(rt.fn("enqueue")))
-    b.i32(0).i32(0).i32(0).call(cb).set(code)
+    callback(-1, -1, -1)
+    b.set(code)
     b.br(1)  # the `if` is depth 0, the driver loop depth 1
     b.end()
     # anything but WAIT traps (wasmtime: unpack_callback_result)
@@ -211,17 +241,6 @@ def _drive(rt: TaskRuntime, lf: Lifted) -> FuncCode:
         return _gen(b, ("i32",), ("i32",))
     tbl, addr, s = rt.mem(("tbl", inst)), b.local("i32"), b.local("i32")
     b.get(code).i32(4).op("i32.shr_u").tee(s).i32(SET).call(rt.fn("t.get", inst)).set(addr)
-    if handoff:  # after task.return: the host's, unless no event can ever come
-        b.global_get(rt.glob("root_returned")).if_()
-        b.get(s).call(rt.fn("ready", inst))
-        _queued(rt, b).op("i32.or").op("i32.eqz").if_()
-        b.call(_ctx(rt, "context.get")).tee(t).if_()
-        _end_record(rt, b, t)
-        b.end()
-        b.i32(EXIT).op("return")  # it would wait forever where no one sees it
-        b.end()
-        _hand_off(rt, b, t, code)
-        b.end()
 
     def arm(mk: int) -> None:
         # as `TaskRuntime._handle`: an event already there queues the delivery at high
@@ -235,12 +254,27 @@ def _drive(rt: TaskRuntime, lf: Lifted) -> FuncCode:
 
     rt.block_on(b, arm)
     b.get(s).call(rt.fn("ready", inst)).tee(h).op("i32.eqz").trap_if()
-    _deliver(rt, b, inst, h, t, cb)
+    entered(rt, b, inst, lambda: _deliver(rt, b, inst, h, t, cb))
     b.set(code)
     b.br(0)
     b.end()
     b.unreachable().end()
     return _gen(b, ("i32",), ("i32",))
+
+
+def _adopt(rt: TaskRuntime, b: Body, lf: Lifted, code: int, t: int) -> None:
+    """Make the returned root task an in-module task: a record (RETURNED, its callback, its
+    context slots) handed to `TaskRuntime._handle` with its code (YIELD: low priority; WAIT:
+    queued or the set's waiter; anything else traps there)."""
+    from pymeld.merge.asynctask import _CB, _OWNER, _STATUS, RETURNED
+
+    tasks = rt.mem("tasks")
+    b.call(rt.fn("task.new")).set(t)
+    b.get(t).i32(RETURNED).store("i32.store", tasks, _STATUS)
+    b.get(t).i32(rt.tp.callbacks.index(lf)).store("i32.store", tasks, _CB)
+    b.get(t).i32(lf.owner).store("i32.store", tasks, _OWNER)
+    rt.save_ctx(b, t)
+    b.get(t).get(code).call(rt.fn("handle", lf.owner))
 
 
 def _deliver(rt: TaskRuntime, b: Body, inst: int, h: int, t: int, cb: int) -> None:
@@ -257,77 +291,3 @@ def _deliver(rt: TaskRuntime, b: Body, inst: int, h: int, t: int, cb: int) -> No
     b.get(t).i32(0).store("i32.store", tasks, _EVENT)
     b.get(t).i32(1).store("i32.store", tasks, _DELIVERED)
     b.i32(EVENT_SUBTASK).get(h).get(t).load("i32.load", tasks, _STATUS).call(cb)
-
-
-def _end_record(rt: TaskRuntime, b: Body, t: int) -> None:
-    """Free hand-off record ``t`` of the ending task."""
-    b.get(t).call(rt.fn("task.free"))
-    b.i32(0).call(_ctx(rt, "context.set"))
-    b.global_get(rt.glob("handed")).i32(1).op("i32.sub").global_set(rt.glob("handed"))
-
-
-def _queued(rt: TaskRuntime, b: Body) -> Body:
-    """Emit: whether in-module work is queued (either priority)."""
-    return b.global_get(rt.glob("q_head")).global_get(rt.glob("h_head")).op("i32.or")
-
-
-def _ctx(rt: TaskRuntime, op: str) -> int:
-    assert rt.context_import is not None
-    return rt.context_import(op, 0x7F, 0)
-
-
-def _hand_off(rt: TaskRuntime, b: Body, t: int, code: int | None) -> None:
-    """Keep the task's context slots and the set it waits on (0: it yielded) in a record named
-    by the runtime's context slot 0 of the task, and return YIELD to the host."""
-    from pymeld.merge.asynctask import _STATUS, _WSET
-
-    tasks, handed = rt.mem("tasks"), rt.glob("handed")
-    b.call(_ctx(rt, "context.get")).tee(t).op("i32.eqz").if_()
-    b.call(rt.fn("task.new")).tee(t).call(_ctx(rt, "context.set"))
-    b.global_get(handed).i32(1).op("i32.add").global_set(handed)
-    b.end()
-    rt.save_ctx(b, t)
-    b.get(t).global_get(rt.glob("root_returned")).store("i32.store", tasks, _STATUS)
-    b.get(t)
-    if code is None:
-        b.i32(0)
-    else:
-        b.get(code).i32(4).op("i32.shr_u")
-    b.store("i32.store", tasks, _WSET)
-    b.i32(YIELD).op("return")
-
-
-def _host_callback(rt: TaskRuntime, lf: Lifted, k: int) -> FuncCode:
-    """The lift's callback: the host resumes a handed-off task (its record in the runtime's
-    context slot 0). A yielded task gets the host's event; a waiting one its set's event when
-    a subtask has one, else one queued in-module task runs and the task yields again; when
-    nothing can run it ends (it waits forever in the original, where no one sees it)."""
-    from pymeld.merge.asynctask import _CTX, _STATUS, _WSET, _gen
-
-    b = Body(["i32", "i32", "i32"])
-    assert lf.opts.callback is not None
-    cb = rt.func(lf.opts.callback)
-    drive = rt.fn("root-drive", k)
-    if not rt.tp.root_returns:  # never handed off: the host never calls it
-        b.unreachable().end()
-        return _gen(b, ("i32", "i32", "i32"), ("i32",))
-    tasks, inst = rt.mem("tasks"), lf.owner
-    t, s, h = b.local("i32"), b.local("i32"), b.local("i32")
-    b.call(_ctx(rt, "context.get")).tee(t).op("i32.eqz").trap_if()
-    for slot in rt.tp.slots:
-        b.get(t).load("i32.load", tasks, _CTX + 4 * slot).global_set(rt.glob(("ctx", slot)))
-    b.i32(1).global_set(rt.glob("may_block"))
-    b.get(t).load("i32.load", tasks, _STATUS).global_set(rt.glob("root_returned"))
-    _queued(rt, b).trap_if()  # in-module work would interleave: refused
-    b.get(t).load("i32.load", tasks, _WSET).tee(s).op("i32.eqz").if_()
-    b.get(0).get(1).get(2).call(cb).call(drive).op("return")
-    b.end()
-    if inst in rt.tp.tables:
-        b.get(s).call(rt.fn("ready", inst)).tee(h).if_()
-        _deliver(rt, b, inst, h, s, cb)
-        b.call(drive).op("return")
-        b.end()
-    # nothing in-module can run and no event is there: it waits forever where no one sees it
-    _end_record(rt, b, t)
-    b.i32(EXIT).end()
-    return _gen(b, ("i32", "i32", "i32"), ("i32",))

@@ -412,7 +412,7 @@ class TaskRuntime:
         self._func("marker")
         self._func("unlink", "q_head", "q_tail")
         self._func("unlink", "h_head", "h_tail")
-        for inst in sorted(self.tp.task_instances()):
+        for inst in sorted(self.tp.task_instances() | {lf.owner for lf in self.tp.callbacks}):
             self._func("handle", inst)
         for k in range(len(self.tp.callbacks)):
             self._func("run", k)
@@ -647,8 +647,6 @@ class TaskRuntime:
         hh, ht, be = self.glob("h_head"), self.glob("h_tail"), self.glob("batch_end")
         lh, lt = self.glob("q_head"), self.glob("q_tail")
         t = b.local("i32")
-        if self.tp.root_returns:  # a root task handed to the host would interleave: asyncroot
-            b.global_get(self.glob("handed")).trap_if()
         b.global_get(hh).if_()
         b.global_get(be).op("i32.eqz").if_()
         b.global_get(ht).global_set(be)
@@ -730,7 +728,18 @@ class TaskRuntime:
         for slot in self.tp.slots:
             b.get(0).load("i32.load", m, _CTX + 4 * slot).global_set(self.glob(("ctx", slot)))
         code = b.local("i32")
-        b.get(ev).get(p1).get(p2).call(self.func(lf.opts.callback)).set(code)
+        cb = self.func(lf.opts.callback)
+        if inst in self.tp.roots and self.p.find(Space.GLOBAL, GROUP, ("root_in", inst)) is None:
+            b.unreachable()  # a root task that never returns in-module never runs from here
+        elif inst in self.tp.roots:  # a root task going on after its return (merge.asyncroot)
+            from pymeld.merge.asyncroot import entered
+
+            # wasmtime holds its delivery while the instance is entered (a blocked stack of
+            # the instance's code below): it would then come at high priority, not reproduced
+            b.global_get(self.glob(("root_in", inst))).trap_if()
+            entered(self, b, inst, lambda: b.get(ev).get(p1).get(p2).call(cb).set(code))
+        else:
+            b.get(ev).get(p1).get(p2).call(cb).set(code)
         self.save_ctx(b, 0)
         for g, s_ in saved:
             b.get(s_).global_set(g)
@@ -831,7 +840,9 @@ class TaskRuntime:
         for g in self.context_globals():
             b.i32(0).global_set(g)
         b.i32(1 if lf.type.is_async else 0).global_set(self.glob("may_block"))
-        b.forward_args().call(self.func(lf.core_func))
+        from pymeld.merge.asyncroot import entered
+
+        entered(self, b, lf.owner, lambda: b.forward_args().call(self.func(lf.core_func)))
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)
