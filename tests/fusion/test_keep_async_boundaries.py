@@ -71,9 +71,17 @@ def test_case_is_equivalent(wast: Path, oracle_py: Path, pymeld: list[str], tmp_
     assert r["status"] == "equivalent", r
 
 
+# Cases plain fusion has learnt since, which the flag then leaves as they are (no boundary).
+FUSED_SINCE = {"named-types-across.wast"}  # a variant result stored at an async lower's pointer
+
+
 @pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
 def test_case_clusters(wast: Path, wasm_tools: str, tmp_path: Path) -> None:
     data = _binary(wasm_tools, wast, tmp_path)
+    if wast.name in FUSED_SINCE:
+        plain = fuse_bytes(data, options=FuseOptions(component=True)).output
+        assert fuse_bytes(data, options=KEEP).output == plain  # nothing kept
+        return
     with pytest.raises(UnsupportedFeature):  # the case needs the flag
         fuse_bytes(data, options=FuseOptions(component=True))
     result = fuse_bytes(data, options=KEEP)

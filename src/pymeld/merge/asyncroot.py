@@ -17,17 +17,16 @@ per instance, and the fused module must keep per former instance:
   `task.return` was not called) after the rest of the high-priority batch, as a sync root
   export's return does. A stackful root lift needs no driver: its waits are `asynctask`'s
   blocked stacks.
-* **After `task.return`** wasmtime lets the host call return and runs the task's next callback
-  only when its event loop gets to it (a later call that yields to it), so the driver hands the
-  task to the host: it returns ``YIELD``, keeping the task's context slots and the set it waits
-  on in a record named by the runtime's context slot 0 of the task (unused otherwise: in-module
-  tasks keep their slots in globals), and the lift's callback is a generated one resuming it. A
-  task that waits after returning on a set no event can reach (none pending, nothing queued)
-  ends instead: it would wait forever where no one sees it. While such a task is with the host,
-  a driven root's ``YIELD`` goes to the host too (the runtime's FIFO orders them), and in-module
-  scheduling (a wait, a blocked sync call, a ``YIELD`` beside queued in-module tasks) traps: the
-  runtime would interleave the handed task with in-module tasks in an order the fused module
-  does not see (a refusal at run time, like `asynctask`'s ambiguous event order).
+* **After `task.return`** wasmtime lets the host call return (the result is in) and runs the
+  task's next callbacks when its event loop gets to them, among every other task's, in later
+  calls. The driver makes the task an in-module task of the one scheduler (a record holding its
+  context slots; its callback is among the scheduler's), queued as its code says, and tells the
+  host EXIT. As wasmtime's `do_not_enter`, a delivery to such a task while a stack of its
+  instance's code is below (a root callback or sync export blocked in a sync call) is held and
+  queued at high priority when the instance is left (`entered`, `defer`). **Refused at run time
+  (trap):** two such deliveries held at once (wasmtime orders them by thread id), and a stack
+  blocking after the host-called task returned (wasmtime lets the host call return with that
+  stack suspended) or while such a task's callback is below.
 * **Per-instance gating of host calls.** The host's calls are sequential, so the one task lock
   of the fused instance is never contended; what stays observable per former instance is the
   handle table (in-module, `asynctask`), context slots (in-module, fresh per root call) and
@@ -113,6 +112,7 @@ def plan_driven(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, FuncItem]:
         p.add_global(GROUP, "root_returned")
         for inst in sorted({lf.owner for lf in exported if lf.opts.callback is not None}):
             p.add_global(GROUP, ("root_in", inst))
+            p.add_global(GROUP, ("root_pending", inst))
     for k, lf in enumerate(exported):
         if lf.opts.callback is None:
             continue
@@ -149,15 +149,33 @@ def _root_return(rt: TaskRuntime, bi: int) -> FuncCode:
 
 
 def entered(rt: TaskRuntime, b: Body, inst: int, call: Callable[[], object]) -> None:
-    """Emit ``call()`` with root instance ``inst`` marked entered (wasmtime's `do_not_enter`:
-    its other tasks' callbacks wait meanwhile), when it has tasks going on in-module."""
+    """Emit ``call()`` with root instance ``inst`` marked entered, when it has tasks going on
+    in-module: as wasmtime's `do_not_enter`, a delivery to another of its tasks that comes up
+    meanwhile is held (`defer`) and queued at high priority when the instance is left."""
     key = ("root_in", inst)
     if rt.p.find(Space.GLOBAL, GROUP, key) is None:
         call()
         return
+    held = rt.glob(("root_pending", inst))
     b.i32(1).global_set(rt.glob(key))
     call()
     b.i32(0).global_set(rt.glob(key))
+    b.global_get(held).if_()
+    b.global_get(held).call(rt.fn("push_high"))
+    b.i32(0).global_set(held)
+    b.end()
+
+
+def defer(rt: TaskRuntime, b: Body, inst: int) -> None:
+    """Emit, at the start of running task param 0 of root instance ``inst``: while the
+    instance is entered, hold it and return (`entered` queues it on leaving). wasmtime keeps
+    held calls by thread id; two held at once would be ordered so: trap (not reproduced)."""
+    held = rt.glob(("root_pending", inst))
+    b.global_get(rt.glob(("root_in", inst))).if_()
+    b.global_get(held).trap_if()
+    b.get(0).global_set(held)
+    b.op("return")
+    b.end()
 
 
 def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
@@ -168,12 +186,12 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     callback = lf.opts.callback
     core = flatten_async_functype(lf.type, "lift", callback is not None)
     b = Body(list(core.params))
+    if rt.tp.root_returns:  # no driven task of this host call has returned
+        b.i32(0).global_set(rt.glob("root_returned"))
     rt.leftover_batch(b)  # wasmtime queues the host's call behind high-priority work left
     for g in rt.context_globals():
         b.i32(0).global_set(g)
     b.i32(1).global_set(rt.glob("may_block"))  # an `async func` (check_root_export)
-    if callback is not None and rt.tp.root_returns:
-        b.i32(0).global_set(rt.glob("root_returned"))
     if callback is not None:
         entered(rt, b, lf.owner, lambda: b.forward_args().call(rt.func(lf.core_func)))
         b.call(rt.fn("root-drive", rt.driven[id(lf)]))

@@ -628,6 +628,11 @@ class TaskRuntime:
         runs until the marker's turn (`step` 2); nothing left to run is the runtime's deadlock
         (trap)."""
         mk, r = b.local("i32"), b.local("i32")
+        if self.tp.root_returns:
+            # After the host-called task's `task.return`, wasmtime lets the host call return
+            # as soon as a stack blocks, and resumes it in a later call's loop: a suspended
+            # stack fused code cannot have (refused at run time: trap).
+            b.global_get(self.glob("root_returned")).trap_if()
         b.call(self.fn("marker")).set(mk)
         arm(mk)
         b.block().loop()
@@ -699,6 +704,10 @@ class TaskRuntime:
         b = Body(["i32"])
         m, tbl = self.mem("tasks"), self.mem(("tbl", inst))
         mb = self.glob("may_block")
+        if inst in self.tp.roots and self.p.find(Space.GLOBAL, GROUP, ("root_in", inst)):
+            from pymeld.merge.asyncroot import defer
+
+            defer(self, b, inst)  # held while a stack of the instance's code is below
         ev, p1, p2, mode, u = (b.local("i32") for _ in range(5))
         b.get(0).load("i32.load", m, _MODE).set(mode)
         b.get(0).i32(RUNNING).store("i32.store", m, _MODE)
@@ -734,9 +743,6 @@ class TaskRuntime:
         elif inst in self.tp.roots:  # a root task going on after its return (merge.asyncroot)
             from pymeld.merge.asyncroot import entered
 
-            # wasmtime holds its delivery while the instance is entered (a blocked stack of
-            # the instance's code below): it would then come at high priority, not reproduced
-            b.global_get(self.glob(("root_in", inst))).trap_if()
             entered(self, b, inst, lambda: b.get(ev).get(p1).get(p2).call(cb).set(code))
         else:
             b.get(ev).get(p1).get(p2).call(cb).set(code)
@@ -836,6 +842,8 @@ class TaskRuntime:
             return export_code(self, lf)
         core = flatten_functype(lf.type, "lift")
         b = Body(core.params)
+        if self.tp.root_returns:  # no driven task of this host call has returned
+            b.i32(0).global_set(self.glob("root_returned"))
         self.leftover_batch(b)
         for g in self.context_globals():
             b.i32(0).global_set(g)
