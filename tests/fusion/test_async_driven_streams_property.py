@@ -10,6 +10,7 @@ writes of 0 to 6 items, cancels of a blocked write, async calls making C read or
 (queued callee work runs first) and `WAIT`s for a blocked write's event on a set of D's (the
 driver's wait takes the stream end's event, and C's waiting callbacks run meanwhile). Every
 return code, event, handle and copied byte is folded into the result. CI: a few seeds;
+Odd seeds instantiate D twice: in-module streams beside root exports of two instances.
 ``PYMELD_SLOW=1`` runs many more.
 """
 
@@ -194,16 +195,22 @@ def composition(seed: int) -> str:
       (export "cdrop" (func $cdrop)) (export "total" (func $total))))))
     (func (export "run") async (param "seed" u32) (result u32)
       (canon lift (core func $dm "run") async (callback (core func $dm "cb")))))"""
+    # odd seeds: D instantiated twice (root exports of two instances, each with its own table)
+    roots = ["d", "d2"] if seed % 2 else ["d"]
     return (
         "(component\n  "
         + callee(elem, size)
         + "\n  "
         + d
         + "\n  (instance $c (instantiate $C))\n"
-        + '  (instance $d (instantiate $D (with "c" (instance $c))))\n'
-        + '  (export "run" (func $d "run")))\n'
-        + f'(invoke "run" (u32.const {seed % 200 + 1}))\n'
-        + f'(invoke "run" (u32.const {seed % 50 + 3}))\n'
+        + "".join(f'  (instance ${r} (instantiate $D (with "c" (instance $c))))\n' for r in roots)
+        + "".join(f'  (export "run-{r}" (func ${r} "run"))' for r in roots)
+        + ")\n"
+        + "".join(
+            f'(invoke "run-{r}" (u32.const {v}))\n'
+            for v in (seed % 200 + 1, seed % 50 + 3)
+            for r in roots
+        )
     )
 
 

@@ -37,9 +37,9 @@ per instance, and the fused module must keep per former instance:
 A driven root's waits take whatever event its set has, a subtask's or an in-module
 stream/future end's (`merge.asyncstream`'s `x.take`), so it may sit beside in-module streams,
 nested subtasks and cancellation (all in the one scheduler; checked against wasmtime by
-`test_async_driven*.py`). Refused by name (`plan_roots`), not made exact yet: in-module
-streams/futures beside root exports of several instances (their blocking reads and writes
-assume one host-called instance).
+`test_async_driven*.py`). In-module streams may sit beside root exports of several
+instances too: the host's calls come one at a time, so one host-called stack at a time blocks
+in a sync read or write of its instance's ends (`merge.asyncstream`).
 """
 
 from __future__ import annotations
@@ -83,11 +83,6 @@ def plan_roots(
     `task.return` built-ins of instances with driven exports (the driver must know whether
     its task returned)."""
     driven = {lf.owner for _, lf in exported if lf.opts.callback is not None}
-    if tp.streams and len(tp.roots) > 1:
-        raise UnsupportedFeature(
-            "in-module streams/futures beside root exports of several component instances "
-            "(their blocking reads and writes assume one host-called instance: not fused yet)"
-        )
     for bi in used:
         b = g.builtins[bi]
         if b.op.startswith("backpressure.") and b.owner in tp.roots and len(tp.roots) > 1:

@@ -229,7 +229,7 @@ def plan_tasks(
         if op.startswith(("stream.", "future.", "error-context.")):
             from pymeld.merge.asyncstream import plan_builtin
 
-            plan_builtin(b, f"in component instance {label(inst)}", inst == task_inst)
+            plan_builtin(b, f"in component instance {label(inst)}", inst in roots)
             tp.ends.append(bi)
             tp.streams = True
             tables.add(inst)
@@ -633,6 +633,14 @@ class TaskRuntime:
             # as soon as a stack blocks, and resumes it in a later call's loop: a suspended
             # stack fused code cannot have (refused at run time: trap).
             b.global_get(self.glob("root_returned")).trap_if()
+            # Nor may a root task going on after its return block (its callback runs from the
+            # scheduler, over stacks wasmtime would resume while it is suspended).
+            cur, tasks = self.glob("cur_task"), self.mem("tasks")
+            for inst in self.tp.roots:
+                b.global_get(cur).if_()
+                b.global_get(cur).load("i32.load", tasks, _OWNER).i32(inst).op("i32.eq")
+                b.trap_if()
+                b.end()
         b.call(self.fn("marker")).set(mk)
         arm(mk)
         b.block().loop()
