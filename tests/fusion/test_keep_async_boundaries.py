@@ -71,17 +71,9 @@ def test_case_is_equivalent(wast: Path, oracle_py: Path, pymeld: list[str], tmp_
     assert r["status"] == "equivalent", r
 
 
-# Cases plain fusion has learnt since, which the flag then leaves as they are (no boundary).
-FUSED_SINCE = {"named-types-across.wast"}  # a variant result stored at an async lower's pointer
-
-
 @pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
 def test_case_clusters(wast: Path, wasm_tools: str, tmp_path: Path) -> None:
     data = _binary(wasm_tools, wast, tmp_path)
-    if wast.name in FUSED_SINCE:
-        plain = fuse_bytes(data, options=FuseOptions(component=True)).output
-        assert fuse_bytes(data, options=KEEP).output == plain  # nothing kept
-        return
     with pytest.raises(UnsupportedFeature):  # the case needs the flag
         fuse_bytes(data, options=FuseOptions(component=True))
     result = fuse_bytes(data, options=KEEP)
@@ -204,7 +196,7 @@ EQUIVALENT = {
     "wasmtime/tests/misc_testsuite/component-model/async/yield-when-cancelled.wast",
     "wasmtime/tests/misc_testsuite/gc/component-async-suspended-fiber-roots.wast",
 }
-#: Refused with the flag too, by name (resource handles in a stream payload: issue 11 stage 4).
+#: Refused with the flag too, by name (resource handles in a stream payload: not fused yet).
 REFUSED = {"component-model/test/async/passing-resources.wast"}
 
 

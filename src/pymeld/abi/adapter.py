@@ -284,7 +284,7 @@ def generate_adapter(
         size, align = elem_size(rt), alignment(rt)
         back.check_ptr(caller_side, retptr, align, size)
         if lift.results == tuple(flatten_type(rt)):  # flat, stored at the caller's pointer
-            back.flat(rt, _FlatSrc(b, [(r, lift.results[0])]), _MemSink(b, caller_side, retptr, rt))
+            back.flat_to_mem(rt, _FlatSrc(b, [(r, lift.results[0])]), caller_side, retptr, 0)
         else:
             back.check_ptr(callee_side, r, align, size)
             back.mem(rt, (r, 0), (retptr, 0))
@@ -376,7 +376,7 @@ def generate_return(
             back.check_ptr(caller_side, dst, align, size)
             if flat:
                 src = _FlatSrc(b, [(i, t) for i, t in enumerate(params[:-1])])
-                back.flat(rt, src, _MemSink(b, caller_side, dst, rt))
+                back.flat_to_mem(rt, src, caller_side, dst, 0)
             else:
                 back.check_ptr(callee_side, 0, align, size)
                 back.mem(rt, (0, 0), (dst, 0))
@@ -529,82 +529,22 @@ class _SlotSink(_Sink):
         self.b.set(idx)
 
 
-@dataclass(frozen=True, slots=True)
-class _Store:
-    """What `_MemSink` does with one flat value: store it at ``off`` with ``op``; a variant's
-    discriminant (``key`` ≥ 0) is kept too; a joined payload slot (``cases``) is stored as each
-    case lays it out, under that case's discriminant (index, offset, store op, its own type)."""
-
-    off: int = 0
-    op: str = ""
-    key: int = -1
-    cases: tuple[tuple[int, int, str, CoreValType], ...] | None = None
-
-
 class _MemSink(_Sink):
-    """Store translated flat values at ``ptr`` in ``side``'s memory, in ``t``'s layout: flat
-    order is memory order, except in a variant with payloads, whose joined slots are stored
-    per case (as the spec's `store` of the lifted value: only the case's own bytes)."""
+    """Store translated flat values at ``ptr`` in ``side``'s memory, in ``t``'s layout (flat
+    order is memory order for every type without a payload-carrying variant)."""
 
-    def __init__(self, b: Body, side: _Side, ptr: int, t: ValType) -> None:
+    def __init__(self, b: Body, side: _Side, ptr: int, t: ValType, off: int = 0) -> None:
         self.b, self.mem, self.ptr = b, side.mem, ptr
-        self.stores: list[_Store] = []
-        _flat_store_plan(t, 0, self.stores, [0])
-        self.discs: dict[int, int] = {}
+        self.stores: list[tuple[int, str]] = []
+        _flat_stores(t, off, self.stores)
         self.i = 0
 
     def push(self, t: CoreValType) -> None:
-        st = self.stores[self.i]
+        off, op = self.stores[self.i]
         self.i += 1
-        b = self.b
-        v = b.local(t)
-        b.set(v)
-        if st.cases is not None:
-            assert st.key in self.discs
-            for ci, off, op, ft in st.cases:
-                b.get(self.discs[st.key]).i32(ci).op("i32.eq").if_()
-                b.get(self.ptr).get(v)
-                if ft != t:
-                    b.op(*_COERCE_IN[(t, ft)])
-                b.store(op, self.mem, off).end()
-        else:
-            b.get(self.ptr).get(v).store(st.op, self.mem, st.off)
-            if st.key >= 0:
-                self.discs[st.key] = v
-                return
-        b.free(v)
-
-
-def _flat_store_plan(t: ValType, off: int, out: list[_Store], keys: list[int]) -> None:
-    """`_MemSink`'s plan for ``t`` at ``off``: `_flat_stores`, and variants with payloads whose
-    cases are laid out flat in memory order (no variant with payloads inside a case)."""
-    match despecialize(t):
-        case Variant(cases) if any(c is not None for _, c in cases):
-            key = keys[0]
-            keys[0] += 1
-            out.append(_Store(off, _STORE_BY_SIZE[elem_size(discriminant_type(cases))], key))
-            slots: list[list[tuple[int, int, str, CoreValType]]] = [
-                [] for _ in flatten_variant_payload(cases)
-            ]
-            base = off + payload_offset(cases)
-            for ci, (_, c) in enumerate(cases):
-                if c is None:
-                    continue
-                leaves: list[tuple[int, str]] = []
-                _flat_stores(c, base, leaves)
-                for j, ((o, op), ft) in enumerate(zip(leaves, flatten_type(c), strict=True)):
-                    slots[j].append((ci, o, op, ft))
-            out.extend(_Store(key=key, cases=tuple(s)) for s in slots)
-        case Record(fields):
-            for (_, f), fo in zip(fields, field_offsets(fields)):
-                _flat_store_plan(f, off + fo, out, keys)
-        case List(e, n) if n is not None:
-            for i in range(n):
-                _flat_store_plan(e, off + i * elem_size(e), out, keys)
-        case _:
-            leaves = []
-            _flat_stores(t, off, leaves)
-            out.extend(_Store(o, op) for o, op in leaves)
+        v = self.b.local(t)
+        self.b.set(v).get(self.ptr).get(v).store(op, self.mem, off)
+        self.b.free(v)
 
 
 _STORE_BY_SIZE = {1: "i32.store8", 2: "i32.store16", 4: "i32.store", 8: "i64.store"}
@@ -893,6 +833,46 @@ class _Translator:
                 sink.push("i32")
             case _:
                 raise UnsupportedFeature(f"cannot adapt values of type {t!r}")
+
+    def flat_to_mem(self, t: ValType, src: _FlatSrc, side: _Side, ptr: int, off: int) -> None:
+        """Flat values of ``t`` stored at ``ptr + off`` in ``side``'s memory: the spec's
+        `lift_flat` then `store`. A variant with payloads stores its discriminant and then only
+        its case's payload (from the joined slots, coerced back), as `store_variant` does."""
+        try:
+            sink = _MemSink(self.b, side, ptr, t, off)
+        except UnsupportedFeature:
+            sink = None
+        if sink is not None:
+            self.flat(t, src, sink)
+            return
+        b = self.b
+        match despecialize(t):
+            case Record(fields):
+                for (_, f), fo in zip(fields, field_offsets(fields)):
+                    self.flat_to_mem(f, src, side, ptr, off + fo)
+            case List(e, n) if n is not None:
+                for i in range(n):
+                    self.flat_to_mem(e, src, side, ptr, off + i * elem_size(e))
+            case Variant(cases):
+                width = elem_size(discriminant_type(cases))
+                d, own_d = src.local("i32")
+                self._check_disc(d, len(cases), 4)
+                b.get(ptr).get(d).store(_STORE_BY_SIZE[width], side.mem, off)
+                payload = src.take(len(flatten_variant_payload(cases)))
+                po = off + payload_offset(cases)
+
+                def case(i: int, c: ValType | None) -> None:
+                    payload.i = 0
+                    if c is not None:
+                        self.flat_to_mem(c, payload, side, ptr, po)
+
+                self._switch(d, cases, case)
+                if own_d:
+                    b.free(d)
+            case _:
+                raise UnsupportedFeature(
+                    f"storing flat values of type {t!r} at an async result pointer (not fused yet)"
+                )
 
     def _check_char(self, c: int) -> None:
         # trap if c >= 0x110000 or 0xD800 <= c <= 0xDFFF (convert_i32_to_char)
