@@ -21,14 +21,15 @@ whose ends all stay inside the fused module become in-module objects, modelled o
   (wasmtime's flat copy), after its bounds and alignment checks.
 * **Events** go through `merge.asynctask`'s scheduler as subtask events do: `mark_ready`
   queues the waiter of the end's set at high priority (a callback that returned WAIT, or the
-  marker of a stack blocked in `waitable-set.wait`), and a blocking read or write of the
-  host-called instance blocks its stack as a marker that the end's event queues.
+  marker of a stack blocked in `waitable-set.wait`), and a blocking read or write of a
+  host-called instance (one host call at a time) blocks its stack as a marker that the end's
+  event queues.
 * **Ends crossing an adapter** move between instances' tables with wasmtime's transfer checks
   (only readable ends; not busy, not done, not in a set, a future not read).
 
 Refused by name at fusion time: payloads other than none or numbers (an in-module rendezvous
 through the adapter generator: stage 4), blocking (not `async`) reads and writes outside the
-host-called instance (a suspended core stack), streams and futures crossing the host boundary
+host-called instances (a suspended core stack), streams and futures crossing the host boundary
 beside in-module tasks. Refused at run time by a trap: two tasks waiting on one set at once
 (wasmtime picks the waiter by its internal thread id), and several ready waitables in one
 set (see `TaskRuntime._ready`).
@@ -248,7 +249,7 @@ class StreamRuntime:
         """(entry address): the stack blocked in a sync read/write of this end, else its set's
         waiter, if any, is queued (`TaskRuntime._mark_ready`)."""
         b = Body(["i32"])
-        if inst == self.tp.task_instance:  # the host-called stack waits on this end alone
+        if inst in self.tp.roots:  # the host-called stack (one at a time) waits on this end
             b.global_get(self.glob("root_end")).get(0).op("i32.eq").if_()
             b.i32(0).global_set(self.glob("root_end"))
             b.global_get(self.glob("root_mk")).call(self.fn("push_high")).op("return")
