@@ -1,5 +1,5 @@
 """Real async (WASI 0.3) compositions built here: the original replays its recording, and
-pymeld's output replays it too, or pymeld refuses by name.
+pymeld's output replays it too (with `--keep-async-boundaries`, or a refusal by name).
 
 The cases live in ``tests/data/async-compositions/`` (README there: toolchains, sizes, what
 crosses between the instances). Each ``expected*.json`` was recorded from the ORIGINAL with
@@ -24,7 +24,6 @@ import wasmtime
 
 import async_harness
 import pymeld
-from pymeld.errors import UnsupportedFeature
 from support import REPO, pymeld_exe, wasm_tools_exe, wat_to_wasm
 
 DATA = REPO / "tests" / "data" / "async-compositions"
@@ -148,23 +147,15 @@ def test_harness_refuses_host_streams_by_name(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_fused_replays_or_refuses_by_name(case: Case, tmp_path: Path, report) -> None:
-    """`pymeld fuse --component` of the composition (and of its parts given separately)."""
+    """`pymeld fuse --component` of the composition (and of its parts given separately). Every
+    case fuses today (issue 11: stages 2-4, driven roots beside streams): a refusal fails."""
     inputs = [[(case.wasm, async_harness.read_wasm(case.wasm_path))]]
     if case.parts:
         inputs.append([(p, (DATA / case.directory / p).read_bytes()) for p in case.parts])
     lines = []
     for i, given in enumerate(inputs):
         label = " + ".join(name for name, _ in given)
-        try:
-            result = pymeld.fuse_files(given, options=pymeld.FuseOptions(component=True))
-        except UnsupportedFeature as e:
-            # Refusal branch: today pymeld refuses async calls between former instances (issue 11
-            # stage 2: in-module tasks, subtasks, the callback driver) and resources beside
-            # async. It goes away when stage 2 lands: then only the replay below remains.
-            print(f"{case.name} [{label}]: {e}")
-            _assert_named_async_refusal(str(e))
-            lines.append(f"{label}: refused: {e}")
-            continue
+        result = pymeld.fuse_files(given, options=pymeld.FuseOptions(component=True))
         fused = tmp_path / f"fused{i}.wasm"
         fused.write_bytes(result.output)
         total, bad = _replay(case, fused)

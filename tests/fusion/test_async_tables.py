@@ -82,7 +82,6 @@ def _stream_pair(
     )
 
 
-STRING_STREAM = _stream_pair("string")
 CREATED_IN_CALL_AND_WAITED = (
     _stream_pair(
         "u8",
@@ -169,11 +168,6 @@ ROOT_STREAM = """(component
     ("wat", "message"),
     [
         (
-            STRING_STREAM,
-            r"Stream\(elem=String\(\)\) passed between component instances .* "
-            r"in-module rendezvous: issue 11 stage 4",
-        ),
-        (
             CALLBACK_ROOT,
             r"callback of root export `run` \(events\) of component instance "
             r"root/instance1, whose stream/future handles are numbered in-module",
@@ -196,7 +190,6 @@ ROOT_STREAM = """(component
         ),
     ],
     ids=[
-        "non-number-payload",
         "callback-root-export",
         "event-order",
         "blocking-in-sync-instance",

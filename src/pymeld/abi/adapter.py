@@ -284,7 +284,7 @@ def generate_adapter(
         size, align = elem_size(rt), alignment(rt)
         back.check_ptr(caller_side, retptr, align, size)
         if lift.results == tuple(flatten_type(rt)):  # flat, stored at the caller's pointer
-            back.flat(rt, _FlatSrc(b, [(r, lift.results[0])]), _MemSink(b, caller_side, retptr, rt))
+            back.flat_to_mem(rt, _FlatSrc(b, [(r, lift.results[0])]), caller_side, retptr, 0)
         else:
             back.check_ptr(callee_side, r, align, size)
             back.mem(rt, (r, 0), (retptr, 0))
@@ -376,7 +376,7 @@ def generate_return(
             back.check_ptr(caller_side, dst, align, size)
             if flat:
                 src = _FlatSrc(b, [(i, t) for i, t in enumerate(params[:-1])])
-                back.flat(rt, src, _MemSink(b, caller_side, dst, rt))
+                back.flat_to_mem(rt, src, caller_side, dst, 0)
             else:
                 back.check_ptr(callee_side, 0, align, size)
                 back.mem(rt, (0, 0), (dst, 0))
@@ -533,10 +533,10 @@ class _MemSink(_Sink):
     """Store translated flat values at ``ptr`` in ``side``'s memory, in ``t``'s layout (flat
     order is memory order for every type without a payload-carrying variant)."""
 
-    def __init__(self, b: Body, side: _Side, ptr: int, t: ValType) -> None:
+    def __init__(self, b: Body, side: _Side, ptr: int, t: ValType, off: int = 0) -> None:
         self.b, self.mem, self.ptr = b, side.mem, ptr
         self.stores: list[tuple[int, str]] = []
-        _flat_stores(t, 0, self.stores)
+        _flat_stores(t, off, self.stores)
         self.i = 0
 
     def push(self, t: CoreValType) -> None:
@@ -833,6 +833,46 @@ class _Translator:
                 sink.push("i32")
             case _:
                 raise UnsupportedFeature(f"cannot adapt values of type {t!r}")
+
+    def flat_to_mem(self, t: ValType, src: _FlatSrc, side: _Side, ptr: int, off: int) -> None:
+        """Flat values of ``t`` stored at ``ptr + off`` in ``side``'s memory: the spec's
+        `lift_flat` then `store`. A variant with payloads stores its discriminant and then only
+        its case's payload (from the joined slots, coerced back), as `store_variant` does."""
+        try:
+            sink = _MemSink(self.b, side, ptr, t, off)
+        except UnsupportedFeature:
+            sink = None
+        if sink is not None:
+            self.flat(t, src, sink)
+            return
+        b = self.b
+        match despecialize(t):
+            case Record(fields):
+                for (_, f), fo in zip(fields, field_offsets(fields)):
+                    self.flat_to_mem(f, src, side, ptr, off + fo)
+            case List(e, n) if n is not None:
+                for i in range(n):
+                    self.flat_to_mem(e, src, side, ptr, off + i * elem_size(e))
+            case Variant(cases):
+                width = elem_size(discriminant_type(cases))
+                d, own_d = src.local("i32")
+                self._check_disc(d, len(cases), 4)
+                b.get(ptr).get(d).store(_STORE_BY_SIZE[width], side.mem, off)
+                payload = src.take(len(flatten_variant_payload(cases)))
+                po = off + payload_offset(cases)
+
+                def case(i: int, c: ValType | None) -> None:
+                    payload.i = 0
+                    if c is not None:
+                        self.flat_to_mem(c, payload, side, ptr, po)
+
+                self._switch(d, cases, case)
+                if own_d:
+                    b.free(d)
+            case _:
+                raise UnsupportedFeature(
+                    f"storing flat values of type {t!r} at an async result pointer (not fused yet)"
+                )
 
     def _check_char(self, c: int) -> None:
         # trap if c >= 0x110000 or 0xD800 <= c <= 0xDFFF (convert_i32_to_char)

@@ -19,8 +19,8 @@ state that is observable:
   source instance's table to the destination's (wasmtime's `stream_transfer`: trap unless a
   readable end of that type that is not busy, not done, not read), keeping the runtime handle.
   The runtime allows both ends of one stream/future in one instance only for payloads of none
-  or numbers, so ends of other payload types never cross (refused: they need an in-module
-  rendezvous).
+  or numbers, so ends of other payload types never cross here: such a composition takes the
+  in-module path of stage 2 and later (`merge.asyncpayload`'s rendezvous).
 * **`context.*` around sync adapters.** Each adapter call is a new task in the original, and so
   is each `realloc` an adapter runs: the caller's slots are saved, the slots are zero for the
   callee (its post-return sees what it set), and restored when the call returns.
@@ -153,6 +153,15 @@ def _number_payload(t: at.Stream | at.Future) -> bool:
     return t.elem is None or isinstance(t.elem, _NUMBERS)
 
 
+def _payload_crosses(callee: Lifted) -> bool:
+    """Whether a stream/future end of another payload than none or numbers crosses a call to
+    ``callee``: its copies need the in-module rendezvous (`merge.asyncpayload`)."""
+    return any(
+        isinstance(v, at.Stream | at.Future) and not _number_payload(v)
+        for v in carried(callee.type)
+    )
+
+
 @dataclass(slots=True)
 class FusedAsync:
     """Stage-1 plan: which instances get tables, counters and trapping stand-ins."""
@@ -192,7 +201,10 @@ def plan_fused(
         if lf.opts.is_async or lf.opts.callback is not None or lf.type.is_async
     ]
     if any(
-        g.lowers[li].opts.is_async or callee.opts.is_async or callee.opts.callback is not None
+        g.lowers[li].opts.is_async
+        or callee.opts.is_async
+        or callee.opts.callback is not None
+        or _payload_crosses(callee)  # the runtime copies no such payload in one instance
         for _, callee, li in cross
     ):  # per-instance gating of the root exports: merge.asyncroot
         return _plan_with_tasks(g, used, lowers, exported, cross, label)
@@ -224,13 +236,7 @@ def plan_fused(
                     f"{label(callee.owner)} (error-context tables are not fused)"
                 )
             assert isinstance(v, at.Stream | at.Future)
-            if not _number_payload(v):
-                raise UnsupportedFeature(
-                    f"{v!r} passed between component instances {label(caller)} and "
-                    f"{label(callee.owner)}: the runtime copies only none/number payloads "
-                    "between ends in one instance (needs an in-module rendezvous: issue 11 "
-                    "stage 4)"
-                )
+            assert _number_payload(v)  # the others take the in-module path (_payload_crosses)
             holders.update((caller, callee.owner))
     if task_inst is not None and task_inst in async_entries | sync_entries:
         raise UnsupportedFeature(

@@ -137,8 +137,9 @@ def plan_async(g: FlatGraph, used: list[int], lowers: list[int]) -> AsyncPlan:
                 builtin_signature(b)  # refuses threading built-ins
                 if at.handles(b.type) or at.handles(b.result):
                     raise UnsupportedFeature(
-                        f"resource handles in the payload of `{b.op}` (stream/future payloads "
-                        "with resources: issue 11 stage 4)"
+                        f"resource handles in the payload of `{b.op}` (a copy would move them "
+                        "between the instances' resource tables inside the in-module "
+                        "rendezvous: not fused yet)"
                     ) from None
         from pymeld.merge.asyncfuse import plan_fused  # loaded only to fuse async
 

@@ -17,17 +17,16 @@ per instance, and the fused module must keep per former instance:
   `task.return` was not called) after the rest of the high-priority batch, as a sync root
   export's return does. A stackful root lift needs no driver: its waits are `asynctask`'s
   blocked stacks.
-* **After `task.return`** wasmtime lets the host call return and runs the task's next callback
-  only when its event loop gets to it (a later call that yields to it), so the driver hands the
-  task to the host: it returns ``YIELD``, keeping the task's context slots and the set it waits
-  on in a record named by the runtime's context slot 0 of the task (unused otherwise: in-module
-  tasks keep their slots in globals), and the lift's callback is a generated one resuming it. A
-  task that waits after returning on a set no event can reach (none pending, nothing queued)
-  ends instead: it would wait forever where no one sees it. While such a task is with the host,
-  a driven root's ``YIELD`` goes to the host too (the runtime's FIFO orders them), and in-module
-  scheduling (a wait, a blocked sync call, a ``YIELD`` beside queued in-module tasks) traps: the
-  runtime would interleave the handed task with in-module tasks in an order the fused module
-  does not see (a refusal at run time, like `asynctask`'s ambiguous event order).
+* **After `task.return`** wasmtime lets the host call return (the result is in) and runs the
+  task's next callbacks when its event loop gets to them, among every other task's, in later
+  calls. The driver makes the task an in-module task of the one scheduler (a record holding its
+  context slots; its callback is among the scheduler's), queued as its code says, and tells the
+  host EXIT. As wasmtime's `do_not_enter`, a delivery to such a task while a stack of its
+  instance's code is below (a root callback or sync export blocked in a sync call) is held and
+  queued at high priority when the instance is left (`entered`, `defer`). **Refused at run time
+  (trap):** two such deliveries held at once (wasmtime orders them by thread id), and a stack
+  blocking after the host-called task returned (wasmtime lets the host call return with that
+  stack suspended) or while such a task's callback is below.
 * **Per-instance gating of host calls.** The host's calls are sequential, so the one task lock
   of the fused instance is never contended; what stays observable per former instance is the
   handle table (in-module, `asynctask`), context slots (in-module, fresh per root call) and
@@ -35,10 +34,12 @@ per instance, and the fused module must keep per former instance:
   root instances with backpressure built-ins are refused (`plan_roots`): the fused instance has
   one gate, and an in-module one would need the host call to wait in-module.
 
-Refused by name (`plan_roots`), not made exact yet: a driven root export beside in-module
-streams/futures (the driver's waits would take their events), beside nested subtasks, or beside
-`subtask.cancel`/`task.cancel`; in-module streams/futures beside root exports of several
-instances (their blocking reads and writes assume one host-called instance).
+A driven root's waits take whatever event its set has, a subtask's or an in-module
+stream/future end's (`merge.asyncstream`'s `x.take`), so it may sit beside in-module streams,
+nested subtasks and cancellation (all in the one scheduler; checked against wasmtime by
+`test_async_driven*.py`). In-module streams may sit beside root exports of several
+instances too: the host's calls come one at a time, so one host-called stack at a time blocks
+in a sync read or write of its instance's ends (`merge.asyncstream`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from pymeld.abi.layout import flatten_async_functype
 from pymeld.codec.core.emitter import Body
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import FlatGraph, Lifted
-from pymeld.plan import FuncCode, FuncItem
+from pymeld.plan import FuncCode, FuncItem, Space
 
 if TYPE_CHECKING:
     from pymeld.merge.asynctask import TaskPlan, TaskRuntime
@@ -82,25 +83,6 @@ def plan_roots(
     `task.return` built-ins of instances with driven exports (the driver must know whether
     its task returned)."""
     driven = {lf.owner for _, lf in exported if lf.opts.callback is not None}
-    driven_path = next((p for p, lf in exported if lf.opts.callback is not None), None)
-    if tp.streams and len(tp.roots) > 1:
-        raise UnsupportedFeature(
-            "in-module streams/futures beside root exports of several component instances "
-            "(their blocking reads and writes assume one host-called instance: not fused yet)"
-        )
-    if driven_path is not None:
-        what = None
-        if tp.streams:
-            what = "in-module streams/futures (their events in the driver's waits)"
-        elif any(e.caller not in tp.roots for e in tp.edges.values() if e.task or e.lower_async):
-            what = "nested in-module subtasks (async calls out of a callee)"
-        elif tp.cancels or any(g.builtins[bi].op == "subtask.cancel" for bi in used):
-            what = "`subtask.cancel`/`task.cancel` of in-module tasks"
-        if what is not None:
-            raise UnsupportedFeature(
-                f"callback-lifted root export `{driven_path}` driven in-module beside {what}: "
-                "not fused yet (issue 11)"
-            )
     for bi in used:
         b = g.builtins[bi]
         if b.op.startswith("backpressure.") and b.owner in tp.roots and len(tp.roots) > 1:
@@ -111,21 +93,26 @@ def plan_roots(
             )
         if b.op == "task.return" and b.owner in driven:
             tp.root_returns.append(bi)
+    for _, lf in exported:  # a task going on after `task.return` runs from the scheduler
+        if lf.opts.callback is not None and lf not in tp.callbacks:
+            tp.callbacks.append(lf)
 
 
 def plan_driven(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, FuncItem]:
-    """The driver functions of each callback-lifted root export (its core function, its loop,
-    the callback the host calls after a hand-off) and stand-ins for the driven instances'
-    `task.return` (the runtime's, then the flag the hand-off needs)."""
+    """The driver functions of each callback-lifted root export (its core function's loop, and
+    the lift's callback, which the host never calls: the driver never returns YIELD or WAIT)
+    and stand-ins for the driven instances' `task.return` (the runtime's, then a flag)."""
     p = rt.p
     if rt.tp.root_returns:
         p.add_global(GROUP, "root_returned")
-        p.add_global(GROUP, "handed")  # root tasks handed to the host, not yet ended
+        for inst in sorted({lf.owner for lf in exported if lf.opts.callback is not None}):
+            p.add_global(GROUP, ("root_in", inst))
+            p.add_global(GROUP, ("root_pending", inst))
     for k, lf in enumerate(exported):
         if lf.opts.callback is None:
             continue
         p.add_func(GROUP, ("root-drive", k), partial(_drive, rt, lf))
-        rt.callbacks[id(lf)] = p.add_func(GROUP, ("root-cb", k), partial(_host_callback, rt, lf, k))
+        rt.callbacks[id(lf)] = p.add_func(GROUP, ("root-cb", k), _never)
         rt.driven[id(lf)] = k
     return {
         bi: p.add_func(GROUP, ("root-return", bi), partial(_root_return, rt, bi))
@@ -133,16 +120,57 @@ def plan_driven(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, FuncItem]:
     }
 
 
+def _never() -> FuncCode:
+    from pymeld.merge.asynctask import _gen
+
+    b = Body(["i32", "i32", "i32"])
+    b.unreachable().end()
+    return _gen(b, ("i32", "i32", "i32"), ("i32",))
+
+
 def _root_return(rt: TaskRuntime, bi: int) -> FuncCode:
+    """The runtime's `task.return`, then the flag; a root task going on in-module after its
+    return (the current in-module task) has returned already: trap, as wasmtime does."""
     from pymeld.merge.asyncfuse import _sig
     from pymeld.merge.asynctask import _gen
 
     assert rt.host_builtin is not None
     params, results = _sig(rt.g.builtins[bi])
     b = Body(list(params))
+    b.global_get(rt.glob("cur_task")).trap_if()
     b.forward_args().call(rt.host_builtin(bi))
     b.i32(1).global_set(rt.glob("root_returned")).end()
     return _gen(b, params, results)
+
+
+def entered(rt: TaskRuntime, b: Body, inst: int, call: Callable[[], object]) -> None:
+    """Emit ``call()`` with root instance ``inst`` marked entered, when it has tasks going on
+    in-module: as wasmtime's `do_not_enter`, a delivery to another of its tasks that comes up
+    meanwhile is held (`defer`) and queued at high priority when the instance is left."""
+    key = ("root_in", inst)
+    if rt.p.find(Space.GLOBAL, GROUP, key) is None:
+        call()
+        return
+    held = rt.glob(("root_pending", inst))
+    b.i32(1).global_set(rt.glob(key))
+    call()
+    b.i32(0).global_set(rt.glob(key))
+    b.global_get(held).if_()
+    b.global_get(held).call(rt.fn("push_high"))
+    b.i32(0).global_set(held)
+    b.end()
+
+
+def defer(rt: TaskRuntime, b: Body, inst: int) -> None:
+    """Emit, at the start of running task param 0 of root instance ``inst``: while the
+    instance is entered, hold it and return (`entered` queues it on leaving). wasmtime keeps
+    held calls by thread id; two held at once would be ordered so: trap (not reproduced)."""
+    held = rt.glob(("root_pending", inst))
+    b.global_get(rt.glob(("root_in", inst))).if_()
+    b.global_get(held).trap_if()
+    b.get(0).global_set(held)
+    b.op("return")
+    b.end()
 
 
 def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
@@ -153,15 +181,17 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     callback = lf.opts.callback
     core = flatten_async_functype(lf.type, "lift", callback is not None)
     b = Body(list(core.params))
+    if rt.tp.root_returns:  # no driven task of this host call has returned
+        b.i32(0).global_set(rt.glob("root_returned"))
     rt.leftover_batch(b)  # wasmtime queues the host's call behind high-priority work left
     for g in rt.context_globals():
         b.i32(0).global_set(g)
     b.i32(1).global_set(rt.glob("may_block"))  # an `async func` (check_root_export)
-    if callback is not None and rt.tp.root_returns:
-        b.i32(0).global_set(rt.glob("root_returned"))
-    b.forward_args().call(rt.func(lf.core_func))
     if callback is not None:
+        entered(rt, b, lf.owner, lambda: b.forward_args().call(rt.func(lf.core_func)))
         b.call(rt.fn("root-drive", rt.driven[id(lf)]))
+    else:  # stackful: wasmtime does not mark the instance entered
+        b.forward_args().call(rt.func(lf.core_func))
     res = [b.local(vt) for vt in core.results]
     for r in reversed(res):
         b.set(r)
@@ -173,46 +203,47 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
 
 
 def _drive(rt: TaskRuntime, lf: Lifted) -> FuncCode:
-    """(callback code) → the code for the host: EXIT, or YIELD after a hand-off.
+    """(callback code) → EXIT for the host.
 
     Before `task.return`, YIELD and WAIT run in-module (everything that can make progress is
-    in-module); after it, the host call has its result and wasmtime lets it return, running
-    the task's next callback only when its event loop gets to it: the task is handed to the
-    host (YIELD; `_host_callback` resumes it)."""
+    in-module). After it, the host call has its result and wasmtime lets it return, running
+    the task's next callbacks when its event loop gets to them, in its queues among every
+    other task's: the task becomes an in-module task of the scheduler (a record with its
+    context slots; its callback is one of the scheduler's), queued as its code says, and the
+    host is told EXIT (the task's result is in; what it does next is in-module)."""
     from pymeld.merge.asynctask import SET, _gen
 
     inst = lf.owner
     assert lf.opts.callback is not None
     cb = rt.func(lf.opts.callback)
-    handoff = bool(rt.tp.root_returns)
     b = Body(["i32"])
     code = 0
     t, h = b.local("i32"), b.local("i32")
+
+    def callback(*args: int) -> None:
+        def go() -> None:
+            for a in args:
+                b.get(a) if a >= 0 else b.i32(0)
+            b.call(cb)
+
+        entered(rt, b, inst, go)
+
     b.loop()
-    # EXIT: hand it to the host (after freeing a hand-off record)
+    # EXIT: to the host (which traps if the task did not return)
     b.get(code).i32(0xF).op("i32.and").op("i32.eqz").if_()
-    if handoff:
-        get0 = _ctx(rt, "context.get")
-        b.call(get0).tee(t).if_()
-        _end_record(rt, b, t)
-        b.end()
     b.i32(EXIT).op("return")
     b.end()
+    if rt.tp.root_returns:  # after task.return: an in-module task from now on
+        b.global_get(rt.glob("root_returned")).if_()
+        _adopt(rt, b, lf, code, t)
+        b.i32(EXIT).op("return")
+        b.end()
     # YIELD: the root task's next turn at low priority (a marker in the FIFO: high-priority
     # work and the low items queued before it run first), then NONE
     b.get(code).i32(0xF).op("i32.and").i32(YIELD).op("i32.eq").if_()
-    if handoff:
-        # After task.return, or while other root tasks are with the host (the runtime's
-        # FIFO then orders this task among them): the host's. In-module work queued beside
-        # them would interleave in an order the fused module does not see: refused (trap).
-        b.global_get(rt.glob("root_returned")).global_get(rt.glob("handed")).op("i32.or").if_()
-        b.global_get(rt.glob("root_returned")).op("i32.eqz").if_()
-        _queued(rt, b).trap_if()
-        b.end()
-        _hand_off(rt, b, t, None)
-        b.end()
     rt.block_on(b, lambda mk: b.get(mk).call(rt.fn("enqueue")))
-    b.i32(0).i32(0).i32(0).call(cb).set(code)
+    callback(-1, -1, -1)
+    b.set(code)
     b.br(1)  # the `if` is depth 0, the driver loop depth 1
     b.end()
     # anything but WAIT traps (wasmtime: unpack_callback_result)
@@ -223,17 +254,6 @@ def _drive(rt: TaskRuntime, lf: Lifted) -> FuncCode:
         return _gen(b, ("i32",), ("i32",))
     tbl, addr, s = rt.mem(("tbl", inst)), b.local("i32"), b.local("i32")
     b.get(code).i32(4).op("i32.shr_u").tee(s).i32(SET).call(rt.fn("t.get", inst)).set(addr)
-    if handoff:  # after task.return: the host's, unless no event can ever come
-        b.global_get(rt.glob("root_returned")).if_()
-        b.get(s).call(rt.fn("ready", inst))
-        _queued(rt, b).op("i32.or").op("i32.eqz").if_()
-        b.call(_ctx(rt, "context.get")).tee(t).if_()
-        _end_record(rt, b, t)
-        b.end()
-        b.i32(EXIT).op("return")  # it would wait forever where no one sees it
-        b.end()
-        _hand_off(rt, b, t, code)
-        b.end()
 
     def arm(mk: int) -> None:
         # as `TaskRuntime._handle`: an event already there queues the delivery at high
@@ -247,7 +267,7 @@ def _drive(rt: TaskRuntime, lf: Lifted) -> FuncCode:
 
     rt.block_on(b, arm)
     b.get(s).call(rt.fn("ready", inst)).tee(h).op("i32.eqz").trap_if()
-    _deliver(rt, b, inst, h, t, cb)
+    entered(rt, b, inst, lambda: _deliver(rt, b, inst, h, t, cb))
     b.set(code)
     b.br(0)
     b.end()
@@ -255,86 +275,32 @@ def _drive(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     return _gen(b, ("i32",), ("i32",))
 
 
+def _adopt(rt: TaskRuntime, b: Body, lf: Lifted, code: int, t: int) -> None:
+    """Make the returned root task an in-module task: a record (RETURNED, its callback, its
+    context slots) handed to `TaskRuntime._handle` with its code (YIELD: low priority; WAIT:
+    queued or the set's waiter; anything else traps there)."""
+    from pymeld.merge.asynctask import _CB, _OWNER, _STATUS, RETURNED
+
+    tasks = rt.mem("tasks")
+    b.call(rt.fn("task.new")).set(t)
+    b.get(t).i32(RETURNED).store("i32.store", tasks, _STATUS)
+    b.get(t).i32(rt.tp.callbacks.index(lf)).store("i32.store", tasks, _CB)
+    b.get(t).i32(lf.owner).store("i32.store", tasks, _OWNER)
+    rt.save_ctx(b, t)
+    b.get(t).get(code).call(rt.fn("handle", lf.owner))
+
+
 def _deliver(rt: TaskRuntime, b: Body, inst: int, h: int, t: int, cb: int) -> None:
-    """Call the callback with subtask ``h``'s event (it has one), leaving the code."""
+    """Call the callback with waitable ``h``'s event (it has one), leaving the code; ``t`` is
+    a scratch local."""
     from pymeld.merge.asynctask import _DELIVERED, _EVENT, _STATUS
 
+    if rt.streams is not None:  # a subtask's or a stream/future end's (merge.asyncstream)
+        b.get(h).call(rt.fn("x.take", inst)).set(t)
+        b.get(t).get(h).global_get(rt.glob("x.pay")).call(cb)
+        return
     tasks, tbl = rt.mem("tasks"), rt.mem(("tbl", inst))
     b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 4).set(t)
     b.get(t).i32(0).store("i32.store", tasks, _EVENT)
     b.get(t).i32(1).store("i32.store", tasks, _DELIVERED)
     b.i32(EVENT_SUBTASK).get(h).get(t).load("i32.load", tasks, _STATUS).call(cb)
-
-
-def _end_record(rt: TaskRuntime, b: Body, t: int) -> None:
-    """Free hand-off record ``t`` of the ending task."""
-    b.get(t).call(rt.fn("task.free"))
-    b.i32(0).call(_ctx(rt, "context.set"))
-    b.global_get(rt.glob("handed")).i32(1).op("i32.sub").global_set(rt.glob("handed"))
-
-
-def _queued(rt: TaskRuntime, b: Body) -> Body:
-    """Emit: whether in-module work is queued (either priority)."""
-    return b.global_get(rt.glob("q_head")).global_get(rt.glob("h_head")).op("i32.or")
-
-
-def _ctx(rt: TaskRuntime, op: str) -> int:
-    assert rt.context_import is not None
-    return rt.context_import(op, 0x7F, 0)
-
-
-def _hand_off(rt: TaskRuntime, b: Body, t: int, code: int | None) -> None:
-    """Keep the task's context slots and the set it waits on (0: it yielded) in a record named
-    by the runtime's context slot 0 of the task, and return YIELD to the host."""
-    from pymeld.merge.asynctask import _STATUS, _WSET
-
-    tasks, handed = rt.mem("tasks"), rt.glob("handed")
-    b.call(_ctx(rt, "context.get")).tee(t).op("i32.eqz").if_()
-    b.call(rt.fn("task.new")).tee(t).call(_ctx(rt, "context.set"))
-    b.global_get(handed).i32(1).op("i32.add").global_set(handed)
-    b.end()
-    rt.save_ctx(b, t)
-    b.get(t).global_get(rt.glob("root_returned")).store("i32.store", tasks, _STATUS)
-    b.get(t)
-    if code is None:
-        b.i32(0)
-    else:
-        b.get(code).i32(4).op("i32.shr_u")
-    b.store("i32.store", tasks, _WSET)
-    b.i32(YIELD).op("return")
-
-
-def _host_callback(rt: TaskRuntime, lf: Lifted, k: int) -> FuncCode:
-    """The lift's callback: the host resumes a handed-off task (its record in the runtime's
-    context slot 0). A yielded task gets the host's event; a waiting one its set's event when
-    a subtask has one, else one queued in-module task runs and the task yields again; when
-    nothing can run it ends (it waits forever in the original, where no one sees it)."""
-    from pymeld.merge.asynctask import _CTX, _STATUS, _WSET, _gen
-
-    b = Body(["i32", "i32", "i32"])
-    assert lf.opts.callback is not None
-    cb = rt.func(lf.opts.callback)
-    drive = rt.fn("root-drive", k)
-    if not rt.tp.root_returns:  # never handed off: the host never calls it
-        b.unreachable().end()
-        return _gen(b, ("i32", "i32", "i32"), ("i32",))
-    tasks, inst = rt.mem("tasks"), lf.owner
-    t, s, h = b.local("i32"), b.local("i32"), b.local("i32")
-    b.call(_ctx(rt, "context.get")).tee(t).op("i32.eqz").trap_if()
-    for slot in rt.tp.slots:
-        b.get(t).load("i32.load", tasks, _CTX + 4 * slot).global_set(rt.glob(("ctx", slot)))
-    b.i32(1).global_set(rt.glob("may_block"))
-    b.get(t).load("i32.load", tasks, _STATUS).global_set(rt.glob("root_returned"))
-    _queued(rt, b).trap_if()  # in-module work would interleave: refused
-    b.get(t).load("i32.load", tasks, _WSET).tee(s).op("i32.eqz").if_()
-    b.get(0).get(1).get(2).call(cb).call(drive).op("return")
-    b.end()
-    if inst in rt.tp.tables:
-        b.get(s).call(rt.fn("ready", inst)).tee(h).if_()
-        _deliver(rt, b, inst, h, s, cb)
-        b.call(drive).op("return")
-        b.end()
-    # nothing in-module can run and no event is there: it waits forever where no one sees it
-    _end_record(rt, b, t)
-    b.i32(EXIT).end()
-    return _gen(b, ("i32", "i32", "i32"), ("i32",))

@@ -21,14 +21,15 @@ whose ends all stay inside the fused module become in-module objects, modelled o
   (wasmtime's flat copy), after its bounds and alignment checks.
 * **Events** go through `merge.asynctask`'s scheduler as subtask events do: `mark_ready`
   queues the waiter of the end's set at high priority (a callback that returned WAIT, or the
-  marker of a stack blocked in `waitable-set.wait`), and a blocking read or write of the
-  host-called instance blocks its stack as a marker that the end's event queues.
+  marker of a stack blocked in `waitable-set.wait`), and a blocking read or write of a
+  host-called instance (one host call at a time) blocks its stack as a marker that the end's
+  event queues.
 * **Ends crossing an adapter** move between instances' tables with wasmtime's transfer checks
   (only readable ends; not busy, not done, not in a set, a future not read).
 
 Refused by name at fusion time: payloads other than none or numbers (an in-module rendezvous
 through the adapter generator: stage 4), blocking (not `async`) reads and writes outside the
-host-called instance (a suspended core stack), streams and futures crossing the host boundary
+host-called instances (a suspended core stack), streams and futures crossing the host boundary
 beside in-module tasks. Refused at run time by a trap: two tasks waiting on one set at once
 (wasmtime picks the waiter by its internal thread id), and several ready waitables in one
 set (see `TaskRuntime._ready`).
@@ -46,6 +47,15 @@ from pymeld.abi.layout import alignment, elem_size
 from pymeld.codec.core.emitter import Body
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, FlatGraph
+from pymeld.merge.asyncpayload import (
+    PayloadCopies,
+    check_payload,
+    check_reader,
+    check_sync_readers,
+    flat_payload,
+    needs_thread,
+    note_reader,
+)
 from pymeld.plan import FuncCode, FuncItem, Space
 
 if TYPE_CHECKING:
@@ -83,11 +93,6 @@ _OPS = frozenset(
 )
 
 
-def number_payload(t: at.Stream | at.Future) -> bool:
-    """wasmtime copies these flat (`allow_intra_component_read_write`)."""
-    return t.elem is None or isinstance(t.elem, _NUMBERS)
-
-
 def check_ends(t: object, what: str) -> None:
     """Refuse stream/future/error-context values ``t`` carries that in-module ends cannot be."""
     from pymeld.merge.asyncfuse import carried
@@ -96,11 +101,7 @@ def check_ends(t: object, what: str) -> None:
         if isinstance(v, at.ErrorContext):
             raise UnsupportedFeature(f"error-context {what} beside in-module async tasks")
         assert isinstance(v, at.Stream | at.Future)
-        if not number_payload(v):
-            raise UnsupportedFeature(
-                f"{v!r} {what} beside in-module async tasks (a payload other than none or numbers "
-                "needs an in-module rendezvous through the adapter generator: issue 11 stage 4)"
-            )
+        check_payload(v, what)  # other payloads: merge.asyncpayload's rendezvous
 
 
 def plan_builtin(bt: Builtin, what: str, root: bool) -> None:
@@ -130,9 +131,11 @@ class StreamRuntime:
         self.tags: dict[object, int] = {}
         self.slots: list[Builtin] = []  # a copy built-in of each memory copies use, by slot
         self._builtins: dict[int, FuncItem] = {}
+        self.payload = PayloadCopies(self)  # non-flat payloads (stage 4)
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self) -> None:
+        check_sync_readers(self.g, self.tp)
         p = self.rt.p
         p.add_memory(GROUP, "xfer")
         for key in ("x.free", "x.pay", "root_end", "root_mk"):
@@ -156,7 +159,10 @@ class StreamRuntime:
             self.tag(bt.type)
             self._builtins[bi] = self._func("x.builtin", bi)
             if bt.op.endswith((".read", ".write")) and bt.type.elem is not None:
-                self.slot(bt)
+                if flat_payload(bt.type):
+                    self.slot(bt)
+                else:
+                    self.payload.plan(bt)
 
     def slot(self, bt: Builtin) -> int:
         """The copy slot of ``bt``'s memory (by reference: indices are known when emitting)."""
@@ -243,7 +249,7 @@ class StreamRuntime:
         """(entry address): the stack blocked in a sync read/write of this end, else its set's
         waiter, if any, is queued (`TaskRuntime._mark_ready`)."""
         b = Body(["i32"])
-        if inst == self.tp.task_instance:  # the host-called stack waits on this end alone
+        if inst in self.tp.roots:  # the host-called stack (one at a time) waits on this end
             b.global_get(self.glob("root_end")).get(0).op("i32.eq").if_()
             b.i32(0).global_set(self.glob("root_end"))
             b.global_get(self.glob("root_mk")).call(self.fn("push_high")).op("return")
@@ -449,7 +455,8 @@ class StreamRuntime:
         size = 0 if t.elem is None else elem_size(t.elem)
         align = 1 if t.elem is None else alignment(t.elem)
         mem = self.memory(bt) if size else None
-        slot = self.slot(bt) if size else 0
+        flat = flat_payload(t)
+        slot = (self.slot(bt) if flat else self.payload.slot(bt)) if size else 0
         sync = not (bt.opts is not None and bt.opts.is_async)
         if sync:  # `check_blocking`: only a task that may block may call the blocking form
             b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
@@ -493,12 +500,16 @@ class StreamRuntime:
             b.get(rec).i32(slot).store("i32.store", x, me + _SLOT)
             b.get(rec).get(1).store("i32.store", x, me + _ADDR)
             b.get(rec).get(count).store("i32.store", x, me + _COUNT)
+            if not write and needs_thread(t):
+                note_reader(self, b, rec)
 
         b.get(ost).i32(READY).op("i32.eq").if_()
         set_done()
         b.get(rec).load("i32.load", x, other + _COUNT).set(ocount)
         b.get(count).get(ocount).get(count).get(ocount).op("i32.lt_u").op("select").set(n)
         # the copy: writer's buffer → reader's buffer
+        if write and needs_thread(t):
+            check_reader(self, b, rec)
         if write:
             b.i32(slot).get(1)
             b.get(rec).load("i32.load", x, other + _SLOT).get(rec).load(
@@ -509,7 +520,11 @@ class StreamRuntime:
                 "i32.load", x, other + _ADDR
             )
             b.i32(slot).get(1)
-        b.get(n).i32(size).op("i32.mul").i32(align).call(self.fn("x.copy"))
+        if flat:
+            b.get(n).i32(size).op("i32.mul").i32(align).call(self.fn("x.copy"))
+        else:
+            b.get(n)
+            self.payload.call(b, t)
         # the other side's event: a write completes a read that wanted items; a read completes
         # a write when it had room or the write was zero-length
         other_done = b.local("i32")

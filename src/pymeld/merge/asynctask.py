@@ -229,7 +229,7 @@ def plan_tasks(
         if op.startswith(("stream.", "future.", "error-context.")):
             from pymeld.merge.asyncstream import plan_builtin
 
-            plan_builtin(b, f"in component instance {label(inst)}", inst == task_inst)
+            plan_builtin(b, f"in component instance {label(inst)}", inst in roots)
             tp.ends.append(bi)
             tp.streams = True
             tables.add(inst)
@@ -412,7 +412,7 @@ class TaskRuntime:
         self._func("marker")
         self._func("unlink", "q_head", "q_tail")
         self._func("unlink", "h_head", "h_tail")
-        for inst in sorted(self.tp.task_instances()):
+        for inst in sorted(self.tp.task_instances() | {lf.owner for lf in self.tp.callbacks}):
             self._func("handle", inst)
         for k in range(len(self.tp.callbacks)):
             self._func("run", k)
@@ -539,21 +539,24 @@ class TaskRuntime:
         return _gen(b, ("i32",), ())
 
     def _ready(self, inst: int) -> FuncCode:
-        """(set) → the handle of the one waitable of the set with a pending event, or 0.
+        """(set) → the handle of the waitable of the set whose event wasmtime delivers next,
+        or 0 when none has one.
 
-        When several subtasks of the set have events at once, wasmtime delivers them in the
-        order of its store-wide table ids (a `BTreeSet` of ready waitables), which depend on
-        every object the runtime allocated and freed; that order is not reproduced here, so
-        the fused module traps instead of guessing (refused at run time)."""
+        wasmtime keeps a set's ready waitables in a `BTreeSet<Waitable>`: ordered by kind first
+        (host tasks, then guest tasks — subtasks —, then stream/future ends), then by
+        store-wide table id. So a ready subtask goes before any ready end, exactly. Two of the
+        first ready kind are ordered by ids that depend on every object the runtime allocated
+        and freed; that order is not reproduced here, so the fused module traps instead of
+        guessing (refused at run time)."""
         b = Body(["i32"])
         m, tasks = self.mem(("tbl", inst)), self.mem("tasks")
-        h, found = b.local("i32"), b.local("i32")
+        h, sub, end, k = b.local("i32"), b.local("i32"), b.local("i32"), b.local("i32")
         # waitables are subtasks and, with in-module streams, the stream/future ends after them
-        kinds = "i32.eq" if self.streams is None else "i32.ge_u"
         b.i32(1).set(h)
         b.block().loop()
         b.get(h).global_get(self.glob(("tnext", inst))).op("i32.ge_u").br_if(1)
-        b.get(h).i32(4).op("i32.shl").load("i32.load", m, 0).i32(SUBTASK).op(kinds)
+        b.get(h).i32(4).op("i32.shl").load("i32.load", m, 0).tee(k).i32(SUBTASK)
+        b.op("i32.eq" if self.streams is None else "i32.ge_u")
         b.get(h).i32(4).op("i32.shl").load("i32.load", m, 8).get(0).op("i32.eq").op("i32.and")
         b.if_()
         if self.streams is None:
@@ -562,12 +565,24 @@ class TaskRuntime:
         else:
             b.get(h).i32(4).op("i32.shl").call(self.fn("x.has", inst))
         b.if_()
-        b.get(found).trap_if()  # a second ready waitable: the order is wasmtime's internal one
-        b.get(h).set(found)
+        b.get(k).i32(SUBTASK).op("i32.eq").if_()
+        b.get(sub).trap_if()  # a second ready subtask: wasmtime's id order
+        b.get(h).set(sub)
+        b.op("else")
+        b.get(end).set(k)  # a second ready end: wasmtime's id order, unless a subtask is first
+        b.get(h).set(end)
+        b.get(k).if_()
+        b.i32(-1 & 0xFFFFFFFF).set(end)
+        b.end()
+        b.end()
         b.end().end()
         b.get(h).i32(1).op("i32.add").set(h)
         b.br(0).end().end()
-        b.get(found).end()
+        b.get(sub).if_()
+        b.get(sub).op("return")
+        b.end()
+        b.get(end).i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
+        b.get(end).end()
         return _gen(b, ("i32",), ("i32",))
 
     def _task_new(self) -> FuncCode:
@@ -613,6 +628,19 @@ class TaskRuntime:
         runs until the marker's turn (`step` 2); nothing left to run is the runtime's deadlock
         (trap)."""
         mk, r = b.local("i32"), b.local("i32")
+        if self.tp.root_returns:
+            # After the host-called task's `task.return`, wasmtime lets the host call return
+            # as soon as a stack blocks, and resumes it in a later call's loop: a suspended
+            # stack fused code cannot have (refused at run time: trap).
+            b.global_get(self.glob("root_returned")).trap_if()
+            # Nor may a root task going on after its return block (its callback runs from the
+            # scheduler, over stacks wasmtime would resume while it is suspended).
+            cur, tasks = self.glob("cur_task"), self.mem("tasks")
+            for inst in self.tp.roots:
+                b.global_get(cur).if_()
+                b.global_get(cur).load("i32.load", tasks, _OWNER).i32(inst).op("i32.eq")
+                b.trap_if()
+                b.end()
         b.call(self.fn("marker")).set(mk)
         arm(mk)
         b.block().loop()
@@ -632,8 +660,6 @@ class TaskRuntime:
         hh, ht, be = self.glob("h_head"), self.glob("h_tail"), self.glob("batch_end")
         lh, lt = self.glob("q_head"), self.glob("q_tail")
         t = b.local("i32")
-        if self.tp.root_returns:  # a root task handed to the host would interleave: asyncroot
-            b.global_get(self.glob("handed")).trap_if()
         b.global_get(hh).if_()
         b.global_get(be).op("i32.eqz").if_()
         b.global_get(ht).global_set(be)
@@ -686,6 +712,10 @@ class TaskRuntime:
         b = Body(["i32"])
         m, tbl = self.mem("tasks"), self.mem(("tbl", inst))
         mb = self.glob("may_block")
+        if inst in self.tp.roots and self.p.find(Space.GLOBAL, GROUP, ("root_in", inst)):
+            from pymeld.merge.asyncroot import defer
+
+            defer(self, b, inst)  # held while a stack of the instance's code is below
         ev, p1, p2, mode, u = (b.local("i32") for _ in range(5))
         b.get(0).load("i32.load", m, _MODE).set(mode)
         b.get(0).i32(RUNNING).store("i32.store", m, _MODE)
@@ -715,7 +745,15 @@ class TaskRuntime:
         for slot in self.tp.slots:
             b.get(0).load("i32.load", m, _CTX + 4 * slot).global_set(self.glob(("ctx", slot)))
         code = b.local("i32")
-        b.get(ev).get(p1).get(p2).call(self.func(lf.opts.callback)).set(code)
+        cb = self.func(lf.opts.callback)
+        if inst in self.tp.roots and self.p.find(Space.GLOBAL, GROUP, ("root_in", inst)) is None:
+            b.unreachable()  # a root task that never returns in-module never runs from here
+        elif inst in self.tp.roots:  # a root task going on after its return (merge.asyncroot)
+            from pymeld.merge.asyncroot import entered
+
+            entered(self, b, inst, lambda: b.get(ev).get(p1).get(p2).call(cb).set(code))
+        else:
+            b.get(ev).get(p1).get(p2).call(cb).set(code)
         self.save_ctx(b, 0)
         for g, s_ in saved:
             b.get(s_).global_set(g)
@@ -812,11 +850,15 @@ class TaskRuntime:
             return export_code(self, lf)
         core = flatten_functype(lf.type, "lift")
         b = Body(core.params)
+        if self.tp.root_returns:  # no driven task of this host call has returned
+            b.i32(0).global_set(self.glob("root_returned"))
         self.leftover_batch(b)
         for g in self.context_globals():
             b.i32(0).global_set(g)
         b.i32(1 if lf.type.is_async else 0).global_set(self.glob("may_block"))
-        b.forward_args().call(self.func(lf.core_func))
+        from pymeld.merge.asyncroot import entered
+
+        entered(self, b, lf.owner, lambda: b.forward_args().call(self.func(lf.core_func)))
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)

@@ -1,8 +1,8 @@
 ;; A driven root task that goes on after task.return (merge.asyncroot): wasmtime lets the host
 ;; call return with the result and runs the task's next callbacks only when its event loop gets
 ;; to them, which here is when a later call YIELDs (once per yield, in FIFO order with it); a
-;; trap in such a callback fails that later call. The fused driver hands the task to the host
-;; at its first YIELD after task.return and resumes it from the lift's generated callback.
+;; trap in such a callback fails that later call. The fused driver makes the task an in-module
+;; task of its scheduler at its first YIELD after task.return (queued in the same FIFO).
 (component definition $C
   (component $P
     (core module $PM

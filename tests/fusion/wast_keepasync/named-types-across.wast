@@ -2,7 +2,9 @@
 ;; Named value types on a kept boundary: $A lifts `area` async with a record parameter (holding
 ;; an enum) and a variant result; $B calls it through a sync lower. Each cluster must name the
 ;; record, the enum and the variant it uses across the boundary (a function's type may only use
-;; named ones), and the values must arrive intact both ways.
+;; named ones), and the values must arrive intact both ways. $A's task raises and lowers its
+;; backpressure first (not fused for an instance entered by async calls: that keeps the
+;; boundary; without it the case fuses, see wast_async_tasks/named-types-sync-lower.wast).
 
 (component
   (component $A
@@ -15,10 +17,16 @@
     (core module $libc (memory (export "memory") 1))
     (core instance $libc (instantiate $libc))
     (core func $tr (canon task.return (result $res2) (memory (core memory $libc "memory"))))
+    (core func $bpi (canon backpressure.inc))
+    (core func $bpd (canon backpressure.dec))
     (core module $m
       (import "" "tr" (func $tr (param i32 i64)))
+      (import "" "bpi" (func $bpi))
+      (import "" "bpd" (func $bpd))
       (func (export "area") (param $w i32) (param $h i32) (param $u i32) (result i32)
         (local $a i64)
+        (call $bpi)
+        (call $bpd)
         (local.set $a (i64.mul (i64.mul (i64.extend_i32_u (local.get $w)) (i64.extend_i32_u (local.get $h)))
           (select (i64.const 100) (i64.const 1) (local.get $u))))
         (if (i64.eqz (local.get $a)) (then (call $tr (i32.const 2) (i64.const 0)) (return (i32.const 0))))
@@ -27,7 +35,8 @@
           (else (call $tr (i32.const 1) (local.get $a))))
         (i32.const 0))
       (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
-    (core instance $i (instantiate $m (with "" (instance (export "tr" (func $tr))))))
+    (core instance $i (instantiate $m (with "" (instance (export "tr" (func $tr))
+      (export "bpi" (func $bpi)) (export "bpd" (func $bpd))))))
     (func (export "area") async (param "r" $rect2) (result $res2)
       (canon lift (core func $i "area") async (memory (core memory $libc "memory"))
         (callback (core func $i "cb")))))
