@@ -162,8 +162,9 @@ def plan_tasks(
         check_root_export(path, lf, label)
         if any(True for _ in carried(lf.type)):
             raise UnsupportedFeature(
-                f"stream/future in root export `{path}` beside in-module async tasks (needs "
-                "stream and future events inside tasks: issue 11 stage 3)"
+                f"stream/future in root export `{path}` beside in-module async tasks: its "
+                "ends are in-module objects, which are not handed to or taken from the host "
+                "(needs ends shared with the runtime's table)"
             )
     tp = TaskPlan(task_inst, roots=roots)
     entered_async: set[int] = set()
