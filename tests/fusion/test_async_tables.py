@@ -82,29 +82,6 @@ def _stream_pair(
     )
 
 
-CREATED_IN_CALL_AND_WAITED = (
-    _stream_pair(
-        "u8",
-        "(core func $ws (canon waitable-set.new))",
-        '(export "ws" (func $ws))',
-        '(import "" "ws" (func (result i32)))',
-    )
-    .replace(
-        "(core func $new (canon stream.new $ST))",
-        '(core func $new (canon stream.new $ST))\n    (core module $DMem (memory (export "mem") 1))'
-        "\n    (core instance $dmem (instantiate $DMem))\n    (core func $poll (canon "
-        'waitable-set.poll (memory (core memory $dmem "mem"))))',
-    )
-    .replace(
-        '(import "" "f" (func $f (param i32) (result i32)))',
-        '(import "" "f" (func $f (param i32) (result i32)))\n      (import "" "poll" (func (param i32 '
-        "i32) (result i32)))",
-    )
-    .replace(
-        '(export "new" (func $new)) (export "f" (func $f))',
-        '(export "new" (func $new)) (export "f" (func $f)) (export "poll" (func $poll))',
-    )
-)
 CALLBACK_ROOT = """(component
   (component $C
     (type $ST (stream u8))
@@ -173,12 +150,6 @@ ROOT_STREAM = """(component
             r"root/instance1, whose stream/future handles are numbered in-module",
         ),
         (
-            CREATED_IN_CALL_AND_WAITED,
-            r"waitable-set.poll beside streams, futures or waitable sets created inside calls "
-            r"to component instance root/instance0: simultaneous events are ordered by "
-            r"wasmtime's internal ids",
-        ),
-        (
             BLOCKING_READ,
             r"blocking `stream.read` \(no `async`\) in component instance "
             r"root/instance0",
@@ -191,7 +162,6 @@ ROOT_STREAM = """(component
     ],
     ids=[
         "callback-root-export",
-        "event-order",
         "blocking-in-sync-instance",
         "root-export-end",
     ],

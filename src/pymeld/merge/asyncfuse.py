@@ -33,8 +33,10 @@ state that is observable:
 * Resource handles of the same instances (`merge.asyncres`): numbered with the waitables from
   one index space per instance (`resources.space`), as wasmtime's one table does.
 
-Every other shape is refused by name (`UnsupportedFeature`) in `plan_fused`: async lifts or
-lowers between instances, waitable sets and subtasks beside fused tables, stream/future ends
+Waits beside ends or sets created inside adapter calls take the in-module path of stage 2
+(`_plan_with_tasks`): the runtime's sets would order their simultaneous events by ids that
+fused calls do not reproduce. Every other shape is refused by name (`UnsupportedFeature`) in
+`plan_fused`: async lifts or lowers between instances, waitable sets and subtasks beside fused tables, stream/future ends
 crossing the host boundary from a fused table, resource/waitable mixes `merge.asyncres` cannot
 number exactly.
 """
@@ -308,12 +310,9 @@ def plan_fused(
         f"callback of `{p}`" for p, lf in exported if lf.opts.callback is not None
     ]
     if makers and waits:
-        raise UnsupportedFeature(
-            f"{waits[0]} beside streams, futures or waitable sets created inside calls to "
-            f"component instance {label(makers[0])}: simultaneous events are ordered by "
-            "wasmtime's internal ids, which fused calls do not reproduce (needs in-module "
-            "waitable sets: issue 11 stage 3)"
-        )
+        # In-module sets (stage 2 and 3) order events themselves, trapping where wasmtime's
+        # order is not reproduced; the plain adapters become sync edges there.
+        return _plan_with_tasks(g, used, lowers, exported, cross, label)
     # One holder keeps the runtime's numbering; two or more need a table each. So does a single
     # holder whose runtime numbers would be shifted by another instance's resource handles.
     virtual = sorted(holders) if len(holders) > 1 else []

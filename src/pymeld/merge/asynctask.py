@@ -162,8 +162,9 @@ def plan_tasks(
         check_root_export(path, lf, label)
         if any(True for _ in carried(lf.type)):
             raise UnsupportedFeature(
-                f"stream/future in root export `{path}` beside in-module async tasks (needs "
-                "stream and future events inside tasks: issue 11 stage 3)"
+                f"stream/future in root export `{path}` beside in-module async tasks: its "
+                "ends are in-module objects, which are not handed to or taken from the host "
+                "(needs ends shared with the runtime's table)"
             )
     tp = TaskPlan(task_inst, roots=roots)
     entered_async: set[int] = set()
@@ -223,6 +224,9 @@ def plan_tasks(
             )
     callees = {e.callee.owner for e in tp.edges.values()}
     tables: set[int] = set()
+    # Raised after the other built-ins: what needs a suspended core stack is named first, as
+    # backpressure gating alone would not fuse such a composition.
+    gated: UnsupportedFeature | None = None
     for bi in used:
         b = g.builtins[bi]
         op, inst = b.op, b.owner
@@ -262,13 +266,15 @@ def plan_tasks(
         elif op in ("task.return", "task.cancel"):
             pass  # traps: no task there ever returns or is cancelled through it (asyncfuse)
         elif op.startswith("backpressure."):
-            if inst in entered_async:
-                raise UnsupportedFeature(
+            if inst in entered_async and gated is None:
+                gated = UnsupportedFeature(
                     f"`{op}` in component instance {label(inst)}, entered by async calls "
                     "(subtasks that cannot start yet: not fused yet)"
                 )
         elif not op.startswith("resource."):
             raise UnsupportedFeature(f"`{op}` beside in-module tasks")
+    if gated is not None:
+        raise gated
     plan_roots(g, used, tp, exported, label)
     tp.slots.sort()
     callers = {e.caller for e in tp.edges.values() if e.lower_async}

@@ -1,0 +1,82 @@
+"""Plain (sync) adapters beside waitable sets that wait on ends created inside adapter calls
+(issue 11): such a composition takes the in-module path (`merge.asynctask`/`asyncstream`)
+instead of stage 1's runtime sets, whose simultaneous events wasmtime orders by internal ids
+that fused calls do not reproduce.
+
+`wast_async_trapdone/`: wasmtime's `trap-if-done.wast` with its ends returned to the host as
+handle numbers instead (every done-end trap of `stream/future.read/write` exact), and two ends
+of one set whose events are taken one at a time. `wast_async_trapdone_refused/` pins the
+run-time refusal: both ends ready before the wait. The corpus file itself stays refused, by the
+name of what it needs: its root exports hand in-module ends to the host. Backpressure of an
+instance entered by async calls stays refused (no STARTING subtasks yet); the corpus
+`big-interleaving-test.wast` is refused first by the suspended core stack it also needs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pymeld.errors import UnsupportedFeature
+from pymeld.fuse import FuseOptions, fuse_bytes
+from support import run_fuse_oracle
+
+HERE = Path(__file__).parent
+CASES = sorted((HERE / "wast_async_trapdone").glob("*.wast"))
+REFUSED = sorted((HERE / "wast_async_trapdone_refused").glob("*.wast"))
+
+
+@pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
+def test_trapdone_case_is_equivalent(
+    wast: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
+
+
+@pytest.mark.parametrize("wast", REFUSED, ids=[p.name for p in REFUSED])
+def test_ends_ready_at_once_trap(
+    wast: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "diverged", r
+    assert r["details"]["original"].startswith("returned"), r
+    assert "unreachable" in r["details"]["transformed"], r
+
+
+def test_corpus_trap_if_done_refusal_names_host_ends(
+    shared: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    wast = shared / "corpus/wast/component-model/test/async/trap-if-done.wast"
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "transform-failed", r
+    assert "stream/future in root export" in r["reason"], r
+    assert "not handed to or taken from the host" in r["reason"], r
+
+
+def test_corpus_big_interleaving_refusal_names_suspended_stack(
+    shared: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """Its `backpressure.inc` is in an instance entered by async calls, but its `await-*`
+    exports also wait inside a task entered by an async call: that (a suspended core stack) is
+    named first, since backpressure gating alone would not fuse it."""
+    wast = shared / "corpus/wast/component-model/test/async/big-interleaving-test.wast"
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "transform-failed", r
+    assert "`waitable-set.wait` in component instance" in r["reason"], r
+    assert "needs a suspended core stack" in r["reason"], r
+
+
+def test_backpressure_in_async_callee_is_refused(wasm_tools: str, tmp_path: Path) -> None:
+    src = HERE / "wast_async_trapdone_refused/backpressure-in-async-callee.wat"
+    binary = tmp_path / "c.wasm"
+    subprocess.run([wasm_tools, "parse", str(src), "-o", str(binary)], check=True)
+    with pytest.raises(
+        UnsupportedFeature,
+        match=r"`backpressure.inc` in component instance root/instance0, entered by async "
+        r"calls \(subtasks that cannot start yet",
+    ):
+        fuse_bytes(binary.read_bytes(), options=FuseOptions(component=True))
