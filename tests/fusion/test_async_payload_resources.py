@@ -5,7 +5,8 @@ Hand-built cases in `wast_async_payload_resources/` through the differential ora
 three owns of C's resource into a read of two, the copy running in D's write or in C's read;
 the two copied move from D's table to C's (numbers drawn from each instance's one index space,
 beside its stream ends), the third stays with D (used through a borrow, dropped: destructor);
-C checks the reps, drops one (destructor) and reuses its index. Traps: a handle the copy moved
+C checks the reps, drops one (destructor) and reuses its index; a `future<own R>` written
+into C's pending read. Traps: a handle the copy moved
 used by the writer afterwards, an element that is no handle, an element that is a stream end.
 The validator allows no borrow in a payload; the corpus file still needs more (named).
 """
@@ -34,7 +35,13 @@ def test_payload_resource_case_is_equivalent(
 
 def test_cases_cover_copies_on_both_sides_and_traps() -> None:
     names = {p.name for p in CASES}
-    assert {"own-partial-copy.wast", "own-read-copies.wast", "trap-moved-handle.wast"} <= names
+    assert {
+        "own-partial-copy.wast",
+        "own-read-copies.wast",
+        "future-own.wast",
+        "trap-moved-handle.wast",
+        "trap-bad-handle.wast",
+    } <= names
 
 
 def test_passing_resources_gets_past_its_payload(wast_dir: Path) -> None:
