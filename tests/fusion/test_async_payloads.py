@@ -52,14 +52,6 @@ def test_copying_read_in_a_sync_lifted_callee_is_refused(name: str) -> None:
         fuse_bytes(wasm, options=FuseOptions(component=True))
 
 
-def test_resources_in_a_payload_are_refused_by_name(wast_dir: Path) -> None:
-    found = sorted(wast_dir.rglob("passing-resources.wast"))
-    if not found:
-        pytest.skip("passing-resources.wast not in the shared corpus")
-    with pytest.raises(UnsupportedFeature, match=r"resource handles in the payload"):
-        fuse_bytes(_component(found[0]), options=FuseOptions(component=True))
-
-
 def test_py_stream_future_gets_past_its_future_string() -> None:
     """The componentize-py composition was refused where its `future<string>` crosses."""
     wasm = lzma.decompress(COMPOSITION.read_bytes())

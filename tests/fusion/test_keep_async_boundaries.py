@@ -196,7 +196,8 @@ EQUIVALENT = {
     "wasmtime/tests/misc_testsuite/component-model/async/yield-when-cancelled.wast",
     "wasmtime/tests/misc_testsuite/gc/component-async-suspended-fiber-roots.wast",
 }
-#: Refused with the flag too, by name (resource handles in a stream payload: not fused yet).
+#: Refused with the flag too, by name (resource handles in a stream payload without in-module
+#: tasks: not fused yet).
 REFUSED = {"component-model/test/async/passing-resources.wast"}
 
 

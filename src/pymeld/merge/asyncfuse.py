@@ -216,6 +216,12 @@ def plan_fused(
             "instances without async calls between instances: they would share one task lock "
             "and backpressure after fusion (needs per-instance task gating in stage 1)"
         )
+    for b in builtins:  # own handles move between in-module tables only (merge.asyncpayload)
+        if isinstance(b.type, at.Stream | at.Future) and at.handles(b.type):
+            raise UnsupportedFeature(
+                f"resource handles in the payload of `{b.op}` without in-module tasks (the "
+                "runtime's copy would keep them in the fused instance's one table: not fused yet)"
+            )
     task_inst = next(iter(roots)) if len(roots) == 1 else None
     fa = FusedAsync(task_inst)
     # -- cross-instance calls: synchronous adapters only ---------------------------------------
@@ -393,6 +399,9 @@ def _plan_with_tasks(
     fa = FusedAsync(tp.task_instance, tasks=tp, shared=tables.shared)
     fa.inmodule_resources = tables.inmodule
     handled = {*tp.table_ops, *tp.contexts, *tp.returns, *tp.cancels}
+    # in-module ends (asyncstream) never call the runtime's built-in; one whose payload
+    # carries handles of a composition-defined resource could not even be declared there
+    handled |= {bi for bi in tp.ends if at.handles(g.builtins[bi].type)}
     for bi in used:
         b = g.builtins[bi]
         if bi in handled or b.op.startswith("resource."):
@@ -518,6 +527,8 @@ class AsyncLookups:
     func: Callable[[object], int] | None = None  # any core function reference (stage 2)
     # lower index → (caller, callee) canonical options as the edge's adapter uses them
     edge_opts: Callable[[int], tuple[at.CanonOptions, at.CanonOptions]] | None = None
+    # (own type, from instance, to instance) → the in-module resource tables' own transfer
+    own_transfer: Callable[[at.Own, int, int], FuncItem] | None = None
 
 
 class _Ops:
@@ -572,6 +583,7 @@ class AsyncFusion:
                 self.look.edge_opts,
                 self.look.host_builtin,
                 self.look.context_import,
+                self.look.own_transfer,
             )
             self.tasks.plan(exported)
         if self.fa.virtual:

@@ -135,7 +135,11 @@ def plan_async(g: FlatGraph, used: list[int], lowers: list[int]) -> AsyncPlan:
             b = g.builtins[bi]
             if is_async_builtin(b):
                 builtin_signature(b)  # refuses threading built-ins
-                if at.handles(b.type) or at.handles(b.result):
+                # own handles in a stream/future payload move in merge.asyncpayload's copy
+                # (the validator allows no borrow there)
+                if at.handles(b.result) or any(
+                    isinstance(h, at.Borrow) for h in at.handles(b.type)
+                ):
                     raise UnsupportedFeature(
                         f"resource handles in the payload of `{b.op}` (a copy would move them "
                         "between the instances' resource tables inside the in-module "

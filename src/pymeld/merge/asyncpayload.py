@@ -20,8 +20,11 @@ wasmtime lifts every value before lowering any; the generator validates while it
 a trap may come after some reallocs: a trap ends the instance (wasmtime locks a trapped
 component), so nothing can observe the difference.
 
-Refused by name: own/borrow handles in a payload (the handle would move between the instances'
-resource tables inside a copy; `merge.asyncres` does not yet transfer there), error-context,
+Own handles in a payload move as wasmtime moves them: lifted from the writer's resource table
+(an own, not lent, of the right type: else a trap) and lowered into the reader's, both
+in-module tables sharing their instance's index space with its waitables (`merge.asyncres`),
+one element at a time and only for the elements copied (a partial copy leaves the rest with the
+writer). Refused by name: borrow handles (the validator allows none there), error-context,
 and maps.
 """
 
@@ -58,11 +61,8 @@ def check_payload(t: at.Stream | at.Future, what: str) -> None:
     """Refuse a payload the rendezvous cannot copy exactly (also inside nested ends)."""
 
     def walk(v: object) -> None:
-        if isinstance(v, at.Own | at.Borrow):
-            raise UnsupportedFeature(
-                f"resource handle {v!r} in the payload of {t!r} {what} (a copy would move it "
-                "between the instances' resource tables: not fused yet)"
-            )
+        if isinstance(v, at.Borrow):  # the component validator allows none; kept by name
+            raise UnsupportedFeature(f"borrow handle {v!r} in the payload of {t!r} {what}")
         if isinstance(v, at.ErrorContext):
             raise UnsupportedFeature(f"error-context in the payload of {t!r} {what}")
         if isinstance(v, at.Map):
@@ -277,14 +277,29 @@ class _HostStrings(_Translator):
 
 
 class _Ends:
-    """`abi.adapter.ResourceOps` of one copy: nested ends move writer → reader table."""
+    """`abi.adapter.ResourceOps` of one copy: nested ends and own handles move from the
+    writer's table to the reader's."""
 
     def __init__(self, sr: StreamRuntime, src: int, dst: int) -> None:
         self.sr, self.src, self.dst = sr, src, dst
 
     def transfer(self, t: at.Own | at.Borrow | at.Stream | at.Future, to_callee: bool) -> int:
+        if isinstance(t, at.Own):
+            return own_transfer(self.sr, t, self.src, self.dst).index
         assert isinstance(t, at.Stream | at.Future)
         return self.sr.transfer(t, self.src, self.dst).index
+
+
+def own_transfer(sr: StreamRuntime, t: at.Own, src: int, dst: int) -> FuncItem:
+    """The in-module resource tables' own transfer (`resources.tables`, `xfer`): wasmtime's
+    `lift_own` from the writer's table (an own, not lent: else a trap) and `lower_own` into
+    the reader's, the handle number drawn from the reader's one index space."""
+    f = sr.rt.own_transfer
+    if f is None:
+        raise UnsupportedFeature(
+            f"own handle {t!r} in a stream/future payload without handle tables"
+        )
+    return f(t, src, dst)
 
 
 class PayloadCopies:
@@ -329,6 +344,9 @@ class PayloadCopies:
                 for v in carried(t.elem):
                     assert isinstance(v, at.Stream | at.Future)
                     self.sr.transfer(v, wo, ro)
+                for h in at.handles(t.elem):
+                    if isinstance(h, at.Own):
+                        own_transfer(self.sr, h, wo, ro)
                 p.add_func(GROUP, key, partial(self._pair, t, ws, rs))
                 realloc = self.slots[rs].opts
                 if realloc is not None and realloc.realloc is not None:

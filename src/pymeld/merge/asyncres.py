@@ -151,6 +151,16 @@ def _problem(
     return None
 
 
+def call_handles(t: object) -> list[at.Own | at.Borrow]:
+    """The own/borrow handles a call itself passes: those inside a stream/future payload
+    move only when an element is copied (`merge.asyncpayload`), not with the call."""
+    if isinstance(t, at.Own | at.Borrow):
+        return [t]
+    if isinstance(t, at.Stream | at.Future):
+        return []
+    return [h for c in at.children(t) for h in call_handles(c)]
+
+
 def check_task_resources(
     g: FlatGraph,
     used: list[int],
@@ -165,7 +175,7 @@ def check_task_resources(
     async lowers and ends crossing adapters make any (an instance with a table that never
     gets an entry shares nothing)."""
     for li, e in sorted(tp.edges.items()):
-        if (e.task or e.lower_async) and at.handles(e.callee.type):
+        if (e.task or e.lower_async) and call_handles(e.callee.type):
             raise UnsupportedFeature(
                 f"resource handles passed from component instance {label(g.lowers[li].owner)} "
                 f"to {label(e.callee.owner)} through an async call (a borrow's scope is the "

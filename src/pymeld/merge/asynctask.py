@@ -381,8 +381,11 @@ class TaskRuntime:
         edge_opts: Callable[[int], tuple[at.CanonOptions, at.CanonOptions]],
         host_builtin: Callable[[int], int] | None = None,
         context_import: Callable[[str, int, int], int] | None = None,
+        own_transfer: Callable[[at.Own, int, int], FuncItem] | None = None,
     ) -> None:
         self.g, self.p, self.tp = g, plan, tp
+        # (own type, from instance, to instance) → the in-module tables' own transfer
+        self.own_transfer = own_transfer
         self.func, self.memory, self.edge_opts = func, memory, edge_opts
         # the runtime's imports of a built-in and of its own context slots (asyncroot)
         self.host_builtin, self.context_import = host_builtin, context_import

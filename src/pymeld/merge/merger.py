@@ -74,6 +74,7 @@ from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.fusion import Lookups, ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime
 from pymeld.resources.space import plan_spaces
+from pymeld.resources.tables import OWN
 
 if TYPE_CHECKING:  # loaded when used: adapters, async fusion
     from pymeld.abi.adapter import ResourceOps
@@ -585,6 +586,21 @@ class Merger:
         if self._start is not None:
             out.start = self._start.index
 
+    def _own_transfer(self, t: at.Own, src: int, dst: int) -> FuncItem:
+        """An own handle moving in a stream/future copy: both tables must be in-module."""
+        r = t.resource
+        h = self.runtime.host_instance
+        if (
+            not isinstance(r, ResourceType)
+            or h in (src, dst)
+            or (r.host_path is not None and not self.runtime.inmodule)
+        ):
+            raise UnsupportedFeature(
+                f"own handle {t!r} in a stream/future payload moving between the runtime's "
+                "handle table and an in-module one (not fused)"
+            )
+        return self.res.tables.transfer(r, OWN, src, dst)
+
     def _plan_async(self, cross: list[int]) -> None:
         """Stage-1 async state (merge.asyncfuse): tables, stand-ins, transfers, and a fresh
         task's context slots around every adapter and every realloc it runs."""
@@ -605,6 +621,7 @@ class Merger:
                 lambda lf: self.func_index(lf.core_func),
                 self.func_index,  # type: ignore[arg-type]
                 self._edge_opts,
+                self._own_transfer,
             ),
         )
         af.plan(_exported_lifts(self.g.exports))

@@ -142,7 +142,12 @@ def handle_holders(graph: FlatGraph, used: list[int], lowers: list[int]) -> set[
     out = {
         graph.builtins[bi].owner
         for bi in used
-        if graph.builtins[bi].op in _OPS and graph.builtins[bi].resource is not None
+        if (graph.builtins[bi].op in _OPS and graph.builtins[bi].resource is not None)
+        # a stream/future end whose payload carries handles: copies move them in and out
+        or (
+            graph.builtins[bi].op.startswith(("stream.", "future."))
+            and at.handles(graph.builtins[bi].type)
+        )
     }
     for li in lowers:
         lowered = graph.lowers[li]
