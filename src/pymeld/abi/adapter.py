@@ -1593,12 +1593,17 @@ class _Translator:
         b.end()
         b.free(i, cp, worst, nbytes)
 
-    def _to_compact(self, dptr: int, dlen: int, simple: str, ptr: int, n: int) -> None:
-        """store_string_to_latin1_or_utf16: latin1 while possible, else inflate to UTF-16."""
+    def _to_compact(
+        self, dptr: int, dlen: int, simple: str, ptr: int, n: int, size: int | None = None
+    ) -> None:
+        """store_string_to_latin1_or_utf16: latin1 while possible, else inflate to UTF-16.
+        The buffer starts at ``n`` units, or at ``size`` (a local: the UTF-8 length a host
+        stores from) with the host's length check before doubling it."""
         b = self.b
         dm = self.dst.mem
         i, cp, worst, j = (b.local("i32") for _ in range(4))
-        self._dst_alloc(dptr, 0, 0, 2, _L(n))
+        first = n if size is None else size
+        self._dst_alloc(dptr, 0, 0, 2, _L(first))
         b.i32(0).set(i).i32(0).set(dlen)
         b.block().block().block().loop()  # $end $wide $narrow_done $narrow
         b.get(i).get(n).op("i32.ge_u").br_if(1)
@@ -1608,14 +1613,16 @@ class _Translator:
         b.get(dlen).i32(1).op("i32.add").set(dlen)
         b.br(0).end().end()
         # all latin1: shrink if the source had multi-unit code points
-        b.get(dlen).get(n).op("i32.lt_u").if_()
-        self.realloc_into(self.dst, dptr, _L(n), 2, _L(dlen))
+        b.get(dlen).get(first).op("i32.lt_u").if_()
+        self.realloc_into(self.dst, dptr, _L(first), 2, _L(dlen))
         self.check_ptr(self.dst, dptr, 2, _L(dlen))
         b.end()
         b.br(1).end()
         # wide: cp >= 256 pending; grow to the worst case and inflate what we have in place
-        b.get(n).i32(1).op("i32.shl").set(worst)
-        self.realloc_into(self.dst, dptr, _L(n), 2, _L(worst))
+        if size is not None:
+            b.get(size).i32(MAX_STRING_BYTE_LENGTH // 2).op("i32.gt_u").trap_if()
+        b.get(first).i32(1).op("i32.shl").set(worst)
+        self.realloc_into(self.dst, dptr, _L(first), 2, _L(worst))
         self.check_ptr(self.dst, dptr, 2, _L(worst))
         b.get(dlen).set(j)
         b.block().get(j).op("i32.eqz").br_if(0).loop()

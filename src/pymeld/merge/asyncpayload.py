@@ -228,52 +228,8 @@ class _HostStrings(_Translator):
                 b.end()
                 b.free(worst)
             case _:  # store_string_to_latin1_or_utf16 from UTF-8
-                self._host_compact(dptr, dlen, simple, ptr, n, size)
+                self._to_compact(dptr, dlen, simple, ptr, n, size)
         b.free(i, cp, size, j)
-
-    def _host_compact(self, dptr: int, dlen: int, simple: str, ptr: int, n: int, size: int) -> None:
-        """latin1 into a buffer of the UTF-8 length while possible; at the first wider code
-        point grow to twice that, inflate in place and go on in UTF-16; shrink at the end."""
-        b = self.b
-        dm = self.dst.mem
-        i, cp, worst, j = (b.local("i32") for _ in range(4))
-        self._dst_alloc(dptr, 0, 0, 2, _L(size))
-        b.i32(0).set(i).i32(0).set(dlen)
-        b.block().block().block().loop()  # $end $wide $narrow_done $narrow
-        b.get(i).get(n).op("i32.ge_u").br_if(1)
-        self._decode(simple, ptr, i, n, cp)
-        b.get(cp).i32(0x100).op("i32.ge_u").br_if(2)
-        b.get(dptr).get(dlen).op("i32.add").get(cp).store("i32.store8", dm)
-        b.get(dlen).i32(1).op("i32.add").set(dlen)
-        b.br(0).end().end()
-        b.get(dlen).get(size).op("i32.lt_u").if_()
-        self.realloc_into(self.dst, dptr, _L(size), 2, _L(dlen))
-        self.check_ptr(self.dst, dptr, 2, _L(dlen))
-        b.end()
-        b.br(1).end()
-        b.get(size).i32(MAX_STRING_BYTE_LENGTH // 2).op("i32.gt_u").trap_if()
-        b.get(size).i32(1).op("i32.shl").set(worst)
-        self.realloc_into(self.dst, dptr, _L(size), 2, _L(worst))
-        self.check_ptr(self.dst, dptr, 2, _L(worst))
-        b.get(dlen).set(j)
-        b.block().get(j).op("i32.eqz").br_if(0).loop()
-        b.get(j).i32(1).op("i32.sub").set(j)
-        b.get(dptr).get(j).i32(1).op("i32.shl", "i32.add")
-        b.get(dptr).get(j).op("i32.add").load("i32.load8_u", dm)
-        b.store("i32.store16", dm)
-        b.get(j).br_if(0).end().end()
-        b.block().loop()
-        self._encode_utf16(dptr, dlen, cp)
-        b.get(i).get(n).op("i32.ge_u").br_if(1)
-        self._decode(simple, ptr, i, n, cp)
-        b.br(0).end().end()
-        b.get(dlen).i32(1).op("i32.shl").tee(j).get(worst).op("i32.lt_u").if_()
-        self.realloc_into(self.dst, dptr, _L(worst), 2, _L(j))
-        self.check_ptr(self.dst, dptr, 2, _L(j))
-        b.end()
-        b.get(dlen).i32(UTF16_TAG).op("i32.or").set(dlen)
-        b.end()  # $end
-        b.free(i, cp, worst, j)
 
 
 class _Ends:
