@@ -165,6 +165,14 @@ def run_fuse_oracle(
     return result
 
 
+def assert_traps_where_original_returns(r: dict) -> None:
+    """A run-time refusal, pinned: the original returns, the fused module traps
+    (`unreachable`) instead of guessing an order it does not reproduce."""
+    assert r["status"] == "diverged", r
+    assert r["details"]["original"].startswith("returned"), r
+    assert "unreachable" in r["details"]["transformed"], r
+
+
 def oracle_corpus_statuses(
     oracle_py: Path,
     pymeld: list[str],
