@@ -37,10 +37,9 @@ from pymeld.abi import types as at
 from pymeld.abi.adapter import _L, _Side, _Translator
 from pymeld.abi.layout import MAX_STRING_BYTE_LENGTH, UTF16_TAG, alignment
 from pymeld.codec.core.emitter import Body
-from pymeld.codec.core.model import ExternKind, FuncImport
 from pymeld.errors import UnsupportedFeature
-from pymeld.graph.model import Builtin, BuiltinRef, CoreRef, DefRef, FlatGraph, LoweredRef
-from pymeld.merge.leave import BodyCalls, body_calls
+from pymeld.graph.model import Builtin, BuiltinRef, CoreRef, FlatGraph, LoweredRef
+from pymeld.merge.leave import BodyCalls, calls_out
 from pymeld.plan import FuncCode, FuncItem, Space
 
 if TYPE_CHECKING:
@@ -135,36 +134,12 @@ def _reaches(
     typed reference, which may reach any), else None. Calls into other instances (lowered
     functions) are not followed: code reached back through another adapter is that adapter's
     callee, checked on its own."""
-    if not isinstance(start, DefRef):
-        return -1
-    seen: set[tuple[int, int]] = set()
-    work = [(start.instance, start.index)]
-    while work:
-        inst, f = work.pop()
-        if (inst, f) in seen:
-            continue
-        seen.add((inst, f))
-        mi = g.instances[inst]
-        m = mi.module
-        imported = [k for k, imp in enumerate(m.imports) if isinstance(imp.desc, FuncImport)]
-        if f < len(imported):
-            ref = mi.imports[imported[f]]
-            if isinstance(ref, BuiltinRef):
-                if ref.builtin in targets:
-                    return ref.builtin
-            elif isinstance(ref, DefRef) and ref.kind == ExternKind.FUNC:
-                work.append((ref.instance, ref.index))
-            elif not isinstance(ref, LoweredRef):
-                return -1
-            continue
-        body = m.codes[f - len(imported)].body
-        calls = cache.get(body)
-        if calls is None:
-            calls = cache[body] = body_calls(body)
-        funcs, out = calls
-        if out:
+    for ref in calls_out(g, start, cache):
+        if isinstance(ref, BuiltinRef):
+            if ref.builtin in targets:
+                return ref.builtin
+        elif not isinstance(ref, LoweredRef):
             return -1
-        work.extend((inst, h) for h in funcs)
     return None
 
 

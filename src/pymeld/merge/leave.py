@@ -15,7 +15,7 @@ guard, and an instance with no guarded realloc no flag and no checks (`may_call_
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import field, replace
 
 from pymeld._dataclass import dataclass
@@ -136,18 +136,19 @@ def body_calls(body: bytes) -> BodyCalls:
     return sorted(funcs), out
 
 
-def may_call_out(
+def calls_out(
     graph: FlatGraph, start: CoreRef, cache: dict[bytes, BodyCalls] | None = None
-) -> bool:
-    """Whether running ``start`` can reach a call out of its component instance: a lowered
-    function or a canonical built-in, the calls a cleared may-leave flag traps.
+) -> Iterator[CoreRef | None]:
+    """What running ``start`` may call outside core code: each import reached that is not a
+    core function of a module instance (a lowered function, a canonical built-in, ...), and
+    None for what may reach anything (a table or typed-reference use, a start that is not a
+    core definition); the caller stops when it has seen enough.
 
     Follows direct calls and `ref.func` through the module instance's bodies and into other
-    module instances its imports are bound to. Conservative: any table or typed-reference use
-    (an indirect call may reach anything) counts as a call out.
-    """
+    module instances its imports are bound to."""
     if not isinstance(start, DefRef):
-        return True
+        yield None
+        return
     seen: set[tuple[int, int]] = set()
     func_imports: dict[int, list[int]] = {}  # instance → positions of its function imports
     work = [(start.instance, start.index)]
@@ -165,9 +166,10 @@ def may_call_out(
             ]
         if f < len(imported):
             ref = mi.imports[imported[f]]
-            if not (isinstance(ref, DefRef) and ref.kind == ExternKind.FUNC):
-                return True
-            work.append((ref.instance, ref.index))
+            if isinstance(ref, DefRef) and ref.kind == ExternKind.FUNC:
+                work.append((ref.instance, ref.index))
+            else:
+                yield ref
             continue
         body = m.codes[f - len(imported)].body
         calls = None if cache is None else cache.get(body)
@@ -177,6 +179,14 @@ def may_call_out(
                 cache[body] = calls
         funcs, out = calls
         if out:
-            return True
+            yield None
         work.extend((inst, g) for g in funcs)
-    return False
+
+
+def may_call_out(
+    graph: FlatGraph, start: CoreRef, cache: dict[bytes, BodyCalls] | None = None
+) -> bool:
+    """Whether running ``start`` can reach a call out of its component instance: a lowered
+    function or a canonical built-in, the calls a cleared may-leave flag traps. Conservative:
+    any table or typed-reference use (an indirect call may reach anything) counts."""
+    return next(calls_out(graph, start, cache), False) is not False
