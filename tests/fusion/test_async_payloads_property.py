@@ -19,6 +19,7 @@ import random
 from pathlib import Path
 
 import pytest
+from test_async_streams_property import stream_epilogue, stream_op
 
 from support import SLOW, run_fuse_oracle
 
@@ -347,63 +348,8 @@ def program(rng: random.Random, n_streams: int, size: int, future: bool) -> str:
                 out.append(write)
             out.append("(call $fdropw (global.get $fw))")
             continue
-        i = rng.randrange(n_streams)
-        e = f"(i32.const {0x1000 + 16 * i})"
-        op = rng.choices(["write", "pump", "wait", "cancel", "drop"], [5, 5, 2, 2, 1])[0]
-        n = rng.randint(0, 6)
-        if op == "write":
-            off = rng.randrange(0, 18) * size
-            out.append(
-                f"(if (i32.eqz (i32.or (i32.load offset=4 {e}) (i32.load offset=8 {e}))) (then\n"
-                f"          (local.set $r (call $write (i32.load {e}) (i32.const {0x100 + off}) "
-                f"(i32.const {n})))\n          {_mix('(local.get $r)')}\n"
-                "          (if (i32.eq (local.get $r) (i32.const -1))\n"
-                f"            (then (i32.store offset=4 {e} (i32.const 1))))\n"
-                "          (if (i32.eq (i32.and (local.get $r) (i32.const 0xf)) (i32.const 1))\n"
-                f"            (then (i32.store offset=8 {e} (i32.const 1))))))"
-            )
-        elif op == "pump":
-            out.append(
-                f"(local.set $r (call $pump (i32.const {i}) (i32.const {n}) (i32.const 0x40)))\n"
-                f"        {_mix('(i32.add (local.get $r) (i32.load (i32.const 0x40)))')}"
-            )
-        elif op == "drop":
-            out.append(
-                f"(local.set $r (call $cdrop (i32.const {i}) (i32.const 0x40)))\n"
-                f"        {_mix('(i32.add (local.get $r) (i32.load (i32.const 0x40)))')}"
-            )
-        elif op == "cancel":
-            out.append(
-                f"(if (i32.load offset=4 {e}) (then\n"
-                f"          (local.set $r (call $cancel (i32.load {e})))\n"
-                f"          {_mix('(local.get $r)')}\n"
-                f"          (i32.store offset=4 {e} (i32.const 0))\n"
-                "          (if (i32.eq (i32.and (local.get $r) (i32.const 0xf)) (i32.const 1))\n"
-                f"            (then (i32.store offset=8 {e} (i32.const 1))))))"
-            )
-        else:  # wait for the blocked write's event (deadlocks, in both, if nothing reads)
-            if rng.random() < 0.9:
-                out.append(
-                    f"(drop (call $pump (i32.const {i}) (i32.const {rng.randint(1, 4)}) "
-                    "(i32.const 0x40)))"
-                )
-            out.append(
-                f"(if (i32.load offset=4 {e}) (then\n"
-                f"          (call $join (i32.load {e}) (global.get $ws))\n"
-                "          (local.set $r (call $wait (global.get $ws) (i32.const 0x48)))\n"
-                f"          (call $join (i32.load {e}) (i32.const 0))\n"
-                f"          {_mix('(i32.add (i32.mul (local.get $r) (i32.const 100)) (i32.add (i32.load (i32.const 0x48)) (i32.load (i32.const 0x4c))))')}\n"
-                f"          (i32.store offset=4 {e} (i32.const 0))\n"
-                "          (if (i32.eq (i32.and (i32.load (i32.const 0x4c)) (i32.const 0xf)) "
-                "(i32.const 1))\n"
-                f"            (then (i32.store offset=8 {e} (i32.const 1))))))"
-            )
-    for i in range(n_streams):
-        e = f"(i32.const {0x1000 + 16 * i})"
-        out.append(
-            f"(if (i32.load offset=4 {e}) (then {_mix('(call $cancel (i32.load ' + e + '))')}))\n"
-            f"        (call $dropw (i32.load {e}))"
-        )
+        stream_op(rng, n_streams, size, 18, out)
+    stream_epilogue(n_streams, out)
     return "\n        ".join(out)
 
 

@@ -138,67 +138,79 @@ def callee(elem: str, size: int) -> str:
     (func (export "total") (result u32) (canon lift (core func $cm "total"))))"""
 
 
-def program(rng: random.Random, n_streams: int, size: int) -> str:
-    """D's straight-line operations; state per stream i at 0x1000 + 16*i: tx, busy, done."""
-    out = []
-    for _ in range(LENGTH):
-        i = rng.randrange(n_streams)
-        e = f"(i32.const {0x1000 + 16 * i})"
-        op = rng.choices(["write", "pump", "wait", "cancel", "drop"], [5, 5, 2, 2, 1])[0]
-        n = rng.randint(0, 6)
-        if op == "write":
-            off = rng.randrange(0, 24) * size
+def stream_op(rng: random.Random, n_streams: int, size: int, slots: int, out: list[str]) -> None:
+    """One random operation of D on one of its streams (write from one of ``slots`` buffer
+    offsets, pump, wait, cancel, drop), appended to ``out``; state per stream i at
+    0x1000 + 16*i: tx, busy, done."""
+    i = rng.randrange(n_streams)
+    e = f"(i32.const {0x1000 + 16 * i})"
+    op = rng.choices(["write", "pump", "wait", "cancel", "drop"], [5, 5, 2, 2, 1])[0]
+    n = rng.randint(0, 6)
+    if op == "write":
+        off = rng.randrange(0, slots) * size
+        out.append(
+            f"(if (i32.eqz (i32.or (i32.load offset=4 {e}) (i32.load offset=8 {e}))) (then\n"
+            f"          (local.set $r (call $write (i32.load {e}) (i32.const {0x100 + off}) "
+            f"(i32.const {n})))\n          {_mix('(local.get $r)')}\n"
+            "          (if (i32.eq (local.get $r) (i32.const -1))\n"
+            f"            (then (i32.store offset=4 {e} (i32.const 1))))\n"
+            "          (if (i32.eq (i32.and (local.get $r) (i32.const 0xf)) (i32.const 1))\n"
+            f"            (then (i32.store offset=8 {e} (i32.const 1))))))"
+        )
+    elif op == "pump":
+        out.append(
+            f"(local.set $r (call $pump (i32.const {i}) (i32.const {n}) (i32.const 0x40)))\n"
+            f"        {_mix('(i32.add (local.get $r) (i32.load (i32.const 0x40)))')}"
+        )
+    elif op == "drop":
+        out.append(
+            f"(local.set $r (call $cdrop (i32.const {i}) (i32.const 0x40)))\n"
+            f"        {_mix('(i32.add (local.get $r) (i32.load (i32.const 0x40)))')}"
+        )
+    elif op == "cancel":
+        out.append(
+            f"(if (i32.load offset=4 {e}) (then\n"
+            f"          (local.set $r (call $cancel (i32.load {e})))\n"
+            f"          {_mix('(local.get $r)')}\n"
+            f"          (i32.store offset=4 {e} (i32.const 0))\n"
+            "          (if (i32.eq (i32.and (local.get $r) (i32.const 0xf)) (i32.const 1))\n"
+            f"            (then (i32.store offset=8 {e} (i32.const 1))))))"
+        )
+    else:  # wait for the blocked write's event (deadlocks, in both, if nothing reads)
+        if rng.random() < 0.9:  # usually some read of C's is on its way
             out.append(
-                f"(if (i32.eqz (i32.or (i32.load offset=4 {e}) (i32.load offset=8 {e}))) (then\n"
-                f"          (local.set $r (call $write (i32.load {e}) (i32.const {0x100 + off}) "
-                f"(i32.const {n})))\n          {_mix('(local.get $r)')}\n"
-                "          (if (i32.eq (local.get $r) (i32.const -1))\n"
-                f"            (then (i32.store offset=4 {e} (i32.const 1))))\n"
-                "          (if (i32.eq (i32.and (local.get $r) (i32.const 0xf)) (i32.const 1))\n"
-                f"            (then (i32.store offset=8 {e} (i32.const 1))))))"
+                f"(drop (call $pump (i32.const {i}) (i32.const {rng.randint(1, 4)}) "
+                "(i32.const 0x40)))"
             )
-        elif op == "pump":
-            out.append(
-                f"(local.set $r (call $pump (i32.const {i}) (i32.const {n}) (i32.const 0x40)))\n"
-                f"        {_mix('(i32.add (local.get $r) (i32.load (i32.const 0x40)))')}"
-            )
-        elif op == "drop":
-            out.append(
-                f"(local.set $r (call $cdrop (i32.const {i}) (i32.const 0x40)))\n"
-                f"        {_mix('(i32.add (local.get $r) (i32.load (i32.const 0x40)))')}"
-            )
-        elif op == "cancel":
-            out.append(
-                f"(if (i32.load offset=4 {e}) (then\n"
-                f"          (local.set $r (call $cancel (i32.load {e})))\n"
-                f"          {_mix('(local.get $r)')}\n"
-                f"          (i32.store offset=4 {e} (i32.const 0))\n"
-                "          (if (i32.eq (i32.and (local.get $r) (i32.const 0xf)) (i32.const 1))\n"
-                f"            (then (i32.store offset=8 {e} (i32.const 1))))))"
-            )
-        else:  # wait for the blocked write's event (deadlocks, in both, if nothing reads)
-            if rng.random() < 0.9:  # usually some read of C's is on its way
-                out.append(
-                    f"(drop (call $pump (i32.const {i}) (i32.const {rng.randint(1, 4)}) "
-                    "(i32.const 0x40)))"
-                )
-            out.append(
-                f"(if (i32.load offset=4 {e}) (then\n"
-                f"          (call $join (i32.load {e}) (global.get $ws))\n"
-                "          (local.set $r (call $wait (global.get $ws) (i32.const 0x48)))\n"
-                f"          (call $join (i32.load {e}) (i32.const 0))\n"
-                f"          {_mix('(i32.add (i32.mul (local.get $r) (i32.const 100)) (i32.add (i32.load (i32.const 0x48)) (i32.load (i32.const 0x4c))))')}\n"
-                f"          (i32.store offset=4 {e} (i32.const 0))\n"
-                "          (if (i32.eq (i32.and (i32.load (i32.const 0x4c)) (i32.const 0xf)) "
-                "(i32.const 1))\n"
-                f"            (then (i32.store offset=8 {e} (i32.const 1))))))"
-            )
-    for i in range(n_streams):  # end: every copy ended, every writable end dropped
+        out.append(
+            f"(if (i32.load offset=4 {e}) (then\n"
+            f"          (call $join (i32.load {e}) (global.get $ws))\n"
+            "          (local.set $r (call $wait (global.get $ws) (i32.const 0x48)))\n"
+            f"          (call $join (i32.load {e}) (i32.const 0))\n"
+            f"          {_mix('(i32.add (i32.mul (local.get $r) (i32.const 100)) (i32.add (i32.load (i32.const 0x48)) (i32.load (i32.const 0x4c))))')}\n"
+            f"          (i32.store offset=4 {e} (i32.const 0))\n"
+            "          (if (i32.eq (i32.and (i32.load (i32.const 0x4c)) (i32.const 0xf)) "
+            "(i32.const 1))\n"
+            f"            (then (i32.store offset=8 {e} (i32.const 1))))))"
+        )
+
+
+def stream_epilogue(n_streams: int, out: list[str]) -> None:
+    """End of D: every copy ended, every writable end dropped."""
+    for i in range(n_streams):
         e = f"(i32.const {0x1000 + 16 * i})"
         out.append(
             f"(if (i32.load offset=4 {e}) (then {_mix('(call $cancel (i32.load ' + e + '))')}))\n"
             f"        (call $dropw (i32.load {e}))"
         )
+
+
+def program(rng: random.Random, n_streams: int, size: int) -> str:
+    """D's straight-line operations; state per stream i at 0x1000 + 16*i: tx, busy, done."""
+    out = []
+    for _ in range(LENGTH):
+        stream_op(rng, n_streams, size, 24, out)
+    stream_epilogue(n_streams, out)
     return "\n        ".join(out)
 
 
