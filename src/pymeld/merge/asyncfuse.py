@@ -54,6 +54,7 @@ from pymeld.abi.adapter import ResourceOps
 from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, FlatGraph, HostFunc, Lifted
+from pymeld.merge.asyncpayload import flat_payload
 from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan, Space
 from pymeld.resources.space import shared_space
 
@@ -116,20 +117,6 @@ _COPY_OPS = frozenset(
 )
 _TASK_OPS = frozenset({"task.return", "task.cancel"})
 _CREATE_OPS = frozenset({"stream.new", "future.new", "waitable-set.new"})
-_NUMBERS = (
-    at.Bool,
-    at.S8,
-    at.U8,
-    at.S16,
-    at.U16,
-    at.S32,
-    at.U32,
-    at.S64,
-    at.U64,
-    at.F32,
-    at.F64,
-    at.Char,
-)
 
 
 def blocks(b: Builtin) -> bool:
@@ -151,16 +138,11 @@ def carried(t: object) -> Iterator[at.ValType]:
         yield from carried(c)
 
 
-def _number_payload(t: at.Stream | at.Future) -> bool:
-    return t.elem is None or isinstance(t.elem, _NUMBERS)
-
-
 def _payload_crosses(callee: Lifted) -> bool:
     """Whether a stream/future end of another payload than none or numbers crosses a call to
     ``callee``: its copies need the in-module rendezvous (`merge.asyncpayload`)."""
     return any(
-        isinstance(v, at.Stream | at.Future) and not _number_payload(v)
-        for v in carried(callee.type)
+        isinstance(v, at.Stream | at.Future) and not flat_payload(v) for v in carried(callee.type)
     )
 
 
@@ -244,7 +226,7 @@ def plan_fused(
                     f"{label(callee.owner)} (error-context tables are not fused)"
                 )
             assert isinstance(v, at.Stream | at.Future)
-            assert _number_payload(v)  # the others take the in-module path (_payload_crosses)
+            assert flat_payload(v)  # the others take the in-module path (_payload_crosses)
             holders.update((caller, callee.owner))
     if task_inst is not None and task_inst in async_entries | sync_entries:
         raise UnsupportedFeature(

@@ -78,7 +78,6 @@ _TAG, _FLAGS, _SIZE, _ALIGN, _LINK = 0, 4, 8, 12, 80
 FUT, XDONE = 1, 2
 READER, WRITER = 16, 48  # side blocks
 _ST, _SLOT, _ADDR, _COUNT, _INST, _H, _EV, _PAY = range(0, 32, 4)
-_NUMBERS = (at.S8, at.U8, at.S16, at.U16, at.S32, at.U32, at.S64, at.U64, at.F32, at.F64)
 
 _OPS = frozenset(
     {
