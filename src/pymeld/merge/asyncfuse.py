@@ -930,24 +930,10 @@ class AsyncFusion:
         results: tuple[CoreValType, ...],
         target: Callable[[], int],
     ) -> FuncCode:
+        if self.tasks is not None:  # in-module slots (stage 2): globals, not the runtime's
+            return self.tasks.fresh_context_code(params, results, target())
         b = Body(params)
         saved = []
-        if self.tasks is not None:  # in-module slots (stage 2): globals, not the runtime's
-            kept: list[tuple[int, int]] = []
-            for g in self.tasks.context_globals():
-                s = b.local("i32")
-                b.global_get(g).set(s).i32(0).global_set(g)
-                kept.append((g, s))
-            b.forward_args().call(target())
-            outs = [b.local(t) for t in results]
-            for o in reversed(outs):
-                b.set(o)
-            for g, s in kept:
-                b.get(s).global_set(g)
-            for o in outs:
-                b.get(o)
-            b.end()
-            return _gen(b, params, results)
         for vt, slot in self.fa.context:
             t: CoreValType = "i64" if vt == 0x7E else "i32"
             s = b.local(t)

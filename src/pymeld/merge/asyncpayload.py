@@ -301,18 +301,7 @@ class PayloadCopies:
         rt = self.sr.rt
         opts = self.slots[rs].opts
         assert opts is not None and opts.realloc is not None
-        b = Body(["i32"] * 4)
-        kept = []
-        for g in rt.context_globals():
-            s = b.local("i32")
-            b.global_get(g).set(s).i32(0).global_set(g)
-            kept.append((g, s))
-        r = b.local("i32")
-        b.get(0).get(1).get(2).get(3).call(rt.func(opts.realloc)).set(r)
-        for g, s in kept:
-            b.get(s).global_set(g)
-        b.get(r).end()
-        return FuncCode(("i32",) * 4, ("i32",), tuple(b.locals), bytes(b.code))
+        return rt.fresh_context_code(("i32",) * 4, ("i32",), rt.func(opts.realloc))
 
     def _dispatch(self, tag: int) -> FuncCode:
         """(writer slot, writer address, reader slot, reader address, count)."""

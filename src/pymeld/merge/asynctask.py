@@ -483,6 +483,29 @@ class TaskRuntime:
     def context_globals(self) -> list[int]:
         return [self.glob(("ctx", slot)) for slot in self.tp.slots]
 
+    def fresh_context_code(
+        self, params: tuple[CoreValType, ...], results: tuple[CoreValType, ...], target: int
+    ) -> FuncCode:
+        """Call function ``target`` with its arguments and zeroed `context.*` slots, restoring
+        the caller's after: the runtime gives each adapter call and each realloc it runs
+        fresh slots."""
+        b = Body(list(params))
+        kept = []
+        for g in self.context_globals():
+            s = b.local("i32")
+            b.global_get(g).set(s).i32(0).global_set(g)
+            kept.append((g, s))
+        b.forward_args().call(target)
+        outs = [b.local(t) for t in results]
+        for o in reversed(outs):
+            b.set(o)
+        for g, s in kept:
+            b.get(s).global_set(g)
+        for o in outs:
+            b.get(o)
+        b.end()
+        return FuncCode(params, results, tuple(b.locals), bytes(b.code))
+
     # -- emission ------------------------------------------------------------------------------
     def _emit(self, key: tuple[object, ...]) -> FuncCode:
         op, *rest = key
