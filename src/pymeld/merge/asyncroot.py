@@ -181,6 +181,7 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     callback = lf.opts.callback
     core = flatten_async_functype(lf.type, "lift", callback is not None)
     b = Body(list(core.params))
+    sids = rt.root_ids(b)
     if rt.tp.root_returns:  # no driven task of this host call has returned
         b.i32(0).global_set(rt.glob("root_returned"))
     rt.leftover_batch(b)  # wasmtime queues the host's call behind high-priority work left
@@ -195,7 +196,9 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     res = [b.local(vt) for vt in core.results]
     for r in reversed(res):
         b.set(r)
+    rt.root_exit_ids(b, sids)  # its code exited (a task going on after its return: `_adopt`)
     rt.finish_batch(b)  # wasmtime runs the rest of the batch before the call returns
+    rt.root_done_ids(b, sids)
     for r in res:
         b.get(r)
     b.end()
@@ -282,6 +285,8 @@ def _adopt(rt: TaskRuntime, b: Body, lf: Lifted, code: int, t: int) -> None:
     from pymeld.merge.asynctask import _CB, _OWNER, _STATUS, RETURNED
 
     tasks = rt.mem("tasks")
+    if rt.ids is not None:  # its ids stay taken while it runs on: not mirrored from here
+        rt.ids.lose(b)
     b.call(rt.fn("task.new")).set(t)
     b.get(t).i32(RETURNED).store("i32.store", tasks, _STATUS)
     b.get(t).i32(rt.tp.callbacks.index(lf)).store("i32.store", tasks, _CB)

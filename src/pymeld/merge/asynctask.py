@@ -69,6 +69,7 @@ from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.space import SharedSpace, claim, shared_space
 
 if TYPE_CHECKING:
+    from pymeld.merge.asyncids import StoreIds
     from pymeld.merge.asyncstream import StreamRuntime
 
 GROUP = "async"
@@ -81,7 +82,7 @@ SYNC_CALLER = 0xFFFFFFFF  # the record's subtask field while a sync caller waits
 TASK_CANCELLED = 6  # EventCode
 BLOCKED = 0xFFFFFFFF
 _MAX_HANDLE = (1 << 28) - 1
-_REC = 96  # bytes per task record; a task is named by its record's address (never 0)
+_REC = 112  # bytes per task record; a task is named by its record's address (never 0)
 # task record fields (byte offsets)
 _STATUS, _CB, _EDGE, _MODE, _WSET, _SUB, _EVENT, _DELIVERED, _RETPTR, _NEXT = range(0, 40, 4)
 _CTX = 40  # context slots 0 and 1
@@ -90,6 +91,9 @@ _STASH = 56  # a sync caller's one flat result
 # _WAITER: the marker of a stack blocked on this subtask (sync caller, sync `subtask.cancel`);
 # _CALLER/_OWNER: the caller's and the callee's component instance
 _TEVENT, _CANCEL_SENT, _WAITER, _CALLER, _OWNER = range(64, 84, 4)
+# the runtime's store-wide ids of the task, its thread's sync-call set and its thread
+# (merge.asyncids); _FIRST: an async lower's first call of the task is running
+_SID, _SSET, _STHR, _FIRST = range(84, 100, 4)
 
 _IN_TABLE = frozenset(
     {
@@ -303,17 +307,43 @@ class _Hooks:
     def __init__(self, rt: TaskRuntime, edge: Edge) -> None:
         self.rt, self.edge = rt, edge
         self.t = self.prev = self.blocked = -1
+        self.sids: tuple[int, ...] = ()
 
     def enter(self, b: Body) -> None:
         """The callee's task may block when its function is `async` (the caller's may-block is
-        checked only if the call actually blocks: `finish`)."""
+        checked only if the call actually blocks: `finish`). The runtime's ids of the call's
+        task (merge.asyncids): a sync-to-sync call defers them; any other takes them now."""
         mb = self.rt.glob("may_block")
         self.blocked = b.local("i32")
         b.global_get(mb).set(self.blocked)
         b.i32(1 if self.edge.callee.type.is_async else 0).global_set(mb)
+        ids = self.rt.ids
+        if ids is None:
+            return
+        if not self.edge.lower_async and not self.edge.task:
+            b.call(ids.fn("push"))
+            return
+        ids.force(b)
+        self.sids = tuple(b.local("i32") for _ in range(3))
+        for s in self.sids:
+            ids.alloc(b)
+            b.set(s)
 
     def leave(self, b: Body) -> None:
         b.get(self.blocked).global_set(self.rt.glob("may_block"))
+        ids = self.rt.ids
+        if ids is None or self.edge.task:
+            return
+        if not self.edge.lower_async:
+            b.call(ids.fn("pop"))
+            return
+        # an async call of a sync lift: its thread exits before the caller takes RETURNED,
+        # so the task's id is never freed (`cleanup_thread`: not ready to delete yet)
+        _, sset, sthr = self.sids
+        b.get(sthr)
+        ids.release(b)
+        b.get(sset)
+        ids.release(b)
 
     def start(self, b: Body, retptr: int | None) -> None:
         rt, e = self.rt, self.edge
@@ -329,6 +359,11 @@ class _Hooks:
             b.get(self.t).i32(SYNC_CALLER).store("i32.store", m, _SUB)
         b.get(self.t).i32(e.caller).store("i32.store", m, _CALLER)
         b.get(self.t).i32(e.callee.owner).store("i32.store", m, _OWNER)
+        if self.sids:
+            for s, off in zip(self.sids, (_SID, _SSET, _STHR), strict=True):
+                b.get(self.t).get(s).store("i32.store", m, off)
+            if e.lower_async:
+                b.get(self.t).i32(1).store("i32.store", m, _FIRST)
         b.global_get(rt.glob("cur_task")).set(self.prev)
         b.get(self.t).global_set(rt.glob("cur_task"))
 
@@ -342,6 +377,8 @@ class _Hooks:
         b.get(t).load("i32.load", m, _STATUS).set(status)
         b.get(t).get(code).call(rt.fn("handle", e.callee.owner))
         if e.lower_async:
+            if self.sids:  # the record may be free already: zero is what it holds then
+                b.get(t).i32(0).store("i32.store", m, _FIRST)
             b.get(status).i32(RETURNED).op("i32.eq").if_("i32")
             b.i32(RETURNED)
             b.op("else")
@@ -364,6 +401,9 @@ class _Hooks:
             b.get(t).load(f"{vt}.load", m, _STASH)
         b.get(t).i32(0).store("i32.store", m, _SUB)
         b.get(t).load("i32.load", m, _MODE).i32(EXITED).op("i32.eq").if_()
+        if rt.ids is not None:  # the sync caller took the result of an exited task
+            b.get(t).load("i32.load", m, _SID)
+            rt.ids.release(b)
         b.get(t).call(rt.fn("task.free"))
         b.end()
 
@@ -394,6 +434,7 @@ class TaskRuntime:
         self._builtins: dict[int, FuncItem] = {}
         self._exports: dict[int, FuncItem] = {}
         self.streams: StreamRuntime | None = None
+        self.ids: StoreIds | None = None  # the runtime's store-wide ids (merge.asyncids)
         if tp.streams:
             from pymeld.merge.asyncstream import StreamRuntime
 
@@ -402,6 +443,11 @@ class TaskRuntime:
     # -- planning ------------------------------------------------------------------------------
     def plan(self, exported: list[Lifted]) -> None:
         p = self.p
+        from pymeld.merge.asyncids import StoreIds, exact
+
+        if exact(self.g, self.tp, exported):
+            self.ids = StoreIds(p)
+            self.ids.plan()
         p.add_memory(GROUP, "tasks")
         for key in ("task_free", "cur_task", "may_block", "q_head", "q_tail", "h_head"):
             p.add_global(GROUP, key)
@@ -598,8 +644,20 @@ class TaskRuntime:
             b.get(h).i32(4).op("i32.shl").call(self.fn("x.has", inst))
         b.if_()
         b.get(k).i32(SUBTASK).op("i32.eq").if_()
-        b.get(sub).trap_if()  # a second ready subtask: wasmtime's id order
-        b.get(h).set(sub)
+        if self.ids is None:
+            b.get(sub).trap_if()  # a second ready subtask: wasmtime's id order (not mirrored)
+            b.get(h).set(sub)
+        else:  # the lowest store-wide task id first, while the ids are mirrored
+            b.get(sub).if_()
+            b.global_get(self.ids.glob("lost")).trap_if()
+            b.get(h).i32(4).op("i32.shl").load("i32.load", m, 4).load("i32.load", tasks, _SID)
+            b.get(sub).i32(4).op("i32.shl").load("i32.load", m, 4).load("i32.load", tasks, _SID)
+            b.op("i32.lt_u").if_()
+            b.get(h).set(sub)
+            b.end()
+            b.op("else")
+            b.get(h).set(sub)
+            b.end()
         b.op("else")
         b.get(end).set(k)  # a second ready end: wasmtime's id order, unless a subtask is first
         b.get(h).set(end)
@@ -801,6 +859,8 @@ class TaskRuntime:
         b.get(1).i32(0xF).op("i32.and").set(c)
         b.get(c).op("i32.eqz").if_()  # EXIT: only after the task returned
         b.get(0).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").trap_if()
+        if self.ids is not None:
+            self._exit_ids(b)
         b.get(0).i32(EXITED).store("i32.store", m, _MODE)
         b.get(0).load("i32.load", m, _SUB).op("i32.eqz").if_()
         b.get(0).call(self.fn("task.free"))
@@ -829,6 +889,33 @@ class TaskRuntime:
         b.end()
         b.end()
         return _gen(b, ("i32", "i32"), ())
+
+    def _exit_ids(self, b: Body) -> None:
+        """Emit, at task param 0's EXIT: the runtime's `cleanup_thread` frees its thread and
+        sync-call set, then the task when it is ready to delete: no subtask handle and the
+        result taken (an async caller takes RETURNED after the first call: exiting in it keeps
+        the id taken for good; a sync caller's task is freed when the caller takes it). A
+        callee exiting after its caller was told it returned, the handle still held, has its
+        task deleted by wasmtime under the handle: not mirrored (`lost`)."""
+        ids = self.ids
+        assert ids is not None
+        m = self.mem("tasks")
+        sub = b.local("i32")
+        for off in (_STHR, _SSET):
+            b.get(0).load("i32.load", m, off)
+            ids.release(b)
+        b.get(0).load("i32.load", m, _SUB).tee(sub).op("i32.eqz").if_()
+        b.get(0).load("i32.load", m, _FIRST).op("i32.eqz").if_()
+        b.get(0).load("i32.load", m, _SID)
+        ids.release(b)
+        b.end()
+        b.op("else")
+        b.get(sub).i32(SYNC_CALLER).op("i32.ne")
+        b.get(0).load("i32.load", m, _EVENT).op("i32.eqz").op("i32.and").if_()
+        ids.lose(b)
+        b.end()
+        b.end()
+        b.free(sub)
 
     def _mark_ready(self, inst: int) -> FuncCode:
         """(subtask handle): its event is pending; the waiter of its set, if any, is queued
@@ -882,6 +969,7 @@ class TaskRuntime:
             return export_code(self, lf)
         core = flatten_functype(lf.type, "lift")
         b = Body(core.params)
+        sids = self.root_ids(b)
         if self.tp.root_returns:  # no driven task of this host call has returned
             b.i32(0).global_set(self.glob("root_returned"))
         self.leftover_batch(b)
@@ -894,11 +982,39 @@ class TaskRuntime:
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)
+        self.root_exit_ids(b, sids)
         self.finish_batch(b)
+        self.root_done_ids(b, sids)
         for r in res:
             b.get(r)
         b.end()
         return _gen(b, core.params, core.results)
+
+    def root_ids(self, b: Body) -> tuple[int, ...]:
+        """Emit, first in a root call: the runtime's ids of its task, sync-call set and thread
+        (`GuestTask::new` as the host's call is prepared); the locals holding them."""
+        if self.ids is None:
+            return ()
+        sids = tuple(b.local("i32") for _ in range(3))
+        for s in sids:
+            self.ids.alloc(b)
+            b.set(s)
+        return sids
+
+    def root_exit_ids(self, b: Body, sids: tuple[int, ...]) -> None:
+        """Emit, when the root task's code exits: its thread and sync-call set are freed."""
+        if sids:
+            assert self.ids is not None
+            for s in (sids[2], sids[1]):
+                b.get(s)
+                self.ids.release(b)
+
+    def root_done_ids(self, b: Body, sids: tuple[int, ...]) -> None:
+        """Emit, as the host call ends (its future dropped): the root task is freed."""
+        if sids:
+            assert self.ids is not None
+            b.get(sids[0])
+            self.ids.release(b)
 
     def leftover_batch(self, b: Body) -> None:
         """Emit, at a root call's start: high-priority work left queued when the last root
@@ -969,11 +1085,23 @@ class TaskRuntime:
         tbl = self.mem(("tbl", inst))
         get = self.fn("t.get", inst)
         addr = b.local("i32")
+        ids = self.ids
+        if ids is not None and op in ("waitable-set.new", "waitable-set.drop", "subtask.drop"):
+            ids.force(b)
         if op == "waitable-set.new":
-            b.i32(SET).i32(0).i32(0).call(self.fn("t.add", inst)).end()
+            b.i32(SET).i32(0).i32(0).call(self.fn("t.add", inst))
+            if ids is not None:  # its store-wide id in the entry's last word
+                b.tee(addr).i32(4).op("i32.shl")
+                ids.alloc(b)
+                b.store("i32.store", tbl, 12)
+                b.get(addr)
+            b.end()
         elif op == "waitable-set.drop":
             b.get(0).i32(SET).call(get).tee(addr).load("i32.load", tbl, 4).trap_if()
             b.get(addr).load("i32.load", tbl, 8).trap_if()  # a task waits on it
+            if ids is not None:
+                b.get(addr).load("i32.load", tbl, 12)
+                ids.release(b)
             b.get(addr).call(self.fn("t.remove", inst)).end()
         elif op == "waitable.join" and self.streams is not None:
             self.streams.join(b, inst)
@@ -999,6 +1127,9 @@ class TaskRuntime:
             b.get(addr).call(self.fn("t.remove", inst))
             b.get(t).i32(0).store("i32.store", self.mem("tasks"), _SUB)
             b.get(t).load("i32.load", self.mem("tasks"), _MODE).i32(EXITED).op("i32.eq").if_()
+            if ids is not None:
+                b.get(t).load("i32.load", self.mem("tasks"), _SID)
+                ids.release(b)
             b.get(t).call(self.fn("task.free"))
             b.end().end()
         elif op == "subtask.cancel":

@@ -1,0 +1,187 @@
+"""wasmtime's store-wide table ids, mirrored in-module to order simultaneous events.
+
+wasmtime 50 keeps every task, thread, waitable set, host task and stream/future state of a
+`Store` in one `ResourceTable` (`ConcurrentState::table`, `component/concurrent.rs`), whose
+ids a set's ready waitables are ordered by (`WaitableSet::ready: BTreeSet<Waitable>`: host
+subtasks, then guest subtasks, then ends, each by id). `ResourceTable::push_` takes the head of
+a last-in-first-out free list, else the next fresh index; `free_entry` puts the freed index at
+the head (`component/resource_table.rs`). What allocates and frees, in the order mirrored here:
+
+* `GuestTask::new`: the task, its thread's `sync_call_set`, the thread (3 ids), for every call
+  into a guest: a host call of a root export (freed: thread and set when its code exits, the
+  task when the host call ends), an async lower or a sync lower of an async lift
+  (`prepare_call`, after forcing deferred frames), and a sync-to-sync adapter call, deferred:
+  the adapter only pushes a `VMDeferredThread`, replayed outermost-first by
+  `force_deferred_current_thread` when anything first needs the current thread (any built-in,
+  any call) and freed as thread, set, task when the call returns (`exit_guest_sync_call`).
+* `cleanup_thread` (a callback's EXIT, a stackful or sync lift's return): the thread, its set,
+  then the task if `ready_to_delete` (its terminal event taken, a sync caller's result taken);
+  otherwise `subtask.drop` or the sync caller's `start_call` frees it later. An async lower
+  whose callee exited before its caller took the RETURNED event (the callee returned and
+  exited in its first call) never frees the task: its id stays taken.
+* `waitable-set.new`/`drop`: one id. Host calls push and delete a `HostTask` at once: no
+  effect on later ids (a nested push/delete pair leaves a LIFO list as it was), as do deferred
+  frames that nothing forced while they were live.
+
+So the ids follow from what the fused module sees happen: this module keeps the same free list
+in memory (``("ids", "free")``) and a stack of deferred frames (``("ids", "frames")``, 12
+bytes each: task, set, thread, forced frames below unforced ones), and `asynctask` stores each
+task's three ids in its record and each set's id in its table entry. Only used when the
+composition has nothing whose ids are not mirrored (`exact`): no streams or futures (their
+`TransmitState` and two handles), no cancellation, no root post-return that may call out. At
+run time, a case not mirrored sets ``("ids", "lost")`` and simultaneous events trap again:
+a root task going on after its return, a callee exiting after its terminal event was
+delivered while its caller still holds the subtask (wasmtime deletes the task then). What the
+host does in the same store (other instances, host streams) cannot be seen: the fused
+component orders as the original does in a store of its own.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from pymeld.codec.core.emitter import Body
+from pymeld.graph.model import FlatGraph, Lifted
+from pymeld.merge.leave import may_call_out
+from pymeld.plan import FuncCode, Plan, Space
+
+if TYPE_CHECKING:
+    from pymeld.merge.asynctask import TaskPlan
+
+GROUP = "async"
+_FRAME = 12  # bytes per deferred frame: task, set, thread ids
+
+
+def exact(g: FlatGraph, tp: TaskPlan, exported: list[Lifted]) -> bool:
+    """Whether every id the original's store allocates is mirrored (see the module doc)."""
+    if tp.streams or tp.cancels:
+        return False
+    if any(g.builtins[bi].op == "subtask.cancel" for bi in tp.table_ops):
+        return False
+    return not any(
+        lf.opts.post_return is not None and may_call_out(g, lf.opts.post_return) for lf in exported
+    )
+
+
+class StoreIds:
+    """The mirrored free list and deferred frames: globals, memories and functions."""
+
+    def __init__(self, p: Plan) -> None:
+        self.p = p
+
+    def plan(self) -> None:
+        p = self.p
+        for key in ("free", "frames"):
+            p.add_memory(GROUP, ("ids", key))
+        for key in ("next", "top", "ftop", "forced", "lost"):
+            p.add_global(GROUP, ("ids", key))
+        for op in ("alloc", "release", "force", "push", "pop"):
+            p.add_func(GROUP, ("ids", op), partial(self._emit, op))
+
+    def fn(self, op: str) -> int:
+        return self.p.index(Space.FUNC, GROUP, ("ids", op))
+
+    def glob(self, key: str) -> int:
+        return self.p.index(Space.GLOBAL, GROUP, ("ids", key))
+
+    def mem(self, key: str) -> int:
+        return self.p.index(Space.MEMORY, GROUP, ("ids", key))
+
+    # -- emit helpers for asynctask/asyncroot --------------------------------------------------
+    def force(self, b: Body) -> None:
+        """Emit: the deferred frames of sync adapter calls get their ids (a built-in or an
+        async call needs the current thread)."""
+        b.call(self.fn("force"))
+
+    def alloc(self, b: Body) -> None:
+        """Emit: push the next id."""
+        b.call(self.fn("alloc"))
+
+    def release(self, b: Body) -> None:
+        """Emit: free the id on the stack."""
+        b.call(self.fn("release"))
+
+    def lose(self, b: Body) -> None:
+        """Emit: the ids stop being mirrored (simultaneous events trap from now on)."""
+        b.i32(1).global_set(self.glob("lost"))
+
+    # -- functions -----------------------------------------------------------------------------
+    def _emit(self, op: str) -> FuncCode:
+        return {
+            "alloc": self._alloc,
+            "release": self._release,
+            "force": self._force,
+            "push": self._push,
+            "pop": self._pop,
+        }[op]()
+
+    def _alloc(self) -> FuncCode:
+        """() → id: the last freed, else the next fresh one (`ResourceTable::push_`)."""
+        from pymeld.merge.asynctask import _gen
+
+        b = Body([])
+        m, top, nxt = self.mem("free"), self.glob("top"), self.glob("next")
+        b.global_get(top).if_("i32")
+        b.global_get(top).i32(1).op("i32.sub").global_set(top)
+        b.global_get(top).i32(2).op("i32.shl").load("i32.load", m, 0)
+        b.op("else")
+        b.global_get(nxt).global_get(nxt).i32(1).op("i32.add").global_set(nxt)
+        b.end().end()
+        return _gen(b, (), ("i32",))
+
+    def _release(self) -> FuncCode:
+        """(id): it heads the free list (`ResourceTable::free_entry`)."""
+        from pymeld.merge.asynctask import _gen, _grow
+
+        b = Body(["i32"])
+        m, top = self.mem("free"), self.glob("top")
+        _grow(b, m, lambda: b.global_get(top).i32(1).op("i32.add").i32(2).op("i32.shl"))
+        b.global_get(top).i32(2).op("i32.shl").get(0).store("i32.store", m, 0)
+        b.global_get(top).i32(1).op("i32.add").global_set(top).end()
+        return _gen(b, ("i32",), ())
+
+    def _force(self) -> FuncCode:
+        """(): every unforced deferred frame, outermost first, gets task, set and thread ids
+        (`force_deferred_current_thread` replaying `enter_guest_sync_call`)."""
+        from pymeld.merge.asynctask import _gen
+
+        b = Body([])
+        m, ftop, forced = self.mem("frames"), self.glob("ftop"), self.glob("forced")
+        a = b.local("i32")
+        b.block().loop()
+        b.global_get(forced).global_get(ftop).op("i32.ge_u").br_if(1)
+        b.global_get(forced).i32(_FRAME).op("i32.mul").set(a)
+        for off in (0, 4, 8):
+            b.get(a).call(self.fn("alloc")).store("i32.store", m, off)
+        b.global_get(forced).i32(1).op("i32.add").global_set(forced)
+        b.br(0).end().end()
+        b.end()
+        return _gen(b, (), ())
+
+    def _push(self) -> FuncCode:
+        """(): a sync-to-sync adapter call starts: a deferred frame, unforced."""
+        from pymeld.merge.asynctask import _gen, _grow
+
+        b = Body([])
+        m, ftop = self.mem("frames"), self.glob("ftop")
+        _grow(b, m, lambda: b.global_get(ftop).i32(1).op("i32.add").i32(_FRAME).op("i32.mul"))
+        b.global_get(ftop).i32(1).op("i32.add").global_set(ftop).end()
+        return _gen(b, (), ())
+
+    def _pop(self) -> FuncCode:
+        """(): a sync-to-sync adapter call returns: a forced frame frees its thread, set and
+        task (`exit_guest_sync_call` → `cleanup_thread`)."""
+        from pymeld.merge.asynctask import _gen
+
+        b = Body([])
+        m, ftop, forced = self.mem("frames"), self.glob("ftop"), self.glob("forced")
+        a = b.local("i32")
+        b.global_get(ftop).i32(1).op("i32.sub").global_set(ftop)
+        b.global_get(forced).global_get(ftop).op("i32.gt_u").if_()
+        b.global_get(ftop).global_set(forced)
+        b.global_get(ftop).i32(_FRAME).op("i32.mul").set(a)
+        for off in (8, 4, 0):
+            b.get(a).load("i32.load", m, off).call(self.fn("release"))
+        b.end().end()
+        return _gen(b, (), ())
