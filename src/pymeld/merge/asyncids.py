@@ -8,17 +8,20 @@ a last-in-first-out free list, else the next fresh index; `free_entry` puts the 
 the head (`component/resource_table.rs`). What allocates and frees, in the order mirrored here:
 
 * `GuestTask::new`: the task, its thread's `sync_call_set`, the thread (3 ids), for every call
-  into a guest: a host call of a root export (freed: thread and set when its code exits, the
-  task when the host call ends), an async lower or a sync lower of an async lift
-  (`prepare_call`, after forcing deferred frames), and a sync-to-sync adapter call, deferred:
-  the adapter only pushes a `VMDeferredThread`, replayed outermost-first by
-  `force_deferred_current_thread` when anything first needs the current thread (any built-in,
-  any call) and freed as thread, set, task when the call returns (`exit_guest_sync_call`).
+  into a guest. A host call of a root export (the dynamic `Func::call_async` keeps no host
+  future on it) frees all three when its code exits. A call from another instance through
+  `prepare_call` (an async lower, or a callee whose function is `async`, even lifted and
+  lowered sync) forces the deferred frames below, takes the three and then one more id that
+  it frees as soon as the callee's first call returned (wasmtime 50 does; seen in its traces,
+  the mirrored sources predate it). Any other sync-to-sync call is *deferred*: the adapter
+  only pushes a `VMDeferredThread`, replayed outermost-first by
+  `force_deferred_current_thread` when anything first needs the current thread (a built-in,
+  a call) and freed as thread, set, task when the call returns (`exit_guest_sync_call`).
 * `cleanup_thread` (a callback's EXIT, a stackful or sync lift's return): the thread, its set,
   then the task if `ready_to_delete` (its terminal event taken, a sync caller's result taken);
   otherwise `subtask.drop` or the sync caller's `start_call` frees it later. An async lower
   whose callee exited before its caller took the RETURNED event (the callee returned and
-  exited in its first call) never frees the task: its id stays taken.
+  exited in its first call, or a sync lift) never frees the task: its id stays taken.
 * `waitable-set.new`/`drop`: one id. Host calls push and delete a `HostTask` at once: no
   effect on later ids (a nested push/delete pair leaves a LIFO list as it was), as do deferred
   frames that nothing forced while they were live.
@@ -55,6 +58,10 @@ _FRAME = 12  # bytes per deferred frame: task, set, thread ids
 
 def exact(g: FlatGraph, tp: TaskPlan, exported: list[Lifted]) -> bool:
     """Whether every id the original's store allocates is mirrored (see the module doc)."""
+    import os
+
+    if os.environ.get("NOIDS"):
+        return False
     if tp.streams or tp.cancels:
         return False
     if any(g.builtins[bi].op == "subtask.cancel" for bi in tp.table_ops):

@@ -198,7 +198,6 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
         b.set(r)
     rt.root_exit_ids(b, sids)  # its code exited (a task going on after its return: `_adopt`)
     rt.finish_batch(b)  # wasmtime runs the rest of the batch before the call returns
-    rt.root_done_ids(b, sids)
     for r in res:
         b.get(r)
     b.end()

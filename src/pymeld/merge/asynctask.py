@@ -320,11 +320,11 @@ class _Hooks:
         ids = self.rt.ids
         if ids is None:
             return
-        if not self.edge.lower_async and not self.edge.task:
+        if self.deferred:
             b.call(ids.fn("push"))
             return
         ids.force(b)
-        self.sids = tuple(b.local("i32") for _ in range(3))
+        self.sids = tuple(b.local("i32") for _ in range(4))
         for s in self.sids:
             ids.alloc(b)
             b.set(s)
@@ -334,16 +334,32 @@ class _Hooks:
         ids = self.rt.ids
         if ids is None or self.edge.task:
             return
-        if not self.edge.lower_async:
+        if self.deferred:
             b.call(ids.fn("pop"))
             return
-        # an async call of a sync lift: its thread exits before the caller takes RETURNED,
-        # so the task's id is never freed (`cleanup_thread`: not ready to delete yet)
-        _, sset, sthr = self.sids
-        b.get(sthr)
-        ids.release(b)
-        b.get(sset)
-        ids.release(b)
+        # a sync lift called through `prepare_call`: its thread exits (thread, set, then the
+        # first call's id); a sync caller takes the result (the task), an async caller's
+        # RETURNED comes after the exit, so its task's id is never freed
+        task, sset, sthr, call = self.sids
+        for s in (sthr, sset, call, *([] if self.edge.lower_async else [task])):
+            b.get(s)
+            ids.release(b)
+
+    @property
+    def deferred(self) -> bool:
+        """A sync-to-sync call of a function that is not `async`: wasmtime's adapter defers
+        its task (a `VMDeferredThread`); any other call goes through `prepare_call`."""
+        e = self.edge
+        return not e.lower_async and not e.task and not e.callee.type.is_async
+
+    def first_call_done(self, b: Body) -> None:
+        """Emit, as the callee's first call returned: the id wasmtime 50 takes after the
+        task's three while the first call runs is freed (seen in its traces: the mirrored
+        sources predate it)."""
+        if self.sids:
+            assert self.rt.ids is not None
+            b.get(self.sids[3])
+            self.rt.ids.release(b)
 
     def start(self, b: Body, retptr: int | None) -> None:
         rt, e = self.rt, self.edge
@@ -360,7 +376,7 @@ class _Hooks:
         b.get(self.t).i32(e.caller).store("i32.store", m, _CALLER)
         b.get(self.t).i32(e.callee.owner).store("i32.store", m, _OWNER)
         if self.sids:
-            for s, off in zip(self.sids, (_SID, _SSET, _STHR), strict=True):
+            for s, off in zip(self.sids[:3], (_SID, _SSET, _STHR), strict=True):
                 b.get(self.t).get(s).store("i32.store", m, off)
             if e.lower_async:
                 b.get(self.t).i32(1).store("i32.store", m, _FIRST)
@@ -376,6 +392,7 @@ class _Hooks:
         status = b.local("i32")
         b.get(t).load("i32.load", m, _STATUS).set(status)
         b.get(t).get(code).call(rt.fn("handle", e.callee.owner))
+        self.first_call_done(b)
         if e.lower_async:
             if self.sids:  # the record may be free already: zero is what it holds then
                 b.get(t).i32(0).store("i32.store", m, _FIRST)
@@ -984,7 +1001,6 @@ class TaskRuntime:
             b.set(r)
         self.root_exit_ids(b, sids)
         self.finish_batch(b)
-        self.root_done_ids(b, sids)
         for r in res:
             b.get(r)
         b.end()
@@ -1002,19 +1018,14 @@ class TaskRuntime:
         return sids
 
     def root_exit_ids(self, b: Body, sids: tuple[int, ...]) -> None:
-        """Emit, when the root task's code exits: its thread and sync-call set are freed."""
+        """Emit, when the root task's code exits: `cleanup_thread` frees its thread, its
+        sync-call set and the task (the host's dynamic `Func::call_async` keeps no future on
+        it: `host_future_present` is false, so it is ready to delete at once)."""
         if sids:
             assert self.ids is not None
-            for s in (sids[2], sids[1]):
+            for s in reversed(sids):
                 b.get(s)
                 self.ids.release(b)
-
-    def root_done_ids(self, b: Body, sids: tuple[int, ...]) -> None:
-        """Emit, as the host call ends (its future dropped): the root task is freed."""
-        if sids:
-            assert self.ids is not None
-            b.get(sids[0])
-            self.ids.release(b)
 
     def leftover_batch(self, b: Body) -> None:
         """Emit, at a root call's start: high-priority work left queued when the last root

@@ -1,0 +1,249 @@
+"""Random programs whose waitable sets get several subtask events at once: the fused module
+must deliver them in wasmtime's order, its store-wide table ids (merge.asyncids).
+
+Per seed, callee components (`test_async_tasks_property.callee`: callback-lifted `async func`s
+that YIELD a random number of times before and after `task.return`, and a sync-lifted `s`)
+and, for half the seeds, a helper E the callees call synchronously at every step, which makes
+and drops waitable sets inside those calls (ids taken under deferred sync-call frames). The
+caller D runs random straight-line programs in several host calls: groups of two to four async
+calls joined to one new set (a sync call may follow, during which the callees go on, so
+several return in the same round), then waits on the set until every subtask's event came,
+folding each event's handle and status in; sets made and dropped in random order between
+(which reorders the runtime's free list); single sync calls (a sync lift: a deferred frame; an
+async lift: a task) and async calls of the sync-lifted `s` (a task whose id is never freed).
+Run under the wast oracle (original vs `fuse --component`). CI: a few seeds; ``PYMELD_SLOW=1``
+runs many more. Reversing the order `_ready` picks makes most seeds diverge.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from test_async_tasks_property import callee
+
+from support import SLOW, run_fuse_oracle
+
+SEEDS = range(60) if SLOW else range(4)
+PROGRAMS, LENGTH = 2, 8
+
+HELPER = """(component $E
+    (core func $new (canon waitable-set.new))
+    (core func $wsdrop (canon waitable-set.drop))
+    (core module $M
+      (import "" "new" (func $new (result i32)))
+      (import "" "wsdrop" (func $wsdrop (param i32)))
+      (global $n (mut i32) (i32.const 0))
+      (global $keep (mut i32) (i32.const 0))
+      (func (export "h") (param $x i32) (result i32)
+        (global.set $n (i32.add (global.get $n) (i32.const 1)))
+        (if (i32.and (global.get $n) (i32.const 1)) (then
+          (if (global.get $keep) (then (call $wsdrop (global.get $keep))))
+          (global.set $keep (call $new))))
+        (i32.add (i32.mul (global.get $n) (i32.const 2)) (i32.and (local.get $x) (i32.const 1)))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "new" (func $new)) (export "wsdrop" (func $wsdrop))))))
+    (func (export "h") (param "x" u32) (result u32) (canon lift (core func $m "h"))))"""
+
+FOLD = """(local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 7)) {code}))
+          (local.set $acc (i32.add (local.get $acc)
+            (i32.add (i32.mul (i32.load (i32.const 0)) (i32.const 5)) (i32.load (i32.const 4)))))
+          (call $drop (i32.load (i32.const 0)))"""
+
+
+def program(rng: random.Random, targets: list[str], slots: list[int]) -> str:
+    out = []
+
+    def slot() -> int:
+        s = 64 + 4 * len(slots)
+        slots.append(s)
+        return s
+
+    for i in range(LENGTH):
+        op = rng.choice(["group", "group", "group", "churn", "scall", "acall_s"])
+        if op == "group":
+            out.append("(local.set $ws (call $new)) (local.set $cnt (i32.const 0))")
+            for _ in range(rng.randint(2, 4)):
+                s = slot()
+                t = rng.choice(targets)
+                out.append(
+                    f"""(local.set $r (call $a_{t} (i32.add (local.get $n) (i32.const {i}))
+          (i32.const {s})))
+        (if (i32.eq (i32.and (local.get $r) (i32.const 0xf)) (i32.const 2))
+          (then (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 3))
+            (i32.load (i32.const {s})))))
+          (else
+            (call $join (i32.shr_u (local.get $r) (i32.const 4)) (local.get $ws))
+            (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))
+            (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 3)) (local.get $r)))))"""
+                )
+            if rng.random() < 0.7:
+                t = rng.choice(targets)
+                out.append(
+                    f"""(local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 3))
+          (call $s_{t} (i32.add (local.get $n) (i32.const {i})))))"""
+                )
+            wait = "(call $wait (local.get $ws) (i32.const 0))"
+            if rng.random() < 0.3:  # poll first: several ready ones go by id there too
+                out.append(
+                    """(if (local.get $cnt) (then
+          (local.set $r (call $poll (local.get $ws) (i32.const 0)))
+          (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 11)) (local.get $r)))
+          (if (local.get $r) (then
+          """
+                    + FOLD.format(code="(i32.const 0)")
+                    + """
+          (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))))))"""
+                )
+            out.append(
+                """(block $done (loop $all
+          (br_if $done (i32.eqz (local.get $cnt)))
+          """
+                + FOLD.format(code=wait)
+                + """
+          (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))
+          (br $all)))
+        (call $wsdrop (local.get $ws))"""
+            )
+        elif op == "churn":  # make sets and drop kept ones in random order
+            for _ in range(rng.randint(1, 3)):
+                if rng.random() < 0.6:
+                    out.append(
+                        """(i32.store (i32.add (i32.const 1024) (i32.shl (global.get $kc) (i32.const 2)))
+          (call $new))
+        (global.set $kc (i32.add (global.get $kc) (i32.const 1)))"""
+                    )
+                else:
+                    k = rng.randint(0, 7)
+                    out.append(
+                        f"""(if (global.get $kc) (then
+          (local.set $r (i32.add (i32.const 1024) (i32.shl
+            (i32.rem_u (i32.const {k}) (global.get $kc)) (i32.const 2))))
+          (call $wsdrop (i32.load (local.get $r)))
+          (global.set $kc (i32.sub (global.get $kc) (i32.const 1)))
+          (i32.store (local.get $r) (i32.load (i32.add (i32.const 1024)
+            (i32.shl (global.get $kc) (i32.const 2)))))))"""
+                    )
+        elif op == "scall":
+            t = rng.choice(targets)
+            out.append(
+                f"""(local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 3))
+          (call $s_{t} (i32.add (local.get $n) (i32.const {i})))))"""
+            )
+        else:  # an async call of a sync lift: RETURNED at once
+            s = slot()
+            t = rng.choice([t for t in targets if t.endswith("_s")])
+            out.append(
+                f"""(drop (call $a_{t} (i32.add (local.get $n) (i32.const {i})) (i32.const {s})))
+        (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 3))
+          (i32.load (i32.const {s}))))"""
+            )
+    return "\n        ".join(out)
+
+
+def composition(seed: int) -> str:
+    rng = random.Random(seed)
+    n_callees = rng.choice([1, 2])
+    helper = rng.random() < 0.5
+    callees, targets = [], []
+    for c in range(n_callees):
+        text, names = callee(f"C{c}", rng, rng.randint(1, 3), helper)
+        callees.append((f"C{c}", text, names))
+        targets += [f"c{c}_{n}" for n in names]
+    imports, lowers, core_imports, withs = [], [], [], []
+    for c, (_, _, names) in enumerate(callees):
+        imports.append(
+            f'    (import "c{c}" (instance $c{c} '
+            + " ".join(f'(export "{n}" (func async (param "n" u32) (result u32)))' for n in names)
+            + "))"
+        )
+        for n in names:
+            t = f"c{c}_{n}"
+            lowers.append(
+                f'    (core func $a_{t} (canon lower (func $c{c} "{n}") async '
+                '(memory (core memory $mem "mem"))))\n'
+                f'    (core func $s_{t} (canon lower (func $c{c} "{n}")))'
+            )
+            core_imports.append(
+                f'      (import "" "a_{t}" (func $a_{t} (param i32 i32) (result i32)))\n'
+                f'      (import "" "s_{t}" (func $s_{t} (param i32) (result i32)))'
+            )
+            withs.append(f'(export "a_{t}" (func $a_{t})) (export "s_{t}" (func $s_{t}))')
+    funcs, lifts, exports = [], [], []
+    for k in range(PROGRAMS):
+        slots: list[int] = []
+        body = program(rng, targets, slots)
+        tail = "\n        ".join(
+            f"(local.set $acc (i32.add (local.get $acc) (i32.load (i32.const {s}))))"
+            f" (i32.store (i32.const {s}) (i32.const 0))"
+            for s in slots
+        )
+        funcs.append(
+            f'      (func (export "p{k}") (param $n i32) (result i32) (local $acc i32) '
+            f"(local $r i32) (local $ws i32) (local $cnt i32)\n        "
+            f"{body}\n        {tail}\n        (local.get $acc))"
+        )
+        lifts.append(
+            f'    (func (export "p{k}") async (param "n" u32) (result u32) '
+            f'(canon lift (core func $dm "p{k}")))'
+        )
+        exports.append(f'  (export "p{k}" (func $d "p{k}"))')
+    d = f"""(component $D
+{chr(10).join(imports)}
+    (core module $Mem (memory (export "mem") 1))
+    (core instance $mem (instantiate $Mem))
+{chr(10).join(lowers)}
+    (core func $new (canon waitable-set.new))
+    (core func $wsdrop (canon waitable-set.drop))
+    (core func $join (canon waitable.join))
+    (core func $wait (canon waitable-set.wait (memory (core memory $mem "mem"))))
+    (core func $poll (canon waitable-set.poll (memory (core memory $mem "mem"))))
+    (core func $drop (canon subtask.drop))
+    (core module $DM
+      (import "" "mem" (memory 1))
+      (import "" "new" (func $new (result i32)))
+      (import "" "wsdrop" (func $wsdrop (param i32)))
+      (import "" "join" (func $join (param i32 i32)))
+      (import "" "wait" (func $wait (param i32 i32) (result i32)))
+      (import "" "poll" (func $poll (param i32 i32) (result i32)))
+      (import "" "drop" (func $drop (param i32)))
+{chr(10).join(core_imports)}
+      (global $kc (mut i32) (i32.const 0))
+{chr(10).join(funcs)})
+    (core instance $dm (instantiate $DM (with "" (instance
+      (export "mem" (memory $mem "mem"))
+      (export "new" (func $new)) (export "wsdrop" (func $wsdrop)) (export "join" (func $join))
+      (export "wait" (func $wait)) (export "poll" (func $poll)) (export "drop" (func $drop))
+      {" ".join(withs)}))))
+{chr(10).join(lifts)})"""
+    parts = ([HELPER] if helper else []) + [text for _, text, _ in callees]
+    with_e = ' (with "h" (func $e "h"))' if helper else ""
+    insts = (["  (instance $e (instantiate $E))"] if helper else []) + [
+        f"  (instance $c{c} (instantiate $C{c}{with_e}))" for c in range(n_callees)
+    ]
+    with_d = " ".join(f'(with "c{c}" (instance $c{c}))' for c in range(n_callees))
+    actions = [f'(invoke "p{k}" (u32.const {n}))' for n in (1, 5, 9) for k in range(PROGRAMS)]
+    return (
+        "(component\n  "
+        + "\n  ".join(parts)
+        + f"\n  {d}\n"
+        + "\n".join(insts)
+        + f"\n  (instance $d (instantiate $D {with_d}))\n"
+        + "\n".join(exports)
+        + ")\n"
+        + "\n".join(actions)
+        + "\n"
+    )
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_simultaneous_events_in_wasmtime_order(
+    seed: int, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    wast = tmp_path / f"ready-{seed}.wast"
+    wast.write_text(
+        ";;! component_model_async = true\n;;! multi_memory = true\n" + composition(seed)
+    )
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "equivalent", (seed, r)

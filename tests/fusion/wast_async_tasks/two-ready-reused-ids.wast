@@ -1,0 +1,63 @@
+;; Two subtasks of one waitable set with events at once, ordered by wasmtime's store-wide ids,
+;; which a LIFO free list reuses (merge.asyncids): sets s1..s4 are made, s4 dropped, then A's
+;; task takes s4's freed id; s1 is dropped and B's task takes s1's, lower: B is delivered first
+;; although it was made (and joined) after A. The result is B's handle minus A's (2 - 5).
+(component
+  (component $C
+    (core func $task.return (canon task.return (result u32)))
+    (core module $M
+      (import "" "task.return" (func $task.return (param i32)))
+      (global $left (mut i32) (i32.const 0))
+      (func (export "once") (result i32) (i32.const 1))
+      (func (export "once-cb") (param i32 i32 i32) (result i32)
+        (call $task.return (i32.const 1)) (i32.const 0))
+      (func (export "slow") (result i32) (global.set $left (i32.const 3)) (i32.const 1))
+      (func (export "slow-cb") (param i32 i32 i32) (result i32)
+        (global.set $left (i32.sub (global.get $left) (i32.const 1)))
+        (if (result i32) (global.get $left) (then (i32.const 1))
+          (else (call $task.return (i32.const 7)) (i32.const 0)))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "task.return" (func $task.return))))))
+    (func (export "once") async (result u32)
+      (canon lift (core func $m "once") async (callback (core func $m "once-cb"))))
+    (func (export "slow") async (result u32)
+      (canon lift (core func $m "slow") async (callback (core func $m "slow-cb")))))
+  (component $D
+    (import "once" (func $once async (result u32)))
+    (import "slow" (func $slow async (result u32)))
+    (core module $Mem (memory (export "mem") 1))
+    (core instance $mem (instantiate $Mem))
+    (core func $once (canon lower (func $once) async (memory (core memory $mem "mem"))))
+    (core func $slow (canon lower (func $slow)))
+    (core func $new (canon waitable-set.new))
+    (core func $drop (canon waitable-set.drop))
+    (core func $join (canon waitable.join))
+    (core func $wait (canon waitable-set.wait (memory (core memory $mem "mem"))))
+    (core module $DM
+      (import "" "mem" (memory 1))
+      (import "" "once" (func $once (param i32) (result i32)))
+      (import "" "slow" (func $slow (result i32)))
+      (import "" "new" (func $new (result i32)))
+      (import "" "drop" (func $drop (param i32)))
+      (import "" "join" (func $join (param i32 i32)))
+      (import "" "wait" (func $wait (param i32 i32) (result i32)))
+      (func (export "run") (result i32) (local $ws i32) (local $a i32) (local $b i32)
+        (local $s1 i32) (local $s2 i32) (local $s3 i32) (local $s4 i32)
+        (local.set $ws (call $new))
+        (local.set $s1 (call $new)) (local.set $s2 (call $new)) (local.set $s3 (call $new)) (local.set $s4 (call $new)) (call $drop (local.get $s4))
+        (local.set $a (i32.shr_u (call $once (i32.const 16)) (i32.const 4)))
+        (call $drop (local.get $s1))
+        (local.set $b (i32.shr_u (call $once (i32.const 20)) (i32.const 4)))
+        (call $join (local.get $a) (local.get $ws))(call $join (local.get $b) (local.get $ws))
+        (drop (call $slow))
+        (drop (call $wait (local.get $ws) (i32.const 0)))
+        (i32.sub (i32.load (i32.const 0)) (local.get $a))))
+    (core instance $dm (instantiate $DM (with "" (instance
+      (export "mem" (memory $mem "mem")) (export "once" (func $once))
+      (export "slow" (func $slow)) (export "new" (func $new)) (export "drop" (func $drop))
+      (export "join" (func $join)) (export "wait" (func $wait))))))
+    (func (export "run") async (result u32) (canon lift (core func $dm "run"))))
+  (instance $c (instantiate $C))
+  (instance $d (instantiate $D (with "once" (func $c "once")) (with "slow" (func $c "slow"))))
+  (func (export "run") (alias export $d "run")))
+(assert_return (invoke "run") (u32.const 4294967293))
