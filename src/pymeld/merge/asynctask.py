@@ -35,11 +35,11 @@ the task's later callbacks run from a scheduler in wasm. What is fused here (`pl
   after a cancel was sent and before a return: RETURNED_CANCELLED.
 
 Several subtasks of one waitable set with events at once are delivered by wasmtime in the
-order of its store-wide table ids, which depend on every object the runtime allocated and freed
-(tasks, threads, their sync-call sets, waitable sets, lazily made tasks of sync calls); that
-order is not reproduced, so the fused module traps there rather than guess (a refusal at run
-time; one subtask per set, or waits that take each event as it comes, are exact). So does a
-second task waiting on one set (wasmtime orders waiters by thread id).
+order of its store-wide table ids, which depend on every object the runtime allocated and freed;
+`merge.asyncids` mirrors them (each task record keeps its three ids) and `_ready` delivers the
+lowest first. Where they are not mirrored the fused module traps there rather than guess (a
+refusal at run time), as it does for a second task waiting on one set (wasmtime orders waiters
+by thread id).
 
 A callee lifted `async` without a callback (stackful) runs the same way; it must never block
 while its caller goes on, so its return is its exit.
@@ -640,9 +640,8 @@ class TaskRuntime:
         wasmtime keeps a set's ready waitables in a `BTreeSet<Waitable>`: ordered by kind first
         (host tasks, then guest tasks — subtasks —, then stream/future ends), then by
         store-wide table id. So a ready subtask goes before any ready end, exactly. Two of the
-        first ready kind are ordered by ids that depend on every object the runtime allocated
-        and freed; that order is not reproduced here, so the fused module traps instead of
-        guessing (refused at run time)."""
+        first ready kind go by the ids `merge.asyncids` mirrors; without them (or once they
+        are lost) the fused module traps instead of guessing (refused at run time)."""
         b = Body(["i32"])
         m, tasks = self.mem(("tbl", inst)), self.mem("tasks")
         h, sub, end, k = b.local("i32"), b.local("i32"), b.local("i32"), b.local("i32")
