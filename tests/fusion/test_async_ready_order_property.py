@@ -52,7 +52,46 @@ FOLD = """(local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 7)) {cod
           (call $drop (i32.load (i32.const 0)))"""
 
 
-def program(rng: random.Random, targets: list[str], slots: list[int]) -> str:
+def ends_op(rng: random.Random, out: list[str]) -> None:
+    """Streams whose writable ends join one new set with a write pending, then their readable
+    ends dropped in random order: every writer has its DROPPED event at once, taken in
+    wasmtime's handle-id order; each writable end is dropped as its event comes."""
+    n = rng.randint(2, 4)
+    out.append("(local.set $ws (call $new))")
+    for j in range(n):
+        out.append(
+            f"""(local.set $s (call $snew))
+        (i32.store (i32.const {2048 + 4 * j}) (i32.wrap_i64 (local.get $s)))
+        (local.set $r (i32.wrap_i64 (i64.shr_u (local.get $s) (i64.const 32))))
+        (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 3))
+          (call $swrite (local.get $r) (i32.const 0) (i32.const 1))))
+        (call $join (local.get $r) (local.get $ws))"""
+        )
+        if rng.random() < 0.3:  # a set made between reorders the free list
+            out.append(CHURN_NEW)
+    for j in rng.sample(range(n), n):
+        out.append(f"(call $sdr (i32.load (i32.const {2048 + 4 * j})))")
+    out.append(
+        f"""(local.set $cnt (i32.const {n}))
+        (block $done (loop $all
+          (br_if $done (i32.eqz (local.get $cnt)))
+          (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 7))
+            (call $wait (local.get $ws) (i32.const 0))))
+          (local.set $acc (i32.add (local.get $acc)
+            (i32.add (i32.mul (i32.load (i32.const 0)) (i32.const 5)) (i32.load (i32.const 4)))))
+          (call $sdw (i32.load (i32.const 0)))
+          (local.set $cnt (i32.sub (local.get $cnt) (i32.const 1)))
+          (br $all)))
+        (call $wsdrop (local.get $ws))"""
+    )
+
+
+CHURN_NEW = """(i32.store (i32.add (i32.const 1024) (i32.shl (global.get $kc) (i32.const 2)))
+          (call $new))
+        (global.set $kc (i32.add (global.get $kc) (i32.const 1)))"""
+
+
+def program(rng: random.Random, targets: list[str], slots: list[int], ends: bool) -> str:
     out = []
 
     def slot() -> int:
@@ -61,8 +100,12 @@ def program(rng: random.Random, targets: list[str], slots: list[int]) -> str:
         return s
 
     for i in range(LENGTH):
-        op = rng.choice(["group", "group", "group", "churn", "scall", "acall_s"])
-        if op == "group":
+        op = rng.choice(["group", "group", "group", "churn", "scall", "acall_s", "ends", "ends"])
+        if op == "ends" and not ends:
+            op = "group"
+        if op == "ends":
+            ends_op(rng, out)
+        elif op == "group":
             out.append("(local.set $ws (call $new)) (local.set $cnt (i32.const 0))")
             for _ in range(rng.randint(2, 4)):
                 s = slot()
@@ -109,11 +152,7 @@ def program(rng: random.Random, targets: list[str], slots: list[int]) -> str:
         elif op == "churn":  # make sets and drop kept ones in random order
             for _ in range(rng.randint(1, 3)):
                 if rng.random() < 0.6:
-                    out.append(
-                        """(i32.store (i32.add (i32.const 1024) (i32.shl (global.get $kc) (i32.const 2)))
-          (call $new))
-        (global.set $kc (i32.add (global.get $kc) (i32.const 1)))"""
-                    )
+                    out.append(CHURN_NEW)
                 else:
                     k = rng.randint(0, 7)
                     out.append(
@@ -142,10 +181,24 @@ def program(rng: random.Random, targets: list[str], slots: list[int]) -> str:
     return "\n        ".join(out)
 
 
+STREAMS = """    (type $st (stream u8))
+    (core func $snew (canon stream.new $st))
+    (core func $swrite (canon stream.write $st async (memory (core memory $mem "mem"))))
+    (core func $sdr (canon stream.drop-readable $st))
+    (core func $sdw (canon stream.drop-writable $st))"""
+STREAM_IMPORTS = """      (import "" "snew" (func $snew (result i64)))
+      (import "" "swrite" (func $swrite (param i32 i32 i32) (result i32)))
+      (import "" "sdr" (func $sdr (param i32)))
+      (import "" "sdw" (func $sdw (param i32)))"""
+STREAM_WITHS = """(export "snew" (func $snew)) (export "swrite" (func $swrite))
+      (export "sdr" (func $sdr)) (export "sdw" (func $sdw))"""
+
+
 def composition(seed: int) -> str:
     rng = random.Random(seed)
     n_callees = rng.choice([1, 2])
     helper = rng.random() < 0.5
+    ends = rng.random() < 0.5
     callees, targets = [], []
     for c in range(n_callees):
         text, names = callee(f"C{c}", rng, rng.randint(1, 3), helper)
@@ -173,7 +226,7 @@ def composition(seed: int) -> str:
     funcs, lifts, exports = [], [], []
     for k in range(PROGRAMS):
         slots: list[int] = []
-        body = program(rng, targets, slots)
+        body = program(rng, targets, slots, ends)
         tail = "\n        ".join(
             f"(local.set $acc (i32.add (local.get $acc) (i32.load (i32.const {s}))))"
             f" (i32.store (i32.const {s}) (i32.const 0))"
@@ -181,7 +234,7 @@ def composition(seed: int) -> str:
         )
         funcs.append(
             f'      (func (export "p{k}") (param $n i32) (result i32) (local $acc i32) '
-            f"(local $r i32) (local $ws i32) (local $cnt i32)\n        "
+            f"(local $r i32) (local $ws i32) (local $cnt i32) (local $s i64)\n        "
             f"{body}\n        {tail}\n        (local.get $acc))"
         )
         lifts.append(
@@ -200,6 +253,7 @@ def composition(seed: int) -> str:
     (core func $wait (canon waitable-set.wait (memory (core memory $mem "mem"))))
     (core func $poll (canon waitable-set.poll (memory (core memory $mem "mem"))))
     (core func $drop (canon subtask.drop))
+{STREAMS if ends else ""}
     (core module $DM
       (import "" "mem" (memory 1))
       (import "" "new" (func $new (result i32)))
@@ -208,6 +262,7 @@ def composition(seed: int) -> str:
       (import "" "wait" (func $wait (param i32 i32) (result i32)))
       (import "" "poll" (func $poll (param i32 i32) (result i32)))
       (import "" "drop" (func $drop (param i32)))
+{STREAM_IMPORTS if ends else ""}
 {chr(10).join(core_imports)}
       (global $kc (mut i32) (i32.const 0))
 {chr(10).join(funcs)})
@@ -215,6 +270,7 @@ def composition(seed: int) -> str:
       (export "mem" (memory $mem "mem"))
       (export "new" (func $new)) (export "wsdrop" (func $wsdrop)) (export "join" (func $join))
       (export "wait" (func $wait)) (export "poll" (func $poll)) (export "drop" (func $drop))
+      {STREAM_WITHS if ends else ""}
       {" ".join(withs)}))))
 {chr(10).join(lifts)})"""
     parts = ([HELPER] if helper else []) + [text for _, text, _ in callees]

@@ -22,6 +22,9 @@ the head (`component/resource_table.rs`). What allocates and frees, in the order
   otherwise `subtask.drop` or the sync caller's `start_call` frees it later. An async lower
   whose callee exited before its caller took the RETURNED event (the callee returned and
   exited in its first call, or a sync lift) never frees the task: its id stays taken.
+* `stream.new`/`future.new` (`new_transmit`): the `TransmitState`, the write handle, the read
+  handle; `delete_transmit` frees them in that order when the second end is dropped. An end's
+  event is ordered by its handle's id; ends moving between instances keep it.
 * `waitable-set.new`/`drop`: one id. Host calls push and delete a `HostTask` at once: no
   effect on later ids (a nested push/delete pair leaves a LIFO list as it was), as do deferred
   frames that nothing forced while they were live.
@@ -30,8 +33,8 @@ So the ids follow from what the fused module sees happen: this module keeps the 
 in memory (``("ids", "free")``) and a stack of deferred frames (``("ids", "frames")``, 12
 bytes each: task, set, thread, forced frames below unforced ones), and `asynctask` stores each
 task's three ids in its record and each set's id in its table entry. Only used when the
-composition has nothing whose ids are not mirrored (`exact`): no streams or futures (their
-`TransmitState` and two handles), no cancellation, no root post-return that may call out. At
+composition has nothing whose ids are not mirrored (`exact`): no cancellation, no root
+post-return that may call out. At
 run time, a case not mirrored sets ``("ids", "lost")`` and simultaneous events trap again:
 a root task going on after its return, a callee exiting after its terminal event was
 delivered while its caller still holds the subtask (wasmtime deletes the task then). What the
@@ -62,7 +65,7 @@ def exact(g: FlatGraph, tp: TaskPlan, exported: list[Lifted]) -> bool:
 
     if os.environ.get("NOIDS"):
         return False
-    if tp.streams or tp.cancels:
+    if tp.cancels:
         return False
     if any(g.builtins[bi].op == "subtask.cancel" for bi in tp.table_ops):
         return False

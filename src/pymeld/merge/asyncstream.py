@@ -75,6 +75,9 @@ _MAX_COUNT = (1 << 28) - 1
 # shared record: type tag, flags (future, done), element size and alignment, two sides
 _REC = 96
 _TAG, _FLAGS, _SIZE, _ALIGN, _LINK = 0, 4, 8, 12, 80
+# the runtime's store-wide ids of the `TransmitState` and its write and read handles
+# (merge.asyncids: an end's event is ordered by its handle's)
+_SID_STATE, _SID_WRITE, _SID_READ = 84, 88, 92
 FUT, XDONE = 1, 2
 READER, WRITER = 16, 48  # side blocks
 _ST, _SLOT, _ADDR, _COUNT, _INST, _H, _EV, _PAY = range(0, 32, 4)
@@ -431,6 +434,13 @@ class StreamRuntime:
         rk, wk = _kinds(t)
         rec, rh, wh = b.local("i32"), b.local("i32"), b.local("i32")
         b.call(self.fn("x.alloc")).set(rec)
+        ids = self.rt.ids
+        if ids is not None:  # `new_transmit`: the state, the write handle, the read handle
+            ids.force(b)
+            for off in (_SID_STATE, _SID_WRITE, _SID_READ):
+                b.get(rec)
+                ids.alloc(b)
+                b.store("i32.store", x, off)
         b.get(rec).i32(self.tag(t)).store("i32.store", x, _TAG)
         b.get(rec).i32(FUT if isinstance(t, at.Future) else 0).store("i32.store", x, _FLAGS)
         size = 0 if t.elem is None else elem_size(t.elem)
@@ -648,11 +658,22 @@ class StreamRuntime:
         b.end()
         b.get(code).end()
 
+    def end_id(self, b: Body, inst: int, h: int) -> None:
+        """Emit: push the store-wide id of end ``h`` of ``inst``'s table (its handle's: the
+        read handle's for a readable end, kinds 3 and 5, else the write handle's)."""
+        tbl = self._tbl(inst)
+        b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 4)
+        b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 0).i32(1).op("i32.and")
+        b.i32(2).op("i32.shl").op("i32.add")
+        b.load("i32.load", self._xfer(), _SID_WRITE)
+
     def _drop_common(
         self, b: Body, bt: Builtin, t: at.Stream | at.Future, kind: int
     ) -> tuple[int, int, int]:
         inst, tbl, x = bt.owner, self._tbl(bt.owner), self._xfer()
         side = READER if kind in (RS, RF) else WRITER
+        if self.rt.ids is not None:  # the built-in needs the current thread
+            self.rt.ids.force(b)
         addr, rec = self._end(b, bt, t, kind)
         ls = b.local("i32")
         b.get(addr).load("i32.load", tbl, 12).tee(ls).i32(BUSY).op("i32.eq").trap_if()
@@ -672,6 +693,11 @@ class StreamRuntime:
         b.get(rec).i32(GONE).i32(OPEN).get(st).i32(GONE).op("i32.eq").op("select")
         b.store("i32.store", x, other + _ST)
         b.get(st).i32(GONE).op("i32.eq").if_()
+        ids = self.rt.ids
+        if ids is not None:  # `delete_transmit`: the state, the write handle, the read handle
+            for off in (_SID_STATE, _SID_WRITE, _SID_READ):
+                b.get(rec).load("i32.load", x, off)
+                ids.release(b)
         b.get(rec).call(self.fn("x.free"))
         b.op("else")
         return st

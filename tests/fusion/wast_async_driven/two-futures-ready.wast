@@ -2,8 +2,7 @@
 ;; The root of wast_async_driven/future-later.wast with two futures in flight (as
 ;; py-stream-future's `run-concurrent`): both callee tasks resolve theirs before the root's
 ;; WAIT, so two ends of one set have events at once. wasmtime delivers them in the order of its
-;; store-wide table ids, which the fused module does not reproduce: it traps (`unreachable`)
-;; where the original returns (README: known run-time traps).
+;; store-wide table ids, which the fused module mirrors (merge.asyncids).
 (component
   (component $P
     (core module $Mem (memory (export "mem") 1))
