@@ -4,7 +4,8 @@ Hand-built cases in `wast_async_tasks/` through the differential oracle: subtask
 beside a waitable set, RETURNED without a handle vs STARTED with one, YIELD loops run while the
 caller waits, events through wait and poll, `subtask.drop` before resolution trapping, a sync
 lower of an `async func` from a task that may not block trapping, context slots per task, a
-stackful callee that never blocks; and the run-time refusal of an ambiguous event order.
+stackful callee that never blocks, several subtasks of one set ready at once (wasmtime's
+store-wide id order, `merge.asyncids`); and the run-time refusal where those ids are not mirrored.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ REFUSED = sorted((Path(__file__).parent / "wast_async_tasks_refused").glob("*.wa
 def test_ambiguous_event_order_traps(
     wast: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
-    """Several subtasks of one waitable set with events at once: wasmtime's order is its
-    store-wide table order, which the fused module does not reproduce; it traps there (the
-    one place stage 2 refuses at run time) instead of returning a guess."""
+    """Several subtasks of one waitable set with events at once where wasmtime's store-wide
+    ids are not mirrored (`merge.asyncids`: beside cancellation): the fused module traps there
+    instead of returning a guess (a refusal at run time)."""
     r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
     assert_traps_where_original_returns(r)

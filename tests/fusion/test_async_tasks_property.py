@@ -9,9 +9,10 @@ that the callees call synchronously at every step (a plain adapter out of an in-
 with its own context slot). The caller D runs straight-line random
 programs: async calls (RETURNED, or a subtask joined to a waitable set of its own), sync calls
 that block until the callee returned, waits and polls of the oldest set that fold the event's
-handle and status in, drops, and a final drain. (One subtask per set: when several subtasks of
-one set have events at once the fused module traps, see `test_async_tasks`.) The programs run under the wast oracle (original vs `fuse --component`,
-results compared command by command). CI: a few seeds; ``PYMELD_SLOW=1`` runs many more.
+handle and status in, drops, and a final drain. (One subtask per set; several subtasks of
+one set with events at once: `test_async_ready_order_property`.) The programs run under the
+wast oracle (original vs `fuse --component`, results compared command by command). CI: a few
+seeds; ``PYMELD_SLOW=1`` runs many more.
 """
 
 from __future__ import annotations
