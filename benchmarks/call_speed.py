@@ -6,7 +6,8 @@ one component boundary and returns a checksum (``/work/shared/corpus/bench/*.was
 own runtime adapters (FACT trampolines) carry each call; in the fused output, pymeld's
 generated canonical-ABI adapter does. Both are instantiated in one process, must return the
 same checksum, and ``run(--calls)`` is timed ``--runs`` times each, interleaved (rotating
-which goes first), so drift on shared machines hits both alike. Reported: median fused/original
+which goes first), so drift on shared machines hits both alike; fast cases get more rounds
+(about `ROUND_SECONDS` of the original's calls, at most ten times ``--runs``). Reported: median fused/original
 with the goal beside it (<= 0.8x, stretch <= 0.5x: a fused call is a direct call, so it should
 clearly beat wasmtime's adapters), wasmtime compile time and byte size of each. A case pymeld
 refuses is listed as ``refused: <pymeld's reason>`` (and counts as a miss).
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -54,6 +56,9 @@ FLOORS = HERE / "floors"
 REPO = HERE.parent
 TARGET = 0.8  # fused / original, per case (the goal of the speed issue)
 STRETCH = 0.5
+# Fast cases get more rounds (up to 10x --runs): about this many seconds of the original's calls,
+# so medians and minimums of a 3 ms case are as steady as those of a 150 ms one.
+ROUND_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class Row:
     case: str
     checksum: int | None = None
     calls: int = 0
+    rounds: int = 0
     orig_ms: float | None = None
     fused_ms: float | None = None
     ratio: float | None = None  # of the medians
@@ -223,7 +229,14 @@ def bench(
             raise AssertionError(f"{name}: run({n}) differs: {got}")
     times: dict[str, list[float]] = {label: [] for label in runners}
     order = list(runners)
-    for r in range(runs):
+    for label in order[1:]:  # warm-up (every contender: a case's state may count the calls)
+        runners[label](store, calls)
+    t0 = time.perf_counter()
+    runners["orig"](store, calls)  # and how long a round takes
+    row.rounds = rounds = min(
+        runs * 10, max(runs, math.ceil(ROUND_SECONDS / (time.perf_counter() - t0)))
+    )
+    for r in range(rounds):
         results = []
         for label in order[r % len(order) :] + order[: r % len(order)]:  # rotate who goes first
             t0 = time.perf_counter()
@@ -291,7 +304,7 @@ def main() -> int:
         f"and on the fastest run (min); floor: benchmarks/floors/CASE.wat, no checks at all"
     )
     print(
-        f"{'case':<18} {'calls':>7} {'orig ms':>8} {'fused ms':>9} {'fused/orig':>10} "
+        f"{'case':<18} {'calls':>7} {'rounds':>6} {'orig ms':>8} {'fused ms':>9} {'fused/orig':>10} "
         f"{'(min)':>6} {'goal':>7} {'floor/orig':>10} {'+ns/call':>8} {'compile o/f ms':>15} "
         f"{'bytes o/f':>12}  checksum"
     )
@@ -308,7 +321,7 @@ def main() -> int:
             floor = "-" if row.floor_ratio is None else f"{row.floor_ratio:.2f}x"
             above = "-" if row.above_floor_ns is None else f"{row.above_floor_ns:.1f}"
             print(
-                f"{name:<18} {row.calls:>7} {row.orig_ms:>8.1f} {row.fused_ms:>9.1f} "
+                f"{name:<18} {row.calls:>7} {row.rounds:>6} {row.orig_ms:>8.1f} {row.fused_ms:>9.1f} "
                 f"{row.ratio:>9.2f}x {row.min_ratio:>5.2f}x "
                 f"{verdict(row.ratio, row.min_ratio, args.target):>7} {floor:>10} {above:>8} "
                 f"{row.orig_compile_ms:>7.1f}/{row.fused_compile_ms:<7.1f} "
@@ -318,7 +331,7 @@ def main() -> int:
             if row.base_ratio is not None:
                 assert row.base_ms is not None and row.base_min_ratio is not None
                 print(
-                    f"{'  baseline':<18} {'':>7} {'':>8} {row.base_ms:>9.1f} "
+                    f"{'  baseline':<18} {'':>7} {'':>6} {'':>8} {row.base_ms:>9.1f} "
                     f"{row.base_ratio:>9.2f}x {row.base_min_ratio:>5.2f}x "
                     f"{verdict(row.base_ratio, row.base_min_ratio, args.target):>7}",
                     flush=True,
