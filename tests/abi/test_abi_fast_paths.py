@@ -1,8 +1,9 @@
 """The adapters' fast paths against the spec, at their edges.
 
-UTF-8 sources are validated (utf8 -> utf8) and transcoded (utf8 -> utf16) a 64-bit word at a
-time while 8 bytes remain, with multi-byte sequences checked from one 4-byte load while 4
-remain, then byte by byte; list elements without pointers are translated 4 (or 2) per loop
+UTF-8 sources are validated (utf8 -> utf8; 16 bytes at a time with vector code from 16 bytes
+on, see test_abi_utf8_blocks.py) and transcoded (utf8 -> utf16) a 64-bit word at a time while
+8 bytes remain, with multi-byte sequences checked from one 4-byte load while 4 remain, then
+byte by byte; list elements without pointers are translated 4 (or 2) per loop
 iteration, then one at a time. Every case runs the generated adapter in wasmtime next to the
 spec's definitions.py (`abi_harness.check`): same trap or no trap, same callee arguments, and
 both memories byte for byte (so a fast path writing a byte the spec does not, e.g. padding or
@@ -188,8 +189,8 @@ def test_list_bounds_at_the_memory_end(n):
 @pytest.mark.parametrize("dst", ["utf8", "utf16"])
 @pytest.mark.parametrize("k", range(4))
 def test_split_halves_of_long_strings(dst, k):
-    """Strings of 32+ bytes are validated in two halves split near n / 2 at a sequence start:
-    sequences of every length straddle the middle, valid and not (continuation runs)."""
+    """Sequences of every length straddle the middle of strings of 32+ bytes, valid and not
+    (continuation runs); the middle was where an earlier validator split them."""
     unit = ("😀€é" * 8).encode()
     for n in range(32, 50):
         raw = (_ascii(k) + unit)[:n]

@@ -17,9 +17,10 @@ from pymeld.codec.binary import uleb as _uleb
 from pymeld.codec.core.model import NumType
 
 #: A core number type as generated code (and the canonical ABI's `flatten`) names it: the text
-#: format's name of a `NumType` (v128 never occurs in generated code). The core codec's model
-#: uses `NumType`; the component codec keeps the binary code (it also covers reference types).
-CoreValType = Literal["i32", "i64", "f32", "f64"]
+#: format's name of a `NumType` (the ABI never flattens to v128; generated code uses it only in
+#: locals). The core codec's model uses `NumType`; the component codec keeps the binary code (it
+#: also covers reference types).
+CoreValType = Literal["i32", "i64", "f32", "f64", "v128"]
 
 #: `CoreValType` ↔ the codec's `NumType`, the one translation between the two names.
 NUMTYPE: dict[CoreValType, NumType] = {
@@ -27,10 +28,26 @@ NUMTYPE: dict[CoreValType, NumType] = {
     "i64": NumType.I64,
     "f32": NumType.F32,
     "f64": NumType.F64,
+    "v128": NumType.V128,
 }
-VALTYPE_NAME: dict[NumType, CoreValType] = {n: t for t, n in NUMTYPE.items()}
+#: The number types' names (v128 left out: a signature or local with it is not one the ABI
+#: flattens to, and the code that asks treats it as such).
+VALTYPE_NAME: dict[NumType, CoreValType] = {n: t for t, n in NUMTYPE.items() if t != "v128"}
 
 VALTYPE_BYTE: dict[str, int] = {t: int(n) for t, n in NUMTYPE.items()}
+
+# 0xFD-prefixed vector instructions without immediates: name -> sub-opcode
+SIMD_OPS = {
+    "i8x16.swizzle": 0x0E,
+    "i8x16.splat": 0x0F,
+    "v128.and": 0x4E,
+    "v128.or": 0x50,
+    "v128.xor": 0x51,
+    "v128.any_true": 0x53,
+    "i8x16.shr_u": 0x6D,
+    "i8x16.add": 0x6E,
+    "i8x16.sub_sat_u": 0x73,
+}
 
 # opcode tables: name -> (opcode, natural log2 alignment)
 LOADS = {
@@ -156,8 +173,34 @@ class Instrs:
             return self.i64(0)
         if t == "f32":
             self.code += b"\x43" + bytes(4)
+        elif t == "v128":
+            self.v128_const(bytes(16))
         else:
             self.code += b"\x44" + bytes(8)
+        return self
+
+    # -- vector (0xFD prefix) -------------------------------------------------------------
+    def simd(self, *names: str) -> Self:
+        for n in names:
+            self.code += b"\xfd" + _uleb(SIMD_OPS[n])
+        return self
+
+    def v128_const(self, lanes: bytes) -> Self:
+        """``v128.const`` of 16 bytes (lane 0 first)."""
+        assert len(lanes) == 16
+        self.code += b"\xfd\x0c" + lanes
+        return self
+
+    def i8x16_shuffle(self, lanes: Sequence[int]) -> Self:
+        """``i8x16.shuffle``: lane k of the result is byte ``lanes[k]`` of the two operands
+        concatenated (0-15 the first, 16-31 the second)."""
+        assert len(lanes) == 16 and all(0 <= x < 32 for x in lanes)
+        self.code += b"\xfd\x0d" + bytes(lanes)
+        return self
+
+    def v128_load(self, mem: int, offset: int = 0) -> Self:
+        """``v128.load`` with alignment hint 1 (any address)."""
+        self.code += b"\xfd\x00" + self._memarg(0, mem, offset)
         return self
 
     def call(self, func: int) -> Self:
@@ -278,7 +321,7 @@ class Body(Instrs):
         super().__init__()
         self.params = list(params)
         self.locals: list[CoreValType] = []
-        self._free: dict[str, list[int]] = {"i32": [], "i64": [], "f32": [], "f64": []}
+        self._free: dict[str, list[int]] = {t: [] for t in NUMTYPE}
 
     # -- locals ---------------------------------------------------------------------------
     def local(self, t: CoreValType) -> int:
