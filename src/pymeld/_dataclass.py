@@ -239,7 +239,7 @@ def _field(cls: type, name: str, ann: Any, attrs: dict[str, Any]) -> dataclasses
         if isinstance(default, types.MemberDescriptorType):  # a __slots__ entry: no default
             default = _MISSING
         # what `dataclasses.field(default=default)` makes, without its checks of the arguments
-        f = _Field(default, _MISSING, True, True, None, True, None, False)
+        f = _Field(default, _MISSING, True, True, None, True, None, False)  # type: ignore[arg-type]
     f.name = name
     f.type = ann
     f._field_type = _FIELD  # type: ignore[attr-defined]
