@@ -155,7 +155,11 @@ def _console(*, stderr: bool = False) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 10_000)
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else _PIPE_WIDTH)
+
+
+#: The width rich output has in a pipe or file: wide enough not to wrap lines there.
+_PIPE_WIDTH = 10_000
 
 
 # -- the command group -------------------------------------------------------------------------
@@ -284,9 +288,19 @@ def inspect(
         click.echo(json.dumps(info, indent=2, default=str, ensure_ascii=False))
     else:
         if api.is_component(data):
-            from pymeld.inspect import kept_boundaries_lines, rich_tree
+            from pymeld.inspect import info_tree, kept_boundaries_lines, rich_tree, tree_lines
 
-            _console().print(rich_tree(info, title=f"{input} ({len(data)} bytes)"))
+            title = f"{input} ({len(data)} bytes)"
+            lines = None
+            if not sys.stdout.isatty():  # what rich prints there, without loading rich
+                encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower()
+                lines = tree_lines(
+                    info_tree(info, title), ascii_only=not encoding.startswith("utf")
+                )
+            if lines is not None:
+                click.echo("\n".join(lines))
+            else:
+                _console().print(rich_tree(info, title=title))
             if "kept_async_boundaries" in info:
                 for line in kept_boundaries_lines(info["kept_async_boundaries"]):
                     click.echo(line)
