@@ -27,7 +27,6 @@ gc.set_threshold(500_000, 30, 30)
 import atexit  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
-from types import ModuleType  # noqa: E402
 
 TYPE_CHECKING = False  # `typing` is not loaded for `--version`
 if TYPE_CHECKING:
@@ -64,6 +63,21 @@ def defer_module(name: str) -> None:
     if name in sys.modules:
         return
     from importlib.util import find_spec, module_from_spec
+    from types import ModuleType  # here: `--version` loads no `types`
+
+    class _Deferred(ModuleType):
+        """A module whose code has not run yet."""
+
+        def __getattr__(self, attr: str) -> Any:
+            spec = self.__spec__
+            self.__class__ = ModuleType  # type: ignore[assignment]  # ordinary from now on
+            assert spec is not None and spec.loader is not None
+            try:
+                spec.loader.exec_module(self)
+            except BaseException:
+                sys.modules.pop(spec.name, None)  # as a failed import leaves it
+                raise
+            return getattr(self, attr)
 
     spec = find_spec(name)
     if spec is None or spec.loader is None:
@@ -71,21 +85,6 @@ def defer_module(name: str) -> None:
     module = module_from_spec(spec)
     module.__class__ = _Deferred
     sys.modules[name] = module
-
-
-class _Deferred(ModuleType):
-    """A module whose code has not run yet (see `defer_module`)."""
-
-    def __getattr__(self, attr: str) -> Any:
-        spec = self.__spec__
-        self.__class__ = ModuleType  # type: ignore[assignment]  # an ordinary module from now on
-        assert spec is not None and spec.loader is not None
-        try:
-            spec.loader.exec_module(self)
-        except BaseException:
-            sys.modules.pop(spec.name, None)  # as a failed import leaves it
-            raise
-        return getattr(self, attr)
 
 
 def version_line() -> str:

@@ -88,3 +88,20 @@ def test_help_texts_are_kept_as_click_would_clean_them() -> None:
                 assert p.help is not None and p.help == inspect.cleandoc(p.help), p.name
                 seen += 1
     assert seen > 30
+
+
+def test_version_defers_nothing() -> None:
+    """``--version`` answers before any deferral: it loads neither `types` nor `importlib.util`
+    (neither is loaded by a bare interpreter either)."""
+    p = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", PROBE, "--version"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+    )
+    assert p.returncode == 0 and p.stdout == "pymeld 0.1.0\n"
+    mods = {line.split("|")[-1].strip() for line in p.stderr.splitlines() if "|" in line}
+    assert "pymeld" in mods
+    assert not mods & {"types", "importlib.util", "inspect", "click"}
+    assert "kind=NoneType" in p.stderr.splitlines()[-1]  # `inspect` not even deferred
