@@ -35,6 +35,7 @@ _FIELD = dataclasses._FIELD  # type: ignore[attr-defined]
 _HAS_DEFAULT_FACTORY = dataclasses._HAS_DEFAULT_FACTORY  # type: ignore[attr-defined]
 _FrozenInstanceError = dataclasses.FrozenInstanceError
 _DataclassParams = dataclasses._DataclassParams  # type: ignore[attr-defined]
+_Field = dataclasses.Field
 _DELETE = object()  # an attribute `_process` removes from the class
 
 
@@ -172,7 +173,7 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
         if isinstance(value, dataclasses.Field) and name not in annotations:
             raise TypeError(f"{name!r} is a field but has no type annotation")
     attrs["__dataclass_fields__"] = table
-    attrs["__dataclass_params__"] = _DataclassParams(**_PARAMS[frozen, slots, eq])
+    attrs["__dataclass_params__"] = _PARAMS[frozen, slots, eq]
     fields = list(table.values())
     qualname = cls.__qualname__
     methods: dict[str, Any] = {}
@@ -237,7 +238,8 @@ def _field(cls: type, name: str, ann: Any, attrs: dict[str, Any]) -> dataclasses
     else:
         if isinstance(default, types.MemberDescriptorType):  # a __slots__ entry: no default
             default = _MISSING
-        f = dataclasses.field(default=default)  # type: ignore[arg-type]
+        # what `dataclasses.field(default=default)` makes, without its checks of the arguments
+        f = _Field(default, _MISSING, True, True, None, True, None, False)  # type: ignore[arg-type]
     f.name = name
     f.type = ann
     f._field_type = _FIELD  # type: ignore[attr-defined]
@@ -268,8 +270,12 @@ def _params(frozen: bool, slots: bool, eq: bool) -> dict[str, bool]:
     return {n: values[n] for n in _DataclassParams.__slots__}
 
 
+#: One ``__dataclass_params__`` per option set, shared by its classes (nothing changes them).
 _PARAMS = {
-    (f, s, e): _params(f, s, e) for f in (False, True) for s in (False, True) for e in (False, True)
+    (f, s, e): _DataclassParams(**_params(f, s, e))
+    for f in (False, True)
+    for s in (False, True)
+    for e in (False, True)
 }
 
 

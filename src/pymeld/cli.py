@@ -52,6 +52,36 @@ def _err(line: str) -> None:
 
 
 # -- shared building blocks for commands -------------------------------------------------------
+class _Option(click.Option):
+    """``click.Option`` keeping its help text as written: click's own dedents it with
+    `inspect.cleandoc` as the option is made, which loads `inspect` (with `ast` and `dis`, ~4 ms)
+    in every run; ``pymeld.__main__`` defers that module until something reads it (``--help``
+    does). The help texts here are dedented already (`tests/cli/test_startup_exit.py`)."""
+
+    def __init__(self, *args: Any, help: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = help
+
+
+def option(*param_decls: str, **attrs: Any) -> Callable[[F], F]:
+    """``click.option`` making an `_Option`."""
+    return click.option(*param_decls, cls=_Option, **attrs)
+
+
+class _Command(click.Command):
+    """A command whose ``-h/--help`` is an `_Option` (click makes its own with
+    ``click.Option``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["add_help_option"] = False
+        super().__init__(*args, **kwargs)
+        click.help_option("-h", "--help", cls=_Option)(self)
+
+
+class _Group(_Command, click.Group):
+    command_class = _Command
+
+
 def input_argument(name: str = "input", *, nargs: int = 1) -> Callable[[F], F]:
     """A path argument; existence is checked by :func:`read_input` (one-line error, exit 1)."""
     return click.argument(name, nargs=nargs, required=True, type=click.Path())
@@ -59,7 +89,7 @@ def input_argument(name: str = "input", *, nargs: int = 1) -> Callable[[F], F]:
 
 def output_option(f: F) -> F:
     """``-o/--output PATH`` (required), written atomically by the command."""
-    return click.option(
+    return option(
         "-o",
         "--output",
         required=True,
@@ -125,7 +155,11 @@ def _console(*, stderr: bool = False) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 10_000)
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else _PIPE_WIDTH)
+
+
+#: The width rich output has in a pipe or file: wide enough not to wrap lines there.
+_PIPE_WIDTH = 10_000
 
 
 # -- the command group -------------------------------------------------------------------------
@@ -137,7 +171,7 @@ def _verbose_option(f: F) -> F:
             _state["verbose"] = True
         return value
 
-    return click.option(
+    return option(
         "-v",
         "--verbose",
         is_flag=True,
@@ -147,12 +181,17 @@ def _verbose_option(f: F) -> F:
     )(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group)
 @click.version_option(
-    __version__, "-V", "--version", prog_name="pymeld", message="%(prog)s %(version)s"
+    __version__,
+    "-V",
+    "--version",
+    prog_name="pymeld",
+    message="%(prog)s %(version)s",
+    cls=_Option,
 )
-@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress display and no summary line.")
+@option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@option("-q", "--quiet", is_flag=True, help="No progress display and no summary line.")
 @_verbose_option
 def cli(debug: bool, quiet: bool) -> None:
     """Static WebAssembly component fusion: a composition in, one core module out."""
@@ -168,19 +207,19 @@ def version() -> None:
 
 @cli.command()
 @input_argument()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON instead of a tree.")
-@click.option(
+@option("--json", "as_json", is_flag=True, help="Machine-readable JSON instead of a tree.")
+@option(
     "--graph",
     type=click.Choice(["dot"]),
     help="Print a Graphviz graph instead: composition wiring, or provenance of a fused output.",
 )
-@click.option(
+@option(
     "--collapse",
     is_flag=True,
     help="With --graph dot on a composition: one node per component, not per core module.",
 )
-@click.option("--interfaces", is_flag=True, help="Only list the import and export names.")
-@click.option(
+@option("--interfaces", is_flag=True, help="Only list the import and export names.")
+@option(
     "--types", "counts", is_flag=True, help="Only print per-core-module counts (types, funcs...)."
 )
 def inspect(
@@ -249,9 +288,19 @@ def inspect(
         click.echo(json.dumps(info, indent=2, default=str, ensure_ascii=False))
     else:
         if api.is_component(data):
-            from pymeld.inspect import kept_boundaries_lines, rich_tree
+            from pymeld.inspect import info_tree, kept_boundaries_lines, rich_tree, tree_lines
 
-            _console().print(rich_tree(info, title=f"{input} ({len(data)} bytes)"))
+            title = f"{input} ({len(data)} bytes)"
+            lines = None
+            if not sys.stdout.isatty():  # what rich prints there, without loading rich
+                encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower()
+                lines = tree_lines(
+                    info_tree(info, title), ascii_only=not encoding.startswith("utf")
+                )
+            if lines is not None:
+                click.echo("\n".join(lines))
+            else:
+                _console().print(rich_tree(info, title=title))
             if "kept_async_boundaries" in info:
                 for line in kept_boundaries_lines(info["kept_async_boundaries"]):
                     click.echo(line)
@@ -355,10 +404,8 @@ def _graph_dot(
 @cli.command()
 @input_argument()
 @output_option
-@click.option(
-    "--check", is_flag=True, help="Fail unless the output is byte-identical to the input."
-)
-@click.option("--force", is_flag=True, help="Allow -o to name the input (replacing it).")
+@option("--check", is_flag=True, help="Fail unless the output is byte-identical to the input.")
+@option("--force", is_flag=True, help="Allow -o to name the input (replacing it).")
 def roundtrip(input: str, output: str, check: bool, force: bool) -> None:
     """Decode and re-encode INPUT (developer tool: the identity transform for the oracle)."""
     _refuse_overwriting_input(output, (input,), force)
@@ -392,18 +439,18 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
 @cli.command()
 @input_argument("inputs", nargs=-1)
 @output_option
-@click.option(
+@option(
     "--component",
     "as_component",
     is_flag=True,
     help="Wrap the fused core module as a single-module component with the original interface.",
 )
-@click.option(
+@option(
     "--preserve-names",
     is_flag=True,
     help="Emit a merged `name` section: every function named `<module instance>::<name>`.",
 )
-@click.option(
+@option(
     "--dwarf",
     "dwarf",
     type=click.Choice(["remap", "strip", "passthrough"]),
@@ -411,23 +458,21 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
     help="DWARF of the inputs: remap its code addresses onto the fused code (default), strip "
     "it, or pass it through verbatim (addresses NOT remapped).",
 )
-@click.option("--keep-dwarf", is_flag=True, help="Alias of --dwarf passthrough.")
-@click.option(
-    "--no-attestation", is_flag=True, help="Leave out the `pymeld.attestation` custom section."
-)
-@click.option(
+@option("--keep-dwarf", is_flag=True, help="Alias of --dwarf passthrough.")
+@option("--no-attestation", is_flag=True, help="Leave out the `pymeld.attestation` custom section.")
+@option(
     "--validate/--no-validate",
     default=False,
     help="Validate the output with wasmtime before writing (--no-validate, meld's spelling, "
     "is the default).",
 )
-@click.option(
+@option(
     "--verify",
     "run_verify",
     is_flag=True,
     help="Run every export of the input and the output side by side before writing (wasmtime).",
 )
-@click.option(
+@option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=5.0,
@@ -435,7 +480,7 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
     metavar="SECONDS",
     help="With --verify: how long one call may run (longer on the input: not checked).",
 )
-@click.option(
+@option(
     "--memory",
     type=click.Choice(["multi", "shared", "auto"]),
     default="multi",
@@ -443,42 +488,40 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
     help="multi: one memory per module-instance memory; shared: one memory; auto: shared "
     "when provably sound, else multi (--stats says why).",
 )
-@click.option(
+@option(
     "--address-rebase",
     is_flag=True,
     help="With --memory shared: each memory gets its own region; every access is translated.",
 )
-@click.option(
+@option(
     "--opaque-rep",
     multiple=True,
     metavar="IFACE.RESOURCE",
     help="Resource whose rep is an opaque integer (repeatable). pymeld never reads reps; the "
     "name is checked against the composition and recorded in the attestation.",
 )
-@click.option(
+@option(
     "--keep-async-boundaries",
     is_flag=True,
     help="Where a call between component instances cannot be fused (async), keep it as a real "
     "component boundary: one fused core module per cluster, nested components (implies "
     "--component; not fully fused). Changes nothing when everything fuses.",
 )
-@click.option(
+@option(
     "--emit-import-map",
     type=click.Path(),
     help="Write the imports the output still has as JSON, in meld's schema (version 2).",
 )
-@click.option(
-    "--explain", is_flag=True, help="Print each adapter's boundary and where each memory went."
-)
-@click.option(
+@option("--explain", is_flag=True, help="Print each adapter's boundary and where each memory went.")
+@option(
     "--reproducible",
     is_flag=True,
     help="Accepted for meld compatibility and ignored: pymeld's output is always "
     "byte-reproducible (no timestamps, no random ids).",
 )
-@click.option("--force", is_flag=True, help="Allow -o to name an input (replacing it).")
-@click.option("--stats", is_flag=True, help="Print counts, sizes and time per stage.")
-@click.option(
+@option("--force", is_flag=True, help="Allow -o to name an input (replacing it).")
+@option("--stats", is_flag=True, help="Print counts, sizes and time per stage.")
+@option(
     "--stats-json",
     type=click.Path(allow_dash=True),
     help="Write the statistics as JSON to PATH ('-' = stdout).",
@@ -576,9 +619,9 @@ def _summary(output: str, stats: dict[str, Any], validated: bool, verified: bool
 @cli.command()
 @click.argument("original", type=click.Path())
 @click.argument("fused", type=click.Path())
-@click.option("--seed", type=int, default=0, show_default=True, help="Argument generator seed.")
-@click.option("--calls", type=int, default=24, show_default=True, help="Calls per export.")
-@click.option(
+@option("--seed", type=int, default=0, show_default=True, help="Argument generator seed.")
+@option("--calls", type=int, default=24, show_default=True, help="Calls per export.")
+@option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=5.0,
