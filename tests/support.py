@@ -218,8 +218,8 @@ def miscompile_merge(monkeypatch: pytest.MonkeyPatch) -> None:
 
     real = fuse_mod.merge
 
-    def wrong(graph):  # type: ignore[no-untyped-def]
-        result = real(graph)
+    def wrong(graph, **kw):  # type: ignore[no-untyped-def]
+        result = real(graph, **kw)
         for code in result.module.codes:
             code.body = add_to_sub_body(code.body)
         return result

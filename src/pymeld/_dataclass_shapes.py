@@ -177,7 +177,7 @@ def __create_fn_17__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
 
 
 def __create_fn_18__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
   self.__pymeld_f2__=__pymeld_f2__
@@ -190,6 +190,7 @@ def __create_fn_18__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
   self.__pymeld_f9__=__pymeld_f9__
   self.__pymeld_f10__=__pymeld_f10__
   self.__pymeld_f11__=__pymeld_f11__
+  self.__pymeld_f12__=__pymeld_f12__
   self.__post_init__()
  return __init__
 
@@ -368,19 +369,10 @@ def __create_fn_35__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
   self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__
-  self.__post_init__()
  return __init__
 
 
 def __create_fn_36__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
-  self.__pymeld_f0__=__pymeld_f0__
-  self.__pymeld_f1__=__pymeld_f1__
-  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__
- return __init__
-
-
-def __create_fn_37__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -390,12 +382,22 @@ def __create_fn_37__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_38__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
+def __create_fn_37__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
   self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__
   self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__
+ return __init__
+
+
+def __create_fn_38__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
+  self.__pymeld_f0__=__pymeld_f0__
+  self.__pymeld_f1__=__pymeld_f1__
+  self.__pymeld_f2__=__pymeld_f2__
+  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__
+  self.__post_init__()
  return __init__
 
 
@@ -513,7 +515,7 @@ SHAPES = (
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n return __init__', __create_fn_15__),
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=__pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n return __init__', __create_fn_16__),
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=__pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n  self.__pymeld_f9__=__pymeld_f9__\n return __init__', __create_fn_17__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=__pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n  self.__pymeld_f9__=__pymeld_f9__\n  self.__pymeld_f10__=__pymeld_f10__\n  self.__pymeld_f11__=__pymeld_f11__\n  self.__post_init__()\n return __init__', __create_fn_18__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=__pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n  self.__pymeld_f9__=__pymeld_f9__\n  self.__pymeld_f10__=__pymeld_f10__\n  self.__pymeld_f11__=__pymeld_f11__\n  self.__pymeld_f12__=__pymeld_f12__\n  self.__post_init__()\n return __init__', __create_fn_18__),
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__):\n def __init__(self,__pymeld_f0__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n return __init__', __create_fn_19__),
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n return __init__', __create_fn_20__),
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n return __init__', __create_fn_21__),
@@ -530,10 +532,10 @@ SHAPES = (
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f12__, _dflt___pymeld_f13__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n  self.__pymeld_f8__=_dflt___pymeld_f8__() if __pymeld_f8__ is _HAS_DEFAULT_FACTORY else __pymeld_f8__\n  self.__pymeld_f9__=_dflt___pymeld_f9__() if __pymeld_f9__ is _HAS_DEFAULT_FACTORY else __pymeld_f9__\n  self.__pymeld_f10__=_dflt___pymeld_f10__() if __pymeld_f10__ is _HAS_DEFAULT_FACTORY else __pymeld_f10__\n  self.__pymeld_f11__=__pymeld_f11__\n  self.__pymeld_f12__=_dflt___pymeld_f12__() if __pymeld_f12__ is _HAS_DEFAULT_FACTORY else __pymeld_f12__\n  self.__pymeld_f13__=_dflt___pymeld_f13__() if __pymeld_f13__ is _HAS_DEFAULT_FACTORY else __pymeld_f13__\n return __init__', __create_fn_32__),
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n return __init__', __create_fn_33__),
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f4__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n return __init__', __create_fn_34__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__post_init__()\n return __init__', __create_fn_35__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n return __init__', __create_fn_36__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n return __init__', __create_fn_37__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n return __init__', __create_fn_38__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n return __init__', __create_fn_35__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n return __init__', __create_fn_36__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n return __init__', __create_fn_37__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__post_init__()\n return __init__', __create_fn_38__),
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n return __init__', __create_fn_39__),
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n return __init__', __create_fn_40__),
     ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n return __init__', __create_fn_41__),

@@ -508,6 +508,13 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
     "--component; not fully fused). Changes nothing when everything fuses.",
 )
 @option(
+    "--simd/--no-simd",
+    default=True,
+    show_default=True,
+    help="Let generated adapters use WebAssembly's 128-bit vector instructions (UTF-8 "
+    "validation of strings); --no-simd keeps them out for engines without SIMD.",
+)
+@option(
     "--emit-import-map",
     type=click.Path(),
     help="Write the imports the output still has as JSON, in meld's schema (version 2).",
@@ -542,6 +549,7 @@ def fuse(
     address_rebase: bool,
     opaque_rep: tuple[str, ...],
     keep_async_boundaries: bool,
+    simd: bool,
     emit_import_map: str | None,
     explain: bool,
     reproducible: bool,
@@ -577,6 +585,7 @@ def fuse(
         address_rebase=address_rebase,
         opaque_rep=opaque_rep,
         keep_async_boundaries=keep_async_boundaries,
+        simd=simd,
     )
     files = [(path, read_input(path)) for path in inputs]
     with progress(f"fusing {', '.join(inputs)}") as update:

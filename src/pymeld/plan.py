@@ -91,10 +91,12 @@ class MemoryItem(Item):
 @dataclass
 class Plan:
     """The allocator. ``bases`` is the first free index of each space after the inputs'
-    definitions (and, for functions, the output's imports)."""
+    definitions (and, for functions, the output's imports). ``simd``: generated code may use
+    128-bit vector instructions (`FuseOptions.simd`)."""
 
     bases: dict[Space, int]
     frozen: bool = False
+    simd: bool = True
     _items: dict[Space, dict[str, dict[object, Item]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -316,6 +316,7 @@ def run_wasm(
     lower,
     lift,
     leaf: LeafLookup | None = None,
+    simd: bool = True,
 ) -> Outcome:
     am, bm = (1, 0) if case.swap else (0, 1)
     adapter = generate_adapter(
@@ -325,6 +326,7 @@ def run_wasm(
         2,
         lift,
         leaf=leaf,
+        simd=simd,
     )
     store = wasmtime.Store(ENGINE)
     module = wasmtime.Module(ENGINE, build_module(adapter, lift, bm))
@@ -381,8 +383,9 @@ STATS: Counter[str] = Counter()
 def check(case: Case) -> Outcome:
     """Run both and assert identical observable behaviour; returns the wasm outcome.
 
-    The wasm side runs twice: the adapter calling the reallocs, and with them inlined (as
-    fusion inlines small leaf reallocs); both must match the spec."""
+    The wasm side runs twice: the adapter calling the reallocs with vector code allowed, and
+    with them inlined (as fusion inlines small leaf reallocs) and no vector code (`--no-simd`);
+    both must match the spec."""
     lower, lift, flat_args, flat_results, caller_mem, callee_mem = prepare(case)
     exp = run_oracle(case, flat_args, flat_results, caller_mem, callee_mem, lift)
     got = run_wasm(case, flat_args, flat_results, caller_mem, callee_mem, lower, lift)
@@ -391,7 +394,15 @@ def check(case: Case) -> Outcome:
     STATS[f"enc:{case.caller_enc}->{case.callee_enc}"] += 1
     _compare(got, exp, lower)
     inlined = run_wasm(
-        case, flat_args, flat_results, caller_mem, callee_mem, lower, lift, leaf_reallocs().get
+        case,
+        flat_args,
+        flat_results,
+        caller_mem,
+        callee_mem,
+        lower,
+        lift,
+        leaf_reallocs().get,
+        simd=False,
     )
     assert got.adapter is not None and inlined.adapter is not None
     if inlined.adapter.body != got.adapter.body:

@@ -239,8 +239,8 @@ def _corrupting_merge(monkeypatch: pytest.MonkeyPatch) -> None:
 
     real = fuse_mod.merge
 
-    def bad(graph):  # type: ignore[no-untyped-def]
-        result = real(graph)
+    def bad(graph, **kw):  # type: ignore[no-untyped-def]
+        result = real(graph, **kw)
         for code in result.module.codes:
             code.body = b"\x0b"
         return result

@@ -237,6 +237,7 @@ def generate_adapter(
     lift_stackful: bool = False,
     task: TaskHooks | None = None,
     leaf: LeafLookup | None = None,
+    simd: bool = True,
 ) -> Adapter:
     """Build the adapter for a call from `caller` (lowered import) to `callee` (lifted export).
 
@@ -250,7 +251,8 @@ def generate_adapter(
     results arrive through `task.return` (`generate_return`), and ``task`` handles the code.
     ``lift_stackful``: lifted `async` without a callback (one that never blocks: its return is
     the task's exit, handed to ``task`` as the code EXIT). ``leaf`` names the reallocs that
-    are inlined rather than called (`LeafFunc`).
+    are inlined rather than called (`LeafFunc`). ``simd``: the code may use 128-bit vector
+    instructions (`_Translator.simd`).
     """
     for t in [*ft.param_types(), *ft.result_type()]:
         _reject_unsupported(t, resources is not None)
@@ -281,6 +283,7 @@ def generate_adapter(
     back = _Translator(b, src=callee_side, dst=caller_side)
     fwd.resources = back.resources = resources
     fwd.leaf = back.leaf = leaf
+    fwd.simd = back.simd = simd
 
     # -- parameters ---------------------------------------------------------------------------
     pts = ft.param_types()
@@ -391,6 +394,7 @@ def generate_return(
     caller: CanonOptions,
     to_memory: bool,
     resources: ResourceOps | None = None,
+    simd: bool = True,
 ) -> Adapter:
     """`task.return` of a callback-lifted callee, translated for one caller: params are the
     `task.return` core params (the result flattened up to 16 values, else a pointer into the
@@ -406,6 +410,7 @@ def generate_return(
     callee_side, caller_side = _Side("callee", callee), _Side("caller", caller)
     back = _Translator(b, src=callee_side, dst=caller_side)
     back.resources = resources
+    back.simd = simd
     results: tuple[CoreValType, ...] = ()
     if rt is not None:
         _reject_unsupported(rt, resources is not None)
@@ -732,6 +737,9 @@ class _Translator:
 
     resources: ResourceOps | None = None
     leaf: LeafLookup | None = None
+    #: may use WebAssembly's 128-bit vector instructions (UTF-8 validation); off for engines
+    #: without SIMD (`FuseOptions.simd`)
+    simd: bool = True
 
     def handle(self, t: Own | Borrow | Stream | Future) -> None:
         if self.resources is None and isinstance(t, Stream | Future):
@@ -1342,12 +1350,13 @@ class _Translator:
     def _validate_utf8(self, ptr: int, n: int) -> None:
         """The checks of `_decode_utf8` without building code points (utf8 -> utf8 copies are
         validated, then copied with `memory.copy`): 16 bytes at a time with vector code from
-        16 bytes on (`_validate_utf8_simd`), else word at a time (`_utf8_word_step`), the
+        16 bytes on (`_validate_utf8_simd`, unless ``simd`` is off), else word at a time (`_utf8_word_step`), the
         last bytes byte by byte (`_validate_utf8_tail`)."""
         b = self.b
-        b.get(n).i32(16).op("i32.ge_u").if_()
-        self._validate_utf8_simd(ptr, n)
-        b.op("else")
+        if self.simd:
+            b.get(n).i32(16).op("i32.ge_u").if_()
+            self._validate_utf8_simd(ptr, n)
+            b.op("else")
         i, w, v = (b.local("i32") for _ in range(3))
         m = b.local("i64")
         b.i32(0).set(i)
@@ -1358,7 +1367,8 @@ class _Translator:
         b.free(w, v, m)
         self._validate_utf8_tail(ptr, n, i)
         b.free(i)
-        b.end()
+        if self.simd:
+            b.end()
 
     def _validate_utf8_simd(self, ptr: int, n: int) -> None:
         """UTF-8 validation of `n` >= 16 bytes, 16 per step: Keiser and Lemire's lookup

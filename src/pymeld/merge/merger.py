@@ -140,8 +140,9 @@ class MergeResult:
 
 
 class Merger:
-    def __init__(self, graph: FlatGraph) -> None:
+    def __init__(self, graph: FlatGraph, simd: bool = True) -> None:
         self.g = graph
+        self.simd = simd
         self._builtins_used = set()
         self.types = TypeInterner()
         self.host_imports: list[HostImport] = []
@@ -358,7 +359,8 @@ class Merger:
                 Space.FUNC: totals["func"],
                 Space.GLOBAL: totals["global"],
                 Space.MEMORY: totals["memory"],
-            }
+            },
+            simd=self.simd,
         )
         if self.async_plan.fused is not None:  # resources and waitables numbered together
             plan_spaces(plan, self.async_plan.fused.shared)
@@ -776,6 +778,7 @@ class Merger:
             lift_stackful=edge is not None and edge.stackful,
             task=None if tasks is None else tasks.hooks(li),
             leaf=self.leafs,
+            simd=self.simd,
         )
         return FuncCode(adapter.params, adapter.results, adapter.locals, adapter.body)
 
@@ -952,8 +955,9 @@ class Merger:
         return exports
 
 
-def merge(graph: FlatGraph) -> MergeResult:
-    m = Merger(graph)
+def merge(graph: FlatGraph, *, simd: bool = True) -> MergeResult:
+    """Merge ``graph``'s module instances into one module; ``simd``: see `FuseOptions.simd`."""
+    m = Merger(graph, simd)
     result = m.run()
     result.memory_exports = m._mem_names
     result.func_exports = m._func_names
