@@ -14,8 +14,8 @@ are flushed (mypy's ``hard_exit`` does the same): a normal exit frees every obje
 one by one, which took ~17 ms after a small fuse, a fifth of the whole process. Output files
 are complete by then (written atomically and closed inside the command).
 
-``inspect`` is deferred (`defer_module`): click and ``dataclasses`` import it but use it only
-for help texts and signatures, and with ``ast`` and ``dis`` it was ~4 ms of a small fuse.
+``inspect`` is deferred (`defer_module`): ``dataclasses`` imports it but uses it only for
+signatures, and with ``ast`` and ``dis`` it was ~4 ms of a small fuse.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def defer_module(name: str) -> None:
 
 
 def version_line() -> str:
-    """What ``pymeld --version`` prints (`pymeld.cli` prints the same through click)."""
+    """What ``pymeld --version`` prints (`pymeld.cli` prints the same)."""
     from pymeld import __version__
 
     return f"pymeld {__version__}"

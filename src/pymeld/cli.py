@@ -4,33 +4,48 @@ Error policy lives in one place, :func:`main`, so every command gets it for free
 
 * :class:`PymeldError` (bad input, unsupported feature, I/O problem) → one line
   ``pymeld: error: <message>`` on stderr, exit 1;
-* usage errors → one line, exit 2;
+* usage errors (:class:`UsageError`, and whatever the parser rejects) → one line, exit 2;
 * anything else is a pymeld bug → one line ``pymeld: internal error: ...``, exit 70;
 * ``--debug`` (or ``PYMELD_DEBUG=1``) re-raises instead, with the full traceback.
 
-Adding a command: decorate a function with ``@cli.command()``, take inputs with
-``@input_argument`` / outputs with ``@output_option``, read with :func:`read_input`, do the work
-inside ``with progress("...")`` and write with :func:`write_atomic`. Raise PymeldError for
-anything the user can fix; never print tracebacks or call ``sys.exit`` in a command.
+The parser is the standard library's `argparse`: ``click`` cost ~11 ms of a small fuse's start-up
+(issue 12; it loads ``uuid``, ``platform``, ``datetime`` and more), argparse ~2 ms, most of which
+pymeld loads anyway.
+
+Adding a command: decorate a function with ``@command`` and its parameters with ``@option`` /
+``@argument`` (`argparse.ArgumentParser.add_argument`'s arguments; the function gets each by its
+``dest``), take inputs with ``@input_argument()`` / outputs with ``@output_option``, read with
+:func:`read_input`, do the work inside ``with progress("...")`` and write with
+:func:`write_atomic`. Raise PymeldError for anything the user can fix, UsageError for a misused
+command line; never print tracebacks or call ``sys.exit`` in a command.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar, cast
-
-import click
 
 from pymeld import __version__, api
 from pymeld.errors import PymeldError
 from pymeld.io import read_input, write_atomic
 
-__all__ = ["cli", "input_argument", "main", "output_option", "progress"]
+__all__ = [
+    "UsageError",
+    "argument",
+    "command",
+    "input_argument",
+    "main",
+    "option",
+    "output_option",
+    "parser",
+    "progress",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,51 +55,64 @@ EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in pymeld, not in the input
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
-_state = {"debug": bool(os.environ.get("PYMELD_DEBUG"))}
+_state: dict[str, Any] = {"debug": bool(os.environ.get("PYMELD_DEBUG"))}
 
 
 class _Terminated(BaseException):
     """SIGTERM as an exception, so `finally` and context managers (temp files) run."""
 
 
+class UsageError(Exception):
+    """The command line is wrong (exit 2); ``prog`` is the command whose ``--help`` to see."""
+
+    def __init__(self, message: str, prog: str | None = None) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
 def _err(line: str) -> None:
-    click.echo(f"pymeld: {line}", err=True)
+    print(f"pymeld: {line}", file=sys.stderr)
 
 
 # -- shared building blocks for commands -------------------------------------------------------
-class _Option(click.Option):
-    """``click.Option`` keeping its help text as written: click's own dedents it with
-    `inspect.cleandoc` as the option is made, which loads `inspect` (with `ast` and `dis`, ~4 ms)
-    in every run; ``pymeld.__main__`` defers that module until something reads it (``--help``
-    does). The help texts here are dedented already (`tests/cli/test_startup_exit.py`)."""
-
-    def __init__(self, *args: Any, help: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.help = help
+#: Each command's function by name, in the order the commands are listed.
+_COMMANDS: dict[str, Callable[..., None]] = {}
+#: Each command function's parameters: ``add_argument``'s (names, keywords), in source order.
+_PARAMS: dict[Callable[..., None], list[tuple[tuple[str, ...], dict[str, Any]]]] = {}
 
 
-def option(*param_decls: str, **attrs: Any) -> Callable[[F], F]:
-    """``click.option`` making an `_Option`."""
-    return click.option(*param_decls, cls=_Option, **attrs)
+def command(f: F) -> F:
+    """Make ``f`` the command named like it (``_`` → ``-``); its docstring is its help, the
+    first paragraph also its line in ``pymeld --help``."""
+    _COMMANDS[f.__name__.replace("_", "-")] = f
+    _PARAMS.setdefault(f, [])
+    return f
 
 
-class _Command(click.Command):
-    """A command whose ``-h/--help`` is an `_Option` (click makes its own with
-    ``click.Option``)."""
+def option(*names: str, show_default: bool | str = False, **kwargs: Any) -> Callable[[F], F]:
+    """An ``add_argument(*names, **kwargs)`` of the decorated command; ``show_default`` appends
+    ``[default: ...]`` to the help (the default value, or the text given)."""
+    if show_default:
+        shown = kwargs["default"] if show_default is True else show_default
+        kwargs["help"] = f"{kwargs['help']} [default: {shown}]"
+    if "help" in kwargs and kwargs["help"] is not argparse.SUPPRESS:
+        kwargs["help"] = kwargs["help"].replace("%", "%%")  # argparse formats help with `%`
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["add_help_option"] = False
-        super().__init__(*args, **kwargs)
-        click.help_option("-h", "--help", cls=_Option)(self)
+    def decorate(f: F) -> F:
+        _PARAMS.setdefault(f, []).insert(0, (names, kwargs))  # decorators apply bottom-up
+        return f
+
+    return decorate
 
 
-class _Group(_Command, click.Group):
-    command_class = _Command
+argument = option
 
 
-def input_argument(name: str = "input", *, nargs: int = 1) -> Callable[[F], F]:
+def input_argument(
+    name: str = "input", *, nargs: str | None = None, help: str = "Input file."
+) -> Callable[[F], F]:
     """A path argument; existence is checked by :func:`read_input` (one-line error, exit 1)."""
-    return click.argument(name, nargs=nargs, required=True, type=click.Path())
+    return argument(name, metavar=name.upper(), nargs=nargs, help=help)
 
 
 def output_option(f: F) -> F:
@@ -93,9 +121,126 @@ def output_option(f: F) -> F:
         "-o",
         "--output",
         required=True,
-        type=click.Path(),
+        metavar="PATH",
         help="Output file (written atomically: complete or not at all).",
     )(f)
+
+
+class _Toggle(argparse.Action):
+    """``--name/--no-name``: one flag and its negation, the last one given wins."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        setattr(namespace, self.dest, not str(option_string).startswith("--no-"))
+
+
+class _Verbose(argparse.Action):
+    """``-v/--verbose``: remembered in `_state`, wherever on the command line it is."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, default=argparse.SUPPRESS,
+                         **kwargs)  # fmt: skip
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        _state["verbose"] = True
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, default=argparse.SUPPRESS,
+                         **kwargs)  # fmt: skip
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        print(f"pymeld {__version__}")
+        raise SystemExit(0)
+
+
+def _verbose_option(f: F) -> F:
+    """``-v/--verbose`` (meld's spelling), accepted before or after the command name."""
+    return option(
+        "-v",
+        "--verbose",
+        action=_Verbose,
+        help=_VERBOSE_HELP,
+    )(f)
+
+
+_VERBOSE_HELP = "Log each stage on stderr as it starts, with the elapsed time."
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not in the range x>0")
+    return value
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout with ``Usage:`` and the descriptions' paragraphs kept (each is
+    re-wrapped to the terminal, as argparse does with one)."""
+
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)
+
+    def _format_action(self, action: argparse.Action) -> str:
+        text = super()._format_action(action)
+        if isinstance(action, argparse._SubParsersAction):  # the commands, without "COMMAND"
+            text = text.split("\n", 1)[1]
+        return text
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        paragraphs = [" ".join(p.split()) for p in text.strip().split("\n\n")]
+        return "\n\n".join(
+            textwrap.fill(p, width, initial_indent=indent, subsequent_indent=indent)
+            for p in paragraphs
+            if p
+        )
+
+
+class _Parser(argparse.ArgumentParser):
+    """Raises :class:`UsageError` where argparse would print the usage and exit."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.update(add_help=False, allow_abbrev=False)
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+        self._optionals.title = "Options"
+        self._positionals.title = "Arguments"
+        self.add_argument("-h", "--help", action="help", help="Show this message and exit.")
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.prog)
+
+
+def parser() -> tuple[_Parser, dict[str, _Parser]]:
+    """The ``pymeld`` parser (its options, and the commands for its help) and each command's."""
+    top = _Parser(prog="pymeld", description=_DESCRIPTION)
+    top.add_argument("-V", "--version", action=_Version, help="Show the version and exit.")
+    top.add_argument("--debug", action="store_true", help="Show full tracebacks on errors.")
+    top.add_argument(
+        "-q", "--quiet", action="store_true", help="No progress display and no summary line."
+    )
+    top.add_argument("-v", "--verbose", action=_Verbose, help=_VERBOSE_HELP)
+    subs = top.add_subparsers(title="Commands", metavar="COMMAND", parser_class=_Parser)
+    parsers = {}
+    for name, f in _COMMANDS.items():
+        doc = f.__doc__ or ""
+        summary = " ".join(doc.split("\n\n")[0].split())
+        p = subs.add_parser(name, prog=f"pymeld {name}", help=summary, description=doc)
+        for names, kwargs in _PARAMS[f]:
+            p.add_argument(*names, **kwargs)
+        parsers[name] = p
+    return top, parsers
+
+
+_DESCRIPTION = "Static WebAssembly component fusion: a composition in, one core module out."
 
 
 @contextlib.contextmanager
@@ -162,65 +307,34 @@ def _console(*, stderr: bool = False) -> Any:
 _PIPE_WIDTH = 10_000
 
 
-# -- the command group -------------------------------------------------------------------------
-def _verbose_option(f: F) -> F:
-    """``-v/--verbose`` (meld's spelling), accepted before or after the command name."""
-
-    def remember(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
-        if value:
-            _state["verbose"] = True
-        return value
-
-    return option(
-        "-v",
-        "--verbose",
-        is_flag=True,
-        expose_value=False,
-        callback=remember,
-        help="Log each stage on stderr as it starts, with the elapsed time.",
-    )(f)
-
-
-@click.group(cls=_Group)
-@click.version_option(
-    __version__,
-    "-V",
-    "--version",
-    prog_name="pymeld",
-    message="%(prog)s %(version)s",
-    cls=_Option,
-)
-@option("--debug", is_flag=True, help="Show full tracebacks on errors.")
-@option("-q", "--quiet", is_flag=True, help="No progress display and no summary line.")
-@_verbose_option
-def cli(debug: bool, quiet: bool) -> None:
-    """Static WebAssembly component fusion: a composition in, one core module out."""
-    _state["debug"] = _state["debug"] or debug
-    _state["quiet"] = quiet
-
-
-@cli.command()
+# -- the commands ------------------------------------------------------------------------------
+@command
 def version() -> None:
     """Print the version (meld's `meld version`; same as `pymeld --version`)."""
-    click.echo(f"pymeld {__version__}")
+    print(f"pymeld {__version__}")
 
 
-@cli.command()
+@command
 @input_argument()
-@option("--json", "as_json", is_flag=True, help="Machine-readable JSON instead of a tree.")
+@option(
+    "--json", dest="as_json", action="store_true", help="Machine-readable JSON instead of a tree."
+)
 @option(
     "--graph",
-    type=click.Choice(["dot"]),
+    choices=["dot"],
     help="Print a Graphviz graph instead: composition wiring, or provenance of a fused output.",
 )
 @option(
     "--collapse",
-    is_flag=True,
+    action="store_true",
     help="With --graph dot on a composition: one node per component, not per core module.",
 )
-@option("--interfaces", is_flag=True, help="Only list the import and export names.")
+@option("--interfaces", action="store_true", help="Only list the import and export names.")
 @option(
-    "--types", "counts", is_flag=True, help="Only print per-core-module counts (types, funcs...)."
+    "--types",
+    dest="counts",
+    action="store_true",
+    help="Only print per-core-module counts (types, funcs...).",
 )
 def inspect(
     input: str,
@@ -249,12 +363,9 @@ def inspect(
         if on
     ]
     if len(chosen) > 1:
-        raise click.UsageError(
-            f"{' and '.join(chosen)} choose different outputs; use one",
-            ctx=click.get_current_context(),
-        )
+        raise UsageError(f"{' and '.join(chosen)} choose different outputs; use one")
     if collapse and graph is None:
-        raise click.UsageError("--collapse needs --graph dot", ctx=click.get_current_context())
+        raise UsageError("--collapse needs --graph dot")
     data = read_input(input)
     with progress(f"parsing {input}"):
         tree = api.decode(data, file=input)
@@ -271,9 +382,9 @@ def inspect(
         info.update(file=input, size=len(data))
     if interfaces or counts:
         for line in (_interfaces(tree) if interfaces else []) + (_counts(tree) if counts else []):
-            click.echo(line)
+            print(line)
     elif graph == "dot":
-        click.echo(_graph_dot(tree, data, attestations, input, collapse), nl=False)
+        print(_graph_dot(tree, data, attestations, input, collapse), end="")
     elif as_json:
         info["attestations"] = [
             {
@@ -285,7 +396,7 @@ def inspect(
             }
             for a in attestations
         ]
-        click.echo(json.dumps(info, indent=2, default=str, ensure_ascii=False))
+        print(json.dumps(info, indent=2, default=str, ensure_ascii=False))
     else:
         if api.is_component(data):
             from pymeld.inspect import info_tree, kept_boundaries_lines, rich_tree, tree_lines
@@ -298,12 +409,12 @@ def inspect(
                     info_tree(info, title), ascii_only=not encoding.startswith("utf")
                 )
             if lines is not None:
-                click.echo("\n".join(lines))
+                print("\n".join(lines))
             else:
                 _console().print(rich_tree(info, title=title))
             if "kept_async_boundaries" in info:
                 for line in kept_boundaries_lines(info["kept_async_boundaries"]):
-                    click.echo(line)
+                    print(line)
         else:
             _print_core_module(info)
         for a in attestations:
@@ -343,34 +454,34 @@ def _core_module_info(m: Any) -> dict[str, Any]:
 
 
 def _print_core_module(info: dict[str, Any]) -> None:
-    click.echo(f"{info['file']} ({info['size']} bytes): core module")
-    click.echo("  " + ", ".join(f"{v} {k}" for k, v in info["counts"].items()))
+    print(f"{info['file']} ({info['size']} bytes): core module")
+    print("  " + ", ".join(f"{v} {k}" for k, v in info["counts"].items()))
     for i in info["imports"]:
-        click.echo(f"  import {i['kind']} {i['module']!r} {i['name']!r}")
+        print(f"  import {i['kind']} {i['module']!r} {i['name']!r}")
     for e in info["exports"]:
-        click.echo(f"  export {e['kind']} {e['name']!r} = {e['kind']} {e['index']}")
+        print(f"  export {e['kind']} {e['name']!r} = {e['kind']} {e['index']}")
     if info["start"] is not None:
-        click.echo(f"  start func {info['start']}")
+        print(f"  start func {info['start']}")
 
 
 def _print_attestation(a: Any) -> None:
     import json
 
     status = "VERIFIED" if a.ok else "MISMATCH"
-    click.echo(f"pymeld.attestation in the {a.where}: code hash {status}")
+    print(f"pymeld.attestation in the {a.where}: code hash {status}")
     if a.error:
-        click.echo(f"  error: {a.error}")
+        print(f"  error: {a.error}")
     rec = a.record or {}
     tool = rec.get("tool", {})
-    click.echo(f"  tool: {tool.get('name')} {tool.get('version')}")
-    click.echo(f"  options: {json.dumps(rec.get('options', {}), sort_keys=True)}")
+    print(f"  tool: {tool.get('name')} {tool.get('version')}")
+    print(f"  options: {json.dumps(rec.get('options', {}), sort_keys=True)}")
     for i in rec.get("inputs", []):
-        click.echo(f"  input: {i.get('name')} ({i.get('size')} bytes) sha256 {i.get('sha256')}")
-    click.echo(f"  components fused: {', '.join(rec.get('components', []))}")
-    click.echo(f"  module instances: {', '.join(rec.get('module_instances', []))}")
-    click.echo(f"  adapters: {rec.get('adapters')}")
-    click.echo(f"  code sha256 recorded: {a.recorded}")
-    click.echo(f"  code sha256 actual:   {a.actual}")
+        print(f"  input: {i.get('name')} ({i.get('size')} bytes) sha256 {i.get('sha256')}")
+    print(f"  components fused: {', '.join(rec.get('components', []))}")
+    print(f"  module instances: {', '.join(rec.get('module_instances', []))}")
+    print(f"  adapters: {rec.get('adapters')}")
+    print(f"  code sha256 recorded: {a.recorded}")
+    print(f"  code sha256 actual:   {a.actual}")
 
 
 def _graph_dot(
@@ -401,11 +512,13 @@ def _graph_dot(
     return composition_dot(flatten(tree), title, components_only=collapse)
 
 
-@cli.command()
-@input_argument()
+@command
+@input_argument(help="A component or a core module.")
 @output_option
-@option("--check", is_flag=True, help="Fail unless the output is byte-identical to the input.")
-@option("--force", is_flag=True, help="Allow -o to name the input (replacing it).")
+@option(
+    "--check", action="store_true", help="Fail unless the output is byte-identical to the input."
+)
+@option("--force", action="store_true", help="Allow -o to name the input (replacing it).")
 def roundtrip(input: str, output: str, check: bool, force: bool) -> None:
     """Decode and re-encode INPUT (developer tool: the identity transform for the oracle)."""
     _refuse_overwriting_input(output, (input,), force)
@@ -430,51 +543,54 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
     for path in inputs:
         with contextlib.suppress(OSError):
             if os.path.samefile(output, path):
-                raise click.UsageError(
-                    f"-o {output} is also an input; pass --force to replace it",
-                    ctx=click.get_current_context(),
-                )
+                raise UsageError(f"-o {output} is also an input; pass --force to replace it")
 
 
-@cli.command()
-@input_argument("inputs", nargs=-1)
+@command
+@input_argument(
+    "inputs", nargs="+", help="Composed component(s); several are composed by name first."
+)
 @output_option
 @option(
     "--component",
-    "as_component",
-    is_flag=True,
+    dest="as_component",
+    action="store_true",
     help="Wrap the fused core module as a single-module component with the original interface.",
 )
 @option(
     "--preserve-names",
-    is_flag=True,
+    action="store_true",
     help="Emit a merged `name` section: every function named `<module instance>::<name>`.",
 )
 @option(
     "--dwarf",
-    "dwarf",
-    type=click.Choice(["remap", "strip", "passthrough"]),
-    default=None,
+    choices=["remap", "strip", "passthrough"],
     help="DWARF of the inputs: remap its code addresses onto the fused code (default), strip "
     "it, or pass it through verbatim (addresses NOT remapped).",
 )
-@option("--keep-dwarf", is_flag=True, help="Alias of --dwarf passthrough.")
-@option("--no-attestation", is_flag=True, help="Leave out the `pymeld.attestation` custom section.")
+@option("--keep-dwarf", action="store_true", help="Alias of --dwarf passthrough.")
 @option(
-    "--validate/--no-validate",
+    "--no-attestation",
+    action="store_true",
+    help="Leave out the `pymeld.attestation` custom section.",
+)
+@option(
+    "--validate",
+    "--no-validate",
+    action=_Toggle,
     default=False,
     help="Validate the output with wasmtime before writing (--no-validate, meld's spelling, "
     "is the default).",
 )
 @option(
     "--verify",
-    "run_verify",
-    is_flag=True,
+    dest="run_verify",
+    action="store_true",
     help="Run every export of the input and the output side by side before writing (wasmtime).",
 )
 @option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=_positive_seconds,
     default=5.0,
     show_default=True,
     metavar="SECONDS",
@@ -482,7 +598,7 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
 )
 @option(
     "--memory",
-    type=click.Choice(["multi", "shared", "auto"]),
+    choices=["multi", "shared", "auto"],
     default="multi",
     show_default=True,
     help="multi: one memory per module-instance memory; shared: one memory; auto: shared "
@@ -490,52 +606,59 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
 )
 @option(
     "--address-rebase",
-    is_flag=True,
+    action="store_true",
     help="With --memory shared: each memory gets its own region; every access is translated.",
 )
 @option(
     "--opaque-rep",
-    multiple=True,
+    action="append",
+    default=[],
     metavar="IFACE.RESOURCE",
     help="Resource whose rep is an opaque integer (repeatable). pymeld never reads reps; the "
     "name is checked against the composition and recorded in the attestation.",
 )
 @option(
     "--keep-async-boundaries",
-    is_flag=True,
+    action="store_true",
     help="Where a call between component instances cannot be fused (async), keep it as a real "
     "component boundary: one fused core module per cluster, nested components (implies "
     "--component; not fully fused). Changes nothing when everything fuses.",
 )
 @option(
-    "--simd/--no-simd",
+    "--simd",
+    "--no-simd",
+    action=_Toggle,
     default=True,
-    show_default=True,
+    show_default="--simd",
     help="Let generated adapters use WebAssembly's 128-bit vector instructions (UTF-8 "
     "validation of strings); --no-simd keeps them out for engines without SIMD.",
 )
 @option(
     "--emit-import-map",
-    type=click.Path(),
+    metavar="PATH",
     help="Write the imports the output still has as JSON, in meld's schema (version 2).",
 )
-@option("--explain", is_flag=True, help="Print each adapter's boundary and where each memory went.")
+@option(
+    "--explain",
+    action="store_true",
+    help="Print each adapter's boundary and where each memory went.",
+)
 @option(
     "--reproducible",
-    is_flag=True,
+    action="store_true",
     help="Accepted for meld compatibility and ignored: pymeld's output is always "
     "byte-reproducible (no timestamps, no random ids).",
 )
-@option("--force", is_flag=True, help="Allow -o to name an input (replacing it).")
-@option("--stats", is_flag=True, help="Print counts, sizes and time per stage.")
+@option("--force", action="store_true", help="Allow -o to name an input (replacing it).")
+@option("--stats", action="store_true", help="Print counts, sizes and time per stage.")
 @option(
     "--stats-json",
-    type=click.Path(allow_dash=True),
+    metavar="PATH",
     help="Write the statistics as JSON to PATH ('-' = stdout).",
 )
 @_verbose_option
 def fuse(
-    inputs: tuple[str, ...],
+    inputs: list[str],
     output: str,
     as_component: bool,
     preserve_names: bool,
@@ -547,7 +670,7 @@ def fuse(
     timeout: float,
     memory: str,
     address_rebase: bool,
-    opaque_rep: tuple[str, ...],
+    opaque_rep: list[str],
     keep_async_boundaries: bool,
     simd: bool,
     emit_import_map: str | None,
@@ -565,14 +688,11 @@ def fuse(
 
     from pymeld.fuse import DwarfPolicy, FuseOptions, MemoryStrategy, fuse_files
 
-    ctx = click.get_current_context()
     if address_rebase and memory == "multi":
-        raise click.UsageError("--address-rebase needs --memory shared or auto", ctx=ctx)
+        raise UsageError("--address-rebase needs --memory shared or auto")
     if keep_dwarf and dwarf not in (None, "passthrough"):
-        raise click.UsageError(
-            f"--keep-dwarf is --dwarf passthrough; it contradicts --dwarf {dwarf}", ctx=ctx
-        )
-    _refuse_overwriting_input(output, inputs, force)
+        raise UsageError(f"--keep-dwarf is --dwarf passthrough; it contradicts --dwarf {dwarf}")
+    _refuse_overwriting_input(output, tuple(inputs), force)
     options = FuseOptions(
         component=as_component or keep_async_boundaries,
         preserve_names=preserve_names,
@@ -583,7 +703,7 @@ def fuse(
         verify_timeout=timeout,
         memory=cast(MemoryStrategy, memory),
         address_rebase=address_rebase,
-        opaque_rep=opaque_rep,
+        opaque_rep=tuple(opaque_rep),
         keep_async_boundaries=keep_async_boundaries,
         simd=simd,
     )
@@ -596,7 +716,7 @@ def fuse(
         write_atomic(emit_import_map, text.encode())
     if explain:
         for line in result.explain:
-            click.echo(line, err=True)
+            print(line, file=sys.stderr)
     if stats:
         _print_stats(result.stats)
     elif (validate or run_verify) and not _state.get("quiet"):
@@ -604,7 +724,7 @@ def fuse(
     if stats_json is not None:
         text = json.dumps(result.stats, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         if stats_json == "-":
-            click.echo(text, nl=False)
+            print(text, end="")
         else:
             write_atomic(stats_json, text.encode())
 
@@ -625,14 +745,14 @@ def _summary(output: str, stats: dict[str, Any], validated: bool, verified: bool
     return "; ".join(parts)
 
 
-@cli.command()
-@click.argument("original", type=click.Path())
-@click.argument("fused", type=click.Path())
+@command
+@input_argument("original", help="The component as composed.")
+@input_argument("fused", help="pymeld's output from it (a component or a core module).")
 @option("--seed", type=int, default=0, show_default=True, help="Argument generator seed.")
 @option("--calls", type=int, default=24, show_default=True, help="Calls per export.")
 @option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=_positive_seconds,
     default=5.0,
     show_default=True,
     metavar="SECONDS",
@@ -658,7 +778,7 @@ def verify(original: str, fused: str, seed: int, calls: int, timeout: float) -> 
             b = wrap_fused_core(a, b, file=original)
         report = run(a, b, seed=seed, calls=calls, timeout=timeout, on_progress=lambda s: update(s))
     for line in report.lines():
-        click.echo(line)
+        print(line)
     if not report.ok:
         raise PymeldError(f"{fused} does not behave like {original}")
 
@@ -708,30 +828,22 @@ def _print_stats(stats: dict[str, Any]) -> None:
 
 # -- entry point -------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Console-script entry: run :data:`cli` and map every failure to one line + exit code."""
+    """Console-script entry: run the command and map every failure to one line + exit code."""
     args = sys.argv[1:] if argv is None else argv
     if "--debug" in args:  # before parsing, so even usage-level failures can be debugged
         _state["debug"] = True
     _state["verbose"] = False
-    if not args:  # plain `pymeld`: the help, as asked for, not a usage error
-        with click.Context(cli, info_name="pymeld") as ctx:
-            click.echo(cli.get_help(ctx))
-        sys.exit(0)
     code = 0
     previous = _on_sigterm()
     try:
-        rv = cli.main(args=args, prog_name="pymeld", standalone_mode=False)
-        code = rv if isinstance(rv, int) else 0
-    except click.exceptions.Exit as e:
-        code = e.exit_code
-    except click.UsageError as e:
-        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
-        _err(f"error: {e.format_message()}{hint}")
+        _run(args)
+    except SystemExit as e:  # --help, --version
+        code = e.code if isinstance(e.code, int) else 0
+    except UsageError as e:
+        hint = f" (see '{e.prog} --help')" if e.prog else ""
+        _err(f"error: {_one_line(str(e))}{hint}")
         code = EXIT_USAGE
-    except click.ClickException as e:
-        _err(f"error: {e.format_message()}")
-        code = e.exit_code
-    except (KeyboardInterrupt, click.Abort):
+    except KeyboardInterrupt:
         _err("interrupted")
         code = EXIT_INTERRUPTED
     except _Terminated:
@@ -762,6 +874,30 @@ def main(argv: list[str] | None = None) -> NoReturn:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     sys.exit(code)
+
+
+def _run(args: list[str]) -> None:
+    """Parse ``pymeld [OPTIONS] COMMAND [ARGS]...`` and run the command.
+
+    The options before the command name go to ``pymeld``'s parser, the rest to the command's,
+    which takes options and arguments in any order (`parse_intermixed_args`: ``fuse a.wasm -o
+    out.wasm b.wasm``), as click did; argparse's own sub-commands would not.
+    """
+    top, commands = parser()
+    if not args:  # plain `pymeld`: the help, as asked for, not a usage error
+        top.print_help()
+        return
+    at = next((i for i, a in enumerate(args) if not a.startswith("-") or a == "-"), len(args))
+    opts = top.parse_args(args[:at])
+    _state["debug"] = _state["debug"] or opts.debug
+    _state["quiet"] = opts.quiet
+    if at == len(args):
+        raise UsageError("missing command", "pymeld")
+    name = args[at]
+    if name not in commands:
+        raise UsageError(f"no such command {name!r} (choose from {', '.join(commands)})", "pymeld")
+    ns = commands[name].parse_intermixed_args(args[at + 1 :])
+    _COMMANDS[name](**vars(ns))
 
 
 def _on_sigterm() -> Any:

@@ -25,7 +25,7 @@ from support import REPO
 #: The npm `pyodide` release the test (and the README recipe) pins.
 PYODIDE_VERSION = "314.0.8"
 #: pymeld's runtime dependencies and theirs, all pure Python.
-DEPENDENCIES = ("click", "rich", "markdown-it-py", "mdurl", "pygments")
+DEPENDENCIES = ("rich", "markdown-it-py", "mdurl", "pygments")
 RUNNER = Path(__file__).parent.parent / "pyodide" / "run_pymeld.mjs"
 
 

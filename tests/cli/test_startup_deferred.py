@@ -1,15 +1,13 @@
 """Start-up (issue 12): the ``pymeld`` process defers ``inspect`` (`pymeld.__main__.defer_module`)
-and pymeld's CLI never calls it while parsing, so a small fuse runs none of ``inspect``, ``ast``
-or ``dis``; ``--help`` still loads it and prints what click's own classes print."""
+and pymeld's CLI (argparse) never calls it, so a small fuse runs none of ``inspect``, ``ast`` or
+``dis`` and loads no ``click``; ``--help`` neither, and every option has its help text."""
 
 from __future__ import annotations
 
-import inspect
 import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 
 from support import REPO
@@ -23,7 +21,7 @@ import atexit, sys
 def report():
     kind = type(sys.modules.get("inspect")).__name__
     ran = kind == "module" and "cleandoc" in sys.modules["inspect"].__dict__
-    loaded = sorted(m for m in ("ast", "dis", "tokenize") if m in sys.modules)
+    loaded = sorted(m for m in ("ast", "dis", "tokenize", "click") if m in sys.modules)
     print(f"inspect-ran={ran} kind={kind} loaded={loaded}", file=sys.stderr)
 atexit.register(report)
 from pymeld.__main__ import main
@@ -50,10 +48,11 @@ def test_small_fuse_runs_no_inspect(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["fuse", "-h"]], ids=["group", "fuse"])
-def test_help_runs_the_deferred_module(argv: list[str]) -> None:
+def test_help_runs_no_inspect(argv: list[str]) -> None:
     p = _probe(*argv)
     assert p.returncode == 0 and "Show this message and exit." in p.stdout
-    assert "inspect-ran=True kind=module" in p.stderr.splitlines()[-1]
+    assert "Usage: pymeld" in p.stdout and "--verbose" in p.stdout
+    assert p.stderr.splitlines()[-1] == "inspect-ran=False kind=_Deferred loaded=[]"
 
 
 def test_deferred_module_behaves_as_imported() -> None:
@@ -68,25 +67,24 @@ def test_deferred_module_behaves_as_imported() -> None:
     assert p.returncode == 0, p.stderr
 
 
-def _walk(cmd: click.Command) -> list[click.Command]:
-    subs = list(cmd.commands.values()) if isinstance(cmd, click.Group) else []
-    return [cmd, *(c for s in subs for c in _walk(s))]
+def test_every_option_has_help() -> None:
+    """Every command, and ``pymeld`` itself, has ``-h/--help`` and a help text for each option
+    (a help option per parser: argparse's own would be a second one)."""
+    import argparse
 
+    from pymeld.cli import parser
 
-def test_help_texts_are_kept_as_click_would_clean_them() -> None:
-    """`pymeld.cli._Option` keeps help as written; click would `inspect.cleandoc` it: the same
-    text for every option, the help options included (a command's own ``-h/--help``)."""
-    from pymeld.cli import _Option, cli
-
+    top, commands = parser()
+    assert list(commands) == ["version", "inspect", "roundtrip", "fuse", "verify"]
     seen = 0
-    for cmd in _walk(cli):
-        names = [o for p in cmd.params for o in p.opts]
-        assert names.count("--help") == 1 and "-h" in names, cmd.name
-        for p in cmd.params:
-            if isinstance(p, click.Option):
-                assert isinstance(p, _Option), (cmd.name, p.name)
-                assert p.help is not None and p.help == inspect.cleandoc(p.help), p.name
-                seen += 1
+    for p in [top, *commands.values()]:
+        names = [o for a in p._actions for o in a.option_strings]
+        assert names.count("--help") == 1 and names.count("-h") == 1, p.prog
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                continue
+            assert a.help and a.help != argparse.SUPPRESS, (p.prog, a.dest)
+            seen += bool(a.option_strings)
     assert seen > 30
 
 

@@ -1,8 +1,8 @@
 """Start-up and exit of the ``pymeld`` command (issue 12, small inputs): the process ends with
 ``os._exit`` after its exit handlers and a flush of stdout/stderr, with the status and output a
 normal exit gives; ``--version`` loads neither click nor ``typing``; fusing a small sync-only
-composition loads none of the async, DWARF, rich or verify machinery. Import checks, not
-timings (timed tests are flaky on shared machines)."""
+composition loads none of the async, DWARF, rich or verify machinery, nor click. Import
+checks, not timings (timed tests are flaky on shared machines)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ SYNC_NEVER = (
     "rich",
     "wasmtime",
     "multiprocessing",
+    "click",
 )
 
 
