@@ -20,8 +20,8 @@ after from one run, each with its ratio to validate.
 pymeld runs as an installed wheel would: with compiled bytecode. ``PYTHONDONTWRITEBYTECODE`` is
 removed from its environment and each input gets one untimed warm-up run, so an editable
 install does not recompile every module at each start. The floor of a small input, the
-interpreter starting and importing click (which pymeld cannot do without), is measured in the
-same run and printed last.
+interpreter starting and importing argparse (its command-line parser), is measured in the same
+run and printed last.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def main() -> int:
                     flush=True,
                 )
     python = BIN / "python"
-    for what, code in (("python", "pass"), ("python + import click", "import click")):
+    for what, code in (("python", "pass"), ("python + import argparse", "import argparse")):
         runs = [_time([str(python), "-c", code]) for _ in range(args.runs + 1)][1:]
         wall = statistics.median(r[0] for r in runs)
         cpu = statistics.median(r[3] for r in runs)
