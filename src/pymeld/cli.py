@@ -218,6 +218,30 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.prog)
 
+    #: The help's width; argparse's own formatters ask the terminal (loading `shutil`, with
+    #: ``bz2`` and ``lzma``: ~2 ms) at every ``add_argument``, where the width is never used.
+    _width = 78
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        return _Formatter(prog=self.prog, width=self._width)
+
+    def format_help(self) -> str:
+        import shutil
+
+        self._width = shutil.get_terminal_size().columns - 2  # as argparse's
+        return super().format_help()
+
+
+def _command_parser(name: str, make: Callable[..., _Parser] = _Parser) -> _Parser:
+    """Command ``name``'s parser, made by ``make`` (a sub-parser in ``pymeld --help``'s list)."""
+    f = _COMMANDS[name]
+    doc = f.__doc__ or ""
+    summary = " ".join(doc.split("\n\n")[0].split())
+    p = make(name, prog=f"pymeld {name}", help=summary, description=doc)
+    for names, kwargs in _PARAMS[f]:
+        p.add_argument(*names, **kwargs)
+    return p
+
 
 def parser() -> tuple[_Parser, dict[str, _Parser]]:
     """The ``pymeld`` parser (its options, and the commands for its help) and each command's."""
@@ -229,15 +253,7 @@ def parser() -> tuple[_Parser, dict[str, _Parser]]:
     )
     top.add_argument("-v", "--verbose", action=_Verbose, help=_VERBOSE_HELP)
     subs = top.add_subparsers(title="Commands", metavar="COMMAND", parser_class=_Parser)
-    parsers = {}
-    for name, f in _COMMANDS.items():
-        doc = f.__doc__ or ""
-        summary = " ".join(doc.split("\n\n")[0].split())
-        p = subs.add_parser(name, prog=f"pymeld {name}", help=summary, description=doc)
-        for names, kwargs in _PARAMS[f]:
-            p.add_argument(*names, **kwargs)
-        parsers[name] = p
-    return top, parsers
+    return top, {name: _command_parser(name, subs.add_parser) for name in _COMMANDS}
 
 
 _DESCRIPTION = "Static WebAssembly component fusion: a composition in, one core module out."
@@ -883,21 +899,27 @@ def _run(args: list[str]) -> None:
     which takes options and arguments in any order (`parse_intermixed_args`: ``fuse a.wasm -o
     out.wasm b.wasm``), as click did; argparse's own sub-commands would not.
     """
-    top, commands = parser()
     if not args:  # plain `pymeld`: the help, as asked for, not a usage error
-        top.print_help()
+        parser()[0].print_help()
         return
     at = next((i for i, a in enumerate(args) if not a.startswith("-") or a == "-"), len(args))
-    opts = top.parse_args(args[:at])
-    _state["debug"] = _state["debug"] or opts.debug
-    _state["quiet"] = opts.quiet
+    _state["quiet"] = False
+    if at:  # only then is ``pymeld``'s parser made: the usual run makes just its command's
+        opts = parser()[0].parse_args(args[:at])
+        _state["debug"] = _state["debug"] or opts.debug
+        _state["quiet"] = opts.quiet
     if at == len(args):
         raise UsageError("missing command", "pymeld")
     name = args[at]
-    if name not in commands:
-        raise UsageError(f"no such command {name!r} (choose from {', '.join(commands)})", "pymeld")
-    ns = commands[name].parse_intermixed_args(args[at + 1 :])
+    if name not in _COMMANDS:
+        raise UsageError(f"no such command {name!r} (choose from {', '.join(_COMMANDS)})", "pymeld")
+    ns = _command_parser(name, _sub_parser).parse_intermixed_args(args[at + 1 :])
     _COMMANDS[name](**vars(ns))
+
+
+def _sub_parser(name: str, help: str, **kwargs: Any) -> _Parser:
+    """A command's parser on its own (``help`` is its line in ``pymeld --help``)."""
+    return _Parser(**kwargs)
 
 
 def _on_sigterm() -> Any:
