@@ -68,6 +68,7 @@ SYNC_NEVER = (
     "wasmtime",
     "multiprocessing",
     "click",
+    "shutil",  # argparse asks the terminal its width through it: only for help (`pymeld.cli`)
 )
 
 
