@@ -23,6 +23,8 @@ the head (`component/resource_table.rs`). What allocates and frees, in the order
   the exit frees in it). wasmtime 50 does this (its traces: `nested-cancel.wast`'s 107
   threads, every async wast case; the mirrored sources predate it); a sync wait
   (`SuspendReason::Waiting`) takes none.
+* A callback-lifted root task going on after its `task.return` (merge.asyncroot `_adopt`)
+  keeps its three ids until its EXIT, whenever a later call's event loop runs it.
 * `cleanup_thread` (a callback's EXIT, a stackful or sync lift's return): the thread, its set,
   then the task if `ready_to_delete` (its terminal event taken, a sync caller's result taken);
   otherwise `subtask.drop` or the sync caller's `start_call` frees it later. An async lower
@@ -41,8 +43,7 @@ bytes each: task, set, thread, forced frames below unforced ones), and `asynctas
 task's three ids in its record and each set's id in its table entry. Only used when the
 composition has nothing whose ids are not mirrored (`exact`): no root post-return that may
 call out. At run time, a case not mirrored sets ``("ids", "lost")`` and simultaneous events
-trap again: a root task going on after its return, a callee exiting after its terminal event
-was delivered while its caller still holds the subtask (wasmtime deletes the task then), a
+trap again: a callee exiting after its terminal event was delivered while its caller still holds the subtask (wasmtime deletes the task then), a
 cancelled callee whose turn is held (its instance entered below). What the
 host does in the same store (other instances, host streams) cannot be seen: the fused
 component orders as the original does in a store of its own.
