@@ -8,7 +8,8 @@ returning it, read by the root's driver WAIT or dropped unread; seeds of
 callbacks) and `test_async_driven_streams_property.py` (stream writes WAITed for by the
 driver, a deadlock); a callee's `task.return` of payload-carrying variants stored per case at
 the root's result pointer; two futures of one set ready at once (delivered in wasmtime's
-store-wide handle-id order, `merge.asyncids`).
+store-wide handle-id order, `merge.asyncids`); two subtasks ready at once after a root task
+went on past its `task.return` (its ids stay taken until its EXIT in a later call).
 """
 
 from __future__ import annotations

@@ -10,7 +10,11 @@ calls joined to one new set (a sync call may follow, during which the callees go
 several return in the same round), then waits on the set until every subtask's event came,
 folding each event's handle and status in; sets made and dropped in random order between
 (which reorders the runtime's free list); single sync calls (a sync lift: a deferred frame; an
-async lift: a task) and async calls of the sync-lifted `s` (a task whose id is never freed).
+async lift: a task) and async calls of the sync-lifted `s` (a task whose id is never freed);
+and, for half the seeds, async calls of a yielding callee K cancelled later (`subtask.cancel`
+async, maybe after other ops ran: K answers TASK_CANCELLED with `task.cancel` and EXIT, with
+`task.cancel` and a later EXIT, with `task.return`, or by yielding first so that the cancel is
+BLOCKED and its event awaited; the canceller's suspension takes an id of its own).
 Run under the wast oracle (original vs `fuse --component`). CI: a few seeds; ``PYMELD_SLOW=1``
 runs many more. Reversing the order `_ready` picks makes most seeds diverge.
 """
@@ -45,6 +49,65 @@ HELPER = """(component $E
     (core instance $m (instantiate $M (with "" (instance
       (export "new" (func $new)) (export "wsdrop" (func $wsdrop))))))
     (func (export "h") (param "x" u32) (result u32) (canon lift (core func $m "h"))))"""
+
+CANCELLEE = """(component $K
+    (core func $task.return (canon task.return (result u32)))
+    (core func $task.cancel (canon task.cancel))
+    (core func $get0 (canon context.get i32 0))
+    (core func $set0 (canon context.set i32 0))
+    (core module $M
+      (import "" "task.return" (func $task.return (param i32)))
+      (import "" "task.cancel" (func $task.cancel))
+      (import "" "get0" (func $get0 (result i32)))
+      (import "" "set0" (func $set0 (param i32)))
+      (func (export "y") (param $n i32) (result i32)
+        (call $set0 (i32.and (local.get $n) (i32.const 3))) (i32.const 1))
+      (func (export "y-cb") (param $ev i32) (param i32 i32) (result i32) (local $c i32)
+        (local.set $c (call $get0))
+        (if (i32.eq (local.get $ev) (i32.const 6)) (then
+          (if (i32.eqz (local.get $c)) (then (call $task.cancel) (return (i32.const 0))))
+          (if (i32.eq (local.get $c) (i32.const 1)) (then
+            (call $task.cancel) (call $set0 (i32.const 8)) (return (i32.const 1))))
+          (if (i32.eq (local.get $c) (i32.const 2)) (then
+            (call $task.return (i32.const 42)) (return (i32.const 0))))
+          (call $set0 (i32.const 9)) (return (i32.const 1))))
+        (if (local.get $ev) (then unreachable))
+        (if (i32.eq (local.get $c) (i32.const 8)) (then (return (i32.const 0))))
+        (if (i32.eq (local.get $c) (i32.const 9)) (then
+          (call $task.cancel) (return (i32.const 0))))
+        (i32.const 1)))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "task.return" (func $task.return)) (export "task.cancel" (func $task.cancel))
+      (export "get0" (func $get0)) (export "set0" (func $set0))))))
+    (func (export "y") async (param "n" u32) (result u32)
+      (canon lift (core func $m "y") async (callback (core func $m "y-cb")))))"""
+
+
+def kstart(rng: random.Random, out: list[str]) -> None:
+    """An async call of K (it YIELDs: STARTED, a handle kept in $kh) in mode 0..3."""
+    out.append(
+        f"""(local.set $kh (i32.shr_u (call $ky (i32.const {rng.randint(0, 3)}) (i32.const 8))
+          (i32.const 4)))"""
+    )
+
+
+def kcancel(out: list[str]) -> None:
+    """Cancel K's pending subtask: its status folded in; BLOCKED: wait for its event on a set
+    of its own; then the handle dropped."""
+    out.append(
+        """(local.set $r (call $cancel (local.get $kh)))
+        (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 13)) (local.get $r)))
+        (if (i32.eq (local.get $r) (i32.const -1)) (then
+          (local.set $ws (call $new))
+          (call $join (local.get $kh) (local.get $ws))
+          """
+        + FOLD.format(code="(call $wait (local.get $ws) (i32.const 0))")
+        + """
+          (call $wsdrop (local.get $ws)))
+        (else (call $drop (local.get $kh))))
+        (local.set $kh (i32.const 0))"""
+    )
+
 
 FOLD = """(local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 7)) {code}))
           (local.set $acc (i32.add (local.get $acc)
@@ -91,8 +154,11 @@ CHURN_NEW = """(i32.store (i32.add (i32.const 1024) (i32.shl (global.get $kc) (i
         (global.set $kc (i32.add (global.get $kc) (i32.const 1)))"""
 
 
-def program(rng: random.Random, targets: list[str], slots: list[int], ends: bool) -> str:
-    out = []
+def program(
+    rng: random.Random, targets: list[str], slots: list[int], ends: bool, cancels: bool
+) -> str:
+    out: list[str] = []
+    pending = False  # a K subtask started, not cancelled yet
 
     def slot() -> int:
         s = 64 + 4 * len(slots)
@@ -103,6 +169,17 @@ def program(rng: random.Random, targets: list[str], slots: list[int], ends: bool
         op = rng.choice(["group", "group", "group", "churn", "scall", "acall_s", "ends", "ends"])
         if op == "ends" and not ends:
             op = "group"
+        if cancels and rng.random() < 0.35:
+            if pending:
+                kcancel(out)
+            else:
+                kstart(rng, out)
+                if rng.random() < 0.5:  # cancelled at once, else after the next ops
+                    kcancel(out)
+                else:
+                    pending = True
+                    continue
+            pending = False
         if op == "ends":
             ends_op(rng, out)
         elif op == "group":
@@ -178,6 +255,8 @@ def program(rng: random.Random, targets: list[str], slots: list[int], ends: bool
         (local.set $acc (i32.add (i32.mul (local.get $acc) (i32.const 3))
           (i32.load (i32.const {s}))))"""
             )
+    if pending:
+        kcancel(out)
     return "\n        ".join(out)
 
 
@@ -190,6 +269,12 @@ STREAM_IMPORTS = """      (import "" "snew" (func $snew (result i64)))
       (import "" "swrite" (func $swrite (param i32 i32 i32) (result i32)))
       (import "" "sdr" (func $sdr (param i32)))
       (import "" "sdw" (func $sdw (param i32)))"""
+K_IMPORT = '    (import "k" (func $ky async (param "n" u32) (result u32)))'
+K_LOWER = """    (core func $ky (canon lower (func $ky) async (memory (core memory $mem "mem"))))
+    (core func $cancel (canon subtask.cancel async))"""
+K_CORE_IMPORTS = """      (import "" "ky" (func $ky (param i32 i32) (result i32)))
+      (import "" "cancel" (func $cancel (param i32) (result i32)))"""
+K_WITHS = '(export "ky" (func $ky)) (export "cancel" (func $cancel))'
 STREAM_WITHS = """(export "snew" (func $snew)) (export "swrite" (func $swrite))
       (export "sdr" (func $sdr)) (export "sdw" (func $sdw))"""
 
@@ -199,6 +284,7 @@ def composition(seed: int) -> str:
     n_callees = rng.choice([1, 2])
     helper = rng.random() < 0.5
     ends = rng.random() < 0.5
+    cancels = rng.random() < 0.5
     callees, targets = [], []
     for c in range(n_callees):
         text, names = callee(f"C{c}", rng, rng.randint(1, 3), helper)
@@ -226,7 +312,7 @@ def composition(seed: int) -> str:
     funcs, lifts, exports = [], [], []
     for k in range(PROGRAMS):
         slots: list[int] = []
-        body = program(rng, targets, slots, ends)
+        body = program(rng, targets, slots, ends, cancels)
         tail = "\n        ".join(
             f"(local.set $acc (i32.add (local.get $acc) (i32.load (i32.const {s}))))"
             f" (i32.store (i32.const {s}) (i32.const 0))"
@@ -234,7 +320,8 @@ def composition(seed: int) -> str:
         )
         funcs.append(
             f'      (func (export "p{k}") (param $n i32) (result i32) (local $acc i32) '
-            f"(local $r i32) (local $ws i32) (local $cnt i32) (local $s i64)\n        "
+            f"(local $r i32) (local $ws i32) (local $cnt i32) (local $s i64) (local $kh i32)"
+            "\n        "
             f"{body}\n        {tail}\n        (local.get $acc))"
         )
         lifts.append(
@@ -244,6 +331,7 @@ def composition(seed: int) -> str:
         exports.append(f'  (export "p{k}" (func $d "p{k}"))')
     d = f"""(component $D
 {chr(10).join(imports)}
+{K_IMPORT if cancels else ""}
     (core module $Mem (memory (export "mem") 1))
     (core instance $mem (instantiate $Mem))
 {chr(10).join(lowers)}
@@ -254,6 +342,7 @@ def composition(seed: int) -> str:
     (core func $poll (canon waitable-set.poll (memory (core memory $mem "mem"))))
     (core func $drop (canon subtask.drop))
 {STREAMS if ends else ""}
+{K_LOWER if cancels else ""}
     (core module $DM
       (import "" "mem" (memory 1))
       (import "" "new" (func $new (result i32)))
@@ -263,6 +352,7 @@ def composition(seed: int) -> str:
       (import "" "poll" (func $poll (param i32 i32) (result i32)))
       (import "" "drop" (func $drop (param i32)))
 {STREAM_IMPORTS if ends else ""}
+{K_CORE_IMPORTS if cancels else ""}
 {chr(10).join(core_imports)}
       (global $kc (mut i32) (i32.const 0))
 {chr(10).join(funcs)})
@@ -271,14 +361,19 @@ def composition(seed: int) -> str:
       (export "new" (func $new)) (export "wsdrop" (func $wsdrop)) (export "join" (func $join))
       (export "wait" (func $wait)) (export "poll" (func $poll)) (export "drop" (func $drop))
       {STREAM_WITHS if ends else ""}
+      {K_WITHS if cancels else ""}
       {" ".join(withs)}))))
 {chr(10).join(lifts)})"""
-    parts = ([HELPER] if helper else []) + [text for _, text, _ in callees]
+    parts = ([HELPER] if helper else []) + ([CANCELLEE] if cancels else [])
+    parts += [text for _, text, _ in callees]
     with_e = ' (with "h" (func $e "h"))' if helper else ""
-    insts = (["  (instance $e (instantiate $E))"] if helper else []) + [
-        f"  (instance $c{c} (instantiate $C{c}{with_e}))" for c in range(n_callees)
-    ]
+    insts = (["  (instance $e (instantiate $E))"] if helper else []) + (
+        ["  (instance $k (instantiate $K))"] if cancels else []
+    )
+    insts += [f"  (instance $c{c} (instantiate $C{c}{with_e}))" for c in range(n_callees)]
     with_d = " ".join(f'(with "c{c}" (instance $c{c}))' for c in range(n_callees))
+    if cancels:
+        with_d += ' (with "k" (func $k "y"))'
     actions = [f'(invoke "p{k}" (u32.const {n}))' for n in (1, 5, 9) for k in range(PROGRAMS)]
     return (
         "(component\n  "

@@ -11,12 +11,20 @@ the head (`component/resource_table.rs`). What allocates and frees, in the order
   into a guest. A host call of a root export (the dynamic `Func::call_async` keeps no host
   future on it) frees all three when its code exits. A call from another instance through
   `prepare_call` (an async lower, or a callee whose function is `async`, even lifted and
-  lowered sync) forces the deferred frames below, takes the three and then one more id that
-  it frees as soon as the callee's first call returned (wasmtime 50 does; seen in its traces,
-  the mirrored sources predate it). Any other sync-to-sync call is *deferred*: the adapter
+  lowered sync) forces the deferred frames below and takes the three. Any other sync-to-sync
+  call is *deferred*: the adapter
   only pushes a `VMDeferredThread`, replayed outermost-first by
   `force_deferred_current_thread` when anything first needs the current thread (a built-in,
   a call) and freed as thread, set, task when the call returns (`exit_guest_sync_call`).
+* A caller suspending for a callee to run (`SuspendReason::YieldingToSubtask`: after a call
+  through `prepare_call` started the callee, and in `subtask.cancel` delivering
+  TASK_CANCELLED to a callee at once) saves the next switch item in the table: one id, freed
+  when the caller resumes (after the callee's first call, or its turn with the cancel, and
+  the exit frees in it). wasmtime 50 does this (its traces: `nested-cancel.wast`'s 107
+  threads, every async wast case; the mirrored sources predate it); a sync wait
+  (`SuspendReason::Waiting`) takes none.
+* A callback-lifted root task going on after its `task.return` (merge.asyncroot `_adopt`)
+  keeps its three ids until its EXIT, whenever a later call's event loop runs it.
 * `cleanup_thread` (a callback's EXIT, a stackful or sync lift's return): the thread, its set,
   then the task if `ready_to_delete` (its terminal event taken, a sync caller's result taken);
   otherwise `subtask.drop` or the sync caller's `start_call` frees it later. An async lower
@@ -33,11 +41,10 @@ So the ids follow from what the fused module sees happen: this module keeps the 
 in memory (``("ids", "free")``) and a stack of deferred frames (``("ids", "frames")``, 12
 bytes each: task, set, thread, forced frames below unforced ones), and `asynctask` stores each
 task's three ids in its record and each set's id in its table entry. Only used when the
-composition has nothing whose ids are not mirrored (`exact`): no cancellation, no root
-post-return that may call out. At
-run time, a case not mirrored sets ``("ids", "lost")`` and simultaneous events trap again:
-a root task going on after its return, a callee exiting after its terminal event was
-delivered while its caller still holds the subtask (wasmtime deletes the task then). What the
+composition has nothing whose ids are not mirrored (`exact`): no root post-return that may
+call out. At run time, a case not mirrored sets ``("ids", "lost")`` and simultaneous events
+trap again: a callee exiting after its terminal event was delivered while its caller still holds the subtask (wasmtime deletes the task then), a
+cancelled callee whose turn is held (its instance entered below). What the
 host does in the same store (other instances, host streams) cannot be seen: the fused
 component orders as the original does in a store of its own.
 """
@@ -64,10 +71,6 @@ def exact(g: FlatGraph, tp: TaskPlan, exported: list[Lifted]) -> bool:
     import os
 
     if os.environ.get("NOIDS"):
-        return False
-    if tp.cancels:
-        return False
-    if any(g.builtins[bi].op == "subtask.cancel" for bi in tp.table_ops):
         return False
     return not any(
         lf.opts.post_return is not None and may_call_out(g, lf.opts.post_return) for lf in exported

@@ -108,6 +108,9 @@ def plan_driven(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, FuncItem]:
         for inst in sorted({lf.owner for lf in exported if lf.opts.callback is not None}):
             p.add_global(GROUP, ("root_in", inst))
             p.add_global(GROUP, ("root_pending", inst))
+        if rt.ids is not None:  # the driven root call's ids, and whether its task was adopted
+            for key in ("root_task", "root_set", "root_thread", "adopted"):
+                p.add_global(GROUP, ("ids", key))
     for k, lf in enumerate(exported):
         if lf.opts.callback is None:
             continue
@@ -188,6 +191,11 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     for g in rt.context_globals():
         b.i32(0).global_set(g)
     b.i32(1).global_set(rt.glob("may_block"))  # an `async func` (check_root_export)
+    adopting = callback is not None and bool(sids) and bool(rt.tp.root_returns)
+    if adopting:  # `_adopt` hands them to the task's record
+        for s, key in zip(sids, ("root_task", "root_set", "root_thread"), strict=True):
+            b.get(s).global_set(rt.glob(("ids", key)))
+        b.i32(0).global_set(rt.glob(("ids", "adopted")))
     if callback is not None:
         entered(rt, b, lf.owner, lambda: b.forward_args().call(rt.func(lf.core_func)))
         b.call(rt.fn("root-drive", rt.driven[id(lf)]))
@@ -196,7 +204,12 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     res = [b.local(vt) for vt in core.results]
     for r in reversed(res):
         b.set(r)
-    rt.root_exit_ids(b, sids)  # its code exited (a task going on after its return: `_adopt`)
+    if adopting:  # its code exited, unless it goes on after its return (`_adopt`)
+        b.global_get(rt.glob(("ids", "adopted"))).op("i32.eqz").if_()
+        rt.root_exit_ids(b, sids)
+        b.end()
+    else:
+        rt.root_exit_ids(b, sids)  # its code exited
     rt.finish_batch(b)  # wasmtime runs the rest of the batch before the call returns
     for r in res:
         b.get(r)
@@ -279,14 +292,17 @@ def _drive(rt: TaskRuntime, lf: Lifted) -> FuncCode:
 
 def _adopt(rt: TaskRuntime, b: Body, lf: Lifted, code: int, t: int) -> None:
     """Make the returned root task an in-module task: a record (RETURNED, its callback, its
-    context slots) handed to `TaskRuntime._handle` with its code (YIELD: low priority; WAIT:
-    queued or the set's waiter; anything else traps there)."""
-    from pymeld.merge.asynctask import _CB, _OWNER, _STATUS, RETURNED
+    context slots, the root call's store-wide ids: its EXIT frees thread, set and task, as
+    `cleanup_thread` does; until then they stay taken) handed to `TaskRuntime._handle` with
+    its code (YIELD: low priority; WAIT: queued or the set's waiter; anything else traps)."""
+    from pymeld.merge.asynctask import _CB, _OWNER, _SID, _SSET, _STATUS, _STHR, RETURNED
 
     tasks = rt.mem("tasks")
-    if rt.ids is not None:  # its ids stay taken while it runs on: not mirrored from here
-        rt.ids.lose(b)
     b.call(rt.fn("task.new")).set(t)
+    if rt.ids is not None:
+        for off, key in ((_SID, "root_task"), (_SSET, "root_set"), (_STHR, "root_thread")):
+            b.get(t).global_get(rt.glob(("ids", key))).store("i32.store", tasks, off)
+        b.i32(1).global_set(rt.glob(("ids", "adopted")))
     b.get(t).i32(RETURNED).store("i32.store", tasks, _STATUS)
     b.get(t).i32(rt.tp.callbacks.index(lf)).store("i32.store", tasks, _CB)
     b.get(t).i32(lf.owner).store("i32.store", tasks, _OWNER)

@@ -353,9 +353,8 @@ class _Hooks:
         return not e.lower_async and not e.task and not e.callee.type.is_async
 
     def first_call_done(self, b: Body) -> None:
-        """Emit, as the callee's first call returned: the id wasmtime 50 takes after the
-        task's three while the first call runs is freed (seen in its traces: the mirrored
-        sources predate it)."""
+        """Emit, as the callee's first call returned: the caller resumes, freeing the id of
+        its saved switch item (`YieldingToSubtask`, merge.asyncids)."""
         if self.sids:
             assert self.rt.ids is not None
             b.get(self.sids[3])
@@ -1225,11 +1224,15 @@ class TaskRuntime:
         returned is sent TASK_CANCELLED, delivered at once when its callback is not running
         (taken out of its queue or set); then, unless it has returned or cancelled, `async`
         gives BLOCKED and sync blocks until it has. The terminal event is taken (cancelling
-        after it was delivered traps)."""
+        after it was delivered traps). Delivering at once, the canceller suspends
+        (`YieldingToSubtask`): one store-wide id while the callee runs (merge.asyncids)."""
         inst = bt.owner
         tbl, m = self.mem(("tbl", inst)), self.mem("tasks")
         t, mode = b.local("i32"), b.local("i32")
+        ids = self.ids
         if not bt.flag:
+            if ids is not None:  # `check_blocking` needs the current thread
+                ids.force(b)
             b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
         b.get(0).i32(SUBTASK).call(self.fn("t.get", inst)).tee(addr)
         b.load("i32.load", tbl, 4).set(t)
@@ -1254,7 +1257,21 @@ class TaskRuntime:
         b.end()
         b.get(mode).i32(YIELDING).op("i32.eq").get(mode).i32(QUEUED).op("i32.eq").op("i32.or")
         b.get(mode).i32(WAITING).op("i32.eq").op("i32.or").if_()
+        if ids is not None:  # the canceller suspends (`YieldingToSubtask`): merge.asyncids
+            saved = b.local("i32")
+            ids.force(b)
+            ids.alloc(b)
+            b.set(saved)
         b.get(t).call(self.fn("run"))
+        if ids is not None:
+            b.get(saved)
+            ids.release(b)
+            for owner in sorted(self.tp.roots):  # held, not run: when the canceller resumes
+                held = self.p.find(Space.GLOBAL, GROUP, ("root_pending", owner))
+                if held is not None:  # is not mirrored
+                    b.global_get(held.index).get(t).op("i32.eq").if_()
+                    ids.lose(b)
+                    b.end()
         b.end()
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
         if bt.flag:
