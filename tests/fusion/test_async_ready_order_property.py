@@ -25,7 +25,7 @@ import random
 from pathlib import Path
 
 import pytest
-from test_async_tasks_property import callee
+from test_async_tasks_property import SET_IMPORTS, SET_LOWERS, SET_WITHS, Callees
 
 from support import SLOW, run_fuse_oracle
 
@@ -285,30 +285,9 @@ def composition(seed: int) -> str:
     helper = rng.random() < 0.5
     ends = rng.random() < 0.5
     cancels = rng.random() < 0.5
-    callees, targets = [], []
-    for c in range(n_callees):
-        text, names = callee(f"C{c}", rng, rng.randint(1, 3), helper)
-        callees.append((f"C{c}", text, names))
-        targets += [f"c{c}_{n}" for n in names]
-    imports, lowers, core_imports, withs = [], [], [], []
-    for c, (_, _, names) in enumerate(callees):
-        imports.append(
-            f'    (import "c{c}" (instance $c{c} '
-            + " ".join(f'(export "{n}" (func async (param "n" u32) (result u32)))' for n in names)
-            + "))"
-        )
-        for n in names:
-            t = f"c{c}_{n}"
-            lowers.append(
-                f'    (core func $a_{t} (canon lower (func $c{c} "{n}") async '
-                '(memory (core memory $mem "mem"))))\n'
-                f'    (core func $s_{t} (canon lower (func $c{c} "{n}")))'
-            )
-            core_imports.append(
-                f'      (import "" "a_{t}" (func $a_{t} (param i32 i32) (result i32)))\n'
-                f'      (import "" "s_{t}" (func $s_{t} (param i32) (result i32)))'
-            )
-            withs.append(f'(export "a_{t}" (func $a_{t})) (export "s_{t}" (func $s_{t}))')
+    w = Callees(rng, n_callees, helper)
+    callees, targets = w.callees, w.targets
+    imports, lowers, core_imports, withs = w.imports, w.lowers, w.core_imports, w.withs
     funcs, lifts, exports = [], [], []
     for k in range(PROGRAMS):
         slots: list[int] = []
@@ -335,31 +314,18 @@ def composition(seed: int) -> str:
     (core module $Mem (memory (export "mem") 1))
     (core instance $mem (instantiate $Mem))
 {chr(10).join(lowers)}
-    (core func $new (canon waitable-set.new))
-    (core func $wsdrop (canon waitable-set.drop))
-    (core func $join (canon waitable.join))
-    (core func $wait (canon waitable-set.wait (memory (core memory $mem "mem"))))
-    (core func $poll (canon waitable-set.poll (memory (core memory $mem "mem"))))
-    (core func $drop (canon subtask.drop))
+{SET_LOWERS}
 {STREAMS if ends else ""}
 {K_LOWER if cancels else ""}
     (core module $DM
-      (import "" "mem" (memory 1))
-      (import "" "new" (func $new (result i32)))
-      (import "" "wsdrop" (func $wsdrop (param i32)))
-      (import "" "join" (func $join (param i32 i32)))
-      (import "" "wait" (func $wait (param i32 i32) (result i32)))
-      (import "" "poll" (func $poll (param i32 i32) (result i32)))
-      (import "" "drop" (func $drop (param i32)))
+{SET_IMPORTS}
 {STREAM_IMPORTS if ends else ""}
 {K_CORE_IMPORTS if cancels else ""}
 {chr(10).join(core_imports)}
       (global $kc (mut i32) (i32.const 0))
 {chr(10).join(funcs)})
     (core instance $dm (instantiate $DM (with "" (instance
-      (export "mem" (memory $mem "mem"))
-      (export "new" (func $new)) (export "wsdrop" (func $wsdrop)) (export "join" (func $join))
-      (export "wait" (func $wait)) (export "poll" (func $poll)) (export "drop" (func $drop))
+{SET_WITHS}
       {STREAM_WITHS if ends else ""}
       {K_WITHS if cancels else ""}
       {" ".join(withs)}))))

@@ -185,34 +185,71 @@ def program(rng: random.Random, targets: list[str]) -> str:
     return "\n        ".join(out)
 
 
+#: The caller's waitable-set and subtask built-ins: lowered, imported by its core module, and
+#: passed to it (memory `$mem` first).
+SET_LOWERS = """    (core func $new (canon waitable-set.new))
+    (core func $wsdrop (canon waitable-set.drop))
+    (core func $join (canon waitable.join))
+    (core func $wait (canon waitable-set.wait (memory (core memory $mem "mem"))))
+    (core func $poll (canon waitable-set.poll (memory (core memory $mem "mem"))))
+    (core func $drop (canon subtask.drop))
+""".rstrip("\n")
+SET_IMPORTS = """      (import "" "mem" (memory 1))
+      (import "" "new" (func $new (result i32)))
+      (import "" "wsdrop" (func $wsdrop (param i32)))
+      (import "" "join" (func $join (param i32 i32)))
+      (import "" "wait" (func $wait (param i32 i32) (result i32)))
+      (import "" "poll" (func $poll (param i32 i32) (result i32)))
+      (import "" "drop" (func $drop (param i32)))
+""".rstrip("\n")
+SET_WITHS = """      (export "mem" (memory $mem "mem"))
+      (export "new" (func $new)) (export "wsdrop" (func $wsdrop)) (export "join" (func $join))
+      (export "wait" (func $wait)) (export "poll" (func $poll)) (export "drop" (func $drop))
+""".rstrip("\n")
+
+
+class Callees:
+    """`n` random callee components (`callee`) and the caller's wiring to each export: its
+    instance import, an `async` (``$a_T``) and a sync (``$s_T``) lower, their core imports
+    and ``with`` exports; ``targets`` names them ``cC_NAME``."""
+
+    def __init__(self, rng: random.Random, n: int, helper: bool) -> None:
+        self.callees: list[tuple[str, str, list[str]]] = []
+        self.targets: list[str] = []
+        for c in range(n):
+            text, names = callee(f"C{c}", rng, rng.randint(1, 3), helper)
+            self.callees.append((f"C{c}", text, names))
+            self.targets += [f"c{c}_{n}" for n in names]
+        self.imports: list[str] = []
+        self.lowers: list[str] = []
+        self.core_imports: list[str] = []
+        self.withs: list[str] = []
+        for c, (_, _, names) in enumerate(self.callees):
+            exports = " ".join(
+                f'(export "{n}" (func async (param "n" u32) (result u32)))' for n in names
+            )
+            self.imports.append(f'    (import "c{c}" (instance $c{c} {exports}))')
+            for n in names:
+                t = f"c{c}_{n}"
+                self.lowers.append(
+                    f'    (core func $a_{t} (canon lower (func $c{c} "{n}") async '
+                    '(memory (core memory $mem "mem"))))\n'
+                    f'    (core func $s_{t} (canon lower (func $c{c} "{n}")))'
+                )
+                self.core_imports.append(
+                    f'      (import "" "a_{t}" (func $a_{t} (param i32 i32) (result i32)))\n'
+                    f'      (import "" "s_{t}" (func $s_{t} (param i32) (result i32)))'
+                )
+                self.withs.append(f'(export "a_{t}" (func $a_{t})) (export "s_{t}" (func $s_{t}))')
+
+
 def composition(seed: int) -> str:
     rng = random.Random(seed)
     n_callees = rng.choice([1, 2])
     helper = rng.random() < 0.5
-    callees, targets = [], []
-    for c in range(n_callees):
-        text, names = callee(f"C{c}", rng, rng.randint(1, 3), helper)
-        callees.append((f"C{c}", text, names))
-        targets += [f"c{c}_{n}" for n in names]
-    imports, lowers, core_imports, withs = [], [], [], []
-    for c, (_, _, names) in enumerate(callees):
-        imports.append(
-            f'    (import "c{c}" (instance $c{c} '
-            + " ".join(f'(export "{n}" (func async (param "n" u32) (result u32)))' for n in names)
-            + "))"
-        )
-        for n in names:
-            t = f"c{c}_{n}"
-            lowers.append(
-                f'    (core func $a_{t} (canon lower (func $c{c} "{n}") async '
-                '(memory (core memory $mem "mem"))))\n'
-                f'    (core func $s_{t} (canon lower (func $c{c} "{n}")))'
-            )
-            core_imports.append(
-                f'      (import "" "a_{t}" (func $a_{t} (param i32 i32) (result i32)))\n'
-                f'      (import "" "s_{t}" (func $s_{t} (param i32) (result i32)))'
-            )
-            withs.append(f'(export "a_{t}" (func $a_{t})) (export "s_{t}" (func $s_{t}))')
+    w = Callees(rng, n_callees, helper)
+    callees, targets = w.callees, w.targets
+    imports, lowers, core_imports, withs = w.imports, w.lowers, w.core_imports, w.withs
     funcs, lifts, exports = [], [], []
     for k in range(PROGRAMS):
         funcs.append(
@@ -230,26 +267,13 @@ def composition(seed: int) -> str:
     (core module $Mem (memory (export "mem") 1))
     (core instance $mem (instantiate $Mem))
 {chr(10).join(lowers)}
-    (core func $new (canon waitable-set.new))
-    (core func $wsdrop (canon waitable-set.drop))
-    (core func $join (canon waitable.join))
-    (core func $wait (canon waitable-set.wait (memory (core memory $mem "mem"))))
-    (core func $poll (canon waitable-set.poll (memory (core memory $mem "mem"))))
-    (core func $drop (canon subtask.drop))
+{SET_LOWERS}
     (core module $DM
-      (import "" "mem" (memory 1))
-      (import "" "new" (func $new (result i32)))
-      (import "" "wsdrop" (func $wsdrop (param i32)))
-      (import "" "join" (func $join (param i32 i32)))
-      (import "" "wait" (func $wait (param i32 i32) (result i32)))
-      (import "" "poll" (func $poll (param i32 i32) (result i32)))
-      (import "" "drop" (func $drop (param i32)))
+{SET_IMPORTS}
 {chr(10).join(core_imports)}
 {chr(10).join(funcs)})
     (core instance $dm (instantiate $DM (with "" (instance
-      (export "mem" (memory $mem "mem"))
-      (export "new" (func $new)) (export "wsdrop" (func $wsdrop)) (export "join" (func $join))
-      (export "wait" (func $wait)) (export "poll" (func $poll)) (export "drop" (func $drop))
+{SET_WITHS}
       {" ".join(withs)}))))
 {chr(10).join(lifts)})"""
     parts = ([HELPER] if helper else []) + [text for _, text, _ in callees]

@@ -52,26 +52,18 @@ component orders as the original does in a store of its own.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from pymeld.codec.core.emitter import Body
 from pymeld.graph.model import FlatGraph, Lifted
 from pymeld.merge.leave import may_call_out
 from pymeld.plan import FuncCode, Plan, Space
 
-if TYPE_CHECKING:
-    from pymeld.merge.asynctask import TaskPlan
-
 GROUP = "async"
 _FRAME = 12  # bytes per deferred frame: task, set, thread ids
 
 
-def exact(g: FlatGraph, tp: TaskPlan, exported: list[Lifted]) -> bool:
+def exact(g: FlatGraph, exported: list[Lifted]) -> bool:
     """Whether every id the original's store allocates is mirrored (see the module doc)."""
-    import os
-
-    if os.environ.get("NOIDS"):
-        return False
     return not any(
         lf.opts.post_return is not None and may_call_out(g, lf.opts.post_return) for lf in exported
     )

@@ -461,7 +461,7 @@ class TaskRuntime:
         p = self.p
         from pymeld.merge.asyncids import StoreIds, exact
 
-        if exact(self.g, self.tp, exported):
+        if exact(self.g, exported):
             self.ids = StoreIds(p)
             self.ids.plan()
         p.add_memory(GROUP, "tasks")
