@@ -38,8 +38,9 @@ Several subtasks of one waitable set with events at once are delivered by wasmti
 order of its store-wide table ids, which depend on every object the runtime allocated and freed;
 `merge.asyncids` mirrors them (each task record keeps its three ids) and `_ready` delivers the
 lowest first. Where they are not mirrored the fused module traps there rather than guess (a
-refusal at run time), as it does for a second task waiting on one set (wasmtime orders waiters
-by thread id).
+refusal at run time). Callback tasks waiting on one set are woken lowest task id first, as
+wasmtime's `WaitableSet::waiting` (a `BTreeMap<QualifiedThreadId, _>`) does, while the ids are
+mirrored; a blocked stack (a sync wait, a driven root) waiting beside another still traps.
 
 A callee lifted `async` without a callback (stackful) runs the same way; it must never block
 while its caller goes on, so its return is its exit.
@@ -94,6 +95,8 @@ _TEVENT, _CANCEL_SENT, _WAITER, _CALLER, _OWNER = range(64, 84, 4)
 # the runtime's store-wide ids of the task, its thread's sync-call set and its thread
 # (merge.asyncids); _FIRST: an async lower's first call of the task is running
 _SID, _SSET, _STHR, _FIRST = range(84, 100, 4)
+# _WNEXT: the next callback task waiting on the same set (wasmtime's `WaitableSet::waiting`)
+_WNEXT = 100
 
 _IN_TABLE = frozenset(
     {
@@ -476,8 +479,9 @@ class TaskRuntime:
             p.add_memory(GROUP, ("tbl", inst))
             p.add_global(GROUP, ("tnext", inst), init=1)
             p.add_global(GROUP, ("tfree", inst))
-            for op in ("t.add", "t.get", "t.remove", "ready", "mark_ready"):
+            for op in ("t.add", "t.get", "t.remove", "ready", "mark_ready", "wait_join"):
                 self._func(op, inst)
+            self._func("wait_leave", inst)
         for op in ("task.new", "task.free", "enqueue", "push_high", "step", "run", "notify"):
             self._func(op)
         self._func("marker")
@@ -589,6 +593,8 @@ class TaskRuntime:
             "enqueue": partial(self._enqueue, "q_head", "q_tail"),
             "push_high": partial(self._enqueue, "h_head", "h_tail"),
             "mark_ready": self._mark_ready,
+            "wait_join": self._wait_join,
+            "wait_leave": self._wait_leave,
             "notify": self._notify,
             "marker": self._marker,
             "unlink": self._unlink,
@@ -902,7 +908,7 @@ class TaskRuntime:
         b.get(0).call(self.fn("enqueue")).op("return")
         b.end()
         b.get(c).i32(2).op("i32.ne").trap_if()
-        tbl, addr = self.mem(("tbl", inst)), b.local("i32")
+        addr = b.local("i32")
         b.get(1).i32(4).op("i32.shr_u").i32(SET).call(self.fn("t.get", inst)).set(addr)
         b.get(0).get(1).i32(4).op("i32.shr_u").store("i32.store", m, _WSET)
         b.get(0).load("i32.load", m, _TEVENT).i32(2).op("i32.eq")
@@ -910,10 +916,65 @@ class TaskRuntime:
         b.get(0).i32(QUEUED).store("i32.store", m, _MODE)
         b.get(0).call(self.fn("push_high"))
         b.op("else")
-        b.get(addr).load("i32.load", tbl, 8).trap_if()  # a second waiter: wasmtime's order
-        b.get(addr).get(0).store("i32.store", tbl, 8)
+        b.get(addr).get(0).call(self.fn("wait_join", inst))
         b.get(0).i32(WAITING).store("i32.store", m, _MODE)
         b.end()
+        b.end()
+        return _gen(b, ("i32", "i32"), ())
+
+    def _wait_join(self, inst: int) -> FuncCode:
+        """(set entry address, task): the callback task waits on the set. wasmtime keeps a
+        set's waiters in a `BTreeMap<QualifiedThreadId, _>` and wakes the first: ordered by
+        task id (one thread per task here), so by the mirrored store-wide ids (`_SID`). A
+        blocked stack (a marker) among them, or ids not mirrored, traps (not reproduced)."""
+        b = Body(["i32", "i32"])
+        m, tbl = self.mem("tasks"), self.mem(("tbl", inst))
+        prev, cur = b.local("i32"), b.local("i32")
+        b.get(0).load("i32.load", tbl, 8).tee(cur).op("i32.eqz").if_()
+        b.get(0).get(1).store("i32.store", tbl, 8)
+        b.op("return")
+        b.end()
+        if self.ids is None:
+            b.unreachable()  # a second waiter: wasmtime's order (ids not mirrored)
+        else:
+            b.global_get(self.ids.glob("lost")).trap_if()
+            b.get(cur).load("i32.load", m, _MODE).i32(WAITING).op("i32.ne").trap_if()
+            b.block().loop()  # the first waiter with a higher task id
+            b.get(cur).op("i32.eqz").br_if(1)
+            b.get(cur).load("i32.load", m, _SID).get(1).load("i32.load", m, _SID)
+            b.op("i32.gt_u").br_if(1)
+            b.get(cur).set(prev)
+            b.get(cur).load("i32.load", m, _WNEXT).set(cur)
+            b.br(0).end().end()
+            b.get(1).get(cur).store("i32.store", m, _WNEXT)
+            b.get(prev).if_()
+            b.get(prev).get(1).store("i32.store", m, _WNEXT)
+            b.op("else")
+            b.get(0).get(1).store("i32.store", tbl, 8)
+            b.end()
+        b.end()
+        return _gen(b, ("i32", "i32"), ())
+
+    def _wait_leave(self, inst: int) -> FuncCode:
+        """(set entry address, task): a cancelled callback task stops waiting on the set."""
+        b = Body(["i32", "i32"])
+        m, tbl = self.mem("tasks"), self.mem(("tbl", inst))
+        prev, cur = b.local("i32"), b.local("i32")
+        b.get(0).load("i32.load", tbl, 8).set(cur)
+        b.block().loop()
+        b.get(cur).op("i32.eqz").br_if(1)
+        b.get(cur).get(1).op("i32.eq").if_()
+        b.get(prev).if_()
+        b.get(prev).get(1).load("i32.load", m, _WNEXT).store("i32.store", m, _WNEXT)
+        b.op("else")
+        b.get(0).get(1).load("i32.load", m, _WNEXT).store("i32.store", tbl, 8)
+        b.end()
+        b.get(1).i32(0).store("i32.store", m, _WNEXT)
+        b.op("return")
+        b.end()
+        b.get(cur).set(prev)
+        b.get(cur).load("i32.load", m, _WNEXT).set(cur)
+        b.br(0).end().end()
         b.end()
         return _gen(b, ("i32", "i32"), ())
 
@@ -952,7 +1013,9 @@ class TaskRuntime:
         s, w = b.local("i32"), b.local("i32")
         b.get(0).i32(4).op("i32.shl").load("i32.load", tbl, 8).tee(s).if_()
         b.get(s).i32(4).op("i32.shl").load("i32.load", tbl, 8).tee(w).if_()
-        b.get(s).i32(4).op("i32.shl").i32(0).store("i32.store", tbl, 8)
+        b.get(s).i32(4).op("i32.shl").get(w).load("i32.load", m, _WNEXT)
+        b.store("i32.store", tbl, 8)  # the next waiter (`_wait_join`) stays
+        b.get(w).i32(0).store("i32.store", m, _WNEXT)
         b.get(w).load("i32.load", m, _MODE).i32(WAITING).op("i32.eq").if_()
         b.get(w).i32(QUEUED).store("i32.store", m, _MODE)
         b.end()
@@ -1249,10 +1312,9 @@ class TaskRuntime:
         b.end()
         b.get(mode).i32(WAITING).op("i32.eq").if_()  # leaves the set it waits on
         for owner in sorted(self.tp.task_instances()):
-            ot = self.mem(("tbl", owner))
             b.get(t).load("i32.load", m, _OWNER).i32(owner).op("i32.eq").if_()
-            b.get(t).load("i32.load", m, _WSET).i32(4).op("i32.shl").i32(0)
-            b.store("i32.store", ot, 8)
+            b.get(t).load("i32.load", m, _WSET).i32(4).op("i32.shl").get(t)
+            b.call(self.fn("wait_leave", owner))
             b.end()
         b.end()
         b.get(mode).i32(YIELDING).op("i32.eq").get(mode).i32(QUEUED).op("i32.eq").op("i32.or")
