@@ -165,6 +165,26 @@ def run_fuse_oracle(
     return result
 
 
+def assert_async_program_equivalent(
+    oracle_py: Path,
+    pymeld: list[str],
+    tmp_path: Path,
+    name: str,
+    text: str,
+    *,
+    multi_memory: bool = False,
+) -> None:
+    """A generated async program (wast ``text``, written as ``name``.wast) under the oracle:
+    the original and `pymeld fuse --component` output agree on every command."""
+    wast = tmp_path / f"{name}.wast"
+    header = ";;! component_model_async = true\n"
+    if multi_memory:
+        header += ";;! multi_memory = true\n"
+    wast.write_text(header + text)
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "equivalent", (name, r)
+
+
 def assert_traps_where_original_returns(r: dict) -> None:
     """A run-time refusal, pinned: the original returns, the fused module traps
     (`unreachable`) instead of guessing an order it does not reproduce."""

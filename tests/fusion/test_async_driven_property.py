@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from test_async_nested_property import leaf, middle
 
-from support import SLOW, run_fuse_oracle
+from support import SLOW, assert_async_program_equivalent
 
 SEEDS = range(60) if SLOW else range(4)
 LENGTH = 10
@@ -247,9 +247,6 @@ def composition(seed: int) -> str:
 def test_random_driven_root_programs(
     seed: int, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
-    wast = tmp_path / f"driven-{seed}.wast"
-    wast.write_text(
-        ";;! component_model_async = true\n;;! multi_memory = true\n" + composition(seed)
+    assert_async_program_equivalent(
+        oracle_py, pymeld, tmp_path, f"driven-{seed}", composition(seed), multi_memory=True
     )
-    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
-    assert r["status"] == "equivalent", (seed, r)

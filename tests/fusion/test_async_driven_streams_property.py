@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from test_async_streams_property import _mix, callee
 
-from support import SLOW, run_fuse_oracle
+from support import SLOW, assert_async_program_equivalent
 
 SEEDS = range(60) if SLOW else range(4)
 LENGTH = 14
@@ -218,7 +218,6 @@ def composition(seed: int) -> str:
 def test_random_driven_stream_programs(
     seed: int, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
-    wast = tmp_path / f"driven-streams-{seed}.wast"
-    wast.write_text(";;! component_model_async = true\n" + composition(seed))
-    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
-    assert r["status"] == "equivalent", (seed, r)
+    assert_async_program_equivalent(
+        oracle_py, pymeld, tmp_path, f"driven-streams-{seed}", composition(seed)
+    )

@@ -19,18 +19,14 @@ import random
 from pathlib import Path
 
 import pytest
-from test_async_streams_property import stream_epilogue, stream_op
+from test_async_streams_property import _mix, stream_epilogue, stream_op
 
-from support import SLOW, run_fuse_oracle
+from support import SLOW, assert_async_program_equivalent
 
 SEEDS = range(80) if SLOW else range(6)
 LENGTH = 14
 ENCODINGS = ("utf8", "utf16", "latin1+utf16")
 _STRIDE = 0x80  # C: per-stream read buffer
-
-
-def _mix(expr: str) -> str:
-    return f"(global.set $acc (i32.add (i32.mul (global.get $acc) (i32.const 31)) {expr}))"
 
 
 def _encode(s: str, enc: str) -> tuple[bytes, int]:
@@ -465,7 +461,6 @@ def composition(seed: int) -> str:
 def test_random_payload_programs(
     seed: int, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
-    wast = tmp_path / f"payloads-{seed}.wast"
-    wast.write_text(";;! component_model_async = true\n" + composition(seed))
-    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
-    assert r["status"] == "equivalent", (seed, r)
+    assert_async_program_equivalent(
+        oracle_py, pymeld, tmp_path, f"payloads-{seed}", composition(seed)
+    )

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from test_async_tasks_property import SET_IMPORTS, SET_LOWERS, SET_WITHS, Callees
 
-from support import SLOW, run_fuse_oracle
+from support import SLOW, assert_async_program_equivalent
 
 SEEDS = range(60) if SLOW else range(4)
 PROGRAMS, LENGTH = 2, 8
@@ -358,9 +358,6 @@ def composition(seed: int) -> str:
 def test_simultaneous_events_in_wasmtime_order(
     seed: int, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
-    wast = tmp_path / f"ready-{seed}.wast"
-    wast.write_text(
-        ";;! component_model_async = true\n;;! multi_memory = true\n" + composition(seed)
+    assert_async_program_equivalent(
+        oracle_py, pymeld, tmp_path, f"ready-{seed}", composition(seed), multi_memory=True
     )
-    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
-    assert r["status"] == "equivalent", (seed, r)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from support import SLOW, run_fuse_oracle
+from support import SLOW, assert_async_program_equivalent
 
 SEEDS = range(100) if SLOW else range(4)
 PROGRAMS, LENGTH = 3, 10
@@ -300,9 +300,6 @@ def composition(seed: int) -> str:
 def test_random_async_call_programs(
     seed: int, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
-    wast = tmp_path / f"tasks-{seed}.wast"
-    wast.write_text(
-        ";;! component_model_async = true\n;;! multi_memory = true\n" + composition(seed)
+    assert_async_program_equivalent(
+        oracle_py, pymeld, tmp_path, f"tasks-{seed}", composition(seed), multi_memory=True
     )
-    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
-    assert r["status"] == "equivalent", (seed, r)
