@@ -638,6 +638,23 @@ class TaskRuntime:
         release_entry(b, m, free, shared_space(self.p, inst))
         return _gen(b, ("i32",), ())
 
+    def _keep_lowest(
+        self, b: Body, best: int, h: int, store_id: Callable[[Body, int], None]
+    ) -> None:
+        """``best`` (a handle, 0: none yet) := ``h`` unless ``best``'s mirrored store-wide id
+        (`store_id` pushes it) is lower; traps once the mirror is lost (merge.asyncids)."""
+        assert self.ids is not None
+        b.get(best).if_()
+        b.global_get(self.ids.glob("lost")).trap_if()
+        store_id(b, h)
+        store_id(b, best)
+        b.op("i32.lt_u").if_()
+        b.get(h).set(best)
+        b.end()
+        b.op("else")
+        b.get(h).set(best)
+        b.end()
+
     def _ready(self, inst: int) -> FuncCode:
         """(set) → the handle of the waitable of the set whose event wasmtime delivers next,
         or 0 when none has one.
@@ -669,16 +686,11 @@ class TaskRuntime:
             b.get(sub).trap_if()  # a second ready subtask: wasmtime's id order (not mirrored)
             b.get(h).set(sub)
         else:  # the lowest store-wide task id first, while the ids are mirrored
-            b.get(sub).if_()
-            b.global_get(self.ids.glob("lost")).trap_if()
-            b.get(h).i32(4).op("i32.shl").load("i32.load", m, 4).load("i32.load", tasks, _SID)
-            b.get(sub).i32(4).op("i32.shl").load("i32.load", m, 4).load("i32.load", tasks, _SID)
-            b.op("i32.lt_u").if_()
-            b.get(h).set(sub)
-            b.end()
-            b.op("else")
-            b.get(h).set(sub)
-            b.end()
+
+            def task_id(b: Body, x: int) -> None:
+                b.get(x).i32(4).op("i32.shl").load("i32.load", m, 4).load("i32.load", tasks, _SID)
+
+            self._keep_lowest(b, sub, h, task_id)
         b.op("else")
         if self.ids is None or self.streams is None:
             b.get(end).set(k)  # a second ready end: wasmtime's id order, unless a subtask is
@@ -687,16 +699,8 @@ class TaskRuntime:
             b.i32(-1 & 0xFFFFFFFF).set(end)
             b.end()
         else:  # the lowest store-wide handle id first (merge.asyncids)
-            b.get(end).if_()
-            b.global_get(self.ids.glob("lost")).trap_if()
-            self.streams.end_id(b, inst, h)
-            self.streams.end_id(b, inst, end)
-            b.op("i32.lt_u").if_()
-            b.get(h).set(end)
-            b.end()
-            b.op("else")
-            b.get(h).set(end)
-            b.end()
+            streams = self.streams
+            self._keep_lowest(b, end, h, lambda b, x: streams.end_id(b, inst, x))
         b.end()
         b.end().end()
         b.get(h).i32(1).op("i32.add").set(h)
