@@ -388,22 +388,13 @@ def check(case: Case) -> Outcome:
     both must match the spec."""
     lower, lift, flat_args, flat_results, caller_mem, callee_mem = prepare(case)
     exp = run_oracle(case, flat_args, flat_results, caller_mem, callee_mem, lift)
-    got = run_wasm(case, flat_args, flat_results, caller_mem, callee_mem, lower, lift)
+    inputs = (case, flat_args, flat_results, caller_mem, callee_mem, lower, lift)
+    got = run_wasm(*inputs)
     STATS[f"trap:{exp.trap}"] += 1
     STATS["with-strings" if "String()" in repr(case.ft) else "no-strings"] += 1
     STATS[f"enc:{case.caller_enc}->{case.callee_enc}"] += 1
     _compare(got, exp, lower)
-    inlined = run_wasm(
-        case,
-        flat_args,
-        flat_results,
-        caller_mem,
-        callee_mem,
-        lower,
-        lift,
-        leaf_reallocs().get,
-        simd=False,
-    )
+    inlined = run_wasm(*inputs, leaf_reallocs().get, simd=False)
     assert got.adapter is not None and inlined.adapter is not None
     if inlined.adapter.body != got.adapter.body:
         STATS["reallocs inlined"] += 1
