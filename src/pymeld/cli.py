@@ -136,22 +136,22 @@ class _Toggle(argparse.Action):
         setattr(namespace, self.dest, not str(option_string).startswith("--no-"))
 
 
-class _Verbose(argparse.Action):
-    """``-v/--verbose``: remembered in `_state`, wherever on the command line it is."""
+class _SideEffect(argparse.Action):
+    """A flag that acts when given and leaves nothing in the parsed namespace."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
         super().__init__(option_strings, argparse.SUPPRESS, nargs=0, default=argparse.SUPPRESS,
                          **kwargs)  # fmt: skip
+
+
+class _Verbose(_SideEffect):
+    """``-v/--verbose``: remembered in `_state`, wherever on the command line it is."""
 
     def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
         _state["verbose"] = True
 
 
-class _Version(argparse.Action):
-    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, default=argparse.SUPPRESS,
-                         **kwargs)  # fmt: skip
-
+class _Version(_SideEffect):
     def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
         print(f"pymeld {__version__}")
         raise SystemExit(0)
