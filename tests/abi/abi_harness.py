@@ -64,15 +64,17 @@ class Shared:
     FIRST = 5
 
     def __init__(self) -> None:
-        self.funcs: dict[object, tuple[int, Adapter]] = {}
+        self.index: dict[object, int] = {}
+        self.code: dict[int, Adapter] = {}
 
     def __call__(self, key: object, build) -> int:
-        if key not in self.funcs:
-            self.funcs[key] = (self.FIRST + len(self.funcs), build())
-        return self.funcs[key][0]
+        if key not in self.index:
+            f = self.index[key] = self.FIRST + len(self.index)  # before building: it may ask
+            self.code[f] = build()
+        return self.index[key]
 
     def codes(self) -> list[Adapter]:
-        return [code for _, code in sorted(self.funcs.values(), key=lambda f: f[0])]
+        return [self.code[f] for f in sorted(self.code)]
 
 
 def build_module(

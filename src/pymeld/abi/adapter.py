@@ -1154,9 +1154,19 @@ class _Translator:
         Returns fresh locals (dst pointer, dst tagged length). Source validation happens while
         transcoding, so a malformed string may trap after a destination realloc; since a trap
         aborts the whole call this is indistinguishable from the spec's validate-first order.
+        A UTF-8 to UTF-8 copy is a call to the shared function doing it for these two sides
+        (`_utf8_copier`) when there is a ``shared`` function space: the same few checks, the
+        realloc call and the validation in every adapter were most of their code (transcoding
+        stays inline: as a function of its own it ran 12% slower, measured on string-transcode).
         """
         b = self.b
         dptr, dlen = b.local("i32"), b.local("i32")
+        if self.shared is not None and self.src.enc == self.dst.enc == "utf8":
+            src, dst, simd, shared = self.src, self.dst, self.simd, self.shared
+            key = ("copy-utf8", src.mem, dst.mem, dst.realloc, simd)
+            f = shared(key, lambda: _utf8_copier(src.opts, dst.opts, simd, shared))
+            b.get(ptr).get(ln).call(f).set(dptr).get(ln).set(dlen)
+            return dptr, dlen
         match self.src.enc:
             case "utf8":
                 self._src_range(ptr, ln, 1, 1)
@@ -1783,6 +1793,21 @@ class _Translator:
         b.get(n).set(dlen)
         b.end()
         b.free(i, cp, acc, nbytes)
+
+
+def _utf8_copier(src: CanonOptions, dst: CanonOptions, simd: bool, shared: SharedFuncs) -> Adapter:
+    """(ptr, n) -> dst ptr: load_string_from_range in ``src`` and store_string_into_range in
+    ``dst`` of n bytes of UTF-8 (`_Translator.string`, the validation a call to the shared
+    validator of ``src``'s memory); the shared function UTF-8 to UTF-8 copies call."""
+    b = Body(("i32", "i32"))
+    t = _Translator(b, _Side("source", src), _Side("destination", dst))
+    t.simd = simd
+    t.shared = shared
+    dptr, dlen = b.local("i32"), b.local("i32")
+    t._src_range(0, 1, 1, 1)
+    t._store(dptr, dlen, "utf8", 0, 1, compact=False)
+    b.get(dptr).end()
+    return Adapter(("i32", "i32"), ("i32",), tuple(b.locals), bytes(b.code), b.encode_locals())
 
 
 def _utf8_validator(mem: int, simd: bool) -> Adapter:
