@@ -16,6 +16,12 @@ index order, so "where does this item go" and "what is emitted there" cannot dis
 
 Adding a generated global is one `plan.add_global(group, key, init)` call (plus a group name
 in `GROUPS` if it belongs to none of the existing ones).
+
+One group is open after freeze: `SHARED` functions (code many generated functions call, such as
+one memory's UTF-8 validator) are found only while those functions are built, during emission.
+They come last, so each takes the next free index when registered and the emission walk, which
+reaches that group last, emits it too: no index moves, and an output that never needs one has
+none.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import field
 from enum import Enum
+from typing import Protocol
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.core.emitter import CoreValType
@@ -34,9 +41,12 @@ class Space(Enum):
     MEMORY = "memory"
 
 
+#: The function group that takes items after freeze (see the module docstring); last in `GROUPS`.
+SHARED = "shared"
+
 #: Group order per index space: the output layout of generated items, first to last.
 GROUPS: dict[Space, tuple[str, ...]] = {
-    Space.FUNC: ("may-leave-guard", "adapter", "resource", "start", "async"),
+    Space.FUNC: ("may-leave-guard", "adapter", "resource", "start", "async", SHARED),
     Space.GLOBAL: ("may-leave", "handle-table", "resource-state", "async"),
     Space.MEMORY: ("handle-table", "resource-state", "async"),
 }
@@ -50,6 +60,20 @@ class FuncCode:
     results: tuple[CoreValType, ...]
     locals: tuple[CoreValType, ...]
     body: bytes
+
+
+class Code(Protocol):
+    """What a shared function's ``build`` returns: `FuncCode`'s fields (as `abi.adapter.Adapter`
+    has them, so `abi` needs no plan type)."""
+
+    @property
+    def params(self) -> tuple[CoreValType, ...]: ...
+    @property
+    def results(self) -> tuple[CoreValType, ...]: ...
+    @property
+    def locals(self) -> tuple[CoreValType, ...]: ...
+    @property
+    def body(self) -> bytes: ...
 
 
 @dataclass(eq=False, slots=True)
@@ -98,6 +122,7 @@ class Plan:
     frozen: bool = False
     simd: bool = True
     _items: dict[Space, dict[str, dict[object, Item]]] = field(default_factory=dict)
+    _next: int = -1  # after freeze: the index the next `SHARED` function takes
 
     def __post_init__(self) -> None:
         self._items = {s: {g: {} for g in GROUPS[s]} for s in Space}
@@ -111,7 +136,10 @@ class Plan:
         if found is not None:
             return found
         if self.frozen:
-            raise RuntimeError(f"{item.space.value} {item.group}:{item.key!r} planned too late")
+            if item.group != SHARED:
+                raise RuntimeError(f"{item.space.value} {item.group}:{item.key!r} planned too late")
+            item._index = self._next
+            self._next += 1
         group[item.key] = item
         return item
 
@@ -125,6 +153,22 @@ class Plan:
         if build is not None:
             item.build = build
         return item
+
+    def shared_func(self, key: object, build: Callable[[], Code]) -> int:
+        """The index of the `SHARED` function ``key`` (registered on first use); ``build``
+        gives its code at emission. Asked while code is built, after freeze: the ``shared``
+        callable of `abi.adapter.generate_adapter`."""
+        if not self.frozen:
+            raise RuntimeError(f"shared function {key!r}: asked before the plan is frozen")
+
+        def code() -> FuncCode:
+            c = build()
+            return FuncCode(c.params, c.results, c.locals, c.body)
+
+        item = self.find(Space.FUNC, SHARED, key)
+        if item is None:
+            item = self.add_func(SHARED, key, code)
+        return item.index
 
     def add_global(self, group: str, key: object, init: int = 0) -> GlobalItem:
         item = self._add(GlobalItem(Space.GLOBAL, group, key, init=init))
@@ -154,13 +198,21 @@ class Plan:
                 for item in groups[group].values():
                     item._index = n
                     n += 1
+            if space is Space.FUNC:
+                self._next = n
         self.frozen = True
 
     # -- emission ---------------------------------------------------------------------------------
     def items(self, space: Space) -> Iterator[Item]:
-        """Every item of ``space`` in index order."""
+        """Every item of ``space`` in index order, including `SHARED` functions registered
+        while earlier items are built during the walk."""
         for group in GROUPS[space]:
-            yield from self._items[space][group].values()
+            items = self._items[space][group]
+            done = 0
+            while done < len(items):  # a snapshot: building an item may add to the group
+                batch = list(items.values())[done:]
+                done += len(batch)
+                yield from batch
 
     def funcs(self) -> Iterator[FuncItem]:
         for item in self.items(Space.FUNC):

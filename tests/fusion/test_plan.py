@@ -4,12 +4,13 @@ and the tree-wide rules it exists for (no raw opcodes outside the emitter)."""
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from pymeld.codec.core.emitter import Body
-from pymeld.plan import GROUPS, FuncCode, Plan, Space
+from pymeld.plan import GROUPS, SHARED, FuncCode, Plan, Space
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "pymeld"
 
@@ -74,6 +75,52 @@ def test_build_runs_at_emission_with_final_indices() -> None:
     codes = [f.build() for f in p.funcs() if f.build is not None]
     assert first.index == 10 and callee.index == 11
     assert codes[0].body == b"\x10\x0b\x0b"
+
+
+def _code(body: bytes = b"\x0b") -> FuncCode:
+    return FuncCode((), (), (), body)
+
+
+def test_shared_functions_found_while_building_take_the_next_indices() -> None:
+    """`SHARED` is open after freeze: a function found while an adapter is built gets the
+    next index at once and is emitted by the same walk, after everything frozen."""
+    p = _plan()
+    with pytest.raises(RuntimeError, match="before the plan is frozen"):
+        p.shared_func("early", _code)  # its index is wanted at once
+    users: list[int] = []
+
+    def adapter(k: int) -> FuncCode:
+        users.append(p.shared_func("validator", _code))  # both adapters: one function
+        users.append(p.shared_func(("only", k), _code))
+        return _code()
+
+    p.add_func("adapter", 0, partial(adapter, 0))
+    p.add_func("adapter", 1, partial(adapter, 1))
+    p.add_func("start", "start", _code)
+    p.freeze()
+    walked = []
+    for item in p.funcs():  # as merge emits: building an item may register shared ones
+        assert item.build is not None
+        item.build()
+        walked.append((item.index, item.key))
+    assert walked == [
+        (10, 0),
+        (11, 1),
+        (12, "start"),
+        (13, "validator"),
+        (14, ("only", 0)),
+        (15, ("only", 1)),
+    ]
+    assert users == [13, 14, 13, 15]
+    with pytest.raises(RuntimeError, match="planned too late"):
+        p.add_func("adapter", 2)  # other groups stay closed
+
+
+def test_no_shared_function_unless_asked() -> None:
+    p = _plan()
+    p.add_func("adapter", 0, _code)
+    p.freeze()
+    assert [f.key for f in p.funcs()] == [0] and p.count(Space.FUNC, SHARED) == 0
 
 
 #: Byte literals outside the codec that are binary-format framing, not instructions.

@@ -344,6 +344,7 @@ class PayloadCopies:
         tr = _HostStrings(b, src, dst)
         tr.resources = _Ends(self.sr, w.owner, r.owner)
         tr.simd = self.sr.rt.p.simd
+        tr.shared = self.sr.rt.p.shared_func
         tr._loop(t.elem, 0, 1, 2)
         b.end()
         return FuncCode(("i32",) * 3, (), tuple(b.locals), bytes(b.code))

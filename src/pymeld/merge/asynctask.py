@@ -1146,7 +1146,9 @@ class TaskRuntime:
         lower = flatten_functype(lf.type, "lower")
         to_memory = lf.type.result is not None and (e.lower_async or not lower.results)
         ends = None if self.streams is None else self.streams.return_ops(e)
-        r = generate_return(lf.type, callee_opts, caller_opts, to_memory, ends, simd=self.p.simd)
+        r = generate_return(
+            lf.type, callee_opts, caller_opts, to_memory, ends, self.p.simd, self.p.shared_func
+        )
         return FuncCode(r.params, r.results, r.locals, r.body)
 
     # -- built-ins -----------------------------------------------------------------------------

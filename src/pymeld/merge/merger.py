@@ -779,6 +779,7 @@ class Merger:
             task=None if tasks is None else tasks.hooks(li),
             leaf=self.leafs,
             simd=self.simd,
+            shared=self.plan.shared_func,
         )
         return FuncCode(adapter.params, adapter.results, adapter.locals, adapter.body)
 
