@@ -931,6 +931,26 @@ def read_u(data: bytes, pos: int, bits: int = 32) -> tuple[int, int]:
         raise DecodeError(e.msg, offset=e.pos) from None
 
 
+def read_s(data: bytes, pos: int, bits: int = 32) -> tuple[int, int]:
+    """A signed LEB128 at ``pos`` (e.g. `i32.const`'s): (value, position after it)."""
+    result = shift = 0
+    start = pos
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+        if shift >= (bits + 6) // 7 * 7:
+            raise DecodeError("LEB128 too long", offset=start)
+    if b & 0x40:
+        result -= 1 << shift
+    if not -(1 << (bits - 1)) <= result < 1 << (bits - 1):
+        raise DecodeError(f"s{bits} LEB128 out of range", offset=start)
+    return result, pos
+
+
 def read_memarg(data: bytes, pos: int) -> tuple[int, int, int, int]:
     """A memarg at ``pos``: (alignment exponent, memory index, offset, position after it)."""
     flags, pos = read_u(data, pos)
