@@ -30,6 +30,8 @@ from pymeld.codec.core.instructions import (
     K_FUNC,
     K_TABLE,
     K_TYPE,
+    const_i32_value,
+    elem_expr_func,
     patch_sites,
     read_s,
     read_u,
@@ -291,11 +293,13 @@ class _Tables:
             for e in m.elems:
                 if e.mode != SegmentMode.ACTIVE or e.table not in local:
                     continue
-                base = _const_i32(e.offset)
+                base = const_i32_value(e.offset)
                 if base is None:
                     return None
                 items: list[int | None] = (
-                    list(e.funcs) if e.funcs is not None else [_ref_func(x) for x in e.exprs or []]
+                    list(e.funcs)
+                    if e.funcs is not None
+                    else [elem_expr_func(x) for x in e.exprs or []]
                 )
                 for j, item in enumerate(items):
                     if item is None:
@@ -315,24 +319,6 @@ class _Tables:
             and ref.kind == ExternKind.TABLE
             and (ref.instance, ref.index) == home
         )
-
-
-def _const_i32(expr: bytes | None) -> int | None:
-    """The value of a constant expression that is one `i32.const` (else None)."""
-    if not expr or expr[0] != 0x41:
-        return None
-    v, end = read_s(expr, 1)
-    return v if expr[end:] == b"\x0b" else None
-
-
-def _ref_func(expr: bytes) -> int | None:
-    """-1 for `ref.null`, the function of `ref.func f`, None for another element expression."""
-    if expr[:1] == b"\xd0":
-        return -1
-    if expr[:1] == b"\xd2":
-        f, end = read_u(expr, 1)
-        return f if expr[end:] == b"\x0b" else None
-    return None
 
 
 def calls_out(

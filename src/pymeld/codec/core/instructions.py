@@ -951,6 +951,25 @@ def read_s(data: bytes, pos: int, bits: int = 32) -> tuple[int, int]:
     return result, pos
 
 
+def const_i32_value(expr: bytes | None) -> int | None:
+    """The value of a constant expression that is one `i32.const` (else None)."""
+    if not expr or expr[0] != 0x41:
+        return None
+    v, end = read_s(expr, 1)
+    return v if expr[end:] == b"\x0b" else None
+
+
+def elem_expr_func(expr: bytes) -> int | None:
+    """An element expression's function: -1 for `ref.null`, ``f`` for `ref.func f`, None for
+    any other expression."""
+    if expr[:1] == b"\xd0":
+        return -1
+    if expr[:1] == b"\xd2":
+        f, end = read_u(expr, 1)
+        return f if expr[end:] == b"\x0b" else None
+    return None
+
+
 def read_memarg(data: bytes, pos: int) -> tuple[int, int, int, int]:
     """A memarg at ``pos``: (alignment exponent, memory index, offset, position after it)."""
     flags, pos = read_u(data, pos)
