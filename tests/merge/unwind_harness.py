@@ -42,6 +42,8 @@ from support import require_wasm_tools, wat_to_wasm
 
 BUFFER = 1 << 14  # bytes per suspended entry (header included)
 SLOTS = 4  # frame buffers in the one-page frame memory
+FUEL = 50_000_000  # instructions per machine
+MAX_ROUNDS = 2_000  # calls and resumes per run_interleaved (the programs make < 300)
 
 
 @dataclass
@@ -98,8 +100,11 @@ class Machine:
 
     def __init__(self, wasm: bytes, *, transformed: bool) -> None:
         self.transformed = transformed
-        self.engine = wasmtime.Engine()
+        config = wasmtime.Config()
+        config.consume_fuel = True  # a broken transform may loop: make it trap instead
+        self.engine = wasmtime.Engine(config)
         self.store = wasmtime.Store(self.engine)
+        self.store.set_fuel(FUEL)
         self.module = wasmtime.Module(self.engine, wasm)
         self.current: _Task | None = None
         imports = []
@@ -175,7 +180,10 @@ class Machine:
         todo = list(enumerate(entries))
         suspended: list[tuple[int, _Task, list[object]]] = []
         logs: list[list[object]] = [[] for _ in entries]
+        rounds = 0
         while todo or suspended:
+            rounds += 1
+            assert rounds < MAX_ROUNDS, "an entry keeps suspending"
             if todo and free and (not suspended or rng.random() < 0.4):
                 k, (name, args) = todo.pop(0)
                 task = _Task(name, free.pop(0))

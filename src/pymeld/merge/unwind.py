@@ -35,6 +35,8 @@ below a call's arguments, and the values outside a block containing a suspend po
 spilled. A call item runs when not rewinding or when it is the saved call site; after it, if
 unwinding, it records its number and branches to the function's epilogue, which pushes the
 frame and returns zeros. An `if` item takes its condition from a local (restored on rewind).
+A block item's results go to their locals only when not rewinding (a rewind passing through a
+block leaves junk there).
 Functions and code paths that cannot suspend keep their instructions (only the branch depths
 of a run change: the guard is one more label).
 
@@ -431,7 +433,28 @@ class _Function:
             s, e = arms[1] if len(arms) == 2 else (ins.end_at, ins.end_at)
             self.frame(s, e, params, sig.results, lvl + 1)
         self.out.end()
-        return self.spill(sig.results, "block result")
+        return self.keep(sig.results)
+
+    def keep(self, results: tuple[ValType, ...]) -> list[int]:
+        """Moves a block item's results into fresh locals, except when rewinding: a rewind
+        passing through the block (to a call site after it) leaves junk results, and the
+        locals may hold restored values the call site needs."""
+        if not results:
+            return []
+        for t in results:
+            if not isinstance(t, NumType):
+                self.refuse(f"has a block result of type {t} live across a suspending call")
+        locs = [self.local(t) for t in results]
+        o = self.out
+        o.global_get(self.g.state).i32(REWINDING).op("i32.ne")
+        o.structured("if", self.pool.index(results, ()))
+        for x in reversed(locs):
+            o.set(x)
+        o.op("else")
+        for _ in results:
+            o.op("drop")
+        o.end()
+        return locs
 
     def call_site(self, ins: Instr, args: list[int], lvl: int) -> list[int]:
         k = self.sites
@@ -464,7 +487,11 @@ class _Function:
             off += _SIZE[t]
         return out, (off + 15) // 16 * 16
 
-    def rewrite(self) -> tuple[Code, int]:
+    def rewrite(self) -> tuple[Code, int] | None:
+        """The new code and frame size; None when no suspending call is reachable (the
+        call graph is syntactic: e.g. the call may be dead code)."""
+        if not self.items(0, len(self.instrs) - 1):
+            return None
         self.frame(0, len(self.instrs) - 1, [], tuple(self.ft.results), 1)
         inner = self.out
         slots, size = self.layout()
@@ -529,7 +556,10 @@ def unwind(module: Module, suspend_points: Iterable[int], g: UnwindGlobals) -> U
         if f < nimp or f in points:
             continue
         fn = _Function(module, types, reach, pool, g, f)
-        code, size = fn.rewrite()
+        rewritten = fn.rewrite()
+        if rewritten is None:
+            continue
+        code, size = rewritten
         module.codes[f - nimp] = code
         result.transformed.append(f)
         result.frame_sizes[f] = size
