@@ -23,6 +23,7 @@ HEAD = """(module
   (import "env" "log_i64" (func $log64 (param i64)))
   (import "env" "log_f32" (func $logf (param f32)))
   (import "env" "log_f64" (func $logd (param f64)))
+  (memory 1)  ;; the frames go to memory 1
   (func $s (param i32) (result i32) (call $suspend (local.get 0)))
 """
 
@@ -278,3 +279,13 @@ def test_frames_overflow_traps() -> None:
 def test_refused_by_name(body: str, what: str) -> None:
     with pytest.raises(UnsupportedFeature, match=what):
         transform(wat_to_wasm(module(body)))
+
+
+def test_output_is_deterministic() -> None:
+    wasm = wat_to_wasm(module("""
+  (func (export "run") (param $n i32) (result i32)
+    (i32.add (local.get $n) (block (result i32) (call $s (local.get $n))))
+    (if (result i32) (local.get $n) (then (call $s (i32.const 1))) (else (i32.const 2)))
+    (i32.add))
+"""))
+    assert transform(wasm).wasm == transform(wasm).wasm

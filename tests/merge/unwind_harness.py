@@ -56,7 +56,8 @@ class Transformed:
 
 def transform(wasm: bytes, *, suspend: str = "suspend") -> Transformed:
     """``wasm`` with a fresh frame memory (exported as ``unwind.mem``), the state globals and
-    the control functions, rewritten for the suspend point ``env.<suspend>``."""
+    the control functions, rewritten for the suspend point ``env.<suspend>``; checks that the
+    output validates and that the functions not rewritten kept their bytes."""
     module = parse_module(wasm)
     points = [
         k
@@ -71,6 +72,11 @@ def transform(wasm: bytes, *, suspend: str = "suspend") -> Transformed:
     add_control_exports(module, g)
     out = encode_module(module)
     validate(out)
+    before = parse_module(wasm)
+    nimp = before.num_imported(ExternKind.FUNC)
+    for k, code in enumerate(before.codes):
+        if nimp + k not in result.transformed:
+            assert module.codes[k].body == code.body, f"function {nimp + k} changed"
     return Transformed(wasm, out, module, result)
 
 
