@@ -270,6 +270,17 @@ def test_frames_overflow_traps() -> None:
         ),
         ("""(func (export "r") (result i32) (return_call $s (i32.const 1)))""", "tail-calls"),
         (
+            """(type $t (func (param i32) (result i32))) (elem declare func $s)
+               (func (export "r") (result i32) (call_ref $t (i32.const 1) (ref.func $s)))""",
+            "call_ref that may suspend",
+        ),
+        (
+            """(func (export "r") (result i32)
+                (block (result funcref) (drop (call $s (i32.const 1))) (ref.null func))
+                (drop (call $s (i32.const 2))) (ref.is_null))""",
+            "block result of type",
+        ),
+        (
             """(tag $e) (func (export "r") (result i32)
                 (try_table (catch_all 0) (drop (call $s (i32.const 1)))) (i32.const 0))""",
             "exception handling",
