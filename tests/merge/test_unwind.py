@@ -293,10 +293,12 @@ def test_refused_by_name(body: str, what: str) -> None:
 
 
 def test_output_is_deterministic() -> None:
-    wasm = wat_to_wasm(module("""
+    wasm = wat_to_wasm(
+        module("""
   (func (export "run") (param $n i32) (result i32)
     (i32.add (local.get $n) (block (result i32) (call $s (local.get $n))))
     (if (result i32) (local.get $n) (then (call $s (i32.const 1))) (else (i32.const 2)))
     (i32.add))
-"""))
+""")
+    )
     assert transform(wasm).wasm == transform(wasm).wasm
