@@ -13,7 +13,7 @@ import pytest
 from pymeld.codec.core.model import ExternKind, FuncType, Module, NumType, ValType
 from pymeld.codec.core.parse import parse_module
 from pymeld.codec.core.stack import BOT, Instr, ModuleTypes, NotTyped, type_body
-from support import shared_root, wat_to_wasm
+from support import core_modules, shared_root, wat_to_wasm
 
 I32, I64, F32, F64, V128 = NumType.I32, NumType.I64, NumType.F32, NumType.F64, NumType.V128
 COMPONENTS = shared_root() / "corpus" / "components"
@@ -81,8 +81,6 @@ def _local(ins: Instr, module: Module, k: int) -> int:
 
 @pytest.mark.skipif(not COMPONENTS.is_dir(), reason="shared corpus not available")
 def test_corpus_bodies_are_consistent() -> None:
-    from test_core_corpus import core_modules
-
     n = 0
     for f in sorted(COMPONENTS.rglob("*.wasm")):
         if f.stat().st_size > 4_000_000:  # the 36 MB interpreter: minutes of typing

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import pytest
 import wasmtime
-from unwind_harness import Transformed, check, transform
+from unwind_harness import Transformed, check, transform, validate
 
-from pymeld.codec.core.model import ExternKind
+from pymeld.codec.core.encode import encode_module
+from pymeld.codec.core.model import ExternKind, Limits, MemoryType
 from pymeld.codec.core.parse import parse_module
 from pymeld.errors import UnsupportedFeature
-from support import wat_to_wasm
+from pymeld.merge.unwind import add_state_globals, unwind
+from support import core_modules, shared_root, wat_to_wasm
 
 HEAD = """(module
   (import "env" "suspend" (func $suspend (param i32) (result i32)))
@@ -302,3 +304,30 @@ def test_output_is_deterministic() -> None:
 """)
     )
     assert transform(wasm).wasm == transform(wasm).wasm
+
+
+COMPONENTS = shared_root() / "corpus" / "components"
+
+
+@pytest.mark.skipif(not COMPONENTS.is_dir(), reason="shared corpus not available")
+def test_compiler_output_rewrites_and_validates() -> None:
+    """Every core module of the corpus components (but the 36 MB interpreter), with all its
+    imports as suspend points, is rewritten into a valid module (C, Rust and Python
+    toolchains' code: the typer and the rewrite on real bodies)."""
+    rewritten = 0
+    seen: set[bytes] = set()
+    for f in sorted(COMPONENTS.rglob("*.wasm")):
+        if f.stat().st_size > 4_000_000:
+            continue
+        for _, mb in core_modules(f.read_bytes()):
+            if mb in seen:
+                continue
+            seen.add(mb)
+            m = parse_module(mb)
+            nimp = m.num_imported(ExternKind.FUNC)
+            mem = m.num_memories()
+            m.memories.append(MemoryType(Limits(1)))
+            result = unwind(m, range(nimp), add_state_globals(m, mem))
+            validate(encode_module(m))
+            rewritten += len(result.transformed)
+    assert rewritten > 500
