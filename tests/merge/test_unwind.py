@@ -8,9 +8,11 @@ functions that cannot suspend keep their bytes.
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 import wasmtime
-from unwind_harness import Transformed, check, transform, validate
+from unwind_harness import Machine, Transformed, check, transform, validate
 
 from pymeld.codec.core.encode import encode_module
 from pymeld.codec.core.model import ExternKind, Limits, MemoryType
@@ -251,6 +253,19 @@ def test_frames_overflow_traps() -> None:
     with pytest.raises(wasmtime.Trap) as trap:
         check(wat, entries("deep", [1000]))  # 1000 frames of 32 bytes > 16 KiB
     assert "unreachable" in str(trap.value) and "deep" in str(trap.value)
+
+
+def test_a_header_past_its_end_traps() -> None:
+    """``current > end`` in the frame buffer's header is not room for a frame."""
+    t = transform(
+        wat_to_wasm(module("""(func (export "run") (result i32) (call $s (i32.const 1)))"""))
+    )
+    m = Machine(t.wasm, transformed=True)
+    mem = m.exports["unwind.mem"]
+    assert isinstance(mem, wasmtime.Memory)
+    mem.write(m.store, struct.pack("<II", 4096, 1024), 0)
+    with pytest.raises(wasmtime.Trap, match="unreachable"):
+        m.run_alone("run", [])  # its suspend unwinds into the buffer at 0
 
 
 @pytest.mark.parametrize(

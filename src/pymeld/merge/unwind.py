@@ -514,7 +514,11 @@ class _Function:
         # epilogue: reached when unwinding; push the frame (trap when it does not fit)
         o.global_get(self.g.data).load("i32.load", mem).set(self.fp)
         o.global_get(self.g.data).load("i32.load", mem, 4).get(self.fp).op("i32.sub")
-        o.i32(size).op("i32.lt_u").trap_if()
+        o.i32(size).op("i32.lt_u")  # no room for the frame
+        o.global_get(self.g.data).load("i32.load", mem, 4).get(self.fp).op(
+            "i32.lt_u"
+        )  # end < current
+        o.op("i32.or").trap_if()
         for x, t, off in slots:
             o.get(self.fp).get(x)
             if t == NumType.V128:
