@@ -133,6 +133,23 @@ def read_uleb(data: bytes, pos: int) -> tuple[int, int]:
 
 
 # -- running pymeld ----------------------------------------------------------------------------
+def core_modules(data: bytes, base: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(absolute offset, bytes) of every core module in a core module or component binary."""
+    if data[4:8] == b"\x01\x00\x00\x00":
+        yield base, data
+        return
+    p = 8
+    while p < len(data):
+        sid = data[p]
+        n, p2 = read_uleb(data, p + 1)
+        payload = data[p2 : p2 + n]
+        if sid == 1:
+            yield base + p2, payload
+        elif sid == 4:
+            yield from core_modules(payload, base + p2)
+        p = p2 + n
+
+
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """Run the console-script entry in-process: (exit code, stdout, stderr)."""
     from pymeld import cli

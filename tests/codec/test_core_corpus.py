@@ -19,29 +19,12 @@ from pymeld.codec.core.encode import encode_module
 from pymeld.codec.core.instructions import IndexMaps, rewrite_body, scan_body, scan_uses
 from pymeld.codec.core.model import ExternKind, FuncImport, Module
 from pymeld.codec.core.parse import parse_module
-from support import read_uleb, shared_root, wast_commands
+from support import core_modules, shared_root, wast_commands
 
 CORPUS = shared_root() / "corpus"
 BIG = CORPUS / "components" / "py-compose-rich" / "composed.wasm"
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not available")
-
-
-def core_modules(data: bytes, base: int = 0) -> Iterator[tuple[int, bytes]]:
-    """(absolute offset, bytes) of every core module in a core module or component binary."""
-    if data[4:8] == b"\x01\x00\x00\x00":
-        yield base, data
-        return
-    p = 8
-    while p < len(data):
-        sid = data[p]
-        n, p2 = read_uleb(data, p + 1)
-        payload = data[p2 : p2 + n]
-        if sid == 1:
-            yield base + p2, payload
-        elif sid == 4:
-            yield from core_modules(payload, base + p2)
-        p = p2 + n
 
 
 @pytest.fixture(scope="session")

@@ -108,6 +108,11 @@ OPS = {
 }
 
 
+#: A block type for `Instrs.structured`: no values, one number type, or a type index.
+BlockType = NumType | int | None
+_STRUCTURED = {"block": 0x02, "loop": 0x03, "if": 0x04}
+
+
 class Instrs:
     """An instruction buffer: one method per instruction kind, chained (``b.get(0).i32(1)``).
 
@@ -203,6 +208,11 @@ class Instrs:
         self.code += b"\xfd\x00" + self._memarg(0, mem, offset)
         return self
 
+    def v128_store(self, mem: int, offset: int = 0) -> Self:
+        """``v128.store`` with alignment hint 1 (any address)."""
+        self.code += b"\xfd\x0b" + self._memarg(0, mem, offset)
+        return self
+
     def call(self, func: int) -> Self:
         self.code += b"\x10" + _uleb(func)
         return self
@@ -279,6 +289,18 @@ class Instrs:
     def if_(self, result: CoreValType | None = None) -> Self:
         """``if`` with no result, or one value of type ``result`` on both arms."""
         self.code += b"\x04" + (b"\x40" if result is None else bytes([VALTYPE_BYTE[result]]))
+        return self
+
+    def structured(self, opcode: Literal["block", "loop", "if"], bt: BlockType = None) -> Self:
+        """``block``/``loop``/``if`` of any block type: None (no values), one value type, or
+        a function type index (parameters, several results)."""
+        self.code.append(_STRUCTURED[opcode])
+        if bt is None:
+            self.code.append(0x40)
+        elif isinstance(bt, NumType):
+            self.code.append(int(bt))
+        else:
+            self.code += _sleb(bt)
         return self
 
     def end(self) -> Self:
