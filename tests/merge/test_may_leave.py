@@ -3,12 +3,15 @@ instance (`merge.leave.may_call_out`); the others cost nothing at each call."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pymeld.codec.component.parse import parse_component
 from pymeld.graph.flatten import flatten
 from pymeld.graph.model import DefRef, Lifted
 from pymeld.merge.leave import may_call_out
+from pymeld.merge.merger import Merger
 from support import wat_to_wasm
 
 _CALLEE = """
@@ -35,6 +38,51 @@ _CALLEE = """
     (func (export "realloc-indirect") (param i32 i32 i32 i32) (result i32)
       (call_indirect (type $t) (i32.const 0)) (i32.const 8))
     (func (export "take") (param i32 i32) (result i32) (local.get 1)))
+  (core module $shim
+    (table (export "t") 3 funcref)
+    (type $t (func))
+    (func (export "slot1") (call_indirect (type $t) (i32.const 1)))
+    (func (export "slot2") (call_indirect (type $t) (i32.const 2)))
+    (func (export "computed") (param i32) (call_indirect (type $t) (local.get 0))))
+  (core instance $s (instantiate $shim))
+  (core module $fixup
+    (import "" "t" (table 3 funcref))
+    (import "" "ping" (func $ping))
+    (func $quiet)
+    (elem (i32.const 0) func $quiet $ping))
+  (core instance (instantiate $fixup
+    (with "" (instance (export "t" (table $s "t")) (export "ping" (func $ping))))))
+  (core module $changer
+    (import "" "t" (table 3 funcref))
+    (func (export "set") (table.set (i32.const 2) (ref.func $f)))
+    (func $f)
+    (elem declare func $f))
+  ;; CHANGER
+  (core module $user
+    (import "" "slot1" (func $slot1))
+    (import "" "slot2" (func $slot2))
+    (import "" "computed" (func $computed (param i32)))
+    (memory (export "mem") 1)
+    (table 1 funcref)
+    (type $t (func))
+    (func (export "realloc-slot") (param i32 i32 i32 i32) (result i32) (call $slot1) (i32.const 8))
+    (func (export "realloc-null") (param i32 i32 i32 i32) (result i32) (call $slot2) (i32.const 8))
+    (func (export "realloc-computed") (param i32 i32 i32 i32) (result i32)
+      (call $computed (i32.const 0)) (i32.const 8))
+    (func (export "realloc-own-null") (param i32 i32 i32 i32) (result i32)
+      (call_indirect (type $t) (i32.const 0)) (i32.const 8))
+    (func (export "take") (param i32 i32) (result i32) (local.get 1)))
+  (core instance $u (instantiate $user
+    (with "" (instance (export "slot1" (func $s "slot1")) (export "slot2" (func $s "slot2"))
+      (export "computed" (func $s "computed"))))))
+  (func (export "slot") (param "s" string) (result u32)
+    (canon lift (core func $u "take") (memory (core memory $u "mem")) (realloc (core func $u "realloc-slot"))))
+  (func (export "null") (param "s" string) (result u32)
+    (canon lift (core func $u "take") (memory (core memory $u "mem")) (realloc (core func $u "realloc-null"))))
+  (func (export "computed") (param "s" string) (result u32)
+    (canon lift (core func $u "take") (memory (core memory $u "mem")) (realloc (core func $u "realloc-computed"))))
+  (func (export "own-null") (param "s" string) (result u32)
+    (canon lift (core func $u "take") (memory (core memory $u "mem")) (realloc (core func $u "realloc-own-null"))))
   (core instance $i (instantiate $m
     (with "" (instance (export "ping" (func $ping)) (export "via" (func $h "via"))))))
   (func (export "bump") (param "s" string) (result u32)
@@ -52,10 +100,56 @@ _CALLEE = """
 
 @pytest.mark.parametrize(
     ("export", "calls_out"),
-    [("bump", False), ("ping", True), ("deep", True), ("via", True), ("indirect", True)],
+    [
+        ("bump", False),
+        ("ping", True),
+        ("deep", True),
+        ("via", True),
+        ("indirect", False),  # its table's slot 0 is null: the call traps
+        ("slot", True),  # a shim's constant slot, filled with $ping by another instance
+        ("null", False),  # a slot no segment fills
+        ("computed", True),  # a computed slot may be any
+        ("own-null", False),
+    ],
 )
 def test_may_call_out(export: str, calls_out: bool) -> None:
     graph = flatten(parse_component(wat_to_wasm(_CALLEE)))
     lifted = dict(graph.exports)[export]
     assert isinstance(lifted, Lifted) and isinstance(lifted.opts.realloc, DefRef)
     assert may_call_out(graph, lifted.opts.realloc) is calls_out
+
+
+def test_a_changed_table_is_unknown() -> None:
+    """A `table.set` on the shim's table, in any instance that imports it, makes every slot
+    unknown, whatever the element segments put there."""
+    src = _CALLEE.replace(
+        ";; CHANGER",
+        '(core instance (instantiate $changer (with "" (instance (export "t" (table $s "t"))))))',
+    )
+    graph = flatten(parse_component(wat_to_wasm(src)))
+    lifted = dict(graph.exports)["null"]
+    assert isinstance(lifted, Lifted) and isinstance(lifted.opts.realloc, DefRef)
+    assert may_call_out(graph, lifted.opts.realloc) is True
+
+
+@pytest.mark.parametrize(
+    ("name", "checks"),
+    [
+        # each one's WASI adapter (`cabi_import_realloc`) reaches stderr through the shim's
+        # table and two resource drops: only those are checked (was every host import)
+        ("repo-prebuilt/jco-utf8-utf16.composed.wasm", 4),  # was 33
+        ("repo-prebuilt/jco-env-allow.composed.wasm", 4),  # was 17
+        ("c-compose-text/composed.wasm", 4),  # was 24
+        ("repo-prebuilt/jco-stdio.composed.wasm", 0),  # was 1: its realloc calls an adapter
+    ],
+)
+def test_only_reached_calls_are_checked(corpus_components: Path, name: str, checks: int) -> None:
+    """A guarded realloc's reach decides which calls out check the flag; every checked call
+    is one the realloc may reach."""
+    graph = flatten(parse_component((corpus_components / name).read_bytes()))
+    merger = Merger(graph, True)
+    merger.run()
+    guards = [key for key in merger.leave._by_key if not key[1]]
+    assert len(guards) == checks
+    for target, _, owner in guards:
+        assert merger.leave.checks(owner, target)

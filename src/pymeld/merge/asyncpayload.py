@@ -39,7 +39,7 @@ from pymeld.abi.layout import MAX_STRING_BYTE_LENGTH, UTF16_TAG, alignment
 from pymeld.codec.core.emitter import Body
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, BuiltinRef, CoreRef, FlatGraph, LoweredRef
-from pymeld.merge.leave import BodyCalls, calls_out
+from pymeld.merge.leave import CallsCache, calls_out
 from pymeld.plan import FuncCode, FuncItem, Space
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def check_sync_readers(g: FlatGraph, tp: TaskPlan) -> None:
         for bi in tp.ends
         if g.builtins[bi].op.endswith(".read") and needs_thread(g.builtins[bi].type)  # type: ignore[arg-type]
     }
-    cache: dict[bytes, BodyCalls] = {}
+    cache: CallsCache = {}
     for e in sorted(tp.edges.values(), key=lambda e: e.lower):
         if e.task or not reads:
             continue
@@ -127,9 +127,7 @@ def check_sync_readers(g: FlatGraph, tp: TaskPlan) -> None:
             )
 
 
-def _reaches(
-    g: FlatGraph, start: CoreRef, targets: set[int], cache: dict[bytes, BodyCalls]
-) -> int | None:
+def _reaches(g: FlatGraph, start: CoreRef, targets: set[int], cache: CallsCache) -> int | None:
     """The built-in of ``targets`` that running ``start`` may call (-1: an indirect call or
     typed reference, which may reach any), else None. Calls into other instances (lowered
     functions) are not followed: code reached back through another adapter is that adapter's

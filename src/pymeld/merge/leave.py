@@ -9,12 +9,16 @@ guard's index instead of the realloc's), and a check at the start of every adapt
 import reached from such an instance. (wasmtime's adapters run post-return with the flag set,
 so post-return is left alone: the oracle in tests/fusion/wast/may-leave.wast pins both.)
 
-A realloc that cannot reach a call out of its instance can never meet a check, so it gets no
-guard, and an instance with no guarded realloc no flag and no checks (`may_call_out`).
+The flag is clear only while a guarded realloc runs, so only the calls out that realloc can
+reach (`calls_out`) can ever meet a clear flag: those get a check, the instance's other imports
+and adapters none. A realloc that cannot reach any gets no guard, and an instance with no
+guarded realloc no flag and no checks. Where the reach is unknown (an indirect call that may go
+anywhere, a foreign instance's code) every call out of the instance is checked.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import field, replace
 
@@ -26,11 +30,16 @@ from pymeld.codec.core.instructions import (
     K_FUNC,
     K_TABLE,
     K_TYPE,
+    const_i32_value,
+    elem_expr_func,
     patch_sites,
+    read_s,
+    read_u,
+    rewrite_instructions,
     scan_uses,
 )
-from pymeld.codec.core.model import ExternKind, FuncImport
-from pymeld.graph.model import CanonOpts, CoreRef, DefRef, FlatGraph
+from pymeld.codec.core.model import ExternKind, FuncImport, Module, SegmentMode, TableType
+from pymeld.graph.model import CanonOpts, CoreRef, DefRef, FlatGraph, ForeignRef
 from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan
 
 REALLOC_SIG: tuple[list[CoreValType], list[CoreValType]] = (["i32", "i32", "i32", "i32"], ["i32"])
@@ -45,6 +54,8 @@ class LeaveGuards:
     func_index: Callable[[CoreRef], int]
     flags: dict[int, GlobalItem] = field(default_factory=dict)  # component instance → flag
     _by_key: dict[tuple[CoreRef, bool, int], FuncItem] = field(default_factory=dict)
+    # component instance → the calls out its guarded reallocs may reach (None: any)
+    _reach: dict[int, set[CoreRef] | None] = field(default_factory=dict)
 
     def flag(self, owner: int) -> GlobalItem:
         if owner not in self.flags:
@@ -66,15 +77,26 @@ class LeaveGuards:
             )
 
     # -- planning (symbolic) ---------------------------------------------------------------------
-    def plan_realloc(self, realloc: CoreRef, owner: int) -> None:
-        """Guard a realloc that runs on behalf of ``owner``."""
+    def plan_realloc(self, realloc: CoreRef, owner: int, reach: set[CoreRef] | None) -> None:
+        """Guard a realloc that runs on behalf of ``owner`` and may call out to ``reach``
+        (None: anywhere)."""
         self._guard(realloc, owner, REALLOC_SIG, True)
+        known = self._reach.get(owner, set())
+        self._reach[owner] = None if reach is None or known is None else known | reach
+
+    def checks(self, owner: int, target: CoreRef) -> bool:
+        """Whether ``owner``'s call of ``target`` may meet a clear flag (so must check it)."""
+        if owner not in self.flags:
+            return False
+        reach = self._reach[owner]
+        return reach is None or target in reach
 
     def plan_call(
         self, target: CoreRef, owner: int, sig: tuple[list[CoreValType], list[CoreValType]]
     ) -> None:
-        """Check ``owner``'s flag before it calls the import ``target`` (if it has a flag)."""
-        if owner in self.flags:
+        """Check ``owner``'s flag before it calls the import ``target``, where a guarded
+        realloc may reach that call."""
+        if self.checks(owner, target):
             self._guard(target, owner, sig, False)
 
     # -- after planning: indices -------------------------------------------------------------------
@@ -89,10 +111,9 @@ class LeaveGuards:
             return resolved
         return replace(resolved, realloc=realloc)  # keeps every other option (async, callback)
 
-    def flag_index(self, owner: int) -> int | None:
-        """``owner``'s flag global, when it ever has to be checked."""
-        flag = self.flags.get(owner)
-        return None if flag is None else flag.index
+    def flag_index(self, owner: int, target: CoreRef) -> int | None:
+        """``owner``'s flag global, when its call of ``target`` has to check it."""
+        return self.flags[owner].index if self.checks(owner, target) else None
 
     def _guard_code(
         self,
@@ -114,43 +135,209 @@ class LeaveGuards:
         return FuncCode(tuple(sig[0]), tuple(sig[1]), (), bytes(b.code))
 
 
-#: Per function body: the functions it calls or references, and whether it uses a table or a
-#: type index (an indirect call, a typed reference or a block type: conservatively a call out).
-BodyCalls = tuple[list[int], bool]
+@dataclass(frozen=True, slots=True)
+class BodyCalls:
+    """What one body may call: ``funcs`` (direct calls and `ref.func`), ``slots`` (indirect
+    calls through a constant slot of a table: (table, slot)), ``unknown`` (an indirect call
+    whose slot is computed, or a `call_ref`: it may reach anything), and ``tables``, the
+    tables it uses otherwise (their slots may change)."""
+
+    funcs: tuple[int, ...]
+    slots: tuple[tuple[int, int], ...] = ()
+    unknown: bool = False
+    tables: frozenset[int] = frozenset()
+
+
+_CALL_INDIRECT, _RETURN_CALL_INDIRECT, _CALL_REF, _RETURN_CALL_REF = 0x11, 0x13, 0x14, 0x15
 
 
 def body_calls(body: bytes) -> BodyCalls:
-    """What `may_call_out` needs of one body: from the fast index scan (`patch_sites`, the
-    same index immediates the body rewrite patches), or the general walk when that declines."""
+    """What `calls_out` needs of one body: from the fast index scan (`patch_sites`, the same
+    index immediates the body rewrite patches), with a second walk (`_indirect_calls`) only
+    for a body using a table or a type index; the general walk when the fast scan declines."""
     sites = patch_sites(body)
     if sites is None:
         uses = scan_uses(body)
-        return sorted(uses.funcs), bool(uses.tables or uses.types)
+        if not (uses.tables or uses.types):
+            return BodyCalls(tuple(sorted(uses.funcs)))
+        return _indirect_calls(body, uses.funcs, [*uses.tables])
     funcs: set[int] = set()
-    out = False
+    tables: list[int] = []
+    typed = False
     for _, _, k, v in sites:
         if k == K_FUNC:
             funcs.add(v)
-        elif k in (K_TABLE, K_TYPE, _P_BLOCKTYPE):
-            out = True
-    return sorted(funcs), out
+        elif k == K_TABLE:
+            tables.append(v)
+        elif k in (K_TYPE, _P_BLOCKTYPE):
+            typed = True
+    if not (tables or typed):
+        return BodyCalls(tuple(sorted(funcs)))
+    return _indirect_calls(body, funcs, tables)
+
+
+def _indirect_calls(body: bytes, funcs: set[int], table_uses: list[int]) -> BodyCalls:
+    """`BodyCalls` of a body with table or type uses: each `call_indirect` right after an
+    `i32.const` goes to that slot, any other indirect call or `call_ref` to anything; a table
+    used other than by those calls (`table_uses`: one entry per use) may change."""
+    slots: list[tuple[int, int]] = []
+    unknown = False
+    const_end, const = -1, 0
+    indirect_tables: list[int] = []
+
+    def i32_const(data: bytes, at: int, pos: int) -> tuple[bytes, int]:
+        nonlocal const_end, const
+        const, const_end = read_s(data, pos)
+        return b"", const_end
+
+    def call_indirect(data: bytes, at: int, pos: int) -> tuple[bytes, int]:
+        nonlocal unknown
+        _, pos = read_u(data, pos)
+        table, pos = read_u(data, pos)
+        indirect_tables.append(table)
+        if at == const_end:
+            slots.append((table, const & 0xFFFFFFFF))
+        else:
+            unknown = True
+        return b"", pos
+
+    def call_ref(data: bytes, at: int, pos: int) -> tuple[bytes, int]:
+        nonlocal unknown
+        unknown = True
+        return b"", read_u(data, pos)[1]
+
+    rewrite_instructions(
+        body,
+        {
+            (-1, 0x41): i32_const,
+            (-1, _CALL_INDIRECT): call_indirect,
+            (-1, _RETURN_CALL_INDIRECT): call_indirect,
+            (-1, _CALL_REF): call_ref,
+            (-1, _RETURN_CALL_REF): call_ref,
+        },
+    )
+    others = Counter(table_uses)
+    others.subtract(indirect_tables)
+    changed = frozenset(t for t, n in others.items() if n > 0)
+    return BodyCalls(tuple(sorted(funcs)), tuple(slots), unknown, changed)
+
+
+#: Each body's `BodyCalls`, by its bytes (identical bodies are scanned once).
+CallsCache = dict[bytes, BodyCalls]
+
+
+def _calls_of(m: Module, f: int, n_imported: int, cache: CallsCache | None) -> BodyCalls:
+    body = m.codes[f - n_imported].body
+    calls = None if cache is None else cache.get(body)
+    if calls is None:
+        calls = body_calls(body)
+        if cache is not None:
+            cache[body] = calls
+    return calls
+
+
+class _Tables:
+    """The function in each slot of a core table whose slots only active element segments
+    fill: a wit-component shim's table, which its fixup instance fills once (the shim's
+    functions each `call_indirect` one constant slot). A table any code can change (a
+    `table.set`/`grow`/`fill`/`copy`/`init`, or a read that may be stored elsewhere), that a
+    foreign instance imports, or whose segment offsets are not constants, is unknown (None);
+    a slot two segments fill is unknown too, a slot none fills is null (a call traps)."""
+
+    def __init__(self, graph: FlatGraph, cache: CallsCache | None) -> None:
+        self.g, self.cache = graph, cache
+        self._slots: dict[tuple[int, int], dict[int, tuple[int, int] | None] | None] = {}
+
+    def target(self, inst: int, table: int, slot: int) -> tuple[int, int] | bool | None:
+        """The (instance, function) in ``slot`` of ``inst``'s ``table``: None when unknown,
+        False when the slot is null."""
+        home = self._home(inst, table)
+        if home is None:
+            return None
+        if home not in self._slots:
+            self._slots[home] = self._fill(home)
+        slots = self._slots[home]
+        if slots is None:
+            return None
+        return slots.get(slot, False)
+
+    def _home(self, inst: int, table: int) -> tuple[int, int] | None:
+        mi = self.g.instances[inst]
+        imported = [k for k, imp in enumerate(mi.module.imports) if isinstance(imp.desc, TableType)]
+        if table >= len(imported):
+            return inst, table
+        ref = mi.imports[imported[table]]
+        return (ref.instance, ref.index) if isinstance(ref, DefRef) else None
+
+    def _fill(self, home: tuple[int, int]) -> dict[int, tuple[int, int] | None] | None:
+        users: list[tuple[int, set[int]]] = []
+        for inst, mi in enumerate(self.g.instances):
+            m = mi.module
+            tables = [k for k, imp in enumerate(m.imports) if isinstance(imp.desc, TableType)]
+            local = {t for t, k in enumerate(tables) if self._is(mi.imports[k], home)}
+            if inst == home[0]:
+                local.add(home[1])
+            if local:
+                users.append((inst, local))
+        for fi in self.g.foreign:
+            if any(self._is(ref, home) for ref in fi.imports):
+                return None
+        slots: dict[int, tuple[int, int] | None] = {}
+        written: set[int] = set()
+        for inst, local in users:
+            m = self.g.instances[inst].module
+            n_imported = m.num_imported(ExternKind.FUNC)
+            for f in range(n_imported, n_imported + len(m.codes)):
+                if _calls_of(m, f, n_imported, self.cache).tables & local:
+                    return None
+            for e in m.elems:
+                if e.mode != SegmentMode.ACTIVE or e.table not in local:
+                    continue
+                base = const_i32_value(e.offset)
+                if base is None:
+                    return None
+                items: list[int | None] = (
+                    list(e.funcs)
+                    if e.funcs is not None
+                    else [elem_expr_func(x) for x in e.exprs or []]
+                )
+                for j, item in enumerate(items):
+                    if item is None:
+                        return None
+                    k = (base + j) & 0xFFFFFFFF
+                    if k in written:
+                        slots[k] = None
+                    elif item != -1:
+                        slots[k] = (inst, item)
+                    written.add(k)
+        return slots
+
+    @staticmethod
+    def _is(ref: CoreRef, home: tuple[int, int]) -> bool:
+        return (
+            isinstance(ref, DefRef)
+            and ref.kind == ExternKind.TABLE
+            and (ref.instance, ref.index) == home
+        )
 
 
 def calls_out(
-    graph: FlatGraph, start: CoreRef, cache: dict[bytes, BodyCalls] | None = None
+    graph: FlatGraph, start: CoreRef, cache: CallsCache | None = None
 ) -> Iterator[CoreRef | None]:
     """What running ``start`` may call outside core code: each import reached that is not a
     core function of a module instance (a lowered function, a canonical built-in, ...), and
-    None for what may reach anything (a table or typed-reference use, a start that is not a
-    core definition); the caller stops when it has seen enough.
+    None for what may reach anything (an indirect call `_Tables` cannot resolve, a start that
+    is not a core definition); the caller stops when it has seen enough.
 
-    Follows direct calls and `ref.func` through the module instance's bodies and into other
-    module instances its imports are bound to."""
+    Follows direct calls, `ref.func`, and indirect calls through constant slots of tables only
+    element segments fill, through the module instance's bodies and into other module
+    instances its imports are bound to."""
     if not isinstance(start, DefRef):
         yield None
         return
     seen: set[tuple[int, int]] = set()
     func_imports: dict[int, list[int]] = {}  # instance → positions of its function imports
+    tables: _Tables | None = None
     work = [(start.instance, start.index)]
     while work:
         inst, f = work.pop()
@@ -171,22 +358,32 @@ def calls_out(
             else:
                 yield ref
             continue
-        body = m.codes[f - len(imported)].body
-        calls = None if cache is None else cache.get(body)
-        if calls is None:
-            calls = body_calls(body)
-            if cache is not None:
-                cache[body] = calls
-        funcs, out = calls
-        if out:
+        calls = _calls_of(m, f, len(imported), cache)
+        if calls.unknown:
             yield None
-        work.extend((inst, g) for g in funcs)
+        work.extend((inst, g) for g in calls.funcs)
+        for table, slot in calls.slots:
+            tables = tables or _Tables(graph, cache)
+            target = tables.target(inst, table, slot)
+            if target is None:
+                yield None
+            elif target is not False:
+                work.append(target)  # type: ignore[arg-type]
 
 
-def may_call_out(
-    graph: FlatGraph, start: CoreRef, cache: dict[bytes, BodyCalls] | None = None
-) -> bool:
+def reach(graph: FlatGraph, start: CoreRef, cache: CallsCache | None = None) -> set[CoreRef] | None:
+    """Every call out ``start`` may reach (`calls_out`), or None when it may reach anything
+    (an unknown indirect call, or code of a foreign instance, which may call any import)."""
+    out: set[CoreRef] = set()
+    for ref in calls_out(graph, start, cache):
+        if ref is None or isinstance(ref, ForeignRef):
+            return None
+        out.add(ref)
+    return out
+
+
+def may_call_out(graph: FlatGraph, start: CoreRef, cache: CallsCache | None = None) -> bool:
     """Whether running ``start`` can reach a call out of its component instance: a lowered
     function or a canonical built-in, the calls a cleared may-leave flag traps. Conservative:
-    any table or typed-reference use (an indirect call may reach anything) counts."""
+    an indirect call that may reach anything counts."""
     return next(calls_out(graph, start, cache), False) is not False

@@ -67,7 +67,7 @@ from pymeld.merge.asyncpass import AsyncPlan, async_lower_signature, builtin_sig
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.foreign import ForeignPlan, module_name, plan_foreign
 from pymeld.merge.layout import InstanceLayout, lay_out
-from pymeld.merge.leave import BodyCalls, LeaveGuards, may_call_out
+from pymeld.merge.leave import CallsCache, LeaveGuards, reach
 from pymeld.merge.segments import copy_data, copy_elem
 from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
@@ -492,7 +492,7 @@ class Merger:
         the may-leave check the fused code would make: refuse where that check exists."""
         for (k, i), _ in sorted(self.foreign.host.items()):
             fi = self.g.foreign[k]
-            if fi.owner in self.leave.flags:  # its calls out are checked (a guarded realloc)
+            if self.leave.checks(fi.owner, fi.imports[i]):  # a guarded realloc may reach it
                 imp = fi.sig.imports[i]
                 raise UnsupportedFeature(
                     f"imported core module instance {fi.label} calls host function "
@@ -687,12 +687,16 @@ class Merger:
     def _plan_leave(self, cross: list[int], lowers: list[int]) -> LeaveGuards:
         """Flags and guards for every realloc/post-return run on an instance's behalf."""
         leave = LeaveGuards(self.plan, self.func_index)
-        calls: dict[bytes, BodyCalls] = {}  # each body scanned once, whatever reaches it
+        calls: CallsCache = {}  # each body scanned once, whatever reaches it
 
         def plan(realloc: CoreRef | None) -> None:
             owner = None if realloc is None else self._owner_of(realloc)
-            if owner is not None and may_call_out(self.g, realloc, calls):  # type: ignore[arg-type]
-                leave.plan_realloc(realloc, owner)  # type: ignore[arg-type]
+            if owner is None:
+                return
+            assert realloc is not None
+            calls_out = reach(self.g, realloc, calls)
+            if calls_out is None or calls_out:
+                leave.plan_realloc(realloc, owner, calls_out)
 
         for li in lowers:
             lowered = self.g.lowers[li]
@@ -736,7 +740,7 @@ class Merger:
         assert isinstance(callee, Lifted)
         return (
             lowered.owner != callee.owner
-            and lowered.owner not in self.leave.flags
+            and not self.leave.checks(lowered.owner, LoweredRef(li))
             and callee.opts.post_return is None
             and not lowered.opts.is_async
             and not callee.opts.is_async
@@ -753,7 +757,7 @@ class Merger:
         same = lowered.owner == callee.owner
         guards = CallGuards(
             same_instance=same,
-            may_leave=None if same else self.leave.flag_index(lowered.owner),
+            may_leave=None if same else self.leave.flag_index(lowered.owner, LoweredRef(li)),
             borrow_scope=None if same else self.res.borrow_scope(),
         )
         caller_opts = self._guarded(self.canon_options(lowered.opts), lowered.opts)

@@ -931,6 +931,45 @@ def read_u(data: bytes, pos: int, bits: int = 32) -> tuple[int, int]:
         raise DecodeError(e.msg, offset=e.pos) from None
 
 
+def read_s(data: bytes, pos: int, bits: int = 32) -> tuple[int, int]:
+    """A signed LEB128 at ``pos`` (e.g. `i32.const`'s): (value, position after it)."""
+    result = shift = 0
+    start = pos
+    while True:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+        if shift >= (bits + 6) // 7 * 7:
+            raise DecodeError("LEB128 too long", offset=start)
+    if b & 0x40:
+        result -= 1 << shift
+    if not -(1 << (bits - 1)) <= result < 1 << (bits - 1):
+        raise DecodeError(f"s{bits} LEB128 out of range", offset=start)
+    return result, pos
+
+
+def const_i32_value(expr: bytes | None) -> int | None:
+    """The value of a constant expression that is one `i32.const` (else None)."""
+    if not expr or expr[0] != 0x41:
+        return None
+    v, end = read_s(expr, 1)
+    return v if expr[end:] == b"\x0b" else None
+
+
+def elem_expr_func(expr: bytes) -> int | None:
+    """An element expression's function: -1 for `ref.null`, ``f`` for `ref.func f`, None for
+    any other expression."""
+    if expr[:1] == b"\xd0":
+        return -1
+    if expr[:1] == b"\xd2":
+        f, end = read_u(expr, 1)
+        return f if expr[end:] == b"\x0b" else None
+    return None
+
+
 def read_memarg(data: bytes, pos: int) -> tuple[int, int, int, int]:
     """A memarg at ``pos``: (alignment exponent, memory index, offset, position after it)."""
     flags, pos = read_u(data, pos)
