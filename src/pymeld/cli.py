@@ -22,7 +22,6 @@ command line; never print tracebacks or call ``sys.exit`` in a command.
 
 from __future__ import annotations
 
-import _signal  # `signal` without its enum classes (~0.5 ms of start-up); the same calls
 import argparse
 import contextlib
 import os
@@ -34,13 +33,16 @@ from pymeld import __version__
 from pymeld.errors import PymeldError
 from pymeld.io import read_input, write_atomic
 
-TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: a fuse loads no `typing` (start-up)
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the CLI itself loads no `typing` (start-up)
 if TYPE_CHECKING:
+    import signal as _signal
     from typing import Any, NoReturn, TypeVar
 
     from pymeld.fuse import DwarfPolicy, MemoryStrategy
 
     F = TypeVar("F", bound=Callable[..., Any])
+else:  # `signal` is `_signal` and enum classes for its constants (~0.5 ms of start-up)
+    import _signal
 
 __all__ = [
     "UsageError",
