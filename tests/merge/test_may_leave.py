@@ -3,6 +3,8 @@ instance (`merge.leave.may_call_out`); the others cost nothing at each call."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pymeld.codec.component.parse import parse_component
@@ -59,3 +61,32 @@ def test_may_call_out(export: str, calls_out: bool) -> None:
     lifted = dict(graph.exports)[export]
     assert isinstance(lifted, Lifted) and isinstance(lifted.opts.realloc, DefRef)
     assert may_call_out(graph, lifted.opts.realloc) is calls_out
+
+
+def test_rewrite_reuses_the_analysis_scans(
+    corpus_components: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bodies the may-leave analysis scanned (c-compose-text: its reallocs reach the
+    allocator, half of the code) are not scanned again by the body rewrite: one `patch_sites`
+    per distinct body in the whole merge, and the same output as scanning twice."""
+    from pymeld.codec.core import instructions as ins
+    from pymeld.merge import leave
+    from pymeld.merge.merger import merge
+
+    path = corpus_components / "c-compose-text" / "composed.wasm"
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    graph = flatten(parse_component(path.read_bytes()))
+    once = merge(graph).module
+    scanned: list[bytes] = []
+    real = ins.patch_sites
+
+    def counting(body: bytes) -> list[ins.Patch] | None:
+        scanned.append(body)
+        return real(body)
+
+    monkeypatch.setattr(ins, "patch_sites", counting)
+    monkeypatch.setattr(leave, "patch_sites", counting)
+    again = merge(flatten(parse_component(path.read_bytes()))).module
+    assert scanned and len(scanned) == len(set(scanned))
+    assert [c.body for c in again.codes] == [c.body for c in once.codes]

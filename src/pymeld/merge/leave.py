@@ -26,6 +26,7 @@ from pymeld.codec.core.instructions import (
     K_FUNC,
     K_TABLE,
     K_TYPE,
+    Patch,
     patch_sites,
     scan_uses,
 )
@@ -117,12 +118,19 @@ class LeaveGuards:
 #: Per function body: the functions it calls or references, and whether it uses a table or a
 #: type index (an indirect call, a typed reference or a block type: conservatively a call out).
 BodyCalls = tuple[list[int], bool]
+#: Per body scanned here, its `patch_sites`: the body rewrite (`merge.bodies.rewrite_all`) takes
+#: them instead of scanning the body again (half the code of a small composition whose realloc
+#: reaches its allocator).
+SitesSeen = dict[bytes, list[Patch] | None]
 
 
-def body_calls(body: bytes) -> BodyCalls:
+def body_calls(body: bytes, seen: SitesSeen | None = None) -> BodyCalls:
     """What `may_call_out` needs of one body: from the fast index scan (`patch_sites`, the
-    same index immediates the body rewrite patches), or the general walk when that declines."""
+    same index immediates the body rewrite patches, kept in ``seen``), or the general walk when
+    that declines."""
     sites = patch_sites(body)
+    if seen is not None:
+        seen[body] = sites
     if sites is None:
         uses = scan_uses(body)
         return sorted(uses.funcs), bool(uses.tables or uses.types)
@@ -137,7 +145,10 @@ def body_calls(body: bytes) -> BodyCalls:
 
 
 def calls_out(
-    graph: FlatGraph, start: CoreRef, cache: dict[bytes, BodyCalls] | None = None
+    graph: FlatGraph,
+    start: CoreRef,
+    cache: dict[bytes, BodyCalls] | None = None,
+    sites: SitesSeen | None = None,
 ) -> Iterator[CoreRef | None]:
     """What running ``start`` may call outside core code: each import reached that is not a
     core function of a module instance (a lowered function, a canonical built-in, ...), and
@@ -145,7 +156,7 @@ def calls_out(
     core definition); the caller stops when it has seen enough.
 
     Follows direct calls and `ref.func` through the module instance's bodies and into other
-    module instances its imports are bound to."""
+    module instances its imports are bound to; ``sites`` keeps each body's scan (`body_calls`)."""
     if not isinstance(start, DefRef):
         yield None
         return
@@ -174,7 +185,7 @@ def calls_out(
         body = m.codes[f - len(imported)].body
         calls = None if cache is None else cache.get(body)
         if calls is None:
-            calls = body_calls(body)
+            calls = body_calls(body, sites)
             if cache is not None:
                 cache[body] = calls
         funcs, out = calls
@@ -184,9 +195,12 @@ def calls_out(
 
 
 def may_call_out(
-    graph: FlatGraph, start: CoreRef, cache: dict[bytes, BodyCalls] | None = None
+    graph: FlatGraph,
+    start: CoreRef,
+    cache: dict[bytes, BodyCalls] | None = None,
+    sites: SitesSeen | None = None,
 ) -> bool:
     """Whether running ``start`` can reach a call out of its component instance: a lowered
     function or a canonical built-in, the calls a cleared may-leave flag traps. Conservative:
     any table or typed-reference use (an indirect call may reach anything) counts."""
-    return next(calls_out(graph, start, cache), False) is not False
+    return next(calls_out(graph, start, cache, sites), False) is not False

@@ -67,7 +67,7 @@ from pymeld.merge.asyncpass import AsyncPlan, async_lower_signature, builtin_sig
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.foreign import ForeignPlan, module_name, plan_foreign
 from pymeld.merge.layout import InstanceLayout, lay_out
-from pymeld.merge.leave import BodyCalls, LeaveGuards, may_call_out
+from pymeld.merge.leave import BodyCalls, LeaveGuards, SitesSeen, may_call_out
 from pymeld.merge.segments import copy_data, copy_elem
 from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
@@ -161,6 +161,7 @@ class Merger:
         self._foreign_index: dict[ForeignRef, int] = {}  # fused import index per foreign export
         self._chunks: dict[int, FuncItem] = {}  # late foreign index → start part after it
         self.leafs: LeafFuncs | None = None  # set when generated code is emitted
+        self._sites: SitesSeen = {}  # bodies the may-leave analysis scanned, for the rewrite
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -691,7 +692,7 @@ class Merger:
 
         def plan(realloc: CoreRef | None) -> None:
             owner = None if realloc is None else self._owner_of(realloc)
-            if owner is not None and may_call_out(self.g, realloc, calls):  # type: ignore[arg-type]
+            if owner is not None and may_call_out(self.g, realloc, calls, self._sites):  # type: ignore[arg-type]
                 leave.plan_realloc(realloc, owner)  # type: ignore[arg-type]
 
         for li in lowers:
@@ -813,7 +814,8 @@ class Merger:
             [
                 ([c.body for c in mi.module.codes], maps, mi.label)
                 for mi, maps in zip(self.g.instances, all_maps)
-            ]
+            ],
+            self._sites,
         )
         for mi, lay, maps, bodies in zip(self.g.instances, self.layouts, all_maps, rewritten):
             m = mi.module
