@@ -52,6 +52,7 @@ NEVER = (
     "concurrent",
     "pymeld.interface",
     "pymeld.resources.opaque",
+    "struct",
 )
 
 
