@@ -48,23 +48,6 @@ def _setstate(self: Any, state: list[Any]) -> None:
         object.__setattr__(self, f.name, value)
 
 
-def _plain(cls: type) -> bool:
-    """No ClassVar, InitVar, KW_ONLY or kw_only fields, here or in a dataclass base (else: the
-    stdlib)."""
-    for b in cls.__mro__[1:-1]:
-        for f in b.__dict__.get("__dataclass_fields__", {}).values():
-            if f._field_type is not _FIELD or f.kw_only is not False:
-                return False
-    for name, ann in cls.__dict__.get("__annotations__", {}).items():  # noqa: RUF063 (as stdlib)
-        text = ann if isinstance(ann, str) else repr(ann)
-        if "ClassVar" in text or "InitVar" in text or "KW_ONLY" in text:
-            return False
-        default = cls.__dict__.get(name)
-        if isinstance(default, dataclasses.Field) and default.kw_only is True:
-            return False
-    return True
-
-
 def _fields_tuple(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     """``lambda o: (o.a, o.b,)`` without compiling (what the generated methods compare)."""
     if not names:
@@ -147,26 +130,35 @@ def _text_signature(fields: list[dataclasses.Field[Any]]) -> str | None:
 def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
     """The class ``dataclasses.dataclass(cls, frozen=frozen, slots=slots)`` makes. With slots,
     the final class is made once from a dict holding everything (setting dunder methods on a
-    class one by one, then copying it, was most of the cost)."""
-    if not _plain(cls):
-        return dataclasses.dataclass(cls, frozen=frozen, slots=slots, eq=eq)
+    class one by one, then copying it, was most of the cost). A ClassVar, InitVar, KW_ONLY or
+    kw_only field, here or in a dataclass base, goes to the standard library."""
     own = cls.__dict__
-    for name in ("__setattr__", "__delattr__"):
-        if frozen and name in own:
-            raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
     annotations = own.get("__annotations__", {})
-    attrs: dict[str, Any] = {}  # what the class gets (_DELETE: loses)
     table: dict[str, dataclasses.Field[Any]] = {}
     frozen_bases = []  # as `dataclasses._process_class`: base fields first, by reverse MRO
     for b in cls.__mro__[-1:0:-1]:
         base_fields = b.__dict__.get("__dataclass_fields__")
         if base_fields is not None:
+            for f in base_fields.values():
+                if f._field_type is not _FIELD or f.kw_only is not False:
+                    return _stdlib(cls, frozen, slots, eq)
             table.update(base_fields)
             frozen_bases.append(b.__dict__["__dataclass_params__"].frozen)
+    for name, ann in annotations.items():
+        text = ann if isinstance(ann, str) else repr(ann)
+        if "ClassVar" in text or "InitVar" in text or "KW_ONLY" in text:
+            return _stdlib(cls, frozen, slots, eq)
+        default = own.get(name)
+        if isinstance(default, dataclasses.Field) and default.kw_only is True:
+            return _stdlib(cls, frozen, slots, eq)
+    if frozen and ("__setattr__" in own or "__delattr__" in own):
+        name = "__setattr__" if "__setattr__" in own else "__delattr__"
+        raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
     if frozen_bases and any(frozen_bases) and not frozen:
         raise TypeError("cannot inherit non-frozen dataclass from a frozen one")
     if frozen_bases and not all(frozen_bases) and frozen:
         raise TypeError("cannot inherit frozen dataclass from a non-frozen one")
+    attrs: dict[str, Any] = {}  # what the class gets (_DELETE: loses)
     for name, ann in annotations.items():
         table[name] = _field(cls, name, ann, attrs)
     for name, value in own.items():
@@ -175,23 +167,31 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
     attrs["__dataclass_fields__"] = table
     attrs["__dataclass_params__"] = _PARAMS[frozen, slots, eq]
     fields = list(table.values())
+    names = tuple(table)
+    # the fields each method covers; all of them unless a field opts out (`field(repr=False)`)
+    shown = compared = hashed = initialized = names
+    for f in fields:
+        if not (f.repr and f.compare and f.init) or f.hash is not None:
+            shown = tuple(f.name for f in fields if f.repr)
+            compared = tuple(f.name for f in fields if f.compare)
+            hashed = tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash))
+            initialized = tuple(f.name for f in fields if f.init)
+            break
     qualname = cls.__qualname__
     methods: dict[str, Any] = {}
     owner: list[type] = [cls]  # the final class (with slots, a new one)
     if "__init__" not in own:
         methods["__init__"] = _lazy_init(owner, fields, frozen, slots)
     if "__repr__" not in own:
-        methods["__repr__"] = _make_repr(tuple(f.name for f in fields if f.repr))
+        methods["__repr__"] = _make_repr(shown)
     if eq and "__eq__" not in own:
-        methods["__eq__"] = _make_eq(tuple(f.name for f in fields if f.compare))
+        methods["__eq__"] = _make_eq(compared)
     if frozen:
-        names = tuple(f.name for f in fields)
         methods["__setattr__"], methods["__delattr__"] = _make_frozen(cls, names)
     class_hash = own.get("__hash__", _MISSING)
     explicit_hash = not (class_hash is _MISSING or (class_hash is None and "__eq__" in own))
     if eq and frozen and not explicit_hash:
-        hashed = [f for f in fields if (f.compare if f.hash is None else f.hash)]
-        methods["__hash__"] = _make_hash(tuple(f.name for f in hashed))
+        methods["__hash__"] = _make_hash(hashed)
     elif eq and not explicit_hash:
         attrs["__hash__"] = None  # (without eq the class keeps the hash it has)
     for name, fn in methods.items():
@@ -205,9 +205,9 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
         if text_sig is not None:
             attrs["__doc__"] = cls.__name__ + text_sig
     if "__match_args__" not in own:
-        attrs["__match_args__"] = tuple(f.name for f in fields if f.init)
+        attrs["__match_args__"] = initialized
     if slots:
-        cls = _with_slots(cls, attrs, tuple(table), frozen)
+        cls = _with_slots(cls, attrs, names, frozen)
     else:
         for name, value in attrs.items():
             if value is _DELETE:
@@ -225,6 +225,10 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
         cls.__doc__ = cls.__name__ + text_sig
     abc.update_abstractmethods(cls)
     return cls
+
+
+def _stdlib(cls: type, frozen: bool, slots: bool, eq: bool) -> type:
+    return dataclasses.dataclass(cls, frozen=frozen, slots=slots, eq=eq)
 
 
 def _field(cls: type, name: str, ann: Any, attrs: dict[str, Any]) -> dataclasses.Field[Any]:

@@ -25,15 +25,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NoReturn, TypeVar, cast
 
-from pymeld import __version__, api
+from pymeld import __version__
 from pymeld.errors import PymeldError
 from pymeld.io import read_input, write_atomic
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the CLI itself loads no `typing` (start-up)
+if TYPE_CHECKING:
+    import signal as _signal
+    from typing import Any, NoReturn, TypeVar
+
+    from pymeld.fuse import DwarfPolicy, MemoryStrategy
+
+    F = TypeVar("F", bound=Callable[..., Any])
+else:  # `signal` is `_signal` and enum classes for its constants (~0.5 ms of start-up)
+    import _signal
 
 __all__ = [
     "UsageError",
@@ -46,8 +55,6 @@ __all__ = [
     "parser",
     "progress",
 ]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -367,6 +374,7 @@ def inspect(
     """
     import json
 
+    from pymeld import api
     from pymeld.emit.attestation import find_attestations
 
     chosen = [
@@ -505,6 +513,7 @@ def _graph_dot(
 ) -> str:
     from pathlib import Path
 
+    from pymeld import api
     from pymeld.emit.dot import composition_dot, fused_dot
 
     title = Path(file).name
@@ -537,6 +546,8 @@ def _graph_dot(
 @option("--force", action="store_true", help="Allow -o to name the input (replacing it).")
 def roundtrip(input: str, output: str, check: bool, force: bool) -> None:
     """Decode and re-encode INPUT (developer tool: the identity transform for the oracle)."""
+    from pymeld import api
+
     _refuse_overwriting_input(output, (input,), force)
     data = read_input(input)
     with progress(f"round-tripping {input}"):
@@ -678,13 +689,13 @@ def fuse(
     output: str,
     as_component: bool,
     preserve_names: bool,
-    dwarf: str | None,
+    dwarf: DwarfPolicy | None,
     keep_dwarf: bool,
     no_attestation: bool,
     validate: bool,
     run_verify: bool,
     timeout: float,
-    memory: str,
+    memory: MemoryStrategy,
     address_rebase: bool,
     opaque_rep: list[str],
     keep_async_boundaries: bool,
@@ -702,7 +713,7 @@ def fuse(
     """
     import json
 
-    from pymeld.fuse import DwarfPolicy, FuseOptions, MemoryStrategy, fuse_files
+    from pymeld.fuse import FuseOptions, fuse_files
 
     if address_rebase and memory == "multi":
         raise UsageError("--address-rebase needs --memory shared or auto")
@@ -712,12 +723,12 @@ def fuse(
     options = FuseOptions(
         component=as_component or keep_async_boundaries,
         preserve_names=preserve_names,
-        dwarf=cast(DwarfPolicy, dwarf or ("passthrough" if keep_dwarf else "remap")),
+        dwarf=dwarf or ("passthrough" if keep_dwarf else "remap"),
         attestation=not no_attestation,
         validate=validate,
         verify=run_verify,
         verify_timeout=timeout,
-        memory=cast(MemoryStrategy, memory),
+        memory=memory,
         address_rebase=address_rebase,
         opaque_rep=tuple(opaque_rep),
         keep_async_boundaries=keep_async_boundaries,
@@ -783,6 +794,7 @@ def verify(original: str, fused: str, seed: int, calls: int, timeout: float) -> 
     within --timeout on ORIGINAL) are listed as not checked. A core-module FUSED is wrapped
     as `fuse --component` would wrap it.
     """
+    from pymeld import api
     from pymeld.verify import verify as run
 
     a, b = read_input(original), read_input(fused)
@@ -814,6 +826,7 @@ def _interfaces(tree: Any) -> list[str]:
 
 def _counts(tree: Any) -> list[str]:
     """One line per core module (nested ones in binary order) with its index-space sizes."""
+    from pymeld import api
     from pymeld.codec.component import model as cm
 
     modules = (
@@ -888,7 +901,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = EXIT_INTERNAL
     finally:
         if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+            _signal.signal(_signal.SIGTERM, previous)
     sys.exit(code)
 
 
@@ -929,7 +942,7 @@ def _on_sigterm() -> Any:
         raise _Terminated
 
     try:
-        return signal.signal(signal.SIGTERM, terminated)
+        return _signal.signal(_signal.SIGTERM, terminated)
     except (ValueError, OSError, AttributeError):  # not the main thread, or no signals here
         return None
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pymeld import cli
+from pymeld import api, cli
 from pymeld.errors import PymeldError
 from pymeld.io import read_input, write_atomic
 from support import REPO, run_cli
@@ -157,7 +157,7 @@ def test_internal_error_is_one_line_exit_70(
     def boom(*_a: object, **_k: object) -> bytes:
         raise ValueError("kaboom\nsecond line")
 
-    monkeypatch.setattr(cli.api, "roundtrip", boom)
+    monkeypatch.setattr(api, "roundtrip", boom)  # the CLI imports `api` when a command runs
     src = tmp_path / "in.wasm"
     src.write_bytes(b"\0asm\x01\0\0\0")
     code, _, err = run(capsys, "roundtrip", str(src), "-o", str(tmp_path / "o.wasm"))

@@ -52,6 +52,7 @@ NEVER = (
     "concurrent",
     "pymeld.interface",
     "pymeld.resources.opaque",
+    "struct",
 )
 
 
@@ -93,6 +94,13 @@ def test_component_output_loads_the_encoder_and_wrapper(tmp_path: Path) -> None:
     mods = _new_modules("fuse", str(CALCULATOR), "--component", "-o", str(out))
     assert "pymeld.wrap.wrapper" in mods and "pymeld.codec.component.encode" in mods
     assert out.read_bytes()[4:8] == b"\x0d\x00\x01\x00"
+
+
+def test_help_loads_neither_typing_nor_signal() -> None:
+    """The CLI module itself needs no `typing` (annotations only) and takes SIGTERM through
+    `_signal` (the `signal` module adds only enum classes); `pymeld.api` loads with a command."""
+    mods = _new_modules("--help")
+    assert _loaded(mods, ("typing", "signal", "pymeld.api", "pymeld.fuse")) == []
 
 
 def test_version_loads_no_fusion_stage() -> None:

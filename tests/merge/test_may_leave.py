@@ -153,3 +153,32 @@ def test_only_reached_calls_are_checked(corpus_components: Path, name: str, chec
     assert len(guards) == checks
     for target, _, owner in guards:
         assert merger.leave.checks(owner, target)
+
+
+def test_rewrite_reuses_the_analysis_scans(
+    corpus_components: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bodies the may-leave analysis scanned (c-compose-text: its reallocs reach the
+    allocator, half of the code) are not scanned again by the body rewrite: one `patch_sites`
+    per distinct body in the whole merge, and the same output as scanning twice."""
+    from pymeld.codec.core import instructions as ins
+    from pymeld.merge import leave
+    from pymeld.merge.merger import merge
+
+    path = corpus_components / "c-compose-text" / "composed.wasm"
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    graph = flatten(parse_component(path.read_bytes()))
+    once = merge(graph).module
+    scanned: list[bytes] = []
+    real = ins.patch_sites
+
+    def counting(body: bytes) -> list[ins.Patch] | None:
+        scanned.append(body)
+        return real(body)
+
+    monkeypatch.setattr(ins, "patch_sites", counting)
+    monkeypatch.setattr(leave, "patch_sites", counting)
+    again = merge(flatten(parse_component(path.read_bytes()))).module
+    assert scanned and len(scanned) == len(set(scanned))
+    assert [c.body for c in again.codes] == [c.body for c in once.codes]

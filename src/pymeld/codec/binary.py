@@ -8,12 +8,8 @@ LEB128 decoding enforces the spec's length and unused-bit rules; `Writer` emits 
 from __future__ import annotations
 
 import builtins
-import struct
 
 from pymeld.errors import DecodeError
-
-_F32 = struct.Struct("<f")
-_F64 = struct.Struct("<d")
 
 
 class Reader:
@@ -301,11 +297,3 @@ def uleb_padded(v: int, width: int = 5) -> bytes:
         v >>= 7
         out.append(b | 0x80 if i < width - 1 else b)
     return bytes(out)
-
-
-def f32_bytes(x: float) -> bytes:
-    return _F32.pack(x)
-
-
-def f64_bytes(x: float) -> bytes:
-    return _F64.pack(x)

@@ -41,11 +41,16 @@ _JOBS: list[tuple[list[Unit], Work]] = []
 
 
 def _rewrite_units(
-    units: list[Unit], work: Work, tokens: bool = False
+    units: list[Unit],
+    work: Work,
+    tokens: bool = False,
+    known: dict[bytes, list[ins.Patch] | None] | None = None,
 ) -> list[list[bytes | PymeldError]]:
     """Per unit, the rewritten body for each occurrence (or the error it raises, raised later
     in input order so the first error reported is the one a plain serial walk would report).
-    ``tokens``: cut bodies with `codec.core.tokens` first (the same bytes, faster in bulk)."""
+    ``tokens``: cut bodies with `codec.core.tokens` first (the same bytes, faster in bulk);
+    ``known``: bodies already scanned (`patch_sites`), by an earlier pass over the same code."""
+    known = known or {}
     results: list[list[bytes | PymeldError]] = []
     tables: list[ins.PatchTable | None] = [None] * len(work)  # per entry, made when first used
     if tokens:
@@ -70,7 +75,7 @@ def _rewrite_units(
                 results.append(outs)
                 continue
             outs = []
-        sites = ins.patch_sites(body)
+        sites = known[body] if body in known else ins.patch_sites(body)
         for entry, _ in where:
             _, maps, file = work[entry]
             out = None
@@ -95,8 +100,11 @@ def _rewrite_job(job: int) -> list[list[bytes | PymeldError]]:
     return _rewrite_units(units, work, tokens=True)
 
 
-def rewrite_all(work: Work) -> list[list[bytes]]:
-    """Rewritten bodies for each (bodies, maps, file) entry of ``work``, in order."""
+def rewrite_all(
+    work: Work, known: dict[bytes, list[ins.Patch] | None] | None = None
+) -> list[list[bytes]]:
+    """Rewritten bodies for each (bodies, maps, file) entry of ``work``, in order (``known``:
+    `patch_sites` of bodies already scanned, e.g. by `merge.leave`)."""
     index: dict[bytes, int] = {}
     units: list[Unit] = []
     for entry, (bodies, _, _) in enumerate(work):
@@ -113,7 +121,7 @@ def rewrite_all(work: Work) -> list[list[bytes]]:
     if total >= PARALLEL_MIN_BYTES and workers >= 2 and sys.platform not in NO_PROCESSES:
         results = _parallel(units, work, total, workers)
     if results is None:
-        results = _rewrite_units(units, work, tokens=total >= TOKENS_MIN_BYTES)
+        results = _rewrite_units(units, work, total >= TOKENS_MIN_BYTES, known)
     placed: list[list[bytes | PymeldError]] = [[b""] * len(bodies) for bodies, _, _ in work]
     for (_, where), outs in zip(units, results):
         for (entry, i), o in zip(where, outs):

@@ -30,6 +30,7 @@ from pymeld.codec.core.instructions import (
     K_FUNC,
     K_TABLE,
     K_TYPE,
+    Patch,
     const_i32_value,
     elem_expr_func,
     patch_sites,
@@ -148,14 +149,22 @@ class BodyCalls:
     tables: frozenset[int] = frozenset()
 
 
+#: Per body scanned here, its `patch_sites`: the body rewrite (`merge.bodies.rewrite_all`) takes
+#: them instead of scanning the body again (half the code of a small composition whose realloc
+#: reaches its allocator).
+SitesSeen = dict[bytes, list[Patch] | None]
+
 _CALL_INDIRECT, _RETURN_CALL_INDIRECT, _CALL_REF, _RETURN_CALL_REF = 0x11, 0x13, 0x14, 0x15
 
 
-def body_calls(body: bytes) -> BodyCalls:
+def body_calls(body: bytes, seen: SitesSeen | None = None) -> BodyCalls:
     """What `calls_out` needs of one body: from the fast index scan (`patch_sites`, the same
-    index immediates the body rewrite patches), with a second walk (`_indirect_calls`) only
-    for a body using a table or a type index; the general walk when the fast scan declines."""
+    index immediates the body rewrite patches, kept in ``seen``), with a second walk
+    (`_indirect_calls`) only for a body using a table or a type index; the general walk when
+    the fast scan declines."""
     sites = patch_sites(body)
+    if seen is not None:
+        seen[body] = sites
     if sites is None:
         uses = scan_uses(body)
         if not (uses.tables or uses.types):
@@ -226,11 +235,13 @@ def _indirect_calls(body: bytes, funcs: set[int], table_uses: list[int]) -> Body
 CallsCache = dict[bytes, BodyCalls]
 
 
-def _calls_of(m: Module, f: int, n_imported: int, cache: CallsCache | None) -> BodyCalls:
+def _calls_of(
+    m: Module, f: int, n_imported: int, cache: CallsCache | None, sites: SitesSeen | None = None
+) -> BodyCalls:
     body = m.codes[f - n_imported].body
     calls = None if cache is None else cache.get(body)
     if calls is None:
-        calls = body_calls(body)
+        calls = body_calls(body, sites)
         if cache is not None:
             cache[body] = calls
     return calls
@@ -244,8 +255,8 @@ class _Tables:
     foreign instance imports, or whose segment offsets are not constants, is unknown (None);
     a slot two segments fill is unknown too, a slot none fills is null (a call traps)."""
 
-    def __init__(self, graph: FlatGraph, cache: CallsCache | None) -> None:
-        self.g, self.cache = graph, cache
+    def __init__(self, graph: FlatGraph, cache: CallsCache | None, sites: SitesSeen | None) -> None:
+        self.g, self.cache, self.sites = graph, cache, sites
         self._slots: dict[tuple[int, int], dict[int, tuple[int, int] | None] | None] = {}
 
     def target(self, inst: int, table: int, slot: int) -> tuple[int, int] | bool | None:
@@ -288,7 +299,7 @@ class _Tables:
             m = self.g.instances[inst].module
             n_imported = m.num_imported(ExternKind.FUNC)
             for f in range(n_imported, n_imported + len(m.codes)):
-                if _calls_of(m, f, n_imported, self.cache).tables & local:
+                if _calls_of(m, f, n_imported, self.cache, self.sites).tables & local:
                     return None
             for e in m.elems:
                 if e.mode != SegmentMode.ACTIVE or e.table not in local:
@@ -322,7 +333,10 @@ class _Tables:
 
 
 def calls_out(
-    graph: FlatGraph, start: CoreRef, cache: CallsCache | None = None
+    graph: FlatGraph,
+    start: CoreRef,
+    cache: CallsCache | None = None,
+    sites: SitesSeen | None = None,
 ) -> Iterator[CoreRef | None]:
     """What running ``start`` may call outside core code: each import reached that is not a
     core function of a module instance (a lowered function, a canonical built-in, ...), and
@@ -331,7 +345,7 @@ def calls_out(
 
     Follows direct calls, `ref.func`, and indirect calls through constant slots of tables only
     element segments fill, through the module instance's bodies and into other module
-    instances its imports are bound to."""
+    instances its imports are bound to; ``sites`` keeps each body's scan (`body_calls`)."""
     if not isinstance(start, DefRef):
         yield None
         return
@@ -358,12 +372,12 @@ def calls_out(
             else:
                 yield ref
             continue
-        calls = _calls_of(m, f, len(imported), cache)
+        calls = _calls_of(m, f, len(imported), cache, sites)
         if calls.unknown:
             yield None
         work.extend((inst, g) for g in calls.funcs)
         for table, slot in calls.slots:
-            tables = tables or _Tables(graph, cache)
+            tables = tables or _Tables(graph, cache, sites)
             target = tables.target(inst, table, slot)
             if target is None:
                 yield None
@@ -371,19 +385,29 @@ def calls_out(
                 work.append(target)  # type: ignore[arg-type]
 
 
-def reach(graph: FlatGraph, start: CoreRef, cache: CallsCache | None = None) -> set[CoreRef] | None:
+def reach(
+    graph: FlatGraph,
+    start: CoreRef,
+    cache: CallsCache | None = None,
+    sites: SitesSeen | None = None,
+) -> set[CoreRef] | None:
     """Every call out ``start`` may reach (`calls_out`), or None when it may reach anything
     (an unknown indirect call, or code of a foreign instance, which may call any import)."""
     out: set[CoreRef] = set()
-    for ref in calls_out(graph, start, cache):
+    for ref in calls_out(graph, start, cache, sites):
         if ref is None or isinstance(ref, ForeignRef):
             return None
         out.add(ref)
     return out
 
 
-def may_call_out(graph: FlatGraph, start: CoreRef, cache: CallsCache | None = None) -> bool:
+def may_call_out(
+    graph: FlatGraph,
+    start: CoreRef,
+    cache: CallsCache | None = None,
+    sites: SitesSeen | None = None,
+) -> bool:
     """Whether running ``start`` can reach a call out of its component instance: a lowered
     function or a canonical built-in, the calls a cleared may-leave flag traps. Conservative:
     an indirect call that may reach anything counts."""
-    return next(calls_out(graph, start, cache), False) is not False
+    return next(calls_out(graph, start, cache, sites), False) is not False

@@ -28,6 +28,7 @@ falls back to ``multi`` with the refusal as its reason.
 from __future__ import annotations
 
 from dataclasses import field
+from functools import cache
 from typing import Literal
 
 from pymeld._dataclass import dataclass
@@ -346,7 +347,13 @@ for _k, (_w, _t) in enumerate(_ATOMIC_SHAPES):
         _ACCESS[(0xFE, 0x1E + 7 * _g + _k)] = (_w, (_t,))
     _ACCESS[(0xFE, 0x48 + _k)] = (_w, (_t, _t))  # cmpxchg
 _LANE = frozenset((0xFD, op) for op in range(0x54, 0x5C))  # a lane byte follows the memarg
-_MEMARG = ins.opcode_keys(ins.MEMARG)
+
+
+@cache
+def _memarg_opcodes() -> list[ins.OpKey]:
+    """Every opcode with a memarg: found when a memory is first rebased (walking the opcode
+    tables was half of loading this module, which the default strategy only asks `multi`)."""
+    return ins.opcode_keys(ins.MEMARG)
 
 
 def _check_range(c: Instrs, x: int, n: int, size: int) -> None:
@@ -398,7 +405,9 @@ def _hooks(regions: dict[int, Region], scratch: _Scratch) -> ins.Hooks:
 
         return hook
 
-    hooks: ins.Hooks = {key: access(key) if key in _ACCESS else unknown(key) for key in _MEMARG}
+    hooks: ins.Hooks = {
+        key: access(key) if key in _ACCESS else unknown(key) for key in _memarg_opcodes()
+    }
     hooks[(-1, 0x3F)] = size
     hooks[(-1, 0x40)] = grow
     for sub in (8, 10, 11):

@@ -67,7 +67,7 @@ from pymeld.merge.asyncpass import AsyncPlan, async_lower_signature, builtin_sig
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.foreign import ForeignPlan, module_name, plan_foreign
 from pymeld.merge.layout import InstanceLayout, lay_out
-from pymeld.merge.leave import CallsCache, LeaveGuards, reach
+from pymeld.merge.leave import CallsCache, LeaveGuards, SitesSeen, reach
 from pymeld.merge.segments import copy_data, copy_elem
 from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
@@ -161,6 +161,7 @@ class Merger:
         self._foreign_index: dict[ForeignRef, int] = {}  # fused import index per foreign export
         self._chunks: dict[int, FuncItem] = {}  # late foreign index → start part after it
         self.leafs: LeafFuncs | None = None  # set when generated code is emitted
+        self._sites: SitesSeen = {}  # bodies the may-leave analysis scanned, for the rewrite
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -694,7 +695,7 @@ class Merger:
             if owner is None:
                 return
             assert realloc is not None
-            calls_out = reach(self.g, realloc, calls)
+            calls_out = reach(self.g, realloc, calls, self._sites)
             if calls_out is None or calls_out:
                 leave.plan_realloc(realloc, owner, calls_out)
 
@@ -818,7 +819,8 @@ class Merger:
             [
                 ([c.body for c in mi.module.codes], maps, mi.label)
                 for mi, maps in zip(self.g.instances, all_maps)
-            ]
+            ],
+            self._sites,
         )
         for mi, lay, maps, bodies in zip(self.g.instances, self.layouts, all_maps, rewritten):
             m = mi.module
