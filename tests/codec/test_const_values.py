@@ -5,21 +5,21 @@ from __future__ import annotations
 import pytest
 
 from pymeld.codec.binary import sleb, uleb
-from pymeld.codec.core.instructions import const_i32_value, elem_expr_func, read_s
+from pymeld.codec.core.instructions import const_i32_value, elem_expr_func, read_s32
 from pymeld.errors import DecodeError
 
 END = bytes([0x0B])
 
 
 @pytest.mark.parametrize("v", [0, 1, -1, 63, 64, -64, -65, 2**31 - 1, -(2**31), 624485])
-def test_read_s(v: int) -> None:
+def test_read_s32(v: int) -> None:
     enc = sleb(v)
-    assert read_s(enc + b"tail", 0) == (v, len(enc))
+    assert read_s32(enc + b"tail", 0) == (v, len(enc))
 
 
-def test_read_s_range() -> None:
+def test_read_s32_range() -> None:
     with pytest.raises(DecodeError):
-        read_s(sleb(2**31), 0)
+        read_s32(sleb(2**31), 0)
 
 
 def test_const_i32_value() -> None:

@@ -34,7 +34,7 @@ from pymeld.codec.core.instructions import (
     const_i32_value,
     elem_expr_func,
     patch_sites,
-    read_s,
+    read_s32,
     read_u,
     rewrite_instructions,
     scan_uses,
@@ -196,7 +196,7 @@ def _indirect_calls(body: bytes, funcs: set[int], table_uses: list[int]) -> Body
 
     def i32_const(data: bytes, at: int, pos: int) -> tuple[bytes, int]:
         nonlocal const_end, const
-        const, const_end = read_s(data, pos)
+        const, const_end = read_s32(data, pos)
         return b"", const_end
 
     def call_indirect(data: bytes, at: int, pos: int) -> tuple[bytes, int]:

@@ -934,31 +934,22 @@ def read_u(data: bytes, pos: int, bits: int = 32) -> tuple[int, int]:
         raise DecodeError(e.msg, offset=e.pos) from None
 
 
-def read_s(data: bytes, pos: int, bits: int = 32) -> tuple[int, int]:
-    """A signed LEB128 at ``pos`` (e.g. `i32.const`'s): (value, position after it)."""
-    result = shift = 0
-    start = pos
-    while True:
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            break
-        if shift >= (bits + 6) // 7 * 7:
-            raise DecodeError("LEB128 too long", offset=start)
-    if b & 0x40:
-        result -= 1 << shift
-    if not -(1 << (bits - 1)) <= result < 1 << (bits - 1):
-        raise DecodeError(f"s{bits} LEB128 out of range", offset=start)
-    return result, pos
+def read_s32(data: bytes, pos: int) -> tuple[int, int]:
+    """A signed 32-bit LEB128 at ``pos`` (`i32.const`'s): (value, position after it)."""
+    try:
+        v, end = _read_s33(data, pos)  # an s32 is at most as long as an s33
+    except _Bad as e:
+        raise DecodeError(e.msg, offset=e.pos) from None
+    if not -(1 << 31) <= v < 1 << 31:
+        raise DecodeError("s32 LEB128 out of range", offset=pos)
+    return v, end
 
 
 def const_i32_value(expr: bytes | None) -> int | None:
     """The value of a constant expression that is one `i32.const` (else None)."""
     if not expr or expr[0] != 0x41:
         return None
-    v, end = read_s(expr, 1)
+    v, end = read_s32(expr, 1)
     return v if expr[end:] == b"\x0b" else None
 
 
