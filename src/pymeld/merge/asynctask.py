@@ -393,6 +393,9 @@ class _Hooks:
             b.get(self.t).i32(SYNC_CALLER).store("i32.store", m, _SUB)
         b.get(self.t).i32(e.caller).store("i32.store", m, _CALLER)
         b.get(self.t).i32(e.callee.owner).store("i32.store", m, _OWNER)
+        if e.callee.owner in rt.yielding:  # a task of the instance suspended in a yield: the
+            # runtime starts this one later (STARTING): not fused, trap
+            b.global_get(rt.glob(("ylock", e.callee.owner))).trap_if()
         entry = rt.entry_id(("first", e.lower))
         if entry:
             b.get(self.t).i32(entry).store("i32.store", m, _ENTRY)
@@ -481,7 +484,7 @@ class TaskRuntime:
         self.ids: StoreIds | None = None  # the runtime's store-wide ids (merge.asyncids)
         # the ways into the core code of a task that may unwind in `thread.yield`: a callback
         # ("cb", k) or the first call of an async-lowered edge ("first", lower index)
-        yielding = {g.builtins[bi].owner for bi in tp.yields}
+        self.yielding = yielding = sorted({g.builtins[bi].owner for bi in tp.yields})
         self.entries: list[tuple[str, int]] = [
             ("cb", k) for k, lf in enumerate(tp.callbacks) if lf.owner in yielding
         ]
@@ -535,6 +538,9 @@ class TaskRuntime:
             p.add_global(GROUP, ("unwind", "data"))
             for bi in self.tp.yields:
                 self._builtins[bi] = self._func("builtin", bi)
+            for inst in self.yielding:
+                p.add_global(GROUP, ("ylock", inst))
+                p.add_global(GROUP, ("yheld", inst))
             self._func("resume")
         for bi in self.tp.returns:
             for e in self._callback_edges():
@@ -644,6 +650,12 @@ class TaskRuntime:
             b.op("return")
             b.end()
             owner = self.tp.callbacks[x].owner if kind == "cb" else self.tp.edges[x].callee.owner
+            lock, held = self.glob(("ylock", owner)), self.glob(("yheld", owner))
+            b.i32(0).global_set(lock)  # the instance is left: a held delivery is queued
+            b.global_get(held).if_()
+            b.global_get(held).call(self.fn("push_high"))
+            b.i32(0).global_set(held)
+            b.end()
             b.get(0).get(code).call(self.fn("handle", owner)).op("return")
             b.end()
         b.unreachable().end()
@@ -676,6 +688,7 @@ class TaskRuntime:
         b.get(base).get(base).i32(HEADER_SIZE).op("i32.add").store("i32.store", frames, 0)
         b.get(base).get(base).i32(_FRAME_PAGES << 16).op("i32.add").store("i32.store", frames, 4)
         b.get(t).get(base).store("i32.store", m, _STACK)
+        b.get(t).global_set(self.glob(("ylock", bt.owner)))  # other deliveries wait (`_run`)
         b.get(t).i32(YIELDING).store("i32.store", m, _MODE)
         b.get(t).call(self.fn("enqueue"))
         b.get(base).global_set(self.glob(("unwind", "data")))
@@ -1001,6 +1014,15 @@ class TaskRuntime:
         if self.entries:  # a core stack unwound in a yield: rewound instead
             b.get(0).load("i32.load", self.mem("tasks"), _STACK).if_()
             b.get(0).call(self.fn("resume")).op("return")
+            b.end()
+        for inst in self.yielding:  # held while another task's stack of it is suspended
+            lock, held = self.glob(("ylock", inst)), self.glob(("yheld", inst))
+            b.get(0).load("i32.load", self.mem("tasks"), _OWNER).i32(inst).op("i32.eq")
+            b.global_get(lock).i32(0).op("i32.ne").op("i32.and")
+            b.global_get(lock).get(0).op("i32.ne").op("i32.and").if_()
+            b.global_get(held).trap_if()  # two held: wasmtime's order (not reproduced)
+            b.get(0).global_set(held)
+            b.op("return")
             b.end()
         n = len(self.tp.callbacks)
         for _ in range(n + 1):
