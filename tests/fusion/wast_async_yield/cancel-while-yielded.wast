@@ -104,6 +104,8 @@
             (local.set $s (call $cancel-async (local.get $h)))
             (if (i32.eq (local.get $s) (i32.const -1 (; BLOCKED ;)))
               (then
+                ;; whether the callee ran in the cancel (it did not: its stack waits)
+                (local.set $seen (i32.add (local.get $seen) (i32.mul (call $steps) (i32.const 10))))
                 (local.set $ws (call $new))
                 (call $join (local.get $h) (local.get $ws))
                 (if (i32.ne (call $wait (local.get $ws) (i32.const 0)) (i32.const 1))
