@@ -45,9 +45,23 @@ mirrored; a blocked stack (a sync wait, a driven root) waiting beside another st
 A callee lifted `async` without a callback (stackful) runs the same way; it must never block
 while its caller goes on, so its return is its exit.
 
+`thread.yield` (not cancellable) in the core code of an in-module task, in its first call or a
+later callback turn, suspends that stack for real: `merge.unwind` rewrites the core functions
+that may reach the yield stand-in, which unwinds the stack into the task's frame buffer (its
+own page of the ``frames`` memory) and queues the task at low priority; the adapter (the caller
+gets STARTED) or the scheduler (`_run_one`) stops the unwind, and at the task's turn `_resume`
+rewinds it through the entry it came in by, with its current task, may-block and context slots
+in place. Generated functions are barriers: a yield reachable from anything but such an entry
+(a sync call, an export, start-up) is refused when fusing (`suspend`). As wasmtime's
+`do_not_enter`, the instance stays entered while the stack is suspended: a delivery to another
+of its tasks is held and queued at high priority when the resumed code returns (two held: trap),
+and a new task there traps (wasmtime would start it later: STARTING is not fused). A cancel sent
+meanwhile waits for that code to return, as in wasmtime; the runtime ids are not mirrored past
+a yield (`lost`).
+
 What needs more is refused by name: a blocking built-in or sync call to a task in an instance
 entered by an async call (its first call would have to return STARTED with its stack
-suspended: "needs a suspended core stack"), `thread.yield`, backpressure of an instance
+suspended: "needs a suspended core stack"), `thread.yield` elsewhere, backpressure of an instance
 entered asynchronously, and the combinations `merge.asyncroot` refuses. Streams and futures
 inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and their events
 wake waiters through this scheduler (`mark_ready`, markers).

@@ -4,8 +4,9 @@ Fused code is one core module run without stack switching, so a core stack that 
 suspended while its caller goes on (a callee entered by an async call that blocks inside its
 core code, see `merge.asynctask`) has to be taken apart: every function that may be on such a
 stack learns to *unwind* (save its frame to linear memory and return) and to *rewind* (be
-called again and run straight to where it stopped), as Binaryen's Asyncify does. Nothing in the
-pipeline uses it yet: this module is the transform, `merge.asynctask` will drive it.
+called again and run straight to where it stopped), as Binaryen's Asyncify does. This module is
+the transform; `merge.asynctask` drives it for `thread.yield` (its suspend points are the
+yield stand-ins, its barriers every generated function: the task entries stop the unwinds).
 
 Protocol (the globals and buffers are the caller's, `UnwindGlobals`):
 
