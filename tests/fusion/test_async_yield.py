@@ -2,7 +2,8 @@
 
 Hand-built cases in `wast_async_yield/` through the differential oracle: a yield in a task's
 first call (the caller gets STARTED and calls into the instance meanwhile) and in a later
-callback turn, with values of every numeric type and a recursive helper on the suspended stack;
+callback turn, with values of every numeric type and a recursive helper on the suspended stack,
+and in a stackful callee;
 two tasks of one instance yielding (the one suspended inside its core code keeps the instance
 entered: the other's turns wait); a cancel sent while the stack is suspended; waiters on
 sets beside the yielding subtask. `wast_async_yield_refused/`: a yield reachable from a
