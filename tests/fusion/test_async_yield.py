@@ -7,8 +7,8 @@ and in a stackful callee;
 two tasks of one instance yielding (the one suspended inside its core code keeps the instance
 entered: the other's turns wait); a cancel sent while the stack is suspended; waiters on
 sets beside the yielding subtask. `wast_async_yield_refused/`: a yield reachable from a
-synchronous call (refused when fusing) and a new task of an instance while one of its tasks
-is suspended (wasmtime's STARTING: the fused module traps there).
+synchronous call (refused when fusing) and async calls into an instance while one of its
+tasks is suspended (wasmtime's STARTING: the fused module traps there).
 """
 
 from __future__ import annotations
@@ -41,8 +41,12 @@ def test_yield_reachable_from_a_sync_call_is_refused(
     assert "not reached from a synchronous call" in r["reason"], r
 
 
-def test_new_task_while_yielded_traps(oracle_py: Path, pymeld: list[str], tmp_path: Path) -> None:
-    """wasmtime gives the second call STARTING (its instance is entered by the suspended
-    stack); fused code has no STARTING subtasks: a refusal at run time."""
-    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / "new-task-while-yielded.wast", tmp_path)
+@pytest.mark.parametrize("name", ["new-task-while-yielded", "async-call-while-yielded"])
+def test_call_while_yielded_traps(
+    name: str, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """wasmtime gives an async call into an instance entered by a suspended stack STARTING
+    (a new task, or a sync-lifted `async` function); fused code has no STARTING subtasks: a
+    refusal at run time."""
+    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / f"{name}.wast", tmp_path)
     assert_traps_where_original_returns(r)

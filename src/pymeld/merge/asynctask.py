@@ -55,7 +55,8 @@ in place. Generated functions are barriers: a yield reachable from anything but 
 (a sync call, an export, start-up) is refused when fusing (`suspend`). As wasmtime's
 `do_not_enter`, the instance stays entered while the stack is suspended: a delivery to another
 of its tasks is held and queued at high priority when the resumed code returns (two held: trap),
-and a new task there traps (wasmtime would start it later: STARTING is not fused). A cancel sent
+and an async call there, or a call of an `async` function, traps (wasmtime would start it
+later: STARTING is not fused). A cancel sent
 meanwhile waits for that code to return, as in wasmtime; the runtime ids are not mirrored past
 a yield (`lost`).
 
@@ -346,6 +347,12 @@ class _Hooks:
         """The callee's task may block when its function is `async` (the caller's may-block is
         checked only if the call actually blocks: `finish`). The runtime's ids of the call's
         task (merge.asyncids): a sync-to-sync call defers them; any other takes them now."""
+        e = self.edge
+        if e.callee.owner in self.rt.yielding and (e.lower_async or e.callee.type.is_async):
+            # a task of the instance is suspended in a yield: the runtime starts this call
+            # later (STARTING), which is not fused: trap. (A sync call of a function that is
+            # not `async` runs: wasmtime's reenter-during-yield.)
+            b.global_get(self.rt.glob(("ylock", e.callee.owner))).trap_if()
         mb = self.rt.glob("may_block")
         self.blocked = b.local("i32")
         b.global_get(mb).set(self.blocked)
@@ -407,9 +414,6 @@ class _Hooks:
             b.get(self.t).i32(SYNC_CALLER).store("i32.store", m, _SUB)
         b.get(self.t).i32(e.caller).store("i32.store", m, _CALLER)
         b.get(self.t).i32(e.callee.owner).store("i32.store", m, _OWNER)
-        if e.callee.owner in rt.yielding:  # a task of the instance suspended in a yield: the
-            # runtime starts this one later (STARTING): not fused, trap
-            b.global_get(rt.glob(("ylock", e.callee.owner))).trap_if()
         entry = rt.entry_id(("first", e.lower))
         if entry:
             b.get(self.t).i32(entry).store("i32.store", m, _ENTRY)
