@@ -45,9 +45,24 @@ mirrored; a blocked stack (a sync wait, a driven root) waiting beside another st
 A callee lifted `async` without a callback (stackful) runs the same way; it must never block
 while its caller goes on, so its return is its exit.
 
+`thread.yield` (not cancellable) in the core code of an in-module task, in its first call or a
+later callback turn, suspends that stack for real: `merge.unwind` rewrites the core functions
+that may reach the yield stand-in, which unwinds the stack into the task's frame buffer (its
+own page of the ``frames`` memory) and queues the task at low priority; the adapter (the caller
+gets STARTED) or the scheduler (`_run_one`) stops the unwind, and at the task's turn `_resume`
+rewinds it through the entry it came in by, with its current task, may-block and context slots
+in place. Generated functions are barriers: a yield reachable from anything but such an entry
+(a sync call, an export, start-up) is refused when fusing (`suspend`). As wasmtime's
+`do_not_enter`, the instance stays entered while the stack is suspended: a delivery to another
+of its tasks is held and queued at high priority when the resumed code returns (two held: trap),
+and an async call there, or a call of an `async` function, traps (wasmtime would start it
+later: STARTING is not fused). A cancel sent
+meanwhile waits for that code to return, as in wasmtime; the runtime ids are not mirrored past
+a yield (`lost`).
+
 What needs more is refused by name: a blocking built-in or sync call to a task in an instance
 entered by an async call (its first call would have to return STARTED with its stack
-suspended: "needs a suspended core stack"), `thread.yield`, backpressure of an instance
+suspended: "needs a suspended core stack"), `thread.yield` elsewhere, backpressure of an instance
 entered asynchronously, and the combinations `merge.asyncroot` refuses. Streams and futures
 inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and their events
 wake waiters through this scheduler (`mark_ready`, markers).
@@ -70,6 +85,7 @@ from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.space import SharedSpace, claim, shared_space
 
 if TYPE_CHECKING:
+    from pymeld.codec.core.model import Module
     from pymeld.merge.asyncids import StoreIds
     from pymeld.merge.asyncstream import StreamRuntime
 
@@ -97,6 +113,10 @@ _TEVENT, _CANCEL_SENT, _WAITER, _CALLER, _OWNER = range(64, 84, 4)
 _SID, _SSET, _STHR, _FIRST = range(84, 100, 4)
 # _WNEXT: the next callback task waiting on the same set (wasmtime's `WaitableSet::waiting`)
 _WNEXT = 100
+# _STACK: the frame buffer of the task's core stack, unwound in `thread.yield` (0: none);
+# _ENTRY: which entry (1 + index into `TaskRuntime.entries`) its running core code came in by
+_STACK, _ENTRY = 104, 108
+_FRAME_PAGES = 1  # 64 KiB of frames per suspended task (more traps: merge.unwind)
 
 _IN_TABLE = frozenset(
     {
@@ -145,6 +165,7 @@ class TaskPlan:
     streams: bool = False  # in-module streams/futures (merge.asyncstream, stage 3)
     end_instances: set[int] = field(default_factory=set)  # instances ends cross adapters to
     root_returns: list[int] = field(default_factory=list)  # task.return of driven roots
+    yields: dict[int, str] = field(default_factory=dict)  # thread.yield built-ins → instance
 
     def task_instances(self) -> set[int]:
         """Instances whose lifts run as in-module tasks."""
@@ -254,11 +275,14 @@ def plan_tasks(
             tables.add(inst)
             tp.table_ops.append(bi)
         elif op == "thread.yield":
-            raise UnsupportedFeature(
-                f"`thread.yield` in component instance {label(inst)} beside in-module tasks "
-                "(needs a suspended core stack, which fused code cannot have without stack "
-                "switching)"
-            )
+            if b.flag or inst in roots:
+                raise UnsupportedFeature(
+                    f"`thread.yield{' cancellable' if b.flag else ''}` in component instance "
+                    f"{label(inst)} beside in-module tasks (needs a suspended core stack: "
+                    "fused code has one only for a non-cancellable yield in a task entered "
+                    "by an async call)"
+                )
+            tp.yields[bi] = label(inst)
         elif op.startswith("context."):
             if b.valtype != 0x7F:
                 raise UnsupportedFeature(f"`{op} i64` beside in-module tasks")
@@ -283,6 +307,13 @@ def plan_tasks(
     if gated is not None:
         raise gated
     plan_roots(g, used, tp, exported, label)
+    for bi, where in tp.yields.items():
+        if g.builtins[bi].owner not in tp.task_instances():
+            raise UnsupportedFeature(
+                f"`thread.yield` in component instance {where} beside in-module tasks (needs a "
+                "suspended core stack: fused code has one only in a task entered by an async "
+                "call)"
+            )
     tp.slots.sort()
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
     tp.tables = sorted(tables | set(roots) | tp.task_instances() | callers | tp.end_instances)
@@ -316,6 +347,12 @@ class _Hooks:
         """The callee's task may block when its function is `async` (the caller's may-block is
         checked only if the call actually blocks: `finish`). The runtime's ids of the call's
         task (merge.asyncids): a sync-to-sync call defers them; any other takes them now."""
+        e = self.edge
+        if e.callee.owner in self.rt.yielding and (e.lower_async or e.callee.type.is_async):
+            # a task of the instance is suspended in a yield: the runtime starts this call
+            # later (STARTING), which is not fused: trap. (A sync call of a function that is
+            # not `async` runs: wasmtime's reenter-during-yield.)
+            b.global_get(self.rt.glob(("ylock", e.callee.owner))).trap_if()
         mb = self.rt.glob("may_block")
         self.blocked = b.local("i32")
         b.global_get(mb).set(self.blocked)
@@ -377,6 +414,9 @@ class _Hooks:
             b.get(self.t).i32(SYNC_CALLER).store("i32.store", m, _SUB)
         b.get(self.t).i32(e.caller).store("i32.store", m, _CALLER)
         b.get(self.t).i32(e.callee.owner).store("i32.store", m, _OWNER)
+        entry = rt.entry_id(("first", e.lower))
+        if entry:
+            b.get(self.t).i32(entry).store("i32.store", m, _ENTRY)
         if self.sids:
             for s, off in zip(self.sids[:3], (_SID, _SSET, _STHR), strict=True):
                 b.get(self.t).get(s).store("i32.store", m, off)
@@ -393,7 +433,13 @@ class _Hooks:
         self.leave(b)
         status = b.local("i32")
         b.get(t).load("i32.load", m, _STATUS).set(status)
-        b.get(t).get(code).call(rt.fn("handle", e.callee.owner))
+        if rt.entry_id(("first", e.lower)):  # the callee's core stack unwound in a yield:
+            rt.if_unwound(b)  # it is queued to resume, the caller gets STARTED
+            b.op("else")
+            b.get(t).get(code).call(rt.fn("handle", e.callee.owner))
+            b.end()
+        else:
+            b.get(t).get(code).call(rt.fn("handle", e.callee.owner))
         self.first_call_done(b)
         if e.lower_async:
             if self.sids:  # the record may be free already: zero is what it holds then
@@ -454,6 +500,17 @@ class TaskRuntime:
         self._exports: dict[int, FuncItem] = {}
         self.streams: StreamRuntime | None = None
         self.ids: StoreIds | None = None  # the runtime's store-wide ids (merge.asyncids)
+        # the ways into the core code of a task that may unwind in `thread.yield`: a callback
+        # ("cb", k) or the first call of an async-lowered edge ("first", lower index)
+        self.yielding = yielding = sorted({g.builtins[bi].owner for bi in tp.yields})
+        self.entries: list[tuple[str, int]] = [
+            ("cb", k) for k, lf in enumerate(tp.callbacks) if lf.owner in yielding
+        ]
+        self.entries += [
+            ("first", li)
+            for li, e in sorted(tp.edges.items())
+            if e.task and e.lower_async and e.callee.owner in yielding
+        ]
         if tp.streams:
             from pymeld.merge.asyncstream import StreamRuntime
 
@@ -493,6 +550,16 @@ class TaskRuntime:
             self._func("run", k)
         for bi in [*self.tp.table_ops, *self.tp.contexts, *self.tp.returns, *self.tp.cancels]:
             self._builtins[bi] = self._func("builtin", bi)
+        if self.tp.yields:
+            p.add_memory(GROUP, "frames")
+            p.add_global(GROUP, ("unwind", "state"))
+            p.add_global(GROUP, ("unwind", "data"))
+            for bi in self.tp.yields:
+                self._builtins[bi] = self._func("builtin", bi)
+            for inst in self.yielding:
+                p.add_global(GROUP, ("ylock", inst))
+                p.add_global(GROUP, ("yheld", inst))
+            self._func("resume")
         for bi in self.tp.returns:
             for e in self._callback_edges():
                 if self._returns_for(bi, e):
@@ -538,6 +605,149 @@ class TaskRuntime:
 
     def mem(self, key: object) -> int:
         return self.p.index(Space.MEMORY, GROUP, key)
+
+    # -- suspended core stacks (merge.unwind) --------------------------------------------------
+    def entry_id(self, entry: tuple[str, int]) -> int:
+        """1 + the index of ``entry`` among `entries` (0: its core code never unwinds)."""
+        return self.entries.index(entry) + 1 if entry in self.entries else 0
+
+    def if_unwound(self, b: Body) -> None:
+        """Emit, after calling an entry: ``if`` the core stack unwound (stop the unwind)."""
+        from pymeld.merge.unwind import NORMAL, UNWINDING
+
+        state = self.glob(("unwind", "state"))
+        b.global_get(state).i32(UNWINDING).op("i32.eq").if_()
+        b.i32(NORMAL).global_set(state)
+
+    def _call_entry(self, b: Body, entry: tuple[str, int]) -> None:
+        """Emit a call of ``entry``'s core function (a rewind ignores its arguments: zeros),
+        leaving its callback code (EXIT for a stackful lift)."""
+        kind, x = entry
+        if kind == "cb":
+            cb = self.tp.callbacks[x].opts.callback
+            assert cb is not None
+            b.i32(0).i32(0).i32(0).call(self.func(cb))
+            return
+        lf = self.tp.edges[x].callee
+        for vt in flatten_functype(lf.type, "lift").params:
+            b.zero(vt)
+        b.call(self.func(lf.core_func))
+        if self.tp.edges[x].stackful:
+            b.i32(0)  # CallbackCode.EXIT
+
+    def _resume(self) -> FuncCode:
+        """(task): its turn after a `thread.yield` unwound its core stack: rewind it (the
+        entry it came in by is called again) with its current task, may-block and context
+        slots in place, as for a callback; then its callback code is handled, unless it
+        unwound again (queued again by the yield)."""
+        from pymeld.merge.unwind import REWINDING
+
+        b = Body(["i32"])
+        m, state = self.mem("tasks"), self.glob(("unwind", "state"))
+        mb = self.glob("may_block")
+        b.get(0).i32(RUNNING).store("i32.store", m, _MODE)
+        saved = [(g, b.local("i32")) for g in [self.glob("cur_task"), mb, *self.context_globals()]]
+        for g, s_ in saved:
+            b.global_get(g).set(s_)
+        b.get(0).global_set(self.glob("cur_task"))
+        b.i32(1).global_set(mb)
+        for slot in self.tp.slots:
+            b.get(0).load("i32.load", m, _CTX + 4 * slot).global_set(self.glob(("ctx", slot)))
+        b.get(0).load("i32.load", m, _STACK).global_set(self.glob(("unwind", "data")))
+        b.i32(REWINDING).global_set(state)
+        code, entry = b.local("i32"), b.local("i32")
+        b.get(0).load("i32.load", m, _ENTRY).set(entry)
+        for k, (kind, x) in enumerate(self.entries, 1):
+            b.get(entry).i32(k).op("i32.eq").if_()
+            self._call_entry(b, (kind, x))
+            b.set(code)
+            self.save_ctx(b, 0)
+            for g, s_ in saved:
+                b.get(s_).global_set(g)
+            self.if_unwound(b)
+            b.op("return")
+            b.end()
+            owner = self.tp.callbacks[x].owner if kind == "cb" else self.tp.edges[x].callee.owner
+            lock, held = self.glob(("ylock", owner)), self.glob(("yheld", owner))
+            b.i32(0).global_set(lock)  # the instance is left: a held delivery is queued
+            b.global_get(held).if_()
+            b.global_get(held).call(self.fn("push_high"))
+            b.i32(0).global_set(held)
+            b.end()
+            b.get(0).get(code).call(self.fn("handle", owner)).op("return")
+            b.end()
+        b.unreachable().end()
+        return _gen(b, ("i32",), ())
+
+    def _yield(self, bt: Builtin, b: Body) -> None:
+        """thread.yield (not cancellable) in the core code of an in-module task: NOT_CANCELLED
+        after the task's stack unwound to its entry (`_resume`) and its turn came again
+        (queued at low priority, as wasmtime queues a yielding thread). The frame buffer is the
+        task's own page of the frame memory (by record index): nothing to free."""
+        from pymeld.merge.unwind import HEADER_SIZE, NORMAL, REWINDING, UNWINDING
+
+        m, frames = self.mem("tasks"), self.mem("frames")
+        state, cur = self.glob(("unwind", "state")), self.glob("cur_task")
+        t, base = b.local("i32"), b.local("i32")
+        b.global_get(state).i32(REWINDING).op("i32.eq").if_()
+        b.i32(NORMAL).global_set(state)
+        b.global_get(cur).i32(0).store("i32.store", m, _STACK)
+        b.i32(0).op("return")
+        b.end()
+        # only the core code of a task of this instance entered by an entry that stops the
+        # unwind gets here (`suspend` checks the call graph); anything else is a bug: trap
+        b.global_get(cur).tee(t).op("i32.eqz").trap_if()
+        b.get(t).load("i32.load", m, _OWNER).i32(bt.owner).op("i32.ne").trap_if()
+        b.get(t).load("i32.load", m, _ENTRY).op("i32.eqz").trap_if()
+        if self.ids is not None:  # the runtime's ids around a yield are not mirrored
+            self.ids.lose(b)
+        b.get(t).i32(_REC).op("i32.div_u").i32(16 * _FRAME_PAGES).op("i32.shl").set(base)
+        _grow(b, frames, lambda: b.get(base).i32(_FRAME_PAGES << 16).op("i32.add"))
+        b.get(base).get(base).i32(HEADER_SIZE).op("i32.add").store("i32.store", frames, 0)
+        b.get(base).get(base).i32(_FRAME_PAGES << 16).op("i32.add").store("i32.store", frames, 4)
+        b.get(t).get(base).store("i32.store", m, _STACK)
+        b.get(t).global_set(self.glob(("ylock", bt.owner)))  # other deliveries wait (`_run`)
+        b.get(t).i32(YIELDING).store("i32.store", m, _MODE)
+        b.get(t).call(self.fn("enqueue"))
+        b.get(base).global_set(self.glob(("unwind", "data")))
+        b.i32(UNWINDING).global_set(state)
+        b.i32(0).end()
+
+    def suspend(self, out: Module) -> None:
+        """Make the core code that may reach a `thread.yield` stand-in suspendable
+        (`merge.unwind`), once every function is emitted. Generated functions are barriers:
+        the entries (`entries`) stop the unwind of the core function they call; any other
+        generated function, an export or the start function reaching a yield would need a
+        suspended stack no entry stops: refused."""
+        if not self.tp.yields:
+            return
+        from pymeld.merge.unwind import UnwindGlobals, barrier_leaks, unwind
+
+        points = [self._builtins[bi].index for bi in self.tp.yields]
+        allowed: dict[int, set[int]] = {f.index: set() for f in self.p.funcs()}
+        for kind, x in self.entries:
+            if kind == "cb":
+                cb = self.tp.callbacks[x].opts.callback
+                assert cb is not None
+                target, via = self.func(cb), self.fn("run", x)
+            else:
+                target = self.func(self.tp.edges[x].callee.core_func)
+                via = self.p.index(Space.FUNC, "adapter", x)
+            allowed[via].add(target)
+            allowed[self.fn("resume")].add(target)
+        leaks = barrier_leaks(out, points, allowed)
+        if leaks:
+            where = ", ".join(sorted(set(self.tp.yields.values())))
+            raise UnsupportedFeature(
+                f"`thread.yield` in component instance {where} beside in-module tasks (needs a "
+                "suspended core stack: fused code has one only in the core code of a task "
+                "entered by an async call, not reached from a synchronous call, an export "
+                "or start-up)"
+            )
+        g = UnwindGlobals(
+            self.glob(("unwind", "state")), self.glob(("unwind", "data")), self.mem("frames")
+        )
+        unwind(out, points, g, barriers=allowed)
 
     # -- shared code ---------------------------------------------------------------------------
     def save_ctx(self, b: Body, t: int) -> None:
@@ -601,6 +811,7 @@ class TaskRuntime:
             "step": self._step,
             "run": self._run,
             "handle": self._handle,
+            "resume": self._resume,
         }
         assert isinstance(op, str)
         return emit[op](*rest)
@@ -818,6 +1029,19 @@ class TaskRuntime:
     def _run(self) -> FuncCode:
         """(task): its callback with its next event, dispatched on the callback index."""
         b = Body(["i32"])
+        if self.entries:  # a core stack unwound in a yield: rewound instead
+            b.get(0).load("i32.load", self.mem("tasks"), _STACK).if_()
+            b.get(0).call(self.fn("resume")).op("return")
+            b.end()
+        for inst in self.yielding:  # held while another task's stack of it is suspended
+            lock, held = self.glob(("ylock", inst)), self.glob(("yheld", inst))
+            b.get(0).load("i32.load", self.mem("tasks"), _OWNER).i32(inst).op("i32.eq")
+            b.global_get(lock).i32(0).op("i32.ne").op("i32.and")
+            b.global_get(lock).get(0).op("i32.ne").op("i32.and").if_()
+            b.global_get(held).trap_if()  # two held: wasmtime's order (not reproduced)
+            b.get(0).global_set(held)
+            b.op("return")
+            b.end()
         n = len(self.tp.callbacks)
         for _ in range(n + 1):
             b.block()
@@ -880,10 +1104,16 @@ class TaskRuntime:
 
             entered(self, b, inst, lambda: b.get(ev).get(p1).get(p2).call(cb).set(code))
         else:
+            if entry := self.entry_id(("cb", k)):
+                b.get(0).i32(entry).store("i32.store", m, _ENTRY)
             b.get(ev).get(p1).get(p2).call(cb).set(code)
         self.save_ctx(b, 0)
         for g, s_ in saved:
             b.get(s_).global_set(g)
+        if self.entry_id(("cb", k)):  # unwound in a yield: queued to resume by it
+            self.if_unwound(b)
+            b.op("return")
+            b.end()
         b.get(0).get(code).call(self.fn("handle", inst)).end()
         return _gen(b, ("i32",), ())
 
@@ -1172,6 +1402,9 @@ class TaskRuntime:
         if op == "task.cancel":
             self._task_cancel(b, inst)
             return _gen(b, params, results)
+        if op == "thread.yield":
+            self._yield(bt, b)
+            return _gen(b, params, results)
         tbl = self.mem(("tbl", inst))
         get = self.fn("t.get", inst)
         addr = b.local("i32")
@@ -1310,6 +1543,10 @@ class TaskRuntime:
         b.get(t).i32(1).store("i32.store", m, _CANCEL_SENT)
         b.get(t).i32(2).store("i32.store", m, _TEVENT)
         b.get(t).load("i32.load", m, _MODE).set(mode)
+        if self.entries:  # a stack suspended in a (non-cancellable) yield takes it later
+            b.get(t).load("i32.load", m, _STACK).if_()
+            b.i32(RUNNING).set(mode)
+            b.end()
         b.get(mode).i32(YIELDING).op("i32.eq").if_()
         b.get(t).call(self.fn("unlink", "q_head", "q_tail"))
         b.end()

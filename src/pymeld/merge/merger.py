@@ -423,6 +423,8 @@ class Merger:
                 dtor = self.res.runtime_dtor(rr.resource)
                 out.exports.append(Export(rr.dtor_export, ExternKind.FUNC, dtor))
         out.types = self.types.groups
+        if self.asyncf is not None and self.asyncf.tasks is not None:
+            self.asyncf.tasks.suspend(out)  # stacks that unwind in `thread.yield`
         if any(d.mode == SegmentMode.PASSIVE for d in out.datas):
             out.data_count = len(out.datas)
         result = MergeResult(out, self.host_imports, exports, list(g.exports))

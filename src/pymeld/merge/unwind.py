@@ -4,8 +4,9 @@ Fused code is one core module run without stack switching, so a core stack that 
 suspended while its caller goes on (a callee entered by an async call that blocks inside its
 core code, see `merge.asynctask`) has to be taken apart: every function that may be on such a
 stack learns to *unwind* (save its frame to linear memory and return) and to *rewind* (be
-called again and run straight to where it stopped), as Binaryen's Asyncify does. Nothing in the
-pipeline uses it yet: this module is the transform, `merge.asynctask` will drive it.
+called again and run straight to where it stopped), as Binaryen's Asyncify does. This module is
+the transform; `merge.asynctask` drives it for `thread.yield` (its suspend points are the
+yield stand-ins, its barriers every generated function: the task entries stop the unwinds).
 
 Protocol (the globals and buffers are the caller's, `UnwindGlobals`):
 
@@ -54,7 +55,7 @@ or exported) and has the call's function type (any type, when the call's type is
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import field
 from typing import NoReturn
 
@@ -159,8 +160,15 @@ def _functype_key(ft: FuncType) -> tuple[tuple[ValType, ...], tuple[ValType, ...
 class _Reach:
     """The call graph's answer to "may a call of this reach a suspend point?"."""
 
-    def __init__(self, module: Module, types: ModuleTypes, suspend_points: Iterable[int]):
+    def __init__(
+        self,
+        module: Module,
+        types: ModuleTypes,
+        suspend_points: Iterable[int],
+        barriers: Iterable[int] = (),
+    ):
         self.types = types
+        self.barriers = frozenset(barriers)
         subtypes = module.subtypes()
         self.open_types = {i for i, st in enumerate(subtypes) if not st.final}
         nimp = module.num_imported(ExternKind.FUNC)
@@ -187,7 +195,7 @@ class _Reach:
         while changed:
             changed = False
             for f, calls in self.calls.items():
-                if f in self.may:
+                if f in self.may or f in self.barriers:
                     continue
                 if (calls.direct | calls.tail) & self.may or any(
                     self.indirect_may_suspend(t) for t in calls.indirect
@@ -206,9 +214,35 @@ class _Reach:
         return any(_functype_key(self.types.func(f)) == key for f in targets)
 
 
-def may_suspend(module: Module, suspend_points: Iterable[int]) -> set[int]:
-    """Every function whose call may reach one of ``suspend_points`` (included)."""
-    return set(_Reach(module, ModuleTypes.of(module), suspend_points).may)
+def may_suspend(
+    module: Module, suspend_points: Iterable[int], barriers: Iterable[int] = ()
+) -> set[int]:
+    """Every function whose call may reach one of ``suspend_points`` (included), not looking
+    through ``barriers`` (see `unwind`)."""
+    return set(_Reach(module, ModuleTypes.of(module), suspend_points, barriers).may)
+
+
+def barrier_leaks(
+    module: Module, suspend_points: Iterable[int], barriers: Mapping[int, Collection[int]]
+) -> list[int]:
+    """The functions that could start an unwind nothing stops: barriers (keys) calling a
+    function that may suspend other than the ones they stop the unwinds of (their values),
+    directly or through a table; exported functions that may suspend, and the start
+    function. Empty when every unwind ends in a barrier."""
+    reach = _Reach(module, ModuleTypes.of(module), suspend_points, barriers)
+    out = set()
+    for f, stops in barriers.items():
+        calls = reach.calls.get(f)
+        if calls is None:
+            continue
+        if ((calls.direct | calls.tail) & reach.may) - set(stops) or any(
+            reach.indirect_may_suspend(t) for t in calls.indirect
+        ):
+            out.add(f)
+    out |= {e.index for e in module.exports if e.kind == ExternKind.FUNC} & reach.may
+    if module.start is not None and module.start in reach.may:
+        out.add(module.start)
+    return sorted(out)
 
 
 # -- block types ----------------------------------------------------------------------------------
@@ -539,9 +573,18 @@ class _Function:
         return Code(decls, bytes(o.code)), size
 
 
-def unwind(module: Module, suspend_points: Iterable[int], g: UnwindGlobals) -> UnwindResult:
+def unwind(
+    module: Module,
+    suspend_points: Iterable[int],
+    g: UnwindGlobals,
+    barriers: Iterable[int] = (),
+) -> UnwindResult:
     """Rewrites, in place, every defined function of ``module`` that may reach one of
     ``suspend_points`` (function indices) so that it can unwind and rewind (module docstring).
+
+    ``barriers`` are functions that stop every unwind themselves (a scheduler calling a
+    task's entry checks ``state`` after the call): they are neither rewritten nor make their
+    callers suspendable; a barrier that does not stop an unwind is its caller's bug.
 
     Other functions keep their bodies byte for byte; function types may be appended (block
     types). Raises `UnsupportedFeature` naming the function and the construct that cannot be
@@ -552,7 +595,7 @@ def unwind(module: Module, suspend_points: Iterable[int], g: UnwindGlobals) -> U
     if not 0 <= g.memory < len(mems) or mems[g.memory].memory64:
         raise UnsupportedFeature(f"frame memory {g.memory} must be a 32-bit memory of the module")
     types = ModuleTypes.of(module)
-    reach = _Reach(module, types, points)
+    reach = _Reach(module, types, points, barriers)
     pool = _TypePool(module)
     nimp = module.num_imported(ExternKind.FUNC)
     result = UnwindResult(may_suspend=sorted(reach.may))

@@ -85,6 +85,7 @@ OPS = {
     "i32.add": 0x6A,
     "i32.sub": 0x6B,
     "i32.mul": 0x6C,
+    "i32.div_u": 0x6E,
     "i32.and": 0x71,
     "i32.or": 0x72,
     "i32.xor": 0x73,

@@ -1,0 +1,52 @@
+"""`thread.yield` inside the core code of in-module tasks (merge.asynctask + merge.unwind).
+
+Hand-built cases in `wast_async_yield/` through the differential oracle: a yield in a task's
+first call (the caller gets STARTED and calls into the instance meanwhile) and in a later
+callback turn, with values of every numeric type and a recursive helper on the suspended stack,
+and in a stackful callee;
+two tasks of one instance yielding (the one suspended inside its core code keeps the instance
+entered: the other's turns wait); a cancel sent while the stack is suspended; waiters on
+sets beside the yielding subtask. `wast_async_yield_refused/`: a yield reachable from a
+synchronous call (refused when fusing) and async calls into an instance while one of its
+tasks is suspended (wasmtime's STARTING: the fused module traps there).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support import assert_traps_where_original_returns, run_fuse_oracle
+
+HERE = Path(__file__).parent
+CASES = sorted((HERE / "wast_async_yield").glob("*.wast"))
+REFUSED = HERE / "wast_async_yield_refused"
+
+
+@pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
+def test_yield_case_is_equivalent(
+    wast: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "equivalent", r
+
+
+def test_yield_reachable_from_a_sync_call_is_refused(
+    oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / "yield-in-sync-lift.wast", tmp_path)
+    assert r["status"] == "transform-failed", r
+    assert "needs a suspended core stack" in r["reason"], r
+    assert "not reached from a synchronous call" in r["reason"], r
+
+
+@pytest.mark.parametrize("name", ["new-task-while-yielded", "async-call-while-yielded"])
+def test_call_while_yielded_traps(
+    name: str, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """wasmtime gives an async call into an instance entered by a suspended stack STARTING
+    (a new task, or a sync-lifted `async` function); fused code has no STARTING subtasks: a
+    refusal at run time."""
+    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / f"{name}.wast", tmp_path)
+    assert_traps_where_original_returns(r)
