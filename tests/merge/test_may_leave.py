@@ -14,7 +14,19 @@ from pymeld.merge.leave import may_call_out
 from pymeld.merge.merger import Merger
 from support import wat_to_wasm
 
-_CALLEE = """
+
+def _lifts(inst: str, exports: dict[str, str]) -> str:
+    """Exports taking a string, each lowered into ``inst``'s memory by the realloc named."""
+    return "\n".join(
+        f'  (func (export "{name}") (param "s" string) (result u32)\n'
+        f'    (canon lift (core func ${inst} "take") (memory (core memory ${inst} "mem"))'
+        f' (realloc (core func ${inst} "{realloc}"))))'
+        for name, realloc in exports.items()
+    )
+
+
+_CALLEE = (
+    """
 (component
   (import "ping" (func $ping))
   (core func $ping (canon lower (func $ping)))
@@ -75,27 +87,32 @@ _CALLEE = """
   (core instance $u (instantiate $user
     (with "" (instance (export "slot1" (func $s "slot1")) (export "slot2" (func $s "slot2"))
       (export "computed" (func $s "computed"))))))
-  (func (export "slot") (param "s" string) (result u32)
-    (canon lift (core func $u "take") (memory (core memory $u "mem")) (realloc (core func $u "realloc-slot"))))
-  (func (export "null") (param "s" string) (result u32)
-    (canon lift (core func $u "take") (memory (core memory $u "mem")) (realloc (core func $u "realloc-null"))))
-  (func (export "computed") (param "s" string) (result u32)
-    (canon lift (core func $u "take") (memory (core memory $u "mem")) (realloc (core func $u "realloc-computed"))))
-  (func (export "own-null") (param "s" string) (result u32)
-    (canon lift (core func $u "take") (memory (core memory $u "mem")) (realloc (core func $u "realloc-own-null"))))
+"""
+    + _lifts(
+        "u",
+        {
+            "slot": "realloc-slot",
+            "null": "realloc-null",
+            "computed": "realloc-computed",
+            "own-null": "realloc-own-null",
+        },
+    )
+    + """
   (core instance $i (instantiate $m
     (with "" (instance (export "ping" (func $ping)) (export "via" (func $h "via"))))))
-  (func (export "bump") (param "s" string) (result u32)
-    (canon lift (core func $i "take") (memory (core memory $i "mem")) (realloc (core func $i "realloc"))))
-  (func (export "ping") (param "s" string) (result u32)
-    (canon lift (core func $i "take") (memory (core memory $i "mem")) (realloc (core func $i "realloc-ping"))))
-  (func (export "deep") (param "s" string) (result u32)
-    (canon lift (core func $i "take") (memory (core memory $i "mem")) (realloc (core func $i "realloc-deep"))))
-  (func (export "via") (param "s" string) (result u32)
-    (canon lift (core func $i "take") (memory (core memory $i "mem")) (realloc (core func $i "realloc-via"))))
-  (func (export "indirect") (param "s" string) (result u32)
-    (canon lift (core func $i "take") (memory (core memory $i "mem")) (realloc (core func $i "realloc-indirect")))))
 """
+    + _lifts(
+        "i",
+        {
+            "bump": "realloc",
+            "ping": "realloc-ping",
+            "deep": "realloc-deep",
+            "via": "realloc-via",
+            "indirect": "realloc-indirect",
+        },
+    )
+    + ")\n"
+)
 
 
 @pytest.mark.parametrize(
