@@ -25,7 +25,13 @@ import random
 from pathlib import Path
 
 import pytest
-from test_async_tasks_property import SET_IMPORTS, SET_LOWERS, SET_WITHS, Callees
+from test_async_tasks_property import (
+    SET_IMPORTS,
+    SET_LOWERS,
+    SET_WITHS,
+    Callees,
+    component_text,
+)
 
 from support import SLOW, assert_async_program_equivalent
 
@@ -341,17 +347,7 @@ def composition(seed: int) -> str:
     if cancels:
         with_d += ' (with "k" (func $k "y"))'
     actions = [f'(invoke "p{k}" (u32.const {n}))' for n in (1, 5, 9) for k in range(PROGRAMS)]
-    return (
-        "(component\n  "
-        + "\n  ".join(parts)
-        + f"\n  {d}\n"
-        + "\n".join(insts)
-        + f"\n  (instance $d (instantiate $D {with_d}))\n"
-        + "\n".join(exports)
-        + ")\n"
-        + "\n".join(actions)
-        + "\n"
-    )
+    return component_text(parts, d, insts, with_d, exports, actions)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

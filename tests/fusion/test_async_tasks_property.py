@@ -283,6 +283,15 @@ def composition(seed: int) -> str:
     ]
     with_d = " ".join(f'(with "c{c}" (instance $c{c}))' for c in range(n_callees))
     actions = [f'(invoke "p{k}" (u32.const {n}))' for n in (1, 5) for k in range(PROGRAMS)]
+    return component_text(parts, d, insts, with_d, exports, actions)
+
+
+def component_text(
+    parts: list[str], d: str, insts: list[str], with_d: str, exports: list[str], actions: list[str]
+) -> str:
+    """The root component: the callee components (``parts``) and the caller ``d``, their
+    instances (``insts``), the caller's instance given ``with_d``, the root ``exports``, then
+    the wast ``actions``."""
     return (
         "(component\n  "
         + "\n  ".join(parts)
