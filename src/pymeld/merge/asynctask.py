@@ -644,15 +644,8 @@ class TaskRuntime:
 
         b = Body(["i32"])
         m, state = self.mem("tasks"), self.glob(("unwind", "state"))
-        mb = self.glob("may_block")
         b.get(0).i32(RUNNING).store("i32.store", m, _MODE)
-        saved = [(g, b.local("i32")) for g in [self.glob("cur_task"), mb, *self.context_globals()]]
-        for g, s_ in saved:
-            b.global_get(g).set(s_)
-        b.get(0).global_set(self.glob("cur_task"))
-        b.i32(1).global_set(mb)
-        for slot in self.tp.slots:
-            b.get(0).load("i32.load", m, _CTX + 4 * slot).global_set(self.glob(("ctx", slot)))
+        saved = self.switch_in(b, 0)
         b.get(0).load("i32.load", m, _STACK).global_set(self.glob(("unwind", "data")))
         b.i32(REWINDING).global_set(state)
         code, entry = b.local("i32"), b.local("i32")
@@ -661,9 +654,7 @@ class TaskRuntime:
             b.get(entry).i32(k).op("i32.eq").if_()
             self._call_entry(b, (kind, x))
             b.set(code)
-            self.save_ctx(b, 0)
-            for g, s_ in saved:
-                b.get(s_).global_set(g)
+            self.switch_out(b, 0, saved)
             self.if_unwound(b)
             b.op("return")
             b.end()
@@ -750,6 +741,27 @@ class TaskRuntime:
         unwind(out, points, g, barriers=allowed)
 
     # -- shared code ---------------------------------------------------------------------------
+    def switch_in(self, b: Body, t: int) -> list[tuple[int, int]]:
+        """Emit, before task ``t``'s code runs: it is the current task, may block (the task of
+        an `async func`) and has its context slots in place; returns the (global, local) pairs
+        holding what was there, which `switch_out` puts back."""
+        m, mb = self.mem("tasks"), self.glob("may_block")
+        saved = [(g, b.local("i32")) for g in [self.glob("cur_task"), mb, *self.context_globals()]]
+        for g, s_ in saved:
+            b.global_get(g).set(s_)
+        b.get(t).global_set(self.glob("cur_task"))
+        b.i32(1).global_set(mb)
+        for slot in self.tp.slots:
+            b.get(t).load("i32.load", m, _CTX + 4 * slot).global_set(self.glob(("ctx", slot)))
+        return saved
+
+    def switch_out(self, b: Body, t: int, saved: list[tuple[int, int]]) -> None:
+        """Emit, after task ``t``'s code returned: its context slots back into its record and
+        what `switch_in` saved back in place."""
+        self.save_ctx(b, t)
+        for g, s_ in saved:
+            b.get(s_).global_set(g)
+
     def save_ctx(self, b: Body, t: int) -> None:
         """Store the current context slots into task ``t``'s record."""
         for slot in self.tp.slots:
@@ -1062,7 +1074,6 @@ class TaskRuntime:
         inst = lf.owner
         b = Body(["i32"])
         m, tbl = self.mem("tasks"), self.mem(("tbl", inst))
-        mb = self.glob("may_block")
         if inst in self.tp.roots and self.p.find(Space.GLOBAL, GROUP, ("root_in", inst)):
             from pymeld.merge.asyncroot import defer
 
@@ -1088,13 +1099,7 @@ class TaskRuntime:
         b.end()
         b.end()
         b.get(0).i32(0).store("i32.store", m, _TEVENT)
-        saved = [(g, b.local("i32")) for g in [self.glob("cur_task"), mb, *self.context_globals()]]
-        for g, s_ in saved:
-            b.global_get(g).set(s_)
-        b.get(0).global_set(self.glob("cur_task"))
-        b.i32(1).global_set(mb)  # the task of an `async func` may block
-        for slot in self.tp.slots:
-            b.get(0).load("i32.load", m, _CTX + 4 * slot).global_set(self.glob(("ctx", slot)))
+        saved = self.switch_in(b, 0)
         code = b.local("i32")
         cb = self.func(lf.opts.callback)
         if inst in self.tp.roots and self.p.find(Space.GLOBAL, GROUP, ("root_in", inst)) is None:
@@ -1107,9 +1112,7 @@ class TaskRuntime:
             if entry := self.entry_id(("cb", k)):
                 b.get(0).i32(entry).store("i32.store", m, _ENTRY)
             b.get(ev).get(p1).get(p2).call(cb).set(code)
-        self.save_ctx(b, 0)
-        for g, s_ in saved:
-            b.get(s_).global_set(g)
+        self.switch_out(b, 0, saved)
         if self.entry_id(("cb", k)):  # unwound in a yield: queued to resume by it
             self.if_unwound(b)
             b.op("return")
