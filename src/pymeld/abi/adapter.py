@@ -27,6 +27,7 @@ from functools import cache
 from typing import Protocol
 
 from pymeld._dataclass import dataclass
+from pymeld.abi.ascii_blocks import BLOCK, load_block, store_narrow, store_wide
 from pymeld.abi.layout import (
     MAX_FLAT_ASYNC_PARAMS,
     MAX_FLAT_PARAMS,
@@ -1585,6 +1586,8 @@ class _Translator:
         if inflate:
             i = b.local("i32")
             b.i32(0).set(i)
+            if self.simd:
+                self._widen_latin1_blocks(dptr, ptr, n, i)
             b.block().loop()
             b.get(i).get(n).op("i32.ge_u").br_if(1)
             b.get(dptr).get(i).i32(1).op("i32.shl", "i32.add")
@@ -1597,6 +1600,25 @@ class _Translator:
             b.get(dptr).get(ptr).get(nbytes).memory_copy(self.dst.mem, self.src.mem)
         b.get(n).set(dlen)
         b.free(nbytes)
+
+    def _widen_latin1_blocks(self, dptr: int, ptr: int, n: int, i: int) -> None:
+        """latin1 -> UTF-16 from 16 bytes on, 16 per step, every byte a unit (`ascii_blocks`
+        with no check); the last block is the one ending at `n` (units written twice get the
+        same value again), so `i` = n after it."""
+        b = self.b
+        data = b.local("v128")
+        b.get(n).i32(BLOCK).op("i32.ge_u").if_()
+        b.loop()
+        load_block(b, self.src.mem, 1, ptr, i, data, mask=False)
+        store_wide(b, self.dst.mem, dptr, i, data)
+        b.get(i).i32(BLOCK).op("i32.add").tee(i).i32(BLOCK).op("i32.add").get(n).op("i32.le_u")
+        b.br_if(0).end()
+        b.get(n).i32(BLOCK).op("i32.sub").set(i)
+        load_block(b, self.src.mem, 1, ptr, i, data, mask=False)
+        store_wide(b, self.dst.mem, dptr, i, data)
+        b.get(n).set(i)
+        b.end()
+        b.free(data)
 
     def _to_utf8(self, dptr: int, dlen: int, simple: str, ptr: int, n: int) -> None:
         """store_utf16_to_utf8 / store_latin1_to_utf8: ASCII fast loop, then grow to worst case."""
@@ -1643,6 +1665,8 @@ class _Translator:
         b.i32(0).set(i).i32(0).set(dlen)
         b.block().loop()  # $done $next
         b.get(i).get(n).op("i32.ge_u").br_if(1)
+        if self.simd:
+            self._utf8_to_utf16_block(dptr, dlen, ptr, n, i)
         b.get(i).i32(8).op("i32.add").get(n).op("i32.le_u").if_()
         b.get(ptr).get(i).op("i32.add").load("i64.load", sm).tee(w)
         b.i64(0x8080808080808080).op("i64.and").tee(m).op("i64.eqz").if_()
@@ -1715,6 +1739,35 @@ class _Translator:
         self.check_ptr(self.dst, dptr, 2, _L(nbytes))
         b.end()
         b.free(i, cp, worst, nbytes)
+
+    def _utf8_to_utf16_block(self, dptr: int, dlen: int, ptr: int, n: int, i: int) -> None:
+        """In the loop of `_utf8_to_utf16` (`br 2` from inside one `if` continues it): while 16
+        bytes remain, an all-ASCII block becomes 16 units in one step (`ascii_blocks`). In a
+        block with high bytes the ASCII bytes before the first one are widened with it when
+        the units after them are sure to be overwritten before the string ends, then the
+        word-at-a-time code there takes the sequence: the rest of the string, r bytes from
+        the first high one, has at least r / 3 code units, so with p ASCII bytes first
+        (n - i) + 2p >= 48 means p + r / 3 >= 16 (else the buffer past the result would keep
+        bytes the spec never writes). The 32 bytes lie in the buffer: `dlen` <= `i`."""
+        b = self.b
+        data = b.local("v128")
+        m, p = b.local("i32"), b.local("i32")
+        b.get(i).i32(BLOCK).op("i32.add").get(n).op("i32.le_u").if_()
+        load_block(b, self.src.mem, 1, ptr, i, data)
+        b.tee(m).op("i32.eqz").if_()
+        store_wide(b, self.dst.mem, dptr, dlen, data)
+        b.get(i).i32(BLOCK).op("i32.add").set(i)
+        b.get(dlen).i32(BLOCK).op("i32.add").set(dlen)
+        b.br(2)
+        b.end()
+        b.get(n).get(i).op("i32.sub").get(m).op("i32.ctz").tee(p).i32(1).op("i32.shl", "i32.add")
+        b.i32(3 * BLOCK).op("i32.ge_u").if_()
+        store_wide(b, self.dst.mem, dptr, dlen, data)
+        b.get(i).get(p).op("i32.add").set(i)
+        b.get(dlen).get(p).op("i32.add").set(dlen)
+        b.end()
+        b.end()
+        b.free(data, m, p)
 
     def _to_compact(
         self, dptr: int, dlen: int, simple: str, ptr: int, n: int, size: int | None = None
