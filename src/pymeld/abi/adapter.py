@@ -1620,14 +1620,67 @@ class _Translator:
         b.end()
         b.free(data)
 
+    def _ascii_blocks_exact(
+        self, unit: int, ptr: int, i: int, n: int, dptr: int, dlen: int, retry: int
+    ) -> None:
+        """At the top of a loop writing each ASCII unit as one byte (`br 2` from inside two
+        `if`s continues it): while 16 units remain from `i`, an all-ASCII block is stored in
+        one step (`ascii_blocks`). Writes only the bytes of the result (the buffer may still
+        be moved by a realloc, its old bytes kept), so a block with a non-ASCII unit is left to
+        the scalar code, and not loaded again before `retry` (= its end)."""
+        b = self.b
+        data = b.local("v128")
+        b.get(i).get(retry).op("i32.ge_u")
+        b.get(i).i32(BLOCK).op("i32.add").get(n).op("i32.le_u").op("i32.and").if_()
+        load_block(b, self.src.mem, unit, ptr, i, data)
+        b.op("i32.eqz").if_()
+        store_narrow(b, self.dst.mem, dptr, dlen, data)
+        b.get(i).i32(BLOCK).op("i32.add").set(i)
+        b.get(dlen).i32(BLOCK).op("i32.add").set(dlen)
+        b.br(2)
+        b.end()
+        b.get(i).i32(BLOCK).op("i32.add").set(retry)
+        b.end()
+        b.free(data)
+
+    def _ascii_block_after(
+        self, cp: int, unit: int, ptr: int, i: int, n: int, dptr: int, dlen: int, wide: bool
+    ) -> None:
+        """After an ASCII code point `cp` in a loop that only writes forward into its final
+        buffer: while 16 units remain, the next 16 are stored as bytes (UTF-16 units if
+        ``wide``) and `i`, `dlen` skip the ASCII ones before the first other (maybe none). The
+        units stored past those are overwritten before the loop ends, as long as the rest of
+        the string has as many code units: so for every source but UTF-8 (one unit per unit at
+        least), and for UTF-8 when (n - i) + 2p >= 48 (see `_utf8_to_utf16_block`)."""
+        b = self.b
+        data = b.local("v128")
+        m = b.local("i32")
+        b.get(cp).i32(0x80).op("i32.lt_u")
+        b.get(i).i32(BLOCK).op("i32.add").get(n).op("i32.le_u").op("i32.and").if_()
+        load_block(b, self.src.mem, unit, ptr, i, data)
+        b.i32(1 << BLOCK).op("i32.or", "i32.ctz").set(m)
+        if unit == 1 and wide:  # UTF-8 source (a latin1 one is never transcoded here)
+            b.get(n).get(i).op("i32.sub").get(m).i32(1).op("i32.shl", "i32.add")
+            b.i32(3 * BLOCK).op("i32.ge_u").if_()
+        (store_wide if wide else store_narrow)(b, self.dst.mem, dptr, dlen, data)
+        b.get(i).get(m).op("i32.add").set(i)
+        b.get(dlen).get(m).op("i32.add").set(dlen)
+        if unit == 1 and wide:
+            b.end()
+        b.end()
+        b.free(data, m)
+
     def _to_utf8(self, dptr: int, dlen: int, simple: str, ptr: int, n: int) -> None:
         """store_utf16_to_utf8 / store_latin1_to_utf8: ASCII fast loop, then grow to worst case."""
         b = self.b
-        i, cp, worst = b.local("i32"), b.local("i32"), b.local("i32")
+        i, cp, worst, retry = (b.local("i32") for _ in range(4))
+        unit = 2 if simple == "utf16" else 1
         self._dst_alloc(dptr, 0, 0, 1, _L(n))
-        b.i32(0).set(i).i32(0).set(dlen)
+        b.i32(0).set(i).i32(0).set(dlen).i32(0).set(retry)
         b.block().block().loop()  # $done $wide $ascii
         b.get(i).get(n).op("i32.ge_u").br_if(2)
+        if self.simd:
+            self._ascii_blocks_exact(unit, ptr, i, n, dptr, dlen, retry)
         self._decode(simple, ptr, i, n, cp)
         b.get(cp).i32(0x80).op("i32.ge_u").br_if(1)
         b.get(dptr).get(dlen).op("i32.add").get(cp).store("i32.store8", self.dst.mem)
@@ -1639,6 +1692,8 @@ class _Translator:
         self.check_bounds(self.dst, dptr, _L(worst))
         b.block().loop()
         self._encode_utf8(dptr, dlen, cp)
+        if self.simd:
+            self._ascii_block_after(cp, unit, ptr, i, n, dptr, dlen, wide=False)
         b.get(i).get(n).op("i32.ge_u").br_if(1)
         self._decode(simple, ptr, i, n, cp)
         b.br(0).end().end()
@@ -1647,7 +1702,7 @@ class _Translator:
         self.check_bounds(self.dst, dptr, _L(dlen))
         b.end()
         b.end()  # $done
-        b.free(i, cp, worst)
+        b.free(i, cp, worst, retry)
 
     def _utf8_to_utf16(self, dptr: int, dlen: int, ptr: int, n: int) -> None:
         """store_utf8_to_utf16: allocate 2*bytes, transcode, shrink if shorter.
@@ -1778,11 +1833,14 @@ class _Translator:
         b = self.b
         dm = self.dst.mem
         i, cp, worst, j = (b.local("i32") for _ in range(4))
+        unit = {"utf16": 2, "utf8": 1}.get(simple, 0)  # latin1 sources copy (`_copy`)
         first = n if size is None else size
         self._dst_alloc(dptr, 0, 0, 2, _L(first))
-        b.i32(0).set(i).i32(0).set(dlen)
+        b.i32(0).set(i).i32(0).set(dlen).i32(0).set(j)
         b.block().block().block().loop()  # $end $wide $narrow_done $narrow
         b.get(i).get(n).op("i32.ge_u").br_if(1)
+        if self.simd and unit:
+            self._ascii_blocks_exact(unit, ptr, i, n, dptr, dlen, j)
         self._decode(simple, ptr, i, n, cp)
         b.get(cp).i32(0x100).op("i32.ge_u").br_if(2)
         b.get(dptr).get(dlen).op("i32.add").get(cp).store("i32.store8", dm)
@@ -1809,6 +1867,8 @@ class _Translator:
         b.get(j).br_if(0).end().end()
         b.block().loop()
         self._encode_utf16(dptr, dlen, cp)
+        if self.simd and unit:
+            self._ascii_block_after(cp, unit, ptr, i, n, dptr, dlen, wide=True)
         b.get(i).get(n).op("i32.ge_u").br_if(1)
         self._decode(simple, ptr, i, n, cp)
         b.br(0).end().end()
