@@ -52,11 +52,15 @@ def _ascii(n: int, seed: int = 0) -> str:
 
 def _case(caller: str, callee: str, form: str, raw: bytes, units: int, off: int) -> Case:
     """The caller's string: bytes `raw` of `units` code units at PREP_BASE + off (2-aligned
-    for UTF-16 and compact sources)."""
+    for UTF-16 and compact sources), between bytes of every kind, so that a unit read past
+    either end changes the result."""
     if form != "utf8":
         off &= ~1
     case = Case(FT_STR, caller, callee, [("x", "utf8", 1)], 7)
-    case.caller_mem_mut = {off + i: b for i, b in enumerate(raw)}
+    around = bytes((0xA5 ^ 7 * i) & 0xFF for i in range(64))  # not the string's: never read
+    case.caller_mem_mut = {off + i - 32: b for i, b in enumerate(around)}
+    case.caller_mem_mut.update({off + i: b for i, b in enumerate(raw)})
+    case.caller_mem_mut.update({off + len(raw) + i: b for i, b in enumerate(around)})
     tag = UTF16_TAG if caller == "latin1+utf16" and form == "utf16" else 0
     case.flat_mut = {0: PREP_BASE + off, 1: units | tag}
     return case
