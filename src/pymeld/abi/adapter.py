@@ -1720,7 +1720,9 @@ class _Translator:
         b.i32(0).set(i).i32(0).set(dlen)
         b.block().loop()  # $done $next
         b.get(i).get(n).op("i32.ge_u").br_if(1)
+        nest = 1 if self.simd else 0  # the block the vector code leaves for the sequence
         if self.simd:
+            b.block()  # $seq
             self._utf8_to_utf16_block(dptr, dlen, ptr, n, i)
         b.get(i).i32(8).op("i32.add").get(n).op("i32.le_u").if_()
         b.get(ptr).get(i).op("i32.add").load("i64.load", sm).tee(w)
@@ -1737,7 +1739,7 @@ class _Translator:
             b.i64(0x00FF00FF00FF00FF).op("i64.and").store("i64.store", dm, half)
         b.get(i).i32(8).op("i32.add").set(i)
         b.get(dlen).i32(8).op("i32.add").set(dlen)
-        b.br(2)
+        b.br(2 + nest)
         b.end()
         b.get(i).get(m).op("i64.ctz", "i32.wrap_i64").i32(3).op("i32.shr_u", "i32.add").set(end)
         b.block().loop()  # the ASCII prefix (maybe empty)
@@ -1748,6 +1750,8 @@ class _Translator:
         b.get(dlen).i32(1).op("i32.add").set(dlen)
         b.br(0).end().end()
         b.end()
+        if self.simd:
+            b.end()  # $seq
         b.get(i).i32(4).op("i32.add").get(n).op("i32.le_u").if_()  # a whole sequence loads
         b.get(ptr).get(i).op("i32.add").load("i32.load", sm).set(end)
         b.get(end).i32(0x80).op("i32.and", "i32.eqz").if_()  # ASCII (near the end)
@@ -1796,11 +1800,13 @@ class _Translator:
         b.free(i, cp, worst, nbytes)
 
     def _utf8_to_utf16_block(self, dptr: int, dlen: int, ptr: int, n: int, i: int) -> None:
-        """In the loop of `_utf8_to_utf16` (`br 2` from inside one `if` continues it): while 16
-        bytes remain, an all-ASCII block becomes 16 units in one step (`ascii_blocks`). In a
-        block with high bytes the ASCII bytes before the first one are widened with it when
-        the units after them are sure to be overwritten before the string ends, then the
-        word-at-a-time code there takes the sequence: the rest of the string, r bytes from
+        """In the loop of `_utf8_to_utf16`, inside a block ending before its sequence code (`br
+        3` from inside two `if`s continues the loop, `br 2` goes to the sequence at `i`): while
+        16 bytes remain, an all-ASCII block becomes 16 units in one step (`ascii_blocks`). In
+        a block with high bytes the ASCII bytes before the first one are widened with it when
+        the units after them are sure to be overwritten before the string ends, and the
+        sequence code takes the high byte (else the word-at-a-time code goes on from `i`):
+        the rest of the string, r bytes from
         the first high one, has at least r / 3 code units, so with p ASCII bytes first
         (n - i) + 2p >= 48 means p + r / 3 >= 16 (else the buffer past the result would keep
         bytes the spec never writes). The 32 bytes lie in the buffer: `dlen` <= `i`."""
@@ -1813,13 +1819,14 @@ class _Translator:
         store_wide(b, self.dst.mem, dptr, dlen, data)
         b.get(i).i32(BLOCK).op("i32.add").set(i)
         b.get(dlen).i32(BLOCK).op("i32.add").set(dlen)
-        b.br(2)
+        b.br(3)
         b.end()
         b.get(n).get(i).op("i32.sub").get(m).op("i32.ctz").tee(p).i32(1).op("i32.shl", "i32.add")
         b.i32(3 * BLOCK).op("i32.ge_u").if_()
         store_wide(b, self.dst.mem, dptr, dlen, data)
         b.get(i).get(p).op("i32.add").set(i)
         b.get(dlen).get(p).op("i32.add").set(dlen)
+        b.br(2)
         b.end()
         b.end()
         b.free(data, m, p)
