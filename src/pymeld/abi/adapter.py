@@ -1901,6 +1901,56 @@ class _Translator:
         b.end()  # $end
         b.free(i, cp, worst, j)
 
+    def _utf16_validate_blocks(self, ptr: int, n: int, i: int, cp: int, acc: int) -> None:
+        """Validate the UTF-16 string (`_decode`) from `i` = 0, ORing its code points into
+        `acc` (only whether acc >= 0x100 counts): 16 units per step while 16 remain and none is
+        a surrogate (`i16x8.eq` on unit & 0xF800), ORed into a vector; a block with one is
+        decoded unit by unit (not loaded again before its end, `retry`)."""
+        b = self.b
+        sm = self.src.mem
+        a, retry = b.local("i32"), b.local("i32")
+        v, w, s, accv = (b.local("v128") for _ in range(4))
+        high, surrogate = (0xF800).to_bytes(2, "little") * 8, (0xD800).to_bytes(2, "little") * 8
+        b.i32(0).set(retry).zero("v128").set(accv)
+        b.block().loop()  # $done $next
+        b.get(i).get(n).op("i32.ge_u").br_if(1)
+        b.get(i).get(retry).op("i32.ge_u")
+        b.get(i).i32(BLOCK).op("i32.add").get(n).op("i32.le_u").op("i32.and").if_()
+        b.get(ptr).get(i).i32(1).op("i32.shl", "i32.add").tee(a).v128_load(sm).tee(v)
+        b.v128_const(high).simd("v128.and").v128_const(surrogate).simd("i16x8.eq").set(s)
+        b.get(a).v128_load(sm, BLOCK).tee(w)
+        b.v128_const(high).simd("v128.and").v128_const(surrogate).simd("i16x8.eq")
+        b.get(s).simd("v128.or", "v128.any_true").op("i32.eqz").if_()
+        b.get(accv).get(v).get(w).simd("v128.or", "v128.or").set(accv)
+        b.get(i).i32(BLOCK).op("i32.add").set(i)
+        b.br(2)
+        b.end()
+        b.get(i).i32(BLOCK).op("i32.add").set(retry)
+        b.end()
+        self._decode("utf16", ptr, i, n, cp)
+        b.get(acc).get(cp).op("i32.or").set(acc)
+        b.br(0).end().end()
+        b.get(acc).get(accv).v128_const((0xFF00).to_bytes(2, "little") * 8)
+        b.simd("v128.and", "v128.any_true").i32(8).op("i32.shl", "i32.or").set(acc)
+        b.free(a, retry, v, w, s, accv)
+
+    def _narrow_utf16_blocks_in_place(self, dptr: int, n: int, i: int) -> None:
+        """store_probably_utf16_to_latin1_or_utf16's compression of the UTF-16 copy at `dptr`
+        (all units < 0x100) from `i` = 0 while 16 units remain: 32 bytes loaded, narrowed
+        (`i8x16.narrow_i16x8_u`, exact) and stored at byte `i`, where the scalar loop would
+        have put them (the bytes stored were all loaded, by this step or an earlier one)."""
+        b = self.b
+        dm = self.dst.mem
+        a = b.local("i32")
+        b.block().loop()
+        b.get(i).i32(BLOCK).op("i32.add").get(n).op("i32.gt_u").br_if(1)
+        b.get(dptr).get(i).op("i32.add")
+        b.get(dptr).get(i).i32(1).op("i32.shl", "i32.add").tee(a).v128_load(dm)
+        b.get(a).v128_load(dm, BLOCK).simd("i8x16.narrow_i16x8_u").v128_store(dm)
+        b.get(i).i32(BLOCK).op("i32.add").set(i)
+        b.br(0).end().end()
+        b.free(a)
+
     def _probably_utf16_to_compact(self, dptr: int, dlen: int, ptr: int, n: int) -> None:
         """store_probably_utf16_to_latin1_or_utf16: copy as UTF-16, compress if all latin1."""
         b = self.b
@@ -1909,12 +1959,17 @@ class _Translator:
         b.get(n).i32(1).op("i32.shl").set(nbytes)
         self._dst_alloc(dptr, 0, 0, 2, _L(nbytes))
         b.i32(0).set(i).i32(0).set(acc)
-        self._each_cp("utf16", ptr, i, n, cp, lambda: b.get(acc).get(cp).op("i32.or").set(acc))
+        if self.simd:
+            self._utf16_validate_blocks(ptr, n, i, cp, acc)
+        else:
+            self._each_cp("utf16", ptr, i, n, cp, lambda: b.get(acc).get(cp).op("i32.or").set(acc))
         b.get(dptr).get(ptr).get(nbytes).memory_copy(dm, self.src.mem)
         b.get(acc).i32(0x100).op("i32.ge_u").if_()
         b.get(n).i32(UTF16_TAG).op("i32.or").set(dlen)
         b.op("else")
         b.i32(0).set(i)
+        if self.simd:
+            self._narrow_utf16_blocks_in_place(dptr, n, i)
         b.block().loop()
         b.get(i).get(n).op("i32.ge_u").br_if(1)
         b.get(dptr).get(i).op("i32.add")

@@ -40,6 +40,7 @@ VALTYPE_BYTE: dict[str, int] = {t: int(n) for t, n in NUMTYPE.items()}
 SIMD_OPS = {
     "i8x16.swizzle": 0x0E,
     "i8x16.splat": 0x0F,
+    "i16x8.eq": 0x2D,
     "v128.and": 0x4E,
     "v128.or": 0x50,
     "v128.xor": 0x51,
