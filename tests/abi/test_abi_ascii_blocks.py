@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from abi_harness import PREP_BASE, Case, check
+from abi_harness import BUMP_BASE, PREP_BASE, Case, check
 
 from pymeld.abi import types as T
 from pymeld.abi.layout import UTF16_TAG
@@ -56,7 +56,7 @@ def _ascii(n: int, seed: int = 0) -> str:
 def _case(caller: str, callee: str, form: str, raw: bytes, units: int, off: int) -> Case:
     """The caller's string: bytes `raw` of `units` code units at PREP_BASE + off (2-aligned
     for UTF-16 and compact sources), between bytes of every kind, so that a unit read past
-    either end changes the result."""
+    either end changes the result; the callee's free memory holds such bytes too."""
     if form != "utf8":
         off &= ~1
     case = Case(FT_STR, caller, callee, [("x", "utf8", 1)], 7)
@@ -64,6 +64,8 @@ def _case(caller: str, callee: str, form: str, raw: bytes, units: int, off: int)
     case.caller_mem_mut = {off + i - 32: b for i, b in enumerate(around)}
     case.caller_mem_mut.update({off + i: b for i, b in enumerate(raw)})
     case.caller_mem_mut.update({off + len(raw) + i: b for i, b in enumerate(around)})
+    # where the callee's realloc allocates: a byte stored or loaded past the result shows too
+    case.callee_mem_mut = {BUMP_BASE - PREP_BASE + i: around[i % 64] for i in range(2048)}
     tag = UTF16_TAG if caller == "latin1+utf16" and form == "utf16" else 0
     case.flat_mut = {0: PREP_BASE + off, 1: units | tag}
     return case
