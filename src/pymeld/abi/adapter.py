@@ -1165,14 +1165,13 @@ class _Translator:
         """
         b = self.b
         dptr, dlen = b.local("i32"), b.local("i32")
-        if self.shared is not None and self.src.enc == self.dst.enc == "utf8":
-            src, dst, simd, shared = self.src, self.dst, self.simd, self.shared
-            key = ("copy-utf8", src.mem, dst.mem, dst.realloc, simd)
-            f = shared(key, lambda: _utf8_copier(src.opts, dst.opts, simd, shared))
-            b.get(ptr).get(ln).call(f).set(dptr).get(ln).set(dlen)
-            return dptr, dlen
         if self.shared is not None:
             src, dst, simd, shared = self.src, self.dst, self.simd, self.shared
+            if src.enc == dst.enc == "utf8":
+                key: tuple[object, ...] = ("copy-utf8", src.mem, dst.mem, dst.realloc, simd)
+                f = shared(key, lambda: _utf8_copier(src.opts, dst.opts, simd, shared))
+                b.get(ptr).get(ln).call(f).set(dptr).get(ln).set(dlen)
+                return dptr, dlen
             key = ("transcode", src.mem, src.enc, dst.mem, dst.enc, dst.realloc, simd)
             f = shared(key, lambda: _transcoder(src.opts, dst.opts, simd, shared))
             b.get(ptr).get(ln).call(f).set(dlen).set(dptr)
