@@ -2,7 +2,7 @@
 UTF-8 to UTF-8 string copy between two sides is one function every adapter copying such a
 string calls, and the UTF-8 validator of a source memory one function those call, rather
 than inlined in each adapter (issue 12: fused output must compile no slower than the
-original). Outputs that copy no UTF-8 to UTF-8 have none."""
+original); so is a string transcoding between two sides' encodings."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from support import shared_root
 
 COMPONENTS = shared_root() / "corpus" / "components"
 TEXT = COMPONENTS / "c-compose-text" / "composed.wasm"  # 8 adapters, most with UTF-8 strings
-# one adapter, UTF-8 to UTF-16: validated while transcoding, by its own code
+# one adapter, UTF-8 to UTF-16 and back: validated while transcoding, by the transcoder
 TRANSCODE = COMPONENTS / "repo-prebuilt" / "jco-utf8-utf16.composed.wasm"
 
 
@@ -68,9 +68,18 @@ def test_one_validator_per_source_memory_one_copy_per_pair_of_sides(simd: bool) 
     assert not any(_has_v128(result, f) for f in others)
 
 
-def test_no_validator_without_utf8_to_utf8_strings() -> None:
-    result, shared = _merge(TRANSCODE, True)
-    assert len(result.adapters) == 1 and not shared
+@pytest.mark.parametrize("simd", [True, False], ids=["simd", "no-simd"])
+def test_one_transcoder_per_direction_and_no_validator(simd: bool) -> None:
+    """jco-utf8-utf16's one adapter takes a UTF-8 string to UTF-16 and returns one the other
+    way: one shared transcoding function per direction, both called by it, with the vector
+    code (none with --no-simd); no UTF-8 to UTF-8 copy, so no validator."""
+    result, shared = _merge(TRANSCODE, simd)
+    (adapter,) = result.adapters.values()
+    directions = sorted((k[2], k[4], k[-1]) for k in shared)  # type: ignore[index]
+    assert directions == [("utf16", "utf8", simd), ("utf8", "utf16", simd)]
+    assert set(shared.values()) <= _calls(result, [adapter])[adapter]
+    assert [_has_v128(result, f) for f in shared.values()] == [simd, simd]
+    assert not _has_v128(result, adapter)
 
 
 def test_shared_functions_come_last_in_a_deterministic_order() -> None:

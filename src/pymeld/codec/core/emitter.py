@@ -40,13 +40,19 @@ VALTYPE_BYTE: dict[str, int] = {t: int(n) for t, n in NUMTYPE.items()}
 SIMD_OPS = {
     "i8x16.swizzle": 0x0E,
     "i8x16.splat": 0x0F,
+    "i16x8.eq": 0x2D,
     "v128.and": 0x4E,
     "v128.or": 0x50,
     "v128.xor": 0x51,
     "v128.any_true": 0x53,
+    "i8x16.bitmask": 0x64,
+    "i8x16.narrow_i16x8_u": 0x66,
     "i8x16.shr_u": 0x6D,
     "i8x16.add": 0x6E,
     "i8x16.sub_sat_u": 0x73,
+    "i16x8.extend_low_i8x16_u": 0x89,
+    "i16x8.extend_high_i8x16_u": 0x8A,
+    "i16x8.min_u": 0x97,
 }
 
 # opcode tables: name -> (opcode, natural log2 alignment)
@@ -82,6 +88,7 @@ OPS = {
     "i32.ge_u": 0x4F,
     "i64.eqz": 0x50,
     "i64.gt_u": 0x56,
+    "i32.ctz": 0x68,
     "i32.add": 0x6A,
     "i32.sub": 0x6B,
     "i32.mul": 0x6C,
