@@ -394,7 +394,11 @@ def shapes_module(texts: list[str]) -> str:
 
 
 def _all_shapes() -> list[str]:
-    """The shape texts of every dataclass in every pymeld module."""
+    """The shape texts of every dataclass this module built in pymeld's modules (all of them
+    imported first), sorted. Classes whose ``__init__`` already exists (instantiated while
+    their module loaded) count as well as lazy ones: each text comes from the class's fields,
+    not from what was compiled so far."""
+    import gc
     import importlib
     import pkgutil
 
@@ -403,26 +407,33 @@ def _all_shapes() -> list[str]:
     for info in pkgutil.walk_packages(pymeld.__path__, "pymeld."):
         if info.name not in ("pymeld.__main__", "pymeld._dataclass_shapes"):
             importlib.import_module(info.name)
-    for mod in list(sys.modules.values()):
-        if not getattr(mod, "__name__", "").startswith("pymeld"):
-            continue
-        for obj in vars(mod).values():
-            init = getattr(obj, "__dict__", {}).get("__init__") if isinstance(obj, type) else None
-            lazy = getattr(init, "_pymeld_lazy", None)
-            if lazy is not None:
-                _materialize(*lazy)
-    return list(_SHAPES)
+    texts = set()
+    for obj in gc.get_objects():
+        options = _options(obj) if isinstance(obj, type) else None
+        if options is not None and obj.__module__.startswith("pymeld"):
+            frozen, slots, _eq = options
+            fields = list(obj.__dataclass_fields__.values())
+            texts.add(_init_source(obj, fields, frozen, slots)[0])
+    return sorted(texts)
+
+
+def _options(cls: type) -> tuple[bool, bool, bool] | None:
+    """``(frozen, slots, eq)`` if `dataclass` (not the standard library) built ``cls``: only
+    its classes have one of the `_PARAMS` objects."""
+    params = cls.__dict__.get("__dataclass_params__")
+    return next((key for key, p in _PARAMS.items() if p is params), None)
 
 
 def _placeholder(i: int) -> str:
     return f"__pymeld_f{i}__"
 
 
-def _init_fn(
+def _init_source(
     cls: type, fields: list[dataclasses.Field[Any]], frozen: bool, slots: bool
-) -> Callable[..., None]:
-    """``__init__`` as the standard library's source text (``dataclasses._init_fn``) compiles
-    it: the same code, defaults, annotations and closure, from the code of its shape."""
+) -> tuple[str, dict[str, str], dict[str, Any], list[Any], dict[str, Any]]:
+    """The standard library's ``__init__`` source text (``dataclasses._init_fn``) for
+    ``cls`` as its shape (field names as placeholders), with what `_init_fn` needs to make the
+    function of it: placeholder → name, closure cells, defaults, annotations."""
     self_name = "__dataclass_self__" if "self" in cls.__dataclass_fields__ else "self"  # type: ignore[attr-defined]
     cells: dict[str, Any] = {
         "_HAS_DEFAULT_FACTORY": _HAS_DEFAULT_FACTORY,
@@ -468,6 +479,15 @@ def _init_fn(
     annotations["return"] = None
     body = "\n".join(f"  {line}" for line in lines or ["pass"])
     text = f"def __create_fn__({', '.join(cells)}):\n def __init__({','.join(params)}):\n{body}\n return __init__"
+    return text, names, cells, defaults, annotations
+
+
+def _init_fn(
+    cls: type, fields: list[dataclasses.Field[Any]], frozen: bool, slots: bool
+) -> Callable[..., None]:
+    """``__init__`` as the standard library's source text (``dataclasses._init_fn``) compiles
+    it: the same code, defaults, annotations and closure, from the code of its shape."""
+    text, names, cells, defaults, annotations = _init_source(cls, fields, frozen, slots)
     template = _template(text)
     code = template.replace(
         co_varnames=tuple(names.get(n, n) for n in template.co_varnames),
@@ -552,8 +572,9 @@ if sys.version_info >= (3, 13):  # the standard library compiles once per class 
 if __name__ == "__main__":  # writes pymeld/_dataclass_shapes.py
     import pathlib
 
-    _load_shapes()
-    _SHAPES.clear()  # only the shapes in use now
+    from pymeld import _dataclass  # the module pymeld's classes use (this `__main__` is a copy)
+
+    texts = _dataclass._all_shapes()
     target = pathlib.Path(__file__).with_name("_dataclass_shapes.py")
-    target.write_text(shapes_module(_all_shapes()))
-    print(f"{target}: {len(_SHAPES)} shapes")
+    target.write_text(shapes_module(texts))
+    print(f"{target}: {len(texts)} shapes")
