@@ -24,11 +24,14 @@ import sys
 import types
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, TypeVar, dataclass_transform, overload
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for annotations: `typing` stays unloaded in a fusion (`pymeld.__main__`)
+    from typing import Any, TypeVar, dataclass_transform, overload
+
+    T = TypeVar("T", bound=type)
 
 __all__ = ["dataclass"]
-
-T = TypeVar("T", bound=type)
 
 _MISSING = dataclasses.MISSING
 _FIELD = dataclasses._FIELD  # type: ignore[attr-defined]
@@ -546,13 +549,17 @@ def _with_slots(
     return type(cls)(cls.__name__, cls.__bases__, cls_dict)
 
 
-@overload
-def dataclass(cls: T, /) -> T: ...
-@overload
-def dataclass(
-    *, frozen: bool = False, slots: bool = False, eq: bool = True
-) -> Callable[[T], T]: ...
-@dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+if TYPE_CHECKING:
+
+    @overload
+    @dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+    def dataclass(cls: T, /) -> T: ...
+    @overload
+    def dataclass(
+        *, frozen: bool = False, slots: bool = False, eq: bool = True
+    ) -> Callable[[T], T]: ...
+
+
 def dataclass(
     cls: T | None = None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True
 ) -> T | Callable[[T], T]:

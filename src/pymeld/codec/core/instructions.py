@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import field
-from typing import overload
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.binary import sleb, uleb
@@ -29,6 +29,9 @@ from .model import (
     SubType,
     ValType,
 )
+
+if TYPE_CHECKING:
+    from typing import overload
 
 # -- immediate kinds -----------------------------------------------------------------------------
 # 0..7 are remappable index kinds, in `IndexMaps` field order.
@@ -1069,12 +1072,16 @@ def remap_heap(h: HeapType, tmap: Callable[[int], int]) -> HeapType:
     return HeapType(index=tmap(h.index))
 
 
-@overload
-def remap_valtype(t: RefType, tmap: Callable[[int], int]) -> RefType: ...
-@overload
-def remap_valtype(t: ValType, tmap: Callable[[int], int]) -> ValType: ...
-@overload
-def remap_valtype(t: StorageType, tmap: Callable[[int], int]) -> StorageType: ...
+if TYPE_CHECKING:
+
+    @overload
+    def remap_valtype(t: RefType, tmap: Callable[[int], int]) -> RefType: ...
+    @overload
+    def remap_valtype(t: ValType, tmap: Callable[[int], int]) -> ValType: ...
+    @overload
+    def remap_valtype(t: StorageType, tmap: Callable[[int], int]) -> StorageType: ...
+
+
 def remap_valtype(t: StorageType, tmap: Callable[[int], int]) -> StorageType:
     """Remap the concrete type index inside a value/storage type (others returned as is)."""
     if isinstance(t, RefType) and t.heap.index is not None:
