@@ -1,8 +1,8 @@
-"""Start-up (issue 12): the ``pymeld`` process defers ``inspect`` and ``typing``
+"""Start-up (issue 12): the ``pymeld`` process defers ``inspect``, ``typing`` and ``copy``
 (`pymeld.__main__.defer_module`) and pymeld's CLI (argparse) never calls the first, so a small
 fuse runs none of ``inspect``, ``ast`` or ``dis`` and loads no ``click``; ``--help`` neither,
 and every option has its help text. The modules of a plain fuse use ``typing``'s names in
-annotations only, so it does not run either."""
+annotations only and call nothing of ``copy``, so neither runs either."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def report():
     ran = kind == "module" and "cleandoc" in sys.modules["inspect"].__dict__
     loaded = sorted(m for m in ("ast", "dis", "tokenize", "click") if m in sys.modules)
     typing_ran = "Generic" in getattr(sys.modules.get("typing"), "__dict__", {})
-    print(f"typing-ran={typing_ran}", file=sys.stderr)
+    copy_ran = "deepcopy" in getattr(sys.modules.get("copy"), "__dict__", {})
+    print(f"typing-ran={typing_ran} copy-ran={copy_ran}", file=sys.stderr)
     print(f"inspect-ran={ran} kind={kind} loaded={loaded}", file=sys.stderr)
 atexit.register(report)
 from pymeld.__main__ import main
@@ -54,7 +55,7 @@ def test_small_fuse_runs_neither_inspect_nor_typing(tmp_path: Path, name: str) -
     p = _probe("fuse", str(path), "-o", str(out))
     assert p.returncode == 0, p.stderr
     assert p.stderr.splitlines()[-2:] == [
-        "typing-ran=False",
+        "typing-ran=False copy-ran=False",
         "inspect-ran=False kind=_Deferred loaded=[]",
     ]
     assert out.read_bytes()[:4] == b"\0asm"
@@ -75,7 +76,7 @@ def test_typing_still_resolves_in_the_process(tmp_path: Path) -> None:
     out = tmp_path / "out.wasm"
     p = _probe("fuse", str(CALCULATOR), "--component", "-o", str(out))
     assert p.returncode == 0, p.stderr
-    assert "typing-ran=True" in p.stderr.splitlines()
+    assert "typing-ran=True copy-ran=False" in p.stderr.splitlines()
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["fuse", "-h"]], ids=["group", "fuse"])
