@@ -23,6 +23,7 @@ import dataclasses
 import sys
 import types
 from collections.abc import Callable
+from itertools import repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -39,7 +40,6 @@ _HAS_DEFAULT_FACTORY = dataclasses._HAS_DEFAULT_FACTORY  # type: ignore[attr-def
 _FrozenInstanceError = dataclasses.FrozenInstanceError
 _DataclassParams = dataclasses._DataclassParams  # type: ignore[attr-defined]
 _Field = dataclasses.Field
-_DELETE = object()  # an attribute `_process` removes from the class
 
 
 def _getstate(self: Any) -> list[Any]:
@@ -147,13 +147,19 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
                     return _stdlib(cls, frozen, slots, eq)
             table.update(base_fields)
             frozen_bases.append(b.__dict__["__dataclass_params__"].frozen)
-    for name, ann in annotations.items():
-        text = ann if isinstance(ann, str) else repr(ann)
-        if "ClassVar" in text or "InitVar" in text or "KW_ONLY" in text:
-            return _stdlib(cls, frozen, slots, eq)
-        default = own.get(name)
-        if isinstance(default, dataclasses.Field) and default.kw_only is True:
-            return _stdlib(cls, frozen, slots, eq)
+    try:  # all of them at once (annotations are strings here)
+        text = "\n".join(annotations.values())
+    except TypeError:
+        text = "\n".join(a if isinstance(a, str) else repr(a) for a in annotations.values())
+    if "ClassVar" in text or "InitVar" in text or "KW_ONLY" in text:
+        return _stdlib(cls, frozen, slots, eq)
+    # `field(...)` values in the class (most classes have none: one C-level pass to know)
+    has_fields = any(map(isinstance, own.values(), repeat(_Field)))
+    if has_fields:
+        for name in annotations:
+            default = own.get(name)
+            if isinstance(default, _Field) and default.kw_only is True:
+                return _stdlib(cls, frozen, slots, eq)
     if frozen and ("__setattr__" in own or "__delattr__" in own):
         name = "__setattr__" if "__setattr__" in own else "__delattr__"
         raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
@@ -161,12 +167,14 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
         raise TypeError("cannot inherit non-frozen dataclass from a frozen one")
     if frozen_bases and not all(frozen_bases) and frozen:
         raise TypeError("cannot inherit frozen dataclass from a non-frozen one")
-    attrs: dict[str, Any] = {}  # what the class gets (_DELETE: loses)
+    attrs: dict[str, Any] = {}  # what the class gets
+    deleted: list[str] = []  # and what it loses
     for name, ann in annotations.items():
-        table[name] = _field(cls, name, ann, attrs)
-    for name, value in own.items():
-        if isinstance(value, dataclasses.Field) and name not in annotations:
-            raise TypeError(f"{name!r} is a field but has no type annotation")
+        table[name] = _field(cls, name, ann, attrs, deleted)
+    if has_fields:
+        for name, value in own.items():
+            if isinstance(value, _Field) and name not in annotations:
+                raise TypeError(f"{name!r} is a field but has no type annotation")
     attrs["__dataclass_fields__"] = table
     attrs["__dataclass_params__"] = _PARAMS[frozen, slots, eq]
     fields = list(table.values())
@@ -212,11 +220,10 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
     if slots:
         cls = _with_slots(cls, attrs, names, frozen)
     else:
+        for name in deleted:
+            delattr(cls, name)
         for name, value in attrs.items():
-            if value is _DELETE:
-                delattr(cls, name)
-            else:
-                setattr(cls, name, value)
+            setattr(cls, name, value)
     owner[0] = cls
     if text_sig is None:  # annotations that are not strings: as the standard library does
         import inspect
@@ -234,14 +241,19 @@ def _stdlib(cls: type, frozen: bool, slots: bool, eq: bool) -> type:
     return dataclasses.dataclass(cls, frozen=frozen, slots=slots, eq=eq)
 
 
-def _field(cls: type, name: str, ann: Any, attrs: dict[str, Any]) -> dataclasses.Field[Any]:
+def _field(
+    cls: type, name: str, ann: Any, attrs: dict[str, Any], deleted: list[str]
+) -> dataclasses.Field[Any]:
     """The `Field` of one annotation, as ``dataclasses._get_field`` makes it for a plain field
-    (ClassVar, InitVar and KW_ONLY went to the standard library: see `_plain`)."""
+    (ClassVar, InitVar and KW_ONLY went to the standard library: see `_process`)."""
     default = getattr(cls, name, _MISSING)
     if isinstance(default, dataclasses.Field):
         f = default
         # the class attribute goes, or becomes the default
-        attrs[name] = _DELETE if f.default is _MISSING else f.default
+        if f.default is _MISSING:
+            deleted.append(name)
+        else:
+            attrs[name] = f.default
     else:
         if isinstance(default, types.MemberDescriptorType):  # a __slots__ entry: no default
             default = _MISSING
@@ -526,18 +538,15 @@ def _with_slots(
     if "__slots__" in own:
         raise TypeError(f"{cls.__name__} already specifies __slots__")
     cls_dict = dict(own)
-    for name, value in attrs.items():
-        if value is _DELETE:
-            cls_dict.pop(name, None)
-        else:
-            cls_dict[name] = value
+    cls_dict.update(attrs)  # (a field's class attribute goes below, default or not)
     inherited: set[str] = set()
     for base in cls.__mro__[1:-1]:
         s = base.__dict__.get("__slots__")
         if s is None:
             continue
         inherited.update((s,) if isinstance(s, str) else s)
-    cls_dict["__slots__"] = tuple(n for n in field_names if n not in inherited)
+    own_slots = tuple(n for n in field_names if n not in inherited) if inherited else field_names
+    cls_dict["__slots__"] = own_slots
     for name in field_names:
         cls_dict.pop(name, None)
     cls_dict.pop("__dict__", None)
