@@ -654,9 +654,8 @@ def _sites(body: bytes) -> list[Patch] | None:
     add = sites.append
     pos = depth = 0
     while True:
-        op = data[pos]
+        c = cls[data[pos]]  # (the opcode itself: `data[pos - 1]`, in the rare branches)
         pos += 1
-        c = cls[op]
         if c == f_leb:  # locals, br, br_if, i32/i64.const: about half of all instructions
             if data[pos] < 0x80:
                 pos += 1
@@ -736,7 +735,7 @@ def _sites(body: bytes) -> list[Patch] | None:
                 sub, pos = read_u(data, pos)
                 imms = fc.get(sub)
             elif c == f_index:
-                imms = SINGLE[op]
+                imms = SINGLE[data[pos - 1]]
             else:
                 return None
             if imms is None:
