@@ -504,14 +504,15 @@ def _init_fn(
     it: the same code, defaults, annotations and closure, from the code of its shape."""
     text, names, cells, defaults, annotations = _init_source(cls, fields, frozen, slots)
     template = _template(text)
+    rename = names.get  # (as ``rename(n, n)``: mapped over each tuple in C, no Python loop)
     code = template.replace(
-        co_varnames=tuple(names.get(n, n) for n in template.co_varnames),
-        co_names=tuple(names.get(n, n) for n in template.co_names),
+        co_varnames=tuple(map(rename, template.co_varnames, template.co_varnames)),
+        co_names=tuple(map(rename, template.co_names, template.co_names)),
         co_consts=tuple(names.get(c, c) if isinstance(c, str) else c for c in template.co_consts),
-        co_freevars=tuple(names.get(n, n) for n in template.co_freevars),
+        co_freevars=tuple(map(rename, template.co_freevars, template.co_freevars)),
         co_qualname=f"{cls.__qualname__}.__init__",
     )
-    closure = tuple(types.CellType(cells[n]) for n in template.co_freevars)
+    closure = tuple(map(types.CellType, map(cells.__getitem__, template.co_freevars)))
     module = sys.modules.get(cls.__module__)
     fn = types.FunctionType(
         code,
