@@ -23,12 +23,16 @@ import dataclasses
 import sys
 import types
 from collections.abc import Callable
+from itertools import repeat
 from operator import attrgetter
-from typing import Any, TypeVar, dataclass_transform, overload
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for annotations: `typing` stays unloaded in a fusion (`pymeld.__main__`)
+    from typing import Any, TypeVar, dataclass_transform, overload
+
+    T = TypeVar("T", bound=type)
 
 __all__ = ["dataclass"]
-
-T = TypeVar("T", bound=type)
 
 _MISSING = dataclasses.MISSING
 _FIELD = dataclasses._FIELD  # type: ignore[attr-defined]
@@ -36,7 +40,6 @@ _HAS_DEFAULT_FACTORY = dataclasses._HAS_DEFAULT_FACTORY  # type: ignore[attr-def
 _FrozenInstanceError = dataclasses.FrozenInstanceError
 _DataclassParams = dataclasses._DataclassParams  # type: ignore[attr-defined]
 _Field = dataclasses.Field
-_DELETE = object()  # an attribute `_process` removes from the class
 
 
 def _getstate(self: Any) -> list[Any]:
@@ -144,13 +147,19 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
                     return _stdlib(cls, frozen, slots, eq)
             table.update(base_fields)
             frozen_bases.append(b.__dict__["__dataclass_params__"].frozen)
-    for name, ann in annotations.items():
-        text = ann if isinstance(ann, str) else repr(ann)
-        if "ClassVar" in text or "InitVar" in text or "KW_ONLY" in text:
-            return _stdlib(cls, frozen, slots, eq)
-        default = own.get(name)
-        if isinstance(default, dataclasses.Field) and default.kw_only is True:
-            return _stdlib(cls, frozen, slots, eq)
+    try:  # all of them at once (annotations are strings here)
+        text = "\n".join(annotations.values())
+    except TypeError:
+        text = "\n".join(a if isinstance(a, str) else repr(a) for a in annotations.values())
+    if "ClassVar" in text or "InitVar" in text or "KW_ONLY" in text:
+        return _stdlib(cls, frozen, slots, eq)
+    # `field(...)` values in the class (most classes have none: one C-level pass to know)
+    has_fields = any(map(isinstance, own.values(), repeat(_Field)))
+    if has_fields:
+        for name in annotations:
+            default = own.get(name)
+            if isinstance(default, _Field) and default.kw_only is True:
+                return _stdlib(cls, frozen, slots, eq)
     if frozen and ("__setattr__" in own or "__delattr__" in own):
         name = "__setattr__" if "__setattr__" in own else "__delattr__"
         raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
@@ -158,12 +167,14 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
         raise TypeError("cannot inherit non-frozen dataclass from a frozen one")
     if frozen_bases and not all(frozen_bases) and frozen:
         raise TypeError("cannot inherit frozen dataclass from a non-frozen one")
-    attrs: dict[str, Any] = {}  # what the class gets (_DELETE: loses)
+    attrs: dict[str, Any] = {}  # what the class gets
+    deleted: list[str] = []  # and what it loses
     for name, ann in annotations.items():
-        table[name] = _field(cls, name, ann, attrs)
-    for name, value in own.items():
-        if isinstance(value, dataclasses.Field) and name not in annotations:
-            raise TypeError(f"{name!r} is a field but has no type annotation")
+        table[name] = _field(cls, name, ann, attrs, deleted)
+    if has_fields:
+        for name, value in own.items():
+            if isinstance(value, _Field) and name not in annotations:
+                raise TypeError(f"{name!r} is a field but has no type annotation")
     attrs["__dataclass_fields__"] = table
     attrs["__dataclass_params__"] = _PARAMS[frozen, slots, eq]
     fields = list(table.values())
@@ -209,11 +220,10 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
     if slots:
         cls = _with_slots(cls, attrs, names, frozen)
     else:
+        for name in deleted:
+            delattr(cls, name)
         for name, value in attrs.items():
-            if value is _DELETE:
-                delattr(cls, name)
-            else:
-                setattr(cls, name, value)
+            setattr(cls, name, value)
     owner[0] = cls
     if text_sig is None:  # annotations that are not strings: as the standard library does
         import inspect
@@ -231,14 +241,19 @@ def _stdlib(cls: type, frozen: bool, slots: bool, eq: bool) -> type:
     return dataclasses.dataclass(cls, frozen=frozen, slots=slots, eq=eq)
 
 
-def _field(cls: type, name: str, ann: Any, attrs: dict[str, Any]) -> dataclasses.Field[Any]:
+def _field(
+    cls: type, name: str, ann: Any, attrs: dict[str, Any], deleted: list[str]
+) -> dataclasses.Field[Any]:
     """The `Field` of one annotation, as ``dataclasses._get_field`` makes it for a plain field
-    (ClassVar, InitVar and KW_ONLY went to the standard library: see `_plain`)."""
+    (ClassVar, InitVar and KW_ONLY went to the standard library: see `_process`)."""
     default = getattr(cls, name, _MISSING)
     if isinstance(default, dataclasses.Field):
         f = default
         # the class attribute goes, or becomes the default
-        attrs[name] = _DELETE if f.default is _MISSING else f.default
+        if f.default is _MISSING:
+            deleted.append(name)
+        else:
+            attrs[name] = f.default
     else:
         if isinstance(default, types.MemberDescriptorType):  # a __slots__ entry: no default
             default = _MISSING
@@ -394,7 +409,11 @@ def shapes_module(texts: list[str]) -> str:
 
 
 def _all_shapes() -> list[str]:
-    """The shape texts of every dataclass in every pymeld module."""
+    """The shape texts of every dataclass this module built in pymeld's modules (all of them
+    imported first), sorted. Classes whose ``__init__`` already exists (instantiated while
+    their module loaded) count as well as lazy ones: each text comes from the class's fields,
+    not from what was compiled so far."""
+    import gc
     import importlib
     import pkgutil
 
@@ -403,26 +422,33 @@ def _all_shapes() -> list[str]:
     for info in pkgutil.walk_packages(pymeld.__path__, "pymeld."):
         if info.name not in ("pymeld.__main__", "pymeld._dataclass_shapes"):
             importlib.import_module(info.name)
-    for mod in list(sys.modules.values()):
-        if not getattr(mod, "__name__", "").startswith("pymeld"):
-            continue
-        for obj in vars(mod).values():
-            init = getattr(obj, "__dict__", {}).get("__init__") if isinstance(obj, type) else None
-            lazy = getattr(init, "_pymeld_lazy", None)
-            if lazy is not None:
-                _materialize(*lazy)
-    return list(_SHAPES)
+    texts = set()
+    for obj in gc.get_objects():
+        options = _options(obj) if isinstance(obj, type) else None
+        if options is not None and obj.__module__.startswith("pymeld"):
+            frozen, slots, _eq = options
+            fields = list(obj.__dataclass_fields__.values())
+            texts.add(_init_source(obj, fields, frozen, slots)[0])
+    return sorted(texts)
+
+
+def _options(cls: type) -> tuple[bool, bool, bool] | None:
+    """``(frozen, slots, eq)`` if `dataclass` (not the standard library) built ``cls``: only
+    its classes have one of the `_PARAMS` objects."""
+    params = cls.__dict__.get("__dataclass_params__")
+    return next((key for key, p in _PARAMS.items() if p is params), None)
 
 
 def _placeholder(i: int) -> str:
     return f"__pymeld_f{i}__"
 
 
-def _init_fn(
+def _init_source(
     cls: type, fields: list[dataclasses.Field[Any]], frozen: bool, slots: bool
-) -> Callable[..., None]:
-    """``__init__`` as the standard library's source text (``dataclasses._init_fn``) compiles
-    it: the same code, defaults, annotations and closure, from the code of its shape."""
+) -> tuple[str, dict[str, str], dict[str, Any], list[Any], dict[str, Any]]:
+    """The standard library's ``__init__`` source text (``dataclasses._init_fn``) for
+    ``cls`` as its shape (field names as placeholders), with what `_init_fn` needs to make the
+    function of it: placeholder → name, closure cells, defaults, annotations."""
     self_name = "__dataclass_self__" if "self" in cls.__dataclass_fields__ else "self"  # type: ignore[attr-defined]
     cells: dict[str, Any] = {
         "_HAS_DEFAULT_FACTORY": _HAS_DEFAULT_FACTORY,
@@ -468,15 +494,25 @@ def _init_fn(
     annotations["return"] = None
     body = "\n".join(f"  {line}" for line in lines or ["pass"])
     text = f"def __create_fn__({', '.join(cells)}):\n def __init__({','.join(params)}):\n{body}\n return __init__"
+    return text, names, cells, defaults, annotations
+
+
+def _init_fn(
+    cls: type, fields: list[dataclasses.Field[Any]], frozen: bool, slots: bool
+) -> Callable[..., None]:
+    """``__init__`` as the standard library's source text (``dataclasses._init_fn``) compiles
+    it: the same code, defaults, annotations and closure, from the code of its shape."""
+    text, names, cells, defaults, annotations = _init_source(cls, fields, frozen, slots)
     template = _template(text)
+    rename = names.get  # (as ``rename(n, n)``: mapped over each tuple in C, no Python loop)
     code = template.replace(
-        co_varnames=tuple(names.get(n, n) for n in template.co_varnames),
-        co_names=tuple(names.get(n, n) for n in template.co_names),
+        co_varnames=tuple(map(rename, template.co_varnames, template.co_varnames)),
+        co_names=tuple(map(rename, template.co_names, template.co_names)),
         co_consts=tuple(names.get(c, c) if isinstance(c, str) else c for c in template.co_consts),
-        co_freevars=tuple(names.get(n, n) for n in template.co_freevars),
+        co_freevars=tuple(map(rename, template.co_freevars, template.co_freevars)),
         co_qualname=f"{cls.__qualname__}.__init__",
     )
-    closure = tuple(types.CellType(cells[n]) for n in template.co_freevars)
+    closure = tuple(map(types.CellType, map(cells.__getitem__, template.co_freevars)))
     module = sys.modules.get(cls.__module__)
     fn = types.FunctionType(
         code,
@@ -503,18 +539,15 @@ def _with_slots(
     if "__slots__" in own:
         raise TypeError(f"{cls.__name__} already specifies __slots__")
     cls_dict = dict(own)
-    for name, value in attrs.items():
-        if value is _DELETE:
-            cls_dict.pop(name, None)
-        else:
-            cls_dict[name] = value
+    cls_dict.update(attrs)  # (a field's class attribute goes below, default or not)
     inherited: set[str] = set()
     for base in cls.__mro__[1:-1]:
         s = base.__dict__.get("__slots__")
         if s is None:
             continue
         inherited.update((s,) if isinstance(s, str) else s)
-    cls_dict["__slots__"] = tuple(n for n in field_names if n not in inherited)
+    own_slots = tuple(n for n in field_names if n not in inherited) if inherited else field_names
+    cls_dict["__slots__"] = own_slots
     for name in field_names:
         cls_dict.pop(name, None)
     cls_dict.pop("__dict__", None)
@@ -526,13 +559,17 @@ def _with_slots(
     return type(cls)(cls.__name__, cls.__bases__, cls_dict)
 
 
-@overload
-def dataclass(cls: T, /) -> T: ...
-@overload
-def dataclass(
-    *, frozen: bool = False, slots: bool = False, eq: bool = True
-) -> Callable[[T], T]: ...
-@dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+if TYPE_CHECKING:
+
+    @overload
+    @dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
+    def dataclass(cls: T, /) -> T: ...
+    @overload
+    def dataclass(
+        *, frozen: bool = False, slots: bool = False, eq: bool = True
+    ) -> Callable[[T], T]: ...
+
+
 def dataclass(
     cls: T | None = None, /, *, frozen: bool = False, slots: bool = False, eq: bool = True
 ) -> T | Callable[[T], T]:
@@ -552,8 +589,9 @@ if sys.version_info >= (3, 13):  # the standard library compiles once per class 
 if __name__ == "__main__":  # writes pymeld/_dataclass_shapes.py
     import pathlib
 
-    _load_shapes()
-    _SHAPES.clear()  # only the shapes in use now
+    from pymeld import _dataclass  # the module pymeld's classes use (this `__main__` is a copy)
+
+    texts = _dataclass._all_shapes()
     target = pathlib.Path(__file__).with_name("_dataclass_shapes.py")
-    target.write_text(shapes_module(_all_shapes()))
-    print(f"{target}: {len(_SHAPES)} shapes")
+    target.write_text(shapes_module(texts))
+    print(f"{target}: {len(texts)} shapes")

@@ -7,29 +7,27 @@ Regenerate after adding dataclasses; a shape missing here is compiled at run tim
 
 
 def __create_fn_0__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
- def __init__(self,__pymeld_f0__):
-  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)
-  self.__post_init__()
+ def __init__(self):
+  pass
  return __init__
 
 
 def __create_fn_1__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__):
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)
+  self.__post_init__()
  return __init__
 
 
 def __create_fn_2__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__):
-  self.__pymeld_f0__=__pymeld_f0__
+  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)
  return __init__
 
 
 def __create_fn_3__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__):
-  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)
-  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)
-  self.__post_init__()
+ def __init__(self,__pymeld_f0__):
+  self.__pymeld_f0__=__pymeld_f0__
  return __init__
 
 
@@ -37,17 +35,25 @@ def __create_fn_4__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__):
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)
+  self.__post_init__()
  return __init__
 
 
 def __create_fn_5__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__):
+  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)
+  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)
+ return __init__
+
+
+def __create_fn_6__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
  return __init__
 
 
-def __create_fn_6__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_7__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)
@@ -55,7 +61,7 @@ def __create_fn_6__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_7__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_8__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -63,7 +69,7 @@ def __create_fn_7__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_8__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_9__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)
@@ -72,7 +78,7 @@ def __create_fn_8__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_9__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_10__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -81,7 +87,7 @@ def __create_fn_9__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_10__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_11__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)
@@ -91,25 +97,13 @@ def __create_fn_10__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_11__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_12__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
   self.__pymeld_f2__=__pymeld_f2__
   self.__pymeld_f3__=__pymeld_f3__
   self.__pymeld_f4__=__pymeld_f4__
- return __init__
-
-
-def __create_fn_12__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
-  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)
-  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)
-  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)
-  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f3__',__pymeld_f3__)
-  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f4__',__pymeld_f4__)
-  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f5__',__pymeld_f5__)
-  self.__post_init__()
  return __init__
 
 
@@ -121,10 +115,22 @@ def __create_fn_13__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f3__',__pymeld_f3__)
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f4__',__pymeld_f4__)
   __dataclass_builtins_object__.__setattr__(self,'__pymeld_f5__',__pymeld_f5__)
+  self.__post_init__()
  return __init__
 
 
 def __create_fn_14__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
+  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)
+  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)
+  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)
+  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f3__',__pymeld_f3__)
+  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f4__',__pymeld_f4__)
+  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f5__',__pymeld_f5__)
+ return __init__
+
+
+def __create_fn_15__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -135,7 +141,7 @@ def __create_fn_14__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_15__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_16__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -147,7 +153,7 @@ def __create_fn_15__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_16__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_17__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -161,7 +167,7 @@ def __create_fn_16__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_17__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_18__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -176,7 +182,7 @@ def __create_fn_17__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_18__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_19__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -195,20 +201,38 @@ def __create_fn_18__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_19__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__):
+def __create_fn_20__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__):
+  self.__pymeld_f0__=__pymeld_f0__
+  self.__pymeld_f1__=__pymeld_f1__
+  self.__pymeld_f2__=__pymeld_f2__
+  self.__pymeld_f3__=__pymeld_f3__
+  self.__pymeld_f4__=__pymeld_f4__
+  self.__pymeld_f5__=__pymeld_f5__
+  self.__pymeld_f6__=__pymeld_f6__
+  self.__pymeld_f7__=__pymeld_f7__
+  self.__pymeld_f8__=__pymeld_f8__
+  self.__pymeld_f9__=__pymeld_f9__
+  self.__pymeld_f10__=__pymeld_f10__
+  self.__pymeld_f11__=__pymeld_f11__
+  self.__pymeld_f12__=__pymeld_f12__
+ return __init__
+
+
+def __create_fn_21__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__):
  def __init__(self,__pymeld_f0__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
  return __init__
 
 
-def __create_fn_20__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):
+def __create_fn_22__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
  return __init__
 
 
-def __create_fn_21__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):
+def __create_fn_23__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -216,7 +240,7 @@ def __create_fn_21__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_22__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):
+def __create_fn_24__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -224,7 +248,16 @@ def __create_fn_22__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_23__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
+def __create_fn_25__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
+  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
+  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
+  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__
+  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__
+ return __init__
+
+
+def __create_fn_26__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -234,7 +267,7 @@ def __create_fn_23__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_24__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__):
+def __create_fn_27__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -247,7 +280,7 @@ def __create_fn_24__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_25__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f9__, _dflt___pymeld_f11__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__):
+def __create_fn_28__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f9__, _dflt___pymeld_f11__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__,__pymeld_f15__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -268,7 +301,7 @@ def __create_fn_25__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_26__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f4__):
+def __create_fn_29__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -278,14 +311,14 @@ def __create_fn_26__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_27__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):
+def __create_fn_30__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
  return __init__
 
 
-def __create_fn_28__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):
+def __create_fn_31__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -293,7 +326,7 @@ def __create_fn_28__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_29__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):
+def __create_fn_32__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -301,7 +334,7 @@ def __create_fn_29__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_30__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
+def __create_fn_33__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -310,7 +343,7 @@ def __create_fn_30__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_31__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):
+def __create_fn_34__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -321,8 +354,8 @@ def __create_fn_31__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_32__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f12__, _dflt___pymeld_f13__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__):
+def __create_fn_35__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
   self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__
@@ -337,10 +370,11 @@ def __create_fn_32__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
   self.__pymeld_f11__=__pymeld_f11__
   self.__pymeld_f12__=_dflt___pymeld_f12__() if __pymeld_f12__ is _HAS_DEFAULT_FACTORY else __pymeld_f12__
   self.__pymeld_f13__=_dflt___pymeld_f13__() if __pymeld_f13__ is _HAS_DEFAULT_FACTORY else __pymeld_f13__
+  self.__pymeld_f14__=_dflt___pymeld_f14__() if __pymeld_f14__ is _HAS_DEFAULT_FACTORY else __pymeld_f14__
  return __init__
 
 
-def __create_fn_33__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__):
+def __create_fn_36__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -354,7 +388,7 @@ def __create_fn_33__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_34__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f4__):
+def __create_fn_37__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -364,7 +398,7 @@ def __create_fn_34__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_35__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
+def __create_fn_38__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -372,7 +406,7 @@ def __create_fn_35__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_36__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
+def __create_fn_39__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -382,35 +416,37 @@ def __create_fn_36__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_37__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
+def __create_fn_40__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
   self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__
   self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__
+  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__
  return __init__
 
 
-def __create_fn_38__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
+def __create_fn_41__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
   self.__pymeld_f2__=__pymeld_f2__
   self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__
+ return __init__
+
+
+def __create_fn_42__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
+  self.__pymeld_f0__=__pymeld_f0__
+  self.__pymeld_f1__=__pymeld_f1__
+  self.__pymeld_f2__=__pymeld_f2__
+  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__
+  self.__pymeld_f4__=__pymeld_f4__
   self.__post_init__()
  return __init__
 
 
-def __create_fn_39__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
-  self.__pymeld_f0__=__pymeld_f0__
-  self.__pymeld_f1__=__pymeld_f1__
-  self.__pymeld_f2__=__pymeld_f2__
-  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__
- return __init__
-
-
-def __create_fn_40__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
+def __create_fn_43__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -420,7 +456,7 @@ def __create_fn_40__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_41__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):
+def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -431,7 +467,7 @@ def __create_fn_41__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_42__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__):
+def __create_fn_45__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -443,7 +479,7 @@ def __create_fn_42__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_43__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f11__):
+def __create_fn_46__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f11__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -460,7 +496,7 @@ def __create_fn_43__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__):
+def __create_fn_47__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -471,7 +507,7 @@ def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_45__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__):
+def __create_fn_48__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -483,7 +519,7 @@ def __create_fn_45__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_46__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f7__):
+def __create_fn_49__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f7__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -497,51 +533,54 @@ def __create_fn_46__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
 
 
 SHAPES = (
-    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  self.__post_init__()\n return __init__", __create_fn_0__),
-    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n return __init__", __create_fn_1__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__):\n  self.__pymeld_f0__=__pymeld_f0__\n return __init__', __create_fn_2__),
-    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  self.__post_init__()\n return __init__", __create_fn_3__),
-    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n return __init__", __create_fn_4__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n return __init__', __create_fn_5__),
-    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)\n return __init__", __create_fn_6__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n return __init__', __create_fn_7__),
-    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f3__',__pymeld_f3__)\n return __init__", __create_fn_8__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n return __init__', __create_fn_9__),
-    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f3__',__pymeld_f3__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f4__',__pymeld_f4__)\n return __init__", __create_fn_10__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n return __init__', __create_fn_11__),
-    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f3__',__pymeld_f3__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f4__',__pymeld_f4__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f5__',__pymeld_f5__)\n  self.__post_init__()\n return __init__", __create_fn_12__),
-    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f3__',__pymeld_f3__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f4__',__pymeld_f4__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f5__',__pymeld_f5__)\n return __init__", __create_fn_13__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n return __init__', __create_fn_14__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n return __init__', __create_fn_15__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=__pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n return __init__', __create_fn_16__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=__pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n  self.__pymeld_f9__=__pymeld_f9__\n return __init__', __create_fn_17__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=__pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n  self.__pymeld_f9__=__pymeld_f9__\n  self.__pymeld_f10__=__pymeld_f10__\n  self.__pymeld_f11__=__pymeld_f11__\n  self.__pymeld_f12__=__pymeld_f12__\n  self.__post_init__()\n return __init__', __create_fn_18__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__):\n def __init__(self,__pymeld_f0__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n return __init__', __create_fn_19__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n return __init__', __create_fn_20__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n return __init__', __create_fn_21__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n return __init__', __create_fn_22__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n return __init__', __create_fn_23__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n return __init__', __create_fn_24__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f9__, _dflt___pymeld_f11__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__,__pymeld_f15__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n  self.__pymeld_f9__=_dflt___pymeld_f9__() if __pymeld_f9__ is _HAS_DEFAULT_FACTORY else __pymeld_f9__\n  self.__pymeld_f10__=__pymeld_f10__\n  self.__pymeld_f11__=_dflt___pymeld_f11__() if __pymeld_f11__ is _HAS_DEFAULT_FACTORY else __pymeld_f11__\n  self.__pymeld_f12__=_dflt___pymeld_f12__() if __pymeld_f12__ is _HAS_DEFAULT_FACTORY else __pymeld_f12__\n  self.__pymeld_f13__=_dflt___pymeld_f13__() if __pymeld_f13__ is _HAS_DEFAULT_FACTORY else __pymeld_f13__\n  self.__pymeld_f14__=_dflt___pymeld_f14__() if __pymeld_f14__ is _HAS_DEFAULT_FACTORY else __pymeld_f14__\n  self.__pymeld_f15__=_dflt___pymeld_f15__() if __pymeld_f15__ is _HAS_DEFAULT_FACTORY else __pymeld_f15__\n return __init__', __create_fn_25__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f4__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n return __init__', __create_fn_26__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n return __init__', __create_fn_27__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n return __init__', __create_fn_28__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n return __init__', __create_fn_29__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n return __init__', __create_fn_30__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n return __init__', __create_fn_31__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f12__, _dflt___pymeld_f13__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n  self.__pymeld_f8__=_dflt___pymeld_f8__() if __pymeld_f8__ is _HAS_DEFAULT_FACTORY else __pymeld_f8__\n  self.__pymeld_f9__=_dflt___pymeld_f9__() if __pymeld_f9__ is _HAS_DEFAULT_FACTORY else __pymeld_f9__\n  self.__pymeld_f10__=_dflt___pymeld_f10__() if __pymeld_f10__ is _HAS_DEFAULT_FACTORY else __pymeld_f10__\n  self.__pymeld_f11__=__pymeld_f11__\n  self.__pymeld_f12__=_dflt___pymeld_f12__() if __pymeld_f12__ is _HAS_DEFAULT_FACTORY else __pymeld_f12__\n  self.__pymeld_f13__=_dflt___pymeld_f13__() if __pymeld_f13__ is _HAS_DEFAULT_FACTORY else __pymeld_f13__\n return __init__', __create_fn_32__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n return __init__', __create_fn_33__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f4__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n return __init__', __create_fn_34__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n return __init__', __create_fn_35__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n return __init__', __create_fn_36__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n return __init__', __create_fn_37__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__post_init__()\n return __init__', __create_fn_38__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n return __init__', __create_fn_39__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n return __init__', __create_fn_40__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n return __init__', __create_fn_41__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n return __init__', __create_fn_42__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f11__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n  self.__pymeld_f8__=_dflt___pymeld_f8__() if __pymeld_f8__ is _HAS_DEFAULT_FACTORY else __pymeld_f8__\n  self.__pymeld_f9__=_dflt___pymeld_f9__() if __pymeld_f9__ is _HAS_DEFAULT_FACTORY else __pymeld_f9__\n  self.__pymeld_f10__=__pymeld_f10__\n  self.__pymeld_f11__=_dflt___pymeld_f11__() if __pymeld_f11__ is _HAS_DEFAULT_FACTORY else __pymeld_f11__\n return __init__', __create_fn_43__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n return __init__', __create_fn_44__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n return __init__', __create_fn_45__),
-    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f7__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n return __init__', __create_fn_46__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self):\n  pass\n return __init__', __create_fn_0__),
+    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  self.__post_init__()\n return __init__", __create_fn_1__),
+    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n return __init__", __create_fn_2__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__):\n  self.__pymeld_f0__=__pymeld_f0__\n return __init__', __create_fn_3__),
+    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  self.__post_init__()\n return __init__", __create_fn_4__),
+    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n return __init__", __create_fn_5__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n return __init__', __create_fn_6__),
+    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)\n return __init__", __create_fn_7__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n return __init__', __create_fn_8__),
+    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f3__',__pymeld_f3__)\n return __init__", __create_fn_9__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n return __init__', __create_fn_10__),
+    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f3__',__pymeld_f3__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f4__',__pymeld_f4__)\n return __init__", __create_fn_11__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n return __init__', __create_fn_12__),
+    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f3__',__pymeld_f3__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f4__',__pymeld_f4__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f5__',__pymeld_f5__)\n  self.__post_init__()\n return __init__", __create_fn_13__),
+    ("def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f0__',__pymeld_f0__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f1__',__pymeld_f1__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f2__',__pymeld_f2__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f3__',__pymeld_f3__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f4__',__pymeld_f4__)\n  __dataclass_builtins_object__.__setattr__(self,'__pymeld_f5__',__pymeld_f5__)\n return __init__", __create_fn_14__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n return __init__', __create_fn_15__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n return __init__', __create_fn_16__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=__pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n return __init__', __create_fn_17__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=__pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n  self.__pymeld_f9__=__pymeld_f9__\n return __init__', __create_fn_18__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=__pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n  self.__pymeld_f9__=__pymeld_f9__\n  self.__pymeld_f10__=__pymeld_f10__\n  self.__pymeld_f11__=__pymeld_f11__\n  self.__pymeld_f12__=__pymeld_f12__\n  self.__post_init__()\n return __init__', __create_fn_19__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=__pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n  self.__pymeld_f9__=__pymeld_f9__\n  self.__pymeld_f10__=__pymeld_f10__\n  self.__pymeld_f11__=__pymeld_f11__\n  self.__pymeld_f12__=__pymeld_f12__\n return __init__', __create_fn_20__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__):\n def __init__(self,__pymeld_f0__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n return __init__', __create_fn_21__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n return __init__', __create_fn_22__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n return __init__', __create_fn_23__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n return __init__', __create_fn_24__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n return __init__', __create_fn_25__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n return __init__', __create_fn_26__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n return __init__', __create_fn_27__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f9__, _dflt___pymeld_f11__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__,__pymeld_f15__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n  self.__pymeld_f9__=_dflt___pymeld_f9__() if __pymeld_f9__ is _HAS_DEFAULT_FACTORY else __pymeld_f9__\n  self.__pymeld_f10__=__pymeld_f10__\n  self.__pymeld_f11__=_dflt___pymeld_f11__() if __pymeld_f11__ is _HAS_DEFAULT_FACTORY else __pymeld_f11__\n  self.__pymeld_f12__=_dflt___pymeld_f12__() if __pymeld_f12__ is _HAS_DEFAULT_FACTORY else __pymeld_f12__\n  self.__pymeld_f13__=_dflt___pymeld_f13__() if __pymeld_f13__ is _HAS_DEFAULT_FACTORY else __pymeld_f13__\n  self.__pymeld_f14__=_dflt___pymeld_f14__() if __pymeld_f14__ is _HAS_DEFAULT_FACTORY else __pymeld_f14__\n  self.__pymeld_f15__=_dflt___pymeld_f15__() if __pymeld_f15__ is _HAS_DEFAULT_FACTORY else __pymeld_f15__\n return __init__', __create_fn_28__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f4__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n return __init__', __create_fn_29__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n return __init__', __create_fn_30__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n return __init__', __create_fn_31__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n return __init__', __create_fn_32__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n return __init__', __create_fn_33__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n return __init__', __create_fn_34__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n  self.__pymeld_f8__=_dflt___pymeld_f8__() if __pymeld_f8__ is _HAS_DEFAULT_FACTORY else __pymeld_f8__\n  self.__pymeld_f9__=_dflt___pymeld_f9__() if __pymeld_f9__ is _HAS_DEFAULT_FACTORY else __pymeld_f9__\n  self.__pymeld_f10__=_dflt___pymeld_f10__() if __pymeld_f10__ is _HAS_DEFAULT_FACTORY else __pymeld_f10__\n  self.__pymeld_f11__=__pymeld_f11__\n  self.__pymeld_f12__=_dflt___pymeld_f12__() if __pymeld_f12__ is _HAS_DEFAULT_FACTORY else __pymeld_f12__\n  self.__pymeld_f13__=_dflt___pymeld_f13__() if __pymeld_f13__ is _HAS_DEFAULT_FACTORY else __pymeld_f13__\n  self.__pymeld_f14__=_dflt___pymeld_f14__() if __pymeld_f14__ is _HAS_DEFAULT_FACTORY else __pymeld_f14__\n return __init__', __create_fn_35__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n  self.__pymeld_f8__=__pymeld_f8__\n return __init__', __create_fn_36__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f4__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n return __init__', __create_fn_37__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n return __init__', __create_fn_38__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n return __init__', __create_fn_39__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n return __init__', __create_fn_40__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n return __init__', __create_fn_41__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__post_init__()\n return __init__', __create_fn_42__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n return __init__', __create_fn_43__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n return __init__', __create_fn_44__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n return __init__', __create_fn_45__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f11__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n  self.__pymeld_f8__=_dflt___pymeld_f8__() if __pymeld_f8__ is _HAS_DEFAULT_FACTORY else __pymeld_f8__\n  self.__pymeld_f9__=_dflt___pymeld_f9__() if __pymeld_f9__ is _HAS_DEFAULT_FACTORY else __pymeld_f9__\n  self.__pymeld_f10__=__pymeld_f10__\n  self.__pymeld_f11__=_dflt___pymeld_f11__() if __pymeld_f11__ is _HAS_DEFAULT_FACTORY else __pymeld_f11__\n return __init__', __create_fn_46__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__\n return __init__', __create_fn_47__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__\n return __init__', __create_fn_48__),
+    ('def __create_fn__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f7__):\n def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__):\n  self.__pymeld_f0__=__pymeld_f0__\n  self.__pymeld_f1__=__pymeld_f1__\n  self.__pymeld_f2__=__pymeld_f2__\n  self.__pymeld_f3__=__pymeld_f3__\n  self.__pymeld_f4__=__pymeld_f4__\n  self.__pymeld_f5__=__pymeld_f5__\n  self.__pymeld_f6__=__pymeld_f6__\n  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__\n return __init__', __create_fn_49__),
 )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import field, fields
-from typing import Literal
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
@@ -16,9 +16,14 @@ from pymeld.graph.flatten import flatten
 from pymeld.graph.model import FlatGraph
 from pymeld.merge.merger import merge
 
+if typing.TYPE_CHECKING:
+    from typing import TypeAlias
+
+# The aliases are quoted: the `pymeld` process defers `typing` (`pymeld.__main__`), and
+# ``typing.get_type_hints(FuseOptions)`` loads it when it resolves them.
 #: How memories are laid out in the fused module (see :mod:`pymeld.merge.memory`).
-MemoryStrategy = Literal["multi", "shared", "auto"]
-DwarfPolicy = Literal["remap", "strip", "passthrough"]
+MemoryStrategy: TypeAlias = 'typing.Literal["multi", "shared", "auto"]'
+DwarfPolicy: TypeAlias = 'typing.Literal["remap", "strip", "passthrough"]'
 DWARF_POLICIES: tuple[DwarfPolicy, ...] = ("remap", "strip", "passthrough")
 
 #: Stages of one fusion, in order, as reported to ``on_stage``.

@@ -29,10 +29,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import field
 from enum import Enum
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.core.emitter import CoreValType
+
+if TYPE_CHECKING:
+    from typing import Protocol
 
 
 class Space(Enum):
@@ -62,18 +65,20 @@ class FuncCode:
     body: bytes
 
 
-class Code(Protocol):
-    """What a shared function's ``build`` returns: `FuncCode`'s fields (as `abi.adapter.Adapter`
-    has them, so `abi` needs no plan type)."""
+if TYPE_CHECKING:  # a structural type for the checker (no `typing` in a fusion)
 
-    @property
-    def params(self) -> tuple[CoreValType, ...]: ...
-    @property
-    def results(self) -> tuple[CoreValType, ...]: ...
-    @property
-    def locals(self) -> tuple[CoreValType, ...]: ...
-    @property
-    def body(self) -> bytes: ...
+    class Code(Protocol):
+        """What a shared function's ``build`` returns: `FuncCode`'s fields (as `abi.adapter.Adapter`
+        has them, so `abi` needs no plan type)."""
+
+        @property
+        def params(self) -> tuple[CoreValType, ...]: ...
+        @property
+        def results(self) -> tuple[CoreValType, ...]: ...
+        @property
+        def locals(self) -> tuple[CoreValType, ...]: ...
+        @property
+        def body(self) -> bytes: ...
 
 
 @dataclass(eq=False, slots=True)

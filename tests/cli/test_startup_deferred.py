@@ -1,6 +1,8 @@
-"""Start-up (issue 12): the ``pymeld`` process defers ``inspect`` (`pymeld.__main__.defer_module`)
-and pymeld's CLI (argparse) never calls it, so a small fuse runs none of ``inspect``, ``ast`` or
-``dis`` and loads no ``click``; ``--help`` neither, and every option has its help text."""
+"""Start-up (issue 12): the ``pymeld`` process defers ``inspect``, ``typing`` and ``copy``
+(`pymeld.__main__.defer_module`) and pymeld's CLI (argparse) never calls the first, so a small
+fuse runs none of ``inspect``, ``ast`` or ``dis`` and loads no ``click``; ``--help`` neither,
+and every option has its help text. The modules of a plain fuse use ``typing``'s names in
+annotations only and call nothing of ``copy``, so neither runs either."""
 
 from __future__ import annotations
 
@@ -10,18 +12,23 @@ from pathlib import Path
 
 import pytest
 
-from support import REPO
+from support import REPO, shared_root
 
 CALCULATOR = REPO / "examples" / "calculator.composed.wasm"
+C_COMPOSE_TEXT = shared_root() / "corpus" / "components" / "c-compose-text" / "composed.wasm"
 
 #: Runs the ``pymeld`` entry point, then says (from an exit handler: the entry point ends the
-#: process with `os._exit` after them) whether `inspect` ran and which of its imports loaded.
+#: process with `os._exit` after them) whether `inspect` ran and which of its imports loaded,
+#: and whether `typing` ran.
 PROBE = """
 import atexit, sys
 def report():
     kind = type(sys.modules.get("inspect")).__name__
     ran = kind == "module" and "cleandoc" in sys.modules["inspect"].__dict__
     loaded = sorted(m for m in ("ast", "dis", "tokenize", "click") if m in sys.modules)
+    typing_ran = "Generic" in getattr(sys.modules.get("typing"), "__dict__", {})
+    copy_ran = "deepcopy" in getattr(sys.modules.get("copy"), "__dict__", {})
+    print(f"typing-ran={typing_ran} copy-ran={copy_ran}", file=sys.stderr)
     print(f"inspect-ran={ran} kind={kind} loaded={loaded}", file=sys.stderr)
 atexit.register(report)
 from pymeld.__main__ import main
@@ -39,12 +46,37 @@ def _probe(*argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_small_fuse_runs_no_inspect(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["calculator", "c-compose-text"])
+def test_small_fuse_runs_neither_inspect_nor_typing(tmp_path: Path, name: str) -> None:
+    path = CALCULATOR if name == "calculator" else C_COMPOSE_TEXT
+    if not path.exists():
+        pytest.skip(f"{path} not present")
     out = tmp_path / "out.wasm"
-    p = _probe("fuse", str(CALCULATOR), "-o", str(out))
+    p = _probe("fuse", str(path), "-o", str(out))
     assert p.returncode == 0, p.stderr
-    assert p.stderr.splitlines()[-1] == "inspect-ran=False kind=_Deferred loaded=[]"
+    assert p.stderr.splitlines()[-2:] == [
+        "typing-ran=False copy-ran=False",
+        "inspect-ran=False kind=_Deferred loaded=[]",
+    ]
     assert out.read_bytes()[:4] == b"\0asm"
+
+
+def test_typing_still_resolves_in_the_process(tmp_path: Path) -> None:
+    """What needs `typing` loads it: ``--component`` (the wrapper's modules import its names),
+    and `typing.get_type_hints(FuseOptions)` after a fuse."""
+    code = (
+        "import sys; from pymeld.__main__ import defer_module; defer_module('typing',"
+        " TYPE_CHECKING=False); import typing; from pymeld.fuse import FuseOptions;"
+        " assert type(typing).__name__ == '_Deferred';"
+        " h = typing.get_type_hints(FuseOptions);"
+        " assert typing.get_args(h['memory']) == ('multi', 'shared', 'auto'), h"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 0, p.stderr
+    out = tmp_path / "out.wasm"
+    p = _probe("fuse", str(CALCULATOR), "--component", "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    assert "typing-ran=True copy-ran=False" in p.stderr.splitlines()
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["fuse", "-h"]], ids=["group", "fuse"])
@@ -61,7 +93,12 @@ def test_deferred_module_behaves_as_imported() -> None:
         "import fractions; assert type(fractions).__name__ == '_Deferred';"
         "assert fractions.Fraction(1, 3) * 3 == 1; assert type(fractions) is type(sys);"
         "from fractions import Fraction; assert Fraction is fractions.Fraction;"
-        "import fractions as f2; assert f2 is fractions and sys.modules['fractions'] is f2"
+        "import fractions as f2; assert f2 is fractions and sys.modules['fractions'] is f2;"
+        # attributes known before it runs; `from` imports read them (and ``__path__``) unrun
+        "defer_module('colorsys', ONE_THIRD=1.0 / 3.0); from colorsys import ONE_THIRD as t;"
+        "assert t == 1 / 3 and type(sys.modules['colorsys']).__name__ == '_Deferred';"
+        "import colorsys; assert colorsys.rgb_to_hsv(0, 0, 0) == (0, 0, 0);"
+        "assert type(colorsys) is type(sys)"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr

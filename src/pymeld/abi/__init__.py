@@ -5,9 +5,13 @@ file) must not load the adapter generator, which fusion needs only when a compos
 cross-component calls.
 """
 
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from pymeld.abi.adapter import Adapter, generate_adapter
     from pymeld.abi.layout import CoreFuncType, flatten_functype
     from pymeld.abi.types import CanonOptions, FuncType

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.abi.ascii_blocks import BLOCK, load_block, store_narrow, store_wide
@@ -79,6 +79,9 @@ from pymeld.abi.types import (
 )
 from pymeld.codec.core.emitter import Body
 from pymeld.errors import LinkError, UnsupportedFeature
+
+if TYPE_CHECKING:
+    from typing import Protocol
 
 __all__ = [
     "Adapter",
@@ -214,24 +217,26 @@ class CallGuards:
     borrow_scope: BorrowScope | None = None
 
 
-class TaskHooks(Protocol):
-    """In-module task code around an adapter whose lower or lift is `async` (merge.asynctask).
+if TYPE_CHECKING:  # a structural type for the checker (no `typing` in a fusion)
 
-    ``enter`` runs first (the runtime's checks before a call starts); for a callback-lifted
-    callee, ``start`` runs after the parameters were lowered into the callee and before its
-    core function is called (``retptr``: the caller's result pointer local, if any), and
-    ``finish`` after it returned (``code``: the local holding its callback code) and must leave
-    the lower's core results on the stack; for other callees ``leave`` runs last (the results
-    on the stack)."""
+    class TaskHooks(Protocol):
+        """In-module task code around an adapter whose lower or lift is `async` (merge.asynctask).
 
-    def enter(self, b: Body) -> None: ...
+        ``enter`` runs first (the runtime's checks before a call starts); for a callback-lifted
+        callee, ``start`` runs after the parameters were lowered into the callee and before its
+        core function is called (``retptr``: the caller's result pointer local, if any), and
+        ``finish`` after it returned (``code``: the local holding its callback code) and must leave
+        the lower's core results on the stack; for other callees ``leave`` runs last (the results
+        on the stack)."""
 
-    def start(self, b: Body, retptr: int | None) -> None: ...
+        def enter(self, b: Body) -> None: ...
 
-    def finish(self, b: Body, code: int) -> None: ...
+        def start(self, b: Body, retptr: int | None) -> None: ...
 
-    def leave(self, b: Body) -> None:
-        """Runs last in an adapter to a callee lifted without a callback."""
+        def finish(self, b: Body, code: int) -> None: ...
+
+        def leave(self, b: Body) -> None:
+            """Runs last in an adapter to a callee lifted without a callback."""
 
 
 def generate_adapter(
@@ -738,13 +743,15 @@ def _L(idx: int) -> tuple[str, int]:
     return ("local", idx)
 
 
-class ResourceOps(Protocol):
-    """Handle leaves: own/borrow (implemented by `pymeld.resources`) and stream/future ends
-    (`pymeld.merge.asyncfuse`). ``transfer`` gives an (i32)->(i32) function moving a handle
-    from the caller's table to the callee's (``to_callee``) or back, or None when the value
-    passes unchanged."""
+if TYPE_CHECKING:  # a structural type for the checker (no `typing` in a fusion)
 
-    def transfer(self, t: Own | Borrow | Stream | Future, to_callee: bool) -> int | None: ...
+    class ResourceOps(Protocol):
+        """Handle leaves: own/borrow (implemented by `pymeld.resources`) and stream/future ends
+        (`pymeld.merge.asyncfuse`). ``transfer`` gives an (i32)->(i32) function moving a handle
+        from the caller's table to the callee's (``to_callee``) or back, or None when the value
+        passes unchanged."""
+
+        def transfer(self, t: Own | Borrow | Stream | Future, to_callee: bool) -> int | None: ...
 
 
 class _Translator:

@@ -8,12 +8,15 @@ layouts) and comparable. Names mirror the Canonical ABI's `definitions.py`.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.core.emitter import CoreValType as CoreValType  # re-exported
 
-StringEncoding = Literal["utf8", "utf16", "latin1+utf16"]
+if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
+
+StringEncoding: TypeAlias = 'Literal["utf8", "utf16", "latin1+utf16"]'
 
 
 class ValType:

@@ -101,6 +101,12 @@ class Reader:
 
     # -- LEB128 ------------------------------------------------------------------------------
     def u32(self) -> int:
+        pos = self.pos
+        if pos < self.end:  # most are one byte: `_uleb`'s first step without its call
+            b = self.data[pos]
+            if b < 0x80:
+                self.pos = pos + 1
+                return b
         return self._uleb(32)
 
     def u64(self) -> int:

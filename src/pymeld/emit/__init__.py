@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.core.encode import encode_module_parts
@@ -17,6 +17,8 @@ from pymeld.emit.attestation import SECTION, attestation_section, make_record, s
 from pymeld.emit.customs import DWARF_PREFIX, plan_customs
 
 if TYPE_CHECKING:  # annotations only: `pymeld inspect` loads emit.attestation, not the merger
+    from typing import Any
+
     from pymeld.codec.component import model as cm
     from pymeld.graph.model import FlatGraph
     from pymeld.merge.merger import MergeResult

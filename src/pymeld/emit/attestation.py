@@ -17,13 +17,16 @@ data, imports or exports after fusion is detected. It is an integrity record, no
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pymeld import __version__
 from pymeld._dataclass import dataclass
 from pymeld.codec.binary import Reader, uleb
 from pymeld.codec.core.model import CustomSection, SectionId
 from pymeld.errors import DecodeError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "SECTION",

@@ -16,7 +16,7 @@ between which memories — plus where every memory went.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pymeld.abi import types as at
 from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count, flatten_functype
@@ -24,6 +24,9 @@ from pymeld.codec.core.emitter import VALTYPE_NAME as _VT
 from pymeld.codec.core.model import FuncImport, FuncType, Module, RefType
 from pymeld.graph.model import FlatGraph, HostFunc, InstanceExport, Lifted
 from pymeld.merge.merger import HostImport, MergeResult
+
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The ``version`` of the import-map schema written (meld's, since meld 0.5x: version 2).
 IMPORT_MAP_VERSION = 2

@@ -11,7 +11,7 @@ What remains unresolved at the root (its imports) becomes `HostFunc`s: imports o
 from __future__ import annotations
 
 from dataclasses import field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
@@ -42,6 +42,9 @@ from pymeld.graph.model import (
     ResourceType,
     TypeExport,
 )
+
+if TYPE_CHECKING:
+    from typing import Any
 
 CS = cm.ComponentSort
 KS = cm.CoreSort

@@ -10,7 +10,7 @@ the spec makes imported resource types distinct.
 from __future__ import annotations
 
 from dataclasses import field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
@@ -19,6 +19,8 @@ from pymeld.errors import LinkError, UnsupportedFeature
 from pymeld.graph.model import ModuleSig, ResourceType
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from pymeld.graph.flatten import Flattener, Scope
 
 CS = cm.ComponentSort

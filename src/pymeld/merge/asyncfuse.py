@@ -50,7 +50,6 @@ from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
-from pymeld.abi.adapter import ResourceOps
 from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, FlatGraph, HostFunc, Lifted
@@ -59,6 +58,7 @@ from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan, Space
 from pymeld.resources.space import shared_space
 
 if TYPE_CHECKING:
+    from pymeld.abi.adapter import ResourceOps
     from pymeld.merge.asyncres import Tables
     from pymeld.merge.asynctask import TaskPlan, TaskRuntime
 

@@ -12,10 +12,13 @@ in one pass with final indices.
 from __future__ import annotations
 
 from dataclasses import field
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.core.model import ExternKind, Module
+
+if TYPE_CHECKING:
+    from typing import Literal
 
 
 @dataclass(slots=True)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import field
 from functools import cache
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.binary import Reader, uleb
@@ -49,7 +49,10 @@ from pymeld.errors import DecodeError, PymeldError, UnsupportedFeature
 from pymeld.graph.model import FlatGraph
 from pymeld.merge.merger import MergeResult
 
-Strategy = Literal["multi", "shared", "auto"]
+if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
+
+Strategy: TypeAlias = 'Literal["multi", "shared", "auto"]'
 STRATEGIES: tuple[Strategy, ...] = ("multi", "shared", "auto")
 PAGE = 1 << 16
 

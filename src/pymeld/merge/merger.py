@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import field, replace
 from functools import partial
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
@@ -77,6 +77,8 @@ from pymeld.resources.space import plan_spaces
 from pymeld.resources.tables import OWN
 
 if TYPE_CHECKING:  # loaded when used: adapters, async fusion
+    from typing import overload
+
     from pymeld.abi.adapter import ResourceOps
     from pymeld.merge.asyncfuse import AsyncFusion
     from pymeld.merge.inline import LeafFuncs
@@ -1075,10 +1077,14 @@ def _has_typed_locals(m: Module) -> bool:
     )
 
 
-@overload
-def _remap_vt(t: RefType, tmap: list[int]) -> RefType: ...
-@overload
-def _remap_vt(t: ValType, tmap: list[int]) -> ValType: ...
+if TYPE_CHECKING:
+
+    @overload
+    def _remap_vt(t: RefType, tmap: list[int]) -> RefType: ...
+    @overload
+    def _remap_vt(t: ValType, tmap: list[int]) -> ValType: ...
+
+
 def _remap_vt(t: ValType, tmap: list[int]) -> ValType:
     """A value/ref type with its concrete type index (if any) moved to the output space."""
     return ins.remap_valtype(t, tmap.__getitem__)

@@ -6,7 +6,7 @@ so callers get a `Component`, or a core module from the core codec, or a clear `
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pymeld.codec.binary import Reader
 from pymeld.codec.component.model import *  # noqa: F403
@@ -15,6 +15,8 @@ from pymeld.codec.component.parse import CORE_PREAMBLE, MAGIC, PREAMBLE
 from pymeld.codec.component.parse import parse_component as parse_component
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from pymeld.codec.component.encode import encode_component as encode_component
 
 

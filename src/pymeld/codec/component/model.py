@@ -21,9 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import field
 from enum import Enum, IntEnum
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
+
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
 
 # ---------------------------------------------------------------------------------------------
 # Sorts

@@ -10,17 +10,20 @@ encoding; tests validate the results. Memory instructions always take an explici
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Self
+from typing import TYPE_CHECKING
 
 from pymeld.codec.binary import sleb as _sleb
 from pymeld.codec.binary import uleb as _uleb
 from pymeld.codec.core.model import NumType
 
+if TYPE_CHECKING:
+    from typing import Literal, Self, TypeAlias
+
 #: A core number type as generated code (and the canonical ABI's `flatten`) names it: the text
 #: format's name of a `NumType` (the ABI never flattens to v128; generated code uses it only in
 #: locals). The core codec's model uses `NumType`; the component codec keeps the binary code (it
 #: also covers reference types).
-CoreValType = Literal["i32", "i64", "f32", "f64", "v128"]
+CoreValType: TypeAlias = 'Literal["i32", "i64", "f32", "f64", "v128"]'
 
 #: `CoreValType` ↔ the codec's `NumType`, the one translation between the two names.
 NUMTYPE: dict[CoreValType, NumType] = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import field
-from typing import overload
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.binary import sleb, uleb
@@ -29,6 +29,9 @@ from .model import (
     SubType,
     ValType,
 )
+
+if TYPE_CHECKING:
+    from typing import overload
 
 # -- immediate kinds -----------------------------------------------------------------------------
 # 0..7 are remappable index kinds, in `IndexMaps` field order.
@@ -651,9 +654,8 @@ def _sites(body: bytes) -> list[Patch] | None:
     add = sites.append
     pos = depth = 0
     while True:
-        op = data[pos]
+        c = cls[data[pos]]  # (the opcode itself: `data[pos - 1]`, in the rare branches)
         pos += 1
-        c = cls[op]
         if c == f_leb:  # locals, br, br_if, i32/i64.const: about half of all instructions
             if data[pos] < 0x80:
                 pos += 1
@@ -733,7 +735,7 @@ def _sites(body: bytes) -> list[Patch] | None:
                 sub, pos = read_u(data, pos)
                 imms = fc.get(sub)
             elif c == f_index:
-                imms = SINGLE[op]
+                imms = SINGLE[data[pos - 1]]
             else:
                 return None
             if imms is None:
@@ -1069,12 +1071,16 @@ def remap_heap(h: HeapType, tmap: Callable[[int], int]) -> HeapType:
     return HeapType(index=tmap(h.index))
 
 
-@overload
-def remap_valtype(t: RefType, tmap: Callable[[int], int]) -> RefType: ...
-@overload
-def remap_valtype(t: ValType, tmap: Callable[[int], int]) -> ValType: ...
-@overload
-def remap_valtype(t: StorageType, tmap: Callable[[int], int]) -> StorageType: ...
+if TYPE_CHECKING:
+
+    @overload
+    def remap_valtype(t: RefType, tmap: Callable[[int], int]) -> RefType: ...
+    @overload
+    def remap_valtype(t: ValType, tmap: Callable[[int], int]) -> ValType: ...
+    @overload
+    def remap_valtype(t: StorageType, tmap: Callable[[int], int]) -> StorageType: ...
+
+
 def remap_valtype(t: StorageType, tmap: Callable[[int], int]) -> StorageType:
     """Remap the concrete type index inside a value/storage type (others returned as is)."""
     if isinstance(t, RefType) and t.heap.index is not None:
