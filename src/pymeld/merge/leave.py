@@ -36,7 +36,7 @@ from pymeld.codec.core.instructions import (
     patch_sites,
     read_s32,
     read_u,
-    rewrite_instructions,
+    scan_instructions,
     scan_uses,
 )
 from pymeld.codec.core.model import ExternKind, FuncImport, Module, SegmentMode, TableType
@@ -194,12 +194,12 @@ def _indirect_calls(body: bytes, funcs: set[int], table_uses: list[int]) -> Body
     const_end, const = -1, 0
     indirect_tables: list[int] = []
 
-    def i32_const(data: bytes, at: int, pos: int) -> tuple[bytes, int]:
+    def i32_const(data: bytes, at: int, pos: int) -> int:
         nonlocal const_end, const
         const, const_end = read_s32(data, pos)
-        return b"", const_end
+        return const_end
 
-    def call_indirect(data: bytes, at: int, pos: int) -> tuple[bytes, int]:
+    def call_indirect(data: bytes, at: int, pos: int) -> int:
         nonlocal unknown
         _, pos = read_u(data, pos)
         table, pos = read_u(data, pos)
@@ -208,14 +208,14 @@ def _indirect_calls(body: bytes, funcs: set[int], table_uses: list[int]) -> Body
             slots.append((table, const & 0xFFFFFFFF))
         else:
             unknown = True
-        return b"", pos
+        return pos
 
-    def call_ref(data: bytes, at: int, pos: int) -> tuple[bytes, int]:
+    def call_ref(data: bytes, at: int, pos: int) -> int:
         nonlocal unknown
         unknown = True
-        return b"", read_u(data, pos)[1]
+        return read_u(data, pos)[1]
 
-    rewrite_instructions(
+    scan_instructions(
         body,
         {
             (-1, 0x41): i32_const,

@@ -61,7 +61,7 @@ from typing import NoReturn
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.core.emitter import NUMTYPE, BlockType, Body, CoreValType, Instrs, const_i32
-from pymeld.codec.core.instructions import Hook, read_u, rewrite_instructions, scan_uses
+from pymeld.codec.core.instructions import Visit, read_u, scan_instructions, scan_uses
 from pymeld.codec.core.model import (
     Code,
     Export,
@@ -132,15 +132,15 @@ class _Calls:
 def _scan_calls(body: bytes) -> _Calls:
     calls = _Calls()
 
-    def record(into: set[int]) -> Hook:
-        def hook(data: bytes, at: int, pos: int) -> tuple[bytes, int]:
+    def record(into: set[int]) -> Visit:
+        def visit(data: bytes, at: int, pos: int) -> int:
             v, end = read_u(data, pos)
             into.add(v)
-            return data[at:end], end
+            return end
 
-        return hook
+        return visit
 
-    hooks = {
+    visits = {
         (-1, 0x10): record(calls.direct),
         (-1, 0x12): record(calls.tail),
         (-1, 0x11): record(calls.indirect),
@@ -149,7 +149,7 @@ def _scan_calls(body: bytes) -> _Calls:
         (-1, 0x15): record(calls.indirect),
         (-1, 0xD2): record(calls.refs),
     }
-    rewrite_instructions(body, hooks)
+    scan_instructions(body, visits)
     return calls
 
 

@@ -327,12 +327,14 @@ def _walk(
     maps: list[Callable[[int], int] | None] | None,
     uses: Uses | None,
     expr: bool,
-    hooks: Hooks | None = None,
+    hooks: Hooks | Visits | None = None,
+    visit: bool = False,
 ) -> tuple[int, list[bytes] | None, int]:
     """Walk instructions from ``pos``; stop after the ``end`` closing the outermost block.
 
     Returns (position after the final end, output chunks or None if unchanged, last copied pos).
-    ``hooks`` replace the instructions whose opcode key they name (see `rewrite_instructions`).
+    ``hooks`` replace the instructions whose opcode key they name (see `rewrite_instructions`),
+    or with ``visit`` only see them (`scan_instructions`: each returns the instruction's end).
     """
     single = SINGLE
     prefixed = PREFIXED
@@ -377,13 +379,19 @@ def _walk(
             if imms is None:
                 raise _Bad(f"unknown opcode 0x{op:02x} 0x{sub:x}", op_at)
             if hooks is not None and (hook := hooks.get((op, sub))) is not None:
-                new, pos = hook(data, op_at, pos)
+                if visit:
+                    pos = hook(data, op_at, pos)  # type: ignore[assignment]
+                    continue
+                new, pos = hook(data, op_at, pos)  # type: ignore[misc]
                 out = [] if out is None else out
                 out += (data[last:op_at], new)
                 last = pos
                 continue
         elif hooks is not None and (hook := hooks.get((-1, op))) is not None:
-            new, pos = hook(data, op_at, pos)
+            if visit:
+                pos = hook(data, op_at, pos)  # type: ignore[assignment]
+                continue
+            new, pos = hook(data, op_at, pos)  # type: ignore[misc]
             out = [] if out is None else out
             out += (data[last:op_at], new)
             last = pos
@@ -834,11 +842,12 @@ def _run(
     file: str | None,
     base: int,
     section: str | None,
-    hooks: Hooks | None = None,
+    hooks: Hooks | Visits | None = None,
+    visit: bool = False,
 ) -> bytes:
     what = "constant expression" if expr else "function body"
     try:
-        pos, out, last = _walk(body, 0, len(body), maps, uses, expr, hooks)
+        pos, out, last = _walk(body, 0, len(body), maps, uses, expr, hooks, visit)
     except _Bad as e:
         raise DecodeError(e.msg, offset=base + e.pos, file=file, section=section) from None
     except IndexError:
@@ -906,6 +915,9 @@ OpKey = tuple[int, int]
 #: its immediates, which the hook decodes with `read_u`/`read_memarg`) become ``replacement``.
 Hook = Callable[[bytes, int, int], tuple[bytes, int]]
 Hooks = dict[OpKey, Hook]
+#: ``visit(body, at, pos) -> end``: a `Hook` that only looks (`scan_instructions`).
+Visit = Callable[[bytes, int, int], int]
+Visits = dict[OpKey, Visit]
 
 
 def rewrite_instructions(
@@ -918,6 +930,14 @@ def rewrite_instructions(
     instructions are copied verbatim. Returns the very same object when no hook fired.
     """
     return _run(body, None, None, False, file, base, "code", hooks)
+
+
+def scan_instructions(
+    body: bytes, visits: Visits, *, file: str | None = None, base: int = 0
+) -> None:
+    """Call the visit of every instruction named in ``visits``, in body order, checking the
+    body as `rewrite_instructions` does; for analyses, which need no copy of the body."""
+    _run(body, None, None, False, file, base, "code", visits, visit=True)
 
 
 def opcode_keys(immediate: int) -> list[OpKey]:
