@@ -94,7 +94,8 @@ GROUP = "async"
 SET, SUBTASK = 1, 2  # handle-table entry kinds
 STARTED, RETURNED, RETURNED_CANCELLED = 1, 2, 4  # Subtask.State
 # task modes; MARKER: a record standing for a blocked core stack (a scheduler loop) in a queue
-RUNNING, YIELDING, WAITING, EXITED, QUEUED, MARKER = 0, 1, 2, 3, 4, 5
+# SUSPENDED: a task whose core stack unwound in a blocking built-in, armed to be woken
+RUNNING, YIELDING, WAITING, EXITED, QUEUED, MARKER, SUSPENDED = 0, 1, 2, 3, 4, 5, 6
 SYNC_CALLER = 0xFFFFFFFF  # the record's subtask field while a sync caller waits for it
 TASK_CANCELLED = 6  # EventCode
 BLOCKED = 0xFFFFFFFF
@@ -166,6 +167,14 @@ class TaskPlan:
     end_instances: set[int] = field(default_factory=set)  # instances ends cross adapters to
     root_returns: list[int] = field(default_factory=list)  # task.return of driven roots
     yields: dict[int, str] = field(default_factory=dict)  # thread.yield built-ins → instance
+    # blocking built-ins (`waitable-set.wait`, sync `subtask.cancel`) of instances entered by
+    # an async call: suspend points like the yields (their stack unwinds) → instance
+    blocking: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def suspends(self) -> dict[int, str]:
+        """Every built-in whose call may unwind the task's core stack (`merge.unwind`)."""
+        return {**self.yields, **self.blocking}
 
     def task_instances(self) -> set[int]:
         """Instances whose lifts run as in-module tasks."""
@@ -267,11 +276,13 @@ def plan_tasks(
             tables.add(inst)
         elif op in _IN_TABLE or op == "waitable-set.wait":
             if blocks(b) and inst in no_block:
-                raise UnsupportedFeature(
-                    f"`{op}` in component instance {label(inst)}, entered by an async call "
-                    "from an in-module task (blocking there needs a suspended core stack, "
-                    "which fused code cannot have without stack switching)"
-                )
+                if b.flag:  # a cancellable wait: woken by a cancel while suspended
+                    raise UnsupportedFeature(
+                        f"`{op} cancellable` in component instance {label(inst)}, entered "
+                        "by an async call from an in-module task (a suspended stack woken "
+                        "by a cancel: not fused yet)"
+                    )
+                tp.blocking[bi] = label(inst)  # its stack unwinds (`TaskRuntime.suspend`)
             tables.add(inst)
             tp.table_ops.append(bi)
         elif op == "thread.yield":
@@ -307,12 +318,12 @@ def plan_tasks(
     if gated is not None:
         raise gated
     plan_roots(g, used, tp, exported, label)
-    for bi, where in tp.yields.items():
+    for bi, where in tp.suspends.items():
         if g.builtins[bi].owner not in tp.task_instances():
             raise UnsupportedFeature(
-                f"`thread.yield` in component instance {where} beside in-module tasks (needs a "
-                "suspended core stack: fused code has one only in a task entered by an async "
-                "call)"
+                f"`{g.builtins[bi].op}` in component instance {where} beside in-module tasks "
+                "(needs a suspended core stack: fused code has one only in a task entered by "
+                "an async call)"
             )
     tp.slots.sort()
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
@@ -502,7 +513,7 @@ class TaskRuntime:
         self.ids: StoreIds | None = None  # the runtime's store-wide ids (merge.asyncids)
         # the ways into the core code of a task that may unwind in `thread.yield`: a callback
         # ("cb", k) or the first call of an async-lowered edge ("first", lower index)
-        self.yielding = yielding = sorted({g.builtins[bi].owner for bi in tp.yields})
+        self.yielding = yielding = sorted({g.builtins[bi].owner for bi in tp.suspends})
         self.entries: list[tuple[str, int]] = [
             ("cb", k) for k, lf in enumerate(tp.callbacks) if lf.owner in yielding
         ]
@@ -550,7 +561,7 @@ class TaskRuntime:
             self._func("run", k)
         for bi in [*self.tp.table_ops, *self.tp.contexts, *self.tp.returns, *self.tp.cancels]:
             self._builtins[bi] = self._func("builtin", bi)
-        if self.tp.yields:
+        if self.tp.suspends:
             p.add_memory(GROUP, "frames")
             p.add_global(GROUP, ("unwind", "state"))
             p.add_global(GROUP, ("unwind", "data"))
@@ -673,36 +684,74 @@ class TaskRuntime:
     def _yield(self, bt: Builtin, b: Body) -> None:
         """thread.yield (not cancellable) in the core code of an in-module task: NOT_CANCELLED
         after the task's stack unwound to its entry (`_resume`) and its turn came again
-        (queued at low priority, as wasmtime queues a yielding thread). The frame buffer is the
-        task's own page of the frame memory (by record index): nothing to free."""
-        from pymeld.merge.unwind import HEADER_SIZE, NORMAL, REWINDING, UNWINDING
-
-        m, frames = self.mem("tasks"), self.mem("frames")
-        state, cur = self.glob(("unwind", "state")), self.glob("cur_task")
-        t, base = b.local("i32"), b.local("i32")
-        b.global_get(state).i32(REWINDING).op("i32.eq").if_()
-        b.i32(NORMAL).global_set(state)
-        b.global_get(cur).i32(0).store("i32.store", m, _STACK)
+        (queued at low priority, as wasmtime queues a yielding thread)."""
+        m = self.mem("tasks")
+        b.block()
+        self.rewound(b)
         b.i32(0).op("return")
         b.end()
-        # only the core code of a task of this instance entered by an entry that stops the
-        # unwind gets here (`suspend` checks the call graph); anything else is a bug: trap
-        b.global_get(cur).tee(t).op("i32.eqz").trap_if()
+        t = self.suspending_task(b, bt)
+        b.get(t).i32(YIELDING).store("i32.store", m, _MODE)
+        b.get(t).call(self.fn("enqueue"))
+        self.start_unwind(b, bt, t)
+        b.i32(0).end()
+
+    def rewound(self, b: Body) -> None:
+        """Emit, first in a suspend point's stand-in: when its stack is being rewound, the
+        rewind stops here (the current task's stack is no longer suspended) and the code
+        after this goes on (the caller wraps this in a ``block`` and says what that is);
+        else a branch out of that block."""
+        from pymeld.merge.unwind import NORMAL, REWINDING
+
+        state = self.glob(("unwind", "state"))
+        b.global_get(state).i32(REWINDING).op("i32.ne").br_if(0)
+        b.i32(NORMAL).global_set(state)
+        b.global_get(self.glob("cur_task")).i32(0).store("i32.store", self.mem("tasks"), _STACK)
+
+    def suspending_task(self, b: Body, bt: Builtin) -> int:
+        """Emit: a local holding the current task, which is about to suspend in ``bt``. Only
+        the core code of a task of ``bt``'s instance, entered by an entry that stops the
+        unwind, gets here (`suspend` checks the call graph); anything else is a bug: trap."""
+        m, t = self.mem("tasks"), b.local("i32")
+        b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
         b.get(t).load("i32.load", m, _OWNER).i32(bt.owner).op("i32.ne").trap_if()
         b.get(t).load("i32.load", m, _ENTRY).op("i32.eqz").trap_if()
-        if self.ids is not None:  # the runtime's ids around a yield are not mirrored
+        return t
+
+    def start_unwind(self, b: Body, bt: Builtin, t: int) -> None:
+        """Emit: task ``t``'s core stack unwinds into its frame buffer (its own page of the
+        frame memory, by record index: nothing to free), keeping ``bt``'s instance entered
+        (`ylock`: other deliveries wait, `_run`). Whoever wakes it has been armed already."""
+        from pymeld.merge.unwind import HEADER_SIZE, UNWINDING
+
+        m, frames = self.mem("tasks"), self.mem("frames")
+        base = b.local("i32")
+        if self.ids is not None:  # the runtime's ids around a suspended stack: not mirrored
             self.ids.lose(b)
         b.get(t).i32(_REC).op("i32.div_u").i32(16 * _FRAME_PAGES).op("i32.shl").set(base)
         _grow(b, frames, lambda: b.get(base).i32(_FRAME_PAGES << 16).op("i32.add"))
         b.get(base).get(base).i32(HEADER_SIZE).op("i32.add").store("i32.store", frames, 0)
         b.get(base).get(base).i32(_FRAME_PAGES << 16).op("i32.add").store("i32.store", frames, 4)
         b.get(t).get(base).store("i32.store", m, _STACK)
-        b.get(t).global_set(self.glob(("ylock", bt.owner)))  # other deliveries wait (`_run`)
-        b.get(t).i32(YIELDING).store("i32.store", m, _MODE)
-        b.get(t).call(self.fn("enqueue"))
+        b.get(t).global_set(self.glob(("ylock", bt.owner)))
         b.get(base).global_set(self.glob(("unwind", "data")))
-        b.i32(UNWINDING).global_set(state)
-        b.i32(0).end()
+        b.i32(UNWINDING).global_set(self.glob(("unwind", "state")))
+
+    def block_or_unwind(self, b: Body, bi: int, arm: Callable[[int], object]) -> None:
+        """Emit, where ``bt`` blocks: a suspend point (`TaskPlan.blocking`) unwinds the
+        current task's stack, ``arm(task)`` registering the task where its wake-up queues it
+        (it is then queued as a blocked stack's marker is, and `_resume` rewinds it), and
+        returns a dummy 0 (the caller's result type: i32); any other blocks on the one stack
+        (`block_on`)."""
+        if bi not in self.tp.blocking:
+            self.block_on(b, arm)
+            return
+        bt = self.g.builtins[bi]
+        t = self.suspending_task(b, bt)
+        b.get(t).i32(SUSPENDED).store("i32.store", self.mem("tasks"), _MODE)
+        arm(t)
+        self.start_unwind(b, bt, t)
+        b.i32(0).op("return")
 
     def suspend(self, out: Module) -> None:
         """Make the core code that may reach a `thread.yield` stand-in suspendable
@@ -710,11 +759,11 @@ class TaskRuntime:
         the entries (`entries`) stop the unwind of the core function they call; any other
         generated function, an export or the start function reaching a yield would need a
         suspended stack no entry stops: refused."""
-        if not self.tp.yields:
+        if not self.tp.suspends:
             return
         from pymeld.merge.unwind import UnwindGlobals, barrier_leaks, unwind
 
-        points = [self._builtins[bi].index for bi in self.tp.yields]
+        points = [self._builtins[bi].index for bi in self.tp.suspends]
         allowed: dict[int, set[int]] = {f.index: set() for f in self.p.funcs()}
         for kind, x in self.entries:
             if kind == "cb":
@@ -728,9 +777,10 @@ class TaskRuntime:
             allowed[self.fn("resume")].add(target)
         leaks = barrier_leaks(out, points, allowed)
         if leaks:
-            where = ", ".join(sorted(set(self.tp.yields.values())))
+            where = ", ".join(sorted(set(self.tp.suspends.values())))
+            ops = ", ".join(sorted({f"`{self.g.builtins[bi].op}`" for bi in self.tp.suspends}))
             raise UnsupportedFeature(
-                f"`thread.yield` in component instance {where} beside in-module tasks (needs a "
+                f"{ops} in component instance {where} beside in-module tasks (needs a "
                 "suspended core stack: fused code has one only in the core code of a task "
                 "entered by an async call, not reached from a synchronous call, an export "
                 "or start-up)"
@@ -1459,9 +1509,9 @@ class TaskRuntime:
             b.get(t).call(self.fn("task.free"))
             b.end().end()
         elif op == "subtask.cancel":
-            self._subtask_cancel(bt, b, addr)
+            self._subtask_cancel(bi, b, addr)
         else:  # waitable-set.wait / poll: (set, event ptr) → event code
-            self._wait(bt, b, addr)
+            self._wait(bi, b, addr)
         return _gen(b, params, results)
 
     def _leave_set(self, b: Body, inst: int, addr: int) -> None:
@@ -1473,14 +1523,22 @@ class TaskRuntime:
         b.get(addr).i32(0).store("i32.store", tbl, 8)
         b.free(s)
 
-    def _wait(self, bt: Builtin, b: Body, addr: int) -> None:
+    def _wait(self, bi: int, b: Body, addr: int) -> None:
         """waitable-set.wait/poll (set, event ptr) → event code. A cancellable one of an
         in-module task of this instance first takes its pending TASK_CANCELLED; a wait with
-        no event blocks this core stack as the set's waiter (`block_on`)."""
+        no event blocks this core stack as the set's waiter (`block_or_unwind`: a suspend
+        point unwinds it, and is called again when it is rewound, the event there)."""
+        bt = self.g.builtins[bi]
         inst = bt.owner
         tbl, tasks, mem = self.mem(("tbl", inst)), self.mem("tasks"), self.memory(bt)
         h, t, ev = b.local("i32"), b.local("i32"), b.local("i32")
         wait = bt.op == "waitable-set.wait"
+        rewound = b.local("i32")
+        if bi in self.tp.blocking:
+            b.block()
+            self.rewound(b)
+            b.i32(1).set(rewound)
+            b.end()
         if wait:
             b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
         b.get(0).i32(SET).call(self.fn("t.get", inst)).set(addr)
@@ -1499,8 +1557,9 @@ class TaskRuntime:
         b.get(0).call(self.fn("ready", inst)).set(h)
         if wait:
             b.get(h).op("i32.eqz").if_()
+            b.get(rewound).trap_if()  # woken with no event to take: a bug
             b.get(addr).load("i32.load", tbl, 8).trap_if()  # a second waiter: wasmtime's order
-            self.block_on(b, lambda mk: b.get(addr).get(mk).store("i32.store", tbl, 8))
+            self.block_or_unwind(b, bi, lambda w: b.get(addr).get(w).store("i32.store", tbl, 8))
             b.get(0).call(self.fn("ready", inst)).tee(h).op("i32.eqz").trap_if()
             b.end()
         b.get(h).op("i32.eqz").if_("i32")
@@ -1523,18 +1582,28 @@ class TaskRuntime:
         b.end().end()
         b.free(ev)
 
-    def _subtask_cancel(self, bt: Builtin, b: Body, addr: int) -> None:
+    def _subtask_cancel(self, bi: int, b: Body, addr: int) -> None:
         """subtask.cancel (handle) → status, as wasmtime 50 does it (checked against it): a
         subtask in a waitable set traps (with or without `async`); a task that has not
         returned is sent TASK_CANCELLED, delivered at once when its callback is not running
         (taken out of its queue or set); then, unless it has returned or cancelled, `async`
         gives BLOCKED and sync blocks until it has. The terminal event is taken (cancelling
         after it was delivered traps). Delivering at once, the canceller suspends
-        (`YieldingToSubtask`): one store-wide id while the callee runs (merge.asyncids)."""
+        (`YieldingToSubtask`): one store-wide id while the callee runs (merge.asyncids). A sync
+        cancel that is a suspend point (`block_or_unwind`), called again as its stack is
+        rewound, goes straight to taking the event."""
+        bt = self.g.builtins[bi]
         inst = bt.owner
         tbl, m = self.mem(("tbl", inst)), self.mem("tasks")
         t, mode = b.local("i32"), b.local("i32")
         ids = self.ids
+        b.block()
+        if bi in self.tp.blocking:
+            b.block()
+            self.rewound(b)
+            b.get(0).i32(SUBTASK).call(self.fn("t.get", inst)).load("i32.load", tbl, 4).set(t)
+            b.br(1)
+            b.end()
         if not bt.flag:
             if ids is not None:  # `check_blocking` needs the current thread
                 ids.force(b)
@@ -1585,7 +1654,8 @@ class TaskRuntime:
         if bt.flag:
             b.i32(BLOCKED).op("return")
         else:
-            self.block_on(b, lambda mk: b.get(t).get(mk).store("i32.store", m, _WAITER))
+            self.block_or_unwind(b, bi, lambda w: b.get(t).get(w).store("i32.store", m, _WAITER))
+        b.end()
         b.end()
         b.end()
         b.get(t).load("i32.load", m, _EVENT).op("i32.eqz").trap_if()  # already delivered
