@@ -167,8 +167,9 @@ class TaskPlan:
     end_instances: set[int] = field(default_factory=set)  # instances ends cross adapters to
     root_returns: list[int] = field(default_factory=list)  # task.return of driven roots
     yields: dict[int, str] = field(default_factory=dict)  # thread.yield built-ins → instance
-    # blocking built-ins (`waitable-set.wait`, sync `subtask.cancel`) of instances entered by
-    # an async call: suspend points like the yields (their stack unwinds) → instance
+    # `waitable-set.wait` built-ins of instances entered by an async call: suspend points like
+    # the yields (their stack unwinds) → instance. (A sync `subtask.cancel` there blocks the
+    # caller's stack too in wasmtime: it is a marker, `block_on`.)
     blocking: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -275,7 +276,7 @@ def plan_tasks(
             tp.streams = True
             tables.add(inst)
         elif op in _IN_TABLE or op == "waitable-set.wait":
-            if blocks(b) and inst in no_block:
+            if blocks(b) and inst in no_block and op == "waitable-set.wait":
                 if b.flag:  # a cancellable wait: woken by a cancel while suspended
                     raise UnsupportedFeature(
                         f"`{op} cancellable` in component instance {label(inst)}, entered "
@@ -1590,20 +1591,13 @@ class TaskRuntime:
         gives BLOCKED and sync blocks until it has. The terminal event is taken (cancelling
         after it was delivered traps). Delivering at once, the canceller suspends
         (`YieldingToSubtask`): one store-wide id while the callee runs (merge.asyncids). A sync
-        cancel that is a suspend point (`block_or_unwind`), called again as its stack is
-        rewound, goes straight to taking the event."""
+        cancel blocks as a marker (`block_on`) even in a task's first call: wasmtime does not
+        hand that call's async caller its subtask meanwhile (checked against it)."""
         bt = self.g.builtins[bi]
         inst = bt.owner
         tbl, m = self.mem(("tbl", inst)), self.mem("tasks")
         t, mode = b.local("i32"), b.local("i32")
         ids = self.ids
-        b.block()
-        if bi in self.tp.blocking:
-            b.block()
-            self.rewound(b)
-            b.get(0).i32(SUBTASK).call(self.fn("t.get", inst)).load("i32.load", tbl, 4).set(t)
-            b.br(1)
-            b.end()
         if not bt.flag:
             if ids is not None:  # `check_blocking` needs the current thread
                 ids.force(b)
@@ -1654,8 +1648,7 @@ class TaskRuntime:
         if bt.flag:
             b.i32(BLOCKED).op("return")
         else:
-            self.block_or_unwind(b, bi, lambda w: b.get(t).get(w).store("i32.store", m, _WAITER))
-        b.end()
+            self.block_on(b, lambda mk: b.get(t).get(mk).store("i32.store", m, _WAITER))
         b.end()
         b.end()
         b.get(t).load("i32.load", m, _EVENT).op("i32.eqz").trap_if()  # already delivered
