@@ -1,0 +1,39 @@
+"""Blocking built-ins inside the core code of in-module tasks (merge.asynctask + merge.unwind).
+
+Hand-built cases in `wast_async_block/` through the differential oracle: `waitable-set.wait`
+in a task's first call (the caller gets STARTED and calls into the instance meanwhile) and in
+a later callback turn, with values of every numeric type on the suspended stack; three
+stackful tasks of three instances blocked at once, woken in wasmtime's order; a cancel sent to
+a task blocked in a (non-cancellable) wait; a blocking sync `subtask.cancel` in a first call,
+which wasmtime does not hand back to the async caller (a marker). `wast_async_block_refused/`:
+a wait reachable from a synchronous call (refused when fusing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support import run_fuse_oracle
+
+HERE = Path(__file__).parent
+CASES = sorted((HERE / "wast_async_block").glob("*.wast"))
+REFUSED = HERE / "wast_async_block_refused"
+
+
+@pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
+def test_block_case_is_equivalent(
+    wast: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "equivalent", r
+
+
+def test_wait_reachable_from_a_sync_call_is_refused(
+    oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / "wait-in-sync-lift.wast", tmp_path)
+    assert r["status"] == "transform-failed", r
+    assert "`waitable-set.wait`" in r["reason"], r
+    assert "not reached from a synchronous call" in r["reason"], r
