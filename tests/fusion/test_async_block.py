@@ -6,7 +6,8 @@ a later callback turn, with values of every numeric type on the suspended stack;
 stackful tasks of three instances blocked at once, woken in wasmtime's order; a cancel sent to
 a task blocked in a (non-cancellable) wait; a blocking sync `subtask.cancel` in a first call,
 which wasmtime does not hand back to the async caller (a marker). `wast_async_block_refused/`:
-a wait reachable from a synchronous call (refused when fusing).
+a wait reachable from a synchronous call (refused when fusing) and a second async call into an
+instance whose stack is blocked in a wait (wasmtime starts it: the fused module traps there).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from support import run_fuse_oracle
+from support import assert_traps_where_original_returns, run_fuse_oracle
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_async_block").glob("*.wast"))
@@ -37,3 +38,12 @@ def test_wait_reachable_from_a_sync_call_is_refused(
     assert r["status"] == "transform-failed", r
     assert "`waitable-set.wait`" in r["reason"], r
     assert "not reached from a synchronous call" in r["reason"], r
+
+
+def test_async_call_while_blocked_traps(
+    oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """A second async call into an instance whose stack is suspended in a wait: wasmtime starts
+    it (a stackful task); fused code traps there instead (a refusal at run time)."""
+    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / "async-call-while-blocked.wast", tmp_path)
+    assert_traps_where_original_returns(r)
