@@ -40,9 +40,7 @@ def test_wait_reachable_from_a_sync_call_is_refused(
     assert "not reached from a synchronous call" in r["reason"], r
 
 
-def test_async_call_while_blocked_traps(
-    oracle_py: Path, pymeld: list[str], tmp_path: Path
-) -> None:
+def test_async_call_while_blocked_traps(oracle_py: Path, pymeld: list[str], tmp_path: Path) -> None:
     """A second async call into an instance whose stack is suspended in a wait: wasmtime starts
     it (a stackful task); fused code traps there instead (a refusal at run time)."""
     r = run_fuse_oracle(oracle_py, pymeld, REFUSED / "async-call-while-blocked.wast", tmp_path)

@@ -60,10 +60,22 @@ later: STARTING is not fused). A cancel sent
 meanwhile waits for that code to return, as in wasmtime; the runtime ids are not mirrored past
 a yield (`lost`).
 
-What needs more is refused by name: a blocking built-in or sync call to a task in an instance
-entered by an async call (its first call would have to return STARTED with its stack
-suspended: "needs a suspended core stack"), `thread.yield` elsewhere, backpressure of an instance
-entered asynchronously, and the combinations `merge.asyncroot` refuses. Streams and futures
+`waitable-set.wait` (not cancellable) in an instance entered by an async call is a suspend
+point the same way (`TaskPlan.blocking`, `block_or_unwind`): with no event in its set, the
+current task is armed as the set's waiter (mode SUSPENDED), its stack unwinds (the async
+caller gets STARTED, or the turn returns to the scheduler), `mark_ready` queues it at high
+priority where wasmtime queues the fiber's resumption, and at its turn `_resume` rewinds it:
+the wait is called again and returns the event. A cancel sent meanwhile is delivered at the
+task's next cancellable point, as for a yield. A sync `subtask.cancel` there stays a marker
+(`block_on`): wasmtime does not hand that first call's caller its subtask (checked against it).
+
+What needs more is refused by name: a sync call to a task in an instance entered by an async
+call (its first call would have to return STARTED with its stack suspended: "needs a suspended
+core stack"), a cancellable wait there, `thread.yield` or a wait reachable from elsewhere than
+a task entry, blocking stream/future reads and writes inside tasks (`merge.asyncstream`),
+backpressure of an instance entered asynchronously, and the combinations `merge.asyncroot`
+refuses. At run time, an async call into an instance whose stack is suspended traps (wasmtime
+would start it later, or at once for a stackful task: STARTING is not fused). Streams and futures
 inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and their events
 wake waiters through this scheduler (`mark_ready`, markers).
 """
