@@ -5,7 +5,8 @@ in a task's first call (the caller gets STARTED and calls into the instance mean
 a later callback turn, with values of every numeric type on the suspended stack; three
 stackful tasks of three instances blocked at once, woken in wasmtime's order; a cancel sent to
 a task blocked in a (non-cancellable) wait; a blocking sync `subtask.cancel` in a first call,
-which wasmtime does not hand back to the async caller (a marker). `wast_async_block_refused/`:
+which wasmtime does not hand back to the async caller (a marker); blocking `stream.write` and
+`stream.read` between two in-module tasks, each suspending in turn. `wast_async_block_refused/`:
 a wait reachable from a synchronous call (refused when fusing) and a second async call into an
 instance whose stack is blocked in a wait (wasmtime starts it: the fused module traps there).
 """

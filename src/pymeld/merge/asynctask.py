@@ -179,9 +179,10 @@ class TaskPlan:
     end_instances: set[int] = field(default_factory=set)  # instances ends cross adapters to
     root_returns: list[int] = field(default_factory=list)  # task.return of driven roots
     yields: dict[int, str] = field(default_factory=dict)  # thread.yield built-ins → instance
-    # `waitable-set.wait` built-ins of instances entered by an async call: suspend points like
-    # the yields (their stack unwinds) → instance. (A sync `subtask.cancel` there blocks the
-    # caller's stack too in wasmtime: it is a marker, `block_on`.)
+    # `waitable-set.wait` built-ins of instances entered by an async call, and blocking stream
+    # and future reads and writes of any task instance: suspend points like the yields (their
+    # stack unwinds) → instance. (A sync `subtask.cancel` blocks the caller's stack too in
+    # wasmtime: it is a marker, `block_on`.)
     blocking: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -283,7 +284,8 @@ def plan_tasks(
         if op.startswith(("stream.", "future.", "error-context.")):
             from pymeld.merge.asyncstream import plan_builtin
 
-            plan_builtin(b, f"in component instance {label(inst)}", inst in roots)
+            if plan_builtin(b, f"in component instance {label(inst)}", inst in roots):
+                tp.blocking[bi] = label(inst)  # its stack unwinds (`TaskRuntime.suspend`)
             tp.ends.append(bi)
             tp.streams = True
             tables.add(inst)
@@ -373,10 +375,15 @@ class _Hooks:
         task (merge.asyncids): a sync-to-sync call defers them; any other takes them now."""
         e = self.edge
         if e.callee.owner in self.rt.yielding and (e.lower_async or e.callee.type.is_async):
-            # a task of the instance is suspended in a yield: the runtime starts this call
-            # later (STARTING), which is not fused: trap. (A sync call of a function that is
-            # not `async` runs: wasmtime's reenter-during-yield.)
-            b.global_get(self.rt.glob(("ylock", e.callee.owner))).trap_if()
+            # a task of the instance is suspended inside its core code: the runtime starts this
+            # call later (STARTING). A sync caller of a callee that needs the instance to
+            # itself (not stackful) blocks until the instance is left; an async caller would
+            # get a STARTING subtask, which is not fused: trap. (A sync call of a function
+            # that is not `async` runs: wasmtime's reenter-during-yield.)
+            if not e.lower_async and not e.stackful:
+                self.rt.wait_unlocked(b, e.callee.owner)
+            else:
+                b.global_get(self.rt.glob(("ylock", e.callee.owner))).trap_if()
         mb = self.rt.glob("may_block")
         self.blocked = b.local("i32")
         b.global_get(mb).set(self.blocked)
@@ -530,10 +537,21 @@ class TaskRuntime:
         self.entries: list[tuple[str, int]] = [
             ("cb", k) for k, lf in enumerate(tp.callbacks) if lf.owner in yielding
         ]
+        # instances whose tasks may suspend in a blocking stream/future read or write: a sync
+        # lower's call of their tasks is an entry too (the caller goes on once the task returned)
+        self.stream_blockers = sorted(
+            {
+                g.builtins[bi].owner
+                for bi in tp.blocking
+                if g.builtins[bi].op.startswith(("stream.", "future."))
+            }
+        )
         self.entries += [
             ("first", li)
             for li, e in sorted(tp.edges.items())
-            if e.task and e.lower_async and e.callee.owner in yielding
+            if e.task
+            and e.callee.owner in yielding
+            and (e.lower_async or e.callee.owner in self.stream_blockers)
         ]
         if tp.streams:
             from pymeld.merge.asyncstream import StreamRuntime
@@ -583,6 +601,7 @@ class TaskRuntime:
             for inst in self.yielding:
                 p.add_global(GROUP, ("ylock", inst))
                 p.add_global(GROUP, ("yheld", inst))
+                p.add_global(GROUP, ("yenter", inst))
             self._func("resume")
         for bi in self.tp.returns:
             for e in self._callback_edges():
@@ -643,6 +662,19 @@ class TaskRuntime:
         b.global_get(state).i32(UNWINDING).op("i32.eq").if_()
         b.i32(NORMAL).global_set(state)
 
+    def wait_unlocked(self, b: Body, inst: int) -> None:
+        """Emit, before a sync call into ``inst`` that needs the instance to itself: while a
+        task's stack of it is suspended (``ylock``), this stack blocks (a marker `_resume`
+        queues when that stack's code returns), as wasmtime starts the call only then. One
+        such caller at a time (more: trap, their order is not reproduced)."""
+        lock, enter = self.glob(("ylock", inst)), self.glob(("yenter", inst))
+        b.block().loop()
+        b.global_get(lock).op("i32.eqz").br_if(1)
+        b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
+        b.global_get(enter).trap_if()
+        self.block_on(b, lambda mk: b.get(mk).global_set(enter))
+        b.br(0).end().end()
+
     def _call_entry(self, b: Body, entry: tuple[str, int]) -> None:
         """Emit a call of ``entry``'s core function (a rewind ignores its arguments: zeros),
         leaving its callback code (EXIT for a stackful lift)."""
@@ -684,10 +716,16 @@ class TaskRuntime:
             b.end()
             owner = self.tp.callbacks[x].owner if kind == "cb" else self.tp.edges[x].callee.owner
             lock, held = self.glob(("ylock", owner)), self.glob(("yheld", owner))
-            b.i32(0).global_set(lock)  # the instance is left: a held delivery is queued
-            b.global_get(held).if_()
+            enter = self.glob(("yenter", owner))
+            b.i32(0).global_set(lock)  # the instance is left: a held delivery is queued,
+            b.global_get(held).if_()  # or the stack of a sync call waiting to enter it
+            b.global_get(enter).trap_if()  # both: which goes first is not reproduced
             b.global_get(held).call(self.fn("push_high"))
             b.i32(0).global_set(held)
+            b.end()
+            b.global_get(enter).if_()
+            b.global_get(enter).call(self.fn("push_high"))
+            b.i32(0).global_set(enter)
             b.end()
             b.get(0).get(code).call(self.fn("handle", owner)).op("return")
             b.end()
@@ -776,7 +814,11 @@ class TaskRuntime:
             return
         from pymeld.merge.unwind import UnwindGlobals, barrier_leaks, unwind
 
-        points = [self._builtins[bi].index for bi in self.tp.suspends]
+        points = []
+        for bi in self.tp.suspends:
+            f = self.builtin_func(bi)
+            assert f is not None
+            points.append(f)
         allowed: dict[int, set[int]] = {f.index: set() for f in self.p.funcs()}
         for kind, x in self.entries:
             if kind == "cb":
