@@ -23,14 +23,16 @@ whose ends all stay inside the fused module become in-module objects, modelled o
   queues the waiter of the end's set at high priority (a callback that returned WAIT, or the
   marker of a stack blocked in `waitable-set.wait`), and a blocking read or write of a
   host-called instance (one host call at a time) blocks its stack as a marker that the end's
-  event queues.
+  event queues; in a task's core code it is a suspend point (`merge.asynctask`
+  `block_or_unwind`): the task's stack unwinds, the end's event queues the task, and the
+  rewound built-in takes the event.
 * **Ends crossing an adapter** move between instances' tables with wasmtime's transfer checks
   (only readable ends; not busy, not done, not in a set, a future not read).
 
 Refused by name at fusion time: payloads other than none or numbers (an in-module rendezvous
-through the adapter generator: stage 4), blocking (not `async`) reads and writes outside the
-host-called instances (a suspended core stack), streams and futures crossing the host boundary
-beside in-module tasks. Refused at run time by a trap: two tasks waiting on one set at once
+through the adapter generator: stage 4), blocking (not `async`) reads and writes reachable
+from elsewhere than a task's entry (a sync lift: no suspended stack to have), streams and
+futures crossing the host boundary beside in-module tasks. Refused at run time by a trap: two tasks waiting on one set at once
 (wasmtime picks the waiter by its internal thread id), and several ready waitables in one
 set (see `TaskRuntime._ready`).
 """

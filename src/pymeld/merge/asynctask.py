@@ -66,16 +66,26 @@ current task is armed as the set's waiter (mode SUSPENDED), its stack unwinds (t
 caller gets STARTED, or the turn returns to the scheduler), `mark_ready` queues it at high
 priority where wasmtime queues the fiber's resumption, and at its turn `_resume` rewinds it:
 the wait is called again and returns the event. A cancel sent meanwhile is delivered at the
-task's next cancellable point, as for a yield. A sync `subtask.cancel` there stays a marker
-(`block_on`): wasmtime does not hand that first call's caller its subtask (checked against it).
+task's next cancellable point, as for a yield. A blocking stream/future read or write in any
+task instance is one too (`merge.asyncstream`): the task is armed as its instance's blocked
+end (``blk_end``/``blk_task``), which the end's event queues; as the caller of a task that
+returned goes on while the task blocks, a sync lower's call of such an instance's task is an
+entry as well. A sync `subtask.cancel` stays a marker (`block_on`): wasmtime does not hand a
+first call's async caller its subtask while it blocks (checked against it).
+
+While a stack of an instance is suspended, a sync call of one of its functions that needs the
+instance to itself (an `async` function not lifted stackful) blocks the caller until that
+stack's code returns (`wait_unlocked`: a marker `_resume` queues), as wasmtime starts it only
+then.
 
 What needs more is refused by name: a sync call to a task in an instance entered by an async
 call (its first call would have to return STARTED with its stack suspended: "needs a suspended
-core stack"), a cancellable wait there, `thread.yield` or a wait reachable from elsewhere than
-a task entry, blocking stream/future reads and writes inside tasks (`merge.asyncstream`),
-backpressure of an instance entered asynchronously, and the combinations `merge.asyncroot`
-refuses. At run time, an async call into an instance whose stack is suspended traps (wasmtime
-would start it later, or at once for a stackful task: STARTING is not fused). Streams and futures
+core stack"), a cancellable wait there, a suspend point reachable from elsewhere than a task
+entry (a sync lift, an export, start-up), backpressure of an instance entered asynchronously,
+and the combinations `merge.asyncroot` refuses. At run time, an async call into an instance
+whose stack is suspended traps (wasmtime would start it later, or at once for a stackful task:
+STARTING is not fused), as do two sync callers waiting for one instance, a held delivery
+beside one, and two stacks of an instance blocked on ends at once. Streams and futures
 inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and their events
 wake waiters through this scheduler (`mark_ready`, markers).
 """
