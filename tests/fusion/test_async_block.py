@@ -6,8 +6,9 @@ a later callback turn, with values of every numeric type on the suspended stack;
 stackful tasks of three instances blocked at once, woken in wasmtime's order; a cancel sent to
 a task blocked in a (non-cancellable) wait; a blocking sync `subtask.cancel` in a first call,
 which wasmtime does not hand back to the async caller (a marker); blocking `stream.write` and
-`stream.read` between two in-module tasks, each suspending in turn. `wast_async_block_refused/`:
-a wait reachable from a synchronous call (refused when fusing) and a second async call into an
+`stream.read` between two in-module tasks, each suspending in turn; a deadlock with a stack
+blocked in a wait (both trap). `wast_async_block_refused/`: a wait or a blocking read
+reachable from a synchronous call (refused when fusing), and a second async call into an
 instance whose stack is blocked in a wait (wasmtime starts it: the fused module traps there).
 """
 
@@ -32,12 +33,16 @@ def test_block_case_is_equivalent(
     assert r["status"] == "equivalent", r
 
 
-def test_wait_reachable_from_a_sync_call_is_refused(
-    oracle_py: Path, pymeld: list[str], tmp_path: Path
+@pytest.mark.parametrize(
+    ("name", "op"),
+    [("wait-in-sync-lift", "waitable-set.wait"), ("read-in-sync-lift", "stream.read")],
+)
+def test_block_reachable_from_a_sync_call_is_refused(
+    name: str, op: str, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
-    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / "wait-in-sync-lift.wast", tmp_path)
+    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / f"{name}.wast", tmp_path)
     assert r["status"] == "transform-failed", r
-    assert "`waitable-set.wait`" in r["reason"], r
+    assert f"`{op}` in component instance" in r["reason"], r
     assert "not reached from a synchronous call" in r["reason"], r
 
 

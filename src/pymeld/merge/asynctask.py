@@ -846,8 +846,8 @@ class TaskRuntime:
             ops = ", ".join(sorted({f"`{self.g.builtins[bi].op}`" for bi in self.tp.suspends}))
             raise UnsupportedFeature(
                 f"{ops} in component instance {where} beside in-module tasks (needs a "
-                "suspended core stack: fused code has one only in the core code of a task "
-                "entered by an async call, not reached from a synchronous call, an export "
+                "suspended core stack: fused code has one only in the core code of a task, "
+                "entered through its adapter, not reached from a synchronous call, an export "
                 "or start-up)"
             )
         g = UnwindGlobals(
