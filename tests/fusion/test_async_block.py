@@ -3,13 +3,15 @@
 Hand-built cases in `wast_async_block/` through the differential oracle: `waitable-set.wait`
 in a task's first call (the caller gets STARTED and calls into the instance meanwhile) and in
 a later callback turn, with values of every numeric type on the suspended stack; three
-stackful tasks of three instances blocked at once, woken in wasmtime's order; a cancel sent to
-a task blocked in a (non-cancellable) wait; a blocking sync `subtask.cancel` in a first call,
-which wasmtime does not hand back to the async caller (a marker); blocking `stream.write` and
-`stream.read` between two in-module tasks, each suspending in turn; a deadlock with a stack
-blocked in a wait (both trap). `wast_async_block_refused/`: a wait or a blocking read
-reachable from a synchronous call (refused when fusing), and a second async call into an
-instance whose stack is blocked in a wait (wasmtime starts it: the fused module traps there).
+stackful tasks of three instances, and three of one instance (a suspended stackful task does
+not keep its instance to itself), blocked at once and woken in wasmtime's order; a cancel sent
+to a task blocked in a (non-cancellable) wait; a blocking sync `subtask.cancel` in a first
+call, which wasmtime does not hand back to the async caller (a marker); blocking
+`stream.write` and `stream.read` between two in-module tasks, each suspending in turn; a
+deadlock with a stack blocked in a wait (both trap). `wast_async_block_refused/`: a wait or a
+blocking read reachable from a synchronous call (refused when fusing), and an async call of a
+stackful function into an instance whose callback task is suspended (wasmtime gives STARTING:
+the fused module traps there).
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ def test_block_reachable_from_a_sync_call_is_refused(
     assert "not reached from a synchronous call" in r["reason"], r
 
 
-def test_async_call_while_blocked_traps(oracle_py: Path, pymeld: list[str], tmp_path: Path) -> None:
-    """A second async call into an instance whose stack is suspended in a wait: wasmtime starts
-    it (a stackful task); fused code traps there instead (a refusal at run time)."""
-    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / "async-call-while-blocked.wast", tmp_path)
-    assert_traps_where_original_returns(r)
+def test_stackful_call_while_yielded_traps(
+    oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """An async call of a stackful function into an instance whose callback task's stack is
+    suspended: wasmtime gives it STARTING; fused code traps there (a refusal at run time)."""
+    wast = REFUSED / "stackful-call-while-yielded.wast"
+    assert_traps_where_original_returns(run_fuse_oracle(oracle_py, pymeld, wast, tmp_path))

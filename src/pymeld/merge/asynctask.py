@@ -385,11 +385,12 @@ class _Hooks:
         task (merge.asyncids): a sync-to-sync call defers them; any other takes them now."""
         e = self.edge
         if e.callee.owner in self.rt.yielding and (e.lower_async or e.callee.type.is_async):
-            # a task of the instance is suspended inside its core code: the runtime starts this
-            # call later (STARTING). A sync caller of a callee that needs the instance to
-            # itself (not stackful) blocks until the instance is left; an async caller would
-            # get a STARTING subtask, which is not fused: trap. (A sync call of a function
-            # that is not `async` runs: wasmtime's reenter-during-yield.)
+            # a callback task's stack of the instance is suspended inside its core code: the
+            # runtime starts this call later (STARTING), even a stackful one (checked against
+            # wasmtime 50). A sync caller of a callee that is not stackful blocks until the
+            # instance is left; an async caller would get a STARTING subtask, which is not
+            # fused: trap. (A sync call of a function that is not `async` runs: wasmtime's
+            # reenter-during-yield.) A suspended stackful task does not lock the instance.
             if not e.lower_async and not e.stackful:
                 self.rt.wait_unlocked(b, e.callee.owner)
             else:
@@ -660,6 +661,14 @@ class TaskRuntime:
         return self.p.index(Space.MEMORY, GROUP, key)
 
     # -- suspended core stacks (merge.unwind) --------------------------------------------------
+    def stackful_entries(self) -> list[int]:
+        """The ids (`entry_id`) of the entries into stackful tasks' first calls."""
+        return [
+            k
+            for k, (kind, x) in enumerate(self.entries, 1)
+            if kind == "first" and self.tp.edges[x].stackful
+        ]
+
     def entry_id(self, entry: tuple[str, int]) -> int:
         """1 + the index of ``entry`` among `entries` (0: its core code never unwinds)."""
         return self.entries.index(entry) + 1 if entry in self.entries else 0
@@ -727,6 +736,10 @@ class TaskRuntime:
             owner = self.tp.callbacks[x].owner if kind == "cb" else self.tp.edges[x].callee.owner
             lock, held = self.glob(("ylock", owner)), self.glob(("yheld", owner))
             enter = self.glob(("yenter", owner))
+            if kind == "first" and self.tp.edges[x].stackful:  # it never held the instance
+                b.get(0).get(code).call(self.fn("handle", owner)).op("return")
+                b.end()
+                continue
             b.i32(0).global_set(lock)  # the instance is left: a held delivery is queued,
             b.global_get(held).if_()  # or the stack of a sync call waiting to enter it
             b.global_get(enter).trap_if()  # both: which goes first is not reproduced
@@ -794,7 +807,15 @@ class TaskRuntime:
         b.get(base).get(base).i32(HEADER_SIZE).op("i32.add").store("i32.store", frames, 0)
         b.get(base).get(base).i32(_FRAME_PAGES << 16).op("i32.add").store("i32.store", frames, 4)
         b.get(t).get(base).store("i32.store", m, _STACK)
+        stackful = self.stackful_entries()
+        if stackful:  # a stackful task does not keep the instance to itself (the spec's
+            b.i32(0)  # `needs_exclusive`): others of it run meanwhile
+            for k in stackful:
+                b.get(t).load("i32.load", m, _ENTRY).i32(k).op("i32.eq").op("i32.or")
+            b.op("i32.eqz").if_()
         b.get(t).global_set(self.glob(("ylock", bt.owner)))
+        if stackful:
+            b.end()
         b.get(base).global_set(self.glob(("unwind", "data")))
         b.i32(UNWINDING).global_set(self.glob(("unwind", "state")))
 

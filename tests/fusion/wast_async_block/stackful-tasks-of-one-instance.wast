@@ -1,8 +1,8 @@
-;; Refused at run time (a trap where wasmtime returns): three async calls into ONE instance of
-;; the stackful $C, each blocking in `waitable-set.wait`. wasmtime lets a stackful task start
-;; while another task of its instance is suspended; fused code keeps the instance entered while
-;; a stack of it is suspended (its `ylock`, as for `thread.yield`) and traps on the second
-;; async call rather than start it.
+;; Three async calls into ONE instance of the stackful $C, each blocking in
+;; `waitable-set.wait` (merge.asynctask + merge.unwind): a suspended stackful task does not keep
+;; its instance to itself (the spec's `needs_exclusive`; wasmtime starts the next one at once),
+;; so all three stacks are suspended together, each in its own frame buffer, and they are
+;; woken in wasmtime's order.
 (component
   (component $E
     (core module $EM
