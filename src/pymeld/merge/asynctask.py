@@ -42,8 +42,8 @@ refusal at run time). Callback tasks waiting on one set are woken lowest task id
 wasmtime's `WaitableSet::waiting` (a `BTreeMap<QualifiedThreadId, _>`) does, while the ids are
 mirrored; a blocked stack (a sync wait, a driven root) waiting beside another still traps.
 
-A callee lifted `async` without a callback (stackful) runs the same way; it must never block
-while its caller goes on, so its return is its exit.
+A callee lifted `async` without a callback (stackful) runs the same way; its return is its
+exit (it blocks while its caller goes on only by suspending its stack: below).
 
 `thread.yield` (not cancellable) in the core code of an in-module task, in its first call or a
 later callback turn, suspends that stack for real: `merge.unwind` rewrites the core functions
@@ -53,12 +53,11 @@ gets STARTED) or the scheduler (`_run_one`) stops the unwind, and at the task's 
 rewinds it through the entry it came in by, with its current task, may-block and context slots
 in place. Generated functions are barriers: a yield reachable from anything but such an entry
 (a sync call, an export, start-up) is refused when fusing (`suspend`). As wasmtime's
-`do_not_enter`, the instance stays entered while the stack is suspended: a delivery to another
-of its tasks is held and queued at high priority when the resumed code returns (two held: trap),
-and an async call there, or a call of an `async` function, traps (wasmtime would start it
-later: STARTING is not fused). A cancel sent
-meanwhile waits for that code to return, as in wasmtime; the runtime ids are not mirrored past
-a yield (`lost`).
+`do_not_enter`, the instance stays entered while a callback task's stack is suspended: a
+delivery to another of its tasks is held and queued at high priority when the resumed code
+returns (two held: trap), and calls into it wait or trap (below). A cancel sent meanwhile
+waits for that code to return, as in wasmtime; the runtime ids are not mirrored past a
+suspended stack (`lost`).
 
 `waitable-set.wait` (not cancellable) in an instance entered by an async call is a suspend
 point the same way (`TaskPlan.blocking`, `block_or_unwind`): with no event in its set, the
@@ -73,21 +72,21 @@ returned goes on while the task blocks, a sync lower's call of such an instance'
 entry as well. A sync `subtask.cancel` stays a marker (`block_on`): wasmtime does not hand a
 first call's async caller its subtask while it blocks (checked against it).
 
-While a stack of an instance is suspended, a sync call of one of its functions that needs the
-instance to itself (an `async` function not lifted stackful) blocks the caller until that
-stack's code returns (`wait_unlocked`: a marker `_resume` queues), as wasmtime starts it only
-then.
+A callback task's suspended stack keeps its instance entered (``ylock``); a stackful task's
+does not (wasmtime starts further stackful tasks there at once: checked). Meanwhile a sync
+call of one of the instance's `async` functions not lifted stackful blocks the caller until
+that stack's code returns (`wait_unlocked`: a marker `_resume` queues), as wasmtime starts it
+only then; an async call there, even of a stackful function, traps (wasmtime gives STARTING).
 
 What needs more is refused by name: a sync call to a task in an instance entered by an async
 call (its first call would have to return STARTED with its stack suspended: "needs a suspended
 core stack"), a cancellable wait there, a suspend point reachable from elsewhere than a task
 entry (a sync lift, an export, start-up), backpressure of an instance entered asynchronously,
-and the combinations `merge.asyncroot` refuses. At run time, an async call into an instance
-whose stack is suspended traps (wasmtime would start it later, or at once for a stackful task:
-STARTING is not fused), as do two sync callers waiting for one instance, a held delivery
-beside one, and two stacks of an instance blocked on ends at once. Streams and futures
-inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and their events
-wake waiters through this scheduler (`mark_ready`, markers).
+and the combinations `merge.asyncroot` refuses. At run time, an async call into a locked
+instance traps (STARTING is not fused), as do two sync callers waiting for one instance, a
+held delivery beside one, and two stacks of an instance blocked on ends at once. Streams and
+futures inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and
+their events wake waiters through this scheduler (`mark_ready`, markers, suspended tasks).
 """
 
 from __future__ import annotations
