@@ -346,8 +346,8 @@ def plan_tasks(
         if g.builtins[bi].owner not in tp.task_instances():
             raise UnsupportedFeature(
                 f"`{g.builtins[bi].op}` in component instance {where} beside in-module tasks "
-                "(needs a suspended core stack: fused code has one only in a task entered by "
-                "an async call)"
+                "(needs a suspended core stack: fused code has one only in the core code of an "
+                "in-module task)"
             )
     tp.slots.sort()
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
@@ -541,8 +541,9 @@ class TaskRuntime:
         self._exports: dict[int, FuncItem] = {}
         self.streams: StreamRuntime | None = None
         self.ids: StoreIds | None = None  # the runtime's store-wide ids (merge.asyncids)
-        # the ways into the core code of a task that may unwind in `thread.yield`: a callback
-        # ("cb", k) or the first call of an async-lowered edge ("first", lower index)
+        # the ways into the core code of a task that may unwind in a suspend point (a yield or
+        # a blocking built-in): a callback ("cb", k) or the first call of an edge ("first",
+        # lower index): an async lower's, or a sync lower's into `stream_blockers`
         self.yielding = yielding = sorted({g.builtins[bi].owner for bi in tp.suspends})
         self.entries: list[tuple[str, int]] = [
             ("cb", k) for k, lf in enumerate(tp.callbacks) if lf.owner in yielding
