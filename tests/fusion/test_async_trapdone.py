@@ -46,17 +46,17 @@ def test_corpus_trap_if_done_refusal_names_host_ends(
     assert "not handed to or taken from the host" in r["reason"], r
 
 
-def test_corpus_big_interleaving_refusal_names_suspended_stack(
+def test_corpus_big_interleaving_refusal_names_backpressure(
     shared: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
-    """Its `backpressure.inc` is in an instance entered by async calls, but its `await-*`
-    exports also wait inside a task entered by an async call: that (a suspended core stack) is
-    named first, since backpressure gating alone would not fuse it."""
+    """Its `await-*` exports wait inside tasks entered by async calls (suspend points now:
+    merge.asynctask); what is still refused is the `backpressure.inc` of its mock instance,
+    which async calls enter (subtasks that cannot start yet)."""
     wast = shared / "corpus/wast/component-model/test/async/big-interleaving-test.wast"
     r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
     assert r["status"] == "transform-failed", r
-    assert "`waitable-set.wait` in component instance" in r["reason"], r
-    assert "needs a suspended core stack" in r["reason"], r
+    assert "`backpressure.inc` in component instance" in r["reason"], r
+    assert "subtasks that cannot start yet" in r["reason"], r
 
 
 def test_backpressure_in_async_callee_is_refused(wasm_tools: str, tmp_path: Path) -> None:

@@ -23,16 +23,19 @@ whose ends all stay inside the fused module become in-module objects, modelled o
   queues the waiter of the end's set at high priority (a callback that returned WAIT, or the
   marker of a stack blocked in `waitable-set.wait`), and a blocking read or write of a
   host-called instance (one host call at a time) blocks its stack as a marker that the end's
-  event queues.
+  event queues; in a task's core code it is a suspend point (`merge.asynctask`
+  `block_or_unwind`): the task's stack unwinds, the end's event queues the task, and the
+  rewound built-in takes the event.
 * **Ends crossing an adapter** move between instances' tables with wasmtime's transfer checks
   (only readable ends; not busy, not done, not in a set, a future not read).
 
 Refused by name at fusion time: payloads other than none or numbers (an in-module rendezvous
-through the adapter generator: stage 4), blocking (not `async`) reads and writes outside the
-host-called instances (a suspended core stack), streams and futures crossing the host boundary
-beside in-module tasks. Refused at run time by a trap: two tasks waiting on one set at once
-(wasmtime picks the waiter by its internal thread id), and several ready waitables in one
-set (see `TaskRuntime._ready`).
+through the adapter generator: stage 4), blocking (not `async`) reads and writes reachable
+from elsewhere than a task's entry (a sync lift: no suspended stack to have), streams and
+futures crossing the host boundary beside in-module tasks. Refused at run time by a trap: two
+tasks waiting on one set at once (wasmtime picks the waiter by its internal thread id),
+several ready waitables in one set (see `TaskRuntime._ready`), and two task stacks of one
+instance suspended in blocking reads or writes at once.
 """
 
 from __future__ import annotations
@@ -106,19 +109,17 @@ def check_ends(t: object, what: str) -> None:
         check_payload(v, what)  # other payloads: merge.asyncpayload's rendezvous
 
 
-def plan_builtin(bt: Builtin, what: str, root: bool) -> None:
-    """Refuse stream/future built-in ``bt`` unless this module fuses it (``root``: it is in
-    the instance whose code runs on the host-called stack, which may block)."""
+def plan_builtin(bt: Builtin, what: str, root: bool) -> bool:
+    """Refuse stream/future built-in ``bt`` unless this module fuses it; True for a blocking
+    read or write outside the host-called instances (``root``: the one stack there blocks as a
+    marker): a suspend point of the task whose core code calls it (`TaskPlan.blocking`)."""
     kind, op = bt.op.split(".", 1)
     if kind == "error-context" or op not in _OPS:
         raise UnsupportedFeature(f"`{bt.op}` {what} beside in-module async tasks (not fused yet)")
     assert isinstance(bt.type, at.Stream | at.Future)
     check_ends(bt.type, f"in `{bt.op}`")
-    if op in ("read", "write") and not (bt.opts is not None and bt.opts.is_async) and not root:
-        raise UnsupportedFeature(
-            f"blocking `{bt.op}` (no `async`) {what}, entered through an in-module task (needs "
-            "a suspended core stack, which fused code cannot have without stack switching)"
-        )
+    sync = not (bt.opts is not None and bt.opts.is_async)
+    return op in ("read", "write") and sync and not root
 
 
 def _kinds(t: at.Stream | at.Future) -> tuple[int, int]:
@@ -142,6 +143,9 @@ class StreamRuntime:
         p.add_memory(GROUP, "xfer")
         for key in ("x.free", "x.pay", "root_end", "root_mk"):
             p.add_global(GROUP, key)
+        for inst in self.rt.stream_blockers:  # the end a suspended task waits on, and the task
+            p.add_global(GROUP, ("blk_end", inst))
+            p.add_global(GROUP, ("blk_task", inst))
         p.add_global(GROUP, "x.next", init=1)
         for inst in self.tp.tables:
             for op in ("x.mark", "x.has", "x.take"):
@@ -207,7 +211,7 @@ class StreamRuntime:
     def fn(self, *key: object) -> int:
         return self.rt.fn(*key)
 
-    def glob(self, key: str) -> int:
+    def glob(self, key: object) -> int:
         return self.rt.glob(key)
 
     # -- emission ------------------------------------------------------------------------------
@@ -255,6 +259,11 @@ class StreamRuntime:
             b.global_get(self.glob("root_end")).get(0).op("i32.eq").if_()
             b.i32(0).global_set(self.glob("root_end"))
             b.global_get(self.glob("root_mk")).call(self.fn("push_high")).op("return")
+            b.end()
+        if inst in self.rt.stream_blockers:  # a task stack suspended in a sync read/write
+            b.global_get(self.glob(("blk_end", inst))).get(0).op("i32.eq").if_()
+            b.i32(0).global_set(self.glob(("blk_end", inst)))
+            b.global_get(self.glob(("blk_task", inst))).call(self.fn("push_high")).op("return")
             b.end()
         b.get(0).i32(4).op("i32.shr_u").call(self.fn("mark_ready", inst)).end()
         return _gen(b, ("i32",), ())
@@ -411,7 +420,7 @@ class StreamRuntime:
         if op == "new":
             self._new(b, bt, t)
         elif op in ("read", "write"):
-            self._rw(b, bt, t, op == "write")
+            self._rw(b, bi, t, op == "write")
         elif op.startswith("cancel-"):
             self._cancel(b, bt, t, op == "cancel-write")
         elif op == "drop-readable":
@@ -455,8 +464,12 @@ class StreamRuntime:
         b.get(rh).op("i64.extend_i32_u")
         b.get(wh).op("i64.extend_i32_u").i64(32).op("i64.shl").op("i64.or").end()
 
-    def _rw(self, b: Body, bt: Builtin, t: at.Stream | at.Future, write: bool) -> None:
-        """stream/future read or write (async): wasmtime's `guest_read`/`guest_write`."""
+    def _rw(self, b: Body, bi: int, t: at.Stream | at.Future, write: bool) -> None:
+        """stream/future read or write: wasmtime's `guest_read`/`guest_write`. A blocking one
+        waits for the end's event: the host-called stack as a marker, a task's core stack by
+        unwinding (`TaskRuntime.block_or_unwind`; called again as it is rewound, it takes the
+        event)."""
+        bt = self.g.builtins[bi]
         x, tbl = self._xfer(), self._tbl(bt.owner)
         future = isinstance(t, at.Future)
         rk, wk = _kinds(t)
@@ -467,6 +480,15 @@ class StreamRuntime:
         flat = flat_payload(t)
         slot = (self.slot(bt) if flat else self.payload.slot(bt)) if size else 0
         sync = not (bt.opts is not None and bt.opts.is_async)
+        result = b.local("i32")
+        b.block()  # left with `result` set (the end's local state is updated after)
+        if bi in self.tp.blocking:
+            b.block()
+            self.rt.rewound(b)
+            b.get(0).call(self.fn("x.take", bt.owner)).op("drop")
+            b.global_get(self.glob("x.pay")).set(result)
+            b.br(1)
+            b.end()
         if sync:  # `check_blocking`: only a task that may block may call the blocking form
             b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
         count = b.local("i32")
@@ -488,7 +510,7 @@ class StreamRuntime:
         b.get(addr).i32(BUSY).store("i32.store", tbl, 12)
         if future:  # "cannot write/read future after previous write/read succeeded"
             b.get(rec).load("i32.load", x, _FLAGS).i32(XDONE).op("i32.and").trap_if()
-        ost, result, n, ocount = b.local("i32"), b.local("i32"), b.local("i32"), b.local("i32")
+        ost, n, ocount = b.local("i32"), b.local("i32"), b.local("i32")
         b.get(rec).load("i32.load", x, other + _ST).set(ost)
         b.get(rec).i32(GONE).i32(OPEN).get(ost).i32(GONE).op("i32.eq").op("select")
         b.store("i32.store", x, other + _ST)
@@ -594,20 +616,26 @@ class StreamRuntime:
         b.i32(DROPPED).set(result)
         b.end()
         b.end()
-        if sync:  # the host-called stack waits for this end's event (`wait_for_event`)
+        if sync:  # the stack waits for this end's event (`wait_for_event`)
             b.get(result).i32(BLOCKED).op("i32.eq").if_()
             b.get(addr).load("i32.load", tbl, 8).trap_if()  # in a set: "sync and async"
 
-            def arm(mk: int) -> None:
-                b.get(addr).global_set(self.glob("root_end"))
-                b.get(mk).global_set(self.glob("root_mk"))
+            def arm(w: int) -> None:
+                if bi in self.tp.blocking:
+                    b.global_get(self.glob(("blk_end", bt.owner))).trap_if()  # one at a time
+                    b.get(addr).global_set(self.glob(("blk_end", bt.owner)))
+                    b.get(w).global_set(self.glob(("blk_task", bt.owner)))
+                else:
+                    b.get(addr).global_set(self.glob("root_end"))
+                    b.get(w).global_set(self.glob("root_mk"))
 
-            self.rt.block_on(b, arm)
+            self.rt.block_or_unwind(b, bi, arm)
             b.get(0).call(self.fn("x.take", bt.owner)).op("drop")
             b.global_get(self.glob("x.pay")).set(result)
             b.end()
+        b.end()
         b.get(result).i32(BLOCKED).op("i32.ne").if_()
-        b.get(addr)
+        b.get(0).i32(4).op("i32.shl")  # the end's entry address
         if write or not future:
             b.i32(DONE).i32(IDLE).get(result).i32(0xF).op("i32.and").i32(DROPPED).op("i32.eq")
             b.op("select")

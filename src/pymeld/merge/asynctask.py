@@ -42,8 +42,8 @@ refusal at run time). Callback tasks waiting on one set are woken lowest task id
 wasmtime's `WaitableSet::waiting` (a `BTreeMap<QualifiedThreadId, _>`) does, while the ids are
 mirrored; a blocked stack (a sync wait, a driven root) waiting beside another still traps.
 
-A callee lifted `async` without a callback (stackful) runs the same way; it must never block
-while its caller goes on, so its return is its exit.
+A callee lifted `async` without a callback (stackful) runs the same way; its return is its
+exit (it blocks while its caller goes on only by suspending its stack: below).
 
 `thread.yield` (not cancellable) in the core code of an in-module task, in its first call or a
 later callback turn, suspends that stack for real: `merge.unwind` rewrites the core functions
@@ -53,19 +53,40 @@ gets STARTED) or the scheduler (`_run_one`) stops the unwind, and at the task's 
 rewinds it through the entry it came in by, with its current task, may-block and context slots
 in place. Generated functions are barriers: a yield reachable from anything but such an entry
 (a sync call, an export, start-up) is refused when fusing (`suspend`). As wasmtime's
-`do_not_enter`, the instance stays entered while the stack is suspended: a delivery to another
-of its tasks is held and queued at high priority when the resumed code returns (two held: trap),
-and an async call there, or a call of an `async` function, traps (wasmtime would start it
-later: STARTING is not fused). A cancel sent
-meanwhile waits for that code to return, as in wasmtime; the runtime ids are not mirrored past
-a yield (`lost`).
+`do_not_enter`, the instance stays entered while a callback task's stack is suspended: a
+delivery to another of its tasks is held and queued at high priority when the resumed code
+returns (two held: trap), and calls into it wait or trap (below). A cancel sent meanwhile
+waits for that code to return, as in wasmtime; the runtime ids are not mirrored past a
+suspended stack (`lost`).
 
-What needs more is refused by name: a blocking built-in or sync call to a task in an instance
-entered by an async call (its first call would have to return STARTED with its stack
-suspended: "needs a suspended core stack"), `thread.yield` elsewhere, backpressure of an instance
-entered asynchronously, and the combinations `merge.asyncroot` refuses. Streams and futures
-inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and their events
-wake waiters through this scheduler (`mark_ready`, markers).
+`waitable-set.wait` (not cancellable) in an instance entered by an async call is a suspend
+point the same way (`TaskPlan.blocking`, `block_or_unwind`): with no event in its set, the
+current task is armed as the set's waiter (mode SUSPENDED), its stack unwinds (the async
+caller gets STARTED, or the turn returns to the scheduler), `mark_ready` queues it at high
+priority where wasmtime queues the fiber's resumption, and at its turn `_resume` rewinds it:
+the wait is called again and returns the event. A cancel sent meanwhile is delivered at the
+task's next cancellable point, as for a yield. A blocking stream/future read or write in any
+task instance is one too (`merge.asyncstream`): the task is armed as its instance's blocked
+end (``blk_end``/``blk_task``), which the end's event queues; as the caller of a task that
+returned goes on while the task blocks, a sync lower's call of such an instance's task is an
+entry as well. A sync `subtask.cancel` stays a marker (`block_on`): wasmtime does not hand a
+first call's async caller its subtask while it blocks (checked against it).
+
+A callback task's suspended stack keeps its instance entered (``ylock``); a stackful task's
+does not (wasmtime starts further stackful tasks there at once: checked). Meanwhile a sync
+call of one of the instance's `async` functions not lifted stackful blocks the caller until
+that stack's code returns (`wait_unlocked`: a marker `_resume` queues), as wasmtime starts it
+only then; an async call there, even of a stackful function, traps (wasmtime gives STARTING).
+
+What needs more is refused by name: a sync call to a task in an instance entered by an async
+call (its first call would have to return STARTED with its stack suspended: "needs a suspended
+core stack"), a cancellable wait there, a suspend point reachable from elsewhere than a task
+entry (a sync lift, an export, start-up), backpressure of an instance entered asynchronously,
+and the combinations `merge.asyncroot` refuses. At run time, an async call into a locked
+instance traps (STARTING is not fused), as do two sync callers waiting for one instance, a
+held delivery beside one, and two stacks of an instance blocked on ends at once. Streams and
+futures inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and
+their events wake waiters through this scheduler (`mark_ready`, markers, suspended tasks).
 """
 
 from __future__ import annotations
@@ -94,7 +115,8 @@ GROUP = "async"
 SET, SUBTASK = 1, 2  # handle-table entry kinds
 STARTED, RETURNED, RETURNED_CANCELLED = 1, 2, 4  # Subtask.State
 # task modes; MARKER: a record standing for a blocked core stack (a scheduler loop) in a queue
-RUNNING, YIELDING, WAITING, EXITED, QUEUED, MARKER = 0, 1, 2, 3, 4, 5
+# SUSPENDED: a task whose core stack unwound in a blocking built-in, armed to be woken
+RUNNING, YIELDING, WAITING, EXITED, QUEUED, MARKER, SUSPENDED = 0, 1, 2, 3, 4, 5, 6
 SYNC_CALLER = 0xFFFFFFFF  # the record's subtask field while a sync caller waits for it
 TASK_CANCELLED = 6  # EventCode
 BLOCKED = 0xFFFFFFFF
@@ -166,6 +188,16 @@ class TaskPlan:
     end_instances: set[int] = field(default_factory=set)  # instances ends cross adapters to
     root_returns: list[int] = field(default_factory=list)  # task.return of driven roots
     yields: dict[int, str] = field(default_factory=dict)  # thread.yield built-ins → instance
+    # `waitable-set.wait` built-ins of instances entered by an async call, and blocking stream
+    # and future reads and writes of any task instance: suspend points like the yields (their
+    # stack unwinds) → instance. (A sync `subtask.cancel` blocks the caller's stack too in
+    # wasmtime: it is a marker, `block_on`.)
+    blocking: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def suspends(self) -> dict[int, str]:
+        """Every built-in whose call may unwind the task's core stack (`merge.unwind`)."""
+        return {**self.yields, **self.blocking}
 
     def task_instances(self) -> set[int]:
         """Instances whose lifts run as in-module tasks."""
@@ -261,17 +293,20 @@ def plan_tasks(
         if op.startswith(("stream.", "future.", "error-context.")):
             from pymeld.merge.asyncstream import plan_builtin
 
-            plan_builtin(b, f"in component instance {label(inst)}", inst in roots)
+            if plan_builtin(b, f"in component instance {label(inst)}", inst in roots):
+                tp.blocking[bi] = label(inst)  # its stack unwinds (`TaskRuntime.suspend`)
             tp.ends.append(bi)
             tp.streams = True
             tables.add(inst)
         elif op in _IN_TABLE or op == "waitable-set.wait":
-            if blocks(b) and inst in no_block:
-                raise UnsupportedFeature(
-                    f"`{op}` in component instance {label(inst)}, entered by an async call "
-                    "from an in-module task (blocking there needs a suspended core stack, "
-                    "which fused code cannot have without stack switching)"
-                )
+            if blocks(b) and inst in no_block and op == "waitable-set.wait":
+                if b.flag:  # a cancellable wait: woken by a cancel while suspended
+                    raise UnsupportedFeature(
+                        f"`{op} cancellable` in component instance {label(inst)}, entered "
+                        "by an async call from an in-module task (a suspended stack woken "
+                        "by a cancel: not fused yet)"
+                    )
+                tp.blocking[bi] = label(inst)  # its stack unwinds (`TaskRuntime.suspend`)
             tables.add(inst)
             tp.table_ops.append(bi)
         elif op == "thread.yield":
@@ -307,12 +342,12 @@ def plan_tasks(
     if gated is not None:
         raise gated
     plan_roots(g, used, tp, exported, label)
-    for bi, where in tp.yields.items():
+    for bi, where in tp.suspends.items():
         if g.builtins[bi].owner not in tp.task_instances():
             raise UnsupportedFeature(
-                f"`thread.yield` in component instance {where} beside in-module tasks (needs a "
-                "suspended core stack: fused code has one only in a task entered by an async "
-                "call)"
+                f"`{g.builtins[bi].op}` in component instance {where} beside in-module tasks "
+                "(needs a suspended core stack: fused code has one only in the core code of an "
+                "in-module task)"
             )
     tp.slots.sort()
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
@@ -349,10 +384,16 @@ class _Hooks:
         task (merge.asyncids): a sync-to-sync call defers them; any other takes them now."""
         e = self.edge
         if e.callee.owner in self.rt.yielding and (e.lower_async or e.callee.type.is_async):
-            # a task of the instance is suspended in a yield: the runtime starts this call
-            # later (STARTING), which is not fused: trap. (A sync call of a function that is
-            # not `async` runs: wasmtime's reenter-during-yield.)
-            b.global_get(self.rt.glob(("ylock", e.callee.owner))).trap_if()
+            # a callback task's stack of the instance is suspended inside its core code: the
+            # runtime starts this call later (STARTING), even a stackful one (checked against
+            # wasmtime 50). A sync caller of a callee that is not stackful blocks until the
+            # instance is left; an async caller would get a STARTING subtask, which is not
+            # fused: trap. (A sync call of a function that is not `async` runs: wasmtime's
+            # reenter-during-yield.) A suspended stackful task does not lock the instance.
+            if not e.lower_async and not e.stackful:
+                self.rt.wait_unlocked(b, e.callee.owner)
+            else:
+                b.global_get(self.rt.glob(("ylock", e.callee.owner))).trap_if()
         mb = self.rt.glob("may_block")
         self.blocked = b.local("i32")
         b.global_get(mb).set(self.blocked)
@@ -500,16 +541,28 @@ class TaskRuntime:
         self._exports: dict[int, FuncItem] = {}
         self.streams: StreamRuntime | None = None
         self.ids: StoreIds | None = None  # the runtime's store-wide ids (merge.asyncids)
-        # the ways into the core code of a task that may unwind in `thread.yield`: a callback
-        # ("cb", k) or the first call of an async-lowered edge ("first", lower index)
-        self.yielding = yielding = sorted({g.builtins[bi].owner for bi in tp.yields})
+        # the ways into the core code of a task that may unwind in a suspend point (a yield or
+        # a blocking built-in): a callback ("cb", k) or the first call of an edge ("first",
+        # lower index): an async lower's, or a sync lower's into `stream_blockers`
+        self.yielding = yielding = sorted({g.builtins[bi].owner for bi in tp.suspends})
         self.entries: list[tuple[str, int]] = [
             ("cb", k) for k, lf in enumerate(tp.callbacks) if lf.owner in yielding
         ]
+        # instances whose tasks may suspend in a blocking stream/future read or write: a sync
+        # lower's call of their tasks is an entry too (the caller goes on once the task returned)
+        self.stream_blockers = sorted(
+            {
+                g.builtins[bi].owner
+                for bi in tp.blocking
+                if g.builtins[bi].op.startswith(("stream.", "future."))
+            }
+        )
         self.entries += [
             ("first", li)
             for li, e in sorted(tp.edges.items())
-            if e.task and e.lower_async and e.callee.owner in yielding
+            if e.task
+            and e.callee.owner in yielding
+            and (e.lower_async or e.callee.owner in self.stream_blockers)
         ]
         if tp.streams:
             from pymeld.merge.asyncstream import StreamRuntime
@@ -550,7 +603,7 @@ class TaskRuntime:
             self._func("run", k)
         for bi in [*self.tp.table_ops, *self.tp.contexts, *self.tp.returns, *self.tp.cancels]:
             self._builtins[bi] = self._func("builtin", bi)
-        if self.tp.yields:
+        if self.tp.suspends:
             p.add_memory(GROUP, "frames")
             p.add_global(GROUP, ("unwind", "state"))
             p.add_global(GROUP, ("unwind", "data"))
@@ -559,6 +612,7 @@ class TaskRuntime:
             for inst in self.yielding:
                 p.add_global(GROUP, ("ylock", inst))
                 p.add_global(GROUP, ("yheld", inst))
+                p.add_global(GROUP, ("yenter", inst))
             self._func("resume")
         for bi in self.tp.returns:
             for e in self._callback_edges():
@@ -607,6 +661,14 @@ class TaskRuntime:
         return self.p.index(Space.MEMORY, GROUP, key)
 
     # -- suspended core stacks (merge.unwind) --------------------------------------------------
+    def stackful_entries(self) -> list[int]:
+        """The ids (`entry_id`) of the entries into stackful tasks' first calls."""
+        return [
+            k
+            for k, (kind, x) in enumerate(self.entries, 1)
+            if kind == "first" and self.tp.edges[x].stackful
+        ]
+
     def entry_id(self, entry: tuple[str, int]) -> int:
         """1 + the index of ``entry`` among `entries` (0: its core code never unwinds)."""
         return self.entries.index(entry) + 1 if entry in self.entries else 0
@@ -618,6 +680,19 @@ class TaskRuntime:
         state = self.glob(("unwind", "state"))
         b.global_get(state).i32(UNWINDING).op("i32.eq").if_()
         b.i32(NORMAL).global_set(state)
+
+    def wait_unlocked(self, b: Body, inst: int) -> None:
+        """Emit, before a sync call into ``inst`` that needs the instance to itself: while a
+        task's stack of it is suspended (``ylock``), this stack blocks (a marker `_resume`
+        queues when that stack's code returns), as wasmtime starts the call only then. One
+        such caller at a time (more: trap, their order is not reproduced)."""
+        lock, enter = self.glob(("ylock", inst)), self.glob(("yenter", inst))
+        b.block().loop()
+        b.global_get(lock).op("i32.eqz").br_if(1)
+        b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
+        b.global_get(enter).trap_if()
+        self.block_on(b, lambda mk: b.get(mk).global_set(enter))
+        b.br(0).end().end()
 
     def _call_entry(self, b: Body, entry: tuple[str, int]) -> None:
         """Emit a call of ``entry``'s core function (a rewind ignores its arguments: zeros),
@@ -660,10 +735,20 @@ class TaskRuntime:
             b.end()
             owner = self.tp.callbacks[x].owner if kind == "cb" else self.tp.edges[x].callee.owner
             lock, held = self.glob(("ylock", owner)), self.glob(("yheld", owner))
-            b.i32(0).global_set(lock)  # the instance is left: a held delivery is queued
-            b.global_get(held).if_()
+            enter = self.glob(("yenter", owner))
+            if kind == "first" and self.tp.edges[x].stackful:  # it never held the instance
+                b.get(0).get(code).call(self.fn("handle", owner)).op("return")
+                b.end()
+                continue
+            b.i32(0).global_set(lock)  # the instance is left: a held delivery is queued,
+            b.global_get(held).if_()  # or the stack of a sync call waiting to enter it
+            b.global_get(enter).trap_if()  # both: which goes first is not reproduced
             b.global_get(held).call(self.fn("push_high"))
             b.i32(0).global_set(held)
+            b.end()
+            b.global_get(enter).if_()
+            b.global_get(enter).call(self.fn("push_high"))
+            b.i32(0).global_set(enter)
             b.end()
             b.get(0).get(code).call(self.fn("handle", owner)).op("return")
             b.end()
@@ -673,36 +758,82 @@ class TaskRuntime:
     def _yield(self, bt: Builtin, b: Body) -> None:
         """thread.yield (not cancellable) in the core code of an in-module task: NOT_CANCELLED
         after the task's stack unwound to its entry (`_resume`) and its turn came again
-        (queued at low priority, as wasmtime queues a yielding thread). The frame buffer is the
-        task's own page of the frame memory (by record index): nothing to free."""
-        from pymeld.merge.unwind import HEADER_SIZE, NORMAL, REWINDING, UNWINDING
-
-        m, frames = self.mem("tasks"), self.mem("frames")
-        state, cur = self.glob(("unwind", "state")), self.glob("cur_task")
-        t, base = b.local("i32"), b.local("i32")
-        b.global_get(state).i32(REWINDING).op("i32.eq").if_()
-        b.i32(NORMAL).global_set(state)
-        b.global_get(cur).i32(0).store("i32.store", m, _STACK)
+        (queued at low priority, as wasmtime queues a yielding thread)."""
+        m = self.mem("tasks")
+        b.block()
+        self.rewound(b)
         b.i32(0).op("return")
         b.end()
-        # only the core code of a task of this instance entered by an entry that stops the
-        # unwind gets here (`suspend` checks the call graph); anything else is a bug: trap
-        b.global_get(cur).tee(t).op("i32.eqz").trap_if()
+        t = self.suspending_task(b, bt)
+        b.get(t).i32(YIELDING).store("i32.store", m, _MODE)
+        b.get(t).call(self.fn("enqueue"))
+        self.start_unwind(b, bt, t)
+        b.i32(0).end()
+
+    def rewound(self, b: Body) -> None:
+        """Emit, first in a suspend point's stand-in: when its stack is being rewound, the
+        rewind stops here (the current task's stack is no longer suspended) and the code
+        after this goes on (the caller wraps this in a ``block`` and says what that is);
+        else a branch out of that block."""
+        from pymeld.merge.unwind import NORMAL, REWINDING
+
+        state = self.glob(("unwind", "state"))
+        b.global_get(state).i32(REWINDING).op("i32.ne").br_if(0)
+        b.i32(NORMAL).global_set(state)
+        b.global_get(self.glob("cur_task")).i32(0).store("i32.store", self.mem("tasks"), _STACK)
+
+    def suspending_task(self, b: Body, bt: Builtin) -> int:
+        """Emit: a local holding the current task, which is about to suspend in ``bt``. Only
+        the core code of a task of ``bt``'s instance, entered by an entry that stops the
+        unwind, gets here (`suspend` checks the call graph); anything else is a bug: trap."""
+        m, t = self.mem("tasks"), b.local("i32")
+        b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
         b.get(t).load("i32.load", m, _OWNER).i32(bt.owner).op("i32.ne").trap_if()
         b.get(t).load("i32.load", m, _ENTRY).op("i32.eqz").trap_if()
-        if self.ids is not None:  # the runtime's ids around a yield are not mirrored
+        return t
+
+    def start_unwind(self, b: Body, bt: Builtin, t: int) -> None:
+        """Emit: task ``t``'s core stack unwinds into its frame buffer (its own page of the
+        frame memory, by record index: nothing to free), keeping ``bt``'s instance entered
+        (`ylock`: other deliveries wait, `_run`). Whoever wakes it has been armed already."""
+        from pymeld.merge.unwind import HEADER_SIZE, UNWINDING
+
+        m, frames = self.mem("tasks"), self.mem("frames")
+        base = b.local("i32")
+        if self.ids is not None:  # the runtime's ids around a suspended stack: not mirrored
             self.ids.lose(b)
         b.get(t).i32(_REC).op("i32.div_u").i32(16 * _FRAME_PAGES).op("i32.shl").set(base)
         _grow(b, frames, lambda: b.get(base).i32(_FRAME_PAGES << 16).op("i32.add"))
         b.get(base).get(base).i32(HEADER_SIZE).op("i32.add").store("i32.store", frames, 0)
         b.get(base).get(base).i32(_FRAME_PAGES << 16).op("i32.add").store("i32.store", frames, 4)
         b.get(t).get(base).store("i32.store", m, _STACK)
-        b.get(t).global_set(self.glob(("ylock", bt.owner)))  # other deliveries wait (`_run`)
-        b.get(t).i32(YIELDING).store("i32.store", m, _MODE)
-        b.get(t).call(self.fn("enqueue"))
+        stackful = self.stackful_entries()
+        if stackful:  # a stackful task does not keep the instance to itself (the spec's
+            b.i32(0)  # `needs_exclusive`): others of it run meanwhile
+            for k in stackful:
+                b.get(t).load("i32.load", m, _ENTRY).i32(k).op("i32.eq").op("i32.or")
+            b.op("i32.eqz").if_()
+        b.get(t).global_set(self.glob(("ylock", bt.owner)))
+        if stackful:
+            b.end()
         b.get(base).global_set(self.glob(("unwind", "data")))
-        b.i32(UNWINDING).global_set(state)
-        b.i32(0).end()
+        b.i32(UNWINDING).global_set(self.glob(("unwind", "state")))
+
+    def block_or_unwind(self, b: Body, bi: int, arm: Callable[[int], object]) -> None:
+        """Emit, where ``bt`` blocks: a suspend point (`TaskPlan.blocking`) unwinds the
+        current task's stack, ``arm(task)`` registering the task where its wake-up queues it
+        (it is then queued as a blocked stack's marker is, and `_resume` rewinds it), and
+        returns a dummy 0 (the caller's result type: i32); any other blocks on the one stack
+        (`block_on`)."""
+        if bi not in self.tp.blocking:
+            self.block_on(b, arm)
+            return
+        bt = self.g.builtins[bi]
+        t = self.suspending_task(b, bt)
+        b.get(t).i32(SUSPENDED).store("i32.store", self.mem("tasks"), _MODE)
+        arm(t)
+        self.start_unwind(b, bt, t)
+        b.i32(0).op("return")
 
     def suspend(self, out: Module) -> None:
         """Make the core code that may reach a `thread.yield` stand-in suspendable
@@ -710,11 +841,15 @@ class TaskRuntime:
         the entries (`entries`) stop the unwind of the core function they call; any other
         generated function, an export or the start function reaching a yield would need a
         suspended stack no entry stops: refused."""
-        if not self.tp.yields:
+        if not self.tp.suspends:
             return
         from pymeld.merge.unwind import UnwindGlobals, barrier_leaks, unwind
 
-        points = [self._builtins[bi].index for bi in self.tp.yields]
+        points = []
+        for bi in self.tp.suspends:
+            f = self.builtin_func(bi)
+            assert f is not None
+            points.append(f)
         allowed: dict[int, set[int]] = {f.index: set() for f in self.p.funcs()}
         for kind, x in self.entries:
             if kind == "cb":
@@ -728,11 +863,12 @@ class TaskRuntime:
             allowed[self.fn("resume")].add(target)
         leaks = barrier_leaks(out, points, allowed)
         if leaks:
-            where = ", ".join(sorted(set(self.tp.yields.values())))
+            where = ", ".join(sorted(set(self.tp.suspends.values())))
+            ops = ", ".join(sorted({f"`{self.g.builtins[bi].op}`" for bi in self.tp.suspends}))
             raise UnsupportedFeature(
-                f"`thread.yield` in component instance {where} beside in-module tasks (needs a "
-                "suspended core stack: fused code has one only in the core code of a task "
-                "entered by an async call, not reached from a synchronous call, an export "
+                f"{ops} in component instance {where} beside in-module tasks (needs a "
+                "suspended core stack: fused code has one only in the core code of a task, "
+                "entered through its adapter, not reached from a synchronous call, an export "
                 "or start-up)"
             )
         g = UnwindGlobals(
@@ -1459,9 +1595,9 @@ class TaskRuntime:
             b.get(t).call(self.fn("task.free"))
             b.end().end()
         elif op == "subtask.cancel":
-            self._subtask_cancel(bt, b, addr)
+            self._subtask_cancel(bi, b, addr)
         else:  # waitable-set.wait / poll: (set, event ptr) → event code
-            self._wait(bt, b, addr)
+            self._wait(bi, b, addr)
         return _gen(b, params, results)
 
     def _leave_set(self, b: Body, inst: int, addr: int) -> None:
@@ -1473,14 +1609,22 @@ class TaskRuntime:
         b.get(addr).i32(0).store("i32.store", tbl, 8)
         b.free(s)
 
-    def _wait(self, bt: Builtin, b: Body, addr: int) -> None:
+    def _wait(self, bi: int, b: Body, addr: int) -> None:
         """waitable-set.wait/poll (set, event ptr) → event code. A cancellable one of an
         in-module task of this instance first takes its pending TASK_CANCELLED; a wait with
-        no event blocks this core stack as the set's waiter (`block_on`)."""
+        no event blocks this core stack as the set's waiter (`block_or_unwind`: a suspend
+        point unwinds it, and is called again when it is rewound, the event there)."""
+        bt = self.g.builtins[bi]
         inst = bt.owner
         tbl, tasks, mem = self.mem(("tbl", inst)), self.mem("tasks"), self.memory(bt)
         h, t, ev = b.local("i32"), b.local("i32"), b.local("i32")
         wait = bt.op == "waitable-set.wait"
+        rewound = b.local("i32")
+        if bi in self.tp.blocking:
+            b.block()
+            self.rewound(b)
+            b.i32(1).set(rewound)
+            b.end()
         if wait:
             b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
         b.get(0).i32(SET).call(self.fn("t.get", inst)).set(addr)
@@ -1499,8 +1643,9 @@ class TaskRuntime:
         b.get(0).call(self.fn("ready", inst)).set(h)
         if wait:
             b.get(h).op("i32.eqz").if_()
+            b.get(rewound).trap_if()  # woken with no event to take: a bug
             b.get(addr).load("i32.load", tbl, 8).trap_if()  # a second waiter: wasmtime's order
-            self.block_on(b, lambda mk: b.get(addr).get(mk).store("i32.store", tbl, 8))
+            self.block_or_unwind(b, bi, lambda w: b.get(addr).get(w).store("i32.store", tbl, 8))
             b.get(0).call(self.fn("ready", inst)).tee(h).op("i32.eqz").trap_if()
             b.end()
         b.get(h).op("i32.eqz").if_("i32")
@@ -1523,14 +1668,17 @@ class TaskRuntime:
         b.end().end()
         b.free(ev)
 
-    def _subtask_cancel(self, bt: Builtin, b: Body, addr: int) -> None:
+    def _subtask_cancel(self, bi: int, b: Body, addr: int) -> None:
         """subtask.cancel (handle) → status, as wasmtime 50 does it (checked against it): a
         subtask in a waitable set traps (with or without `async`); a task that has not
         returned is sent TASK_CANCELLED, delivered at once when its callback is not running
         (taken out of its queue or set); then, unless it has returned or cancelled, `async`
         gives BLOCKED and sync blocks until it has. The terminal event is taken (cancelling
         after it was delivered traps). Delivering at once, the canceller suspends
-        (`YieldingToSubtask`): one store-wide id while the callee runs (merge.asyncids)."""
+        (`YieldingToSubtask`): one store-wide id while the callee runs (merge.asyncids). A sync
+        cancel blocks as a marker (`block_on`) even in a task's first call: wasmtime does not
+        hand that call's async caller its subtask meanwhile (checked against it)."""
+        bt = self.g.builtins[bi]
         inst = bt.owner
         tbl, m = self.mem(("tbl", inst)), self.mem("tasks")
         t, mode = b.local("i32"), b.local("i32")

@@ -1,0 +1,57 @@
+"""Blocking built-ins inside the core code of in-module tasks (merge.asynctask + merge.unwind).
+
+Hand-built cases in `wast_async_block/` through the differential oracle: `waitable-set.wait`
+in a task's first call (the caller gets STARTED and calls into the instance meanwhile) and in
+a later callback turn, with values of every numeric type on the suspended stack; three
+stackful tasks of three instances, and three of one instance (a suspended stackful task does
+not keep its instance to itself), blocked at once and woken in wasmtime's order; a cancel sent
+to a task blocked in a (non-cancellable) wait; a blocking sync `subtask.cancel` in a first
+call, which wasmtime does not hand back to the async caller (a marker); blocking
+`stream.write` and `stream.read` between two in-module tasks, each suspending in turn (and a
+future's write and read); a deadlock with a stack blocked in a wait (both trap).
+`wast_async_block_refused/`: a wait or a blocking read reachable from a synchronous call
+(refused when fusing), and an async call of a stackful function into an instance whose
+callback task is suspended (wasmtime gives STARTING: the fused module traps there).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support import assert_traps_where_original_returns, run_fuse_oracle
+
+HERE = Path(__file__).parent
+CASES = sorted((HERE / "wast_async_block").glob("*.wast"))
+REFUSED = HERE / "wast_async_block_refused"
+
+
+@pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
+def test_block_case_is_equivalent(
+    wast: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "equivalent", r
+
+
+@pytest.mark.parametrize(
+    ("name", "op"),
+    [("wait-in-sync-lift", "waitable-set.wait"), ("read-in-sync-lift", "stream.read")],
+)
+def test_block_reachable_from_a_sync_call_is_refused(
+    name: str, op: str, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / f"{name}.wast", tmp_path)
+    assert r["status"] == "transform-failed", r
+    assert f"`{op}` in component instance" in r["reason"], r
+    assert "not reached from a synchronous call" in r["reason"], r
+
+
+def test_stackful_call_while_yielded_traps(
+    oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """An async call of a stackful function into an instance whose callback task's stack is
+    suspended: wasmtime gives it STARTING; fused code traps there (a refusal at run time)."""
+    wast = REFUSED / "stackful-call-while-yielded.wast"
+    assert_traps_where_original_returns(run_fuse_oracle(oracle_py, pymeld, wast, tmp_path))
