@@ -8,7 +8,8 @@ not keep its instance to itself), blocked at once and woken in wasmtime's order;
 to a task blocked in a (non-cancellable) wait; a blocking sync `subtask.cancel` in a first
 call, which wasmtime does not hand back to the async caller (a marker); blocking
 `stream.write` and `stream.read` between two in-module tasks, each suspending in turn (and a
-future's write and read); a deadlock with a stack blocked in a wait (both trap).
+future's write and read); a deadlock with a stack blocked in a wait (both trap); a sync call
+into an instance whose other task is suspended in a yield, blocked until that stack returns.
 `wast_async_block_refused/`: a wait or a blocking read reachable from a synchronous call
 (refused when fusing), and an async call of a stackful function into an instance whose
 callback task is suspended (wasmtime gives STARTING: the fused module traps there).

@@ -4,9 +4,9 @@
   callback (task.return with memory, context slots, a fused adapter to a sync helper) and a
   stream round trip inside one instance (waitable sets, drops).
 * Host `async func` imports lowered async and sync: the output validates and keeps the WIT.
-* An async call across instances is refused by name (`UnsupportedFeature`), never an output;
-  context slots in two instances, and an adapter into the async instance, are fused now
-  (merge.asyncfuse; their equivalence is in test_async_tables).
+* An async call across instances whose callee yields under a sync caller that may not block
+  traps as wasmtime does; context slots in two instances, and an adapter into the async
+  instance, are fused now (merge.asyncfuse; their equivalence is in test_async_tables).
 * The corpus async wast files: none may diverge, every transform failure is a named refusal,
   and the files fused today stay equivalent.
 """
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 from support import oracle_corpus_statuses, run_fuse_oracle
 
@@ -91,16 +90,16 @@ INTO_ASYNC = f"""(component
   (export "g" (func $b "g")))"""
 
 
-def test_async_edge_is_refused(wasm_tools: str, tmp_path: Path) -> None:
-    src, binary = tmp_path / "c.wat", tmp_path / "c.wasm"
-    src.write_text(ASYNC_EDGE)
-    subprocess.run([wasm_tools, "parse", str(src), "-o", str(binary)], check=True)
-    with pytest.raises(
-        UnsupportedFeature,
-        match=r"`thread.yield` in component instance root/instance0 beside in-module tasks "
-        r"\(needs a suspended core stack",
-    ):
-        fuse_bytes(binary.read_bytes(), options=FuseOptions(component=True))
+def test_async_edge_yield_under_a_sync_caller_traps(
+    oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """The stackful callee yields under a sync-lifted caller that may not block: fused now (a
+    sync lower's call of a task is an entry, merge.asynctask), it traps as wasmtime does
+    (`CannotBlockSyncTask`) instead of returning."""
+    wast = tmp_path / "edge.wast"
+    wast.write_text(ASYNC_EDGE + '\n(assert_trap (invoke "g") "cannot block a synchronous task")\n')
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "equivalent", r
 
 
 @pytest.mark.parametrize("wat", [TWO_ASYNC, INTO_ASYNC], ids=["two-instances", "into-async"])

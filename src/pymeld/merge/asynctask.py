@@ -67,10 +67,12 @@ priority where wasmtime queues the fiber's resumption, and at its turn `_resume`
 the wait is called again and returns the event. A cancel sent meanwhile is delivered at the
 task's next cancellable point, as for a yield. A blocking stream/future read or write in any
 task instance is one too (`merge.asyncstream`): the task is armed as its instance's blocked
-end (``blk_end``/``blk_task``), which the end's event queues; as the caller of a task that
-returned goes on while the task blocks, a sync lower's call of such an instance's task is an
-entry as well. A sync `subtask.cancel` stays a marker (`block_on`): wasmtime does not hand a
-first call's async caller its subtask while it blocks (checked against it).
+end (``blk_end``/``blk_task``), which the end's event queues. A sync lower's call of a task of
+an instance with suspend points is an entry as well: the task's stack unwinds to the adapter,
+and the sync caller goes on if the task returned (wasmtime's caller does), else blocks as a
+marker until it does (a caller that may not block traps: `CannotBlockSyncTask`). A sync
+`subtask.cancel` stays a marker (`block_on`): wasmtime does not hand a first call's async
+caller its subtask while it blocks (checked against it).
 
 A callback task's suspended stack keeps its instance entered (``ylock``); a stackful task's
 does not (wasmtime starts further stackful tasks there at once: checked). Meanwhile a sync
@@ -543,13 +545,13 @@ class TaskRuntime:
         self.ids: StoreIds | None = None  # the runtime's store-wide ids (merge.asyncids)
         # the ways into the core code of a task that may unwind in a suspend point (a yield or
         # a blocking built-in): a callback ("cb", k) or the first call of an edge ("first",
-        # lower index): an async lower's, or a sync lower's into `stream_blockers`
+        # lower index), async or sync lowered
         self.yielding = yielding = sorted({g.builtins[bi].owner for bi in tp.suspends})
         self.entries: list[tuple[str, int]] = [
             ("cb", k) for k, lf in enumerate(tp.callbacks) if lf.owner in yielding
         ]
-        # instances whose tasks may suspend in a blocking stream/future read or write: a sync
-        # lower's call of their tasks is an entry too (the caller goes on once the task returned)
+        # instances whose tasks may suspend in a blocking stream/future read or write (armed
+        # on the end: `StreamRuntime._mark`)
         self.stream_blockers = sorted(
             {
                 g.builtins[bi].owner
@@ -560,9 +562,7 @@ class TaskRuntime:
         self.entries += [
             ("first", li)
             for li, e in sorted(tp.edges.items())
-            if e.task
-            and e.callee.owner in yielding
-            and (e.lower_async or e.callee.owner in self.stream_blockers)
+            if e.task and e.callee.owner in yielding
         ]
         if tp.streams:
             from pymeld.merge.asyncstream import StreamRuntime

@@ -1,7 +1,7 @@
 ;;! component_model_async = true
 ;; A chain $A -> $B (async) -> $C (sync): $A's callback-lifted root export calls $B's
-;; callback-lifted `async func` through a sync lower (a kept boundary: $B may call
-;; `thread.yield`, which an in-module task cannot without a suspended core stack), while $B
+;; callback-lifted `async func` through a sync lower (a kept boundary: the host calls $B's
+;; export too, and an instance the host calls is not fused as an in-module task's callee), while $B
 ;; calls the sync helper $C through an ordinary fused adapter, so $B and $C are one cluster
 ;; beside $A's: two clusters, a sync edge inside one.
 
@@ -51,7 +51,9 @@
   (instance $b (instantiate $B (with "double" (func $c "double"))))
   (instance $a (instantiate $A (with "f" (func $b "f"))))
   (export "run" (func $a "run"))
+  (export "f" (func $b "f"))
 )
 (assert_return (invoke "run" (u32.const 3)) (u32.const 70))
 (assert_return (invoke "run" (u32.const 0)) (u32.const 10))
+(assert_return (invoke "f" (u32.const 3)) (u32.const 7))
 (assert_trap (invoke "run" (u32.const 5000)) "unreachable")

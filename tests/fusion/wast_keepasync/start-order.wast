@@ -1,10 +1,10 @@
 ;;! component_model_async = true
 ;; Start functions keep their order: $C (a sync helper) and $B (async) each have a start
 ;; function, and $A (a callback-lifted root export) calls $C (sync: fusable) and $B (async: kept,
-;; $B may call `thread.yield` inside its task: needs a suspended core stack). Joining
-;; $A with $C would
-;; instantiate that cluster after $B's, running $C's start after $B's (the original runs $C, $B,
-;; $A), so the join is refused and there are three clusters: $C, $B, $A.
+;; the host calls $B's export too, and an instance the host calls is not fused as an in-module
+;; task's callee). Joining $A with $C would instantiate that cluster after $B's, running $C's
+;; start after $B's (the original runs $C, $B, $A), so the join is refused and there are three
+;; clusters: $C, $B, $A.
 
 (component
   (component $C
@@ -55,5 +55,7 @@
   (instance $b (instantiate $B))
   (instance $a (instantiate $A (with "add-base" (func $c "add-base")) (with "g" (func $b "g"))))
   (export "run" (func $a "run"))
+  (export "g" (func $b "g"))
 )
 (assert_return (invoke "run" (u32.const 3)) (u32.const 1021))
+(assert_return (invoke "g" (u32.const 3)) (u32.const 21))

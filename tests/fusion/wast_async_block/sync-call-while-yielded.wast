@@ -1,0 +1,77 @@
+;; A sync call of a callback-lifted `async` function into an instance whose other task is
+;; suspended in a yield (merge.asynctask): wasmtime starts it only once that stack's code
+;; returns, the caller blocked meanwhile; fused code blocks the caller (`wait_unlocked`) until
+;; `_resume` leaves the instance.
+(component
+  (component $C
+    (core module $CM
+      (import "" "task.return" (func $task.return (param i32)))
+      (import "" "yield" (func $yield (result i32)))
+      (global $steps (mut i32) (i32.const 0))
+      (func (export "f") (param $k i32) (result i32)
+        (local $i i32)
+        (block $done
+          (loop $l
+            (br_if $done (i32.ge_u (local.get $i) (local.get $k)))
+            (global.set $steps (i32.add (i32.mul (global.get $steps) (i32.const 10))
+                                        (i32.add (local.get $i) (i32.const 1))))
+            (drop (call $yield))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l)))
+        (call $task.return (global.get $steps))
+        (i32.const 0))
+      (func (export "cb") (param i32 i32 i32) (result i32) unreachable)
+    )
+    (canon task.return (result u32) (core func $task.return))
+    (canon thread.yield (core func $yield))
+    (core instance $cm (instantiate $CM (with "" (instance
+      (export "task.return" (func $task.return))
+      (export "yield" (func $yield))))))
+    (func (export "f") async (param "k" u32) (result u32) (canon lift
+      (core func $cm "f") async (callback (core func $cm "cb"))))
+  )
+  (component $D
+    (import "f" (func $f async (param "k" u32) (result u32)))
+    (core module $Memory (memory (export "mem") 1))
+    (core instance $memory (instantiate $Memory))
+    (core module $DM
+      (import "" "mem" (memory 1))
+      (import "" "waitable.join" (func $join (param i32 i32)))
+      (import "" "waitable-set.new" (func $new (result i32)))
+      (import "" "waitable-set.wait" (func $wait (param i32 i32) (result i32)))
+      (import "" "subtask.drop" (func $drop (param i32)))
+      (import "" "f" (func $f (param i32 i32) (result i32)))
+      (import "" "fs" (func $fs (param i32) (result i32)))
+      (func (export "run") (result i32)
+        (local $r1 i32) (local $r2 i32) (local $ws i32)
+        (local.set $r1 (call $f (i32.const 2) (i32.const 16)))
+        (local.set $r2 (call $fs (i32.const 1)))
+        (i32.store (i32.const 20) (local.get $r2))
+        (local.set $ws (call $new))
+        (call $join (i32.shr_u (local.get $r1) (i32.const 4)) (local.get $ws))
+        (drop (call $wait (local.get $ws) (i32.const 0)))
+        (i32.add (i32.and (local.get $r2) (i32.const 0xf))
+          (i32.add (i32.mul (i32.load (i32.const 16)) (i32.const 10))
+                   (i32.mul (i32.load (i32.const 20)) (i32.const 1000)))))
+    )
+    (canon waitable.join (core func $join))
+    (canon waitable-set.new (core func $new))
+    (canon waitable-set.wait (memory (core memory $memory "mem")) (core func $wait))
+    (canon subtask.drop (core func $drop))
+    (canon lower (func $f) async (memory (core memory $memory "mem")) (core func $f'))
+    (canon lower (func $f) (core func $fs'))
+    (core instance $dm (instantiate $DM (with "" (instance
+      (export "mem" (memory $memory "mem"))
+      (export "waitable.join" (func $join))
+      (export "waitable-set.new" (func $new))
+      (export "waitable-set.wait" (func $wait))
+      (export "subtask.drop" (func $drop))
+      (export "f" (func $f'))
+      (export "fs" (func $fs'))))))
+    (func (export "run") async (result u32) (canon lift (core func $dm "run")))
+  )
+  (instance $c (instantiate $C))
+  (instance $d (instantiate $D (with "f" (func $c "f"))))
+  (func (export "run") (alias export $d "run"))
+)
+(assert_return (invoke "run") (u32.const 121129))
