@@ -711,8 +711,6 @@ def fuse(
 
     Several INPUTS are first composed by name; the output keeps the first input's exports.
     """
-    import json
-
     from pymeld.fuse import FuseOptions, fuse_files
 
     if address_rebase and memory == "multi":
@@ -738,6 +736,8 @@ def fuse(
     with progress(f"fusing {', '.join(inputs)}") as update:
         result = fuse_files(files, options=options, on_stage=update)
     write_atomic(output, result.output)
+    if emit_import_map is not None or stats_json is not None:
+        import json  # here: a plain fuse writes no JSON file (start-up, issue 12)
     if emit_import_map is not None:
         text = json.dumps(result.import_map, indent=2, sort_keys=True) + "\n"
         write_atomic(emit_import_map, text.encode())

@@ -2,7 +2,8 @@
 (`pymeld.__main__.defer_module`) and pymeld's CLI (argparse) never calls the first, so a small
 fuse runs none of ``inspect``, ``ast`` or ``dis`` and loads no ``click``; ``--help`` neither,
 and every option has its help text. The modules of a plain fuse use ``typing``'s names in
-annotations only and call nothing of ``copy``, so neither runs either."""
+annotations only and call nothing of ``copy``, so neither runs either; the attestation's JSON is
+written without importing ``json`` (`pymeld.emit.attestation.canonical_json`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ C_COMPOSE_TEXT = shared_root() / "corpus" / "components" / "c-compose-text" / "c
 
 #: Runs the ``pymeld`` entry point, then says (from an exit handler: the entry point ends the
 #: process with `os._exit` after them) whether `inspect` ran and which of its imports loaded,
-#: and whether `typing` ran.
+#: whether `typing` and `copy` ran and whether `json` was imported.
 PROBE = """
 import atexit, sys
 def report():
@@ -28,7 +29,8 @@ def report():
     loaded = sorted(m for m in ("ast", "dis", "tokenize", "click") if m in sys.modules)
     typing_ran = "Generic" in getattr(sys.modules.get("typing"), "__dict__", {})
     copy_ran = "deepcopy" in getattr(sys.modules.get("copy"), "__dict__", {})
-    print(f"typing-ran={typing_ran} copy-ran={copy_ran}", file=sys.stderr)
+    json = "json" in sys.modules
+    print(f"typing-ran={typing_ran} copy-ran={copy_ran} json={json}", file=sys.stderr)
     print(f"inspect-ran={ran} kind={kind} loaded={loaded}", file=sys.stderr)
 atexit.register(report)
 from pymeld.__main__ import main
@@ -55,7 +57,7 @@ def test_small_fuse_runs_neither_inspect_nor_typing(tmp_path: Path, name: str) -
     p = _probe("fuse", str(path), "-o", str(out))
     assert p.returncode == 0, p.stderr
     assert p.stderr.splitlines()[-2:] == [
-        "typing-ran=False copy-ran=False",
+        "typing-ran=False copy-ran=False json=False",
         "inspect-ran=False kind=_Deferred loaded=[]",
     ]
     assert out.read_bytes()[:4] == b"\0asm"
@@ -76,7 +78,7 @@ def test_typing_still_resolves_in_the_process(tmp_path: Path) -> None:
     out = tmp_path / "out.wasm"
     p = _probe("fuse", str(CALCULATOR), "--component", "-o", str(out))
     assert p.returncode == 0, p.stderr
-    assert "typing-ran=True copy-ran=False" in p.stderr.splitlines()
+    assert "typing-ran=True copy-ran=False json=False" in p.stderr.splitlines()
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["fuse", "-h"]], ids=["group", "fuse"])

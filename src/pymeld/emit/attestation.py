@@ -16,7 +16,6 @@ data, imports or exports after fusion is detected. It is an integrity record, no
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from pymeld import __version__
@@ -122,7 +121,63 @@ def make_record(
 
 
 def _encode(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return canonical_json(record).encode()
+
+
+def canonical_json(value: Any) -> str:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``.
+
+    Written out for the record's own types (dicts with string keys, lists and tuples, strings,
+    ints, bools, None), with strings escaped by the `json` package's own C escaper: importing
+    `json` compiles regular expressions its encoder and decoder need, 1.6 % of a small
+    fusion's instructions. Any other value is left to `json` itself, so the text is always its
+    text.
+    """
+    try:
+        from _json import encode_basestring as escape
+    except ImportError:  # a Python without the accelerator: json's own answer
+        return _json_dumps(value)
+    out: list[str] = []
+    add = out.append
+
+    def put(v: Any) -> None:
+        if isinstance(v, str):
+            add(escape(v))
+        elif v is None:
+            add("null")
+        elif v is True:
+            add("true")
+        elif v is False:
+            add("false")
+        elif type(v) is int:
+            add(int.__repr__(v))
+        elif type(v) is dict and all(type(k) is str for k in v):
+            add("{")
+            for i, k in enumerate(sorted(v)):
+                if i:
+                    add(",")
+                add(escape(k))
+                add(":")
+                put(v[k])
+            add("}")
+        elif type(v) is list or type(v) is tuple:  # json writes a tuple as an array
+            add("[")
+            for i, item in enumerate(v):
+                if i:
+                    add(",")
+                put(item)
+            add("]")
+        else:
+            add(_json_dumps(v))
+
+    put(value)
+    return "".join(out)
+
+
+def _json_dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def attestation_section(
@@ -173,6 +228,8 @@ def _from_module(module: bytes, where: str) -> list[Attestation]:
         r.name()
         payload = module[r.pos : end]
         actual = code_sha256(module)
+        import json
+
         try:
             record = json.loads(payload)
             recorded = record["output"]["code_sha256"]
