@@ -1826,10 +1826,10 @@ class _Translator:
         a block with high bytes the ASCII bytes before the first one are widened with it when
         the units after them are sure to be overwritten before the string ends, and the
         sequence code takes the high byte (else the word-at-a-time code goes on from `i`):
-        the rest of the string, r bytes from
-        the first high one, has at least r / 3 code units, so with p ASCII bytes first
-        (n - i) + 2p >= 48 means p + r / 3 >= 16 (else the buffer past the result would keep
-        bytes the spec never writes). The 32 bytes lie in the buffer: `dlen` <= `i`."""
+        the rest of the string, r bytes from the first high one, has at least r / 3 code
+        units, so with p ASCII bytes first (n - i) + 2p >= 48 means p + r / 3 >= 16 (else the
+        buffer past the result would keep bytes the spec never writes). The 32 bytes lie in
+        the buffer: `dlen` <= `i`."""
         b = self.b
         data = b.local("v128")
         m, p = b.local("i32"), b.local("i32")
@@ -1990,43 +1990,50 @@ class _Translator:
         b.free(i, cp, acc, nbytes)
 
 
-def _utf8_copier(src: CanonOptions, dst: CanonOptions, simd: bool, shared: SharedFuncs) -> Adapter:
-    """(ptr, n) -> dst ptr: load_string_from_range in ``src`` and store_string_into_range in
-    ``dst`` of n bytes of UTF-8 (`_Translator.string`, the validation a call to the shared
-    validator of ``src``'s memory); the shared function UTF-8 to UTF-8 copies call."""
+def _shared_string_func(
+    src: CanonOptions, dst: CanonOptions, simd: bool, shared: SharedFuncs | None
+) -> tuple[Body, _Translator]:
+    """The body of a shared string function over (ptr, n) (locals 0 and 1), and a translator
+    from ``src`` into ``dst`` emitting into it."""
     b = Body(("i32", "i32"))
     t = _Translator(b, _Side("source", src), _Side("destination", dst))
     t.simd = simd
     t.shared = shared
+    return b, t
+
+
+def _shared_func(b: Body, results: tuple[CoreValType, ...]) -> Adapter:
+    """The finished (ptr, n) -> ``results`` function of ``b`` (`_shared_string_func`)."""
+    b.end()
+    return Adapter(("i32", "i32"), results, tuple(b.locals), bytes(b.code), b.encode_locals())
+
+
+def _utf8_copier(src: CanonOptions, dst: CanonOptions, simd: bool, shared: SharedFuncs) -> Adapter:
+    """(ptr, n) -> dst ptr: load_string_from_range in ``src`` and store_string_into_range in
+    ``dst`` of n bytes of UTF-8 (`_Translator.string`, the validation a call to the shared
+    validator of ``src``'s memory); the shared function UTF-8 to UTF-8 copies call."""
+    b, t = _shared_string_func(src, dst, simd, shared)
     dptr, dlen = b.local("i32"), b.local("i32")
     t._src_range(0, 1, 1, 1)
     t._store(dptr, dlen, "utf8", 0, 1, compact=False)
-    b.get(dptr).end()
-    return Adapter(("i32", "i32"), ("i32",), tuple(b.locals), bytes(b.code), b.encode_locals())
+    b.get(dptr)
+    return _shared_func(b, ("i32",))
 
 
 def _transcoder(src: CanonOptions, dst: CanonOptions, simd: bool, shared: SharedFuncs) -> Adapter:
     """(ptr, n) -> (dst ptr, dst n): a string of ``src``'s encoding into ``dst``
     (`_Translator._transcode`); the shared function transcoding strings call."""
-    b = Body(("i32", "i32"))
-    t = _Translator(b, _Side("source", src), _Side("destination", dst))
-    t.simd = simd
-    t.shared = shared
+    b, t = _shared_string_func(src, dst, simd, shared)
     dptr, dlen = b.local("i32"), b.local("i32")
     t._transcode(0, 1, dptr, dlen)
-    b.get(dptr).get(dlen).end()
-    return Adapter(
-        ("i32", "i32"), ("i32", "i32"), tuple(b.locals), bytes(b.code), b.encode_locals()
-    )
+    b.get(dptr).get(dlen)
+    return _shared_func(b, ("i32", "i32"))
 
 
 def _utf8_validator(mem: int, simd: bool) -> Adapter:
     """(ptr, n) -> (): trap unless the n bytes at ptr in memory ``mem`` are well-formed UTF-8
     (`_Translator._validate_utf8_code`); the shared function `_validate_utf8` calls."""
-    b = Body(("i32", "i32"))
-    side = _Side("source", CanonOptions("utf8", memory=mem))
-    t = _Translator(b, side, side)
-    t.simd = simd
+    opts = CanonOptions("utf8", memory=mem)
+    b, t = _shared_string_func(opts, opts, simd, None)
     t._validate_utf8_code(0, 1)
-    b.end()
-    return Adapter(("i32", "i32"), (), tuple(b.locals), bytes(b.code), b.encode_locals())
+    return _shared_func(b, ())
