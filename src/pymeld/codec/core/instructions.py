@@ -378,16 +378,10 @@ def _walk(
             imms = prefixed[op].get(sub)
             if imms is None:
                 raise _Bad(f"unknown opcode 0x{op:02x} 0x{sub:x}", op_at)
-            if hooks is not None and (hook := hooks.get((op, sub))) is not None:
-                if visit:
-                    pos = hook(data, op_at, pos)  # type: ignore[assignment]
-                    continue
-                new, pos = hook(data, op_at, pos)  # type: ignore[misc]
-                out = [] if out is None else out
-                out += (data[last:op_at], new)
-                last = pos
-                continue
-        elif hooks is not None and (hook := hooks.get((-1, op))) is not None:
+        if (
+            hooks is not None
+            and (hook := hooks.get((op, sub) if k0 == -1 else (-1, op))) is not None
+        ):
             if visit:
                 pos = hook(data, op_at, pos)  # type: ignore[assignment]
                 continue
@@ -396,7 +390,7 @@ def _walk(
             out += (data[last:op_at], new)
             last = pos
             continue
-        elif op == 0x18:  # delegate closes a legacy try block
+        if op == 0x18:  # delegate closes a legacy try block (a prefix is never 0x18)
             if depth == 0:
                 raise _Bad("delegate outside of a try block", op_at)
             depth -= 1
