@@ -1595,7 +1595,7 @@ class TaskRuntime:
             b.get(t).call(self.fn("task.free"))
             b.end().end()
         elif op == "subtask.cancel":
-            self._subtask_cancel(bi, b, addr)
+            self._subtask_cancel(bt, b, addr)
         else:  # waitable-set.wait / poll: (set, event ptr) → event code
             self._wait(bi, b, addr)
         return _gen(b, params, results)
@@ -1668,7 +1668,7 @@ class TaskRuntime:
         b.end().end()
         b.free(ev)
 
-    def _subtask_cancel(self, bi: int, b: Body, addr: int) -> None:
+    def _subtask_cancel(self, bt: Builtin, b: Body, addr: int) -> None:
         """subtask.cancel (handle) → status, as wasmtime 50 does it (checked against it): a
         subtask in a waitable set traps (with or without `async`); a task that has not
         returned is sent TASK_CANCELLED, delivered at once when its callback is not running
@@ -1678,7 +1678,6 @@ class TaskRuntime:
         (`YieldingToSubtask`): one store-wide id while the callee runs (merge.asyncids). A sync
         cancel blocks as a marker (`block_on`) even in a task's first call: wasmtime does not
         hand that call's async caller its subtask meanwhile (checked against it)."""
-        bt = self.g.builtins[bi]
         inst = bt.owner
         tbl, m = self.mem(("tbl", inst)), self.mem("tasks")
         t, mode = b.local("i32"), b.local("i32")
