@@ -247,6 +247,12 @@ def _calls_of(
     return calls
 
 
+def _imported(m: Module, desc: type) -> list[int]:
+    """The import index of each of ``m``'s imports of ``desc`` (`FuncImport`, `TableType`),
+    in that index space's order."""
+    return [k for k, imp in enumerate(m.imports) if isinstance(imp.desc, desc)]
+
+
 class _Tables:
     """The function in each slot of a core table whose slots only active element segments
     fill: a wit-component shim's table, which its fixup instance fills once (the shim's
@@ -274,7 +280,7 @@ class _Tables:
 
     def _home(self, inst: int, table: int) -> tuple[int, int] | None:
         mi = self.g.instances[inst]
-        imported = [k for k, imp in enumerate(mi.module.imports) if isinstance(imp.desc, TableType)]
+        imported = _imported(mi.module, TableType)
         if table >= len(imported):
             return inst, table
         ref = mi.imports[imported[table]]
@@ -283,8 +289,7 @@ class _Tables:
     def _fill(self, home: tuple[int, int]) -> dict[int, tuple[int, int] | None] | None:
         users: list[tuple[int, set[int]]] = []
         for inst, mi in enumerate(self.g.instances):
-            m = mi.module
-            tables = [k for k, imp in enumerate(m.imports) if isinstance(imp.desc, TableType)]
+            tables = _imported(mi.module, TableType)
             local = {t for t, k in enumerate(tables) if self._is(mi.imports[k], home)}
             if inst == home[0]:
                 local.add(home[1])
@@ -362,9 +367,7 @@ def calls_out(
         m = mi.module
         imported = func_imports.get(inst)
         if imported is None:
-            imported = func_imports[inst] = [
-                k for k, imp in enumerate(m.imports) if isinstance(imp.desc, FuncImport)
-            ]
+            imported = func_imports[inst] = _imported(m, FuncImport)
         if f < len(imported):
             ref = mi.imports[imported[f]]
             if isinstance(ref, DefRef) and ref.kind == ExternKind.FUNC:
