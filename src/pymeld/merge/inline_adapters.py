@@ -32,7 +32,7 @@ from pymeld._dataclass import dataclass
 from pymeld.codec.binary import uleb
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.inline import inline_call
-from pymeld.codec.core.model import Code, ExternKind, FuncType, Local, Module, ValType
+from pymeld.codec.core.model import Code, ExternKind, FuncType, Local, Module, SubType, ValType
 
 __all__ = ["CallerInstance", "inline_adapters"]
 
@@ -227,7 +227,7 @@ def _inline_into(
     k: int,
     calls: list[tuple[int, int, int]],
     cands: dict[int, _Adapter],
-    subtypes: list,  # type: ignore[type-arg]
+    subtypes: list[SubType],
 ) -> bool:
     """Replace the ``calls`` (start, end, adapter; in body order) in code ``k``; each adapter
     gets one set of fresh locals shared by its sites (each site sets and zeroes them first).
