@@ -89,8 +89,6 @@ def inline_adapters(
         if not isinstance(ft, FuncType):
             continue
         locs = [loc.type for loc in code.locals for _ in range(loc.count)]
-        if inline_call(code.body, out.funcs[a - imported], ft.params, locs, 0) is None:
-            continue
         cands[a] = _Adapter(out.funcs[a - imported], list(ft.params), locs, code.body)
     stats = {"adapters_inlined": 0, "adapter_calls_inlined": 0, "adapter_bodies_dropped": 0}
     if not cands:
@@ -115,10 +113,15 @@ def inline_adapters(
         _find_sites(out, c.first - imported, c.count, wanted, sites, kept)
     chosen: dict[int, list[tuple[int, int, int]]] = {}
     for a, found in sites.items():
-        size = len(cands[a].body)
+        ad = cands[a]
+        size = len(ad.body)
         dropped = a not in kept
-        if found and (size <= SMALL_BODY or (dropped and (len(found) - 1) * size <= DUP_BYTES)):
-            chosen[a] = found
+        if not found or not (
+            size <= SMALL_BODY or (dropped and (len(found) - 1) * size <= DUP_BYTES)
+        ):
+            continue
+        if inline_call(ad.body, ad.type_index, ad.params, ad.locals, 0) is not None:
+            chosen[a] = found  # (the body qualifies: see `inline_call`)
     by_caller: dict[int, list[tuple[int, int, int]]] = {}
     for a, found in chosen.items():
         for k, at, end in found:
