@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pymeld._dataclass import dataclass
 from pymeld.codec.binary import uleb
 from pymeld.codec.core import instructions as ins
+from pymeld.codec.core.emitter import Instrs
 from pymeld.codec.core.inline import inline_call
 from pymeld.codec.core.model import Code, ExternKind, FuncType, Local, Module, SubType, ValType
 
@@ -47,7 +48,7 @@ MAX_CALLER_BODY = 1 << 20
 #: wasmtime's limit on a function's locals (parameters included).
 MAX_LOCALS = 50_000
 #: What a dropped adapter body becomes: `unreachable` (nothing calls it any more).
-DROPPED = b"\x00\x0b"
+DROPPED = bytes(Instrs().op("unreachable").end().code)
 
 
 @dataclass(slots=True)
@@ -196,12 +197,15 @@ def _referenced_outside_code(out: Module, cands: dict[int, _Adapter]) -> set[int
     exprs += [t.init for t in out.tables if t.init is not None]
     for e in out.elems:
         refs.update(e.funcs or ())
-        exprs += e.exprs or ()
-    const = b"".join(exprs)
-    found = {a for a in cands if a in refs}
-    if const:  # conservative: the bytes of `ref.func a` anywhere in a constant expression
-        found |= {a for a in cands if b"\xd2" + uleb(a) in const}
-    return found
+        for x in e.exprs or ():
+            f = ins.elem_expr_func(x)  # `ref.func f` / `ref.null`: most elements
+            if f is None:
+                exprs.append(x)
+            else:
+                refs.add(f)
+    for x in exprs:
+        refs |= ins.const_expr_uses(x).funcs
+    return {a for a in cands if a in refs}
 
 
 def _find_sites(

@@ -1050,6 +1050,13 @@ def scan_const_expr(
     _run(expr, None, None, True, file, base, section)
 
 
+def const_expr_uses(expr: bytes) -> Uses:
+    """Indices of every kind referenced by the constant expression ``expr`` (`ref.func`'s)."""
+    uses = Uses()
+    _run(expr, None, uses, True, None, 0, None)
+    return uses
+
+
 def scan_uses(body: bytes, *, file: str | None = None, base: int = 0) -> Uses:
     """Indices of every kind referenced by ``body`` and memories grown/sized by it."""
     uses = Uses()
