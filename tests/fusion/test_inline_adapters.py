@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pymeld.codec.core.instructions import scan_uses
+from pymeld.codec.core.instructions import const_expr_funcs, scan_uses
 from pymeld.codec.core.model import ExternKind, Module
 from pymeld.emit.attestation import find_attestations
 from pymeld.fuse import FuseOptions, fuse_bytes
@@ -69,21 +69,22 @@ def test_every_adapter_of_the_wast_composition_is_inlined(tmp_path: Path) -> Non
     data = _wast_component(tmp_path)
     result = fuse_bytes(data)
     s = result.stats
-    # f (3 call sites), g (1, and a table), s (2), l (2); `count` needs no adapter
+    # f (3 call sites), g (1, and a table), s (2), l (2, and a global); `count` needs none
     assert (s["adapters_inlined"], s["adapter_calls_inlined"], s["adapter_bodies_dropped"]) == (
         4,
         8,
-        3,
+        2,
     )
     m, adapters = _merged(data)
     imported = m.num_imported(ExternKind.FUNC)
     assert len(adapters) == 4
     calls = _calls(m)
     assert not any(a in calls for a in adapters)  # no body calls an adapter any more
-    # the adapter the table holds (call_indirect reaches it) keeps its body, the others not
+    # the adapters a table and a global hold (call_indirect reaches them) keep their bodies
     (tabled,) = [a for a in adapters if any(a in (e.funcs or ()) for e in m.elems)]
+    (named,) = [a for a in adapters if any(const_expr_funcs([g.init]) == {a} for g in m.globals)]
     for a in adapters:
-        assert (m.codes[a - imported].body == DROPPED) == (a != tabled)
+        assert (m.codes[a - imported].body == DROPPED) == (a not in (tabled, named))
     # without inlining the same adapters are called where the inputs call them
     plain, same = _merged(data, inline=False)
     assert same == adapters

@@ -203,8 +203,7 @@ def _referenced_outside_code(out: Module, cands: dict[int, _Adapter]) -> set[int
                 exprs.append(x)
             else:
                 refs.add(f)
-    for x in exprs:
-        refs |= ins.const_expr_uses(x).funcs
+    refs |= ins.const_expr_funcs(exprs)
     return {a for a in cands if a in refs}
 
 

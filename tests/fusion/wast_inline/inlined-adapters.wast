@@ -4,7 +4,7 @@
 ;; option discriminant, invalid UTF-8, out-of-bounds strings and lists, a list length that
 ;; overflows), strings both ways with both reallocs and a post-return, and an adapter that a
 ;; table also holds (a `u8` argument, masked: inlined where it is called, its body kept for
-;; `call_indirect`). Every trap
+;; `call_indirect`) and one a global's `ref.func` names (likewise). Every trap
 ;; gets a fresh instance (a trap poisons the instance). Results are compared between the
 ;; original and the fused component by the oracle (actions, no expected values).
 (component definition $C
@@ -100,6 +100,8 @@
       (import "env" "count" (func $count (result i32)))
       (table 1 funcref)
       (elem (i32.const 0) func $g)
+      (table $t2 1 funcref)
+      (global $gl funcref (ref.func $l))
       (data (i32.const 1024) "h\c3\a9llo w\c3\b6rld \e2\82\ac \f0\9f\98\80!")
       (data (i32.const 1536) "abcdefghijklmnopqrstuvwxyz0123456789")
       (data (i32.const 2048) "ab\ff\fecd")
@@ -152,12 +154,16 @@
         (i32.add (local.get $acc) (call $count)))
       (func (export "l") (param $p i32) (param $n i32) (result i32)
         (call $l (local.get $p) (local.get $n)))
+      ;; l through a global's `ref.func` (its adapter keeps its body)
+      (func (export "l-global") (param $p i32) (param $n i32) (result i32)
+        (table.set $t2 (i32.const 0) (global.get $gl))
+        (call_indirect $t2 (param i32 i32) (result i32) (local.get $p) (local.get $n) (i32.const 0)))
       (func (export "l-loop") (param $k i32) (result i32)
         (local $i i32) (local $acc i32)
         (block $done (loop $l
           (br_if $done (i32.ge_u (local.get $i) (local.get $k)))
           (local.set $acc (i32.xor (i32.mul (local.get $acc) (i32.const 17))
-            (call $l (i32.add (i32.const 1024) (local.get $i)) (local.get $i))))
+            (call $l (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2))) (local.get $i))))
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $l)))
         (local.get $acc)))
@@ -170,6 +176,8 @@
     (func (export "s") (param "p" u32) (param "n" u32) (result u32) (canon lift (core func $i "s")))
     (func (export "s-loop") (param "k" u32) (result u32) (canon lift (core func $i "s-loop")))
     (func (export "l") (param "p" u32) (param "n" u32) (result u32) (canon lift (core func $i "l")))
+    (func (export "l-global") (param "p" u32) (param "n" u32) (result u32)
+      (canon lift (core func $i "l-global")))
     (func (export "l-loop") (param "k" u32) (result u32) (canon lift (core func $i "l-loop"))))
 
   (instance $callee-i (instantiate $callee))
@@ -181,6 +189,7 @@
   (export "s" (func $caller-i "s"))
   (export "s-loop" (func $caller-i "s-loop"))
   (export "l" (func $caller-i "l"))
+  (export "l-global" (func $caller-i "l-global"))
   (export "l-loop" (func $caller-i "l-loop")))
 
 (component instance $i1 $C)
@@ -205,7 +214,9 @@
 (invoke "l" (u32.const 1024) (u32.const 9))
 (invoke "l" (u32.const 65532) (u32.const 1))
 (invoke "l-loop" (u32.const 50))
-(invoke "loop-f" (u32.const 77))
+(invoke "l-global" (u32.const 1024) (u32.const 9))
+;; (an instance that trapped would make every later command trap on both sides alike)
+(assert_return (invoke "loop-f" (u32.const 77)) (u32.const 2338380894))
 
 (component instance $i2 $C)
 (assert_trap (invoke "bad-f" (u32.const 2) (u32.const 5)) "invalid")
@@ -225,3 +236,5 @@
 (assert_trap (invoke "l" (u32.const 4) (u32.const 0x40000000)) "")
 (component instance $i9 $C)
 (assert_trap (invoke "l" (u32.const 2) (u32.const 3)) "")
+(component instance $i10 $C)
+(assert_trap (invoke "l-global" (u32.const 65000) (u32.const 1000)) "out of bounds")
