@@ -9,10 +9,12 @@ each verified `call A` of an adapter ``A`` in an input function by ``A``'s body
 (`codec.core.inline.inline_call`).
 
 Call sites are found cheaply: only the bodies of the instances whose imports became ``A`` can
-call it, and in those the call's immediate was re-encoded by the body rewrite (an import and
-its adapter never share an index, see `CallerInstance`), so it is the canonical LEB128 of
-``A``: one regular-expression search over the instance's code finds every candidate, and only
-the bodies with a candidate are decoded to confirm it is an instruction.
+call it, and in those the call's immediate was re-encoded by the body rewrite, so it is the
+canonical LEB128 of ``A`` (unless the import had ``A``'s index already: see
+`CallerInstance`): one regular-expression search over the instance's code finds every
+candidate, and only the bodies with a candidate are decoded to confirm it is an instruction.
+The merger does not run this pass beside in-module async state (`merge.unwind` rewrites
+callers afterwards, and the async task code names adapters as unwind barriers).
 
 ``A`` is inlined when the copies add at most `DUP_BYTES` of code: one copy per call site,
 less the body itself when that can then be dropped (replaced by `unreachable`: every reference
