@@ -661,6 +661,15 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
     "validation of strings); --no-simd keeps them out for engines without SIMD.",
 )
 @option(
+    "--inline-adapters",
+    "--no-inline-adapters",
+    action=_Toggle,
+    default=True,
+    show_default="--inline-adapters",
+    help="Put small generated adapters (and those called from one place) in place of their "
+    "calls (faster cross-component calls); --no-inline-adapters keeps every adapter a function.",
+)
+@option(
     "--emit-import-map",
     metavar="PATH",
     help="Write the imports the output still has as JSON, in meld's schema (version 2).",
@@ -700,6 +709,7 @@ def fuse(
     opaque_rep: list[str],
     keep_async_boundaries: bool,
     simd: bool,
+    inline_adapters: bool,
     emit_import_map: str | None,
     explain: bool,
     reproducible: bool,
@@ -731,6 +741,7 @@ def fuse(
         opaque_rep=tuple(opaque_rep),
         keep_async_boundaries=keep_async_boundaries,
         simd=simd,
+        inline_adapters=inline_adapters,
     )
     files = [(path, read_input(path)) for path in inputs]
     with progress(f"fusing {', '.join(inputs)}") as update:

@@ -64,6 +64,10 @@ class FuseOptions:
         simd: generated adapters may use WebAssembly's 128-bit vector instructions (UTF-8
             validation of strings of 16 bytes or more, ~1.4x faster string calls); ``False``
             keeps them out for engines without SIMD (the inputs' own code is kept as is).
+        inline_adapters: put each small generated adapter (or one whose every reference is a
+            call) in place of its calls in the inputs' functions (`pymeld.merge.inline_adapters`;
+            wasmtime does not inline calls, and the adapter's call was up to half of a
+            cross-component call); ``False`` keeps every adapter a function of its own.
     """
 
     component: bool = False
@@ -79,6 +83,7 @@ class FuseOptions:
     opaque_rep: tuple[str, ...] = ()
     keep_async_boundaries: bool = False
     simd: bool = True
+    inline_adapters: bool = True
 
     def __post_init__(self) -> None:
         # A single name is one resource, not a sequence of one-character names.
@@ -105,14 +110,14 @@ RECORDED_WHEN_USED = frozenset({"dwarf", "keep_async_boundaries"})
 
 
 def attested_options(options: FuseOptions) -> dict[str, object]:
-    """The options the attestation records (``simd`` only when switched off, so default
-    outputs read as before)."""
+    """The options the attestation records (``simd`` and ``inline_adapters`` only when
+    switched off, so default outputs read as before)."""
     return {
         f.name: getattr(options, f.name)
         for f in fields(options)
         if f.name not in CHECK_ONLY
         and f.name not in RECORDED_WHEN_USED
-        and (f.name != "simd" or not options.simd)
+        and (f.name not in ("simd", "inline_adapters") or not getattr(options, f.name))
     }
 
 
@@ -247,7 +252,7 @@ def fuse_bytes(
     t = time.perf_counter()
     stage("merge")
     try:
-        merged = merge(graph, simd=options.simd)
+        merged = merge(graph, simd=options.simd, inline_adapters=options.inline_adapters)
     except UnsupportedFeature:
         if not options.keep_async_boundaries:
             raise
@@ -364,7 +369,7 @@ def _fuse_clusters(
     lines: list[str] = []
     parts = []
     for k, cl in enumerate(partition.clusters):
-        merged = merge(cl.graph, simd=options.simd)
+        merged = merge(cl.graph, simd=options.simd, inline_adapters=options.inline_adapters)
         memory = apply_memory_strategy(cl.graph, merged, options.memory, options.address_rebase)
         finished = finish_module(
             root,

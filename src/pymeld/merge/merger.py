@@ -66,6 +66,7 @@ from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
 from pymeld.merge.asyncpass import AsyncPlan, async_lower_signature, builtin_signature, plan_async
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.foreign import ForeignPlan, module_name, plan_foreign
+from pymeld.merge.inline_adapters import CallerInstance
 from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.leave import CallsCache, LeaveGuards, SitesSeen, reach
 from pymeld.merge.segments import copy_data, copy_elem
@@ -142,9 +143,11 @@ class MergeResult:
 
 
 class Merger:
-    def __init__(self, graph: FlatGraph, simd: bool = True) -> None:
+    def __init__(self, graph: FlatGraph, simd: bool = True, inline: bool = True) -> None:
         self.g = graph
         self.simd = simd
+        self.inline = inline
+        self._callers: list[CallerInstance] = []  # what `merge.inline_adapters` may inline into
         self._builtins_used = set()
         self.types = TypeInterner()
         self.host_imports: list[HostImport] = []
@@ -427,6 +430,14 @@ class Merger:
         out.types = self.types.groups
         if self.asyncf is not None and self.asyncf.tasks is not None:
             self.asyncf.tasks.suspend(out)  # stacks that unwind in `thread.yield`
+        inlined: dict[str, int] = {}
+        if self.inline and self.asyncf is None:
+            # Not beside in-module async state: `merge.unwind` rewrites callers and
+            # `asynctask` names the adapters as unwind barriers.
+            from pymeld.merge.inline_adapters import inline_adapters
+
+            adapters = [item.index for item in self.adapters.values()]
+            inlined = inline_adapters(out, adapters, self._callers, plan.bases[Space.FUNC])
         if any(d.mode == SegmentMode.PASSIVE for d in out.datas):
             out.data_count = len(out.datas)
         result = MergeResult(out, self.host_imports, exports, list(g.exports))
@@ -437,6 +448,7 @@ class Merger:
             "functions": len(out.funcs) + out.num_imported(ExternKind.FUNC),
             "adapters": len(cross),
             "host_imports": len(self.host_imports),
+            **inlined,
         }
         return result
 
@@ -826,8 +838,23 @@ class Merger:
             ],
             self._sites,
         )
+        adapters = {item.index for item in self.adapters.values()}
         for mi, lay, maps, bodies in zip(self.g.instances, self.layouts, all_maps, rewritten):
             m = mi.module
+            funcs = maps.func
+            assert isinstance(funcs, list)
+            self._callers.append(
+                CallerInstance(
+                    lay.func,
+                    len(m.funcs),
+                    {
+                        j: f
+                        for j, f in enumerate(funcs[: m.num_imported(ExternKind.FUNC)])
+                        if f in adapters
+                    },
+                    any(c.name.startswith(".debug_") for c in m.customs),
+                )
+            )
             tmap = type_maps[mi.module_id]
             seq = Instrs()
             # after a late foreign instance, segments wait for their part of the start sequence
@@ -966,9 +993,10 @@ class Merger:
         return exports
 
 
-def merge(graph: FlatGraph, *, simd: bool = True) -> MergeResult:
-    """Merge ``graph``'s module instances into one module; ``simd``: see `FuseOptions.simd`."""
-    m = Merger(graph, simd)
+def merge(graph: FlatGraph, *, simd: bool = True, inline_adapters: bool = True) -> MergeResult:
+    """Merge ``graph``'s module instances into one module; ``simd`` and ``inline_adapters``:
+    see `FuseOptions`."""
+    m = Merger(graph, simd, inline_adapters)
     result = m.run()
     result.memory_exports = m._mem_names
     result.func_exports = m._func_names

@@ -1,4 +1,4 @@
-"""Inlining a small leaf function at a call site of generated code (an adapter's `realloc`).
+"""Inlining a function body at a call site: leaf reallocs in adapters, adapters in their callers.
 
 Cranelift (wasmtime's default configuration) does not inline calls between wasm functions, so
 an adapter pays a full call for a callee's allocator even when that is a few instructions (a
@@ -9,17 +9,44 @@ a branch out of that block. Executing it is executing the call, step for step, m
 Only leaf functions of plain instructions qualify: control (no `call`, no exceptions),
 locals, globals, memory and numeric instructions. Anything else, or anything malformed, gives
 None and the caller keeps the call.
+
+`inline_call` does the same for general bodies (calls, SIMD, bulk memory, tables included):
+the code that replaces one `call f`, a ``block`` typed by ``f``'s own function type that takes
+the arguments from the stack into fresh locals, zeroes ``f``'s declared locals and runs ``f``'s
+body with its locals renumbered and each `return` a branch out of the block. Tail calls and
+legacy exception handling (whose `delegate` may name the function's label) give None.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pymeld.codec.binary import uleb
+from pymeld.codec.binary import sleb, uleb
 
-from .instructions import _Bad, _read_u, _skip_leb
+from .encode import heap_bytes
+from .instructions import (
+    _SIMPLE_VALTYPE,
+    B1,
+    B4,
+    B8,
+    B16,
+    BLOCK,
+    BRTABLE,
+    LEB,
+    MEMARG,
+    PREFIXED,
+    SELECTT,
+    SINGLE,
+    U32,
+    ZERO,
+    _Bad,
+    _read_s33,
+    _read_u,
+    _skip_leb,
+)
+from .model import NumType, RefType, ValType
 
-__all__ = ["splice_leaf"]
+__all__ = ["inline_call", "splice_leaf", "zero_value"]
 
 #: Block types a spliced body may use: empty and the four number types (no type indices).
 _SIMPLE_BLOCKTYPES = frozenset({0x40, 0x7F, 0x7E, 0x7D, 0x7C})
@@ -102,3 +129,145 @@ def _splice(body: bytes, local_map: Sequence[int], result: int | None) -> bytes 
             return None
         out += body[start:pos]
     return None
+
+
+#: Opcodes `inline_call` refuses: return_call, return_call_indirect, return_call_ref (the
+#: callee's frame would replace the caller's) and legacy exception handling (try, catch,
+#: rethrow, delegate, catch_all: `delegate` to the function's label means "to the caller").
+_NOT_INLINED = frozenset({0x12, 0x13, 0x15, 0x06, 0x07, 0x09, 0x18, 0x19})
+#: Opcodes opening a block that `end` closes (try_table's catches are refused: see `_skip`).
+_OPENS = frozenset({0x02, 0x03, 0x04, 0x1F})
+_ZERO_NUM = {
+    NumType.I32: b"\x41\x00",
+    NumType.I64: b"\x42\x00",
+    NumType.F32: b"\x43" + bytes(4),
+    NumType.F64: b"\x44" + bytes(8),
+    NumType.V128: b"\xfd\x0c" + bytes(16),
+}
+
+
+def zero_value(t: ValType) -> bytes | None:
+    """The constant a local of type ``t`` starts with (b"" for a non-nullable reference, which
+    validation requires to be set before it is read; None: a type without a zero here)."""
+    if isinstance(t, NumType):
+        return _ZERO_NUM.get(t)
+    if isinstance(t, RefType):
+        return b"\xd0" + heap_bytes(t.heap) if t.nullable else b""
+    return None
+
+
+def inline_call(
+    body: bytes,
+    type_index: int,
+    params: Sequence[ValType],
+    locals_: Sequence[ValType],
+    first: int,
+) -> bytes | None:
+    """The code that replaces `call f` for a function ``f`` of type ``type_index`` with
+    parameters ``params``, declared locals ``locals_`` and instructions ``body`` (final `end`
+    included), its locals moved to the caller's ``first``, ``first + 1``, ...
+
+    ``block (type type_index)`` takes the arguments and yields the results as the call did;
+    inside, the arguments go into the parameters' new locals (last first) and every declared
+    local is zeroed (a call site in a loop must not see the previous iteration's values), then
+    ``body`` runs, its final `end` closing the block. None when ``body`` is malformed or uses
+    what is not inlined (see the module doc).
+    """
+    try:
+        renumbered = _renumber(body, first, len(params) + len(locals_))
+    except (_Bad, IndexError):
+        return None
+    if renumbered is None:
+        return None
+    out = bytearray(b"\x02" + sleb(type_index))
+    for i in reversed(range(len(params))):
+        out += b"\x21" + uleb(first + i)
+    for i, t in enumerate(locals_, len(params)):
+        zero = zero_value(t)
+        if zero is None:
+            return None
+        if zero:
+            out += zero + b"\x21" + uleb(first + i)
+    out += renumbered
+    return bytes(out)
+
+
+def _renumber(body: bytes, first: int, count: int) -> bytes | None:
+    """``body`` with local ``i`` moved to ``first + i`` and each `return` a `br` to the label
+    of the body itself (the enclosing block's); None for what `inline_call` refuses."""
+    out = bytearray()
+    n = len(body)
+    pos = depth = 0
+    last = 0  # body[last:start] is still to copy
+    while pos < n:
+        start = pos
+        op = body[pos]
+        pos += 1
+        if op in (0x20, 0x21, 0x22):  # local.get/set/tee
+            idx, pos = _read_u(body, pos)
+            if idx >= count:
+                return None
+            out += body[last:start]
+            out.append(op)
+            out += uleb(first + idx)
+            last = pos
+            continue
+        if op == 0x0F:  # return: to the body's label, `depth` labels out
+            out += body[last:start]
+            out += b"\x0c" + uleb(depth)
+            last = pos
+            continue
+        if op == 0x0B:
+            if depth == 0:
+                return bytes(out + body[last:pos]) if pos == n else None
+            depth -= 1
+            continue
+        if op in _NOT_INLINED:
+            return None
+        if op in _OPENS:
+            depth += 1
+        imms = SINGLE[op]
+        if imms is None:
+            return None
+        if imms and imms[0] == -1:  # prefixed: the sub-opcode picks the immediates
+            sub, pos = _read_u(body, pos)
+            imms = PREFIXED[op].get(sub)
+            if imms is None:
+                return None
+        for k in imms:
+            pos = _skip(body, pos, k)
+            if pos < 0:
+                return None
+    return None
+
+
+def _skip(body: bytes, pos: int, k: int) -> int:
+    """The position after an immediate of kind ``k`` at ``pos`` (-1: a kind not handled:
+    heap types, casts, catch clauses, typed select of reference types)."""
+    if k < 8 or k in (U32, LEB):
+        return _skip_leb(body, pos)
+    if k == MEMARG:
+        flags, pos = _read_u(body, pos)
+        if flags & 0x40:
+            pos = _skip_leb(body, pos)
+        return _skip_leb(body, pos)
+    if k == BLOCK:
+        b = body[pos]
+        if b == 0x40 or b in _SIMPLE_VALTYPE:
+            return pos + 1
+        v, pos = _read_s33(body, pos)
+        return pos if v >= 0 else -1
+    if k == BRTABLE:
+        count, pos = _read_u(body, pos)
+        for _ in range(count + 1):
+            pos = _skip_leb(body, pos)
+        return pos
+    if k == SELECTT:
+        count, pos = _read_u(body, pos)
+        for _ in range(count):
+            if body[pos] not in _SIMPLE_VALTYPE:
+                return -1
+            pos += 1
+        return pos
+    width = {B1: 1, B4: 4, B8: 8, B16: 16, ZERO: 1}.get(k)
+    return -1 if width is None else pos + width

@@ -9,7 +9,7 @@ It is written as one flat loop because it runs over tens of megabytes of code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import field
 from typing import TYPE_CHECKING
 
@@ -1048,6 +1048,16 @@ def scan_const_expr(
     expr: bytes, *, file: str | None = None, base: int = 0, section: str | None = None
 ) -> None:
     _run(expr, None, None, True, file, base, section)
+
+
+def const_expr_funcs(exprs: Iterable[bytes]) -> set[int]:
+    """The functions the constant expressions ``exprs`` reference (`ref.func`); only those
+    holding its opcode byte are decoded (most are one `i32.const`)."""
+    uses = Uses()
+    for expr in exprs:
+        if 0xD2 in expr:
+            _run(expr, None, uses, True, None, 0, None)
+    return uses.funcs
 
 
 def scan_uses(body: bytes, *, file: str | None = None, base: int = 0) -> Uses:
