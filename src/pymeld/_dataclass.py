@@ -13,6 +13,11 @@ the fields, compared and hashed as the generated code does); the slots class is 
 one dict. Only the options pymeld uses exist (``frozen``, ``slots``, ``eq``); a class with
 dataclass bases, ``ClassVar``, ``InitVar`` or keyword-only fields goes to the standard library.
 ``tests/codec/test_dataclass_shim.py`` compares the results with the standard library's.
+
+``slots=True`` makes the class a second time (a class statement cannot know it will be given
+slots), ~55 k instructions more per class than without, about a third of building it; its gain
+is memory, ~40 bytes an instance. pymeld's classes take it where instances are many: per
+function, type, import or export of a core module, or 1 000 and more in a corpus fusion.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ DWARF_POLICIES: tuple[DwarfPolicy, ...] = ("remap", "strip", "passthrough")
 STAGES = ("parse", "flatten", "merge", "encode", "validate", "verify")
 
 
-@dataclass(slots=True)
+@dataclass
 class FuseOptions:
     """How to fuse; every field has a CLI flag of the same name (``_`` → ``-``).
 
@@ -129,7 +129,7 @@ def dwarf_policy(options: FuseOptions) -> str:
     return options.dwarf
 
 
-@dataclass(slots=True)
+@dataclass
 class FuseResult:
     output: bytes
     stats: dict[str, object] = field(default_factory=dict)

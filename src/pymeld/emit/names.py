@@ -44,7 +44,7 @@ _KIND_OF = {
 }
 
 
-@dataclass(slots=True)
+@dataclass
 class ModuleNames:
     """Names of one module; ``maps[subsection id][index] = name`` (not the local map)."""
 

@@ -61,7 +61,7 @@ _CORE_KIND: dict[cm.CoreSort, ExternKind] = {
 # -- symbolic values ------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass
 class ModuleDef:
     """A core module definition (shared by all its instantiations)."""
 
@@ -74,7 +74,7 @@ class ModuleDef:
         return self.section.module
 
 
-@dataclass(slots=True)
+@dataclass
 class HostModule:
     """A core module imported from outside the root (``path`` as in `ForeignInstance`): only
     its type is known, so each instantiation becomes a `ForeignInstance`."""
@@ -83,21 +83,21 @@ class HostModule:
     sig: ModuleSig
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreModuleInst:
     """A core instance made by instantiating a module: index into `FlatGraph.instances`."""
 
     index: int
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreForeignInst:
     """A core instance of an imported module: index into `FlatGraph.foreign`."""
 
     index: int
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreBag:
     """A core instance made from inline exports."""
 
@@ -107,7 +107,7 @@ class CoreBag:
 CoreInst = CoreModuleInst | CoreBag | CoreForeignInst
 
 
-@dataclass(slots=True)
+@dataclass
 class CompInst:
     """A component instance: its exports by name as (sort, value).
 
@@ -119,7 +119,7 @@ class CompInst:
     host_path: tuple[str, ...] | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class ComponentDef:
     """A component definition closed over the scope it was defined in (for outer aliases)."""
 
@@ -128,7 +128,7 @@ class ComponentDef:
     label: str
 
 
-@dataclass(slots=True)
+@dataclass
 class Scope:
     """The index spaces of one component being instantiated."""
 

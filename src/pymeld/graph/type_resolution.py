@@ -44,7 +44,7 @@ _PRIMS: dict[cm.Prim, Any] = {
 }
 
 
-@dataclass(slots=True)
+@dataclass
 class TypeClosure:
     """A component or instance type, kept with the scope its outer aliases refer to."""
 
@@ -52,7 +52,7 @@ class TypeClosure:
     scope: Scope
 
 
-@dataclass(slots=True)
+@dataclass
 class _DeclScope:
     """The local type index space of an instance/component type being evaluated."""
 

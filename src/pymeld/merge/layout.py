@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from typing import Literal
 
 
-@dataclass(slots=True)
+@dataclass
 class InstanceLayout:
     """Bases of one module instance's *defined* items in the output index spaces."""
 

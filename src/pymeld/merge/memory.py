@@ -57,7 +57,7 @@ STRATEGIES: tuple[Strategy, ...] = ("multi", "shared", "auto")
 PAGE = 1 << 16
 
 
-@dataclass(slots=True)
+@dataclass
 class Region:
     """Where one output memory (pre-sharing index) lives inside the shared memory."""
 
@@ -72,7 +72,7 @@ class Region:
         return self.pages * PAGE
 
 
-@dataclass(slots=True)
+@dataclass
 class MemoryDecision:
     """The strategy applied and why (reported by ``--stats``)."""
 

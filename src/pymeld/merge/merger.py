@@ -84,7 +84,7 @@ if TYPE_CHECKING:  # loaded when used: adapters, async fusion
     from pymeld.merge.inline import LeafFuncs
 
 
-@dataclass(slots=True)
+@dataclass
 class HostImport:
     """An output import: a host function lowered with ``opts`` (indices in the output), or
     (``func`` None) the `resource.drop` of a host resource type ``resource``."""
@@ -110,7 +110,7 @@ class HostImport:
         return _lower_signature(self.func.type)
 
 
-@dataclass(slots=True)
+@dataclass
 class FuncExport:
     """A root export function: its core export name and lift options in output indices."""
 
@@ -124,7 +124,7 @@ class FuncExport:
     foreign: ForeignRef | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class MergeResult:
     module: Module
     host_imports: list[HostImport]
