@@ -693,13 +693,17 @@ class Merger:
         """Flags and guards for every realloc/post-return run on an instance's behalf."""
         leave = LeaveGuards(self.plan, self.func_index)
         calls: CallsCache = {}  # each body scanned once, whatever reaches it
+        reached: dict[CoreRef, set[CoreRef] | None] = {}  # each realloc followed once
 
         def plan(realloc: CoreRef | None) -> None:
             owner = None if realloc is None else self._owner_of(realloc)
             if owner is None:
                 return
             assert realloc is not None
-            calls_out = reach(self.g, realloc, calls, self._sites)
+            if realloc in reached:
+                calls_out = reached[realloc]
+            else:
+                calls_out = reached[realloc] = reach(self.g, realloc, calls, self._sites)
             if calls_out is None or calls_out:
                 leave.plan_realloc(realloc, owner, calls_out)
 
