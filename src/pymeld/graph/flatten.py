@@ -49,6 +49,13 @@ if TYPE_CHECKING:
 CS = cm.ComponentSort
 KS = cm.CoreSort
 
+#: The string encoding each option names (looked up once per option: on Python 3.11 each
+#: ``CanonOptKind.X`` read goes through ``EnumType.__getattr__``).
+_ENCODING = {
+    cm.CanonOptKind.UTF8: "utf8",
+    cm.CanonOptKind.UTF16: "utf16",
+    cm.CanonOptKind.LATIN1_UTF16: "latin1+utf16",
+}
 _CORE_KIND: dict[cm.CoreSort, ExternKind] = {
     KS.FUNC: ExternKind.FUNC,
     KS.TABLE: ExternKind.TABLE,
@@ -238,14 +245,16 @@ class Flattener:
                         n = len(t.subtypes) if isinstance(t, cm.CoreRecType) else 1
                         scope.space(KS.TYPE).extend([t] * n)
                 case cm.InstanceSection():
+                    instances = scope.space(CS.INSTANCE)
                     for inst in section.items:
-                        scope.space(CS.INSTANCE).append(self._instance(inst, scope))
+                        instances.append(self._instance(inst, scope))
                 case cm.AliasSection():
                     for alias in section.items:
                         scope.space(alias.sort).append(self._alias(alias, scope))
                 case cm.TypeSection():
+                    types = scope.space(CS.TYPE)
                     for deftype in section.items:
-                        scope.space(CS.TYPE).append(self.types.define(deftype, scope))
+                        types.append(self.types.define(deftype, scope))
                 case cm.CanonSection():
                     for canon in section.items:
                         self._canon(canon, scope)
@@ -531,12 +540,8 @@ class Flattener:
         is_async = False
         for o in options:
             k = o.kind
-            if k is cm.CanonOptKind.UTF8:
-                enc = "utf8"
-            elif k is cm.CanonOptKind.UTF16:
-                enc = "utf16"
-            elif k is cm.CanonOptKind.LATIN1_UTF16:
-                enc = "latin1+utf16"
+            if k in _ENCODING:
+                enc = _ENCODING[k]
             elif k is cm.CanonOptKind.MEMORY:
                 ref = scope.get(KS.MEMORY, _req(o.index))
                 if not isinstance(ref, DefRef | ForeignRef):

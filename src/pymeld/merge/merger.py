@@ -83,6 +83,11 @@ if TYPE_CHECKING:  # loaded when used: adapters, async fusion
     from pymeld.merge.asyncfuse import AsyncFusion
     from pymeld.merge.inline import LeafFuncs
 
+#: Kinds read per reference (`Merger.func_index`): on Python 3.11 each ``ExternKind.X`` read
+#: goes through ``EnumType.__getattr__``.
+_FUNC = ExternKind.FUNC
+_MEMORY = ExternKind.MEMORY
+
 
 @dataclass
 class HostImport:
@@ -168,9 +173,9 @@ class Merger:
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
         if isinstance(ref, DefRef):
-            if ref.kind != ExternKind.FUNC:
+            if ref.kind != _FUNC:
                 raise LinkError(f"expected a function, found a {ref.kind.name.lower()}")
-            return self.layouts[ref.instance].defined(ExternKind.FUNC, ref.index)
+            return self.layouts[ref.instance].defined(_FUNC, ref.index)
         if isinstance(ref, LoweredRef):
             lowered = self.g.lowers[ref.lower]
             if isinstance(lowered.callee, HostFunc):
@@ -200,7 +205,7 @@ class Merger:
         )
 
     def item_index(self, ref: CoreRef, kind: ExternKind) -> int:
-        if kind == ExternKind.FUNC:
+        if kind == _FUNC:
             return self.func_index(ref)
         if isinstance(ref, ForeignRef) and ref.kind == kind:
             return self._foreign(ref)
@@ -227,12 +232,12 @@ class Merger:
                 raise UnsupportedFeature(f"{fi.label}: 64-bit memory in canonical options (cm64)")
         elif opts.memory is not None:
             mi = self.g.instances[opts.memory.instance]
-            local = opts.memory.index - mi.module.num_imported(ExternKind.MEMORY)
+            local = opts.memory.index - mi.module.num_imported(_MEMORY)
             if mi.module.memories[local].memory64:
                 raise UnsupportedFeature(f"{mi.label}: 64-bit memory in canonical options (cm64)")
         return at.CanonOptions(
             opts.string_encoding,  # type: ignore[arg-type]
-            None if opts.memory is None else self.item_index(opts.memory, ExternKind.MEMORY),
+            None if opts.memory is None else self.item_index(opts.memory, _MEMORY),
             None if opts.realloc is None else self.func_index(opts.realloc),
             None if opts.post_return is None else self.func_index(opts.post_return),
             opts.is_async,  # passed through only: merge.asyncpass refuses async adapters
