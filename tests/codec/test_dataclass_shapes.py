@@ -153,3 +153,30 @@ def test_every_field_kind_as_the_stdlib(frozen: bool, slots: bool) -> None:
         assert getattr(code, f"co_{part}") == getattr(ref, f"co_{part}"), part
     with pytest.raises(TypeError, match="non-default argument 'z' follows default argument"):
         fast(type("Bad", (), {"__annotations__": {"y": "int", "z": "int"}, "y": 0}))(1)
+
+
+def test_defaults_found_where_getattr_finds_them() -> None:
+    """A default comes from wherever ``getattr(cls, name)`` finds one: the class, a plain base,
+    or the metaclass (a field named ``mro``); only a class with no base but `object` skips the
+    lookup for names in neither its dict nor `type`'s."""
+
+    class Base:
+        b = 5
+
+    def make(deco: object) -> list[type]:
+        d = deco(frozen=True)  # type: ignore[operator]
+        own = d(type("Own", (), {"__annotations__": {"a": "int", "b": "int"}, "b": 2}))
+        based = d(type("Based", (Base,), {"__annotations__": {"a": "int", "b": "int"}}))
+        meta = d(type("Meta", (), {"__annotations__": {"a": "int", "mro": "object"}}))
+        return [own, based, meta]
+
+    *ours, ours_meta = make(fast)
+    *theirs, theirs_meta = make(dataclasses.dataclass)
+    for o, t, b in zip(ours, theirs, (2, 5)):
+        assert str(inspect.signature(o)) == str(inspect.signature(t))
+        assert [f.default for f in dataclasses.fields(o)] == [dataclasses.MISSING, b]
+        assert [f.default for f in dataclasses.fields(t)] == [dataclasses.MISSING, b]
+        assert repr(o(1)) == repr(t(1))
+    # each takes its own class's bound `type.mro` as the default
+    assert [f.default for f in dataclasses.fields(ours_meta)][1] == ours_meta.mro
+    assert [f.default for f in dataclasses.fields(theirs_meta)][1] == theirs_meta.mro
