@@ -40,6 +40,8 @@ NEVER = (
     "pymeld.verify",
     "pymeld.emit.dot",
     "pymeld.emit.validate",
+    "pymeld.emit.report",
+    "pymeld.emit.names",
     "pymeld.inspect",
     "pymeld.compose",
     "pymeld.codec.component.encode",
