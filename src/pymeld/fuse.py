@@ -287,7 +287,7 @@ def fuse_bytes(
         if not options.keep_async_boundaries:
             raise
         return _fuse_clusters(data, file, options, attest_inputs, stage, root, graph, times)
-    from pymeld.merge.memory import apply_memory_strategy
+    from pymeld.merge.strategy import apply_memory_strategy
 
     memory = apply_memory_strategy(graph, merged, options.memory, options.address_rebase)
     times["merge"] = time.perf_counter() - t
@@ -385,7 +385,7 @@ def _fuse_clusters(
     from pymeld.codec.component.encode import encode_component
     from pymeld.emit import finish_module
     from pymeld.emit.report import explain, import_map
-    from pymeld.merge.memory import apply_memory_strategy
+    from pymeld.merge.strategy import apply_memory_strategy
     from pymeld.split import Partitioner, wrap_outer
     from pymeld.wrap.wrapper import wrap
 

@@ -42,6 +42,7 @@ NEVER = (
     "pymeld.emit.validate",
     "pymeld.emit.report",
     "pymeld.emit.names",
+    "pymeld.merge.memory",
     "pymeld.inspect",
     "pymeld.compose",
     "pymeld.codec.component.encode",
