@@ -72,7 +72,9 @@ def defer_module(name: str, **known: object) -> None:
     before it runs, with the values its code gives them (read without running it)."""
     if name in sys.modules:
         return
-    from importlib.util import find_spec, module_from_spec
+    # `_find_spec` is what `importlib.util.find_spec` calls for a top-level name not imported
+    # yet; that module (with `importlib._abc`) is ~1.1 M instructions a fuse otherwise skips
+    from importlib._bootstrap import _find_spec, module_from_spec  # type: ignore[attr-defined]
     from types import ModuleType  # here: `--version` loads no `types`
 
     class _Deferred(ModuleType):
@@ -93,7 +95,7 @@ def defer_module(name: str, **known: object) -> None:
                 raise
             return getattr(self, attr)
 
-    spec = find_spec(name)
+    spec = _find_spec(name, None)
     if spec is None or spec.loader is None:
         return
     module = module_from_spec(spec)
