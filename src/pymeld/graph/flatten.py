@@ -49,6 +49,12 @@ if TYPE_CHECKING:
 CS = cm.ComponentSort
 KS = cm.CoreSort
 
+#: Sorts read per item (`_alias`, `_canon`, imports): on Python 3.11 each ``ComponentSort.X``
+#: read goes through ``EnumType.__getattr__``.
+_C_FUNC, _C_TYPE, _C_INSTANCE = CS.FUNC, CS.TYPE, CS.INSTANCE
+_K_FUNC, _K_INSTANCE, _K_MEMORY, _K_MODULE = KS.FUNC, KS.INSTANCE, KS.MEMORY, KS.MODULE
+_OPT_MEMORY, _OPT_REALLOC = cm.CanonOptKind.MEMORY, cm.CanonOptKind.REALLOC
+
 #: The string encoding each option names (looked up once per option: on Python 3.11 each
 #: ``CanonOptKind.X`` read goes through ``EnumType.__getattr__``).
 _ENCODING = {
@@ -238,8 +244,9 @@ class Flattener:
                         ComponentDef(section.component, scope, f"{scope.label}/component{n}")
                     )
                 case cm.CoreInstanceSection():
+                    core_instances = scope.space(_K_INSTANCE)
                     for item in section.items:
-                        scope.space(KS.INSTANCE).append(self._core_instance(item, scope))
+                        core_instances.append(self._core_instance(item, scope))
                 case cm.CoreTypeSection():
                     for t in section.items:
                         n = len(t.subtypes) if isinstance(t, cm.CoreRecType) else 1
@@ -265,9 +272,9 @@ class Flattener:
                 case cm.ExportSection():
                     for exp in section.items:
                         value = scope.get(exp.sort, exp.index)
-                        if exp.desc is not None and exp.sort is CS.FUNC:
+                        if exp.desc is not None and exp.sort is _C_FUNC:
                             value = self._ascribe_func(value, exp.desc, scope)
-                        if exp.sort is CS.TYPE and isinstance(value, ResourceType):
+                        if exp.sort is _C_TYPE and isinstance(value, ResourceType):
                             value = self.types.name_resource(value, exp.name.name)
                         scope.space(exp.sort).append(value)
                         scope.exports[exp.name.name] = (exp.sort, value)
@@ -295,17 +302,17 @@ class Flattener:
                     f"{scope.label}: import `{name}` is a {cm.sort_name(sort)} "
                     f"but a {cm.sort_name(arg_sort)} was supplied"
                 )
-            if sort is CS.TYPE and imp.desc.index is not None:
+            if sort is _C_TYPE and imp.desc.index is not None:
                 # (eq T): the supplied type must be the declared one; it is, by validation.
                 return value
             return value
         # Root import: stays an import of the output.
         path = (name,)
-        if sort is CS.FUNC:
-            ft = self.types.func_type(scope.get(CS.TYPE, _req(imp.desc.index)), scope)
+        if sort is _C_FUNC:
+            ft = self.types.func_type(scope.get(_C_TYPE, _req(imp.desc.index)), scope)
             return self._host_func(path, ft)
-        if sort is CS.INSTANCE:
-            itype = scope.get(CS.TYPE, _req(imp.desc.index))
+        if sort is _C_INSTANCE:
+            itype = scope.get(_C_TYPE, _req(imp.desc.index))
             return self._host_instance(path, itype)
         if sort is CS.TYPE:
             if imp.desc.index is None:
@@ -328,11 +335,11 @@ class Flattener:
         """Materialise an imported instance's exports from its instance type."""
         exports: dict[str, tuple[cm.Sort, Any]] = {}
         for name, (sort, value) in self.types.instance_exports(itype, path).items():
-            if sort is CS.FUNC:
+            if sort is _C_FUNC:
                 value = self._host_func((*path, name), value)
-            elif sort is CS.INSTANCE:
+            elif sort is _C_INSTANCE:
                 value = self._host_instance((*path, name), value)
-            elif sort is KS.MODULE:
+            elif sort is _K_MODULE:
                 value = HostModule((*path, name), value)
             exports[name] = (sort, value)
         return CompInst(exports, path)
@@ -358,9 +365,9 @@ class Flattener:
                     )
                 bag[e.name] = (kind, scope.get(e.sort, e.index))
             return CoreBag(bag)
-        mdef: ModuleDef | HostModule = scope.get(KS.MODULE, item.module)
-        args: dict[str, CoreInst] = {a.name: scope.get(KS.INSTANCE, a.instance) for a in item.args}
-        label = f"{scope.label}/core{len(scope.space(KS.INSTANCE))}"
+        mdef: ModuleDef | HostModule = scope.get(_K_MODULE, item.module)
+        args: dict[str, CoreInst] = {a.name: scope.get(_K_INSTANCE, a.instance) for a in item.args}
+        label = f"{scope.label}/core{len(scope.space(_K_INSTANCE))}"
         if isinstance(mdef, HostModule):
             return self._foreign_instance(mdef, args, scope, label)
         module = self._parsed(mdef)
@@ -471,7 +478,7 @@ class Flattener:
 
     def _alias(self, alias: cm.Alias, scope: Scope) -> Any:
         if isinstance(alias, cm.AliasExport):
-            inst: CompInst = scope.get(CS.INSTANCE, alias.instance)
+            inst: CompInst = scope.get(_C_INSTANCE, alias.instance)
             if alias.name not in inst.exports:
                 raise LinkError(f"{scope.label}: instance has no export `{alias.name}`")
             sort, value = inst.exports[alias.name]
@@ -482,7 +489,7 @@ class Flattener:
                 )
             return value
         if isinstance(alias, cm.AliasCoreExport):
-            cinst: CoreInst = scope.get(KS.INSTANCE, alias.instance)
+            cinst: CoreInst = scope.get(_K_INSTANCE, alias.instance)
             kind, ref = self._core_export(cinst, alias.name, scope.label)
             if _CORE_KIND.get(alias.sort) != kind:
                 raise LinkError(
@@ -496,14 +503,14 @@ class Flattener:
     def _canon(self, canon: cm.Canon, scope: Scope) -> None:
         if isinstance(canon, cm.CanonLift):
             opts = self._opts(canon.options, scope)
-            ft = self.types.func_type(scope.get(CS.TYPE, canon.type), scope)
-            core = scope.get(KS.FUNC, canon.core_func)
-            scope.space(CS.FUNC).append(Lifted(core, ft, opts, scope.instance_id))
+            ft = self.types.func_type(scope.get(_C_TYPE, canon.type), scope)
+            core = scope.get(_K_FUNC, canon.core_func)
+            scope.space(_C_FUNC).append(Lifted(core, ft, opts, scope.instance_id))
         elif isinstance(canon, cm.CanonLower):
-            callee = scope.get(CS.FUNC, canon.func)
+            callee = scope.get(_C_FUNC, canon.func)
             opts = self._opts(canon.options, scope)
             self.graph.lowers.append(Lowered(callee, opts, scope.instance_id))
-            scope.space(KS.FUNC).append(LoweredRef(len(self.graph.lowers) - 1))
+            scope.space(_K_FUNC).append(LoweredRef(len(self.graph.lowers) - 1))
         else:
             resource = None
             if canon.op.startswith("resource.") and canon.type is not None:
@@ -542,13 +549,13 @@ class Flattener:
             k = o.kind
             if k in _ENCODING:
                 enc = _ENCODING[k]
-            elif k is cm.CanonOptKind.MEMORY:
-                ref = scope.get(KS.MEMORY, _req(o.index))
+            elif k is _OPT_MEMORY:
+                ref = scope.get(_K_MEMORY, _req(o.index))
                 if not isinstance(ref, DefRef | ForeignRef):
                     raise UnsupportedFeature(f"{scope.label}: memory option is not a core memory")
                 memory = ref
-            elif k is cm.CanonOptKind.REALLOC:
-                realloc = scope.get(KS.FUNC, _req(o.index))
+            elif k is _OPT_REALLOC:
+                realloc = scope.get(_K_FUNC, _req(o.index))
             elif k is cm.CanonOptKind.POST_RETURN:
                 post_return = scope.get(KS.FUNC, _req(o.index))
             elif k is cm.CanonOptKind.ASYNC:

@@ -28,6 +28,7 @@ CS = cm.ComponentSort
 #: ``EnumType.__getattr__``).
 _TYPE = CS.TYPE
 _INSTANCE = CS.INSTANCE
+_FUNC = CS.FUNC
 KS = cm.CoreSort
 
 _PRIMS: dict[cm.Prim, Any] = {
@@ -210,7 +211,7 @@ class TypeResolver:
 
     def _extern(self, desc: cm.ExternDesc, local: _DeclScope, path: tuple[str, ...]) -> Any:
         sort = desc.sort
-        if sort is CS.FUNC:
+        if sort is _FUNC:
             return self.func_type(local.get(_TYPE, _idx(desc)), local)
         if sort is _TYPE:
             if desc.index is None:

@@ -87,6 +87,7 @@ if TYPE_CHECKING:  # loaded when used: adapters, async fusion
 #: goes through ``EnumType.__getattr__``.
 _FUNC = ExternKind.FUNC
 _MEMORY = ExternKind.MEMORY
+_KINDS = tuple(ExternKind)  # (iterating the class runs `EnumType.__iter__` and `__getattr__`)
 
 
 @dataclass
@@ -886,7 +887,7 @@ class Merger:
 
     def _index_maps(self, inst: int, lay: InstanceLayout, tmap: list[int]) -> ins.IndexMaps:
         mi = self.g.instances[inst]
-        imported: dict[ExternKind, list[int]] = {k: [] for k in ExternKind}
+        imported: dict[ExternKind, list[int]] = {k: [] for k in _KINDS}
         for imp, ref in zip(mi.module.imports, mi.imports):
             guarded = self.leave.index(ref, mi.owner, False)
             imported[imp.kind].append(

@@ -493,9 +493,9 @@ def _extern_desc(r: Reader) -> ExternDesc:
         bat = r.pos
         b = r.byte()
         if b == 0x00:
-            return ExternDesc(ComponentSort.TYPE, r.u32())
+            return ExternDesc(_TYPE, r.u32())
         if b == 0x01:
-            return ExternDesc(ComponentSort.TYPE, None)
+            return ExternDesc(_TYPE, None)
         raise r.error(f"unknown type bound 0x{b:02x}", bat)
     raise r.error(f"unknown extern type 0x{k:02x}", at)
 
@@ -642,6 +642,10 @@ def _instance(r: Reader):
         return InlineExports(exports)
     raise r.error(f"unknown instance form 0x{k:02x}", at)
 
+
+#: Read per type bound (on Python 3.11 each ``ComponentSort.X`` read goes through
+#: ``EnumType.__getattr__``).
+_TYPE = ComponentSort.TYPE
 
 #: `CanonOptKind` by its byte (read per option; ``CanonOptKind(b)`` runs `EnumType.__call__`).
 _CANON_OPT_KIND = {int(k): k for k in CanonOptKind}
