@@ -252,14 +252,14 @@ class Flattener:
                         n = len(t.subtypes) if isinstance(t, cm.CoreRecType) else 1
                         scope.space(KS.TYPE).extend([t] * n)
                 case cm.InstanceSection():
-                    instances = scope.space(CS.INSTANCE)
+                    instances = scope.space(_C_INSTANCE)
                     for inst in section.items:
                         instances.append(self._instance(inst, scope))
                 case cm.AliasSection():
                     for alias in section.items:
                         scope.space(alias.sort).append(self._alias(alias, scope))
                 case cm.TypeSection():
-                    types = scope.space(CS.TYPE)
+                    types = scope.space(_C_TYPE)
                     for deftype in section.items:
                         types.append(self.types.define(deftype, scope))
                 case cm.CanonSection():
