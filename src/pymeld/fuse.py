@@ -30,7 +30,7 @@ DWARF_POLICIES: tuple[DwarfPolicy, ...] = ("remap", "strip", "passthrough")
 STAGES = ("parse", "flatten", "merge", "encode", "validate", "verify")
 
 
-@dataclass
+@dataclass(slots=True)  # (few instances, but a misspelt option set on one must fail)
 class FuseOptions:
     """How to fuse; every field has a CLI flag of the same name (``_`` → ``-``).
 
