@@ -20,7 +20,8 @@ small fuse, 11.7 M instructions): the modules a fusion runs use its names in ann
 (under ``TYPE_CHECKING``, which the deferred module answers without running); `pymeld.fuse`
 binds the module so that ``typing.get_type_hints(FuseOptions)`` still resolves. And ``copy``
 (with ``weakref``, 3.2 M instructions), which ``dataclasses`` imports for ``asdict`` and
-``astuple``: a fusion calls neither.
+``astuple``: a fusion calls neither. argparse's messages skip `gettext` where it would return
+them unchanged (`untranslated_argparse`): its first lookup imports ``locale`` (~4 M).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         defer_module("inspect")
         defer_module("typing", TYPE_CHECKING=False)
         defer_module("copy")
+        untranslated_argparse()
         from pymeld.cli import main as cli_main
 
         try:
@@ -70,7 +72,9 @@ def defer_module(name: str, **known: object) -> None:
     before it runs, with the values its code gives them (read without running it)."""
     if name in sys.modules:
         return
-    from importlib.util import find_spec, module_from_spec
+    # `_find_spec` is what `importlib.util.find_spec` calls for a top-level name not imported
+    # yet; that module (with `importlib._abc`) is ~1.1 M instructions a fuse otherwise skips
+    from importlib._bootstrap import _find_spec, module_from_spec  # type: ignore[attr-defined]
     from types import ModuleType  # here: `--version` loads no `types`
 
     class _Deferred(ModuleType):
@@ -91,13 +95,42 @@ def defer_module(name: str, **known: object) -> None:
                 raise
             return getattr(self, attr)
 
-    spec = find_spec(name)
+    spec = _find_spec(name, None)
     if spec is None or spec.loader is None:
         return
     module = module_from_spec(spec)
     module.__dict__.update(known)
     module.__class__ = _Deferred
     sys.modules[name] = module
+
+
+def untranslated_argparse() -> None:
+    """Give argparse identity functions for `gettext.gettext`/`ngettext` when no catalog of
+    their domain can exist (its directory is missing, as in most Python installs and Pyodide):
+    every lookup then returns the message unchanged (`gettext.translation` falls back to
+    `NullTranslations`), but only after normalizing the language names of the environment,
+    which imports ``locale`` on the first message (~4 M instructions of a small fuse). With a
+    catalog directory, or an argparse that binds them otherwise, nothing changes."""
+    import argparse
+    import gettext
+
+    domain = gettext._current_domain  # type: ignore[attr-defined]
+    catalogs = gettext._localedirs.get(domain, gettext._default_localedir)  # type: ignore[attr-defined]
+    bound = vars(argparse)
+    if bound.get("_") is not gettext.gettext or bound.get("ngettext") is not gettext.ngettext:
+        return
+    if os.path.isdir(catalogs):
+        return
+    bound["_"] = _untranslated
+    bound["ngettext"] = _untranslated_plural
+
+
+def _untranslated(message: str) -> str:
+    return message
+
+
+def _untranslated_plural(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
 
 
 def version_line() -> str:

@@ -13,6 +13,11 @@ the fields, compared and hashed as the generated code does); the slots class is 
 one dict. Only the options pymeld uses exist (``frozen``, ``slots``, ``eq``); a class with
 dataclass bases, ``ClassVar``, ``InitVar`` or keyword-only fields goes to the standard library.
 ``tests/codec/test_dataclass_shim.py`` compares the results with the standard library's.
+
+``slots=True`` makes the class a second time (a class statement cannot know it will be given
+slots), ~55 k instructions more per class than without, about a third of building it; its gain
+is memory, ~40 bytes an instance. pymeld's classes take it where instances are many: per
+function, type, import or export of a core module, or 1 000 and more in a corpus fusion.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ if TYPE_CHECKING:  # names for annotations: `typing` stays unloaded in a fusion 
     from typing import Any, TypeVar, dataclass_transform, overload
 
     T = TypeVar("T", bound=type)
+    #: An ``__init__`` shape (`_init_parts`): self's name, frozen, ``__post_init__``, and one
+    #: letter per field.
+    Shape = tuple[str, bool, bool, str]
 
 __all__ = ["dataclass"]
 
@@ -169,8 +177,16 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
         raise TypeError("cannot inherit frozen dataclass from a non-frozen one")
     attrs: dict[str, Any] = {}  # what the class gets
     deleted: list[str] = []  # and what it loses
+    # a class of metaclass `type` with no base but `object` finds a default in its own dict or
+    # among `type`'s and `object`'s attributes only: no `getattr` for the other names (which
+    # raises and catches an AttributeError inside, ~2.7 k instructions a field)
+    own_only = type(cls) is type and len(cls.__mro__) == 2
     for name, ann in annotations.items():
-        table[name] = _field(cls, name, ann, attrs, deleted)
+        if own_only and name not in own and name not in _TYPE_ATTRS:
+            default = _MISSING
+        else:
+            default = getattr(cls, name, _MISSING)
+        table[name] = _field(name, ann, default, attrs, deleted)
     if has_fields:
         for name, value in own.items():
             if isinstance(value, _Field) and name not in annotations:
@@ -241,13 +257,17 @@ def _stdlib(cls: type, frozen: bool, slots: bool, eq: bool) -> type:
     return dataclasses.dataclass(cls, frozen=frozen, slots=slots, eq=eq)
 
 
+#: What ``getattr(cls, name)`` finds through the metaclass `type` (and `object`).
+_TYPE_ATTRS = frozenset(type.__dict__) | frozenset(object.__dict__)
+
+
 def _field(
-    cls: type, name: str, ann: Any, attrs: dict[str, Any], deleted: list[str]
+    name: str, ann: Any, default: Any, attrs: dict[str, Any], deleted: list[str]
 ) -> dataclasses.Field[Any]:
     """The `Field` of one annotation, as ``dataclasses._get_field`` makes it for a plain field
-    (ClassVar, InitVar and KW_ONLY went to the standard library: see `_process`)."""
-    default = getattr(cls, name, _MISSING)
-    if isinstance(default, dataclasses.Field):
+    (ClassVar, InitVar and KW_ONLY went to the standard library: see `_process`); ``default``:
+    ``getattr(cls, name, MISSING)``."""
+    if isinstance(default, _Field):
         f = default
         # the class attribute goes, or becomes the default
         if f.default is _MISSING:
@@ -343,12 +363,13 @@ class _Signature:
 
 
 #: Compiled ``__init__`` code per shape: the generated source with each field name replaced by
-#: a placeholder. Classes of one shape (most have a few plainly assigned fields) share one
-#: compile; their code objects differ only in the names, which `CodeType.replace` puts in.
-#: Filled on first use from `pymeld._dataclass_shapes` (the shapes of pymeld's own classes,
-#: compiled to bytecode with that module, so a run unmarshals them instead of compiling ~40
-#: at ~0.1 ms each); a shape missing there is compiled here.
-_SHAPES: dict[str, types.CodeType] = {}
+#: a placeholder (`_shape_text`), keyed by the shape, which decides that text. Classes of one
+#: shape (most have a few plainly assigned fields) share one compile; their code objects differ
+#: only in the names, which `CodeType.replace` puts in. Filled on first use from
+#: `pymeld._dataclass_shapes` (the shapes of pymeld's own classes, compiled to bytecode with that
+#: module, so a run unmarshals them instead of compiling ~40 at ~0.1 ms each); a shape missing
+#: there is compiled here.
+_SHAPES: dict[Shape, types.CodeType] = {}
 _SHAPES_LOADED = False
 
 
@@ -364,30 +385,30 @@ def _load_shapes() -> None:
         from pymeld._dataclass_shapes import SHAPES
     except ImportError:  # pragma: no cover - the module is part of the package
         return
-    for text, create in SHAPES:
+    for shape, create in SHAPES:
         # as `compile(text, "<string>", ...)` makes it: the same file name and line numbers
         code = _inner(create.__code__).replace(co_filename="<string>", co_firstlineno=2)
-        _SHAPES.setdefault(text, code)
+        _SHAPES.setdefault(shape, code)
 
 
-def _template(text: str) -> types.CodeType:
-    """The ``__init__`` code of one shape's source text (see `_init_fn`)."""
-    template = _SHAPES.get(text)
+def _template(shape: Shape) -> types.CodeType:
+    """The ``__init__`` code of one shape (see `_init_fn`)."""
+    template = _SHAPES.get(shape)
     if template is None and not _SHAPES_LOADED:
         _load_shapes()
-        template = _SHAPES.get(text)
+        template = _SHAPES.get(shape)
     if template is None:
         # dont_inherit: this module's `from __future__ import annotations` must not apply
-        outer = compile(text, "<string>", "exec", dont_inherit=True)
+        outer = compile(_shape_text(shape), "<string>", "exec", dont_inherit=True)
         template = _inner(next(c for c in outer.co_consts if isinstance(c, types.CodeType)))
-        _SHAPES[text] = template
+        _SHAPES[shape] = template
     return template
 
 
-def shapes_module(texts: list[str]) -> str:
-    """The source of `pymeld._dataclass_shapes` holding ``texts`` (shape sources as
-    `_init_fn` writes them): each text verbatim but for its function's name, so its code is
-    what compiling the text gives."""
+def shapes_module(shapes: list[Shape]) -> str:
+    """The source of `pymeld._dataclass_shapes` holding ``shapes``: each one's text
+    (`_shape_text`) verbatim but for its function's name, so its code is what compiling the
+    text gives, in the order of the texts."""
     lines = [
         '"""Generated by ``python -m pymeld._dataclass``: the ``__init__`` shapes of pymeld\'s',
         "dataclasses (see `pymeld._dataclass._SHAPES`), precompiled as this module's bytecode.",
@@ -397,22 +418,23 @@ def shapes_module(texts: list[str]) -> str:
         "# ruff: noqa",
     ]
     names = []
-    for i, text in enumerate(sorted(set(texts))):
+    for i, shape in enumerate(sorted(set(shapes), key=_shape_text)):
         name = f"__create_fn_{i}__"
+        text = _shape_text(shape)
         assert text.startswith("def __create_fn__(")
         lines += ["", "", text.replace("__create_fn__", name, 1)]
-        names.append((text, name))
+        names.append((shape, name))
     lines += ["", "", "SHAPES = ("]
-    lines += [f"    ({text!r}, {name})," for text, name in names]
+    lines += [f"    ({shape!r}, {name})," for shape, name in names]
     lines += [")", ""]
     return "\n".join(lines)
 
 
-def _all_shapes() -> list[str]:
-    """The shape texts of every dataclass this module built in pymeld's modules (all of them
-    imported first), sorted. Classes whose ``__init__`` already exists (instantiated while
-    their module loaded) count as well as lazy ones: each text comes from the class's fields,
-    not from what was compiled so far."""
+def _all_shapes() -> list[Shape]:
+    """The shapes of every dataclass this module built in pymeld's modules (all of them
+    imported first), in the order of their texts. Classes whose ``__init__`` already exists
+    (instantiated while their module loaded) count as well as lazy ones: each shape comes from
+    the class's fields, not from what was compiled so far."""
     import gc
     import importlib
     import pkgutil
@@ -422,14 +444,14 @@ def _all_shapes() -> list[str]:
     for info in pkgutil.walk_packages(pymeld.__path__, "pymeld."):
         if info.name not in ("pymeld.__main__", "pymeld._dataclass_shapes"):
             importlib.import_module(info.name)
-    texts = set()
+    shapes = set()
     for obj in gc.get_objects():
         options = _options(obj) if isinstance(obj, type) else None
         if options is not None and obj.__module__.startswith("pymeld"):
             frozen, slots, _eq = options
             fields = list(obj.__dataclass_fields__.values())
-            texts.add(_init_source(obj, fields, frozen, slots)[0])
-    return sorted(texts)
+            shapes.add(_init_parts(obj, fields, frozen, slots)[0])
+    return sorted(shapes, key=_shape_text)
 
 
 def _options(cls: type) -> tuple[bool, bool, bool] | None:
@@ -443,58 +465,91 @@ def _placeholder(i: int) -> str:
     return f"__pymeld_f{i}__"
 
 
-def _init_source(
+#: Shape letters, one per field, for what the field adds to ``__init__`` (`_init_parts`): an
+#: init parameter assigned as given (``p``) or, with a default factory, the factory's value when
+#: it is left out (``f``); no parameter, the default factory's value (``F``), the default (``d``,
+#: slots classes, where no class attribute holds it) or nothing (``n``).
+_TAKES_CELL = frozenset("fFd")
+
+
+def _init_parts(
     cls: type, fields: list[dataclasses.Field[Any]], frozen: bool, slots: bool
-) -> tuple[str, dict[str, str], dict[str, Any], list[Any], dict[str, Any]]:
-    """The standard library's ``__init__`` source text (``dataclasses._init_fn``) for
-    ``cls`` as its shape (field names as placeholders), with what `_init_fn` needs to make the
-    function of it: placeholder → name, closure cells, defaults, annotations."""
-    self_name = "__dataclass_self__" if "self" in cls.__dataclass_fields__ else "self"  # type: ignore[attr-defined]
-    cells: dict[str, Any] = {
-        "_HAS_DEFAULT_FACTORY": _HAS_DEFAULT_FACTORY,
-        "__dataclass_builtins_object__": object,
-    }
-    names: dict[str, str] = {}  # placeholder -> field name (also "_dflt_" + each)
-    params, lines, defaults, seen_default = [self_name], [], [], False
+) -> tuple[Shape, list[str], dict[str, Any], list[Any], dict[str, Any]]:
+    """What `_init_fn` makes ``cls.__init__`` of, in one pass over the fields: the shape (the
+    source text's key: `_shape_text`), the field names, the closure cells of the shape's
+    ``_dflt_`` names, the parameter defaults and the annotations."""
+    kinds: list[str] = []
+    names: list[str] = []
+    cells: dict[str, Any] = {}  # "_dflt_<placeholder>" -> default factory or default
+    defaults: list[Any] = []
     annotations: dict[str, Any] = {}
-    for i, f in enumerate(fields):
-        p = _placeholder(i)
-        names[p], names[f"_dflt_{p}"] = f.name, f"_dflt_{f.name}"
-        has_default = f.default is not _MISSING or f.default_factory is not _MISSING
+    for f in fields:
+        name = f.name
+        factory = f.default_factory
         if f.init:
-            if has_default:
-                seen_default = True
-            elif seen_default:
-                raise TypeError(f"non-default argument {f.name!r} follows default argument")
-        if f.default_factory is not _MISSING:
-            cells[f"_dflt_{p}"] = f.default_factory
-            value = (
-                f"_dflt_{p}() if {p} is _HAS_DEFAULT_FACTORY else {p}" if f.init else f"_dflt_{p}()"
-            )
-        elif f.init:
-            value = p
+            annotations[name] = f.type
+            if f.default is not _MISSING:
+                defaults.append(f.default)
+            elif factory is not _MISSING:
+                defaults.append(_HAS_DEFAULT_FACTORY)
+            elif defaults:
+                raise TypeError(f"non-default argument {name!r} follows default argument")
+            kind = "p" if factory is _MISSING else "f"
+        elif factory is not _MISSING:
+            kind = "F"
         elif slots and f.default is not _MISSING:
-            cells[f"_dflt_{p}"] = f.default
-            value = f"_dflt_{p}"
+            kind = "d"
         else:
-            value = ""
+            kind = "n"
+        if kind in _TAKES_CELL:
+            cells[f"_dflt_{_placeholder(len(names))}"] = (
+                f.default if factory is _MISSING else factory
+            )
+        kinds.append(kind)
+        names.append(name)
+    annotations["return"] = None
+    self_name = "__dataclass_self__" if "self" in cls.__dataclass_fields__ else "self"  # type: ignore[attr-defined]
+    shape = (self_name, frozen, hasattr(cls, "__post_init__"), "".join(kinds))
+    return shape, names, cells, defaults, annotations
+
+
+def _shape_text(shape: Shape) -> str:
+    """The standard library's ``__init__`` source text (``dataclasses._init_fn``) of a class
+    of this shape, its field names replaced by placeholders."""
+    self_name, frozen, post_init, kinds = shape
+    cells = ["_HAS_DEFAULT_FACTORY", "__dataclass_builtins_object__"]
+    params, lines = [self_name], []
+    for i, kind in enumerate(kinds):
+        p = _placeholder(i)
+        if kind in _TAKES_CELL:
+            cells.append(f"_dflt_{p}")
+        value = {
+            "p": p,
+            "f": f"_dflt_{p}() if {p} is _HAS_DEFAULT_FACTORY else {p}",
+            "F": f"_dflt_{p}()",
+            "d": f"_dflt_{p}",
+            "n": "",
+        }[kind]
         if value and frozen:
             lines.append(f"__dataclass_builtins_object__.__setattr__({self_name},{p!r},{value})")
         elif value:
             lines.append(f"{self_name}.{p}={value}")
-        if f.init:
+        if kind in "pf":
             params.append(p)
-            annotations[f.name] = f.type
-            if f.default is not _MISSING:
-                defaults.append(f.default)
-            elif f.default_factory is not _MISSING:
-                defaults.append(_HAS_DEFAULT_FACTORY)
-    if hasattr(cls, "__post_init__"):
+    if post_init:
         lines.append(f"{self_name}.__post_init__()")
-    annotations["return"] = None
     body = "\n".join(f"  {line}" for line in lines or ["pass"])
-    text = f"def __create_fn__({', '.join(cells)}):\n def __init__({','.join(params)}):\n{body}\n return __init__"
-    return text, names, cells, defaults, annotations
+    return f"def __create_fn__({', '.join(cells)}):\n def __init__({','.join(params)}):\n{body}\n return __init__"
+
+
+#: Placeholders of the first fields, made once (`_init_fn` renames them to field names).
+_PLACEHOLDERS: list[str] = [_placeholder(i) for i in range(16)]
+
+#: The closure cells every shape has.
+_FIXED_CELLS = {
+    "_HAS_DEFAULT_FACTORY": _HAS_DEFAULT_FACTORY,
+    "__dataclass_builtins_object__": object,
+}
 
 
 def _init_fn(
@@ -502,17 +557,26 @@ def _init_fn(
 ) -> Callable[..., None]:
     """``__init__`` as the standard library's source text (``dataclasses._init_fn``) compiles
     it: the same code, defaults, annotations and closure, from the code of its shape."""
-    text, names, cells, defaults, annotations = _init_source(cls, fields, frozen, slots)
-    template = _template(text)
-    rename = names.get  # (as ``rename(n, n)``: mapped over each tuple in C, no Python loop)
+    shape, names, cells, defaults, annotations = _init_parts(cls, fields, frozen, slots)
+    template = _template(shape)
+    while len(_PLACEHOLDERS) < len(names):
+        _PLACEHOLDERS.append(_placeholder(len(_PLACEHOLDERS)))
+    renames = dict(zip(_PLACEHOLDERS, names))
+    if cells:  # the shape's `_dflt_` names too, as the standard library names them
+        renames.update((k, f"_dflt_{renames[k[6:]]}") for k in cells)
+        cells.update(_FIXED_CELLS)
+    else:
+        cells = _FIXED_CELLS
+    rename = renames.get  # (as ``rename(n, n)``: mapped over each tuple in C, no Python loop)
+    varnames, consts, freevars = template.co_varnames, template.co_consts, template.co_freevars
     code = template.replace(
-        co_varnames=tuple(map(rename, template.co_varnames, template.co_varnames)),
+        co_varnames=tuple(map(rename, varnames, varnames)),
         co_names=tuple(map(rename, template.co_names, template.co_names)),
-        co_consts=tuple(names.get(c, c) if isinstance(c, str) else c for c in template.co_consts),
-        co_freevars=tuple(map(rename, template.co_freevars, template.co_freevars)),
+        co_consts=tuple(map(rename, consts, consts)),  # (None and the frozen form's names)
+        co_freevars=tuple(map(rename, freevars, freevars)),
         co_qualname=f"{cls.__qualname__}.__init__",
     )
-    closure = tuple(map(types.CellType, map(cells.__getitem__, template.co_freevars)))
+    closure = tuple(map(types.CellType, map(cells.__getitem__, freevars)))
     module = sys.modules.get(cls.__module__)
     fn = types.FunctionType(
         code,
@@ -591,7 +655,7 @@ if __name__ == "__main__":  # writes pymeld/_dataclass_shapes.py
 
     from pymeld import _dataclass  # the module pymeld's classes use (this `__main__` is a copy)
 
-    texts = _dataclass._all_shapes()
+    shapes = _dataclass._all_shapes()
     target = pathlib.Path(__file__).with_name("_dataclass_shapes.py")
-    target.write_text(shapes_module(texts))
-    print(f"{target}: {len(texts)} shapes")
+    target.write_text(shapes_module(shapes))
+    print(f"{target}: {len(shapes)} shapes")

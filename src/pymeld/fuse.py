@@ -30,7 +30,7 @@ DWARF_POLICIES: tuple[DwarfPolicy, ...] = ("remap", "strip", "passthrough")
 STAGES = ("parse", "flatten", "merge", "encode", "validate", "verify")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True)  # (few instances, but a misspelt option set on one must fail)
 class FuseOptions:
     """How to fuse; every field has a CLI flag of the same name (``_`` → ``-``).
 
@@ -134,14 +134,49 @@ def dwarf_policy(options: FuseOptions) -> str:
     return options.dwarf
 
 
-@dataclass(slots=True)
+@dataclass
 class FuseResult:
+    """What a fusion gives. `fuse_bytes` makes ``import_map`` and ``explain`` when one of them
+    is first read (`_reported_later`): ``pymeld fuse`` reads them only for
+    ``--emit-import-map``/``--explain``, and making them (with the modules that do) was ~4 M
+    instructions of a small fuse. Reading, comparing, printing, copying or pickling a result
+    gives what it would hold had they been made at once."""
+
     output: bytes
     stats: dict[str, object] = field(default_factory=dict)
     #: imports the fused core module still has, in meld's schema (`--emit-import-map`)
     import_map: dict[str, object] = field(default_factory=dict)
     #: one line per adapter and memory (`--explain`)
     explain: list[str] = field(default_factory=list)
+
+    @classmethod
+    def _reported_later(
+        cls,
+        output: bytes,
+        stats: dict[str, object],
+        reports: Callable[[], tuple[dict[str, object], list[str]]],
+    ) -> FuseResult:
+        """A result whose ``import_map`` and ``explain`` are ``reports()``, made when first
+        read (until then the instance has neither attribute: `__getattr__` makes both)."""
+        result = cls(output, stats)
+        del result.import_map, result.explain
+        vars(result)["_reports"] = reports
+        return result
+
+    def __getstate__(self) -> dict[str, object]:
+        """Copies and pickles hold the reports, made if still pending."""
+        self.import_map  # noqa: B018 (makes them)
+        return dict(vars(self))
+
+    if not typing.TYPE_CHECKING:  # (for mypy, the class has its fields and nothing else)
+
+        def __getattr__(self, name: str) -> object:
+            reports = vars(self).get("_reports")
+            if reports is None or name not in ("import_map", "explain"):
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            self.import_map, self.explain = reports()
+            del vars(self)["_reports"]
+            return vars(self)[name]
 
 
 class Fuser:
@@ -257,7 +292,7 @@ def fuse_bytes(
         if not options.keep_async_boundaries:
             raise
         return _fuse_clusters(data, file, options, attest_inputs, stage, root, graph, times)
-    from pymeld.merge.memory import apply_memory_strategy
+    from pymeld.merge.strategy import apply_memory_strategy
 
     memory = apply_memory_strategy(graph, merged, options.memory, options.address_rebase)
     times["merge"] = time.perf_counter() - t
@@ -300,9 +335,13 @@ def fuse_bytes(
         "bytes_out": len(out),
         "times": times,
     }
-    from pymeld.emit.report import explain, import_map
 
-    return FuseResult(out, stats, import_map(merged.module, graph, merged), explain(graph, merged))
+    def reports() -> tuple[dict[str, object], list[str]]:
+        from pymeld.emit.report import explain, import_map
+
+        return import_map(merged.module, graph, merged), explain(graph, merged)
+
+    return FuseResult._reported_later(out, stats, reports)
 
 
 def _check(
@@ -351,7 +390,7 @@ def _fuse_clusters(
     from pymeld.codec.component.encode import encode_component
     from pymeld.emit import finish_module
     from pymeld.emit.report import explain, import_map
-    from pymeld.merge.memory import apply_memory_strategy
+    from pymeld.merge.strategy import apply_memory_strategy
     from pymeld.split import Partitioner, wrap_outer
     from pymeld.wrap.wrapper import wrap
 

@@ -81,7 +81,7 @@ if TYPE_CHECKING:  # a structural type for the checker (no `typing` in a fusion)
         def body(self) -> bytes: ...
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False)
 class Item:
     """One planned item; ``index`` is its index in the output space once the plan is frozen."""
 
@@ -105,14 +105,14 @@ class FuncItem(Item):
     build: Callable[[], FuncCode] | None = None
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False)
 class GlobalItem(Item):
     """A mutable i32 global with initial value ``init`` (every generated global is one)."""
 
     init: int = 0
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False)
 class MemoryItem(Item):
     """A private memory, empty at start (grown a page at a time by its owner's code)."""
 

@@ -88,3 +88,36 @@ def test_api_module_exports_only_its_api() -> None:
     assert public == set(pymeld.api.__all__)
     assert not {"Any", "Iterator", "annotations"} & set(vars(pymeld.api))
     assert pymeld.FuseOptions is FuseOptions
+
+
+def test_reports_made_when_read_are_what_the_result_holds(example_wasm: Path) -> None:
+    """`fuse_bytes` makes ``import_map`` and ``explain`` when first read; a result read, copied,
+    pickled, printed, compared or replaced before that holds what it would have held."""
+    import copy
+    import dataclasses
+    import pickle
+
+    from pymeld.fuse import FuseResult
+
+    data = example_wasm.read_bytes()
+    read = fuse_bytes(data)
+    assert "_reports" in vars(read) and "import_map" not in vars(read)  # not made yet
+    assert read.explain and read.explain[0].startswith("adapter func")
+    assert read.import_map["version"] == 2 and "_reports" not in vars(read)
+    eager = FuseResult(read.output, read.stats, read.import_map, read.explain)
+    assert read == eager and repr(read) == repr(eager)
+    assert type(read) is FuseResult and dataclasses.asdict(read) == dataclasses.asdict(eager)
+    for fresh in (
+        pickle.loads(pickle.dumps(fuse_bytes(data))),
+        copy.copy(fuse_bytes(data)),
+        dataclasses.replace(fuse_bytes(data), stats=read.stats),
+    ):
+        assert "_reports" not in vars(fresh)
+        assert fresh.import_map == read.import_map and fresh.explain == read.explain
+    printed = fuse_bytes(data)  # (its stats hold its own timings)
+    text = repr(printed)
+    assert text == repr(FuseResult(printed.output, printed.stats, read.import_map, read.explain))
+    compared = fuse_bytes(data)
+    assert compared == FuseResult(compared.output, compared.stats, read.import_map, read.explain)
+    with pytest.raises(AttributeError, match="'FuseResult' object has no attribute 'nope'"):
+        fuse_bytes(data).nope  # type: ignore[attr-defined]  # noqa: B018

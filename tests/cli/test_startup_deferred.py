@@ -3,7 +3,9 @@
 fuse runs none of ``inspect``, ``ast`` or ``dis`` and loads no ``click``; ``--help`` neither,
 and every option has its help text. The modules of a plain fuse use ``typing``'s names in
 annotations only and call nothing of ``copy``, so neither runs either; the attestation's JSON is
-written without importing ``json`` (`pymeld.emit.attestation.canonical_json`)."""
+written without importing ``json`` (`pymeld.emit.attestation.canonical_json`). argparse's
+messages skip `gettext` where no catalog can exist, so ``locale`` is not imported either, and
+the deferral itself needs no ``importlib.util``."""
 
 from __future__ import annotations
 
@@ -30,7 +32,10 @@ def report():
     typing_ran = "Generic" in getattr(sys.modules.get("typing"), "__dict__", {})
     copy_ran = "deepcopy" in getattr(sys.modules.get("copy"), "__dict__", {})
     json = "json" in sys.modules
-    print(f"typing-ran={typing_ran} copy-ran={copy_ran} json={json}", file=sys.stderr)
+    locale = "locale" in sys.modules
+    util = "importlib.util" in sys.modules
+    print(f"typing-ran={typing_ran} copy-ran={copy_ran} json={json} locale={locale}"
+          f" util={util}", file=sys.stderr)
     print(f"inspect-ran={ran} kind={kind} loaded={loaded}", file=sys.stderr)
 atexit.register(report)
 from pymeld.__main__ import main
@@ -57,7 +62,7 @@ def test_small_fuse_runs_neither_inspect_nor_typing(tmp_path: Path, name: str) -
     p = _probe("fuse", str(path), "-o", str(out))
     assert p.returncode == 0, p.stderr
     assert p.stderr.splitlines()[-2:] == [
-        "typing-ran=False copy-ran=False json=False",
+        "typing-ran=False copy-ran=False json=False locale=False util=False",
         "inspect-ran=False kind=_Deferred loaded=[]",
     ]
     assert out.read_bytes()[:4] == b"\0asm"
@@ -78,7 +83,7 @@ def test_typing_still_resolves_in_the_process(tmp_path: Path) -> None:
     out = tmp_path / "out.wasm"
     p = _probe("fuse", str(CALCULATOR), "--component", "-o", str(out))
     assert p.returncode == 0, p.stderr
-    assert "typing-ran=True copy-ran=False json=False" in p.stderr.splitlines()
+    assert p.stderr.splitlines()[-2].startswith("typing-ran=True copy-ran=False json=False")
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["fuse", "-h"]], ids=["group", "fuse"])
@@ -142,3 +147,59 @@ def test_version_defers_nothing() -> None:
     assert "pymeld" in mods
     assert not mods & {"types", "importlib.util", "inspect", "click"}
     assert "kind=NoneType" in p.stderr.splitlines()[-1]  # `inspect` not even deferred
+
+
+def _mo_catalog(entries: dict[str, str]) -> bytes:
+    """A GNU ``.mo`` file of ``entries`` (msgid → msgstr), as `gettext.GNUTranslations` reads
+    it: magic, revision, count, offsets of the two string tables, no hash table."""
+    import struct
+
+    ids = sorted(entries)
+    count = len(ids)
+    keys_at = 7 * 4
+    values_at = keys_at + count * 8
+    data_at = values_at + count * 8
+    blob, key_table, value_table = b"", [], []
+    for table, texts in ((key_table, ids), (value_table, [entries[i] for i in ids])):
+        for text in texts:
+            raw = text.encode()
+            table.append((len(raw), data_at + len(blob)))
+            blob += raw + b"\0"
+    header = struct.pack("<7I", 0x950412DE, 0, count, keys_at, values_at, 0, data_at)
+    tables = b"".join(struct.pack("<2I", n, at) for n, at in key_table + value_table)
+    return header + tables + blob
+
+
+#: Builds argparse's "required arguments" error after `untranslated_argparse` in a process
+#: whose gettext catalogs are those of the directory given (which may not exist).
+TRANSLATED = """
+import gettext, os, sys
+gettext._default_localedir = sys.argv[1]
+os.environ["LANGUAGE"] = "xx"
+from pymeld.__main__ import untranslated_argparse
+untranslated_argparse()
+import argparse
+print(argparse._ is gettext.gettext, argparse.ngettext is gettext.ngettext)
+p = argparse.ArgumentParser(prog="p")
+p.add_argument("x")
+p.parse_args([])
+"""
+
+
+def test_argparse_messages_translated_only_where_a_catalog_exists(tmp_path: Path) -> None:
+    """With a catalog directory, argparse still translates (here through a catalog of its
+    `messages` domain for a language ``xx``); without one, it gets identity functions and
+    prints its messages as `gettext` would have returned them, unchanged."""
+    catalogs = tmp_path / "locale"
+    (catalogs / "xx" / "LC_MESSAGES").mkdir(parents=True)
+    mo = _mo_catalog({"the following arguments are required: %s": "il manque : %s"})
+    (catalogs / "xx" / "LC_MESSAGES" / "messages.mo").write_bytes(mo)
+    for directory, expected in [
+        (catalogs, ["True True", "p: error: il manque : x"]),
+        (tmp_path / "none", ["False False", "p: error: the following arguments are required: x"]),
+    ]:
+        p = subprocess.run(
+            [sys.executable, "-c", TRANSLATED, str(directory)], capture_output=True, text=True
+        )
+        assert p.returncode == 2, p.stderr
+        assert [p.stdout.strip(), p.stderr.splitlines()[-1]] == expected

@@ -22,7 +22,8 @@ def _compiled(text: str) -> types.CodeType:
 
 def test_precompiled_shapes_are_what_compiling_gives() -> None:
     assert len(_dataclass_shapes.SHAPES) > 20
-    for text, create in _dataclass_shapes.SHAPES:
+    for shape, create in _dataclass_shapes.SHAPES:
+        text = _dataclass._shape_text(shape)
         code = _dataclass._inner(create.__code__).replace(co_filename="<string>", co_firstlineno=2)
         ref = _compiled(text)
         assert code == ref, text
@@ -33,26 +34,28 @@ def test_precompiled_shapes_are_what_compiling_gives() -> None:
 
 def test_module_is_what_its_generator_writes() -> None:
     """Not edited by hand: regenerate with ``python -m pymeld._dataclass``."""
-    texts = [text for text, _ in _dataclass_shapes.SHAPES]
+    shapes = [shape for shape, _ in _dataclass_shapes.SHAPES]
+    texts = [_dataclass._shape_text(shape) for shape in shapes]
     assert texts == sorted(set(texts))
     source = Path(_dataclass_shapes.__file__).read_text()
-    assert source == _dataclass.shapes_module(texts)
+    assert source == _dataclass.shapes_module(shapes)
 
 
 def test_module_holds_the_shape_of_every_class() -> None:
     """Up to date: exactly the shapes of pymeld's classes, including those instantiated while
     their module loads (a shape missing there is compiled at run time; the first `compile` of a
     process also builds the `ast` types, ~9 M instructions of a small fuse)."""
-    texts = [text for text, _ in _dataclass_shapes.SHAPES]
-    assert _dataclass._all_shapes() == texts
-    assert "def __init__(self):\n  pass\n" in "".join(texts)  # `abi.types.Bool()` at import
+    shapes = [shape for shape, _ in _dataclass_shapes.SHAPES]
+    assert _dataclass._all_shapes() == shapes
+    texts = "".join(map(_dataclass._shape_text, shapes))
+    assert "def __init__(self):\n  pass\n" in texts  # `abi.types.Bool()` at import
 
 
 def test_shapes_are_loaded_not_compiled() -> None:
     """A class whose shape is in the module gets its ``__init__`` without `compile`."""
     _dataclass._load_shapes()
-    text = _dataclass_shapes.SHAPES[0][0]
-    assert _dataclass._template(text) is _dataclass._SHAPES[text]
+    shape = _dataclass_shapes.SHAPES[0][0]
+    assert _dataclass._template(shape) is _dataclass._SHAPES[shape]
 
 
 def _wide_namespace() -> dict[str, object]:
@@ -110,3 +113,70 @@ def test_dataclass_bases_as_the_stdlib() -> None:
     base = fast(type("B", (), {"__annotations__": {"a": "int"}}))
     with pytest.raises(TypeError, match="frozen dataclass from a non-frozen"):
         fast(frozen=True)(type("S", (base,), {"__annotations__": {"b": "int"}}))
+
+
+def _kinds_namespace() -> dict[str, object]:
+    """A field of each kind a shape tells apart: init (plain, default, default factory) and not
+    (default factory, default, nothing)."""
+    return {
+        "__annotations__": {n: "object" for n in "abcdef"},
+        "b": 2,
+        "c": dataclasses.field(default_factory=list),
+        "d": dataclasses.field(default_factory=dict, init=False),
+        "e": dataclasses.field(default=7, init=False),
+        "f": dataclasses.field(init=False),
+    }
+
+
+@pytest.mark.parametrize("slots", [False, True])
+@pytest.mark.parametrize("frozen", [False, True])
+def test_every_field_kind_as_the_stdlib(frozen: bool, slots: bool) -> None:
+    """Instances as the standard library makes them, and the ``__init__`` code what compiling
+    the class's own text gives (its shape's text with the field names put in), but for the
+    columns in its line table (names of other lengths)."""
+    ours = fast(frozen=frozen, slots=slots)(type("K", (), _kinds_namespace()))
+    theirs = dataclasses.dataclass(frozen=frozen, slots=slots)(type("K", (), _kinds_namespace()))
+    assert str(inspect.signature(ours)) == str(inspect.signature(theirs))
+    for args in [(1,), (1, 3), (1, 3, [4])]:
+        o, t = ours(*args), theirs(*args)
+        assert [getattr(o, n) for n in "abcde"] == [getattr(t, n) for n in "abcde"]
+        assert hasattr(o, "f") == hasattr(t, "f")
+        assert o.d is not ours(*args).d  # a new dict each time
+    fields = list(ours.__dataclass_fields__.values())
+    shape, names, *_ = _dataclass._init_parts(ours, fields, frozen, slots)
+    assert shape[3] == ("ppfFdn" if slots else "ppfFnn")
+    text = _dataclass._shape_text(shape)
+    for i, name in enumerate(names):
+        text = text.replace(_dataclass._placeholder(i), name)
+    code, ref = ours.__dict__["__init__"].__code__, _compiled(text)
+    for part in ("code", "consts", "names", "varnames", "freevars", "argcount", "flags"):
+        assert getattr(code, f"co_{part}") == getattr(ref, f"co_{part}"), part
+    with pytest.raises(TypeError, match="non-default argument 'z' follows default argument"):
+        fast(type("Bad", (), {"__annotations__": {"y": "int", "z": "int"}, "y": 0}))(1)
+
+
+def test_defaults_found_where_getattr_finds_them() -> None:
+    """A default comes from wherever ``getattr(cls, name)`` finds one: the class, a plain base,
+    or the metaclass (a field named ``mro``); only a class with no base but `object` skips the
+    lookup for names in neither its dict nor `type`'s."""
+
+    class Base:
+        b = 5
+
+    def make(deco: object) -> list[type]:
+        d = deco(frozen=True)  # type: ignore[operator]
+        own = d(type("Own", (), {"__annotations__": {"a": "int", "b": "int"}, "b": 2}))
+        based = d(type("Based", (Base,), {"__annotations__": {"a": "int", "b": "int"}}))
+        meta = d(type("Meta", (), {"__annotations__": {"a": "int", "mro": "object"}}))
+        return [own, based, meta]
+
+    *ours, ours_meta = make(fast)
+    *theirs, theirs_meta = make(dataclasses.dataclass)
+    for o, t, b in zip(ours, theirs, (2, 5)):
+        assert str(inspect.signature(o)) == str(inspect.signature(t))
+        assert [f.default for f in dataclasses.fields(o)] == [dataclasses.MISSING, b]
+        assert [f.default for f in dataclasses.fields(t)] == [dataclasses.MISSING, b]
+        assert repr(o(1)) == repr(t(1))
+    # each takes its own class's bound `type.mro` as the default
+    assert [f.default for f in dataclasses.fields(ours_meta)][1] == ours_meta.mro
+    assert [f.default for f in dataclasses.fields(theirs_meta)][1] == theirs_meta.mro

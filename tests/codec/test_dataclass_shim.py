@@ -193,6 +193,7 @@ MODULES = [
     "pymeld.merge.merger",
     "pymeld.merge.leave",
     "pymeld.merge.memory",
+    "pymeld.merge.strategy",
     "pymeld.merge.asyncfuse",
     "pymeld.plan",
     "pymeld.wrap.wrapper",

@@ -140,7 +140,7 @@ _UNROLL_LEAVES = 16
 _MEMCPY_MIN = 16
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Adapter:
     """One generated core function, ready to append to the fused module.
 
@@ -167,7 +167,7 @@ class Adapter:
         return self.locals_encoding + self.body
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LeafFunc:
     """A function of the fused module an adapter may inline instead of calling (a callee's
     small leaf `realloc`, such as a bump allocator): its signature, declared locals and code
@@ -191,7 +191,7 @@ LeafLookup = Callable[[int], LeafFunc | None]
 SharedFuncs = Callable[[object, Callable[[], "Adapter"]], int]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BorrowScope:
     """The callee's borrow scope (spec: `Task.num_borrows` must be 0 when it returns): the
     global counting borrows handed to the current call, the lend-stack pointer global, and the
@@ -202,7 +202,7 @@ class BorrowScope:
     unlend: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CallGuards:
     """What the runtime checks around a cross-instance call, as fused state (global indices).
 

@@ -247,7 +247,7 @@ def flatten_variant_payload(cases: Cases) -> tuple[CoreValType, ...]:
     return tuple(flat)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CoreFuncType:
     params: tuple[CoreValType, ...]
     results: tuple[CoreValType, ...]

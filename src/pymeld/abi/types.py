@@ -25,72 +25,72 @@ class ValType:
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Bool(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class S8(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class U8(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class S16(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class U16(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class S32(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class U32(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class S64(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class U64(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class F32(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class F64(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Char(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class String(ValType):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class List(ValType):
     """`list<elem>`, or the fixed-length `list<elem, N>` when `fixed_len` is set (N > 0)."""
 
@@ -102,7 +102,7 @@ class List(ValType):
             raise ValueError(f"fixed-length list needs a length > 0, got {self.fixed_len}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Record(ValType):
     fields: tuple[tuple[str, ValType], ...]
 
@@ -111,7 +111,7 @@ class Record(ValType):
             raise ValueError("record must have at least one field")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Tuple(ValType):
     types: tuple[ValType, ...]
 
@@ -120,7 +120,7 @@ class Tuple(ValType):
             raise ValueError("tuple must have at least one element")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Variant(ValType):
     cases: tuple[tuple[str, ValType | None], ...]
 
@@ -129,7 +129,7 @@ class Variant(ValType):
             raise ValueError("variant must have at least one case")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Enum(ValType):
     labels: tuple[str, ...]
 
@@ -138,18 +138,18 @@ class Enum(ValType):
             raise ValueError("enum must have at least one label")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Option(ValType):
     t: ValType
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Result(ValType):
     ok: ValType | None = None
     err: ValType | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Flags(ValType):
     labels: tuple[str, ...]
 
@@ -159,7 +159,7 @@ class Flags(ValType):
             raise ValueError(f"flags must have 1..32 labels, got {len(self.labels)}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Map(ValType):
     """`map<key, value>`: the canonical ABI treats it as `list<tuple<key, value>>`."""
 
@@ -167,33 +167,33 @@ class Map(ValType):
     value: ValType
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Own(ValType):
     """Owned handle; `resource` is an opaque, hashable identity chosen by the resolver."""
 
     resource: Hashable
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Borrow(ValType):
     resource: Hashable
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Stream(ValType):
     """`stream<elem>` (``elem`` None: no payload); a handle in the owning instance's table."""
 
     elem: ValType | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Future(ValType):
     """`future<elem>` (``elem`` None: no payload); a handle like `Stream`."""
 
     elem: ValType | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ErrorContext(ValType):
     """`error-context`: a handle into the instance's error-context table."""
 
@@ -202,7 +202,7 @@ class ErrorContext(ValType):
 AsyncHandle = Stream | Future | ErrorContext
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class FuncType:
     params: tuple[tuple[str, ValType], ...]
     result: ValType | None = None
@@ -215,7 +215,7 @@ class FuncType:
         return [] if self.result is None else [self.result]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CanonOptions:
     """Canonical options of one side, with indices already resolved in the *fused* module.
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # annotations only: `pymeld inspect` loads emit.attestation, 
 __all__ = ["Finished", "finish_module"]
 
 
-@dataclass(slots=True)
+@dataclass
 class Finished:
     """The encoded fused core module (customs and attestation included) and stats to report."""
 

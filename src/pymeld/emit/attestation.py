@@ -203,7 +203,7 @@ def section_bytes(section: CustomSection) -> bytes:
     return b"\x00" + uleb(len(payload)) + payload
 
 
-@dataclass(slots=True)
+@dataclass
 class Attestation:
     """An attestation found in a file, with the result of recomputing the code hash."""
 

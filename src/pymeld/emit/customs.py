@@ -129,7 +129,7 @@ def merge_target_features(sections: Iterable[bytes]) -> list[tuple[str, str]]:
     return sorted(((p, n) for n, p in seen.items()), key=lambda pn: pn[1])
 
 
-@dataclass(slots=True)
+@dataclass
 class CustomPlan:
     """The custom sections to emit (in order) and what was dropped, for ``--stats``."""
 

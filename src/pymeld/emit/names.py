@@ -44,7 +44,7 @@ _KIND_OF = {
 }
 
 
-@dataclass(slots=True)
+@dataclass
 class ModuleNames:
     """Names of one module; ``maps[subsection id][index] = name`` (not the local map)."""
 
@@ -127,9 +127,8 @@ def _callee_name(graph: FlatGraph, lifted: Lifted) -> str | None:
     if not isinstance(ref, DefRef):
         return None
     m = graph.instances[ref.instance].module
-    return next(
-        (e.name for e in m.exports if e.kind == ExternKind.FUNC and e.index == ref.index), None
-    )
+    func = ExternKind.FUNC  # (read once: per export, a 3.11 enum read is an `__getattr__` call)
+    return next((e.name for e in m.exports if e.kind == func and e.index == ref.index), None)
 
 
 def function_names(graph: FlatGraph, merged: MergeResult) -> ModuleNames:

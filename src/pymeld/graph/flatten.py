@@ -49,6 +49,19 @@ if TYPE_CHECKING:
 CS = cm.ComponentSort
 KS = cm.CoreSort
 
+#: Sorts read per item (`_alias`, `_canon`, imports): on Python 3.11 each ``ComponentSort.X``
+#: read goes through ``EnumType.__getattr__``.
+_C_FUNC, _C_TYPE, _C_INSTANCE = CS.FUNC, CS.TYPE, CS.INSTANCE
+_K_FUNC, _K_INSTANCE, _K_MEMORY, _K_MODULE = KS.FUNC, KS.INSTANCE, KS.MEMORY, KS.MODULE
+_OPT_MEMORY, _OPT_REALLOC = cm.CanonOptKind.MEMORY, cm.CanonOptKind.REALLOC
+
+#: The string encoding each option names (looked up once per option: on Python 3.11 each
+#: ``CanonOptKind.X`` read goes through ``EnumType.__getattr__``).
+_ENCODING = {
+    cm.CanonOptKind.UTF8: "utf8",
+    cm.CanonOptKind.UTF16: "utf16",
+    cm.CanonOptKind.LATIN1_UTF16: "latin1+utf16",
+}
 _CORE_KIND: dict[cm.CoreSort, ExternKind] = {
     KS.FUNC: ExternKind.FUNC,
     KS.TABLE: ExternKind.TABLE,
@@ -61,7 +74,7 @@ _CORE_KIND: dict[cm.CoreSort, ExternKind] = {
 # -- symbolic values ------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass
 class ModuleDef:
     """A core module definition (shared by all its instantiations)."""
 
@@ -74,7 +87,7 @@ class ModuleDef:
         return self.section.module
 
 
-@dataclass(slots=True)
+@dataclass
 class HostModule:
     """A core module imported from outside the root (``path`` as in `ForeignInstance`): only
     its type is known, so each instantiation becomes a `ForeignInstance`."""
@@ -83,21 +96,21 @@ class HostModule:
     sig: ModuleSig
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreModuleInst:
     """A core instance made by instantiating a module: index into `FlatGraph.instances`."""
 
     index: int
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreForeignInst:
     """A core instance of an imported module: index into `FlatGraph.foreign`."""
 
     index: int
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreBag:
     """A core instance made from inline exports."""
 
@@ -107,7 +120,7 @@ class CoreBag:
 CoreInst = CoreModuleInst | CoreBag | CoreForeignInst
 
 
-@dataclass(slots=True)
+@dataclass
 class CompInst:
     """A component instance: its exports by name as (sort, value).
 
@@ -119,7 +132,7 @@ class CompInst:
     host_path: tuple[str, ...] | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class ComponentDef:
     """A component definition closed over the scope it was defined in (for outer aliases)."""
 
@@ -128,7 +141,7 @@ class ComponentDef:
     label: str
 
 
-@dataclass(slots=True)
+@dataclass
 class Scope:
     """The index spaces of one component being instantiated."""
 
@@ -231,21 +244,24 @@ class Flattener:
                         ComponentDef(section.component, scope, f"{scope.label}/component{n}")
                     )
                 case cm.CoreInstanceSection():
+                    core_instances = scope.space(_K_INSTANCE)
                     for item in section.items:
-                        scope.space(KS.INSTANCE).append(self._core_instance(item, scope))
+                        core_instances.append(self._core_instance(item, scope))
                 case cm.CoreTypeSection():
                     for t in section.items:
                         n = len(t.subtypes) if isinstance(t, cm.CoreRecType) else 1
                         scope.space(KS.TYPE).extend([t] * n)
                 case cm.InstanceSection():
+                    instances = scope.space(_C_INSTANCE)
                     for inst in section.items:
-                        scope.space(CS.INSTANCE).append(self._instance(inst, scope))
+                        instances.append(self._instance(inst, scope))
                 case cm.AliasSection():
                     for alias in section.items:
                         scope.space(alias.sort).append(self._alias(alias, scope))
                 case cm.TypeSection():
+                    types = scope.space(_C_TYPE)
                     for deftype in section.items:
-                        scope.space(CS.TYPE).append(self.types.define(deftype, scope))
+                        types.append(self.types.define(deftype, scope))
                 case cm.CanonSection():
                     for canon in section.items:
                         self._canon(canon, scope)
@@ -256,9 +272,9 @@ class Flattener:
                 case cm.ExportSection():
                     for exp in section.items:
                         value = scope.get(exp.sort, exp.index)
-                        if exp.desc is not None and exp.sort is CS.FUNC:
+                        if exp.desc is not None and exp.sort is _C_FUNC:
                             value = self._ascribe_func(value, exp.desc, scope)
-                        if exp.sort is CS.TYPE and isinstance(value, ResourceType):
+                        if exp.sort is _C_TYPE and isinstance(value, ResourceType):
                             value = self.types.name_resource(value, exp.name.name)
                         scope.space(exp.sort).append(value)
                         scope.exports[exp.name.name] = (exp.sort, value)
@@ -286,17 +302,17 @@ class Flattener:
                     f"{scope.label}: import `{name}` is a {cm.sort_name(sort)} "
                     f"but a {cm.sort_name(arg_sort)} was supplied"
                 )
-            if sort is CS.TYPE and imp.desc.index is not None:
+            if sort is _C_TYPE and imp.desc.index is not None:
                 # (eq T): the supplied type must be the declared one; it is, by validation.
                 return value
             return value
         # Root import: stays an import of the output.
         path = (name,)
-        if sort is CS.FUNC:
-            ft = self.types.func_type(scope.get(CS.TYPE, _req(imp.desc.index)), scope)
+        if sort is _C_FUNC:
+            ft = self.types.func_type(scope.get(_C_TYPE, _req(imp.desc.index)), scope)
             return self._host_func(path, ft)
-        if sort is CS.INSTANCE:
-            itype = scope.get(CS.TYPE, _req(imp.desc.index))
+        if sort is _C_INSTANCE:
+            itype = scope.get(_C_TYPE, _req(imp.desc.index))
             return self._host_instance(path, itype)
         if sort is CS.TYPE:
             if imp.desc.index is None:
@@ -319,11 +335,11 @@ class Flattener:
         """Materialise an imported instance's exports from its instance type."""
         exports: dict[str, tuple[cm.Sort, Any]] = {}
         for name, (sort, value) in self.types.instance_exports(itype, path).items():
-            if sort is CS.FUNC:
+            if sort is _C_FUNC:
                 value = self._host_func((*path, name), value)
-            elif sort is CS.INSTANCE:
+            elif sort is _C_INSTANCE:
                 value = self._host_instance((*path, name), value)
-            elif sort is KS.MODULE:
+            elif sort is _K_MODULE:
                 value = HostModule((*path, name), value)
             exports[name] = (sort, value)
         return CompInst(exports, path)
@@ -349,9 +365,9 @@ class Flattener:
                     )
                 bag[e.name] = (kind, scope.get(e.sort, e.index))
             return CoreBag(bag)
-        mdef: ModuleDef | HostModule = scope.get(KS.MODULE, item.module)
-        args: dict[str, CoreInst] = {a.name: scope.get(KS.INSTANCE, a.instance) for a in item.args}
-        label = f"{scope.label}/core{len(scope.space(KS.INSTANCE))}"
+        mdef: ModuleDef | HostModule = scope.get(_K_MODULE, item.module)
+        args: dict[str, CoreInst] = {a.name: scope.get(_K_INSTANCE, a.instance) for a in item.args}
+        label = f"{scope.label}/core{len(scope.space(_K_INSTANCE))}"
         if isinstance(mdef, HostModule):
             return self._foreign_instance(mdef, args, scope, label)
         module = self._parsed(mdef)
@@ -462,7 +478,7 @@ class Flattener:
 
     def _alias(self, alias: cm.Alias, scope: Scope) -> Any:
         if isinstance(alias, cm.AliasExport):
-            inst: CompInst = scope.get(CS.INSTANCE, alias.instance)
+            inst: CompInst = scope.get(_C_INSTANCE, alias.instance)
             if alias.name not in inst.exports:
                 raise LinkError(f"{scope.label}: instance has no export `{alias.name}`")
             sort, value = inst.exports[alias.name]
@@ -473,7 +489,7 @@ class Flattener:
                 )
             return value
         if isinstance(alias, cm.AliasCoreExport):
-            cinst: CoreInst = scope.get(KS.INSTANCE, alias.instance)
+            cinst: CoreInst = scope.get(_K_INSTANCE, alias.instance)
             kind, ref = self._core_export(cinst, alias.name, scope.label)
             if _CORE_KIND.get(alias.sort) != kind:
                 raise LinkError(
@@ -487,14 +503,14 @@ class Flattener:
     def _canon(self, canon: cm.Canon, scope: Scope) -> None:
         if isinstance(canon, cm.CanonLift):
             opts = self._opts(canon.options, scope)
-            ft = self.types.func_type(scope.get(CS.TYPE, canon.type), scope)
-            core = scope.get(KS.FUNC, canon.core_func)
-            scope.space(CS.FUNC).append(Lifted(core, ft, opts, scope.instance_id))
+            ft = self.types.func_type(scope.get(_C_TYPE, canon.type), scope)
+            core = scope.get(_K_FUNC, canon.core_func)
+            scope.space(_C_FUNC).append(Lifted(core, ft, opts, scope.instance_id))
         elif isinstance(canon, cm.CanonLower):
-            callee = scope.get(CS.FUNC, canon.func)
+            callee = scope.get(_C_FUNC, canon.func)
             opts = self._opts(canon.options, scope)
             self.graph.lowers.append(Lowered(callee, opts, scope.instance_id))
-            scope.space(KS.FUNC).append(LoweredRef(len(self.graph.lowers) - 1))
+            scope.space(_K_FUNC).append(LoweredRef(len(self.graph.lowers) - 1))
         else:
             resource = None
             if canon.op.startswith("resource.") and canon.type is not None:
@@ -531,19 +547,15 @@ class Flattener:
         is_async = False
         for o in options:
             k = o.kind
-            if k is cm.CanonOptKind.UTF8:
-                enc = "utf8"
-            elif k is cm.CanonOptKind.UTF16:
-                enc = "utf16"
-            elif k is cm.CanonOptKind.LATIN1_UTF16:
-                enc = "latin1+utf16"
-            elif k is cm.CanonOptKind.MEMORY:
-                ref = scope.get(KS.MEMORY, _req(o.index))
+            if k in _ENCODING:
+                enc = _ENCODING[k]
+            elif k is _OPT_MEMORY:
+                ref = scope.get(_K_MEMORY, _req(o.index))
                 if not isinstance(ref, DefRef | ForeignRef):
                     raise UnsupportedFeature(f"{scope.label}: memory option is not a core memory")
                 memory = ref
-            elif k is cm.CanonOptKind.REALLOC:
-                realloc = scope.get(KS.FUNC, _req(o.index))
+            elif k is _OPT_REALLOC:
+                realloc = scope.get(_K_FUNC, _req(o.index))
             elif k is cm.CanonOptKind.POST_RETURN:
                 post_return = scope.get(KS.FUNC, _req(o.index))
             elif k is cm.CanonOptKind.ASYNC:

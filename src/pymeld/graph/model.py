@@ -29,21 +29,21 @@ class DefRef:
     index: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class LoweredRef:
     """A core function made by ``canon lower``; ``lower`` indexes `FlatGraph.lowers`."""
 
     lower: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BuiltinRef:
     """A core function made by a canonical built-in; indexes `FlatGraph.builtins`."""
 
     builtin: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ForeignRef:
     """Export ``name`` (a ``kind``) of foreign instance ``instance`` (`FlatGraph.foreign`): an
     instance of a core module the composition imports, so nothing is known of it but its type."""
@@ -56,7 +56,7 @@ class ForeignRef:
 CoreRef = DefRef | LoweredRef | BuiltinRef | ForeignRef
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CanonOpts:
     """Canonical options with every index resolved to a flat-graph definition."""
 
@@ -68,7 +68,7 @@ class CanonOpts:
     callback: CoreRef | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ResourceType:
     """A resource type's identity: one object per `(type (resource ...))` evaluation.
 
@@ -83,7 +83,7 @@ class ResourceType:
     host_path: tuple[str, ...] | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class Lifted:
     """A component function made by `canon lift` inside component instance ``owner``."""
 
@@ -93,7 +93,7 @@ class Lifted:
     owner: int
 
 
-@dataclass(slots=True)
+@dataclass
 class HostFunc:
     """A component function imported from outside the root: it stays an import of the output.
 
@@ -107,7 +107,7 @@ class HostFunc:
 ComponentFunc = Lifted | HostFunc
 
 
-@dataclass(slots=True)
+@dataclass
 class Lowered:
     """`canon lower` of ``callee`` inside component instance ``owner`` with options ``opts``."""
 
@@ -116,7 +116,7 @@ class Lowered:
     owner: int
 
 
-@dataclass(slots=True)
+@dataclass
 class Builtin:
     """A canonical built-in core function (resource.new/rep/drop and friends).
 
@@ -139,7 +139,7 @@ class Builtin:
     index: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class ModuleInstance:
     """One `(core instance (instantiate m ...))`, with its imports bound one to one."""
 
@@ -151,7 +151,7 @@ class ModuleInstance:
     imports: list[CoreRef] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass
 class ModuleSig:
     """An imported core module's declared type, in core form: ``stub`` is a core module whose
     imports are the declared imports followed by the declared exports (as imports, so their
@@ -172,7 +172,7 @@ class ModuleSig:
         return next((e for e in self.exports if e.name == name), None)
 
 
-@dataclass(slots=True)
+@dataclass
 class ForeignInstance:
     """A core instance of a core module the root imports (``path``: the root import name and
     the export names leading to the module): the output component keeps the module import and
@@ -188,7 +188,7 @@ class ForeignInstance:
     imports: list[CoreRef] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass
 class ComponentInstanceInfo:
     """A component instance in the flattened tree (the root is id 0)."""
 
@@ -197,28 +197,28 @@ class ComponentInstanceInfo:
     label: str
 
 
-@dataclass(slots=True)
+@dataclass
 class TypeExport:
     """An exported type (``(export "name" (type ...))``)."""
 
     type: ValType | ResourceType
 
 
-@dataclass(slots=True)
+@dataclass
 class ModuleExport:
     """An exported core module: a definition, not state, so it is carried over unchanged."""
 
     data: bytes
 
 
-@dataclass(slots=True)
+@dataclass
 class InstanceExport:
     """An exported instance: its exports in definition order."""
 
     exports: list[tuple[str, ExportItem]]
 
 
-@dataclass(slots=True)
+@dataclass
 class HostModuleExport:
     """A re-exported imported core module (``path`` as in `ForeignInstance`)."""
 
@@ -228,7 +228,7 @@ class HostModuleExport:
 ExportItem = Lifted | HostFunc | TypeExport | InstanceExport | ModuleExport | HostModuleExport
 
 
-@dataclass(slots=True)
+@dataclass
 class RootSpaces:
     """The root component's own index spaces as flattening resolved them: what the wrapper needs.
 
@@ -249,7 +249,7 @@ class RootSpaces:
     export_names: dict[str, ExternName] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
+@dataclass
 class FlatGraph:
     """Everything merge needs; all lists are in deterministic (instantiation) order. ``root``
     is what the wrapper needs of the root component's own index spaces."""

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from pymeld.graph.flatten import Flattener, Scope
 
 CS = cm.ComponentSort
+#: Read per type lookup (on Python 3.11 each ``ComponentSort.X`` read goes through
+#: ``EnumType.__getattr__``).
+_TYPE = CS.TYPE
+_INSTANCE = CS.INSTANCE
+_FUNC = CS.FUNC
 KS = cm.CoreSort
 
 _PRIMS: dict[cm.Prim, Any] = {
@@ -44,7 +49,7 @@ _PRIMS: dict[cm.Prim, Any] = {
 }
 
 
-@dataclass(slots=True)
+@dataclass
 class TypeClosure:
     """A component or instance type, kept with the scope its outer aliases refer to."""
 
@@ -52,7 +57,7 @@ class TypeClosure:
     scope: Scope
 
 
-@dataclass(slots=True)
+@dataclass
 class _DeclScope:
     """The local type index space of an instance/component type being evaluated."""
 
@@ -64,9 +69,9 @@ class _DeclScope:
     def get(self, sort: cm.Sort, index: int) -> Any:
         space = (
             self.types
-            if sort is CS.TYPE
+            if sort is _TYPE
             else self.instances
-            if sort is CS.INSTANCE
+            if sort is _INSTANCE
             else self.core_types
             if sort is KS.TYPE
             else None
@@ -195,9 +200,9 @@ class TypeResolver:
                     name = decl.name.name
                     value = self._extern(decl.desc, local, (*path, name))
                     sort = decl.desc.sort
-                    if sort is CS.TYPE:
+                    if sort is _TYPE:
                         local.types.append(value)
-                    elif sort is CS.INSTANCE:
+                    elif sort is _INSTANCE:
                         local.instances.append(value)
                     exports[name] = (sort, value)
                 case cm.ImportDecl():
@@ -206,14 +211,14 @@ class TypeResolver:
 
     def _extern(self, desc: cm.ExternDesc, local: _DeclScope, path: tuple[str, ...]) -> Any:
         sort = desc.sort
-        if sort is CS.FUNC:
-            return self.func_type(local.get(CS.TYPE, _idx(desc)), local)
-        if sort is CS.TYPE:
+        if sort is _FUNC:
+            return self.func_type(local.get(_TYPE, _idx(desc)), local)
+        if sort is _TYPE:
             if desc.index is None:
                 return self.flattener.new_resource(path[-1], None, None, path)
-            return local.get(CS.TYPE, desc.index)
-        if sort is CS.INSTANCE:
-            return local.get(CS.TYPE, _idx(desc))
+            return local.get(_TYPE, desc.index)
+        if sort is _INSTANCE:
+            return local.get(_TYPE, _idx(desc))
         if sort is KS.MODULE:
             mt = local.get(KS.TYPE, _idx(desc))
             return module_sig(mt, local.core_types, "/".join(path))
@@ -289,7 +294,7 @@ def _lookup(scope: Any, sort: cm.Sort, index: int) -> Any:
 
 
 def _lookup_type(scope: Any, index: int) -> Any:
-    return scope.get(CS.TYPE, index)
+    return scope.get(_TYPE, index)
 
 
 def _idx(desc: cm.ExternDesc) -> int:

@@ -109,7 +109,7 @@ def _is_async_type(ft: at.FuncType) -> bool:
     return ft.is_async or bool(at.async_values(ft))
 
 
-@dataclass(slots=True)
+@dataclass
 class AsyncPlan:
     """The async instance (None: no async at all) and the async built-ins the output imports;
     ``fused`` when async spans instances and `merge.asyncfuse` restores their separate state."""

@@ -52,7 +52,7 @@ def module_name(index: int) -> str:
     return f"[core-instance]{index}"
 
 
-@dataclass(slots=True)
+@dataclass
 class ForeignPlan:
     """What the merger and the wrapper need of the foreign instances.
 

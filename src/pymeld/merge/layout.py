@@ -21,7 +21,19 @@ if TYPE_CHECKING:
     from typing import Literal
 
 
-@dataclass(slots=True)
+#: The `InstanceLayout` field holding the base of each kind (a mapping made once: on Python
+#: 3.11 each ``ExternKind.X`` read goes through ``EnumType.__getattr__``, and `base` is called
+#: per item).
+_BASE_FIELD = {
+    ExternKind.FUNC: "func",
+    ExternKind.TABLE: "table",
+    ExternKind.MEMORY: "memory",
+    ExternKind.GLOBAL: "global_",
+    ExternKind.TAG: "tag",
+}
+
+
+@dataclass
 class InstanceLayout:
     """Bases of one module instance's *defined* items in the output index spaces."""
 
@@ -35,13 +47,7 @@ class InstanceLayout:
     imported: dict[ExternKind, int] = field(default_factory=dict)
 
     def base(self, kind: ExternKind) -> int:
-        return {
-            ExternKind.FUNC: self.func,
-            ExternKind.TABLE: self.table,
-            ExternKind.MEMORY: self.memory,
-            ExternKind.GLOBAL: self.global_,
-            ExternKind.TAG: self.tag,
-        }[kind]
+        return getattr(self, _BASE_FIELD[kind])
 
     def defined(self, kind: ExternKind, index: int) -> int:
         """Output index of local index ``index`` (which must be a definition)."""

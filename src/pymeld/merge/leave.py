@@ -46,7 +46,7 @@ from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan
 REALLOC_SIG: tuple[list[CoreValType], list[CoreValType]] = (["i32", "i32", "i32", "i32"], ["i32"])
 
 
-@dataclass(slots=True)
+@dataclass
 class LeaveGuards:
     """Plans flags (group ``may-leave``) and guards (group ``may-leave-guard``) in ``plan``;
     ``func_index`` resolves a guard's target when the plan is emitted."""
@@ -136,7 +136,7 @@ class LeaveGuards:
         return FuncCode(tuple(sig[0]), tuple(sig[1]), (), bytes(b.code))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BodyCalls:
     """What one body may call: ``funcs`` (direct calls and `ref.func`), ``slots`` (indirect
     calls through a constant slot of a table: (table, slot)), ``unknown`` (an indirect call

@@ -27,9 +27,7 @@ falls back to ``multi`` with the refusal as its reason.
 
 from __future__ import annotations
 
-from dataclasses import field
 from functools import cache
-from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.binary import Reader, uleb
@@ -45,19 +43,15 @@ from pymeld.codec.core.model import (
     NumType,
     SegmentMode,
 )
-from pymeld.errors import DecodeError, PymeldError, UnsupportedFeature
+from pymeld.errors import DecodeError, UnsupportedFeature
 from pymeld.graph.model import FlatGraph
 from pymeld.merge.merger import MergeResult
+from pymeld.merge.strategy import STRATEGIES, MemoryDecision, Strategy, apply_memory_strategy
 
-if TYPE_CHECKING:
-    from typing import Literal, TypeAlias
-
-Strategy: TypeAlias = 'Literal["multi", "shared", "auto"]'
-STRATEGIES: tuple[Strategy, ...] = ("multi", "shared", "auto")
 PAGE = 1 << 16
 
 
-@dataclass(slots=True)
+@dataclass
 class Region:
     """Where one output memory (pre-sharing index) lives inside the shared memory."""
 
@@ -72,36 +66,10 @@ class Region:
         return self.pages * PAGE
 
 
-@dataclass(slots=True)
-class MemoryDecision:
-    """The strategy applied and why (reported by ``--stats``)."""
-
-    strategy: str  # "multi" | "shared" | "shared+rebase"
-    reason: str
-    regions: list[Region] = field(default_factory=list)
-
-    def stats(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "memory_strategy": self.strategy,
-            "memory_strategy_reason": self.reason,
-        }
-        if self.regions:
-            out["memory_regions"] = ", ".join(
-                f"{r.owner}@{r.base:#x}+{r.pages}p" for r in self.regions
-            )
-        return out
-
-
-def apply_memory_strategy(
+def share_memories(
     graph: FlatGraph, merged: MergeResult, strategy: Strategy, address_rebase: bool
 ) -> MemoryDecision:
-    """Apply ``strategy`` to ``merged`` in place; returns what was chosen and why."""
-    if strategy not in STRATEGIES:
-        raise PymeldError(f"unknown memory strategy `{strategy}` (expected multi, shared or auto)")
-    if strategy == "multi":
-        if address_rebase:
-            raise PymeldError("address rebasing needs the shared (or auto) memory strategy")
-        return MemoryDecision("multi", "requested: one memory per module-instance memory")
+    """`apply_memory_strategy` for ``shared`` and ``auto``: one memory where that is sound."""
     n = len(merged.module.memories)
     imported = merged.module.num_imported(ExternKind.MEMORY)
     if imported:
@@ -484,4 +452,5 @@ __all__ = [
     "apply_memory_strategy",
     "plan_regions",
     "rebase",
+    "share_memories",
 ]

@@ -84,8 +84,14 @@ if TYPE_CHECKING:  # loaded when used: adapters, async fusion
     from pymeld.merge.asyncfuse import AsyncFusion
     from pymeld.merge.inline import LeafFuncs
 
+#: Kinds read per reference (`Merger.func_index`): on Python 3.11 each ``ExternKind.X`` read
+#: goes through ``EnumType.__getattr__``.
+_FUNC = ExternKind.FUNC
+_MEMORY = ExternKind.MEMORY
+_KINDS = tuple(ExternKind)  # (iterating the class runs `EnumType.__iter__` and `__getattr__`)
 
-@dataclass(slots=True)
+
+@dataclass
 class HostImport:
     """An output import: a host function lowered with ``opts`` (indices in the output), or
     (``func`` None) the `resource.drop` of a host resource type ``resource``."""
@@ -111,7 +117,7 @@ class HostImport:
         return _lower_signature(self.func.type)
 
 
-@dataclass(slots=True)
+@dataclass
 class FuncExport:
     """A root export function: its core export name and lift options in output indices."""
 
@@ -125,7 +131,7 @@ class FuncExport:
     foreign: ForeignRef | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class MergeResult:
     module: Module
     host_imports: list[HostImport]
@@ -171,9 +177,9 @@ class Merger:
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
         if isinstance(ref, DefRef):
-            if ref.kind != ExternKind.FUNC:
+            if ref.kind != _FUNC:
                 raise LinkError(f"expected a function, found a {ref.kind.name.lower()}")
-            return self.layouts[ref.instance].defined(ExternKind.FUNC, ref.index)
+            return self.layouts[ref.instance].defined(_FUNC, ref.index)
         if isinstance(ref, LoweredRef):
             lowered = self.g.lowers[ref.lower]
             if isinstance(lowered.callee, HostFunc):
@@ -203,7 +209,7 @@ class Merger:
         )
 
     def item_index(self, ref: CoreRef, kind: ExternKind) -> int:
-        if kind == ExternKind.FUNC:
+        if kind == _FUNC:
             return self.func_index(ref)
         if isinstance(ref, ForeignRef) and ref.kind == kind:
             return self._foreign(ref)
@@ -230,12 +236,12 @@ class Merger:
                 raise UnsupportedFeature(f"{fi.label}: 64-bit memory in canonical options (cm64)")
         elif opts.memory is not None:
             mi = self.g.instances[opts.memory.instance]
-            local = opts.memory.index - mi.module.num_imported(ExternKind.MEMORY)
+            local = opts.memory.index - mi.module.num_imported(_MEMORY)
             if mi.module.memories[local].memory64:
                 raise UnsupportedFeature(f"{mi.label}: 64-bit memory in canonical options (cm64)")
         return at.CanonOptions(
             opts.string_encoding,  # type: ignore[arg-type]
-            None if opts.memory is None else self.item_index(opts.memory, ExternKind.MEMORY),
+            None if opts.memory is None else self.item_index(opts.memory, _MEMORY),
             None if opts.realloc is None else self.func_index(opts.realloc),
             None if opts.post_return is None else self.func_index(opts.post_return),
             opts.is_async,  # passed through only: merge.asyncpass refuses async adapters
@@ -705,13 +711,17 @@ class Merger:
         """Flags and guards for every realloc/post-return run on an instance's behalf."""
         leave = LeaveGuards(self.plan, self.func_index)
         calls: CallsCache = {}  # each body scanned once, whatever reaches it
+        reached: dict[CoreRef, set[CoreRef] | None] = {}  # each realloc followed once
 
         def plan(realloc: CoreRef | None) -> None:
             owner = None if realloc is None else self._owner_of(realloc)
             if owner is None:
                 return
             assert realloc is not None
-            calls_out = reach(self.g, realloc, calls, self._sites)
+            if realloc in reached:
+                calls_out = reached[realloc]
+            else:
+                calls_out = reached[realloc] = reach(self.g, realloc, calls, self._sites)
             if calls_out is None or calls_out:
                 leave.plan_realloc(realloc, owner, calls_out)
 
@@ -904,7 +914,7 @@ class Merger:
 
     def _index_maps(self, inst: int, lay: InstanceLayout, tmap: list[int]) -> ins.IndexMaps:
         mi = self.g.instances[inst]
-        imported: dict[ExternKind, list[int]] = {k: [] for k in ExternKind}
+        imported: dict[ExternKind, list[int]] = {k: [] for k in _KINDS}
         for imp, ref in zip(mi.module.imports, mi.imports):
             guarded = self.leave.index(ref, mi.owner, False)
             imported[imp.kind].append(

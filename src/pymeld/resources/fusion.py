@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pymeld.abi.adapter import BorrowScope
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Lookups:
     """Output indices the merger resolves (valid once the plan is frozen)."""
 

@@ -47,7 +47,7 @@ _OPS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RuntimeResource:
     """A composition-defined resource type the wrapper must define (`(type (resource ...))`)."""
 
@@ -58,7 +58,7 @@ class RuntimeResource:
     exported: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BuiltinImport:
     """A resource built-in that stays an import of the fused core module."""
 
@@ -68,7 +68,7 @@ class BuiltinImport:
     resource: ResourceType
 
 
-@dataclass(slots=True)
+@dataclass
 class RuntimePlan:
     host_instance: int | None
     resources: list[RuntimeResource] = field(default_factory=list)

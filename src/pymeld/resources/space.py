@@ -37,7 +37,7 @@ def plan_spaces(plan: Plan, instances: list[int]) -> None:
         plan.add_func(_FUNCS, ("space-release", inst), partial(_release, plan, inst))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SharedSpace:
     alloc: int  # () → index
     release: int  # (index) → ()

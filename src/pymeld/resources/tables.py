@@ -42,7 +42,7 @@ _MAX = (1 << 28) - 1  # Table.MAX_LENGTH
 _GROUP = "resource"
 
 
-@dataclass(slots=True)
+@dataclass
 class InnerTables:
     """Plans the tables' functions, globals and memories in ``plan``, then builds the code.
 

@@ -20,7 +20,7 @@ def sort_key(sort: cm.Sort) -> tuple[bool, int]:
     return (isinstance(sort, cm.CoreSort), int(sort))
 
 
-@dataclass(slots=True)
+@dataclass
 class ComponentBuilder:
     """Appends definitions to ``comp`` while counting its index spaces."""
 

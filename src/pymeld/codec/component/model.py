@@ -116,23 +116,23 @@ PRIM_BY_CODE: dict[int, Prim] = {v: k for k, v in PRIM_CODE.items()}
 ValType: TypeAlias = "int | Prim"
 
 
-@dataclass(slots=True)
+@dataclass
 class RecordType:
     fields: list[tuple[str, ValType]]
 
 
-@dataclass(slots=True)
+@dataclass
 class Case:
     name: str
     type: ValType | None
 
 
-@dataclass(slots=True)
+@dataclass
 class VariantType:
     cases: list[Case]
 
 
-@dataclass(slots=True)
+@dataclass
 class ListType:
     """``list<T>`` (0x70) or fixed-length ``list<T, N>`` (0x67) when ``length`` is set."""
 
@@ -140,53 +140,53 @@ class ListType:
     length: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class TupleType:
     types: list[ValType]
 
 
-@dataclass(slots=True)
+@dataclass
 class FlagsType:
     names: list[str]
 
 
-@dataclass(slots=True)
+@dataclass
 class EnumType:
     names: list[str]
 
 
-@dataclass(slots=True)
+@dataclass
 class OptionType:
     type: ValType
 
 
-@dataclass(slots=True)
+@dataclass
 class ResultType:
     ok: ValType | None
     err: ValType | None
 
 
-@dataclass(slots=True)
+@dataclass
 class OwnType:
     resource: int
 
 
-@dataclass(slots=True)
+@dataclass
 class BorrowType:
     resource: int
 
 
-@dataclass(slots=True)
+@dataclass
 class StreamType:
     element: ValType | None
 
 
-@dataclass(slots=True)
+@dataclass
 class FutureType:
     element: ValType | None
 
 
-@dataclass(slots=True)
+@dataclass
 class MapType:
     key: ValType
     value: ValType
@@ -198,7 +198,7 @@ DefValType: TypeAlias = (
 )
 
 
-@dataclass(slots=True)
+@dataclass
 class FuncType:
     """``functype``: 0x40 (sync) or 0x43 (``async``); ``result`` None means no result."""
 
@@ -207,7 +207,7 @@ class FuncType:
     is_async: bool = False
 
 
-@dataclass(slots=True)
+@dataclass
 class ResourceType:
     """``resourcetype``: ``0x3f rep dtor?`` (``dtor`` is a core func index)."""
 
@@ -218,7 +218,7 @@ class ResourceType:
 # -- extern descriptors / names -----------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass
 class ExternDesc:
     """``externtype``. ``sort`` is CoreSort.MODULE or a ComponentSort.
 
@@ -242,13 +242,13 @@ class AttributeKind(IntEnum):
     EXTERNAL_ID = 0x02
 
 
-@dataclass(slots=True)
+@dataclass
 class Attribute:
     kind: AttributeKind
     value: str
 
 
-@dataclass(slots=True)
+@dataclass
 class ExternName:
     """``nameattributes``: ``tag`` is the leading byte (0x00/0x01 plain, 0x02 with attributes)."""
 
@@ -271,7 +271,7 @@ class ExternName:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreRefType:
     """``(ref null? ht)`` in its long form (0x63/0x64). ``heap`` is the s33 heap type: >= 0 a type
     index, < 0 an abstract heap type (e.g. -0x10 = 0x70 func). ``shared`` = 0x65 prefix."""
@@ -286,24 +286,24 @@ CoreValType: TypeAlias = "int | CoreRefType"
 CoreStorageType: TypeAlias = "int | CoreRefType"
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreFuncType:
     params: list[CoreValType]
     results: list[CoreValType]
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreFieldType:
     storage: CoreStorageType
     mutable: bool
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreStructType:
     fields: list[CoreFieldType]
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreArrayType:
     field: CoreFieldType
 
@@ -311,7 +311,7 @@ class CoreArrayType:
 CoreCompType: TypeAlias = "CoreFuncType | CoreStructType | CoreArrayType"
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreSubType:
     """A GC ``subtype``. ``form``: None = bare comptype, 0x50 = ``sub``, 0x4f = ``sub final``.
     ``prefixed`` records the component-level ``0x00 0x50`` disambiguation prefix."""
@@ -327,7 +327,7 @@ class CoreSubType:
         return self.form != 0x50
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreRecType:
     """A ``rectype``: ``explicit`` = written as ``0x4e vec(subtype)`` (else a lone subtype)."""
 
@@ -335,7 +335,7 @@ class CoreRecType:
     explicit: bool = False
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreLimits:
     """Table/memory limits; ``flags`` is the raw flags byte (max / shared / 64-bit / page size)."""
 
@@ -345,7 +345,7 @@ class CoreLimits:
     page_size_log2: int | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreExternType:
     """``core:externtype``: kind 0 func(type index) 1 table 2 memory 3 global 4 tag(type index)."""
 
@@ -356,20 +356,20 @@ class CoreExternType:
     mutable: int | None = None  # global mutability byte (0 const, 1 var; shared bits kept)
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreImportDecl:
     module: str
     name: str
     type: CoreExternType
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreExportDecl:
     name: str
     type: CoreExternType
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreOuterAlias:
     """``core:alias`` inside a module type: ``(alias outer count index (type))``."""
 
@@ -377,7 +377,7 @@ class CoreOuterAlias:
     index: int
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreTypeDecl:
     type: CoreType
 
@@ -385,7 +385,7 @@ class CoreTypeDecl:
 CoreModuleDecl: TypeAlias = "CoreImportDecl | CoreTypeDecl | CoreOuterAlias | CoreExportDecl"
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreModuleType:
     decls: list[CoreModuleDecl]
 
@@ -398,28 +398,28 @@ CoreType: TypeAlias = "CoreRecType | CoreModuleType"
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreTypeDeclarator:
     """``instancedecl 0x00 core:type``."""
 
     type: CoreType
 
 
-@dataclass(slots=True)
+@dataclass
 class TypeDeclarator:
     """``instancedecl 0x01 type``."""
 
     type: Type
 
 
-@dataclass(slots=True)
+@dataclass
 class AliasDeclarator:
     """``instancedecl 0x02 alias``."""
 
     alias: Alias
 
 
-@dataclass(slots=True)
+@dataclass
 class ImportDecl:
     """``componentdecl 0x03 importdecl``."""
 
@@ -427,7 +427,7 @@ class ImportDecl:
     desc: ExternDesc
 
 
-@dataclass(slots=True)
+@dataclass
 class ExportDecl:
     """``instancedecl 0x04 exportdecl`` (adds an index in ``desc.sort``'s space)."""
 
@@ -440,12 +440,12 @@ Declarator: TypeAlias = (
 )
 
 
-@dataclass(slots=True)
+@dataclass
 class ComponentType:
     decls: list[Declarator]
 
 
-@dataclass(slots=True)
+@dataclass
 class InstanceType:
     decls: list[Declarator]
 
@@ -458,13 +458,13 @@ Type: TypeAlias = "DefValType | FuncType | ComponentType | InstanceType | Resour
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreInstantiateArg:
     name: str
     instance: int  # core instance index (the 0x12 sort is implied)
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreInstantiate:
     module: int
     args: list[CoreInstantiateArg]
@@ -477,7 +477,7 @@ class CoreInlineExport:
     index: int
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreInlineExports:
     exports: list[CoreInlineExport]
 
@@ -485,27 +485,27 @@ class CoreInlineExports:
 CoreInstance: TypeAlias = "CoreInstantiate | CoreInlineExports"
 
 
-@dataclass(slots=True)
+@dataclass
 class InstantiateArg:
     name: str
     sort: Sort
     index: int
 
 
-@dataclass(slots=True)
+@dataclass
 class Instantiate:
     component: int
     args: list[InstantiateArg]
 
 
-@dataclass(slots=True)
+@dataclass
 class InlineExport:
     name: ExternName
     sort: Sort
     index: int
 
 
-@dataclass(slots=True)
+@dataclass
 class InlineExports:
     exports: list[InlineExport]
 
@@ -513,7 +513,7 @@ class InlineExports:
 Instance: TypeAlias = "Instantiate | InlineExports"
 
 
-@dataclass(slots=True)
+@dataclass
 class AliasExport:
     """``(alias export instance name (sort))`` of a component instance."""
 
@@ -531,7 +531,7 @@ class AliasCoreExport:
     name: str
 
 
-@dataclass(slots=True)
+@dataclass
 class AliasOuter:
     sort: Sort
     count: int
@@ -570,13 +570,13 @@ CANON_OPT_WITH_INDEX = frozenset(
 )
 
 
-@dataclass(slots=True)
+@dataclass
 class CanonOpt:
     kind: CanonOptKind
     index: int | None = None  # memory / func / core type index for the kinds that carry one
 
 
-@dataclass(slots=True)
+@dataclass
 class CanonLift:
     """``canon lift``: defines a component func (ComponentSort.FUNC)."""
 
@@ -585,7 +585,7 @@ class CanonLift:
     type: int
 
 
-@dataclass(slots=True)
+@dataclass
 class CanonLower:
     """``canon lower``: defines a core func."""
 
@@ -593,7 +593,7 @@ class CanonLower:
     options: list[CanonOpt]
 
 
-@dataclass(slots=True)
+@dataclass
 class CanonBuiltin:
     """Every other canon definition (all define one core func).
 
@@ -679,7 +679,7 @@ Canon: TypeAlias = "CanonLift | CanonLower | CanonBuiltin"
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass
 class Import:
     name: ExternName
     desc: ExternDesc
@@ -689,7 +689,7 @@ class Import:
         return self.desc.sort
 
 
-@dataclass(slots=True)
+@dataclass
 class Export:
     """An export also adds a new index (aliasing ``sort``/``index``) to ``sort``'s space."""
 
@@ -699,7 +699,7 @@ class Export:
     desc: ExternDesc | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class Value:
     """🪙 ``value``: type plus the raw ``val(t)`` bytes (decoding them needs type resolution)."""
 
@@ -712,7 +712,7 @@ class Value:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass
 class CustomSection:
     """Section 0, kept verbatim (``data`` is everything after the name)."""
 
@@ -723,7 +723,7 @@ class CustomSection:
     id = 0
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreModuleSection:
     """Section 1. ``data`` is the raw module (a zero-copy slice of the input); ``offset`` is its
     absolute offset in the outermost file so core-codec errors point at the right byte.
@@ -767,19 +767,19 @@ class CoreModuleSection:
         return encode_module(self._module)
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreInstanceSection:
     items: list[CoreInstance]
     id = 2
 
 
-@dataclass(slots=True)
+@dataclass
 class CoreTypeSection:
     items: list[CoreType]
     id = 3
 
 
-@dataclass(slots=True)
+@dataclass
 class ComponentSection:
     """Section 4: a nested component (parsed in place)."""
 
@@ -787,31 +787,31 @@ class ComponentSection:
     id = 4
 
 
-@dataclass(slots=True)
+@dataclass
 class InstanceSection:
     items: list[Instance]
     id = 5
 
 
-@dataclass(slots=True)
+@dataclass
 class AliasSection:
     items: list[Alias]
     id = 6
 
 
-@dataclass(slots=True)
+@dataclass
 class TypeSection:
     items: list[Type]
     id = 7
 
 
-@dataclass(slots=True)
+@dataclass
 class CanonSection:
     items: list[Canon]
     id = 8
 
 
-@dataclass(slots=True)
+@dataclass
 class StartSection:
     """🪙 Section 9: ``func`` applied to value ``args``; appends ``results`` values."""
 
@@ -821,19 +821,19 @@ class StartSection:
     id = 9
 
 
-@dataclass(slots=True)
+@dataclass
 class ImportSection:
     items: list[Import]
     id = 10
 
 
-@dataclass(slots=True)
+@dataclass
 class ExportSection:
     items: list[Export]
     id = 11
 
 
-@dataclass(slots=True)
+@dataclass
 class ValueSection:
     items: list[Value]
     id = 12
@@ -846,7 +846,7 @@ Section: TypeAlias = (
 )
 
 
-@dataclass(slots=True)
+@dataclass
 class Component:
     """A component: preamble version/layer plus its sections in binary order."""
 

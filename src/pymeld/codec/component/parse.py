@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pymeld.codec.binary import Reader, uleb
 from pymeld.codec.component.model import (
     CANON_BUILTINS,
+    CANON_OPT_WITH_INDEX,
     PRIM_BY_CODE,
     Alias,
     AliasCoreExport,
@@ -492,9 +493,9 @@ def _extern_desc(r: Reader) -> ExternDesc:
         bat = r.pos
         b = r.byte()
         if b == 0x00:
-            return ExternDesc(ComponentSort.TYPE, r.u32())
+            return ExternDesc(_TYPE, r.u32())
         if b == 0x01:
-            return ExternDesc(ComponentSort.TYPE, None)
+            return ExternDesc(_TYPE, None)
         raise r.error(f"unknown type bound 0x{b:02x}", bat)
     raise r.error(f"unknown extern type 0x{k:02x}", at)
 
@@ -642,6 +643,14 @@ def _instance(r: Reader):
     raise r.error(f"unknown instance form 0x{k:02x}", at)
 
 
+#: Read per type bound (on Python 3.11 each ``ComponentSort.X`` read goes through
+#: ``EnumType.__getattr__``).
+_TYPE = ComponentSort.TYPE
+
+#: `CanonOptKind` by its byte (read per option; ``CanonOptKind(b)`` runs `EnumType.__call__`).
+_CANON_OPT_KIND = {int(k): k for k in CanonOptKind}
+
+
 def _opts(r: Reader) -> list[CanonOpt]:
     opts = []
     for _ in range(r.vec_len(1)):
@@ -649,14 +658,8 @@ def _opts(r: Reader) -> list[CanonOpt]:
         b = r.byte()
         if b > 0x09:
             raise r.error(f"unknown canonical option 0x{b:02x}", at)
-        kind = CanonOptKind(b)
-        if kind in (
-            CanonOptKind.MEMORY,
-            CanonOptKind.REALLOC,
-            CanonOptKind.POST_RETURN,
-            CanonOptKind.CALLBACK,
-            CanonOptKind.CORE_TYPE,
-        ):
+        kind = _CANON_OPT_KIND[b]
+        if kind in CANON_OPT_WITH_INDEX:
             opts.append(CanonOpt(kind, r.u32()))
         else:
             opts.append(CanonOpt(kind))

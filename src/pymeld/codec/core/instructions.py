@@ -186,7 +186,7 @@ _OPENERS = frozenset({0x02, 0x03, 0x04, 0x06, 0x1F})
 IndexMap = Sequence[int] | Callable[[int], int] | None
 
 
-@dataclass(slots=True)
+@dataclass
 class IndexMaps:
     """Optional remap per index kind (list: ``new = m[old]``; callable: ``new = m(old)``)."""
 
@@ -225,7 +225,7 @@ class IndexMaps:
         return out
 
 
-@dataclass(slots=True)
+@dataclass
 class Uses:
     """Indices referenced by a body, per kind, plus memories hit by memory.size/grow."""
 

@@ -152,7 +152,7 @@ class ExternKind(IntEnum):
     TAG = 4
 
 
-@dataclass(slots=True)
+@dataclass
 class Limits:
     """Limits with the raw flags byte.
 
@@ -179,13 +179,13 @@ class Limits:
         return bool(self.encoded_flags() & 4)
 
 
-@dataclass(slots=True)
+@dataclass
 class TableType:
     element: RefType
     limits: Limits
 
 
-@dataclass(slots=True)
+@dataclass
 class MemoryType:
     limits: Limits
 
@@ -243,7 +243,7 @@ _DESC_KIND: dict[type, ExternKind] = {
 # -- definitions --------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@dataclass
 class Table:
     """A defined table; ``init`` is the optional init const expr (0x40 0x00 form)."""
 
@@ -270,7 +270,7 @@ class SegmentMode(IntEnum):
     DECLARATIVE = 2
 
 
-@dataclass(slots=True)
+@dataclass
 class Elem:
     """Element segment.  Exactly one of ``funcs`` (function indices) / ``exprs`` is set.
 
@@ -319,7 +319,7 @@ class Code:
     locals_raw: bytes | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class CustomSection:
     """A custom section; ``after`` = id of the known section it followed (0 = at the start).
 
@@ -369,7 +369,7 @@ SECTION_RANK: dict[int, int] = {int(s): i + 1 for i, s in enumerate(SECTION_ORDE
 SECTION_RANK[0] = 0
 
 
-@dataclass(slots=True)
+@dataclass
 class Module:
     """A core module.  Index spaces = imports of a kind followed by definitions of that kind."""
 

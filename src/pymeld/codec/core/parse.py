@@ -51,6 +51,7 @@ from .model import (
 )
 
 _NUM = {int(t): t for t in NumType}
+_KIND = tuple(ExternKind)  # by value, 0 (func) to 4 (tag); iterated once (EnumType.__iter__)
 _ABS = {int(h): h for h in AbsHeap}
 _SHORT_REF = {code: RefType(True, HeapType(h), short=True) for code, h in _ABS.items()}
 _PACKED = {int(t): t for t in PackedType}
@@ -240,7 +241,7 @@ class _Parser:
                 kind = r.byte()
                 if kind > 4:
                     raise r.error(f"invalid export kind 0x{kind:02x}", at)
-                m.exports.append(Export(nm, ExternKind(kind), r.u32()))
+                m.exports.append(Export(nm, _KIND[kind], r.u32()))
         elif sid == 8:
             m.start = r.u32()
         elif sid == 9:
@@ -419,7 +420,7 @@ def parse_module(data: bytes, *, file: str | None = None, base: int = 0) -> Modu
 def _check_indices(m: Module, r: Reader) -> None:
     """Cheap index-range checks; everything else is left to a validator."""
     ntypes = sum(len(g.types) for g in m.types)
-    counts = dict.fromkeys(ExternKind, 0)
+    counts = dict.fromkeys(_KIND, 0)
     for imp in m.imports:
         k = _DESC_KIND[type(imp.desc)]
         counts[k] += 1
