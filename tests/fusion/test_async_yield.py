@@ -7,8 +7,9 @@ and in a stackful callee;
 two tasks of one instance yielding (the one suspended inside its core code keeps the instance
 entered: the other's turns wait); a cancel sent while the stack is suspended; waiters on
 sets beside the yielding subtask. `wast_async_yield_refused/`: a yield reachable from a
-synchronous call (refused when fusing) and async calls into an instance while one of its
-tasks is suspended (wasmtime's STARTING: the fused module traps there).
+synchronous call (refused when fusing) and an async call of a synchronously lifted function
+into an instance while one of its tasks is suspended (wasmtime's STARTING for a sync lift:
+the fused module traps there; STARTING tasks are test_async_starting.py's).
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ def test_yield_reachable_from_a_sync_call_is_refused(
     assert "not reached from a synchronous call" in r["reason"], r
 
 
-@pytest.mark.parametrize("name", ["new-task-while-yielded", "async-call-while-yielded"])
-def test_call_while_yielded_traps(
-    name: str, oracle_py: Path, pymeld: list[str], tmp_path: Path
+def test_sync_lift_called_while_yielded_traps(
+    oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
-    """wasmtime gives an async call into an instance entered by a suspended stack STARTING
-    (a new task, or a sync-lifted `async` function); fused code has no STARTING subtasks: a
-    refusal at run time."""
-    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / f"{name}.wast", tmp_path)
+    """wasmtime gives an async call of a sync-lifted `async` function into an instance
+    entered by a suspended stack STARTING; fused code starts only tasks later (a synchronous
+    lift's results would go to the caller's memory from the scheduler): a refusal at run
+    time."""
+    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / "async-call-while-yielded.wast", tmp_path)
     assert_traps_where_original_returns(r)

@@ -807,6 +807,7 @@ class TaskRuntime:
         b.global_get(parts[0])
         for g in parts[1:]:
             b.global_get(g).op("i32.or")
+        b.i32(0).op("i32.ne")  # 0 or 1 (``ylock`` holds a task's address)
 
     def wait_startable(self, b: Body, inst: int, sid: int | None) -> None:
         """Emit, before a sync call into ``inst`` that cannot start while the gate is closed
@@ -893,9 +894,9 @@ class TaskRuntime:
         return _gen(b, ("i32",), ())
 
     def _unpend(self, b: Body, t: int) -> None:
-        """Emit: PENDING task ``t`` leaves its instance's pending list; one already queued to
-        start traps, as wasmtime's `cancel_guest_subtask_without_lowered_parameters` does for
-        a call no longer in `InstanceState::pending`."""
+        """Emit: PENDING task ``t`` leaves its instance's pending list, or the high-priority
+        queue when it was released to start there (wasmtime 50 cancels it then too: checked;
+        its sources before 50 trapped)."""
         m = self.mem("tasks")
         prev, cur = b.local("i32"), b.local("i32")
         for inst in self.gates:
@@ -904,8 +905,9 @@ class TaskRuntime:
             b.i32(0).set(prev)
             b.global_get(head).set(cur)
             b.block().loop()
-            b.get(cur).op("i32.eqz").if_()
-            b.unreachable()
+            b.get(cur).op("i32.eqz").if_()  # released: queued to start
+            b.get(t).call(self.fn("unlink", "h_head", "h_tail"))
+            b.br(2)
             b.end()
             b.get(cur).get(t).op("i32.ne").if_()
             b.get(cur).set(prev)

@@ -1,8 +1,8 @@
 ;; Refused at run time: an async call of a (sync-lifted) `async` function of an instance one of
 ;; whose tasks is suspended in a yield inside its core code. wasmtime starts that call later
-;; (STARTING); fused code has no STARTING subtasks: it traps there. (Its sync-lowered,
-;; non-`async` `peek` runs meanwhile: yield-in-first-call.wast, and the corpus
-;; reenter-during-yield.wast.)
+;; (STARTING); fused code defers only calls of tasks (callback or stackful lifts): a sync lift
+;; traps there. (Its sync-lowered, non-`async` `peek` runs meanwhile: yield-in-first-call.wast,
+;; and the corpus reenter-during-yield.wast.)
 (component
   (component $C
     (core module $CM
