@@ -270,6 +270,15 @@
           (call $waitput (local.get $ws))
           (call $waitput (local.get $ws))
           (call $waitput (local.get $ws))))
+        ;; 17: `subtask.drop` after the STARTED event was taken, before RETURNED, traps
+        (if (i32.eq (local.get $sc) (i32.const 17)) (then
+          (call $bp (i32.const 1))
+          (local.set $r1 (call $y (i32.const 3) (i32.const 300)))
+          (call $join (i32.shr_u (local.get $r1) (i32.const 4)) (local.get $ws))
+          (call $bp (i32.const 0))
+          (call $waitput (local.get $ws))
+          (call $join (i32.shr_u (local.get $r1) (i32.const 4)) (i32.const 0))
+          (call $drop (i32.shr_u (local.get $r1) (i32.const 4)))))
         (call $put (i32.load (i32.const 300)))
         (call $put (i32.load (i32.const 304)))
         (call $put (call $log))
@@ -323,3 +332,5 @@
 (assert_trap (invoke "run" (u32.const 15)) "`subtask.cancel` called after terminal status delivered")
 (component instance $i16 $T)
 (assert_return (invoke "run" (u32.const 16)) (list.const (u32.const 48) (u32.const 4294967295) (u32.const 1) (u32.const 2) (u32.const 2) (u32.const 1) (u32.const 3) (u32.const 1) (u32.const 1) (u32.const 3) (u32.const 2) (u32.const 5) (u32.const 0) (u32.const 9835)))
+(component instance $i17 $T)
+(assert_trap (invoke "run" (u32.const 17)) "cannot drop a subtask which has not yet resolved")
