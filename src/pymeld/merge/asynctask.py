@@ -75,20 +75,41 @@ marker until it does (a caller that may not block traps: `CannotBlockSyncTask`).
 caller its subtask while it blocks (checked against it).
 
 A callback task's suspended stack keeps its instance entered (``ylock``); a stackful task's
-does not (wasmtime starts further stackful tasks there at once: checked). Meanwhile a sync
-call of one of the instance's `async` functions not lifted stackful blocks the caller until
-that stack's code returns (`wait_unlocked`: a marker `_resume` queues), as wasmtime starts it
-only then; an async call there, even of a stackful function, traps (wasmtime gives STARTING).
+does not. Calls that cannot start yet (wasmtime's `GuestCall::is_ready` for a new task): into
+an instance so locked, or whose backpressure counter (``bp``: `backpressure.inc/dec` of an
+instance entered by async calls) is raised (`gate_closed`). Checked against wasmtime 50:
+* An async call of a task (callback or stackful lift, even a stackful one into a locked
+  instance, which the spec would start) gets a STARTING subtask (``h<<4 | 0``): a PENDING
+  record keeps the adapter's arguments (`_Hooks._defer`), and the call joins the instance's
+  pending list, ordered by task id as wasmtime's `InstanceState::pending` (a `BTreeMap`; the
+  mirrored `_SID`). When the counter drops to 0 or the locking stack's code returns,
+  `_release` queues the list at high priority (`partition_pending`); at its turn a call whose
+  gate closed again goes back (`_run_pending`), else `_begin` calls its adapter again with the
+  kept arguments and the record: the caller's memory is read then, as wasmtime lowers the
+  parameters at the start; the caller's STARTED event is set before the callee runs, then
+  RETURNED etc. as for any subtask. A call into an open instance starts at once, even with
+  released calls still queued (wasmtime's fast path: checked).
+* `subtask.cancel` (sync or not) of a STARTING subtask, pending or released: START_CANCELLED
+  at once, no event; it never runs (wasmtime 50 cancels a released one too; its sources before
+  50 trapped). Dropping a subtask traps until its terminal event is taken (a STARTED one is
+  not).
+* A sync caller (not of a deferred sync-to-sync call of a function that is not `async`, which
+  the gate does not stop: checked) blocks as a marker in the pending list until the gate
+  opens (`wait_startable`), or traps where it may not block (`CannotBlockSyncTask`; its own
+  backpressure: the runtime's deadlock).
 
 What needs more is refused by name: a sync call to a task in an instance entered by an async
 call (its first call would have to return STARTED with its stack suspended: "needs a suspended
 core stack"), a cancellable wait there, a suspend point reachable from elsewhere than a task
-entry (a sync lift, an export, start-up), backpressure of an instance entered asynchronously,
-and the combinations `merge.asyncroot` refuses. At run time, an async call into a locked
-instance traps (STARTING is not fused), as do two sync callers waiting for one instance, a
-held delivery beside one, and two stacks of an instance blocked on ends at once. Streams and
-futures inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and
-their events wake waiters through this scheduler (`mark_ready`, markers, suspended tasks).
+entry (a sync lift, an export, start-up), borrowed handles passed by an async call that may
+have to start later, and the combinations `merge.asyncroot` refuses. At run time these trap:
+an async call of a synchronously lifted function into a gated instance (STARTING of a sync
+lift is not fused), a sync call of a stackful function into a locked instance, a second call
+pending on an instance while the store ids are not mirrored (after a suspended stack: their
+order is wasmtime's task ids), a held delivery beside pending calls, and two stacks of an
+instance blocked on ends at once. Streams and futures inside tasks are `merge.asyncstream`'s
+(stage 3): their ends share the tables, and their events wake waiters through this scheduler
+(`mark_ready`, markers, suspended tasks).
 """
 
 from __future__ import annotations
@@ -235,7 +256,7 @@ def plan_tasks(
                 "(needs ends shared with the runtime's table)"
             )
     tp = TaskPlan(task_inst, roots=roots)
-    entered_async: set[int] = set()
+    gateable: set[int] = set()  # instances entered by calls other than sync-to-sync ones
     for caller, callee, li in cross:
         lw = g.lowers[li]
         if callee.owner in roots:
@@ -260,8 +281,8 @@ def plan_tasks(
                 if callee not in tp.callbacks:
                     tp.callbacks.append(callee)
                 cb = tp.callbacks.index(callee)
-        if callee.opts.is_async or lw.opts.is_async:
-            entered_async.add(callee.owner)
+        if callee.opts.is_async or lw.opts.is_async or callee.type.is_async:
+            gateable.add(callee.owner)  # wasmtime's `start_call` checks its backpressure
         tp.edges[li] = Edge(
             li,
             callee,
@@ -337,7 +358,7 @@ def plan_tasks(
         elif op in ("task.return", "task.cancel"):
             pass  # traps: no task there ever returns or is cancelled through it (asyncfuse)
         elif op.startswith("backpressure."):
-            if inst in entered_async and inst not in roots:  # gates calls into it (STARTING)
+            if inst in gateable and inst not in roots:  # gates calls into it (STARTING)
                 tp.backpressure[bi] = inst
         elif not op.startswith("resource."):
             raise UnsupportedFeature(f"`{op}` beside in-module tasks")
