@@ -46,4 +46,3 @@ def test_block_reachable_from_a_sync_call_is_refused(
     assert r["status"] == "transform-failed", r
     assert f"`{op}` in component instance" in r["reason"], r
     assert "not reached from a synchronous call" in r["reason"], r
-
