@@ -7,7 +7,10 @@ started in task-id order when the counter drops to 0, their arguments read from 
 memory at the start, STARTED/RETURNED events, a released call that finds the gate closed
 again, `subtask.cancel` (async and sync) of a STARTING or released subtask, the traps of
 dropping or cancelling one wrongly, a sync caller blocked until the call can start, and the
-fast path (a call into an open instance starts at once, before released ones). The
+fast path (a call into an open instance starts at once, before released ones).
+`several-callers.wast`: two relay tasks of another instance and the root task queued on one
+instance, started in task-id order (not the order of the calls); `sync-callers-only.wast`: an
+instance entered only by sync calls, one of an `async func`, gated too. The
 `*-into-yielded-instance` cases make async calls (of a callback task, of a stackful one)
 into an instance a suspended callback stack keeps entered: STARTING until that stack's code
 returns. `wast_async_starting_refused/`: what traps at run time instead (two calls pending on
