@@ -310,6 +310,8 @@
 (assert_return (invoke "run" (u32.const 4)) (list.const (u32.const 33) (u32.const 10041) (u32.const 981) (u32.const 0) (u32.const 0) (u32.const 981)))
 (component instance $i5 $T)
 (assert_return (invoke "run" (u32.const 5)) (list.const (u32.const 32) (u32.const 2) (u32.const 2) (u32.const 0) (u32.const 20101) (u32.const 2)))
+;; the released call left queued runs first in the next host call (log 21)
+(assert_return (invoke "run" (u32.const 0)) (list.const (u32.const 10102) (u32.const 20101) (u32.const 21)))
 (component instance $i6 $T)
 (assert_return (invoke "run" (u32.const 6)) (list.const (u32.const 0) (u32.const 0) (u32.const 0) (u32.const 0)))
 (component instance $i7 $T)
