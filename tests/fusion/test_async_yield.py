@@ -7,9 +7,8 @@ and in a stackful callee;
 two tasks of one instance yielding (the one suspended inside its core code keeps the instance
 entered: the other's turns wait); a cancel sent while the stack is suspended; waiters on
 sets beside the yielding subtask. `wast_async_yield_refused/`: a yield reachable from a
-synchronous call (refused when fusing) and an async call of a synchronously lifted function
-into an instance while one of its tasks is suspended (wasmtime's STARTING for a sync lift:
-the fused module traps there; STARTING tasks are test_async_starting.py's).
+synchronous call (refused when fusing). (Calls into an instance while one of its tasks is
+suspended, STARTING: test_async_starting.py.)
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support import assert_traps_where_original_returns, run_fuse_oracle
+from support import run_fuse_oracle
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_async_yield").glob("*.wast"))
@@ -40,14 +39,3 @@ def test_yield_reachable_from_a_sync_call_is_refused(
     assert r["status"] == "transform-failed", r
     assert "needs a suspended core stack" in r["reason"], r
     assert "not reached from a synchronous call" in r["reason"], r
-
-
-def test_sync_lift_called_while_yielded_traps(
-    oracle_py: Path, pymeld: list[str], tmp_path: Path
-) -> None:
-    """wasmtime gives an async call of a sync-lifted `async` function into an instance
-    entered by a suspended stack STARTING; fused code starts only tasks later (a synchronous
-    lift's results would go to the caller's memory from the scheduler): a refusal at run
-    time."""
-    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / "async-call-while-yielded.wast", tmp_path)
-    assert_traps_where_original_returns(r)

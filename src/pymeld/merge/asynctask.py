@@ -78,7 +78,7 @@ A callback task's suspended stack keeps its instance entered (``ylock``); a stac
 does not. Calls that cannot start yet (wasmtime's `GuestCall::is_ready` for a new task): into
 an instance so locked, or whose backpressure counter (``bp``: `backpressure.inc/dec` of an
 instance entered by async calls) is raised (`gate_closed`). Checked against wasmtime 50:
-* An async call of a task (callback or stackful lift, even a stackful one into a locked
+* An async call (of a callback, stackful or sync lift; even a stackful one into a locked
   instance, which the spec would start) gets a STARTING subtask (``h<<4 | 0``): a PENDING
   record keeps the adapter's arguments (`_Hooks._defer`), and the call joins the instance's
   pending list, ordered by task id as wasmtime's `InstanceState::pending` (a `BTreeMap`; the
@@ -87,8 +87,9 @@ instance entered by async calls) is raised (`gate_closed`). Checked against wasm
   gate closed again goes back (`_run_pending`), else `_begin` calls its adapter again with the
   kept arguments and the record: the caller's memory is read then, as wasmtime lowers the
   parameters at the start; the caller's STARTED event is set before the callee runs, then
-  RETURNED etc. as for any subtask. A call into an open instance starts at once, even with
-  released calls still queued (wasmtime's fast path: checked).
+  RETURNED etc. as for any subtask (a sync lift's results go to the caller's memory then).
+  A call into an open instance starts at once, even with released calls still queued
+  (wasmtime's fast path: checked); the caller of a call that cannot start goes on at once.
 * `subtask.cancel` (sync or not) of a STARTING subtask, pending or released: START_CANCELLED
   at once, no event; it never runs (wasmtime 50 cancels a released one too; its sources before
   50 trapped). Dropping a subtask traps until its terminal event is taken (a STARTED one is
@@ -96,15 +97,17 @@ instance entered by async calls) is raised (`gate_closed`). Checked against wasm
 * A sync caller (not of a deferred sync-to-sync call of a function that is not `async`, which
   the gate does not stop: checked) blocks as a marker in the pending list until the gate
   opens (`wait_startable`), or traps where it may not block (`CannotBlockSyncTask`; its own
-  backpressure: the runtime's deadlock).
+  backpressure: the runtime's deadlock). Its saved switch item's id is freed as it blocks
+  (wasmtime resumes it with the STARTING event, merge.asyncids); once it starts, the call
+  runs from the event loop in wasmtime, and the caller resumes at the turn its STARTED event
+  queued (`_Hooks.rejoin`), taking RETURNED then or waiting on.
 
 What needs more is refused by name: a sync call to a task in an instance entered by an async
 call (its first call would have to return STARTED with its stack suspended: "needs a suspended
 core stack"), a cancellable wait there, a suspend point reachable from elsewhere than a task
 entry (a sync lift, an export, start-up), borrowed handles passed by an async call that may
 have to start later, and the combinations `merge.asyncroot` refuses. At run time these trap:
-an async call of a synchronously lifted function into a gated instance (STARTING of a sync
-lift is not fused), a sync call of a stackful function into a locked instance, a second call
+a sync call of a stackful function into a locked instance, a second call
 pending on an instance while the store ids are not mirrored (after a suspended stack: their
 order is wasmtime's task ids), a held delivery beside pending calls, and two stacks of an
 instance blocked on ends at once. Streams and futures inside tasks are `merge.asyncstream`'s
@@ -383,7 +386,7 @@ def _check_deferred(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> 
     would have to outlive a call that returned STARTING (not fused)."""
     gated = {*tp.backpressure.values(), *(g.builtins[bi].owner for bi in tp.suspends)}
     for e in tp.edges.values():
-        if e.callee.owner not in gated or not e.lower_async or not e.task:
+        if e.callee.owner not in gated or not e.lower_async:
             continue
         if any(
             isinstance(h, at.Borrow) for t in e.callee.type.param_types() for h in at.handles(t)
@@ -417,6 +420,10 @@ class _Hooks:
         self.t = self.prev = self.blocked = -1
         self.sids: tuple[int, ...] = ()
         self.resumed: int | None = None  # local: the PENDING record this call starts, or 0
+        # local: a sync call that waited for its gate (`wait_startable`); with ``late_mk``,
+        # the marker its caller resumes by (`rejoin`)
+        self.late: int | None = None
+        self.late_mk = -1
 
     def enter(self, b: Body) -> None:
         """The callee's task may block when its function is `async` (the caller's may-block is
@@ -458,11 +465,11 @@ class _Hooks:
         """Emit: a call into an instance whose backpressure is raised or which a suspended
         callback stack keeps entered (`TaskRuntime.gate_closed`) does not start now, as in
         wasmtime 50 (checked against it; a gate open starts the call at once, even with
-        released calls still queued ahead: wasmtime's fast path). An async caller of a task
-        gets a STARTING subtask (`_defer`); a sync caller blocks until the gate opens (a marker
-        in the instance's pending list: `wait_startable`). An async call of a synchronously
-        lifted function would get STARTING too, and a sync call of a stackful one into a
-        locked instance: neither is fused (trap)."""
+        released calls still queued ahead: wasmtime's fast path). An async caller gets a
+        STARTING subtask (`_defer`), of a synchronously lifted function too (its results are
+        written to the caller's memory when it runs, then RETURNED); a sync caller blocks until
+        the gate opens (a marker in the instance's pending list: `wait_startable`); a sync call
+        of a stackful function into a locked instance is not fused (trap)."""
         e, rt = self.edge, self.rt
         inst = e.callee.owner
         if self.resumed is not None:
@@ -471,13 +478,30 @@ class _Hooks:
             b.op("i32.and").if_()
             self._defer(b)
             b.end()
-        elif e.lower_async:
-            rt.gate_closed(b, inst)
-            b.trap_if()
+            if not e.task:  # a sync lift started late: STARTED before it runs (a task's is
+                m = rt.mem("tasks")  # set by `start`)
+                b.get(self.resumed).if_()
+                b.get(self.resumed).i32(STARTED).store("i32.store", m, _STATUS)
+                b.get(self.resumed).i32(RUNNING).store("i32.store", m, _MODE)
+                b.get(self.resumed).call(rt.fn("notify"))
+                b.end()
         else:
             if e.stackful and inst in rt.yielding:
                 b.global_get(rt.glob(("ylock", inst))).trap_if()
-            rt.wait_startable(b, inst, self.sids[0] if self.sids else None)
+            self.late = b.local("i32")
+            rt.wait_startable(
+                b,
+                inst,
+                self.sids[0] if self.sids else None,
+                self.late,
+                self.sids[3] if self.sids else None,
+            )
+            # it starts from wasmtime's event loop: its STARTED event queues the caller's
+            # turn now (taking RETURNED then if it has returned by that turn: `rejoin`)
+            self.late_mk = b.local("i32")
+            b.get(self.late).if_()
+            b.call(rt.fn("marker")).tee(self.late_mk).call(rt.fn("push_high"))
+            b.end()
 
     def _defer(self, b: Body) -> None:
         """Emit: the async call cannot start yet: a PENDING record keeps the adapter's
@@ -509,18 +533,47 @@ class _Hooks:
     def leave(self, b: Body) -> None:
         b.get(self.blocked).global_set(self.rt.glob("may_block"))
         ids = self.rt.ids
-        if ids is None or self.edge.task:
+        if self.edge.task:
             return
-        if self.deferred:
+        if self.resumed is not None:  # a sync lift started late: its subtask has returned
+            m = self.rt.mem("tasks")
+            b.get(self.resumed).if_()
+            b.get(self.resumed).i32(RETURNED).store("i32.store", m, _STATUS)
+            b.get(self.resumed).i32(EXITED).store("i32.store", m, _MODE)
+            b.get(self.resumed).call(self.rt.fn("notify"))
+            if ids is not None:  # its thread exits; the task is freed at `subtask.drop`
+                for s in (self.sids[2], self.sids[1]):
+                    b.get(s)
+                    ids.release(b)
+            b.op("else")
+        if ids is None:
+            pass
+        elif self.deferred:
             b.call(ids.fn("pop"))
-            return
-        # a sync lift called through `prepare_call`: its thread exits (thread, set, then the
-        # first call's id); a sync caller takes the result (the task), an async caller's
-        # RETURNED comes after the exit, so its task's id is never freed
-        task, sset, sthr, call = self.sids
-        for s in (sthr, sset, call, *([] if self.edge.lower_async else [task])):
-            b.get(s)
-            ids.release(b)
+        else:
+            # a sync lift called through `prepare_call`: its thread exits (thread, set, then
+            # the first call's id); a sync caller takes the result (the task), an async
+            # caller's RETURNED comes after the exit, so its task's id is never freed
+            task, sset, sthr, call = self.sids
+            for s in (sthr, sset, call, *([] if self.edge.lower_async else [task])):
+                if s == call and self.late is not None:  # freed when it could not start
+                    b.get(self.late).op("i32.eqz").if_()
+                b.get(s)
+                ids.release(b)
+                if s == call and self.late is not None:
+                    b.end()
+        if self.resumed is not None:
+            b.end()
+        self.rejoin(b)
+
+    def rejoin(self, b: Body) -> None:
+        """Emit, after the first call of a sync call that waited for its gate (`_gate`): the
+        caller resumes only at the turn its STARTED event queued (wasmtime's resumption of
+        its fiber; then it takes RETURNED, or waits again)."""
+        if self.late is not None:
+            b.get(self.late).if_()
+            self.rt.await_marker(b, self.late_mk)
+            b.end()
 
     @property
     def deferred(self) -> bool:
@@ -536,8 +589,12 @@ class _Hooks:
             assert self.rt.ids is not None
             if self.resumed is not None:  # a PENDING call's caller resumed when it was made
                 b.get(self.resumed).op("i32.eqz").if_()
+            if self.late is not None:  # or when it found the call could not start
+                b.get(self.late).op("i32.eqz").if_()
             b.get(self.sids[3])
             self.rt.ids.release(b)
+            if self.late is not None:
+                b.end()
             if self.resumed is not None:
                 b.end()
 
@@ -613,6 +670,7 @@ class _Hooks:
         # A sync caller blocks until the task returned, running queued tasks meanwhile; a
         # caller whose task may not block traps as soon as the callee did not return at once
         # (wasmtime: "cannot block a synchronous task before returning").
+        self.rejoin(b)
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
         b.global_get(rt.glob("may_block")).op("i32.eqz").trap_if()
         rt.block_on(b, lambda mk: b.get(t).get(mk).store("i32.store", m, _WAITER))
@@ -685,7 +743,7 @@ class TaskRuntime:
         self.deferrable = [
             li
             for li, e in sorted(tp.edges.items())
-            if e.task and e.lower_async and e.callee.owner in self.gates
+            if e.lower_async and e.callee.owner in self.gates
         ]
         if tp.streams:
             from pymeld.merge.asyncstream import StreamRuntime
@@ -830,13 +888,24 @@ class TaskRuntime:
             b.global_get(g).op("i32.or")
         b.i32(0).op("i32.ne")  # 0 or 1 (``ylock`` holds a task's address)
 
-    def wait_startable(self, b: Body, inst: int, sid: int | None) -> None:
+    def wait_startable(
+        self,
+        b: Body,
+        inst: int,
+        sid: int | None,
+        late: int | None = None,
+        switch: int | None = None,
+    ) -> None:
         """Emit, before a sync call into ``inst`` that cannot start while the gate is closed
         (`gate_closed`): this stack blocks (a marker in the instance's pending list, ordered
         by the call's task id ``sid`` as wasmtime's `InstanceState::pending`, queued by
         `_release` when the gate opens) and checks again at its turn, as wasmtime starts the
-        call only then."""
+        call only then. Local ``late`` is set when it blocked: wasmtime then runs the call
+        from its event loop, and the caller resumes only at its own turn after the return
+        (`_Hooks.start`, `_Hooks.leave`)."""
         tasks = self.mem("tasks")
+        if late is not None:
+            b.i32(0).set(late)
         b.block().loop()
         self.gate_closed(b, inst)
         b.op("i32.eqz").br_if(1)
@@ -846,6 +915,13 @@ class TaskRuntime:
             if sid is not None:
                 b.get(mk).get(sid).store("i32.store", tasks, _SID)
             b.get(mk).call(self.fn("pend_insert", inst))
+            if late is not None:
+                if switch is not None and self.ids is not None:
+                    b.get(late).op("i32.eqz").if_()
+                    b.get(switch)
+                    self.ids.release(b)
+                    b.end()
+                b.i32(1).set(late)
 
         self.block_on(b, arm)
         b.br(0).end().end()
@@ -1363,6 +1439,14 @@ class TaskRuntime:
         runs until the marker's turn (`step` 2); nothing left to run is the runtime's deadlock
         (trap)."""
         mk, r = b.local("i32"), b.local("i32")
+        self._check_may_suspend(b)
+        b.call(self.fn("marker")).set(mk)
+        arm(mk)
+        self.await_marker(b, mk)
+        b.free(mk, r)
+
+    def _check_may_suspend(self, b: Body) -> None:
+        """Emit the run-time refusals of blocking a stack where wasmtime would hand it over."""
         if self.tp.root_returns:
             # After the host-called task's `task.return`, wasmtime lets the host call return
             # as soon as a stack blocks, and resumes it in a later call's loop: a suspended
@@ -1376,14 +1460,17 @@ class TaskRuntime:
                 b.global_get(cur).load("i32.load", tasks, _OWNER).i32(inst).op("i32.eq")
                 b.trap_if()
                 b.end()
-        b.call(self.fn("marker")).set(mk)
-        arm(mk)
+
+    def await_marker(self, b: Body, mk: int) -> None:
+        """Emit: queued work runs until marker ``mk``'s turn (armed already), then it is
+        freed; nothing left to run is the runtime's deadlock (trap)."""
+        r = b.local("i32")
         b.block().loop()
         b.get(mk).call(self.fn("step")).tee(r).op("i32.eqz").trap_if()  # deadlock
         b.get(r).i32(2).op("i32.eq").br_if(1)
         b.br(0).end().end()
         b.get(mk).call(self.fn("task.free"))
-        b.free(mk, r)
+        b.free(r)
 
     def _step(self) -> FuncCode:
         """(marker) → 0 when nothing is queued, 2 when it was ``marker``'s turn, else 1 after

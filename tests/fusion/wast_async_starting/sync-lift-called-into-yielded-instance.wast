@@ -1,8 +1,8 @@
-;; Refused at run time: an async call of a (sync-lifted) `async` function of an instance one of
-;; whose tasks is suspended in a yield inside its core code. wasmtime starts that call later
-;; (STARTING); fused code defers only calls of tasks (callback or stackful lifts): a sync lift
-;; traps there. (Its sync-lowered, non-`async` `peek` runs meanwhile: yield-in-first-call.wast,
-;; and the corpus reenter-during-yield.wast.)
+;; An async call of a (sync-lifted) `async` function of an instance one of whose tasks is
+;; suspended in a yield inside its core code: wasmtime starts it later (STARTING), when that
+;; stack's code returns; its results reach the caller's memory then, with RETURNED. (Its
+;; sync-lowered, non-`async` `peek` runs meanwhile: yield-in-first-call.wast, and the corpus
+;; reenter-during-yield.wast.)
 (component
   (component $C
     (core module $CM
