@@ -331,7 +331,12 @@ def test_random_async_call_programs(
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+#: CI also runs seeds that once diverged: a sync caller resuming before the turn its STARTED
+#: event queued (15, 62, 74), and freeing its switch item's id only after the call (all three)
+BACKPRESSURE_SEEDS = SEEDS if SLOW else [*SEEDS, 15, 62, 74]
+
+
+@pytest.mark.parametrize("seed", BACKPRESSURE_SEEDS)
 def test_random_async_call_programs_with_backpressure(
     seed: int, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
