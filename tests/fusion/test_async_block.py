@@ -11,8 +11,7 @@ call, which wasmtime does not hand back to the async caller (a marker); blocking
 future's write and read); a deadlock with a stack blocked in a wait (both trap); a sync call
 into an instance whose other task is suspended in a yield, blocked until that stack returns.
 `wast_async_block_refused/`: a wait or a blocking read reachable from a synchronous call
-(refused when fusing), and an async call of a stackful function into an instance whose
-callback task is suspended (wasmtime gives STARTING: the fused module traps there).
+(refused when fusing). (Async calls into a locked instance: test_async_starting.py.)
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from support import assert_traps_where_original_returns, run_fuse_oracle
+from support import run_fuse_oracle
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_async_block").glob("*.wast"))
@@ -47,12 +46,3 @@ def test_block_reachable_from_a_sync_call_is_refused(
     assert r["status"] == "transform-failed", r
     assert f"`{op}` in component instance" in r["reason"], r
     assert "not reached from a synchronous call" in r["reason"], r
-
-
-def test_stackful_call_while_yielded_traps(
-    oracle_py: Path, pymeld: list[str], tmp_path: Path
-) -> None:
-    """An async call of a stackful function into an instance whose callback task's stack is
-    suspended: wasmtime gives it STARTING; fused code traps there (a refusal at run time)."""
-    wast = REFUSED / "stackful-call-while-yielded.wast"
-    assert_traps_where_original_returns(run_fuse_oracle(oracle_py, pymeld, wast, tmp_path))

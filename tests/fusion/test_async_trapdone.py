@@ -7,20 +7,17 @@ that only the in-module path mirrors (`merge.asyncids`).
 handle numbers instead (every done-end trap of `stream/future.read/write` exact), two ends
 of one set whose events are taken one at a time, and both ends ready before the wait (by
 wasmtime's store-wide handle ids). The corpus file itself stays refused, by the
-name of what it needs: its root exports hand in-module ends to the host. Backpressure of an
-instance entered by async calls stays refused (no STARTING subtasks yet); the corpus
-`big-interleaving-test.wast` is refused first by the suspended core stack it also needs.
+name of what it needs: its root exports hand in-module ends to the host. The corpus
+`big-interleaving-test.wast` (its mock's backpressure is fused now: test_async_starting.py)
+is refused by a `future.read` in a synchronously lifted function.
 """
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from pymeld.errors import UnsupportedFeature
-from pymeld.fuse import FuseOptions, fuse_bytes
 from support import run_fuse_oracle
 
 HERE = Path(__file__).parent
@@ -46,26 +43,14 @@ def test_corpus_trap_if_done_refusal_names_host_ends(
     assert "not handed to or taken from the host" in r["reason"], r
 
 
-def test_corpus_big_interleaving_refusal_names_backpressure(
+def test_corpus_big_interleaving_refusal_names_sync_lift_read(
     shared: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
-    """Its `await-*` exports wait inside tasks entered by async calls (suspend points now:
-    merge.asynctask); what is still refused is the `backpressure.inc` of its mock instance,
-    which async calls enter (subtasks that cannot start yet)."""
+    """Its `await-*` exports wait inside tasks entered by async calls (suspend points:
+    merge.asynctask), its mock's backpressure gates calls (STARTING subtasks); what is still
+    refused is a `future.read` in a synchronously lifted function of its testee."""
     wast = shared / "corpus/wast/component-model/test/async/big-interleaving-test.wast"
     r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
     assert r["status"] == "transform-failed", r
-    assert "`backpressure.inc` in component instance" in r["reason"], r
-    assert "subtasks that cannot start yet" in r["reason"], r
-
-
-def test_backpressure_in_async_callee_is_refused(wasm_tools: str, tmp_path: Path) -> None:
-    src = HERE / "wast_async_trapdone_refused/backpressure-in-async-callee.wat"
-    binary = tmp_path / "c.wasm"
-    subprocess.run([wasm_tools, "parse", str(src), "-o", str(binary)], check=True)
-    with pytest.raises(
-        UnsupportedFeature,
-        match=r"`backpressure.inc` in component instance root/instance0, entered by async "
-        r"calls \(subtasks that cannot start yet",
-    ):
-        fuse_bytes(binary.read_bytes(), options=FuseOptions(component=True))
+    assert "`future.read` of Future(elem=U8())" in r["reason"], r
+    assert "entered through a synchronous lift" in r["reason"], r

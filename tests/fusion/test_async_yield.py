@@ -7,8 +7,8 @@ and in a stackful callee;
 two tasks of one instance yielding (the one suspended inside its core code keeps the instance
 entered: the other's turns wait); a cancel sent while the stack is suspended; waiters on
 sets beside the yielding subtask. `wast_async_yield_refused/`: a yield reachable from a
-synchronous call (refused when fusing) and async calls into an instance while one of its
-tasks is suspended (wasmtime's STARTING: the fused module traps there).
+synchronous call (refused when fusing). (Calls into an instance while one of its tasks is
+suspended, STARTING: test_async_starting.py.)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support import assert_traps_where_original_returns, run_fuse_oracle
+from support import run_fuse_oracle
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_async_yield").glob("*.wast"))
@@ -39,14 +39,3 @@ def test_yield_reachable_from_a_sync_call_is_refused(
     assert r["status"] == "transform-failed", r
     assert "needs a suspended core stack" in r["reason"], r
     assert "not reached from a synchronous call" in r["reason"], r
-
-
-@pytest.mark.parametrize("name", ["new-task-while-yielded", "async-call-while-yielded"])
-def test_call_while_yielded_traps(
-    name: str, oracle_py: Path, pymeld: list[str], tmp_path: Path
-) -> None:
-    """wasmtime gives an async call into an instance entered by a suspended stack STARTING
-    (a new task, or a sync-lifted `async` function); fused code has no STARTING subtasks: a
-    refusal at run time."""
-    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / f"{name}.wast", tmp_path)
-    assert_traps_where_original_returns(r)

@@ -380,7 +380,7 @@ def _plan_with_tasks(
     tables = check_task_resources(g, used, lowers, exported, tp, label)
     fa = FusedAsync(tp.task_instance, tasks=tp, shared=tables.shared)
     fa.inmodule_resources = tables.inmodule
-    handled = {*tp.table_ops, *tp.contexts, *tp.returns, *tp.cancels}
+    handled = {*tp.table_ops, *tp.contexts, *tp.returns, *tp.cancels, *tp.backpressure}
     # in-module ends (asyncstream) never call the runtime's built-in; one whose payload
     # carries handles of a composition-defined resource could not even be declared there
     handled |= {bi for bi in tp.ends if at.handles(g.builtins[bi].type)}

@@ -75,20 +75,44 @@ marker until it does (a caller that may not block traps: `CannotBlockSyncTask`).
 caller its subtask while it blocks (checked against it).
 
 A callback task's suspended stack keeps its instance entered (``ylock``); a stackful task's
-does not (wasmtime starts further stackful tasks there at once: checked). Meanwhile a sync
-call of one of the instance's `async` functions not lifted stackful blocks the caller until
-that stack's code returns (`wait_unlocked`: a marker `_resume` queues), as wasmtime starts it
-only then; an async call there, even of a stackful function, traps (wasmtime gives STARTING).
+does not. Calls that cannot start yet (wasmtime's `GuestCall::is_ready` for a new task): into
+an instance so locked, or whose backpressure counter (``bp``: `backpressure.inc/dec` of an
+instance entered by async calls) is raised (`gate_closed`). Checked against wasmtime 50:
+* An async call (of a callback, stackful or sync lift; even a stackful one into a locked
+  instance, which the spec would start) gets a STARTING subtask (``h<<4 | 0``): a PENDING
+  record keeps the adapter's arguments (`_Hooks._defer`), and the call joins the instance's
+  pending list, ordered by task id as wasmtime's `InstanceState::pending` (a `BTreeMap`; the
+  mirrored `_SID`). When the counter drops to 0 or the locking stack's code returns,
+  `_release` queues the list at high priority (`partition_pending`); at its turn a call whose
+  gate closed again goes back (`_run_pending`), else `_begin` calls its adapter again with the
+  kept arguments and the record: the caller's memory is read then, as wasmtime lowers the
+  parameters at the start; the caller's STARTED event is set before the callee runs, then
+  RETURNED etc. as for any subtask (a sync lift's results go to the caller's memory then).
+  A call into an open instance starts at once, even with released calls still queued
+  (wasmtime's fast path: checked); the caller of a call that cannot start goes on at once.
+* `subtask.cancel` (sync or not) of a STARTING subtask, pending or released: START_CANCELLED
+  at once, no event; it never runs (wasmtime 50 cancels a released one too; its sources before
+  50 trapped). Dropping a subtask traps until its terminal event is taken (a STARTED one is
+  not).
+* A sync caller (not of a deferred sync-to-sync call of a function that is not `async`, which
+  the gate does not stop: checked) blocks as a marker in the pending list until the gate
+  opens (`wait_startable`), or traps where it may not block (`CannotBlockSyncTask`; its own
+  backpressure: the runtime's deadlock). Its saved switch item's id is freed as it blocks
+  (wasmtime resumes it with the STARTING event, merge.asyncids); once it starts, the call
+  runs from the event loop in wasmtime, and the caller resumes at the turn its STARTED event
+  queued (`_Hooks.rejoin`), taking RETURNED then or waiting on.
 
 What needs more is refused by name: a sync call to a task in an instance entered by an async
 call (its first call would have to return STARTED with its stack suspended: "needs a suspended
 core stack"), a cancellable wait there, a suspend point reachable from elsewhere than a task
-entry (a sync lift, an export, start-up), backpressure of an instance entered asynchronously,
-and the combinations `merge.asyncroot` refuses. At run time, an async call into a locked
-instance traps (STARTING is not fused), as do two sync callers waiting for one instance, a
-held delivery beside one, and two stacks of an instance blocked on ends at once. Streams and
-futures inside tasks are `merge.asyncstream`'s (stage 3): their ends share the tables, and
-their events wake waiters through this scheduler (`mark_ready`, markers, suspended tasks).
+entry (a sync lift, an export, start-up), borrowed handles passed by an async call that may
+have to start later, and the combinations `merge.asyncroot` refuses. At run time these trap:
+a sync call of a stackful function into a locked instance, a second call
+pending on an instance while the store ids are not mirrored (after a suspended stack: their
+order is wasmtime's task ids), a held delivery beside pending calls, and two stacks of an
+instance blocked on ends at once. Streams and futures inside tasks are `merge.asyncstream`'s
+(stage 3): their ends share the tables, and their events wake waiters through this scheduler
+(`mark_ready`, markers, suspended tasks).
 """
 
 from __future__ import annotations
@@ -100,7 +124,7 @@ from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
-from pymeld.abi.layout import flatten_functype
+from pymeld.abi.layout import flatten_async_functype, flatten_functype
 from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, CoreRef, FlatGraph, HostFunc, Lifted
@@ -115,15 +139,16 @@ if TYPE_CHECKING:
 GROUP = "async"
 
 SET, SUBTASK = 1, 2  # handle-table entry kinds
-STARTED, RETURNED, RETURNED_CANCELLED = 1, 2, 4  # Subtask.State
+STARTING, STARTED, RETURNED, START_CANCELLED, RETURNED_CANCELLED = 0, 1, 2, 3, 4  # Subtask.State
 # task modes; MARKER: a record standing for a blocked core stack (a scheduler loop) in a queue
 # SUSPENDED: a task whose core stack unwound in a blocking built-in, armed to be woken
-RUNNING, YIELDING, WAITING, EXITED, QUEUED, MARKER, SUSPENDED = 0, 1, 2, 3, 4, 5, 6
+# PENDING: a call that cannot start yet (STARTING), its arguments kept (`_ARGS`) until it does
+RUNNING, YIELDING, WAITING, EXITED, QUEUED, MARKER, SUSPENDED, PENDING = range(8)
 SYNC_CALLER = 0xFFFFFFFF  # the record's subtask field while a sync caller waits for it
 TASK_CANCELLED = 6  # EventCode
 BLOCKED = 0xFFFFFFFF
 _MAX_HANDLE = (1 << 28) - 1
-_REC = 112  # bytes per task record; a task is named by its record's address (never 0)
+_REC = 152  # bytes per task record; a task is named by its record's address (never 0)
 # task record fields (byte offsets)
 _STATUS, _CB, _EDGE, _MODE, _WSET, _SUB, _EVENT, _DELIVERED, _RETPTR, _NEXT = range(0, 40, 4)
 _CTX = 40  # context slots 0 and 1
@@ -140,6 +165,8 @@ _WNEXT = 100
 # _STACK: the frame buffer of the task's core stack, unwound in `thread.yield` (0: none);
 # _ENTRY: which entry (1 + index into `TaskRuntime.entries`) its running core code came in by
 _STACK, _ENTRY = 104, 108
+# _ARGS: a PENDING call's adapter arguments, 8 bytes each (an async lower has at most 5)
+_ARGS = 112
 _FRAME_PAGES = 1  # 64 KiB of frames per suspended task (more traps: merge.unwind)
 
 _IN_TABLE = frozenset(
@@ -195,6 +222,9 @@ class TaskPlan:
     # stack unwinds) → instance. (A sync `subtask.cancel` blocks the caller's stack too in
     # wasmtime: it is a marker, `block_on`.)
     blocking: dict[int, str] = field(default_factory=dict)
+    # backpressure built-ins of instances entered by async calls: calls into such an instance
+    # wait while its counter is raised (STARTING subtasks, blocked sync callers)
+    backpressure: dict[int, int] = field(default_factory=dict)  # built-in → instance
 
     @property
     def suspends(self) -> dict[int, str]:
@@ -229,7 +259,7 @@ def plan_tasks(
                 "(needs ends shared with the runtime's table)"
             )
     tp = TaskPlan(task_inst, roots=roots)
-    entered_async: set[int] = set()
+    gateable: set[int] = set()  # instances entered by calls other than sync-to-sync ones
     for caller, callee, li in cross:
         lw = g.lowers[li]
         if callee.owner in roots:
@@ -254,8 +284,8 @@ def plan_tasks(
                 if callee not in tp.callbacks:
                     tp.callbacks.append(callee)
                 cb = tp.callbacks.index(callee)
-        if callee.opts.is_async or lw.opts.is_async:
-            entered_async.add(callee.owner)
+        if callee.opts.is_async or lw.opts.is_async or callee.type.is_async:
+            gateable.add(callee.owner)  # wasmtime's `start_call` checks its backpressure
         tp.edges[li] = Edge(
             li,
             callee,
@@ -286,9 +316,6 @@ def plan_tasks(
             )
     callees = {e.callee.owner for e in tp.edges.values()}
     tables: set[int] = set()
-    # Raised after the other built-ins: what needs a suspended core stack is named first, as
-    # backpressure gating alone would not fuse such a composition.
-    gated: UnsupportedFeature | None = None
     for bi in used:
         b = g.builtins[bi]
         op, inst = b.op, b.owner
@@ -334,16 +361,12 @@ def plan_tasks(
         elif op in ("task.return", "task.cancel"):
             pass  # traps: no task there ever returns or is cancelled through it (asyncfuse)
         elif op.startswith("backpressure."):
-            if inst in entered_async and gated is None:
-                gated = UnsupportedFeature(
-                    f"`{op}` in component instance {label(inst)}, entered by async calls "
-                    "(subtasks that cannot start yet: not fused yet)"
-                )
+            if inst in gateable and inst not in roots:  # gates calls into it (STARTING)
+                tp.backpressure[bi] = inst
         elif not op.startswith("resource."):
             raise UnsupportedFeature(f"`{op}` beside in-module tasks")
-    if gated is not None:
-        raise gated
     plan_roots(g, used, tp, exported, label)
+    _check_deferred(g, tp, label)
     for bi, where in tp.suspends.items():
         if g.builtins[bi].owner not in tp.task_instances():
             raise UnsupportedFeature(
@@ -355,6 +378,23 @@ def plan_tasks(
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
     tp.tables = sorted(tables | set(roots) | tp.task_instances() | callers | tp.end_instances)
     return tp
+
+
+def _check_deferred(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
+    """Refuse a call that may have to start later (its callee's instance has backpressure or
+    may be locked by a suspended stack) lending borrowed handles: the adapter's borrow scope
+    would have to outlive a call that returned STARTING (not fused)."""
+    gated = {*tp.backpressure.values(), *(g.builtins[bi].owner for bi in tp.suspends)}
+    for e in tp.edges.values():
+        if e.callee.owner not in gated or not e.lower_async:
+            continue
+        if any(
+            isinstance(h, at.Borrow) for t in e.callee.type.param_types() for h in at.handles(t)
+        ):
+            raise UnsupportedFeature(
+                f"borrowed handles passed by an async call to component instance "
+                f"{label(e.callee.owner)}, which may start it later (STARTING: not fused)"
+            )
 
 
 def _entered_by_async_lower(tp: TaskPlan) -> set[int]:
@@ -379,54 +419,161 @@ class _Hooks:
         self.rt, self.edge = rt, edge
         self.t = self.prev = self.blocked = -1
         self.sids: tuple[int, ...] = ()
+        self.resumed: int | None = None  # local: the PENDING record this call starts, or 0
+        # local: a sync call that waited for its gate (`wait_startable`); with ``late_mk``,
+        # the marker its caller resumes by (`rejoin`)
+        self.late: int | None = None
+        self.late_mk = -1
 
     def enter(self, b: Body) -> None:
         """The callee's task may block when its function is `async` (the caller's may-block is
         checked only if the call actually blocks: `finish`). The runtime's ids of the call's
-        task (merge.asyncids): a sync-to-sync call defers them; any other takes them now."""
-        e = self.edge
-        if e.callee.owner in self.rt.yielding and (e.lower_async or e.callee.type.is_async):
-            # a callback task's stack of the instance is suspended inside its core code: the
-            # runtime starts this call later (STARTING), even a stackful one (checked against
-            # wasmtime 50). A sync caller of a callee that is not stackful blocks until the
-            # instance is left; an async caller would get a STARTING subtask, which is not
-            # fused: trap. (A sync call of a function that is not `async` runs: wasmtime's
-            # reenter-during-yield.) A suspended stackful task does not lock the instance.
-            if not e.lower_async and not e.stackful:
-                self.rt.wait_unlocked(b, e.callee.owner)
-            else:
-                b.global_get(self.rt.glob(("ylock", e.callee.owner))).trap_if()
-        mb = self.rt.glob("may_block")
+        task (merge.asyncids): a sync-to-sync call defers them; any other takes them now. Then
+        a call into a gated instance (`gate`) that cannot start yet waits (`_gate`)."""
+        e, rt = self.edge, self.rt
+        mb = rt.glob("may_block")
         self.blocked = b.local("i32")
         b.global_get(mb).set(self.blocked)
-        b.i32(1 if self.edge.callee.type.is_async else 0).global_set(mb)
-        ids = self.rt.ids
-        if ids is None:
-            return
-        if self.deferred:
+        b.i32(1 if e.callee.type.is_async else 0).global_set(mb)
+        gated = e.callee.owner in rt.gates and not self.deferred
+        if gated and e.lower in rt.deferrable:
+            # the scheduler starting a PENDING call calls this adapter again (`_begin`)
+            self.resumed = b.local("i32")
+            b.global_get(rt.glob("starting")).tee(self.resumed).if_()
+            b.i32(0).global_set(rt.glob("starting"))
+            b.end()
+        ids = rt.ids
+        if ids is not None and self.deferred:
             b.call(ids.fn("push"))
-            return
-        ids.force(b)
-        self.sids = tuple(b.local("i32") for _ in range(4))
-        for s in self.sids:
-            ids.alloc(b)
-            b.set(s)
+        elif ids is not None:
+            self.sids = tuple(b.local("i32") for _ in range(4))
+            if self.resumed is not None:  # taken when the call was made: in its record
+                b.get(self.resumed).if_()
+                for s_, off in zip(self.sids[:3], (_SID, _SSET, _STHR), strict=True):
+                    b.get(self.resumed).load("i32.load", rt.mem("tasks"), off).set(s_)
+                b.op("else")
+            ids.force(b)
+            for s_ in self.sids:
+                ids.alloc(b)
+                b.set(s_)
+            if self.resumed is not None:
+                b.end()
+        if gated:
+            self._gate(b)
+
+    def _gate(self, b: Body) -> None:
+        """Emit: a call into an instance whose backpressure is raised or which a suspended
+        callback stack keeps entered (`TaskRuntime.gate_closed`) does not start now, as in
+        wasmtime 50 (checked against it; a gate open starts the call at once, even with
+        released calls still queued ahead: wasmtime's fast path). An async caller gets a
+        STARTING subtask (`_defer`), of a synchronously lifted function too (its results are
+        written to the caller's memory when it runs, then RETURNED); a sync caller blocks until
+        the gate opens (a marker in the instance's pending list: `wait_startable`); a sync call
+        of a stackful function into a locked instance is not fused (trap)."""
+        e, rt = self.edge, self.rt
+        inst = e.callee.owner
+        if self.resumed is not None:
+            b.get(self.resumed).op("i32.eqz")
+            rt.gate_closed(b, inst)
+            b.op("i32.and").if_()
+            self._defer(b)
+            b.end()
+            if not e.task:  # a sync lift started late: STARTED before it runs (a task's is
+                m = rt.mem("tasks")  # set by `start`)
+                b.get(self.resumed).if_()
+                b.get(self.resumed).i32(STARTED).store("i32.store", m, _STATUS)
+                b.get(self.resumed).i32(RUNNING).store("i32.store", m, _MODE)
+                b.get(self.resumed).call(rt.fn("notify"))
+                b.end()
+        else:
+            if e.stackful and inst in rt.yielding:
+                b.global_get(rt.glob(("ylock", inst))).trap_if()
+            self.late = b.local("i32")
+            rt.wait_startable(
+                b,
+                inst,
+                self.sids[0] if self.sids else None,
+                self.late,
+                self.sids[3] if self.sids else None,
+            )
+            # it starts from wasmtime's event loop: its STARTED event queues the caller's
+            # turn now (taking RETURNED then if it has returned by that turn: `rejoin`)
+            self.late_mk = b.local("i32")
+            b.get(self.late).if_()
+            b.call(rt.fn("marker")).tee(self.late_mk).call(rt.fn("push_high"))
+            b.end()
+
+    def _defer(self, b: Body) -> None:
+        """Emit: the async call cannot start yet: a PENDING record keeps the adapter's
+        arguments (the caller's memory is read only when it starts, as wasmtime lowers the
+        parameters then), the caller gets a subtask handle with STARTING and goes on."""
+        e, rt = self.edge, self.rt
+        m = rt.mem("tasks")
+        t = b.local("i32")
+        b.call(rt.fn("task.new")).set(t)
+        b.get(t).i32(PENDING).store("i32.store", m, _MODE)
+        b.get(t).i32(e.callback or 0).store("i32.store", m, _CB)
+        b.get(t).i32(e.lower).store("i32.store", m, _EDGE)
+        b.get(t).i32(e.caller).store("i32.store", m, _CALLER)
+        b.get(t).i32(e.callee.owner).store("i32.store", m, _OWNER)
+        for k, vt in enumerate(b.params):
+            b.get(t).get(k).store(f"{vt}.store", m, _ARGS + 8 * k)
+        if self.sids:
+            for s_, off in zip(self.sids[:3], (_SID, _SSET, _STHR), strict=True):
+                b.get(t).get(s_).store("i32.store", m, off)
+        h = b.local("i32")
+        b.i32(SUBTASK).get(t).i32(0).call(rt.fn("t.add", e.caller)).set(h)
+        b.get(t).get(h).store("i32.store", m, _SUB)
+        self.first_call_done(b)  # the caller resumes (its STARTING event)
+        b.get(t).call(rt.fn("pend_insert", e.callee.owner))
+        b.get(self.blocked).global_set(rt.glob("may_block"))
+        b.get(h).i32(4).op("i32.shl").i32(STARTING).op("i32.or").op("return")
+        b.free(t, h)
 
     def leave(self, b: Body) -> None:
         b.get(self.blocked).global_set(self.rt.glob("may_block"))
         ids = self.rt.ids
-        if ids is None or self.edge.task:
+        if self.edge.task:
             return
-        if self.deferred:
+        if self.resumed is not None:  # a sync lift started late: its subtask has returned
+            m = self.rt.mem("tasks")
+            b.get(self.resumed).if_()
+            b.get(self.resumed).i32(RETURNED).store("i32.store", m, _STATUS)
+            b.get(self.resumed).i32(EXITED).store("i32.store", m, _MODE)
+            b.get(self.resumed).call(self.rt.fn("notify"))
+            if ids is not None:  # its thread exits; the task is freed at `subtask.drop`
+                for s in (self.sids[2], self.sids[1]):
+                    b.get(s)
+                    ids.release(b)
+            b.op("else")
+        if ids is None:
+            pass
+        elif self.deferred:
             b.call(ids.fn("pop"))
-            return
-        # a sync lift called through `prepare_call`: its thread exits (thread, set, then the
-        # first call's id); a sync caller takes the result (the task), an async caller's
-        # RETURNED comes after the exit, so its task's id is never freed
-        task, sset, sthr, call = self.sids
-        for s in (sthr, sset, call, *([] if self.edge.lower_async else [task])):
-            b.get(s)
-            ids.release(b)
+        else:
+            # a sync lift called through `prepare_call`: its thread exits (thread, set, then
+            # the first call's id); a sync caller takes the result (the task), an async
+            # caller's RETURNED comes after the exit, so its task's id is never freed
+            task, sset, sthr, call = self.sids
+            for s in (sthr, sset, call, *([] if self.edge.lower_async else [task])):
+                if s == call and self.late is not None:  # freed when it could not start
+                    b.get(self.late).op("i32.eqz").if_()
+                b.get(s)
+                ids.release(b)
+                if s == call and self.late is not None:
+                    b.end()
+        if self.resumed is not None:
+            b.end()
+        self.rejoin(b)
+
+    def rejoin(self, b: Body) -> None:
+        """Emit, after the first call of a sync call that waited for its gate (`_gate`): the
+        caller resumes only at the turn its STARTED event queued (wasmtime's resumption of
+        its fiber; then it takes RETURNED, or waits again)."""
+        if self.late is not None:
+            b.get(self.late).if_()
+            self.rt.await_marker(b, self.late_mk)
+            b.end()
 
     @property
     def deferred(self) -> bool:
@@ -440,14 +587,28 @@ class _Hooks:
         its saved switch item (`YieldingToSubtask`, merge.asyncids)."""
         if self.sids:
             assert self.rt.ids is not None
+            if self.resumed is not None:  # a PENDING call's caller resumed when it was made
+                b.get(self.resumed).op("i32.eqz").if_()
+            if self.late is not None:  # or when it found the call could not start
+                b.get(self.late).op("i32.eqz").if_()
             b.get(self.sids[3])
             self.rt.ids.release(b)
+            if self.late is not None:
+                b.end()
+            if self.resumed is not None:
+                b.end()
 
     def start(self, b: Body, retptr: int | None) -> None:
         rt, e = self.rt, self.edge
         m = rt.mem("tasks")
         self.t, self.prev = b.local("i32"), b.local("i32")
-        b.call(rt.fn("task.new")).set(self.t)
+        if self.resumed is not None:
+            b.get(self.resumed).tee(self.t).op("i32.eqz").if_()
+            b.call(rt.fn("task.new")).set(self.t)
+            b.end()
+            b.get(self.t).i32(RUNNING).store("i32.store", m, _MODE)
+        else:
+            b.call(rt.fn("task.new")).set(self.t)
         b.get(self.t).i32(STARTED).store("i32.store", m, _STATUS)
         b.get(self.t).i32(e.callback or 0).store("i32.store", m, _CB)
         b.get(self.t).i32(e.lower).store("i32.store", m, _EDGE)
@@ -467,6 +628,10 @@ class _Hooks:
                 b.get(self.t).i32(1).store("i32.store", m, _FIRST)
         b.global_get(rt.glob("cur_task")).set(self.prev)
         b.get(self.t).global_set(rt.glob("cur_task"))
+        if self.resumed is not None:  # its caller's STARTED event (wasmtime sets it as the
+            b.get(self.resumed).if_()  # parameters are lowered, before the callee runs)
+            b.get(self.t).call(rt.fn("notify"))
+            b.end()
 
     def finish(self, b: Body, code: int) -> None:
         rt, e = self.rt, self.edge
@@ -487,6 +652,10 @@ class _Hooks:
         if e.lower_async:
             if self.sids:  # the record may be free already: zero is what it holds then
                 b.get(t).i32(0).store("i32.store", m, _FIRST)
+            if self.resumed is not None:  # started by the scheduler: its handle is given
+                b.get(self.resumed).if_("i32")
+                b.i32(STARTED)  # (dropped by `_begin`)
+                b.op("else")
             b.get(status).i32(RETURNED).op("i32.eq").if_("i32")
             b.i32(RETURNED)
             b.op("else")
@@ -495,10 +664,13 @@ class _Hooks:
             b.get(t).get(h).store("i32.store", m, _SUB)
             b.get(h).i32(4).op("i32.shl").i32(STARTED).op("i32.or")
             b.end()
+            if self.resumed is not None:
+                b.end()
             return
         # A sync caller blocks until the task returned, running queued tasks meanwhile; a
         # caller whose task may not block traps as soon as the callee did not return at once
         # (wasmtime: "cannot block a synchronous task before returning").
+        self.rejoin(b)
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
         b.global_get(rt.glob("may_block")).op("i32.eqz").trap_if()
         rt.block_on(b, lambda mk: b.get(t).get(mk).store("i32.store", m, _WAITER))
@@ -564,6 +736,15 @@ class TaskRuntime:
             for li, e in sorted(tp.edges.items())
             if e.task and e.callee.owner in yielding
         ]
+        # instances calls into which may have to wait: backpressure, or a suspended callback
+        # stack keeping the instance entered (`gate_closed`); async calls of tasks there may
+        # return STARTING (their adapter is called again when they start: `_begin`)
+        self.gates = sorted({*yielding, *tp.backpressure.values()})
+        self.deferrable = [
+            li
+            for li, e in sorted(tp.edges.items())
+            if e.lower_async and e.callee.owner in self.gates
+        ]
         if tp.streams:
             from pymeld.merge.asyncstream import StreamRuntime
 
@@ -612,8 +793,19 @@ class TaskRuntime:
             for inst in self.yielding:
                 p.add_global(GROUP, ("ylock", inst))
                 p.add_global(GROUP, ("yheld", inst))
-                p.add_global(GROUP, ("yenter", inst))
             self._func("resume")
+        if self.gates:
+            p.add_global(GROUP, "starting")
+        for inst in self.gates:
+            p.add_global(GROUP, ("pend", inst))
+            self._func("pend_insert", inst)
+            self._func("release", inst)
+        for inst in sorted(set(self.tp.backpressure.values())):
+            p.add_global(GROUP, ("bp", inst))
+        for bi in self.tp.backpressure:
+            self._builtins[bi] = self._func("builtin", bi)
+        for li in self.deferrable:
+            self._func("begin", li)
         for bi in self.tp.returns:
             for e in self._callback_edges():
                 if self._returns_for(bi, e):
@@ -681,18 +873,152 @@ class TaskRuntime:
         b.global_get(state).i32(UNWINDING).op("i32.eq").if_()
         b.i32(NORMAL).global_set(state)
 
-    def wait_unlocked(self, b: Body, inst: int) -> None:
-        """Emit, before a sync call into ``inst`` that needs the instance to itself: while a
-        task's stack of it is suspended (``ylock``), this stack blocks (a marker `_resume`
-        queues when that stack's code returns), as wasmtime starts the call only then. One
-        such caller at a time (more: trap, their order is not reproduced)."""
-        lock, enter = self.glob(("ylock", inst)), self.glob(("yenter", inst))
+    def gate_closed(self, b: Body, inst: int) -> None:
+        """Emit: i32, nonzero while a call into ``inst`` cannot start (wasmtime's
+        `GuestCall::is_ready` for a new task: the instance's backpressure counter is raised, or
+        it is entered: here, by a callback task's suspended stack, ``ylock``)."""
+        parts = []
+        if inst in self.yielding:
+            parts.append(self.glob(("ylock", inst)))
+        if inst in self.tp.backpressure.values():
+            parts.append(self.glob(("bp", inst)))
+        assert parts
+        b.global_get(parts[0])
+        for g in parts[1:]:
+            b.global_get(g).op("i32.or")
+        b.i32(0).op("i32.ne")  # 0 or 1 (``ylock`` holds a task's address)
+
+    def wait_startable(
+        self,
+        b: Body,
+        inst: int,
+        sid: int | None,
+        late: int | None = None,
+        switch: int | None = None,
+    ) -> None:
+        """Emit, before a sync call into ``inst`` that cannot start while the gate is closed
+        (`gate_closed`): this stack blocks (a marker in the instance's pending list, ordered
+        by the call's task id ``sid`` as wasmtime's `InstanceState::pending`, queued by
+        `_release` when the gate opens) and checks again at its turn, as wasmtime starts the
+        call only then. Local ``late`` is set when it blocked: wasmtime then runs the call
+        from its event loop, and the caller resumes only at its own turn after the return
+        (`_Hooks.start`, `_Hooks.leave`)."""
+        tasks = self.mem("tasks")
+        if late is not None:
+            b.i32(0).set(late)
         b.block().loop()
-        b.global_get(lock).op("i32.eqz").br_if(1)
+        self.gate_closed(b, inst)
+        b.op("i32.eqz").br_if(1)
         b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
-        b.global_get(enter).trap_if()
-        self.block_on(b, lambda mk: b.get(mk).global_set(enter))
+
+        def arm(mk: int) -> None:
+            if sid is not None:
+                b.get(mk).get(sid).store("i32.store", tasks, _SID)
+            b.get(mk).call(self.fn("pend_insert", inst))
+            if late is not None:
+                if switch is not None and self.ids is not None:
+                    b.get(late).op("i32.eqz").if_()
+                    b.get(switch)
+                    self.ids.release(b)
+                    b.end()
+                b.i32(1).set(late)
+
+        self.block_on(b, arm)
         b.br(0).end().end()
+
+    def _pend_insert(self, inst: int) -> FuncCode:
+        """(record): a call into ``inst`` that cannot start yet (a PENDING task, a blocked sync
+        caller's marker) joins the instance's pending list. wasmtime keeps it in a
+        `BTreeMap<QualifiedThreadId, _>`: ordered by task id, so by the mirrored store-wide
+        ids (`_SID`); without them (or once lost) a second one traps (not reproduced)."""
+        b = Body(["i32"])
+        m, head = self.mem("tasks"), self.glob(("pend", inst))
+        prev, cur = b.local("i32"), b.local("i32")
+        b.global_get(head).tee(cur).if_()
+        if self.ids is None:
+            b.unreachable()
+        else:
+            b.global_get(self.ids.glob("lost")).trap_if()
+        b.end()
+        b.block().loop()
+        b.get(cur).op("i32.eqz").br_if(1)
+        b.get(cur).load("i32.load", m, _SID).get(0).load("i32.load", m, _SID)
+        b.op("i32.gt_u").br_if(1)
+        b.get(cur).set(prev)
+        b.get(cur).load("i32.load", m, _NEXT).set(cur)
+        b.br(0).end().end()
+        b.get(0).get(cur).store("i32.store", m, _NEXT)
+        b.get(prev).if_()
+        b.get(prev).get(0).store("i32.store", m, _NEXT)
+        b.op("else")
+        b.get(0).global_set(head)
+        b.end()
+        b.end()
+        return _gen(b, ("i32",), ())
+
+    def _release(self, inst: int) -> FuncCode:
+        """(): once ``inst``'s gate is open, its pending calls are queued at high priority in
+        their order, as wasmtime's `partition_pending` (backpressure back to 0, the instance
+        left); a call that finds the gate closed again at its turn goes back (`_run`)."""
+        b = Body([])
+        m, head = self.mem("tasks"), self.glob(("pend", inst))
+        t = b.local("i32")
+        self.gate_closed(b, inst)
+        b.if_()
+        b.op("return")
+        b.end()
+        b.block().loop()
+        b.global_get(head).tee(t).op("i32.eqz").br_if(1)
+        b.get(t).load("i32.load", m, _NEXT).global_set(head)
+        b.get(t).call(self.fn("push_high"))
+        b.br(0).end().end()
+        b.end()
+        return _gen(b, (), ())
+
+    def _begin(self, li: int) -> FuncCode:
+        """(task): a PENDING call of edge ``li`` starts: its adapter is called again with the
+        kept arguments (it reads the caller's memory now) and the record to reuse."""
+        e = self.tp.edges[li]
+        b = Body(["i32"])
+        m = self.mem("tasks")
+        b.get(0).global_set(self.glob("starting"))
+        lower = flatten_async_functype(e.callee.type, "lower")
+        for k, vt in enumerate(lower.params):
+            b.get(0).load(f"{vt}.load", m, _ARGS + 8 * k)
+        item = self.p.find(Space.FUNC, GROUP, ("context", ("adapter", li)))
+        b.call(self.p.index(Space.FUNC, "adapter", li) if item is None else item.index)
+        b.op("drop").end()
+        return _gen(b, ("i32",), ())
+
+    def _unpend(self, b: Body, t: int) -> None:
+        """Emit: PENDING task ``t`` leaves its instance's pending list, or the high-priority
+        queue when it was released to start there (wasmtime 50 cancels it then too: checked;
+        its sources before 50 trapped)."""
+        m = self.mem("tasks")
+        prev, cur = b.local("i32"), b.local("i32")
+        for inst in self.gates:
+            head = self.glob(("pend", inst))
+            b.get(t).load("i32.load", m, _OWNER).i32(inst).op("i32.eq").if_()
+            b.i32(0).set(prev)
+            b.global_get(head).set(cur)
+            b.block().loop()
+            b.get(cur).op("i32.eqz").if_()  # released: queued to start
+            b.get(t).call(self.fn("unlink", "h_head", "h_tail"))
+            b.br(2)
+            b.end()
+            b.get(cur).get(t).op("i32.ne").if_()
+            b.get(cur).set(prev)
+            b.get(cur).load("i32.load", m, _NEXT).set(cur)
+            b.br(1)
+            b.end()
+            b.get(prev).if_()
+            b.get(prev).get(t).load("i32.load", m, _NEXT).store("i32.store", m, _NEXT)
+            b.op("else")
+            b.get(t).load("i32.load", m, _NEXT).global_set(head)
+            b.end()
+            b.end().end()
+            b.end()
+        b.free(prev, cur)
 
     def _call_entry(self, b: Body, entry: tuple[str, int]) -> None:
         """Emit a call of ``entry``'s core function (a rewind ignores its arguments: zeros),
@@ -735,21 +1061,17 @@ class TaskRuntime:
             b.end()
             owner = self.tp.callbacks[x].owner if kind == "cb" else self.tp.edges[x].callee.owner
             lock, held = self.glob(("ylock", owner)), self.glob(("yheld", owner))
-            enter = self.glob(("yenter", owner))
             if kind == "first" and self.tp.edges[x].stackful:  # it never held the instance
                 b.get(0).get(code).call(self.fn("handle", owner)).op("return")
                 b.end()
                 continue
             b.i32(0).global_set(lock)  # the instance is left: a held delivery is queued,
-            b.global_get(held).if_()  # or the stack of a sync call waiting to enter it
-            b.global_get(enter).trap_if()  # both: which goes first is not reproduced
-            b.global_get(held).call(self.fn("push_high"))
+            b.global_get(held).if_()  # or the calls waiting to start there (`_release`)
+            b.global_get(self.glob(("pend", owner))).trap_if()  # both: which goes first is
+            b.global_get(held).call(self.fn("push_high"))  # not reproduced
             b.i32(0).global_set(held)
             b.end()
-            b.global_get(enter).if_()
-            b.global_get(enter).call(self.fn("push_high"))
-            b.i32(0).global_set(enter)
-            b.end()
+            b.call(self.fn("release", owner))
             b.get(0).get(code).call(self.fn("handle", owner)).op("return")
             b.end()
         b.unreachable().end()
@@ -960,6 +1282,9 @@ class TaskRuntime:
             "run": self._run,
             "handle": self._handle,
             "resume": self._resume,
+            "pend_insert": self._pend_insert,
+            "release": self._release,
+            "begin": self._begin,
         }
         assert isinstance(op, str)
         return emit[op](*rest)
@@ -1114,6 +1439,14 @@ class TaskRuntime:
         runs until the marker's turn (`step` 2); nothing left to run is the runtime's deadlock
         (trap)."""
         mk, r = b.local("i32"), b.local("i32")
+        self._check_may_suspend(b)
+        b.call(self.fn("marker")).set(mk)
+        arm(mk)
+        self.await_marker(b, mk)
+        b.free(mk, r)
+
+    def _check_may_suspend(self, b: Body) -> None:
+        """Emit the run-time refusals of blocking a stack where wasmtime would hand it over."""
         if self.tp.root_returns:
             # After the host-called task's `task.return`, wasmtime lets the host call return
             # as soon as a stack blocks, and resumes it in a later call's loop: a suspended
@@ -1127,14 +1460,17 @@ class TaskRuntime:
                 b.global_get(cur).load("i32.load", tasks, _OWNER).i32(inst).op("i32.eq")
                 b.trap_if()
                 b.end()
-        b.call(self.fn("marker")).set(mk)
-        arm(mk)
+
+    def await_marker(self, b: Body, mk: int) -> None:
+        """Emit: queued work runs until marker ``mk``'s turn (armed already), then it is
+        freed; nothing left to run is the runtime's deadlock (trap)."""
+        r = b.local("i32")
         b.block().loop()
         b.get(mk).call(self.fn("step")).tee(r).op("i32.eqz").trap_if()  # deadlock
         b.get(r).i32(2).op("i32.eq").br_if(1)
         b.br(0).end().end()
         b.get(mk).call(self.fn("task.free"))
-        b.free(mk, r)
+        b.free(r)
 
     def _step(self) -> FuncCode:
         """(marker) → 0 when nothing is queued, 2 when it was ``marker``'s turn, else 1 after
@@ -1177,6 +1513,8 @@ class TaskRuntime:
     def _run(self) -> FuncCode:
         """(task): its callback with its next event, dispatched on the callback index."""
         b = Body(["i32"])
+        if self.deferrable:  # a call that could not start: started now, if its gate is open
+            self._run_pending(b)
         if self.entries:  # a core stack unwound in a yield: rewound instead
             b.get(0).load("i32.load", self.mem("tasks"), _STACK).if_()
             b.get(0).call(self.fn("resume")).op("return")
@@ -1200,6 +1538,25 @@ class TaskRuntime:
         b.end()
         b.unreachable().end()
         return _gen(b, ("i32",), ())
+
+    def _run_pending(self, b: Body) -> None:
+        """Emit, first in `_run` (task param 0): a PENDING call starts (`_begin`), unless its
+        instance's gate closed again: then it goes back to the pending list (wasmtime's event
+        loop puts a call that is not ready back into `InstanceState::pending`)."""
+        m = self.mem("tasks")
+        b.get(0).load("i32.load", m, _MODE).i32(PENDING).op("i32.eq").if_()
+        for inst in self.gates:
+            b.get(0).load("i32.load", m, _OWNER).i32(inst).op("i32.eq")
+            self.gate_closed(b, inst)
+            b.op("i32.and").if_()
+            b.get(0).call(self.fn("pend_insert", inst)).op("return")
+            b.end()
+        for li in self.deferrable:
+            b.get(0).load("i32.load", m, _EDGE).i32(li).op("i32.eq").if_()
+            b.get(0).call(self.fn("begin", li)).op("return")
+            b.end()
+        b.unreachable()
+        b.end()
 
     def _run_one(self, k: int) -> FuncCode:
         """Run task ``t``'s callback ``k`` with its next event (wasmtime's `get_event`): its
@@ -1544,6 +1901,9 @@ class TaskRuntime:
         if op == "thread.yield":
             self._yield(bt, b)
             return _gen(b, params, results)
+        if op.startswith("backpressure."):
+            self._backpressure(bt, b)
+            return _gen(b, params, results)
         tbl = self.mem(("tbl", inst))
         get = self.fn("t.get", inst)
         addr = b.local("i32")
@@ -1585,6 +1945,10 @@ class TaskRuntime:
             b.get(0).i32(SUBTASK).call(get).set(addr)
             b.get(addr).load("i32.load", tbl, 4).set(t)
             b.get(t).load("i32.load", self.mem("tasks"), _DELIVERED).op("i32.eqz").trap_if()
+            # a STARTED event taken is not the terminal one (wasmtime: not resolved, or an
+            # event still pending)
+            b.get(t).load("i32.load", self.mem("tasks"), _STATUS).i32(RETURNED).op("i32.lt_u")
+            b.get(t).load("i32.load", self.mem("tasks"), _EVENT).op("i32.or").trap_if()
             self._leave_set(b, inst, addr)
             b.get(addr).call(self.fn("t.remove", inst))
             b.get(t).i32(0).store("i32.store", self.mem("tasks"), _SUB)
@@ -1599,6 +1963,24 @@ class TaskRuntime:
         else:  # waitable-set.wait / poll: (set, event ptr) → event code
             self._wait(bi, b, addr)
         return _gen(b, params, results)
+
+    def _backpressure(self, bt: Builtin, b: Body) -> None:
+        """backpressure.inc/dec of an instance entered by async calls: wasmtime's u16 counter
+        (leaving its range traps); back to 0, the calls pending there are queued to start
+        (`_release`)."""
+        from pymeld.merge.asyncfuse import _BACKPRESSURE_MAX
+
+        g = self.glob(("bp", bt.owner))
+        if bt.op == "backpressure.inc":
+            b.global_get(g).i32(_BACKPRESSURE_MAX).op("i32.eq").trap_if()
+            b.global_get(g).i32(1).op("i32.add").global_set(g)
+        else:
+            b.global_get(g).op("i32.eqz").trap_if()
+            b.global_get(g).i32(1).op("i32.sub").global_set(g)
+            b.global_get(g).op("i32.eqz").if_()
+            b.call(self.fn("release", bt.owner))
+            b.end()
+        b.end()
 
     def _leave_set(self, b: Body, inst: int, addr: int) -> None:
         tbl, s = self.mem(("tbl", inst)), b.local("i32")
@@ -1689,6 +2071,8 @@ class TaskRuntime:
         b.get(0).i32(SUBTASK).call(self.fn("t.get", inst)).tee(addr)
         b.load("i32.load", tbl, 4).set(t)
         b.get(addr).load("i32.load", tbl, 8).trap_if()  # in a waitable set
+        if self.deferrable:
+            self._cancel_pending(b, t)
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
         b.get(t).i32(1).store("i32.store", m, _CANCEL_SENT)
         b.get(t).i32(2).store("i32.store", m, _TEVENT)
@@ -1739,6 +2123,24 @@ class TaskRuntime:
         b.get(t).i32(0).store("i32.store", m, _EVENT)
         b.get(t).i32(1).store("i32.store", m, _DELIVERED)
         b.get(t).load("i32.load", m, _STATUS).end()
+
+    def _cancel_pending(self, b: Body, t: int) -> None:
+        """Emit, in `subtask.cancel` of task ``t``: a PENDING (STARTING) one never starts: it
+        leaves the pending list and resolves START_CANCELLED at once, no event, sync or not
+        (wasmtime's `cancel_guest_subtask_without_lowered_parameters`: its thread and
+        sync-call set are freed now, the task at `subtask.drop`)."""
+        m = self.mem("tasks")
+        b.get(t).load("i32.load", m, _MODE).i32(PENDING).op("i32.eq").if_()
+        self._unpend(b, t)
+        if self.ids is not None:
+            for off in (_STHR, _SSET):
+                b.get(t).load("i32.load", m, off)
+                self.ids.release(b)
+        b.get(t).i32(START_CANCELLED).store("i32.store", m, _STATUS)
+        b.get(t).i32(EXITED).store("i32.store", m, _MODE)
+        b.get(t).i32(1).store("i32.store", m, _DELIVERED)
+        b.i32(START_CANCELLED).op("return")
+        b.end()
 
     def _unlink(self, head_key: str, tail_key: str) -> FuncCode:
         """(record): take it out of a FIFO (a cancelled task's pending turn); the batch being

@@ -3,8 +3,9 @@
 ;; an enum) and a variant result; $B calls it through a sync lower. Each cluster must name the
 ;; record, the enum and the variant it uses across the boundary (a function's type may only use
 ;; named ones), and the values must arrive intact both ways. $A's task raises and lowers its
-;; backpressure first (not fused for an instance entered by async calls: that keeps the
-;; boundary; without it the case fuses, see wast_async_tasks/named-types-sync-lower.wast).
+;; backpressure first, and $B calls `thread.yield` (in a root instance, not fused beside
+;; in-module tasks: that keeps the boundary; without it the case fuses, see
+;; wast_async_tasks/named-types-sync-lower.wast).
 
 (component
   (component $A
@@ -52,19 +53,23 @@
     (core module $libc (memory (export "memory") 1))
     (core instance $libc (instantiate $libc))
     (core func $area (canon lower (func $a "area") (memory (core memory $libc "memory"))))
+    (core func $yield (canon thread.yield))
     (core module $m
       (import "" "memory" (memory 1))
       (import "" "area" (func $area (param i32 i32 i32 i32)))
+      (import "" "yield" (func $yield (result i32)))
       ;; 0: small (u32) -> value, 1: big (u64) -> value + 1000000, 2: none -> 7
       (func (export "classify") (param i32 i32 i32) (result i64)
         (call $area (local.get 0) (local.get 1) (local.get 2) (i32.const 64))
+        (drop (call $yield))
         (block $none (block $big (block $small
           (br_table $small $big $none (i32.load8_u (i32.const 64))))
           (return (i64.extend_i32_u (i32.load (i32.const 72)))))
           (return (i64.add (i64.load (i32.const 72)) (i64.const 1000000))))
         (i64.const 7)))
     (core instance $i (instantiate $m (with "" (instance
-      (export "memory" (memory $libc "memory")) (export "area" (func $area))))))
+      (export "memory" (memory $libc "memory")) (export "area" (func $area))
+      (export "yield" (func $yield))))))
     (func (export "classify") (param "w" u32) (param "h" u32) (param "cm" bool) (result u64)
       (canon lift (core func $i "classify"))))
   (instance $a (instantiate $A))

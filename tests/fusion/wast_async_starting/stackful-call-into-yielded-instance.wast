@@ -1,7 +1,7 @@
-;; Refused at run time: an async call of a stackful function of an instance while a callback
-;; task of it is suspended in a yield. The spec would start it at once (a stackful task does
-;; not need the instance to itself), but wasmtime 50 gives it STARTING and starts it later;
-;; fused code has no STARTING subtasks: it traps there.
+;; An async call of a stackful function of an instance while a callback task of it is
+;; suspended in a yield. The spec would start it at once (a stackful task does not need the
+;; instance to itself), but wasmtime 50 gives it STARTING and starts it when that stack's code
+;; returns (checked against it).
 (component
   (component $C
     (core module $CM

@@ -1,6 +1,6 @@
-;; Refused at run time: an async call into an instance one of whose tasks is suspended in a
-;; yield inside its core code. wasmtime starts the new task later (the caller sees STARTING);
-;; fused code has no STARTING subtasks: it traps there.
+;; An async call into an instance one of whose tasks is suspended in a yield inside its core
+;; code (the instance stays entered): wasmtime starts the new task later, when that stack's
+;; code returns (the caller sees STARTING, then the subtask's events).
 (component
   (component $C
     (core module $CM

@@ -1,7 +1,7 @@
-;; Refused at run time: an async call of a (sync-lifted) `async` function of an instance one of
-;; whose tasks is suspended in a yield inside its core code. wasmtime starts that call later
-;; (STARTING); fused code has no STARTING subtasks: it traps there. (Its sync-lowered,
-;; non-`async` `peek` runs meanwhile: yield-in-first-call.wast, and the corpus
+;; An async call of a (sync-lifted) `async` function of an instance one of whose tasks is
+;; suspended in a yield inside its core code: wasmtime starts it later (STARTING), when that
+;; stack's code returns; its results reach the caller's memory then, with RETURNED. (Its
+;; sync-lowered, non-`async` `peek` runs meanwhile: yield-in-first-call.wast, and the corpus
 ;; reenter-during-yield.wast.)
 (component
   (component $C
