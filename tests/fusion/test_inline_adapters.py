@@ -92,6 +92,20 @@ def test_every_adapter_of_the_wast_composition_is_inlined(tmp_path: Path) -> Non
     assert fuse_bytes(data).output == result.output  # deterministic
 
 
+def test_both_call_site_searches_find_the_same_sites(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small searches use `bytes.find`, large ones a compiled pattern: the same output."""
+    from pymeld.merge import inline_adapters as ia
+
+    data = _wast_component(tmp_path)
+    found = fuse_bytes(data)
+    monkeypatch.setattr(ia, "FIND_BYTES", 0)
+    pattern = fuse_bytes(data)
+    assert pattern.stats["adapter_calls_inlined"] == found.stats["adapter_calls_inlined"] == 8
+    assert pattern.output == found.output
+
+
 def _run(data: bytes, n: int) -> int:
     engine = wasmtime.Engine()
     store = wasmtime.Store(engine)

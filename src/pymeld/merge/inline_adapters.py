@@ -49,11 +49,14 @@ DUP_BYTES = 1024
 MAX_CALLER_BODY = 1 << 20
 #: wasmtime's limit on a function's locals (parameters included).
 MAX_LOCALS = 50_000
+#: Up to this many bytes searched in all (code size times adapters), needles are found by
+#: `bytes.find`; beyond, by one compiled regular expression.
+FIND_BYTES = 4 << 20
 #: What a dropped adapter body becomes: `unreachable` (nothing calls it any more).
 DROPPED = bytes(Instrs().op("unreachable").end().code)
 
 
-@dataclass(slots=True)
+@dataclass
 class CallerInstance:
     """One module instance's functions in the fused module.
 
@@ -70,7 +73,7 @@ class CallerInstance:
     debug: bool = False
 
 
-@dataclass(slots=True)
+@dataclass
 class _Adapter:
     type_index: int
     params: list[ValType]
@@ -151,17 +154,28 @@ def _pattern(funcs: Sequence[int]) -> re.Pattern[bytes]:
 
 
 def _hit_bodies(bodies: Sequence[bytes], funcs: Sequence[int]) -> dict[int, set[int]]:
-    """Per body (by position), the ``funcs`` whose call or tail call may occur in it: one
-    bytes search over the joined bodies (candidates only: an immediate may hold the bytes)."""
+    """Per body (by position), the ``funcs`` whose call or tail call may occur in it: a bytes
+    search over the joined bodies (candidates only: an immediate may hold the bytes). Small
+    searches use `bytes.find` per needle: compiling the pattern costs more than they do."""
     starts = []
     pos = 0
     for b in bodies:
         starts.append(pos)
         pos += len(b)
+    code = b"".join(bodies)
     hit: dict[int, set[int]] = {}
-    for m in _pattern(funcs).finditer(b"".join(bodies)):
-        i = bisect_right(starts, m.start()) - 1
-        hit.setdefault(i, set()).add(ins.read_u(m.group(1), 0)[0])
+    if len(code) * len(funcs) > FIND_BYTES:
+        for m in _pattern(funcs).finditer(code):
+            i = bisect_right(starts, m.start()) - 1
+            hit.setdefault(i, set()).add(ins.read_u(m.group(1), 0)[0])
+        return hit
+    for f in funcs:
+        imm = uleb(f)
+        for op in (b"\x10", b"\x12"):
+            at = code.find(op + imm)
+            while at >= 0:
+                hit.setdefault(bisect_right(starts, at) - 1, set()).add(f)
+                at = code.find(op + imm, at + 1)
     return hit
 
 
