@@ -262,3 +262,19 @@ def miscompile_merge(monkeypatch: pytest.MonkeyPatch) -> None:
         return result
 
     monkeypatch.setattr(fuse_mod, "merge", wrong)
+
+
+def call_bench_run(data: bytes, n: int) -> int:
+    """``run(n)`` of a benchmark-shaped component (`benchmarks/cases/*.wat`: `run: func(n: u32)
+    -> u64`) in a fresh wasmtime store."""
+    import wasmtime
+    from wasmtime import component as wc
+
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    inst = wc.Linker(engine).instantiate(store, wc.Component(engine, data))
+    f = inst.get_func(store, "run")
+    assert f is not None
+    r = f(store, n)
+    f.post_return(store)
+    return r  # type: ignore[no-any-return]

@@ -10,10 +10,9 @@ import pytest
 
 from pymeld.emit.attestation import find_attestations
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import pymeld_exe, require_wasm_tools, shared_root
+from support import call_bench_run, pymeld_exe, require_wasm_tools, shared_root
 
-wasmtime = pytest.importorskip("wasmtime")
-from wasmtime import component as wc  # noqa: E402
+pytest.importorskip("wasmtime")
 
 BENCH = shared_root() / "corpus" / "bench" / "string-utf8.wasm"
 
@@ -27,17 +26,6 @@ def _valid_without_simd(path: Path) -> bool:
     return r.returncode == 0
 
 
-def _run(data: bytes, n: int) -> int:
-    engine = wasmtime.Engine()
-    store = wasmtime.Store(engine)
-    inst = wc.Linker(engine).instantiate(store, wc.Component(engine, data))
-    f = inst.get_func(store, "run")
-    assert f is not None
-    r = f(store, n)
-    f.post_return(store)
-    return r
-
-
 def test_no_simd_output_has_no_vector_code_and_behaves_the_same(tmp_path: Path) -> None:
     original = BENCH.read_bytes()
     default = fuse_bytes(original, options=FuseOptions(component=True)).output
@@ -49,7 +37,7 @@ def test_no_simd_output_has_no_vector_code_and_behaves_the_same(tmp_path: Path) 
     # ... --no-simd's does not.
     assert _valid_without_simd(tmp_path / "plain.wasm")
     for n in (0, 1, 7, 300):
-        assert _run(plain, n) == _run(original, n) == _run(default, n)
+        assert call_bench_run(plain, n) == call_bench_run(original, n) == call_bench_run(default, n)
 
 
 def test_cli_flag_and_attestation(tmp_path: Path) -> None:

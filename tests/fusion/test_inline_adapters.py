@@ -20,10 +20,16 @@ from pymeld.codec.core.model import ExternKind, Module
 from pymeld.emit.attestation import find_attestations
 from pymeld.fuse import FuseOptions, fuse_bytes
 from pymeld.merge.inline_adapters import DROPPED
-from support import json_from_wast, pymeld_exe, require_wasm_tools, run_fuse_oracle, wat_to_wasm
+from support import (
+    call_bench_run,
+    json_from_wast,
+    pymeld_exe,
+    require_wasm_tools,
+    run_fuse_oracle,
+    wat_to_wasm,
+)
 
-wasmtime = pytest.importorskip("wasmtime")
-from wasmtime import component as wc  # noqa: E402
+pytest.importorskip("wasmtime")
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_inline").glob("*.wast"))
@@ -106,17 +112,6 @@ def test_both_call_site_searches_find_the_same_sites(
     assert pattern.output == found.output
 
 
-def _run(data: bytes, n: int) -> int:
-    engine = wasmtime.Engine()
-    store = wasmtime.Store(engine)
-    inst = wc.Linker(engine).instantiate(store, wc.Component(engine, data))
-    f = inst.get_func(store, "run")
-    assert f is not None
-    r = f(store, n)
-    f.post_return(store)
-    return r  # type: ignore[no-any-return]
-
-
 def test_variant_mix_adapter_is_inlined_and_behaves_the_same() -> None:
     original = wat_to_wasm(VARIANT_MIX.read_text())
     result = fuse_bytes(original)
@@ -131,7 +126,7 @@ def test_variant_mix_adapter_is_inlined_and_behaves_the_same() -> None:
     assert adapter not in _calls(m)
     fused = fuse_bytes(original, options=FuseOptions(component=True)).output
     for n in (0, 1, 2, 3, 10, 1000):
-        assert _run(fused, n) == _run(original, n)
+        assert call_bench_run(fused, n) == call_bench_run(original, n)
 
 
 def test_a_caller_with_dwarf_is_not_inlined_into() -> None:
@@ -167,4 +162,6 @@ def test_cli_flag_stats_and_attestation(tmp_path: Path) -> None:
     assert att.record is not None and "inline_adapters" not in att.record["options"]
     assert "adapters inlined" in outs["--inline-adapters"][1]
     for n in (0, 5, 300):
-        assert _run(outs["--inline-adapters"][0], n) == _run(outs["--no-inline-adapters"][0], n)
+        assert call_bench_run(outs["--inline-adapters"][0], n) == call_bench_run(
+            outs["--no-inline-adapters"][0], n
+        )

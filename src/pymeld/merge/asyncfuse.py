@@ -80,6 +80,18 @@ _WAITABLE_OPS = frozenset(
 BLOCKED = 0xFFFFFFFF
 _BACKPRESSURE_MAX = 0xFFFF  # wasmtime's counter is a u16
 
+
+def count_backpressure(b: Body, g: int, inc: bool) -> None:
+    """`backpressure.inc`/`dec` on the counter global ``g``: wasmtime's counter is a u16, and
+    leaving its range traps."""
+    if inc:
+        b.global_get(g).i32(_BACKPRESSURE_MAX).op("i32.eq").trap_if()
+        b.global_get(g).i32(1).op("i32.add").global_set(g)
+    else:
+        b.global_get(g).op("i32.eqz").trap_if()
+        b.global_get(g).i32(1).op("i32.sub").global_set(g)
+
+
 #: Built-ins that may block the calling task (without `async`): the runtime checks the *current*
 #: task, so in the fused module they are only exact where that task is the original's.
 _BLOCKING = frozenset(
@@ -747,13 +759,7 @@ class AsyncFusion:
 
     def _backpressure(self, bt: Builtin) -> FuncCode:
         b = Body([])
-        g = self._counters[bt.owner].index
-        if bt.op == "backpressure.inc":
-            b.global_get(g).i32(_BACKPRESSURE_MAX).op("i32.eq").trap_if()
-            b.global_get(g).i32(1).op("i32.add").global_set(g)
-        else:
-            b.global_get(g).op("i32.eqz").trap_if()
-            b.global_get(g).i32(1).op("i32.sub").global_set(g)
+        count_backpressure(b, self._counters[bt.owner].index, bt.op == "backpressure.inc")
         b.end()
         return _gen(b, (), ())
 

@@ -1968,15 +1968,11 @@ class TaskRuntime:
         """backpressure.inc/dec of an instance entered by async calls: wasmtime's u16 counter
         (leaving its range traps); back to 0, the calls pending there are queued to start
         (`_release`)."""
-        from pymeld.merge.asyncfuse import _BACKPRESSURE_MAX
+        from pymeld.merge.asyncfuse import count_backpressure
 
         g = self.glob(("bp", bt.owner))
-        if bt.op == "backpressure.inc":
-            b.global_get(g).i32(_BACKPRESSURE_MAX).op("i32.eq").trap_if()
-            b.global_get(g).i32(1).op("i32.add").global_set(g)
-        else:
-            b.global_get(g).op("i32.eqz").trap_if()
-            b.global_get(g).i32(1).op("i32.sub").global_set(g)
+        count_backpressure(b, g, bt.op == "backpressure.inc")
+        if bt.op == "backpressure.dec":
             b.global_get(g).op("i32.eqz").if_()
             b.call(self.fn("release", bt.owner))
             b.end()
