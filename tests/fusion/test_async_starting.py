@@ -10,7 +10,9 @@ dropping or cancelling one wrongly, a sync caller blocked until the call can sta
 fast path (a call into an open instance starts at once, before released ones).
 `several-callers.wast`: two relay tasks of another instance and the root task queued on one
 instance, started in task-id order (not the order of the calls); `sync-callers-only.wast`: an
-instance entered only by sync calls, one of an `async func`, gated too. The
+instance entered only by sync calls, one of an `async func`, gated too, and
+`sync-callers-only-stage1.wast` the same without any async call between instances (planned
+on the in-module path for that gate: stage 1 ran the call, where wasmtime deadlocks). The
 `*-into-yielded-instance` cases make async calls (of a callback task, of a stackful one)
 into an instance a suspended callback stack keeps entered: STARTING until that stack's code
 returns. `wast_async_starting_refused/`: what traps at run time instead (two calls pending on

@@ -7,9 +7,8 @@ that only the in-module path mirrors (`merge.asyncids`).
 handle numbers instead (every done-end trap of `stream/future.read/write` exact), two ends
 of one set whose events are taken one at a time, and both ends ready before the wait (by
 wasmtime's store-wide handle ids). The corpus file itself stays refused, by the
-name of what it needs: its root exports hand in-module ends to the host. The corpus
-`big-interleaving-test.wast` (its mock's backpressure is fused now: test_async_starting.py)
-is refused by a `future.read` in a synchronously lifted function.
+name of what it needs: its root exports hand in-module ends to the host. (The corpus
+`big-interleaving-test.wast` is equivalent now: test_async_sync_readers.py.)
 """
 
 from __future__ import annotations
@@ -41,16 +40,3 @@ def test_corpus_trap_if_done_refusal_names_host_ends(
     assert r["status"] == "transform-failed", r
     assert "stream/future in root export" in r["reason"], r
     assert "not handed to or taken from the host" in r["reason"], r
-
-
-def test_corpus_big_interleaving_refusal_names_sync_lift_read(
-    shared: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
-) -> None:
-    """Its `await-*` exports wait inside tasks entered by async calls (suspend points:
-    merge.asynctask), its mock's backpressure gates calls (STARTING subtasks); what is still
-    refused is a `future.read` in a synchronously lifted function of its testee."""
-    wast = shared / "corpus/wast/component-model/test/async/big-interleaving-test.wast"
-    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
-    assert r["status"] == "transform-failed", r
-    assert "`future.read` of Future(elem=U8())" in r["reason"], r
-    assert "entered through a synchronous lift" in r["reason"], r

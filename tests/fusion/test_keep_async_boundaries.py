@@ -170,7 +170,8 @@ def test_export_instance_across_clusters_is_refused(wasm_tools: str, tmp_path: P
         fuse_bytes(data, options=KEEP)
 
 
-#: Corpus files refused without the flag and equivalent with it (pinned: all 23 of them).
+#: Corpus files refused without the flag (but big-interleaving-test, fused without it too now)
+#: and equivalent with it (pinned: all 23 of them).
 EQUIVALENT = {
     "component-model/test/async/big-interleaving-test.wast",
     "component-model/test/async/cross-abi-calls.wast",

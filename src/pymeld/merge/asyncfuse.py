@@ -27,6 +27,8 @@ state that is observable:
 * **Backpressure counter.** Instances other than the one whose exports the runtime enters
   (`task_instance`) keep `backpressure.inc/dec` as an in-module u16 counter (overflow and
   underflow trap as in wasmtime); nothing enters them asynchronously, so the gate never closes.
+  A sync call of an `async func` is gated too (wasmtime's `start_call`): a composition making
+  one into an instance with backpressure takes the in-module path, whose gates close.
 * `task.return`/`task.cancel` of an instance that only ever runs synchronous tasks trap, as
   they do in the original.
 
@@ -203,6 +205,12 @@ def plan_fused(
         or _payload_crosses(callee)  # the runtime copies no such payload in one instance
         for _, callee, li in cross
     ):  # per-instance gating of the root exports: merge.asyncroot
+        return _plan_with_tasks(g, used, lowers, exported, cross, label)
+    gated = {b.owner for b in builtins if b.op.startswith("backpressure.")}
+    if any(callee.type.is_async and callee.owner in gated for _, callee, _ in cross):
+        # wasmtime's `start_call` gates a sync call of an `async func` too: while the callee
+        # instance's backpressure is raised the caller blocks (or deadlocks). Stage 1's
+        # counters never close a gate; the in-module scheduler's do (`merge.asynctask`).
         return _plan_with_tasks(g, used, lowers, exported, cross, label)
     if len(roots) > 1 and async_roots:
         raise UnsupportedFeature(

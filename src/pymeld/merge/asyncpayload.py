@@ -73,7 +73,9 @@ def check_payload(t: at.Stream | at.Future, what: str) -> None:
         walk(t.elem)
 
 
-READ_TASK = 84  # shared record: the task whose read is pending (0: the host-called stack)
+# shared record: the task whose read is pending (0: the host-called stack); after asyncstream's
+# store ids (84..95), which it overwrote when it was 84
+READ_TASK = 96
 
 
 def needs_thread(t: at.Stream | at.Future) -> bool:
@@ -87,28 +89,63 @@ def note_reader(sr: StreamRuntime, b: Body, rec: int) -> None:
     b.get(rec).global_get(sr.glob("cur_task")).store("i32.store", sr.rt.mem("xfer"), READ_TASK)
 
 
-def check_reader(sr: StreamRuntime, b: Body, rec: int) -> None:
+def check_reader(
+    sr: StreamRuntime, b: Body, rec: int, writer: int, t: at.Stream | at.Future
+) -> None:
     """Trap when the task whose read is pending has exited: wasmtime's `set_thread` to its gone
-    thread fails ("resource not present"). (Not seen: a task record reused by a new task in
-    between, and a read left pending by a host call that has returned.)"""
+    thread fails ("resource not present"), except for a flat value written by the reader's own
+    instance (``writer``), copied with no trap (checked against wasmtime 50). (Not seen: a
+    task record reused by a new task in between, and a read left pending by a host call that
+    has returned.)"""
+    from pymeld.merge.asyncstream import _INST, READER
     from pymeld.merge.asynctask import _MODE, _STATUS, EXITED
 
-    t, m = b.local("i32"), sr.rt.mem("tasks")
-    b.get(rec).load("i32.load", sr.rt.mem("xfer"), READ_TASK).tee(t).if_()
-    b.get(t).load("i32.load", m, _MODE).i32(EXITED).op("i32.eq")
-    b.get(t).load("i32.load", m, _STATUS).op("i32.eqz").op("i32.or").trap_if()  # freed: zeroed
+    task, m, x = b.local("i32"), sr.rt.mem("tasks"), sr.rt.mem("xfer")
+    if flat_payload(t):
+        b.get(rec).load("i32.load", x, READER + _INST).i32(writer).op("i32.ne").if_()
+    b.get(rec).load("i32.load", x, READ_TASK).tee(task).if_()
+    b.get(task).load("i32.load", m, _MODE).i32(EXITED).op("i32.eq")
+    b.get(task).load("i32.load", m, _STATUS).op("i32.eqz").op("i32.or").trap_if()  # freed: zeroed
     b.end()
+    if flat_payload(t):
+        b.end()
 
 
 def check_sync_readers(g: FlatGraph, tp: TaskPlan) -> None:
-    """Refuse a copying read in an instance entered through a synchronous lift: a read it
-    leaves pending when its call returns is copied by wasmtime on that call's thread, which is
-    gone by then (a trap), and fused sync calls keep no thread of their own to check."""
+    """Refuse a copying read in an instance entered through a synchronous lift when another
+    instance may write into it: wasmtime copies into a read left pending by a sync call on
+    that call's thread, gone once it returned (a trap), and fused sync calls keep no thread
+    to check. A flat future value written by the reader's own instance is copied without a
+    trap (checked against wasmtime 50: intra-component numbers, `allow_intra_component_read_
+    write`), so a read of a flat type whose ends never reach the instance from another
+    instance is fused; which calls wasmtime 50 gives threads that such a copy needs is not
+    mirrored (a write from a later sync call of the reader's instance, through a third
+    instance, does not trap there; one from the reader's caller does)."""
+    from pymeld.merge.asyncfuse import carried
+
     reads = {
         bi
         for bi in tp.ends
         if g.builtins[bi].op.endswith(".read") and needs_thread(g.builtins[bi].type)  # type: ignore[arg-type]
     }
+    # readable ends of a flat type that may reach each instance from another one: through an
+    # adapter (the callee's parameters, the caller's results) or inside a copied payload
+    arriving: set[tuple[int, object]] = set()
+    for e in tp.edges.values():
+        for pt in e.callee.type.param_types():
+            arriving |= {(e.callee.owner, v) for v in carried(pt)}
+        arriving |= {(e.caller, v) for v in carried(e.callee.type.result)}
+    nested: set[object] = set()
+    for bi in tp.ends:
+        if isinstance(t := g.builtins[bi].type, at.Stream | at.Future):
+            nested.update(carried(t.elem))
+
+    def foreign_writer(bi: int) -> bool:
+        bt = g.builtins[bi]
+        assert isinstance(bt.type, at.Stream | at.Future)
+        return not flat_payload(bt.type) or (bt.owner, bt.type) in arriving or bt.type in nested
+
+    reads = {bi for bi in reads if foreign_writer(bi)}
     cache: CallsCache = {}
     for e in sorted(tp.edges.values(), key=lambda e: e.lower):
         if e.task or not reads:
@@ -121,9 +158,9 @@ def check_sync_readers(g: FlatGraph, tp: TaskPlan) -> None:
             bt = g.builtins[hit]
             raise UnsupportedFeature(
                 f"`{bt.op}` of {bt.type!r} in component instance {g.components[bt.owner].label}, "
-                "entered through a synchronous lift (wasmtime copies into a pending read on the "
-                "reading thread, gone once that call returned: fused sync calls keep no thread "
-                "to check; not fused yet)"
+                "entered through a synchronous lift, whose ends another instance may write "
+                "(wasmtime copies into a pending read on the reading thread, gone once that "
+                "call returned: fused sync calls keep no thread to check; not fused yet)"
             )
 
 

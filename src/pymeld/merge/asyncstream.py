@@ -75,8 +75,9 @@ STREAM_READ, STREAM_WRITE, FUTURE_READ, FUTURE_WRITE = 2, 3, 4, 5  # event codes
 PENDING = 0x100  # an event whose delivery ends the end's copy (wasmtime's `pending: Some`)
 BLOCKED = 0xFFFFFFFF
 _MAX_COUNT = (1 << 28) - 1
-# shared record: type tag, flags (future, done), element size and alignment, two sides
-_REC = 96
+# shared record: type tag, flags (future, done), element size and alignment, two sides, ids;
+# at 96 the pending read's task (`merge.asyncpayload` READ_TASK)
+_REC = 100
 _TAG, _FLAGS, _SIZE, _ALIGN, _LINK = 0, 4, 8, 12, 80
 # the runtime's store-wide ids of the `TransmitState` and its write and read handles
 # (merge.asyncids: an end's event is ordered by its handle's)
@@ -540,7 +541,7 @@ class StreamRuntime:
         b.get(count).get(ocount).get(count).get(ocount).op("i32.lt_u").op("select").set(n)
         # the copy: writer's buffer → reader's buffer
         if write and needs_thread(t):
-            check_reader(self, b, rec)
+            check_reader(self, b, rec, bt.owner, t)
         if write:
             b.i32(slot).get(1)
             b.get(rec).load("i32.load", x, other + _SLOT).get(rec).load(
