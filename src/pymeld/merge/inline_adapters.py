@@ -30,12 +30,9 @@ that would exceed wasmtime's 50 000 locals, and bodies `inline_call` declines.
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_right
 from collections.abc import Sequence
 
 from pymeld._dataclass import dataclass
-from pymeld.codec.binary import uleb
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.emitter import Instrs
 from pymeld.codec.core.inline import inline_call
@@ -146,37 +143,9 @@ def inline_adapters(
     return stats
 
 
-def _pattern(funcs: Sequence[int]) -> re.Pattern[bytes]:
-    """Every position where `call f` or `return_call f` may start, for ``f`` in ``funcs``
-    (a lookahead, so overlapping candidates are all found; group 1 is the immediate)."""
-    alts = b"|".join(re.escape(uleb(f)) for f in sorted(funcs))
-    return re.compile(b"(?=[\\x10\\x12](" + alts + b"))")
-
-
 def _hit_bodies(bodies: Sequence[bytes], funcs: Sequence[int]) -> dict[int, set[int]]:
-    """Per body (by position), the ``funcs`` whose call or tail call may occur in it: a bytes
-    search over the joined bodies (candidates only: an immediate may hold the bytes). Small
-    searches use `bytes.find` per needle: compiling the pattern costs more than they do."""
-    starts = []
-    pos = 0
-    for b in bodies:
-        starts.append(pos)
-        pos += len(b)
-    code = b"".join(bodies)
-    hit: dict[int, set[int]] = {}
-    if len(code) * len(funcs) > FIND_BYTES:
-        for m in _pattern(funcs).finditer(code):
-            i = bisect_right(starts, m.start()) - 1
-            hit.setdefault(i, set()).add(ins.read_u(m.group(1), 0)[0])
-        return hit
-    for f in funcs:
-        imm = uleb(f)
-        for op in (b"\x10", b"\x12"):
-            at = code.find(op + imm)
-            while at >= 0:
-                hit.setdefault(bisect_right(starts, at) - 1, set()).add(f)
-                at = code.find(op + imm, at + 1)
-    return hit
+    """Per body (by position), the ``funcs`` whose call or tail call may occur in it."""
+    return ins.direct_call_candidates(bodies, funcs, FIND_BYTES)
 
 
 def _calls(body: bytes, funcs: set[int]) -> tuple[list[tuple[int, int, int]], set[int]]:

@@ -1137,3 +1137,42 @@ def remap_rec_group(g: RecGroup, tmap: IndexMap) -> RecGroup:
 
 def remap_valtypes(ts: Sequence[ValType], tmap: Callable[[int], int]) -> list[ValType]:
     return [remap_valtype(t, tmap) for t in ts]
+
+
+def direct_call_candidates(
+    bodies: Sequence[bytes], funcs: Sequence[int], find_bytes: int
+) -> dict[int, set[int]]:
+    """Per body (by position), the ``funcs`` a `call` or `return_call` of which may occur in
+    it, found by a bytes search for the opcode and the function's minimal LEB128 (candidates
+    only: an immediate or a padded LEB may hold the same bytes, so decode to confirm; a
+    padded `call` immediate is not found). Up to ``find_bytes`` searched (code size times
+    functions), by `bytes.find` per needle; beyond, by one compiled pattern, which costs
+    more to compile than small searches take."""
+    import re
+    from bisect import bisect_right
+
+    starts = []
+    pos = 0
+    for b in bodies:
+        starts.append(pos)
+        pos += len(b)
+    code = b"".join(bodies)
+    hit: dict[int, set[int]] = {}
+    ops = bytes((0x10, 0x12))  # call, return_call
+    if len(code) * len(funcs) > find_bytes:
+        alts = b"|".join(re.escape(uleb(f)) for f in sorted(funcs))
+        # a lookahead, so overlapping candidates are all found; group 1 is the immediate
+        pattern = re.compile(b"(?=[" + re.escape(ops) + b"](" + alts + b"))")
+        for m in pattern.finditer(code):
+            i = bisect_right(starts, m.start()) - 1
+            hit.setdefault(i, set()).add(read_u(m.group(1), 0)[0])
+        return hit
+    for f in funcs:
+        imm = uleb(f)
+        for op in ops:
+            needle = bytes((op,)) + imm
+            at = code.find(needle)
+            while at >= 0:
+                hit.setdefault(bisect_right(starts, at) - 1, set()).add(f)
+                at = code.find(needle, at + 1)
+    return hit
