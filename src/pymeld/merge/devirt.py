@@ -1,0 +1,231 @@
+"""Calls through a constant slot of a table that provably holds one function made direct.
+
+wit-component does not give a module its lowered imports directly: a *shim* module exports
+one function per import, each `call_indirect`ing one constant slot of the shim's table, and a
+*fixup* module, instantiated once the imports exist, fills that table with an active element
+segment. Fused, the adapter behind such an import is named only by that segment, so every
+call pays an indirect call (bounds and signature checks) besides the adapter's own, and
+`merge.inline_adapters` finds no call of the adapter to inline.
+
+Here `i32.const k` right before `call_indirect y t` (or `return_call_indirect`) becomes
+`call F` (`return_call F`) when, in the fused module, slot ``k`` of table ``t`` holds ``F``
+whenever code can run:
+
+* ``t`` is neither imported nor exported, so nothing outside the module reads or writes it;
+* no code names ``t`` except in those indirect calls (any `table.set`, `fill`, `copy`, `init`,
+  `grow`, `get` or `size` of it leaves the whole table alone). Only an input instance's code
+  can name an input table (generated code uses none), so only the instances whose table
+  index space holds ``t`` (`CallerInstance.tables`) are scanned; the start code that fills a
+  table for a segment deferred behind an earlier start function (`merge.segments`) is the one
+  generated writer, passed as ``written``: there code may run before the slot is filled, and
+  such a call must trap;
+* active segments into ``t`` all have constant offsets, and exactly one of them fills slot
+  ``k``, with ``ref.func F`` (not null). Active segments are applied before the start
+  function, so before any code runs; a slot filled twice or by another expression is left;
+* ``F``'s type is the call's type: the same index, or two singleton rec groups with equal
+  function types naming no concrete type in their parameters or results (so the same type
+  once canonicalized). Otherwise the call stays (it traps).
+
+Cost: a table is looked at only when the instances that can name it hold at most
+`MAX_USER_CODE` bytes of code (a shim and its fixup hold a few hundred); a language runtime's
+function table, called with computed slots from megabytes of code, is skipped without
+decoding any of it. Callers with DWARF keep their calls (`dwarf.remap` maps their offsets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pymeld.codec.binary import uleb
+from pymeld.codec.core import instructions as ins
+from pymeld.codec.core.model import (
+    Code,
+    ExternKind,
+    FuncType,
+    Module,
+    RefType,
+    SegmentMode,
+    SubType,
+)
+from pymeld.merge.inline_adapters import CallerInstance
+
+__all__ = ["MAX_USER_CODE", "devirtualize"]
+
+#: Most bytes of code the instances naming a table may hold for it to be looked at.
+MAX_USER_CODE = 64 << 10
+
+#: An indirect call through a constant slot: where its `i32.const` starts, where the call
+#: ends, table, type, slot, and whether it is a tail call.
+_Site = tuple[int, int, int, int, int, bool]
+
+_I32_CONST, _CALL_INDIRECT, _RETURN_CALL_INDIRECT = 0x41, 0x11, 0x13
+#: Every instruction with a table immediate other than the two indirect calls.
+_TABLE_OPS = [k for k in ins.opcode_keys(ins.K_TABLE) if k not in ((-1, 0x11), (-1, 0x13))]
+
+
+def devirtualize(out: Module, callers: Sequence[CallerInstance], written: set[int]) -> int:
+    """Make the provably constant indirect calls of ``callers``' code direct (see the module
+    doc); each caller's ``called`` gets the functions its new calls name. ``written``: tables
+    the start code writes. Returns how many calls were made direct."""
+    imported_t = out.num_imported(ExternKind.TABLE)
+    closed = set(range(imported_t, imported_t + len(out.tables))) - written
+    closed -= {e.index for e in out.exports if e.kind == ExternKind.TABLE}
+    users: dict[int, list[int]] = {}
+    for i, c in enumerate(callers):
+        for t in closed.intersection(c.tables):
+            users.setdefault(t, []).append(i)
+    if not users:
+        return 0
+    imported_f = out.num_imported(ExternKind.FUNC)
+    small: dict[int, bool] = {}
+    for t in sorted(users):
+        for i in users[t]:
+            if i not in small:
+                small[i] = _code_size(out, callers[i], imported_f) <= MAX_USER_CODE
+    tables = {t for t, us in users.items() if all(small[i] for i in us)}
+    fills = _fills(out, tables)
+    tables = {t for t in tables if fills.get(t)}
+    if not tables:
+        return 0
+    sites: dict[int, tuple[CallerInstance, list[_Site]]] = {}  # code index → its sites
+    for i in sorted({i for t in tables for i in users[t]}):
+        c = callers[i]
+        for k in _codes(c, imported_f):
+            found, touched = _scan(out.codes[k].body, tables)
+            tables -= touched
+            if found and not c.debug:
+                sites[k] = (c, found)
+    func_types = out.func_type_indices()
+    singles = _singleton_types(out)
+    made = 0
+    for k in sorted(sites):
+        c, found = sites[k]
+        edits: list[tuple[int, int, bytes]] = []
+        for at, end, table, type_index, slot, tail in found:
+            if table not in tables:
+                continue
+            f = fills[table].get(slot)
+            if f is None or f < 0 or not _same_type(type_index, func_types[f], singles):
+                continue
+            edits.append((at, end, (b"\x12" if tail else b"\x10") + uleb(f)))
+            c.called = c.called | {f}
+        if edits:
+            made += len(edits)
+            _apply(out, k, edits)
+    return made
+
+
+def _codes(c: CallerInstance, imported_f: int) -> range:
+    return range(c.first - imported_f, c.first - imported_f + c.count)
+
+
+def _code_size(out: Module, c: CallerInstance, imported_f: int) -> int:
+    """The bytes of ``c``'s code, counted until it exceeds `MAX_USER_CODE`."""
+    size = 0
+    for k in _codes(c, imported_f):
+        size += len(out.codes[k].body)
+        if size > MAX_USER_CODE:
+            break
+    return size
+
+
+def _fills(out: Module, tables: set[int]) -> dict[int, dict[int, int | None]]:
+    """Per table of ``tables`` whose active segments all have constant offsets: slot → the
+    function filling it (-1: null; None: filled twice or by another expression)."""
+    fills: dict[int, dict[int, int | None]] = {t: {} for t in tables}
+    for e in out.elems:
+        if e.mode != SegmentMode.ACTIVE or e.table not in fills:
+            continue
+        slots = fills[e.table]
+        base = ins.const_i32_value(e.offset)
+        if base is None:
+            tables.discard(e.table)  # (a segment may fill any slot)
+            continue
+        items = e.funcs if e.funcs is not None else [ins.elem_expr_func(x) for x in e.exprs or ()]
+        for j, f in enumerate(items):
+            k = (base + j) & 0xFFFFFFFF
+            slots[k] = f if k not in slots else None
+    return {t: fills[t] for t in tables}
+
+
+def _scan(body: bytes, tables: set[int]) -> tuple[list[_Site], set[int]]:
+    """The indirect calls of ``body`` through a constant slot of one of ``tables`` (start of
+    the `i32.const`, end of the call, table, type, slot, tail call), and the ``tables`` it
+    names otherwise."""
+    found: list[_Site] = []
+    touched: set[int] = set()
+    const_at, const_end, const = -1, -1, 0
+
+    def i32_const(data: bytes, at: int, pos: int) -> int:
+        nonlocal const_at, const_end, const
+        const, const_end = ins.read_s32(data, pos)
+        const_at = at
+        return const_end
+
+    def indirect(data: bytes, at: int, pos: int) -> int:
+        type_index, pos = ins.read_u(data, pos)
+        table, pos = ins.read_u(data, pos)
+        if at == const_end and table in tables:
+            slot = const & 0xFFFFFFFF
+            found.append(
+                (const_at, pos, table, type_index, slot, data[at] == _RETURN_CALL_INDIRECT)
+            )
+        return pos
+
+    def other(data: bytes, at: int, pos: int) -> int:
+        op = data[at]
+        imms: tuple[int, ...] | None
+        if op == 0xFC:
+            sub, _ = ins.read_u(data, at + 1)
+            imms = ins.PREFIXED[op][sub]
+        else:
+            imms = ins.SINGLE[op]
+        assert imms is not None
+        for kind in imms:
+            v, pos = ins.read_u(data, pos)
+            if kind == ins.K_TABLE and v in tables:
+                touched.add(v)
+        return pos
+
+    visits: ins.Visits = {k: other for k in _TABLE_OPS}
+    visits[(-1, _I32_CONST)] = i32_const
+    visits[(-1, _CALL_INDIRECT)] = indirect
+    visits[(-1, _RETURN_CALL_INDIRECT)] = indirect
+    ins.scan_instructions(body, visits)
+    return found, touched
+
+
+def _singleton_types(out: Module) -> dict[int, SubType]:
+    """Each type alone in its rec group, by index."""
+    singles: dict[int, SubType] = {}
+    n = 0
+    for g in out.types:
+        if len(g.types) == 1:
+            singles[n] = g.types[0]
+        n += len(g.types)
+    return singles
+
+
+def _same_type(a: int, b: int, singles: dict[int, SubType]) -> bool:
+    """Whether type indices ``a`` and ``b`` are provably the same function type at run time."""
+    if a == b:
+        return True
+    x, y = singles.get(a), singles.get(b)
+    if x is None or y is None or x != y:
+        return False
+    ft = x.composite
+    return isinstance(ft, FuncType) and not any(
+        isinstance(t, RefType) and t.heap.concrete for t in (*ft.params, *ft.results)
+    )
+
+
+def _apply(out: Module, k: int, edits: list[tuple[int, int, bytes]]) -> None:
+    code = out.codes[k]
+    body = code.body
+    parts: list[bytes] = []
+    last = 0
+    for at, end, new in sorted(edits):
+        parts += (body[last:at], new)
+        last = end
+    parts.append(body[last:])
+    out.codes[k] = Code(code.locals, b"".join(parts), None, code.locals_raw)
