@@ -14,14 +14,17 @@ whenever code can run:
 * ``t`` is neither imported nor exported, so nothing outside the module reads or writes it;
 * no code names ``t`` except in those indirect calls (any `table.set`, `fill`, `copy`, `init`,
   `grow`, `get` or `size` of it leaves the whole table alone). Only an input instance's code
-  can name an input table (generated code uses none), so only the instances whose table
-  index space holds ``t`` (`CallerInstance.tables`) are scanned; the start code that fills a
-  table for a segment deferred behind an earlier start function (`merge.segments`) is the one
-  generated writer, passed as ``written``: there code may run before the slot is filled, and
-  such a call must trap;
-* active segments into ``t`` all have constant offsets, and exactly one of them fills slot
-  ``k``, with ``ref.func F`` (not null). Active segments are applied before the start
-  function, so before any code runs; a slot filled twice or by another expression is left;
+  can name an input table (generated code uses none but the start code), so only the
+  instances whose table index space holds ``t`` (`CallerInstance.tables`) are scanned;
+* exactly one segment fills slot ``k``, with ``ref.func F`` (not null), and every segment
+  into ``t`` has a constant offset: an active segment, applied before any code runs, or one
+  the start function applies with `table.init` (a segment after an earlier instance's start
+  function: `merge.segments`; wit-component's fixup comes after the instances it links, and
+  a language runtime's constructors usually run in one of them). Code may run before the
+  latter: the calls the start function made until then, and what they call
+  (`_start_fills`); a call in one of those functions keeps its `call_indirect` (it traps
+  there, as before the fixup ran). A part of the start code run after a foreign instance
+  (`merge.foreign`) is not looked into: its tables are ``written``;
 * ``F``'s type is the call's type: the same index, or two singleton rec groups with equal
   function types naming no concrete type in their parameters or results (so the same type
   once canonicalized). Otherwise the call stays (it traps).
@@ -40,6 +43,7 @@ from pymeld.codec.binary import uleb
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.model import (
     Code,
+    Elem,
     ExternKind,
     FuncType,
     Module,
@@ -84,6 +88,7 @@ def devirtualize(out: Module, callers: Sequence[CallerInstance], written: set[in
                 small[i] = _code_size(out, callers[i], imported_f) <= MAX_USER_CODE
     tables = {t for t, us in users.items() if all(small[i] for i in us)}
     fills = _fills(out, tables)
+    _start_fills(out, imported_f, tables, fills)
     tables = {t for t in tables if fills.get(t)}
     if not tables:
         return 0
@@ -104,8 +109,10 @@ def devirtualize(out: Module, callers: Sequence[CallerInstance], written: set[in
         for at, end, table, type_index, slot, tail in found:
             if table not in tables:
                 continue
-            f = fills[table].get(slot)
-            if f is None or f < 0 or not _same_type(type_index, func_types[f], singles):
+            f, early = fills[table].get(slot, _UNKNOWN)
+            if f is None or f < 0 or imported_f + k in early:  # (-1: null)
+                continue
+            if not _same_type(type_index, func_types[f], singles):
                 continue
             edits.append((at, end, (b"\x12" if tail else b"\x10") + uleb(f)))
             c.called = c.called | {f}
@@ -129,23 +136,141 @@ def _code_size(out: Module, c: CallerInstance, imported_f: int) -> int:
     return size
 
 
-def _fills(out: Module, tables: set[int]) -> dict[int, dict[int, int | None]]:
-    """Per table of ``tables`` whose active segments all have constant offsets: slot → the
-    function filling it (-1: null; None: filled twice or by another expression)."""
-    fills: dict[int, dict[int, int | None]] = {t: {} for t in tables}
+#: What fills a slot: the function (-1: null; None: unknown or filled twice), and the functions
+#: that may run before it is filled (none for an active segment).
+_Fill = tuple[int | None, frozenset[int]]
+_UNKNOWN: _Fill = (None, frozenset())
+
+
+def _fill(
+    slots: dict[int, _Fill], base: int, items: Sequence[int | None], early: frozenset[int]
+) -> None:
+    for j, f in enumerate(items):
+        k = (base + j) & 0xFFFFFFFF
+        slots[k] = (f, early) if k not in slots else _UNKNOWN
+
+
+def _fills(out: Module, tables: set[int]) -> dict[int, dict[int, _Fill]]:
+    """Per table of ``tables``: slot → what its active segments fill it with. A table with a
+    segment at a computed offset (it may fill any slot) leaves ``tables``."""
+    fills: dict[int, dict[int, _Fill]] = {t: {} for t in tables}
     for e in out.elems:
         if e.mode != SegmentMode.ACTIVE or e.table not in fills:
             continue
-        slots = fills[e.table]
         base = ins.const_i32_value(e.offset)
         if base is None:
-            tables.discard(e.table)  # (a segment may fill any slot)
+            tables.discard(e.table)
             continue
-        items = e.funcs if e.funcs is not None else [ins.elem_expr_func(x) for x in e.exprs or ()]
-        for j, f in enumerate(items):
-            k = (base + j) & 0xFFFFFFFF
-            slots[k] = f if k not in slots else None
-    return {t: fills[t] for t in tables}
+        _fill(fills[e.table], base, _items(e), frozenset())
+    return fills
+
+
+def _items(e: Elem) -> list[int | None]:
+    return list(e.funcs) if e.funcs is not None else [ins.elem_expr_func(x) for x in e.exprs or ()]
+
+
+def _start_fills(
+    out: Module, imported_f: int, tables: set[int], fills: dict[int, dict[int, _Fill]]
+) -> None:
+    """Add the slots the start function fills (`i32.const` offset, `i32.const 0`, `i32.const`
+    length, `table.init`: a segment deferred behind an earlier start function, see
+    `merge.segments`), each with the functions that may run before it: the closure of the
+    calls the start function made so far (direct calls and `ref.func`; a body with an indirect
+    call or a type immediate, or more than `MAX_USER_CODE` bytes of them, may reach anything:
+    its table leaves ``tables``). A start function naming a table otherwise leaves it too."""
+    if out.start is None or out.start < imported_f:
+        return
+    consts: list[tuple[int, int, int]] = []  # (start, end, value)
+    calls: list[int] = []
+    inits: list[tuple[int, int, int, int, int, int]] = []  # table, elem, at, from, n, calls
+    odd = False
+
+    def i32_const(data: bytes, at: int, pos: int) -> int:
+        v, end = ins.read_s32(data, pos)
+        consts.append((at, end, v))
+        return end
+
+    def call(data: bytes, at: int, pos: int) -> int:
+        f, end = ins.read_u(data, pos)
+        calls.append(f)
+        return end
+
+    def indirect(data: bytes, at: int, pos: int) -> int:
+        nonlocal odd
+        odd = True  # (the start code makes no such call: leave every table alone)
+        return _skip_indices(data, at, pos, set(), set())
+
+    def init(data: bytes, at: int, pos: int) -> int:
+        e, pos = ins.read_u(data, pos)
+        t, pos = ins.read_u(data, pos)
+        c = consts[-3:]
+        if len(c) == 3 and c[0][1] == c[1][0] and c[1][1] == c[2][0] and c[2][1] == at:
+            inits.append((t, e, c[0][2], c[1][2], c[2][2], len(calls)))
+        else:
+            tables.discard(t)
+        return pos
+
+    def other(data: bytes, at: int, pos: int) -> int:
+        touched: set[int] = set()
+        pos = _skip_indices(data, at, pos, tables, touched)
+        tables.difference_update(touched)
+        return pos
+
+    visits: ins.Visits = {k: other for k in _TABLE_OPS}
+    visits[(0xFC, 12)] = init
+    visits[(-1, _I32_CONST)] = i32_const
+    visits[(-1, 0x10)] = call
+    for op in (_CALL_INDIRECT, _RETURN_CALL_INDIRECT, 0x12, 0x14, 0x15):
+        visits[(-1, op)] = indirect
+    ins.scan_instructions(out.codes[out.start - imported_f].body, visits)
+    if odd:
+        tables.difference_update(t for t, *_ in inits)
+        return
+    reach: set[int] = set()
+    work: list[int] = []
+    budget = MAX_USER_CODE
+    done = 0
+    for t, e, base, first, n, before in inits:
+        if t not in tables:
+            continue
+        work += calls[done:before]
+        done = before
+        while work and budget >= 0:
+            f = work.pop()
+            if f in reach:
+                continue
+            reach.add(f)
+            if f < imported_f:
+                continue  # an import: the host or an earlier instance cannot call back in
+            body = out.codes[f - imported_f].body
+            uses = ins.scan_uses(body)
+            budget -= len(body)
+            if uses.tables or uses.types:
+                budget = -1  # may reach anything
+            work += uses.funcs
+        items = _items(out.elems[e]) if e < len(out.elems) else []
+        if budget < 0 or first < 0 or n < 0 or first + n > len(items):
+            tables.discard(t)
+            continue
+        _fill(fills[t], base, items[first : first + n], frozenset(reach))
+
+
+def _skip_indices(data: bytes, at: int, pos: int, tables: set[int], touched: set[int]) -> int:
+    """The end of the index immediates of the instruction at ``at`` (from ``pos``), adding the
+    ``tables`` it names to ``touched``."""
+    op = data[at]
+    imms: tuple[int, ...] | None
+    if op == 0xFC:
+        sub, _ = ins.read_u(data, at + 1)
+        imms = ins.PREFIXED[op][sub]
+    else:
+        imms = ins.SINGLE[op]
+    assert imms is not None
+    for kind in imms:
+        v, pos = ins.read_u(data, pos)
+        if kind == ins.K_TABLE and v in tables:
+            touched.add(v)
+    return pos
 
 
 def _scan(body: bytes, tables: set[int]) -> tuple[list[_Site], set[int]]:
@@ -173,19 +298,7 @@ def _scan(body: bytes, tables: set[int]) -> tuple[list[_Site], set[int]]:
         return pos
 
     def other(data: bytes, at: int, pos: int) -> int:
-        op = data[at]
-        imms: tuple[int, ...] | None
-        if op == 0xFC:
-            sub, _ = ins.read_u(data, at + 1)
-            imms = ins.PREFIXED[op][sub]
-        else:
-            imms = ins.SINGLE[op]
-        assert imms is not None
-        for kind in imms:
-            v, pos = ins.read_u(data, pos)
-            if kind == ins.K_TABLE and v in tables:
-                touched.add(v)
-        return pos
+        return _skip_indices(data, at, pos, tables, touched)
 
     visits: ins.Visits = {k: other for k in _TABLE_OPS}
     visits[(-1, _I32_CONST)] = i32_const

@@ -173,7 +173,7 @@ class Merger:
         self._chunks: dict[int, FuncItem] = {}  # late foreign index → start part after it
         self.leafs: LeafFuncs | None = None  # set when generated code is emitted
         self._sites: SitesSeen = {}  # bodies the may-leave analysis scanned, for the rewrite
-        self._start_tables: set[int] = set()  # tables the start code fills (deferred segments)
+        self._start_tables: set[int] = set()  # tables a start part after part 0 fills
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -904,8 +904,8 @@ class Merger:
                 out.codes.append(Code(locals_, body, None, raw))
             elems, datas = lay.segments("elem", len(m.elems)), lay.segments("data", len(m.datas))
             for i, e in enumerate(m.elems):
-                if deferred and e.mode == SegmentMode.ACTIVE:  # filled by the start code
-                    self._start_tables.add(tables[e.table])
+                if deferred and e.mode == SegmentMode.ACTIVE and self.foreign.chunk_of(mi.index):
+                    self._start_tables.add(tables[e.table])  # filled after a foreign instance
                 out.elems.append(copy_elem(e, maps, elems[i], deferred, seq, file))
             for i, d in enumerate(m.datas):
                 out.datas.append(copy_data(d, maps, datas[i], deferred, seq, file))
