@@ -165,3 +165,65 @@ def test_a_caller_with_dwarf_or_too_much_code_is_left(monkeypatch: pytest.Monkey
     assert devirtualize(m, _callers(m), set()) == 0
     monkeypatch.setattr(devirt, "MAX_USER_CODE", size)
     assert devirtualize(m, _callers(m), set()) == sum(DIRECT.values())
+
+
+START = """(func $early (drop (call $a (i32.const 1))))
+  (func $init
+    (call $early)
+    (table.init $t $late (i32.const 0) (i32.const 0) (i32.const 2))
+    (elem.drop $late)
+    (call $after))
+  (func $after (drop (call_indirect (type $u) (i32.const 1) (i32.const 0))))
+  (elem $late func $a $b)
+  (start $init)"""
+
+
+def _start_module(indirect: str = "") -> Module:
+    """Slots 0 and 1 filled by the start function (as `merge.segments` defers a segment) after
+    it called $early, which makes no indirect call; $after calls through slot 0 after it."""
+    start = START
+    call = "(call_indirect (type $u) (i32.const 1) (i32.const 0))"
+    if indirect == "indirect-in-start":
+        start = start.replace("(call $early)", f"(call $early) (drop {call})")
+    elif indirect:
+        start = start.replace(
+            "(call $a (i32.const 1))", "(call_indirect (type $u) (i32.const 1) (i32.const 0))"
+        )
+    text = WAT.replace("TABLE", TABLE).replace("EXTRA", start)
+    text = text.replace("(elem (table $t) (i32.const 0) func $a $b)", "")
+    return parse_module(wasmtime.wat2wasm(text))
+
+
+def _start_callers(m: Module) -> list[CallerInstance]:
+    """The functions but the start function (13: generated code in a fused module)."""
+    return [CallerInstance(2, 11, {}, False, (0,)), CallerInstance(14, 1, {}, False, (0,))]
+
+
+def _direct(m: Module, name: str) -> bool:
+    (f,) = [e.index for e in m.exports if e.name == name]
+    return not scan_uses(m.codes[f].body).tables
+
+
+def test_slots_the_start_function_fills() -> None:
+    m = _start_module()
+    want = _results(m)
+    assert devirtualize(m, _start_callers(m), set()) == 4 + 1  # ca, cb, c2, tail; $after
+    assert _direct(m, "ca") and _direct(m, "cb") and not _direct(m, "cn")
+    assert not scan_uses(m.codes[14].body).tables  # $after
+    assert _results(m) == want
+
+
+@pytest.mark.parametrize("case", ["indirect-before", "indirect-in-start", "budget"])
+def test_start_fills_refused_when_what_runs_before_is_unknown(
+    case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$early or the start function itself makes an indirect call (it could be through the
+    table before it is filled: a trap), or what $early runs is larger than what is looked
+    through."""
+    if case == "budget":
+        monkeypatch.setattr(devirt, "MAX_START_REACH", 8)  # $early and $a: 6 + 8 bytes
+        m = _start_module()
+    else:
+        m = _start_module(indirect=case)
+    assert devirtualize(m, _start_callers(m), set()) == 0
+    assert not _direct(m, "ca")

@@ -21,10 +21,11 @@ whenever code can run:
   the start function applies with `table.init` (a segment after an earlier instance's start
   function: `merge.segments`; wit-component's fixup comes after the instances it links, and
   a language runtime's constructors usually run in one of them). Code may run before the
-  latter: the calls the start function made until then, and what they call
-  (`_start_fills`); a call in one of those functions keeps its `call_indirect` (it traps
-  there, as before the fixup ran). A part of the start code run after a foreign instance
-  (`merge.foreign`) is not looked into: its tables are ``written``;
+  latter: the calls the start function made until then, and what they call; when any of
+  that code makes an indirect call (it might be a call through ``t`` before it is filled,
+  which must trap) or is too large to look through, the table is left (`_start_fills`). A
+  part of the start code run after a foreign instance (`merge.foreign`) is not looked into:
+  its tables are ``written``;
 * ``F``'s type is the call's type: the same index, or two singleton rec groups with equal
   function types naming no concrete type in their parameters or results (so the same type
   once canonicalized). Otherwise the call stays (it traps).
@@ -57,6 +58,8 @@ __all__ = ["MAX_USER_CODE", "devirtualize"]
 
 #: Most bytes of code the instances naming a table may hold for it to be looked at.
 MAX_USER_CODE = 64 << 10
+#: Most bytes of code looked through for what the start function runs before it fills a table.
+MAX_START_REACH = 64 << 10
 
 #: An indirect call through a constant slot: where its `i32.const` starts, where the call
 #: ends, table, type, slot, and whether it is a tail call.
@@ -109,8 +112,8 @@ def devirtualize(out: Module, callers: Sequence[CallerInstance], written: set[in
         for at, end, table, type_index, slot, tail in found:
             if table not in tables:
                 continue
-            f, early = fills[table].get(slot, _UNKNOWN)
-            if f is None or f < 0 or imported_f + k in early:  # (-1: null)
+            f = fills[table].get(slot)
+            if f is None or f < 0:  # (-1: null)
                 continue
             if not _same_type(type_index, func_types[f], singles):
                 continue
@@ -136,18 +139,14 @@ def _code_size(out: Module, c: CallerInstance, imported_f: int) -> int:
     return size
 
 
-#: What fills a slot: the function (-1: null; None: unknown or filled twice), and the functions
-#: that may run before it is filled (none for an active segment).
-_Fill = tuple[int | None, frozenset[int]]
-_UNKNOWN: _Fill = (None, frozenset())
+#: What fills a slot: the function (-1: null; None: unknown or filled twice).
+_Fill = int | None
 
 
-def _fill(
-    slots: dict[int, _Fill], base: int, items: Sequence[int | None], early: frozenset[int]
-) -> None:
+def _fill(slots: dict[int, _Fill], base: int, items: Sequence[int | None]) -> None:
     for j, f in enumerate(items):
         k = (base + j) & 0xFFFFFFFF
-        slots[k] = (f, early) if k not in slots else _UNKNOWN
+        slots[k] = f if k not in slots else None
 
 
 def _fills(out: Module, tables: set[int]) -> dict[int, dict[int, _Fill]]:
@@ -161,7 +160,7 @@ def _fills(out: Module, tables: set[int]) -> dict[int, dict[int, _Fill]]:
         if base is None:
             tables.discard(e.table)
             continue
-        _fill(fills[e.table], base, _items(e), frozenset())
+        _fill(fills[e.table], base, _items(e))
     return fills
 
 
@@ -174,10 +173,10 @@ def _start_fills(
 ) -> None:
     """Add the slots the start function fills (`i32.const` offset, `i32.const 0`, `i32.const`
     length, `table.init`: a segment deferred behind an earlier start function, see
-    `merge.segments`), each with the functions that may run before it: the closure of the
-    calls the start function made so far (direct calls and `ref.func`; a body with an indirect
-    call or a type immediate, or more than `MAX_USER_CODE` bytes of them, may reach anything:
-    its table leaves ``tables``). A start function naming a table otherwise leaves it too."""
+    `merge.segments`) when no indirect call can run before: the closure of the calls the
+    start function made until then (direct calls and `ref.func`) holds no body with an
+    indirect call or a type immediate, and at most `MAX_START_REACH` bytes of code (else the
+    table leaves ``tables``). A start function naming a table otherwise leaves it too."""
     if out.start is None or out.start < imported_f:
         return
     consts: list[tuple[int, int, int]] = []  # (start, end, value)
@@ -228,7 +227,7 @@ def _start_fills(
         return
     reach: set[int] = set()
     work: list[int] = []
-    budget = MAX_USER_CODE
+    budget = MAX_START_REACH
     done = 0
     for t, e, base, first, n, before in inits:
         if t not in tables:
@@ -252,7 +251,7 @@ def _start_fills(
         if budget < 0 or first < 0 or n < 0 or first + n > len(items):
             tables.discard(t)
             continue
-        _fill(fills[t], base, items[first : first + n], frozenset(reach))
+        _fill(fills[t], base, items[first : first + n])
 
 
 def _skip_indices(data: bytes, at: int, pos: int, tables: set[int], touched: set[int]) -> int:
