@@ -40,8 +40,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pymeld.codec.binary import uleb
 from pymeld.codec.core import instructions as ins
+from pymeld.codec.core.emitter import Instrs
 from pymeld.codec.core.model import (
     Code,
     Elem,
@@ -117,7 +117,8 @@ def devirtualize(out: Module, callers: Sequence[CallerInstance], written: set[in
                 continue
             if not _same_type(type_index, func_types[f], singles):
                 continue
-            edits.append((at, end, (b"\x12" if tail else b"\x10") + uleb(f)))
+            call = Instrs().return_call(f) if tail else Instrs().call(f)
+            edits.append((at, end, bytes(call.code)))
             c.called = c.called | {f}
         if edits:
             made += len(edits)
