@@ -54,7 +54,7 @@ from pymeld.codec.core.model import (
 )
 from pymeld.merge.inline_adapters import CallerInstance
 
-__all__ = ["MAX_USER_CODE", "devirtualize"]
+__all__ = ["MAX_START_REACH", "MAX_USER_CODE", "devirtualize"]
 
 #: Most bytes of code the instances naming a table may hold for it to be looked at.
 MAX_USER_CODE = 64 << 10
@@ -73,7 +73,8 @@ _TABLE_OPS = [k for k in ins.opcode_keys(ins.K_TABLE) if k not in ((-1, 0x11), (
 def devirtualize(out: Module, callers: Sequence[CallerInstance], written: set[int]) -> int:
     """Make the provably constant indirect calls of ``callers``' code direct (see the module
     doc); each caller's ``called`` gets the functions its new calls name. ``written``: tables
-    the start code writes. Returns how many calls were made direct."""
+    a part of the start code after part 0 fills (run after a foreign instance, so not looked
+    into). Returns how many calls were made direct."""
     imported_t = out.num_imported(ExternKind.TABLE)
     closed = set(range(imported_t, imported_t + len(out.tables))) - written
     closed -= {e.index for e in out.exports if e.kind == ExternKind.TABLE}
