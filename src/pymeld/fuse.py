@@ -67,7 +67,10 @@ class FuseOptions:
         inline_adapters: put each small generated adapter (or one whose every reference is a
             call) in place of its calls in the inputs' functions (`pymeld.merge.inline_adapters`;
             wasmtime does not inline calls, and the adapter's call was up to half of a
-            cross-component call); ``False`` keeps every adapter a function of its own.
+            cross-component call). First, the constant-slot `call_indirect`s of wit-component's
+            shims whose slot provably holds one function become direct calls
+            (`pymeld.merge.devirt`), so the adapters behind them are inlined too. ``False``
+            keeps every adapter a function of its own and every indirect call.
     """
 
     component: bool = False

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pymeld.codec.core.instructions import const_expr_funcs, scan_uses
+from pymeld.codec.core.instructions import const_expr_funcs, read_u, scan_instructions, scan_uses
 from pymeld.codec.core.model import ExternKind, Module
 from pymeld.emit.attestation import find_attestations
 from pymeld.fuse import FuseOptions, fuse_bytes
@@ -75,12 +75,14 @@ def test_every_adapter_of_the_wast_composition_is_inlined(tmp_path: Path) -> Non
     data = _wast_component(tmp_path)
     result = fuse_bytes(data)
     s = result.stats
-    # f (3 call sites), g (1, and a table), s (2), l (2, and a global); `count` needs none
+    # f (3 call sites), g (1, and a table whose constant slot "g-table" calls: `merge.devirt`
+    # makes that a second call), s (2), l (2, and a global); `count` needs none
     assert (s["adapters_inlined"], s["adapter_calls_inlined"], s["adapter_bodies_dropped"]) == (
         4,
-        8,
+        9,
         2,
     )
+    assert s["indirect_calls_made_direct"] == 1
     m, adapters = _merged(data)
     imported = m.num_imported(ExternKind.FUNC)
     assert len(adapters) == 4
@@ -108,7 +110,7 @@ def test_both_call_site_searches_find_the_same_sites(
     found = fuse_bytes(data)
     monkeypatch.setattr(ia, "FIND_BYTES", 0)
     pattern = fuse_bytes(data)
-    assert pattern.stats["adapter_calls_inlined"] == found.stats["adapter_calls_inlined"] == 8
+    assert pattern.stats["adapter_calls_inlined"] == found.stats["adapter_calls_inlined"] == 9
     assert pattern.output == found.output
 
 
@@ -165,3 +167,63 @@ def test_cli_flag_stats_and_attestation(tmp_path: Path) -> None:
         assert call_bench_run(outs["--inline-adapters"][0], n) == call_bench_run(
             outs["--no-inline-adapters"][0], n
         )
+
+
+SHIM_WAST = HERE / "wast_inline" / "shim-devirt.wast"
+
+
+def _shim_components(tmp_path: Path) -> list[bytes]:
+    """The components of shim-devirt.wast in file order: $Shim, $Swapped, $Twice, $Mismatch,
+    $Started, and the one whose start function calls through the shim."""
+    assert json_from_wast(require_wasm_tools(), SHIM_WAST, tmp_path)
+    files = sorted(tmp_path.glob("*.wasm"), key=lambda p: int(p.stem.rsplit(".", 1)[-1]))
+    return [p.read_bytes() for p in files]
+
+
+def _indirect_calls(m: Module) -> int:
+    """How many `call_indirect` instructions ``m``'s code holds."""
+    n = 0
+
+    def count(data: bytes, at: int, pos: int) -> int:
+        nonlocal n
+        n += 1
+        return read_u(data, read_u(data, pos)[1])[1]
+
+    for c in m.codes:
+        scan_instructions(c.body, {(-1, 0x11): count})
+    return n
+
+
+def test_shim_calls_are_made_direct_and_their_adapters_inlined(tmp_path: Path) -> None:
+    """$Shim: all three shim functions call their import directly; `s` (a string: an
+    adapter) is inlined into its shim function; `f` and `h` need no adapter at all."""
+    shim = _shim_components(tmp_path)[0]
+    s = fuse_bytes(shim).stats
+    assert s["indirect_calls_made_direct"] == 3
+    assert (s["adapters_inlined"], s["adapter_calls_inlined"], s["adapter_bodies_dropped"]) == (
+        1,
+        1,
+        0,  # the fixup's element segment still names it
+    )
+    m, (adapter,) = _merged(shim)
+    assert _indirect_calls(m) == 0 and adapter not in _calls(m)
+    plain, _ = _merged(shim, inline=False)  # --no-inline-adapters: the shim as it was
+    assert _indirect_calls(plain) == 3
+    assert (
+        "indirect_calls_made_direct"
+        not in fuse_bytes(shim, options=FuseOptions(inline_adapters=False)).stats
+    )
+
+
+def test_shim_calls_that_must_stay_indirect(tmp_path: Path) -> None:
+    """$Swapped: code writes the table (all three stay); $Twice: slot 1 is filled twice and
+    $Mismatch: slot 1 holds a function of another type (its call stays); $Started: the start
+    code fills the table after main's start function, over the shim's placeholders in slots
+    0 and 1 (filled twice: those stay); the trapping one: main's start function calls shim
+    function 0 before the start code fills the table (that function makes an indirect call,
+    so what runs before the fill is unknown: all stay)."""
+    _, swapped, twice, mismatch, started, early = _shim_components(tmp_path)
+    for data, direct in ((swapped, 0), (twice, 2), (mismatch, 2), (started, 1), (early, 0)):
+        assert fuse_bytes(data).stats["indirect_calls_made_direct"] == direct
+        m, _ = _merged(data)
+        assert _indirect_calls(m) == 3 - direct

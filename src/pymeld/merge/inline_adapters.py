@@ -9,10 +9,13 @@ each verified `call A` of an adapter ``A`` in an input function by ``A``'s body
 (`codec.core.inline.inline_call`).
 
 Call sites are found cheaply: only the bodies of the instances whose imports became ``A`` can
-call it, and in those the call's immediate was re-encoded by the body rewrite, so it is the
-canonical LEB128 of ``A`` (unless the import had ``A``'s index already: see
-`CallerInstance`): one regular-expression search over the instance's code finds every
-candidate, and only the bodies with a candidate are decoded to confirm it is an instruction.
+call it (or, after `merge.devirt`, a wit-component shim whose `call_indirect` it made a
+`call A`: `CallerInstance.called`), and in those the call's immediate was re-encoded by the
+body rewrite, so it is the canonical LEB128 of ``A`` (unless the import had ``A``'s index
+already: see `CallerInstance`): one regular-expression search over the instance's code finds
+every candidate, and only the bodies with a candidate are decoded to confirm it is an
+instruction. The element segment that fills the shim's table still names ``A``, so ``A``
+keeps its body there.
 The merger does not run this pass beside in-module async state (`merge.unwind` rewrites
 callers afterwards, and the async task code names adapters as unwind barriers).
 
@@ -61,13 +64,19 @@ class CallerInstance:
     ``adapters``: import position → the adapter that import became; ``debug``: it carries
     DWARF (never inlined into). When an import's position equals its adapter's index the
     body rewrite kept the call's immediate as the input encoded it (maybe padded): such an
-    adapter is inlined only where the search finds it, and its body is kept.
+    adapter is inlined only where the search finds it, and its body is kept. ``tables``: the
+    output tables its code can name (its table index space: `merge.devirt` scans only these
+    instances for a table's uses); ``called``: functions its code now calls that are not its
+    imports (indirect calls `merge.devirt` made direct: a wit-component shim's), searched
+    like the adapters its imports became.
     """
 
     first: int
     count: int
     adapters: dict[int, int]
     debug: bool = False
+    tables: tuple[int, ...] = ()
+    called: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -106,7 +115,7 @@ def inline_adapters(
         kept |= {f for _, _, f in found} | (tail & funcs)
     sites: dict[int, list[tuple[int, int, int]]] = {a: [] for a in cands}  # code, at, end
     for c in callers:
-        wanted = {a for a in c.adapters.values() if a in cands}
+        wanted = {a for a in c.adapters.values() if a in cands} | (c.called & cands.keys())
         if not wanted:
             continue
         if c.debug:

@@ -173,6 +173,7 @@ class Merger:
         self._chunks: dict[int, FuncItem] = {}  # late foreign index → start part after it
         self.leafs: LeafFuncs | None = None  # set when generated code is emitted
         self._sites: SitesSeen = {}  # bodies the may-leave analysis scanned, for the rewrite
+        self._start_tables: set[int] = set()  # tables a start part after part 0 fills
 
     # -- references → output indices -------------------------------------------------------------
     def func_index(self, ref: CoreRef) -> int:
@@ -440,10 +441,13 @@ class Merger:
         if self.inline and self.asyncf is None:
             # Not beside in-module async state: `merge.unwind` rewrites callers and
             # `asynctask` names the adapters as unwind barriers.
+            from pymeld.merge.devirt import devirtualize
             from pymeld.merge.inline_adapters import inline_adapters
 
+            direct = devirtualize(out, self._callers, self._start_tables)  # shims' tables
             adapters = [item.index for item in self.adapters.values()]
             inlined = inline_adapters(out, adapters, self._callers, plan.bases[Space.FUNC])
+            inlined["indirect_calls_made_direct"] = direct
         if any(d.mode == SegmentMode.PASSIVE for d in out.datas):
             out.data_count = len(out.datas)
         result = MergeResult(out, self.host_imports, exports, list(g.exports))
@@ -851,8 +855,8 @@ class Merger:
         adapters = {item.index for item in self.adapters.values()}
         for mi, lay, maps, bodies in zip(self.g.instances, self.layouts, all_maps, rewritten):
             m = mi.module
-            funcs = maps.func
-            assert isinstance(funcs, list)
+            funcs, tables = maps.func, maps.table
+            assert isinstance(funcs, list) and isinstance(tables, list)
             self._callers.append(
                 CallerInstance(
                     lay.func,
@@ -863,6 +867,7 @@ class Merger:
                         if f in adapters
                     },
                     any(c.name.startswith(".debug_") for c in m.customs),
+                    tuple(tables),
                 )
             )
             tmap = type_maps[mi.module_id]
@@ -899,6 +904,8 @@ class Merger:
                 out.codes.append(Code(locals_, body, None, raw))
             elems, datas = lay.segments("elem", len(m.elems)), lay.segments("data", len(m.datas))
             for i, e in enumerate(m.elems):
+                if deferred and e.mode == SegmentMode.ACTIVE and self.foreign.chunk_of(mi.index):
+                    self._start_tables.add(tables[e.table])  # filled after a foreign instance
                 out.elems.append(copy_elem(e, maps, elems[i], deferred, seq, file))
             for i, d in enumerate(m.datas):
                 out.datas.append(copy_data(d, maps, datas[i], deferred, seq, file))

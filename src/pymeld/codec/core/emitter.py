@@ -228,6 +228,10 @@ class Instrs:
         self.code += b"\x10" + _uleb(func)
         return self
 
+    def return_call(self, func: int) -> Self:
+        self.code += b"\x12" + _uleb(func)
+        return self
+
     def call_indirect(self, type_index: int, table: int = 0) -> Self:
         self.code += b"\x11" + _uleb(type_index) + _uleb(table)
         return self
