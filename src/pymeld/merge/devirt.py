@@ -70,11 +70,19 @@ _I32_CONST, _CALL_INDIRECT, _RETURN_CALL_INDIRECT = 0x41, 0x11, 0x13
 _TABLE_OPS = [k for k in ins.opcode_keys(ins.K_TABLE) if k not in ((-1, 0x11), (-1, 0x13))]
 
 
-def devirtualize(out: Module, callers: Sequence[CallerInstance], written: set[int]) -> int:
+def devirtualize(
+    out: Module,
+    callers: Sequence[CallerInstance],
+    written: set[int],
+    targets: set[int] | None = None,
+) -> int:
     """Make the provably constant indirect calls of ``callers``' code direct (see the module
     doc); each caller's ``called`` gets the functions its new calls name. ``written``: tables
     a part of the start code after part 0 fills (run after a foreign instance, so not looked
-    into). Returns how many calls were made direct."""
+    into). ``targets``: only tables with a slot holding one of these are looked at (the
+    adapters: a shim's table holds them, a program's own function table does not, and its
+    code is the costly part to decode); None: any table. Returns how many calls were made
+    direct."""
     imported_t = out.num_imported(ExternKind.TABLE)
     closed = set(range(imported_t, imported_t + len(out.tables))) - written
     closed -= {e.index for e in out.exports if e.kind == ExternKind.TABLE}
@@ -94,6 +102,8 @@ def devirtualize(out: Module, callers: Sequence[CallerInstance], written: set[in
     fills = _fills(out, tables)
     _start_fills(out, imported_f, tables, fills)
     tables = {t for t in tables if fills.get(t)}
+    if targets is not None:
+        tables = {t for t in tables if not targets.isdisjoint(fills[t].values())}
     if not tables:
         return 0
     sites: dict[int, tuple[CallerInstance, list[_Site]]] = {}  # code index → its sites

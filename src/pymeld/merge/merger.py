@@ -444,8 +444,8 @@ class Merger:
             from pymeld.merge.devirt import devirtualize
             from pymeld.merge.inline_adapters import inline_adapters
 
-            direct = devirtualize(out, self._callers, self._start_tables)  # shims' tables
             adapters = [item.index for item in self.adapters.values()]
+            direct = devirtualize(out, self._callers, self._start_tables, set(adapters))
             inlined = inline_adapters(out, adapters, self._callers, plan.bases[Space.FUNC])
             inlined["indirect_calls_made_direct"] = direct
         if any(d.mode == SegmentMode.PASSIVE for d in out.datas):
