@@ -688,6 +688,24 @@ class _Hooks:
         b.end()
 
 
+def _link_by_id(b: Body, m: int, rec: int, nxt: int, prev: int, cur: int) -> None:
+    """Link task record ``rec`` (a local) into the list starting at ``cur`` (a local; ``nxt``:
+    the records' link field) before the first record with a higher mirrored task id
+    (`_SID`), as wasmtime's `BTreeMap<QualifiedThreadId, _>` orders them. Leaves an
+    `if prev ... else` open: the caller makes ``rec`` the head in the `else` and ends it."""
+    b.block().loop()
+    b.get(cur).op("i32.eqz").br_if(1)
+    b.get(cur).load("i32.load", m, _SID).get(rec).load("i32.load", m, _SID)
+    b.op("i32.gt_u").br_if(1)
+    b.get(cur).set(prev)
+    b.get(cur).load("i32.load", m, nxt).set(cur)
+    b.br(0).end().end()
+    b.get(rec).get(cur).store("i32.store", m, nxt)
+    b.get(prev).if_()
+    b.get(prev).get(rec).store("i32.store", m, nxt)
+    b.op("else")
+
+
 class TaskRuntime:
     """Plans and emits the stage-2 state: tables, task records, scheduler, stand-ins."""
 
@@ -940,17 +958,7 @@ class TaskRuntime:
         else:
             b.global_get(self.ids.glob("lost")).trap_if()
         b.end()
-        b.block().loop()
-        b.get(cur).op("i32.eqz").br_if(1)
-        b.get(cur).load("i32.load", m, _SID).get(0).load("i32.load", m, _SID)
-        b.op("i32.gt_u").br_if(1)
-        b.get(cur).set(prev)
-        b.get(cur).load("i32.load", m, _NEXT).set(cur)
-        b.br(0).end().end()
-        b.get(0).get(cur).store("i32.store", m, _NEXT)
-        b.get(prev).if_()
-        b.get(prev).get(0).store("i32.store", m, _NEXT)
-        b.op("else")
+        _link_by_id(b, m, 0, _NEXT, prev, cur)
         b.get(0).global_set(head)
         b.end()
         b.end()
@@ -1669,17 +1677,7 @@ class TaskRuntime:
         else:
             b.global_get(self.ids.glob("lost")).trap_if()
             b.get(cur).load("i32.load", m, _MODE).i32(WAITING).op("i32.ne").trap_if()
-            b.block().loop()  # the first waiter with a higher task id
-            b.get(cur).op("i32.eqz").br_if(1)
-            b.get(cur).load("i32.load", m, _SID).get(1).load("i32.load", m, _SID)
-            b.op("i32.gt_u").br_if(1)
-            b.get(cur).set(prev)
-            b.get(cur).load("i32.load", m, _WNEXT).set(cur)
-            b.br(0).end().end()
-            b.get(1).get(cur).store("i32.store", m, _WNEXT)
-            b.get(prev).if_()
-            b.get(prev).get(1).store("i32.store", m, _WNEXT)
-            b.op("else")
+            _link_by_id(b, m, 1, _WNEXT, prev, cur)
             b.get(0).get(1).store("i32.store", tbl, 8)
             b.end()
         b.end()
