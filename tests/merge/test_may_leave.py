@@ -199,3 +199,25 @@ def test_rewrite_reuses_the_analysis_scans(
     again = merge(flatten(parse_component(path.read_bytes()))).module
     assert scanned and len(scanned) == len(set(scanned))
     assert [c.body for c in again.codes] == [c.body for c in once.codes]
+
+
+# A body the fast index scan (`patch_sites`) declines (it holds a SIMD instruction) goes
+# through `scan_uses`, which gives the set of tables, not a count of uses.
+_SIMD = bytes([0xFD, 0x0C]) + bytes(16) + b"\x1a"  # v128.const 0, drop
+_CALL_SLOT_0 = b"\x41\x00\x11\x00\x00"  # i32.const 0, call_indirect (type 0) (table 0)
+_TABLE_SET = b"\x41\x00\x41\x00\x25\x00\x26\x00"  # slot 0 := table.get 0 (slot 0)
+
+
+@pytest.mark.parametrize("simd", [False, True], ids=["fast-scan", "general-walk"])
+def test_a_table_written_beside_a_constant_slot_call_may_change(simd: bool) -> None:
+    from pymeld.codec.core.instructions import patch_sites
+    from pymeld.merge.leave import body_calls
+
+    prefix = _SIMD if simd else b""
+    body = prefix + _CALL_SLOT_0 + _TABLE_SET + b"\x0b"
+    assert (patch_sites(body) is None) == simd
+    calls = body_calls(body)
+    assert calls.slots == ((0, 0),)
+    assert calls.tables == frozenset({0})  # the slot the call reads may be rewritten
+    if not simd:  # counted uses: a table only called through does not change
+        assert body_calls(_CALL_SLOT_0 + b"\x0b").tables == frozenset()

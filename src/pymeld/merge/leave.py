@@ -19,7 +19,7 @@ anywhere, a foreign instance's code) every call out of the instance is checked.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import field, replace
 
 from pymeld._dataclass import dataclass
@@ -169,7 +169,8 @@ def body_calls(body: bytes, seen: SitesSeen | None = None) -> BodyCalls:
         uses = scan_uses(body)
         if not (uses.tables or uses.types):
             return BodyCalls(tuple(sorted(uses.funcs)))
-        return _indirect_calls(body, uses.funcs, [*uses.tables])
+        # `scan_uses` gives the set of tables, not one entry per use: every one may change
+        return _indirect_calls(body, uses.funcs, None, uses.tables)
     funcs: set[int] = set()
     tables: list[int] = []
     typed = False
@@ -185,10 +186,16 @@ def body_calls(body: bytes, seen: SitesSeen | None = None) -> BodyCalls:
     return _indirect_calls(body, funcs, tables)
 
 
-def _indirect_calls(body: bytes, funcs: set[int], table_uses: list[int]) -> BodyCalls:
+def _indirect_calls(
+    body: bytes,
+    funcs: set[int],
+    table_uses: list[int] | None,
+    tables: Iterable[int] = (),
+) -> BodyCalls:
     """`BodyCalls` of a body with table or type uses: each `call_indirect` right after an
     `i32.const` goes to that slot, any other indirect call or `call_ref` to anything; a table
-    used other than by those calls (`table_uses`: one entry per use) may change."""
+    used other than by those calls (`table_uses`: one entry per use) may change. Without a
+    count of uses (None), every table of ``tables`` may change."""
     slots: list[tuple[int, int]] = []
     unknown = False
     const_end, const = -1, 0
@@ -225,9 +232,12 @@ def _indirect_calls(body: bytes, funcs: set[int], table_uses: list[int]) -> Body
             (-1, _RETURN_CALL_REF): call_ref,
         },
     )
-    others = Counter(table_uses)
-    others.subtract(indirect_tables)
-    changed = frozenset(t for t, n in others.items() if n > 0)
+    if table_uses is None:
+        changed = frozenset(tables)
+    else:
+        others = Counter(table_uses)
+        others.subtract(indirect_tables)
+        changed = frozenset(t for t, n in others.items() if n > 0)
     return BodyCalls(tuple(sorted(funcs)), tuple(slots), unknown, changed)
 
 
