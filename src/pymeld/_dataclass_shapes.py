@@ -523,7 +523,7 @@ def __create_fn_48__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
 
 
 def __create_fn_49__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f7__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
   self.__pymeld_f2__=__pymeld_f2__
@@ -532,6 +532,7 @@ def __create_fn_49__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
   self.__pymeld_f5__=__pymeld_f5__
   self.__pymeld_f6__=__pymeld_f6__
   self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__
+  self.__pymeld_f8__=__pymeld_f8__
  return __init__
 
 
@@ -585,5 +586,5 @@ SHAPES = (
     (('self', False, False, 'ppppffffffpf'), __create_fn_46__),
     (('self', False, False, 'pppppf'), __create_fn_47__),
     (('self', False, False, 'ppppppf'), __create_fn_48__),
-    (('self', False, False, 'pppppppf'), __create_fn_49__),
+    (('self', False, False, 'pppppppfp'), __create_fn_49__),
 )

@@ -26,8 +26,8 @@ __all__ = [
     "CodeLayout",
     "FunctionMap",
     "InstanceMap",
+    "code_indices",
     "code_layout",
-    "first_code_index",
     "function_map",
     "instance_maps",
 ]
@@ -186,15 +186,14 @@ class InstanceMap:
         return f.map(addr) if f is not None else None
 
 
-def instance_maps(instances: list[tuple[Module, int]], out: Module) -> list[InstanceMap]:
-    """One map per ``(input module, first output code index)``."""
+def instance_maps(instances: list[tuple[Module, list[int]]], out: Module) -> list[InstanceMap]:
+    """One map per ``(input module, output code index of each of its bodies)``."""
     new_layout = code_layout(out.codes)
     result: list[InstanceMap] = []
-    for module, first in instances:
+    for module, placed in instances:
         old_layout = code_layout(module.codes)
         funcs: list[FunctionMap | None] = []
-        for k, (code, lay) in enumerate(zip(module.codes, old_layout)):
-            j = first + k
+        for code, lay, j in zip(module.codes, old_layout, placed):
             fm = (
                 function_map(code, out.codes[j], lay, new_layout[j])
                 if 0 <= j < len(out.codes)
@@ -205,6 +204,7 @@ def instance_maps(instances: list[tuple[Module, int]], out: Module) -> list[Inst
     return result
 
 
-def first_code_index(out: Module, func_base: int) -> int:
-    """Output code index of the defined function whose function index is ``func_base``."""
-    return func_base - out.num_imported(ExternKind.FUNC)
+def code_indices(out: Module, funcs: list[int]) -> list[int]:
+    """Output code indices of the defined functions ``funcs`` (function indices)."""
+    imported = out.num_imported(ExternKind.FUNC)
+    return [f - imported for f in funcs]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pymeld.codec.core.model import CustomSection, SectionId
-from pymeld.dwarf.addrmap import first_code_index, instance_maps
+from pymeld.codec.core.model import CustomSection, ExternKind, SectionId
+from pymeld.dwarf.addrmap import code_indices, instance_maps
 from pymeld.dwarf.remap import DwarfInput, DwarfStats, remap_dwarf
 from pymeld.graph.model import FlatGraph, ModuleInstance
 from pymeld.merge.merger import MergeResult
@@ -25,7 +25,7 @@ def fused_dwarf(graph: FlatGraph, merged: MergeResult) -> tuple[list[CustomSecti
     """
     out = merged.module
     stats = DwarfStats()
-    chosen: list[tuple[ModuleInstance, dict[str, bytes], int]] = []
+    chosen: list[tuple[ModuleInstance, dict[str, bytes], list[int]]] = []
     for mi, lay in zip(graph.instances, merged.layouts):
         secs: dict[str, bytes] = {}
         for c in mi.module.customs:
@@ -36,8 +36,9 @@ def fused_dwarf(graph: FlatGraph, merged: MergeResult) -> tuple[list[CustomSecti
                     break
                 secs[c.name] = bytes(c.data)
         if secs:
-            chosen.append((mi, secs, first_code_index(out, lay.func)))
-    maps = instance_maps([(mi.module, first) for mi, _, first in chosen], out)
+            placed = lay.definitions(ExternKind.FUNC, len(mi.module.funcs))
+            chosen.append((mi, secs, code_indices(out, placed)))
+    maps = instance_maps([(mi.module, placed) for mi, _, placed in chosen], out)
     inputs = [
         DwarfInput(mi.label, secs, amap, amap.unmapped) for (mi, secs, _), amap in zip(chosen, maps)
     ]

@@ -7,6 +7,12 @@ ends). Tables, memories, globals and tags are imported only from foreign instanc
 those imports, then the instances' definitions concatenated (then, for globals and memories,
 generated ones). Computing all bases first lets every body be rewritten
 in one pass with final indices.
+
+One exception to "in order": each instance's largest body is placed first in its block (it
+swaps places with the first one). Wasmtime compiles a module's functions in parallel in code
+order, and a large body met late is compiled alone at the end while the other threads idle;
+met early, the rest of the code fills the other threads meanwhile (jco-utf8-utf16: compile wall
+0.90x of the same output in input order, on 2 cores). Nothing observable depends on the order.
 """
 
 from __future__ import annotations
@@ -18,7 +24,11 @@ from pymeld._dataclass import dataclass
 from pymeld.codec.core.model import ExternKind, Module
 
 if TYPE_CHECKING:
-    from typing import Literal
+    from typing import Literal, TypeVar
+
+    _T = TypeVar("_T")
+
+_FUNC = ExternKind.FUNC
 
 
 #: The `InstanceLayout` field holding the base of each kind (a mapping made once: on Python
@@ -45,23 +55,49 @@ class InstanceLayout:
     elem: int = 0
     data: int = 0
     imported: dict[ExternKind, int] = field(default_factory=dict)
+    #: the defined function placed first in the block (it and the first one swap places)
+    lead: int = 0
 
     def base(self, kind: ExternKind) -> int:
         return getattr(self, _BASE_FIELD[kind])
 
     def defined(self, kind: ExternKind, index: int) -> int:
         """Output index of local index ``index`` (which must be a definition)."""
-        return self.base(kind) + index - self.imported.get(kind, 0)
+        d = index - self.imported.get(kind, 0)
+        if self.lead and kind == _FUNC and (d == 0 or d == self.lead):
+            d = self.lead - d
+        return self.base(kind) + d
 
     def definitions(self, kind: ExternKind, n: int) -> list[int]:
         """Output indices of the instance's ``n`` definitions of ``kind``, in order."""
         base = self.base(kind)
-        return list(range(base, base + n))
+        out = list(range(base, base + n))
+        if self.lead and kind == _FUNC:
+            out[0], out[self.lead] = out[self.lead], out[0]
+        return out
+
+    def placed(self, items: list[_T]) -> list[_T]:
+        """The instance's defined functions' ``items`` (types, bodies) in output order."""
+        if not self.lead:
+            return items
+        out = list(items)
+        out[0], out[self.lead] = out[self.lead], out[0]
+        return out
 
     def segments(self, kind: Literal["elem", "data"], n: int) -> list[int]:
         """Output indices of the instance's ``n`` element or data segments."""
         base = self.elem if kind == "elem" else self.data
         return list(range(base, base + n))
+
+
+def largest_body(module: Module) -> int:
+    """Position of the module's first largest function body (0 when it has none)."""
+    codes = module.codes
+    best, size = 0, -1
+    for i, c in enumerate(codes):
+        if len(c.body) > size:
+            best, size = i, len(c.body)
+    return best
 
 
 def count_imports(module: Module) -> dict[ExternKind, int]:
@@ -80,8 +116,12 @@ def lay_out(
     n = {k: imported.get(k, 0) for k in ExternKind}
     func, table, memory = n[ExternKind.FUNC], n[ExternKind.TABLE], n[ExternKind.MEMORY]
     global_, tag, elem, data = n[ExternKind.GLOBAL], n[ExternKind.TAG], 0, 0
+    leads: dict[int, int] = {}  # per module object: a module instantiated twice is measured once
     for m in modules:
-        lay = InstanceLayout(func, table, memory, global_, tag, elem, data, count_imports(m))
+        lead = leads.get(id(m))
+        if lead is None:
+            lead = leads[id(m)] = largest_body(m)
+        lay = InstanceLayout(func, table, memory, global_, tag, elem, data, count_imports(m), lead)
         layouts.append(lay)
         func += len(m.funcs)
         table += len(m.tables)

@@ -875,7 +875,7 @@ class Merger:
             # after a late foreign instance, segments wait for their part of the start sequence
             deferred = deferred or self.foreign.chunk_of(mi.index) > 0
             file = mi.label
-            out.funcs.extend(tmap[t] for t in m.funcs)
+            out.funcs.extend(tmap[t] for t in lay.placed(m.funcs))
             for t in m.tables:
                 tt = _remap_table(t, maps)
                 out.tables.append(tt)
@@ -895,7 +895,7 @@ class Merger:
             typed_locals = typed.get(mi.module_id)
             if typed_locals is None:
                 typed_locals = typed[mi.module_id] = _has_typed_locals(m)
-            for code, body in zip(m.codes, bodies):
+            for code, body in zip(lay.placed(m.codes), lay.placed(bodies)):
                 if not typed_locals:  # nothing to remap (the usual case): the same locals
                     out.codes.append(Code(list(code.locals), body, None, code.locals_raw))
                     continue
