@@ -26,8 +26,15 @@ class DwarfError(Exception):
     """DWARF this remapper cannot rewrite exactly (the message becomes the drop reason)."""
 
 
+_U16 = struct.Struct("<H").unpack_from
+_U32 = struct.Struct("<I").unpack_from
+
+
 class Cur:
-    """A little-endian cursor that raises `DwarfError` instead of IndexError."""
+    """A little-endian cursor that raises `DwarfError` instead of IndexError.
+
+    Each read checks its own bounds inline (no helper call): these reads are most of what a
+    remap of a debug build costs."""
 
     __slots__ = ("data", "end", "pos", "what")
 
@@ -37,15 +44,22 @@ class Cur:
         self.end = len(data) if end is None else end
         self.what = what
 
+    def _short(self) -> DwarfError:
+        return DwarfError(f"{self.what}: unexpected end at offset 0x{self.pos:x}")
+
     def _need(self, n: int) -> int:
         p = self.pos
         if p + n > self.end or p + n > len(self.data):
-            raise DwarfError(f"{self.what}: unexpected end at offset 0x{p:x}")
+            raise self._short()
         self.pos = p + n
         return p
 
     def u8(self) -> int:
-        return self.data[self._need(1)]
+        p = self.pos
+        if p >= self.end or p >= len(self.data):
+            raise self._short()
+        self.pos = p + 1
+        return self.data[p]
 
     def unit_end(self) -> int:
         """Read a unit's initial length; the offset where the unit ends (32-bit DWARF only)."""
@@ -55,12 +69,18 @@ class Cur:
         return self.pos + length
 
     def u16(self) -> int:
-        p = self._need(2)
-        return int(struct.unpack_from("<H", self.data, p)[0])
+        p = self.pos
+        if p + 2 > self.end or p + 2 > len(self.data):
+            raise self._short()
+        self.pos = p + 2
+        return int(_U16(self.data, p)[0])
 
     def u32(self) -> int:
-        p = self._need(4)
-        return int(struct.unpack_from("<I", self.data, p)[0])
+        p = self.pos
+        if p + 4 > self.end or p + 4 > len(self.data):
+            raise self._short()
+        self.pos = p + 4
+        return int(_U32(self.data, p)[0])
 
     def uint(self, n: int) -> int:
         p = self._need(n)
@@ -70,25 +90,28 @@ class Cur:
         v = self.u8()
         return v - 256 if v >= 128 else v
 
-    def uleb(self) -> int:
+    def _leb(self) -> tuple[int, int, int]:
+        """(value, shift, last byte) of a LEB128 at the cursor."""
+        data, p = self.data, self.pos
+        limit = min(self.end, len(data))
         result = shift = 0
         while True:
-            b = self.u8()
+            if p >= limit:
+                raise self._short()
+            b = data[p]
+            p += 1
             result |= (b & 0x7F) << shift
             shift += 7
-            if not b & 0x80:
-                return result
+            if b < 0x80:
+                self.pos = p
+                return result, shift, b
+
+    def uleb(self) -> int:
+        return self._leb()[0]
 
     def sleb(self) -> int:
-        result = shift = 0
-        while True:
-            b = self.u8()
-            result |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                if b & 0x40:
-                    result -= 1 << shift
-                return result
+        result, shift, last = self._leb()
+        return result - (1 << shift) if last & 0x40 else result
 
     def cstr(self) -> bytes:
         end = self.data.find(b"\0", self.pos, self.end)
@@ -242,11 +265,72 @@ def _read_value(c: Cur, form: int, unit: Unit) -> tuple[int, int, int, int] | No
     raise DwarfError(f"attribute form {name} is not supported")
 
 
+#: Forms whose values are code addresses or offsets into another section: the values the
+#: remapper moves. (DWARF 2/3 also write section offsets as data4: see `_kept`.)
+_MOVED_FORMS = frozenset({0x01, 0x0E, 0x10, 0x17, 0x1F}) | ADDRX_FORMS
+_AT_LOW_PC, _AT_HIGH_PC = 0x11, 0x12
+
+# Steps of a compiled abbreviation (`_plan`), one per attribute or run of skipped ones:
+#   (_STEP_SKIP, n)                  n bytes of fixed-size values nobody needs
+#   (_STEP_KEEP, attr, form, size)   a fixed-size value to record
+#   (_STEP_LEB, attr, form, keep)    a ULEB128 value (SLEB128 for sdata), recorded if keep
+#   (_STEP_BLOCK, width)             a block, its length a ULEB128 (width 0) or a number
+#   (_STEP_STRING,)                  a NUL-terminated string
+#   (_STEP_INDIRECT, attr)           the form is in the data, before the value
+_STEP_SKIP, _STEP_KEEP, _STEP_LEB, _STEP_BLOCK, _STEP_STRING, _STEP_INDIRECT = range(6)
+
+
+def _kept(attr: int, form: int, version: int) -> bool:
+    """Whether the remapper needs this value: an address, another section's offset, or the
+    unit's `DW_AT_low_pc`/`DW_AT_high_pc` (a high_pc may be a length in any data form)."""
+    return (
+        form in _MOVED_FORMS
+        or attr in (_AT_LOW_PC, _AT_HIGH_PC)
+        or (version < 4 and form == FORM_DATA4)
+    )
+
+
+def _plan(ab: Abbrev, version: int, addr_size: int) -> list[tuple[int, ...]]:
+    """One abbreviation as steps (`_STEP_SKIP`...): fixed-size values nobody needs are skipped in
+    one step, so a DIE costs a few steps rather than a call per attribute."""
+    steps: list[tuple[int, ...]] = []
+    for attr, form, _ in ab.attrs:
+        if attr == _AT_HIGH_PC and form == FORM_IMPLICIT_CONST:
+            raise DwarfError("DW_AT_high_pc as an implicit constant cannot be remapped")
+        size = _FIXED.get(form)
+        if form == FORM_REF_ADDR:
+            size = addr_size if version <= 2 else 4
+        elif size == -1:
+            size = addr_size
+        if size is not None:
+            if _kept(attr, form, version) and size in (1, 2, 3, 4, 8):
+                steps.append((_STEP_KEEP, attr, form, size))
+            elif steps and steps[-1][0] == _STEP_SKIP:
+                steps[-1] = (_STEP_SKIP, steps[-1][1] + size)
+            elif size:
+                steps.append((_STEP_SKIP, size))
+        elif form in _LEB:
+            steps.append((_STEP_LEB, attr, form, _kept(attr, form, version)))
+        elif form in _BLOCK:
+            steps.append((_STEP_BLOCK, _BLOCK[form]))
+        elif form == 0x08:  # string
+            steps.append((_STEP_STRING,))
+        elif form == FORM_INDIRECT:
+            steps.append((_STEP_INDIRECT, attr))
+        else:
+            name = _UNSUPPORTED.get(form, f"0x{form:x}")
+            raise DwarfError(f"attribute form {name} is not supported")
+    return steps
+
+
 def read_units(info: bytes, abbrev: bytes) -> list[Unit]:
-    """Every unit of ``.debug_info`` with its numeric attributes, DIE by DIE."""
+    """Every unit of ``.debug_info`` with, per DIE, the values the remapper moves (see
+    `_kept`); the unit's first DIE is always recorded (``dies[0]``, maybe empty), other DIEs
+    only when they hold such a value."""
     units: list[Unit] = []
     pos = 0
     tables: dict[int, dict[int, Abbrev]] = {}
+    plans: dict[tuple[int, int], dict[int, list[tuple[int, ...]]]] = {}
     while pos < len(info):
         c = Cur(info, pos, what=".debug_info")
         end = c.unit_end()
@@ -272,23 +356,106 @@ def read_units(info: bytes, abbrev: bytes) -> list[Unit]:
         unit = Unit(pos, end, version, addr_size, ab_pos, ab_off)
         if ab_off not in tables:
             tables[ab_off] = parse_abbrevs(abbrev, ab_off)
-        table = tables[ab_off]
-        while c.pos < end:
-            code = c.uleb()
-            if code == 0:
-                continue
-            ab = table.get(code)
-            if ab is None:
-                raise DwarfError(f".debug_info: unknown abbreviation {code} at 0x{c.pos:x}")
-            die: list[Attr] = []
-            for at, form, _ in ab.attrs:
-                if at == 0x12 and form == FORM_IMPLICIT_CONST:
-                    raise DwarfError("DW_AT_high_pc as an implicit constant cannot be remapped")
-                v = _read_value(c, form, unit)
-                if v is not None:
-                    die.append(Attr(at, *v))
-            if die:
-                unit.dies.append(die)
+        key = (ab_off, version)
+        if key not in plans:
+            plans[key] = {}
+        _read_dies(info, c.pos, unit, tables[ab_off], plans[key])
         units.append(unit)
         pos = end
     return units
+
+
+def _read_dies(
+    data: bytes,
+    pos: int,
+    unit: Unit,
+    table: dict[int, Abbrev],
+    plans: dict[int, list[tuple[int, ...]]],
+) -> None:
+    """The DIEs of ``unit`` from ``pos`` (after its header) into ``unit.dies``.
+
+    Bounds are checked once per DIE: a value read past the unit's end moves ``pos`` past it
+    (a slice past the data is short, a byte index raises), and the DIE is then rejected."""
+    end = unit.end
+    dies = unit.dies
+    first = True
+    try:
+        while pos < end:
+            die_at = pos
+            code = 0
+            shift = 0
+            while True:  # the abbreviation code (ULEB128)
+                b = data[pos]
+                pos += 1
+                code |= (b & 0x7F) << shift
+                shift += 7
+                if b < 0x80:
+                    break
+            if code == 0:
+                continue
+            steps = plans.get(code)
+            if steps is None:
+                ab = table.get(code)
+                if ab is None:
+                    raise DwarfError(f".debug_info: unknown abbreviation {code} at 0x{pos:x}")
+                steps = plans[code] = _plan(ab, unit.version, unit.addr_size)
+            die: list[Attr] = []
+            for step in steps:
+                op = step[0]
+                if op == _STEP_SKIP:
+                    pos += step[1]
+                elif op == _STEP_KEEP:
+                    n = step[3]
+                    die.append(
+                        Attr(
+                            step[1], step[2], pos, n, int.from_bytes(data[pos : pos + n], "little")
+                        )
+                    )
+                    pos += n
+                elif op == _STEP_LEB:
+                    at = pos
+                    v = shift = 0
+                    while True:
+                        b = data[pos]
+                        pos += 1
+                        v |= (b & 0x7F) << shift
+                        shift += 7
+                        if b < 0x80:
+                            break
+                    if step[3]:
+                        if step[2] == 0x0D and b & 0x40:  # sdata
+                            v -= 1 << shift
+                        die.append(Attr(step[1], step[2], at, pos - at, v))
+                elif op == _STEP_BLOCK:
+                    width = step[1]
+                    if width:
+                        n = int.from_bytes(data[pos : pos + width], "little")
+                        pos += width
+                    else:
+                        n = shift = 0
+                        while True:
+                            b = data[pos]
+                            pos += 1
+                            n |= (b & 0x7F) << shift
+                            shift += 7
+                            if b < 0x80:
+                                break
+                    pos += n
+                elif op == _STEP_STRING:
+                    nul = data.find(b"\0", pos, end)
+                    if nul < 0:
+                        raise DwarfError(f".debug_info: unterminated string at offset 0x{pos:x}")
+                    pos = nul + 1
+                else:  # _STEP_INDIRECT: decode this one value the general way
+                    c = Cur(data, pos, end, ".debug_info")
+                    found = _read_value(c, c.uleb(), unit)
+                    pos = c.pos
+                    if found is not None and _kept(step[1], found[0], unit.version):
+                        die.append(Attr(step[1], *found))
+            if pos > end:
+                raise DwarfError(f".debug_info: unexpected end in the DIE at offset 0x{die_at:x}")
+            if die or first:
+                dies.append(die)
+            first = False
+    except IndexError:
+        raise DwarfError(f".debug_info: unexpected end at offset 0x{min(pos, end):x}") from None

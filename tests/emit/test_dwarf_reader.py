@@ -1,0 +1,130 @@
+"""`pymeld.dwarf.reader.read_units` on hand-built units: which values it records (the ones the
+remapper moves), where, and how it fails on truncated input."""
+
+from __future__ import annotations
+
+import pytest
+
+from pymeld.dwarf.reader import DwarfError, read_units
+
+# attribute and form numbers (DWARF 4)
+AT_NAME, AT_LANGUAGE, AT_LOW_PC, AT_HIGH_PC, AT_STMT_LIST = 0x03, 0x13, 0x11, 0x12, 0x10
+AT_DECL_LINE, AT_TYPE, AT_LOCATION = 0x3B, 0x49, 0x02
+ADDR, DATA2, DATA4, STRP, UDATA, SDATA, REF4 = 0x01, 0x05, 0x06, 0x0E, 0x0F, 0x0D, 0x13
+SEC_OFFSET, EXPRLOC, STRING, INDIRECT, FLAG_PRESENT = 0x17, 0x18, 0x08, 0x16, 0x19
+TAG_CU, TAG_SUBPROGRAM, TAG_VARIABLE = 0x11, 0x2E, 0x34
+
+
+def _uleb(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _abbrevs(table: dict[int, tuple[int, bool, list[tuple[int, int]]]]) -> bytes:
+    out = bytearray()
+    for code, (tag, children, attrs) in table.items():
+        out += _uleb(code) + _uleb(tag) + bytes([children])
+        for at, form in attrs:
+            out += _uleb(at) + _uleb(form)
+        out += bytes(2)
+    return bytes(out + bytes(1))
+
+
+def _unit(dies: bytes, version: int = 4) -> bytes:
+    body = version.to_bytes(2, "little") + bytes(4) + bytes([4]) + dies  # abbrev offset 0
+    return len(body).to_bytes(4, "little") + body
+
+
+ABBREV = _abbrevs(
+    {
+        1: (TAG_CU, True, [(AT_LANGUAGE, DATA2), (AT_NAME, STRING)]),
+        2: (
+            TAG_SUBPROGRAM,
+            True,
+            [(AT_LOW_PC, ADDR), (AT_HIGH_PC, DATA4), (AT_NAME, STRP), (AT_DECL_LINE, UDATA)],
+        ),
+        3: (TAG_VARIABLE, False, [(AT_DECL_LINE, SDATA), (AT_TYPE, REF4), (AT_LOCATION, EXPRLOC)]),
+        4: (TAG_VARIABLE, False, [(AT_LOCATION, SEC_OFFSET), (0x3F, FLAG_PRESENT)]),
+        5: (TAG_VARIABLE, False, [(AT_LOW_PC, INDIRECT), (AT_TYPE, INDIRECT)]),
+    }
+)
+
+DIES = (
+    b"\x01"
+    + (12).to_bytes(2, "little")
+    + b"a.c\0"  # unit DIE: nothing the remap moves
+    + b"\x02"
+    + (0x120).to_bytes(4, "little")
+    + (0x30).to_bytes(4, "little")
+    + (7).to_bytes(4, "little")
+    + _uleb(300)
+    + b"\x03"
+    + b"\x7f"
+    + (0x2A).to_bytes(4, "little")
+    + b"\x03\x91\x00\x06"  # exprloc, 3 bytes
+    + b"\x04"
+    + (0x44).to_bytes(4, "little")
+    + b"\x05"
+    + _uleb(ADDR)
+    + (0x150).to_bytes(4, "little")
+    + _uleb(REF4)
+    + (9).to_bytes(4, "little")
+    + b"\x00\x00"
+)
+
+
+def test_records_the_values_the_remap_moves_and_where() -> None:
+    (unit,) = read_units(_unit(DIES), ABBREV)
+    got = [[(a.attr, a.form, a.pos, a.width, a.value) for a in die] for die in unit.dies]
+    dies_at = 11  # initial length, version, abbreviation offset, address size
+    sub = dies_at + 1 + 2 + 4  # after the unit DIE
+    die4 = sub + 15 + 10  # after the subprogram (15 bytes) and variable (10 bytes) DIEs
+    assert got == [
+        [],  # the unit DIE is always recorded, even with nothing to move
+        [
+            (AT_LOW_PC, ADDR, sub + 1, 4, 0x120),
+            (AT_HIGH_PC, DATA4, sub + 5, 4, 0x30),  # a length, in a data form
+            (AT_NAME, STRP, sub + 9, 4, 7),
+        ],  # the udata line number is not recorded
+        # DIE 3 (sdata, ref4, exprloc) holds nothing to move: not recorded
+        [(AT_LOCATION, SEC_OFFSET, die4 + 1, 4, 0x44)],
+        [(AT_LOW_PC, ADDR, die4 + 5 + 1 + 1, 4, 0x150)],  # indirect: form in the data
+    ]
+
+
+def test_dwarf_2_and_3_section_offsets_in_data4_are_recorded() -> None:
+    abbrev = _abbrevs({1: (TAG_CU, False, [(AT_STMT_LIST, DATA4), (AT_LANGUAGE, DATA2)])})
+    for version, want in ((3, [[(AT_STMT_LIST, 0x40)]]), (4, [[]])):
+        (unit,) = read_units(
+            _unit(b"\x01" + (0x40).to_bytes(4, "little") + bytes(2), version), abbrev
+        )
+        assert [[(a.attr, a.value) for a in die] for die in unit.dies] == want
+
+
+@pytest.mark.parametrize("cut", range(1, len(DIES) - 2))
+def test_a_truncated_unit_is_an_error_not_a_wrong_read(cut: int) -> None:
+    """The unit's length says where it ends; a DIE running past it is rejected (here each
+    prefix of the DIEs, closed by a unit length that ends inside a value)."""
+    info = _unit(DIES[:cut])
+    try:
+        (unit,) = read_units(info, ABBREV)
+    except DwarfError as e:
+        assert (".debug_info" in str(e) and "unexpected end" in str(e)) or "string" in str(e)
+        return
+    # it ended on a DIE boundary: what it read is the prefix of the full read
+    (full,) = read_units(_unit(DIES), ABBREV)
+    assert len(unit.dies) <= len(full.dies)
+    for d, f in zip(unit.dies, full.dies):
+        assert [(a.attr, a.pos, a.value) for a in d] == [(a.attr, a.pos, a.value) for a in f]
+
+
+def test_a_value_past_the_section_end_is_an_error() -> None:
+    info = _unit(DIES)
+    body = bytearray(info)
+    body[0:4] = (len(info) + 40).to_bytes(4, "little")  # claims more than there is
+    with pytest.raises(DwarfError, match="runs past the section"):
+        read_units(bytes(body), ABBREV)
