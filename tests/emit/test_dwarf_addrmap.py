@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pymeld.codec.binary import uleb, uleb_padded
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.model import Code, Local, NumType
-from pymeld.dwarf.addrmap import CodeLayout, InstanceMap, code_layout, function_map
+from pymeld.dwarf.addrmap import CodeLayout, InstanceMap, _site_edits, code_layout, function_map
 
 FUNCS = {0: 0, 1: 300, 2: 2, 5: 70000}  # identity, 1→2 bytes, unchanged, 1→3 bytes
 GLOBALS = {0: 1, 1: 0, 3: 200}
@@ -72,6 +72,8 @@ def test_every_instruction_start_maps_exactly(insns: list[Insn]) -> None:
     rewritten, edits = ins.rewrite_body_edits(old, MAPS)
     assert rewritten == new == ins.rewrite_body(old, MAPS)
     assert sum(n - o for _, o, n in edits) == len(new) - len(old)
+    # the fast path (the two bodies' patch sites paired) finds the walker's own edits
+    assert _site_edits(old, new) == edits
     # the map is replayed from the emitted body alone, as DWARF remapping does it
     fm = function_map(
         Code([], old),
@@ -99,6 +101,9 @@ def test_a_body_that_is_not_the_rewrite_gets_no_map() -> None:
     other = b"\x10\xac\x02\x01\x0b"  # call 300; nop: more than an index rewrite
     lay = CodeLayout(0, 0, 3)
     assert function_map(Code([], old), Code([], other), lay, CodeLayout(0, 0, 5)) is None
+    assert _site_edits(old, other) is None
+    assert _site_edits(old, b"\x10\x02\x0b") == [(1, 1, 1)]  # call 1 -> call 2
+    assert _site_edits(old, b"\x10\x02\x01\x0b") is None  # same sites, a byte more
 
 
 def test_layout_and_instance_map_follow_size_lebs_and_locals() -> None:

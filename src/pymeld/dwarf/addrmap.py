@@ -128,21 +128,49 @@ class FunctionMap:
         return n.instr + rel + delta
 
 
+def _site_edits(old: bytes, new: bytes) -> list[tuple[int, int, int]] | None:
+    """The edits turning ``old`` into ``new`` when they differ only in index immediates of the
+    same kinds, in order (what the merge's rewrite does to most bodies), from the two bodies'
+    patch sites: one fast scan each instead of a replayed rewrite. None when the sites do not
+    pair up or ``new`` is not exactly ``old`` with those immediates replaced."""
+    so, sn = ins.patch_sites(old), ins.patch_sites(new)
+    if so is None or sn is None or len(so) != len(sn):
+        return None
+    edits: list[tuple[int, int, int]] = []
+    parts: list[bytes] = []
+    prev = 0
+    for (o_start, o_end, o_kind, o_value), (n_start, n_end, n_kind, _) in zip(so, sn):
+        if o_kind != n_kind:
+            if o_kind != ins.P_MEM0 or n_kind != ins.K_MEM:
+                return None
+            # a memarg of memory 0 given its memory: the flags gain 0x40, the index follows
+            n_start -= len(uleb(o_value | 0x40))
+        imm = new[n_start:n_end]
+        if old[o_start:o_end] != imm:
+            edits.append((o_start, o_end - o_start, n_end - n_start))
+        parts += (old[prev:o_start], imm)
+        prev = o_end
+    parts.append(old[prev:])
+    return edits if b"".join(parts) == new else None
+
+
 def function_map(
     old: Code, new: Code, old_lay: CodeLayout, new_lay: CodeLayout
 ) -> FunctionMap | None:
     """The exact map for one body, or None when ``new`` is not the index rewrite of ``old``."""
     if new.body is old.body:
         return FunctionMap(old_lay, new_lay)
-    maps = _replay_maps(new.body)
-    if maps is None:
-        return None
-    try:
-        rewritten, edits = ins.rewrite_body_edits(old.body, maps)
-    except (DecodeError, KeyError, StopIteration):
-        return None
-    if rewritten != new.body:
-        return None
+    edits = _site_edits(old.body, new.body)
+    if edits is None:
+        maps = _replay_maps(new.body)
+        if maps is None:
+            return None
+        try:
+            rewritten, edits = ins.rewrite_body_edits(old.body, maps)
+        except (DecodeError, KeyError, StopIteration):
+            return None
+        if rewritten != new.body:
+            return None
     acc = 0
     out: list[tuple[int, int, int]] = []
     for pos, old_len, new_len in edits:

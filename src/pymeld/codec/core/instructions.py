@@ -621,6 +621,7 @@ _FAST = _fast_classes()
 # memory is 0 and becomes `flags | 0x40, index` when remapped); _P_BLOCKTYPE a block type index.
 _P_MEM0 = 8
 _P_BLOCKTYPE = 9
+P_MEM0 = _P_MEM0  # (for readers pairing two bodies' sites: `dwarf.addrmap`)
 Patch = tuple[int, int, int, int]
 
 
