@@ -98,14 +98,17 @@ def main() -> int:
         return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
 
     print(f"whole processes, {args.runs} rounds, medians, ms (wall / cpu); goal: fuse <= 60 ms")
-    head = f"{'command':<52} {'after':>13}"
+    width = max(
+        len(x) for x in [f"pymeld {r[0]}" for r in rows] + [f"{r[0]} (reference)" for r in refs]
+    )
+    head = f"{'command':<{width}} {'after':>13}"
     if args.baseline:
         head += f" {'before':>13} {'after/before':>13}"
     print(head + "  goal")
     over = 0
     for label, _, is_fuse in rows:
         w, c = med(label, "after")
-        line = f"{'pymeld ' + label:<52} {w * 1e3:>6.1f}/{c * 1e3:<6.1f}"
+        line = f"{'pymeld ' + label:<{width}} {w * 1e3:>6.1f}/{c * 1e3:<6.1f}"
         if args.baseline:
             bw, bc = med(label, "before")
             line += f" {bw * 1e3:>6.1f}/{bc * 1e3:<6.1f} {w / bw:>6.2f}/{c / bc:<6.2f}"
@@ -117,7 +120,7 @@ def main() -> int:
         print(line)
     for label, _ in refs:
         w, c = med(label, "")
-        print(f"{label + ' (reference)':<52} {w * 1e3:>6.1f}/{c * 1e3:<6.1f}")
+        print(f"{label + ' (reference)':<{width}} {w * 1e3:>6.1f}/{c * 1e3:<6.1f}")
     return 1 if over else 0
 
 
