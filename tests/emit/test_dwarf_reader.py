@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pymeld.dwarf.reader import DwarfError, read_units
+from support import uleb
 
 # attribute and form numbers (DWARF 4)
 AT_NAME, AT_LANGUAGE, AT_LOW_PC, AT_HIGH_PC, AT_STMT_LIST = 0x03, 0x13, 0x11, 0x12, 0x10
@@ -15,21 +16,12 @@ SEC_OFFSET, EXPRLOC, STRING, INDIRECT, FLAG_PRESENT = 0x17, 0x18, 0x08, 0x16, 0x
 TAG_CU, TAG_SUBPROGRAM, TAG_VARIABLE = 0x11, 0x2E, 0x34
 
 
-def _uleb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _abbrevs(table: dict[int, tuple[int, bool, list[tuple[int, int]]]]) -> bytes:
     out = bytearray()
     for code, (tag, children, attrs) in table.items():
-        out += _uleb(code) + _uleb(tag) + bytes([children])
+        out += uleb(code) + uleb(tag) + bytes([children])
         for at, form in attrs:
-            out += _uleb(at) + _uleb(form)
+            out += uleb(at) + uleb(form)
         out += bytes(2)
     return bytes(out + bytes(1))
 
@@ -61,7 +53,7 @@ DIES = (
     + (0x120).to_bytes(4, "little")
     + (0x30).to_bytes(4, "little")
     + (7).to_bytes(4, "little")
-    + _uleb(300)
+    + uleb(300)
     + b"\x03"
     + b"\x7f"
     + (0x2A).to_bytes(4, "little")
@@ -69,9 +61,9 @@ DIES = (
     + b"\x04"
     + (0x44).to_bytes(4, "little")
     + b"\x05"
-    + _uleb(ADDR)
+    + uleb(ADDR)
     + (0x150).to_bytes(4, "little")
-    + _uleb(REF4)
+    + uleb(REF4)
     + (9).to_bytes(4, "little")
     + b"\x00\x00"
 )
