@@ -5,12 +5,13 @@ Hand-built cases in `wast_async_called_roots/` through the differential oracle: 
 (an instance whose exports the host calls is entered by async and sync lowers, of a stackful
 lift the host calls too, while it calls another instance), owned and borrowed handles of its
 resource across that edge beside the host's own handles, a host call into it while one of its
-in-module tasks waits (the delivery held until the host's call returns), and a deferred call
-running inside a host call that is blocked. The wast expectations are the original's (the
+in-module tasks waits (the delivery held until the host's call returns), a deferred call
+running inside a host call that is blocked, and a callback-lifted export called by the host
+(driven in-module) and through adapters, one `task.return` serving both. The wast expectations are the original's (the
 oracle checks them), so each case pins wasmtime's behaviour as well. What stays refused:
-a call into it while a host-called stack of it is blocked (a run-time trap, pinned), and at
-fuse time its backpressure, suspend points, blocking reads and writes and callback-lifted root
-exports.
+a call into it while a stack of its code (the host's or an adapter's) is blocked (a run-time
+trap, pinned), and at fuse time its backpressure, suspend points and blocking reads and
+writes.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def test_cases_cover_the_edge_both_ways() -> None:
         "resources-across.wast",
         "host-call-beside-task.wast",
         "deferred-call-inside-host-call.wast",
+        "driven-root-also-called.wast",
     } <= names
 
 
@@ -159,15 +161,3 @@ def test_blocking_stream_read_of_a_called_root_is_refused() -> None:
             '(export "read" (func $read))',
             '(func (export "rd") (result i32) (call $read (i32.const 1) (i32.const 0) (i32.const 1)))',
         )
-
-
-def test_callback_root_export_of_a_called_root_is_refused() -> None:
-    """The host's call of it is driven in-module (merge.asyncroot) and goes on as an in-module
-    task after `task.return`, beside the instance's other in-module tasks: not fused."""
-    text = _SHAPE.replace('(func (export "peek") PEEK)', "").replace(
-        '(export "peek" (func $r "peek"))', '(export "work" (func $r "work"))'
-    )
-    for hole in ("BUILTINS", "IMPORTS", "INSTANCE", "BODY"):
-        text = text.replace(hole, "")
-    with pytest.raises(UnsupportedFeature, match=r"callback lift of root export `work`"):
-        fuse_bytes(wat_to_wasm(text), options=FuseOptions(component=True))

@@ -137,15 +137,20 @@ def test_core_output_is_refused() -> None:
         FuseOptions(keep_async_boundaries=True)
 
 
-#: A root export instance holding one function of each of two clusters.
+#: A root export instance holding one function of each of two clusters ($A's `thread.yield`, in
+#: an instance the host calls, keeps the boundary).
 SPLIT_EXPORT = """(component
   (component $A
+    (core func $yield (canon thread.yield))
     (core func $tr (canon task.return (result u32)))
     (core module $m
       (import "" "tr" (func $tr (param i32)))
+      (import "" "yield" (func $yield (result i32)))
       (func (export "f") (param i32) (result i32) (call $tr (local.get 0)) (i32.const 0))
-      (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
-    (core instance $i (instantiate $m (with "" (instance (export "tr" (func $tr))))))
+      (func (export "cb") (param i32 i32 i32) (result i32)
+        (drop (call $yield)) unreachable))
+    (core instance $i (instantiate $m (with "" (instance
+      (export "tr" (func $tr)) (export "yield" (func $yield))))))
     (func (export "f") async (param "x" u32) (result u32)
       (canon lift (core func $i "f") async (callback (core func $i "cb")))))
   (component $B

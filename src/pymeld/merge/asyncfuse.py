@@ -408,7 +408,8 @@ def _plan_with_tasks(
     # in-module ends (asyncstream) never call the runtime's built-in; one whose payload
     # carries handles of a composition-defined resource could not even be declared there
     handled |= {bi for bi in tp.ends if at.handles(g.builtins[bi].type)}
-    fa.builtins += tp.host_returns  # beside their stand-ins: a host-called task's return
+    # beside their stand-ins, the runtime's `task.return` for a host-called task's return
+    fa.builtins += [*tp.host_returns, *(bi for bi in tp.root_returns if bi in tp.returns)]
     for bi in used:
         b = g.builtins[bi]
         if bi in handled or b.op.startswith("resource."):

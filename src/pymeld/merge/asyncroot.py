@@ -109,8 +109,8 @@ def check_called_roots(
     cannot have: the host's calls into it start at once in the fused module, so nothing of
     its in-module tasks may keep it entered (a suspended stack; its backpressure is refused
     by `plan_roots`: its caller is a root too), and one host-called stack at a time may block
-    on its ends. Its callback-lifted root exports are refused (their tasks go on in-module);
-    a stackful one's `task.return` is the runtime's (`TaskPlan.host_returns`).
+    on its ends. Its `task.return` serves both: the runtime's for a host-called stackful task
+    (`TaskPlan.host_returns`) or driven one (`_root_return`), else the in-module task's.
 
     wasmtime 50 (checked): a host-called sync-lifted stack of the instance that blocks keeps
     it entered, an in-module call into it then waits (`_Hooks.enter` traps there instead: the
@@ -122,17 +122,7 @@ def check_called_roots(
     called = set(tp.called_roots)
     if not called:
         return
-    stackful: set[int] = set()  # instances with stackful root exports
-    for path, lf in exported:
-        if lf.owner in called and lf.opts.callback is not None:
-            raise UnsupportedFeature(
-                f"callback lift of root export `{path}` of component instance "
-                f"{label(lf.owner)}, which is also called through an adapter (its task going "
-                "on in-module after `task.return` beside the instance's in-module tasks: not "
-                "fused)"
-            )
-        if lf.owner in called and lf.opts.is_async:
-            stackful.add(lf.owner)
+    stackful = {lf.owner for _, lf in exported if lf.opts.is_async and lf.opts.callback is None}
     tp.host_returns = [bi for bi in tp.returns if g.builtins[bi].owner in stackful]
     for bi in used:
         b = g.builtins[bi]
@@ -194,7 +184,12 @@ def _root_return(rt: TaskRuntime, bi: int) -> FuncCode:
     assert rt.host_builtin is not None
     params, results = _sig(rt.g.builtins[bi])
     b = Body(list(params))
-    b.global_get(rt.glob("cur_task")).trap_if()
+    if bi in rt.tp.returns:  # of an instance also called through adapters: an in-module
+        b.global_get(rt.glob("cur_task")).if_()  # task's return (which traps for a root
+        b.forward_args().call(rt.fn("builtin", bi)).op("return")  # task that returned)
+        b.end()
+    else:
+        b.global_get(rt.glob("cur_task")).trap_if()
     b.forward_args().call(rt.host_builtin(bi))
     b.i32(1).global_set(rt.glob("root_returned")).end()
     return _gen(b, params, results)

@@ -1508,9 +1508,10 @@ class TaskRuntime:
             # Nor may a root task going on after its return block (its callback runs from the
             # scheduler, over stacks wasmtime would resume while it is suspended).
             cur, tasks = self.glob("cur_task"), self.mem("tasks")
+            driven = {self.g.builtins[bi].owner for bi in self.tp.root_returns}
             for inst in self.tp.roots:
-                if inst in self.tp.called_roots:  # no root task of it goes on in-module
-                    continue
+                if inst in self.tp.called_roots and inst not in driven:
+                    continue  # its in-module tasks are its callers' subtasks: they may block
                 b.global_get(cur).if_()
                 b.global_get(cur).load("i32.load", tasks, _OWNER).i32(inst).op("i32.eq")
                 b.trap_if()
