@@ -34,6 +34,15 @@ per instance, and the fused module must keep per former instance:
   root instances with backpressure built-ins are refused (`plan_roots`): the fused instance has
   one gate, and an in-module one would need the host call to wait in-module.
 
+* **Roots also called through adapters** (`check_called_roots`). The host's calls keep the
+  runtime's task and the adapters' calls are in-module tasks of the same instance; its
+  `task.return` serves both. As wasmtime 50 (checked), a blocked sync-lifted or callback
+  stack of its code, the host's or an adapter's (`enter`/`leave`), keeps it entered: a call
+  into it then waits there, which the one fused stack cannot do above the stack it waits for
+  (**refused at run time**: trap, `_Hooks._enter_called_root`); a deferred sync call of a
+  plain func runs inside it, as in wasmtime. Nothing in-module may keep it entered when the
+  host calls it: its suspend points and blocking reads/writes are refused by name.
+
 A driven root's waits take whatever event its set has, a subtask's or an in-module
 stream/future end's (`merge.asyncstream`'s `x.take`), so it may sit beside in-module streams,
 nested subtasks and cancellation (all in the one scheduler; checked against wasmtime by

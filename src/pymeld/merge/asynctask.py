@@ -7,7 +7,8 @@ the task's later callbacks run from a scheduler in wasm. What is fused here (`pl
 
 * The instances whose exports the host calls (the *roots*; callback-lifted root exports are
   driven by `merge.asyncroot`) keep the runtime's task; any instance may make async calls
-  into others (nested subtasks). Waitable sets and subtasks live in per-instance handle tables (a
+  into others (nested subtasks), roots included (`TaskPlan.called_roots`: the adapters'
+  calls into a root are in-module tasks beside the host's, `asyncroot.check_called_roots`). Waitable sets and subtasks live in per-instance handle tables (a
   subtask's handle in its *caller's* table) numbered as wasmtime numbers them (index 0 unused,
   fresh indices in order, freed ones reused last in first out). Context slots of every
   instance are in-module globals, saved, zeroed and restored at each task boundary (root
