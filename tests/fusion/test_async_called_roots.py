@@ -7,7 +7,9 @@ lift the host calls too, while it calls another instance), owned and borrowed ha
 resource across that edge beside the host's own handles, a host call into it while one of its
 in-module tasks waits (the delivery held until the host's call returns), a deferred call
 running inside a host call that is blocked, and a callback-lifted export called by the host
-(driven in-module) and through adapters, one `task.return` serving both. The wast expectations are the original's (the
+(driven in-module) and through adapters, one `task.return` serving both, its task going on
+in-module after its return beside a callee task of the same instance (both woken in one host
+call, in wasmtime's order). The wast expectations are the original's (the
 oracle checks them), so each case pins wasmtime's behaviour as well. What stays refused:
 a call into it while a stack of its code (the host's or an adapter's) is blocked (a run-time
 trap, pinned), and at fuse time its backpressure, suspend points and blocking reads and
@@ -56,6 +58,7 @@ def test_cases_cover_the_edge_both_ways() -> None:
         "host-call-beside-task.wast",
         "deferred-call-inside-host-call.wast",
         "driven-root-also-called.wast",
+        "adopted-beside-callee-tasks.wast",
     } <= names
 
 
