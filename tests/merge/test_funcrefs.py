@@ -48,6 +48,15 @@ def test_only_the_export_declared_references() -> None:
     assert undeclared_refs(m) == [0]  # $g: $h is never referenced, $k is declared
 
 
+def test_padded_index_is_found() -> None:
+    """Linkers may leave an index padded to five bytes (a relocation's width)."""
+    m = parse_module(wat_to_wasm(_MODULE))
+    (f,) = [c for c in m.codes if b"\xd2\x00" in c.body]
+    assert f.body.count(b"\xd2\x00") == 1
+    f.body = f.body.replace(b"\xd2\x00", b"\xd2\x80\x80\x80\x80\x00")
+    assert undeclared_refs(m) == [0]
+
+
 def test_fused_module_declares_them(oracle_py: Path, pymeld: list[str], tmp_path: Path) -> None:
     wast = tmp_path / "refs.wast"
     wast.write_text(
