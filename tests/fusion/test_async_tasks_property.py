@@ -13,8 +13,9 @@ handle and status in, drops, and a final drain. (One subtask per set; several su
 one set with events at once: `test_async_ready_order_property`.) The programs run under the
 wast oracle (original vs `fuse --component`, results compared command by command). The same
 programs run again with some callee exports holding their instance's backpressure from their
-start to their `task.return`: calls meanwhile get STARTING subtasks or block. CI: a few
-seeds; ``PYMELD_SLOW=1`` runs many more.
+start to their `task.return`: calls meanwhile get STARTING subtasks or block. And again with
+the host calling the callees' exports in between (each callee a root called through adapters
+too). CI: a few seeds; ``PYMELD_SLOW=1`` runs many more.
 """
 
 from __future__ import annotations
@@ -260,7 +261,10 @@ class Callees:
                 self.withs.append(f'(export "a_{t}" (func $a_{t})) (export "s_{t}" (func $s_{t}))')
 
 
-def composition(seed: int, backpressure: bool = False) -> str:
+def composition(seed: int, backpressure: bool = False, host_calls: bool = False) -> str:
+    """The seed's composition; with ``host_calls`` the host calls the callees' exports too
+    (roots also called through adapters, `merge.asyncroot.check_called_roots`), between the
+    caller's programs."""
     rng = random.Random(seed)
     n_callees = rng.choice([1, 2])
     helper = rng.random() < 0.5
@@ -300,6 +304,17 @@ def composition(seed: int, backpressure: bool = False) -> str:
     ]
     with_d = " ".join(f'(with "c{c}" (instance $c{c}))' for c in range(n_callees))
     actions = [f'(invoke "p{k}" (u32.const {n}))' for n in (1, 5) for k in range(PROGRAMS)]
+    if host_calls:
+        direct = [(c, n) for c, (_, _, names) in enumerate(callees) for n in names]
+        exports += [f'  (export "c{c}-{n}" (func $c{c} "{n}"))' for c, n in direct]
+        calls = random.Random(seed + 1)  # the programs stay those of the other tests
+        mixed = []
+        for a in actions:
+            for _ in range(calls.randint(0, 2)):
+                c, n = calls.choice(direct)
+                mixed.append(f'(invoke "c{c}-{n}" (u32.const {calls.randint(0, 9)}))')
+            mixed.append(a)
+        actions = mixed
     return component_text(parts, d, insts, with_d, exports, actions)
 
 
@@ -349,5 +364,23 @@ def test_random_async_call_programs_with_backpressure(
         tmp_path,
         f"tasks-bp-{seed}",
         composition(seed, backpressure=True),
+        multi_memory=True,
+    )
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_async_call_programs_with_host_calls_of_the_callees(
+    seed: int, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """The same programs with the host also calling the callees' exports in between: each
+    callee instance is a root called through adapters too; a driven host call of a
+    callback-lifted export that keeps yielding after its return goes on in-module beside the
+    callee's in-module tasks, and the host's calls see every tick they made."""
+    assert_async_program_equivalent(
+        oracle_py,
+        pymeld,
+        tmp_path,
+        f"tasks-host-{seed}",
+        composition(seed, host_calls=True),
         multi_memory=True,
     )

@@ -212,6 +212,10 @@ def plan_fused(
         # instance's backpressure is raised the caller blocks (or deadlocks). Stage 1's
         # counters never close a gate; the in-module scheduler's do (`merge.asynctask`).
         return _plan_with_tasks(g, used, lowers, exported, cross, label)
+    if async_roots and any(callee.owner in roots for _, callee, _ in cross):
+        # a root also entered through adapters: a task per call there, beside the host's
+        # (`merge.asyncroot.check_called_roots`)
+        return _plan_with_tasks(g, used, lowers, exported, cross, label)
     if len(roots) > 1 and async_roots:
         raise UnsupportedFeature(
             f"async root export `{async_roots[0][0]}` beside root exports of other component "
@@ -404,6 +408,8 @@ def _plan_with_tasks(
     # in-module ends (asyncstream) never call the runtime's built-in; one whose payload
     # carries handles of a composition-defined resource could not even be declared there
     handled |= {bi for bi in tp.ends if at.handles(g.builtins[bi].type)}
+    # beside their stand-ins, the runtime's `task.return` for a host-called task's return
+    fa.builtins += [*tp.host_returns, *(bi for bi in tp.root_returns if bi in tp.returns)]
     for bi in used:
         b = g.builtins[bi]
         if bi in handled or b.op.startswith("resource."):

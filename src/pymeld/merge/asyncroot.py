@@ -34,6 +34,15 @@ per instance, and the fused module must keep per former instance:
   root instances with backpressure built-ins are refused (`plan_roots`): the fused instance has
   one gate, and an in-module one would need the host call to wait in-module.
 
+* **Roots also called through adapters** (`check_called_roots`). The host's calls keep the
+  runtime's task and the adapters' calls are in-module tasks of the same instance; its
+  `task.return` serves both. As wasmtime 50 (checked), a blocked sync-lifted or callback
+  stack of its code, the host's or an adapter's (`enter`/`leave`), keeps it entered: a call
+  into it then waits there, which the one fused stack cannot do above the stack it waits for
+  (**refused at run time**: trap, `_Hooks._enter_called_root`); a deferred sync call of a
+  plain func runs inside it, as in wasmtime. Nothing in-module may keep it entered when the
+  host calls it: its suspend points and blocking reads/writes are refused by name.
+
 A driven root's waits take whatever event its set has, a subtask's or an in-module
 stream/future end's (`merge.asyncstream`'s `x.take`), so it may sit beside in-module streams,
 nested subtasks and cancellation (all in the one scheduler; checked against wasmtime by
@@ -98,6 +107,50 @@ def plan_roots(
             tp.callbacks.append(lf)
 
 
+def check_called_roots(
+    g: FlatGraph,
+    used: list[int],
+    tp: TaskPlan,
+    exported: list[tuple[str, Lifted]],
+    label: Callable[[int], str],
+) -> None:
+    """Refuse what a root instance also called through adapters (`TaskPlan.called_roots`)
+    cannot have: the host's calls into it start at once in the fused module, so nothing of
+    its in-module tasks may keep it entered (a suspended stack; its backpressure is refused
+    by `plan_roots`: its caller is a root too), and one host-called stack at a time may block
+    on its ends. Its `task.return` serves both: the runtime's for a host-called stackful task
+    (`TaskPlan.host_returns`) or driven one (`_root_return`), else the in-module task's.
+
+    wasmtime 50 (checked): a host-called sync-lifted stack of the instance that blocks keeps
+    it entered, an in-module call into it then waits (`_Hooks.enter` traps there instead: the
+    waiting caller's stack would be above the one it waits for); a sync call of a function
+    that is not `async` is deferred and runs inside it."""
+    from pymeld.merge.asyncfuse import blocks
+
+    tp.called_roots.sort()
+    called = set(tp.called_roots)
+    if not called:
+        return
+    stackful = {lf.owner for _, lf in exported if lf.opts.is_async and lf.opts.callback is None}
+    tp.host_returns = [bi for bi in tp.returns if g.builtins[bi].owner in stackful]
+    for bi in used:
+        b = g.builtins[bi]
+        if b.owner not in called:
+            continue
+        op = b.op
+        why = None
+        if bi in tp.suspends:
+            why = "a suspended stack would keep it entered when the host calls it"
+        elif op.split(".")[-1] in ("read", "write") and blocks(b):
+            why = "one host-called stack at a time blocks on its ends"
+        if why is not None:
+            raise UnsupportedFeature(
+                f"`{op}` in component instance {label(b.owner)}, whose exports the host calls "
+                f"and which is also called through an adapter beside in-module tasks ({why}: "
+                "not fused)"
+            )
+
+
 def plan_driven(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, FuncItem]:
     """The driver functions of each callback-lifted root export (its core function's loop, and
     the lift's callback, which the host never calls: the driver never returns YIELD or WAIT)
@@ -140,7 +193,12 @@ def _root_return(rt: TaskRuntime, bi: int) -> FuncCode:
     assert rt.host_builtin is not None
     params, results = _sig(rt.g.builtins[bi])
     b = Body(list(params))
-    b.global_get(rt.glob("cur_task")).trap_if()
+    if bi in rt.tp.returns:  # of an instance also called through adapters: an in-module
+        b.global_get(rt.glob("cur_task")).if_()  # task's return (which traps for a root
+        b.forward_args().call(rt.fn("builtin", bi)).op("return")  # task that returned)
+        b.end()
+    else:
+        b.global_get(rt.glob("cur_task")).trap_if()
     b.forward_args().call(rt.host_builtin(bi))
     b.i32(1).global_set(rt.glob("root_returned")).end()
     return _gen(b, params, results)
@@ -150,14 +208,23 @@ def entered(rt: TaskRuntime, b: Body, inst: int, call: Callable[[], object]) -> 
     """Emit ``call()`` with root instance ``inst`` marked entered, when it has tasks going on
     in-module: as wasmtime's `do_not_enter`, a delivery to another of its tasks that comes up
     meanwhile is held (`defer`) and queued at high priority when the instance is left."""
-    key = ("root_in", inst)
-    if rt.p.find(Space.GLOBAL, GROUP, key) is None:
+    if rt.p.find(Space.GLOBAL, GROUP, ("root_in", inst)) is None:
         call()
         return
-    held = rt.glob(("root_pending", inst))
-    b.i32(1).global_set(rt.glob(key))
+    enter(rt, b, inst)
     call()
-    b.i32(0).global_set(rt.glob(key))
+    leave(rt, b, inst)
+
+
+def enter(rt: TaskRuntime, b: Body, inst: int) -> None:
+    """Emit: root instance ``inst`` (with in-module tasks) is entered (`entered`)."""
+    b.i32(1).global_set(rt.glob(("root_in", inst)))
+
+
+def leave(rt: TaskRuntime, b: Body, inst: int) -> None:
+    """Emit: root instance ``inst`` is left; a delivery held meanwhile is queued (`entered`)."""
+    held = rt.glob(("root_pending", inst))
+    b.i32(0).global_set(rt.glob(("root_in", inst)))
     b.global_get(held).if_()
     b.global_get(held).call(rt.fn("push_high"))
     b.i32(0).global_set(held)
@@ -199,6 +266,12 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     if callback is not None:
         entered(rt, b, lf.owner, lambda: b.forward_args().call(rt.func(lf.core_func)))
         b.call(rt.fn("root-drive", rt.driven[id(lf)]))
+    elif rt.p.find(Space.GLOBAL, GROUP, ("root_task", lf.owner)) is not None:
+        # stackful, of an instance also called through adapters: its `task.return` (no
+        # in-module task current) is the runtime's while this code runs
+        b.i32(1).global_set(rt.glob(("root_task", lf.owner)))
+        b.forward_args().call(rt.func(lf.core_func))
+        b.i32(0).global_set(rt.glob(("root_task", lf.owner)))
     else:  # stackful: wasmtime does not mark the instance entered
         b.forward_args().call(rt.func(lf.core_func))
     res = [b.local(vt) for vt in core.results]

@@ -7,7 +7,8 @@ the task's later callbacks run from a scheduler in wasm. What is fused here (`pl
 
 * The instances whose exports the host calls (the *roots*; callback-lifted root exports are
   driven by `merge.asyncroot`) keep the runtime's task; any instance may make async calls
-  into others (nested subtasks). Waitable sets and subtasks live in per-instance handle tables (a
+  into others (nested subtasks), roots included (`TaskPlan.called_roots`: the adapters'
+  calls into a root are in-module tasks beside the host's, `asyncroot.check_called_roots`). Waitable sets and subtasks live in per-instance handle tables (a
   subtask's handle in its *caller's* table) numbered as wasmtime numbers them (index 0 unused,
   fresh indices in order, freed ones reused last in first out). Context slots of every
   instance are in-module globals, saved, zeroed and restored at each task boundary (root
@@ -216,6 +217,10 @@ class TaskPlan:
     streams: bool = False  # in-module streams/futures (merge.asyncstream, stage 3)
     end_instances: set[int] = field(default_factory=set)  # instances ends cross adapters to
     root_returns: list[int] = field(default_factory=list)  # task.return of driven roots
+    # roots also called through adapters (their in-module tasks beside the host's: asyncroot)
+    called_roots: list[int] = field(default_factory=list)
+    # `task.return` of those with stackful root exports: the host-called task's is the runtime's
+    host_returns: list[int] = field(default_factory=list)
     yields: dict[int, str] = field(default_factory=dict)  # thread.yield built-ins → instance
     # `waitable-set.wait` built-ins of instances entered by an async call, and blocking stream
     # and future reads and writes of any task instance: suspend points like the yields (their
@@ -246,7 +251,7 @@ def plan_tasks(
 ) -> TaskPlan:
     """The in-module task plan, or `UnsupportedFeature` naming what it would need."""
     from pymeld.merge.asyncfuse import blocks, carried
-    from pymeld.merge.asyncroot import check_root_export, plan_roots
+    from pymeld.merge.asyncroot import check_called_roots, check_root_export, plan_roots
 
     roots = sorted({lf.owner for _, lf in exported} or {caller for caller, _, _ in cross})
     task_inst = roots[0]
@@ -262,11 +267,8 @@ def plan_tasks(
     gateable: set[int] = set()  # instances entered by calls other than sync-to-sync ones
     for caller, callee, li in cross:
         lw = g.lowers[li]
-        if callee.owner in roots:
-            raise UnsupportedFeature(
-                f"component instance {label(callee.owner)}, whose exports the host calls, called "
-                "through an adapter beside in-module tasks"
-            )
+        if callee.owner in roots and callee.owner not in tp.called_roots:
+            tp.called_roots.append(callee.owner)  # its host calls and in-module ones: asyncroot
         if any(True for _ in carried(callee.type)):
             from pymeld.merge.asyncstream import check_ends
 
@@ -366,6 +368,7 @@ def plan_tasks(
         elif not op.startswith("resource."):
             raise UnsupportedFeature(f"`{op}` beside in-module tasks")
     plan_roots(g, used, tp, exported, label)
+    check_called_roots(g, used, tp, exported, label)
     _check_deferred(g, tp, label)
     for bi, where in tp.suspends.items():
         if g.builtins[bi].owner not in tp.task_instances():
@@ -460,6 +463,32 @@ class _Hooks:
                 b.end()
         if gated:
             self._gate(b)
+        if self.marks_root_entered is not None:
+            self._enter_called_root(b)
+
+    @property
+    def marks_root_entered(self) -> bool | None:
+        """For a call into a root instance also called through adapters (not a deferred one,
+        which wasmtime runs inside it: checked): whether the callee's code keeps the instance
+        entered (a sync or callback lift, as wasmtime's `do_not_enter`; a stackful one does
+        not); None for any other call."""
+        e = self.edge
+        if e.callee.owner not in self.rt.tp.called_roots or self.deferred:
+            return None
+        return not e.stackful
+
+    def _enter_called_root(self, b: Body) -> None:
+        """Emit: a call into a root instance also called through adapters while a stack of
+        its code is below (a host call or an in-module one, blocked in a sync call) traps: in
+        wasmtime 50 it waits until that stack returns (an async caller gets STARTING, a sync
+        one blocks: checked), which the one fused stack cannot do above it (a run-time
+        refusal). A sync lift's code keeps the instance entered until `leave`."""
+        from pymeld.merge.asyncroot import enter
+
+        inst = self.edge.callee.owner
+        b.global_get(self.rt.glob(("root_in", inst))).trap_if()
+        if not self.edge.task:
+            enter(self.rt, b, inst)
 
     def _gate(self, b: Body) -> None:
         """Emit: a call into an instance whose backpressure is raised or which a suspended
@@ -535,6 +564,10 @@ class _Hooks:
         ids = self.rt.ids
         if self.edge.task:
             return
+        if self.marks_root_entered:
+            from pymeld.merge.asyncroot import leave
+
+            leave(self.rt, b, self.edge.callee.owner)
         if self.resumed is not None:  # a sync lift started late: its subtask has returned
             m = self.rt.mem("tasks")
             b.get(self.resumed).if_()
@@ -632,10 +665,18 @@ class _Hooks:
             b.get(self.resumed).if_()  # parameters are lowered, before the callee runs)
             b.get(self.t).call(rt.fn("notify"))
             b.end()
+        if self.marks_root_entered and e.callback is not None:  # its callback code runs
+            from pymeld.merge.asyncroot import enter
+
+            enter(rt, b, e.callee.owner)
 
     def finish(self, b: Body, code: int) -> None:
         rt, e = self.rt, self.edge
         m, t = rt.mem("tasks"), self.t
+        if self.marks_root_entered and e.callback is not None:
+            from pymeld.merge.asyncroot import leave
+
+            leave(rt, b, e.callee.owner)
         rt.save_ctx(b, t)
         b.get(self.prev).global_set(rt.glob("cur_task"))
         self.leave(b)
@@ -828,6 +869,11 @@ class TaskRuntime:
             for e in self._callback_edges():
                 if self._returns_for(bi, e):
                     self.p.add_func(GROUP, ("ret", bi, e.lower), partial(self._ret, e))
+        for inst in self.tp.called_roots:  # entered by host calls and in-module ones
+            p.add_global(GROUP, ("root_in", inst))
+            p.add_global(GROUP, ("root_pending", inst))
+        for inst in sorted({self.g.builtins[bi].owner for bi in self.tp.host_returns}):
+            p.add_global(GROUP, ("root_task", inst))  # its stackful host-called code runs
         for k, lf in enumerate(exported):
             self._exports[id(lf)] = self.p.add_func(GROUP, ("export", k), partial(self._export, lf))
         if self.streams is not None:
@@ -1463,7 +1509,10 @@ class TaskRuntime:
             # Nor may a root task going on after its return block (its callback runs from the
             # scheduler, over stacks wasmtime would resume while it is suspended).
             cur, tasks = self.glob("cur_task"), self.mem("tasks")
+            driven = {self.g.builtins[bi].owner for bi in self.tp.root_returns}
             for inst in self.tp.roots:
+                if inst in self.tp.called_roots and inst not in driven:
+                    continue  # its in-module tasks are its callers' subtasks: they may block
                 b.global_get(cur).if_()
                 b.global_get(cur).load("i32.load", tasks, _OWNER).i32(inst).op("i32.eq")
                 b.trap_if()
@@ -2189,6 +2238,13 @@ class TaskRuntime:
         where the runtime does (no async task, already returned, another type or options)."""
         tasks = self.mem("tasks")
         t = b.local("i32")
+        if bi in self.tp.host_returns:  # no in-module task: the host-called stackful one's
+            assert self.host_builtin is not None
+            b.global_get(self.glob("cur_task")).op("i32.eqz").if_()
+            owner = self.g.builtins[bi].owner
+            b.global_get(self.glob(("root_task", owner))).op("i32.eqz").trap_if()
+            b.forward_args().call(self.host_builtin(bi)).op("return")
+            b.end()
         b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
         b.get(t).load("i32.load", tasks, _STATUS).i32(STARTED).op("i32.ne").trap_if()
         edges = self._callback_edges()

@@ -22,6 +22,7 @@ from pymeld.codec.core.emitter import VALTYPE_NAME as _VT_NAME
 from pymeld.codec.core.emitter import Body, CoreValType, Instrs, const_i32
 from pymeld.codec.core.model import (
     Code,
+    Elem,
     Export,
     ExternKind,
     FuncImport,
@@ -66,6 +67,7 @@ from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
 from pymeld.merge.asyncpass import AsyncPlan, async_lower_signature, builtin_signature, plan_async
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.foreign import ForeignPlan, module_name, plan_foreign
+from pymeld.merge.funcrefs import undeclared_refs
 from pymeld.merge.inline_adapters import CallerInstance
 from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.leave import CallsCache, LeaveGuards, SitesSeen, reach
@@ -853,6 +855,8 @@ class Merger:
             self._sites,
         )
         adapters = {item.index for item in self.adapters.values()}
+        refs_of: dict[int, list[int]] = {}  # per module: `ref.func`s only its exports declare
+        undeclared: set[int] = set()
         for mi, lay, maps, bodies in zip(self.g.instances, self.layouts, all_maps, rewritten):
             m = mi.module
             funcs, tables = maps.func, maps.table
@@ -917,6 +921,11 @@ class Merger:
                 )
                 deferred = True
             start_seqs.append(seq)
+            if mi.module_id not in refs_of:
+                refs_of[mi.module_id] = undeclared_refs(m)
+            undeclared.update(funcs[f] for f in refs_of[mi.module_id])
+        if undeclared:  # declared only by exports the fused module drops (merge.funcrefs)
+            out.elems.append(Elem(SegmentMode.DECLARATIVE, funcs=sorted(undeclared)))
         return start_seqs
 
     def _index_maps(self, inst: int, lay: InstanceLayout, tmap: list[int]) -> ins.IndexMaps:

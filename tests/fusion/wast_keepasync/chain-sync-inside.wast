@@ -1,7 +1,7 @@
 ;;! component_model_async = true
 ;; A chain $A -> $B (async) -> $C (sync): $A's callback-lifted root export calls $B's
 ;; callback-lifted `async func` through a sync lower (a kept boundary: the host calls $B's
-;; export too, and an instance the host calls is not fused as an in-module task's callee), while $B
+;; export too, and a `thread.yield` in an instance the host calls is not fused), while $B
 ;; calls the sync helper $C through an ordinary fused adapter, so $B and $C are one cluster
 ;; beside $A's: two clusters, a sync edge inside one.
 

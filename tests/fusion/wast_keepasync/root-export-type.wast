@@ -1,16 +1,22 @@
 ;;! component_model_async = true
 ;; A root export type and a root export function of one cluster using it ($B), beside an export
 ;; of the other cluster ($A, async): the type goes with the cluster whose exports use it, and
-;; the outer component re-states `g`'s type with the `p` it exports itself.
+;; the outer component re-states `g`'s type with the `p` it exports itself. $A's callback holds
+;; a `thread.yield` (in an instance the host calls, not fused beside in-module tasks: that keeps
+;; the boundary; it never runs).
 
 (component
   (component $A
+    (core func $yield (canon thread.yield))
     (core func $tr (canon task.return (result u32)))
     (core module $m
       (import "" "tr" (func $tr (param i32)))
+      (import "" "yield" (func $yield (result i32)))
       (func (export "f") (param i32) (result i32) (call $tr (local.get 0)) (i32.const 0))
-      (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
-    (core instance $i (instantiate $m (with "" (instance (export "tr" (func $tr))))))
+      (func (export "cb") (param i32 i32 i32) (result i32)
+        (drop (call $yield)) unreachable))
+    (core instance $i (instantiate $m (with "" (instance
+      (export "tr" (func $tr)) (export "yield" (func $yield))))))
     (func (export "f") async (param "x" u32) (result u32)
       (canon lift (core func $i "f") async (callback (core func $i "cb")))))
   (component $B

@@ -1,8 +1,8 @@
 ;;! component_model_async = true
 ;; Start functions keep their order: $C (a sync helper) and $B (async) each have a start
 ;; function, and $A (a callback-lifted root export) calls $C (sync: fusable) and $B (async: kept,
-;; the host calls $B's export too, and an instance the host calls is not fused as an in-module
-;; task's callee). Joining $A with $C would instantiate that cluster after $B's, running $C's
+;; the host calls $B's export too, and a `thread.yield` in an instance the host calls is not
+;; fused). Joining $A with $C would instantiate that cluster after $B's, running $C's
 ;; start after $B's (the original runs $C, $B, $A), so the join is refused and there are three
 ;; clusters: $C, $B, $A.
 

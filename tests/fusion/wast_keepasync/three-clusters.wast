@@ -1,20 +1,26 @@
 ;;! component_model_async = true
 ;; Three clusters: $B and $C each lift an `async func` with a callback (two async instances, and
 ;; async lifts between instances: refused inside one module); $B calls $C, the root instance $A
-;; calls both, all through sync lowers. Instantiation order of the clusters: $C, $B, $A.
+;; calls both, all through sync lowers. Instantiation order of the clusters: $C, $B, $A. $C's
+;; callback holds a `thread.yield` (in an instance the host calls, not fused beside in-module
+;; tasks: that keeps its boundaries; it never runs).
 
 (component
   (component $C
+    (core func $yield (canon thread.yield))
     (core func $tr (canon task.return (result u32)))
     (core module $m
       (import "" "tr" (func $tr (param i32)))
+      (import "" "yield" (func $yield (result i32)))
       (global $calls (mut i32) (i32.const 0))
       (func (export "g") (param i32) (result i32)
         (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
         (call $tr (i32.add (i32.mul (local.get 0) (i32.const 100)) (global.get $calls)))
         (i32.const 0))
-      (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
-    (core instance $i (instantiate $m (with "" (instance (export "tr" (func $tr))))))
+      (func (export "cb") (param i32 i32 i32) (result i32)
+        (drop (call $yield)) unreachable))
+    (core instance $i (instantiate $m (with "" (instance
+      (export "tr" (func $tr)) (export "yield" (func $yield))))))
     (func (export "g") async (param "x" u32) (result u32)
       (canon lift (core func $i "g") async (callback (core func $i "cb")))))
   (component $B
