@@ -27,7 +27,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from pymeld import __version__
 from pymeld.errors import PymeldError
@@ -225,6 +225,24 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, self.prog)
 
+    def parse_known_intermixed_args(
+        self, args: Iterable[str] | None = None, namespace: Any = None
+    ) -> tuple[Any, list[str]]:
+        """argparse (3.11 to 3.13) formats the whole usage before it parses, for the errors
+        and the help shown meanwhile (its first pass hides the positionals): ~2.5 M
+        instructions of a small fuse, four regular expressions compiled. Errors here are
+        `UsageError`s without the usage, so unless an argument may ask for the help (one
+        starting with ``-`` holding an ``h``: ``-h``, ``--help``, ``-vh`` ...) nothing shows
+        it, and a placeholder stands in."""
+        args = None if args is None else list(args)
+        if args is None or self.usage is not None or any(map(_may_ask_help, args)):
+            return super().parse_known_intermixed_args(args, namespace)
+        self.usage = _UNSHOWN_USAGE
+        try:
+            return super().parse_known_intermixed_args(args, namespace)
+        finally:
+            self.usage = None
+
     #: The help's width; argparse's own formatters ask the terminal (loading `shutil`, with
     #: ``bz2`` and ``lzma``: ~2 ms) at every ``add_argument``, where the width is never used.
     _width = 78
@@ -237,6 +255,15 @@ class _Parser(argparse.ArgumentParser):
 
         self._width = shutil.get_terminal_size().columns - 2  # as argparse's
         return super().format_help()
+
+
+#: `_Parser.usage` while a parse that cannot show it runs.
+_UNSHOWN_USAGE = "(not shown)"
+
+
+def _may_ask_help(arg: str) -> bool:
+    """Whether ``arg`` may be ``-h``/``--help``, alone or among combined short flags."""
+    return arg[:1] == "-" and "h" in arg
 
 
 def _command_parser(name: str, make: Callable[..., _Parser] = _Parser) -> _Parser:
