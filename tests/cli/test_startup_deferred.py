@@ -28,7 +28,7 @@ import atexit, sys
 def report():
     kind = type(sys.modules.get("inspect")).__name__
     ran = kind == "module" and "cleandoc" in sys.modules["inspect"].__dict__
-    loaded = sorted(m for m in ("ast", "dis", "tokenize", "click") if m in sys.modules)
+    loaded = sorted(m for m in ("ast", "dis", "tokenize", "click", "contextlib") if m in sys.modules)
     typing_ran = "Generic" in getattr(sys.modules.get("typing"), "__dict__", {})
     copy_ran = "deepcopy" in getattr(sys.modules.get("copy"), "__dict__", {})
     json = "json" in sys.modules
