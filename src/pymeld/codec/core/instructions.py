@@ -788,13 +788,13 @@ def apply_patches(data: bytes, sites: list[Patch], table: PatchTable) -> bytes |
             if k == p_mem0:
                 if mem_map is None:
                     continue
-                e = mem0.get(v)
-                if e is None:
+                moved = mem0.get(v)
+                if moved is None:
                     nv = mem_map(0)
-                    e = mem0[v] = uleb(v | 0x40) + uleb(nv) if nv != 0 else b""
-                if e:
+                    moved = mem0[v] = uleb(v | 0x40) + uleb(nv) if nv != 0 else b""
+                if moved:
                     add(data[last:at])
-                    add(e)
+                    add(moved)
                     last = nxt
             elif k < 8:
                 t = enc[k]
