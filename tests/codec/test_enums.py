@@ -56,6 +56,14 @@ def test_same_as_the_class_statement(e: type[enum.Enum]) -> None:
     assert isinstance(first, int) == issubclass(e, enum.IntEnum)
 
 
+@pytest.mark.parametrize("e", ENUMS, ids=lambda e: e.__name__)
+def test_members_are_plain_class_attributes(e: type[enum.Enum]) -> None:
+    """As a class statement makes them (no `enum.property` to go through: read per item)."""
+    assert all(e.__dict__[m.name] is m for m in e)
+    with pytest.raises(AttributeError, match="cannot reassign member"):
+        setattr(e, next(iter(e)).name, 0)
+
+
 def test_members_and_methods() -> None:
     assert core.NumType(0x7F) is core.NumType.I32 and core.NumType.I32 == 0x7F
     assert cm.Prim.STRING.code == 0x73 and cm.Prim("u8") is cm.Prim.U8
