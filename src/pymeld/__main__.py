@@ -21,7 +21,8 @@ small fuse, 11.7 M instructions): the modules a fusion runs use its names in ann
 binds the module so that ``typing.get_type_hints(FuseOptions)`` still resolves. And ``copy``
 (with ``weakref``, 3.2 M instructions), which ``dataclasses`` imports for ``asdict`` and
 ``astuple``: a fusion calls neither. argparse's messages skip `gettext` where it would return
-them unchanged (`untranslated_argparse`): its first lookup imports ``locale`` (~4 M).
+them unchanged (`untranslated_argparse`): its first lookup imports ``locale`` (~4 M); there,
+gettext's own module does not run either (~4 M more).
 """
 
 from __future__ import annotations
@@ -110,7 +111,19 @@ def untranslated_argparse() -> None:
     every lookup then returns the message unchanged (`gettext.translation` falls back to
     `NullTranslations`), but only after normalizing the language names of the environment,
     which imports ``locale`` on the first message (~4 M instructions of a small fuse). With a
-    catalog directory, or an argparse that binds them otherwise, nothing changes."""
+    catalog directory, or an argparse that binds them otherwise, nothing changes.
+
+    Before either module is loaded, gettext's defaults decide (domain ``messages``, catalogs in
+    ``sys.base_prefix/share/locale``): without that directory, gettext is deferred
+    (`defer_module`) with the identity functions as the two names argparse imports from it,
+    so its module, which compiles a regular expression, never runs in a fusion (~4 M
+    instructions); anything else read from it runs it, and from then on it is the real one."""
+    unloaded = "argparse" not in sys.modules and "gettext" not in sys.modules
+    if unloaded and not os.path.isdir(os.path.join(sys.base_prefix, "share", "locale")):
+        defer_module("gettext", gettext=_untranslated, ngettext=_untranslated_plural)
+        import argparse  # binds them
+
+        return
     import argparse
     import gettext
 

@@ -10,7 +10,6 @@ start-up of ``pymeld fuse`` on a small input); messages name a path as `pathlib`
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
@@ -106,6 +105,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         os.chmod(tmp, mode)
         os.replace(tmp, p)
     except BaseException as e:
+        import contextlib  # (a failed write: not loaded by a run that succeeds)
+
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError):

@@ -28,16 +28,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import field
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
+from pymeld._enum import Enum, simple_enum
 from pymeld.codec.core.emitter import CoreValType
 
 if TYPE_CHECKING:
     from typing import Protocol
 
 
+@simple_enum
 class Space(Enum):
     FUNC = "func"
     GLOBAL = "global"

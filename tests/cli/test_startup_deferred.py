@@ -4,8 +4,8 @@ fuse runs none of ``inspect``, ``ast`` or ``dis`` and loads no ``click``; ``--he
 and every option has its help text. The modules of a plain fuse use ``typing``'s names in
 annotations only and call nothing of ``copy``, so neither runs either; the attestation's JSON is
 written without importing ``json`` (`pymeld.emit.attestation.canonical_json`). argparse's
-messages skip `gettext` where no catalog can exist, so ``locale`` is not imported either, and
-the deferral itself needs no ``importlib.util``."""
+messages skip `gettext` where no catalog can exist, so ``locale`` is not imported either (nor
+does gettext's own module run), and the deferral itself needs no ``importlib.util``."""
 
 from __future__ import annotations
 
@@ -28,14 +28,15 @@ import atexit, sys
 def report():
     kind = type(sys.modules.get("inspect")).__name__
     ran = kind == "module" and "cleandoc" in sys.modules["inspect"].__dict__
-    loaded = sorted(m for m in ("ast", "dis", "tokenize", "click") if m in sys.modules)
+    loaded = sorted(m for m in ("ast", "dis", "tokenize", "click", "contextlib") if m in sys.modules)
     typing_ran = "Generic" in getattr(sys.modules.get("typing"), "__dict__", {})
     copy_ran = "deepcopy" in getattr(sys.modules.get("copy"), "__dict__", {})
     json = "json" in sys.modules
     locale = "locale" in sys.modules
     util = "importlib.util" in sys.modules
+    gettext_ran = "translation" in getattr(sys.modules.get("gettext"), "__dict__", {})
     print(f"typing-ran={typing_ran} copy-ran={copy_ran} json={json} locale={locale}"
-          f" util={util}", file=sys.stderr)
+          f" util={util} gettext-ran={gettext_ran}", file=sys.stderr)
     print(f"inspect-ran={ran} kind={kind} loaded={loaded}", file=sys.stderr)
 atexit.register(report)
 from pymeld.__main__ import main
@@ -62,7 +63,7 @@ def test_small_fuse_runs_neither_inspect_nor_typing(tmp_path: Path, name: str) -
     p = _probe("fuse", str(path), "-o", str(out))
     assert p.returncode == 0, p.stderr
     assert p.stderr.splitlines()[-2:] == [
-        "typing-ran=False copy-ran=False json=False locale=False util=False",
+        "typing-ran=False copy-ran=False json=False locale=False util=False gettext-ran=False",
         "inspect-ran=False kind=_Deferred loaded=[]",
     ]
     assert out.read_bytes()[:4] == b"\0asm"
@@ -200,6 +201,43 @@ def test_argparse_messages_translated_only_where_a_catalog_exists(tmp_path: Path
     ]:
         p = subprocess.run(
             [sys.executable, "-c", TRANSLATED, str(directory)], capture_output=True, text=True
+        )
+        assert p.returncode == 2, p.stderr
+        assert [p.stdout.strip(), p.stderr.splitlines()[-1]] == expected
+
+
+#: As `TRANSLATED`, but before gettext is loaded, with the catalogs where gettext looks by
+#: default (``sys.base_prefix/share/locale``, the prefix changed first); prints whether gettext
+#: was deferred.
+TRANSLATED_BY_DEFAULT = """
+import os, sys
+sys.base_prefix = sys.argv[1]
+os.environ["LANGUAGE"] = "xx"
+from pymeld.__main__ import untranslated_argparse
+untranslated_argparse()
+import argparse
+print(type(sys.modules["gettext"]).__name__)
+p = argparse.ArgumentParser(prog="p")
+p.add_argument("x")
+p.parse_args([])
+"""
+
+
+def test_gettext_deferred_only_without_its_default_catalogs(tmp_path: Path) -> None:
+    """Before gettext is loaded, `untranslated_argparse` defers it where its default catalog
+    directory is missing; where it exists, argparse translates through it as before."""
+    catalogs = tmp_path / "prefix" / "share" / "locale"
+    (catalogs / "xx" / "LC_MESSAGES").mkdir(parents=True)
+    mo = _mo_catalog({"the following arguments are required: %s": "il manque : %s"})
+    (catalogs / "xx" / "LC_MESSAGES" / "messages.mo").write_bytes(mo)
+    for prefix, expected in [
+        (tmp_path / "prefix", ["module", "p: error: il manque : x"]),
+        (tmp_path / "none", ["_Deferred", "p: error: the following arguments are required: x"]),
+    ]:
+        p = subprocess.run(
+            [sys.executable, "-c", TRANSLATED_BY_DEFAULT, str(prefix)],
+            capture_output=True,
+            text=True,
         )
         assert p.returncode == 2, p.stderr
         assert [p.stdout.strip(), p.stderr.splitlines()[-1]] == expected

@@ -91,3 +91,22 @@ def test_padded_immediates_round_trip(value: int) -> None:
         body = b"\x23" + leb + b"\x1a\x0b"  # global.get (global 1 maps to itself)
         maps = IndexMaps(global_={value: value}.__getitem__)
         assert rewrite_body(body, maps) == body == walk_body(body, maps)
+
+
+@pytest.mark.parametrize("memory", [[0, 1], [1, 0], [2, 0], [0, 0]])
+def test_memargs_under_memory_maps(memory: list[int]) -> None:
+    """Memory 0 that stays 0 keeps each memarg's bytes; moved, a memarg without an index gets
+    ``flags | 0x40`` and the index; one with an index gets its index remapped. One table
+    serves the loads and stores of several alignments (its per-flags cache)."""
+    maps = IndexMaps(memory=memory)
+    table = PatchTable(maps)
+    bodies = [
+        bytes.fromhex("4100 2802 00 1a 4100 2802 08 1a 4100 2d00 00 1a 0b"),
+        bytes.fromhex("4100 4100 3602 04 4100 284201 00 1a 4100 284200 00 1a 0b"),
+    ]
+    for body in bodies:
+        sites = patch_sites(body)
+        assert sites is not None
+        assert apply_patches(body, sites, table) == walk_body(body, maps)
+    if memory[0] == 0:
+        assert apply_patches(bodies[0], patch_sites(bodies[0]) or [], table) == bodies[0]

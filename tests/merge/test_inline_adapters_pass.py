@@ -131,3 +131,24 @@ def test_duplication_budget() -> None:
     m.codes[2].body = call * (sites - 4) + body
     stats = inline_adapters(m, [0], _caller(), 3)
     assert stats["adapter_calls_inlined"] == sites - 1
+
+
+def test_each_adapter_body_is_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checking that the adapter can be inlined and copying it into its two callers ("one"
+    and "two", three sites) decode its body once (`codec.core.inline.InlinePlan`)."""
+    from pymeld.codec.core import inline
+
+    decoded: list[bytes] = []
+    real = inline._local_sites
+
+    def counted(body: bytes, count: int) -> object:
+        decoded.append(body)
+        return real(body, count)
+
+    monkeypatch.setattr(inline, "_local_sites", counted)
+    m = _module()
+    adapter = m.codes[0].body
+    want = _results(m)
+    stats = inline_adapters(m, [0], _caller(), 3)
+    assert stats["adapter_calls_inlined"] == 3 and _results(m) == want
+    assert decoded == [adapter]

@@ -234,11 +234,17 @@ class CanonOptions:
             raise ValueError(f"unknown string encoding {self.string_encoding!r}")
 
 
+#: The primitive value types: no parts (`children`).
+_PRIMITIVES = frozenset({Bool, S8, U8, S16, U16, S32, U32, S64, U64, F32, F64, Char, String})
+
+
 def children(t: object) -> tuple[ValType, ...]:
     """The value types directly inside ``t`` (a value type or `FuncType`), in order.
 
     One place that knows every constructor's parts, for walks such as "every handle inside".
     """
+    if t.__class__ in _PRIMITIVES:  # most leaves of a walk: none of the cases below, at once
+        return ()
     match t:
         case FuncType():
             return (*t.param_types(), *t.result_type())

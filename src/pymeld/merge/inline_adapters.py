@@ -6,7 +6,7 @@ the engine's stack check, and the arguments and results moved through the callin
 On benchmarks/cases/variant-mix.wat that call was about half of the time of a whole
 cross-component call. This pass runs once every body of the fused module is final and replaces
 each verified `call A` of an adapter ``A`` in an input function by ``A``'s body
-(`codec.core.inline.inline_call`).
+(`codec.core.inline.inline_call`, each body decoded once: `InlinePlan`).
 
 Call sites are found cheaply: only the bodies of the instances whose imports became ``A`` can
 call it (or, after `merge.devirt`, a wit-component shim whose `call_indirect` it made a
@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from pymeld._dataclass import dataclass
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.emitter import Instrs
-from pymeld.codec.core.inline import inline_call
+from pymeld.codec.core.inline import InlinePlan
 from pymeld.codec.core.model import Code, ExternKind, FuncType, Local, Module, SubType, ValType
 
 __all__ = ["CallerInstance", "inline_adapters"]
@@ -124,19 +124,22 @@ def inline_adapters(
         kept |= {a for j, a in c.adapters.items() if j == a}
         _find_sites(out, c.first - imported, c.count, wanted, sites, kept)
     chosen: dict[int, list[tuple[int, int, int]]] = {}
+    plans: dict[int, InlinePlan] = {}  # each chosen body decoded once, copied per site
     for a, found in sites.items():
         ad = cands[a]
         copies = len(found) - (a not in kept)  # the body itself goes where it is dropped
         if not found or copies * len(ad.body) > DUP_BYTES:
             continue
-        if inline_call(ad.body, ad.type_index, ad.params, ad.locals, 0) is not None:
-            chosen[a] = found  # (the body qualifies: see `inline_call`)
+        plan = InlinePlan.of(ad.body, ad.type_index, ad.params, ad.locals)
+        if plan is not None:  # (the body qualifies: see `codec.core.inline.inline_call`)
+            chosen[a] = found
+            plans[a] = plan
     by_caller: dict[int, list[tuple[int, int, int]]] = {}
     for a, found in chosen.items():
         for k, at, end in found:
             by_caller.setdefault(k, []).append((at, end, a))
     for k in sorted(by_caller):
-        done = _inline_into(out, k, sorted(by_caller[k]), cands, subtypes)
+        done = _inline_into(out, k, sorted(by_caller[k]), cands, plans, subtypes)
         if not done:
             kept |= {a for _, _, a in by_caller[k]}
             for _, _, a in by_caller[k]:
@@ -224,11 +227,13 @@ def _inline_into(
     k: int,
     calls: list[tuple[int, int, int]],
     cands: dict[int, _Adapter],
+    plans: dict[int, InlinePlan],
     subtypes: list[SubType],
 ) -> bool:
-    """Replace the ``calls`` (start, end, adapter; in body order) in code ``k``; each adapter
-    gets one set of fresh locals shared by its sites (each site sets and zeroes them first).
-    False (nothing changed) when the locals would exceed `MAX_LOCALS`."""
+    """Replace the ``calls`` (start, end, adapter; in body order) in code ``k`` by the
+    adapters' ``plans``; each adapter gets one set of fresh locals shared by its sites (each
+    site sets and zeroes them first). False (nothing changed) when the locals would exceed
+    `MAX_LOCALS`."""
     code = out.codes[k]
     ft = subtypes[out.funcs[k]].composite
     assert isinstance(ft, FuncType)
@@ -237,9 +242,7 @@ def _inline_into(
     inline: dict[int, bytes] = {}
     for a in sorted({a for _, _, a in calls}):
         ad = cands[a]
-        piece = inline_call(ad.body, ad.type_index, ad.params, ad.locals, n)
-        assert piece is not None  # it was accepted at local 0
-        inline[a] = piece
+        inline[a] = plans[a].at(n)
         for t in (*ad.params, *ad.locals):
             if new_locals and new_locals[-1].type == t:
                 new_locals[-1] = Local(new_locals[-1].count + 1, t)

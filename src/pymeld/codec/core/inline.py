@@ -46,7 +46,7 @@ from .instructions import (
 )
 from .model import NumType, RefType, ValType
 
-__all__ = ["inline_call", "splice_leaf", "zero_value"]
+__all__ = ["InlinePlan", "inline_call", "splice_leaf", "zero_value"]
 
 #: Block types a spliced body may use: empty and the four number types (no type indices).
 _SIMPLE_BLOCKTYPES = frozenset({0x40, 0x7F, 0x7E, 0x7D, 0x7C})
@@ -173,32 +173,87 @@ def inline_call(
     ``body`` runs, its final `end` closing the block. None when ``body`` is malformed or uses
     what is not inlined (see the module doc).
     """
-    try:
-        renumbered = _renumber(body, first, len(params) + len(locals_))
-    except (_Bad, IndexError):
-        return None
-    if renumbered is None:
-        return None
-    out = bytearray(b"\x02" + sleb(type_index))
-    for i in reversed(range(len(params))):
-        out += b"\x21" + uleb(first + i)
-    for i, t in enumerate(locals_, len(params)):
-        zero = zero_value(t)
-        if zero is None:
+    plan = InlinePlan.of(body, type_index, params, locals_)
+    return None if plan is None else plan.at(first)
+
+
+class InlinePlan:
+    """A body `inline_call` accepts, decoded once: `at` gives its code for any first local.
+
+    Why: a caller asks whether a body can be inlined before it knows where, and then inlines
+    it at one or more call sites with different locals; decoding was most of each `at`.
+    """
+
+    __slots__ = ("body", "edits", "params", "type_index", "zeros")
+
+    def __init__(
+        self,
+        body: bytes,
+        type_index: int,
+        params: Sequence[ValType],
+        zeros: list[bytes],
+        edits: list[tuple[int, int, int, int]],
+    ) -> None:
+        self.body = body
+        self.type_index = type_index
+        self.params = len(params)
+        self.zeros = zeros
+        #: (start, end, opcode, value) of each local instruction (value: the callee's local)
+        #: and `return` (value: its depth), in body order
+        self.edits = edits
+
+    @classmethod
+    def of(
+        cls,
+        body: bytes,
+        type_index: int,
+        params: Sequence[ValType],
+        locals_: Sequence[ValType],
+    ) -> InlinePlan | None:
+        """The plan for ``body`` (see `inline_call`), or None where `inline_call` gives None."""
+        try:
+            edits = _local_sites(body, len(params) + len(locals_))
+        except (_Bad, IndexError):
             return None
-        if zero:
-            out += zero + b"\x21" + uleb(first + i)
-    out += renumbered
-    return bytes(out)
+        if edits is None:
+            return None
+        zeros = []
+        for t in locals_:
+            zero = zero_value(t)
+            if zero is None:
+                return None
+            zeros.append(zero)
+        return cls(body, type_index, params, zeros, edits)
+
+    def at(self, first: int) -> bytes:
+        """The code replacing the call, the callee's locals moved to ``first``, ...."""
+        out = bytearray(b"\x02" + sleb(self.type_index))
+        for i in reversed(range(self.params)):
+            out += b"\x21" + uleb(first + i)
+        for i, zero in enumerate(self.zeros, self.params):
+            if zero:
+                out += zero + b"\x21" + uleb(first + i)
+        body = self.body
+        last = 0
+        for start, end, op, v in self.edits:
+            out += body[last:start]
+            if op == 0x0F:  # return: to the body's label, `v` labels out
+                out += b"\x0c" + uleb(v)
+            else:
+                out.append(op)
+                out += uleb(first + v)
+            last = end
+        out += body[last:]
+        return bytes(out)
 
 
-def _renumber(body: bytes, first: int, count: int) -> bytes | None:
-    """``body`` with local ``i`` moved to ``first + i`` and each `return` a `br` to the label
-    of the body itself (the enclosing block's); None for what `inline_call` refuses."""
-    out = bytearray()
+def _local_sites(body: bytes, count: int) -> list[tuple[int, int, int, int]] | None:
+    """The edits that move ``body``'s locals and make each `return` a `br` to the label of
+    the body itself (the enclosing block's): (start, end, opcode, local or depth) of every
+    local instruction and `return`; None for what `inline_call` refuses."""
+    edits: list[tuple[int, int, int, int]] = []
     n = len(body)
     pos = depth = 0
-    last = 0  # body[last:start] is still to copy
     while pos < n:
         start = pos
         op = body[pos]
@@ -207,19 +262,14 @@ def _renumber(body: bytes, first: int, count: int) -> bytes | None:
             idx, pos = _read_u(body, pos)
             if idx >= count:
                 return None
-            out += body[last:start]
-            out.append(op)
-            out += uleb(first + idx)
-            last = pos
+            edits.append((start, pos, op, idx))
             continue
-        if op == 0x0F:  # return: to the body's label, `depth` labels out
-            out += body[last:start]
-            out += b"\x0c" + uleb(depth)
-            last = pos
+        if op == 0x0F:  # return
+            edits.append((start, pos, op, depth))
             continue
         if op == 0x0B:
             if depth == 0:
-                return bytes(out + body[last:pos]) if pos == n else None
+                return edits if pos == n else None
             depth -= 1
             continue
         if op in _NOT_INLINED:

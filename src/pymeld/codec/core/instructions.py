@@ -780,9 +780,24 @@ def apply_patches(data: bytes, sites: list[Patch], table: PatchTable) -> bytes |
     enc = table.enc
     maps = table.maps
     unset = _UNSET
+    # read once, not per site: most sites of a C program are memargs (`_P_MEM0`)
+    p_mem0 = _P_MEM0
+    mem_map = maps[K_MEM]
+    mem0 = table.mem0
     try:
         for at, nxt, k, v in sites:
-            if k < 8:
+            if k == p_mem0:
+                if mem_map is None:
+                    continue
+                moved = mem0.get(v)
+                if moved is None:
+                    nv = mem_map(0)
+                    moved = mem0[v] = uleb(v | 0x40) + uleb(nv) if nv != 0 else b""
+                if moved:
+                    add(data[last:at])
+                    add(moved)
+                    last = nxt
+            elif k < 8:
                 t = enc[k]
                 if t is None:
                     continue
@@ -799,18 +814,6 @@ def apply_patches(data: bytes, sites: list[Patch], table: PatchTable) -> bytes |
                 if e is not None:
                     add(data[last:at])
                     add(e)  # type: ignore[arg-type]
-                    last = nxt
-            elif k == _P_MEM0:
-                mmap = maps[K_MEM]
-                if mmap is None:
-                    continue
-                e = table.mem0.get(v)
-                if e is None:
-                    nv = mmap(0)
-                    e = table.mem0[v] = uleb(v | 0x40) + uleb(nv) if nv != 0 else b""
-                if e:
-                    add(data[last:at])
-                    add(e)
                     last = nxt
             else:
                 tmap = maps[K_TYPE]

@@ -13,13 +13,14 @@ Const exprs and bodies are stored *including* their terminating ``end`` (0x0B) b
 from __future__ import annotations
 
 from dataclasses import field
-from enum import IntEnum
 
 from pymeld._dataclass import dataclass
+from pymeld._enum import IntEnum, simple_enum
 
 # -- value types -----------------------------------------------------------------------------
 
 
+@simple_enum
 class NumType(IntEnum):
     """Number and vector types; the value is the binary type code."""
 
@@ -30,6 +31,7 @@ class NumType(IntEnum):
     V128 = 0x7B
 
 
+@simple_enum
 class PackedType(IntEnum):
     """Packed storage types (GC struct/array fields only)."""
 
@@ -37,6 +39,7 @@ class PackedType(IntEnum):
     I16 = 0x77
 
 
+@simple_enum
 class AbsHeap(IntEnum):
     """Abstract heap types; the value is the binary code (also the short ref-type code)."""
 
@@ -144,6 +147,7 @@ class RecGroup:
 # -- external types ------------------------------------------------------------------------------
 
 
+@simple_enum
 class ExternKind(IntEnum):
     FUNC = 0
     TABLE = 1
@@ -264,6 +268,7 @@ class Export:
     index: int
 
 
+@simple_enum
 class SegmentMode(IntEnum):
     ACTIVE = 0
     PASSIVE = 1
@@ -332,6 +337,7 @@ class CustomSection:
     size_width: int | None = None
 
 
+@simple_enum
 class SectionId(IntEnum):
     CUSTOM = 0
     TYPE = 1
