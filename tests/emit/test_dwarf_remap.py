@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pymeld.api import core_module_sections
 from pymeld.codec.component.parse import parse_component
 from pymeld.codec.core.parse import parse_module
+from pymeld.dwarf.reader import read_units
 from pymeld.dwarf.remap import DwarfInput, DwarfStats, remap_dwarf
 
 DATA = Path(__file__).parent.parent / "data" / "dwarf"
@@ -87,6 +88,17 @@ def test_two_copies_concatenate_with_shifted_offsets() -> None:
     half = len(info) // 2
     # the second unit's abbreviation offset points at the second copy of the table
     assert int.from_bytes(info[half + 6 : half + 10], "little") == len(secs[".debug_abbrev"])
+    # and its string offsets point at the second copy of .debug_str
+    units = read_units(info, out[".debug_abbrev"])
+    first, second = units[: len(units) // 2], units[len(units) // 2 :]
+    assert sum(len(u.strp) for u in first) > 20
+    for a, b in zip(first, second, strict=True):
+        assert [p + half for p in a.strp] == b.strp
+        for p in a.strp:
+            old = int.from_bytes(info[p : p + 4], "little")
+            assert int.from_bytes(info[p + half : p + half + 4], "little") == old + len(
+                secs[".debug_str"]
+            )
 
 
 def test_unsupported_dwarf_says_why() -> None:

@@ -288,10 +288,13 @@ def _steps_sampled(
     im._bodies = [lay.body for lay in layouts]
     points: set[int] = set()
     for lay, f in zip(layouts, functions):
-        for o in (lay, f.old) if f is not None else (lay,):
-            points.update((o.body, o.body + 1, o.instr, o.end, o.end + 1))
-        for pos, length, _ in f.edits if f is not None else ():
-            at = f.old.instr + pos
+        points.update((lay.body, lay.end + 1))
+        if f is None:
+            continue
+        o = f.old
+        points.update((o.body, o.body + 1, o.instr, o.end, o.end + 1))
+        for pos, length, _ in f.edits:
+            at = o.instr + pos
             points.update((at, at + 1, at + length))
     starts = sorted(points)
     deltas: list[int | None] = []

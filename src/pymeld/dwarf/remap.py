@@ -72,6 +72,8 @@ _AT_LOCLISTS_BASE = 0x8C
 #: attributes whose section-offset value points into .debug_loc
 _LOC_ATTRS = frozenset({0x02, 0x19, 0x2A, 0x2E, 0x38, 0x40, 0x48, 0x4A, 0x4D})
 _TOMBSTONE = 0xFFFFFFFF
+_U32 = struct.Struct("<I").unpack_from
+_P32 = struct.Struct("<I").pack_into
 
 
 @dataclass(slots=True)
@@ -296,7 +298,7 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
                 end = None if new_low is None else amap.map(old_low + a.value)
                 length = 0 if end is None or new_low is None else end - new_low
                 _put(buf, a.pos, a.width, a.form, length)
-            elif a.form == FORM_STRP:
+            elif a.form == FORM_STRP:  # (of an attribute read by name: see `reader._plan`)
                 _put(buf, a.pos, 4, a.form, a.value + bases[".debug_str"])
             elif a.form == FORM_LINE_STRP:
                 _put(buf, a.pos, 4, a.form, a.value + bases[".debug_line_str"])
@@ -305,6 +307,20 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
             elif a.form == FORM_SEC_OFFSET or (unit.version < 4 and a.form == FORM_DATA4):
                 ref = _ListRef(a.value, old_base, new_base)
                 _section_offset(unit, a.attr, a.pos, a.value, buf, cx, ref)
+    _shift(buf, unit.strp, bases[".debug_str"])
+    _shift(buf, unit.line_strp, bases[".debug_line_str"])
+    _shift(buf, unit.ref_addr, bases[".debug_info"])
+
+
+def _shift(buf: bytearray, positions: list[int], by: int) -> None:
+    """Add ``by`` to the 4-byte values at ``positions`` (nothing to do for the first copy)."""
+    if not by:
+        return
+    for pos in positions:
+        value = int(_U32(buf, pos)[0]) + by
+        if value >> 32:
+            raise DwarfError(f"value 0x{value:x} does not fit 4 bytes at 0x{pos:x}")
+        _P32(buf, pos, value)
 
 
 def _moved(lists: Lists | None, table: dict[int, int] | None, value: int, what: str) -> int:
