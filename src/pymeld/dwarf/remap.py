@@ -74,6 +74,8 @@ _LOC_ATTRS = frozenset({0x02, 0x19, 0x2A, 0x2E, 0x38, 0x40, 0x48, 0x4A, 0x4D})
 _TOMBSTONE = 0xFFFFFFFF
 _U32 = struct.Struct("<I").unpack_from
 _P32 = struct.Struct("<I").pack_into
+_U32X2 = struct.Struct("<II").unpack_from
+_PACK2 = struct.Struct("<II").pack
 
 
 @dataclass(slots=True)
@@ -121,6 +123,9 @@ def remap_dwarf(inputs: list[DwarfInput], stats: DwarfStats) -> list[tuple[str, 
         try:
             out = _rewrite_instance(inp.sections, inp.amap, bases, local)
         except DwarfError as e:
+            stats.instances_dropped.append(f"{inp.label}: {e}")
+            continue
+        except struct.error as e:  # a value written in place (`_P32`) that does not fit
             stats.instances_dropped.append(f"{inp.label}: {e}")
             continue
         for name, data in out.items():
@@ -260,10 +265,14 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
     new_base = old_base if old_base == 0 else amap.map(old_base)
     if new_base is None:
         new_base = old_base
+    amap_map = amap.map
     for n, die in enumerate(unit.dies):
-        low = next((a for a in die if a.attr == _AT_LOW_PC), None)
-        if low is not None and low.form not in ADDRX_FORMS and low.form != FORM_ADDR:
-            low = None
+        low = None
+        for a in die:
+            if a.attr == _AT_LOW_PC:
+                if a.form == FORM_ADDR or a.form in ADDRX_FORMS:
+                    low = a
+                break
         old_low = new_low = None
         if low is not None:
             old_low = (
@@ -272,10 +281,10 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
             if n == 0 and old_low == 0:
                 new_low = 0  # a unit base of 0: its ranges are absolute, nothing to move
             else:
-                new_low = amap.map(old_low)
+                new_low = amap_map(old_low)
                 st.pcs.count(amap, old_low, new_low)
             if low.form == FORM_ADDR:
-                _put(buf, low.pos, 4, FORM_ADDR, _TOMBSTONE if new_low is None else new_low)
+                _P32(buf, low.pos, _TOMBSTONE if new_low is None else new_low)
         for a in die:
             if a is low:
                 continue
@@ -287,15 +296,15 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
                 v = (
                     None
                     if a.attr == _AT_HIGH_PC and low is not None and new_low is None
-                    else amap.map(old)
+                    else amap_map(old)
                 )
                 st.pcs.count(amap, old, v)
                 if a.form == FORM_ADDR:
-                    _put(buf, a.pos, 4, FORM_ADDR, _TOMBSTONE if v is None else v)
+                    _P32(buf, a.pos, _TOMBSTONE if v is None else v)
             elif a.attr == _AT_HIGH_PC:
                 if old_low is None:
                     raise DwarfError("DW_AT_high_pc as a length without DW_AT_low_pc")
-                end = None if new_low is None else amap.map(old_low + a.value)
+                end = None if new_low is None else amap_map(old_low + a.value)
                 length = 0 if end is None or new_low is None else end - new_low
                 _put(buf, a.pos, a.width, a.form, length)
             elif a.form == FORM_STRP:  # (of an attribute read by name: see `reader._plan`)
@@ -305,8 +314,7 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
             elif a.form == FORM_REF_ADDR:
                 _put(buf, a.pos, a.width, a.form, a.value + bases[".debug_info"])
             elif a.form == FORM_SEC_OFFSET or (unit.version < 4 and a.form == FORM_DATA4):
-                ref = _ListRef(a.value, old_base, new_base)
-                _section_offset(unit, a.attr, a.pos, a.value, buf, cx, ref)
+                _section_offset(unit, a.attr, a.pos, a.value, buf, cx, old_base, new_base)
     _shift(buf, unit.strp, bases[".debug_str"])
     _shift(buf, unit.line_strp, bases[".debug_line_str"])
     _shift(buf, unit.ref_addr, bases[".debug_info"])
@@ -330,7 +338,14 @@ def _moved(lists: Lists | None, table: dict[int, int] | None, value: int, what: 
 
 
 def _section_offset(
-    unit: Unit, attr: int, pos: int, value: int, buf: bytearray, cx: _Ctx, ref: _ListRef
+    unit: Unit,
+    attr: int,
+    pos: int,
+    value: int,
+    buf: bytearray,
+    cx: _Ctx,
+    old_base: int,
+    new_base: int,
 ) -> None:
     bases = cx.bases
     v5 = unit.version >= 5
@@ -355,10 +370,12 @@ def _section_offset(
         new = _moved(lc, lc.tables if lc else None, value, "DW_AT_loclists_base")
         new += bases[".debug_loclists"]
     elif attr == _AT_RANGES:
-        cx.range_refs.setdefault(value, ref)
+        if value not in cx.range_refs:
+            cx.range_refs[value] = _ListRef(value, old_base, new_base)
         new = value + bases[".debug_ranges"]
     elif attr in _LOC_ATTRS:
-        cx.loc_refs.setdefault(value, ref)
+        if value not in cx.loc_refs:
+            cx.loc_refs[value] = _ListRef(value, old_base, new_base)
         new = value + bases[".debug_loc"]
     elif attr == _AT_STR_OFFSETS_BASE:
         new = value + bases[".debug_str_offsets"]
@@ -377,41 +394,52 @@ def _rewrite_lists(
     """``.debug_ranges`` / ``.debug_loc`` (DWARF 2-4): each referenced list remapped in place.
 
     Unmappable entries are removed and the list closed early; the bytes it no longer uses
-    become end-of-list entries, so no other list moves.
-    """
+    become end-of-list entries, so no other list moves. (Entries are read with `_U32X2`, not
+    a `Cur`: a debug build has thousands.)"""
     what = ".debug_loc" if loc else ".debug_ranges"
+    tally = st.locs if loc else st.ranges
+    amap_map = amap.map
+    size = len(data)
     buf = bytearray(data)
     for offset in sorted(refs):
         ref = refs[offset]
-        c = Cur(data, offset, what=what)
+        pos = offset
         old_base, new_base = ref.old_base, ref.new_base
         kept = bytearray()
         while True:
-            begin, end = c.u32(), c.u32()
+            if pos + 8 > size:
+                at = pos if pos + 4 > size else pos + 4
+                raise DwarfError(f"{what}: unexpected end at offset 0x{at:x}")
+            begin, end = _U32X2(data, pos)
+            pos += 8
             if begin == 0 and end == 0:
                 break
             if begin == 0xFFFFFFFF:  # base address selection
                 old_base = end
-                mapped = amap.map(end)
+                mapped = amap_map(end)
                 new_base = end if mapped is None else mapped
-                kept += struct.pack("<II", begin, new_base)
+                kept += _PACK2(begin, new_base)
                 continue
             tail = b""
             if loc:
-                n = c.u16()
-                tail = struct.pack("<H", n) + data[c.pos : c.pos + n]
-                c.skip(n)
-            nb = amap.map(old_base + begin)
-            ne = amap.map(old_base + end)
-            ok = nb is not None and ne is not None and new_base <= nb <= ne
-            (st.locs if loc else st.ranges).count(amap, old_base + begin, nb if ok else None)
-            if not ok or nb is None or ne is None:
-                continue
-            kept += struct.pack("<II", nb - new_base, ne - new_base) + tail
+                if pos + 2 > size:
+                    raise DwarfError(f"{what}: unexpected end at offset 0x{pos:x}")
+                n = data[pos] | data[pos + 1] << 8
+                if pos + 2 + n > size:
+                    raise DwarfError(f"{what}: unexpected end at offset 0x{pos + 2:x}")
+                tail = data[pos : pos + 2 + n]
+                pos += 2 + n
+            nb = amap_map(old_base + begin)
+            ne = amap_map(old_base + end)
+            if nb is not None and ne is not None and new_base <= nb <= ne:
+                tally.mapped += 1
+                kept += _PACK2(nb - new_base, ne - new_base) + tail
+            else:
+                tally.count(amap, old_base + begin, None)
         kept += bytes(8)
-        if len(kept) > c.pos - offset:
+        if len(kept) > pos - offset:
             raise DwarfError(f"{what}: list at 0x{offset:x} grew")  # cannot: entries only go
-        buf[offset : c.pos] = kept + bytes(c.pos - offset - len(kept))
+        buf[offset:pos] = kept + bytes(pos - offset - len(kept))
     return bytes(buf)
 
 
