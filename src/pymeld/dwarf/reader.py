@@ -312,9 +312,12 @@ _VAR_LEB, _VAR_BLOCK, _VAR_STRING, _VAR_INDIRECT = range(4)
 _Segment = tuple[int, tuple[tuple[int, int, int, int], ...], tuple[tuple[int, int], ...], Any]
 
 
-def _plan(ab: Abbrev, version: int, addr_size: int) -> tuple[_Segment, ...]:
+def _plan(
+    ab: Abbrev, version: int, addr_size: int, shifted: tuple[bool, ...] = (True, True, True)
+) -> int | tuple[_Segment, ...]:
     """One abbreviation as segments: a DIE costs a step per variable-size value (most have
-    none), not one per attribute."""
+    none), not one per attribute; or the DIE's size when it holds nothing to record. Offsets
+    of the kinds not ``shifted`` (in `_SHIFTED`'s order) are not recorded."""
     segments: list[_Segment] = []
     size = 0
     keeps: list[tuple[int, int, int, int]] = []
@@ -336,7 +339,8 @@ def _plan(ab: Abbrev, version: int, addr_size: int) -> tuple[_Segment, ...]:
         if width is not None:
             if _kept(attr, form, version) and width in (1, 2, 3, 4, 8):
                 if form in _SHIFTED and width == 4 and attr not in _BY_NAME:
-                    shifts.append((size, _SHIFTED[form]))
+                    if shifted[_SHIFTED[form]]:
+                        shifts.append((size, _SHIFTED[form]))
                 else:
                     keeps.append((size, attr, form, width))
             size += width
@@ -352,6 +356,8 @@ def _plan(ab: Abbrev, version: int, addr_size: int) -> tuple[_Segment, ...]:
             name = _UNSUPPORTED.get(form, f"0x{form:x}")
             raise DwarfError(f"attribute form {name} is not supported")
     close(None)
+    if len(segments) == 1 and not segments[0][1] and not segments[0][2]:
+        return segments[0][0]
     return tuple(segments)
 
 
@@ -406,7 +412,9 @@ def _uleb_tail(data: bytes, pos: int, first: int) -> tuple[int, int]:
             return value, pos
 
 
-def _compile(decl: bytes, version: int, addr_size: int) -> tuple[_Segment, ...]:
+def _compile(
+    decl: bytes, version: int, addr_size: int, shifted: tuple[bool, ...]
+) -> int | tuple[_Segment, ...]:
     c = Cur(decl, what=".debug_abbrev")
     tag = c.uleb()
     children = c.u8() != 0
@@ -416,19 +424,23 @@ def _compile(decl: bytes, version: int, addr_size: int) -> tuple[_Segment, ...]:
         if at == 0 and form == 0:
             break
         attrs.append((at, form, c.sleb() if form == FORM_IMPLICIT_CONST else 0))
-    return _plan(Abbrev(tag, children, tuple(attrs)), version, addr_size)
+    return _plan(Abbrev(tag, children, tuple(attrs)), version, addr_size, shifted)
 
 
-def read_units(info: bytes, abbrev: bytes) -> list[Unit]:
+def read_units(
+    info: bytes, abbrev: bytes, shifted: tuple[bool, ...] = (True, True, True)
+) -> list[Unit]:
     """Every unit of ``.debug_info`` with, per DIE, the values the remapper moves (see
     `_kept`); the unit's first DIE is always recorded (``dies[0]``, maybe empty), other DIEs
     only when they hold such a value. Values that only shift with their section are listed
-    by position per unit instead (`Unit.strp`...)."""
+    by position per unit instead (`Unit.strp`...), the kinds in ``shifted`` only (a copy of
+    the units placed where the string sections start needs none of them: most DIEs then
+    hold nothing to record)."""
     units: list[Unit] = []
     pos = 0
     tables: dict[int, dict[int, bytes]] = {}
-    plans: dict[tuple[int, int], dict[int, tuple[_Segment, ...]]] = {}
-    compiled: dict[tuple[bytes, int], tuple[_Segment, ...]] = {}
+    plans: dict[tuple[int, int], dict[int, int | tuple[_Segment, ...]]] = {}
+    compiled: dict[tuple[bytes, int], int | tuple[_Segment, ...]] = {}
     while pos < len(info):
         c = Cur(info, pos, what=".debug_info")
         end = c.unit_end()
@@ -457,7 +469,7 @@ def read_units(info: bytes, abbrev: bytes) -> list[Unit]:
         key = (ab_off, version)
         if key not in plans:
             plans[key] = {}
-        _read_dies(info, c.pos, unit, tables[ab_off], plans[key], compiled)
+        _read_dies(info, c.pos, unit, tables[ab_off], plans[key], compiled, shifted)
         units.append(unit)
         pos = end
     return units
@@ -468,8 +480,9 @@ def _read_dies(
     pos: int,
     unit: Unit,
     table: dict[int, bytes],
-    plans: dict[int, tuple[_Segment, ...]],
-    compiled: dict[tuple[bytes, int], tuple[_Segment, ...]],
+    plans: dict[int, int | tuple[_Segment, ...]],
+    compiled: dict[tuple[bytes, int], int | tuple[_Segment, ...]],
+    wanted: tuple[bool, ...],
 ) -> None:
     """The DIEs of ``unit`` from ``pos`` (after its header) into ``unit.dies``.
 
@@ -495,8 +508,18 @@ def _read_dies(
                     raise DwarfError(f".debug_info: unknown abbreviation {code} at 0x{pos:x}")
                 ck = (decl, unit.version)
                 if ck not in compiled:
-                    compiled[ck] = _compile(decl, unit.version, unit.addr_size)
+                    compiled[ck] = _compile(decl, unit.version, unit.addr_size, wanted)
                 plan = plans[code] = compiled[ck]
+            if isinstance(plan, int):  # nothing to record
+                pos += plan
+                if pos > end:
+                    raise DwarfError(
+                        f".debug_info: unexpected end in the DIE at offset 0x{die_at:x}"
+                    )
+                if first:
+                    dies.append([])
+                    first = False
+                continue
             die: list[Attr] | None = None
             for size, keeps, shifts, var in plan:
                 if keeps:
@@ -554,7 +577,8 @@ def _read_dies(
                     pos = c.pos
                     if found is not None and _kept(var[1], found[0], unit.version):
                         if found[0] in _SHIFTED and found[2] == 4 and var[1] not in _BY_NAME:
-                            shifted[_SHIFTED[found[0]]].append(found[1])
+                            if wanted[_SHIFTED[found[0]]]:
+                                shifted[_SHIFTED[found[0]]].append(found[1])
                         else:
                             if die is None:
                                 die = []

@@ -190,7 +190,8 @@ def _rewrite_instance(
     info = secs.get(".debug_info")
     if not info:
         raise DwarfError("no .debug_info section")
-    units = read_units(info, secs.get(".debug_abbrev", b""))
+    shifted = tuple(bases[name] != 0 for name in (".debug_str", ".debug_line_str", ".debug_info"))
+    units = read_units(info, secs.get(".debug_abbrev", b""), shifted)
     cx = _Ctx(amap, bases, st, AddrTable(secs.get(".debug_addr", b"")))
     # DWARF 5 lists first: their new offsets are patched into .debug_info below
     rng_ctx: dict[int, ListContext] = {}
