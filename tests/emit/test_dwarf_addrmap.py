@@ -181,4 +181,5 @@ def test_step_map_answers_as_the_function_maps(
         layouts.reverse()
     im = InstanceMap(layouts, functions)
     top = max((lay.end for lay in layouts), default=0) + 5
-    assert [im.map(a) for a in range(-2, top)] == [im.map_slow(a) for a in range(-2, top)]
+    addrs = [*range(-2, top), *range(top, -3, -1), *range(-2, top, 7)]  # up, down, jumps
+    assert [im.map(a) for a in addrs] == [im.map_slow(a) for a in addrs]

@@ -13,6 +13,7 @@ and its addresses are left uncovered.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -195,6 +196,10 @@ class InstanceMap:
     #: the last start at or below an address gives its delta (None: not mapped)
     _starts: list[int] = field(default_factory=list)
     _deltas: list[int | None] = field(default_factory=list)
+    #: the step `map` found last: [_lo, _hi) maps by _delta
+    _lo: int = field(default=0, compare=False, repr=False)
+    _hi: float = field(default=0, compare=False, repr=False)
+    _delta: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._bodies = [lay.body for lay in self.layouts]
@@ -216,11 +221,18 @@ class InstanceMap:
         return k >= 0 and self.layouts[k].body == start and start <= end <= self.layouts[k].end
 
     def map(self, addr: int) -> int | None:
-        """What `map_slow` answers (the functions' own maps), from the step function."""
-        k = bisect.bisect_right(self._starts, addr) - 1
-        if k < 0:
-            return None
-        d = self._deltas[k]
+        """What `map_slow` answers (the functions' own maps), from the step function. The
+        step found last is tried first: callers mostly walk addresses in order."""
+        if self._lo <= addr < self._hi:
+            d = self._delta
+        else:
+            starts = self._starts
+            k = bisect.bisect_right(starts, addr)
+            if k == 0:
+                return None
+            self._lo = starts[k - 1]
+            self._hi = starts[k] if k < len(starts) else math.inf
+            d = self._delta = self._deltas[k - 1]
         return None if d is None else addr + d
 
     def map_slow(self, addr: int) -> int | None:
