@@ -16,7 +16,6 @@ import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import pairwise
 
 from pymeld.codec.binary import uleb
 from pymeld.codec.core import instructions as ins
@@ -141,17 +140,19 @@ def _site_edits(old: bytes, new: bytes) -> list[tuple[int, int, int]] | None:
     edits: list[tuple[int, int, int]] = []
     parts: list[bytes] = []
     prev = 0
-    for (o_start, o_end, o_kind, o_value), (n_start, n_end, n_kind, _) in zip(so, sn):
+    for (o_start, o_end, o_kind, o_value), (n_start, n_end, n_kind, n_value) in zip(so, sn):
         if o_kind != n_kind:
             if o_kind != ins.P_MEM0 or n_kind != ins.K_MEM:
                 return None
             # a memarg of memory 0 given its memory: the flags gain 0x40, the index follows
             n_start -= len(uleb(o_value | 0x40))
+        elif o_value == n_value and o_end - o_start == n_end - n_start:
+            continue  # the same value in as many bytes: unchanged (the join below checks it)
         imm = new[n_start:n_end]
         if old[o_start:o_end] != imm:
             edits.append((o_start, o_end - o_start, n_end - n_start))
-        parts += (old[prev:o_start], imm)
-        prev = o_end
+            parts += (old[prev:o_start], imm)
+            prev = o_end
     parts.append(old[prev:])
     return edits if b"".join(parts) == new else None
 
@@ -284,7 +285,7 @@ def _steps(
             before = after
         starts += (o.end, o.end + 1)
         deltas += (n.end - o.end, None)
-    if any(b < a for a, b in pairwise(starts)):
+    if starts != sorted(starts):
         # not in order: bodies not laid out by `code_layout`, edits not from one walk
         return _steps_sampled(layouts, functions)
     return starts, deltas

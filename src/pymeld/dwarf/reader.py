@@ -415,16 +415,35 @@ def _uleb_tail(data: bytes, pos: int, first: int) -> tuple[int, int]:
 def _compile(
     decl: bytes, version: int, addr_size: int, shifted: tuple[bool, ...]
 ) -> int | tuple[_Segment, ...]:
-    c = Cur(decl, what=".debug_abbrev")
-    tag = c.uleb()
-    children = c.u8() != 0
+    """The plan of one declaration (bytes from `_declarations`, so complete)."""
+    tag, pos = _leb_at(decl, 0)
+    children = decl[pos] != 0
+    pos += 1
     attrs: list[tuple[int, int, int]] = []
     while True:
-        at, form = c.uleb(), c.uleb()
+        at, pos = _leb_at(decl, pos)
+        form, pos = _leb_at(decl, pos)
         if at == 0 and form == 0:
             break
-        attrs.append((at, form, c.sleb() if form == FORM_IMPLICIT_CONST else 0))
+        const = 0
+        if form == FORM_IMPLICIT_CONST:
+            const, pos = _leb_at(decl, pos, signed=True)
+        attrs.append((at, form, const))
     return _plan(Abbrev(tag, children, tuple(attrs)), version, addr_size, shifted)
+
+
+def _leb_at(data: bytes, pos: int, signed: bool = False) -> tuple[int, int]:
+    """(value, end) of the LEB128 at ``pos``."""
+    value = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            if signed and b & 0x40:
+                value -= 1 << shift
+            return value, pos
 
 
 def read_units(

@@ -431,7 +431,7 @@ def _rewrite_lists(
                 tail = data[pos : pos + 2 + n]
                 pos += 2 + n
             nb = amap_map(old_base + begin)
-            ne = amap_map(old_base + end)
+            ne = None if nb is None else amap_map(old_base + end)
             if nb is not None and ne is not None and new_base <= nb <= ne:
                 tally.mapped += 1
                 kept += _PACK2(nb - new_base, ne - new_base) + tail
