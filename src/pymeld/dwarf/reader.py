@@ -529,12 +529,8 @@ def _read_dies(
                 if ck not in compiled:
                     compiled[ck] = _compile(decl, unit.version, unit.addr_size, wanted)
                 plan = plans[code] = compiled[ck]
-            if isinstance(plan, int):  # nothing to record
+            if isinstance(plan, int):  # nothing to record (past the end: see below the loop)
                 pos += plan
-                if pos > end:
-                    raise DwarfError(
-                        f".debug_info: unexpected end in the DIE at offset 0x{die_at:x}"
-                    )
                 if first:
                     dies.append([])
                     first = False
@@ -609,5 +605,7 @@ def _read_dies(
             elif first:
                 dies.append([])
             first = False
+        if pos > end:  # the last DIE ran past the unit (one that records nothing)
+            raise DwarfError(f".debug_info: unexpected end in the DIE at offset 0x{die_at:x}")
     except IndexError:
         raise DwarfError(f".debug_info: unexpected end at offset 0x{min(pos, end):x}") from None

@@ -350,7 +350,11 @@ def _section_offset(
 ) -> None:
     bases = cx.bases
     v5 = unit.version >= 5
-    if attr == _AT_STMT_LIST:
+    if attr in _LOC_ATTRS and not v5:  # first: most of a debug build's section offsets
+        if value not in cx.loc_refs:
+            cx.loc_refs[value] = _ListRef(value, old_base, new_base)
+        new = value + bases[".debug_loc"]
+    elif attr == _AT_STMT_LIST:
         if value not in cx.line_offsets:
             raise DwarfError(f"DW_AT_stmt_list 0x{value:x} is not the start of a line table")
         new = cx.line_offsets[value] + bases[".debug_line"]
@@ -374,10 +378,6 @@ def _section_offset(
         if value not in cx.range_refs:
             cx.range_refs[value] = _ListRef(value, old_base, new_base)
         new = value + bases[".debug_ranges"]
-    elif attr in _LOC_ATTRS:
-        if value not in cx.loc_refs:
-            cx.loc_refs[value] = _ListRef(value, old_base, new_base)
-        new = value + bases[".debug_loc"]
     elif attr == _AT_STR_OFFSETS_BASE:
         new = value + bases[".debug_str_offsets"]
     elif attr == _AT_ADDR_BASE:
@@ -386,7 +386,8 @@ def _section_offset(
         raise DwarfError(f"section offset in attribute 0x{attr:x} is not supported")
     else:
         return  # DWARF 2/3: a data4 of any other attribute is a plain constant
-    _put(buf, pos, 4, FORM_DATA4, new)
+    if new != value:  # (the value read from these 4 bytes: unchanged, nothing to write)
+        _put(buf, pos, 4, FORM_DATA4, new)
 
 
 def _rewrite_lists(
