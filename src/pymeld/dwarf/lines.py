@@ -188,6 +188,7 @@ def _program(
             copied_operands[op] = -1
     if opcode_base > _LNS_ADVANCE_LINE:
         copied_operands[_LNS_ADVANCE_LINE] = 1
+    skipped: list[int] | None = None  # `_skipped_operands`, made at the first drop
     pos = copied = at = 0
     try:
         while pos < end:
@@ -307,7 +308,9 @@ def _program(
             # the row at `addr` maps nowhere, or behind the previous one: drop its sequence
             dead = amap.dead(addr)
             if not closed:
-                pos, more, closed = _skip_sequence(prog, pos, offset, opcode_base, lengths)
+                if skipped is None:
+                    skipped = _skipped_operands(opcode_base, lengths)
+                pos, more, closed = _skip_sequence(prog, pos, offset, opcode_base, skipped)
                 rows += more
             if closed:
                 stats.sequences += 1
@@ -329,22 +332,55 @@ def _program(
     return body
 
 
+def _skipped_operands(opcode_base: int, lengths: list[int]) -> list[int]:
+    """Per opcode below ``opcode_base``: how many LEB128 operands `_skip_sequence` passes over,
+    -1 for ``DW_LNS_fixed_advance_pc`` (a 2-byte operand), -2 for an extended opcode."""
+    table = [-2, *lengths]
+    for op, n in (
+        (_LNS_COPY, 0),
+        (_LNS_ADVANCE_PC, 1),
+        (_LNS_ADVANCE_LINE, 1),
+        (_LNS_CONST_ADD_PC, 0),
+        (_LNS_FIXED_ADVANCE_PC, -1),
+    ):
+        if op < opcode_base:
+            table[op] = n
+    return table
+
+
 def _skip_sequence(
-    prog: bytes, pos: int, offset: int, opcode_base: int, lengths: list[int]
+    prog: bytes, pos: int, offset: int, opcode_base: int, operands: list[int]
 ) -> tuple[int, int, bool]:
     """Past the rest of a dropped sequence: (position after its ``DW_LNE_end_sequence``, rows,
     True), or (the end, rows, False) when the program ends first. Opcodes are only decoded
     far enough to count rows and find the end (most sequences of a debug build are dead code
-    the linker tombstoned)."""
+    the linker tombstoned); ``operands`` is `_skipped_operands`."""
     end = len(prog)
     rows = at = 0
     try:
         while pos < end:
             op = prog[pos]
             pos += 1
-            if op >= opcode_base or op == _LNS_COPY:
+            if op >= opcode_base:
                 rows += 1
-            elif op == 0:
+                continue
+            k = operands[op]
+            if k > 0:
+                while k:
+                    at = pos
+                    while prog[pos] >= 0x80:
+                        pos += 1
+                    pos += 1
+                    k -= 1
+            elif k == 0:
+                if op == _LNS_COPY:
+                    rows += 1
+            elif k == -1:
+                at = pos
+                pos += 2
+                if pos > end:
+                    raise IndexError
+            else:
                 op_at = pos - 1
                 at = pos
                 n = prog[pos]
@@ -359,21 +395,6 @@ def _skip_sequence(
                     return pos, rows + 1, True
                 if sub == _LNE_SET_ADDRESS and n != 5:
                     raise DwarfError(f".debug_line: set_address of {n - 1} bytes")
-            elif op == _LNS_FIXED_ADVANCE_PC:
-                at = pos
-                pos += 2
-                if pos > end:
-                    raise IndexError
-            else:  # LEB128 operands
-                k = 1 if op in (_LNS_ADVANCE_PC, _LNS_ADVANCE_LINE) else lengths[op - 1]
-                if op == _LNS_CONST_ADD_PC:
-                    k = 0
-                while k:
-                    at = pos
-                    while prog[pos] >= 0x80:
-                        pos += 1
-                    pos += 1
-                    k -= 1
     except IndexError:
         raise DwarfError(f".debug_line: unexpected end at offset 0x{offset + at:x}") from None
     return pos, rows, False
