@@ -75,7 +75,7 @@ _TOMBSTONE = 0xFFFFFFFF
 _U32 = struct.Struct("<I").unpack_from
 _P32 = struct.Struct("<I").pack_into
 _U32X2 = struct.Struct("<II").unpack_from
-_PACK2 = struct.Struct("<II").pack
+_P32X2 = struct.Struct("<II").pack_into
 
 
 @dataclass(slots=True)
@@ -396,8 +396,9 @@ def _rewrite_lists(
     """``.debug_ranges`` / ``.debug_loc`` (DWARF 2-4): each referenced list remapped in place.
 
     Unmappable entries are removed and the list closed early; the bytes it no longer uses
-    become end-of-list entries, so no other list moves. (Entries are read with `_U32X2`, not
-    a `Cur`: a debug build has thousands.)"""
+    become end-of-list entries, so no other list moves. Kept entries are written back at
+    ``w``, never past where they were read (entries only go), without building a list's
+    bytes apart: a debug build has thousands."""
     what = ".debug_loc" if loc else ".debug_ranges"
     tally = st.locs if loc else st.ranges
     amap_map = amap.map
@@ -405,9 +406,8 @@ def _rewrite_lists(
     buf = bytearray(data)
     for offset in sorted(refs):
         ref = refs[offset]
-        pos = offset
+        pos = w = offset
         old_base, new_base = ref.old_base, ref.new_base
-        kept = bytearray()
         while True:
             if pos + 8 > size:
                 at = pos if pos + 4 > size else pos + 4
@@ -420,28 +420,29 @@ def _rewrite_lists(
                 old_base = end
                 mapped = amap_map(end)
                 new_base = end if mapped is None else mapped
-                kept += _PACK2(begin, new_base)
+                _P32X2(buf, w, begin, new_base)
+                w += 8
                 continue
-            tail = b""
+            tail = pos
             if loc:
                 if pos + 2 > size:
                     raise DwarfError(f"{what}: unexpected end at offset 0x{pos:x}")
                 n = data[pos] | data[pos + 1] << 8
                 if pos + 2 + n > size:
                     raise DwarfError(f"{what}: unexpected end at offset 0x{pos + 2:x}")
-                tail = data[pos : pos + 2 + n]
                 pos += 2 + n
             nb = amap_map(old_base + begin)
             ne = None if nb is None else amap_map(old_base + end)
             if nb is not None and ne is not None and new_base <= nb <= ne:
                 tally.mapped += 1
-                kept += _PACK2(nb - new_base, ne - new_base) + tail
+                _P32X2(buf, w, nb - new_base, ne - new_base)
+                w += 8
+                if loc:
+                    buf[w : w + pos - tail] = data[tail:pos]
+                    w += pos - tail
             else:
                 tally.count(amap, old_base + begin, None)
-        kept += bytes(8)
-        if len(kept) > pos - offset:
-            raise DwarfError(f"{what}: list at 0x{offset:x} grew")  # cannot: entries only go
-        buf[offset:pos] = kept + bytes(pos - offset - len(kept))
+        buf[w:pos] = bytes(pos - w)  # the end of the list, then unused bytes
     return bytes(buf)
 
 
