@@ -152,3 +152,41 @@ def test_a_value_past_the_section_end_is_an_error() -> None:
     body[0:4] = (len(info) + 40).to_bytes(4, "little")  # claims more than there is
     with pytest.raises(DwarfError, match="runs past the section"):
         read_units(bytes(body), ABBREV)
+
+
+@pytest.mark.parametrize("cut", range(1, 7))
+def test_a_truncated_die_that_records_nothing_is_an_error(cut: int) -> None:
+    """A DIE of fixed-size values nobody moves is skipped in one step; one cut by the unit's
+    end is still rejected (checked once, after the last DIE)."""
+    abbrev = _abbrevs(
+        {
+            1: (TAG_CU, True, [(AT_LANGUAGE, DATA2)]),
+            2: (TAG_VARIABLE, False, [(AT_DECL_LINE, DATA2), (AT_TYPE, REF4)]),
+        }
+    )
+    die = b"\x02" + (7).to_bytes(2, "little") + (0x2A).to_bytes(4, "little")
+    (unit,) = read_units(_unit(b"\x01" + bytes(2) + die), abbrev)
+    assert unit.dies == [[]]
+    with pytest.raises(DwarfError, match="unexpected end in the DIE at offset 0xe"):
+        read_units(_unit(b"\x01" + bytes(2) + die[:cut]), abbrev)
+
+
+@pytest.mark.parametrize("cut", range(1, 12))
+def test_a_truncated_abbreviation_table_says_where(cut: int) -> None:
+    with pytest.raises(DwarfError, match=r"\.debug_abbrev: unexpected end at offset 0x"):
+        read_units(_unit(DIES), ABBREV[:cut])
+
+
+def test_codes_and_attributes_past_127_take_several_bytes() -> None:
+    """Abbreviation code 300, attribute 0x88 (DW_AT_alignment) and form udata as a padded
+    LEB128 in the table; the DIE names its abbreviation with a 2-byte code."""
+    table = uleb(300) + uleb(TAG_SUBPROGRAM) + b"\x00"
+    table += uleb(0x88) + b"\x8f\x00"  # udata, padded to two bytes
+    table += uleb(AT_LOW_PC) + uleb(ADDR) + bytes(2) + bytes(1)
+    abbrev = _abbrevs({1: (TAG_CU, True, [(AT_LANGUAGE, DATA2)])})[:-1] + table
+    die = uleb(300) + uleb(8) + (0x120).to_bytes(4, "little")
+    (unit,) = read_units(_unit(b"\x01" + bytes(2) + die + b"\x00"), abbrev)
+    assert [[(a.attr, a.pos, a.value) for a in d] for d in unit.dies] == [
+        [],
+        [(AT_LOW_PC, 11 + 3 + 2 + 1, 0x120)],
+    ]
