@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from pymeld.codec.binary import uleb, uleb_padded
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.model import Code, Local, NumType
-from pymeld.dwarf.addrmap import CodeLayout, InstanceMap, _site_edits, code_layout, function_map
+from pymeld.dwarf.addrmap import (
+    CodeLayout,
+    FunctionMap,
+    InstanceMap,
+    _site_edits,
+    code_layout,
+    function_map,
+)
 
 FUNCS = {0: 0, 1: 300, 2: 2, 5: 70000}  # identity, 1→2 bytes, unchanged, 1→3 bytes
 GLOBALS = {0: 1, 1: 0, 3: 200}
@@ -120,3 +127,59 @@ def test_layout_and_instance_map_follow_size_lebs_and_locals() -> None:
     assert im.map(9) is None and im.unmapped == 1  # body 1 has no map: uncovered
     assert im.map(216) == 226
     assert im.map(5) is None and im.dead(0xFFFFFFFF) and not im.dead(100)
+
+
+edit_st = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 6), st.integers(-5, 5)), max_size=8)
+body_st = st.tuples(
+    st.integers(1, 4),  # size LEB width before the body
+    st.integers(1, 4),  # local declarations
+    st.integers(1, 4),  # ... in the new body
+    st.integers(1, 70),  # instruction bytes
+    st.one_of(st.none(), edit_st),  # None: no map; edits as (pos, old_len, new_len)
+    st.booleans(),  # keep the edits in walk order (else as drawn: overlapping, unsorted)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(body_st, max_size=6), st.integers(0, 50), st.booleans())
+def test_step_map_answers_as_the_function_maps(
+    bodies: list[tuple[int, int, int, int, list[tuple[int, int, int]] | None, bool]],
+    shift: int,
+    shuffled: bool,
+) -> None:
+    """`InstanceMap.map` (one bisect in a step function) gives `map_slow`'s answer (the
+    containing body's `FunctionMap`) at every address, for edits in walk order and for
+    edits and bodies in any order (the step function is then sampled)."""
+    layouts, functions = [], []
+    old = new = 1
+    for width, locs, new_locs, size, edits, ordered in bodies:
+        o = CodeLayout(old + width, old + width + locs, old + width + locs + size)
+        if edits is None:
+            fm = None
+            new_size = size
+        else:
+            if ordered:
+                walk, at = [], 0
+                for pos, length, new_len in sorted(edits):
+                    if pos >= at and pos + length <= size:
+                        walk.append((pos, length, max(new_len, 1)))
+                        at = pos + length
+                edits = walk
+            acc, out = 0, []
+            for pos, length, new_len in edits:
+                acc += new_len - length
+                out.append((pos, length, acc))
+            new_size = max(size + acc, 1)
+        n = CodeLayout(new + shift + width, new + shift + width + new_locs, 0)
+        n = CodeLayout(n.body, n.instr, n.instr + new_size)
+        if edits is not None:
+            fm = FunctionMap(o, n, out)
+        layouts.append(o)
+        functions.append(fm)
+        old, new = o.end, n.end
+    if shuffled:
+        layouts.reverse()
+    im = InstanceMap(layouts, functions)
+    top = max((lay.end for lay in layouts), default=0) + 5
+    addrs = [*range(-2, top), *range(top, -3, -1), *range(-2, top, 7)]  # up, down, jumps
+    assert [im.map(a) for a in addrs] == [im.map_slow(a) for a in addrs]

@@ -80,11 +80,43 @@ def test_records_the_values_the_remap_moves_and_where() -> None:
         [
             (AT_LOW_PC, ADDR, sub + 1, 4, 0x120),
             (AT_HIGH_PC, DATA4, sub + 5, 4, 0x30),  # a length, in a data form
-            (AT_NAME, STRP, sub + 9, 4, 7),
         ],  # the udata line number is not recorded
         # DIE 3 (sdata, ref4, exprloc) holds nothing to move: not recorded
         [(AT_LOCATION, SEC_OFFSET, die4 + 1, 4, 0x44)],
         [(AT_LOW_PC, ADDR, die4 + 5 + 1 + 1, 4, 0x150)],  # indirect: form in the data
+    ]
+    # a string offset only shifts with .debug_str: listed by position, not per DIE
+    assert unit.strp == [sub + 9] and unit.line_strp == unit.ref_addr == []
+
+
+def test_offsets_that_only_shift_are_listed_by_position_whatever_their_layout() -> None:
+    """strp / line_strp / ref_addr after a variable-size value, through DW_FORM_indirect, and
+    in a DIE with nothing else to record; a low_pc in such a form stays in its DIE (the
+    remapper looks it up by name)."""
+    line_strp, ref_addr = 0x1F, 0x10
+    abbrev = _abbrevs(
+        {
+            1: (TAG_CU, True, [(AT_NAME, STRP), (AT_LANGUAGE, DATA2)]),
+            2: (TAG_VARIABLE, False, [(AT_DECL_LINE, UDATA), (AT_NAME, line_strp)]),
+            3: (TAG_VARIABLE, False, [(AT_TYPE, INDIRECT), (AT_NAME, INDIRECT)]),
+            4: (TAG_VARIABLE, False, [(AT_LOCATION, EXPRLOC), (AT_TYPE, ref_addr)]),
+            5: (TAG_VARIABLE, False, [(AT_LOW_PC, STRP)]),
+        }
+    )
+    dies = (
+        b"\x01" + (5).to_bytes(4, "little") + bytes(2)  # at 11
+        + b"\x02" + uleb(300) + (6).to_bytes(4, "little")  # at 18: the offset at 21
+        + b"\x03" + uleb(ref_addr) + (8).to_bytes(4, "little")  # at 25: type at 27
+        + uleb(STRP) + (9).to_bytes(4, "little")  # name at 32
+        + b"\x04" + b"\x02\x91\x00" + (10).to_bytes(4, "little")  # at 36: type at 40
+        + b"\x05" + (11).to_bytes(4, "little")  # at 44: low_pc at 45
+        + b"\x00"
+    )  # fmt: skip
+    (unit,) = read_units(_unit(dies), abbrev)
+    assert unit.strp == [12, 32] and unit.line_strp == [21] and unit.ref_addr == [27, 40]
+    assert [[(a.attr, a.form, a.pos, a.value) for a in die] for die in unit.dies] == [
+        [],
+        [(AT_LOW_PC, STRP, 45, 11)],
     ]
 
 
@@ -120,3 +152,41 @@ def test_a_value_past_the_section_end_is_an_error() -> None:
     body[0:4] = (len(info) + 40).to_bytes(4, "little")  # claims more than there is
     with pytest.raises(DwarfError, match="runs past the section"):
         read_units(bytes(body), ABBREV)
+
+
+@pytest.mark.parametrize("cut", range(1, 7))
+def test_a_truncated_die_that_records_nothing_is_an_error(cut: int) -> None:
+    """A DIE of fixed-size values nobody moves is skipped in one step; one cut by the unit's
+    end is still rejected (checked once, after the last DIE)."""
+    abbrev = _abbrevs(
+        {
+            1: (TAG_CU, True, [(AT_LANGUAGE, DATA2)]),
+            2: (TAG_VARIABLE, False, [(AT_DECL_LINE, DATA2), (AT_TYPE, REF4)]),
+        }
+    )
+    die = b"\x02" + (7).to_bytes(2, "little") + (0x2A).to_bytes(4, "little")
+    (unit,) = read_units(_unit(b"\x01" + bytes(2) + die), abbrev)
+    assert unit.dies == [[]]
+    with pytest.raises(DwarfError, match="unexpected end in the DIE at offset 0xe"):
+        read_units(_unit(b"\x01" + bytes(2) + die[:cut]), abbrev)
+
+
+@pytest.mark.parametrize("cut", range(1, 12))
+def test_a_truncated_abbreviation_table_says_where(cut: int) -> None:
+    with pytest.raises(DwarfError, match=r"\.debug_abbrev: unexpected end at offset 0x"):
+        read_units(_unit(DIES), ABBREV[:cut])
+
+
+def test_codes_and_attributes_past_127_take_several_bytes() -> None:
+    """Abbreviation code 300, attribute 0x88 (DW_AT_alignment) and form udata as a padded
+    LEB128 in the table; the DIE names its abbreviation with a 2-byte code."""
+    table = uleb(300) + uleb(TAG_SUBPROGRAM) + b"\x00"
+    table += uleb(0x88) + b"\x8f\x00"  # udata, padded to two bytes
+    table += uleb(AT_LOW_PC) + uleb(ADDR) + bytes(2) + bytes(1)
+    abbrev = _abbrevs({1: (TAG_CU, True, [(AT_LANGUAGE, DATA2)])})[:-1] + table
+    die = uleb(300) + uleb(8) + (0x120).to_bytes(4, "little")
+    (unit,) = read_units(_unit(b"\x01" + bytes(2) + die + b"\x00"), abbrev)
+    assert [[(a.attr, a.pos, a.value) for a in d] for d in unit.dies] == [
+        [],
+        [(AT_LOW_PC, 11 + 3 + 2 + 1, 0x120)],
+    ]

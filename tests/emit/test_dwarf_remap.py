@@ -3,16 +3,19 @@ section, only the instance's DWARF dropped with a reason."""
 
 from __future__ import annotations
 
+import struct
 from functools import cache
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pymeld.api import core_module_sections
 from pymeld.codec.component.parse import parse_component
 from pymeld.codec.core.parse import parse_module
-from pymeld.dwarf.remap import DwarfInput, DwarfStats, remap_dwarf
+from pymeld.dwarf.reader import DwarfError, read_units
+from pymeld.dwarf.remap import DwarfInput, DwarfStats, _ListRef, _rewrite_lists, remap_dwarf
 
 DATA = Path(__file__).parent.parent / "data" / "dwarf"
 
@@ -87,6 +90,17 @@ def test_two_copies_concatenate_with_shifted_offsets() -> None:
     half = len(info) // 2
     # the second unit's abbreviation offset points at the second copy of the table
     assert int.from_bytes(info[half + 6 : half + 10], "little") == len(secs[".debug_abbrev"])
+    # and its string offsets point at the second copy of .debug_str
+    units = read_units(info, out[".debug_abbrev"])
+    first, second = units[: len(units) // 2], units[len(units) // 2 :]
+    assert sum(len(u.strp) for u in first) > 20
+    for a, b in zip(first, second, strict=True):
+        assert [p + half for p in a.strp] == b.strp
+        for p in a.strp:
+            old = int.from_bytes(info[p : p + 4], "little")
+            assert int.from_bytes(info[p + half : p + half + 4], "little") == old + len(
+                secs[".debug_str"]
+            )
 
 
 def test_unsupported_dwarf_says_why() -> None:
@@ -97,3 +111,33 @@ def test_unsupported_dwarf_says_why() -> None:
     stats = DwarfStats()
     assert remap_dwarf([DwarfInput("m", secs, Shift())], stats) == []
     assert stats.instances_dropped == ["m: DWARF version 6 is not supported (2-5 are)"]
+
+
+def test_location_lists_lose_unmappable_entries_in_place() -> None:
+    """An entry that cannot be mapped goes, the kept ones close up and the list ends early;
+    the bytes it freed are zero (end-of-list), and the next list stays where it was."""
+
+    def entry(begin: int, end: int, expr: bytes) -> bytes:
+        return struct.pack("<IIH", begin, end, len(expr)) + expr
+
+    first = (
+        entry(0x10, 0x20, b"\x91\x08")
+        + entry(0x500, 0x510, b"\x50")  # past the mapped code: dead
+        + struct.pack("<II", 0xFFFFFFFF, 0x100)  # base address 0x100
+        + entry(0x4, 0x8, b"\x52\x9f")
+        + bytes(8)
+    )
+    second = entry(0x30, 0x3F, b"\x53") + bytes(8)
+    data = first + second
+    refs = {0: _ListRef(0, 0, 0), len(first): _ListRef(len(first), 0, 0)}
+    stats = DwarfStats()
+    out = _rewrite_lists(data, refs, Shift(), stats, True)
+    kept = (
+        entry(0x20, 0x30, b"\x91\x08")
+        + struct.pack("<II", 0xFFFFFFFF, 0x110)
+        + entry(0x4, 0x8, b"\x52\x9f")
+    )
+    assert out == kept + bytes(len(first) - len(kept)) + entry(0x40, 0x4F, b"\x53") + bytes(8)
+    assert (stats.locs.mapped, stats.locs.dead) == (3, 1)
+    with pytest.raises(DwarfError, match="unexpected end"):
+        _rewrite_lists(data[:-3], refs, Shift(), DwarfStats(), True)

@@ -13,6 +13,7 @@ and its addresses are left uncovered.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -139,17 +140,19 @@ def _site_edits(old: bytes, new: bytes) -> list[tuple[int, int, int]] | None:
     edits: list[tuple[int, int, int]] = []
     parts: list[bytes] = []
     prev = 0
-    for (o_start, o_end, o_kind, o_value), (n_start, n_end, n_kind, _) in zip(so, sn):
+    for (o_start, o_end, o_kind, o_value), (n_start, n_end, n_kind, n_value) in zip(so, sn):
         if o_kind != n_kind:
             if o_kind != ins.P_MEM0 or n_kind != ins.K_MEM:
                 return None
             # a memarg of memory 0 given its memory: the flags gain 0x40, the index follows
             n_start -= len(uleb(o_value | 0x40))
+        elif o_value == n_value and o_end - o_start == n_end - n_start:
+            continue  # the same value in as many bytes: unchanged (the join below checks it)
         imm = new[n_start:n_end]
         if old[o_start:o_end] != imm:
             edits.append((o_start, o_end - o_start, n_end - n_start))
-        parts += (old[prev:o_start], imm)
-        prev = o_end
+            parts += (old[prev:o_start], imm)
+            prev = o_end
     parts.append(old[prev:])
     return edits if b"".join(parts) == new else None
 
@@ -181,14 +184,27 @@ def function_map(
 
 @dataclass(slots=True)
 class InstanceMap:
-    """Old code offset → fused code offset for one module instance's functions."""
+    """Old code offset → fused code offset for one module instance's functions.
+
+    `map` answers from a step function of the whole instance (`_steps`): its functions'
+    maps are ``addr + delta`` on runs of addresses, so one bisect finds the answer. A DWARF
+    remap asks it once per line row, range and location entry (20 000 times for a debug build
+    of a small component)."""
 
     layouts: list[CodeLayout]
     functions: list[FunctionMap | None]
     _bodies: list[int] = field(default_factory=list)
+    #: the last start at or below an address gives its delta (None: not mapped)
+    _starts: list[int] = field(default_factory=list)
+    _deltas: list[int | None] = field(default_factory=list)
+    #: the step `map` found last: [_lo, _hi) maps by _delta
+    _lo: int = field(default=0, compare=False, repr=False)
+    _hi: float = field(default=0, compare=False, repr=False)
+    _delta: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._bodies = [lay.body for lay in self.layouts]
+        self._starts, self._deltas = _steps(self.layouts, self.functions)
 
     @property
     def unmapped(self) -> int:
@@ -206,12 +222,99 @@ class InstanceMap:
         return k >= 0 and self.layouts[k].body == start and start <= end <= self.layouts[k].end
 
     def map(self, addr: int) -> int | None:
-        # An end address is smaller than the next body's start (its size LEB lies between).
+        """What `map_slow` answers (the functions' own maps), from the step function. The
+        step found last is tried first: callers mostly walk addresses in order."""
+        if self._lo <= addr < self._hi:
+            d = self._delta
+        else:
+            starts = self._starts
+            k = bisect.bisect_right(starts, addr)
+            if k == 0:
+                return None
+            self._lo = starts[k - 1]
+            self._hi = starts[k] if k < len(starts) else math.inf
+            d = self._delta = self._deltas[k - 1]
+        return None if d is None else addr + d
+
+    def map_slow(self, addr: int) -> int | None:
+        """The definition: the containing body's `FunctionMap` (an end address is smaller
+        than the next body's start: its size LEB lies between)."""
         k = bisect.bisect_right(self._bodies, addr) - 1
         if k < 0 or addr > self.layouts[k].end:
             return None
         f = self.functions[k]
         return f.map(addr) if f is not None else None
+
+
+def _steps(
+    layouts: list[CodeLayout], functions: list[FunctionMap | None]
+) -> tuple[list[int], list[int | None]]:
+    """`InstanceMap.map_slow` as a step function: sorted starts, each with the delta that
+    holds from it to the next start (None: unmapped there); a later entry at the same start
+    overrides. Within a body `FunctionMap.map` changes only at the body and instruction
+    starts, at each edit's start, the byte after it and its end, and at the body's end."""
+    starts: list[int] = []
+    deltas: list[int | None] = []
+    for lay, f in zip(layouts, functions):
+        if f is None:
+            starts.append(lay.body)
+            deltas.append(None)
+            continue
+        o, n = f.old, f.new
+        if o != lay:
+            return _steps_sampled(layouts, functions)
+        starts.append(o.body)
+        deltas.append(n.body - o.body)
+        if o.instr - o.body != n.instr - n.body:  # only the body start itself maps
+            starts.append(o.body + 1)
+            deltas.append(None)
+        base = n.instr - o.instr
+        starts.append(o.instr)
+        deltas.append(base)
+        before = 0
+        for pos, length, after in f.edits:
+            at = o.instr + pos
+            if length:
+                starts.append(at)  # the rewritten instruction's start keeps its place
+                deltas.append(base + before)
+                if length > 1:
+                    starts.append(at + 1)  # inside a rewritten immediate
+                    deltas.append(None)
+            starts.append(at + length)
+            deltas.append(base + after)
+            before = after
+        starts += (o.end, o.end + 1)
+        deltas += (n.end - o.end, None)
+    if starts != sorted(starts):
+        # not in order: bodies not laid out by `code_layout`, edits not from one walk
+        return _steps_sampled(layouts, functions)
+    return starts, deltas
+
+
+def _steps_sampled(
+    layouts: list[CodeLayout], functions: list[FunctionMap | None]
+) -> tuple[list[int], list[int | None]]:
+    """`_steps` for maps it cannot walk in order (bodies out of order, overlapping edits):
+    `InstanceMap.map_slow` sampled at every place where it may change."""
+    im = InstanceMap.__new__(InstanceMap)
+    im.layouts, im.functions = layouts, functions
+    im._bodies = [lay.body for lay in layouts]
+    points: set[int] = set()
+    for lay, f in zip(layouts, functions):
+        points.update((lay.body, lay.end + 1))
+        if f is None:
+            continue
+        o = f.old
+        points.update((o.body, o.body + 1, o.instr, o.end, o.end + 1))
+        for pos, length, _ in f.edits:
+            at = o.instr + pos
+            points.update((at, at + 1, at + length))
+    starts = sorted(points)
+    deltas: list[int | None] = []
+    for at in starts:
+        to = im.map_slow(at)
+        deltas.append(None if to is None else to - at)
+    return starts, deltas
 
 
 def instance_maps(instances: list[tuple[Module, list[int]]], out: Module) -> list[InstanceMap]:

@@ -30,6 +30,8 @@ class AddrMap(Protocol):
     def spans_code(self, start: int, end: int) -> bool: ...
 
 
+_U32 = struct.Struct("<I").unpack_from
+_P32 = struct.Struct("<I").pack
 _LNS_COPY = 1
 _LNS_ADVANCE_PC = 2
 _LNS_ADVANCE_LINE = 3
@@ -46,13 +48,6 @@ class LineStats:
     rows_dead: int = 0  # in sequences the linker had already tombstoned (removed code)
     sequences: int = 0
     sequences_dropped: int = 0
-
-
-class _Drop(Exception):
-    """This sequence cannot be mapped (rows are counted as dropped or dead)."""
-
-    def __init__(self, addr: int) -> None:
-        self.addr = addr
 
 
 def rewrite_lines(
@@ -140,108 +135,7 @@ def _unit(
         _entries(c, patches)  # directories
         _entries(c, patches)  # file names
         c.end = end
-    body = bytearray()
-    c.pos = program
-    seq = bytearray()
-    rows = 0
-    addr = 0  # decoder state: old address
-    new = 0  # encoder state: new address of the last emitted address change
-    dropping = False
-    dead = False
-
-    def advance(old: int) -> None:
-        nonlocal new
-        to = amap.map(old)
-        if to is None or to < new:
-            raise _Drop(old)
-        if to > new:
-            seq.append(_LNS_ADVANCE_PC)
-            seq.extend(uleb(to - new))
-            new = to
-
-    while c.pos < end:
-        op_at = c.pos
-        op = c.u8()
-        try:
-            if op >= opcode_base:
-                adj = op - opcode_base
-                addr += adj // line_range
-                rows += 1
-                if dropping:
-                    continue
-                target = amap.map(addr)
-                if target is None or target < new:
-                    raise _Drop(addr)
-                line_adv = adj % line_range  # (line delta - line_base)
-                d = target - new
-                if d * line_range + line_adv + opcode_base <= 255:
-                    seq.append(d * line_range + line_adv + opcode_base)
-                else:
-                    advance(addr)
-                    seq.append(line_adv + opcode_base)
-                new = target
-            elif op == 0:
-                n = c.uleb()
-                ext_at = c.pos
-                if n == 0 or ext_at + n > end:
-                    raise DwarfError(f".debug_line: bad extended opcode at 0x{op_at:x}")
-                sub = data[ext_at]
-                c.pos = ext_at + n
-                if sub == _LNE_END_SEQUENCE:
-                    rows += 1
-                    stats.sequences += 1
-                    if not dropping:
-                        advance(addr)
-                        seq.extend(data[op_at : c.pos])
-                        body.extend(seq)
-                        stats.rows += rows
-                    else:
-                        if dead:
-                            stats.rows_dead += rows
-                        else:
-                            stats.rows_dropped += rows
-                        stats.sequences_dropped += 1
-                    seq.clear()
-                    rows = addr = new = 0
-                    dropping = dead = False
-                elif sub == _LNE_SET_ADDRESS:
-                    if n != 5:
-                        raise DwarfError(f".debug_line: set_address of {n - 1} bytes")
-                    addr = int(struct.unpack_from("<I", data, ext_at + 1)[0])
-                    if dropping:
-                        continue
-                    target = amap.map(addr)
-                    if target is None or target < new:
-                        raise _Drop(addr)
-                    seq.extend(b"\x00\x05\x02" + struct.pack("<I", target))
-                    new = target
-                elif not dropping:
-                    seq.extend(data[op_at : c.pos])
-            elif op == _LNS_ADVANCE_PC:
-                addr += c.uleb()
-            elif op == _LNS_CONST_ADD_PC:
-                addr += (255 - opcode_base) // line_range
-            elif op == _LNS_FIXED_ADVANCE_PC:
-                addr += c.u16()
-            else:
-                if op == _LNS_COPY:
-                    rows += 1
-                    if not dropping:
-                        advance(addr)
-                elif op == _LNS_ADVANCE_LINE:
-                    c.sleb()
-                else:
-                    for _ in range(lengths[op - 1]):
-                        c.uleb()
-                if not dropping:
-                    seq.extend(data[op_at : c.pos])
-        except _Drop as e:
-            dropping = True
-            dead = amap.dead(e.addr)
-            seq.clear()
-    if rows:  # a last sequence without DW_LNE_end_sequence is dropped
-        stats.rows_dropped += rows
-        stats.sequences_dropped += 1
+    body = _program(data[program:end], program, amap, stats, opcode_base, line_range, lengths)
     out.extend(struct.pack("<I", program - (start + 4) + len(body)))
     header = bytearray(data[start + 4 : program])
     for pos, form in patches:
@@ -251,3 +145,256 @@ def _unit(
     out.extend(header)
     out.extend(body)
     return end
+
+
+def _uleb_tail(prog: bytes, pos: int, first: int) -> tuple[int, int]:
+    """A ULEB128 whose first byte ``first`` (>= 0x80) is already read: (value, end)."""
+    value, shift = first & 0x7F, 7
+    while True:
+        b = prog[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, pos
+
+
+def _program(
+    prog: bytes,
+    offset: int,
+    amap: AddrMap,
+    stats: LineStats,
+    opcode_base: int,
+    line_range: int,
+    lengths: list[int],
+) -> bytearray:
+    """One unit's line program (``prog``, at ``offset`` in the section), re-encoded.
+
+    Written for speed (a debug build has thousands of rows): one pass over the bytes with the
+    decoder state in locals; opcodes that do not move the address are copied in runs (from
+    ``copied`` up to the next opcode that does), and a sequence is abandoned at its first
+    row that cannot be mapped, the rest of it only counted (`_skip_sequence`)."""
+    amap_map = amap.map
+    end = len(prog)
+    body = bytearray()
+    seq = bytearray()
+    rows = addr = new = 0  # rows so far, decoder address, encoder address (the last emitted)
+    const_add_pc = (255 - opcode_base) // line_range
+    # per standard opcode: how many LEB128 operands it has when it is copied as it is, or -1
+    # for the ones handled one by one (they move the address, or are rows)
+    copied_operands = [-1, *lengths]
+    for op in (_LNS_COPY, _LNS_ADVANCE_PC, _LNS_CONST_ADD_PC, _LNS_FIXED_ADVANCE_PC):
+        if op < opcode_base:
+            copied_operands[op] = -1
+    if opcode_base > _LNS_ADVANCE_LINE:
+        copied_operands[_LNS_ADVANCE_LINE] = 1
+    skipped: list[int] | None = None  # `_skipped_operands`, made at the first drop
+    pos = copied = at = 0
+    try:
+        while pos < end:
+            op_at = pos
+            op = prog[pos]
+            pos += 1
+            if op >= opcode_base:  # a special opcode: a row
+                adj = op - opcode_base
+                addr += adj // line_range
+                rows += 1
+                to = amap_map(addr)
+                if to is not None and to >= new:
+                    if copied < op_at:
+                        seq += prog[copied:op_at]
+                    line_op = adj % line_range + opcode_base
+                    d = to - new
+                    if d * line_range + line_op <= 255:
+                        seq.append(d * line_range + line_op)
+                    else:
+                        seq.append(_LNS_ADVANCE_PC)
+                        seq += uleb(d)
+                        seq.append(line_op)
+                    new = to
+                    copied = pos
+                    continue
+                closed = False
+            elif (k := copied_operands[op]) >= 0:  # copied as it is: skip its LEB128 operands
+                while k:
+                    at = pos
+                    while prog[pos] >= 0x80:
+                        pos += 1
+                    pos += 1
+                    k -= 1
+                continue
+            elif op == 0:  # an extended opcode
+                at = pos
+                n = prog[pos]
+                pos += 1
+                if n >= 0x80:
+                    n, pos = _uleb_tail(prog, pos, n)
+                if n == 0 or pos + n > end:
+                    raise DwarfError(f".debug_line: bad extended opcode at 0x{offset + op_at:x}")
+                ext = pos
+                sub = prog[pos]
+                pos += n
+                if sub == _LNE_END_SEQUENCE:
+                    rows += 1
+                    to = amap_map(addr)
+                    if to is not None and to >= new:
+                        if copied < op_at:
+                            seq += prog[copied:op_at]
+                        if to > new:
+                            seq.append(_LNS_ADVANCE_PC)
+                            seq += uleb(to - new)
+                        seq += prog[op_at:pos]
+                        body += seq
+                        seq.clear()
+                        stats.rows += rows
+                        stats.sequences += 1
+                        rows = addr = new = 0
+                        copied = pos
+                        continue
+                    closed = True
+                elif sub == _LNE_SET_ADDRESS:
+                    if n != 5:
+                        raise DwarfError(f".debug_line: set_address of {n - 1} bytes")
+                    addr = int(_U32(prog, ext + 1)[0])
+                    to = amap_map(addr)
+                    if to is not None and to >= new:
+                        if copied < op_at:
+                            seq += prog[copied:op_at]
+                        seq += b"\x00\x05\x02" + _P32(to)
+                        new = to
+                        copied = pos
+                        continue
+                    closed = False
+                else:
+                    continue  # copied as it is
+            elif op == _LNS_ADVANCE_PC:
+                if copied < op_at:
+                    seq += prog[copied:op_at]
+                at = pos
+                n = prog[pos]
+                pos += 1
+                if n >= 0x80:
+                    n, pos = _uleb_tail(prog, pos, n)
+                addr += n
+                copied = pos
+                continue
+            elif op == _LNS_CONST_ADD_PC:
+                if copied < op_at:
+                    seq += prog[copied:op_at]
+                addr += const_add_pc
+                copied = pos
+                continue
+            elif op == _LNS_FIXED_ADVANCE_PC:
+                if copied < op_at:
+                    seq += prog[copied:op_at]
+                at = pos
+                addr += prog[pos] | prog[pos + 1] << 8
+                pos += 2
+                copied = pos
+                continue
+            elif op == _LNS_COPY:
+                rows += 1
+                to = amap_map(addr)
+                if to is not None and to >= new:
+                    if to > new:
+                        if copied < op_at:
+                            seq += prog[copied:op_at]
+                        seq.append(_LNS_ADVANCE_PC)
+                        seq += uleb(to - new)
+                        new = to
+                        copied = op_at  # the copy itself follows
+                    continue
+                closed = False
+            # the row at `addr` maps nowhere, or behind the previous one: drop its sequence
+            dead = amap.dead(addr)
+            if not closed:
+                if skipped is None:
+                    skipped = _skipped_operands(opcode_base, lengths)
+                pos, more, closed = _skip_sequence(prog, pos, offset, opcode_base, skipped)
+                rows += more
+            if closed:
+                stats.sequences += 1
+                stats.sequences_dropped += 1
+                if dead:
+                    stats.rows_dead += rows
+                else:
+                    stats.rows_dropped += rows
+                rows = 0
+            seq.clear()
+            addr = new = 0
+            copied = pos
+    except IndexError:
+        raise DwarfError(f".debug_line: unexpected end at offset 0x{offset + at:x}") from None
+    if rows:  # a last sequence without DW_LNE_end_sequence is dropped
+        stats.rows_dropped += rows
+        stats.sequences += 1
+        stats.sequences_dropped += 1
+    return body
+
+
+def _skipped_operands(opcode_base: int, lengths: list[int]) -> list[int]:
+    """Per opcode below ``opcode_base``: how many LEB128 operands `_skip_sequence` passes over,
+    -1 for ``DW_LNS_fixed_advance_pc`` (a 2-byte operand), -2 for an extended opcode."""
+    table = [-2, *lengths]
+    for op, n in (
+        (_LNS_COPY, 0),
+        (_LNS_ADVANCE_PC, 1),
+        (_LNS_ADVANCE_LINE, 1),
+        (_LNS_CONST_ADD_PC, 0),
+        (_LNS_FIXED_ADVANCE_PC, -1),
+    ):
+        if op < opcode_base:
+            table[op] = n
+    return table
+
+
+def _skip_sequence(
+    prog: bytes, pos: int, offset: int, opcode_base: int, operands: list[int]
+) -> tuple[int, int, bool]:
+    """Past the rest of a dropped sequence: (position after its ``DW_LNE_end_sequence``, rows,
+    True), or (the end, rows, False) when the program ends first. Opcodes are only decoded
+    far enough to count rows and find the end (most sequences of a debug build are dead code
+    the linker tombstoned); ``operands`` is `_skipped_operands`."""
+    end = len(prog)
+    rows = at = 0
+    try:
+        while pos < end:
+            op = prog[pos]
+            pos += 1
+            if op >= opcode_base:
+                rows += 1
+                continue
+            k = operands[op]
+            if k > 0:
+                while k:
+                    at = pos
+                    while prog[pos] >= 0x80:
+                        pos += 1
+                    pos += 1
+                    k -= 1
+            elif k == 0:
+                if op == _LNS_COPY:
+                    rows += 1
+            elif k == -1:
+                at = pos
+                pos += 2
+                if pos > end:
+                    raise IndexError
+            else:
+                op_at = pos - 1
+                at = pos
+                n = prog[pos]
+                pos += 1
+                if n >= 0x80:
+                    n, pos = _uleb_tail(prog, pos, n)
+                if n == 0 or pos + n > end:
+                    raise DwarfError(f".debug_line: bad extended opcode at 0x{offset + op_at:x}")
+                sub = prog[pos]
+                pos += n
+                if sub == _LNE_END_SEQUENCE:
+                    return pos, rows + 1, True
+                if sub == _LNE_SET_ADDRESS and n != 5:
+                    raise DwarfError(f".debug_line: set_address of {n - 1} bytes")
+    except IndexError:
+        raise DwarfError(f".debug_line: unexpected end at offset 0x{offset + at:x}") from None
+    return pos, rows, False

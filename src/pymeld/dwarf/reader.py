@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 __all__ = [
     "ADDRX_FORMS",
@@ -209,9 +210,11 @@ def parse_abbrevs(data: bytes, offset: int) -> dict[int, Abbrev]:
         out[code] = Abbrev(tag, children, tuple(attrs))
 
 
-@dataclass(slots=True)
-class Attr:
-    """One attribute value in ``.debug_info``: its position, byte width and decoded value."""
+class Attr(NamedTuple):
+    """One attribute value in ``.debug_info``: its position, byte width and decoded value.
+
+    A named tuple rather than a class with slots: a debug build has thousands, made in
+    `_read_dies` with ``tuple.__new__``."""
 
     attr: int
     form: int
@@ -220,9 +223,14 @@ class Attr:
     value: int
 
 
+_new_attr = tuple.__new__
+
+
 @dataclass(slots=True)
 class Unit:
-    """A compilation unit: header facts and, per DIE, the attributes that hold numbers."""
+    """A compilation unit: header facts; per DIE, the attributes that hold numbers the
+    remapper moves; and the positions of values that only shift with their section (4 bytes
+    each: ``DW_FORM_strp``, ``DW_FORM_line_strp``, ``DW_FORM_ref_addr``)."""
 
     offset: int
     end: int
@@ -231,6 +239,9 @@ class Unit:
     abbrev_offset_pos: int
     abbrev_offset: int
     dies: list[list[Attr]] = field(default_factory=list)
+    strp: list[int] = field(default_factory=list)
+    line_strp: list[int] = field(default_factory=list)
+    ref_addr: list[int] = field(default_factory=list)
 
 
 def _read_value(c: Cur, form: int, unit: Unit) -> tuple[int, int, int, int] | None:
@@ -270,14 +281,12 @@ def _read_value(c: Cur, form: int, unit: Unit) -> tuple[int, int, int, int] | No
 _MOVED_FORMS = frozenset({0x01, 0x0E, 0x10, 0x17, 0x1F}) | ADDRX_FORMS
 _AT_LOW_PC, _AT_HIGH_PC = 0x11, 0x12
 
-# Steps of a compiled abbreviation (`_plan`), one per attribute or run of skipped ones:
-#   (_STEP_SKIP, n)                  n bytes of fixed-size values nobody needs
-#   (_STEP_KEEP, attr, form, size)   a fixed-size value to record
-#   (_STEP_LEB, attr, form, keep)    a ULEB128 value (SLEB128 for sdata), recorded if keep
-#   (_STEP_BLOCK, width)             a block, its length a ULEB128 (width 0) or a number
-#   (_STEP_STRING,)                  a NUL-terminated string
-#   (_STEP_INDIRECT, attr)           the form is in the data, before the value
-_STEP_SKIP, _STEP_KEEP, _STEP_LEB, _STEP_BLOCK, _STEP_STRING, _STEP_INDIRECT = range(6)
+#: Forms that only shift with their section, recorded by position (`Unit.strp`...), in the
+#: order of the unit's lists.
+_SHIFTED = {0x0E: 0, 0x1F: 1, 0x10: 2}
+#: Attributes the remapper looks up by name whatever their form (low/high pc, the DWARF 5
+#: bases): always recorded in their DIE.
+_BY_NAME = frozenset({_AT_LOW_PC, _AT_HIGH_PC, 0x73, 0x74, 0x8C})
 
 
 def _kept(attr: int, form: int, version: int) -> bool:
@@ -290,47 +299,167 @@ def _kept(attr: int, form: int, version: int) -> bool:
     )
 
 
-def _plan(ab: Abbrev, version: int, addr_size: int) -> list[tuple[int, ...]]:
-    """One abbreviation as steps (`_STEP_SKIP`...): fixed-size values nobody needs are skipped in
-    one step, so a DIE costs a few steps rather than a call per attribute."""
-    steps: list[tuple[int, ...]] = []
+# A compiled abbreviation (`_plan`) is a tuple of segments ``(size, keeps, shifts, var)``:
+# a run of ``size`` bytes of fixed-size values, with the ones to record as attributes at
+# ``keeps`` ((offset, attr, form, width) each) and the ones that only shift at ``shifts``
+# ((offset, list) each, the list an index into `_SHIFTED`'s order), then ``var``, the
+# variable-size value that ends the run, or None after the last attribute:
+#   (_VAR_LEB, attr, form, keep)    a ULEB128 value (SLEB128 for sdata), recorded if keep
+#   (_VAR_BLOCK, width)             a block, its length a ULEB128 (width 0) or a number
+#   (_VAR_STRING,)                  a NUL-terminated string
+#   (_VAR_INDIRECT, attr)           the form is in the data, before the value
+_VAR_LEB, _VAR_BLOCK, _VAR_STRING, _VAR_INDIRECT = range(4)
+_Segment = tuple[int, tuple[tuple[int, int, int, int], ...], tuple[tuple[int, int], ...], Any]
+
+
+def _plan(
+    ab: Abbrev, version: int, addr_size: int, shifted: tuple[bool, ...] = (True, True, True)
+) -> int | tuple[_Segment, ...]:
+    """One abbreviation as segments: a DIE costs a step per variable-size value (most have
+    none), not one per attribute; or the DIE's size when it holds nothing to record. Offsets
+    of the kinds not ``shifted`` (in `_SHIFTED`'s order) are not recorded."""
+    segments: list[_Segment] = []
+    size = 0
+    keeps: list[tuple[int, int, int, int]] = []
+    shifts: list[tuple[int, int]] = []
+
+    def close(var: Any) -> None:
+        nonlocal size, keeps, shifts
+        segments.append((size, tuple(keeps), tuple(shifts), var))
+        size, keeps, shifts = 0, [], []
+
     for attr, form, _ in ab.attrs:
         if attr == _AT_HIGH_PC and form == FORM_IMPLICIT_CONST:
             raise DwarfError("DW_AT_high_pc as an implicit constant cannot be remapped")
-        size = _FIXED.get(form)
+        width = _FIXED.get(form)
         if form == FORM_REF_ADDR:
-            size = addr_size if version <= 2 else 4
-        elif size == -1:
-            size = addr_size
-        if size is not None:
-            if _kept(attr, form, version) and size in (1, 2, 3, 4, 8):
-                steps.append((_STEP_KEEP, attr, form, size))
-            elif steps and steps[-1][0] == _STEP_SKIP:
-                steps[-1] = (_STEP_SKIP, steps[-1][1] + size)
-            elif size:
-                steps.append((_STEP_SKIP, size))
+            width = addr_size if version <= 2 else 4
+        elif width == -1:
+            width = addr_size
+        if width is not None:
+            if _kept(attr, form, version) and width in (1, 2, 3, 4, 8):
+                if form in _SHIFTED and width == 4 and attr not in _BY_NAME:
+                    if shifted[_SHIFTED[form]]:
+                        shifts.append((size, _SHIFTED[form]))
+                else:
+                    keeps.append((size, attr, form, width))
+            size += width
         elif form in _LEB:
-            steps.append((_STEP_LEB, attr, form, _kept(attr, form, version)))
+            close((_VAR_LEB, attr, form, _kept(attr, form, version)))
         elif form in _BLOCK:
-            steps.append((_STEP_BLOCK, _BLOCK[form]))
+            close((_VAR_BLOCK, _BLOCK[form]))
         elif form == 0x08:  # string
-            steps.append((_STEP_STRING,))
+            close((_VAR_STRING,))
         elif form == FORM_INDIRECT:
-            steps.append((_STEP_INDIRECT, attr))
+            close((_VAR_INDIRECT, attr))
         else:
             name = _UNSUPPORTED.get(form, f"0x{form:x}")
             raise DwarfError(f"attribute form {name} is not supported")
-    return steps
+    close(None)
+    if len(segments) == 1 and not segments[0][1] and not segments[0][2]:
+        return segments[0][0]
+    return tuple(segments)
 
 
-def read_units(info: bytes, abbrev: bytes) -> list[Unit]:
+def _declarations(data: bytes, offset: int) -> dict[int, bytes]:
+    """The abbreviation table at ``offset``: code → its declaration's bytes (tag, children
+    flag, attribute specifications), compiled later only for the codes DIEs use, once per
+    distinct declaration (the units of one program repeat most of them)."""
+    out: dict[int, bytes] = {}
+    pos = offset
+    try:
+        while True:
+            code = data[pos]
+            pos += 1
+            if code >= 0x80:
+                code, pos = _uleb_tail(data, pos, code)
+            if code == 0:
+                return out
+            start = pos
+            while data[pos] >= 0x80:  # tag
+                pos += 1
+            pos += 2  # its last byte, the children flag
+            while True:
+                attr = data[pos]
+                pos += 1
+                if attr >= 0x80:
+                    attr, pos = _uleb_tail(data, pos, attr)
+                form = data[pos]
+                pos += 1
+                if form >= 0x80:
+                    form, pos = _uleb_tail(data, pos, form)
+                if attr == 0 and form == 0:
+                    break
+                if form == FORM_IMPLICIT_CONST:
+                    while data[pos] >= 0x80:
+                        pos += 1
+                    pos += 1
+            out[code] = data[start:pos]
+    except IndexError:
+        parse_abbrevs(data, offset)  # raises the error with the place it stopped
+        raise DwarfError(f".debug_abbrev: unexpected end in the table at 0x{offset:x}") from None
+
+
+def _uleb_tail(data: bytes, pos: int, first: int) -> tuple[int, int]:
+    """A ULEB128 whose first byte ``first`` (>= 0x80) is already read: (value, end)."""
+    value, shift = first & 0x7F, 7
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, pos
+
+
+def _compile(
+    decl: bytes, version: int, addr_size: int, shifted: tuple[bool, ...]
+) -> int | tuple[_Segment, ...]:
+    """The plan of one declaration (bytes from `_declarations`, so complete)."""
+    tag, pos = _leb_at(decl, 0)
+    children = decl[pos] != 0
+    pos += 1
+    attrs: list[tuple[int, int, int]] = []
+    while True:
+        at, pos = _leb_at(decl, pos)
+        form, pos = _leb_at(decl, pos)
+        if at == 0 and form == 0:
+            break
+        const = 0
+        if form == FORM_IMPLICIT_CONST:
+            const, pos = _leb_at(decl, pos, signed=True)
+        attrs.append((at, form, const))
+    return _plan(Abbrev(tag, children, tuple(attrs)), version, addr_size, shifted)
+
+
+def _leb_at(data: bytes, pos: int, signed: bool = False) -> tuple[int, int]:
+    """(value, end) of the LEB128 at ``pos``."""
+    value = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            if signed and b & 0x40:
+                value -= 1 << shift
+            return value, pos
+
+
+def read_units(
+    info: bytes, abbrev: bytes, shifted: tuple[bool, ...] = (True, True, True)
+) -> list[Unit]:
     """Every unit of ``.debug_info`` with, per DIE, the values the remapper moves (see
     `_kept`); the unit's first DIE is always recorded (``dies[0]``, maybe empty), other DIEs
-    only when they hold such a value."""
+    only when they hold such a value. Values that only shift with their section are listed
+    by position per unit instead (`Unit.strp`...), the kinds in ``shifted`` only (a copy of
+    the units placed where the string sections start needs none of them: most DIEs then
+    hold nothing to record)."""
     units: list[Unit] = []
     pos = 0
-    tables: dict[int, dict[int, Abbrev]] = {}
-    plans: dict[tuple[int, int], dict[int, list[tuple[int, ...]]]] = {}
+    tables: dict[int, dict[int, bytes]] = {}
+    plans: dict[tuple[int, int], dict[int, int | tuple[_Segment, ...]]] = {}
+    compiled: dict[tuple[bytes, int], int | tuple[_Segment, ...]] = {}
     while pos < len(info):
         c = Cur(info, pos, what=".debug_info")
         end = c.unit_end()
@@ -355,11 +484,11 @@ def read_units(info: bytes, abbrev: bytes) -> list[Unit]:
             raise DwarfError(f"address size {addr_size} (wasm32 DWARF uses 4)")
         unit = Unit(pos, end, version, addr_size, ab_pos, ab_off)
         if ab_off not in tables:
-            tables[ab_off] = parse_abbrevs(abbrev, ab_off)
+            tables[ab_off] = _declarations(abbrev, ab_off)
         key = (ab_off, version)
         if key not in plans:
             plans[key] = {}
-        _read_dies(info, c.pos, unit, tables[ab_off], plans[key])
+        _read_dies(info, c.pos, unit, tables[ab_off], plans[key], compiled, shifted)
         units.append(unit)
         pos = end
     return units
@@ -369,8 +498,10 @@ def _read_dies(
     data: bytes,
     pos: int,
     unit: Unit,
-    table: dict[int, Abbrev],
-    plans: dict[int, list[tuple[int, ...]]],
+    table: dict[int, bytes],
+    plans: dict[int, int | tuple[_Segment, ...]],
+    compiled: dict[tuple[bytes, int], int | tuple[_Segment, ...]],
+    wanted: tuple[bool, ...],
 ) -> None:
     """The DIEs of ``unit`` from ``pos`` (after its header) into ``unit.dies``.
 
@@ -378,41 +509,48 @@ def _read_dies(
     (a slice past the data is short, a byte index raises), and the DIE is then rejected."""
     end = unit.end
     dies = unit.dies
+    shifted = (unit.strp, unit.line_strp, unit.ref_addr)
     first = True
     try:
         while pos < end:
             die_at = pos
-            code = 0
-            shift = 0
-            while True:  # the abbreviation code (ULEB128)
-                b = data[pos]
-                pos += 1
-                code |= (b & 0x7F) << shift
-                shift += 7
-                if b < 0x80:
-                    break
+            code = data[pos]
+            pos += 1
+            if code >= 0x80:  # the abbreviation code (ULEB128)
+                code, pos = _uleb_tail(data, pos, code)
             if code == 0:
                 continue
-            steps = plans.get(code)
-            if steps is None:
-                ab = table.get(code)
-                if ab is None:
+            plan = plans.get(code)
+            if plan is None:
+                decl = table.get(code)
+                if decl is None:
                     raise DwarfError(f".debug_info: unknown abbreviation {code} at 0x{pos:x}")
-                steps = plans[code] = _plan(ab, unit.version, unit.addr_size)
-            die: list[Attr] = []
-            for step in steps:
-                op = step[0]
-                if op == _STEP_SKIP:
-                    pos += step[1]
-                elif op == _STEP_KEEP:
-                    n = step[3]
-                    die.append(
-                        Attr(
-                            step[1], step[2], pos, n, int.from_bytes(data[pos : pos + n], "little")
-                        )
-                    )
-                    pos += n
-                elif op == _STEP_LEB:
+                ck = (decl, unit.version)
+                if ck not in compiled:
+                    compiled[ck] = _compile(decl, unit.version, unit.addr_size, wanted)
+                plan = plans[code] = compiled[ck]
+            if isinstance(plan, int):  # nothing to record (past the end: see below the loop)
+                pos += plan
+                if first:
+                    dies.append([])
+                    first = False
+                continue
+            die: list[Attr] | None = None
+            for size, keeps, shifts, var in plan:
+                if keeps:
+                    if die is None:
+                        die = []
+                    for off, attr, form, width in keeps:
+                        at = pos + off
+                        value = int.from_bytes(data[at : at + width], "little")
+                        die.append(_new_attr(Attr, (attr, form, at, width, value)))
+                for off, which in shifts:
+                    shifted[which].append(pos + off)
+                pos += size
+                if var is None:
+                    break
+                op = var[0]
+                if op == _VAR_LEB:
                     at = pos
                     v = shift = 0
                     while True:
@@ -422,12 +560,14 @@ def _read_dies(
                         shift += 7
                         if b < 0x80:
                             break
-                    if step[3]:
-                        if step[2] == 0x0D and b & 0x40:  # sdata
+                    if var[3]:
+                        if var[2] == 0x0D and b & 0x40:  # sdata
                             v -= 1 << shift
-                        die.append(Attr(step[1], step[2], at, pos - at, v))
-                elif op == _STEP_BLOCK:
-                    width = step[1]
+                        if die is None:
+                            die = []
+                        die.append(_new_attr(Attr, (var[1], var[2], at, pos - at, v)))
+                elif op == _VAR_BLOCK:
+                    width = var[1]
                     if width:
                         n = int.from_bytes(data[pos : pos + width], "little")
                         pos += width
@@ -441,21 +581,31 @@ def _read_dies(
                             if b < 0x80:
                                 break
                     pos += n
-                elif op == _STEP_STRING:
+                elif op == _VAR_STRING:
                     nul = data.find(b"\0", pos, end)
                     if nul < 0:
                         raise DwarfError(f".debug_info: unterminated string at offset 0x{pos:x}")
                     pos = nul + 1
-                else:  # _STEP_INDIRECT: decode this one value the general way
+                else:  # _VAR_INDIRECT: decode this one value the general way
                     c = Cur(data, pos, end, ".debug_info")
                     found = _read_value(c, c.uleb(), unit)
                     pos = c.pos
-                    if found is not None and _kept(step[1], found[0], unit.version):
-                        die.append(Attr(step[1], *found))
+                    if found is not None and _kept(var[1], found[0], unit.version):
+                        if found[0] in _SHIFTED and found[2] == 4 and var[1] not in _BY_NAME:
+                            if wanted[_SHIFTED[found[0]]]:
+                                shifted[_SHIFTED[found[0]]].append(found[1])
+                        else:
+                            if die is None:
+                                die = []
+                            die.append(Attr(var[1], *found))
             if pos > end:
                 raise DwarfError(f".debug_info: unexpected end in the DIE at offset 0x{die_at:x}")
-            if die or first:
+            if die is not None:
                 dies.append(die)
+            elif first:
+                dies.append([])
             first = False
+        if pos > end:  # the last DIE ran past the unit (one that records nothing)
+            raise DwarfError(f".debug_info: unexpected end in the DIE at offset 0x{die_at:x}")
     except IndexError:
         raise DwarfError(f".debug_info: unexpected end at offset 0x{min(pos, end):x}") from None

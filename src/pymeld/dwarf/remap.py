@@ -72,6 +72,10 @@ _AT_LOCLISTS_BASE = 0x8C
 #: attributes whose section-offset value points into .debug_loc
 _LOC_ATTRS = frozenset({0x02, 0x19, 0x2A, 0x2E, 0x38, 0x40, 0x48, 0x4A, 0x4D})
 _TOMBSTONE = 0xFFFFFFFF
+_U32 = struct.Struct("<I").unpack_from
+_P32 = struct.Struct("<I").pack_into
+_U32X2 = struct.Struct("<II").unpack_from
+_P32X2 = struct.Struct("<II").pack_into
 
 
 @dataclass(slots=True)
@@ -119,6 +123,9 @@ def remap_dwarf(inputs: list[DwarfInput], stats: DwarfStats) -> list[tuple[str, 
         try:
             out = _rewrite_instance(inp.sections, inp.amap, bases, local)
         except DwarfError as e:
+            stats.instances_dropped.append(f"{inp.label}: {e}")
+            continue
+        except struct.error as e:  # a value written in place (`_P32`) that does not fit
             stats.instances_dropped.append(f"{inp.label}: {e}")
             continue
         for name, data in out.items():
@@ -183,7 +190,8 @@ def _rewrite_instance(
     info = secs.get(".debug_info")
     if not info:
         raise DwarfError("no .debug_info section")
-    units = read_units(info, secs.get(".debug_abbrev", b""))
+    shifted = tuple(bases[name] != 0 for name in (".debug_str", ".debug_line_str", ".debug_info"))
+    units = read_units(info, secs.get(".debug_abbrev", b""), shifted)
     cx = _Ctx(amap, bases, st, AddrTable(secs.get(".debug_addr", b"")))
     # DWARF 5 lists first: their new offsets are patched into .debug_info below
     rng_ctx: dict[int, ListContext] = {}
@@ -258,10 +266,14 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
     new_base = old_base if old_base == 0 else amap.map(old_base)
     if new_base is None:
         new_base = old_base
+    amap_map = amap.map
     for n, die in enumerate(unit.dies):
-        low = next((a for a in die if a.attr == _AT_LOW_PC), None)
-        if low is not None and low.form not in ADDRX_FORMS and low.form != FORM_ADDR:
-            low = None
+        low = None
+        for a in die:
+            if a.attr == _AT_LOW_PC:
+                if a.form == FORM_ADDR or a.form in ADDRX_FORMS:
+                    low = a
+                break
         old_low = new_low = None
         if low is not None:
             old_low = (
@@ -270,10 +282,10 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
             if n == 0 and old_low == 0:
                 new_low = 0  # a unit base of 0: its ranges are absolute, nothing to move
             else:
-                new_low = amap.map(old_low)
+                new_low = amap_map(old_low)
                 st.pcs.count(amap, old_low, new_low)
             if low.form == FORM_ADDR:
-                _put(buf, low.pos, 4, FORM_ADDR, _TOMBSTONE if new_low is None else new_low)
+                _P32(buf, low.pos, _TOMBSTONE if new_low is None else new_low)
         for a in die:
             if a is low:
                 continue
@@ -285,26 +297,39 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
                 v = (
                     None
                     if a.attr == _AT_HIGH_PC and low is not None and new_low is None
-                    else amap.map(old)
+                    else amap_map(old)
                 )
                 st.pcs.count(amap, old, v)
                 if a.form == FORM_ADDR:
-                    _put(buf, a.pos, 4, FORM_ADDR, _TOMBSTONE if v is None else v)
+                    _P32(buf, a.pos, _TOMBSTONE if v is None else v)
             elif a.attr == _AT_HIGH_PC:
                 if old_low is None:
                     raise DwarfError("DW_AT_high_pc as a length without DW_AT_low_pc")
-                end = None if new_low is None else amap.map(old_low + a.value)
+                end = None if new_low is None else amap_map(old_low + a.value)
                 length = 0 if end is None or new_low is None else end - new_low
                 _put(buf, a.pos, a.width, a.form, length)
-            elif a.form == FORM_STRP:
+            elif a.form == FORM_STRP:  # (of an attribute read by name: see `reader._plan`)
                 _put(buf, a.pos, 4, a.form, a.value + bases[".debug_str"])
             elif a.form == FORM_LINE_STRP:
                 _put(buf, a.pos, 4, a.form, a.value + bases[".debug_line_str"])
             elif a.form == FORM_REF_ADDR:
                 _put(buf, a.pos, a.width, a.form, a.value + bases[".debug_info"])
             elif a.form == FORM_SEC_OFFSET or (unit.version < 4 and a.form == FORM_DATA4):
-                ref = _ListRef(a.value, old_base, new_base)
-                _section_offset(unit, a.attr, a.pos, a.value, buf, cx, ref)
+                _section_offset(unit, a.attr, a.pos, a.value, buf, cx, old_base, new_base)
+    _shift(buf, unit.strp, bases[".debug_str"])
+    _shift(buf, unit.line_strp, bases[".debug_line_str"])
+    _shift(buf, unit.ref_addr, bases[".debug_info"])
+
+
+def _shift(buf: bytearray, positions: list[int], by: int) -> None:
+    """Add ``by`` to the 4-byte values at ``positions`` (nothing to do for the first copy)."""
+    if not by:
+        return
+    for pos in positions:
+        value = int(_U32(buf, pos)[0]) + by
+        if value >> 32:
+            raise DwarfError(f"value 0x{value:x} does not fit 4 bytes at 0x{pos:x}")
+        _P32(buf, pos, value)
 
 
 def _moved(lists: Lists | None, table: dict[int, int] | None, value: int, what: str) -> int:
@@ -314,11 +339,22 @@ def _moved(lists: Lists | None, table: dict[int, int] | None, value: int, what: 
 
 
 def _section_offset(
-    unit: Unit, attr: int, pos: int, value: int, buf: bytearray, cx: _Ctx, ref: _ListRef
+    unit: Unit,
+    attr: int,
+    pos: int,
+    value: int,
+    buf: bytearray,
+    cx: _Ctx,
+    old_base: int,
+    new_base: int,
 ) -> None:
     bases = cx.bases
     v5 = unit.version >= 5
-    if attr == _AT_STMT_LIST:
+    if attr in _LOC_ATTRS and not v5:  # first: most of a debug build's section offsets
+        if value not in cx.loc_refs:
+            cx.loc_refs[value] = _ListRef(value, old_base, new_base)
+        new = value + bases[".debug_loc"]
+    elif attr == _AT_STMT_LIST:
         if value not in cx.line_offsets:
             raise DwarfError(f"DW_AT_stmt_list 0x{value:x} is not the start of a line table")
         new = cx.line_offsets[value] + bases[".debug_line"]
@@ -339,11 +375,9 @@ def _section_offset(
         new = _moved(lc, lc.tables if lc else None, value, "DW_AT_loclists_base")
         new += bases[".debug_loclists"]
     elif attr == _AT_RANGES:
-        cx.range_refs.setdefault(value, ref)
+        if value not in cx.range_refs:
+            cx.range_refs[value] = _ListRef(value, old_base, new_base)
         new = value + bases[".debug_ranges"]
-    elif attr in _LOC_ATTRS:
-        cx.loc_refs.setdefault(value, ref)
-        new = value + bases[".debug_loc"]
     elif attr == _AT_STR_OFFSETS_BASE:
         new = value + bases[".debug_str_offsets"]
     elif attr == _AT_ADDR_BASE:
@@ -352,7 +386,8 @@ def _section_offset(
         raise DwarfError(f"section offset in attribute 0x{attr:x} is not supported")
     else:
         return  # DWARF 2/3: a data4 of any other attribute is a plain constant
-    _put(buf, pos, 4, FORM_DATA4, new)
+    if new != value:  # (the value read from these 4 bytes: unchanged, nothing to write)
+        _put(buf, pos, 4, FORM_DATA4, new)
 
 
 def _rewrite_lists(
@@ -361,41 +396,53 @@ def _rewrite_lists(
     """``.debug_ranges`` / ``.debug_loc`` (DWARF 2-4): each referenced list remapped in place.
 
     Unmappable entries are removed and the list closed early; the bytes it no longer uses
-    become end-of-list entries, so no other list moves.
-    """
+    become end-of-list entries, so no other list moves. Kept entries are written back at
+    ``w``, never past where they were read (entries only go), without building a list's
+    bytes apart: a debug build has thousands."""
     what = ".debug_loc" if loc else ".debug_ranges"
+    tally = st.locs if loc else st.ranges
+    amap_map = amap.map
+    size = len(data)
     buf = bytearray(data)
     for offset in sorted(refs):
         ref = refs[offset]
-        c = Cur(data, offset, what=what)
+        pos = w = offset
         old_base, new_base = ref.old_base, ref.new_base
-        kept = bytearray()
         while True:
-            begin, end = c.u32(), c.u32()
+            if pos + 8 > size:
+                at = pos if pos + 4 > size else pos + 4
+                raise DwarfError(f"{what}: unexpected end at offset 0x{at:x}")
+            begin, end = _U32X2(data, pos)
+            pos += 8
             if begin == 0 and end == 0:
                 break
             if begin == 0xFFFFFFFF:  # base address selection
                 old_base = end
-                mapped = amap.map(end)
+                mapped = amap_map(end)
                 new_base = end if mapped is None else mapped
-                kept += struct.pack("<II", begin, new_base)
+                _P32X2(buf, w, begin, new_base)
+                w += 8
                 continue
-            tail = b""
+            tail = pos
             if loc:
-                n = c.u16()
-                tail = struct.pack("<H", n) + data[c.pos : c.pos + n]
-                c.skip(n)
-            nb = amap.map(old_base + begin)
-            ne = amap.map(old_base + end)
-            ok = nb is not None and ne is not None and new_base <= nb <= ne
-            (st.locs if loc else st.ranges).count(amap, old_base + begin, nb if ok else None)
-            if not ok or nb is None or ne is None:
-                continue
-            kept += struct.pack("<II", nb - new_base, ne - new_base) + tail
-        kept += bytes(8)
-        if len(kept) > c.pos - offset:
-            raise DwarfError(f"{what}: list at 0x{offset:x} grew")  # cannot: entries only go
-        buf[offset : c.pos] = kept + bytes(c.pos - offset - len(kept))
+                if pos + 2 > size:
+                    raise DwarfError(f"{what}: unexpected end at offset 0x{pos:x}")
+                n = data[pos] | data[pos + 1] << 8
+                if pos + 2 + n > size:
+                    raise DwarfError(f"{what}: unexpected end at offset 0x{pos + 2:x}")
+                pos += 2 + n
+            nb = amap_map(old_base + begin)
+            ne = None if nb is None else amap_map(old_base + end)
+            if nb is not None and ne is not None and new_base <= nb <= ne:
+                tally.mapped += 1
+                _P32X2(buf, w, nb - new_base, ne - new_base)
+                w += 8
+                if loc:
+                    buf[w : w + pos - tail] = data[tail:pos]
+                    w += pos - tail
+            else:
+                tally.count(amap, old_base + begin, None)
+        buf[w:pos] = bytes(pos - w)  # the end of the list, then unused bytes
     return bytes(buf)
 
 
