@@ -1,6 +1,6 @@
-"""Function placement in the fused code (`pymeld.merge.layout`): each module instance's largest
-body is placed first in its block, and everything that names a function still reaches the
-same one.
+"""Function placement in the fused code (`pymeld.merge.layout`): a module instance's largest
+body is placed first in its block when it lies in the block's second half, and everything that
+names a function still reaches the same one.
 
 `wast_placement/` runs through the differential oracle (calls, an export, element segments,
 `ref.func`, the start function, a module instantiated twice, an imported function before the
@@ -70,20 +70,21 @@ def _module(sizes: list[int], imports: int = 0) -> Module:
     return m
 
 
-def test_layout_places_each_modules_largest_body_first() -> None:
-    a = _module([3, 9, 5, 9], imports=2)  # the first of two largest
+def test_layout_places_a_late_largest_body_first() -> None:
+    a = _module([3, 5, 9, 9], imports=2)  # the first of two largest, in the second half
     b = _module([7, 1])  # already first
-    layouts, totals = lay_out([a, b, a], {ExternKind.FUNC: 4})
-    assert totals["func"] == 4 + 4 + 2 + 4
-    assert [lay.lead for lay in layouts] == [1, 0, 1]
-    for lay, m in zip(layouts, (a, b, a)):
+    c = _module([3, 9, 5, 4])  # largest in the first half: compiled early enough, stays
+    layouts, totals = lay_out([a, b, c, a], {ExternKind.FUNC: 4})
+    assert totals["func"] == 4 + 4 + 2 + 4 + 4
+    assert [lay.lead for lay in layouts] == [2, 0, 0, 2]
+    for lay, m in zip(layouts, (a, b, c, a)):
         n_imp = len(m.imports)
         listed = lay.definitions(ExternKind.FUNC, len(m.funcs))
         assert listed == [lay.defined(ExternKind.FUNC, n_imp + i) for i in range(len(m.funcs))]
         assert sorted(listed) == list(range(lay.func, lay.func + len(m.funcs)))
         placed = lay.placed(list(range(len(m.funcs))))  # input positions in output order
         assert [listed[i] for i in placed] == sorted(listed)
-        assert len(m.codes[placed[0]].body) == max(len(c.body) for c in m.codes)
-    third = layouts[2]
-    assert third.definitions(ExternKind.FUNC, 4) == [11, 10, 12, 13]
-    assert third.defined(ExternKind.GLOBAL, 0) == third.global_  # other kinds stay in order
+    assert layouts[2].definitions(ExternKind.FUNC, 4) == [10, 11, 12, 13]  # c: input order
+    last = layouts[3]
+    assert last.definitions(ExternKind.FUNC, 4) == [16, 15, 14, 17]
+    assert last.defined(ExternKind.GLOBAL, 0) == last.global_  # other kinds stay in order
