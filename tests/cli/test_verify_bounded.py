@@ -126,6 +126,16 @@ def test_verify_of_a_foreign_core_module_fails_to_load(
     assert code == 1 and err.startswith("pymeld: error: verify: the fused component does not")
 
 
+#: ``python -m pymeld.cli`` with Ctrl-C raising KeyboardInterrupt, as at a terminal. A suite
+#: started in the background by a non-interactive shell (``make test &``) runs with SIGINT
+#: ignored, every child inherits that, and Python then leaves it ignored: the child would
+#: rightly not react (seen: no output, killed after 30 s).
+AT_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'pymeld'; runpy.run_module('pymeld.cli', run_name='__main__')"
+)
+
+
 @pytest.mark.parametrize(
     ("sig", "code", "word"),
     [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")],
@@ -138,7 +148,7 @@ def test_signal_during_a_hanging_call_cleans_up_at_once(
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
-    cmd = [sys.executable, "-m", "pymeld.cli", "verify", str(src), str(comp), "--timeout", "60"]
+    cmd = [sys.executable, "-c", AT_A_TERMINAL, "verify", str(src), str(comp), "--timeout", "60"]
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not list(tmp.glob("pymeld-verify-*")) and time.monotonic() < deadline:
