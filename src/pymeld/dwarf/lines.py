@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pymeld.codec.binary import uleb
-from pymeld.dwarf.reader import Cur, DwarfError
+from pymeld.dwarf.reader import Cur, DwarfError, uleb_tail
 
 __all__ = ["LineStats", "rewrite_lines"]
 
@@ -147,18 +147,6 @@ def _unit(
     return end
 
 
-def _uleb_tail(prog: bytes, pos: int, first: int) -> tuple[int, int]:
-    """A ULEB128 whose first byte ``first`` (>= 0x80) is already read: (value, end)."""
-    value, shift = first & 0x7F, 7
-    while True:
-        b = prog[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return value, pos
-
-
 def _program(
     prog: bytes,
     offset: int,
@@ -228,7 +216,7 @@ def _program(
                 n = prog[pos]
                 pos += 1
                 if n >= 0x80:
-                    n, pos = _uleb_tail(prog, pos, n)
+                    n, pos = uleb_tail(prog, pos, n)
                 if n == 0 or pos + n > end:
                     raise DwarfError(f".debug_line: bad extended opcode at 0x{offset + op_at:x}")
                 ext = pos
@@ -274,7 +262,7 @@ def _program(
                 n = prog[pos]
                 pos += 1
                 if n >= 0x80:
-                    n, pos = _uleb_tail(prog, pos, n)
+                    n, pos = uleb_tail(prog, pos, n)
                 addr += n
                 copied = pos
                 continue
@@ -386,7 +374,7 @@ def _skip_sequence(
                 n = prog[pos]
                 pos += 1
                 if n >= 0x80:
-                    n, pos = _uleb_tail(prog, pos, n)
+                    n, pos = uleb_tail(prog, pos, n)
                 if n == 0 or pos + n > end:
                     raise DwarfError(f".debug_line: bad extended opcode at 0x{offset + op_at:x}")
                 sub = prog[pos]

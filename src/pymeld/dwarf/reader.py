@@ -20,6 +20,7 @@ __all__ = [
     "Unit",
     "parse_abbrevs",
     "read_units",
+    "uleb_tail",
 ]
 
 
@@ -372,7 +373,7 @@ def _declarations(data: bytes, offset: int) -> dict[int, bytes]:
             code = data[pos]
             pos += 1
             if code >= 0x80:
-                code, pos = _uleb_tail(data, pos, code)
+                code, pos = uleb_tail(data, pos, code)
             if code == 0:
                 return out
             start = pos
@@ -383,11 +384,11 @@ def _declarations(data: bytes, offset: int) -> dict[int, bytes]:
                 attr = data[pos]
                 pos += 1
                 if attr >= 0x80:
-                    attr, pos = _uleb_tail(data, pos, attr)
+                    attr, pos = uleb_tail(data, pos, attr)
                 form = data[pos]
                 pos += 1
                 if form >= 0x80:
-                    form, pos = _uleb_tail(data, pos, form)
+                    form, pos = uleb_tail(data, pos, form)
                 if attr == 0 and form == 0:
                     break
                 if form == FORM_IMPLICIT_CONST:
@@ -400,8 +401,9 @@ def _declarations(data: bytes, offset: int) -> dict[int, bytes]:
         raise DwarfError(f".debug_abbrev: unexpected end in the table at 0x{offset:x}") from None
 
 
-def _uleb_tail(data: bytes, pos: int, first: int) -> tuple[int, int]:
-    """A ULEB128 whose first byte ``first`` (>= 0x80) is already read: (value, end)."""
+def uleb_tail(data: bytes, pos: int, first: int) -> tuple[int, int]:
+    """A ULEB128 whose first byte ``first`` (>= 0x80) is already read: (value, end). The hot
+    loops read a one-byte LEB128 inline and call this for the rest."""
     value, shift = first & 0x7F, 7
     while True:
         b = data[pos]
@@ -517,7 +519,7 @@ def _read_dies(
             code = data[pos]
             pos += 1
             if code >= 0x80:  # the abbreviation code (ULEB128)
-                code, pos = _uleb_tail(data, pos, code)
+                code, pos = uleb_tail(data, pos, code)
             if code == 0:
                 continue
             plan = plans.get(code)
@@ -552,17 +554,12 @@ def _read_dies(
                 op = var[0]
                 if op == _VAR_LEB:
                     at = pos
-                    v = shift = 0
-                    while True:
-                        b = data[pos]
+                    v = data[pos]
+                    if v < 0x40:  # one byte, the same value signed or not
                         pos += 1
-                        v |= (b & 0x7F) << shift
-                        shift += 7
-                        if b < 0x80:
-                            break
+                    else:
+                        v, pos = _leb_at(data, pos, var[2] == 0x0D)  # sdata is signed
                     if var[3]:
-                        if var[2] == 0x0D and b & 0x40:  # sdata
-                            v -= 1 << shift
                         if die is None:
                             die = []
                         die.append(_new_attr(Attr, (var[1], var[2], at, pos - at, v)))
@@ -572,14 +569,10 @@ def _read_dies(
                         n = int.from_bytes(data[pos : pos + width], "little")
                         pos += width
                     else:
-                        n = shift = 0
-                        while True:
-                            b = data[pos]
-                            pos += 1
-                            n |= (b & 0x7F) << shift
-                            shift += 7
-                            if b < 0x80:
-                                break
+                        n = data[pos]
+                        pos += 1
+                        if n >= 0x80:
+                            n, pos = uleb_tail(data, pos, n)
                     pos += n
                 elif op == _VAR_STRING:
                     nul = data.find(b"\0", pos, end)
