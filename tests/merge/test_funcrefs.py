@@ -78,3 +78,27 @@ def test_nothing_added_without_such_references() -> None:
     m = parse_module(out)
     declarative = [e for e in m.elems if e.mode == SegmentMode.DECLARATIVE]
     assert len(declarative) == 1  # the copied one
+
+
+def test_a_large_body_is_cut_by_tokens_with_the_same_answer(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Bodies from `TOKENS_MIN_BODY` on are cut by `codec.core.tokens`: the same answer as the
+    walk, also where the opcode's byte and a candidate's LEB128 sit inside an immediate
+    (`i64.const` of 0xD2 then 0x01: $h's index), beside a `call` of $h (a token, not a
+    `ref.func`), in a body padded out with plain code."""
+    from pymeld.merge import funcrefs
+
+    filler = "(drop (i32.add (i32.const 1) (i32.const 2)))" * 3000  # ~21 kB of plain code
+    wat = _MODULE.replace(
+        "(call_indirect (result i32) (i32.const 0))))",
+        f"(drop (i64.const 0xd2)) (drop (call $h)) {filler} "
+        "(call_indirect (result i32) (i32.const 0))))",
+    )
+    m = parse_module(wat_to_wasm(wat))
+    (f,) = [c for c in m.codes if len(c.body) >= funcrefs.TOKENS_MIN_BODY]
+    assert b"\xd2\x01" in f.body  # the decoy: 0xd2 as an immediate, 0x01 = $h
+    cut: list[bytes] = []
+    real_tokenize = funcrefs.tokenize
+    monkeypatch.setattr(funcrefs, "tokenize", lambda b: cut.append(b) or real_tokenize(b))
+    assert undeclared_refs(m) == [0] and cut == [f.body]
+    monkeypatch.setattr(funcrefs, "TOKENS_MIN_BODY", 1 << 30)  # the walk only
+    assert undeclared_refs(m) == [0]

@@ -7,7 +7,8 @@ referenced undeclared (wasmtime: "undeclared function reference"); the merger de
 in one declarative element segment (`undeclared_refs`). Modules without such a reference are
 left as they are (their fused bytes do not change). Most modules export functions, so a body
 is decoded only if its bytes may hold such a `ref.func` (the opcode's byte, then the LEB128 of
-a candidate, padded or not).
+a candidate, padded or not), and a large one is cut by `codec.core.tokens` (a 36.7 MB
+composition had 33 such bodies, a Python walk of them ~80 ms).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 
 from pymeld.codec.core.instructions import const_expr_funcs, read_u, scan_instructions
 from pymeld.codec.core.model import ExternKind, Module
+from pymeld.codec.core.tokens import tokenize
 
 
 def undeclared_refs(m: Module) -> list[int]:
@@ -41,9 +43,19 @@ def undeclared_refs(m: Module) -> list[int]:
         return end
 
     for code in m.codes:  # only a body holding the opcode's byte and a candidate is decoded
-        if any(_value(x[1]) in only_exported for x in _MAYBE_REF.finditer(code.body)):
-            scan_instructions(code.body, {(-1, 0xD2): visit})
+        body = code.body
+        if any(_value(x[1]) in only_exported for x in _MAYBE_REF.finditer(body)):
+            parts = tokenize(body) if len(body) >= TOKENS_MIN_BODY else None
+            if parts is None:
+                scan_instructions(body, {(-1, 0xD2): visit})
+            else:  # each `ref.func` is a token of its own, its index right after the opcode
+                refs.update(read_u(t, 1)[0] for t in parts[1::2] if t[0] == 0xD2)
     return sorted(refs & only_exported)
+
+
+#: From this size on a candidate body is cut by `codec.core.tokens` (the walk in C; compiling
+#: its expression once costs what walking ~100 kB in Python does) rather than walked.
+TOKENS_MIN_BODY = 16 << 10
 
 
 #: The opcode's byte and what may be its index (an LEB128 of up to 5 bytes, padded or not).
