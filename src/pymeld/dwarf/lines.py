@@ -147,6 +147,18 @@ def _unit(
     return end
 
 
+def _extended(prog: bytes, pos: int, end: int, where: int) -> tuple[int, int, int]:
+    """(sub-opcode, length, its position) of the extended opcode whose 0 byte is before
+    ``pos`` (``where``: that byte's section offset, for the error)."""
+    n = prog[pos]
+    pos += 1
+    if n >= 0x80:
+        n, pos = uleb_tail(prog, pos, n)
+    if n == 0 or pos + n > end:
+        raise DwarfError(f".debug_line: bad extended opcode at 0x{where:x}")
+    return prog[pos], n, pos
+
+
 def _program(
     prog: bytes,
     offset: int,
@@ -213,15 +225,8 @@ def _program(
                 continue
             elif op == 0:  # an extended opcode
                 at = pos
-                n = prog[pos]
-                pos += 1
-                if n >= 0x80:
-                    n, pos = uleb_tail(prog, pos, n)
-                if n == 0 or pos + n > end:
-                    raise DwarfError(f".debug_line: bad extended opcode at 0x{offset + op_at:x}")
-                ext = pos
-                sub = prog[pos]
-                pos += n
+                sub, n, ext = _extended(prog, pos, end, offset + op_at)
+                pos = ext + n
                 if sub == _LNE_END_SEQUENCE:
                     rows += 1
                     to = amap_map(addr)
@@ -371,14 +376,8 @@ def _skip_sequence(
             else:
                 op_at = pos - 1
                 at = pos
-                n = prog[pos]
-                pos += 1
-                if n >= 0x80:
-                    n, pos = uleb_tail(prog, pos, n)
-                if n == 0 or pos + n > end:
-                    raise DwarfError(f".debug_line: bad extended opcode at 0x{offset + op_at:x}")
-                sub = prog[pos]
-                pos += n
+                sub, n, ext = _extended(prog, pos, end, offset + op_at)
+                pos = ext + n
                 if sub == _LNE_END_SEQUENCE:
                     return pos, rows + 1, True
                 if sub == _LNE_SET_ADDRESS and n != 5:
