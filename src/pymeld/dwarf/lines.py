@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pymeld.codec.binary import uleb
-from pymeld.dwarf.reader import Cur, DwarfError, uleb_tail
+from pymeld.dwarf.reader import Cur, DwarfError, leb_at
 
 __all__ = ["LineStats", "rewrite_lines"]
 
@@ -153,7 +153,7 @@ def _extended(prog: bytes, pos: int, end: int, where: int) -> tuple[int, int, in
     n = prog[pos]
     pos += 1
     if n >= 0x80:
-        n, pos = uleb_tail(prog, pos, n)
+        n, pos = leb_at(prog, pos - 1)
     if n == 0 or pos + n > end:
         raise DwarfError(f".debug_line: bad extended opcode at 0x{where:x}")
     return prog[pos], n, pos
@@ -267,7 +267,7 @@ def _program(
                 n = prog[pos]
                 pos += 1
                 if n >= 0x80:
-                    n, pos = uleb_tail(prog, pos, n)
+                    n, pos = leb_at(prog, pos - 1)
                 addr += n
                 copied = pos
                 continue

@@ -18,9 +18,9 @@ __all__ = [
     "Cur",
     "DwarfError",
     "Unit",
+    "leb_at",
     "parse_abbrevs",
     "read_units",
-    "uleb_tail",
 ]
 
 
@@ -373,7 +373,7 @@ def _declarations(data: bytes, offset: int) -> dict[int, bytes]:
             code = data[pos]
             pos += 1
             if code >= 0x80:
-                code, pos = uleb_tail(data, pos, code)
+                code, pos = leb_at(data, pos - 1)
             if code == 0:
                 return out
             start = pos
@@ -384,11 +384,11 @@ def _declarations(data: bytes, offset: int) -> dict[int, bytes]:
                 attr = data[pos]
                 pos += 1
                 if attr >= 0x80:
-                    attr, pos = uleb_tail(data, pos, attr)
+                    attr, pos = leb_at(data, pos - 1)
                 form = data[pos]
                 pos += 1
                 if form >= 0x80:
-                    form, pos = uleb_tail(data, pos, form)
+                    form, pos = leb_at(data, pos - 1)
                 if attr == 0 and form == 0:
                     break
                 if form == FORM_IMPLICIT_CONST:
@@ -401,41 +401,29 @@ def _declarations(data: bytes, offset: int) -> dict[int, bytes]:
         raise DwarfError(f".debug_abbrev: unexpected end in the table at 0x{offset:x}") from None
 
 
-def uleb_tail(data: bytes, pos: int, first: int) -> tuple[int, int]:
-    """A ULEB128 whose first byte ``first`` (>= 0x80) is already read: (value, end). The hot
-    loops read a one-byte LEB128 inline and call this for the rest."""
-    value, shift = first & 0x7F, 7
-    while True:
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return value, pos
-
-
 def _compile(
     decl: bytes, version: int, addr_size: int, shifted: tuple[bool, ...]
 ) -> int | tuple[_Segment, ...]:
     """The plan of one declaration (bytes from `_declarations`, so complete)."""
-    tag, pos = _leb_at(decl, 0)
+    tag, pos = leb_at(decl, 0)
     children = decl[pos] != 0
     pos += 1
     attrs: list[tuple[int, int, int]] = []
     while True:
-        at, pos = _leb_at(decl, pos)
-        form, pos = _leb_at(decl, pos)
+        at, pos = leb_at(decl, pos)
+        form, pos = leb_at(decl, pos)
         if at == 0 and form == 0:
             break
         const = 0
         if form == FORM_IMPLICIT_CONST:
-            const, pos = _leb_at(decl, pos, signed=True)
+            const, pos = leb_at(decl, pos, signed=True)
         attrs.append((at, form, const))
     return _plan(Abbrev(tag, children, tuple(attrs)), version, addr_size, shifted)
 
 
-def _leb_at(data: bytes, pos: int, signed: bool = False) -> tuple[int, int]:
-    """(value, end) of the LEB128 at ``pos``."""
+def leb_at(data: bytes, pos: int, signed: bool = False) -> tuple[int, int]:
+    """(value, end) of the LEB128 at ``pos``. The hot loops read a one-byte LEB128 inline and
+    call this (from the byte they read) for longer ones."""
     value = shift = 0
     while True:
         b = data[pos]
@@ -519,7 +507,7 @@ def _read_dies(
             code = data[pos]
             pos += 1
             if code >= 0x80:  # the abbreviation code (ULEB128)
-                code, pos = uleb_tail(data, pos, code)
+                code, pos = leb_at(data, pos - 1)
             if code == 0:
                 continue
             plan = plans.get(code)
@@ -558,7 +546,7 @@ def _read_dies(
                     if v < 0x40:  # one byte, the same value signed or not
                         pos += 1
                     else:
-                        v, pos = _leb_at(data, pos, var[2] == 0x0D)  # sdata is signed
+                        v, pos = leb_at(data, pos, var[2] == 0x0D)  # sdata is signed
                     if var[3]:
                         if die is None:
                             die = []
@@ -572,7 +560,7 @@ def _read_dies(
                         n = data[pos]
                         pos += 1
                         if n >= 0x80:
-                            n, pos = uleb_tail(data, pos, n)
+                            n, pos = leb_at(data, pos - 1)
                     pos += n
                 elif op == _VAR_STRING:
                     nul = data.find(b"\0", pos, end)

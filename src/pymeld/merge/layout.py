@@ -94,7 +94,7 @@ class InstanceLayout:
         return list(range(base, base + n))
 
 
-def largest_body(module: Module) -> int:
+def lead_body(module: Module) -> int:
     """Position of the module's first largest function body when it lies in the second half
     of the module's code (compiled late), else 0: the body to place first."""
     codes = module.codes
@@ -125,7 +125,7 @@ def lay_out(
     for m in modules:
         lead = leads.get(id(m))
         if lead is None:
-            lead = leads[id(m)] = largest_body(m)
+            lead = leads[id(m)] = lead_body(m)
         lay = InstanceLayout(func, table, memory, global_, tag, elem, data, count_imports(m), lead)
         layouts.append(lay)
         func += len(m.funcs)
