@@ -13,8 +13,9 @@ Fusion then treats it like any other composition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import ComponentBuilder
 from pymeld.errors import LinkError

@@ -12,10 +12,11 @@ API: ``inspect_tree(component) -> dict``, ``rich_tree(info) -> rich.tree.Tree`` 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import Reader
 from pymeld.codec.component import parse_any
 from pymeld.codec.component.model import (

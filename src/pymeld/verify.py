@@ -35,10 +35,11 @@ import struct
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from pymeld._dataclass import dataclass
 from pymeld.errors import PymeldError
 
 __all__ = ["ExportReport", "VerifyReport", "require_equivalent", "verify"]

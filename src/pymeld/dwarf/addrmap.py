@@ -15,8 +15,9 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import uleb
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.encode import encode_locals

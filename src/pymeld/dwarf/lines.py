@@ -10,9 +10,9 @@ whole, so no row ever points at an instruction it did not describe.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Protocol
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import uleb
 from pymeld.dwarf.reader import Cur, DwarfError, leb_at
 

@@ -8,8 +8,10 @@ form so it can patch it in place.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, NamedTuple
+
+from pymeld._dataclass import dataclass
 
 __all__ = [
     "ADDRX_FORMS",

@@ -23,8 +23,9 @@ dropped and counted.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.dwarf.lines import AddrMap, LineStats, rewrite_lines
 from pymeld.dwarf.reader import (
     ADDRX_FORMS,

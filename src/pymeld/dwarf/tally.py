@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from pymeld._dataclass import dataclass
 from pymeld.dwarf.lines import AddrMap
 
 __all__ = ["Tally"]

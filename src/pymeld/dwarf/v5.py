@@ -13,8 +13,9 @@ to it follow the new layout.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from pymeld._dataclass import dataclass
 from pymeld.codec.binary import uleb
 from pymeld.dwarf.lines import AddrMap
 from pymeld.dwarf.reader import Cur, DwarfError
