@@ -23,6 +23,7 @@ from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.encode import encode_locals
 from pymeld.codec.core.model import Code, ExternKind, Module
 from pymeld.errors import DecodeError
+from pymeld.merge.bodies import SCANNED
 
 __all__ = [
     "CodeLayout",
@@ -130,32 +131,47 @@ class FunctionMap:
         return n.instr + rel + delta
 
 
-def _site_edits(old: bytes, new: bytes) -> list[tuple[int, int, int]] | None:
-    """The edits turning ``old`` into ``new`` when they differ only in index immediates of the
-    same kinds, in order (what the merge's rewrite does to most bodies), from the two bodies'
-    patch sites: one fast scan each instead of a replayed rewrite. None when the sites do not
-    pair up or ``new`` is not exactly ``old`` with those immediates replaced."""
-    so, sn = ins.patch_sites(old), ins.patch_sites(new)
-    if so is None or sn is None or len(so) != len(sn):
-        return None
+def _site_edits(
+    old: bytes, new: bytes, sites: list[ins.Patch]
+) -> list[tuple[int, int, int]] | None:
+    """The edits turning ``old`` into ``new`` when ``new`` is ``old`` with the index immediates
+    at ``sites`` (``old``'s `patch_sites`) re-encoded, as the merge's rewrite leaves most
+    bodies: each immediate's new extent is read where it now starts (a LEB128, a memarg of
+    memory 0 followed by the index it gained), and the bodies joined back must give ``new``.
+    None otherwise."""
     edits: list[tuple[int, int, int]] = []
     parts: list[bytes] = []
-    prev = 0
-    for (o_start, o_end, o_kind, o_value), (n_start, n_end, n_kind, n_value) in zip(so, sn):
-        if o_kind != n_kind:
-            if o_kind != ins.P_MEM0 or n_kind != ins.K_MEM:
-                return None
-            # a memarg of memory 0 given its memory: the flags gain 0x40, the index follows
-            n_start -= len(uleb(o_value | 0x40))
-        elif o_value == n_value and o_end - o_start == n_end - n_start:
-            continue  # the same value in as many bytes: unchanged (the join below checks it)
-        imm = new[n_start:n_end]
-        if old[o_start:o_end] != imm:
-            edits.append((o_start, o_end - o_start, n_end - n_start))
-            parts += (old[prev:o_start], imm)
-            prev = o_end
+    prev = shift = 0
+    p_mem0 = ins.P_MEM0
+    try:
+        for at, end, kind, _ in sites:
+            n_at = n_end = at + shift
+            while new[n_end] >= 0x80:
+                n_end += 1
+            n_end += 1
+            if kind == p_mem0 and new[n_at] & 0x40:  # flags | 0x40, then the memory index
+                while new[n_end] >= 0x80:
+                    n_end += 1
+                n_end += 1
+            imm = new[n_at:n_end]
+            if old[at:end] != imm:
+                edits.append((at, end - at, n_end - n_at))
+                parts += (old[prev:at], imm)
+                prev = end
+                shift += n_end - n_at - (end - at)
+    except IndexError:
+        return None
     parts.append(old[prev:])
     return edits if b"".join(parts) == new else None
+
+
+def _old_sites(body: bytes) -> list[ins.Patch] | None:
+    """`patch_sites` of an input body: the merge's own scan when it made one."""
+    sites = SCANNED.get(body, _NOT_SCANNED)
+    return ins.patch_sites(body) if sites is _NOT_SCANNED else sites  # type: ignore[return-value]
+
+
+_NOT_SCANNED = object()
 
 
 def function_map(
@@ -164,7 +180,8 @@ def function_map(
     """The exact map for one body, or None when ``new`` is not the index rewrite of ``old``."""
     if new.body is old.body:
         return FunctionMap(old_lay, new_lay)
-    edits = _site_edits(old.body, new.body)
+    sites = _old_sites(old.body)
+    edits = None if sites is None else _site_edits(old.body, new.body, sites)
     if edits is None:
         maps = _replay_maps(new.body)
         if maps is None:
