@@ -4,7 +4,7 @@ section, only the instance's DWARF dropped with a reason."""
 from __future__ import annotations
 
 import struct
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from pymeld.api import core_module_sections
 from pymeld.codec.component.parse import parse_component
 from pymeld.codec.core.parse import parse_module
+from pymeld.dwarf import remap
 from pymeld.dwarf.reader import DwarfError, read_units
 from pymeld.dwarf.remap import DwarfInput, DwarfStats, _ListRef, _rewrite_lists, remap_dwarf
+from pymeld.fuse import fuse_bytes
 
 DATA = Path(__file__).parent.parent / "data" / "dwarf"
 
@@ -25,6 +27,10 @@ class Shift:
 
     def map(self, addr: int) -> int | None:
         return addr + 0x10 if 3 <= addr < 0x400 else None
+
+    def step(self, addr: int) -> tuple[float, float, int | None]:
+        to = self.map(addr)
+        return addr, addr + 1, None if to is None else to - addr
 
     def dead(self, addr: int) -> bool:
         return addr >= 0x400
@@ -68,6 +74,62 @@ def test_damaged_dwarf_is_dropped_or_rewritten(name: str, data: st.DataObject) -
         assert out == [] and stats.instances == 0
     else:
         assert stats.instances == 1 and dict(out)[".debug_info"]
+
+
+def _both_ways(
+    monkeypatch: pytest.MonkeyPatch, secs: dict[str, bytes]
+) -> list[tuple[list[tuple[str, bytes]], DwarfStats]]:
+    """`remap_dwarf` with values listed by position (the default), then with every DIE
+    recorded whole (`read_units(whole=True)`, what the position lists stand for)."""
+    out = []
+    for whole in (False, True):
+        with monkeypatch.context() as m:
+            m.setattr(remap, "read_units", partial(read_units, whole=whole))
+            stats = DwarfStats()
+            out.append((remap_dwarf([DwarfInput("m", secs, Shift())], stats), stats))
+    return out
+
+
+@pytest.mark.parametrize("name", ["composed.wasm", "composed-dwarf5.wasm", "twice.wasm"])
+def test_listed_values_are_rewritten_as_in_their_dies(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (listed, listed_stats), (whole, whole_stats) = _both_ways(monkeypatch, sections(name))
+    assert listed == whole and listed
+    assert listed_stats == whole_stats and not listed_stats.instances_dropped
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_damaged_listed_values_are_dropped_or_rewritten_as_in_their_dies(
+    data: st.DataObject,
+) -> None:
+    """On damaged DWARF both ways drop the instance or both give the same sections (the
+    reason may differ when it has several faults: they are met in another order)."""
+    secs = dict(sections("composed.wasm"))
+    raw = bytearray(secs[".debug_info"])
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        raw[at] = data.draw(st.integers(0, 255))
+    secs[".debug_info"] = bytes(raw)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        (listed, listed_stats), (whole, whole_stats) = _both_ways(monkeypatch, secs)
+    assert bool(listed_stats.instances_dropped) == bool(whole_stats.instances_dropped)
+    assert listed == whole
+
+
+def test_a_real_build_fuses_to_the_same_bytes_either_way(
+    corpus_components: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """jco-utf8-utf16 (39 units of clang and rustc DWARF 4): whole module, --stats too."""
+    data = (corpus_components / "repo-prebuilt" / "jco-utf8-utf16.composed.wasm").read_bytes()
+    listed = fuse_bytes(data)
+    monkeypatch.setattr(remap, "read_units", partial(read_units, whole=True))
+    whole = fuse_bytes(data)
+    assert listed.output == whole.output
+    assert {k: v for k, v in listed.stats.items() if k.startswith("dwarf_") and "ms" not in k} == {
+        k: v for k, v in whole.stats.items() if k.startswith("dwarf_") and "ms" not in k
+    }
 
 
 def test_intact_dwarf_moves_and_counts() -> None:

@@ -29,6 +29,7 @@ from pymeld._dataclass import dataclass
 from pymeld.dwarf.lines import AddrMap, LineStats, rewrite_lines
 from pymeld.dwarf.reader import (
     ADDRX_FORMS,
+    AT_RANGES,
     FORM_ADDR,
     FORM_DATA4,
     FORM_LINE_STRP,
@@ -36,6 +37,7 @@ from pymeld.dwarf.reader import (
     FORM_SEC_OFFSET,
     FORM_STRP,
     FORM_UDATA,
+    LOC_ATTRS,
     Cur,
     DwarfError,
     Unit,
@@ -65,13 +67,12 @@ SECTIONS = (
 _AT_LOW_PC = 0x11
 _AT_HIGH_PC = 0x12
 _AT_STMT_LIST = 0x10
-_AT_RANGES = 0x55
+_AT_RANGES = AT_RANGES
 _AT_STR_OFFSETS_BASE = 0x72
 _AT_ADDR_BASE = 0x73
 _AT_RNGLISTS_BASE = 0x74
 _AT_LOCLISTS_BASE = 0x8C
-#: attributes whose section-offset value points into .debug_loc
-_LOC_ATTRS = frozenset({0x02, 0x19, 0x2A, 0x2E, 0x38, 0x40, 0x48, 0x4A, 0x4D})
+_LOC_ATTRS = LOC_ATTRS
 _TOMBSTONE = 0xFFFFFFFF
 _U32 = struct.Struct("<I").unpack_from
 _P32 = struct.Struct("<I").pack_into
@@ -317,9 +318,47 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
                 _put(buf, a.pos, a.width, a.form, a.value + bases[".debug_info"])
             elif a.form == FORM_SEC_OFFSET or (unit.version < 4 and a.form == FORM_DATA4):
                 _section_offset(unit, a.attr, a.pos, a.value, buf, cx, old_base, new_base)
+    _listed_values(unit, buf, cx, old_base, new_base)
     _shift(buf, unit.strp, bases[".debug_str"])
     _shift(buf, unit.line_strp, bases[".debug_line_str"])
     _shift(buf, unit.ref_addr, bases[".debug_info"])
+
+
+def _listed_values(unit: Unit, buf: bytearray, cx: _Ctx, old_base: int, new_base: int) -> None:
+    """The values `read_units` listed by position (see `Unit`), each kind in one loop: what
+    `_rewrite_unit` does to them in their DIEs (`read_units` with ``whole`` keeps them
+    there), without going through every attribute of every DIE."""
+    for positions, refs, name in (
+        (unit.locs, cx.loc_refs, ".debug_loc"),
+        (unit.ranges, cx.range_refs, ".debug_ranges"),
+    ):
+        for pos in positions:
+            value = int(_U32(buf, pos)[0])
+            if value not in refs:
+                refs[value] = _ListRef(value, old_base, new_base)
+        _shift(buf, positions, cx.bases[name])
+    amap = cx.amap
+    amap_map = amap.map
+    tally = cx.st.pcs
+    for pos in unit.pcs:
+        old = int(_U32(buf, pos)[0])
+        new = amap_map(old)
+        tally.count(amap, old, new)
+        _P32(buf, pos, _TOMBSTONE if new is None else new)
+    for low, high in zip(unit.lows, unit.highs, strict=True):
+        old = int(_U32(buf, low)[0])
+        new = amap_map(old)
+        tally.count(amap, old, new)
+        if new is None:
+            _P32(buf, low, _TOMBSTONE)
+            _P32(buf, high, 0)
+            continue
+        _P32(buf, low, new)
+        end = amap_map(old + int(_U32(buf, high)[0]))
+        length = 0 if end is None else end - new
+        if length < 0:
+            raise DwarfError(f"negative value {length} at 0x{high:x}")
+        _P32(buf, high, length)
 
 
 def _shift(buf: bytearray, positions: list[int], by: int) -> None:
