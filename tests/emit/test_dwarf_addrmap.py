@@ -219,3 +219,9 @@ def test_step_map_answers_as_the_function_maps(
     top = max((lay.end for lay in layouts), default=0) + 5
     addrs = [*range(-2, top), *range(top, -3, -1), *range(-2, top, 7)]  # up, down, jumps
     assert [im.map(a) for a in addrs] == [im.map_slow(a) for a in addrs]
+    # each address's step holds it, moves it as the map does, and so does every address in it
+    for a in addrs:
+        lo, hi, delta = im.step(a)
+        assert lo <= a < hi
+        for b in range(max(int(max(lo, -3)), a - 9), int(min(hi, a + 9))):
+            assert im.map_slow(b) == (None if delta is None else b + delta)

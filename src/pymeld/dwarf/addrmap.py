@@ -254,6 +254,17 @@ class InstanceMap:
             d = self._delta = self._deltas[k - 1]
         return None if d is None else addr + d
 
+    def step(self, addr: int) -> tuple[float, float, int | None]:
+        """``(lo, hi, delta)``: `map` moves every address of ``[lo, hi)``, ``addr``'s run, by
+        ``delta`` (None: maps none of them). Callers that walk addresses in order keep it and
+        look again only when they leave it."""
+        starts = self._starts
+        k = bisect.bisect_right(starts, addr)
+        hi = starts[k] if k < len(starts) else math.inf
+        if k == 0:
+            return -math.inf, hi, None
+        return starts[k - 1], hi, self._deltas[k - 1]
+
     def map_slow(self, addr: int) -> int | None:
         """The definition: the containing body's `FunctionMap` (an end address is smaller
         than the next body's start: its size LEB lies between)."""
@@ -270,7 +281,9 @@ def _steps(
     """`InstanceMap.map_slow` as a step function: sorted starts, each with the delta that
     holds from it to the next start (None: unmapped there); a later entry at the same start
     overrides. Within a body `FunctionMap.map` changes only at the body and instruction
-    starts, at each edit's start, the byte after it and its end, and at the body's end."""
+    starts, at the byte after each edit's start and at its end (an edit's start keeps the
+    delta before it), and at the body's end; a step that would keep the delta of the one
+    before is left out."""
     starts: list[int] = []
     deltas: list[int | None] = []
     for lay, f in zip(layouts, functions):
@@ -289,22 +302,25 @@ def _steps(
         base = n.instr - o.instr
         starts.append(o.instr)
         deltas.append(base)
-        before = 0
+        done, size = 0, o.end - o.instr  # where the last edit ended, the instructions' size
         for pos, length, after in f.edits:
+            if pos < done or pos + length > size:  # not in walk order, or not in the body
+                return _steps_sampled(layouts, functions)
             at = o.instr + pos
-            if length:
-                starts.append(at)  # the rewritten instruction's start keeps its place
-                deltas.append(base + before)
-                if length > 1:
-                    starts.append(at + 1)  # inside a rewritten immediate
-                    deltas.append(None)
-            starts.append(at + length)
-            deltas.append(base + after)
-            before = after
-        starts += (o.end, o.end + 1)
-        deltas += (n.end - o.end, None)
+            if length > 1:
+                starts.append(at + 1)  # inside a rewritten immediate
+                deltas.append(None)
+            if base + after != deltas[-1]:
+                starts.append(at + length)
+                deltas.append(base + after)
+            done = pos + length
+        if n.end - o.end != deltas[-1]:
+            starts.append(o.end)
+            deltas.append(n.end - o.end)
+        starts.append(o.end + 1)
+        deltas.append(None)
     if starts != sorted(starts):
-        # not in order: bodies not laid out by `code_layout`, edits not from one walk
+        # not in order: bodies not laid out by `code_layout`
         return _steps_sampled(layouts, functions)
     return starts, deltas
 
