@@ -3,6 +3,8 @@ section, only the instance's DWARF dropped with a reason."""
 
 from __future__ import annotations
 
+import bisect
+import math
 import struct
 from functools import cache, partial
 from pathlib import Path
@@ -16,7 +18,7 @@ from pymeld.codec.component.parse import parse_component
 from pymeld.codec.core.parse import parse_module
 from pymeld.dwarf import remap
 from pymeld.dwarf.reader import DwarfError, read_units
-from pymeld.dwarf.remap import DwarfInput, DwarfStats, _ListRef, _rewrite_lists, remap_dwarf
+from pymeld.dwarf.remap import DwarfInput, DwarfStats, _rewrite_lists, remap_dwarf
 from pymeld.fuse import fuse_bytes
 
 DATA = Path(__file__).parent.parent / "data" / "dwarf"
@@ -191,7 +193,7 @@ def test_location_lists_lose_unmappable_entries_in_place() -> None:
     )
     second = entry(0x30, 0x3F, b"\x53") + bytes(8)
     data = first + second
-    refs = {0: _ListRef(0, 0, 0), len(first): _ListRef(len(first), 0, 0)}
+    refs = {0: (0, 0), len(first): (0, 0)}
     stats = DwarfStats()
     out = _rewrite_lists(data, refs, Shift(), stats, True)
     kept = (
@@ -203,3 +205,80 @@ def test_location_lists_lose_unmappable_entries_in_place() -> None:
     assert (stats.locs.mapped, stats.locs.dead) == (3, 1)
     with pytest.raises(DwarfError, match="unexpected end"):
         _rewrite_lists(data[:-3], refs, Shift(), DwarfStats(), True)
+
+
+class Runs:
+    """Runs of addresses moved by one delta each (None: not mapped), as `InstanceMap` has
+    them: from ``cuts`` (start, delta) over [0, 0x400); dead from 0x400."""
+
+    def __init__(self, cuts: list[tuple[int, int | None]]) -> None:
+        table = dict([(0, None), *cuts, (0x400, None)])
+        self.starts = sorted(table)
+        self.deltas = [table[a] for a in self.starts]
+
+    def step(self, addr: int) -> tuple[float, float, int | None]:
+        k = bisect.bisect_right(self.starts, addr)
+        hi = self.starts[k] if k < len(self.starts) else math.inf
+        return (self.starts[k - 1], hi, self.deltas[k - 1]) if k else (-math.inf, hi, None)
+
+    def map(self, addr: int) -> int | None:
+        delta = self.step(addr)[2]
+        return None if delta is None else addr + delta
+
+    def dead(self, addr: int) -> bool:
+        return addr >= 0x400
+
+    def spans_code(self, start: int, end: int) -> bool:
+        return False
+
+
+entry_st = st.one_of(
+    st.tuples(st.integers(1, 0x420), st.integers(0, 0x40), st.binary(max_size=3)),
+    st.tuples(st.just(-1), st.integers(0x20, 0x300), st.just(b"")),  # a base address
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(entry_st, max_size=6), min_size=1, max_size=5),
+    st.lists(st.tuples(st.integers(0, 0x400), st.one_of(st.none(), st.integers(-8, 40)))),
+    st.booleans(),
+)
+def test_lists_keep_the_entries_the_map_moves(
+    lists: list[list[tuple[int, int, bytes]]],
+    cuts: list[tuple[int, int | None]],
+    loc: bool,
+) -> None:
+    """Range and location lists under a map of many runs: each kept entry is the input's
+    moved (relative to the moved base), in order, the others gone; every list stays where
+    it was and ends with zeros."""
+    amap = Runs(cuts)
+    data, refs, want = b"", {}, b""
+    for entries in lists:
+        start = len(data)
+        moved = amap.map(0x10)
+        refs[start] = (0x10, 0x10 if moved is None else moved)
+        old_base, new_base = refs[start]
+        body, kept = b"", b""
+        for begin, size, expr in entries:
+            tail = struct.pack("<H", len(expr)) + expr if loc else b""
+            if begin < 0:
+                body += struct.pack("<II", 0xFFFFFFFF, size)
+                moved = amap.map(size)
+                old_base, new_base = size, size if moved is None else moved
+                kept += struct.pack("<II", 0xFFFFFFFF, new_base)
+                continue
+            body += struct.pack("<II", begin, begin + size) + tail
+            nb, ne = amap.map(old_base + begin), amap.map(old_base + begin + size)
+            if nb is not None and ne is not None and new_base <= nb <= ne:
+                kept += struct.pack("<II", nb - new_base, ne - new_base) + tail
+        body += bytes(8)
+        data += body
+        want += kept + bytes(len(body) - len(kept))
+    stats = DwarfStats()
+    assert _rewrite_lists(data, refs, amap, stats, loc) == want
+    tally = stats.locs if loc else stats.ranges
+    assert (
+        tally.mapped
+        == sum(1 for es in lists for b, _, _ in es if b >= 0) - tally.dropped - tally.dead
+    )
