@@ -326,38 +326,59 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
 def _listed_values(unit: Unit, buf: bytearray, cx: _Ctx, ref: _ListRef) -> None:
     """The values `read_units` listed by position (see `Unit`), each kind in one loop: what
     `_rewrite_unit` does to them in their DIEs (`read_units` with ``whole`` keeps them
-    there), without going through every attribute of every DIE."""
+    there), without going through every attribute of every DIE; addresses go through the
+    map's last steps (`InstanceMap.step`): a unit's DIEs mostly come in address order."""
     for positions, refs, name in (
         (unit.locs, cx.loc_refs, ".debug_loc"),
         (unit.ranges, cx.range_refs, ".debug_ranges"),
     ):
+        named = refs.setdefault  # the first DIE naming a list gives its bases
         for pos in positions:
-            value = int(_U32(buf, pos)[0])
-            if value not in refs:
-                refs[value] = ref
+            named(_U32(buf, pos)[0], ref)
         _shift(buf, positions, cx.bases[name])
     amap = cx.amap
-    amap_map = amap.map
-    tally = cx.st.pcs
+    step = amap.step
+    lo: float = 0
+    hi: float = 0
+    lo_end: float = 0
+    hi_end: float = 0
+    delta: int | None = None
+    delta_end: int | None = None
+    mapped = 0
+    lost: list[int] = []  # addresses that map nowhere
     for pos in unit.pcs:
-        old = int(_U32(buf, pos)[0])
-        new = amap_map(old)
-        tally.count(amap, old, new)
-        _P32(buf, pos, _TOMBSTONE if new is None else new)
+        old = _U32(buf, pos)[0]
+        if not lo <= old < hi:
+            lo, hi, delta = step(old)
+        if delta is None:
+            lost.append(old)
+            _P32(buf, pos, _TOMBSTONE)
+        else:
+            mapped += 1
+            _P32(buf, pos, old + delta)
     for low, high in zip(unit.lows, unit.highs, strict=True):
-        old = int(_U32(buf, low)[0])
-        new = amap_map(old)
-        tally.count(amap, old, new)
-        if new is None:
+        old = _U32(buf, low)[0]
+        if not lo <= old < hi:
+            lo, hi, delta = step(old)
+        if delta is None:
+            lost.append(old)
             _P32(buf, low, _TOMBSTONE)
             _P32(buf, high, 0)
             continue
+        mapped += 1
+        new = old + delta
         _P32(buf, low, new)
-        end = amap_map(old + int(_U32(buf, high)[0]))
-        length = 0 if end is None else end - new
+        end = old + _U32(buf, high)[0]
+        if not lo_end <= end < hi_end:
+            lo_end, hi_end, delta_end = step(end)
+        length = 0 if delta_end is None else end + delta_end - new
         if length < 0:
             raise DwarfError(f"negative value {length} at 0x{high:x}")
         _P32(buf, high, length)
+    tally = cx.st.pcs
+    tally.mapped += mapped
+    for old in lost:
+        tally.count(amap, old, None)
 
 
 def _shift(buf: bytearray, positions: list[int], by: int) -> None:
