@@ -356,12 +356,19 @@ def _listed(
     return _KEEP
 
 
-def _pcs_list(ab: Abbrev, whole: bool) -> int | None:
+def _pcs_list(attrs: Sequence[tuple[int, int, int]], whole: bool) -> int | None:
     """The position list of a DIE's ``DW_AT_low_pc`` (see `_listed`)."""
-    if whole or any(form == FORM_INDIRECT for _, form, _ in ab.attrs):
+    if whole:
         return None
-    lows = [form for attr, form, _ in ab.attrs if attr == _AT_LOW_PC]
-    highs = [form for attr, form, _ in ab.attrs if attr == _AT_HIGH_PC]
+    lows: list[int] = []
+    highs: list[int] = []
+    for attr, form, _ in attrs:
+        if form == FORM_INDIRECT:
+            return None
+        if attr == _AT_LOW_PC:
+            lows.append(form)
+        elif attr == _AT_HIGH_PC:
+            highs.append(form)
     if lows != [FORM_ADDR]:
         return _KEEP
     if not highs:
@@ -383,28 +390,23 @@ _Segment = tuple[int, tuple[tuple[int, int, int, int], ...], tuple[tuple[int, in
 
 
 def _plan(
-    ab: Abbrev,
+    attrs: Sequence[tuple[int, int, int]],
     version: int,
     addr_size: int,
     shifted: tuple[bool, ...] = (True, True, True),
     whole: bool = False,
 ) -> int | tuple[_Segment, ...]:
-    """One abbreviation as segments: a DIE costs a step per variable-size value (most have
-    none), not one per attribute; or the DIE's size when it holds nothing to record (never
-    for a DIE recorded ``whole``). Offsets of the kinds not ``shifted`` (in `_SHIFTED`'s
-    order) are not recorded; values are recorded by position where `_listed` says so."""
-    pcs = _pcs_list(ab, whole)
+    """One abbreviation's attribute specifications as segments: a DIE costs a step per
+    variable-size value (most have none), not one per attribute; or the DIE's size when it
+    holds nothing to record (never for a DIE recorded ``whole``). Offsets of the kinds not
+    ``shifted`` (in `_SHIFTED`'s order) are not recorded; values are recorded by position
+    where `_listed` says so."""
+    pcs = _pcs_list(attrs, whole)
     segments: list[_Segment] = []
     size = 0
     keeps: list[tuple[int, int, int, int]] = []
     shifts: list[tuple[int, int]] = []
-
-    def close(var: Any) -> None:
-        nonlocal size, keeps, shifts
-        segments.append((size, tuple(keeps), tuple(shifts), var))
-        size, keeps, shifts = 0, [], []
-
-    for attr, form, _ in ab.attrs:
+    for attr, form, _ in attrs:
         if attr == _AT_HIGH_PC and form == FORM_IMPLICIT_CONST:
             raise DwarfError("DW_AT_high_pc as an implicit constant cannot be remapped")
         width = _FIXED.get(form)
@@ -413,27 +415,30 @@ def _plan(
         elif width == -1:
             width = addr_size
         if width is not None:
-            if _kept(attr, form, version) and width in (1, 2, 3, 4, 8):
+            if width in (1, 2, 3, 4, 8) and _kept(attr, form, version):
                 which = _listed(attr, form, width, version, pcs, shifted)
                 if which >= 0:
                     shifts.append((size, which))
                 elif which == _KEEP:
                     keeps.append((size, attr, form, width))
             size += width
-        elif form in _LEB:
-            close((_VAR_LEB, attr, form, _kept(attr, form, version)))
+            continue
+        if form in _LEB:
+            var: Any = (_VAR_LEB, attr, form, _kept(attr, form, version))
         elif form in _BLOCK:
-            close((_VAR_BLOCK, _BLOCK[form]))
+            var = (_VAR_BLOCK, _BLOCK[form])
         elif form == 0x08:  # string
-            close((_VAR_STRING,))
+            var = (_VAR_STRING,)
         elif form == FORM_INDIRECT:
-            close((_VAR_INDIRECT, attr))
+            var = (_VAR_INDIRECT, attr)
         else:
             name = _UNSUPPORTED.get(form, f"0x{form:x}")
             raise DwarfError(f"attribute form {name} is not supported")
-    close(None)
-    if len(segments) == 1 and not segments[0][1] and not segments[0][2] and not whole:
-        return segments[0][0]
+        segments.append((size, tuple(keeps), tuple(shifts), var))
+        size, keeps, shifts = 0, [], []
+    if not segments and not keeps and not shifts and not whole:
+        return size
+    segments.append((size, tuple(keeps), tuple(shifts), None))
     return tuple(segments)
 
 
@@ -480,20 +485,29 @@ def _compile(
     decl: bytes, version: int, addr_size: int, shifted: tuple[bool, ...], whole: bool
 ) -> int | tuple[_Segment, ...]:
     """The plan of one declaration (bytes from `_declarations`, so complete)."""
-    tag, pos = leb_at(decl, 0)
-    children = decl[pos] != 0
-    pos += 1
+    pos = 0
+    while decl[pos] >= 0x80:  # the tag
+        pos += 1
+    pos += 2  # its last byte, the children flag
     attrs: list[tuple[int, int, int]] = []
     while True:
-        at, pos = leb_at(decl, pos)
-        form, pos = leb_at(decl, pos)
+        at = decl[pos]
+        if at < 0x80:
+            pos += 1
+        else:
+            at, pos = leb_at(decl, pos)
+        form = decl[pos]
+        if form < 0x80:
+            pos += 1
+        else:
+            form, pos = leb_at(decl, pos)
         if at == 0 and form == 0:
             break
         const = 0
         if form == FORM_IMPLICIT_CONST:
             const, pos = leb_at(decl, pos, signed=True)
         attrs.append((at, form, const))
-    return _plan(Abbrev(tag, children, tuple(attrs)), version, addr_size, shifted, whole)
+    return _plan(attrs, version, addr_size, shifted, whole)
 
 
 def leb_at(data: Sequence[int], pos: int, signed: bool = False) -> tuple[int, int]:
@@ -564,10 +578,19 @@ def read_units(
 
 
 #: What a DIE of each abbreviation code is, for one table, version and way of recording:
-#: by its first byte, the size of a DIE that records nothing, code included (-1: not one,
-#: not compiled yet, or a byte of a longer code); plans by one-byte code; plans or sizes
-#: (code excluded) by longer code; whether DIEs are recorded whole.
-_Codes = tuple[list[int], list[tuple[_Segment, ...] | None], dict[int, Any], bool]
+#: by its first byte, the size of a DIE that records nothing, code included (`_FIXED_DIE`:
+#: of fixed size, its values listed by position; -1: neither, not compiled yet, or a byte of
+#: a longer code); plans by one-byte code; for a `_FIXED_DIE`, its size and the positions
+#: to list (code included); plans or sizes (code excluded) by longer code; whether DIEs are
+#: recorded whole.
+_Codes = tuple[
+    list[int],
+    list[tuple[_Segment, ...] | None],
+    list[tuple[int, tuple[tuple[int, int], ...]] | None],
+    dict[int, Any],
+    bool,
+]
+_FIXED_DIE = -2
 
 
 def _codes(
@@ -578,7 +601,7 @@ def _codes(
     if found is None:
         sizes = [-1] * 256
         sizes[0] = 1  # a null entry: the end of a list of siblings
-        found = cache[key] = (sizes, [None] * 128, {}, whole)
+        found = cache[key] = (sizes, [None] * 128, [None] * 128, {}, whole)
     return found
 
 
@@ -602,13 +625,19 @@ def _read_dies(
     end = unit.end
     dies = unit.dies
     listed = tuple(positions.append for positions in unit.positions())
-    sizes, plans, longer, whole = first
+    sizes, plans, fixed, longer, whole = first
     at_first = True
     try:
         while pos < end:
             die_at = pos
             size = sizes[data[pos]]
             if size >= 0:  # nothing to record (past the end: see below the loop)
+                pos += size
+                continue
+            if size == _FIXED_DIE:  # (the same)
+                size, shifts = fixed[data[pos]]  # type: ignore[misc]
+                for off, which in shifts:
+                    listed[which](pos + off)
                 pos += size
                 continue
             code = data[pos]
@@ -634,6 +663,10 @@ def _read_dies(
                         longer[code] = plan
                     elif isinstance(plan, int):
                         sizes[code] = plan + 1
+                    elif len(plan) == 1 and not plan[0][1] and not whole:
+                        sizes[code] = _FIXED_DIE
+                        fixed[code] = (plan[0][0] + 1, tuple((o + 1, w) for o, w in plan[0][2]))
+                        plans[code] = plan
                     else:
                         plans[code] = plan
                 if isinstance(plan, int):
@@ -699,7 +732,7 @@ def _read_dies(
             if at_first:  # the unit's own DIE: always recorded, then the codes of the rest
                 dies.append(die or [])
                 at_first = False
-                sizes, plans, longer, whole = rest
+                sizes, plans, fixed, longer, whole = rest
             elif die is not None:
                 dies.append(die)
         if pos > end:  # the last DIE ran past the unit (one that records nothing)
