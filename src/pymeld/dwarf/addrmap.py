@@ -13,7 +13,6 @@ and its addresses are left uncovered.
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Callable
 from dataclasses import field
 
@@ -24,6 +23,8 @@ from pymeld.codec.core.encode import encode_locals
 from pymeld.codec.core.model import Code, ExternKind, Module
 from pymeld.errors import DecodeError
 from pymeld.merge.bodies import SCANNED
+
+_INF = float("inf")  # (not `math.inf`: `math` is not loaded otherwise)
 
 __all__ = [
     "CodeLayout",
@@ -250,7 +251,7 @@ class InstanceMap:
             if k == 0:
                 return None
             self._lo = starts[k - 1]
-            self._hi = starts[k] if k < len(starts) else math.inf
+            self._hi = starts[k] if k < len(starts) else _INF
             d = self._delta = self._deltas[k - 1]
         return None if d is None else addr + d
 
@@ -260,9 +261,9 @@ class InstanceMap:
         look again only when they leave it."""
         starts = self._starts
         k = bisect.bisect_right(starts, addr)
-        hi = starts[k] if k < len(starts) else math.inf
+        hi = starts[k] if k < len(starts) else _INF
         if k == 0:
-            return -math.inf, hi, None
+            return -_INF, hi, None
         return starts[k - 1], hi, self._deltas[k - 1]
 
     def map_slow(self, addr: int) -> int | None:

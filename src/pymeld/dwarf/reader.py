@@ -10,7 +10,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import field
-from typing import Any, NamedTuple
+from operator import itemgetter
+from typing import Any
 
 from pymeld._dataclass import dataclass
 
@@ -214,17 +215,23 @@ def parse_abbrevs(data: bytes, offset: int) -> dict[int, Abbrev]:
         out[code] = Abbrev(tag, children, tuple(attrs))
 
 
-class Attr(NamedTuple):
-    """One attribute value in ``.debug_info``: its position, byte width and decoded value.
+class Attr(tuple[int, int, int, int, int]):
+    """One attribute value in ``.debug_info``: ``(attr, form, pos, width, value)``, its
+    position, byte width and decoded value.
 
-    A named tuple rather than a class with slots: a debug build has thousands, made in
-    `_read_dies` with ``tuple.__new__``."""
+    A tuple (made in `_read_dies` with ``tuple.__new__``) with its fields named by hand: a
+    `typing.NamedTuple` compiles source when its module loads."""
 
-    attr: int
-    form: int
-    pos: int
-    width: int
-    value: int
+    __slots__ = ()
+
+    def __new__(cls, attr: int, form: int, pos: int, width: int, value: int) -> Attr:
+        return tuple.__new__(cls, (attr, form, pos, width, value))
+
+    attr = property(itemgetter(0), doc="the attribute (``DW_AT_*``)")
+    form = property(itemgetter(1), doc="its form (``DW_FORM_*``)")
+    pos = property(itemgetter(2), doc="where its value is in the section")
+    width = property(itemgetter(3), doc="the value's size in bytes")
+    value = property(itemgetter(4), doc="the value")
 
 
 _new_attr = tuple.__new__
