@@ -4,10 +4,12 @@ WebAssembly DWARF addresses are offsets from the start of the Code section's pay
 function-count LEB is at offset 0). A function's ``DW_AT_low_pc`` is its body start (just after
 the body-size LEB, where the local declarations begin) and its ``high_pc`` the body's end.
 Fusion keeps each body's instructions but may re-encode remapped index immediates with other
-LEB widths, so the map inside a body comes from the rewriter's own edit list
-(`rewrite_body_edits`), replayed against the body that was actually emitted; a body that is
-not exactly the rewrite of its input (e.g. instrumented by ``--address-rebase``) gets no map,
-and its addresses are left uncovered.
+LEB widths, so the map inside a body comes from the edits that turn the input body into the
+body actually emitted: its index immediates (the patch sites the merge's body rewrite found,
+`merge.bodies.SCANNED`) read where they land in the output, checked by joining the bodies
+back (`_site_edits`), else the rewriter's own edit list replayed (`rewrite_body_edits`); a
+body that is not exactly the rewrite of its input (e.g. instrumented by ``--address-rebase``)
+gets no map, and its addresses are left uncovered.
 """
 
 from __future__ import annotations
