@@ -71,7 +71,7 @@ def _cls(ops: list[int]) -> bytes:
 
 #: The index immediates of the most frequent index instructions, most frequent first:
 #: `global.get`/`set`, `call` (and `return_call`, `ref.func`), `call_indirect`.
-_INDEX_ORDER = ((K_GLOBAL,), (K_FUNC,), (K_TYPE, K_TABLE))
+_INDEX_ORDER: tuple[tuple[int, ...], ...] = ((K_GLOBAL,), (K_FUNC,), (K_TYPE, K_TABLE))
 
 
 def _pattern() -> re.Pattern[bytes]:
