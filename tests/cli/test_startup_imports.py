@@ -55,6 +55,8 @@ NEVER = (
     "concurrent",
     "pymeld.interface",
     "pymeld.resources.opaque",
+    "pymeld.resources.tables",  # in-module handle tables: made when a handle first needs one
+    "pymeld.resources.space",
     "struct",
 )
 
@@ -125,6 +127,28 @@ def test_attestation_sha256_either_way(size: int) -> None:
     h.update(data[:3])
     h.update(memoryview(data)[3:])
     assert h.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_attestation_sha256_is_found_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in constructor is looked up once per process: a fusion hashes its input and
+    its output, and a failed import of the other Python version's module name searched every
+    path entry each time."""
+    import importlib
+
+    from pymeld.emit import attestation
+
+    first = attestation._sha256(10)
+    calls: list[str] = []
+    real = importlib.import_module
+
+    def counting(name: str, package: str | None = None) -> object:
+        calls.append(name)
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", counting)
+    assert attestation._sha256(10) is first
+    assert attestation.code_sha256(b"\0asm\1\0\0\0") == attestation.code_sha256([b"\0asm\1\0\0\0"])
+    assert calls == []
 
 
 def test_console_entry_tunes_the_collector_then_runs_the_cli() -> None:
