@@ -59,6 +59,7 @@ NEVER = (
     "pymeld.resources.space",
     "pymeld.codec.component.coretypes",  # core types inside a component: wit-component has none
     "pymeld.codec.component.parse_coretypes",
+    "pymeld.codec.component.builder",  # building components: the wrapper's, not the parser's
     "struct",
 )
 

@@ -65,6 +65,13 @@ class ComponentSort(IntEnum):
 Sort: TypeAlias = CoreSort | ComponentSort
 
 
+def sort_key(sort: Sort) -> tuple[bool, int]:
+    """Index-space key that keeps core and component sorts apart: they are distinct IntEnums
+    whose values clash (core `table` and component `func` are both 1), so they must never share
+    a dict key."""
+    return (isinstance(sort, CoreSort), int(sort))
+
+
 def sort_name(sort: Sort) -> str:
     """Text-format name, e.g. ``core func`` or ``instance``."""
     if isinstance(sort, CoreSort):
