@@ -76,8 +76,6 @@ from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.fusion import Lookups, ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime
-from pymeld.resources.space import plan_spaces
-from pymeld.resources.tables import OWN
 
 if TYPE_CHECKING:  # loaded when used: adapters, async fusion
     from typing import overload
@@ -378,6 +376,8 @@ class Merger:
             simd=self.simd,
         )
         if self.async_plan.fused is not None:  # resources and waitables numbered together
+            from pymeld.resources.space import plan_spaces
+
             plan_spaces(plan, self.async_plan.fused.shared)
         cross = [li for li in lowers if isinstance(g.lowers[li].callee, Lifted)]
         # No "may enter" flags: wasmtime (the oracle) checks no re-entrance on synchronous
@@ -630,6 +630,8 @@ class Merger:
                 f"own handle {t!r} in a stream/future payload moving between the runtime's "
                 "handle table and an in-module one (not fused)"
             )
+        from pymeld.resources.tables import OWN
+
         return self.res.tables.transfer(r, OWN, src, dst)
 
     def _plan_async(self, cross: list[int]) -> None:
