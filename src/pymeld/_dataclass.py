@@ -365,12 +365,14 @@ class _Signature:
 #: Compiled ``__init__`` code per shape: the generated source with each field name replaced by
 #: a placeholder (`_shape_text`), keyed by the shape, which decides that text. Classes of one
 #: shape (most have a few plainly assigned fields) share one compile; their code objects differ
-#: only in the names, which `CodeType.replace` puts in. Filled on first use from
+#: only in the names, which `CodeType.replace` puts in. Taken on first use from
 #: `pymeld._dataclass_shapes` (the shapes of pymeld's own classes, compiled to bytecode with that
 #: module, so a run unmarshals them instead of compiling ~40 at ~0.1 ms each); a shape missing
 #: there is compiled here.
 _SHAPES: dict[Shape, types.CodeType] = {}
-_SHAPES_LOADED = False
+#: `pymeld._dataclass_shapes` by shape (None until `_load_shapes`): each function's code becomes
+#: a template when its shape is first used (a small fusion uses about half of them).
+_PRECOMPILED: dict[Shape, Callable[..., Any]] | None = None
 
 
 def _inner(create: types.CodeType) -> types.CodeType:
@@ -379,29 +381,32 @@ def _inner(create: types.CodeType) -> types.CodeType:
 
 
 def _load_shapes() -> None:
-    global _SHAPES_LOADED
-    _SHAPES_LOADED = True
+    global _PRECOMPILED
+    _PRECOMPILED = {}
     try:
         from pymeld._dataclass_shapes import SHAPES
     except ImportError:  # pragma: no cover - the module is part of the package
         return
-    for shape, create in SHAPES:
-        # as `compile(text, "<string>", ...)` makes it: the same file name and line numbers
-        code = _inner(create.__code__).replace(co_filename="<string>", co_firstlineno=2)
-        _SHAPES.setdefault(shape, code)
+    _PRECOMPILED.update(SHAPES)
 
 
 def _template(shape: Shape) -> types.CodeType:
     """The ``__init__`` code of one shape (see `_init_fn`)."""
     template = _SHAPES.get(shape)
-    if template is None and not _SHAPES_LOADED:
+    if template is not None:
+        return template
+    if _PRECOMPILED is None:
         _load_shapes()
-        template = _SHAPES.get(shape)
-    if template is None:
+        assert _PRECOMPILED is not None
+    create = _PRECOMPILED.get(shape)
+    if create is not None:
+        # as `compile(text, "<string>", ...)` makes it: the same file name and line numbers
+        template = _inner(create.__code__).replace(co_filename="<string>", co_firstlineno=2)
+    else:
         # dont_inherit: this module's `from __future__ import annotations` must not apply
         outer = compile(_shape_text(shape), "<string>", "exec", dont_inherit=True)
         template = _inner(next(c for c in outer.co_consts if isinstance(c, types.CodeType)))
-        _SHAPES[shape] = template
+    _SHAPES[shape] = template
     return template
 
 

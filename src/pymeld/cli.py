@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from pymeld import __version__
-from pymeld.errors import PymeldError
+from pymeld.errors import PymeldError, UnsupportedFeature
 from pymeld.io import read_input, write_atomic
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: the CLI itself loads no `typing` (start-up)
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from typing import Any, NoReturn, TypeVar
 
-    from pymeld.fuse import DwarfPolicy, MemoryStrategy
+    from pymeld.fuse import DwarfPolicy, FuseOptions, MemoryStrategy
 
     F = TypeVar("F", bound=Callable[..., Any])
 else:  # `signal` is `_signal` and enum classes for its constants (~0.5 ms of start-up)
@@ -803,7 +803,15 @@ def fuse(
     )
     files = [(path, read_input(path)) for path in inputs]
     with progress(f"fusing {', '.join(inputs)}") as update:
-        result = fuse_files(files, options=options, on_stage=update)
+        try:
+            result = fuse_files(files, options=options, on_stage=update)
+        except UnsupportedFeature as e:
+            if keep_async_boundaries:
+                raise
+            hint = _keep_boundaries_hint(files, options, update)
+            if hint is None:
+                raise
+            raise UnsupportedFeature(f"{e.args[0]} (hint: {hint})") from None
     write_atomic(output, result.output)
     if emit_import_map is not None or stats_json is not None:
         import json  # here: a plain fuse writes no JSON file (start-up, issue 12)
@@ -823,6 +831,37 @@ def fuse(
             print(text, end="")
         else:
             write_atomic(stats_json, text.encode())
+
+
+def _keep_boundaries_hint(
+    files: list[tuple[str, bytes]], options: FuseOptions, update: Callable[[str], None]
+) -> str | None:
+    """What ``--keep-async-boundaries`` would do with a refused composition, if it fuses then.
+
+    A refusal is most often an async call between component instances that fusion cannot
+    carry yet; the user should learn from the error that the flag would give a working (not
+    fully fused) output, and at what cost. Tried only on this error path, without checks.
+    """
+    from dataclasses import replace
+
+    from pymeld.fuse import fuse_files
+
+    update("refused; trying --keep-async-boundaries")
+    trial = replace(
+        options, component=True, keep_async_boundaries=True, validate=False, verify=False
+    )
+    try:
+        stats = fuse_files(files, options=trial, on_stage=update).stats
+    except PymeldError:
+        return None
+    kept = str(stats.get("kept_boundaries") or "")
+    edges = len(kept.split("; ")) if kept else 0
+    what = "a call edge" if edges == 1 else f"{edges} call edges"
+    return (
+        f"--keep-async-boundaries fuses it: {stats.get('clusters')} clusters, {what} between "
+        "component instances kept as component boundaries; the output is a component, not "
+        "fully fused"
+    )
 
 
 def _summary(output: str, stats: dict[str, Any], validated: bool, verified: bool) -> str:

@@ -55,6 +55,11 @@ NEVER = (
     "concurrent",
     "pymeld.interface",
     "pymeld.resources.opaque",
+    "pymeld.resources.tables",  # in-module handle tables: made when a handle first needs one
+    "pymeld.resources.space",
+    "pymeld.codec.component.coretypes",  # core types inside a component: wit-component has none
+    "pymeld.codec.component.parse_coretypes",
+    "pymeld.codec.component.builder",  # building components: the wrapper's, not the parser's
     "struct",
 )
 
@@ -82,6 +87,33 @@ def test_fuse_loads_only_what_it_uses(tmp_path: Path) -> None:
     assert _loaded(mods, NEVER) == []
     assert "pymeld.abi.adapter" in mods  # the calculator has cross-component calls
     assert "pymeld.merge.merger" in mods  # the probe does see the fuse path
+
+
+def test_inspect_loads_no_core_type_classes() -> None:
+    """`inspect` walks every section's items (`item_sort`) without loading the core type
+    classes a composition without core types never makes."""
+    mods = _new_modules("inspect", str(CALCULATOR))
+    assert _loaded(mods, ("pymeld.codec.component.coretypes",)) == []
+    assert "pymeld.inspect" in mods
+
+
+def test_core_types_load_where_a_component_declares_them() -> None:
+    """A component with a core type section reads it (the readers and classes load then), and
+    its core types count in the core type index space."""
+    from pymeld.codec.component import model as cm
+    from pymeld.codec.component import parse_component
+
+    # (component (core type (func (param i32))) (core type (module (export "f" (func)))))
+    data = bytes.fromhex("0061736d0d000100030c0260017f0050010301660000")
+    comp = parse_component(data)
+    (section,) = comp.sections
+    assert isinstance(section, cm.CoreTypeSection)
+    rec, module_type = section.items
+    assert isinstance(rec, cm.CoreRecType) and isinstance(module_type, cm.CoreModuleType)
+    assert rec.subtypes[0].comp == cm.CoreFuncType([0x7F], [])
+    assert [s for s, _ in cm.defined_sorts(section)] == [cm.CoreSort.TYPE] * 2
+    assert cm.item_sort(module_type) is cm.CoreSort.TYPE
+    assert cm.item_sort(cm.CoreTypeDeclarator(rec)) is cm.CoreSort.TYPE
 
 
 def test_fuse_without_adapters_skips_the_adapter_generator(tmp_path: Path) -> None:
@@ -125,6 +157,28 @@ def test_attestation_sha256_either_way(size: int) -> None:
     h.update(data[:3])
     h.update(memoryview(data)[3:])
     assert h.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_attestation_sha256_is_found_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in constructor is looked up once per process: a fusion hashes its input and
+    its output, and a failed import of the other Python version's module name searched every
+    path entry each time."""
+    import importlib
+
+    from pymeld.emit import attestation
+
+    first = attestation._sha256(10)
+    calls: list[str] = []
+    real = importlib.import_module
+
+    def counting(name: str, package: str | None = None) -> object:
+        calls.append(name)
+        return real(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", counting)
+    assert attestation._sha256(10) is first
+    assert attestation.code_sha256(b"\0asm\1\0\0\0") == attestation.code_sha256([b"\0asm\1\0\0\0"])
+    assert calls == []
 
 
 def test_console_entry_tunes_the_collector_then_runs_the_cli() -> None:

@@ -58,6 +58,27 @@ def test_shapes_are_loaded_not_compiled() -> None:
     assert _dataclass._template(shape) is _dataclass._SHAPES[shape]
 
 
+def test_a_shape_becomes_a_template_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's shapes are indexed, each made a template (without `compile`) when a class
+    of that shape is first instantiated; templates are made once."""
+    monkeypatch.setattr(_dataclass, "_SHAPES", {})
+    monkeypatch.setattr(_dataclass, "_PRECOMPILED", None)
+    compiled: list[object] = []
+
+    def recording_compile(*args: object, **kwargs: object) -> object:
+        compiled.append(args)
+        return compile(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(_dataclass, "compile", recording_compile, raising=False)
+    shape, create = _dataclass_shapes.SHAPES[-1]
+    template = _dataclass._template(shape)
+    assert list(_dataclass._SHAPES) == [shape]  # only the shape asked for
+    assert template is _dataclass._template(shape)
+    assert template.co_filename == "<string>" and template.co_firstlineno == 2
+    assert _dataclass._inner(create.__code__).co_code == template.co_code
+    assert compiled == []
+
+
 def _wide_namespace() -> dict[str, object]:
     """23 fields, the last 15 alternating a default factory and a plain default: a shape no
     pymeld class has."""

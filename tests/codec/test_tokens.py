@@ -127,6 +127,40 @@ def test_accepted_and_declined() -> None:
     assert _tokens(body, SHIFTED) == bytes.fromhex("238301 1a 10b302 0b")
 
 
+def _nested(depth: int, ends: int, after: str = "") -> bytes:
+    """``depth`` blocks (each holding a `global.get`), ``ends`` ends, then ``after``."""
+    return bytes.fromhex("0240 2300" * depth + "0b" * ends + after)
+
+
+@pytest.mark.parametrize("passes", [1, 2, tokens.NEST_PASSES])
+@pytest.mark.parametrize("depth", [0, 1, 2, 3, 31, 32, 33, 200])
+def test_nesting_checked_at_any_depth(
+    depth: int, passes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nesting check takes out innermost blocks for `NEST_PASSES` passes, then sums up what
+    is left: on both sides of that line, well-nested bodies are taken and the others are left
+    to the walk (an `end` closing the function early, ends missing or left over)."""
+    monkeypatch.setattr(tokens, "NEST_PASSES", passes)
+    good = [
+        _nested(depth, depth + 1),
+        _nested(depth, depth, "0240 0b 0b"),  # then a block beside the outermost ones
+        _nested(depth, depth, _nested(depth, depth + 1).hex()),  # twice as many
+    ]
+    bad = [
+        _nested(depth, depth + 2, "0240 0b 0b"),  # the function ends, then more code
+        _nested(depth, depth + 1, "0b"),
+        _nested(depth, depth + 1, "0240" + _nested(depth, depth + 1).hex()),  # balanced after
+        _nested(depth + 1, depth + 1, "0240 0b"),  # an opener closed by the final end
+        _nested(depth, max(depth - 1, 0)),  # ends missing
+        b"\xfd" + _nested(depth, depth + 1),  # a SIMD prefix: not in the subset
+    ]
+    for body in good:
+        assert _agrees(body, SHIFTED), body.hex()
+    for body in bad:
+        assert tokens.tokenize(body) is None, body.hex()
+        _agrees(body, SHIFTED)
+
+
 def test_a_table_serves_many_bodies() -> None:
     table = tokens.Rewriter().table(SHIFTED)
     for body in BODIES.values():

@@ -215,3 +215,43 @@ def test_corpus_async_files_under_the_flag(
     equivalent, failed = oracle_corpus_statuses(oracle_py, pymeld, wast_dir, files, tmp_path, FLAGS)
     assert equivalent >= EQUIVALENT, sorted(EQUIVALENT - equivalent)
     assert set(failed) == REFUSED
+
+
+def _cli_refusal(pymeld: list[str], data: bytes, tmp_path: Path, *flags: str) -> str:
+    """``pymeld fuse`` of ``data`` refused: exit 1, one line on stderr, no output file."""
+    (tmp_path / "in.wasm").write_bytes(data)
+    out = tmp_path / "out.wasm"
+    cmd = [*pymeld, "fuse", str(tmp_path / "in.wasm"), "-o", str(out), *flags]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    assert p.returncode == 1 and p.stderr.count("\n") == 1, p.stderr
+    assert p.stderr.startswith("pymeld: error: unsupported:") and not out.exists()
+    return p.stderr
+
+
+@pytest.mark.parametrize(
+    ("case", "what"),
+    [
+        ("chain-sync-inside.wast", "2 clusters, a call edge between"),
+        ("three-clusters.wast", "3 clusters, 3 call edges between"),
+    ],
+)
+def test_refusal_names_the_flag_that_fuses_it(
+    case: str, what: str, pymeld: list[str], wasm_tools: str, tmp_path: Path
+) -> None:
+    """A refusal the flag would get past says so, with what the flag would keep."""
+    data = _binary(wasm_tools, HERE / "wast_keepasync" / case, tmp_path / "bin")
+    for flags in [(), ("--component",)]:
+        err = _cli_refusal(pymeld, data, tmp_path, *flags)
+        assert f"(hint: --keep-async-boundaries fuses it: {what} component instances" in err
+        assert err.rstrip().endswith("the output is a component, not fully fused)")
+
+
+def test_no_hint_when_the_flag_does_not_help(
+    pymeld: list[str], wasm_tools: str, tmp_path: Path
+) -> None:
+    data = _parse(wasm_tools, SPLIT_EXPORT, tmp_path)
+    for flags in [(), ("--keep-async-boundaries",)]:
+        err = _cli_refusal(pymeld, data, tmp_path, *flags)
+        assert "hint" not in err
+    err = _cli_refusal(pymeld, data, tmp_path, "--keep-async-boundaries")
+    assert "holds functions of 2 clusters" in err

@@ -16,6 +16,7 @@ data, imports or exports after fusion is detected. It is an integrity record, no
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from pymeld import __version__
@@ -63,16 +64,36 @@ BUILTIN_SHA256_BELOW = 1 << 20
 def _sha256(size: int) -> Any:
     """A SHA-256 constructor for ``size`` bytes of data (every choice gives the same digest)."""
     if size < BUILTIN_SHA256_BELOW:
-        from importlib import import_module
-
-        for name in ("_sha2", "_sha256"):  # Python 3.12+, 3.11
-            try:
-                return import_module(name).sha256
-            except ImportError:
-                continue
+        builtin = _builtin_sha256()
+        if builtin is not None:
+            return builtin
     import hashlib
 
     return hashlib.sha256
+
+
+def _builtin_sha256() -> Any:
+    """CPython's own SHA-256 constructor, or None without one; found once: a fusion hashes
+    its input and its output, and each failed import of the other version's module name
+    searched every ``sys.path`` entry (~1 M instructions of a small fuse)."""
+    global _BUILTIN_SHA256
+    if _BUILTIN_SHA256 is _UNSEARCHED:
+        from importlib import import_module
+
+        _BUILTIN_SHA256 = None
+        # the module's name in this version first (3.12 merged `_sha256` into `_sha2`)
+        names = ("_sha2", "_sha256") if sys.version_info >= (3, 12) else ("_sha256", "_sha2")
+        for name in names:
+            try:
+                _BUILTIN_SHA256 = import_module(name).sha256
+                break
+            except (ImportError, AttributeError):
+                continue
+    return _BUILTIN_SHA256
+
+
+_UNSEARCHED: Any = object()
+_BUILTIN_SHA256: Any = _UNSEARCHED
 
 
 def code_sha256(module: bytes | list[bytes | bytearray]) -> str:

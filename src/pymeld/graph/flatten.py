@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
-from pymeld.codec.component.builder import sort_key
+from pymeld.codec.component.model import sort_key
 from pymeld.codec.core.model import ExternKind, Import, Module
 from pymeld.errors import LinkError, UnsupportedFeature
 from pymeld.graph import type_resolution as gt

@@ -187,11 +187,7 @@ class TypeResolver:
         local = _DeclScope(closure.scope, [], [])
         exports: dict[str, tuple[Any, Any]] = {}
         for decl in closure.type.decls:
-            match decl:
-                case cm.CoreTypeDeclarator():
-                    t = decl.type
-                    n = len(t.subtypes) if isinstance(t, cm.CoreRecType) else 1
-                    local.core_types.extend([t] * n)
+            match decl:  # (core types last: reading `cm.CoreTypeDeclarator` loads them)
                 case cm.TypeDeclarator():
                     local.types.append(self.define(decl.type, local))
                 case cm.AliasDeclarator():
@@ -207,6 +203,10 @@ class TypeResolver:
                     exports[name] = (sort, value)
                 case cm.ImportDecl():
                     raise LinkError("import declarator inside an instance type")
+                case cm.CoreTypeDeclarator():
+                    t = decl.type
+                    n = len(t.subtypes) if isinstance(t, cm.CoreRecType) else 1
+                    local.core_types.extend([t] * n)
         return exports
 
     def _extern(self, desc: cm.ExternDesc, local: _DeclScope, path: tuple[str, ...]) -> Any:

@@ -23,6 +23,7 @@ import sys
 
 from pymeld.codec.core import instructions as ins
 from pymeld.errors import PymeldError
+from pymeld.merge.funcrefs import body_refs, token_refs
 
 #: Below this much (distinct) code, starting workers costs more than it saves.
 PARALLEL_MIN_BYTES = 4 << 20
@@ -33,11 +34,15 @@ TOKENS_MIN_BYTES = 256 << 10
 NO_PROCESSES = ("emscripten", "wasi")
 
 Work = list[tuple[list[bytes], ins.IndexMaps, str]]
+#: Per entry of `Work`, a set that receives the functions its bodies `ref.func` (None: not
+#: wanted), found by the rewrite's own decoding (`merge.funcrefs`).
+Refs = list[set[int] | None]
 #: One distinct body and where it occurs: (entry, position in that entry's bodies).
 Unit = tuple[bytes, list[tuple[int, int]]]
 
-# (units, work) per job; set before the pool forks so workers inherit it, not pickle it.
-_JOBS: list[tuple[list[Unit], Work]] = []
+# (units, work, refs wanted) per job; set before the pool forks so workers inherit it, not
+# pickle it.
+_JOBS: list[tuple[list[Unit], Work, list[bool]]] = []
 
 #: `patch_sites` of each body the last `rewrite_all` scanned itself or was given (not the ones
 #: cut by `codec.core.tokens` or in workers): the DWARF remap pairs input and output bodies
@@ -51,12 +56,16 @@ def _rewrite_units(
     work: Work,
     tokens: bool = False,
     known: dict[bytes, list[ins.Patch] | None] | None = None,
+    refs: Refs | None = None,
 ) -> list[list[bytes | PymeldError]]:
     """Per unit, the rewritten body for each occurrence (or the error it raises, raised later
     in input order so the first error reported is the one a plain serial walk would report).
     ``tokens``: cut bodies with `codec.core.tokens` first (the same bytes, faster in bulk);
-    ``known``: bodies already scanned (`patch_sites`), by an earlier pass over the same code."""
+    ``known``: bodies already scanned (`patch_sites`), by an earlier pass over the same code;
+    ``refs``: see `Refs` (from each entry's token map, which holds every token its rewritten
+    bodies have, and from the patch sites of the bodies the tokens decline)."""
     known = known or {}
+    refs = refs or [None] * len(work)
     results: list[list[bytes | PymeldError]] = []
     tables: list[ins.PatchTable | None] = [None] * len(work)  # per entry, made when first used
     if tokens:
@@ -98,20 +107,35 @@ def _rewrite_units(
                     outs.append(e)
                     continue
             outs.append(out)
+        if any(refs[entry] is not None for entry, _ in where) and not any(
+            isinstance(o, PymeldError) for o in outs
+        ):
+            found = body_refs(body, sites)
+            for entry, _ in where:
+                r = refs[entry]
+                if r is not None:
+                    r |= found
         results.append(outs)
+    if tokens:
+        for r, tm in zip(refs, tokmaps):
+            if r is not None and tm is not None:
+                r |= token_refs(tm)
     return results
 
 
-def _rewrite_job(job: int) -> list[list[bytes | PymeldError]]:
-    units, work = _JOBS[job]
-    return _rewrite_units(units, work, tokens=True)
+def _rewrite_job(job: int) -> tuple[list[list[bytes | PymeldError]], Refs]:
+    units, work, wanted = _JOBS[job]
+    refs: Refs = [set() if w else None for w in wanted]
+    return _rewrite_units(units, work, tokens=True, refs=refs), refs
 
 
 def rewrite_all(
-    work: Work, known: dict[bytes, list[ins.Patch] | None] | None = None
+    work: Work,
+    known: dict[bytes, list[ins.Patch] | None] | None = None,
+    refs: Refs | None = None,
 ) -> list[list[bytes]]:
     """Rewritten bodies for each (bodies, maps, file) entry of ``work``, in order (``known``:
-    `patch_sites` of bodies already scanned, e.g. by `merge.leave`)."""
+    `patch_sites` of bodies already scanned, e.g. by `merge.leave`; ``refs``: see `Refs`)."""
     SCANNED.clear()
     index: dict[bytes, int] = {}
     units: list[Unit] = []
@@ -127,9 +151,9 @@ def rewrite_all(
     workers = _workers()
     results = None
     if total >= PARALLEL_MIN_BYTES and workers >= 2 and sys.platform not in NO_PROCESSES:
-        results = _parallel(units, work, total, workers)
+        results = _parallel(units, work, total, workers, refs)
     if results is None:
-        results = _rewrite_units(units, work, total >= TOKENS_MIN_BYTES, known)
+        results = _rewrite_units(units, work, total >= TOKENS_MIN_BYTES, known, refs)
     placed: list[list[bytes | PymeldError]] = [[b""] * len(bodies) for bodies, _, _ in work]
     for (_, where), outs in zip(units, results):
         for (entry, i), o in zip(where, outs):
@@ -163,10 +187,11 @@ def _workers() -> int:
 
 
 def _parallel(
-    units: list[Unit], work: Work, total: int, workers: int
+    units: list[Unit], work: Work, total: int, workers: int, refs: Refs | None = None
 ) -> list[list[bytes | PymeldError]] | None:
     """Contiguous chunks of about total/(4*workers) bytes, rewritten in forked workers (None:
-    no usable process pool here, rewrite serially: same bytes, one core)."""
+    no usable process pool here, rewrite serially: same bytes, one core); each worker's
+    `Refs` are added to ``refs``."""
     try:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -192,7 +217,8 @@ def _parallel(
     if current:
         chunks.append(current)
     global _JOBS
-    _JOBS = [(chunk, work) for chunk in chunks]
+    wanted = [r is not None for r in refs or ()] or [False] * len(work)
+    _JOBS = [(chunk, work, wanted) for chunk in chunks]
     try:
         with pool:
             parts = list(pool.map(_rewrite_job, range(len(_JOBS))))
@@ -200,4 +226,8 @@ def _parallel(
         parts = [_rewrite_job(job) for job in range(len(_JOBS))]
     finally:
         _JOBS = []
-    return [r for part in parts for r in part]
+    for _, found in parts:
+        for r, f in zip(refs or (), found):
+            if r is not None and f is not None:
+                r |= f
+    return [r for part, _ in parts for r in part]

@@ -67,7 +67,7 @@ from pymeld.merge.asyncpass import MODULE as ASYNC_MODULE
 from pymeld.merge.asyncpass import AsyncPlan, async_lower_signature, builtin_signature, plan_async
 from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.foreign import ForeignPlan, module_name, plan_foreign
-from pymeld.merge.funcrefs import undeclared_refs
+from pymeld.merge.funcrefs import export_only
 from pymeld.merge.inline_adapters import CallerInstance
 from pymeld.merge.layout import InstanceLayout, lay_out
 from pymeld.merge.leave import CallsCache, LeaveGuards, SitesSeen, reach
@@ -76,8 +76,6 @@ from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.fusion import Lookups, ResourceFusion
 from pymeld.resources.runtime import RuntimePlan, plan_runtime
-from pymeld.resources.space import plan_spaces
-from pymeld.resources.tables import OWN
 
 if TYPE_CHECKING:  # loaded when used: adapters, async fusion
     from typing import overload
@@ -378,6 +376,8 @@ class Merger:
             simd=self.simd,
         )
         if self.async_plan.fused is not None:  # resources and waitables numbered together
+            from pymeld.resources.space import plan_spaces
+
             plan_spaces(plan, self.async_plan.fused.shared)
         cross = [li for li in lowers if isinstance(g.lowers[li].callee, Lifted)]
         # No "may enter" flags: wasmtime (the oracle) checks no re-entrance on synchronous
@@ -630,6 +630,8 @@ class Merger:
                 f"own handle {t!r} in a stream/future payload moving between the runtime's "
                 "handle table and an in-module one (not fused)"
             )
+        from pymeld.resources.tables import OWN
+
         return self.res.tables.transfer(r, OWN, src, dst)
 
     def _plan_async(self, cross: list[int]) -> None:
@@ -847,17 +849,26 @@ class Merger:
             self._index_maps(mi.index, lay, type_maps[mi.module_id])
             for mi, lay in zip(self.g.instances, self.layouts)
         ]
+        only_exported: dict[int, frozenset[int]] = {}  # per module (merge.funcrefs)
+        for mi in self.g.instances:
+            if mi.module_id not in only_exported:
+                only_exported[mi.module_id] = export_only(mi.module)
+        refs: list[set[int] | None] = [
+            set() if only_exported[mi.module_id] else None for mi in self.g.instances
+        ]  # per instance: the functions its code `ref.func`s (found by the body rewrite)
         rewritten = rewrite_all(
             [
                 ([c.body for c in mi.module.codes], maps, mi.label)
                 for mi, maps in zip(self.g.instances, all_maps)
             ],
             self._sites,
+            refs,
         )
         adapters = {item.index for item in self.adapters.values()}
-        refs_of: dict[int, list[int]] = {}  # per module: `ref.func`s only its exports declare
         undeclared: set[int] = set()
-        for mi, lay, maps, bodies in zip(self.g.instances, self.layouts, all_maps, rewritten):
+        for mi, lay, maps, bodies, found in zip(
+            self.g.instances, self.layouts, all_maps, rewritten, refs
+        ):
             m = mi.module
             funcs, tables = maps.func, maps.table
             assert isinstance(funcs, list) and isinstance(tables, list)
@@ -921,9 +932,8 @@ class Merger:
                 )
                 deferred = True
             start_seqs.append(seq)
-            if mi.module_id not in refs_of:
-                refs_of[mi.module_id] = undeclared_refs(m)
-            undeclared.update(funcs[f] for f in refs_of[mi.module_id])
+            if found:  # those only its exports declare: the fused module drops them
+                undeclared.update(funcs[f] for f in found & only_exported[mi.module_id])
         if undeclared:  # declared only by exports the fused module drops (merge.funcrefs)
             out.elems.append(Elem(SegmentMode.DECLARATIVE, funcs=sorted(undeclared)))
         return start_seqs

@@ -1,6 +1,10 @@
 """The merger's single entry point into `pymeld.resources`: plans every handle-table item in the
 shared `Plan` and answers which generated function stands in for a built-in, a host call or an
 export. What it needs from the merger comes in as `Lookups`, read only while the plan is emitted.
+
+The in-module tables (`pymeld.resources.tables`, with `pymeld.resources.space`) are made when a
+handle first needs one: a composition without resources (most small ones) never loads them,
+~1.5 M instructions of a small fuse's start-up.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from pymeld.graph.model import (
 )
 from pymeld.plan import FuncCode, FuncItem, Plan
 from pymeld.resources.runtime import RuntimePlan, _exported_lifts, handle_resources
-from pymeld.resources.tables import BORROW, OWN, InnerTables
 
 if TYPE_CHECKING:
     from pymeld.abi.adapter import BorrowScope
+    from pymeld.resources.tables import InnerTables
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class _Ops:
         return self.item(t, to_callee).index
 
     def item(self, t: at.Own | at.Borrow, to_callee: bool) -> FuncItem:
+        from pymeld.resources.tables import BORROW, OWN
+
         r = t.resource
         assert isinstance(r, ResourceType)
         src, dst = (self.caller, self.callee) if to_callee else (self.callee, self.caller)
@@ -66,15 +72,25 @@ class ResourceFusion:
         self.g = graph
         self.runtime = runtime
         self.lookups = lookups
-        self.tables = InnerTables(plan, lookups.func_index, lookups.runtime_import)
+        self._plan = plan
+        self._tables: InnerTables | None = None  # made on first use (`tables`)
         self._builtins: dict[int, FuncItem] = {}
         self._host_calls: dict[int, FuncItem] = {}  # lower index → stand-in function
         self._lifts: list[tuple[Lifted, FuncItem]] = []  # root exports translated at the boundary
         self._dtors: dict[int, FuncItem] = {}  # resource id → guarded destructor
 
+    @property
+    def tables(self) -> InnerTables:
+        """The in-module handle tables (and their generated functions), made when first asked."""
+        if self._tables is None:
+            from pymeld.resources.tables import InnerTables
+
+            lookups = self.lookups
+            self._tables = InnerTables(self._plan, lookups.func_index, lookups.runtime_import)
+        return self._tables
+
     def plan(self, used: list[int], cross: list[int], host_lowers: list[int]) -> None:
         """Register every generated item before any code referring to it is emitted."""
-        t = self.tables
         h = self.runtime.host_instance
         inmodule = self.runtime.inmodule
         for bi in sorted(used):
@@ -87,17 +103,17 @@ class ResourceFusion:
             ):
                 continue
             if b.op in ("resource.new", "resource.rep", "resource.drop") and b.owner != h:
-                self._builtins[bi] = t.builtin(b.op, b.owner, r)
+                self._builtins[bi] = self.tables.builtin(b.op, b.owner, r)
         for li in cross:
             lowered: Lowered = self.g.lowers[li]
             callee = lowered.callee
             assert isinstance(callee, Lifted)
             if lowered.owner == callee.owner:
                 continue
-            ops = _Ops(t, lowered.owner, callee.owner)
             rs = handle_resources(callee.type)
             if not rs:
                 continue
+            ops = _Ops(self.tables, lowered.owner, callee.owner)
             for r in rs:
                 if r.host_path is not None and not inmodule:
                     raise UnsupportedFeature(
@@ -185,8 +201,8 @@ class ResourceFusion:
 
     def borrow_scope(self) -> BorrowScope | None:
         """The state an adapter's borrow scope uses (None when there are no in-module tables)."""
-        t = self.tables
-        if not t.tables:
+        t = self._tables
+        if t is None or not t.tables:
             return None
         from pymeld.abi.adapter import BorrowScope
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pymeld.codec.binary import Reader
+from pymeld.codec.component import model
 from pymeld.codec.component.model import *  # noqa: F403
 from pymeld.codec.component.model import Component
 from pymeld.codec.component.parse import CORE_PREAMBLE, MAGIC, PREAMBLE
@@ -21,11 +22,15 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    """`encode_component` loads the encoder on first use (fusing to a core module needs none)."""
+    """`encode_component` loads the encoder on first use (fusing to a core module needs none);
+    the core type classes are the model's (`model.CORE_TYPE_NAMES`, which the star import
+    above does not take: they load on first read)."""
     if name == "encode_component":
         from pymeld.codec.component.encode import encode_component
 
         return encode_component
+    if name in model.CORE_TYPE_NAMES:
+        return getattr(model, name)
     raise AttributeError(f"module 'pymeld.codec.component' has no attribute {name!r}")
 
 

@@ -1,8 +1,7 @@
 """Building a component section by section while keeping count of its index spaces.
 
 Index spaces grow in section order, so whoever appends definitions needs the index each one
-got. `sort_key` exists because core and component sorts are distinct IntEnums whose values
-clash (core `table` and component `func` are both 1): they must never share a dict key.
+got, kept per `sort_key` (the model's).
 """
 
 from __future__ import annotations
@@ -13,11 +12,7 @@ from pymeld._dataclass import dataclass
 from pymeld.codec.component import model as cm
 
 CS = cm.ComponentSort
-
-
-def sort_key(sort: cm.Sort) -> tuple[bool, int]:
-    """Index-space key that keeps core and component sorts apart."""
-    return (isinstance(sort, cm.CoreSort), int(sort))
+sort_key = cm.sort_key  # (where its users found it first)
 
 
 @dataclass

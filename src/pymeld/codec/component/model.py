@@ -18,6 +18,7 @@ Conventions
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import field
 from typing import TYPE_CHECKING
@@ -27,6 +28,8 @@ from pymeld._enum import Enum, IntEnum, simple_enum
 
 if TYPE_CHECKING:
     from typing import Any, TypeAlias
+
+    from pymeld.codec.component.coretypes import *  # noqa: F403 (what `__getattr__` gives)
 
 # ---------------------------------------------------------------------------------------------
 # Sorts
@@ -60,6 +63,13 @@ class ComponentSort(IntEnum):
 
 
 Sort: TypeAlias = CoreSort | ComponentSort
+
+
+def sort_key(sort: Sort) -> tuple[bool, int]:
+    """Index-space key that keeps core and component sorts apart: they are distinct IntEnums
+    whose values clash (core `table` and component `func` are both 1), so they must never share
+    a dict key."""
+    return (isinstance(sort, CoreSort), int(sort))
 
 
 def sort_name(sort: Sort) -> str:
@@ -271,142 +281,62 @@ class ExternName:
 
 
 # ---------------------------------------------------------------------------------------------
-# Core types (inside components)
+# Core types (inside components): the classes are `pymeld.codec.component.coretypes`'s, read
+# through this module (`__getattr__`); most compositions declare none, so they load when first
+# read, not with this module.
 # ---------------------------------------------------------------------------------------------
 
+#: The names `__getattr__` takes from `pymeld.codec.component.coretypes`.
+CORE_TYPE_NAMES = frozenset(
+    {
+        "CoreArrayType",
+        "CoreExportDecl",
+        "CoreExternType",
+        "CoreFieldType",
+        "CoreFuncType",
+        "CoreImportDecl",
+        "CoreLimits",
+        "CoreModuleType",
+        "CoreOuterAlias",
+        "CoreRecType",
+        "CoreRefType",
+        "CoreStructType",
+        "CoreSubType",
+        "CoreTypeDecl",
+        "CoreTypeDeclarator",
+    }
+)
 
-@dataclass
-class CoreRefType:
-    """``(ref null? ht)`` in its long form (0x63/0x64). ``heap`` is the s33 heap type: >= 0 a type
-    index, < 0 an abstract heap type (e.g. -0x10 = 0x70 func). ``shared`` = 0x65 prefix."""
+if not TYPE_CHECKING:  # (for mypy, the names are the star import above and nothing else)
 
-    nullable: bool
-    heap: int
-    shared: bool = False
+    def __getattr__(name: str) -> Any:
+        if name in CORE_TYPE_NAMES:
+            from pymeld.codec.component import coretypes
+
+            return getattr(coretypes, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-CoreValType: TypeAlias = "int | CoreRefType"
+def _is_core_type_item(item: object) -> bool:
+    """Whether ``item`` is a core type or declarator (`item_sort`: each adds a core type index).
+    None can exist before `coretypes` is loaded, and asking must not load it."""
+    coretypes = sys.modules.get("pymeld.codec.component.coretypes")
+    return coretypes is not None and isinstance(
+        item, (coretypes.CoreRecType, coretypes.CoreModuleType, coretypes.CoreTypeDeclarator)
+    )
+
+
+CoreValType: TypeAlias = "int | CoreRefType"  # noqa: F405
 # Storage types add the packed opcodes 0x78 (i8) / 0x77 (i16) as plain ints.
-CoreStorageType: TypeAlias = "int | CoreRefType"
-
-
-@dataclass
-class CoreFuncType:
-    params: list[CoreValType]
-    results: list[CoreValType]
-
-
-@dataclass
-class CoreFieldType:
-    storage: CoreStorageType
-    mutable: bool
-
-
-@dataclass
-class CoreStructType:
-    fields: list[CoreFieldType]
-
-
-@dataclass
-class CoreArrayType:
-    field: CoreFieldType
-
-
-CoreCompType: TypeAlias = "CoreFuncType | CoreStructType | CoreArrayType"
-
-
-@dataclass
-class CoreSubType:
-    """A GC ``subtype``. ``form``: None = bare comptype, 0x50 = ``sub``, 0x4f = ``sub final``.
-    ``prefixed`` records the component-level ``0x00 0x50`` disambiguation prefix."""
-
-    comp: CoreCompType
-    form: int | None = None
-    supertypes: list[int] = field(default_factory=list)
-    shared: bool = False
-    prefixed: bool = False
-
-    @property
-    def is_final(self) -> bool:
-        return self.form != 0x50
-
-
-@dataclass
-class CoreRecType:
-    """A ``rectype``: ``explicit`` = written as ``0x4e vec(subtype)`` (else a lone subtype)."""
-
-    subtypes: list[CoreSubType]
-    explicit: bool = False
-
-
-@dataclass
-class CoreLimits:
-    """Table/memory limits; ``flags`` is the raw flags byte (max / shared / 64-bit / page size)."""
-
-    flags: int
-    minimum: int
-    maximum: int | None = None
-    page_size_log2: int | None = None
-
-
-@dataclass
-class CoreExternType:
-    """``core:externtype``: kind 0 func(type index) 1 table 2 memory 3 global 4 tag(type index)."""
-
-    kind: CoreSort
-    index: int | None = None  # func / tag type index
-    valtype: CoreValType | None = None  # table element / global type
-    limits: CoreLimits | None = None  # table / memory
-    mutable: int | None = None  # global mutability byte (0 const, 1 var; shared bits kept)
-
-
-@dataclass
-class CoreImportDecl:
-    module: str
-    name: str
-    type: CoreExternType
-
-
-@dataclass
-class CoreExportDecl:
-    name: str
-    type: CoreExternType
-
-
-@dataclass
-class CoreOuterAlias:
-    """``core:alias`` inside a module type: ``(alias outer count index (type))``."""
-
-    count: int
-    index: int
-
-
-@dataclass
-class CoreTypeDecl:
-    type: CoreType
-
-
-CoreModuleDecl: TypeAlias = "CoreImportDecl | CoreTypeDecl | CoreOuterAlias | CoreExportDecl"
-
-
-@dataclass
-class CoreModuleType:
-    decls: list[CoreModuleDecl]
-
-
-CoreType: TypeAlias = "CoreRecType | CoreModuleType"
+CoreStorageType: TypeAlias = "int | CoreRefType"  # noqa: F405
+CoreCompType: TypeAlias = "CoreFuncType | CoreStructType | CoreArrayType"  # noqa: F405
+CoreModuleDecl: TypeAlias = "CoreImportDecl | CoreTypeDecl | CoreOuterAlias | CoreExportDecl"  # noqa: F405
+CoreType: TypeAlias = "CoreRecType | CoreModuleType"  # noqa: F405
 
 
 # ---------------------------------------------------------------------------------------------
 # Component / instance types and their declarators
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class CoreTypeDeclarator:
-    """``instancedecl 0x00 core:type``."""
-
-    type: CoreType
 
 
 @dataclass
@@ -440,7 +370,7 @@ class ExportDecl:
 
 
 Declarator: TypeAlias = (
-    "CoreTypeDeclarator | TypeDeclarator | AliasDeclarator | ImportDecl | ExportDecl"
+    "CoreTypeDeclarator | TypeDeclarator | AliasDeclarator | ImportDecl | ExportDecl"  # noqa: F405
 )
 
 
@@ -905,14 +835,14 @@ def item_sort(item: object) -> Sort:
             return CoreSort.INSTANCE
         case Instantiate() | InlineExports():
             return ComponentSort.INSTANCE
-        case CoreRecType() | CoreModuleType() | CoreTypeDeclarator():
-            return CoreSort.TYPE
         case CoreModuleSection():
             return CoreSort.MODULE
         case ComponentSection():
             return ComponentSort.COMPONENT
         case AliasDeclarator():
             return item.alias.sort
+        case _ if _is_core_type_item(item):
+            return CoreSort.TYPE
         case _:
             # Everything left in a type section / TypeDeclarator is a component type.
             return ComponentSort.TYPE
@@ -936,6 +866,8 @@ def defined_sorts(section: Section) -> Iterator[tuple[Sort, object]]:
         case CustomSection():
             return
         case CoreTypeSection():
+            from pymeld.codec.component.coretypes import CoreRecType
+
             for t in section.items:
                 n = len(t.subtypes) if isinstance(t, CoreRecType) else 1
                 for _ in range(n):

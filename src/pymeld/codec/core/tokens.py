@@ -31,7 +31,10 @@ from .instructions import (
     B8,
     BLOCK,
     BRTABLE,
+    K_FUNC,
+    K_GLOBAL,
     K_MEM,
+    K_TABLE,
     K_TYPE,
     LEB,
     MEMARG,
@@ -58,12 +61,19 @@ _SIMPLE_BLOCKTYPES = (0x40, 0x7B, 0x7C, 0x7D, 0x7E, 0x7F, *range(0x68, 0x76))
 _MEM0 = 8
 _BLOCKTYPE = 9
 Decoded = tuple[bytes, list[tuple[int, bytes, bytes]]]
-#: Added to the depth for a bad token: no run of openers makes the prefix sums whole again.
-_BAD = -(1 << 40)
+#: A token's kind by its first byte (`_kinds`): what it does to the block depth.
+_CLOSES, _KEEPS, _OPENS, _BAD = b"\x00", b"\x01", b"\x02", b"\x03"
+#: Passes of `_nests` that take out innermost blocks; deeper nesting is summed up instead.
+NEST_PASSES = 32
 
 
 def _cls(ops: list[int]) -> bytes:
     return b"[" + b"".join(b"\\x%02x" % op for op in sorted(ops)) + b"]"
+
+
+#: The index immediates of the most frequent index instructions, most frequent first:
+#: `global.get`/`set`, `call` (and `return_call`, `ref.func`), `call_indirect`.
+_INDEX_ORDER: tuple[tuple[int, ...], ...] = ((K_GLOBAL,), (K_FUNC,), (K_TYPE, K_TABLE))
 
 
 def _pattern() -> re.Pattern[bytes]:
@@ -71,6 +81,13 @@ def _pattern() -> re.Pattern[bytes]:
 
     A run is possessive (no backtracking) and a token always matches (a bad byte, or the empty
     end of the body), so matches are contiguous: the split covers the body in order.
+
+    The engine tries alternatives in order, so the frequent ones come first (in compiled
+    code: a one-byte LEB128 after a local or constant opcode; memory accesses, `end`, blocks,
+    `global.get`/`set`, calls); reordering them changes no match, as no two alternatives can
+    match at the same place (their first bytes, or a first byte and the next, differ) except
+    the bad byte and the end of the body, which stay last (9% fewer instructions in the split
+    of a 36.7 MB composition's code).
     """
     leb10 = rb"[\x80-\xff]{0,9}[\x00-\x7f]"  # `_skip_leb`: at most 10 bytes
     leb5 = rb"[\x80-\xff]{0,4}[\x00-\x7f]"  # `_read_u` (range checked when decoded)
@@ -100,18 +117,23 @@ def _pattern() -> re.Pattern[bytes]:
     (brtable,) = [op for op, imms in enumerate(SINGLE) if imms == (BRTABLE,)]
     targets = b"|".join(b"\\x%02x(?:%s){%d}" % (n, leb10, n + 1) for n in range(0x80))
     run = [  # most frequent first: locals, constants, branches; then numeric instructions
-        _cls(leb) + leb10,
+        _cls(leb) + rb"[\x00-\x7f]",
+        _cls(leb) + rb"[\x80-\xff]{1,9}[\x00-\x7f]",
         _cls(none),
         _cls(b4) + b"[\\x00-\\xff]{4}",
         _cls(b8) + b"[\\x00-\\xff]{8}",
         b"\\x%02x" % _FC + _cls(fc_none),
         b"\\x%02x(?:%s)" % (brtable, targets),
     ]
+    frequent = {imms: _INDEX_ORDER.index(imms) for imms in _INDEX_ORDER}
     token = [
         _cls(memarg) + rb"(?:[\x00-\x3f]|[\x40-\x7f]" + leb5 + b")" + leb10,
-        *(_cls(ops) + leb5 * len(imms) for imms, ops in sorted(index.items())),
         b"\\x%02x" % _END,
         _cls(list(_OPENERS)) + _cls(list(_SIMPLE_BLOCKTYPES)),
+        *(
+            _cls(ops) + leb5 * len(imms)
+            for imms, ops in sorted(index.items(), key=lambda kv: (frequent.get(kv[0], 9), kv))
+        ),
         _cls(list(_OPENERS)) + rb"[\x80-\xff]{0,4}[\x00-\x3f]",  # a type index (s33 >= 0)
         *(b"\\x%02x" % _FC + _cls(subs) + leb5 * n for n, subs in sorted(fc_index.items())),
         rb"[\x00-\xff]",  # bad: not in the subset, or malformed
@@ -120,23 +142,44 @@ def _pattern() -> re.Pattern[bytes]:
     return re.compile(b"((?:" + b"|".join(run) + b")*+)(" + b"|".join(token) + b")")
 
 
-def _depths() -> list[int]:
-    """Depth change of a token by its first byte (`_BAD` for a byte no token starts with)."""
-    d = [_BAD] * 256
+def _kinds() -> bytes:
+    """A token's kind by its first byte, as a `bytes.translate` table: an opener, `end`, a
+    token that keeps the depth, or `_BAD` (a byte no token starts with)."""
+    d = bytearray(_BAD * 256)
     for op, imms in enumerate(SINGLE):
         if imms is None or imms == () or op == 0x18:
             continue
         if imms == (MEMARG,) or all(0 <= k < 8 for k in imms):
-            d[op] = 0
+            d[op] = _KEEPS[0]
     for op in _OPENERS:
-        d[op] = 1
-    d[_END] = -1
-    d[_FC] = 0
-    return d
+        d[op] = _OPENS[0]
+    d[_END] = _CLOSES[0]
+    d[_FC] = _KEEPS[0]
+    return bytes(d)
+
+
+def _nests(kinds: bytes) -> bool:
+    """Whether tokens of these kinds (the last one an `end`) close the body at the last token
+    and not before: without the tokens that keep the depth, what precedes the final `end`
+    must be balanced. Taking out innermost blocks (an opener just before an `end`) keeps a
+    sequence balanced or unbalanced, and a few passes of `bytes.replace` empty it for most
+    code; what deeper nesting leaves is checked by its prefix sums (all >= 0, the last 0).
+    Bytes-wide work: a prefix sum per token was a fifth of cutting a body into tokens."""
+    inner = kinds.translate(None, _KEEPS)[:-1]
+    for _ in range(NEST_PASSES):
+        fewer = inner.replace(_OPENS + _CLOSES, b"")
+        if len(fewer) == len(inner):  # not empty: no innermost block, so an `end` comes first
+            return not inner  # or an opener last
+        inner = fewer
+    if not inner:
+        return True
+    depth = list(accumulate(map(_STEP.__getitem__, inner)))
+    return depth[-1] == 0 and min(depth) >= 0
 
 
 _SPLIT: Callable[[bytes], list[bytes]] | None = None  # compiled when first used (~7 ms)
-_DEPTH = _depths()
+_KIND = _kinds()
+_STEP = {_OPENS[0]: 1, _CLOSES[0]: -1}
 _FIRST = itemgetter(0)
 #: How a well-formed body's split ends: its final `end`, the empty match at the end of the
 #: body (between, run, token) and the text after it.
@@ -155,8 +198,8 @@ def tokenize(body: bytes) -> list[bytes] | None:
         return None
     del parts[-4:]
     del parts[::3]  # the empty text between two matches
-    depth = list(accumulate(map(_DEPTH.__getitem__, map(_FIRST, parts[1::2]))))
-    if depth[-1] != -1 or depth.index(-1) != len(depth) - 1:  # first -1: the final end
+    kinds = bytes(map(_FIRST, parts[1::2])).translate(_KIND)
+    if _BAD in kinds or not _nests(kinds):  # (the last token is the final `end`: `_TAIL`)
         return None
     return parts
 
