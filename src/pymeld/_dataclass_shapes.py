@@ -596,8 +596,8 @@ def __create_fn_54__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_55__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__):
+def __create_fn_55__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f11__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
   self.__pymeld_f2__=__pymeld_f2__
@@ -608,6 +608,11 @@ def __create_fn_55__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
   self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__
   self.__pymeld_f8__=_dflt___pymeld_f8__() if __pymeld_f8__ is _HAS_DEFAULT_FACTORY else __pymeld_f8__
   self.__pymeld_f9__=_dflt___pymeld_f9__() if __pymeld_f9__ is _HAS_DEFAULT_FACTORY else __pymeld_f9__
+  self.__pymeld_f10__=_dflt___pymeld_f10__() if __pymeld_f10__ is _HAS_DEFAULT_FACTORY else __pymeld_f10__
+  self.__pymeld_f11__=_dflt___pymeld_f11__() if __pymeld_f11__ is _HAS_DEFAULT_FACTORY else __pymeld_f11__
+  self.__pymeld_f12__=_dflt___pymeld_f12__() if __pymeld_f12__ is _HAS_DEFAULT_FACTORY else __pymeld_f12__
+  self.__pymeld_f13__=_dflt___pymeld_f13__() if __pymeld_f13__ is _HAS_DEFAULT_FACTORY else __pymeld_f13__
+  self.__pymeld_f14__=_dflt___pymeld_f14__() if __pymeld_f14__ is _HAS_DEFAULT_FACTORY else __pymeld_f14__
  return __init__
 
 
@@ -681,6 +686,6 @@ SHAPES = (
     (('self', False, False, 'ppppffffffpf'), __create_fn_52__),
     (('self', False, False, 'pppppf'), __create_fn_53__),
     (('self', False, False, 'ppppppf'), __create_fn_54__),
-    (('self', False, False, 'ppppppffff'), __create_fn_55__),
+    (('self', False, False, 'ppppppfffffffff'), __create_fn_55__),
     (('self', False, False, 'pppppppfp'), __create_fn_56__),
 )

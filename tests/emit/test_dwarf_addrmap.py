@@ -8,20 +8,30 @@ gain a memory index).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pymeld.api import core_module_sections
 from pymeld.codec.binary import uleb, uleb_padded
+from pymeld.codec.component.parse import parse_component
 from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.model import Code, Local, NumType
+from pymeld.codec.core.parse import parse_module
 from pymeld.dwarf.addrmap import (
     CodeLayout,
     FunctionMap,
     InstanceMap,
+    _old_sites,
     _site_edits,
     code_layout,
     function_map,
 )
+from pymeld.fuse import fuse_bytes
+from pymeld.merge import bodies
+
+DWARF_BUILD = Path(__file__).parent.parent / "data" / "dwarf" / "composed.wasm"
 
 FUNCS = {0: 0, 1: 300, 2: 2, 5: 70000}  # identity, 1→2 bytes, unchanged, 1→3 bytes
 GLOBALS = {0: 1, 1: 0, 3: 200}
@@ -63,6 +73,12 @@ insn_st = st.one_of(
 MAPS = ins.IndexMaps(func=FUNCS.__getitem__, global_=GLOBALS.__getitem__, memory=MEMS.__getitem__)
 
 
+def sites(body: bytes) -> list[ins.Patch]:
+    found = ins.patch_sites(body)
+    assert found is not None
+    return found
+
+
 def starts(insns: list[Insn], new: bool) -> list[int]:
     out, pos = [], 0
     for i in insns:
@@ -80,7 +96,7 @@ def test_every_instruction_start_maps_exactly(insns: list[Insn]) -> None:
     assert rewritten == new == ins.rewrite_body(old, MAPS)
     assert sum(n - o for _, o, n in edits) == len(new) - len(old)
     # the fast path (the two bodies' patch sites paired) finds the walker's own edits
-    assert _site_edits(old, new) == edits
+    assert _site_edits(old, new, sites(old)) == edits
     # the map is replayed from the emitted body alone, as DWARF remapping does it
     fm = function_map(
         Code([], old),
@@ -108,9 +124,29 @@ def test_a_body_that_is_not_the_rewrite_gets_no_map() -> None:
     other = b"\x10\xac\x02\x01\x0b"  # call 300; nop: more than an index rewrite
     lay = CodeLayout(0, 0, 3)
     assert function_map(Code([], old), Code([], other), lay, CodeLayout(0, 0, 5)) is None
-    assert _site_edits(old, other) is None
-    assert _site_edits(old, b"\x10\x02\x0b") == [(1, 1, 1)]  # call 1 -> call 2
-    assert _site_edits(old, b"\x10\x02\x01\x0b") is None  # same sites, a byte more
+    assert _site_edits(old, other, sites(old)) is None
+    assert _site_edits(old, b"\x10\x02\x0b", sites(old)) == [(1, 1, 1)]  # call 1 -> call 2
+    assert _site_edits(old, b"\x10\x02\x01\x0b", sites(old)) is None  # a byte more
+    assert _site_edits(old, b"\x10\x82", sites(old)) is None  # the new immediate runs off
+
+
+def test_the_merge_hands_its_scan_of_the_input_bodies_over() -> None:
+    """The body rewrite keeps each input body's patch sites (`bodies.SCANNED`) and the maps
+    take them from there instead of scanning the inputs again; a body it did not scan is
+    scanned here."""
+    data = DWARF_BUILD.read_bytes()
+    fuse_bytes(data)
+    inputs = [
+        c.body
+        for s in core_module_sections(parse_component(data))
+        for c in parse_module(bytes(s.data)).codes
+    ]
+    assert inputs and all(b in bodies.SCANNED for b in inputs)
+    for b in inputs:
+        assert bodies.SCANNED[b] == ins.patch_sites(b)
+        assert _old_sites(b) is bodies.SCANNED[b]
+    unseen = b"\x10\x07\x0b"
+    assert unseen not in bodies.SCANNED and _old_sites(unseen) == [(1, 2, ins.K_FUNC, 7)]
 
 
 def test_layout_and_instance_map_follow_size_lebs_and_locals() -> None:
@@ -183,3 +219,9 @@ def test_step_map_answers_as_the_function_maps(
     top = max((lay.end for lay in layouts), default=0) + 5
     addrs = [*range(-2, top), *range(top, -3, -1), *range(-2, top, 7)]  # up, down, jumps
     assert [im.map(a) for a in addrs] == [im.map_slow(a) for a in addrs]
+    # each address's step holds it, moves it as the map does, and so does every address in it
+    for a in addrs:
+        lo, hi, delta = im.step(a)
+        assert lo <= a < hi
+        for b in range(max(int(max(lo, -3)), a - 9), int(min(hi, a + 9))):
+            assert im.map_slow(b) == (None if delta is None else b + delta)

@@ -5,6 +5,7 @@ would move backwards, is dropped whole and counted; damaged programs raise `Dwar
 
 from __future__ import annotations
 
+import math
 import struct
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from pymeld.dwarf.lines import LineStats, rewrite_lines
 from pymeld.dwarf.reader import DwarfError
-from support import uleb
+from support import read_uleb, uleb
 
 OPCODE_BASE, LINE_BASE, LINE_RANGE = 13, -5, 14
 LENGTHS = [0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1]  # DWARF 4's standard opcode operand counts
@@ -120,11 +121,132 @@ class Stretch:
             return 3 * addr + 7
         return None
 
+    def step(self, addr: int) -> tuple[float, float, int | None]:
+        to = self.map(addr)
+        return addr, addr + 1, None if to is None else to - addr
+
     def dead(self, addr: int) -> bool:
         return addr >= 0xFFFFFFF0
 
     def spans_code(self, start: int, end: int) -> bool:
         return False
+
+
+class Steps:
+    """A map as `InstanceMap` gives them: runs of addresses moved by one delta (None: not
+    mapped), here from ``cuts`` (start, delta) over [0, 0x400); dead from 0xFFFFFFF0."""
+
+    def __init__(self, cuts: list[tuple[int, int | None]]) -> None:
+        self.cuts = sorted(dict([(0, None), *cuts, (0x400, None)]).items())
+
+    def step(self, addr: int) -> tuple[float, float, int | None]:
+        lo: float = -math.inf
+        delta: int | None = None
+        for start, d in self.cuts:
+            if start > addr:
+                return lo, start, delta
+            lo, delta = start, d
+        return lo, math.inf, delta
+
+    def map(self, addr: int) -> int | None:
+        delta = self.step(addr)[2]
+        return None if delta is None else addr + delta
+
+    def dead(self, addr: int) -> bool:
+        return addr >= 0xFFFFFFF0
+
+    def spans_code(self, start: int, end: int) -> bool:
+        return False
+
+
+def reencoded(section: bytes, amap: Stretch | Steps) -> bytes:
+    """The rewrite `rewrite_lines` makes, the plain way: headers as they are; in a sequence,
+    opcodes that do not move the address copied, the ones that do left out, each row
+    written at its mapped address (a special opcode when it fits, else DW_LNS_advance_pc
+    first; a copy or the end after DW_LNS_advance_pc when it moved), a sequence with a row
+    that maps nowhere or backwards left out whole, and so is an unterminated last one."""
+    out = bytearray()
+    pos = 0
+    while pos < len(section):
+        length, _, header_length = struct.unpack_from("<IHI", section, pos)
+        end = pos + 4 + length
+        opcode_base = section[pos + 10 + 5]
+        lengths = section[pos + 16 : pos + 16 + opcode_base - 1]
+        line_range = section[pos + 10 + 4]
+        p = pos + 10 + header_length
+        body = bytearray()
+        seq, addr, new, ok = bytearray(), 0, 0, True
+
+        def leb_end(at: int) -> int:
+            while section[at] >= 0x80:
+                at += 1
+            return at + 1
+
+        def moved(row: int, new: int) -> int | None:
+            to = amap.map(row)
+            return to if to is not None and to >= new else None
+
+        while p < end:
+            op_at, op = p, section[p]
+            p += 1
+            if op >= opcode_base:
+                addr += (op - opcode_base) // line_range
+                to = moved(addr, new)
+                if ok and to is not None:
+                    line_op = (op - opcode_base) % line_range + opcode_base
+                    d = to - new
+                    if d * line_range + line_op <= 255:
+                        seq.append(d * line_range + line_op)
+                    else:
+                        seq += bytes([2]) + uleb(d) + bytes([line_op])
+                    new = to
+                else:
+                    ok = False
+            elif op == 0:
+                p = leb_end(p)
+                p, sub = p + section[p - 1], section[p]
+                if sub == 1:
+                    to = moved(addr, new)
+                    if ok and to is not None:
+                        if to > new:
+                            seq += bytes([2]) + uleb(to - new)
+                        body += seq + section[op_at:p]
+                    seq, addr, new, ok = bytearray(), 0, 0, True
+                elif sub == 2:
+                    addr = int.from_bytes(section[p - 4 : p], "little")
+                    to = moved(addr, new)
+                    if ok and to is not None:
+                        seq += b"\x00\x05\x02" + struct.pack("<I", to)
+                        new = to
+                    else:
+                        ok = False
+                else:
+                    seq += section[op_at:p]
+            elif op == 1:
+                to = moved(addr, new)
+                if ok and to is not None:
+                    if to > new:
+                        seq += bytes([2]) + uleb(to - new)
+                        new = to
+                    seq.append(1)
+                else:
+                    ok = False
+            elif op == 2:
+                addr += read_uleb(section, p)[0]
+                p = leb_end(p)
+            elif op == 8:
+                addr += (255 - opcode_base) // line_range
+            elif op == 9:
+                addr += int.from_bytes(section[p : p + 2], "little")
+                p += 2
+            else:
+                for _ in range(lengths[op - 1]):
+                    p = leb_end(p)
+                seq += section[op_at:p]
+        out += struct.pack("<I", length - (end - (pos + 10 + header_length)) + len(body))
+        out += section[pos + 4 : pos + 10 + header_length] + body
+        pos = end
+    return bytes(out)
 
 
 # one opcode of a sequence body (after its DW_LNE_set_address)
@@ -185,6 +307,26 @@ def test_rows_keep_their_lines_at_mapped_addresses(
     # a sequence starting at a tombstone is dead, not dropped
     dead = sum(1 for seq in rows if seq[0][0] == 0xFFFFFFFF for r in seq if r[5] != 2)
     assert stats.rows_dead == dead
+
+
+cut_st = st.tuples(
+    st.integers(0, 0x400), st.one_of(st.none(), st.integers(-8, 8), st.integers(-8, 8))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(seq_st, min_size=1, max_size=6), st.lists(cut_st, max_size=12))
+def test_steps_of_one_delta_give_the_plain_rewrite(
+    seqs: list[tuple[int, list[bytes]]], cuts: list[tuple[int, int | None]]
+) -> None:
+    """Under a map of runs moved by one delta (rows mostly move as the row before them, and
+    keep their opcodes), the rewrite is byte for byte the plain one (`reencoded`); so it
+    is under `Stretch`, where no two addresses move alike."""
+    section = unit(program(seqs))
+    steps = Steps([(a, None if d is None else 0x20 * (k % 3) + d) for k, (a, d) in enumerate(cuts)])
+    assert rewrite_lines(section, steps, LineStats())[0] == reencoded(section, steps)
+    stretch = Stretch(frozenset(a for a, _ in cuts))
+    assert rewrite_lines(section, stretch, LineStats())[0] == reencoded(section, stretch)
 
 
 def test_an_unmappable_end_drops_its_sequence_only() -> None:

@@ -70,8 +70,8 @@ DIES = (
 
 
 def test_records_the_values_the_remap_moves_and_where() -> None:
-    (unit,) = read_units(_unit(DIES), ABBREV)
-    got = [[(a.attr, a.form, a.pos, a.width, a.value) for a in die] for die in unit.dies]
+    (whole,) = read_units(_unit(DIES), ABBREV, whole=True)
+    got = [[(a.attr, a.form, a.pos, a.width, a.value) for a in die] for die in whole.dies]
     dies_at = 11  # initial length, version, abbreviation offset, address size
     sub = dies_at + 1 + 2 + 4  # after the unit DIE
     die4 = sub + 15 + 10  # after the subprogram (15 bytes) and variable (10 bytes) DIEs
@@ -86,7 +86,48 @@ def test_records_the_values_the_remap_moves_and_where() -> None:
         [(AT_LOW_PC, ADDR, die4 + 5 + 1 + 1, 4, 0x150)],  # indirect: form in the data
     ]
     # a string offset only shifts with .debug_str: listed by position, not per DIE
-    assert unit.strp == [sub + 9] and unit.line_strp == unit.ref_addr == []
+    assert whole.strp == [sub + 9] and whole.line_strp == whole.ref_addr == []
+    assert whole.locs == whole.pcs == whole.lows == whole.highs == []
+    # by default, the low/high pc pair and the location list offset are listed by position
+    (unit,) = read_units(_unit(DIES), ABBREV)
+    assert [[(a.attr, a.pos) for a in die] for die in unit.dies] == [
+        [],
+        [(AT_LOW_PC, die4 + 5 + 1 + 1)],  # a form in the data: its DIE is recorded whole
+    ]
+    assert (unit.lows, unit.highs, unit.locs) == ([sub + 1], [sub + 5], [die4 + 1])
+    assert unit.strp == whole.strp and unit.pcs == unit.ranges == []
+
+
+def test_the_unit_die_is_recorded_whole_and_other_shapes_stay_in_their_die() -> None:
+    """The unit's own DIE keeps its low_pc and list offsets in ``dies[0]`` (its low_pc is
+    the unit's base); a lone low_pc is listed in ``pcs``, a DWARF 2-4 range list offset in
+    ``ranges``; a high_pc that is an address, or a length in another data form than data4,
+    keeps its DIE recorded."""
+    at_ranges = 0x55
+    abbrev = _abbrevs(
+        {
+            1: (TAG_CU, True, [(AT_LOW_PC, ADDR), (at_ranges, SEC_OFFSET)]),
+            2: (0x4109, False, [(AT_LOW_PC, ADDR)]),  # a call site
+            3: (0x0B, True, [(at_ranges, SEC_OFFSET)]),  # a lexical block
+            4: (TAG_SUBPROGRAM, True, [(AT_LOW_PC, ADDR), (AT_HIGH_PC, ADDR)]),
+            5: (TAG_SUBPROGRAM, True, [(AT_HIGH_PC, DATA2), (AT_LOW_PC, ADDR)]),
+        }
+    )
+    dies = (
+        b"\x01" + (0).to_bytes(4, "little") + (0x20).to_bytes(4, "little")  # at 11
+        + b"\x02" + (0x30).to_bytes(4, "little")  # at 20
+        + b"\x03" + (0x40).to_bytes(4, "little")  # at 25
+        + b"\x04" + (0x50).to_bytes(4, "little") + (0x58).to_bytes(4, "little")  # at 30
+        + b"\x05" + (0x8).to_bytes(2, "little") + (0x60).to_bytes(4, "little")  # at 39
+        + b"\x00"
+    )  # fmt: skip
+    (unit,) = read_units(_unit(dies), abbrev)
+    assert [[(a.attr, a.pos) for a in die] for die in unit.dies] == [
+        [(AT_LOW_PC, 12), (at_ranges, 16)],
+        [(AT_LOW_PC, 31), (AT_HIGH_PC, 35)],
+        [(AT_HIGH_PC, 40), (AT_LOW_PC, 42)],
+    ]
+    assert (unit.pcs, unit.ranges, unit.lows, unit.locs) == ([21], [26], [], [])
 
 
 def test_offsets_that_only_shift_are_listed_by_position_whatever_their_layout() -> None:
@@ -185,8 +226,10 @@ def test_codes_and_attributes_past_127_take_several_bytes() -> None:
     table += uleb(AT_LOW_PC) + uleb(ADDR) + bytes(2) + bytes(1)
     abbrev = _abbrevs({1: (TAG_CU, True, [(AT_LANGUAGE, DATA2)])})[:-1] + table
     die = uleb(300) + uleb(8) + (0x120).to_bytes(4, "little")
-    (unit,) = read_units(_unit(b"\x01" + bytes(2) + die + b"\x00"), abbrev)
+    (unit,) = read_units(_unit(b"\x01" + bytes(2) + die + b"\x00"), abbrev, whole=True)
     assert [[(a.attr, a.pos, a.value) for a in d] for d in unit.dies] == [
         [],
         [(AT_LOW_PC, 11 + 3 + 2 + 1, 0x120)],
     ]
+    (unit,) = read_units(_unit(b"\x01" + bytes(2) + die + b"\x00"), abbrev)
+    assert unit.dies == [[]] and unit.pcs == [11 + 3 + 2 + 1]

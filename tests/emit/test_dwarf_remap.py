@@ -3,8 +3,10 @@ section, only the instance's DWARF dropped with a reason."""
 
 from __future__ import annotations
 
+import bisect
+import math
 import struct
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,10 @@ from hypothesis import strategies as st
 from pymeld.api import core_module_sections
 from pymeld.codec.component.parse import parse_component
 from pymeld.codec.core.parse import parse_module
+from pymeld.dwarf import remap
 from pymeld.dwarf.reader import DwarfError, read_units
-from pymeld.dwarf.remap import DwarfInput, DwarfStats, _ListRef, _rewrite_lists, remap_dwarf
+from pymeld.dwarf.remap import DwarfInput, DwarfStats, _rewrite_lists, remap_dwarf
+from pymeld.fuse import fuse_bytes
 
 DATA = Path(__file__).parent.parent / "data" / "dwarf"
 
@@ -25,6 +29,10 @@ class Shift:
 
     def map(self, addr: int) -> int | None:
         return addr + 0x10 if 3 <= addr < 0x400 else None
+
+    def step(self, addr: int) -> tuple[float, float, int | None]:
+        to = self.map(addr)
+        return addr, addr + 1, None if to is None else to - addr
 
     def dead(self, addr: int) -> bool:
         return addr >= 0x400
@@ -68,6 +76,62 @@ def test_damaged_dwarf_is_dropped_or_rewritten(name: str, data: st.DataObject) -
         assert out == [] and stats.instances == 0
     else:
         assert stats.instances == 1 and dict(out)[".debug_info"]
+
+
+def _both_ways(
+    monkeypatch: pytest.MonkeyPatch, secs: dict[str, bytes]
+) -> list[tuple[list[tuple[str, bytes]], DwarfStats]]:
+    """`remap_dwarf` with values listed by position (the default), then with every DIE
+    recorded whole (`read_units(whole=True)`, what the position lists stand for)."""
+    out = []
+    for whole in (False, True):
+        with monkeypatch.context() as m:
+            m.setattr(remap, "read_units", partial(read_units, whole=whole))
+            stats = DwarfStats()
+            out.append((remap_dwarf([DwarfInput("m", secs, Shift())], stats), stats))
+    return out
+
+
+@pytest.mark.parametrize("name", ["composed.wasm", "composed-dwarf5.wasm", "twice.wasm"])
+def test_listed_values_are_rewritten_as_in_their_dies(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (listed, listed_stats), (whole, whole_stats) = _both_ways(monkeypatch, sections(name))
+    assert listed == whole and listed
+    assert listed_stats == whole_stats and not listed_stats.instances_dropped
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_damaged_listed_values_are_dropped_or_rewritten_as_in_their_dies(
+    data: st.DataObject,
+) -> None:
+    """On damaged DWARF both ways drop the instance or both give the same sections (the
+    reason may differ when it has several faults: they are met in another order)."""
+    secs = dict(sections("composed.wasm"))
+    raw = bytearray(secs[".debug_info"])
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        raw[at] = data.draw(st.integers(0, 255))
+    secs[".debug_info"] = bytes(raw)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        (listed, listed_stats), (whole, whole_stats) = _both_ways(monkeypatch, secs)
+    assert bool(listed_stats.instances_dropped) == bool(whole_stats.instances_dropped)
+    assert listed == whole
+
+
+def test_a_real_build_fuses_to_the_same_bytes_either_way(
+    corpus_components: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """jco-utf8-utf16 (39 units of clang and rustc DWARF 4): whole module, --stats too."""
+    data = (corpus_components / "repo-prebuilt" / "jco-utf8-utf16.composed.wasm").read_bytes()
+    listed = fuse_bytes(data)
+    monkeypatch.setattr(remap, "read_units", partial(read_units, whole=True))
+    whole = fuse_bytes(data)
+    assert listed.output == whole.output
+    assert {k: v for k, v in listed.stats.items() if k.startswith("dwarf_") and "ms" not in k} == {
+        k: v for k, v in whole.stats.items() if k.startswith("dwarf_") and "ms" not in k
+    }
 
 
 def test_intact_dwarf_moves_and_counts() -> None:
@@ -129,7 +193,7 @@ def test_location_lists_lose_unmappable_entries_in_place() -> None:
     )
     second = entry(0x30, 0x3F, b"\x53") + bytes(8)
     data = first + second
-    refs = {0: _ListRef(0, 0, 0), len(first): _ListRef(len(first), 0, 0)}
+    refs = {0: (0, 0), len(first): (0, 0)}
     stats = DwarfStats()
     out = _rewrite_lists(data, refs, Shift(), stats, True)
     kept = (
@@ -141,3 +205,80 @@ def test_location_lists_lose_unmappable_entries_in_place() -> None:
     assert (stats.locs.mapped, stats.locs.dead) == (3, 1)
     with pytest.raises(DwarfError, match="unexpected end"):
         _rewrite_lists(data[:-3], refs, Shift(), DwarfStats(), True)
+
+
+class Runs:
+    """Runs of addresses moved by one delta each (None: not mapped), as `InstanceMap` has
+    them: from ``cuts`` (start, delta) over [0, 0x400); dead from 0x400."""
+
+    def __init__(self, cuts: list[tuple[int, int | None]]) -> None:
+        table = dict([(0, None), *cuts, (0x400, None)])
+        self.starts = sorted(table)
+        self.deltas = [table[a] for a in self.starts]
+
+    def step(self, addr: int) -> tuple[float, float, int | None]:
+        k = bisect.bisect_right(self.starts, addr)
+        hi = self.starts[k] if k < len(self.starts) else math.inf
+        return (self.starts[k - 1], hi, self.deltas[k - 1]) if k else (-math.inf, hi, None)
+
+    def map(self, addr: int) -> int | None:
+        delta = self.step(addr)[2]
+        return None if delta is None else addr + delta
+
+    def dead(self, addr: int) -> bool:
+        return addr >= 0x400
+
+    def spans_code(self, start: int, end: int) -> bool:
+        return False
+
+
+entry_st = st.one_of(
+    st.tuples(st.integers(1, 0x420), st.integers(0, 0x40), st.binary(max_size=3)),
+    st.tuples(st.just(-1), st.integers(0x20, 0x300), st.just(b"")),  # a base address
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(entry_st, max_size=6), min_size=1, max_size=5),
+    st.lists(st.tuples(st.integers(0, 0x400), st.one_of(st.none(), st.integers(-8, 40)))),
+    st.booleans(),
+)
+def test_lists_keep_the_entries_the_map_moves(
+    lists: list[list[tuple[int, int, bytes]]],
+    cuts: list[tuple[int, int | None]],
+    loc: bool,
+) -> None:
+    """Range and location lists under a map of many runs: each kept entry is the input's
+    moved (relative to the moved base), in order, the others gone; every list stays where
+    it was and ends with zeros."""
+    amap = Runs(cuts)
+    data, refs, want = b"", {}, b""
+    for entries in lists:
+        start = len(data)
+        moved = amap.map(0x10)
+        refs[start] = (0x10, 0x10 if moved is None else moved)
+        old_base, new_base = refs[start]
+        body, kept = b"", b""
+        for begin, size, expr in entries:
+            tail = struct.pack("<H", len(expr)) + expr if loc else b""
+            if begin < 0:
+                body += struct.pack("<II", 0xFFFFFFFF, size)
+                moved = amap.map(size)
+                old_base, new_base = size, size if moved is None else moved
+                kept += struct.pack("<II", 0xFFFFFFFF, new_base)
+                continue
+            body += struct.pack("<II", begin, begin + size) + tail
+            nb, ne = amap.map(old_base + begin), amap.map(old_base + begin + size)
+            if nb is not None and ne is not None and new_base <= nb <= ne:
+                kept += struct.pack("<II", nb - new_base, ne - new_base) + tail
+        body += bytes(8)
+        data += body
+        want += kept + bytes(len(body) - len(kept))
+    stats = DwarfStats()
+    assert _rewrite_lists(data, refs, amap, stats, loc) == want
+    tally = stats.locs if loc else stats.ranges
+    assert (
+        tally.mapped
+        == sum(1 for es in lists for b, _, _ in es if b >= 0) - tally.dropped - tally.dead
+    )

@@ -4,16 +4,17 @@ WebAssembly DWARF addresses are offsets from the start of the Code section's pay
 function-count LEB is at offset 0). A function's ``DW_AT_low_pc`` is its body start (just after
 the body-size LEB, where the local declarations begin) and its ``high_pc`` the body's end.
 Fusion keeps each body's instructions but may re-encode remapped index immediates with other
-LEB widths, so the map inside a body comes from the rewriter's own edit list
-(`rewrite_body_edits`), replayed against the body that was actually emitted; a body that is
-not exactly the rewrite of its input (e.g. instrumented by ``--address-rebase``) gets no map,
-and its addresses are left uncovered.
+LEB widths, so the map inside a body comes from the edits that turn the input body into the
+body actually emitted: its index immediates (the patch sites the merge's body rewrite found,
+`merge.bodies.SCANNED`) read where they land in the output, checked by joining the bodies
+back (`_site_edits`), else the rewriter's own edit list replayed (`rewrite_body_edits`); a
+body that is not exactly the rewrite of its input (e.g. instrumented by ``--address-rebase``)
+gets no map, and its addresses are left uncovered.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Callable
 from dataclasses import field
 
@@ -23,6 +24,9 @@ from pymeld.codec.core import instructions as ins
 from pymeld.codec.core.encode import encode_locals
 from pymeld.codec.core.model import Code, ExternKind, Module
 from pymeld.errors import DecodeError
+from pymeld.merge.bodies import SCANNED
+
+_INF = float("inf")  # (not `math.inf`: `math` is not loaded otherwise)
 
 __all__ = [
     "CodeLayout",
@@ -130,32 +134,47 @@ class FunctionMap:
         return n.instr + rel + delta
 
 
-def _site_edits(old: bytes, new: bytes) -> list[tuple[int, int, int]] | None:
-    """The edits turning ``old`` into ``new`` when they differ only in index immediates of the
-    same kinds, in order (what the merge's rewrite does to most bodies), from the two bodies'
-    patch sites: one fast scan each instead of a replayed rewrite. None when the sites do not
-    pair up or ``new`` is not exactly ``old`` with those immediates replaced."""
-    so, sn = ins.patch_sites(old), ins.patch_sites(new)
-    if so is None or sn is None or len(so) != len(sn):
-        return None
+def _site_edits(
+    old: bytes, new: bytes, sites: list[ins.Patch]
+) -> list[tuple[int, int, int]] | None:
+    """The edits turning ``old`` into ``new`` when ``new`` is ``old`` with the index immediates
+    at ``sites`` (``old``'s `patch_sites`) re-encoded, as the merge's rewrite leaves most
+    bodies: each immediate's new extent is read where it now starts (a LEB128, a memarg of
+    memory 0 followed by the index it gained), and the bodies joined back must give ``new``.
+    None otherwise."""
     edits: list[tuple[int, int, int]] = []
     parts: list[bytes] = []
-    prev = 0
-    for (o_start, o_end, o_kind, o_value), (n_start, n_end, n_kind, n_value) in zip(so, sn):
-        if o_kind != n_kind:
-            if o_kind != ins.P_MEM0 or n_kind != ins.K_MEM:
-                return None
-            # a memarg of memory 0 given its memory: the flags gain 0x40, the index follows
-            n_start -= len(uleb(o_value | 0x40))
-        elif o_value == n_value and o_end - o_start == n_end - n_start:
-            continue  # the same value in as many bytes: unchanged (the join below checks it)
-        imm = new[n_start:n_end]
-        if old[o_start:o_end] != imm:
-            edits.append((o_start, o_end - o_start, n_end - n_start))
-            parts += (old[prev:o_start], imm)
-            prev = o_end
+    prev = shift = 0
+    p_mem0 = ins.P_MEM0
+    try:
+        for at, end, kind, _ in sites:
+            n_at = n_end = at + shift
+            while new[n_end] >= 0x80:
+                n_end += 1
+            n_end += 1
+            if kind == p_mem0 and new[n_at] & 0x40:  # flags | 0x40, then the memory index
+                while new[n_end] >= 0x80:
+                    n_end += 1
+                n_end += 1
+            imm = new[n_at:n_end]
+            if old[at:end] != imm:
+                edits.append((at, end - at, n_end - n_at))
+                parts += (old[prev:at], imm)
+                prev = end
+                shift += n_end - n_at - (end - at)
+    except IndexError:
+        return None
     parts.append(old[prev:])
     return edits if b"".join(parts) == new else None
+
+
+def _old_sites(body: bytes) -> list[ins.Patch] | None:
+    """`patch_sites` of an input body: the merge's own scan when it made one."""
+    sites = SCANNED.get(body, _NOT_SCANNED)
+    return ins.patch_sites(body) if sites is _NOT_SCANNED else sites  # type: ignore[return-value]
+
+
+_NOT_SCANNED = object()
 
 
 def function_map(
@@ -164,7 +183,8 @@ def function_map(
     """The exact map for one body, or None when ``new`` is not the index rewrite of ``old``."""
     if new.body is old.body:
         return FunctionMap(old_lay, new_lay)
-    edits = _site_edits(old.body, new.body)
+    sites = _old_sites(old.body)
+    edits = None if sites is None else _site_edits(old.body, new.body, sites)
     if edits is None:
         maps = _replay_maps(new.body)
         if maps is None:
@@ -233,9 +253,20 @@ class InstanceMap:
             if k == 0:
                 return None
             self._lo = starts[k - 1]
-            self._hi = starts[k] if k < len(starts) else math.inf
+            self._hi = starts[k] if k < len(starts) else _INF
             d = self._delta = self._deltas[k - 1]
         return None if d is None else addr + d
+
+    def step(self, addr: int) -> tuple[float, float, int | None]:
+        """``(lo, hi, delta)``: `map` moves every address of ``[lo, hi)``, ``addr``'s run, by
+        ``delta`` (None: maps none of them). Callers that walk addresses in order keep it and
+        look again only when they leave it."""
+        starts = self._starts
+        k = bisect.bisect_right(starts, addr)
+        hi = starts[k] if k < len(starts) else _INF
+        if k == 0:
+            return -_INF, hi, None
+        return starts[k - 1], hi, self._deltas[k - 1]
 
     def map_slow(self, addr: int) -> int | None:
         """The definition: the containing body's `FunctionMap` (an end address is smaller
@@ -253,7 +284,9 @@ def _steps(
     """`InstanceMap.map_slow` as a step function: sorted starts, each with the delta that
     holds from it to the next start (None: unmapped there); a later entry at the same start
     overrides. Within a body `FunctionMap.map` changes only at the body and instruction
-    starts, at each edit's start, the byte after it and its end, and at the body's end."""
+    starts, at the byte after each edit's start and at its end (an edit's start keeps the
+    delta before it), and at the body's end; a step that would keep the delta of the one
+    before is left out."""
     starts: list[int] = []
     deltas: list[int | None] = []
     for lay, f in zip(layouts, functions):
@@ -272,22 +305,25 @@ def _steps(
         base = n.instr - o.instr
         starts.append(o.instr)
         deltas.append(base)
-        before = 0
+        done, size = 0, o.end - o.instr  # where the last edit ended, the instructions' size
         for pos, length, after in f.edits:
+            if pos < done or pos + length > size:  # not in walk order, or not in the body
+                return _steps_sampled(layouts, functions)
             at = o.instr + pos
-            if length:
-                starts.append(at)  # the rewritten instruction's start keeps its place
-                deltas.append(base + before)
-                if length > 1:
-                    starts.append(at + 1)  # inside a rewritten immediate
-                    deltas.append(None)
-            starts.append(at + length)
-            deltas.append(base + after)
-            before = after
-        starts += (o.end, o.end + 1)
-        deltas += (n.end - o.end, None)
+            if length > 1:
+                starts.append(at + 1)  # inside a rewritten immediate
+                deltas.append(None)
+            if base + after != deltas[-1]:
+                starts.append(at + length)
+                deltas.append(base + after)
+            done = pos + length
+        if n.end - o.end != deltas[-1]:
+            starts.append(o.end)
+            deltas.append(n.end - o.end)
+        starts.append(o.end + 1)
+        deltas.append(None)
     if starts != sorted(starts):
-        # not in order: bodies not laid out by `code_layout`, edits not from one walk
+        # not in order: bodies not laid out by `code_layout`
         return _steps_sampled(layouts, functions)
     return starts, deltas
 

@@ -10,6 +10,7 @@ whole, so no row ever points at an instruction it did not describe.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from typing import Protocol
 
 from pymeld._dataclass import dataclass
@@ -20,10 +21,14 @@ __all__ = ["LineStats", "rewrite_lines"]
 
 
 class AddrMap(Protocol):
-    """Old code address → new one (None: not mapped); ``dead``: it described no code;
-    ``spans_code``: ``[start, end)`` is part of one function, from its body start."""
+    """Old code address → new one (None: not mapped); ``step``: the run ``[lo, hi)`` of
+    addresses around one that ``map`` moves by the same ``delta`` (None: not mapped);
+    ``dead``: it described no code; ``spans_code``: ``[start, end)`` is part of one
+    function, from its body start."""
 
     def map(self, addr: int) -> int | None: ...
+
+    def step(self, addr: int) -> tuple[float, float, int | None]: ...
 
     def dead(self, addr: int) -> bool: ...
 
@@ -147,7 +152,7 @@ def _unit(
     return end
 
 
-def _extended(prog: bytes, pos: int, end: int, where: int) -> tuple[int, int, int]:
+def _extended(prog: Sequence[int], pos: int, end: int, where: int) -> tuple[int, int, int]:
     """(sub-opcode, length, its position) of the extended opcode whose 0 byte is before
     ``pos`` (``where``: that byte's section offset, for the error)."""
     n = prog[pos]
@@ -157,6 +162,11 @@ def _extended(prog: bytes, pos: int, end: int, where: int) -> tuple[int, int, in
     if n == 0 or pos + n > end:
         raise DwarfError(f".debug_line: bad extended opcode at 0x{where:x}")
     return prog[pos], n, pos
+
+
+#: `_program`'s ``shift`` once an opcode moved the address after the last row: no delta
+#: equals it.
+_MOVED = object()
 
 
 def _program(
@@ -172,14 +182,26 @@ def _program(
 
     Written for speed (a debug build has thousands of rows): one pass over the bytes with the
     decoder state in locals; opcodes that do not move the address are copied in runs (from
-    ``copied`` up to the next opcode that does), and a sequence is abandoned at its first
-    row that cannot be mapped, the rest of it only counted (`_skip_sequence`)."""
-    amap_map = amap.map
+    ``copied`` up to the next opcode that does), and so is a row the map moves by as much
+    as the row before it (``shift``, when no opcode moved the address in between), found
+    within the map's last step (``[lo, hi)`` by ``delta``) without a lookup: its opcode
+    re-encoded would be itself. A sequence is abandoned at its first row that cannot be
+    mapped, the rest of it only counted (`_skip_sequence`)."""
+    step = amap.step
     end = len(prog)
     body = bytearray()
     seq = bytearray()
     rows = addr = new = 0  # rows so far, decoder address, encoder address (the last emitted)
+    # new - addr while no opcode moved the address since the last row kept (`new` is then
+    # stale), else _MOVED (`new` is current)
+    shift: object = 0
+    lo: float = 0
+    hi: float = 0
+    delta: int | None = None
     const_add_pc = (255 - opcode_base) // line_range
+    advance = [0] * opcode_base + [
+        (op - opcode_base) // line_range for op in range(opcode_base, 256)
+    ]
     # per standard opcode: how many LEB128 operands it has when it is copied as it is, or -1
     # for the ones handled one by one (they move the address, or are rows)
     copied_operands = [-1, *lengths]
@@ -189,113 +211,133 @@ def _program(
     if opcode_base > _LNS_ADVANCE_LINE:
         copied_operands[_LNS_ADVANCE_LINE] = 1
     skipped: list[int] | None = None  # `_skipped_operands`, made at the first drop
+    data = list(prog)  # (indexing a list is a specialized instruction, bytes are not)
     pos = copied = at = 0
     try:
         while pos < end:
-            op_at = pos
-            op = prog[pos]
+            op = data[pos]
             pos += 1
             if op >= opcode_base:  # a special opcode: a row
-                adj = op - opcode_base
-                addr += adj // line_range
+                addr += advance[op]
                 rows += 1
-                to = amap_map(addr)
-                if to is not None and to >= new:
+                if lo <= addr < hi:
+                    if delta == shift:
+                        continue  # the opcode as it is: left in the copied run
+                else:
+                    lo, hi, delta = step(addr)
+                    if delta == shift:
+                        continue
+                op_at = pos - 1
+                if shift is not _MOVED:
+                    new = addr - advance[op] + shift  # type: ignore[operator]
+                if delta is not None and addr + delta >= new:
                     if copied < op_at:
                         seq += prog[copied:op_at]
-                    line_op = adj % line_range + opcode_base
-                    d = to - new
+                    line_op = (op - opcode_base) % line_range + opcode_base
+                    d = addr + delta - new
                     if d * line_range + line_op <= 255:
                         seq.append(d * line_range + line_op)
                     else:
                         seq.append(_LNS_ADVANCE_PC)
                         seq += uleb(d)
                         seq.append(line_op)
-                    new = to
+                    new = addr + delta
+                    shift = delta
                     copied = pos
                     continue
                 closed = False
             elif (k := copied_operands[op]) >= 0:  # copied as it is: skip its LEB128 operands
                 while k:
                     at = pos
-                    while prog[pos] >= 0x80:
+                    while data[pos] >= 0x80:
                         pos += 1
                     pos += 1
                     k -= 1
                 continue
             elif op == 0:  # an extended opcode
+                op_at = pos - 1
                 at = pos
                 sub, n, ext = _extended(prog, pos, end, offset + op_at)
                 pos = ext + n
                 if sub == _LNE_END_SEQUENCE:
                     rows += 1
-                    to = amap_map(addr)
-                    if to is not None and to >= new:
+                    if not lo <= addr < hi:
+                        lo, hi, delta = step(addr)
+                    if shift is not _MOVED:
+                        new = addr + shift  # type: ignore[operator]
+                    if delta is not None and addr + delta >= new:
                         if copied < op_at:
                             seq += prog[copied:op_at]
-                        if to > new:
+                        if addr + delta > new:
                             seq.append(_LNS_ADVANCE_PC)
-                            seq += uleb(to - new)
+                            seq += uleb(addr + delta - new)
                         seq += prog[op_at:pos]
                         body += seq
                         seq.clear()
                         stats.rows += rows
                         stats.sequences += 1
-                        rows = addr = new = 0
+                        rows = addr = new = shift = 0
                         copied = pos
                         continue
                     closed = True
                 elif sub == _LNE_SET_ADDRESS:
                     if n != 5:
                         raise DwarfError(f".debug_line: set_address of {n - 1} bytes")
+                    if shift is not _MOVED:
+                        new = addr + shift  # type: ignore[operator]
                     addr = int(_U32(prog, ext + 1)[0])
-                    to = amap_map(addr)
-                    if to is not None and to >= new:
+                    if not lo <= addr < hi:
+                        lo, hi, delta = step(addr)
+                    if delta is not None and addr + delta >= new:
                         if copied < op_at:
                             seq += prog[copied:op_at]
-                        seq += b"\x00\x05\x02" + _P32(to)
-                        new = to
+                        seq += b"\x00\x05\x02" + _P32(addr + delta)
+                        new = addr + delta
+                        shift = delta
                         copied = pos
                         continue
                     closed = False
                 else:
                     continue  # copied as it is
-            elif op == _LNS_ADVANCE_PC:
+            elif op in (_LNS_ADVANCE_PC, _LNS_CONST_ADD_PC, _LNS_FIXED_ADVANCE_PC):
+                op_at = pos - 1
+                if shift is not _MOVED:
+                    new = addr + shift  # type: ignore[operator]
+                    shift = _MOVED
                 if copied < op_at:
                     seq += prog[copied:op_at]
                 at = pos
-                n = prog[pos]
-                pos += 1
-                if n >= 0x80:
-                    n, pos = leb_at(prog, pos - 1)
-                addr += n
-                copied = pos
-                continue
-            elif op == _LNS_CONST_ADD_PC:
-                if copied < op_at:
-                    seq += prog[copied:op_at]
-                addr += const_add_pc
-                copied = pos
-                continue
-            elif op == _LNS_FIXED_ADVANCE_PC:
-                if copied < op_at:
-                    seq += prog[copied:op_at]
-                at = pos
-                addr += prog[pos] | prog[pos + 1] << 8
-                pos += 2
+                if op == _LNS_ADVANCE_PC:
+                    n = data[pos]
+                    pos += 1
+                    if n >= 0x80:
+                        n, pos = leb_at(prog, pos - 1)
+                    addr += n
+                elif op == _LNS_CONST_ADD_PC:
+                    addr += const_add_pc
+                else:
+                    addr += data[pos] | data[pos + 1] << 8
+                    pos += 2
                 copied = pos
                 continue
             elif op == _LNS_COPY:
+                op_at = pos - 1
                 rows += 1
-                to = amap_map(addr)
-                if to is not None and to >= new:
-                    if to > new:
+                if not lo <= addr < hi:
+                    lo, hi, delta = step(addr)
+                if delta == shift:
+                    continue  # where the row before was: the copy as it is
+                if shift is not _MOVED:
+                    new = addr + shift  # type: ignore[operator]
+                if delta is not None and addr + delta >= new:
+                    if addr + delta > new:
                         if copied < op_at:
                             seq += prog[copied:op_at]
                         seq.append(_LNS_ADVANCE_PC)
-                        seq += uleb(to - new)
-                        new = to
+                        seq += uleb(addr + delta - new)
+                        new = addr + delta
                         copied = op_at  # the copy itself follows
+                    shift = delta
                     continue
                 closed = False
             # the row at `addr` maps nowhere, or behind the previous one: drop its sequence
@@ -303,7 +345,7 @@ def _program(
             if not closed:
                 if skipped is None:
                     skipped = _skipped_operands(opcode_base, lengths)
-                pos, more, closed = _skip_sequence(prog, pos, offset, opcode_base, skipped)
+                pos, more, closed = _skip_sequence(data, pos, offset, opcode_base, skipped)
                 rows += more
             if closed:
                 stats.sequences += 1
@@ -314,7 +356,7 @@ def _program(
                     stats.rows_dropped += rows
                 rows = 0
             seq.clear()
-            addr = new = 0
+            addr = new = shift = 0
             copied = pos
     except IndexError:
         raise DwarfError(f".debug_line: unexpected end at offset 0x{offset + at:x}") from None
@@ -342,7 +384,7 @@ def _skipped_operands(opcode_base: int, lengths: list[int]) -> list[int]:
 
 
 def _skip_sequence(
-    prog: bytes, pos: int, offset: int, opcode_base: int, operands: list[int]
+    prog: Sequence[int], pos: int, offset: int, opcode_base: int, operands: list[int]
 ) -> tuple[int, int, bool]:
     """Past the rest of a dropped sequence: (position after its ``DW_LNE_end_sequence``, rows,
     True), or (the end, rows, False) when the program ends first. Opcodes are only decoded

@@ -8,8 +8,10 @@ form so it can patch it in place.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import field
-from typing import Any, NamedTuple
+from operator import itemgetter
+from typing import Any
 
 from pymeld._dataclass import dataclass
 
@@ -213,17 +215,23 @@ def parse_abbrevs(data: bytes, offset: int) -> dict[int, Abbrev]:
         out[code] = Abbrev(tag, children, tuple(attrs))
 
 
-class Attr(NamedTuple):
-    """One attribute value in ``.debug_info``: its position, byte width and decoded value.
+class Attr(tuple[int, int, int, int, int]):
+    """One attribute value in ``.debug_info``: ``(attr, form, pos, width, value)``, its
+    position, byte width and decoded value.
 
-    A named tuple rather than a class with slots: a debug build has thousands, made in
-    `_read_dies` with ``tuple.__new__``."""
+    A tuple (made in `_read_dies` with ``tuple.__new__``) with its fields named by hand: a
+    `typing.NamedTuple` compiles source when its module loads."""
 
-    attr: int
-    form: int
-    pos: int
-    width: int
-    value: int
+    __slots__ = ()
+
+    def __new__(cls, attr: int, form: int, pos: int, width: int, value: int) -> Attr:
+        return tuple.__new__(cls, (attr, form, pos, width, value))
+
+    attr = property(itemgetter(0), doc="the attribute (``DW_AT_*``)")
+    form = property(itemgetter(1), doc="its form (``DW_FORM_*``)")
+    pos = property(itemgetter(2), doc="where its value is in the section")
+    width = property(itemgetter(3), doc="the value's size in bytes")
+    value = property(itemgetter(4), doc="the value")
 
 
 _new_attr = tuple.__new__
@@ -232,8 +240,12 @@ _new_attr = tuple.__new__
 @dataclass(slots=True)
 class Unit:
     """A compilation unit: header facts; per DIE, the attributes that hold numbers the
-    remapper moves; and the positions of values that only shift with their section (4 bytes
-    each: ``DW_FORM_strp``, ``DW_FORM_line_strp``, ``DW_FORM_ref_addr``)."""
+    remapper moves; and, by position (4 bytes each, in no DIE's list), the values it moves
+    without looking at the rest of their DIE: the ones that only shift with their section
+    (``DW_FORM_strp``, ``DW_FORM_line_strp``, ``DW_FORM_ref_addr``), DWARF 2-4 location and
+    range list offsets, ``DW_AT_low_pc`` addresses of DIEs without a ``DW_AT_high_pc``
+    (``pcs``), and ``DW_AT_low_pc`` addresses with their ``DW_AT_high_pc`` lengths in data4
+    (``lows``, ``highs``: one of each per DIE). Most DIEs of a debug build are one of these."""
 
     offset: int
     end: int
@@ -245,6 +257,24 @@ class Unit:
     strp: list[int] = field(default_factory=list)
     line_strp: list[int] = field(default_factory=list)
     ref_addr: list[int] = field(default_factory=list)
+    locs: list[int] = field(default_factory=list)
+    ranges: list[int] = field(default_factory=list)
+    pcs: list[int] = field(default_factory=list)
+    lows: list[int] = field(default_factory=list)
+    highs: list[int] = field(default_factory=list)
+
+    def positions(self) -> tuple[list[int], ...]:
+        """The position lists, in the order `_LISTED` numbers them."""
+        return (
+            self.strp,
+            self.line_strp,
+            self.ref_addr,
+            self.locs,
+            self.ranges,
+            self.pcs,
+            self.lows,
+            self.highs,
+        )
 
 
 def _read_value(c: Cur, form: int, unit: Unit) -> tuple[int, int, int, int] | None:
@@ -287,9 +317,17 @@ _AT_LOW_PC, _AT_HIGH_PC = 0x11, 0x12
 #: Forms that only shift with their section, recorded by position (`Unit.strp`...), in the
 #: order of the unit's lists.
 _SHIFTED = {0x0E: 0, 0x1F: 1, 0x10: 2}
+#: The other position lists of a unit (`Unit.positions`), after the three of `_SHIFTED`.
+_LOCS, _RANGES, _PCS, _LOWS, _HIGHS = range(3, 8)
+#: A value recorded in its DIE's list (`_KEEP`) or not at all (`_SKIP`: an offset into a
+#: section that is not shifted).
+_KEEP, _SKIP = -1, -2
 #: Attributes the remapper looks up by name whatever their form (low/high pc, the DWARF 5
 #: bases): always recorded in their DIE.
 _BY_NAME = frozenset({_AT_LOW_PC, _AT_HIGH_PC, 0x73, 0x74, 0x8C})
+AT_RANGES = 0x55
+#: attributes whose section-offset value points into .debug_loc (DWARF 2-4)
+LOC_ATTRS = frozenset({0x02, 0x19, 0x2A, 0x2E, 0x38, 0x40, 0x48, 0x4A, 0x4D})
 
 
 def _kept(attr: int, form: int, version: int) -> bool:
@@ -302,10 +340,53 @@ def _kept(attr: int, form: int, version: int) -> bool:
     )
 
 
+def _listed(
+    attr: int, form: int, width: int, version: int, pcs: int | None, shifted: tuple[bool, ...]
+) -> int:
+    """Where a kept fixed-size value goes: a position list of its unit (`Unit.positions`),
+    its DIE's list (`_KEEP`) or nowhere (`_SKIP`). ``pcs``: the list of the DIE's low_pc
+    (`_PCS`, `_LOWS` or `_KEEP`), None when the DIE is recorded whole (a unit's first DIE,
+    a DIE with a form in the data)."""
+    if form in _SHIFTED and width == 4 and attr not in _BY_NAME:
+        return _SHIFTED[form] if shifted[_SHIFTED[form]] else _SKIP
+    if pcs is None:
+        return _KEEP
+    if version < 5 and (form == FORM_SEC_OFFSET or (version < 4 and form == FORM_DATA4)):
+        if attr in LOC_ATTRS:
+            return _LOCS
+        if attr == AT_RANGES:
+            return _RANGES
+    if attr == _AT_LOW_PC and form == FORM_ADDR:
+        return pcs
+    if attr == _AT_HIGH_PC and pcs == _LOWS:
+        return _HIGHS
+    return _KEEP
+
+
+def _pcs_list(attrs: Sequence[tuple[int, int, int]], whole: bool) -> int | None:
+    """The position list of a DIE's ``DW_AT_low_pc`` (see `_listed`)."""
+    if whole:
+        return None
+    lows: list[int] = []
+    highs: list[int] = []
+    for attr, form, _ in attrs:
+        if form == FORM_INDIRECT:
+            return None
+        if attr == _AT_LOW_PC:
+            lows.append(form)
+        elif attr == _AT_HIGH_PC:
+            highs.append(form)
+    if lows != [FORM_ADDR]:
+        return _KEEP
+    if not highs:
+        return _PCS
+    return _LOWS if highs == [FORM_DATA4] else _KEEP
+
+
 # A compiled abbreviation (`_plan`) is a tuple of segments ``(size, keeps, shifts, var)``:
 # a run of ``size`` bytes of fixed-size values, with the ones to record as attributes at
-# ``keeps`` ((offset, attr, form, width) each) and the ones that only shift at ``shifts``
-# ((offset, list) each, the list an index into `_SHIFTED`'s order), then ``var``, the
+# ``keeps`` ((offset, attr, form, width) each) and the ones recorded by position at
+# ``shifts`` ((offset, list) each, the list an index into `Unit.positions`), then ``var``, the
 # variable-size value that ends the run, or None after the last attribute:
 #   (_VAR_LEB, attr, form, keep)    a ULEB128 value (SLEB128 for sdata), recorded if keep
 #   (_VAR_BLOCK, width)             a block, its length a ULEB128 (width 0) or a number
@@ -316,22 +397,23 @@ _Segment = tuple[int, tuple[tuple[int, int, int, int], ...], tuple[tuple[int, in
 
 
 def _plan(
-    ab: Abbrev, version: int, addr_size: int, shifted: tuple[bool, ...] = (True, True, True)
+    attrs: Sequence[tuple[int, int, int]],
+    version: int,
+    addr_size: int,
+    shifted: tuple[bool, ...] = (True, True, True),
+    whole: bool = False,
 ) -> int | tuple[_Segment, ...]:
-    """One abbreviation as segments: a DIE costs a step per variable-size value (most have
-    none), not one per attribute; or the DIE's size when it holds nothing to record. Offsets
-    of the kinds not ``shifted`` (in `_SHIFTED`'s order) are not recorded."""
+    """One abbreviation's attribute specifications as segments: a DIE costs a step per
+    variable-size value (most have none), not one per attribute; or the DIE's size when it
+    holds nothing to record (never for a DIE recorded ``whole``). Offsets of the kinds not
+    ``shifted`` (in `_SHIFTED`'s order) are not recorded; values are recorded by position
+    where `_listed` says so."""
+    pcs = _pcs_list(attrs, whole)
     segments: list[_Segment] = []
     size = 0
     keeps: list[tuple[int, int, int, int]] = []
     shifts: list[tuple[int, int]] = []
-
-    def close(var: Any) -> None:
-        nonlocal size, keeps, shifts
-        segments.append((size, tuple(keeps), tuple(shifts), var))
-        size, keeps, shifts = 0, [], []
-
-    for attr, form, _ in ab.attrs:
+    for attr, form, _ in attrs:
         if attr == _AT_HIGH_PC and form == FORM_IMPLICIT_CONST:
             raise DwarfError("DW_AT_high_pc as an implicit constant cannot be remapped")
         width = _FIXED.get(form)
@@ -340,27 +422,30 @@ def _plan(
         elif width == -1:
             width = addr_size
         if width is not None:
-            if _kept(attr, form, version) and width in (1, 2, 3, 4, 8):
-                if form in _SHIFTED and width == 4 and attr not in _BY_NAME:
-                    if shifted[_SHIFTED[form]]:
-                        shifts.append((size, _SHIFTED[form]))
-                else:
+            if width in (1, 2, 3, 4, 8) and _kept(attr, form, version):
+                which = _listed(attr, form, width, version, pcs, shifted)
+                if which >= 0:
+                    shifts.append((size, which))
+                elif which == _KEEP:
                     keeps.append((size, attr, form, width))
             size += width
-        elif form in _LEB:
-            close((_VAR_LEB, attr, form, _kept(attr, form, version)))
+            continue
+        if form in _LEB:
+            var: Any = (_VAR_LEB, attr, form, _kept(attr, form, version))
         elif form in _BLOCK:
-            close((_VAR_BLOCK, _BLOCK[form]))
+            var = (_VAR_BLOCK, _BLOCK[form])
         elif form == 0x08:  # string
-            close((_VAR_STRING,))
+            var = (_VAR_STRING,)
         elif form == FORM_INDIRECT:
-            close((_VAR_INDIRECT, attr))
+            var = (_VAR_INDIRECT, attr)
         else:
             name = _UNSUPPORTED.get(form, f"0x{form:x}")
             raise DwarfError(f"attribute form {name} is not supported")
-    close(None)
-    if len(segments) == 1 and not segments[0][1] and not segments[0][2]:
-        return segments[0][0]
+        segments.append((size, tuple(keeps), tuple(shifts), var))
+        size, keeps, shifts = 0, [], []
+    if not segments and not keeps and not shifts and not whole:
+        return size
+    segments.append((size, tuple(keeps), tuple(shifts), None))
     return tuple(segments)
 
 
@@ -404,26 +489,35 @@ def _declarations(data: bytes, offset: int) -> dict[int, bytes]:
 
 
 def _compile(
-    decl: bytes, version: int, addr_size: int, shifted: tuple[bool, ...]
+    decl: bytes, version: int, addr_size: int, shifted: tuple[bool, ...], whole: bool
 ) -> int | tuple[_Segment, ...]:
     """The plan of one declaration (bytes from `_declarations`, so complete)."""
-    tag, pos = leb_at(decl, 0)
-    children = decl[pos] != 0
-    pos += 1
+    pos = 0
+    while decl[pos] >= 0x80:  # the tag
+        pos += 1
+    pos += 2  # its last byte, the children flag
     attrs: list[tuple[int, int, int]] = []
     while True:
-        at, pos = leb_at(decl, pos)
-        form, pos = leb_at(decl, pos)
+        at = decl[pos]
+        if at < 0x80:
+            pos += 1
+        else:
+            at, pos = leb_at(decl, pos)
+        form = decl[pos]
+        if form < 0x80:
+            pos += 1
+        else:
+            form, pos = leb_at(decl, pos)
         if at == 0 and form == 0:
             break
         const = 0
         if form == FORM_IMPLICIT_CONST:
             const, pos = leb_at(decl, pos, signed=True)
         attrs.append((at, form, const))
-    return _plan(Abbrev(tag, children, tuple(attrs)), version, addr_size, shifted)
+    return _plan(attrs, version, addr_size, shifted, whole)
 
 
-def leb_at(data: bytes, pos: int, signed: bool = False) -> tuple[int, int]:
+def leb_at(data: Sequence[int], pos: int, signed: bool = False) -> tuple[int, int]:
     """(value, end) of the LEB128 at ``pos``. The hot loops read a one-byte LEB128 inline and
     call this (from the byte they read) for longer ones."""
     value = shift = 0
@@ -439,19 +533,24 @@ def leb_at(data: bytes, pos: int, signed: bool = False) -> tuple[int, int]:
 
 
 def read_units(
-    info: bytes, abbrev: bytes, shifted: tuple[bool, ...] = (True, True, True)
+    info: bytes,
+    abbrev: bytes,
+    shifted: tuple[bool, ...] = (True, True, True),
+    whole: bool = False,
 ) -> list[Unit]:
     """Every unit of ``.debug_info`` with, per DIE, the values the remapper moves (see
     `_kept`); the unit's first DIE is always recorded (``dies[0]``, maybe empty), other DIEs
-    only when they hold such a value. Values that only shift with their section are listed
-    by position per unit instead (`Unit.strp`...), the kinds in ``shifted`` only (a copy of
-    the units placed where the string sections start needs none of them: most DIEs then
-    hold nothing to record)."""
+    only when they hold such a value. Values it moves without their DIE are listed by
+    position per unit instead (`Unit.strp`...), of the kinds that only shift with their
+    section the ones in ``shifted`` only (a copy of the units placed where the string
+    sections start needs none of them: most DIEs then hold nothing to record). ``whole``:
+    every DIE recorded in its own list as the first one is, nothing by position but the
+    shifted offsets (what the position lists stand for)."""
     units: list[Unit] = []
     pos = 0
     tables: dict[int, dict[int, bytes]] = {}
-    plans: dict[tuple[int, int], dict[int, int | tuple[_Segment, ...]]] = {}
-    compiled: dict[tuple[bytes, int], int | tuple[_Segment, ...]] = {}
+    plans: dict[tuple[int, int, bool], _Codes] = {}
+    compiled: dict[tuple[bytes, int, bool], int | tuple[_Segment, ...]] = {}
     while pos < len(info):
         c = Cur(info, pos, what=".debug_info")
         end = c.unit_end()
@@ -477,13 +576,40 @@ def read_units(
         unit = Unit(pos, end, version, addr_size, ab_pos, ab_off)
         if ab_off not in tables:
             tables[ab_off] = _declarations(abbrev, ab_off)
-        key = (ab_off, version)
-        if key not in plans:
-            plans[key] = {}
-        _read_dies(info, c.pos, unit, tables[ab_off], plans[key], compiled, shifted)
+        first = _codes(plans, ab_off, version, True)
+        rest = first if whole else _codes(plans, ab_off, version, False)
+        _read_dies(info, c.pos, unit, tables[ab_off], first, rest, compiled, shifted)
         units.append(unit)
         pos = end
     return units
+
+
+#: What a DIE of each abbreviation code is, for one table, version and way of recording:
+#: by its first byte, the size of a DIE that records nothing, code included (`_FIXED_DIE`:
+#: of fixed size, its values listed by position; -1: neither, not compiled yet, or a byte of
+#: a longer code); plans by one-byte code; for a `_FIXED_DIE`, its size and the positions
+#: to list (code included); plans or sizes (code excluded) by longer code; whether DIEs are
+#: recorded whole.
+_Codes = tuple[
+    list[int],
+    list[tuple[_Segment, ...] | None],
+    list[tuple[int, tuple[tuple[int, int], ...]] | None],
+    dict[int, Any],
+    bool,
+]
+_FIXED_DIE = -2
+
+
+def _codes(
+    cache: dict[tuple[int, int, bool], _Codes], ab_off: int, version: int, whole: bool
+) -> _Codes:
+    key = (ab_off, version, whole)
+    found = cache.get(key)
+    if found is None:
+        sizes = [-1] * 256
+        sizes[0] = 1  # a null entry: the end of a list of siblings
+        found = cache[key] = (sizes, [None] * 128, [None] * 128, {}, whole)
+    return found
 
 
 def _read_dies(
@@ -491,42 +617,68 @@ def _read_dies(
     pos: int,
     unit: Unit,
     table: dict[int, bytes],
-    plans: dict[int, int | tuple[_Segment, ...]],
-    compiled: dict[tuple[bytes, int], int | tuple[_Segment, ...]],
+    first: _Codes,
+    rest: _Codes,
+    compiled: dict[tuple[bytes, int, bool], int | tuple[_Segment, ...]],
     wanted: tuple[bool, ...],
 ) -> None:
-    """The DIEs of ``unit`` from ``pos`` (after its header) into ``unit.dies``.
+    """The DIEs of ``unit`` from ``pos`` (after its header) into ``unit.dies`` and its
+    position lists: the first DIE by the codes of ``first`` (recorded whole), the others by
+    those of ``rest``.
 
-    Bounds are checked once per DIE: a value read past the unit's end moves ``pos`` past it
-    (a slice past the data is short, a byte index raises), and the DIE is then rejected."""
+    A DIE that records nothing costs one lookup by its first byte (`_Codes`). Bounds are
+    checked once per DIE: a value read past the unit's end moves ``pos`` past it (a slice
+    past the data is short, a byte index raises), and the DIE is then rejected."""
     end = unit.end
     dies = unit.dies
-    shifted = (unit.strp, unit.line_strp, unit.ref_addr)
-    first = True
+    listed = tuple(positions.append for positions in unit.positions())
+    sizes, plans, fixed, longer, whole = first
+    at_first = True
     try:
         while pos < end:
             die_at = pos
+            size = sizes[data[pos]]
+            if size >= 0:  # nothing to record (past the end: see below the loop)
+                pos += size
+                continue
+            if size == _FIXED_DIE:  # (the same)
+                size, shifts = fixed[data[pos]]  # type: ignore[misc]
+                for off, which in shifts:
+                    listed[which](pos + off)
+                pos += size
+                continue
             code = data[pos]
             pos += 1
-            if code >= 0x80:  # the abbreviation code (ULEB128)
+            plan: int | tuple[_Segment, ...] | None
+            if code < 0x80:
+                plan = plans[code]
+            else:  # a longer abbreviation code (ULEB128)
                 code, pos = leb_at(data, pos - 1)
-            if code == 0:
-                continue
-            plan = plans.get(code)
-            if plan is None:
-                decl = table.get(code)
-                if decl is None:
-                    raise DwarfError(f".debug_info: unknown abbreviation {code} at 0x{pos:x}")
-                ck = (decl, unit.version)
-                if ck not in compiled:
-                    compiled[ck] = _compile(decl, unit.version, unit.addr_size, wanted)
-                plan = plans[code] = compiled[ck]
-            if isinstance(plan, int):  # nothing to record (past the end: see below the loop)
-                pos += plan
-                if first:
-                    dies.append([])
-                    first = False
-                continue
+                plan = longer.get(code)
+            if plan is None or code >= 0x80:
+                if plan is None:
+                    decl = table.get(code)
+                    if decl is None:
+                        raise DwarfError(f".debug_info: unknown abbreviation {code} at 0x{pos:x}")
+                    ck = (decl, unit.version, whole)
+                    plan = compiled.get(ck)
+                    if plan is None:
+                        plan = compiled[ck] = _compile(
+                            decl, unit.version, unit.addr_size, wanted, whole
+                        )
+                    if code >= 0x80:
+                        longer[code] = plan
+                    elif isinstance(plan, int):
+                        sizes[code] = plan + 1
+                    elif len(plan) == 1 and not plan[0][1] and not whole:
+                        sizes[code] = _FIXED_DIE
+                        fixed[code] = (plan[0][0] + 1, tuple((o + 1, w) for o, w in plan[0][2]))
+                        plans[code] = plan
+                    else:
+                        plans[code] = plan
+                if isinstance(plan, int):
+                    pos += plan
+                    continue
             die: list[Attr] | None = None
             for size, keeps, shifts, var in plan:
                 if keeps:
@@ -537,7 +689,7 @@ def _read_dies(
                         value = int.from_bytes(data[at : at + width], "little")
                         die.append(_new_attr(Attr, (attr, form, at, width, value)))
                 for off, which in shifts:
-                    shifted[which].append(pos + off)
+                    listed[which](pos + off)
                 pos += size
                 if var is None:
                     break
@@ -571,23 +723,25 @@ def _read_dies(
                     pos = nul + 1
                 else:  # _VAR_INDIRECT: decode this one value the general way
                     c = Cur(data, pos, end, ".debug_info")
-                    found = _read_value(c, c.uleb(), unit)
+                    found_value = _read_value(c, c.uleb(), unit)
                     pos = c.pos
-                    if found is not None and _kept(var[1], found[0], unit.version):
-                        if found[0] in _SHIFTED and found[2] == 4 and var[1] not in _BY_NAME:
-                            if wanted[_SHIFTED[found[0]]]:
-                                shifted[_SHIFTED[found[0]]].append(found[1])
+                    if found_value is not None and _kept(var[1], found_value[0], unit.version):
+                        form = found_value[0]
+                        if form in _SHIFTED and found_value[2] == 4 and var[1] not in _BY_NAME:
+                            if wanted[_SHIFTED[form]]:
+                                listed[_SHIFTED[form]](found_value[1])
                         else:
                             if die is None:
                                 die = []
-                            die.append(Attr(var[1], *found))
+                            die.append(Attr(var[1], *found_value))
             if pos > end:
                 raise DwarfError(f".debug_info: unexpected end in the DIE at offset 0x{die_at:x}")
-            if die is not None:
+            if at_first:  # the unit's own DIE: always recorded, then the codes of the rest
+                dies.append(die or [])
+                at_first = False
+                sizes, plans, fixed, longer, whole = rest
+            elif die is not None:
                 dies.append(die)
-            elif first:
-                dies.append([])
-            first = False
         if pos > end:  # the last DIE ran past the unit (one that records nothing)
             raise DwarfError(f".debug_info: unexpected end in the DIE at offset 0x{die_at:x}")
     except IndexError:

@@ -29,6 +29,7 @@ from pymeld._dataclass import dataclass
 from pymeld.dwarf.lines import AddrMap, LineStats, rewrite_lines
 from pymeld.dwarf.reader import (
     ADDRX_FORMS,
+    AT_RANGES,
     FORM_ADDR,
     FORM_DATA4,
     FORM_LINE_STRP,
@@ -36,6 +37,7 @@ from pymeld.dwarf.reader import (
     FORM_SEC_OFFSET,
     FORM_STRP,
     FORM_UDATA,
+    LOC_ATTRS,
     Cur,
     DwarfError,
     Unit,
@@ -65,13 +67,12 @@ SECTIONS = (
 _AT_LOW_PC = 0x11
 _AT_HIGH_PC = 0x12
 _AT_STMT_LIST = 0x10
-_AT_RANGES = 0x55
+_AT_RANGES = AT_RANGES
 _AT_STR_OFFSETS_BASE = 0x72
 _AT_ADDR_BASE = 0x73
 _AT_RNGLISTS_BASE = 0x74
 _AT_LOCLISTS_BASE = 0x8C
-#: attributes whose section-offset value points into .debug_loc
-_LOC_ATTRS = frozenset({0x02, 0x19, 0x2A, 0x2E, 0x38, 0x40, 0x48, 0x4A, 0x4D})
+_LOC_ATTRS = LOC_ATTRS
 _TOMBSTONE = 0xFFFFFFFF
 _U32 = struct.Struct("<I").unpack_from
 _P32 = struct.Struct("<I").pack_into
@@ -151,11 +152,9 @@ def _put(buf: bytearray, pos: int, width: int, form: int, value: int) -> None:
     buf[pos : pos + width] = value.to_bytes(width, "little")
 
 
-@dataclass(slots=True)
-class _ListRef:
-    offset: int
-    old_base: int
-    new_base: int
+#: What a DWARF 2-4 range or location list is relative to: its unit's base address before and
+#: after the remap (one tuple per unit, for every list a DIE of it names first).
+_ListRef = tuple[int, int]
 
 
 @dataclass(slots=True)
@@ -267,6 +266,7 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
     new_base = old_base if old_base == 0 else amap.map(old_base)
     if new_base is None:
         new_base = old_base
+    ref = (old_base, new_base)
     amap_map = amap.map
     for n, die in enumerate(unit.dies):
         low = None
@@ -316,10 +316,69 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
             elif a.form == FORM_REF_ADDR:
                 _put(buf, a.pos, a.width, a.form, a.value + bases[".debug_info"])
             elif a.form == FORM_SEC_OFFSET or (unit.version < 4 and a.form == FORM_DATA4):
-                _section_offset(unit, a.attr, a.pos, a.value, buf, cx, old_base, new_base)
+                _section_offset(unit, a.attr, a.pos, a.value, buf, cx, ref)
+    _listed_values(unit, buf, cx, ref)
     _shift(buf, unit.strp, bases[".debug_str"])
     _shift(buf, unit.line_strp, bases[".debug_line_str"])
     _shift(buf, unit.ref_addr, bases[".debug_info"])
+
+
+def _listed_values(unit: Unit, buf: bytearray, cx: _Ctx, ref: _ListRef) -> None:
+    """The values `read_units` listed by position (see `Unit`), each kind in one loop: what
+    `_rewrite_unit` does to them in their DIEs (`read_units` with ``whole`` keeps them
+    there), without going through every attribute of every DIE; addresses go through the
+    map's last steps (`InstanceMap.step`): a unit's DIEs mostly come in address order."""
+    for positions, refs, name in (
+        (unit.locs, cx.loc_refs, ".debug_loc"),
+        (unit.ranges, cx.range_refs, ".debug_ranges"),
+    ):
+        named = refs.setdefault  # the first DIE naming a list gives its bases
+        for pos in positions:
+            named(_U32(buf, pos)[0], ref)
+        _shift(buf, positions, cx.bases[name])
+    amap = cx.amap
+    step = amap.step
+    lo: float = 0
+    hi: float = 0
+    lo_end: float = 0
+    hi_end: float = 0
+    delta: int | None = None
+    delta_end: int | None = None
+    mapped = 0
+    lost: list[int] = []  # addresses that map nowhere
+    for pos in unit.pcs:
+        old = _U32(buf, pos)[0]
+        if not lo <= old < hi:
+            lo, hi, delta = step(old)
+        if delta is None:
+            lost.append(old)
+            _P32(buf, pos, _TOMBSTONE)
+        else:
+            mapped += 1
+            _P32(buf, pos, old + delta)
+    for low, high in zip(unit.lows, unit.highs, strict=True):
+        old = _U32(buf, low)[0]
+        if not lo <= old < hi:
+            lo, hi, delta = step(old)
+        if delta is None:
+            lost.append(old)
+            _P32(buf, low, _TOMBSTONE)
+            _P32(buf, high, 0)
+            continue
+        mapped += 1
+        new = old + delta
+        _P32(buf, low, new)
+        end = old + _U32(buf, high)[0]
+        if not lo_end <= end < hi_end:
+            lo_end, hi_end, delta_end = step(end)
+        length = 0 if delta_end is None else end + delta_end - new
+        if length < 0:
+            raise DwarfError(f"negative value {length} at 0x{high:x}")
+        _P32(buf, high, length)
+    tally = cx.st.pcs
+    tally.mapped += mapped
+    for old in lost:
+        tally.count(amap, old, None)
 
 
 def _shift(buf: bytearray, positions: list[int], by: int) -> None:
@@ -346,14 +405,13 @@ def _section_offset(
     value: int,
     buf: bytearray,
     cx: _Ctx,
-    old_base: int,
-    new_base: int,
+    ref: _ListRef,
 ) -> None:
     bases = cx.bases
     v5 = unit.version >= 5
     if attr in _LOC_ATTRS and not v5:  # first: most of a debug build's section offsets
         if value not in cx.loc_refs:
-            cx.loc_refs[value] = _ListRef(value, old_base, new_base)
+            cx.loc_refs[value] = ref
         new = value + bases[".debug_loc"]
     elif attr == _AT_STMT_LIST:
         if value not in cx.line_offsets:
@@ -377,7 +435,7 @@ def _section_offset(
         new += bases[".debug_loclists"]
     elif attr == _AT_RANGES:
         if value not in cx.range_refs:
-            cx.range_refs[value] = _ListRef(value, old_base, new_base)
+            cx.range_refs[value] = ref
         new = value + bases[".debug_ranges"]
     elif attr == _AT_STR_OFFSETS_BASE:
         new = value + bases[".debug_str_offsets"]
@@ -399,16 +457,24 @@ def _rewrite_lists(
     Unmappable entries are removed and the list closed early; the bytes it no longer uses
     become end-of-list entries, so no other list moves. Kept entries are written back at
     ``w``, never past where they were read (entries only go), without building a list's
-    bytes apart: a debug build has thousands."""
+    bytes apart: a debug build has thousands. Written for speed: the map's last steps for
+    a start and for an end (`InstanceMap.step`) answer without a lookup while entries stay
+    in them, and an expression is copied only once an entry before it went."""
     what = ".debug_loc" if loc else ".debug_ranges"
     tally = st.locs if loc else st.ranges
-    amap_map = amap.map
+    step = amap.step
+    lo_b: float = 0
+    hi_b: float = 0
+    lo_e: float = 0
+    hi_e: float = 0
+    d_b: int | None = None
+    d_e: int | None = None
+    mapped = 0
     size = len(data)
     buf = bytearray(data)
     for offset in sorted(refs):
-        ref = refs[offset]
+        old_base, new_base = refs[offset]
         pos = w = offset
-        old_base, new_base = ref.old_base, ref.new_base
         while True:
             if pos + 8 > size:
                 at = pos if pos + 4 > size else pos + 4
@@ -419,8 +485,8 @@ def _rewrite_lists(
                 break
             if begin == 0xFFFFFFFF:  # base address selection
                 old_base = end
-                mapped = amap_map(end)
-                new_base = end if mapped is None else mapped
+                mapped_base = amap.map(end)
+                new_base = end if mapped_base is None else mapped_base
                 _P32X2(buf, w, begin, new_base)
                 w += 8
                 continue
@@ -428,22 +494,30 @@ def _rewrite_lists(
             if loc:
                 if pos + 2 > size:
                     raise DwarfError(f"{what}: unexpected end at offset 0x{pos:x}")
-                n = data[pos] | data[pos + 1] << 8
-                if pos + 2 + n > size:
-                    raise DwarfError(f"{what}: unexpected end at offset 0x{pos + 2:x}")
-                pos += 2 + n
-            nb = amap_map(old_base + begin)
-            ne = None if nb is None else amap_map(old_base + end)
-            if nb is not None and ne is not None and new_base <= nb <= ne:
-                tally.mapped += 1
-                _P32X2(buf, w, nb - new_base, ne - new_base)
-                w += 8
-                if loc:
-                    buf[w : w + pos - tail] = data[tail:pos]
-                    w += pos - tail
-            else:
-                tally.count(amap, old_base + begin, None)
+                pos += 2 + (data[pos] | data[pos + 1] << 8)
+                if pos > size:
+                    raise DwarfError(f"{what}: unexpected end at offset 0x{tail + 2:x}")
+            begin += old_base
+            if not lo_b <= begin < hi_b:
+                lo_b, hi_b, d_b = step(begin)
+            if d_b is not None:
+                end += old_base
+                if not lo_e <= end < hi_e:
+                    lo_e, hi_e, d_e = step(end)
+                if d_e is not None and new_base <= begin + d_b <= end + d_e:
+                    mapped += 1
+                    _P32X2(buf, w, begin + d_b - new_base, end + d_e - new_base)
+                    if w == tail - 8:
+                        w = pos
+                    else:
+                        w += 8
+                        if loc:
+                            buf[w : w + pos - tail] = data[tail:pos]
+                            w += pos - tail
+                    continue
+            tally.count(amap, begin, None)
         buf[w:pos] = bytes(pos - w)  # the end of the list, then unused bytes
+    tally.mapped += mapped
     return bytes(buf)
 
 

@@ -44,6 +44,12 @@ Unit = tuple[bytes, list[tuple[int, int]]]
 # pickle it.
 _JOBS: list[tuple[list[Unit], Work, list[bool]]] = []
 
+#: `patch_sites` of each body the last `rewrite_all` scanned itself or was given (not the ones
+#: cut by `codec.core.tokens` or in workers): the DWARF remap pairs input and output bodies
+#: through them (`dwarf.addrmap`) instead of scanning its inputs again. Sites depend on a
+#: body's bytes alone, so an entry is right for any body equal to its key.
+SCANNED: dict[bytes, list[ins.Patch] | None] = {}
+
 
 def _rewrite_units(
     units: list[Unit],
@@ -85,6 +91,7 @@ def _rewrite_units(
                 continue
             outs = []
         sites = known[body] if body in known else ins.patch_sites(body)
+        SCANNED[body] = sites
         for entry, _ in where:
             _, maps, file = work[entry]
             out = None
@@ -129,6 +136,7 @@ def rewrite_all(
 ) -> list[list[bytes]]:
     """Rewritten bodies for each (bodies, maps, file) entry of ``work``, in order (``known``:
     `patch_sites` of bodies already scanned, e.g. by `merge.leave`; ``refs``: see `Refs`)."""
+    SCANNED.clear()
     index: dict[bytes, int] = {}
     units: list[Unit] = []
     for entry, (bodies, _, _) in enumerate(work):
