@@ -116,6 +116,17 @@ def test_core_types_load_where_a_component_declares_them() -> None:
     assert cm.item_sort(cm.CoreTypeDeclarator(rec)) is cm.CoreSort.TYPE
 
 
+def test_the_model_lends_exactly_the_core_type_classes() -> None:
+    """`model.CORE_TYPE_NAMES` (what the model hands out without loading `coretypes`) is the
+    list `coretypes` exports: a class added to one and not the other would not be found."""
+    from pymeld.codec.component import coretypes
+    from pymeld.codec.component import model as cm
+
+    assert set(coretypes.__all__) == cm.CORE_TYPE_NAMES
+    for name in coretypes.__all__:
+        assert getattr(cm, name) is getattr(coretypes, name)
+
+
 def test_fuse_without_adapters_skips_the_adapter_generator(tmp_path: Path) -> None:
     if not NO_ADAPTERS.exists():
         pytest.skip(f"{NO_ADAPTERS} not present")
