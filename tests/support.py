@@ -120,6 +120,17 @@ def uleb(n: int) -> bytes:
             return bytes(out)
 
 
+def sleb(n: int) -> bytes:
+    """Minimal signed LEB128 of ``n``."""
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        if (n == 0 and not b & 0x40) or (n == -1 and b & 0x40):
+            out.append(b)
+            return bytes(out)
+        out.append(b | 0x80)
+
+
 def read_uleb(data: bytes, pos: int) -> tuple[int, int]:
     """The unsigned LEB128 at ``data[pos]``: (value, position after it)."""
     value = shift = 0

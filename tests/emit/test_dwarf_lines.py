@@ -14,20 +14,10 @@ from hypothesis import strategies as st
 
 from pymeld.dwarf.lines import LineStats, rewrite_lines
 from pymeld.dwarf.reader import DwarfError
-from support import read_uleb, uleb
+from support import read_uleb, sleb, uleb
 
 OPCODE_BASE, LINE_BASE, LINE_RANGE = 13, -5, 14
 LENGTHS = [0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1]  # DWARF 4's standard opcode operand counts
-
-
-def sleb(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if (v == 0 and not b & 0x40) or (v == -1 and b & 0x40):
-            return bytes(out + bytes([b]))
-        out.append(b | 0x80)
 
 
 def unit(program: bytes) -> bytes:
@@ -38,19 +28,24 @@ def unit(program: bytes) -> bytes:
     return struct.pack("<I", len(body)) + body
 
 
+def header(section: bytes, pos: int) -> tuple[int, int, bytes, int, int, int]:
+    """The DWARF 4 line table header at ``pos``: its end, opcode base, standard opcode
+    lengths, line base, line range and where its program starts."""
+    length, _, header_length = struct.unpack_from("<IHI", section, pos)
+    opcode_base = section[pos + 10 + 5]
+    lengths = section[pos + 16 : pos + 16 + opcode_base - 1]
+    line_base = struct.unpack_from("<b", section, pos + 10 + 3)[0]
+    line_range = section[pos + 10 + 4]
+    return pos + 4 + length, opcode_base, lengths, line_base, line_range, pos + 10 + header_length
+
+
 def decode(section: bytes) -> list[list[tuple[int, ...]]]:
     """Sequences of rows (address, line, file, column, is_stmt, kind), the plain way; kind 1
     is the end of the sequence, 2 a DW_LNE_set_address (its address must map too)."""
     seqs: list[list[tuple[int, ...]]] = []
     pos = 0
     while pos < len(section):
-        length, _, header_length = struct.unpack_from("<IHI", section, pos)
-        end = pos + 4 + length
-        opcode_base = section[pos + 10 + 5]
-        lengths = section[pos + 16 : pos + 16 + opcode_base - 1]
-        line_range = section[pos + 10 + 4]
-        line_base = struct.unpack_from("<b", section, pos + 10 + 3)[0]
-        p = pos + 10 + header_length
+        end, opcode_base, lengths, line_base, line_range, p = header(section, pos)
         rows: list[tuple[int, ...]] = []
         addr, line, file, col, stmt = 0, 1, 1, 0, 1
 
@@ -168,12 +163,8 @@ def reencoded(section: bytes, amap: Stretch | Steps) -> bytes:
     out = bytearray()
     pos = 0
     while pos < len(section):
-        length, _, header_length = struct.unpack_from("<IHI", section, pos)
-        end = pos + 4 + length
-        opcode_base = section[pos + 10 + 5]
-        lengths = section[pos + 16 : pos + 16 + opcode_base - 1]
-        line_range = section[pos + 10 + 4]
-        p = pos + 10 + header_length
+        end, opcode_base, lengths, _, line_range, start = header(section, pos)
+        p = start
         body = bytearray()
         seq, addr, new, ok = bytearray(), 0, 0, True
 
@@ -243,8 +234,8 @@ def reencoded(section: bytes, amap: Stretch | Steps) -> bytes:
                 for _ in range(lengths[op - 1]):
                     p = leb_end(p)
                 seq += section[op_at:p]
-        out += struct.pack("<I", length - (end - (pos + 10 + header_length)) + len(body))
-        out += section[pos + 4 : pos + 10 + header_length] + body
+        out += struct.pack("<I", start - (pos + 4) + len(body))
+        out += section[pos + 4 : start] + body
         pos = end
     return bytes(out)
 
