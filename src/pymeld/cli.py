@@ -850,15 +850,22 @@ def _keep_boundaries_hint(
     trial = replace(
         options, component=True, keep_async_boundaries=True, validate=False, verify=False
     )
+    from pymeld.codec.component.parse import parse_component
+    from pymeld.inspect import kept_boundaries
+
     try:
-        stats = fuse_files(files, options=trial, on_stage=update).stats
+        output = fuse_files(files, options=trial, on_stage=update).output
     except PymeldError:
         return None
-    kept = str(stats.get("kept_boundaries") or "")
-    edges = len(kept.split("; ")) if kept else 0
+    # the output's own record (`pymeld.clusters`): the `kept_boundaries` line of the stats
+    # joins the edges with "; ", which a refusal's reason may hold too
+    record = kept_boundaries(parse_component(output))
+    if record is None:
+        return None
+    edges = len(record["kept_edges"])
     what = "a call edge" if edges == 1 else f"{edges} call edges"
     return (
-        f"--keep-async-boundaries fuses it: {stats.get('clusters')} clusters, {what} between "
+        f"--keep-async-boundaries fuses it: {len(record['clusters'])} clusters, {what} between "
         "component instances kept as component boundaries; the output is a component, not "
         "fully fused"
     )
