@@ -19,6 +19,10 @@ from support import REPO, shared_root
 
 CALCULATOR = REPO / "examples" / "calculator.composed.wasm"
 C_COMPOSE_TEXT = shared_root() / "corpus" / "components" / "c-compose-text" / "composed.wasm"
+#: Carries DWARF, which a fuse remaps (`pymeld.dwarf`).
+JCO_UTF8_UTF16 = (
+    shared_root() / "corpus" / "components" / "repo-prebuilt" / "jco-utf8-utf16.composed.wasm"
+)
 
 #: Runs the ``pymeld`` entry point, then says (from an exit handler: the entry point ends the
 #: process with `os._exit` after them) whether `inspect` ran and which of its imports loaded,
@@ -54,9 +58,9 @@ def _probe(*argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("name", ["calculator", "c-compose-text"])
+@pytest.mark.parametrize("name", ["calculator", "c-compose-text", "jco-utf8-utf16"])
 def test_small_fuse_runs_neither_inspect_nor_typing(tmp_path: Path, name: str) -> None:
-    path = CALCULATOR if name == "calculator" else C_COMPOSE_TEXT
+    path = {"calculator": CALCULATOR, "c-compose-text": C_COMPOSE_TEXT}.get(name, JCO_UTF8_UTF16)
     if not path.exists():
         pytest.skip(f"{path} not present")
     out = tmp_path / "out.wasm"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.binary import uleb
@@ -20,19 +20,22 @@ from pymeld.dwarf.reader import Cur, DwarfError, leb_at
 __all__ = ["LineStats", "rewrite_lines"]
 
 
-class AddrMap(Protocol):
-    """Old code address → new one (None: not mapped); ``step``: the run ``[lo, hi)`` of
-    addresses around one that ``map`` moves by the same ``delta`` (None: not mapped);
-    ``dead``: it described no code; ``spans_code``: ``[start, end)`` is part of one
-    function, from its body start."""
+if TYPE_CHECKING:  # a protocol for annotations: `typing` stays unrun in a fusion
+    from typing import Protocol
 
-    def map(self, addr: int) -> int | None: ...
+    class AddrMap(Protocol):
+        """Old code address → new one (None: not mapped); ``step``: the run ``[lo, hi)`` of
+        addresses around one that ``map`` moves by the same ``delta`` (None: not mapped);
+        ``dead``: it described no code; ``spans_code``: ``[start, end)`` is part of one
+        function, from its body start."""
 
-    def step(self, addr: int) -> tuple[float, float, int | None]: ...
+        def map(self, addr: int) -> int | None: ...
 
-    def dead(self, addr: int) -> bool: ...
+        def step(self, addr: int) -> tuple[float, float, int | None]: ...
 
-    def spans_code(self, start: int, end: int) -> bool: ...
+        def dead(self, addr: int) -> bool: ...
+
+        def spans_code(self, start: int, end: int) -> bool: ...
 
 
 _U32 = struct.Struct("<I").unpack_from

@@ -11,9 +11,12 @@ import struct
 from collections.abc import Sequence
 from dataclasses import field
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
+
+if TYPE_CHECKING:  # `typing` stays unrun in a fusion
+    from typing import Any
 
 __all__ = [
     "ADDRX_FORMS",
@@ -393,7 +396,7 @@ def _pcs_list(attrs: Sequence[tuple[int, int, int]], whole: bool) -> int | None:
 #   (_VAR_STRING,)                  a NUL-terminated string
 #   (_VAR_INDIRECT, attr)           the form is in the data, before the value
 _VAR_LEB, _VAR_BLOCK, _VAR_STRING, _VAR_INDIRECT = range(4)
-_Segment = tuple[int, tuple[tuple[int, int, int, int], ...], tuple[tuple[int, int], ...], Any]
+_Segment = tuple[int, tuple[tuple[int, int, int, int], ...], tuple[tuple[int, int], ...], "Any"]
 
 
 def _plan(
@@ -594,7 +597,7 @@ _Codes = tuple[
     list[int],
     list[tuple[_Segment, ...] | None],
     list[tuple[int, tuple[tuple[int, int], ...]] | None],
-    dict[int, Any],
+    dict[int, "Any"],
     bool,
 ]
 _FIXED_DIE = -2

@@ -26,7 +26,7 @@ import struct
 from dataclasses import field
 
 from pymeld._dataclass import dataclass
-from pymeld.dwarf.lines import AddrMap, LineStats, rewrite_lines
+from pymeld.dwarf.lines import LineStats, rewrite_lines
 from pymeld.dwarf.reader import (
     ADDRX_FORMS,
     AT_RANGES,
@@ -45,6 +45,10 @@ from pymeld.dwarf.reader import (
 )
 from pymeld.dwarf.tally import Tally
 from pymeld.dwarf.v5 import AddrTable, ListContext, Lists, rewrite_lists5, rewrite_str_offsets
+
+TYPE_CHECKING = False  # not `typing`'s: it stays unrun in a fusion
+if TYPE_CHECKING:
+    from pymeld.dwarf.lines import AddrMap
 
 __all__ = ["DwarfInput", "DwarfStats", "Tally", "remap_dwarf"]
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pymeld._dataclass import dataclass
-from pymeld.dwarf.lines import AddrMap
+
+TYPE_CHECKING = False  # not `typing`'s: it stays unrun in a fusion
+if TYPE_CHECKING:
+    from pymeld.dwarf.lines import AddrMap
 
 __all__ = ["Tally"]
 

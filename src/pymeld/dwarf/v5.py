@@ -17,9 +17,12 @@ from dataclasses import field
 
 from pymeld._dataclass import dataclass
 from pymeld.codec.binary import uleb
-from pymeld.dwarf.lines import AddrMap
 from pymeld.dwarf.reader import Cur, DwarfError
 from pymeld.dwarf.tally import Tally
+
+TYPE_CHECKING = False  # not `typing`'s: it stays unrun in a fusion
+if TYPE_CHECKING:
+    from pymeld.dwarf.lines import AddrMap
 
 __all__ = ["AddrTable", "ListContext", "rewrite_lists5", "rewrite_str_offsets"]
 
