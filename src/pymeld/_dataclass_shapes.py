@@ -464,8 +464,8 @@ def __create_fn_43__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__):
+def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f8__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
   self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__
@@ -474,6 +474,9 @@ def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
   self.__pymeld_f5__=__pymeld_f5__
   self.__pymeld_f6__=__pymeld_f6__
   self.__pymeld_f7__=__pymeld_f7__
+  self.__pymeld_f8__=_dflt___pymeld_f8__() if __pymeld_f8__ is _HAS_DEFAULT_FACTORY else __pymeld_f8__
+  self.__pymeld_f9__=__pymeld_f9__
+  self.__pymeld_f10__=__pymeld_f10__
   self.__post_init__()
  return __init__
 
@@ -675,7 +678,7 @@ SHAPES = (
     (('self', False, True, 'ppff'), __create_fn_41__),
     (('self', False, False, 'ppff'), __create_fn_42__),
     (('self', False, False, 'ppfff'), __create_fn_43__),
-    (('self', False, True, 'ppfffppp'), __create_fn_44__),
+    (('self', False, True, 'ppfffpppfpp'), __create_fn_44__),
     (('self', False, False, 'pppf'), __create_fn_45__),
     (('self', False, True, 'pppfp'), __create_fn_46__),
     (('self', False, False, 'pppff'), __create_fn_47__),

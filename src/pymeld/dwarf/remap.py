@@ -463,9 +463,10 @@ def _rewrite_lists(
     ``w``, never past where they were read (entries only go), without building a list's
     bytes apart: a debug build has thousands. Written for speed: the map's last steps for
     a start and for an end (`InstanceMap.step`) answer without a lookup while entries stay
-    in them, and an expression is copied only once an entry before it went."""
+    in them, an expression is copied only once an entry before it went, base addresses are
+    mapped once each (a debug build's lists of removed code all name the linker's
+    tombstone), and entries that map nowhere are told dead or dropped together at the end."""
     what = ".debug_loc" if loc else ".debug_ranges"
-    tally = st.locs if loc else st.ranges
     step = amap.step
     lo_b: float = 0
     hi_b: float = 0
@@ -474,26 +475,31 @@ def _rewrite_lists(
     d_b: int | None = None
     d_e: int | None = None
     mapped = 0
+    lost: list[int] = []  # starts of the entries that map nowhere
+    moved_bases: dict[int, int] = {}
     size = len(data)
     buf = bytearray(data)
     for offset in sorted(refs):
         old_base, new_base = refs[offset]
         pos = w = offset
         while True:
-            if pos + 8 > size:
+            try:
+                begin, end = _U32X2(data, pos)
+            except struct.error:
                 at = pos if pos + 4 > size else pos + 4
-                raise DwarfError(f"{what}: unexpected end at offset 0x{at:x}")
-            begin, end = _U32X2(data, pos)
+                raise DwarfError(f"{what}: unexpected end at offset 0x{at:x}") from None
             pos += 8
-            if begin == 0 and end == 0:
-                break
             if begin == 0xFFFFFFFF:  # base address selection
                 old_base = end
-                mapped_base = amap.map(end)
-                new_base = end if mapped_base is None else mapped_base
+                new_base = moved_bases.get(end, -1)
+                if new_base < 0:
+                    mapped_base = amap.map(end)
+                    new_base = moved_bases[end] = end if mapped_base is None else mapped_base
                 _P32X2(buf, w, begin, new_base)
                 w += 8
                 continue
+            if begin == 0 and end == 0:
+                break
             tail = pos
             if loc:
                 if pos + 2 > size:
@@ -519,9 +525,13 @@ def _rewrite_lists(
                             buf[w : w + pos - tail] = data[tail:pos]
                             w += pos - tail
                     continue
-            tally.count(amap, begin, None)
+            lost.append(begin)
         buf[w:pos] = bytes(pos - w)  # the end of the list, then unused bytes
+    tally = st.locs if loc else st.ranges
     tally.mapped += mapped
+    dead = sum(map(amap.dead, lost))
+    tally.dead += dead
+    tally.dropped += len(lost) - dead
     return bytes(buf)
 
 
