@@ -103,7 +103,7 @@ class DwarfStats:
         self.functions_uncovered += other.functions_uncovered
         for t in ("pcs", "ranges", "locs", "aranges"):
             getattr(self, t).add(getattr(other, t))
-        for name in ("rows", "rows_dropped", "rows_dead", "sequences", "sequences_dropped"):
+        for name in ("rows", "sequences", "sequences_dropped", "sequences_dead"):
             setattr(self.line, name, getattr(self.line, name) + getattr(other.line, name))
 
 
