@@ -6,6 +6,8 @@ from __future__ import annotations
 import bisect
 import math
 import struct
+import subprocess
+import sys
 from functools import cache, partial
 from pathlib import Path
 
@@ -282,3 +284,27 @@ def test_lists_keep_the_entries_the_map_moves(
         tally.mapped
         == sum(1 for es in lists for b, _, _ in es if b >= 0) - tally.dropped - tally.dead
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "loaded"), [("composed.wasm", False), ("composed-dwarf5.wasm", True)]
+)
+def test_dwarf4_remap_leaves_the_dwarf5_tables_unloaded(name: str, loaded: bool) -> None:
+    """`pymeld.dwarf.v5` is loaded for an input with DWARF 5 units or tables only (the
+    DWARF 4 build's remap has no use for it), and the remap of either is the same with it
+    loaded beforehand."""
+    code = (
+        "import sys; from pathlib import Path; from pymeld.fuse import fuse_bytes\n"
+        f"out = fuse_bytes(Path({str(DATA / name)!r}).read_bytes())\n"
+        "print('pymeld.dwarf.v5' in sys.modules, out.stats['dwarf_line_rows'])\n"
+        "import pymeld.dwarf.v5\n"
+        "again = fuse_bytes(Path(sys.argv[1]).read_bytes())\n"
+        "print(again.output == out.output)\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code, str(DATA / name)], capture_output=True, text=True
+    )
+    assert p.returncode == 0, p.stderr
+    first, same = p.stdout.splitlines()
+    assert first.startswith(f"{loaded} ") and "remapped in 8 kept sequences" in first
+    assert same == "True"

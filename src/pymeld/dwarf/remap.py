@@ -44,11 +44,15 @@ from pymeld.dwarf.reader import (
     read_units,
 )
 from pymeld.dwarf.tally import Tally
-from pymeld.dwarf.v5 import AddrTable, ListContext, Lists, rewrite_lists5, rewrite_str_offsets
 
 TYPE_CHECKING = False  # not `typing`'s: it stays unrun in a fusion
 if TYPE_CHECKING:
     from pymeld.dwarf.lines import AddrMap
+    from pymeld.dwarf.v5 import AddrTable, ListContext, Lists
+
+#: Sections only DWARF 5 has: with none of them and no DWARF 5 unit, `pymeld.dwarf.v5` is
+#: not loaded (a DWARF 4 build's remap runs none of it).
+_V5_SECTIONS = (".debug_addr", ".debug_rnglists", ".debug_loclists", ".debug_str_offsets")
 
 __all__ = ["DwarfInput", "DwarfStats", "Tally", "remap_dwarf"]
 
@@ -168,7 +172,8 @@ class _Ctx:
     amap: AddrMap
     bases: dict[str, int]
     st: DwarfStats
-    addr: AddrTable
+    addr_data: bytes  # .debug_addr, read through `addr` (`_addr_table`)
+    addr: AddrTable | None = None
     line_offsets: dict[int, int] = field(default_factory=dict)
     range_refs: dict[int, _ListRef] = field(default_factory=dict)  # DWARF 2-4
     loc_refs: dict[int, _ListRef] = field(default_factory=dict)
@@ -176,7 +181,17 @@ class _Ctx:
     loclists: Lists | None = None
 
 
-def _unit_facts(unit: Unit, addr: AddrTable) -> tuple[int | None, int]:
+def _addr_table(cx: _Ctx) -> AddrTable:
+    """The instance's ``.debug_addr`` table, made (and `pymeld.dwarf.v5` loaded) when first
+    used: a DWARF 4 build uses none."""
+    if cx.addr is None:
+        from pymeld.dwarf.v5 import AddrTable
+
+        cx.addr = AddrTable(cx.addr_data)
+    return cx.addr
+
+
+def _unit_facts(unit: Unit, cx: _Ctx) -> tuple[int | None, int]:
     """(DW_AT_addr_base, base address) of a unit, from its unit DIE."""
     die = unit.dies[0] if unit.dies else []
     addr_base = next((a.value for a in die if a.attr == _AT_ADDR_BASE), None)
@@ -184,7 +199,7 @@ def _unit_facts(unit: Unit, addr: AddrTable) -> tuple[int | None, int]:
     if low is None:
         return addr_base, 0
     if low.form in ADDRX_FORMS:
-        return addr_base, addr.get(addr_base, low.value)
+        return addr_base, _addr_table(cx).get(addr_base, low.value)
     return addr_base, low.value
 
 
@@ -196,31 +211,10 @@ def _rewrite_instance(
         raise DwarfError("no .debug_info section")
     shifted = tuple(bases[name] != 0 for name in (".debug_str", ".debug_line_str", ".debug_info"))
     units = read_units(info, secs.get(".debug_abbrev", b""), shifted)
-    cx = _Ctx(amap, bases, st, AddrTable(secs.get(".debug_addr", b"")))
-    # DWARF 5 lists first: their new offsets are patched into .debug_info below
-    rng_ctx: dict[int, ListContext] = {}
-    loc_ctx: dict[int, ListContext] = {}
-    for unit in units:
-        if unit.version < 5:
-            continue
-        addr_base, base = _unit_facts(unit, cx.addr)
-        lc = ListContext(base, addr_base)
-        for die in unit.dies:
-            for a in die:
-                if a.attr == _AT_RNGLISTS_BASE or (
-                    a.attr == _AT_RANGES and a.form == FORM_SEC_OFFSET
-                ):
-                    rng_ctx.setdefault(a.value, lc)
-                elif a.attr == _AT_LOCLISTS_BASE or (
-                    a.attr in _LOC_ATTRS and a.form == FORM_SEC_OFFSET
-                ):
-                    loc_ctx.setdefault(a.value, lc)
-    if ".debug_rnglists" in secs:
-        cx.rnglists = rewrite_lists5(
-            secs[".debug_rnglists"], False, rng_ctx, cx.addr, amap, st.ranges
-        )
-    if ".debug_loclists" in secs:
-        cx.loclists = rewrite_lists5(secs[".debug_loclists"], True, loc_ctx, cx.addr, amap, st.locs)
+    cx = _Ctx(amap, bases, st, secs.get(".debug_addr", b""))
+    v5 = any(unit.version >= 5 for unit in units) or any(n in secs for n in _V5_SECTIONS)
+    if v5:  # DWARF 5 lists first: their new offsets are patched into .debug_info below
+        _rewrite_lists5(secs, units, cx)
     lines, cx.line_offsets = rewrite_lines(
         secs.get(".debug_line", b""),
         amap,
@@ -256,17 +250,52 @@ def _rewrite_instance(
     if cx.loclists is not None:
         out[".debug_loclists"] = cx.loclists.data
     if ".debug_str_offsets" in secs:
+        from pymeld.dwarf.v5 import rewrite_str_offsets
+
         out[".debug_str_offsets"] = rewrite_str_offsets(
             secs[".debug_str_offsets"], bases[".debug_str"]
         )
     if ".debug_addr" in secs:
-        out[".debug_addr"] = cx.addr.rewrite(amap)[0]
+        out[".debug_addr"] = _addr_table(cx).rewrite(amap)[0]
     return out
+
+
+def _rewrite_lists5(secs: dict[str, bytes], units: list[Unit], cx: _Ctx) -> None:
+    """``.debug_rnglists`` and ``.debug_loclists`` into ``cx``, each list read with the bases
+    of the first DWARF 5 unit naming it."""
+    from pymeld.dwarf.v5 import ListContext, rewrite_lists5
+
+    rng_ctx: dict[int, ListContext] = {}
+    loc_ctx: dict[int, ListContext] = {}
+    for unit in units:
+        if unit.version < 5:
+            continue
+        addr_base, base = _unit_facts(unit, cx)
+        lc = ListContext(base, addr_base)
+        for die in unit.dies:
+            for a in die:
+                if a.attr == _AT_RNGLISTS_BASE or (
+                    a.attr == _AT_RANGES and a.form == FORM_SEC_OFFSET
+                ):
+                    rng_ctx.setdefault(a.value, lc)
+                elif a.attr == _AT_LOCLISTS_BASE or (
+                    a.attr in _LOC_ATTRS and a.form == FORM_SEC_OFFSET
+                ):
+                    loc_ctx.setdefault(a.value, lc)
+    amap, st = cx.amap, cx.st
+    if ".debug_rnglists" in secs:
+        cx.rnglists = rewrite_lists5(
+            secs[".debug_rnglists"], False, rng_ctx, _addr_table(cx), amap, st.ranges
+        )
+    if ".debug_loclists" in secs:
+        cx.loclists = rewrite_lists5(
+            secs[".debug_loclists"], True, loc_ctx, _addr_table(cx), amap, st.locs
+        )
 
 
 def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
     amap, st, bases = cx.amap, cx.st, cx.bases
-    addr_base, old_base = _unit_facts(unit, cx.addr)
+    addr_base, old_base = _unit_facts(unit, cx)
     new_base = old_base if old_base == 0 else amap.map(old_base)
     if new_base is None:
         new_base = old_base
@@ -282,7 +311,9 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
         old_low = new_low = None
         if low is not None:
             old_low = (
-                cx.addr.mark_code(addr_base, low.value) if low.form in ADDRX_FORMS else low.value
+                _addr_table(cx).mark_code(addr_base, low.value)
+                if low.form in ADDRX_FORMS
+                else low.value
             )
             if n == 0 and old_low == 0:
                 new_low = 0  # a unit base of 0: its ranges are absolute, nothing to move
@@ -296,7 +327,7 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
                 continue
             if a.form == FORM_ADDR or a.form in ADDRX_FORMS:
                 if a.form in ADDRX_FORMS:
-                    old = cx.addr.mark_code(addr_base, a.value)
+                    old = _addr_table(cx).mark_code(addr_base, a.value)
                 else:
                     old = a.value
                 v = (
