@@ -21,6 +21,7 @@ from pymeld.codec.core.parse import parse_module
 from pymeld.dwarf import remap
 from pymeld.dwarf.reader import DwarfError, read_units
 from pymeld.dwarf.remap import DwarfInput, DwarfStats, _rewrite_lists, remap_dwarf
+from pymeld.dwarf.tally import Tally
 from pymeld.fuse import fuse_bytes
 
 DATA = Path(__file__).parent.parent / "data" / "dwarf"
@@ -308,3 +309,16 @@ def test_dwarf4_remap_leaves_the_dwarf5_tables_unloaded(name: str, loaded: bool)
     first, same = p.stdout.splitlines()
     assert first.startswith(f"{loaded} ") and "remapped in 8 kept sequences" in first
     assert same == "True"
+
+
+@given(st.integers(0, 5), st.lists(st.integers(0, 0x800)))
+def test_tally_of_lost_addresses_is_per_address_counting(mapped: int, lost: list[int]) -> None:
+    """`Tally.lost` (a loop's addresses that map nowhere, told dead or dropped at once)
+    counts as `Tally.count` called for each."""
+    one, bulk = Tally(), Tally()
+    for _ in range(mapped):
+        one.count(Shift(), 0x10, 0x20)
+    for addr in lost:
+        one.count(Shift(), addr, None)
+    bulk.lost(Shift(), mapped, lost)
+    assert (bulk.mapped, bulk.dropped, bulk.dead) == (one.mapped, one.dropped, one.dead)

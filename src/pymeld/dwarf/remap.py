@@ -410,10 +410,7 @@ def _listed_values(unit: Unit, buf: bytearray, cx: _Ctx, ref: _ListRef) -> None:
         if length < 0:
             raise DwarfError(f"negative value {length} at 0x{high:x}")
         _P32(buf, high, length)
-    tally = cx.st.pcs
-    tally.mapped += mapped
-    for old in lost:
-        tally.count(amap, old, None)
+    cx.st.pcs.lost(amap, mapped, lost)
 
 
 def _shift(buf: bytearray, positions: list[int], by: int) -> None:
@@ -558,11 +555,7 @@ def _rewrite_lists(
                     continue
             lost.append(begin)
         buf[w:pos] = bytes(pos - w)  # the end of the list, then unused bytes
-    tally = st.locs if loc else st.ranges
-    tally.mapped += mapped
-    dead = sum(map(amap.dead, lost))
-    tally.dead += dead
-    tally.dropped += len(lost) - dead
+    (st.locs if loc else st.ranges).lost(amap, mapped, lost)
     return bytes(buf)
 
 
