@@ -192,7 +192,7 @@ def _program(
     as the row before it (``shift``, when no opcode moved the address in between), found
     within the map's last step (``[lo, hi)`` by ``delta``) without a lookup: its opcode
     re-encoded would be itself. A sequence is abandoned at its first row that cannot be
-    mapped, the rest of it passed over (`_rest_of_sequence`)."""
+    mapped, the rest of it passed over (`_rest_pattern`, else `_skip_sequence`)."""
     step = amap.step
     end = len(prog)
     body = bytearray()
