@@ -464,8 +464,8 @@ def __create_fn_43__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__):
+def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f8__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
   self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__
@@ -474,6 +474,9 @@ def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
   self.__pymeld_f5__=__pymeld_f5__
   self.__pymeld_f6__=__pymeld_f6__
   self.__pymeld_f7__=__pymeld_f7__
+  self.__pymeld_f8__=_dflt___pymeld_f8__() if __pymeld_f8__ is _HAS_DEFAULT_FACTORY else __pymeld_f8__
+  self.__pymeld_f9__=__pymeld_f9__
+  self.__pymeld_f10__=__pymeld_f10__
   self.__post_init__()
  return __init__
 
@@ -542,21 +545,7 @@ def __create_fn_50__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_51__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):
-  self.__pymeld_f0__=__pymeld_f0__
-  self.__pymeld_f1__=__pymeld_f1__
-  self.__pymeld_f2__=__pymeld_f2__
-  self.__pymeld_f3__=__pymeld_f3__
-  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__
-  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__
-  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__
-  self.__pymeld_f7__=__pymeld_f7__
-  self.__pymeld_f8__=__pymeld_f8__
- return __init__
-
-
-def __create_fn_52__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f11__):
+def __create_fn_51__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f11__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -573,7 +562,7 @@ def __create_fn_52__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_53__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__):
+def __create_fn_52__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -581,6 +570,21 @@ def __create_fn_53__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
   self.__pymeld_f3__=__pymeld_f3__
   self.__pymeld_f4__=__pymeld_f4__
   self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__
+ return __init__
+
+
+def __create_fn_53__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__):
+  self.__pymeld_f0__=__pymeld_f0__
+  self.__pymeld_f1__=__pymeld_f1__
+  self.__pymeld_f2__=__pymeld_f2__
+  self.__pymeld_f3__=__pymeld_f3__
+  self.__pymeld_f4__=__pymeld_f4__
+  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__
+  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__
+  self.__pymeld_f7__=_dflt___pymeld_f7__() if __pymeld_f7__ is _HAS_DEFAULT_FACTORY else __pymeld_f7__
+  self.__pymeld_f8__=__pymeld_f8__
+  self.__pymeld_f9__=__pymeld_f9__
  return __init__
 
 
@@ -675,16 +679,16 @@ SHAPES = (
     (('self', False, True, 'ppff'), __create_fn_41__),
     (('self', False, False, 'ppff'), __create_fn_42__),
     (('self', False, False, 'ppfff'), __create_fn_43__),
-    (('self', False, True, 'ppfffppp'), __create_fn_44__),
+    (('self', False, True, 'ppfffpppfpp'), __create_fn_44__),
     (('self', False, False, 'pppf'), __create_fn_45__),
     (('self', False, True, 'pppfp'), __create_fn_46__),
     (('self', False, False, 'pppff'), __create_fn_47__),
     (('self', False, False, 'pppfff'), __create_fn_48__),
     (('self', False, False, 'pppffff'), __create_fn_49__),
     (('self', False, False, 'ppppfp'), __create_fn_50__),
-    (('self', False, False, 'ppppfffpp'), __create_fn_51__),
-    (('self', False, False, 'ppppffffffpf'), __create_fn_52__),
-    (('self', False, False, 'pppppf'), __create_fn_53__),
+    (('self', False, False, 'ppppffffffpf'), __create_fn_51__),
+    (('self', False, False, 'pppppf'), __create_fn_52__),
+    (('self', False, False, 'pppppfffpp'), __create_fn_53__),
     (('self', False, False, 'ppppppf'), __create_fn_54__),
     (('self', False, False, 'ppppppfffffffff'), __create_fn_55__),
     (('self', False, False, 'pppppppfp'), __create_fn_56__),

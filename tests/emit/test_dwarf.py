@@ -238,7 +238,10 @@ def test_wasi_sdk_and_rust_build_keeps_its_lines(
     uncovered = [o for o, n in covered if n is None]
     assert len(covered) > 10_000 and not wrong
     assert len(uncovered) <= 20, uncovered
-    assert re.match(r"\d+ remapped, 7 dropped, 2780 dead", str(case.stats["dwarf_line_rows"]))
+    assert re.match(
+        r"\d+ remapped in 61 kept sequences of 342 \(1 dropped, 280 dead\)$",
+        str(case.stats["dwarf_line_rows"]),
+    )
     if shutil.which("llvm-dwarfdump"):
         path = tmp_path / "fused.wasm"
         path.write_bytes(case.fused)
@@ -297,7 +300,10 @@ def test_llvm_addr2line_agrees(case: Case, wasm_tools: str, tmp_path: Path) -> N
 
 def test_stats_report_policy_and_counts(case: Case) -> None:
     assert str(case.stats["dwarf"]).startswith("remap: 2 module instance")
-    assert re.match(r"\d+ remapped, 0 dropped", str(case.stats["dwarf_line_rows"]))
+    assert re.match(
+        r"\d+ remapped in (\d+) kept sequences of \1 \(0 dropped, 0 dead\)$",
+        str(case.stats["dwarf_line_rows"]),
+    )
     assert "dwarf_instances_dropped" not in case.stats
     if any(".debug_aranges" in dwarf_sections(o) for o in case.originals):
         assert re.match(r"[1-9]\d* remapped, 0 dropped", str(case.stats["dwarf_aranges"]))

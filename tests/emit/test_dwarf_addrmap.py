@@ -219,6 +219,9 @@ def test_step_map_answers_as_the_function_maps(
     top = max((lay.end for lay in layouts), default=0) + 5
     addrs = [*range(-2, top), *range(top, -3, -1), *range(-2, top, 7)]  # up, down, jumps
     assert [im.map(a) for a in addrs] == [im.map_slow(a) for a in addrs]
+    # dead: outside the code, from the first body's start to the last one's end
+    code = (layouts[0].body, layouts[-1].end) if layouts else (1, 0)
+    assert [im.dead(a) for a in addrs] == [not code[0] <= a <= code[1] for a in addrs]
     # each address's step holds it, moves it as the map does, and so does every address in it
     for a in addrs:
         lo, hi, delta = im.step(a)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import bisect
 import math
 import struct
+import subprocess
+import sys
 from functools import cache, partial
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from pymeld.codec.core.parse import parse_module
 from pymeld.dwarf import remap
 from pymeld.dwarf.reader import DwarfError, read_units
 from pymeld.dwarf.remap import DwarfInput, DwarfStats, _rewrite_lists, remap_dwarf
+from pymeld.dwarf.tally import Tally
 from pymeld.fuse import fuse_bytes
 
 DATA = Path(__file__).parent.parent / "data" / "dwarf"
@@ -282,3 +285,40 @@ def test_lists_keep_the_entries_the_map_moves(
         tally.mapped
         == sum(1 for es in lists for b, _, _ in es if b >= 0) - tally.dropped - tally.dead
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "loaded"), [("composed.wasm", False), ("composed-dwarf5.wasm", True)]
+)
+def test_dwarf4_remap_leaves_the_dwarf5_tables_unloaded(name: str, loaded: bool) -> None:
+    """`pymeld.dwarf.v5` is loaded for an input with DWARF 5 units or tables only (the
+    DWARF 4 build's remap has no use for it), and the remap of either is the same with it
+    loaded beforehand."""
+    code = (
+        "import sys; from pathlib import Path; from pymeld.fuse import fuse_bytes\n"
+        f"out = fuse_bytes(Path({str(DATA / name)!r}).read_bytes())\n"
+        "print('pymeld.dwarf.v5' in sys.modules, out.stats['dwarf_line_rows'])\n"
+        "import pymeld.dwarf.v5\n"
+        "again = fuse_bytes(Path(sys.argv[1]).read_bytes())\n"
+        "print(again.output == out.output)\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code, str(DATA / name)], capture_output=True, text=True
+    )
+    assert p.returncode == 0, p.stderr
+    first, same = p.stdout.splitlines()
+    assert first.startswith(f"{loaded} ") and "remapped in 8 kept sequences" in first
+    assert same == "True"
+
+
+@given(st.integers(0, 5), st.lists(st.integers(0, 0x800)))
+def test_tally_of_lost_addresses_is_per_address_counting(mapped: int, lost: list[int]) -> None:
+    """`Tally.lost` (a loop's addresses that map nowhere, told dead or dropped at once)
+    counts as `Tally.count` called for each."""
+    one, bulk = Tally(), Tally()
+    for _ in range(mapped):
+        one.count(Shift(), 0x10, 0x20)
+    for addr in lost:
+        one.count(Shift(), addr, None)
+    bulk.lost(Shift(), mapped, lost)
+    assert (bulk.mapped, bulk.dropped, bulk.dead) == (one.mapped, one.dropped, one.dead)

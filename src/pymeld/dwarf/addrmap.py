@@ -27,6 +27,7 @@ from pymeld.errors import DecodeError
 from pymeld.merge.bodies import SCANNED
 
 _INF = float("inf")  # (not `math.inf`: `math` is not loaded otherwise)
+_bisect_right = bisect.bisect_right
 
 __all__ = [
     "CodeLayout",
@@ -222,10 +223,22 @@ class InstanceMap:
     _lo: int = field(default=0, compare=False, repr=False)
     _hi: float = field(default=0, compare=False, repr=False)
     _delta: int | None = field(default=None, compare=False, repr=False)
+    #: `step`'s answers, made once: ``_runs[k]`` for an address with ``k`` starts at or
+    #: below it (a remap asks thousands of times; one bisect and one index answer)
+    _runs: list[tuple[float, float, int | None]] = field(
+        default_factory=list, compare=False, repr=False
+    )
+    #: the input's code, ``[_code_lo, _code_hi]``: `dead` outside it
+    _code_lo: int = field(default=1, compare=False, repr=False)
+    _code_hi: int = field(default=0, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._bodies = [lay.body for lay in self.layouts]
-        self._starts, self._deltas = _steps(self.layouts, self.functions)
+        starts, deltas = self._starts, self._deltas = _steps(self.layouts, self.functions)
+        ends: list[float] = [*starts[1:], _INF]
+        self._runs = [(-_INF, starts[0] if starts else _INF, None), *zip(starts, ends, deltas)]
+        if self.layouts:
+            self._code_lo, self._code_hi = self.layouts[0].body, self.layouts[-1].end
 
     @property
     def unmapped(self) -> int:
@@ -234,7 +247,7 @@ class InstanceMap:
 
     def dead(self, addr: int) -> bool:
         """Outside the input's code: a linker tombstone for code it removed (or garbage)."""
-        return not self.layouts or not self.layouts[0].body <= addr <= self.layouts[-1].end
+        return not self._code_lo <= addr <= self._code_hi
 
     def spans_code(self, start: int, end: int) -> bool:
         """``[start, end)`` is part of one function from its body start (a code range as
@@ -261,12 +274,7 @@ class InstanceMap:
         """``(lo, hi, delta)``: `map` moves every address of ``[lo, hi)``, ``addr``'s run, by
         ``delta`` (None: maps none of them). Callers that walk addresses in order keep it and
         look again only when they leave it."""
-        starts = self._starts
-        k = bisect.bisect_right(starts, addr)
-        hi = starts[k] if k < len(starts) else _INF
-        if k == 0:
-            return -_INF, hi, None
-        return starts[k - 1], hi, self._deltas[k - 1]
+        return self._runs[_bisect_right(self._starts, addr)]
 
     def map_slow(self, addr: int) -> int | None:
         """The definition: the containing body's `FunctionMap` (an end address is smaller

@@ -50,13 +50,15 @@ def summary(stats: DwarfStats) -> dict[str, object]:
     """``--stats`` entries: the policy and what was remapped, dropped or already dead.
 
     "dropped": the input described that code but it has no exact map in the fused module;
-    "dead": the input's linker had already tombstoned it (code it removed).
+    "dead": the input's linker had already tombstoned it (code it removed). Line rows are
+    counted in the sequences kept; the others are counted as sequences (`LineStats`).
     """
     ln = stats.line
+    kept = ln.sequences - ln.sequences_dropped - ln.sequences_dead
     out: dict[str, object] = {
         "dwarf": f"remap: {stats.instances} module instance(s), one copy of their units each",
-        "dwarf_line_rows": f"{ln.rows} remapped, {ln.rows_dropped} dropped, {ln.rows_dead} dead "
-        f"({ln.sequences - ln.sequences_dropped} of {ln.sequences} sequences kept)",
+        "dwarf_line_rows": f"{ln.rows} remapped in {kept} kept sequences of {ln.sequences} "
+        f"({ln.sequences_dropped} dropped, {ln.sequences_dead} dead)",
         "dwarf_pcs": str(stats.pcs),
         "dwarf_ranges": str(stats.ranges),
         "dwarf_locations": str(stats.locs),

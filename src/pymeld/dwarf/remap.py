@@ -44,11 +44,15 @@ from pymeld.dwarf.reader import (
     read_units,
 )
 from pymeld.dwarf.tally import Tally
-from pymeld.dwarf.v5 import AddrTable, ListContext, Lists, rewrite_lists5, rewrite_str_offsets
 
 TYPE_CHECKING = False  # not `typing`'s: it stays unrun in a fusion
 if TYPE_CHECKING:
     from pymeld.dwarf.lines import AddrMap
+    from pymeld.dwarf.v5 import AddrTable, ListContext, Lists
+
+#: Sections only DWARF 5 has: with none of them and no DWARF 5 unit, `pymeld.dwarf.v5` is
+#: not loaded (a DWARF 4 build's remap runs none of it).
+_V5_SECTIONS = (".debug_addr", ".debug_rnglists", ".debug_loclists", ".debug_str_offsets")
 
 __all__ = ["DwarfInput", "DwarfStats", "Tally", "remap_dwarf"]
 
@@ -103,7 +107,7 @@ class DwarfStats:
         self.functions_uncovered += other.functions_uncovered
         for t in ("pcs", "ranges", "locs", "aranges"):
             getattr(self, t).add(getattr(other, t))
-        for name in ("rows", "rows_dropped", "rows_dead", "sequences", "sequences_dropped"):
+        for name in ("rows", "sequences", "sequences_dropped", "sequences_dead"):
             setattr(self.line, name, getattr(self.line, name) + getattr(other.line, name))
 
 
@@ -168,7 +172,8 @@ class _Ctx:
     amap: AddrMap
     bases: dict[str, int]
     st: DwarfStats
-    addr: AddrTable
+    addr_data: bytes  # .debug_addr, read through `addr` (`_addr_table`)
+    addr: AddrTable | None = None
     line_offsets: dict[int, int] = field(default_factory=dict)
     range_refs: dict[int, _ListRef] = field(default_factory=dict)  # DWARF 2-4
     loc_refs: dict[int, _ListRef] = field(default_factory=dict)
@@ -176,7 +181,17 @@ class _Ctx:
     loclists: Lists | None = None
 
 
-def _unit_facts(unit: Unit, addr: AddrTable) -> tuple[int | None, int]:
+def _addr_table(cx: _Ctx) -> AddrTable:
+    """The instance's ``.debug_addr`` table, made (and `pymeld.dwarf.v5` loaded) when first
+    used: a DWARF 4 build uses none."""
+    if cx.addr is None:
+        from pymeld.dwarf.v5 import AddrTable
+
+        cx.addr = AddrTable(cx.addr_data)
+    return cx.addr
+
+
+def _unit_facts(unit: Unit, cx: _Ctx) -> tuple[int | None, int]:
     """(DW_AT_addr_base, base address) of a unit, from its unit DIE."""
     die = unit.dies[0] if unit.dies else []
     addr_base = next((a.value for a in die if a.attr == _AT_ADDR_BASE), None)
@@ -184,7 +199,7 @@ def _unit_facts(unit: Unit, addr: AddrTable) -> tuple[int | None, int]:
     if low is None:
         return addr_base, 0
     if low.form in ADDRX_FORMS:
-        return addr_base, addr.get(addr_base, low.value)
+        return addr_base, _addr_table(cx).get(addr_base, low.value)
     return addr_base, low.value
 
 
@@ -196,31 +211,10 @@ def _rewrite_instance(
         raise DwarfError("no .debug_info section")
     shifted = tuple(bases[name] != 0 for name in (".debug_str", ".debug_line_str", ".debug_info"))
     units = read_units(info, secs.get(".debug_abbrev", b""), shifted)
-    cx = _Ctx(amap, bases, st, AddrTable(secs.get(".debug_addr", b"")))
-    # DWARF 5 lists first: their new offsets are patched into .debug_info below
-    rng_ctx: dict[int, ListContext] = {}
-    loc_ctx: dict[int, ListContext] = {}
-    for unit in units:
-        if unit.version < 5:
-            continue
-        addr_base, base = _unit_facts(unit, cx.addr)
-        lc = ListContext(base, addr_base)
-        for die in unit.dies:
-            for a in die:
-                if a.attr == _AT_RNGLISTS_BASE or (
-                    a.attr == _AT_RANGES and a.form == FORM_SEC_OFFSET
-                ):
-                    rng_ctx.setdefault(a.value, lc)
-                elif a.attr == _AT_LOCLISTS_BASE or (
-                    a.attr in _LOC_ATTRS and a.form == FORM_SEC_OFFSET
-                ):
-                    loc_ctx.setdefault(a.value, lc)
-    if ".debug_rnglists" in secs:
-        cx.rnglists = rewrite_lists5(
-            secs[".debug_rnglists"], False, rng_ctx, cx.addr, amap, st.ranges
-        )
-    if ".debug_loclists" in secs:
-        cx.loclists = rewrite_lists5(secs[".debug_loclists"], True, loc_ctx, cx.addr, amap, st.locs)
+    cx = _Ctx(amap, bases, st, secs.get(".debug_addr", b""))
+    v5 = any(unit.version >= 5 for unit in units) or any(n in secs for n in _V5_SECTIONS)
+    if v5:  # DWARF 5 lists first: their new offsets are patched into .debug_info below
+        _rewrite_lists5(secs, units, cx)
     lines, cx.line_offsets = rewrite_lines(
         secs.get(".debug_line", b""),
         amap,
@@ -256,17 +250,52 @@ def _rewrite_instance(
     if cx.loclists is not None:
         out[".debug_loclists"] = cx.loclists.data
     if ".debug_str_offsets" in secs:
+        from pymeld.dwarf.v5 import rewrite_str_offsets
+
         out[".debug_str_offsets"] = rewrite_str_offsets(
             secs[".debug_str_offsets"], bases[".debug_str"]
         )
     if ".debug_addr" in secs:
-        out[".debug_addr"] = cx.addr.rewrite(amap)[0]
+        out[".debug_addr"] = _addr_table(cx).rewrite(amap)[0]
     return out
+
+
+def _rewrite_lists5(secs: dict[str, bytes], units: list[Unit], cx: _Ctx) -> None:
+    """``.debug_rnglists`` and ``.debug_loclists`` into ``cx``, each list read with the bases
+    of the first DWARF 5 unit naming it."""
+    from pymeld.dwarf.v5 import ListContext, rewrite_lists5
+
+    rng_ctx: dict[int, ListContext] = {}
+    loc_ctx: dict[int, ListContext] = {}
+    for unit in units:
+        if unit.version < 5:
+            continue
+        addr_base, base = _unit_facts(unit, cx)
+        lc = ListContext(base, addr_base)
+        for die in unit.dies:
+            for a in die:
+                if a.attr == _AT_RNGLISTS_BASE or (
+                    a.attr == _AT_RANGES and a.form == FORM_SEC_OFFSET
+                ):
+                    rng_ctx.setdefault(a.value, lc)
+                elif a.attr == _AT_LOCLISTS_BASE or (
+                    a.attr in _LOC_ATTRS and a.form == FORM_SEC_OFFSET
+                ):
+                    loc_ctx.setdefault(a.value, lc)
+    amap, st = cx.amap, cx.st
+    if ".debug_rnglists" in secs:
+        cx.rnglists = rewrite_lists5(
+            secs[".debug_rnglists"], False, rng_ctx, _addr_table(cx), amap, st.ranges
+        )
+    if ".debug_loclists" in secs:
+        cx.loclists = rewrite_lists5(
+            secs[".debug_loclists"], True, loc_ctx, _addr_table(cx), amap, st.locs
+        )
 
 
 def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
     amap, st, bases = cx.amap, cx.st, cx.bases
-    addr_base, old_base = _unit_facts(unit, cx.addr)
+    addr_base, old_base = _unit_facts(unit, cx)
     new_base = old_base if old_base == 0 else amap.map(old_base)
     if new_base is None:
         new_base = old_base
@@ -282,7 +311,9 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
         old_low = new_low = None
         if low is not None:
             old_low = (
-                cx.addr.mark_code(addr_base, low.value) if low.form in ADDRX_FORMS else low.value
+                _addr_table(cx).mark_code(addr_base, low.value)
+                if low.form in ADDRX_FORMS
+                else low.value
             )
             if n == 0 and old_low == 0:
                 new_low = 0  # a unit base of 0: its ranges are absolute, nothing to move
@@ -296,7 +327,7 @@ def _rewrite_unit(unit: Unit, buf: bytearray, cx: _Ctx) -> None:
                 continue
             if a.form == FORM_ADDR or a.form in ADDRX_FORMS:
                 if a.form in ADDRX_FORMS:
-                    old = cx.addr.mark_code(addr_base, a.value)
+                    old = _addr_table(cx).mark_code(addr_base, a.value)
                 else:
                     old = a.value
                 v = (
@@ -379,10 +410,7 @@ def _listed_values(unit: Unit, buf: bytearray, cx: _Ctx, ref: _ListRef) -> None:
         if length < 0:
             raise DwarfError(f"negative value {length} at 0x{high:x}")
         _P32(buf, high, length)
-    tally = cx.st.pcs
-    tally.mapped += mapped
-    for old in lost:
-        tally.count(amap, old, None)
+    cx.st.pcs.lost(amap, mapped, lost)
 
 
 def _shift(buf: bytearray, positions: list[int], by: int) -> None:
@@ -463,9 +491,10 @@ def _rewrite_lists(
     ``w``, never past where they were read (entries only go), without building a list's
     bytes apart: a debug build has thousands. Written for speed: the map's last steps for
     a start and for an end (`InstanceMap.step`) answer without a lookup while entries stay
-    in them, and an expression is copied only once an entry before it went."""
+    in them, an expression is copied only once an entry before it went, base addresses are
+    mapped once each (a debug build's lists of removed code all name the linker's
+    tombstone), and entries that map nowhere are told dead or dropped together at the end."""
     what = ".debug_loc" if loc else ".debug_ranges"
-    tally = st.locs if loc else st.ranges
     step = amap.step
     lo_b: float = 0
     hi_b: float = 0
@@ -474,26 +503,31 @@ def _rewrite_lists(
     d_b: int | None = None
     d_e: int | None = None
     mapped = 0
+    lost: list[int] = []  # starts of the entries that map nowhere
+    moved_bases: dict[int, int] = {}
     size = len(data)
     buf = bytearray(data)
     for offset in sorted(refs):
         old_base, new_base = refs[offset]
         pos = w = offset
         while True:
-            if pos + 8 > size:
+            try:
+                begin, end = _U32X2(data, pos)
+            except struct.error:
                 at = pos if pos + 4 > size else pos + 4
-                raise DwarfError(f"{what}: unexpected end at offset 0x{at:x}")
-            begin, end = _U32X2(data, pos)
+                raise DwarfError(f"{what}: unexpected end at offset 0x{at:x}") from None
             pos += 8
-            if begin == 0 and end == 0:
-                break
             if begin == 0xFFFFFFFF:  # base address selection
                 old_base = end
-                mapped_base = amap.map(end)
-                new_base = end if mapped_base is None else mapped_base
+                new_base = moved_bases.get(end, -1)
+                if new_base < 0:
+                    mapped_base = amap.map(end)
+                    new_base = moved_bases[end] = end if mapped_base is None else mapped_base
                 _P32X2(buf, w, begin, new_base)
                 w += 8
                 continue
+            if begin == 0 and end == 0:
+                break
             tail = pos
             if loc:
                 if pos + 2 > size:
@@ -519,9 +553,9 @@ def _rewrite_lists(
                             buf[w : w + pos - tail] = data[tail:pos]
                             w += pos - tail
                     continue
-            tally.count(amap, begin, None)
+            lost.append(begin)
         buf[w:pos] = bytes(pos - w)  # the end of the list, then unused bytes
-    tally.mapped += mapped
+    (st.locs if loc else st.ranges).lost(amap, mapped, lost)
     return bytes(buf)
 
 

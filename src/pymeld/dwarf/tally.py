@@ -28,6 +28,14 @@ class Tally:
         else:
             self.dropped += 1
 
+    def lost(self, amap: AddrMap, mapped: int, lost: list[int]) -> None:
+        """`count` of ``mapped`` addresses moved and of the addresses ``lost`` (that map
+        nowhere), in one call: a remap's loops collect them rather than call per address."""
+        self.mapped += mapped
+        dead = sum(map(amap.dead, lost))
+        self.dead += dead
+        self.dropped += len(lost) - dead
+
     def add(self, other: Tally) -> None:
         self.mapped += other.mapped
         self.dropped += other.dropped
