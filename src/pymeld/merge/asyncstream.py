@@ -32,7 +32,10 @@ whose ends all stay inside the fused module become in-module objects, modelled o
 Refused by name at fusion time: payloads other than none or numbers (an in-module rendezvous
 through the adapter generator: stage 4), blocking (not `async`) reads and writes reachable
 from elsewhere than a task's entry (a sync lift: no suspended stack to have), streams and
-futures crossing the host boundary beside in-module tasks. Refused at run time by a trap: two
+futures crossing the host boundary beside in-module tasks, but for a sync-lifted root export
+whose result is an end: its lift traps (where wasmtime's does, and for a live end, which would
+need ends shared with the runtime's table: `merge.asynctask.plan_tasks`). Refused at run time
+by a trap: two
 tasks waiting on one set at once (wasmtime picks the waiter by its internal thread id),
 several ready waitables in one set (see `TaskRuntime._ready`), and two task stacks of one
 instance suspended in blocking reads or writes at once.

@@ -248,8 +248,22 @@ def plan_tasks(
     exported: list[tuple[str, Lifted]],
     cross: list[tuple[int, Lifted, int]],
     label: Callable[[int], str],
+    trap_host_ends: bool = False,
 ) -> TaskPlan:
-    """The in-module task plan, or `UnsupportedFeature` naming what it would need."""
+    """The in-module task plan, or `UnsupportedFeature` naming what it would need.
+
+    ``trap_host_ends``: a root export lifted synchronously whose result is a stream/future
+    end (`host_end_result`) is fused, and its lift of that end always traps
+    (`TaskRuntime._export`). Every end is in-module here, so the runtime's table of the fused
+    instance holds none: handing the host an end would need ends shared with that table
+    (the writer's copies rendezvous with the host's reads, and in-module tasks woken by the
+    host's progress between host calls, which only a runtime task of the fused instance
+    waiting on a runtime waitable set could be). Where wasmtime's lift traps (the end busy,
+    in a set, notified of its writer's drop, a future already read, no readable end of that
+    type: `lift_index_to_transmit`) the trap is exact, so the corpus `trap-if-done.wast`
+    fuses; a live end traps where the original hands it over (a refusal at run time).
+    Without it (`--keep-async-boundaries`) such an export is refused here, so that a
+    component boundary is kept there and the runtime hands the host a real end."""
     from pymeld.merge.asyncfuse import blocks, carried
     from pymeld.merge.asyncroot import check_called_roots, check_root_export, plan_roots
 
@@ -257,12 +271,15 @@ def plan_tasks(
     task_inst = roots[0]
     for path, lf in exported:
         check_root_export(path, lf, label)
-        if any(True for _ in carried(lf.type)):
-            raise UnsupportedFeature(
-                f"stream/future in root export `{path}` beside in-module async tasks: its "
-                "ends are in-module objects, which are not handed to or taken from the host "
-                "(needs ends shared with the runtime's table)"
-            )
+        if not any(True for _ in carried(lf.type)):
+            continue
+        if trap_host_ends and host_end_result(lf) is not None:
+            continue  # its lift traps (`TaskRuntime._export`)
+        raise UnsupportedFeature(
+            f"stream/future in root export `{path}` beside in-module async tasks: its "
+            "ends are in-module objects, which are not handed to or taken from the host "
+            "(needs ends shared with the runtime's table)"
+        )
     tp = TaskPlan(task_inst, roots=roots)
     gateable: set[int] = set()  # instances entered by calls other than sync-to-sync ones
     for caller, callee, li in cross:
@@ -381,6 +398,20 @@ def plan_tasks(
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
     tp.tables = sorted(tables | set(roots) | tp.task_instances() | callers | tp.end_instances)
     return tp
+
+
+def host_end_result(lf: Lifted) -> at.Stream | at.Future | None:
+    """The stream/future end a root export hands the host as its direct result, when that is
+    the only end it passes and its lift is synchronous (the value is lifted as the core
+    function returns; an async lift's goes through `task.return`: not fused)."""
+    from pymeld.merge.asyncfuse import carried
+
+    t = lf.type.result
+    if lf.opts.is_async or not isinstance(t, at.Stream | at.Future):
+        return None
+    if any(True for p in lf.type.param_types() for _ in carried(p)):
+        return None
+    return t
 
 
 def _check_deferred(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
@@ -1846,6 +1877,8 @@ class TaskRuntime:
         from pymeld.merge.asyncroot import entered
 
         entered(self, b, lf.owner, lambda: b.forward_args().call(self.func(lf.core_func)))
+        if host_end_result(lf) is not None:  # its lift, as the core function returns,
+            b.unreachable()  # traps: no end is the runtime's (`plan_tasks` trap_host_ends)
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)
