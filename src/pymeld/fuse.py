@@ -294,10 +294,10 @@ def fuse_bytes(
             graph,
             simd=options.simd,
             inline_adapters=options.inline_adapters,
-            # a root export's end for the host: its lift traps, as wasmtime's does or, for a
-            # live end, refused at run time (a component only: the lift is the wrapper's);
-            # with kept boundaries refused when fusing, so a boundary is kept there instead
-            trap_host_ends=options.component and not options.keep_async_boundaries,
+            # a root export's end for the host becomes the runtime's at its lift (a component
+            # only: the lift is the wrapper's); with kept boundaries it is refused when
+            # fusing, so a boundary is kept there instead
+            host_ends=options.component and not options.keep_async_boundaries,
         )
     except UnsupportedFeature:
         if not options.keep_async_boundaries:

@@ -1,20 +1,22 @@
 """Stream/future ends a root export hands the host beside in-module async tasks.
 
 Once async calls between former instances run as in-module tasks, every stream/future end is
-an in-module object (`merge.asyncstream`); the runtime's table of the fused instance holds
-none. A sync-lifted root export whose result is such an end (the corpus `trap-if-done.wast`)
-is fused: wasmtime's lift of the result traps for an end that is busy, in a waitable set,
-notified that its writer dropped, a future already read, or no readable end of that type
-(`lift_index_to_transmit`), and the fused export traps at that lift whatever the end's state:
-a live end needs ends shared with the runtime's table (refused at run time, pinned below).
-With `--keep-async-boundaries` the shape stays refused when fusing, so that a component
-boundary is kept there and the runtime hands the host its end.
+an in-module object (`merge.asyncstream`). A sync-lifted root export whose result is such an
+end (the corpus `trap-if-done.wast`) is fused (`merge.asynctask.host_end_result`): its lift
+makes the end the runtime's (`StreamRuntime._host_lift`), after wasmtime's lift checks, which
+trap as the original's lift does. With `--keep-async-boundaries` the shape stays refused when
+fusing, so that a component boundary is kept there instead.
 
 * `wast_async_host_ends/`: the lift's traps, each with wasmtime's message (the oracle checks
   the original's), fused equivalently.
-* The live case, observed through a consumer component standing in for the host (wasmtime-py
-  cannot take a stream): the original and the `--keep-async-boundaries` output give the
-  consumer the byte the producer wrote; the fully fused one traps (`unreachable`) at the lift.
+* Live ends, observed through a consumer component standing in for the host (wasmtime-py
+  cannot take a stream or future): the oracle runs a wast of the consumer with the original
+  composition nested, against the same with the fused one (and the kept-boundaries one)
+  nested: a read waiting when the producer writes (stream and future), the writer dropped
+  before or after the hand-off, the reader dropped (the writer's next write sees it, the one
+  after traps as wasmtime's does). Refused at run time, pinned: a write left waiting for the
+  host's read (made after the hand-off, or before it), and a poll of a set holding the
+  writer's end (they need the runtime's events in in-module waits).
 * Other shapes stay refused when fusing: an end among the parameters, nested in the result, or
   returned by an async lift (through `task.return`).
 """
@@ -33,65 +35,31 @@ from pymeld.codec.component.parse import parse_component
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 from pymeld.inspect import kept_boundaries
-from support import run_fuse_oracle
+from support import assert_traps_where_original_returns, run_fuse_oracle
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_async_host_ends").glob("*.wast"))
-INNER = HERE / "host_ends_live" / "inner.wat"
+LIVE = HERE / "host_ends_live"
 KEEP = FuseOptions(component=True, keep_async_boundaries=True)
 REFUSAL = "stream/future in root export `{}` beside in-module async tasks"
 
-#: The consumer's result in the original: the writer's code (COMPLETED, 1 element: 0x10), the
-#: consumer's read event payload (0x10) << 8 and the byte read (42) << 16.
-LIVE_RESULT = 0x10 | 0x10 << 8 | 42 << 16
-
-CONSUMER = """  (component $Consumer
-    (import "live" (func $live async (result (stream u8))))
-    (import "write" (func $write async (result u32)))
-    (core module $Memory (memory (export "mem") 1))
-    (core instance $memory (instantiate $Memory))
-    (core module $M
-      (import "" "mem" (memory 1))
-      (import "" "live" (func $live (result i32)))
-      (import "" "write" (func $write (result i32)))
-      (import "" "stream.read" (func $stream.read (param i32 i32 i32) (result i32)))
-      (import "" "waitable-set.new" (func $waitable-set.new (result i32)))
-      (import "" "waitable.join" (func $waitable.join (param i32 i32)))
-      (import "" "waitable-set.wait" (func $waitable-set.wait (param i32 i32) (result i32)))
-      (func (export "run") (result i32)
-        (local $sr i32) (local $ws i32) (local $w i32)
-        (local.set $sr (call $live))
-        (if (i32.ne (i32.const -1 (; BLOCKED ;))
-                    (call $stream.read (local.get $sr) (i32.const 16) (i32.const 4)))
-          (then unreachable))
-        (local.set $w (call $write))
-        (local.set $ws (call $waitable-set.new))
-        (call $waitable.join (local.get $sr) (local.get $ws))
-        (if (i32.ne (i32.const 2 (; STREAM_READ ;))
-                    (call $waitable-set.wait (local.get $ws) (i32.const 0)))
-          (then unreachable))
-        (i32.or (i32.or (local.get $w) (i32.shl (i32.load (i32.const 4)) (i32.const 8)))
-                (i32.shl (i32.load8_u (i32.const 16)) (i32.const 16))))
-    )
-    (type $ST (stream u8))
-    (canon lower (func $live) (core func $live'))
-    (canon lower (func $write) (core func $write'))
-    (canon stream.read $ST async (memory (core memory $memory "mem")) (core func $stream.read))
-    (canon waitable-set.new (core func $waitable-set.new))
-    (canon waitable.join (core func $waitable.join))
-    (canon waitable-set.wait (memory (core memory $memory "mem")) (core func $waitable-set.wait))
-    (core instance $m (instantiate $M (with "" (instance
-      (export "mem" (memory $memory "mem"))
-      (export "live" (func $live'))
-      (export "write" (func $write'))
-      (export "stream.read" (func $stream.read))
-      (export "waitable-set.new" (func $waitable-set.new))
-      (export "waitable.join" (func $waitable.join))
-      (export "waitable-set.wait" (func $waitable-set.wait))
-    ))))
-    (func (export "run") async (result u32) (canon lift (core func $m "run")))
-  )
-"""
+#: The consumer's exports (consumer.wat) and what the original gives: results packed as the
+#: consumer packs them (a write's code << 16 + the read's event code | payload << 8 | the byte
+#: read << 24; a read's code), or wasmtime's trap.
+LIVE_CASES = {
+    "stream-read-first": "(u32.const 0x2a101002)",  # COMPLETED 1 both ways, 42 read
+    "future-read-first": "(u32.const 0x2a000004)",  # COMPLETED, FUTURE_READ, 42 read
+    "writer-gone-before": "(u32.const 1)",  # DROPPED, nothing read
+    "writer-gone-after": "(u32.const 1)",
+    "reader-gone": "(u32.const 1)",  # the write: DROPPED
+    "reader-gone-write-twice": "cannot write to stream after being notified that the readable end dropped",
+}
+#: Refused at run time after fusion: the original returns, the fused module traps.
+LIVE_REFUSED = {
+    "stream-write-first": "(u32.const 0xffff0010)",  # BLOCKED, then the read takes the byte
+    "reader-gone-writer-polls": "(u32.const 0x103)",  # STREAM_WRITE, DROPPED
+    "written-before": "(u32.const 0x2a000010)",  # COMPLETED 1, 42 read
+}
 
 
 def _parse(wasm_tools: str, wat: str, tmp_path: Path, name: str) -> Path:
@@ -101,38 +69,67 @@ def _parse(wasm_tools: str, wat: str, tmp_path: Path, name: str) -> Path:
     return out
 
 
-def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str, expect: str) -> Path:
-    """A wast whose component runs the consumer against ``inner`` (a component binary, nested
-    as its printed text) and expects ``expect`` of its `run`."""
-    (tmp_path / f"{name}.wasm").write_bytes(inner)
+def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+    """The text of a component running the consumer against ``inner`` (a component binary,
+    nested as its printed text), re-exporting the consumer's functions."""
+    (tmp_path / f"{name}.inner.wasm").write_bytes(inner)
     text = subprocess.run(
-        [wasm_tools, "print", str(tmp_path / f"{name}.wasm")],
+        [wasm_tools, "print", str(tmp_path / f"{name}.inner.wasm")],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     assert text.startswith("(component")
-    wast = tmp_path / f"{name}.wast"
-    wast.write_text(
-        ";;! component_model_async = true\n;;! multi_memory = true\n(component\n"
-        f"(component $Inner{text[len('(component') :]}\n{CONSUMER}"
-        "  (instance $inner (instantiate $Inner))\n"
-        '  (instance $consumer (instantiate $Consumer (with "live" (func $inner "live"))\n'
-        '    (with "write" (func $inner "write"))))\n'
-        '  (func (export "run") (alias export $consumer "run"))\n)\n'
-        f"{expect}\n"
+    exports = "".join(
+        f'  (func (export "{n}") (alias export $consumer "{n}"))\n'
+        for n in [*LIVE_CASES, *LIVE_REFUSED]
     )
-    return wast
+    return (
+        f"(component\n(component $Inner{text[len('(component') :]}\n"
+        f"{(LIVE / 'consumer.wat').read_text()}"
+        "  (instance $inner (instantiate $Inner))\n"
+        '  (instance $consumer (instantiate $Consumer (with "d" (instance $inner "d"))))\n'
+        f"{exports})\n"
+    )
 
 
-def _oracle_as_is(oracle_py: Path, wast: Path, tmp_path: Path) -> dict:
-    """The oracle on ``wast`` with an identity transform: its commands against the wast's own
-    expectations (an unmet one makes it original-failed)."""
+def _live_wast(harness: str, cases: dict[str, str], path: Path) -> Path:
+    """A wast running each of ``cases`` in a fresh instance of ``harness``."""
+    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
+    lines.append(f"(component definition $H{harness[len('(component') :]}")
+    for k, (name, want) in enumerate(cases.items()):
+        lines.append(f"(component instance $i{k} $H)")
+        if want.startswith("("):
+            lines.append(f'(assert_return (invoke "{name}") {want})')
+        else:
+            lines.append(f'(assert_trap (invoke "{name}") "{want}")')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _oracle_against(oracle_py: Path, wast: Path, transformed: Path, tmp_path: Path) -> dict:
+    """The oracle on ``wast`` (one component definition) with ``transformed`` as its
+    transformed binary."""
     report = tmp_path / "report.json"
-    cmd = [sys.executable, str(oracle_py), "--transform", "cp {in} {out}", "--json", str(report)]
-    subprocess.run([*cmd, str(wast)], capture_output=True, text=True, timeout=600)
+    cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}"]
+    subprocess.run(
+        [*cmd, "--json", str(report), str(wast)], capture_output=True, text=True, timeout=600
+    )
     (result,) = json.loads(report.read_text())["files"].values()
     return result
+
+
+@pytest.fixture(scope="module")
+def live(wasm_tools: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The harness around the original composition, and the binaries of the harnesses around
+    its fused and kept-boundaries outputs."""
+    tmp = tmp_path_factory.mktemp("live")
+    original = _parse(wasm_tools, (LIVE / "inner.wat").read_text(), tmp, "inner").read_bytes()
+    out: dict[str, object] = {"harness": _harness(wasm_tools, original, tmp, "original")}
+    for name, options in (("fused", FuseOptions(component=True)), ("kept", KEEP)):
+        text = _harness(wasm_tools, fuse_bytes(original, options=options).output, tmp, name)
+        out[name] = _parse(wasm_tools, text, tmp, f"{name}.harness")
+    return out
 
 
 @pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
@@ -170,52 +167,55 @@ def test_lift_trap_cases_fuse_whole_and_keep_a_boundary_with_the_flag(
     assert REFUSAL.format("busy") in edge["reason"]
 
 
-def test_live_end_traps_where_the_original_hands_it_over(
-    wasm_tools: str, oracle_py: Path, tmp_path: Path
+@pytest.mark.parametrize("variant", ["fused", "kept"])
+def test_live_ends_are_handed_over_as_the_original_does(
+    variant: str, live: dict[str, object], oracle_py: Path, tmp_path: Path
 ) -> None:
-    """The run-time refusal, pinned through a consumer component (the oracle with an identity
-    transform checks each harness against its own expectation)."""
-    original = _parse(wasm_tools, INNER.read_text(), tmp_path, "inner").read_bytes()
-    returns = f'(assert_return (invoke "run") (u32.const {LIVE_RESULT}))'
-    traps = '(assert_trap (invoke "run") "unreachable")'
-    cases = {
-        "original": (original, returns),
-        "kept": (fuse_bytes(original, options=KEEP).output, returns),
-        "fused": (fuse_bytes(original, options=FuseOptions(component=True)).output, traps),
-    }
-    for name, (inner, expect) in cases.items():
-        wast = _harness(wasm_tools, inner, tmp_path, name, expect)
-        r = _oracle_as_is(oracle_py, wast, tmp_path)
-        assert r["status"] == "equivalent", (name, r)
-        assert not r.get("warnings"), (name, r)  # a trap of the fused module's own
+    harness = live["harness"]
+    assert isinstance(harness, str)
+    wast = _live_wast(harness, LIVE_CASES, tmp_path / "live.wast")
+    transformed = live[variant]
+    assert isinstance(transformed, Path)
+    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r  # the original met every expectation, traps included
+
+
+@pytest.mark.parametrize("case", sorted(LIVE_REFUSED))
+def test_live_end_waiting_on_the_host_traps(
+    case: str, live: dict[str, object], oracle_py: Path, tmp_path: Path
+) -> None:
+    """Refused at run time after fusion; kept boundaries give the original's result."""
+    harness = live["harness"]
+    assert isinstance(harness, str)
+    wast = _live_wast(harness, {case: LIVE_REFUSED[case]}, tmp_path / f"{case}.wast")
+    fused, kept = live["fused"], live["kept"]
+    assert isinstance(fused, Path) and isinstance(kept, Path)
+    assert_traps_where_original_returns(_oracle_against(oracle_py, wast, fused, tmp_path))
+    assert _oracle_against(oracle_py, wast, kept, tmp_path)["status"] == "equivalent"
 
 
 @pytest.mark.parametrize(
     "lift",
     [
         '(func (export "v") async (param "s" $ST) (result $ST) (canon lift (core func $core "echo")))',
-        '(func (export "v") async (result (option $ST)) (canon lift (core func $core "live") '
+        '(func (export "v") async (result (option $ST)) (canon lift (core func $core "live-stream") '
         '(memory (core memory $memory "mem"))))',
     ],
     ids=["param", "nested-result"],
 )
 def test_other_shapes_stay_refused(lift: str, wasm_tools: str, tmp_path: Path) -> None:
-    wat = INNER.read_text()
-    anchor = (
-        '    (func (export "write") async (result u32) (canon lift (core func $core "write")))\n'
-    )
-    root = '  (func (export "write") (alias export $d "write"))\n'
-    assert anchor in wat and root in wat
-    wat = wat.replace(anchor, f"{anchor}    {lift}\n").replace(
-        root, f'{root}  (func (export "v") (alias export $d "v"))\n'
-    )
+    wat = (LIVE / "inner.wat").read_text()
+    anchor = '    (func (export "live-stream") async (result $ST)'
+    assert anchor in wat
+    wat = wat.replace(anchor, f"    {lift}\n{anchor}")  # the host reaches it as `d/v`
     data = _parse(wasm_tools, wat, tmp_path, "shape").read_bytes()
-    with pytest.raises(UnsupportedFeature, match=REFUSAL.format("v")):
+    with pytest.raises(UnsupportedFeature, match=REFUSAL.format("d/v")):
         fuse_bytes(data, options=FuseOptions(component=True))
 
 
 def test_only_a_sync_lifts_direct_end_result_is_lifted_for_the_host() -> None:
-    """`host_end_result`, which `plan_tasks` fuses and `TaskRuntime._export` makes trap (an
+    """`host_end_result`: the shapes `plan_tasks` fuses and `TaskRuntime._export` lifts (an
     async lift's results go through `task.return`: refused; reached only beside async calls,
     so tested here directly)."""
     from pymeld.codec.core.model import ExternKind

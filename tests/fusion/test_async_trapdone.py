@@ -7,8 +7,8 @@ that only the in-module path mirrors (`merge.asyncids`).
 handle numbers instead (every done-end trap of `stream/future.read/write` exact), two ends
 of one set whose events are taken one at a time, and both ends ready before the wait (by
 wasmtime's store-wide handle ids). The corpus file itself is equivalent: every lift of an end
-its root exports hand the host traps, in the original as in the fused module (whose lift of
-an end for the host always traps: test_async_host_ends.py). (The corpus
+its root exports hand the host traps, in the original as in the fused module, which checks
+the end as wasmtime's lift does (test_async_host_ends.py). (The corpus
 `big-interleaving-test.wast` is equivalent now: test_async_sync_readers.py.)
 """
 
@@ -37,8 +37,8 @@ def test_corpus_trap_if_done_is_equivalent(
     shared: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
     """Its root exports' lifts of ends for the host all trap in the original (the end was
-    read, or its reader notified of the writer's drop), and the fused lift of an end for the
-    host traps (test_async_host_ends.py)."""
+    read, or its reader notified of the writer's drop), and so does the fused lift, which
+    makes the same checks (test_async_host_ends.py)."""
     wast = shared / "corpus/wast/component-model/test/async/trap-if-done.wast"
     r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
     assert r["status"] == "equivalent", r

@@ -120,10 +120,10 @@ class AsyncPlan:
 
 
 def plan_async(
-    g: FlatGraph, used: list[int], lowers: list[int], trap_host_ends: bool = False
+    g: FlatGraph, used: list[int], lowers: list[int], host_ends: bool = False
 ) -> AsyncPlan:
     """Pass async through when one instance owns it; else fuse it (stage 1 of issue 11) or
-    refuse, naming what exact fusion would need (``trap_host_ends``: see
+    refuse, naming what exact fusion would need (``host_ends``: see
     `merge.asynctask.plan_tasks`)."""
     try:
         return _plan_passthrough(g, used, lowers)
@@ -150,7 +150,7 @@ def plan_async(
                     ) from None
         from pymeld.merge.asyncfuse import plan_fused  # loaded only to fuse async
 
-        fused = plan_fused(g, used, lowers, _exported_lifts(g.exports), cross, trap_host_ends)
+        fused = plan_fused(g, used, lowers, _exported_lifts(g.exports), cross, host_ends)
         return AsyncPlan(None, list(fused.builtins), fused)
 
 

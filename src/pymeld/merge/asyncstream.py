@@ -28,14 +28,20 @@ whose ends all stay inside the fused module become in-module objects, modelled o
   rewound built-in takes the event.
 * **Ends crossing an adapter** move between instances' tables with wasmtime's transfer checks
   (only readable ends; not busy, not done, not in a set, a future not read).
+* **Ends handed to the host** (a sync-lifted root export's result, `host_lift`) pass the same
+  checks, then become the runtime's: the runtime's `stream.new`/`future.new` makes a pair,
+  the host gets its readable end and the record is marked `HOST` with its writable handle,
+  through which the in-module writer's writes and drop go (the runtime's built-ins of the
+  composition, with the writer's options). Its runtime events never reach in-module sets:
+  what would wait for them traps.
 
 Refused by name at fusion time: payloads other than none or numbers (an in-module rendezvous
 through the adapter generator: stage 4), blocking (not `async`) reads and writes reachable
 from elsewhere than a task's entry (a sync lift: no suspended stack to have), streams and
 futures crossing the host boundary beside in-module tasks, but for a sync-lifted root export
-whose result is an end: its lift traps (where wasmtime's does, and for a live end, which would
-need ends shared with the runtime's table: `merge.asynctask.plan_tasks`). Refused at run time
-by a trap: two
+whose result is an end (`host_lift`: the end becomes the runtime's, the writer's end a proxy).
+Refused at run time by a trap: a proxied end's write left waiting for the host, or in a set
+that an in-module wait or poll scans (its events are the runtime's), two
 tasks waiting on one set at once (wasmtime picks the waiter by its internal thread id),
 several ready waitables in one set (see `TaskRuntime._ready`), and two task stacks of one
 instance suspended in blocking reads or writes at once.
@@ -86,6 +92,7 @@ _TAG, _FLAGS, _SIZE, _ALIGN, _LINK = 0, 4, 8, 12, 80
 # (merge.asyncids: an end's event is ordered by its handle's)
 _SID_STATE, _SID_WRITE, _SID_READ = 84, 88, 92
 FUT, XDONE = 1, 2
+HOST = 4  # the reader's end went to the host: the writer's copies are the runtime's (`host_lift`)
 READER, WRITER = 16, 48  # side blocks
 _ST, _SLOT, _ADDR, _COUNT, _INST, _H, _EV, _PAY = range(0, 32, 4)
 
@@ -139,6 +146,7 @@ class StreamRuntime:
         self.slots: list[Builtin] = []  # a copy built-in of each memory copies use, by slot
         self._builtins: dict[int, FuncItem] = {}
         self.payload = PayloadCopies(self)  # non-flat payloads (stage 4)
+        self.hosted: set[int] = set()  # tags of ends root exports hand the host (`host_lift`)
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self) -> None:
@@ -352,6 +360,9 @@ class StreamRuntime:
         b.get(0).load("i32.load", tbl, 4).load("i32.load", self.rt.mem("tasks"), _EVENT)
         b.op("else")
         b.get(k).i32(RS).op("i32.ge_u").if_("i32")
+        if self.hosted:  # an end whose reader is the host's: its events are the runtime's,
+            b.get(0).load("i32.load", tbl, 4).load("i32.load", x, _FLAGS)  # which in-module
+            b.i32(HOST).op("i32.and").trap_if()  # sets do not take (refused at run time)
         b.get(0).load("i32.load", tbl, 4)
         b.i32(READER).i32(WRITER).get(k).i32(1).op("i32.and").op("select")
         b.op("i32.add").load("i32.load", x, _EV)
@@ -430,7 +441,7 @@ class StreamRuntime:
         elif op == "drop-readable":
             self._drop_readable(b, bt, t)
         else:
-            self._drop_writable(b, bt, t)
+            self._drop_writable(b, bi, t)
         return _gen(b, params, results)
 
     def _end(self, b: Body, bt: Builtin, t: at.Stream | at.Future, kind: int) -> tuple[int, int]:
@@ -510,6 +521,8 @@ class StreamRuntime:
             b.trap_if()
             b.end()
         addr, rec = self._end(b, bt, t, wk if write else rk)
+        if write and self.tag(t) in self.hosted:
+            self._proxied_write(b, bi, rec, sync)
         b.get(addr).load("i32.load", tbl, 12).trap_if()  # busy, or done (notified of a drop)
         b.get(addr).i32(BUSY).store("i32.store", tbl, 12)
         if future:  # "cannot write/read future after previous write/read succeeded"
@@ -649,6 +662,27 @@ class StreamRuntime:
         b.end()
         b.get(result).end()
 
+    def _proxied_write(self, b: Body, bi: int, rec: int, sync: bool) -> None:
+        """Emit: a write to an end whose reader is the host's (`_host_lift`) is the runtime's
+        (its own built-in, with its options, on the runtime's writable handle), returned as is;
+        its state is the runtime's too. Refused at run time (trap): a blocking write, and one
+        left in flight (BLOCKED: its event would be the runtime's, which in-module waits do
+        not take)."""
+        x = self._xfer()
+        bt = self.g.builtins[bi]
+        b.get(rec).load("i32.load", x, _FLAGS).i32(HOST).op("i32.and").if_()
+        assert self.rt.host_builtin is not None
+        if sync:
+            b.unreachable()
+        else:
+            code = b.local("i32")
+            b.get(rec).load("i32.load", x, READER + _H).get(1)
+            if isinstance(bt.type, at.Stream):
+                b.get(2)
+            b.call(self.rt.host_builtin(bi)).tee(code).i32(BLOCKED).op("i32.eq").trap_if()
+            b.get(code).op("return")
+        b.end()
+
     def _cancel(self, b: Body, bt: Builtin, t: at.Stream | at.Future, write: bool) -> None:
         """stream/future cancel-read or cancel-write: wasmtime's `guest_cancel_*` between
         guests, which never blocks: the pending event if there is one (a stream's
@@ -744,12 +778,16 @@ class StreamRuntime:
         b.op("select").op("i32.or").call(self.fn("x.update"))
         b.end().end()
 
-    def _drop_writable(self, b: Body, bt: Builtin, t: at.Stream | at.Future) -> None:
+    def _drop_writable(self, b: Body, bi: int, t: at.Stream | at.Future) -> None:
         """wasmtime's `host_drop_writer` (a future must have been written or its reader seen
-        dropped); the reader learns of it (an event)."""
+        dropped); the reader learns of it (an event). An end whose reader is the host's drops
+        the runtime's writable end (`_host_lift`: the runtime checks it)."""
+        bt = self.g.builtins[bi]
         x = self._xfer()
         _, wk = _kinds(t)
         future = isinstance(t, at.Future)
+        if self.tag(t) in self.hosted:
+            self._drop_proxied(b, bi, t)
         _, rec, ls = self._drop_common(b, bt, t, wk)
         if future:  # "cannot drop future write end without first writing a value"
             b.get(ls).i32(DONE).op("i32.ne")
@@ -770,13 +808,13 @@ class StreamRuntime:
         b.call(self.fn("x.update"))
         b.end().end().end()
 
-    def _transfer(self, t: at.Stream | at.Future, src: int, dst: int) -> FuncCode:
-        """(handle in src) → handle in dst: wasmtime's `lift_index_to_transmit` then
-        `lower_transmit_to_index` (only readable ends; not busy, done, in a set or read)."""
-        b = Body(["i32"])
-        x, ts, td = self._xfer(), self._tbl(src), self._tbl(dst)
+    def _lift_checks(self, b: Body, t: at.Stream | at.Future, src: int) -> tuple[int, int]:
+        """Emit wasmtime's `lift_index_to_transmit` checks of readable end param 0 of
+        ``src``'s table (trap: not a readable end of type ``t``, busy, notified that the
+        writer dropped, in a waitable set, a future read); locals (entry address, record)."""
+        x, ts = self._xfer(), self._tbl(src)
         rk, _ = _kinds(t)
-        addr, rec, h = b.local("i32"), b.local("i32"), b.local("i32")
+        addr, rec = b.local("i32"), b.local("i32")
         b.get(0).i32(rk).call(self.fn("t.get", src)).set(addr)
         b.get(addr).load("i32.load", ts, 4).tee(rec)
         b.load("i32.load", x, _TAG).i32(self.tag(t)).op("i32.ne").trap_if()
@@ -784,6 +822,93 @@ class StreamRuntime:
         b.get(addr).load("i32.load", ts, 8).trap_if()  # in a waitable set
         if isinstance(t, at.Future):  # "cannot lift future after previous read succeeded"
             b.get(rec).load("i32.load", x, _FLAGS).i32(XDONE).op("i32.and").trap_if()
+        return addr, rec
+
+    def host_lift(self, t: at.Stream | at.Future, src: int) -> FuncItem:
+        """The lift of readable end ``t`` that a root export of ``src`` returns to the host
+        (`merge.asynctask.host_end_result`); planned before emission (`hosted`)."""
+        self.hosted.add(self.tag(t))
+        key = ("x.host_lift", self.tag(t), src)
+        item = self.rt.p.find(Space.FUNC, GROUP, key)
+        if isinstance(item, FuncItem):
+            return item
+        return self.rt.p.add_func(GROUP, key, partial(self._host_lift, t, src))
+
+    def _runtime(self, op: str, t: at.Stream | at.Future) -> int | None:
+        """The runtime's import of a ``op`` built-in of ``t``'s type (the composition's first
+        one: the wrapper re-creates each with its options), if there is one."""
+        if self.rt.host_builtin is None:
+            return None
+        for bi in self.tp.ends:
+            bt = self.g.builtins[bi]
+            same = bt.op.split(".", 1)[1] == op and self.tags.get(bt.type) == self.tag(t)
+            if same and not at.handles(bt.type):  # else never imported (asyncfuse)
+                return self.rt.host_builtin(bi)
+        return None
+
+    def _host_lift(self, t: at.Stream | at.Future, src: int) -> FuncCode:
+        """(handle in src) → the runtime's handle for the host. wasmtime hands the host the
+        one shared state (`lift_index_to_transmit`; the spec's `lift_async_value` returns
+        `e.shared`): the writer's copies must rendezvous with the host's reads. So the end
+        becomes the runtime's: after wasmtime's checks (which trap as its lift does), the
+        runtime's `stream.new`/`future.new` makes a pair, its readable end goes to the host and
+        the in-module writer's end becomes a proxy of its writable one (`HOST`; its writes and
+        drop call the runtime's, `_proxied_write`, `_drop_writable`); a writer already gone
+        drops it at once. A write in flight (its event would come from the runtime) traps:
+        refused at run time. The mirrored store ids stop (`StoreIds.lose`): the host's drop
+        is not seen."""
+        b = Body(["i32"])
+        x = self._xfer()
+        addr, rec = self._lift_checks(b, t, src)
+        new, drop = self._runtime("new", t), self._runtime("drop-writable", t)
+        if new is None:
+            b.unreachable().end()  # no runtime end of this type to make: refused at run time
+            return _gen(b, ("i32",), ("i32",))
+        wst, pair, rw = b.local("i32"), b.local("i64"), b.local("i32")
+        b.get(rec).load("i32.load", x, WRITER + _ST).tee(wst).i32(READY).op("i32.eq").trap_if()
+        b.call(new).tee(pair).i64(32).op("i64.shr_u").op("i32.wrap_i64").set(rw)
+        b.get(addr).call(self.fn("t.remove", src))
+        if self.rt.ids is not None:
+            self.rt.ids.lose(b)
+        b.get(wst).i32(GONE).op("i32.eq").if_()
+        if drop is None:
+            b.unreachable()
+        else:
+            b.get(rw).call(drop)
+        b.get(rec).call(self.fn("x.free"))
+        b.op("else")
+        b.get(rec).get(rec).load("i32.load", x, _FLAGS).i32(HOST).op("i32.or")
+        b.store("i32.store", x, _FLAGS)
+        b.get(rec).get(rw).store("i32.store", x, READER + _H)
+        b.end()
+        b.get(pair).op("i32.wrap_i64").end()
+        return _gen(b, ("i32",), ("i32",))
+
+    def _drop_proxied(self, b: Body, bi: int, t: at.Stream | at.Future) -> None:
+        bt = self.g.builtins[bi]
+        inst, tbl, x = bt.owner, self._tbl(bt.owner), self._xfer()
+        _, wk = _kinds(t)
+        if self.rt.ids is not None:  # the built-in needs the current thread
+            self.rt.ids.force(b)
+        addr, rec = self._end(b, bt, t, wk)
+        b.get(rec).load("i32.load", x, _FLAGS).i32(HOST).op("i32.and").if_()
+        assert self.rt.host_builtin is not None
+        b.get(addr).load("i32.load", tbl, 12).i32(BUSY).op("i32.eq").trap_if()
+        b.get(rec).load("i32.load", x, READER + _H).call(self.rt.host_builtin(bi))
+        self.rt._leave_set(b, inst, addr)
+        b.get(addr).call(self.fn("t.remove", inst))
+        b.get(rec).call(self.fn("x.free"))
+        b.op("return")
+        b.end()
+
+    def _transfer(self, t: at.Stream | at.Future, src: int, dst: int) -> FuncCode:
+        """(handle in src) → handle in dst: wasmtime's `lift_index_to_transmit` then
+        `lower_transmit_to_index` (only readable ends; not busy, done, in a set or read)."""
+        b = Body(["i32"])
+        x, td = self._xfer(), self._tbl(dst)
+        rk, _ = _kinds(t)
+        addr, rec = self._lift_checks(b, t, src)
+        h = b.local("i32")
         b.get(addr).call(self.fn("t.remove", src))
         b.i32(rk).get(rec).i32(0).call(self.fn("t.add", dst)).set(h)
         b.get(h).i32(4).op("i32.shl").i32(IDLE).store("i32.store", td, 12)

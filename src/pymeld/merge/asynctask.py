@@ -248,22 +248,17 @@ def plan_tasks(
     exported: list[tuple[str, Lifted]],
     cross: list[tuple[int, Lifted, int]],
     label: Callable[[int], str],
-    trap_host_ends: bool = False,
+    host_ends: bool = False,
 ) -> TaskPlan:
     """The in-module task plan, or `UnsupportedFeature` naming what it would need.
 
-    ``trap_host_ends``: a root export lifted synchronously whose result is a stream/future
-    end (`host_end_result`) is fused, and its lift of that end always traps
-    (`TaskRuntime._export`). Every end is in-module here, so the runtime's table of the fused
-    instance holds none: handing the host an end would need ends shared with that table
-    (the writer's copies rendezvous with the host's reads, and in-module tasks woken by the
-    host's progress between host calls, which only a runtime task of the fused instance
-    waiting on a runtime waitable set could be). Where wasmtime's lift traps (the end busy,
-    in a set, notified of its writer's drop, a future already read, no readable end of that
-    type: `lift_index_to_transmit`) the trap is exact, so the corpus `trap-if-done.wast`
-    fuses; a live end traps where the original hands it over (a refusal at run time).
+    ``host_ends``: a root export lifted synchronously whose result is a stream/future end
+    (`host_end_result`) is fused: its lift (`TaskRuntime._export`) checks the end as
+    wasmtime's does, trapping alike (so the corpus `trap-if-done.wast` fuses), and makes a
+    live one the runtime's (`StreamRuntime._host_lift`: the writer's copies must rendezvous
+    with the host's reads; what needs the runtime's events in in-module waits traps).
     Without it (`--keep-async-boundaries`) such an export is refused here, so that a
-    component boundary is kept there and the runtime hands the host a real end."""
+    component boundary is kept there instead."""
     from pymeld.merge.asyncfuse import blocks, carried
     from pymeld.merge.asyncroot import check_called_roots, check_root_export, plan_roots
 
@@ -273,8 +268,8 @@ def plan_tasks(
         check_root_export(path, lf, label)
         if not any(True for _ in carried(lf.type)):
             continue
-        if trap_host_ends and host_end_result(lf) is not None:
-            continue  # its lift traps (`TaskRuntime._export`)
+        if host_ends and host_end_result(lf) is not None:
+            continue  # its lift: `TaskRuntime._export`
         raise UnsupportedFeature(
             f"stream/future in root export `{path}` beside in-module async tasks: its "
             "ends are in-module objects, which are not handed to or taken from the host "
@@ -909,6 +904,9 @@ class TaskRuntime:
             self._exports[id(lf)] = self.p.add_func(GROUP, ("export", k), partial(self._export, lf))
         if self.streams is not None:
             self.streams.plan()
+            for lf in exported:  # ends a root export hands the host (`plan_tasks`)
+                if (t := host_end_result(lf)) is not None:
+                    self.streams.host_lift(t, lf.owner)
         if any(lf.opts.callback is not None for lf in exported):
             from pymeld.merge.asyncroot import plan_driven
 
@@ -1877,8 +1875,11 @@ class TaskRuntime:
         from pymeld.merge.asyncroot import entered
 
         entered(self, b, lf.owner, lambda: b.forward_args().call(self.func(lf.core_func)))
-        if host_end_result(lf) is not None:  # its lift, as the core function returns,
-            b.unreachable()  # traps: no end is the runtime's (`plan_tasks` trap_host_ends)
+        if (t := host_end_result(lf)) is not None:  # lifted as the core function returns
+            if self.streams is None:
+                b.unreachable()  # no end exists: wasmtime's lift traps
+            else:
+                b.call(self.streams.host_lift(t, lf.owner).index)
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)

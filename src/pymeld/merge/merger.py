@@ -154,12 +154,12 @@ class Merger:
         graph: FlatGraph,
         simd: bool = True,
         inline: bool = True,
-        trap_host_ends: bool = False,
+        host_ends: bool = False,
     ) -> None:
         self.g = graph
         self.simd = simd
         self.inline = inline
-        self.trap_host_ends = trap_host_ends
+        self.host_ends = host_ends
         self._callers: list[CallerInstance] = []  # what `merge.inline_adapters` may inline into
         self._builtins_used = set()
         self.types = TypeInterner()
@@ -303,9 +303,7 @@ class Merger:
             hi.lower_async = lowered.opts.is_async
             add(key, hi, lowered.opts)
         # Async first: fusing it may move every resource handle in-module (merge.asyncres).
-        self.async_plan = plan_async(
-            self.g, sorted(self._builtins_used), lowers, self.trap_host_ends
-        )
+        self.async_plan = plan_async(self.g, sorted(self._builtins_used), lowers, self.host_ends)
         fused = self.async_plan.fused
         # Resource built-ins the runtime keeps doing (pymeld.resources.runtime).
         self.runtime = plan_runtime(
@@ -1043,13 +1041,13 @@ def merge(
     *,
     simd: bool = True,
     inline_adapters: bool = True,
-    trap_host_ends: bool = False,
+    host_ends: bool = False,
 ) -> MergeResult:
     """Merge ``graph``'s module instances into one module; ``simd`` and ``inline_adapters``:
-    see `FuseOptions`; ``trap_host_ends``: see `merge.asynctask.plan_tasks` (off, a root
+    see `FuseOptions`; ``host_ends``: see `merge.asynctask.plan_tasks` (off, a root
     export handing the host an end beside in-module tasks is refused, which is what
     `--keep-async-boundaries` splits at)."""
-    m = Merger(graph, simd, inline_adapters, trap_host_ends)
+    m = Merger(graph, simd, inline_adapters, host_ends)
     result = m.run()
     result.memory_exports = m._mem_names
     result.func_exports = m._func_names

@@ -1,7 +1,7 @@
-;; The inner composition of test_async_host_ends.py's live case: $C of the corpus
-;; trap-if-done.wast, and $D, whose root export `live` hands its caller a live readable end
-;; that $C made inside a call (so the composition takes pymeld's in-module path), and `write`,
-;; with which $C writes one byte to it.
+;; The inner composition of test_async_host_ends.py's live cases: $C of the corpus
+;; trap-if-done.wast, which makes a stream or future inside a call and writes 42 to it (or
+;; drops it) in later calls, and $D, whose root exports hand their caller the live readable
+;; end $C made (so the composition takes pymeld's in-module path) and make $C write or drop.
 (component
   (component $C
     (core module $Memory (memory (export "mem") 1))
@@ -11,6 +11,7 @@
       (import "" "waitable.join" (func $waitable.join (param i32 i32)))
       (import "" "waitable-set.new" (func $waitable-set.new (result i32)))
       (import "" "waitable-set.wait" (func $waitable-set.wait (param i32 i32) (result i32)))
+      (import "" "waitable-set.poll" (func $waitable-set.poll (param i32 i32) (result i32)))
       (import "" "future.new" (func $future.new (result i64)))
       (import "" "future.write" (func $future.write (param i32 i32) (result i32)))
       (import "" "future.drop-writable" (func $future.drop-writable (param i32)))
@@ -77,6 +78,12 @@
         (if (i32.ne (i32.const 0x11 (; DROPPED=1 | (1<<4) ;)) (i32.load (i32.const 4)))
           (then unreachable))
       )
+      ;; (not in trap-if-done.wast) poll the set of the writable end: the event's code |
+      ;; its payload << 8
+      (func (export "poll-writer") (result i32)
+        (local $ret i32)
+        (local.set $ret (call $waitable-set.poll (global.get $ws) (i32.const 0)))
+        (i32.or (local.get $ret) (i32.shl (i32.load (i32.const 4)) (i32.const 8))))
       (func $stream-drop-writable (export "stream-drop-writable")
         ;; maybe boom
         (call $stream.drop-writable (global.get $writable-end))
@@ -87,6 +94,7 @@
     (canon waitable.join (core func $waitable.join))
     (canon waitable-set.new (core func $waitable-set.new))
     (canon waitable-set.wait (memory (core memory $memory "mem")) (core func $waitable-set.wait))
+    (canon waitable-set.poll (memory (core memory $memory "mem")) (core func $waitable-set.poll))
     (canon future.new $FT (core func $future.new))
     (canon future.write $FT async (memory (core memory $memory "mem")) (core func $future.write))
     (canon future.drop-writable $FT (core func $future.drop-writable))
@@ -98,6 +106,7 @@
       (export "waitable.join" (func $waitable.join))
       (export "waitable-set.new" (func $waitable-set.new))
       (export "waitable-set.wait" (func $waitable-set.wait))
+      (export "waitable-set.poll" (func $waitable-set.poll))
       (export "future.new" (func $future.new))
       (export "future.write" (func $future.write))
       (export "future.drop-writable" (func $future.drop-writable))
@@ -113,41 +122,77 @@
     (func (export "stream-write") async (result u32) (canon lift (core func $cm "stream-write")))
     (func (export "acknowledge-stream-write") async (canon lift (core func $cm "acknowledge-stream-write")))
     (func (export "stream-drop-writable") async (canon lift (core func $cm "stream-drop-writable")))
+    (func (export "poll-writer") async (result u32) (canon lift (core func $cm "poll-writer")))
   )
   (component $D
     (import "c" (instance $c
+      (export "start-future" (func async (result (future u8))))
+      (export "future-write" (func async (result u32)))
       (export "start-stream" (func async (result (stream u8))))
       (export "stream-write" (func async (result u32)))
+      (export "stream-drop-writable" (func async))
+      (export "poll-writer" (func async (result u32)))
     ))
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
     (core module $Core
       (import "" "mem" (memory 1))
+      (import "" "start-future" (func $start-future (result i32)))
+      (import "" "future-write" (func $future-write (result i32)))
       (import "" "start-stream" (func $start-stream (result i32)))
       (import "" "stream-write" (func $stream-write (result i32)))
-      ;; a live readable end, made by $C inside the call: handed to the caller
-      (func (export "live") (result i32)
-        (call $start-stream))
-      ;; $C writes one byte (42) to that stream: the caller's pending read takes it at once
-      (func (export "write") (result i32)
-        (call $stream-write))
+      (import "" "stream-drop-writable" (func $stream-drop-writable))
+      (import "" "poll-writer" (func $poll-writer (result i32)))
+      ;; live readable ends, made by $C inside the call: handed to the caller
+      (func (export "live-stream") (result i32) (call $start-stream))
+      (func (export "live-future") (result i32) (call $start-future))
+      ;; a stream whose writer $C dropped before it is handed over
+      (func (export "writer-gone") (result i32)
+        (local $sr i32)
+        (local.set $sr (call $start-stream))
+        (call $stream-drop-writable)
+        (local.get $sr))
+      ;; a stream $C wrote to before it is handed over (the write waits for a reader)
+      (func (export "written-before") (result i32)
+        (local $sr i32)
+        (local.set $sr (call $start-stream))
+        (if (i32.ne (i32.const -1 (; BLOCKED ;)) (call $stream-write)) (then unreachable))
+        (local.get $sr))
+      ;; $C writes 42 to the stream or future, or drops the stream's writable end
+      (func (export "stream-write") (result i32) (call $stream-write))
+      (func (export "future-write") (result i32) (call $future-write))
+      (func (export "stream-drop-writable") (call $stream-drop-writable))
+      (func (export "poll-writer") (result i32) (call $poll-writer))
       ;; for the shapes test_async_host_ends.py adds (refused when fusing)
       (func (export "echo") (param i32) (result i32) (local.get 0))
-      (func (export "cb") (param i32 i32 i32) (result i32) (i32.const 0))
     )
+    (canon lower (func $c "start-future") (core func $start-future'))
+    (canon lower (func $c "future-write") (core func $future-write'))
     (canon lower (func $c "start-stream") (core func $start-stream'))
     (canon lower (func $c "stream-write") (core func $stream-write'))
+    (canon lower (func $c "stream-drop-writable") (core func $stream-drop-writable'))
+    (canon lower (func $c "poll-writer") (core func $poll-writer'))
     (core instance $core (instantiate $Core (with "" (instance
       (export "mem" (memory $memory "mem"))
+      (export "start-future" (func $start-future'))
+      (export "future-write" (func $future-write'))
       (export "start-stream" (func $start-stream'))
       (export "stream-write" (func $stream-write'))
+      (export "stream-drop-writable" (func $stream-drop-writable'))
+      (export "poll-writer" (func $poll-writer'))
     ))))
     (type $ST (stream u8))
-    (func (export "live") async (result $ST) (canon lift (core func $core "live")))
-    (func (export "write") async (result u32) (canon lift (core func $core "write")))
+    (type $FT (future u8))
+    (func (export "live-stream") async (result $ST) (canon lift (core func $core "live-stream")))
+    (func (export "live-future") async (result $FT) (canon lift (core func $core "live-future")))
+    (func (export "writer-gone") async (result $ST) (canon lift (core func $core "writer-gone")))
+    (func (export "written-before") async (result $ST) (canon lift (core func $core "written-before")))
+    (func (export "stream-write") async (result u32) (canon lift (core func $core "stream-write")))
+    (func (export "future-write") async (result u32) (canon lift (core func $core "future-write")))
+    (func (export "stream-drop-writable") async (canon lift (core func $core "stream-drop-writable")))
+    (func (export "poll-writer") async (result u32) (canon lift (core func $core "poll-writer")))
   )
   (instance $c (instantiate $C))
   (instance $d (instantiate $D (with "c" (instance $c))))
-  (func (export "live") (alias export $d "live"))
-  (func (export "write") (alias export $d "write"))
+  (export "d" (instance $d))
 )
