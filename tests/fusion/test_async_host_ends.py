@@ -15,8 +15,9 @@ fusing, so that a component boundary is kept there instead.
   nested: a read waiting when the producer writes (stream and future), the writer dropped
   before or after the hand-off, the reader dropped (the writer's next write sees it, the one
   after traps as wasmtime's does). Refused at run time, pinned: a write left waiting for the
-  host's read (made after the hand-off, or before it), and a poll of a set holding the
-  writer's end (they need the runtime's events in in-module waits).
+  host's read (made after the hand-off, or before it), a poll of a set holding the writer's
+  end, and a callback task waiting on that set at the hand-off (they need the runtime's
+  events in in-module waits).
 * Other shapes stay refused when fusing: an end among the parameters, nested in the result, or
   returned by an async lift (through `task.return`).
 """
@@ -59,6 +60,7 @@ LIVE_REFUSED = {
     "stream-write-first": "(u32.const 0xffff0010)",  # BLOCKED, then the read takes the byte
     "reader-gone-writer-polls": "(u32.const 0x103)",  # STREAM_WRITE, DROPPED
     "written-before": "(u32.const 0x2a000010)",  # COMPLETED 1, 42 read
+    "watched": "(u32.const 0x103)",  # the waiting task saw STREAM_WRITE, DROPPED
 }
 
 

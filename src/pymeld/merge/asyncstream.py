@@ -854,9 +854,9 @@ class StreamRuntime:
         runtime's `stream.new`/`future.new` makes a pair, its readable end goes to the host and
         the in-module writer's end becomes a proxy of its writable one (`HOST`; its writes and
         drop call the runtime's, `_proxied_write`, `_drop_writable`); a writer already gone
-        drops it at once. A write in flight (its event would come from the runtime) traps:
-        refused at run time. The mirrored store ids stop (`StoreIds.lose`): the host's drop
-        is not seen."""
+        drops it at once. A write in flight, or a waiter on the writer's set (the runtime's
+        events would have to reach them), traps: refused at run time. The mirrored store ids
+        stop (`StoreIds.lose`): the host's drop is not seen."""
         b = Body(["i32"])
         x = self._xfer()
         addr, rec = self._lift_checks(b, t, src)
@@ -866,6 +866,7 @@ class StreamRuntime:
             return _gen(b, ("i32",), ("i32",))
         wst, pair, rw = b.local("i32"), b.local("i64"), b.local("i32")
         b.get(rec).load("i32.load", x, WRITER + _ST).tee(wst).i32(READY).op("i32.eq").trap_if()
+        self._no_waiter(b, rec, wst)
         b.call(new).tee(pair).i64(32).op("i64.shr_u").op("i32.wrap_i64").set(rw)
         b.get(addr).call(self.fn("t.remove", src))
         if self.rt.ids is not None:
@@ -899,6 +900,21 @@ class StreamRuntime:
         b.get(addr).call(self.fn("t.remove", inst))
         b.get(rec).call(self.fn("x.free"))
         b.op("return")
+        b.end()
+
+    def _no_waiter(self, b: Body, rec: int, wst: int) -> None:
+        """Emit: trap when the writer's end (of record ``rec``, its side's state ``wst``) is in
+        a set something waits on: the runtime's events for it would have to wake that waiter
+        (refused at run time; a wait armed later scans the set, `_has`)."""
+        x, s, h = self._xfer(), b.local("i32"), b.local("i32")
+        b.get(wst).i32(GONE).op("i32.ne").if_()
+        b.get(rec).load("i32.load", x, WRITER + _H).set(h)
+        for inst in self.tp.tables:
+            tbl = self._tbl(inst)
+            b.get(rec).load("i32.load", x, WRITER + _INST).i32(inst).op("i32.eq").if_()
+            b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 8).tee(s).if_()
+            b.get(s).i32(4).op("i32.shl").load("i32.load", tbl, 8).trap_if()  # its waiter
+            b.end().end()
         b.end()
 
     def _transfer(self, t: at.Stream | at.Future, src: int, dst: int) -> FuncCode:
