@@ -12,7 +12,8 @@ fusing, so that a component boundary is kept there instead.
 * Live ends, observed through a consumer component standing in for the host (wasmtime-py
   cannot take a stream or future): the oracle runs a wast of the consumer with the original
   composition nested, against the same with the fused one (and the kept-boundaries one)
-  nested: a read waiting when the producer writes (stream and future), the writer dropped
+  nested: a read waiting when the producer writes (a stream, a future, a stream of strings
+  copied with each side's options by the runtime), the writer dropped
   before or after the hand-off, the reader dropped (the writer's next write sees it, the one
   after traps as wasmtime's does). Refused at run time, pinned: a write left waiting for the
   host's read (made after the hand-off, or before it), a poll of a set holding the writer's
@@ -50,6 +51,7 @@ REFUSAL = "stream/future in root export `{}` beside in-module async tasks"
 LIVE_CASES = {
     "stream-read-first": "(u32.const 0x2a101002)",  # COMPLETED 1 both ways, 42 read
     "future-read-first": "(u32.const 0x2a000004)",  # COMPLETED, FUTURE_READ, 42 read
+    "strings-read-first": "(u32.const 0x6810056f)",  # COMPLETED 1, "hello" (5 bytes) read
     "writer-gone-before": "(u32.const 1)",  # DROPPED, nothing read
     "writer-gone-after": "(u32.const 1)",
     "reader-gone": "(u32.const 1)",  # the write: DROPPED
@@ -236,3 +238,16 @@ def test_only_a_sync_lifts_direct_end_result_is_lifted_for_the_host() -> None:
     assert host_end_result(lift(at.FuncType((("s", st),), st))) is None
     assert host_end_result(lift(at.FuncType((), at.U32()))) is None
     assert host_end_result(lift(at.FuncType(()))) is None
+
+
+def test_only_ends_without_handles_in_their_payload_are_proxied() -> None:
+    """`_proxiable`: the writer's built-in of a payload with resource handles is never the
+    runtime's, and nested ends would be in-module handles the runtime's table lacks; such an
+    end's lift for the host traps (refused at run time)."""
+    from pymeld.merge.asyncstream import _proxiable
+
+    assert _proxiable(at.Stream(at.U8())) and _proxiable(at.Future(None))
+    assert _proxiable(at.Stream(at.String())) and _proxiable(at.Stream(at.List(at.U32())))
+    assert not _proxiable(at.Stream(at.Stream(at.U8())))
+    assert not _proxiable(at.Future(at.List(at.Future(None))))
+    assert not _proxiable(at.Stream(at.Own("r")))

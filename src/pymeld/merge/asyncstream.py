@@ -133,6 +133,15 @@ def plan_builtin(bt: Builtin, what: str, root: bool) -> bool:
     return op in ("read", "write") and sync and not root
 
 
+def _proxiable(t: at.Stream | at.Future) -> bool:
+    """Whether the writer of ``t`` can write through the runtime's built-in: its payload holds
+    no resource handle (such a built-in is never imported: `merge.asyncfuse`) nor end (the
+    writer's would be in-module handles, which the runtime's table does not hold)."""
+    from pymeld.merge.asyncfuse import carried
+
+    return not at.handles(t) and (t.elem is None or not any(True for _ in carried(t.elem)))
+
+
 def _kinds(t: at.Stream | at.Future) -> tuple[int, int]:
     return (RF, WF) if isinstance(t, at.Future) else (RS, WS)
 
@@ -827,7 +836,8 @@ class StreamRuntime:
     def host_lift(self, t: at.Stream | at.Future, src: int) -> FuncItem:
         """The lift of readable end ``t`` that a root export of ``src`` returns to the host
         (`merge.asynctask.host_end_result`); planned before emission (`hosted`)."""
-        self.hosted.add(self.tag(t))
+        if _proxiable(t):
+            self.hosted.add(self.tag(t))
         key = ("x.host_lift", self.tag(t), src)
         item = self.rt.p.find(Space.FUNC, GROUP, key)
         if isinstance(item, FuncItem):
@@ -861,8 +871,8 @@ class StreamRuntime:
         x = self._xfer()
         addr, rec = self._lift_checks(b, t, src)
         new, drop = self._runtime("new", t), self._runtime("drop-writable", t)
-        if new is None:
-            b.unreachable().end()  # no runtime end of this type to make: refused at run time
+        if new is None or not _proxiable(t):  # refused at run time
+            b.unreachable().end()
             return _gen(b, ("i32",), ("i32",))
         wst, pair, rw = b.local("i32"), b.local("i64"), b.local("i32")
         b.get(rec).load("i32.load", x, WRITER + _ST).tee(wst).i32(READY).op("i32.eq").trap_if()
