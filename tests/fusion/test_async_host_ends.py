@@ -19,6 +19,9 @@ fusing, so that a component boundary is kept there instead.
   host's read (made after the hand-off, or before it), a poll of a set holding the writer's
   end, and a callback task waiting on that set at the hand-off (they need the runtime's
   events in in-module waits).
+* The runtime handles a hand-off takes number no instance's resources: an instance whose host
+  resource handles the runtime's table would number gets an in-module table, its numbers the
+  original's after a hand-off.
 * Other shapes stay refused when fusing: an end among the parameters, nested in the result, or
   returned by an async lift (through `task.return`).
 """
@@ -73,9 +76,8 @@ def _parse(wasm_tools: str, wat: str, tmp_path: Path, name: str) -> Path:
     return out
 
 
-def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
-    """The text of a component running the consumer against ``inner`` (a component binary,
-    nested as its printed text), re-exporting the consumer's functions."""
+def _printed(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+    """Component binary ``inner`` as the text of a nested component `$Inner`."""
     (tmp_path / f"{name}.inner.wasm").write_bytes(inner)
     text = subprocess.run(
         [wasm_tools, "print", str(tmp_path / f"{name}.inner.wasm")],
@@ -84,12 +86,18 @@ def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
         check=True,
     ).stdout
     assert text.startswith("(component")
+    return f"(component $Inner{text[len('(component') :]}\n"
+
+
+def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+    """The text of a component running the consumer against ``inner`` (a component binary,
+    nested as its printed text), re-exporting the consumer's functions."""
     exports = "".join(
         f'  (func (export "{n}") (alias export $consumer "{n}"))\n'
         for n in [*LIVE_CASES, *LIVE_REFUSED]
     )
     return (
-        f"(component\n(component $Inner{text[len('(component') :]}\n"
+        f"(component\n{_printed(wasm_tools, inner, tmp_path, name)}"
         f"{(LIVE / 'consumer.wat').read_text()}"
         "  (instance $inner (instantiate $Inner))\n"
         '  (instance $consumer (instantiate $Consumer (with "d" (instance $inner "d"))))\n'
@@ -197,6 +205,73 @@ def test_live_end_waiting_on_the_host_traps(
     assert isinstance(fused, Path) and isinstance(kept, Path)
     assert_traps_where_original_returns(_oracle_against(oracle_py, wast, fused, tmp_path))
     assert _oracle_against(oracle_py, wast, kept, tmp_path)["status"] == "equivalent"
+
+
+#: The host's resource type and constructor, as the oracle's linker has them.
+HOST = """(instance $host (export "resource1" (type $r (sub resource)))
+    (export "[constructor]resource1" (func (param "r" u32) (result (own $r)))))"""
+
+#: Beside the composition: $E, whose handles of the host's resource the runtime would number
+#: (`merge.asyncres`), and what it returns (the handle); a consumer making two after the hand-off.
+OBSERVER = f"""  (import "host" {HOST})
+  (component $E
+    (import "host" {HOST})
+    (core func $ctor (canon lower (func $host "[constructor]resource1")))
+    (core module $M
+      (import "" "ctor" (func $ctor (param i32) (result i32)))
+      (func (export "make") (result i32) (call $ctor (i32.const 7))))
+    (core instance $m (instantiate $M (with "" (instance (export "ctor" (func $ctor))))))
+    (func (export "make") (result u32) (canon lift (core func $m "make"))))
+  (instance $e (instantiate $E (with "host" (instance $host))))
+  (export "make" (func $e "make"))
+"""
+OBSERVER_CONSUMER = """  (component $Consumer
+    (import "live-stream" (func $live-stream async (result (stream u8))))
+    (import "make" (func $make (result u32)))
+    (core func $live-stream (canon lower (func $live-stream)))
+    (core func $make (canon lower (func $make)))
+    (core module $M
+      (import "" "live-stream" (func $live-stream (result i32)))
+      (import "" "make" (func $make (result i32)))
+      (func (export "run") (result i32)
+        (drop (call $live-stream))
+        (i32.or (i32.shl (call $make) (i32.const 8)) (call $make))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "live-stream" (func $live-stream)) (export "make" (func $make))))))
+    (func (export "run") async (result u32) (canon lift (core func $m "run"))))
+"""
+
+
+def test_runtime_handles_of_a_hand_off_number_no_instance_s_resources(
+    wasm_tools: str, oracle_py: Path, tmp_path: Path
+) -> None:
+    """The hand-off takes runtime handles, so an instance whose resource handles the runtime's
+    table would number gets an in-module table (`merge.asyncres`: transport): its handle
+    numbers after a hand-off are the original's (1 and 2, not 1 and 3)."""
+    text = (LIVE / "inner.wat").read_text()
+    top = text.index("(component\n")
+    text = text[: top + len("(component\n")] + OBSERVER + text[top + len("(component\n") :]
+    original = _parse(wasm_tools, text, tmp_path, "observer").read_bytes()
+
+    def harness(inner: bytes, name: str) -> str:
+        return (
+            f'(component\n  (import "host" {HOST})\n'
+            f"{_printed(wasm_tools, inner, tmp_path, name)}{OBSERVER_CONSUMER}"
+            '  (instance $inner (instantiate $Inner (with "host" (instance $host))))\n'
+            "  (instance $consumer (instantiate $Consumer\n"
+            '    (with "live-stream" (func $inner "d" "live-stream"))\n'
+            '    (with "make" (func $inner "make"))))\n'
+            '  (func (export "run") (alias export $consumer "run")))\n'
+        )
+
+    fused = fuse_bytes(original, options=FuseOptions(component=True)).output
+    transformed = _parse(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
+    wast = _live_wast(
+        harness(original, "original"), {"run": "(u32.const 0x102)"}, tmp_path / "o.wast"
+    )
+    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
 
 
 @pytest.mark.parametrize(

@@ -899,11 +899,11 @@ class StreamRuntime:
         bt = self.g.builtins[bi]
         inst, tbl, x = bt.owner, self._tbl(bt.owner), self._xfer()
         _, wk = _kinds(t)
-        if self.rt.ids is not None:  # the built-in needs the current thread
-            self.rt.ids.force(b)
         addr, rec = self._end(b, bt, t, wk)
         b.get(rec).load("i32.load", x, _FLAGS).i32(HOST).op("i32.and").if_()
         assert self.rt.host_builtin is not None
+        if self.rt.ids is not None:  # the built-in needs the current thread
+            self.rt.ids.force(b)
         b.get(addr).load("i32.load", tbl, 12).i32(BUSY).op("i32.eq").trap_if()
         b.get(rec).load("i32.load", x, READER + _H).call(self.rt.host_builtin(bi))
         self.rt._leave_set(b, inst, addr)
