@@ -1,4 +1,5 @@
-"""Stream/future ends a root export hands the host beside in-module async tasks.
+"""Stream/future ends handed to the host beside in-module async tasks (root export results,
+host import parameters).
 
 Once async calls between former instances run as in-module tasks, every stream/future end is
 an in-module object (`merge.asyncstream`). A sync-lifted root export whose result is such an
@@ -19,6 +20,9 @@ fusing, so that a component boundary is kept there instead.
   host's read (made after the hand-off, or before it), a poll of a set holding the writer's
   end, and a callback task waiting on that set at the hand-off (they need the runtime's
   events in in-module waits).
+* A host import taking a live end among its parameters (wasi:cli's stdout shape): handed
+  over the same way, the producer's write reaching the host's waiting read (a reader
+  component stands in for the host).
 * The runtime handles a hand-off takes number no instance's resources: an instance whose host
   resource handles the runtime's table would number gets an in-module table, its numbers the
   original's after a hand-off.
@@ -274,6 +278,119 @@ def test_runtime_handles_of_a_hand_off_number_no_instance_s_resources(
     assert not r.get("warnings"), r
 
 
+#: Beside the composition: $G, which hands a host import the live readable end $C made.
+IMPORTER = """  (import "take" (func $take (param "s" (stream u8)) (result u32)))
+  (component $G
+    (import "c" (instance $c (export "start-stream" (func async (result (stream u8))))))
+    (import "take" (func $take (param "s" (stream u8)) (result u32)))
+    (core func $start-stream (canon lower (func $c "start-stream")))
+    (core func $take (canon lower (func $take)))
+    (core module $M
+      (import "" "start-stream" (func $start-stream (result i32)))
+      (import "" "take" (func $take (param i32) (result i32)))
+      (func (export "give") (result i32) (call $take (call $start-stream))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "start-stream" (func $start-stream)) (export "take" (func $take))))))
+    (func (export "give") async (result u32) (canon lift (core func $m "give"))))
+"""
+#: Stands in for the host's import: `take` starts a read of the end it is given, `result`
+#: waits for it (the event's code | payload << 8 | the byte read << 24).
+READER = """  (component $Reader
+    (core module $Memory (memory (export "mem") 1))
+    (core instance $memory (instantiate $Memory))
+    (core module $M
+      (import "" "mem" (memory 1))
+      (import "" "stream.read" (func $stream.read (param i32 i32 i32) (result i32)))
+      (import "" "waitable-set.new" (func $waitable-set.new (result i32)))
+      (import "" "waitable.join" (func $waitable.join (param i32 i32)))
+      (import "" "waitable-set.wait" (func $waitable-set.wait (param i32 i32) (result i32)))
+      (global $sr (mut i32) (i32.const 0))
+      (func (export "take") (param $sr i32) (result i32)
+        (global.set $sr (local.get $sr))
+        (call $stream.read (local.get $sr) (i32.const 16) (i32.const 4)))
+      (func (export "result") (result i32)
+        (local $ws i32) (local $code i32)
+        (local.set $ws (call $waitable-set.new))
+        (call $waitable.join (global.get $sr) (local.get $ws))
+        (local.set $code (call $waitable-set.wait (local.get $ws) (i32.const 0)))
+        (i32.or (i32.or (local.get $code) (i32.shl (i32.load (i32.const 4)) (i32.const 8)))
+                (i32.shl (i32.load8_u (i32.const 16)) (i32.const 24)))))
+    (type $ST (stream u8))
+    (core func $stream.read (canon stream.read $ST async (memory (core memory $memory "mem"))))
+    (core func $waitable-set.new (canon waitable-set.new))
+    (core func $waitable.join (canon waitable.join))
+    (core func $waitable-set.wait (canon waitable-set.wait (memory (core memory $memory "mem"))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "mem" (memory $memory "mem"))
+      (export "stream.read" (func $stream.read))
+      (export "waitable-set.new" (func $waitable-set.new))
+      (export "waitable.join" (func $waitable.join))
+      (export "waitable-set.wait" (func $waitable-set.wait))))))
+    (func (export "take") (param "s" $ST) (result u32) (canon lift (core func $m "take")))
+    (func (export "result") async (result u32) (canon lift (core func $m "result"))))
+"""
+#: Runs it: $G hands the reader the end, $C writes 42 into the waiting read, the reader's
+#: result: the take's code (BLOCKED) << 28 is left out, the write's code << 16 | the result.
+DRIVER = """  (component $Driver
+    (import "give" (func $give async (result u32)))
+    (import "write" (func $write async (result u32)))
+    (import "result" (func $result async (result u32)))
+    (core func $give (canon lower (func $give)))
+    (core func $write (canon lower (func $write)))
+    (core func $result (canon lower (func $result)))
+    (core module $M
+      (import "" "give" (func $give (result i32)))
+      (import "" "write" (func $write (result i32)))
+      (import "" "result" (func $result (result i32)))
+      (func (export "run") (result i32)
+        (if (i32.ne (i32.const -1 (; BLOCKED ;)) (call $give)) (then unreachable))
+        (i32.add (i32.shl (call $write) (i32.const 16)) (call $result))))
+    (core instance $m (instantiate $M (with "" (instance
+      (export "give" (func $give)) (export "write" (func $write))
+      (export "result" (func $result))))))
+    (func (export "run") async (result u32) (canon lift (core func $m "run"))))
+"""
+
+
+def test_host_import_takes_a_live_end_as_the_original_does(
+    wasm_tools: str, oracle_py: Path, tmp_path: Path
+) -> None:
+    """A host import whose parameter is a stream end (wasi:cli's stdout shape): the end is
+    handed over as a root export's result is, and the producer's write reaches the host's
+    waiting read through the runtime (a reader component stands in for the host)."""
+    text = (LIVE / "inner.wat").read_text()
+    top = text.index("(component\n") + len("(component\n")
+    end = text.rindex(")")
+    text = (
+        text[:top]
+        + IMPORTER
+        + text[top:end]
+        + '  (instance $g (instantiate $G (with "c" (instance $c)) (with "take" (func $take))))\n'
+        + '  (export "g" (instance $g))\n)\n'
+    )
+    original = _parse(wasm_tools, text, tmp_path, "importer").read_bytes()
+
+    def harness(inner: bytes, name: str) -> str:
+        return (
+            f"(component\n{READER}  (instance $reader (instantiate $Reader))\n"
+            f"{_printed(wasm_tools, inner, tmp_path, name)}"
+            '  (instance $inner (instantiate $Inner (with "take" (func $reader "take"))))\n'
+            f"{DRIVER}  (instance $driver (instantiate $Driver\n"
+            '    (with "give" (func $inner "g" "give"))\n'
+            '    (with "write" (func $inner "d" "stream-write"))\n'
+            '    (with "result" (func $reader "result"))))\n'
+            '  (func (export "run") (alias export $driver "run")))\n'
+        )
+
+    fused = fuse_bytes(original, options=FuseOptions(component=True)).output
+    transformed = _parse(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
+    want = "(u32.const 0x2a101002)"  # COMPLETED 1 both ways, 42 read
+    wast = _live_wast(harness(original, "original"), {"run": want}, tmp_path / "i.wast")
+    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
+
+
 @pytest.mark.parametrize(
     "lift",
     [
@@ -326,3 +443,25 @@ def test_only_ends_without_handles_in_their_payload_are_proxied() -> None:
     assert not _proxiable(at.Stream(at.Stream(at.U8())))
     assert not _proxiable(at.Future(at.List(at.Future(None))))
     assert not _proxiable(at.Stream(at.Own("r")))
+
+
+def test_only_flat_direct_end_params_of_a_host_import_are_handed_over() -> None:
+    """`host_end_params`: the ends a host import's call hands the host, by flat index; other
+    shapes (nested, in the result, beside resource handles, spilled parameters) are refused
+    when fusing (`plan_tasks`)."""
+    from pymeld.merge.asynctask import host_end_params
+
+    st, fu = at.Stream(at.U8()), at.Future(None)
+
+    def ft(*params: at.ValType, result: at.ValType | None = None) -> at.FuncType:
+        return at.FuncType(tuple((f"p{k}", t) for k, t in enumerate(params)), result)
+
+    assert host_end_params(ft(st)) == [(0, st)]
+    assert host_end_params(ft(at.U64(), at.String(), fu, st, result=at.U32())) == [
+        (3, fu),
+        (4, st),
+    ]
+    assert host_end_params(ft(at.Option(st))) is None
+    assert host_end_params(ft(st, result=fu)) is None
+    assert host_end_params(ft(st, at.Own("r"))) is None
+    assert host_end_params(ft(*[at.U32()] * 16, st)) is None

@@ -540,6 +540,7 @@ class AsyncLookups:
     edge_opts: Callable[[int], tuple[at.CanonOptions, at.CanonOptions]] | None = None
     # (own type, from instance, to instance) → the in-module resource tables' own transfer
     own_transfer: Callable[[at.Own, int, int], FuncItem] | None = None
+    host_import: Callable[[int], int] | None = None  # lower index → its host import
 
 
 class _Ops:
@@ -595,6 +596,7 @@ class AsyncFusion:
                 self.look.host_builtin,
                 self.look.context_import,
                 self.look.own_transfer,
+                self.look.host_import,
             )
             self.tasks.plan(exported)
         if self.fa.virtual:
@@ -631,6 +633,10 @@ class AsyncFusion:
     def export_callback(self, lf: Lifted) -> int | None:
         """The callback of root export ``lf``'s lift when it is generated (a driven root)."""
         return None if self.tasks is None else self.tasks.export_callback(lf)
+
+    def host_call(self, li: int) -> int | None:
+        """Stand-in for host import ``li`` (the ends it takes handed over), if any."""
+        return None if self.tasks is None else self.tasks.host_call(li)
 
     def export_func(self, lf: Lifted) -> int | None:
         """Stand-in for root export ``lf``'s core function (its ends translated), if any."""

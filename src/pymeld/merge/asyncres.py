@@ -192,7 +192,7 @@ def check_task_resources(
     from pymeld.merge.asynctask import host_end_result
 
     # an end handed to the host takes runtime handles (`asyncstream._host_lift`): transport
-    hosted = any(host_end_result(lf) is not None for _, lf in exported)
+    hosted = bool(tp.host_lowers) or any(host_end_result(lf) is not None for _, lf in exported)
     tables = check_tables(
         g, used, lowers, exported, dict.fromkeys(makers, "in-module"), hosted, label
     )

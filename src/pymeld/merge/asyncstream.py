@@ -28,7 +28,8 @@ whose ends all stay inside the fused module become in-module objects, modelled o
   rewound built-in takes the event.
 * **Ends crossing an adapter** move between instances' tables with wasmtime's transfer checks
   (only readable ends; not busy, not done, not in a set, a future not read).
-* **Ends handed to the host** (a sync-lifted root export's result, `host_lift`) pass the same
+* **Ends handed to the host** (a sync-lifted root export's result, a sync host import's
+  parameters: `host_lift`) pass the same
   checks, then become the runtime's: the runtime's `stream.new`/`future.new` makes a pair,
   the host gets its readable end and the record is marked `HOST` with its writable handle,
   through which the in-module writer's writes and drop go (the runtime's built-ins of the

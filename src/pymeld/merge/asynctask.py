@@ -230,6 +230,8 @@ class TaskPlan:
     # backpressure built-ins of instances entered by async calls: calls into such an instance
     # wait while its counter is raised (STARTING subtasks, blocked sync callers)
     backpressure: dict[int, int] = field(default_factory=dict)  # built-in → instance
+    # host imports whose parameters hand the host stream/future ends (`host_end_params`)
+    host_lowers: list[int] = field(default_factory=list)
 
     @property
     def suspends(self) -> dict[int, str]:
@@ -319,15 +321,22 @@ def plan_tasks(
             )
     for li in lowers:
         lw = g.lowers[li]
-        if isinstance(lw.callee, HostFunc) and (
-            lw.opts.is_async
-            or lw.callee.type.is_async
-            or any(True for _ in carried(lw.callee.type))
-        ):
+        if not isinstance(lw.callee, HostFunc):
+            continue
+        if lw.opts.is_async or lw.callee.type.is_async:
             raise UnsupportedFeature(
                 f"async host import `{'/'.join(lw.callee.path)}` beside in-module tasks (host "
                 "waitables in in-module waitable sets: issue 11 stage 3)"
             )
+        if any(True for _ in carried(lw.callee.type)):
+            if not host_ends or host_end_params(lw.callee.type) is None:
+                raise UnsupportedFeature(
+                    f"stream/future passed to host import `{'/'.join(lw.callee.path)}` beside "
+                    "in-module async tasks: its ends are in-module objects (only ends among "
+                    "the flat parameters of a synchronous call are handed over)"
+                )
+            tp.host_lowers.append(li)
+            tp.streams = True
     callees = {e.callee.owner for e in tp.edges.values()}
     tables: set[int] = set()
     for bi in used:
@@ -393,6 +402,29 @@ def plan_tasks(
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
     tp.tables = sorted(tables | set(roots) | tp.task_instances() | callers | tp.end_instances)
     return tp
+
+
+def host_end_params(ft: at.FuncType) -> list[tuple[int, at.Stream | at.Future]] | None:
+    """(flat index, type) of each stream/future end a host import's parameters hand the host,
+    when those are all the ends the call passes (none nested, none in the result, no resource
+    handle beside them) and its parameters are passed flat; else None."""
+    from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count
+    from pymeld.merge.asyncfuse import carried
+
+    if ft.result is not None and any(True for _ in carried(ft.result)):
+        return None
+    types = ft.param_types()
+    if sum(flat_count(t) for t in types) > MAX_FLAT_PARAMS or at.handles(ft):
+        return None
+    out: list[tuple[int, at.Stream | at.Future]] = []
+    k = 0
+    for t in types:
+        if isinstance(t, at.Stream | at.Future):
+            out.append((k, t))
+        elif any(True for _ in carried(t)):
+            return None
+        k += flat_count(t)
+    return out
 
 
 def host_end_result(lf: Lifted) -> at.Stream | at.Future | None:
@@ -787,8 +819,11 @@ class TaskRuntime:
         host_builtin: Callable[[int], int] | None = None,
         context_import: Callable[[str, int, int], int] | None = None,
         own_transfer: Callable[[at.Own, int, int], FuncItem] | None = None,
+        host_import: Callable[[int], int] | None = None,
     ) -> None:
         self.g, self.p, self.tp = g, plan, tp
+        self.host_import = host_import  # lower index of a host import → its core import
+        self._host_calls: dict[int, FuncItem] = {}
         # (own type, from instance, to instance) → the in-module tables' own transfer
         self.own_transfer = own_transfer
         self.func, self.memory, self.edge_opts = func, memory, edge_opts
@@ -907,6 +942,14 @@ class TaskRuntime:
             for lf in exported:  # ends a root export hands the host (`plan_tasks`)
                 if (t := host_end_result(lf)) is not None:
                     self.streams.host_lift(t, lf.owner)
+            for li in self.tp.host_lowers:  # and ends host imports take
+                lw = self.g.lowers[li]
+                assert isinstance(lw.callee, HostFunc)
+                for _, t in host_end_params(lw.callee.type) or []:
+                    self.streams.host_lift(t, lw.owner)
+                self._host_calls[li] = p.add_func(
+                    GROUP, ("host-call", li), partial(self._host_call, li)
+                )
         if any(lf.opts.callback is not None for lf in exported):
             from pymeld.merge.asyncroot import plan_driven
 
@@ -932,6 +975,27 @@ class TaskRuntime:
     def export_func(self, lf: Lifted) -> int | None:
         item = self._exports.get(id(lf))
         return None if item is None else item.index
+
+    def host_call(self, li: int) -> int | None:
+        """Stand-in for host import ``li`` when it takes stream/future ends (`_host_call`)."""
+        item = self._host_calls.get(li)
+        return None if item is None else item.index
+
+    def _host_call(self, li: int) -> FuncCode:
+        """The host import's call with each end among its parameters lifted for the host as
+        a root export's result is (`StreamRuntime.host_lift`: made the runtime's)."""
+        lw = self.g.lowers[li]
+        assert isinstance(lw.callee, HostFunc)
+        assert self.streams is not None and self.host_import is not None
+        core = flatten_functype(lw.callee.type, "lower")
+        ends = dict(host_end_params(lw.callee.type) or [])
+        b = Body(list(core.params))
+        for i in range(len(core.params)):
+            b.get(i)
+            if i in ends:
+                b.call(self.streams.host_lift(ends[i], lw.owner).index)
+        b.call(self.host_import(li)).end()
+        return _gen(b, core.params, core.results)
 
     def _func(self, *key: object) -> FuncItem:
         return self.p.add_func(GROUP, key, partial(self._emit, key))

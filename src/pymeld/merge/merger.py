@@ -192,6 +192,8 @@ class Merger:
             lowered = self.g.lowers[ref.lower]
             if isinstance(lowered.callee, HostFunc):
                 stand_in = self.res.host_call(ref.lower)  # handles translated (resources)
+                if stand_in is None and self.asyncf is not None:
+                    stand_in = self.asyncf.host_call(ref.lower)  # ends handed over (asynctask)
                 return self._host_index(ref.lower) if stand_in is None else stand_in
             forward = self._forward.get(ref.lower)
             if forward is not None:
@@ -662,6 +664,7 @@ class Merger:
                 self.func_index,  # type: ignore[arg-type]
                 self._edge_opts,
                 self._own_transfer,
+                self._host_index,
             ),
         )
         af.plan(_exported_lifts(self.g.exports))
