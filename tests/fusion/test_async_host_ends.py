@@ -1,12 +1,14 @@
-"""Stream/future ends handed to the host beside in-module async tasks (root export results,
-host import parameters).
+"""Stream/future ends crossing the host boundary beside in-module async tasks (root export
+results and parameters, host import parameters and results).
 
 Once async calls between former instances run as in-module tasks, every stream/future end is
-an in-module object (`merge.asyncstream`). A sync-lifted root export whose result is such an
-end (the corpus `trap-if-done.wast`) is fused (`merge.asynctask.host_end_result`): its lift
-makes the end the runtime's (`StreamRuntime._host_lift`), after wasmtime's lift checks, which
-trap as the original's lift does. With `--keep-async-boundaries` the shape stays refused when
-fusing, so that a component boundary is kept there instead.
+an in-module object (`merge.asyncstream`). A sync-lifted root export or a sync host import
+call whose ends are flat parameters or the result (`merge.asynctask.boundary_ends`; the corpus
+`trap-if-done.wast`, wasi:cli stdout's shape) is fused: an end handed to the host passes
+wasmtime's lift checks, which trap as the original's lift does, and becomes the runtime's
+(`StreamRuntime._host_lift`), one the host hands in an in-module proxy of the runtime's
+(`_host_lower`). With `--keep-async-boundaries` these shapes stay refused when fusing, so that
+a component boundary is kept there instead.
 
 * `wast_async_host_ends/`: the lift's traps, each with wasmtime's message (the oracle checks
   the original's), fused equivalently.
@@ -14,19 +16,21 @@ fusing, so that a component boundary is kept there instead.
   cannot take a stream or future): the oracle runs a wast of the consumer with the original
   composition nested, against the same with the fused one (and the kept-boundaries one)
   nested: a read waiting when the producer writes (a stream, a future, a stream of strings
-  copied with each side's options by the runtime), the writer dropped
-  before or after the hand-off, the reader dropped (the writer's next write sees it, the one
-  after traps as wasmtime's does). Refused at run time, pinned: a write left waiting for the
-  host's read (made after the hand-off, or before it), a poll of a set holding the writer's
-  end, and a callback task waiting on that set at the hand-off (they need the runtime's
-  events in in-module waits).
-* A host import taking a live end among its parameters (wasi:cli's stdout shape): handed
-  over the same way, the producer's write reaching the host's waiting read (a reader
-  component stands in for the host).
+  copied with each side's options by the runtime), the writer dropped before or after the
+  hand-off, the reader dropped (the writer's next write sees it, the one after traps as
+  wasmtime's does); ends the consumer passes in, read by the root instance, handed on to
+  another instance through an adapter and read or dropped there, given back, and the lift
+  traps after a read saw the writer's drop. Refused at run time, pinned: a copy left waiting
+  for the host (a write after the hand-off or before it, a read of an end nothing was written
+  to), a poll of a set holding the writer's end, and a callback task waiting on that set at
+  the hand-off (they need the runtime's events in in-module waits).
+* Host imports (a reader component stands in for the host): one taking a live end among its
+  parameters (wasi:cli's stdout shape), the producer's write reaching the host's waiting read,
+  and one returning an end the host wrote to, read in-module.
 * The runtime handles a hand-off takes number no instance's resources: an instance whose host
   resource handles the runtime's table would number gets an in-module table, its numbers the
   original's after a hand-off.
-* Other shapes stay refused when fusing: an end among the parameters, nested in the result, or
+* Other shapes stay refused when fusing: ends nested in a parameter or in the result, or
   returned by an async lift (through `task.return`).
 """
 
@@ -63,6 +67,12 @@ LIVE_CASES = {
     "writer-gone-after": "(u32.const 1)",
     "reader-gone": "(u32.const 1)",  # the write: DROPPED
     "reader-gone-write-twice": "cannot write to stream after being notified that the readable end dropped",
+    "give-written": "(u32.const 0x2a101003)",  # COMPLETED 1 and 42 read; STREAM_WRITE
+    "give-passed": "(u32.const 0x2a101003)",  # the same, read by $C
+    "give-echoed": "(u32.const 0x2a101002)",  # the write: COMPLETED 1; STREAM_READ, 42
+    "give-discarded": "(u32.const 1)",  # the write: DROPPED
+    "give-dropped-echoed": "cannot lift stream after being notified that the writable end dropped",
+    "give-dropped-passed": "cannot lift stream after being notified that the writable end dropped",
 }
 #: Refused at run time after fusion: the original returns, the fused module traps.
 LIVE_REFUSED = {
@@ -70,6 +80,7 @@ LIVE_REFUSED = {
     "reader-gone-writer-polls": "(u32.const 0x103)",  # STREAM_WRITE, DROPPED
     "written-before": "(u32.const 0x2a000010)",  # COMPLETED 1, 42 read
     "watched": "(u32.const 0x103)",  # the waiting task saw STREAM_WRITE, DROPPED
+    "give-unwritten": "(u32.const 0xffffffff)",  # BLOCKED
 }
 
 
@@ -280,18 +291,35 @@ def test_runtime_handles_of_a_hand_off_number_no_instance_s_resources(
 
 #: Beside the composition: $G, which hands a host import the live readable end $C made.
 IMPORTER = """  (import "take" (func $take (param "s" (stream u8)) (result u32)))
+  (import "make" (func $make (result (stream u8))))
   (component $G
     (import "c" (instance $c (export "start-stream" (func async (result (stream u8))))))
     (import "take" (func $take (param "s" (stream u8)) (result u32)))
+    (import "make" (func $make (result (stream u8))))
+    (core module $Memory (memory (export "mem") 1))
+    (core instance $memory (instantiate $Memory))
+    (type $ST (stream u8))
     (core func $start-stream (canon lower (func $c "start-stream")))
     (core func $take (canon lower (func $take)))
+    (core func $make (canon lower (func $make)))
+    (core func $stream.read (canon stream.read $ST async (memory (core memory $memory "mem"))))
     (core module $M
+      (import "" "mem" (memory 1))
       (import "" "start-stream" (func $start-stream (result i32)))
       (import "" "take" (func $take (param i32) (result i32)))
-      (func (export "give") (result i32) (call $take (call $start-stream))))
+      (import "" "make" (func $make (result i32)))
+      (import "" "stream.read" (func $stream.read (param i32 i32 i32) (result i32)))
+      (func (export "give") (result i32) (call $take (call $start-stream)))
+      ;; read the end the host makes (its write waits): the code | the byte read << 8
+      (func (export "fetch") (result i32)
+        (i32.or (call $stream.read (call $make) (i32.const 16) (i32.const 4))
+                (i32.shl (i32.load8_u (i32.const 16)) (i32.const 8)))))
     (core instance $m (instantiate $M (with "" (instance
-      (export "start-stream" (func $start-stream)) (export "take" (func $take))))))
-    (func (export "give") async (result u32) (canon lift (core func $m "give"))))
+      (export "mem" (memory $memory "mem"))
+      (export "start-stream" (func $start-stream)) (export "take" (func $take))
+      (export "make" (func $make)) (export "stream.read" (func $stream.read))))))
+    (func (export "give") async (result u32) (canon lift (core func $m "give")))
+    (func (export "fetch") async (result u32) (canon lift (core func $m "fetch"))))
 """
 #: Stands in for the host's import: `take` starts a read of the end it is given, `result`
 #: waits for it (the event's code | payload << 8 | the byte read << 24).
@@ -304,7 +332,19 @@ READER = """  (component $Reader
       (import "" "waitable-set.new" (func $waitable-set.new (result i32)))
       (import "" "waitable.join" (func $waitable.join (param i32 i32)))
       (import "" "waitable-set.wait" (func $waitable-set.wait (param i32 i32) (result i32)))
+      (import "" "stream.new" (func $stream.new (result i64)))
+      (import "" "stream.write" (func $stream.write (param i32 i32 i32) (result i32)))
       (global $sr (mut i32) (i32.const 0))
+      ;; a stream whose write of 42 waits for the reader: the readable end
+      (func (export "make") (result i32)
+        (local $ret64 i64)
+        (local.set $ret64 (call $stream.new))
+        (i32.store8 (i32.const 40) (i32.const 42))
+        (if (i32.ne (i32.const -1 (; BLOCKED ;))
+                    (call $stream.write (i32.wrap_i64 (i64.shr_u (local.get $ret64) (i64.const 32)))
+                                        (i32.const 40) (i32.const 1)))
+          (then unreachable))
+        (i32.wrap_i64 (local.get $ret64)))
       (func (export "take") (param $sr i32) (result i32)
         (global.set $sr (local.get $sr))
         (call $stream.read (local.get $sr) (i32.const 16) (i32.const 4)))
@@ -320,44 +360,55 @@ READER = """  (component $Reader
     (core func $waitable-set.new (canon waitable-set.new))
     (core func $waitable.join (canon waitable.join))
     (core func $waitable-set.wait (canon waitable-set.wait (memory (core memory $memory "mem"))))
+    (core func $stream.new (canon stream.new $ST))
+    (core func $stream.write (canon stream.write $ST async (memory (core memory $memory "mem"))))
     (core instance $m (instantiate $M (with "" (instance
       (export "mem" (memory $memory "mem"))
+      (export "stream.new" (func $stream.new))
+      (export "stream.write" (func $stream.write))
       (export "stream.read" (func $stream.read))
       (export "waitable-set.new" (func $waitable-set.new))
       (export "waitable.join" (func $waitable.join))
       (export "waitable-set.wait" (func $waitable-set.wait))))))
     (func (export "take") (param "s" $ST) (result u32) (canon lift (core func $m "take")))
-    (func (export "result") async (result u32) (canon lift (core func $m "result"))))
+    (func (export "result") async (result u32) (canon lift (core func $m "result")))
+    (func (export "make") (result $ST) (canon lift (core func $m "make"))))
 """
-#: Runs it: $G hands the reader the end, $C writes 42 into the waiting read, the reader's
-#: result: the take's code (BLOCKED) << 28 is left out, the write's code << 16 | the result.
+#: Runs it: $G hands the reader the end, $C writes 42 into the waiting read: the write's
+#: code << 16 + the reader's result; then $G reads the end the reader makes: its result.
 DRIVER = """  (component $Driver
     (import "give" (func $give async (result u32)))
     (import "write" (func $write async (result u32)))
     (import "result" (func $result async (result u32)))
+    (import "fetch" (func $fetch async (result u32)))
     (core func $give (canon lower (func $give)))
     (core func $write (canon lower (func $write)))
     (core func $result (canon lower (func $result)))
+    (core func $fetch (canon lower (func $fetch)))
     (core module $M
       (import "" "give" (func $give (result i32)))
       (import "" "write" (func $write (result i32)))
       (import "" "result" (func $result (result i32)))
+      (import "" "fetch" (func $fetch (result i32)))
       (func (export "run") (result i32)
         (if (i32.ne (i32.const -1 (; BLOCKED ;)) (call $give)) (then unreachable))
-        (i32.add (i32.shl (call $write) (i32.const 16)) (call $result))))
+        (i32.add (i32.shl (call $write) (i32.const 16)) (call $result)))
+      (func (export "fetch") (result i32) (call $fetch)))
     (core instance $m (instantiate $M (with "" (instance
       (export "give" (func $give)) (export "write" (func $write))
-      (export "result" (func $result))))))
-    (func (export "run") async (result u32) (canon lift (core func $m "run"))))
+      (export "result" (func $result)) (export "fetch" (func $fetch))))))
+    (func (export "run") async (result u32) (canon lift (core func $m "run")))
+    (func (export "fetch") async (result u32) (canon lift (core func $m "fetch"))))
 """
 
 
-def test_host_import_takes_a_live_end_as_the_original_does(
+def test_host_import_ends_cross_as_the_original_does(
     wasm_tools: str, oracle_py: Path, tmp_path: Path
 ) -> None:
     """A host import whose parameter is a stream end (wasi:cli's stdout shape): the end is
     handed over as a root export's result is, and the producer's write reaches the host's
-    waiting read through the runtime (a reader component stands in for the host)."""
+    waiting read through the runtime; one whose result is an end the host writes: read
+    through the runtime (a reader component stands in for the host)."""
     text = (LIVE / "inner.wat").read_text()
     top = text.index("(component\n") + len("(component\n")
     end = text.rindex(")")
@@ -365,7 +416,8 @@ def test_host_import_takes_a_live_end_as_the_original_does(
         text[:top]
         + IMPORTER
         + text[top:end]
-        + '  (instance $g (instantiate $G (with "c" (instance $c)) (with "take" (func $take))))\n'
+        + '  (instance $g (instantiate $G (with "c" (instance $c)) (with "take" (func $take))\n'
+        + '    (with "make" (func $make))))\n'
         + '  (export "g" (instance $g))\n)\n'
     )
     original = _parse(wasm_tools, text, tmp_path, "importer").read_bytes()
@@ -374,18 +426,24 @@ def test_host_import_takes_a_live_end_as_the_original_does(
         return (
             f"(component\n{READER}  (instance $reader (instantiate $Reader))\n"
             f"{_printed(wasm_tools, inner, tmp_path, name)}"
-            '  (instance $inner (instantiate $Inner (with "take" (func $reader "take"))))\n'
+            '  (instance $inner (instantiate $Inner (with "take" (func $reader "take"))\n'
+            '    (with "make" (func $reader "make"))))\n'
             f"{DRIVER}  (instance $driver (instantiate $Driver\n"
             '    (with "give" (func $inner "g" "give"))\n'
             '    (with "write" (func $inner "d" "stream-write"))\n'
-            '    (with "result" (func $reader "result"))))\n'
-            '  (func (export "run") (alias export $driver "run")))\n'
+            '    (with "result" (func $reader "result"))\n'
+            '    (with "fetch" (func $inner "g" "fetch"))))\n'
+            '  (func (export "run") (alias export $driver "run"))\n'
+            '  (func (export "fetch") (alias export $driver "fetch")))\n'
         )
 
     fused = fuse_bytes(original, options=FuseOptions(component=True)).output
     transformed = _parse(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
-    want = "(u32.const 0x2a101002)"  # COMPLETED 1 both ways, 42 read
-    wast = _live_wast(harness(original, "original"), {"run": want}, tmp_path / "i.wast")
+    cases = {
+        "run": "(u32.const 0x2a101002)",  # COMPLETED 1 both ways, 42 read
+        "fetch": "(u32.const 0x2a10)",  # COMPLETED 1, 42 read
+    }
+    wast = _live_wast(harness(original, "original"), cases, tmp_path / "i.wast")
     r = _oracle_against(oracle_py, wast, transformed, tmp_path)
     assert r["status"] == "equivalent", r
     assert not r.get("warnings"), r
@@ -394,7 +452,8 @@ def test_host_import_takes_a_live_end_as_the_original_does(
 @pytest.mark.parametrize(
     "lift",
     [
-        '(func (export "v") async (param "s" $ST) (result $ST) (canon lift (core func $core "echo")))',
+        '(func (export "v") async (param "s" (option $ST)) (result u32) '
+        '(canon lift (core func $core "echo2")))',
         '(func (export "v") async (result (option $ST)) (canon lift (core func $core "live-stream") '
         '(memory (core memory $memory "mem"))))',
     ],
@@ -410,32 +469,32 @@ def test_other_shapes_stay_refused(lift: str, wasm_tools: str, tmp_path: Path) -
         fuse_bytes(data, options=FuseOptions(component=True))
 
 
-def test_only_a_sync_lifts_direct_end_result_is_lifted_for_the_host() -> None:
-    """`host_end_result`: the shapes `plan_tasks` fuses and `TaskRuntime._export` lifts (an
-    async lift's results go through `task.return`: refused; reached only beside async calls,
-    so tested here directly)."""
+def test_root_ends_are_those_of_a_sync_lift() -> None:
+    """`root_ends`: a root export's ends `plan_tasks` fuses and `TaskRuntime._export` hands
+    over (an async lift's results go through `task.return`: refused; reached only beside
+    async calls, so tested here directly)."""
     from pymeld.codec.core.model import ExternKind
     from pymeld.graph.model import CanonOpts, DefRef, Lifted
-    from pymeld.merge.asynctask import host_end_result
+    from pymeld.merge.asynctask import root_ends
 
     st, fu = at.Stream(at.U8()), at.Future(None)
 
     def lift(ft: at.FuncType, **opts: object) -> Lifted:
         return Lifted(DefRef(0, ExternKind.FUNC, 0), ft, CanonOpts(**opts), 0)  # type: ignore[arg-type]
 
-    assert host_end_result(lift(at.FuncType((), st, True))) == st
-    assert host_end_result(lift(at.FuncType((("b", at.Bool()),), fu))) == fu
-    assert host_end_result(lift(at.FuncType((), st, True), is_async=True)) is None
-    assert host_end_result(lift(at.FuncType((), at.Option(st)))) is None
-    assert host_end_result(lift(at.FuncType((("s", st),), st))) is None
-    assert host_end_result(lift(at.FuncType((), at.U32()))) is None
-    assert host_end_result(lift(at.FuncType(()))) is None
+    assert root_ends(lift(at.FuncType((), st, True))) == ([], st)
+    assert root_ends(lift(at.FuncType((("b", at.Bool()),), fu))) == ([], fu)
+    assert root_ends(lift(at.FuncType((("s", st),), st))) == ([(0, st)], st)
+    assert root_ends(lift(at.FuncType((), st, True), is_async=True)) is None
+    assert root_ends(lift(at.FuncType((), at.Option(st)))) is None
+    assert root_ends(lift(at.FuncType((), at.U32()))) is None
+    assert root_ends(lift(at.FuncType(()))) is None
 
 
 def test_only_ends_without_handles_in_their_payload_are_proxied() -> None:
     """`_proxiable`: the writer's built-in of a payload with resource handles is never the
     runtime's, and nested ends would be in-module handles the runtime's table lacks; such an
-    end's lift for the host traps (refused at run time)."""
+    end crossing the host boundary is refused when fusing (`plan_tasks`)."""
     from pymeld.merge.asyncstream import _proxiable
 
     assert _proxiable(at.Stream(at.U8())) and _proxiable(at.Future(None))
@@ -445,23 +504,24 @@ def test_only_ends_without_handles_in_their_payload_are_proxied() -> None:
     assert not _proxiable(at.Stream(at.Own("r")))
 
 
-def test_only_flat_direct_end_params_of_a_host_import_are_handed_over() -> None:
-    """`host_end_params`: the ends a host import's call hands the host, by flat index; other
-    shapes (nested, in the result, beside resource handles, spilled parameters) are refused
-    when fusing (`plan_tasks`)."""
-    from pymeld.merge.asynctask import host_end_params
+def test_boundary_ends_are_flat_direct_params_and_the_result() -> None:
+    """`boundary_ends`: the ends a call across the host boundary hands over, by flat index,
+    and its result's; other shapes (nested, beside resource handles, spilled parameters) are
+    refused when fusing (`plan_tasks`)."""
+    from pymeld.merge.asynctask import boundary_ends
 
     st, fu = at.Stream(at.U8()), at.Future(None)
 
     def ft(*params: at.ValType, result: at.ValType | None = None) -> at.FuncType:
         return at.FuncType(tuple((f"p{k}", t) for k, t in enumerate(params)), result)
 
-    assert host_end_params(ft(st)) == [(0, st)]
-    assert host_end_params(ft(at.U64(), at.String(), fu, st, result=at.U32())) == [
-        (3, fu),
-        (4, st),
-    ]
-    assert host_end_params(ft(at.Option(st))) is None
-    assert host_end_params(ft(st, result=fu)) is None
-    assert host_end_params(ft(st, at.Own("r"))) is None
-    assert host_end_params(ft(*[at.U32()] * 16, st)) is None
+    assert boundary_ends(ft(st)) == ([(0, st)], None)
+    assert boundary_ends(ft(at.U64(), at.String(), fu, st, result=at.U32())) == (
+        [(3, fu), (4, st)],
+        None,
+    )
+    assert boundary_ends(ft(st, result=fu)) == ([(0, st)], fu)
+    assert boundary_ends(ft(at.Option(st))) is None
+    assert boundary_ends(ft(result=at.List(fu))) is None
+    assert boundary_ends(ft(st, at.Own("r"))) is None
+    assert boundary_ends(ft(*[at.U32()] * 16, st)) is None

@@ -28,21 +28,22 @@ whose ends all stay inside the fused module become in-module objects, modelled o
   rewound built-in takes the event.
 * **Ends crossing an adapter** move between instances' tables with wasmtime's transfer checks
   (only readable ends; not busy, not done, not in a set, a future not read).
-* **Ends handed to the host** (a sync-lifted root export's result, a sync host import's
-  parameters: `host_lift`) pass the same
-  checks, then become the runtime's: the runtime's `stream.new`/`future.new` makes a pair,
-  the host gets its readable end and the record is marked `HOST` with its writable handle,
-  through which the in-module writer's writes and drop go (the runtime's built-ins of the
-  composition, with the writer's options). Its runtime events never reach in-module sets:
-  what would wait for them traps.
+* **Ends crossing the host boundary** (`merge.asynctask.boundary_ends`): one handed to the
+  host (`host_lift`) passes the same checks, then becomes the runtime's: the runtime's
+  `stream.new`/`future.new` makes a pair, the host gets its readable end and the record is
+  marked `HOST` with its writable handle, through which the in-module writer's writes and
+  drop go (the runtime's built-ins of the composition, with the writer's options). One the
+  host hands in (`host_lower`) is a record marked `HOSTR` keeping the runtime's readable
+  handle, through which the in-module reader's reads and drop go. Their runtime events never
+  reach in-module sets: what would wait for them traps.
 
 Refused by name at fusion time: payloads other than none or numbers (an in-module rendezvous
 through the adapter generator: stage 4), blocking (not `async`) reads and writes reachable
 from elsewhere than a task's entry (a sync lift: no suspended stack to have), streams and
 futures crossing the host boundary beside in-module tasks, but for a sync-lifted root export
-whose result is an end (`host_lift`: the end becomes the runtime's, the writer's end a proxy).
-Refused at run time by a trap: a proxied end's write left waiting for the host, or in a set
-that an in-module wait or poll scans (its events are the runtime's), two
+whose result is an end, a sync host import's ends (`host_lift`, `host_lower`: shared with the
+runtime). Refused at run time by a trap: a shared end's copy left waiting for the host, or in
+a set that an in-module wait or poll scans (its events are the runtime's), two
 tasks waiting on one set at once (wasmtime picks the waiter by its internal thread id),
 several ready waitables in one set (see `TaskRuntime._ready`), and two task stacks of one
 instance suspended in blocking reads or writes at once.
@@ -94,6 +95,7 @@ _TAG, _FLAGS, _SIZE, _ALIGN, _LINK = 0, 4, 8, 12, 80
 _SID_STATE, _SID_WRITE, _SID_READ = 84, 88, 92
 FUT, XDONE = 1, 2
 HOST = 4  # the reader's end went to the host: the writer's copies are the runtime's (`host_lift`)
+HOSTR = 8  # the host's end came in (`host_lower`): the reader's copies are the runtime's
 READER, WRITER = 16, 48  # side blocks
 _ST, _SLOT, _ADDR, _COUNT, _INST, _H, _EV, _PAY = range(0, 32, 4)
 
@@ -370,9 +372,9 @@ class StreamRuntime:
         b.get(0).load("i32.load", tbl, 4).load("i32.load", self.rt.mem("tasks"), _EVENT)
         b.op("else")
         b.get(k).i32(RS).op("i32.ge_u").if_("i32")
-        if self.hosted:  # an end whose reader is the host's: its events are the runtime's,
-            b.get(0).load("i32.load", tbl, 4).load("i32.load", x, _FLAGS)  # which in-module
-            b.i32(HOST).op("i32.and").trap_if()  # sets do not take (refused at run time)
+        if self.hosted:  # an end shared with the host: its events are the runtime's, which
+            b.get(0).load("i32.load", tbl, 4).load("i32.load", x, _FLAGS)  # in-module sets
+            b.i32(HOST | HOSTR).op("i32.and").trap_if()  # do not take (refused at run time)
         b.get(0).load("i32.load", tbl, 4)
         b.i32(READER).i32(WRITER).get(k).i32(1).op("i32.and").op("select")
         b.op("i32.add").load("i32.load", x, _EV)
@@ -449,7 +451,7 @@ class StreamRuntime:
         elif op.startswith("cancel-"):
             self._cancel(b, bt, t, op == "cancel-write")
         elif op == "drop-readable":
-            self._drop_readable(b, bt, t)
+            self._drop_readable(b, bi, t)
         else:
             self._drop_writable(b, bi, t)
         return _gen(b, params, results)
@@ -531,8 +533,8 @@ class StreamRuntime:
             b.trap_if()
             b.end()
         addr, rec = self._end(b, bt, t, wk if write else rk)
-        if write and self.tag(t) in self.hosted:
-            self._proxied_write(b, bi, rec, sync)
+        if self.tag(t) in self.hosted:
+            self._proxied_copy(b, bi, addr, rec, sync, write)
         b.get(addr).load("i32.load", tbl, 12).trap_if()  # busy, or done (notified of a drop)
         b.get(addr).i32(BUSY).store("i32.store", tbl, 12)
         if future:  # "cannot write/read future after previous write/read succeeded"
@@ -672,24 +674,33 @@ class StreamRuntime:
         b.end()
         b.get(result).end()
 
-    def _proxied_write(self, b: Body, bi: int, rec: int, sync: bool) -> None:
-        """Emit: a write to an end whose reader is the host's (`_host_lift`) is the runtime's
-        (its own built-in, with its options, on the runtime's writable handle), returned as is;
-        its state is the runtime's too. Refused at run time (trap): a blocking write, and one
-        left in flight (BLOCKED: its event would be the runtime's, which in-module waits do
-        not take)."""
-        x = self._xfer()
+    def _proxied_copy(self, b: Body, bi: int, addr: int, rec: int, sync: bool, write: bool) -> None:
+        """Emit: a write to an end whose reader is the host's (`_host_lift`), or a read of one
+        whose writer is (`_host_lower`), is the runtime's (its own built-in, with its options,
+        on the runtime's handle of the other side), returned as is; the local state follows
+        as wasmtime keeps it (done once a drop was seen, a future once read: the lift checks
+        read them). Refused at run time (trap): a blocking copy, and one left in flight
+        (BLOCKED: its event would be the runtime's, which in-module waits do not take)."""
+        x, tbl = self._xfer(), self._tbl(self.g.builtins[bi].owner)
         bt = self.g.builtins[bi]
-        b.get(rec).load("i32.load", x, _FLAGS).i32(HOST).op("i32.and").if_()
+        b.get(rec).load("i32.load", x, _FLAGS).i32(HOST if write else HOSTR).op("i32.and").if_()
         assert self.rt.host_builtin is not None
         if sync:
             b.unreachable()
         else:
             code = b.local("i32")
-            b.get(rec).load("i32.load", x, READER + _H).get(1)
+            b.get(rec).load("i32.load", x, (READER if write else WRITER) + _H).get(1)
             if isinstance(bt.type, at.Stream):
                 b.get(2)
             b.call(self.rt.host_builtin(bi)).tee(code).i32(BLOCKED).op("i32.eq").trap_if()
+            b.get(addr).i32(DONE).i32(IDLE)
+            b.get(code).i32(0xF).op("i32.and").i32(DROPPED).op("i32.eq").op("select")
+            b.store("i32.store", tbl, 12)
+            if isinstance(bt.type, at.Future) and not write:  # a value read: done
+                b.get(code).op("i32.eqz").if_()
+                b.get(rec).get(rec).load("i32.load", x, _FLAGS).i32(XDONE).op("i32.or")
+                b.store("i32.store", x, _FLAGS)
+                b.end()
             b.get(code).op("return")
         b.end()
 
@@ -778,9 +789,13 @@ class StreamRuntime:
         b.op("else")
         return st
 
-    def _drop_readable(self, b: Body, bt: Builtin, t: at.Stream | at.Future) -> None:
-        """wasmtime's `host_drop_reader`: the writer learns of it (an event)."""
+    def _drop_readable(self, b: Body, bi: int, t: at.Stream | at.Future) -> None:
+        """wasmtime's `host_drop_reader`: the writer learns of it (an event). An end whose
+        writer is the host's drops the runtime's readable end (`_host_lower`)."""
+        bt = self.g.builtins[bi]
         rk, _ = _kinds(t)
+        if self.tag(t) in self.hosted:
+            self._drop_proxied(b, bi, t, writer=False)
         _, rec, _ = self._drop_common(b, bt, t, rk)
         code = FUTURE_WRITE if isinstance(t, at.Future) else STREAM_WRITE
         wst = self._gone(b, rec, READER, WRITER)
@@ -797,7 +812,7 @@ class StreamRuntime:
         _, wk = _kinds(t)
         future = isinstance(t, at.Future)
         if self.tag(t) in self.hosted:
-            self._drop_proxied(b, bi, t)
+            self._drop_proxied(b, bi, t, writer=True)
         _, rec, ls = self._drop_common(b, bt, t, wk)
         if future:  # "cannot drop future write end without first writing a value"
             b.get(ls).i32(DONE).op("i32.ne")
@@ -835,15 +850,52 @@ class StreamRuntime:
         return addr, rec
 
     def host_lift(self, t: at.Stream | at.Future, src: int) -> FuncItem:
-        """The lift of readable end ``t`` that a root export of ``src`` returns to the host
-        (`merge.asynctask.host_end_result`); planned before emission (`hosted`)."""
-        if _proxiable(t):
-            self.hosted.add(self.tag(t))
+        """The lift of readable end ``t`` that ``src`` hands the host (a root export's result,
+        a host import's parameter: `merge.asynctask.boundary_ends`); planned before emission
+        (`hosted`)."""
+        assert _proxiable(t)  # else refused (`plan_tasks`)
+        self.hosted.add(self.tag(t))
         key = ("x.host_lift", self.tag(t), src)
         item = self.rt.p.find(Space.FUNC, GROUP, key)
         if isinstance(item, FuncItem):
             return item
         return self.rt.p.add_func(GROUP, key, partial(self._host_lift, t, src))
+
+    def host_lower(self, t: at.Stream | at.Future, dst: int) -> FuncItem:
+        """The lowering of readable end ``t`` the host hands ``dst`` (a root export's
+        parameter, a host import's result: `merge.asynctask.boundary_ends`)."""
+        assert _proxiable(t)  # else refused (`plan_tasks`)
+        self.hosted.add(self.tag(t))
+        key = ("x.host_lower", self.tag(t), dst)
+        item = self.rt.p.find(Space.FUNC, GROUP, key)
+        if isinstance(item, FuncItem):
+            return item
+        return self.rt.p.add_func(GROUP, key, partial(self._host_lower, t, dst))
+
+    def _host_lower(self, t: at.Stream | at.Future, dst: int) -> FuncCode:
+        """(the runtime's readable handle) → a handle in ``dst``'s table, as wasmtime's
+        `lower_transmit_to_index` numbers it: an in-module reader's end of a record marked
+        `HOSTR`, the runtime's handle kept as its writer's, through which its reads and
+        drop go (`_proxied_copy`, `_drop_proxied`); it moves between instances and back to
+        the host (`_host_lift`) as any readable end. The mirrored store ids stop
+        (`StoreIds.lose`): the host's stream took ids this module does not see."""
+        b = Body(["i32"])
+        x, tbl = self._xfer(), self._tbl(dst)
+        rk, _ = _kinds(t)
+        rec, h = b.local("i32"), b.local("i32")
+        if self.rt.ids is not None:
+            self.rt.ids.lose(b)
+        b.call(self.fn("x.alloc")).set(rec)
+        b.get(rec).i32(self.tag(t)).store("i32.store", x, _TAG)
+        b.get(rec).i32((FUT if isinstance(t, at.Future) else 0) | HOSTR)
+        b.store("i32.store", x, _FLAGS)
+        b.i32(rk).get(rec).i32(0).call(self.fn("t.add", dst)).set(h)
+        b.get(h).i32(4).op("i32.shl").i32(IDLE).store("i32.store", tbl, 12)
+        b.get(rec).i32(dst).store("i32.store", x, READER + _INST)
+        b.get(rec).get(h).store("i32.store", x, READER + _H)
+        b.get(rec).get(0).store("i32.store", x, WRITER + _H)
+        b.get(h).end()
+        return _gen(b, ("i32",), ("i32",))
 
     def _runtime(self, op: str, t: at.Stream | at.Future) -> int | None:
         """The runtime's import of a ``op`` built-in of ``t``'s type (the composition's first
@@ -871,8 +923,14 @@ class StreamRuntime:
         b = Body(["i32"])
         x = self._xfer()
         addr, rec = self._lift_checks(b, t, src)
+        if self.tag(t) in self.hosted:  # the host's own end going back: its runtime handle
+            b.get(rec).load("i32.load", x, _FLAGS).i32(HOSTR).op("i32.and").if_()
+            b.get(addr).call(self.fn("t.remove", src))
+            b.get(rec).load("i32.load", x, WRITER + _H)
+            b.get(rec).call(self.fn("x.free")).op("return")
+            b.end()
         new, drop = self._runtime("new", t), self._runtime("drop-writable", t)
-        if new is None or not _proxiable(t):  # refused at run time
+        if new is None:  # no in-module end of this type is ever made: none to hand over
             b.unreachable().end()
             return _gen(b, ("i32",), ("i32",))
         wst, pair, rw = b.local("i32"), b.local("i64"), b.local("i32")
@@ -896,17 +954,22 @@ class StreamRuntime:
         b.get(pair).op("i32.wrap_i64").end()
         return _gen(b, ("i32",), ("i32",))
 
-    def _drop_proxied(self, b: Body, bi: int, t: at.Stream | at.Future) -> None:
+    def _drop_proxied(self, b: Body, bi: int, t: at.Stream | at.Future, writer: bool) -> None:
+        """Emit: dropping the in-module end of a record shared with the host (`HOST` for the
+        writer's, `HOSTR` for the reader's) drops the runtime's handle of it (the runtime's
+        checks apply) and frees the record."""
         bt = self.g.builtins[bi]
         inst, tbl, x = bt.owner, self._tbl(bt.owner), self._xfer()
-        _, wk = _kinds(t)
-        addr, rec = self._end(b, bt, t, wk)
-        b.get(rec).load("i32.load", x, _FLAGS).i32(HOST).op("i32.and").if_()
+        rk, wk = _kinds(t)
+        addr, rec = self._end(b, bt, t, wk if writer else rk)
+        b.get(rec).load("i32.load", x, _FLAGS).i32(HOST if writer else HOSTR).op("i32.and")
+        b.if_()
         assert self.rt.host_builtin is not None
         if self.rt.ids is not None:  # the built-in needs the current thread
             self.rt.ids.force(b)
         b.get(addr).load("i32.load", tbl, 12).i32(BUSY).op("i32.eq").trap_if()
-        b.get(rec).load("i32.load", x, READER + _H).call(self.rt.host_builtin(bi))
+        b.get(rec).load("i32.load", x, (READER if writer else WRITER) + _H)
+        b.call(self.rt.host_builtin(bi))
         self.rt._leave_set(b, inst, addr)
         b.get(addr).call(self.fn("t.remove", inst))
         b.get(rec).call(self.fn("x.free"))
