@@ -290,7 +290,15 @@ def fuse_bytes(
     t = time.perf_counter()
     stage("merge")
     try:
-        merged = merge(graph, simd=options.simd, inline_adapters=options.inline_adapters)
+        merged = merge(
+            graph,
+            simd=options.simd,
+            inline_adapters=options.inline_adapters,
+            # a root export's end for the host becomes the runtime's at its lift (a component
+            # only: the lift is the wrapper's); with kept boundaries it is refused when
+            # fusing, so a boundary is kept there instead
+            host_ends=options.component and not options.keep_async_boundaries,
+        )
     except UnsupportedFeature:
         if not options.keep_async_boundaries:
             raise

@@ -181,11 +181,13 @@ def plan_fused(
     lowers: list[int],
     exported: list[tuple[str, Lifted]],
     cross: list[tuple[int, Lifted, int]],
+    host_ends: bool = False,
 ) -> FusedAsync:
     """Stage-1 fusion of ``g``'s async, or `UnsupportedFeature` naming what it would need.
 
     ``cross`` lists the adapter edges (caller instance, callee, lower index) between distinct
-    instances; ``exported`` the root export lifts by path.
+    instances; ``exported`` the root export lifts by path; ``host_ends``: see
+    `merge.asynctask.plan_tasks`.
     """
 
     def label(c: int) -> str:
@@ -205,17 +207,17 @@ def plan_fused(
         or _payload_crosses(callee)  # the runtime copies no such payload in one instance
         for _, callee, li in cross
     ):  # per-instance gating of the root exports: merge.asyncroot
-        return _plan_with_tasks(g, used, lowers, exported, cross, label)
+        return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     gated = {b.owner for b in builtins if b.op.startswith("backpressure.")}
     if any(callee.type.is_async and callee.owner in gated for _, callee, _ in cross):
         # wasmtime's `start_call` gates a sync call of an `async func` too: while the callee
         # instance's backpressure is raised the caller blocks (or deadlocks). Stage 1's
         # counters never close a gate; the in-module scheduler's do (`merge.asynctask`).
-        return _plan_with_tasks(g, used, lowers, exported, cross, label)
+        return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     if async_roots and any(callee.owner in roots for _, callee, _ in cross):
         # a root also entered through adapters: a task per call there, beside the host's
         # (`merge.asyncroot.check_called_roots`)
-        return _plan_with_tasks(g, used, lowers, exported, cross, label)
+        return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     if len(roots) > 1 and async_roots:
         raise UnsupportedFeature(
             f"async root export `{async_roots[0][0]}` beside root exports of other component "
@@ -324,7 +326,7 @@ def plan_fused(
     if makers and waits:
         # In-module sets (stage 2 and 3) order events themselves, trapping where wasmtime's
         # order is not reproduced; the plain adapters become sync edges there.
-        return _plan_with_tasks(g, used, lowers, exported, cross, label)
+        return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     # One holder keeps the runtime's numbering; two or more need a table each. So does a single
     # holder whose runtime numbers would be shifted by another instance's resource handles.
     virtual = sorted(holders) if len(holders) > 1 else []
@@ -394,11 +396,12 @@ def _plan_with_tasks(
     exported: list[tuple[str, Lifted]],
     cross: list[tuple[int, Lifted, int]],
     label: Callable[[int], str],
+    host_ends: bool,
 ) -> FusedAsync:
     """Stage 2: async calls between instances as in-module tasks (`merge.asynctask`)."""
     from pymeld.merge.asynctask import plan_tasks
 
-    tp = plan_tasks(g, used, lowers, exported, cross, label)
+    tp = plan_tasks(g, used, lowers, exported, cross, label, host_ends)
     from pymeld.merge.asyncres import check_task_resources
 
     tables = check_task_resources(g, used, lowers, exported, tp, label)
@@ -537,6 +540,7 @@ class AsyncLookups:
     edge_opts: Callable[[int], tuple[at.CanonOptions, at.CanonOptions]] | None = None
     # (own type, from instance, to instance) → the in-module resource tables' own transfer
     own_transfer: Callable[[at.Own, int, int], FuncItem] | None = None
+    host_import: Callable[[int], int] | None = None  # lower index → its host import
 
 
 class _Ops:
@@ -592,6 +596,7 @@ class AsyncFusion:
                 self.look.host_builtin,
                 self.look.context_import,
                 self.look.own_transfer,
+                self.look.host_import,
             )
             self.tasks.plan(exported)
         if self.fa.virtual:
@@ -628,6 +633,10 @@ class AsyncFusion:
     def export_callback(self, lf: Lifted) -> int | None:
         """The callback of root export ``lf``'s lift when it is generated (a driven root)."""
         return None if self.tasks is None else self.tasks.export_callback(lf)
+
+    def host_call(self, li: int) -> int | None:
+        """Stand-in for host import ``li`` (the ends it takes handed over), if any."""
+        return None if self.tasks is None else self.tasks.host_call(li)
 
     def export_func(self, lf: Lifted) -> int | None:
         """Stand-in for root export ``lf``'s core function (its ends translated), if any."""

@@ -119,9 +119,12 @@ class AsyncPlan:
     fused: FusedAsync | None = None
 
 
-def plan_async(g: FlatGraph, used: list[int], lowers: list[int]) -> AsyncPlan:
+def plan_async(
+    g: FlatGraph, used: list[int], lowers: list[int], host_ends: bool = False
+) -> AsyncPlan:
     """Pass async through when one instance owns it; else fuse it (stage 1 of issue 11) or
-    refuse, naming what exact fusion would need."""
+    refuse, naming what exact fusion would need (``host_ends``: see
+    `merge.asynctask.plan_tasks`)."""
     try:
         return _plan_passthrough(g, used, lowers)
     except UnsupportedFeature:
@@ -147,7 +150,7 @@ def plan_async(g: FlatGraph, used: list[int], lowers: list[int]) -> AsyncPlan:
                     ) from None
         from pymeld.merge.asyncfuse import plan_fused  # loaded only to fuse async
 
-        fused = plan_fused(g, used, lowers, _exported_lifts(g.exports), cross)
+        fused = plan_fused(g, used, lowers, _exported_lifts(g.exports), cross, host_ends)
         return AsyncPlan(None, list(fused.builtins), fused)
 
 

@@ -15,8 +15,9 @@ That is exact when (`check_tables`):
   (two in-module tables, or one of each, would number them independently);
 * at most one instance's handles live in the runtime table (it stands for exactly one
   instance), and then nothing else allocates runtime handles behind the in-module tables (the
-  *transport* handles of in-module resource tables at the host boundary, or of stage-1
-  stream/future tables), since those would take numbers in between.
+  *transport* handles of in-module resource tables at the host boundary, of stage-1
+  stream/future tables, or of in-module ends handed to the host, `asyncstream._host_lift`),
+  since those would take numbers in between.
 
 So an instance that only uses host resources (WASI) beside async in other instances, whose own
 waitables (if any) are numbered in-module, fuses exactly. Every other mix is refused by name.
@@ -188,8 +189,12 @@ def check_task_resources(
     }
     makers |= {e.caller for e in tp.edges.values() if e.lower_async and e.task}
     makers |= tp.end_instances
+    from pymeld.merge.asynctask import root_ends
+
+    # an end handed to the host takes runtime handles (`asyncstream._host_lift`): transport
+    hosted = bool(tp.host_lowers) or any(root_ends(lf) is not None for _, lf in exported)
     tables = check_tables(
-        g, used, lowers, exported, dict.fromkeys(makers, "in-module"), False, label
+        g, used, lowers, exported, dict.fromkeys(makers, "in-module"), hosted, label
     )
     for path, lf in exported:
         if at.handles(lf.type) and tables.resources.get(lf.owner) == "in-module":

@@ -28,11 +28,22 @@ whose ends all stay inside the fused module become in-module objects, modelled o
   rewound built-in takes the event.
 * **Ends crossing an adapter** move between instances' tables with wasmtime's transfer checks
   (only readable ends; not busy, not done, not in a set, a future not read).
+* **Ends crossing the host boundary** (`merge.asynctask.boundary_ends`): one handed to the
+  host (`host_lift`) passes the same checks, then becomes the runtime's: the runtime's
+  `stream.new`/`future.new` makes a pair, the host gets its readable end and the record is
+  marked `HOST` with its writable handle, through which the in-module writer's writes and
+  drop go (the runtime's built-ins of the composition, with the writer's options). One the
+  host hands in (`host_lower`) is a record marked `HOSTR` keeping the runtime's readable
+  handle, through which the in-module reader's reads and drop go. Their runtime events never
+  reach in-module sets: what would wait for them traps.
 
 Refused by name at fusion time: payloads other than none or numbers (an in-module rendezvous
 through the adapter generator: stage 4), blocking (not `async`) reads and writes reachable
 from elsewhere than a task's entry (a sync lift: no suspended stack to have), streams and
-futures crossing the host boundary beside in-module tasks. Refused at run time by a trap: two
+futures crossing the host boundary beside in-module tasks, but for a sync-lifted root export
+whose result is an end, a sync host import's ends (`host_lift`, `host_lower`: shared with the
+runtime). Refused at run time by a trap: a shared end's copy left waiting for the host, or in
+a set that an in-module wait or poll scans (its events are the runtime's), two
 tasks waiting on one set at once (wasmtime picks the waiter by its internal thread id),
 several ready waitables in one set (see `TaskRuntime._ready`), and two task stacks of one
 instance suspended in blocking reads or writes at once.
@@ -83,6 +94,8 @@ _TAG, _FLAGS, _SIZE, _ALIGN, _LINK = 0, 4, 8, 12, 80
 # (merge.asyncids: an end's event is ordered by its handle's)
 _SID_STATE, _SID_WRITE, _SID_READ = 84, 88, 92
 FUT, XDONE = 1, 2
+HOST = 4  # the reader's end went to the host: the writer's copies are the runtime's (`host_lift`)
+HOSTR = 8  # the host's end came in (`host_lower`): the reader's copies are the runtime's
 READER, WRITER = 16, 48  # side blocks
 _ST, _SLOT, _ADDR, _COUNT, _INST, _H, _EV, _PAY = range(0, 32, 4)
 
@@ -123,6 +136,15 @@ def plan_builtin(bt: Builtin, what: str, root: bool) -> bool:
     return op in ("read", "write") and sync and not root
 
 
+def _proxiable(t: at.Stream | at.Future) -> bool:
+    """Whether the writer of ``t`` can write through the runtime's built-in: its payload holds
+    no resource handle (such a built-in is never imported: `merge.asyncfuse`) nor end (the
+    writer's would be in-module handles, which the runtime's table does not hold)."""
+    from pymeld.merge.asyncfuse import carried
+
+    return not at.handles(t) and (t.elem is None or not any(True for _ in carried(t.elem)))
+
+
 def _kinds(t: at.Stream | at.Future) -> tuple[int, int]:
     return (RF, WF) if isinstance(t, at.Future) else (RS, WS)
 
@@ -136,6 +158,7 @@ class StreamRuntime:
         self.slots: list[Builtin] = []  # a copy built-in of each memory copies use, by slot
         self._builtins: dict[int, FuncItem] = {}
         self.payload = PayloadCopies(self)  # non-flat payloads (stage 4)
+        self.hosted: set[int] = set()  # tags of ends root exports hand the host (`host_lift`)
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self) -> None:
@@ -349,6 +372,9 @@ class StreamRuntime:
         b.get(0).load("i32.load", tbl, 4).load("i32.load", self.rt.mem("tasks"), _EVENT)
         b.op("else")
         b.get(k).i32(RS).op("i32.ge_u").if_("i32")
+        if self.hosted:  # an end shared with the host: its events are the runtime's, which
+            b.get(0).load("i32.load", tbl, 4).load("i32.load", x, _FLAGS)  # in-module sets
+            b.i32(HOST | HOSTR).op("i32.and").trap_if()  # do not take (refused at run time)
         b.get(0).load("i32.load", tbl, 4)
         b.i32(READER).i32(WRITER).get(k).i32(1).op("i32.and").op("select")
         b.op("i32.add").load("i32.load", x, _EV)
@@ -425,9 +451,9 @@ class StreamRuntime:
         elif op.startswith("cancel-"):
             self._cancel(b, bt, t, op == "cancel-write")
         elif op == "drop-readable":
-            self._drop_readable(b, bt, t)
+            self._drop_readable(b, bi, t)
         else:
-            self._drop_writable(b, bt, t)
+            self._drop_writable(b, bi, t)
         return _gen(b, params, results)
 
     def _end(self, b: Body, bt: Builtin, t: at.Stream | at.Future, kind: int) -> tuple[int, int]:
@@ -507,6 +533,8 @@ class StreamRuntime:
             b.trap_if()
             b.end()
         addr, rec = self._end(b, bt, t, wk if write else rk)
+        if self.tag(t) in self.hosted:
+            self._proxied_copy(b, bi, addr, rec, sync, write)
         b.get(addr).load("i32.load", tbl, 12).trap_if()  # busy, or done (notified of a drop)
         b.get(addr).i32(BUSY).store("i32.store", tbl, 12)
         if future:  # "cannot write/read future after previous write/read succeeded"
@@ -646,6 +674,36 @@ class StreamRuntime:
         b.end()
         b.get(result).end()
 
+    def _proxied_copy(self, b: Body, bi: int, addr: int, rec: int, sync: bool, write: bool) -> None:
+        """Emit: a write to an end whose reader is the host's (`_host_lift`), or a read of one
+        whose writer is (`_host_lower`), is the runtime's (its own built-in, with its options,
+        on the runtime's handle of the other side), returned as is; the local state follows
+        as wasmtime keeps it (done once a drop was seen, a future once read: the lift checks
+        read them). Refused at run time (trap): a blocking copy, and one left in flight
+        (BLOCKED: its event would be the runtime's, which in-module waits do not take)."""
+        x, tbl = self._xfer(), self._tbl(self.g.builtins[bi].owner)
+        bt = self.g.builtins[bi]
+        b.get(rec).load("i32.load", x, _FLAGS).i32(HOST if write else HOSTR).op("i32.and").if_()
+        assert self.rt.host_builtin is not None
+        if sync:
+            b.unreachable()
+        else:
+            code = b.local("i32")
+            b.get(rec).load("i32.load", x, (READER if write else WRITER) + _H).get(1)
+            if isinstance(bt.type, at.Stream):
+                b.get(2)
+            b.call(self.rt.host_builtin(bi)).tee(code).i32(BLOCKED).op("i32.eq").trap_if()
+            b.get(addr).i32(DONE).i32(IDLE)
+            b.get(code).i32(0xF).op("i32.and").i32(DROPPED).op("i32.eq").op("select")
+            b.store("i32.store", tbl, 12)
+            if isinstance(bt.type, at.Future) and not write:  # a value read: done
+                b.get(code).op("i32.eqz").if_()
+                b.get(rec).get(rec).load("i32.load", x, _FLAGS).i32(XDONE).op("i32.or")
+                b.store("i32.store", x, _FLAGS)
+                b.end()
+            b.get(code).op("return")
+        b.end()
+
     def _cancel(self, b: Body, bt: Builtin, t: at.Stream | at.Future, write: bool) -> None:
         """stream/future cancel-read or cancel-write: wasmtime's `guest_cancel_*` between
         guests, which never blocks: the pending event if there is one (a stream's
@@ -731,9 +789,13 @@ class StreamRuntime:
         b.op("else")
         return st
 
-    def _drop_readable(self, b: Body, bt: Builtin, t: at.Stream | at.Future) -> None:
-        """wasmtime's `host_drop_reader`: the writer learns of it (an event)."""
+    def _drop_readable(self, b: Body, bi: int, t: at.Stream | at.Future) -> None:
+        """wasmtime's `host_drop_reader`: the writer learns of it (an event). An end whose
+        writer is the host's drops the runtime's readable end (`_host_lower`)."""
+        bt = self.g.builtins[bi]
         rk, _ = _kinds(t)
+        if self.tag(t) in self.hosted:
+            self._drop_proxied(b, bi, t, writer=False)
         _, rec, _ = self._drop_common(b, bt, t, rk)
         code = FUTURE_WRITE if isinstance(t, at.Future) else STREAM_WRITE
         wst = self._gone(b, rec, READER, WRITER)
@@ -741,12 +803,16 @@ class StreamRuntime:
         b.op("select").op("i32.or").call(self.fn("x.update"))
         b.end().end()
 
-    def _drop_writable(self, b: Body, bt: Builtin, t: at.Stream | at.Future) -> None:
+    def _drop_writable(self, b: Body, bi: int, t: at.Stream | at.Future) -> None:
         """wasmtime's `host_drop_writer` (a future must have been written or its reader seen
-        dropped); the reader learns of it (an event)."""
+        dropped); the reader learns of it (an event). An end whose reader is the host's drops
+        the runtime's writable end (`_host_lift`: the runtime checks it)."""
+        bt = self.g.builtins[bi]
         x = self._xfer()
         _, wk = _kinds(t)
         future = isinstance(t, at.Future)
+        if self.tag(t) in self.hosted:
+            self._drop_proxied(b, bi, t, writer=True)
         _, rec, ls = self._drop_common(b, bt, t, wk)
         if future:  # "cannot drop future write end without first writing a value"
             b.get(ls).i32(DONE).op("i32.ne")
@@ -767,13 +833,13 @@ class StreamRuntime:
         b.call(self.fn("x.update"))
         b.end().end().end()
 
-    def _transfer(self, t: at.Stream | at.Future, src: int, dst: int) -> FuncCode:
-        """(handle in src) → handle in dst: wasmtime's `lift_index_to_transmit` then
-        `lower_transmit_to_index` (only readable ends; not busy, done, in a set or read)."""
-        b = Body(["i32"])
-        x, ts, td = self._xfer(), self._tbl(src), self._tbl(dst)
+    def _lift_checks(self, b: Body, t: at.Stream | at.Future, src: int) -> tuple[int, int]:
+        """Emit wasmtime's `lift_index_to_transmit` checks of readable end param 0 of
+        ``src``'s table (trap: not a readable end of type ``t``, busy, notified that the
+        writer dropped, in a waitable set, a future read); locals (entry address, record)."""
+        x, ts = self._xfer(), self._tbl(src)
         rk, _ = _kinds(t)
-        addr, rec, h = b.local("i32"), b.local("i32"), b.local("i32")
+        addr, rec = b.local("i32"), b.local("i32")
         b.get(0).i32(rk).call(self.fn("t.get", src)).set(addr)
         b.get(addr).load("i32.load", ts, 4).tee(rec)
         b.load("i32.load", x, _TAG).i32(self.tag(t)).op("i32.ne").trap_if()
@@ -781,6 +847,158 @@ class StreamRuntime:
         b.get(addr).load("i32.load", ts, 8).trap_if()  # in a waitable set
         if isinstance(t, at.Future):  # "cannot lift future after previous read succeeded"
             b.get(rec).load("i32.load", x, _FLAGS).i32(XDONE).op("i32.and").trap_if()
+        return addr, rec
+
+    def host_lift(self, t: at.Stream | at.Future, src: int) -> FuncItem:
+        """The lift of readable end ``t`` that ``src`` hands the host (a root export's result,
+        a host import's parameter: `merge.asynctask.boundary_ends`); planned before emission
+        (`hosted`)."""
+        assert _proxiable(t)  # else refused (`plan_tasks`)
+        self.hosted.add(self.tag(t))
+        key = ("x.host_lift", self.tag(t), src)
+        item = self.rt.p.find(Space.FUNC, GROUP, key)
+        if isinstance(item, FuncItem):
+            return item
+        return self.rt.p.add_func(GROUP, key, partial(self._host_lift, t, src))
+
+    def host_lower(self, t: at.Stream | at.Future, dst: int) -> FuncItem:
+        """The lowering of readable end ``t`` the host hands ``dst`` (a root export's
+        parameter, a host import's result: `merge.asynctask.boundary_ends`)."""
+        assert _proxiable(t)  # else refused (`plan_tasks`)
+        self.hosted.add(self.tag(t))
+        key = ("x.host_lower", self.tag(t), dst)
+        item = self.rt.p.find(Space.FUNC, GROUP, key)
+        if isinstance(item, FuncItem):
+            return item
+        return self.rt.p.add_func(GROUP, key, partial(self._host_lower, t, dst))
+
+    def _host_lower(self, t: at.Stream | at.Future, dst: int) -> FuncCode:
+        """(the runtime's readable handle) → a handle in ``dst``'s table, as wasmtime's
+        `lower_transmit_to_index` numbers it: an in-module reader's end of a record marked
+        `HOSTR`, the runtime's handle kept as its writer's, through which its reads and
+        drop go (`_proxied_copy`, `_drop_proxied`); it moves between instances and back to
+        the host (`_host_lift`) as any readable end. The mirrored store ids stop
+        (`StoreIds.lose`): the host's stream took ids this module does not see."""
+        b = Body(["i32"])
+        x, tbl = self._xfer(), self._tbl(dst)
+        rk, _ = _kinds(t)
+        rec, h = b.local("i32"), b.local("i32")
+        if self.rt.ids is not None:
+            self.rt.ids.lose(b)
+        b.call(self.fn("x.alloc")).set(rec)
+        b.get(rec).i32(self.tag(t)).store("i32.store", x, _TAG)
+        b.get(rec).i32((FUT if isinstance(t, at.Future) else 0) | HOSTR)
+        b.store("i32.store", x, _FLAGS)
+        b.i32(rk).get(rec).i32(0).call(self.fn("t.add", dst)).set(h)
+        b.get(h).i32(4).op("i32.shl").i32(IDLE).store("i32.store", tbl, 12)
+        b.get(rec).i32(dst).store("i32.store", x, READER + _INST)
+        b.get(rec).get(h).store("i32.store", x, READER + _H)
+        b.get(rec).get(0).store("i32.store", x, WRITER + _H)
+        b.get(h).end()
+        return _gen(b, ("i32",), ("i32",))
+
+    def _runtime(self, op: str, t: at.Stream | at.Future) -> int | None:
+        """The runtime's import of a ``op`` built-in of ``t``'s type (the composition's first
+        one: the wrapper re-creates each with its options), if there is one."""
+        if self.rt.host_builtin is None:
+            return None
+        for bi in self.tp.ends:
+            bt = self.g.builtins[bi]
+            same = bt.op.split(".", 1)[1] == op and self.tags.get(bt.type) == self.tag(t)
+            if same and not at.handles(bt.type):  # else never imported (asyncfuse)
+                return self.rt.host_builtin(bi)
+        return None
+
+    def _host_lift(self, t: at.Stream | at.Future, src: int) -> FuncCode:
+        """(handle in src) → the runtime's handle for the host. wasmtime hands the host the
+        one shared state (`lift_index_to_transmit`; the spec's `lift_async_value` returns
+        `e.shared`): the writer's copies must rendezvous with the host's reads. So the end
+        becomes the runtime's: after wasmtime's checks (which trap as its lift does), the
+        runtime's `stream.new`/`future.new` makes a pair, its readable end goes to the host and
+        the in-module writer's end becomes a proxy of its writable one (`HOST`; its writes and
+        drop call the runtime's, `_proxied_write`, `_drop_writable`); a writer already gone
+        drops it at once. A write in flight, or a waiter on the writer's set (the runtime's
+        events would have to reach them), traps: refused at run time. The mirrored store ids
+        stop (`StoreIds.lose`): the host's drop is not seen."""
+        b = Body(["i32"])
+        x = self._xfer()
+        addr, rec = self._lift_checks(b, t, src)
+        if self.tag(t) in self.hosted:  # the host's own end going back: its runtime handle
+            b.get(rec).load("i32.load", x, _FLAGS).i32(HOSTR).op("i32.and").if_()
+            b.get(addr).call(self.fn("t.remove", src))
+            b.get(rec).load("i32.load", x, WRITER + _H)
+            b.get(rec).call(self.fn("x.free")).op("return")
+            b.end()
+        new, drop = self._runtime("new", t), self._runtime("drop-writable", t)
+        if new is None:  # no in-module end of this type is ever made: none to hand over
+            b.unreachable().end()
+            return _gen(b, ("i32",), ("i32",))
+        wst, pair, rw = b.local("i32"), b.local("i64"), b.local("i32")
+        b.get(rec).load("i32.load", x, WRITER + _ST).tee(wst).i32(READY).op("i32.eq").trap_if()
+        self._no_waiter(b, rec, wst)
+        b.call(new).tee(pair).i64(32).op("i64.shr_u").op("i32.wrap_i64").set(rw)
+        b.get(addr).call(self.fn("t.remove", src))
+        if self.rt.ids is not None:
+            self.rt.ids.lose(b)
+        b.get(wst).i32(GONE).op("i32.eq").if_()
+        if drop is None:
+            b.unreachable()
+        else:
+            b.get(rw).call(drop)
+        b.get(rec).call(self.fn("x.free"))
+        b.op("else")
+        b.get(rec).get(rec).load("i32.load", x, _FLAGS).i32(HOST).op("i32.or")
+        b.store("i32.store", x, _FLAGS)
+        b.get(rec).get(rw).store("i32.store", x, READER + _H)
+        b.end()
+        b.get(pair).op("i32.wrap_i64").end()
+        return _gen(b, ("i32",), ("i32",))
+
+    def _drop_proxied(self, b: Body, bi: int, t: at.Stream | at.Future, writer: bool) -> None:
+        """Emit: dropping the in-module end of a record shared with the host (`HOST` for the
+        writer's, `HOSTR` for the reader's) drops the runtime's handle of it (the runtime's
+        checks apply) and frees the record."""
+        bt = self.g.builtins[bi]
+        inst, tbl, x = bt.owner, self._tbl(bt.owner), self._xfer()
+        rk, wk = _kinds(t)
+        addr, rec = self._end(b, bt, t, wk if writer else rk)
+        b.get(rec).load("i32.load", x, _FLAGS).i32(HOST if writer else HOSTR).op("i32.and")
+        b.if_()
+        assert self.rt.host_builtin is not None
+        if self.rt.ids is not None:  # the built-in needs the current thread
+            self.rt.ids.force(b)
+        b.get(addr).load("i32.load", tbl, 12).i32(BUSY).op("i32.eq").trap_if()
+        b.get(rec).load("i32.load", x, (READER if writer else WRITER) + _H)
+        b.call(self.rt.host_builtin(bi))
+        self.rt._leave_set(b, inst, addr)
+        b.get(addr).call(self.fn("t.remove", inst))
+        b.get(rec).call(self.fn("x.free"))
+        b.op("return")
+        b.end()
+
+    def _no_waiter(self, b: Body, rec: int, wst: int) -> None:
+        """Emit: trap when the writer's end (of record ``rec``, its side's state ``wst``) is in
+        a set something waits on: the runtime's events for it would have to wake that waiter
+        (refused at run time; a wait armed later scans the set, `_has`)."""
+        x, s, h = self._xfer(), b.local("i32"), b.local("i32")
+        b.get(wst).i32(GONE).op("i32.ne").if_()
+        b.get(rec).load("i32.load", x, WRITER + _H).set(h)
+        for inst in self.tp.tables:
+            tbl = self._tbl(inst)
+            b.get(rec).load("i32.load", x, WRITER + _INST).i32(inst).op("i32.eq").if_()
+            b.get(h).i32(4).op("i32.shl").load("i32.load", tbl, 8).tee(s).if_()
+            b.get(s).i32(4).op("i32.shl").load("i32.load", tbl, 8).trap_if()  # its waiter
+            b.end().end()
+        b.end()
+
+    def _transfer(self, t: at.Stream | at.Future, src: int, dst: int) -> FuncCode:
+        """(handle in src) → handle in dst: wasmtime's `lift_index_to_transmit` then
+        `lower_transmit_to_index` (only readable ends; not busy, done, in a set or read)."""
+        b = Body(["i32"])
+        x, td = self._xfer(), self._tbl(dst)
+        rk, _ = _kinds(t)
+        addr, rec = self._lift_checks(b, t, src)
+        h = b.local("i32")
         b.get(addr).call(self.fn("t.remove", src))
         b.i32(rk).get(rec).i32(0).call(self.fn("t.add", dst)).set(h)
         b.get(h).i32(4).op("i32.shl").i32(IDLE).store("i32.store", td, 12)

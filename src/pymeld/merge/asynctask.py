@@ -230,6 +230,8 @@ class TaskPlan:
     # backpressure built-ins of instances entered by async calls: calls into such an instance
     # wait while its counter is raised (STARTING subtasks, blocked sync callers)
     backpressure: dict[int, int] = field(default_factory=dict)  # built-in → instance
+    # host imports whose call passes stream/future ends (`boundary_ends`)
+    host_lowers: list[int] = field(default_factory=list)
 
     @property
     def suspends(self) -> dict[int, str]:
@@ -248,22 +250,39 @@ def plan_tasks(
     exported: list[tuple[str, Lifted]],
     cross: list[tuple[int, Lifted, int]],
     label: Callable[[int], str],
+    host_ends: bool = False,
 ) -> TaskPlan:
-    """The in-module task plan, or `UnsupportedFeature` naming what it would need."""
+    """The in-module task plan, or `UnsupportedFeature` naming what it would need.
+
+    ``host_ends``: a root export lifted synchronously, or a host import called synchronously,
+    whose stream/future ends are flat parameters or the result (`boundary_ends`) is fused.
+    An end handed to the host is lifted as wasmtime does (`StreamRuntime._host_lift`: its
+    checks trap alike, so the corpus `trap-if-done.wast` fuses; a live end becomes the
+    runtime's, the in-module writer's end a proxy), one taken from the host becomes an
+    in-module proxy of the runtime's (`_host_lower`); what needs the runtime's events in
+    in-module waits traps.
+    Without it (`--keep-async-boundaries`) such an export is refused here, so that a
+    component boundary is kept there instead."""
     from pymeld.merge.asyncfuse import blocks, carried
     from pymeld.merge.asyncroot import check_called_roots, check_root_export, plan_roots
 
     roots = sorted({lf.owner for _, lf in exported} or {caller for caller, _, _ in cross})
     task_inst = roots[0]
+    root_hand_overs = False
     for path, lf in exported:
         check_root_export(path, lf, label)
-        if any(True for _ in carried(lf.type)):
-            raise UnsupportedFeature(
-                f"stream/future in root export `{path}` beside in-module async tasks: its "
-                "ends are in-module objects, which are not handed to or taken from the host "
-                "(needs ends shared with the runtime's table)"
-            )
-    tp = TaskPlan(task_inst, roots=roots)
+        if not any(True for _ in carried(lf.type)):
+            continue
+        if host_ends and root_ends(lf) is not None:
+            _check_proxiable(lf.type, f"root export `{path}`")
+            root_hand_overs = True
+            continue  # lowered and lifted by `TaskRuntime._export`
+        raise UnsupportedFeature(
+            f"stream/future in root export `{path}` beside in-module async tasks: its "
+            "ends are in-module objects, which are not handed to or taken from the host "
+            "(needs ends shared with the runtime's table)"
+        )
+    tp = TaskPlan(task_inst, roots=roots, streams=root_hand_overs)
     gateable: set[int] = set()  # instances entered by calls other than sync-to-sync ones
     for caller, callee, li in cross:
         lw = g.lowers[li]
@@ -307,15 +326,24 @@ def plan_tasks(
             )
     for li in lowers:
         lw = g.lowers[li]
-        if isinstance(lw.callee, HostFunc) and (
-            lw.opts.is_async
-            or lw.callee.type.is_async
-            or any(True for _ in carried(lw.callee.type))
-        ):
+        if not isinstance(lw.callee, HostFunc):
+            continue
+        if lw.opts.is_async or lw.callee.type.is_async:
             raise UnsupportedFeature(
                 f"async host import `{'/'.join(lw.callee.path)}` beside in-module tasks (host "
                 "waitables in in-module waitable sets: issue 11 stage 3)"
             )
+        if any(True for _ in carried(lw.callee.type)):
+            what = f"host import `{'/'.join(lw.callee.path)}`"
+            if not host_ends or boundary_ends(lw.callee.type) is None:
+                raise UnsupportedFeature(
+                    f"stream/future passed to {what} beside in-module async tasks: its ends "
+                    "are in-module objects (only ends that are flat parameters or the result "
+                    "of a synchronous call are handed over)"
+                )
+            _check_proxiable(lw.callee.type, what)
+            tp.host_lowers.append(li)
+            tp.streams = True
     callees = {e.callee.owner for e in tp.edges.values()}
     tables: set[int] = set()
     for bi in used:
@@ -381,6 +409,59 @@ def plan_tasks(
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
     tp.tables = sorted(tables | set(roots) | tp.task_instances() | callers | tp.end_instances)
     return tp
+
+
+BoundaryEnds = tuple[list[tuple[int, "at.Stream | at.Future"]], "at.Stream | at.Future | None"]
+
+
+def boundary_ends(ft: at.FuncType) -> BoundaryEnds | None:
+    """The stream/future ends a synchronous call of ``ft`` across the host boundary passes:
+    (flat index, type) of each parameter that is one, and the result when it is one; None
+    unless those are all its ends (none nested), its parameters are passed flat and no
+    resource handle goes beside them."""
+    from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count
+    from pymeld.merge.asyncfuse import carried
+
+    types = ft.param_types()
+    if sum(flat_count(t) for t in types) > MAX_FLAT_PARAMS or at.handles(ft):
+        return None
+    params: list[tuple[int, at.Stream | at.Future]] = []
+    k = 0
+    for t in types:
+        if isinstance(t, at.Stream | at.Future):
+            params.append((k, t))
+        elif any(True for _ in carried(t)):
+            return None
+        k += flat_count(t)
+    r = ft.result
+    if isinstance(r, at.Stream | at.Future):
+        return params, r
+    if r is not None and any(True for _ in carried(r)):
+        return None
+    return params, None
+
+
+def root_ends(lf: Lifted) -> BoundaryEnds | None:
+    """`boundary_ends` of a root export lifted synchronously (an async lift's results go
+    through `task.return`: not fused), when it passes any."""
+    ends = None if lf.opts.is_async else boundary_ends(lf.type)
+    return ends if ends is not None and (ends[0] or ends[1] is not None) else None
+
+
+def _check_proxiable(ft: at.FuncType, what: str) -> None:
+    """Refuse an end ``what`` hands over or takes whose payload the runtime's built-ins could
+    not copy for in-module code (`asyncstream._proxiable`)."""
+    from pymeld.merge.asyncstream import _proxiable
+
+    ends = boundary_ends(ft)
+    assert ends is not None
+    for t in [t for _, t in ends[0]] + ([ends[1]] if ends[1] is not None else []):
+        if not _proxiable(t):
+            raise UnsupportedFeature(
+                f"stream/future passed by {what} beside in-module async tasks whose payload "
+                "holds resource handles or ends (the runtime's copy of them would not reach "
+                "in-module tables)"
+            )
 
 
 def _check_deferred(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
@@ -761,8 +842,11 @@ class TaskRuntime:
         host_builtin: Callable[[int], int] | None = None,
         context_import: Callable[[str, int, int], int] | None = None,
         own_transfer: Callable[[at.Own, int, int], FuncItem] | None = None,
+        host_import: Callable[[int], int] | None = None,
     ) -> None:
         self.g, self.p, self.tp = g, plan, tp
+        self.host_import = host_import  # lower index of a host import → its core import
+        self._host_calls: dict[int, FuncItem] = {}
         # (own type, from instance, to instance) → the in-module tables' own transfer
         self.own_transfer = own_transfer
         self.func, self.memory, self.edge_opts = func, memory, edge_opts
@@ -878,6 +962,18 @@ class TaskRuntime:
             self._exports[id(lf)] = self.p.add_func(GROUP, ("export", k), partial(self._export, lf))
         if self.streams is not None:
             self.streams.plan()
+            for lf in exported:  # ends root exports take and hand the host (`plan_tasks`)
+                if (ends := root_ends(lf)) is not None:
+                    self._plan_ends(ends, lf.owner, lift_result=True)
+            for li in self.tp.host_lowers:  # and ends host imports take and give
+                lw = self.g.lowers[li]
+                assert isinstance(lw.callee, HostFunc)
+                ends = boundary_ends(lw.callee.type)
+                assert ends is not None
+                self._plan_ends(ends, lw.owner, lift_result=False)
+                self._host_calls[li] = p.add_func(
+                    GROUP, ("host-call", li), partial(self._host_call, li)
+                )
         if any(lf.opts.callback is not None for lf in exported):
             from pymeld.merge.asyncroot import plan_driven
 
@@ -903,6 +999,43 @@ class TaskRuntime:
     def export_func(self, lf: Lifted) -> int | None:
         item = self._exports.get(id(lf))
         return None if item is None else item.index
+
+    def _plan_ends(self, ends: BoundaryEnds, inst: int, lift_result: bool) -> None:
+        """Plan the hand-overs of a call's ends between ``inst`` and the host: a root export
+        lowers its parameters and lifts its result, a host import the other way round."""
+        assert self.streams is not None
+        params, result = ends
+        for _, t in params:
+            (self.streams.host_lower if lift_result else self.streams.host_lift)(t, inst)
+        if result is not None:
+            (self.streams.host_lift if lift_result else self.streams.host_lower)(result, inst)
+
+    def host_call(self, li: int) -> int | None:
+        """Stand-in for host import ``li`` when it takes stream/future ends (`_host_call`)."""
+        item = self._host_calls.get(li)
+        return None if item is None else item.index
+
+    def _host_call(self, li: int) -> FuncCode:
+        """The host import's call with each end among its parameters lifted for the host as
+        a root export's result is (`StreamRuntime.host_lift`: made the runtime's), and the
+        end it returns lowered as a root export's parameter is (`host_lower`)."""
+        lw = self.g.lowers[li]
+        assert isinstance(lw.callee, HostFunc)
+        assert self.streams is not None and self.host_import is not None
+        core = flatten_functype(lw.callee.type, "lower")
+        ends = boundary_ends(lw.callee.type)
+        assert ends is not None
+        lifts = dict(ends[0])
+        b = Body(list(core.params))
+        for i in range(len(core.params)):
+            b.get(i)
+            if i in lifts:
+                b.call(self.streams.host_lift(lifts[i], lw.owner).index)
+        b.call(self.host_import(li))
+        if ends[1] is not None:
+            b.call(self.streams.host_lower(ends[1], lw.owner).index)
+        b.end()
+        return _gen(b, core.params, core.results)
 
     def _func(self, *key: object) -> FuncItem:
         return self.p.add_func(GROUP, key, partial(self._emit, key))
@@ -1845,7 +1978,17 @@ class TaskRuntime:
         b.i32(1 if lf.type.is_async else 0).global_set(self.glob("may_block"))
         from pymeld.merge.asyncroot import entered
 
+        ends = root_ends(lf)
+        if ends is not None:  # ends the host passes: lowered as the call starts
+            for k, t in ends[0]:
+                assert self.streams is not None
+                b.get(k).call(self.streams.host_lower(t, lf.owner).index).set(k)
         entered(self, b, lf.owner, lambda: b.forward_args().call(self.func(lf.core_func)))
+        if ends is not None and ends[1] is not None:  # lifted as the core function returns
+            if self.streams is None:
+                b.unreachable()  # no end exists: wasmtime's lift traps
+            else:
+                b.call(self.streams.host_lift(ends[1], lf.owner).index)
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)

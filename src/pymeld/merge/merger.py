@@ -149,10 +149,17 @@ class MergeResult:
 
 
 class Merger:
-    def __init__(self, graph: FlatGraph, simd: bool = True, inline: bool = True) -> None:
+    def __init__(
+        self,
+        graph: FlatGraph,
+        simd: bool = True,
+        inline: bool = True,
+        host_ends: bool = False,
+    ) -> None:
         self.g = graph
         self.simd = simd
         self.inline = inline
+        self.host_ends = host_ends
         self._callers: list[CallerInstance] = []  # what `merge.inline_adapters` may inline into
         self._builtins_used = set()
         self.types = TypeInterner()
@@ -185,6 +192,8 @@ class Merger:
             lowered = self.g.lowers[ref.lower]
             if isinstance(lowered.callee, HostFunc):
                 stand_in = self.res.host_call(ref.lower)  # handles translated (resources)
+                if stand_in is None and self.asyncf is not None:
+                    stand_in = self.asyncf.host_call(ref.lower)  # ends handed over (asynctask)
                 return self._host_index(ref.lower) if stand_in is None else stand_in
             forward = self._forward.get(ref.lower)
             if forward is not None:
@@ -296,7 +305,7 @@ class Merger:
             hi.lower_async = lowered.opts.is_async
             add(key, hi, lowered.opts)
         # Async first: fusing it may move every resource handle in-module (merge.asyncres).
-        self.async_plan = plan_async(self.g, sorted(self._builtins_used), lowers)
+        self.async_plan = plan_async(self.g, sorted(self._builtins_used), lowers, self.host_ends)
         fused = self.async_plan.fused
         # Resource built-ins the runtime keeps doing (pymeld.resources.runtime).
         self.runtime = plan_runtime(
@@ -655,6 +664,7 @@ class Merger:
                 self.func_index,  # type: ignore[arg-type]
                 self._edge_opts,
                 self._own_transfer,
+                self._host_index,
             ),
         )
         af.plan(_exported_lifts(self.g.exports))
@@ -1029,10 +1039,18 @@ class Merger:
         return exports
 
 
-def merge(graph: FlatGraph, *, simd: bool = True, inline_adapters: bool = True) -> MergeResult:
+def merge(
+    graph: FlatGraph,
+    *,
+    simd: bool = True,
+    inline_adapters: bool = True,
+    host_ends: bool = False,
+) -> MergeResult:
     """Merge ``graph``'s module instances into one module; ``simd`` and ``inline_adapters``:
-    see `FuseOptions`."""
-    m = Merger(graph, simd, inline_adapters)
+    see `FuseOptions`; ``host_ends``: see `merge.asynctask.plan_tasks` (off, a root
+    export handing the host an end beside in-module tasks is refused, which is what
+    `--keep-async-boundaries` splits at)."""
+    m = Merger(graph, simd, inline_adapters, host_ends)
     result = m.run()
     result.memory_exports = m._mem_names
     result.func_exports = m._func_names
