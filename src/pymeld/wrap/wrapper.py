@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import field
 from functools import partial
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
@@ -61,9 +61,13 @@ from pymeld.wrap.ascribe import ascribed_instance, name_exported_resources, need
 from pymeld.wrap.indirect import Signature, fixup_module, shim_module, starter_module
 from pymeld.wrap.typeemit import TypeEmitter
 
+if TYPE_CHECKING:  # a name for annotations: `typing` stays unrun (`pymeld.__main__`)
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
 CS = cm.ComponentSort
 KS = cm.CoreSort
-T = TypeVar("T")
 
 
 def wrap(
