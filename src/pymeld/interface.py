@@ -10,7 +10,6 @@ whatever depends on a dropped item), returning where each original index went.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import sort_key
@@ -118,13 +117,12 @@ Idx = Callable[[cm.Sort, int], int]
 
 
 def _remap_desc(d: cm.ExternDesc, idx: Idx) -> cm.ExternDesc:
-    index = d.index
+    index, valtype = d.index, d.valtype
     if index is not None:
         index = idx(KS.TYPE if d.sort is KS.MODULE else CS.TYPE, index)
-    valtype = d.valtype
     if valtype is not None:
         valtype = _vt(valtype, idx)
-    return replace(d, index=index, valtype=valtype)
+    return cm.ExternDesc(d.sort, index, valtype)
 
 
 def _vt(v: cm.ValType, idx: Idx) -> cm.ValType:
@@ -173,43 +171,43 @@ def _remap_type(t: object, idx: Idx, depth: int) -> object:
     def opt(v: cm.ValType | None) -> cm.ValType | None:
         return None if v is None else vt(v)
 
-    match t:
-        case cm.RecordType():
-            return replace(t, fields=[(n, vt(f)) for n, f in t.fields])
-        case cm.VariantType():
-            return replace(t, cases=[replace(c, type=opt(c.type)) for c in t.cases])
-        case cm.ListType():
-            return replace(t, element=vt(t.element))
-        case cm.TupleType():
-            return replace(t, types=[vt(x) for x in t.types])
-        case cm.OptionType():
-            return replace(t, type=vt(t.type))
-        case cm.ResultType():
-            return replace(t, ok=opt(t.ok), err=opt(t.err))
-        case cm.OwnType() | cm.BorrowType():
-            return replace(t, resource=idx(CS.TYPE, t.resource))
+    match t:  # (each kind's constructor takes all its fields)
         case cm.FuncType():
-            return replace(t, params=[(n, vt(p)) for n, p in t.params], result=opt(t.result))
+            return cm.FuncType([(n, vt(p)) for n, p in t.params], opt(t.result), t.is_async)
+        case cm.RecordType():
+            return cm.RecordType([(n, vt(f)) for n, f in t.fields])
+        case cm.VariantType():
+            return cm.VariantType([cm.Case(c.name, opt(c.type)) for c in t.cases])
+        case cm.ListType():
+            return cm.ListType(vt(t.element), t.length)
+        case cm.TupleType():
+            return cm.TupleType([vt(x) for x in t.types])
+        case cm.OptionType():
+            return cm.OptionType(vt(t.type))
+        case cm.ResultType():
+            return cm.ResultType(opt(t.ok), opt(t.err))
+        case cm.OwnType() | cm.BorrowType():
+            return type(t)(idx(CS.TYPE, t.resource))
         case cm.MapType():
-            return replace(t, key=vt(t.key), value=vt(t.value))
+            return cm.MapType(vt(t.key), vt(t.value))
         case cm.StreamType() | cm.FutureType():
-            return replace(t, element=opt(t.element))
+            return type(t)(opt(t.element))
     return t  # nothing in it refers to a type index (flags, enum, ...)
 
 
 def _remap_decls(
     t: cm.ComponentType | cm.InstanceType, idx: Idx, depth: int
 ) -> cm.ComponentType | cm.InstanceType:
-    return replace(t, decls=[_remap_decl(d, idx, depth + 1) for d in t.decls])
+    return type(t)([_remap_decl(d, idx, depth + 1) for d in t.decls])
 
 
 def _remap_decl(d: cm.Declarator, idx: Idx, depth: int) -> cm.Declarator:
-    if isinstance(d, cm.AliasDeclarator) and isinstance(d.alias, cm.AliasOuter):
-        if d.alias.count == depth:
-            alias = replace(d.alias, index=idx(d.alias.sort, d.alias.index))
-            return replace(d, alias=alias)
+    if isinstance(d, cm.AliasDeclarator):
+        a = d.alias
+        if isinstance(a, cm.AliasOuter) and a.count == depth:
+            return cm.AliasDeclarator(cm.AliasOuter(a.sort, a.count, idx(a.sort, a.index)))
     elif isinstance(d, cm.TypeDeclarator):
         t = d.type
         if isinstance(t, cm.ComponentType | cm.InstanceType):
-            return replace(d, type=_remap_decls(t, idx, depth))
+            return cm.TypeDeclarator(_remap_decls(t, idx, depth))
     return d

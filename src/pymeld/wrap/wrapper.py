@@ -218,7 +218,7 @@ class Shim:
 
     @staticmethod
     def add(b: ComponentBuilder, sigs: list[Signature], table: str) -> Shim:
-        module = b.one(_module_section(shim_module(sigs, table)), KS.MODULE)
+        module = b.one(cm.CoreModuleSection(shim_module(sigs, table)), KS.MODULE)
         instance = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(module, [])]), KS.INSTANCE)
         return Shim(instance, sigs, table)
 
@@ -232,7 +232,7 @@ class Shim:
         args = [cm.CoreInlineExport(self.table, KS.TABLE, table)]
         args += [cm.CoreInlineExport(str(k), KS.FUNC, real(k)) for k in range(len(self.sigs))]
         bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(args)]), KS.INSTANCE)
-        fixup = b.one(_module_section(fixup_module(self.sigs, self.table)), KS.MODULE)
+        fixup = b.one(cm.CoreModuleSection(fixup_module(self.sigs, self.table)), KS.MODULE)
         b.add(cm.CoreInstanceSection([cm.CoreInstantiate(fixup, [cm.CoreInstantiateArg("", bag)])]))
 
 
