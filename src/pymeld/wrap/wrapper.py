@@ -24,11 +24,9 @@ The output component is built in four steps, each a function here, in this order
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import field
 from functools import partial
 from typing import TYPE_CHECKING
 
-from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import ComponentBuilder
@@ -129,22 +127,27 @@ def wrap(
 
 
 # -- step 1: the root's imports, and where they put each host item ------------------------------
-@dataclass(slots=True)
 class HostIndices:
     """Where the output component has each host resource, instance and function.
 
     Starts with what the copied import declarations define; an item not there yet is aliased out
     of the nearest imported instance on first use. Resource types the wrapper itself defines
     (`define_kept_resources`) are added to ``resources`` too.
+
+    This and the wrapper's other classes are plain ones: each is made once or twice a fusion,
+    and as dataclasses building them was ~0.5 M instructions of ``--component``.
     """
 
-    b: ComponentBuilder
-    resources: dict[int, int] = field(default_factory=dict)  # ResourceType.id → type index
-    instances: dict[tuple[str, ...], int] = field(default_factory=dict)
-    funcs: dict[tuple[str, ...], int] = field(default_factory=dict)
-    modules: dict[tuple[str, ...], int] = field(default_factory=dict)
-    #: (type index, resolved type) of each copied type an import declaration names
-    named_types: list[tuple[int, object]] = field(default_factory=list)
+    __slots__ = ("b", "funcs", "instances", "modules", "named_types", "resources")
+
+    def __init__(self, b: ComponentBuilder) -> None:
+        self.b = b
+        self.resources: dict[int, int] = {}  # ResourceType.id → type index
+        self.instances: dict[tuple[str, ...], int] = {}
+        self.funcs: dict[tuple[str, ...], int] = {}
+        self.modules: dict[tuple[str, ...], int] = {}
+        #: (type index, resolved type) of each copied type an import declaration names
+        self.named_types: list[tuple[int, object]] = []
 
     def func(self, path: tuple[str, ...]) -> int:
         if path not in self.funcs:
@@ -207,14 +210,16 @@ def _carried(copied: Copied, sort: cm.Sort, values: Sequence[T]) -> list[tuple[i
 
 
 # -- the shim/fixup pair: functions that exist only after the fused module does ----------------
-@dataclass(slots=True)
 class Shim:
     """An instantiated shim module (`wrap.indirect`): exports ``"0"``, ``"1"``, … call through
     ``table``, which a fixup module fills once the real functions exist (`fill`)."""
 
-    instance: int
-    sigs: list[Signature]
-    table: str
+    __slots__ = ("instance", "sigs", "table")
+
+    def __init__(self, instance: int, sigs: list[Signature], table: str) -> None:
+        self.instance = instance
+        self.sigs = sigs
+        self.table = table
 
     @staticmethod
     def add(b: ComponentBuilder, sigs: list[Signature], table: str) -> Shim:
@@ -283,17 +288,26 @@ def lower_host_imports(
     return lowered, shim
 
 
-@dataclass(slots=True)
 class FusedInstance:
     """The instantiated fused module; its memories and functions are aliased on first use."""
 
-    b: ComponentBuilder
-    instance: int
-    merged: MergeResult
-    memories: dict[int, int] = field(default_factory=dict)
-    funcs: dict[int, int] = field(default_factory=dict)
-    foreign: dict[int, int] = field(default_factory=dict)  # foreign index → its core instance
-    shims: dict[int, Shim] = field(default_factory=dict)  # foreign index → its functions' shim
+    __slots__ = ("b", "foreign", "funcs", "instance", "memories", "merged", "shims")
+
+    def __init__(
+        self,
+        b: ComponentBuilder,
+        instance: int,
+        merged: MergeResult,
+        foreign: dict[int, int],
+        shims: dict[int, Shim],
+    ) -> None:
+        self.b = b
+        self.instance = instance
+        self.merged = merged
+        self.memories: dict[int, int] = {}
+        self.funcs: dict[int, int] = {}
+        self.foreign = foreign  # foreign index → its core instance
+        self.shims = shims  # foreign index → its functions' shim
 
     def memory(self, index: int) -> int:
         if index not in self.memories:
@@ -357,7 +371,7 @@ def instantiate_fused(
         else:
             args.append(cm.CoreInstantiateArg(foreign_module_name(k), foreign[k]))
     instance = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(module, args)]), KS.INSTANCE)
-    return FusedInstance(b, instance, merged, foreign=foreign, shims=shims)
+    return FusedInstance(b, instance, merged, foreign, shims)
 
 
 def instantiate_foreign(
