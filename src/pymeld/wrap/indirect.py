@@ -4,6 +4,13 @@ A `canon lower` that needs the fused module's memory or realloc, or a resource d
 lives in the fused module, must be given to the wrapper before the fused module is instantiated.
 As wit-component does: a shim module exports one function per signature that `call_indirect`s
 through a table; once the real functions exist, a fixup module fills that table.
+
+Destructors of the resource types the wrapper defines go this way too (the shim's table is
+`DTOR_TABLE`): ``(type (resource (rep i32) (dtor $f)))`` needs ``$f`` before the fused module
+is instantiated (the fused module imports ``canon resource.new`` of that very type), but the
+destructor lives in the fused module; the fixup fills the table with its ``...#[dtor]T``
+exports. A destructor that runs before the fixup would trap (uninitialized element); it cannot
+be reached then, since no handle exists before the fused module's start function returns.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from pymeld.codec.core.model import FuncImport, Import, Module, NumType
 from pymeld.merge.type_section import TypeInterner
 
 Signature = tuple[Sequence[NumType], Sequence[NumType]]
+
+#: Name of the shim's table of destructors.
+DTOR_TABLE = "$dtors"
 
 #: ``(table funcref)``'s element type byte.
 _FUNCREF = b"\x70"

@@ -54,9 +54,13 @@ from pymeld.interface import Copied, copy_imports
 from pymeld.merge.foreign import module_name as foreign_module_name
 from pymeld.merge.merger import FuncExport, HostImport, MergeResult
 from pymeld.resources.runtime import RuntimeResource
-from pymeld.resources.shim import TABLE
-from pymeld.wrap.ascribe import ascribed_instance, name_exported_resources, needs_ascription
-from pymeld.wrap.indirect import Signature, fixup_module, shim_module, starter_module
+from pymeld.wrap.indirect import (
+    DTOR_TABLE,
+    Signature,
+    fixup_module,
+    shim_module,
+    starter_module,
+)
 from pymeld.wrap.typeemit import TypeEmitter
 
 if TYPE_CHECKING:  # a name for annotations: `typing` stays unrun (`pymeld.__main__`)
@@ -248,7 +252,7 @@ def define_kept_resources(
     """Define each kept resource type; destructors go through a shim, as they live in the
     fused module that imports these very types. Returns that shim, to fill once it exists."""
     n_dtors = len(_dtor_exports(merged))
-    shim = Shim.add(b, _DTOR_SIGS * n_dtors, TABLE) if n_dtors else None
+    shim = Shim.add(b, _DTOR_SIGS * n_dtors, DTOR_TABLE) if n_dtors else None
     k = 0
     for rr in _kept_resources(merged):
         dtor = None
@@ -474,7 +478,9 @@ def export_root(
             return CS.FUNC, lift(path)
         if isinstance(item, TypeExport):
             return CS.TYPE, types.index(item.type)
-        if isinstance(item, InstanceExport) and needs_ascription(item.exports):
+        if isinstance(item, InstanceExport) and _exports_types(item, deep=False):
+            from pymeld.wrap.ascribe import ascribed_instance
+
             where = "/".join(path)
             idx = ascribed_instance(b, types, item.exports, lambda n, _: lift((*path, n)), where)
             return CS.INSTANCE, idx
@@ -498,8 +504,21 @@ def export_root(
         new = b.one(cm.ExportSection([cm.Export(ename, sort, idx)]), sort)
         if sort is CS.TYPE and isinstance(item, TypeExport):
             types.name(item.type, new)
-        if sort is CS.INSTANCE and isinstance(item, InstanceExport):
+        if sort is CS.INSTANCE and isinstance(item, InstanceExport) and _exports_types(item):
+            from pymeld.wrap.ascribe import name_exported_resources
+
             name_exported_resources(b, types, new, item)
+
+
+def _exports_types(item: InstanceExport, deep: bool = True) -> bool:
+    """Whether the instance exports a type (``deep``: or an instance it exports does, at any
+    depth). Only then do its functions need an ascribed instance (`wrap.ascribe`, loaded
+    then: most compositions export functions only) or its types a name outside it."""
+    return any(
+        isinstance(sub, TypeExport)
+        or (deep and isinstance(sub, InstanceExport) and _exports_types(sub))
+        for _, sub in item.exports
+    )
 
 
 _DTOR_SIGS: list[Signature] = [([NumType.I32], [])]
