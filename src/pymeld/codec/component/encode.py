@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pymeld.codec.binary import Writer, sleb, uleb, uleb_padded
+from pymeld.codec.binary import _SMALL_ULEB, Writer, sleb, uleb, uleb_padded
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.model import (
     CANON_BUILTIN_CODE,
@@ -166,9 +166,9 @@ def _sort(w: Writer, s) -> None:
 
 def _valtype(w: Writer, t) -> None:
     if isinstance(t, Prim):
-        w.byte(t.code)
-    else:
-        w.raw(sleb(t))
+        w.buf.append(t.code)
+    else:  # a type index, as an s33 (one byte below 64)
+        w.buf += _SMALL_ULEB[t] if 0 <= t < 64 else sleb(t)
 
 
 def _opt_valtype(w: Writer, t) -> None:
@@ -180,9 +180,10 @@ def _opt_valtype(w: Writer, t) -> None:
 
 
 def _extern_name(w: Writer, n: ExternName) -> None:
-    w.buf.append(n.tag)
-    w.name(n.name)
-    if n.tag == 2:
+    tag = n.tag
+    name = n.name.encode()
+    w.buf += bytes((tag,)) + uleb(len(name)) + name
+    if tag == 2:
         w.u32(len(n.attributes))
         for a in n.attributes:
             w.byte(int(a.kind))
@@ -204,15 +205,9 @@ def _extern_desc(w: Writer, d: ExternDesc) -> None:
             w.byte(0x00)
             w.u32(_present(d.index, "value index"))
     elif s is ComponentSort.TYPE:
-        w.byte(0x03)
-        if d.index is None:
-            w.byte(0x01)
-        else:
-            w.byte(0x00)
-            w.u32(d.index)
+        w.buf += b"\x03\x01" if d.index is None else b"\x03\x00" + uleb(d.index)
     else:
-        w.byte(int(s))
-        w.u32(_present(d.index, "extern type index"))
+        w.buf += bytes((s,)) + uleb(_present(d.index, "extern type index"))
 
 
 # -- core types ---------------------------------------------------------------------------------
@@ -338,9 +333,11 @@ def _module_decl(w: Writer, d) -> None:
 
 
 def _labelled(w: Writer, items) -> None:
-    w.u32(len(items))
+    buf = w.buf
+    buf += uleb(len(items))
     for name, t in items:
-        w.name(name)
+        b = name.encode()
+        buf += uleb(len(b)) + b
         _valtype(w, t)
 
 
@@ -360,11 +357,16 @@ def _resultlist(w: Writer, t) -> None:
 
 def _decl(w: Writer, d) -> None:
     """One declarator; a core type's last, as asking for it loads `coretypes`."""
-    if isinstance(d, TypeDeclarator):
-        w.byte(0x01)
+    cls = d.__class__
+    if cls is ExportDecl or cls is ImportDecl:  # the most frequent, by class first
+        w.buf.append(0x04 if cls is ExportDecl else 0x03)
+        _extern_name(w, d.name)
+        _extern_desc(w, d.desc)
+    elif isinstance(d, TypeDeclarator):
+        w.buf.append(0x01)
         _type(w, d.type)
     elif isinstance(d, AliasDeclarator):
-        w.byte(0x02)
+        w.buf.append(0x02)
         _alias(w, d.alias)
     elif isinstance(d, ImportDecl | ExportDecl):
         w.byte(0x03 if isinstance(d, ImportDecl) else 0x04)
@@ -380,12 +382,11 @@ def _decl(w: Writer, d) -> None:
 def _type(w: Writer, t) -> None:
     match t:  # (the kinds are disjoint: the most frequent first)
         case FuncType():
-            w.byte(0x43 if t.is_async else 0x40)
+            w.buf.append(0x43 if t.is_async else 0x40)
             _labelled(w, t.params)
             _resultlist(w, t.result)
         case ComponentType() | InstanceType():
-            w.byte(0x41 if isinstance(t, ComponentType) else 0x42)
-            w.u32(len(t.decls))
+            w.buf += bytes((0x41 if isinstance(t, ComponentType) else 0x42,)) + uleb(len(t.decls))
             for d in t.decls:
                 _decl(w, d)
         case Prim():
