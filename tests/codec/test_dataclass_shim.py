@@ -185,7 +185,6 @@ MODULES = [
     "pymeld.abi.layout",
     "pymeld.codec.component.names",
     "pymeld.fuse",
-    "pymeld.codec.component.builder",
     "pymeld.abi.adapter",
     "pymeld.resources.fusion",
     "pymeld.resources.runtime",
@@ -196,7 +195,6 @@ MODULES = [
     "pymeld.merge.strategy",
     "pymeld.merge.asyncfuse",
     "pymeld.plan",
-    "pymeld.wrap.wrapper",
 ]
 
 
