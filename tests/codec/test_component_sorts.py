@@ -21,11 +21,16 @@ def _instance(cls: type, **attrs: object) -> object:
     return obj
 
 
+def _by_name(classes: frozenset[type]) -> list[type]:
+    """In a fixed order (a set's depends on the process: test ids must not)."""
+    return sorted(classes, key=lambda c: c.__name__)
+
+
 def _by_class() -> list[object]:
     items = [_instance(cls) for cls in cm._FIXED_SORTS]
     for sort in (CS.TYPE, CS.INSTANCE, KS.FUNC, KS.MODULE):
-        items += [_instance(cls, sort=sort) for cls in cm._OWN_SORT]
-        items += [_instance(cls, desc=cm.ExternDesc(sort)) for cls in cm._DESC_SORT]
+        items += [_instance(cls, sort=sort) for cls in _by_name(cm._OWN_SORT)]
+        items += [_instance(cls, desc=cm.ExternDesc(sort)) for cls in _by_name(cm._DESC_SORT)]
     return items
 
 
