@@ -17,8 +17,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pymeld.codec.binary import sleb, uleb
-from pymeld.codec.core.model import FuncImport, Import, Module, NumType
+from pymeld.codec.binary import uleb
+from pymeld.codec.component.parse import CORE_PREAMBLE
+from pymeld.codec.core.emitter import Instrs, const_i32
+from pymeld.codec.core.encode import encode_locals, subtype_bytes, tabletype_bytes
+from pymeld.codec.core.model import (
+    FUNCREF,
+    ExternKind,
+    FuncImport,
+    FuncType,
+    Import,
+    Limits,
+    Module,
+    NumType,
+    SubType,
+    TableType,
+)
 from pymeld.merge.type_section import TypeInterner
 
 Signature = tuple[Sequence[NumType], Sequence[NumType]]
@@ -26,66 +40,77 @@ Signature = tuple[Sequence[NumType], Sequence[NumType]]
 #: Name of the shim's table of destructors.
 DTOR_TABLE = "$dtors"
 
-#: ``(table funcref)``'s element type byte.
-_FUNCREF = b"\x70"
+_FUNC = bytes((ExternKind.FUNC,))
+_TABLE = bytes((ExternKind.TABLE,))
+#: Section ids, in the order a module has them.
+_TYPES, _IMPORTS, _FUNCS, _TABLES, _EXPORTS, _ELEMS, _CODES = 1, 2, 3, 4, 7, 9, 10
 
 
 def shim_module(sigs: list[Signature], table: str) -> bytes:
     """A module exporting ``"0".."n-1"``, each forwarding to slot k of the table it exports as
-    ``table``, encoded. Written byte by byte, as the core encoder writes the same `Module`
-    (types deduplicated in order of first use, then function, table, export and code sections;
-    ``tests/fusion/test_wrap_indirect.py`` compares): a wrapper makes one or two of these per
-    fusion, and building the module and encoding it was ~1 M instructions of a small one."""
+    ``table``, encoded: the bytes the core encoder makes of the same `Module` (types
+    deduplicated in order of first use, then function, table, export and code sections;
+    ``tests/fusion/test_wrap_indirect.py`` compares), written section by section (bodies with
+    the emitter, types and the table with the encoder's own functions). A wrapper makes one or
+    two of these per fusion, and building the `Module` and encoding it was ~1 M instructions
+    of a small one."""
     n = len(sigs)
     indices, types = _func_types(sigs)
-    exports = bytearray(uleb(n + 1))
-    codes = bytearray(uleb(n))
+    exports = bytearray()
+    codes = bytearray()
+    no_locals = encode_locals([])
     for k, (params, _) in enumerate(sigs):
-        exports += _name(str(k)) + b"\x00" + uleb(k)
-        body = bytearray(b"\x00")  # no locals
+        exports += _name(str(k)) + _FUNC + uleb(k)
+        body = Instrs()
         for p in range(len(params)):
-            body += b"\x20" + uleb(p)  # local.get p
-        body += b"\x41" + sleb(k) + b"\x11" + uleb(indices[k]) + b"\x00\x0b"
-        codes += uleb(len(body)) + body
-    exports += _name(table) + b"\x01\x00"
-    funcs = uleb(n) + b"".join(map(uleb, indices))
-    tables = b"\x01" + _FUNCREF + _limits(n)
-    return _module([(1, types), (3, funcs), (4, tables), (7, exports), (10, codes)])
+            body.get(p)
+        body.i32(k).call_indirect(indices[k], 0).end()
+        code = no_locals + body.code
+        codes += uleb(len(code)) + code
+    exports += _name(table) + _TABLE + uleb(0)
+    funcs = b"".join(map(uleb, indices))
+    tables = tabletype_bytes(TableType(FUNCREF, Limits(n, n)))
+    return _module(
+        [
+            (_TYPES, len(types), b"".join(types)),
+            (_FUNCS, n, funcs),
+            (_TABLES, 1, tables),
+            (_EXPORTS, n + 1, exports),
+            (_CODES, n, codes),
+        ]
+    )
 
 
 def fixup_module(sigs: list[Signature], table: str) -> bytes:
     """A module importing the shim's table (as ``"" table``) and the real functions (``"" k``)
-    that fills the table with them, encoded (as `shim_module`, byte by byte)."""
+    that fills the table with them, encoded (as `shim_module`)."""
     n = len(sigs)
     indices, types = _func_types(sigs)
-    imports = bytearray(uleb(n + 1))
-    imports += _name("") + _name(table) + b"\x01" + _FUNCREF + _limits(n)
+    imports = bytearray(_name("") + _name(table) + _TABLE)
+    imports += tabletype_bytes(TableType(FUNCREF, Limits(n, n)))
     for k in range(n):
-        imports += _name("") + _name(str(k)) + b"\x00" + uleb(indices[k])
-    # one active segment at offset 0 of table 0 (flags 0): function k in slot k
-    elems = b"\x01\x00\x41\x00\x0b" + uleb(n) + b"".join(map(uleb, range(n)))
-    return _module([(1, types), (2, imports), (9, elems)])
+        imports += _name("") + _name(str(k)) + _FUNC + uleb(indices[k])
+    # one active segment of functions at offset 0 of table 0 (flags 0): function k in slot k
+    elems = uleb(0) + const_i32(0) + uleb(n) + b"".join(map(uleb, range(n)))
+    return _module(
+        [(_TYPES, len(types), b"".join(types)), (_IMPORTS, n + 1, imports), (_ELEMS, 1, elems)]
+    )
 
 
-def _func_types(sigs: list[Signature]) -> tuple[list[int], bytes]:
-    """Each signature's type index, and the type section's payload: one plain function type
-    per distinct signature, in order of first use."""
-    index: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+def _func_types(sigs: list[Signature]) -> tuple[list[int], list[bytes]]:
+    """Each signature's type index, and the types: one plain function type per distinct
+    signature, in order of first use."""
+    index: dict[tuple[tuple[NumType, ...], tuple[NumType, ...]], int] = {}
     indices = []
-    payload = bytearray()
+    types: list[bytes] = []
     for params, results in sigs:
         key = (tuple(params), tuple(results))
         i = index.get(key)
         if i is None:
-            i = index[key] = len(index)
-            payload += b"\x60" + uleb(len(key[0])) + bytes(key[0])
-            payload += uleb(len(key[1])) + bytes(key[1])
+            i = index[key] = len(types)
+            types.append(subtype_bytes(SubType(FuncType(list(params), list(results)))))
         indices.append(i)
-    return indices, uleb(len(index)) + payload
-
-
-def _limits(n: int) -> bytes:
-    return b"\x01" + uleb(n) + uleb(n)  # min n, max n
+    return indices, types
 
 
 def _name(s: str) -> bytes:
@@ -93,12 +118,13 @@ def _name(s: str) -> bytes:
     return uleb(len(b)) + b
 
 
-def _module(sections: list[tuple[int, bytes | bytearray]]) -> bytes:
-    """The module of these sections, in order; one of no items (a lone count 0) is left out,
-    as the encoder leaves out an empty list."""
-    out = bytearray(b"\0asm\x01\0\0\0")
-    for sid, payload in sections:
-        if payload != b"\x00":
+def _module(sections: list[tuple[int, int, bytes | bytearray]]) -> bytes:
+    """The module of these sections (id, item count, items), in order; one of no items is left
+    out, as the encoder leaves out an empty list."""
+    out = bytearray(CORE_PREAMBLE)
+    for sid, count, items in sections:
+        if count:
+            payload = uleb(count) + items
             out += bytes((sid,)) + uleb(len(payload)) + payload
     return bytes(out)
 
