@@ -31,11 +31,11 @@ class Copied:
         self.named_types: set[int] = set()
 
     def space(self, sort: cm.Sort) -> list[int | None]:
-        return self.maps.setdefault(sort_key(sort), [])
+        return self.maps.setdefault((sort.__class__ is KS, sort), [])  # `sort_key`, in line
 
     def get(self, sort: cm.Sort, i: int) -> int | None:
-        m = self.maps.get(sort_key(sort), [])
-        return m[i] if i < len(m) else None
+        m = self.maps.get((sort.__class__ is KS, sort))  # `sort_key`, in line
+        return m[i] if m is not None and i < len(m) else None
 
 
 def copy_imports(
@@ -202,6 +202,8 @@ def _remap_decls(
 
 
 def _remap_decl(d: cm.Declarator, idx: Idx, depth: int) -> cm.Declarator:
+    if d.__class__ is cm.ExportDecl:  # the most frequent: nothing in it reaches out
+        return d
     if isinstance(d, cm.AliasDeclarator):
         a = d.alias
         if isinstance(a, cm.AliasOuter) and a.count == depth:

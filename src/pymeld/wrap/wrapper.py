@@ -210,7 +210,8 @@ def copy_root_imports(b: ComponentBuilder, root: cm.Component, spaces: RootSpace
 
 def _carried(copied: Copied, sort: cm.Sort, values: Sequence[T]) -> list[tuple[int, T]]:
     """(new index, value) of each root item of ``sort`` the copy re-declared."""
-    return [(new, v) for i, v in enumerate(values) if (new := copied.get(sort, i)) is not None]
+    space = copied.maps.get(cm.sort_key(sort), [])
+    return [(new, v) for new, v in zip(space, values) if new is not None]
 
 
 # -- the shim/fixup pair: functions that exist only after the fused module does ----------------

@@ -11,6 +11,8 @@ from pymeld.codec.component import model as cm
 CS = cm.ComponentSort
 KS = cm.CoreSort
 sort_key = cm.sort_key  # (where its users found it first)
+item_sort = cm.item_sort
+_ONE_INDEX_PER_ITEM = cm._ONE_INDEX_PER_ITEM
 
 
 class ComponentBuilder:
@@ -33,7 +35,11 @@ class ComponentBuilder:
         self.comp.sections.append(section)
         counts = self.counts
         out = []
-        for sort, _ in cm.defined_sorts(section):
+        if section.__class__ in _ONE_INDEX_PER_ITEM:  # (no generator: most sections are)
+            sorts = [item_sort(it) for it in section.items]  # type: ignore[union-attr]
+        else:
+            sorts = [sort for sort, _ in cm.defined_sorts(section)]
+        for sort in sorts:
             key = (sort.__class__ is KS, sort)  # `sort_key`, in line
             n = counts.get(key, 0)
             out.append(n)

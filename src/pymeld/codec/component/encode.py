@@ -98,16 +98,15 @@ def _component(out: list[bytes | bytearray | memoryview], c: Component) -> int:
     out.append(head)
     total = len(head)
     widths = c.size_widths
+    p = Writer()  # each section's items written into a fresh buffer of this one
     for pos, s in enumerate(c.sections):
         body: bytes | bytearray | memoryview
         enc = _ITEM_ENCODERS.get(s.__class__)
         if enc is not None:
-            p = Writer()
             items = s.items  # type: ignore[union-attr]
-            p.buf += uleb(len(items))
+            body = p.buf = bytearray(uleb(len(items)))
             for it in items:
                 enc(p, it)
-            body = p.buf
         elif isinstance(s, ComponentSection):
             nested: list[bytes | bytearray | memoryview] = []
             n = _component(nested, s.component)
@@ -133,11 +132,18 @@ def _component(out: list[bytes | bytearray | memoryview], c: Component) -> int:
                 raise TypeError(f"not a component section: {s!r}")
             body = p.buf
         n = len(body)
-        head = _section_head(s.id, n, widths.get(pos) if widths else None)
+        if widths and pos in widths:
+            head = _section_head(s.id, n, widths[pos])
+        else:
+            head = _SECTION_IDS[s.id] + uleb(n)
         out.append(head)
         out.append(body)
         total += len(head) + n
     return total
+
+
+#: A section id's byte.
+_SECTION_IDS = [bytes((i,)) for i in range(13)]
 
 
 def _section_head(sid: int, n: int, width: int | None) -> bytes:
@@ -461,10 +467,13 @@ def _type(w: Writer, t) -> None:
 def _alias(w: Writer, a) -> None:
     _sort(w, a.sort)
     if isinstance(a, AliasExport | AliasCoreExport):
-        buf = w.buf
-        buf.append(0x00 if isinstance(a, AliasExport) else 0x01)
-        buf += uleb(a.instance)
-        w.name(a.name)
+        name = a.name.encode()
+        w.buf += (
+            (b"\x00" if isinstance(a, AliasExport) else b"\x01")
+            + uleb(a.instance)
+            + uleb(len(name))
+            + name
+        )
     elif isinstance(a, AliasOuter):
         w.byte(0x02)
         w.u32(a.count)
