@@ -249,7 +249,8 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
         except (TypeError, ValueError):
             text_sig = ""
         cls.__doc__ = cls.__name__ + text_sig
-    abc.update_abstractmethods(cls)
+    if not own_only:  # (a class of `type` deriving from `object` alone has none)
+        abc.update_abstractmethods(cls)
     return cls
 
 

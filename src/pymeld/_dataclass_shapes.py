@@ -357,18 +357,7 @@ def __create_fn_34__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_35__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
-  self.__pymeld_f0__=__pymeld_f0__
-  self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
-  self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__
-  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__
-  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__
-  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__
- return __init__
-
-
-def __create_fn_36__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__, _dflt___pymeld_f16__, _dflt___pymeld_f17__, _dflt___pymeld_f18__, _dflt___pymeld_f19__):
+def __create_fn_35__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__, _dflt___pymeld_f16__, _dflt___pymeld_f17__, _dflt___pymeld_f18__, _dflt___pymeld_f19__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__,__pymeld_f15__,__pymeld_f16__,__pymeld_f17__,__pymeld_f18__,__pymeld_f19__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -393,7 +382,7 @@ def __create_fn_36__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_37__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__):
+def __create_fn_36__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -407,7 +396,7 @@ def __create_fn_37__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_38__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__, _dflt___pymeld_f8__):
+def __create_fn_37__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__, _dflt___pymeld_f8__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -421,7 +410,7 @@ def __create_fn_38__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_39__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f4__):
+def __create_fn_38__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -431,7 +420,7 @@ def __create_fn_39__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_40__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
+def __create_fn_39__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -439,7 +428,7 @@ def __create_fn_40__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_41__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
+def __create_fn_40__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -449,7 +438,7 @@ def __create_fn_41__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_42__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
+def __create_fn_41__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -459,7 +448,7 @@ def __create_fn_42__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_43__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
+def __create_fn_42__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -468,7 +457,7 @@ def __create_fn_43__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
+def __create_fn_43__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -478,7 +467,7 @@ def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_45__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f8__):
+def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f8__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -495,7 +484,7 @@ def __create_fn_45__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_46__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
+def __create_fn_45__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -504,7 +493,7 @@ def __create_fn_46__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_47__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
+def __create_fn_46__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -515,7 +504,7 @@ def __create_fn_47__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_48__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
+def __create_fn_47__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -525,7 +514,7 @@ def __create_fn_48__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_49__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):
+def __create_fn_48__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -536,19 +525,7 @@ def __create_fn_49__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_50__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):
-  self.__pymeld_f0__=__pymeld_f0__
-  self.__pymeld_f1__=__pymeld_f1__
-  self.__pymeld_f2__=__pymeld_f2__
-  self.__pymeld_f3__=_dflt___pymeld_f3__() if __pymeld_f3__ is _HAS_DEFAULT_FACTORY else __pymeld_f3__
-  self.__pymeld_f4__=_dflt___pymeld_f4__() if __pymeld_f4__ is _HAS_DEFAULT_FACTORY else __pymeld_f4__
-  self.__pymeld_f5__=_dflt___pymeld_f5__() if __pymeld_f5__ is _HAS_DEFAULT_FACTORY else __pymeld_f5__
-  self.__pymeld_f6__=_dflt___pymeld_f6__() if __pymeld_f6__ is _HAS_DEFAULT_FACTORY else __pymeld_f6__
- return __init__
-
-
-def __create_fn_51__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__):
+def __create_fn_49__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -559,7 +536,7 @@ def __create_fn_51__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_52__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f11__):
+def __create_fn_50__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f11__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -576,7 +553,7 @@ def __create_fn_52__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_53__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__):
+def __create_fn_51__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -587,7 +564,7 @@ def __create_fn_53__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_54__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__):
+def __create_fn_52__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -602,7 +579,7 @@ def __create_fn_54__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_55__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__):
+def __create_fn_53__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -614,7 +591,7 @@ def __create_fn_55__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_56__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f11__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__):
+def __create_fn_54__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f11__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -634,7 +611,7 @@ def __create_fn_56__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_57__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f7__):
+def __create_fn_55__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f7__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -684,27 +661,25 @@ SHAPES = (
     (('self', False, False, 'pfp'), __create_fn_32__),
     (('self', False, False, 'pff'), __create_fn_33__),
     (('self', False, False, 'pfff'), __create_fn_34__),
-    (('self', False, False, 'pfffff'), __create_fn_35__),
-    (('self', False, False, 'pffffffffffpffffffff'), __create_fn_36__),
-    (('self', False, False, 'pfffffpfp'), __create_fn_37__),
-    (('self', False, False, 'pfffffpff'), __create_fn_38__),
-    (('self', False, False, 'pffpf'), __create_fn_39__),
-    (('self', False, False, 'ppf'), __create_fn_40__),
-    (('self', False, False, 'ppfpp'), __create_fn_41__),
-    (('self', False, True, 'ppff'), __create_fn_42__),
-    (('self', False, False, 'ppff'), __create_fn_43__),
-    (('self', False, False, 'ppfff'), __create_fn_44__),
-    (('self', False, True, 'ppfffpppfpp'), __create_fn_45__),
-    (('self', False, False, 'pppf'), __create_fn_46__),
-    (('self', False, True, 'pppfp'), __create_fn_47__),
-    (('self', False, False, 'pppff'), __create_fn_48__),
-    (('self', False, False, 'pppfff'), __create_fn_49__),
-    (('self', False, False, 'pppffff'), __create_fn_50__),
-    (('self', False, False, 'ppppfp'), __create_fn_51__),
-    (('self', False, False, 'ppppffffffpf'), __create_fn_52__),
-    (('self', False, False, 'pppppf'), __create_fn_53__),
-    (('self', False, False, 'pppppfffpp'), __create_fn_54__),
-    (('self', False, False, 'ppppppf'), __create_fn_55__),
-    (('self', False, False, 'ppppppfffffffff'), __create_fn_56__),
-    (('self', False, False, 'pppppppfp'), __create_fn_57__),
+    (('self', False, False, 'pffffffffffpffffffff'), __create_fn_35__),
+    (('self', False, False, 'pfffffpfp'), __create_fn_36__),
+    (('self', False, False, 'pfffffpff'), __create_fn_37__),
+    (('self', False, False, 'pffpf'), __create_fn_38__),
+    (('self', False, False, 'ppf'), __create_fn_39__),
+    (('self', False, False, 'ppfpp'), __create_fn_40__),
+    (('self', False, True, 'ppff'), __create_fn_41__),
+    (('self', False, False, 'ppff'), __create_fn_42__),
+    (('self', False, False, 'ppfff'), __create_fn_43__),
+    (('self', False, True, 'ppfffpppfpp'), __create_fn_44__),
+    (('self', False, False, 'pppf'), __create_fn_45__),
+    (('self', False, True, 'pppfp'), __create_fn_46__),
+    (('self', False, False, 'pppff'), __create_fn_47__),
+    (('self', False, False, 'pppfff'), __create_fn_48__),
+    (('self', False, False, 'ppppfp'), __create_fn_49__),
+    (('self', False, False, 'ppppffffffpf'), __create_fn_50__),
+    (('self', False, False, 'pppppf'), __create_fn_51__),
+    (('self', False, False, 'pppppfffpp'), __create_fn_52__),
+    (('self', False, False, 'ppppppf'), __create_fn_53__),
+    (('self', False, False, 'ppppppfffffffff'), __create_fn_54__),
+    (('self', False, False, 'pppppppfp'), __create_fn_55__),
 )

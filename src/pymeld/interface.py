@@ -9,7 +9,6 @@ whatever depends on a dropped item), returning where each original index went.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 from pymeld.codec.component import model as cm
@@ -32,11 +31,11 @@ class Copied:
         self.named_types: set[int] = set()
 
     def space(self, sort: cm.Sort) -> list[int | None]:
-        return self.maps.setdefault(sort_key(sort), [])
+        return self.maps.setdefault((sort.__class__ is KS, sort), [])  # `sort_key`, in line
 
     def get(self, sort: cm.Sort, i: int) -> int | None:
-        m = self.maps.get(sort_key(sort), [])
-        return m[i] if i < len(m) else None
+        m = self.maps.get((sort.__class__ is KS, sort))  # `sort_key`, in line
+        return m[i] if m is not None and i < len(m) else None
 
 
 def copy_imports(
@@ -93,11 +92,12 @@ def copy_imports(
                 if sort is CS.TYPE:
                     out.named_types.add(new)
             continue
+        core = isinstance(section, cm.CoreTypeSection)  # only then are core types loaded
         for item in section.items:
             sort = cm.item_sort(item)
-            n = len(item.subtypes) if isinstance(item, cm.CoreRecType) else 1
+            n = len(item.subtypes) if core and isinstance(item, cm.CoreRecType) else 1
             try:
-                new_item = _remap_item(item, idx)
+                new_item = _remap_core_type(item, idx) if core else _remap_item(item, idx)
             except _Dropped:
                 out.space(sort).extend([None] * n)
                 continue
@@ -117,12 +117,12 @@ Idx = Callable[[cm.Sort, int], int]
 
 
 def _remap_desc(d: cm.ExternDesc, idx: Idx) -> cm.ExternDesc:
-    d = copy.copy(d)
-    if d.index is not None:
-        d.index = idx(KS.TYPE if d.sort is KS.MODULE else CS.TYPE, d.index)
-    if d.valtype is not None:
-        d.valtype = _vt(d.valtype, idx)
-    return d
+    index, valtype = d.index, d.valtype
+    if index is not None:
+        index = idx(KS.TYPE if d.sort is KS.MODULE else CS.TYPE, index)
+    if valtype is not None:
+        valtype = _vt(valtype, idx)
+    return cm.ExternDesc(d.sort, index, valtype)
 
 
 def _vt(v: cm.ValType, idx: Idx) -> cm.ValType:
@@ -130,13 +130,20 @@ def _vt(v: cm.ValType, idx: Idx) -> cm.ValType:
 
 
 def _remap_item(item: object, idx: Idx) -> object:
+    """A component-level type or alias item of a declaring section, remapped."""
     if isinstance(item, cm.ResourceType):
         raise _Dropped  # a definition, not a declaration: the caller re-creates what it needs
     if isinstance(item, cm.AliasExport):
         return cm.AliasExport(item.sort, idx(CS.INSTANCE, item.instance), item.name)
     if isinstance(item, cm.AliasCoreExport | cm.AliasOuter):
         raise _Dropped
-    if isinstance(item, cm.CoreModuleType):  # its outer aliases name the root's core types
+    return _remap_type(item, idx, 0)
+
+
+def _remap_core_type(item: object, idx: Idx) -> object:
+    """An item of a core type section: a module type's outer aliases name the root's core types;
+    a rec group refers only to its own index spaces here."""
+    if isinstance(item, cm.CoreModuleType):
         decls = [
             cm.CoreOuterAlias(1, idx(KS.TYPE, d.index))
             if isinstance(d, cm.CoreOuterAlias) and d.count == 1
@@ -144,54 +151,65 @@ def _remap_item(item: object, idx: Idx) -> object:
             for d in item.decls
         ]
         return cm.CoreModuleType(decls)
-    if isinstance(item, cm.CoreRecType):
-        return item  # core types only refer to their own index spaces here
-    return _remap_type(item, idx, 0)
+    return item
 
 
 def _remap_type(t: object, idx: Idx, depth: int) -> object:
-    """Copy of a component type with root-level type references remapped.
+    """A component type with root-level type references remapped: a new object wherever
+    something changes, the original's parts shared where nothing does (a parsed model's types
+    are never changed in place; `copy.deepcopy` of every type was ~half of wrapping a small
+    composition). Inside component/instance types (``depth`` > 0) only `outer` aliases reaching
+    the root change."""
+    if isinstance(t, cm.ComponentType | cm.InstanceType):
+        return _remap_decls(t, idx, depth)
+    if depth:
+        return t
 
-    Inside component/instance types only `outer` aliases reaching the root change.
-    """
-    vt = (lambda v: _vt(v, idx)) if depth == 0 else (lambda v: v)
-    t = copy.deepcopy(t)
-    match t:
-        case cm.RecordType():
-            t.fields = [(n, vt(f)) for n, f in t.fields]
-        case cm.VariantType():
-            for c in t.cases:
-                c.type = None if c.type is None else vt(c.type)
-        case cm.ListType():
-            t.element = vt(t.element)
-        case cm.TupleType():
-            t.types = [vt(x) for x in t.types]
-        case cm.OptionType():
-            t.type = vt(t.type)
-        case cm.ResultType():
-            t.ok = None if t.ok is None else vt(t.ok)
-            t.err = None if t.err is None else vt(t.err)
-        case cm.OwnType() | cm.BorrowType():
-            t.resource = idx(CS.TYPE, t.resource) if depth == 0 else t.resource
+    def vt(v: cm.ValType) -> cm.ValType:
+        return v if isinstance(v, cm.Prim) else idx(CS.TYPE, v)
+
+    def opt(v: cm.ValType | None) -> cm.ValType | None:
+        return None if v is None else vt(v)
+
+    match t:  # (each kind's constructor takes all its fields)
         case cm.FuncType():
-            t.params = [(n, vt(p)) for n, p in t.params]
-            t.result = None if t.result is None else vt(t.result)
-        case cm.ComponentType() | cm.InstanceType():
-            for d in t.decls:
-                _remap_decl(d, idx, depth + 1)
+            return cm.FuncType([(n, vt(p)) for n, p in t.params], opt(t.result), t.is_async)
+        case cm.RecordType():
+            return cm.RecordType([(n, vt(f)) for n, f in t.fields])
+        case cm.VariantType():
+            return cm.VariantType([cm.Case(c.name, opt(c.type)) for c in t.cases])
+        case cm.ListType():
+            return cm.ListType(vt(t.element), t.length)
+        case cm.TupleType():
+            return cm.TupleType([vt(x) for x in t.types])
+        case cm.OptionType():
+            return cm.OptionType(vt(t.type))
+        case cm.ResultType():
+            return cm.ResultType(opt(t.ok), opt(t.err))
+        case cm.OwnType() | cm.BorrowType():
+            return type(t)(idx(CS.TYPE, t.resource))
         case cm.MapType():
-            t.key, t.value = vt(t.key), vt(t.value)
+            return cm.MapType(vt(t.key), vt(t.value))
         case cm.StreamType() | cm.FutureType():
-            t.element = None if t.element is None else vt(t.element)
-    return t
+            return type(t)(opt(t.element))
+    return t  # nothing in it refers to a type index (flags, enum, ...)
 
 
-def _remap_decl(d: object, idx: Idx, depth: int) -> None:
-    if isinstance(d, cm.AliasDeclarator) and isinstance(d.alias, cm.AliasOuter):
-        if d.alias.count == depth:
-            d.alias.index = idx(d.alias.sort, d.alias.index)
+def _remap_decls(
+    t: cm.ComponentType | cm.InstanceType, idx: Idx, depth: int
+) -> cm.ComponentType | cm.InstanceType:
+    return type(t)([_remap_decl(d, idx, depth + 1) for d in t.decls])
+
+
+def _remap_decl(d: cm.Declarator, idx: Idx, depth: int) -> cm.Declarator:
+    if d.__class__ is cm.ExportDecl:  # the most frequent: nothing in it reaches out
+        return d
+    if isinstance(d, cm.AliasDeclarator):
+        a = d.alias
+        if isinstance(a, cm.AliasOuter) and a.count == depth:
+            return cm.AliasDeclarator(cm.AliasOuter(a.sort, a.count, idx(a.sort, a.index)))
     elif isinstance(d, cm.TypeDeclarator):
         t = d.type
         if isinstance(t, cm.ComponentType | cm.InstanceType):
-            for sub in t.decls:
-                _remap_decl(sub, idx, depth + 1)
+            return cm.TypeDeclarator(_remap_decls(t, idx, depth))
+    return d

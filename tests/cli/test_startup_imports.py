@@ -16,6 +16,7 @@ from support import REPO, shared_root
 CALCULATOR = REPO / "examples" / "calculator.composed.wasm"
 #: One component, no cross-component call: fused without an adapter.
 NO_ADAPTERS = shared_root() / "corpus" / "components" / "c-compose-text" / "cprovider.wasm"
+C_COMPOSE_TEXT = NO_ADAPTERS.with_name("composed.wasm")
 
 PROBE = """
 import json, sys
@@ -134,12 +135,21 @@ def test_fuse_without_adapters_skips_the_adapter_generator(tmp_path: Path) -> No
     assert _loaded(mods, (*NEVER, "pymeld.abi.adapter")) == []
 
 
-def test_component_output_loads_the_encoder_and_wrapper(tmp_path: Path) -> None:
-    """The lazy imports are where they are used: --component still finds them."""
+@pytest.mark.parametrize("path", [CALCULATOR, C_COMPOSE_TEXT], ids=lambda p: p.parent.name)
+def test_component_output_loads_the_encoder_and_wrapper(tmp_path: Path, path: Path) -> None:
+    """The lazy imports are where they are used: --component still finds them. Copying the
+    root's import declarations (c-compose-text imports instances of declared types) and
+    encoding the wrapper touch no core type classes (a composition without core types has
+    none); instances that export no types need no ascription."""
+    if not path.exists():
+        pytest.skip(f"{path} not present")
     out = tmp_path / "out.wasm"
-    mods = _new_modules("fuse", str(CALCULATOR), "--component", "-o", str(out))
+    mods = _new_modules("fuse", str(path), "--component", "-o", str(out))
     assert "pymeld.wrap.wrapper" in mods and "pymeld.codec.component.encode" in mods
     assert out.read_bytes()[4:8] == b"\x0d\x00\x01\x00"
+    never = ("pymeld.codec.component.coretypes", "pymeld.codec.component.parse_coretypes")
+    never += ("pymeld.wrap.ascribe",)  # neither exports a type
+    assert _loaded(mods, never) == []
 
 
 def test_help_loads_neither_typing_nor_signal() -> None:

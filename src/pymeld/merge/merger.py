@@ -108,6 +108,16 @@ class HostImport:
     lower_async: bool = False  # the host function is lowered `async`
 
     def core_signature(self) -> tuple[list[NumType], list[NumType]]:
+        """The core function type the fused module imports this as. Made once (kept beside
+        the fields, not one of them): the merger asks when it declares the import, the wrapper
+        again for its shim, and flattening a function type hashes and compares its whole
+        structure (~40 k instructions). Every field it depends on is settled by then."""
+        sig = self.__dict__.get("_core_signature")
+        if sig is None:
+            sig = self.__dict__["_core_signature"] = self._signature()
+        return sig
+
+    def _signature(self) -> tuple[list[NumType], list[NumType]]:
         if self.builtin is not None:
             return builtin_signature(self.builtin)
         if self.func is None:

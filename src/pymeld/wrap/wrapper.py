@@ -24,11 +24,9 @@ The output component is built in four steps, each a function here, in this order
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import field
 from functools import partial
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
-from pymeld._dataclass import dataclass
 from pymeld.abi import types as at
 from pymeld.codec.component import model as cm
 from pymeld.codec.component.builder import ComponentBuilder
@@ -56,14 +54,22 @@ from pymeld.interface import Copied, copy_imports
 from pymeld.merge.foreign import module_name as foreign_module_name
 from pymeld.merge.merger import FuncExport, HostImport, MergeResult
 from pymeld.resources.runtime import RuntimeResource
-from pymeld.resources.shim import TABLE
-from pymeld.wrap.ascribe import ascribed_instance, name_exported_resources, needs_ascription
-from pymeld.wrap.indirect import Signature, fixup_module, shim_module, starter_module
+from pymeld.wrap.indirect import (
+    DTOR_TABLE,
+    Signature,
+    fixup_module,
+    shim_module,
+    starter_module,
+)
 from pymeld.wrap.typeemit import TypeEmitter
+
+if TYPE_CHECKING:  # a name for annotations: `typing` stays unrun (`pymeld.__main__`)
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 CS = cm.ComponentSort
 KS = cm.CoreSort
-T = TypeVar("T")
 
 
 def wrap(
@@ -125,22 +131,27 @@ def wrap(
 
 
 # -- step 1: the root's imports, and where they put each host item ------------------------------
-@dataclass(slots=True)
 class HostIndices:
     """Where the output component has each host resource, instance and function.
 
     Starts with what the copied import declarations define; an item not there yet is aliased out
     of the nearest imported instance on first use. Resource types the wrapper itself defines
     (`define_kept_resources`) are added to ``resources`` too.
+
+    This and the wrapper's other classes are plain ones: each is made once or twice a fusion,
+    and as dataclasses building them was ~0.5 M instructions of ``--component``.
     """
 
-    b: ComponentBuilder
-    resources: dict[int, int] = field(default_factory=dict)  # ResourceType.id → type index
-    instances: dict[tuple[str, ...], int] = field(default_factory=dict)
-    funcs: dict[tuple[str, ...], int] = field(default_factory=dict)
-    modules: dict[tuple[str, ...], int] = field(default_factory=dict)
-    #: (type index, resolved type) of each copied type an import declaration names
-    named_types: list[tuple[int, object]] = field(default_factory=list)
+    __slots__ = ("b", "funcs", "instances", "modules", "named_types", "resources")
+
+    def __init__(self, b: ComponentBuilder) -> None:
+        self.b = b
+        self.resources: dict[int, int] = {}  # ResourceType.id → type index
+        self.instances: dict[tuple[str, ...], int] = {}
+        self.funcs: dict[tuple[str, ...], int] = {}
+        self.modules: dict[tuple[str, ...], int] = {}
+        #: (type index, resolved type) of each copied type an import declaration names
+        self.named_types: list[tuple[int, object]] = []
 
     def func(self, path: tuple[str, ...]) -> int:
         if path not in self.funcs:
@@ -199,22 +210,25 @@ def copy_root_imports(b: ComponentBuilder, root: cm.Component, spaces: RootSpace
 
 def _carried(copied: Copied, sort: cm.Sort, values: Sequence[T]) -> list[tuple[int, T]]:
     """(new index, value) of each root item of ``sort`` the copy re-declared."""
-    return [(new, v) for i, v in enumerate(values) if (new := copied.get(sort, i)) is not None]
+    space = copied.maps.get(cm.sort_key(sort), [])
+    return [(new, v) for new, v in zip(space, values) if new is not None]
 
 
 # -- the shim/fixup pair: functions that exist only after the fused module does ----------------
-@dataclass(slots=True)
 class Shim:
     """An instantiated shim module (`wrap.indirect`): exports ``"0"``, ``"1"``, … call through
     ``table``, which a fixup module fills once the real functions exist (`fill`)."""
 
-    instance: int
-    sigs: list[Signature]
-    table: str
+    __slots__ = ("instance", "sigs", "table")
+
+    def __init__(self, instance: int, sigs: list[Signature], table: str) -> None:
+        self.instance = instance
+        self.sigs = sigs
+        self.table = table
 
     @staticmethod
     def add(b: ComponentBuilder, sigs: list[Signature], table: str) -> Shim:
-        module = b.one(_module_section(shim_module(sigs, table)), KS.MODULE)
+        module = b.one(cm.CoreModuleSection(shim_module(sigs, table)), KS.MODULE)
         instance = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(module, [])]), KS.INSTANCE)
         return Shim(instance, sigs, table)
 
@@ -228,7 +242,7 @@ class Shim:
         args = [cm.CoreInlineExport(self.table, KS.TABLE, table)]
         args += [cm.CoreInlineExport(str(k), KS.FUNC, real(k)) for k in range(len(self.sigs))]
         bag = b.one(cm.CoreInstanceSection([cm.CoreInlineExports(args)]), KS.INSTANCE)
-        fixup = b.one(_module_section(fixup_module(self.sigs, self.table)), KS.MODULE)
+        fixup = b.one(cm.CoreModuleSection(fixup_module(self.sigs, self.table)), KS.MODULE)
         b.add(cm.CoreInstanceSection([cm.CoreInstantiate(fixup, [cm.CoreInstantiateArg("", bag)])]))
 
 
@@ -239,7 +253,7 @@ def define_kept_resources(
     """Define each kept resource type; destructors go through a shim, as they live in the
     fused module that imports these very types. Returns that shim, to fill once it exists."""
     n_dtors = len(_dtor_exports(merged))
-    shim = Shim.add(b, _DTOR_SIGS * n_dtors, TABLE) if n_dtors else None
+    shim = Shim.add(b, _DTOR_SIGS * n_dtors, DTOR_TABLE) if n_dtors else None
     k = 0
     for rr in _kept_resources(merged):
         dtor = None
@@ -279,17 +293,26 @@ def lower_host_imports(
     return lowered, shim
 
 
-@dataclass(slots=True)
 class FusedInstance:
     """The instantiated fused module; its memories and functions are aliased on first use."""
 
-    b: ComponentBuilder
-    instance: int
-    merged: MergeResult
-    memories: dict[int, int] = field(default_factory=dict)
-    funcs: dict[int, int] = field(default_factory=dict)
-    foreign: dict[int, int] = field(default_factory=dict)  # foreign index → its core instance
-    shims: dict[int, Shim] = field(default_factory=dict)  # foreign index → its functions' shim
+    __slots__ = ("b", "foreign", "funcs", "instance", "memories", "merged", "shims")
+
+    def __init__(
+        self,
+        b: ComponentBuilder,
+        instance: int,
+        merged: MergeResult,
+        foreign: dict[int, int],
+        shims: dict[int, Shim],
+    ) -> None:
+        self.b = b
+        self.instance = instance
+        self.merged = merged
+        self.memories: dict[int, int] = {}
+        self.funcs: dict[int, int] = {}
+        self.foreign = foreign  # foreign index → its core instance
+        self.shims = shims  # foreign index → its functions' shim
 
     def memory(self, index: int) -> int:
         if index not in self.memories:
@@ -353,7 +376,7 @@ def instantiate_fused(
         else:
             args.append(cm.CoreInstantiateArg(foreign_module_name(k), foreign[k]))
     instance = b.one(cm.CoreInstanceSection([cm.CoreInstantiate(module, args)]), KS.INSTANCE)
-    return FusedInstance(b, instance, merged, foreign=foreign, shims=shims)
+    return FusedInstance(b, instance, merged, foreign, shims)
 
 
 def instantiate_foreign(
@@ -456,7 +479,9 @@ def export_root(
             return CS.FUNC, lift(path)
         if isinstance(item, TypeExport):
             return CS.TYPE, types.index(item.type)
-        if isinstance(item, InstanceExport) and needs_ascription(item.exports):
+        if isinstance(item, InstanceExport) and _exports_types(item, deep=False):
+            from pymeld.wrap.ascribe import ascribed_instance
+
             where = "/".join(path)
             idx = ascribed_instance(b, types, item.exports, lambda n, _: lift((*path, n)), where)
             return CS.INSTANCE, idx
@@ -480,8 +505,21 @@ def export_root(
         new = b.one(cm.ExportSection([cm.Export(ename, sort, idx)]), sort)
         if sort is CS.TYPE and isinstance(item, TypeExport):
             types.name(item.type, new)
-        if sort is CS.INSTANCE and isinstance(item, InstanceExport):
+        if sort is CS.INSTANCE and isinstance(item, InstanceExport) and _exports_types(item):
+            from pymeld.wrap.ascribe import name_exported_resources
+
             name_exported_resources(b, types, new, item)
+
+
+def _exports_types(item: InstanceExport, deep: bool = True) -> bool:
+    """Whether the instance exports a type (``deep``: or an instance it exports does, at any
+    depth). Only then do its functions need an ascribed instance (`wrap.ascribe`, loaded
+    then: most compositions export functions only) or its types a name outside it."""
+    return any(
+        isinstance(sub, TypeExport)
+        or (deep and isinstance(sub, InstanceExport) and _exports_types(sub))
+        for _, sub in item.exports
+    )
 
 
 _DTOR_SIGS: list[Signature] = [([NumType.I32], [])]

@@ -6,7 +6,10 @@ verbatim from their stored bytes, so parse -> encode reproduces toolchain output
 
 from __future__ import annotations
 
-from pymeld.codec.binary import Writer, sleb, uleb_padded
+from typing import TYPE_CHECKING
+
+from pymeld.codec.binary import _SMALL_ULEB, Writer, sleb, uleb, uleb_padded
+from pymeld.codec.component import model as cm
 from pymeld.codec.component.model import (
     CANON_BUILTIN_CODE,
     CANON_BUILTINS,
@@ -26,25 +29,11 @@ from pymeld.codec.component.model import (
     ComponentSection,
     ComponentSort,
     ComponentType,
-    CoreArrayType,
-    CoreExportDecl,
-    CoreExternType,
-    CoreFieldType,
-    CoreFuncType,
-    CoreImportDecl,
     CoreInlineExports,
     CoreInstanceSection,
     CoreInstantiate,
     CoreModuleSection,
-    CoreModuleType,
-    CoreOuterAlias,
-    CoreRecType,
-    CoreRefType,
     CoreSort,
-    CoreStructType,
-    CoreSubType,
-    CoreTypeDecl,
-    CoreTypeDeclarator,
     CoreTypeSection,
     CustomSection,
     EnumType,
@@ -79,6 +68,14 @@ from pymeld.codec.component.model import (
 )
 from pymeld.codec.component.parse import MAGIC
 
+if TYPE_CHECKING:
+    from pymeld.codec.component.coretypes import (
+        CoreExternType,
+        CoreFieldType,
+        CoreRecType,
+        CoreSubType,
+    )
+
 
 def encode_component(c: Component) -> bytes:
     """Encode ``c`` (including nested components and core modules) to bytes.
@@ -92,20 +89,34 @@ def encode_component(c: Component) -> bytes:
 
 
 def _component(out: list[bytes | bytearray | memoryview], c: Component) -> int:
-    """Append the encoding of ``c`` to ``out``; returns its length in bytes."""
+    """Append the encoding of ``c`` to ``out``; returns its length in bytes.
+
+    A component the wrapper builds has one section per item (~140 for a small composition), so
+    the loop is lean: sections of items first (one dict lookup), each item written into the
+    section's buffer, the header made without a `Writer` of its own."""
     head = MAGIC + bytes([c.version & 0xFF, c.version >> 8, 0x01, 0x00])
     out.append(head)
     total = len(head)
     widths = c.size_widths
+    p = Writer()  # each section's items written into a fresh buffer of this one
     for pos, s in enumerate(c.sections):
-        sid = s.id
-        body: list[bytes | bytearray | memoryview]
-        if isinstance(s, CoreModuleSection):
-            body = [s.encoded()]
-            n = len(body[0])
+        body: bytes | bytearray | memoryview
+        enc = _ITEM_ENCODERS.get(s.__class__)
+        if enc is not None:
+            items = s.items  # type: ignore[union-attr]
+            body = p.buf = bytearray(uleb(len(items)))
+            for it in items:
+                enc(p, it)
         elif isinstance(s, ComponentSection):
-            body = []
-            n = _component(body, s.component)
+            nested: list[bytes | bytearray | memoryview] = []
+            n = _component(nested, s.component)
+            head = _section_head(s.id, n, widths.get(pos))
+            out.append(head)
+            out.extend(nested)
+            total += len(head) + n
+            continue
+        elif isinstance(s, CoreModuleSection):
+            body = s.encoded()
         else:
             p = Writer()
             if isinstance(s, CustomSection):
@@ -118,27 +129,28 @@ def _component(out: list[bytes | bytearray | memoryview], c: Component) -> int:
                     p.u32(a)
                 p.u32(s.results)
             else:
-                enc = _ITEM_ENCODERS[type(s)]
-                p.u32(len(s.items))
-                for it in s.items:
-                    enc(p, it)
-            body = [p.buf]
-            n = len(p.buf)
-        h = Writer()
-        h.byte(sid)
-        _size(h, n, widths.get(pos))
-        out.append(h.buf)
-        out.extend(body)
-        total += len(h.buf) + n
+                raise TypeError(f"not a component section: {s!r}")
+            body = p.buf
+        n = len(body)
+        if widths and pos in widths:
+            head = _section_head(s.id, n, widths[pos])
+        else:
+            head = _SECTION_IDS[s.id] + uleb(n)
+        out.append(head)
+        out.append(body)
+        total += len(head) + n
     return total
 
 
-def _size(w: Writer, n: int, width: int | None) -> None:
-    """Section size; a recorded padded width is honoured when ``n`` still fits in it."""
+#: A section id's byte.
+_SECTION_IDS = [bytes((i,)) for i in range(13)]
+
+
+def _section_head(sid: int, n: int, width: int | None) -> bytes:
+    """Section id and size; a recorded padded width is honoured when ``n`` still fits in it."""
     if width is not None and n < 1 << (7 * width):
-        w.raw(uleb_padded(n, width))
-    else:
-        w.u32(n)
+        return bytes((sid,)) + uleb_padded(n, width)
+    return bytes((sid,)) + uleb(n)
 
 
 def _present(v: int | None, what: str) -> int:
@@ -153,15 +165,16 @@ def _present(v: int | None, what: str) -> int:
 
 def _sort(w: Writer, s) -> None:
     if isinstance(s, CoreSort):
-        w.byte(0)
-    w.byte(int(s))
+        w.buf += bytes((0, s))
+    else:
+        w.buf.append(s)
 
 
 def _valtype(w: Writer, t) -> None:
     if isinstance(t, Prim):
-        w.byte(t.code)
-    else:
-        w.raw(sleb(t))
+        w.buf.append(t.code)
+    else:  # a type index, as an s33 (one byte below 64)
+        w.buf += _SMALL_ULEB[t] if 0 <= t < 64 else sleb(t)
 
 
 def _opt_valtype(w: Writer, t) -> None:
@@ -173,9 +186,10 @@ def _opt_valtype(w: Writer, t) -> None:
 
 
 def _extern_name(w: Writer, n: ExternName) -> None:
-    w.byte(n.tag)
-    w.name(n.name)
-    if n.tag == 2:
+    tag = n.tag
+    name = n.name.encode()
+    w.buf += bytes((tag,)) + uleb(len(name)) + name
+    if tag == 2:
         w.u32(len(n.attributes))
         for a in n.attributes:
             w.byte(int(a.kind))
@@ -197,28 +211,24 @@ def _extern_desc(w: Writer, d: ExternDesc) -> None:
             w.byte(0x00)
             w.u32(_present(d.index, "value index"))
     elif s is ComponentSort.TYPE:
-        w.byte(0x03)
-        if d.index is None:
-            w.byte(0x01)
-        else:
-            w.byte(0x00)
-            w.u32(d.index)
+        w.buf += b"\x03\x01" if d.index is None else b"\x03\x00" + uleb(d.index)
     else:
-        w.byte(int(s))
-        w.u32(_present(d.index, "extern type index"))
+        w.buf += bytes((s,)) + uleb(_present(d.index, "extern type index"))
 
 
 # -- core types ---------------------------------------------------------------------------------
 
 
 def _core_valtype(w: Writer, t) -> None:
-    if isinstance(t, CoreRefType):
+    """An opcode byte, or a `CoreRefType` (a resource type's rep is a byte: asking whether it
+    is a `CoreRefType` would load the core type classes, `coretypes`)."""
+    if isinstance(t, int):
+        w.byte(t)
+    else:
         w.byte(0x63 if t.nullable else 0x64)
         if t.shared:
             w.byte(0x65)
         w.raw(sleb(t.heap))
-    else:
-        w.byte(t)
 
 
 def _field(w: Writer, f: CoreFieldType) -> None:
@@ -237,18 +247,18 @@ def _subtype(w: Writer, s: CoreSubType) -> None:
     if s.shared:
         w.byte(0x65)
     ct = s.comp
-    if isinstance(ct, CoreFuncType):
+    if isinstance(ct, cm.CoreFuncType):
         w.byte(0x60)
         for vec in (ct.params, ct.results):
             w.u32(len(vec))
             for t in vec:
                 _core_valtype(w, t)
-    elif isinstance(ct, CoreStructType):
+    elif isinstance(ct, cm.CoreStructType):
         w.byte(0x5F)
         w.u32(len(ct.fields))
         for f in ct.fields:
             _field(w, f)
-    elif isinstance(ct, CoreArrayType):
+    elif isinstance(ct, cm.CoreArrayType):
         w.byte(0x5E)
         _field(w, ct.field)
     else:
@@ -256,7 +266,7 @@ def _subtype(w: Writer, s: CoreSubType) -> None:
 
 
 def _core_type(w: Writer, t) -> None:
-    if isinstance(t, CoreModuleType):
+    if isinstance(t, cm.CoreModuleType):
         w.byte(0x50)
         w.u32(len(t.decls))
         for d in t.decls:
@@ -305,19 +315,19 @@ def _core_externtype(w: Writer, t: CoreExternType) -> None:
 
 
 def _module_decl(w: Writer, d) -> None:
-    if isinstance(d, CoreImportDecl):
+    if isinstance(d, cm.CoreImportDecl):
         w.byte(0x00)
         w.name(d.module)
         w.name(d.name)
         _core_externtype(w, d.type)
-    elif isinstance(d, CoreTypeDecl):
+    elif isinstance(d, cm.CoreTypeDecl):
         w.byte(0x01)
         _core_type(w, d.type)
-    elif isinstance(d, CoreOuterAlias):
+    elif isinstance(d, cm.CoreOuterAlias):
         w.raw(b"\x02\x10\x01")
         w.u32(d.count)
         w.u32(d.index)
-    elif isinstance(d, CoreExportDecl):
+    elif isinstance(d, cm.CoreExportDecl):
         w.byte(0x03)
         w.name(d.name)
         _core_externtype(w, d.type)
@@ -329,9 +339,11 @@ def _module_decl(w: Writer, d) -> None:
 
 
 def _labelled(w: Writer, items) -> None:
-    w.u32(len(items))
+    buf = w.buf
+    buf += uleb(len(items))
     for name, t in items:
-        w.name(name)
+        b = name.encode()
+        buf += uleb(len(b)) + b
         _valtype(w, t)
 
 
@@ -350,25 +362,39 @@ def _resultlist(w: Writer, t) -> None:
 
 
 def _decl(w: Writer, d) -> None:
-    if isinstance(d, CoreTypeDeclarator):
-        w.byte(0x00)
-        _core_type(w, d.type)
+    """One declarator; a core type's last, as asking for it loads `coretypes`."""
+    cls = d.__class__
+    if cls is ExportDecl or cls is ImportDecl:  # the most frequent, by class first
+        w.buf.append(0x04 if cls is ExportDecl else 0x03)
+        _extern_name(w, d.name)
+        _extern_desc(w, d.desc)
     elif isinstance(d, TypeDeclarator):
-        w.byte(0x01)
+        w.buf.append(0x01)
         _type(w, d.type)
     elif isinstance(d, AliasDeclarator):
-        w.byte(0x02)
+        w.buf.append(0x02)
         _alias(w, d.alias)
     elif isinstance(d, ImportDecl | ExportDecl):
         w.byte(0x03 if isinstance(d, ImportDecl) else 0x04)
         _extern_name(w, d.name)
         _extern_desc(w, d.desc)
+    elif isinstance(d, cm.CoreTypeDeclarator):
+        w.byte(0x00)
+        _core_type(w, d.type)
     else:
         raise TypeError(f"not a declarator: {d!r}")
 
 
 def _type(w: Writer, t) -> None:
-    match t:
+    match t:  # (the kinds are disjoint: the most frequent first)
+        case FuncType():
+            w.buf.append(0x43 if t.is_async else 0x40)
+            _labelled(w, t.params)
+            _resultlist(w, t.result)
+        case ComponentType() | InstanceType():
+            w.buf += bytes((0x41 if isinstance(t, ComponentType) else 0x42,)) + uleb(len(t.decls))
+            for d in t.decls:
+                _decl(w, d)
         case Prim():
             w.byte(t.code)
         case RecordType():
@@ -423,15 +449,6 @@ def _type(w: Writer, t) -> None:
             w.byte(0x63)
             _valtype(w, t.key)
             _valtype(w, t.value)
-        case FuncType():
-            w.byte(0x43 if t.is_async else 0x40)
-            _labelled(w, t.params)
-            _resultlist(w, t.result)
-        case ComponentType() | InstanceType():
-            w.byte(0x41 if isinstance(t, ComponentType) else 0x42)
-            w.u32(len(t.decls))
-            for d in t.decls:
-                _decl(w, d)
         case ResourceType():
             w.byte(0x3F)
             _core_valtype(w, t.rep)
@@ -449,14 +466,14 @@ def _type(w: Writer, t) -> None:
 
 def _alias(w: Writer, a) -> None:
     _sort(w, a.sort)
-    if isinstance(a, AliasExport):
-        w.byte(0x00)
-        w.u32(a.instance)
-        w.name(a.name)
-    elif isinstance(a, AliasCoreExport):
-        w.byte(0x01)
-        w.u32(a.instance)
-        w.name(a.name)
+    if isinstance(a, AliasExport | AliasCoreExport):
+        name = a.name.encode()
+        w.buf += (
+            (b"\x00" if isinstance(a, AliasExport) else b"\x01")
+            + uleb(a.instance)
+            + uleb(len(name))
+            + name
+        )
     elif isinstance(a, AliasOuter):
         w.byte(0x02)
         w.u32(a.count)
@@ -466,21 +483,18 @@ def _alias(w: Writer, a) -> None:
 
 
 def _core_instance(w: Writer, i) -> None:
+    buf = w.buf
     if isinstance(i, CoreInstantiate):
-        w.byte(0x00)
-        w.u32(i.module)
-        w.u32(len(i.args))
+        buf += b"\x00" + uleb(i.module) + uleb(len(i.args))
         for a in i.args:
             w.name(a.name)
-            w.byte(0x12)
-            w.u32(a.instance)
+            buf += b"\x12" + uleb(a.instance)
     elif isinstance(i, CoreInlineExports):
-        w.byte(0x01)
-        w.u32(len(i.exports))
+        buf += b"\x01" + uleb(len(i.exports))
         for e in i.exports:
             w.name(e.name)
-            w.byte(int(e.sort))
-            w.u32(e.index)
+            buf.append(e.sort)
+            buf += uleb(e.index)
     else:
         raise TypeError(f"not a core instance: {i!r}")
 
@@ -506,23 +520,23 @@ def _instance(w: Writer, i) -> None:
 
 
 def _opts(w: Writer, opts: list[CanonOpt]) -> None:
-    w.u32(len(opts))
+    buf = w.buf
+    buf += uleb(len(opts))
     for o in opts:
-        w.byte(int(o.kind))
-        if o.kind in CANON_OPT_WITH_INDEX:
-            w.u32(_present(o.index, "canon option index"))
+        kind = o.kind
+        buf.append(kind)
+        if kind in CANON_OPT_WITH_INDEX:
+            buf += uleb(_present(o.index, "canon option index"))
 
 
 def _canon(w: Writer, c) -> None:
     if isinstance(c, CanonLift):
-        w.raw(b"\x00\x00")
-        w.u32(c.core_func)
+        w.buf += b"\x00\x00" + uleb(c.core_func)
         _opts(w, c.options)
-        w.u32(c.type)
+        w.buf += uleb(c.type)
         return
     if isinstance(c, CanonLower):
-        w.raw(b"\x01\x00")
-        w.u32(c.func)
+        w.buf += b"\x01\x00" + uleb(c.func)
         _opts(w, c.options)
         return
     if not isinstance(c, CanonBuiltin):

@@ -819,7 +819,22 @@ class Component:
 
 
 def item_sort(item: object) -> Sort:
-    """The index space one section item (or declarator) adds an entry to."""
+    """The index space one section item (or declarator) adds an entry to. By the item's class
+    where that decides (a dict lookup: the wrapper and `inspect` ask for every item they add or
+    show); `_matched_item_sort` for the rest."""
+    cls = item.__class__
+    sort = _FIXED_SORTS.get(cls)
+    if sort is not None:
+        return sort
+    if cls in _OWN_SORT:
+        return item.sort  # type: ignore[attr-defined]
+    if cls in _DESC_SORT:
+        return item.desc.sort  # type: ignore[attr-defined]
+    return _matched_item_sort(item)
+
+
+def _matched_item_sort(item: object) -> Sort:
+    """`item_sort` by matching the item against each kind in turn (subclasses included)."""
     match item:
         case CanonLift():
             return ComponentSort.FUNC
@@ -848,12 +863,71 @@ def item_sort(item: object) -> Sort:
             return ComponentSort.TYPE
 
 
+#: `item_sort` of the items whose class alone decides their sort (all component types too).
+_FIXED_SORTS: dict[type, Sort] = {
+    CanonLift: ComponentSort.FUNC,
+    CanonLower: CoreSort.FUNC,
+    CanonBuiltin: CoreSort.FUNC,
+    CoreInstantiate: CoreSort.INSTANCE,
+    CoreInlineExports: CoreSort.INSTANCE,
+    Instantiate: ComponentSort.INSTANCE,
+    InlineExports: ComponentSort.INSTANCE,
+    CoreModuleSection: CoreSort.MODULE,
+    ComponentSection: ComponentSort.COMPONENT,
+    TypeDeclarator: ComponentSort.TYPE,
+    **dict.fromkeys(
+        (
+            Prim,
+            RecordType,
+            VariantType,
+            ListType,
+            TupleType,
+            FlagsType,
+            EnumType,
+            OptionType,
+            ResultType,
+            OwnType,
+            BorrowType,
+            StreamType,
+            FutureType,
+            MapType,
+            FuncType,
+            ComponentType,
+            InstanceType,
+            ResourceType,
+        ),
+        ComponentSort.TYPE,
+    ),
+}
+#: Items whose ``sort`` field is their sort; those whose ``desc.sort`` is.
+_OWN_SORT = frozenset({AliasExport, AliasCoreExport, AliasOuter, Export})
+_DESC_SORT = frozenset({Import, ImportDecl, ExportDecl})
+
+
+#: Sections each of whose items adds one index (`defined_sorts` walks them without matching).
+_ONE_INDEX_PER_ITEM = frozenset(
+    {
+        CoreInstanceSection,
+        InstanceSection,
+        AliasSection,
+        TypeSection,
+        CanonSection,
+        ImportSection,
+        ExportSection,
+    }
+)
+
+
 def defined_sorts(section: Section) -> Iterator[tuple[Sort, object]]:
     """Yield ``(sort, item)`` for every index a section adds, in order.
 
     Note a core rec group adds one core type index *per subtype*; this yields it once per
     subtype (the same `CoreRecType` item repeated). Custom sections add nothing.
     """
+    if section.__class__ in _ONE_INDEX_PER_ITEM:
+        for it in section.items:  # type: ignore[union-attr]
+            yield item_sort(it), it
+        return
     match section:
         case CoreModuleSection() | ComponentSection():
             yield item_sort(section), section
