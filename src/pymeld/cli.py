@@ -813,6 +813,7 @@ def fuse(
                 raise
             raise UnsupportedFeature(f"{e.args[0]} (hint: {hint})") from None
     write_atomic(output, result.output)
+    _warn_host_handovers(result.stats)
     if emit_import_map is not None or stats_json is not None:
         import json  # here: a plain fuse writes no JSON file (start-up, issue 12)
     if emit_import_map is not None:
@@ -869,6 +870,19 @@ def _keep_boundaries_hint(
         "component instances kept as component boundaries; the output is a component, not "
         "fully fused"
     )
+
+
+def _warn_host_handovers(stats: dict[str, Any]) -> None:
+    """Say at build time where the output may refuse at run time what the original does: a
+    stream/future end handed to or taken from the host beside in-module tasks is shared with
+    the runtime, and a copy through it left waiting for the host traps (README, async)."""
+    where = stats.get("ends_shared_with_host")
+    if where:  # not a progress display or a summary line: ``-q`` keeps it
+        _err(
+            f"warning: stream/future ends cross the host boundary at {', '.join(where)}: "
+            "a copy there left waiting for the host traps (refused at run time); "
+            "--keep-async-boundaries keeps a component boundary there instead"
+        )
 
 
 def _summary(output: str, stats: dict[str, Any], validated: bool, verified: bool) -> str:
@@ -965,6 +979,8 @@ def _print_stats(stats: dict[str, Any]) -> None:
         if key == "times":
             for stage, secs in value.items():
                 table.add_row(f"time: {stage}", f"{secs * 1000:.1f} ms")
+        elif isinstance(value, list):
+            table.add_row(key.replace("_", " "), ", ".join(map(str, value)))
         else:
             table.add_row(key.replace("_", " "), str(value))
     _console(stderr=True).print(table)

@@ -48,7 +48,7 @@ from pymeld.codec.component.parse import parse_component
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 from pymeld.inspect import kept_boundaries
-from support import assert_traps_where_original_returns, run_fuse_oracle
+from support import REPO, assert_traps_where_original_returns, run_cli, run_fuse_oracle
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_async_host_ends").glob("*.wast"))
@@ -525,3 +525,36 @@ def test_boundary_ends_are_flat_direct_params_and_the_result() -> None:
     assert boundary_ends(ft(result=at.List(fu))) is None
     assert boundary_ends(ft(st, at.Own("r"))) is None
     assert boundary_ends(ft(*[at.U32()] * 16, st)) is None
+
+
+def test_the_cli_warns_where_ends_cross_the_host_boundary(
+    wasm_tools: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fusion that shares ends with the host still succeeds, but says at build time where a
+    copy may be refused at run time (and names the flag that keeps a boundary there); the
+    statistics list the same places. One with no hand-over says nothing of it."""
+    inner = _parse(wasm_tools, (LIVE / "inner.wat").read_text(), tmp_path, "inner")
+    out, stats = tmp_path / "out.wasm", tmp_path / "stats.json"
+    code, _, err = run_cli(
+        capsys, "fuse", str(inner), "--component", "-o", str(out), "--stats-json", str(stats)
+    )
+    assert code == 0, err
+    places = json.loads(stats.read_text())["ends_shared_with_host"]
+    assert places and all(p.startswith("root export `") for p in places), places
+    warning = [line for line in err.splitlines() if line.startswith("pymeld: warning:")]
+    assert len(warning) == 1, err
+    assert all(p in warning[0] for p in places)
+    assert "refused at run time" in warning[0] and "--keep-async-boundaries" in warning[0]
+    code, _, err = run_cli(capsys, "fuse", str(inner), "--component", "-o", str(out), "--stats")
+    row = next(line for line in err.splitlines() if "ends shared with host" in line)
+    assert all(p in row for p in places) and "['" not in row, row
+    code, _, err = run_cli(capsys, "-q", "fuse", str(inner), "--component", "-o", str(out))
+    assert code == 0 and err.count("pymeld: warning:") == 1, err  # ``-q``: no summary, still this
+    code, _, err = run_cli(
+        capsys, "fuse", str(inner), "--keep-async-boundaries", "-o", str(out), "--stats-json", "-"
+    )
+    assert code == 0 and "warning" not in err, err
+    plain = REPO / "examples" / "calculator.composed.wasm"
+    code, out_text, err = run_cli(capsys, "fuse", str(plain), "-o", str(out), "--stats-json", "-")
+    assert code == 0 and "warning" not in err, err
+    assert "ends_shared_with_host" not in json.loads(out_text)

@@ -232,6 +232,9 @@ class TaskPlan:
     backpressure: dict[int, int] = field(default_factory=dict)  # built-in → instance
     # host imports whose call passes stream/future ends (`boundary_ends`)
     host_lowers: list[int] = field(default_factory=list)
+    # where ends cross the host boundary (root exports, host imports), for `--stats` and the
+    # CLI's warning: a copy there left waiting for the host traps (refused at run time)
+    host_handovers: list[str] = field(default_factory=list)
 
     @property
     def suspends(self) -> dict[int, str]:
@@ -268,21 +271,23 @@ def plan_tasks(
 
     roots = sorted({lf.owner for _, lf in exported} or {caller for caller, _, _ in cross})
     task_inst = roots[0]
-    root_hand_overs = False
+    root_hand_overs: list[str] = []
     for path, lf in exported:
         check_root_export(path, lf, label)
         if not any(True for _ in carried(lf.type)):
             continue
         if host_ends and root_ends(lf) is not None:
             _check_proxiable(lf.type, f"root export `{path}`")
-            root_hand_overs = True
+            root_hand_overs.append(f"root export `{path}`")
             continue  # lowered and lifted by `TaskRuntime._export`
         raise UnsupportedFeature(
             f"stream/future in root export `{path}` beside in-module async tasks: its "
             "ends are in-module objects, which are not handed to or taken from the host "
             "(needs ends shared with the runtime's table)"
         )
-    tp = TaskPlan(task_inst, roots=roots, streams=root_hand_overs)
+    tp = TaskPlan(
+        task_inst, roots=roots, streams=bool(root_hand_overs), host_handovers=root_hand_overs
+    )
     gateable: set[int] = set()  # instances entered by calls other than sync-to-sync ones
     for caller, callee, li in cross:
         lw = g.lowers[li]
@@ -343,6 +348,7 @@ def plan_tasks(
                 )
             _check_proxiable(lw.callee.type, what)
             tp.host_lowers.append(li)
+            tp.host_handovers.append(what)
             tp.streams = True
     callees = {e.callee.owner for e in tp.edges.values()}
     tables: set[int] = set()

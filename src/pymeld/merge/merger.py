@@ -89,6 +89,10 @@ if TYPE_CHECKING:  # loaded when used: adapters, async fusion
 _FUNC = ExternKind.FUNC
 _MEMORY = ExternKind.MEMORY
 _KINDS = tuple(ExternKind)  # (iterating the class runs `EnumType.__iter__` and `__getattr__`)
+#: The statistic naming where stream/future ends cross the host boundary beside in-module tasks
+#: (`merge.asynctask.TaskPlan.host_handovers`): there a copy left waiting for the host traps
+#: (refused at run time), so `pymeld fuse` warns of it.
+HOST_HANDOVERS = "ends_shared_with_host"
 
 
 @dataclass
@@ -149,7 +153,7 @@ class MergeResult:
     export_tree: list[tuple[str, ExportItem]]
     memory_exports: dict[int, str] = field(default_factory=dict)
     func_exports: dict[int, str] = field(default_factory=dict)
-    stats: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, object] = field(default_factory=dict)
     # Provenance for emit/names: per-instance output bases, and lower index → adapter function.
     layouts: list[InstanceLayout] = field(default_factory=list)
     adapters: dict[int, int] = field(default_factory=dict)
@@ -481,6 +485,9 @@ class Merger:
             "host_imports": len(self.host_imports),
             **inlined,
         }
+        fused = self.async_plan.fused
+        if fused is not None and fused.tasks is not None and fused.tasks.host_handovers:
+            result.stats[HOST_HANDOVERS] = list(fused.tasks.host_handovers)
         return result
 
     # -- imported modules' instances (pymeld.merge.foreign) ------------------------------------------
