@@ -1735,15 +1735,18 @@ class _Translator:
         sm, dm = self.src.mem, self.dst.mem
         i, cp, worst, nbytes, end = (b.local("i32") for _ in range(5))
         w, m = b.local("i64"), b.local("i64")
+        bi, bm = b.local("i32"), b.local("i32")  # the last block's index and high-byte mask
         b.get(n).i32(1).op("i32.shl").set(worst)
         self._dst_alloc(dptr, 0, 0, 2, _L(worst))
         b.i32(0).set(i).i32(0).set(dlen)
+        if self.simd:
+            b.i32(0).set(bi).i32(0).set(bm)
         b.block().loop()  # $done $next
         b.get(i).get(n).op("i32.ge_u").br_if(1)
         nest = 1 if self.simd else 0  # the block the vector code leaves for the sequence
         if self.simd:
             b.block()  # $seq
-            self._utf8_to_utf16_block(dptr, dlen, ptr, n, i)
+            self._utf8_to_utf16_block(dptr, dlen, ptr, n, i, bi, bm)
         b.get(i).i32(8).op("i32.add").get(n).op("i32.le_u").if_()
         b.get(ptr).get(i).op("i32.add").load("i64.load", sm).tee(w)
         b.i64(0x8080808080808080).op("i64.and").tee(m).op("i64.eqz").if_()
@@ -1812,14 +1815,16 @@ class _Translator:
         self._decode("utf8", ptr, i, n, cp)
         self._encode_utf16(dptr, dlen, cp)
         b.br(0).end().end()
-        b.free(w, m, end)
+        b.free(w, m, end, bi, bm)
         b.get(dlen).i32(1).op("i32.shl").tee(nbytes).get(worst).op("i32.lt_u").if_()
         self.realloc_into(self.dst, dptr, _L(worst), 2, _L(nbytes))
         self.check_ptr(self.dst, dptr, 2, _L(nbytes))
         b.end()
         b.free(i, cp, worst, nbytes)
 
-    def _utf8_to_utf16_block(self, dptr: int, dlen: int, ptr: int, n: int, i: int) -> None:
+    def _utf8_to_utf16_block(
+        self, dptr: int, dlen: int, ptr: int, n: int, i: int, bi: int, bm: int
+    ) -> None:
         """In the loop of `_utf8_to_utf16`, inside a block ending before its sequence code (`br
         3` from inside two `if`s continues the loop, `br 2` goes to the sequence at `i`): while
         16 bytes remain, an all-ASCII block becomes 16 units in one step (`ascii_blocks`). In
@@ -1829,19 +1834,41 @@ class _Translator:
         the rest of the string, r bytes from the first high one, has at least r / 3 code
         units, so with p ASCII bytes first (n - i) + 2p >= 48 means p + r / 3 >= 16 (else the
         buffer past the result would keep bytes the spec never writes). The 32 bytes lie in
-        the buffer: `dlen` <= `i`."""
+        the buffer: `dlen` <= `i`.
+
+        A mixed block's index and high-byte mask are kept (`bi`, `bm`): while `i` is still
+        inside it, the next high byte is found in the mask (shift, `ctz`) instead of by a new
+        load and `i8x16.bitmask`, so the step after a sequence waits on no load (the load of
+        the bytes to widen is off that chain): the scalar decoder's ~12-cycle load -> ctz ->
+        index chain per non-ASCII character becomes a few cycles of mask arithmetic."""
         b = self.b
         data = b.local("v128")
-        m, p = b.local("i32"), b.local("i32")
+        d, p = b.local("i32"), b.local("i32")
         b.get(i).i32(BLOCK).op("i32.add").get(n).op("i32.le_u").if_()
+        # still inside the last mixed block: the next high byte from its mask
+        b.get(i).get(bi).op("i32.sub").tee(d).i32(BLOCK).op("i32.lt_u").if_()
+        b.get(bm).get(d).op("i32.shr_u", "i32.ctz").tee(p).get(d).op("i32.add")
+        b.i32(BLOCK).op("i32.lt_u").if_()
+        b.get(n).get(i).op("i32.sub").get(p).i32(1).op("i32.shl", "i32.add")
+        b.i32(3 * BLOCK).op("i32.ge_u").if_()
+        load_block(b, self.src.mem, 1, ptr, i, data, mask=False)
+        store_wide(b, self.dst.mem, dptr, dlen, data)
+        b.get(i).get(p).op("i32.add").set(i)
+        b.get(dlen).get(p).op("i32.add").set(dlen)
+        b.br(4)  # the sequence at i
+        b.end()
+        b.br(2)  # the word code from i
+        b.end()
+        b.end()
         load_block(b, self.src.mem, 1, ptr, i, data)
-        b.tee(m).op("i32.eqz").if_()
+        b.tee(bm).op("i32.eqz").if_()
         store_wide(b, self.dst.mem, dptr, dlen, data)
         b.get(i).i32(BLOCK).op("i32.add").set(i)
         b.get(dlen).i32(BLOCK).op("i32.add").set(dlen)
         b.br(3)
         b.end()
-        b.get(n).get(i).op("i32.sub").get(m).op("i32.ctz").tee(p).i32(1).op("i32.shl", "i32.add")
+        b.get(i).set(bi)
+        b.get(n).get(i).op("i32.sub").get(bm).op("i32.ctz").tee(p).i32(1).op("i32.shl", "i32.add")
         b.i32(3 * BLOCK).op("i32.ge_u").if_()
         store_wide(b, self.dst.mem, dptr, dlen, data)
         b.get(i).get(p).op("i32.add").set(i)
@@ -1849,7 +1876,7 @@ class _Translator:
         b.br(2)
         b.end()
         b.end()
-        b.free(data, m, p)
+        b.free(data, d, p)
 
     def _to_compact(
         self, dptr: int, dlen: int, simple: str, ptr: int, n: int, size: int | None = None
