@@ -94,6 +94,11 @@ __all__ = [
     "passes_through",
 ]
 
+# UTF-16 units per UTF-8 byte by its high nibble (`_count_utf16_units`), as bit 7 of a lane:
+# one for every byte but a continuation (8..B), a second for a 4-byte lead (F).
+_UTF16_UNIT_ONE = bytes(0 if 8 <= h <= 0xB else 0x80 for h in range(16))
+_UTF16_UNIT_TWO = bytes(0x80 if h == 0xF else 0 for h in range(16))
+
 # UTF-8 validation tables (Keiser and Lemire's lookup algorithm, `_validate_utf8_simd`): one bit
 # per error kind; a byte pair is invalid iff the three lookups share a bit.
 _TOO_SHORT, _TOO_LONG, _OVERLONG_3, _TOO_LARGE = 1, 2, 4, 8
@@ -1736,17 +1741,18 @@ class _Translator:
         i, cp, worst, nbytes, end = (b.local("i32") for _ in range(5))
         w, m = b.local("i64"), b.local("i64")
         bi, bm = b.local("i32"), b.local("i32")  # the last block's index and high-byte mask
+        fin = b.local("i32")  # the result's length in units once counted, else 0
         b.get(n).i32(1).op("i32.shl").set(worst)
         self._dst_alloc(dptr, 0, 0, 2, _L(worst))
         b.i32(0).set(i).i32(0).set(dlen)
         if self.simd:
-            b.i32(0).set(bi).i32(0).set(bm)
+            b.i32(0).set(bi).i32(0).set(bm).i32(0).set(fin)
         b.block().loop()  # $done $next
         b.get(i).get(n).op("i32.ge_u").br_if(1)
         nest = 1 if self.simd else 0  # the block the vector code leaves for the sequence
         if self.simd:
             b.block()  # $seq
-            self._utf8_to_utf16_block(dptr, dlen, ptr, n, i, bi, bm)
+            self._utf8_to_utf16_block(dptr, dlen, ptr, n, i, bi, bm, fin)
         b.get(i).i32(8).op("i32.add").get(n).op("i32.le_u").if_()
         b.get(ptr).get(i).op("i32.add").load("i64.load", sm).tee(w)
         b.i64(0x8080808080808080).op("i64.and").tee(m).op("i64.eqz").if_()
@@ -1815,7 +1821,7 @@ class _Translator:
         self._decode("utf8", ptr, i, n, cp)
         self._encode_utf16(dptr, dlen, cp)
         b.br(0).end().end()
-        b.free(w, m, end, bi, bm)
+        b.free(w, m, end, bi, bm, fin)
         b.get(dlen).i32(1).op("i32.shl").tee(nbytes).get(worst).op("i32.lt_u").if_()
         self.realloc_into(self.dst, dptr, _L(worst), 2, _L(nbytes))
         self.check_ptr(self.dst, dptr, 2, _L(nbytes))
@@ -1823,18 +1829,17 @@ class _Translator:
         b.free(i, cp, worst, nbytes)
 
     def _utf8_to_utf16_block(
-        self, dptr: int, dlen: int, ptr: int, n: int, i: int, bi: int, bm: int
+        self, dptr: int, dlen: int, ptr: int, n: int, i: int, bi: int, bm: int, fin: int
     ) -> None:
         """In the loop of `_utf8_to_utf16`, inside a block ending before its sequence code (`br
         3` from inside two `if`s continues the loop, `br 2` goes to the sequence at `i`): while
         16 bytes remain, an all-ASCII block becomes 16 units in one step (`ascii_blocks`). In
         a block with high bytes the ASCII bytes before the first one are widened with it when
         the units after them are sure to be overwritten before the string ends, and the
-        sequence code takes the high byte (else the word-at-a-time code goes on from `i`):
-        the rest of the string, r bytes from the first high one, has at least r / 3 code
-        units, so with p ASCII bytes first (n - i) + 2p >= 48 means p + r / 3 >= 16 (else the
-        buffer past the result would keep bytes the spec never writes). The 32 bytes lie in
-        the buffer: `dlen` <= `i`.
+        sequence code takes the high byte (else the word-at-a-time code goes on from `i`).
+        Sure means `dlen` + 16 <= `fin`, the result's length in units, counted at the first
+        mixed block (`_count_utf16_units`; else the buffer past the result would keep bytes
+        the spec never writes). The 32 bytes lie in the buffer: `dlen` <= `i`.
 
         A mixed block's index and high-byte mask are kept (`bi`, `bm`): while `i` is still
         inside it, the next high byte is found in the mask (shift, `ctz`) instead of by a new
@@ -1844,13 +1849,16 @@ class _Translator:
         b = self.b
         data = b.local("v128")
         d, p = b.local("i32"), b.local("i32")
+
+        def fits() -> None:  # 16 units stored at dlen are all overwritten by the result
+            b.get(dlen).i32(BLOCK).op("i32.add").get(fin).op("i32.le_u").if_()
+
         b.get(i).i32(BLOCK).op("i32.add").get(n).op("i32.le_u").if_()
         # still inside the last mixed block: the next high byte from its mask
         b.get(i).get(bi).op("i32.sub").tee(d).i32(BLOCK).op("i32.lt_u").if_()
         b.get(bm).get(d).op("i32.shr_u", "i32.ctz").tee(p).get(d).op("i32.add")
         b.i32(BLOCK).op("i32.lt_u").if_()
-        b.get(n).get(i).op("i32.sub").get(p).i32(1).op("i32.shl", "i32.add")
-        b.i32(3 * BLOCK).op("i32.ge_u").if_()
+        fits()
         load_block(b, self.src.mem, 1, ptr, i, data, mask=False)
         store_wide(b, self.dst.mem, dptr, dlen, data)
         b.get(i).get(p).op("i32.add").set(i)
@@ -1868,8 +1876,11 @@ class _Translator:
         b.br(3)
         b.end()
         b.get(i).set(bi)
-        b.get(n).get(i).op("i32.sub").get(bm).op("i32.ctz").tee(p).i32(1).op("i32.shl", "i32.add")
-        b.i32(3 * BLOCK).op("i32.ge_u").if_()
+        b.get(fin).op("i32.eqz").if_()
+        self._count_utf16_units(ptr, i, n, dlen, fin)
+        b.end()
+        fits()
+        b.get(bm).op("i32.ctz").set(p)
         store_wide(b, self.dst.mem, dptr, dlen, data)
         b.get(i).get(p).op("i32.add").set(i)
         b.get(dlen).get(p).op("i32.add").set(dlen)
@@ -1877,6 +1888,47 @@ class _Translator:
         b.end()
         b.end()
         b.free(data, d, p)
+
+    def _count_utf16_units(self, ptr: int, i: int, n: int, dlen: int, fin: int) -> None:
+        """`fin` = `dlen` + the UTF-16 units of the UTF-8 bytes [`i`, `n`) (`n` - `i` >= 16),
+        16 bytes per step: one per byte that is not a continuation (10xxxxxx) and one more
+        per 4-byte lead (>= 0xF0), the last partial block the 16 bytes ending at `n` with the
+        lanes already counted masked off. Exact for well-formed UTF-8; a malformed string
+        traps later in the transcoder, so its count does not matter. The two bit masks come
+        from the high nibbles by table (`i8x16.swizzle`), like the validator's."""
+        b = self.b
+        sm = self.src.mem
+        j = b.local("i32")
+        v = b.local("v128")
+
+        def count(lanes: Callable[[], None]) -> None:  # `fin` += the lanes' units of `v`
+            b.get(v).i32(4).simd("i8x16.shr_u").set(v)  # high nibbles
+            b.get(fin)
+            b.v128_const(_UTF16_UNIT_ONE).get(v).simd("i8x16.swizzle", "i8x16.bitmask")
+            b.v128_const(_UTF16_UNIT_TWO).get(v).simd("i8x16.swizzle", "i8x16.bitmask")
+            b.i32(16).op("i32.shl", "i32.or")
+            lanes()
+            b.op("i32.popcnt", "i32.add").set(fin)
+
+        b.get(dlen).set(fin)
+        b.get(i).set(j)
+        b.block().loop()
+        b.get(j).i32(BLOCK).op("i32.add").get(n).op("i32.gt_u").br_if(1)
+        b.get(ptr).get(j).op("i32.add").v128_load(sm).set(v)
+        count(lambda: None)
+        b.get(j).i32(BLOCK).op("i32.add").set(j)
+        b.br(0)
+        b.end().end()
+        b.get(j).get(n).op("i32.lt_u").if_()
+        b.get(ptr).get(n).op("i32.add").i32(BLOCK).op("i32.sub").v128_load(sm).set(v)
+
+        def tail() -> None:  # lanes 16 - (n - j) .. 15 of both halves
+            b.i32(0xFFFF).i32(BLOCK).get(n).get(j).op("i32.sub", "i32.sub", "i32.shl")
+            b.i32(0xFFFF).op("i32.and").i32(0x10001).op("i32.mul", "i32.and")
+
+        count(tail)
+        b.end()
+        b.free(j, v)
 
     def _to_compact(
         self, dptr: int, dlen: int, simple: str, ptr: int, n: int, size: int | None = None
