@@ -1740,19 +1740,18 @@ class _Translator:
         sm, dm = self.src.mem, self.dst.mem
         i, cp, worst, nbytes, end = (b.local("i32") for _ in range(5))
         w, m = b.local("i64"), b.local("i64")
-        bi, bm = b.local("i32"), b.local("i32")  # the last block's index and high-byte mask
         fin = b.local("i32")  # the result's length in units once counted, else 0
         b.get(n).i32(1).op("i32.shl").set(worst)
         self._dst_alloc(dptr, 0, 0, 2, _L(worst))
         b.i32(0).set(i).i32(0).set(dlen)
         if self.simd:
-            b.i32(0).set(bi).i32(0).set(bm).i32(0).set(fin)
+            b.i32(0).set(fin)
         b.block().loop()  # $done $next
         b.get(i).get(n).op("i32.ge_u").br_if(1)
         nest = 1 if self.simd else 0  # the block the vector code leaves for the sequence
         if self.simd:
             b.block()  # $seq
-            self._utf8_to_utf16_block(dptr, dlen, ptr, n, i, bi, bm, fin)
+            self._utf8_to_utf16_block(dptr, dlen, ptr, n, i, fin)
         b.get(i).i32(8).op("i32.add").get(n).op("i32.le_u").if_()
         b.get(ptr).get(i).op("i32.add").load("i64.load", sm).tee(w)
         b.i64(0x8080808080808080).op("i64.and").tee(m).op("i64.eqz").if_()
@@ -1792,28 +1791,7 @@ class _Translator:
         b.end()
 
         def take(k: int, inner: int) -> None:
-            b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
-            if k == 2:
-                b.get(end).i32(0x1F).op("i32.and").i32(6).op("i32.shl")
-                b.get(end).i32(8).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
-            elif k == 3:
-                b.get(end).i32(0xF).op("i32.and").i32(12).op("i32.shl")
-                b.get(end).i32(2).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
-                b.get(end).i32(16).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
-            else:
-                b.get(end).i32(7).op("i32.and").i32(18).op("i32.shl")
-                b.get(end).i32(4).op("i32.shl").i32(0x3F000).op("i32.and", "i32.or")
-                b.get(end).i32(10).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
-                b.get(end).i32(24).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or").tee(cp)
-                b.i32(10).op("i32.shr_u").i32(0xD7C0).op("i32.add").store("i32.store16", dm)
-                b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
-                b.get(cp).i32(0x3FF).op("i32.and").i32(0xDC00).op("i32.or")
-                b.store("i32.store16", dm, 2)
-                b.get(dlen).i32(2).op("i32.add").set(dlen)
-                b.get(i).i32(4).op("i32.add").set(i).br(1 + inner)
-                return
-            b.store("i32.store16", dm)
-            b.get(dlen).i32(1).op("i32.add").set(dlen)
+            self._store_utf16_seq(dptr, dlen, end, cp, k)
             b.get(i).i32(k).op("i32.add").set(i).br(1 + inner)
 
         self._utf8_seq(end, cp, take)
@@ -1821,15 +1799,42 @@ class _Translator:
         self._decode("utf8", ptr, i, n, cp)
         self._encode_utf16(dptr, dlen, cp)
         b.br(0).end().end()
-        b.free(w, m, end, bi, bm, fin)
+        b.free(w, m, end, fin)
         b.get(dlen).i32(1).op("i32.shl").tee(nbytes).get(worst).op("i32.lt_u").if_()
         self.realloc_into(self.dst, dptr, _L(worst), 2, _L(nbytes))
         self.check_ptr(self.dst, dptr, 2, _L(nbytes))
         b.end()
         b.free(i, cp, worst, nbytes)
 
+    def _store_utf16_seq(self, dptr: int, dlen: int, w: int, cp: int, k: int) -> None:
+        """The UTF-16 unit(s) of the checked `k`-byte UTF-8 sequence in the low bytes of `w`
+        at unit `dlen` of `dptr` (`dlen` advances; `cp` is scratch)."""
+        b = self.b
+        dm = self.dst.mem
+        b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+        if k == 2:
+            b.get(w).i32(0x1F).op("i32.and").i32(6).op("i32.shl")
+            b.get(w).i32(8).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
+        elif k == 3:
+            b.get(w).i32(0xF).op("i32.and").i32(12).op("i32.shl")
+            b.get(w).i32(2).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
+            b.get(w).i32(16).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
+        else:
+            b.get(w).i32(7).op("i32.and").i32(18).op("i32.shl")
+            b.get(w).i32(4).op("i32.shl").i32(0x3F000).op("i32.and", "i32.or")
+            b.get(w).i32(10).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
+            b.get(w).i32(24).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or").tee(cp)
+            b.i32(10).op("i32.shr_u").i32(0xD7C0).op("i32.add").store("i32.store16", dm)
+            b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+            b.get(cp).i32(0x3FF).op("i32.and").i32(0xDC00).op("i32.or")
+            b.store("i32.store16", dm, 2)
+            b.get(dlen).i32(2).op("i32.add").set(dlen)
+            return
+        b.store("i32.store16", dm)
+        b.get(dlen).i32(1).op("i32.add").set(dlen)
+
     def _utf8_to_utf16_block(
-        self, dptr: int, dlen: int, ptr: int, n: int, i: int, bi: int, bm: int, fin: int
+        self, dptr: int, dlen: int, ptr: int, n: int, i: int, fin: int
     ) -> None:
         """In the loop of `_utf8_to_utf16`, inside a block ending before its sequence code (`br
         3` from inside two `if`s continues the loop, `br 2` goes to the sequence at `i`): while
@@ -1841,33 +1846,29 @@ class _Translator:
         mixed block (`_count_utf16_units`; else the buffer past the result would keep bytes
         the spec never writes). The 32 bytes lie in the buffer: `dlen` <= `i`.
 
-        A mixed block's index and high-byte mask are kept (`bi`, `bm`): while `i` is still
-        inside it, the next high byte is found in the mask (shift, `ctz`) instead of by a new
-        load and `i8x16.bitmask`, so the step after a sequence waits on no load (the load of
-        the bytes to widen is off that chain): the scalar decoder's ~12-cycle load -> ctz ->
-        index chain per non-ASCII character becomes a few cycles of mask arithmetic."""
+        A mixed block is then finished in an inner loop while its 16 bytes and 3 more lie in
+        the string: the sequence at `i` is checked and stored (`_utf8_seq`), and the next high
+        byte of the block is found in its mask (shift, `ctz`), the ASCII bytes before it
+        widened as above; the loop leaves for the outer one when the block has no high byte
+        left or the result is too short. So a block is loaded once, and each sequence costs
+        none of the outer loop's end, block and word checks."""
         b = self.b
         data = b.local("v128")
-        d, p = b.local("i32"), b.local("i32")
+        bi, bm, p, w, cp = (b.local("i32") for _ in range(5))
 
         def fits() -> None:  # 16 units stored at dlen are all overwritten by the result
-            b.get(dlen).i32(BLOCK).op("i32.add").get(fin).op("i32.le_u").if_()
+            b.get(dlen).i32(BLOCK).op("i32.add").get(fin).op("i32.le_u")
 
-        b.get(i).i32(BLOCK).op("i32.add").get(n).op("i32.le_u").if_()
-        # still inside the last mixed block: the next high byte from its mask
-        b.get(i).get(bi).op("i32.sub").tee(d).i32(BLOCK).op("i32.lt_u").if_()
-        b.get(bm).get(d).op("i32.shr_u", "i32.ctz").tee(p).get(d).op("i32.add")
-        b.i32(BLOCK).op("i32.lt_u").if_()
-        fits()
-        load_block(b, self.src.mem, 1, ptr, i, data, mask=False)
-        store_wide(b, self.dst.mem, dptr, dlen, data)
-        b.get(i).get(p).op("i32.add").set(i)
-        b.get(dlen).get(p).op("i32.add").set(dlen)
-        b.br(4)  # the sequence at i
-        b.end()
-        b.br(2)  # the word code from i
-        b.end()
-        b.end()
+        def widen() -> None:  # the ASCII bytes before the high byte p bytes on
+            store_wide(b, self.dst.mem, dptr, dlen, data)
+            b.get(i).get(p).op("i32.add").set(i)
+            b.get(dlen).get(p).op("i32.add").set(dlen)
+
+        def take(k: int, inner: int) -> None:
+            self._store_utf16_seq(dptr, dlen, w, cp, k)
+            b.get(i).i32(k).op("i32.add").set(i).br(inner)
+
+        b.get(i).i32(BLOCK).op("i32.add").get(n).op("i32.le_u").if_()  # $a
         load_block(b, self.src.mem, 1, ptr, i, data)
         b.tee(bm).op("i32.eqz").if_()
         store_wide(b, self.dst.mem, dptr, dlen, data)
@@ -1875,19 +1876,35 @@ class _Translator:
         b.get(dlen).i32(BLOCK).op("i32.add").set(dlen)
         b.br(3)
         b.end()
-        b.get(i).set(bi)
         b.get(fin).op("i32.eqz").if_()
         self._count_utf16_units(ptr, i, n, dlen, fin)
         b.end()
         fits()
+        b.if_()  # $fits
+        b.get(i).set(bi)
         b.get(bm).op("i32.ctz").set(p)
-        store_wide(b, self.dst.mem, dptr, dlen, data)
-        b.get(i).get(p).op("i32.add").set(i)
-        b.get(dlen).get(p).op("i32.add").set(dlen)
-        b.br(2)
+        widen()
+        b.get(bi).i32(BLOCK + 3).op("i32.add").get(n).op("i32.le_u").if_()  # $room
+        b.loop()  # $inner
+        b.block()  # $next
+        b.get(ptr).get(i).op("i32.add").load("i32.load", self.src.mem).set(w)
+        self._utf8_seq(w, cp, take)
         b.end()
-        b.end()
-        b.free(data, d, p)
+        # the next high byte of the block, if any: else the outer loop goes on at i
+        b.get(bm).get(i).get(bi).op("i32.sub").tee(p).op("i32.shr_u", "i32.ctz").tee(cp)
+        b.get(p).op("i32.add").tee(p).i32(BLOCK).op("i32.ge_u").br_if(5)
+        fits()
+        b.op("i32.eqz").br_if(5)
+        b.get(cp).set(p)
+        b.get(ptr).get(i).op("i32.add").v128_load(self.src.mem).set(data)
+        widen()
+        b.br(0)
+        b.end()  # $inner
+        b.end()  # $room
+        b.br(2)  # the sequence at i
+        b.end()  # $fits
+        b.end()  # $a
+        b.free(data, bi, bm, p, w, cp)
 
     def _count_utf16_units(self, ptr: int, i: int, n: int, dlen: int, fin: int) -> None:
         """`fin` = `dlen` + the UTF-16 units of the UTF-8 bytes [`i`, `n`) (`n` - `i` >= 16),
