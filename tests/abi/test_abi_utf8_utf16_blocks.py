@@ -19,9 +19,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from abi_harness import check
+from abi_harness import MEM_BYTES, check
 from test_abi_ascii_blocks import _case
-from test_abi_fast_paths import BAD_SEQS, VALID_SEQS, _ascii
+from test_abi_fast_paths import BAD_SEQS, VALID_SEQS, _ascii, _at
 
 PATH = ("utf8", "utf16", "utf8")
 
@@ -85,3 +85,15 @@ def test_random_mixed_text(seed):
             assert trap is None, raw.hex()
         except UnicodeDecodeError:
             assert trap == "params", raw.hex()
+
+
+@pytest.mark.parametrize("n", range(19, 52))
+def test_mixed_text_ending_at_the_memory_end(n):
+    """Loads inside a mixed block stay inside the string: a long string ending exactly at
+    the end of memory, with high bytes in its last blocks, is transcoded, not a bounds trap."""
+    for seed in range(3):
+        raw = (_ascii(40, seed) + "é€ßa—b😀c".encode() * 4)[-n:]
+        while raw and 0x80 <= raw[0] < 0xC0:  # start on a whole character
+            raw = raw[1:]
+        case = _at(raw, "utf16", ptr=MEM_BYTES - len(raw))
+        assert check(case).trap is None, raw.hex()
