@@ -94,6 +94,11 @@ __all__ = [
     "passes_through",
 ]
 
+# UTF-16 units per UTF-8 byte by its high nibble (`_count_utf16_units`), as bit 7 of a lane:
+# one for every byte but a continuation (8..B), a second for a 4-byte lead (F).
+_UTF16_UNIT_ONE = bytes(0 if 8 <= h <= 0xB else 0x80 for h in range(16))
+_UTF16_UNIT_TWO = bytes(0x80 if h == 0xF else 0 for h in range(16))
+
 # UTF-8 validation tables (Keiser and Lemire's lookup algorithm, `_validate_utf8_simd`): one bit
 # per error kind; a byte pair is invalid iff the three lookups share a bit.
 _TOO_SHORT, _TOO_LONG, _OVERLONG_3, _TOO_LARGE = 1, 2, 4, 8
@@ -1735,15 +1740,18 @@ class _Translator:
         sm, dm = self.src.mem, self.dst.mem
         i, cp, worst, nbytes, end = (b.local("i32") for _ in range(5))
         w, m = b.local("i64"), b.local("i64")
+        fin = b.local("i32")  # the result's length in units once counted, else 0
         b.get(n).i32(1).op("i32.shl").set(worst)
         self._dst_alloc(dptr, 0, 0, 2, _L(worst))
         b.i32(0).set(i).i32(0).set(dlen)
+        if self.simd:
+            b.i32(0).set(fin)
         b.block().loop()  # $done $next
         b.get(i).get(n).op("i32.ge_u").br_if(1)
         nest = 1 if self.simd else 0  # the block the vector code leaves for the sequence
         if self.simd:
             b.block()  # $seq
-            self._utf8_to_utf16_block(dptr, dlen, ptr, n, i)
+            self._utf8_to_utf16_block(dptr, dlen, ptr, n, i, fin)
         b.get(i).i32(8).op("i32.add").get(n).op("i32.le_u").if_()
         b.get(ptr).get(i).op("i32.add").load("i64.load", sm).tee(w)
         b.i64(0x8080808080808080).op("i64.and").tee(m).op("i64.eqz").if_()
@@ -1783,28 +1791,7 @@ class _Translator:
         b.end()
 
         def take(k: int, inner: int) -> None:
-            b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
-            if k == 2:
-                b.get(end).i32(0x1F).op("i32.and").i32(6).op("i32.shl")
-                b.get(end).i32(8).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
-            elif k == 3:
-                b.get(end).i32(0xF).op("i32.and").i32(12).op("i32.shl")
-                b.get(end).i32(2).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
-                b.get(end).i32(16).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
-            else:
-                b.get(end).i32(7).op("i32.and").i32(18).op("i32.shl")
-                b.get(end).i32(4).op("i32.shl").i32(0x3F000).op("i32.and", "i32.or")
-                b.get(end).i32(10).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
-                b.get(end).i32(24).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or").tee(cp)
-                b.i32(10).op("i32.shr_u").i32(0xD7C0).op("i32.add").store("i32.store16", dm)
-                b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
-                b.get(cp).i32(0x3FF).op("i32.and").i32(0xDC00).op("i32.or")
-                b.store("i32.store16", dm, 2)
-                b.get(dlen).i32(2).op("i32.add").set(dlen)
-                b.get(i).i32(4).op("i32.add").set(i).br(1 + inner)
-                return
-            b.store("i32.store16", dm)
-            b.get(dlen).i32(1).op("i32.add").set(dlen)
+            self._store_utf16_seq(dptr, dlen, end, cp, k)
             b.get(i).i32(k).op("i32.add").set(i).br(1 + inner)
 
         self._utf8_seq(end, cp, take)
@@ -1812,44 +1799,153 @@ class _Translator:
         self._decode("utf8", ptr, i, n, cp)
         self._encode_utf16(dptr, dlen, cp)
         b.br(0).end().end()
-        b.free(w, m, end)
+        b.free(w, m, end, fin)
         b.get(dlen).i32(1).op("i32.shl").tee(nbytes).get(worst).op("i32.lt_u").if_()
         self.realloc_into(self.dst, dptr, _L(worst), 2, _L(nbytes))
         self.check_ptr(self.dst, dptr, 2, _L(nbytes))
         b.end()
         b.free(i, cp, worst, nbytes)
 
-    def _utf8_to_utf16_block(self, dptr: int, dlen: int, ptr: int, n: int, i: int) -> None:
+    def _store_utf16_seq(self, dptr: int, dlen: int, w: int, cp: int, k: int) -> None:
+        """The UTF-16 unit(s) of the checked `k`-byte UTF-8 sequence in the low bytes of `w`
+        at unit `dlen` of `dptr` (`dlen` advances; `cp` is scratch)."""
+        b = self.b
+        dm = self.dst.mem
+        b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+        if k == 2:
+            b.get(w).i32(0x1F).op("i32.and").i32(6).op("i32.shl")
+            b.get(w).i32(8).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
+        elif k == 3:
+            b.get(w).i32(0xF).op("i32.and").i32(12).op("i32.shl")
+            b.get(w).i32(2).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
+            b.get(w).i32(16).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or")
+        else:
+            b.get(w).i32(7).op("i32.and").i32(18).op("i32.shl")
+            b.get(w).i32(4).op("i32.shl").i32(0x3F000).op("i32.and", "i32.or")
+            b.get(w).i32(10).op("i32.shr_u").i32(0xFC0).op("i32.and", "i32.or")
+            b.get(w).i32(24).op("i32.shr_u").i32(0x3F).op("i32.and", "i32.or").tee(cp)
+            b.i32(10).op("i32.shr_u").i32(0xD7C0).op("i32.add").store("i32.store16", dm)
+            b.get(dptr).get(dlen).i32(1).op("i32.shl", "i32.add")
+            b.get(cp).i32(0x3FF).op("i32.and").i32(0xDC00).op("i32.or")
+            b.store("i32.store16", dm, 2)
+            b.get(dlen).i32(2).op("i32.add").set(dlen)
+            return
+        b.store("i32.store16", dm)
+        b.get(dlen).i32(1).op("i32.add").set(dlen)
+
+    def _utf8_to_utf16_block(
+        self, dptr: int, dlen: int, ptr: int, n: int, i: int, fin: int
+    ) -> None:
         """In the loop of `_utf8_to_utf16`, inside a block ending before its sequence code (`br
         3` from inside two `if`s continues the loop, `br 2` goes to the sequence at `i`): while
         16 bytes remain, an all-ASCII block becomes 16 units in one step (`ascii_blocks`). In
         a block with high bytes the ASCII bytes before the first one are widened with it when
         the units after them are sure to be overwritten before the string ends, and the
-        sequence code takes the high byte (else the word-at-a-time code goes on from `i`):
-        the rest of the string, r bytes from the first high one, has at least r / 3 code
-        units, so with p ASCII bytes first (n - i) + 2p >= 48 means p + r / 3 >= 16 (else the
-        buffer past the result would keep bytes the spec never writes). The 32 bytes lie in
-        the buffer: `dlen` <= `i`."""
+        sequence code takes the high byte (else the word-at-a-time code goes on from `i`).
+        Sure means `dlen` + 16 <= `fin`, the result's length in units, counted at the first
+        mixed block (`_count_utf16_units`; else the buffer past the result would keep bytes
+        the spec never writes). The 32 bytes lie in the buffer: `dlen` <= `i`.
+
+        A mixed block is then finished in an inner loop while its 16 bytes and 3 more lie in
+        the string: the sequence at `i` is checked and stored (`_utf8_seq`), and the next high
+        byte of the block is found in its mask (shift, `ctz`), the ASCII bytes before it
+        widened as above; the loop leaves for the outer one when the block has no high byte
+        left or the result is too short. So a block is loaded once, and each sequence costs
+        none of the outer loop's end, block and word checks."""
         b = self.b
         data = b.local("v128")
-        m, p = b.local("i32"), b.local("i32")
-        b.get(i).i32(BLOCK).op("i32.add").get(n).op("i32.le_u").if_()
+        bi, bm, p, w, cp = (b.local("i32") for _ in range(5))
+
+        def fits() -> None:  # 16 units stored at dlen are all overwritten by the result
+            b.get(dlen).i32(BLOCK).op("i32.add").get(fin).op("i32.le_u")
+
+        def widen() -> None:  # the ASCII bytes before the high byte p bytes on
+            store_wide(b, self.dst.mem, dptr, dlen, data)
+            b.get(i).get(p).op("i32.add").set(i)
+            b.get(dlen).get(p).op("i32.add").set(dlen)
+
+        def take(k: int, inner: int) -> None:
+            self._store_utf16_seq(dptr, dlen, w, cp, k)
+            b.get(i).i32(k).op("i32.add").set(i).br(inner)
+
+        b.get(i).i32(BLOCK).op("i32.add").get(n).op("i32.le_u").if_()  # $a
         load_block(b, self.src.mem, 1, ptr, i, data)
-        b.tee(m).op("i32.eqz").if_()
+        b.tee(bm).op("i32.eqz").if_()
         store_wide(b, self.dst.mem, dptr, dlen, data)
         b.get(i).i32(BLOCK).op("i32.add").set(i)
         b.get(dlen).i32(BLOCK).op("i32.add").set(dlen)
         b.br(3)
         b.end()
-        b.get(n).get(i).op("i32.sub").get(m).op("i32.ctz").tee(p).i32(1).op("i32.shl", "i32.add")
-        b.i32(3 * BLOCK).op("i32.ge_u").if_()
-        store_wide(b, self.dst.mem, dptr, dlen, data)
-        b.get(i).get(p).op("i32.add").set(i)
-        b.get(dlen).get(p).op("i32.add").set(dlen)
-        b.br(2)
+        b.get(fin).op("i32.eqz").if_()
+        self._count_utf16_units(ptr, i, n, dlen, fin)
         b.end()
+        fits()
+        b.if_()  # $fits
+        b.get(i).set(bi)
+        b.get(bm).op("i32.ctz").set(p)
+        widen()
+        b.get(bi).i32(BLOCK + 3).op("i32.add").get(n).op("i32.le_u").if_()  # $room
+        b.loop()  # $inner
+        b.block()  # $next
+        b.get(ptr).get(i).op("i32.add").load("i32.load", self.src.mem).set(w)
+        self._utf8_seq(w, cp, take)
         b.end()
-        b.free(data, m, p)
+        # the next high byte of the block, if any: else the outer loop goes on at i
+        b.get(bm).get(i).get(bi).op("i32.sub").tee(p).op("i32.shr_u", "i32.ctz").tee(cp)
+        b.get(p).op("i32.add").tee(p).i32(BLOCK).op("i32.ge_u").br_if(5)
+        fits()
+        b.op("i32.eqz").br_if(5)
+        b.get(cp).set(p)
+        b.get(ptr).get(i).op("i32.add").v128_load(self.src.mem).set(data)
+        widen()
+        b.br(0)
+        b.end()  # $inner
+        b.end()  # $room
+        b.br(2)  # the sequence at i
+        b.end()  # $fits
+        b.end()  # $a
+        b.free(data, bi, bm, p, w, cp)
+
+    def _count_utf16_units(self, ptr: int, i: int, n: int, dlen: int, fin: int) -> None:
+        """`fin` = `dlen` + the UTF-16 units of the UTF-8 bytes [`i`, `n`) (`n` - `i` >= 16),
+        16 bytes per step: one per byte that is not a continuation (10xxxxxx) and one more
+        per 4-byte lead (>= 0xF0), the last partial block the 16 bytes ending at `n` with the
+        lanes already counted masked off. Exact for well-formed UTF-8; a malformed string
+        traps later in the transcoder, so its count does not matter. The two bit masks come
+        from the high nibbles by table (`i8x16.swizzle`), like the validator's."""
+        b = self.b
+        sm = self.src.mem
+        j = b.local("i32")
+        v = b.local("v128")
+
+        def count(lanes: Callable[[], None]) -> None:  # `fin` += the lanes' units of `v`
+            b.get(v).i32(4).simd("i8x16.shr_u").set(v)  # high nibbles
+            b.get(fin)
+            b.v128_const(_UTF16_UNIT_ONE).get(v).simd("i8x16.swizzle", "i8x16.bitmask")
+            b.v128_const(_UTF16_UNIT_TWO).get(v).simd("i8x16.swizzle", "i8x16.bitmask")
+            b.i32(16).op("i32.shl", "i32.or")
+            lanes()
+            b.op("i32.popcnt", "i32.add").set(fin)
+
+        b.get(dlen).set(fin)
+        b.get(i).set(j)
+        b.block().loop()
+        b.get(j).i32(BLOCK).op("i32.add").get(n).op("i32.gt_u").br_if(1)
+        b.get(ptr).get(j).op("i32.add").v128_load(sm).set(v)
+        count(lambda: None)
+        b.get(j).i32(BLOCK).op("i32.add").set(j)
+        b.br(0)
+        b.end().end()
+        b.get(j).get(n).op("i32.lt_u").if_()
+        b.get(ptr).get(n).op("i32.add").i32(BLOCK).op("i32.sub").v128_load(sm).set(v)
+
+        def tail() -> None:  # lanes 16 - (n - j) .. 15 of both halves
+            b.i32(0xFFFF).i32(BLOCK).get(n).get(j).op("i32.sub", "i32.sub", "i32.shl")
+            b.i32(0xFFFF).op("i32.and").i32(0x10001).op("i32.mul", "i32.and")
+
+        count(tail)
+        b.end()
+        b.free(j, v)
 
     def _to_compact(
         self, dptr: int, dlen: int, simple: str, ptr: int, n: int, size: int | None = None

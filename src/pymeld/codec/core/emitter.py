@@ -92,6 +92,7 @@ OPS = {
     "i64.eqz": 0x50,
     "i64.gt_u": 0x56,
     "i32.ctz": 0x68,
+    "i32.popcnt": 0x69,
     "i32.add": 0x6A,
     "i32.sub": 0x6B,
     "i32.mul": 0x6C,
