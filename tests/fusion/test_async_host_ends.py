@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,24 @@ def _oracle_against(oracle_py: Path, wast: Path, transformed: Path, tmp_path: Pa
     )
     (result,) = json.loads(report.read_text())["files"].values()
     return result
+
+
+def _assert_fused_equivalent(
+    wasm_tools: str,
+    oracle_py: Path,
+    original: bytes,
+    harness: Callable[[bytes, str], str],
+    cases: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The oracle runs ``cases`` on ``harness`` around ``original`` and around its fused
+    output: equivalent, with no warning."""
+    fused = fuse_bytes(original, options=FuseOptions(component=True)).output
+    transformed = _parse(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
+    wast = _live_wast(harness(original, "original"), cases, tmp_path / "live.wast")
+    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
 
 
 @pytest.fixture(scope="module")
@@ -279,14 +298,8 @@ def test_runtime_handles_of_a_hand_off_number_no_instance_s_resources(
             '  (func (export "run") (alias export $consumer "run")))\n'
         )
 
-    fused = fuse_bytes(original, options=FuseOptions(component=True)).output
-    transformed = _parse(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
-    wast = _live_wast(
-        harness(original, "original"), {"run": "(u32.const 0x102)"}, tmp_path / "o.wast"
-    )
-    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
-    assert r["status"] == "equivalent", r
-    assert not r.get("warnings"), r
+    cases = {"run": "(u32.const 0x102)"}
+    _assert_fused_equivalent(wasm_tools, oracle_py, original, harness, cases, tmp_path)
 
 
 #: Beside the composition: $G, which hands a host import the live readable end $C made.
@@ -437,16 +450,11 @@ def test_host_import_ends_cross_as_the_original_does(
             '  (func (export "fetch") (alias export $driver "fetch")))\n'
         )
 
-    fused = fuse_bytes(original, options=FuseOptions(component=True)).output
-    transformed = _parse(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
     cases = {
         "run": "(u32.const 0x2a101002)",  # COMPLETED 1 both ways, 42 read
         "fetch": "(u32.const 0x2a10)",  # COMPLETED 1, 42 read
     }
-    wast = _live_wast(harness(original, "original"), cases, tmp_path / "i.wast")
-    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
-    assert r["status"] == "equivalent", r
-    assert not r.get("warnings"), r
+    _assert_fused_equivalent(wasm_tools, oracle_py, original, harness, cases, tmp_path)
 
 
 @pytest.mark.parametrize(
