@@ -62,6 +62,7 @@ NEVER = (
     "pymeld.codec.component.parse_coretypes",
     "pymeld.codec.component.builder",  # building components: the wrapper's, not the parser's
     "pymeld.codec.component.rareitems",  # stream/future/map types, values, start sections
+    "pymeld.codec.core.gctypes",  # GC struct/array types: no corpus module declares one
     "struct",
 )
 
@@ -172,6 +173,35 @@ def test_rare_items_load_where_a_component_has_them() -> None:
     assert [s for s, _ in cm.defined_sorts(st)] == [cm.ComponentSort.VALUE]
     assert [s for s, _ in cm.defined_sorts(vs)] == [cm.ComponentSort.VALUE]
     assert encode_component(comp) == data
+
+
+def test_the_core_model_lends_exactly_the_gc_types() -> None:
+    from pymeld.codec.core import gctypes
+    from pymeld.codec.core import model as km
+
+    assert set(gctypes.__all__) == km.GC_TYPE_NAMES
+    for name in gctypes.__all__:
+        assert getattr(km, name) is getattr(gctypes, name)
+
+
+def test_gc_types_load_where_a_module_declares_them() -> None:
+    """A core module with a struct and an array type reads them (their module loads then),
+    encodes them back and remaps their type indices."""
+    from pymeld.codec.core import encode_module, parse_module
+    from pymeld.codec.core import model as km
+    from pymeld.codec.core.instructions import remap_rec_group
+
+    # type section: (struct (field (mut i32))) (array (field i8)), then a struct of a ref to 0
+    data = bytes.fromhex("0061736d01000000010d035f017f015e78005f01630000")
+    module = parse_module(data)
+    struct, array, _ = (g.types[0].composite for g in module.types)
+    assert struct == km.StructType([km.FieldType(km.NumType.I32, True)])
+    assert array == km.ArrayType(km.FieldType(km.PackedType.I8, False))
+    assert encode_module(module) == data
+    (moved,) = remap_rec_group(module.types[2], lambda i: i + 5).types
+    assert isinstance(moved.composite, km.StructType)
+    assert moved.composite.fields[0].storage.heap.index == 5
+    assert remap_rec_group(module.types[1], lambda i: i + 5).types[0].composite == array
 
 
 def test_fuse_without_adapters_skips_the_adapter_generator(tmp_path: Path) -> None:
