@@ -9,6 +9,7 @@ whatever depends on a dropped item), returning where each original index went.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from pymeld.codec.component import model as cm
@@ -188,6 +189,8 @@ def _remap_type(t: object, idx: Idx, depth: int) -> object:
             return cm.ResultType(opt(t.ok), opt(t.err))
         case cm.OwnType() | cm.BorrowType():
             return type(t)(idx(CS.TYPE, t.resource))
+        case _ if "pymeld.codec.component.rareitems" not in sys.modules:
+            pass  # no stream, future or map type exists before its class loads: none to ask
         case cm.MapType():
             return cm.MapType(vt(t.key), vt(t.value))
         case cm.StreamType() | cm.FutureType():

@@ -61,6 +61,8 @@ NEVER = (
     "pymeld.codec.component.coretypes",  # core types inside a component: wit-component has none
     "pymeld.codec.component.parse_coretypes",
     "pymeld.codec.component.builder",  # building components: the wrapper's, not the parser's
+    "pymeld.codec.component.rareitems",  # stream/future/map types, values, start sections
+    "pymeld.codec.core.gctypes",  # GC struct/array types: no corpus module declares one
     "struct",
 )
 
@@ -128,6 +130,80 @@ def test_the_model_lends_exactly_the_core_type_classes() -> None:
         assert getattr(cm, name) is getattr(coretypes, name)
 
 
+def test_the_model_lends_exactly_the_rare_items() -> None:
+    """`model.RARE_ITEM_NAMES` is the list `rareitems` exports, each importable from the model
+    and the package as before the classes moved."""
+    from pymeld.codec import component
+    from pymeld.codec.component import model as cm
+    from pymeld.codec.component import rareitems
+
+    assert set(rareitems.__all__) == cm.RARE_ITEM_NAMES
+    for name in rareitems.__all__:
+        assert getattr(cm, name) is getattr(component, name) is getattr(rareitems, name)
+    assert cm.RARE_ITEM_NAMES.isdisjoint(cm.CORE_TYPE_NAMES)
+
+
+def test_rare_items_load_where_a_component_has_them() -> None:
+    """A component with a map type, a stream type, a name attribute, a start and a value section
+    reads them (their module loads then), counts their indices and encodes them back."""
+    from pymeld.codec.component import encode_component, parse_component
+    from pymeld.codec.component import model as cm
+
+    # A type section (map<u32, string>, stream<u8>, future), an import named "a:b/c" with the
+    # attribute implements="x:y/z", a start section (func 0, no arguments, one result) and a
+    # value section (u32 42): decoded production by production, not validated.
+    body = bytes.fromhex("0363797366017d6500")  # map<u32,string>, stream<u8>, future
+    types = bytes([7, len(body)]) + body
+    imp = b"\x01\x02\x05a:b/c\x01\x00\x05x:y/z\x01\x00"  # attribute `implements`, func type 0
+    imports = bytes([10, len(imp)]) + imp
+    start = bytes([9, 3, 0, 0, 1])  # func 0, no args, one result
+    value = bytes([12, 4, 1, 0x79, 1, 0x2A])  # one u32 value 42
+    data = bytes.fromhex("0061736d0d000100") + types + imports + start + value
+    comp = parse_component(data)
+    ts, im, st, vs = comp.sections
+    assert ts.items == [
+        cm.MapType(cm.Prim.U32, cm.Prim.STRING),
+        cm.StreamType(cm.Prim.U8),
+        cm.FutureType(None),
+    ]
+    assert im.items[0].name.attributes == [cm.Attribute(cm.AttributeKind.IMPLEMENTS, "x:y/z")]
+    assert st == cm.StartSection(0, [], 1)
+    assert vs == cm.ValueSection([cm.Value(cm.Prim.U32, b"\x2a")])
+    assert [s for s, _ in cm.defined_sorts(ts)] == [cm.ComponentSort.TYPE] * 3
+    assert [s for s, _ in cm.defined_sorts(st)] == [cm.ComponentSort.VALUE]
+    assert [s for s, _ in cm.defined_sorts(vs)] == [cm.ComponentSort.VALUE]
+    assert encode_component(comp) == data
+
+
+def test_the_core_model_lends_exactly_the_gc_types() -> None:
+    from pymeld.codec.core import gctypes
+    from pymeld.codec.core import model as km
+
+    assert set(gctypes.__all__) == km.GC_TYPE_NAMES
+    for name in gctypes.__all__:
+        assert getattr(km, name) is getattr(gctypes, name)
+
+
+def test_gc_types_load_where_a_module_declares_them() -> None:
+    """A core module with a struct and an array type reads them (their module loads then),
+    encodes them back and remaps their type indices."""
+    from pymeld.codec.core import encode_module, parse_module
+    from pymeld.codec.core import model as km
+    from pymeld.codec.core.instructions import remap_rec_group
+
+    # type section: (struct (field (mut i32))) (array (field i8)), then a struct of a ref to 0
+    data = bytes.fromhex("0061736d01000000010d035f017f015e78005f01630000")
+    module = parse_module(data)
+    struct, array, _ = (g.types[0].composite for g in module.types)
+    assert struct == km.StructType([km.FieldType(km.NumType.I32, True)])
+    assert array == km.ArrayType(km.FieldType(km.PackedType.I8, False))
+    assert encode_module(module) == data
+    (moved,) = remap_rec_group(module.types[2], lambda i: i + 5).types
+    assert isinstance(moved.composite, km.StructType)
+    assert moved.composite.fields[0].storage.heap.index == 5
+    assert remap_rec_group(module.types[1], lambda i: i + 5).types[0].composite == array
+
+
 def test_fuse_without_adapters_skips_the_adapter_generator(tmp_path: Path) -> None:
     if not NO_ADAPTERS.exists():
         pytest.skip(f"{NO_ADAPTERS} not present")
@@ -148,8 +224,19 @@ def test_component_output_loads_the_encoder_and_wrapper(tmp_path: Path, path: Pa
     assert "pymeld.wrap.wrapper" in mods and "pymeld.codec.component.encode" in mods
     assert out.read_bytes()[4:8] == b"\x0d\x00\x01\x00"
     never = ("pymeld.codec.component.coretypes", "pymeld.codec.component.parse_coretypes")
+    never += ("pymeld.codec.component.rareitems",)  # copying flags/enum types asks for none
     never += ("pymeld.wrap.ascribe",)  # neither exports a type
     assert _loaded(mods, never) == []
+
+
+def test_component_output_copies_types_without_rare_items(tmp_path: Path) -> None:
+    """cprovider's root declares types the interface copy passes through unchanged (neither
+    stream, future nor map): asking whether one is must not load their classes."""
+    if not NO_ADAPTERS.exists():
+        pytest.skip(f"{NO_ADAPTERS} not present")
+    mods = _new_modules("fuse", str(NO_ADAPTERS), "--component", "-o", str(tmp_path / "o.wasm"))
+    assert "pymeld.interface" in mods
+    assert _loaded(mods, ("pymeld.codec.component.rareitems",)) == []
 
 
 def test_help_loads_neither_typing_nor_signal() -> None:

@@ -148,16 +148,16 @@ class TypeResolver:
                     None if t.ok is None else vt(t.ok, scope),
                     None if t.err is None else vt(t.err, scope),
                 )
-            case cm.MapType():
+            case cm.OwnType():
+                return at.Own(self._resource(scope, t.resource))
+            case cm.BorrowType():
+                return at.Borrow(self._resource(scope, t.resource))
+            case cm.MapType():  # (`rareitems`: loaded when a type is none of the above)
                 return at.Map(vt(t.key, scope), vt(t.value, scope))
             case cm.StreamType():
                 return at.Stream(None if t.element is None else vt(t.element, scope))
             case cm.FutureType():
                 return at.Future(None if t.element is None else vt(t.element, scope))
-            case cm.OwnType():
-                return at.Own(self._resource(scope, t.resource))
-            case cm.BorrowType():
-                return at.Borrow(self._resource(scope, t.resource))
             case _:
                 raise UnsupportedFeature(f"value type {type(t).__name__}")
 

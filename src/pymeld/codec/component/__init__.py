@@ -23,13 +23,14 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """`encode_component` loads the encoder on first use (fusing to a core module needs none);
-    the core type classes are the model's (`model.CORE_TYPE_NAMES`, which the star import
-    above does not take: they load on first read)."""
+    the core type classes and the rare items are the model's (`model.CORE_TYPE_NAMES`,
+    `model.RARE_ITEM_NAMES`, which the star import above does not take: they load on first
+    read)."""
     if name == "encode_component":
         from pymeld.codec.component.encode import encode_component
 
         return encode_component
-    if name in model.CORE_TYPE_NAMES:
+    if name in model.CORE_TYPE_NAMES or name in model.RARE_ITEM_NAMES:
         return getattr(model, name)
     raise AttributeError(f"module 'pymeld.codec.component' has no attribute {name!r}")
 

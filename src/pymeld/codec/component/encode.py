@@ -43,7 +43,6 @@ from pymeld.codec.component.model import (
     ExternName,
     FlagsType,
     FuncType,
-    FutureType,
     ImportDecl,
     ImportSection,
     InlineExports,
@@ -51,19 +50,15 @@ from pymeld.codec.component.model import (
     InstanceType,
     Instantiate,
     ListType,
-    MapType,
     OptionType,
     OwnType,
     Prim,
     RecordType,
     ResourceType,
     ResultType,
-    StartSection,
-    StreamType,
     TupleType,
     TypeDeclarator,
     TypeSection,
-    ValueSection,
     VariantType,
 )
 from pymeld.codec.component.parse import MAGIC
@@ -122,12 +117,16 @@ def _component(out: list[bytes | bytearray | memoryview], c: Component) -> int:
             if isinstance(s, CustomSection):
                 p.name(s.name)
                 p.raw(s.data)
-            elif isinstance(s, StartSection):
+            elif isinstance(s, cm.StartSection):  # (`rareitems`: custom sections come first)
                 p.u32(s.func)
                 p.u32(len(s.args))
                 for a in s.args:
                     p.u32(a)
                 p.u32(s.results)
+            elif isinstance(s, cm.ValueSection):
+                p.u32(len(s.items))
+                for v in s.items:
+                    _value(p, v)
             else:
                 raise TypeError(f"not a component section: {s!r}")
             body = p.buf
@@ -439,16 +438,6 @@ def _type(w: Writer, t) -> None:
         case BorrowType():
             w.byte(0x68)
             w.u32(t.resource)
-        case StreamType():
-            w.byte(0x66)
-            _opt_valtype(w, t.element)
-        case FutureType():
-            w.byte(0x65)
-            _opt_valtype(w, t.element)
-        case MapType():
-            w.byte(0x63)
-            _valtype(w, t.key)
-            _valtype(w, t.value)
         case ResourceType():
             w.byte(0x3F)
             _core_valtype(w, t.rep)
@@ -457,6 +446,16 @@ def _type(w: Writer, t) -> None:
             else:
                 w.byte(0x01)
                 w.u32(t.dtor)
+        case cm.StreamType():  # (`rareitems`: loaded when a type is none of the above)
+            w.byte(0x66)
+            _opt_valtype(w, t.element)
+        case cm.FutureType():
+            w.byte(0x65)
+            _opt_valtype(w, t.element)
+        case cm.MapType():
+            w.byte(0x63)
+            _valtype(w, t.key)
+            _valtype(w, t.value)
         case _:
             raise TypeError(f"not a component type: {t!r}")
 
@@ -592,7 +591,6 @@ _ITEM_ENCODERS = {
     CanonSection: _canon,
     ImportSection: _import,
     ExportSection: _export,
-    ValueSection: _value,
 }
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from typing import Any, TypeAlias
 
     from pymeld.codec.component.coretypes import *  # noqa: F403 (what `__getattr__` gives)
+    from pymeld.codec.component.rareitems import *  # noqa: F403 (ditto)
 
 # ---------------------------------------------------------------------------------------------
 # Sorts
@@ -189,24 +190,8 @@ class BorrowType:
     resource: int
 
 
-@dataclass
-class StreamType:
-    element: ValType | None
-
-
-@dataclass
-class FutureType:
-    element: ValType | None
-
-
-@dataclass
-class MapType:
-    key: ValType
-    value: ValType
-
-
 DefValType: TypeAlias = (
-    "Prim | RecordType | VariantType | ListType | TupleType | FlagsType | EnumType | OptionType"
+    "Prim | RecordType | VariantType | ListType | TupleType | FlagsType | EnumType | OptionType"  # noqa: F405
     " | ResultType | OwnType | BorrowType | StreamType | FutureType | MapType"
 )
 
@@ -257,18 +242,12 @@ class AttributeKind(IntEnum):
 
 
 @dataclass
-class Attribute:
-    kind: AttributeKind
-    value: str
-
-
-@dataclass
 class ExternName:
     """``nameattributes``: ``tag`` is the leading byte (0x00/0x01 plain, 0x02 with attributes)."""
 
     name: str
     tag: int = 0x00
-    attributes: list[Attribute] = field(default_factory=list)
+    attributes: list[Attribute] = field(default_factory=list)  # noqa: F405
 
     def attribute(self, kind: AttributeKind) -> str | None:
         for a in self.attributes:
@@ -307,13 +286,23 @@ CORE_TYPE_NAMES = frozenset(
     }
 )
 
-if not TYPE_CHECKING:  # (for mypy, the names are the star import above and nothing else)
+#: The names `__getattr__` takes from `pymeld.codec.component.rareitems` (stream, future and map
+#: types, name attributes, values, start sections: no corpus composition has one).
+RARE_ITEM_NAMES = frozenset(
+    {"Attribute", "FutureType", "MapType", "StartSection", "StreamType", "Value", "ValueSection"}
+)
+
+if not TYPE_CHECKING:  # (for mypy, the names are the star imports above and nothing else)
 
     def __getattr__(name: str) -> Any:
         if name in CORE_TYPE_NAMES:
             from pymeld.codec.component import coretypes
 
             return getattr(coretypes, name)
+        if name in RARE_ITEM_NAMES:
+            from pymeld.codec.component import rareitems
+
+            return getattr(rareitems, name)
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -634,14 +623,6 @@ class Export:
     desc: ExternDesc | None = None
 
 
-@dataclass
-class Value:
-    """🪙 ``value``: type plus the raw ``val(t)`` bytes (decoding them needs type resolution)."""
-
-    type: ValType
-    data: bytes
-
-
 # ---------------------------------------------------------------------------------------------
 # Sections
 # ---------------------------------------------------------------------------------------------
@@ -747,16 +728,6 @@ class CanonSection:
 
 
 @dataclass
-class StartSection:
-    """🪙 Section 9: ``func`` applied to value ``args``; appends ``results`` values."""
-
-    func: int
-    args: list[int]
-    results: int
-    id = 9
-
-
-@dataclass
 class ImportSection:
     items: list[Import]
     id = 10
@@ -768,14 +739,8 @@ class ExportSection:
     id = 11
 
 
-@dataclass
-class ValueSection:
-    items: list[Value]
-    id = 12
-
-
 Section: TypeAlias = (
-    "CustomSection | CoreModuleSection | CoreInstanceSection | CoreTypeSection | ComponentSection"
+    "CustomSection | CoreModuleSection | CoreInstanceSection | CoreTypeSection | ComponentSection"  # noqa: F405
     " | InstanceSection | AliasSection | TypeSection | CanonSection | StartSection"
     " | ImportSection | ExportSection | ValueSection"
 )
@@ -888,9 +853,6 @@ _FIXED_SORTS: dict[type, Sort] = {
             ResultType,
             OwnType,
             BorrowType,
-            StreamType,
-            FutureType,
-            MapType,
             FuncType,
             ComponentType,
             InstanceType,
@@ -931,12 +893,6 @@ def defined_sorts(section: Section) -> Iterator[tuple[Sort, object]]:
     match section:
         case CoreModuleSection() | ComponentSection():
             yield item_sort(section), section
-        case StartSection():
-            for _ in range(section.results):
-                yield ComponentSort.VALUE, section
-        case ValueSection():
-            for v in section.items:
-                yield ComponentSort.VALUE, v
         case CustomSection():
             return
         case CoreTypeSection():
@@ -946,6 +902,15 @@ def defined_sorts(section: Section) -> Iterator[tuple[Sort, object]]:
                 n = len(t.subtypes) if isinstance(t, CoreRecType) else 1
                 for _ in range(n):
                     yield CoreSort.TYPE, t
-        case _:
-            for it in section.items:
-                yield item_sort(it), it
+        case _:  # start and value sections (`rareitems`), or a subclass of one above
+            from pymeld.codec.component.rareitems import StartSection, ValueSection
+
+            if isinstance(section, StartSection):
+                for _ in range(section.results):
+                    yield ComponentSort.VALUE, section
+            elif isinstance(section, ValueSection):
+                for v in section.items:
+                    yield ComponentSort.VALUE, v
+            else:
+                for it in section.items:
+                    yield item_sort(it), it

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pymeld.codec.binary import Reader, uleb
+from pymeld.codec.component import model as cm
 from pymeld.codec.component.model import (
     CANON_BUILTINS,
     CANON_OPT_WITH_INDEX,
@@ -20,7 +21,6 @@ from pymeld.codec.component.model import (
     AliasExport,
     AliasOuter,
     AliasSection,
-    Attribute,
     AttributeKind,
     BorrowType,
     CanonBuiltin,
@@ -51,7 +51,6 @@ from pymeld.codec.component.model import (
     ExternName,
     FlagsType,
     FuncType,
-    FutureType,
     Import,
     ImportDecl,
     ImportSection,
@@ -62,7 +61,6 @@ from pymeld.codec.component.model import (
     Instantiate,
     InstantiateArg,
     ListType,
-    MapType,
     OptionType,
     OwnType,
     RecordType,
@@ -70,14 +68,10 @@ from pymeld.codec.component.model import (
     ResultType,
     Section,
     Sort,
-    StartSection,
-    StreamType,
     TupleType,
     TypeDeclarator,
     TypeSection,
     ValType,
-    Value,
-    ValueSection,
     VariantType,
     sort_name,
 )
@@ -255,7 +249,7 @@ def _extern_name(r: Reader) -> ExternName:
         k = r.byte()
         if k > 2:
             raise r.error(f"unknown name attribute 0x{k:02x}", kat)
-        attrs.append(Attribute(AttributeKind(k), r.name()))
+        attrs.append(cm.Attribute(AttributeKind(k), r.name()))
     return ExternName(name, 2, attrs)
 
 
@@ -427,12 +421,12 @@ def _type(r: Reader, depth: int = 0):
         case 0x68:
             return BorrowType(r.u32())
         case 0x66:
-            return StreamType(_opt_valtype(r))
+            return cm.StreamType(_opt_valtype(r))
         case 0x65:
-            return FutureType(_opt_valtype(r))
+            return cm.FutureType(_opt_valtype(r))
         case 0x63:
             k = _valtype(r)
-            return MapType(k, _valtype(r))
+            return cm.MapType(k, _valtype(r))
         case 0x40 | 0x43:
             params = _vec(r, _label_valtype, 2)
             return FuncType(params, _resultlist(r), b == 0x43)
@@ -592,16 +586,16 @@ def _export(r: Reader) -> Export:
     return Export(nm, s, idx, desc)
 
 
-def _value(r: Reader) -> Value:
+def _value(r: Reader) -> cm.Value:
     t = _valtype(r)
     n = r.u32()
-    return Value(t, r.bytes(n))
+    return cm.Value(t, r.bytes(n))
 
 
-def _start(r: Reader) -> StartSection:
+def _start(r: Reader) -> cm.StartSection:
     f = r.u32()
     args = _vec(r, Reader.u32)
-    return StartSection(f, args, r.u32())
+    return cm.StartSection(f, args, r.u32())
 
 
 _SECTION_PARSERS: dict[int, Callable[[Reader], Section]] = {
@@ -614,7 +608,7 @@ _SECTION_PARSERS: dict[int, Callable[[Reader], Section]] = {
     9: _start,
     10: lambda r: ImportSection(_vec(r, _import, 4)),
     11: lambda r: ExportSection(_vec(r, _export, 5)),
-    12: lambda r: ValueSection(_vec(r, _value, 2)),
+    12: lambda r: cm.ValueSection(_vec(r, _value, 2)),
 }
 
 __all__ = ["PREAMBLE", "DecodeError", "check_preamble", "parse_component"]

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from pymeld.codec.binary import sleb, uleb, uleb_padded
 
+from . import model as _model
 from .model import (
     FUNCREF,
     SECTION_ORDER,
     SECTION_RANK,
-    ArrayType,
     Code,
     Data,
     Elem,
-    FieldType,
     FuncImport,
     FuncType,
     GlobalType,
@@ -30,7 +29,6 @@ from .model import (
     PackedType,
     SegmentMode,
     StorageType,
-    StructType,
     SubType,
     TableType,
     TagType,
@@ -69,7 +67,7 @@ def _vec(items: list[bytes]) -> bytes:
     return uleb(len(items)) + b"".join(items)
 
 
-def _field(f: FieldType) -> bytes:
+def _field(f: _model.FieldType) -> bytes:
     return valtype_bytes(f.storage) + (b"\x01" if f.mutable else b"\x00")
 
 
@@ -81,9 +79,9 @@ def subtype_bytes(st: SubType) -> bytes:
             + _vec([valtype_bytes(p) for p in c.params])
             + _vec([valtype_bytes(p) for p in c.results])
         )
-    elif isinstance(c, StructType):
+    elif isinstance(c, _model.StructType):  # (`gctypes`: loaded when not a function type)
         comp = b"\x5f" + _vec([_field(f) for f in c.fields])
-    elif isinstance(c, ArrayType):
+    elif isinstance(c, _model.ArrayType):
         comp = b"\x5e" + _field(c.element)
     else:  # pragma: no cover - typing guard
         raise TypeError(f"unknown composite type {c!r}")

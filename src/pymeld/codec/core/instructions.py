@@ -17,21 +17,21 @@ from pymeld._dataclass import dataclass
 from pymeld.codec.binary import sleb, uleb
 from pymeld.errors import DecodeError
 
+from . import model as _model
 from .model import (
-    ArrayType,
-    FieldType,
     FuncType,
     HeapType,
     RecGroup,
     RefType,
     StorageType,
-    StructType,
     SubType,
     ValType,
 )
 
 if TYPE_CHECKING:
     from typing import overload
+
+    from .model import CompositeType
 
 # -- immediate kinds -----------------------------------------------------------------------------
 # 0..7 are remappable index kinds, in `IndexMaps` field order.
@@ -1118,16 +1118,18 @@ def remap_valtype(t: StorageType, tmap: Callable[[int], int]) -> StorageType:
 
 def remap_subtype(st: SubType, tmap: Callable[[int], int]) -> SubType:
     c = st.composite
-    nc: FuncType | StructType | ArrayType
+    nc: CompositeType
     if isinstance(c, FuncType):
         nc = FuncType(
             [remap_valtype(p, tmap) for p in c.params],
             [remap_valtype(r, tmap) for r in c.results],
         )
-    elif isinstance(c, StructType):
-        nc = StructType([FieldType(remap_valtype(f.storage, tmap), f.mutable) for f in c.fields])
+    elif isinstance(c, _model.StructType):  # (`gctypes`: loaded when not a function type)
+        fields = [_model.FieldType(remap_valtype(f.storage, tmap), f.mutable) for f in c.fields]
+        nc = _model.StructType(fields)
     else:
-        nc = ArrayType(FieldType(remap_valtype(c.element.storage, tmap), c.element.mutable))
+        e = c.element
+        nc = _model.ArrayType(_model.FieldType(remap_valtype(e.storage, tmap), e.mutable))
     return SubType(nc, st.final, [tmap(s) for s in st.supers], st.explicit, st.shared)
 
 

@@ -13,9 +13,17 @@ Const exprs and bodies are stored *including* their terminating ``end`` (0x0B) b
 from __future__ import annotations
 
 from dataclasses import field
+from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
 from pymeld._enum import IntEnum, simple_enum
+
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
+    from pymeld.codec.core.gctypes import ArrayType as ArrayType  # (what `__getattr__` gives)
+    from pymeld.codec.core.gctypes import FieldType as FieldType
+    from pymeld.codec.core.gctypes import StructType as StructType
 
 # -- value types -----------------------------------------------------------------------------
 
@@ -102,23 +110,21 @@ class FuncType:
     results: list[ValType] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class FieldType:
-    storage: StorageType
-    mutable: bool = False
+#: The names `__getattr__` takes from `pymeld.codec.core.gctypes` (GC struct and array types:
+#: loaded on first read, as no corpus composition's modules declare one).
+GC_TYPE_NAMES = frozenset({"ArrayType", "FieldType", "StructType"})
+
+if not TYPE_CHECKING:  # (for mypy, the names are the star import above and nothing else)
+
+    def __getattr__(name: str) -> Any:
+        if name in GC_TYPE_NAMES:
+            from pymeld.codec.core import gctypes
+
+            return getattr(gctypes, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(slots=True)
-class StructType:
-    fields: list[FieldType] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class ArrayType:
-    element: FieldType
-
-
-CompositeType = FuncType | StructType | ArrayType
+CompositeType: TypeAlias = "FuncType | StructType | ArrayType"
 
 
 @dataclass(slots=True)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from pymeld.codec.binary import Reader, uleb
 from pymeld.errors import DecodeError
 
+from . import model as _model
 from .instructions import expr_end
 from .model import (
     _DESC_KIND,
     FUNCREF,
     SECTION_RANK,
     AbsHeap,
-    ArrayType,
     Code,
     CompositeType,
     CustomSection,
@@ -23,7 +23,6 @@ from .model import (
     Elem,
     Export,
     ExternKind,
-    FieldType,
     FuncImport,
     FuncType,
     Global,
@@ -42,7 +41,6 @@ from .model import (
     SectionId,
     SegmentMode,
     StorageType,
-    StructType,
     SubType,
     Table,
     TableType,
@@ -118,9 +116,9 @@ class _Parser:
             return _PACKED[b]
         return self.valtype(r)
 
-    def fieldtype(self, r: Reader) -> FieldType:
+    def fieldtype(self, r: Reader) -> _model.FieldType:
         st = self.storage(r)
-        return FieldType(st, bool(r.u1()))
+        return _model.FieldType(st, bool(r.u1()))
 
     def composite(self, r: Reader) -> tuple[CompositeType, bool]:
         at = r.pos
@@ -135,9 +133,9 @@ class _Parser:
             results = [self.valtype(r) for _ in range(r.vec_len())]
             return FuncType(params, results), shared
         if b == 0x5F:
-            return StructType([self.fieldtype(r) for _ in range(r.vec_len(2))]), shared
+            return _model.StructType([self.fieldtype(r) for _ in range(r.vec_len(2))]), shared
         if b == 0x5E:
-            return ArrayType(self.fieldtype(r)), shared
+            return _model.ArrayType(self.fieldtype(r)), shared
         raise r.error(f"expected a composite type (0x60/0x5F/0x5E), found 0x{b:02x}", at)
 
     def subtype(self, r: Reader) -> SubType:
