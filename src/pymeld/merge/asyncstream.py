@@ -853,24 +853,29 @@ class StreamRuntime:
         """The lift of readable end ``t`` that ``src`` hands the host (a root export's result,
         a host import's parameter: `merge.asynctask.boundary_ends`); planned before emission
         (`hosted`)."""
-        assert _proxiable(t)  # else refused (`plan_tasks`)
-        self.hosted.add(self.tag(t))
-        key = ("x.host_lift", self.tag(t), src)
-        item = self.rt.p.find(Space.FUNC, GROUP, key)
-        if isinstance(item, FuncItem):
-            return item
-        return self.rt.p.add_func(GROUP, key, partial(self._host_lift, t, src))
+        return self._hosted("x.host_lift", t, src, self._host_lift)
 
     def host_lower(self, t: at.Stream | at.Future, dst: int) -> FuncItem:
         """The lowering of readable end ``t`` the host hands ``dst`` (a root export's
         parameter, a host import's result: `merge.asynctask.boundary_ends`)."""
+        return self._hosted("x.host_lower", t, dst, self._host_lower)
+
+    def _hosted(
+        self,
+        op: str,
+        t: at.Stream | at.Future,
+        inst: int,
+        build: Callable[[at.Stream | at.Future, int], FuncCode],
+    ) -> FuncItem:
+        """The function ``op`` of end type ``t`` for instance ``inst`` (one per pair), made by
+        ``build``; ``t`` is noted as a type whose ends the host shares (`hosted`)."""
         assert _proxiable(t)  # else refused (`plan_tasks`)
         self.hosted.add(self.tag(t))
-        key = ("x.host_lower", self.tag(t), dst)
+        key = (op, self.tag(t), inst)
         item = self.rt.p.find(Space.FUNC, GROUP, key)
         if isinstance(item, FuncItem):
             return item
-        return self.rt.p.add_func(GROUP, key, partial(self._host_lower, t, dst))
+        return self.rt.p.add_func(GROUP, key, partial(build, t, inst))
 
     def _host_lower(self, t: at.Stream | at.Future, dst: int) -> FuncCode:
         """(the runtime's readable handle) → a handle in ``dst``'s table, as wasmtime's
