@@ -7,7 +7,9 @@ SLOW``); pytest hooks and fixtures built on them live in ``conftest.py``.
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -107,6 +109,34 @@ def wast_commands(binaries: Iterable[Path]) -> Iterator[tuple[dict[str, Any], Pa
         for cmd in json.loads(js.read_text()).get("commands", []):
             if cmd.get("filename"):
                 yield cmd, d / cmd["filename"]
+
+
+# -- a DWARF address map for the remap's tests ------------------------------------------------
+class RunsMap:
+    """An address map as `pymeld.dwarf.addrmap.InstanceMap` gives it: runs of addresses moved by
+    one delta each (None: not mapped), from ``cuts`` (start, delta) over [0, 0x400); addresses
+    from ``dead_from`` on are dead (the linker's tombstones)."""
+
+    def __init__(self, cuts: list[tuple[int, int | None]], dead_from: int) -> None:
+        table = dict([(0, None), *cuts, (0x400, None)])
+        self.starts = sorted(table)
+        self.deltas = [table[a] for a in self.starts]
+        self.dead_from = dead_from
+
+    def step(self, addr: int) -> tuple[float, float, int | None]:
+        k = bisect.bisect_right(self.starts, addr)
+        hi = self.starts[k] if k < len(self.starts) else math.inf
+        return (self.starts[k - 1], hi, self.deltas[k - 1]) if k else (-math.inf, hi, None)
+
+    def map(self, addr: int) -> int | None:
+        delta = self.step(addr)[2]
+        return None if delta is None else addr + delta
+
+    def dead(self, addr: int) -> bool:
+        return addr >= self.dead_from
+
+    def spans_code(self, start: int, end: int) -> bool:
+        return False
 
 
 # -- LEB128, written independently of the codec under test -------------------------------------

@@ -5,7 +5,6 @@ would move backwards, is dropped whole and counted; damaged programs raise `Dwar
 
 from __future__ import annotations
 
-import math
 import struct
 from typing import Any
 
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 from pymeld.dwarf import lines
 from pymeld.dwarf.lines import LineStats, rewrite_lines
 from pymeld.dwarf.reader import DwarfError
-from support import read_uleb, sleb, uleb
+from support import RunsMap, read_uleb, sleb, uleb
 
 OPCODE_BASE, LINE_BASE, LINE_RANGE = 13, -5, 14
 LENGTHS = [0, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1]  # DWARF 4's standard opcode operand counts
@@ -129,34 +128,7 @@ class Stretch:
         return False
 
 
-class Steps:
-    """A map as `InstanceMap` gives them: runs of addresses moved by one delta (None: not
-    mapped), here from ``cuts`` (start, delta) over [0, 0x400); dead from 0xFFFFFFF0."""
-
-    def __init__(self, cuts: list[tuple[int, int | None]]) -> None:
-        self.cuts = sorted(dict([(0, None), *cuts, (0x400, None)]).items())
-
-    def step(self, addr: int) -> tuple[float, float, int | None]:
-        lo: float = -math.inf
-        delta: int | None = None
-        for start, d in self.cuts:
-            if start > addr:
-                return lo, start, delta
-            lo, delta = start, d
-        return lo, math.inf, delta
-
-    def map(self, addr: int) -> int | None:
-        delta = self.step(addr)[2]
-        return None if delta is None else addr + delta
-
-    def dead(self, addr: int) -> bool:
-        return addr >= 0xFFFFFFF0
-
-    def spans_code(self, start: int, end: int) -> bool:
-        return False
-
-
-def reencoded(section: bytes, amap: Stretch | Steps) -> bytes:
+def reencoded(section: bytes, amap: Stretch | RunsMap) -> bytes:
     """The rewrite `rewrite_lines` makes, the plain way: headers as they are; in a sequence,
     opcodes that do not move the address copied, the ones that do left out, each row
     written at its mapped address (a special opcode when it fits, else DW_LNS_advance_pc
@@ -312,7 +284,10 @@ def test_steps_of_one_delta_give_the_plain_rewrite(
     keep their opcodes), the rewrite is byte for byte the plain one (`reencoded`); so it
     is under `Stretch`, where no two addresses move alike."""
     section = unit(program(seqs))
-    steps = Steps([(a, None if d is None else 0x20 * (k % 3) + d) for k, (a, d) in enumerate(cuts)])
+    steps = RunsMap(
+        [(a, None if d is None else 0x20 * (k % 3) + d) for k, (a, d) in enumerate(cuts)],
+        dead_from=0xFFFFFFF0,
+    )
     assert rewrite_lines(section, steps, LineStats())[0] == reencoded(section, steps)
     stretch = Stretch(frozenset(a for a, _ in cuts))
     assert rewrite_lines(section, stretch, LineStats())[0] == reencoded(section, stretch)

@@ -3,8 +3,6 @@ section, only the instance's DWARF dropped with a reason."""
 
 from __future__ import annotations
 
-import bisect
-import math
 import struct
 import subprocess
 import sys
@@ -23,6 +21,7 @@ from pymeld.dwarf.reader import DwarfError, read_units
 from pymeld.dwarf.remap import DwarfInput, DwarfStats, _rewrite_lists, remap_dwarf
 from pymeld.dwarf.tally import Tally
 from pymeld.fuse import fuse_bytes
+from support import RunsMap
 
 DATA = Path(__file__).parent.parent / "data" / "dwarf"
 
@@ -210,31 +209,6 @@ def test_location_lists_lose_unmappable_entries_in_place() -> None:
         _rewrite_lists(data[:-3], refs, Shift(), DwarfStats(), True)
 
 
-class Runs:
-    """Runs of addresses moved by one delta each (None: not mapped), as `InstanceMap` has
-    them: from ``cuts`` (start, delta) over [0, 0x400); dead from 0x400."""
-
-    def __init__(self, cuts: list[tuple[int, int | None]]) -> None:
-        table = dict([(0, None), *cuts, (0x400, None)])
-        self.starts = sorted(table)
-        self.deltas = [table[a] for a in self.starts]
-
-    def step(self, addr: int) -> tuple[float, float, int | None]:
-        k = bisect.bisect_right(self.starts, addr)
-        hi = self.starts[k] if k < len(self.starts) else math.inf
-        return (self.starts[k - 1], hi, self.deltas[k - 1]) if k else (-math.inf, hi, None)
-
-    def map(self, addr: int) -> int | None:
-        delta = self.step(addr)[2]
-        return None if delta is None else addr + delta
-
-    def dead(self, addr: int) -> bool:
-        return addr >= 0x400
-
-    def spans_code(self, start: int, end: int) -> bool:
-        return False
-
-
 entry_st = st.one_of(
     st.tuples(st.integers(1, 0x420), st.integers(0, 0x40), st.binary(max_size=3)),
     st.tuples(st.just(-1), st.integers(0x20, 0x300), st.just(b"")),  # a base address
@@ -255,7 +229,7 @@ def test_lists_keep_the_entries_the_map_moves(
     """Range and location lists under a map of many runs: each kept entry is the input's
     moved (relative to the moved base), in order, the others gone; every list stays where
     it was and ends with zeros."""
-    amap = Runs(cuts)
+    amap = RunsMap(cuts, dead_from=0x400)
     data, refs, want = b"", {}, b""
     for entries in lists:
         start = len(data)
