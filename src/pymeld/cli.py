@@ -876,7 +876,9 @@ def _warn_host_handovers(stats: dict[str, Any]) -> None:
     """Say at build time where the output may refuse at run time what the original does: a
     stream/future end handed to or taken from the host beside in-module tasks is shared with
     the runtime, and a copy through it left waiting for the host traps (README, async)."""
-    where = stats.get("ends_shared_with_host")
+    from pymeld.merge.merger import HOST_HANDOVERS  # loaded by the fusion already
+
+    where = stats.get(HOST_HANDOVERS)
     if where:  # not a progress display or a summary line: ``-q`` keeps it
         _err(
             f"warning: stream/future ends cross the host boundary at {', '.join(where)}: "
