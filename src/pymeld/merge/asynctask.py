@@ -46,6 +46,13 @@ mirrored; a blocked stack (a sync wait, a driven root) waiting beside another st
 A callee lifted `async` without a callback (stackful) runs the same way; its return is its
 exit (it blocks while its caller goes on only by suspending its stack: below).
 
+A callee lifted synchronously whose function is `async`, in an instance with suspend points,
+is a task too (`Edge.sync_task`, wasmtime's `may_block` being the function's `async`): its
+entry is its core function, and that function's return (first call or rewind) is the task's
+return, `_sync_return`: the results are lifted for the caller, the subtask RETURNED, then
+the post-return runs (the spec's sync `canon_lift`). Its suspended stack keeps the instance
+entered, as a sync lift's code does; `task.return` in it traps.
+
 `thread.yield` (not cancellable) in the core code of an in-module task, in its first call or a
 later callback turn, suspends that stack for real: `merge.unwind` rewrites the core functions
 that may reach the yield stand-in, which unwinds the stack into the task's frame buffer (its
