@@ -1254,8 +1254,8 @@ class TaskRuntime:
         b.free(prev, cur)
 
     def sync_returned(self, b: Body, e: Edge) -> None:
-        """Emit, after a call of `sync_task` edge ``e``'s core function (first call or
-        rewind): unless its stack unwound, its core results are the task's return
+        """Emit, after the first call of `sync_task` edge ``e``'s core function (its rewinds:
+        `_resume_sync_task`): unless its stack unwound, its core results are the task's return
         (`_sync_return`); leaves the code EXIT either way (`handle` or the unwind's caller
         tells them apart)."""
         from pymeld.merge.unwind import UNWINDING
@@ -1332,15 +1332,12 @@ class TaskRuntime:
             assert cb is not None
             b.i32(0).i32(0).i32(0).call(self.func(cb))
             return
-        e = self.tp.edges[x]
-        lf = e.callee
+        lf = self.tp.edges[x].callee
         for vt in flatten_functype(lf.type, "lift").params:
             b.zero(vt)
         b.call(self.func(lf.core_func))
-        if e.stackful:
+        if self.tp.edges[x].stackful:
             b.i32(0)  # CallbackCode.EXIT
-        elif e.sync_task:
-            self.sync_returned(b, e)
 
     def _resume(self) -> FuncCode:
         """(task): its turn after a `thread.yield` unwound its core stack: rewind it (the
@@ -1359,29 +1356,66 @@ class TaskRuntime:
         b.get(0).load("i32.load", m, _ENTRY).set(entry)
         for k, (kind, x) in enumerate(self.entries, 1):
             b.get(entry).i32(k).op("i32.eq").if_()
+            owner = self.tp.callbacks[x].owner if kind == "cb" else self.tp.edges[x].callee.owner
+            if kind == "first" and self.tp.edges[x].sync_task:
+                self._resume_sync_task(b, self.tp.edges[x], saved)
+                b.end()
+                continue
             self._call_entry(b, (kind, x))
             b.set(code)
             self.switch_out(b, 0, saved)
             self.if_unwound(b)
             b.op("return")
             b.end()
-            owner = self.tp.callbacks[x].owner if kind == "cb" else self.tp.edges[x].callee.owner
-            lock, held = self.glob(("ylock", owner)), self.glob(("yheld", owner))
             if kind == "first" and self.tp.edges[x].stackful:  # it never held the instance
                 b.get(0).get(code).call(self.fn("handle", owner)).op("return")
                 b.end()
                 continue
-            b.i32(0).global_set(lock)  # the instance is left: a held delivery is queued,
-            b.global_get(held).if_()  # or the calls waiting to start there (`_release`)
-            b.global_get(self.glob(("pend", owner))).trap_if()  # both: which goes first is
-            b.global_get(held).call(self.fn("push_high"))  # not reproduced
-            b.i32(0).global_set(held)
-            b.end()
-            b.call(self.fn("release", owner))
+            self._unlock(b, owner)
             b.get(0).get(code).call(self.fn("handle", owner)).op("return")
             b.end()
         b.unreachable().end()
         return _gen(b, ("i32",), ())
+
+    def _unlock(self, b: Body, owner: int) -> None:
+        """Emit: the code of a suspended stack that kept ``owner`` entered returned, so the
+        instance is left (wasmtime's `exit_instance`): a held delivery is queued, or the calls
+        waiting to start there (`_release`); both: which goes first is not reproduced (trap)."""
+        lock, held = self.glob(("ylock", owner)), self.glob(("yheld", owner))
+        b.i32(0).global_set(lock)
+        b.global_get(held).if_()
+        b.global_get(self.glob(("pend", owner))).trap_if()
+        b.global_get(held).call(self.fn("push_high"))
+        b.i32(0).global_set(held)
+        b.end()
+        b.call(self.fn("release", owner))
+
+    def _resume_sync_task(self, b: Body, e: Edge, saved: list[tuple[int, int]]) -> None:
+        """Emit, in `_resume` (task: param 0): rewind `sync_task` edge ``e``'s core function;
+        once it returns, the instance is left first (`_unlock`), then the results are lifted,
+        the subtask RETURNED and the post-return run (`_sync_return`), as wasmtime 50 does it
+        for a sync lift (`exit_instance`, then the lift, post-return and the waiters' wake-up:
+        a delivery held meanwhile is queued before the caller's resumption)."""
+        from pymeld.merge.unwind import NORMAL, UNWINDING
+
+        lf, state = e.callee, self.glob(("unwind", "state"))
+        for vt in flatten_functype(lf.type, "lift").params:
+            b.zero(vt)
+        b.call(self.func(lf.core_func))
+        rs = [b.local(vt) for vt in flatten_functype(lf.type, "lift").results]
+        for r in reversed(rs):
+            b.set(r)
+        b.global_get(state).i32(UNWINDING).op("i32.eq").if_()
+        self.switch_out(b, 0, saved)
+        b.i32(NORMAL).global_set(state)
+        b.op("return")
+        b.end()
+        self._unlock(b, lf.owner)
+        for r in rs:
+            b.get(r)
+        b.call(self.fn("sync_ret", e.lower))
+        self.switch_out(b, 0, saved)
+        b.get(0).i32(0).call(self.fn("handle", lf.owner)).op("return")  # EXIT
 
     def _yield(self, bt: Builtin, b: Body) -> None:
         """thread.yield (not cancellable) in the core code of an in-module task: NOT_CANCELLED
