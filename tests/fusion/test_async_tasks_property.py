@@ -434,9 +434,11 @@ def test_random_async_call_programs_with_yielding_sync_lifts(
     sync callers block until it returned, its suspended stack keeping its instance entered
     (calls meanwhile start later, deliveries are held). Equivalent, or a run-time refusal
     (a trap where the original returns, never another value): about half the programs hold
-    two deliveries, or a delivery and a call, while `s` is suspended, whose order (wasmtime's
-    task ids) the fused module does not reproduce past a suspended stack (with ``PYMELD_SLOW=1``,
-    50 of 100 seeds), pinned as such (`YIELDING_EQUIVALENT` must be equivalent)."""
+    two deliveries, a delivery beside calls waiting to start, or two such calls while `s` is
+    suspended, whose order (wasmtime's task ids) the fused module does not reproduce past a
+    suspended stack (the README's run-time refusals; with ``PYMELD_SLOW=1`` 50 of 100 seeds,
+    the trap sites checked on seeds 2, 4 and 8 to 12); `YIELDING_EQUIVALENT` must be
+    equivalent."""
     r = async_program_result(
         oracle_py,
         pymeld,
