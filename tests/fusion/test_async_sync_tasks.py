@@ -9,7 +9,9 @@ oracle: returning at once (RETURNED) or after yields (STARTED, then the RETURNED
 string result through the callee's pointer and a post-return; blocking in `waitable-set.wait`
 on its own subtask; called by a callback-lifted root, a stackful one, a sync lower of an
 `async` root (it blocks) and of one that is not `async` (trap); a trap while suspended and in
-the post-return after a suspension; a function that is not `async` blocking (trap). Plus
+the post-return after a suspension; a cancel while suspended (BLOCKED, then RETURNED); a
+delivery held while it was suspended, run before its sync caller goes on; a function that is
+not `async` blocking (trap). Plus
 the corpus `component-async-suspended-fiber-roots.wast`, the shape toolchains that lift
 `async func`s synchronously produce. `wast_async_sync_tasks_refused/`: a function that is not
 `async` reaching the same yield (refused when fusing).
