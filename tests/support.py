@@ -234,13 +234,26 @@ def assert_async_program_equivalent(
 ) -> None:
     """A generated async program (wast ``text``, written as ``name``.wast) under the oracle:
     the original and `pymeld fuse --component` output agree on every command."""
+    r = async_program_result(oracle_py, pymeld, tmp_path, name, text, multi_memory=multi_memory)
+    assert r["status"] == "equivalent", (name, r)
+
+
+def async_program_result(
+    oracle_py: Path,
+    pymeld: list[str],
+    tmp_path: Path,
+    name: str,
+    text: str,
+    *,
+    multi_memory: bool = False,
+) -> dict:
+    """The oracle's result for a generated async program (`assert_async_program_equivalent`)."""
     wast = tmp_path / f"{name}.wast"
     header = ";;! component_model_async = true\n"
     if multi_memory:
         header += ";;! multi_memory = true\n"
     wast.write_text(header + text)
-    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
-    assert r["status"] == "equivalent", (name, r)
+    return run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
 
 
 def assert_traps_where_original_returns(r: dict) -> None:

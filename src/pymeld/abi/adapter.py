@@ -243,6 +243,9 @@ if TYPE_CHECKING:  # a structural type for the checker (no `typing` in a fusion)
         def leave(self, b: Body) -> None:
             """Runs last in an adapter to a callee lifted without a callback."""
 
+        def returned(self, b: Body) -> None:
+            """Takes a task-run sync lift's core results from the stack, leaves its code."""
+
 
 def generate_adapter(
     ft: FuncType,
@@ -255,6 +258,7 @@ def generate_adapter(
     lower_async: bool = False,
     lift_callback: bool = False,
     lift_stackful: bool = False,
+    lift_sync_task: bool = False,
     task: TaskHooks | None = None,
     leaf: LeafLookup | None = None,
     simd: bool = True,
@@ -271,7 +275,9 @@ def generate_adapter(
     ``task`` decides). ``lift_callback``: the callee is lifted `async` with a callback; its
     results arrive through `task.return` (`generate_return`), and ``task`` handles the code.
     ``lift_stackful``: lifted `async` without a callback (one that never blocks: its return is
-    the task's exit, handed to ``task`` as the code EXIT). ``leaf`` names the reallocs that
+    the task's exit, handed to ``task`` as the code EXIT). ``lift_sync_task``: lifted
+    synchronously but run as an in-module task that may suspend (``task.returned`` takes the
+    core results and leaves the code). ``leaf`` names the reallocs that
     are inlined rather than called (`LeafFunc`). ``simd``: the code may use 128-bit vector
     instructions (`_Translator.simd`). ``shared``: where code common to many adapters goes
     (`SharedFuncs`).
@@ -326,13 +332,15 @@ def generate_adapter(
             fwd.flat(t, src, _STACK)
 
     has_retptr = ft.result is not None and (lower_async or not lower.results)
-    if lift_callback or lift_stackful:
+    if lift_callback or lift_stackful or lift_sync_task:
         assert task is not None
         task.start(b, len(lower.params) - 1 if has_retptr else None)
         b.call(callee_func)
         code = b.local("i32")
         if lift_stackful:
             b.i32(0)  # CallbackCode.EXIT
+        elif lift_sync_task:
+            task.returned(b)
         b.set(code)
         task.finish(b, code)
         _guard(b, guards, ft)
@@ -419,15 +427,17 @@ def generate_return(
     resources: ResourceOps | None = None,
     simd: bool = True,
     shared: SharedFuncs | None = None,
+    flat_limit: int = MAX_FLAT_PARAMS,
 ) -> Adapter:
     """`task.return` of a callback-lifted callee, translated for one caller: params are the
-    `task.return` core params (the result flattened up to 16 values, else a pointer into the
-    callee's memory) plus, with ``to_memory``, the caller's result pointer; without it the
-    (at most one) flat result is returned."""
+    `task.return` core params (the result flattened up to ``flat_limit`` values, else a
+    pointer into the callee's memory; a sync lift's core results have a limit of 1) plus,
+    with ``to_memory``, the caller's result pointer; without it the (at most one) flat result
+    is returned."""
     rt = ft.result
     params: list[CoreValType] = []
     if rt is not None:
-        params = ["i32"] if flat_count(rt) > MAX_FLAT_PARAMS else list(flatten_type(rt))
+        params = ["i32"] if flat_count(rt) > flat_limit else list(flatten_type(rt))
     if to_memory:
         params.append("i32")
     b = Body(params)
@@ -440,7 +450,7 @@ def generate_return(
     if rt is not None:
         _reject_unsupported(rt, resources is not None)
         size, align = elem_size(rt), alignment(rt)
-        flat = flat_count(rt) <= MAX_FLAT_PARAMS
+        flat = flat_count(rt) <= flat_limit
         if to_memory:
             dst = len(params) - 1
             back.check_ptr(caller_side, dst, align, size)

@@ -46,6 +46,13 @@ mirrored; a blocked stack (a sync wait, a driven root) waiting beside another st
 A callee lifted `async` without a callback (stackful) runs the same way; its return is its
 exit (it blocks while its caller goes on only by suspending its stack: below).
 
+A callee lifted synchronously whose function is `async`, in an instance with suspend points,
+is a task too (`Edge.sync_task`, wasmtime's `may_block` being the function's `async`): its
+entry is its core function, and that function's return (first call or rewind) is the task's
+return, `_sync_return`: the results are lifted for the caller, the subtask RETURNED, then
+the post-return runs (the spec's sync `canon_lift`). Its suspended stack keeps the instance
+entered, as a sync lift's code does; `task.return` in it traps.
+
 `thread.yield` (not cancellable) in the core code of an in-module task, in its first call or a
 later callback turn, suspends that stack for real: `merge.unwind` rewrites the core functions
 that may reach the yield stand-in, which unwinds the stack into the task's frame buffer (its
@@ -194,11 +201,15 @@ class Edge:
     callback: int | None
     stackful: bool = False  # lifted `async` without a callback (never blocks: checked)
     caller: int = 0  # the lowering component instance (its table holds the subtask handle)
+    # lifted synchronously, its function `async`, in an instance with suspend points: a task
+    # whose core function returns its results (`TaskRuntime._sync_return`), which may block
+    sync_task: bool = False
 
     @property
     def task(self) -> bool:
-        """The callee runs as an in-module task (its results come through `task.return`)."""
-        return self.callback is not None or self.stackful
+        """The callee runs as an in-module task (its results come through `task.return`, or
+        through its core function's return for a `sync_task`)."""
+        return self.callback is not None or self.stackful or self.sync_task
 
 
 @dataclass(slots=True)
@@ -321,14 +332,6 @@ def plan_tasks(
             caller,
         )
     no_block = _entered_by_async_lower(tp)
-    for e in tp.edges.values():
-        if e.caller in no_block and e.task and not e.lower_async:
-            raise UnsupportedFeature(
-                f"synchronous call from component instance {label(e.caller)}, entered by an "
-                f"async call, to the async task of {label(e.callee.owner)} (blocking there "
-                "needs a suspended core stack, which fused code cannot have without stack "
-                "switching)"
-            )
     for li in lowers:
         lw = g.lowers[li]
         if not isinstance(lw.callee, HostFunc):
@@ -401,6 +404,15 @@ def plan_tasks(
                 tp.backpressure[bi] = inst
         elif not op.startswith("resource."):
             raise UnsupportedFeature(f"`{op}` beside in-module tasks")
+    _plan_sync_tasks(g, tp, label)
+    for e in tp.edges.values():
+        if e.caller in no_block and e.task and not e.lower_async:
+            raise UnsupportedFeature(
+                f"synchronous call from component instance {label(e.caller)}, entered by an "
+                f"async call, to the async task of {label(e.callee.owner)} (blocking there "
+                "needs a suspended core stack, which fused code cannot have without stack "
+                "switching)"
+            )
     plan_roots(g, used, tp, exported, label)
     check_called_roots(g, used, tp, exported, label)
     _check_deferred(g, tp, label)
@@ -468,6 +480,25 @@ def _check_proxiable(ft: at.FuncType, what: str) -> None:
                 "holds resource handles or ends (the runtime's copy of them would not reach "
                 "in-module tables)"
             )
+
+
+def _plan_sync_tasks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
+    """Make the edges to synchronously lifted `async func`s of instances with suspend points
+    in-module tasks (`Edge.sync_task`): such a callee may block (wasmtime's `may_block` is
+    the function's `async`), so a suspend point in its core code needs the task's entry to
+    stop the unwind, and its async caller gets STARTED when it does. Its results are its core
+    function's, lifted when it returns (then its post-return), not `task.return`'s."""
+    suspending = {g.builtins[bi].owner for bi in tp.suspends}
+    for e in tp.edges.values():
+        lf = e.callee
+        if not lf.opts.is_async and lf.type.is_async and lf.owner in suspending:
+            if lf.owner in tp.roots:
+                raise UnsupportedFeature(
+                    f"synchronously lifted `async func` of root instance {label(lf.owner)} "
+                    "with suspend points, called through an adapter (an in-module task beside "
+                    "the host's: not fused yet)"
+                )
+            e.sync_task = True
 
 
 def _check_deferred(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
@@ -757,6 +788,11 @@ class _Hooks:
 
             enter(rt, b, e.callee.owner)
 
+    def returned(self, b: Body) -> None:
+        """Emit, after the first call of a `sync_task` edge's core function: its results
+        (`TaskRuntime.sync_returned`), then the code EXIT."""
+        self.rt.sync_returned(b, self.edge)
+
     def finish(self, b: Body, code: int) -> None:
         rt, e = self.rt, self.edge
         m, t = rt.mem("tasks"), self.t
@@ -959,6 +995,10 @@ class TaskRuntime:
             for e in self._callback_edges():
                 if self._returns_for(bi, e):
                     self.p.add_func(GROUP, ("ret", bi, e.lower), partial(self._ret, e))
+        for li, e in sorted(self.tp.edges.items()):
+            if e.sync_task:
+                p.add_func(GROUP, ("sync_lift", li), partial(self._sync_lift, e))
+                p.add_func(GROUP, ("sync_ret", li), partial(self._sync_return, e))
         for inst in self.tp.called_roots:  # entered by host calls and in-module ones
             p.add_global(GROUP, ("root_in", inst))
             p.add_global(GROUP, ("root_pending", inst))
@@ -1213,6 +1253,76 @@ class TaskRuntime:
             b.end()
         b.free(prev, cur)
 
+    def sync_returned(self, b: Body, e: Edge) -> None:
+        """Emit, after the first call of `sync_task` edge ``e``'s core function (its rewinds:
+        `_resume_sync_task`): unless its stack unwound, its core results are the task's return
+        (`_sync_return`); leaves the code EXIT either way (`handle` or the unwind's caller
+        tells them apart)."""
+        from pymeld.merge.unwind import UNWINDING
+
+        rs = [b.local(vt) for vt in flatten_functype(e.callee.type, "lift").results]
+        for r in reversed(rs):
+            b.set(r)
+        b.global_get(self.glob(("unwind", "state"))).i32(UNWINDING).op("i32.ne").if_()
+        for r in rs:
+            b.get(r)
+        b.call(self.fn("sync_ret", e.lower))
+        b.end()
+        b.i32(0)  # CallbackCode.EXIT
+
+    def _sync_return(self, e: Edge) -> FuncCode:
+        """(core results of `sync_task` edge ``e``): as the spec's sync `canon_lift`, the
+        results are lifted for the caller (into its memory, or the task record for a sync
+        caller) and the subtask RETURNED, then the callee's post-return runs."""
+        lf = e.callee
+        params = flatten_functype(lf.type, "lift").results
+        b = Body(list(params))
+        m, t = self.mem("tasks"), b.local("i32")
+        b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
+        b.get(t).load("i32.load", m, _STATUS).i32(STARTED).op("i32.ne").trap_if()
+        if lf.type.result is not None:
+            lower = flatten_functype(lf.type, "lower")
+            item = self.p.find(Space.FUNC, GROUP, ("sync_lift", e.lower))
+            assert item is not None
+            b.forward_args()
+            if e.lower_async or not lower.results:
+                b.get(t).load("i32.load", m, _RETPTR).call(item.index)
+            else:
+                (vt,) = lower.results
+                v = b.local(vt)
+                b.call(item.index).set(v)
+                b.get(t).get(v).store(f"{vt}.store", m, _STASH)
+        b.get(t).i32(RETURNED).store("i32.store", m, _STATUS)
+        b.get(t).call(self.fn("notify"))
+        post = self.edge_opts(e.lower)[1].post_return
+        if post is not None:
+            b.forward_args().call(post)
+        b.end()
+        return _gen(b, params, ())
+
+    def _sync_lift(self, e: Edge) -> FuncCode:
+        """`sync_task` edge ``e``'s core results lifted for its caller, as `_ret` lifts a
+        `task.return`'s (a result of more than one flat value is a pointer, as a sync lift
+        returns it)."""
+        from pymeld.abi.adapter import generate_return
+
+        lf = e.callee
+        caller_opts, callee_opts = self.edge_opts(e.lower)
+        lower = flatten_functype(lf.type, "lower")
+        to_memory = lf.type.result is not None and (e.lower_async or not lower.results)
+        ends = None if self.streams is None else self.streams.return_ops(e)
+        r = generate_return(
+            lf.type,
+            callee_opts,
+            caller_opts,
+            to_memory,
+            ends,
+            self.p.simd,
+            self.p.shared_func,
+            flat_limit=1,
+        )
+        return FuncCode(r.params, r.results, r.locals, r.body)
+
     def _call_entry(self, b: Body, entry: tuple[str, int]) -> None:
         """Emit a call of ``entry``'s core function (a rewind ignores its arguments: zeros),
         leaving its callback code (EXIT for a stackful lift)."""
@@ -1246,29 +1356,66 @@ class TaskRuntime:
         b.get(0).load("i32.load", m, _ENTRY).set(entry)
         for k, (kind, x) in enumerate(self.entries, 1):
             b.get(entry).i32(k).op("i32.eq").if_()
+            owner = self.tp.callbacks[x].owner if kind == "cb" else self.tp.edges[x].callee.owner
+            if kind == "first" and self.tp.edges[x].sync_task:
+                self._resume_sync_task(b, self.tp.edges[x], saved)
+                b.end()
+                continue
             self._call_entry(b, (kind, x))
             b.set(code)
             self.switch_out(b, 0, saved)
             self.if_unwound(b)
             b.op("return")
             b.end()
-            owner = self.tp.callbacks[x].owner if kind == "cb" else self.tp.edges[x].callee.owner
-            lock, held = self.glob(("ylock", owner)), self.glob(("yheld", owner))
             if kind == "first" and self.tp.edges[x].stackful:  # it never held the instance
                 b.get(0).get(code).call(self.fn("handle", owner)).op("return")
                 b.end()
                 continue
-            b.i32(0).global_set(lock)  # the instance is left: a held delivery is queued,
-            b.global_get(held).if_()  # or the calls waiting to start there (`_release`)
-            b.global_get(self.glob(("pend", owner))).trap_if()  # both: which goes first is
-            b.global_get(held).call(self.fn("push_high"))  # not reproduced
-            b.i32(0).global_set(held)
-            b.end()
-            b.call(self.fn("release", owner))
+            self._unlock(b, owner)
             b.get(0).get(code).call(self.fn("handle", owner)).op("return")
             b.end()
         b.unreachable().end()
         return _gen(b, ("i32",), ())
+
+    def _unlock(self, b: Body, owner: int) -> None:
+        """Emit: the code of a suspended stack that kept ``owner`` entered returned, so the
+        instance is left (wasmtime's `exit_instance`): a held delivery is queued, or the calls
+        waiting to start there (`_release`); both: which goes first is not reproduced (trap)."""
+        lock, held = self.glob(("ylock", owner)), self.glob(("yheld", owner))
+        b.i32(0).global_set(lock)
+        b.global_get(held).if_()
+        b.global_get(self.glob(("pend", owner))).trap_if()
+        b.global_get(held).call(self.fn("push_high"))
+        b.i32(0).global_set(held)
+        b.end()
+        b.call(self.fn("release", owner))
+
+    def _resume_sync_task(self, b: Body, e: Edge, saved: list[tuple[int, int]]) -> None:
+        """Emit, in `_resume` (task: param 0): rewind `sync_task` edge ``e``'s core function;
+        once it returns, the instance is left first (`_unlock`), then the results are lifted,
+        the subtask RETURNED and the post-return run (`_sync_return`), as wasmtime 50 does it
+        for a sync lift (`exit_instance`, then the lift, post-return and the waiters' wake-up:
+        a delivery held meanwhile is queued before the caller's resumption)."""
+        from pymeld.merge.unwind import NORMAL, UNWINDING
+
+        lf, state = e.callee, self.glob(("unwind", "state"))
+        for vt in flatten_functype(lf.type, "lift").params:
+            b.zero(vt)
+        b.call(self.func(lf.core_func))
+        rs = [b.local(vt) for vt in flatten_functype(lf.type, "lift").results]
+        for r in reversed(rs):
+            b.set(r)
+        b.global_get(state).i32(UNWINDING).op("i32.eq").if_()
+        self.switch_out(b, 0, saved)
+        b.i32(NORMAL).global_set(state)
+        b.op("return")
+        b.end()
+        self._unlock(b, lf.owner)
+        for r in rs:
+            b.get(r)
+        b.call(self.fn("sync_ret", e.lower))
+        self.switch_out(b, 0, saved)
+        b.get(0).i32(0).call(self.fn("handle", lf.owner)).op("return")  # EXIT
 
     def _yield(self, bt: Builtin, b: Body) -> None:
         """thread.yield (not cancellable) in the core code of an in-module task: NOT_CANCELLED
@@ -2053,7 +2200,8 @@ class TaskRuntime:
         bt, lf = self.g.builtins[bi], e.callee
         opts = bt.opts
         return (
-            lf.owner == bt.owner
+            not e.sync_task  # its results are its core function's: `task.return` traps
+            and lf.owner == bt.owner
             and bt.result == lf.type.result
             and opts is not None
             and opts.string_encoding == lf.opts.string_encoding

@@ -842,6 +842,7 @@ class Merger:
             lower_async=edge is not None and edge.lower_async,
             lift_callback=edge is not None and edge.callback is not None,
             lift_stackful=edge is not None and edge.stackful,
+            lift_sync_task=edge is not None and edge.sync_task,
             task=None if tasks is None else tasks.hooks(li),
             leaf=self.leafs,
             simd=self.simd,

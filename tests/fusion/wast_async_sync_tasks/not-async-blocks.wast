@@ -1,0 +1,93 @@
+;; A synchronously lifted function that is not `async` may not block (wasmtime's `may_block`
+;; is the function's `async`): `w` waits on its own unfinished subtask and traps
+;; ("cannot block a synchronous task before returning"), while the same code lifted as an
+;; `async func` (`w-async`) blocks until the subtask returned. n = 0: the subtask returned at
+;; once and neither waits.
+(component
+  (component $E
+    (core module $EM
+      (import "" "task.return" (func $task.return (param i32)))
+      (func (export "e") (param $n i32) (result i32)
+        (if (i32.eqz (local.get $n))
+          (then (call $task.return (i32.const 7)) (return (i32.const 0))))
+        (i32.const 1 (; YIELD ;)))
+      (func (export "cb") (param $e i32) (param $i i32) (param $p i32) (result i32)
+        (call $task.return (i32.const 40))
+        (i32.const 0))
+    )
+    (canon task.return (result u32) (core func $task.return))
+    (core instance $em (instantiate $EM (with "" (instance
+      (export "task.return" (func $task.return))))))
+    (func (export "e") async (param "n" u32) (result u32) (canon lift
+      (core func $em "e") async (callback (core func $em "cb"))))
+  )
+  (component $B
+    (import "e" (func $e async (param "n" u32) (result u32)))
+    (core module $Memory (memory (export "mem") 1))
+    (core instance $memory (instantiate $Memory))
+    (core module $BM
+      (import "" "mem" (memory 1))
+      (import "" "waitable.join" (func $join (param i32 i32)))
+      (import "" "waitable-set.new" (func $new (result i32)))
+      (import "" "waitable-set.wait" (func $wait (param i32 i32) (result i32)))
+      (import "" "subtask.drop" (func $drop (param i32)))
+      (import "" "e" (func $e (param i32 i32) (result i32)))
+      (func $w (export "w") (param $n i32) (result i32)
+        (local $r i32) (local $ws i32)
+        (local.set $r (call $e (local.get $n) (i32.const 64)))
+        (if (i32.eq (local.get $r) (i32.const 2)) (then (return (i32.load (i32.const 64)))))
+        (local.set $ws (call $new))
+        (call $join (i32.shr_u (local.get $r) (i32.const 4)) (local.get $ws))
+        (drop (call $wait (local.get $ws) (i32.const 0)))
+        (call $drop (i32.shr_u (local.get $r) (i32.const 4)))
+        (i32.add (i32.load (i32.const 64)) (i32.const 1000)))
+      (func (export "w-async") (param $n i32) (result i32) (call $w (local.get $n)))
+    )
+    (canon waitable.join (core func $join))
+    (canon waitable-set.new (core func $new))
+    (canon waitable-set.wait (memory (core memory $memory "mem")) (core func $wait))
+    (canon subtask.drop (core func $drop))
+    (canon lower (func $e) async (memory (core memory $memory "mem")) (core func $e'))
+    (core instance $bm (instantiate $BM (with "" (instance
+      (export "mem" (memory $memory "mem"))
+      (export "waitable.join" (func $join))
+      (export "waitable-set.new" (func $new))
+      (export "waitable-set.wait" (func $wait))
+      (export "subtask.drop" (func $drop))
+      (export "e" (func $e'))))))
+    (func (export "w") (param "n" u32) (result u32) (canon lift (core func $bm "w")))
+    (func (export "w-async") async (param "n" u32) (result u32) (canon lift (core func $bm "w-async")))
+  )
+  (component $D
+    (import "w" (func $w (param "n" u32) (result u32)))
+    (import "w-async" (func $w-async async (param "n" u32) (result u32)))
+    (core module $DM
+      (import "" "task.return" (func $task.return (param i32)))
+      (import "" "w" (func $w (param i32) (result i32)))
+      (import "" "w-async" (func $w-async (param i32) (result i32)))
+      (func (export "run") (param $n i32)
+        (call $task.return (call $w (local.get $n))))
+      (func (export "run-async") (param $n i32)
+        (call $task.return (call $w-async (local.get $n))))
+    )
+    (canon task.return (result u32) (core func $task.return))
+    (canon lower (func $w) (core func $w'))
+    (canon lower (func $w-async) (core func $w-async'))
+    (core instance $dm (instantiate $DM (with "" (instance
+      (export "task.return" (func $task.return))
+      (export "w" (func $w'))
+      (export "w-async" (func $w-async'))))))
+    (func (export "run") async (param "n" u32) (result u32) (canon lift (core func $dm "run") async))
+    (func (export "run-async") async (param "n" u32) (result u32) (canon lift
+      (core func $dm "run-async") async))
+  )
+  (instance $e (instantiate $E))
+  (instance $b (instantiate $B (with "e" (func $e "e"))))
+  (instance $d (instantiate $D (with "w" (func $b "w")) (with "w-async" (func $b "w-async"))))
+  (func (export "run") (alias export $d "run"))
+  (func (export "run-async") (alias export $d "run-async"))
+)
+(assert_return (invoke "run" (u32.const 0)) (u32.const 7))
+(assert_return (invoke "run-async" (u32.const 0)) (u32.const 7))
+(assert_return (invoke "run-async" (u32.const 1)) (u32.const 1040))
+(assert_trap (invoke "run" (u32.const 1)) "cannot block a synchronous task before returning")
