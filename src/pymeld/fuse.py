@@ -298,6 +298,7 @@ def fuse_bytes(
             # only: the lift is the wrapper's); with kept boundaries it is refused when
             # fusing, so a boundary is kept there instead
             host_ends=options.component and not options.keep_async_boundaries,
+            dwarf_layout=policy == "remap",
         )
     except UnsupportedFeature:
         if not options.keep_async_boundaries:
@@ -419,7 +420,12 @@ def _fuse_clusters(
     lines: list[str] = []
     parts = []
     for k, cl in enumerate(partition.clusters):
-        merged = merge(cl.graph, simd=options.simd, inline_adapters=options.inline_adapters)
+        merged = merge(
+            cl.graph,
+            simd=options.simd,
+            inline_adapters=options.inline_adapters,
+            dwarf_layout=dwarf_policy(options) == "remap",
+        )
         memory = apply_memory_strategy(cl.graph, merged, options.memory, options.address_rebase)
         finished = finish_module(
             root,
