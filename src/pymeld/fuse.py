@@ -298,7 +298,8 @@ def fuse_bytes(
             # only: the lift is the wrapper's); with kept boundaries it is refused when
             # fusing, so a boundary is kept there instead
             host_ends=options.component and not options.keep_async_boundaries,
-            dwarf_layout=policy == "remap",
+            # (not when rebasing: that rewrites every memory access anyway)
+            dwarf_layout=policy == "remap" and not options.address_rebase,
         )
     except UnsupportedFeature:
         if not options.keep_async_boundaries:
@@ -424,7 +425,7 @@ def _fuse_clusters(
             cl.graph,
             simd=options.simd,
             inline_adapters=options.inline_adapters,
-            dwarf_layout=dwarf_policy(options) == "remap",
+            dwarf_layout=dwarf_policy(options) == "remap" and not options.address_rebase,
         )
         memory = apply_memory_strategy(cl.graph, merged, options.memory, options.address_rebase)
         finished = finish_module(

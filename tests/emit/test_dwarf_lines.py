@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -371,3 +372,125 @@ def test_dropped_sequences_are_passed_over_whole(monkeypatch: pytest.MonkeyPatch
     out, _ = rewrite_lines(unit(dead + live + dead[:-3]), Stretch(), stats)
     assert len(decode(out)) == 1 and len(calls) == 2  # cut: gone through, then dropped
     assert (stats.sequences, stats.sequences_dead, stats.sequences_dropped) == (3, 1, 1)
+
+
+# -- the fast path for a sequence in one run (`lines._one_run`) ----------------------------------
+def _general(section: bytes, amap: RunsMap) -> tuple[bytes, LineStats]:
+    """`rewrite_lines` with the fast path turned off: every sequence decoded by `_program`."""
+    stats = LineStats()
+    with mock.patch.object(lines, "_one_run", lambda *_: lambda *_: None):
+        out = rewrite_lines(section, amap, stats)[0]
+    return out, stats
+
+
+def _counted(section: bytes, amap: RunsMap) -> tuple[bytes, LineStats, int]:
+    """`rewrite_lines` as it is, and how many sequences the fast path took."""
+    taken = 0
+    one_run = lines._one_run
+
+    def counting(*args: Any) -> Any:
+        run = one_run(*args)
+
+        def counted(*a: Any) -> Any:
+            nonlocal taken
+            got = run(*a)
+            taken += got is not None
+            return got
+
+        return counted
+
+    stats = LineStats()
+    with mock.patch.object(lines, "_one_run", counting):
+        out = rewrite_lines(section, amap, stats)[0]
+    return out, stats, taken
+
+
+# opcodes that move no address and are no row (advance_line, set_file, set_column,
+# negate_stmt, basic_block, prologue_end, epilogue_begin, set_isa)
+quiet_st = st.one_of(
+    st.integers(-200, 200).map(lambda n: b"\x03" + sleb(n)),
+    st.integers(1, 200).map(lambda n: b"\x04" + uleb(n)),
+    st.integers(0, 300).map(lambda n: b"\x05" + uleb(n)),
+    st.sampled_from([b"\x06", b"\x07", b"\x0a", b"\x0b"]),
+    st.integers(0, 5).map(lambda n: b"\x0c" + uleb(n)),
+)
+# a sequence as compilers write one: quiet opcodes, the address, rows and quiet opcodes, at
+# times a last advance_pc (sometimes one `_program` re-derives: 0, or a padded operand)
+compiler_seq_st = st.tuples(
+    st.lists(quiet_st, max_size=3),
+    st.one_of(st.integers(0x8, 0x200), st.just(0xFFFFFFFF)),
+    st.lists(
+        st.one_of(
+            quiet_st, st.integers(OPCODE_BASE, 255).map(lambda op: bytes([op])), st.just(b"\x01")
+        ),
+        max_size=25,
+    ),
+    st.one_of(st.none(), st.integers(0, 300).map(uleb), st.just(b"\x85\x00")),
+)
+
+
+def compiler_program(seqs: list[tuple[list[bytes], int, list[bytes], bytes | None]]) -> bytes:
+    return b"".join(
+        b"".join(pre)
+        + b"\x00\x05\x02"
+        + struct.pack("<I", a)
+        + b"".join(ops)
+        + (b"" if pc is None else b"\x02" + pc)
+        + b"\x00\x01\x01"
+        for pre, a, ops, pc in seqs
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(compiler_seq_st, min_size=1, max_size=6), st.lists(cut_st, max_size=6))
+def test_the_one_run_fast_path_gives_the_general_rewrite(
+    seqs: list[tuple[list[bytes], int, list[bytes], bytes | None]],
+    cuts: list[tuple[int, int | None]],
+) -> None:
+    """Sequences of the shape compilers write, under maps of few runs: the fast path's bytes
+    and counts are those of the general path (`_program` decoding every opcode), and it takes
+    every sequence whose rows lie in one run and that `_program` copies as it is."""
+    section = unit(compiler_program(seqs))
+    amap = RunsMap(
+        [(a, None if d is None else 0x20 * (k % 3) + d) for k, (a, d) in enumerate(cuts)],
+        dead_from=0xFFFFFFF0,
+    )
+    out, stats, taken = _counted(section, amap)
+    want, want_stats = _general(section, amap)
+    assert out == want == reencoded(section, amap)
+    assert stats == want_stats
+    copied = 0
+    for _, a, ops, pc in seqs:
+        _, hi, delta = amap.step(a)
+        if delta is None:  # dropped whole
+            copied += 1
+        elif pc not in (b"\x00", b"\x85\x00"):
+            last = a + sum((t[0] - OPCODE_BASE) // LINE_RANGE for t in ops if t[0] >= OPCODE_BASE)
+            copied += last + (0 if pc is None else read_uleb(pc, 0)[0]) < hi
+    assert taken == copied
+
+
+def test_a_sequence_in_one_run_is_copied_as_it_is() -> None:
+    """The fast path takes a clang-shaped sequence whose rows lie in one run (its address
+    moved, every other byte as it was), a dead one (dropped, counted), and leaves to
+    `_program` one that leaves the run, one with DW_LNS_const_add_pc, one with
+    DW_LNS_advance_pc 0; the bytes and counts are the general path's in every case."""
+    rows = b"\x03\x1a\x01\x06\x15\x05\x0d\x06\x31\x05\x05\x28"  # 4 rows, up to +3
+    clang = b"\x05\x09\x0a\x00\x05\x02" + struct.pack("<I", 0x20) + rows + b"\x02\x0a\x00\x01\x01"
+    dead = b"\x00\x05\x02" + b"\xff" * 4 + rows + b"\x08\x00\x01\x01"
+    amap = RunsMap([(0x10, 0x40), (0x2E, 0x48)], dead_from=0xFFFFFFF0)  # run [0x10, 0x2e)
+    section = unit(clang + dead + clang)
+    out, stats, taken = _counted(section, amap)
+    assert taken == 3
+    moved = clang.replace(struct.pack("<I", 0x20), struct.pack("<I", 0x60))
+    assert out == unit(moved + moved)
+    assert (stats.sequences, stats.sequences_dead, stats.rows) == (3, 1, 10)
+    assert (out, stats) == _general(section, amap)
+    leaves = clang.replace(b"\x02\x0a", b"\x02\x0b")  # its end at 0x2e: the next run
+    const_add_pc = clang.replace(b"\x02\x0a", b"\x08")
+    advance_0 = clang.replace(b"\x02\x0a", b"\x02\x00")
+    for seq in (leaves, const_add_pc, advance_0):
+        section = unit(seq)
+        out, stats, taken = _counted(section, amap)
+        assert taken == 0
+        assert (out, stats) == _general(section, amap)

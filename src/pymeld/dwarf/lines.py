@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
@@ -192,7 +192,9 @@ def _program(
     as the row before it (``shift``, when no opcode moved the address in between), found
     within the map's last step (``[lo, hi)`` by ``delta``) without a lookup: its opcode
     re-encoded would be itself. A sequence is abandoned at its first row that cannot be
-    mapped, the rest of it passed over (`_rest_pattern`, else `_skip_sequence`)."""
+    mapped, the rest of it passed over (`_rest_pattern`, else `_skip_sequence`). Before that
+    loop, each sequence is offered to `_one_run`: one whose rows all lie in one step of the map
+    (a function whose code kept its layout) is copied without being decoded here."""
     step = amap.step
     end = len(prog)
     body = bytearray()
@@ -221,8 +223,25 @@ def _program(
     rest_of_sequence: re.Pattern[bytes] | None = None  # made at the first drop
     data = list(prog)  # (indexing a list is a specialized instruction, bytes are not)
     pos = copied = at = 0
+    run = _one_run(opcode_base, line_range, lengths)
+    fast_at = 0  # where a sequence starts, for `run`
     try:
         while pos < end:
+            if pos == fast_at:
+                while (moved := run(prog, pos, step)) is not None:
+                    pos, rows, kept = moved[0], moved[1], moved[2]
+                    stats.sequences += 1
+                    if kept is not None:
+                        body += kept
+                        stats.rows += rows
+                    elif amap.dead(rows):  # (the address its first row had)
+                        stats.sequences_dead += 1
+                    else:
+                        stats.sequences_dropped += 1
+                rows = 0
+                copied = pos
+                if pos >= end:
+                    break
             op = data[pos]
             pos += 1
             if op >= opcode_base:  # a special opcode: a row
@@ -285,7 +304,7 @@ def _program(
                         stats.rows += rows
                         stats.sequences += 1
                         rows = addr = new = shift = 0
-                        copied = pos
+                        copied = fast_at = pos
                         continue
                     closed = True
                 elif sub == _LNE_SET_ADDRESS:
@@ -369,13 +388,106 @@ def _program(
             rows = 0
             seq.clear()
             addr = new = shift = 0
-            copied = pos
+            copied = fast_at = pos
     except IndexError:
         raise DwarfError(f".debug_line: unexpected end at offset 0x{offset + at:x}") from None
     if rows or abandoned:  # a last sequence without DW_LNE_end_sequence is dropped
         stats.sequences += 1
         stats.sequences_dropped += 1
     return body
+
+
+#: ``run(prog, pos, step) -> (end, rows, bytes) | (end, address, None) | None``: `_one_run`'s
+#: answer (the second: a sequence dropped at its first address).
+RunCopy = Callable[
+    [bytes, int, Callable[[int], tuple[float, float, int | None]]],
+    tuple[int, int, bytes | None] | None,
+]
+#: `_one_run`'s answers by opcode base, line range and operand counts.
+_ONE_RUNS: dict[tuple[int, int, tuple[int, ...]], RunCopy] = {}
+
+
+def _one_run(opcode_base: int, line_range: int, lengths: list[int]) -> RunCopy:
+    """A fast path of `_program` for the sequence at ``pos``, where it would copy the sequence
+    as it is but its ``DW_LNE_set_address`` operand: all its rows lie in one step of the map
+    and no opcode moves the address but rows (special opcodes) and a last
+    ``DW_LNS_advance_pc`` (minimal, not 0) before ``DW_LNE_end_sequence`` (`_program`
+    re-derives any other that moves it). Regular expressions find that out without a Python
+    step per opcode: one matches the sequence's head (opcodes that move no address and are no
+    row, then ``DW_LNE_set_address``), one the rest (special opcodes, ``DW_LNS_copy``, opcodes
+    that move no address, that last ``DW_LNS_advance_pc``, ``DW_LNE_end_sequence``); one
+    strips the operands from its opcodes, and a sum over a table of the remaining opcode bytes
+    (each weighs its address advance, shifted, plus 1 for a row) gives its last address and
+    its row count. A sequence of another shape, or with rows outside the step of its first
+    address: None, and `_program` decodes it. One whose first address maps nowhere (most of
+    a debug build's: code its linker removed) is dropped whole, as `_program` would:
+    ``(end, that address, None)``."""
+    key = (opcode_base, line_range, tuple(lengths))
+    found = _ONE_RUNS.get(key)
+    if found is not None:
+        return found
+    quiet: dict[int, list[int]] = {}  # opcodes that move no address and are no row, by operands
+    for op, k in enumerate(_skipped_operands(opcode_base, lengths)):
+        if k >= 0 and op not in (_LNS_COPY, _LNS_ADVANCE_PC, _LNS_CONST_ADD_PC):
+            quiet.setdefault(k, []).append(op)
+
+    def one_of(codes: list[int]) -> bytes:
+        return b"[%s]" % b"".join(b"\\x%02x" % op for op in codes)
+
+    quiet_alts = [one_of(codes) + _LEB128 * k for k, codes in sorted(quiet.items())]
+    row_alts = [b"[\\x%02x-\\xff]" % opcode_base, *quiet_alts]
+    if opcode_base > _LNS_COPY:
+        row_alts.append(b"\\x01")
+    last_pc = b"(?:\\x02([\\x80-\\xff]*[\\x01-\\x7f]))?" if opcode_base > _LNS_ADVANCE_PC else b"()"
+    head = re.compile(
+        b"(?:%s)*+\\x00\\x05\\x02([\\x00-\\xff]{4})" % (b"|".join(quiet_alts) or b"(?!)")
+    ).match
+    rest = re.compile(b"((?:%s)*+)%s\\x00\\x01\\x01" % (b"|".join(row_alts), last_pc)).match
+    dropped = _rest_pattern(opcode_base, lengths).match
+    with_operands = [(k, codes) for k, codes in sorted(quiet.items()) if k]
+    strip = re.compile(
+        b"|".join(b"(%s)" % one_of(codes) + _LEB128 * k for k, codes in with_operands) or b"(?!)"
+    ).sub
+    keep = b"".join(b"\\%d" % (g + 1) for g in range(len(with_operands)))
+    weight = [0] * 256
+    for op in range(opcode_base, 256):
+        weight[op] = ((op - opcode_base) // line_range) << 32 | 1
+    if opcode_base > _LNS_COPY:
+        weight[_LNS_COPY] = 1
+    weigh = weight.__getitem__
+    unpack = _U32
+    pack = _P32
+
+    def run(
+        prog: bytes, pos: int, step: Callable[[int], tuple[float, float, int | None]]
+    ) -> tuple[int, int, bytes | None] | None:
+        h = head(prog, pos)
+        if h is None:
+            return None
+        at = h.end()
+        addr = unpack(prog, at - 4)[0]
+        _, hi, delta = step(addr)
+        if delta is None:
+            d = dropped(prog, at)
+            return None if d is None else (d.end(), addr, None)
+        r = rest(prog, at)
+        if r is None:
+            return None
+        codes = r.group(1)
+        total = sum(map(weigh, strip(keep, codes) if with_operands else codes))
+        last = addr + (total >> 32)
+        if r.group(2):
+            last += leb_at(r.group(2), 0)[0]
+        if last >= hi:
+            return None
+        return (
+            r.end(),
+            (total & 0xFFFFFFFF) + 1,
+            prog[pos : at - 4] + pack(addr + delta) + prog[at : r.end()],
+        )
+
+    found = _ONE_RUNS[key] = run
+    return found
 
 
 #: `_rest_pattern`'s answers by opcode base and operand counts (units repeat their header).
