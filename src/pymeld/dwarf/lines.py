@@ -4,7 +4,9 @@ Headers are copied verbatim; in the opcode stream everything that does not move 
 is copied as it was, and each row's address is re-expressed against the fused code (a special
 opcode when it still fits, else ``DW_LNS_advance_pc`` first). A sequence any of whose rows
 lands outside the mapped code (dead-code tombstones, bodies without an exact map) is dropped
-whole, so no row ever points at an instruction it did not describe.
+whole, so no row ever points at an instruction it did not describe. A sequence whose rows all
+move by one delta (a function whose code kept its layout, `merge.layout`) is copied as it is
+but its ``DW_LNE_set_address``, found without decoding it opcode by opcode (`_one_run`).
 """
 
 from __future__ import annotations
@@ -408,20 +410,23 @@ _ONE_RUNS: dict[tuple[int, int, tuple[int, ...]], RunCopy] = {}
 
 
 def _one_run(opcode_base: int, line_range: int, lengths: list[int]) -> RunCopy:
-    """A fast path of `_program` for the sequence at ``pos``, where it would copy the sequence
-    as it is but its ``DW_LNE_set_address`` operand: all its rows lie in one step of the map
-    and no opcode moves the address but rows (special opcodes) and a last
-    ``DW_LNS_advance_pc`` (minimal, not 0) before ``DW_LNE_end_sequence`` (`_program`
-    re-derives any other that moves it). Regular expressions find that out without a Python
-    step per opcode: one matches the sequence's head (opcodes that move no address and are no
-    row, then ``DW_LNE_set_address``), one the rest (special opcodes, ``DW_LNS_copy``, opcodes
-    that move no address, that last ``DW_LNS_advance_pc``, ``DW_LNE_end_sequence``); one
-    strips the operands from its opcodes, and a sum over a table of the remaining opcode bytes
-    (each weighs its address advance, shifted, plus 1 for a row) gives its last address and
-    its row count. A sequence of another shape, or with rows outside the step of its first
-    address: None, and `_program` decodes it. One whose first address maps nowhere (most of
-    a debug build's: code its linker removed) is dropped whole, as `_program` would:
-    ``(end, that address, None)``."""
+    """A fast path of `_program` for the sequence at ``pos`` when all its rows lie in one step
+    of the map (a function whose code kept its layout): the sequence copied as it is but its
+    ``DW_LNE_set_address`` operand, moved by the step's delta. The rows are `_program`'s,
+    at the same addresses; the bytes are the input's (`_program` re-derives each opcode that
+    moves the address, ``DW_LNS_const_add_pc`` and ``DW_LNS_advance_pc``, from the rows).
+
+    Regular expressions find that out without a Python step per opcode: one matches the
+    sequence's head (opcodes that move no address and are no row, then one
+    ``DW_LNE_set_address``), one the rest (any standard or special opcode but
+    ``DW_LNS_fixed_advance_pc``, then ``DW_LNE_end_sequence``); one strips the operands but
+    ``DW_LNS_advance_pc``'s from its opcodes, one finds those (they are read one by one:
+    compilers write few), and a sum over a table of the remaining opcode bytes (each weighs
+    its address advance, shifted, plus 1 for a row) gives the last address and the row count.
+    A sequence of another shape (a second address, another extended opcode), or with rows
+    outside the step of its first address: None, and `_program` decodes it. One whose first
+    address maps nowhere (most of a debug build's: code its linker removed) is dropped whole,
+    as `_program` would: ``(end, that address, None)``."""
     key = (opcode_base, line_range, tuple(lengths))
     found = _ONE_RUNS.get(key)
     if found is not None:
@@ -436,24 +441,32 @@ def _one_run(opcode_base: int, line_range: int, lengths: list[int]) -> RunCopy:
 
     quiet_alts = [one_of(codes) + _LEB128 * k for k, codes in sorted(quiet.items())]
     row_alts = [b"[\\x%02x-\\xff]" % opcode_base, *quiet_alts]
-    if opcode_base > _LNS_COPY:
-        row_alts.append(b"\\x01")
-    last_pc = b"(?:\\x02([\\x80-\\xff]*[\\x01-\\x7f]))?" if opcode_base > _LNS_ADVANCE_PC else b"()"
+    for op in (_LNS_COPY, _LNS_CONST_ADD_PC):
+        if opcode_base > op:
+            row_alts.append(b"\\x%02x" % op)
+    advance_pc = b"\\x02(" + _LEB128 + b")"
+    has_advance_pc = opcode_base > _LNS_ADVANCE_PC
+    if has_advance_pc:
+        row_alts.append(advance_pc)
     head = re.compile(
-        b"(?:%s)*+\\x00\\x05\\x02([\\x00-\\xff]{4})" % (b"|".join(quiet_alts) or b"(?!)")
+        b"(?:%s)*+\\x00\\x05\\x02[\\x00-\\xff]{4}" % (b"|".join(quiet_alts) or b"(?!)")
     ).match
-    rest = re.compile(b"((?:%s)*+)%s\\x00\\x01\\x01" % (b"|".join(row_alts), last_pc)).match
+    rest = re.compile(b"(?:%s)*+\\x00\\x01\\x01" % b"|".join(row_alts)).match
     dropped = _rest_pattern(opcode_base, lengths).match
     with_operands = [(k, codes) for k, codes in sorted(quiet.items()) if k]
     strip = re.compile(
         b"|".join(b"(%s)" % one_of(codes) + _LEB128 * k for k, codes in with_operands) or b"(?!)"
     ).sub
     keep = b"".join(b"\\%d" % (g + 1) for g in range(len(with_operands)))
+    pcs = re.compile(advance_pc)
+    find_pcs, strip_pcs = pcs.findall, pcs.sub
     weight = [0] * 256
     for op in range(opcode_base, 256):
         weight[op] = ((op - opcode_base) // line_range) << 32 | 1
     if opcode_base > _LNS_COPY:
         weight[_LNS_COPY] = 1
+    if opcode_base > _LNS_CONST_ADD_PC:
+        weight[_LNS_CONST_ADD_PC] = (255 - opcode_base) // line_range << 32
     weigh = weight.__getitem__
     unpack = _U32
     pack = _P32
@@ -473,18 +486,19 @@ def _one_run(opcode_base: int, line_range: int, lengths: list[int]) -> RunCopy:
         r = rest(prog, at)
         if r is None:
             return None
-        codes = r.group(1)
-        total = sum(map(weigh, strip(keep, codes) if with_operands else codes))
-        last = addr + (total >> 32)
-        if r.group(2):
-            last += leb_at(r.group(2), 0)[0]
-        if last >= hi:
+        end = r.end()
+        codes = prog[at : end - 3]
+        if with_operands:
+            codes = strip(keep, codes)
+        last = addr
+        if has_advance_pc and b"\x02" in codes:  # (only DW_LNS_advance_pc has 02 bytes now)
+            for leb in find_pcs(codes):
+                last += leb_at(leb, 0)[0]
+            codes = strip_pcs(b"", codes)
+        total = sum(map(weigh, codes))
+        if last + (total >> 32) >= hi:
             return None
-        return (
-            r.end(),
-            (total & 0xFFFFFFFF) + 1,
-            prog[pos : at - 4] + pack(addr + delta) + prog[at : r.end()],
-        )
+        return end, (total & 0xFFFFFFFF) + 1, prog[pos : at - 4] + pack(addr + delta) + prog[at:end]
 
     found = _ONE_RUNS[key] = run
     return found
