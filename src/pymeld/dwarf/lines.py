@@ -211,22 +211,13 @@ def _program(
     hi: float = 0
     delta: int | None = None
     const_add_pc = (255 - opcode_base) // line_range
-    advance = [0] * opcode_base + [
-        (op - opcode_base) // line_range for op in range(opcode_base, 256)
-    ]
-    # per standard opcode: how many LEB128 operands it has when it is copied as it is, or -1
-    # for the ones handled one by one (they move the address, or are rows)
-    copied_operands = [-1, *lengths]
-    for op in (_LNS_COPY, _LNS_ADVANCE_PC, _LNS_CONST_ADD_PC, _LNS_FIXED_ADVANCE_PC):
-        if op < opcode_base:
-            copied_operands[op] = -1
-    if opcode_base > _LNS_ADVANCE_LINE:
-        copied_operands[_LNS_ADVANCE_LINE] = 1
+    advance: list[int] = []
+    copied_operands: list[int] = []
     rest_of_sequence: re.Pattern[bytes] | None = None  # made at the first drop
-    data = list(prog)  # (indexing a list is a specialized instruction, bytes are not)
     pos = copied = at = 0
     run = _one_run(opcode_base, line_range, lengths)
     fast_at = 0  # where a sequence starts, for `run`
+    data: list[int] = []  # `prog` as a list, made when first decoded here
     try:
         while pos < end:
             if pos == fast_at:
@@ -244,6 +235,9 @@ def _program(
                 copied = pos
                 if pos >= end:
                     break
+                if not data:  # the first sequence decoded here
+                    data = list(prog)  # (a list is indexed by a specialized instruction)
+                    advance, copied_operands = _decoding(opcode_base, line_range, lengths)
             op = data[pos]
             pos += 1
             if op >= opcode_base:  # a special opcode: a row
@@ -399,6 +393,22 @@ def _program(
     return body
 
 
+def _decoding(opcode_base: int, line_range: int, lengths: list[int]) -> tuple[list[int], list[int]]:
+    """`_program`'s tables: the address advance of each opcode (special ones, else 0), and
+    per standard opcode how many LEB128 operands it has when it is copied as it is, or -1
+    for the ones handled one by one (they move the address, or are rows)."""
+    advance = [0] * opcode_base + [
+        (op - opcode_base) // line_range for op in range(opcode_base, 256)
+    ]
+    copied_operands = [-1, *lengths]
+    for op in (_LNS_COPY, _LNS_ADVANCE_PC, _LNS_CONST_ADD_PC, _LNS_FIXED_ADVANCE_PC):
+        if op < opcode_base:
+            copied_operands[op] = -1
+    if opcode_base > _LNS_ADVANCE_LINE:
+        copied_operands[_LNS_ADVANCE_LINE] = 1
+    return advance, copied_operands
+
+
 #: ``run(prog, pos, step) -> (end, rows, bytes) | (end, address, None) | None``: `_one_run`'s
 #: answer (the second: a sequence dropped at its first address).
 RunCopy = Callable[
@@ -419,10 +429,11 @@ def _one_run(opcode_base: int, line_range: int, lengths: list[int]) -> RunCopy:
     Regular expressions find that out without a Python step per opcode: one matches the
     sequence's head (opcodes that move no address and are no row, then one
     ``DW_LNE_set_address``), one the rest (any standard or special opcode but
-    ``DW_LNS_fixed_advance_pc``, then ``DW_LNE_end_sequence``); one strips the operands but
-    ``DW_LNS_advance_pc``'s from its opcodes, one finds those (they are read one by one:
-    compilers write few), and a sum over a table of the remaining opcode bytes (each weighs
-    its address advance, shifted, plus 1 for a row) gives the last address and the row count.
+    ``DW_LNS_fixed_advance_pc``, then ``DW_LNE_end_sequence``); one deletes the opcodes with
+    operands that move no address, one finds the operands of ``DW_LNS_advance_pc`` (read one
+    by one: compilers write few) and deletes them, and a sum over a table of the remaining
+    opcode bytes (each weighs its address advance, shifted, plus 1 for a row) gives the last
+    address and the row count.
     A sequence of another shape (a second address, another extended opcode), or with rows
     outside the step of its first address: None, and `_program` decodes it. One whose first
     address maps nowhere (most of a debug build's: code its linker removed) is dropped whole,
@@ -453,21 +464,26 @@ def _one_run(opcode_base: int, line_range: int, lengths: list[int]) -> RunCopy:
     ).match
     rest = re.compile(b"(?:%s)*+\\x00\\x01\\x01" % b"|".join(row_alts)).match
     dropped = _rest_pattern(opcode_base, lengths).match
-    with_operands = [(k, codes) for k, codes in sorted(quiet.items()) if k]
-    strip = re.compile(
-        b"|".join(b"(%s)" % one_of(codes) + _LEB128 * k for k, codes in with_operands) or b"(?!)"
-    ).sub
-    keep = b"".join(b"\\%d" % (g + 1) for g in range(len(with_operands)))
-    pcs = re.compile(advance_pc)
-    find_pcs, strip_pcs = pcs.findall, pcs.sub
-    weight = [0] * 256
+    # Every opcode with operands: a scan for them from the start of a sequence's rest only
+    # skips single bytes between them, so it stays on opcode boundaries. The quiet ones are
+    # deleted whole (they weigh nothing; a replacement naming groups would be a Python call
+    # per match on Python 3.11); DW_LNS_advance_pc's operands are found first, then deleted.
+    with_operands = [one_of(codes) + _LEB128 * k for k, codes in sorted(quiet.items()) if k]
+    # Every opcode with operands: a scan for them from the start of a sequence's rest only
+    # skips one-byte opcodes between them, so it stays on opcode boundaries. They are deleted
+    # whole (a replacement naming groups would be a Python call per match on Python 3.11);
+    # DW_LNS_advance_pc's operands are found first (the others' as empty ones).
+    if has_advance_pc:
+        with_operands.append(advance_pc)
+    operands = re.compile(b"|".join(with_operands) or b"(?!)")
+    strip, find_pcs = operands.sub, operands.findall
+    # per opcode byte: its address advance (`advances`), a row or not (`not_rows`: deleted)
+    advances = bytearray(256)
     for op in range(opcode_base, 256):
-        weight[op] = ((op - opcode_base) // line_range) << 32 | 1
-    if opcode_base > _LNS_COPY:
-        weight[_LNS_COPY] = 1
+        advances[op] = (op - opcode_base) // line_range
     if opcode_base > _LNS_CONST_ADD_PC:
-        weight[_LNS_CONST_ADD_PC] = (255 - opcode_base) // line_range << 32
-    weigh = weight.__getitem__
+        advances[_LNS_CONST_ADD_PC] = (255 - opcode_base) // line_range
+    not_rows = bytes(op for op in range(min(opcode_base, 256)) if op != _LNS_COPY)
     unpack = _U32
     pack = _P32
 
@@ -488,17 +504,19 @@ def _one_run(opcode_base: int, line_range: int, lengths: list[int]) -> RunCopy:
             return None
         end = r.end()
         codes = prog[at : end - 3]
-        if with_operands:
-            codes = strip(keep, codes)
         last = addr
-        if has_advance_pc and b"\x02" in codes:  # (only DW_LNS_advance_pc has 02 bytes now)
-            for leb in find_pcs(codes):
-                last += leb_at(leb, 0)[0]
-            codes = strip_pcs(b"", codes)
-        total = sum(map(weigh, codes))
-        if last + (total >> 32) >= hi:
+        if has_advance_pc and b"\x02" in codes:
+            pcs = b"".join(find_pcs(codes))  # their LEB128s, one after the other
+            n = 0
+            while n < len(pcs):
+                advance, n = leb_at(pcs, n)
+                last += advance
+        codes = strip(b"", codes)  # the opcodes without operands: one byte each
+        last += sum(codes.translate(advances))
+        if last >= hi:
             return None
-        return end, (total & 0xFFFFFFFF) + 1, prog[pos : at - 4] + pack(addr + delta) + prog[at:end]
+        rows = len(codes.translate(None, not_rows)) + 1
+        return end, rows, prog[pos : at - 4] + pack(addr + delta) + prog[at:end]
 
     found = _ONE_RUNS[key] = run
     return found
