@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import struct
 from typing import Any
-from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -282,23 +281,16 @@ def test_steps_of_one_delta_give_the_plain_rewrite(
     seqs: list[tuple[int, list[bytes]]], cuts: list[tuple[int, int | None]]
 ) -> None:
     """Under a map of runs moved by one delta (rows mostly move as the row before them, and
-    keep their opcodes), the general path's rewrite is byte for byte the plain one
-    (`reencoded`); so it is under `Stretch`, where no two addresses move alike."""
+    keep their opcodes), the rewrite is byte for byte the plain one (`reencoded`); so it
+    is under `Stretch`, where no two addresses move alike."""
     section = unit(program(seqs))
     steps = RunsMap(
         [(a, None if d is None else 0x20 * (k % 3) + d) for k, (a, d) in enumerate(cuts)],
         dead_from=0xFFFFFFF0,
     )
-    assert _general(section, steps)[0] == reencoded(section, steps)
+    assert rewrite_lines(section, steps, LineStats())[0] == reencoded(section, steps)
     stretch = Stretch(frozenset(a for a, _ in cuts))
-    assert _general(section, stretch)[0] == reencoded(section, stretch)
-    # the fast path for a sequence in one run copies its bytes instead: the same rows
-    assert decode(rewrite_lines(section, steps, LineStats())[0]) == decode(
-        reencoded(section, steps)
-    )
-    assert decode(rewrite_lines(section, stretch, LineStats())[0]) == decode(
-        reencoded(section, stretch)
-    )
+    assert rewrite_lines(section, stretch, LineStats())[0] == reencoded(section, stretch)
 
 
 def test_an_unmappable_end_drops_its_sequence_only() -> None:
@@ -379,142 +371,3 @@ def test_dropped_sequences_are_passed_over_whole(monkeypatch: pytest.MonkeyPatch
     out, _ = rewrite_lines(unit(dead + live + dead[:-3]), Stretch(), stats)
     assert len(decode(out)) == 1 and len(calls) == 2  # cut: gone through, then dropped
     assert (stats.sequences, stats.sequences_dead, stats.sequences_dropped) == (3, 1, 1)
-
-
-# -- the fast path for a sequence in one run (`lines._one_run`) ----------------------------------
-def _general(section: bytes, amap: RunsMap | Stretch) -> tuple[bytes, LineStats]:
-    """`rewrite_lines` with the fast path turned off: every sequence decoded by `_program`."""
-    stats = LineStats()
-    with mock.patch.object(lines, "_one_run", lambda *_: lambda *_: None):
-        out = rewrite_lines(section, amap, stats)[0]
-    return out, stats
-
-
-def _counted(section: bytes, amap: RunsMap) -> tuple[bytes, LineStats, int]:
-    """`rewrite_lines` as it is, and how many sequences the fast path took."""
-    taken = 0
-    one_run = lines._one_run
-
-    def counting(*args: Any) -> Any:
-        run = one_run(*args)
-
-        def counted(*a: Any) -> Any:
-            nonlocal taken
-            got = run(*a)
-            taken += got is not None
-            return got
-
-        return counted
-
-    stats = LineStats()
-    with mock.patch.object(lines, "_one_run", counting):
-        out = rewrite_lines(section, amap, stats)[0]
-    return out, stats, taken
-
-
-# opcodes that move no address and are no row (advance_line, set_file, set_column,
-# negate_stmt, basic_block, prologue_end, epilogue_begin, set_isa)
-quiet_st = st.one_of(
-    st.integers(-200, 200).map(lambda n: b"\x03" + sleb(n)),
-    st.integers(1, 200).map(lambda n: b"\x04" + uleb(n)),
-    st.integers(0, 300).map(lambda n: b"\x05" + uleb(n)),
-    st.sampled_from([b"\x06", b"\x07", b"\x0a", b"\x0b"]),
-    st.integers(0, 5).map(lambda n: b"\x0c" + uleb(n)),
-)
-# a sequence as compilers write one: quiet opcodes, the address, then rows, quiet opcodes and
-# opcodes that move the address (advance_pc, also 0 or padded, and const_add_pc)
-compiler_seq_st = st.tuples(
-    st.lists(quiet_st, max_size=3),
-    st.one_of(st.integers(0x8, 0x200), st.just(0xFFFFFFFF)),
-    st.lists(
-        st.one_of(
-            quiet_st,
-            st.integers(OPCODE_BASE, 255).map(lambda op: bytes([op])),
-            st.sampled_from([b"\x01", b"\x08", b"\x02\x00", b"\x02\x85\x00"]),
-            st.integers(0, 300).map(lambda n: b"\x02" + uleb(n)),
-        ),
-        max_size=25,
-    ),
-)
-CompilerSeq = tuple[list[bytes], int, list[bytes]]
-
-
-def compiler_sequence(seq: CompilerSeq, address: int | None = None) -> bytes:
-    pre, a, ops = seq
-    a = a if address is None else address
-    return b"".join(pre) + b"\x00\x05\x02" + struct.pack("<I", a) + b"".join(ops) + b"\x00\x01\x01"
-
-
-def last_address(seq: CompilerSeq) -> int:
-    """The address of the sequence's DW_LNE_end_sequence."""
-    _, a, ops = seq
-    for t in ops:
-        if t[0] >= OPCODE_BASE:
-            a += (t[0] - OPCODE_BASE) // LINE_RANGE
-        elif t[0] == 8:
-            a += (255 - OPCODE_BASE) // LINE_RANGE
-        elif t[0] == 2:
-            a += read_uleb(t, 1)[0]
-    return a
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(compiler_seq_st, min_size=1, max_size=6), st.lists(cut_st, max_size=6))
-def test_the_one_run_fast_path_copies_the_sequences_of_one_run(
-    seqs: list[CompilerSeq], cuts: list[tuple[int, int | None]]
-) -> None:
-    """Sequences of the shape compilers write, under maps of few runs: every sequence whose
-    first address maps nowhere is dropped, every one whose rows lie in the run of its first
-    address is copied as it is but its address, moved; every other one is what the general
-    path (`_program` decoding every opcode) makes of it; the rows and counts are the general
-    path's."""
-    section = unit(b"".join(map(compiler_sequence, seqs)))
-    amap = RunsMap(
-        [(a, None if d is None else 0x20 * (k % 3) + d) for k, (a, d) in enumerate(cuts)],
-        dead_from=0xFFFFFFF0,
-    )
-    out, stats, taken = _counted(section, amap)
-    general, general_stats = _general(section, amap)
-    assert decode(out) == decode(general)
-    assert stats == general_stats
-    want = b""
-    copied = 0
-    for seq in seqs:
-        _, hi, delta = amap.step(seq[1])
-        if delta is None:
-            copied += 1
-        elif last_address(seq) < hi:
-            copied += 1
-            want += compiler_sequence(seq, seq[1] + delta)
-        else:
-            want += _general(unit(compiler_sequence(seq)), amap)[0][len(unit(b"")) :]
-    assert taken == copied
-    assert out == unit(want)
-
-
-def test_a_sequence_in_one_run_is_copied_as_it_is() -> None:
-    """The fast path takes a clang-shaped sequence whose rows lie in one run (its address
-    moved, every other byte as it was: here DW_LNS_const_add_pc and DW_LNS_advance_pc the
-    general path would re-derive), and a dead one (dropped, counted); it leaves to `_program`
-    one that leaves the run and one with DW_LNS_fixed_advance_pc. Rows and counts are the
-    general path's in every case."""
-    rows = b"\x03\x1a\x01\x06\x15\x05\x0d\x08\x31\x05\x05\x28"  # 4 rows, up to +20
-    clang = b"\x05\x09\x0a\x00\x05\x02" + struct.pack("<I", 0x20) + rows + b"\x02\x0a\x00\x01\x01"
-    dead = b"\x00\x05\x02" + b"\xff" * 4 + rows + b"\x09\x01\x00\x00\x01\x01"
-    amap = RunsMap([(0x10, 0x40), (0x3F, 0x48)], dead_from=0xFFFFFFF0)  # run [0x10, 0x3f)
-    section = unit(clang + dead + clang)
-    out, stats, taken = _counted(section, amap)
-    assert taken == 3
-    moved = clang.replace(struct.pack("<I", 0x20), struct.pack("<I", 0x60))
-    assert out == unit(moved + moved)
-    assert (stats.sequences, stats.sequences_dead, stats.rows) == (3, 1, 10)
-    general, general_stats = _general(section, amap)
-    assert decode(out) == decode(general) and stats == general_stats
-    assert out != general  # (the general path re-derives DW_LNS_const_add_pc)
-    leaves = clang.replace(b"\x02\x0a", b"\x02\x0b")  # its end at 0x3f: the next run
-    fixed = clang.replace(b"\x02\x0a", b"\x09\x0a\x00")
-    for seq in (leaves, fixed):
-        section = unit(seq)
-        out, stats, taken = _counted(section, amap)
-        assert taken == 0
-        assert (out, stats) == _general(section, amap)

@@ -4,16 +4,14 @@ Headers are copied verbatim; in the opcode stream everything that does not move 
 is copied as it was, and each row's address is re-expressed against the fused code (a special
 opcode when it still fits, else ``DW_LNS_advance_pc`` first). A sequence any of whose rows
 lands outside the mapped code (dead-code tombstones, bodies without an exact map) is dropped
-whole, so no row ever points at an instruction it did not describe. A sequence whose rows all
-move by one delta (a function whose code kept its layout, `merge.layout`) is copied as it is
-but its ``DW_LNE_set_address``, found without decoding it opcode by opcode (`_one_run`).
+whole, so no row ever points at an instruction it did not describe.
 """
 
 from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
@@ -194,9 +192,7 @@ def _program(
     as the row before it (``shift``, when no opcode moved the address in between), found
     within the map's last step (``[lo, hi)`` by ``delta``) without a lookup: its opcode
     re-encoded would be itself. A sequence is abandoned at its first row that cannot be
-    mapped, the rest of it passed over (`_rest_pattern`, else `_skip_sequence`). Before that
-    loop, each sequence is offered to `_one_run`: one whose rows all lie in one step of the map
-    (a function whose code kept its layout) is copied without being decoded here."""
+    mapped, the rest of it passed over (`_rest_pattern`, else `_skip_sequence`)."""
     step = amap.step
     end = len(prog)
     body = bytearray()
@@ -211,33 +207,22 @@ def _program(
     hi: float = 0
     delta: int | None = None
     const_add_pc = (255 - opcode_base) // line_range
-    advance: list[int] = []
-    copied_operands: list[int] = []
+    advance = [0] * opcode_base + [
+        (op - opcode_base) // line_range for op in range(opcode_base, 256)
+    ]
+    # per standard opcode: how many LEB128 operands it has when it is copied as it is, or -1
+    # for the ones handled one by one (they move the address, or are rows)
+    copied_operands = [-1, *lengths]
+    for op in (_LNS_COPY, _LNS_ADVANCE_PC, _LNS_CONST_ADD_PC, _LNS_FIXED_ADVANCE_PC):
+        if op < opcode_base:
+            copied_operands[op] = -1
+    if opcode_base > _LNS_ADVANCE_LINE:
+        copied_operands[_LNS_ADVANCE_LINE] = 1
     rest_of_sequence: re.Pattern[bytes] | None = None  # made at the first drop
+    data = list(prog)  # (indexing a list is a specialized instruction, bytes are not)
     pos = copied = at = 0
-    run = _one_run(opcode_base, line_range, lengths)
-    fast_at = 0  # where a sequence starts, for `run`
-    data: list[int] = []  # `prog` as a list, made when first decoded here
     try:
         while pos < end:
-            if pos == fast_at:
-                while (moved := run(prog, pos, step)) is not None:
-                    pos, rows, kept = moved[0], moved[1], moved[2]
-                    stats.sequences += 1
-                    if kept is not None:
-                        body += kept
-                        stats.rows += rows
-                    elif amap.dead(rows):  # (the address its first row had)
-                        stats.sequences_dead += 1
-                    else:
-                        stats.sequences_dropped += 1
-                rows = 0
-                copied = pos
-                if pos >= end:
-                    break
-                if not data:  # the first sequence decoded here
-                    data = list(prog)  # (a list is indexed by a specialized instruction)
-                    advance, copied_operands = _decoding(opcode_base, line_range, lengths)
             op = data[pos]
             pos += 1
             if op >= opcode_base:  # a special opcode: a row
@@ -300,7 +285,7 @@ def _program(
                         stats.rows += rows
                         stats.sequences += 1
                         rows = addr = new = shift = 0
-                        copied = fast_at = pos
+                        copied = pos
                         continue
                     closed = True
                 elif sub == _LNE_SET_ADDRESS:
@@ -384,142 +369,13 @@ def _program(
             rows = 0
             seq.clear()
             addr = new = shift = 0
-            copied = fast_at = pos
+            copied = pos
     except IndexError:
         raise DwarfError(f".debug_line: unexpected end at offset 0x{offset + at:x}") from None
     if rows or abandoned:  # a last sequence without DW_LNE_end_sequence is dropped
         stats.sequences += 1
         stats.sequences_dropped += 1
     return body
-
-
-def _decoding(opcode_base: int, line_range: int, lengths: list[int]) -> tuple[list[int], list[int]]:
-    """`_program`'s tables: the address advance of each opcode (special ones, else 0), and
-    per standard opcode how many LEB128 operands it has when it is copied as it is, or -1
-    for the ones handled one by one (they move the address, or are rows)."""
-    advance = [0] * opcode_base + [
-        (op - opcode_base) // line_range for op in range(opcode_base, 256)
-    ]
-    copied_operands = [-1, *lengths]
-    for op in (_LNS_COPY, _LNS_ADVANCE_PC, _LNS_CONST_ADD_PC, _LNS_FIXED_ADVANCE_PC):
-        if op < opcode_base:
-            copied_operands[op] = -1
-    if opcode_base > _LNS_ADVANCE_LINE:
-        copied_operands[_LNS_ADVANCE_LINE] = 1
-    return advance, copied_operands
-
-
-#: ``run(prog, pos, step) -> (end, rows, bytes) | (end, address, None) | None``: `_one_run`'s
-#: answer (the second: a sequence dropped at its first address).
-RunCopy = Callable[
-    [bytes, int, Callable[[int], tuple[float, float, int | None]]],
-    tuple[int, int, bytes | None] | None,
-]
-#: `_one_run`'s answers by opcode base, line range and operand counts.
-_ONE_RUNS: dict[tuple[int, int, tuple[int, ...]], RunCopy] = {}
-
-
-def _one_run(opcode_base: int, line_range: int, lengths: list[int]) -> RunCopy:
-    """A fast path of `_program` for the sequence at ``pos`` when all its rows lie in one step
-    of the map (a function whose code kept its layout): the sequence copied as it is but its
-    ``DW_LNE_set_address`` operand, moved by the step's delta. The rows are `_program`'s,
-    at the same addresses; the bytes are the input's (`_program` re-derives each opcode that
-    moves the address, ``DW_LNS_const_add_pc`` and ``DW_LNS_advance_pc``, from the rows).
-
-    Regular expressions find that out without a Python step per opcode: one matches the
-    sequence's head (opcodes that move no address and are no row, then one
-    ``DW_LNE_set_address``), one the rest (any standard or special opcode but
-    ``DW_LNS_fixed_advance_pc``, then ``DW_LNE_end_sequence``); one deletes the opcodes with
-    operands that move no address, one finds the operands of ``DW_LNS_advance_pc`` (read one
-    by one: compilers write few) and deletes them, and a sum over a table of the remaining
-    opcode bytes (each weighs its address advance, shifted, plus 1 for a row) gives the last
-    address and the row count.
-    A sequence of another shape (a second address, another extended opcode), or with rows
-    outside the step of its first address: None, and `_program` decodes it. One whose first
-    address maps nowhere (most of a debug build's: code its linker removed) is dropped whole,
-    as `_program` would: ``(end, that address, None)``."""
-    key = (opcode_base, line_range, tuple(lengths))
-    found = _ONE_RUNS.get(key)
-    if found is not None:
-        return found
-    quiet: dict[int, list[int]] = {}  # opcodes that move no address and are no row, by operands
-    for op, k in enumerate(_skipped_operands(opcode_base, lengths)):
-        if k >= 0 and op not in (_LNS_COPY, _LNS_ADVANCE_PC, _LNS_CONST_ADD_PC):
-            quiet.setdefault(k, []).append(op)
-
-    def one_of(codes: list[int]) -> bytes:
-        return b"[%s]" % b"".join(b"\\x%02x" % op for op in codes)
-
-    quiet_alts = [one_of(codes) + _LEB128 * k for k, codes in sorted(quiet.items())]
-    row_alts = [b"[\\x%02x-\\xff]" % opcode_base, *quiet_alts]
-    for op in (_LNS_COPY, _LNS_CONST_ADD_PC):
-        if opcode_base > op:
-            row_alts.append(b"\\x%02x" % op)
-    advance_pc = b"\\x02(" + _LEB128 + b")"
-    has_advance_pc = opcode_base > _LNS_ADVANCE_PC
-    if has_advance_pc:
-        row_alts.append(advance_pc)
-    head = re.compile(
-        b"(?:%s)*+\\x00\\x05\\x02[\\x00-\\xff]{4}" % (b"|".join(quiet_alts) or b"(?!)")
-    ).match
-    rest = re.compile(b"(?:%s)*+\\x00\\x01\\x01" % b"|".join(row_alts)).match
-    dropped = _rest_pattern(opcode_base, lengths).match
-    # Every opcode with operands: a scan for them from the start of a sequence's rest only
-    # skips single bytes between them, so it stays on opcode boundaries. The quiet ones are
-    # deleted whole (they weigh nothing; a replacement naming groups would be a Python call
-    # per match on Python 3.11); DW_LNS_advance_pc's operands are found first, then deleted.
-    with_operands = [one_of(codes) + _LEB128 * k for k, codes in sorted(quiet.items()) if k]
-    # Every opcode with operands: a scan for them from the start of a sequence's rest only
-    # skips one-byte opcodes between them, so it stays on opcode boundaries. They are deleted
-    # whole (a replacement naming groups would be a Python call per match on Python 3.11);
-    # DW_LNS_advance_pc's operands are found first (the others' as empty ones).
-    if has_advance_pc:
-        with_operands.append(advance_pc)
-    operands = re.compile(b"|".join(with_operands) or b"(?!)")
-    strip, find_pcs = operands.sub, operands.findall
-    # per opcode byte: its address advance (`advances`), a row or not (`not_rows`: deleted)
-    advances = bytearray(256)
-    for op in range(opcode_base, 256):
-        advances[op] = (op - opcode_base) // line_range
-    if opcode_base > _LNS_CONST_ADD_PC:
-        advances[_LNS_CONST_ADD_PC] = (255 - opcode_base) // line_range
-    not_rows = bytes(op for op in range(min(opcode_base, 256)) if op != _LNS_COPY)
-    unpack = _U32
-    pack = _P32
-
-    def run(
-        prog: bytes, pos: int, step: Callable[[int], tuple[float, float, int | None]]
-    ) -> tuple[int, int, bytes | None] | None:
-        h = head(prog, pos)
-        if h is None:
-            return None
-        at = h.end()
-        addr = unpack(prog, at - 4)[0]
-        _, hi, delta = step(addr)
-        if delta is None:
-            d = dropped(prog, at)
-            return None if d is None else (d.end(), addr, None)
-        r = rest(prog, at)
-        if r is None:
-            return None
-        end = r.end()
-        codes = prog[at : end - 3]
-        last = addr
-        if has_advance_pc and b"\x02" in codes:
-            pcs = b"".join(find_pcs(codes))  # their LEB128s, one after the other
-            n = 0
-            while n < len(pcs):
-                advance, n = leb_at(pcs, n)
-                last += advance
-        codes = strip(b"", codes)  # the opcodes without operands: one byte each
-        last += sum(codes.translate(advances))
-        if last >= hi:
-            return None
-        rows = len(codes.translate(None, not_rows)) + 1
-        return end, rows, prog[pos : at - 4] + pack(addr + delta) + prog[at:end]
-
-    found = _ONE_RUNS[key] = run
-    return found
 
 
 #: `_rest_pattern`'s answers by opcode base and operand counts (units repeat their header).
