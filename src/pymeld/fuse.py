@@ -298,6 +298,8 @@ def fuse_bytes(
             # only: the lift is the wrapper's); with kept boundaries it is refused when
             # fusing, so a boundary is kept there instead
             host_ends=options.component and not options.keep_async_boundaries,
+            # (not when rebasing: that rewrites every memory access anyway)
+            dwarf_layout=policy == "remap" and not options.address_rebase,
         )
     except UnsupportedFeature:
         if not options.keep_async_boundaries:
@@ -419,7 +421,12 @@ def _fuse_clusters(
     lines: list[str] = []
     parts = []
     for k, cl in enumerate(partition.clusters):
-        merged = merge(cl.graph, simd=options.simd, inline_adapters=options.inline_adapters)
+        merged = merge(
+            cl.graph,
+            simd=options.simd,
+            inline_adapters=options.inline_adapters,
+            dwarf_layout=dwarf_policy(options) == "remap" and not options.address_rebase,
+        )
         memory = apply_memory_strategy(cl.graph, merged, options.memory, options.address_rebase)
         finished = finish_module(
             root,

@@ -5,7 +5,9 @@ meld 0.65.1 is installed, so the files are known to be meld's). For every import
 leave, the fields meld defines must agree: kind, string encoding, which memory (by index) and
 whether a realloc is passed, the resource object, and which imports belong to one component.
 What may differ: import order (`index`), meld's component numbers and each tool's own export
-names for memories and reallocs.
+names for memories and reallocs. The maps compared are those of fusions without a DWARF remap:
+a remap gives the memory of the instance with DWARF index 0 (`pymeld.merge.layout`), which
+renumbers the memories of jco-utf8-utf16 against meld's (instance order) — the last test.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pymeld.fuse import fuse_bytes
+from pymeld.fuse import FuseOptions, fuse_bytes
 from support import run_cli
 
 DATA = Path(__file__).parent.parent / "data" / "meld-0.65.1"
@@ -42,7 +44,8 @@ def _groups(entries: list[dict[str, object]]) -> set[frozenset[tuple[object, obj
 @pytest.mark.parametrize("case", sorted(INPUTS))
 def test_import_map_agrees_with_meld(case: str, corpus_components: Path, tmp_path: Path) -> None:
     meld = json.loads((DATA / f"{case}.import-map.json").read_text())
-    ours = fuse_bytes((corpus_components / INPUTS[case]).read_bytes()).import_map
+    data = (corpus_components / INPUTS[case]).read_bytes()
+    ours = fuse_bytes(data, options=FuseOptions(dwarf="strip")).import_map
     assert ours["version"] == meld["version"] == 2
     entries: list[dict[str, object]] = ours["imports"]  # type: ignore[assignment]
     assert all(set(e) >= MELD_KEYS for e in entries)
@@ -107,3 +110,27 @@ def test_reference_files_are_melds_output(
     assert json.loads(imap.read_text()) == json.loads(
         (DATA / f"{case}.import-map.json").read_text()
     )
+
+
+def test_a_dwarf_remap_renumbers_only_the_memories(corpus_components: Path) -> None:
+    """jco-utf8-utf16 with its DWARF remapped (the default): the same imports, each with
+    what meld's map says but the memory index, which is 0 for the instance with DWARF's
+    memory (meld's 1) and one more for the memories that were before it."""
+    meld = json.loads((DATA / "jco-utf8-utf16.composed.import-map.json").read_text())
+    data = (corpus_components / INPUTS["jco-utf8-utf16.composed"]).read_bytes()
+    ours = fuse_bytes(data).import_map
+    m = {(e["module"], e["name"]): e for e in meld["imports"]}
+    o = {(e["module"], e["name"]): e for e in ours["imports"]}  # type: ignore[attr-defined]
+    assert set(o) == set(m)
+    renumbered = {0: 1, 1: 0}  # meld's index -> ours
+    moved = 0
+    for key, want in m.items():
+        got = o[key]
+        assert (got["kind"], got["encoding"]) == (want["kind"], want["encoding"]), key
+        if want["memory"] is None:
+            assert got["memory"] is None, key
+            continue
+        index = want["memory"]["index"]
+        assert got["memory"]["index"] == renumbered.get(index, index), key
+        moved += index in renumbered
+    assert moved

@@ -57,7 +57,7 @@ def code_layout(codes: list[Code]) -> list[CodeLayout]:
     for c in codes:
         locals_ = c.locals_raw if c.locals_raw is not None else encode_locals(c.locals)
         size = len(locals_) + len(c.body)
-        width = c.size_width or len(uleb(size))
+        width = max(c.size_width or 0, len(uleb(size)))  # as `encode` writes it
         body = pos + width
         out.append(CodeLayout(body, body + len(locals_), body + size))
         pos = body + size
@@ -142,7 +142,9 @@ def _site_edits(
     at ``sites`` (``old``'s `patch_sites`) re-encoded, as the merge's rewrite leaves most
     bodies: each immediate's new extent is read where it now starts (a LEB128, a memarg of
     memory 0 followed by the index it gained), and the bodies joined back must give ``new``.
-    None otherwise."""
+    None otherwise. Only the edits that change a width are listed: one that keeps it (a
+    padded index kept padded, `IndexMaps.keep_width`) moves no address, and a map without
+    it is a single delta per body."""
     edits: list[tuple[int, int, int]] = []
     parts: list[bytes] = []
     prev = shift = 0
@@ -159,7 +161,8 @@ def _site_edits(
                 n_end += 1
             imm = new[n_at:n_end]
             if old[at:end] != imm:
-                edits.append((at, end - at, n_end - n_at))
+                if n_end - n_at != end - at:  # (one of the same width moves no address)
+                    edits.append((at, end - at, n_end - n_at))
                 parts += (old[prev:at], imm)
                 prev = end
                 shift += n_end - n_at - (end - at)
@@ -199,8 +202,9 @@ def function_map(
     acc = 0
     out: list[tuple[int, int, int]] = []
     for pos, old_len, new_len in edits:
-        acc += new_len - old_len
-        out.append((pos, old_len, acc))
+        if new_len != old_len:  # (an immediate that kept its width moves no address)
+            acc += new_len - old_len
+            out.append((pos, old_len, acc))
     return FunctionMap(old_lay, new_lay, out)
 
 
@@ -311,8 +315,9 @@ def _steps(
             starts.append(o.body + 1)
             deltas.append(None)
         base = n.instr - o.instr
-        starts.append(o.instr)
-        deltas.append(base)
+        if base != deltas[-1]:
+            starts.append(o.instr)
+            deltas.append(base)
         done, size = 0, o.end - o.instr  # where the last edit ended, the instructions' size
         for pos, length, after in f.edits:
             if pos < done or pos + length > size:  # not in walk order, or not in the body

@@ -79,6 +79,8 @@ def _rewrite_units(
         if parts is not None:  # the general path below when a token does not map
             last = len(where) - 1
             for n, (entry, _) in enumerate(where):
+                if work[entry][1].keep_width:  # the tokens write minimal LEB128s
+                    break
                 tm = tokmaps[entry]
                 if tm is None:
                     tm = tokmaps[entry] = rewriter.table(work[entry][1])

@@ -17,6 +17,14 @@ compositions, compile wall fused/original with every largest body first was up t
 (calculator: its two large bodies already early), in input order up to 1.06x
 (jco-utf8-utf16: its largest body at 87% of its block), with this rule 0.88-0.97x.
 Nothing observable depends on the order.
+
+A second exception: `lay_out`'s ``first_memory`` puts one instance's memories ahead of the
+other instances' (`memory_first` chooses it). An instance whose DWARF will be remapped keeps
+its code's layout only if its memory stays memory 0: every load and store of memory 0 is a
+memarg without a memory index, and moving the memory gives each of them an index byte, which
+shifts every address after it (`pymeld.dwarf.addrmap`). Nothing observable depends on which
+memory has which index either: canonical options, exports and data segments name memories by
+the index this layout gives.
 """
 
 from __future__ import annotations
@@ -112,10 +120,32 @@ def count_imports(module: Module) -> dict[ExternKind, int]:
     return counts
 
 
+def memory_first(modules: list[Module], keep: list[bool], imported: int) -> int | None:
+    """The instance whose memory becomes memory 0 of the fused module, among those that
+    ``keep`` their code layout (their DWARF will be remapped), or None.
+
+    Only when the fused module imports no memory (``imported``: an imported memory is memory 0
+    whatever the order) and only an instance that defines its own memory 0 (one that imports it
+    uses another instance's). Of several, the one with the most code (its memory accesses are
+    most of the index edits that moving its memory would make; the first in instantiation
+    order on a tie), so the choice depends on the input alone.
+    """
+    if imported:
+        return None
+    best, size = None, -1
+    for k, (m, kept) in enumerate(zip(modules, keep)):
+        if kept and m.memories and not any(i.kind == ExternKind.MEMORY for i in m.imports):
+            n = sum(len(c.body) for c in m.codes)
+            if n > size:
+                best, size = k, n
+    return best
+
+
 def lay_out(
-    modules: list[Module], imported: dict[ExternKind, int]
+    modules: list[Module], imported: dict[ExternKind, int], first_memory: int | None = None
 ) -> tuple[list[InstanceLayout], dict[str, int]]:
-    """Assign bases for each instance after the output's ``imported`` items of each kind;
+    """Assign bases for each instance after the output's ``imported`` items of each kind
+    (``first_memory``: the instance whose memories come first, see the module docstring);
     returns the layouts and the totals per kind."""
     layouts: list[InstanceLayout] = []
     n = {k: imported.get(k, 0) for k in ExternKind}
@@ -135,6 +165,13 @@ def lay_out(
         tag += len(m.tags)
         elem += len(m.elems)
         data += len(m.datas)
+    if first_memory is not None:
+        lead_mems = len(modules[first_memory].memories)
+        for k, lay in enumerate(layouts):
+            if k == first_memory:
+                lay.memory = n[ExternKind.MEMORY]
+            elif k < first_memory:
+                lay.memory += lead_mems
     totals = {
         "func": func,
         "table": table,

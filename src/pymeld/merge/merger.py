@@ -69,7 +69,7 @@ from pymeld.merge.bodies import rewrite_all
 from pymeld.merge.foreign import ForeignPlan, module_name, plan_foreign
 from pymeld.merge.funcrefs import export_only
 from pymeld.merge.inline_adapters import CallerInstance
-from pymeld.merge.layout import InstanceLayout, lay_out
+from pymeld.merge.layout import InstanceLayout, lay_out, memory_first
 from pymeld.merge.leave import CallsCache, LeaveGuards, SitesSeen, reach
 from pymeld.merge.segments import copy_data, copy_elem
 from pymeld.merge.type_section import TypeInterner
@@ -169,8 +169,14 @@ class Merger:
         simd: bool = True,
         inline: bool = True,
         host_ends: bool = False,
+        dwarf_layout: bool = False,
     ) -> None:
         self.g = graph
+        #: per instance: its code keeps its layout (`merge.layout`), for its DWARF's remap
+        self._keep_layout = [
+            dwarf_layout and any(c.name.startswith(".debug_") for c in mi.module.customs)
+            for mi in graph.instances
+        ]
         self.simd = simd
         self.inline = inline
         self.host_ends = host_ends
@@ -389,7 +395,8 @@ class Merger:
             self._foreign_index[ref] = imported[ref.kind]
             imported[ref.kind] += 1
         modules = [mi.module for mi in g.instances]
-        self.layouts, totals = lay_out(modules, imported)
+        first = memory_first(modules, self._keep_layout, imported[ExternKind.MEMORY])
+        self.layouts, totals = lay_out(modules, imported, first)
         plan = self.plan = Plan(
             {
                 Space.FUNC: totals["func"],
@@ -894,6 +901,7 @@ class Merger:
         )
         adapters = {item.index for item in self.adapters.values()}
         undeclared: set[int] = set()
+        memories: list[tuple[int, list[MemoryType]]] = []  # (base, memories) per instance
         for mi, lay, maps, bodies, found in zip(
             self.g.instances, self.layouts, all_maps, rewritten, refs
         ):
@@ -922,7 +930,7 @@ class Merger:
             for t in m.tables:
                 tt = _remap_table(t, maps)
                 out.tables.append(tt)
-            out.memories.extend(m.memories)
+            memories.append((lay.memory, m.memories))
             for tag in m.tags:
                 out.tags.append(type(tag)(tmap[tag.type_index], tag.attribute))
             for gl in m.globals:
@@ -938,13 +946,16 @@ class Merger:
             typed_locals = typed.get(mi.module_id)
             if typed_locals is None:
                 typed_locals = typed[mi.module_id] = _has_typed_locals(m)
+            keep = self._keep_layout[mi.index]
             for code, body in zip(lay.placed(m.codes), lay.placed(bodies)):
+                # a kept layout keeps a padded body size too (`encode` widens it if it must)
+                width = code.size_width if keep else None
                 if not typed_locals:  # nothing to remap (the usual case): the same locals
-                    out.codes.append(Code(list(code.locals), body, None, code.locals_raw))
+                    out.codes.append(Code(list(code.locals), body, width, code.locals_raw))
                     continue
                 locals_ = [Local(lc.count, _remap_vt(lc.type, tmap)) for lc in code.locals]
                 raw = code.locals_raw if locals_ == code.locals else None
-                out.codes.append(Code(locals_, body, None, raw))
+                out.codes.append(Code(locals_, body, width, raw))
             elems, datas = lay.segments("elem", len(m.elems)), lay.segments("data", len(m.datas))
             for i, e in enumerate(m.elems):
                 if deferred and e.mode == SegmentMode.ACTIVE and self.foreign.chunk_of(mi.index):
@@ -962,6 +973,8 @@ class Merger:
             start_seqs.append(seq)
             if found:  # those only its exports declare: the fused module drops them
                 undeclared.update(funcs[f] for f in found & only_exported[mi.module_id])
+        for _, mems in sorted(memories, key=lambda bm: bm[0]):  # in index order (`lay_out`)
+            out.memories.extend(mems)
         if undeclared:  # declared only by exports the fused module drops (merge.funcrefs)
             out.elems.append(Elem(SegmentMode.DECLARATIVE, funcs=sorted(undeclared)))
         return start_seqs
@@ -986,6 +999,7 @@ class Merger:
             elem=lay.segments("elem", len(m.elems)),
             data=lay.segments("data", len(m.datas)),
             tag=imported[ExternKind.TAG] + lay.definitions(ExternKind.TAG, len(m.tags)),
+            keep_width=self._keep_layout[inst],
         )
 
     # -- start, exports ----------------------------------------------------------------------
@@ -1063,12 +1077,14 @@ def merge(
     simd: bool = True,
     inline_adapters: bool = True,
     host_ends: bool = False,
+    dwarf_layout: bool = False,
 ) -> MergeResult:
     """Merge ``graph``'s module instances into one module; ``simd`` and ``inline_adapters``:
     see `FuseOptions`; ``host_ends``: see `merge.asynctask.plan_tasks` (off, a root
     export handing the host an end beside in-module tasks is refused, which is what
-    `--keep-async-boundaries` splits at)."""
-    m = Merger(graph, simd, inline_adapters, host_ends)
+    `--keep-async-boundaries` splits at); ``dwarf_layout``: the code of instances with DWARF
+    keeps its layout where it can (`merge.layout`), for a remap of their DWARF."""
+    m = Merger(graph, simd, inline_adapters, host_ends, dwarf_layout)
     result = m.run()
     result.memory_exports = m._mem_names
     result.func_exports = m._func_names

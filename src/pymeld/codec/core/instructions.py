@@ -198,6 +198,11 @@ class IndexMaps:
     elem: IndexMap = None
     data: IndexMap = None
     tag: IndexMap = None
+    #: an index immediate encoded wider than it needs (a padded LEB128, as the linkers of
+    #: debug builds leave them for relocation) keeps its width when the new index fits it, so
+    #: the code keeps its layout (`merge.layout`: DWARF remapped by one delta); only
+    #: `apply_patches` does this, the general walk writes minimal LEB128s
+    keep_width: bool = False
     _callables: list[Callable[[int], int] | None] | None = field(
         default=None, repr=False, compare=False
     )
@@ -760,10 +765,11 @@ class PatchTable:
     index changes in fusion, and mapping plus encoding was most of the patching cost.
     """
 
-    __slots__ = ("enc", "maps", "mem0")
+    __slots__ = ("enc", "keep_width", "maps", "mem0")
 
     def __init__(self, maps: IndexMaps) -> None:
         self.maps = maps.as_list()
+        self.keep_width = maps.keep_width
         fields = [maps.type, maps.func, maps.table, maps.memory, maps.global_, maps.elem]
         fields += [maps.data, maps.tag]
         self.enc: list[list[object] | dict[int, bytes | None] | None] = [
@@ -784,6 +790,7 @@ def apply_patches(data: bytes, sites: list[Patch], table: PatchTable) -> bytes |
     p_mem0 = _P_MEM0
     mem_map = maps[K_MEM]
     mem0 = table.mem0
+    keep = table.keep_width
     try:
         for at, nxt, k, v in sites:
             if k == p_mem0:
@@ -813,6 +820,8 @@ def apply_patches(data: bytes, sites: list[Patch], table: PatchTable) -> bytes |
                         e = t[v] = None if nv == v else uleb(nv)
                 if e is not None:
                     add(data[last:at])
+                    if keep and nxt - at > len(e):  # type: ignore[arg-type]
+                        e = _padded(e, nxt - at)  # type: ignore[arg-type]
                     add(e)  # type: ignore[arg-type]
                     last = nxt
             else:
@@ -830,6 +839,11 @@ def apply_patches(data: bytes, sites: list[Patch], table: PatchTable) -> bytes |
         return data
     add(data[last:])
     return b"".join(out)
+
+
+def _padded(leb: bytes, width: int) -> bytes:
+    """The unsigned LEB128 ``leb`` (minimal) written in ``width`` > len(leb) bytes."""
+    return bytes([*(b | 0x80 for b in leb), *[0x80] * (width - len(leb) - 1), 0])
 
 
 def _run(
