@@ -56,10 +56,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         print(version_line())
         code: object = 0
     else:
-        defer_module("inspect")
-        defer_module("typing", TYPE_CHECKING=False)
-        defer_module("copy")
-        defer_module("re", compile=_PatternOnFirstUse)
+        defer_unused_modules()
         untranslated_argparse()
         from pymeld.cli import main as cli_main
 
@@ -68,6 +65,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
         except SystemExit as e:
             code = e.code
     hard_exit(code)
+
+
+def defer_unused_modules() -> None:
+    """Defer the standard library's modules that pymeld's imports load but a fusion does not
+    use (see the module's docstring)."""
+    defer_module("inspect")
+    defer_module("typing", TYPE_CHECKING=False)
+    defer_module("copy")
+    defer_module("re", compile=_PatternOnFirstUse)
 
 
 def defer_module(

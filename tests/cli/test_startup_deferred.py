@@ -42,9 +42,11 @@ def report():
     util = "importlib.util" in sys.modules
     gettext_ran = "translation" in getattr(sys.modules.get("gettext"), "__dict__", {})
     re_ran = "match" in getattr(sys.modules.get("re"), "__dict__", {})
+    enum = "enum" in sys.modules
     argparse = "argparse" in sys.modules and "Action" in sys.modules["argparse"].__dict__
     print(f"typing-ran={typing_ran} copy-ran={copy_ran} json={json} locale={locale}"
-          f" util={util} gettext-ran={gettext_ran} re-ran={re_ran} argparse-ran={argparse}",
+          f" util={util} gettext-ran={gettext_ran} re-ran={re_ran} enum={enum}"
+          f" argparse-ran={argparse}",
           file=sys.stderr)
     print(f"inspect-ran={ran} kind={kind} loaded={loaded}", file=sys.stderr)
 atexit.register(report)
@@ -75,10 +77,11 @@ def test_small_fuse_runs_neither_inspect_nor_typing(
         pytest.skip(f"{path} not present")
     out = tmp_path / "out.wasm"
     p = _probe("fuse", str(path), "-o", str(out), *(["--component"] if component else []))
+    dwarf = name == "jco-utf8-utf16"
     assert p.returncode == 0, p.stderr
     assert p.stderr.splitlines()[-2:] == [
         "typing-ran=False copy-ran=False json=False locale=False util=False gettext-ran=False"
-        f" re-ran={name == 'jco-utf8-utf16'} argparse-ran=False",  # (DWARF lines: a regex)
+        f" re-ran={dwarf} enum={dwarf} argparse-ran=False",  # (DWARF lines: a regex)
         "inspect-ran=False kind=_Deferred loaded=[]",
     ]
     assert out.read_bytes()[:8] == (b"\0asm\x0d\0\x01\0" if component else b"\0asm\1\0\0\0")
