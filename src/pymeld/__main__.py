@@ -14,6 +14,8 @@ are flushed (mypy's ``hard_exit`` does the same): a normal exit frees every obje
 one by one, which took ~17 ms after a small fuse, a fifth of the whole process. Output files
 are complete by then (written atomically and closed inside the command).
 
+``re`` is deferred, its ``compile`` answering with patterns compiled on first use
+(`_PatternOnFirstUse`): ``dataclasses`` compiles one as it loads, which a fusion never uses.
 ``inspect`` is deferred (`defer_module`): ``dataclasses`` imports it but uses it only for
 signatures, and with ``ast`` and ``dis`` it was ~4 ms of a small fuse. So is ``typing`` (~3% of a
 small fuse, 11.7 M instructions): the modules a fusion runs use its names in annotations only
@@ -37,6 +39,8 @@ import sys  # noqa: E402
 
 TYPE_CHECKING = False  # `typing` is not loaded for `--version`
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
     from typing import Any, NoReturn
 
 __all__ = ["main"]
@@ -52,9 +56,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         print(version_line())
         code: object = 0
     else:
-        defer_module("inspect")
-        defer_module("typing", TYPE_CHECKING=False)
-        defer_module("copy")
+        defer_unused_modules()
         untranslated_argparse()
         from pymeld.cli import main as cli_main
 
@@ -65,12 +67,24 @@ def main(argv: list[str] | None = None) -> NoReturn:
     hard_exit(code)
 
 
-def defer_module(name: str, **known: object) -> None:
+def defer_unused_modules() -> None:
+    """Defer the standard library's modules that pymeld's imports load but a fusion does not
+    use (see the module's docstring)."""
+    defer_module("inspect")
+    defer_module("typing", TYPE_CHECKING=False)
+    defer_module("copy")
+    defer_module("re", compile=_PatternOnFirstUse)
+
+
+def defer_module(
+    name: str, then: Callable[[ModuleType], None] | None = None, **known: object
+) -> None:
     """Put module ``name`` in `sys.modules` unrun: its code runs when one of its attributes is
     first read, so ``import name`` alone costs nothing. Unlike `importlib.util.LazyLoader`,
     whose module runs when ``import`` reads its ``__spec__`` (Python 3.11), only attributes
     the module does not have yet (``__getattr__``) start it. ``known``: attributes it has
-    before it runs, with the values its code gives them (read without running it)."""
+    before it runs, with the values its code gives them (read without running it); ``then``
+    is called with the module once it ran."""
     if name in sys.modules:
         return
     # `_find_spec` is what `importlib.util.find_spec` calls for a top-level name not imported
@@ -94,6 +108,8 @@ def defer_module(name: str, **known: object) -> None:
             except BaseException:
                 sys.modules.pop(spec.name, None)  # as a failed import leaves it
                 raise
+            if then is not None:
+                then(self)
             return getattr(self, attr)
 
     spec = _find_spec(name, None)
@@ -103,6 +119,36 @@ def defer_module(name: str, **known: object) -> None:
     module.__dict__.update(known)
     module.__class__ = _Deferred
     sys.modules[name] = module
+
+
+class _PatternOnFirstUse:
+    """``re.compile(*args)`` for a module that compiles a pattern as it loads but may never use
+    it, while ``re`` itself has not run (`defer_module`): compiled, loading ``re``, when one of
+    its attributes is first read. ``dataclasses`` is such a module (a pattern for string
+    annotations of the classes it makes itself; pymeld's go through `pymeld._dataclass`), and
+    the only user of ``re`` in a fusion: ``re``'s modules were ~6 M instructions of a small
+    fuse. Anything else read from ``re`` runs it, and its ``compile`` is the real one then."""
+
+    __slots__ = ("_args", "_pattern")
+
+    def __init__(self, *args: Any) -> None:
+        self._args = args
+        self._pattern: Any = None
+
+    def compiled(self) -> Any:
+        """The `re.Pattern` (made once)."""
+        if self._pattern is None:
+            import re
+
+            re.Pattern  # noqa: B018 - runs a deferred `re`: its own `compile` replaces this class
+            self._pattern = re.compile(*self._args)
+        return self._pattern
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.compiled(), name)
+
+    def __repr__(self) -> str:
+        return repr(self.compiled())
 
 
 def untranslated_argparse() -> None:
@@ -117,14 +163,23 @@ def untranslated_argparse() -> None:
     ``sys.base_prefix/share/locale``): without that directory, gettext is deferred
     (`defer_module`) with the identity functions as the two names argparse imports from it,
     so its module, which compiles a regular expression, never runs in a fusion (~4 M
-    instructions); anything else read from it runs it, and from then on it is the real one."""
-    unloaded = "argparse" not in sys.modules and "gettext" not in sys.modules
-    if unloaded and not os.path.isdir(os.path.join(sys.base_prefix, "share", "locale")):
-        defer_module("gettext", gettext=_untranslated, ngettext=_untranslated_plural)
-        import argparse  # binds them
-
+    instructions); anything else read from it runs it, and from then on it is the real one.
+    Otherwise argparse is deferred and checked once it ran: a plain command line loads
+    neither (`pymeld.cli.plain_args`)."""
+    if "argparse" in sys.modules:
+        _untranslate(sys.modules["argparse"])
         return
-    import argparse
+    if "gettext" not in sys.modules and not os.path.isdir(
+        os.path.join(sys.base_prefix, "share", "locale")
+    ):
+        defer_module("gettext", gettext=_untranslated, ngettext=_untranslated_plural)
+        return
+    defer_module("argparse", then=_untranslate)
+
+
+def _untranslate(argparse: ModuleType) -> None:
+    """`untranslated_argparse` on a loaded argparse: its gettext functions become identities
+    where they are gettext's and the catalogs of gettext's current domain are missing."""
     import gettext
 
     domain = gettext._current_domain  # type: ignore[attr-defined]

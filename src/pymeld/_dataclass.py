@@ -226,11 +226,8 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
     attrs.update(methods)
     if "__init__" in methods and "__signature__" not in own:
         attrs["__signature__"] = _Signature(owner)
-    text_sig: str | None = ""
     if not own.get("__doc__"):
-        text_sig = _text_signature(fields)
-        if text_sig is not None:
-            attrs["__doc__"] = cls.__name__ + text_sig
+        attrs["__doc__"] = _Doc(owner, fields)
     if "__match_args__" not in own:
         attrs["__match_args__"] = initialized
     if slots:
@@ -241,14 +238,6 @@ def _process(cls: type, frozen: bool, slots: bool, eq: bool = True) -> type:
         for name, value in attrs.items():
             setattr(cls, name, value)
     owner[0] = cls
-    if text_sig is None:  # annotations that are not strings: as the standard library does
-        import inspect
-
-        try:
-            text_sig = str(inspect.signature(cls)).replace(" -> None", "")
-        except (TypeError, ValueError):
-            text_sig = ""
-        cls.__doc__ = cls.__name__ + text_sig
     if not own_only:  # (a class of `type` deriving from `object` alone has none)
         abc.update_abstractmethods(cls)
     return cls
@@ -344,6 +333,33 @@ def _materialize(
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     type.__setattr__(cls, "__init__", init)
     return init
+
+
+class _Doc:
+    """``cls.__doc__`` of a dataclass without a docstring: ``Name(field: 'type', ...)`` as the
+    standard library writes it, made when first read (`type` reads a descriptor there; most
+    docs never are, and writing each at import was ~13 k instructions a class)."""
+
+    __slots__ = ("fields", "owner", "text")
+
+    def __init__(self, owner: list[type], fields: list[dataclasses.Field[Any]]) -> None:
+        self.owner = owner
+        self.fields = fields
+        self.text: str | None = None
+
+    def __get__(self, obj: object, objtype: type | None = None) -> str:
+        if self.text is None:
+            cls = self.owner[0]
+            signature = _text_signature(self.fields)
+            if signature is None:  # annotations that are not strings: as the standard library
+                import inspect
+
+                try:
+                    signature = str(inspect.signature(cls)).replace(" -> None", "")
+                except (TypeError, ValueError):
+                    signature = ""
+            self.text = cls.__name__ + signature
+        return self.text
 
 
 class _Signature:

@@ -1,4 +1,4 @@
-"""UTF-8 -> UTF-16 inside mixed blocks (`abi.adapter._utf8_to_utf16_block`), against the spec.
+"""UTF-8 -> UTF-16 inside mixed blocks (`abi.transcode._utf8_to_utf16_block`), against the spec.
 
 A block of 16 bytes with high bytes is loaded once: its mask then finds every further high
 byte while the cursor is inside it (several sequences per block, adjacent or apart, one

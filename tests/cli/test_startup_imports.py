@@ -64,6 +64,7 @@ NEVER = (
     "pymeld.codec.component.rareitems",  # stream/future/map types, values, start sections
     "pymeld.codec.core.gctypes",  # GC struct/array types: no corpus module declares one
     "struct",
+    "argparse",  # a plain command line is read by `pymeld.cli.plain_args`
 )
 
 
@@ -90,6 +91,28 @@ def test_fuse_loads_only_what_it_uses(tmp_path: Path) -> None:
     assert _loaded(mods, NEVER) == []
     assert "pymeld.abi.adapter" in mods  # the calculator has cross-component calls
     assert "pymeld.merge.merger" in mods  # the probe does see the fuse path
+
+
+#: Where a composition's strings are all UTF-8, nothing transcodes them.
+TRANSCODING = ("pymeld.abi.transcode", "pymeld.abi.ascii_blocks")
+UTF8_UTF16 = NO_ADAPTERS.parents[1] / "repo-prebuilt" / "jco-utf8-utf16.composed.wasm"
+
+
+@pytest.mark.parametrize(
+    ("path", "transcodes"),
+    [(CALCULATOR, False), (C_COMPOSE_TEXT, False), (UTF8_UTF16, True)],
+    ids=["calculator", "c-compose-text", "jco-utf8-utf16"],
+)
+def test_transcoding_loads_only_where_strings_change_encoding(
+    tmp_path: Path, path: Path, transcodes: bool
+) -> None:
+    """The adapter generator loads `pymeld.abi.transcode` at the first string stored in
+    another encoding (jco-utf8-utf16 passes UTF-8 strings to UTF-16 and back)."""
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    mods = _new_modules("fuse", str(path), "-o", str(tmp_path / "out.wasm"))
+    assert "pymeld.abi.adapter" in mods
+    assert sorted(_loaded(mods, TRANSCODING)) == (sorted(TRANSCODING) if transcodes else [])
 
 
 def test_inspect_loads_no_core_type_classes() -> None:

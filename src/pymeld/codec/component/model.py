@@ -24,7 +24,7 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
-from pymeld._enum import Enum, IntEnum, simple_enum
+from pymeld._enum import Enum, IntEnum
 
 if TYPE_CHECKING:
     from typing import Any, TypeAlias
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------------------------
 
 
-@simple_enum
 class CoreSort(IntEnum):
     """``core:sort``; values are the binary opcodes."""
 
@@ -51,7 +50,6 @@ class CoreSort(IntEnum):
     INSTANCE = 0x12
 
 
-@simple_enum
 class ComponentSort(IntEnum):
     """``sort`` (component level); CORE (0x00) never appears in the model: a `CoreSort` does."""
 
@@ -85,7 +83,6 @@ def sort_name(sort: Sort) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-@simple_enum
 class Prim(Enum):
     """``primvaltype``; ``.code`` is the binary opcode, ``.value`` the text name."""
 
@@ -234,7 +231,6 @@ class ExternDesc:
         return self.sort is ComponentSort.TYPE and self.index is None
 
 
-@simple_enum
 class AttributeKind(IntEnum):
     IMPLEMENTS = 0x00
     VERSION_SUFFIX = 0x01
@@ -469,7 +465,6 @@ Alias: TypeAlias = "AliasExport | AliasCoreExport | AliasOuter"
 # ---------------------------------------------------------------------------------------------
 
 
-@simple_enum
 class CanonOptKind(IntEnum):
     UTF8 = 0x00
     UTF16 = 0x01
