@@ -39,8 +39,6 @@ import sys  # noqa: E402
 
 TYPE_CHECKING = False  # `typing` is not loaded for `--version`
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from types import ModuleType
     from typing import Any, NoReturn
 
 __all__ = ["main"]
@@ -76,15 +74,12 @@ def defer_unused_modules() -> None:
     defer_module("re", compile=_PatternOnFirstUse)
 
 
-def defer_module(
-    name: str, then: Callable[[ModuleType], None] | None = None, **known: object
-) -> None:
+def defer_module(name: str, **known: object) -> None:
     """Put module ``name`` in `sys.modules` unrun: its code runs when one of its attributes is
     first read, so ``import name`` alone costs nothing. Unlike `importlib.util.LazyLoader`,
     whose module runs when ``import`` reads its ``__spec__`` (Python 3.11), only attributes
     the module does not have yet (``__getattr__``) start it. ``known``: attributes it has
-    before it runs, with the values its code gives them (read without running it); ``then``
-    is called with the module once it ran."""
+    before it runs, with the values its code gives them (read without running it)."""
     if name in sys.modules:
         return
     # `_find_spec` is what `importlib.util.find_spec` calls for a top-level name not imported
@@ -108,8 +103,6 @@ def defer_module(
             except BaseException:
                 sys.modules.pop(spec.name, None)  # as a failed import leaves it
                 raise
-            if then is not None:
-                then(self)
             return getattr(self, attr)
 
     spec = _find_spec(name, None)
@@ -163,23 +156,14 @@ def untranslated_argparse() -> None:
     ``sys.base_prefix/share/locale``): without that directory, gettext is deferred
     (`defer_module`) with the identity functions as the two names argparse imports from it,
     so its module, which compiles a regular expression, never runs in a fusion (~4 M
-    instructions); anything else read from it runs it, and from then on it is the real one.
-    Otherwise argparse is deferred and checked once it ran: a plain command line loads
-    neither (`pymeld.cli.plain_args`)."""
-    if "argparse" in sys.modules:
-        _untranslate(sys.modules["argparse"])
-        return
-    if "gettext" not in sys.modules and not os.path.isdir(
-        os.path.join(sys.base_prefix, "share", "locale")
-    ):
+    instructions); anything else read from it runs it, and from then on it is the real one."""
+    unloaded = "argparse" not in sys.modules and "gettext" not in sys.modules
+    if unloaded and not os.path.isdir(os.path.join(sys.base_prefix, "share", "locale")):
         defer_module("gettext", gettext=_untranslated, ngettext=_untranslated_plural)
+        import argparse  # binds them
+
         return
-    defer_module("argparse", then=_untranslate)
-
-
-def _untranslate(argparse: ModuleType) -> None:
-    """`untranslated_argparse` on a loaded argparse: its gettext functions become identities
-    where they are gettext's and the catalogs of gettext's current domain are missing."""
+    import argparse
     import gettext
 
     domain = gettext._current_domain  # type: ignore[attr-defined]

@@ -8,14 +8,13 @@ Error policy lives in one place, :func:`main`, so every command gets it for free
 * anything else is a pymeld bug → one line ``pymeld: internal error: ...``, exit 70;
 * ``--debug`` (or ``PYMELD_DEBUG=1``) re-raises instead, with the full traceback.
 
-The parser is the standard library's `argparse` (`pymeld.cli_argparse`): ``click`` cost ~11 ms of
-a small fuse's start-up (issue 12; it loads ``uuid``, ``platform``, ``datetime`` and more). A
-command line of whole options and arguments, the usual one, is read from the same declarations
-by `plain_args` without loading argparse (with ``re``, ~3 ms of a small fuse).
+The parser is the standard library's `argparse`: ``click`` cost ~11 ms of a small fuse's start-up
+(issue 12; it loads ``uuid``, ``platform``, ``datetime`` and more), argparse ~2 ms, most of which
+pymeld loads anyway.
 
 Adding a command: decorate a function with ``@command`` and its parameters with ``@option`` /
-``@argument`` (`argparse.ArgumentParser.add_argument`'s arguments, the CLI's actions named
-``"toggle"`` and ``"verbose"``; the function gets each by its ``dest``), take inputs with ``@input_argument()`` / outputs with ``@output_option``, read with
+``@argument`` (`argparse.ArgumentParser.add_argument`'s arguments; the function gets each by its
+``dest``), take inputs with ``@input_argument()`` / outputs with ``@output_option``, read with
 :func:`read_input`, do the work inside ``with progress("...")`` and write with
 :func:`write_atomic`. Raise PymeldError for anything the user can fix, UsageError for a misused
 command line; never print tracebacks or call ``sys.exit`` in a command.
@@ -23,10 +22,11 @@ command line; never print tracebacks or call ``sys.exit`` in a command.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from pymeld import __version__
 from pymeld.errors import PymeldError, UnsupportedFeature
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from typing import Any, NoReturn, TypeVar
 
-    from pymeld.cli_argparse import Parser as _Parser
     from pymeld.fuse import DwarfPolicy, FuseOptions, MemoryStrategy
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -56,9 +55,6 @@ __all__ = [
     "parser",
     "progress",
 ]
-
-#: `argparse.SUPPRESS` (a help that hides its option), without loading argparse.
-SUPPRESS = "==SUPPRESS=="
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -106,7 +102,7 @@ def option(*names: str, show_default: bool | str = False, **kwargs: Any) -> Call
     if show_default:
         shown = kwargs["default"] if show_default is True else show_default
         kwargs["help"] = f"{kwargs['help']} [default: {shown}]"
-    if "help" in kwargs and kwargs["help"] != SUPPRESS:
+    if "help" in kwargs and kwargs["help"] is not argparse.SUPPRESS:
         kwargs["help"] = kwargs["help"].replace("%", "%%")  # argparse formats help with `%`
 
     def decorate(f: F) -> F:
@@ -137,12 +133,43 @@ def output_option(f: F) -> F:
     )(f)
 
 
+class _Toggle(argparse.Action):
+    """``--name/--no-name``: one flag and its negation, the last one given wins."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        setattr(namespace, self.dest, not str(option_string).startswith("--no-"))
+
+
+class _SideEffect(argparse.Action):
+    """A flag that acts when given and leaves nothing in the parsed namespace."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, default=argparse.SUPPRESS,
+                         **kwargs)  # fmt: skip
+
+
+class _Verbose(_SideEffect):
+    """``-v/--verbose``: remembered in `_state`, wherever on the command line it is."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        _state["verbose"] = True
+
+
+class _Version(_SideEffect):
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        print(f"pymeld {__version__}")
+        raise SystemExit(0)
+
+
 def _verbose_option(f: F) -> F:
     """``-v/--verbose`` (meld's spelling), accepted before or after the command name."""
     return option(
         "-v",
         "--verbose",
-        action="verbose",
+        action=_Verbose,
         help=_VERBOSE_HELP,
     )(f)
 
@@ -154,158 +181,116 @@ def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        value = None
-    if value is not None and value > 0:
-        return value
-    from argparse import ArgumentTypeError  # (an error: argparse reports it, see `plain_args`)
-
-    if value is None:
-        raise ArgumentTypeError(f"{text!r} is not a number")
-    raise ArgumentTypeError(f"{text} is not in the range x>0")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not in the range x>0")
+    return value
 
 
-#: ``pymeld``'s own options (before the command name), declared as `option` declares a
-#: command's (``add_argument``'s arguments; actions by the names `pymeld.cli_argparse` gives).
-TOP_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
-    (("-V", "--version"), {"action": "version", "help": "Show the version and exit."}),
-    (("--debug",), {"action": "store_true", "help": "Show full tracebacks on errors."}),
-    (
-        ("-q", "--quiet"),
-        {"action": "store_true", "help": "No progress display and no summary line."},
-    ),
-    (("-v", "--verbose"), {"action": "verbose", "help": _VERBOSE_HELP}),
-]
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout with ``Usage:`` and the descriptions' paragraphs kept (each is
+    re-wrapped to the terminal, as argparse does with one)."""
 
-#: The ``add_argument`` keywords `plain_args` reads; a declaration with another goes to argparse.
-_PLAIN_KEYWORDS = frozenset(
-    ("action", "dest", "default", "type", "choices", "required", "metavar", "help", "nargs")
-)
-#: Actions taking no value: what each makes of the option string given.
-_FLAGS: dict[str, Callable[[str], bool]] = {
-    "store_true": lambda _given: True,
-    "toggle": lambda given: not given.startswith("--no-"),
-}
+    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)
 
+    def _format_action(self, action: argparse.Action) -> str:
+        text = super()._format_action(action)
+        if isinstance(action, argparse._SubParsersAction):  # the commands, without "COMMAND"
+            text = text.split("\n", 1)[1]
+        return text
 
-def plain_args(
-    params: list[tuple[tuple[str, ...], dict[str, Any]]], args: list[str]
-) -> dict[str, Any] | None:
-    """``vars()`` of what an argparse parser of the declarations ``params`` (`_PARAMS`' form)
-    gives for ``args`` with ``parse_intermixed_args``, read without loading argparse; None
-    where argparse must read them: anything but whole option strings (``--name=value`` for an
-    option taking one) and arguments, a value starting with ``-`` (but ``-`` itself), ``--``,
-    ``-h``, ``-V``, a value its type or choices refuse, or one missing. ``-v`` sets the CLI's state as
-    argparse's action does, once the line is read. Why: argparse and ``re``, which only it
-    imports, were ~16 M instructions of a small fuse's ~290 M (issue 12)."""
-    options: dict[str, tuple[str, str, dict[str, Any]]] = {}  # string -> (dest, action, kwargs)
-    values: dict[str, Any] = {}
-    positionals: list[tuple[str, str | None]] = []  # (dest, nargs)
-    for names, kwargs in params:
-        if not _PLAIN_KEYWORDS.issuperset(kwargs):
-            return None
-        action = kwargs.get("action", "store")
-        if names[0][:1] != "-":  # an argument (argparse's positional)
-            if action != "store" or kwargs.get("nargs") not in (None, "+"):
-                return None
-            positionals.append((names[0], kwargs.get("nargs")))
-            continue
-        if kwargs.get("nargs") is not None:
-            return None
-        long = [n for n in names if n[:2] == "--"]
-        dest = kwargs.get("dest") or (long or names)[0].lstrip("-").replace("-", "_")
-        if action in ("store", "append"):
-            values[dest] = kwargs.get("default")
-        elif action in _FLAGS:
-            values[dest] = kwargs.get("default", False if action == "store_true" else None)
-        elif action not in ("verbose", "version"):  # (verbose, version: no value)
-            return None
-        for name in names:
-            options[name] = (dest, action, kwargs)
-    given: set[str] = set()
-    arguments: list[str] = []
-    verbose = False
-    i, n = 0, len(args)
-    while i < n:
-        arg = args[i]
-        i += 1
-        if arg[:1] != "-" or arg == "-":
-            arguments.append(arg)
-            continue
-        name, equals, value = arg.partition("=") if arg[:2] == "--" else (arg, "", "")
-        known = options.get(name)
-        if known is None:
-            return None
-        dest, action, kwargs = known
-        if action == "version":  # (argparse prints it)
-            return None
-        if action == "verbose":
-            if equals:
-                return None
-            verbose = True
-            continue
-        if action in _FLAGS:
-            if equals:
-                return None
-            values[dest] = _FLAGS[action](name)
-            given.add(dest)
-            continue
-        if not equals:
-            if i == n or (args[i][:1] == "-" and args[i] != "-"):
-                return None
-            value = args[i]
-            i += 1
-        convert = kwargs.get("type")
-        if convert is not None:
-            try:
-                value = convert(value)
-            except Exception:  # (argparse says why)
-                return None
-        if "choices" in kwargs and value not in kwargs["choices"]:
-            return None
-        if action == "append":
-            items = values[dest]
-            if items is not None and type(items) is not list:
-                return None
-            values[dest] = [*(items or ()), value]
-        else:
-            values[dest] = value
-        given.add(dest)
-    for names, kwargs in params:  # argparse converts a default given as text, once
-        default, convert = kwargs.get("default"), kwargs.get("type")
-        if names[0][:1] == "-" and isinstance(default, str) and convert is not None:
-            dest = options[names[0]][0]
-            if dest not in given:
-                values[dest] = convert(default)
-        if kwargs.get("required") and options[names[0]][0] not in given:
-            return None
-    if not _assign(positionals, arguments, values):
-        return None
-    if verbose:
-        _state["verbose"] = True
-    return values
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        paragraphs = [" ".join(p.split()) for p in text.strip().split("\n\n")]
+        return "\n\n".join(
+            textwrap.fill(p, width, initial_indent=indent, subsequent_indent=indent)
+            for p in paragraphs
+            if p
+        )
 
 
-def _assign(
-    positionals: list[tuple[str, str | None]], arguments: list[str], values: dict[str, Any]
-) -> bool:
-    """Give ``arguments`` to the ``positionals`` (one each; ``+``: one or more) as argparse
-    does; False where they do not fit."""
-    variadic = [k for k, (_dest, nargs) in enumerate(positionals) if nargs == "+"]
-    fixed = len(positionals) - len(variadic)
-    if len(variadic) > 1 or len(arguments) < len(positionals):
-        return False
-    if not variadic and len(arguments) != fixed:
-        return False
-    at = 0
-    for dest, nargs in positionals:
-        if nargs == "+":
-            take = len(arguments) - fixed
-            values[dest] = arguments[at : at + take]
-            at += take
-        else:
-            values[dest] = arguments[at]
-            at += 1
-    return True
+class _Parser(argparse.ArgumentParser):
+    """Raises :class:`UsageError` where argparse would print the usage and exit."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.update(add_help=False, allow_abbrev=False)
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+        self._optionals.title = "Options"
+        self._positionals.title = "Arguments"
+        self.add_argument("-h", "--help", action="help", help="Show this message and exit.")
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.prog)
+
+    def parse_known_intermixed_args(
+        self, args: Iterable[str] | None = None, namespace: Any = None
+    ) -> tuple[Any, list[str]]:
+        """argparse (3.11 to 3.13) formats the whole usage before it parses, for the errors
+        and the help shown meanwhile (its first pass hides the positionals): ~2.5 M
+        instructions of a small fuse, four regular expressions compiled. Errors here are
+        `UsageError`s without the usage, so unless an argument may ask for the help (one
+        starting with ``-`` holding an ``h``: ``-h``, ``--help``, ``-vh`` ...) nothing shows
+        it, and a placeholder stands in."""
+        args = None if args is None else list(args)
+        if args is None or self.usage is not None or any(map(_may_ask_help, args)):
+            return super().parse_known_intermixed_args(args, namespace)
+        self.usage = _UNSHOWN_USAGE
+        try:
+            return super().parse_known_intermixed_args(args, namespace)
+        finally:
+            self.usage = None
+
+    #: The help's width; argparse's own formatters ask the terminal (loading `shutil`, with
+    #: ``bz2`` and ``lzma``: ~2 ms) at every ``add_argument``, where the width is never used.
+    _width = 78
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        return _Formatter(prog=self.prog, width=self._width)
+
+    def format_help(self) -> str:
+        import shutil
+
+        self._width = shutil.get_terminal_size().columns - 2  # as argparse's
+        return super().format_help()
+
+
+#: `_Parser.usage` while a parse that cannot show it runs.
+_UNSHOWN_USAGE = "(not shown)"
+
+
+def _may_ask_help(arg: str) -> bool:
+    """Whether ``arg`` may be ``-h``/``--help``, alone or among combined short flags."""
+    return arg[:1] == "-" and "h" in arg
+
+
+def _command_parser(name: str, make: Callable[..., _Parser] = _Parser) -> _Parser:
+    """Command ``name``'s parser, made by ``make`` (a sub-parser in ``pymeld --help``'s list)."""
+    f = _COMMANDS[name]
+    doc = f.__doc__ or ""
+    summary = " ".join(doc.split("\n\n")[0].split())
+    p = make(name, prog=f"pymeld {name}", help=summary, description=doc)
+    for names, kwargs in _PARAMS[f]:
+        p.add_argument(*names, **kwargs)
+    return p
+
+
+def parser() -> tuple[_Parser, dict[str, _Parser]]:
+    """The ``pymeld`` parser (its options, and the commands for its help) and each command's."""
+    top = _Parser(prog="pymeld", description=_DESCRIPTION)
+    top.add_argument("-V", "--version", action=_Version, help="Show the version and exit.")
+    top.add_argument("--debug", action="store_true", help="Show full tracebacks on errors.")
+    top.add_argument(
+        "-q", "--quiet", action="store_true", help="No progress display and no summary line."
+    )
+    top.add_argument("-v", "--verbose", action=_Verbose, help=_VERBOSE_HELP)
+    subs = top.add_subparsers(title="Commands", metavar="COMMAND", parser_class=_Parser)
+    return top, {name: _command_parser(name, subs.add_parser) for name in _COMMANDS}
+
+
+_DESCRIPTION = "Static WebAssembly component fusion: a composition in, one core module out."
 
 
 def progress(label: str) -> AbstractContextManager[Callable[[str], None]]:
@@ -677,7 +662,7 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
 @option(
     "--validate",
     "--no-validate",
-    action="toggle",
+    action=_Toggle,
     default=False,
     help="Validate the output with wasmtime before writing (--no-validate, meld's spelling, "
     "is the default).",
@@ -727,7 +712,7 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
 @option(
     "--simd",
     "--no-simd",
-    action="toggle",
+    action=_Toggle,
     default=True,
     show_default="--simd",
     help="Let generated adapters use WebAssembly's 128-bit vector instructions (UTF-8 "
@@ -736,7 +721,7 @@ def _refuse_overwriting_input(output: str, inputs: tuple[str, ...], force: bool)
 @option(
     "--inline-adapters",
     "--no-inline-adapters",
-    action="toggle",
+    action=_Toggle,
     default=True,
     show_default="--inline-adapters",
     help="Put small generated adapters (and those called from one place) in place of their "
@@ -1060,39 +1045,29 @@ def _run(args: list[str]) -> None:
 
     The options before the command name go to ``pymeld``'s parser, the rest to the command's,
     which takes options and arguments in any order (`parse_intermixed_args`: ``fuse a.wasm -o
-    out.wasm b.wasm``), as click did; argparse's own sub-commands would not. A plain command
-    line is read by `plain_args`, argparse (`pymeld.cli_argparse`) reads the others.
+    out.wasm b.wasm``), as click did; argparse's own sub-commands would not.
     """
     if not args:  # plain `pymeld`: the help, as asked for, not a usage error
         parser()[0].print_help()
         return
     at = next((i for i, a in enumerate(args) if not a.startswith("-") or a == "-"), len(args))
     _state["quiet"] = False
-    if at:  # only then are ``pymeld``'s options read
-        opts = plain_args(TOP_OPTIONS, args[:at])
-        if opts is None:
-            opts = vars(parser()[0].parse_args(args[:at]))
-        _state["debug"] = _state["debug"] or opts["debug"]
-        _state["quiet"] = opts["quiet"]
+    if at:  # only then is ``pymeld``'s parser made: the usual run makes just its command's
+        opts = parser()[0].parse_args(args[:at])
+        _state["debug"] = _state["debug"] or opts.debug
+        _state["quiet"] = opts.quiet
     if at == len(args):
         raise UsageError("missing command", "pymeld")
     name = args[at]
     if name not in _COMMANDS:
         raise UsageError(f"no such command {name!r} (choose from {', '.join(_COMMANDS)})", "pymeld")
-    values = plain_args(_PARAMS[_COMMANDS[name]], args[at + 1 :])
-    if values is None:
-        from pymeld.cli_argparse import command_parser, sub_parser
-
-        values = vars(command_parser(name, sub_parser).parse_intermixed_args(args[at + 1 :]))
-    _COMMANDS[name](**values)
+    ns = _command_parser(name, _sub_parser).parse_intermixed_args(args[at + 1 :])
+    _COMMANDS[name](**vars(ns))
 
 
-def parser() -> tuple[_Parser, dict[str, _Parser]]:
-    """The ``pymeld`` parser (its options, and the commands for its help) and each command's
-    (`pymeld.cli_argparse.parser`)."""
-    from pymeld.cli_argparse import parser
-
-    return parser()
+def _sub_parser(name: str, help: str, **kwargs: Any) -> _Parser:
+    """A command's parser on its own (``help`` is its line in ``pymeld --help``)."""
+    return _Parser(**kwargs)
 
 
 def _on_sigterm() -> Any:

@@ -248,8 +248,8 @@ os.environ["LANGUAGE"] = "xx"
 from pymeld.__main__ import untranslated_argparse
 untranslated_argparse()
 import argparse
-p = argparse.ArgumentParser(prog="p")
 print(type(sys.modules["gettext"]).__name__)
+p = argparse.ArgumentParser(prog="p")
 p.add_argument("x")
 p.parse_args([])
 """

@@ -64,7 +64,6 @@ NEVER = (
     "pymeld.codec.component.rareitems",  # stream/future/map types, values, start sections
     "pymeld.codec.core.gctypes",  # GC struct/array types: no corpus module declares one
     "struct",
-    "argparse",  # a plain command line is read by `pymeld.cli.plain_args`
 )
 
 

@@ -1,23 +1,23 @@
 """Start-up (issue 12): parsing a command line formats no usage text unless the help may be
-shown (`pymeld.cli_argparse.Parser.parse_known_intermixed_args`); the help shown in the middle
-of an intermixed parse still has the whole usage, positionals included."""
+shown (`pymeld.cli._Parser.parse_known_intermixed_args`); the help shown in the middle of an
+intermixed parse still has the whole usage, positionals included."""
 
 from __future__ import annotations
 
 import pytest
 
-from pymeld import cli, cli_argparse
+from pymeld import cli
 
 
-def _fuse_parser() -> cli_argparse.Parser:
-    return cli_argparse.command_parser("fuse", cli_argparse.sub_parser)
+def _fuse_parser() -> cli._Parser:
+    return cli._command_parser("fuse", cli._sub_parser)
 
 
 def test_a_fuse_command_line_formats_no_usage(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_usage(self: object) -> str:
         raise AssertionError("usage formatted")
 
-    monkeypatch.setattr(cli_argparse.Parser, "format_usage", no_usage)
+    monkeypatch.setattr(cli._Parser, "format_usage", no_usage)
     p = _fuse_parser()
     ns = p.parse_intermixed_args(["a.wasm", "-o", "out.wasm", "b.wasm", "--component"])
     assert (ns.inputs, ns.output, ns.as_component) == (["a.wasm", "b.wasm"], "out.wasm", True)
@@ -37,7 +37,7 @@ def test_help_in_an_intermixed_parse_shows_the_whole_usage(
     out = capsys.readouterr().out
     usage = out.split("\n\n")[0]
     assert usage.startswith("Usage: pymeld fuse [-h] -o PATH") and "INPUTS [INPUTS ...]" in usage
-    assert cli_argparse.UNSHOWN_USAGE not in out
+    assert cli._UNSHOWN_USAGE not in out
 
 
 @pytest.mark.parametrize(
@@ -46,4 +46,4 @@ def test_help_in_an_intermixed_parse_shows_the_whole_usage(
      ("here.wasm", False), ("-", False)],
 )  # fmt: skip
 def test_may_ask_help(arg: str, may: bool) -> None:
-    assert cli_argparse.may_ask_help(arg) is may
+    assert cli._may_ask_help(arg) is may
