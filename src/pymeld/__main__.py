@@ -14,8 +14,6 @@ are flushed (mypy's ``hard_exit`` does the same): a normal exit frees every obje
 one by one, which took ~17 ms after a small fuse, a fifth of the whole process. Output files
 are complete by then (written atomically and closed inside the command).
 
-``re`` is deferred, its ``compile`` answering with patterns compiled on first use
-(`_PatternOnFirstUse`): ``dataclasses`` compiles one as it loads, which a fusion never uses.
 ``inspect`` is deferred (`defer_module`): ``dataclasses`` imports it but uses it only for
 signatures, and with ``ast`` and ``dis`` it was ~4 ms of a small fuse. So is ``typing`` (~3% of a
 small fuse, 11.7 M instructions): the modules a fusion runs use its names in annotations only
@@ -71,7 +69,6 @@ def defer_unused_modules() -> None:
     defer_module("inspect")
     defer_module("typing", TYPE_CHECKING=False)
     defer_module("copy")
-    defer_module("re", compile=_PatternOnFirstUse)
 
 
 def defer_module(name: str, **known: object) -> None:
@@ -112,36 +109,6 @@ def defer_module(name: str, **known: object) -> None:
     module.__dict__.update(known)
     module.__class__ = _Deferred
     sys.modules[name] = module
-
-
-class _PatternOnFirstUse:
-    """``re.compile(*args)`` for a module that compiles a pattern as it loads but may never use
-    it, while ``re`` itself has not run (`defer_module`): compiled, loading ``re``, when one of
-    its attributes is first read. ``dataclasses`` is such a module (a pattern for string
-    annotations of the classes it makes itself; pymeld's go through `pymeld._dataclass`), and
-    the only user of ``re`` in a fusion: ``re``'s modules were ~6 M instructions of a small
-    fuse. Anything else read from ``re`` runs it, and its ``compile`` is the real one then."""
-
-    __slots__ = ("_args", "_pattern")
-
-    def __init__(self, *args: Any) -> None:
-        self._args = args
-        self._pattern: Any = None
-
-    def compiled(self) -> Any:
-        """The `re.Pattern` (made once)."""
-        if self._pattern is None:
-            import re
-
-            re.Pattern  # noqa: B018 - runs a deferred `re`: its own `compile` replaces this class
-            self._pattern = re.compile(*self._args)
-        return self._pattern
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.compiled(), name)
-
-    def __repr__(self) -> str:
-        return repr(self.compiled())
 
 
 def untranslated_argparse() -> None:

@@ -1,157 +1,64 @@
-"""`Enum` and `IntEnum` without the standard library's `enum` module.
+"""`Enum` and `IntEnum` classes built by the standard library's fast path.
 
-Why: on Python 3.11 importing ``enum`` runs ~8 M instructions (its own classes and enums are
-made by its metaclass) and each of pymeld's dozen enums cost ~0.45 M more through
-``enum._simple_enum``: with nothing else on a fusion's path needing ``enum``, ~13 M of a small
-fuse's ~275 M. pymeld's enums are plain sets of named constants, so this module makes them
-with a small metaclass: the class statement makes the class once, and each member becomes an
-instance of it stored as a plain class attribute (so reading ``ExternKind.FUNC`` is a class
-attribute read).
+Why: on Python 3.11 a class statement deriving from `enum.Enum` costs about 0.9 M
+instructions for eight members (the metaclass vets every name of the body and makes each
+member through a descriptor); pymeld's models define a dozen, about 3% of a small fuse's
+start-up. ``enum._simple_enum``, with which CPython builds its own enums for the same reason
+(``re.RegexFlag``, ``http.HTTPStatus`` ...), makes the same class from a plain class body in
+about half of that. ``tests/codec/test_enums.py`` checks each of pymeld's enums with
+``enum._test_simple_enum``, CPython's own check that a simple enum is the class a class
+statement makes.
 
-What they do is what the standard library's do for the same class statement, for everything
-pymeld and a user of its model would ask: members in definition order by iteration, ``len``,
-``in``, ``E(value)`` (ValueError otherwise), ``E[name]``, ``__members__``; ``name`` and
-``value``; ``repr`` ``<E.NAME: value>``; an `IntEnum` member is its int (equality, hash,
-ordering, ``str``, ``format``, JSON), an `Enum` member equal only to itself, hashed by its name,
-``str`` ``E.NAME``; members survive pickling, ``copy`` and ``deepcopy`` as themselves; a member
-cannot be reassigned. ``tests/codec/test_enums.py`` compares each of pymeld's enums with the
-standard library's class of the same body. Not provided (pymeld uses none): aliases, `auto`,
-``_missing_``, flags, functional creation.
-
-A type checker sees `enum`'s classes (the names are imported from it under ``TYPE_CHECKING``).
+Use: derive from `Enum` or `IntEnum` imported from here and decorate the class with
+`simple_enum`. A type checker sees `enum`'s classes and an identity decorator; at run time the
+class statement makes a plain class, which `simple_enum` turns into the enum. A Python without
+``enum._simple_enum`` gets ordinary enum classes.
 """
 
 from __future__ import annotations
 
+import enum
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from enum import Enum, IntEnum
-    from typing import Any
-else:
-    from types import MappingProxyType
+    from typing import TypeVar
 
-    class _EnumType(type):
-        """The class of pymeld's enums: makes the members of a class statement's body and
-        answers for the class as `enum.EnumType` does."""
+    T = TypeVar("T", bound=type)
 
-        def __new__(mcs, name: str, bases: tuple[type, ...], body: dict[str, Any]) -> type:
-            cls = super().__new__(mcs, name, bases, body)
-            members: dict[str, Any] = {}
-            by_value: dict[Any, Any] = {}
-            make = cls._make_member_ if bases else None
-            for key, value in body.items():
-                if make is None or key[:1] == "_" or hasattr(value, "__get__"):
-                    continue  # (dunders, private names, methods and properties)
-                if value in by_value:
-                    raise TypeError(f"{name}.{key}: aliases are not supported")
-                member = make(value)
-                member._name_ = key
-                member._value_ = value
-                members[key] = by_value[value] = member
-                type.__setattr__(cls, key, member)
-            cls._member_map_ = members
-            cls._member_names_ = list(members)
-            cls._value2member_map_ = by_value
-            return cls
+    def simple_enum(cls: T) -> T:
+        return cls
 
-        def __call__(cls, value: Any) -> Any:
-            try:
-                return cls._value2member_map_[value]
-            except (KeyError, TypeError):
-                pass
-            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}")
+elif hasattr(enum, "_simple_enum"):
 
-        def __getitem__(cls, name: str) -> Any:
-            return cls._member_map_[name]
+    class Enum:
+        """A plain base: `simple_enum` makes its subclass an `enum.Enum`."""
 
-        def __iter__(cls) -> Any:
-            return iter(cls._member_map_.values())
+        _pymeld_enum_type = enum.Enum
 
-        def __reversed__(cls) -> Any:
-            return reversed(cls._member_map_.values())
+    class IntEnum:
+        """A plain base: `simple_enum` makes its subclass an `enum.IntEnum`."""
 
-        def __len__(cls) -> int:
-            return len(cls._member_map_)
+        _pymeld_enum_type = enum.IntEnum
 
-        def __contains__(cls, member: object) -> bool:
-            if not isinstance(member, cls.__mro__[-2]):  # (the enum base: Enum)
-                raise TypeError(
-                    f"unsupported operand type(s) for 'in': '{type(member).__qualname__}' "
-                    f"and '{cls.__class__.__qualname__}'"
-                )
-            return isinstance(member, cls) and member._name_ in cls._member_map_
+    def simple_enum(cls):
+        """The enum class of the plain class ``cls`` (its body: members, methods, docstring).
 
-        def __bool__(cls) -> bool:
-            return True
+        Its members become plain class attributes, as a class statement makes them: 3.11 and
+        3.12's simple enums reach each through an `enum.property`, whose ``__get__`` made
+        reading a member (``ExternKind.FUNC``) 2.5 to 6 times slower, and fusing a large input
+        5% slower."""
+        made = enum._simple_enum(cls._pymeld_enum_type)(cls)
+        for name, member in made._member_map_.items():
+            if isinstance(made.__dict__.get(name), enum.property):
+                type.__setattr__(made, name, member)  # (the enum's own refuses: a member)
+        return made
 
-        @property
-        def __members__(cls) -> MappingProxyType[str, Any]:
-            return MappingProxyType(cls._member_map_)
+else:  # pragma: no cover - every Python pymeld supports has it
+    from enum import Enum, IntEnum
 
-        def __repr__(cls) -> str:
-            return f"<enum {cls.__name__!r}>"
-
-        def __setattr__(cls, name: str, value: Any) -> None:
-            if name in cls.__dict__.get("_member_map_", ()):
-                raise AttributeError(f"cannot reassign member {name!r}")
-            super().__setattr__(name, value)
-
-        def __delattr__(cls, name: str) -> None:
-            if name in cls.__dict__.get("_member_map_", ()):
-                raise AttributeError(f"cannot delete member {name!r}")
-            super().__delattr__(name)
-
-    class Enum(metaclass=_EnumType):
-        """Named constants, each equal only to itself (`enum.Enum`'s behaviour)."""
-
-        _name_: str
-        _value_: Any
-
-        @classmethod
-        def _make_member_(cls, value: Any) -> Any:
-            return object.__new__(cls)
-
-        @property
-        def name(self) -> str:
-            return self._name_
-
-        @property
-        def value(self) -> Any:
-            return self._value_
-
-        def __repr__(self) -> str:
-            return f"<{self.__class__.__name__}.{self._name_}: {self._value_!r}>"
-
-        def __str__(self) -> str:
-            return f"{self.__class__.__name__}.{self._name_}"
-
-        def __format__(self, spec: str) -> str:
-            return str.__format__(str(self), spec)
-
-        def __hash__(self) -> int:
-            return hash(self._name_)
-
-        def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-            return self.__class__, (self._value_,)
-
-        def __copy__(self) -> Any:
-            return self
-
-        def __deepcopy__(self, memo: Any) -> Any:
-            return self
-
-    class IntEnum(int, Enum):
-        """Named int constants: each member is its int (`enum.IntEnum`'s behaviour)."""
-
-        @classmethod
-        def _make_member_(cls, value: Any) -> Any:
-            return int.__new__(cls, value)
-
-        __repr__ = Enum.__repr__
-        __str__ = int.__repr__
-        __format__ = int.__format__
-        __hash__ = int.__hash__
-        __reduce_ex__ = Enum.__reduce_ex__
+    def simple_enum(cls):
+        return cls
 
 
-__all__ = ["Enum", "IntEnum"]
+__all__ = ["Enum", "IntEnum", "simple_enum"]

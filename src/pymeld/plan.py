@@ -31,13 +31,14 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
-from pymeld._enum import Enum
+from pymeld._enum import Enum, simple_enum
 from pymeld.codec.core.emitter import CoreValType
 
 if TYPE_CHECKING:
     from typing import Protocol
 
 
+@simple_enum
 class Space(Enum):
     FUNC = "func"
     GLOBAL = "global"

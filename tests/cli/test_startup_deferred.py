@@ -1,13 +1,11 @@
-"""Start-up (issue 12): the ``pymeld`` process defers ``inspect``, ``typing``, ``copy`` and ``re``
+"""Start-up (issue 12): the ``pymeld`` process defers ``inspect``, ``typing`` and ``copy``
 (`pymeld.__main__.defer_module`) and pymeld's CLI (argparse) never calls the first, so a small
 fuse runs none of ``inspect``, ``ast`` or ``dis`` and loads no ``click``; ``--help`` neither,
 and every option has its help text. The modules of a plain fuse use ``typing``'s names in
 annotations only and call nothing of ``copy``, so neither runs either; the attestation's JSON is
 written without importing ``json`` (`pymeld.emit.attestation.canonical_json`). argparse's
 messages skip `gettext` where no catalog can exist, so ``locale`` is not imported either (nor
-does gettext's own module run), and the deferral itself needs no ``importlib.util``. A plain
-command line is read without argparse, and the one pattern ``dataclasses`` compiles as it loads
-is compiled on first use, so ``re`` does not run either."""
+does gettext's own module run), and the deferral itself needs no ``importlib.util``."""
 
 from __future__ import annotations
 
@@ -41,13 +39,8 @@ def report():
     locale = "locale" in sys.modules
     util = "importlib.util" in sys.modules
     gettext_ran = "translation" in getattr(sys.modules.get("gettext"), "__dict__", {})
-    re_ran = "match" in getattr(sys.modules.get("re"), "__dict__", {})
-    enum = "enum" in sys.modules
-    argparse = "argparse" in sys.modules and "Action" in sys.modules["argparse"].__dict__
     print(f"typing-ran={typing_ran} copy-ran={copy_ran} json={json} locale={locale}"
-          f" util={util} gettext-ran={gettext_ran} re-ran={re_ran} enum={enum}"
-          f" argparse-ran={argparse}",
-          file=sys.stderr)
+          f" util={util} gettext-ran={gettext_ran}", file=sys.stderr)
     print(f"inspect-ran={ran} kind={kind} loaded={loaded}", file=sys.stderr)
 atexit.register(report)
 from pymeld.__main__ import main
@@ -77,11 +70,9 @@ def test_small_fuse_runs_neither_inspect_nor_typing(
         pytest.skip(f"{path} not present")
     out = tmp_path / "out.wasm"
     p = _probe("fuse", str(path), "-o", str(out), *(["--component"] if component else []))
-    dwarf = name == "jco-utf8-utf16"
     assert p.returncode == 0, p.stderr
     assert p.stderr.splitlines()[-2:] == [
-        "typing-ran=False copy-ran=False json=False locale=False util=False gettext-ran=False"
-        f" re-ran={dwarf} enum={dwarf} argparse-ran=False",  # (DWARF lines: a regex)
+        "typing-ran=False copy-ran=False json=False locale=False util=False gettext-ran=False",
         "inspect-ran=False kind=_Deferred loaded=[]",
     ]
     assert out.read_bytes()[:8] == (b"\0asm\x0d\0\x01\0" if component else b"\0asm\1\0\0\0")
@@ -106,25 +97,6 @@ def test_help_runs_no_inspect(argv: list[str]) -> None:
     assert p.returncode == 0 and "Show this message and exit." in p.stdout
     assert "Usage: pymeld" in p.stdout and "--verbose" in p.stdout
     assert p.stderr.splitlines()[-1] == "inspect-ran=False kind=_Deferred loaded=[]"
-
-
-def test_patterns_compiled_on_first_use_behave_as_compiled() -> None:
-    """Before ``re`` runs, its ``compile`` gives a stand-in that compiles on first use and
-    answers as the pattern; anything else read from ``re`` runs it, and its own ``compile``
-    then gives real patterns."""
-    code = (
-        "import sys; from pymeld.__main__ import defer_module, _PatternOnFirstUse;"
-        "defer_module('re', compile=_PatternOnFirstUse); import re;"
-        "p = re.compile(r'(\\w+)\\.(\\w+)', re.ASCII if False else 0);"
-        "assert type(re).__name__ == '_Deferred' and type(p) is _PatternOnFirstUse;"
-        "assert 'Pattern' not in re.__dict__;"
-        "m = p.match('a.b c'); assert m.groups() == ('a', 'b') and p.pattern.startswith('(');"
-        "assert repr(p) == repr(re.compile(r'(\\w+)\\.(\\w+)'));"
-        "assert type(re) is type(sys) and isinstance(re.compile('x'), re.Pattern);"
-        "assert re.sub('a', 'b', 'aa') == 'bb'"
-    )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
 
 
 def test_deferred_module_behaves_as_imported() -> None:

@@ -24,7 +24,7 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
-from pymeld._enum import Enum, IntEnum
+from pymeld._enum import Enum, IntEnum, simple_enum
 
 if TYPE_CHECKING:
     from typing import Any, TypeAlias
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------------------------
 
 
+@simple_enum
 class CoreSort(IntEnum):
     """``core:sort``; values are the binary opcodes."""
 
@@ -50,6 +51,7 @@ class CoreSort(IntEnum):
     INSTANCE = 0x12
 
 
+@simple_enum
 class ComponentSort(IntEnum):
     """``sort`` (component level); CORE (0x00) never appears in the model: a `CoreSort` does."""
 
@@ -83,6 +85,7 @@ def sort_name(sort: Sort) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+@simple_enum
 class Prim(Enum):
     """``primvaltype``; ``.code`` is the binary opcode, ``.value`` the text name."""
 
@@ -231,6 +234,7 @@ class ExternDesc:
         return self.sort is ComponentSort.TYPE and self.index is None
 
 
+@simple_enum
 class AttributeKind(IntEnum):
     IMPLEMENTS = 0x00
     VERSION_SUFFIX = 0x01
@@ -465,6 +469,7 @@ Alias: TypeAlias = "AliasExport | AliasCoreExport | AliasOuter"
 # ---------------------------------------------------------------------------------------------
 
 
+@simple_enum
 class CanonOptKind(IntEnum):
     UTF8 = 0x00
     UTF16 = 0x01

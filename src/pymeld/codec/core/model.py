@@ -16,7 +16,7 @@ from dataclasses import field
 from typing import TYPE_CHECKING
 
 from pymeld._dataclass import dataclass
-from pymeld._enum import IntEnum
+from pymeld._enum import IntEnum, simple_enum
 
 if TYPE_CHECKING:
     from typing import Any, TypeAlias
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 # -- value types -----------------------------------------------------------------------------
 
 
+@simple_enum
 class NumType(IntEnum):
     """Number and vector types; the value is the binary type code."""
 
@@ -38,6 +39,7 @@ class NumType(IntEnum):
     V128 = 0x7B
 
 
+@simple_enum
 class PackedType(IntEnum):
     """Packed storage types (GC struct/array fields only)."""
 
@@ -45,6 +47,7 @@ class PackedType(IntEnum):
     I16 = 0x77
 
 
+@simple_enum
 class AbsHeap(IntEnum):
     """Abstract heap types; the value is the binary code (also the short ref-type code)."""
 
@@ -150,6 +153,7 @@ class RecGroup:
 # -- external types ------------------------------------------------------------------------------
 
 
+@simple_enum
 class ExternKind(IntEnum):
     FUNC = 0
     TABLE = 1
@@ -270,6 +274,7 @@ class Export:
     index: int
 
 
+@simple_enum
 class SegmentMode(IntEnum):
     ACTIVE = 0
     PASSIVE = 1
@@ -338,6 +343,7 @@ class CustomSection:
     size_width: int | None = None
 
 
+@simple_enum
 class SectionId(IntEnum):
     CUSTOM = 0
     TYPE = 1
