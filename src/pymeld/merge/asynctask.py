@@ -1304,24 +1304,7 @@ class TaskRuntime:
         """`sync_task` edge ``e``'s core results lifted for its caller, as `_ret` lifts a
         `task.return`'s (a result of more than one flat value is a pointer, as a sync lift
         returns it)."""
-        from pymeld.abi.adapter import generate_return
-
-        lf = e.callee
-        caller_opts, callee_opts = self.edge_opts(e.lower)
-        lower = flatten_functype(lf.type, "lower")
-        to_memory = lf.type.result is not None and (e.lower_async or not lower.results)
-        ends = None if self.streams is None else self.streams.return_ops(e)
-        r = generate_return(
-            lf.type,
-            callee_opts,
-            caller_opts,
-            to_memory,
-            ends,
-            self.p.simd,
-            self.p.shared_func,
-            flat_limit=1,
-        )
-        return FuncCode(r.params, r.results, r.locals, r.body)
+        return self._ret(e, flat_limit=1)
 
     def _call_entry(self, b: Body, entry: tuple[str, int]) -> None:
         """Emit a call of ``entry``'s core function (a rewind ignores its arguments: zeros),
@@ -2208,8 +2191,12 @@ class TaskRuntime:
             and (opts.memory is None or opts.memory == lf.opts.memory)  # none: not checked
         )
 
-    def _ret(self, e: Edge) -> FuncCode:
+    def _ret(self, e: Edge, flat_limit: int | None = None) -> FuncCode:
+        """Edge ``e``'s results lifted into its caller's memory or flat results: a
+        `task.return`'s parameters (flattened up to `MAX_FLAT_PARAMS` values), or with
+        ``flat_limit`` 1 a sync lift's core results."""
         from pymeld.abi.adapter import generate_return
+        from pymeld.abi.layout import MAX_FLAT_PARAMS
 
         lf = e.callee
         caller_opts, callee_opts = self.edge_opts(e.lower)
@@ -2217,7 +2204,14 @@ class TaskRuntime:
         to_memory = lf.type.result is not None and (e.lower_async or not lower.results)
         ends = None if self.streams is None else self.streams.return_ops(e)
         r = generate_return(
-            lf.type, callee_opts, caller_opts, to_memory, ends, self.p.simd, self.p.shared_func
+            lf.type,
+            callee_opts,
+            caller_opts,
+            to_memory,
+            ends,
+            self.p.simd,
+            self.p.shared_func,
+            flat_limit=MAX_FLAT_PARAMS if flat_limit is None else flat_limit,
         )
         return FuncCode(r.params, r.results, r.locals, r.body)
 
