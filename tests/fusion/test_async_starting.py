@@ -16,7 +16,9 @@ on the in-module path for that gate: stage 1 ran the call, where wasmtime deadlo
 `*-into-yielded-instance` cases make async calls (of a callback task, of a stackful one)
 into an instance a suspended callback stack keeps entered: STARTING until that stack's code
 returns; `two-calls-into-locked-instance.wast` two of them, started in task-id order (the
-ids mirrored past the yield; a run-time refusal before).
+ids mirrored past the yield; a run-time refusal before). `wast_async_starting_refused/`: what
+traps at run time instead (two calls pending on an instance locked by a stack suspended in a
+wait, past which the ids are not mirrored).
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from support import run_fuse_oracle
+from support import assert_traps_where_original_returns, run_fuse_oracle
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_async_starting").glob("*.wast"))
+REFUSED = HERE / "wast_async_starting_refused"
 
 
 @pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
@@ -39,3 +42,13 @@ def test_starting_case_is_equivalent(
     assert r["status"] == "equivalent", r
     assert r["counts"]["compared"] >= 2, r
     assert not r.get("warnings"), r
+
+
+def test_two_calls_pending_past_a_wait_trap(
+    oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """Their order is wasmtime's task ids, taken after the mirror was lost (a stack suspended
+    in `waitable-set.wait`): the fused module traps at the second instead of guessing (a
+    refusal at run time; both records' `_EXACT` are 0)."""
+    wast = REFUSED / "two-calls-past-a-wait.wast"
+    assert_traps_where_original_returns(run_fuse_oracle(oracle_py, pymeld, wast, tmp_path))
