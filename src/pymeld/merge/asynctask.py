@@ -1153,11 +1153,11 @@ class TaskRuntime:
     ) -> None:
         """Emit, before a sync call into ``inst`` that cannot start while the gate is closed
         (`gate_closed`): this stack blocks (a marker in the instance's pending list, ordered
-        by the call's task id ``sid`` (its local and its `_EXACT` local) as wasmtime's `InstanceState::pending`, queued by
-        `_release` when the gate opens) and checks again at its turn, as wasmtime starts the
-        call only then. Local ``late`` is set when it blocked: wasmtime then runs the call
-        from its event loop, and the caller resumes only at its own turn after the return
-        (`_Hooks.start`, `_Hooks.leave`)."""
+        by the call's task id as wasmtime's `InstanceState::pending`: ``sid``, the locals of
+        that id and of its `_EXACT`; queued by `_release` when the gate opens) and checks
+        again at its turn, as wasmtime starts the call only then. Local ``late`` is set when
+        it blocked: wasmtime then runs the call from its event loop, and the caller resumes
+        only at its own turn after the return (`_Hooks.start`, `_Hooks.leave`)."""
         tasks = self.mem("tasks")
         if late is not None:
             b.i32(0).set(late)
