@@ -15,9 +15,10 @@ instance entered only by sync calls, one of an `async func`, gated too, and
 on the in-module path for that gate: stage 1 ran the call, where wasmtime deadlocks). The
 `*-into-yielded-instance` cases make async calls (of a callback task, of a stackful one)
 into an instance a suspended callback stack keeps entered: STARTING until that stack's code
-returns. `wast_async_starting_refused/`: what traps at run time instead (two calls pending on
-a locked instance, whose order wasmtime takes from store ids not mirrored past a suspended
-stack).
+returns; `two-calls-into-locked-instance.wast` two of them, started in task-id order (the
+ids mirrored past the yield; a run-time refusal before). `wast_async_starting_refused/`: what
+traps at run time instead (two calls pending on an instance locked by a stack suspended in a
+wait, past which the ids are not mirrored).
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ def test_starting_case_is_equivalent(
     assert not r.get("warnings"), r
 
 
-def test_two_calls_pending_on_a_locked_instance_trap(
+def test_two_calls_pending_past_a_wait_trap(
     oracle_py: Path, pymeld: list[str], tmp_path: Path
 ) -> None:
-    """Their order is wasmtime's task ids, not mirrored past a suspended stack: the fused
-    module traps at the second instead of guessing (a refusal at run time)."""
-    wast = REFUSED / "two-calls-into-locked-instance.wast"
+    """Their order is wasmtime's task ids, taken after the mirror was lost (a stack suspended
+    in `waitable-set.wait`): the fused module traps at the second instead of guessing (a
+    refusal at run time; both records' `_EXACT` are 0)."""
+    wast = REFUSED / "two-calls-past-a-wait.wast"
     assert_traps_where_original_returns(run_fuse_oracle(oracle_py, pymeld, wast, tmp_path))

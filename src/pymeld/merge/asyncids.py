@@ -44,7 +44,11 @@ task's three ids in its record and each set's id in its table entry. Only used w
 composition has nothing whose ids are not mirrored (`exact`): no root post-return that may
 call out. At run time, a case not mirrored sets ``("ids", "lost")`` and simultaneous events
 trap again: a callee exiting after its terminal event was delivered while its caller still holds the subtask (wasmtime deletes the task then), a
-cancelled callee whose turn is held (its instance entered below). What the
+cancelled callee whose turn is held (its instance entered below), a stack suspended other than
+by `thread.yield` (a wait, a blocking stream or future op: not checked; a yield takes no id
+and the suspended-stack programs of `test_async_tasks_property` stay equivalent past it). Ids
+taken before stay right: a task record says whether its ids were taken while mirrored
+(`asynctask._EXACT`). What the
 host does in the same store (other instances, host streams) cannot be seen: the fused
 component orders as the original does in a store of its own.
 """

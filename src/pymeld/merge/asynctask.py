@@ -62,10 +62,11 @@ rewinds it through the entry it came in by, with its current task, may-block and
 in place. Generated functions are barriers: a yield reachable from anything but such an entry
 (a sync call, an export, start-up) is refused when fusing (`suspend`). As wasmtime's
 `do_not_enter`, the instance stays entered while a callback task's stack is suspended: a
-delivery to another of its tasks is held and queued at high priority when the resumed code
-returns (two held: trap), and calls into it wait or trap (below). A cancel sent meanwhile
-waits for that code to return, as in wasmtime; the runtime ids are not mirrored past a
-suspended stack (`lost`).
+delivery to another of its tasks is held in the instance's pending list, beside the calls
+waiting to start there (below), as wasmtime's `InstanceState::pending` keeps both by task id,
+and queued at high priority in that order when the resumed code returns. A cancel sent
+meanwhile waits for that code to return, as in wasmtime; the runtime ids stay mirrored past
+a yield (it takes none), not past other suspensions (`lost`).
 
 `waitable-set.wait` (not cancellable) in an instance entered by an async call is a suspend
 point the same way (`TaskPlan.blocking`, `block_or_unwind`): with no event in its set, the
@@ -115,10 +116,10 @@ call (its first call would have to return STARTED with its stack suspended: "nee
 core stack"), a cancellable wait there, a suspend point reachable from elsewhere than a task
 entry (a sync lift, an export, start-up), borrowed handles passed by an async call that may
 have to start later, and the combinations `merge.asyncroot` refuses. At run time these trap:
-a sync call of a stackful function into a locked instance, a second call
-pending on an instance while the store ids are not mirrored (after a suspended stack: their
-order is wasmtime's task ids), a held delivery beside pending calls, and two stacks of an
-instance blocked on ends at once. Streams and futures inside tasks are `merge.asyncstream`'s
+a sync call of a stackful function into a locked instance, a second call or held delivery
+pending on an instance when either task's id was taken after the store ids stopped being
+mirrored (`_EXACT`; their order is wasmtime's task ids), and two stacks of an instance
+blocked on ends at once. Streams and futures inside tasks are `merge.asyncstream`'s
 (stage 3): their ends share the tables, and their events wake waiters through this scheduler
 (`mark_ready`, markers, suspended tasks).
 """
@@ -156,7 +157,7 @@ SYNC_CALLER = 0xFFFFFFFF  # the record's subtask field while a sync caller waits
 TASK_CANCELLED = 6  # EventCode
 BLOCKED = 0xFFFFFFFF
 _MAX_HANDLE = (1 << 28) - 1
-_REC = 152  # bytes per task record; a task is named by its record's address (never 0)
+_REC = 160  # bytes per task record; a task is named by its record's address (never 0)
 # task record fields (byte offsets)
 _STATUS, _CB, _EDGE, _MODE, _WSET, _SUB, _EVENT, _DELIVERED, _RETPTR, _NEXT = range(0, 40, 4)
 _CTX = 40  # context slots 0 and 1
@@ -175,6 +176,9 @@ _WNEXT = 100
 _STACK, _ENTRY = 104, 108
 # _ARGS: a PENDING call's adapter arguments, 8 bytes each (an async lower has at most 5)
 _ARGS = 112
+# _EXACT: 1 when `_SID` was taken while the ids were mirrored (not `lost`), so it orders the
+# task among others as the runtime's does (the ids taken before the mirror is lost stay right)
+_EXACT = 152
 _FRAME_PAGES = 1  # 64 KiB of frames per suspended task (more traps: merge.unwind)
 
 _IN_TABLE = frozenset(
@@ -540,6 +544,7 @@ class _Hooks:
         self.rt, self.edge = rt, edge
         self.t = self.prev = self.blocked = -1
         self.sids: tuple[int, ...] = ()
+        self.exact = -1  # local: the ids in ``sids`` are the runtime's (`_EXACT`)
         self.resumed: int | None = None  # local: the PENDING record this call starts, or 0
         # local: a sync call that waited for its gate (`wait_startable`); with ``late_mk``,
         # the marker its caller resumes by (`rejoin`)
@@ -568,15 +573,19 @@ class _Hooks:
             b.call(ids.fn("push"))
         elif ids is not None:
             self.sids = tuple(b.local("i32") for _ in range(4))
+            self.exact = b.local("i32")
             if self.resumed is not None:  # taken when the call was made: in its record
                 b.get(self.resumed).if_()
-                for s_, off in zip(self.sids[:3], (_SID, _SSET, _STHR), strict=True):
+                for s_, off in zip(
+                    (*self.sids[:3], self.exact), (_SID, _SSET, _STHR, _EXACT), strict=True
+                ):
                     b.get(self.resumed).load("i32.load", rt.mem("tasks"), off).set(s_)
                 b.op("else")
             ids.force(b)
             for s_ in self.sids:
                 ids.alloc(b)
                 b.set(s_)
+            b.global_get(ids.glob("lost")).op("i32.eqz").set(self.exact)
             if self.resumed is not None:
                 b.end()
         if gated:
@@ -639,7 +648,7 @@ class _Hooks:
             rt.wait_startable(
                 b,
                 inst,
-                self.sids[0] if self.sids else None,
+                (self.sids[0], self.exact) if self.sids else None,
                 self.late,
                 self.sids[3] if self.sids else None,
             )
@@ -666,7 +675,9 @@ class _Hooks:
         for k, vt in enumerate(b.params):
             b.get(t).get(k).store(f"{vt}.store", m, _ARGS + 8 * k)
         if self.sids:
-            for s_, off in zip(self.sids[:3], (_SID, _SSET, _STHR), strict=True):
+            for s_, off in zip(
+                (*self.sids[:3], self.exact), (_SID, _SSET, _STHR, _EXACT), strict=True
+            ):
                 b.get(t).get(s_).store("i32.store", m, off)
         h = b.local("i32")
         b.i32(SUBTASK).get(t).i32(0).call(rt.fn("t.add", e.caller)).set(h)
@@ -773,7 +784,9 @@ class _Hooks:
         if entry:
             b.get(self.t).i32(entry).store("i32.store", m, _ENTRY)
         if self.sids:
-            for s, off in zip(self.sids[:3], (_SID, _SSET, _STHR), strict=True):
+            for s, off in zip(
+                (*self.sids[:3], self.exact), (_SID, _SSET, _STHR, _EXACT), strict=True
+            ):
                 b.get(self.t).get(s).store("i32.store", m, off)
             if e.lower_async:
                 b.get(self.t).i32(1).store("i32.store", m, _FIRST)
@@ -977,7 +990,6 @@ class TaskRuntime:
                 self._builtins[bi] = self._func("builtin", bi)
             for inst in self.yielding:
                 p.add_global(GROUP, ("ylock", inst))
-                p.add_global(GROUP, ("yheld", inst))
             self._func("resume")
         if self.gates:
             p.add_global(GROUP, "starting")
@@ -1135,17 +1147,17 @@ class TaskRuntime:
         self,
         b: Body,
         inst: int,
-        sid: int | None,
+        sid: tuple[int, int] | None,
         late: int | None = None,
         switch: int | None = None,
     ) -> None:
         """Emit, before a sync call into ``inst`` that cannot start while the gate is closed
         (`gate_closed`): this stack blocks (a marker in the instance's pending list, ordered
-        by the call's task id ``sid`` as wasmtime's `InstanceState::pending`, queued by
-        `_release` when the gate opens) and checks again at its turn, as wasmtime starts the
-        call only then. Local ``late`` is set when it blocked: wasmtime then runs the call
-        from its event loop, and the caller resumes only at its own turn after the return
-        (`_Hooks.start`, `_Hooks.leave`)."""
+        by the call's task id as wasmtime's `InstanceState::pending`: ``sid``, the locals of
+        that id and of its `_EXACT`; queued by `_release` when the gate opens) and checks
+        again at its turn, as wasmtime starts the call only then. Local ``late`` is set when
+        it blocked: wasmtime then runs the call from its event loop, and the caller resumes
+        only at its own turn after the return (`_Hooks.start`, `_Hooks.leave`)."""
         tasks = self.mem("tasks")
         if late is not None:
             b.i32(0).set(late)
@@ -1156,7 +1168,8 @@ class TaskRuntime:
 
         def arm(mk: int) -> None:
             if sid is not None:
-                b.get(mk).get(sid).store("i32.store", tasks, _SID)
+                for local, off in zip(sid, (_SID, _EXACT), strict=True):
+                    b.get(mk).get(local).store("i32.store", tasks, off)
             b.get(mk).call(self.fn("pend_insert", inst))
             if late is not None:
                 if switch is not None and self.ids is not None:
@@ -1171,9 +1184,12 @@ class TaskRuntime:
 
     def _pend_insert(self, inst: int) -> FuncCode:
         """(record): a call into ``inst`` that cannot start yet (a PENDING task, a blocked sync
-        caller's marker) joins the instance's pending list. wasmtime keeps it in a
+        caller's marker) or a delivery held while a suspended stack keeps ``inst`` entered
+        (`_run`) joins the instance's pending list. wasmtime keeps both kinds in one
         `BTreeMap<QualifiedThreadId, _>`: ordered by task id, so by the mirrored store-wide
-        ids (`_SID`); without them (or once lost) a second one traps (not reproduced)."""
+        ids (`_SID`); a second one traps (not reproduced) unless both its id and the head's
+        were taken while the ids were mirrored (`_EXACT`: a list of two or more holds only
+        such records)."""
         b = Body(["i32"])
         m, head = self.mem("tasks"), self.glob(("pend", inst))
         prev, cur = b.local("i32"), b.local("i32")
@@ -1181,7 +1197,8 @@ class TaskRuntime:
         if self.ids is None:
             b.unreachable()
         else:
-            b.global_get(self.ids.glob("lost")).trap_if()
+            b.get(0).load("i32.load", m, _EXACT).get(cur).load("i32.load", m, _EXACT)
+            b.op("i32.and").op("i32.eqz").trap_if()
         b.end()
         _link_by_id(b, m, 0, _NEXT, prev, cur)
         b.get(0).global_set(head)
@@ -1190,20 +1207,38 @@ class TaskRuntime:
         return _gen(b, ("i32",), ())
 
     def _release(self, inst: int) -> FuncCode:
-        """(): once ``inst``'s gate is open, its pending calls are queued at high priority in
-        their order, as wasmtime's `partition_pending` (backpressure back to 0, the instance
-        left); a call that finds the gate closed again at its turn goes back (`_run`)."""
+        """(): the pending list of ``inst`` (backpressure back to 0, the instance left) is
+        partitioned as wasmtime's `partition_pending` does, in its order: what is ready now
+        is queued at high priority (a held delivery once the instance is not entered, a call
+        once the gate is open: `GuestCall::is_ready`), the rest stays; a call that finds the
+        gate closed again at its turn goes back (`_run`)."""
         b = Body([])
         m, head = self.mem("tasks"), self.glob(("pend", inst))
-        t = b.local("i32")
-        self.gate_closed(b, inst)
-        b.if_()
-        b.op("return")
-        b.end()
+        t, keep, tail, mode = b.local("i32"), b.local("i32"), b.local("i32"), b.local("i32")
+        if inst in self.yielding:  # entered: nothing is ready
+            b.global_get(self.glob(("ylock", inst))).if_()
+            b.op("return")
+            b.end()
+        b.global_get(head).set(t)
+        b.i32(0).global_set(head)
         b.block().loop()
-        b.global_get(head).tee(t).op("i32.eqz").br_if(1)
-        b.get(t).load("i32.load", m, _NEXT).global_set(head)
+        b.get(t).op("i32.eqz").br_if(1)
+        b.get(t).load("i32.load", m, _NEXT).set(keep)
+        self.gate_closed(b, inst)
+        b.get(t).load("i32.load", m, _MODE).tee(mode).i32(PENDING).op("i32.eq")
+        b.get(mode).i32(MARKER).op("i32.eq").op("i32.or").op("i32.and")
+        b.if_()  # a call that cannot start yet: stays, in order
+        b.get(t).i32(0).store("i32.store", m, _NEXT)
+        b.get(tail).if_()
+        b.get(tail).get(t).store("i32.store", m, _NEXT)
+        b.op("else")
+        b.get(t).global_set(head)
+        b.end()
+        b.get(t).set(tail)
+        b.op("else")
         b.get(t).call(self.fn("push_high"))
+        b.end()
+        b.get(keep).set(t)
         b.br(0).end().end()
         b.end()
         return _gen(b, (), ())
@@ -1362,15 +1397,9 @@ class TaskRuntime:
 
     def _unlock(self, b: Body, owner: int) -> None:
         """Emit: the code of a suspended stack that kept ``owner`` entered returned, so the
-        instance is left (wasmtime's `exit_instance`): a held delivery is queued, or the calls
-        waiting to start there (`_release`); both: which goes first is not reproduced (trap)."""
-        lock, held = self.glob(("ylock", owner)), self.glob(("yheld", owner))
-        b.i32(0).global_set(lock)
-        b.global_get(held).if_()
-        b.global_get(self.glob(("pend", owner))).trap_if()
-        b.global_get(held).call(self.fn("push_high"))
-        b.i32(0).global_set(held)
-        b.end()
+        instance is left (wasmtime's `exit_instance`): the deliveries held meanwhile and the
+        calls waiting to start there are queued in their one order (`_release`)."""
+        b.i32(0).global_set(self.glob(("ylock", owner)))
         b.call(self.fn("release", owner))
 
     def _resume_sync_task(self, b: Body, e: Edge, saved: list[tuple[int, int]]) -> None:
@@ -1412,7 +1441,7 @@ class TaskRuntime:
         t = self.suspending_task(b, bt)
         b.get(t).i32(YIELDING).store("i32.store", m, _MODE)
         b.get(t).call(self.fn("enqueue"))
-        self.start_unwind(b, bt, t)
+        self.start_unwind(b, bt, t, keeps_ids=True)
         b.i32(0).end()
 
     def rewound(self, b: Body) -> None:
@@ -1437,15 +1466,19 @@ class TaskRuntime:
         b.get(t).load("i32.load", m, _ENTRY).op("i32.eqz").trap_if()
         return t
 
-    def start_unwind(self, b: Body, bt: Builtin, t: int) -> None:
+    def start_unwind(self, b: Body, bt: Builtin, t: int, keeps_ids: bool = False) -> None:
         """Emit: task ``t``'s core stack unwinds into its frame buffer (its own page of the
         frame memory, by record index: nothing to free), keeping ``bt``'s instance entered
-        (`ylock`: other deliveries wait, `_run`). Whoever wakes it has been armed already."""
+        (`ylock`: other deliveries wait, `_run`). Whoever wakes it has been armed already.
+        ``keeps_ids``: a `thread.yield` takes and frees no store-wide id (wasmtime queues the
+        thread's `ResumeThread` at low priority), so the mirror holds past it (checked
+        against the oracle: every seed of the yielding sync-lift property programs); other
+        suspensions still stop the mirror (`lost`: not checked)."""
         from pymeld.merge.unwind import HEADER_SIZE, UNWINDING
 
         m, frames = self.mem("tasks"), self.mem("frames")
         base = b.local("i32")
-        if self.ids is not None:  # the runtime's ids around a suspended stack: not mirrored
+        if self.ids is not None and not keeps_ids:  # ids around it: not mirrored
             self.ids.lose(b)
         b.get(t).i32(_REC).op("i32.div_u").i32(16 * _FRAME_PAGES).op("i32.shl").set(base)
         _grow(b, frames, lambda: b.get(base).i32(_FRAME_PAGES << 16).op("i32.add"))
@@ -1845,13 +1878,12 @@ class TaskRuntime:
             b.get(0).load("i32.load", self.mem("tasks"), _STACK).if_()
             b.get(0).call(self.fn("resume")).op("return")
             b.end()
-        for inst in self.yielding:  # held while another task's stack of it is suspended
-            lock, held = self.glob(("ylock", inst)), self.glob(("yheld", inst))
+        for inst in self.yielding:  # held while another task's stack of it is suspended: in the
+            lock = self.glob(("ylock", inst))  # pending list, as wasmtime's `handle_work_item`
             b.get(0).load("i32.load", self.mem("tasks"), _OWNER).i32(inst).op("i32.eq")
             b.global_get(lock).i32(0).op("i32.ne").op("i32.and")
             b.global_get(lock).get(0).op("i32.ne").op("i32.and").if_()
-            b.global_get(held).trap_if()  # two held: wasmtime's order (not reproduced)
-            b.get(0).global_set(held)
+            b.get(0).call(self.fn("pend_insert", inst))
             b.op("return")
             b.end()
         n = len(self.tp.callbacks)

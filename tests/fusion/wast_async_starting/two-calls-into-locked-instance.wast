@@ -1,7 +1,7 @@
-;; Refused at run time: two async calls pending on an instance locked by a suspended callback
-;; stack. wasmtime starts them in task-id order (`InstanceState::pending`), ids the fused
-;; module does not mirror past a suspended stack (merge.asyncids `lost`): it traps at the
-;; second call instead of guessing (the original returns).
+;; Two async calls pending on an instance locked by a suspended callback stack (a yield in
+;; its core code). wasmtime starts them in task-id order (`InstanceState::pending`), ids the
+;; fused module mirrors past a yield (merge.asyncids). Once a run-time refusal: the fused
+;; module trapped at the second call while the ids were not mirrored past a suspended stack.
 (component definition $T
   (component $C
     (core module $CM
