@@ -179,6 +179,8 @@ _ARGS = 112
 # _EXACT: 1 when `_SID` was taken while the ids were mirrored (not `lost`), so it orders the
 # task among others as the runtime's does (the ids taken before the mirror is lost stay right)
 _EXACT = 152
+#: the record fields `_Hooks.record_ids` fills: the task's three store-wide ids and `_EXACT`
+_ID_FIELDS = (_SID, _SSET, _STHR, _EXACT)
 _FRAME_PAGES = 1  # 64 KiB of frames per suspended task (more traps: merge.unwind)
 
 _IN_TABLE = frozenset(
@@ -551,6 +553,12 @@ class _Hooks:
         self.late: int | None = None
         self.late_mk = -1
 
+    @property
+    def record_ids(self) -> tuple[int, ...]:
+        """The locals a task record keeps in `_ID_FIELDS`: the three ids of ``sids`` (the
+        fourth, the switch item's id, is not recorded) and ``exact``."""
+        return (*self.sids[:3], self.exact)
+
     def enter(self, b: Body) -> None:
         """The callee's task may block when its function is `async` (the caller's may-block is
         checked only if the call actually blocks: `finish`). The runtime's ids of the call's
@@ -576,9 +584,7 @@ class _Hooks:
             self.exact = b.local("i32")
             if self.resumed is not None:  # taken when the call was made: in its record
                 b.get(self.resumed).if_()
-                for s_, off in zip(
-                    (*self.sids[:3], self.exact), (_SID, _SSET, _STHR, _EXACT), strict=True
-                ):
+                for s_, off in zip(self.record_ids, _ID_FIELDS, strict=True):
                     b.get(self.resumed).load("i32.load", rt.mem("tasks"), off).set(s_)
                 b.op("else")
             ids.force(b)
@@ -675,9 +681,7 @@ class _Hooks:
         for k, vt in enumerate(b.params):
             b.get(t).get(k).store(f"{vt}.store", m, _ARGS + 8 * k)
         if self.sids:
-            for s_, off in zip(
-                (*self.sids[:3], self.exact), (_SID, _SSET, _STHR, _EXACT), strict=True
-            ):
+            for s_, off in zip(self.record_ids, _ID_FIELDS, strict=True):
                 b.get(t).get(s_).store("i32.store", m, off)
         h = b.local("i32")
         b.i32(SUBTASK).get(t).i32(0).call(rt.fn("t.add", e.caller)).set(h)
@@ -784,9 +788,7 @@ class _Hooks:
         if entry:
             b.get(self.t).i32(entry).store("i32.store", m, _ENTRY)
         if self.sids:
-            for s, off in zip(
-                (*self.sids[:3], self.exact), (_SID, _SSET, _STHR, _EXACT), strict=True
-            ):
+            for s, off in zip(self.record_ids, _ID_FIELDS, strict=True):
                 b.get(self.t).get(s).store("i32.store", m, off)
             if e.lower_async:
                 b.get(self.t).i32(1).store("i32.store", m, _FIRST)
