@@ -137,6 +137,12 @@ def dwarf_policy(options: FuseOptions) -> str:
     return options.dwarf
 
 
+def _keeps_dwarf_layout(options: FuseOptions) -> bool:
+    """The code of instances with DWARF keeps its layout (`merge.merge`'s ``dwarf_layout``):
+    only for a remap, and not when rebasing, which rewrites every memory access anyway."""
+    return dwarf_policy(options) == "remap" and not options.address_rebase
+
+
 @dataclass
 class FuseResult:
     """What a fusion gives. `fuse_bytes` makes ``import_map`` and ``explain`` when one of them
@@ -298,8 +304,7 @@ def fuse_bytes(
             # only: the lift is the wrapper's); with kept boundaries it is refused when
             # fusing, so a boundary is kept there instead
             host_ends=options.component and not options.keep_async_boundaries,
-            # (not when rebasing: that rewrites every memory access anyway)
-            dwarf_layout=policy == "remap" and not options.address_rebase,
+            dwarf_layout=_keeps_dwarf_layout(options),
         )
     except UnsupportedFeature:
         if not options.keep_async_boundaries:
@@ -425,7 +430,7 @@ def _fuse_clusters(
             cl.graph,
             simd=options.simd,
             inline_adapters=options.inline_adapters,
-            dwarf_layout=dwarf_policy(options) == "remap" and not options.address_rebase,
+            dwarf_layout=_keeps_dwarf_layout(options),
         )
         memory = apply_memory_strategy(cl.graph, merged, options.memory, options.address_rebase)
         finished = finish_module(
