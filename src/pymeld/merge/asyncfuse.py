@@ -37,7 +37,8 @@ state that is observable:
 
 Waits beside ends or sets created inside adapter calls take the in-module path of stage 2
 (`_plan_with_tasks`): the runtime's sets would order their simultaneous events by ids that
-fused calls do not reproduce. Every other shape is refused by name (`UnsupportedFeature`) in
+fused calls do not reproduce. So do async root exports beside root exports of other
+instances: the runtime would gate them all with one instance's task lock and backpressure. Every other shape is refused by name (`UnsupportedFeature`) in
 `plan_fused`: async lifts or lowers between instances, waitable sets and subtasks beside fused tables, stream/future ends
 crossing the host boundary from a fused table, resource/waitable mixes `merge.asyncres` cannot
 number exactly.
@@ -219,11 +220,11 @@ def plan_fused(
         # (`merge.asyncroot.check_called_roots`)
         return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     if len(roots) > 1 and async_roots:
-        raise UnsupportedFeature(
-            f"async root export `{async_roots[0][0]}` beside root exports of other component "
-            "instances without async calls between instances: they would share one task lock "
-            "and backpressure after fusion (needs per-instance task gating in stage 1)"
-        )
+        # the host enters several instances, one of them asynchronously: in one fused instance
+        # the runtime's one task lock and backpressure would hold every instance's exports up;
+        # the in-module path drives async root tasks itself (`merge.asyncroot`), so none keeps
+        # the runtime's instance entered (and refuses a root instance's backpressure there)
+        return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     for b in builtins:  # own handles move between in-module tables only (merge.asyncpayload)
         if isinstance(b.type, at.Stream | at.Future) and at.handles(b.type):
             raise UnsupportedFeature(
