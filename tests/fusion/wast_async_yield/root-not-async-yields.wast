@@ -1,6 +1,7 @@
 ;;! component_model_async = true
 ;; The same root as a function that is not `async`, lifted synchronously: a task that may not
-;; block, whose yield traps (wasmtime: "cannot block a synchronous task").
+;; block. Its yields return at once (`peek`: the queued turns do not run between them), and its
+;; wait traps (wasmtime: "cannot block a synchronous task").
 (component definition $T
   (component $C
     (core module $CM
@@ -81,16 +82,31 @@
         (call $log))
       (func (export "run") (param $yields i32) (call $tr (call $run (local.get $yields))))
       (func (export "run-sync") (param $yields i32) (result i64) (call $run (local.get $yields)))
+      ;; the subtasks started and the yields made, the log returned without waiting
+      (func (export "peek") (param $yields i32) (result i64) (local $k i32)
+        (drop (call $f (i32.const 1) (i32.const 3) (i32.const 100)))
+        (drop (call $f (i32.const 2) (i32.const 2) (i32.const 104)))
+        (block $done (loop $l
+          (br_if $done (i32.ge_u (local.get $k) (local.get $yields)))
+          (if (call $yield) (then unreachable))
+          (call $note (i32.const 9))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $l)))
+        (call $log))
     )
     (core instance $dm (instantiate $DM (with "" (instance (export "mem" (memory $mem "mem"))
       (export "f" (func $f)) (export "note" (func $note)) (export "log" (func $log))
       (export "new" (func $new)) (export "join" (func $join)) (export "wait" (func $wait))
       (export "yield" (func $yield)) (export "sdrop" (func $sdrop)) (export "tr" (func $tr))))))
     (func (export "run") (param "yields" u32) (result u64) (canon lift (core func $dm "run-sync")))
+    (func (export "peek") (param "yields" u32) (result u64) (canon lift (core func $dm "peek")))
   )
   (instance $c (instantiate $C))
   (instance $d (instantiate $D (with "f" (func $c "f")) (with "note" (func $c "note")) (with "log" (func $c "log"))))
   (export "run" (func $d "run"))
+  (export "peek" (func $d "peek"))
 )
 (component instance $i1 $T)
 (assert_trap (invoke "run" (u32.const 1)) "cannot block")
+(component instance $p3 $T)
+(assert_return (invoke "peek" (u32.const 3)) (u64.const 12999))
