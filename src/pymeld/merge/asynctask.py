@@ -66,7 +66,10 @@ delivery to another of its tasks is held in the instance's pending list, beside 
 waiting to start there (below), as wasmtime's `InstanceState::pending` keeps both by task id,
 and queued at high priority in that order when the resumed code returns. A cancel sent
 meanwhile waits for that code to return, as in wasmtime; the runtime ids stay mirrored past
-a yield (it takes none), not past other suspensions (`lost`).
+a yield (it takes none), not past other suspensions (`lost`). On the stack of a host call
+into a root instance whose exports are all lifted without a callback (stackful, or sync as an
+`async func`), a yield needs no unwinding: that stack blocks in place as a marker queued at
+low priority (`_stack_yield`), the turns queued before it run, then it goes on.
 
 `waitable-set.wait` (not cancellable) in an instance entered by an async call is a suspend
 point the same way (`TaskPlan.blocking`, `block_or_unwind`): with no event in its set, the
@@ -239,6 +242,9 @@ class TaskPlan:
     # `task.return` of those with stackful root exports: the host-called task's is the runtime's
     host_returns: list[int] = field(default_factory=list)
     yields: dict[int, str] = field(default_factory=dict)  # thread.yield built-ins → instance
+    # thread.yield built-ins of root instances, reached on the host-called task's stack, which
+    # blocks in place (a marker) instead of unwinding → instance
+    stack_yields: dict[int, str] = field(default_factory=dict)
     # `waitable-set.wait` built-ins of instances entered by an async call, and blocking stream
     # and future reads and writes of any task instance: suspend points like the yields (their
     # stack unwinds) → instance. (A sync `subtask.cancel` blocks the caller's stack too in
@@ -384,14 +390,9 @@ def plan_tasks(
             tables.add(inst)
             tp.table_ops.append(bi)
         elif op == "thread.yield":
-            if b.flag or inst in roots:
-                raise UnsupportedFeature(
-                    f"`thread.yield{' cancellable' if b.flag else ''}` in component instance "
-                    f"{label(inst)} beside in-module tasks (needs a suspended core stack: "
-                    "fused code has one only for a non-cancellable yield in a task entered "
-                    "by an async call)"
-                )
-            tp.yields[bi] = label(inst)
+            if b.flag:
+                raise UnsupportedFeature(_yield_refused(b, label(inst)))
+            (tp.stack_yields if inst in roots else tp.yields)[bi] = label(inst)
         elif op.startswith("context."):
             if b.valtype != 0x7F:
                 raise UnsupportedFeature(f"`{op} i64` beside in-module tasks")
@@ -421,6 +422,7 @@ def plan_tasks(
             )
     plan_roots(g, used, tp, exported, label)
     check_called_roots(g, used, tp, exported, label)
+    _check_stack_yields(g, tp, exported)
     _check_deferred(g, tp, label)
     for bi, where in tp.suspends.items():
         if g.builtins[bi].owner not in tp.task_instances():
@@ -433,6 +435,30 @@ def plan_tasks(
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
     tp.tables = sorted(tables | set(roots) | tp.task_instances() | callers | tp.end_instances)
     return tp
+
+
+def _yield_refused(b: Builtin, where: str) -> str:
+    return (
+        f"`thread.yield{' cancellable' if b.flag else ''}` in component instance {where} "
+        "beside in-module tasks (needs a suspended core stack: fused code has one only for a "
+        "non-cancellable yield in a task entered by an async call, or on the stack of a "
+        "host call into a root instance whose exports are all lifted without a callback)"
+    )
+
+
+def _check_stack_yields(g: FlatGraph, tp: TaskPlan, exported: list[tuple[str, Lifted]]) -> None:
+    """Refuse a root instance's `thread.yield` that another stack than a host call's may
+    reach: its stand-in blocks the stack it runs on in place (`TaskRuntime._stack_yield`),
+    which is wasmtime's only while that stack is a host-called stackful or sync-lifted task's
+    (a callback-lifted task keeps its instance to itself; an in-module task of a root
+    called through adapters would have to hand its caller the subtask meanwhile)."""
+    callback_owners = {lf.owner for lf in tp.callbacks}
+    callback_owners |= {lf.owner for _, lf in exported if lf.opts.callback is not None}
+    tasks = tp.task_instances()
+    for bi, where in tp.stack_yields.items():
+        inst = g.builtins[bi].owner
+        if inst in tp.called_roots or inst in tasks or inst in callback_owners:
+            raise UnsupportedFeature(_yield_refused(g.builtins[bi], where))
 
 
 BoundaryEnds = tuple[list[tuple[int, "at.Stream | at.Future"]], "at.Stream | at.Future | None"]
@@ -984,6 +1010,8 @@ class TaskRuntime:
             self._func("run", k)
         for bi in [*self.tp.table_ops, *self.tp.contexts, *self.tp.returns, *self.tp.cancels]:
             self._builtins[bi] = self._func("builtin", bi)
+        for bi in self.tp.stack_yields:
+            self._builtins[bi] = self._func("builtin", bi)
         if self.tp.suspends:
             p.add_memory(GROUP, "frames")
             p.add_global(GROUP, ("unwind", "state"))
@@ -1444,6 +1472,17 @@ class TaskRuntime:
         b.get(t).i32(YIELDING).store("i32.store", m, _MODE)
         b.get(t).call(self.fn("enqueue"))
         self.start_unwind(b, bt, t, keeps_ids=True)
+        b.i32(0).end()
+
+    def _stack_yield(self, b: Body) -> None:
+        """thread.yield (not cancellable) on the stack of a host call into a root instance,
+        which cannot unwind (the host is below it) and need not: the stack blocks in place as
+        a marker queued at low priority, where wasmtime queues the yielding thread's
+        resumption, and the queued work before it runs meanwhile; then NOT_CANCELLED. In a
+        task that may not block it returns at once, as the spec's and wasmtime's do."""
+        b.global_get(self.glob("may_block")).if_()
+        self.block_on(b, lambda mk: b.get(mk).call(self.fn("enqueue")))
+        b.end()
         b.i32(0).end()
 
     def rewound(self, b: Body) -> None:
@@ -2271,7 +2310,10 @@ class TaskRuntime:
             self._task_cancel(b, inst)
             return _gen(b, params, results)
         if op == "thread.yield":
-            self._yield(bt, b)
+            if bi in self.tp.stack_yields:
+                self._stack_yield(b)
+            else:
+                self._yield(bt, b)
             return _gen(b, params, results)
         if op.startswith("backpressure."):
             self._backpressure(bt, b)
