@@ -541,6 +541,8 @@ class AsyncLookups:
     # (own type, from instance, to instance) → the in-module resource tables' own transfer
     own_transfer: Callable[[at.Own, int, int], FuncItem] | None = None
     host_import: Callable[[int], int] | None = None  # lower index → its host import
+    # op → the runtime's built-in imported for host subtasks (`merge.asynchost.RUNTIME_OPS`)
+    host_runtime: Callable[[str], int] | None = None
 
 
 class _Ops:
@@ -597,6 +599,7 @@ class AsyncFusion:
                 self.look.context_import,
                 self.look.own_transfer,
                 self.look.host_import,
+                self.look.host_runtime,
             )
             self.tasks.plan(exported)
         if self.fa.virtual:

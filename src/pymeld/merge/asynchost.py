@@ -1,0 +1,198 @@
+"""Async host imports beside in-module tasks (issue 11): the runtime's subtasks in in-module
+waitable sets.
+
+An `async` lower of a host import gives its caller a subtask the runtime owns: the host (a
+WASI 0.3 host function, or a component the fused one is linked with) completes it when the
+runtime's event loop lets it run, and the runtime sets its events. In-module waitable sets
+cannot hold it, so the fused code keeps a *proxy*: a task record (`asynctask`'s, never run)
+with the runtime's handle in `_HOST`, numbered in the caller's in-module table like any
+subtask (`h<<4 | status`, as the runtime returns it), and the runtime's handle joined to one
+waitable set of the runtime's own (``host_set``). Its in-module events are the runtime's ones,
+taken from that set:
+
+* when nothing in-module can run (where the original would suspend every in-module task and
+  wasmtime's loop would run the host), the scheduler blocks in the runtime's
+  `waitable-set.wait` on ``host_set`` (`host_wait`): the host makes progress, and the event
+  (the subtask's new status) is set on the proxy, which wakes its set's waiter as an in-module
+  subtask's event does (`TaskRuntime._notify`). Several host events come in the runtime's own
+  order, one per wait;
+* `subtask.drop` of a proxy (after its terminal event was taken in-module, the checks being
+  the in-module ones) drops the runtime's subtask too.
+
+What stays refused, at run time (trap): `subtask.cancel` of a host subtask, a host subtask
+ready in one set beside another ready subtask (their order is the runtime's store-wide ids,
+which a host call leaves unmirrored: `asyncids` lost). When fusing: ends, error contexts or
+resource handles among the import's parameters or results, and a synchronous lower of a host
+`async func` (`asynctask.plan_tasks`).
+
+Known divergence: the host runs only when the fused code waits on the runtime (nothing
+in-module runnable), not between in-module turns as wasmtime's loop interleaves them; a host
+event can come later relative to in-module work than in the original (a task polling for it
+without waiting, or a host slower in the original than the in-module work, orders differently).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from pymeld.abi import types as at
+from pymeld.abi.layout import flatten_async_functype
+from pymeld.codec.core.emitter import Body
+from pymeld.codec.core.model import ExternKind
+from pymeld.errors import UnsupportedFeature
+from pymeld.graph.model import Builtin, DefRef, HostFunc, Lowered
+from pymeld.plan import FuncCode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pymeld.merge.asynctask import TaskRuntime
+
+#: task record fields of a proxy: the runtime's subtask handle (0 in an in-module task's
+#: record) and the next proxy still waiting for the runtime's events (in the `_ARGS` words,
+#: which only a PENDING in-module call uses)
+_HOST = 156
+_HNEXT = 112
+#: where the runtime's `waitable-set.wait` writes its event (bytes 0..7 of the task records'
+#: memory, below the first record)
+_EVENT_AT = 0
+EVENT_SUBTASK = 1
+
+#: the runtime's built-ins the proxies need, imported beside the composition's
+RUNTIME_OPS = ("waitable-set.new", "waitable.join", "waitable-set.wait", "subtask.drop")
+
+
+def check_host_subtask(lw: Lowered, label: Callable[[int], str]) -> None:
+    """Refuse an `async` lower of a host import whose values the proxy cannot carry."""
+    hf = lw.callee
+    assert isinstance(hf, HostFunc)
+    what = f"async host import `{'/'.join(hf.path)}` in component instance {label(lw.owner)}"
+    if at.async_values(hf.type):
+        raise UnsupportedFeature(
+            f"stream/future/error-context passed to {what} beside in-module tasks (its ends "
+            "would be handed over when the host takes them: not fused yet)"
+        )
+    if at.handles(hf.type):
+        raise UnsupportedFeature(
+            f"resource handle passed to {what} beside in-module tasks (lowered and lifted by "
+            "the runtime while the subtask runs: not fused yet)"
+        )
+
+
+def runtime_builtins() -> list[Builtin]:
+    """The built-ins `RUNTIME_OPS`, as the wrapper re-creates them (`waitable-set.wait`'s
+    memory is the task records' one: its `memory` here only says it has one)."""
+    out = []
+    for op in RUNTIME_OPS:
+        memory = DefRef(0, ExternKind.MEMORY, 0) if op == "waitable-set.wait" else None
+        out.append(Builtin(op, 0, memory=memory, flag=False if memory is not None else None))
+    return out
+
+
+class HostSubtasks:
+    """Plans and emits the proxies of the runtime's host subtasks for `TaskRuntime`."""
+
+    def __init__(self, rt: TaskRuntime, runtime: Callable[[str], int]) -> None:
+        self.rt = rt
+        self.runtime = runtime  # op of `RUNTIME_OPS` → the fused module's import of it
+
+    def plan(self) -> None:
+        from pymeld.merge.asynctask import GROUP
+
+        rt, p = self.rt, self.rt.p
+        p.add_global(GROUP, "host_set")
+        p.add_global(GROUP, "host_head")
+        p.add_func(GROUP, ("host_wait",), self._wait)
+        for li in rt.tp.host_subtasks:
+            rt._host_calls[li] = p.add_func(GROUP, ("host-async", li), partial(self._call, li))
+
+    def _call(self, li: int) -> FuncCode:
+        """The `async` lower of host import ``li``: the runtime's status as it is when no
+        subtask is left (returned at once), else a proxy's handle in the caller's table with
+        the runtime's status. The runtime's store-wide ids are not mirrored from here on (the
+        host's task takes ids the fused module cannot know: `asyncids`)."""
+        from pymeld.merge.asynctask import _CALLER, _STATUS, _SUB, SUBTASK, _gen
+
+        rt = self.rt
+        lw = rt.g.lowers[li]
+        assert isinstance(lw.callee, HostFunc) and rt.host_import is not None
+        inst, m = lw.owner, rt.mem("tasks")
+        core = flatten_async_functype(lw.callee.type, "lower")
+        b = Body(list(core.params))
+        r, t, h = b.local("i32"), b.local("i32"), b.local("i32")
+        if rt.ids is not None:
+            rt.ids.force(b)  # the call needs the current thread, as a built-in does
+        b.forward_args().call(rt.host_import(li)).set(r)
+        if rt.ids is not None:
+            rt.ids.lose(b)
+        b.get(r).i32(4).op("i32.shr_u").op("i32.eqz").if_()
+        b.get(r).op("return")
+        b.end()
+        b.call(rt.fn("task.new")).set(t)
+        b.get(t).get(r).i32(0xF).op("i32.and").store("i32.store", m, _STATUS)
+        b.get(t).get(r).i32(4).op("i32.shr_u").store("i32.store", m, _HOST)
+        b.get(t).i32(inst).store("i32.store", m, _CALLER)
+        b.i32(SUBTASK).get(t).i32(0).call(rt.fn("t.add", inst)).set(h)
+        b.get(t).get(h).store("i32.store", m, _SUB)
+        hs = rt.glob("host_set")
+        b.global_get(hs).op("i32.eqz").if_()
+        b.call(self.runtime("waitable-set.new")).global_set(hs)
+        b.end()
+        b.get(r).i32(4).op("i32.shr_u").global_get(hs).call(self.runtime("waitable.join"))
+        head = rt.glob("host_head")
+        b.get(t).global_get(head).store("i32.store", m, _HNEXT)
+        b.get(t).global_set(head)
+        b.get(h).i32(4).op("i32.shl").get(r).i32(0xF).op("i32.and").op("i32.or").end()
+        return _gen(b, core.params, core.results)
+
+    def _wait(self) -> FuncCode:
+        """() → 0 when no host subtask waits for an event, else 1 after blocking in the
+        runtime's `waitable-set.wait` until the host set one: the proxy takes its status (a
+        terminal one: it leaves the list) and its event wakes in-module waiters."""
+        from pymeld.merge.asynctask import _STATUS, RETURNED, _gen
+
+        rt = self.rt
+        m, head = rt.mem("tasks"), rt.glob("host_head")
+        b = Body([])
+        prev, cur, st = b.local("i32"), b.local("i32"), b.local("i32")
+        b.global_get(head).op("i32.eqz").if_()
+        b.i32(0).op("return")
+        b.end()
+        b.global_get(rt.glob("host_set")).i32(_EVENT_AT).call(self.runtime("waitable-set.wait"))
+        b.i32(EVENT_SUBTASK).op("i32.ne").trap_if()
+        b.global_get(head).set(cur)
+        b.block().loop()
+        b.get(cur).op("i32.eqz").trap_if()  # not one of the proxies: a bug
+        b.get(cur).load("i32.load", m, _HOST).i32(_EVENT_AT).load("i32.load", m, 0)
+        b.op("i32.eq").br_if(1)
+        b.get(cur).set(prev)
+        b.get(cur).load("i32.load", m, _HNEXT).set(cur)
+        b.br(0).end().end()
+        b.get(cur).i32(_EVENT_AT).load("i32.load", m, 4).tee(st).store("i32.store", m, _STATUS)
+        b.get(st).i32(RETURNED).op("i32.ge_u").if_()  # resolved: no more events
+        b.get(prev).if_()
+        b.get(prev).get(cur).load("i32.load", m, _HNEXT).store("i32.store", m, _HNEXT)
+        b.op("else")
+        b.get(cur).load("i32.load", m, _HNEXT).global_set(head)
+        b.end()
+        b.end()
+        b.get(cur).call(rt.fn("notify"))
+        b.i32(1).end()
+        return _gen(b, (), ("i32",))
+
+    # -- hooks into `TaskRuntime`'s code -------------------------------------------------------
+    def drop(self, b: Body, t: int) -> None:
+        """Emit, in `subtask.drop` once the in-module checks passed and the handle is gone
+        (task record in local ``t``): a proxy drops the runtime's subtask and is freed."""
+        m = self.rt.mem("tasks")
+        b.get(t).load("i32.load", m, _HOST).if_()
+        b.get(t).load("i32.load", m, _HOST).call(self.runtime("subtask.drop"))
+        b.get(t).call(self.rt.fn("task.free"))
+        b.op("return")
+        b.end()
+
+    def refuse_cancel(self, b: Body, t: int) -> None:
+        """Emit, in `subtask.cancel` (task record in local ``t``): cancelling a host subtask
+        traps (refused at run time: the runtime's cancel is not forwarded yet)."""
+        b.get(t).load("i32.load", self.rt.mem("tasks"), _HOST).trap_if()
