@@ -13,7 +13,10 @@ composition, where `sleep` stays a host import of the one fused instance:
   subtask (`two`), a host subtask and an in-module one in one set (`mixed`), in both orders;
 * callback-lifted roots (driven after fusion) waiting on a host subtask or an in-module task
   sleeping on the host (`driven`, `driven-direct`);
-* `n = 0`: the host returns at once (no subtask).
+* `n = 0`: the host returns at once (no subtask);
+* `host_subtasks_live/sync-callee.wat`: a callee entered by synchronous adapters only, which
+  lowers the host import `async` and blocks in `waitable-set.wait` (no async call between the
+  instances: the host subtask alone takes the composition to in-module tables).
 
 Refused at run time, pinned (the original returns, the fused module traps): cancelling a host
 subtask, and a host subtask ready in one set beside another ready subtask (wasmtime orders
@@ -36,6 +39,8 @@ from support import assert_traps_where_original_returns
 
 LIVE = Path(__file__).parent / "host_subtasks_live"
 EXPORTS = ["one", "direct", "two", "mixed", "driven", "driven-direct", "cancel-host", "both-ready"]
+#: sync-callee.wat's `run(n)`: nap(n) + nap(n + 1), each the host's result + 1000
+SYNC_CALLEE = [('"run" (u32.const 2)', 1027 + 1037), ('"run" (u32.const 0)', 1007 + 1017)]
 
 #: (invocation, the original's result): results as inner.wat packs them (the host's result
 #: for sleep(n) is 10n + 7, `work` adds 1000; which subtask came first * 1000000)
@@ -69,7 +74,9 @@ def _parse(wasm_tools: str, text: str, tmp_path: Path, name: str) -> Path:
     return out
 
 
-def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+def _harness(
+    wasm_tools: str, inner: bytes, tmp_path: Path, name: str, exports: list[str] = EXPORTS
+) -> str:
     """A component instantiating the host stand-in and ``inner`` (a component binary, nested
     as its printed text) with the host's `sleep`, re-exporting ``inner``'s functions."""
     (tmp_path / f"{name}.inner.wasm").write_bytes(inner)
@@ -85,18 +92,24 @@ def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
         f"(component $Inner{printed[len('(component') :]}\n"
         "  (instance $host (instantiate $Host))\n"
         '  (instance $inner (instantiate $Inner (with "sleep" (func $host "sleep"))))\n'
-        + "".join(f'  (export "{n}" (func $inner "{n}"))\n' for n in EXPORTS)
+        + "".join(f'  (export "{n}" (func $inner "{n}"))\n' for n in exports)
         + ")\n"
     )
 
 
 def _oracle(
-    wasm_tools: str, oracle_py: Path, cases: list[tuple[str, int]], fused: bytes, tmp_path: Path
+    wasm_tools: str,
+    oracle_py: Path,
+    cases: list[tuple[str, int]],
+    fused: bytes,
+    tmp_path: Path,
+    inner: str = "inner.wat",
+    exports: list[str] = EXPORTS,
 ) -> dict:
     """The oracle on ``cases`` (each in a fresh instance) of the harness around the original
-    composition, the harness around ``fused`` as the transformed binary."""
-    original = _parse(wasm_tools, (LIVE / "inner.wat").read_text(), tmp_path, "inner")
-    harness = _harness(wasm_tools, original.read_bytes(), tmp_path, "original")
+    composition ``inner``, the harness around ``fused`` as the transformed binary."""
+    original = _parse(wasm_tools, (LIVE / inner).read_text(), tmp_path, "inner")
+    harness = _harness(wasm_tools, original.read_bytes(), tmp_path, "original", exports)
     lines = [";;! component_model_async = true", ";;! multi_memory = true"]
     lines.append(f"(component definition $H{harness[len('(component') :]}")
     for k, (call, want) in enumerate(cases):
@@ -106,7 +119,8 @@ def _oracle(
         ]
     wast = tmp_path / "live.wast"
     wast.write_text("\n".join(lines) + "\n")
-    transformed = _parse(wasm_tools, _harness(wasm_tools, fused, tmp_path, "fused"), tmp_path, "t")
+    fused_harness = _harness(wasm_tools, fused, tmp_path, "fused", exports)
+    transformed = _parse(wasm_tools, fused_harness, tmp_path, "t")
     report = tmp_path / "report.json"
     cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}"]
     subprocess.run([*cmd, "--json", str(report), str(wast)], capture_output=True, timeout=600)
@@ -131,6 +145,16 @@ def test_host_subtasks_beside_in_module_tasks_fuse_equivalently(
     r = _oracle(wasm_tools, oracle_py, CASES, fused, tmp_path)
     assert r["status"] == "equivalent", r
     assert not r.get("warnings"), r  # the original gave every expected result
+
+
+def test_host_subtask_of_a_callee_entered_synchronously_fuses_equivalently(
+    wasm_tools: str, oracle_py: Path, tmp_path: Path
+) -> None:
+    binary = _parse(wasm_tools, (LIVE / "sync-callee.wat").read_text(), tmp_path, "sc")
+    fused = fuse_bytes(binary.read_bytes(), options=FuseOptions(component=True)).output
+    r = _oracle(wasm_tools, oracle_py, SYNC_CALLEE, fused, tmp_path, "sync-callee.wat", ["run"])
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=[c.split('"')[1] for c, _ in REFUSED])
