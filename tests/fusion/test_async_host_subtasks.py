@@ -13,6 +13,8 @@ composition, where `sleep` stays a host import of the one fused instance:
   subtask (`two`), a host subtask and an in-module one in one set (`mixed`), in both orders;
 * callback-lifted roots (driven after fusion) waiting on a host subtask or an in-module task
   sleeping on the host (`driven`, `driven-direct`);
+* an in-module task YIELDing until a `waitable-set.poll` sees the host's event (`spin`: the
+  fused scheduler gives the host a turn before each low-priority item, else it spins for ever);
 * `n = 0`: the host returns at once (no subtask);
 * `host_subtasks_live/sync-callee.wat`: a callee entered by synchronous adapters only, which
   lowers the host import `async` and blocks in `waitable-set.wait` (no async call between the
@@ -38,7 +40,10 @@ from pymeld.fuse import FuseOptions, fuse_bytes
 from support import assert_traps_where_original_returns
 
 LIVE = Path(__file__).parent / "host_subtasks_live"
-EXPORTS = ["one", "direct", "two", "mixed", "driven", "driven-direct", "cancel-host", "both-ready"]
+EXPORTS = [
+    *("one", "direct", "two", "mixed", "driven", "driven-direct", "spin"),
+    *("cancel-host", "both-ready"),
+]
 #: sync-callee.wat's `run(n)`: nap(n) + nap(n + 1), each the host's result + 1000
 SYNC_CALLEE = [('"run" (u32.const 2)', 1027 + 1037), ('"run" (u32.const 0)', 1007 + 1017)]
 
@@ -59,6 +64,8 @@ CASES = [
     ('"driven" (u32.const 0)', 1007),
     ('"driven-direct" (u32.const 2)', (1 << 16) + 27),
     ('"driven-direct" (u32.const 0)', 7),
+    ('"spin" (u32.const 3)', 2037),  # polled between YIELDs: `spin` adds 2000
+    ('"spin" (u32.const 1)', 2017),
 ]
 #: Refused at run time after fusion: the original returns this, the fused module traps.
 REFUSED = [

@@ -60,7 +60,15 @@ _EVENT_AT = 0
 EVENT_SUBTASK = 1
 
 #: the runtime's built-ins the proxies need, imported beside the composition's
-RUNTIME_OPS = ("waitable-set.new", "waitable.join", "waitable-set.wait", "subtask.drop")
+RUNTIME_OPS = (
+    "waitable-set.new",
+    "waitable.join",
+    "waitable-set.wait",
+    "waitable-set.poll",
+    "subtask.drop",
+    "thread.yield",
+)
+_WITH_MEMORY = ("waitable-set.wait", "waitable-set.poll")
 
 
 def check_host_subtask(lw: Lowered, label: Callable[[int], str]) -> None:
@@ -85,8 +93,9 @@ def runtime_builtins() -> list[Builtin]:
     memory is the task records' one: its `memory` here only says it has one)."""
     out = []
     for op in RUNTIME_OPS:
-        memory = DefRef(0, ExternKind.MEMORY, 0) if op == "waitable-set.wait" else None
-        out.append(Builtin(op, 0, memory=memory, flag=False if memory is not None else None))
+        memory = DefRef(0, ExternKind.MEMORY, 0) if op in _WITH_MEMORY else None
+        flag = False if memory is not None or op == "thread.yield" else None  # not cancellable
+        out.append(Builtin(op, 0, memory=memory, flag=flag))
     return out
 
 
@@ -103,7 +112,8 @@ class HostSubtasks:
         rt, p = self.rt, self.rt.p
         p.add_global(GROUP, "host_set")
         p.add_global(GROUP, "host_head")
-        p.add_func(GROUP, ("host_wait",), self._wait)
+        p.add_func(GROUP, ("host_wait",), partial(self._take, "waitable-set.wait"))
+        p.add_func(GROUP, ("host_poll",), partial(self._take, "waitable-set.poll"))
         for li in rt.tp.host_subtasks:
             rt._host_calls[li] = p.add_func(GROUP, ("host-async", li), partial(self._call, li))
 
@@ -146,21 +156,32 @@ class HostSubtasks:
         b.get(h).i32(4).op("i32.shl").get(r).i32(0xF).op("i32.and").op("i32.or").end()
         return _gen(b, core.params, core.results)
 
-    def _wait(self) -> FuncCode:
-        """() → 0 when no host subtask waits for an event, else 1 after blocking in the
-        runtime's `waitable-set.wait` until the host set one: the proxy takes its status (a
-        terminal one: it leaves the list) and its event wakes in-module waiters."""
+    def _take(self, op: str) -> FuncCode:
+        """() → 0 when no host subtask waits for an event, else 1 after taking the runtime's
+        events from ``host_set``: `waitable-set.wait` blocks until the host set one (so the
+        host runs) and takes it; `waitable-set.poll` first lets the runtime run the host for
+        a turn (`thread.yield`, as an in-module task's YIELD lets wasmtime's loop run it in
+        the original) and takes every event there is (0 when none). Each proxy takes its
+        status (a terminal one: it leaves the list) and its event wakes in-module waiters."""
         from pymeld.merge.asynctask import _STATUS, RETURNED, _gen
 
         rt = self.rt
         m, head = rt.mem("tasks"), rt.glob("host_head")
+        poll = op == "waitable-set.poll"
         b = Body([])
-        prev, cur, st = b.local("i32"), b.local("i32"), b.local("i32")
+        prev, cur, st, took = (b.local("i32") for _ in range(4))
         b.global_get(head).op("i32.eqz").if_()
         b.i32(0).op("return")
         b.end()
-        b.global_get(rt.glob("host_set")).i32(_EVENT_AT).call(self.runtime("waitable-set.wait"))
+        if poll:
+            b.call(self.runtime("thread.yield")).op("drop")
+        b.block().loop()
+        b.global_get(rt.glob("host_set")).i32(_EVENT_AT).call(self.runtime(op))
+        if poll:
+            b.tee(st).op("i32.eqz").br_if(1)  # no more events
+            b.get(st)
         b.i32(EVENT_SUBTASK).op("i32.ne").trap_if()
+        b.i32(0).set(prev)
         b.global_get(head).set(cur)
         b.block().loop()
         b.get(cur).op("i32.eqz").trap_if()  # not one of the proxies: a bug
@@ -178,8 +199,24 @@ class HostSubtasks:
         b.end()
         b.end()
         b.get(cur).call(rt.fn("notify"))
-        b.i32(1).end()
+        b.i32(1).set(took)
+        if poll:
+            b.global_get(head).br_if(0)  # more proxies: more events?
+        b.end().end()
+        b.get(took).end()
         return _gen(b, (), ("i32",))
+
+    def poll_first(self, b: Body) -> None:
+        """Emit, in `TaskRuntime._step` before it takes a low-priority item: the host gets a
+        turn and its events are taken; when they queued high-priority work, the step ends
+        there (1) so that it runs first, as wasmtime's loop runs deliveries before the next
+        low-priority item."""
+        rt = self.rt
+        b.call(rt.fn("host_poll")).if_()
+        b.global_get(rt.glob("h_head")).if_()
+        b.i32(1).op("return")
+        b.end()
+        b.end()
 
     # -- hooks into `TaskRuntime`'s code -------------------------------------------------------
     def drop(self, b: Body, t: int) -> None:

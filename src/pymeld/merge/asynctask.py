@@ -1882,6 +1882,8 @@ class TaskRuntime:
         b.i32(0).global_set(be)
         b.end()
         b.op("else")
+        if self.host is not None:
+            self.host.poll_first(b)
         b.global_get(lh).tee(t).op("i32.eqz").if_()
         b.i32(0).op("return")
         b.end()

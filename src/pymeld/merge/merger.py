@@ -1110,8 +1110,13 @@ def merge(
 
 
 def _host_subtask_wait(hi: HostImport) -> bool:
-    """Whether ``hi`` is the runtime's `waitable-set.wait` for host subtasks (`asynchost`)."""
-    return isinstance(hi.key, tuple) and hi.key[:1] == ("async-host",) and hi.op.endswith("wait")
+    """Whether ``hi`` is the runtime's `waitable-set.wait/poll` for host subtasks
+    (`asynchost`)."""
+    return (
+        isinstance(hi.key, tuple)
+        and hi.key[:1] == ("async-host",)
+        and hi.op in ("waitable-set.wait", "waitable-set.poll")
+    )
 
 
 def _has_handles(ft: at.FuncType) -> bool:

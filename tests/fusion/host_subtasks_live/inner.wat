@@ -2,7 +2,8 @@
 ;; host.wat stands in for it) is lowered `async` by both instances beside in-module tasks.
 ;; $C's `work(n)` (lifted with a callback) sleeps n on the host and WAITs on a set holding
 ;; that host subtask, then drops it and returns the host's result + 1000; `quick` YIELDs once
-;; and returns 5. $D's root exports (`async func`s lifted synchronously) call them async and
+;; and returns 5; `spin(n)` YIELDs until a `waitable-set.poll` of its set sees the host's
+;; event. $D's root exports (`async func`s lifted synchronously) call them async and
 ;; block in `waitable-set.wait`; `direct` and `mixed` lower the host's `sleep` themselves, so
 ;; a host subtask sits in one set beside an in-module one. `driven` and `driven-direct` are
 ;; lifted `async` with a callback (a driven root after fusion): they WAIT on the set instead.
@@ -24,6 +25,7 @@
       (import "" "waitable.join" (func $join (param i32 i32)))
       (import "" "subtask.drop" (func $drop (param i32)))
       (import "" "sleep" (func $sleep (param i32 i32) (result i32)))
+      (import "" "waitable-set.poll" (func $poll (param i32 i32) (result i32)))
       ;; where the host's result for sleep(n) goes
       (func $slot (param $n i32) (result i32)
         (i32.add (i32.const 64) (i32.shl (local.get $n) (i32.const 2))))
@@ -51,6 +53,21 @@
           (i32.add (i32.load (call $slot (i32.and (call $get) (i32.const 0xffff))))
                    (i32.const 1000)))
         (i32.const 0 (; EXIT ;)))
+      (func (export "spin") (param $n i32) (result i32)
+        (local $r i32)
+        (local.set $r (call $sleep (local.get $n) (call $slot (local.get $n))))
+        (if (i32.eq (local.get $r) (i32.const 2 (; RETURNED ;))) (then unreachable))
+        (call $join (i32.shr_u (local.get $r) (i32.const 4)) (call $new))
+        ;; context: n (the set is handle 2, the subtask 1)
+        (call $set (local.get $n))
+        (i32.const 1 (; YIELD ;)))
+      (func (export "spin-cb") (param $e i32) (param $h i32) (param $st i32) (result i32)
+        (if (i32.ne (local.get $e) (i32.const 0 (; NONE ;))) (then unreachable))
+        (if (i32.eqz (call $poll (i32.const 2) (i32.const 8))) (then (return (i32.const 1))))
+        (if (i32.ne (i32.load (i32.const 12)) (i32.const 2 (; RETURNED ;))) (then unreachable))
+        (call $drop (i32.load (i32.const 8)))
+        (call $task.return (i32.add (i32.load (call $slot (call $get))) (i32.const 2000)))
+        (i32.const 0 (; EXIT ;)))
       (func (export "quick") (result i32) (i32.const 1 (; YIELD ;)))
       (func (export "quick-cb") (param $e i32) (param $h i32) (param $st i32) (result i32)
         (call $task.return (i32.const 5))
@@ -61,6 +78,7 @@
     (core func $new (canon waitable-set.new))
     (core func $join (canon waitable.join))
     (core func $drop (canon subtask.drop))
+    (core func $poll (canon waitable-set.poll (memory (core memory $memory "mem"))))
     (core func $sleep' (canon lower (func $sleep) async (memory (core memory $memory "mem"))))
     (core instance $cm (instantiate $CM (with "" (instance
       (export "mem" (memory $memory "mem"))
@@ -70,15 +88,19 @@
       (export "waitable-set.new" (func $new))
       (export "waitable.join" (func $join))
       (export "subtask.drop" (func $drop))
-      (export "sleep" (func $sleep'))))))
+      (export "sleep" (func $sleep'))
+      (export "waitable-set.poll" (func $poll))))))
     (func (export "work") async (param "n" u32) (result u32)
       (canon lift (core func $cm "work") async (callback (core func $cm "work-cb"))))
     (func (export "quick") async (result u32)
-      (canon lift (core func $cm "quick") async (callback (core func $cm "quick-cb")))))
+      (canon lift (core func $cm "quick") async (callback (core func $cm "quick-cb"))))
+    (func (export "spin") async (param "n" u32) (result u32)
+      (canon lift (core func $cm "spin") async (callback (core func $cm "spin-cb")))))
   (component $D
     (import "sleep" (func $sleep async (param "n" u32) (result u32)))
     (import "work" (func $work async (param "n" u32) (result u32)))
     (import "quick" (func $quick async (result u32)))
+    (import "spin" (func $spin async (param "n" u32) (result u32)))
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
     (core module $DM
@@ -90,6 +112,7 @@
       (import "" "sleep" (func $sleep (param i32 i32) (result i32)))
       (import "" "work" (func $work (param i32 i32) (result i32)))
       (import "" "quick" (func $quick (param i32) (result i32)))
+      (import "" "spin" (func $spin (param i32 i32) (result i32)))
       (import "" "task.return" (func $task.return (param i32)))
       (import "" "subtask.cancel" (func $cancel (param i32) (result i32)))
       (global $ws (mut i32) (i32.const 0))
@@ -151,6 +174,11 @@
         (if (i32.eqz (global.get $ws)) (then (global.set $ws (call $new))))
         (call $join (i32.shr_u (local.get $r) (i32.const 4)) (global.get $ws))
         (i32.shr_u (local.get $r) (i32.const 4)))
+      ;; an in-module task polling for the host's event between YIELDs
+      (func (export "spin") (param $n i32) (result i32)
+        (if (call $joined (call $spin (local.get $n) (i32.const 16)))
+          (then (drop (call $next))))
+        (i32.load (i32.const 16)))
       ;; one in-module task sleeping on the host
       (func (export "one") (param $n i32) (result i32)
         (if (call $joined (call $work (local.get $n) (i32.const 16)))
@@ -198,6 +226,7 @@
     (core func $sleep' (canon lower (func $sleep) async (memory (core memory $memory "mem"))))
     (core func $work' (canon lower (func $work) async (memory (core memory $memory "mem"))))
     (core func $quick' (canon lower (func $quick) async (memory (core memory $memory "mem"))))
+    (core func $spin' (canon lower (func $spin) async (memory (core memory $memory "mem"))))
     (core func $task.return (canon task.return (result u32)))
     (core func $cancel (canon subtask.cancel))
     (core instance $dm (instantiate $DM (with "" (instance
@@ -209,6 +238,7 @@
       (export "sleep" (func $sleep'))
       (export "work" (func $work'))
       (export "quick" (func $quick'))
+      (export "spin" (func $spin'))
       (export "task.return" (func $task.return))
       (export "subtask.cancel" (func $cancel))))))
     (func (export "one") async (param "n" u32) (result u32) (canon lift (core func $dm "one")))
@@ -222,6 +252,7 @@
       (canon lift (core func $dm "driven") async (callback (core func $dm "driven-cb"))))
     (func (export "driven-direct") async (param "n" u32) (result u32)
       (canon lift (core func $dm "driven-direct") async (callback (core func $dm "driven-cb"))))
+    (func (export "spin") async (param "n" u32) (result u32) (canon lift (core func $dm "spin")))
     (func (export "cancel-host") async (param "n" u32) (result u32)
       (canon lift (core func $dm "cancel-host")))
     (func (export "both-ready") async (result u32) (canon lift (core func $dm "both-ready"))))
@@ -229,7 +260,8 @@
   (instance $d (instantiate $D
     (with "sleep" (func $sleep))
     (with "work" (func $c "work"))
-    (with "quick" (func $c "quick"))))
+    (with "quick" (func $c "quick"))
+    (with "spin" (func $c "spin"))))
   (export "one" (func $d "one"))
   (export "direct" (func $d "direct"))
   (export "two" (func $d "two"))
@@ -237,4 +269,5 @@
   (export "driven" (func $d "driven"))
   (export "driven-direct" (func $d "driven-direct"))
   (export "cancel-host" (func $d "cancel-host"))
-  (export "both-ready" (func $d "both-ready")))
+  (export "both-ready" (func $d "both-ready"))
+  (export "spin" (func $d "spin")))
