@@ -18,7 +18,9 @@ composition, where `sleep` stays a host import of the one fused instance:
 * `n = 0`: the host returns at once (no subtask);
 * `host_subtasks_live/sync-callee.wat`: a callee entered by synchronous adapters only, which
   lowers the host import `async` and blocks in `waitable-set.wait` (no async call between the
-  instances: the host subtask alone takes the composition to in-module tables).
+  instances: the host subtask alone takes the composition to in-module tables);
+* `host_subtasks_live/strings.wat`: a string result the runtime writes through the caller's
+  realloc when the host completes, while the fused stack waits on the runtime.
 
 Refused at run time, pinned (the original returns, the fused module traps): cancelling a host
 subtask, and a host subtask ready in one set beside another ready subtask (wasmtime orders
@@ -46,6 +48,11 @@ EXPORTS = [
 ]
 #: sync-callee.wat's `run(n)`: nap(n) + nap(n + 1), each the host's result + 1000
 SYNC_CALLEE = [('"run" (u32.const 2)', 1027 + 1037), ('"run" (u32.const 0)', 1007 + 1017)]
+#: strings.wat's `one(n)`: "hello, host!" (n = 0: "hello") as length << 16 | first << 8 | last
+STRINGS = [
+    ('"one" (u32.const 3)', 12 << 16 | ord("h") << 8 | ord("!")),
+    ('"one" (u32.const 0)', 5 << 16 | ord("h") << 8 | ord("o")),
+]
 
 #: (invocation, the original's result): results as inner.wat packs them (the host's result
 #: for sleep(n) is 10n + 7, `work` adds 1000; which subtask came first * 1000000)
@@ -82,7 +89,12 @@ def _parse(wasm_tools: str, text: str, tmp_path: Path, name: str) -> Path:
 
 
 def _harness(
-    wasm_tools: str, inner: bytes, tmp_path: Path, name: str, exports: list[str] = EXPORTS
+    wasm_tools: str,
+    inner: bytes,
+    tmp_path: Path,
+    name: str,
+    exports: list[str] = EXPORTS,
+    host: str = "host.wat",
 ) -> str:
     """A component instantiating the host stand-in and ``inner`` (a component binary, nested
     as its printed text) with the host's `sleep`, re-exporting ``inner``'s functions."""
@@ -95,7 +107,7 @@ def _harness(
     ).stdout
     assert printed.startswith("(component")
     return (
-        f"(component\n{(LIVE / 'host.wat').read_text()}"
+        f"(component\n{(LIVE / host).read_text()}"
         f"(component $Inner{printed[len('(component') :]}\n"
         "  (instance $host (instantiate $Host))\n"
         '  (instance $inner (instantiate $Inner (with "sleep" (func $host "sleep"))))\n'
@@ -112,11 +124,12 @@ def _oracle(
     tmp_path: Path,
     inner: str = "inner.wat",
     exports: list[str] = EXPORTS,
+    host: str = "host.wat",
 ) -> dict:
     """The oracle on ``cases`` (each in a fresh instance) of the harness around the original
     composition ``inner``, the harness around ``fused`` as the transformed binary."""
     original = _parse(wasm_tools, (LIVE / inner).read_text(), tmp_path, "inner")
-    harness = _harness(wasm_tools, original.read_bytes(), tmp_path, "original", exports)
+    harness = _harness(wasm_tools, original.read_bytes(), tmp_path, "original", exports, host)
     lines = [";;! component_model_async = true", ";;! multi_memory = true"]
     lines.append(f"(component definition $H{harness[len('(component') :]}")
     for k, (call, want) in enumerate(cases):
@@ -126,7 +139,7 @@ def _oracle(
         ]
     wast = tmp_path / "live.wast"
     wast.write_text("\n".join(lines) + "\n")
-    fused_harness = _harness(wasm_tools, fused, tmp_path, "fused", exports)
+    fused_harness = _harness(wasm_tools, fused, tmp_path, "fused", exports, host)
     transformed = _parse(wasm_tools, fused_harness, tmp_path, "t")
     report = tmp_path / "report.json"
     cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}"]
@@ -154,12 +167,26 @@ def test_host_subtasks_beside_in_module_tasks_fuse_equivalently(
     assert not r.get("warnings"), r  # the original gave every expected result
 
 
-def test_host_subtask_of_a_callee_entered_synchronously_fuses_equivalently(
-    wasm_tools: str, oracle_py: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("inner", "exports", "host", "cases"),
+    [
+        ("sync-callee.wat", ["run"], "host.wat", SYNC_CALLEE),
+        ("strings.wat", ["one"], "strings-host.wat", STRINGS),
+    ],
+    ids=["sync-callee", "strings"],
+)
+def test_other_host_subtask_compositions_fuse_equivalently(
+    inner: str,
+    exports: list[str],
+    host: str,
+    cases: list[tuple[str, int]],
+    wasm_tools: str,
+    oracle_py: Path,
+    tmp_path: Path,
 ) -> None:
-    binary = _parse(wasm_tools, (LIVE / "sync-callee.wat").read_text(), tmp_path, "sc")
+    binary = _parse(wasm_tools, (LIVE / inner).read_text(), tmp_path, "other")
     fused = fuse_bytes(binary.read_bytes(), options=FuseOptions(component=True)).output
-    r = _oracle(wasm_tools, oracle_py, SYNC_CALLEE, fused, tmp_path, "sync-callee.wat", ["run"])
+    r = _oracle(wasm_tools, oracle_py, cases, fused, tmp_path, inner, exports, host)
     assert r["status"] == "equivalent", r
     assert not r.get("warnings"), r
 
