@@ -22,9 +22,12 @@ composition, where `sleep` stays a host import of the one fused instance:
 * `host_subtasks_live/strings.wat`: a string result the runtime writes through the caller's
   realloc when the host completes, while the fused stack waits on the runtime.
 
-Refused at run time, pinned (the original returns, the fused module traps): cancelling a host
-subtask, and a host subtask ready in one set beside another ready subtask (wasmtime orders
-them by store-wide ids a host call leaves unmirrored). Refused when fusing: a synchronous
+* `subtask.cancel` of a host subtask, sync and `async` (the runtime's, `async`: BLOCKED, then
+  the host's event), answered by the host with `task.cancel` or a return.
+
+Refused at run time, pinned (the original returns, the fused module traps): a host subtask
+ready in one set beside another ready subtask (wasmtime orders them by store-wide ids a host
+call leaves unmirrored). Refused when fusing: a synchronous
 lower of a host `async func` beside in-module tasks, and streams in an async host import.
 """
 
@@ -44,7 +47,7 @@ from support import assert_traps_where_original_returns
 LIVE = Path(__file__).parent / "host_subtasks_live"
 EXPORTS = [
     *("one", "direct", "two", "mixed", "driven", "driven-direct", "spin"),
-    *("cancel-host", "both-ready"),
+    *("cancel-host", "cancel-host-async", "both-ready"),
 ]
 #: sync-callee.wat's `run(n)`: nap(n) + nap(n + 1), each the host's result + 1000
 SYNC_CALLEE = [('"run" (u32.const 2)', 1027 + 1037), ('"run" (u32.const 0)', 1007 + 1017)]
@@ -73,12 +76,15 @@ CASES = [
     ('"driven-direct" (u32.const 0)', 7),
     ('"spin" (u32.const 3)', 2037),  # polled between YIELDs: `spin` adds 2000
     ('"spin" (u32.const 1)', 2017),
+    # cancelled: the status << 16 (| 0x8000 after BLOCKED) | the result; an odd n answers
+    # with task.cancel (RETURNED_CANCELLED), an even one returns (RETURNED)
+    ('"cancel-host" (u32.const 2)', 2 << 16 | 27),
+    ('"cancel-host" (u32.const 3)', 4 << 16),
+    ('"cancel-host-async" (u32.const 2)', 2 << 16 | 0x8000 | 27),
+    ('"cancel-host-async" (u32.const 3)', 4 << 16),  # at once: the host's callback ran
 ]
 #: Refused at run time after fusion: the original returns this, the fused module traps.
-REFUSED = [
-    ('"cancel-host" (u32.const 2)', (2 << 16) | 27),  # RETURNED: the host ran to the end
-    ('"both-ready"', 1_000_000 + 17_000 + 5),
-]
+REFUSED = [('"both-ready"', 1_000_000 + 17_000 + 5)]
 
 
 def _parse(wasm_tools: str, text: str, tmp_path: Path, name: str) -> Path:

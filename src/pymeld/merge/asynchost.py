@@ -16,19 +16,25 @@ taken from that set:
   (the subtask's new status) is set on the proxy, which wakes its set's waiter as an in-module
   subtask's event does (`TaskRuntime._notify`). Several host events come in the runtime's own
   order, one per wait;
+* before the scheduler takes a low-priority item (an in-module task's turn after a YIELD,
+  where wasmtime's loop would run the host too), the host gets a turn (the runtime's
+  `thread.yield`) and the events there are polled (`host_poll`): a task polling for a host
+  event between YIELDs sees it, as in the original, instead of spinning for ever;
 * `subtask.drop` of a proxy (after its terminal event was taken in-module, the checks being
-  the in-module ones) drops the runtime's subtask too.
+  the in-module ones) drops the runtime's subtask too; `subtask.cancel` is the runtime's
+  (`cancel`), the rest of it (BLOCKED, a sync cancel blocking until the event) in-module.
 
-What stays refused, at run time (trap): `subtask.cancel` of a host subtask, a host subtask
-ready in one set beside another ready subtask (their order is the runtime's store-wide ids,
-which a host call leaves unmirrored: `asyncids` lost). When fusing: ends, error contexts or
+What stays refused, at run time (trap): a host subtask ready in one set beside another ready
+subtask (their order is the runtime's store-wide ids, which a host call leaves unmirrored:
+`asyncids` lost). When fusing: ends, error contexts or
 resource handles among the import's parameters or results, and a synchronous lower of a host
 `async func` (`asynctask.plan_tasks`).
 
-Known divergence: the host runs only when the fused code waits on the runtime (nothing
-in-module runnable), not between in-module turns as wasmtime's loop interleaves them; a host
-event can come later relative to in-module work than in the original (a task polling for it
-without waiting, or a host slower in the original than the in-module work, orders differently).
+Known divergence: the host runs only at those two points, not between every two in-module
+items as wasmtime's loop may interleave it, so a host event can come at another point
+relative to in-module work than in the original (deliveries are ordered differently when the
+host's speed decides it). A sync cancel of a host subtask waits in-module, running queued
+work, as for an in-module callee.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ RUNTIME_OPS = (
     "waitable-set.wait",
     "waitable-set.poll",
     "subtask.drop",
+    "subtask.cancel",
     "thread.yield",
 )
 _WITH_MEMORY = ("waitable-set.wait", "waitable-set.poll")
@@ -94,7 +101,10 @@ def runtime_builtins() -> list[Builtin]:
     out = []
     for op in RUNTIME_OPS:
         memory = DefRef(0, ExternKind.MEMORY, 0) if op in _WITH_MEMORY else None
-        flag = False if memory is not None or op == "thread.yield" else None  # not cancellable
+        # not cancellable; `subtask.cancel` is `async`: the fused stack never blocks in it
+        flag = {"thread.yield": False, "subtask.cancel": True}.get(op)
+        if memory is not None:
+            flag = False
         out.append(Builtin(op, 0, memory=memory, flag=flag))
     return out
 
@@ -229,7 +239,41 @@ class HostSubtasks:
         b.op("return")
         b.end()
 
-    def refuse_cancel(self, b: Body, t: int) -> None:
-        """Emit, in `subtask.cancel` (task record in local ``t``): cancelling a host subtask
-        traps (refused at run time: the runtime's cancel is not forwarded yet)."""
-        b.get(t).load("i32.load", self.rt.mem("tasks"), _HOST).trap_if()
+    def cancel(self, b: Body, t: int) -> None:
+        """Emit, in `subtask.cancel` once the in-module checks passed (task record in local
+        ``t``): a host subtask not resolved in-module is cancelled in the runtime, `async`
+        (out of ``host_set`` meanwhile: the runtime traps on a subtask in a set). Resolved
+        there (its terminal event taken by the cancel, as in the original), the proxy takes
+        the status and its event, and leaves the list; else (BLOCKED) it goes back to the set,
+        and `TaskRuntime._subtask_cancel` returns BLOCKED or blocks until the host's event
+        comes, as for an in-module callee."""
+        from pymeld.merge.asynctask import _EVENT, _STATUS, BLOCKED, RETURNED
+
+        rt = self.rt
+        m, head = rt.mem("tasks"), rt.glob("host_head")
+        st, prev, cur = b.local("i32"), b.local("i32"), b.local("i32")
+        b.get(t).load("i32.load", m, _HOST)
+        b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").op("i32.and").if_()
+        b.get(t).load("i32.load", m, _HOST).i32(0).call(self.runtime("waitable.join"))
+        b.get(t).load("i32.load", m, _HOST).call(self.runtime("subtask.cancel")).set(st)
+        b.get(st).i32(BLOCKED).op("i32.eq").if_()
+        b.get(t).load("i32.load", m, _HOST).global_get(rt.glob("host_set"))
+        b.call(self.runtime("waitable.join"))
+        b.op("else")
+        b.get(t).get(st).store("i32.store", m, _STATUS)
+        b.get(t).i32(1).store("i32.store", m, _EVENT)
+        b.i32(0).set(prev)  # out of the list
+        b.global_get(head).set(cur)
+        b.block().loop()
+        b.get(cur).get(t).op("i32.eq").br_if(1)
+        b.get(cur).set(prev)
+        b.get(cur).load("i32.load", m, _HNEXT).set(cur)
+        b.br(0).end().end()
+        b.get(prev).if_()
+        b.get(prev).get(t).load("i32.load", m, _HNEXT).store("i32.store", m, _HNEXT)
+        b.op("else")
+        b.get(t).load("i32.load", m, _HNEXT).global_set(head)
+        b.end()
+        b.end()
+        b.end()
+        b.free(st, prev, cur)

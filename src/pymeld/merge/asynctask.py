@@ -2469,9 +2469,9 @@ class TaskRuntime:
             b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
         b.get(0).i32(SUBTASK).call(self.fn("t.get", inst)).tee(addr)
         b.load("i32.load", tbl, 4).set(t)
-        if self.host is not None:
-            self.host.refuse_cancel(b, t)
         b.get(addr).load("i32.load", tbl, 8).trap_if()  # in a waitable set
+        if self.host is not None:
+            self.host.cancel(b, t)  # a host subtask: the runtime's cancel (asynchost)
         if self.deferrable:
             self._cancel_pending(b, t)
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()

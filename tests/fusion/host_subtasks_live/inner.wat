@@ -7,8 +7,9 @@
 ;; block in `waitable-set.wait`; `direct` and `mixed` lower the host's `sleep` themselves, so
 ;; a host subtask sits in one set beside an in-module one. `driven` and `driven-direct` are
 ;; lifted `async` with a callback (a driven root after fusion): they WAIT on the set instead.
-;; Refused at run time after fusion (the fused module traps): `cancel-host` cancels a host
-;; subtask; `both-ready` has a host subtask and an in-module one ready in one set at once
+;; `cancel-host` cancels a host subtask (`cancel-host-async`: `async`, then waits for the
+;; host's event when BLOCKED). Refused at run time after fusion (the fused module traps):
+;; `both-ready` has a host subtask and an in-module one ready in one set at once
 ;; (wasmtime's order is its store-wide ids, which host calls leave unmirrored).
 (component
   (import "sleep" (func $sleep async (param "n" u32) (result u32)))
@@ -115,6 +116,7 @@
       (import "" "spin" (func $spin (param i32 i32) (result i32)))
       (import "" "task.return" (func $task.return (param i32)))
       (import "" "subtask.cancel" (func $cancel (param i32) (result i32)))
+      (import "" "subtask.cancel-async" (func $cancel-async (param i32) (result i32)))
       (global $ws (mut i32) (i32.const 0))
       ;; the status of cancelling sleep(n) at once << 16 | the result
       (func (export "cancel-host") (param $n i32) (result i32)
@@ -124,6 +126,24 @@
         (if (i32.ne (i32.and (local.get $r) (i32.const 0xf)) (i32.const 1)) (then unreachable))
         (local.set $r (call $cancel (i32.shr_u (local.get $r) (i32.const 4))))
         (i32.or (i32.shl (local.get $r) (i32.const 16)) (i32.load (i32.const 16))))
+      ;; the status of cancelling sleep(n) `async` (BLOCKED: waited for) << 16 | the result,
+      ;; | 0x8000 when BLOCKED
+      (func (export "cancel-host-async") (param $n i32) (result i32)
+        (local $r i32) (local $h i32) (local $blocked i32)
+        (i32.store (i32.const 16) (i32.const 0))
+        (local.set $r (call $sleep (local.get $n) (i32.const 16)))
+        (if (i32.ne (i32.and (local.get $r) (i32.const 0xf)) (i32.const 1)) (then unreachable))
+        (local.set $h (i32.shr_u (local.get $r) (i32.const 4)))
+        (local.set $r (call $cancel-async (local.get $h)))
+        (if (i32.eq (local.get $r) (i32.const -1))
+          (then
+            (local.set $blocked (i32.const 0x8000))
+            (drop (call $joined (i32.or (i32.shl (local.get $h) (i32.const 4)) (i32.const 1))))
+            (if (i32.ne (call $wait (global.get $ws) (i32.const 0)) (i32.const 1)) (then unreachable))
+            (local.set $r (i32.load (i32.const 4)))
+            (call $drop (local.get $h))))
+        (i32.or (i32.or (i32.shl (local.get $r) (i32.const 16)) (local.get $blocked))
+          (i32.load (i32.const 16))))
       ;; sleep(1) and quick joined to one set, which nothing waits on while $ws's work(3)
       ;; runs: both are ready when the set is waited on; which came first (1: the host's)
       (func (export "both-ready") (result i32)
@@ -229,6 +249,7 @@
     (core func $spin' (canon lower (func $spin) async (memory (core memory $memory "mem"))))
     (core func $task.return (canon task.return (result u32)))
     (core func $cancel (canon subtask.cancel))
+    (core func $cancel-async (canon subtask.cancel async))
     (core instance $dm (instantiate $DM (with "" (instance
       (export "mem" (memory $memory "mem"))
       (export "waitable-set.new" (func $new))
@@ -240,7 +261,8 @@
       (export "quick" (func $quick'))
       (export "spin" (func $spin'))
       (export "task.return" (func $task.return))
-      (export "subtask.cancel" (func $cancel))))))
+      (export "subtask.cancel" (func $cancel))
+      (export "subtask.cancel-async" (func $cancel-async))))))
     (func (export "one") async (param "n" u32) (result u32) (canon lift (core func $dm "one")))
     (func (export "direct") async (param "n" u32) (result u32)
       (canon lift (core func $dm "direct")))
@@ -255,6 +277,8 @@
     (func (export "spin") async (param "n" u32) (result u32) (canon lift (core func $dm "spin")))
     (func (export "cancel-host") async (param "n" u32) (result u32)
       (canon lift (core func $dm "cancel-host")))
+    (func (export "cancel-host-async") async (param "n" u32) (result u32)
+      (canon lift (core func $dm "cancel-host-async")))
     (func (export "both-ready") async (result u32) (canon lift (core func $dm "both-ready"))))
   (instance $c (instantiate $C (with "sleep" (func $sleep))))
   (instance $d (instantiate $D
@@ -270,4 +294,5 @@
   (export "driven-direct" (func $d "driven-direct"))
   (export "cancel-host" (func $d "cancel-host"))
   (export "both-ready" (func $d "both-ready"))
+  (export "cancel-host-async" (func $d "cancel-host-async"))
   (export "spin" (func $d "spin")))
