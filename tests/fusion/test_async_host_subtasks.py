@@ -13,6 +13,9 @@ composition, where `sleep` stays a host import of the one fused instance:
   subtask (`two`), a host subtask and an in-module one in one set (`mixed`), in both orders;
 * callback-lifted roots (driven after fusion) waiting on a host subtask or an in-module task
   sleeping on the host (`driven`, `driven-direct`);
+* a stackful in-module task (lifted `async` without a callback) blocking in
+  `waitable-set.wait` for its host subtask (its stack unwinds, `merge.unwind`), alone and
+  beside another task (`nap`);
 * an in-module task YIELDing until a `waitable-set.poll` sees the host's event (`spin`: the
   fused scheduler gives the host a turn before each low-priority item, else it spins for ever);
 * `n = 0`: the host returns at once (no subtask);
@@ -46,7 +49,7 @@ from support import assert_traps_where_original_returns
 
 LIVE = Path(__file__).parent / "host_subtasks_live"
 EXPORTS = [
-    *("one", "direct", "two", "mixed", "driven", "driven-direct", "spin"),
+    *("one", "direct", "two", "mixed", "driven", "driven-direct", "spin", "nap"),
     *("cancel-host", "cancel-host-async", "both-ready"),
 ]
 #: sync-callee.wat's `run(n)`: nap(n) + nap(n + 1), each the host's result + 1000
@@ -76,6 +79,11 @@ CASES = [
     ('"driven-direct" (u32.const 0)', 7),
     ('"spin" (u32.const 3)', 2037),  # polled between YIELDs: `spin` adds 2000
     ('"spin" (u32.const 1)', 2017),
+    # a stackful task (`nap` adds 3000) blocked in `waitable-set.wait`, alone or beside `work`
+    ('"nap" (u32.const 3) (u32.const 0)', 1_000_000 + 3037_000),
+    ('"nap" (u32.const 0) (u32.const 0)', 3007_000),  # returned at once: no subtask
+    ('"nap" (u32.const 2) (u32.const 4)', 1_000_000 + 3027_000 + 1047),
+    ('"nap" (u32.const 4) (u32.const 2)', 2_000_000 + 3047_000 + 1027),
     # cancelled: the status << 16 (| 0x8000 after BLOCKED) | the result; an odd n answers
     # with task.cancel (RETURNED_CANCELLED), an even one returns (RETURNED)
     ('"cancel-host" (u32.const 2)', 2 << 16 | 27),

@@ -3,7 +3,8 @@
 ;; $C's `work(n)` (lifted with a callback) sleeps n on the host and WAITs on a set holding
 ;; that host subtask, then drops it and returns the host's result + 1000; `quick` YIELDs once
 ;; and returns 5; `spin(n)` YIELDs until a `waitable-set.poll` of its set sees the host's
-;; event. $D's root exports (`async func`s lifted synchronously) call them async and
+;; event; `nap(n)` is lifted `async` without a callback (stackful): it blocks in
+;; `waitable-set.wait` for its host subtask. $D's root exports (`async func`s lifted synchronously) call them async and
 ;; block in `waitable-set.wait`; `direct` and `mixed` lower the host's `sleep` themselves, so
 ;; a host subtask sits in one set beside an in-module one. `driven` and `driven-direct` are
 ;; lifted `async` with a callback (a driven root after fusion): they WAIT on the set instead.
@@ -27,6 +28,7 @@
       (import "" "subtask.drop" (func $drop (param i32)))
       (import "" "sleep" (func $sleep (param i32 i32) (result i32)))
       (import "" "waitable-set.poll" (func $poll (param i32 i32) (result i32)))
+      (import "" "waitable-set.wait" (func $wait (param i32 i32) (result i32)))
       ;; where the host's result for sleep(n) goes
       (func $slot (param $n i32) (result i32)
         (i32.add (i32.const 64) (i32.shl (local.get $n) (i32.const 2))))
@@ -69,6 +71,16 @@
         (call $drop (i32.load (i32.const 8)))
         (call $task.return (i32.add (i32.load (call $slot (call $get))) (i32.const 2000)))
         (i32.const 0 (; EXIT ;)))
+      (func (export "nap") (param $n i32)
+        (local $r i32) (local $ws i32)
+        (local.set $r (call $sleep (local.get $n) (call $slot (local.get $n))))
+        (if (i32.ne (local.get $r) (i32.const 2 (; RETURNED ;)))
+          (then
+            (local.set $ws (call $new))
+            (call $join (i32.shr_u (local.get $r) (i32.const 4)) (local.get $ws))
+            (if (i32.ne (call $wait (local.get $ws) (i32.const 32)) (i32.const 1)) (then unreachable))
+            (call $drop (i32.load (i32.const 32)))))
+        (call $task.return (i32.add (i32.load (call $slot (local.get $n))) (i32.const 3000))))
       (func (export "quick") (result i32) (i32.const 1 (; YIELD ;)))
       (func (export "quick-cb") (param $e i32) (param $h i32) (param $st i32) (result i32)
         (call $task.return (i32.const 5))
@@ -80,6 +92,7 @@
     (core func $join (canon waitable.join))
     (core func $drop (canon subtask.drop))
     (core func $poll (canon waitable-set.poll (memory (core memory $memory "mem"))))
+    (core func $wait (canon waitable-set.wait (memory (core memory $memory "mem"))))
     (core func $sleep' (canon lower (func $sleep) async (memory (core memory $memory "mem"))))
     (core instance $cm (instantiate $CM (with "" (instance
       (export "mem" (memory $memory "mem"))
@@ -90,18 +103,22 @@
       (export "waitable.join" (func $join))
       (export "subtask.drop" (func $drop))
       (export "sleep" (func $sleep'))
-      (export "waitable-set.poll" (func $poll))))))
+      (export "waitable-set.poll" (func $poll))
+      (export "waitable-set.wait" (func $wait))))))
     (func (export "work") async (param "n" u32) (result u32)
       (canon lift (core func $cm "work") async (callback (core func $cm "work-cb"))))
     (func (export "quick") async (result u32)
       (canon lift (core func $cm "quick") async (callback (core func $cm "quick-cb"))))
     (func (export "spin") async (param "n" u32) (result u32)
-      (canon lift (core func $cm "spin") async (callback (core func $cm "spin-cb")))))
+      (canon lift (core func $cm "spin") async (callback (core func $cm "spin-cb"))))
+    (func (export "nap") async (param "n" u32) (result u32)
+      (canon lift (core func $cm "nap") async)))
   (component $D
     (import "sleep" (func $sleep async (param "n" u32) (result u32)))
     (import "work" (func $work async (param "n" u32) (result u32)))
     (import "quick" (func $quick async (result u32)))
     (import "spin" (func $spin async (param "n" u32) (result u32)))
+    (import "nap" (func $nap async (param "n" u32) (result u32)))
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
     (core module $DM
@@ -114,6 +131,7 @@
       (import "" "work" (func $work (param i32 i32) (result i32)))
       (import "" "quick" (func $quick (param i32) (result i32)))
       (import "" "spin" (func $spin (param i32 i32) (result i32)))
+      (import "" "nap" (func $nap (param i32 i32) (result i32)))
       (import "" "task.return" (func $task.return (param i32)))
       (import "" "subtask.cancel" (func $cancel (param i32) (result i32)))
       (import "" "subtask.cancel-async" (func $cancel-async (param i32) (result i32)))
@@ -194,6 +212,20 @@
         (if (i32.eqz (global.get $ws)) (then (global.set $ws (call $new))))
         (call $join (i32.shr_u (local.get $r) (i32.const 4)) (global.get $ws))
         (i32.shr_u (local.get $r) (i32.const 4)))
+      ;; a stackful in-module task blocking for the host's event; beside `work`, in one set
+      ;; (which came first: 1 nap's * 1000000 + both results)
+      (func (export "nap") (param $n i32) (param $m i32) (result i32)
+        (local $hn i32) (local $hw i32) (local $first i32)
+        (i32.store (i32.const 20) (i32.const 0))
+        (local.set $hn (call $joined (call $nap (local.get $n) (i32.const 16))))
+        (if (local.get $m)
+          (then (local.set $hw (call $joined (call $work (local.get $m) (i32.const 20))))))
+        (if (local.get $hn)
+          (then (local.set $first (select (i32.const 1) (i32.const 2)
+                  (i32.eq (call $next) (local.get $hn))))))
+        (if (local.get $hw) (then (drop (call $next))))
+        (i32.add (i32.mul (local.get $first) (i32.const 1000000))
+          (i32.add (i32.mul (i32.load (i32.const 16)) (i32.const 1000)) (i32.load (i32.const 20)))))
       ;; an in-module task polling for the host's event between YIELDs
       (func (export "spin") (param $n i32) (result i32)
         (if (call $joined (call $spin (local.get $n) (i32.const 16)))
@@ -247,6 +279,7 @@
     (core func $work' (canon lower (func $work) async (memory (core memory $memory "mem"))))
     (core func $quick' (canon lower (func $quick) async (memory (core memory $memory "mem"))))
     (core func $spin' (canon lower (func $spin) async (memory (core memory $memory "mem"))))
+    (core func $nap' (canon lower (func $nap) async (memory (core memory $memory "mem"))))
     (core func $task.return (canon task.return (result u32)))
     (core func $cancel (canon subtask.cancel))
     (core func $cancel-async (canon subtask.cancel async))
@@ -260,6 +293,7 @@
       (export "work" (func $work'))
       (export "quick" (func $quick'))
       (export "spin" (func $spin'))
+      (export "nap" (func $nap'))
       (export "task.return" (func $task.return))
       (export "subtask.cancel" (func $cancel))
       (export "subtask.cancel-async" (func $cancel-async))))))
@@ -275,6 +309,8 @@
     (func (export "driven-direct") async (param "n" u32) (result u32)
       (canon lift (core func $dm "driven-direct") async (callback (core func $dm "driven-cb"))))
     (func (export "spin") async (param "n" u32) (result u32) (canon lift (core func $dm "spin")))
+    (func (export "nap") async (param "n" u32) (param "m" u32) (result u32)
+      (canon lift (core func $dm "nap")))
     (func (export "cancel-host") async (param "n" u32) (result u32)
       (canon lift (core func $dm "cancel-host")))
     (func (export "cancel-host-async") async (param "n" u32) (result u32)
@@ -285,7 +321,8 @@
     (with "sleep" (func $sleep))
     (with "work" (func $c "work"))
     (with "quick" (func $c "quick"))
-    (with "spin" (func $c "spin"))))
+    (with "spin" (func $c "spin"))
+    (with "nap" (func $c "nap"))))
   (export "one" (func $d "one"))
   (export "direct" (func $d "direct"))
   (export "two" (func $d "two"))
@@ -295,4 +332,5 @@
   (export "cancel-host" (func $d "cancel-host"))
   (export "both-ready" (func $d "both-ready"))
   (export "cancel-host-async" (func $d "cancel-host-async"))
-  (export "spin" (func $d "spin")))
+  (export "spin" (func $d "spin"))
+  (export "nap" (func $d "nap")))
