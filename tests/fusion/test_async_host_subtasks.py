@@ -28,6 +28,9 @@ composition, where `sleep` stays a host import of the one fused instance:
 * `subtask.cancel` of a host subtask, sync and `async` (the runtime's, `async`: BLOCKED, then
   the host's event), answered by the host with `task.cancel` or a return.
 
+Tasks left waiting on the host when the root call returned (`fire`), seen by later calls
+(`peek`), in one instance: compared command by command (the oracle's actions).
+
 A sweep over the sleeps of `two`, `mixed` and `nap` (0..3 each, 0..5 with ``PYMELD_SLOW=1``)
 compares every result with the original's (no expected values: the oracle's actions).
 
@@ -53,7 +56,7 @@ from support import SLOW, assert_traps_where_original_returns
 LIVE = Path(__file__).parent / "host_subtasks_live"
 EXPORTS = [
     *("one", "direct", "two", "mixed", "driven", "driven-direct", "spin", "nap"),
-    *("cancel-host", "cancel-host-async", "both-ready"),
+    *("cancel-host", "cancel-host-async", "both-ready", "fire", "fire-sync", "peek"),
 ]
 #: sync-callee.wat's `run(n)`: nap(n) + nap(n + 1), each the host's result + 1000
 SYNC_CALLEE = [('"run" (u32.const 2)', 1027 + 1037), ('"run" (u32.const 0)', 1007 + 1017)]
@@ -340,3 +343,14 @@ def test_sleep_sweep_gives_the_original_s_results_or_the_run_time_refusal(
         assert_traps_where_original_returns(results[c])
     # the ones seen: two and nap with sleeps (1, 1), whose tasks return in one turn
     assert len(refused) <= 2, refused
+
+
+def test_tasks_left_waiting_on_the_host_after_a_call_go_on_as_the_original_s(
+    wasm_tools: str, oracle_py: Path, fused: bytes, tmp_path: Path
+) -> None:
+    calls = ['"fire" (u32.const 2)', '"peek"', '"peek"', '"one" (u32.const 1)', '"peek"']
+    calls += ['"fire-sync" (u32.const 3)', '"peek"', '"fire" (u32.const 0)', '"peek"', '"peek"']
+    commands = ["\n".join(f"(invoke {c})" for c in calls)]
+    (result,) = _oracle_files(wasm_tools, oracle_py, commands, fused, tmp_path).values()
+    assert result["status"] == "equivalent", result
+    assert result["counts"]["compared"] == len(calls) + 2, result  # and definition, instance

@@ -8,6 +8,8 @@
 ;; block in `waitable-set.wait`; `direct` and `mixed` lower the host's `sleep` themselves, so
 ;; a host subtask sits in one set beside an in-module one. `driven` and `driven-direct` are
 ;; lifted `async` with a callback (a driven root after fusion): they WAIT on the set instead.
+;; `fire` (and `fire-sync`, lifted synchronously) starts `work` and returns, leaving the task
+;; waiting on the host after the call; `peek` counts the `work` tasks that got their event.
 ;; `cancel-host` cancels a host subtask (`cancel-host-async`: `async`, then waits for the
 ;; host's event when BLOCKED). Refused at run time after fusion (the fused module traps):
 ;; `both-ready` has a host subtask and an in-module one ready in one set at once
@@ -47,7 +49,10 @@
         (call $set (i32.or (i32.shl (i32.shr_u (local.get $r) (i32.const 4)) (i32.const 16))
                            (local.get $n)))
         (i32.or (i32.shl (local.get $ws) (i32.const 4)) (i32.const 2 (; WAIT ;))))
+      (global $done (mut i32) (i32.const 0))
+      (func (export "peek") (result i32) (global.get $done))
       (func (export "work-cb") (param $e i32) (param $h i32) (param $st i32) (result i32)
+        (global.set $done (i32.add (global.get $done) (i32.const 1)))
         (if (i32.ne (local.get $e) (i32.const 1 (; SUBTASK ;))) (then unreachable))
         (if (i32.ne (local.get $st) (i32.const 2 (; RETURNED ;))) (then unreachable))
         (if (i32.ne (local.get $h) (i32.shr_u (call $get) (i32.const 16))) (then unreachable))
@@ -112,13 +117,15 @@
     (func (export "spin") async (param "n" u32) (result u32)
       (canon lift (core func $cm "spin") async (callback (core func $cm "spin-cb"))))
     (func (export "nap") async (param "n" u32) (result u32)
-      (canon lift (core func $cm "nap") async)))
+      (canon lift (core func $cm "nap") async))
+    (func (export "peek") (result u32) (canon lift (core func $cm "peek"))))
   (component $D
     (import "sleep" (func $sleep async (param "n" u32) (result u32)))
     (import "work" (func $work async (param "n" u32) (result u32)))
     (import "quick" (func $quick async (result u32)))
     (import "spin" (func $spin async (param "n" u32) (result u32)))
     (import "nap" (func $nap async (param "n" u32) (result u32)))
+    (import "peek" (func $peek (result u32)))
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
     (core module $DM
@@ -132,6 +139,7 @@
       (import "" "quick" (func $quick (param i32) (result i32)))
       (import "" "spin" (func $spin (param i32 i32) (result i32)))
       (import "" "nap" (func $nap (param i32 i32) (result i32)))
+      (import "" "peek" (func $peek (result i32)))
       (import "" "task.return" (func $task.return (param i32)))
       (import "" "subtask.cancel" (func $cancel (param i32) (result i32)))
       (import "" "subtask.cancel-async" (func $cancel-async (param i32) (result i32)))
@@ -179,6 +187,8 @@
         (drop (call $next))
         (i32.add (i32.mul (local.get $first) (i32.const 1000000))
           (i32.add (i32.mul (i32.load (i32.const 16)) (i32.const 1000)) (i32.load (i32.const 20)))))
+      (func (export "fire") (param $n i32) (result i32) (call $work (local.get $n) (i32.const 16)))
+      (func (export "peek") (result i32) (call $peek))
       ;; the driven roots: WAIT on $ws for the subtask started, or return what came at once
       (func $wait-or-return (param $h i32) (result i32)
         (if (local.get $h)
@@ -280,6 +290,7 @@
     (core func $quick' (canon lower (func $quick) async (memory (core memory $memory "mem"))))
     (core func $spin' (canon lower (func $spin) async (memory (core memory $memory "mem"))))
     (core func $nap' (canon lower (func $nap) async (memory (core memory $memory "mem"))))
+    (core func $peek' (canon lower (func $peek)))
     (core func $task.return (canon task.return (result u32)))
     (core func $cancel (canon subtask.cancel))
     (core func $cancel-async (canon subtask.cancel async))
@@ -294,6 +305,7 @@
       (export "quick" (func $quick'))
       (export "spin" (func $spin'))
       (export "nap" (func $nap'))
+      (export "peek" (func $peek'))
       (export "task.return" (func $task.return))
       (export "subtask.cancel" (func $cancel))
       (export "subtask.cancel-async" (func $cancel-async))))))
@@ -311,6 +323,9 @@
     (func (export "spin") async (param "n" u32) (result u32) (canon lift (core func $dm "spin")))
     (func (export "nap") async (param "n" u32) (param "m" u32) (result u32)
       (canon lift (core func $dm "nap")))
+    (func (export "fire") async (param "n" u32) (result u32) (canon lift (core func $dm "fire")))
+    (func (export "fire-sync") (param "n" u32) (result u32) (canon lift (core func $dm "fire")))
+    (func (export "peek") (result u32) (canon lift (core func $dm "peek")))
     (func (export "cancel-host") async (param "n" u32) (result u32)
       (canon lift (core func $dm "cancel-host")))
     (func (export "cancel-host-async") async (param "n" u32) (result u32)
@@ -322,7 +337,8 @@
     (with "work" (func $c "work"))
     (with "quick" (func $c "quick"))
     (with "spin" (func $c "spin"))
-    (with "nap" (func $c "nap"))))
+    (with "nap" (func $c "nap"))
+    (with "peek" (func $c "peek"))))
   (export "one" (func $d "one"))
   (export "direct" (func $d "direct"))
   (export "two" (func $d "two"))
@@ -333,4 +349,7 @@
   (export "both-ready" (func $d "both-ready"))
   (export "cancel-host-async" (func $d "cancel-host-async"))
   (export "spin" (func $d "spin"))
-  (export "nap" (func $d "nap")))
+  (export "nap" (func $d "nap"))
+  (export "fire" (func $d "fire"))
+  (export "fire-sync" (func $d "fire-sync"))
+  (export "peek" (func $d "peek")))
