@@ -354,3 +354,22 @@ def test_tasks_left_waiting_on_the_host_after_a_call_go_on_as_the_original_s(
     (result,) = _oracle_files(wasm_tools, oracle_py, commands, fused, tmp_path).values()
     assert result["status"] == "equivalent", result
     assert result["counts"]["compared"] == len(calls) + 2, result  # and definition, instance
+
+
+def test_core_output_imports_the_runtime_s_built_ins_the_proxies_use(
+    wasm_tools: str, inner: bytes, tmp_path: Path
+) -> None:
+    """Core output (no wrapper) is a valid module importing the host's `sleep` per caller
+    memory and the runtime's built-ins (`merge.asynchost.RUNTIME_OPS`) as the wrapper's
+    imports; only a component runtime can give them, so the oracle runs `--component`."""
+    from pymeld.merge.asynchost import RUNTIME_OPS
+
+    core = tmp_path / "core.wasm"
+    core.write_bytes(fuse_bytes(inner, options=FuseOptions()).output)
+    subprocess.run([wasm_tools, "validate", str(core)], check=True)
+    text = subprocess.run(
+        [wasm_tools, "print", str(core)], capture_output=True, text=True, check=True
+    ).stdout
+    imports = [ln.split('"')[1:4:2] for ln in text.splitlines() if ln.startswith("  (import ")]
+    assert [n for m, n in imports if m == "$root"] == ["sleep", "sleep#2"]
+    assert set(RUNTIME_OPS) <= {n for m, n in imports if m == "[async]"}
