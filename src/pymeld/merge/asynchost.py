@@ -26,9 +26,8 @@ taken from that set:
 
 What stays refused, at run time (trap): a host subtask ready in one set beside another ready
 subtask (their order is the runtime's store-wide ids, which a host call leaves unmirrored:
-`asyncids` lost). When fusing: ends, error contexts or
-resource handles among the import's parameters or results, and a synchronous lower of a host
-`async func` (`asynctask.plan_tasks`).
+`asyncids` lost). When fusing: ends, error contexts or resource handles among the import's
+parameters or results, and a synchronous lower of a host `async func` (`asynctask.plan_tasks`).
 
 Known divergence: the host runs only at those two points, not between every two in-module
 items as wasmtime's loop may interleave it, so a host event can come at another point
@@ -48,6 +47,7 @@ from pymeld.codec.core.emitter import Body
 from pymeld.codec.core.model import ExternKind
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, DefRef, HostFunc, Lowered
+from pymeld.merge.asynctask import _ARGS, _EXACT, _REC
 from pymeld.plan import FuncCode
 
 if TYPE_CHECKING:
@@ -58,8 +58,9 @@ if TYPE_CHECKING:
 #: task record fields of a proxy: the runtime's subtask handle (0 in an in-module task's
 #: record) and the next proxy still waiting for the runtime's events (in the `_ARGS` words,
 #: which only a PENDING in-module call uses)
-_HOST = 156
-_HNEXT = 112
+_HOST = _EXACT + 4
+_HNEXT = _ARGS
+assert _HOST + 4 <= _REC
 #: where the runtime's `waitable-set.wait` writes its event (bytes 0..7 of the task records'
 #: memory, below the first record)
 _EVENT_AT = 0
