@@ -218,6 +218,13 @@ def plan_fused(
         # instance's backpressure is raised the caller blocks (or deadlocks). Stage 1's
         # counters never close a gate; the in-module scheduler's do (`merge.asynctask`).
         return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
+    if len(roots) == 1 and any(
+        g.lowers[li].opts.is_async
+        and isinstance(g.lowers[li].callee, HostFunc)
+        and g.lowers[li].owner not in roots
+        for li in lowers
+    ):  # a host subtask outside the instance the host calls: in-module tables (asynchost)
+        return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     if async_roots and any(callee.owner in roots for _, callee, _ in cross):
         # a root also entered through adapters: a task per call there, beside the host's
         # (`merge.asyncroot.check_called_roots`)
@@ -532,6 +539,8 @@ class AsyncLookups:
     # (own type, from instance, to instance) → the in-module resource tables' own transfer
     own_transfer: Callable[[at.Own, int, int], FuncItem] | None = None
     host_import: Callable[[int], int] | None = None  # lower index → its host import
+    # op → the runtime's built-in imported for host subtasks (`merge.asynchost.RUNTIME_OPS`)
+    host_runtime: Callable[[str], int] | None = None
 
 
 class _Ops:
@@ -588,6 +597,7 @@ class AsyncFusion:
                 self.look.context_import,
                 self.look.own_transfer,
                 self.look.host_import,
+                self.look.host_runtime,
             )
             self.tasks.plan(exported)
         if self.fa.virtual:

@@ -145,6 +145,7 @@ from pymeld.resources.space import SharedSpace, claim, shared_space
 
 if TYPE_CHECKING:
     from pymeld.codec.core.model import Module
+    from pymeld.merge.asynchost import HostSubtasks
     from pymeld.merge.asyncids import StoreIds
     from pymeld.merge.asyncstream import StreamRuntime
 
@@ -255,6 +256,9 @@ class TaskPlan:
     backpressure: dict[int, int] = field(default_factory=dict)  # built-in → instance
     # host imports whose call passes stream/future ends (`boundary_ends`)
     host_lowers: list[int] = field(default_factory=list)
+    # host imports lowered `async`: their subtasks are the runtime's, proxied in the caller's
+    # in-module table (`merge.asynchost`)
+    host_subtasks: list[int] = field(default_factory=list)
     # where ends cross the host boundary (root exports, host imports), for `--stats` and the
     # CLI's warning: a copy there left waiting for the host traps (refused at run time)
     host_handovers: list[str] = field(default_factory=list)
@@ -348,10 +352,17 @@ def plan_tasks(
         lw = g.lowers[li]
         if not isinstance(lw.callee, HostFunc):
             continue
-        if lw.opts.is_async or lw.callee.type.is_async:
+        if lw.opts.is_async:  # its subtask: a proxy in the caller's table (asynchost)
+            from pymeld.merge.asynchost import check_host_subtask
+
+            check_host_subtask(lw, label)
+            tp.host_subtasks.append(li)
+            continue
+        if lw.callee.type.is_async:
             raise UnsupportedFeature(
-                f"async host import `{'/'.join(lw.callee.path)}` beside in-module tasks (host "
-                "waitables in in-module waitable sets: issue 11 stage 3)"
+                f"synchronous call of host `async func` `{'/'.join(lw.callee.path)}` beside "
+                "in-module tasks (the host's wait would block every in-module task on the "
+                "fused stack, where wasmtime blocks only the caller's: lower it `async`)"
             )
         if any(True for _ in carried(lw.callee.type)):
             what = f"host import `{'/'.join(lw.callee.path)}`"
@@ -433,6 +444,7 @@ def plan_tasks(
             )
     tp.slots.sort()
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
+    callers |= {g.lowers[li].owner for li in tp.host_subtasks}
     tp.tables = sorted(tables | set(roots) | tp.task_instances() | callers | tp.end_instances)
     return tp
 
@@ -926,6 +938,7 @@ class TaskRuntime:
         context_import: Callable[[str, int, int], int] | None = None,
         own_transfer: Callable[[at.Own, int, int], FuncItem] | None = None,
         host_import: Callable[[int], int] | None = None,
+        host_runtime: Callable[[str], int] | None = None,
     ) -> None:
         self.g, self.p, self.tp = g, plan, tp
         self.host_import = host_import  # lower index of a host import → its core import
@@ -975,6 +988,12 @@ class TaskRuntime:
             from pymeld.merge.asyncstream import StreamRuntime
 
             self.streams = StreamRuntime(self, g, tp)
+        self.host: HostSubtasks | None = None  # the runtime's subtasks of host imports
+        if tp.host_subtasks:
+            from pymeld.merge.asynchost import HostSubtasks
+
+            assert host_runtime is not None
+            self.host = HostSubtasks(self, host_runtime)
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self, exported: list[Lifted]) -> None:
@@ -1062,6 +1081,8 @@ class TaskRuntime:
                 self._host_calls[li] = p.add_func(
                     GROUP, ("host-call", li), partial(self._host_call, li)
                 )
+        if self.host is not None:
+            self.host.plan()
         if any(lf.opts.callback is not None for lf in exported):
             from pymeld.merge.asyncroot import plan_driven
 
@@ -1866,7 +1887,13 @@ class TaskRuntime:
         freed; nothing left to run is the runtime's deadlock (trap)."""
         r = b.local("i32")
         b.block().loop()
-        b.get(mk).call(self.fn("step")).tee(r).op("i32.eqz").trap_if()  # deadlock
+        if self.host is None:
+            b.get(mk).call(self.fn("step")).tee(r).op("i32.eqz").trap_if()  # deadlock
+        else:  # nothing in-module to run: the host's next event, if it has subtasks
+            b.get(mk).call(self.fn("step")).tee(r).op("i32.eqz").if_()
+            b.call(self.fn("host_wait")).op("i32.eqz").trap_if()  # deadlock
+            b.br(1)
+            b.end()
         b.get(r).i32(2).op("i32.eq").br_if(1)
         b.br(0).end().end()
         b.get(mk).call(self.fn("task.free"))
@@ -1894,6 +1921,8 @@ class TaskRuntime:
         b.i32(0).global_set(be)
         b.end()
         b.op("else")
+        if self.host is not None:
+            self.host.poll_first(b)
         b.global_get(lh).tee(t).op("i32.eqz").if_()
         b.i32(0).op("return")
         b.end()
@@ -2366,6 +2395,8 @@ class TaskRuntime:
             self._leave_set(b, inst, addr)
             b.get(addr).call(self.fn("t.remove", inst))
             b.get(t).i32(0).store("i32.store", self.mem("tasks"), _SUB)
+            if self.host is not None:
+                self.host.drop(b, t)
             b.get(t).load("i32.load", self.mem("tasks"), _MODE).i32(EXITED).op("i32.eq").if_()
             if ids is not None:
                 b.get(t).load("i32.load", self.mem("tasks"), _SID)
@@ -2481,6 +2512,8 @@ class TaskRuntime:
         b.get(0).i32(SUBTASK).call(self.fn("t.get", inst)).tee(addr)
         b.load("i32.load", tbl, 4).set(t)
         b.get(addr).load("i32.load", tbl, 8).trap_if()  # in a waitable set
+        if self.host is not None:
+            self.host.cancel(b, t)  # a host subtask: the runtime's cancel (asynchost)
         if self.deferrable:
             self._cancel_pending(b, t)
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
