@@ -598,6 +598,7 @@ class AsyncFusion:
                 self.look.own_transfer,
                 self.look.host_import,
             )
+            self.tasks.root_target = self.look.core_func
             self.tasks.plan(exported)
         if self.fa.virtual:
             self.p.add_memory(GROUP, "rev")  # runtime handle → local index (events)

@@ -907,6 +907,9 @@ class TaskRuntime:
         # (own type, from instance, to instance) → the in-module tables' own transfer
         self.own_transfer = own_transfer
         self.func, self.memory, self.edge_opts = func, memory, edge_opts
+        # what a root export's stand-in calls: its core function, or the in-module resource
+        # tables' stand-in translating its handles first (`resources.fusion`)
+        self.root_target: Callable[[Lifted], int] = lambda lf: func(lf.core_func)
         # the runtime's imports of a built-in and of its own context slots (asyncroot)
         self.host_builtin, self.context_import = host_builtin, context_import
         self.callbacks: dict[int, FuncItem] = {}  # generated callbacks of driven root exports
@@ -2153,7 +2156,7 @@ class TaskRuntime:
             for k, t in ends[0]:
                 assert self.streams is not None
                 b.get(k).call(self.streams.host_lower(t, lf.owner).index).set(k)
-        entered(self, b, lf.owner, lambda: b.forward_args().call(self.func(lf.core_func)))
+        entered(self, b, lf.owner, lambda: b.forward_args().call(self.root_target(lf)))
         if ends is not None and ends[1] is not None:  # lifted as the core function returns
             if self.streams is None:
                 b.unreachable()  # no end exists: wasmtime's lift traps
@@ -2236,13 +2239,16 @@ class TaskRuntime:
         caller_opts, callee_opts = self.edge_opts(e.lower)
         lower = flatten_functype(lf.type, "lower")
         to_memory = lf.type.result is not None and (e.lower_async or not lower.results)
+        from pymeld.merge.asyncres import return_ops
+
         ends = None if self.streams is None else self.streams.return_ops(e)
+        ops = return_ops(ends, self.own_transfer, lf.type, lf.owner, self.g.lowers[e.lower].owner)
         r = generate_return(
             lf.type,
             callee_opts,
             caller_opts,
             to_memory,
-            ends,
+            ops,
             self.p.simd,
             self.p.shared_func,
             flat_limit=MAX_FLAT_PARAMS if flat_limit is None else flat_limit,

@@ -20,6 +20,7 @@ from pymeld.abi.layout import (
     elem_size,
     field_offsets,
     flat_count,
+    flatten_async_functype,
     flatten_functype,
     payload_offset,
 )
@@ -226,6 +227,31 @@ def lifted_export(
         b.get(r)
     b.end()
     return FuncCode(core.params, core.results, tuple(b.locals), bytes(b.code))
+
+
+def async_export_params(
+    tables: InnerTables, ft: at.FuncType, inst: int, mem: int | None, target: int, callback: bool
+) -> FuncCode:
+    """Stand-in for the core function of an `async`-lifted export: its arguments into
+    ``inst``'s table; its core result (a callback code, or none) passes unchanged, since its
+    results leave through `task.return` (`task_return`)."""
+    core = flatten_async_functype(ft, "lift", callback)
+    b = Body(core.params)
+    _params(
+        Walk(b, tables, mem, _leaf(tables, "in", inst)), ft, 0 if _spilled(ft) else len(core.params)
+    )
+    b.forward_args().call(target).end()
+    return FuncCode(core.params, core.results, tuple(b.locals), bytes(b.code))
+
+
+def task_return(
+    tables: InnerTables, ft: at.FuncType, inst: int, mem: int | None, target: int
+) -> FuncCode:
+    """Stand-in for the runtime's `task.return` of a task the host called: the results'
+    handles out of ``inst``'s table (their values in memory rewritten for the call and put
+    back after it, as a host call's arguments are)."""
+    as_params = at.FuncType((("result", ft.result),), None) if ft.result is not None else ft
+    return host_call(tables, as_params, inst, mem, target)
 
 
 def plan(tables: InnerTables, ft: at.FuncType, inst: int, host_call: bool) -> None:

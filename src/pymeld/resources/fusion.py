@@ -41,6 +41,8 @@ class Lookups:
     runtime_import: Callable[[object], int]  # a kept resource built-in, by its import key
     host_import: Callable[[int], int]  # the output import a host lower `li` calls
     memory: Callable[[CanonOpts], int | None]  # the memory of canonical options
+    # the import of the runtime's `task.return` built-in bi (an async root task's return)
+    runtime_task_return: Callable[[int], int] | None = None
 
 
 class _Ops:
@@ -78,6 +80,7 @@ class ResourceFusion:
         self._host_calls: dict[int, FuncItem] = {}  # lower index → stand-in function
         self._lifts: list[tuple[Lifted, FuncItem]] = []  # root exports translated at the boundary
         self._dtors: dict[int, FuncItem] = {}  # resource id → guarded destructor
+        self._returns: dict[int, FuncItem] = {}  # task.return built-in → stand-in
 
     @property
     def tables(self) -> InnerTables:
@@ -144,6 +147,12 @@ class ResourceFusion:
                 )
         for lf in _exported_lifts(self.g):
             if handle_resources(lf.type):
+                if lf.opts.is_async and any(isinstance(h, at.Borrow) for h in at.handles(lf.type)):
+                    raise UnsupportedFeature(
+                        "borrowed handles in the parameters of an `async`-lifted root export "
+                        "beside in-module handle tables (their scope is the task, until its "
+                        "`task.return`: not fused yet)"
+                    )
                 boundary.plan(t, lf.type, lf.owner, False)
                 k = len(self._lifts)
                 item = t.plan.add_func("resource", ("lift", k), partial(self._lift, lf))
@@ -151,6 +160,40 @@ class ResourceFusion:
         for rr in self.runtime.resources:
             if rr.resource.dtor is not None:
                 self._dtors[rr.resource.id] = t.dtor_guard(rr.resource)
+
+    def plan_task_returns(self, used: list[int]) -> None:
+        """Stand-ins for the runtime's `task.return` built-ins of instances whose `async`
+        exports the host calls, when their result holds handles of in-module tables: the
+        handles leave the instance's table as an export's results do
+        (`boundary.task_return`)."""
+        if not self.runtime.inmodule:
+            return
+        roots = {lf.owner for lf in _exported_lifts(self.g) if lf.opts.is_async}
+        t = self.tables
+        for bi in used:
+            b = self.g.builtins[bi]
+            ft = at.FuncType((), b.result)
+            if b.op != "task.return" or b.owner not in roots or not handle_resources(ft):
+                continue
+            boundary_plan(t, ft, b.owner)
+            self._returns[bi] = t.plan.add_func(
+                "resource", ("task-return", bi), partial(self._task_return, bi)
+            )
+
+    def _task_return(self, bi: int) -> FuncCode:
+        from pymeld.resources import boundary
+
+        b = self.g.builtins[bi]
+        assert b.opts is not None
+        mem = self.lookups.memory(b.opts)
+        assert self.lookups.runtime_task_return is not None
+        target = self.lookups.runtime_task_return(bi)
+        return boundary.task_return(self.tables, at.FuncType((), b.result), b.owner, mem, target)
+
+    def task_return(self, bi: int) -> int | None:
+        """The stand-in for the runtime's `task.return` ``bi`` (handles translated), if any."""
+        item = self._returns.get(bi)
+        return None if item is None else item.index
 
     def _host_call(self, li: int) -> FuncCode:
         lowered = self.g.lowers[li]
@@ -166,6 +209,11 @@ class ResourceFusion:
         target = self.lookups.func_index(lf.core_func)
         from pymeld.resources import boundary
 
+        if lf.opts.is_async:  # its results leave through `task.return` (`task_return`)
+            callback = lf.opts.callback is not None
+            return boundary.async_export_params(
+                self.tables, lf.type, lf.owner, mem, target, callback
+            )
         return boundary.lifted_export(self.tables, lf.type, lf.owner, mem, target)
 
     # -- answers (after the plan is frozen) --------------------------------------------------------
@@ -207,6 +255,20 @@ class ResourceFusion:
         from pymeld.abi.adapter import BorrowScope
 
         return BorrowScope(t.borrow_global, t.lend_sp_global, t.unlend)
+
+
+def boundary_plan(t: InnerTables, ft: at.FuncType, inst: int) -> None:
+    """Plan the leaf functions a `task.return` stand-in of ``ft``'s result calls (out of
+    ``inst``'s table, as an export's results)."""
+    from pymeld.resources import boundary
+
+    boundary.plan(t, at.FuncType((), None, False), inst, False)  # the save stack
+    for h in at.handles(ft.result):
+        r = h.resource
+        assert isinstance(r, ResourceType)
+        if isinstance(h, at.Borrow) and r.host_path is None:
+            raise UnsupportedFeature("borrow handle in an export result")
+        t.leaf("out", boundary.OWN if isinstance(h, at.Own) else boundary.BORROW, r, inst)
 
 
 def _walk(ft: at.FuncType, ops: _Ops) -> None:
