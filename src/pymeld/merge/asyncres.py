@@ -27,8 +27,11 @@ when the adapter lowers the parameters (at the task's start), into the caller's 
 callee's `task.return` (or a sync task's return) lifts the result (`ReturnOps`). Root exports
 beside in-module tasks take and give handles through the in-module tables' stand-ins: the
 async stand-in calls the handle-translating one (`resources.fusion`), and an async root's
-`task.return` takes the handles out of its table first (`boundary.task_return`). Borrows on
-async edges (their scope is the callee's task, not the adapter call) are still refused.
+`task.return` takes the handles out of its table first (`boundary.task_return`). Borrows lent
+to an in-module task (`scoped_edges`) are the task's: counted in its scope until its
+`task.return` (which traps if one is left), the caller's handle lent until then, as wasmtime
+50 does (it ends the loan at `task.return`, before the caller takes the event: checked);
+`resources.tables.InnerTables.task_scopes`.
 """
 
 from __future__ import annotations
@@ -160,6 +163,17 @@ def _problem(
     return None
 
 
+def scoped_edges(tp: TaskPlan) -> list[int]:
+    """The edges (lower indices) lending borrows to an in-module task: their scope is the
+    callee's task, from its start to its `task.return` (`resources.tables.task_scopes`). An
+    async lower of a plain sync lift keeps the adapter call's scope (the call is the task)."""
+    return [
+        li
+        for li, e in sorted(tp.edges.items())
+        if e.task and any(isinstance(h, at.Borrow) for h in call_handles(e.callee.type))
+    ]
+
+
 def call_handles(t: object) -> list[at.Own | at.Borrow]:
     """The own/borrow handles a call itself passes: those inside a stream/future payload
     move only when an element is copied (`merge.asyncpayload`), not with the call."""
@@ -183,15 +197,6 @@ def check_task_resources(
     an instance are in-module; only `waitable-set.new`, `stream/future.new`, subtasks of its
     async lowers and ends crossing adapters make any (an instance with a table that never
     gets an entry shares nothing)."""
-    for li, e in sorted(tp.edges.items()):
-        if (e.task or e.lower_async) and any(
-            isinstance(h, at.Borrow) for h in call_handles(e.callee.type)
-        ):
-            raise UnsupportedFeature(
-                f"resource handles passed from component instance {label(g.lowers[li].owner)} "
-                f"to {label(e.callee.owner)} through an async call (a borrow's scope is the "
-                "in-module task, not the adapter call: not fused yet, issue 11)"
-            )
     makers = {
         g.builtins[bi].owner
         for bi in used

@@ -144,6 +144,7 @@ if TYPE_CHECKING:
     from pymeld.codec.core.model import Module
     from pymeld.merge.asyncids import StoreIds
     from pymeld.merge.asyncstream import StreamRuntime
+    from pymeld.resources.tables import InnerTables
 
 GROUP = "async"
 
@@ -545,6 +546,7 @@ class _Hooks:
     def __init__(self, rt: TaskRuntime, edge: Edge) -> None:
         self.rt, self.edge = rt, edge
         self.t = self.prev = self.blocked = -1
+        self.pre = -1  # local: the task's record, made before a scoped call's lowering
         self.sids: tuple[int, ...] = ()
         self.exact = -1  # local: the ids in ``sids`` are the runtime's (`_EXACT`)
         self.resumed: int | None = None  # local: the PENDING record this call starts, or 0
@@ -598,6 +600,11 @@ class _Hooks:
             self._gate(b)
         if self.marks_root_entered is not None:
             self._enter_called_root(b)
+        if e.lower in rt.scoped:  # the task's record first: its borrows are lowered into it
+            assert rt.borrow_scopes is not None
+            self.pre = b.local("i32")
+            b.call(rt.fn("task.new")).tee(self.pre).i32(_REC).op("i32.div_u")
+            b.global_set(rt.borrow_scopes.lend_scope_global)
 
     @property
     def marks_root_entered(self) -> bool | None:
@@ -773,6 +780,8 @@ class _Hooks:
             b.call(rt.fn("task.new")).set(self.t)
             b.end()
             b.get(self.t).i32(RUNNING).store("i32.store", m, _MODE)
+        elif self.pre >= 0:
+            b.get(self.pre).set(self.t)
         else:
             b.call(rt.fn("task.new")).set(self.t)
         b.get(self.t).i32(STARTED).store("i32.store", m, _STATUS)
@@ -910,6 +919,10 @@ class TaskRuntime:
         # what a root export's stand-in calls: its core function, or the in-module resource
         # tables' stand-in translating its handles first (`resources.fusion`)
         self.root_target: Callable[[Lifted], int] = lambda lf: func(lf.core_func)
+        # the in-module resource tables when edges lend borrows to tasks (`scoped`): a task's
+        # borrows and loans end at its return (`InnerTables.task_scopes`)
+        self.borrow_scopes: InnerTables | None = None
+        self.scoped: frozenset[int] = frozenset()  # lower indices of those edges
         # the runtime's imports of a built-in and of its own context slots (asyncroot)
         self.host_builtin, self.context_import = host_builtin, context_import
         self.callbacks: dict[int, FuncItem] = {}  # generated callbacks of driven root exports
@@ -1320,6 +1333,7 @@ class TaskRuntime:
         m, t = self.mem("tasks"), b.local("i32")
         b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
         b.get(t).load("i32.load", m, _STATUS).i32(STARTED).op("i32.ne").trap_if()
+        self.end_borrow_scope(b, t)
         if lf.type.result is not None:
             lower = flatten_functype(lf.type, "lower")
             item = self.p.find(Space.FUNC, GROUP, ("sync_lift", e.lower))
@@ -2547,6 +2561,14 @@ class TaskRuntime:
         b.end()
         return _gen(b, ("i32",), ())
 
+    def end_borrow_scope(self, b: Body, t: int) -> None:
+        """Emit, as task record ``t`` resolves (`task.return`, `task.cancel`, a sync task's
+        return) when edges lend borrows to tasks: trap unless it dropped every borrow it was
+        lent, then end its caller's loans (wasmtime ends them there, not when the caller
+        takes the event: checked)."""
+        if self.borrow_scopes is not None:
+            b.get(t).i32(_REC).op("i32.div_u").call(self.borrow_scopes.scope_end)
+
     def _task_cancel(self, b: Body, inst: int) -> None:
         """task.cancel: only by an in-module task of this instance that was sent a cancel and
         has not returned; its subtask resolves RETURNED_CANCELLED."""
@@ -2555,6 +2577,7 @@ class TaskRuntime:
         b.get(t).load("i32.load", m, _OWNER).i32(inst).op("i32.ne").trap_if()
         b.get(t).load("i32.load", m, _CANCEL_SENT).op("i32.eqz").trap_if()
         b.get(t).load("i32.load", m, _STATUS).i32(STARTED).op("i32.ne").trap_if()
+        self.end_borrow_scope(b, t)
         b.get(t).i32(RETURNED_CANCELLED).store("i32.store", m, _STATUS)
         b.get(t).call(self.fn("notify")).end()
 
@@ -2578,6 +2601,7 @@ class TaskRuntime:
             b.end()
         b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
         b.get(t).load("i32.load", tasks, _STATUS).i32(STARTED).op("i32.ne").trap_if()
+        self.end_borrow_scope(b, t)
         edges = self._callback_edges()
         for _ in range(len(edges) + 1):
             b.block()

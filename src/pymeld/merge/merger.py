@@ -701,6 +701,14 @@ class Merger:
             ),
         )
         af.plan(_exported_lifts(self.g.exports))
+        if af.tasks is not None:
+            from pymeld.merge.asyncres import scoped_edges
+
+            scoped = scoped_edges(af.tasks.tp)
+            if scoped:  # borrows lent to in-module tasks: scoped to the task
+                self.res.plan_task_borrows(scoped)
+                af.tasks.borrow_scopes = self.res.tables
+                af.tasks.scoped = frozenset(scoped)
         from pymeld.abi.layout import flatten_async_functype, flatten_functype
 
         for li in cross:
@@ -833,14 +841,20 @@ class Merger:
         callee = lowered.callee
         assert isinstance(callee, Lifted)
         same = lowered.owner == callee.owner
+        # borrows lent to an in-module task are the task's (`plan_task_borrows`), not the call's
+        scoped = (
+            self.asyncf is not None
+            and self.asyncf.tasks is not None
+            and (li in self.asyncf.tasks.scoped)
+        )
         guards = CallGuards(
             same_instance=same,
             may_leave=None if same else self.leave.flag_index(lowered.owner, LoweredRef(li)),
-            borrow_scope=None if same else self.res.borrow_scope(),
+            borrow_scope=None if same or scoped else self.res.borrow_scope(),
         )
         caller_opts = self._guarded(self.canon_options(lowered.opts), lowered.opts)
         callee_opts = self._guarded(self.canon_options(callee.opts), callee.opts)
-        ops: ResourceOps | None = None if same else self.res.ops_for(lowered)
+        ops: ResourceOps | None = None if same else self.res.ops_for(lowered, task=scoped)
         if not same and self.asyncf is not None:
             caller_opts, callee_opts = self._edge_opts(li)
             from pymeld.merge.asyncfuse import EdgeOps

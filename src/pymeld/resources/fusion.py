@@ -48,8 +48,9 @@ class Lookups:
 class _Ops:
     """`abi.adapter.ResourceOps` for one (lower, lift) pair."""
 
-    def __init__(self, tables: InnerTables, caller: int, callee: int) -> None:
+    def __init__(self, tables: InnerTables, caller: int, callee: int, task: bool = False) -> None:
         self.tables, self.caller, self.callee = tables, caller, callee
+        self.task = task  # the callee runs as an in-module task: borrows are the task's
 
     def transfer(
         self, t: at.Own | at.Borrow | at.Stream | at.Future, to_callee: bool
@@ -58,12 +59,12 @@ class _Ops:
         return self.item(t, to_callee).index
 
     def item(self, t: at.Own | at.Borrow, to_callee: bool) -> FuncItem:
-        from pymeld.resources.tables import BORROW, OWN
+        from pymeld.resources.tables import BORROW, OWN, TASK_BORROW
 
         r = t.resource
         assert isinstance(r, ResourceType)
         src, dst = (self.caller, self.callee) if to_callee else (self.callee, self.caller)
-        kind = OWN if isinstance(t, at.Own) else BORROW
+        kind = OWN if isinstance(t, at.Own) else TASK_BORROW if self.task else BORROW
         return self.tables.transfer(r, kind, src, dst)
 
 
@@ -240,12 +241,27 @@ class ResourceFusion:
         item = self._builtins.get(bi)
         return None if item is None else item.index
 
-    def ops_for(self, lowered: Lowered) -> _Ops | None:
+    def ops_for(self, lowered: Lowered, task: bool = False) -> _Ops | None:
+        """The handle transfers of ``lowered``'s adapter (``task``: its callee runs as an
+        in-module task, which its borrows are lent to: `plan_task_borrows`)."""
         callee = lowered.callee
         assert isinstance(callee, Lifted)
         if not handle_resources(callee.type):
             return None
-        return _Ops(self.tables, lowered.owner, callee.owner)
+        return _Ops(self.tables, lowered.owner, callee.owner, task)
+
+    def plan_task_borrows(self, lowers: list[int]) -> None:
+        """Borrows passed by ``lowers`` to in-module async tasks: scoped to the task
+        (`InnerTables.task_scopes`), not to the adapter call."""
+        for li in lowers:
+            lowered = self.g.lowers[li]
+            ops = self.ops_for(lowered, task=True)
+            assert ops is not None
+            self.tables.task_scopes()
+            for p in lowered.callee.type.param_types():
+                for x in at.handles(p):
+                    if isinstance(x, at.Borrow):
+                        ops.item(x, True)
 
     def borrow_scope(self) -> BorrowScope | None:
         """The state an adapter's borrow scope uses (None when there are no in-module tables)."""
