@@ -114,8 +114,9 @@ instance entered by async calls) is raised (`gate_closed`). Checked against wasm
 What needs more is refused by name: a sync call to a task in an instance entered by an async
 call (its first call would have to return STARTED with its stack suspended: "needs a suspended
 core stack"), a cancellable wait there, a suspend point reachable from elsewhere than a task
-entry (a sync lift, an export, start-up), borrowed handles passed by an async call that may
-have to start later, and the combinations `merge.asyncroot` refuses. At run time these trap:
+entry (a sync lift, an export, start-up), borrowed handles passed by an async call of a sync
+lift that may have to start later (a task's are scoped to its record: `_check_deferred`), and
+the combinations `merge.asyncroot` refuses. At run time these trap:
 a sync call of a stackful function into a locked instance, a second call or held delivery
 pending on an instance when either task's id was taken after the store ids stopped being
 mirrored (`_EXACT`; their order is wasmtime's task ids), and two stacks of an instance
@@ -509,12 +510,13 @@ def _plan_sync_tasks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) ->
 
 
 def _check_deferred(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
-    """Refuse a call that may have to start later (its callee's instance has backpressure or
-    may be locked by a suspended stack) lending borrowed handles: the adapter's borrow scope
-    would have to outlive a call that returned STARTING (not fused)."""
+    """Refuse a call of a sync lift that may have to start later (its callee's instance has
+    backpressure or may be locked by a suspended stack) lending borrowed handles: the adapter's
+    borrow scope would have to outlive a call that returned STARTING (not fused). A task's
+    borrows are scoped to its record (`merge.asyncres.scoped_edges`), lent when it starts."""
     gated = {*tp.backpressure.values(), *(g.builtins[bi].owner for bi in tp.suspends)}
     for e in tp.edges.values():
-        if e.callee.owner not in gated or not e.lower_async:
+        if e.callee.owner not in gated or not e.lower_async or e.task:
             continue
         if any(
             isinstance(h, at.Borrow) for t in e.callee.type.param_types() for h in at.handles(t)
@@ -603,7 +605,13 @@ class _Hooks:
         if e.lower in rt.scoped:  # the task's record first: its borrows are lowered into it
             assert rt.borrow_scopes is not None
             self.pre = b.local("i32")
-            b.call(rt.fn("task.new")).tee(self.pre).i32(_REC).op("i32.div_u")
+            if self.resumed is not None:  # a PENDING call starting: its record
+                b.get(self.resumed).tee(self.pre).op("i32.eqz").if_()
+                b.call(rt.fn("task.new")).set(self.pre)
+                b.end()
+            else:
+                b.call(rt.fn("task.new")).set(self.pre)
+            b.get(self.pre).i32(_REC).op("i32.div_u")
             b.global_set(rt.borrow_scopes.lend_scope_global)
 
     @property
@@ -775,13 +783,15 @@ class _Hooks:
         rt, e = self.rt, self.edge
         m = rt.mem("tasks")
         self.t, self.prev = b.local("i32"), b.local("i32")
-        if self.resumed is not None:
+        if self.pre >= 0:  # made before the lowering (`enter`), or the PENDING record
+            b.get(self.pre).set(self.t)
+            if self.resumed is not None:
+                b.get(self.t).i32(RUNNING).store("i32.store", m, _MODE)
+        elif self.resumed is not None:
             b.get(self.resumed).tee(self.t).op("i32.eqz").if_()
             b.call(rt.fn("task.new")).set(self.t)
             b.end()
             b.get(self.t).i32(RUNNING).store("i32.store", m, _MODE)
-        elif self.pre >= 0:
-            b.get(self.pre).set(self.t)
         else:
             b.call(rt.fn("task.new")).set(self.t)
         b.get(self.t).i32(STARTED).store("i32.store", m, _STATUS)
