@@ -41,6 +41,10 @@ LIVE_CASES = {
     "middleware-app-returns-at-once": "(u32.const 1285036449)",
     "trap-returned-response-dropped": "unknown handle index",
     "trap-dropped-response-returned": "unknown handle index",
+    # stage 1 (no in-module tasks): a root export taking a stream end and an own handle
+    "stage1-drop": "(u32.const 4174217823)",
+    "stage1-keep": "(u32.const 4174217816)",
+    "stage1-trap-double-drop": "unknown handle index",
 }
 
 
@@ -55,15 +59,19 @@ def _printed(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
     return f"(component $Inner{text[len('(component') :]}\n"
 
 
-def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str, case: str) -> str:
     """A component whose `run` drives ``inner`` as the host would (`driver.wat.part`: makes
-    requests with the composition's exported `t`, calls its root export `handle`)."""
+    requests with the composition's exported `t`, calls its root export `handle`;
+    `stage1-driver.wat.part`: makes a stream and a handle, calls its root export `f`)."""
+    stage1 = case.startswith("stage1-")
+    driver = "stage1-driver.wat.part" if stage1 else "driver.wat.part"
+    func = "f" if stage1 else "handle"
     return (
         f"(component\n{_printed(wasm_tools, inner, tmp_path, name)}"
-        f"{(LIVE / 'driver.wat.part').read_text()}"
+        f"{(LIVE / driver).read_text()}"
         "  (instance $inner (instantiate $Inner))\n"
         '  (instance $d (instantiate $D (with "t" (instance $inner "t"))\n'
-        '    (with "handle" (func $inner "handle"))))\n'
+        f'    (with "{func}" (func $inner "{func}"))))\n'
         '  (export "run" (func $d "run")))\n'
     )
 
@@ -75,14 +83,15 @@ def test_root_export_handles_beside_tasks(
     """The middleware's root export `handle(own request) -> own response`, lifted async with
     a callback: the request the host passes enters the middleware's in-module table, the
     response its `task.return` hands back leaves it; the fused composition nested in a host
-    stand-in gives what the original does (the root's sync `t` exports too)."""
+    stand-in gives what the original does (the root's sync `t` exports too). Stage 1: a root
+    export of an instance whose stream ends and handles are in-module tables, taking both."""
     src = tmp_path / "inner.wat"
     src.write_text((LIVE / f"{case}.wat").read_text())
     inner = tmp_path / "inner.wasm"
     subprocess.run([wasm_tools, "parse", str(src), "-o", str(inner)], check=True)
     fused = pymeld.fuse_bytes(inner.read_bytes(), options=pymeld.FuseOptions(component=True))
     transformed_text = tmp_path / "fused.harness.wat"
-    transformed_text.write_text(_harness(wasm_tools, fused.output, tmp_path, "fused"))
+    transformed_text.write_text(_harness(wasm_tools, fused.output, tmp_path, "fused", case))
     transformed = tmp_path / "fused.harness.wasm"
     subprocess.run([wasm_tools, "parse", str(transformed_text), "-o", str(transformed)], check=True)
     want = LIVE_CASES[case]
@@ -92,7 +101,7 @@ def test_root_export_handles_beside_tasks(
         else f'(assert_trap (invoke "run") "{want}")'
     )
     wast = tmp_path / "live.wast"
-    harness = _harness(wasm_tools, inner.read_bytes(), tmp_path, "original")
+    harness = _harness(wasm_tools, inner.read_bytes(), tmp_path, "original", case)
     wast.write_text(
         ";;! component_model_async = true\n;;! multi_memory = true\n"
         f"(component definition $H{harness[len('(component') :]}\n"
