@@ -45,6 +45,10 @@ LIVE_CASES = {
     "stage1-drop": "(u32.const 4174217823)",
     "stage1-keep": "(u32.const 4174217816)",
     "stage1-trap-double-drop": "unknown handle index",
+    # stage 2: the same beside in-module tasks (the end handed over, then the handle)
+    "stage2-drop": "(u32.const 4174217823)",
+    "stage2-keep": "(u32.const 4174217816)",
+    "stage2-trap-double-drop": "unknown handle index",
 }
 
 
@@ -62,10 +66,11 @@ def _printed(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
 def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str, case: str) -> str:
     """A component whose `run` drives ``inner`` as the host would (`driver.wat.part`: makes
     requests with the composition's exported `t`, calls its root export `handle`;
-    `stage1-driver.wat.part`: makes a stream and a handle, calls its root export `f`)."""
-    stage1 = case.startswith("stage1-")
-    driver = "stage1-driver.wat.part" if stage1 else "driver.wat.part"
-    func = "f" if stage1 else "handle"
+    `stage1-`/`stage2-driver.wat.part`: makes a stream and a handle, calls its root export
+    `f`)."""
+    stage = case[:7] if case.startswith(("stage1-", "stage2-")) else ""
+    driver = f"{stage}driver.wat.part"
+    func = "f" if stage else "handle"
     return (
         f"(component\n{_printed(wasm_tools, inner, tmp_path, name)}"
         f"{(LIVE / driver).read_text()}"
@@ -83,8 +88,9 @@ def test_root_export_handles_beside_tasks(
     """The middleware's root export `handle(own request) -> own response`, lifted async with
     a callback: the request the host passes enters the middleware's in-module table, the
     response its `task.return` hands back leaves it; the fused composition nested in a host
-    stand-in gives what the original does (the root's sync `t` exports too). Stage 1: a root
-    export of an instance whose stream ends and handles are in-module tables, taking both."""
+    stand-in gives what the original does (the root's sync `t` exports too). Stage 1 and 2: a
+    root export of an instance whose stream ends and handles are in-module tables, taking
+    both (without and beside in-module tasks)."""
     src = tmp_path / "inner.wat"
     src.write_text((LIVE / f"{case}.wat").read_text())
     inner = tmp_path / "inner.wasm"

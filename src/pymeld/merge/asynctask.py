@@ -440,16 +440,19 @@ def plan_tasks(
 BoundaryEnds = tuple[list[tuple[int, "at.Stream | at.Future"]], "at.Stream | at.Future | None"]
 
 
-def boundary_ends(ft: at.FuncType) -> BoundaryEnds | None:
+def boundary_ends(ft: at.FuncType, beside_handles: bool = False) -> BoundaryEnds | None:
     """The stream/future ends a synchronous call of ``ft`` across the host boundary passes:
     (flat index, type) of each parameter that is one, and the result when it is one; None
     unless those are all its ends (none nested), its parameters are passed flat and no
-    resource handle goes beside them."""
+    resource handle goes beside them (``beside_handles``: a root export's may, translated by
+    the resource tables' stand-in it calls: `TaskRuntime.root_target`)."""
     from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count
     from pymeld.merge.asyncfuse import carried
 
     types = ft.param_types()
-    if sum(flat_count(t) for t in types) > MAX_FLAT_PARAMS or at.handles(ft):
+    if sum(flat_count(t) for t in types) > MAX_FLAT_PARAMS or (
+        at.handles(ft) and not beside_handles
+    ):
         return None
     params: list[tuple[int, at.Stream | at.Future]] = []
     k = 0
@@ -470,7 +473,7 @@ def boundary_ends(ft: at.FuncType) -> BoundaryEnds | None:
 def root_ends(lf: Lifted) -> BoundaryEnds | None:
     """`boundary_ends` of a root export lifted synchronously (an async lift's results go
     through `task.return`: not fused), when it passes any."""
-    ends = None if lf.opts.is_async else boundary_ends(lf.type)
+    ends = None if lf.opts.is_async else boundary_ends(lf.type, beside_handles=True)
     return ends if ends is not None and (ends[0] or ends[1] is not None) else None
 
 
@@ -479,7 +482,7 @@ def _check_proxiable(ft: at.FuncType, what: str) -> None:
     not copy for in-module code (`asyncstream._proxiable`)."""
     from pymeld.merge.asyncstream import _proxiable
 
-    ends = boundary_ends(ft)
+    ends = boundary_ends(ft, beside_handles=True)
     assert ends is not None
     for t in [t for _, t in ends[0]] + ([ends[1]] if ends[1] is not None else []):
         if not _proxiable(t):
