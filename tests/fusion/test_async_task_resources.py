@@ -49,6 +49,10 @@ LIVE_CASES = {
     "stage2-drop": "(u32.const 4174217823)",
     "stage2-keep": "(u32.const 4174217816)",
     "stage2-trap-double-drop": "unknown handle index",
+    # the host lends a request to the middleware's async root export `peek`
+    "peek-middleware": "(u32.const 2105536161)",
+    "peek-trap-borrow-kept": "borrow handles still remain",
+    "peek-trap-dropped-while-lent": "while borrowed",
 }
 
 
@@ -67,10 +71,10 @@ def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str, case: str
     """A component whose `run` drives ``inner`` as the host would (`driver.wat.part`: makes
     requests with the composition's exported `t`, calls its root export `handle`;
     `stage1-`/`stage2-driver.wat.part`: makes a stream and a handle, calls its root export
-    `f`)."""
-    stage = case[:7] if case.startswith(("stage1-", "stage2-")) else ""
+    `f`; `peek-driver.wat.part`: lends requests to its root export `peek`)."""
+    stage = case[: case.index("-") + 1] if case.startswith(("stage1-", "stage2-", "peek-")) else ""
     driver = f"{stage}driver.wat.part"
-    func = "f" if stage else "handle"
+    func = {"": "handle", "peek-": "peek"}.get(stage, "f")
     return (
         f"(component\n{_printed(wasm_tools, inner, tmp_path, name)}"
         f"{(LIVE / driver).read_text()}"
@@ -90,7 +94,8 @@ def test_root_export_handles_beside_tasks(
     response its `task.return` hands back leaves it; the fused composition nested in a host
     stand-in gives what the original does (the root's sync `t` exports too). Stage 1 and 2: a
     root export of an instance whose stream ends and handles are in-module tables, taking
-    both (without and beside in-module tasks)."""
+    both (without and beside in-module tasks). A borrow the host lends to an `async` root
+    export is the root task's until its `task.return` (which traps if it is still held)."""
     src = tmp_path / "inner.wat"
     src.write_text((LIVE / f"{case}.wat").read_text())
     inner = tmp_path / "inner.wasm"

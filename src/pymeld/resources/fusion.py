@@ -148,12 +148,6 @@ class ResourceFusion:
                 )
         for lf in _exported_lifts(self.g):
             if handle_resources(lf.type):
-                if lf.opts.is_async and any(isinstance(h, at.Borrow) for h in at.handles(lf.type)):
-                    raise UnsupportedFeature(
-                        "borrowed handles in the parameters of an `async`-lifted root export "
-                        "beside in-module handle tables (their scope is the task, until its "
-                        "`task.return`: not fused yet)"
-                    )
                 boundary.plan(t, lf.type, lf.owner, False)
                 k = len(self._lifts)
                 item = t.plan.add_func("resource", ("lift", k), partial(self._lift, lf))
@@ -169,12 +163,16 @@ class ResourceFusion:
         (`boundary.task_return`)."""
         if not self.runtime.inmodule:
             return
-        roots = {lf.owner for lf in _exported_lifts(self.g) if lf.opts.is_async}
+        lifts = [lf for lf in _exported_lifts(self.g) if lf.opts.is_async]
+        roots = {lf.owner for lf in lifts}
         t = self.tables
         for bi in used:
             b = self.g.builtins[bi]
             ft = at.FuncType((), b.result)
-            if b.op != "task.return" or b.owner not in roots or not handle_resources(ft):
+            lent = b.owner in self._lenders(lifts)
+            if b.op != "task.return" or b.owner not in roots:
+                continue
+            if not handle_resources(ft) and not lent:
                 continue
             boundary_plan(t, ft, b.owner)
             self._returns[bi] = t.plan.add_func(
@@ -189,7 +187,19 @@ class ResourceFusion:
         mem = self.lookups.memory(b.opts)
         assert self.lookups.runtime_task_return is not None
         target = self.lookups.runtime_task_return(bi)
-        return boundary.task_return(self.tables, at.FuncType((), b.result), b.owner, mem, target)
+        lifts = [lf for lf in _exported_lifts(self.g) if lf.opts.is_async]
+        ft = at.FuncType((), b.result)
+        lent = b.owner in self._lenders(lifts)
+        return boundary.task_return(self.tables, ft, b.owner, mem, target, lent)
+
+    @staticmethod
+    def _lenders(lifts: list[Lifted]) -> set[int]:
+        """Instances whose `async` root exports take borrows (checked at `task.return`)."""
+        return {
+            lf.owner
+            for lf in lifts
+            if any(isinstance(h, at.Borrow) for p in lf.type.param_types() for h in at.handles(p))
+        }
 
     def task_return(self, bi: int) -> int | None:
         """The stand-in for the runtime's `task.return` ``bi`` (handles translated), if any."""
