@@ -17,6 +17,13 @@ Lends: lending an own as a borrow bumps its `num_lends` and pushes it on a lend 
 memory, one stack pointer global); the adapter's borrow scope pops back to its entry depth on
 return. Dropping or moving out a lent own traps, as in the spec.
 
+Task scopes (`task_scopes`, only when an adapter lends borrows to an in-module async task):
+the callee's borrow entry names its task (kind ``BORROW | scope << 4``, the scope being the
+task record's number) and counts in that scope (``scope-borrows`` memory); the lender's
+``num_lends`` (own or borrow) is kept in a ``task-lends`` list; `scope_end`, at the task's
+`task.return`, traps if a borrow is left and ends its loans. Dropping a borrow lent on to a
+task traps as dropping a lent own does.
+
 Runtime boundary (when several instances hold handles, see `runtime`): an entry of a host
 resource keeps the *runtime* handle as its rep; kind 3 marks a borrow the runtime lent us (its
 runtime handle is dropped with it). `out`/`in` functions translate one handle at the boundary
