@@ -20,8 +20,7 @@ import pytest
 
 import async_harness
 import pymeld
-from pymeld.errors import UnsupportedFeature
-from support import REPO, run_fuse_oracle, wat_to_wasm
+from support import REPO, run_fuse_oracle
 
 CASES = sorted((Path(__file__).parent / "wast_async_resources").glob("*.wast"))
 DATA = REPO / "tests" / "data" / "async-compositions" / "c-sync-root"
@@ -50,35 +49,3 @@ def test_c_sync_root_fuses_and_replays(inputs: tuple[str, ...], tmp_path: Path, 
         f"async composition c-sync-root ({' + '.join(inputs)})",
         f"fused ({len(result.output)} bytes), {total} calls replayed",
     )
-
-
-_OWN_THROUGH_TASK = """(component
-  (component $A
-    (type $r (resource (rep i32)))
-    (core func $tr (canon task.return (result u32)))
-    (core module $m
-      (import "" "tr" (func $tr (param i32)))
-      (func (export "f") (param i32) (result i32) (call $tr (local.get 0)) (i32.const 0))
-      (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
-    (core instance $i (instantiate $m (with "" (instance (export "tr" (func $tr))))))
-    (export $r2 "r" (type $r))
-    (func (export "f") async (param "h" (borrow $r2)) (result u32)
-      (canon lift (core func $i "f") async (callback (core func $i "cb")))))
-  (instance $a (instantiate $A))
-  (alias export $a "r" (type $r))
-  (alias export $a "f" (func $f))
-  (core func $f (canon lower (func $f)))
-  (core module $m
-    (import "" "f" (func $f (param i32) (result i32)))
-    (func (export "g") (result i32) (call $f (i32.const 1))))
-  (core instance $i (instantiate $m (with "" (instance (export "f" (func $f))))))
-  (func (export "g") async (result u32) (canon lift (core func $i "g"))))"""
-
-
-def test_handles_through_an_async_call_are_refused_by_name() -> None:
-    """A borrow passed into an in-module task would end its scope when the adapter returns,
-    not when the task does: refused, naming what it needs."""
-    with pytest.raises(UnsupportedFeature, match=r"through an async call .*issue 11"):
-        pymeld.fuse_bytes(
-            wat_to_wasm(_OWN_THROUGH_TASK), options=pymeld.FuseOptions(component=True)
-        )

@@ -436,27 +436,15 @@ def _check_resources(
     holders: list[int],
     label: Callable[[int], str],
 ) -> Tables:
-    """Stage 1 beside resources: one numbering per instance (`merge.asyncres`), and no root
-    export needing both a stream/future and a resource-handle stand-in."""
+    """Stage 1 beside resources: one numbering per instance (`merge.asyncres`). A root export
+    carrying both ends and handles gets both stand-ins, the ends' calling the handles'
+    (`AsyncLookups.core_func`)."""
     from pymeld.merge.asyncres import Where, check_tables
 
     where: Where = "in-module" if virtual else "runtime"
-    tables = check_tables(
+    return check_tables(
         g, used, lowers, exported, dict.fromkeys(holders, where), bool(virtual), label
     )
-    for path, lf in exported:
-        if (
-            lf.owner in virtual
-            and tables.resources.get(lf.owner) == "in-module"
-            and at.handles(lf.type)
-            and any(True for _ in carried(lf.type))
-        ):
-            raise UnsupportedFeature(
-                f"root export `{path}` carries resource handles and stream/future ends of "
-                "in-module tables beside async (needs one stand-in translating both: not "
-                "fused yet, issue 11)"
-            )
-    return tables
 
 
 def _check_runtime_boundary(
@@ -532,7 +520,8 @@ class AsyncLookups:
     host_builtin: Callable[[int], int]  # the runtime's built-in import for graph built-in bi
     context_import: Callable[[str, int, int], int]  # (op, valtype, slot) → import
     memory: Callable[[Builtin], int]  # the memory of waitable-set.wait/poll (output index)
-    core_func: Callable[[Lifted], int]  # a root export's core function
+    # what a root export's stand-in calls: its core function, or the resource tables' stand-in
+    core_func: Callable[[Lifted], int]
     func: Callable[[object], int] | None = None  # any core function reference (stage 2)
     # lower index → (caller, callee) canonical options as the edge's adapter uses them
     edge_opts: Callable[[int], tuple[at.CanonOptions, at.CanonOptions]] | None = None
@@ -599,6 +588,7 @@ class AsyncFusion:
                 self.look.host_import,
                 self.look.host_runtime,
             )
+            self.tasks.root_target = self.look.core_func
             self.tasks.plan(exported)
         if self.fa.virtual:
             self.p.add_memory(GROUP, "rev")  # runtime handle → local index (events)

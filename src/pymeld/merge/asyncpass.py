@@ -139,8 +139,9 @@ def plan_async(
             if is_async_builtin(b):
                 builtin_signature(b)  # refuses threading built-ins
                 # own handles in a stream/future payload move in merge.asyncpayload's copy
-                # (the validator allows no borrow there)
-                if at.handles(b.result) or any(
+                # (the validator allows no borrow there); those in `task.return`'s result
+                # move into the caller's table (`merge.asyncres`)
+                if (at.handles(b.result) and b.op != "task.return") or any(
                     isinstance(h, at.Borrow) for h in at.handles(b.type)
                 ):
                     raise UnsupportedFeature(

@@ -21,8 +21,17 @@ That is exact when (`check_tables`):
 
 So an instance that only uses host resources (WASI) beside async in other instances, whose own
 waitables (if any) are numbered in-module, fuses exactly. Every other mix is refused by name.
-Handles on async edges (in-module tasks: a borrow's scope is the task, not the adapter call)
-and root exports needing both a handle-translating and an async stand-in are refused too.
+
+Own handles cross async edges (in-module tasks) as the spec moves them: into the callee's table
+when the adapter lowers the parameters (at the task's start), into the caller's when the
+callee's `task.return` (or a sync task's return) lifts the result (`ReturnOps`). Root exports
+beside in-module tasks take and give handles through the in-module tables' stand-ins: the
+async stand-in calls the handle-translating one (`resources.fusion`), and an async root's
+`task.return` takes the handles out of its table first (`boundary.task_return`). Borrows lent
+to an in-module task (`scoped_edges`) are the task's: counted in its scope until its
+`task.return` (which traps if one is left), the caller's handle lent until then, as wasmtime
+50 does (it ends the loan at `task.return`, before the caller takes the event: checked);
+`resources.tables.InnerTables.task_scopes`.
 """
 
 from __future__ import annotations
@@ -37,7 +46,9 @@ from pymeld.graph.model import FlatGraph, HostFunc, Lifted
 from pymeld.resources.runtime import handle_holders, plan_runtime
 
 if TYPE_CHECKING:
+    from pymeld.abi.adapter import ResourceOps
     from pymeld.merge.asynctask import TaskPlan
+    from pymeld.plan import FuncItem
 
 Where = Literal["runtime", "in-module"]
 
@@ -152,6 +163,17 @@ def _problem(
     return None
 
 
+def scoped_edges(tp: TaskPlan) -> list[int]:
+    """The edges (lower indices) lending borrows to an in-module task: their scope is the
+    callee's task, from its start to its `task.return` (`resources.tables.task_scopes`). An
+    async lower of a plain sync lift keeps the adapter call's scope (the call is the task)."""
+    return [
+        li
+        for li, e in sorted(tp.edges.items())
+        if e.task and any(isinstance(h, at.Borrow) for h in call_handles(e.callee.type))
+    ]
+
+
 def call_handles(t: object) -> list[at.Own | at.Borrow]:
     """The own/borrow handles a call itself passes: those inside a stream/future payload
     move only when an element is copied (`merge.asyncpayload`), not with the call."""
@@ -175,13 +197,6 @@ def check_task_resources(
     an instance are in-module; only `waitable-set.new`, `stream/future.new`, subtasks of its
     async lowers and ends crossing adapters make any (an instance with a table that never
     gets an entry shares nothing)."""
-    for li, e in sorted(tp.edges.items()):
-        if (e.task or e.lower_async) and call_handles(e.callee.type):
-            raise UnsupportedFeature(
-                f"resource handles passed from component instance {label(g.lowers[li].owner)} "
-                f"to {label(e.callee.owner)} through an async call (a borrow's scope is the "
-                "in-module task, not the adapter call: not fused yet, issue 11)"
-            )
     makers = {
         g.builtins[bi].owner
         for bi in used
@@ -196,10 +211,44 @@ def check_task_resources(
     tables = check_tables(
         g, used, lowers, exported, dict.fromkeys(makers, "in-module"), hosted, label
     )
-    for path, lf in exported:
-        if at.handles(lf.type) and tables.resources.get(lf.owner) == "in-module":
-            raise UnsupportedFeature(
-                f"resource handles in root export `{path}` beside in-module async tasks (one "
-                "stand-in translating handles and starting the task: not fused yet, issue 11)"
-            )
     return tables
+
+
+class ReturnOps:
+    """`abi.adapter.ResourceOps` of an in-module task's results (`task.return`, a sync
+    task's return): own handles move from the callee's table into the caller's, as the
+    spec's `lift_own`/`lower_own` do when the caller's subtask resolves; stream/future ends
+    go to ``ends`` (`merge.asyncstream`). Results hold no borrows (the validator allows none)."""
+
+    def __init__(
+        self,
+        ends: ResourceOps | None,
+        own: Callable[[at.Own, int, int], FuncItem] | None,
+        callee: int,
+        caller: int,
+    ) -> None:
+        self.ends, self.own, self.callee, self.caller = ends, own, callee, caller
+
+    def transfer(
+        self, t: at.Own | at.Borrow | at.Stream | at.Future, to_callee: bool
+    ) -> int | None:
+        assert not to_callee and not isinstance(t, at.Borrow)
+        if isinstance(t, at.Own):
+            assert self.own is not None, "own results need the in-module resource tables"
+            return self.own(t, self.callee, self.caller).index
+        assert self.ends is not None
+        return self.ends.transfer(t, to_callee)
+
+
+def return_ops(
+    ends: ResourceOps | None,
+    own: Callable[[at.Own, int, int], FuncItem] | None,
+    ft: at.FuncType,
+    callee: int,
+    caller: int,
+) -> ResourceOps | None:
+    """The ops `generate_return` needs for ``ft``'s result: ``ends`` alone unless it holds
+    own handles."""
+    if not at.handles(ft.result):
+        return ends
+    return ReturnOps(ends, own, callee, caller)

@@ -264,16 +264,16 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
             b.get(s).global_set(rt.glob(("ids", key)))
         b.i32(0).global_set(rt.glob(("ids", "adopted")))
     if callback is not None:
-        entered(rt, b, lf.owner, lambda: b.forward_args().call(rt.func(lf.core_func)))
+        entered(rt, b, lf.owner, lambda: b.forward_args().call(rt.root_target(lf)))
         b.call(rt.fn("root-drive", rt.driven[id(lf)]))
     elif rt.p.find(Space.GLOBAL, GROUP, ("root_task", lf.owner)) is not None:
         # stackful, of an instance also called through adapters: its `task.return` (no
         # in-module task current) is the runtime's while this code runs
         b.i32(1).global_set(rt.glob(("root_task", lf.owner)))
-        b.forward_args().call(rt.func(lf.core_func))
+        b.forward_args().call(rt.root_target(lf))
         b.i32(0).global_set(rt.glob(("root_task", lf.owner)))
     else:  # stackful: wasmtime does not mark the instance entered
-        b.forward_args().call(rt.func(lf.core_func))
+        b.forward_args().call(rt.root_target(lf))
     res = [b.local(vt) for vt in core.results]
     for r in reversed(res):
         b.set(r)

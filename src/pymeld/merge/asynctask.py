@@ -117,8 +117,9 @@ instance entered by async calls) is raised (`gate_closed`). Checked against wasm
 What needs more is refused by name: a sync call to a task in an instance entered by an async
 call (its first call would have to return STARTED with its stack suspended: "needs a suspended
 core stack"), a cancellable wait there, a suspend point reachable from elsewhere than a task
-entry (a sync lift, an export, start-up), borrowed handles passed by an async call that may
-have to start later, and the combinations `merge.asyncroot` refuses. At run time these trap:
+entry (a sync lift, an export, start-up), borrowed handles passed by an async call of a sync
+lift that may have to start later (a task's are scoped to its record: `_check_deferred`), and
+the combinations `merge.asyncroot` refuses. At run time these trap:
 a sync call of a stackful function into a locked instance, a second call or held delivery
 pending on an instance when either task's id was taken after the store ids stopped being
 mirrored (`_EXACT`; their order is wasmtime's task ids), and two stacks of an instance
@@ -148,6 +149,7 @@ if TYPE_CHECKING:
     from pymeld.merge.asynchost import HostSubtasks
     from pymeld.merge.asyncids import StoreIds
     from pymeld.merge.asyncstream import StreamRuntime
+    from pymeld.resources.tables import InnerTables
 
 GROUP = "async"
 
@@ -476,16 +478,19 @@ def _check_stack_yields(g: FlatGraph, tp: TaskPlan, exported: list[tuple[str, Li
 BoundaryEnds = tuple[list[tuple[int, "at.Stream | at.Future"]], "at.Stream | at.Future | None"]
 
 
-def boundary_ends(ft: at.FuncType) -> BoundaryEnds | None:
+def boundary_ends(ft: at.FuncType, beside_handles: bool = False) -> BoundaryEnds | None:
     """The stream/future ends a synchronous call of ``ft`` across the host boundary passes:
     (flat index, type) of each parameter that is one, and the result when it is one; None
     unless those are all its ends (none nested), its parameters are passed flat and no
-    resource handle goes beside them."""
+    resource handle goes beside them (``beside_handles``: a root export's may, translated by
+    the resource tables' stand-in it calls: `TaskRuntime.root_target`)."""
     from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count
     from pymeld.merge.asyncfuse import carried
 
     types = ft.param_types()
-    if sum(flat_count(t) for t in types) > MAX_FLAT_PARAMS or at.handles(ft):
+    if sum(flat_count(t) for t in types) > MAX_FLAT_PARAMS or (
+        at.handles(ft) and not beside_handles
+    ):
         return None
     params: list[tuple[int, at.Stream | at.Future]] = []
     k = 0
@@ -506,7 +511,7 @@ def boundary_ends(ft: at.FuncType) -> BoundaryEnds | None:
 def root_ends(lf: Lifted) -> BoundaryEnds | None:
     """`boundary_ends` of a root export lifted synchronously (an async lift's results go
     through `task.return`: not fused), when it passes any."""
-    ends = None if lf.opts.is_async else boundary_ends(lf.type)
+    ends = None if lf.opts.is_async else boundary_ends(lf.type, beside_handles=True)
     return ends if ends is not None and (ends[0] or ends[1] is not None) else None
 
 
@@ -515,7 +520,7 @@ def _check_proxiable(ft: at.FuncType, what: str) -> None:
     not copy for in-module code (`asyncstream._proxiable`)."""
     from pymeld.merge.asyncstream import _proxiable
 
-    ends = boundary_ends(ft)
+    ends = boundary_ends(ft, beside_handles=True)
     assert ends is not None
     for t in [t for _, t in ends[0]] + ([ends[1]] if ends[1] is not None else []):
         if not _proxiable(t):
@@ -546,12 +551,13 @@ def _plan_sync_tasks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) ->
 
 
 def _check_deferred(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
-    """Refuse a call that may have to start later (its callee's instance has backpressure or
-    may be locked by a suspended stack) lending borrowed handles: the adapter's borrow scope
-    would have to outlive a call that returned STARTING (not fused)."""
+    """Refuse a call of a sync lift that may have to start later (its callee's instance has
+    backpressure or may be locked by a suspended stack) lending borrowed handles: the adapter's
+    borrow scope would have to outlive a call that returned STARTING (not fused). A task's
+    borrows are scoped to its record (`merge.asyncres.scoped_edges`), lent when it starts."""
     gated = {*tp.backpressure.values(), *(g.builtins[bi].owner for bi in tp.suspends)}
     for e in tp.edges.values():
-        if e.callee.owner not in gated or not e.lower_async:
+        if e.callee.owner not in gated or not e.lower_async or e.task:
             continue
         if any(
             isinstance(h, at.Borrow) for t in e.callee.type.param_types() for h in at.handles(t)
@@ -583,6 +589,7 @@ class _Hooks:
     def __init__(self, rt: TaskRuntime, edge: Edge) -> None:
         self.rt, self.edge = rt, edge
         self.t = self.prev = self.blocked = -1
+        self.pre = -1  # local: the task's record, made before a scoped call's lowering
         self.sids: tuple[int, ...] = ()
         self.exact = -1  # local: the ids in ``sids`` are the runtime's (`_EXACT`)
         self.resumed: int | None = None  # local: the PENDING record this call starts, or 0
@@ -636,6 +643,17 @@ class _Hooks:
             self._gate(b)
         if self.marks_root_entered is not None:
             self._enter_called_root(b)
+        if e.lower in rt.scoped:  # the task's record first: its borrows are lowered into it
+            assert rt.borrow_scopes is not None
+            self.pre = b.local("i32")
+            if self.resumed is not None:  # a PENDING call starting: its record
+                b.get(self.resumed).tee(self.pre).op("i32.eqz").if_()
+                b.call(rt.fn("task.new")).set(self.pre)
+                b.end()
+            else:
+                b.call(rt.fn("task.new")).set(self.pre)
+            b.get(self.pre).i32(_REC).op("i32.div_u")
+            b.global_set(rt.borrow_scopes.lend_scope_global)
 
     @property
     def marks_root_entered(self) -> bool | None:
@@ -806,7 +824,11 @@ class _Hooks:
         rt, e = self.rt, self.edge
         m = rt.mem("tasks")
         self.t, self.prev = b.local("i32"), b.local("i32")
-        if self.resumed is not None:
+        if self.pre >= 0:  # made before the lowering (`enter`), or the PENDING record
+            b.get(self.pre).set(self.t)
+            if self.resumed is not None:
+                b.get(self.t).i32(RUNNING).store("i32.store", m, _MODE)
+        elif self.resumed is not None:
             b.get(self.resumed).tee(self.t).op("i32.eqz").if_()
             b.call(rt.fn("task.new")).set(self.t)
             b.end()
@@ -946,6 +968,13 @@ class TaskRuntime:
         # (own type, from instance, to instance) → the in-module tables' own transfer
         self.own_transfer = own_transfer
         self.func, self.memory, self.edge_opts = func, memory, edge_opts
+        # what a root export's stand-in calls: its core function, or the in-module resource
+        # tables' stand-in translating its handles first (`resources.fusion`)
+        self.root_target: Callable[[Lifted], int] = lambda lf: func(lf.core_func)
+        # the in-module resource tables when edges lend borrows to tasks (`scoped`): a task's
+        # borrows and loans end at its return (`InnerTables.task_scopes`)
+        self.borrow_scopes: InnerTables | None = None
+        self.scoped: frozenset[int] = frozenset()  # lower indices of those edges
         # the runtime's imports of a built-in and of its own context slots (asyncroot)
         self.host_builtin, self.context_import = host_builtin, context_import
         self.callbacks: dict[int, FuncItem] = {}  # generated callbacks of driven root exports
@@ -1366,6 +1395,7 @@ class TaskRuntime:
         m, t = self.mem("tasks"), b.local("i32")
         b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
         b.get(t).load("i32.load", m, _STATUS).i32(STARTED).op("i32.ne").trap_if()
+        self.end_borrow_scope(b, t)
         if lf.type.result is not None:
             lower = flatten_functype(lf.type, "lower")
             item = self.p.find(Space.FUNC, GROUP, ("sync_lift", e.lower))
@@ -2221,7 +2251,7 @@ class TaskRuntime:
             for k, t in ends[0]:
                 assert self.streams is not None
                 b.get(k).call(self.streams.host_lower(t, lf.owner).index).set(k)
-        entered(self, b, lf.owner, lambda: b.forward_args().call(self.func(lf.core_func)))
+        entered(self, b, lf.owner, lambda: b.forward_args().call(self.root_target(lf)))
         if ends is not None and ends[1] is not None:  # lifted as the core function returns
             if self.streams is None:
                 b.unreachable()  # no end exists: wasmtime's lift traps
@@ -2304,13 +2334,16 @@ class TaskRuntime:
         caller_opts, callee_opts = self.edge_opts(e.lower)
         lower = flatten_functype(lf.type, "lower")
         to_memory = lf.type.result is not None and (e.lower_async or not lower.results)
+        from pymeld.merge.asyncres import return_ops
+
         ends = None if self.streams is None else self.streams.return_ops(e)
+        ops = return_ops(ends, self.own_transfer, lf.type, lf.owner, self.g.lowers[e.lower].owner)
         r = generate_return(
             lf.type,
             callee_opts,
             caller_opts,
             to_memory,
-            ends,
+            ops,
             self.p.simd,
             self.p.shared_func,
             flat_limit=MAX_FLAT_PARAMS if flat_limit is None else flat_limit,
@@ -2616,6 +2649,14 @@ class TaskRuntime:
         b.end()
         return _gen(b, ("i32",), ())
 
+    def end_borrow_scope(self, b: Body, t: int) -> None:
+        """Emit, as task record ``t`` resolves (`task.return`, `task.cancel`, a sync task's
+        return) when edges lend borrows to tasks: trap unless it dropped every borrow it was
+        lent, then end its caller's loans (wasmtime ends them there, not when the caller
+        takes the event: checked)."""
+        if self.borrow_scopes is not None:
+            b.get(t).i32(_REC).op("i32.div_u").call(self.borrow_scopes.scope_end)
+
     def _task_cancel(self, b: Body, inst: int) -> None:
         """task.cancel: only by an in-module task of this instance that was sent a cancel and
         has not returned; its subtask resolves RETURNED_CANCELLED."""
@@ -2624,6 +2665,7 @@ class TaskRuntime:
         b.get(t).load("i32.load", m, _OWNER).i32(inst).op("i32.ne").trap_if()
         b.get(t).load("i32.load", m, _CANCEL_SENT).op("i32.eqz").trap_if()
         b.get(t).load("i32.load", m, _STATUS).i32(STARTED).op("i32.ne").trap_if()
+        self.end_borrow_scope(b, t)
         b.get(t).i32(RETURNED_CANCELLED).store("i32.store", m, _STATUS)
         b.get(t).call(self.fn("notify")).end()
 
@@ -2647,6 +2689,7 @@ class TaskRuntime:
             b.end()
         b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
         b.get(t).load("i32.load", tasks, _STATUS).i32(STARTED).op("i32.ne").trap_if()
+        self.end_borrow_scope(b, t)
         edges = self._callback_edges()
         for _ in range(len(edges) + 1):
             b.block()

@@ -224,13 +224,17 @@ class Merger:
             return adapter.index
         if isinstance(ref, ForeignRef):
             return self._foreign(ref)
-        builtin = self.g.builtins[ref.builtin]
         inner = self.res.builtin_func(ref.builtin)  # in-module handle table (pymeld.resources)
         if inner is None and self.asyncf is not None:
             inner = self.asyncf.builtin_func(ref.builtin)  # in-module async state (asyncfuse)
         if inner is not None:
             return inner
-        key = self._builtin_keys.get(ref.builtin) or _builtin_key(builtin)
+        return self.res.task_return(ref.builtin) or self._runtime_builtin(ref.builtin)
+
+    def _runtime_builtin(self, bi: int) -> int:
+        """The import of the runtime's built-in ``bi``, re-created by the wrapper."""
+        builtin = self.g.builtins[bi]
+        key = self._builtin_keys.get(bi) or _builtin_key(builtin)
         if key is not None and key in self._host_by_key:
             return self.host_imports[self._host_by_key[key]].index
         raise UnsupportedFeature(
@@ -437,9 +441,11 @@ class Merger:
                 self._runtime_import,
                 self._host_index,
                 lambda opts: self.canon_options(opts).memory,
+                self._runtime_builtin,
             ),
         )
         self.res.plan(sorted(self._builtins_used), cross, lowers)
+        self.res.plan_task_returns(sorted(self._builtins_used))
         if self.async_plan.fused is not None:
             self._plan_async(cross)
         parts = self._start_parts()
@@ -690,12 +696,15 @@ class Merger:
             self.plan,
             fused,
             AsyncLookups(
-                lambda bi: self.host_imports[self._host_by_key[("async", bi)]].index,
+                lambda bi: (
+                    self.res.task_return(bi)
+                    or self.host_imports[self._host_by_key[("async", bi)]].index
+                ),
                 lambda op, vt, slot: (
                     self.host_imports[self._host_by_key[("async-context", op, vt, slot)]].index
                 ),
                 self._builtin_memory,
-                lambda lf: self.func_index(lf.core_func),
+                lambda lf: self.res.export_func(lf) or self.func_index(lf.core_func),
                 self.func_index,  # type: ignore[arg-type]
                 self._edge_opts,
                 self._own_transfer,
@@ -704,6 +713,14 @@ class Merger:
             ),
         )
         af.plan(_exported_lifts(self.g.exports))
+        if af.tasks is not None:
+            from pymeld.merge.asyncres import scoped_edges
+
+            scoped = scoped_edges(af.tasks.tp)
+            if scoped:  # borrows lent to in-module tasks: scoped to the task
+                self.res.plan_task_borrows(scoped)
+                af.tasks.borrow_scopes = self.res.tables
+                af.tasks.scoped = frozenset(scoped)
         from pymeld.abi.layout import flatten_async_functype, flatten_functype
 
         for li in cross:
@@ -836,14 +853,20 @@ class Merger:
         callee = lowered.callee
         assert isinstance(callee, Lifted)
         same = lowered.owner == callee.owner
+        # borrows lent to an in-module task are the task's (`plan_task_borrows`), not the call's
+        scoped = (
+            self.asyncf is not None
+            and self.asyncf.tasks is not None
+            and (li in self.asyncf.tasks.scoped)
+        )
         guards = CallGuards(
             same_instance=same,
             may_leave=None if same else self.leave.flag_index(lowered.owner, LoweredRef(li)),
-            borrow_scope=None if same else self.res.borrow_scope(),
+            borrow_scope=None if same or scoped else self.res.borrow_scope(),
         )
         caller_opts = self._guarded(self.canon_options(lowered.opts), lowered.opts)
         callee_opts = self._guarded(self.canon_options(callee.opts), callee.opts)
-        ops: ResourceOps | None = None if same else self.res.ops_for(lowered)
+        ops: ResourceOps | None = None if same else self.res.ops_for(lowered, task=scoped)
         if not same and self.asyncf is not None:
             caller_opts, callee_opts = self._edge_opts(li)
             from pymeld.merge.asyncfuse import EdgeOps

@@ -20,6 +20,7 @@ from pymeld.abi.layout import (
     elem_size,
     field_offsets,
     flat_count,
+    flatten_async_functype,
     flatten_functype,
     payload_offset,
 )
@@ -164,14 +165,22 @@ def _params(w: Walk, ft: at.FuncType, n_flat: int) -> None:
 
 
 def host_call(
-    tables: InnerTables, ft: at.FuncType, inst: int, mem: int | None, target: int
+    tables: InnerTables,
+    ft: at.FuncType,
+    inst: int,
+    mem: int | None,
+    target: int,
+    prologue: Callable[[Body], object] | None = None,
 ) -> FuncCode:
-    """Stand-in for a lowered host import: arguments out of ``inst``'s table, results in."""
+    """Stand-in for a lowered host import: arguments out of ``inst``'s table, results in
+    (after ``prologue``, if any)."""
 
     out, into = _leaf(tables, "out", inst), _leaf(tables, "in", inst)
 
     core = flatten_functype(ft, "lower")
     b = Body(core.params)
+    if prologue is not None:
+        prologue(b)
     n_args = len(core.params) - (1 if _retptr(ft) else 0)
     base = b.local("i32")
     b.global_get(tables.save_sp_global).set(base)
@@ -226,6 +235,44 @@ def lifted_export(
         b.get(r)
     b.end()
     return FuncCode(core.params, core.results, tuple(b.locals), bytes(b.code))
+
+
+def async_export_params(
+    tables: InnerTables, ft: at.FuncType, inst: int, mem: int | None, target: int, callback: bool
+) -> FuncCode:
+    """Stand-in for the core function of an `async`-lifted export: its arguments into
+    ``inst``'s table; its core result (a callback code, or none) passes unchanged, since its
+    results leave through `task.return` (`task_return`)."""
+    core = flatten_async_functype(ft, "lift", callback)
+    b = Body(core.params)
+    if any(isinstance(h, at.Borrow) for h in leaves(ft)[0]):  # the root task's scope: until
+        b.i32(0).global_set(tables.borrow_global)  # its `task.return` (`task_return`)
+    _params(
+        Walk(b, tables, mem, _leaf(tables, "in", inst)), ft, 0 if _spilled(ft) else len(core.params)
+    )
+    b.forward_args().call(target).end()
+    return FuncCode(core.params, core.results, tuple(b.locals), bytes(b.code))
+
+
+def task_return(
+    tables: InnerTables,
+    ft: at.FuncType,
+    inst: int,
+    mem: int | None,
+    target: int,
+    lent: bool = False,
+) -> FuncCode:
+    """Stand-in for the runtime's `task.return` of a task the host called: the results'
+    handles out of ``inst``'s table (their values in memory rewritten for the call and put
+    back after it, as a host call's arguments are). ``lent``: the instance's `async` root
+    exports take borrows, which must be dropped by now (the host calls it one at a time: the
+    current call's count is the borrow global, `async_export_params`)."""
+
+    def check(b: Body) -> None:
+        b.global_get(tables.borrow_global).trap_if()
+
+    as_params = at.FuncType((("result", ft.result),), None) if ft.result is not None else ft
+    return host_call(tables, as_params, inst, mem, target, check if lent else None)
 
 
 def plan(tables: InnerTables, ft: at.FuncType, inst: int, host_call: bool) -> None:

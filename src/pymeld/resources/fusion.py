@@ -41,13 +41,16 @@ class Lookups:
     runtime_import: Callable[[object], int]  # a kept resource built-in, by its import key
     host_import: Callable[[int], int]  # the output import a host lower `li` calls
     memory: Callable[[CanonOpts], int | None]  # the memory of canonical options
+    # the import of the runtime's `task.return` built-in bi (an async root task's return)
+    runtime_task_return: Callable[[int], int] | None = None
 
 
 class _Ops:
     """`abi.adapter.ResourceOps` for one (lower, lift) pair."""
 
-    def __init__(self, tables: InnerTables, caller: int, callee: int) -> None:
+    def __init__(self, tables: InnerTables, caller: int, callee: int, task: bool = False) -> None:
         self.tables, self.caller, self.callee = tables, caller, callee
+        self.task = task  # the callee runs as an in-module task: borrows are the task's
 
     def transfer(
         self, t: at.Own | at.Borrow | at.Stream | at.Future, to_callee: bool
@@ -56,12 +59,12 @@ class _Ops:
         return self.item(t, to_callee).index
 
     def item(self, t: at.Own | at.Borrow, to_callee: bool) -> FuncItem:
-        from pymeld.resources.tables import BORROW, OWN
+        from pymeld.resources.tables import BORROW, OWN, TASK_BORROW
 
         r = t.resource
         assert isinstance(r, ResourceType)
         src, dst = (self.caller, self.callee) if to_callee else (self.callee, self.caller)
-        kind = OWN if isinstance(t, at.Own) else BORROW
+        kind = OWN if isinstance(t, at.Own) else TASK_BORROW if self.task else BORROW
         return self.tables.transfer(r, kind, src, dst)
 
 
@@ -78,6 +81,7 @@ class ResourceFusion:
         self._host_calls: dict[int, FuncItem] = {}  # lower index → stand-in function
         self._lifts: list[tuple[Lifted, FuncItem]] = []  # root exports translated at the boundary
         self._dtors: dict[int, FuncItem] = {}  # resource id → guarded destructor
+        self._returns: dict[int, FuncItem] = {}  # task.return built-in → stand-in
 
     @property
     def tables(self) -> InnerTables:
@@ -152,6 +156,56 @@ class ResourceFusion:
             if rr.resource.dtor is not None:
                 self._dtors[rr.resource.id] = t.dtor_guard(rr.resource)
 
+    def plan_task_returns(self, used: list[int]) -> None:
+        """Stand-ins for the runtime's `task.return` built-ins of instances whose `async`
+        exports the host calls, when their result holds handles of in-module tables: the
+        handles leave the instance's table as an export's results do
+        (`boundary.task_return`)."""
+        if not self.runtime.inmodule:
+            return
+        lifts = [lf for lf in _exported_lifts(self.g) if lf.opts.is_async]
+        roots = {lf.owner for lf in lifts}
+        t = self.tables
+        for bi in used:
+            b = self.g.builtins[bi]
+            ft = at.FuncType((), b.result)
+            lent = b.owner in self._lenders(lifts)
+            if b.op != "task.return" or b.owner not in roots:
+                continue
+            if not handle_resources(ft) and not lent:
+                continue
+            boundary_plan(t, ft, b.owner)
+            self._returns[bi] = t.plan.add_func(
+                "resource", ("task-return", bi), partial(self._task_return, bi)
+            )
+
+    def _task_return(self, bi: int) -> FuncCode:
+        from pymeld.resources import boundary
+
+        b = self.g.builtins[bi]
+        assert b.opts is not None
+        mem = self.lookups.memory(b.opts)
+        assert self.lookups.runtime_task_return is not None
+        target = self.lookups.runtime_task_return(bi)
+        lifts = [lf for lf in _exported_lifts(self.g) if lf.opts.is_async]
+        ft = at.FuncType((), b.result)
+        lent = b.owner in self._lenders(lifts)
+        return boundary.task_return(self.tables, ft, b.owner, mem, target, lent)
+
+    @staticmethod
+    def _lenders(lifts: list[Lifted]) -> set[int]:
+        """Instances whose `async` root exports take borrows (checked at `task.return`)."""
+        return {
+            lf.owner
+            for lf in lifts
+            if any(isinstance(h, at.Borrow) for p in lf.type.param_types() for h in at.handles(p))
+        }
+
+    def task_return(self, bi: int) -> int | None:
+        """The stand-in for the runtime's `task.return` ``bi`` (handles translated), if any."""
+        item = self._returns.get(bi)
+        return None if item is None else item.index
+
     def _host_call(self, li: int) -> FuncCode:
         lowered = self.g.lowers[li]
         assert isinstance(lowered.callee, HostFunc)
@@ -166,6 +220,11 @@ class ResourceFusion:
         target = self.lookups.func_index(lf.core_func)
         from pymeld.resources import boundary
 
+        if lf.opts.is_async:  # its results leave through `task.return` (`task_return`)
+            callback = lf.opts.callback is not None
+            return boundary.async_export_params(
+                self.tables, lf.type, lf.owner, mem, target, callback
+            )
         return boundary.lifted_export(self.tables, lf.type, lf.owner, mem, target)
 
     # -- answers (after the plan is frozen) --------------------------------------------------------
@@ -192,12 +251,27 @@ class ResourceFusion:
         item = self._builtins.get(bi)
         return None if item is None else item.index
 
-    def ops_for(self, lowered: Lowered) -> _Ops | None:
+    def ops_for(self, lowered: Lowered, task: bool = False) -> _Ops | None:
+        """The handle transfers of ``lowered``'s adapter (``task``: its callee runs as an
+        in-module task, which its borrows are lent to: `plan_task_borrows`)."""
         callee = lowered.callee
         assert isinstance(callee, Lifted)
         if not handle_resources(callee.type):
             return None
-        return _Ops(self.tables, lowered.owner, callee.owner)
+        return _Ops(self.tables, lowered.owner, callee.owner, task)
+
+    def plan_task_borrows(self, lowers: list[int]) -> None:
+        """Borrows passed by ``lowers`` to in-module async tasks: scoped to the task
+        (`InnerTables.task_scopes`), not to the adapter call."""
+        for li in lowers:
+            lowered = self.g.lowers[li]
+            ops = self.ops_for(lowered, task=True)
+            assert ops is not None
+            self.tables.task_scopes()
+            for p in lowered.callee.type.param_types():
+                for x in at.handles(p):
+                    if isinstance(x, at.Borrow):
+                        ops.item(x, True)
 
     def borrow_scope(self) -> BorrowScope | None:
         """The state an adapter's borrow scope uses (None when there are no in-module tables)."""
@@ -207,6 +281,20 @@ class ResourceFusion:
         from pymeld.abi.adapter import BorrowScope
 
         return BorrowScope(t.borrow_global, t.lend_sp_global, t.unlend)
+
+
+def boundary_plan(t: InnerTables, ft: at.FuncType, inst: int) -> None:
+    """Plan the leaf functions a `task.return` stand-in of ``ft``'s result calls (out of
+    ``inst``'s table, as an export's results)."""
+    from pymeld.resources import boundary
+
+    boundary.plan(t, at.FuncType((), None, False), inst, False)  # the save stack
+    for h in at.handles(ft.result):
+        r = h.resource
+        assert isinstance(r, ResourceType)
+        if isinstance(h, at.Borrow) and r.host_path is None:
+            raise UnsupportedFeature("borrow handle in an export result")
+        t.leaf("out", boundary.OWN if isinstance(h, at.Own) else boundary.BORROW, r, inst)
 
 
 def _walk(ft: at.FuncType, ops: _Ops) -> None:

@@ -17,6 +17,13 @@ Lends: lending an own as a borrow bumps its `num_lends` and pushes it on a lend 
 memory, one stack pointer global); the adapter's borrow scope pops back to its entry depth on
 return. Dropping or moving out a lent own traps, as in the spec.
 
+Task scopes (`task_scopes`, only when an adapter lends borrows to an in-module async task):
+the callee's borrow entry names its task (kind ``BORROW | scope << 4``, the scope being the
+task record's number) and counts in that scope (``scope-borrows`` memory); the lender's
+``num_lends`` (own or borrow) is kept in a ``task-lends`` list; `scope_end`, at the task's
+`task.return`, traps if a borrow is left and ends its loans. Dropping a borrow lent on to a
+task traps as dropping a lent own does.
+
 Runtime boundary (when several instances hold handles, see `runtime`): an entry of a host
 resource keeps the *runtime* handle as its rep; kind 3 marks a borrow the runtime lent us (its
 runtime handle is dropped with it). `out`/`in` functions translate one handle at the boundary
@@ -38,6 +45,11 @@ from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.space import claim, shared_space
 
 OWN, BORROW, RT_BORROW = 1, 2, 3
+#: transfer kind of a borrow lent to an in-module async task (`task_scopes`): its scope is the
+#: task, named in the callee's entry as ``BORROW | scope << SCOPE_SHIFT``
+TASK_BORROW = 4
+SCOPE_SHIFT = 4
+_LEND = 12  # bytes per task loan: lender's table, lender's entry address, the task's scope
 _MAX = (1 << 28) - 1  # Table.MAX_LENGTH
 _GROUP = "resource"
 
@@ -80,6 +92,37 @@ class InnerTables:
     def _func(self, *key: object) -> FuncItem:
         return self.plan.add_func(_GROUP, key, lambda: self._emit(key))
 
+    def task_scopes(self) -> None:
+        """Plan borrows lent to in-module async tasks (the spec's `Task.num_borrows` and
+        `Subtask.lenders`, per task): a task's borrows count in the ``scope-borrows`` memory
+        (an i32 per scope, a scope being the task record's number), its loans in the
+        ``task-lends`` memory until `scope_end` at its `task.return`."""
+        p = self.plan
+        if self.scoped:
+            return
+        p.add_global("resource-state", "lend_scope")
+        p.add_global("resource-state", "task_lends_n")
+        p.add_memory("resource-state", "task-lends")
+        p.add_memory("resource-state", "scope-borrows")
+        self._func("task_lend")
+        self._func("scope_end")
+
+    @property
+    def scoped(self) -> bool:
+        """Whether borrows are lent to in-module tasks (`task_scopes`)."""
+        return self.plan.find(Space.GLOBAL, "resource-state", "lend_scope") is not None
+
+    @property
+    def lend_scope_global(self) -> int:
+        """The scope (task record number) the borrows lowered now are lent to."""
+        return self._global("lend_scope")
+
+    @property
+    def scope_end(self) -> int:
+        """(scope): trap unless the task dropped every borrow it was lent (the spec's
+        `trap_if(self.num_borrows > 0)` of `Task.return_`), then end its loans."""
+        return self._fn("scope_end")
+
     def builtin(self, op: str, inst: int, r: ResourceType) -> FuncItem:
         """Function for `canon resource.{new,rep,drop}` of ``r`` in instance ``inst``."""
         self.table(inst)
@@ -90,7 +133,7 @@ class InnerTables:
         """i32 → i32 function moving a handle of ``r`` from ``src``'s table into ``dst``'s (for a
         borrow into the instance defining ``r``: checking the handle and returning its rep)."""
         self.table(src)
-        if not (kind == BORROW and r.owner == dst):
+        if not (kind in (BORROW, TASK_BORROW) and r.owner == dst):
             self.table(dst)
         self.resources[r.id] = r
         return self._func("xfer", kind, r.id, src, dst)
@@ -200,10 +243,16 @@ class InnerTables:
             return self._boundary(op, kind, self.resources[rid], inst)
         if op == "push":
             return self._push()
+        if op == "task_lend":
+            return self._task_lend()
+        if op == "scope_end":
+            return self._scope_end()
         assert op == "xfer"
         kind, rid, src, dst = key[1:]
         assert isinstance(kind, int) and isinstance(rid, int)
         assert isinstance(src, int) and isinstance(dst, int)
+        if kind == TASK_BORROW:
+            return self._xfer_task(self.resources[rid], src, dst)
         return self._xfer(kind, self.resources[rid], src, dst)
 
     def dtor_guard(self, r: ResourceType) -> FuncItem:
@@ -303,10 +352,21 @@ class InnerTables:
             b.get(addr).load("i32.load", m, 8).i32(RT_BORROW).op("i32.eq").if_()
             b.get(rep).call(self._rt("drop", r))
             b.end()
+        if self.scoped:  # a borrow lent on to a task that has not returned, or a task's
+            b.get(addr).load("i32.load", m, 12).trap_if()
+            b.get(addr).load("i32.load", m, 8).i32(SCOPE_SHIFT).op("i32.shr_u").set(rep)
         b.get(addr).call(self._fn("remove", inst))
+        if self.scoped:  # a task's borrow: that task's count (`task_scopes`)
+            sm = self._memory("resource-state", "scope-borrows")
+            b.get(rep).if_()
+            b.get(rep).i32(2).op("i32.shl").get(rep).i32(2).op("i32.shl")
+            b.load("i32.load", sm, 0).i32(1).op("i32.sub").store("i32.store", sm, 0)
+            b.op("else")
         b.global_get(self.borrow_global)
         b.i32(1).op("i32.sub")
         b.global_set(self.borrow_global)
+        if self.scoped:
+            b.end()
         b.end().end()
         return _gen(b, ("i32",), ())
 
@@ -336,6 +396,78 @@ class InnerTables:
                 b.global_set(self.borrow_global)
         b.end()
         return _gen(b, ("i32",), ("i32",))
+
+    def _xfer_task(self, r: ResourceType, src: int, dst: int) -> FuncCode:
+        """A borrow lent to an in-module task: `lift_borrow` lends the caller's handle (own or
+        borrow) until the task returns (`scope_end`; wasmtime ends the loan at `task.return`,
+        not when the caller sees it); `lower_borrow` gives the definer the rep, else a borrow
+        in the callee's table scoped to the task, counted in its scope."""
+        m = self._mem(self.tables.index(src))
+        b = Body(["i32"])
+        addr, rep = b.local("i32"), b.local("i32")
+        b.i32(r.id).get(0).call(self._fn("get", src)).set(addr)
+        b.get(addr).get(addr).load("i32.load", m, 12).i32(1).op("i32.add")
+        b.store("i32.store", m, 12)
+        b.i32(self.tables.index(src)).get(addr).global_get(self.lend_scope_global)
+        b.call(self._fn("task_lend"))
+        b.get(addr).load("i32.load", m, 0)
+        if r.owner != dst:
+            sm = self._memory("resource-state", "scope-borrows")
+            b.set(rep)
+            b.i32(r.id).get(rep)
+            b.global_get(self.lend_scope_global).i32(SCOPE_SHIFT).op("i32.shl")
+            b.i32(BORROW).op("i32.or").call(self._fn("add", dst))
+            b.global_get(self.lend_scope_global).i32(2).op("i32.shl").set(addr)
+            _ensure(b, sm, lambda: b.get(addr).i32(4).op("i32.add"))
+            b.get(addr).get(addr).load("i32.load", sm, 0).i32(1).op("i32.add")
+            b.store("i32.store", sm, 0)
+        b.end()
+        return _gen(b, ("i32",), ("i32",))
+
+    def _task_lend(self) -> FuncCode:
+        """(table, lender's entry address, scope): keep one task loan (`_LEND` bytes)."""
+        b = Body(["i32", "i32", "i32"])
+        m, at_ = self._memory("resource-state", "task-lends"), b.local("i32")
+        n = self._global("task_lends_n")
+        b.global_get(n).i32(_LEND).op("i32.mul").set(at_)
+        _ensure(b, m, lambda: b.get(at_).i32(_LEND).op("i32.add"))
+        for k in range(3):
+            b.get(at_).get(k).store("i32.store", m, 4 * k)
+        b.global_get(n).i32(1).op("i32.add").global_set(n)
+        b.end()
+        return _gen(b, ("i32", "i32", "i32"), ())
+
+    def _scope_end(self) -> FuncCode:
+        """(scope): trap if the task still holds a borrow; end its loans (num_lends -= 1 on
+        each lender, the loan replaced by the last one)."""
+        b = Body(["i32"])
+        sm = self._memory("resource-state", "scope-borrows")
+        m, n = self._memory("resource-state", "task-lends"), self._global("task_lends_n")
+        i, at_, t, addr = b.local("i32"), b.local("i32"), b.local("i32"), b.local("i32")
+        b.get(0).i32(2).op("i32.shl").i32(4).op("i32.add")
+        b.memory_size(sm).i32(16).op("i32.shl").op("i32.le_u").if_()
+        b.get(0).i32(2).op("i32.shl").load("i32.load", sm, 0).trap_if()
+        b.end()
+        b.block().loop()
+        b.get(i).global_get(n).op("i32.ge_u").br_if(1)
+        b.get(i).i32(_LEND).op("i32.mul").tee(at_).load("i32.load", m, 8).get(0).op("i32.ne")
+        b.if_()
+        b.get(i).i32(1).op("i32.add").set(i)
+        b.br(1)
+        b.end()
+        b.get(at_).load("i32.load", m, 0).set(t)
+        b.get(at_).load("i32.load", m, 4).set(addr)
+        for k in range(len(self.tables)):
+            tm = self._mem(k)
+            b.get(t).i32(k).op("i32.eq").if_()
+            b.get(addr).get(addr).load("i32.load", tm, 12).i32(1).op("i32.sub")
+            b.store("i32.store", tm, 12)
+            b.end()
+        b.global_get(n).i32(1).op("i32.sub").global_set(n)
+        b.get(at_).global_get(n).i32(_LEND).op("i32.mul").i32(_LEND).memory_copy(m, m)
+        b.br(0).end().end()
+        b.end()
+        return _gen(b, ("i32",), ())
 
     def _boundary(self, op: str, kind: int, r: ResourceType, inst: int) -> FuncCode:
         m = self._mem(self.tables.index(inst))
@@ -435,6 +567,17 @@ class InnerTables:
         b.global_set(self.lend_sp_global)
         b.end()
         return _gen(b, ("i32",), ())
+
+
+def _ensure(b: Body, m: int, end: Callable[[], object]) -> None:
+    """Emit: grow memory ``m`` a page at a time until it holds ``end()`` bytes."""
+    b.block().loop()
+    end()
+    b.memory_size(m).i32(16).op("i32.shl").op("i32.le_u").br_if(1)
+    b.i32(1)
+    b.memory_grow(m)
+    b.i32(-1 & 0xFFFFFFFF).op("i32.eq").trap_if()
+    b.br(0).end().end()
 
 
 def _gen(b: Body, params: tuple[CoreValType, ...], results: tuple[CoreValType, ...]) -> FuncCode:

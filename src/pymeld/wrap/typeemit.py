@@ -47,7 +47,14 @@ class TypeEmitter:
         self._cache: dict[object, int] = {}
 
     def name(self, t: object, index: int) -> None:
-        """Future references to ``t`` use ``index`` (the index an export of it created)."""
+        """Future references to ``t`` use ``index`` (the index an export of it created). For a
+        resource, types already defined against its previous index (an `own` of it, a
+        signature taking one) are defined again when next used: an exported function's type
+        may only name the exported resource."""
+        if isinstance(t, ResourceType):
+            stale = [k for k in self._cache if _mentions(k, t)]
+            for k in stale:
+                del self._cache[k]
         self._cache[_key(t)] = index
 
     def valtype(self, t: at.ValType) -> cm.ValType:
@@ -112,6 +119,17 @@ class TypeEmitter:
                 return t.type
             case _:
                 raise UnsupportedFeature(f"cannot re-emit type {t!r}")
+
+
+def _mentions(key: object, r: ResourceType) -> bool:
+    """Whether cached type ``key`` (a value or function type) holds a handle of ``r``."""
+    if isinstance(key, at.FuncType):
+        return any(_mentions(t, r) for t in [*key.param_types(), *key.result_type()])
+    if isinstance(key, tuple):  # a resource or a closure
+        return False
+    return any(
+        isinstance(h.resource, ResourceType) and h.resource.id == r.id for h in at.handles(key)
+    )
 
 
 def _key(t: object) -> object:

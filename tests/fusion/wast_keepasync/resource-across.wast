@@ -1,7 +1,9 @@
 ;;! component_model_async = true
 ;; A resource type crossing a kept boundary: $A defines `r` and lifts `ping` async, taking a
-;; borrow of `r` (so $A and $B cannot fuse: a handle passed through an async call, whose borrow
-;; scope is the callee's task); $B makes, borrows and drops `r`'s handles through sync calls. $A's cluster exports the type, $B's imports it; handle numbers
+;; borrow of `r`; $B makes, borrows and drops `r`'s handles through sync calls, and holds a
+;; `thread.yield` (in a root instance, not fused beside in-module tasks: that keeps the
+;; boundary; it never runs; without it the case fuses, see
+;; wast_async_task_resources/borrow-to-definer-sync-lower.wast). $A's cluster exports the type, $B's imports it; handle numbers
 ;; (observable in the result, reused after drops) are the runtime's, as in the original, and
 ;; each drop in $B runs $A's destructor.
 
@@ -43,13 +45,16 @@
     (core func $get (canon lower (func $a "get")))
     (core func $ping (canon lower (func $a "ping")))
     (core func $drop (canon resource.drop $r))
+    (core func $yield (canon thread.yield))
     (core module $m
       (import "" "make" (func $make (param i32) (result i32)))
       (import "" "get" (func $get (param i32) (result i32)))
       (import "" "ping" (func $ping (param i32 i32) (result i32)))
       (import "" "drop" (func $drop (param i32)))
+      (import "" "yield" (func $yield (result i32)))
       (func (export "run") (param i32) (result i32)
         (local $h i32) (local $h2 i32) (local $v i32)
+        (if (i32.eq (local.get 0) (i32.const -1)) (then (drop (call $yield))))
         (local.set $h (call $make (local.get 0)))
         (local.set $h2 (call $make (i32.add (local.get 0) (i32.const 1))))
         (local.set $v (call $get (local.get $h2)))
@@ -59,7 +64,8 @@
         (call $drop (local.get $h2))
         (i32.add (i32.mul (local.get $v) (i32.const 10)) (local.get $h2))))
     (core instance $i (instantiate $m (with "" (instance
-      (export "make" (func $make)) (export "get" (func $get)) (export "ping" (func $ping)) (export "drop" (func $drop))))))
+      (export "make" (func $make)) (export "get" (func $get)) (export "ping" (func $ping)) (export "drop" (func $drop))
+      (export "yield" (func $yield))))))
     (func (export "run") (param "x" u32) (result u32) (canon lift (core func $i "run"))))
   (instance $a (instantiate $A))
   (instance $b (instantiate $B (with "a" (instance $a))))
