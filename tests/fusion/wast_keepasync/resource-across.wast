@@ -1,8 +1,9 @@
 ;;! component_model_async = true
 ;; A resource type crossing a kept boundary: $A defines `r` and lifts `ping` async, taking a
 ;; borrow of `r`; $B makes, borrows and drops `r`'s handles through sync calls, and holds a
-;; `thread.yield` (in a root instance, not fused beside in-module tasks: that keeps the
-;; boundary; it never runs; without it the case fuses, see
+;; `thread.yield` (it never runs) in a root instance that also lifts an export with a callback
+;; (`idle`: such a yield is not fused beside in-module tasks, which keeps the boundary; without
+;; it the case fuses, see
 ;; wast_async_task_resources/borrow-to-definer-sync-lower.wast). $A's cluster exports the type, $B's imports it; handle numbers
 ;; (observable in the result, reused after drops) are the runtime's, as in the original, and
 ;; each drop in $B runs $A's destructor.
@@ -46,8 +47,10 @@
     (core func $ping (canon lower (func $a "ping")))
     (core func $drop (canon resource.drop $r))
     (core func $yield (canon thread.yield))
+    (core func $tr (canon task.return))
     (core module $m
       (import "" "make" (func $make (param i32) (result i32)))
+      (import "" "tr" (func $tr))
       (import "" "get" (func $get (param i32) (result i32)))
       (import "" "ping" (func $ping (param i32 i32) (result i32)))
       (import "" "drop" (func $drop (param i32)))
@@ -62,13 +65,19 @@
         (local.set $v (i32.add (local.get $v) (call $get (local.get $h2))))
         (local.set $v (i32.add (local.get $v) (call $ping (local.get $h2) (local.get 0))))
         (call $drop (local.get $h2))
-        (i32.add (i32.mul (local.get $v) (i32.const 10)) (local.get $h2))))
+        (i32.add (i32.mul (local.get $v) (i32.const 10)) (local.get $h2)))
+      (func (export "idle") (result i32) (call $tr) (i32.const 0))
+      (func (export "idle-cb") (param i32 i32 i32) (result i32) unreachable))
     (core instance $i (instantiate $m (with "" (instance
       (export "make" (func $make)) (export "get" (func $get)) (export "ping" (func $ping)) (export "drop" (func $drop))
-      (export "yield" (func $yield))))))
-    (func (export "run") (param "x" u32) (result u32) (canon lift (core func $i "run"))))
+      (export "yield" (func $yield)) (export "tr" (func $tr))))))
+    (func (export "run") (param "x" u32) (result u32) (canon lift (core func $i "run")))
+    (func (export "idle") async
+      (canon lift (core func $i "idle") async (callback (core func $i "idle-cb")))))
   (instance $a (instantiate $A))
   (instance $b (instantiate $B (with "a" (instance $a))))
-  (export "run" (func $b "run")))
+  (export "run" (func $b "run"))
+  (export "idle" (func $b "idle")))
 (assert_return (invoke "run" (u32.const 3)) (u32.const 18042))  ;; ping sees the first destructor run
 (assert_return (invoke "run" (u32.const 0)) (u32.const 32011))  ;; freed handles reused LIFO
+(assert_return (invoke "idle"))
