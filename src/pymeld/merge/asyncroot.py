@@ -199,7 +199,7 @@ def _root_return(rt: TaskRuntime, bi: int) -> FuncCode:
         b.end()
     else:
         b.global_get(rt.glob("cur_task")).trap_if()
-    b.forward_args().call(rt.host_builtin(bi))
+    b.forward_args().call(rt.host_return(bi))
     b.i32(1).global_set(rt.glob("root_returned")).end()
     return _gen(b, params, results)
 

@@ -284,6 +284,7 @@ def plan_tasks(
     Without it (`--keep-async-boundaries`) such an export is refused here, so that a
     component boundary is kept there instead."""
     from pymeld.merge.asyncfuse import blocks, carried
+    from pymeld.merge.asyncreturned import check_returned_proxiable, returned_ends
     from pymeld.merge.asyncroot import check_called_roots, check_root_export, plan_roots
 
     roots = sorted({lf.owner for _, lf in exported} or {caller for caller, _, _ in cross})
@@ -297,6 +298,10 @@ def plan_tasks(
             _check_proxiable(lf.type, f"root export `{path}`")
             root_hand_overs.append(f"root export `{path}`")
             continue  # lowered and lifted by `TaskRuntime._export`
+        if host_ends and (ends := returned_ends(lf)) is not None:
+            check_returned_proxiable(ends, f"root export `{path}`")
+            root_hand_overs.append(f"root export `{path}`")
+            continue  # lifted by its `task.return` (`merge.asyncreturned`)
         raise UnsupportedFeature(
             f"stream/future in root export `{path}` beside in-module async tasks: its "
             "ends are in-module objects, which are not handed to or taken from the host "
@@ -913,6 +918,8 @@ class TaskRuntime:
         self.driven: dict[int, int] = {}  # id(lift) → its index among the root exports
         self._builtins: dict[int, FuncItem] = {}
         self._exports: dict[int, FuncItem] = {}
+        # root `task.return`s lifting ends for the host first (`merge.asyncreturned`)
+        self._returned: dict[int, FuncItem] = {}
         self.streams: StreamRuntime | None = None
         self.ids: StoreIds | None = None  # the runtime's store-wide ids (merge.asyncids)
         # the ways into the core code of a task that may unwind in a suspend point (a yield or
@@ -1034,6 +1041,12 @@ class TaskRuntime:
                 self._host_calls[li] = p.add_func(
                     GROUP, ("host-call", li), partial(self._host_call, li)
                 )
+            from pymeld.merge.asyncreturned import plan_returned_ends
+
+            self._returned = plan_returned_ends(self, exported)
+            for bi, item in self._returned.items():  # the runtime's, the host's task only
+                if bi not in self._builtins and bi not in self.tp.root_returns:
+                    self._builtins[bi] = item
         if any(lf.opts.callback is not None for lf in exported):
             from pymeld.merge.asyncroot import plan_driven
 
@@ -1069,6 +1082,13 @@ class TaskRuntime:
             (self.streams.host_lower if lift_result else self.streams.host_lift)(t, inst)
         if result is not None:
             (self.streams.host_lift if lift_result else self.streams.host_lower)(result, inst)
+
+    def host_return(self, bi: int) -> int:
+        """What the host's task calls for root `task.return` ``bi``: the runtime's, through
+        the stand-in lifting the ends it returns for the host (`merge.asyncreturned`)."""
+        assert self.host_builtin is not None
+        item = self._returned.get(bi)
+        return self.host_builtin(bi) if item is None else item.index
 
     def host_call(self, li: int) -> int | None:
         """Stand-in for host import ``li`` when it takes stream/future ends (`_host_call`)."""
@@ -2568,7 +2588,7 @@ class TaskRuntime:
             b.global_get(self.glob("cur_task")).op("i32.eqz").if_()
             owner = self.g.builtins[bi].owner
             b.global_get(self.glob(("root_task", owner))).op("i32.eqz").trap_if()
-            b.forward_args().call(self.host_builtin(bi)).op("return")
+            b.forward_args().call(self.host_return(bi)).op("return")
             b.end()
         b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
         b.get(t).load("i32.load", tasks, _STATUS).i32(STARTED).op("i32.ne").trap_if()

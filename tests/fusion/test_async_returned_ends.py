@@ -1,0 +1,186 @@
+"""Stream/future ends an async-lifted root export returns through `task.return` beside
+in-module tasks (`merge.asyncreturned`; WASI 0.3's `func() -> tuple<stream<u8>,
+future<...>>`).
+
+`host_ends_returned/inner.wat`: $D's async-lifted root exports get a stream and a future from
+$C through an async call and return them through their own `task.return` (the pair, the
+stream alone, a record holding both; callback and stackful lifts). A consumer component
+stands in for the host (wasmtime-py cannot take a stream or future): it reads both ends
+before $C writes them, and the writes reach its reads through the runtime. The traps of
+that `task.return`'s lift (the writable end, a busy end, an end in a set, a dropped end, a
+future already read, one end twice) are wasmtime's. The oracle runs a wast of the consumer
+around the original composition against the same around the fused one (refused on main:
+"stream/future in root export ... beside in-module async tasks").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pymeld.abi import types as at
+from pymeld.errors import UnsupportedFeature
+from pymeld.fuse import FuseOptions, fuse_bytes
+
+HERE = Path(__file__).parent / "host_ends_returned"
+
+#: The consumer's exports and what the original gives (`consumer.wat` packs the handles, the
+#: write codes and the values read), or wasmtime's trap.
+CASES = {
+    "open": "(u32.const 0x9a100021)",  # handles 1, 2; writes COMPLETED 1 / COMPLETED; 42, 7
+    "open-stackful": "(u32.const 0x9a100021)",
+    "open-stream": "(u32.const 0x2a10ff01)",  # the stream alone: 42 read, the future BLOCKED
+    "open-record": "(u32.const 0x9a100012)",  # the future lowered first: handle 1
+    "ret-writable": "handle is not a readable end of a stream",
+    "ret-busy": "cannot remove busy stream",
+    "ret-in-set": "cannot lift future while it's in a waitable set",
+    "ret-dropped": "unknown handle index 1",
+    "ret-read-future": "cannot lift future after previous read succeeded",
+    "ret-twice": "called more than once",  # fused: the lift of the moved end traps
+}
+
+
+def _parse(wasm_tools: str, wat: str, tmp_path: Path, name: str) -> Path:
+    src, out = tmp_path / f"{name}.wat", tmp_path / f"{name}.wasm"
+    src.write_text(wat)
+    subprocess.run([wasm_tools, "parse", str(src), "-o", str(out)], check=True)
+    return out
+
+
+def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+    """The consumer around ``inner`` (a component binary, nested as its printed text)."""
+    (tmp_path / f"{name}.inner.wasm").write_bytes(inner)
+    text = subprocess.run(
+        [wasm_tools, "print", str(tmp_path / f"{name}.inner.wasm")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert text.startswith("(component")
+    exports = "".join(f'  (func (export "{n}") (alias export $consumer "{n}"))\n' for n in CASES)
+    return (
+        f"(component\n(component $Inner{text[len('(component') :]}\n"
+        f"{(HERE / 'consumer.wat').read_text()}"
+        "  (instance $inner (instantiate $Inner))\n"
+        '  (instance $consumer (instantiate $Consumer (with "d" (instance $inner "d"))))\n'
+        f"{exports})\n"
+    )
+
+
+def _wast(harness: str, path: Path) -> Path:
+    """A wast running each case in a fresh instance of ``harness``."""
+    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
+    lines.append(f"(component definition $H{harness[len('(component') :]}")
+    for k, (name, want) in enumerate(CASES.items()):
+        lines.append(f"(component instance $i{k} $H)")
+        if want.startswith("("):
+            lines.append(f'(assert_return (invoke "{name}") {want})')
+        else:
+            lines.append(f'(assert_trap (invoke "{name}") "{want}")')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _oracle_against(oracle_py: Path, wast: Path, transformed: Path, tmp_path: Path) -> dict:
+    report = tmp_path / "report.json"
+    cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}"]
+    subprocess.run(
+        [*cmd, "--json", str(report), str(wast)], capture_output=True, text=True, timeout=600
+    )
+    (result,) = json.loads(report.read_text())["files"].values()
+    return result
+
+
+def _stackful(wat: str) -> str:
+    """``wat`` with every callback lift of $D made stackful (its `-sf` entry): no export of
+    $D is driven, so its `task.return`s are the runtime's through the stand-in alone."""
+    out = re.sub(
+        r'\(core func \$core "([a-z-]+)"\) async \(callback \(core func \$core "never"\)\)',
+        r'(core func $core "\1-sf") async',
+        wat,
+    )
+    assert "callback (core func $core" not in out and out.count('-sf") async') == 10
+    return out
+
+
+@pytest.mark.parametrize("variant", ["callback", "stackful"])
+def test_returned_ends_reach_the_host_as_the_original_does(
+    variant: str, wasm_tools: str, oracle_py: Path, tmp_path: Path
+) -> None:
+    wat = (HERE / "inner.wat").read_text()
+    wat = _stackful(wat) if variant == "stackful" else wat
+    original = _parse(wasm_tools, wat, tmp_path, "inner").read_bytes()
+    fused = fuse_bytes(original, options=FuseOptions(component=True)).output
+    transformed = _parse(
+        wasm_tools, _harness(wasm_tools, fused, tmp_path, "fused"), tmp_path, "fused.harness"
+    )
+    wast = _wast(_harness(wasm_tools, original, tmp_path, "original"), tmp_path / "ret.wast")
+    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r  # the original trapped with each expected message
+    assert r["counts"]["compared"] == 1 + 2 * len(CASES), r
+
+
+def test_flat_ends_are_at_fixed_positions_or_none() -> None:
+    """`flat_ends`: ends in tuples and records by flat index; under a variant or list their
+    place depends on the value: None."""
+    from pymeld.merge.asyncreturned import flat_ends
+
+    st, fu = at.Stream(at.U8()), at.Future(at.U32())
+    rec = at.Record((("done", fu), ("n", at.U64()), ("s", at.String()), ("body", st)))
+    assert flat_ends([st]) == [(0, st)]
+    assert flat_ends([at.Tuple((st, fu))]) == [(0, st), (1, fu)]
+    assert flat_ends([at.U32(), rec]) == [(1, fu), (5, st)]
+    assert flat_ends([at.U32()]) == []
+    assert flat_ends([at.Option(st)]) is None
+    assert flat_ends([at.Result(st, at.U32())]) is None
+    assert flat_ends([at.List(st)]) is None
+    assert flat_ends([at.ErrorContext()]) is None
+
+
+def test_returned_ends_are_those_of_an_async_lift_s_result() -> None:
+    from pymeld.codec.core.model import ExternKind
+    from pymeld.graph.model import CanonOpts, DefRef, Lifted
+    from pymeld.merge.asyncreturned import returned_ends
+
+    st, fu = at.Stream(at.U8()), at.Future(None)
+
+    def lift(ft: at.FuncType, is_async: bool = True) -> Lifted:
+        return Lifted(DefRef(0, ExternKind.FUNC, 0), ft, CanonOpts(is_async=is_async), 0)
+
+    assert returned_ends(lift(at.FuncType((), st, True))) == [(0, st)]
+    assert returned_ends(lift(at.FuncType((), at.Tuple((st, fu)), True))) == [(0, st), (1, fu)]
+    assert returned_ends(lift(at.FuncType((), st, True), is_async=False)) is None  # root_ends'
+    assert returned_ends(lift(at.FuncType((("s", st),), fu, True))) is None  # ends handed in
+    assert returned_ends(lift(at.FuncType((), at.Option(st), True))) is None
+    assert returned_ends(lift(at.FuncType((), at.Tuple((at.U32(),) * 16 + (st,)), True))) is None
+    assert returned_ends(lift(at.FuncType((), at.U32(), True))) is None
+
+
+@pytest.mark.parametrize(
+    ("result", "refusal"),
+    [
+        ("(option $ST)", "stream/future in root export `d/v` beside in-module async tasks"),
+        ("(list $ST)", "stream/future in root export `d/v` beside in-module async tasks"),
+        ("(stream $ST)", "stream/future returned by root export `d/v` beside in-module async"),
+    ],
+    ids=["option", "list", "stream-of-streams"],
+)
+def test_other_returned_shapes_stay_refused(
+    result: str, refusal: str, wasm_tools: str, tmp_path: Path
+) -> None:
+    wat = (HERE / "inner.wat").read_text()
+    anchor = '    (func (export "write") async (result u32) (canon lift (core func $core "write")))'
+    assert anchor in wat
+    lift = (
+        f'    (func (export "v") async (result {result}) (canon lift (core func $core "open") '
+        'async (callback (core func $core "never")) (memory (core memory $memory "mem"))))\n'
+    )
+    data = _parse(wasm_tools, wat.replace(anchor, lift + anchor), tmp_path, "shape").read_bytes()
+    with pytest.raises(UnsupportedFeature, match=re.escape(refusal)):
+        fuse_bytes(data, options=FuseOptions(component=True))
