@@ -36,6 +36,9 @@ CASES = {
     "open-stackful": "(u32.const 0x9a100021)",
     "open-stream": "(u32.const 0x2a10ff01)",  # the stream alone: 42 read, the future BLOCKED
     "open-record": "(u32.const 0x9a100012)",  # the future lowered first: handle 1
+    "open-sync": "(u32.const 0x9a100021)",  # a sync lift's pair through its pointer
+    "open-sync-record": "(u32.const 0x9a100012)",
+    "take": "(u32.const 0x9102a)",  # a tuple parameter's stream: COMPLETED 1, 42; 9 beside
     "ret-writable": "handle is not a readable end of a stream",
     "ret-busy": "cannot remove busy stream",
     "ret-in-set": "cannot lift future while it's in a waitable set",
@@ -52,8 +55,8 @@ def _parse(wasm_tools: str, wat: str, tmp_path: Path, name: str) -> Path:
     return out
 
 
-def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
-    """The consumer around ``inner`` (a component binary, nested as its printed text)."""
+def _nested(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+    """Component binary ``inner`` as the text of a nested component `$Inner`."""
     (tmp_path / f"{name}.inner.wasm").write_bytes(inner)
     text = subprocess.run(
         [wasm_tools, "print", str(tmp_path / f"{name}.inner.wasm")],
@@ -62,9 +65,14 @@ def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
         check=True,
     ).stdout
     assert text.startswith("(component")
+    return f"(component $Inner{text[len('(component') :]}\n"
+
+
+def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+    """The consumer around ``inner`` (a component binary)."""
     exports = "".join(f'  (func (export "{n}") (alias export $consumer "{n}"))\n' for n in CASES)
     return (
-        f"(component\n(component $Inner{text[len('(component') :]}\n"
+        f"(component\n{_nested(wasm_tools, inner, tmp_path, name)}"
         f"{(HERE / 'consumer.wat').read_text()}"
         "  (instance $inner (instantiate $Inner))\n"
         '  (instance $consumer (instantiate $Consumer (with "d" (instance $inner "d"))))\n'
@@ -72,11 +80,11 @@ def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
     )
 
 
-def _wast(harness: str, path: Path) -> Path:
-    """A wast running each case in a fresh instance of ``harness``."""
+def _wast(harness: str, cases: dict[str, str], path: Path) -> Path:
+    """A wast running each of ``cases`` in a fresh instance of ``harness``."""
     lines = [";;! component_model_async = true", ";;! multi_memory = true"]
     lines.append(f"(component definition $H{harness[len('(component') :]}")
-    for k, (name, want) in enumerate(CASES.items()):
+    for k, (name, want) in enumerate(cases.items()):
         lines.append(f"(component instance $i{k} $H)")
         if want.startswith("("):
             lines.append(f'(assert_return (invoke "{name}") {want})')
@@ -119,11 +127,46 @@ def test_returned_ends_reach_the_host_as_the_original_does(
     transformed = _parse(
         wasm_tools, _harness(wasm_tools, fused, tmp_path, "fused"), tmp_path, "fused.harness"
     )
-    wast = _wast(_harness(wasm_tools, original, tmp_path, "original"), tmp_path / "ret.wast")
+    wast = _wast(_harness(wasm_tools, original, tmp_path, "original"), CASES, tmp_path / "ret.wast")
     r = _oracle_against(oracle_py, wast, transformed, tmp_path)
     assert r["status"] == "equivalent", r
     assert not r.get("warnings"), r  # the original trapped with each expected message
     assert r["counts"]["compared"] == 1 + 2 * len(CASES), r
+
+
+#: importer.wat's exports and what the original gives: the handles (stream 1, future 2, or
+#: the record's order), $C's read (COMPLETED 1, handle 1 in $C, 42), the future's read
+#: (COMPLETED) and value 7.
+IMPORTER_CASES = {"run": "(u32.const 0x8102a21)", "run-record": "(u32.const 0x8102a12)"}
+
+
+def test_host_import_results_through_memory_cross_as_the_original_does(
+    wasm_tools: str, oracle_py: Path, tmp_path: Path
+) -> None:
+    """A host import whose result, returned through memory, holds a stream and a future (a
+    tuple, a record): the runtime's handles it stores are lowered as in-module proxies; the
+    host's writes reach the reads of $D and of $C (through an adapter)."""
+    original = _parse(wasm_tools, (HERE / "importer.wat").read_text(), tmp_path, "importer")
+
+    def harness(inner: bytes, name: str) -> str:
+        return (
+            f"(component\n{(HERE / 'maker.wat').read_text()}"
+            "  (instance $maker (instantiate $Maker))\n"
+            f"{_nested(wasm_tools, inner, tmp_path, name)}"
+            '  (instance $inner (instantiate $Inner (with "maker" (instance $maker))))\n'
+            + "".join(
+                f'  (func (export "{n}") (alias export $inner "{n}"))\n' for n in IMPORTER_CASES
+            )
+            + ")\n"
+        )
+
+    data = original.read_bytes()
+    fused = fuse_bytes(data, options=FuseOptions(component=True)).output
+    transformed = _parse(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
+    wast = _wast(harness(data, "original"), IMPORTER_CASES, tmp_path / "importer.wast")
+    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert r["counts"]["compared"] == 1 + 2 * len(IMPORTER_CASES), r
 
 
 def test_flat_ends_are_at_fixed_positions_or_none() -> None:
@@ -184,3 +227,31 @@ def test_other_returned_shapes_stay_refused(
     data = _parse(wasm_tools, wat.replace(anchor, lift + anchor), tmp_path, "shape").read_bytes()
     with pytest.raises(UnsupportedFeature, match=re.escape(refusal)):
         fuse_bytes(data, options=FuseOptions(component=True))
+
+
+def test_boundary_ends_take_tuples_records_and_results_through_memory() -> None:
+    """`boundary_ends` now fuses ends in tuple and record parameters (by flat index) and in a
+    result returned through memory at fixed offsets (`spilled_ends`); under a variant or a
+    list they stay refused."""
+    from pymeld.merge.asyncreturned import memory_ends, spilled_ends
+    from pymeld.merge.asynctask import boundary_ends
+
+    st, fu = at.Stream(at.U8()), at.Future(at.U32())
+
+    def ft(*params: at.ValType, result: at.ValType | None = None) -> at.FuncType:
+        return at.FuncType(tuple((f"p{k}", t) for k, t in enumerate(params)), result)
+
+    pair = at.Tuple((st, fu))
+    rec = at.Record((("done", fu), ("n", at.U8()), ("big", at.U64()), ("body", st)))
+    assert boundary_ends(ft(at.Tuple((at.U32(), st)))) == ([(1, st)], None)
+    assert boundary_ends(ft(at.U64(), rec)) == ([(1, fu), (4, st)], None)
+    assert boundary_ends(ft(result=pair)) == ([], None)
+    assert spilled_ends(ft(result=pair)) == [(0, st), (4, fu)]
+    assert spilled_ends(ft(result=rec)) == [(0, fu), (16, st)]
+    assert spilled_ends(ft(result=st)) == []  # flat: the result itself (`boundary_ends`)
+    assert spilled_ends(ft(result=at.String())) == []
+    assert memory_ends(at.Tuple((at.U8(), pair)), 8) == [(12, st), (16, fu)]
+    for bad in (at.Option(st), at.List(st), at.Tuple((at.U32(), at.Option(fu)))):
+        assert boundary_ends(ft(result=bad)) is None
+        assert boundary_ends(ft(bad)) is None
+    assert spilled_ends(ft(result=at.Tuple((at.Option(st), at.U32())))) is None

@@ -129,3 +129,42 @@ def check_returned_proxiable(ends: FlatEnds, what: str) -> None:
                 "holds resource handles or ends (the runtime's copy of them would not reach "
                 "in-module tables)"
             )
+
+
+MemoryEnds = list[tuple[int, "at.Stream | at.Future"]]
+
+
+def memory_ends(t: at.ValType, base: int = 0) -> MemoryEnds | None:
+    """The stream/future ends a value of ``t`` stored at offset ``base`` carries, by offset;
+    None when one sits where its offset depends on the value (under a variant, option,
+    result or list) or is an error-context."""
+    from pymeld.abi.layout import despecialize, field_offsets
+    from pymeld.merge.asyncfuse import carried
+
+    if isinstance(t, at.Stream | at.Future):
+        return [(base, t)]
+    d = despecialize(t)
+    if isinstance(d, at.Record):
+        out: MemoryEnds = []
+        for off, (_, ft) in zip(field_offsets(d.fields), d.fields, strict=True):
+            inner = memory_ends(ft, base + off)
+            if inner is None:
+                return None
+            out += inner
+        return out
+    return None if any(True for _ in carried(t)) else []
+
+
+def spilled_ends(ft: at.FuncType) -> MemoryEnds | None:
+    """The ends in ``ft``'s result when it is returned through memory (more than one flat
+    value: a lift's returned pointer, a lower's result pointer), by offset from that pointer;
+    [] when it carries none or is flat, None when one's offset depends on the value."""
+    from pymeld.abi.layout import MAX_FLAT_RESULTS
+    from pymeld.merge.asyncfuse import carried
+
+    r = ft.result
+    if r is None or not any(True for _ in carried(r)):
+        return []
+    if flat_count(r) <= MAX_FLAT_RESULTS:
+        return [] if isinstance(r, at.Stream | at.Future) else None
+    return memory_ends(r)

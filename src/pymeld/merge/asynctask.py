@@ -441,50 +441,58 @@ def plan_tasks(
 
 
 BoundaryEnds = tuple[list[tuple[int, "at.Stream | at.Future"]], "at.Stream | at.Future | None"]
+SpilledEnds = list[tuple[int, "at.Stream | at.Future"]]
+
+
+def _spilled(ft: at.FuncType) -> SpilledEnds:
+    """`merge.asyncreturned.spilled_ends` of a call `boundary_ends` fuses."""
+    from pymeld.merge.asyncreturned import spilled_ends
+
+    out = spilled_ends(ft)
+    assert out is not None
+    return out
 
 
 def boundary_ends(ft: at.FuncType) -> BoundaryEnds | None:
     """The stream/future ends a synchronous call of ``ft`` across the host boundary passes:
-    (flat index, type) of each parameter that is one, and the result when it is one; None
-    unless those are all its ends (none nested), its parameters are passed flat and no
-    resource handle goes beside them."""
+    (flat index, type) of each end among its parameters (one, or in tuples and records),
+    and the result when it is one; None unless those and the ends of a result returned
+    through memory at fixed offsets (`merge.asyncreturned.spilled_ends`) are all its ends,
+    its parameters are passed flat and no resource handle goes beside them."""
     from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count
-    from pymeld.merge.asyncfuse import carried
+    from pymeld.merge.asyncreturned import flat_ends, spilled_ends
 
     types = ft.param_types()
     if sum(flat_count(t) for t in types) > MAX_FLAT_PARAMS or at.handles(ft):
         return None
-    params: list[tuple[int, at.Stream | at.Future]] = []
-    k = 0
-    for t in types:
-        if isinstance(t, at.Stream | at.Future):
-            params.append((k, t))
-        elif any(True for _ in carried(t)):
-            return None
-        k += flat_count(t)
-    r = ft.result
-    if isinstance(r, at.Stream | at.Future):
-        return params, r
-    if r is not None and any(True for _ in carried(r)):
+    params = flat_ends(types)
+    if params is None or spilled_ends(ft) is None:
         return None
-    return params, None
+    r = ft.result
+    return params, r if isinstance(r, at.Stream | at.Future) else None
 
 
 def root_ends(lf: Lifted) -> BoundaryEnds | None:
     """`boundary_ends` of a root export lifted synchronously (an async lift's results go
-    through `task.return`: not fused), when it passes any."""
+    through `task.return`: `merge.asyncreturned`), when it passes any."""
+    from pymeld.merge.asyncreturned import spilled_ends
+
     ends = None if lf.opts.is_async else boundary_ends(lf.type)
-    return ends if ends is not None and (ends[0] or ends[1] is not None) else None
+    if ends is None or not (ends[0] or ends[1] is not None or spilled_ends(lf.type)):
+        return None
+    return ends
 
 
 def _check_proxiable(ft: at.FuncType, what: str) -> None:
     """Refuse an end ``what`` hands over or takes whose payload the runtime's built-ins could
     not copy for in-module code (`asyncstream._proxiable`)."""
+    from pymeld.merge.asyncreturned import spilled_ends
     from pymeld.merge.asyncstream import _proxiable
 
-    ends = boundary_ends(ft)
-    assert ends is not None
-    for t in [t for _, t in ends[0]] + ([ends[1]] if ends[1] is not None else []):
+    ends, spilled = boundary_ends(ft), spilled_ends(ft)
+    assert ends is not None and spilled is not None
+    ts = [t for _, t in ends[0] + spilled] + ([ends[1]] if ends[1] is not None else [])
+    for t in ts:
         if not _proxiable(t):
             raise UnsupportedFeature(
                 f"stream/future passed by {what} beside in-module async tasks whose payload "
@@ -1031,13 +1039,13 @@ class TaskRuntime:
             self.streams.plan()
             for lf in exported:  # ends root exports take and hand the host (`plan_tasks`)
                 if (ends := root_ends(lf)) is not None:
-                    self._plan_ends(ends, lf.owner, lift_result=True)
+                    self._plan_ends(ends, _spilled(lf.type), lf.owner, lift_result=True)
             for li in self.tp.host_lowers:  # and ends host imports take and give
                 lw = self.g.lowers[li]
                 assert isinstance(lw.callee, HostFunc)
                 ends = boundary_ends(lw.callee.type)
                 assert ends is not None
-                self._plan_ends(ends, lw.owner, lift_result=False)
+                self._plan_ends(ends, _spilled(lw.callee.type), lw.owner, lift_result=False)
                 self._host_calls[li] = p.add_func(
                     GROUP, ("host-call", li), partial(self._host_call, li)
                 )
@@ -1073,15 +1081,18 @@ class TaskRuntime:
         item = self._exports.get(id(lf))
         return None if item is None else item.index
 
-    def _plan_ends(self, ends: BoundaryEnds, inst: int, lift_result: bool) -> None:
+    def _plan_ends(
+        self, ends: BoundaryEnds, spilled: SpilledEnds, inst: int, lift_result: bool
+    ) -> None:
         """Plan the hand-overs of a call's ends between ``inst`` and the host: a root export
-        lowers its parameters and lifts its result, a host import the other way round."""
+        lowers its parameters and lifts its result (``spilled``: the ends of one returned
+        through memory), a host import the other way round."""
         assert self.streams is not None
         params, result = ends
         for _, t in params:
             (self.streams.host_lower if lift_result else self.streams.host_lift)(t, inst)
-        if result is not None:
-            (self.streams.host_lift if lift_result else self.streams.host_lower)(result, inst)
+        for t in [result] if result is not None else [t for _, t in spilled]:
+            (self.streams.host_lift if lift_result else self.streams.host_lower)(t, inst)
 
     def host_return(self, bi: int) -> int:
         """What the host's task calls for root `task.return` ``bi``: the runtime's, through
@@ -1114,6 +1125,13 @@ class TaskRuntime:
         b.call(self.host_import(li))
         if ends[1] is not None:
             b.call(self.streams.host_lower(ends[1], lw.owner).index)
+        spilled = _spilled(lw.callee.type)
+        if spilled:  # the runtime's handles it stored at the result pointer (the last param)
+            mem = self.memory(Builtin("lower", lw.owner, memory=lw.opts.memory))  # type: ignore[arg-type]
+            ptr = len(core.params) - 1
+            for off, t in spilled:
+                b.get(ptr).get(ptr).load("i32.load", mem, off)
+                b.call(self.streams.host_lower(t, lw.owner).index).store("i32.store", mem, off)
         b.end()
         return _gen(b, core.params, core.results)
 
@@ -2179,6 +2197,16 @@ class TaskRuntime:
                 b.unreachable()  # no end exists: wasmtime's lift traps
             else:
                 b.call(self.streams.host_lift(ends[1], lf.owner).index)
+        elif ends is not None and (spilled := _spilled(lf.type)):  # at the returned pointer
+            if self.streams is None:
+                b.unreachable()
+            else:
+                mem = self.memory(Builtin("lift", lf.owner, memory=lf.opts.memory))  # type: ignore[arg-type]
+                ptr = b.local("i32")
+                b.tee(ptr)
+                for off, t in spilled:
+                    b.get(ptr).get(ptr).load("i32.load", mem, off)
+                    b.call(self.streams.host_lift(t, lf.owner).index).store("i32.store", mem, off)
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)

@@ -5,7 +5,8 @@
 ;; return the ends to their caller through their own task.return (WASI 0.3's read-via-stream
 ;; shape): the tuple or the stream alone, a record holding both; and the traps of that
 ;; task.return's lift (the writable end, a busy end, an end in a set, a dropped end, a future
-;; already read, one end twice). Lifted with a callback (driven by pymeld beside in-module
+;; already read, one end twice); `open-sync` and `open-sync-record` lifted synchronously, the
+;; result through the returned pointer; `take` reads the stream of a tuple parameter. Lifted with a callback (driven by pymeld beside in-module
 ;; tasks), `open-stackful` beside them; the test's stackful variant lifts every export
 ;; without a callback (the runtime's task.return, through pymeld's stand-in).
 (component
@@ -141,6 +142,25 @@
       (func (export "ret-dropped") (result i32) (call $ret-dropped) (i32.const 0 (; EXIT ;)))
       (func (export "ret-read-future") (result i32) (call $ret-read-future) (i32.const 0 (; EXIT ;)))
       (func (export "ret-twice") (result i32) (call $ret-twice) (i32.const 0 (; EXIT ;)))
+      ;; lifted synchronously: the pair or the record through the returned pointer
+      (func (export "open-sync") (result i32)
+        (call $ends)
+        (i32.store (i32.const 0x30) (i32.load (i32.const 0x10)))
+        (i32.store (i32.const 0x34) (i32.load (i32.const 0x14)))
+        (i32.const 0x30))
+      (func (export "open-sync-record") (result i32)
+        (call $ends)
+        (i32.store (i32.const 0x30) (i32.load (i32.const 0x14)))
+        (i32.store (i32.const 0x34) (i32.const 5))
+        (i32.store (i32.const 0x38) (i32.load (i32.const 0x10)))
+        (i32.const 0x30))
+      ;; a stream in a tuple parameter (the host's, written): the read's code << 8 | the byte
+      ;; read | the number beside it << 16
+      (func (export "take") (param $n i32) (param $s i32) (result i32)
+        (i32.or (i32.or (i32.shl (call $stream.read (local.get $s) (i32.const 0x40) (i32.const 4))
+                                 (i32.const 8))
+                        (i32.load8_u (i32.const 0x40)))
+                (i32.shl (local.get $n) (i32.const 16))))
       (func (export "write") (result i32) (call $write))
       (func (export "never") (param i32 i32 i32) (result i32) unreachable)
     )
@@ -191,6 +211,12 @@
       (canon lift (core func $core "ret-read-future") async (callback (core func $core "never"))))
     (func (export "ret-twice") async (result $R)
       (canon lift (core func $core "ret-twice") async (callback (core func $core "never"))))
+    (func (export "open-sync") async (result $T)
+      (canon lift (core func $core "open-sync") (memory (core memory $memory "mem"))))
+    (func (export "open-sync-record") async (result $R)
+      (canon lift (core func $core "open-sync-record") (memory (core memory $memory "mem"))))
+    (func (export "take") async (param "p" (tuple u32 $ST)) (result u32)
+      (canon lift (core func $core "take")))
     (func (export "write") async (result u32) (canon lift (core func $core "write")))
   )
   (instance $c (instantiate $C))
