@@ -10,7 +10,12 @@ before $C writes them, and the writes reach its reads through the runtime. The t
 that `task.return`'s lift (the writable end, a busy end, an end in a set, a dropped end, a
 future already read, one end twice) are wasmtime's. The oracle runs a wast of the consumer
 around the original composition against the same around the fused one (refused on main:
-"stream/future in root export ... beside in-module async tasks").
+"stream/future in root export ... beside in-module async tasks"). The same file has
+sync-lifted exports returning the pair and a record through memory and one taking a stream
+inside a tuple; `importer.wat` a host import returning them through memory (refused on main:
+"stream/future passed to host import").
+
+`wast_async_returned/`: the same shapes between former instances, which main fused already.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import pytest
 from pymeld.abi import types as at
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
+from support import run_fuse_oracle
 
 HERE = Path(__file__).parent / "host_ends_returned"
 
@@ -167,6 +173,23 @@ def test_host_import_results_through_memory_cross_as_the_original_does(
     r = _oracle_against(oracle_py, wast, transformed, tmp_path)
     assert r["status"] == "equivalent", r
     assert r["counts"]["compared"] == 1 + 2 * len(IMPORTER_CASES), r
+
+
+BETWEEN = sorted((Path(__file__).parent / "wast_async_returned").glob("*.wast"))
+
+
+@pytest.mark.parametrize("wast", BETWEEN, ids=[p.name for p in BETWEEN])
+def test_ends_returned_between_instances_are_equivalent(
+    wast: Path, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """`wast_async_returned/`: ends returned through `task.return` from one former instance
+    to another (fused on main already; pinned here beside the host's case): the stream, a
+    tuple of a stream and a future, a record, an option; callback and stackful callees, async
+    and sync callers; `func(s: stream<u8>) -> future<u32>`; and wasmtime's traps of that
+    lift (each original with the expected message)."""
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
 
 
 def test_flat_ends_are_at_fixed_positions_or_none() -> None:
