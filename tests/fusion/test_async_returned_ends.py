@@ -45,6 +45,8 @@ CASES = {
     "open-sync": "(u32.const 0x9a100021)",  # a sync lift's pair through its pointer
     "open-sync-record": "(u32.const 0x9a100012)",
     "take": "(u32.const 0x9102a)",  # a tuple parameter's stream: COMPLETED 1, 42; 9 beside
+    "take-async": "(u32.const 0x9102a)",  # the same, lifted `async`
+    "relay": "(u32.const 0x2a0001)",  # the future (handle 1) written COMPLETED with 42
     "ret-writable": "handle is not a readable end of a stream",
     "ret-busy": "cannot remove busy stream",
     "ret-in-set": "cannot lift future while it's in a waitable set",
@@ -118,7 +120,7 @@ def _stackful(wat: str) -> str:
         r'(core func $core "\1-sf") async',
         wat,
     )
-    assert "callback (core func $core" not in out and out.count('-sf") async') == 10
+    assert "callback (core func $core" not in out and out.count('-sf") async') == 12
     return out
 
 
@@ -222,7 +224,8 @@ def test_returned_ends_are_those_of_an_async_lift_s_result() -> None:
     assert returned_ends(lift(at.FuncType((), st, True))) == [(0, st)]
     assert returned_ends(lift(at.FuncType((), at.Tuple((st, fu)), True))) == [(0, st), (1, fu)]
     assert returned_ends(lift(at.FuncType((), st, True), is_async=False)) is None  # root_ends'
-    assert returned_ends(lift(at.FuncType((("s", st),), fu, True))) is None  # ends handed in
+    assert returned_ends(lift(at.FuncType((("s", st),), fu, True))) == [(0, fu)]
+    assert returned_ends(lift(at.FuncType((("s", st),), at.U32(), True))) == []
     assert returned_ends(lift(at.FuncType((), at.Option(st), True))) is None
     assert returned_ends(lift(at.FuncType((), at.Tuple((at.U32(),) * 16 + (st,)), True))) is None
     assert returned_ends(lift(at.FuncType((), at.U32(), True))) is None

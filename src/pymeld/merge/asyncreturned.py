@@ -14,11 +14,15 @@ runtime's `task.return` with the runtime's handles. The stand-in serves only the
 a task of the same instance started by an adapter returns in-module (`_root_return` and
 `TaskRuntime._task_return` tell them apart by the current in-module task).
 
+The ends such an export takes from the host are lowered as the call starts
+(`asyncroot.export_code`), as a sync root export's are (`StreamRuntime.host_lower`: in-module
+proxies of the runtime's ends).
+
 Fused: ends at fixed flat positions of `task.return`'s parameters (the result itself, or
-inside tuples and records of it), their payload one `host_lift` can proxy. Refused when
-fusing: ends under a variant, option, result or list (their place depends on the value), a
-result spilled to memory (more than 16 flat values), and ends among an async lift's
-parameters (the host's ends handed in).
+inside tuples and records of it) and of the export's core parameters, their payload one
+`host_lift` can proxy. Refused when fusing: ends under a variant, option, result or list
+(their place depends on the value), and parameters or a result spilled to memory (more than
+16 flat values).
 """
 
 from __future__ import annotations
@@ -67,26 +71,44 @@ def flat_ends(types: list[at.ValType]) -> FlatEnds | None:
 
 def returned_ends(lf: Lifted) -> FlatEnds | None:
     """The ends root export ``lf``, lifted `async`, returns through `task.return` (by flat
-    index of its parameters), when it returns any and this module fuses them: none among its
-    parameters, every one at a fixed flat position, the result not spilled to memory."""
+    index of its parameters), when `async_root_ends` fuses its ends."""
+    ends = async_root_ends(lf)
+    return None if ends is None else ends[1]
+
+
+def async_root_ends(lf: Lifted) -> tuple[FlatEnds, FlatEnds] | None:
+    """The ends root export ``lf``, lifted `async`, takes (by flat index of its core
+    parameters: the host's, lowered as the call starts) and returns (by flat index of its
+    `task.return`'s parameters), when it passes any and this module fuses them all: each at
+    a fixed flat position, neither the parameters nor the result spilled to memory."""
     from pymeld.merge.asyncfuse import carried
 
+    if not lf.opts.is_async or not any(True for _ in carried(lf.type)):
+        return None
+    params = lf.type.param_types()
+    spilled = sum(flat_count(p) for p in params) > MAX_FLAT_PARAMS  # passed by pointer
+    if spilled and any(True for p in params for _ in carried(p)):
+        return None
+    taken = flat_ends(params)
     r = lf.type.result
-    if not lf.opts.is_async or r is None or not any(True for _ in carried(r)):
+    returned: FlatEnds | None = []
+    if r is not None and any(True for _ in carried(r)):
+        returned = flat_ends([r]) if flat_count(r) <= MAX_FLAT_PARAMS else None
+    if taken is None or returned is None:
         return None
-    if any(True for p in lf.type.param_types() for _ in carried(p)):
-        return None
-    if flat_count(r) > MAX_FLAT_PARAMS:
-        return None
-    ends = flat_ends([r])
-    return ends or None
+    return taken, returned
 
 
 def plan_returned_ends(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, FuncItem]:
     """Stand-ins for the `task.return` built-ins of root instances whose async-lifted exports
-    return ends (`returned_ends`), by built-in; their `host_lift`s planned."""
+    return ends (`returned_ends`), by built-in; their `host_lift`s planned, and the
+    `host_lower`s of the ends such exports take (`asyncroot.export_code`)."""
     assert rt.streams is not None
-    insts = {lf.owner for lf in exported if returned_ends(lf) is not None}
+    for lf in exported:
+        both = async_root_ends(lf)
+        for _, t in both[0] if both is not None else []:
+            rt.streams.host_lower(t, lf.owner)
+    insts = {lf.owner for lf in exported if returned_ends(lf)}
     out: dict[int, FuncItem] = {}
     for bi, b in enumerate(rt.g.builtins):
         if b.op != "task.return" or b.owner not in insts or b.result is None:

@@ -263,6 +263,12 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
         for s, key in zip(sids, ("root_task", "root_set", "root_thread"), strict=True):
             b.get(s).global_set(rt.glob(("ids", key)))
         b.i32(0).global_set(rt.glob(("ids", "adopted")))
+    if rt.streams is not None:  # ends the host passes: lowered as the task starts
+        from pymeld.merge.asyncreturned import async_root_ends
+
+        both = async_root_ends(lf)
+        for k, t in both[0] if both is not None else []:
+            b.get(k).call(rt.streams.host_lower(t, lf.owner).index).set(k)
     if callback is not None:
         entered(rt, b, lf.owner, lambda: b.forward_args().call(rt.func(lf.core_func)))
         b.call(rt.fn("root-drive", rt.driven[id(lf)]))

@@ -284,7 +284,7 @@ def plan_tasks(
     Without it (`--keep-async-boundaries`) such an export is refused here, so that a
     component boundary is kept there instead."""
     from pymeld.merge.asyncfuse import blocks, carried
-    from pymeld.merge.asyncreturned import check_returned_proxiable, returned_ends
+    from pymeld.merge.asyncreturned import async_root_ends, check_returned_proxiable
     from pymeld.merge.asyncroot import check_called_roots, check_root_export, plan_roots
 
     roots = sorted({lf.owner for _, lf in exported} or {caller for caller, _, _ in cross})
@@ -298,8 +298,8 @@ def plan_tasks(
             _check_proxiable(lf.type, f"root export `{path}`")
             root_hand_overs.append(f"root export `{path}`")
             continue  # lowered and lifted by `TaskRuntime._export`
-        if host_ends and (ends := returned_ends(lf)) is not None:
-            check_returned_proxiable(ends, f"root export `{path}`")
+        if host_ends and (ends := async_root_ends(lf)) is not None:
+            check_returned_proxiable(ends[0] + ends[1], f"root export `{path}`")
             root_hand_overs.append(f"root export `{path}`")
             continue  # lifted by its `task.return` (`merge.asyncreturned`)
         raise UnsupportedFeature(

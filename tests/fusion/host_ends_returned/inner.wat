@@ -6,7 +6,9 @@
 ;; shape): the tuple or the stream alone, a record holding both; and the traps of that
 ;; task.return's lift (the writable end, a busy end, an end in a set, a dropped end, a future
 ;; already read, one end twice); `open-sync` and `open-sync-record` lifted synchronously, the
-;; result through the returned pointer; `take` reads the stream of a tuple parameter. Lifted with a callback (driven by pymeld beside in-module
+;; result through the returned pointer; `take` reads the stream of a tuple parameter, as
+;; `take-async` does lifted `async`; `relay: async func(s: stream<u8>) -> future<u32>` reads the
+;; stream it is given and returns a future that `finish` writes. Lifted with a callback (driven by pymeld beside in-module
 ;; tasks), `open-stackful` beside them; the test's stackful variant lifts every export
 ;; without a callback (the runtime's task.return, through pymeld's stand-in).
 (component
@@ -77,12 +79,17 @@
       (import "" "ret-pair" (func $ret-pair (param i32 i32)))
       (import "" "ret-stream" (func $ret-stream (param i32)))
       (import "" "ret-record" (func $ret-record (param i32 i32 i32)))
+      (import "" "ret-u32" (func $ret-u32 (param i32)))
+      (import "" "ret-future" (func $ret-future (param i32)))
+      (import "" "future.new" (func $future.new (result i64)))
+      (import "" "future.write" (func $future.write (param i32 i32) (result i32)))
       (import "" "stream.new" (func $stream.new (result i64)))
       (import "" "stream.read" (func $stream.read (param i32 i32 i32) (result i32)))
       (import "" "stream.drop-readable" (func $stream.drop-readable (param i32)))
       (import "" "future.read" (func $future.read (param i32 i32) (result i32)))
       (import "" "waitable-set.new" (func $waitable-set.new (result i32)))
       (import "" "waitable.join" (func $waitable.join (param i32 i32)))
+      (global $ftx (mut i32) (i32.const 0))
       ;; $C's ends, by an async call that returns at once: stream at 0x10, future at 0x14
       (func $ends
         (if (i32.ne (call $start (i32.const 0x10)) (i32.const 2 (; RETURNED ;)))
@@ -156,11 +163,32 @@
         (i32.const 0x30))
       ;; a stream in a tuple parameter (the host's, written): the read's code << 8 | the byte
       ;; read | the number beside it << 16
-      (func (export "take") (param $n i32) (param $s i32) (result i32)
+      (func $take (export "take") (param $n i32) (param $s i32) (result i32)
         (i32.or (i32.or (i32.shl (call $stream.read (local.get $s) (i32.const 0x40) (i32.const 4))
                                  (i32.const 8))
                         (i32.load8_u (i32.const 0x40)))
                 (i32.shl (local.get $n) (i32.const 16))))
+      ;; lifted `async`: the same, its result through task.return
+      (func $take-async (export "take-async-sf") (param $n i32) (param $s i32)
+        (call $ret-u32 (call $take (local.get $n) (local.get $s))))
+      (func (export "take-async") (param i32 i32) (result i32)
+        (call $take-async (local.get 0) (local.get 1)) (i32.const 0 (; EXIT ;)))
+      ;; `relay: async func(s: stream<u8>) -> future<u32>`: the byte read from the stream is
+      ;; written to the future it returns by `finish`
+      (func $relay (export "relay-sf") (param $s i32)
+        (local $f i64)
+        (if (i32.ne (call $stream.read (local.get $s) (i32.const 0x40) (i32.const 4))
+                    (i32.const 0x10 (; COMPLETED 1 ;)))
+          (then unreachable))
+        (call $stream.drop-readable (local.get $s))
+        (local.set $f (call $future.new))
+        (global.set $ftx (i32.wrap_i64 (i64.shr_u (local.get $f) (i64.const 32))))
+        (call $ret-future (i32.wrap_i64 (local.get $f))))
+      (func (export "relay") (param i32) (result i32)
+        (call $relay (local.get 0)) (i32.const 0 (; EXIT ;)))
+      (func (export "finish") (result i32)
+        (i32.store (i32.const 0x44) (i32.load8_u (i32.const 0x40)))
+        (call $future.write (global.get $ftx) (i32.const 0x44)))
       (func (export "write") (result i32) (call $write))
       (func (export "never") (param i32 i32 i32) (result i32) unreachable)
     )
@@ -171,6 +199,10 @@
     (canon task.return (result $T) (core func $ret-pair))
     (canon task.return (result $ST) (core func $ret-stream))
     (canon task.return (result $R) (core func $ret-record))
+    (canon task.return (result u32) (core func $ret-u32))
+    (canon task.return (result $FT) (core func $ret-future))
+    (canon future.new $FT (core func $future.new))
+    (canon future.write $FT async (memory (core memory $memory "mem")) (core func $future.write))
     (canon stream.new $ST (core func $stream.new))
     (canon stream.read $ST async (memory (core memory $memory "mem")) (core func $stream.read))
     (canon stream.drop-readable $ST (core func $stream.drop-readable))
@@ -184,6 +216,10 @@
       (export "ret-pair" (func $ret-pair))
       (export "ret-stream" (func $ret-stream))
       (export "ret-record" (func $ret-record))
+      (export "ret-u32" (func $ret-u32))
+      (export "ret-future" (func $ret-future))
+      (export "future.new" (func $future.new))
+      (export "future.write" (func $future.write))
       (export "stream.new" (func $stream.new))
       (export "stream.read" (func $stream.read))
       (export "stream.drop-readable" (func $stream.drop-readable))
@@ -217,6 +253,11 @@
       (canon lift (core func $core "open-sync-record") (memory (core memory $memory "mem"))))
     (func (export "take") async (param "p" (tuple u32 $ST)) (result u32)
       (canon lift (core func $core "take")))
+    (func (export "take-async") async (param "p" (tuple u32 $ST)) (result u32)
+      (canon lift (core func $core "take-async") async (callback (core func $core "never"))))
+    (func (export "relay") async (param "s" $ST) (result $FT)
+      (canon lift (core func $core "relay") async (callback (core func $core "never"))))
+    (func (export "finish") async (result u32) (canon lift (core func $core "finish")))
     (func (export "write") async (result u32) (canon lift (core func $core "write")))
   )
   (instance $c (instantiate $C))
