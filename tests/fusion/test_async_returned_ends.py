@@ -47,6 +47,12 @@ CASES = {
     "take": "(u32.const 0x9102a)",  # a tuple parameter's stream: COMPLETED 1, 42; 9 beside
     "take-async": "(u32.const 0x9102a)",  # the same, lifted `async`
     "relay": "(u32.const 0x2a0001)",  # the future (handle 1) written COMPLETED with 42
+    "open-result": "(u32.const 0x9a100021)",  # result<tuple<..>, u32>: ok
+    "open-error": "(u32.const 0x4d01)",  # error(77): no end
+    "open-option": "(u32.const 0x2a10ff01)",  # option<stream>: some
+    "open-sync-option": "(u32.const 0x2a10ff01)",  # the same, sync lift through memory
+    "take-opt": "(u32.const 0xd09102a)",  # none (0xd), then some(stream)
+    "ret-opt-writable": "handle is not a readable end of a stream",
     "ret-writable": "handle is not a readable end of a stream",
     "ret-busy": "cannot remove busy stream",
     "ret-in-set": "cannot lift future while it's in a waitable set",
@@ -120,7 +126,7 @@ def _stackful(wat: str) -> str:
         r'(core func $core "\1-sf") async',
         wat,
     )
-    assert "callback (core func $core" not in out and out.count('-sf") async') == 12
+    assert "callback (core func $core" not in out and out.count('-sf") async') == 17
     return out
 
 
@@ -145,7 +151,12 @@ def test_returned_ends_reach_the_host_as_the_original_does(
 #: importer.wat's exports and what the original gives: the handles (stream 1, future 2, or
 #: the record's order), $C's read (COMPLETED 1, handle 1 in $C, 42), the future's read
 #: (COMPLETED) and value 7.
-IMPORTER_CASES = {"run": "(u32.const 0x8102a21)", "run-record": "(u32.const 0x8102a12)"}
+IMPORTER_CASES = {
+    "run": "(u32.const 0x8102a21)",
+    "run-record": "(u32.const 0x8102a12)",
+    "run-result": "(u32.const 0x8102a21)",
+    "run-none": "(u32.const 0x8102a21)",  # none took no handle
+}
 
 
 def test_host_import_results_through_memory_cross_as_the_original_does(
@@ -197,7 +208,7 @@ def test_ends_returned_between_instances_are_equivalent(
 def test_flat_ends_are_at_fixed_positions_or_none() -> None:
     """`flat_ends`: ends in tuples and records by flat index; under a variant or list their
     place depends on the value: None."""
-    from pymeld.merge.asyncreturned import flat_ends
+    from pymeld.merge.asyncreturned import Place, end_places, flat_ends
 
     st, fu = at.Stream(at.U8()), at.Future(at.U32())
     rec = at.Record((("done", fu), ("n", at.U64()), ("s", at.String()), ("body", st)))
@@ -209,24 +220,33 @@ def test_flat_ends_are_at_fixed_positions_or_none() -> None:
     assert flat_ends([at.Result(st, at.U32())]) is None
     assert flat_ends([at.List(st)]) is None
     assert flat_ends([at.ErrorContext()]) is None
+    # `end_places`: also under variants, with the cases (discriminant's flat index, 0, case)
+    assert end_places([at.U32(), at.Option(st)]) == [Place(2, st, ((1, 0, 1),))]
+    assert end_places([at.Result(at.Tuple((st, fu)), at.U64())]) == [
+        Place(1, st, ((0, 0, 0),)),
+        Place(2, fu, ((0, 0, 0),)),
+    ]
+    assert end_places([at.List(st)]) is None
 
 
 def test_returned_ends_are_those_of_an_async_lift_s_result() -> None:
     from pymeld.codec.core.model import ExternKind
     from pymeld.graph.model import CanonOpts, DefRef, Lifted
-    from pymeld.merge.asyncreturned import returned_ends
+    from pymeld.merge.asyncreturned import Place, returned_ends
 
     st, fu = at.Stream(at.U8()), at.Future(None)
 
     def lift(ft: at.FuncType, is_async: bool = True) -> Lifted:
         return Lifted(DefRef(0, ExternKind.FUNC, 0), ft, CanonOpts(is_async=is_async), 0)
 
-    assert returned_ends(lift(at.FuncType((), st, True))) == [(0, st)]
-    assert returned_ends(lift(at.FuncType((), at.Tuple((st, fu)), True))) == [(0, st), (1, fu)]
+    pair = at.Tuple((st, fu))
+    assert returned_ends(lift(at.FuncType((), st, True))) == [Place(0, st)]
+    assert returned_ends(lift(at.FuncType((), pair, True))) == [Place(0, st), Place(1, fu)]
     assert returned_ends(lift(at.FuncType((), st, True), is_async=False)) is None  # root_ends'
-    assert returned_ends(lift(at.FuncType((("s", st),), fu, True))) == [(0, fu)]
+    assert returned_ends(lift(at.FuncType((("s", st),), fu, True))) == [Place(0, fu)]
     assert returned_ends(lift(at.FuncType((("s", st),), at.U32(), True))) == []
-    assert returned_ends(lift(at.FuncType((), at.Option(st), True))) is None
+    assert returned_ends(lift(at.FuncType((), at.Option(st), True))) == [Place(1, st, ((0, 0, 1),))]
+    assert returned_ends(lift(at.FuncType((), at.List(st), True))) is None
     assert returned_ends(lift(at.FuncType((), at.Tuple((at.U32(),) * 16 + (st,)), True))) is None
     assert returned_ends(lift(at.FuncType((), at.U32(), True))) is None
 
@@ -234,11 +254,11 @@ def test_returned_ends_are_those_of_an_async_lift_s_result() -> None:
 @pytest.mark.parametrize(
     ("result", "refusal"),
     [
-        ("(option $ST)", "stream/future in root export `d/v` beside in-module async tasks"),
         ("(list $ST)", "stream/future in root export `d/v` beside in-module async tasks"),
-        ("(stream $ST)", "stream/future returned by root export `d/v` beside in-module async"),
+        ("(tuple u32 (list $FT))", "stream/future in root export `d/v` beside in-module async"),
+        ("(stream $ST)", "stream/future passed by root export `d/v` beside in-module async"),
     ],
-    ids=["option", "list", "stream-of-streams"],
+    ids=["list", "list-in-tuple", "stream-of-streams"],
 )
 def test_other_returned_shapes_stay_refused(
     result: str, refusal: str, wasm_tools: str, tmp_path: Path
@@ -259,7 +279,7 @@ def test_boundary_ends_take_tuples_records_and_results_through_memory() -> None:
     """`boundary_ends` now fuses ends in tuple and record parameters (by flat index) and in a
     result returned through memory at fixed offsets (`spilled_ends`); under a variant or a
     list they stay refused."""
-    from pymeld.merge.asyncreturned import memory_ends, spilled_ends
+    from pymeld.merge.asyncreturned import Place, memory_places, spilled_ends
     from pymeld.merge.asynctask import boundary_ends
 
     st, fu = at.Stream(at.U8()), at.Future(at.U32())
@@ -272,12 +292,23 @@ def test_boundary_ends_take_tuples_records_and_results_through_memory() -> None:
     assert boundary_ends(ft(at.Tuple((at.U32(), st)))) == ([(1, st)], None)
     assert boundary_ends(ft(at.U64(), rec)) == ([(1, fu), (4, st)], None)
     assert boundary_ends(ft(result=pair)) == ([], None)
-    assert spilled_ends(ft(result=pair)) == [(0, st), (4, fu)]
-    assert spilled_ends(ft(result=rec)) == [(0, fu), (16, st)]
+    assert spilled_ends(ft(result=pair)) == [Place(0, st), Place(4, fu)]
+    assert spilled_ends(ft(result=rec)) == [Place(0, fu), Place(16, st)]
     assert spilled_ends(ft(result=st)) == []  # flat: the result itself (`boundary_ends`)
     assert spilled_ends(ft(result=at.String())) == []
-    assert memory_ends(at.Tuple((at.U8(), pair)), 8) == [(12, st), (16, fu)]
-    for bad in (at.Option(st), at.List(st), at.Tuple((at.U32(), at.Option(fu)))):
-        assert boundary_ends(ft(result=bad)) is None
+    assert memory_places(at.Tuple((at.U8(), pair)), 8) == [Place(12, st), Place(16, fu)]
+    # under variants: each end with the cases it is in (discriminant offset, size, case)
+    opt = at.Tuple((at.U32(), at.Option(fu)))
+    assert spilled_ends(ft(result=opt)) == [Place(8, fu, ((4, 1, 1),))]
+    res = at.Result(pair, at.Option(st))
+    assert spilled_ends(ft(result=res)) == [
+        Place(4, st, ((0, 1, 0),)),
+        Place(8, fu, ((0, 1, 0),)),
+        Place(8, st, ((0, 1, 1), (4, 1, 1))),
+    ]
+    for bad in (at.Option(st), at.List(st), opt):  # sync flat parameters: fixed places only
         assert boundary_ends(ft(bad)) is None
-    assert spilled_ends(ft(result=at.Tuple((at.Option(st), at.U32())))) is None
+    assert boundary_ends(ft(result=opt)) == ([], None)
+    assert boundary_ends(ft(result=at.Tuple((at.List(st), at.U32())))) is None
+    assert spilled_ends(ft(result=at.Option(st))) == [Place(4, st, ((0, 1, 1),))]
+    assert spilled_ends(ft(result=at.Tuple((at.List(st), at.U32())))) is None

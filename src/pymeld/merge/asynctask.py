@@ -143,6 +143,7 @@ from pymeld.resources.space import SharedSpace, claim, shared_space
 if TYPE_CHECKING:
     from pymeld.codec.core.model import Module
     from pymeld.merge.asyncids import StoreIds
+    from pymeld.merge.asyncreturned import Place
     from pymeld.merge.asyncstream import StreamRuntime
 
 GROUP = "async"
@@ -441,7 +442,7 @@ def plan_tasks(
 
 
 BoundaryEnds = tuple[list[tuple[int, "at.Stream | at.Future"]], "at.Stream | at.Future | None"]
-SpilledEnds = list[tuple[int, "at.Stream | at.Future"]]
+SpilledEnds = list["Place"]
 
 
 def _spilled(ft: at.FuncType) -> SpilledEnds:
@@ -491,7 +492,8 @@ def _check_proxiable(ft: at.FuncType, what: str) -> None:
 
     ends, spilled = boundary_ends(ft), spilled_ends(ft)
     assert ends is not None and spilled is not None
-    ts = [t for _, t in ends[0] + spilled] + ([ends[1]] if ends[1] is not None else [])
+    ts = [t for _, t in ends[0]] + [p.end for p in spilled]
+    ts += [ends[1]] if ends[1] is not None else []
     for t in ts:
         if not _proxiable(t):
             raise UnsupportedFeature(
@@ -1091,7 +1093,7 @@ class TaskRuntime:
         params, result = ends
         for _, t in params:
             (self.streams.host_lower if lift_result else self.streams.host_lift)(t, inst)
-        for t in [result] if result is not None else [t for _, t in spilled]:
+        for t in [result] if result is not None else [p.end for p in spilled]:
             (self.streams.host_lift if lift_result else self.streams.host_lower)(t, inst)
 
     def host_return(self, bi: int) -> int:
@@ -1127,11 +1129,17 @@ class TaskRuntime:
             b.call(self.streams.host_lower(ends[1], lw.owner).index)
         spilled = _spilled(lw.callee.type)
         if spilled:  # the runtime's handles it stored at the result pointer (the last param)
+            from pymeld.merge.asyncreturned import emit_stored
+
             mem = self.memory(Builtin("lower", lw.owner, memory=lw.opts.memory))  # type: ignore[arg-type]
-            ptr = len(core.params) - 1
-            for off, t in spilled:
-                b.get(ptr).get(ptr).load("i32.load", mem, off)
-                b.call(self.streams.host_lower(t, lw.owner).index).store("i32.store", mem, off)
+            streams = self.streams
+            emit_stored(
+                b,
+                spilled,
+                lambda t: streams.host_lower(t, lw.owner).index,
+                len(core.params) - 1,
+                mem,
+            )
         b.end()
         return _gen(b, core.params, core.results)
 
@@ -2202,11 +2210,11 @@ class TaskRuntime:
                 b.unreachable()
             else:
                 mem = self.memory(Builtin("lift", lf.owner, memory=lf.opts.memory))  # type: ignore[arg-type]
-                ptr = b.local("i32")
+                from pymeld.merge.asyncreturned import emit_stored
+
+                ptr, streams = b.local("i32"), self.streams
                 b.tee(ptr)
-                for off, t in spilled:
-                    b.get(ptr).get(ptr).load("i32.load", mem, off)
-                    b.call(self.streams.host_lift(t, lf.owner).index).store("i32.store", mem, off)
+                emit_stored(b, spilled, lambda t: streams.host_lift(t, lf.owner).index, ptr, mem)
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)

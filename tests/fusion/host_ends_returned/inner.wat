@@ -8,7 +8,9 @@
 ;; already read, one end twice); `open-sync` and `open-sync-record` lifted synchronously, the
 ;; result through the returned pointer; `take` reads the stream of a tuple parameter, as
 ;; `take-async` does lifted `async`; `relay: async func(s: stream<u8>) -> future<u32>` reads the
-;; stream it is given and returns a future that `finish` writes. Lifted with a callback (driven by pymeld beside in-module
+;; stream it is given and returns a future that `finish` writes; the same under variants
+;; (`open-result`, `open-error`, `open-option`, `ret-opt-writable`, `take-opt`,
+;; `open-sync-option`). Lifted with a callback (driven by pymeld beside in-module
 ;; tasks), `open-stackful` beside them; the test's stackful variant lifts every export
 ;; without a callback (the runtime's task.return, through pymeld's stand-in).
 (component
@@ -80,6 +82,8 @@
       (import "" "ret-stream" (func $ret-stream (param i32)))
       (import "" "ret-record" (func $ret-record (param i32 i32 i32)))
       (import "" "ret-u32" (func $ret-u32 (param i32)))
+      (import "" "ret-result" (func $ret-result (param i32 i32 i32)))
+      (import "" "ret-option" (func $ret-option (param i32 i32)))
       (import "" "ret-future" (func $ret-future (param i32)))
       (import "" "future.new" (func $future.new (result i64)))
       (import "" "future.write" (func $future.write (param i32 i32) (result i32)))
@@ -149,6 +153,28 @@
       (func (export "ret-dropped") (result i32) (call $ret-dropped) (i32.const 0 (; EXIT ;)))
       (func (export "ret-read-future") (result i32) (call $ret-read-future) (i32.const 0 (; EXIT ;)))
       (func (export "ret-twice") (result i32) (call $ret-twice) (i32.const 0 (; EXIT ;)))
+      ;; under variants: result<tuple<stream, future>, u32> ok and error, option<stream>, the
+      ;; writable end under `some` (a trap), a stream parameter under `some` or none
+      (func $open-result (export "open-result-sf")
+        (call $ends)
+        (call $ret-result (i32.const 0) (i32.load (i32.const 0x10)) (i32.load (i32.const 0x14))))
+      (func $open-error (export "open-error-sf")
+        (call $ends)
+        (call $ret-result (i32.const 1) (i32.const 77) (i32.const 0)))
+      (func $open-option (export "open-option-sf")
+        (call $ends)
+        (call $ret-option (i32.const 1) (i32.load (i32.const 0x10))))
+      (func $ret-opt-writable (export "ret-opt-writable-sf")
+        (call $ends)
+        (call $ret-option (i32.const 1) (i32.wrap_i64 (i64.shr_u (call $stream.new) (i64.const 32)))))
+      (func $take-opt (export "take-opt-sf") (param $some i32) (param $s i32)
+        (if (i32.eqz (local.get $some)) (then (call $ret-u32 (i32.const 0xd)) (return)))
+        (call $ret-u32 (call $take (i32.const 9) (local.get $s))))
+      (func (export "open-sync-option") (result i32)
+        (call $ends)
+        (i32.store8 (i32.const 0x30) (i32.const 1))
+        (i32.store (i32.const 0x34) (i32.load (i32.const 0x10)))
+        (i32.const 0x30))
       ;; lifted synchronously: the pair or the record through the returned pointer
       (func (export "open-sync") (result i32)
         (call $ends)
@@ -189,6 +215,12 @@
       (func (export "finish") (result i32)
         (i32.store (i32.const 0x44) (i32.load8_u (i32.const 0x40)))
         (call $future.write (global.get $ftx) (i32.const 0x44)))
+      (func (export "open-result") (result i32) (call $open-result) (i32.const 0 (; EXIT ;)))
+      (func (export "open-error") (result i32) (call $open-error) (i32.const 0 (; EXIT ;)))
+      (func (export "open-option") (result i32) (call $open-option) (i32.const 0 (; EXIT ;)))
+      (func (export "ret-opt-writable") (result i32) (call $ret-opt-writable) (i32.const 0 (; EXIT ;)))
+      (func (export "take-opt") (param i32 i32) (result i32)
+        (call $take-opt (local.get 0) (local.get 1)) (i32.const 0 (; EXIT ;)))
       (func (export "write") (result i32) (call $write))
       (func (export "never") (param i32 i32 i32) (result i32) unreachable)
     )
@@ -200,6 +232,8 @@
     (canon task.return (result $ST) (core func $ret-stream))
     (canon task.return (result $R) (core func $ret-record))
     (canon task.return (result u32) (core func $ret-u32))
+    (canon task.return (result (result $T (error u32))) (core func $ret-result))
+    (canon task.return (result (option $ST)) (core func $ret-option))
     (canon task.return (result $FT) (core func $ret-future))
     (canon future.new $FT (core func $future.new))
     (canon future.write $FT async (memory (core memory $memory "mem")) (core func $future.write))
@@ -217,6 +251,8 @@
       (export "ret-stream" (func $ret-stream))
       (export "ret-record" (func $ret-record))
       (export "ret-u32" (func $ret-u32))
+      (export "ret-result" (func $ret-result))
+      (export "ret-option" (func $ret-option))
       (export "ret-future" (func $ret-future))
       (export "future.new" (func $future.new))
       (export "future.write" (func $future.write))
@@ -258,6 +294,18 @@
     (func (export "relay") async (param "s" $ST) (result $FT)
       (canon lift (core func $core "relay") async (callback (core func $core "never"))))
     (func (export "finish") async (result u32) (canon lift (core func $core "finish")))
+    (func (export "open-result") async (result (result $T (error u32)))
+      (canon lift (core func $core "open-result") async (callback (core func $core "never"))))
+    (func (export "open-error") async (result (result $T (error u32)))
+      (canon lift (core func $core "open-error") async (callback (core func $core "never"))))
+    (func (export "open-option") async (result (option $ST))
+      (canon lift (core func $core "open-option") async (callback (core func $core "never"))))
+    (func (export "ret-opt-writable") async (result (option $ST))
+      (canon lift (core func $core "ret-opt-writable") async (callback (core func $core "never"))))
+    (func (export "take-opt") async (param "p" (option $ST)) (result u32)
+      (canon lift (core func $core "take-opt") async (callback (core func $core "never"))))
+    (func (export "open-sync-option") async (result (option $ST))
+      (canon lift (core func $core "open-sync-option") (memory (core memory $memory "mem"))))
     (func (export "write") async (result u32) (canon lift (core func $core "write")))
   )
   (instance $c (instantiate $C))

@@ -1,5 +1,6 @@
   ;; Stands in for the host's imports of importer.wat: a stream and a future, 42 and 7 written
-  ;; to them (the writes wait for a reader), their readable ends returned through memory.
+  ;; to them (the writes wait for a reader), their readable ends returned through memory (a
+  ;; tuple, a record, `ok` of a result; `open-none`: none, its payload bytes left over).
   (component $Maker
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
@@ -34,6 +35,17 @@
         (i32.store (i32.const 0x100) (i32.wrap_i64 (global.get $s)))
         (i32.store (i32.const 0x104) (i32.wrap_i64 (global.get $f)))
         (i32.const 0x100))
+      ;; ok(the pair); none (its payload bytes not a handle)
+      (func (export "open-result") (result i32)
+        (call $make)
+        (i32.store8 (i32.const 0x100) (i32.const 0))
+        (i32.store (i32.const 0x104) (i32.wrap_i64 (global.get $s)))
+        (i32.store (i32.const 0x108) (i32.wrap_i64 (global.get $f)))
+        (i32.const 0x100))
+      (func (export "open-none") (result i32)
+        (i32.store8 (i32.const 0x100) (i32.const 0))
+        (i32.store (i32.const 0x104) (i32.const 0x55))
+        (i32.const 0x100))
       (func (export "open-record") (result i32)
         (call $make)
         (i32.store (i32.const 0x100) (i32.wrap_i64 (global.get $f)))
@@ -53,6 +65,10 @@
       (export "future.write" (func $future.write))
     ))))
     (func (export "open") (result $T) (canon lift (core func $m "open") (memory (core memory $memory "mem"))))
+    (func (export "open-result") (result (result $T (error u32)))
+      (canon lift (core func $m "open-result") (memory (core memory $memory "mem"))))
+    (func (export "open-none") (result (option $ST))
+      (canon lift (core func $m "open-none") (memory (core memory $memory "mem"))))
     (func (export "open-record") (result $R)
       (canon lift (core func $m "open-record") (memory (core memory $memory "mem"))))
   )
