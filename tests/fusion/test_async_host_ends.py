@@ -30,8 +30,9 @@ a component boundary is kept there instead.
 * The runtime handles a hand-off takes number no instance's resources: an instance whose host
   resource handles the runtime's table would number gets an in-module table, its numbers the
   original's after a hand-off.
-* Other shapes stay refused when fusing: ends nested in a parameter or in the result, or
-  returned by an async lift (through `task.return`).
+* Other shapes stay refused when fusing: ends in a list, or under a variant in a sync call's
+  flat parameters. (Ends in tuples, records and variants of results and async lifts'
+  parameters, and those an async lift returns through `task.return`: test_async_returned_ends.)
 """
 
 from __future__ import annotations
@@ -462,10 +463,10 @@ def test_host_import_ends_cross_as_the_original_does(
     [
         '(func (export "v") async (param "s" (option $ST)) (result u32) '
         '(canon lift (core func $core "echo2")))',
-        '(func (export "v") async (result (option $ST)) (canon lift (core func $core "live-stream") '
+        '(func (export "v") async (result (list $ST)) (canon lift (core func $core "live-stream") '
         '(memory (core memory $memory "mem"))))',
     ],
-    ids=["param", "nested-result"],
+    ids=["param", "list-result"],
 )
 def test_other_shapes_stay_refused(lift: str, wasm_tools: str, tmp_path: Path) -> None:
     wat = (LIVE / "inner.wat").read_text()
@@ -479,8 +480,9 @@ def test_other_shapes_stay_refused(lift: str, wasm_tools: str, tmp_path: Path) -
 
 def test_root_ends_are_those_of_a_sync_lift() -> None:
     """`root_ends`: a root export's ends `plan_tasks` fuses and `TaskRuntime._export` hands
-    over (an async lift's results go through `task.return`: refused; reached only beside
-    async calls, so tested here directly)."""
+    over (an async lift's go through `task.return`: `merge.asyncreturned`; a result returned
+    through memory: its `spilled_ends`, the second item None; reached only beside async
+    calls, so tested here directly)."""
     from pymeld.codec.core.model import ExternKind
     from pymeld.graph.model import CanonOpts, DefRef, Lifted
     from pymeld.merge.asynctask import root_ends
@@ -494,7 +496,8 @@ def test_root_ends_are_those_of_a_sync_lift() -> None:
     assert root_ends(lift(at.FuncType((("b", at.Bool()),), fu))) == ([], fu)
     assert root_ends(lift(at.FuncType((("s", st),), st))) == ([(0, st)], st)
     assert root_ends(lift(at.FuncType((), st, True), is_async=True)) is None
-    assert root_ends(lift(at.FuncType((), at.Option(st)))) is None
+    assert root_ends(lift(at.FuncType((), at.Option(st)))) == ([], None)
+    assert root_ends(lift(at.FuncType((), at.List(st)))) is None
     assert root_ends(lift(at.FuncType((), at.U32()))) is None
     assert root_ends(lift(at.FuncType(()))) is None
 
