@@ -1,28 +1,32 @@
-"""Stream/future ends an async-lifted root export returns to the host through `task.return`,
-beside in-module tasks (issue 11, WASI 0.3's `func() -> stream<u8>` and
-`func() -> tuple<stream<u8>, future<result<_, error-code>>>` shapes).
+"""Stream/future ends crossing the host boundary inside values, beside in-module tasks: those
+an async-lifted root export returns through `task.return` or takes, and those in a sync
+call's result returned through memory (issue 11; WASI 0.3's `func() -> stream<u8>`,
+`read-via-stream: func() -> tuple<stream<u8>, future<result<_, error-code>>>`,
+`func(s: stream<u8>) -> future<u32>`).
 
 Once async calls between former instances run as in-module tasks, every end is an in-module
 object (`merge.asyncstream`). A root export lifted `async` hands its results to the host by
 calling the runtime's `task.return`, which lifts each end from the runtime's table
 (`lift_stream`/`lift_future` of the Canonical ABI, wasmtime's `lift_index_to_transmit`). So
-the root instance's `task.return` gets a stand-in (`returned_ends_return`) that first lifts
+the root instance's `task.return` gets a stand-in (`plan_returned_ends`) that first lifts
 each end among its flat parameters as a sync root export's result is
 (`StreamRuntime.host_lift`: wasmtime's checks, which trap as its lift does, then the end
 becomes the runtime's with the in-module writer proxying its writable end), then calls the
 runtime's `task.return` with the runtime's handles. The stand-in serves only the host's task:
 a task of the same instance started by an adapter returns in-module (`_root_return` and
-`TaskRuntime._task_return` tell them apart by the current in-module task).
+`TaskRuntime._task_return` tell them apart by the current in-module task). The ends such an
+export takes from the host are lowered as the call starts (`asyncroot.export_code`), as a
+sync root export's are (`StreamRuntime.host_lower`: in-module proxies of the runtime's ends).
+A sync call's result returned through memory (`spilled_ends`) has its ends handed over in
+place: a sync root export's at the pointer its core function returns, a sync host import's
+at the result pointer its lower passes (`merge.asynctask`).
 
-The ends such an export takes from the host are lowered as the call starts
-(`asyncroot.export_code`), as a sync root export's are (`StreamRuntime.host_lower`: in-module
-proxies of the runtime's ends).
-
-Fused: ends at fixed flat positions of `task.return`'s parameters (the result itself, or
-inside tuples and records of it) and of the export's core parameters, their payload one
-`host_lift` can proxy. Refused when fusing: ends under a variant, option, result or list
-(their place depends on the value), and parameters or a result spilled to memory (more than
-16 flat values).
+Where an end sits is a `Place`: a flat index or byte offset, and the variant cases it is
+under (an option's `some`, a result's `ok`), so only the case the value holds is handed over
+(`emit_flat`, `emit_stored`); a bad discriminant is left to the runtime's lift, which traps.
+Refused when fusing: ends in lists (their number depends on the value), parameters or
+`task.return` values spilled to memory (more than 16 flat values), and payloads the runtime's
+built-ins could not copy for in-module code (`check_returned_proxiable`).
 """
 
 from __future__ import annotations
