@@ -52,6 +52,7 @@ CASES = {
     "open-option": "(u32.const 0x2a10ff01)",  # option<stream>: some
     "open-sync-option": "(u32.const 0x2a10ff01)",  # the same, sync lift through memory
     "take-opt": "(u32.const 0xd09102a)",  # none (0xd), then some(stream)
+    "take-opt-sync": "(u32.const 0xd09102a)",  # the same, lifted synchronously
     "ret-opt-writable": "handle is not a readable end of a stream",
     "ret-writable": "handle is not a readable end of a stream",
     "ret-busy": "cannot remove busy stream",
@@ -160,6 +161,7 @@ IMPORTER_CASES = {
     "run-record": "(u32.const 0x8102a12)",
     "run-result": "(u32.const 0x8102a21)",
     "run-none": "(u32.const 0x8102a21)",  # none took no handle
+    "run-sink": "(u32.const 0x2a10ff0d)",  # none; some: BLOCKED read, the write COMPLETED 1, 42
 }
 
 
@@ -293,8 +295,8 @@ def test_boundary_ends_take_tuples_records_and_results_through_memory() -> None:
 
     pair = at.Tuple((st, fu))
     rec = at.Record((("done", fu), ("n", at.U8()), ("big", at.U64()), ("body", st)))
-    assert boundary_ends(ft(at.Tuple((at.U32(), st)))) == ([(1, st)], None)
-    assert boundary_ends(ft(at.U64(), rec)) == ([(1, fu), (4, st)], None)
+    assert boundary_ends(ft(at.Tuple((at.U32(), st)))) == ([Place(1, st)], None)
+    assert boundary_ends(ft(at.U64(), rec)) == ([Place(1, fu), Place(4, st)], None)
     assert boundary_ends(ft(result=pair)) == ([], None)
     assert spilled_ends(ft(result=pair)) == [Place(0, st), Place(4, fu)]
     assert spilled_ends(ft(result=rec)) == [Place(0, fu), Place(16, st)]
@@ -310,8 +312,8 @@ def test_boundary_ends_take_tuples_records_and_results_through_memory() -> None:
         Place(8, fu, ((0, 1, 0),)),
         Place(8, st, ((0, 1, 1), (4, 1, 1))),
     ]
-    for bad in (at.Option(st), at.List(st), opt):  # sync flat parameters: fixed places only
-        assert boundary_ends(ft(bad)) is None
+    assert boundary_ends(ft(at.U32(), opt)) == ([Place(3, fu, ((2, 0, 1),))], None)
+    assert boundary_ends(ft(at.List(st))) is None
     assert boundary_ends(ft(result=opt)) == ([], None)
     assert boundary_ends(ft(result=at.Tuple((at.List(st), at.U32())))) is None
     assert spilled_ends(ft(result=at.Option(st))) == [Place(4, st, ((0, 1, 1),))]

@@ -31,7 +31,7 @@ built-ins could not copy for in-module code (`check_returned_proxiable`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -157,7 +157,7 @@ def spilled_ends(ft: at.FuncType) -> list[Place] | None:
     return memory_places(r)
 
 
-def _flat_i32(b: Body, k: int, types: list[CoreValType]) -> None:
+def _flat_i32(b: Body, k: int, types: Sequence[CoreValType]) -> None:
     """Emit: flat value ``k`` (of core type ``types[k]``, i32 or a variant's joined i64) as
     an i32."""
     b.get(k)
@@ -169,7 +169,7 @@ def emit_flat(
     b: Body,
     places: list[Place],
     convert: Callable[[at.Stream | at.Future], int],
-    types: list[CoreValType],
+    types: Sequence[CoreValType],
 ) -> None:
     """Emit, for each end among flat values ``types`` (locals 0..), under the variant cases
     it is in: the local replaced by ``convert(end type)``'s result for it."""

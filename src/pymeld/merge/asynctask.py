@@ -441,7 +441,7 @@ def plan_tasks(
     return tp
 
 
-BoundaryEnds = tuple[list[tuple[int, "at.Stream | at.Future"]], "at.Stream | at.Future | None"]
+BoundaryEnds = tuple[list["Place"], "at.Stream | at.Future | None"]
 SpilledEnds = list["Place"]
 
 
@@ -456,17 +456,18 @@ def _spilled(ft: at.FuncType) -> SpilledEnds:
 
 def boundary_ends(ft: at.FuncType) -> BoundaryEnds | None:
     """The stream/future ends a synchronous call of ``ft`` across the host boundary passes:
-    (flat index, type) of each end among its parameters (one, or in tuples and records),
-    and the result when it is one; None unless those and the ends of a result returned
-    through memory at fixed offsets (`merge.asyncreturned.spilled_ends`) are all its ends,
-    its parameters are passed flat and no resource handle goes beside them."""
+    where each end among its parameters sits (`merge.asyncreturned.Place`: a flat index, in
+    tuples, records and variant cases), and the result when it is one; None unless those and
+    the ends of a result returned through memory (`merge.asyncreturned.spilled_ends`) are all
+    its ends (none in a list), its parameters are passed flat and no resource handle goes
+    beside them."""
     from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count
-    from pymeld.merge.asyncreturned import flat_ends, spilled_ends
+    from pymeld.merge.asyncreturned import end_places, spilled_ends
 
     types = ft.param_types()
     if sum(flat_count(t) for t in types) > MAX_FLAT_PARAMS or at.handles(ft):
         return None
-    params = flat_ends(types)
+    params = end_places(types)
     if params is None or spilled_ends(ft) is None:
         return None
     r = ft.result
@@ -492,7 +493,7 @@ def _check_proxiable(ft: at.FuncType, what: str) -> None:
 
     ends, spilled = boundary_ends(ft), spilled_ends(ft)
     assert ends is not None and spilled is not None
-    ts = [t for _, t in ends[0]] + [p.end for p in spilled]
+    ts = [p.end for p in ends[0] + spilled]
     ts += [ends[1]] if ends[1] is not None else []
     for t in ts:
         if not _proxiable(t):
@@ -1091,8 +1092,8 @@ class TaskRuntime:
         through memory), a host import the other way round."""
         assert self.streams is not None
         params, result = ends
-        for _, t in params:
-            (self.streams.host_lower if lift_result else self.streams.host_lift)(t, inst)
+        for p in params:
+            (self.streams.host_lower if lift_result else self.streams.host_lift)(p.end, inst)
         for t in [result] if result is not None else [p.end for p in spilled]:
             (self.streams.host_lift if lift_result else self.streams.host_lower)(t, inst)
 
@@ -1118,13 +1119,11 @@ class TaskRuntime:
         core = flatten_functype(lw.callee.type, "lower")
         ends = boundary_ends(lw.callee.type)
         assert ends is not None
-        lifts = dict(ends[0])
-        b = Body(list(core.params))
-        for i in range(len(core.params)):
-            b.get(i)
-            if i in lifts:
-                b.call(self.streams.host_lift(lifts[i], lw.owner).index)
-        b.call(self.host_import(li))
+        from pymeld.merge.asyncreturned import emit_flat
+
+        b, streams = Body(list(core.params)), self.streams
+        emit_flat(b, ends[0], lambda t: streams.host_lift(t, lw.owner).index, list(core.params))
+        b.forward_args().call(self.host_import(li))
         if ends[1] is not None:
             b.call(self.streams.host_lower(ends[1], lw.owner).index)
         spilled = _spilled(lw.callee.type)
@@ -2195,10 +2194,11 @@ class TaskRuntime:
         from pymeld.merge.asyncroot import entered
 
         ends = root_ends(lf)
-        if ends is not None:  # ends the host passes: lowered as the call starts
-            for k, t in ends[0]:
-                assert self.streams is not None
-                b.get(k).call(self.streams.host_lower(t, lf.owner).index).set(k)
+        if ends is not None and self.streams is not None:  # the host's: lowered as it starts
+            from pymeld.merge.asyncreturned import emit_flat
+
+            streams = self.streams
+            emit_flat(b, ends[0], lambda t: streams.host_lower(t, lf.owner).index, core.params)
         entered(self, b, lf.owner, lambda: b.forward_args().call(self.func(lf.core_func)))
         if ends is not None and ends[1] is not None:  # lifted as the core function returns
             if self.streams is None:

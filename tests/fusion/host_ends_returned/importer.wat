@@ -1,7 +1,7 @@
 ;; test_async_returned_ends.py's host import case: $D imports `open: func() -> tuple<stream<u8>,
 ;; future<u32>>` (WASI 0.3's read-via-stream shape, a result returned through memory) and
 ;; `open-record` (a record holding both), `open-result` (`ok` of a result holding the pair)
-;; and `open-none` (an option<stream<u8>>, none) from the host, hands the stream to $C through an
+;; and `open-none` (an option<stream<u8>>, none) from the host (and `sink`, taking one), hands the stream to $C through an
 ;; async call ($C's callback task reads it: the composition takes pymeld's in-module path) and
 ;; reads the future itself (async: a blocking read of an end shared with the host traps after
 ;; fusion, refused at run time). The host (a maker component standing in for it) wrote 42 and 7
@@ -20,6 +20,8 @@
     (export "open-record" (func (result $R)))
     (export "open-result" (func (result (result $T (error u32)))))
     (export "open-none" (func (result (option $ST))))
+    (export "sink" (func (param "p" (option $ST)) (result u32)))
+    (export "sunk" (func (result u32)))
   ))
   (component $C
     (core module $Memory (memory (export "mem") 1))
@@ -67,6 +69,8 @@
       (export "open-record" (func (result $R)))
       (export "open-result" (func (result (result $T (error u32)))))
       (export "open-none" (func (result (option $ST))))
+      (export "sink" (func (param "p" (option $ST)) (result u32)))
+      (export "sunk" (func (result u32)))
     ))
     (import "consume" (func $consume async (param "s" $ST) (result u32)))
     (core module $Memory (memory (export "mem") 1))
@@ -77,6 +81,10 @@
       (import "" "open-record" (func $open-record (param i32)))
       (import "" "open-result" (func $open-result (param i32)))
       (import "" "open-none" (func $open-none (param i32)))
+      (import "" "sink" (func $sink (param i32 i32) (result i32)))
+      (import "" "sunk" (func $sunk (result i32)))
+      (import "" "stream.new" (func $stream.new (result i64)))
+      (import "" "stream.write" (func $stream.write (param i32 i32 i32) (result i32)))
       (import "" "consume" (func $consume (param i32 i32) (result i32)))
       (import "" "future.read" (func $future.read (param i32 i32) (result i32)))
       (import "" "future.drop-readable" (func $future.drop-readable (param i32)))
@@ -104,6 +112,20 @@
         (if (i32.load8_u (i32.const 0x10)) (then unreachable))
         (call $open (i32.const 0x10))
         (call $use (i32.load (i32.const 0x10)) (i32.load (i32.const 0x14))))
+      ;; an option<stream<u8>> to the host: none, then some (the host's read waits), then the
+      ;; write of 42 (through the runtime): sink's codes, the write's, the byte the host read
+      (func (export "run-sink") (result i32)
+        (local $s i64) (local $acc i32)
+        (local.set $acc (call $sink (i32.const 0) (i32.const 0)))
+        (local.set $s (call $stream.new))
+        (local.set $acc (i32.or (local.get $acc) (i32.shl
+          (call $sink (i32.const 1) (i32.wrap_i64 (local.get $s))) (i32.const 8))))
+        (i32.store8 (i32.const 0x60) (i32.const 42))
+        (local.set $acc (i32.or (local.get $acc) (i32.shl
+          (call $stream.write (i32.wrap_i64 (i64.shr_u (local.get $s) (i64.const 32)))
+                              (i32.const 0x60) (i32.const 1))
+          (i32.const 16))))
+        (i32.or (local.get $acc) (i32.shl (call $sunk) (i32.const 24))))
       (func (export "run-record") (result i32)
         (call $open-record (i32.const 0x10))
         (if (i32.ne (i32.load (i32.const 0x14)) (i32.const 5)) (then unreachable))
@@ -115,6 +137,10 @@
     (canon lower (func $maker "open-result") (memory (core memory $memory "mem"))
       (core func $open-result))
     (canon lower (func $maker "open-none") (memory (core memory $memory "mem")) (core func $open-none))
+    (canon lower (func $maker "sink") (core func $sink))
+    (canon lower (func $maker "sunk") (core func $sunk))
+    (canon stream.new $ST (core func $stream.new))
+    (canon stream.write $ST async (memory (core memory $memory "mem")) (core func $stream.write))
     (canon lower (func $consume) async (memory (core memory $memory "mem")) (core func $consume'))
     (canon future.read $FT async (memory (core memory $memory "mem")) (core func $future.read))
     (canon future.drop-readable $FT (core func $future.drop-readable))
@@ -124,6 +150,10 @@
       (export "open-record" (func $open-record))
       (export "open-result" (func $open-result))
       (export "open-none" (func $open-none))
+      (export "sink" (func $sink))
+      (export "sunk" (func $sunk))
+      (export "stream.new" (func $stream.new))
+      (export "stream.write" (func $stream.write))
       (export "consume" (func $consume'))
       (export "future.read" (func $future.read))
       (export "future.drop-readable" (func $future.drop-readable))
@@ -132,6 +162,7 @@
     (func (export "run-record") async (result u32) (canon lift (core func $core "run-record")))
     (func (export "run-result") async (result u32) (canon lift (core func $core "run-result")))
     (func (export "run-none") async (result u32) (canon lift (core func $core "run-none")))
+    (func (export "run-sink") async (result u32) (canon lift (core func $core "run-sink")))
   )
   (instance $c (instantiate $C))
   (instance $d (instantiate $D (with "maker" (instance $maker)) (with "consume" (func $c "consume"))))
@@ -139,4 +170,5 @@
   (func (export "run-record") (alias export $d "run-record"))
   (func (export "run-result") (alias export $d "run-result"))
   (func (export "run-none") (alias export $d "run-none"))
+  (func (export "run-sink") (alias export $d "run-sink"))
 )

@@ -10,7 +10,7 @@
 ;; `take-async` does lifted `async`; `relay: async func(s: stream<u8>) -> future<u32>` reads the
 ;; stream it is given and returns a future that `finish` writes; the same under variants
 ;; (`open-result`, `open-error`, `open-option`, `ret-opt-writable`, `take-opt`,
-;; `open-sync-option`). Lifted with a callback (driven by pymeld beside in-module
+;; `open-sync-option`, `take-opt-sync`). Lifted with a callback (driven by pymeld beside in-module
 ;; tasks), `open-stackful` beside them; the test's stackful variant lifts every export
 ;; without a callback (the runtime's task.return, through pymeld's stand-in).
 (component
@@ -170,6 +170,9 @@
       (func $take-opt (export "take-opt-sf") (param $some i32) (param $s i32)
         (if (i32.eqz (local.get $some)) (then (call $ret-u32 (i32.const 0xd)) (return)))
         (call $ret-u32 (call $take (i32.const 9) (local.get $s))))
+      (func (export "take-opt-sync") (param $some i32) (param $s i32) (result i32)
+        (if (i32.eqz (local.get $some)) (then (return (i32.const 0xd))))
+        (call $take (i32.const 9) (local.get $s)))
       (func (export "open-sync-option") (result i32)
         (call $ends)
         (i32.store8 (i32.const 0x30) (i32.const 1))
@@ -306,6 +309,8 @@
       (canon lift (core func $core "take-opt") async (callback (core func $core "never"))))
     (func (export "open-sync-option") async (result (option $ST))
       (canon lift (core func $core "open-sync-option") (memory (core memory $memory "mem"))))
+    (func (export "take-opt-sync") async (param "p" (option $ST)) (result u32)
+      (canon lift (core func $core "take-opt-sync")))
     (func (export "write") async (result u32) (canon lift (core func $core "write")))
   )
   (instance $c (instantiate $C))

@@ -1,6 +1,7 @@
   ;; Stands in for the host's imports of importer.wat: a stream and a future, 42 and 7 written
   ;; to them (the writes wait for a reader), their readable ends returned through memory (a
-  ;; tuple, a record, `ok` of a result; `open-none`: none, its payload bytes left over).
+  ;; tuple, a record, `ok` of a result; `open-none`: none, its payload bytes left over);
+  ;; `sink` takes an option<stream<u8>> and reads it.
   (component $Maker
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
@@ -15,6 +16,7 @@
       (import "" "stream.write" (func $stream.write (param i32 i32 i32) (result i32)))
       (import "" "future.new" (func $future.new (result i64)))
       (import "" "future.write" (func $future.write (param i32 i32) (result i32)))
+      (import "" "stream.read" (func $stream.read (param i32 i32 i32) (result i32)))
       (global $s (mut i64) (i64.const 0))
       (global $f (mut i64) (i64.const 0))
       (func $make
@@ -46,6 +48,12 @@
         (i32.store8 (i32.const 0x100) (i32.const 0))
         (i32.store (i32.const 0x104) (i32.const 0x55))
         (i32.const 0x100))
+      ;; a stream maybe: none gives 0xd; some: a read of it started (its code), the byte read
+      ;; given by `sunk`
+      (func (export "sink") (param $some i32) (param $s i32) (result i32)
+        (if (i32.eqz (local.get $some)) (then (return (i32.const 0xd))))
+        (i32.and (call $stream.read (local.get $s) (i32.const 48) (i32.const 4)) (i32.const 0xff)))
+      (func (export "sunk") (result i32) (i32.load8_u (i32.const 48)))
       (func (export "open-record") (result i32)
         (call $make)
         (i32.store (i32.const 0x100) (i32.wrap_i64 (global.get $f)))
@@ -57,18 +65,22 @@
     (core func $stream.write (canon stream.write $ST async (memory (core memory $memory "mem"))))
     (core func $future.new (canon future.new $FT))
     (core func $future.write (canon future.write $FT async (memory (core memory $memory "mem"))))
+    (core func $stream.read (canon stream.read $ST async (memory (core memory $memory "mem"))))
     (core instance $m (instantiate $M (with "" (instance
       (export "mem" (memory $memory "mem"))
       (export "stream.new" (func $stream.new))
       (export "stream.write" (func $stream.write))
       (export "future.new" (func $future.new))
       (export "future.write" (func $future.write))
+      (export "stream.read" (func $stream.read))
     ))))
     (func (export "open") (result $T) (canon lift (core func $m "open") (memory (core memory $memory "mem"))))
     (func (export "open-result") (result (result $T (error u32)))
       (canon lift (core func $m "open-result") (memory (core memory $memory "mem"))))
     (func (export "open-none") (result (option $ST))
       (canon lift (core func $m "open-none") (memory (core memory $memory "mem"))))
+    (func (export "sink") (param "p" (option $ST)) (result u32) (canon lift (core func $m "sink")))
+    (func (export "sunk") (result u32) (canon lift (core func $m "sunk")))
     (func (export "open-record") (result $R)
       (canon lift (core func $m "open-record") (memory (core memory $memory "mem"))))
   )
