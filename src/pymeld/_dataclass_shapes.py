@@ -154,19 +154,6 @@ def __create_fn_16__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
 
 
 def __create_fn_17__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__):
-  self.__pymeld_f0__=__pymeld_f0__
-  self.__pymeld_f1__=__pymeld_f1__
-  self.__pymeld_f2__=__pymeld_f2__
-  self.__pymeld_f3__=__pymeld_f3__
-  self.__pymeld_f4__=__pymeld_f4__
-  self.__pymeld_f5__=__pymeld_f5__
-  self.__pymeld_f6__=__pymeld_f6__
-  self.__pymeld_f7__=__pymeld_f7__
- return __init__
-
-
-def __create_fn_18__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -180,7 +167,7 @@ def __create_fn_18__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_19__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_18__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -195,7 +182,7 @@ def __create_fn_19__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_20__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_19__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -213,7 +200,7 @@ def __create_fn_20__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_21__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
+def __create_fn_20__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -233,20 +220,20 @@ def __create_fn_21__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__):
  return __init__
 
 
-def __create_fn_22__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__):
+def __create_fn_21__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__):
  def __init__(self,__pymeld_f0__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
  return __init__
 
 
-def __create_fn_23__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):
+def __create_fn_22__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
  return __init__
 
 
-def __create_fn_24__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):
+def __create_fn_23__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -254,7 +241,7 @@ def __create_fn_24__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_25__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):
+def __create_fn_24__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -262,7 +249,7 @@ def __create_fn_25__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_26__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
+def __create_fn_25__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -271,7 +258,7 @@ def __create_fn_26__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_27__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
+def __create_fn_26__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -281,7 +268,7 @@ def __create_fn_27__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_28__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__):
+def __create_fn_27__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -294,7 +281,7 @@ def __create_fn_28__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_29__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f9__, _dflt___pymeld_f11__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__):
+def __create_fn_28__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f9__, _dflt___pymeld_f11__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__,__pymeld_f15__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -315,7 +302,7 @@ def __create_fn_29__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_30__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f4__):
+def __create_fn_29__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f0__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=_dflt___pymeld_f0__() if __pymeld_f0__ is _HAS_DEFAULT_FACTORY else __pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -325,14 +312,14 @@ def __create_fn_30__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_31__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):
+def __create_fn_30__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
  return __init__
 
 
-def __create_fn_32__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):
+def __create_fn_31__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -340,7 +327,7 @@ def __create_fn_32__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_33__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):
+def __create_fn_32__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -348,7 +335,7 @@ def __create_fn_33__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_34__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
+def __create_fn_33__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -357,8 +344,8 @@ def __create_fn_34__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_35__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__, _dflt___pymeld_f16__, _dflt___pymeld_f17__, _dflt___pymeld_f18__, _dflt___pymeld_f19__, _dflt___pymeld_f20__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__,__pymeld_f15__,__pymeld_f16__,__pymeld_f17__,__pymeld_f18__,__pymeld_f19__,__pymeld_f20__):
+def __create_fn_34__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__, _dflt___pymeld_f16__, _dflt___pymeld_f17__, _dflt___pymeld_f18__, _dflt___pymeld_f19__, _dflt___pymeld_f20__, _dflt___pymeld_f21__, _dflt___pymeld_f22__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__,__pymeld_f15__,__pymeld_f16__,__pymeld_f17__,__pymeld_f18__,__pymeld_f19__,__pymeld_f20__,__pymeld_f21__,__pymeld_f22__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
   self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__
@@ -380,10 +367,12 @@ def __create_fn_35__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
   self.__pymeld_f18__=_dflt___pymeld_f18__() if __pymeld_f18__ is _HAS_DEFAULT_FACTORY else __pymeld_f18__
   self.__pymeld_f19__=_dflt___pymeld_f19__() if __pymeld_f19__ is _HAS_DEFAULT_FACTORY else __pymeld_f19__
   self.__pymeld_f20__=_dflt___pymeld_f20__() if __pymeld_f20__ is _HAS_DEFAULT_FACTORY else __pymeld_f20__
+  self.__pymeld_f21__=_dflt___pymeld_f21__() if __pymeld_f21__ is _HAS_DEFAULT_FACTORY else __pymeld_f21__
+  self.__pymeld_f22__=_dflt___pymeld_f22__() if __pymeld_f22__ is _HAS_DEFAULT_FACTORY else __pymeld_f22__
  return __init__
 
 
-def __create_fn_36__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__):
+def __create_fn_35__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -397,7 +386,7 @@ def __create_fn_36__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_37__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__, _dflt___pymeld_f8__):
+def __create_fn_36__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f7__, _dflt___pymeld_f8__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -411,7 +400,7 @@ def __create_fn_37__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_38__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f4__):
+def __create_fn_37__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
@@ -421,7 +410,7 @@ def __create_fn_38__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_39__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
+def __create_fn_38__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -429,7 +418,7 @@ def __create_fn_39__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_40__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
+def __create_fn_39__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -439,7 +428,7 @@ def __create_fn_40__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_41__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
+def __create_fn_40__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -449,7 +438,7 @@ def __create_fn_41__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_42__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
+def __create_fn_41__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -458,7 +447,7 @@ def __create_fn_42__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_43__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
+def __create_fn_42__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -468,7 +457,7 @@ def __create_fn_43__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f8__):
+def __create_fn_43__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f8__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -485,7 +474,7 @@ def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_45__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
+def __create_fn_44__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -494,7 +483,7 @@ def __create_fn_45__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_46__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
+def __create_fn_45__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -505,7 +494,7 @@ def __create_fn_46__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_47__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
+def __create_fn_46__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -515,7 +504,7 @@ def __create_fn_47__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_48__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):
+def __create_fn_47__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -526,7 +515,7 @@ def __create_fn_48__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_49__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__):
+def __create_fn_48__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -537,7 +526,7 @@ def __create_fn_49__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_50__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f11__):
+def __create_fn_49__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f11__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -554,7 +543,7 @@ def __create_fn_50__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_51__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__):
+def __create_fn_50__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -565,7 +554,7 @@ def __create_fn_51__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_52__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__):
+def __create_fn_51__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -580,7 +569,7 @@ def __create_fn_52__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_53__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__):
+def __create_fn_52__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -592,7 +581,7 @@ def __create_fn_53__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_54__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f11__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__):
+def __create_fn_53__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f11__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -612,7 +601,7 @@ def __create_fn_54__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_55__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f7__):
+def __create_fn_54__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f7__):
  def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=__pymeld_f1__
@@ -644,43 +633,42 @@ SHAPES = (
     (('self', True, False, 'pppppp'), __create_fn_14__),
     (('self', False, False, 'pppppp'), __create_fn_15__),
     (('self', False, False, 'ppppppp'), __create_fn_16__),
-    (('self', False, False, 'pppppppp'), __create_fn_17__),
-    (('self', False, False, 'ppppppppp'), __create_fn_18__),
-    (('self', False, False, 'pppppppppp'), __create_fn_19__),
-    (('self', False, False, 'ppppppppppppp'), __create_fn_20__),
-    (('self', False, True, 'pppppppppppppp'), __create_fn_21__),
-    (('self', False, False, 'f'), __create_fn_22__),
-    (('self', False, False, 'ff'), __create_fn_23__),
-    (('self', False, False, 'ffp'), __create_fn_24__),
-    (('self', False, False, 'fff'), __create_fn_25__),
-    (('self', False, False, 'ffff'), __create_fn_26__),
-    (('self', False, False, 'fffff'), __create_fn_27__),
-    (('self', False, False, 'ffffffff'), __create_fn_28__),
-    (('self', False, False, 'ffffffffpfpfffff'), __create_fn_29__),
-    (('self', False, False, 'fpppf'), __create_fn_30__),
-    (('self', False, False, 'pf'), __create_fn_31__),
-    (('self', False, False, 'pfp'), __create_fn_32__),
-    (('self', False, False, 'pff'), __create_fn_33__),
-    (('self', False, False, 'pfff'), __create_fn_34__),
-    (('self', False, False, 'pffffffffffpfffffffff'), __create_fn_35__),
-    (('self', False, False, 'pfffffpfp'), __create_fn_36__),
-    (('self', False, False, 'pfffffpff'), __create_fn_37__),
-    (('self', False, False, 'pffpf'), __create_fn_38__),
-    (('self', False, False, 'ppf'), __create_fn_39__),
-    (('self', False, False, 'ppfpp'), __create_fn_40__),
-    (('self', False, True, 'ppff'), __create_fn_41__),
-    (('self', False, False, 'ppff'), __create_fn_42__),
-    (('self', False, False, 'ppfff'), __create_fn_43__),
-    (('self', False, True, 'ppfffpppfpp'), __create_fn_44__),
-    (('self', False, False, 'pppf'), __create_fn_45__),
-    (('self', False, True, 'pppfp'), __create_fn_46__),
-    (('self', False, False, 'pppff'), __create_fn_47__),
-    (('self', False, False, 'pppfff'), __create_fn_48__),
-    (('self', False, False, 'ppppfp'), __create_fn_49__),
-    (('self', False, False, 'ppppffffffpf'), __create_fn_50__),
-    (('self', False, False, 'pppppf'), __create_fn_51__),
-    (('self', False, False, 'pppppfffpp'), __create_fn_52__),
-    (('self', False, False, 'ppppppf'), __create_fn_53__),
-    (('self', False, False, 'ppppppfffffffff'), __create_fn_54__),
-    (('self', False, False, 'pppppppfp'), __create_fn_55__),
+    (('self', False, False, 'ppppppppp'), __create_fn_17__),
+    (('self', False, False, 'pppppppppp'), __create_fn_18__),
+    (('self', False, False, 'ppppppppppppp'), __create_fn_19__),
+    (('self', False, True, 'pppppppppppppp'), __create_fn_20__),
+    (('self', False, False, 'f'), __create_fn_21__),
+    (('self', False, False, 'ff'), __create_fn_22__),
+    (('self', False, False, 'ffp'), __create_fn_23__),
+    (('self', False, False, 'fff'), __create_fn_24__),
+    (('self', False, False, 'ffff'), __create_fn_25__),
+    (('self', False, False, 'fffff'), __create_fn_26__),
+    (('self', False, False, 'ffffffff'), __create_fn_27__),
+    (('self', False, False, 'ffffffffpfpfffff'), __create_fn_28__),
+    (('self', False, False, 'fpppf'), __create_fn_29__),
+    (('self', False, False, 'pf'), __create_fn_30__),
+    (('self', False, False, 'pfp'), __create_fn_31__),
+    (('self', False, False, 'pff'), __create_fn_32__),
+    (('self', False, False, 'pfff'), __create_fn_33__),
+    (('self', False, False, 'pffffffffffpfffffffffff'), __create_fn_34__),
+    (('self', False, False, 'pfffffpfp'), __create_fn_35__),
+    (('self', False, False, 'pfffffpff'), __create_fn_36__),
+    (('self', False, False, 'pffpf'), __create_fn_37__),
+    (('self', False, False, 'ppf'), __create_fn_38__),
+    (('self', False, False, 'ppfpp'), __create_fn_39__),
+    (('self', False, True, 'ppff'), __create_fn_40__),
+    (('self', False, False, 'ppff'), __create_fn_41__),
+    (('self', False, False, 'ppfff'), __create_fn_42__),
+    (('self', False, True, 'ppfffpppfpp'), __create_fn_43__),
+    (('self', False, False, 'pppf'), __create_fn_44__),
+    (('self', False, True, 'pppfp'), __create_fn_45__),
+    (('self', False, False, 'pppff'), __create_fn_46__),
+    (('self', False, False, 'pppfff'), __create_fn_47__),
+    (('self', False, False, 'ppppfp'), __create_fn_48__),
+    (('self', False, False, 'ppppffffffpf'), __create_fn_49__),
+    (('self', False, False, 'pppppf'), __create_fn_50__),
+    (('self', False, False, 'pppppfffpp'), __create_fn_51__),
+    (('self', False, False, 'ppppppf'), __create_fn_52__),
+    (('self', False, False, 'ppppppfffffffff'), __create_fn_53__),
+    (('self', False, False, 'pppppppfp'), __create_fn_54__),
 )

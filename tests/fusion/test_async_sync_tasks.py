@@ -13,8 +13,12 @@ the post-return after a suspension; a cancel while suspended (BLOCKED, then RETU
 delivery held while it was suspended, run before its sync caller goes on; a function that is
 not `async` blocking (trap). Plus
 the corpus `component-async-suspended-fiber-roots.wast`, the shape toolchains that lift
-`async func`s synchronously produce. `wast_async_sync_tasks_refused/`: a function that is not
-`async` reaching the same yield (refused when fusing).
+`async func`s synchronously produce. `adapter-*`: shapes stage 1 (merge.asyncfuse) refused and
+now hands to the in-module path, with no async call between instances: the callee reached
+through a plain adapter from a root that may not block, a stackful root, a sync-lifted `async`
+root, and a plain function between (a task that may not block), each with a callee that polls
+a set of its own, yields, or waits on it empty (traps). `wast_async_sync_tasks_refused/`: a
+function that is not `async` reaching the same yield (refused when fusing).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ callback turn, with values of every numeric type and a recursive helper on the s
 and in a stackful callee;
 two tasks of one instance yielding (the one suspended inside its core code keeps the instance
 entered: the other's turns wait); a cancel sent while the stack is suspended; waiters on
-sets beside the yielding subtask. `wast_async_yield_refused/`: a yield reachable from a
+sets beside the yielding subtask; a yield on the stack of a host call into a stackful or
+sync-lifted root (`root-*`: it blocks in place while the turns queued before it run; in a task
+that may not block it returns at once). `wast_async_yield_refused/`: a yield reachable from a
 synchronous call (refused when fusing). (Calls into an instance while one of its tasks is
 suspended, STARTING: test_async_starting.py.)
 """

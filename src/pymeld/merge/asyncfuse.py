@@ -37,10 +37,14 @@ state that is observable:
 
 Waits beside ends or sets created inside adapter calls take the in-module path of stage 2
 (`_plan_with_tasks`): the runtime's sets would order their simultaneous events by ids that
-fused calls do not reproduce. Every other shape is refused by name (`UnsupportedFeature`) in
-`plan_fused`: async lifts or lowers between instances, waitable sets and subtasks beside fused tables, stream/future ends
-crossing the host boundary from a fused table, resource/waitable mixes `merge.asyncres` cannot
-number exactly.
+fused calls do not reproduce. So do shapes whose per-instance task state the runtime's one
+task would hide: async root exports beside root exports of other instances (one task lock
+and backpressure would gate them all), an `async func` called through an adapter by a task
+that may not block or under an async-lifted root (its may-block state), `thread.yield`
+outside the instance the host enters (a suspended stack). Every other shape is refused by
+name (`UnsupportedFeature`) in `plan_fused`: waitable sets and subtasks beside fused tables,
+stream/future ends crossing the host boundary from a fused table, resource/waitable mixes
+`merge.asyncres` cannot number exactly.
 """
 
 from __future__ import annotations
@@ -214,16 +218,23 @@ def plan_fused(
         # instance's backpressure is raised the caller blocks (or deadlocks). Stage 1's
         # counters never close a gate; the in-module scheduler's do (`merge.asynctask`).
         return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
+    if len(roots) == 1 and any(
+        g.lowers[li].opts.is_async
+        and isinstance(g.lowers[li].callee, HostFunc)
+        and g.lowers[li].owner not in roots
+        for li in lowers
+    ):  # a host subtask outside the instance the host calls: in-module tables (asynchost)
+        return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     if async_roots and any(callee.owner in roots for _, callee, _ in cross):
         # a root also entered through adapters: a task per call there, beside the host's
         # (`merge.asyncroot.check_called_roots`)
         return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     if len(roots) > 1 and async_roots:
-        raise UnsupportedFeature(
-            f"async root export `{async_roots[0][0]}` beside root exports of other component "
-            "instances without async calls between instances: they would share one task lock "
-            "and backpressure after fusion (needs per-instance task gating in stage 1)"
-        )
+        # the host enters several instances, one of them asynchronously: in one fused instance
+        # the runtime's one task lock and backpressure would hold every instance's exports up;
+        # the in-module path drives async root tasks itself (`merge.asyncroot`), so none keeps
+        # the runtime's instance entered (and refuses a root instance's backpressure there)
+        return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     for b in builtins:  # own handles move between in-module tables only (merge.asyncpayload)
         if isinstance(b.type, at.Stream | at.Future) and at.handles(b.type):
             raise UnsupportedFeature(
@@ -263,25 +274,15 @@ def plan_fused(
     for caller, callee, _ in cross:
         if callee.type.is_async and caller in sync_entries:
             # wasmtime's sync→sync adapter traps (CannotBlockSyncTask) when the caller's task
-            # may not block; an instance entered synchronously runs such tasks.
-            raise UnsupportedFeature(
-                f"`async func` of component instance {label(callee.owner)} called from "
-                f"{label(caller)}, which also runs synchronous tasks (the task's may-block "
-                "state is not fused: issue 11 stage 2)"
-            )
+            # may not block; an instance entered synchronously runs such tasks, whose may-block
+            # state the in-module path keeps
+            return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     if async_entries and (not async_roots or len(async_roots) != len(exported)):
-        raise UnsupportedFeature(
-            "`async func` called through a fused adapter under a root export that is not "
-            "`async` (the callee may block only in an async task: needs in-module tasks, "
-            "issue 11 stage 2)"
-        )
+        return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     if any(lf.opts.is_async or lf.opts.callback is not None for _, lf in async_roots) and (
         async_entries
     ):
-        raise UnsupportedFeature(
-            "`async func` called through a fused adapter under an async-lifted root export "
-            "(needs in-module tasks: issue 11 stage 2)"
-        )
+        return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
     # -- host boundary -------------------------------------------------------------------------
     for li in lowers:
         lw = g.lowers[li]
@@ -374,11 +375,8 @@ def plan_fused(
                     "which runs synchronous tasks whose blocking the runtime could not see "
                     "after fusion (issue 11 stage 2)"
                 )
-            if b.op == "thread.yield":
-                raise UnsupportedFeature(
-                    f"`thread.yield` in component instance {label(inst)} (needs in-module "
-                    "tasks: issue 11 stage 2)"
-                )
+            if b.op == "thread.yield":  # a suspended stack: the in-module path's (or refusal)
+                return _plan_with_tasks(g, used, lowers, exported, cross, label, host_ends)
         if b.op.startswith("context."):
             assert isinstance(b.valtype, int) and isinstance(b.index, int)
             if (b.valtype, b.index) not in fa.context:
@@ -541,6 +539,8 @@ class AsyncLookups:
     # (own type, from instance, to instance) → the in-module resource tables' own transfer
     own_transfer: Callable[[at.Own, int, int], FuncItem] | None = None
     host_import: Callable[[int], int] | None = None  # lower index → its host import
+    # op → the runtime's built-in imported for host subtasks (`merge.asynchost.RUNTIME_OPS`)
+    host_runtime: Callable[[str], int] | None = None
 
 
 class _Ops:
@@ -597,6 +597,7 @@ class AsyncFusion:
                 self.look.context_import,
                 self.look.own_transfer,
                 self.look.host_import,
+                self.look.host_runtime,
             )
             self.tasks.plan(exported)
         if self.fa.virtual:

@@ -66,7 +66,10 @@ delivery to another of its tasks is held in the instance's pending list, beside 
 waiting to start there (below), as wasmtime's `InstanceState::pending` keeps both by task id,
 and queued at high priority in that order when the resumed code returns. A cancel sent
 meanwhile waits for that code to return, as in wasmtime; the runtime ids stay mirrored past
-a yield (it takes none), not past other suspensions (`lost`).
+a yield (it takes none), not past other suspensions (`lost`). On the stack of a host call
+into a root instance whose exports are all lifted without a callback (stackful, or sync as an
+`async func`), a yield needs no unwinding: that stack blocks in place as a marker queued at
+low priority (`_stack_yield`), the turns queued before it run, then it goes on.
 
 `waitable-set.wait` (not cancellable) in an instance entered by an async call is a suspend
 point the same way (`TaskPlan.blocking`, `block_or_unwind`): with no event in its set, the
@@ -142,6 +145,7 @@ from pymeld.resources.space import SharedSpace, claim, shared_space
 
 if TYPE_CHECKING:
     from pymeld.codec.core.model import Module
+    from pymeld.merge.asynchost import HostSubtasks
     from pymeld.merge.asyncids import StoreIds
     from pymeld.merge.asyncreturned import Place
     from pymeld.merge.asyncstream import StreamRuntime
@@ -240,6 +244,9 @@ class TaskPlan:
     # `task.return` of those with stackful root exports: the host-called task's is the runtime's
     host_returns: list[int] = field(default_factory=list)
     yields: dict[int, str] = field(default_factory=dict)  # thread.yield built-ins → instance
+    # thread.yield built-ins of root instances, reached on the host-called task's stack, which
+    # blocks in place (a marker) instead of unwinding → instance
+    stack_yields: dict[int, str] = field(default_factory=dict)
     # `waitable-set.wait` built-ins of instances entered by an async call, and blocking stream
     # and future reads and writes of any task instance: suspend points like the yields (their
     # stack unwinds) → instance. (A sync `subtask.cancel` blocks the caller's stack too in
@@ -250,6 +257,9 @@ class TaskPlan:
     backpressure: dict[int, int] = field(default_factory=dict)  # built-in → instance
     # host imports whose call passes stream/future ends (`boundary_ends`)
     host_lowers: list[int] = field(default_factory=list)
+    # host imports lowered `async`: their subtasks are the runtime's, proxied in the caller's
+    # in-module table (`merge.asynchost`)
+    host_subtasks: list[int] = field(default_factory=list)
     # where ends cross the host boundary (root exports, host imports), for `--stats` and the
     # CLI's warning: a copy there left waiting for the host traps (refused at run time)
     host_handovers: list[str] = field(default_factory=list)
@@ -348,10 +358,17 @@ def plan_tasks(
         lw = g.lowers[li]
         if not isinstance(lw.callee, HostFunc):
             continue
-        if lw.opts.is_async or lw.callee.type.is_async:
+        if lw.opts.is_async:  # its subtask: a proxy in the caller's table (asynchost)
+            from pymeld.merge.asynchost import check_host_subtask
+
+            check_host_subtask(lw, label)
+            tp.host_subtasks.append(li)
+            continue
+        if lw.callee.type.is_async:
             raise UnsupportedFeature(
-                f"async host import `{'/'.join(lw.callee.path)}` beside in-module tasks (host "
-                "waitables in in-module waitable sets: issue 11 stage 3)"
+                f"synchronous call of host `async func` `{'/'.join(lw.callee.path)}` beside "
+                "in-module tasks (the host's wait would block every in-module task on the "
+                "fused stack, where wasmtime blocks only the caller's: lower it `async`)"
             )
         if any(True for _ in carried(lw.callee.type)):
             what = f"host import `{'/'.join(lw.callee.path)}`"
@@ -390,14 +407,9 @@ def plan_tasks(
             tables.add(inst)
             tp.table_ops.append(bi)
         elif op == "thread.yield":
-            if b.flag or inst in roots:
-                raise UnsupportedFeature(
-                    f"`thread.yield{' cancellable' if b.flag else ''}` in component instance "
-                    f"{label(inst)} beside in-module tasks (needs a suspended core stack: "
-                    "fused code has one only for a non-cancellable yield in a task entered "
-                    "by an async call)"
-                )
-            tp.yields[bi] = label(inst)
+            if b.flag:
+                raise UnsupportedFeature(_yield_refused(b, label(inst)))
+            (tp.stack_yields if inst in roots else tp.yields)[bi] = label(inst)
         elif op.startswith("context."):
             if b.valtype != 0x7F:
                 raise UnsupportedFeature(f"`{op} i64` beside in-module tasks")
@@ -427,6 +439,7 @@ def plan_tasks(
             )
     plan_roots(g, used, tp, exported, label)
     check_called_roots(g, used, tp, exported, label)
+    _check_stack_yields(g, tp, exported)
     _check_deferred(g, tp, label)
     for bi, where in tp.suspends.items():
         if g.builtins[bi].owner not in tp.task_instances():
@@ -437,6 +450,7 @@ def plan_tasks(
             )
     tp.slots.sort()
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
+    callers |= {g.lowers[li].owner for li in tp.host_subtasks}
     tp.tables = sorted(tables | set(roots) | tp.task_instances() | callers | tp.end_instances)
     return tp
 
@@ -452,6 +466,30 @@ def _spilled(ft: at.FuncType) -> SpilledEnds:
     out = spilled_ends(ft)
     assert out is not None
     return out
+
+
+def _yield_refused(b: Builtin, where: str) -> str:
+    return (
+        f"`thread.yield{' cancellable' if b.flag else ''}` in component instance {where} "
+        "beside in-module tasks (needs a suspended core stack: fused code has one only for a "
+        "non-cancellable yield in a task entered by an async call, or on the stack of a "
+        "host call into a root instance whose exports are all lifted without a callback)"
+    )
+
+
+def _check_stack_yields(g: FlatGraph, tp: TaskPlan, exported: list[tuple[str, Lifted]]) -> None:
+    """Refuse a root instance's `thread.yield` that another stack than a host call's may
+    reach: its stand-in blocks the stack it runs on in place (`TaskRuntime._stack_yield`),
+    which is wasmtime's only while that stack is a host-called stackful or sync-lifted task's
+    (a callback-lifted task keeps its instance to itself; an in-module task of a root
+    called through adapters would have to hand its caller the subtask meanwhile)."""
+    callback_owners = {lf.owner for lf in tp.callbacks}
+    callback_owners |= {lf.owner for _, lf in exported if lf.opts.callback is not None}
+    tasks = tp.task_instances()
+    for bi, where in tp.stack_yields.items():
+        inst = g.builtins[bi].owner
+        if inst in tp.called_roots or inst in tasks or inst in callback_owners:
+            raise UnsupportedFeature(_yield_refused(g.builtins[bi], where))
 
 
 def boundary_ends(ft: at.FuncType) -> BoundaryEnds | None:
@@ -916,6 +954,7 @@ class TaskRuntime:
         context_import: Callable[[str, int, int], int] | None = None,
         own_transfer: Callable[[at.Own, int, int], FuncItem] | None = None,
         host_import: Callable[[int], int] | None = None,
+        host_runtime: Callable[[str], int] | None = None,
     ) -> None:
         self.g, self.p, self.tp = g, plan, tp
         self.host_import = host_import  # lower index of a host import → its core import
@@ -967,6 +1006,12 @@ class TaskRuntime:
             from pymeld.merge.asyncstream import StreamRuntime
 
             self.streams = StreamRuntime(self, g, tp)
+        self.host: HostSubtasks | None = None  # the runtime's subtasks of host imports
+        if tp.host_subtasks:
+            from pymeld.merge.asynchost import HostSubtasks
+
+            assert host_runtime is not None
+            self.host = HostSubtasks(self, host_runtime)
 
     # -- planning ------------------------------------------------------------------------------
     def plan(self, exported: list[Lifted]) -> None:
@@ -1001,6 +1046,8 @@ class TaskRuntime:
         for k in range(len(self.tp.callbacks)):
             self._func("run", k)
         for bi in [*self.tp.table_ops, *self.tp.contexts, *self.tp.returns, *self.tp.cancels]:
+            self._builtins[bi] = self._func("builtin", bi)
+        for bi in self.tp.stack_yields:
             self._builtins[bi] = self._func("builtin", bi)
         if self.tp.suspends:
             p.add_memory(GROUP, "frames")
@@ -1058,6 +1105,8 @@ class TaskRuntime:
             for bi, item in self._returned.items():  # the runtime's, the host's task only
                 if bi not in self._builtins and bi not in self.tp.root_returns:
                     self._builtins[bi] = item
+        if self.host is not None:
+            self.host.plan()
         if any(lf.opts.callback is not None for lf in exported):
             from pymeld.merge.asyncroot import plan_driven
 
@@ -1491,6 +1540,17 @@ class TaskRuntime:
         self.start_unwind(b, bt, t, keeps_ids=True)
         b.i32(0).end()
 
+    def _stack_yield(self, b: Body) -> None:
+        """thread.yield (not cancellable) on the stack of a host call into a root instance,
+        which cannot unwind (the host is below it) and need not: the stack blocks in place as
+        a marker queued at low priority, where wasmtime queues the yielding thread's
+        resumption, and the queued work before it runs meanwhile; then NOT_CANCELLED. In a
+        task that may not block it returns at once, as the spec's and wasmtime's do."""
+        b.global_get(self.glob("may_block")).if_()
+        self.block_on(b, lambda mk: b.get(mk).call(self.fn("enqueue")))
+        b.end()
+        b.i32(0).end()
+
     def rewound(self, b: Body) -> None:
         """Emit, first in a suspend point's stand-in: when its stack is being rewound, the
         rewind stops here (the current task's stack is no longer suspended) and the code
@@ -1872,7 +1932,13 @@ class TaskRuntime:
         freed; nothing left to run is the runtime's deadlock (trap)."""
         r = b.local("i32")
         b.block().loop()
-        b.get(mk).call(self.fn("step")).tee(r).op("i32.eqz").trap_if()  # deadlock
+        if self.host is None:
+            b.get(mk).call(self.fn("step")).tee(r).op("i32.eqz").trap_if()  # deadlock
+        else:  # nothing in-module to run: the host's next event, if it has subtasks
+            b.get(mk).call(self.fn("step")).tee(r).op("i32.eqz").if_()
+            b.call(self.fn("host_wait")).op("i32.eqz").trap_if()  # deadlock
+            b.br(1)
+            b.end()
         b.get(r).i32(2).op("i32.eq").br_if(1)
         b.br(0).end().end()
         b.get(mk).call(self.fn("task.free"))
@@ -1900,6 +1966,8 @@ class TaskRuntime:
         b.i32(0).global_set(be)
         b.end()
         b.op("else")
+        if self.host is not None:
+            self.host.poll_first(b)
         b.global_get(lh).tee(t).op("i32.eqz").if_()
         b.i32(0).op("return")
         b.end()
@@ -2327,7 +2395,10 @@ class TaskRuntime:
             self._task_cancel(b, inst)
             return _gen(b, params, results)
         if op == "thread.yield":
-            self._yield(bt, b)
+            if bi in self.tp.stack_yields:
+                self._stack_yield(b)
+            else:
+                self._yield(bt, b)
             return _gen(b, params, results)
         if op.startswith("backpressure."):
             self._backpressure(bt, b)
@@ -2380,6 +2451,8 @@ class TaskRuntime:
             self._leave_set(b, inst, addr)
             b.get(addr).call(self.fn("t.remove", inst))
             b.get(t).i32(0).store("i32.store", self.mem("tasks"), _SUB)
+            if self.host is not None:
+                self.host.drop(b, t)
             b.get(t).load("i32.load", self.mem("tasks"), _MODE).i32(EXITED).op("i32.eq").if_()
             if ids is not None:
                 b.get(t).load("i32.load", self.mem("tasks"), _SID)
@@ -2495,6 +2568,8 @@ class TaskRuntime:
         b.get(0).i32(SUBTASK).call(self.fn("t.get", inst)).tee(addr)
         b.load("i32.load", tbl, 4).set(t)
         b.get(addr).load("i32.load", tbl, 8).trap_if()  # in a waitable set
+        if self.host is not None:
+            self.host.cancel(b, t)  # a host subtask: the runtime's cancel (asynchost)
         if self.deferrable:
             self._cancel_pending(b, t)
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()

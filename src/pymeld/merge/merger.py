@@ -374,6 +374,14 @@ class Merger:
                     hi = HostImport(None, at.CanonOptions(), ASYNC_MODULE, op, 0, None, bkey)
                     hi.op, hi.builtin = op, ctx
                     add(bkey, hi, None)
+        if fused is not None and fused.tasks is not None and fused.tasks.host_subtasks:
+            from pymeld.merge.asynchost import runtime_builtins
+
+            for rb in runtime_builtins():  # the runtime's, for host subtasks (asynchost)
+                bkey = ("async-host", rb.op)
+                hi = HostImport(None, at.CanonOptions(), ASYNC_MODULE, rb.op, 0, None, bkey)
+                hi.op, hi.builtin = rb.op, rb
+                add(bkey, hi, None)
         for bimp in self.runtime.extra:  # runtime-boundary `new/rep/drop` (pymeld.resources)
             bkey = ("builtin", bimp.module, bimp.name)
             if bkey not in self._host_by_key:
@@ -453,6 +461,9 @@ class Merger:
         for hi, opts in zip(self.host_imports, self._host_opts):
             if opts is not None:
                 hi.opts = self._guarded(self.canon_options(opts), opts)
+            elif _host_subtask_wait(hi):  # its events land in the task records' memory
+                assert self.asyncf is not None and self.asyncf.tasks is not None
+                hi.opts = at.CanonOptions(memory=self.asyncf.tasks.mem("tasks"))
             params, results = hi.core_signature()
             tidx = self.types.func_type(params, results)
             out.imports.append(Import(hi.module, hi.name, FuncImport(tidx)))
@@ -689,6 +700,7 @@ class Merger:
                 self._edge_opts,
                 self._own_transfer,
                 self._host_index,
+                lambda op: self.host_imports[self._host_by_key[("async-host", op)]].index,
             ),
         )
         af.plan(_exported_lifts(self.g.exports))
@@ -1095,6 +1107,16 @@ def merge(
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def _host_subtask_wait(hi: HostImport) -> bool:
+    """Whether ``hi`` is the runtime's `waitable-set.wait/poll` for host subtasks
+    (`asynchost`)."""
+    return (
+        isinstance(hi.key, tuple)
+        and hi.key[:1] == ("async-host",)
+        and hi.op in ("waitable-set.wait", "waitable-set.poll")
+    )
 
 
 def _has_handles(ft: at.FuncType) -> bool:

@@ -3,9 +3,9 @@
 ;; an enum) and a variant result; $B calls it through a sync lower. Each cluster must name the
 ;; record, the enum and the variant it uses across the boundary (a function's type may only use
 ;; named ones), and the values must arrive intact both ways. $A's task raises and lowers its
-;; backpressure first, and $B calls `thread.yield` (in a root instance, not fused beside
-;; in-module tasks: that keeps the boundary; without it the case fuses, see
-;; wast_async_tasks/named-types-sync-lower.wast).
+;; backpressure first, and $B calls `thread.yield` in a root instance that also lifts an export
+;; with a callback (`idle`: such a yield is not fused beside in-module tasks, which keeps the
+;; boundary; without it the case fuses, see wast_async_tasks/named-types-sync-lower.wast).
 
 (component
   (component $A
@@ -54,8 +54,10 @@
     (core instance $libc (instantiate $libc))
     (core func $area (canon lower (func $a "area") (memory (core memory $libc "memory"))))
     (core func $yield (canon thread.yield))
+    (core func $tr (canon task.return))
     (core module $m
       (import "" "memory" (memory 1))
+      (import "" "tr" (func $tr))
       (import "" "area" (func $area (param i32 i32 i32 i32)))
       (import "" "yield" (func $yield (result i32)))
       ;; 0: small (u32) -> value, 1: big (u64) -> value + 1000000, 2: none -> 7
@@ -66,16 +68,22 @@
           (br_table $small $big $none (i32.load8_u (i32.const 64))))
           (return (i64.extend_i32_u (i32.load (i32.const 72)))))
           (return (i64.add (i64.load (i32.const 72)) (i64.const 1000000))))
-        (i64.const 7)))
+        (i64.const 7))
+      (func (export "idle") (result i32) (call $tr) (i32.const 0))
+      (func (export "idle-cb") (param i32 i32 i32) (result i32) unreachable))
     (core instance $i (instantiate $m (with "" (instance
       (export "memory" (memory $libc "memory")) (export "area" (func $area))
-      (export "yield" (func $yield))))))
+      (export "yield" (func $yield)) (export "tr" (func $tr))))))
     (func (export "classify") (param "w" u32) (param "h" u32) (param "cm" bool) (result u64)
-      (canon lift (core func $i "classify"))))
+      (canon lift (core func $i "classify")))
+    (func (export "idle") async
+      (canon lift (core func $i "idle") async (callback (core func $i "idle-cb")))))
   (instance $a (instantiate $A))
   (instance $b (instantiate $B (with "a" (instance $a))))
   (export "classify" (func $b "classify"))
+  (export "idle" (func $b "idle"))
 )
 (assert_return (invoke "classify" (u32.const 3) (u32.const 4) (bool.const false)) (u64.const 12))
 (assert_return (invoke "classify" (u32.const 3) (u32.const 4) (bool.const true)) (u64.const 1001200))
 (assert_return (invoke "classify" (u32.const 0) (u32.const 4) (bool.const true)) (u64.const 7))
+(assert_return (invoke "idle"))

@@ -1,0 +1,65 @@
+;;! component_model_async = true
+;; Two instances, each with a callback-lifted async root export that YIELDs before it
+;; returns (the second YIELDs twice, its context slot counting down).
+(component definition $C
+  (component $A
+    (core module $AM
+      (import "" "task.return" (func $task.return (param i32)))
+      (import "" "context.get" (func $get (result i32)))
+      (import "" "context.set" (func $set (param i32)))
+      (global $calls (mut i32) (i32.const 0))
+      (func (export "run") (param $x i32) (result i32)
+        (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+        (call $set (local.get $x))
+        (i32.const 1 (; YIELD ;)))
+      (func (export "run-cb") (param $e i32) (param $i i32) (param $p i32) (result i32)
+        (call $task.return (i32.add (call $get) (i32.mul (global.get $calls) (i32.const 1000))))
+        (i32.const 0))
+    )
+    (canon task.return (result u32) (core func $task.return))
+    (canon context.get i32 0 (core func $get))
+    (canon context.set i32 0 (core func $set))
+    (core instance $am (instantiate $AM (with "" (instance
+      (export "task.return" (func $task.return))
+      (export "context.get" (func $get))
+      (export "context.set" (func $set))))))
+    (func (export "run") async (param "x" u32) (result u32) (canon lift
+      (core func $am "run") async (callback (core func $am "run-cb"))))
+  )
+  (component $B
+    (core module $BM
+      (import "" "task.return" (func $task.return (param i32)))
+      (import "" "context.get" (func $get (result i32)))
+      (import "" "context.set" (func $set (param i32)))
+      (global $c (mut i32) (i32.const 0))
+      (func (export "spin") (param $x i32) (result i32)
+        (call $set (i32.add (i32.shl (local.get $x) (i32.const 4)) (i32.const 2)))
+        (i32.const 1 (; YIELD ;)))
+      (func (export "spin-cb") (param $e i32) (param $i i32) (param $p i32) (result i32)
+        (if (i32.ne (local.get $e) (i32.const 0)) (then unreachable))
+        (global.set $c (i32.add (global.get $c) (i32.const 1)))
+        (if (i32.and (call $get) (i32.const 15))
+          (then (call $set (i32.sub (call $get) (i32.const 1))) (return (i32.const 1))))
+        (call $task.return (i32.add (i32.shr_u (call $get) (i32.const 4)) (i32.mul (global.get $c) (i32.const 100))))
+        (i32.const 0))
+    )
+    (canon task.return (result u32) (core func $task.return))
+    (canon context.get i32 0 (core func $get))
+    (canon context.set i32 0 (core func $set))
+    (core instance $bm (instantiate $BM (with "" (instance
+      (export "task.return" (func $task.return))
+      (export "context.get" (func $get))
+      (export "context.set" (func $set))))))
+    (func (export "spin") async (param "x" u32) (result u32) (canon lift
+      (core func $bm "spin") async (callback (core func $bm "spin-cb"))))
+  )
+  (instance $a (instantiate $A))
+  (instance $b (instantiate $B))
+  (export "run" (func $a "run"))
+  (export "spin" (func $b "spin"))
+)
+(component instance $i $C)
+(assert_return (invoke "run" (u32.const 5)) (u32.const 1005))
+(assert_return (invoke "spin" (u32.const 1)) (u32.const 301))
+(assert_return (invoke "run" (u32.const 7)) (u32.const 2007))
+(assert_return (invoke "spin" (u32.const 10)) (u32.const 610))

@@ -1,0 +1,51 @@
+;;! component_model_async = true
+;; A's callback task returns, then YIELDs twice more before it EXITs; B is another instance
+;; whose sync export the host calls in between. A's counter shows when its task ran on.
+(component definition $C
+  (component $A
+    (core module $AM
+      (import "" "task.return" (func $task.return (param i32)))
+      (global $n (mut i32) (i32.const 0))
+      (global $left (mut i32) (i32.const 0))
+      (global $ticks (mut i32) (i32.const 0))
+      (func (export "run") (param $x i32) (result i32)
+        (global.set $n (local.get $x))
+        (global.set $left (i32.const 2))
+        (call $task.return (i32.add (global.get $n) (i32.const 100)))
+        (i32.const 1 (; YIELD ;)))
+      (func (export "run-cb") (param $e i32) (param $i i32) (param $p i32) (result i32)
+        (global.set $ticks (i32.add (global.get $ticks) (i32.const 1)))
+        (if (i32.eqz (global.get $left)) (then (return (i32.const 0))))
+        (global.set $left (i32.sub (global.get $left) (i32.const 1)))
+        (i32.const 1))
+      (func (export "ticks") (result i32) (global.get $ticks))
+    )
+    (canon task.return (result u32) (core func $task.return))
+    (core instance $am (instantiate $AM (with "" (instance (export "task.return" (func $task.return))))))
+    (func (export "run") async (param "x" u32) (result u32) (canon lift
+      (core func $am "run") async (callback (core func $am "run-cb"))))
+    (func (export "ticks") (result u32) (canon lift (core func $am "ticks")))
+  )
+  (component $B
+    (core module $BM
+      (global $c (mut i32) (i32.const 0))
+      (func (export "get") (result i32)
+        (global.set $c (i32.add (global.get $c) (i32.const 1)))
+        (global.get $c))
+    )
+    (core instance $bm (instantiate $BM))
+    (func (export "get") (result u32) (canon lift (core func $bm "get")))
+  )
+  (instance $a (instantiate $A))
+  (instance $b (instantiate $B))
+  (export "run" (func $a "run"))
+  (export "ticks" (func $a "ticks"))
+  (export "get" (func $b "get"))
+)
+(component instance $i $C)
+(assert_return (invoke "run" (u32.const 5)) (u32.const 105))
+(assert_return (invoke "get") (u32.const 1))
+(assert_return (invoke "ticks") (u32.const 0))
+(assert_return (invoke "run" (u32.const 7)) (u32.const 107))
+(assert_return (invoke "get") (u32.const 2))
+(assert_return (invoke "ticks") (u32.const 0))
