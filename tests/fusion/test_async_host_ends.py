@@ -30,8 +30,9 @@ a component boundary is kept there instead.
 * The runtime handles a hand-off takes number no instance's resources: an instance whose host
   resource handles the runtime's table would number gets an in-module table, its numbers the
   original's after a hand-off.
-* Other shapes stay refused when fusing: ends nested in a parameter or in the result, or
-  returned by an async lift (through `task.return`).
+* Other shapes stay refused when fusing: ends in a list, an error-context. (Ends in tuples,
+  records and variants, and those an async lift returns through `task.return`:
+  test_async_returned_ends.)
 """
 
 from __future__ import annotations
@@ -460,12 +461,12 @@ def test_host_import_ends_cross_as_the_original_does(
 @pytest.mark.parametrize(
     "lift",
     [
-        '(func (export "v") async (param "s" (option $ST)) (result u32) '
-        '(canon lift (core func $core "echo2")))',
-        '(func (export "v") async (result (option $ST)) (canon lift (core func $core "live-stream") '
+        '(func (export "v") async (param "s" error-context) (result u32) '
+        '(canon lift (core func $core "consume")))',
+        '(func (export "v") async (result (list $ST)) (canon lift (core func $core "live-stream") '
         '(memory (core memory $memory "mem"))))',
     ],
-    ids=["param", "nested-result"],
+    ids=["param", "list-result"],
 )
 def test_other_shapes_stay_refused(lift: str, wasm_tools: str, tmp_path: Path) -> None:
     wat = (LIVE / "inner.wat").read_text()
@@ -479,10 +480,12 @@ def test_other_shapes_stay_refused(lift: str, wasm_tools: str, tmp_path: Path) -
 
 def test_root_ends_are_those_of_a_sync_lift() -> None:
     """`root_ends`: a root export's ends `plan_tasks` fuses and `TaskRuntime._export` hands
-    over (an async lift's results go through `task.return`: refused; reached only beside
-    async calls, so tested here directly)."""
+    over (an async lift's go through `task.return`: `merge.asyncreturned`; a result returned
+    through memory: its `spilled_ends`, the second item None; reached only beside async
+    calls, so tested here directly)."""
     from pymeld.codec.core.model import ExternKind
     from pymeld.graph.model import CanonOpts, DefRef, Lifted
+    from pymeld.merge.asyncreturned import Place
     from pymeld.merge.asynctask import root_ends
 
     st, fu = at.Stream(at.U8()), at.Future(None)
@@ -492,9 +495,10 @@ def test_root_ends_are_those_of_a_sync_lift() -> None:
 
     assert root_ends(lift(at.FuncType((), st, True))) == ([], st)
     assert root_ends(lift(at.FuncType((("b", at.Bool()),), fu))) == ([], fu)
-    assert root_ends(lift(at.FuncType((("s", st),), st))) == ([(0, st)], st)
+    assert root_ends(lift(at.FuncType((("s", st),), st))) == ([Place(0, st)], st)
     assert root_ends(lift(at.FuncType((), st, True), is_async=True)) is None
-    assert root_ends(lift(at.FuncType((), at.Option(st)))) is None
+    assert root_ends(lift(at.FuncType((), at.Option(st)))) == ([], None)
+    assert root_ends(lift(at.FuncType((), at.List(st)))) is None
     assert root_ends(lift(at.FuncType((), at.U32()))) is None
     assert root_ends(lift(at.FuncType(()))) is None
 
@@ -513,9 +517,10 @@ def test_only_ends_without_handles_in_their_payload_are_proxied() -> None:
 
 
 def test_boundary_ends_are_flat_direct_params_and_the_result() -> None:
-    """`boundary_ends`: the ends a call across the host boundary hands over, by flat index,
-    and its result's; other shapes (nested, beside resource handles, spilled parameters) are
-    refused when fusing (`plan_tasks`)."""
+    """`boundary_ends`: the ends a call across the host boundary hands over, by their place
+    (flat index, variant cases), and its result's; other shapes (in lists, beside resource
+    handles, spilled parameters) are refused when fusing (`plan_tasks`)."""
+    from pymeld.merge.asyncreturned import Place
     from pymeld.merge.asynctask import boundary_ends
 
     st, fu = at.Stream(at.U8()), at.Future(None)
@@ -523,13 +528,14 @@ def test_boundary_ends_are_flat_direct_params_and_the_result() -> None:
     def ft(*params: at.ValType, result: at.ValType | None = None) -> at.FuncType:
         return at.FuncType(tuple((f"p{k}", t) for k, t in enumerate(params)), result)
 
-    assert boundary_ends(ft(st)) == ([(0, st)], None)
+    assert boundary_ends(ft(st)) == ([Place(0, st)], None)
     assert boundary_ends(ft(at.U64(), at.String(), fu, st, result=at.U32())) == (
-        [(3, fu), (4, st)],
+        [Place(3, fu), Place(4, st)],
         None,
     )
-    assert boundary_ends(ft(st, result=fu)) == ([(0, st)], fu)
-    assert boundary_ends(ft(at.Option(st))) is None
+    assert boundary_ends(ft(st, result=fu)) == ([Place(0, st)], fu)
+    assert boundary_ends(ft(at.Option(st))) == ([Place(1, st, ((0, 0, 1),))], None)
+    assert boundary_ends(ft(at.List(st))) is None
     assert boundary_ends(ft(result=at.List(fu))) is None
     assert boundary_ends(ft(st, at.Own("r"))) is None
     assert boundary_ends(ft(*[at.U32()] * 16, st)) is None

@@ -204,10 +204,13 @@ def check_task_resources(
     }
     makers |= {e.caller for e in tp.edges.values() if e.lower_async and e.task}
     makers |= tp.end_instances
+    from pymeld.merge.asyncreturned import async_root_ends
     from pymeld.merge.asynctask import root_ends
 
     # an end handed to the host takes runtime handles (`asyncstream._host_lift`): transport
-    hosted = bool(tp.host_lowers) or any(root_ends(lf) is not None for _, lf in exported)
+    hosted = bool(tp.host_lowers) or any(
+        root_ends(lf) is not None or async_root_ends(lf) is not None for _, lf in exported
+    )
     tables = check_tables(
         g, used, lowers, exported, dict.fromkeys(makers, "in-module"), hosted, label
     )

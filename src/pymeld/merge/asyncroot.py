@@ -199,7 +199,7 @@ def _root_return(rt: TaskRuntime, bi: int) -> FuncCode:
         b.end()
     else:
         b.global_get(rt.glob("cur_task")).trap_if()
-    b.forward_args().call(rt.host_builtin(bi))
+    b.forward_args().call(rt.host_return(bi))
     b.i32(1).global_set(rt.glob("root_returned")).end()
     return _gen(b, params, results)
 
@@ -245,7 +245,9 @@ def defer(rt: TaskRuntime, b: Body, inst: int) -> None:
 
 def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     """The core function of an async-lifted root export: fresh context slots, the task's
-    may-block state, and for a callback lift the driver loop on its first code."""
+    may-block state, the ends the host passes lowered (`merge.asyncreturned`), and for a
+    callback lift the driver loop on its first code."""
+    from pymeld.merge.asyncreturned import async_root_ends, emit_flat
     from pymeld.merge.asynctask import _gen
 
     callback = lf.opts.callback
@@ -263,6 +265,10 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
         for s, key in zip(sids, ("root_task", "root_set", "root_thread"), strict=True):
             b.get(s).global_set(rt.glob(("ids", key)))
         b.i32(0).global_set(rt.glob(("ids", "adopted")))
+    both = None if rt.streams is None else async_root_ends(lf)
+    if both is not None and rt.streams is not None:  # the host's ends: lowered as it starts
+        streams = rt.streams
+        emit_flat(b, both[0], lambda t: streams.host_lower(t, lf.owner).index, list(core.params))
     if callback is not None:
         entered(rt, b, lf.owner, lambda: b.forward_args().call(rt.root_target(lf)))
         b.call(rt.fn("root-drive", rt.driven[id(lf)]))

@@ -148,6 +148,7 @@ if TYPE_CHECKING:
     from pymeld.codec.core.model import Module
     from pymeld.merge.asynchost import HostSubtasks
     from pymeld.merge.asyncids import StoreIds
+    from pymeld.merge.asyncreturned import Place
     from pymeld.merge.asyncstream import StreamRuntime
     from pymeld.resources.tables import InnerTables
 
@@ -296,6 +297,7 @@ def plan_tasks(
     Without it (`--keep-async-boundaries`) such an export is refused here, so that a
     component boundary is kept there instead."""
     from pymeld.merge.asyncfuse import blocks, carried
+    from pymeld.merge.asyncreturned import async_root_ends, check_returned_proxiable
     from pymeld.merge.asyncroot import check_called_roots, check_root_export, plan_roots
 
     roots = sorted({lf.owner for _, lf in exported} or {caller for caller, _, _ in cross})
@@ -309,6 +311,10 @@ def plan_tasks(
             _check_proxiable(lf.type, f"root export `{path}`")
             root_hand_overs.append(f"root export `{path}`")
             continue  # lowered and lifted by `TaskRuntime._export`
+        if host_ends and (ends := async_root_ends(lf)) is not None:
+            check_returned_proxiable(ends[0] + ends[1], f"root export `{path}`")
+            root_hand_overs.append(f"root export `{path}`")
+            continue  # lifted by its `task.return` (`merge.asyncreturned`)
         raise UnsupportedFeature(
             f"stream/future in root export `{path}` beside in-module async tasks: its "
             "ends are in-module objects, which are not handed to or taken from the host "
@@ -451,6 +457,19 @@ def plan_tasks(
     return tp
 
 
+BoundaryEnds = tuple[list["Place"], "at.Stream | at.Future | None"]
+SpilledEnds = list["Place"]
+
+
+def _spilled(ft: at.FuncType) -> SpilledEnds:
+    """`merge.asyncreturned.spilled_ends` of a call `boundary_ends` fuses."""
+    from pymeld.merge.asyncreturned import spilled_ends
+
+    out = spilled_ends(ft)
+    assert out is not None
+    return out
+
+
 def _yield_refused(b: Builtin, where: str) -> str:
     return (
         f"`thread.yield{' cancellable' if b.flag else ''}` in component instance {where} "
@@ -475,54 +494,51 @@ def _check_stack_yields(g: FlatGraph, tp: TaskPlan, exported: list[tuple[str, Li
             raise UnsupportedFeature(_yield_refused(g.builtins[bi], where))
 
 
-BoundaryEnds = tuple[list[tuple[int, "at.Stream | at.Future"]], "at.Stream | at.Future | None"]
-
-
 def boundary_ends(ft: at.FuncType, beside_handles: bool = False) -> BoundaryEnds | None:
     """The stream/future ends a synchronous call of ``ft`` across the host boundary passes:
-    (flat index, type) of each parameter that is one, and the result when it is one; None
-    unless those are all its ends (none nested), its parameters are passed flat and no
-    resource handle goes beside them (``beside_handles``: a root export's may, translated by
-    the resource tables' stand-in it calls: `TaskRuntime.root_target`)."""
+    where each end among its parameters sits (`merge.asyncreturned.Place`: a flat index, in
+    tuples, records and variant cases), and the result when it is one; None unless those and
+    the ends of a result returned through memory (`merge.asyncreturned.spilled_ends`) are all
+    its ends (none in a list), its parameters are passed flat and no resource handle goes
+    beside them (``beside_handles``: a root export's may, translated by the resource tables'
+    stand-in it calls: `TaskRuntime.root_target`)."""
     from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count
-    from pymeld.merge.asyncfuse import carried
+    from pymeld.merge.asyncreturned import end_places, spilled_ends
 
     types = ft.param_types()
     if sum(flat_count(t) for t in types) > MAX_FLAT_PARAMS or (
         at.handles(ft) and not beside_handles
     ):
         return None
-    params: list[tuple[int, at.Stream | at.Future]] = []
-    k = 0
-    for t in types:
-        if isinstance(t, at.Stream | at.Future):
-            params.append((k, t))
-        elif any(True for _ in carried(t)):
-            return None
-        k += flat_count(t)
-    r = ft.result
-    if isinstance(r, at.Stream | at.Future):
-        return params, r
-    if r is not None and any(True for _ in carried(r)):
+    params = end_places(types)
+    if params is None or spilled_ends(ft) is None:
         return None
-    return params, None
+    r = ft.result
+    return params, r if isinstance(r, at.Stream | at.Future) else None
 
 
 def root_ends(lf: Lifted) -> BoundaryEnds | None:
     """`boundary_ends` of a root export lifted synchronously (an async lift's results go
-    through `task.return`: not fused), when it passes any."""
+    through `task.return`: `merge.asyncreturned`), when it passes any."""
+    from pymeld.merge.asyncreturned import spilled_ends
+
     ends = None if lf.opts.is_async else boundary_ends(lf.type, beside_handles=True)
-    return ends if ends is not None and (ends[0] or ends[1] is not None) else None
+    if ends is None or not (ends[0] or ends[1] is not None or spilled_ends(lf.type)):
+        return None
+    return ends
 
 
 def _check_proxiable(ft: at.FuncType, what: str) -> None:
     """Refuse an end ``what`` hands over or takes whose payload the runtime's built-ins could
     not copy for in-module code (`asyncstream._proxiable`)."""
+    from pymeld.merge.asyncreturned import spilled_ends
     from pymeld.merge.asyncstream import _proxiable
 
-    ends = boundary_ends(ft, beside_handles=True)
-    assert ends is not None
-    for t in [t for _, t in ends[0]] + ([ends[1]] if ends[1] is not None else []):
+    ends, spilled = boundary_ends(ft, beside_handles=True), spilled_ends(ft)
+    assert ends is not None and spilled is not None
+    ts = [p.end for p in ends[0] + spilled]
+    ts += [ends[1]] if ends[1] is not None else []
+    for t in ts:
         if not _proxiable(t):
             raise UnsupportedFeature(
                 f"stream/future passed by {what} beside in-module async tasks whose payload "
@@ -981,6 +997,8 @@ class TaskRuntime:
         self.driven: dict[int, int] = {}  # id(lift) → its index among the root exports
         self._builtins: dict[int, FuncItem] = {}
         self._exports: dict[int, FuncItem] = {}
+        # root `task.return`s lifting ends for the host first (`merge.asyncreturned`)
+        self._returned: dict[int, FuncItem] = {}
         self.streams: StreamRuntime | None = None
         self.ids: StoreIds | None = None  # the runtime's store-wide ids (merge.asyncids)
         # the ways into the core code of a task that may unwind in a suspend point (a yield or
@@ -1100,16 +1118,22 @@ class TaskRuntime:
             self.streams.plan()
             for lf in exported:  # ends root exports take and hand the host (`plan_tasks`)
                 if (ends := root_ends(lf)) is not None:
-                    self._plan_ends(ends, lf.owner, lift_result=True)
+                    self._plan_ends(ends, _spilled(lf.type), lf.owner, lift_result=True)
             for li in self.tp.host_lowers:  # and ends host imports take and give
                 lw = self.g.lowers[li]
                 assert isinstance(lw.callee, HostFunc)
                 ends = boundary_ends(lw.callee.type)
                 assert ends is not None
-                self._plan_ends(ends, lw.owner, lift_result=False)
+                self._plan_ends(ends, _spilled(lw.callee.type), lw.owner, lift_result=False)
                 self._host_calls[li] = p.add_func(
                     GROUP, ("host-call", li), partial(self._host_call, li)
                 )
+            from pymeld.merge.asyncreturned import plan_returned_ends
+
+            self._returned = plan_returned_ends(self, exported)
+            for bi, item in self._returned.items():  # the runtime's, the host's task only
+                if bi not in self._builtins and bi not in self.tp.root_returns:
+                    self._builtins[bi] = item
         if self.host is not None:
             self.host.plan()
         if any(lf.opts.callback is not None for lf in exported):
@@ -1138,15 +1162,25 @@ class TaskRuntime:
         item = self._exports.get(id(lf))
         return None if item is None else item.index
 
-    def _plan_ends(self, ends: BoundaryEnds, inst: int, lift_result: bool) -> None:
+    def _plan_ends(
+        self, ends: BoundaryEnds, spilled: SpilledEnds, inst: int, lift_result: bool
+    ) -> None:
         """Plan the hand-overs of a call's ends between ``inst`` and the host: a root export
-        lowers its parameters and lifts its result, a host import the other way round."""
+        lowers its parameters and lifts its result (``spilled``: the ends of one returned
+        through memory), a host import the other way round."""
         assert self.streams is not None
         params, result = ends
-        for _, t in params:
-            (self.streams.host_lower if lift_result else self.streams.host_lift)(t, inst)
-        if result is not None:
-            (self.streams.host_lift if lift_result else self.streams.host_lower)(result, inst)
+        for p in params:
+            (self.streams.host_lower if lift_result else self.streams.host_lift)(p.end, inst)
+        for t in [result] if result is not None else [p.end for p in spilled]:
+            (self.streams.host_lift if lift_result else self.streams.host_lower)(t, inst)
+
+    def host_return(self, bi: int) -> int:
+        """What the host's task calls for root `task.return` ``bi``: the runtime's, through
+        the stand-in lifting the ends it returns for the host (`merge.asyncreturned`)."""
+        assert self.host_builtin is not None
+        item = self._returned.get(bi)
+        return self.host_builtin(bi) if item is None else item.index
 
     def host_call(self, li: int) -> int | None:
         """Stand-in for host import ``li`` when it takes stream/future ends (`_host_call`)."""
@@ -1163,15 +1197,26 @@ class TaskRuntime:
         core = flatten_functype(lw.callee.type, "lower")
         ends = boundary_ends(lw.callee.type)
         assert ends is not None
-        lifts = dict(ends[0])
-        b = Body(list(core.params))
-        for i in range(len(core.params)):
-            b.get(i)
-            if i in lifts:
-                b.call(self.streams.host_lift(lifts[i], lw.owner).index)
-        b.call(self.host_import(li))
+        from pymeld.merge.asyncreturned import emit_flat
+
+        b, streams = Body(list(core.params)), self.streams
+        emit_flat(b, ends[0], lambda t: streams.host_lift(t, lw.owner).index, list(core.params))
+        b.forward_args().call(self.host_import(li))
         if ends[1] is not None:
             b.call(self.streams.host_lower(ends[1], lw.owner).index)
+        spilled = _spilled(lw.callee.type)
+        if spilled:  # the runtime's handles it stored at the result pointer (the last param)
+            from pymeld.merge.asyncreturned import emit_stored
+
+            mem = self.memory(Builtin("lower", lw.owner, memory=lw.opts.memory))  # type: ignore[arg-type]
+            streams = self.streams
+            emit_stored(
+                b,
+                spilled,
+                lambda t: streams.host_lower(t, lw.owner).index,
+                len(core.params) - 1,
+                mem,
+            )
         b.end()
         return _gen(b, core.params, core.results)
 
@@ -2247,16 +2292,27 @@ class TaskRuntime:
         from pymeld.merge.asyncroot import entered
 
         ends = root_ends(lf)
-        if ends is not None:  # ends the host passes: lowered as the call starts
-            for k, t in ends[0]:
-                assert self.streams is not None
-                b.get(k).call(self.streams.host_lower(t, lf.owner).index).set(k)
+        if ends is not None and self.streams is not None:  # the host's: lowered as it starts
+            from pymeld.merge.asyncreturned import emit_flat
+
+            streams = self.streams
+            emit_flat(b, ends[0], lambda t: streams.host_lower(t, lf.owner).index, core.params)
         entered(self, b, lf.owner, lambda: b.forward_args().call(self.root_target(lf)))
         if ends is not None and ends[1] is not None:  # lifted as the core function returns
             if self.streams is None:
                 b.unreachable()  # no end exists: wasmtime's lift traps
             else:
                 b.call(self.streams.host_lift(ends[1], lf.owner).index)
+        elif ends is not None and (spilled := _spilled(lf.type)):  # at the returned pointer
+            if self.streams is None:
+                b.unreachable()
+            else:
+                mem = self.memory(Builtin("lift", lf.owner, memory=lf.opts.memory))  # type: ignore[arg-type]
+                from pymeld.merge.asyncreturned import emit_stored
+
+                ptr, streams = b.local("i32"), self.streams
+                b.tee(ptr)
+                emit_stored(b, spilled, lambda t: streams.host_lift(t, lf.owner).index, ptr, mem)
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)
@@ -2685,7 +2741,7 @@ class TaskRuntime:
             b.global_get(self.glob("cur_task")).op("i32.eqz").if_()
             owner = self.g.builtins[bi].owner
             b.global_get(self.glob(("root_task", owner))).op("i32.eqz").trap_if()
-            b.forward_args().call(self.host_builtin(bi)).op("return")
+            b.forward_args().call(self.host_return(bi)).op("return")
             b.end()
         b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
         b.get(t).load("i32.load", tasks, _STATUS).i32(STARTED).op("i32.ne").trap_if()
