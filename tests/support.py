@@ -332,3 +332,31 @@ def call_bench_run(data: bytes, n: int) -> int:
     r = f(store, n)
     f.post_return(store)
     return r  # type: ignore[no-any-return]
+
+
+def stand_in_wast(harness: str, cases: dict[str, str], path: Path) -> Path:
+    """A wast running each of ``cases`` (export name: expected value, or a trap message) in a
+    fresh instance of ``harness``, a component standing in for the host around the one under
+    test (wasmtime-py hands no stream, future or resource to a component)."""
+    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
+    lines.append(f"(component definition $H{harness[len('(component') :]}")
+    for k, (name, want) in enumerate(cases.items()):
+        lines.append(f"(component instance $i{k} $H)")
+        if want.startswith("("):
+            lines.append(f'(assert_return (invoke "{name}") {want})')
+        else:
+            lines.append(f'(assert_trap (invoke "{name}") "{want}")')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def oracle_against(oracle_py: Path, wast: Path, transformed: Path, tmp_path: Path) -> dict:
+    """The oracle on ``wast`` (one component definition) with ``transformed`` as its
+    transformed binary; that file's JSON result."""
+    report = tmp_path / "report.json"
+    cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}"]
+    subprocess.run(
+        [*cmd, "--json", str(report), str(wast)], capture_output=True, text=True, timeout=600
+    )
+    (result,) = json.loads(report.read_text())["files"].values()
+    return result

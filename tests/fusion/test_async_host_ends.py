@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,7 +49,14 @@ from pymeld.codec.component.parse import parse_component
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 from pymeld.inspect import kept_boundaries
-from support import REPO, assert_traps_where_original_returns, run_cli, run_fuse_oracle
+from support import (
+    REPO,
+    assert_traps_where_original_returns,
+    oracle_against,
+    run_cli,
+    run_fuse_oracle,
+    stand_in_wast,
+)
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_async_host_ends").glob("*.wast"))
@@ -122,32 +128,6 @@ def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
     )
 
 
-def _live_wast(harness: str, cases: dict[str, str], path: Path) -> Path:
-    """A wast running each of ``cases`` in a fresh instance of ``harness``."""
-    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
-    lines.append(f"(component definition $H{harness[len('(component') :]}")
-    for k, (name, want) in enumerate(cases.items()):
-        lines.append(f"(component instance $i{k} $H)")
-        if want.startswith("("):
-            lines.append(f'(assert_return (invoke "{name}") {want})')
-        else:
-            lines.append(f'(assert_trap (invoke "{name}") "{want}")')
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _oracle_against(oracle_py: Path, wast: Path, transformed: Path, tmp_path: Path) -> dict:
-    """The oracle on ``wast`` (one component definition) with ``transformed`` as its
-    transformed binary."""
-    report = tmp_path / "report.json"
-    cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}"]
-    subprocess.run(
-        [*cmd, "--json", str(report), str(wast)], capture_output=True, text=True, timeout=600
-    )
-    (result,) = json.loads(report.read_text())["files"].values()
-    return result
-
-
 def _assert_fused_equivalent(
     wasm_tools: str,
     oracle_py: Path,
@@ -160,8 +140,8 @@ def _assert_fused_equivalent(
     output: equivalent, with no warning."""
     fused = fuse_bytes(original, options=FuseOptions(component=True)).output
     transformed = _parse(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
-    wast = _live_wast(harness(original, "original"), cases, tmp_path / "live.wast")
-    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
+    wast = stand_in_wast(harness(original, "original"), cases, tmp_path / "live.wast")
+    r = oracle_against(oracle_py, wast, transformed, tmp_path)
     assert r["status"] == "equivalent", r
     assert not r.get("warnings"), r
 
@@ -220,10 +200,10 @@ def test_live_ends_are_handed_over_as_the_original_does(
 ) -> None:
     harness = live["harness"]
     assert isinstance(harness, str)
-    wast = _live_wast(harness, LIVE_CASES, tmp_path / "live.wast")
+    wast = stand_in_wast(harness, LIVE_CASES, tmp_path / "live.wast")
     transformed = live[variant]
     assert isinstance(transformed, Path)
-    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
+    r = oracle_against(oracle_py, wast, transformed, tmp_path)
     assert r["status"] == "equivalent", r
     assert not r.get("warnings"), r  # the original met every expectation, traps included
 
@@ -235,11 +215,11 @@ def test_live_end_waiting_on_the_host_traps(
     """Refused at run time after fusion; kept boundaries give the original's result."""
     harness = live["harness"]
     assert isinstance(harness, str)
-    wast = _live_wast(harness, {case: LIVE_REFUSED[case]}, tmp_path / f"{case}.wast")
+    wast = stand_in_wast(harness, {case: LIVE_REFUSED[case]}, tmp_path / f"{case}.wast")
     fused, kept = live["fused"], live["kept"]
     assert isinstance(fused, Path) and isinstance(kept, Path)
-    assert_traps_where_original_returns(_oracle_against(oracle_py, wast, fused, tmp_path))
-    assert _oracle_against(oracle_py, wast, kept, tmp_path)["status"] == "equivalent"
+    assert_traps_where_original_returns(oracle_against(oracle_py, wast, fused, tmp_path))
+    assert oracle_against(oracle_py, wast, kept, tmp_path)["status"] == "equivalent"
 
 
 #: The host's resource type and constructor, as the oracle's linker has them.

@@ -20,10 +20,8 @@ inside a tuple; `importer.wat` a host import returning them through memory (refu
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -31,7 +29,7 @@ import pytest
 from pymeld.abi import types as at
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import run_fuse_oracle
+from support import oracle_against, run_fuse_oracle, stand_in_wast
 
 HERE = Path(__file__).parent / "host_ends_returned"
 
@@ -95,30 +93,6 @@ def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
     )
 
 
-def _wast(harness: str, cases: dict[str, str], path: Path) -> Path:
-    """A wast running each of ``cases`` in a fresh instance of ``harness``."""
-    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
-    lines.append(f"(component definition $H{harness[len('(component') :]}")
-    for k, (name, want) in enumerate(cases.items()):
-        lines.append(f"(component instance $i{k} $H)")
-        if want.startswith("("):
-            lines.append(f'(assert_return (invoke "{name}") {want})')
-        else:
-            lines.append(f'(assert_trap (invoke "{name}") "{want}")')
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _oracle_against(oracle_py: Path, wast: Path, transformed: Path, tmp_path: Path) -> dict:
-    report = tmp_path / "report.json"
-    cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}"]
-    subprocess.run(
-        [*cmd, "--json", str(report), str(wast)], capture_output=True, text=True, timeout=600
-    )
-    (result,) = json.loads(report.read_text())["files"].values()
-    return result
-
-
 def _stackful(wat: str) -> str:
     """``wat`` with every callback lift of $D made stackful (its `-sf` entry): no export of
     $D is driven, so its `task.return`s are the runtime's through the stand-in alone."""
@@ -146,8 +120,10 @@ def test_returned_ends_reach_the_host_as_the_original_does(
     transformed = _parse(
         wasm_tools, _harness(wasm_tools, fused, tmp_path, "fused"), tmp_path, "fused.harness"
     )
-    wast = _wast(_harness(wasm_tools, original, tmp_path, "original"), CASES, tmp_path / "ret.wast")
-    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
+    wast = stand_in_wast(
+        _harness(wasm_tools, original, tmp_path, "original"), CASES, tmp_path / "ret.wast"
+    )
+    r = oracle_against(oracle_py, wast, transformed, tmp_path)
     assert r["status"] == "equivalent", r
     assert not r.get("warnings"), r  # the original trapped with each expected message
     assert r["counts"]["compared"] == 1 + 2 * len(CASES), r
@@ -188,8 +164,8 @@ def test_host_import_results_through_memory_cross_as_the_original_does(
     data = original.read_bytes()
     fused = fuse_bytes(data, options=FuseOptions(component=True)).output
     transformed = _parse(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
-    wast = _wast(harness(data, "original"), IMPORTER_CASES, tmp_path / "importer.wast")
-    r = _oracle_against(oracle_py, wast, transformed, tmp_path)
+    wast = stand_in_wast(harness(data, "original"), IMPORTER_CASES, tmp_path / "importer.wast")
+    r = oracle_against(oracle_py, wast, transformed, tmp_path)
     assert r["status"] == "equivalent", r
     assert r["counts"]["compared"] == 1 + 2 * len(IMPORTER_CASES), r
 
