@@ -360,3 +360,25 @@ def oracle_against(oracle_py: Path, wast: Path, transformed: Path, tmp_path: Pat
     )
     (result,) = json.loads(report.read_text())["files"].values()
     return result
+
+
+def parse_wat_file(wasm_tools: str, wat: str, tmp_path: Path, name: str) -> Path:
+    """``wat`` parsed by wasm-tools into ``tmp_path/name.wasm``."""
+    src, out = tmp_path / f"{name}.wat", tmp_path / f"{name}.wasm"
+    src.write_text(wat)
+    subprocess.run([wasm_tools, "parse", str(src), "-o", str(out)], check=True)
+    return out
+
+
+def nested_component_text(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+    """Component binary ``inner`` as the text of a nested component `$Inner` (for a harness
+    component standing in for the host around it)."""
+    (tmp_path / f"{name}.inner.wasm").write_bytes(inner)
+    text = subprocess.run(
+        [wasm_tools, "print", str(tmp_path / f"{name}.inner.wasm")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert text.startswith("(component")
+    return f"(component $Inner{text[len('(component') :]}\n"

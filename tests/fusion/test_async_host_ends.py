@@ -52,7 +52,9 @@ from pymeld.inspect import kept_boundaries
 from support import (
     REPO,
     assert_traps_where_original_returns,
+    nested_component_text,
     oracle_against,
+    parse_wat_file,
     run_cli,
     run_fuse_oracle,
     stand_in_wast,
@@ -92,26 +94,6 @@ LIVE_REFUSED = {
 }
 
 
-def _parse(wasm_tools: str, wat: str, tmp_path: Path, name: str) -> Path:
-    src, out = tmp_path / f"{name}.wat", tmp_path / f"{name}.wasm"
-    src.write_text(wat)
-    subprocess.run([wasm_tools, "parse", str(src), "-o", str(out)], check=True)
-    return out
-
-
-def _printed(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
-    """Component binary ``inner`` as the text of a nested component `$Inner`."""
-    (tmp_path / f"{name}.inner.wasm").write_bytes(inner)
-    text = subprocess.run(
-        [wasm_tools, "print", str(tmp_path / f"{name}.inner.wasm")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert text.startswith("(component")
-    return f"(component $Inner{text[len('(component') :]}\n"
-
-
 def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
     """The text of a component running the consumer against ``inner`` (a component binary,
     nested as its printed text), re-exporting the consumer's functions."""
@@ -120,7 +102,7 @@ def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
         for n in [*LIVE_CASES, *LIVE_REFUSED]
     )
     return (
-        f"(component\n{_printed(wasm_tools, inner, tmp_path, name)}"
+        f"(component\n{nested_component_text(wasm_tools, inner, tmp_path, name)}"
         f"{(LIVE / 'consumer.wat').read_text()}"
         "  (instance $inner (instantiate $Inner))\n"
         '  (instance $consumer (instantiate $Consumer (with "d" (instance $inner "d"))))\n'
@@ -139,7 +121,7 @@ def _assert_fused_equivalent(
     """The oracle runs ``cases`` on ``harness`` around ``original`` and around its fused
     output: equivalent, with no warning."""
     fused = fuse_bytes(original, options=FuseOptions(component=True)).output
-    transformed = _parse(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
+    transformed = parse_wat_file(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
     wast = stand_in_wast(harness(original, "original"), cases, tmp_path / "live.wast")
     r = oracle_against(oracle_py, wast, transformed, tmp_path)
     assert r["status"] == "equivalent", r
@@ -151,11 +133,13 @@ def live(wasm_tools: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     """The harness around the original composition, and the binaries of the harnesses around
     its fused and kept-boundaries outputs."""
     tmp = tmp_path_factory.mktemp("live")
-    original = _parse(wasm_tools, (LIVE / "inner.wat").read_text(), tmp, "inner").read_bytes()
+    original = parse_wat_file(
+        wasm_tools, (LIVE / "inner.wat").read_text(), tmp, "inner"
+    ).read_bytes()
     out: dict[str, object] = {"harness": _harness(wasm_tools, original, tmp, "original")}
     for name, options in (("fused", FuseOptions(component=True)), ("kept", KEEP)):
         text = _harness(wasm_tools, fuse_bytes(original, options=options).output, tmp, name)
-        out[name] = _parse(wasm_tools, text, tmp, f"{name}.harness")
+        out[name] = parse_wat_file(wasm_tools, text, tmp, f"{name}.harness")
     return out
 
 
@@ -266,12 +250,12 @@ def test_runtime_handles_of_a_hand_off_number_no_instance_s_resources(
     text = (LIVE / "inner.wat").read_text()
     top = text.index("(component\n")
     text = text[: top + len("(component\n")] + OBSERVER + text[top + len("(component\n") :]
-    original = _parse(wasm_tools, text, tmp_path, "observer").read_bytes()
+    original = parse_wat_file(wasm_tools, text, tmp_path, "observer").read_bytes()
 
     def harness(inner: bytes, name: str) -> str:
         return (
             f'(component\n  (import "host" {HOST})\n'
-            f"{_printed(wasm_tools, inner, tmp_path, name)}{OBSERVER_CONSUMER}"
+            f"{nested_component_text(wasm_tools, inner, tmp_path, name)}{OBSERVER_CONSUMER}"
             '  (instance $inner (instantiate $Inner (with "host" (instance $host))))\n'
             "  (instance $consumer (instantiate $Consumer\n"
             '    (with "live-stream" (func $inner "d" "live-stream"))\n'
@@ -414,12 +398,12 @@ def test_host_import_ends_cross_as_the_original_does(
         + '    (with "make" (func $make))))\n'
         + '  (export "g" (instance $g))\n)\n'
     )
-    original = _parse(wasm_tools, text, tmp_path, "importer").read_bytes()
+    original = parse_wat_file(wasm_tools, text, tmp_path, "importer").read_bytes()
 
     def harness(inner: bytes, name: str) -> str:
         return (
             f"(component\n{READER}  (instance $reader (instantiate $Reader))\n"
-            f"{_printed(wasm_tools, inner, tmp_path, name)}"
+            f"{nested_component_text(wasm_tools, inner, tmp_path, name)}"
             '  (instance $inner (instantiate $Inner (with "take" (func $reader "take"))\n'
             '    (with "make" (func $reader "make"))))\n'
             f"{DRIVER}  (instance $driver (instantiate $Driver\n"
@@ -453,7 +437,7 @@ def test_other_shapes_stay_refused(lift: str, wasm_tools: str, tmp_path: Path) -
     anchor = '    (func (export "live-stream") async (result $ST)'
     assert anchor in wat
     wat = wat.replace(anchor, f"    {lift}\n{anchor}")  # the host reaches it as `d/v`
-    data = _parse(wasm_tools, wat, tmp_path, "shape").read_bytes()
+    data = parse_wat_file(wasm_tools, wat, tmp_path, "shape").read_bytes()
     with pytest.raises(UnsupportedFeature, match=REFUSAL.format("d/v")):
         fuse_bytes(data, options=FuseOptions(component=True))
 
@@ -527,7 +511,7 @@ def test_the_cli_warns_where_ends_cross_the_host_boundary(
     """A fusion that shares ends with the host still succeeds, but says at build time where a
     copy may be refused at run time (and names the flag that keeps a boundary there); the
     statistics list the same places. One with no hand-over says nothing of it."""
-    inner = _parse(wasm_tools, (LIVE / "inner.wat").read_text(), tmp_path, "inner")
+    inner = parse_wat_file(wasm_tools, (LIVE / "inner.wat").read_text(), tmp_path, "inner")
     out, stats = tmp_path / "out.wasm", tmp_path / "stats.json"
     code, _, err = run_cli(
         capsys, "fuse", str(inner), "--component", "-o", str(out), "--stats-json", str(stats)

@@ -21,7 +21,6 @@ inside a tuple; `importer.wat` a host import returning them through memory (refu
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,13 @@ import pytest
 from pymeld.abi import types as at
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import oracle_against, run_fuse_oracle, stand_in_wast
+from support import (
+    nested_component_text,
+    oracle_against,
+    parse_wat_file,
+    run_fuse_oracle,
+    stand_in_wast,
+)
 
 HERE = Path(__file__).parent / "host_ends_returned"
 
@@ -61,31 +66,11 @@ CASES = {
 }
 
 
-def _parse(wasm_tools: str, wat: str, tmp_path: Path, name: str) -> Path:
-    src, out = tmp_path / f"{name}.wat", tmp_path / f"{name}.wasm"
-    src.write_text(wat)
-    subprocess.run([wasm_tools, "parse", str(src), "-o", str(out)], check=True)
-    return out
-
-
-def _nested(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
-    """Component binary ``inner`` as the text of a nested component `$Inner`."""
-    (tmp_path / f"{name}.inner.wasm").write_bytes(inner)
-    text = subprocess.run(
-        [wasm_tools, "print", str(tmp_path / f"{name}.inner.wasm")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert text.startswith("(component")
-    return f"(component $Inner{text[len('(component') :]}\n"
-
-
 def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
     """The consumer around ``inner`` (a component binary)."""
     exports = "".join(f'  (func (export "{n}") (alias export $consumer "{n}"))\n' for n in CASES)
     return (
-        f"(component\n{_nested(wasm_tools, inner, tmp_path, name)}"
+        f"(component\n{nested_component_text(wasm_tools, inner, tmp_path, name)}"
         f"{(HERE / 'consumer.wat').read_text()}"
         "  (instance $inner (instantiate $Inner))\n"
         '  (instance $consumer (instantiate $Consumer (with "d" (instance $inner "d"))))\n'
@@ -114,10 +99,10 @@ def test_returned_ends_reach_the_host_as_the_original_does(
     in-module way, so a component boundary is kept there instead: the same results."""
     wat = (HERE / "inner.wat").read_text()
     wat = _stackful(wat) if variant == "stackful" else wat
-    original = _parse(wasm_tools, wat, tmp_path, "inner").read_bytes()
+    original = parse_wat_file(wasm_tools, wat, tmp_path, "inner").read_bytes()
     options = FuseOptions(component=True, keep_async_boundaries=keep)
     fused = fuse_bytes(original, options=options).output
-    transformed = _parse(
+    transformed = parse_wat_file(
         wasm_tools, _harness(wasm_tools, fused, tmp_path, "fused"), tmp_path, "fused.harness"
     )
     wast = stand_in_wast(
@@ -147,13 +132,13 @@ def test_host_import_results_through_memory_cross_as_the_original_does(
     """A host import whose result, returned through memory, holds a stream and a future (a
     tuple, a record): the runtime's handles it stores are lowered as in-module proxies; the
     host's writes reach the reads of $D and of $C (through an adapter)."""
-    original = _parse(wasm_tools, (HERE / "importer.wat").read_text(), tmp_path, "importer")
+    original = parse_wat_file(wasm_tools, (HERE / "importer.wat").read_text(), tmp_path, "importer")
 
     def harness(inner: bytes, name: str) -> str:
         return (
             f"(component\n{(HERE / 'maker.wat').read_text()}"
             "  (instance $maker (instantiate $Maker))\n"
-            f"{_nested(wasm_tools, inner, tmp_path, name)}"
+            f"{nested_component_text(wasm_tools, inner, tmp_path, name)}"
             '  (instance $inner (instantiate $Inner (with "maker" (instance $maker))))\n'
             + "".join(
                 f'  (func (export "{n}") (alias export $inner "{n}"))\n' for n in IMPORTER_CASES
@@ -163,7 +148,7 @@ def test_host_import_results_through_memory_cross_as_the_original_does(
 
     data = original.read_bytes()
     fused = fuse_bytes(data, options=FuseOptions(component=True)).output
-    transformed = _parse(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
+    transformed = parse_wat_file(wasm_tools, harness(fused, "fused"), tmp_path, "fused.harness")
     wast = stand_in_wast(harness(data, "original"), IMPORTER_CASES, tmp_path / "importer.wast")
     r = oracle_against(oracle_py, wast, transformed, tmp_path)
     assert r["status"] == "equivalent", r
@@ -252,7 +237,9 @@ def test_other_returned_shapes_stay_refused(
         f'    (func (export "v") async (result {result}) (canon lift (core func $core "open") '
         'async (callback (core func $core "never")) (memory (core memory $memory "mem"))))\n'
     )
-    data = _parse(wasm_tools, wat.replace(anchor, lift + anchor), tmp_path, "shape").read_bytes()
+    data = parse_wat_file(
+        wasm_tools, wat.replace(anchor, lift + anchor), tmp_path, "shape"
+    ).read_bytes()
     with pytest.raises(UnsupportedFeature, match=re.escape(refusal)):
         fuse_bytes(data, options=FuseOptions(component=True))
 

@@ -457,12 +457,7 @@ class InnerTables:
         b.end()
         b.get(at_).load("i32.load", m, 0).set(t)
         b.get(at_).load("i32.load", m, 4).set(addr)
-        for k in range(len(self.tables)):
-            tm = self._mem(k)
-            b.get(t).i32(k).op("i32.eq").if_()
-            b.get(addr).get(addr).load("i32.load", tm, 12).i32(1).op("i32.sub")
-            b.store("i32.store", tm, 12)
-            b.end()
+        self._end_loan(b, t, addr)
         b.global_get(n).i32(1).op("i32.sub").global_set(n)
         b.get(at_).global_get(n).i32(_LEND).op("i32.mul").i32(_LEND).memory_copy(m, m)
         b.br(0).end().end()
@@ -546,6 +541,15 @@ class InnerTables:
         b.end()
         return _gen(b, ("i32", "i32"), ())
 
+    def _end_loan(self, b: Body, t: int, addr: int) -> None:
+        """Emit: num_lends -= 1 on the lender at ``addr`` of table ``t`` (locals)."""
+        for k in range(len(self.tables)):
+            tm = self._mem(k)
+            b.get(t).i32(k).op("i32.eq").if_()
+            b.get(addr).get(addr).load("i32.load", tm, 12).i32(1).op("i32.sub")
+            b.store("i32.store", tm, 12)
+            b.end()
+
     def _unlend(self) -> FuncCode:
         """(saved sp): end the loans made since ``saved``: num_lends -= 1 on each lender."""
         b = Body(["i32"])
@@ -556,12 +560,7 @@ class InnerTables:
         b.get(sp).get(0).op("i32.le_u").br_if(1)
         b.get(sp).i32(8).op("i32.sub").tee(sp).load("i32.load", m, 0).set(t)
         b.get(sp).load("i32.load", m, 4).set(addr)
-        for k in range(len(self.tables)):
-            tm = self._mem(k)
-            b.get(t).i32(k).op("i32.eq").if_()
-            b.get(addr).get(addr).load("i32.load", tm, 12).i32(1).op("i32.sub")
-            b.store("i32.store", tm, 12)
-            b.end()
+        self._end_loan(b, t, addr)
         b.br(0).end().end()
         b.get(0)
         b.global_set(self.lend_sp_global)
