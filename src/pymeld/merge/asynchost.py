@@ -110,6 +110,16 @@ def runtime_builtins() -> list[Builtin]:
     return out
 
 
+def _unlink(b: Body, m: int, head: int, prev: int, node: int) -> None:
+    """Emit: proxy ``node`` leaves the list of proxies waiting for the runtime's events
+    (``prev``: the one before it, 0 at the ``head`` global; records in memory ``m``)."""
+    b.get(prev).if_()
+    b.get(prev).get(node).load("i32.load", m, _HNEXT).store("i32.store", m, _HNEXT)
+    b.op("else")
+    b.get(node).load("i32.load", m, _HNEXT).global_set(head)
+    b.end()
+
+
 class HostSubtasks:
     """Plans and emits the proxies of the runtime's host subtasks for `TaskRuntime`."""
 
@@ -203,11 +213,7 @@ class HostSubtasks:
         b.br(0).end().end()
         b.get(cur).i32(_EVENT_AT).load("i32.load", m, 4).tee(st).store("i32.store", m, _STATUS)
         b.get(st).i32(RETURNED).op("i32.ge_u").if_()  # resolved: no more events
-        b.get(prev).if_()
-        b.get(prev).get(cur).load("i32.load", m, _HNEXT).store("i32.store", m, _HNEXT)
-        b.op("else")
-        b.get(cur).load("i32.load", m, _HNEXT).global_set(head)
-        b.end()
+        _unlink(b, m, head, prev, cur)
         b.end()
         b.get(cur).call(rt.fn("notify"))
         b.i32(1).set(took)
@@ -270,11 +276,7 @@ class HostSubtasks:
         b.get(cur).set(prev)
         b.get(cur).load("i32.load", m, _HNEXT).set(cur)
         b.br(0).end().end()
-        b.get(prev).if_()
-        b.get(prev).get(t).load("i32.load", m, _HNEXT).store("i32.store", m, _HNEXT)
-        b.op("else")
-        b.get(t).load("i32.load", m, _HNEXT).global_set(head)
-        b.end()
+        _unlink(b, m, head, prev, t)
         b.end()
         b.end()
         b.free(st, prev, cur)
