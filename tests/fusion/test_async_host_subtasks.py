@@ -51,7 +51,7 @@ import pytest
 
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import SLOW, assert_traps_where_original_returns
+from support import SLOW, assert_traps_where_original_returns, nested_component_text, parse_wat_file
 
 LIVE = Path(__file__).parent / "host_subtasks_live"
 EXPORTS = [
@@ -101,13 +101,6 @@ CASES = [
 REFUSED = [('"both-ready"', 1_000_000 + 17_000 + 5)]
 
 
-def _parse(wasm_tools: str, text: str, tmp_path: Path, name: str) -> Path:
-    src, out = tmp_path / f"{name}.wat", tmp_path / f"{name}.wasm"
-    src.write_text(text)
-    subprocess.run([wasm_tools, "parse", str(src), "-o", str(out)], check=True)
-    return out
-
-
 def _harness(
     wasm_tools: str,
     inner: bytes,
@@ -118,17 +111,9 @@ def _harness(
 ) -> str:
     """A component instantiating the host stand-in and ``inner`` (a component binary, nested
     as its printed text) with the host's `sleep`, re-exporting ``inner``'s functions."""
-    (tmp_path / f"{name}.inner.wasm").write_bytes(inner)
-    printed = subprocess.run(
-        [wasm_tools, "print", str(tmp_path / f"{name}.inner.wasm")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert printed.startswith("(component")
     return (
         f"(component\n{(LIVE / host).read_text()}"
-        f"(component $Inner{printed[len('(component') :]}\n"
+        f"{nested_component_text(wasm_tools, inner, tmp_path, name)}"
         "  (instance $host (instantiate $Host))\n"
         '  (instance $inner (instantiate $Inner (with "sleep" (func $host "sleep"))))\n'
         + "".join(f'  (export "{n}" (func $inner "{n}"))\n' for n in exports)
@@ -142,7 +127,7 @@ def _oracle_files(
     """The oracle on each of ``commands`` in a fresh instance of the harness around the
     original composition (a wast file each), the harness around ``fused`` as the
     transformed binary: the results by command."""
-    original = _parse(wasm_tools, (LIVE / "inner.wat").read_text(), tmp_path, "inner")
+    original = parse_wat_file(wasm_tools, (LIVE / "inner.wat").read_text(), tmp_path, "inner")
     harness = _harness(wasm_tools, original.read_bytes(), tmp_path, "original")
     head = [";;! component_model_async = true", ";;! multi_memory = true"]
     head.append(f"(component definition $H{harness[len('(component') :]}")
@@ -150,7 +135,9 @@ def _oracle_files(
     for k, command in enumerate(commands):
         wast = tmp_path / "wasts" / f"c{k:03d}.wast"
         wast.write_text("\n".join([*head, "(component instance $i $H)", command]) + "\n")
-    transformed = _parse(wasm_tools, _harness(wasm_tools, fused, tmp_path, "fused"), tmp_path, "t")
+    transformed = parse_wat_file(
+        wasm_tools, _harness(wasm_tools, fused, tmp_path, "fused"), tmp_path, "t"
+    )
     report = tmp_path / "report.json"
     cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}", "-j", "2"]
     subprocess.run(
@@ -172,7 +159,7 @@ def _oracle(
 ) -> dict:
     """The oracle on ``cases`` (each in a fresh instance) of the harness around the original
     composition ``inner``, the harness around ``fused`` as the transformed binary."""
-    original = _parse(wasm_tools, (LIVE / inner).read_text(), tmp_path, "inner")
+    original = parse_wat_file(wasm_tools, (LIVE / inner).read_text(), tmp_path, "inner")
     harness = _harness(wasm_tools, original.read_bytes(), tmp_path, "original", exports, host)
     lines = [";;! component_model_async = true", ";;! multi_memory = true"]
     lines.append(f"(component definition $H{harness[len('(component') :]}")
@@ -184,7 +171,7 @@ def _oracle(
     wast = tmp_path / "live.wast"
     wast.write_text("\n".join(lines) + "\n")
     fused_harness = _harness(wasm_tools, fused, tmp_path, "fused", exports, host)
-    transformed = _parse(wasm_tools, fused_harness, tmp_path, "t")
+    transformed = parse_wat_file(wasm_tools, fused_harness, tmp_path, "t")
     report = tmp_path / "report.json"
     cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}"]
     subprocess.run([*cmd, "--json", str(report), str(wast)], capture_output=True, timeout=600)
@@ -195,7 +182,7 @@ def _oracle(
 @pytest.fixture(scope="module")
 def inner(wasm_tools: str, tmp_path_factory: pytest.TempPathFactory) -> bytes:
     tmp = tmp_path_factory.mktemp("inner")
-    return _parse(wasm_tools, (LIVE / "inner.wat").read_text(), tmp, "inner").read_bytes()
+    return parse_wat_file(wasm_tools, (LIVE / "inner.wat").read_text(), tmp, "inner").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +215,7 @@ def test_other_host_subtask_compositions_fuse_equivalently(
     oracle_py: Path,
     tmp_path: Path,
 ) -> None:
-    binary = _parse(wasm_tools, (LIVE / inner).read_text(), tmp_path, "other")
+    binary = parse_wat_file(wasm_tools, (LIVE / inner).read_text(), tmp_path, "other")
     fused = fuse_bytes(binary.read_bytes(), options=FuseOptions(component=True)).output
     r = _oracle(wasm_tools, oracle_py, cases, fused, tmp_path, inner, exports, host)
     assert r["status"] == "equivalent", r
@@ -282,7 +269,7 @@ def test_sync_lower_of_a_host_async_func_stays_refused(wasm_tools: str, tmp_path
         "(call $sleep (local.get $n))",
         1,
     )
-    binary = _parse(wasm_tools, text, tmp_path, "sync").read_bytes()
+    binary = parse_wat_file(wasm_tools, text, tmp_path, "sync").read_bytes()
     with pytest.raises(UnsupportedFeature, match="synchronous call of host `async func` `sleep`"):
         fuse_bytes(binary, options=FuseOptions(component=True))
 
@@ -318,7 +305,7 @@ STREAMED = """(component
 def test_stream_passed_to_an_async_host_import_stays_refused(
     wasm_tools: str, tmp_path: Path
 ) -> None:
-    binary = _parse(wasm_tools, STREAMED, tmp_path, "streamed").read_bytes()
+    binary = parse_wat_file(wasm_tools, STREAMED, tmp_path, "streamed").read_bytes()
     with pytest.raises(
         UnsupportedFeature, match="stream/future/error-context passed to async host"
     ):
