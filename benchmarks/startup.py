@@ -5,8 +5,8 @@ validate` of the same file, measured in the same run (issue 12: small inputs <= 
 .venv/bin/python benchmarks/startup.py [--runs 15] [--baseline TREE] [FILE ...]
 ```
 
-Rows: `pymeld fuse FILE -o OUT` for each small input (the calculator, c-compose-text and
-jco-utf8-utf16, whose 238 kB of DWARF are remapped, by default), each also with `--component`
+Rows: `pymeld fuse FILE -o OUT` for each small input (the calculator, c-compose-text,
+jco-utf8-utf16, whose 238 kB of DWARF are remapped, and jco-stdio, by default), each also with `--component`
 (the output wrapped as a component), then `pymeld inspect FILE`,
 `pymeld --help` and `pymeld --version`, and the references. The commands run in rounds, each
 round every command once in turn (A B C ... A B C ...), so a drifting machine slows all of
@@ -43,6 +43,8 @@ FILES = [
     "corpus/components/c-compose-text/composed.wasm",
     # a small input carrying DWARF (a debug build): `--dwarf remap`, the default, rewrites it
     "corpus/components/repo-prebuilt/jco-utf8-utf16.composed.wasm",
+    # the largest small input without DWARF (148 kB, 17 components, 528 functions)
+    "corpus/components/repo-prebuilt/jco-stdio.composed.wasm",
 ]
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
