@@ -1074,9 +1074,8 @@ class TaskRuntime:
             self._func("handle", inst)
         for k in range(len(self.tp.callbacks)):
             self._func("run", k)
-        for bi in [*self.tp.table_ops, *self.tp.contexts, *self.tp.returns, *self.tp.cancels]:
-            self._builtins[bi] = self._func("builtin", bi)
-        for bi in self.tp.stack_yields:
+        tp = self.tp
+        for bi in [*tp.table_ops, *tp.contexts, *tp.returns, *tp.cancels, *tp.stack_yields]:
             self._builtins[bi] = self._func("builtin", bi)
         if self.tp.suspends:
             p.add_memory(GROUP, "frames")
