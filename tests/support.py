@@ -211,10 +211,23 @@ def run_fuse_oracle(
     flags: tuple[str, ...] = ("--component",),
 ) -> dict:
     """The wast oracle on one file with `pymeld fuse` and ``flags``; that file's JSON result."""
-    report = tmp_path / "report.json"
     fuse = " ".join([*pymeld, "fuse", "{in}", *flags, "-o", "{out}"])
+    return _oracle_result(oracle_py, fuse, wast, tmp_path)
+
+
+def _oracle_result(oracle_py: Path, transform: str, wast: Path, tmp_path: Path) -> dict:
+    """The wast oracle on one file with the ``transform`` command; that file's JSON result."""
+    report = tmp_path / "report.json"
     subprocess.run(
-        [sys.executable, str(oracle_py), "--transform", fuse, "--json", str(report), str(wast)],
+        [
+            sys.executable,
+            str(oracle_py),
+            "--transform",
+            transform,
+            "--json",
+            str(report),
+            str(wast),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -353,13 +366,7 @@ def stand_in_wast(harness: str, cases: dict[str, str], path: Path) -> Path:
 def oracle_against(oracle_py: Path, wast: Path, transformed: Path, tmp_path: Path) -> dict:
     """The oracle on ``wast`` (one component definition) with ``transformed`` as its
     transformed binary; that file's JSON result."""
-    report = tmp_path / "report.json"
-    cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}"]
-    subprocess.run(
-        [*cmd, "--json", str(report), str(wast)], capture_output=True, text=True, timeout=600
-    )
-    (result,) = json.loads(report.read_text())["files"].values()
-    return result
+    return _oracle_result(oracle_py, f"cp {transformed} {{out}}", wast, tmp_path)
 
 
 def parse_wat_file(wasm_tools: str, wat: str, tmp_path: Path, name: str) -> Path:

@@ -51,7 +51,13 @@ import pytest
 
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import SLOW, assert_traps_where_original_returns, nested_component_text, parse_wat_file
+from support import (
+    SLOW,
+    assert_traps_where_original_returns,
+    nested_component_text,
+    oracle_against,
+    parse_wat_file,
+)
 
 LIVE = Path(__file__).parent / "host_subtasks_live"
 EXPORTS = [
@@ -172,11 +178,7 @@ def _oracle(
     wast.write_text("\n".join(lines) + "\n")
     fused_harness = _harness(wasm_tools, fused, tmp_path, "fused", exports, host)
     transformed = parse_wat_file(wasm_tools, fused_harness, tmp_path, "t")
-    report = tmp_path / "report.json"
-    cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}"]
-    subprocess.run([*cmd, "--json", str(report), str(wast)], capture_output=True, timeout=600)
-    (result,) = json.loads(report.read_text())["files"].values()
-    return result
+    return oracle_against(oracle_py, wast, transformed, tmp_path)
 
 
 @pytest.fixture(scope="module")

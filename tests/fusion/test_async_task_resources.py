@@ -12,15 +12,19 @@ handle used by the callee, a dropped handle returned) must be the original's.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import pymeld
-from support import run_fuse_oracle, wat_to_wasm
+from support import (
+    nested_component_text,
+    oracle_against,
+    parse_wat_file,
+    run_fuse_oracle,
+    stand_in_wast,
+    wat_to_wasm,
+)
 
 CASES = sorted((Path(__file__).parent / "wast_async_task_resources").glob("*.wast"))
 
@@ -56,17 +60,6 @@ LIVE_CASES = {
 }
 
 
-def _printed(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
-    """Component binary ``inner`` as the text of a nested component `$Inner`."""
-    path = tmp_path / f"{name}.inner.wasm"
-    path.write_bytes(inner)
-    text = subprocess.run(
-        [wasm_tools, "print", str(path)], capture_output=True, text=True, check=True
-    ).stdout
-    assert text.startswith("(component")
-    return f"(component $Inner{text[len('(component') :]}\n"
-
-
 def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str, case: str) -> str:
     """A component whose `run` drives ``inner`` as the host would (`driver.wat.part`: makes
     requests with the composition's exported `t`, calls its root export `handle`;
@@ -76,7 +69,7 @@ def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str, case: str
     driver = f"{stage}driver.wat.part"
     func = {"": "handle", "peek-": "peek"}.get(stage, "f")
     return (
-        f"(component\n{_printed(wasm_tools, inner, tmp_path, name)}"
+        f"(component\n{nested_component_text(wasm_tools, inner, tmp_path, name)}"
         f"{(LIVE / driver).read_text()}"
         "  (instance $inner (instantiate $Inner))\n"
         '  (instance $d (instantiate $D (with "t" (instance $inner "t"))\n'
@@ -96,32 +89,13 @@ def test_root_export_handles_beside_tasks(
     root export of an instance whose stream ends and handles are in-module tables, taking
     both (without and beside in-module tasks). A borrow the host lends to an `async` root
     export is the root task's until its `task.return` (which traps if it is still held)."""
-    src = tmp_path / "inner.wat"
-    src.write_text((LIVE / f"{case}.wat").read_text())
-    inner = tmp_path / "inner.wasm"
-    subprocess.run([wasm_tools, "parse", str(src), "-o", str(inner)], check=True)
+    inner = parse_wat_file(wasm_tools, (LIVE / f"{case}.wat").read_text(), tmp_path, "inner")
     fused = pymeld.fuse_bytes(inner.read_bytes(), options=pymeld.FuseOptions(component=True))
-    transformed_text = tmp_path / "fused.harness.wat"
-    transformed_text.write_text(_harness(wasm_tools, fused.output, tmp_path, "fused", case))
-    transformed = tmp_path / "fused.harness.wasm"
-    subprocess.run([wasm_tools, "parse", str(transformed_text), "-o", str(transformed)], check=True)
-    want = LIVE_CASES[case]
-    check = (
-        f'(assert_return (invoke "run") {want})'
-        if want.startswith("(")
-        else f'(assert_trap (invoke "run") "{want}")'
-    )
-    wast = tmp_path / "live.wast"
+    fused_harness = _harness(wasm_tools, fused.output, tmp_path, "fused", case)
+    transformed = parse_wat_file(wasm_tools, fused_harness, tmp_path, "fused.harness")
     harness = _harness(wasm_tools, inner.read_bytes(), tmp_path, "original", case)
-    wast.write_text(
-        ";;! component_model_async = true\n;;! multi_memory = true\n"
-        f"(component definition $H{harness[len('(component') :]}\n"
-        f"(component instance $h $H)\n{check}\n"
-    )
-    report = tmp_path / "report.json"
-    cmd = [sys.executable, str(oracle_py), "--transform", f"cp {transformed} {{out}}"]
-    subprocess.run([*cmd, "--json", str(report), str(wast)], capture_output=True, timeout=600)
-    (result,) = json.loads(report.read_text())["files"].values()
+    wast = stand_in_wast(harness, {"run": LIVE_CASES[case]}, tmp_path / "live.wast")
+    result = oracle_against(oracle_py, wast, transformed, tmp_path)
     assert result["status"] == "equivalent", result
 
 
