@@ -10,8 +10,10 @@ call, which wasmtime does not hand back to the async caller (a marker); blocking
 `stream.write` and `stream.read` between two in-module tasks, each suspending in turn (and a
 future's write and read); a deadlock with a stack blocked in a wait (both trap); a sync call
 into an instance whose other task is suspended in a yield, blocked until that stack returns.
-`wast_async_block_refused/`: a wait or a blocking read reachable from a synchronous call
-(refused when fusing). (Async calls into a locked instance: test_async_starting.py.)
+Core code shared by a task and code where no task may block (`shared-*`, `*-in-sync-lift`: a
+synchronous call of a function that is not `async`, start-up): a wait or a blocking read there
+traps, a yield returns at once, as wasmtime's do. (Async calls into a locked instance:
+test_async_starting.py.)
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from support import run_fuse_oracle
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_async_block").glob("*.wast"))
-REFUSED = HERE / "wast_async_block_refused"
 
 
 @pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
@@ -33,16 +34,3 @@ def test_block_case_is_equivalent(
 ) -> None:
     r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
     assert r["status"] == "equivalent", r
-
-
-@pytest.mark.parametrize(
-    ("name", "op"),
-    [("wait-in-sync-lift", "waitable-set.wait"), ("read-in-sync-lift", "stream.read")],
-)
-def test_block_reachable_from_a_sync_call_is_refused(
-    name: str, op: str, oracle_py: Path, pymeld: list[str], tmp_path: Path
-) -> None:
-    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / f"{name}.wast", tmp_path)
-    assert r["status"] == "transform-failed", r
-    assert f"`{op}` in component instance" in r["reason"], r
-    assert "not reached from a synchronous call" in r["reason"], r

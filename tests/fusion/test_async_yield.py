@@ -8,9 +8,9 @@ two tasks of one instance yielding (the one suspended inside its core code keeps
 entered: the other's turns wait); a cancel sent while the stack is suspended; waiters on
 sets beside the yielding subtask; a yield on the stack of a host call into a stackful or
 sync-lifted root (`root-*`: it blocks in place while the turns queued before it run; in a task
-that may not block it returns at once). `wast_async_yield_refused/`: a yield reachable from a
-synchronous call (refused when fusing). (Calls into an instance while one of its tasks is
-suspended, STARTING: test_async_starting.py.)
+that may not block it returns at once); a yield reachable from a synchronous call of a function
+that is not `async` (it returns at once there). (Calls into an instance while one of its tasks
+is suspended, STARTING: test_async_starting.py.)
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from support import run_fuse_oracle
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_async_yield").glob("*.wast"))
-REFUSED = HERE / "wast_async_yield_refused"
 
 
 @pytest.mark.parametrize("wast", CASES, ids=[p.name for p in CASES])
@@ -32,12 +31,3 @@ def test_yield_case_is_equivalent(
 ) -> None:
     r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
     assert r["status"] == "equivalent", r
-
-
-def test_yield_reachable_from_a_sync_call_is_refused(
-    oracle_py: Path, pymeld: list[str], tmp_path: Path
-) -> None:
-    r = run_fuse_oracle(oracle_py, pymeld, REFUSED / "yield-in-sync-lift.wast", tmp_path)
-    assert r["status"] == "transform-failed", r
-    assert "needs a suspended core stack" in r["reason"], r
-    assert "not reached from a synchronous call" in r["reason"], r

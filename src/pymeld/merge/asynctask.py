@@ -997,6 +997,7 @@ class TaskRuntime:
         self.driven: dict[int, int] = {}  # id(lift) → its index among the root exports
         self._builtins: dict[int, FuncItem] = {}
         self._exports: dict[int, FuncItem] = {}
+        self._no_block_exports: list[FuncItem] = []  # of functions that are not `async`
         # root `task.return`s lifting ends for the host first (`merge.asyncreturned`)
         self._returned: dict[int, FuncItem] = {}
         self.streams: StreamRuntime | None = None
@@ -1113,6 +1114,8 @@ class TaskRuntime:
             p.add_global(GROUP, ("root_task", inst))  # its stackful host-called code runs
         for k, lf in enumerate(exported):
             self._exports[id(lf)] = self.p.add_func(GROUP, ("export", k), partial(self._export, lf))
+            if not (lf.opts.is_async or lf.type.is_async):
+                self._no_block_exports.append(self._exports[id(lf)])
         if self.streams is not None:
             self.streams.plan()
             for lf in exported:  # ends root exports take and hand the host (`plan_tasks`)
@@ -1563,6 +1566,9 @@ class TaskRuntime:
         self.rewound(b)
         b.i32(0).op("return")
         b.end()
+        b.global_get(self.glob("may_block")).op("i32.eqz").if_()  # a task that may not block
+        b.i32(0).op("return")
+        b.end()
         t = self.suspending_task(b, bt)
         b.get(t).i32(YIELDING).store("i32.store", m, _MODE)
         b.get(t).call(self.fn("enqueue"))
@@ -1675,7 +1681,7 @@ class TaskRuntime:
                 via = self.p.index(Space.FUNC, "adapter", x)
             allowed[via].add(target)
             allowed[self.fn("resume")].add(target)
-        leaks = barrier_leaks(out, points, allowed)
+        leaks = set(barrier_leaks(out, points, allowed)) - self._no_block_entries(out)
         if leaks:
             where = ", ".join(sorted(set(self.tp.suspends.values())))
             ops = ", ".join(sorted({f"`{self.g.builtins[bi].op}`" for bi in self.tp.suspends}))
@@ -1689,6 +1695,22 @@ class TaskRuntime:
             self.glob(("unwind", "state")), self.glob(("unwind", "data")), self.mem("frames")
         )
         unwind(out, points, g, barriers=allowed)
+
+    def _no_block_entries(self, module: Module) -> set[int]:
+        """The functions that run core code where no task may block: the adapters and root
+        exports of functions that are not `async`, lifted synchronously (they set
+        ``may_block`` to 0 until they return), and the start function (before any host call:
+        ``may_block`` is still 0). A suspend point reached through one never unwinds:
+        `waitable-set.wait` and the blocking stream/future forms trap first (wasmtime's
+        `CannotBlockSyncTask`), `thread.yield` returns at once (`_yield`). So they need not
+        stop an unwind, and the core code they share with tasks is fused."""
+        out = {item.index for item in self._no_block_exports}
+        if module.start is not None:
+            out.add(module.start)
+        for li, e in self.tp.edges.items():
+            if not (e.callee.type.is_async or e.callee.opts.is_async):
+                out.add(self.p.index(Space.FUNC, "adapter", li))
+        return out
 
     # -- shared code ---------------------------------------------------------------------------
     def switch_in(self, b: Body, t: int) -> list[tuple[int, int]]:

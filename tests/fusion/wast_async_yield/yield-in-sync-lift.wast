@@ -1,5 +1,6 @@
-;; Refused when fusing: `thread.yield` reachable from a synchronous call (the sync-lifted `s`,
-;; called by a sync lower): no entry of an in-module task stops the unwind there.
+;; `thread.yield` in core code shared by an in-module task (`f`) and a synchronous call of `s`
+;; (lifted synchronously, not `async`: a task that may not block). Fused (merge.asynctask
+;; `_no_block_entries`): on `s`'s path the yield returns at once, as wasmtime's does.
 (component
   (component $C
     (core module $CM

@@ -1,7 +1,8 @@
-;; Refused when fusing: beside the synchronously lifted `async func` `f`, which runs as an
-;; in-module task, `n` (lifted synchronously, not `async`) reaches the same `thread.yield`. A
-;; task that may not block is not an in-module task, so no entry stops the unwind there
-;; (wasmtime lets that yield return at once when nothing else of the instance can run).
+;; Beside the synchronously lifted `async func` `f`, which runs as an in-module task, `n`
+;; (lifted synchronously, not `async`) reaches the same `thread.yield`. A task that may not
+;; block is not an in-module task and no entry stops an unwind on its path, but its adapter
+;; sets `may_block` to 0, so the yield returns at once there, as wasmtime's does
+;; (merge.asynctask `_no_block_entries`).
 (component
   (component $C
     (core module $CM
