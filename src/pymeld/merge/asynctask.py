@@ -60,7 +60,8 @@ own page of the ``frames`` memory) and queues the task at low priority; the adap
 gets STARTED) or the scheduler (`_run_one`) stops the unwind, and at the task's turn `_resume`
 rewinds it through the entry it came in by, with its current task, may-block and context slots
 in place. Generated functions are barriers: a yield reachable from anything but such an entry
-(a sync call, an export, start-up) is refused when fusing (`suspend`). As wasmtime's
+or code where no task may block (`_no_block_entries`: there it returns at once) is refused
+when fusing (`suspend`). As wasmtime's
 `do_not_enter`, the instance stays entered while a callback task's stack is suspended: a
 delivery to another of its tasks is held in the instance's pending list, beside the calls
 waiting to start there (below), as wasmtime's `InstanceState::pending` keeps both by task id,
@@ -117,7 +118,7 @@ instance entered by async calls) is raised (`gate_closed`). Checked against wasm
 What needs more is refused by name: a sync call to a task in an instance entered by an async
 call (its first call would have to return STARTED with its stack suspended: "needs a suspended
 core stack"), a cancellable wait there, a suspend point reachable from elsewhere than a task
-entry (a sync lift, an export, start-up), borrowed handles passed by an async call of a sync
+entry or code where no task may block (an export, a destructor), borrowed handles passed by an async call of a sync
 lift that may have to start later (a task's are scoped to its record: `_check_deferred`), and
 the combinations `merge.asyncroot` refuses. At run time these trap:
 a sync call of a stackful function into a locked instance, a second call or held delivery
@@ -997,7 +998,6 @@ class TaskRuntime:
         self.driven: dict[int, int] = {}  # id(lift) → its index among the root exports
         self._builtins: dict[int, FuncItem] = {}
         self._exports: dict[int, FuncItem] = {}
-        self._no_block_exports: list[FuncItem] = []  # of functions that are not `async`
         # root `task.return`s lifting ends for the host first (`merge.asyncreturned`)
         self._returned: dict[int, FuncItem] = {}
         self.streams: StreamRuntime | None = None
@@ -1114,8 +1114,6 @@ class TaskRuntime:
             p.add_global(GROUP, ("root_task", inst))  # its stackful host-called code runs
         for k, lf in enumerate(exported):
             self._exports[id(lf)] = self.p.add_func(GROUP, ("export", k), partial(self._export, lf))
-            if not (lf.opts.is_async or lf.type.is_async):
-                self._no_block_exports.append(self._exports[id(lf)])
         if self.streams is not None:
             self.streams.plan()
             for lf in exported:  # ends root exports take and hand the host (`plan_tasks`)
@@ -1658,9 +1656,10 @@ class TaskRuntime:
     def suspend(self, out: Module) -> None:
         """Make the core code that may reach a `thread.yield` stand-in suspendable
         (`merge.unwind`), once every function is emitted. Generated functions are barriers:
-        the entries (`entries`) stop the unwind of the core function they call; any other
-        generated function, an export or the start function reaching a yield would need a
-        suspended stack no entry stops: refused."""
+        the entries (`entries`) stop the unwind of the core function they call; those where
+        no task may block (`_no_block_entries`) never start one; any other generated function
+        or an export reaching a suspend point would need a suspended stack no entry stops:
+        refused."""
         if not self.tp.suspends:
             return
         from pymeld.merge.unwind import UnwindGlobals, barrier_leaks, unwind
@@ -1688,8 +1687,8 @@ class TaskRuntime:
             raise UnsupportedFeature(
                 f"{ops} in component instance {where} beside in-module tasks (needs a "
                 "suspended core stack: fused code has one only in the core code of a task, "
-                "entered through its adapter, not reached from a synchronous call, an export "
-                "or start-up)"
+                "entered through its adapter, or where no task may block, not reached from "
+                "other generated code or an export)"
             )
         g = UnwindGlobals(
             self.glob(("unwind", "state")), self.glob(("unwind", "data")), self.mem("frames")
@@ -1697,16 +1696,16 @@ class TaskRuntime:
         unwind(out, points, g, barriers=allowed)
 
     def _no_block_entries(self, module: Module) -> set[int]:
-        """The functions that run core code where no task may block: the adapters and root
-        exports of functions that are not `async`, lifted synchronously (they set
-        ``may_block`` to 0 until they return), and the start function (before any host call:
-        ``may_block`` is still 0). A suspend point reached through one never unwinds:
-        `waitable-set.wait` and the blocking stream/future forms trap first (wasmtime's
-        `CannotBlockSyncTask`), `thread.yield` returns at once (`_yield`). So they need not
-        stop an unwind, and the core code they share with tasks is fused."""
-        out = {item.index for item in self._no_block_exports}
-        if module.start is not None:
-            out.add(module.start)
+        """The functions that run core code where no task may block: the adapters of functions
+        that are not `async`, lifted synchronously (they set ``may_block`` to 0 until they
+        return), and the start function (before any host call ``may_block`` is 0). (A root
+        export cannot reach a task's suspend point: `asyncroot.check_called_roots` refuses a
+        root instance with suspend points called through adapters.) A suspend point reached
+        through one never unwinds: `waitable-set.wait` and the blocking stream/future forms
+        trap first (wasmtime's `CannotBlockSyncTask`), `thread.yield` returns at once
+        (`_yield`). So they need not stop an unwind, and the core code they share with tasks
+        is fused."""
+        out = set() if module.start is None else {module.start}
         for li, e in self.tp.edges.items():
             if not (e.callee.type.is_async or e.callee.opts.is_async):
                 out.add(self.p.index(Space.FUNC, "adapter", li))
