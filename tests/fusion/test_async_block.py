@@ -12,7 +12,8 @@ future's write and read); a deadlock with a stack blocked in a wait (both trap);
 into an instance whose other task is suspended in a yield, blocked until that stack returns.
 Core code shared by a task and code where no task may block (`shared-*`, `*-in-sync-lift`: a
 synchronous call of a function that is not `async`, start-up): a wait or a blocking read there
-traps, a yield returns at once, as wasmtime's do. (Async calls into a locked instance:
+traps, a yield returns at once, as wasmtime's do; refused when fusing: one reachable from a
+destructor (`wast_async_block_refused/`). (Async calls into a locked instance:
 test_async_starting.py.)
 """
 
@@ -34,3 +35,15 @@ def test_block_case_is_equivalent(
 ) -> None:
     r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
     assert r["status"] == "equivalent", r
+
+
+def test_block_reachable_from_a_destructor_is_refused(
+    oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """The one generated caller of task code that is neither an entry nor sets where no task
+    may block: `resource.drop`'s call of a destructor (`wast_async_block_refused/`)."""
+    wast = HERE / "wast_async_block_refused" / "wait-in-destructor.wast"
+    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
+    assert r["status"] == "transform-failed", r
+    assert "`waitable-set.wait` in component instance" in r["reason"], r
+    assert "not reached from other generated code" in r["reason"], r
