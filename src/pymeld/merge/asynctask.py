@@ -184,6 +184,9 @@ _WNEXT = 100
 _STACK, _ENTRY = 104, 108
 # _ARGS: a PENDING call's adapter arguments, 8 bytes each (an async lower has at most 5)
 _ARGS = 112
+# _SYNC_CALLEE: while the task is suspended in a sync call of an async task (`sync_blocks`),
+# that callee's record (a running task's `_ARGS` are free)
+_SYNC_CALLEE = _ARGS
 # _EXACT: 1 when `_SID` was taken while the ids were mirrored (not `lost`), so it orders the
 # task among others as the runtime's does (the ids taken before the mirror is lost stay right)
 _EXACT = 152
@@ -266,11 +269,20 @@ class TaskPlan:
     # where ends cross the host boundary (root exports, host imports), for `--stats` and the
     # CLI's warning: a copy there left waiting for the host traps (refused at run time)
     host_handovers: list[str] = field(default_factory=list)
+    # sync lowers, in the core code of in-module tasks, of async tasks that may block: suspend
+    # points too (the caller's stack unwinds in the adapter until the callee returned) →
+    # the caller's instance
+    sync_blocks: dict[int, str] = field(default_factory=dict)
 
     @property
     def suspends(self) -> dict[int, str]:
         """Every built-in whose call may unwind the task's core stack (`merge.unwind`)."""
         return {**self.yields, **self.blocking}
+
+    def suspending(self, g: FlatGraph) -> set[int]:
+        """The instances with suspend points: built-ins' (`suspends`), callers' (`sync_blocks`)."""
+        out = {g.builtins[bi].owner for bi in self.suspends}
+        return out | {self.edges[li].caller for li in self.sync_blocks}
 
     def task_instances(self) -> set[int]:
         """Instances whose lifts run as in-module tasks."""
@@ -431,15 +443,15 @@ def plan_tasks(
                 tp.backpressure[bi] = inst
         elif not op.startswith("resource."):
             raise UnsupportedFeature(f"`{op}` beside in-module tasks")
-    _plan_sync_tasks(g, tp, label)
-    for e in tp.edges.values():
-        if e.caller in no_block and e.task and not e.lower_async:
-            raise UnsupportedFeature(
-                f"synchronous call from component instance {label(e.caller)}, entered by an "
-                f"async call, to the async task of {label(e.callee.owner)} (blocking there "
-                "needs a suspended core stack, which fused code cannot have without stack "
-                "switching)"
-            )
+    grown = True
+    while grown:  # a sync block makes its caller's instance suspend, and so its callees tasks
+        _plan_sync_tasks(g, tp, label)
+        grown = False
+        for li, e in tp.edges.items():
+            if e.caller in no_block and e.task and not e.lower_async and li not in tp.sync_blocks:
+                tp.sync_blocks[li] = label(e.caller)
+                grown = True
+    _check_sync_blocks(g, tp, label)
     plan_roots(g, used, tp, exported, label)
     check_called_roots(g, used, tp, exported, label)
     _check_stack_yields(g, tp, exported)
@@ -554,7 +566,7 @@ def _plan_sync_tasks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) ->
     the function's `async`), so a suspend point in its core code needs the task's entry to
     stop the unwind, and its async caller gets STARTED when it does. Its results are its core
     function's, lifted when it returns (then its post-return), not `task.return`'s."""
-    suspending = {g.builtins[bi].owner for bi in tp.suspends}
+    suspending = tp.suspending(g)
     for e in tp.edges.values():
         lf = e.callee
         if not lf.opts.is_async and lf.type.is_async and lf.owner in suspending:
@@ -567,12 +579,40 @@ def _plan_sync_tasks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) ->
             e.sync_task = True
 
 
+def _check_sync_blocks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
+    """Refuse the sync calls from task code to async tasks (`TaskPlan.sync_blocks`) whose
+    blocking the adapter cannot suspend: a caller in a root instance (the host's stack is
+    below), a callee that may have to start later (its sync caller waits for the gate as a
+    marker: `Hooks._gate`) or in a root instance, and borrowed handles lent for the call (its
+    borrow scope is the adapter's locals)."""
+    gated = {*tp.backpressure.values(), *tp.suspending(g)}
+    for li in tp.sync_blocks:
+        e = tp.edges[li]
+        why = None
+        if e.caller in tp.roots:
+            why = "its caller is a root instance, whose stack the host called"
+        elif e.caller not in tp.task_instances():
+            why = "its caller is not the core code of an in-module task"
+        elif e.callee.owner in gated or e.callee.owner in tp.roots:
+            why = "the call may have to wait before it starts"
+        elif any(
+            isinstance(h, at.Borrow) for t in e.callee.type.param_types() for h in at.handles(t)
+        ):
+            why = "it lends borrowed handles"
+        if why is not None:
+            raise UnsupportedFeature(
+                f"synchronous call from component instance {label(e.caller)}, entered by an "
+                f"async call, to the async task of {label(e.callee.owner)} ({why}: blocking "
+                "there is not fused yet)"
+            )
+
+
 def _check_deferred(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
     """Refuse a call of a sync lift that may have to start later (its callee's instance has
     backpressure or may be locked by a suspended stack) lending borrowed handles: the adapter's
     borrow scope would have to outlive a call that returned STARTING (not fused). A task's
     borrows are scoped to its record (`merge.asyncres.scoped_edges`), lent when it starts."""
-    gated = {*tp.backpressure.values(), *(g.builtins[bi].owner for bi in tp.suspends)}
+    gated = {*tp.backpressure.values(), *tp.suspending(g)}
     for e in tp.edges.values():
         if e.callee.owner not in gated or not e.lower_async or e.task:
             continue
@@ -627,6 +667,14 @@ class _Hooks:
         task (merge.asyncids): a sync-to-sync call defers them; any other takes them now. Then
         a call into a gated instance (`gate`) that cannot start yet waits (`_gate`)."""
         e, rt = self.edge, self.rt
+        if self.suspends:  # rewound into after its callee returned: on to the results
+            self.t = b.local("i32")
+            b.block().block()  # (the outer one ends in `finish`, where the results are taken)
+            rt.rewound(b)
+            b.global_get(rt.glob("cur_task")).load("i32.load", rt.mem("tasks"), _SYNC_CALLEE)
+            b.set(self.t)
+            b.br(1)
+            b.end()
         mb = rt.glob("may_block")
         self.blocked = b.local("i32")
         b.global_get(mb).set(self.blocked)
@@ -671,6 +719,12 @@ class _Hooks:
                 b.call(rt.fn("task.new")).set(self.pre)
             b.get(self.pre).i32(_REC).op("i32.div_u")
             b.global_set(rt.borrow_scopes.lend_scope_global)
+
+    @property
+    def suspends(self) -> bool:
+        """A sync call from task code to an async task: its blocking unwinds the caller's
+        stack (`TaskRuntime.suspend_in_call`)."""
+        return self.edge.lower in self.rt.tp.sync_blocks
 
     @property
     def marks_root_entered(self) -> bool | None:
@@ -840,7 +894,9 @@ class _Hooks:
     def start(self, b: Body, retptr: int | None) -> None:
         rt, e = self.rt, self.edge
         m = rt.mem("tasks")
-        self.t, self.prev = b.local("i32"), b.local("i32")
+        if not self.suspends:  # (made by `enter`)
+            self.t = b.local("i32")
+        self.prev = b.local("i32")
         if self.pre >= 0:  # made before the lowering (`enter`), or the PENDING record
             b.get(self.pre).set(self.t)
             if self.resumed is not None:
@@ -929,8 +985,13 @@ class _Hooks:
         self.rejoin(b)
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
         b.global_get(rt.glob("may_block")).op("i32.eqz").trap_if()
-        rt.block_on(b, lambda mk: b.get(t).get(mk).store("i32.store", m, _WAITER))
+        if self.suspends:
+            rt.suspend_in_call(b, e, t)
+        else:
+            rt.block_on(b, lambda mk: b.get(t).get(mk).store("i32.store", m, _WAITER))
         b.end()
+        if self.suspends:
+            b.end()  # (opened by `enter`: a rewind goes on here)
         lower = flatten_functype(e.callee.type, "lower")
         if lower.results:
             (vt,) = lower.results
@@ -1005,7 +1066,7 @@ class TaskRuntime:
         # the ways into the core code of a task that may unwind in a suspend point (a yield or
         # a blocking built-in): a callback ("cb", k) or the first call of an edge ("first",
         # lower index), async or sync lowered
-        self.yielding = yielding = sorted({g.builtins[bi].owner for bi in tp.suspends})
+        self.yielding = yielding = sorted(tp.suspending(g))
         self.entries: list[tuple[str, int]] = [
             ("cb", k) for k, lf in enumerate(tp.callbacks) if lf.owner in yielding
         ]
@@ -1078,7 +1139,7 @@ class TaskRuntime:
         tp = self.tp
         for bi in [*tp.table_ops, *tp.contexts, *tp.returns, *tp.cancels, *tp.stack_yields]:
             self._builtins[bi] = self._func("builtin", bi)
-        if self.tp.suspends:
+        if self.tp.suspends or self.tp.sync_blocks:
             p.add_memory(GROUP, "frames")
             p.add_global(GROUP, ("unwind", "state"))
             p.add_global(GROUP, ("unwind", "data"))
@@ -1567,10 +1628,10 @@ class TaskRuntime:
         b.global_get(self.glob("may_block")).op("i32.eqz").if_()  # a task that may not block
         b.i32(0).op("return")
         b.end()
-        t = self.suspending_task(b, bt)
+        t = self.suspending_task(b, bt.owner)
         b.get(t).i32(YIELDING).store("i32.store", m, _MODE)
         b.get(t).call(self.fn("enqueue"))
-        self.start_unwind(b, bt, t, keeps_ids=True)
+        self.start_unwind(b, bt.owner, t, keeps_ids=True)
         b.i32(0).end()
 
     def _stack_yield(self, b: Body) -> None:
@@ -1596,19 +1657,19 @@ class TaskRuntime:
         b.i32(NORMAL).global_set(state)
         b.global_get(self.glob("cur_task")).i32(0).store("i32.store", self.mem("tasks"), _STACK)
 
-    def suspending_task(self, b: Body, bt: Builtin) -> int:
-        """Emit: a local holding the current task, which is about to suspend in ``bt``. Only
-        the core code of a task of ``bt``'s instance, entered by an entry that stops the
-        unwind, gets here (`suspend` checks the call graph); anything else is a bug: trap."""
+    def suspending_task(self, b: Body, inst: int) -> int:
+        """Emit: a local holding the current task, which is about to suspend in a suspend point
+        of ``inst``. Only the core code of a task of ``inst``, entered by an entry that stops
+        the unwind, gets here (`suspend` checks the call graph); anything else is a bug: trap."""
         m, t = self.mem("tasks"), b.local("i32")
         b.global_get(self.glob("cur_task")).tee(t).op("i32.eqz").trap_if()
-        b.get(t).load("i32.load", m, _OWNER).i32(bt.owner).op("i32.ne").trap_if()
+        b.get(t).load("i32.load", m, _OWNER).i32(inst).op("i32.ne").trap_if()
         b.get(t).load("i32.load", m, _ENTRY).op("i32.eqz").trap_if()
         return t
 
-    def start_unwind(self, b: Body, bt: Builtin, t: int, keeps_ids: bool = False) -> None:
+    def start_unwind(self, b: Body, inst: int, t: int, keeps_ids: bool = False) -> None:
         """Emit: task ``t``'s core stack unwinds into its frame buffer (its own page of the
-        frame memory, by record index: nothing to free), keeping ``bt``'s instance entered
+        frame memory, by record index: nothing to free), keeping its instance ``inst`` entered
         (`ylock`: other deliveries wait, `_run`). Whoever wakes it has been armed already.
         ``keeps_ids``: a `thread.yield` takes and frees no store-wide id (wasmtime queues the
         thread's `ResumeThread` at low priority), so the mirror holds past it (checked
@@ -1631,11 +1692,28 @@ class TaskRuntime:
             for k in stackful:
                 b.get(t).load("i32.load", m, _ENTRY).i32(k).op("i32.eq").op("i32.or")
             b.op("i32.eqz").if_()
-        b.get(t).global_set(self.glob(("ylock", bt.owner)))
+        b.get(t).global_set(self.glob(("ylock", inst)))
         if stackful:
             b.end()
         b.get(base).global_set(self.glob(("unwind", "data")))
         b.i32(UNWINDING).global_set(self.glob(("unwind", "state")))
+
+    def suspend_in_call(self, b: Body, e: Edge, t: int) -> None:
+        """Emit, in the adapter of a sync call from task code to an async task that has not
+        returned (`TaskPlan.sync_blocks`): the caller's task suspends as in a wait, armed as
+        the callee's waiter (`_notify` queues it when the callee returns) with the callee's
+        record kept (`_SYNC_CALLEE`); its stack unwinds (its own async caller gets STARTED,
+        as wasmtime's does while the caller's fiber blocks), and `_resume` rewinds it into
+        this adapter again, which then takes the results (`_Hooks.enter`)."""
+        m = self.mem("tasks")
+        c = self.suspending_task(b, e.caller)
+        b.get(c).i32(SUSPENDED).store("i32.store", m, _MODE)
+        b.get(t).get(c).store("i32.store", m, _WAITER)
+        b.get(c).get(t).store("i32.store", m, _SYNC_CALLEE)
+        self.start_unwind(b, e.caller, c)
+        for vt in flatten_functype(e.callee.type, "lower").results:
+            b.zero(vt)
+        b.op("return")
 
     def block_or_unwind(self, b: Body, bi: int, arm: Callable[[int], object]) -> None:
         """Emit, where ``bt`` blocks: a suspend point (`TaskPlan.blocking`) unwinds the
@@ -1647,10 +1725,10 @@ class TaskRuntime:
             self.block_on(b, arm)
             return
         bt = self.g.builtins[bi]
-        t = self.suspending_task(b, bt)
+        t = self.suspending_task(b, bt.owner)
         b.get(t).i32(SUSPENDED).store("i32.store", self.mem("tasks"), _MODE)
         arm(t)
-        self.start_unwind(b, bt, t)
+        self.start_unwind(b, bt.owner, t)
         b.i32(0).op("return")
 
     def suspend(self, out: Module) -> None:
@@ -1660,7 +1738,7 @@ class TaskRuntime:
         no task may block (`_no_block_entries`) never start one; any other generated function
         or an export reaching a suspend point would need a suspended stack no entry stops:
         refused."""
-        if not self.tp.suspends:
+        if not (self.tp.suspends or self.tp.sync_blocks):
             return
         from pymeld.merge.unwind import UnwindGlobals, barrier_leaks, unwind
 
@@ -1670,6 +1748,13 @@ class TaskRuntime:
             assert f is not None
             points.append(f)
         allowed: dict[int, set[int]] = {f.index: set() for f in self.p.funcs()}
+        for li in self.tp.sync_blocks:
+            adapter = self.p.index(Space.FUNC, "adapter", li)
+            points.append(adapter)
+            fresh = self.p.find(Space.FUNC, GROUP, ("context", ("adapter", li)))
+            if fresh is not None:  # its caller calls it: it passes the unwind (and rewind) on
+                points.append(fresh.index)
+                allowed[fresh.index].add(adapter)
         for kind, x in self.entries:
             if kind == "cb":
                 cb = self.tp.callbacks[x].opts.callback
@@ -1682,8 +1767,13 @@ class TaskRuntime:
             allowed[self.fn("resume")].add(target)
         leaks = set(barrier_leaks(out, points, allowed)) - self._no_block_entries(out)
         if leaks:
-            where = ", ".join(sorted(set(self.tp.suspends.values())))
-            ops = ", ".join(sorted({f"`{self.g.builtins[bi].op}`" for bi in self.tp.suspends}))
+            where = ", ".join(sorted({*self.tp.suspends.values(), *self.tp.sync_blocks.values()}))
+            ops = ", ".join(
+                sorted(
+                    {f"`{self.g.builtins[bi].op}`" for bi in self.tp.suspends}
+                    | ({"a blocking sync call"} if self.tp.sync_blocks else set())
+                )
+            )
             raise UnsupportedFeature(
                 f"{ops} in component instance {where} beside in-module tasks (needs a "
                 "suspended core stack: fused code has one only in the core code of a task, "
