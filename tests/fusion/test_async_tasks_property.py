@@ -59,13 +59,16 @@ def callee(
     helper: bool,
     backpressure: bool = False,
     yielding: bool = False,
+    chain: bool = False,
 ) -> tuple[str, list[str]]:
     """A callee component: callback-lifted exports e0.. and a sync-lifted `s`; with
     ``helper``, every step also calls the helper component E synchronously; with
     ``backpressure``, some exports raise the instance's backpressure from their start to their
     `task.return` (calls meanwhile wait: STARTING subtasks, blocked sync calls); with
     ``yielding``, `s` calls `thread.yield` ``n % 3`` times, a tick each, before it returns (a
-    sync-lifted `async func` task, `Edge.sync_task`)."""
+    sync-lifted `async func` task, `Edge.sync_task`); with ``chain``, the even exports' steps
+    call the imported `async func` `chain` (another callee's callback task) synchronously, a
+    blocking sync call from task code (`TaskPlan.sync_blocks`)."""
     funcs, lifts = [], []
     tick = (
         "(global.set $ticks (i32.add (global.get $ticks) (call $h (global.get $ticks))))"
@@ -76,9 +79,16 @@ def callee(
         yields, after, mult = rng.randint(0, 3), rng.choice([0, 0, 1, 2]), rng.randint(1, 9)
         gate = backpressure and rng.random() < 0.5
         inc, dec = ("(call $bpinc)", "(call $bpdec)") if gate else ("", "")
+        chained = (
+            "(global.set $ticks (i32.add (global.get $ticks) (i32.mul (i32.const 10) "
+            "(call $chain (global.get $ticks)))))"
+            if chain and k % 2 == 0
+            else ""
+        )
         funcs.append(
             f"""      (func $step{k} (result i32) (local $c i32)
         {tick}
+        {chained}
         (local.set $c (call $get0))
         (if (i32.and (local.get $c) (i32.const 0x7f000000)) (then
           (call $set0 (i32.sub (local.get $c) (i32.const 0x01000000)))
@@ -122,6 +132,11 @@ def callee(
           (drop (call $yield))
           (local.set $k (i32.sub (local.get $k) (i32.const 1)))
           (br $l)))"""
+    if chain:
+        h_import += '\n    (import "chain" (func $chain async (param "n" u32) (result u32)))'
+        h_lower += "\n    (core func $chain (canon lower (func $chain)))"
+        h_core += '\n      (import "" "chain" (func $chain (param i32) (result i32)))'
+        h_with += ' (export "chain" (func $chain))'
     if backpressure:
         h_lower += "\n    (core func $bpinc (canon backpressure.inc))"
         h_lower += "\n    (core func $bpdec (canon backpressure.dec))"
@@ -259,11 +274,15 @@ class Callees:
         helper: bool,
         backpressure: bool = False,
         yielding: bool = False,
+        chain: bool = False,
     ) -> None:
         self.callees: list[tuple[str, str, list[str]]] = []
         self.targets: list[str] = []
-        for c in range(n):
-            text, names = callee(f"C{c}", rng, rng.randint(1, 3), helper, backpressure, yielding)
+        for c in range(n):  # with ``chain``, the last callee calls the first's `e0`
+            chained = chain and c == n - 1
+            text, names = callee(
+                f"C{c}", rng, rng.randint(1, 3), helper, backpressure, yielding, chained
+            )
             self.callees.append((f"C{c}", text, names))
             self.targets += [f"c{c}_{n}" for n in names]
         self.imports: list[str] = []
@@ -290,15 +309,22 @@ class Callees:
 
 
 def composition(
-    seed: int, backpressure: bool = False, host_calls: bool = False, yielding: bool = False
+    seed: int,
+    backpressure: bool = False,
+    host_calls: bool = False,
+    yielding: bool = False,
+    chain: bool = False,
 ) -> str:
     """The seed's composition; with ``host_calls`` the host calls the callees' exports too
     (roots also called through adapters, `merge.asyncroot.check_called_roots`), between the
-    caller's programs; with ``yielding`` the callees' `s` yields (`callee`)."""
+    caller's programs; with ``yielding`` the callees' `s` yields (`callee`); with ``chain``
+    there are two callees and the second's tasks call the first's `e0` synchronously."""
     rng = random.Random(seed)
     n_callees = rng.choice([1, 2])
     helper = rng.random() < 0.5
-    w = Callees(rng, n_callees, helper, backpressure, yielding)
+    if chain:
+        n_callees = 2
+    w = Callees(rng, n_callees, helper, backpressure, yielding, chain)
     callees, targets = w.callees, w.targets
     imports, lowers, core_imports, withs = w.imports, w.lowers, w.core_imports, w.withs
     funcs, lifts, exports = [], [], []
@@ -330,7 +356,10 @@ def composition(
     parts = ([HELPER] if helper else []) + [text for _, text, _ in callees]
     with_e = ' (with "h" (func $e "h"))' if helper else ""
     insts = (["  (instance $e (instantiate $E))"] if helper else []) + [
-        f"  (instance $c{c} (instantiate $C{c}{with_e}))" for c in range(n_callees)
+        f"  (instance $c{c} (instantiate $C{c}{with_e}"
+        + (' (with "chain" (func $c0 "e0"))' if chain and c == n_callees - 1 else "")
+        + "))"
+        for c in range(n_callees)
     ]
     with_d = " ".join(f'(with "c{c}" (instance $c{c}))' for c in range(n_callees))
     actions = [f'(invoke "p{k}" (u32.const {n}))' for n in (1, 5) for k in range(PROGRAMS)]
@@ -439,5 +468,23 @@ def test_random_async_call_programs_with_yielding_sync_lifts(
         tmp_path,
         f"tasks-yield-{seed}",
         composition(seed, yielding=True),
+        multi_memory=True,
+    )
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_async_call_programs_with_sync_calls_between_tasks(
+    seed: int, oracle_py: Path, pymeld: list[str], tmp_path: Path
+) -> None:
+    """The same programs with the second callee's tasks calling the first's callback-lifted
+    `e0` synchronously at their even exports' steps: when `e0` yields, the caller's stack
+    unwinds in the adapter (`TaskPlan.sync_blocks`) and its async caller gets STARTED, as
+    wasmtime blocks the caller's fiber; the caller's instance stays entered meanwhile."""
+    assert_async_program_equivalent(
+        oracle_py,
+        pymeld,
+        tmp_path,
+        f"tasks-chain-{seed}",
+        composition(seed, chain=True),
         multi_memory=True,
     )
