@@ -12,9 +12,9 @@ future's write and read); a deadlock with a stack blocked in a wait (both trap);
 into an instance whose other task is suspended in a yield, blocked until that stack returns.
 A sync call from a task's code to an async task that blocks (`sync-call-*`: callback, stackful
 and sync-lifted callers; two calls at once, which wait for a callback caller's instance; a
-cancel while blocked there): the caller's stack unwinds in the adapter, as wasmtime blocks its
-fiber, so its own async caller gets STARTED. Refused: such a call to a task that may not start
-at once (`wast_async_block_refused/`).
+cancel while blocked there; a callee instance whose gate is closed, where the caller suspends
+until the call starts): the caller's stack unwinds in the adapter, as wasmtime blocks its
+fiber, so its own async caller gets STARTED.
 Core code shared by a task and code where no task may block (`shared-*`, `*-in-sync-lift`: a
 synchronous call of a function that is not `async`, start-up): a wait or a blocking read there
 traps, a yield returns at once, as wasmtime's do; refused when fusing: one reachable from a
@@ -52,15 +52,3 @@ def test_block_reachable_from_a_destructor_is_refused(
     assert r["status"] == "transform-failed", r
     assert "`waitable-set.wait` in component instance" in r["reason"], r
     assert "not reached from other generated code" in r["reason"], r
-
-
-def test_sync_call_to_a_task_that_may_not_start_is_refused(
-    oracle_py: Path, pymeld: list[str], tmp_path: Path
-) -> None:
-    """A sync call from task code to an async task of an instance with suspend points (its
-    gate may be closed): the caller would wait for it on the one stack."""
-    wast = HERE / "wast_async_block_refused" / "sync-call-to-gated-task.wast"
-    r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
-    assert r["status"] == "transform-failed", r
-    assert "synchronous call from component instance" in r["reason"], r
-    assert "the call may have to wait before it starts" in r["reason"], r

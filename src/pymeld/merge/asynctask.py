@@ -582,9 +582,9 @@ def _plan_sync_tasks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) ->
 def _check_sync_blocks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
     """Refuse the sync calls from task code to async tasks (`TaskPlan.sync_blocks`) whose
     blocking the adapter cannot suspend: a caller in a root instance (the host's stack is
-    below), a callee that may have to start later (its sync caller waits for the gate as a
-    marker: `Hooks._gate`) or in a root instance, and borrowed handles lent for the call (its
-    borrow scope is the adapter's locals)."""
+    below), a callee in a root instance, and borrowed handles lent for the call (its borrow
+    scope is the adapter's locals), and a call that may have to start later (`_Hooks._defer_sync`)
+    with more arguments than its record keeps."""
     gated = {*tp.backpressure.values(), *tp.suspending(g)}
     for li in tp.sync_blocks:
         e = tp.edges[li]
@@ -593,8 +593,10 @@ def _check_sync_blocks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) 
             why = "its caller is a root instance, whose stack the host called"
         elif e.caller not in tp.task_instances():
             why = "its caller is not the core code of an in-module task"
-        elif e.callee.owner in gated or e.callee.owner in tp.roots:
-            why = "the call may have to wait before it starts"
+        elif e.callee.owner in tp.roots:
+            why = "its callee is a root instance"
+        elif e.callee.owner in gated and len(flatten_functype(e.callee.type, "lower").params) > 5:
+            why = "a call that may start later keeps at most 5 arguments in its record"
         elif any(
             isinstance(h, at.Borrow) for t in e.callee.type.param_types() for h in at.handles(t)
         ):
@@ -704,7 +706,14 @@ class _Hooks:
             b.global_get(ids.glob("lost")).op("i32.eqz").set(self.exact)
             if self.resumed is not None:
                 b.end()
-        if gated:
+        if gated and self.suspends:
+            assert self.resumed is not None
+            b.get(self.resumed).op("i32.eqz")
+            rt.gate_closed(b, e.callee.owner)
+            b.op("i32.and").if_()
+            self._defer_sync(b)
+            b.end()
+        elif gated:
             self._gate(b)
         if self.marks_root_entered is not None:
             self._enter_called_root(b)
@@ -818,6 +827,49 @@ class _Hooks:
         b.get(self.blocked).global_set(rt.glob("may_block"))
         b.get(h).i32(4).op("i32.shl").i32(STARTING).op("i32.or").op("return")
         b.free(t, h)
+
+    def _defer_sync(self, b: Body) -> None:
+        """Emit: a sync call from task code (`suspends`) that cannot start yet: a PENDING
+        record keeps the adapter's arguments, as for an async caller (`_defer`), joins the
+        instance's pending list, and the caller's task suspends armed as its waiter, as
+        wasmtime's blocks its fiber until the call starts. The scheduler starts it (`_begin`
+        calls this adapter again), its STARTED event queues the caller (wasmtime resumes the
+        fiber then), and the caller, rewound into this adapter, takes the results or waits
+        again (`finish`)."""
+        e, rt = self.edge, self.rt
+        m = rt.mem("tasks")
+        b.global_get(rt.glob("may_block")).op("i32.eqz").trap_if()  # (the caller's: `enter`)
+        c = rt.suspending_task(b, e.caller)
+        t = b.local("i32")
+        b.call(rt.fn("task.new")).set(t)
+        b.get(t).i32(PENDING).store("i32.store", m, _MODE)
+        b.get(t).i32(e.callback or 0).store("i32.store", m, _CB)
+        b.get(t).i32(e.lower).store("i32.store", m, _EDGE)
+        b.get(t).i32(e.caller).store("i32.store", m, _CALLER)
+        b.get(t).i32(e.callee.owner).store("i32.store", m, _OWNER)
+        b.get(t).i32(SYNC_CALLER).store("i32.store", m, _SUB)
+        for k, vt in enumerate(b.params):
+            b.get(t).get(k).store(f"{vt}.store", m, _ARGS + 8 * k)
+        if self.sids:
+            for s_, off in zip(self.record_ids, _ID_FIELDS, strict=True):
+                b.get(t).get(s_).store("i32.store", m, off)
+        b.get(t).call(rt.fn("pend_insert", e.callee.owner))
+        b.get(self.blocked).global_set(rt.glob("may_block"))
+        b.get(c).i32(SUSPENDED).store("i32.store", m, _MODE)
+        b.get(t).get(c).store("i32.store", m, _WAITER)
+        b.get(c).get(t).store("i32.store", m, _SYNC_CALLEE)
+        if self.sids:  # its saved switch item's id is freed as it blocks (`wait_startable`)
+            assert rt.ids is not None
+            b.get(self.sids[3])
+            rt.ids.release(b)
+        # the ids stop being mirrored here (`lost`): kept, one seed of the gated sync calls
+        # of `test_async_tasks_property` started two pending calls in another order than
+        # wasmtime; lost, two calls pending at once trap instead (a run-time refusal)
+        rt.start_unwind(b, e.caller, c)
+        for vt in flatten_functype(e.callee.type, "lower").results:
+            b.zero(vt)
+        b.op("return")
+        b.free(t)
 
     def leave(self, b: Body) -> None:
         b.get(self.blocked).global_set(self.rt.glob("may_block"))
@@ -983,6 +1035,14 @@ class _Hooks:
         # caller whose task may not block traps as soon as the callee did not return at once
         # (wasmtime: "cannot block a synchronous task before returning").
         self.rejoin(b)
+        if self.suspends:
+            if self.resumed is not None:  # started by the scheduler: its caller is queued
+                b.get(self.resumed).if_()  # (its STARTED event) and takes the results
+                for vt in flatten_functype(e.callee.type, "lower").results:
+                    b.zero(vt)
+                b.op("return")
+                b.end()
+            b.end()  # (opened by `enter`: a rewind goes on here, and waits again if need be)
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
         b.global_get(rt.glob("may_block")).op("i32.eqz").trap_if()
         if self.suspends:
@@ -990,8 +1050,6 @@ class _Hooks:
         else:
             rt.block_on(b, lambda mk: b.get(t).get(mk).store("i32.store", m, _WAITER))
         b.end()
-        if self.suspends:
-            b.end()  # (opened by `enter`: a rewind goes on here)
         lower = flatten_functype(e.callee.type, "lower")
         if lower.results:
             (vt,) = lower.results
@@ -1091,7 +1149,7 @@ class TaskRuntime:
         self.deferrable = [
             li
             for li, e in sorted(tp.edges.items())
-            if e.lower_async and e.callee.owner in self.gates
+            if (e.lower_async or li in tp.sync_blocks) and e.callee.owner in self.gates
         ]
         if tp.streams:
             from pymeld.merge.asyncstream import StreamRuntime
@@ -1436,12 +1494,15 @@ class TaskRuntime:
         b = Body(["i32"])
         m = self.mem("tasks")
         b.get(0).global_set(self.glob("starting"))
-        lower = flatten_async_functype(e.callee.type, "lower")
+        flat = flatten_async_functype if e.lower_async else flatten_functype
+        lower = flat(e.callee.type, "lower")
         for k, vt in enumerate(lower.params):
             b.get(0).load(f"{vt}.load", m, _ARGS + 8 * k)
         item = self.p.find(Space.FUNC, GROUP, ("context", ("adapter", li)))
         b.call(self.p.index(Space.FUNC, "adapter", li) if item is None else item.index)
-        b.op("drop").end()
+        for _ in lower.results:  # (a sync caller takes its results when it is rewound)
+            b.op("drop")
+        b.end()
         return _gen(b, ("i32",), ())
 
     def _unpend(self, b: Body, t: int) -> None:
@@ -1758,6 +1819,8 @@ class TaskRuntime:
             if fresh is not None:  # its caller calls it: it passes the unwind (and rewind) on
                 points.append(fresh.index)
                 allowed[fresh.index].add(adapter)
+            if li in self.deferrable:  # started by the scheduler, it returns at once there
+                allowed[self.fn("begin", li)].add(adapter if fresh is None else fresh.index)
         for kind, x in self.entries:
             if kind == "cb":
                 cb = self.tp.callbacks[x].opts.callback

@@ -1,7 +1,9 @@
 ;;! component_model_async = true
-;; Refused when fusing: a sync call from an in-module task (C's `f`) to an async task whose
-;; instance may not let it start at once (E's `g` yields in its core code, so a suspended
-;; stack of E keeps it entered): the caller would wait for the gate on the one stack.
+;; As sync-call-two-tasks-cancel-stackful.wast, but E's `g` yields in its core code first, so a
+;; suspended `g` keeps E entered. C's second task calls `g` synchronously while the first's `g`
+;; is suspended: wasmtime's caller waits for E's gate, its fiber blocked (so D gets STARTED);
+;; the fused caller's task suspends with the call PENDING (`_Hooks._defer_sync`), its STARTED
+;; event queues the caller, which then waits again until `g` returned.
 (component
   (component $E
     (core module $EM
@@ -54,16 +56,14 @@
       (import "" "task.return" (func $task.return (param i32)))
       (import "" "g" (func $g (param i32) (result i32)))
       (import "" "note" (func $note (param i32)))
-      (func (export "f") (param $n i32) (result i32)
+      (func (export "f") (param $n i32)
         (local $r i32) (local $x i64) (local $d f64)
         (local.set $x (i64.const 5)) (local.set $d (f64.const 0.5))
         (call $note (i32.const 1))
         (local.set $r (call $g (local.get $n)))
         (call $note (i32.const 2))
         (call $task.return (i32.add (local.get $r)
-          (i32.add (i32.wrap_i64 (local.get $x)) (i32.trunc_f64_s (f64.mul (local.get $d) (f64.const 8))))))
-        (i32.const 0 (; EXIT ;)))
-      (func (export "cb") (param i32 i32 i32) (result i32) unreachable)
+          (i32.add (i32.wrap_i64 (local.get $x)) (i32.trunc_f64_s (f64.mul (local.get $d) (f64.const 8)))))))
     )
     (canon task.return (result u32) (core func $task.return))
     (canon lower (func $g) (core func $g'))
@@ -73,7 +73,7 @@
       (export "g" (func $g'))
       (export "note" (func $note'))))))
     (func (export "f") async (param "n" u32) (result u32) (canon lift
-      (core func $cm "f") async (callback (core func $cm "cb"))))
+      (core func $cm "f") async))
   )
   (component $D
     (import "f" (func $f async (param "n" u32) (result u32)))
@@ -87,28 +87,50 @@
       (import "" "waitable-set.new" (func $new (result i32)))
       (import "" "waitable-set.wait" (func $wait (param i32 i32) (result i32)))
       (import "" "subtask.drop" (func $drop (param i32)))
+      (import "" "subtask.cancel" (func $cancel (param i32) (result i32)))
       (import "" "f" (func $f (param i32 i32) (result i32)))
       (import "" "note" (func $note (param i32)))
       (import "" "peek" (func $peek (result i64)))
-      (func (export "run") (param $n i32) (result i64)
-        (local $r i32) (local $ws i32)
+      ;; mode 0: f(n) and f(n+1), then both results; mode 1: f(n), then `subtask.cancel` while it
+      ;; is blocked in its sync call (BLOCKED: a cancel is delivered at a cancellable point),
+      ;; then its terminal event
+      (func (export "run") (param $n i32) (param $mode i32) (result i64)
+        (local $r i32) (local $r2 i32) (local $ws i32) (local $st i32) (local $acc i64) (local $k i32)
+        (local.set $ws (call $new))
         (local.set $r (call $f (local.get $n) (i32.const 16)))
         (call $note (i32.add (i32.const 3) (i32.and (local.get $r) (i32.const 0xf))))
-        (if (i32.ne (i32.and (local.get $r) (i32.const 0xf)) (i32.const 2 (; RETURNED ;)))
+        (if (local.get $mode)
           (then
-            (local.set $ws (call $new))
-            (call $join (i32.shr_u (local.get $r) (i32.const 4)) (local.get $ws))
+            (if (i32.ne (i32.and (local.get $r) (i32.const 0xf)) (i32.const 2))
+              (then (call $note (i32.add (i32.const 1) (i32.and (call $cancel (i32.shr_u (local.get $r) (i32.const 4))) (i32.const 7)))))))
+          (else
+            (local.set $r2 (call $f (i32.add (local.get $n) (i32.const 1)) (i32.const 20)))
+            (call $note (i32.add (i32.const 3) (i32.and (local.get $r2) (i32.const 0xf))))
+            (if (i32.ne (i32.and (local.get $r2) (i32.const 0xf)) (i32.const 2))
+              (then (call $join (i32.shr_u (local.get $r2) (i32.const 4)) (local.get $ws))
+                    (local.set $k (i32.add (local.get $k) (i32.const 1)))))))
+        (if (i32.ne (i32.and (local.get $r) (i32.const 0xf)) (i32.const 2))
+          (then (call $join (i32.shr_u (local.get $r) (i32.const 4)) (local.get $ws))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))))
+        (block $done
+          (loop $more
+            (br_if $done (i32.eqz (local.get $k)))
             (if (i32.ne (call $wait (local.get $ws) (i32.const 0)) (i32.const 1)) (then unreachable))
-            (call $note (i32.const 9))
-            (call $join (i32.shr_u (local.get $r) (i32.const 4)) (i32.const 0))
-            (call $drop (i32.shr_u (local.get $r) (i32.const 4)))))
-        (i64.add (i64.mul (call $peek) (i64.const 1000))
-                 (i64.extend_i32_u (i32.load (i32.const 16)))))
+            (local.set $st (i32.load (i32.const 4)))
+            (call $note (i32.add (i32.const 7) (local.get $st)))
+            (if (i32.ge_u (local.get $st) (i32.const 2))
+              (then (call $join (i32.load (i32.const 0)) (i32.const 0))
+                    (call $drop (i32.load (i32.const 0)))
+                    (local.set $k (i32.sub (local.get $k) (i32.const 1)))))
+            (br $more)))
+        (i64.add (i64.mul (call $peek) (i64.const 1000000))
+                 (i64.extend_i32_u (i32.add (i32.mul (i32.load (i32.const 16)) (i32.const 1000)) (i32.load (i32.const 20))))))
     )
     (canon waitable.join (core func $join))
     (canon waitable-set.new (core func $new))
     (canon waitable-set.wait (memory (core memory $memory "mem")) (core func $wait))
     (canon subtask.drop (core func $drop))
+    (canon subtask.cancel async (core func $cancel))
     (canon lower (func $f) async (memory (core memory $memory "mem")) (core func $f'))
     (canon lower (func $note) (core func $note'))
     (canon lower (func $peek) (core func $peek'))
@@ -118,16 +140,20 @@
       (export "waitable-set.new" (func $new))
       (export "waitable-set.wait" (func $wait))
       (export "subtask.drop" (func $drop))
+      (export "subtask.cancel" (func $cancel))
       (export "f" (func $f'))
       (export "note" (func $note'))
       (export "peek" (func $peek'))))))
-    (func (export "run") async (param "n" u32) (result u64) (canon lift (core func $dm "run")))
+    (func (export "run") async (param "n" u32) (param "mode" u32) (result u64) (canon lift (core func $dm "run")))
   )
   (instance $e (instantiate $E))
   (instance $c (instantiate $C (with "g" (func $e "g")) (with "note" (func $e "note"))))
   (instance $d (instantiate $D (with "f" (func $c "f")) (with "note" (func $e "note")) (with "peek" (func $e "peek"))))
   (func (export "run") (alias export $d "run"))
 )
-(assert_return (invoke "run" (u32.const 0)) (u64.const 14629079))
-(assert_return (invoke "run" (u32.const 1)) (u64.const 146729016))
-(assert_return (invoke "run" (u32.const 3)) (u64.const 14677729030))
+(assert_return (invoke "run" (u32.const 0) (u32.const 0)) (u64.const 14146296729079016))
+(assert_return (invoke "run" (u32.const 0) (u32.const 1)) (u64.const 148629079016))
+(assert_return (invoke "run" (u32.const 1) (u32.const 0)) (u64.const 1414667297729016023))
+(assert_return (invoke "run" (u32.const 1) (u32.const 1)) (u64.const 1486729016023))
+(assert_return (invoke "run" (u32.const 2) (u32.const 0)) (u64.const 12339568781762161718))
+(assert_return (invoke "run" (u32.const 2) (u32.const 1)) (u64.const 14867729023030))
