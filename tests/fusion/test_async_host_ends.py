@@ -483,7 +483,7 @@ def test_only_ends_without_handles_in_their_payload_are_proxied() -> None:
 def test_boundary_ends_are_flat_direct_params_and_the_result() -> None:
     """`boundary_ends`: the ends a call across the host boundary hands over, by their place
     (flat index, variant cases), and its result's; other shapes (in lists, beside resource
-    handles, spilled parameters) are refused when fusing (`plan_tasks`)."""
+    handles) are refused when fusing (`plan_tasks`)."""
     from pymeld.merge.asyncreturned import Place
     from pymeld.merge.asynctask import boundary_ends
 
@@ -502,7 +502,9 @@ def test_boundary_ends_are_flat_direct_params_and_the_result() -> None:
     assert boundary_ends(ft(at.List(st))) is None
     assert boundary_ends(ft(result=at.List(fu))) is None
     assert boundary_ends(ft(st, at.Own("r"))) is None
-    assert boundary_ends(ft(*[at.U32()] * 16, st)) is None
+    # spilled parameters: none flat, theirs by offset from the pointer (asyncspill)
+    assert boundary_ends(ft(*[at.U32()] * 16, st)) == ([], None)
+    assert boundary_ends(ft(*[at.U32()] * 16, at.List(st))) is None
 
 
 def test_the_cli_warns_where_ends_cross_the_host_boundary(

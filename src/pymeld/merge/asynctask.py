@@ -470,6 +470,15 @@ def _spilled(ft: at.FuncType) -> SpilledEnds:
     return out
 
 
+def _stored(ft: at.FuncType) -> SpilledEnds:
+    """`merge.asyncspill.spilled_params` of a call `boundary_ends` fuses."""
+    from pymeld.merge.asyncspill import spilled_params
+
+    out = spilled_params(ft)
+    assert out is not None
+    return out
+
+
 def _yield_refused(b: Builtin, where: str) -> str:
     return (
         f"`thread.yield{' cancellable' if b.flag else ''}` in component instance {where} "
@@ -498,20 +507,17 @@ def boundary_ends(ft: at.FuncType, beside_handles: bool = False) -> BoundaryEnds
     """The stream/future ends a synchronous call of ``ft`` across the host boundary passes:
     where each end among its parameters sits (`merge.asyncreturned.Place`: a flat index, in
     tuples, records and variant cases), and the result when it is one; None unless those and
-    the ends of a result returned through memory (`merge.asyncreturned.spilled_ends`) are all
-    its ends (none in a list), its parameters are passed flat and no resource handle goes
-    beside them (``beside_handles``: a root export's may, translated by the resource tables'
+    the ends of parameters or a result passed through memory (`merge.asyncspill.spilled_params`,
+    `merge.asyncreturned.spilled_ends`) are all its ends (none in a list) and no resource
+    handle goes beside them (``beside_handles``: a root export's may, translated by the resource tables'
     stand-in it calls: `TaskRuntime.root_target`)."""
-    from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count
     from pymeld.merge.asyncreturned import end_places, spilled_ends
+    from pymeld.merge.asyncspill import params_spilled, spilled_params
 
-    types = ft.param_types()
-    if sum(flat_count(t) for t in types) > MAX_FLAT_PARAMS or (
-        at.handles(ft) and not beside_handles
-    ):
+    if at.handles(ft) and not beside_handles:
         return None
-    params = end_places(types)
-    if params is None or spilled_ends(ft) is None:
+    params = [] if params_spilled(ft) else end_places(ft.param_types())
+    if params is None or spilled_params(ft) is None or spilled_ends(ft) is None:
         return None
     r = ft.result
     return params, r if isinstance(r, at.Stream | at.Future) else None
@@ -521,9 +527,12 @@ def root_ends(lf: Lifted) -> BoundaryEnds | None:
     """`boundary_ends` of a root export lifted synchronously (an async lift's results go
     through `task.return`: `merge.asyncreturned`), when it passes any."""
     from pymeld.merge.asyncreturned import spilled_ends
+    from pymeld.merge.asyncspill import spilled_params
 
     ends = None if lf.opts.is_async else boundary_ends(lf.type, beside_handles=True)
-    if ends is None or not (ends[0] or ends[1] is not None or spilled_ends(lf.type)):
+    if ends is None or not (
+        ends[0] or ends[1] is not None or spilled_ends(lf.type) or spilled_params(lf.type)
+    ):
         return None
     return ends
 
@@ -532,11 +541,13 @@ def _check_proxiable(ft: at.FuncType, what: str) -> None:
     """Refuse an end ``what`` hands over or takes whose payload the runtime's built-ins could
     not copy for in-module code (`asyncstream._proxiable`)."""
     from pymeld.merge.asyncreturned import spilled_ends
+    from pymeld.merge.asyncspill import spilled_params
     from pymeld.merge.asyncstream import _proxiable
 
     ends, spilled = boundary_ends(ft, beside_handles=True), spilled_ends(ft)
-    assert ends is not None and spilled is not None
-    ts = [p.end for p in ends[0] + spilled]
+    stored = spilled_params(ft)
+    assert ends is not None and spilled is not None and stored is not None
+    ts = [p.end for p in ends[0] + stored + spilled]
     ts += [ends[1]] if ends[1] is not None else []
     for t in ts:
         if not _proxiable(t):
@@ -1117,13 +1128,15 @@ class TaskRuntime:
             self.streams.plan()
             for lf in exported:  # ends root exports take and hand the host (`plan_tasks`)
                 if (ends := root_ends(lf)) is not None:
-                    self._plan_ends(ends, _spilled(lf.type), lf.owner, lift_result=True)
+                    stored = _stored(lf.type)
+                    self._plan_ends(ends, stored, _spilled(lf.type), lf.owner, lift_result=True)
             for li in self.tp.host_lowers:  # and ends host imports take and give
                 lw = self.g.lowers[li]
                 assert isinstance(lw.callee, HostFunc)
                 ends = boundary_ends(lw.callee.type)
                 assert ends is not None
-                self._plan_ends(ends, _spilled(lw.callee.type), lw.owner, lift_result=False)
+                stored, spilled = _stored(lw.callee.type), _spilled(lw.callee.type)
+                self._plan_ends(ends, stored, spilled, lw.owner, lift_result=False)
                 self._host_calls[li] = p.add_func(
                     GROUP, ("host-call", li), partial(self._host_call, li)
                 )
@@ -1162,14 +1175,20 @@ class TaskRuntime:
         return None if item is None else item.index
 
     def _plan_ends(
-        self, ends: BoundaryEnds, spilled: SpilledEnds, inst: int, lift_result: bool
+        self,
+        ends: BoundaryEnds,
+        stored: SpilledEnds,
+        spilled: SpilledEnds,
+        inst: int,
+        lift_result: bool,
     ) -> None:
         """Plan the hand-overs of a call's ends between ``inst`` and the host: a root export
-        lowers its parameters and lifts its result (``spilled``: the ends of one returned
-        through memory), a host import the other way round."""
+        lowers its parameters (``stored``: those passed through memory) and lifts its result
+        (``spilled``: the ends of one returned through memory), a host import the other way
+        round."""
         assert self.streams is not None
         params, result = ends
-        for p in params:
+        for p in params + stored:
             (self.streams.host_lower if lift_result else self.streams.host_lift)(p.end, inst)
         for t in [result] if result is not None else [p.end for p in spilled]:
             (self.streams.host_lift if lift_result else self.streams.host_lower)(t, inst)
@@ -1193,6 +1212,7 @@ class TaskRuntime:
         lw = self.g.lowers[li]
         assert isinstance(lw.callee, HostFunc)
         assert self.streams is not None and self.host_import is not None
+        host_import = self.host_import
         core = flatten_functype(lw.callee.type, "lower")
         ends = boundary_ends(lw.callee.type)
         assert ends is not None
@@ -1200,15 +1220,29 @@ class TaskRuntime:
 
         b, streams = Body(list(core.params)), self.streams
         emit_flat(b, ends[0], lambda t: streams.host_lift(t, lw.owner).index, list(core.params))
-        b.forward_args().call(self.host_import(li))
+        stored, spilled = _stored(lw.callee.type), _spilled(lw.callee.type)
+        mem = 0
+        if stored or spilled:
+            mem = self.memory(Builtin("lower", lw.owner, memory=lw.opts.memory))  # type: ignore[arg-type]
+        if stored:  # lifted in place at the parameters' pointer (the first param)
+            from pymeld.merge.asyncspill import emit_lifted_in_place, params_tuple
+
+            emit_lifted_in_place(
+                b,
+                stored,
+                lambda t: streams.host_lift(t, lw.owner).index,
+                0,
+                mem,
+                params_tuple(lw.callee.type),
+                lambda: b.forward_args().call(host_import(li)),
+            )
+        else:
+            b.forward_args().call(self.host_import(li))
         if ends[1] is not None:
             b.call(self.streams.host_lower(ends[1], lw.owner).index)
-        spilled = _spilled(lw.callee.type)
         if spilled:  # the runtime's handles it stored at the result pointer (the last param)
             from pymeld.merge.asyncreturned import emit_stored
 
-            mem = self.memory(Builtin("lower", lw.owner, memory=lw.opts.memory))  # type: ignore[arg-type]
-            streams = self.streams
             emit_stored(
                 b,
                 spilled,
@@ -2292,10 +2326,13 @@ class TaskRuntime:
 
         ends = root_ends(lf)
         if ends is not None and self.streams is not None:  # the host's: lowered as it starts
-            from pymeld.merge.asyncreturned import emit_flat
+            from pymeld.merge.asyncreturned import emit_flat, emit_stored
 
             streams = self.streams
             emit_flat(b, ends[0], lambda t: streams.host_lower(t, lf.owner).index, core.params)
+            if stored := _stored(lf.type):  # in place at the parameters' pointer
+                mem = self.memory(Builtin("lift", lf.owner, memory=lf.opts.memory))  # type: ignore[arg-type]
+                emit_stored(b, stored, lambda t: streams.host_lower(t, lf.owner).index, 0, mem)
         entered(self, b, lf.owner, lambda: b.forward_args().call(self.root_target(lf)))
         if ends is not None and ends[1] is not None:  # lifted as the core function returns
             if self.streams is None:
