@@ -427,10 +427,10 @@ def test_host_import_ends_cross_as_the_original_does(
     [
         '(func (export "v") async (param "s" error-context) (result u32) '
         '(canon lift (core func $core "consume")))',
-        '(func (export "v") async (result (list $ST)) (canon lift (core func $core "live-stream") '
-        '(memory (core memory $memory "mem"))))',
+        '(func (export "v") async (result (list $ST 2)) (canon lift (core func $core '
+        '"live-stream") (memory (core memory $memory "mem"))))',
     ],
-    ids=["param", "list-result"],
+    ids=["param", "fixed-length-list-result"],  # lists: test_async_host_lists.py
 )
 def test_other_shapes_stay_refused(lift: str, wasm_tools: str, tmp_path: Path) -> None:
     wat = (LIVE / "inner.wat").read_text()
@@ -462,7 +462,8 @@ def test_root_ends_are_those_of_a_sync_lift() -> None:
     assert root_ends(lift(at.FuncType((("s", st),), st))) == ([Place(0, st)], st)
     assert root_ends(lift(at.FuncType((), st, True), is_async=True)) is None
     assert root_ends(lift(at.FuncType((), at.Option(st)))) == ([], None)
-    assert root_ends(lift(at.FuncType((), at.List(st)))) is None
+    assert root_ends(lift(at.FuncType((), at.List(st)))) == ([], None)  # walked: asynclists
+    assert root_ends(lift(at.FuncType((), at.List(at.ErrorContext())))) is None
     assert root_ends(lift(at.FuncType((), at.U32()))) is None
     assert root_ends(lift(at.FuncType(()))) is None
 
@@ -483,7 +484,7 @@ def test_only_ends_without_handles_in_their_payload_are_proxied() -> None:
 def test_boundary_ends_are_flat_direct_params_and_the_result() -> None:
     """`boundary_ends`: the ends a call across the host boundary hands over, by their place
     (flat index, variant cases), and its result's; other shapes (in lists, beside resource
-    handles) are refused when fusing (`plan_tasks`)."""
+    handles, error-context) are refused when fusing (`plan_tasks`)."""
     from pymeld.merge.asyncreturned import Place
     from pymeld.merge.asynctask import boundary_ends
 
@@ -499,12 +500,15 @@ def test_boundary_ends_are_flat_direct_params_and_the_result() -> None:
     )
     assert boundary_ends(ft(st, result=fu)) == ([Place(0, st)], fu)
     assert boundary_ends(ft(at.Option(st))) == ([Place(1, st, ((0, 0, 1),))], None)
-    assert boundary_ends(ft(at.List(st))) is None
-    assert boundary_ends(ft(result=at.List(fu))) is None
+    # in lists: no place (walked: `merge.asynclists`); error-context: refused
+    assert boundary_ends(ft(at.List(st))) == ([], None)
+    assert boundary_ends(ft(st, at.List(st))) == ([], None)
+    assert boundary_ends(ft(result=at.List(fu))) == ([], None)
+    assert boundary_ends(ft(at.List(at.ErrorContext()))) is None
     assert boundary_ends(ft(st, at.Own("r"))) is None
     # spilled parameters: none flat, theirs by offset from the pointer (asyncspill)
     assert boundary_ends(ft(*[at.U32()] * 16, st)) == ([], None)
-    assert boundary_ends(ft(*[at.U32()] * 16, at.List(st))) is None
+    assert boundary_ends(ft(*[at.U32()] * 16, at.List(st))) == ([], None)
 
 
 def test_the_cli_warns_where_ends_cross_the_host_boundary(

@@ -275,6 +275,9 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
             emit_stored(b, both[0], lower, 0, mem)
         else:
             emit_flat(b, both[0], lower, list(core.params))
+        from pymeld.merge.asynclists import lower_walked
+
+        lower_walked(rt, b, lf, list(core.params))  # those in lists
     if callback is not None:
         entered(rt, b, lf.owner, lambda: b.forward_args().call(rt.root_target(lf)))
         b.call(rt.fn("root-drive", rt.driven[id(lf)]))

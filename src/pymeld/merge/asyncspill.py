@@ -49,6 +49,15 @@ def spilled_params(ft: at.FuncType) -> list[Place] | None:
     return memory_places(params_tuple(ft))
 
 
+def emit_pointer_ok(b: Body, ptr: int, mem: int, t: at.ValType) -> None:
+    """Emit: whether a value of ``t`` at local ``ptr`` of memory ``mem`` passes the runtime's
+    checks of its pointer (aligned, within the memory: `lift_flat_values`), as an i32."""
+    b.get(ptr).i32(alignment(t) - 1).op("i32.and").op("i32.eqz")
+    b.get(ptr).op("i64.extend_i32_u").i64(elem_size(t)).op("i64.add")
+    b.memory_size(mem).op("i64.extend_i32_u").i64(16).op("i64.shl").op("i64.gt_u")
+    b.op("i32.eqz", "i32.and")
+
+
 def emit_lifted_in_place(
     b: Body,
     places: list[Place],
@@ -64,10 +73,8 @@ def emit_lifted_in_place(
     handle the call left as it was put back. A pointer the runtime's check rejects (not
     aligned, out of bounds) is left to it: nothing replaced."""
     ok = b.local("i32")
-    b.get(ptr).i32(alignment(t) - 1).op("i32.and").op("i32.eqz")
-    b.get(ptr).op("i64.extend_i32_u").i64(elem_size(t)).op("i64.add")
-    b.memory_size(mem).op("i64.extend_i32_u").i64(16).op("i64.shl").op("i64.gt_u")
-    b.op("i32.eqz", "i32.and").set(ok)
+    emit_pointer_ok(b, ptr, mem, t)
+    b.set(ok)
     kept = [(b.local("i32"), b.local("i32")) for _ in places]  # the guest's, what replaced it
     b.get(ok).if_()
     for p, (old, new) in zip(places, kept, strict=True):

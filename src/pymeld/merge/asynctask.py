@@ -312,7 +312,12 @@ def plan_tasks(
             root_hand_overs.append(f"root export `{path}`")
             continue  # lowered and lifted by `TaskRuntime._export`
         if host_ends and (ends := async_root_ends(lf)) is not None:
+            from pymeld.merge.asynclists import check_proxiable
+
             check_returned_proxiable(ends[0] + ends[1], f"root export `{path}`")
+            check_proxiable(
+                [*lf.type.param_types(), *lf.type.result_type()], f"root export `{path}`"
+            )
             root_hand_overs.append(f"root export `{path}`")
             continue  # lifted by its `task.return` (`merge.asyncreturned`)
         raise UnsupportedFeature(
@@ -462,19 +467,23 @@ SpilledEnds = list["Place"]
 
 
 def _spilled(ft: at.FuncType) -> SpilledEnds:
-    """`merge.asyncreturned.spilled_ends` of a call `boundary_ends` fuses."""
+    """`merge.asyncreturned.spilled_ends` of a call `boundary_ends` fuses ([] when they are in
+    lists: walked, `merge.asynclists`)."""
+    from pymeld.merge.asynclists import listed
     from pymeld.merge.asyncreturned import spilled_ends
 
-    out = spilled_ends(ft)
+    out = [] if listed(ft.result_type()) else spilled_ends(ft)
     assert out is not None
     return out
 
 
 def _stored(ft: at.FuncType) -> SpilledEnds:
-    """`merge.asyncspill.spilled_params` of a call `boundary_ends` fuses."""
+    """`merge.asyncspill.spilled_params` of a call `boundary_ends` fuses ([] when they are in
+    lists: walked, `merge.asynclists`)."""
+    from pymeld.merge.asynclists import listed
     from pymeld.merge.asyncspill import spilled_params
 
-    out = spilled_params(ft)
+    out = [] if listed(ft.param_types()) else spilled_params(ft)
     assert out is not None
     return out
 
@@ -508,16 +517,18 @@ def boundary_ends(ft: at.FuncType, beside_handles: bool = False) -> BoundaryEnds
     where each end among its parameters sits (`merge.asyncreturned.Place`: a flat index, in
     tuples, records and variant cases), and the result when it is one; None unless those and
     the ends of parameters or a result passed through memory (`merge.asyncspill.spilled_params`,
-    `merge.asyncreturned.spilled_ends`) are all its ends (none in a list) and no resource
-    handle goes beside them (``beside_handles``: a root export's may, translated by the resource tables'
+    `merge.asyncreturned.spilled_ends`) and in lists (`merge.asynclists`, walked: then no
+    place is given) are all its ends and no resource handle goes beside them (``beside_handles``: a root export's may, translated by the resource tables'
     stand-in it calls: `TaskRuntime.root_target`)."""
-    from pymeld.merge.asyncreturned import end_places, spilled_ends
-    from pymeld.merge.asyncspill import params_spilled, spilled_params
+    from pymeld.merge.asynclists import listed, walkable
+    from pymeld.merge.asyncreturned import end_places
+    from pymeld.merge.asyncspill import params_spilled
 
-    if at.handles(ft) and not beside_handles:
+    types = ft.param_types()
+    if (at.handles(ft) and not beside_handles) or not walkable([*types, *ft.result_type()]):
         return None
-    params = [] if params_spilled(ft) else end_places(ft.param_types())
-    if params is None or spilled_params(ft) is None or spilled_ends(ft) is None:
+    params = [] if params_spilled(ft) or listed(types) else end_places(types)
+    if params is None:
         return None
     r = ft.result
     return params, r if isinstance(r, at.Stream | at.Future) else None
@@ -526,12 +537,17 @@ def boundary_ends(ft: at.FuncType, beside_handles: bool = False) -> BoundaryEnds
 def root_ends(lf: Lifted) -> BoundaryEnds | None:
     """`boundary_ends` of a root export lifted synchronously (an async lift's results go
     through `task.return`: `merge.asyncreturned`), when it passes any."""
+    from pymeld.merge.asynclists import listed
     from pymeld.merge.asyncreturned import spilled_ends
     from pymeld.merge.asyncspill import spilled_params
 
     ends = None if lf.opts.is_async else boundary_ends(lf.type, beside_handles=True)
     if ends is None or not (
-        ends[0] or ends[1] is not None or spilled_ends(lf.type) or spilled_params(lf.type)
+        ends[0]
+        or ends[1] is not None
+        or spilled_ends(lf.type)
+        or spilled_params(lf.type)
+        or listed([*lf.type.param_types(), *lf.type.result_type()])
     ):
         return None
     return ends
@@ -540,22 +556,10 @@ def root_ends(lf: Lifted) -> BoundaryEnds | None:
 def _check_proxiable(ft: at.FuncType, what: str) -> None:
     """Refuse an end ``what`` hands over or takes whose payload the runtime's built-ins could
     not copy for in-module code (`asyncstream._proxiable`)."""
-    from pymeld.merge.asyncreturned import spilled_ends
-    from pymeld.merge.asyncspill import spilled_params
-    from pymeld.merge.asyncstream import _proxiable
+    from pymeld.merge.asynclists import check_proxiable
 
-    ends, spilled = boundary_ends(ft, beside_handles=True), spilled_ends(ft)
-    stored = spilled_params(ft)
-    assert ends is not None and spilled is not None and stored is not None
-    ts = [p.end for p in ends[0] + stored + spilled]
-    ts += [ends[1]] if ends[1] is not None else []
-    for t in ts:
-        if not _proxiable(t):
-            raise UnsupportedFeature(
-                f"stream/future passed by {what} beside in-module async tasks whose payload "
-                "holds resource handles or ends (the runtime's copy of them would not reach "
-                "in-module tables)"
-            )
+    assert boundary_ends(ft, beside_handles=True) is not None  # so these are all its ends
+    check_proxiable([*ft.param_types(), *ft.result_type()], what)
 
 
 def _plan_sync_tasks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
@@ -1129,14 +1133,15 @@ class TaskRuntime:
             for lf in exported:  # ends root exports take and hand the host (`plan_tasks`)
                 if (ends := root_ends(lf)) is not None:
                     stored = _stored(lf.type)
-                    self._plan_ends(ends, stored, _spilled(lf.type), lf.owner, lift_result=True)
+                    spilled = _spilled(lf.type)
+                    self._plan_ends(ends, stored, spilled, lf.owner, True, lf.type)
             for li in self.tp.host_lowers:  # and ends host imports take and give
                 lw = self.g.lowers[li]
                 assert isinstance(lw.callee, HostFunc)
                 ends = boundary_ends(lw.callee.type)
                 assert ends is not None
                 stored, spilled = _stored(lw.callee.type), _spilled(lw.callee.type)
-                self._plan_ends(ends, stored, spilled, lw.owner, lift_result=False)
+                self._plan_ends(ends, stored, spilled, lw.owner, False, lw.callee.type)
                 self._host_calls[li] = p.add_func(
                     GROUP, ("host-call", li), partial(self._host_call, li)
                 )
@@ -1181,17 +1186,28 @@ class TaskRuntime:
         spilled: SpilledEnds,
         inst: int,
         lift_result: bool,
+        in_lists: at.FuncType | None = None,
     ) -> None:
         """Plan the hand-overs of a call's ends between ``inst`` and the host: a root export
         lowers its parameters (``stored``: those passed through memory) and lifts its result
         (``spilled``: the ends of one returned through memory), a host import the other way
-        round."""
+        round; ``in_lists``: the call's type, whose ends in lists are walked."""
         assert self.streams is not None
         params, result = ends
         for p in params + stored:
             (self.streams.host_lower if lift_result else self.streams.host_lift)(p.end, inst)
         for t in [result] if result is not None else [p.end for p in spilled]:
             (self.streams.host_lift if lift_result else self.streams.host_lower)(t, inst)
+        if in_lists is not None:  # walked (`merge.asynclists`): every end of those values
+            from pymeld.merge.asynclists import UndoLog, end_types, listed
+
+            ps, rs = in_lists.param_types(), in_lists.result_type()
+            for t in end_types(ps) if listed(ps) else []:
+                (self.streams.host_lower if lift_result else self.streams.host_lift)(t, inst)
+            for t in end_types(rs) if listed(rs) else []:
+                (self.streams.host_lift if lift_result else self.streams.host_lower)(t, inst)
+            if listed(ps) and not lift_result:  # a host import's: lifted, then put back
+                UndoLog.plan(self)
 
     def host_return(self, bi: int) -> int:
         """What the host's task calls for root `task.return` ``bi``: the runtime's, through
@@ -1216,15 +1232,30 @@ class TaskRuntime:
         core = flatten_functype(lw.callee.type, "lower")
         ends = boundary_ends(lw.callee.type)
         assert ends is not None
+        from pymeld.merge.asynclists import listed
         from pymeld.merge.asyncreturned import emit_flat
 
         b, streams = Body(list(core.params)), self.streams
         emit_flat(b, ends[0], lambda t: streams.host_lift(t, lw.owner).index, list(core.params))
         stored, spilled = _stored(lw.callee.type), _spilled(lw.callee.type)
+        ft = lw.callee.type
+        in_lists = listed(ft.param_types()), listed(ft.result_type())
         mem = 0
-        if stored or spilled:
+        if stored or spilled or any(in_lists):
             mem = self.memory(Builtin("lower", lw.owner, memory=lw.opts.memory))  # type: ignore[arg-type]
-        if stored:  # lifted in place at the parameters' pointer (the first param)
+        if in_lists[0]:  # walked, lifted in place, the guest's handles put back after
+            from pymeld.merge.asynclists import lift_walked
+
+            lift_walked(
+                self,
+                b,
+                ft.param_types(),
+                list(core.params),
+                lambda t: streams.host_lift(t, lw.owner).index,
+                mem,
+                lambda: b.forward_args().call(host_import(li)),
+            )
+        elif stored:  # lifted in place at the parameters' pointer (the first param)
             from pymeld.merge.asyncspill import emit_lifted_in_place, params_tuple
 
             emit_lifted_in_place(
@@ -1250,6 +1281,12 @@ class TaskRuntime:
                 len(core.params) - 1,
                 mem,
             )
+        if in_lists[1]:  # the same, walking its lists
+            from pymeld.merge.asynclists import EndWalk
+
+            assert ft.result is not None
+            walk = EndWalk(b, lambda t: streams.host_lower(t, lw.owner).index, mem, None, False)
+            walk.stored(ft.result, len(core.params) - 1)
         b.end()
         return _gen(b, core.params, core.results)
 
@@ -2322,6 +2359,7 @@ class TaskRuntime:
         for g in self.context_globals():
             b.i32(0).global_set(g)
         b.i32(1 if lf.type.is_async else 0).global_set(self.glob("may_block"))
+        from pymeld.merge.asynclists import listed
         from pymeld.merge.asyncroot import entered
 
         ends = root_ends(lf)
@@ -2333,6 +2371,9 @@ class TaskRuntime:
             if stored := _stored(lf.type):  # in place at the parameters' pointer
                 mem = self.memory(Builtin("lift", lf.owner, memory=lf.opts.memory))  # type: ignore[arg-type]
                 emit_stored(b, stored, lambda t: streams.host_lower(t, lf.owner).index, 0, mem)
+            from pymeld.merge.asynclists import lower_walked
+
+            lower_walked(self, b, lf, list(core.params))
         entered(self, b, lf.owner, lambda: b.forward_args().call(self.root_target(lf)))
         if ends is not None and ends[1] is not None:  # lifted as the core function returns
             if self.streams is None:
@@ -2349,6 +2390,17 @@ class TaskRuntime:
                 ptr, streams = b.local("i32"), self.streams
                 b.tee(ptr)
                 emit_stored(b, spilled, lambda t: streams.host_lift(t, lf.owner).index, ptr, mem)
+        elif ends is not None and lf.type.result is not None and listed([lf.type.result]):
+            if self.streams is None:
+                b.unreachable()
+            else:  # at the returned pointer, walking its lists
+                from pymeld.merge.asynclists import EndWalk
+
+                mem = self.memory(Builtin("lift", lf.owner, memory=lf.opts.memory))  # type: ignore[arg-type]
+                ptr, streams = b.local("i32"), self.streams
+                b.tee(ptr)
+                walk = EndWalk(b, lambda t: streams.host_lift(t, lf.owner).index, mem, None, True)
+                walk.stored(lf.type.result, ptr)
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)
