@@ -470,15 +470,18 @@ def test_root_ends_are_those_of_a_sync_lift() -> None:
 
 def test_only_ends_without_handles_in_their_payload_are_proxied() -> None:
     """`_proxiable`: the writer's built-in of a payload with resource handles is never the
-    runtime's, and nested ends would be in-module handles the runtime's table lacks; such an
-    end crossing the host boundary is refused when fusing (`plan_tasks`)."""
+    runtime's; such an end crossing the host boundary is refused when fusing (`plan_tasks`).
+    Nested ends are translated at each copy (`merge.asyncnested`) unless one is in a
+    fixed-length list (`merge.asynclists.walkable`) or holds resource handles in turn."""
     from pymeld.merge.asyncstream import _proxiable
 
     assert _proxiable(at.Stream(at.U8())) and _proxiable(at.Future(None))
     assert _proxiable(at.Stream(at.String())) and _proxiable(at.Stream(at.List(at.U32())))
-    assert not _proxiable(at.Stream(at.Stream(at.U8())))
-    assert not _proxiable(at.Future(at.List(at.Future(None))))
+    assert _proxiable(at.Stream(at.Stream(at.U8())))
+    assert _proxiable(at.Future(at.List(at.Future(None))))
+    assert not _proxiable(at.Future(at.List(at.Future(None), 2)))
     assert not _proxiable(at.Stream(at.Own("r")))
+    assert not _proxiable(at.Stream(at.Future(at.Own("r"))))
 
 
 def test_boundary_ends_are_flat_direct_params_and_the_result() -> None:

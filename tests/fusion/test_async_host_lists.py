@@ -122,9 +122,9 @@ def test_listed_ends_are_found_under_records_variants_and_lists() -> None:
     ("result", "refusal"),
     [
         ("(list $ST 2)", "stream/future in root export `d/v` beside in-module async tasks"),
-        ("(list (stream $ST))", "stream/future passed by root export `d/v` beside in-module"),
+        ("(list (stream (list $ST 2)))", "stream/future passed by root export `d/v` beside"),
     ],
-    ids=["fixed-length-list", "list-of-stream-of-streams"],
+    ids=["fixed-length-list", "list-of-streams-of-fixed-length-lists"],
 )
 def test_other_listed_shapes_stay_refused(
     result: str, refusal: str, wasm_tools: str, tmp_path: Path

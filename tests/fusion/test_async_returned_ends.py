@@ -223,9 +223,10 @@ def test_returned_ends_are_those_of_an_async_lift_s_result() -> None:
 @pytest.mark.parametrize(
     ("result", "refusal"),
     [
-        ("(stream $ST)", "stream/future passed by root export `d/v` beside in-module async"),
+        ("(stream (list $ST 2))", "stream/future passed by root export `d/v` beside in-module"),
     ],
-    ids=["stream-of-streams"],  # lists: test_async_host_lists.py
+    # lists: test_async_host_lists.py; a stream<stream<u8>>: test_async_host_nested.py
+    ids=["stream-of-fixed-length-lists"],
 )
 def test_other_returned_shapes_stay_refused(
     result: str, refusal: str, wasm_tools: str, tmp_path: Path

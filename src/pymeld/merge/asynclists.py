@@ -190,7 +190,7 @@ class EndWalk:
             b.set(ptr)
             self._i32(k + 1, core)
             b.set(n)
-            self._list(d.elem, ptr, n)
+            self.elements(d.elem, ptr, n)
 
     def stored(self, t: at.ValType, base: int, off: int = 0) -> None:
         """A value of ``t`` stored at local ``base`` plus ``off``."""
@@ -222,9 +222,9 @@ class EndWalk:
             ptr, n = b.local("i32"), b.local("i32")
             b.get(base).load("i32.load", mem, off).set(ptr)
             b.get(base).load("i32.load", mem, off + 4).set(n)
-            self._list(d.elem, ptr, n)
+            self.elements(d.elem, ptr, n)
 
-    def _list(self, elem: at.ValType, ptr: int, n: int) -> None:
+    def elements(self, elem: at.ValType, ptr: int, n: int) -> None:
         """The elements of a list of ``n`` ``elem``s at ``ptr`` (locals), one after the other;
         with ``guard``, not at all where the runtime's lift traps (`load_list_from_valid_range`:
         not aligned, past the memory's end)."""
@@ -256,8 +256,8 @@ def check_proxiable(types: Sequence[at.ValType], what: str) -> None:
         if not _proxiable(t):
             raise UnsupportedFeature(
                 f"stream/future passed by {what} beside in-module async tasks whose payload "
-                "holds resource handles or ends (the runtime's copy of them would not reach "
-                "in-module tables)"
+                "holds resource handles or ends in fixed-length lists (the runtime's copy of "
+                "them would not reach in-module tables)"
             )
 
 

@@ -362,6 +362,6 @@ def check_returned_proxiable(places: list[Place], what: str) -> None:
         if not _proxiable(p.end):
             raise UnsupportedFeature(
                 f"stream/future passed by {what} beside in-module async tasks whose payload "
-                "holds resource handles or ends (the runtime's copy of them would not reach "
-                "in-module tables)"
+                "holds resource handles or ends in fixed-length lists (the runtime's copy of "
+                "them would not reach in-module tables)"
             )

@@ -1151,6 +1151,9 @@ class TaskRuntime:
             for bi, item in self._returned.items():  # the runtime's, the host's task only
                 if bi not in self._builtins and bi not in self.tp.root_returns:
                     self._builtins[bi] = item
+            from pymeld.merge.asyncnested import plan_payload_ends
+
+            plan_payload_ends(self.streams)  # ends in the payloads of ends shared with the host
         if self.host is not None:
             self.host.plan()
         if any(lf.opts.callback is not None for lf in exported):
