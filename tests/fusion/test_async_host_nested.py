@@ -11,11 +11,13 @@ main: "stream/future passed by root export ... whose payload holds resource hand
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from pymeld.abi import types as at
+from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 from support import (
     assert_traps_where_original_returns,
@@ -111,3 +113,22 @@ def test_payload_ends_are_those_of_an_element() -> None:
     assert not _proxiable(at.Future(at.Own("r")))
     assert not _proxiable(at.Future(at.Future(at.Own("r"))))
     assert not _proxiable(at.Stream(at.List(st, 2)))
+
+
+def test_resource_handles_in_a_payload_stay_refused(wasm_tools: str, tmp_path: Path) -> None:
+    """A `future<own<r>>` handed to the host: the runtime's built-in of such a payload is
+    never the fused module's, so it stays refused when fusing."""
+    wat = (HERE / "inner.wat").read_text()
+    anchor = '    (func (export "write") async (result u32) (canon lift (core func $core "write")))'
+    assert anchor in wat
+    lift = (
+        '    (type $R0 (resource (rep i32)))\n    (export $R "r" (type $R0))\n'
+        '    (func (export "v") async (result (future (own $R))) (canon lift (core func $core '
+        '"open-nested") async (callback (core func $core "never"))))\n'
+    )
+    data = parse_wat_file(
+        wasm_tools, wat.replace(anchor, lift + anchor), tmp_path, "shape"
+    ).read_bytes()
+    refusal = "stream/future passed by root export `d/v` beside in-module async tasks whose"
+    with pytest.raises(UnsupportedFeature, match=re.escape(refusal)):
+        fuse_bytes(data, options=FuseOptions(component=True))
