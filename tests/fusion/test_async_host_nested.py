@@ -35,11 +35,13 @@ CASES = {
     "open-nested": "(u32.const 0x22a1000)",
     "open-nested-stackful": "(u32.const 0x22a1000)",
     "take-nested": "(u32.const 0x2a1000)",  # the future COMPLETED, the stream COMPLETED 1, 42
+    "open-streams": "(u32.const 0x3022020)",  # COMPLETED 2, the read COMPLETED 2; handles 2, 3
 }
 #: Refused at run time after fusion: the original returns, the fused module traps. The host's
-#: reader gone, the write is DROPPED and the stream stays $D's; fused, the stream was already
+#: reader gone, the write is DROPPED and the stream stays $D's; a read of one of the two
+#: streams written: COMPLETED 1, the second stream $D's. Fused, those streams were already
 #: made the runtime's.
-REFUSED = {"fill-dropped": "(u32.const 0x1)"}
+REFUSED = {"fill-dropped": "(u32.const 0x1)", "open-streams-short": "(u32.const 0x21010)"}
 
 
 def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str, cases: dict) -> str:
@@ -78,17 +80,19 @@ def test_ends_in_payloads_cross_the_host_boundary_as_the_original_does(
     assert r["counts"]["compared"] == 1 + 2 * len(CASES), r
 
 
-def test_a_write_the_host_does_not_take_traps(
-    wasm_tools: str, oracle_py: Path, tmp_path: Path
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_a_write_the_host_does_not_take_whole_traps(
+    case: str, wasm_tools: str, oracle_py: Path, tmp_path: Path
 ) -> None:
     """Refused at run time after fusion; kept boundaries give the original's result."""
     data, fused = _fused(wasm_tools, tmp_path)
     _, kept = _fused(wasm_tools, tmp_path, keep=True)
-    harness = _harness(wasm_tools, data, tmp_path, "original", REFUSED)
-    wast = stand_in_wast(harness, REFUSED, tmp_path / "refused.wast")
+    cases = {case: REFUSED[case]}
+    harness = _harness(wasm_tools, data, tmp_path, "original", cases)
+    wast = stand_in_wast(harness, cases, tmp_path / "refused.wast")
     for name, inner in (("fused", fused), ("kept", kept)):
         transformed = parse_wat_file(
-            wasm_tools, _harness(wasm_tools, inner, tmp_path, name, REFUSED), tmp_path, name
+            wasm_tools, _harness(wasm_tools, inner, tmp_path, name, cases), tmp_path, name
         )
         r = oracle_against(oracle_py, wast, transformed, tmp_path)
         if name == "fused":

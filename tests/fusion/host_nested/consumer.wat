@@ -4,13 +4,18 @@
   ;; fill's code | the write's << 8 | the byte << 16 | the stream's handle here << 24.
   ;; `fill-dropped`: the reader dropped first: fill-dropped's result. `take-nested`: a future
   ;; with a stream written into it, the stream with 42 written (both writes waiting): $D's
-  ;; result, then both writes' events checked.
+  ;; result, then both writes' events checked. `open-streams*`: a read of a stream<stream<u8>>
+  ;; (2 elements, or 1: short) before $D writes two.
   (component $Consumer
     (type $ST (stream u8))
     (type $FS (future $ST))
+    (type $SS (stream $ST))
     (import "d" (instance $d
       (type $ST (stream u8))
       (type $FS (future $ST))
+      (type $SS (stream $ST))
+      (export "open-streams" (func async (result $SS)))
+      (export "fill-streams" (func async (result u32)))
       (export "open-nested" (func async (result $FS)))
       (export "open-nested-stackful" (func async (result $FS)))
       (export "fill" (func async (result u32)))
@@ -28,6 +33,9 @@
       (import "" "fill-dropped" (func $fill-dropped (result i32)))
       (import "" "take-nested" (func $take-nested (param i32) (result i32)))
       (import "" "write" (func $write (result i32)))
+      (import "" "open-streams" (func $open-streams (result i32)))
+      (import "" "fill-streams" (func $fill-streams (result i32)))
+      (import "" "ss.read" (func $ss.read (param i32 i32 i32) (result i32)))
       (import "" "stream.new" (func $stream.new (result i64)))
       (import "" "stream.write" (func $stream.write (param i32 i32 i32) (result i32)))
       (import "" "stream.read" (func $stream.read (param i32 i32 i32) (result i32)))
@@ -64,6 +72,24 @@
                 (i32.shl (local.get $s) (i32.const 24))))
       (func (export "open-nested") (result i32) (call $use (call $open-nested)))
       (func (export "open-nested-stackful") (result i32) (call $use (call $open-nested-stackful)))
+;; a read of $n streams started, $D's `fill-streams` (its code), the read's event: the
+      ;; code | the event's payload << 8 | the streams' handles here << 16, << 24
+      (func $streams (param $n i32) (result i32)
+        (local $ss i32) (local $acc i32) (local $ws i32)
+        (local.set $ss (call $open-streams))
+        (if (i32.ne (call $ss.read (local.get $ss) (i32.const 0x70) (local.get $n)) (i32.const -1))
+          (then unreachable))
+        (local.set $acc (call $fill-streams))
+        (local.set $ws (call $waitable-set.new))
+        (call $waitable.join (local.get $ss) (local.get $ws))
+        (if (i32.ne (call $waitable-set.wait (local.get $ws) (i32.const 0x20))
+                    (i32.const 2 (; STREAM_READ ;)))
+          (then unreachable))
+        (i32.or (i32.or (local.get $acc) (i32.shl (i32.load (i32.const 0x24)) (i32.const 8)))
+                (i32.or (i32.shl (i32.load (i32.const 0x70)) (i32.const 16))
+                        (i32.shl (i32.load (i32.const 0x74)) (i32.const 24)))))
+      (func (export "open-streams") (result i32) (call $streams (i32.const 2)))
+      (func (export "open-streams-short") (result i32) (call $streams (i32.const 1)))
       (func (export "fill-dropped") (result i32)
         (call $future.drop-readable (call $open-nested))
         (call $fill-dropped))
@@ -94,6 +120,9 @@
     (core func $fill-dropped (canon lower (func $d "fill-dropped")))
     (core func $take-nested (canon lower (func $d "take-nested")))
     (core func $write (canon lower (func $d "write")))
+    (core func $open-streams (canon lower (func $d "open-streams")))
+    (core func $fill-streams (canon lower (func $d "fill-streams")))
+    (core func $ss.read (canon stream.read $SS async (memory (core memory $memory "mem"))))
     (core func $stream.new (canon stream.new $ST))
     (core func $stream.write (canon stream.write $ST async (memory (core memory $memory "mem"))))
     (core func $stream.read (canon stream.read $ST async (memory (core memory $memory "mem"))))
@@ -112,6 +141,9 @@
       (export "fill-dropped" (func $fill-dropped))
       (export "take-nested" (func $take-nested))
       (export "write" (func $write))
+      (export "open-streams" (func $open-streams))
+      (export "fill-streams" (func $fill-streams))
+      (export "ss.read" (func $ss.read))
       (export "stream.new" (func $stream.new))
       (export "stream.write" (func $stream.write))
       (export "stream.read" (func $stream.read))
@@ -128,4 +160,7 @@
       (canon lift (core func $m "open-nested-stackful")))
     (func (export "fill-dropped") async (result u32) (canon lift (core func $m "fill-dropped")))
     (func (export "take-nested") async (result u32) (canon lift (core func $m "take-nested")))
+    (func (export "open-streams") async (result u32) (canon lift (core func $m "open-streams")))
+    (func (export "open-streams-short") async (result u32)
+      (canon lift (core func $m "open-streams-short")))
   )

@@ -6,7 +6,8 @@
 ;; into it (the host reading), and checks its memory there is as it left it; `fill-dropped`
 ;; the same once the host dropped its reader (the original: DROPPED, the stream still $D's);
 ;; `take-nested: func(f: future<stream<u8>>) -> u32` reads the stream in the host's future and
-;; that stream's byte.
+;; that stream's byte. `open-streams` returns a stream<stream<u8>> that `fill-streams` writes
+;; two of $C's streams to at once.
 (component
   (component $C
     (core module $Memory (memory (export "mem") 1))
@@ -45,6 +46,7 @@
   (component $D
     (type $ST (stream u8))
     (type $FS (future $ST))
+    (type $SS (stream $ST))
     (import "c" (instance $c
       (export "start" (func async (result $ST)))
       (export "write" (func async (result u32)))
@@ -60,7 +62,28 @@
       (import "" "future.write" (func $future.write (param i32 i32) (result i32)))
       (import "" "future.read" (func $future.read (param i32 i32) (result i32)))
       (import "" "stream.read" (func $stream.read (param i32 i32 i32) (result i32)))
+      (import "" "ret-ss" (func $ret-ss (param i32)))
+      (import "" "ss.new" (func $ss.new (result i64)))
+      (import "" "ss.write" (func $ss.write (param i32 i32 i32) (result i32)))
       (global $ftx (mut i32) (i32.const 0))
+      (global $sstx (mut i32) (i32.const 0))
+      ;; a stream<stream<u8>> for the host: its readable end
+      (func $open-streams (export "open-streams-sf")
+        (local $s i64)
+        (local.set $s (call $ss.new))
+        (global.set $sstx (i32.wrap_i64 (i64.shr_u (local.get $s) (i64.const 32))))
+        (call $ret-ss (i32.wrap_i64 (local.get $s))))
+      (func (export "open-streams") (result i32) (call $open-streams) (i32.const 0 (; EXIT ;)))
+      ;; two of $C's streams written to it at 0x50: the write's code; the memory as it was
+      (func (export "fill-streams") (result i32)
+        (local $code i32)
+        (call $stream)
+        (i32.store (i32.const 0x50) (i32.load (i32.const 0x10)))
+        (call $stream)
+        (i32.store (i32.const 0x54) (i32.load (i32.const 0x10)))
+        (local.set $code (call $ss.write (global.get $sstx) (i32.const 0x50) (i32.const 2)))
+        (if (i32.ne (i32.load (i32.const 0x54)) (i32.load (i32.const 0x10))) (then unreachable))
+        (local.get $code))
       ;; $C's stream at 0x10, by an async call that returns at once (after a future made
       ;; here, so its handle is not the one the runtime gives the stream when it is shared)
       (func $stream
@@ -101,6 +124,9 @@
     (canon lower (func $c "start") async (memory (core memory $memory "mem")) (core func $start))
     (canon lower (func $c "write") (core func $write))
     (canon task.return (result $FS) (core func $ret-fs))
+    (canon task.return (result $SS) (core func $ret-ss))
+    (canon stream.new $SS (core func $ss.new))
+    (canon stream.write $SS async (memory (core memory $memory "mem")) (core func $ss.write))
     (canon future.new $FS (core func $future.new))
     (canon future.write $FS async (memory (core memory $memory "mem")) (core func $future.write))
     (canon future.read $FS async (memory (core memory $memory "mem")) (core func $future.read))
@@ -110,6 +136,9 @@
       (export "start" (func $start))
       (export "write" (func $write))
       (export "ret-fs" (func $ret-fs))
+      (export "ret-ss" (func $ret-ss))
+      (export "ss.new" (func $ss.new))
+      (export "ss.write" (func $ss.write))
       (export "future.new" (func $future.new))
       (export "future.write" (func $future.write))
       (export "future.read" (func $future.read))
@@ -120,6 +149,9 @@
     (func (export "open-nested-stackful") async (result $FS)
       (canon lift (core func $core "open-nested-sf") async))
     (func (export "fill") async (result u32) (canon lift (core func $core "fill")))
+    (func (export "open-streams") async (result $SS)
+      (canon lift (core func $core "open-streams") async (callback (core func $core "never"))))
+    (func (export "fill-streams") async (result u32) (canon lift (core func $core "fill-streams")))
     (func (export "fill-dropped") async (result u32) (canon lift (core func $core "fill-dropped")))
     (func (export "take-nested") async (param "f" $FS) (result u32)
       (canon lift (core func $core "take-nested")))
