@@ -42,6 +42,7 @@ CASES = {
     "take-list-stackful": "(u32.const 0x22055)",
     "give-list": "(u32.const 0x571fffe)",  # the host's reads BLOCKED; $C's writes; 42 + 43
     "give-list-dropped": "unknown handle index 3",
+    "give-wide-list": "(u32.const 0x571fffe)",  # the same by pointer (18 flat values)
     "get-list": "(u32.const 0x22055)",  # the host's streams read by $D
 }
 

@@ -7,13 +7,16 @@
 ;; `open-list-sync` the list through a sync lift's returned pointer; the traps of that lift (the
 ;; writable end, a dropped end, a list not aligned); `take-list` reads the streams of a list
 ;; parameter (sync, callback and stackful lifts); `give-list` hands two streams to the host's
-;; `sink-list` in a list (and a dropped one: a trap); `get-list` reads the streams of the
+;; `sink-list` in a list (and a dropped one: a trap), and after 16 u32s to `sink-wide-list`
+;; (parameters passed by pointer); `get-list` reads the streams of the
 ;; host's `make-list`.
 (component
   (type $ST (stream u8))
   (import "host" (instance $host
     (type $ST (stream u8))
+    (type $P (tuple u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32))
     (export "sink-list" (func (param "l" (list $ST)) (result u32)))
+    (export "sink-wide-list" (func (param "p" $P) (param "l" (list $ST)) (result u32)))
     (export "sunk" (func (result u32)))
     (export "make-list" (func (result (list $ST))))
   ))
@@ -84,12 +87,14 @@
     (type $FT (future u32))
     (type $T (tuple $ST $FT))
     (type $N (tuple string $FT))
+    (type $P (tuple u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32))
     (import "c" (instance $c
       (export "start" (func async (result $T)))
       (export "write" (func async (result u32)))
     ))
     (import "host" (instance $host
       (export "sink-list" (func (param "l" (list $ST)) (result u32)))
+      (export "sink-wide-list" (func (param "p" $P) (param "l" (list $ST)) (result u32)))
       (export "sunk" (func (result u32)))
       (export "make-list" (func (result (list $ST))))
     ))
@@ -109,6 +114,7 @@
       (import "" "write" (func $write (result i32)))
       (import "" "sink-list" (func $sink-list (param i32 i32) (result i32)))
       (import "" "sunk" (func $sunk (result i32)))
+      (import "" "sink-wide-list" (func $sink-wide-list (param i32) (result i32)))
       (import "" "make-list" (func $make-list (param i32)))
       (import "" "ret-list" (func $ret-list (param i32 i32)))
       (import "" "ret-named" (func $ret-named (param i32 i32)))
@@ -193,6 +199,19 @@
         (if (i32.ne (i32.load (i32.const 0x204)) (i32.load (i32.const 0x18))) (then unreachable))
         (i32.or (i32.or (local.get $r) (i32.shl (call $write) (i32.const 8)))
                 (i32.shl (call $sunk) (i32.const 20))))
+;; the same after 16 u32s (18 flat values: by pointer, at 0x300; the list at 0x380)
+      (func (export "give-wide-list") (result i32)
+        (local $r i32)
+        (call $ends)
+        (i32.store (i32.const 0x380) (i32.load (i32.const 0x10)))
+        (i32.store (i32.const 0x384) (i32.load (i32.const 0x18)))
+        (i32.store (i32.const 0x340) (i32.const 0x380))
+        (i32.store (i32.const 0x344) (i32.const 2))
+        (local.set $r (call $sink-wide-list (i32.const 0x300)))
+        (if (i32.ne (i32.load (i32.const 0x380)) (i32.load (i32.const 0x10))) (then unreachable))
+        (if (i32.ne (i32.load (i32.const 0x384)) (i32.load (i32.const 0x18))) (then unreachable))
+        (i32.or (i32.or (local.get $r) (i32.shl (call $write) (i32.const 8)))
+                (i32.shl (call $sunk) (i32.const 20))))
       (func (export "give-list-dropped") (result i32)
         (call $ends)
         (call $stream.drop-readable (i32.load (i32.const 0x18)))
@@ -220,6 +239,8 @@
     (canon lower (func $c "write") (core func $write))
     (canon lower (func $host "sink-list") (memory (core memory $memory "mem")) (core func $sink-list))
     (canon lower (func $host "sunk") (core func $sunk))
+    (canon lower (func $host "sink-wide-list") (memory (core memory $memory "mem"))
+      (core func $sink-wide-list))
     (canon lower (func $host "make-list") (memory (core memory $memory "mem"))
       (realloc (core func $memory "realloc")) (core func $make-list))
     (canon task.return (result (list $ST)) (memory (core memory $memory "mem")) (core func $ret-list))
@@ -234,6 +255,7 @@
       (export "write" (func $write))
       (export "sink-list" (func $sink-list))
       (export "sunk" (func $sunk))
+      (export "sink-wide-list" (func $sink-wide-list))
       (export "make-list" (func $make-list))
       (export "ret-list" (func $ret-list))
       (export "ret-named" (func $ret-named))
@@ -271,6 +293,8 @@
       (canon lift (core func $core "take-list-async-sf") async
         (memory (core memory $memory "mem")) (realloc (core func $memory "realloc"))))
     (func (export "give-list") async (result u32) (canon lift (core func $core "give-list")))
+    (func (export "give-wide-list") async (result u32)
+      (canon lift (core func $core "give-wide-list")))
     (func (export "give-list-dropped") async (result u32)
       (canon lift (core func $core "give-list-dropped")))
     (func (export "get-list") async (result u32) (canon lift (core func $core "get-list")))

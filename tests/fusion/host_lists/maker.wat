@@ -1,18 +1,21 @@
   ;; Stands in for the host's imports of inner.wat: `sink-list` starts a read of each stream of
   ;; its list<stream<u8>> (lifted through its realloc): the sum of the reads' low code bytes |
-  ;; the length << 12; `sunk` gives the sum of the bytes read; `make-list` returns two streams
+  ;; the length << 12 (`sink-wide-list`: the same after 16 u32s); `sunk` gives the sum of the bytes read; `make-list` returns two streams
   ;; with 42 and 43 written (the writes waiting for a reader).
   (component $Maker
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
     (type $ST (stream u8))
+    (type $P (tuple u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32 u32))
     (core module $M
       (import "" "mem" (memory 1))
       (import "" "stream.new" (func $stream.new (result i64)))
       (import "" "stream.write" (func $stream.write (param i32 i32 i32) (result i32)))
       (import "" "stream.read" (func $stream.read (param i32 i32 i32) (result i32)))
       (func (export "realloc") (param i32 i32 i32 i32) (result i32) (i32.const 0x100))
-      (func (export "sink-list") (param $p i32) (param $n i32) (result i32)
+      (func (export "sink-wide-list") (param $p i32) (result i32)
+        (call $sink-list (i32.load offset=64 (local.get $p)) (i32.load offset=68 (local.get $p))))
+      (func $sink-list (export "sink-list") (param $p i32) (param $n i32) (result i32)
         (local $k i32) (local $acc i32)
         (block $done (loop $l
           (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
@@ -55,6 +58,9 @@
       (canon lift (core func $m "sink-list") (memory (core memory $memory "mem"))
         (realloc (core func $m "realloc"))))
     (func (export "sunk") (result u32) (canon lift (core func $m "sunk")))
+    (func (export "sink-wide-list") (param "p" $P) (param "l" (list $ST)) (result u32)
+      (canon lift (core func $m "sink-wide-list") (memory (core memory $memory "mem"))
+        (realloc (core func $m "realloc"))))
     (func (export "make-list") (result (list $ST))
       (canon lift (core func $m "make-list") (memory (core memory $memory "mem"))))
   )
