@@ -43,7 +43,8 @@ from elsewhere than a task's entry (a sync lift: no suspended stack to have), st
 futures crossing the host boundary beside in-module tasks, but for the ends of a root
 export's or a sync host import's values that `merge.asynctask.boundary_ends` and
 `merge.asyncreturned` place or `merge.asynclists` walks (`host_lift`, `host_lower`: shared
-with the runtime). Refused at run time by a trap: a shared end's copy left waiting for the host, or in
+with the runtime; ends in their payloads: `merge.asyncnested`). Refused at run time by a
+trap: a shared end's copy left waiting for the host, or in
 a set that an in-module wait or poll scans (its events are the runtime's), two
 tasks waiting on one set at once (wasmtime picks the waiter by its internal thread id),
 several ready waitables in one set (see `TaskRuntime._ready`), and two task stacks of one

@@ -518,8 +518,9 @@ def boundary_ends(ft: at.FuncType, beside_handles: bool = False) -> BoundaryEnds
     tuples, records and variant cases), and the result when it is one; None unless those and
     the ends of parameters or a result passed through memory (`merge.asyncspill.spilled_params`,
     `merge.asyncreturned.spilled_ends`) and in lists (`merge.asynclists`, walked: then no
-    place is given) are all its ends and no resource handle goes beside them (``beside_handles``: a root export's may, translated by the resource tables'
-    stand-in it calls: `TaskRuntime.root_target`)."""
+    place is given) are all its ends and no resource handle goes beside them
+    (``beside_handles``: a root export's may, translated by the resource tables' stand-in it
+    calls: `TaskRuntime.root_target`)."""
     from pymeld.merge.asynclists import listed, walkable
     from pymeld.merge.asyncreturned import end_places
     from pymeld.merge.asyncspill import params_spilled
