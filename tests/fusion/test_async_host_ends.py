@@ -427,10 +427,10 @@ def test_host_import_ends_cross_as_the_original_does(
     [
         '(func (export "v") async (param "s" error-context) (result u32) '
         '(canon lift (core func $core "consume")))',
-        '(func (export "v") async (result (list $ST)) (canon lift (core func $core "live-stream") '
-        '(memory (core memory $memory "mem"))))',
+        '(func (export "v") async (result (list $ST 2)) (canon lift (core func $core '
+        '"live-stream") (memory (core memory $memory "mem"))))',
     ],
-    ids=["param", "list-result"],
+    ids=["param", "fixed-length-list-result"],  # lists: test_async_host_lists.py
 )
 def test_other_shapes_stay_refused(lift: str, wasm_tools: str, tmp_path: Path) -> None:
     wat = (LIVE / "inner.wat").read_text()
@@ -462,28 +462,32 @@ def test_root_ends_are_those_of_a_sync_lift() -> None:
     assert root_ends(lift(at.FuncType((("s", st),), st))) == ([Place(0, st)], st)
     assert root_ends(lift(at.FuncType((), st, True), is_async=True)) is None
     assert root_ends(lift(at.FuncType((), at.Option(st)))) == ([], None)
-    assert root_ends(lift(at.FuncType((), at.List(st)))) is None
+    assert root_ends(lift(at.FuncType((), at.List(st)))) == ([], None)  # walked: asynclists
+    assert root_ends(lift(at.FuncType((), at.List(at.ErrorContext())))) is None
     assert root_ends(lift(at.FuncType((), at.U32()))) is None
     assert root_ends(lift(at.FuncType(()))) is None
 
 
 def test_only_ends_without_handles_in_their_payload_are_proxied() -> None:
     """`_proxiable`: the writer's built-in of a payload with resource handles is never the
-    runtime's, and nested ends would be in-module handles the runtime's table lacks; such an
-    end crossing the host boundary is refused when fusing (`plan_tasks`)."""
+    runtime's; such an end crossing the host boundary is refused when fusing (`plan_tasks`).
+    Nested ends are translated at each copy (`merge.asyncnested`) unless one is in a
+    fixed-length list (`merge.asynclists.walkable`) or holds resource handles in turn."""
     from pymeld.merge.asyncstream import _proxiable
 
     assert _proxiable(at.Stream(at.U8())) and _proxiable(at.Future(None))
     assert _proxiable(at.Stream(at.String())) and _proxiable(at.Stream(at.List(at.U32())))
-    assert not _proxiable(at.Stream(at.Stream(at.U8())))
-    assert not _proxiable(at.Future(at.List(at.Future(None))))
+    assert _proxiable(at.Stream(at.Stream(at.U8())))
+    assert _proxiable(at.Future(at.List(at.Future(None))))
+    assert not _proxiable(at.Future(at.List(at.Future(None), 2)))
     assert not _proxiable(at.Stream(at.Own("r")))
+    assert not _proxiable(at.Stream(at.Future(at.Own("r"))))
 
 
 def test_boundary_ends_are_flat_direct_params_and_the_result() -> None:
     """`boundary_ends`: the ends a call across the host boundary hands over, by their place
     (flat index, variant cases), and its result's; other shapes (in lists, beside resource
-    handles, spilled parameters) are refused when fusing (`plan_tasks`)."""
+    handles, error-context) are refused when fusing (`plan_tasks`)."""
     from pymeld.merge.asyncreturned import Place
     from pymeld.merge.asynctask import boundary_ends
 
@@ -499,10 +503,15 @@ def test_boundary_ends_are_flat_direct_params_and_the_result() -> None:
     )
     assert boundary_ends(ft(st, result=fu)) == ([Place(0, st)], fu)
     assert boundary_ends(ft(at.Option(st))) == ([Place(1, st, ((0, 0, 1),))], None)
-    assert boundary_ends(ft(at.List(st))) is None
-    assert boundary_ends(ft(result=at.List(fu))) is None
+    # in lists: no place (walked: `merge.asynclists`); error-context: refused
+    assert boundary_ends(ft(at.List(st))) == ([], None)
+    assert boundary_ends(ft(st, at.List(st))) == ([], None)
+    assert boundary_ends(ft(result=at.List(fu))) == ([], None)
+    assert boundary_ends(ft(at.List(at.ErrorContext()))) is None
     assert boundary_ends(ft(st, at.Own("r"))) is None
-    assert boundary_ends(ft(*[at.U32()] * 16, st)) is None
+    # spilled parameters: none flat, theirs by offset from the pointer (asyncspill)
+    assert boundary_ends(ft(*[at.U32()] * 16, st)) == ([], None)
+    assert boundary_ends(ft(*[at.U32()] * 16, at.List(st))) == ([], None)
 
 
 def test_the_cli_warns_where_ends_cross_the_host_boundary(

@@ -24,9 +24,11 @@ at the result pointer its lower passes (`merge.asynctask`).
 Where an end sits is a `Place`: a flat index or byte offset, and the variant cases it is
 under (an option's `some`, a result's `ok`), so only the case the value holds is handed over
 (`emit_flat`, `emit_stored`); a bad discriminant is left to the runtime's lift, which traps.
-Refused when fusing: ends in lists (their number depends on the value), parameters or
-`task.return` values spilled to memory (more than 16 flat values), and payloads the runtime's
-built-ins could not copy for in-module code (`check_returned_proxiable`).
+Parameters and `task.return` values spilled to memory (more than 16 flat values) have theirs
+handed over in place at their pointer (`merge.asyncspill`). Ends in lists have no place (their
+number depends on the value): the value is walked instead (`merge.asynclists`). Refused when
+fusing: payloads the runtime's built-ins could not copy for in-module code
+(`check_returned_proxiable`).
 """
 
 from __future__ import annotations
@@ -213,22 +215,27 @@ def returned_ends(lf: Lifted) -> list[Place] | None:
 
 def async_root_ends(lf: Lifted) -> tuple[list[Place], list[Place]] | None:
     """The ends root export ``lf``, lifted `async`, takes (by flat index of its core
-    parameters: the host's, lowered as the call starts) and returns (by flat index of its
-    `task.return`'s parameters), when it passes any and this module fuses them all: none in
-    a list, neither the parameters nor the result spilled to memory."""
+    parameters, or by offset from their pointer when they are passed through memory:
+    `merge.asyncspill`; the host's, lowered as the call starts) and returns (by flat index of
+    its `task.return`'s parameters, or by offset from its pointer), when it passes any and
+    this module fuses them all. Those in lists have no place: walked (`merge.asynclists`),
+    the parameters' by `lower_walked`, the result's by `task.return`'s stand-in."""
     from pymeld.merge.asyncfuse import carried
+    from pymeld.merge.asynclists import listed, walkable
+    from pymeld.merge.asyncspill import params_spilled, spilled_params
 
     if not lf.opts.is_async or not any(True for _ in carried(lf.type)):
         return None
     params = lf.type.param_types()
-    spilled = sum(flat_count(p) for p in params) > MAX_FLAT_PARAMS  # passed by pointer
-    if spilled and any(True for p in params for _ in carried(p)):
+    if not walkable([*params, *lf.type.result_type()]):
         return None
-    taken = end_places(params)
+    taken: list[Place] | None = []
+    if not listed(params):
+        taken = spilled_params(lf.type) if params_spilled(lf.type) else end_places(params)
     r = lf.type.result
     returned: list[Place] | None = []
-    if r is not None and any(True for _ in carried(r)):
-        returned = end_places([r]) if flat_count(r) <= MAX_FLAT_PARAMS else None
+    if r is not None and any(True for _ in carried(r)) and not listed([r]):
+        returned = end_places([r]) if flat_count(r) <= MAX_FLAT_PARAMS else memory_places(r)
     if taken is None or returned is None:
         return None
     return taken, returned
@@ -238,22 +245,37 @@ def plan_returned_ends(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, Fun
     """Stand-ins for the `task.return` built-ins of root instances whose async-lifted exports
     return ends (`returned_ends`), by built-in; their `host_lift`s planned, and the
     `host_lower`s of the ends such exports take (`asyncroot.export_code`)."""
+    from pymeld.merge.asynclists import UndoLog, end_types, listed
+
     assert rt.streams is not None
+    insts: set[int] = set()
     for lf in exported:
         both = async_root_ends(lf)
-        for p in both[0] if both is not None else []:
-            rt.streams.host_lower(p.end, lf.owner)
-    insts = {lf.owner for lf in exported if returned_ends(lf)}
+        if both is None:
+            continue
+        params = lf.type.param_types()
+        for t in end_types(params) if listed(params) else [p.end for p in both[0]]:
+            rt.streams.host_lower(t, lf.owner)
+        if both[1] or listed(lf.type.result_type()):
+            insts.add(lf.owner)
     out: dict[int, FuncItem] = {}
     for bi, b in enumerate(rt.g.builtins):
         if b.op != "task.return" or b.owner not in insts or b.result is None:
             continue
-        places = end_places([b.result])
-        if not places or flat_count(b.result) > MAX_FLAT_PARAMS:
+        if listed([b.result]):  # walked, lifted in place, put back after (`merge.asynclists`)
+            for t in end_types([b.result]):
+                rt.streams.host_lift(t, b.owner)
+            UndoLog.plan(rt)
+            out[bi] = rt.p.add_func(GROUP, ("returned-ends", bi), partial(_emit_walked, rt, bi))
+            continue
+        stored = flat_count(b.result) > MAX_FLAT_PARAMS  # passed by pointer
+        places = memory_places(b.result) if stored else end_places([b.result])
+        if not places:
             continue  # no end to hand over (or a shape no root export of it returns)
         for p in places:
             rt.streams.host_lift(p.end, b.owner)
-        out[bi] = rt.p.add_func(GROUP, ("returned-ends", bi), partial(_emit, rt, bi, places))
+        emit = _emit_stored if stored else _emit
+        out[bi] = rt.p.add_func(GROUP, ("returned-ends", bi), partial(emit, rt, bi, places))
     return out
 
 
@@ -273,6 +295,63 @@ def _emit(rt: TaskRuntime, bi: int, places: list[Place]) -> FuncCode:
     return _gen(b, params, results)
 
 
+def _emit_stored(rt: TaskRuntime, bi: int, places: list[Place]) -> FuncCode:
+    """The runtime's `task.return` of a value passed through memory, with each end in it
+    lifted for the host in place first, the guest's handles put back after
+    (`merge.asyncspill.emit_lifted_in_place`)."""
+    from pymeld.graph.model import Builtin
+    from pymeld.merge.asyncfuse import _sig
+    from pymeld.merge.asyncspill import emit_lifted_in_place
+    from pymeld.merge.asynctask import _gen
+
+    streams, host = rt.streams, rt.host_builtin
+    bt = rt.g.builtins[bi]
+    assert streams is not None and host is not None and bt.result is not None
+    assert bt.opts is not None
+    mem = rt.memory(Builtin("lift", bt.owner, memory=bt.opts.memory))  # type: ignore[arg-type]
+    params, results = _sig(bt)
+    b = Body(list(params))
+    emit_lifted_in_place(
+        b,
+        places,
+        lambda t: streams.host_lift(t, bt.owner).index,
+        0,
+        mem,
+        bt.result,
+        lambda: b.forward_args().call(host(bi)),
+    )
+    b.end()
+    return _gen(b, params, results)
+
+
+def _emit_walked(rt: TaskRuntime, bi: int) -> FuncCode:
+    """The runtime's `task.return` of a value with ends in lists, each lifted for the host in
+    place first, the guest's handles put back after (`merge.asynclists.lift_walked`)."""
+    from pymeld.graph.model import Builtin
+    from pymeld.merge.asyncfuse import _sig
+    from pymeld.merge.asynclists import lift_walked
+    from pymeld.merge.asynctask import _gen
+
+    streams, host = rt.streams, rt.host_builtin
+    bt = rt.g.builtins[bi]
+    assert streams is not None and host is not None and bt.result is not None
+    assert bt.opts is not None
+    mem = rt.memory(Builtin("lift", bt.owner, memory=bt.opts.memory))  # type: ignore[arg-type]
+    params, results = _sig(bt)
+    b = Body(list(params))
+    lift_walked(
+        rt,
+        b,
+        [bt.result],
+        params,
+        lambda t: streams.host_lift(t, bt.owner).index,
+        mem,
+        lambda: b.forward_args().call(host(bi)),
+    )
+    b.end()
+    return _gen(b, params, results)
+
+
 def check_returned_proxiable(places: list[Place], what: str) -> None:
     """Refuse ends ``what`` passes whose payload the runtime's built-ins could not copy for
     in-module code (`asyncstream._proxiable`)."""
@@ -283,6 +362,6 @@ def check_returned_proxiable(places: list[Place], what: str) -> None:
         if not _proxiable(p.end):
             raise UnsupportedFeature(
                 f"stream/future passed by {what} beside in-module async tasks whose payload "
-                "holds resource handles or ends (the runtime's copy of them would not reach "
-                "in-module tables)"
+                "holds resource handles or ends in fixed-length lists (the runtime's copy of "
+                "them would not reach in-module tables)"
             )

@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING
 from pymeld.abi.layout import flatten_async_functype
 from pymeld.codec.core.emitter import Body
 from pymeld.errors import UnsupportedFeature
-from pymeld.graph.model import FlatGraph, Lifted
+from pymeld.graph.model import Builtin, FlatGraph, Lifted
 from pymeld.plan import FuncCode, FuncItem, Space
 
 if TYPE_CHECKING:
@@ -247,7 +247,8 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     """The core function of an async-lifted root export: fresh context slots, the task's
     may-block state, the ends the host passes lowered (`merge.asyncreturned`), and for a
     callback lift the driver loop on its first code."""
-    from pymeld.merge.asyncreturned import async_root_ends, emit_flat
+    from pymeld.merge.asyncreturned import async_root_ends, emit_flat, emit_stored
+    from pymeld.merge.asyncspill import params_spilled
     from pymeld.merge.asynctask import _gen
 
     callback = lf.opts.callback
@@ -268,7 +269,15 @@ def export_code(rt: TaskRuntime, lf: Lifted) -> FuncCode:
     both = None if rt.streams is None else async_root_ends(lf)
     if both is not None and rt.streams is not None:  # the host's ends: lowered as it starts
         streams = rt.streams
-        emit_flat(b, both[0], lambda t: streams.host_lower(t, lf.owner).index, list(core.params))
+        lower = lambda t: streams.host_lower(t, lf.owner).index  # noqa: E731
+        if params_spilled(lf.type):  # in place at the parameters' pointer
+            mem = rt.memory(Builtin("lift", lf.owner, memory=lf.opts.memory))  # type: ignore[arg-type]
+            emit_stored(b, both[0], lower, 0, mem)
+        else:
+            emit_flat(b, both[0], lower, list(core.params))
+        from pymeld.merge.asynclists import lower_walked
+
+        lower_walked(rt, b, lf, list(core.params))  # those in lists
     if callback is not None:
         entered(rt, b, lf.owner, lambda: b.forward_args().call(rt.root_target(lf)))
         b.call(rt.fn("root-drive", rt.driven[id(lf)]))

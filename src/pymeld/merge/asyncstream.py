@@ -42,7 +42,9 @@ through the adapter generator: stage 4), blocking (not `async`) reads and writes
 from elsewhere than a task's entry (a sync lift: no suspended stack to have), streams and
 futures crossing the host boundary beside in-module tasks, but for the ends of a root
 export's or a sync host import's values that `merge.asynctask.boundary_ends` and
-`merge.asyncreturned` place (`host_lift`, `host_lower`: shared with the runtime). Refused at run time by a trap: a shared end's copy left waiting for the host, or in
+`merge.asyncreturned` place or `merge.asynclists` walks (`host_lift`, `host_lower`: shared
+with the runtime; ends in their payloads: `merge.asyncnested`). Refused at run time by a
+trap: a shared end's copy left waiting for the host, or in
 a set that an in-module wait or poll scans (its events are the runtime's), two
 tasks waiting on one set at once (wasmtime picks the waiter by its internal thread id),
 several ready waitables in one set (see `TaskRuntime._ready`), and two task stacks of one
@@ -138,11 +140,15 @@ def plan_builtin(bt: Builtin, what: str, root: bool) -> bool:
 
 def _proxiable(t: at.Stream | at.Future) -> bool:
     """Whether the writer of ``t`` can write through the runtime's built-in: its payload holds
-    no resource handle (such a built-in is never imported: `merge.asyncfuse`) nor end (the
-    writer's would be in-module handles, which the runtime's table does not hold)."""
-    from pymeld.merge.asyncfuse import carried
+    no resource handle (such a built-in is never imported: `merge.asyncfuse`), and the ends it
+    holds are proxiable in turn and reachable by `merge.asynclists.EndWalk` (their hand-overs
+    at each copy: `merge.asyncnested`)."""
+    from pymeld.merge.asynclists import walkable
+    from pymeld.merge.asyncnested import payload_ends
 
-    return not at.handles(t) and (t.elem is None or not any(True for _ in carried(t.elem)))
+    if at.handles(t) or (t.elem is not None and not walkable([t.elem])):
+        return False
+    return all(_proxiable(v) for v in payload_ends(t))
 
 
 def _kinds(t: at.Stream | at.Future) -> tuple[int, int]:
@@ -534,7 +540,7 @@ class StreamRuntime:
             b.end()
         addr, rec = self._end(b, bt, t, wk if write else rk)
         if self.tag(t) in self.hosted:
-            self._proxied_copy(b, bi, addr, rec, sync, write)
+            self._proxied_copy(b, bi, addr, rec, sync, write, count)
         b.get(addr).load("i32.load", tbl, 12).trap_if()  # busy, or done (notified of a drop)
         b.get(addr).i32(BUSY).store("i32.store", tbl, 12)
         if future:  # "cannot write/read future after previous write/read succeeded"
@@ -674,7 +680,9 @@ class StreamRuntime:
         b.end()
         b.get(result).end()
 
-    def _proxied_copy(self, b: Body, bi: int, addr: int, rec: int, sync: bool, write: bool) -> None:
+    def _proxied_copy(
+        self, b: Body, bi: int, addr: int, rec: int, sync: bool, write: bool, count: int
+    ) -> None:
         """Emit: a write to an end whose reader is the host's (`_host_lift`), or a read of one
         whose writer is (`_host_lower`), is the runtime's (its own built-in, with its options,
         on the runtime's handle of the other side), returned as is; the local state follows
@@ -688,11 +696,17 @@ class StreamRuntime:
         if sync:
             b.unreachable()
         else:
+            from pymeld.merge.asyncnested import after_copy, before_copy
+
+            assert isinstance(bt.type, at.Stream | at.Future)
             code = b.local("i32")
+            start = before_copy(self, b, bi, count, write) if bt.type.elem is not None else None
             b.get(rec).load("i32.load", x, (READER if write else WRITER) + _H).get(1)
             if isinstance(bt.type, at.Stream):
                 b.get(2)
             b.call(self.rt.host_builtin(bi)).tee(code).i32(BLOCKED).op("i32.eq").trap_if()
+            if bt.type.elem is not None:  # the ends copied (`merge.asyncnested`)
+                after_copy(self, b, bi, code, count, start)
             b.get(addr).i32(DONE).i32(IDLE)
             b.get(code).i32(0xF).op("i32.and").i32(DROPPED).op("i32.eq").op("select")
             b.store("i32.store", tbl, 12)

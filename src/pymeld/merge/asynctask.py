@@ -325,7 +325,12 @@ def plan_tasks(
             root_hand_overs.append(f"root export `{path}`")
             continue  # lowered and lifted by `TaskRuntime._export`
         if host_ends and (ends := async_root_ends(lf)) is not None:
+            from pymeld.merge.asynclists import check_proxiable
+
             check_returned_proxiable(ends[0] + ends[1], f"root export `{path}`")
+            check_proxiable(
+                [*lf.type.param_types(), *lf.type.result_type()], f"root export `{path}`"
+            )
             root_hand_overs.append(f"root export `{path}`")
             continue  # lifted by its `task.return` (`merge.asyncreturned`)
         raise UnsupportedFeature(
@@ -475,10 +480,23 @@ SpilledEnds = list["Place"]
 
 
 def _spilled(ft: at.FuncType) -> SpilledEnds:
-    """`merge.asyncreturned.spilled_ends` of a call `boundary_ends` fuses."""
+    """`merge.asyncreturned.spilled_ends` of a call `boundary_ends` fuses ([] when they are in
+    lists: walked, `merge.asynclists`)."""
+    from pymeld.merge.asynclists import listed
     from pymeld.merge.asyncreturned import spilled_ends
 
-    out = spilled_ends(ft)
+    out = [] if listed(ft.result_type()) else spilled_ends(ft)
+    assert out is not None
+    return out
+
+
+def _stored(ft: at.FuncType) -> SpilledEnds:
+    """`merge.asyncspill.spilled_params` of a call `boundary_ends` fuses ([] when they are in
+    lists: walked, `merge.asynclists`)."""
+    from pymeld.merge.asynclists import listed
+    from pymeld.merge.asyncspill import spilled_params
+
+    out = [] if listed(ft.param_types()) else spilled_params(ft)
     assert out is not None
     return out
 
@@ -511,20 +529,20 @@ def boundary_ends(ft: at.FuncType, beside_handles: bool = False) -> BoundaryEnds
     """The stream/future ends a synchronous call of ``ft`` across the host boundary passes:
     where each end among its parameters sits (`merge.asyncreturned.Place`: a flat index, in
     tuples, records and variant cases), and the result when it is one; None unless those and
-    the ends of a result returned through memory (`merge.asyncreturned.spilled_ends`) are all
-    its ends (none in a list), its parameters are passed flat and no resource handle goes
-    beside them (``beside_handles``: a root export's may, translated by the resource tables'
-    stand-in it calls: `TaskRuntime.root_target`)."""
-    from pymeld.abi.layout import MAX_FLAT_PARAMS, flat_count
-    from pymeld.merge.asyncreturned import end_places, spilled_ends
+    the ends of parameters or a result passed through memory (`merge.asyncspill.spilled_params`,
+    `merge.asyncreturned.spilled_ends`) and in lists (`merge.asynclists`, walked: then no
+    place is given) are all its ends and no resource handle goes beside them
+    (``beside_handles``: a root export's may, translated by the resource tables' stand-in it
+    calls: `TaskRuntime.root_target`)."""
+    from pymeld.merge.asynclists import listed, walkable
+    from pymeld.merge.asyncreturned import end_places
+    from pymeld.merge.asyncspill import params_spilled
 
     types = ft.param_types()
-    if sum(flat_count(t) for t in types) > MAX_FLAT_PARAMS or (
-        at.handles(ft) and not beside_handles
-    ):
+    if (at.handles(ft) and not beside_handles) or not walkable([*types, *ft.result_type()]):
         return None
-    params = end_places(types)
-    if params is None or spilled_ends(ft) is None:
+    params = [] if params_spilled(ft) or listed(types) else end_places(types)
+    if params is None:
         return None
     r = ft.result
     return params, r if isinstance(r, at.Stream | at.Future) else None
@@ -533,10 +551,18 @@ def boundary_ends(ft: at.FuncType, beside_handles: bool = False) -> BoundaryEnds
 def root_ends(lf: Lifted) -> BoundaryEnds | None:
     """`boundary_ends` of a root export lifted synchronously (an async lift's results go
     through `task.return`: `merge.asyncreturned`), when it passes any."""
+    from pymeld.merge.asynclists import listed
     from pymeld.merge.asyncreturned import spilled_ends
+    from pymeld.merge.asyncspill import spilled_params
 
     ends = None if lf.opts.is_async else boundary_ends(lf.type, beside_handles=True)
-    if ends is None or not (ends[0] or ends[1] is not None or spilled_ends(lf.type)):
+    if ends is None or not (
+        ends[0]
+        or ends[1] is not None
+        or spilled_ends(lf.type)
+        or spilled_params(lf.type)
+        or listed([*lf.type.param_types(), *lf.type.result_type()])
+    ):
         return None
     return ends
 
@@ -544,20 +570,10 @@ def root_ends(lf: Lifted) -> BoundaryEnds | None:
 def _check_proxiable(ft: at.FuncType, what: str) -> None:
     """Refuse an end ``what`` hands over or takes whose payload the runtime's built-ins could
     not copy for in-module code (`asyncstream._proxiable`)."""
-    from pymeld.merge.asyncreturned import spilled_ends
-    from pymeld.merge.asyncstream import _proxiable
+    from pymeld.merge.asynclists import check_proxiable
 
-    ends, spilled = boundary_ends(ft, beside_handles=True), spilled_ends(ft)
-    assert ends is not None and spilled is not None
-    ts = [p.end for p in ends[0] + spilled]
-    ts += [ends[1]] if ends[1] is not None else []
-    for t in ts:
-        if not _proxiable(t):
-            raise UnsupportedFeature(
-                f"stream/future passed by {what} beside in-module async tasks whose payload "
-                "holds resource handles or ends (the runtime's copy of them would not reach "
-                "in-module tables)"
-            )
+    assert boundary_ends(ft, beside_handles=True) is not None  # so these are all its ends
+    check_proxiable([*ft.param_types(), *ft.result_type()], what)
 
 
 def _plan_sync_tasks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
@@ -1237,13 +1253,16 @@ class TaskRuntime:
             self.streams.plan()
             for lf in exported:  # ends root exports take and hand the host (`plan_tasks`)
                 if (ends := root_ends(lf)) is not None:
-                    self._plan_ends(ends, _spilled(lf.type), lf.owner, lift_result=True)
+                    stored = _stored(lf.type)
+                    spilled = _spilled(lf.type)
+                    self._plan_ends(ends, stored, spilled, lf.owner, True, lf.type)
             for li in self.tp.host_lowers:  # and ends host imports take and give
                 lw = self.g.lowers[li]
                 assert isinstance(lw.callee, HostFunc)
                 ends = boundary_ends(lw.callee.type)
                 assert ends is not None
-                self._plan_ends(ends, _spilled(lw.callee.type), lw.owner, lift_result=False)
+                stored, spilled = _stored(lw.callee.type), _spilled(lw.callee.type)
+                self._plan_ends(ends, stored, spilled, lw.owner, False, lw.callee.type)
                 self._host_calls[li] = p.add_func(
                     GROUP, ("host-call", li), partial(self._host_call, li)
                 )
@@ -1253,6 +1272,9 @@ class TaskRuntime:
             for bi, item in self._returned.items():  # the runtime's, the host's task only
                 if bi not in self._builtins and bi not in self.tp.root_returns:
                     self._builtins[bi] = item
+            from pymeld.merge.asyncnested import plan_payload_ends
+
+            plan_payload_ends(self.streams)  # ends in the payloads of ends shared with the host
         if self.host is not None:
             self.host.plan()
         if any(lf.opts.callback is not None for lf in exported):
@@ -1282,17 +1304,34 @@ class TaskRuntime:
         return None if item is None else item.index
 
     def _plan_ends(
-        self, ends: BoundaryEnds, spilled: SpilledEnds, inst: int, lift_result: bool
+        self,
+        ends: BoundaryEnds,
+        stored: SpilledEnds,
+        spilled: SpilledEnds,
+        inst: int,
+        lift_result: bool,
+        in_lists: at.FuncType | None = None,
     ) -> None:
         """Plan the hand-overs of a call's ends between ``inst`` and the host: a root export
-        lowers its parameters and lifts its result (``spilled``: the ends of one returned
-        through memory), a host import the other way round."""
+        lowers its parameters (``stored``: those passed through memory) and lifts its result
+        (``spilled``: the ends of one returned through memory), a host import the other way
+        round; ``in_lists``: the call's type, whose ends in lists are walked."""
         assert self.streams is not None
         params, result = ends
-        for p in params:
+        for p in params + stored:
             (self.streams.host_lower if lift_result else self.streams.host_lift)(p.end, inst)
         for t in [result] if result is not None else [p.end for p in spilled]:
             (self.streams.host_lift if lift_result else self.streams.host_lower)(t, inst)
+        if in_lists is not None:  # walked (`merge.asynclists`): every end of those values
+            from pymeld.merge.asynclists import UndoLog, end_types, listed
+
+            ps, rs = in_lists.param_types(), in_lists.result_type()
+            for t in end_types(ps) if listed(ps) else []:
+                (self.streams.host_lower if lift_result else self.streams.host_lift)(t, inst)
+            for t in end_types(rs) if listed(rs) else []:
+                (self.streams.host_lift if lift_result else self.streams.host_lower)(t, inst)
+            if listed(ps) and not lift_result:  # a host import's: lifted, then put back
+                UndoLog.plan(self)
 
     def host_return(self, bi: int) -> int:
         """What the host's task calls for root `task.return` ``bi``: the runtime's, through
@@ -1313,22 +1352,52 @@ class TaskRuntime:
         lw = self.g.lowers[li]
         assert isinstance(lw.callee, HostFunc)
         assert self.streams is not None and self.host_import is not None
+        host_import = self.host_import
         core = flatten_functype(lw.callee.type, "lower")
         ends = boundary_ends(lw.callee.type)
         assert ends is not None
+        from pymeld.merge.asynclists import listed
         from pymeld.merge.asyncreturned import emit_flat
 
         b, streams = Body(list(core.params)), self.streams
         emit_flat(b, ends[0], lambda t: streams.host_lift(t, lw.owner).index, list(core.params))
-        b.forward_args().call(self.host_import(li))
+        stored, spilled = _stored(lw.callee.type), _spilled(lw.callee.type)
+        ft = lw.callee.type
+        in_lists = listed(ft.param_types()), listed(ft.result_type())
+        mem = 0
+        if stored or spilled or any(in_lists):
+            mem = self.memory(Builtin("lower", lw.owner, memory=lw.opts.memory))  # type: ignore[arg-type]
+        if in_lists[0]:  # walked, lifted in place, the guest's handles put back after
+            from pymeld.merge.asynclists import lift_walked
+
+            lift_walked(
+                self,
+                b,
+                ft.param_types(),
+                list(core.params),
+                lambda t: streams.host_lift(t, lw.owner).index,
+                mem,
+                lambda: b.forward_args().call(host_import(li)),
+            )
+        elif stored:  # lifted in place at the parameters' pointer (the first param)
+            from pymeld.merge.asyncspill import emit_lifted_in_place, params_tuple
+
+            emit_lifted_in_place(
+                b,
+                stored,
+                lambda t: streams.host_lift(t, lw.owner).index,
+                0,
+                mem,
+                params_tuple(lw.callee.type),
+                lambda: b.forward_args().call(host_import(li)),
+            )
+        else:
+            b.forward_args().call(self.host_import(li))
         if ends[1] is not None:
             b.call(self.streams.host_lower(ends[1], lw.owner).index)
-        spilled = _spilled(lw.callee.type)
         if spilled:  # the runtime's handles it stored at the result pointer (the last param)
             from pymeld.merge.asyncreturned import emit_stored
 
-            mem = self.memory(Builtin("lower", lw.owner, memory=lw.opts.memory))  # type: ignore[arg-type]
-            streams = self.streams
             emit_stored(
                 b,
                 spilled,
@@ -1336,6 +1405,12 @@ class TaskRuntime:
                 len(core.params) - 1,
                 mem,
             )
+        if in_lists[1]:  # the same, walking its lists
+            from pymeld.merge.asynclists import EndWalk
+
+            assert ft.result is not None
+            walk = EndWalk(b, lambda t: streams.host_lower(t, lw.owner).index, mem, None, False)
+            walk.stored(ft.result, len(core.params) - 1)
         b.end()
         return _gen(b, core.params, core.results)
 
@@ -2465,14 +2540,21 @@ class TaskRuntime:
         for g in self.context_globals():
             b.i32(0).global_set(g)
         b.i32(1 if lf.type.is_async else 0).global_set(self.glob("may_block"))
+        from pymeld.merge.asynclists import listed
         from pymeld.merge.asyncroot import entered
 
         ends = root_ends(lf)
         if ends is not None and self.streams is not None:  # the host's: lowered as it starts
-            from pymeld.merge.asyncreturned import emit_flat
+            from pymeld.merge.asyncreturned import emit_flat, emit_stored
 
             streams = self.streams
             emit_flat(b, ends[0], lambda t: streams.host_lower(t, lf.owner).index, core.params)
+            if stored := _stored(lf.type):  # in place at the parameters' pointer
+                mem = self.memory(Builtin("lift", lf.owner, memory=lf.opts.memory))  # type: ignore[arg-type]
+                emit_stored(b, stored, lambda t: streams.host_lower(t, lf.owner).index, 0, mem)
+            from pymeld.merge.asynclists import lower_walked
+
+            lower_walked(self, b, lf, list(core.params))
         entered(self, b, lf.owner, lambda: b.forward_args().call(self.root_target(lf)))
         if ends is not None and ends[1] is not None:  # lifted as the core function returns
             if self.streams is None:
@@ -2489,6 +2571,17 @@ class TaskRuntime:
                 ptr, streams = b.local("i32"), self.streams
                 b.tee(ptr)
                 emit_stored(b, spilled, lambda t: streams.host_lift(t, lf.owner).index, ptr, mem)
+        elif ends is not None and lf.type.result is not None and listed([lf.type.result]):
+            if self.streams is None:
+                b.unreachable()
+            else:  # at the returned pointer, walking its lists
+                from pymeld.merge.asynclists import EndWalk
+
+                mem = self.memory(Builtin("lift", lf.owner, memory=lf.opts.memory))  # type: ignore[arg-type]
+                ptr, streams = b.local("i32"), self.streams
+                b.tee(ptr)
+                walk = EndWalk(b, lambda t: streams.host_lift(t, lf.owner).index, mem, None, True)
+                walk.stored(lf.type.result, ptr)
         res = [b.local(vt) for vt in core.results]
         for r in reversed(res):
             b.set(r)
