@@ -137,6 +137,13 @@ class HostSubtasks:
         p.add_func(GROUP, ("host_poll",), partial(self._take, "waitable-set.poll"))
         for li in rt.tp.host_subtasks:
             rt._host_calls[li] = p.add_func(GROUP, ("host-async", li), partial(self._call, li))
+        if rt.tp.host_syncs:
+            from pymeld.merge.asynchostsync import host_sync_call
+
+            for li in rt.tp.host_syncs:  # made `async`, waited for
+                rt._host_calls[li] = p.add_func(
+                    GROUP, ("host-sync", li), partial(host_sync_call, self, li)
+                )
 
     def _call(self, li: int) -> FuncCode:
         """The `async` lower of host import ``li``: the runtime's status as it is when no

@@ -262,6 +262,11 @@ class TaskPlan:
     # host imports lowered `async`: their subtasks are the runtime's, proxied in the caller's
     # in-module table (`merge.asynchost`)
     host_subtasks: list[int] = field(default_factory=list)
+    # synchronous lowers of host `async func`s, made `async` with a proxy the calling stack
+    # waits for (`merge.asynchostsync`); those of instances whose lifts run as in-module tasks
+    # are suspend points (their task's stack unwinds) → instance
+    host_syncs: list[int] = field(default_factory=list)
+    host_sync_points: dict[int, str] = field(default_factory=dict)
     # where ends cross the host boundary (root exports, host imports), for `--stats` and the
     # CLI's warning: a copy there left waiting for the host traps (refused at run time)
     host_handovers: list[str] = field(default_factory=list)
@@ -356,6 +361,11 @@ def plan_tasks(
             caller,
         )
     no_block = _entered_by_async_lower(tp)
+    may_be_tasks = {  # instances whose lifts run as tasks, or may (`_plan_sync_tasks`)
+        e.callee.owner
+        for e in tp.edges.values()
+        if e.task or (not e.callee.opts.is_async and e.callee.type.is_async)
+    }
     for li in lowers:
         lw = g.lowers[li]
         if not isinstance(lw.callee, HostFunc):
@@ -366,12 +376,14 @@ def plan_tasks(
             check_host_subtask(lw, label)
             tp.host_subtasks.append(li)
             continue
-        if lw.callee.type.is_async:
-            raise UnsupportedFeature(
-                f"synchronous call of host `async func` `{'/'.join(lw.callee.path)}` beside "
-                "in-module tasks (the host's wait would block every in-module task on the "
-                "fused stack, where wasmtime blocks only the caller's: lower it `async`)"
-            )
+        if lw.callee.type.is_async:  # made `async`, waited for (asynchostsync)
+            from pymeld.merge.asynchostsync import check_host_sync
+
+            check_host_sync(lw, label)
+            tp.host_syncs.append(li)
+            if lw.owner in may_be_tasks and lw.owner not in roots:
+                tp.host_sync_points[li] = label(lw.owner)
+            continue
         if any(True for _ in carried(lw.callee.type)):
             what = f"host import `{'/'.join(lw.callee.path)}`"
             if not host_ends or boundary_ends(lw.callee.type) is None:
@@ -553,7 +565,7 @@ def _plan_sync_tasks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) ->
     the function's `async`), so a suspend point in its core code needs the task's entry to
     stop the unwind, and its async caller gets STARTED when it does. Its results are its core
     function's, lifted when it returns (then its post-return), not `task.return`'s."""
-    suspending = {g.builtins[bi].owner for bi in tp.suspends}
+    suspending = suspending_instances(g, tp)
     for e in tp.edges.values():
         lf = e.callee
         if not lf.opts.is_async and lf.type.is_async and lf.owner in suspending:
@@ -571,7 +583,7 @@ def _check_deferred(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> 
     backpressure or may be locked by a suspended stack) lending borrowed handles: the adapter's
     borrow scope would have to outlive a call that returned STARTING (not fused). A task's
     borrows are scoped to its record (`merge.asyncres.scoped_edges`), lent when it starts."""
-    gated = {*tp.backpressure.values(), *(g.builtins[bi].owner for bi in tp.suspends)}
+    gated = {*tp.backpressure.values(), *suspending_instances(g, tp)}
     for e in tp.edges.values():
         if e.callee.owner not in gated or not e.lower_async or e.task:
             continue
@@ -582,6 +594,13 @@ def _check_deferred(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> 
                 f"borrowed handles passed by an async call to component instance "
                 f"{label(e.callee.owner)}, which may start it later (STARTING: not fused)"
             )
+
+
+def suspending_instances(g: FlatGraph, tp: TaskPlan) -> set[int]:
+    """Instances whose tasks' stacks may unwind: suspend points among their built-ins
+    (`TaskPlan.suspends`) or their synchronous calls of host `async func`s."""
+    out = {g.builtins[bi].owner for bi in tp.suspends}
+    return out | {g.lowers[li].owner for li in tp.host_sync_points}
 
 
 def _entered_by_async_lower(tp: TaskPlan) -> set[int]:
@@ -1004,7 +1023,7 @@ class TaskRuntime:
         # the ways into the core code of a task that may unwind in a suspend point (a yield or
         # a blocking built-in): a callback ("cb", k) or the first call of an edge ("first",
         # lower index), async or sync lowered
-        self.yielding = yielding = sorted({g.builtins[bi].owner for bi in tp.suspends})
+        self.yielding = yielding = sorted(suspending_instances(g, tp))
         self.entries: list[tuple[str, int]] = [
             ("cb", k) for k, lf in enumerate(tp.callbacks) if lf.owner in yielding
         ]
@@ -1036,7 +1055,7 @@ class TaskRuntime:
 
             self.streams = StreamRuntime(self, g, tp)
         self.host: HostSubtasks | None = None  # the runtime's subtasks of host imports
-        if tp.host_subtasks:
+        if tp.host_subtasks or tp.host_syncs:
             from pymeld.merge.asynchost import HostSubtasks
 
             assert host_runtime is not None
@@ -1077,7 +1096,7 @@ class TaskRuntime:
         tp = self.tp
         for bi in [*tp.table_ops, *tp.contexts, *tp.returns, *tp.cancels, *tp.stack_yields]:
             self._builtins[bi] = self._func("builtin", bi)
-        if self.tp.suspends:
+        if self.tp.suspends or self.tp.host_sync_points:
             p.add_memory(GROUP, "frames")
             p.add_global(GROUP, ("unwind", "state"))
             p.add_global(GROUP, ("unwind", "data"))
@@ -1655,7 +1674,7 @@ class TaskRuntime:
         the entries (`entries`) stop the unwind of the core function they call; any other
         generated function, an export or the start function reaching a yield would need a
         suspended stack no entry stops: refused."""
-        if not self.tp.suspends:
+        if not self.tp.suspends and not self.tp.host_sync_points:
             return
         from pymeld.merge.unwind import UnwindGlobals, barrier_leaks, unwind
 
@@ -1664,6 +1683,7 @@ class TaskRuntime:
             f = self.builtin_func(bi)
             assert f is not None
             points.append(f)
+        points += [self._host_calls[li].index for li in self.tp.host_sync_points]
         allowed: dict[int, set[int]] = {f.index: set() for f in self.p.funcs()}
         for kind, x in self.entries:
             if kind == "cb":
@@ -1675,10 +1695,17 @@ class TaskRuntime:
                 via = self.p.index(Space.FUNC, "adapter", x)
             allowed[via].add(target)
             allowed[self.fn("resume")].add(target)
-        leaks = barrier_leaks(out, points, allowed)
+        host = [self._host_calls[li].index for li in self.tp.host_sync_points]
+        barriers = self._host_sync_barriers(allowed)
+        leaks = barrier_leaks(out, points[: len(points) - len(host)], allowed)
+        leaks += barrier_leaks(out, host, barriers)
         if leaks:
-            where = ", ".join(sorted(set(self.tp.suspends.values())))
+            where = ", ".join(
+                sorted({*self.tp.suspends.values(), *self.tp.host_sync_points.values()})
+            )
             ops = ", ".join(sorted({f"`{self.g.builtins[bi].op}`" for bi in self.tp.suspends}))
+            if self.tp.host_sync_points:
+                ops += ("" if not ops else ", ") + "synchronous calls of host `async func`s"
             raise UnsupportedFeature(
                 f"{ops} in component instance {where} beside in-module tasks (needs a "
                 "suspended core stack: fused code has one only in the core code of a task, "
@@ -1688,7 +1715,23 @@ class TaskRuntime:
         g = UnwindGlobals(
             self.glob(("unwind", "state")), self.glob(("unwind", "data")), self.mem("frames")
         )
-        unwind(out, points, g, barriers=allowed)
+        unwind(out, points, g, barriers=barriers)
+
+    def _host_sync_barriers(self, allowed: dict[int, set[int]]) -> dict[int, set[int]]:
+        """``allowed`` and, for the stand-ins of synchronous host calls (`asynchostsync`),
+        the adapters of calls of functions that are not `async` lifted synchronously: their
+        code may not block (the adapter clears `may_block`), so a stand-in reached there traps
+        before it would unwind."""
+        out = {k: set(v) for k, v in allowed.items()}
+        if not self.tp.host_sync_points:
+            return out
+        for li, e in sorted(self.tp.edges.items()):
+            if e.callee.type.is_async or e.callee.opts.is_async:
+                continue
+            item = self.p.find(Space.FUNC, "adapter", li)
+            if item is not None and item.index in out:
+                out[item.index].add(self.func(e.callee.core_func))
+        return out
 
     # -- shared code ---------------------------------------------------------------------------
     def switch_in(self, b: Body, t: int) -> list[tuple[int, int]]:

@@ -290,6 +290,9 @@ class Merger:
     def _host_index(self, lower: int) -> int:
         lowered = self.g.lowers[lower]
         assert isinstance(lowered.callee, HostFunc)
+        made_async = self._host_by_key.get(("host-sync", lower))  # merge.asynchostsync
+        if made_async is not None:
+            return self.host_imports[made_async].index
         key = (lowered.callee.path, lowered.callee.type, lowered.opts)
         return self.host_imports[self._host_by_key[key]].index
 
@@ -378,7 +381,15 @@ class Merger:
                     hi = HostImport(None, at.CanonOptions(), ASYNC_MODULE, op, 0, None, bkey)
                     hi.op, hi.builtin = op, ctx
                     add(bkey, hi, None)
-        if fused is not None and fused.tasks is not None and fused.tasks.host_subtasks:
+        tasks = None if fused is None else fused.tasks
+        for li in [] if tasks is None else tasks.host_syncs:  # lowered `async` (asynchostsync)
+            lowered = self.g.lowers[li]
+            assert isinstance(lowered.callee, HostFunc)
+            module, name = _core_import_name(lowered.callee.path)
+            hi = HostImport(lowered.callee, at.CanonOptions(), module, name, 0, None, None)
+            hi.key, hi.lower_async = ("host-sync", li), True
+            add(("host-sync", li), hi, None if _in_task_memory(hi) else lowered.opts)
+        if tasks is not None and (tasks.host_subtasks or tasks.host_syncs):
             from pymeld.merge.asynchost import runtime_builtins
 
             for rb in runtime_builtins():  # the runtime's, for host subtasks (asynchost)
@@ -467,7 +478,7 @@ class Merger:
         for hi, opts in zip(self.host_imports, self._host_opts):
             if opts is not None:
                 hi.opts = self._guarded(self.canon_options(opts), opts)
-            elif _host_subtask_wait(hi):  # its events land in the task records' memory
+            elif _host_subtask_wait(hi) or _in_task_memory(hi):  # in the task records' memory
                 assert self.asyncf is not None and self.asyncf.tasks is not None
                 hi.opts = at.CanonOptions(memory=self.asyncf.tasks.mem("tasks"))
             params, results = hi.core_signature()
@@ -1130,6 +1141,17 @@ def merge(
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def _in_task_memory(hi: HostImport) -> bool:
+    """Whether ``hi`` is a synchronously lowered host `async func` made `async` whose flat
+    result goes to its proxy's record (`merge.asynchostsync`)."""
+    from pymeld.merge.asynchostsync import in_task_memory
+
+    key = hi.key
+    if not (isinstance(key, tuple) and key[:1] == ("host-sync",) and hi.func is not None):
+        return False
+    return in_task_memory(hi.func.type)
 
 
 def _host_subtask_wait(hi: HostImport) -> bool:
