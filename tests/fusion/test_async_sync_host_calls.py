@@ -12,8 +12,8 @@ their results:
 * `nap-sync(n, k)`: the same in an `async func` lifted synchronously (`Edge.sync_task`);
 * `plain(n, k)`: in a function that is not `async` (it may not block): for n > 0 wasmtime
   traps ("cannot block a synchronous task before returning"), and so does the fused module;
-* `direct-plain(n)`: the root's own code, not `async`, calls it on the host's stack: a trap
-  for n > 0 likewise.
+* `direct-plain(n, k)`: the root's own code, not `async`, calls it on the host's stack beside
+  a tick: a trap for n > 0 likewise.
 
 Known divergence, pinned: `direct(n, k)` and `pair(a, b)` block on the host while an
 in-module task has a YIELD queued; the fused scheduler gives the host its turn before each
@@ -24,6 +24,7 @@ in-module turn earlier than in the original (same results, another log).
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,8 @@ def _invokes(name: str, pairs: list[tuple[int, int]]) -> list[str]:
 
 
 TOP = 6 if SLOW else 4
-SWEEP = [(n, k) for n in range(TOP) for k in range(TOP)]
+#: (n, k): every pair below TOP, and a sleep whose result (10n + 7) takes more than a byte
+SWEEP = [(n, k) for n in range(TOP) for k in range(TOP)] + [(25, 2)]
 
 
 @pytest.mark.parametrize("name", ["work", "nap", "nap-sync"])
@@ -104,8 +106,8 @@ def test_a_sync_host_call_that_may_not_block_traps_where_the_original_does(
     msg = "cannot block a synchronous task before returning"
     calls = _invokes("plain", [(0, 2)])
     calls += [f'(assert_trap {c} "{msg}")' for c in _invokes("plain", [(1, 0), (3, 2)])]
-    calls.append('(invoke "direct-plain" (u32.const 0))')
-    calls.append(f'(assert_trap (invoke "direct-plain" (u32.const 2)) "{msg}")')
+    calls += _invokes("direct-plain", [(0, 0), (0, 3)])
+    calls += [f'(assert_trap {c} "{msg}")' for c in _invokes("direct-plain", [(2, 0), (1, 3)])]
     r = _oracle(wasm_tools, oracle_py, inner, fused, calls, tmp_path)
     assert r["status"] == "equivalent", r
     assert r["counts"]["compared"] == 2 * len(calls) + 1, r
@@ -143,6 +145,34 @@ def test_the_host_s_turn_behind_a_queued_yield_is_a_known_divergence(
     r = _oracle(wasm_tools, oracle_py, inner, fused, _invokes(name, [pair]), tmp_path)
     assert r["status"] == "diverged", r
     assert r["reason"].endswith("results differ"), r  # both returned: only the log differs
+
+
+def test_output_imports_sleep_once_lowered_async_and_is_deterministic(
+    wasm_tools: str, inner: bytes, fused: bytes, tmp_path: Path
+) -> None:
+    """Both instances' synchronous lowers of `sleep` call one import, lowered `async` with
+    the task records' memory (their u32 results go to the proxies' records); no synchronous
+    import of it is left. Core output is a valid module importing it with the `async` lower's
+    signature; fusing twice gives the same bytes."""
+    (tmp_path / "fused.wasm").write_bytes(fused)
+    text = subprocess.run(
+        [wasm_tools, "print", str(tmp_path / "fused.wasm")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lowers = [ln.strip() for ln in text.splitlines() if "(canon lower (func 0)" in ln]
+    assert '(import "sleep" (func (;0;)' in text
+    assert len(lowers) == 1 and lowers[0].endswith("(memory 0) async))"), lowers
+    assert fuse_bytes(inner, options=FuseOptions(component=True)).output == fused
+    core = tmp_path / "core.wasm"
+    core.write_bytes(fuse_bytes(inner, options=FuseOptions()).output)
+    subprocess.run([wasm_tools, "validate", str(core)], check=True)
+    printed = subprocess.run(
+        [wasm_tools, "print", str(core)], capture_output=True, text=True, check=True
+    ).stdout
+    sleeps = [ln for ln in printed.splitlines() if ln.startswith('  (import "$root" "sleep')]
+    assert len(sleeps) == 1 and "(param i32 i32) (result i32)" in sleeps[0], sleeps
 
 
 SPILLED = """(component

@@ -9,7 +9,7 @@
 ;; `async func` lifted synchronously) may. $E's `tick(k)` YIELDs k times, logging each turn.
 ;; $D, the root, starts them `async`, waits for them all and returns the log; `direct` calls
 ;; sleep(n) synchronously on its own stack (the host's call) while a tick runs, and
-;; `direct-plain` (not `async`: it may not block) does so alone.
+;; `direct-plain` (not `async`: it may not block) does so too.
 (component
   (import "sleep" (func $sleep async (param "n" u32) (result u32)))
   (import "log" (func $log (param "c" u32)))
@@ -165,8 +165,10 @@
           (then unreachable))
         (call $log (i32.const 10))
         (call $drain))
-      ;; the same in a function that is not `async`: it may not block
-      (func (export "direct-plain") (param $n i32) (result i64)
+      ;; the same in a function that is not `async`: it may not block (the tick goes on
+      ;; after the call)
+      (func (export "direct-plain") (param $n i32) (param $k i32) (result i64)
+        (call $joined (call $tick (local.get $k) (i32.const 20)))
         (call $log (i32.const 9))
         (drop (call $sleep (local.get $n)))
         (call $log (i32.const 10))
@@ -209,7 +211,7 @@
       (canon lift (core func $dm "plain")))
     (func (export "direct") async (param "n" u32) (param "k" u32) (result u64)
       (canon lift (core func $dm "direct")))
-    (func (export "direct-plain") (param "n" u32) (result u64)
+    (func (export "direct-plain") (param "n" u32) (param "k" u32) (result u64)
       (canon lift (core func $dm "direct-plain"))))
   (instance $c (instantiate $C (with "sleep" (func $sleep)) (with "log" (func $log))))
   (instance $e (instantiate $E (with "log" (func $log))))
