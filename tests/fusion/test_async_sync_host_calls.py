@@ -19,7 +19,8 @@ Known divergence, pinned: `direct(n, k)` and `pair(a, b)` block on the host whil
 in-module task has a YIELD queued; the fused scheduler gives the host its turn before each
 low-priority in-module item (`asynchost.HostSubtasks.poll_first`), where wasmtime's loop
 queues the host's turn behind the YIELD queued before the call, so the host's result comes one
-in-module turn earlier than in the original (same results, another log).
+in-module turn earlier than in the original (same results, another log; `merge.asynchostsync`
+says why one queued host turn does not fix it).
 """
 
 from __future__ import annotations

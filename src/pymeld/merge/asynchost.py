@@ -27,7 +27,8 @@ taken from that set:
 What stays refused, at run time (trap): a host subtask ready in one set beside another ready
 subtask (their order is the runtime's store-wide ids, which a host call leaves unmirrored:
 `asyncids` lost). When fusing: ends, error contexts or resource handles among the import's
-parameters or results, and a synchronous lower of a host `async func` (`asynctask.plan_tasks`).
+parameters or results. (A synchronous lower of a host `async func` is made `async` with a
+proxy its caller's stack waits for: `merge.asynchostsync`.)
 
 Known divergence: the host runs only at those two points, not between every two in-module
 items as wasmtime's loop may interleave it, so a host event can come at another point

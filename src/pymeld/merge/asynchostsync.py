@@ -26,6 +26,13 @@ read when the call resolves.
 Refused when fusing: values the proxy cannot carry (as `asynchost.check_host_subtask`), more
 flat parameters than an `async` lower passes flat, a flat result that is not a scalar, and a
 flat result beside parameters that need the caller's memory.
+
+Known divergence (`asynchost`'s): the host gets its turn before each low-priority in-module
+item, so a call made while a YIELD was queued resolves one in-module turn earlier than in
+wasmtime, whose loop queues the host's work behind that YIELD. Queuing one host turn instead
+matches these but not two host tasks: the runtime's `thread.yield` advances every host task
+at once, where wasmtime interleaves each with the in-module items (tried: the two-task cases
+of test_async_host_subtasks.py diverge).
 """
 
 from __future__ import annotations
