@@ -176,6 +176,56 @@ def test_output_imports_sleep_once_lowered_async_and_is_deterministic(
     assert len(sleeps) == 1 and "(param i32 i32) (result i32)" in sleeps[0], sleeps
 
 
+#: sync-strings.wat's calls and their results: "hello, host!" (n = 0: "hello") as
+#: length << 16 | first << 8 | last (`direct`: length << 16 | first)
+STRINGS = [
+    *((f'"{f}" (u32.const 3)', 12 << 16 | ord("h") << 8 | ord("!")) for f in ("one", "late")),
+    *((f'"{f}" (u32.const 0)', 5 << 16 | ord("h") << 8 | ord("o")) for f in ("one", "late")),
+    ('"direct" (u32.const 2)', 12 << 16 | ord("h")),
+    ('"direct" (u32.const 0)', 5 << 16 | ord("h")),
+]
+
+
+def test_a_string_result_comes_through_the_caller_s_return_pointer_and_realloc(
+    wasm_tools: str, oracle_py: Path, tmp_path: Path
+) -> None:
+    """A string result (by return pointer, written through the caller's realloc when the
+    host completes) in a task's first call, in its callback (its stack unwinds from there),
+    and on the host's stack, checked against the original's values."""
+    text = (LIVE / "sync-strings.wat").read_text()
+    binary = parse_wat_file(wasm_tools, text, tmp_path, "strings").read_bytes()
+    fused = fuse_bytes(binary, options=FuseOptions(component=True)).output
+    harness = (
+        f"(component\n{(LIVE / 'strings-host.wat').read_text()}"
+        f"{nested_component_text(wasm_tools, binary, tmp_path, 'original')}"
+        "  (instance $host (instantiate $Host))\n"
+        '  (instance $inner (instantiate $Inner (with "sleep" (func $host "sleep"))))\n'
+        + "".join(f'  (export "{n}" (func $inner "{n}"))\n' for n in ("one", "late", "direct"))
+        + ")\n"
+    )
+    transformed = parse_wat_file(
+        wasm_tools,
+        harness.replace(
+            nested_component_text(wasm_tools, binary, tmp_path, "original"),
+            nested_component_text(wasm_tools, fused, tmp_path, "fused"),
+        ),
+        tmp_path,
+        "transformed",
+    )
+    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
+    lines.append(f"(component definition $H{harness[len('(component') :]}")
+    for k, (call, want) in enumerate(STRINGS):
+        lines += [
+            f"(component instance $i{k} $H)",
+            f"(assert_return (invoke {call}) (u32.const {want}))",
+        ]
+    wast = tmp_path / "strings.wast"
+    wast.write_text("\n".join(lines) + "\n")
+    r = oracle_against(oracle_py, wast, transformed, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r  # the original gave every expected value
+
+
 SPILLED = """(component
   (import "f" (func $f async (param "s" string) (result u32)))
   (component $C
