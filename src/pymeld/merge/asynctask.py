@@ -344,7 +344,9 @@ def plan_tasks(
             if not callee.type.is_async:
                 raise UnsupportedFeature(
                     f"callback lift of a function that is not `async` in component instance "
-                    f"{label(callee.owner)} (a task that may not block: not fused yet)"
+                    f"{label(callee.owner)} (a task that may not block: not fused; wasmtime 50 "
+                    "and wasm-tools reject it, the `async` option requiring an `async` "
+                    "function type, so there is no behaviour to check it against)"
                 )
             if callee.opts.callback is not None:
                 if callee not in tp.callbacks:
