@@ -229,23 +229,28 @@ def test_a_string_result_comes_through_the_caller_s_return_pointer_and_realloc(
     assert not r.get("warnings"), r  # the original gave every expected value
 
 
-SPILLED = """(component
-  (import "f" (func $f async (param "s" string) (result u32)))
+def _refused_shape(functype: str, core_params: str, core_results: str, args: str) -> str:
+    """A composition whose callback-lifted task in $C calls host import `f` of ``functype``
+    synchronously (core signature ``core_params`` → ``core_results``, called with ``args``),
+    $D's root export calling it `async`."""
+    drop = "(drop " if core_results else "("
+    return f"""(component
+  (import "f" (func $f async {functype}))
   (component $C
-    (import "f" (func $f async (param "s" string) (result u32)))
+    (import "f" (func $f async {functype}))
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
     (core func $f' (canon lower (func $f) (memory (core memory $memory "mem"))))
     (core module $CM
-      (import "" "f" (func $f (param i32 i32) (result i32)))
+      (import "" "f" (func $f (param {core_params}) {core_results}))
       (import "" "task.return" (func $task.return))
-      (func (export "g") (result i32)
-        (drop (call $f (i32.const 0) (i32.const 0))) (call $task.return) (i32.const 0))
+      (func (export "g") (result i32) {drop}call $f {args}) (call $task.return) (i32.const 0))
       (func (export "cb") (param i32 i32 i32) (result i32) unreachable))
     (core func $task.return (canon task.return))
     (core instance $cm (instantiate $CM (with "" (instance
       (export "f" (func $f')) (export "task.return" (func $task.return))))))
-    (func (export "g") async (canon lift (core func $cm "g") async (callback (core func $cm "cb")))))
+    (func (export "g") async
+      (canon lift (core func $cm "g") async (callback (core func $cm "cb")))))
   (component $D
     (import "g" (func $g async))
     (core module $Memory (memory (export "mem") 1))
@@ -262,12 +267,50 @@ SPILLED = """(component
 """
 
 
-def test_a_sync_host_call_passing_memory_beside_a_flat_result_stays_refused(
-    wasm_tools: str, tmp_path: Path
+#: shapes a synchronous call of a host `async func` stays refused in: (type, core params,
+#: core results, arguments, what the refusal says)
+REFUSED = {
+    "memory-beside-flat-result": (
+        '(param "s" string) (result u32)',
+        "i32 i32",
+        "(result i32)",
+        "(i32.const 0) (i32.const 0)",
+        "passing values in the caller's memory beside a flat result",
+    ),
+    "five-flat-params": (
+        '(param "a" u32) (param "b" u32) (param "c" u32) (param "d" u32) (param "e" u32)',
+        "i32 i32 i32 i32 i32",
+        "",
+        "(i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)",
+        "with more than 4 flat parameters",
+    ),
+    "stream": (
+        '(param "s" (stream u8))',
+        "i32",
+        "",
+        "(i32.const 0)",
+        "passing streams, futures, error contexts or resource handles",
+    ),
+    "not-a-scalar": (
+        '(result (enum "a" "b"))',
+        "",
+        "(result i32)",
+        "",
+        "whose flat result is not a scalar",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(REFUSED))
+def test_sync_host_calls_the_stand_in_cannot_make_async_stay_refused(
+    shape: str, wasm_tools: str, tmp_path: Path
 ) -> None:
-    binary = parse_wat_file(wasm_tools, SPILLED, tmp_path, "spilled").read_bytes()
-    with pytest.raises(UnsupportedFeature, match="synchronous call of host `async func` `f`"):
+    functype, params, results, args, says = REFUSED[shape]
+    text = _refused_shape(functype, params, results, args)
+    binary = parse_wat_file(wasm_tools, text, tmp_path, shape).read_bytes()
+    with pytest.raises(UnsupportedFeature, match="synchronous call of host `async func` `f`") as e:
         fuse_bytes(binary, options=FuseOptions(component=True))
+    assert says in str(e.value)
 
 
 NOT_ASYNC_CALLBACK = """(component

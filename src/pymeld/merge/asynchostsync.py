@@ -23,7 +23,7 @@ through a return pointer goes to the caller's one (the caller's memory and reall
 scalar result to the proxy's record (the import is lowered with the task records' memory),
 read when the call resolves.
 
-Refused when fusing: values the proxy cannot carry (as `asynchost.check_host_subtask`), more
+Refused when fusing: values the proxy cannot carry (ends, error contexts, handles), more
 flat parameters than an `async` lower passes flat, a flat result that is not a scalar, and a
 flat result beside parameters that need the caller's memory.
 
@@ -91,17 +91,20 @@ _LOADS: dict[type[at.ValType], str] = {
 
 
 def check_host_sync(lw: Lowered, label: Callable[[int], str]) -> None:
-    """Refuse a synchronous lower of a host `async func` the stand-in cannot make `async`."""
-    from pymeld.merge.asynchost import check_host_subtask
-
+    """Refuse a synchronous lower of a host `async func` the stand-in cannot make `async`
+    (its own checks: it passes the caller's values on as they are)."""
     hf = lw.callee
     assert isinstance(hf, HostFunc)
-    check_host_subtask(lw, label)
     what = (
         f"synchronous call of host `async func` `{'/'.join(hf.path)}` in component instance "
         f"{label(lw.owner)} beside in-module tasks"
     )
     ft = hf.type
+    if at.async_values(ft) or at.handles(ft):
+        raise UnsupportedFeature(
+            f"{what} passing streams, futures, error contexts or resource handles (their ends "
+            "and handles would have to be handed over: not fused yet)"
+        )
     if sum(flat_count(t) for t in ft.param_types()) > MAX_FLAT_ASYNC_PARAMS:
         raise UnsupportedFeature(
             f"{what} with more than {MAX_FLAT_ASYNC_PARAMS} flat parameters (an `async` "
