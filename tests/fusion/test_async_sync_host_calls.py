@@ -15,6 +15,11 @@ their results:
 * `direct-plain(n, k)`: the root's own code, not `async`, calls it on the host's stack beside
   a tick: a trap for n > 0 likewise.
 
+`print.wat` passes a string in the caller's memory (`print-host.wat` logs it), and
+`sync-strings.wat` takes a string result through the caller's return pointer and realloc, in
+a task's first call, its callback and on the host's stack. Every value compared is first
+checked to be one the original returns (no trap: `_original_values`).
+
 Known divergence, pinned: `direct(n, k)` and `pair(a, b)` block on the host while an
 in-module task has a YIELD queued; the fused scheduler gives the host its turn before each
 low-priority in-module item (`asynchost.HostSubtasks.poll_first`), where wasmtime's loop
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,19 +47,66 @@ LIVE = Path(__file__).parent / "host_subtasks_live"
 EXPORTS = ["work", "nap", "pair", "nap-sync", "plain", "direct", "direct-plain"]
 
 
-def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
-    """The host stand-ins (`sleep`, `log`, `dump`) and ``inner`` nested, its exports
-    re-exported."""
+#: the host stand-ins around sync-host.wat: its `sleep` (host.wat) and the log
+SLEEP_HOST = (
+    ["host.wat", "log.wat"],
+    "  (instance $host (instantiate $Host))\n  (instance $log (instantiate $Log))\n",
+    '(with "sleep" (func $host "sleep"))',
+)
+#: ... and around print.wat: its `print` (print-host.wat, which logs) and the log
+PRINT_HOST = (
+    ["log.wat", "print-host.wat"],
+    "  (instance $log (instantiate $Log))\n"
+    '  (instance $ph (instantiate $PrintHost (with "log" (func $log "log"))))\n',
+    '(with "print" (func $ph "print"))',
+)
+
+
+def _harness(
+    wasm_tools: str,
+    inner: bytes,
+    tmp_path: Path,
+    name: str,
+    host: tuple[list[str], str, str] = SLEEP_HOST,
+    exports: list[str] = EXPORTS,
+) -> str:
+    """The ``host`` stand-ins (files, their instances, what ``inner`` takes from them beside
+    `log` and `dump`) and ``inner`` nested, its ``exports`` re-exported."""
+    files, instances, withs = host
     return (
-        f"(component\n{(LIVE / 'host.wat').read_text()}{(LIVE / 'log.wat').read_text()}"
-        f"{nested_component_text(wasm_tools, inner, tmp_path, name)}"
-        "  (instance $host (instantiate $Host))\n"
-        "  (instance $log (instantiate $Log))\n"
-        '  (instance $inner (instantiate $Inner (with "sleep" (func $host "sleep"))\n'
+        "(component\n"
+        + "".join((LIVE / f).read_text() for f in files)
+        + nested_component_text(wasm_tools, inner, tmp_path, name)
+        + instances
+        + f"  (instance $inner (instantiate $Inner {withs}\n"
         '    (with "log" (func $log "log")) (with "dump" (func $log "dump"))))\n'
-        + "".join(f'  (export "{n}" (func $inner "{n}"))\n' for n in EXPORTS)
+        + "".join(f'  (export "{n}" (func $inner "{n}"))\n' for n in exports)
         + ")\n"
     )
+
+
+def _original_values(
+    wasm_tools: str, harness: str, calls: list[tuple[str, tuple[int, ...]]], tmp: Path
+) -> list[int]:
+    """What the original ``harness`` returns for each of ``calls`` (export, u32 arguments),
+    each in a fresh instance: none may trap (so the oracle's comparison is of values)."""
+    from wasmtime import Store
+    from wasmtime import component as C
+
+    from async_harness import _Ticker, call_async, make_engine
+
+    engine = make_engine()
+    comp = C.Component(engine, parse_wat_file(wasm_tools, harness, tmp, "values").read_bytes())
+    out = []
+    with _Ticker(engine):
+        for name, args in calls:
+            store = Store(engine)
+            store.set_epoch_deadline(1000)
+            inst = C.Linker(engine).instantiate(store, comp)
+            func = inst.get_func(store, name)
+            assert func is not None
+            out.append(call_async(store, func, list(args)))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -69,25 +122,44 @@ def fused(inner: bytes) -> bytes:
 
 
 def _oracle(
-    wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, calls: list[str], tmp: Path
+    wasm_tools: str,
+    oracle_py: Path,
+    inner: bytes,
+    fused: bytes,
+    calls: list[str],
+    tmp: Path,
+    host: tuple[list[str], str, str] = SLEEP_HOST,
+    exports: list[str] = EXPORTS,
 ) -> dict:
     """The oracle on each of ``calls`` (an invocation, or an assert_trap of one) in a fresh
     instance of the harness around the original, the harness around ``fused`` transformed."""
-    harness = _harness(wasm_tools, inner, tmp, "original")
+    harness = _harness(wasm_tools, inner, tmp, "original", host, exports)
     lines = [";;! component_model_async = true", ";;! multi_memory = true"]
     lines.append(f"(component definition $H{harness[len('(component') :]}")
     for k, call in enumerate(calls):
         lines += [f"(component instance $i{k} $H)", call]
     wast = tmp / "sync-host.wast"
     wast.write_text("\n".join(lines) + "\n")
-    transformed = parse_wat_file(
-        wasm_tools, _harness(wasm_tools, fused, tmp, "fused"), tmp, "transformed"
-    )
+    fused_harness = _harness(wasm_tools, fused, tmp, "fused", host, exports)
+    transformed = parse_wat_file(wasm_tools, fused_harness, tmp, "transformed")
     return oracle_against(oracle_py, wast, transformed, tmp)
 
 
 def _invokes(name: str, pairs: list[tuple[int, int]]) -> list[str]:
     return [f'(invoke "{name}" (u32.const {a}) (u32.const {b}))' for a, b in pairs]
+
+
+def _asserted(
+    wasm_tools: str, inner: bytes, name: str, pairs: list[tuple[int, int]], tmp: Path, **kw: Any
+) -> list[str]:
+    """``name``'s calls with ``pairs`` as assert_returns of the original's values (it returns
+    them all: `_original_values`)."""
+    harness = _harness(wasm_tools, inner, tmp, "values", **kw)
+    values = _original_values(wasm_tools, harness, [(name, p) for p in pairs], tmp)
+    return [
+        f"(assert_return {c} (u64.const {v}))"
+        for c, v in zip(_invokes(name, pairs), values, strict=True)
+    ]
 
 
 TOP = 6 if SLOW else 4
@@ -99,8 +171,10 @@ SWEEP = [(n, k) for n in range(TOP) for k in range(TOP)] + [(25, 2)]
 def test_a_task_blocked_in_a_sync_host_call_lets_others_run_as_the_original(
     name: str, wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, tmp_path: Path
 ) -> None:
-    r = _oracle(wasm_tools, oracle_py, inner, fused, _invokes(name, SWEEP), tmp_path)
+    calls = _asserted(wasm_tools, inner, name, SWEEP, tmp_path)
+    r = _oracle(wasm_tools, oracle_py, inner, fused, calls, tmp_path)
     assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
     assert r["counts"]["compared"] == 2 * len(SWEEP) + 1, r  # definition, instances, calls
 
 
@@ -130,7 +204,8 @@ def test_host_calls_with_no_yield_queued_before_them_match_the_original(
     fused: bytes,
     tmp_path: Path,
 ) -> None:
-    r = _oracle(wasm_tools, oracle_py, inner, fused, _invokes(name, pairs), tmp_path)
+    calls = _asserted(wasm_tools, inner, name, pairs, tmp_path)
+    r = _oracle(wasm_tools, oracle_py, inner, fused, calls, tmp_path)
     assert r["status"] == "equivalent", r
 
 
@@ -177,6 +252,24 @@ def test_output_imports_sleep_once_lowered_async_and_is_deterministic(
     ).stdout
     sleeps = [ln for ln in printed.splitlines() if ln.startswith('  (import "$root" "sleep')]
     assert len(sleeps) == 1 and "(param i32 i32) (result i32)" in sleeps[0], sleeps
+
+
+def test_a_string_parameter_stays_in_the_caller_s_memory_while_the_task_is_unwound(
+    wasm_tools: str, oracle_py: Path, tmp_path: Path
+) -> None:
+    """print.wat: a task prints k bytes of its memory through the host's `print` (a string
+    parameter: the `async` lower keeps the caller's memory), which YIELDs once per byte and
+    then logs the bytes, beside a tick YIELDing t times: the log compared with the
+    original's."""
+    text = (LIVE / "print.wat").read_text()
+    binary = parse_wat_file(wasm_tools, text, tmp_path, "print").read_bytes()
+    fused = fuse_bytes(binary, options=FuseOptions(component=True)).output
+    kw: dict[str, Any] = {"host": PRINT_HOST, "exports": ["run"]}
+    pairs = [(k, t) for k in range(5) for t in range(3)]
+    calls = _asserted(wasm_tools, binary, "run", pairs, tmp_path, **kw)
+    r = _oracle(wasm_tools, oracle_py, binary, fused, calls, tmp_path, **kw)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
 
 
 #: sync-strings.wat's calls and their results: "hello, host!" (n = 0: "hello") as
