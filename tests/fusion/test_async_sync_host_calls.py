@@ -12,6 +12,8 @@ their results:
 * `nap-sync(n, k)`: the same in an `async func` lifted synchronously (`Edge.sync_task`);
 * `plain(n, k)`: in a function that is not `async` (it may not block): for n > 0 wasmtime
   traps ("cannot block a synchronous task before returning"), and so does the fused module;
+* `nap-sync-sync(n, k)`: the root calls `nap-sync` synchronously (the task's stack unwinds to
+  the adapter and the root's blocks in place until it returns);
 * `direct-plain(n, k)`: the root's own code, not `async`, calls it on the host's stack beside
   a tick: a trap for n > 0 likewise.
 
@@ -20,7 +22,8 @@ their results:
 a task's first call, its callback and on the host's stack. Every value compared is first
 checked to be one the original returns (no trap: `_original_values`).
 
-Known divergence, pinned: `direct(n, k)` and `pair(a, b)` block on the host while an
+Known divergence, pinned: `direct(n, k)`, `nap-sync-sync(n, k)` and `pair(a, b)` block on
+the host while an
 in-module task has a YIELD queued; the fused scheduler gives the host its turn before each
 low-priority in-module item (`asynchost.HostSubtasks.poll_first`), where wasmtime's loop
 queues the host's turn behind the YIELD queued before the call, so the host's result comes one
@@ -44,7 +47,7 @@ from pymeld.fuse import FuseOptions, fuse_bytes
 from support import SLOW, nested_component_text, oracle_against, parse_wat_file
 
 LIVE = Path(__file__).parent / "host_subtasks_live"
-EXPORTS = ["work", "nap", "pair", "nap-sync", "plain", "direct", "direct-plain"]
+EXPORTS = [*("work", "nap", "pair", "nap-sync", "plain", "direct", "nap-sync-sync", "direct-plain")]
 
 
 #: the host stand-ins around sync-host.wat: its `sleep` (host.wat) and the log
@@ -193,7 +196,11 @@ def test_a_sync_host_call_that_may_not_block_traps_where_the_original_does(
 
 @pytest.mark.parametrize(
     ("name", "pairs"),
-    [("direct", [(n, 0) for n in range(4)] + [(0, 2)]), ("pair", [(0, 2), (3, 3), (2, 3)])],
+    [
+        ("direct", [(n, 0) for n in range(4)] + [(0, 2)]),
+        ("nap-sync-sync", [(n, 0) for n in range(4)] + [(0, 2)]),
+        ("pair", [(0, 2), (3, 3), (2, 3)]),
+    ],
 )
 def test_host_calls_with_no_yield_queued_before_them_match_the_original(
     name: str,
@@ -209,7 +216,9 @@ def test_host_calls_with_no_yield_queued_before_them_match_the_original(
     assert r["status"] == "equivalent", r
 
 
-@pytest.mark.parametrize(("name", "pair"), [("direct", (2, 3)), ("pair", (1, 1))])
+@pytest.mark.parametrize(
+    ("name", "pair"), [("direct", (2, 3)), ("nap-sync-sync", (2, 3)), ("pair", (1, 1))]
+)
 def test_the_host_s_turn_behind_a_queued_yield_is_a_known_divergence(
     name: str,
     pair: tuple[int, int],

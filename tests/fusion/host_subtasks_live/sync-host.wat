@@ -7,7 +7,8 @@
 ;; call sleep(n) synchronously: their stacks block while other tasks run; `plain(n)` (a
 ;; function that is not `async`, lifted synchronously) may not block; `nap-sync(n)` (an
 ;; `async func` lifted synchronously) may. $E's `tick(k)` YIELDs k times, logging each turn.
-;; $D, the root, starts them `async`, waits for them all and returns the log; `direct` calls
+;; $D, the root, starts them `async` (`nap-sync-sync`: `nap-sync` called synchronously beside a
+;; tick), waits for them all and returns the log; `direct` calls
 ;; sleep(n) synchronously on its own stack (the host's call) while a tick runs, and
 ;; `direct-plain` (not `async`: it may not block) does so too.
 (component
@@ -112,6 +113,7 @@
       (import "" "nap" (func $nap (param i32 i32) (result i32)))
       (import "" "nap-sync" (func $nap-sync (param i32 i32) (result i32)))
       (import "" "plain" (func $plain (param i32) (result i32)))
+      (import "" "nap-sync-sync" (func $nap-sync-sync (param i32) (result i32)))
       (import "" "tick" (func $tick (param i32 i32) (result i32)))
       (global $ws (mut i32) (i32.const 0))
       (global $n (mut i32) (i32.const 0))
@@ -153,6 +155,10 @@
         (call $joined (call $nap-sync (local.get $n) (i32.const 16)))
         (call $joined (call $tick (local.get $k) (i32.const 20)))
         (call $drain))
+      (func (export "nap-sync-sync") (param $n i32) (param $k i32) (result i64)
+        (call $joined (call $tick (local.get $k) (i32.const 20)))
+        (call $log (i32.sub (call $nap-sync-sync (local.get $n)) (i32.const 4000)))
+        (call $drain))
       (func (export "plain") (param $n i32) (param $k i32) (result i64)
         (call $joined (call $tick (local.get $k) (i32.const 20)))
         (call $log (i32.sub (call $plain (local.get $n)) (i32.const 5000)))
@@ -184,6 +190,7 @@
     (core func $nap' (canon lower (func $nap) async (memory (core memory $memory "mem"))))
     (core func $nap-sync' (canon lower (func $nap-sync) async (memory (core memory $memory "mem"))))
     (core func $plain' (canon lower (func $plain)))
+    (core func $nap-sync-sync' (canon lower (func $nap-sync)))
     (core func $tick' (canon lower (func $tick) async (memory (core memory $memory "mem"))))
     (core instance $dm (instantiate $DM (with "" (instance
       (export "mem" (memory $memory "mem"))
@@ -198,6 +205,7 @@
       (export "nap" (func $nap'))
       (export "nap-sync" (func $nap-sync'))
       (export "plain" (func $plain'))
+      (export "nap-sync-sync" (func $nap-sync-sync'))
       (export "tick" (func $tick'))))))
     (func (export "work") async (param "n" u32) (param "k" u32) (result u64)
       (canon lift (core func $dm "work")))
@@ -209,6 +217,8 @@
       (canon lift (core func $dm "nap-sync")))
     (func (export "plain") async (param "n" u32) (param "k" u32) (result u64)
       (canon lift (core func $dm "plain")))
+    (func (export "nap-sync-sync") async (param "n" u32) (param "k" u32) (result u64)
+      (canon lift (core func $dm "nap-sync-sync")))
     (func (export "direct") async (param "n" u32) (param "k" u32) (result u64)
       (canon lift (core func $dm "direct")))
     (func (export "direct-plain") (param "n" u32) (param "k" u32) (result u64)
@@ -225,5 +235,6 @@
   (export "pair" (func $d "pair"))
   (export "nap-sync" (func $d "nap-sync"))
   (export "plain" (func $d "plain"))
+  (export "nap-sync-sync" (func $d "nap-sync-sync"))
   (export "direct" (func $d "direct"))
   (export "direct-plain" (func $d "direct-plain")))
