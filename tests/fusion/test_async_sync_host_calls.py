@@ -22,13 +22,14 @@ their results:
 a task's first call, its callback and on the host's stack. Every value compared is first
 checked to be one the original returns (no trap: `_original_values`).
 
-Known divergence, pinned: `direct(n, k)`, `nap-sync-sync(n, k)` and `pair(a, b)` block on
-the host while an
-in-module task has a YIELD queued; the fused scheduler gives the host its turn before each
-low-priority in-module item (`asynchost.HostSubtasks.poll_first`), where wasmtime's loop
-queues the host's turn behind the YIELD queued before the call, so the host's result comes one
-in-module turn earlier than in the original (same results, another log; `merge.asynchostsync`
-says why one queued host turn does not fix it).
+Known divergence, pinned: `direct(n, k)` (the root's own call, blocking in place),
+`nap-sync-sync(n, k)` and `pair(a, b)` (`work(a)` and `nap(b)` both blocked, beside a tick)
+block on the host while an in-module task has a YIELD queued; the fused scheduler gives the
+host its turn before each low-priority in-module item (`asynchost.HostSubtasks.poll_first`),
+where wasmtime's loop queues the host's turn behind the YIELD queued before the call, so the
+host's result comes one in-module turn earlier than in the original (same results, another
+log; `merge.asynchostsync` says why one queued host turn does not fix it). With no YIELD
+queued before the call they match.
 
 Also pinned here: a callback lift of a function that is not `async` stays refused (wasm-tools
 and wasmtime 50 reject the component, so nothing can check it).
