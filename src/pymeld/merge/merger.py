@@ -1178,11 +1178,11 @@ def _host_sync_key(lowered: Lowered) -> tuple[object, ...]:
 def _in_task_memory(hi: HostImport) -> bool:
     """Whether ``hi`` is a synchronously lowered host `async func` made `async` whose flat
     result goes to its proxy's record (`merge.asynchostsync`)."""
-    from pymeld.merge.asynchostsync import in_task_memory
-
     key = hi.key
     if not (isinstance(key, tuple) and key[:1] == ("host-sync",) and hi.func is not None):
         return False
+    from pymeld.merge.asynchostsync import in_task_memory
+
     return in_task_memory(hi.func.type)
 
 
