@@ -36,8 +36,9 @@ compares every result with the original's (no expected values: the oracle's acti
 
 Refused at run time, pinned (the original returns, the fused module traps): a host subtask
 ready in one set beside another ready subtask (wasmtime orders them by store-wide ids a host
-call leaves unmirrored); in the sweep, two tasks whose equal sleeps of 1 end in one turn. Refused when fusing: a synchronous
-lower of a host `async func` beside in-module tasks, and streams in an async host import.
+call leaves unmirrored); in the sweep, two tasks whose equal sleeps of 1 end in one turn. Refused when fusing:
+streams in an async host import. (A synchronous lower of a host `async func` beside
+in-module tasks: test_async_sync_host_calls.py.)
 """
 
 from __future__ import annotations
@@ -250,30 +251,6 @@ def test_fused_output_lowers_the_host_s_sleep_async_and_is_deterministic(
     for op in ("waitable-set.new", "waitable.join", "subtask.drop", "waitable-set.wait (memory"):
         assert text.count(f"(canon {op}") == 1, op
     assert fuse_bytes(inner, options=FuseOptions(component=True)).output == fused
-
-
-def test_sync_lower_of_a_host_async_func_stays_refused(wasm_tools: str, tmp_path: Path) -> None:
-    text = (LIVE / "inner.wat").read_text()
-    lowered = """(core func $sleep' (canon lower (func $sleep) async (memory (core memory $memory "mem"))))"""
-    assert text.count(lowered) == 2
-    first = text.index(lowered)  # $C's: made synchronous (its core signature is the same)
-    sync = (
-        """(core func $sleep' (canon lower (func $sleep) (memory (core memory $memory "mem"))))"""
-    )
-    text = text[:first] + sync + text[first + len(lowered) :]
-    text = text.replace(
-        '(import "" "sleep" (func $sleep (param i32 i32) (result i32)))',
-        '(import "" "sleep" (func $sleep (param i32) (result i32)))',
-        1,
-    )
-    text = text.replace(
-        "(call $sleep (local.get $n) (call $slot (local.get $n)))",
-        "(call $sleep (local.get $n))",
-        1,
-    )
-    binary = parse_wat_file(wasm_tools, text, tmp_path, "sync").read_bytes()
-    with pytest.raises(UnsupportedFeature, match="synchronous call of host `async func` `sleep`"):
-        fuse_bytes(binary, options=FuseOptions(component=True))
 
 
 STREAMED = """(component

@@ -27,7 +27,8 @@ taken from that set:
 What stays refused, at run time (trap): a host subtask ready in one set beside another ready
 subtask (their order is the runtime's store-wide ids, which a host call leaves unmirrored:
 `asyncids` lost). When fusing: ends, error contexts or resource handles among the import's
-parameters or results, and a synchronous lower of a host `async func` (`asynctask.plan_tasks`).
+parameters or results. (A synchronous lower of a host `async func` is made `async` with a
+proxy its caller's stack waits for: `merge.asynchostsync`.)
 
 Known divergence: the host runs only at those two points, not between every two in-module
 items as wasmtime's loop may interleave it, so a host event can come at another point
@@ -137,6 +138,13 @@ class HostSubtasks:
         p.add_func(GROUP, ("host_poll",), partial(self._take, "waitable-set.poll"))
         for li in rt.tp.host_subtasks:
             rt._host_calls[li] = p.add_func(GROUP, ("host-async", li), partial(self._call, li))
+        if rt.tp.host_syncs:
+            from pymeld.merge.asynchostsync import host_sync_call
+
+            for li in rt.tp.host_syncs:  # made `async`, waited for
+                rt._host_calls[li] = p.add_func(
+                    GROUP, ("host-sync", li), partial(host_sync_call, self, li)
+                )
 
     def _call(self, li: int) -> FuncCode:
         """The `async` lower of host import ``li``: the runtime's status as it is when no

@@ -266,6 +266,11 @@ class TaskPlan:
     # host imports lowered `async`: their subtasks are the runtime's, proxied in the caller's
     # in-module table (`merge.asynchost`)
     host_subtasks: list[int] = field(default_factory=list)
+    # synchronous lowers of host `async func`s, made `async` with a proxy the calling stack
+    # waits for (`merge.asynchostsync`); those of instances whose lifts run as in-module tasks
+    # are suspend points (their task's stack unwinds) → instance
+    host_syncs: list[int] = field(default_factory=list)
+    host_sync_points: dict[int, str] = field(default_factory=dict)
     # where ends cross the host boundary (root exports, host imports), for `--stats` and the
     # CLI's warning: a copy there left waiting for the host traps (refused at run time)
     host_handovers: list[str] = field(default_factory=list)
@@ -280,8 +285,10 @@ class TaskPlan:
         return {**self.yields, **self.blocking}
 
     def suspending(self, g: FlatGraph) -> set[int]:
-        """The instances with suspend points: built-ins' (`suspends`), callers' (`sync_blocks`)."""
+        """The instances with suspend points: built-ins' (`suspends`), callers' (`sync_blocks`,
+        `host_sync_points`: synchronous calls of host `async func`s)."""
         out = {g.builtins[bi].owner for bi in self.suspends}
+        out |= {g.lowers[li].owner for li in self.host_sync_points}
         return out | {self.edges[li].caller for li in self.sync_blocks}
 
     def task_instances(self) -> set[int]:
@@ -357,7 +364,9 @@ def plan_tasks(
             if not callee.type.is_async:
                 raise UnsupportedFeature(
                     f"callback lift of a function that is not `async` in component instance "
-                    f"{label(callee.owner)} (a task that may not block: not fused yet)"
+                    f"{label(callee.owner)} (a task that may not block: not fused; wasmtime 50 "
+                    "and wasm-tools reject it, the `async` option requiring an `async` "
+                    "function type, so there is no behaviour to check it against)"
                 )
             if callee.opts.callback is not None:
                 if callee not in tp.callbacks:
@@ -374,6 +383,11 @@ def plan_tasks(
             caller,
         )
     no_block = _entered_by_async_lower(tp)
+    may_be_tasks = {  # instances whose lifts run as tasks, or may (`_plan_sync_tasks`)
+        e.callee.owner
+        for e in tp.edges.values()
+        if e.task or (not e.callee.opts.is_async and e.callee.type.is_async)
+    }
     for li in lowers:
         lw = g.lowers[li]
         if not isinstance(lw.callee, HostFunc):
@@ -384,12 +398,14 @@ def plan_tasks(
             check_host_subtask(lw, label)
             tp.host_subtasks.append(li)
             continue
-        if lw.callee.type.is_async:
-            raise UnsupportedFeature(
-                f"synchronous call of host `async func` `{'/'.join(lw.callee.path)}` beside "
-                "in-module tasks (the host's wait would block every in-module task on the "
-                "fused stack, where wasmtime blocks only the caller's: lower it `async`)"
-            )
+        if lw.callee.type.is_async:  # made `async`, waited for (asynchostsync)
+            from pymeld.merge.asynchostsync import check_host_sync
+
+            check_host_sync(lw, label)
+            tp.host_syncs.append(li)
+            if lw.owner in may_be_tasks and lw.owner not in roots:
+                tp.host_sync_points[li] = label(lw.owner)
+            continue
         if any(True for _ in carried(lw.callee.type)):
             what = f"host import `{'/'.join(lw.callee.path)}`"
             if not host_ends or boundary_ends(lw.callee.type) is None:
@@ -1172,7 +1188,7 @@ class TaskRuntime:
 
             self.streams = StreamRuntime(self, g, tp)
         self.host: HostSubtasks | None = None  # the runtime's subtasks of host imports
-        if tp.host_subtasks:
+        if tp.host_subtasks or tp.host_syncs:
             from pymeld.merge.asynchost import HostSubtasks
 
             assert host_runtime is not None
@@ -1213,7 +1229,7 @@ class TaskRuntime:
         tp = self.tp
         for bi in [*tp.table_ops, *tp.contexts, *tp.returns, *tp.cancels, *tp.stack_yields]:
             self._builtins[bi] = self._func("builtin", bi)
-        if self.tp.suspends or self.tp.sync_blocks:
+        if self.tp.suspends or self.tp.sync_blocks or self.tp.host_sync_points:
             p.add_memory(GROUP, "frames")
             p.add_global(GROUP, ("unwind", "state"))
             p.add_global(GROUP, ("unwind", "data"))
@@ -1877,7 +1893,7 @@ class TaskRuntime:
         no task may block (`_no_block_entries`) never start one; any other generated function
         or an export reaching a suspend point would need a suspended stack no entry stops:
         refused."""
-        if not (self.tp.suspends or self.tp.sync_blocks):
+        if not (self.tp.suspends or self.tp.sync_blocks or self.tp.host_sync_points):
             return
         from pymeld.merge.unwind import UnwindGlobals, barrier_leaks, unwind
 
@@ -1886,6 +1902,7 @@ class TaskRuntime:
             f = self.builtin_func(bi)
             assert f is not None
             points.append(f)
+        points += [self._host_calls[li].index for li in self.tp.host_sync_points]
         allowed: dict[int, set[int]] = {f.index: set() for f in self.p.funcs()}
         for li in self.tp.sync_blocks:
             adapter = self.p.index(Space.FUNC, "adapter", li)
@@ -1908,11 +1925,24 @@ class TaskRuntime:
             allowed[self.fn("resume")].add(target)
         leaks = set(barrier_leaks(out, points, allowed)) - self._no_block_entries(out)
         if leaks:
-            where = ", ".join(sorted({*self.tp.suspends.values(), *self.tp.sync_blocks.values()}))
+            where = ", ".join(
+                sorted(
+                    {
+                        *self.tp.suspends.values(),
+                        *self.tp.sync_blocks.values(),
+                        *self.tp.host_sync_points.values(),
+                    }
+                )
+            )
             ops = ", ".join(
                 sorted(
                     {f"`{self.g.builtins[bi].op}`" for bi in self.tp.suspends}
                     | ({"a blocking sync call"} if self.tp.sync_blocks else set())
+                    | (
+                        {"synchronous calls of host `async func`s"}
+                        if self.tp.host_sync_points
+                        else set()
+                    )
                 )
             )
             raise UnsupportedFeature(

@@ -290,8 +290,19 @@ class Merger:
     def _host_index(self, lower: int) -> int:
         lowered = self.g.lowers[lower]
         assert isinstance(lowered.callee, HostFunc)
-        key = (lowered.callee.path, lowered.callee.type, lowered.opts)
+        key = self._host_import_key(lower)
+        assert key is not None
         return self.host_imports[self._host_by_key[key]].index
+
+    def _host_import_key(self, lower: int) -> tuple[object, ...] | None:
+        """The key of the output import host lower ``lower`` calls (None: not a host one)."""
+        lowered = self.g.lowers[lower]
+        if not isinstance(lowered.callee, HostFunc):
+            return None
+        fused = self.async_plan.fused
+        if fused is not None and fused.tasks is not None and lower in fused.tasks.host_syncs:
+            return _host_sync_key(lowered)  # made `async` (merge.asynchostsync)
+        return (lowered.callee.path, lowered.callee.type, lowered.opts)
 
     # -- planning -------------------------------------------------------------------------------------
     def _reachable_lowers(self) -> list[int]:
@@ -331,6 +342,17 @@ class Merger:
         # Async first: fusing it may move every resource handle in-module (merge.asyncres).
         self.async_plan = plan_async(self.g, sorted(self._builtins_used), lowers, self.host_ends)
         fused = self.async_plan.fused
+        if fused is not None and fused.tasks is not None and fused.tasks.host_syncs:
+            # the synchronous imports only calls made `async` used (asynchostsync): unused
+            syncs = set(fused.tasks.host_syncs)
+            used = {self._host_import_key(li) for li in lowers if li not in syncs}
+            keys = sorted(self._host_by_key, key=self._host_by_key.__getitem__)
+            for k in range(len(keys) - 1, -1, -1):
+                hi = self.host_imports[k]
+                if keys[k] not in used and hi.func is not None:
+                    del self.host_imports[k], self._host_opts[k], keys[k]
+                    names.discard((hi.module, hi.name))
+            self._host_by_key = {key: k for k, key in enumerate(keys)}
         # Resource built-ins the runtime keeps doing (pymeld.resources.runtime).
         self.runtime = plan_runtime(
             self.g,
@@ -378,7 +400,18 @@ class Merger:
                     hi = HostImport(None, at.CanonOptions(), ASYNC_MODULE, op, 0, None, bkey)
                     hi.op, hi.builtin = op, ctx
                     add(bkey, hi, None)
-        if fused is not None and fused.tasks is not None and fused.tasks.host_subtasks:
+        tasks = None if fused is None else fused.tasks
+        for li in [] if tasks is None else tasks.host_syncs:  # lowered `async` (asynchostsync)
+            lowered = self.g.lowers[li]
+            assert isinstance(lowered.callee, HostFunc)
+            skey = _host_sync_key(lowered)
+            if skey in self._host_by_key:
+                continue
+            module, name = _core_import_name(lowered.callee.path)
+            hi = HostImport(lowered.callee, at.CanonOptions(), module, name, 0, None, skey)
+            hi.lower_async = True
+            add(skey, hi, None if _in_task_memory(hi) else lowered.opts)
+        if tasks is not None and (tasks.host_subtasks or tasks.host_syncs):
             from pymeld.merge.asynchost import runtime_builtins
 
             for rb in runtime_builtins():  # the runtime's, for host subtasks (asynchost)
@@ -467,7 +500,7 @@ class Merger:
         for hi, opts in zip(self.host_imports, self._host_opts):
             if opts is not None:
                 hi.opts = self._guarded(self.canon_options(opts), opts)
-            elif _host_subtask_wait(hi):  # its events land in the task records' memory
+            elif _host_subtask_wait(hi) or _in_task_memory(hi):  # in the task records' memory
                 assert self.asyncf is not None and self.asyncf.tasks is not None
                 hi.opts = at.CanonOptions(memory=self.asyncf.tasks.mem("tasks"))
             params, results = hi.core_signature()
@@ -1130,6 +1163,27 @@ def merge(
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def _host_sync_key(lowered: Lowered) -> tuple[object, ...]:
+    """The import key of a synchronous lower of a host `async func` made `async`: shared by
+    the lowers whose result goes to the task records' memory, else by equal options."""
+    from pymeld.merge.asynchostsync import in_task_memory
+
+    hf = lowered.callee
+    assert isinstance(hf, HostFunc)
+    return ("host-sync", hf.path, hf.type, None if in_task_memory(hf.type) else lowered.opts)
+
+
+def _in_task_memory(hi: HostImport) -> bool:
+    """Whether ``hi`` is a synchronously lowered host `async func` made `async` whose flat
+    result goes to its proxy's record (`merge.asynchostsync`)."""
+    key = hi.key
+    if not (isinstance(key, tuple) and key[:1] == ("host-sync",) and hi.func is not None):
+        return False
+    from pymeld.merge.asynchostsync import in_task_memory
+
+    return in_task_memory(hi.func.type)
 
 
 def _host_subtask_wait(hi: HostImport) -> bool:

@@ -3,7 +3,9 @@
 ;; async lifts between instances: refused inside one module); $B calls $C, the root instance $A
 ;; calls both, all through sync lowers. Instantiation order of the clusters: $C, $B, $A. $C's
 ;; callback holds a `thread.yield` (in an instance the host calls, not fused beside in-module
-;; tasks: that keeps its boundaries; it never runs).
+;; tasks: that keeps its boundaries; it never runs). Since synchronous calls of host `async
+;; func`s are fused beside in-module tasks (merge.asynchostsync), $A and $B make one cluster:
+;; $B's call of $C's `g` is such a call seen from it. Two clusters, then.
 
 (component
   (component $C
