@@ -1,0 +1,139 @@
+"""Resource handles among an async host import's values beside in-module tasks
+(`merge.asynchostvals`, the proxies of `merge.asynchost`).
+
+The WASI 0.3 shapes: an app calling the host's `handle: async func(own<request>) ->
+result<own<response>, error-code>` and the like from an in-module task. wasmtime-py cannot
+supply an async host function or a resource, so a component stands in for the host
+(`host_values_live/res-host.wat`: a resource `r` whose destructor sums the reps it drops, and
+`async func`s YIELDing n times before they return). The oracle runs a harness instantiating it
+beside the composition (`host_values_live/resources.wat`: $C's `call(op, n)`, an in-module task
+after fusion, makes one async call of the host and packs the handle numbers of its table with
+what it got) against the same harness around the fused composition, where the host's functions
+and its resource type stay imports of the one fused instance:
+
+* an own the host returns (`give`, `give-result`'s ok case: a variant at the result pointer),
+  lifted into the caller's table when the proxy sees RETURNED (or at once), then lent back to
+  the host's sync `rep` and dropped (the host's destructor runs: `dropped`);
+* an own moved to the host (`take`), which drops it;
+* a borrow lent to the host (`peek`) until the subtask returns;
+* trapping where wasmtime traps: the moved own dropped after the call, the lent own dropped or
+  moved while the host holds the borrow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pymeld.fuse import FuseOptions, fuse_bytes
+from support import nested_component_text, oracle_against, parse_wat_file
+
+LIVE = Path(__file__).parent / "host_values_live"
+_RES_WITH = ("r", "make", "rep", "give", "take", "peek", "give-result")
+
+
+def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+    """A component instantiating the host stand-in and ``inner`` (a component binary) with the
+    host's resource type and functions, exporting ``inner``'s `run` and the host's `dropped`."""
+    withs = " ".join(
+        f'(with "{n}" ({"type" if n == "r" else "func"} $host "{n}"))' for n in _RES_WITH
+    )
+    return (
+        f"(component\n{(LIVE / 'res-host.wat').read_text()}"
+        f"{nested_component_text(wasm_tools, inner, tmp_path, name)}"
+        "  (instance $host (instantiate $Host))\n"
+        f"  (instance $inner (instantiate $Inner {withs}))\n"
+        '  (export "run" (func $inner "run"))\n'
+        '  (export "dropped" (func $host "dropped")))\n'
+    )
+
+
+@pytest.fixture(scope="module")
+def inner(wasm_tools: str, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    tmp = tmp_path_factory.mktemp("inner")
+    text = (LIVE / "resources.wat").read_text()
+    return parse_wat_file(wasm_tools, text, tmp, "inner").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def fused(inner: bytes) -> bytes:
+    return fuse_bytes(inner, options=FuseOptions(component=True)).output
+
+
+def _oracle(
+    wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, tmp_path: Path, body: list[str]
+) -> dict:
+    """The oracle on ``body`` (wast commands after the harness' definition) of the harness
+    around the original, the harness around ``fused`` as the transformed binary."""
+    harness = _harness(wasm_tools, inner, tmp_path, "original")
+    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
+    lines.append(f"(component definition $H{harness[len('(component') :]}")
+    wast = tmp_path / "live.wast"
+    wast.write_text("\n".join(lines + body) + "\n")
+    transformed = parse_wat_file(
+        wasm_tools, _harness(wasm_tools, fused, tmp_path, "fused"), tmp_path, "t"
+    )
+    return oracle_against(oracle_py, wast, transformed, tmp_path)
+
+
+def _run(op: int, n: int) -> str:
+    return f'"run" (u32.const {op}) (u32.const {n})'
+
+
+#: (op, n) → the original's result: its own handle << 20 | the subtask's << 16 | a value
+#: (resources.wat); `dropped` after it: the reps the host's destructor saw
+RESULTS = {
+    (0, 0): (1 << 20 | 100, 100),  # returned at once: the own is handle 1
+    (0, 1): (3 << 20 | 1 << 16 | 101, 101),  # subtask 1, set 2, the own 3
+    (0, 3): (3 << 20 | 1 << 16 | 103, 103),
+    (1, 0): (1 << 20 | 1050, 50),  # take: the rep + 1000, dropped by the host
+    (1, 2): (1 << 20 | 1 << 16 | 1052, 52),  # the subtask takes the moved own's index
+    (2, 0): (1 << 20 | 2070, 70),  # peek: the borrowed rep + 2000, dropped by the caller
+    (2, 3): (1 << 20 | 2 << 16 | 2073, 73),
+    (3, 0): (1 << 30 | 1 << 20 | 200, 200),  # ok(own) at the result pointer
+    (3, 2): (1 << 30 | 3 << 20 | 1 << 16 | 202, 202),
+    (3, 1): (1 << 16 | 1, 0),  # err(1)
+    (5, 0): (1 << 20 | 2070, 70),  # the own lent to a call returned at once: dropped after
+    (6, 0): (1 << 20 | 2070 + 1070, 70),  # ... or moved
+    (7, 1): ((3 << 20 | 101) * 3 + (1 << 20 | 3 << 16 | 102), 101 + 102),
+    (7, 2): ((3 << 20 | 102) * 3 + (1 << 20 | 3 << 16 | 103), 102 + 103),
+}
+#: (op, n) → wasmtime's trap: the moved own dropped (its index gone; then the subtask's),
+#: the own lent to the host's subtask dropped or moved while it runs
+TRAPS = {
+    (4, 0): "unknown handle index 1",
+    (4, 2): "index 1 is not a resource",
+    (5, 1): "cannot remove owned resource while borrowed",
+    (5, 3): "cannot remove owned resource while borrowed",
+    (6, 2): "cannot remove owned resource while borrowed",
+}
+
+
+def test_handles_among_async_host_import_values_fuse_equivalently(
+    wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, tmp_path: Path
+) -> None:
+    body = []
+    for k, ((op, n), (want, dropped)) in enumerate(RESULTS.items()):
+        body += [
+            f"(component instance $i{k} $H)",
+            f"(assert_return (invoke {_run(op, n)}) (u32.const {want}))",
+            f'(assert_return (invoke "dropped") (u32.const {dropped}))',
+        ]
+    r = _oracle(wasm_tools, oracle_py, inner, fused, tmp_path, body)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r  # the original gave every expected result
+
+
+def test_misused_handles_of_async_host_import_values_trap_as_the_original(
+    wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, tmp_path: Path
+) -> None:
+    body = []
+    for k, ((op, n), message) in enumerate(TRAPS.items()):
+        body += [
+            f"(component instance $i{k} $H)",
+            f'(assert_trap (invoke {_run(op, n)}) "{message}")',
+        ]
+    r = _oracle(wasm_tools, oracle_py, inner, fused, tmp_path, body)
+    assert r["status"] == "equivalent", r
+    assert r["counts"]["compared"] == 2 * len(TRAPS) + 1, r
