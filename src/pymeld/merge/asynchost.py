@@ -294,7 +294,7 @@ class HostSubtasks:
         rt = self.rt
         m, head = rt.mem("tasks"), rt.glob("host_head")
         st, prev, cur = b.local("i32"), b.local("i32"), b.local("i32")
-        b.get(t).load("i32.load", m, _HOST)
+        b.get(t).load("i32.load", m, _HOST).i32(0).op("i32.ne")  # (a bool: handles may be even)
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").op("i32.and").if_()
         b.get(t).load("i32.load", m, _HOST).i32(0).call(self.runtime("waitable.join"))
         b.get(t).load("i32.load", m, _HOST).call(self.runtime("subtask.cancel")).set(st)

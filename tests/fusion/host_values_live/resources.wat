@@ -9,7 +9,10 @@
 ;;   op 4: take, then drop the own it moved (traps);
 ;;   op 5: peek, then drop the own it lent (traps unless the host returned at once);
 ;;   op 6: peek, then take the own it lent (traps unless the host returned at once);
-;;   op 7: give(n), then give(n + 1) from the callback, waited for in the same set.
+;;   op 7: give(n), then give(n + 1) from the callback, waited for in the same set;
+;;   op 9: peek(make(70 + n), n) cancelled at once (the host answers with `task.cancel`),
+;;     then the own dropped (its loan ended): the own << 20 | the status << 16 | the subtask << 8;
+;;   op 10: give(n) cancelled at once: the status << 16 | the subtask << 8.
 (component
   (import "r" (type $r (sub resource)))
   (import "make" (func $make (param "v" u32) (result (own $r))))
@@ -41,6 +44,7 @@
       (import "" "take" (func $take (param i32 i32 i32) (result i32)))
       (import "" "peek" (func $peek (param i32 i32 i32) (result i32)))
       (import "" "give-result" (func $gr (param i32 i32) (result i32)))
+      (import "" "subtask.cancel" (func $cancel (param i32) (result i32)))
       (global $op (mut i32) (i32.const 0))
       (global $n (mut i32) (i32.const 0))
       (global $h (mut i32) (i32.const 0))
@@ -105,6 +109,25 @@
             (local.set $r (call $take (global.get $h) (local.get $n) (i32.const 64)))
             (if (i32.eq (local.get $op) (i32.const 4)) (then (call $rdrop (global.get $h))))
             (return (call $after (local.get $r)))))
+        (if (i32.ge_u (local.get $op) (i32.const 9))
+          (then
+            (global.set $h (i32.const 0))
+            (if (i32.eq (local.get $op) (i32.const 9))
+              (then
+                (global.set $h (call $make (i32.add (i32.const 70) (local.get $n))))
+                (local.set $r (call $peek (global.get $h) (local.get $n) (i32.const 64))))
+              (else (local.set $r (call $give (local.get $n) (i32.const 64)))))
+            (global.set $sub (i32.shr_u (local.get $r) (i32.const 4)))
+            (local.set $r (i32.const 2))
+            (if (global.get $sub)
+              (then
+                (local.set $r (call $cancel (global.get $sub)))
+                (call $sdrop (global.get $sub))))
+            (if (global.get $h) (then (call $rdrop (global.get $h))))
+            (call $task.return
+              (i32.or (i32.or (i32.shl (global.get $h) (i32.const 20)) (i32.shl (local.get $r) (i32.const 16)))
+                (i32.shl (global.get $sub) (i32.const 8))))
+            (return (i32.const 0))))
         (global.set $h (call $make (i32.add (i32.const 70) (local.get $n))))
         (local.set $r (call $peek (global.get $h) (local.get $n) (i32.const 64)))
         (if (i32.eq (local.get $op) (i32.const 5)) (then (call $rdrop (global.get $h))))
@@ -128,6 +151,7 @@
     (core func $new (canon waitable-set.new))
     (core func $join (canon waitable.join))
     (core func $sdrop (canon subtask.drop))
+    (core func $cancel (canon subtask.cancel))
     (core func $rdrop (canon resource.drop $r))
     (core func $make (canon lower (func $make)))
     (core func $rep (canon lower (func $rep)))
@@ -147,7 +171,8 @@
       (export "give" (func $give))
       (export "take" (func $take))
       (export "peek" (func $peek))
-      (export "give-result" (func $gr))))))
+      (export "give-result" (func $gr))
+      (export "subtask.cancel" (func $cancel))))))
     (func (export "call") async (param "op" u32) (param "n" u32) (result u32)
       (canon lift (core func $cm "call") async (callback (core func $cm "call-cb")))))
   (component $D
