@@ -16,12 +16,14 @@ and its resource type stay imports of the one fused instance:
   the host's sync `rep` and dropped (the host's destructor runs: `dropped`);
 * an own moved to the host (`take`), which drops it;
 * a borrow lent to the host (`peek`) until the subtask returns;
+* an async call cancelled at once (the host answers with `task.cancel`): the loan ends;
 * trapping where wasmtime traps: the moved own dropped after the call, the lent own dropped or
-  moved while the host holds the borrow.
+  moved (to the host, or to another instance: $E's `sink`) while the host holds the borrow.
 """
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -104,6 +106,7 @@ RESULTS = {
     (9, 3): (1 << 20 | 4 << 16 | 2 << 8, 73),
     (10, 0): (2 << 16, 0),  # the own it returned at once stays in the table
     (10, 2): (4 << 16 | 1 << 8, 0),
+    (11, 0): (1 << 20 | 1 << 12 | 2070, 0),  # the own lent at once, then moved to $E
 }
 #: calls in one instance: handles left in the caller's table shift the numbers of the next
 SEQUENCE = [(10, 0), (0, 1), (3, 2), (1, 2), (2, 3), (10, 1), (7, 1), (9, 2), (0, 0)]
@@ -115,6 +118,8 @@ TRAPS = {
     (5, 1): "cannot remove owned resource while borrowed",
     (5, 3): "cannot remove owned resource while borrowed",
     (6, 2): "cannot remove owned resource while borrowed",
+    (11, 1): "cannot remove owned resource while borrowed",  # moved to $E while lent
+    (11, 3): "cannot remove owned resource while borrowed",
 }
 
 
@@ -155,3 +160,24 @@ def test_handles_left_in_the_caller_s_table_number_later_calls_as_the_original(
     r = _oracle(wasm_tools, oracle_py, inner, fused, tmp_path, body)
     assert r["status"] == "equivalent", r
     assert r["counts"]["compared"] == len(SEQUENCE) + 3, r
+
+
+def test_fused_output_keeps_the_host_s_imports_and_is_deterministic(
+    wasm_tools: str, inner: bytes, fused: bytes, tmp_path: Path
+) -> None:
+    """The host's functions stay imports of the one fused instance, its async ones lowered
+    `async`; fusing twice gives the same bytes; core output is a valid module."""
+    (tmp_path / "fused.wasm").write_bytes(fused)
+    text = subprocess.run(
+        [wasm_tools, "print", str(tmp_path / "fused.wasm")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert text.count("(component") == 1  # no nested component: one fused instance
+    for name in ("give", "take", "peek", "give-result"):
+        assert f'(import "{name}" (func' in text, name
+    assert fuse_bytes(inner, options=FuseOptions(component=True)).output == fused
+    core = tmp_path / "core.wasm"
+    core.write_bytes(fuse_bytes(inner, options=FuseOptions()).output)
+    subprocess.run([wasm_tools, "validate", str(core)], check=True)

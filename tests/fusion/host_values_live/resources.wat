@@ -12,7 +12,9 @@
 ;;   op 7: give(n), then give(n + 1) from the callback, waited for in the same set;
 ;;   op 9: peek(make(70 + n), n) cancelled at once (the host answers with `task.cancel`),
 ;;     then the own dropped (its loan ended): the own << 20 | the status << 16 | the subtask << 8;
-;;   op 10: give(n) cancelled at once: the status << 16 | the subtask << 8.
+;;   op 10: give(n) cancelled at once: the status << 16 | the subtask << 8;
+;;   op 11: peek(make(70 + n), n), then the own moved to $E's `sink` (a sync call), which keeps
+;;     it (traps unless the host returned at once): as op 2 | $E's handle << 12.
 (component
   (import "r" (type $r (sub resource)))
   (import "make" (func $make (param "v" u32) (result (own $r))))
@@ -29,6 +31,7 @@
     (import "take" (func $take async (param "h" (own $r)) (param "n" u32) (result u32)))
     (import "peek" (func $peek async (param "b" (borrow $r)) (param "n" u32) (result u32)))
     (import "give-result" (func $gr async (param "n" u32) (result (result (own $r) (error u32)))))
+    (import "sink" (func $sink (param "h" (own $r)) (result u32)))
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
     (core module $CM
@@ -45,6 +48,7 @@
       (import "" "peek" (func $peek (param i32 i32 i32) (result i32)))
       (import "" "give-result" (func $gr (param i32 i32) (result i32)))
       (import "" "subtask.cancel" (func $cancel (param i32) (result i32)))
+      (import "" "sink" (func $sink (param i32) (result i32)))
       (global $op (mut i32) (i32.const 0))
       (global $n (mut i32) (i32.const 0))
       (global $h (mut i32) (i32.const 0))
@@ -78,6 +82,10 @@
           (then
             (return (i32.or (i32.shl (global.get $h) (i32.const 20))
               (i32.add (i32.load (i32.const 64)) (i32.load (i32.const 72)))))))
+        (if (i32.eq (local.get $op) (i32.const 11))
+          (then
+            (return (i32.or (i32.shl (global.get $h) (i32.const 20))
+              (i32.add (i32.load (i32.const 64)) (i32.shl (i32.load (i32.const 72)) (i32.const 12)))))))
         (if (i32.eq (local.get $op) (i32.const 7))
           (then
             (return (i32.add (i32.mul (global.get $acc) (i32.const 3)) (call $seen (i32.const 64))))))
@@ -108,6 +116,12 @@
             (global.set $h (call $make (i32.add (i32.const 50) (local.get $n))))
             (local.set $r (call $take (global.get $h) (local.get $n) (i32.const 64)))
             (if (i32.eq (local.get $op) (i32.const 4)) (then (call $rdrop (global.get $h))))
+            (return (call $after (local.get $r)))))
+        (if (i32.eq (local.get $op) (i32.const 11))
+          (then
+            (global.set $h (call $make (i32.add (i32.const 70) (local.get $n))))
+            (local.set $r (call $peek (global.get $h) (local.get $n) (i32.const 64)))
+            (i32.store (i32.const 72) (call $sink (global.get $h)))
             (return (call $after (local.get $r)))))
         (if (i32.ge_u (local.get $op) (i32.const 9))
           (then
@@ -152,6 +166,7 @@
     (core func $join (canon waitable.join))
     (core func $sdrop (canon subtask.drop))
     (core func $cancel (canon subtask.cancel))
+    (core func $sink (canon lower (func $sink)))
     (core func $rdrop (canon resource.drop $r))
     (core func $make (canon lower (func $make)))
     (core func $rep (canon lower (func $rep)))
@@ -172,7 +187,8 @@
       (export "take" (func $take))
       (export "peek" (func $peek))
       (export "give-result" (func $gr))
-      (export "subtask.cancel" (func $cancel))))))
+      (export "subtask.cancel" (func $cancel))
+      (export "sink" (func $sink))))))
     (func (export "call") async (param "op" u32) (param "n" u32) (result u32)
       (canon lift (core func $cm "call") async (callback (core func $cm "call-cb")))))
   (component $D
@@ -210,9 +226,15 @@
       (export "call" (func $call'))))))
     (func (export "run") async (param "op" u32) (param "n" u32) (result u32)
       (canon lift (core func $dm "run"))))
+  (component $E
+    (import "r" (type $r (sub resource)))
+    (core module $EM (func (export "sink") (param $h i32) (result i32) (local.get $h)))
+    (core instance $em (instantiate $EM))
+    (func (export "sink") (param "h" (own $r)) (result u32) (canon lift (core func $em "sink"))))
+  (instance $e (instantiate $E (with "r" (type $r))))
   (instance $c (instantiate $C
     (with "r" (type $r)) (with "make" (func $make)) (with "rep" (func $rep))
     (with "give" (func $give)) (with "take" (func $take)) (with "peek" (func $peek))
-    (with "give-result" (func $gr))))
+    (with "give-result" (func $gr)) (with "sink" (func $e "sink"))))
   (instance $d (instantiate $D (with "call" (func $c "call"))))
   (export "run" (func $d "run")))
