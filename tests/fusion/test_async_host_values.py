@@ -25,37 +25,63 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import nested_component_text, oracle_against, parse_wat_file
+from support import (
+    assert_traps_where_original_returns,
+    nested_component_text,
+    oracle_against,
+    parse_wat_file,
+)
 
 LIVE = Path(__file__).parent / "host_values_live"
-_RES_WITH = ("r", "make", "rep", "give", "take", "peek", "give-result")
 
 
-def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+class Composition(NamedTuple):
+    """An inner composition, its host stand-in, and what the harness passes and exports."""
+
+    inner: str
+    host: str
+    types: tuple[str, ...]  # the host's resource types the inner one imports
+    funcs: tuple[str, ...]  # the host's functions it imports
+    exports: tuple[tuple[str, str], ...]  # (instance, name) re-exported by the harness
+
+
+RESOURCES = Composition(
+    "resources.wat",
+    "res-host.wat",
+    ("r",),
+    ("make", "rep", "give", "take", "peek", "give-result"),
+    (("inner", "run"), ("host", "dropped")),
+)
+ENDS = Composition("ends.wat", "ends-host.wat", (), ("consume", "open"), (("inner", "run"),))
+
+
+def _harness(wasm_tools: str, c: Composition, inner: bytes, tmp_path: Path, name: str) -> str:
     """A component instantiating the host stand-in and ``inner`` (a component binary) with the
-    host's resource type and functions, exporting ``inner``'s `run` and the host's `dropped`."""
-    withs = " ".join(
-        f'(with "{n}" ({"type" if n == "r" else "func"} $host "{n}"))' for n in _RES_WITH
-    )
+    host's resource types and functions, re-exporting ``c.exports``."""
+    withs = [f'(with "{n}" (type $host "{n}"))' for n in c.types]
+    withs += [f'(with "{n}" (func $host "{n}"))' for n in c.funcs]
     return (
-        f"(component\n{(LIVE / 'res-host.wat').read_text()}"
+        f"(component\n{(LIVE / c.host).read_text()}"
         f"{nested_component_text(wasm_tools, inner, tmp_path, name)}"
         "  (instance $host (instantiate $Host))\n"
-        f"  (instance $inner (instantiate $Inner {withs}))\n"
-        '  (export "run" (func $inner "run"))\n'
-        '  (export "dropped" (func $host "dropped")))\n'
+        f"  (instance $inner (instantiate $Inner {' '.join(withs)}))\n"
+        + "".join(f'  (export "{n}" (func ${i} "{n}"))\n' for i, n in c.exports)
+        + ")\n"
     )
+
+
+def _binary(wasm_tools: str, c: Composition, tmp: Path) -> bytes:
+    return parse_wat_file(wasm_tools, (LIVE / c.inner).read_text(), tmp, "inner").read_bytes()
 
 
 @pytest.fixture(scope="module")
 def inner(wasm_tools: str, tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    tmp = tmp_path_factory.mktemp("inner")
-    text = (LIVE / "resources.wat").read_text()
-    return parse_wat_file(wasm_tools, text, tmp, "inner").read_bytes()
+    return _binary(wasm_tools, RESOURCES, tmp_path_factory.mktemp("inner"))
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +90,23 @@ def fused(inner: bytes) -> bytes:
 
 
 def _oracle(
-    wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, tmp_path: Path, body: list[str]
+    wasm_tools: str,
+    oracle_py: Path,
+    inner: bytes,
+    fused: bytes,
+    tmp_path: Path,
+    body: list[str],
+    c: Composition = RESOURCES,
 ) -> dict:
     """The oracle on ``body`` (wast commands after the harness' definition) of the harness
     around the original, the harness around ``fused`` as the transformed binary."""
-    harness = _harness(wasm_tools, inner, tmp_path, "original")
+    harness = _harness(wasm_tools, c, inner, tmp_path, "original")
     lines = [";;! component_model_async = true", ";;! multi_memory = true"]
     lines.append(f"(component definition $H{harness[len('(component') :]}")
     wast = tmp_path / "live.wast"
     wast.write_text("\n".join(lines + body) + "\n")
     transformed = parse_wat_file(
-        wasm_tools, _harness(wasm_tools, fused, tmp_path, "fused"), tmp_path, "t"
+        wasm_tools, _harness(wasm_tools, c, fused, tmp_path, "fused"), tmp_path, "t"
     )
     return oracle_against(oracle_py, wast, transformed, tmp_path)
 
@@ -181,3 +213,58 @@ def test_fused_output_keeps_the_host_s_imports_and_is_deterministic(
     core = tmp_path / "core.wasm"
     core.write_bytes(fuse_bytes(inner, options=FuseOptions()).output)
     subprocess.run([wasm_tools, "validate", str(core)], check=True)
+
+
+# -- stream/future ends ------------------------------------------------------------------------
+
+#: (op, n) → the original's result (ends.wat)
+END_RESULTS = {
+    # the readable end (1) handed to the host, the writable end 2, the subtask 1 (the moved
+    # end's index): 1000 * 5 + the sum of "hello"
+    (0, 0): 1 << 24 | 2 << 20 | 1 << 16 | 5532,
+    # the stream and future the host returns (proxies of the runtime's ends), read at once
+    (1, 0): 1 << 28 | 2 << 24 | 4827,  # returned at once
+    (1, 1): 3 << 28 | 4 << 24 | 1 << 16 | 4827,  # subtask 1, set 2
+    (1, 3): 3 << 28 | 4 << 24 | 1 << 16 | 4827,
+}
+#: the host reads only after n YIELDs: the app's write waits for the host (the runtime's
+#: event, which no in-module wait takes): refused at run time (the fused module traps)
+END_REFUSED = {(0, 1): 1 << 24 | 2 << 20 | 1 << 16 | 5532}
+
+
+@pytest.fixture(scope="module")
+def ends(wasm_tools: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    binary = _binary(wasm_tools, ENDS, tmp_path_factory.mktemp("ends"))
+    return binary, fuse_bytes(binary, options=FuseOptions(component=True)).output
+
+
+def test_ends_among_async_host_import_values_fuse_equivalently(
+    wasm_tools: str, oracle_py: Path, ends: tuple[bytes, bytes], tmp_path: Path
+) -> None:
+    body = []
+    for k, ((op, n), want) in enumerate(END_RESULTS.items()):
+        body += [
+            f"(component instance $i{k} $H)",
+            f"(assert_return (invoke {_run(op, n)}) (u32.const {want}))",
+        ]
+    body += ["(component instance $seq $H)"]
+    body += [f"(invoke {_run(op, n)})" for op, n in [(1, 2), (0, 0), (1, 0), (0, 0)]]
+    r = _oracle(wasm_tools, oracle_py, *ends, tmp_path, body, ENDS)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
+
+
+@pytest.mark.parametrize("case", sorted(END_REFUSED))
+def test_a_write_waiting_for_the_host_is_refused_at_run_time(
+    case: tuple[int, int],
+    wasm_tools: str,
+    oracle_py: Path,
+    ends: tuple[bytes, bytes],
+    tmp_path: Path,
+) -> None:
+    body = [
+        "(component instance $i $H)",
+        f"(assert_return (invoke {_run(*case)}) (u32.const {END_REFUSED[case]}))",
+    ]
+    r = _oracle(wasm_tools, oracle_py, *ends, tmp_path, body, ENDS)
+    assert_traps_where_original_returns(r)

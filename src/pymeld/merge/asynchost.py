@@ -83,17 +83,23 @@ RUNTIME_OPS = (
 _WITH_MEMORY = ("waitable-set.wait", "waitable-set.poll")
 
 
-def check_host_subtask(lw: Lowered, label: Callable[[int], str]) -> None:
-    """Refuse an `async` lower of a host import whose values the proxy cannot carry (its
-    resource handles are translated by `merge.asynchostvals`)."""
+def check_host_subtask(lw: Lowered, label: Callable[[int], str], host_ends: bool = True) -> bool:
+    """Refuse an `async` lower of a host import whose values the proxy cannot carry; True when
+    it hands stream/future ends over (`merge.asynchostvals`, as at a sync host import: with
+    ``host_ends``, `asynctask.plan_tasks`). Its resource handles are translated there too."""
+    from pymeld.merge.asynchostvals import host_ends_problem
+
     hf = lw.callee
     assert isinstance(hf, HostFunc)
+    if not at.async_values(hf.type):
+        return False
     what = f"async host import `{'/'.join(hf.path)}` in component instance {label(lw.owner)}"
-    if at.async_values(hf.type):
+    problem = host_ends_problem(hf.type) if host_ends else "not with --keep-async-boundaries"
+    if problem is not None:
         raise UnsupportedFeature(
-            f"stream/future/error-context passed to {what} beside in-module tasks (its ends "
-            "would be handed over when the host takes them: not fused yet)"
+            f"stream/future/error-context passed to {what} beside in-module tasks ({problem})"
         )
+    return True
 
 
 def runtime_builtins() -> list[Builtin]:
@@ -142,8 +148,9 @@ class HostSubtasks:
             return
         from pymeld.merge.asynchostvals import HostValues
 
-        self.values = HostValues(self.rt, tables())
-        self.values.plan()
+        if self.values is None:
+            self.values = HostValues(self.rt)
+        self.values.plan_handles(tables())
 
     def plan(self) -> None:
         from pymeld.merge.asynctask import GROUP
@@ -155,6 +162,11 @@ class HostSubtasks:
         p.add_func(GROUP, ("host_poll",), partial(self._take, "waitable-set.poll"))
         for li in rt.tp.host_subtasks:
             rt._host_calls[li] = p.add_func(GROUP, ("host-async", li), partial(self._call, li))
+        if any(at.async_values(_host_type(rt, li)) for li in rt.tp.host_subtasks):
+            from pymeld.merge.asynchostvals import HostValues
+
+            self.values = HostValues(rt)  # the ends among the values handed over
+            self.values.plan_ends()
 
     def _call(self, li: int) -> FuncCode:
         """The `async` lower of host import ``li``: the runtime's status as it is when no

@@ -212,6 +212,7 @@ def check_task_resources(
     hosted = bool(tp.host_lowers) or any(
         root_ends(lf) is not None or async_root_ends(lf) is not None for _, lf in exported
     )
+    hosted |= any(at.async_values(g.lowers[li].callee.type) for li in tp.host_subtasks)
     tables = check_tables(
         g, used, lowers, exported, dict.fromkeys(makers, "in-module"), hosted, label
     )
