@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 import pytest
 
+from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 from support import (
     assert_traps_where_original_returns,
@@ -268,3 +269,68 @@ def test_a_write_waiting_for_the_host_is_refused_at_run_time(
     ]
     r = _oracle(wasm_tools, oracle_py, *ends, tmp_path, body, ENDS)
     assert_traps_where_original_returns(r)
+
+
+# -- what stays refused ------------------------------------------------------------------------
+
+
+def _one_call(params: str, n_core: int) -> str:
+    """A composition whose $C, an in-module task after fusion, lowers the host's `async func`
+    `h` taking ``params`` (``n_core`` core parameters) `async`; the host lends the resource
+    type `r`."""
+    sig = f"(func $h async {params})"
+    args = " ".join("(i32.const 0)" for _ in range(n_core))
+    return f"""(component
+  (import "r" (type $r (sub resource)))
+  (import "h" {sig})
+  (component $C
+    (import "r" (type $r (sub resource)))
+    (import "h" {sig})
+    (core module $Memory (memory (export "mem") 1))
+    (core instance $memory (instantiate $Memory))
+    (core func $h' (canon lower (func $h) async (memory (core memory $memory "mem"))))
+    (core module $CM
+      (import "" "h" (func $h (param {"i32 " * n_core}) (result i32)))
+      (func (export "f") (result i32) (drop (call $h {args})) (i32.const 0)))
+    (core instance $cm (instantiate $CM (with "" (instance (export "h" (func $h'))))))
+    (func (export "f") async (canon lift (core func $cm "f") async)))
+  (component $D
+    (import "f" (func $f async))
+    (core module $Memory (memory (export "mem") 1))
+    (core instance $memory (instantiate $Memory))
+    (core func $f' (canon lower (func $f) async (memory (core memory $memory "mem"))))
+    (core module $DM
+      (import "" "f" (func $f (result i32)))
+      (func (export "run") (drop (call $f))))
+    (core instance $dm (instantiate $DM (with "" (instance (export "f" (func $f'))))))
+    (func (export "run") async (canon lift (core func $dm "run"))))
+  (instance $c (instantiate $C (with "r" (type $r)) (with "h" (func $h))))
+  (instance $d (instantiate $D (with "f" (func $c "f"))))
+  (export "run" (func $d "run")))
+"""
+
+
+STILL_REFUSED = {
+    "error-context": ('(param "e" error-context)', 1, "error contexts"),
+    "end-beside-handle": (
+        '(param "s" (stream u8)) (param "h" (own $r))',
+        2,
+        "ends beside resource handles",
+    ),
+    "end-in-memory": (
+        '(param "s" (stream u8)) (param "a" u32) (param "b" u32) (param "c" u32) (param "d" u32)',
+        1,
+        "parameters passed in memory",
+    ),
+    "handles-in-payload": ('(param "s" (stream (own $r)))', 1, "payload holding resource"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STILL_REFUSED))
+def test_values_an_async_host_import_cannot_hand_over_stay_refused(
+    case: str, wasm_tools: str, tmp_path: Path
+) -> None:
+    params, n_core, reason = STILL_REFUSED[case]
+    binary = parse_wat_file(wasm_tools, _one_call(params, n_core), tmp_path, case).read_bytes()
+    with pytest.raises(UnsupportedFeature, match=f"async host import `h`.*{reason}"):
+        fuse_bytes(binary, options=FuseOptions(component=True))

@@ -87,17 +87,17 @@ def host_ends_problem(ft: at.FuncType) -> str | None:
 
     if any(isinstance(v, at.ErrorContext) for v in at.async_values(ft)):
         return "error contexts: not fused yet"
-    if at.handles(ft):
-        return "ends beside resource handles: not fused yet"
     params = ft.param_types()
-    if _spilled(ft) and any(at.async_values(p) for p in params):
-        return "parameters passed in memory: not fused yet"
     taken = end_places(params)
     given = memory_places(ft.result) if ft.result is not None else []
     if taken is None or given is None:
         return "an end in a list: not fused yet"
     if not all(_proxiable(p.end) for p in taken + given):
         return "a payload holding resource handles or ends: not fused yet"
+    if at.handles(ft):
+        return "ends beside resource handles: not fused yet"
+    if _spilled(ft) and any(at.async_values(p) for p in params):
+        return "parameters passed in memory: not fused yet"
     return None
 
 
