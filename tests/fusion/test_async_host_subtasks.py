@@ -312,7 +312,7 @@ def test_streams_in_a_list_passed_to_an_async_host_import_stay_refused(
     in a list, their number depends on the value.)"""
     binary = parse_wat_file(wasm_tools, STREAMED, tmp_path, "streamed").read_bytes()
     with pytest.raises(
-        UnsupportedFeature, match="stream/future/error-context passed to async host.*in a list"
+        UnsupportedFeature, match=r"stream/future/error-context passed to async host.*in a list"
     ):
         fuse_bytes(binary, options=FuseOptions(component=True))
 

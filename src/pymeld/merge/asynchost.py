@@ -94,7 +94,9 @@ def check_host_subtask(lw: Lowered, label: Callable[[int], str], host_ends: bool
     if not at.async_values(hf.type):
         return False
     what = f"async host import `{'/'.join(hf.path)}` in component instance {label(lw.owner)}"
-    problem = host_ends_problem(hf.type) if host_ends else "not with --keep-async-boundaries"
+    problem = host_ends_problem(hf.type)
+    if host_ends is False and problem is None:  # the wrapper makes the runtime's built-ins
+        problem = "handed over in component output only, without --keep-async-boundaries"
     if problem is not None:
         raise UnsupportedFeature(
             f"stream/future/error-context passed to {what} beside in-module tasks ({problem})"

@@ -3,7 +3,9 @@
 ;; lifted with a callback that YIELD n times (n = 0: they return in their first call):
 ;; `give(n)` returns a new own (rep 100 + n); `take(own, n)` drops the own it was given and
 ;; returns its rep + 1000; `peek(borrow, n)` returns the borrowed rep + 2000; `give-result(n)`
-;; returns ok(a new own, rep 200 + n) for an even n, else err(n). Cancelled (TASK_CANCELLED)
+;; returns ok(a new own, rep 200 + n) for an even n, else err(n); `swap(own, n)` (the wasi:http
+;; client's shape) drops the own it was given and returns ok(a new own, its rep + 300), or
+;; err(its rep) for an odd n. Cancelled (TASK_CANCELLED)
 ;; while it waits, a call answers with `task.cancel`.
 (component $Host
   (core module $DM
@@ -85,6 +87,25 @@
         (then (call $ret-res (i32.const 1) (call $kept)))
         (else (call $ret-res (i32.const 0) (call $new (i32.add (i32.const 200) (call $kept))))))
       (i32.const 0))
+    ;; swap: context slot 0 keeps the own's handle << 16 | the yields left; n's parity in $odd
+    (global $odd (mut i32) (i32.const 0))
+    (func $swap (result i32)
+      (local $rep i32)
+      (local.set $rep (call $rep (call $kept)))
+      (call $drop (call $kept))
+      (if (global.get $odd)
+        (then (call $ret-res (i32.const 1) (local.get $rep)))
+        (else (call $ret-res (i32.const 0) (call $new (i32.add (local.get $rep) (i32.const 300))))))
+      (i32.const 0))
+    (func (export "swap") (param $h i32) (param $n i32) (result i32)
+      (global.set $odd (i32.and (local.get $n) (i32.const 1)))
+      (if (call $start (local.get $h) (local.get $n)) (then (return (i32.const 1))))
+      (call $swap))
+    (func (export "swap-cb") (param $e i32) (param $i i32) (param $p i32) (result i32)
+      (local $t i32)
+      (local.set $t (call $tick (local.get $e)))
+      (if (local.get $t) (then (return (i32.and (local.get $t) (i32.const 1)))))
+      (call $swap))
     (func (export "give-result") (param $n i32) (result i32)
       (if (call $start (local.get $n) (local.get $n)) (then (return (i32.const 1))))
       (call $gr))
@@ -113,4 +134,6 @@
     (canon lift (core func $hm "peek") async (callback (core func $hm "peek-cb"))))
   (func (export "give-result") async (param "n" u32) (result (result (own $r') (error u32)))
     (canon lift (core func $hm "give-result") async (callback (core func $hm "give-result-cb"))))
+  (func (export "swap") async (param "h" (own $r')) (param "n" u32) (result (result (own $r') (error u32)))
+    (canon lift (core func $hm "swap") async (callback (core func $hm "swap-cb"))))
   (func (export "dropped") (result u32) (canon lift (core func $dm "dropped"))))

@@ -14,7 +14,8 @@
 ;;     then the own dropped (its loan ended): the own << 20 | the status << 16 | the subtask << 8;
 ;;   op 10: give(n) cancelled at once: the status << 16 | the subtask << 8;
 ;;   op 11: peek(make(70 + n), n), then the own moved to $E's `sink` (a sync call), which keeps
-;;     it (traps unless the host returned at once): as op 2 | $E's handle << 12.
+;;     it (traps unless the host returned at once): as op 2 | $E's handle << 12;
+;;   op 12: swap(make(50 + n), n): the own moved to the host, the one it returns (as op 3).
 (component
   (import "r" (type $r (sub resource)))
   (import "make" (func $make (param "v" u32) (result (own $r))))
@@ -23,6 +24,7 @@
   (import "take" (func $take async (param "h" (own $r)) (param "n" u32) (result u32)))
   (import "peek" (func $peek async (param "b" (borrow $r)) (param "n" u32) (result u32)))
   (import "give-result" (func $gr async (param "n" u32) (result (result (own $r) (error u32)))))
+  (import "swap" (func $swap async (param "h" (own $r)) (param "n" u32) (result (result (own $r) (error u32)))))
   (component $C
     (import "r" (type $r (sub resource)))
     (import "make" (func $make (param "v" u32) (result (own $r))))
@@ -32,6 +34,7 @@
     (import "peek" (func $peek async (param "b" (borrow $r)) (param "n" u32) (result u32)))
     (import "give-result" (func $gr async (param "n" u32) (result (result (own $r) (error u32)))))
     (import "sink" (func $sink (param "h" (own $r)) (result u32)))
+    (import "swap" (func $swap async (param "h" (own $r)) (param "n" u32) (result (result (own $r) (error u32)))))
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
     (core module $CM
@@ -49,6 +52,7 @@
       (import "" "give-result" (func $gr (param i32 i32) (result i32)))
       (import "" "subtask.cancel" (func $cancel (param i32) (result i32)))
       (import "" "sink" (func $sink (param i32) (result i32)))
+      (import "" "swap" (func $swap (param i32 i32 i32) (result i32)))
       (global $op (mut i32) (i32.const 0))
       (global $n (mut i32) (i32.const 0))
       (global $h (mut i32) (i32.const 0))
@@ -72,6 +76,10 @@
           (then
             (call $rdrop (global.get $h))
             (return (i32.or (i32.shl (global.get $h) (i32.const 20)) (i32.load (i32.const 64))))))
+        (if (i32.eq (local.get $op) (i32.const 12))
+          (then
+            (if (i32.load8_u (i32.const 64)) (then (return (i32.load (i32.const 68)))))
+            (return (i32.or (i32.const 0x40000000) (call $seen (i32.const 68))))))
         (if (i32.eq (local.get $op) (i32.const 3))
           (then
             (if (i32.load8_u (i32.const 64)) (then (return (i32.load (i32.const 68)))))
@@ -117,6 +125,10 @@
             (local.set $r (call $take (global.get $h) (local.get $n) (i32.const 64)))
             (if (i32.eq (local.get $op) (i32.const 4)) (then (call $rdrop (global.get $h))))
             (return (call $after (local.get $r)))))
+        (if (i32.eq (local.get $op) (i32.const 12))
+          (then
+            (global.set $h (call $make (i32.add (i32.const 50) (local.get $n))))
+            (return (call $after (call $swap (global.get $h) (local.get $n) (i32.const 64))))))
         (if (i32.eq (local.get $op) (i32.const 11))
           (then
             (global.set $h (call $make (i32.add (i32.const 70) (local.get $n))))
@@ -167,6 +179,7 @@
     (core func $sdrop (canon subtask.drop))
     (core func $cancel (canon subtask.cancel))
     (core func $sink (canon lower (func $sink)))
+    (core func $swap (canon lower (func $swap) async (memory (core memory $memory "mem"))))
     (core func $rdrop (canon resource.drop $r))
     (core func $make (canon lower (func $make)))
     (core func $rep (canon lower (func $rep)))
@@ -188,7 +201,8 @@
       (export "peek" (func $peek))
       (export "give-result" (func $gr))
       (export "subtask.cancel" (func $cancel))
-      (export "sink" (func $sink))))))
+      (export "sink" (func $sink))
+      (export "swap" (func $swap))))))
     (func (export "call") async (param "op" u32) (param "n" u32) (result u32)
       (canon lift (core func $cm "call") async (callback (core func $cm "call-cb")))))
   (component $D
@@ -235,6 +249,6 @@
   (instance $c (instantiate $C
     (with "r" (type $r)) (with "make" (func $make)) (with "rep" (func $rep))
     (with "give" (func $give)) (with "take" (func $take)) (with "peek" (func $peek))
-    (with "give-result" (func $gr)) (with "sink" (func $e "sink"))))
+    (with "give-result" (func $gr)) (with "sink" (func $e "sink")) (with "swap" (func $swap))))
   (instance $d (instantiate $D (with "call" (func $c "call"))))
   (export "run" (func $d "run")))
