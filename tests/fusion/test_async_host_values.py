@@ -19,7 +19,9 @@ and its resource type stay imports of the one fused instance:
 * a borrow lent to the host (`peek`) until the subtask returns;
 * an async call cancelled at once (the host answers with `task.cancel`): the loan ends;
 * trapping where wasmtime traps: the moved own dropped after the call, the lent own dropped or
-  moved (to the host, or to another instance: $E's `sink`) while the host holds the borrow.
+  moved (to the host, or to another instance: $E's `sink`) while the host holds the borrow;
+* refused at run time (the fused module traps where the original returns): an own passed to
+  a call the host's backpressure makes STARTING (the runtime would lift it later).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ RESOURCES = Composition(
     "resources.wat",
     "res-host.wat",
     ("r",),
-    ("make", "rep", "give", "take", "peek", "give-result", "swap"),
+    ("make", "rep", "give", "take", "peek", "give-result", "swap", "hold", "release"),
     (("inner", "run"), ("host", "dropped")),
 )
 ENDS = Composition("ends.wat", "ends-host.wat", (), ("consume", "open"), (("inner", "run"),))
@@ -146,6 +148,10 @@ RESULTS = {
     (12, 1): (1 << 16 | 51, 51),
     (12, 2): (1 << 30 | 3 << 20 | 1 << 16 | 352, 52 + 352),
 }
+#: (op, n) → the original's result, where the fused module traps (refused at run time): the
+#: host's backpressure makes the call STARTING, the runtime lifts the own when it starts (in
+#: the original the own keeps index 1 meanwhile: the subtask is 2)
+RUN_TIME_REFUSED = {(13, 0): 1 << 20 | 2 << 16 | 1050}
 #: calls in one instance: handles left in the caller's table shift the numbers of the next
 SEQUENCE = [(10, 0), (0, 1), (3, 2), (1, 2), (2, 3), (10, 1), (7, 1), (9, 2), (12, 2), (0, 0)]
 #: (op, n) → wasmtime's trap: the moved own dropped (its index gone; then the subtask's),
@@ -347,3 +353,21 @@ def test_values_an_async_host_import_cannot_hand_over_stay_refused(
     binary = parse_wat_file(wasm_tools, _one_call(params, n_core), tmp_path, case).read_bytes()
     with pytest.raises(UnsupportedFeature, match=f"async host import `h`.*{reason}"):
         fuse_bytes(binary, options=FuseOptions(component=True))
+
+
+@pytest.mark.parametrize("case", sorted(RUN_TIME_REFUSED))
+def test_handles_passed_to_a_starting_host_call_are_refused_at_run_time(
+    case: tuple[int, int],
+    wasm_tools: str,
+    oracle_py: Path,
+    inner: bytes,
+    fused: bytes,
+    tmp_path: Path,
+) -> None:
+    body = [
+        "(component instance $i $H)",
+        f"(assert_return (invoke {_run(*case)}) (u32.const {RUN_TIME_REFUSED[case]}))",
+    ]
+    assert_traps_where_original_returns(
+        _oracle(wasm_tools, oracle_py, inner, fused, tmp_path, body)
+    )

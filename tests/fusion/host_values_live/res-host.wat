@@ -5,7 +5,8 @@
 ;; returns its rep + 1000; `peek(borrow, n)` returns the borrowed rep + 2000; `give-result(n)`
 ;; returns ok(a new own, rep 200 + n) for an even n, else err(n); `swap(own, n)` (the wasi:http
 ;; client's shape) drops the own it was given and returns ok(a new own, its rep + 300), or
-;; err(its rep) for an odd n. Cancelled (TASK_CANCELLED)
+;; err(its rep) for an odd n; `hold` and `release` raise and lower its backpressure (calls
+;; made meanwhile are STARTING). Cancelled (TASK_CANCELLED)
 ;; while it waits, a call answers with `task.cancel`.
 (component $Host
   (core module $DM
@@ -25,6 +26,8 @@
   (core func $get (canon context.get i32 0))
   (core func $set (canon context.set i32 0))
   (core func $task.cancel (canon task.cancel))
+  (core func $bp.inc (canon backpressure.inc))
+  (core func $bp.dec (canon backpressure.dec))
   (core module $HM
     (import "" "new" (func $new (param i32) (result i32)))
     (import "" "rep" (func $rep (param i32) (result i32)))
@@ -35,6 +38,10 @@
     (import "" "context.get" (func $get (result i32)))
     (import "" "context.set" (func $set (param i32)))
     (import "" "task.cancel" (func $task.cancel))
+    (import "" "bp.inc" (func $bp.inc))
+    (import "" "bp.dec" (func $bp.dec))
+    (func (export "hold") (call $bp.inc))
+    (func (export "release") (call $bp.dec))
     (func (export "make") (param $v i32) (result i32) (call $new (local.get $v)))
     (func (export "rep") (param $b i32) (result i32) (local.get $b))
     ;; context slot 0: the value kept << 16 | the yields left; 1 (YIELD) unless none is left
@@ -123,7 +130,9 @@
     (export "ret-res" (func $ret-res))
     (export "context.get" (func $get))
     (export "context.set" (func $set))
-    (export "task.cancel" (func $task.cancel))))))
+    (export "task.cancel" (func $task.cancel))
+    (export "bp.inc" (func $bp.inc))
+    (export "bp.dec" (func $bp.dec))))))
   (func (export "make") (param "v" u32) (result (own $r')) (canon lift (core func $hm "make")))
   (func (export "rep") (param "b" (borrow $r')) (result u32) (canon lift (core func $hm "rep")))
   (func (export "give") async (param "n" u32) (result (own $r'))
@@ -136,4 +145,6 @@
     (canon lift (core func $hm "give-result") async (callback (core func $hm "give-result-cb"))))
   (func (export "swap") async (param "h" (own $r')) (param "n" u32) (result (result (own $r') (error u32)))
     (canon lift (core func $hm "swap") async (callback (core func $hm "swap-cb"))))
+  (func (export "hold") (canon lift (core func $hm "hold")))
+  (func (export "release") (canon lift (core func $hm "release")))
   (func (export "dropped") (result u32) (canon lift (core func $dm "dropped"))))

@@ -15,7 +15,9 @@
 ;;   op 10: give(n) cancelled at once: the status << 16 | the subtask << 8;
 ;;   op 11: peek(make(70 + n), n), then the own moved to $E's `sink` (a sync call), which keeps
 ;;     it (traps unless the host returned at once): as op 2 | $E's handle << 12;
-;;   op 12: swap(make(50 + n), n): the own moved to the host, the one it returns (as op 3).
+;;   op 12: swap(make(50 + n), n): the own moved to the host, the one it returns (as op 3);
+;;   op 13: take as op 1 while the host holds its backpressure (STARTING: the runtime lifts the
+;;     own when the call starts, after `release`; refused at run time after fusion, a trap).
 (component
   (import "r" (type $r (sub resource)))
   (import "make" (func $make (param "v" u32) (result (own $r))))
@@ -25,6 +27,8 @@
   (import "peek" (func $peek async (param "b" (borrow $r)) (param "n" u32) (result u32)))
   (import "give-result" (func $gr async (param "n" u32) (result (result (own $r) (error u32)))))
   (import "swap" (func $swap async (param "h" (own $r)) (param "n" u32) (result (result (own $r) (error u32)))))
+  (import "hold" (func $hold))
+  (import "release" (func $release))
   (component $C
     (import "r" (type $r (sub resource)))
     (import "make" (func $make (param "v" u32) (result (own $r))))
@@ -35,6 +39,8 @@
     (import "give-result" (func $gr async (param "n" u32) (result (result (own $r) (error u32)))))
     (import "sink" (func $sink (param "h" (own $r)) (result u32)))
     (import "swap" (func $swap async (param "h" (own $r)) (param "n" u32) (result (result (own $r) (error u32)))))
+    (import "hold" (func $hold))
+    (import "release" (func $release))
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
     (core module $CM
@@ -53,6 +59,8 @@
       (import "" "subtask.cancel" (func $cancel (param i32) (result i32)))
       (import "" "sink" (func $sink (param i32) (result i32)))
       (import "" "swap" (func $swap (param i32 i32 i32) (result i32)))
+      (import "" "hold" (func $hold))
+      (import "" "release" (func $release))
       (global $op (mut i32) (i32.const 0))
       (global $n (mut i32) (i32.const 0))
       (global $h (mut i32) (i32.const 0))
@@ -98,6 +106,9 @@
           (then
             (return (i32.add (i32.mul (global.get $acc) (i32.const 3)) (call $seen (i32.const 64))))))
         (unreachable))
+      (func $set (result i32)
+        (if (i32.eqz (global.get $ws)) (then (global.set $ws (call $new))))
+        (global.get $ws))
       (func $finish (result i32)
         (call $task.return (i32.or (call $value) (i32.shl (global.get $sub) (i32.const 16))))
         (i32.const 0 (; EXIT ;)))
@@ -119,6 +130,18 @@
           (then (return (call $after (call $give (local.get $n) (i32.const 64))))))
         (if (i32.eq (local.get $op) (i32.const 3))
           (then (return (call $after (call $gr (local.get $n) (i32.const 64))))))
+        (if (i32.eq (local.get $op) (i32.const 13))
+          (then
+            (global.set $op (i32.const 1))
+            (global.set $h (call $make (i32.add (i32.const 50) (local.get $n))))
+            (call $hold)
+            (local.set $r (call $take (global.get $h) (local.get $n) (i32.const 64)))
+            (if (i32.ne (i32.and (local.get $r) (i32.const 0xf)) (i32.const 0 (; STARTING ;)))
+              (then unreachable))
+            (call $release)
+            (global.set $sub (i32.shr_u (local.get $r) (i32.const 4)))
+            (call $join (global.get $sub) (call $set))
+            (return (i32.or (i32.shl (global.get $ws) (i32.const 4)) (i32.const 2 (; WAIT ;))))))
         (if (i32.or (i32.eq (local.get $op) (i32.const 1)) (i32.eq (local.get $op) (i32.const 4)))
           (then
             (global.set $h (call $make (i32.add (i32.const 50) (local.get $n))))
@@ -180,6 +203,8 @@
     (core func $cancel (canon subtask.cancel))
     (core func $sink (canon lower (func $sink)))
     (core func $swap (canon lower (func $swap) async (memory (core memory $memory "mem"))))
+    (core func $hold (canon lower (func $hold)))
+    (core func $release (canon lower (func $release)))
     (core func $rdrop (canon resource.drop $r))
     (core func $make (canon lower (func $make)))
     (core func $rep (canon lower (func $rep)))
@@ -202,7 +227,9 @@
       (export "give-result" (func $gr))
       (export "subtask.cancel" (func $cancel))
       (export "sink" (func $sink))
-      (export "swap" (func $swap))))))
+      (export "swap" (func $swap))
+      (export "hold" (func $hold))
+      (export "release" (func $release))))))
     (func (export "call") async (param "op" u32) (param "n" u32) (result u32)
       (canon lift (core func $cm "call") async (callback (core func $cm "call-cb")))))
   (component $D
@@ -249,6 +276,7 @@
   (instance $c (instantiate $C
     (with "r" (type $r)) (with "make" (func $make)) (with "rep" (func $rep))
     (with "give" (func $give)) (with "take" (func $take)) (with "peek" (func $peek))
-    (with "give-result" (func $gr)) (with "sink" (func $e "sink")) (with "swap" (func $swap))))
+    (with "give-result" (func $gr)) (with "sink" (func $e "sink")) (with "swap" (func $swap))
+    (with "hold" (func $hold)) (with "release" (func $release))))
   (instance $d (instantiate $D (with "call" (func $c "call"))))
   (export "run" (func $d "run")))
