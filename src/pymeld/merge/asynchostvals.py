@@ -38,7 +38,8 @@ numbering in the caller's table would interleave).
 
 A call the runtime gives back STARTING (the host's instance cannot start it yet, which a
 component standing in for the host can do with backpressure) would lift the parameters later,
-from the caller's table as it is then: with handles among them it traps (a run-time refusal).
+from the caller's table as it is then: with handles or ends among them it traps (a run-time
+refusal).
 """
 
 from __future__ import annotations
@@ -143,6 +144,8 @@ class HostValues:
     def _add(self, li: int) -> None:
         from pymeld.merge.asynctask import GROUP
 
+        if not isinstance(self.rt.g.lowers[li].opts.memory, DefRef | None):
+            raise UnsupportedFeature(f"{self._what(li)} lowered with an imported memory")
         self.lowers.append(li)
         self.done_item = self.rt.p.add_func(GROUP, ("host_done",), self._done)
 
@@ -171,8 +174,6 @@ class HostValues:
                 continue
             self._add(li)
             inst = self.rt.g.lowers[li].owner
-            if not isinstance(self.rt.g.lowers[li].opts.memory, DefRef | None):
-                raise UnsupportedFeature(f"{self._what(li)} lowered with an imported memory")
             for p in ft.param_types():
                 for h in at.handles(p):
                     if isinstance(h, at.Borrow):
