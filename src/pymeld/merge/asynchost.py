@@ -26,9 +26,11 @@ taken from that set:
 
 What stays refused, at run time (trap): a host subtask ready in one set beside another ready
 subtask (their order is the runtime's store-wide ids, which a host call leaves unmirrored:
-`asyncids` lost). When fusing: ends, error contexts or resource handles among the import's
-parameters or results. (A synchronous lower of a host `async func` is made `async` with a
-proxy its caller's stack waits for: `merge.asynchostsync`.)
+`asyncids` lost). When fusing: ends and error contexts among the import's parameters or
+results in shapes `asynchostvals` does not hand over. Resource handles among them are
+translated between the caller's in-module table and the runtime's when the call is made and
+when the proxy sees RETURNED (`merge.asynchostvals`). (A synchronous lower of a host
+`async func` is made `async` with a proxy its caller's stack waits for: `merge.asynchostsync`.)
 
 Known divergence: the host runs only at those two points, not between every two in-module
 items as wasmtime's loop may interleave it, so a host event can come at another point
@@ -54,7 +56,9 @@ from pymeld.plan import FuncCode
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from pymeld.merge.asynchostvals import HostValues
     from pymeld.merge.asynctask import TaskRuntime
+    from pymeld.resources.tables import InnerTables
 
 #: task record fields of a proxy: the runtime's subtask handle (0 in an in-module task's
 #: record) and the next proxy still waiting for the runtime's events (in the `_ARGS` words,
@@ -80,21 +84,25 @@ RUNTIME_OPS = (
 _WITH_MEMORY = ("waitable-set.wait", "waitable-set.poll")
 
 
-def check_host_subtask(lw: Lowered, label: Callable[[int], str]) -> None:
-    """Refuse an `async` lower of a host import whose values the proxy cannot carry."""
+def check_host_subtask(lw: Lowered, label: Callable[[int], str], host_ends: bool = True) -> bool:
+    """Refuse an `async` lower of a host import whose values the proxy cannot carry; True when
+    it hands stream/future ends over (`merge.asynchostvals`, as at a sync host import: with
+    ``host_ends``, `asynctask.plan_tasks`). Its resource handles are translated there too."""
+    from pymeld.merge.asynchostvals import host_ends_problem
+
     hf = lw.callee
     assert isinstance(hf, HostFunc)
+    if not at.async_values(hf.type):
+        return False
     what = f"async host import `{'/'.join(hf.path)}` in component instance {label(lw.owner)}"
-    if at.async_values(hf.type):
+    problem = host_ends_problem(hf.type)
+    if host_ends is False and problem is None:  # the wrapper makes the runtime's built-ins
+        problem = "handed over in component output only, without --keep-async-boundaries"
+    if problem is not None:
         raise UnsupportedFeature(
-            f"stream/future/error-context passed to {what} beside in-module tasks (its ends "
-            "would be handed over when the host takes them: not fused yet)"
+            f"stream/future/error-context passed to {what} beside in-module tasks ({problem})"
         )
-    if at.handles(hf.type):
-        raise UnsupportedFeature(
-            f"resource handle passed to {what} beside in-module tasks (lowered and lifted by "
-            "the runtime while the subtask runs: not fused yet)"
-        )
+    return True
 
 
 def runtime_builtins() -> list[Builtin]:
@@ -109,6 +117,12 @@ def runtime_builtins() -> list[Builtin]:
             flag = False
         out.append(Builtin(op, 0, memory=memory, flag=flag))
     return out
+
+
+def _host_type(rt: TaskRuntime, li: int) -> at.FuncType:
+    callee = rt.g.lowers[li].callee
+    assert isinstance(callee, HostFunc)
+    return callee.type
 
 
 def _unlink(b: Body, m: int, head: int, prev: int, node: int) -> None:
@@ -127,6 +141,19 @@ class HostSubtasks:
     def __init__(self, rt: TaskRuntime, runtime: Callable[[str], int]) -> None:
         self.rt = rt
         self.runtime = runtime  # op of `RUNTIME_OPS` → the fused module's import of it
+        # the resource handles among the imports' values (`plan_values`)
+        self.values: HostValues | None = None
+
+    def plan_values(self, tables: Callable[[], InnerTables]) -> None:
+        """Plan the translation of resource handles among the imports' values through the
+        in-module resource tables (``tables``: made when first asked), when any has them."""
+        if not any(at.handles(_host_type(self.rt, li)) for li in self.rt.tp.host_subtasks):
+            return
+        from pymeld.merge.asynchostvals import HostValues
+
+        if self.values is None:
+            self.values = HostValues(self.rt)
+        self.values.plan_handles(tables())
 
     def plan(self) -> None:
         from pymeld.merge.asynctask import GROUP
@@ -145,6 +172,11 @@ class HostSubtasks:
                 rt._host_calls[li] = p.add_func(
                     GROUP, ("host-sync", li), partial(host_sync_call, self, li)
                 )
+        if any(at.async_values(_host_type(rt, li)) for li in rt.tp.host_subtasks):
+            from pymeld.merge.asynchostvals import HostValues
+
+            self.values = HostValues(rt)  # the ends among the values handed over
+            self.values.plan_ends()
 
     def _call(self, li: int) -> FuncCode:
         """The `async` lower of host import ``li``: the runtime's status as it is when no
@@ -162,13 +194,28 @@ class HostSubtasks:
         r, t, h = b.local("i32"), b.local("i32"), b.local("i32")
         if rt.ids is not None:
             rt.ids.force(b)  # the call needs the current thread, as a built-in does
-        b.forward_args().call(rt.host_import(li)).set(r)
-        if rt.ids is not None:
-            rt.ids.lose(b)
-        b.get(r).i32(4).op("i32.shr_u").op("i32.eqz").if_()
-        b.get(r).op("return")
-        b.end()
-        b.call(rt.fn("task.new")).set(t)
+        host_import = rt.host_import
+
+        def call() -> None:
+            b.forward_args().call(host_import(li)).set(r)
+            if rt.ids is not None:
+                rt.ids.lose(b)
+
+        vals = self.values
+        pre = None
+        if vals is not None and vals.kind(li):
+            pre = vals.call(b, li, r, call)
+        else:
+            call()
+            b.get(r).i32(4).op("i32.shr_u").op("i32.eqz").if_()
+            b.get(r).op("return")
+            b.end()
+        if pre is None:
+            b.call(rt.fn("task.new")).set(t)
+        else:
+            b.get(pre).set(t)
+        if vals is not None:
+            vals.keep(b, li, t)
         b.get(t).get(r).i32(0xF).op("i32.and").store("i32.store", m, _STATUS)
         b.get(t).get(r).i32(4).op("i32.shr_u").store("i32.store", m, _HOST)
         b.get(t).i32(inst).store("i32.store", m, _CALLER)
@@ -222,6 +269,8 @@ class HostSubtasks:
         b.get(cur).i32(_EVENT_AT).load("i32.load", m, 4).tee(st).store("i32.store", m, _STATUS)
         b.get(st).i32(RETURNED).op("i32.ge_u").if_()  # resolved: no more events
         _unlink(b, m, head, prev, cur)
+        if self.values is not None:  # its results' handles in, its loans ended
+            self.values.done(b, cur)
         b.end()
         b.get(cur).call(rt.fn("notify"))
         b.i32(1).set(took)
@@ -267,7 +316,7 @@ class HostSubtasks:
         rt = self.rt
         m, head = rt.mem("tasks"), rt.glob("host_head")
         st, prev, cur = b.local("i32"), b.local("i32"), b.local("i32")
-        b.get(t).load("i32.load", m, _HOST)
+        b.get(t).load("i32.load", m, _HOST).i32(0).op("i32.ne")  # (a bool: handles may be even)
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").op("i32.and").if_()
         b.get(t).load("i32.load", m, _HOST).i32(0).call(self.runtime("waitable.join"))
         b.get(t).load("i32.load", m, _HOST).call(self.runtime("subtask.cancel")).set(st)
@@ -277,6 +326,8 @@ class HostSubtasks:
         b.op("else")
         b.get(t).get(st).store("i32.store", m, _STATUS)
         b.get(t).i32(1).store("i32.store", m, _EVENT)
+        if self.values is not None:
+            self.values.done(b, t)
         b.i32(0).set(prev)  # out of the list
         b.global_get(head).set(cur)
         b.block().loop()

@@ -203,6 +203,7 @@ def check_task_resources(
         if g.builtins[bi].op in ("waitable-set.new", "stream.new", "future.new")
     }
     makers |= {e.caller for e in tp.edges.values() if e.lower_async and e.task}
+    makers |= {g.lowers[li].owner for li in tp.host_subtasks}  # proxies of host subtasks
     makers |= tp.end_instances
     from pymeld.merge.asyncreturned import async_root_ends
     from pymeld.merge.asynctask import root_ends
@@ -211,6 +212,7 @@ def check_task_resources(
     hosted = bool(tp.host_lowers) or any(
         root_ends(lf) is not None or async_root_ends(lf) is not None for _, lf in exported
     )
+    hosted |= any(at.async_values(g.lowers[li].callee.type) for li in tp.host_subtasks)
     tables = check_tables(
         g, used, lowers, exported, dict.fromkeys(makers, "in-module"), hosted, label
     )

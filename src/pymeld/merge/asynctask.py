@@ -395,7 +395,9 @@ def plan_tasks(
         if lw.opts.is_async:  # its subtask: a proxy in the caller's table (asynchost)
             from pymeld.merge.asynchost import check_host_subtask
 
-            check_host_subtask(lw, label)
+            if check_host_subtask(lw, label, host_ends):  # its ends handed over
+                tp.host_handovers.append(f"async host import `{'/'.join(lw.callee.path)}`")
+                tp.streams = True
             tp.host_subtasks.append(li)
             continue
         if lw.callee.type.is_async:  # made `async`, waited for (asynchostsync)

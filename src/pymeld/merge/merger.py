@@ -754,6 +754,8 @@ class Merger:
                 self.res.plan_task_borrows(scoped)
                 af.tasks.borrow_scopes = self.res.tables
                 af.tasks.scoped = frozenset(scoped)
+            if af.tasks.host is not None:  # handles among async host imports' values
+                af.tasks.host.plan_values(lambda: self.res.tables)
         from pymeld.abi.layout import flatten_async_functype, flatten_functype
 
         for li in cross:

@@ -142,6 +142,8 @@ class ResourceFusion:
         for li in host_lowers:
             lowered = self.g.lowers[li]
             if isinstance(lowered.callee, HostFunc) and handle_resources(lowered.callee.type):
+                if lowered.opts.is_async:
+                    continue  # its subtask's proxy translates them (`merge.asynchostvals`)
                 boundary.plan(t, lowered.callee.type, lowered.owner, True)
                 self._host_calls[li] = t.plan.add_func(
                     "resource", ("hostcall", li), partial(self._host_call, li)

@@ -27,7 +27,8 @@ task traps as dropping a lent own does.
 Runtime boundary (when several instances hold handles, see `runtime`): an entry of a host
 resource keeps the *runtime* handle as its rep; kind 3 marks a borrow the runtime lent us (its
 runtime handle is dropped with it). `out`/`in` functions translate one handle at the boundary
-(local → runtime value and back); for a wrapper-defined type the runtime value is a handle of it
+(local → runtime value and back; `out` of kind `TASK_BORROW` also lends the handle to the
+scope in ``lend_scope``: a borrow passed to an async host call, `merge.asynchostvals`); for a wrapper-defined type the runtime value is a handle of it
 (`resource.new` out; `resource.rep` + a `resource.drop` whose destructor is suppressed by a
 flag, in). A save stack (own memory) keeps the guest's values of handles rewritten in place in
 host-call argument memory, to restore them after the call.
@@ -479,6 +480,12 @@ class InnerTables:
                 b.get(rep)
                 if not host:
                     b.call(self._rt("new", r))
+            elif kind == TASK_BORROW:  # lent to an async host call until its subtask resolves
+                b.get(addr).get(addr).load("i32.load", m, 12).i32(1).op("i32.add")
+                b.store("i32.store", m, 12)
+                b.i32(self.tables.index(inst)).get(addr).global_get(self.lend_scope_global)
+                b.call(self._fn("task_lend"))
+                b.get(rep)
             else:
                 b.get(rep)
         elif kind == OWN:  # an own the runtime handed us (host call result, export argument)
