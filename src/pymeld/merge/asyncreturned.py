@@ -44,6 +44,7 @@ from pymeld.graph.model import Lifted
 from pymeld.plan import FuncCode, FuncItem
 
 if TYPE_CHECKING:
+    from pymeld.graph.model import Builtin
     from pymeld.merge.asynctask import TaskRuntime
 
 GROUP = "async"
@@ -299,37 +300,33 @@ def _emit_stored(rt: TaskRuntime, bi: int, places: list[Place]) -> FuncCode:
     """The runtime's `task.return` of a value passed through memory, with each end in it
     lifted for the host in place first, the guest's handles put back after
     (`merge.asyncspill.emit_lifted_in_place`)."""
-    from pymeld.graph.model import Builtin
-    from pymeld.merge.asyncfuse import _sig
     from pymeld.merge.asyncspill import emit_lifted_in_place
-    from pymeld.merge.asynctask import _gen
 
-    streams, host = rt.streams, rt.host_builtin
-    bt = rt.g.builtins[bi]
-    assert streams is not None and host is not None and bt.result is not None
-    assert bt.opts is not None
-    mem = rt.memory(Builtin("lift", bt.owner, memory=bt.opts.memory))  # type: ignore[arg-type]
-    params, results = _sig(bt)
-    b = Body(list(params))
-    emit_lifted_in_place(
-        b,
-        places,
-        lambda t: streams.host_lift(t, bt.owner).index,
-        0,
-        mem,
-        bt.result,
-        lambda: b.forward_args().call(host(bi)),
-    )
-    b.end()
-    return _gen(b, params, results)
+    def emit(b: Body, bt: Builtin, params: list[CoreValType], mem: int, lift, call) -> None:
+        assert bt.result is not None
+        emit_lifted_in_place(b, places, lift, 0, mem, bt.result, call)
+
+    return _lifting_return(rt, bi, emit)
 
 
 def _emit_walked(rt: TaskRuntime, bi: int) -> FuncCode:
     """The runtime's `task.return` of a value with ends in lists, each lifted for the host in
     place first, the guest's handles put back after (`merge.asynclists.lift_walked`)."""
+    from pymeld.merge.asynclists import lift_walked
+
+    def emit(b: Body, bt: Builtin, params: list[CoreValType], mem: int, lift, call) -> None:
+        assert bt.result is not None
+        lift_walked(rt, b, [bt.result], params, lift, mem, call)
+
+    return _lifting_return(rt, bi, emit)
+
+
+def _lifting_return(rt: TaskRuntime, bi: int, emit: Callable[..., None]) -> FuncCode:
+    """The stand-in of the runtime's `task.return` ``bi`` whose value ``emit`` lifts for the
+    host in the guest's memory around the runtime's call (``emit(body, built-in, params,
+    memory, lift, call)``: ``lift`` gives an end's stand-in, ``call`` emits the call)."""
     from pymeld.graph.model import Builtin
     from pymeld.merge.asyncfuse import _sig
-    from pymeld.merge.asynclists import lift_walked
     from pymeld.merge.asynctask import _gen
 
     streams, host = rt.streams, rt.host_builtin
@@ -339,13 +336,12 @@ def _emit_walked(rt: TaskRuntime, bi: int) -> FuncCode:
     mem = rt.memory(Builtin("lift", bt.owner, memory=bt.opts.memory))  # type: ignore[arg-type]
     params, results = _sig(bt)
     b = Body(list(params))
-    lift_walked(
-        rt,
+    emit(
         b,
-        [bt.result],
-        params,
-        lambda t: streams.host_lift(t, bt.owner).index,
+        bt,
+        list(params),
         mem,
+        lambda t: streams.host_lift(t, bt.owner).index,
         lambda: b.forward_args().call(host(bi)),
     )
     b.end()

@@ -835,10 +835,9 @@ class _Hooks:
             b.call(rt.fn("marker")).tee(self.late_mk).call(rt.fn("push_high"))
             b.end()
 
-    def _defer(self, b: Body) -> None:
-        """Emit: the async call cannot start yet: a PENDING record keeps the adapter's
-        arguments (the caller's memory is read only when it starts, as wasmtime lowers the
-        parameters then), the caller gets a subtask handle with STARTING and goes on."""
+    def _pending_record(self, b: Body) -> int:
+        """Emit: a local holding a new PENDING record of this call, with the adapter's
+        arguments and the call's ids (its adapter is called again with them: `_begin`)."""
         e, rt = self.edge, self.rt
         m = rt.mem("tasks")
         t = b.local("i32")
@@ -853,6 +852,15 @@ class _Hooks:
         if self.sids:
             for s_, off in zip(self.record_ids, _ID_FIELDS, strict=True):
                 b.get(t).get(s_).store("i32.store", m, off)
+        return t
+
+    def _defer(self, b: Body) -> None:
+        """Emit: the async call cannot start yet: a PENDING record keeps the adapter's
+        arguments (the caller's memory is read only when it starts, as wasmtime lowers the
+        parameters then), the caller gets a subtask handle with STARTING and goes on."""
+        e, rt = self.edge, self.rt
+        m = rt.mem("tasks")
+        t = self._pending_record(b)
         h = b.local("i32")
         b.i32(SUBTASK).get(t).i32(0).call(rt.fn("t.add", e.caller)).set(h)
         b.get(t).get(h).store("i32.store", m, _SUB)
@@ -874,19 +882,8 @@ class _Hooks:
         m = rt.mem("tasks")
         b.global_get(rt.glob("may_block")).op("i32.eqz").trap_if()  # (the caller's: `enter`)
         c = rt.suspending_task(b, e.caller)
-        t = b.local("i32")
-        b.call(rt.fn("task.new")).set(t)
-        b.get(t).i32(PENDING).store("i32.store", m, _MODE)
-        b.get(t).i32(e.callback or 0).store("i32.store", m, _CB)
-        b.get(t).i32(e.lower).store("i32.store", m, _EDGE)
-        b.get(t).i32(e.caller).store("i32.store", m, _CALLER)
-        b.get(t).i32(e.callee.owner).store("i32.store", m, _OWNER)
+        t = self._pending_record(b)
         b.get(t).i32(SYNC_CALLER).store("i32.store", m, _SUB)
-        for k, vt in enumerate(b.params):
-            b.get(t).get(k).store(f"{vt}.store", m, _ARGS + 8 * k)
-        if self.sids:
-            for s_, off in zip(self.record_ids, _ID_FIELDS, strict=True):
-                b.get(t).get(s_).store("i32.store", m, off)
         b.get(t).call(rt.fn("pend_insert", e.callee.owner))
         b.get(self.blocked).global_set(rt.glob("may_block"))
         b.get(c).i32(SUSPENDED).store("i32.store", m, _MODE)
