@@ -351,8 +351,7 @@ def stand_in_wast(harness: str, cases: dict[str, str], path: Path) -> Path:
     """A wast running each of ``cases`` (export name: expected value, or a trap message) in a
     fresh instance of ``harness``, a component standing in for the host around the one under
     test (wasmtime-py hands no stream, future or resource to a component)."""
-    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
-    lines.append(f"(component definition $H{harness[len('(component') :]}")
+    lines = harness_head(harness)
     for k, (name, want) in enumerate(cases.items()):
         lines.append(f"(component instance $i{k} $H)")
         if want.startswith("("):
@@ -361,6 +360,34 @@ def stand_in_wast(harness: str, cases: dict[str, str], path: Path) -> Path:
             lines.append(f'(assert_trap (invoke "{name}") "{want}")')
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def harness_head(harness: str) -> list[str]:
+    """A wast's first lines: the async features, then ``harness`` (a component's text) as the
+    definition `$H` that its commands instantiate."""
+    return [
+        ";;! component_model_async = true",
+        ";;! multi_memory = true",
+        f"(component definition $H{harness[len('(component') :]}",
+    ]
+
+
+def oracle_of_harnesses(
+    wasm_tools: str,
+    oracle_py: Path,
+    original: str,
+    fused: str,
+    commands: list[str],
+    tmp_path: Path,
+    name: str = "live",
+) -> dict:
+    """The oracle on ``commands`` after the stand-in harness around the original (text
+    ``original``, the definition `$H`), with the harness around the fused output (text
+    ``fused``) as the transformed binary."""
+    wast = tmp_path / f"{name}.wast"
+    wast.write_text("\n".join(harness_head(original) + commands) + "\n")
+    transformed = parse_wat_file(wasm_tools, fused, tmp_path, "transformed")
+    return oracle_against(oracle_py, wast, transformed, tmp_path)
 
 
 def oracle_against(oracle_py: Path, wast: Path, transformed: Path, tmp_path: Path) -> dict:

@@ -56,8 +56,9 @@ from pymeld.fuse import FuseOptions, fuse_bytes
 from support import (
     SLOW,
     assert_traps_where_original_returns,
+    harness_head,
     nested_component_text,
-    oracle_against,
+    oracle_of_harnesses,
     parse_wat_file,
 )
 
@@ -137,8 +138,7 @@ def _oracle_files(
     transformed binary: the results by command."""
     original = parse_wat_file(wasm_tools, (LIVE / "inner.wat").read_text(), tmp_path, "inner")
     harness = _harness(wasm_tools, original.read_bytes(), tmp_path, "original")
-    head = [";;! component_model_async = true", ";;! multi_memory = true"]
-    head.append(f"(component definition $H{harness[len('(component') :]}")
+    head = harness_head(harness)
     (tmp_path / "wasts").mkdir()
     for k, command in enumerate(commands):
         wast = tmp_path / "wasts" / f"c{k:03d}.wast"
@@ -169,18 +169,14 @@ def _oracle(
     composition ``inner``, the harness around ``fused`` as the transformed binary."""
     original = parse_wat_file(wasm_tools, (LIVE / inner).read_text(), tmp_path, "inner")
     harness = _harness(wasm_tools, original.read_bytes(), tmp_path, "original", exports, host)
-    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
-    lines.append(f"(component definition $H{harness[len('(component') :]}")
+    fused_harness = _harness(wasm_tools, fused, tmp_path, "fused", exports, host)
+    commands = []
     for k, (call, want) in enumerate(cases):
-        lines += [
+        commands += [
             f"(component instance $i{k} $H)",
             f"(assert_return (invoke {call}) (u32.const {want}))",
         ]
-    wast = tmp_path / "live.wast"
-    wast.write_text("\n".join(lines) + "\n")
-    fused_harness = _harness(wasm_tools, fused, tmp_path, "fused", exports, host)
-    transformed = parse_wat_file(wasm_tools, fused_harness, tmp_path, "t")
-    return oracle_against(oracle_py, wast, transformed, tmp_path)
+    return oracle_of_harnesses(wasm_tools, oracle_py, harness, fused_harness, commands, tmp_path)
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from pymeld.fuse import FuseOptions, fuse_bytes
 from support import (
     assert_traps_where_original_returns,
     nested_component_text,
-    oracle_against,
+    oracle_of_harnesses,
     parse_wat_file,
 )
 
@@ -104,15 +104,9 @@ def _oracle(
 ) -> dict:
     """The oracle on ``body`` (wast commands after the harness' definition) of the harness
     around the original, the harness around ``fused`` as the transformed binary."""
-    harness = _harness(wasm_tools, c, inner, tmp_path, "original")
-    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
-    lines.append(f"(component definition $H{harness[len('(component') :]}")
-    wast = tmp_path / "live.wast"
-    wast.write_text("\n".join(lines + body) + "\n")
-    transformed = parse_wat_file(
-        wasm_tools, _harness(wasm_tools, c, fused, tmp_path, "fused"), tmp_path, "t"
-    )
-    return oracle_against(oracle_py, wast, transformed, tmp_path)
+    original = _harness(wasm_tools, c, inner, tmp_path, "original")
+    transformed = _harness(wasm_tools, c, fused, tmp_path, "fused")
+    return oracle_of_harnesses(wasm_tools, oracle_py, original, transformed, body, tmp_path)
 
 
 def _run(op: int, n: int) -> str:

@@ -45,7 +45,12 @@ import pytest
 
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import SLOW, nested_component_text, oracle_against, parse_wat_file
+from support import (
+    SLOW,
+    nested_component_text,
+    oracle_of_harnesses,
+    parse_wat_file,
+)
 
 LIVE = Path(__file__).parent / "host_subtasks_live"
 EXPORTS = [*("work", "nap", "pair", "nap-sync", "plain", "direct", "nap-sync-sync", "direct-plain")]
@@ -137,16 +142,14 @@ def _oracle(
 ) -> dict:
     """The oracle on each of ``calls`` (an invocation, or an assert_trap of one) in a fresh
     instance of the harness around the original, the harness around ``fused`` transformed."""
-    harness = _harness(wasm_tools, inner, tmp, "original", host, exports)
-    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
-    lines.append(f"(component definition $H{harness[len('(component') :]}")
-    for k, call in enumerate(calls):
-        lines += [f"(component instance $i{k} $H)", call]
-    wast = tmp / "sync-host.wast"
-    wast.write_text("\n".join(lines) + "\n")
-    fused_harness = _harness(wasm_tools, fused, tmp, "fused", host, exports)
-    transformed = parse_wat_file(wasm_tools, fused_harness, tmp, "transformed")
-    return oracle_against(oracle_py, wast, transformed, tmp)
+    original = _harness(wasm_tools, inner, tmp, "original", host, exports)
+    transformed = _harness(wasm_tools, fused, tmp, "fused", host, exports)
+    commands = [
+        line for k, call in enumerate(calls) for line in (f"(component instance $i{k} $H)", call)
+    ]
+    return oracle_of_harnesses(
+        wasm_tools, oracle_py, original, transformed, commands, tmp, "sync-host"
+    )
 
 
 def _invokes(name: str, pairs: list[tuple[int, int]]) -> list[str]:
@@ -309,25 +312,19 @@ def test_a_string_result_comes_through_the_caller_s_return_pointer_and_realloc(
         + "".join(f'  (export "{n}" (func $inner "{n}"))\n' for n in ("one", "late", "direct"))
         + ")\n"
     )
-    transformed = parse_wat_file(
-        wasm_tools,
-        harness.replace(
-            nested_component_text(wasm_tools, binary, tmp_path, "original"),
-            nested_component_text(wasm_tools, fused, tmp_path, "fused"),
-        ),
-        tmp_path,
-        "transformed",
+    fused_harness = harness.replace(
+        nested_component_text(wasm_tools, binary, tmp_path, "original"),
+        nested_component_text(wasm_tools, fused, tmp_path, "fused"),
     )
-    lines = [";;! component_model_async = true", ";;! multi_memory = true"]
-    lines.append(f"(component definition $H{harness[len('(component') :]}")
+    commands = []
     for k, (call, want) in enumerate(STRINGS):
-        lines += [
+        commands += [
             f"(component instance $i{k} $H)",
             f"(assert_return (invoke {call}) (u32.const {want}))",
         ]
-    wast = tmp_path / "strings.wast"
-    wast.write_text("\n".join(lines) + "\n")
-    r = oracle_against(oracle_py, wast, transformed, tmp_path)
+    r = oracle_of_harnesses(
+        wasm_tools, oracle_py, harness, fused_harness, commands, tmp_path, "strings"
+    )
     assert r["status"] == "equivalent", r
     assert not r.get("warnings"), r  # the original gave every expected value
 
