@@ -12,7 +12,7 @@ the calling stack waits for the proxy's terminal event:
   (`merge.unwind`), other tasks run, the host is waited on through the runtime's waitable
   set when nothing in-module can run, and the proxy's event queues the task at high
   priority, as a `waitable-set.wait` of an in-module task; rewound, the stand-in is called
-  again and finishes the call (``_HSYNC`` of the task record names the proxy meanwhile);
+  again and finishes the call (``_WAITS_ON`` of the task record names the proxy meanwhile);
 * on any other stack (the host's call of a root export) it blocks in place as a marker
   (`TaskRuntime.block_on`), as wasmtime's fiber does, running queued work meanwhile.
 
@@ -52,14 +52,12 @@ from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import HostFunc, Lowered
 from pymeld.merge.asynchost import _HNEXT, _HOST
 from pymeld.merge.asynctask import (
-    _ARGS,
-    _MODE,
     _STASH,
     _STATUS,
     _SUB,
     _WAITER,
+    _WAITS_ON,
     RETURNED,
-    SUSPENDED,
     SYNC_CALLER,
     _gen,
 )
@@ -67,11 +65,6 @@ from pymeld.plan import FuncCode
 
 if TYPE_CHECKING:
     from pymeld.merge.asynchost import HostSubtasks
-
-#: task record field of a task whose stack is suspended in a host call: the proxy it waits
-#: for (in the `_ARGS` words, which only a PENDING call that has not started uses; `_HNEXT`,
-#: the first, is a proxy's own)
-_HSYNC = _ARGS + 4
 
 #: a flat result the proxy's record holds: its load by type
 _LOADS: dict[type[at.ValType], str] = {
@@ -156,8 +149,8 @@ def host_sync_call(hs: HostSubtasks, li: int) -> FuncCode:
         b.block()
         rt.rewound(b)
         cur = rt.glob("cur_task")
-        b.global_get(cur).load("i32.load", m, _HSYNC).set(t)
-        b.global_get(cur).i32(0).store("i32.store", m, _HSYNC)
+        b.global_get(cur).load("i32.load", m, _WAITS_ON).set(t)
+        b.global_get(cur).i32(0).store("i32.store", m, _WAITS_ON)
         b.end()
     b.get(t).op("i32.eqz").if_()
     b.call(rt.fn("task.new")).set(t)
@@ -183,14 +176,7 @@ def host_sync_call(hs: HostSubtasks, li: int) -> FuncCode:
     b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.ge_u").br_if(1)
     b.global_get(rt.glob("may_block")).op("i32.eqz").trap_if()  # CannotBlockSyncTask
     if unwinds:
-        cur_t = rt.suspending_task(b, inst)
-        b.get(cur_t).get(t).store("i32.store", m, _HSYNC)
-        b.get(cur_t).i32(SUSPENDED).store("i32.store", m, _MODE)
-        b.get(t).get(cur_t).store("i32.store", m, _WAITER)
-        rt.start_unwind(b, inst, cur_t)
-        for vt in sync.results:  # a dummy result: the stack is unwinding
-            b.zero(vt)
-        b.op("return")
+        rt.suspend_waiting(b, inst, t, sync.results)
     else:
         rt.block_on(b, lambda mk: b.get(t).get(mk).store("i32.store", m, _WAITER))
     b.br(0).end().end()

@@ -131,7 +131,7 @@ blocked on ends at once. Streams and futures inside tasks are `merge.asyncstream
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -184,9 +184,10 @@ _WNEXT = 100
 _STACK, _ENTRY = 104, 108
 # _ARGS: a PENDING call's adapter arguments, 8 bytes each (an async lower has at most 5)
 _ARGS = 112
-# _SYNC_CALLEE: while the task is suspended in a sync call of an async task (`sync_blocks`),
-# that callee's record (a running task's `_ARGS` are free)
-_SYNC_CALLEE = _ARGS
+# _WAITS_ON: while the task is suspended until another record resolves (`suspend_waiting`: a
+# sync call's callee task, a sync host call's proxy), that record (a running task's `_ARGS`
+# are free; the first word is a host proxy's `_HNEXT`)
+_WAITS_ON = _ARGS + 4
 # _EXACT: 1 when `_SID` was taken while the ids were mirrored (not `lost`), so it orders the
 # task among others as the runtime's does (the ids taken before the mirror is lost stay right)
 _EXACT = 152
@@ -707,7 +708,7 @@ class _Hooks:
             self.t = b.local("i32")
             b.block().block()  # (the outer one ends in `finish`, where the results are taken)
             rt.rewound(b)
-            b.global_get(rt.glob("cur_task")).load("i32.load", rt.mem("tasks"), _SYNC_CALLEE)
+            b.global_get(rt.glob("cur_task")).load("i32.load", rt.mem("tasks"), _WAITS_ON)
             b.set(self.t)
             b.br(1)
             b.end()
@@ -880,15 +881,11 @@ class _Hooks:
         again (`finish`)."""
         e, rt = self.edge, self.rt
         m = rt.mem("tasks")
-        b.global_get(rt.glob("may_block")).op("i32.eqz").trap_if()  # (the caller's: `enter`)
-        c = rt.suspending_task(b, e.caller)
+        b.get(self.blocked).op("i32.eqz").trap_if()  # the caller's `may_block` (`enter`)
         t = self._pending_record(b)
         b.get(t).i32(SYNC_CALLER).store("i32.store", m, _SUB)
         b.get(t).call(rt.fn("pend_insert", e.callee.owner))
         b.get(self.blocked).global_set(rt.glob("may_block"))
-        b.get(c).i32(SUSPENDED).store("i32.store", m, _MODE)
-        b.get(t).get(c).store("i32.store", m, _WAITER)
-        b.get(c).get(t).store("i32.store", m, _SYNC_CALLEE)
         if self.sids:  # its saved switch item's id is freed as it blocks (`wait_startable`)
             assert rt.ids is not None
             b.get(self.sids[3])
@@ -896,10 +893,7 @@ class _Hooks:
         # the ids stop being mirrored here (`lost`): kept, one seed of the gated sync calls
         # of `test_async_tasks_property` started two pending calls in another order than
         # wasmtime; lost, two calls pending at once trap instead (a run-time refusal)
-        rt.start_unwind(b, e.caller, c)
-        for vt in flatten_functype(e.callee.type, "lower").results:
-            b.zero(vt)
-        b.op("return")
+        rt.suspend_waiting(b, e.caller, t, flatten_functype(e.callee.type, "lower").results)
         b.free(t)
 
     def leave(self, b: Body) -> None:
@@ -1851,21 +1845,35 @@ class TaskRuntime:
 
     def suspend_in_call(self, b: Body, e: Edge, t: int) -> None:
         """Emit, in the adapter of a sync call from task code to an async task that has not
-        returned (`TaskPlan.sync_blocks`): the caller's task suspends as in a wait, armed as
-        the callee's waiter (`_notify` queues it when the callee returns) with the callee's
-        record kept (`_SYNC_CALLEE`); its stack unwinds (its own async caller gets STARTED,
-        as wasmtime's does while the caller's fiber blocks), and `_resume` rewinds it into
-        this adapter again, which then takes the results (`_Hooks.enter`). The store-wide ids
-        stay mirrored: blocking there takes none (the adapter took the call's), checked by
-        the oracle on 100 seeds of `test_async_tasks_property`'s sync calls between tasks
-        (32 trapped where two pending calls met with the mirror lost)."""
+        returned (`TaskPlan.sync_blocks`): the caller's task suspends until the callee ``t``
+        returns (`suspend_waiting`; its own async caller gets STARTED, as wasmtime's does
+        while the caller's fiber blocks), and `_resume` rewinds it into this adapter again,
+        which then takes the results (`_Hooks.enter`). The store-wide ids stay mirrored:
+        blocking there takes none (the adapter took the call's), checked by the oracle on 100
+        seeds of `test_async_tasks_property`'s sync calls between tasks (32 trapped where two
+        pending calls met with the mirror lost)."""
+        results = flatten_functype(e.callee.type, "lower").results
+        self.suspend_waiting(b, e.caller, t, results, keeps_ids=True)
+
+    def suspend_waiting(
+        self,
+        b: Body,
+        inst: int,
+        t: int,
+        results: Sequence[CoreValType],
+        keeps_ids: bool = False,
+    ) -> None:
+        """Emit, in a stand-in called by the core code of a task of ``inst``: that task
+        suspends until record ``t`` resolves, as in a wait: armed as ``t``'s waiter (`_notify`
+        queues it), ``t`` kept in its `_WAITS_ON` for the stand-in it is rewound into; its
+        stack unwinds (``keeps_ids``: `start_unwind`) and dummy ``results`` are returned."""
         m = self.mem("tasks")
-        c = self.suspending_task(b, e.caller)
+        c = self.suspending_task(b, inst)
         b.get(c).i32(SUSPENDED).store("i32.store", m, _MODE)
         b.get(t).get(c).store("i32.store", m, _WAITER)
-        b.get(c).get(t).store("i32.store", m, _SYNC_CALLEE)
-        self.start_unwind(b, e.caller, c, keeps_ids=True)
-        for vt in flatten_functype(e.callee.type, "lower").results:
+        b.get(c).get(t).store("i32.store", m, _WAITS_ON)
+        self.start_unwind(b, inst, c, keeps_ids)
+        for vt in results:
             b.zero(vt)
         b.op("return")
 
