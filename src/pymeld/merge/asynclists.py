@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from pymeld.abi import types as at
 from pymeld.abi.layout import (
-    alignment,
     despecialize,
     discriminant_type,
     elem_size,
@@ -231,11 +230,10 @@ class EndWalk:
         b, size = self.b, elem_size(elem)
         end = b.local("i32")
         if self.guard:
-            b.get(ptr).i32(alignment(elem) - 1).op("i32.and").op("i32.eqz")
-            b.get(ptr).op("i64.extend_i32_u").get(n).op("i64.extend_i32_u").i64(size)
-            b.op("i64.mul", "i64.add")
-            b.memory_size(self.mem).op("i64.extend_i32_u").i64(16).op("i64.shl", "i64.gt_u")
-            b.op("i32.eqz", "i32.and").if_()
+            from pymeld.merge.asyncspill import emit_pointer_ok
+
+            emit_pointer_ok(b, ptr, self.mem, elem, n)
+            b.if_()
         b.get(ptr).get(n).i32(size).op("i32.mul", "i32.add").set(end)
         b.block().loop()
         b.get(ptr).get(end).op("i32.ge_u").br_if(1)

@@ -49,11 +49,18 @@ def spilled_params(ft: at.FuncType) -> list[Place] | None:
     return memory_places(params_tuple(ft))
 
 
-def emit_pointer_ok(b: Body, ptr: int, mem: int, t: at.ValType) -> None:
-    """Emit: whether a value of ``t`` at local ``ptr`` of memory ``mem`` passes the runtime's
-    checks of its pointer (aligned, within the memory: `lift_flat_values`), as an i32."""
+def emit_pointer_ok(b: Body, ptr: int, mem: int, t: at.ValType, count: int | None = None) -> None:
+    """Emit: whether a value of ``t`` (``count``: a local holding how many, one after the
+    other) at local ``ptr`` of memory ``mem`` passes the runtime's checks of its pointer
+    (aligned, within the memory: `lift_flat_values`, `load_list_from_valid_range`), as an
+    i32."""
     b.get(ptr).i32(alignment(t) - 1).op("i32.and").op("i32.eqz")
-    b.get(ptr).op("i64.extend_i32_u").i64(elem_size(t)).op("i64.add")
+    b.get(ptr).op("i64.extend_i32_u")
+    if count is None:
+        b.i64(elem_size(t))
+    else:
+        b.get(count).op("i64.extend_i32_u").i64(elem_size(t)).op("i64.mul")
+    b.op("i64.add")
     b.memory_size(mem).op("i64.extend_i32_u").i64(16).op("i64.shl").op("i64.gt_u")
     b.op("i32.eqz", "i32.and")
 
