@@ -11,6 +11,7 @@ import bisect
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -360,6 +361,55 @@ def stand_in_wast(harness: str, cases: dict[str, str], path: Path) -> Path:
             lines.append(f'(assert_trap (invoke "{name}") "{want}")')
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def consumer_harness(
+    wasm_tools: str,
+    here: Path,
+    cases: Iterable[str],
+    inner: bytes,
+    tmp_path: Path,
+    name: str,
+    maker: bool = False,
+) -> str:
+    """The stand-ins for the host around ``inner`` (a component binary, `$Inner`, nested as
+    ``name``): ``here``/consumer.wat's `$Consumer` takes `$Inner`'s instance `d` and exports
+    each of ``cases``; with ``maker``, ``here``/maker.wat's `$Maker` is `$Inner`'s import
+    `host`."""
+    exports = "".join(f'  (func (export "{n}") (alias export $consumer "{n}"))\n' for n in cases)
+    host = ""
+    with_host = ""
+    if maker:
+        host = f"{(here / 'maker.wat').read_text()}  (instance $maker (instantiate $Maker))\n"
+        with_host = ' (with "host" (instance $maker))'
+    return (
+        f"(component\n{host}{nested_component_text(wasm_tools, inner, tmp_path, name)}"
+        f"{(here / 'consumer.wat').read_text()}"
+        f"  (instance $inner (instantiate $Inner{with_host}))\n"
+        '  (instance $consumer (instantiate $Consumer (with "d" (instance $inner "d"))))\n'
+        f"{exports})\n"
+    )
+
+
+def assert_root_result_refused(
+    wasm_tools: str, wat: str, result: str, core: str, refusal: str, tmp_path: Path
+) -> None:
+    """``wat`` (a composition whose `$D` lifts `write` from `$core`) with an async root export
+    `v` of result type ``result`` lifted from core function ``core`` beside it: fusing it is
+    refused with ``refusal``."""
+    from pymeld import FuseOptions, UnsupportedFeature, fuse_bytes
+
+    anchor = '    (func (export "write") async (result u32) (canon lift (core func $core "write")))'
+    assert anchor in wat
+    lift = (
+        f'    (func (export "v") async (result {result}) (canon lift (core func $core "{core}") '
+        'async (callback (core func $core "never")) (memory (core memory $memory "mem"))))\n'
+    )
+    data = parse_wat_file(
+        wasm_tools, wat.replace(anchor, lift + anchor), tmp_path, "shape"
+    ).read_bytes()
+    with pytest.raises(UnsupportedFeature, match=re.escape(refusal)):
+        fuse_bytes(data, options=FuseOptions(component=True))
 
 
 def harness_head(harness: str) -> list[str]:

@@ -21,7 +21,7 @@ from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 from support import (
     assert_traps_where_original_returns,
-    nested_component_text,
+    consumer_harness,
     oracle_against,
     parse_wat_file,
     stand_in_wast,
@@ -46,14 +46,7 @@ REFUSED = {"fill-dropped": "(u32.const 0x1)", "open-streams-short": "(u32.const 
 
 def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str, cases: dict) -> str:
     """The consumer around ``inner`` (a component binary)."""
-    exports = "".join(f'  (func (export "{n}") (alias export $consumer "{n}"))\n' for n in cases)
-    return (
-        f"(component\n{nested_component_text(wasm_tools, inner, tmp_path, name)}"
-        f"{(HERE / 'consumer.wat').read_text()}"
-        "  (instance $inner (instantiate $Inner))\n"
-        '  (instance $consumer (instantiate $Consumer (with "d" (instance $inner "d"))))\n'
-        f"{exports})\n"
-    )
+    return consumer_harness(wasm_tools, HERE, cases, inner, tmp_path, name)
 
 
 def _fused(wasm_tools: str, tmp_path: Path, keep: bool = False) -> tuple[bytes, bytes]:

@@ -20,7 +20,12 @@ import pytest
 
 from pymeld.abi import types as at
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import nested_component_text, oracle_against, parse_wat_file, stand_in_wast
+from support import (
+    consumer_harness,
+    oracle_against,
+    parse_wat_file,
+    stand_in_wast,
+)
 
 HERE = Path(__file__).parent / "host_spill"
 
@@ -42,16 +47,7 @@ CASES = {
 
 def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
     """The stand-ins around ``inner`` (a component binary)."""
-    exports = "".join(f'  (func (export "{n}") (alias export $consumer "{n}"))\n' for n in CASES)
-    return (
-        f"(component\n{(HERE / 'maker.wat').read_text()}"
-        "  (instance $maker (instantiate $Maker))\n"
-        f"{nested_component_text(wasm_tools, inner, tmp_path, name)}"
-        f"{(HERE / 'consumer.wat').read_text()}"
-        '  (instance $inner (instantiate $Inner (with "host" (instance $maker))))\n'
-        '  (instance $consumer (instantiate $Consumer (with "d" (instance $inner "d"))))\n'
-        f"{exports})\n"
-    )
+    return consumer_harness(wasm_tools, HERE, CASES, inner, tmp_path, name, maker=True)
 
 
 @pytest.mark.parametrize("keep", [False, True], ids=["fused", "kept-boundaries"])

@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 
 from pymeld.abi import types as at
-from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 from support import (
+    assert_root_result_refused,
+    consumer_harness,
     nested_component_text,
     oracle_against,
     parse_wat_file,
@@ -68,14 +69,7 @@ CASES = {
 
 def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
     """The consumer around ``inner`` (a component binary)."""
-    exports = "".join(f'  (func (export "{n}") (alias export $consumer "{n}"))\n' for n in CASES)
-    return (
-        f"(component\n{nested_component_text(wasm_tools, inner, tmp_path, name)}"
-        f"{(HERE / 'consumer.wat').read_text()}"
-        "  (instance $inner (instantiate $Inner))\n"
-        '  (instance $consumer (instantiate $Consumer (with "d" (instance $inner "d"))))\n'
-        f"{exports})\n"
-    )
+    return consumer_harness(wasm_tools, HERE, CASES, inner, tmp_path, name)
 
 
 def _stackful(wat: str) -> str:
@@ -232,17 +226,7 @@ def test_other_returned_shapes_stay_refused(
     result: str, refusal: str, wasm_tools: str, tmp_path: Path
 ) -> None:
     wat = (HERE / "inner.wat").read_text()
-    anchor = '    (func (export "write") async (result u32) (canon lift (core func $core "write")))'
-    assert anchor in wat
-    lift = (
-        f'    (func (export "v") async (result {result}) (canon lift (core func $core "open") '
-        'async (callback (core func $core "never")) (memory (core memory $memory "mem"))))\n'
-    )
-    data = parse_wat_file(
-        wasm_tools, wat.replace(anchor, lift + anchor), tmp_path, "shape"
-    ).read_bytes()
-    with pytest.raises(UnsupportedFeature, match=re.escape(refusal)):
-        fuse_bytes(data, options=FuseOptions(component=True))
+    assert_root_result_refused(wasm_tools, wat, result, "open", refusal, tmp_path)
 
 
 def test_boundary_ends_take_tuples_records_and_results_through_memory() -> None:
