@@ -63,6 +63,9 @@ CASES = [
     # reads streams: merge.asyncsyncthreads), records, variants, errors through two
     # boundaries, stream<string>/stream<u8> both ways, an end handed on, concurrent calls.
     Case("py-rich-async", "py-rich-async", "composed.wasm.xz", "expected.json"),
+    # componentize-py consumer -> provider: stream<record>, future<list<string>>,
+    # stream<own<token>> both ways, options and tuples of scalars, a cancel, a sync export.
+    Case("py-payloads", "py-payloads", "composed.wasm.xz", "expected.json"),
     # C root, sync lifts and sync lowers -> C provider, async callback lifts that yield; printf.
     Case(
         "c-sync-root",
@@ -226,7 +229,7 @@ def test_c_sync_root_rebuilds_byte_for_byte(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("directory", ["py-stream-future", "py-rich-async"])
+@pytest.mark.parametrize("directory", ["py-stream-future", "py-rich-async", "py-payloads"])
 def test_componentize_py_rebuild_replays(directory: str, tmp_path: Path) -> None:
     """componentize-py output differs on every build: a rebuild must replay the recordings."""
     cpy = shutil.which("componentize-py")
