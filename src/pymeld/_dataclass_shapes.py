@@ -344,8 +344,8 @@ def __create_fn_33__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
  return __init__
 
 
-def __create_fn_34__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__, _dflt___pymeld_f16__, _dflt___pymeld_f17__, _dflt___pymeld_f18__, _dflt___pymeld_f19__, _dflt___pymeld_f20__, _dflt___pymeld_f21__, _dflt___pymeld_f22__, _dflt___pymeld_f23__, _dflt___pymeld_f24__, _dflt___pymeld_f25__):
- def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__,__pymeld_f15__,__pymeld_f16__,__pymeld_f17__,__pymeld_f18__,__pymeld_f19__,__pymeld_f20__,__pymeld_f21__,__pymeld_f22__,__pymeld_f23__,__pymeld_f24__,__pymeld_f25__):
+def __create_fn_34__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt___pymeld_f1__, _dflt___pymeld_f2__, _dflt___pymeld_f3__, _dflt___pymeld_f4__, _dflt___pymeld_f5__, _dflt___pymeld_f6__, _dflt___pymeld_f7__, _dflt___pymeld_f8__, _dflt___pymeld_f9__, _dflt___pymeld_f10__, _dflt___pymeld_f12__, _dflt___pymeld_f13__, _dflt___pymeld_f14__, _dflt___pymeld_f15__, _dflt___pymeld_f16__, _dflt___pymeld_f17__, _dflt___pymeld_f18__, _dflt___pymeld_f19__, _dflt___pymeld_f20__, _dflt___pymeld_f21__, _dflt___pymeld_f22__, _dflt___pymeld_f23__, _dflt___pymeld_f24__, _dflt___pymeld_f25__, _dflt___pymeld_f26__):
+ def __init__(self,__pymeld_f0__,__pymeld_f1__,__pymeld_f2__,__pymeld_f3__,__pymeld_f4__,__pymeld_f5__,__pymeld_f6__,__pymeld_f7__,__pymeld_f8__,__pymeld_f9__,__pymeld_f10__,__pymeld_f11__,__pymeld_f12__,__pymeld_f13__,__pymeld_f14__,__pymeld_f15__,__pymeld_f16__,__pymeld_f17__,__pymeld_f18__,__pymeld_f19__,__pymeld_f20__,__pymeld_f21__,__pymeld_f22__,__pymeld_f23__,__pymeld_f24__,__pymeld_f25__,__pymeld_f26__):
   self.__pymeld_f0__=__pymeld_f0__
   self.__pymeld_f1__=_dflt___pymeld_f1__() if __pymeld_f1__ is _HAS_DEFAULT_FACTORY else __pymeld_f1__
   self.__pymeld_f2__=_dflt___pymeld_f2__() if __pymeld_f2__ is _HAS_DEFAULT_FACTORY else __pymeld_f2__
@@ -372,6 +372,7 @@ def __create_fn_34__(_HAS_DEFAULT_FACTORY, __dataclass_builtins_object__, _dflt_
   self.__pymeld_f23__=_dflt___pymeld_f23__() if __pymeld_f23__ is _HAS_DEFAULT_FACTORY else __pymeld_f23__
   self.__pymeld_f24__=_dflt___pymeld_f24__() if __pymeld_f24__ is _HAS_DEFAULT_FACTORY else __pymeld_f24__
   self.__pymeld_f25__=_dflt___pymeld_f25__() if __pymeld_f25__ is _HAS_DEFAULT_FACTORY else __pymeld_f25__
+  self.__pymeld_f26__=_dflt___pymeld_f26__() if __pymeld_f26__ is _HAS_DEFAULT_FACTORY else __pymeld_f26__
  return __init__
 
 
@@ -653,7 +654,7 @@ SHAPES = (
     (('self', False, False, 'pfp'), __create_fn_31__),
     (('self', False, False, 'pff'), __create_fn_32__),
     (('self', False, False, 'pfff'), __create_fn_33__),
-    (('self', False, False, 'pffffffffffpffffffffffffff'), __create_fn_34__),
+    (('self', False, False, 'pffffffffffpfffffffffffffff'), __create_fn_34__),
     (('self', False, False, 'pfffffpfp'), __create_fn_35__),
     (('self', False, False, 'pfffffpff'), __create_fn_36__),
     (('self', False, False, 'pffpf'), __create_fn_37__),

@@ -58,6 +58,14 @@ CASES = [
         "composed-quiet.wasm.xz",
         "expected-quiet.json",
     ),
+    # componentize-py consumer -> middle -> provider, the provider's instance shared by both:
+    # a resource with async methods and sync `name`/constructor calls (into an instance that
+    # reads streams: merge.asyncsyncthreads), records, variants, errors through two
+    # boundaries, stream<string>/stream<u8> both ways, an end handed on, concurrent calls.
+    Case("py-rich-async", "py-rich-async", "composed.wasm.xz", "expected.json"),
+    # componentize-py consumer -> provider: stream<record>, future<list<string>>,
+    # stream<own<token>> both ways, options and tuples of scalars, a cancel, a sync export.
+    Case("py-payloads", "py-payloads", "composed.wasm.xz", "expected.json"),
     # C root, sync lifts and sync lowers -> C provider, async callback lifts that yield; printf.
     Case(
         "c-sync-root",
@@ -221,7 +229,8 @@ def test_c_sync_root_rebuilds_byte_for_byte(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_py_stream_future_rebuild_replays(tmp_path: Path) -> None:
+@pytest.mark.parametrize("directory", ["py-stream-future", "py-rich-async", "py-payloads"])
+def test_componentize_py_rebuild_replays(directory: str, tmp_path: Path) -> None:
     """componentize-py output differs on every build: a rebuild must replay the recordings."""
     cpy = shutil.which("componentize-py")
     wasm_tools = wasm_tools_exe()
@@ -229,10 +238,10 @@ def test_py_stream_future_rebuild_replays(tmp_path: Path) -> None:
         pytest.skip("componentize-py==0.25.1 / wasm-tools / xz not installed")
     env = {**os.environ, "OUT": str(tmp_path), "WASM_TOOLS": wasm_tools, "COMPONENTIZE_PY": cpy}
     p = subprocess.run(
-        ["sh", str(DATA / "py-stream-future" / "build.sh")], env=env, capture_output=True, text=True
+        ["sh", str(DATA / directory / "build.sh")], env=env, capture_output=True, text=True
     )
     assert p.returncode == 0, p.stderr
-    for case in CASES[:2]:
+    for case in [c for c in CASES if c.directory == directory]:
         total, bad = _replay(case, tmp_path / case.wasm)
         assert not bad, "\n".join(bad)
         assert total == _recorded_calls(case)

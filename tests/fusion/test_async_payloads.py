@@ -7,9 +7,10 @@ tuple with padding and a non-canonical bool, a named variant, enum and flags, op
 char, futures, nested stream ends) with the copy running in the writer's write or in the
 reader's read, and one per trap wasmtime has there (bounds, alignment of either buffer or of a
 string/list, char, discriminants, UTF-8/UTF-16, a realloc result, a bad nested handle, both
-ends in one instance). C's result hashes its read buffer, every byte its realloc handed out
-and the realloc calls' arguments, so transcoding patterns are compared too. Shapes still
-refused are refused by name.
+ends in one instance), and copies through sync adapters only (`sync-adapters-*`: one into a
+read its sync call left pending and has returned from, a trap). C's result hashes its read
+buffer, every byte its realloc handed out and the realloc calls' arguments, so transcoding
+patterns are compared too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import run_fuse_oracle, wat_to_wasm
+from support import run_fuse_oracle
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "wast_async_payloads").glob("*.wast"))
@@ -34,22 +35,6 @@ def test_payload_case_is_equivalent(
 ) -> None:
     r = run_fuse_oracle(oracle_py, pymeld, wast, tmp_path)
     assert r["status"] == "equivalent", r
-
-
-def _component(wast: Path) -> bytes:
-    text = wast.read_text()
-    return wat_to_wasm(text[text.index("(component") : text.index("(assert_")])
-
-
-@pytest.mark.parametrize(
-    "name", ["sync-adapters-string.wast", "sync-adapters-list-write-first.wast"]
-)
-def test_copying_read_in_a_sync_lifted_callee_is_refused(name: str) -> None:
-    """wasmtime copies on the reading thread (a sync callee's is gone after it returned:
-    `sync-adapters-string` traps in the original), which fused sync calls cannot check."""
-    wasm = _component(HERE / "wast_async_payloads" / "refused" / name)
-    with pytest.raises(UnsupportedFeature, match=r"entered through a synchronous lift"):
-        fuse_bytes(wasm, options=FuseOptions(component=True))
 
 
 def test_py_stream_future_gets_past_its_future_string() -> None:

@@ -84,8 +84,14 @@ def needs_thread(t: at.Stream | at.Future) -> bool:
     return not flat_payload(t) or (isinstance(t, at.Future) and t.elem is not None)
 
 
-def note_reader(sr: StreamRuntime, b: Body, rec: int) -> None:
-    """Record the task whose read is left pending in shared record ``rec``."""
+def note_reader(sr: StreamRuntime, b: Body, rec: int, inst: int) -> None:
+    """Record the task whose read ``inst`` leaves pending in shared record ``rec`` (or the
+    synchronous call's thread: `merge.asyncsyncthreads`)."""
+    if inst in sr.tp.sync_readers:
+        from pymeld.merge import asyncsyncthreads
+
+        asyncsyncthreads.note(sr.rt, b, inst, rec, sr.rt.mem("xfer"), READ_TASK)
+        return
     b.get(rec).global_get(sr.glob("cur_task")).store("i32.store", sr.rt.mem("xfer"), READ_TASK)
 
 
@@ -96,31 +102,43 @@ def check_reader(
     thread fails ("resource not present"), except for a flat value written by the reader's own
     instance (``writer``), copied with no trap (checked against wasmtime 50). (Not seen: a
     task record reused by a new task in between, and a read left pending by a host call that
-    has returned.)"""
+    has returned.) A read left pending by a synchronous call through an adapter is that
+    call's thread's (`merge.asyncsyncthreads`): gone once the call returned."""
+    from pymeld.merge import asyncsyncthreads
     from pymeld.merge.asyncstream import _INST, READER
     from pymeld.merge.asynctask import _MODE, _STATUS, EXITED
 
     task, m, x = b.local("i32"), sr.rt.mem("tasks"), sr.rt.mem("xfer")
+    synced = sr.tp.sync_readers
     if flat_payload(t):
         b.get(rec).load("i32.load", x, READER + _INST).i32(writer).op("i32.ne").if_()
     b.get(rec).load("i32.load", x, READ_TASK).tee(task).if_()
+    if synced:
+        reader = b.local("i32")
+        b.get(task).i32(asyncsyncthreads.SYNC_READ).op("i32.and").if_()
+        b.get(rec).load("i32.load", x, READER + _INST).set(reader)
+        asyncsyncthreads.check(sr.rt, b, rec, x, READ_TASK, reader, synced)
+        b.op("else")
     b.get(task).load("i32.load", m, _MODE).i32(EXITED).op("i32.eq")
     b.get(task).load("i32.load", m, _STATUS).op("i32.eqz").op("i32.or").trap_if()  # freed: zeroed
+    if synced:
+        b.end()
     b.end()
     if flat_payload(t):
         b.end()
 
 
 def check_sync_readers(g: FlatGraph, tp: TaskPlan) -> None:
-    """Refuse a copying read in an instance entered through a synchronous lift when another
-    instance may write into it: wasmtime copies into a read left pending by a sync call on
-    that call's thread, gone once it returned (a trap), and fused sync calls keep no thread
-    to check. A flat future value written by the reader's own instance is copied without a
-    trap (checked against wasmtime 50: intra-component numbers, `allow_intra_component_read_
-    write`), so a read of a flat type whose ends never reach the instance from another
-    instance is fused; which calls wasmtime 50 gives threads that such a copy needs is not
-    mirrored (a write from a later sync call of the reader's instance, through a third
-    instance, does not trap there; one from the reader's caller does)."""
+    """Find the instances entered through a synchronous lift whose copying reads another
+    instance may write into (`TaskPlan.sync_readers`): wasmtime copies into a read left pending
+    by a sync call on that call's thread, gone once it returned (a trap), so those calls get
+    threads (`merge.asyncsyncthreads`). A flat future value written by the reader's own
+    instance is copied without a trap (checked against wasmtime 50: intra-component numbers,
+    `allow_intra_component_read_write`), so a read of a flat type whose ends never reach the
+    instance from another instance needs none; which calls wasmtime 50 gives threads that
+    such a copy needs is not mirrored (a write from a later sync call of the reader's
+    instance, through a third instance, does not trap there; one from the reader's caller
+    does)."""
     from pymeld.merge.asyncfuse import carried
 
     reads = {
@@ -154,14 +172,9 @@ def check_sync_readers(g: FlatGraph, tp: TaskPlan) -> None:
         hit = _reaches(g, e.callee.core_func, reads, cache) if own else None
         if hit == -1:  # an indirect call may reach the instance's own reads
             hit = min(own)
-        if hit is not None:
-            bt = g.builtins[hit]
-            raise UnsupportedFeature(
-                f"`{bt.op}` of {bt.type!r} in component instance {g.components[bt.owner].label}, "
-                "entered through a synchronous lift, whose ends another instance may write "
-                "(wasmtime copies into a pending read on the reading thread, gone once that "
-                "call returned: fused sync calls keep no thread to check; not fused yet)"
-            )
+        if hit is not None and e.callee.owner not in tp.sync_readers:
+            tp.sync_readers.append(e.callee.owner)
+    tp.sync_readers.sort()
 
 
 def _reaches(g: FlatGraph, start: CoreRef, targets: set[int], cache: CallsCache) -> int | None:

@@ -89,8 +89,8 @@ PENDING = 0x100  # an event whose delivery ends the end's copy (wasmtime's `pend
 BLOCKED = 0xFFFFFFFF
 _MAX_COUNT = (1 << 28) - 1
 # shared record: type tag, flags (future, done), element size and alignment, two sides, ids;
-# at 96 the pending read's task (`merge.asyncpayload` READ_TASK)
-_REC = 100
+# at 96 the pending read's task (`merge.asyncpayload` READ_TASK), at 100 its sync call's id
+_REC = 104
 _TAG, _FLAGS, _SIZE, _ALIGN, _LINK = 0, 4, 8, 12, 80
 # the runtime's store-wide ids of the `TransmitState` and its write and read handles
 # (merge.asyncids: an end's event is ordered by its handle's)
@@ -169,6 +169,9 @@ class StreamRuntime:
     # -- planning ------------------------------------------------------------------------------
     def plan(self) -> None:
         check_sync_readers(self.g, self.tp)
+        from pymeld.merge import asyncsyncthreads
+
+        asyncsyncthreads.plan(self.rt, self.tp.sync_readers)
         p = self.rt.p
         p.add_memory(GROUP, "xfer")
         for key in ("x.free", "x.pay", "root_end", "root_mk"):
@@ -567,7 +570,7 @@ class StreamRuntime:
             b.get(rec).get(1).store("i32.store", x, me + _ADDR)
             b.get(rec).get(count).store("i32.store", x, me + _COUNT)
             if not write and needs_thread(t):
-                note_reader(self, b, rec)
+                note_reader(self, b, rec, bt.owner)
 
         b.get(ost).i32(READY).op("i32.eq").if_()
         set_done()

@@ -279,6 +279,9 @@ class TaskPlan:
     # points too (the caller's stack unwinds in the adapter until the callee returned) →
     # the caller's instance
     sync_blocks: dict[int, str] = field(default_factory=dict)
+    # instances whose copying reads another instance may write, entered by synchronous calls
+    # through adapters: those calls get threads (`merge.asyncsyncthreads`)
+    sync_readers: list[int] = field(default_factory=list)
 
     @property
     def suspends(self) -> dict[int, str]:
@@ -691,6 +694,8 @@ class _Hooks:
         # the marker its caller resumes by (`rejoin`)
         self.late: int | None = None
         self.late_mk = -1
+        # locals: the thread of the sync call below (`merge.asyncsyncthreads`)
+        self.thread: tuple[int, int] | None = None
 
     @property
     def record_ids(self) -> tuple[int, ...]:
@@ -763,6 +768,10 @@ class _Hooks:
                 b.call(rt.fn("task.new")).set(self.pre)
             b.get(self.pre).i32(_REC).op("i32.div_u")
             b.global_set(rt.borrow_scopes.lend_scope_global)
+        if not e.task and e.callee.owner in rt.tp.sync_readers:
+            from pymeld.merge import asyncsyncthreads
+
+            self.thread = asyncsyncthreads.enter(rt, b, e.callee.owner)
 
     @property
     def suspends(self) -> bool:
@@ -901,6 +910,10 @@ class _Hooks:
         ids = self.rt.ids
         if self.edge.task:
             return
+        if self.thread is not None:
+            from pymeld.merge import asyncsyncthreads
+
+            asyncsyncthreads.leave(self.rt, b, self.edge.callee.owner, self.thread)
         if self.marks_root_entered:
             from pymeld.merge.asyncroot import leave
 

@@ -1,7 +1,8 @@
 ;; A future<u32> read X's synchronously lifted `read` leaves pending (BLOCKED), written by D,
 ;; the other instance holding the writable end, after that call returned: wasmtime copies on
-;; the reading thread, gone by then ("resource not present"). Fused sync calls keep no thread
-;; to check: refused by name when fusing.
+;; the reading thread, gone by then ("resource not present"; D, the writer, is the caller: no
+;; call took the thread's table slot since). The fused sync call's thread is gone too
+;; (merge.asyncsyncthreads): a trap.
 (component definition $T
   (component $X
     (core module $Memory (memory (export "mem") 1))
