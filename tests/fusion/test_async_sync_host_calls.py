@@ -382,21 +382,28 @@ REFUSED = {
         "i32 i32 i32 i32 i32",
         "",
         "(i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)",
-        "with more than 4 flat parameters",
+        "with 5 flat parameters",
     ),
-    "stream": (
-        '(param "s" (stream u8))',
+    "spilled-beside-flat-result": (
+        " ".join(f'(param "p{i}" u32)' for i in range(17)) + " (result u32)",
+        "i32",
+        "(result i32)",
+        "(i32.const 0)",
+        "passing values in the caller's memory beside a flat result",
+    ),
+    "error-context": (
+        '(param "e" error-context)',
         "i32",
         "",
         "(i32.const 0)",
-        "passing streams, futures, error contexts or resource handles",
+        "passing stream/future/error-context (error contexts: not fused yet)",
     ),
-    "not-a-scalar": (
-        '(result (enum "a" "b"))',
+    "end-in-list": (
+        '(param "s" (list (stream u8)))',
+        "i32 i32",
         "",
-        "(result i32)",
-        "",
-        "whose flat result is not a scalar",
+        "(i32.const 0) (i32.const 0)",
+        "passing stream/future/error-context (an end in a list: not fused yet)",
     ),
 }
 

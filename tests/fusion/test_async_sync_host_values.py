@@ -1,0 +1,227 @@
+"""Synchronous calls of host `async func`s passing resource handles, beside in-module tasks
+(`merge.asynchostsync` with `merge.asynchostvals`' translations).
+
+The composition (`host_sync_values/resources.wat`) calls the host's `async func`s of
+`host_values_live/res-host.wat` (a component standing in for the host: each YIELDs n times
+before it returns) through plain `canon lower`s, as wasi:http's `handle(own<request>) ->
+result<own<response>, error-code>` is called from synchronous bindings: from a callback-lifted
+task of $C, beside $C's `churn` (a new own each turn, in the same table) and $E's tick. Every
+task logs to the host's `log` (`host_subtasks_live/log.wat`) and `run` returns the log: the
+order the tasks ran in and the handle numbers each got are compared with the original's, then
+the call's result (`last`) and the reps the host's destructor saw (`dropped`). Every value is
+first checked to be one the original returns (`_original_values`: none traps).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pymeld.fuse import FuseOptions, fuse_bytes
+from support import SLOW, nested_component_text, oracle_of_harnesses, parse_wat_file
+
+HERE = Path(__file__).parent
+LIVE = HERE / "host_sync_values"
+#: the host's resource `r` and `async func`s, and the log
+HOST = [HERE / "host_values_live" / "res-host.wat", HERE / "host_subtasks_live" / "log.wat"]
+HOST_FUNCS = ("make", "rep", "give", "take", "peek", "give-result", "swap")
+
+
+def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
+    """The host stand-ins and ``inner`` nested, its `run`, `plain` and `last` and the host's
+    `dropped` exported."""
+    withs = ['(with "r" (type $host "r"))']
+    withs += [f'(with "{f}" (func $host "{f}"))' for f in HOST_FUNCS]
+    withs += ['(with "log" (func $log "log"))', '(with "dump" (func $log "dump"))']
+    return (
+        "(component\n"
+        + "".join(f.read_text() for f in HOST)
+        + nested_component_text(wasm_tools, inner, tmp_path, name)
+        + "  (instance $host (instantiate $Host))\n  (instance $log (instantiate $Log))\n"
+        + f"  (instance $inner (instantiate $Inner {' '.join(withs)}))\n"
+        + "".join(f'  (export "{n}" (func $inner "{n}"))\n' for n in ("run", "plain", "last"))
+        + '  (export "dropped" (func $host "dropped"))\n'
+        + ")\n"
+    )
+
+
+Calls = list[tuple[str, tuple[int, ...]]]
+
+
+def _original_values(wasm_tools: str, harness: str, sessions: list[Calls], tmp: Path) -> list:
+    """What the original ``harness`` returns for each session's calls (export, u32
+    arguments), each session in a fresh instance: none may trap."""
+    from wasmtime import Store
+    from wasmtime import component as C
+
+    from async_harness import _Ticker, call_async, make_engine
+
+    engine = make_engine()
+    comp = C.Component(engine, parse_wat_file(wasm_tools, harness, tmp, "values").read_bytes())
+    out = []
+    with _Ticker(engine):
+        for calls in sessions:
+            store = Store(engine)
+            store.set_epoch_deadline(1000)
+            inst = C.Linker(engine).instantiate(store, comp)
+            got = []
+            for name, args in calls:
+                func = inst.get_func(store, name)
+                assert func is not None
+                got.append(call_async(store, func, list(args)))
+            out.append(got)
+    return out
+
+
+@pytest.fixture(scope="module")
+def inner(wasm_tools: str, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    tmp = tmp_path_factory.mktemp("sync-values")
+    text = (LIVE / "resources.wat").read_text()
+    return parse_wat_file(wasm_tools, text, tmp, "inner").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def fused(inner: bytes) -> bytes:
+    return fuse_bytes(inner, options=FuseOptions(component=True)).output
+
+
+def _command(name: str, args: tuple[int, ...]) -> str:
+    return f'(invoke "{name}" {" ".join(f"(u32.const {a})" for a in args)})'
+
+
+def _oracle(
+    wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, body: list[str], tmp: Path
+) -> dict:
+    original = _harness(wasm_tools, inner, tmp, "original")
+    transformed = _harness(wasm_tools, fused, tmp, "fused")
+    return oracle_of_harnesses(
+        wasm_tools, oracle_py, original, transformed, body, tmp, "sync-values"
+    )
+
+
+def _asserted_sessions(
+    wasm_tools: str, inner: bytes, sessions: list[Calls], tmp: Path
+) -> list[str]:
+    """Each session in a fresh instance, its calls as assert_returns of the original's
+    values (u64 for `run` and `plain`, u32 for `last` and `dropped`)."""
+    values = _original_values(wasm_tools, _harness(wasm_tools, inner, tmp, "v"), sessions, tmp)
+    body = []
+    for k, (calls, got) in enumerate(zip(sessions, values, strict=True)):
+        body.append(f"(component instance $i{k} $H)")
+        for (name, args), v in zip(calls, got, strict=True):
+            width = "u64" if name in ("run", "plain") else "u32"
+            body.append(f"(assert_return {_command(name, args)} ({width}.const {v}))")
+    return body
+
+
+def _session(op: int, n: int, k: int, t: int) -> Calls:
+    return [("run", (op, n, k, t)), ("last", ()), ("dropped", ())]
+
+
+TOP = 4 if SLOW else 3
+#: (n, k, t): the host's YIELDs, churn's turns, the tick's YIELDs
+SWEEP = [(n, k, t) for n in range(TOP) for k in range(TOP) for t in (0, 2)]
+OPS = {"give": 0, "take": 1, "peek": 2, "give-result": 3, "swap": 4}
+NAP = 16  # `run`'s op + NAP: the call made by $C's stackful `nap`
+
+
+@pytest.mark.parametrize("op", list(OPS.values()), ids=list(OPS))
+def test_a_callback_task_s_sync_host_call_with_handles_fuses_equivalently(
+    op: int, wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, tmp_path: Path
+) -> None:
+    """$C's callback task blocked in the call keeps its instance: churn starts after it (as
+    the original's log shows), the tick runs meanwhile."""
+    sessions = [_session(op, n, k, t) for n, k, t in SWEEP]
+    body = _asserted_sessions(wasm_tools, inner, sessions, tmp_path)
+    r = _oracle(wasm_tools, oracle_py, inner, fused, body, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
+    assert r["counts"]["compared"] == 4 * len(sessions) + 1, r
+
+
+@pytest.mark.parametrize("op", list(OPS.values()), ids=list(OPS))
+def test_a_stackful_task_s_sync_host_call_interleaves_its_handles_as_the_original(
+    op: int, wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, tmp_path: Path
+) -> None:
+    """$C's stackful `nap` blocked in the call lets churn run in the same instance: the own
+    it moved to the host frees its index for churn's, the own it gets back is numbered
+    after churn's, as in the original (no tick YIELDing: `test_..._known_divergence`)."""
+    sessions = [_session(op + NAP, n, k, 0) for n in range(TOP + 1) for k in range(TOP + 1)]
+    body = _asserted_sessions(wasm_tools, inner, sessions, tmp_path)
+    r = _oracle(wasm_tools, oracle_py, inner, fused, body, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
+    assert r["counts"]["compared"] == 4 * len(sessions) + 1, r
+
+
+def test_the_host_s_turn_behind_a_queued_yield_is_the_known_divergence(
+    wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, tmp_path: Path
+) -> None:
+    """Pinned (`merge.asynchostsync`'s known divergence): with the tick's YIELD queued when
+    `nap` blocks, the fused host's result comes one in-module turn earlier; the same
+    results, another log. A fix of the host's turns turns this red, to be flipped."""
+    body = ["(component instance $i $H)", _command("run", (OPS["swap"] + NAP, 2, 2, 2))]
+    r = _oracle(wasm_tools, oracle_py, inner, fused, body, tmp_path)
+    assert r["status"] == "diverged", r
+    assert r["reason"].endswith("results differ"), r
+
+
+#: (export, arguments) → wasmtime's trap: the own moved to the host dropped after the call;
+#: the own lent to the host dropped by churn while `nap` waits; a function that is not `async`
+#: blocking in the call
+TRAPS = {
+    ("run", (5, 0, 0, 0)): "unknown handle index 1",
+    ("run", (5, 2, 1, 2)): "unknown handle index 1",
+    ("run", (5 + NAP, 1, 0, 0)): "unknown handle index 1",
+    ("run", (6 + NAP, 1, 1, 0)): "cannot remove owned resource while borrowed",
+    ("run", (6 + NAP, 3, 2, 2)): "cannot remove owned resource while borrowed",
+    ("plain", (0, 1, 0)): "cannot block a synchronous task before returning",
+    ("plain", (4, 2, 2)): "cannot block a synchronous task before returning",
+}
+
+
+def test_misused_handles_and_blocking_trap_where_the_original_does(
+    wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, tmp_path: Path
+) -> None:
+    body = []
+    for k, ((name, args), message) in enumerate(TRAPS.items()):
+        body += [
+            f"(component instance $i{k} $H)",
+            f'(assert_trap {_command(name, args)} "{message}")',
+        ]
+    # returned at once, a function that is not `async` does not block
+    sessions = [
+        [("plain", (op, 0, t)), ("last", ()), ("dropped", ())] for op in (0, 4) for t in (0, 2)
+    ]
+    body += [
+        cmd.replace("$i", "$j") for cmd in _asserted_sessions(wasm_tools, inner, sessions, tmp_path)
+    ]
+    r = _oracle(wasm_tools, oracle_py, inner, fused, body, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
+    assert r["counts"]["compared"] == 2 * len(TRAPS) + 4 * len(sessions) + 1, r
+
+
+def test_output_lowers_the_host_s_functions_async_and_is_deterministic(
+    wasm_tools: str, inner: bytes, fused: bytes, tmp_path: Path
+) -> None:
+    """The synchronous lowers of the host's `async func`s call imports lowered `async`: a
+    flat result (give, take, peek) with the task records' memory, one by return pointer
+    (give-result, swap) with the caller's; the sync `make` and `rep` stay synchronous. Core
+    output is valid; fusing twice gives the same bytes."""
+    (tmp_path / "fused.wasm").write_bytes(fused)
+    text = subprocess.run(
+        [wasm_tools, "print", str(tmp_path / "fused.wasm")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lowers = [ln.strip() for ln in text.splitlines() if "(canon lower (func " in ln]
+    asyncs = [ln for ln in lowers if ln.endswith(" async))")]
+    assert len(asyncs) == 5, lowers
+    assert fuse_bytes(inner, options=FuseOptions(component=True)).output == fused
+    core = tmp_path / "core.wasm"
+    core.write_bytes(fuse_bytes(inner, options=FuseOptions()).output)
+    subprocess.run([wasm_tools, "validate", str(core)], check=True)
