@@ -10,12 +10,19 @@ task logs to the host's `log` (`host_subtasks_live/log.wat`) and `run` returns t
 order the tasks ran in and the handle numbers each got are compared with the original's, then
 the call's result (`last`) and the reps the host's destructor saw (`dropped`). Every value is
 first checked to be one the original returns (`_original_values`: none traps).
+
+`host_sync_values/shapes.wat` calls the `async func`s of `shapes-host.wat` likewise: flat
+results that are not plain scalars (enums, flags, a record of an s16, a payload-less result, a
+tuple of a u64: the `async` lower stores them in the proxy's record, the stand-in loads the
+flat value as the sync lower's `lift_flat` would) and 17 u32 parameters (more than 16: in the
+caller's memory for both lowers), in a task beside a tick and on the host's stack.
 """
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -24,25 +31,54 @@ from support import SLOW, nested_component_text, oracle_of_harnesses, parse_wat_
 
 HERE = Path(__file__).parent
 LIVE = HERE / "host_sync_values"
-#: the host's resource `r` and `async func`s, and the log
-HOST = [HERE / "host_values_live" / "res-host.wat", HERE / "host_subtasks_live" / "log.wat"]
-HOST_FUNCS = ("make", "rep", "give", "take", "peek", "give-result", "swap")
+LOG = HERE / "host_subtasks_live" / "log.wat"
 
 
-def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
-    """The host stand-ins and ``inner`` nested, its `run`, `plain` and `last` and the host's
-    `dropped` exported."""
-    withs = ['(with "r" (type $host "r"))']
-    withs += [f'(with "{f}" (func $host "{f}"))' for f in HOST_FUNCS]
+class Setup(NamedTuple):
+    """A composition, the host stand-in around it and what it takes from it."""
+
+    inner: str  # file in LIVE
+    host: Path  # the host stand-in component (`$Host` or `$Shapes`, instantiated as $host)
+    types: tuple[str, ...]  # the host's types the composition imports
+    funcs: tuple[str, ...]  # the host's functions it imports
+    exports: tuple[str, ...]  # its exports the harness re-exports
+    host_exports: tuple[str, ...] = ()  # the host's exports the harness re-exports
+
+
+RESOURCES = Setup(
+    "resources.wat",
+    HERE / "host_values_live" / "res-host.wat",
+    ("r",),
+    ("make", "rep", "give", "take", "peek", "give-result", "swap"),
+    ("run", "plain", "last"),
+    ("dropped",),
+)
+SHAPES = Setup(
+    "shapes.wat",
+    LIVE / "shapes-host.wat",
+    ("pick-t", "wide-t", "mask-t", "small-t"),
+    ("pick", "wide", "mask", "small", "check", "long", "big"),
+    ("run", "direct", "last"),
+)
+
+
+def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str, c: Setup = RESOURCES) -> str:
+    """The host stand-ins (``c.host``, the log) and ``inner`` nested, with the exports."""
+    host = c.host.read_text()
+    host_name = host[host.index("(component $") + len("(component ") :].split()[0]
+    withs = [f'(with "{t}" (type $host "{t}"))' for t in c.types]
+    withs += [f'(with "{f}" (func $host "{f}"))' for f in c.funcs]
     withs += ['(with "log" (func $log "log"))', '(with "dump" (func $log "dump"))']
     return (
         "(component\n"
-        + "".join(f.read_text() for f in HOST)
+        + host
+        + LOG.read_text()
         + nested_component_text(wasm_tools, inner, tmp_path, name)
-        + "  (instance $host (instantiate $Host))\n  (instance $log (instantiate $Log))\n"
+        + f"  (instance $host (instantiate {host_name}))\n"
+        + "  (instance $log (instantiate $Log))\n"
         + f"  (instance $inner (instantiate $Inner {' '.join(withs)}))\n"
-        + "".join(f'  (export "{n}" (func $inner "{n}"))\n' for n in ("run", "plain", "last"))
-        + '  (export "dropped" (func $host "dropped"))\n'
+        + "".join(f'  (export "{n}" (func $inner "{n}"))\n' for n in c.exports)
+        + "".join(f'  (export "{n}" (func $host "{n}"))\n' for n in c.host_exports)
         + ")\n"
     )
 
@@ -92,26 +128,33 @@ def _command(name: str, args: tuple[int, ...]) -> str:
 
 
 def _oracle(
-    wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, body: list[str], tmp: Path
+    wasm_tools: str,
+    oracle_py: Path,
+    inner: bytes,
+    fused: bytes,
+    body: list[str],
+    tmp: Path,
+    c: Setup = RESOURCES,
 ) -> dict:
-    original = _harness(wasm_tools, inner, tmp, "original")
-    transformed = _harness(wasm_tools, fused, tmp, "fused")
+    original = _harness(wasm_tools, inner, tmp, "original", c)
+    transformed = _harness(wasm_tools, fused, tmp, "fused", c)
     return oracle_of_harnesses(
         wasm_tools, oracle_py, original, transformed, body, tmp, "sync-values"
     )
 
 
 def _asserted_sessions(
-    wasm_tools: str, inner: bytes, sessions: list[Calls], tmp: Path
+    wasm_tools: str, inner: bytes, sessions: list[Calls], tmp: Path, c: Setup = RESOURCES
 ) -> list[str]:
     """Each session in a fresh instance, its calls as assert_returns of the original's
-    values (u64 for `run` and `plain`, u32 for `last` and `dropped`)."""
-    values = _original_values(wasm_tools, _harness(wasm_tools, inner, tmp, "v"), sessions, tmp)
+    values (u64 for the logs `run`, `plain` and `direct` return, else u32)."""
+    harness = _harness(wasm_tools, inner, tmp, "v", c)
+    values = _original_values(wasm_tools, harness, sessions, tmp)
     body = []
     for k, (calls, got) in enumerate(zip(sessions, values, strict=True)):
         body.append(f"(component instance $i{k} $H)")
         for (name, args), v in zip(calls, got, strict=True):
-            width = "u64" if name in ("run", "plain") else "u32"
+            width = "u64" if name in ("run", "plain", "direct") else "u32"
             body.append(f"(assert_return {_command(name, args)} ({width}.const {v}))")
     return body
 
@@ -224,4 +267,57 @@ def test_output_lowers_the_host_s_functions_async_and_is_deterministic(
     assert fuse_bytes(inner, options=FuseOptions(component=True)).output == fused
     core = tmp_path / "core.wasm"
     core.write_bytes(fuse_bytes(inner, options=FuseOptions()).output)
+    subprocess.run([wasm_tools, "validate", str(core)], check=True)
+
+
+# -- flat results that are not plain scalars, more than 16 flat parameters ----------------------
+
+#: shapes.wat's ops: a flat result of an enum (a 1- and a 2-byte discriminant), flags, a record
+#: of an s16, a payload-less result, a tuple of a u64; 17 u32s and n in the caller's memory
+SHAPE_OPS = {"pick": 0, "wide": 1, "mask": 2, "small": 3, "check": 4, "long": 5, "big": 6}
+
+
+@pytest.fixture(scope="module")
+def shapes(wasm_tools: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    tmp = tmp_path_factory.mktemp("shapes")
+    text = (LIVE / SHAPES.inner).read_text()
+    binary = parse_wat_file(wasm_tools, text, tmp, "shapes").read_bytes()
+    return binary, fuse_bytes(binary, options=FuseOptions(component=True)).output
+
+
+@pytest.mark.parametrize("op", list(SHAPE_OPS.values()), ids=list(SHAPE_OPS))
+def test_flat_results_and_spilled_parameters_of_a_sync_host_call_fuse_equivalently(
+    op: int, wasm_tools: str, oracle_py: Path, shapes: tuple[bytes, bytes], tmp_path: Path
+) -> None:
+    """In a callback task beside a tick (`run`), and on the host's stack through $C's
+    synchronous `sync` (`direct`): values of n up to 300 (the wide enum's every byte)."""
+    ns = [0, 1, 2, 3, 5, 131, 299] if op != SHAPE_OPS["big"] else [0, 1, 3, 700]
+    sessions = [[("run", (op, n, t)), ("last", ())] for n in ns for t in (0, 2)]
+    sessions += [[("direct", (op, n, 0)), ("last", ())] for n in ns[:3]]
+    body = _asserted_sessions(wasm_tools, shapes[0], sessions, tmp_path, SHAPES)
+    r = _oracle(wasm_tools, oracle_py, *shapes, body, tmp_path, SHAPES)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
+    assert r["counts"]["compared"] == 3 * len(sessions) + 1, r
+
+
+def test_shapes_output_is_valid_core_and_deterministic(
+    wasm_tools: str, shapes: tuple[bytes, bytes], tmp_path: Path
+) -> None:
+    """Each synchronous lower of the shapes' host functions calls an import lowered `async`
+    (`big` with the caller's memory, the flat results with the task records'); core output is
+    a valid module; fusing twice gives the same bytes."""
+    binary, fused = shapes
+    (tmp_path / "fused.wasm").write_bytes(fused)
+    text = subprocess.run(
+        [wasm_tools, "print", str(tmp_path / "fused.wasm")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lowers = [ln.strip() for ln in text.splitlines() if "(canon lower (func " in ln]
+    assert len([ln for ln in lowers if ln.endswith(" async))")]) == len(SHAPE_OPS), lowers
+    assert fuse_bytes(binary, options=FuseOptions(component=True)).output == fused
+    core = tmp_path / "core.wasm"
+    core.write_bytes(fuse_bytes(binary, options=FuseOptions()).output)
     subprocess.run([wasm_tools, "validate", str(core)], check=True)
