@@ -26,6 +26,7 @@ from typing import NamedTuple
 
 import pytest
 
+from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
 from support import SLOW, nested_component_text, oracle_of_harnesses, parse_wat_file
 
@@ -59,6 +60,9 @@ SHAPES = Setup(
     ("pick-t", "wide-t", "mask-t", "small-t"),
     ("pick", "wide", "mask", "small", "check", "long", "big"),
     ("run", "direct", "last"),
+)
+ENDS = Setup(
+    "ends.wat", HERE / "host_values_live" / "ends-host.wat", (), ("open",), ("run", "last")
 )
 
 
@@ -321,3 +325,35 @@ def test_shapes_output_is_valid_core_and_deterministic(
     core = tmp_path / "core.wasm"
     core.write_bytes(fuse_bytes(binary, options=FuseOptions()).output)
     subprocess.run([wasm_tools, "validate", str(core)], check=True)
+
+
+# -- stream/future ends --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ends(wasm_tools: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    tmp = tmp_path_factory.mktemp("ends")
+    binary = parse_wat_file(wasm_tools, (LIVE / ENDS.inner).read_text(), tmp, "ends").read_bytes()
+    return binary, fuse_bytes(binary, options=FuseOptions(component=True)).output
+
+
+@pytest.mark.parametrize("nap", [0, NAP], ids=["callback", "stackful"])
+def test_ends_a_sync_host_call_returns_are_the_caller_s_as_the_original(
+    nap: int, wasm_tools: str, oracle_py: Path, ends: tuple[bytes, bytes], tmp_path: Path
+) -> None:
+    """`open`'s stream and future (stored at the caller's return pointer) become in-module
+    ends of the caller's table, read at once after the call."""
+    sessions = [[("run", (nap, n, 0, t)), ("last", ())] for n in range(TOP + 1) for t in (0, 2)]
+    body = _asserted_sessions(wasm_tools, ends[0], sessions, tmp_path, ENDS)
+    r = _oracle(wasm_tools, oracle_py, *ends, body, tmp_path, ENDS)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
+    assert r["counts"]["compared"] == 3 * len(sessions) + 1, r
+
+
+def test_ends_are_handed_over_in_component_output_only(ends: tuple[bytes, bytes]) -> None:
+    """Core output has no runtime stream/future built-ins for the hand-over: refused, saying
+    so; component output is deterministic."""
+    with pytest.raises(UnsupportedFeature, match=r"`open`.*in component output only"):
+        fuse_bytes(ends[0], options=FuseOptions())
+    assert fuse_bytes(ends[0], options=FuseOptions(component=True)).output == ends[1]
