@@ -64,6 +64,7 @@ SHAPES = Setup(
 ENDS = Setup(
     "ends.wat", HERE / "host_values_live" / "ends-host.wat", (), ("open",), ("run", "last")
 )
+ONE = Setup("one.wat", LIVE / "stream-host.wat", (), ("one",), ("run", "last"))
 
 
 def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str, c: Setup = RESOURCES) -> str:
@@ -338,14 +339,18 @@ def ends(wasm_tools: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[byt
 
 
 @pytest.mark.parametrize("nap", [0, NAP], ids=["callback", "stackful"])
+@pytest.mark.parametrize("c", [ENDS, ONE], ids=["by-pointer", "flat"])
 def test_ends_a_sync_host_call_returns_are_the_caller_s_as_the_original(
-    nap: int, wasm_tools: str, oracle_py: Path, ends: tuple[bytes, bytes], tmp_path: Path
+    c: Setup, nap: int, wasm_tools: str, oracle_py: Path, tmp_path: Path
 ) -> None:
-    """`open`'s stream and future (stored at the caller's return pointer) become in-module
-    ends of the caller's table, read at once after the call."""
+    """`open`'s stream and future (stored at the caller's return pointer), `one`'s stream
+    (the flat result, stored in the proxy's record) become in-module ends of the caller's
+    table, read at once after the call."""
+    binary = parse_wat_file(wasm_tools, (LIVE / c.inner).read_text(), tmp_path, "in").read_bytes()
+    fused = fuse_bytes(binary, options=FuseOptions(component=True)).output
     sessions = [[("run", (nap, n, 0, t)), ("last", ())] for n in range(TOP + 1) for t in (0, 2)]
-    body = _asserted_sessions(wasm_tools, ends[0], sessions, tmp_path, ENDS)
-    r = _oracle(wasm_tools, oracle_py, *ends, body, tmp_path, ENDS)
+    body = _asserted_sessions(wasm_tools, binary, sessions, tmp_path, c)
+    r = _oracle(wasm_tools, oracle_py, binary, fused, body, tmp_path, c)
     assert r["status"] == "equivalent", r
     assert not r.get("warnings"), r
     assert r["counts"]["compared"] == 3 * len(sessions) + 1, r
