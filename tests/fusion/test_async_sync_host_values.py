@@ -28,7 +28,13 @@ import pytest
 
 from pymeld.errors import UnsupportedFeature
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import SLOW, nested_component_text, oracle_of_harnesses, parse_wat_file
+from support import (
+    SLOW,
+    assert_traps_where_original_returns,
+    nested_component_text,
+    oracle_of_harnesses,
+    parse_wat_file,
+)
 
 HERE = Path(__file__).parent
 LIVE = HERE / "host_sync_values"
@@ -65,6 +71,9 @@ ENDS = Setup(
     "ends.wat", HERE / "host_values_live" / "ends-host.wat", (), ("open",), ("run", "last")
 )
 ONE = Setup("one.wat", LIVE / "stream-host.wat", (), ("one",), ("run", "last"))
+CONSUME = Setup(
+    "consume.wat", HERE / "host_values_live" / "ends-host.wat", (), ("consume",), ("run", "last")
+)
 
 
 def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str, c: Setup = RESOURCES) -> str:
@@ -354,6 +363,29 @@ def test_ends_a_sync_host_call_returns_are_the_caller_s_as_the_original(
     assert r["status"] == "equivalent", r
     assert not r.get("warnings"), r
     assert r["counts"]["compared"] == 3 * len(sessions) + 1, r
+
+
+def test_an_end_passed_to_a_sync_host_call_is_handed_over_as_the_original(
+    wasm_tools: str, oracle_py: Path, tmp_path: Path
+) -> None:
+    """`consume(s: stream<u8>, n)` (wasi:filesystem's `write-via-stream` shape) takes the
+    readable end of a stream `feed` writes while `nap` blocks in the call: with n = 0 the host
+    reads at once, `feed`'s write completes at once (the same log and values as the original);
+    with n = 1 the write would wait for the host, whose event no in-module wait takes: refused
+    at run time (the fused module traps where the original returns), as for an `async`
+    lower (test_async_host_values.py's `END_REFUSED`)."""
+    text = (LIVE / CONSUME.inner).read_text()
+    binary = parse_wat_file(wasm_tools, text, tmp_path, "in").read_bytes()
+    fused = fuse_bytes(binary, options=FuseOptions(component=True)).output
+    sessions = [[("run", (0, t)), ("last", ())] for t in range(4)]
+    body = _asserted_sessions(wasm_tools, binary, sessions, tmp_path, CONSUME)
+    r = _oracle(wasm_tools, oracle_py, binary, fused, body, tmp_path, CONSUME)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
+    assert r["counts"]["compared"] == 3 * len(sessions) + 1, r
+    body = _asserted_sessions(wasm_tools, binary, [[("run", (1, 0))]], tmp_path, CONSUME)
+    r = _oracle(wasm_tools, oracle_py, binary, fused, body, tmp_path, CONSUME)
+    assert_traps_where_original_returns(r)
 
 
 def test_ends_are_handed_over_in_component_output_only(ends: tuple[bytes, bytes]) -> None:
