@@ -23,7 +23,9 @@ through a return pointer goes to the caller's one (the caller's memory and reall
 result (a scalar, an enum, flags, a handle or end, a record of one of them: `flat_load`) to
 the proxy's record (the import is lowered with the task records' memory), read when the call
 resolves. More than `MAX_FLAT_PARAMS` flat parameters are in the caller's memory for both
-lowers: their pointer is passed on.
+lowers: their pointer is passed on. 5 to 16 plain scalars, passed flat by the synchronous
+lower and in memory by the `async` one, are stored in a record of the task records' memory
+(`_spills_to_proxy`, beside no result or a flat one), kept until the call resolves.
 
 Resource handles and stream/future ends among the values are handed over as for an `async`
 lower of the import (`merge.asynchostvals.HostValues`, the caller's handles and waitables
@@ -32,9 +34,10 @@ results' when the caller resumes, where its core code sees them (the proxy's loa
 then), rather than when the proxy sees RETURNED.
 
 Refused when fusing: values `HostValues` does not hand over (`host_ends_problem`), 5 to 16
-flat parameters (passed flat by the synchronous lower, in memory by the `async` one: they
-would have to be stored in the caller's memory), and a flat result beside parameters in the
-caller's memory (the `async` lower would need the caller's memory and the proxy's at once).
+flat parameters that are not all plain scalars or sit beside a result by pointer (they would
+have to be stored in the caller's memory, where the fused code has no room of its own), and a
+flat result beside parameters in the caller's memory (the `async` lower would need the
+caller's memory and the proxy's at once).
 
 Known divergence (`asynchost`'s): the host gets its turn before each low-priority in-module
 item, so a call made while a YIELD was queued resolves one in-module turn earlier than in
@@ -66,6 +69,9 @@ from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import HostFunc, Lowered
 from pymeld.merge.asynchost import _HNEXT, _HOST
 from pymeld.merge.asynctask import (
+    _ARGS,
+    _EXACT,
+    _REC,
     _STASH,
     _STATUS,
     _SUB,
@@ -82,6 +88,26 @@ if TYPE_CHECKING:
     from pymeld.merge.asynchost import HostSubtasks
     from pymeld.merge.asynctask import TaskPlan
 
+#: a proxy record's field: the record its parameters are stored in (`_spills_to_proxy`; in the
+#: `_ARGS` words after `asynchostvals`' fields)
+_HSPILL = _ARGS + 12
+assert _HSPILL + 4 <= _EXACT
+#: a plain scalar parameter stored for the `async` lower: its store by type (a bool's flat
+#: value normalized first: any nonzero i32 is true)
+_STORES: dict[type[at.ValType], str] = {
+    at.Bool: "i32.store8",
+    at.U8: "i32.store8",
+    at.S8: "i32.store8",
+    at.U16: "i32.store16",
+    at.S16: "i32.store16",
+    at.U32: "i32.store",
+    at.S32: "i32.store",
+    at.Char: "i32.store",
+    at.U64: "i64.store",
+    at.S64: "i64.store",
+    at.F32: "f32.store",
+    at.F64: "f64.store",
+}
 #: a flat result the proxy's record holds: its load by type
 _LOADS: dict[type[at.ValType], str] = {
     at.Bool: "i32.load8_u",
@@ -120,11 +146,12 @@ def check_host_sync(lw: Lowered, label: Callable[[int], str], host_ends: bool = 
         if problem is not None:
             raise UnsupportedFeature(f"{what} passing stream/future/error-context ({problem})")
     n = sum(flat_count(t) for t in ft.param_types())
-    if MAX_FLAT_ASYNC_PARAMS < n <= MAX_FLAT_PARAMS:
+    if MAX_FLAT_ASYNC_PARAMS < n <= MAX_FLAT_PARAMS and not _spills_to_proxy(ft):
         raise UnsupportedFeature(
-            f"{what} with {n} flat parameters (an `async` lower passes more than "
-            f"{MAX_FLAT_ASYNC_PARAMS} in memory, a synchronous one up to {MAX_FLAT_PARAMS} flat: "
-            "they would have to be stored in the caller's memory: not fused yet)"
+            f"{what} with {n} flat parameters, not all plain scalars or beside a result by "
+            f"pointer (an `async` lower passes more than {MAX_FLAT_ASYNC_PARAMS} in memory, a "
+            f"synchronous one up to {MAX_FLAT_PARAMS} flat: they would have to be stored in the "
+            "caller's memory: not fused yet)"
         )
     if _flat_result(ft) is not None and (
         n > MAX_FLAT_PARAMS or any(_in_memory(t) for t in ft.param_types())
@@ -160,6 +187,20 @@ def _flat_result(ft: at.FuncType) -> at.ValType | None:
     return ft.result if core.results else None
 
 
+def _spills_to_proxy(ft: at.FuncType) -> bool:
+    """Whether the `async` lower of ``ft`` takes its parameters in memory where the
+    synchronous one passes them flat, and the stand-in stores them in a record of the task
+    records' memory: 5 to 16 plain scalars (their stores lose nothing the sync lower's
+    `lift_flat` keeps: `_STORES`), with no result or a flat one (in the same memory)."""
+    params = ft.param_types()
+    n = sum(flat_count(t) for t in params)
+    return (
+        MAX_FLAT_ASYNC_PARAMS < n <= MAX_FLAT_PARAMS
+        and all(type(t) in _STORES for t in params)
+        and (ft.result is None or _flat_result(ft) is not None)
+    )
+
+
 def flat_load(t: at.ValType) -> tuple[str, int]:
     """The load (and its offset) of the one flat value of ``t`` (`flat_count` 1) from where
     `store` put it: a scalar's own, a handle's or end's i32, an enum's or a payload-less
@@ -184,8 +225,9 @@ def flat_load(t: at.ValType) -> tuple[str, int]:
 
 
 def in_task_memory(ft: at.FuncType) -> bool:
-    """Whether the `async` lower of ``ft`` writes its result to the task records' memory."""
-    return _flat_result(ft) is not None
+    """Whether the `async` lower of ``ft`` reads and writes the task records' memory (its
+    flat result, its parameters stored by the stand-in)."""
+    return _flat_result(ft) is not None or _spills_to_proxy(ft)
 
 
 def host_sync_call(hs: HostSubtasks, li: int) -> FuncCode:
@@ -217,8 +259,22 @@ def host_sync_call(hs: HostSubtasks, li: int) -> FuncCode:
     n_args = len(acore.params) - (1 if ft.result is not None else 0)
     host_import = rt.host_import
 
+    spill = _spills_to_proxy(ft)
+    if spill:  # the parameters in a record of the proxy's, as `store` lays them out
+        params = at.Record(tuple((str(k), p) for k, p in enumerate(ft.param_types())))
+        assert elem_size(params) <= _REC
+        s = b.local("i32")
+        b.get(t).call(rt.fn("task.new")).tee(s).store("i32.store", m, _HSPILL)
+        for k, (off, p) in enumerate(zip(field_offsets(params.fields), ft.param_types())):
+            b.get(s).get(k)
+            if isinstance(p, at.Bool):
+                b.i32(0).op("i32.ne")
+            b.store(_STORES[type(p)], m, off)
+
     def call() -> None:
-        for k in range(n_args):
+        if spill:
+            b.get(s)
+        for k in range(0 if spill else n_args):
             b.get(k)
         if ft.result is not None:  # the caller's return pointer, or the proxy's record
             if flat is None:
@@ -256,6 +312,8 @@ def host_sync_call(hs: HostSubtasks, li: int) -> FuncCode:
             b.get(t).i32(_STASH).op("i32.add").set(ret)
         vals.keep(b, li, t, ret)
         vals.done(b, t)
+    if spill:  # (kept until the call resolved: a STARTING call reads them later)
+        b.get(t).load("i32.load", m, _HSPILL).call(rt.fn("task.free"))
     if flat is not None:
         op, off = flat_load(flat)
         b.get(t).load(op, m, _STASH + off)

@@ -4,7 +4,9 @@
 ;; discriminant: 97n % 300), `mask` flags of 12 labels (0x2a5n & 0xfff), `small` a record of
 ;; an s16 (-1 - 1000n), `check` a payload-less result (ok for an even n), `long` a tuple of a
 ;; u64 (n << 40 | 7); and `big` 17 u32 parameters and n (more than 16 flat: in memory for
-;; both lowers), returning (their sum, their xor) by the caller's return pointer.
+;; both lowers), returning (their sum, their xor) by the caller's return pointer; `many` 8
+;; flat scalars (a u8, an s16, a u64, an f32, a bool, a char, an f64 and n: flat for the
+;; synchronous lower, in memory for an `async` one) returning a u32 digest of them.
 (component $Shapes
   (core module $Mem (memory (export "mem") 1)
     (global $next (mut i32) (i32.const 1024))
@@ -31,6 +33,7 @@
   (core func $ret-check (canon task.return (result (result))))
   (core func $ret-long (canon task.return (result (tuple u64))))
   (core func $ret-big (canon task.return (result (tuple u32 u32))))
+  (core func $ret-many (canon task.return (result u32)))
   (core module $HM
     (import "" "mem" (memory 1))
     (import "" "get" (func $get (result i32)))
@@ -42,6 +45,7 @@
     (import "" "ret-check" (func $ret-check (param i32)))
     (import "" "ret-long" (func $ret-long (param i64)))
     (import "" "ret-big" (func $ret-big (param i32 i32)))
+    (import "" "ret-many" (func $ret-many (param i32)))
     (global $n (mut i32) (i32.const 0))
     (global $sum (mut i32) (i32.const 0))
     (global $xor (mut i32) (i32.const 0))
@@ -84,6 +88,21 @@
       (if (call $start (local.get $n)) (then (return (i32.const 1)))) (call $do-long))
     (func (export "long-cb") (param $e i32) (param i32 i32) (result i32)
       (if (call $tick (local.get $e)) (then (return (i32.const 1)))) (call $do-long))
+    (global $digest (mut i32) (i32.const 0))
+    (func $do-many (result i32) (call $ret-many (global.get $digest)) (i32.const 0))
+    (func (export "many") (param $a i32) (param $b i32) (param $c i64) (param $d f32) (param $e i32)
+      (param $f i32) (param $g f64) (param $n i32) (result i32)
+      (global.set $digest
+        (i32.add (i32.add (i32.add (local.get $a) (i32.mul (local.get $b) (i32.const 3)))
+          (i32.add (i32.mul (i32.wrap_i64 (i64.xor (local.get $c) (i64.shr_u (local.get $c) (i64.const 32))))
+                     (i32.const 5))
+                   (i32.mul (i32.trunc_f32_s (local.get $d)) (i32.const 7))))
+          (i32.add (i32.add (i32.mul (local.get $e) (i32.const 11)) (i32.mul (local.get $f) (i32.const 13)))
+            (i32.mul (i32.trunc_f64_s (local.get $g)) (i32.const 17)))))
+      (if (call $start (local.get $n)) (then (return (i32.const 1))))
+      (call $do-many))
+    (func (export "many-cb") (param $e i32) (param i32 i32) (result i32)
+      (if (call $tick (local.get $e)) (then (return (i32.const 1)))) (call $do-many))
     (func $do-big (result i32) (call $ret-big (global.get $sum) (global.get $xor)) (i32.const 0))
     ;; the 17 u32s and n at $p
     (func (export "big") (param $p i32) (result i32)
@@ -111,7 +130,8 @@
     (export "ret-small" (func $ret-small))
     (export "ret-check" (func $ret-check))
     (export "ret-long" (func $ret-long))
-    (export "ret-big" (func $ret-big))))))
+    (export "ret-big" (func $ret-big))
+    (export "ret-many" (func $ret-many))))))
   (func (export "pick") async (param "n" u32) (result $pick-t)
     (canon lift (core func $hm "pick") async (callback (core func $hm "pick-cb"))))
   (func (export "wide") async (param "n" u32) (result $wide-t)
@@ -126,4 +146,6 @@
     (canon lift (core func $hm "long") async (callback (core func $hm "long-cb"))))
   (func (export "big") async (param "p0" u32) (param "p1" u32) (param "p2" u32) (param "p3" u32) (param "p4" u32) (param "p5" u32) (param "p6" u32) (param "p7" u32) (param "p8" u32) (param "p9" u32) (param "p10" u32) (param "p11" u32) (param "p12" u32) (param "p13" u32) (param "p14" u32) (param "p15" u32) (param "p16" u32) (param "n" u32) (result (tuple u32 u32))
     (canon lift (core func $hm "big") async (memory (core memory $mem "mem"))
-      (realloc (core func $mem "realloc")) (callback (core func $hm "big-cb")))))
+      (realloc (core func $mem "realloc")) (callback (core func $hm "big-cb"))))
+  (func (export "many") async (param "a" u8) (param "b" s16) (param "c" u64) (param "d" f32) (param "e" bool) (param "f" char) (param "g" f64) (param "n" u32) (result u32)
+    (canon lift (core func $hm "many") async (callback (core func $hm "many-cb")))))

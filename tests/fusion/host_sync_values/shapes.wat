@@ -1,6 +1,6 @@
 ;; The composition of test_async_sync_host_values.py's shapes: $C's `call(op, n)`, a
 ;; callback-lifted task, calls the host's `async func` number op of shapes-host.wat (0 pick,
-;; 1 wide, 2 mask, 3 small, 4 check, 5 long, 6 big) *synchronously* and returns its value (a
+;; 1 wide, 2 mask, 3 small, 4 check, 5 long, 6 big, 7 many) *synchronously* and returns its value (a
 ;; u64's halves xored, big's sum ^ xor << 8), beside $E's tick; $D's `run(op, n, t)` starts
 ;; both and returns the host's log (log.wat: 1 and 2 around the call, 7/8 the tick's turns,
 ;; 13/14/15 as sync-host.wat), `last` the call's value; `direct(op, n)` makes the call on
@@ -21,6 +21,7 @@
   (import "check" (func $check async (param "n" u32) (result (result))))
   (import "long" (func $long async (param "n" u32) (result (tuple u64))))
   (import "big" (func $big async (param "p0" u32) (param "p1" u32) (param "p2" u32) (param "p3" u32) (param "p4" u32) (param "p5" u32) (param "p6" u32) (param "p7" u32) (param "p8" u32) (param "p9" u32) (param "p10" u32) (param "p11" u32) (param "p12" u32) (param "p13" u32) (param "p14" u32) (param "p15" u32) (param "p16" u32) (param "n" u32) (result (tuple u32 u32))))
+  (import "many" (func $many async (param "a" u8) (param "b" s16) (param "c" u64) (param "d" f32) (param "e" bool) (param "f" char) (param "g" f64) (param "n" u32) (result u32)))
   (import "log" (func $log (param "c" u32)))
   (import "dump" (func $dump (result u64)))
   (component $C
@@ -39,6 +40,7 @@
     (import "check" (func $check async (param "n" u32) (result (result))))
     (import "long" (func $long async (param "n" u32) (result (tuple u64))))
     (import "big" (func $big async (param "p0" u32) (param "p1" u32) (param "p2" u32) (param "p3" u32) (param "p4" u32) (param "p5" u32) (param "p6" u32) (param "p7" u32) (param "p8" u32) (param "p9" u32) (param "p10" u32) (param "p11" u32) (param "p12" u32) (param "p13" u32) (param "p14" u32) (param "p15" u32) (param "p16" u32) (param "n" u32) (result (tuple u32 u32))))
+    (import "many" (func $many async (param "a" u8) (param "b" s16) (param "c" u64) (param "d" f32) (param "e" bool) (param "f" char) (param "g" f64) (param "n" u32) (result u32)))
     (import "log" (func $log (param "c" u32)))
     (core module $Memory (memory (export "mem") 1))
     (core instance $memory (instantiate $Memory))
@@ -53,6 +55,7 @@
       (import "" "check" (func $check (param i32) (result i32)))
       (import "" "long" (func $long (param i32) (result i64)))
       (import "" "big" (func $big (param i32 i32)))
+      (import "" "many" (func $many (param i32 i32 i64 f32 i32 i32 f64 i32) (result i32)))
       (func $op (param $op i32) (param $n i32) (result i32)
         (local $r i32) (local $w i64) (local $i i32)
         (call $log (i32.const 1))
@@ -75,6 +78,18 @@
             (call $big (i32.const 128) (i32.const 256))
             (local.set $r (i32.xor (i32.load (i32.const 256)) (i32.shl (i32.load (i32.const 260)) (i32.const 8))))
             (br $out)))
+          ;; flat values wider than their types: the u8 and the bool as the sync lower takes them
+          (if (i32.eq (local.get $op) (i32.const 7)) (then
+            (local.set $r (call $many
+              (i32.add (i32.const 200) (i32.mul (local.get $n) (i32.const 100)))
+              (i32.sub (i32.const -1) (local.get $n))
+              (i64.or (i64.shl (i64.extend_i32_u (local.get $n)) (i64.const 33)) (i64.const 5))
+              (f32.mul (f32.convert_i32_u (local.get $n)) (f32.const 1.5))
+              (i32.mul (local.get $n) (i32.const 256))
+              (i32.add (i32.const 0x1F600) (local.get $n))
+              (f64.mul (f64.convert_i32_u (local.get $n)) (f64.const -2.5))
+              (local.get $n)))
+            (br $out)))
           unreachable)
         (call $log (i32.const 2))
         (local.get $r))
@@ -92,6 +107,7 @@
     (core func $check' (canon lower (func $check)))
     (core func $long' (canon lower (func $long)))
     (core func $big' (canon lower (func $big) (memory (core memory $memory "mem"))))
+    (core func $many' (canon lower (func $many)))
     (core func $log' (canon lower (func $log)))
     (core instance $cm (instantiate $CM (with "" (instance
       (export "mem" (memory $memory "mem"))
@@ -103,6 +119,7 @@
       (export "check" (func $check'))
       (export "long" (func $long'))
       (export "big" (func $big'))
+      (export "many" (func $many'))
       (export "log" (func $log'))))))
     (func (export "call") async (param "op" u32) (param "n" u32) (result u32)
       (canon lift (core func $cm "call") async (callback (core func $cm "call-cb"))))
@@ -224,7 +241,7 @@
     (with "small" (func $small))
     (with "check" (func $check))
     (with "long" (func $long))
-    (with "big" (func $big)) (with "log" (func $log))))
+    (with "big" (func $big)) (with "many" (func $many)) (with "log" (func $log))))
   (instance $e (instantiate $E (with "log" (func $log))))
   (instance $d (instantiate $D
     (with "log" (func $log)) (with "dump" (func $dump))
