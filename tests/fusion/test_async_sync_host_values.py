@@ -57,7 +57,7 @@ RESOURCES = Setup(
     HERE / "host_values_live" / "res-host.wat",
     ("r",),
     ("make", "rep", "give", "take", "peek", "give-result", "swap"),
-    ("run", "plain", "last"),
+    ("run", "plain", "direct", "last"),
     ("dropped",),
 )
 SHAPES = Setup(
@@ -213,6 +213,20 @@ def test_a_stackful_task_s_sync_host_call_interleaves_its_handles_as_the_origina
     assert r["counts"]["compared"] == 4 * len(sessions) + 1, r
 
 
+def test_handles_of_a_sync_host_call_on_the_host_s_stack_fuse_equivalently(
+    wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, tmp_path: Path
+) -> None:
+    """$D's own code (not a task: it blocks in place) gets an own from `give` and swaps
+    another for one, beside a tick that does not YIELD (with a YIELD queued before the call
+    the host's turn comes earlier: the known divergence)."""
+    sessions = [[("direct", (n, 0)), ("last", ()), ("dropped", ())] for n in range(TOP + 2)]
+    body = _asserted_sessions(wasm_tools, inner, sessions, tmp_path)
+    r = _oracle(wasm_tools, oracle_py, inner, fused, body, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r
+    assert r["counts"]["compared"] == 4 * len(sessions) + 1, r
+
+
 def test_the_host_s_turn_behind_a_queued_yield_is_the_known_divergence(
     wasm_tools: str, oracle_py: Path, inner: bytes, fused: bytes, tmp_path: Path
 ) -> None:
@@ -265,9 +279,10 @@ def test_output_lowers_the_host_s_functions_async_and_is_deterministic(
     wasm_tools: str, inner: bytes, fused: bytes, tmp_path: Path
 ) -> None:
     """The synchronous lowers of the host's `async func`s call imports lowered `async`: a
-    flat result (give, take, peek) with the task records' memory, one by return pointer
-    (give-result, swap) with the caller's; the sync `make` and `rep` stay synchronous. Core
-    output is valid; fusing twice gives the same bytes."""
+    flat result (give, take, peek) with the task records' memory (one import for $C's and
+    $D's `give`), one by return pointer (give-result, swap) with the caller's (one `swap` for
+    $C's memory, one for $D's); the sync `make` and `rep` stay synchronous. Core output is
+    valid; fusing twice gives the same bytes."""
     (tmp_path / "fused.wasm").write_bytes(fused)
     text = subprocess.run(
         [wasm_tools, "print", str(tmp_path / "fused.wasm")],
@@ -277,7 +292,8 @@ def test_output_lowers_the_host_s_functions_async_and_is_deterministic(
     ).stdout
     lowers = [ln.strip() for ln in text.splitlines() if "(canon lower (func " in ln]
     asyncs = [ln for ln in lowers if ln.endswith(" async))")]
-    assert len(asyncs) == 5, lowers
+    assert len(asyncs) == 6, lowers
+    assert len([ln for ln in asyncs if "(memory 0)" in ln]) == 3, asyncs
     assert fuse_bytes(inner, options=FuseOptions(component=True)).output == fused
     core = tmp_path / "core.wasm"
     core.write_bytes(fuse_bytes(inner, options=FuseOptions()).output)

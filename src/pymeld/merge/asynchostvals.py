@@ -36,6 +36,11 @@ parameters passed in memory with ends among them, payloads the runtime's built-i
 copy for in-module code, and ends beside resource handles in one function's values (their
 numbering in the caller's table would interleave).
 
+The synchronous lowers of host `async func`s that `merge.asynchostsync` makes `async` are
+translated here too (`_imports`): their stand-in passes its proxy's record for the loans
+(`call`'s ``rec``) and takes the results in itself when the caller resumes (`keep`, `done`);
+a flat result is in the proxy's record, in the task records' memory (`_memory`).
+
 A call the runtime gives back STARTING (the host's instance cannot start it yet, which a
 component standing in for the host can do with backpressure) would lift the parameters later,
 from the caller's table as it is then: with handles or ends among them it traps (a run-time

@@ -15,7 +15,11 @@
 ;;   6: peek(borrow of make(70 + n), n) while `churn` drops handle 1 (the lent own) on its
 ;;      first turn: wasmtime traps while the host holds the borrow
 ;; Codes logged: 1 before the call, 2 after it, then the handle it got (ops 0, 3, 4); `churn`
-;; logs each new handle; $E's tick 7 and 8; $D 13/14/15 as sync-host.wat.
+;; logs each new handle; $E's tick 7 and 8; $D 13/14/15 as sync-host.wat. `nap(op, n)` ($C's
+;; stackful task: `run`'s op + 16) does the same; `plain(op, n, t)` in a function that is not
+;; `async` (it may not block); $D's `direct(n, t)` calls give(n) and swap(make(50 + n), n) on
+;; the host's stack (its own code, blocking in place) beside a tick, logging 9 and 10 around
+;; the first and each handle it gets.
 (component
   (import "r" (type $r (sub resource)))
   (import "make" (func $make (param "v" u32) (result (own $r))))
@@ -198,6 +202,11 @@
     (func (export "tick") async (param "k" u32) (result u32)
       (canon lift (core func $em "tick") async (callback (core func $em "tick-cb")))))
   (component $D
+    (import "r" (type $r (sub resource)))
+    (import "rep" (func $rep (param "b" (borrow $r)) (result u32)))
+    (import "give" (func $give async (param "n" u32) (result (own $r))))
+    (import "swap" (func $swap async (param "h" (own $r)) (param "n" u32) (result (result (own $r) (error u32)))))
+    (import "make" (func $make (param "v" u32) (result (own $r))))
     (import "log" (func $log (param "c" u32)))
     (import "dump" (func $dump (result u64)))
     (import "call" (func $call async (param "op" u32) (param "n" u32) (result u32)))
@@ -220,6 +229,11 @@
       (import "" "plain" (func $plain (param i32 i32) (result i32)))
       (import "" "churn" (func $churn (param i32 i32 i32) (result i32)))
       (import "" "tick" (func $tick (param i32 i32) (result i32)))
+      (import "" "give" (func $give (param i32) (result i32)))
+      (import "" "swap" (func $swap (param i32 i32 i32)))
+      (import "" "make" (func $make (param i32) (result i32)))
+      (import "" "rep" (func $rep (param i32) (result i32)))
+      (import "" "drop" (func $rdrop (param i32)))
       (global $ws (mut i32) (i32.const 0))
       (global $n (mut i32) (i32.const 0))
       (func $joined (param $r i32)
@@ -253,6 +267,23 @@
         (call $joined (call $tick (local.get $t) (i32.const 24)))
         (i32.store (i32.const 16) (call $plain (local.get $op) (local.get $n)))
         (call $drain))
+      ;; on the host's stack ($D's own code, blocking in place) beside a tick: give(n), then
+      ;; swap(make(50 + n), n), logging 9 and 10 around the first and each handle got
+      (func (export "direct") (param $n i32) (param $t i32) (result i64)
+        (local $h i32) (local $g i32)
+        (call $joined (call $tick (local.get $t) (i32.const 24)))
+        (call $log (i32.const 9))
+        (local.set $h (call $give (local.get $n)))
+        (call $log (i32.const 10))
+        (call $log (local.get $h))
+        (call $swap (call $make (i32.add (i32.const 50) (local.get $n))) (local.get $n) (i32.const 64))
+        (local.set $g (i32.load (i32.const 68)))
+        (call $log (local.get $g))
+        (i32.store (i32.const 16)
+          (i32.or (i32.or (i32.shl (local.get $h) (i32.const 24)) (i32.shl (i32.load8_u (i32.const 64)) (i32.const 20)))
+            (i32.or (i32.shl (local.get $g) (i32.const 16)) (call $rep (local.get $h)))))
+        (call $rdrop (local.get $h))
+        (call $drain))
       (func (export "last") (result i32) (i32.load (i32.const 16))))
     (core func $new (canon waitable-set.new))
     (core func $join (canon waitable.join))
@@ -265,6 +296,11 @@
     (core func $plain' (canon lower (func $plain)))
     (core func $churn' (canon lower (func $churn) async (memory (core memory $memory "mem"))))
     (core func $tick' (canon lower (func $tick) async (memory (core memory $memory "mem"))))
+    (core func $give' (canon lower (func $give)))
+    (core func $swap' (canon lower (func $swap) (memory (core memory $memory "mem"))))
+    (core func $make' (canon lower (func $make)))
+    (core func $rep' (canon lower (func $rep)))
+    (core func $rdrop (canon resource.drop $r))
     (core instance $dm (instantiate $DM (with "" (instance
       (export "mem" (memory $memory "mem"))
       (export "waitable-set.new" (func $new))
@@ -277,11 +313,18 @@
       (export "nap" (func $nap'))
       (export "plain" (func $plain'))
       (export "churn" (func $churn'))
-      (export "tick" (func $tick'))))))
+      (export "tick" (func $tick'))
+      (export "give" (func $give'))
+      (export "swap" (func $swap'))
+      (export "make" (func $make'))
+      (export "rep" (func $rep'))
+      (export "drop" (func $rdrop))))))
     (func (export "run") async (param "op" u32) (param "n" u32) (param "k" u32) (param "t" u32) (result u64)
       (canon lift (core func $dm "run")))
     (func (export "plain") async (param "op" u32) (param "n" u32) (param "t" u32) (result u64)
       (canon lift (core func $dm "plain")))
+    (func (export "direct") async (param "n" u32) (param "t" u32) (result u64)
+      (canon lift (core func $dm "direct")))
     (func (export "last") (result u32) (canon lift (core func $dm "last"))))
   (instance $c (instantiate $C
     (with "r" (type $r)) (with "make" (func $make)) (with "rep" (func $rep))
@@ -289,9 +332,12 @@
     (with "give-result" (func $give-result)) (with "swap" (func $swap)) (with "log" (func $log))))
   (instance $e (instantiate $E (with "log" (func $log))))
   (instance $d (instantiate $D
+    (with "r" (type $r)) (with "rep" (func $rep)) (with "give" (func $give))
+    (with "swap" (func $swap)) (with "make" (func $make))
     (with "log" (func $log)) (with "dump" (func $dump))
     (with "call" (func $c "call")) (with "nap" (func $c "nap")) (with "plain" (func $c "plain"))
     (with "churn" (func $c "churn")) (with "tick" (func $e "tick"))))
   (export "run" (func $d "run"))
   (export "plain" (func $d "plain"))
+  (export "direct" (func $d "direct"))
   (export "last" (func $d "last")))
