@@ -377,26 +377,41 @@ REFUSED = {
         "(i32.const 0) (i32.const 0)",
         "passing values in the caller's memory beside a flat result",
     ),
-    "five-flat-params": (
-        '(param "a" u32) (param "b" u32) (param "c" u32) (param "d" u32) (param "e" u32)',
+    "five-flat-params-with-a-string": (
+        '(param "s" string) (param "a" u32) (param "b" u32) (param "c" u32)',
         "i32 i32 i32 i32 i32",
         "",
         "(i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)",
-        "with more than 4 flat parameters",
+        "with 5 flat parameters, not all plain scalars",
     ),
-    "stream": (
-        '(param "s" (stream u8))',
+    "five-flat-params-beside-a-result-by-pointer": (
+        '(param "a" u32) (param "b" u32) (param "c" u32) (param "d" u32) (param "e" u32) '
+        "(result (tuple u32 u32))",
+        "i32 i32 i32 i32 i32 i32",
+        "",
+        "(i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)",
+        "with 5 flat parameters, not all plain scalars or beside a result by pointer",
+    ),
+    "spilled-beside-flat-result": (
+        " ".join(f'(param "p{i}" u32)' for i in range(17)) + " (result u32)",
+        "i32",
+        "(result i32)",
+        "(i32.const 0)",
+        "passing values in the caller's memory beside a flat result",
+    ),
+    "error-context": (
+        '(param "e" error-context)',
         "i32",
         "",
         "(i32.const 0)",
-        "passing streams, futures, error contexts or resource handles",
+        "passing stream/future/error-context (error contexts: not fused yet)",
     ),
-    "not-a-scalar": (
-        '(result (enum "a" "b"))',
+    "end-in-list": (
+        '(param "s" (list (stream u8)))',
+        "i32 i32",
         "",
-        "(result i32)",
-        "",
-        "whose flat result is not a scalar",
+        "(i32.const 0) (i32.const 0)",
+        "passing stream/future/error-context (an end in a list: not fused yet)",
     ),
 }
 

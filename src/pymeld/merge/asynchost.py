@@ -147,7 +147,8 @@ class HostSubtasks:
     def plan_values(self, tables: Callable[[], InnerTables]) -> None:
         """Plan the translation of resource handles among the imports' values through the
         in-module resource tables (``tables``: made when first asked), when any has them."""
-        if not any(at.handles(_host_type(self.rt, li)) for li in self.rt.tp.host_subtasks):
+        tp = self.rt.tp
+        if not any(at.handles(_host_type(self.rt, li)) for li in tp.host_subtasks + tp.host_syncs):
             return
         from pymeld.merge.asynchostvals import HostValues
 
@@ -172,7 +173,9 @@ class HostSubtasks:
                 rt._host_calls[li] = p.add_func(
                     GROUP, ("host-sync", li), partial(host_sync_call, self, li)
                 )
-        if any(at.async_values(_host_type(rt, li)) for li in rt.tp.host_subtasks):
+        if any(
+            at.async_values(_host_type(rt, li)) for li in rt.tp.host_subtasks + rt.tp.host_syncs
+        ):
             from pymeld.merge.asynchostvals import HostValues
 
             self.values = HostValues(rt)  # the ends among the values handed over

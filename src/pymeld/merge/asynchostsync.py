@@ -20,12 +20,24 @@ Either way a task that may not block (a function that is not `async`, lifted syn
 traps if the host did not return at once, as wasmtime's "cannot block a synchronous task
 before returning". The results come through the runtime's async lower: a result passed
 through a return pointer goes to the caller's one (the caller's memory and realloc), a flat
-scalar result to the proxy's record (the import is lowered with the task records' memory),
-read when the call resolves.
+result (a scalar, an enum, flags, a handle or end, a record of one of them: `flat_load`) to
+the proxy's record (the import is lowered with the task records' memory), read when the call
+resolves. More than `MAX_FLAT_PARAMS` flat parameters are in the caller's memory for both
+lowers: their pointer is passed on. 5 to 16 plain scalars, passed flat by the synchronous
+lower and in memory by the `async` one, are stored in a record of the task records' memory
+(`_spills_to_proxy`, beside no result or a flat one), kept until the call resolves.
 
-Refused when fusing: values the proxy cannot carry (ends, error contexts, handles), more
-flat parameters than an `async` lower passes flat, a flat result that is not a scalar, and a
-flat result beside parameters that need the caller's memory.
+Resource handles and stream/future ends among the values are handed over as for an `async`
+lower of the import (`merge.asynchostvals.HostValues`, the caller's handles and waitables
+being in-module): the parameters' when the call is made (borrows lent to the proxy), the
+results' when the caller resumes, where its core code sees them (the proxy's loans end
+then), rather than when the proxy sees RETURNED.
+
+Refused when fusing: values `HostValues` does not hand over (`host_ends_problem`), 5 to 16
+flat parameters that are not all plain scalars or sit beside a result by pointer (they would
+have to be stored in the caller's memory, where the fused code has no room of its own), and a
+flat result beside parameters in the caller's memory (the `async` lower would need the
+caller's memory and the proxy's at once).
 
 Known divergence (`asynchost`'s): the host gets its turn before each low-priority in-module
 item, so a call made while a YIELD was queued resolves one in-module turn earlier than in
@@ -43,6 +55,11 @@ from typing import TYPE_CHECKING
 from pymeld.abi import types as at
 from pymeld.abi.layout import (
     MAX_FLAT_ASYNC_PARAMS,
+    MAX_FLAT_PARAMS,
+    despecialize,
+    discriminant_type,
+    elem_size,
+    field_offsets,
     flat_count,
     flatten_async_functype,
     flatten_functype,
@@ -52,6 +69,9 @@ from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import HostFunc, Lowered
 from pymeld.merge.asynchost import _HNEXT, _HOST
 from pymeld.merge.asynctask import (
+    _ARGS,
+    _EXACT,
+    _REC,
     _STASH,
     _STATUS,
     _SUB,
@@ -64,8 +84,30 @@ from pymeld.merge.asynctask import (
 from pymeld.plan import FuncCode
 
 if TYPE_CHECKING:
+    from pymeld.graph.model import FlatGraph
     from pymeld.merge.asynchost import HostSubtasks
+    from pymeld.merge.asynctask import TaskPlan
 
+#: a proxy record's field: the record its parameters are stored in (`_spills_to_proxy`; in the
+#: `_ARGS` words after `asynchostvals`' fields)
+_HSPILL = _ARGS + 12
+assert _HSPILL + 4 <= _EXACT
+#: a plain scalar parameter stored for the `async` lower: its store by type (a bool's flat
+#: value normalized first: any nonzero i32 is true)
+_STORES: dict[type[at.ValType], str] = {
+    at.Bool: "i32.store8",
+    at.U8: "i32.store8",
+    at.S8: "i32.store8",
+    at.U16: "i32.store16",
+    at.S16: "i32.store16",
+    at.U32: "i32.store",
+    at.S32: "i32.store",
+    at.Char: "i32.store",
+    at.U64: "i64.store",
+    at.S64: "i64.store",
+    at.F32: "f32.store",
+    at.F64: "f64.store",
+}
 #: a flat result the proxy's record holds: its load by type
 _LOADS: dict[type[at.ValType], str] = {
     at.Bool: "i32.load8_u",
@@ -83,9 +125,12 @@ _LOADS: dict[type[at.ValType], str] = {
 }
 
 
-def check_host_sync(lw: Lowered, label: Callable[[int], str]) -> None:
-    """Refuse a synchronous lower of a host `async func` the stand-in cannot make `async`
-    (its own checks: it passes the caller's values on as they are)."""
+def check_host_sync(lw: Lowered, label: Callable[[int], str], host_ends: bool = True) -> bool:
+    """Refuse a synchronous lower of a host `async func` the stand-in cannot make `async`;
+    True when it hands stream/future ends over (`merge.asynchostvals`, as an `async` lower
+    does: with ``host_ends``). Its resource handles are translated there too."""
+    from pymeld.merge.asynchostvals import host_ends_problem
+
     hf = lw.callee
     assert isinstance(hf, HostFunc)
     what = (
@@ -93,26 +138,42 @@ def check_host_sync(lw: Lowered, label: Callable[[int], str]) -> None:
         f"{label(lw.owner)} beside in-module tasks"
     )
     ft = hf.type
-    if at.async_values(ft) or at.handles(ft):
+    ends = bool(at.async_values(ft))
+    if ends:
+        problem = host_ends_problem(ft)
+        if not host_ends and problem is None:  # the wrapper makes the runtime's built-ins
+            problem = "handed over in component output only, without --keep-async-boundaries"
+        if problem is not None:
+            raise UnsupportedFeature(f"{what} passing stream/future/error-context ({problem})")
+    n = sum(flat_count(t) for t in ft.param_types())
+    if MAX_FLAT_ASYNC_PARAMS < n <= MAX_FLAT_PARAMS and not _spills_to_proxy(ft):
         raise UnsupportedFeature(
-            f"{what} passing streams, futures, error contexts or resource handles (their ends "
-            "and handles would have to be handed over: not fused yet)"
+            f"{what} with {n} flat parameters, not all plain scalars or beside a result by "
+            f"pointer (an `async` lower passes more than {MAX_FLAT_ASYNC_PARAMS} in memory, a "
+            f"synchronous one up to {MAX_FLAT_PARAMS} flat: they would have to be stored in the "
+            "caller's memory: not fused yet)"
         )
-    if sum(flat_count(t) for t in ft.param_types()) > MAX_FLAT_ASYNC_PARAMS:
-        raise UnsupportedFeature(
-            f"{what} with more than {MAX_FLAT_ASYNC_PARAMS} flat parameters (an `async` "
-            "lower passes them in the caller's memory: not fused yet)"
-        )
-    if _flat_result(ft) is None:
-        return
-    r = ft.result
-    if type(r) not in _LOADS:
-        raise UnsupportedFeature(f"{what} whose flat result is not a scalar (not fused yet)")
-    if any(_in_memory(t) for t in ft.param_types()):
+    if _flat_result(ft) is not None and (
+        n > MAX_FLAT_PARAMS or any(_in_memory(t) for t in ft.param_types())
+    ):
         raise UnsupportedFeature(
             f"{what} passing values in the caller's memory beside a flat result (the `async` "
             "lower would need the caller's memory and the proxy's at once: not fused yet)"
         )
+    return ends
+
+
+def valued_callers(g: FlatGraph, tp: TaskPlan) -> set[int]:
+    """The instances calling host `async func`s synchronously with resource handles or ends
+    among the values: their handles and waitables are in-module (`asynchostvals` translates
+    them between the caller's table and the runtime's), as an `async` lower's caller's are."""
+    out = set()
+    for li in tp.host_syncs:
+        lw = g.lowers[li]
+        assert isinstance(lw.callee, HostFunc)
+        if at.handles(lw.callee.type) or at.async_values(lw.callee.type):
+            out.add(lw.owner)
+    return out
 
 
 def _in_memory(t: at.ValType) -> bool:
@@ -126,9 +187,47 @@ def _flat_result(ft: at.FuncType) -> at.ValType | None:
     return ft.result if core.results else None
 
 
+def _spills_to_proxy(ft: at.FuncType) -> bool:
+    """Whether the `async` lower of ``ft`` takes its parameters in memory where the
+    synchronous one passes them flat, and the stand-in stores them in a record of the task
+    records' memory: 5 to 16 plain scalars (their stores lose nothing the sync lower's
+    `lift_flat` keeps: `_STORES`), with no result or a flat one (in the same memory)."""
+    params = ft.param_types()
+    n = sum(flat_count(t) for t in params)
+    return (
+        MAX_FLAT_ASYNC_PARAMS < n <= MAX_FLAT_PARAMS
+        and all(type(t) in _STORES for t in params)
+        and (ft.result is None or _flat_result(ft) is not None)
+    )
+
+
+def flat_load(t: at.ValType) -> tuple[str, int]:
+    """The load (and its offset) of the one flat value of ``t`` (`flat_count` 1) from where
+    `store` put it: a scalar's own, a handle's or end's i32, an enum's or a payload-less
+    variant's discriminant, flags by their size, a record's, tuple's or one-element list's
+    one element at its offset (the sync lower's `lift_flat` reads the same bits)."""
+    d = despecialize(t)
+    if isinstance(d, at.Record):
+        ((_, only),) = d.fields  # every field has a flat value: one field
+        op, off = flat_load(only)
+        return op, field_offsets(d.fields)[0] + off
+    if isinstance(d, at.List):
+        assert d.fixed_len == 1
+        return flat_load(d.elem)
+    if isinstance(d, at.Variant):
+        assert all(c is None for _, c in d.cases)
+        return _LOADS[type(discriminant_type(d.cases))], 0
+    if isinstance(d, at.Flags):
+        return _LOADS[{1: at.U8, 2: at.U16, 4: at.U32}[elem_size(d)]], 0
+    if isinstance(d, at.Own | at.Borrow | at.Stream | at.Future | at.ErrorContext):
+        return "i32.load", 0
+    return _LOADS[type(d)], 0
+
+
 def in_task_memory(ft: at.FuncType) -> bool:
-    """Whether the `async` lower of ``ft`` writes its result to the task records' memory."""
-    return _flat_result(ft) is not None
+    """Whether the `async` lower of ``ft`` reads and writes the task records' memory (its
+    flat result, its parameters stored by the stand-in)."""
+    return _flat_result(ft) is not None or _spills_to_proxy(ft)
 
 
 def host_sync_call(hs: HostSubtasks, li: int) -> FuncCode:
@@ -143,6 +242,7 @@ def host_sync_call(hs: HostSubtasks, li: int) -> FuncCode:
     acore = flatten_async_functype(ft, "lower")
     flat = _flat_result(ft)
     unwinds = li in rt.tp.host_sync_points
+    vals = hs.values if hs.values is not None and hs.values.kind(li) else None
     b = Body(list(sync.params))
     t, r = b.local("i32"), b.local("i32")
     if unwinds:  # rewound: the call is the one the task's proxy stands for
@@ -157,16 +257,38 @@ def host_sync_call(hs: HostSubtasks, li: int) -> FuncCode:
     if rt.ids is not None:
         rt.ids.force(b)  # the call needs the current thread, as a built-in does
     n_args = len(acore.params) - (1 if ft.result is not None else 0)
-    for k in range(n_args):
-        b.get(k)
-    if ft.result is not None:  # the caller's return pointer, or the proxy's record
-        if flat is None:
-            b.get(len(sync.params) - 1)
-        else:
-            b.get(t).i32(_STASH).op("i32.add")
-    b.call(rt.host_import(li)).set(r)
-    if rt.ids is not None:
-        rt.ids.lose(b)
+    host_import = rt.host_import
+
+    spill = _spills_to_proxy(ft)
+    if spill:  # the parameters in a record of the proxy's, as `store` lays them out
+        params = at.Record(tuple((str(k), p) for k, p in enumerate(ft.param_types())))
+        assert elem_size(params) <= _REC
+        s = b.local("i32")
+        b.get(t).call(rt.fn("task.new")).tee(s).store("i32.store", m, _HSPILL)
+        for k, (off, p) in enumerate(zip(field_offsets(params.fields), ft.param_types())):
+            b.get(s).get(k)
+            if isinstance(p, at.Bool):
+                b.i32(0).op("i32.ne")
+            b.store(_STORES[type(p)], m, off)
+
+    def call() -> None:
+        if spill:
+            b.get(s)
+        for k in range(0 if spill else n_args):
+            b.get(k)
+        if ft.result is not None:  # the caller's return pointer, or the proxy's record
+            if flat is None:
+                b.get(len(sync.params) - 1)
+            else:
+                b.get(t).i32(_STASH).op("i32.add")
+        b.call(host_import(li)).set(r)
+        if rt.ids is not None:
+            rt.ids.lose(b)
+
+    if vals is not None:  # handles out of the caller's table, lent to the proxy; ends given
+        vals.call(b, li, r, call, rec=t, at_once=False)
+    else:
+        call()
     b.get(r).i32(4).op("i32.shr_u").if_()  # a subtask: the proxy of it
     _register(hs, b, t, r)
     b.end()
@@ -183,8 +305,18 @@ def host_sync_call(hs: HostSubtasks, li: int) -> FuncCode:
     b.get(t).load("i32.load", m, _HOST).if_()  # the runtime's subtask: resolved, dropped
     b.get(t).load("i32.load", m, _HOST).call(hs.runtime("subtask.drop"))
     b.end()
+    if vals is not None:  # as the caller resumes: its results' handles and ends in, loans end
+        ret = len(sync.params) - 1
+        if flat is not None:
+            ret = b.local("i32")
+            b.get(t).i32(_STASH).op("i32.add").set(ret)
+        vals.keep(b, li, t, ret)
+        vals.done(b, t)
+    if spill:  # (kept until the call resolved: a STARTING call reads them later)
+        b.get(t).load("i32.load", m, _HSPILL).call(rt.fn("task.free"))
     if flat is not None:
-        b.get(t).load(_LOADS[type(flat)], m, _STASH)
+        op, off = flat_load(flat)
+        b.get(t).load(op, m, _STASH + off)
     b.get(t).call(rt.fn("task.free"))
     b.end()
     return _gen(b, sync.params, sync.results)

@@ -36,6 +36,11 @@ parameters passed in memory with ends among them, payloads the runtime's built-i
 copy for in-module code, and ends beside resource handles in one function's values (their
 numbering in the caller's table would interleave).
 
+The synchronous lowers of host `async func`s that `merge.asynchostsync` makes `async` are
+translated here too (`_imports`): their stand-in passes its proxy's record for the loans
+(`call`'s ``rec``) and takes the results in itself when the caller resumes (`keep`, `done`);
+a flat result is in the proxy's record, in the task records' memory (`_memory`).
+
 A call the runtime gives back STARTING (the host's instance cannot start it yet, which a
 component standing in for the host can do with backpressure) would lift the parameters later,
 from the caller's table as it is then: with handles or ends among them it traps (a run-time
@@ -152,7 +157,7 @@ class HostValues:
     def plan_ends(self) -> None:
         """Plan the hand-overs of the ends among each host subtask import's values."""
         streams = self.rt.streams
-        for li in self.rt.tp.host_subtasks:
+        for li in self._imports():
             ft = self._ft(li)
             if not at.async_values(ft):
                 continue
@@ -168,7 +173,7 @@ class HostValues:
     def plan_handles(self, tables: InnerTables) -> None:
         """Plan the translating functions of each host subtask import with handles."""
         self._tables = t = tables
-        for li in self.rt.tp.host_subtasks:
+        for li in self._imports():
             ft = self._ft(li)
             if not at.handles(ft):
                 continue
@@ -183,6 +188,11 @@ class HostValues:
                 t.leaf("in", OWN, _res(h, self._what(li)), inst)
             if _spilled(ft):
                 t.push()
+
+    def _imports(self) -> list[int]:
+        """The host imports whose values may need translating: `async` lowers, and the
+        synchronous lowers of `async func`s made `async` (`merge.asynchostsync`)."""
+        return [*self.rt.tp.host_subtasks, *self.rt.tp.host_syncs]
 
     @staticmethod
     def _out_kind(h: at.Own | at.Borrow) -> int:
@@ -208,7 +218,11 @@ class HostValues:
         )
 
     def _memory(self, li: int) -> int | None:
+        from pymeld.merge.asynchostsync import in_task_memory
+
         lw = self.rt.g.lowers[li]
+        if li in self.rt.tp.host_syncs and in_task_memory(self._ft(li)):
+            return self.rt.mem("tasks")  # its flat result, in the proxy's record
         if lw.opts.memory is None:
             return None
         assert isinstance(lw.opts.memory, DefRef)  # (`plan`)
@@ -220,12 +234,21 @@ class HostValues:
         return bool(at.handles(r) or at.async_values(r))
 
     # -- emission --------------------------------------------------------------------------------
-    def call(self, b: Body, li: int, r: int, emit_call: Callable[[], object]) -> int | None:
+    def call(
+        self,
+        b: Body,
+        li: int,
+        r: int,
+        emit_call: Callable[[], object],
+        rec: int | None = None,
+        at_once: bool = True,
+    ) -> int | None:
         """Emit the host import's call (``emit_call()`` sets its status in local ``r``) with
         the parameters' handles translated out of the caller's table (borrows lent to a record
-        made first: returned, the proxy's record to be; None when nothing is lent) and their
-        ends handed to the host. A call returned at once has its results taken in and its
-        loans ended, and returns."""
+        made first, or to local ``rec``'s: returned, the proxy's record to be; None when
+        nothing is lent) and their ends handed to the host. With ``at_once``, a call returned
+        at once has its results taken in and its loans ended, and returns (else the caller
+        does that, `keep` and `done`)."""
         from pymeld.merge.asynctask import _REC, STARTING
 
         rt = self.rt
@@ -234,9 +257,13 @@ class HostValues:
         n_args = len(core.params) - (1 if ft.result is not None else 0)
         pre = None
         if self.lends(li):
-            pre = b.local("i32")
-            b.call(rt.fn("task.new")).tee(pre).i32(_REC).op("i32.div_u")
-            b.global_set(self.tables.lend_scope_global)
+            if rec is None:
+                pre = b.local("i32")
+                b.call(rt.fn("task.new")).tee(pre)
+            else:
+                pre = rec
+                b.get(pre)
+            b.i32(_REC).op("i32.div_u").global_set(self.tables.lend_scope_global)
         if at.handles(ft):
             after = self._handles_out(b, li, n_args)
         else:
@@ -248,6 +275,8 @@ class HostValues:
         if any(at.handles(p) or at.async_values(p) for p in ft.param_types()):
             # STARTING: the runtime would lift the parameters later (a run-time refusal)
             b.get(r).i32(0xF).op("i32.and").i32(STARTING).op("i32.eq").trap_if()
+        if not at_once:
+            return pre
         b.get(r).i32(4).op("i32.shr_u").op("i32.eqz").if_()
         if self._given(li):
             self._results(b, li, n_args)
@@ -312,15 +341,17 @@ class HostValues:
         assert streams is not None and mem is not None
         emit_stored(b, given, lambda e: streams.host_lower(e, inst).index, retptr, mem)
 
-    def keep(self, b: Body, li: int, t: int) -> None:
-        """Emit: proxy record ``t`` of import ``li`` keeps what `done` needs."""
+    def keep(self, b: Body, li: int, t: int, ret: int | None = None) -> None:
+        """Emit: proxy record ``t`` of import ``li`` keeps what `done` needs (the result
+        pointer: local ``ret``, by default the `async` lower's last parameter)."""
         k = self.kind(li)
         if not k:
             return
         m = self.rt.mem("tasks")
         if self._given(li):
-            retptr = len(flatten_async_functype(self._ft(li), "lower").params) - 1
-            b.get(t).get(retptr).store("i32.store", m, _HRET)
+            if ret is None:
+                ret = len(flatten_async_functype(self._ft(li), "lower").params) - 1
+            b.get(t).get(ret).store("i32.store", m, _HRET)
         b.get(t).i32(k).store("i32.store", m, _HKIND)
 
     def done(self, b: Body, t: int) -> None:

@@ -204,6 +204,9 @@ def check_task_resources(
     }
     makers |= {e.caller for e in tp.edges.values() if e.lower_async and e.task}
     makers |= {g.lowers[li].owner for li in tp.host_subtasks}  # proxies of host subtasks
+    from pymeld.merge.asynchostsync import valued_callers
+
+    makers |= valued_callers(g, tp)
     makers |= tp.end_instances
     from pymeld.merge.asyncreturned import async_root_ends
     from pymeld.merge.asynctask import root_ends
@@ -212,7 +215,9 @@ def check_task_resources(
     hosted = bool(tp.host_lowers) or any(
         root_ends(lf) is not None or async_root_ends(lf) is not None for _, lf in exported
     )
-    hosted |= any(at.async_values(g.lowers[li].callee.type) for li in tp.host_subtasks)
+    hosted |= any(
+        at.async_values(g.lowers[li].callee.type) for li in tp.host_subtasks + tp.host_syncs
+    )
     tables = check_tables(
         g, used, lowers, exported, dict.fromkeys(makers, "in-module"), hosted, label
     )

@@ -407,7 +407,9 @@ def plan_tasks(
         if lw.callee.type.is_async:  # made `async`, waited for (asynchostsync)
             from pymeld.merge.asynchostsync import check_host_sync
 
-            check_host_sync(lw, label)
+            if check_host_sync(lw, label, host_ends):  # its ends handed over
+                tp.host_handovers.append(f"host `async func` `{'/'.join(lw.callee.path)}`")
+                tp.streams = True
             tp.host_syncs.append(li)
             if lw.owner in may_be_tasks and lw.owner not in roots:
                 tp.host_sync_points[li] = label(lw.owner)
@@ -493,6 +495,9 @@ def plan_tasks(
     tp.slots.sort()
     callers = {e.caller for e in tp.edges.values() if e.lower_async}
     callers |= {g.lowers[li].owner for li in tp.host_subtasks}
+    from pymeld.merge.asynchostsync import valued_callers
+
+    callers |= valued_callers(g, tp)
     tp.tables = sorted(tables | set(roots) | tp.task_instances() | callers | tp.end_instances)
     return tp
 

@@ -477,7 +477,10 @@ class Merger:
                 self._runtime_builtin,
             ),
         )
-        self.res.plan(sorted(self._builtins_used), cross, lowers)
+        fused_tasks = None if self.async_plan.fused is None else self.async_plan.fused.tasks
+        syncs = set() if fused_tasks is None else set(fused_tasks.host_syncs)
+        # (host `async func`s lowered synchronously made `async`: `merge.asynchostvals`)
+        self.res.plan(sorted(self._builtins_used), cross, [li for li in lowers if li not in syncs])
         self.res.plan_task_returns(sorted(self._builtins_used))
         if self.async_plan.fused is not None:
             self._plan_async(cross)

@@ -64,7 +64,9 @@ LOADS = {
     "i64.load": (0x29, 3),
     "f32.load": (0x2A, 2),
     "f64.load": (0x2B, 3),
+    "i32.load8_s": (0x2C, 0),
     "i32.load8_u": (0x2D, 0),
+    "i32.load16_s": (0x2E, 1),
     "i32.load16_u": (0x2F, 1),
 }
 STORES = {
