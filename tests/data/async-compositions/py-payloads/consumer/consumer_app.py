@@ -1,4 +1,5 @@
 import asyncio
+
 import componentize_py_async_support as cas
 import wit_world
 from wit_world import exports

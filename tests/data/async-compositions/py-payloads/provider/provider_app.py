@@ -1,9 +1,10 @@
 import asyncio
+
 import componentize_py_async_support as cas
 import wit_world
+from svc import Token
 from wit_world import exports
 from wit_world.exports import svc as s
-from svc import Token
 
 
 class Svc(exports.Svc):
@@ -57,4 +58,12 @@ class Svc(exports.Svc):
         return None if v is None else f"<{v}>"
 
     async def flags_echo(self, n: int):
-        return (n % 256, n % 65536, -n * 1000000007, n / 3, n / 7, chr(0x1F600 + n % 10), n % 2 == 0)
+        return (
+            n % 256,
+            n % 65536,
+            -n * 1000000007,
+            n / 3,
+            n / 7,
+            chr(0x1F600 + n % 10),
+            n % 2 == 0,
+        )

@@ -1,9 +1,10 @@
 import asyncio
+
 import componentize_py_async_support as cas
-from componentize_py_types import Ok, Err
 import wit_world
+from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import store, relay
+from wit_world.imports import relay, store
 
 
 async def _bytes(rx) -> bytes:
@@ -26,7 +27,9 @@ class Api(exports.Api):
             with await store.open(f"b{n}") as b:
                 log = [b.name()]
                 for i in range(n):
-                    log.append(await b.put(store.Item(f"k{i}", [f"t{j}" for j in range(i)], i * 10)))
+                    log.append(
+                        await b.put(store.Item(f"k{i}", [f"t{j}" for j in range(i)], i * 10))
+                    )
                 try:
                     await b.put(store.Item("", [], 0))
                 except Err as e:

@@ -1,5 +1,6 @@
 import asyncio
-from componentize_py_types import Ok, Err
+
+from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import store as imp
 
@@ -22,7 +23,7 @@ class Relay(exports.Relay):
         try:
             return await imp.fail(msg)
         except Err as e:
-            raise Err("m:" + e.value)
+            raise Err("m:" + e.value) from None
 
     async def boom(self, n: int) -> int:
         return await imp.boom(n) + 1

@@ -1,12 +1,11 @@
 import asyncio
+
 import componentize_py_async_support as cas
-from componentize_py_types import Ok, Err
 import wit_world
-from wit_world import exports
-from wit_world.exports import store as s
-
-
+from componentize_py_types import Err, Ok
 from store import Bucket
+from wit_world import exports
+
 
 class Store(exports.Store):
     async def open(self, name: str) -> Bucket:

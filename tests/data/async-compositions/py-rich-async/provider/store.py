@@ -1,8 +1,8 @@
 import asyncio
+
 import componentize_py_async_support as cas
-from componentize_py_types import Ok, Err
 import wit_world
-from wit_world import exports
+from componentize_py_types import Err
 from wit_world.exports import store as s
 
 
@@ -39,4 +39,3 @@ class Bucket(s.Bucket):
 
     def name(self) -> str:
         return self._name
-
