@@ -330,10 +330,10 @@ STILL_REFUSED = {
         2,
         "ends beside resource handles",
     ),
-    "end-in-memory": (
-        '(param "s" (stream u8)) (param "a" u32) (param "b" u32) (param "c" u32) (param "d" u32)',
-        1,
-        "parameters passed in memory",
+    "end-in-fixed-length-list": (
+        '(param "l" (list (stream u8) 2))',
+        2,
+        "an end in a fixed-length list",
     ),
     "handles-in-payload": ('(param "s" (stream (own $r)))', 1, "payload holding resource"),
 }
