@@ -325,10 +325,10 @@ def _one_call(params: str, n_core: int) -> str:
 
 STILL_REFUSED = {
     "error-context": ('(param "e" error-context)', 1, "error contexts"),
-    "end-beside-handle": (
-        '(param "s" (stream u8)) (param "h" (own $r))',
-        2,
-        "ends beside resource handles",
+    "end-between-handles": (
+        '(param "h" (own $r)) (param "s" (stream u8)) (param "g" (own $r))',
+        3,
+        "ends interleaved with resource handles",
     ),
     "end-in-fixed-length-list": (
         '(param "l" (list (stream u8) 2))',

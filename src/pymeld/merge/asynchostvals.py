@@ -38,10 +38,13 @@ read them then, and its lift leaves memory as it was); those in lists of the res
 lowered where the runtime wrote them, when the proxy sees RETURNED. Ends in the payload of an
 end shared this way are translated at each copy (`merge.asyncnested`). A copy through such a
 proxy that would wait for the host traps (its event is the runtime's: refused at run time, as
-at sync host imports). Refused when fusing (`host_ends_problem`): error contexts, ends in
-fixed-length lists, payloads the runtime's built-ins could not copy for in-module code, and
-ends beside resource handles in one function's values (their numbering in the caller's table
-would interleave).
+at sync host imports). Ends beside resource handles share the caller's index space with
+them (`merge.asyncres`): each kind's pass frees (parameters) or takes (results) indices, so
+the passes go in the order the runtime moves the entries (`_moves`). Refused when fusing
+(`host_ends_problem`): error contexts, ends in fixed-length lists, payloads the runtime's
+built-ins could not copy for in-module code, and ends interleaved with resource handles (an
+own, an end, an own; a list of both), which no order of the two passes numbers as wasmtime
+does.
 
 A call the runtime gives back STARTING (the host's instance cannot start it yet, which a
 component standing in for the host can do with backpressure) would lift the parameters later,
@@ -54,7 +57,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pymeld.abi import types as at
-from pymeld.abi.layout import MAX_FLAT_ASYNC_PARAMS, flat_count, flatten_async_functype
+from pymeld.abi.layout import (
+    MAX_FLAT_ASYNC_PARAMS,
+    despecialize,
+    flat_count,
+    flatten_async_functype,
+)
 from pymeld.codec.core.emitter import Body
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, DefRef, HostFunc, ResourceType
@@ -100,9 +108,37 @@ def host_ends_problem(ft: at.FuncType) -> str | None:
         return "an end in a fixed-length list: not fused yet"
     if not all(_proxiable(t) for t in end_types(values)):
         return "a payload holding resource handles or ends in fixed-length lists: not fused yet"
-    if at.handles(ft):
-        return "ends beside resource handles: not fused yet"
+    if at.handles(ft) and not all(len(runs) <= 2 for runs in _moves(ft)):
+        return "ends interleaved with resource handles: not fused yet"
     return None
+
+
+def _moves(ft: at.FuncType) -> tuple[list[str], list[str]]:
+    """The kinds of caller's table entries ``ft``'s parameters and result move, in the
+    Canonical ABI's order (values, fields and a list's elements in order; a variant's cases
+    one after the other), runs of one kind merged: "h" a resource handle (a borrowed
+    parameter moves none: it is lent), "e" a stream/future end (its payload moves at each
+    copy); a list whose elements move both counts as three runs. Handles and ends share the
+    caller's index space (`merge.asyncres`), so the translations must free and take indices
+    in that order: with at most two runs, one kind's pass then the other's does."""
+
+    def walk(t: at.ValType, param: bool) -> list[str]:
+        if isinstance(t, at.Own | at.Borrow):
+            return [] if param and isinstance(t, at.Borrow) else ["h"]
+        if isinstance(t, at.Stream | at.Future):
+            return ["e"]
+        d = despecialize(t)
+        runs = _merged([k for c in at.children(d) for k in walk(c, param)])
+        if isinstance(d, at.List) and len(runs) > 1:
+            return ["h", "e", "h"]  # interleaved, element by element
+        return runs
+
+    params = _merged([k for p in ft.param_types() for k in walk(p, True)])
+    return params, [] if ft.result is None else walk(ft.result, False)
+
+
+def _merged(kinds: list[str]) -> list[str]:
+    return [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k]
 
 
 def _ends(ft: at.FuncType) -> tuple[list[Place], list[Place]]:
@@ -166,6 +202,8 @@ class HostValues:
 
         if not isinstance(self.rt.g.lowers[li].opts.memory, DefRef | None):
             raise UnsupportedFeature(f"{self._what(li)} lowered with an imported memory")
+        if li in self.lowers:  # (its ends planned, now its handles)
+            return
         self.lowers.append(li)
         self.done_item = self.rt.p.add_func(GROUP, ("host_done",), self._done)
 
@@ -268,13 +306,16 @@ class HostValues:
             pre = b.local("i32")
             b.call(rt.fn("task.new")).tee(pre).i32(_REC).op("i32.div_u")
             b.global_set(self.tables.lend_scope_global)
-        if at.handles(ft):
-            after = self._handles_out(b, li, n_args)
-        else:
-            after = self._ends_out(b, li, core.params)
+        afters = []
+        for kind in self._order(_moves(ft)[0]):  # handles and ends, in the order they move
+            if kind == "h" and at.handles(ft):
+                afters.append(self._handles_out(b, li, n_args))
+            elif kind == "e" and at.async_values(ft):
+                afters.append(self._ends_out(b, li, core.params))
         emit_call()
-        if after is not None:
-            after()
+        for after in afters:
+            if after is not None:
+                after()
         if any(at.handles(p) or at.async_values(p) for p in ft.param_types()):
             # STARTING: the runtime would lift the parameters later (a run-time refusal)
             b.get(r).i32(0xF).op("i32.and").i32(STARTING).op("i32.eq").trap_if()
@@ -351,16 +392,29 @@ class HostValues:
             walk.flat(ft.param_types(), types)  # type: ignore[arg-type]
         return lambda: undo.restore(b, mem, start)
 
+    @staticmethod
+    def _order(runs: list[str]) -> list[str]:
+        """Which kind's pass goes first: the one whose entries move first (`_moves`)."""
+        return runs + [k for k in ("h", "e") if k not in runs]
+
     def _results(self, b: Body, li: int, retptr: int) -> None:
         """Emit: the own handles the runtime stored at the result pointer (local ``retptr``)
-        into the caller's table, or its ends made in-module proxies (`host_lower`)."""
+        into the caller's table and its ends made in-module proxies (`host_lower`), in the
+        order the runtime lowered them (`_moves`)."""
+        ft = self._ft(li)
+        assert ft.result is not None
+        for kind in self._order(_moves(ft)[1]):
+            if kind == "h" and at.handles(ft.result):
+                into = self._leaf("in", self.rt.g.lowers[li].owner, li)
+                Walk(b, self.tables, self._memory(li), into).mem_at(ft.result, retptr, 0)
+            elif kind == "e" and at.async_values(ft.result):
+                self._result_ends(b, li, retptr)
+
+    def _result_ends(self, b: Body, li: int, retptr: int) -> None:
+        """Emit: the ends the runtime stored at the result pointer made in-module proxies."""
         ft, inst = self._ft(li), self.rt.g.lowers[li].owner
         assert ft.result is not None
         mem = self._memory(li)
-        if at.handles(ft.result):
-            into = self._leaf("in", inst, li)
-            Walk(b, self.tables, mem, into).mem_at(ft.result, retptr, 0)
-            return
         from pymeld.merge.asyncreturned import emit_stored
 
         streams = self.rt.streams
