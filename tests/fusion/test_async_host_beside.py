@@ -4,7 +4,9 @@ own handle goes in and ends come back beside handles (`take-both: async func(own
 stream<u8>) -> u32`, `give-both: async func(u32) -> tuple<own<r>, stream<u8>>`, and each with
 the end first). The caller's handles and ends share one index space (`merge.asyncres`): the
 translations free and take its indices in the order the runtime's lift and lower move them,
-which the handle a new own takes next shows.
+which the handle a new own takes next shows; with the parameters passed by pointer (more than
+4 flat values) both kinds are put back in the guest's memory after the call; a borrow lent
+beside an end stays lent until the call RETURNED (dropping its own meanwhile traps).
 
 `host_beside/inner.wat`'s $D calls the host's functions (`maker.wat`, a component standing in
 for the host: wasmtime-py supplies no resource or stream) through async lowers, returning at
@@ -33,6 +35,11 @@ CASES = {
     "take-rev": "(u32.const 0x5ff45d3)",  # the own's index 5 freed last; the host's 2 and 1
     "take-both-later": "(u32.const 0x11ff54d3)",  # subtask 1: the stream's index, freed last
     "take-both-dropped": "unknown handle index 1",
+    "take-wide": "(u32.const 0x25f54d3)",  # as take-both + (1 + 2 + 3) << 20, by pointer
+    # the rep 11 | the host's stream 1 << 8 | its read BLOCKED << 16 | subtask 1 << 28, + 11
+    # dropped + $C's writes * 3 + 42 * 5
+    "peek-both": "(u32.const 0x10ff34e2)",
+    "peek-both-drop": "cannot remove owned resource while borrowed",
     # the own 5 | the stream 6 << 4 | a new own 7 << 8 | rep 9 << 12 | COMPLETED 1 << 16 | 9
     # << 24, + 9 dropped
     "give-both": "(u32.const 0x910976e)",

@@ -4,7 +4,9 @@
   ;; RETURNED). A resource `r` (its destructor adds the rep to `dropped`), `make(v)` and
   ;; `rep(borrow)`; `take-both(own, s)` (and `take-rev(s, own)`) drops the own after reading
   ;; its rep and starts a read of `s` (BLOCKED): the rep | the own's handle here << 8 | the
-  ;; stream's << 12 | the read's low code byte << 16; `sunk` gives the byte read;
+  ;; stream's << 12 | the read's low code byte << 16 (`take-wide(own, a, b, c, s)`, passed by
+  ;; pointer by an async lower: + (a + b + c) << 20); `peek-both(borrow, s)` YIELDs, then
+  ;; returns the borrowed rep | s << 8 | its read's code byte << 16; `sunk` gives the byte read;
   ;; `give-both(n)` returns tuple<own<r>, stream<u8>> (`give-rev`: tuple<stream<u8>, own<r>>)
   ;; of a new own of rep n and a stream with n written (the write waiting for a reader).
   (component $Maker
@@ -52,6 +54,24 @@
         (i32.const 1 (; YIELD ;)))
       (func (export "take-cb") (param i32 i32 i32) (result i32)
         (call $ret-u32 (call $take (global.get $a) (global.get $b)))
+        (i32.const 0 (; EXIT ;)))
+      ;; take-wide(own, a, b, c, s): take's result + (a + b + c) << 20
+      (func (export "take-wide") (param $h i32) (param $x i32) (param $y i32) (param $z i32)
+                                 (param $s i32) (result i32)
+        (i32.add (call $take (local.get $h) (local.get $s))
+          (i32.shl (i32.add (local.get $x) (i32.add (local.get $y) (local.get $z)))
+                   (i32.const 20))))
+      ;; peek-both(borrow, s) YIELDs, then the borrowed rep | s << 8 | a read's code byte << 16
+      (func (export "peek-both") (param $b i32) (param $s i32) (result i32)
+        (global.set $a (local.get $b))
+        (global.set $b (local.get $s))
+        (i32.const 1 (; YIELD ;)))
+      (func (export "peek-cb") (param i32 i32 i32) (result i32)
+        (call $ret-u32
+          (i32.or (i32.or (global.get $a) (i32.shl (global.get $b) (i32.const 8)))
+            (i32.shl (i32.and (call $stream.read (global.get $b) (i32.const 48) (i32.const 1))
+                              (i32.const 0xff))
+                     (i32.const 16))))
         (i32.const 0 (; EXIT ;)))
       (func (export "sunk") (result i32) (i32.load8_u (i32.const 48)))
       ;; a new own of rep $n at 0x200, a stream with $n written (waiting) at 0x204
@@ -108,6 +128,11 @@
       (canon lift (core func $m "take-rev")))
     (func (export "take-both-later") async (param "h" (own $r')) (param "s" $ST) (result u32)
       (canon lift (core func $m "take-both-later") async (callback (core func $m "take-cb"))))
+    (func (export "take-wide") async (param "h" (own $r')) (param "a" u32) (param "b" u32)
+      (param "c" u32) (param "s" $ST) (result u32)
+      (canon lift (core func $m "take-wide")))
+    (func (export "peek-both") async (param "b" (borrow $r')) (param "s" $ST) (result u32)
+      (canon lift (core func $m "peek-both") async (callback (core func $m "peek-cb"))))
     (func (export "sunk") (result u32) (canon lift (core func $m "sunk")))
     (func (export "dropped") (result u32) (canon lift (core func $dm "dropped")))
     (func (export "give-both") async (param "n" u32) (result (tuple (own $r') $ST))
