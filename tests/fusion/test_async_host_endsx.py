@@ -33,6 +33,7 @@ CASES = {
     "give-list": "(u32.const 0x571fffe)",
     "give-list-later": "(u32.const 0x1571fffe)",  # the same; subtask 1 (a freed index)
     "give-list-dropped": "unknown handle index 3",
+    "give-list-oob": "list content out-of-bounds",
     "give-wide": "(u32.const 0x2bafeff)",  # one read | 1 + 2 + 3 + 4 << 16, 42 << 20
     "give-wide-dropped": "unknown handle index 1",
     "give-wide-misaligned": "unaligned pointer",
@@ -81,12 +82,16 @@ def test_a_bad_parameter_pointer_is_left_to_the_runtime_s_check(
     wasm_tools: str, oracle_py: Path, tmp_path: Path
 ) -> None:
     """The oracle checks only the original's messages, so the fused harness runs as the
-    original of a wast of its own: parameters passed by a pointer not aligned trap with the
-    runtime's message (nothing lifted first from the bytes there, which are not a handle)."""
+    original of a wast of its own: parameters passed by a pointer not aligned and a list past
+    the memory's end trap with the runtime's messages (nothing lifted first from the bytes
+    there, which are not handles)."""
     fused = fuse_bytes(_inner(wasm_tools, tmp_path), options=FuseOptions(component=True))
     harness = _harness(wasm_tools, fused.output, tmp_path, "fused")
     transformed = parse_wat_file(wasm_tools, harness, tmp_path, "fused.h")
-    cases = {"give-wide-misaligned": "unaligned pointer"}
+    cases = {
+        "give-wide-misaligned": "unaligned pointer",
+        "give-list-oob": "list content out-of-bounds",
+    }
     r = oracle_against(
         oracle_py, stand_in_wast(harness, cases, tmp_path / "f.wast"), transformed, tmp_path
     )

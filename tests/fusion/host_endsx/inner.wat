@@ -6,7 +6,7 @@
 ;; in-module path, and the host's functions through async lowers, waiting (`waitable-set.wait`)
 ;; for a call STARTED until it RETURNED: each result | the subtask's handle << 28 (0: returned
 ;; at once). `give-list*` hand two streams to `sink-list*` in a list at 0x200, the second
-;; pair's first (and a dropped one: a trap), the memory there checked as the guest left it
+;; pair's first (a dropped one, a list past the memory's end: traps), the memory there checked as the guest left it
 ;; after the call; then $C's writes (<< 8) and the bytes the host read (<< 20). `give-wide*`
 ;; hand one stream after four u32s (5 flat values: by pointer, at 0x300; a dropped stream, a
 ;; pointer not aligned: traps),
@@ -203,6 +203,10 @@
         (i32.store (i32.const 0x200) (i32.load (i32.const 0x10)))
         (i32.store (i32.const 0x204) (i32.load (i32.const 0x18)))
         (call $sink-list (i32.const 0x200) (i32.const 2) (i32.const 0x90)))
+      ;; a list of two streams whose bytes would end past the memory's (the runtime's check)
+      (func (export "give-list-oob") (result i32)
+        (call $ends)
+        (call $sink-list (i32.const 0xfffc) (i32.const 2) (i32.const 0x90)))
       ;; 1, 2, 3, 4 and the stream at $at (+ 16)
       (func $wide (param $at i32) (result i32)
         (local $r i32)
@@ -364,6 +368,7 @@
     (func (export "give-list") async (result u32) (canon lift (core func $core "give-list")))
     (func (export "give-list-later") async (result u32) (canon lift (core func $core "give-list-later")))
     (func (export "give-list-dropped") async (result u32) (canon lift (core func $core "give-list-dropped")))
+    (func (export "give-list-oob") async (result u32) (canon lift (core func $core "give-list-oob")))
     (func (export "give-wide") async (result u32) (canon lift (core func $core "give-wide")))
     (func (export "give-wide-dropped") async (result u32) (canon lift (core func $core "give-wide-dropped")))
     (func (export "give-wide-misaligned") async (result u32) (canon lift (core func $core "give-wide-misaligned")))
