@@ -325,15 +325,15 @@ def _one_call(params: str, n_core: int) -> str:
 
 STILL_REFUSED = {
     "error-context": ('(param "e" error-context)', 1, "error contexts"),
-    "end-beside-handle": (
-        '(param "s" (stream u8)) (param "h" (own $r))',
-        2,
-        "ends beside resource handles",
+    "end-between-handles": (
+        '(param "h" (own $r)) (param "s" (stream u8)) (param "g" (own $r))',
+        3,
+        "ends interleaved with resource handles",
     ),
-    "end-in-memory": (
-        '(param "s" (stream u8)) (param "a" u32) (param "b" u32) (param "c" u32) (param "d" u32)',
-        1,
-        "parameters passed in memory",
+    "end-in-fixed-length-list": (
+        '(param "l" (list (stream u8) 2))',
+        2,
+        "an end in a fixed-length list",
     ),
     "handles-in-payload": ('(param "s" (stream (own $r)))', 1, "payload holding resource"),
 }

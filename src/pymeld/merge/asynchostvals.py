@@ -29,12 +29,22 @@ Stream/future ends among the values are handed over as at a sync host import
 parameters is lifted for the host when the call is made (wasmtime's checks, which trap alike;
 the end becomes the runtime's, the in-module writer's end a proxy of its writable one); an end
 among the results, stored at the result pointer, becomes an in-module readable end proxying
-the runtime's when the proxy sees RETURNED, as handles do. A copy through such a proxy that
-would wait for the host traps (its event is the runtime's: refused at run time, as at sync
-host imports). Refused when fusing (`host_ends_problem`): ends in lists, error contexts,
-parameters passed in memory with ends among them, payloads the runtime's built-ins could not
-copy for in-module code, and ends beside resource handles in one function's values (their
-numbering in the caller's table would interleave).
+the runtime's when the proxy sees RETURNED, as handles do. Ends with no fixed place are
+walked as the runtime's lift and lower visit them (`merge.asynclists.EndWalk`): those among
+parameters in lists or passed in memory (more than 4 flat values for an async lower) are
+lifted in place when the call is made, a list or parameter pointer the runtime's check
+rejects left to it, and the guest's handles put back after the call (`UndoLog`: the runtime
+read them then, and its lift leaves memory as it was); those in lists of the result are
+lowered where the runtime wrote them, when the proxy sees RETURNED. Ends in the payload of an
+end shared this way are translated at each copy (`merge.asyncnested`). A copy through such a
+proxy that would wait for the host traps (its event is the runtime's: refused at run time, as
+at sync host imports). Ends beside resource handles share the caller's index space with
+them (`merge.asyncres`): each kind's pass frees (parameters) or takes (results) indices, so
+the passes go in the order the runtime moves the entries (`_moves`). Refused when fusing
+(`host_ends_problem`): error contexts, ends in fixed-length lists, payloads the runtime's
+built-ins could not copy for in-module code, and ends interleaved with resource handles (an
+own, an end, an own; a list of both), which no order of the two passes numbers as wasmtime
+does.
 
 The synchronous lowers of host `async func`s that `merge.asynchostsync` makes `async` are
 translated here too (`_imports`): their stand-in passes its proxy's record for the loans
@@ -52,7 +62,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pymeld.abi import types as at
-from pymeld.abi.layout import MAX_FLAT_ASYNC_PARAMS, flat_count, flatten_async_functype
+from pymeld.abi.layout import (
+    MAX_FLAT_ASYNC_PARAMS,
+    despecialize,
+    flat_count,
+    flatten_async_functype,
+)
 from pymeld.codec.core.emitter import Body
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, DefRef, HostFunc, ResourceType
@@ -88,34 +103,75 @@ def _res(h: at.Own | at.Borrow, what: str) -> ResourceType:
 def host_ends_problem(ft: at.FuncType) -> str | None:
     """Why the stream/future ends among async host import ``ft``'s values cannot be handed
     over, or None."""
-    from pymeld.merge.asyncreturned import end_places, memory_places
+    from pymeld.merge.asynclists import end_types, walkable
     from pymeld.merge.asyncstream import _proxiable
 
     if any(isinstance(v, at.ErrorContext) for v in at.async_values(ft)):
         return "error contexts: not fused yet"
-    params = ft.param_types()
-    taken = end_places(params)
-    given = memory_places(ft.result) if ft.result is not None else []
-    if taken is None or given is None:
-        return "an end in a list: not fused yet"
-    if not all(_proxiable(p.end) for p in taken + given):
-        return "a payload holding resource handles or ends: not fused yet"
-    if at.handles(ft):
-        return "ends beside resource handles: not fused yet"
-    if _spilled(ft) and any(at.async_values(p) for p in params):
-        return "parameters passed in memory: not fused yet"
+    values = [*ft.param_types(), *ft.result_type()]
+    if not walkable(values):
+        return "an end in a fixed-length list: not fused yet"
+    if not all(_proxiable(t) for t in end_types(values)):
+        return "a payload holding resource handles or ends in fixed-length lists: not fused yet"
+    if at.handles(ft) and not all(len(runs) <= 2 for runs in _moves(ft)):
+        return "ends interleaved with resource handles: not fused yet"
     return None
+
+
+def _moves(ft: at.FuncType) -> tuple[list[str], list[str]]:
+    """The kinds of caller's table entries ``ft``'s parameters and result move, in the
+    Canonical ABI's order (values, fields and a list's elements in order; a variant's cases
+    one after the other), runs of one kind merged: "h" a resource handle (a borrowed
+    parameter moves none: it is lent), "e" a stream/future end (its payload moves at each
+    copy); a list whose elements move both counts as three runs. Handles and ends share the
+    caller's index space (`merge.asyncres`), so the translations must free and take indices
+    in that order: with at most two runs, one kind's pass then the other's does."""
+
+    def walk(t: at.ValType, param: bool) -> list[str]:
+        if isinstance(t, at.Own | at.Borrow):
+            return [] if param and isinstance(t, at.Borrow) else ["h"]
+        if isinstance(t, at.Stream | at.Future):
+            return ["e"]
+        d = despecialize(t)
+        runs = _merged([k for c in at.children(d) for k in walk(c, param)])
+        if isinstance(d, at.List) and len(runs) > 1:
+            return ["h", "e", "h"]  # interleaved, element by element
+        return runs
+
+    params = _merged([k for p in ft.param_types() for k in walk(p, True)])
+    return params, [] if ft.result is None else walk(ft.result, False)
+
+
+def _merged(kinds: list[str]) -> list[str]:
+    return [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k]
 
 
 def _ends(ft: at.FuncType) -> tuple[list[Place], list[Place]]:
     """The ends among ``ft``'s flat parameters and in its result stored at the result
-    pointer (`host_ends_problem` found none it refuses)."""
+    pointer, by place (`host_ends_problem` found none it refuses); none for values walked
+    instead (`_walked_params`, `_walked_result`)."""
     from pymeld.merge.asyncreturned import end_places, memory_places
 
-    taken = [] if _spilled(ft) else end_places(ft.param_types())
-    given = memory_places(ft.result) if ft.result is not None else []
+    taken = [] if _walked_params(ft) else end_places(ft.param_types())
+    given = [] if _walked_result(ft) or ft.result is None else memory_places(ft.result)
     assert taken is not None and given is not None
     return taken, given
+
+
+def _walked_params(ft: at.FuncType) -> bool:
+    """Whether the ends among ``ft``'s parameters are handed over by walking them in place
+    (`merge.asynclists.EndWalk`): some sit in lists, or the parameters are passed in memory."""
+    from pymeld.merge.asynclists import end_types, listed
+
+    types = ft.param_types()
+    return bool(end_types(types)) and (_spilled(ft) or listed(types))
+
+
+def _walked_result(ft: at.FuncType) -> bool:
+    """Whether the ends in ``ft``'s result are taken in by walking it (some sit in lists)."""
+    from pymeld.merge.asynclists import listed
+
+    return listed(ft.result_type())
 
 
 def _spilled(ft: at.FuncType) -> bool:
@@ -151,6 +207,8 @@ class HostValues:
 
         if not isinstance(self.rt.g.lowers[li].opts.memory, DefRef | None):
             raise UnsupportedFeature(f"{self._what(li)} lowered with an imported memory")
+        if li in self.lowers:  # (its ends planned, now its handles)
+            return
         self.lowers.append(li)
         self.done_item = self.rt.p.add_func(GROUP, ("host_done",), self._done)
 
@@ -169,6 +227,17 @@ class HostValues:
                 streams.host_lift(p.end, inst)
             for p in given:
                 streams.host_lower(p.end, inst)
+            if _walked_params(ft):  # lifted in place, the guest's handles put back after
+                from pymeld.merge.asynclists import UndoLog, end_types
+
+                for t in end_types(ft.param_types()):
+                    streams.host_lift(t, inst)
+                UndoLog.plan(self.rt)
+            if _walked_result(ft):
+                from pymeld.merge.asynclists import end_types
+
+                for t in end_types(ft.result_type()):
+                    streams.host_lower(t, inst)
 
     def plan_handles(self, tables: InnerTables) -> None:
         """Plan the translating functions of each host subtask import with handles."""
@@ -264,14 +333,16 @@ class HostValues:
                 pre = rec
                 b.get(pre)
             b.i32(_REC).op("i32.div_u").global_set(self.tables.lend_scope_global)
-        if at.handles(ft):
-            after = self._handles_out(b, li, n_args)
-        else:
-            after = None
-            self._ends_out(b, li, core.params)
+        afters = []
+        for kind in self._order(_moves(ft)[0]):  # handles and ends, in the order they move
+            if kind == "h" and at.handles(ft):
+                afters.append(self._handles_out(b, li, n_args))
+            elif kind == "e" and at.async_values(ft):
+                afters.append(self._ends_out(b, li, core.params))
         emit_call()
-        if after is not None:
-            after()
+        for after in afters:
+            if after is not None:
+                after()
         if any(at.handles(p) or at.async_values(p) for p in ft.param_types()):
             # STARTING: the runtime would lift the parameters later (a run-time refusal)
             b.get(r).i32(0xF).op("i32.and").i32(STARTING).op("i32.eq").trap_if()
@@ -314,31 +385,76 @@ class HostValues:
 
         return restore
 
-    def _ends_out(self, b: Body, li: int, types: tuple[str, ...]) -> None:
-        """Emit: each end among the flat parameters handed to the host (`host_lift`)."""
+    def _ends_out(self, b: Body, li: int, types: tuple[str, ...]) -> Callable[[], None] | None:
+        """Emit: each end among the parameters handed to the host (`host_lift`): flat ones in
+        their locals; those in lists or passed in memory in place, walked as the runtime's
+        lift will read them (`merge.asynclists.EndWalk`; a list or parameter pointer its check
+        rejects left to it). Returns what to emit after the call then: the guest's handles the
+        call left in memory put back (`UndoLog`), as the runtime's lift leaves memory as it
+        was."""
         from pymeld.merge.asyncreturned import emit_flat
 
-        streams, inst = self.rt.streams, self.rt.g.lowers[li].owner
-        taken, _ = _ends(self._ft(li))
-        if taken:
-            assert streams is not None
-            emit_flat(b, taken, lambda e: streams.host_lift(e, inst).index, list(types))  # type: ignore[arg-type]
+        streams, inst, ft = self.rt.streams, self.rt.g.lowers[li].owner, self._ft(li)
+        assert streams is not None or not at.async_values(ft)
+        if not _walked_params(ft):
+            taken, _ = _ends(ft)
+            if taken:
+                assert streams is not None
+                emit_flat(b, taken, lambda e: streams.host_lift(e, inst).index, list(types))  # type: ignore[arg-type]
+            return None
+        from pymeld.merge.asynclists import EndWalk, UndoLog
+        from pymeld.merge.asyncspill import emit_pointer_ok
+
+        assert streams is not None
+        mem = self._memory(li)
+        assert mem is not None  # (an async lower passing lists or a pointer has a memory)
+        undo = UndoLog(self.rt)
+        start = undo.mark(b)
+        walk = EndWalk(b, lambda e: streams.host_lift(e, inst).index, mem, undo, True)
+        params = at.Tuple(tuple(ft.param_types()))
+        if _spilled(ft):  # the tuple at the pointer (local 0), checked first
+            emit_pointer_ok(b, 0, mem, params)
+            b.if_()
+            walk.stored(params, 0)
+            b.end()
+        else:
+            walk.flat(ft.param_types(), types)  # type: ignore[arg-type]
+        return lambda: undo.restore(b, mem, start)
+
+    @staticmethod
+    def _order(runs: list[str]) -> list[str]:
+        """Which kind's pass goes first: the one whose entries move first (`_moves`)."""
+        return runs + [k for k in ("h", "e") if k not in runs]
 
     def _results(self, b: Body, li: int, retptr: int) -> None:
         """Emit: the own handles the runtime stored at the result pointer (local ``retptr``)
-        into the caller's table, or its ends made in-module proxies (`host_lower`)."""
+        into the caller's table and its ends made in-module proxies (`host_lower`), in the
+        order the runtime lowered them (`_moves`)."""
+        ft = self._ft(li)
+        assert ft.result is not None
+        for kind in self._order(_moves(ft)[1]):
+            if kind == "h" and at.handles(ft.result):
+                into = self._leaf("in", self.rt.g.lowers[li].owner, li)
+                Walk(b, self.tables, self._memory(li), into).mem_at(ft.result, retptr, 0)
+            elif kind == "e" and at.async_values(ft.result):
+                self._result_ends(b, li, retptr)
+
+    def _result_ends(self, b: Body, li: int, retptr: int) -> None:
+        """Emit: the ends the runtime stored at the result pointer made in-module proxies."""
         ft, inst = self._ft(li), self.rt.g.lowers[li].owner
         assert ft.result is not None
         mem = self._memory(li)
-        if at.handles(ft.result):
-            into = self._leaf("in", inst, li)
-            Walk(b, self.tables, mem, into).mem_at(ft.result, retptr, 0)
-            return
         from pymeld.merge.asyncreturned import emit_stored
 
         streams = self.rt.streams
-        _, given = _ends(ft)
         assert streams is not None and mem is not None
+        if _walked_result(ft):  # the runtime wrote its lists: walked, each end lowered
+            from pymeld.merge.asynclists import EndWalk
+
+            walk = EndWalk(b, lambda e: streams.host_lower(e, inst).index, mem, None, False)
+            walk.stored(ft.result, retptr)
+            return
+        _, given = _ends(ft)
         emit_stored(b, given, lambda e: streams.host_lower(e, inst).index, retptr, mem)
 
     def keep(self, b: Body, li: int, t: int, ret: int | None = None) -> None:

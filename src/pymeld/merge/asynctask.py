@@ -1304,6 +1304,10 @@ class TaskRuntime:
             plan_payload_ends(self.streams)  # ends in the payloads of ends shared with the host
         if self.host is not None:
             self.host.plan()
+            if self.streams is not None and self.host.values is not None:
+                from pymeld.merge.asyncnested import plan_payload_ends
+
+                plan_payload_ends(self.streams)  # and of ends async host imports pass
         if any(lf.opts.callback is not None for lf in exported):
             from pymeld.merge.asyncroot import plan_driven
 
