@@ -64,7 +64,8 @@ CASES = [
     # boundaries, stream<string>/stream<u8> both ways, an end handed on, concurrent calls.
     Case("py-rich-async", "py-rich-async", "composed.wasm.xz", "expected.json"),
     # componentize-py consumer -> provider: stream<record>, future<list<string>>,
-    # stream<own<token>> both ways, options and tuples of scalars, a cancel, a sync export.
+    # stream<own<token>> both ways, stream<stream<u8>>, future<stream<u8>>, an early drop,
+    # options and tuples of scalars, a cancel, prints, sync exports.
     Case("py-payloads", "py-payloads", "composed.wasm.xz", "expected.json"),
     # C root, sync lifts and sync lowers -> C provider, async callback lifts that yield; printf.
     Case(

@@ -4,7 +4,8 @@
 unrolled list copies at their edges (alignments, lengths, bad bytes, the end of memory, record
 padding the adapter must not write), against wasmtime's own adapters.
 `may-leave.wast`: a callee's realloc calling out of its instance traps as in wasmtime (for an
-adapter and for a host call into a root export), while a post-return calling out does not.
+adapter and for a host call into a root export), while a post-return calling out does not
+through an adapter, and does (traps) when the host runs a root export's post-return.
 `no-core-modules.wast`: compositions without any core module (types, instances of types).
 `reentrance.wast`: synchronous re-entrance between instances is allowed as in wasmtime (no
 may-enter flags), an instance lowering its own lift traps.

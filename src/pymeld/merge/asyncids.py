@@ -40,9 +40,9 @@ the head (`component/resource_table.rs`). What allocates and frees, in the order
 So the ids follow from what the fused module sees happen: this module keeps the same free list
 in memory (``("ids", "free")``) and a stack of deferred frames (``("ids", "frames")``, 12
 bytes each: task, set, thread, forced frames below unforced ones), and `asynctask` stores each
-task's three ids in its record and each set's id in its table entry. Only used when the
-composition has nothing whose ids are not mirrored (`exact`): no root post-return that may
-call out. At run time, a case not mirrored sets ``("ids", "lost")`` and simultaneous events
+task's three ids in its record and each set's id in its table entry. A root export's
+post-return takes none: it may not call out (wasmtime's `call_post_return` clears may-leave, as
+the spec's `canon_lift` does, so a call out traps in both). At run time, a case not mirrored sets ``("ids", "lost")`` and simultaneous events
 trap again: a callee exiting after its terminal event was delivered while its caller still holds the subtask (wasmtime deletes the task then), a
 cancelled callee whose turn is held (its instance entered below), a stack suspended other than
 by `thread.yield` (a wait, a blocking stream or future op: not checked; a yield takes no id
@@ -58,19 +58,10 @@ from __future__ import annotations
 from functools import partial
 
 from pymeld.codec.core.emitter import Body
-from pymeld.graph.model import FlatGraph, Lifted
-from pymeld.merge.leave import may_call_out
 from pymeld.plan import FuncCode, Plan, Space
 
 GROUP = "async"
 _FRAME = 12  # bytes per deferred frame: task, set, thread ids
-
-
-def exact(g: FlatGraph, exported: list[Lifted]) -> bool:
-    """Whether every id the original's store allocates is mirrored (see the module doc)."""
-    return not any(
-        lf.opts.post_return is not None and may_call_out(g, lf.opts.post_return) for lf in exported
-    )
 
 
 class StoreIds:

@@ -1208,11 +1208,10 @@ class TaskRuntime:
     # -- planning ------------------------------------------------------------------------------
     def plan(self, exported: list[Lifted]) -> None:
         p = self.p
-        from pymeld.merge.asyncids import StoreIds, exact
+        from pymeld.merge.asyncids import StoreIds
 
-        if exact(self.g, exported):
-            self.ids = StoreIds(p)
-            self.ids.plan()
+        self.ids = StoreIds(p)
+        self.ids.plan()
         p.add_memory(GROUP, "tasks")
         for key in ("task_free", "cur_task", "may_block", "q_head", "q_tail", "h_head"):
             p.add_global(GROUP, key)

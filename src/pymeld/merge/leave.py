@@ -81,7 +81,29 @@ class LeaveGuards:
     def plan_realloc(self, realloc: CoreRef, owner: int, reach: set[CoreRef] | None) -> None:
         """Guard a realloc that runs on behalf of ``owner`` and may call out to ``reach``
         (None: anywhere)."""
-        self._guard(realloc, owner, REALLOC_SIG, True)
+        self._plan_cleared(realloc, owner, REALLOC_SIG, reach)
+
+    def plan_post_return(
+        self,
+        post: CoreRef,
+        owner: int,
+        sig: tuple[list[CoreValType], list[CoreValType]],
+        reach: set[CoreRef] | None,
+    ) -> None:
+        """Guard a root export's post-return that may call out to ``reach`` (None: anywhere):
+        the host runs it with the flag clear (wasmtime's `call_post_return`, the spec's
+        `canon_lift`), so its calls out trap; an adapter runs the callee's post-return with
+        the flag set, so only root exports get this guard (`post_return`)."""
+        self._plan_cleared(post, owner, sig, reach)
+
+    def _plan_cleared(
+        self,
+        target: CoreRef,
+        owner: int,
+        sig: tuple[list[CoreValType], list[CoreValType]],
+        reach: set[CoreRef] | None,
+    ) -> None:
+        self._guard(target, owner, sig, True)
         known = self._reach.get(owner, set())
         self._reach[owner] = None if reach is None or known is None else known | reach
 
@@ -111,6 +133,14 @@ class LeaveGuards:
         if realloc is None:
             return resolved
         return replace(resolved, realloc=realloc)  # keeps every other option (async, callback)
+
+    def post_return(
+        self, resolved: at.CanonOptions, opts: CanonOpts, owner: int
+    ) -> at.CanonOptions:
+        """A root export's ``resolved`` options with its post-return replaced by the guard,
+        where one was planned (`plan_post_return`)."""
+        post = self.index(opts.post_return, owner, True)
+        return resolved if post is None else replace(resolved, post_return=post)
 
     def flag_index(self, owner: int, target: CoreRef) -> int | None:
         """``owner``'s flag global, when its call of ``target`` has to check it."""

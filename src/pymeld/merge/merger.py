@@ -841,6 +841,7 @@ class Merger:
                 plan(lowered.callee.opts.realloc)
         for lf in _exported_lifts(self.g.exports):
             plan(lf.opts.realloc)
+            self._plan_root_post_return(leave, lf, calls)
         users = [(mi.owner, mi.imports) for mi in self.g.instances]
         users += [(fi.owner, fi.imports) for fi in self.g.foreign]
         for owner, refs in users:
@@ -860,6 +861,20 @@ class Merger:
                 elif isinstance(ref, BuiltinRef) and _builtin_key(self.g.builtins[ref.builtin]):
                     leave.plan_call(ref, owner, (["i32"], []))
         return leave
+
+    def _plan_root_post_return(self, leave: LeaveGuards, lf: Lifted, calls: CallsCache) -> None:
+        """A root export's post-return that may call out clears its instance's flag while it
+        runs (`LeaveGuards.plan_post_return`): those calls trap, as the host's do."""
+        from pymeld.abi.layout import flatten_functype
+
+        post = lf.opts.post_return
+        owner = None if post is None else self._owner_of(post)
+        if post is None or owner is None:
+            return
+        calls_out = reach(self.g, post, calls, self._sites)
+        if calls_out is None or calls_out:
+            results = list(flatten_functype(lf.type, "lift").results)
+            leave.plan_post_return(post, owner, (results, []), calls_out)
 
     def _guarded(self, resolved: at.CanonOptions, opts: CanonOpts) -> at.CanonOptions:
         """Canonical options whose realloc clears its instance's may-leave flag."""
@@ -1096,6 +1111,11 @@ class Merger:
         def walk(path: tuple[str, ...], item: ExportItem) -> None:
             if isinstance(item, Lifted):
                 opts = self._guarded(self.canon_options(item.opts), item.opts)
+                post_owner = (
+                    None if item.opts.post_return is None else self._owner_of(item.opts.post_return)
+                )
+                if post_owner is not None:
+                    opts = self.leave.post_return(opts, item.opts, post_owner)
                 if self.asyncf is not None and (cb := self.asyncf.export_callback(item)):
                     opts = replace(opts, callback=cb)  # a driven root (asyncroot)
                 ref = item.core_func

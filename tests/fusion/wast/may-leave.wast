@@ -72,6 +72,34 @@
 (assert_return (invoke "arm"))
 (assert_return (invoke "run") (u32.const 7))
 
+;; the host runs a root export's post-return with may-leave clear (`call_post_return`): calling
+;; out traps there, also into a component fused into the same module
+(component
+  (component $C
+    (core module $m (func (export "ping")))
+    (core instance $i (instantiate $m))
+    (func (export "ping") (canon lift (core func $i "ping"))))
+  (instance $c (instantiate $C))
+  (component $B
+    (import "ping" (func $ping))
+    (core func $ping (canon lower (func $ping)))
+    (core module $m
+      (import "" "ping" (func $ping))
+      (global $armed (mut i32) (i32.const 0))
+      (func (export "get") (result i32) i32.const 7)
+      (func (export "post") (param i32) (if (global.get $armed) (then call $ping)))
+      (func (export "arm") (global.set $armed (i32.const 1))))
+    (core instance $i (instantiate $m (with "" (instance (export "ping" (func $ping))))))
+    (func (export "get") (result u32)
+      (canon lift (core func $i "get") (post-return (func $i "post"))))
+    (func (export "arm") (canon lift (core func $i "arm"))))
+  (instance $b (instantiate $B (with "ping" (func $c "ping"))))
+  (export "get" (func $b "get"))
+  (export "arm" (func $b "arm")))
+(assert_return (invoke "get") (u32.const 7))
+(assert_return (invoke "arm"))
+(assert_trap (invoke "get") "cannot leave component instance")
+
 ;; a root export's realloc calling into another component while the host lowers a string
 (component
   (component $C

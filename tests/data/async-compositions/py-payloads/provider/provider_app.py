@@ -7,6 +7,17 @@ from wit_world import exports
 from wit_world.exports import svc as s
 
 
+async def _send(tx, data: bytes) -> None:
+    with tx:
+        await tx.write_all(data)
+
+
+def _bytes_stream(data: bytes):
+    tx, rx = wit_world.byte_stream()
+    cas.spawn(_send(tx, data))
+    return rx
+
+
 class Svc(exports.Svc):
     async def points(self, n: int):
         tx, rx = wit_world.svc_point_stream()
@@ -67,3 +78,40 @@ class Svc(exports.Svc):
             chr(0x1F600 + n % 10),
             n % 2 == 0,
         )
+
+    async def nested(self, n: int):
+        tx, rx = wit_world.stream_u8_stream()
+
+        async def fill() -> None:
+            with tx:
+                for i in range(n):
+                    await tx.write_all([_bytes_stream(bytes([65 + i]) * (i + 1))])
+
+        cas.spawn(fill())
+        return rx
+
+    async def later_stream(self, n: int):
+        tx, rx = wit_world.stream_u8_future(lambda: _bytes_stream(b"default"))
+
+        async def fill() -> None:
+            await asyncio.sleep(0)
+            with tx:
+                await tx.write(_bytes_stream(b"z" * n))
+
+        cas.spawn(fill())
+        return rx
+
+    def plain(self, n: int) -> str:
+        return f"plain-{n}"
+
+    async def log(self, msg: str) -> int:
+        print(f"provider log: {msg}")
+        await asyncio.sleep(0)
+        return len(msg)
+
+    async def drain(self, s, k: int) -> int:
+        got = b""
+        with s:
+            while len(got) < k and not s.writer_dropped:
+                got += await s.read(k - len(got))
+        return sum(got)
