@@ -142,6 +142,7 @@ from pymeld.abi.layout import flatten_async_functype, flatten_functype
 from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, CoreRef, FlatGraph, HostFunc, Lifted
+from pymeld.merge import asyncargs
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.space import SharedSpace, claim, shared_space
 
@@ -182,7 +183,8 @@ _WNEXT = 100
 # _STACK: the frame buffer of the task's core stack, unwound in `thread.yield` (0: none);
 # _ENTRY: which entry (1 + index into `TaskRuntime.entries`) its running core code came in by
 _STACK, _ENTRY = 104, 108
-# _ARGS: a PENDING call's adapter arguments, 8 bytes each (an async lower has at most 5)
+# _ARGS: a PENDING call's adapter arguments, 8 bytes each (an async lower has at most 5; a sync
+# lower's others are kept beside the record: merge.asyncargs)
 _ARGS = 112
 # _WAITS_ON: while the task is suspended until another record resolves (`suspend_waiting`: a
 # sync call's callee task, a sync host call's proxy), that record (a running task's `_ARGS`
@@ -618,9 +620,8 @@ def _check_sync_blocks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) 
     """Refuse the sync calls from task code to async tasks (`TaskPlan.sync_blocks`) whose
     blocking the adapter cannot suspend: a caller in a root instance (the host's stack is
     below), a callee in a root instance, and borrowed handles lent for the call (its borrow
-    scope is the adapter's locals), and a call that may have to start later (`_Hooks._defer_sync`)
-    with more arguments than its record keeps."""
-    gated = {*tp.backpressure.values(), *tp.suspending(g)}
+    scope is the adapter's locals). (A call that may have to start later keeps all its
+    arguments, past the record's five too: merge.asyncargs.)"""
     for li in tp.sync_blocks:
         e = tp.edges[li]
         why = None
@@ -630,8 +631,6 @@ def _check_sync_blocks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) 
             why = "its caller is not the core code of an in-module task"
         elif e.callee.owner in tp.roots:
             why = "its callee is a root instance"
-        elif e.callee.owner in gated and len(flatten_functype(e.callee.type, "lower").params) > 5:
-            why = "a call that may start later keeps at most 5 arguments in its record"
         elif any(
             isinstance(h, at.Borrow) for t in e.callee.type.param_types() for h in at.handles(t)
         ):
@@ -848,8 +847,7 @@ class _Hooks:
         b.get(t).i32(e.lower).store("i32.store", m, _EDGE)
         b.get(t).i32(e.caller).store("i32.store", m, _CALLER)
         b.get(t).i32(e.callee.owner).store("i32.store", m, _OWNER)
-        for k, vt in enumerate(b.params):
-            b.get(t).get(k).store(f"{vt}.store", m, _ARGS + 8 * k)
+        asyncargs.store(rt, b, t, list(b.params), _ARGS)
         if self.sids:
             for s_, off in zip(self.record_ids, _ID_FIELDS, strict=True):
                 b.get(t).get(s_).store("i32.store", m, off)
@@ -1243,6 +1241,8 @@ class TaskRuntime:
             self._builtins[bi] = self._func("builtin", bi)
         for li in self.deferrable:
             self._func("begin", li)
+        if asyncargs.needed([len(self._pending_params(li)) for li in self.deferrable]):
+            asyncargs.plan(self)
         for bi in self.tp.returns:
             for e in self._callback_edges():
                 if self._returns_for(bi, e):
@@ -1571,17 +1571,21 @@ class TaskRuntime:
         b.end()
         return _gen(b, (), ())
 
+    def _pending_params(self, li: int) -> Sequence[CoreValType]:
+        """The core arguments of deferrable edge ``li``'s adapter (kept while it is PENDING)."""
+        e = self.tp.edges[li]
+        flat = flatten_async_functype if e.lower_async else flatten_functype
+        return flat(e.callee.type, "lower").params
+
     def _begin(self, li: int) -> FuncCode:
         """(task): a PENDING call of edge ``li`` starts: its adapter is called again with the
         kept arguments (it reads the caller's memory now) and the record to reuse."""
         e = self.tp.edges[li]
         b = Body(["i32"])
-        m = self.mem("tasks")
         b.get(0).global_set(self.glob("starting"))
         flat = flatten_async_functype if e.lower_async else flatten_functype
         lower = flat(e.callee.type, "lower")
-        for k, vt in enumerate(lower.params):
-            b.get(0).load(f"{vt}.load", m, _ARGS + 8 * k)
+        asyncargs.load(self, b, 0, list(self._pending_params(li)), _ARGS)
         item = self.p.find(Space.FUNC, GROUP, ("context", ("adapter", li)))
         b.call(self.p.index(Space.FUNC, "adapter", li) if item is None else item.index)
         for _ in lower.results:  # (a sync caller takes its results when it is rewound)
