@@ -619,9 +619,10 @@ def _plan_sync_tasks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) ->
 def _check_sync_blocks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
     """Refuse the sync calls from task code to async tasks (`TaskPlan.sync_blocks`) whose
     blocking the adapter cannot suspend: a caller in a root instance (the host's stack is
-    below), a callee in a root instance, and borrowed handles lent for the call (its borrow
-    scope is the adapter's locals). (A call that may have to start later keeps all its
-    arguments, past the record's five too: merge.asyncargs.)"""
+    below), or a callee in a root instance. (Borrows lent for the call are scoped to the
+    callee's task record, `merge.asyncres.scoped_edges`, as an async caller's, so they outlive
+    the adapter's unwind; a call that may have to start later keeps all its arguments, past
+    the record's five too: merge.asyncargs.)"""
     for li in tp.sync_blocks:
         e = tp.edges[li]
         why = None
@@ -631,10 +632,6 @@ def _check_sync_blocks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) 
             why = "its caller is not the core code of an in-module task"
         elif e.callee.owner in tp.roots:
             why = "its callee is a root instance"
-        elif any(
-            isinstance(h, at.Borrow) for t in e.callee.type.param_types() for h in at.handles(t)
-        ):
-            why = "it lends borrowed handles"
         if why is not None:
             raise UnsupportedFeature(
                 f"synchronous call from component instance {label(e.caller)}, entered by an "
