@@ -4,6 +4,8 @@
 ;; from task code that cannot start yet keeps them all until it starts (five in its task
 ;; record, the others beside it: merge.asyncargs), and `g` folds every one into its result, so
 ;; an argument kept wrong or in the wrong place changes the value; the log records each step.
+;; Mode 2 makes a third call whose `g` waits beside the second's: two PENDING calls at once,
+;; each with its own arguments, started in wasmtime's order (task ids).
 (component
   (component $E
     (core module $EM
@@ -127,7 +129,7 @@
         (local.set $ws (call $new))
         (local.set $r (call $f (local.get $n) (i32.const 16)))
         (call $note (i32.add (i32.const 3) (i32.and (local.get $r) (i32.const 0xf))))
-        (if (local.get $mode)
+        (if (i32.eq (local.get $mode) (i32.const 1))
           (then
             (if (i32.ne (i32.and (local.get $r) (i32.const 0xf)) (i32.const 2))
               (then (call $note (i32.add (i32.const 1) (i32.and (call $cancel (i32.shr_u (local.get $r) (i32.const 4))) (i32.const 7)))))))
@@ -136,7 +138,14 @@
             (call $note (i32.add (i32.const 3) (i32.and (local.get $r2) (i32.const 0xf))))
             (if (i32.ne (i32.and (local.get $r2) (i32.const 0xf)) (i32.const 2))
               (then (call $join (i32.shr_u (local.get $r2) (i32.const 4)) (local.get $ws))
-                    (local.set $k (i32.add (local.get $k) (i32.const 1)))))))
+                    (local.set $k (i32.add (local.get $k) (i32.const 1)))))
+            ;; mode 2: a third call, whose `g` waits to start beside the second's
+            (if (i32.eq (local.get $mode) (i32.const 2)) (then
+              (local.set $r2 (call $f (i32.add (local.get $n) (i32.const 2)) (i32.const 24)))
+              (call $note (i32.add (i32.const 3) (i32.and (local.get $r2) (i32.const 0xf))))
+              (if (i32.ne (i32.and (local.get $r2) (i32.const 0xf)) (i32.const 2))
+                (then (call $join (i32.shr_u (local.get $r2) (i32.const 4)) (local.get $ws))
+                      (local.set $k (i32.add (local.get $k) (i32.const 1)))))))))
         (if (i32.ne (i32.and (local.get $r) (i32.const 0xf)) (i32.const 2))
           (then (call $join (i32.shr_u (local.get $r) (i32.const 4)) (local.get $ws))
                 (local.set $k (i32.add (local.get $k) (i32.const 1)))))
@@ -151,8 +160,9 @@
                     (call $drop (i32.load (i32.const 0)))
                     (local.set $k (i32.sub (local.get $k) (i32.const 1)))))
             (br $more)))
+        (i64.add (i64.mul (i64.extend_i32_u (i32.load (i32.const 24))) (i64.const 7919))
         (i64.add (i64.mul (call $peek) (i64.const 1000000))
-                 (i64.extend_i32_u (i32.add (i32.mul (i32.load (i32.const 16)) (i32.const 1000)) (i32.load (i32.const 20))))))
+                 (i64.extend_i32_u (i32.add (i32.mul (i32.load (i32.const 16)) (i32.const 1000)) (i32.load (i32.const 20)))))))
     )
     (canon waitable.join (core func $join))
     (canon waitable-set.new (core func $new))
@@ -185,3 +195,6 @@
 (assert_return (invoke "run" (u32.const 1) (u32.const 1)) (u64.const 1486936872112))
 (assert_return (invoke "run" (u32.const 2) (u32.const 0)) (u64.const 12339568781970459248))
 (assert_return (invoke "run" (u32.const 2) (u32.const 1)) (u64.const 14867937320560))
+(assert_return (invoke "run" (u32.const 0) (u32.const 2)) (u64.const 1889598241984269336))
+(assert_return (invoke "run" (u32.const 1) (u32.const 2)) (u64.const 8242536643106834688))
+(assert_return (invoke "run" (u32.const 2) (u32.const 2)) (u64.const 1637287869798818560))
