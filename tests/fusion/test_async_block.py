@@ -13,8 +13,12 @@ into an instance whose other task is suspended in a yield, blocked until that st
 A sync call from a task's code to an async task that blocks (`sync-call-*`: callback, stackful
 and sync-lifted callers; two calls at once, which wait for a callback caller's instance; a
 cancel while blocked there; a callee instance whose gate is closed, where the caller suspends
-until the call starts): the caller's stack unwinds in the adapter, as wasmtime blocks its
-fiber, so its own async caller gets STARTED.
+until the call starts, also with nine core arguments of every numeric type kept meanwhile,
+past the five of the task record: merge.asyncargs; a borrow lent for the call, of the
+callee's own resource or of a third instance's, also by a call that waits for its gate,
+scoped to the callee's task): the caller's
+stack unwinds in the adapter, as wasmtime blocks its fiber, so its own async caller gets
+STARTED.
 Core code shared by a task and code where no task may block (`shared-*`, `*-in-sync-lift`: a
 synchronous call of a function that is not `async`, start-up): a wait or a blocking read there
 traps, a yield returns at once, as wasmtime's do; refused when fusing: one reachable from a

@@ -46,7 +46,9 @@ the spec's `canon_lift` does, so a call out traps in both). At run time, a case 
 trap again: a callee exiting after its terminal event was delivered while its caller still holds the subtask (wasmtime deletes the task then), a
 cancelled callee whose turn is held (its instance entered below), a stack suspended other than
 by `thread.yield` (a wait, a blocking stream or future op: not checked; a yield takes no id
-and the suspended-stack programs of `test_async_tasks_property` stay equivalent past it). Ids
+and the suspended-stack programs of `test_async_tasks_property` stay equivalent past it, as
+they do past a task's sync call waiting for its callee to start or return: neither takes
+one). Ids
 taken before stay right: a task record says whether its ids were taken while mirrored
 (`asynctask._EXACT`). What the
 host does in the same store (other instances, host streams) cannot be seen: the fused

@@ -142,6 +142,7 @@ from pymeld.abi.layout import flatten_async_functype, flatten_functype
 from pymeld.codec.core.emitter import Body, CoreValType
 from pymeld.errors import UnsupportedFeature
 from pymeld.graph.model import Builtin, CoreRef, FlatGraph, HostFunc, Lifted
+from pymeld.merge import asyncargs
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
 from pymeld.resources.space import SharedSpace, claim, shared_space
 
@@ -182,7 +183,8 @@ _WNEXT = 100
 # _STACK: the frame buffer of the task's core stack, unwound in `thread.yield` (0: none);
 # _ENTRY: which entry (1 + index into `TaskRuntime.entries`) its running core code came in by
 _STACK, _ENTRY = 104, 108
-# _ARGS: a PENDING call's adapter arguments, 8 bytes each (an async lower has at most 5)
+# _ARGS: a PENDING call's adapter arguments, 8 bytes each (an async lower has at most 5; a sync
+# lower's others are kept beside the record: merge.asyncargs)
 _ARGS = 112
 # _WAITS_ON: while the task is suspended until another record resolves (`suspend_waiting`: a
 # sync call's callee task, a sync host call's proxy), that record (a running task's `_ARGS`
@@ -625,10 +627,10 @@ def _plan_sync_tasks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) ->
 def _check_sync_blocks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) -> None:
     """Refuse the sync calls from task code to async tasks (`TaskPlan.sync_blocks`) whose
     blocking the adapter cannot suspend: a caller in a root instance (the host's stack is
-    below), a callee in a root instance, and borrowed handles lent for the call (its borrow
-    scope is the adapter's locals), and a call that may have to start later (`_Hooks._defer_sync`)
-    with more arguments than its record keeps."""
-    gated = {*tp.backpressure.values(), *tp.suspending(g)}
+    below), or a callee in a root instance. (Borrows lent for the call are scoped to the
+    callee's task record, `merge.asyncres.scoped_edges`, as an async caller's, so they outlive
+    the adapter's unwind; a call that may have to start later keeps all its arguments, past
+    the record's five too: merge.asyncargs.)"""
     for li in tp.sync_blocks:
         e = tp.edges[li]
         why = None
@@ -638,12 +640,6 @@ def _check_sync_blocks(g: FlatGraph, tp: TaskPlan, label: Callable[[int], str]) 
             why = "its caller is not the core code of an in-module task"
         elif e.callee.owner in tp.roots:
             why = "its callee is a root instance"
-        elif e.callee.owner in gated and len(flatten_functype(e.callee.type, "lower").params) > 5:
-            why = "a call that may start later keeps at most 5 arguments in its record"
-        elif any(
-            isinstance(h, at.Borrow) for t in e.callee.type.param_types() for h in at.handles(t)
-        ):
-            why = "it lends borrowed handles"
         if why is not None:
             raise UnsupportedFeature(
                 f"synchronous call from component instance {label(e.caller)}, entered by an "
@@ -862,8 +858,7 @@ class _Hooks:
         b.get(t).i32(e.lower).store("i32.store", m, _EDGE)
         b.get(t).i32(e.caller).store("i32.store", m, _CALLER)
         b.get(t).i32(e.callee.owner).store("i32.store", m, _OWNER)
-        for k, vt in enumerate(b.params):
-            b.get(t).get(k).store(f"{vt}.store", m, _ARGS + 8 * k)
+        asyncargs.store(rt, b, t, list(b.params), _ARGS)
         if self.sids:
             for s_, off in zip(self.record_ids, _ID_FIELDS, strict=True):
                 b.get(t).get(s_).store("i32.store", m, off)
@@ -904,10 +899,11 @@ class _Hooks:
             assert rt.ids is not None
             b.get(self.sids[3])
             rt.ids.release(b)
-        # the ids stop being mirrored here (`lost`): kept, one seed of the gated sync calls
-        # of `test_async_tasks_property` started two pending calls in another order than
-        # wasmtime; lost, two calls pending at once trap instead (a run-time refusal)
-        rt.suspend_waiting(b, e.caller, t, flatten_functype(e.callee.type, "lower").results)
+        # the ids stay mirrored: a sync wait takes none (as in `suspend_in_call`); so two
+        # calls pending at once start in wasmtime's order (200 of 200 random programs of
+        # `test_async_tasks_property`'s gated variants)
+        results = flatten_functype(e.callee.type, "lower").results
+        rt.suspend_waiting(b, e.caller, t, results, keeps_ids=True)
         b.free(t)
 
     def leave(self, b: Body) -> None:
@@ -941,26 +937,34 @@ class _Hooks:
         else:
             # a sync lift called through `prepare_call`: its thread exits (thread, set, then
             # the first call's id); a sync caller takes the result (the task), an async
-            # caller's RETURNED comes after the exit, so its task's id is never freed
+            # caller's RETURNED comes after the exit, so its task's id is never freed. A call
+            # that waited for its gate (``late``) freed the first call's id then, and its
+            # caller takes the result only when it resumes (`rejoin`)
             task, sset, sthr, call = self.sids
             for s in (sthr, sset, call, *([] if self.edge.lower_async else [task])):
-                if s == call and self.late is not None:  # freed when it could not start
+                if s in (call, task) and self.late is not None:
                     b.get(self.late).op("i32.eqz").if_()
                 b.get(s)
                 ids.release(b)
-                if s == call and self.late is not None:
+                if s in (call, task) and self.late is not None:
                     b.end()
         if self.resumed is not None:
             b.end()
-        self.rejoin(b)
+        self.rejoin(b, taken=None if self.edge.lower_async or not self.sids else self.sids[0])
 
-    def rejoin(self, b: Body) -> None:
+    def rejoin(self, b: Body, taken: int | None = None) -> None:
         """Emit, after the first call of a sync call that waited for its gate (`_gate`): the
         caller resumes only at the turn its STARTED event queued (wasmtime's resumption of
-        its fiber; then it takes RETURNED, or waits again)."""
+        its fiber; then it takes RETURNED, or waits again). ``taken``: the local of the id of
+        a returned callee's task, freed as the caller takes its result then (`start_call`
+        deletes an exited task whose result was taken)."""
         if self.late is not None:
             b.get(self.late).if_()
             self.rt.await_marker(b, self.late_mk)
+            if taken is not None:
+                assert self.rt.ids is not None
+                b.get(taken)
+                self.rt.ids.release(b)
             b.end()
 
     @property
@@ -1260,6 +1264,8 @@ class TaskRuntime:
             self._builtins[bi] = self._func("builtin", bi)
         for li in self.deferrable:
             self._func("begin", li)
+        if asyncargs.needed([len(self._pending_params(li)) for li in self.deferrable]):
+            asyncargs.plan(self)
         for bi in self.tp.returns:
             for e in self._callback_edges():
                 if self._returns_for(bi, e):
@@ -1592,17 +1598,21 @@ class TaskRuntime:
         b.end()
         return _gen(b, (), ())
 
+    def _pending_params(self, li: int) -> Sequence[CoreValType]:
+        """The core arguments of deferrable edge ``li``'s adapter (kept while it is PENDING)."""
+        e = self.tp.edges[li]
+        flat = flatten_async_functype if e.lower_async else flatten_functype
+        return flat(e.callee.type, "lower").params
+
     def _begin(self, li: int) -> FuncCode:
         """(task): a PENDING call of edge ``li`` starts: its adapter is called again with the
         kept arguments (it reads the caller's memory now) and the record to reuse."""
         e = self.tp.edges[li]
         b = Body(["i32"])
-        m = self.mem("tasks")
         b.get(0).global_set(self.glob("starting"))
         flat = flatten_async_functype if e.lower_async else flatten_functype
         lower = flat(e.callee.type, "lower")
-        for k, vt in enumerate(lower.params):
-            b.get(0).load(f"{vt}.load", m, _ARGS + 8 * k)
+        asyncargs.load(self, b, 0, list(self._pending_params(li)), _ARGS)
         item = self.p.find(Space.FUNC, GROUP, ("context", ("adapter", li)))
         b.call(self.p.index(Space.FUNC, "adapter", li) if item is None else item.index)
         for _ in lower.results:  # (a sync caller takes its results when it is rewound)
