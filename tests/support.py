@@ -391,6 +391,29 @@ def consumer_harness(
     )
 
 
+def assert_stand_ins_equivalent(
+    wasm_tools: str, oracle_py: Path, here: Path, cases: dict[str, str], keep: bool, tmp_path: Path
+) -> None:
+    """``here``/inner.wat fused whole (with ``keep``, `--keep-async-boundaries`) inside the
+    stand-ins of `consumer_harness` (with the maker): each of ``cases`` gives the original's
+    value or trap, and the original the expected one."""
+    from pymeld.fuse import FuseOptions, fuse_bytes
+
+    data = parse_wat_file(wasm_tools, (here / "inner.wat").read_text(), tmp_path, "inner")
+    original = data.read_bytes()
+    fused = fuse_bytes(original, options=FuseOptions(component=True, keep_async_boundaries=keep))
+
+    def harness(inner: bytes, name: str) -> str:
+        return consumer_harness(wasm_tools, here, cases, inner, tmp_path, name, maker=True)
+
+    transformed = parse_wat_file(wasm_tools, harness(fused.output, "fused"), tmp_path, "fused.h")
+    wast = stand_in_wast(harness(original, "original"), cases, tmp_path / "stand-ins.wast")
+    r = oracle_against(oracle_py, wast, transformed, tmp_path)
+    assert r["status"] == "equivalent", r
+    assert not r.get("warnings"), r  # the original gave each expected value or trap
+    assert r["counts"]["compared"] == 1 + 2 * len(cases), r
+
+
 def assert_root_result_refused(
     wasm_tools: str, wat: str, result: str, core: str, refusal: str, tmp_path: Path
 ) -> None:

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from pymeld.fuse import FuseOptions, fuse_bytes
-from support import consumer_harness, oracle_against, parse_wat_file, stand_in_wast
+from support import (
+    assert_stand_ins_equivalent,
+)
 
 HERE = Path(__file__).parent / "host_beside"
 
@@ -49,35 +50,13 @@ CASES = {
 }
 
 
-def _harness(wasm_tools: str, inner: bytes, tmp_path: Path, name: str) -> str:
-    """The stand-ins around ``inner`` (a component binary)."""
-    return consumer_harness(wasm_tools, HERE, CASES, inner, tmp_path, name, maker=True)
-
-
-def _inner(wasm_tools: str, tmp_path: Path) -> bytes:
-    return parse_wat_file(
-        wasm_tools, (HERE / "inner.wat").read_text(), tmp_path, "inner"
-    ).read_bytes()
-
-
 @pytest.mark.parametrize("keep", [False, True], ids=["fused", "kept-boundaries"])
 def test_ends_beside_handles_of_async_host_imports_cross_as_the_original_does(
     keep: bool, wasm_tools: str, oracle_py: Path, tmp_path: Path
 ) -> None:
     """Fused whole; with `--keep-async-boundaries` a component boundary is kept there: the
     same results and traps."""
-    data = _inner(wasm_tools, tmp_path)
-    fused = fuse_bytes(data, options=FuseOptions(component=True, keep_async_boundaries=keep))
-    transformed = parse_wat_file(
-        wasm_tools, _harness(wasm_tools, fused.output, tmp_path, "fused"), tmp_path, "fused.h"
-    )
-    wast = stand_in_wast(
-        _harness(wasm_tools, data, tmp_path, "original"), CASES, tmp_path / "beside.wast"
-    )
-    r = oracle_against(oracle_py, wast, transformed, tmp_path)
-    assert r["status"] == "equivalent", r
-    assert not r.get("warnings"), r  # the original gave each expected value or trap
-    assert r["counts"]["compared"] == 1 + 2 * len(CASES), r
+    assert_stand_ins_equivalent(wasm_tools, oracle_py, HERE, CASES, keep, tmp_path)
 
 
 def test_the_order_handles_and_ends_move_in_is_found() -> None:

@@ -23,7 +23,13 @@ from pathlib import Path
 import pytest
 
 from pymeld.fuse import FuseOptions, fuse_bytes
-from support import consumer_harness, oracle_against, parse_wat_file, stand_in_wast
+from support import (
+    assert_stand_ins_equivalent,
+    consumer_harness,
+    oracle_against,
+    parse_wat_file,
+    stand_in_wast,
+)
 
 HERE = Path(__file__).parent / "host_endsx"
 
@@ -64,18 +70,7 @@ def test_walked_ends_of_async_host_imports_cross_as_the_original_does(
 ) -> None:
     """Fused whole; with `--keep-async-boundaries` a component boundary is kept there: the
     same results and traps."""
-    data = _inner(wasm_tools, tmp_path)
-    fused = fuse_bytes(data, options=FuseOptions(component=True, keep_async_boundaries=keep))
-    transformed = parse_wat_file(
-        wasm_tools, _harness(wasm_tools, fused.output, tmp_path, "fused"), tmp_path, "fused.h"
-    )
-    wast = stand_in_wast(
-        _harness(wasm_tools, data, tmp_path, "original"), CASES, tmp_path / "endsx.wast"
-    )
-    r = oracle_against(oracle_py, wast, transformed, tmp_path)
-    assert r["status"] == "equivalent", r
-    assert not r.get("warnings"), r  # the original gave each expected value or trap
-    assert r["counts"]["compared"] == 1 + 2 * len(CASES), r
+    assert_stand_ins_equivalent(wasm_tools, oracle_py, HERE, CASES, keep, tmp_path)
 
 
 def test_a_bad_parameter_pointer_is_left_to_the_runtime_s_check(
