@@ -195,14 +195,12 @@ class HostSubtasks:
         core = flatten_async_functype(lw.callee.type, "lower")
         b = Body(list(core.params))
         r, t, h = b.local("i32"), b.local("i32"), b.local("i32")
-        if rt.ids is not None:
-            rt.ids.force(b)  # the call needs the current thread, as a built-in does
+        rt.ids.force(b)  # the call needs the current thread, as a built-in does
         host_import = rt.host_import
 
         def call() -> None:
             b.forward_args().call(host_import(li)).set(r)
-            if rt.ids is not None:
-                rt.ids.lose(b)
+            rt.ids.lose(b)
 
         vals = self.values
         pre = None

@@ -257,8 +257,7 @@ def host_sync_call(hs: HostSubtasks, li: int) -> FuncCode:
         b.end()
     b.get(t).op("i32.eqz").if_()
     b.call(rt.fn("task.new")).set(t)
-    if rt.ids is not None:
-        rt.ids.force(b)  # the call needs the current thread, as a built-in does
+    rt.ids.force(b)  # the call needs the current thread, as a built-in does
     n_args = len(acore.params) - (1 if ft.result is not None else 0)
     host_import = rt.host_import
 
@@ -285,8 +284,7 @@ def host_sync_call(hs: HostSubtasks, li: int) -> FuncCode:
             else:
                 b.get(t).i32(_STASH).op("i32.add")
         b.call(host_import(li)).set(r)
-        if rt.ids is not None:
-            rt.ids.lose(b)
+        rt.ids.lose(b)
 
     if vals is not None:  # handles out of the caller's table, lent to the proxy; ends given
         vals.call(b, li, r, call, rec=t, at_once=False)

@@ -161,9 +161,9 @@ def plan_driven(rt: TaskRuntime, exported: list[Lifted]) -> dict[int, FuncItem]:
         for inst in sorted({lf.owner for lf in exported if lf.opts.callback is not None}):
             p.add_global(GROUP, ("root_in", inst))
             p.add_global(GROUP, ("root_pending", inst))
-        if rt.ids is not None:  # the driven root call's ids, and whether its task was adopted
-            for key in ("root_task", "root_set", "root_thread", "adopted"):
-                p.add_global(GROUP, ("ids", key))
+        # the driven root call's ids, and whether its task was adopted
+        for key in ("root_task", "root_set", "root_thread", "adopted"):
+            p.add_global(GROUP, ("ids", key))
     for k, lf in enumerate(exported):
         if lf.opts.callback is None:
             continue
@@ -387,10 +387,9 @@ def _adopt(rt: TaskRuntime, b: Body, lf: Lifted, code: int, t: int) -> None:
 
     tasks = rt.mem("tasks")
     b.call(rt.fn("task.new")).set(t)
-    if rt.ids is not None:
-        for off, key in ((_SID, "root_task"), (_SSET, "root_set"), (_STHR, "root_thread")):
-            b.get(t).global_get(rt.glob(("ids", key))).store("i32.store", tasks, off)
-        b.i32(1).global_set(rt.glob(("ids", "adopted")))
+    for off, key in ((_SID, "root_task"), (_SSET, "root_set"), (_STHR, "root_thread")):
+        b.get(t).global_get(rt.glob(("ids", key))).store("i32.store", tasks, off)
+    b.i32(1).global_set(rt.glob(("ids", "adopted")))
     b.get(t).i32(RETURNED).store("i32.store", tasks, _STATUS)
     b.get(t).i32(rt.tp.callbacks.index(lf)).store("i32.store", tasks, _CB)
     b.get(t).i32(lf.owner).store("i32.store", tasks, _OWNER)

@@ -480,12 +480,12 @@ class StreamRuntime:
         rec, rh, wh = b.local("i32"), b.local("i32"), b.local("i32")
         b.call(self.fn("x.alloc")).set(rec)
         ids = self.rt.ids
-        if ids is not None:  # `new_transmit`: the state, the write handle, the read handle
-            ids.force(b)
-            for off in (_SID_STATE, _SID_WRITE, _SID_READ):
-                b.get(rec)
-                ids.alloc(b)
-                b.store("i32.store", x, off)
+        # `new_transmit`: the state, the write handle, the read handle
+        ids.force(b)
+        for off in (_SID_STATE, _SID_WRITE, _SID_READ):
+            b.get(rec)
+            ids.alloc(b)
+            b.store("i32.store", x, off)
         b.get(rec).i32(self.tag(t)).store("i32.store", x, _TAG)
         b.get(rec).i32(FUT if isinstance(t, at.Future) else 0).store("i32.store", x, _FLAGS)
         size = 0 if t.elem is None else elem_size(t.elem)
@@ -776,8 +776,8 @@ class StreamRuntime:
     ) -> tuple[int, int, int]:
         inst, tbl, x = bt.owner, self._tbl(bt.owner), self._xfer()
         side = READER if kind in (RS, RF) else WRITER
-        if self.rt.ids is not None:  # the built-in needs the current thread
-            self.rt.ids.force(b)
+        # the built-in needs the current thread
+        self.rt.ids.force(b)
         addr, rec = self._end(b, bt, t, kind)
         ls = b.local("i32")
         b.get(addr).load("i32.load", tbl, 12).tee(ls).i32(BUSY).op("i32.eq").trap_if()
@@ -798,10 +798,10 @@ class StreamRuntime:
         b.store("i32.store", x, other + _ST)
         b.get(st).i32(GONE).op("i32.eq").if_()
         ids = self.rt.ids
-        if ids is not None:  # `delete_transmit`: the state, the write handle, the read handle
-            for off in (_SID_STATE, _SID_WRITE, _SID_READ):
-                b.get(rec).load("i32.load", x, off)
-                ids.release(b)
+        # `delete_transmit`: the state, the write handle, the read handle
+        for off in (_SID_STATE, _SID_WRITE, _SID_READ):
+            b.get(rec).load("i32.load", x, off)
+            ids.release(b)
         b.get(rec).call(self.fn("x.free"))
         b.op("else")
         return st
@@ -905,8 +905,7 @@ class StreamRuntime:
         x, tbl = self._xfer(), self._tbl(dst)
         rk, _ = _kinds(t)
         rec, h = b.local("i32"), b.local("i32")
-        if self.rt.ids is not None:
-            self.rt.ids.lose(b)
+        self.rt.ids.lose(b)
         b.call(self.fn("x.alloc")).set(rec)
         b.get(rec).i32(self.tag(t)).store("i32.store", x, _TAG)
         b.get(rec).i32((FUT if isinstance(t, at.Future) else 0) | HOSTR)
@@ -960,8 +959,7 @@ class StreamRuntime:
         self._no_waiter(b, rec, wst)
         b.call(new).tee(pair).i64(32).op("i64.shr_u").op("i32.wrap_i64").set(rw)
         b.get(addr).call(self.fn("t.remove", src))
-        if self.rt.ids is not None:
-            self.rt.ids.lose(b)
+        self.rt.ids.lose(b)
         b.get(wst).i32(GONE).op("i32.eq").if_()
         if drop is None:
             b.unreachable()
@@ -987,8 +985,8 @@ class StreamRuntime:
         b.get(rec).load("i32.load", x, _FLAGS).i32(HOST if writer else HOSTR).op("i32.and")
         b.if_()
         assert self.rt.host_builtin is not None
-        if self.rt.ids is not None:  # the built-in needs the current thread
-            self.rt.ids.force(b)
+        # the built-in needs the current thread
+        self.rt.ids.force(b)
         b.get(addr).load("i32.load", tbl, 12).i32(BUSY).op("i32.eq").trap_if()
         b.get(rec).load("i32.load", x, (READER if writer else WRITER) + _H)
         b.call(self.rt.host_builtin(bi))

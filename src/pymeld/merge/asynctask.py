@@ -149,7 +149,6 @@ from pymeld.resources.space import SharedSpace, claim, shared_space
 if TYPE_CHECKING:
     from pymeld.codec.core.model import Module
     from pymeld.merge.asynchost import HostSubtasks
-    from pymeld.merge.asyncids import StoreIds
     from pymeld.merge.asyncreturned import Place
     from pymeld.merge.asyncstream import StreamRuntime
     from pymeld.resources.tables import InnerTables
@@ -730,9 +729,9 @@ class _Hooks:
             b.i32(0).global_set(rt.glob("starting"))
             b.end()
         ids = rt.ids
-        if ids is not None and self.deferred:
+        if self.deferred:
             b.call(ids.fn("push"))
-        elif ids is not None:
+        else:
             self.sids = tuple(b.local("i32") for _ in range(4))
             self.exact = b.local("i32")
             if self.resumed is not None:  # taken when the call was made: in its record
@@ -896,7 +895,6 @@ class _Hooks:
         b.get(t).call(rt.fn("pend_insert", e.callee.owner))
         b.get(self.blocked).global_set(rt.glob("may_block"))
         if self.sids:  # its saved switch item's id is freed as it blocks (`wait_startable`)
-            assert rt.ids is not None
             b.get(self.sids[3])
             rt.ids.release(b)
         # the ids stay mirrored: a sync wait takes none (as in `suspend_in_call`); so two
@@ -925,14 +923,12 @@ class _Hooks:
             b.get(self.resumed).i32(RETURNED).store("i32.store", m, _STATUS)
             b.get(self.resumed).i32(EXITED).store("i32.store", m, _MODE)
             b.get(self.resumed).call(self.rt.fn("notify"))
-            if ids is not None:  # its thread exits; the task is freed at `subtask.drop`
-                for s in (self.sids[2], self.sids[1]):
-                    b.get(s)
-                    ids.release(b)
+            # its thread exits; the task is freed at `subtask.drop`
+            for s in (self.sids[2], self.sids[1]):
+                b.get(s)
+                ids.release(b)
             b.op("else")
-        if ids is None:
-            pass
-        elif self.deferred:
+        if self.deferred:
             b.call(ids.fn("pop"))
         else:
             # a sync lift called through `prepare_call`: its thread exits (thread, set, then
@@ -962,7 +958,6 @@ class _Hooks:
             b.get(self.late).if_()
             self.rt.await_marker(b, self.late_mk)
             if taken is not None:
-                assert self.rt.ids is not None
                 b.get(taken)
                 self.rt.ids.release(b)
             b.end()
@@ -978,7 +973,6 @@ class _Hooks:
         """Emit, as the callee's first call returned: the caller resumes, freeing the id of
         its saved switch item (`YieldingToSubtask`, merge.asyncids)."""
         if self.sids:
-            assert self.rt.ids is not None
             if self.resumed is not None:  # a PENDING call's caller resumed when it was made
                 b.get(self.resumed).op("i32.eqz").if_()
             if self.late is not None:  # or when it found the call could not start
@@ -1103,9 +1097,9 @@ class _Hooks:
             b.get(t).load(f"{vt}.load", m, _STASH)
         b.get(t).i32(0).store("i32.store", m, _SUB)
         b.get(t).load("i32.load", m, _MODE).i32(EXITED).op("i32.eq").if_()
-        if rt.ids is not None:  # the sync caller took the result of an exited task
-            b.get(t).load("i32.load", m, _SID)
-            rt.ids.release(b)
+        # the sync caller took the result of an exited task
+        b.get(t).load("i32.load", m, _SID)
+        rt.ids.release(b)
         b.get(t).call(rt.fn("task.free"))
         b.end()
 
@@ -1167,7 +1161,9 @@ class TaskRuntime:
         # root `task.return`s lifting ends for the host first (`merge.asyncreturned`)
         self._returned: dict[int, FuncItem] = {}
         self.streams: StreamRuntime | None = None
-        self.ids: StoreIds | None = None  # the runtime's store-wide ids (merge.asyncids)
+        from pymeld.merge.asyncids import StoreIds
+
+        self.ids = StoreIds(self.p)  # the runtime's store-wide ids (merge.asyncids)
         # the ways into the core code of a task that may unwind in a suspend point (a yield or
         # a blocking built-in): a callback ("cb", k) or the first call of an edge ("first",
         # lower index), async or sync lowered
@@ -1212,9 +1208,6 @@ class TaskRuntime:
     # -- planning ------------------------------------------------------------------------------
     def plan(self, exported: list[Lifted]) -> None:
         p = self.p
-        from pymeld.merge.asyncids import StoreIds
-
-        self.ids = StoreIds(p)
         self.ids.plan()
         p.add_memory(GROUP, "tasks")
         for key in ("task_free", "cur_task", "may_block", "q_head", "q_tail", "h_head"):
@@ -1527,7 +1520,7 @@ class TaskRuntime:
                     b.get(mk).get(local).store("i32.store", tasks, off)
             b.get(mk).call(self.fn("pend_insert", inst))
             if late is not None:
-                if switch is not None and self.ids is not None:
+                if switch is not None:
                     b.get(late).op("i32.eqz").if_()
                     b.get(switch)
                     self.ids.release(b)
@@ -1549,11 +1542,8 @@ class TaskRuntime:
         m, head = self.mem("tasks"), self.glob(("pend", inst))
         prev, cur = b.local("i32"), b.local("i32")
         b.global_get(head).tee(cur).if_()
-        if self.ids is None:
-            b.unreachable()
-        else:
-            b.get(0).load("i32.load", m, _EXACT).get(cur).load("i32.load", m, _EXACT)
-            b.op("i32.and").op("i32.eqz").trap_if()
+        b.get(0).load("i32.load", m, _EXACT).get(cur).load("i32.load", m, _EXACT)
+        b.op("i32.and").op("i32.eqz").trap_if()
         b.end()
         _link_by_id(b, m, 0, _NEXT, prev, cur)
         b.get(0).global_set(head)
@@ -1855,7 +1845,7 @@ class TaskRuntime:
 
         m, frames = self.mem("tasks"), self.mem("frames")
         base = b.local("i32")
-        if self.ids is not None and not keeps_ids:  # ids around it: not mirrored
+        if not keeps_ids:  # ids around it: not mirrored
             self.ids.lose(b)
         b.get(t).i32(_REC).op("i32.div_u").i32(16 * _FRAME_PAGES).op("i32.shl").set(base)
         _grow(b, frames, lambda: b.get(base).i32(_FRAME_PAGES << 16).op("i32.add"))
@@ -2139,7 +2129,6 @@ class TaskRuntime:
     ) -> None:
         """``best`` (a handle, 0: none yet) := ``h`` unless ``best``'s mirrored store-wide id
         (`store_id` pushes it) is lower; traps once the mirror is lost (merge.asyncids)."""
-        assert self.ids is not None
         b.get(best).if_()
         b.global_get(self.ids.glob("lost")).trap_if()
         store_id(b, h)
@@ -2178,17 +2167,14 @@ class TaskRuntime:
             b.get(h).i32(4).op("i32.shl").call(self.fn("x.has", inst))
         b.if_()
         b.get(k).i32(SUBTASK).op("i32.eq").if_()
-        if self.ids is None:
-            b.get(sub).trap_if()  # a second ready subtask: wasmtime's id order (not mirrored)
-            b.get(h).set(sub)
-        else:  # the lowest store-wide task id first, while the ids are mirrored
 
-            def task_id(b: Body, x: int) -> None:
-                b.get(x).i32(4).op("i32.shl").load("i32.load", m, 4).load("i32.load", tasks, _SID)
+        # the lowest store-wide task id first, while the ids are mirrored
+        def task_id(b: Body, x: int) -> None:
+            b.get(x).i32(4).op("i32.shl").load("i32.load", m, 4).load("i32.load", tasks, _SID)
 
-            self._keep_lowest(b, sub, h, task_id)
+        self._keep_lowest(b, sub, h, task_id)
         b.op("else")
-        if self.ids is None or self.streams is None:
+        if self.streams is None:
             b.get(end).set(k)  # a second ready end: wasmtime's id order, unless a subtask is
             b.get(h).set(end)  # first (not mirrored)
             b.get(k).if_()
@@ -2444,8 +2430,7 @@ class TaskRuntime:
         b.get(1).i32(0xF).op("i32.and").set(c)
         b.get(c).op("i32.eqz").if_()  # EXIT: only after the task returned
         b.get(0).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").trap_if()
-        if self.ids is not None:
-            self._exit_ids(b)
+        self._exit_ids(b)
         b.get(0).i32(EXITED).store("i32.store", m, _MODE)
         b.get(0).load("i32.load", m, _SUB).op("i32.eqz").if_()
         b.get(0).call(self.fn("task.free"))
@@ -2486,14 +2471,11 @@ class TaskRuntime:
         b.get(0).get(1).store("i32.store", tbl, 8)
         b.op("return")
         b.end()
-        if self.ids is None:
-            b.unreachable()  # a second waiter: wasmtime's order (ids not mirrored)
-        else:
-            b.global_get(self.ids.glob("lost")).trap_if()
-            b.get(cur).load("i32.load", m, _MODE).i32(WAITING).op("i32.ne").trap_if()
-            _link_by_id(b, m, 1, _WNEXT, prev, cur)
-            b.get(0).get(1).store("i32.store", tbl, 8)
-            b.end()
+        b.global_get(self.ids.glob("lost")).trap_if()
+        b.get(cur).load("i32.load", m, _MODE).i32(WAITING).op("i32.ne").trap_if()
+        _link_by_id(b, m, 1, _WNEXT, prev, cur)
+        b.get(0).get(1).store("i32.store", tbl, 8)
+        b.end()
         b.end()
         return _gen(b, ("i32", "i32"), ())
 
@@ -2528,7 +2510,6 @@ class TaskRuntime:
         callee exiting after its caller was told it returned, the handle still held, has its
         task deleted by wasmtime under the handle: not mirrored (`lost`)."""
         ids = self.ids
-        assert ids is not None
         m = self.mem("tasks")
         sub = b.local("i32")
         for off in (_STHR, _SSET):
@@ -2663,8 +2644,6 @@ class TaskRuntime:
     def root_ids(self, b: Body) -> tuple[int, ...]:
         """Emit, first in a root call: the runtime's ids of its task, sync-call set and thread
         (`GuestTask::new` as the host's call is prepared); the locals holding them."""
-        if self.ids is None:
-            return ()
         sids = tuple(b.local("i32") for _ in range(3))
         for s in sids:
             self.ids.alloc(b)
@@ -2676,7 +2655,6 @@ class TaskRuntime:
         sync-call set and the task (the host's dynamic `Func::call_async` keeps no future on
         it: `host_future_present` is false, so it is ready to delete at once)."""
         if sids:
-            assert self.ids is not None
             for s in reversed(sids):
                 b.get(s)
                 self.ids.release(b)
@@ -2777,22 +2755,21 @@ class TaskRuntime:
         get = self.fn("t.get", inst)
         addr = b.local("i32")
         ids = self.ids
-        if ids is not None and op in ("waitable-set.new", "waitable-set.drop", "subtask.drop"):
+        if op in ("waitable-set.new", "waitable-set.drop", "subtask.drop"):
             ids.force(b)
         if op == "waitable-set.new":
             b.i32(SET).i32(0).i32(0).call(self.fn("t.add", inst))
-            if ids is not None:  # its store-wide id in the entry's last word
-                b.tee(addr).i32(4).op("i32.shl")
-                ids.alloc(b)
-                b.store("i32.store", tbl, 12)
-                b.get(addr)
+            # its store-wide id in the entry's last word
+            b.tee(addr).i32(4).op("i32.shl")
+            ids.alloc(b)
+            b.store("i32.store", tbl, 12)
+            b.get(addr)
             b.end()
         elif op == "waitable-set.drop":
             b.get(0).i32(SET).call(get).tee(addr).load("i32.load", tbl, 4).trap_if()
             b.get(addr).load("i32.load", tbl, 8).trap_if()  # a task waits on it
-            if ids is not None:
-                b.get(addr).load("i32.load", tbl, 12)
-                ids.release(b)
+            b.get(addr).load("i32.load", tbl, 12)
+            ids.release(b)
             b.get(addr).call(self.fn("t.remove", inst)).end()
         elif op == "waitable.join" and self.streams is not None:
             self.streams.join(b, inst)
@@ -2824,9 +2801,8 @@ class TaskRuntime:
             if self.host is not None:
                 self.host.drop(b, t)
             b.get(t).load("i32.load", self.mem("tasks"), _MODE).i32(EXITED).op("i32.eq").if_()
-            if ids is not None:
-                b.get(t).load("i32.load", self.mem("tasks"), _SID)
-                ids.release(b)
+            b.get(t).load("i32.load", self.mem("tasks"), _SID)
+            ids.release(b)
             b.get(t).call(self.fn("task.free"))
             b.end().end()
         elif op == "subtask.cancel":
@@ -2932,8 +2908,8 @@ class TaskRuntime:
         t, mode = b.local("i32"), b.local("i32")
         ids = self.ids
         if not bt.flag:
-            if ids is not None:  # `check_blocking` needs the current thread
-                ids.force(b)
+            # `check_blocking` needs the current thread
+            ids.force(b)
             b.global_get(self.glob("may_block")).op("i32.eqz").trap_if()
         b.get(0).i32(SUBTASK).call(self.fn("t.get", inst)).tee(addr)
         b.load("i32.load", tbl, 4).set(t)
@@ -2965,21 +2941,20 @@ class TaskRuntime:
         b.end()
         b.get(mode).i32(YIELDING).op("i32.eq").get(mode).i32(QUEUED).op("i32.eq").op("i32.or")
         b.get(mode).i32(WAITING).op("i32.eq").op("i32.or").if_()
-        if ids is not None:  # the canceller suspends (`YieldingToSubtask`): merge.asyncids
-            saved = b.local("i32")
-            ids.force(b)
-            ids.alloc(b)
-            b.set(saved)
+        # the canceller suspends (`YieldingToSubtask`): merge.asyncids
+        saved = b.local("i32")
+        ids.force(b)
+        ids.alloc(b)
+        b.set(saved)
         b.get(t).call(self.fn("run"))
-        if ids is not None:
-            b.get(saved)
-            ids.release(b)
-            for owner in sorted(self.tp.roots):  # held, not run: when the canceller resumes
-                held = self.p.find(Space.GLOBAL, GROUP, ("root_pending", owner))
-                if held is not None:  # is not mirrored
-                    b.global_get(held.index).get(t).op("i32.eq").if_()
-                    ids.lose(b)
-                    b.end()
+        b.get(saved)
+        ids.release(b)
+        for owner in sorted(self.tp.roots):  # held, not run: when the canceller resumes
+            held = self.p.find(Space.GLOBAL, GROUP, ("root_pending", owner))
+            if held is not None:  # is not mirrored
+                b.global_get(held.index).get(t).op("i32.eq").if_()
+                ids.lose(b)
+                b.end()
         b.end()
         b.get(t).load("i32.load", m, _STATUS).i32(RETURNED).op("i32.lt_u").if_()
         if bt.flag:
@@ -3001,10 +2976,9 @@ class TaskRuntime:
         m = self.mem("tasks")
         b.get(t).load("i32.load", m, _MODE).i32(PENDING).op("i32.eq").if_()
         self._unpend(b, t)
-        if self.ids is not None:
-            for off in (_STHR, _SSET):
-                b.get(t).load("i32.load", m, off)
-                self.ids.release(b)
+        for off in (_STHR, _SSET):
+            b.get(t).load("i32.load", m, off)
+            self.ids.release(b)
         b.get(t).i32(START_CANCELLED).store("i32.store", m, _STATUS)
         b.get(t).i32(EXITED).store("i32.store", m, _MODE)
         b.get(t).i32(1).store("i32.store", m, _DELIVERED)
