@@ -2147,8 +2147,8 @@ class TaskRuntime:
         wasmtime keeps a set's ready waitables in a `BTreeSet<Waitable>`: ordered by kind first
         (host tasks, then guest tasks — subtasks —, then stream/future ends), then by
         store-wide table id. So a ready subtask goes before any ready end, exactly. Two of the
-        first ready kind go by the ids `merge.asyncids` mirrors; without them (or once they
-        are lost) the fused module traps instead of guessing (refused at run time)."""
+        first ready kind go by the ids `merge.asyncids` mirrors; once they are lost the fused
+        module traps instead of guessing (refused at run time)."""
         b = Body(["i32"])
         m, tasks = self.mem(("tbl", inst)), self.mem("tasks")
         h, sub, end, k = b.local("i32"), b.local("i32"), b.local("i32"), b.local("i32")
