@@ -43,7 +43,9 @@ from pymeld.codec.core.model import ExternKind, FuncImport, Module, SegmentMode,
 from pymeld.graph.model import CanonOpts, CoreRef, DefRef, FlatGraph, ForeignRef
 from pymeld.plan import FuncCode, FuncItem, GlobalItem, Plan
 
-REALLOC_SIG: tuple[list[CoreValType], list[CoreValType]] = (["i32", "i32", "i32", "i32"], ["i32"])
+#: A guarded function's core parameters and results.
+Signature = tuple[list[CoreValType], list[CoreValType]]
+REALLOC_SIG: Signature = (["i32", "i32", "i32", "i32"], ["i32"])
 
 
 @dataclass
@@ -67,7 +69,7 @@ class LeaveGuards:
         self,
         target: CoreRef,
         owner: int,
-        sig: tuple[list[CoreValType], list[CoreValType]],
+        sig: Signature,
         clear: bool,
     ) -> None:
         key = (target, clear, owner)
@@ -78,31 +80,12 @@ class LeaveGuards:
             )
 
     # -- planning (symbolic) ---------------------------------------------------------------------
-    def plan_realloc(self, realloc: CoreRef, owner: int, reach: set[CoreRef] | None) -> None:
-        """Guard a realloc that runs on behalf of ``owner`` and may call out to ``reach``
-        (None: anywhere)."""
-        self._plan_cleared(realloc, owner, REALLOC_SIG, reach)
-
-    def plan_post_return(
-        self,
-        post: CoreRef,
-        owner: int,
-        sig: tuple[list[CoreValType], list[CoreValType]],
-        reach: set[CoreRef] | None,
+    def plan_cleared(
+        self, target: CoreRef, owner: int, sig: Signature, reach: set[CoreRef] | None
     ) -> None:
-        """Guard a root export's post-return that may call out to ``reach`` (None: anywhere):
-        the host runs it with the flag clear (wasmtime's `call_post_return`, the spec's
-        `canon_lift`), so its calls out trap; an adapter runs the callee's post-return with
-        the flag set, so only root exports get this guard (`post_return`)."""
-        self._plan_cleared(post, owner, sig, reach)
-
-    def _plan_cleared(
-        self,
-        target: CoreRef,
-        owner: int,
-        sig: tuple[list[CoreValType], list[CoreValType]],
-        reach: set[CoreRef] | None,
-    ) -> None:
+        """Guard ``target`` (a realloc, or a root export's post-return: `post_return`), which
+        runs on behalf of ``owner`` with its flag clear and may call out to ``reach`` (None:
+        anywhere)."""
         self._guard(target, owner, sig, True)
         known = self._reach.get(owner, set())
         self._reach[owner] = None if reach is None or known is None else known | reach
@@ -114,9 +97,7 @@ class LeaveGuards:
         reach = self._reach[owner]
         return reach is None or target in reach
 
-    def plan_call(
-        self, target: CoreRef, owner: int, sig: tuple[list[CoreValType], list[CoreValType]]
-    ) -> None:
+    def plan_call(self, target: CoreRef, owner: int, sig: Signature) -> None:
         """Check ``owner``'s flag before it calls the import ``target``, where a guarded
         realloc may reach that call."""
         if self.checks(owner, target):
@@ -138,7 +119,7 @@ class LeaveGuards:
         self, resolved: at.CanonOptions, opts: CanonOpts, owner: int
     ) -> at.CanonOptions:
         """A root export's ``resolved`` options with its post-return replaced by the guard,
-        where one was planned (`plan_post_return`)."""
+        where one was planned (`plan_cleared`)."""
         post = self.index(opts.post_return, owner, True)
         return resolved if post is None else replace(resolved, post_return=post)
 
@@ -150,7 +131,7 @@ class LeaveGuards:
         self,
         target: CoreRef,
         flag: GlobalItem,
-        sig: tuple[list[CoreValType], list[CoreValType]],
+        sig: Signature,
         clear: bool,
     ) -> FuncCode:
         """Clear/restore (``clear``) or check the flag around the forwarded call."""

@@ -70,7 +70,7 @@ from pymeld.merge.foreign import ForeignPlan, module_name, plan_foreign
 from pymeld.merge.funcrefs import export_only
 from pymeld.merge.inline_adapters import CallerInstance
 from pymeld.merge.layout import InstanceLayout, lay_out, memory_first
-from pymeld.merge.leave import CallsCache, LeaveGuards, SitesSeen, reach
+from pymeld.merge.leave import REALLOC_SIG, CallsCache, LeaveGuards, Signature, SitesSeen, reach
 from pymeld.merge.segments import copy_data, copy_elem
 from pymeld.merge.type_section import TypeInterner
 from pymeld.plan import FuncCode, FuncItem, Plan, Space
@@ -818,21 +818,24 @@ class Merger:
 
     def _plan_leave(self, cross: list[int], lowers: list[int]) -> LeaveGuards:
         """Flags and guards for every realloc/post-return run on an instance's behalf."""
+        from pymeld.abi.layout import flatten_functype
+
         leave = LeaveGuards(self.plan, self.func_index)
         calls: CallsCache = {}  # each body scanned once, whatever reaches it
-        reached: dict[CoreRef, set[CoreRef] | None] = {}  # each realloc followed once
+        reached: dict[CoreRef, set[CoreRef] | None] = {}  # each function followed once
 
-        def plan(realloc: CoreRef | None) -> None:
-            owner = None if realloc is None else self._owner_of(realloc)
+        def plan(target: CoreRef | None, sig: Signature = REALLOC_SIG) -> None:
+            """``target`` runs with its instance's flag clear: guard it if it may call out."""
+            owner = None if target is None else self._owner_of(target)
             if owner is None:
                 return
-            assert realloc is not None
-            if realloc in reached:
-                calls_out = reached[realloc]
+            assert target is not None
+            if target in reached:
+                calls_out = reached[target]
             else:
-                calls_out = reached[realloc] = reach(self.g, realloc, calls, self._sites)
+                calls_out = reached[target] = reach(self.g, target, calls, self._sites)
             if calls_out is None or calls_out:
-                leave.plan_realloc(realloc, owner, calls_out)
+                leave.plan_cleared(target, owner, sig, calls_out)
 
         for li in lowers:
             lowered = self.g.lowers[li]
@@ -841,7 +844,11 @@ class Merger:
                 plan(lowered.callee.opts.realloc)
         for lf in _exported_lifts(self.g.exports):
             plan(lf.opts.realloc)
-            self._plan_root_post_return(leave, lf, calls)
+            # the host runs a root export's post-return with the flag clear (wasmtime's
+            # `call_post_return`, the spec's `canon_lift`): its calls out trap; an adapter runs
+            # the callee's post-return with it set, so only root exports get this guard
+            if lf.opts.post_return is not None:
+                plan(lf.opts.post_return, (list(flatten_functype(lf.type, "lift").results), []))
         users = [(mi.owner, mi.imports) for mi in self.g.instances]
         users += [(fi.owner, fi.imports) for fi in self.g.foreign]
         for owner, refs in users:
@@ -861,20 +868,6 @@ class Merger:
                 elif isinstance(ref, BuiltinRef) and _builtin_key(self.g.builtins[ref.builtin]):
                     leave.plan_call(ref, owner, (["i32"], []))
         return leave
-
-    def _plan_root_post_return(self, leave: LeaveGuards, lf: Lifted, calls: CallsCache) -> None:
-        """A root export's post-return that may call out clears its instance's flag while it
-        runs (`LeaveGuards.plan_post_return`): those calls trap, as the host's do."""
-        from pymeld.abi.layout import flatten_functype
-
-        post = lf.opts.post_return
-        owner = None if post is None else self._owner_of(post)
-        if post is None or owner is None:
-            return
-        calls_out = reach(self.g, post, calls, self._sites)
-        if calls_out is None or calls_out:
-            results = list(flatten_functype(lf.type, "lift").results)
-            leave.plan_post_return(post, owner, (results, []), calls_out)
 
     def _guarded(self, resolved: at.CanonOptions, opts: CanonOpts) -> at.CanonOptions:
         """Canonical options whose realloc clears its instance's may-leave flag."""
