@@ -82,6 +82,7 @@ if TYPE_CHECKING:  # loaded when used: adapters, async fusion
 
     from pymeld.abi.adapter import ResourceOps
     from pymeld.merge.asyncfuse import AsyncFusion
+    from pymeld.merge.asynctask import TaskPlan
     from pymeld.merge.inline import LeafFuncs
 
 #: Kinds read per reference (`Merger.func_index`): on Python 3.11 each ``ExternKind.X`` read
@@ -294,13 +295,24 @@ class Merger:
         assert key is not None
         return self.host_imports[self._host_by_key[key]].index
 
+    @property
+    def _task_plan(self) -> TaskPlan | None:
+        """The plan of in-module tasks (merge.asynctask), once async is planned and has them."""
+        fused = self.async_plan.fused
+        return None if fused is None else fused.tasks
+
+    @property
+    def _host_syncs(self) -> list[int]:
+        """Synchronous lowers of host `async func`s made `async` (merge.asynchostsync)."""
+        tp = self._task_plan
+        return [] if tp is None else tp.host_syncs
+
     def _host_import_key(self, lower: int) -> tuple[object, ...] | None:
         """The key of the output import host lower ``lower`` calls (None: not a host one)."""
         lowered = self.g.lowers[lower]
         if not isinstance(lowered.callee, HostFunc):
             return None
-        fused = self.async_plan.fused
-        if fused is not None and fused.tasks is not None and lower in fused.tasks.host_syncs:
+        if lower in self._host_syncs:
             return _host_sync_key(lowered)  # made `async` (merge.asynchostsync)
         return (lowered.callee.path, lowered.callee.type, lowered.opts)
 
@@ -342,9 +354,9 @@ class Merger:
         # Async first: fusing it may move every resource handle in-module (merge.asyncres).
         self.async_plan = plan_async(self.g, sorted(self._builtins_used), lowers, self.host_ends)
         fused = self.async_plan.fused
-        if fused is not None and fused.tasks is not None and fused.tasks.host_syncs:
+        if self._host_syncs:
             # the synchronous imports only calls made `async` used (asynchostsync): unused
-            syncs = set(fused.tasks.host_syncs)
+            syncs = set(self._host_syncs)
             used = {self._host_import_key(li) for li in lowers if li not in syncs}
             keys = sorted(self._host_by_key, key=self._host_by_key.__getitem__)
             for k in range(len(keys) - 1, -1, -1):
@@ -400,8 +412,8 @@ class Merger:
                     hi = HostImport(None, at.CanonOptions(), ASYNC_MODULE, op, 0, None, bkey)
                     hi.op, hi.builtin = op, ctx
                     add(bkey, hi, None)
-        tasks = None if fused is None else fused.tasks
-        for li in [] if tasks is None else tasks.host_syncs:  # lowered `async` (asynchostsync)
+        tasks = self._task_plan
+        for li in self._host_syncs:  # lowered `async` (asynchostsync)
             lowered = self.g.lowers[li]
             assert isinstance(lowered.callee, HostFunc)
             skey = _host_sync_key(lowered)
@@ -477,8 +489,7 @@ class Merger:
                 self._runtime_builtin,
             ),
         )
-        fused_tasks = None if self.async_plan.fused is None else self.async_plan.fused.tasks
-        syncs = set() if fused_tasks is None else set(fused_tasks.host_syncs)
+        syncs = set(self._host_syncs)
         # (host `async func`s lowered synchronously made `async`: `merge.asynchostvals`)
         self.res.plan(sorted(self._builtins_used), cross, [li for li in lowers if li not in syncs])
         self.res.plan_task_returns(sorted(self._builtins_used))
@@ -545,9 +556,9 @@ class Merger:
             "host_imports": len(self.host_imports),
             **inlined,
         }
-        fused = self.async_plan.fused
-        if fused is not None and fused.tasks is not None and fused.tasks.host_handovers:
-            result.stats[HOST_HANDOVERS] = list(fused.tasks.host_handovers)
+        tp = self._task_plan
+        if tp is not None and tp.host_handovers:
+            result.stats[HOST_HANDOVERS] = list(tp.host_handovers)
         return result
 
     # -- imported modules' instances (pymeld.merge.foreign) ------------------------------------------
